@@ -1,0 +1,25 @@
+"""The `tgwatch` command: a thin click layer over the library."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .rules import rules
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tgwatch")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Watch Telegram news channels and alert analysts once per story."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(rules)
+
+
+def main() -> None:
+    cli(prog_name="tgwatch")

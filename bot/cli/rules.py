@@ -1,0 +1,168 @@
+"""`tgwatch rules ...`: check, test and explain watch rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.text import Text
+from rich.tree import Tree
+
+from ..match.check import check_examples
+from ..match.matcher import Match, Matcher
+from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
+from ..match.rules import Rule, RuleSet, load_rules
+
+SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
+DEFAULT_RULES = "rules"
+
+
+def out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+    err().print(f"[red]error:[/red] {message}", markup=True)
+    sys.exit(code)
+
+
+def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:
+    """Load rules for a command; bad files are reported, good rules still load."""
+    ruleset = load_rules(path)
+    if show_errors:
+        for e in ruleset.errors:
+            err().print(Text(f"warning: {e}", style="yellow"))
+    if not ruleset.rules:
+        fail(f"no usable rules in {path}")
+    return ruleset
+
+
+def highlight(text: str, match_list: list[Match]) -> Text:
+    """The text with every hit of every match in bold."""
+    t = Text(text)
+    for m in match_list:
+        for h in m.hits:
+            t.stylize("bold reverse" if h.kind != "typo" else "bold underline", h.start, h.end)
+    return t
+
+
+def describe_hits(m: Match) -> Text:
+    t = Text()
+    for i, h in enumerate(m.hits):
+        if i:
+            t.append(", ")
+        t.append(h.form, style="bold")
+        detail = h.kind if h.kind != "typo" else f"typo, score {h.score:.2f}"
+        t.append(f" ← {h.term} ({detail}) @{h.start}")
+    return t
+
+
+@click.group()
+def rules() -> None:
+    """Check, test and explain watch rules."""
+
+
+@rules.command()
+@click.argument("path", default=DEFAULT_RULES, type=click.Path())
+def check(path: str) -> None:
+    """Validate every rule file in PATH (a folder or a file) and run each rule's examples."""
+    ruleset = load_rules(path)
+    errors = list(ruleset.errors)
+    if ruleset.rules:
+        errors += check_examples(ruleset)
+    for e in errors:
+        click.echo(str(e))
+    files = {r.path for r in ruleset.rules}
+    summary = f"{len(ruleset.rules)} rules in {len(files)} files loaded, {len(errors)} errors"
+    click.echo(summary, err=True)
+    sys.exit(1 if errors else 0)
+
+
+@rules.command()
+@click.argument("text")
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
+@click.option("--rule", "names", multiple=True, help="Only these rules (repeatable).")
+def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
+    """Show which rules match TEXT and why. Exit 0 when something matched, 1 when nothing did."""
+    ruleset = load_or_fail(rules_path)
+    selected = ruleset.rules
+    if names:
+        missing = [n for n in names if ruleset.get(n) is None]
+        if missing:
+            fail(f"no rule named {', '.join(missing)} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+        selected = [r for r in ruleset.rules if r.name in names]
+    matches = Matcher([r if r.enabled else _enabled(r) for r in selected]).match(text)
+    c = out()
+    if not matches:
+        c.print("no rule matched")
+        sys.exit(1)
+    for m in matches:
+        line = Text(f"{m.rule}", style="bold")
+        line.append(f"  [{m.severity}] ", style=SEVERITY_STYLE[m.severity])
+        line.append(m.title)
+        c.print(line)
+        c.print(Text("  hits: ").append(describe_hits(m)))
+    c.print(highlight(text, matches))
+
+
+def _enabled(rule: Rule) -> Rule:
+    from dataclasses import replace
+
+    return replace(rule, enabled=True)
+
+
+@rules.command()
+@click.argument("name")
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
+def explain(name: str, rules_path: str) -> None:
+    """Show rule NAME's parsed query as a tree, with the word forms each term matches."""
+    ruleset = load_or_fail(rules_path, show_errors=False)
+    rule = ruleset.get(name)
+    if rule is None:
+        fail(f"no rule named {name!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+    matcher = Matcher([_enabled(rule)])
+    head = Text(f"{rule.name}", style="bold").append(f"  [{rule.severity}] ", style=SEVERITY_STYLE[rule.severity])
+    head.append(f"{rule.title}  ({rule.path}:{rule.line})", style="")
+    tree = Tree(head)
+    _branch(tree.add("MATCH"), rule.node, rule, matcher)
+    if rule.exclude_nodes:
+        ex = tree.add("UNLESS any of")
+        for node in rule.exclude_nodes:
+            _branch(ex, node, rule, matcher)
+    scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
+    tree.add(f"channels: {scope}; enabled: {str(rule.enabled).lower()}")
+    out().print(tree)
+
+
+def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:
+    if isinstance(node, (And, Or)):
+        b = parent.add(Text("ALL of" if isinstance(node, And) else "ANY of", style="cyan"))
+        for n in node.items:
+            _branch(b, n, rule, matcher)
+    elif isinstance(node, Not):
+        _branch(parent.add(Text("NOT", style="red")), node.item, rule, matcher)
+    elif isinstance(node, Near):
+        b = parent.add(Text(f"NEAR, within {node.distance} words", style="cyan"))
+        _branch(b, node.left, rule, matcher)
+        _branch(b, node.right, rule, matcher)
+    elif isinstance(node, Phrase):
+        b = parent.add(Text(f"phrase {to_text(node)}, words in this order", style="green"))
+        for w in node.words:
+            _branch(b, w, rule, matcher)
+    elif isinstance(node, Url):
+        parent.add(Text(f"link containing {node.text!r}", style="green"))
+    elif isinstance(node, Word):
+        forms, allowance = matcher.explain_forms(rule, node)
+        what = {"forms": f"{len(forms)} forms", "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
+        typos = "by length" if allowance is None else str(allowance)
+        sample = ", ".join(forms[:12]) + (", …" if len(forms) > 12 else "")
+        t = Text(to_text(node), style="bold green").append(f"  {what}; typos: {typos}")
+        if node.mode == "forms":
+            t.append(f"\n{sample}", style="dim")
+        parent.add(t)

@@ -1,0 +1,32 @@
+"""Rule validation beyond syntax: every rule's own examples must behave as written."""
+
+from __future__ import annotations
+
+from .matcher import Matcher
+from .rules import RuleError, RuleSet, _Locator
+
+__all__ = ["check_examples"]
+
+
+def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[RuleError]:
+    """Run each rule's `should_match` / `should_not_match` texts; one error per failing example."""
+    errors: list[RuleError] = []
+    sources: dict[str, _Locator] = {}
+    for rule in ruleset.rules:
+        if not (rule.should_match or rule.should_not_match):
+            continue
+        m = Matcher([rule], morphology=matcher.morph if matcher else None)
+        if rule.path not in sources:
+            try:
+                sources[rule.path] = _Locator(open(rule.path, encoding="utf-8").read())
+            except OSError:
+                sources[rule.path] = _Locator("")
+        loc = sources[rule.path]
+        index = next((i for i, h in enumerate(loc.headers) if loc.line_col(h)[0] == rule.line), 0)
+        for key, expect in (("should_match", True), ("should_not_match", False)):
+            for i, text in enumerate(getattr(rule, key)):
+                if bool(m.match(text)) != expect:
+                    line, col = loc.line_col(loc.string(index, key, i)) if loc.text else (rule.line, 1)
+                    verb = "does not match" if expect else "matches"
+                    errors.append(RuleError(rule.path, line, col, f"rule '{rule.name}' {verb} its example {text[:60]!r}"))
+    return errors

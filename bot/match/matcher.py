@@ -1,0 +1,325 @@
+"""Match posts against rules, and say why: every hit with its term, surface form and span.
+
+Every query word is expanded into all its forms when the matcher is built. Each distinct
+post word is classified once (exact form, prefix, typo) and cached, so a post that contains
+no rule word is rejected with a few C-speed set operations; only candidates are tokenised
+with spans and evaluated against the query trees.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+from rapidfuzz.distance import OSA
+
+from ..text import Token, find_urls, tokenize, words
+from .morph import Morphology, default_morphology
+from .query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text, words_of
+from .rules import Rule, RuleSet, _channel_key
+
+__all__ = ["Hit", "Match", "Matcher", "auto_typos"]
+
+_CACHE_LIMIT = 500_000
+_MAX_OCCURRENCES = 200
+
+
+def auto_typos(length: int) -> int:
+    """Edits allowed for a word of this length: none up to 4 letters, one up to 8, two beyond."""
+    return 0 if length <= 4 else 1 if length <= 8 else 2
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One matched word: the query term, the form found, where it stands, how sure we are."""
+
+    term: str
+    form: str
+    start: int
+    end: int
+    score: float
+    kind: str  # form | exact | prefix | typo | url
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that matched a post, with every hit that made it match."""
+
+    rule: str
+    title: str
+    severity: str
+    hits: tuple[Hit, ...]
+
+    @property
+    def terms(self) -> list[str]:
+        """The distinct query terms that hit, in order of first appearance."""
+        return list(dict.fromkeys(h.term for h in self.hits))
+
+
+class _PostLike(Protocol):
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    word: Word
+    allowance: int | None  # None: auto by form length
+
+
+# One occurrence of a query node in a post: first and last token index and its hits.
+_Occ = tuple[int, int, tuple[Hit, ...]]
+
+
+class Matcher:
+    """Compiled rules. `match(post)` is deterministic and thread-compatible (no shared writes
+    but the word cache)."""
+
+    def __init__(self, rules: RuleSet | Iterable[Rule], *, groups: dict[str, list[str]] | None = None,
+                 morphology: Morphology | None = None) -> None:
+        self.morph = morphology or default_morphology()
+        self.rules: list[Rule] = sorted((r for r in rules if r.enabled), key=lambda r: r.name)
+        self.groups = {g.casefold(): {_channel_key(c) for c in members} for g, members in (groups or {}).items()}
+        self._terms: list[_Term] = []
+        self._term_ids: dict[tuple[object, ...], int] = {}
+        self._forms: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self._prefixes: list[tuple[str, int]] = []
+        self._deletes: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+        self._max_delete = 0
+        self._rule_terms: list[set[int]] = []
+        self._rule_urls: list[bool] = []
+        self._word_ids: dict[tuple[int, Word], int] = {}
+        for i, rule in enumerate(self.rules):
+            ids: set[int] = set()
+            has_url = False
+            for node in (rule.node, *rule.exclude_nodes):
+                for w in words_of(node):
+                    tid = self._add_term(w, rule.typos)
+                    self._word_ids[(i, w)] = tid
+                    if node is rule.node:
+                        ids.add(tid)
+                has_url = has_url or _has_url(node)
+            self._rule_terms.append(ids)
+            self._rule_urls.append(_has_url(rule.node))
+        self._cache: dict[str, tuple[tuple[int, str, float], ...]] = {}
+        self._interesting: set[str] = set()
+
+    # -- compiling ---------------------------------------------------------------------------
+
+    def _add_term(self, w: Word, rule_typos: int | None) -> int:
+        allowance = w.typos if w.typos is not None else rule_typos
+        key = (w.text, w.mode, allowance)
+        if key in self._term_ids:
+            return self._term_ids[key]
+        tid = len(self._terms)
+        self._term_ids[key] = tid
+        self._terms.append(_Term(w, allowance))
+        if w.mode == "prefix":
+            self._prefixes.append((w.text, tid))
+            return tid
+        forms = {w.text} if w.mode == "exact" else self.morph.forms(w.text)
+        for f in forms:
+            self._forms[f].append((tid, "exact" if w.mode == "exact" else "form"))
+            k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
+            if k:
+                self._max_delete = max(self._max_delete, k)
+                for d in _deletes(f, k):
+                    self._deletes[d].append((f, tid, k))
+        return tid
+
+    # -- classifying post words ----------------------------------------------------------------
+
+    def _classify(self, token: str) -> tuple[tuple[int, str, float], ...]:
+        found: dict[int, tuple[int, str, float]] = {}
+        for tid, kind in self._forms.get(token, ()):
+            found[tid] = (tid, kind, 1.0)
+        for prefix, tid in self._prefixes:
+            if token.startswith(prefix) and tid not in found:
+                found[tid] = (tid, "prefix", 1.0)
+        if self._deletes and len(token) >= 4 and not token.isdigit():
+            typo: dict[int, tuple[int, str, float]] = {}
+            for d in _deletes(token, self._max_delete):
+                for form, tid, k in self._deletes.get(d, ()):
+                    if tid in found or tid in typo:
+                        continue
+                    dist = OSA.distance(token, form, score_cutoff=k)
+                    if 0 < dist <= k:
+                        typo[tid] = (tid, "typo", round(1 - dist / max(len(form), len(token)), 3))
+            if typo and not self.morph.is_known(token):
+                found.update(typo)
+        result = tuple(found.values())
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+            self._interesting.clear()
+        self._cache[token] = result
+        if result:
+            self._interesting.add(token)
+        return result
+
+    def _lookup(self, token: str) -> tuple[tuple[int, str, float], ...]:
+        hit = self._cache.get(token)
+        return hit if hit is not None else self._classify(token)
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def candidates(self, text: str) -> list[int]:
+        """Indexes of the rules that could match `text` (one of their words is in it)."""
+        toks = set(words(text))
+        for t in toks.difference(self._cache):
+            self._classify(t)
+        present = toks & self._interesting
+        urls = any(self._rule_urls) and bool(find_urls(text))
+        if not present and not urls:
+            return []
+        tids = {tid for t in present for tid, _, _ in self._cache[t]}
+        return [i for i, ids in enumerate(self._rule_terms)
+                if not ids.isdisjoint(tids) or (urls and self._rule_urls[i])]
+
+    def channel_keys(self, post: object) -> set[str]:
+        """The keys a post's channel is known by: username, bare id, and the groups it is in."""
+        keys: set[str] = set()
+        for attr in ("channel_username", "channel_id"):
+            v = getattr(post, attr, None)
+            if v not in (None, ""):
+                keys.add(_channel_key(v))
+        keys |= {g for g, members in self.groups.items() if not keys.isdisjoint(members)}
+        return keys
+
+    def match(self, post: _PostLike | str) -> list[Match]:
+        """The rules that match a post (or a bare text), each with its hits; sorted by rule name."""
+        text = post if isinstance(post, str) else post.text
+        if not text:
+            return []
+        cands = self.candidates(text)
+        if not cands:
+            return []
+        keys = None if isinstance(post, str) else self.channel_keys(post)
+        if keys is not None:
+            cands = [i for i in cands if self.rules[i].applies_to(keys)]
+            if not cands:
+                return []
+        doc = _Doc(text, tokenize(text), self)
+        out: list[Match] = []
+        for i in cands:
+            rule = self.rules[i]
+            occ = doc.eval(rule.node, i)
+            if occ is None or any(doc.eval(x, i) is not None for x in rule.exclude_nodes):
+                continue
+            best: dict[tuple[int, int], Hit] = {}
+            for _, _, hs in occ:
+                for h in hs:
+                    if (old := best.get((h.start, h.end))) is None or (h.score, old.term) > (old.score, h.term):
+                        best[(h.start, h.end)] = h
+            hits = sorted(best.values(), key=lambda h: (h.start, h.end))
+            out.append(Match(rule.name, rule.title, rule.severity, tuple(hits)))
+        return out
+
+    def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
+        """The forms a rule's word matches and its typo allowance (None: by length)."""
+        tid = self._add_term(word, rule.typos)
+        term = self._terms[tid]
+        if word.mode == "prefix":
+            return [word.text + "…"], 0
+        forms = sorted(f for f, entries in self._forms.items() if any(t == tid for t, _ in entries))
+        return forms, (0 if word.mode == "exact" else term.allowance)
+
+
+class _Doc:
+    """One candidate post: its tokens and where each rule word occurs in it."""
+
+    def __init__(self, text: str, tokens: list[Token], matcher: Matcher) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.m = matcher
+        self.positions: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
+        for i, tok in enumerate(tokens):
+            for tid, kind, score in matcher._lookup(tok.text):
+                self.positions[tid].append((i, kind, score))
+        self._urls: list[tuple[int, int]] | None = None
+
+    def _hit(self, term: str, i: int, kind: str, score: float) -> Hit:
+        tok = self.tokens[i]
+        return Hit(term, self.text[tok.start:tok.end], tok.start, tok.end, score, kind)
+
+    def eval(self, node: Node, rule_index: int) -> list[_Occ] | None:
+        """Occurrences of `node` (a list, empty for a satisfied NOT), or None when it fails."""
+        if isinstance(node, Word):
+            tid = self.m._word_ids[(rule_index, node)]
+            term = to_text(node)
+            occ = [(i, i, (self._hit(term, i, kind, score),)) for i, kind, score in self.positions.get(tid, ())]
+            return occ or None
+        if isinstance(node, Phrase):
+            return self._phrase(node, rule_index)
+        if isinstance(node, Url):
+            return self._url(node)
+        if isinstance(node, Not):
+            return [] if self.eval(node.item, rule_index) is None else None
+        if isinstance(node, And):
+            out: list[_Occ] = []
+            for item in node.items:
+                occ = self.eval(item, rule_index)
+                if occ is None:
+                    return None
+                out.extend(occ)
+            return out
+        if isinstance(node, Or):
+            found = [o for item in node.items if (o := self.eval(item, rule_index)) is not None]
+            return [x for o in found for x in o] if found else None
+        if isinstance(node, Near):
+            left = self.eval(node.left, rule_index)
+            right = self.eval(node.right, rule_index) if left else None
+            if not left or not right:
+                return None
+            out = []
+            for a in left:
+                for b in right:
+                    gap = max(b[0] - a[1], a[0] - b[1], 0)
+                    if gap <= node.distance:
+                        out.append((min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2]))
+                        if len(out) >= _MAX_OCCURRENCES:
+                            return out
+            return out or None
+        raise TypeError(f"unknown node {node!r}")
+
+    def _phrase(self, node: Phrase, rule_index: int) -> list[_Occ] | None:
+        ids = [self.m._word_ids[(rule_index, w)] for w in node.words]
+        at = [{i: (kind, score) for i, kind, score in self.positions.get(tid, ())} for tid in ids]
+        term = to_text(node)
+        out: list[_Occ] = []
+        for start in at[0]:
+            if all(start + k in at[k] for k in range(1, len(ids))):
+                hits = tuple(self._hit(term, start + k, *at[k][start + k]) for k in range(len(ids)))
+                out.append((start, start + len(ids) - 1, hits))
+        return out or None
+
+    def _url(self, node: Url) -> list[_Occ] | None:
+        if self._urls is None:
+            self._urls = find_urls(self.text)
+        out: list[_Occ] = []
+        for s, e in self._urls:
+            if node.text in self.text[s:e].casefold():
+                # URLs stand outside the word sequence: place them far from every word.
+                out.append((-10**6, -10**6, (Hit(to_text(node), self.text[s:e], s, e, 1.0, "url"),)))
+        return out or None
+
+
+def _has_url(node: Node) -> bool:
+    if isinstance(node, Url):
+        return True
+    if isinstance(node, (And, Or)):
+        return any(_has_url(n) for n in node.items)
+    if isinstance(node, Not):
+        return _has_url(node.item)
+    if isinstance(node, Near):
+        return _has_url(node.left) or _has_url(node.right)
+    return False
+
+
+def _deletes(word: str, k: int) -> set[str]:
+    """The word and every string made by deleting up to k of its letters (SymSpell's index)."""
+    out = {word}
+    frontier = {word}
+    for _ in range(k):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w)) if len(w) > 1}
+        out |= frontier
+    return out

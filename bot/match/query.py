@@ -1,0 +1,343 @@
+"""The watch-rule query language: a lexer and recursive-descent parser to a small AST.
+
+    дезертир OR "самовольное оставление части"   any form of a word; a phrase in order
+    =СОЧ  бригад*  дезертир~2                     exact form; prefix; typo allowance
+    полк NEAR/5 (бежать OR покинуть)              within 5 words of each other
+    полк -"бессмертный полк"                      a space means AND; -x or NOT x excludes
+    url:t.me/baza                                 a piece of a link in the post
+
+Precedence, tightest first: NOT, NEAR/n, AND (or a space), OR. Operators are upper case;
+lower-case and/or/not are ordinary words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Union
+
+from ..text import WORD_RE, normalize
+
+__all__ = [
+    "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
+    "parse", "words_of", "needs_hit", "to_text",
+]
+
+MAX_TYPOS = 2
+MIN_PREFIX = 3
+
+
+class QueryError(ValueError):
+    """A query that cannot be parsed; `pos` is the 0-based character offset in the query."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+    def __str__(self) -> str:
+        return f"{self.message} (at character {self.pos + 1})"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One normalised word: all its forms (`forms`), this form only (`exact`) or a `prefix`."""
+
+    text: str
+    mode: str = "forms"
+    typos: int | None = None  # None: the rule's default (by word length)
+    pos: int = 0
+    raw: str = field(default="", compare=False)  # as the analyst wrote it
+
+    @property
+    def key(self) -> tuple[str, str, int | None]:
+        return (self.text, self.mode, self.typos)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words that must stand next to each other, in order."""
+
+    words: tuple[Word, ...]
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Url:
+    """A piece of a link (`url:t.me/baza`), matched against the post's URLs."""
+
+    text: str
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: "Node"
+    pos: int = 0
+
+
+@dataclass(frozen=True)
+class Near:
+    left: "Node"
+    right: "Node"
+    distance: int
+    pos: int = 0
+
+
+Node = Union[Word, Phrase, Url, And, Or, Not, Near]
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<quote>"[^"]*"?)
+  | (?P<near>NEAR(?:/(?P<dist>\S*))?(?=[\s("]|$))
+  | (?P<op>(?:AND|OR|NOT)(?=[\s("]|$))
+  | (?P<minus>-(?=[^\s)]))
+  | (?P<url>url:[^\s()"]*)
+  | (?P<word>[^\s()"]+)
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+    pos: int
+    dist: str | None = None
+
+
+def _lex(query: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    for m in _TOKEN_RE.finditer(query):
+        kind = m.lastgroup
+        if kind == "dist":
+            kind = "near"
+        if kind == "ws":
+            continue
+        toks.append(_Tok(kind or "word", m.group(), m.start(), m.group("dist")))
+    return toks
+
+
+def _parse_word(raw: str, pos: int) -> Node:
+    """One bare query word: `=exact`, `prefix*`, `word~N`; several words (в/ч) make a phrase."""
+    text, mode, typos = raw, "forms", None
+    m = re.search(r"~(\d*)$", text)
+    if m:
+        if not m.group(1) or int(m.group(1)) > MAX_TYPOS:
+            raise QueryError(f"typo allowance must be ~0, ~1 or ~2, not '{m.group()}'", pos + m.start())
+        typos = int(m.group(1))
+        text = text[: m.start()]
+    if text.startswith("="):
+        mode, text = "exact", text[1:]
+    if text.endswith("*"):
+        if mode == "exact":
+            raise QueryError("'=' and '*' cannot be combined", pos)
+        mode, text = "prefix", text[:-1]
+    if "*" in text or "=" in text:
+        raise QueryError(f"'*' only ends a word and '=' only starts one: '{raw}'", pos)
+    parts = WORD_RE.findall(normalize(text))
+    if not parts:
+        raise QueryError(f"'{raw}' has no letters or digits to match", pos)
+    if mode == "prefix" and len(parts[-1]) < MIN_PREFIX:
+        raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*': '{raw}'", pos)
+    if mode != "forms" and typos:
+        raise QueryError(f"'{raw}': typos apply to plain words, not to exact forms or prefixes", pos)
+    if len(parts) == 1:
+        return Word(parts[0], mode, typos, pos, raw)
+    # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish.
+    ws = [Word(p, "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms", typos, pos)
+          for i, p in enumerate(parts)]
+    return Phrase(tuple(ws), pos)
+
+
+def _parse_phrase(raw: str, pos: int) -> Node:
+    if len(raw) < 2 or not raw.endswith('"'):
+        raise QueryError("unclosed quote", pos)
+    inner = raw[1:-1]
+    ws: list[Word] = []
+    for m in re.finditer(r"\S+", inner):
+        node = _parse_word(m.group(), pos + 1 + m.start())
+        ws.extend(node.words if isinstance(node, Phrase) else [node])  # type: ignore[list-item]
+    if not ws:
+        raise QueryError("empty phrase", pos)
+    return ws[0] if len(ws) == 1 else Phrase(tuple(ws), pos)
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.toks = _lex(query)
+        self.i = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def end_pos(self) -> int:
+        return len(self.query.rstrip())
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise QueryError("the query is empty", 0)
+        node = self.or_expr()
+        tok = self.peek()
+        if tok is not None:
+            if tok.kind == "rparen":
+                raise QueryError("')' without a matching '('", tok.pos)
+            raise QueryError(f"unexpected '{tok.text}'", tok.pos)
+        return node
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while (tok := self.peek()) is not None and tok.kind == "op" and tok.text == "OR":
+            self.take()
+            items.append(self.and_expr(after=tok))
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_expr(self, after: _Tok | None = None) -> Node:
+        items = [self.near_expr(after)]
+        while (tok := self.peek()) is not None and not (tok.kind == "rparen" or (tok.kind == "op" and tok.text == "OR")):
+            if tok.kind == "op" and tok.text == "AND":
+                self.take()
+                items.append(self.near_expr(after=tok))
+            else:
+                items.append(self.near_expr())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def near_expr(self, after: _Tok | None = None) -> Node:
+        left = self.unary(after)
+        while (tok := self.peek()) is not None and tok.kind == "near":
+            self.take()
+            if tok.dist is None or not tok.dist.isdigit() or not 1 <= int(tok.dist) <= 100:
+                raise QueryError("NEAR needs a distance from 1 to 100, as in NEAR/5", tok.pos)
+            right = self.unary(after=tok)
+            for side in (left, right):
+                if _contains_not(side):
+                    raise QueryError("NOT cannot stand inside NEAR", tok.pos)
+            left = Near(left, right, int(tok.dist), tok.pos)
+        return left
+
+    def unary(self, after: _Tok | None = None) -> Node:
+        tok = self.peek()
+        if tok is None:
+            where = after.pos if after else self.end_pos()
+            what = f"after '{after.text}'" if after else "at the end"
+            raise QueryError(f"a word or '(' is missing {what}", where)
+        if (tok.kind == "op" and tok.text == "NOT") or tok.kind == "minus":
+            self.take()
+            return Not(self.unary(after=tok), tok.pos)
+        return self.primary(after)
+
+    def primary(self, after: _Tok | None) -> Node:
+        tok = self.take()
+        if tok.kind == "lparen":
+            if (nxt := self.peek()) is not None and nxt.kind == "rparen":
+                raise QueryError("empty parentheses", tok.pos)
+            node = self.or_expr()
+            close = self.peek()
+            if close is None or close.kind != "rparen":
+                raise QueryError("'(' is never closed", tok.pos)
+            self.take()
+            return node
+        if tok.kind == "quote":
+            return _parse_phrase(tok.text, tok.pos)
+        if tok.kind == "url":
+            text = tok.text[4:].casefold()
+            if not text:
+                raise QueryError("url: needs a piece of a link after it, as in url:t.me/baza", tok.pos)
+            return Url(text, tok.pos)
+        if tok.kind == "word":
+            return _parse_word(tok.text, tok.pos)
+        if tok.kind == "rparen":
+            raise QueryError("')' without a word before it", tok.pos)
+        raise QueryError(f"'{tok.text}' needs a word before it", tok.pos)
+
+
+def _contains_not(node: Node) -> bool:
+    if isinstance(node, Not):
+        return True
+    if isinstance(node, (And, Or)):
+        return any(_contains_not(n) for n in node.items)
+    if isinstance(node, Near):
+        return _contains_not(node.left) or _contains_not(node.right)
+    return False
+
+
+def needs_hit(node: Node) -> bool:
+    """True when every post this node matches contains at least one of its words."""
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, And):
+        return any(needs_hit(n) for n in node.items)
+    if isinstance(node, Or):
+        return all(needs_hit(n) for n in node.items)
+    return True
+
+
+def parse(query: str) -> Node:
+    """Parse a query; raise `QueryError` with a position on any mistake."""
+    node = _Parser(query).parse()
+    if not needs_hit(node):
+        raise QueryError("the query would match posts that contain none of its words; add a word that must be present", 0)
+    return node
+
+
+def words_of(node: Node) -> list[Word]:
+    """Every Word in the tree, in order."""
+    if isinstance(node, Word):
+        return [node]
+    if isinstance(node, Phrase):
+        return list(node.words)
+    if isinstance(node, (And, Or)):
+        return [w for n in node.items for w in words_of(n)]
+    if isinstance(node, Not):
+        return words_of(node.item)
+    if isinstance(node, Near):
+        return words_of(node.left) + words_of(node.right)
+    return []
+
+
+def _word_text(w: Word) -> str:
+    if w.raw:
+        return w.raw
+    s = {"exact": "=", "forms": "", "prefix": ""}[w.mode] + w.text + ("*" if w.mode == "prefix" else "")
+    return s + (f"~{w.typos}" if w.typos is not None else "")
+
+
+def to_text(node: Node) -> str:
+    """Render a tree back to query syntax (fully parenthesised where it matters)."""
+    if isinstance(node, Word):
+        return _word_text(node)
+    if isinstance(node, Phrase):
+        return '"' + " ".join(_word_text(w) for w in node.words) + '"'
+    if isinstance(node, Url):
+        return "url:" + node.text
+    if isinstance(node, Not):
+        return "NOT " + _wrap(node.item)
+    if isinstance(node, Near):
+        return f"{_wrap(node.left)} NEAR/{node.distance} {_wrap(node.right)}"
+    sep = " AND " if isinstance(node, And) else " OR "
+    return sep.join(_wrap(n) for n in node.items)
+
+
+def _wrap(node: Node) -> str:
+    s = to_text(node)
+    return f"({s})" if isinstance(node, (And, Or, Near)) else s

@@ -1,0 +1,295 @@
+"""Watch rules: the model, and loading `rules/*.toml` with errors that point at file:line:col.
+
+A bad rule is reported and skipped; the other rules of its file, and every other file, still
+load. See rules/README.md for the format.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .query import Node, QueryError, parse
+
+__all__ = ["Rule", "RuleError", "RuleSet", "load_rules", "parse_rules_text", "SEVERITIES"]
+
+SEVERITIES = ("high", "normal", "low")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KEYS = {
+    "name", "title", "query", "exclude", "channels", "severity", "enabled", "typos", "notes",
+    "should_match", "should_not_match",
+}
+
+
+@dataclass(frozen=True)
+class RuleError:
+    """One problem in a rule file, printable as `file:line:col: message`."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named watch rule: a query, optional exclusions, a channel scope and a severity."""
+
+    name: str
+    query: str
+    node: Node
+    title: str = ""
+    exclude: tuple[str, ...] = ()
+    exclude_nodes: tuple[Node, ...] = ()
+    channels: tuple[str, ...] | None = None  # None: every channel
+    severity: str = "normal"
+    enabled: bool = True
+    typos: int | None = None  # None: by word length
+    notes: str = ""
+    should_match: tuple[str, ...] = ()
+    should_not_match: tuple[str, ...] = ()
+    path: str = "<string>"
+    line: int = 1
+
+    @classmethod
+    def from_query(cls, name: str, query: str, **kw: Any) -> "Rule":
+        """Build a rule in code (tests, `rules test`); raises QueryError."""
+        exclude = tuple(kw.pop("exclude", ()))
+        return cls(name=name, query=query, node=parse(query), exclude=exclude,
+                   exclude_nodes=tuple(parse(q) for q in exclude), title=kw.pop("title", name), **kw)
+
+    def applies_to(self, channel_keys: set[str]) -> bool:
+        """Is a channel known by these keys (lower-case username, bare id, group) in scope?"""
+        return self.channels is None or not channel_keys.isdisjoint(self.channels)
+
+
+@dataclass
+class RuleSet:
+    """Rules loaded from files, and the errors met on the way."""
+
+    rules: list[Rule] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+
+    def get(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+class _Locator:
+    """Maps a rule's keys and string values back to lines and columns of the TOML source."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.headers = [m.start() for m in re.finditer(r"(?m)^[ \t]*\[\[[ \t]*rule[ \t]*\]\]", text)]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        line = self.text.count("\n", 0, offset) + 1
+        return line, offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+
+    def block(self, index: int) -> tuple[int, int]:
+        if index >= len(self.headers):
+            return 0, len(self.text)
+        end = self.headers[index + 1] if index + 1 < len(self.headers) else len(self.text)
+        return self.headers[index], end
+
+    def key(self, index: int, key: str) -> int:
+        """Offset of `key =` in the index-th rule block (the block start when absent)."""
+        start, end = self.block(index)
+        m = re.compile(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*=").search(self.text, start, end)
+        return m.start() + len(m.group()) - len(m.group().lstrip()) if m else start
+
+    def string(self, index: int, key: str, item: int = 0, pos: int = 0) -> int:
+        """Offset of character `pos` inside the item-th string value of `key`."""
+        start, end = self.block(index)
+        m = re.compile(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*=").search(self.text, start, end)
+        if not m:
+            return start
+        i = m.end()
+        found = -1
+        while i < end:
+            for q in ("'''", '"""', "'", '"'):
+                if self.text.startswith(q, i):
+                    found += 1
+                    body = i + len(q)
+                    if len(q) == 3 and self.text.startswith("\n", body):
+                        body += 1
+                    close = self.text.find(q, body)
+                    if found == item:
+                        return body + min(pos, max(close - body, 0))
+                    i = close + len(q) if close >= 0 else end
+                    break
+            else:
+                if self.text[i] == "#":
+                    i = self.text.find("\n", i) if "\n" in self.text[i:end] else end
+                i += 1
+        return m.start()
+
+
+def _as_str_list(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
+    """Parse one rule file's text; errors are collected, never raised."""
+    out = RuleSet()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e)) or "invalid TOML"
+        out.errors.append(RuleError(path, line, col, f"TOML syntax: {msg}"))
+        return out
+    loc = _Locator(text)
+
+    def err(offset: int, message: str) -> None:
+        out.errors.append(RuleError(path, *loc.line_col(offset), message))
+
+    for key in data:
+        if key != "rule":
+            m = re.search(rf"(?m)^[ \t]*\[*[ \t]*{re.escape(key)}\b", text)
+            err(m.start() if m else 0, f"unknown top-level key '{key}'; rules start with [[rule]]")
+    rules = data.get("rule", [])
+    if not isinstance(rules, list):
+        err(0, "'rule' must be an array of tables: write [[rule]]")
+        return out
+    if not rules and "rule" not in data:
+        err(0, "no rules in this file; each rule starts with [[rule]]")
+    for index, raw in enumerate(rules):
+        rule = _build_rule(raw, index, loc, err, path)
+        if rule is not None:
+            out.rules.append(rule)
+    return out
+
+
+def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: str) -> Rule | None:
+    n_errors = 0
+
+    def bad(offset: int, message: str) -> None:
+        nonlocal n_errors
+        n_errors += 1
+        err(offset, message)
+
+    where = loc.block(index)[0]
+    for key, value in raw.items():
+        if key not in _KEYS:
+            hint = " (keys written after a [rule.x] sub-table belong to it)" if isinstance(value, dict) else ""
+            bad(loc.key(index, key), f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(_KEYS))}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        bad(loc.key(index, "name"), "every rule needs name = \"...\": lower-case letters, digits, '-' or '_'")
+        name = None
+    query = raw.get("query")
+    node = None
+    if not isinstance(query, str) or not query.strip():
+        bad(loc.key(index, "query"), "every rule needs a query = \"...\"")
+    else:
+        try:
+            node = parse(query)
+        except QueryError as e:
+            bad(loc.string(index, "query", 0, e.pos), f"query: {e.message}")
+    exclude = _as_str_list(raw.get("exclude", []))
+    exclude_nodes: list[Node] = []
+    if exclude is None:
+        bad(loc.key(index, "exclude"), "exclude must be a query string or a list of query strings")
+        exclude = []
+    for i, q in enumerate(exclude):
+        try:
+            exclude_nodes.append(parse(q))
+        except QueryError as e:
+            bad(loc.string(index, "exclude", i, e.pos), f"exclude: {e.message}")
+    severity = raw.get("severity", "normal")
+    if severity not in SEVERITIES:
+        bad(loc.key(index, "severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        bad(loc.key(index, "enabled"), "enabled must be true or false")
+    typos = raw.get("typos", "auto")
+    if typos != "auto" and (isinstance(typos, bool) or typos not in (0, 1, 2)):
+        bad(loc.key(index, "typos"), "typos must be \"auto\", 0, 1 or 2")
+    channels_raw = raw.get("channels", "all")
+    channels: tuple[str, ...] | None = None
+    if channels_raw != "all":
+        if isinstance(channels_raw, list) and channels_raw and all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in channels_raw):
+            channels = tuple(_channel_key(c) for c in channels_raw)
+        else:
+            bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
+    examples: dict[str, list[str]] = {}
+    for key in ("should_match", "should_not_match"):
+        vals = _as_str_list(raw.get(key, []))
+        if vals is None:
+            bad(loc.key(index, key), f"{key} must be a list of example texts")
+            vals = []
+        examples[key] = vals
+    for key in ("title", "notes"):
+        if key in raw and not isinstance(raw[key], str):
+            bad(loc.key(index, key), f"{key} must be a string")
+    if n_errors or name is None or node is None:
+        return None
+    return Rule(
+        name=name, query=query, node=node, title=raw.get("title") or name,  # type: ignore[arg-type]
+        exclude=tuple(exclude), exclude_nodes=tuple(exclude_nodes), channels=channels,
+        severity=severity, enabled=enabled, typos=None if typos == "auto" else typos,
+        notes=raw.get("notes", ""), should_match=tuple(examples["should_match"]),
+        should_not_match=tuple(examples["should_not_match"]), path=path,
+        line=loc.line_col(where)[0],
+    )
+
+
+def _channel_key(value: str | int) -> str:
+    """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key."""
+    s = str(value).strip()
+    s = re.sub(r"^(?:https?://)?t\.me/", "", s).lstrip("@").casefold()
+    if re.fullmatch(r"-100\d+", s):
+        s = s[4:]
+    return s
+
+
+def rule_files(path: Path) -> list[Path]:
+    """The rule files under a directory (sorted), or the file itself."""
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.toml") if p.is_file())
+    return [path]
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Load every `*.toml` rule file in a directory (or one file); never raises on bad input."""
+    path = Path(path)
+    out = RuleSet()
+    if not path.exists():
+        out.errors.append(RuleError(str(path), 0, 0, "no such file or directory"))
+        return out
+    seen: dict[str, Rule] = {}
+    for file in rule_files(path):
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            out.errors.append(RuleError(str(file), 1, 1, f"cannot read: {e}"))
+            continue
+        part = parse_rules_text(text, str(file))
+        out.errors.extend(part.errors)
+        for rule in part.rules:
+            if rule.name in seen:
+                first = seen[rule.name]
+                out.errors.append(RuleError(str(file), rule.line, 1, f"rule '{rule.name}' is already defined at {first.path}:{first.line}"))
+                continue
+            seen[rule.name] = rule
+            out.rules.append(rule)
+    if path.is_dir() and not rule_files(path):
+        out.errors.append(RuleError(str(path), 0, 0, "no *.toml rule files here"))
+    return out

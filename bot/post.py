@@ -1,0 +1,82 @@
+"""The Post: one channel message as every stage after the source sees it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link"]
+
+_MARK = 1_000_000_000_000
+
+
+def marked_id(bare: int) -> int:
+    """Telegram's marked channel id (-100…) for a bare channel id."""
+    return -(_MARK + bare)
+
+
+def bare_id(value: int) -> int:
+    """The bare channel id for a bare or marked (-100…) id."""
+    return -value - _MARK if value < -_MARK else abs(value)
+
+
+def post_link(channel_id: int, message_id: int, username: str | None = None) -> str:
+    """t.me/<username>/<id> for public channels, else t.me/c/<bare id>/<id>."""
+    if username:
+        return f"https://t.me/{username.lstrip('@')}/{message_id}"
+    return f"https://t.me/c/{bare_id(channel_id)}/{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A formatting entity; offset and length in UTF-16 code units, as Telegram counts."""
+
+    type: str
+    offset: int
+    length: int
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class Post:
+    """One channel post (an album counts as one post)."""
+
+    channel_id: int  # bare id
+    message_id: int
+    date: datetime  # UTC, timezone-aware
+    text: str
+    channel_title: str = ""
+    channel_username: str | None = None
+    edit_date: datetime | None = None
+    entities: tuple[Entity, ...] = ()
+    forward_channel_id: int | None = None
+    forward_post_id: int | None = None
+    forward_name: str | None = None
+    grouped_id: int | None = None
+    media: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.channel_id = bare_id(int(self.channel_id))
+        if self.date.tzinfo is None:
+            self.date = self.date.replace(tzinfo=timezone.utc)
+        if self.edit_date is not None and self.edit_date.tzinfo is None:
+            self.edit_date = self.edit_date.replace(tzinfo=timezone.utc)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.channel_id, self.message_id)
+
+    @property
+    def marked_channel_id(self) -> int:
+        return marked_id(self.channel_id)
+
+    @property
+    def link(self) -> str:
+        return post_link(self.channel_id, self.message_id, self.channel_username)
+
+    @property
+    def text_hash(self) -> str:
+        """A short digest of the text: edits that change nothing (reactions) keep it."""
+        return hashlib.blake2b(self.text.encode("utf-8"), digest_size=8).hexdigest()

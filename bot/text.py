@@ -1,0 +1,163 @@
+"""Text normalisation and tokenising shared by matching, stories and search.
+
+Posts are hurried and sometimes disguised: mixed case, ё/е, zero-width characters, soft
+hyphens, stress marks, Latin look-alike letters inside Cyrillic words, CamelCase hashtags.
+`normalize` folds all of that with C-speed string operations on the whole text; `tokenize`
+does the same word by word and keeps each word's span in the original text for highlighting.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_urls", "script_of"]
+
+# Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
+# BOM, ...) plus combining stress marks: removed, never word boundaries.
+_FORMAT_CHARS = "".join(
+    chr(cp)
+    for cp in range(sys.maxunicode + 1)
+    if unicodedata.category(chr(cp)) == "Cf" or cp in (0x0300, 0x0301)
+)
+_FORMAT_RE = re.compile(f"[{re.escape(_FORMAT_CHARS)}]")
+
+_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
+
+# A word: letters and digits, with inner apostrophes (Ukrainian об'єкт). Underscores,
+# hyphens and slashes separate words.
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+# What looks like a word in the raw text: includes the characters `normalize` removes, so a
+# disguised word is one raw word, as it is one word after normalising.
+_RAW_WORD_RE = re.compile(
+    rf"[#@]?(?:[^\W_]|[{re.escape(_FORMAT_CHARS)}])+(?:['’ʼ`](?:[^\W_]|[{re.escape(_FORMAT_CHARS)}])+)*"
+)
+
+URL_RE = re.compile(
+    r"(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+"
+    r"|\b(?:[a-z0-9-]+\.)+(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b(?:/[^\s<>\"'«»]*)?",
+    re.IGNORECASE,
+)
+
+_CYR = "а-яёіїєґў"
+_MIXED_RE = re.compile(f"[a-z][{_CYR}]|[{_CYR}][a-z]")
+_MIXED_WORD_RE = re.compile(f"[^\\W_]*(?:[a-z][{_CYR}]|[{_CYR}][a-z])[^\\W_]*")
+
+# Lower-case look-alikes (after casefold): Latin -> Cyrillic and back.
+_LAT_TO_CYR = dict(zip("aceopxykmthbi", "асеорхукмтнві"))
+_CYR_TO_LAT = dict(zip("асеорхук", "aceopxyk"))
+_LAT_TO_CYR_T = str.maketrans(_LAT_TO_CYR)
+_CYR_TO_LAT_T = str.maketrans(_CYR_TO_LAT)
+
+_HASHTAG_RE = re.compile(r"[#@][^\W_]\w*")
+_CAMEL_RE = re.compile(r"(?<=[a-zа-яёіїєґ])(?=[A-ZА-ЯЁІЇЄҐ])|_")
+
+
+def script_of(ch: str) -> str:
+    """'cyr', 'lat' or '' for one lower-case letter."""
+    if "a" <= ch <= "z":
+        return "lat"
+    if "а" <= ch <= "я" or ch in "ёіїєґў":
+        return "cyr"
+    return ""
+
+
+def _fold_mixed_word(m: re.Match[str]) -> str:
+    """Fold the minority script's look-alike letters into the majority script."""
+    w = m.group()
+    cyr = sum(script_of(c) == "cyr" for c in w)
+    lat = sum(script_of(c) == "lat" for c in w)
+    if cyr >= lat:
+        folded = w.translate(_LAT_TO_CYR_T)
+        return folded if not any("a" <= c <= "z" for c in folded) else w
+    folded = w.translate(_CYR_TO_LAT_T)
+    return folded if not any(script_of(c) == "cyr" for c in folded) else w
+
+
+def _split_camel(m: re.Match[str]) -> str:
+    return " " + _CAMEL_RE.sub(" ", m.group()[1:])
+
+
+def normalize(text: str) -> str:
+    """Fold case, ё, invisible characters, look-alike letters and CamelCase hashtags.
+
+    The result keeps word boundaries: tokenising it with `WORD_RE` gives the same words as
+    `tokenize(text)`.
+    """
+    if "#" in text or "@" in text:
+        text = _HASHTAG_RE.sub(_split_camel, text)
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    if _FORMAT_RE.search(text):
+        text = _FORMAT_RE.sub("", text)
+    if "’" in text or "ʼ" in text or "`" in text:
+        text = text.translate(_APOSTROPHES)
+    if _MIXED_RE.search(text):
+        text = _MIXED_WORD_RE.sub(_fold_mixed_word, text)
+    return text
+
+
+@lru_cache(maxsize=65536)
+def normalize_word(word: str) -> str:
+    """`normalize` for one word (cached: words repeat)."""
+    return normalize(word)
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of `text`, URLs left out."""
+    norm = normalize(text)
+    if "." in norm or "/" in norm:
+        norm = URL_RE.sub(" ", norm)
+    return WORD_RE.findall(norm)
+
+
+def find_urls(text: str) -> list[tuple[int, int]]:
+    """Spans of URLs in the original text."""
+    return [m.span() for m in URL_RE.finditer(text)]
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One normalised word and where it stands in the original text."""
+
+    text: str
+    start: int
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """Normalised words with their spans in `text`; words inside URLs are left out."""
+    urls = find_urls(text) if ("." in text or "/" in text) else []
+    out: list[Token] = []
+    u = 0
+    for m in _RAW_WORD_RE.finditer(text):
+        start, end = m.span()
+        while u < len(urls) and urls[u][1] <= start:
+            u += 1
+        if u < len(urls) and urls[u][0] < end:
+            continue
+        raw = m.group()
+        parts = WORD_RE.findall(normalize_word(raw))
+        if not parts:
+            continue
+        if raw[0] in "#@":
+            start += 1
+            raw = raw[1:]
+        if len(parts) == 1:
+            out.append(Token(parts[0], start, end))
+            continue
+        # CamelCase hashtags, underscores, odd NFKC expansions: place each part in the raw
+        # word where its letters are; fall back to the whole word.
+        low = raw.casefold().replace("ё", "е")
+        pos = 0
+        for part in parts:
+            i = low.find(part, pos)
+            if i < 0:
+                out.append(Token(part, start, end))
+            else:
+                out.append(Token(part, start + i, start + i + len(part)))
+                pos = i + len(part)
+    return out
