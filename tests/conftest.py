@@ -1,0 +1,25 @@
+"""Shared fixtures: the real corpus beside the repo (../shared), skipped with a reason when absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.post import Post
+from bot.source.export import find_exports, read_export
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TGWATCH_SHARED", ROOT.parent / "shared"))
+CORPUS = SHARED / "corpus" / "telegram-ru-news-2024"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> dict[tuple[int, int], Post]:
+    """Every post of ../shared/corpus keyed by (bare channel id, message id)."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"real corpus not found at {CORPUS} (clone ../shared beside the repo or set TGWATCH_SHARED)")
+    posts = (p for f in find_exports([CORPUS]) for p in read_export(f))
+    return {p.key: p for p in posts if isinstance(p, Post)}
