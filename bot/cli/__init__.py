@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from .replay import replay
 from .rules import rules
 
 
@@ -19,6 +20,7 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(rules)
+cli.add_command(replay)
 
 
 def main() -> None:

@@ -6,30 +6,16 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
 from ..match.check import check_examples
+from .common import DEFAULT_RULES, err, fail, out
 from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import Rule, RuleSet, load_rules
 
 SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
-DEFAULT_RULES = "rules"
-
-
-def out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
-
-
-def err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
-    err().print(f"[red]error:[/red] {message}", markup=True)
-    sys.exit(code)
 
 
 def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:

@@ -1,0 +1,37 @@
+"""Sources of posts: Telegram Desktop exports, JSON Lines, and (live) Telegram itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..post import Post
+from .export import Skip, read_export
+from .jsonl import read_jsonl
+
+__all__ = ["Skip", "read_paths", "source_files"]
+
+
+def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
+    """Each file to read: named files, and result.json / *.jsonl found below named folders."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted([*p.rglob("result.json"), *p.rglob("*.jsonl")])
+            if not found:
+                yield Skip(str(p), "", "no result.json or *.jsonl below this folder")
+            yield from found
+        elif p.exists():
+            yield p
+        else:
+            yield Skip(str(p), "", "no such file or directory")
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[Post | Skip]:
+    """Posts (and skips, with reasons) from every export and JSON Lines file under `paths`."""
+    for f in source_files(paths):
+        if isinstance(f, Skip):
+            yield f
+        elif f.suffix == ".jsonl":
+            yield from read_jsonl(f)
+        else:
+            yield from read_export(f)

@@ -1,0 +1,83 @@
+"""The alert outbox: queued alerts are read back from the store and handed to a sink."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..store.db import Store, utcnow
+
+__all__ = ["Alert", "AlertSink", "deliver_queued", "load_alert", "snippet"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Everything a sink needs to tell the analyst about one (story, rule)."""
+
+    id: int
+    rule: str
+    title: str
+    severity: str
+    channel_id: int
+    channel_title: str
+    username: str | None
+    message_id: int
+    link: str
+    date: str
+    text: str
+    hits: tuple[tuple[str, str, int, int, float, str], ...]  # term, form, start, end, score, kind
+    story_id: int
+    story_size: int
+
+    @property
+    def terms(self) -> list[str]:
+        return list(dict.fromkeys(h[0] for h in self.hits))
+
+
+class AlertSink(Protocol):
+    def send(self, alert: Alert) -> None: ...
+
+
+def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None) -> Alert:
+    row = next(store.db.query(
+        "SELECT a.id, a.rule, a.severity, a.channel_id, a.message_id, a.story_id, p.link, p.date, p.text, "
+        "m.hits, c.title, c.username, s.size FROM alerts a "
+        "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
+        "LEFT JOIN matches m ON m.channel_id = a.channel_id AND m.message_id = a.message_id AND m.rule = a.rule "
+        "LEFT JOIN channels c ON c.id = a.channel_id LEFT JOIN stories s ON s.id = a.story_id WHERE a.id = ?",
+        [alert_id]))
+    return Alert(
+        id=row["id"], rule=row["rule"], title=(titles or {}).get(row["rule"], row["rule"]),
+        severity=row["severity"], channel_id=row["channel_id"], channel_title=row["title"] or str(row["channel_id"]),
+        username=row["username"], message_id=row["message_id"], link=row["link"], date=row["date"],
+        text=row["text"] or "", hits=tuple(tuple(h) for h in json.loads(row["hits"] or "[]")),  # type: ignore[misc]
+        story_id=row["story_id"], story_size=row["size"] or 1,
+    )
+
+
+def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None) -> int:
+    """Send every queued alert in order, marking each sent; returns how many were sent."""
+    sent = 0
+    for row in store.queued_alerts():
+        alert = load_alert(store, int(row["id"]), titles)  # type: ignore[arg-type]
+        sink.send(alert)
+        store.mark_alert(alert.id, "sent", sent_at=utcnow())
+        sent += 1
+    return sent
+
+
+def snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> tuple[str, list[tuple[int, int]], int]:
+    """A window of `text` around the first span: (window, spans shifted into it, window start)."""
+    if not spans:
+        cut = text[:width]
+        return cut + ("…" if len(text) > width else ""), [], 0
+    first = min(s for s, _ in spans)
+    start = max(0, first - width // 3)
+    ws = text.rfind(" ", 0, start)
+    start = ws + 1 if start and ws >= 0 and start - ws < 20 else start
+    end = min(len(text), start + width)
+    window = text[start:end].replace("\n", " ")
+    shifted = [(s - start, e - start) for s, e in spans if s >= start and e <= end]
+    prefix = "…" if start else ""
+    return prefix + window + ("…" if end < len(text) else ""), [(s + len(prefix), e + len(prefix)) for s, e in shifted], start

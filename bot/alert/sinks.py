@@ -1,0 +1,66 @@
+"""Alert sinks for offline runs: the terminal (rich) and a JSON Lines file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO
+
+from rich.console import Console
+from rich.text import Text
+
+from .outbox import Alert, snippet
+
+__all__ = ["TerminalSink", "JsonlSink", "NullSink"]
+
+_SEVERITY = {"high": ("HIGH", "bold white on red"), "normal": ("NORMAL", "bold black on yellow"), "low": ("LOW", "dim")}
+
+
+class TerminalSink:
+    """One alert per block: severity, rule, channel, time, link; a snippet with hits in bold."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False, soft_wrap=True)
+
+    def send(self, alert: Alert) -> None:
+        label, style = _SEVERITY.get(alert.severity, (alert.severity.upper(), "bold"))
+        head = Text(f" {label} ", style=style).append(f" {alert.title}", style="bold")
+        head.append(f"  [{alert.rule}]", style="dim")
+        self.console.print(head)
+        meta = Text(f"  {alert.channel_title}", style="cyan").append(f"  {alert.date.replace('T', ' ')[:16]} UTC  ")
+        meta.append(alert.link, style="underline")
+        self.console.print(meta)
+        window, spans, _ = snippet(alert.text, [(h[2], h[3]) for h in alert.hits])
+        body = Text("  " + window)
+        for s, e in spans:
+            body.stylize("bold reverse", s + 2, e + 2)
+        self.console.print(body)
+        self.console.print(Text(f"  matched: {', '.join(alert.terms)}", style="dim"))
+        self.console.print()
+
+
+class JsonlSink:
+    """Appends one JSON object per alert to a file (flushed per line: safe to tail)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._f: IO[str] = self.path.open("a", encoding="utf-8")
+
+    def send(self, alert: Alert) -> None:
+        rec = {
+            "alert_id": alert.id, "rule": alert.rule, "severity": alert.severity, "channel_id": alert.channel_id,
+            "channel": alert.channel_title, "username": alert.username, "message_id": alert.message_id,
+            "link": alert.link, "date": alert.date, "terms": alert.terms,
+            "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]} for h in alert.hits],
+            "story_id": alert.story_id, "story_size": alert.story_size, "text": alert.text,
+        }
+        self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class NullSink:
+    def send(self, alert: Alert) -> None:  # pragma: no cover - nothing to do
+        pass

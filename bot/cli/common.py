@@ -1,0 +1,72 @@
+"""Helpers shared by the CLI commands: consoles, clean one-line errors, dates, the store."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from ..store.db import Store, StoreError
+
+DEFAULT_DB = "tgwatch.db"
+DEFAULT_RULES = "rules"
+
+
+def out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print `error: message` on stderr and exit: the user's mistake never shows a traceback."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def parse_when(value: str | None, *, option: str = "--since") -> datetime | None:
+    """'2024-11-01', '2024-11-01T12:00', '2024-11-01T12:00+03:00', or relative '7d', '12h', '30m'."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", value)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        delta = {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+        return datetime.now(timezone.utc) - delta
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option} {value!r}: expected a date like 2024-11-01, 2024-11-01T12:00 or a span like 7d, 12h")
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+class WhenParam(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, datetime):
+            return value
+        return parse_when(value, option=f"--{param.name}" if param else "date")
+
+
+WHEN = WhenParam()
+
+
+def open_store(path: str, *, must_exist: bool = False) -> Store:
+    """Open (or create) the store, or exit with a one-line error."""
+    from pathlib import Path
+
+    if must_exist and path != ":memory:" and not Path(path).exists():
+        fail(f"{path}: no such database (run `tgwatch replay ... --db {path}` first)")
+    try:
+        return Store(path)
+    except StoreError as e:
+        fail(str(e))
+    except Exception as e:  # sqlite3.OperationalError for unreadable paths
+        fail(f"{path}: cannot open database ({e})")

@@ -1,0 +1,97 @@
+"""`tgwatch replay`: run exports / JSON Lines through the same pipeline the live bot uses."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..alert.outbox import deliver_queued
+from ..alert.sinks import JsonlSink, NullSink, TerminalSink
+from ..match.matcher import Matcher
+from ..pipeline import Pipeline
+from ..post import Post
+from ..source import Skip, read_paths, source_files
+from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
+from .rules import load_or_fail
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store (created if missing).")
+@click.option("--since", type=WHEN, help="Skip posts older than this (2024-11-01, 7d, ...).")
+@click.option("--alerts", "alerts", default="terminal", show_default=True, metavar="terminal|none|FILE.jsonl",
+              help="Where new alerts go.")
+def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetime | None, alerts: str) -> None:
+    """Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files.
+
+    Every post is stored once; new and edited posts are matched; one alert per story and rule.
+    Replaying the same files again stores nothing new and alerts nothing twice.
+    """
+    if alerts not in ("terminal", "none") and not alerts.endswith(".jsonl"):
+        fail(f"--alerts {alerts!r}: expected terminal, none or a file name ending in .jsonl")
+    ruleset = load_or_fail(rules_path)
+    matcher = Matcher(ruleset)
+    titles = {r.name: r.title for r in ruleset.rules}
+    store = open_store(db_path)
+    sink = TerminalSink() if alerts == "terminal" else NullSink() if alerts == "none" else JsonlSink(alerts)
+    pipeline = Pipeline(store, matcher, alert_state="muted" if alerts == "none" else "queued", since=since)
+    skips: list[Skip] = []
+
+    def posts():  # type: ignore[no-untyped-def]
+        for item in read_paths(paths):
+            if isinstance(item, Skip):
+                skips.append(item)
+            else:
+                yield item
+
+    def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
+        if alerts != "none":
+            deliver_queued(store, sink, titles)
+
+    n_files = sum(1 for f in source_files(paths) if not isinstance(f, Skip))
+    console = err()
+    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
+                        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+    try:
+        with progress:
+            task = progress.add_task("replay", total=None)
+            for _ in pipeline.process(posts(), on_batch=deliver):
+                progress.advance(task)
+    except KeyboardInterrupt:
+        err().print("interrupted: every batch committed so far is stored")
+    finally:
+        if isinstance(sink, JsonlSink):
+            sink.close()
+        store.close()
+    _summary(pipeline, skips, n_files, db_path)
+
+
+def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str) -> None:
+    s = pipeline.summary
+    c = out()
+    service = sum(1 for k in skips if k.reason.endswith(" message"))
+    problems = [k for k in skips if not k.reason.endswith(" message")]
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("files", str(n_files))
+    table.add_row("posts read", str(s.read))
+    table.add_row("new", str(s.new))
+    table.add_row("edited", str(s.edited))
+    table.add_row("already stored", str(s.unchanged))
+    if s.too_old:
+        table.add_row("before --since", str(s.too_old))
+    table.add_row("skipped", f"{len(skips)} ({service} service messages, {len(problems)} errors)")
+    for rule, n in sorted(s.matches.items()):
+        table.add_row(f"matched {rule}", str(n))
+    table.add_row("new alerts", str(s.alerts))
+    table.add_row("store", db_path)
+    c.print(table)
+    reasons = Counter(k.reason.split(" (")[0] for k in problems)
+    for k in problems[:10]:
+        err().print(f"skipped {k}", markup=False, highlight=False)
+    if len(problems) > 10:
+        err().print(f"... and {len(problems) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5)))

@@ -1,0 +1,111 @@
+"""source -> post -> match -> story -> store -> alert: one function for replay and live posts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable, Iterator
+
+from .match.matcher import Match, Matcher
+from .post import Post
+from .store.db import Store, utcnow
+from .story import StoryAssigner
+
+__all__ = ["Pipeline", "Processed", "Summary"]
+
+
+@dataclass
+class Processed:
+    """What happened to one post."""
+
+    post: Post
+    status: str  # new | edited | unchanged | old
+    story_id: int | None = None
+    matches: list[Match] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    read: int = 0
+    new: int = 0
+    edited: int = 0
+    unchanged: int = 0
+    too_old: int = 0
+    matches: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0
+
+    def add(self, p: Processed) -> None:
+        self.read += 1
+        if p.status == "old":
+            self.too_old += 1
+        else:
+            setattr(self, p.status, getattr(self, p.status) + 1)
+        for m in p.matches:
+            self.matches[m.rule] += 1
+        self.alerts += len(p.alert_ids)
+
+
+class Pipeline:
+    """Stores posts idempotently, matches new and edited ones, queues one alert per story x rule.
+
+    Batches commit atomically: a crash loses at most the batch in flight, never stored data,
+    and the alert is queued in the same transaction as the match that caused it.
+    """
+
+    def __init__(self, store: Store, matcher: Matcher, *, alert_state: str = "queued",
+                 since: datetime | None = None) -> None:
+        self.store = store
+        self.matcher = matcher
+        self.alert_state = alert_state
+        self.since = since
+        self.stories = StoryAssigner(store)
+        self.summary = Summary()
+
+    def process(self, posts: Iterable[Post], *, batch_size: int = 500,
+                on_batch: Callable[[list[Processed]], None] | None = None) -> Iterator[Processed]:
+        """Process posts in batches; yields each post's outcome after its batch is committed."""
+        batch: list[Post] = []
+        for post in posts:
+            batch.append(post)
+            if len(batch) >= batch_size:
+                yield from self._commit(batch, on_batch)
+                batch = []
+        if batch:
+            yield from self._commit(batch, on_batch)
+
+    def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None) -> list[Processed]:
+        known = self.store.known_hashes([p.key for p in batch])
+        out: list[Processed] = []
+        now = utcnow()
+        with self.store.transaction():
+            channels: dict[int, tuple[Post, int]] = {}
+            for post in batch:
+                if self.since and post.date < self.since:
+                    out.append(Processed(post, "old"))
+                    continue
+                prev = known.get(post.key)
+                last = channels.get(post.channel_id)
+                channels[post.channel_id] = (post, max(post.message_id, last[1] if last else 0))
+                if prev is not None and prev[0] == post.text_hash:
+                    out.append(Processed(post, "unchanged", prev[1]))
+                    continue
+                status = "new" if prev is None else "edited"
+                story_id = self.stories.assign(post, prev[1] if prev else None)
+                matches = self.matcher.match(post)
+                self.store.write_post(post, story_id, now=now)
+                self.store.write_matches(post, matches, now=now)
+                alert_ids = [a for m in matches
+                             if (a := self.store.queue_alert(story_id, post, m, state=self.alert_state, now=now)) is not None]
+                known[post.key] = (post.text_hash, story_id)
+                out.append(Processed(post, status, story_id, matches, alert_ids))
+            for channel_id, (post, high) in channels.items():
+                self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
+                self.store.advance_high_water(channel_id, high)
+        for p in out:
+            self.summary.add(p)
+        if on_batch:
+            on_batch(out)
+        return out
+

@@ -1,0 +1,222 @@
+"""The store: one SQLite file (WAL) through sqlite-utils, with versioned migrations.
+
+Tables: channels, posts (+ FTS5 index), matches (post x rule, with hits), stories, alerts (the
+outbox, one row per story x rule). Posts are keyed by (channel_id, message_id), so storing the
+same post twice stores nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import sqlite_utils
+
+from ..match.matcher import Match
+from ..post import Post
+
+__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "utcnow"]
+
+
+class StoreError(Exception):
+    """The database cannot be used (not SQLite, newer schema, locked)."""
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["channels"].create({
+        "id": int, "username": str, "title": str, "last_message_id": int, "status": str,
+        "resolved_at": str, "updated_at": str,
+    }, pk="id")
+    db["stories"].create({
+        "id": int, "first_channel_id": int, "first_message_id": int, "first_date": str,
+        "last_date": str, "size": int, "channels": str, "fingerprint": str,
+    }, pk="id")
+    db["posts"].create({
+        "channel_id": int, "message_id": int, "date": str, "edit_date": str, "text": str,
+        "text_hash": str, "entities": str, "link": str, "forward_channel_id": int,
+        "forward_post_id": int, "forward_name": str, "grouped_id": int, "media": str,
+        "story_id": int, "first_seen": str, "updated_at": str,
+    }, pk=("channel_id", "message_id"), foreign_keys=[("story_id", "stories", "id")])
+    db["posts"].create_index(["date"])
+    db["posts"].create_index(["story_id"])
+    db["posts"].create_index(["forward_channel_id", "forward_post_id"])
+    db["posts"].enable_fts(["text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    db["matches"].create({
+        "channel_id": int, "message_id": int, "rule": str, "severity": str, "terms": str,
+        "hits": str, "current": int, "matched_at": str,
+    }, pk=("channel_id", "message_id", "rule"))
+    db["matches"].create_index(["rule"])
+    db["alerts"].create({
+        "id": int, "story_id": int, "rule": str, "channel_id": int, "message_id": int,
+        "severity": str, "state": str, "random_id": int, "attempts": int, "created_at": str,
+        "sent_at": str, "sent_message_id": int, "error": str, "updated_at": str,
+    }, pk="id")
+    db["alerts"].create_index(["story_id", "rule"], unique=True)
+    db["alerts"].create_index(["state"])
+
+
+MIGRATIONS = [_m1_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass
+class Stored:
+    """What storing one post did."""
+
+    post: Post
+    status: str  # new | edited | unchanged
+    story_id: int
+    matches: list[Match]
+    new_alerts: list[int]
+
+
+class Store:
+    """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
+        self.db = sqlite_utils.Database(conn)
+        self.migrate()
+
+    # -- schema ----------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply the migrations this file has not seen yet, each in its own transaction."""
+        try:
+            current = self.version
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {current} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
+        for version in range(current, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[version](self.db)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error: all or nothing."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- posts -----------------------------------------------------------------------------------
+
+    def known_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, int]]:
+        """(channel, message) -> (text hash, story id) for the keys already stored."""
+        out: dict[tuple[int, int], tuple[str, int]] = {}
+        by_channel: dict[int, list[int]] = {}
+        for c, m in keys:
+            by_channel.setdefault(c, []).append(m)
+        for c, ids in by_channel.items():
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                q = f"SELECT message_id, text_hash, story_id FROM posts WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})"
+                for mid, h, sid in self.db.execute(q, [c, *chunk]):
+                    out[(c, mid)] = (h, sid)
+        return out
+
+    def upsert_channel(self, channel_id: int, title: str = "", username: str | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO channels (id, title, username, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET title = coalesce(nullif(excluded.title, ''), title), "
+            "username = coalesce(excluded.username, username), updated_at = excluded.updated_at",
+            [channel_id, title, username, utcnow()],
+        )
+
+    def advance_high_water(self, channel_id: int, message_id: int) -> None:
+        self.db.execute(
+            "UPDATE channels SET last_message_id = max(coalesce(last_message_id, 0), ?) WHERE id = ?",
+            [message_id, channel_id],
+        )
+
+    def new_story(self, post: Post) -> int:
+        cur = self.db.execute(
+            "INSERT INTO stories (first_channel_id, first_message_id, first_date, last_date, size, channels) "
+            "VALUES (?, ?, ?, ?, 1, ?)",
+            [post.channel_id, post.message_id, iso(post.date), iso(post.date), json.dumps([post.channel_id])],
+        )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def write_post(self, post: Post, story_id: int, *, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
+            "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
+            "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, "
+            "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at",
+            [post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
+             json.dumps([[e.type, e.offset, e.length, e.url] for e in post.entities], ensure_ascii=False) if post.entities else None,
+             post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
+             post.media, story_id, now, now],
+        )
+
+    def write_matches(self, post: Post, matches: Iterable[Match], *, now: str) -> None:
+        """Record this post's current matches; earlier matches it no longer has stay, marked stale."""
+        self.db.execute("UPDATE matches SET current = 0 WHERE channel_id = ? AND message_id = ?",
+                        [post.channel_id, post.message_id])
+        self.db.conn.executemany(
+            "INSERT INTO matches (channel_id, message_id, rule, severity, terms, hits, current, matched_at) "
+            "VALUES (?,?,?,?,?,?,1,?) ON CONFLICT(channel_id, message_id, rule) DO UPDATE SET "
+            "terms = excluded.terms, hits = excluded.hits, severity = excluded.severity, current = 1, matched_at = excluded.matched_at",
+            [(post.channel_id, post.message_id, m.rule, m.severity, json.dumps(m.terms, ensure_ascii=False),
+              json.dumps([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.hits], ensure_ascii=False), now)
+             for m in matches],
+        )
+
+    def queue_alert(self, story_id: int, post: Post, match: Match, *, state: str, now: str) -> int | None:
+        """Queue one alert per (story, rule); None when that story already alerted for the rule."""
+        cur = self.db.execute(
+            "INSERT INTO alerts (story_id, rule, channel_id, message_id, severity, state, attempts, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,0,?,?) ON CONFLICT(story_id, rule) DO NOTHING",
+            [story_id, match.rule, post.channel_id, post.message_id, match.severity, state, now, now],
+        )
+        return int(cur.lastrowid) if cur.rowcount else None  # type: ignore[arg-type]
+
+    def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(
+            f"UPDATE alerts SET state = ?, updated_at = ?{', ' + sets if sets else ''} WHERE id = ?",
+            [state, utcnow(), *fields.values(), alert_id],
+        )
+
+    def queued_alerts(self) -> list[dict[str, object]]:
+        return list(self.db.query("SELECT * FROM alerts WHERE state = 'queued' ORDER BY id"))
+
+    def count(self, table: str) -> int:
+        return self.db[table].count
