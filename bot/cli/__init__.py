@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from . import backtest, export, search
 from .replay import replay
 from .rules import rules
 
@@ -21,6 +22,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(rules)
 cli.add_command(replay)
+cli.add_command(export.export); cli.add_command(search.search); rules.add_command(backtest.backtest)  # noqa: E702
 
 
 def main() -> None:

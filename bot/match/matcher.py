@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from rapidfuzz.distance import OSA
 
-from ..text import Token, find_urls, tokenize, words
+from ..text import Token, find_urls, is_mixed, normalize_word, rough_words, tokenize
 from .morph import Morphology, default_morphology
-from .query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text, words_of
+from .query import And, Near, Node, Not, Or, Phrase, Url, Word, needs_hit, to_text, words_of
 from .rules import Rule, RuleSet, _channel_key
 
 __all__ = ["Hit", "Match", "Matcher", "auto_typos"]
@@ -86,23 +86,22 @@ class Matcher:
         self._prefixes: list[tuple[str, int]] = []
         self._deletes: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
-        self._rule_terms: list[set[int]] = []
+        self._rule_anchors: list[set[int]] = []
         self._rule_urls: list[bool] = []
-        self._word_ids: dict[tuple[int, Word], int] = {}
-        for i, rule in enumerate(self.rules):
-            ids: set[int] = set()
-            has_url = False
+        self._prefilters: list[Callable[[set[int]], bool]] = []
+        self._word_ids: dict[int, int] = {}  # id(Word node) -> term id
+        self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
+        for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
                 for w in words_of(node):
-                    tid = self._add_term(w, rule.typos)
-                    self._word_ids[(i, w)] = tid
-                    if node is rule.node:
-                        ids.add(tid)
-                has_url = has_url or _has_url(node)
-            self._rule_terms.append(ids)
+                    self._word_ids[id(w)] = self._add_term(w, rule.typos)
+                _texts(node, self._texts)
+            self._rule_anchors.append(self._anchors(rule.node)[0])
             self._rule_urls.append(_has_url(rule.node))
+            self._prefilters.append(self._prefilter(rule.node))
+        self._anchor_ids: set[int] = set().union(*self._rule_anchors) if self._rule_anchors else set()
         self._cache: dict[str, tuple[tuple[int, str, float], ...]] = {}
-        self._interesting: set[str] = set()
+        self._interesting: set[str] = set()  # post words that hit an anchor term
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -127,9 +126,56 @@ class Matcher:
                     self._deletes[d].append((f, tid, k))
         return tid
 
+    def _anchors(self, node: Node) -> tuple[set[int], float]:
+        """Terms of which every match of `node` contains at least one, chosen to be rare.
+
+        Only these words make a post a candidate, so «в» inside "в/ч" or «из» inside
+        "из части" never sends every post down the slow path. Returns (term ids, cost).
+        """
+        if isinstance(node, Word):
+            tid = self._word_ids[id(node)]
+            n = len(node.text)
+            cost = 1000.0 if n <= 2 else 50.0 if n <= 3 else 5.0 if node.mode == "prefix" and n < 5 else 1.0
+            return {tid}, cost
+        if isinstance(node, Phrase):
+            return min((self._anchors(w) for w in node.words), key=lambda a: a[1])
+        if isinstance(node, Or):
+            parts = [self._anchors(n) for n in node.items]
+            return set().union(*(p[0] for p in parts)), sum(p[1] for p in parts)
+        if isinstance(node, And):
+            parts = [self._anchors(n) for n in node.items if not isinstance(n, Not) and needs_hit(n)]
+            return min(parts, key=lambda a: a[1])
+        if isinstance(node, Near):
+            return min(self._anchors(node.left), self._anchors(node.right), key=lambda a: a[1])
+        return set(), float("inf")  # Url, Not: never an anchor
+
+    def _prefilter(self, node: Node) -> Callable[[set[int]], bool]:
+        """The query as a test on which terms a post contains, positions ignored.
+
+        Necessary for a match, and compiled to one Python expression over term ids, so most
+        posts that merely contain a common query word («режим», «план») stop here.
+        """
+        def expr(n: Node) -> str:
+            if isinstance(n, Word):
+                return f"({self._word_ids[id(n)]} in p)"
+            if isinstance(n, Phrase):
+                return "(" + " and ".join(f"({self._word_ids[id(w)]} in p)" for w in n.words) + ")"
+            if isinstance(n, Or):
+                return "(" + " or ".join(expr(x) for x in n.items) + ")"
+            if isinstance(n, And):
+                return "(" + " and ".join(expr(x) for x in n.items) + ")"
+            if isinstance(n, Near):
+                return f"({expr(n.left)} and {expr(n.right)})"
+            return "True"  # Not and Url: decided later, on the full post
+        return eval(f"lambda p: {expr(node)}")  # noqa: S307 - the expression holds only ints and operators
+
     # -- classifying post words ----------------------------------------------------------------
 
     def _classify(self, token: str) -> tuple[tuple[int, str, float], ...]:
+        if is_mixed(token) and (folded := normalize_word(token)) != token:
+            result = self._lookup(folded)
+            self._remember(token, result)
+            return result
         found: dict[int, tuple[int, str, float]] = {}
         for tid, kind in self._forms.get(token, ()):
             found[tid] = (tid, kind, 1.0)
@@ -148,13 +194,16 @@ class Matcher:
             if typo and not self.morph.is_known(token):
                 found.update(typo)
         result = tuple(found.values())
+        self._remember(token, result)
+        return result
+
+    def _remember(self, token: str, result: tuple[tuple[int, str, float], ...]) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
             self._interesting.clear()
         self._cache[token] = result
         if result:
             self._interesting.add(token)
-        return result
 
     def _lookup(self, token: str) -> tuple[tuple[int, str, float], ...]:
         hit = self._cache.get(token)
@@ -164,7 +213,7 @@ class Matcher:
 
     def candidates(self, text: str) -> list[int]:
         """Indexes of the rules that could match `text` (one of their words is in it)."""
-        toks = set(words(text))
+        toks = set(rough_words(text))
         for t in toks.difference(self._cache):
             self._classify(t)
         present = toks & self._interesting
@@ -172,8 +221,11 @@ class Matcher:
         if not present and not urls:
             return []
         tids = {tid for t in present for tid, _, _ in self._cache[t]}
-        return [i for i, ids in enumerate(self._rule_terms)
-                if not ids.isdisjoint(tids) or (urls and self._rule_urls[i])]
+        if urls:
+            return [i for i, ids in enumerate(self._rule_anchors)
+                    if self._rule_urls[i] or (not ids.isdisjoint(tids) and self._prefilters[i](tids))]
+        return [i for i, ids in enumerate(self._rule_anchors)
+                if not ids.isdisjoint(tids) and self._prefilters[i](tids)]
 
     def channel_keys(self, post: object) -> set[str]:
         """The keys a post's channel is known by: username, bare id, and the groups it is in."""
@@ -202,8 +254,8 @@ class Matcher:
         out: list[Match] = []
         for i in cands:
             rule = self.rules[i]
-            occ = doc.eval(rule.node, i)
-            if occ is None or any(doc.eval(x, i) is not None for x in rule.exclude_nodes):
+            occ = doc.eval(rule.node)
+            if occ is None or any(doc.eval(x) is not None for x in rule.exclude_nodes):
                 continue
             best: dict[tuple[int, int], Hit] = {}
             for _, _, hs in occ:
@@ -241,33 +293,34 @@ class _Doc:
         tok = self.tokens[i]
         return Hit(term, self.text[tok.start:tok.end], tok.start, tok.end, score, kind)
 
-    def eval(self, node: Node, rule_index: int) -> list[_Occ] | None:
+    def eval(self, node: Node) -> list[_Occ] | None:
         """Occurrences of `node` (a list, empty for a satisfied NOT), or None when it fails."""
         if isinstance(node, Word):
-            tid = self.m._word_ids[(rule_index, node)]
-            term = to_text(node)
+            tid = self.m._word_ids[id(node)]
+            term = self.m._texts[id(node)]
             occ = [(i, i, (self._hit(term, i, kind, score),)) for i, kind, score in self.positions.get(tid, ())]
             return occ or None
         if isinstance(node, Phrase):
-            return self._phrase(node, rule_index)
+            return self._phrase(node)
         if isinstance(node, Url):
             return self._url(node)
         if isinstance(node, Not):
-            return [] if self.eval(node.item, rule_index) is None else None
+            return [] if self.eval(node.item) is None else None
         if isinstance(node, And):
             out: list[_Occ] = []
-            for item in node.items:
-                occ = self.eval(item, rule_index)
+            # Cheap checks first: a failing positive word or phrase ends the AND at once.
+            for item in sorted(node.items, key=lambda n: not isinstance(n, (Word, Phrase))):
+                occ = self.eval(item)
                 if occ is None:
                     return None
                 out.extend(occ)
             return out
         if isinstance(node, Or):
-            found = [o for item in node.items if (o := self.eval(item, rule_index)) is not None]
+            found = [o for item in node.items if (o := self.eval(item)) is not None]
             return [x for o in found for x in o] if found else None
         if isinstance(node, Near):
-            left = self.eval(node.left, rule_index)
-            right = self.eval(node.right, rule_index) if left else None
+            left = self.eval(node.left)
+            right = self.eval(node.right) if left else None
             if not left or not right:
                 return None
             out = []
@@ -281,10 +334,12 @@ class _Doc:
             return out or None
         raise TypeError(f"unknown node {node!r}")
 
-    def _phrase(self, node: Phrase, rule_index: int) -> list[_Occ] | None:
-        ids = [self.m._word_ids[(rule_index, w)] for w in node.words]
+    def _phrase(self, node: Phrase) -> list[_Occ] | None:
+        ids = [self.m._word_ids[id(w)] for w in node.words]
+        if any(tid not in self.positions for tid in ids):
+            return None
         at = [{i: (kind, score) for i, kind, score in self.positions.get(tid, ())} for tid in ids]
-        term = to_text(node)
+        term = self.m._texts[id(node)]
         out: list[_Occ] = []
         for start in at[0]:
             if all(start + k in at[k] for k in range(1, len(ids))):
@@ -301,6 +356,22 @@ class _Doc:
                 # URLs stand outside the word sequence: place them far from every word.
                 out.append((-10**6, -10**6, (Hit(to_text(node), self.text[s:e], s, e, 1.0, "url"),)))
         return out or None
+
+
+def _texts(node: Node, out: dict[int, str]) -> None:
+    """Record every node's query text by id, so hits never re-render the tree."""
+    out[id(node)] = to_text(node)
+    if isinstance(node, Phrase):
+        for w in node.words:
+            out[id(w)] = to_text(node)
+    elif isinstance(node, (And, Or)):
+        for n in node.items:
+            _texts(n, out)
+    elif isinstance(node, Not):
+        _texts(node.item, out)
+    elif isinstance(node, Near):
+        _texts(node.left, out)
+        _texts(node.right, out)
 
 
 def _has_url(node: Node) -> bool:

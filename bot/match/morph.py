@@ -51,7 +51,11 @@ class Morphology:
         if not any("а" <= c <= "я" or c in _UK_ONLY for c in word):
             return frozenset({word})
         out = {word}
-        for analyser in self._analysers(word):
+        try:
+            analysers = self._analysers(word)
+        except ValueError:
+            return frozenset(out)
+        for analyser in analysers:
             parses = analyser.parse(word)
             own = [p for p in parses if normalize(p.normal_form) == word]
             for p in own or parses:
@@ -77,7 +81,17 @@ class Morphology:
             import lemminflect
 
             return bool(lemminflect.getAllLemmas(word))
-        return bool(self.ru.word_is_known(word) or self.uk.word_is_known(word))
+        try:
+            return bool(self.ru.word_is_known(word) or self.uk.word_is_known(word))
+        except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
+            return False
+
+    def lemma(self, word: str) -> str:
+        """The likeliest Russian dictionary form (ё folded); the word itself when unknown."""
+        try:
+            return normalize(self.ru.parse(word)[0].normal_form)
+        except (ValueError, IndexError):
+            return word
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,372 @@
+"""Same-story quality on the 260 hand-labelled pairs (tests/data/story_pairs.csv), and its cost.
+
+    python bench/stories_quality.py [--corpus PATH] [--fold lemma|stem|prefix|all] [--splits N] [-v]
+
+Rows of the table:
+  baseline   Jaccard of the raw word sets (bot.text.words) >= t: what existing bots do; t is the
+             best threshold on the whole set.
+  +window    the baseline restricted to posts at most W hours apart (t, W best on the set).
+  same_story bot.story.similar with its shipped DEFAULT_RULE (thresholds chosen on this set).
+  tuned      same_story with the best Rule on this set (should be DEFAULT_RULE or close).
+  no time    same_story with post times withheld (content only, best Rule on the set).
+Whole-set figures are fitted. The "2-fold" columns are honest: the pairs are shuffled (seeded),
+split in two halves, the thresholds are tuned on one half and scored on the other, both ways;
+precision/recall/F1 are pooled over both test halves, averaged over --splits seeds (min-max shown).
+
+IDF: a DocumentFrequency fed the whole corpus in date order, each post fingerprinted on arrival.
+Cost: microseconds per fingerprint (whole corpus, cold and warm lemma cache) and per comparison,
+and per post through CandidateIndex holding ~100k posts (the corpus replicated).
+-v lists every error of same_story (DEFAULT_RULE) and of the baseline, with the labeller's note.
+
+When written (2 cores, ±30 % run to run), fold lemma, 20 splits:
+  baseline    P 0.489 R 0.949 F1 0.646 | 2-fold F1 0.630     +window  F1 0.746 | 2-fold 0.712
+  same_story  P 0.727 R 0.881 F1 0.797 | tuned 2-fold F1 0.764 (0.719-0.795); no time 0.704 | 0.679
+  folds (DEFAULT_RULE / tuned 2-fold): lemma 0.797 / 0.764, PyStemmer 0.789 / 0.756, prefix-6
+  0.772 / 0.735; warm fingerprint cost about equal (~450-650 µs, half of it bot.text.words).
+  similarity ~4 µs; CandidateIndex match+add ~0.5-0.7 ms per post at 102k posts (97 candidates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import random
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.post import Post  # noqa: E402
+from bot.source.export import find_exports, read_export  # noqa: E402
+from bot.story import similar as sim  # noqa: E402
+from bot.text import words  # noqa: E402
+
+PAIRS = ROOT / "tests" / "data" / "story_pairs.csv"
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: tuple[int, int]
+    b: tuple[int, int]
+    label: int
+    kind: str
+    note: str
+
+
+def load_pairs(path: Path = PAIRS) -> list[Pair]:
+    with path.open(encoding="utf-8") as f:
+        return [
+            Pair((int(r["channel_a"]), int(r["message_a"])), (int(r["channel_b"]), int(r["message_b"])),
+                 int(r["label"]), r["kind"], r["note"])
+            for r in csv.DictReader(f)
+        ]
+
+
+def load_corpus(path: Path) -> dict[tuple[int, int], Post]:
+    return {p.key: p for f in find_exports([path]) for p in read_export(f) if isinstance(p, Post)}
+
+
+def prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    fn = int((~pred & (y == 1)).sum())
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+# --- pair features, then rules as vectorised predicates -----------------------------------------
+
+
+@dataclass
+class Features:
+    y: np.ndarray
+    jac: np.ndarray  # baseline Jaccard of raw word sets
+    sim: np.ndarray  # similarity()
+    gap: np.ndarray  # hours
+    exact: np.ndarray
+    newnum: np.ndarray
+    template: np.ndarray
+
+
+def features(pairs: Sequence[Pair], posts: dict[tuple[int, int], Post],
+             prints: dict[tuple[int, int], sim.Fingerprint]) -> Features:
+    y, jac, s, gap, ex, nn, tp = [], [], [], [], [], [], []
+    for pr in pairs:
+        wa, wb = set(words(posts[pr.a].text)), set(words(posts[pr.b].text))
+        fa, fb = prints[pr.a], prints[pr.b]
+        y.append(pr.label)
+        jac.append(len(wa & wb) / len(wa | wb) if wa | wb else 0.0)
+        s.append(sim.similarity(fa, fb))
+        gap.append(sim.gap_hours(fa, fb))
+        ex.append(fa.exact == fb.exact and bool(fa.weights))
+        nn.append(sim.new_numbers(fa, fb))
+        tp.append(sim.template_pair(fa, fb))
+    return Features(np.array(y), np.array(jac), np.array(s), np.array(gap), np.array(ex), np.array(nn), np.array(tp))
+
+
+def rule_pred(f: Features, r: sim.Rule, timed: bool = True) -> np.ndarray:
+    """same_story over the precomputed features (checked against the real function in main)."""
+    gap = f.gap if timed else np.zeros_like(f.gap)
+    ok = gap <= r.max_gap_hours
+    fuzzy = ~f.template & (((f.sim >= r.dup) & ~f.newnum) | ((gap <= r.window_hours) & (f.sim >= r.near)))
+    return ok & (f.exact | fuzzy)
+
+
+NEARS = [round(x, 2) for x in np.arange(0.10, 0.71, 0.01)]
+WINDOWS = [4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 24.0, 36.0]
+DUPS = [0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01]
+
+
+def rule_grid(timed: bool = True) -> list[sim.Rule]:
+    windows = WINDOWS if timed else [48.0]
+    return [sim.Rule(near=n, window_hours=w, dup=d) for w in windows for d in DUPS for n in NEARS]
+
+
+def jac_grid(timed: bool) -> list[tuple[float, float]]:
+    ts = [round(x, 2) for x in np.arange(0.02, 0.9, 0.01)]
+    return [(t, w) for t in ts for w in (WINDOWS if timed else [float("inf")])]
+
+
+def predictions(cands: list, predict: Callable[[object, np.ndarray], np.ndarray], n: int) -> np.ndarray:
+    """One row of predictions over all n pairs per candidate."""
+    everything = np.arange(n)
+    return np.array([predict(c, everything) for c in cands])
+
+
+def best_row(preds: np.ndarray, y: np.ndarray, idx: np.ndarray) -> int:
+    """Index of the candidate with the best F1 on the pairs `idx` (first one on ties)."""
+    p, t = preds[:, idx], y[idx] == 1
+    tp = (p & t).sum(1)
+    fp = (p & ~t).sum(1)
+    fn = (~p & t).sum(1)
+    f1 = np.where(tp > 0, 2 * tp / np.maximum(1, 2 * tp + fp + fn), 0.0)
+    return int(np.argmax(f1))
+
+
+def two_fold(cands: list, preds: np.ndarray, y: np.ndarray,
+             splits: int) -> tuple[tuple[float, float, float], float, float, list]:
+    """Mean pooled (P, R, F1) over `splits` seeded 2-fold splits; min and max F1; chosen params."""
+    scores, chosen = [], []
+    n = len(y)
+    for seed in range(splits):
+        idx = np.array(random.Random(seed).sample(range(n), n))
+        halves = (idx[: n // 2], idx[n // 2:])
+        pred = np.zeros(n, bool)
+        for tune, test in (halves, halves[::-1]):
+            i = best_row(preds, y, tune)
+            chosen.append(cands[i])
+            pred[test] = preds[i, test]
+        scores.append(prf(pred, y))
+    arr = np.array(scores)
+    return tuple(arr.mean(0)), float(arr[:, 2].min()), float(arr[:, 2].max()), chosen
+
+
+# --- fingerprints and cost ------------------------------------------------------------------------
+
+
+def fingerprint_corpus(posts: dict[tuple[int, int], Post], fold: sim.Fold) -> tuple[dict, sim.DocumentFrequency, float]:
+    """Fingerprint every post in date order, feeding a DocumentFrequency; µs per post."""
+    df = sim.DocumentFrequency()
+    out: dict[tuple[int, int], sim.Fingerprint] = {}
+    order = sorted(posts.values(), key=lambda p: (p.date, p.key))
+    t0 = time.perf_counter()
+    for p in order:
+        fp = sim.fingerprint_post(p, df, fold=fold)
+        df.add(fp.weights)
+        out[p.key] = fp
+    return out, df, (time.perf_counter() - t0) / len(order) * 1e6
+
+
+def time_fingerprint(posts: Sequence[Post], df: sim.DocumentFrequency, fold: sim.Fold, n: int = 3000) -> float:
+    sample = posts[:n]
+    t0 = time.perf_counter()
+    for p in sample:
+        sim.fingerprint_post(p, df, fold=fold)
+    return (time.perf_counter() - t0) / len(sample) * 1e6
+
+
+def time_compare(prints: list[sim.Fingerprint], n: int = 200_000) -> tuple[float, float]:
+    rng = random.Random(1)
+    pairs = [(rng.choice(prints), rng.choice(prints)) for _ in range(n)]
+    t0 = time.perf_counter()
+    for a, b in pairs:
+        sim.similarity(a, b)
+    t1 = time.perf_counter()
+    for a, b in pairs:
+        sim.same_story(a, b)
+    t2 = time.perf_counter()
+    return (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
+
+
+def time_index(prints: dict[tuple[int, int], sim.Fingerprint], window: int = 100_000,
+               queries: int = 2000) -> tuple[int, float, float, float]:
+    """Streaming cost per post of CandidateIndex with ~`window` posts indexed.
+
+    The corpus is replicated (copy c of every post is a distinct post at the same time) until
+    the copies make `window` posts, and fed in time order; the last `queries` posts are timed
+    (match, then add) against everything fed before them. The replication packs several times
+    the real posting rate into the same hours, so the candidate counts are pessimistic.
+    """
+    base = sorted(prints.items(), key=lambda kv: (kv[1].when or 0.0, kv[0]))
+    copies = -(-window // len(base))
+    stream = [((c, key), fp) for key, fp in base for c in range(copies)][:window + queries]
+    index = sim.CandidateIndex()
+    t0 = time.perf_counter()
+    for key, fp in stream[:-queries]:
+        index.add(key, fp)
+    build = (time.perf_counter() - t0) / (len(stream) - queries) * 1e6
+    ncand = 0
+    t0 = time.perf_counter()
+    for key, fp in stream[-queries:]:
+        ncand += len(index.candidates(fp))
+        index.match(fp)
+        index.add(key, fp)
+    per = (time.perf_counter() - t0) / queries * 1e6
+    return len(index), build, per, ncand / queries
+
+
+def index_recall(pairs: Sequence[Pair], prints: dict[tuple[int, int], sim.Fingerprint]) -> tuple[int, int]:
+    """Of the labelled pairs that same_story accepts, how many the index surfaces (all posts indexed)."""
+    index = sim.CandidateIndex()
+    for key, fp in prints.items():
+        index.add(key, fp)
+    accepted = [p for p in pairs if sim.same_story(prints[p.a], prints[p.b])]
+    found = sum(p.a in index.candidates(prints[p.b]) or p.b in index.candidates(prints[p.a]) for p in accepted)
+    return found, len(accepted)
+
+
+# --- main -----------------------------------------------------------------------------------------
+
+
+def folds() -> dict[str, sim.Fold]:
+    out: dict[str, sim.Fold] = {"lemma": sim.fold_lemma, "prefix": sim.fold_prefix}
+    try:
+        out["stem"] = sim.fold_stemmer()
+    except ImportError:
+        pass
+    return out
+
+
+def row(name: str, whole: tuple[float, float, float], fold2=None, params: str = "") -> str:
+    s = f"{name:<11} {whole[0]:>5.3f} {whole[1]:>5.3f} {whole[2]:>5.3f}"
+    if fold2 is not None:
+        (p, r, f1), lo, hi, _ = fold2
+        s += f"   {p:>5.3f} {r:>5.3f} {f1:>5.3f} ({lo:.3f}-{hi:.3f})"
+    else:
+        s += " " * 33
+    return s + f"  {params}"
+
+
+def evaluate(pairs, posts, prints, splits: int, verbose: bool) -> float:
+    f = features(pairs, posts, prints)
+    y = f.y
+    everything = np.arange(len(y))
+    # the vectorised predicate must agree with the real function
+    real = np.array([sim.same_story(prints[p.a], prints[p.b]) for p in pairs])
+    assert (real == rule_pred(f, sim.DEFAULT_RULE)).all(), "rule_pred disagrees with same_story"
+
+    print(f"{len(pairs)} pairs, {int(y.sum())} same story, {int((y == 0).sum())} different")
+    print(f"{'':<11} {'whole set':^17}   {'2-fold (tuned on the other half)':^31}  parameters")
+    print(f"{'method':<11} {'P':>5} {'R':>5} {'F1':>5}   {'P':>5} {'R':>5} {'F1':>5} {'(min-max)':^13}")
+
+    def jac_pred(c, idx):
+        t, w = c
+        return (f.jac[idx] >= t) & (f.gap[idx] <= w)
+
+    def fitted(cands: list, predict: Callable[[Any, np.ndarray], np.ndarray]) -> tuple[Any, tuple[float, float, float], tuple]:
+        preds = predictions(cands, predict, len(y))
+        i = best_row(preds, y, everything)
+        return cands[i], prf(preds[i], y), two_fold(cands, preds, y, splits)
+
+    jb, whole, tf = fitted(jac_grid(False), jac_pred)
+    print(row("baseline", whole, tf, f"Jaccard >= {jb[0]:.2f}"))
+    jw, whole, tf = fitted(jac_grid(True), jac_pred)
+    print(row("+window", whole, tf, f"Jaccard >= {jw[0]:.2f} within {jw[1]:g} h"))
+
+    def our_pred(timed: bool):
+        return lambda r, idx: rule_pred(f, r, timed)[idx]
+
+    d = sim.DEFAULT_RULE
+    ours = prf(rule_pred(f, d), y)
+    print(row("same_story", ours, None, f"DEFAULT_RULE near {d.near} within {d.window_hours:g} h, dup {d.dup}"))
+    tb, whole, tf = fitted(rule_grid(True), our_pred(True))
+    print(row("tuned", whole, tf, f"near {tb.near} within {tb.window_hours:g} h, dup {tb.dup}"))
+    nb, whole, tf0 = fitted(rule_grid(False), our_pred(False))
+    print(row("no time", whole, tf0, f"near {nb.near}, dup {nb.dup}"))
+    chosen = tf[3]
+    print(f"2-fold chose near {min(c.near for c in chosen)}-{max(c.near for c in chosen)}, "
+          f"window {min(c.window_hours for c in chosen):g}-{max(c.window_hours for c in chosen):g} h, "
+          f"dup {min(c.dup for c in chosen)}-{max(c.dup for c in chosen)}")
+
+    by_kind: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_kind.setdefault(p.kind, []).append(i)
+    pred = rule_pred(f, d)
+    for kind, ids in sorted(by_kind.items()):
+        ii = np.array(ids)
+        p, r, f1 = prf(pred[ii], y[ii])
+        print(f"  {kind:<13} {len(ids):>3} pairs: P {p:.3f} R {r:.3f} F1 {f1:.3f}")
+
+    if verbose:
+        jpred = jac_pred(jb, everything)
+        for name, pr_ in (("same_story", pred), ("baseline", jpred)):
+            print(f"\nerrors of {name}:")
+            for j in np.flatnonzero(pr_ != y):
+                p = pairs[j]
+                kind = "FP" if pr_[j] else "FN"
+                flags = "".join(f" {n}" for n, v in (("newnum", f.newnum[j]), ("template", f.template[j]),
+                                                     ("exact", f.exact[j])) if v)
+                print(f"  {kind} {p.a[0]}/{p.a[1]} ~ {p.b[0]}/{p.b[1]} sim {f.sim[j]:.2f} jac {f.jac[j]:.2f} "
+                      f"gap {f.gap[j]:.1f} h{flags}: {p.note}")
+    return ours[2]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "telegram-ru-news-2024")
+    ap.add_argument("--fold", default="lemma", help="lemma, stem (PyStemmer), prefix, or all")
+    ap.add_argument("--splits", type=int, default=20, help="seeded 2-fold splits to average")
+    ap.add_argument("--no-cost", action="store_true", help="skip the timing section")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    if not args.corpus.is_dir():
+        sys.exit(f"corpus not found: {args.corpus}")
+    posts = load_corpus(args.corpus)
+    pairs = load_pairs()
+    missing = [p for p in pairs if p.a not in posts or p.b not in posts]
+    if missing:
+        sys.exit(f"{len(missing)} labelled pairs name posts missing from the corpus")
+    available = folds()
+    names = list(available) if args.fold == "all" else [args.fold]
+    for name in names:
+        if name not in available:
+            sys.exit(f"fold {name!r} unavailable (stem needs PyStemmer)")
+        fold = available[name]
+        gc.collect()
+        prints, df, cold = fingerprint_corpus(posts, fold)
+        print(f"\n== fold: {name} ({len(posts)} posts, {len(df.counts)} distinct folded words)")
+        evaluate(pairs, posts, prints, args.splits, args.verbose)
+        if args.no_cost:
+            continue
+        ordered = sorted(posts.values(), key=lambda p: p.key)
+        warm = time_fingerprint(ordered, df, fold)
+        sim_us, same_us = time_compare(list(prints.values()))
+        print(f"cost: fingerprint {cold:.0f} µs/post (corpus, cold cache), {warm:.0f} µs/post warm; "
+              f"similarity {sim_us:.1f} µs, same_story {same_us:.1f} µs per pair")
+        found, accepted = index_recall(pairs, prints)
+        n, build, per, ncand = time_index(prints)
+        print(f"index: {n} posts indexed ({build:.0f} µs/add); match+add {per:.0f} µs/post "
+              f"({ncand:.0f} candidates); fingerprint+match+add ≈ {warm + per:.0f} µs/post; "
+              f"surfaces {found}/{accepted} of the pairs same_story accepts")
+
+
+if __name__ == "__main__":
+    main()

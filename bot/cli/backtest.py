@@ -1,0 +1,185 @@
+"""`tgwatch rules backtest`: run one rule (or a rule file) over the stored posts, before deploying it."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..alert.outbox import snippet
+from ..match.matcher import Match, Matcher
+from ..match.rules import Rule
+from ..store.db import Store
+from ..store.read import StoredPost, count_posts, iter_posts
+from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
+from .rules import SEVERITY_STYLE, highlight, load_or_fail
+
+__all__ = ["Backtest", "backtest", "run_backtest", "select_rules"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backtest:
+    """What a set of rules would have matched in the store."""
+
+    rules: list[str]
+    posts: int = 0
+    hits: Counter[str] = field(default_factory=Counter)  # rule -> posts matched
+    matched_posts: int = 0
+    by_channel: Counter[tuple[int, str]] = field(default_factory=Counter)  # (id, name) -> posts matched
+    by_day: Counter[str] = field(default_factory=Counter)  # YYYY-MM-DD -> posts matched
+    samples: deque[tuple[StoredPost, list[Match]]] = field(default_factory=deque)
+    stored: Counter[str] = field(default_factory=Counter)  # rule -> posts the store has as matched
+    gained: Counter[str] = field(default_factory=Counter)  # matched now, not in the store
+    lost: Counter[str] = field(default_factory=Counter)  # in the store, not matched now
+
+
+def select_rules(ref: str, rules_path: str) -> list[Rule]:
+    """REF is a .toml rule file (all its rules) or a rule name in `rules_path`; every selected
+    rule is run even when it is disabled. Exits with a one-line error when there is none."""
+    path = Path(ref)
+    if ref.endswith(".toml") or path.is_file():
+        if not path.is_file():
+            fail(f"{ref}: no such rule file")
+        selected = load_or_fail(ref).rules
+    else:
+        ruleset = load_or_fail(rules_path, show_errors=False)
+        rule = ruleset.get(ref)
+        if rule is None:
+            fail(f"no rule named {ref!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+        selected = [rule]
+    return [r if r.enabled else replace(r, enabled=True) for r in selected]
+
+
+def run_backtest(store: Store, rules: Iterable[Rule], *, since: datetime | None = None,
+                 until: datetime | None = None, samples: int = 5,
+                 progress: Callable[[], None] | None = None) -> Backtest:
+    """Match every stored post (streaming) with a fresh Matcher; keep counts and the latest samples."""
+    matcher = Matcher(list(rules))
+    result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)))
+    stored = _stored_matches(store, result.rules, since, until)
+    for post in iter_posts(store, since=since, until=until):
+        result.posts += 1
+        if progress:
+            progress()
+        matches = matcher.match(post)
+        names = {m.rule for m in matches}
+        for rule in result.rules:
+            was = (post.channel_id, post.message_id) in stored.get(rule, ())
+            now = rule in names
+            result.gained[rule] += now and not was
+            result.lost[rule] += was and not now
+        if not matches:
+            continue
+        result.matched_posts += 1
+        result.hits.update(names)
+        result.by_channel[(post.channel_id, post.channel_title)] += 1
+        result.by_day[post.date[:10]] += 1
+        result.samples.append((post, matches))
+    result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
+    return result
+
+
+def _stored_matches(store: Store, rules: list[str], since: datetime | None,
+                    until: datetime | None) -> dict[str, set[tuple[int, int]]]:
+    """Which posts the store currently has as matched by these rules (to show what changes)."""
+    from ..store.db import iso
+
+    out: dict[str, set[tuple[int, int]]] = {r: set() for r in rules}
+    sql = ("SELECT m.rule, m.channel_id, m.message_id FROM matches m JOIN posts p "
+           "ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
+           f"WHERE m.current = 1 AND m.rule IN ({','.join('?' * len(rules)) or 'NULL'})")
+    args: list[object] = list(rules)
+    if since:
+        sql += " AND p.date >= ?"
+        args.append(iso(since))
+    if until:
+        sql += " AND p.date < ?"
+        args.append(iso(until))
+    for rule, cid, mid in store.db.execute(sql, args):
+        out[rule].add((cid, mid))
+    return out
+
+
+@click.command()
+@click.argument("ref", metavar="NAME|FILE")
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to test against.")
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder NAME is looked up in.")
+@click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
+@click.option("--until", type=WHEN, help="Only posts before this date.")
+@click.option("--samples", default=5, show_default=True, type=click.IntRange(min=0), help="Show this many of the latest hits.")
+def backtest(ref: str, db_path: str, rules_path: str, since: datetime | None, until: datetime | None,
+             samples: int) -> None:
+    """Run rule NAME (or every rule in FILE.toml) over the stored posts and show what it would match:
+    hits per rule, channel and day, the change against the stored matches, and sample posts."""
+    selected = select_rules(ref, rules_path)
+    store = open_store(db_path, must_exist=True)
+    console = err()
+    bar = Progress(TextColumn("backtesting"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
+                   TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+    try:
+        total = count_posts(store, since=since, until=until)
+        with bar:
+            task = bar.add_task("backtest", total=total)
+            result = run_backtest(store, selected, since=since, until=until, samples=samples,
+                                  progress=lambda: bar.advance(task))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    finally:
+        store.close()
+    _report(result)
+
+
+def _report(r: Backtest) -> None:
+    c = out()
+    c.print(Text(f"{r.matched_posts} of {r.posts} stored posts matched", style="bold"))
+    rules = Table(title="hits per rule", title_justify="left")
+    for col in ("rule", "hits", "stored now", "new", "gone"):
+        rules.add_column(col, justify="left" if col == "rule" else "right")
+    for name in r.rules:
+        rules.add_row(name, str(r.hits[name]), str(r.stored[name]), f"+{r.gained[name]}", f"-{r.lost[name]}")
+    c.print(rules)
+    if not r.matched_posts:
+        return
+    channels = Table(title="hits per channel", title_justify="left")
+    channels.add_column("channel")
+    channels.add_column("id", justify="right")
+    channels.add_column("posts", justify="right")
+    for (cid, title), n in sorted(r.by_channel.items(), key=lambda kv: (-kv[1], kv[0])):
+        channels.add_row(title, str(cid), str(n))
+    c.print(channels)
+    days = Table(title="hits per day", title_justify="left")
+    days.add_column("day")
+    days.add_column("posts", justify="right")
+    days.add_column("", no_wrap=True)
+    top = max(r.by_day.values())
+    for day, n in sorted(r.by_day.items()):
+        days.add_row(day, str(n), "█" * max(1, round(20 * n / top)))
+    c.print(days)
+    if r.samples:
+        c.print(Text(f"latest {len(r.samples)} hits", style="bold"))
+    for post, matches in reversed(r.samples):
+        head = Text(f"{post.channel_title}", style="cyan").append(f"  {post.date.replace('T', ' ')[:16]} UTC  ")
+        head.append(post.link, style="underline")
+        for m in matches:
+            head.append(f"  {m.rule}", style=SEVERITY_STYLE.get(m.severity, "bold"))
+        c.print(head)
+        c.print(Text("  ").append_text(_excerpt(post.text, matches)))
+        c.print(Text("  matched: " + ", ".join(dict.fromkeys(t for m in matches for t in m.terms)), style="dim"))
+
+
+def _excerpt(text: str, matches: list[Match], width: int = 220) -> Text:
+    """`highlight`ed text, cut to a window around the first hit, on one line."""
+    _, _, start = snippet(text, [(h.start, h.end) for m in matches for h in m.hits], width)
+    end = min(len(text), start + width)
+    part = highlight(text.replace("\n", " "), matches)[start:end]
+    return Text("…" if start else "").append_text(part).append("…" if end < len(text) else "")

@@ -1,0 +1,245 @@
+"""`tgwatch export`: matched (or all) stored posts to CSV, JSON Lines or Excel, streaming."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator
+
+import click
+
+from ..store.db import Store
+from ..store.read import EXPORT_FIELDS, SearchError, channel_names, iter_export_rows, resolve_channels, rule_names
+from .common import DEFAULT_DB, WHEN, WhenParam, err, fail, open_store
+
+__all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "jsonl", "xlsx")
+LIST_SEPARATOR = "; "
+
+# Excel limits: rows per sheet, characters per cell, hyperlinks per sheet.
+_XLSX_MAX_ROWS = 1_048_576
+_XLSX_MAX_URLS = 65_530
+_XLSX_WIDTHS = {
+    "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
+    "edited": 17, "text": 80, "rules": 18, "terms": 30, "story_id": 9, "story_size": 10, "story_first": 34,
+    "forward_origin": 22,
+}
+
+
+class UntilParam(WhenParam):
+    """Like WHEN, but a bare day (2024-11-20) means the end of that day: --until is inclusive."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        dt = super().convert(value, param, ctx)
+        if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+            dt += timedelta(days=1)
+        return dt
+
+
+UNTIL = UntilParam()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(map(str, value))
+    return "" if value is None else value
+
+
+def write_csv(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
+    """Rows as CSV with a header (lists joined with "; "); returns how many rows."""
+    w = csv.writer(f)
+    w.writerow(EXPORT_FIELDS)
+    n = 0
+    for row in rows:
+        w.writerow([_cell(row[k]) for k in EXPORT_FIELDS])
+        n += 1
+    return n
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
+    """Rows as JSON Lines (rules and terms as JSON lists); returns how many rows."""
+    n = 0
+    for row in rows:
+        f.write(json.dumps({k: row[k] for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def _xlsx_date(value: str) -> datetime | str:
+    """An ISO timestamp as a naive UTC datetime (what Excel can sort and filter), else as is."""
+    try:
+        d = datetime.fromisoformat(value)
+        return (d.astimezone(timezone.utc) if d.tzinfo else d).replace(tzinfo=None)
+    except ValueError:
+        return value
+
+
+def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Rows as an Excel workbook written in constant memory: bold frozen header, sized columns,
+    dates as UTC date cells; a new sheet starts when one is full. Returns how many rows."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "strings_to_numbers": False})
+    bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    top = wb.add_format({"valign": "top"})
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss", "valign": "top"})
+    link = wb.add_format({"font_color": "blue", "underline": 1, "valign": "top"})
+    date_cols = {EXPORT_FIELDS.index("date"), EXPORT_FIELDS.index("edited")}
+    link_cols = {EXPORT_FIELDS.index("link"), EXPORT_FIELDS.index("story_first")}
+
+    def new_sheet(number: int) -> Any:
+        ws = wb.add_worksheet("posts" if number == 1 else f"posts {number}")
+        for i, name in enumerate(EXPORT_FIELDS):
+            ws.set_column(i, i, _XLSX_WIDTHS.get(name, 14))
+        ws.freeze_panes(1, 0)
+        for i, name in enumerate(EXPORT_FIELDS):
+            ws.write_string(0, i, name + (" (UTC)" if i in date_cols else ""), bold)
+        return ws
+
+    sheets = 1
+    ws = new_sheet(sheets)
+    r = urls = n = 0
+    try:
+        for row in rows:
+            r += 1
+            if r >= _XLSX_MAX_ROWS:
+                sheets += 1
+                ws, r, urls = new_sheet(sheets), 1, 0
+            for i, name in enumerate(EXPORT_FIELDS):
+                value = _cell(row[name])
+                if i in date_cols and value:
+                    d = _xlsx_date(value)
+                    if isinstance(d, datetime):
+                        ws.write_datetime(r, i, d, when)
+                        continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    ws.write_number(r, i, value, top)
+                elif i in link_cols and value and urls < _XLSX_MAX_URLS and ws.write_url(r, i, value, link, value) >= 0:
+                    urls += 1
+                elif value != "":
+                    ws.write_string(r, i, str(value), top)  # never a formula, whatever the post says
+            n += 1
+        if r:
+            ws.autofilter(0, 0, r, len(EXPORT_FIELDS) - 1)
+    finally:
+        wb.close()
+    return n
+
+
+@click.command()
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format  [default: from the -o file name, else csv]")
+@click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only posts matched by this rule (repeatable).")
+@click.option("--channel", "channels", multiple=True, metavar="C",
+              help="Only this channel: @username, id or -100 id (repeatable).")
+@click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
+@click.option("--until", type=UNTIL, help="Posts up to this date (a bare day includes the whole day).")
+@click.option("--search", "search", metavar="TEXT", help="Only posts containing these words (any inflection).")
+@click.option("--all-posts", is_flag=True, help="Every stored post, not only the matched ones.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Output file (stdout when omitted).")
+@click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
+def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tuple[str, ...],
+           since: datetime | None, until: datetime | None, search: str | None, all_posts: bool,
+           output: str | None, bom: bool) -> None:
+    """Export stored posts with their matches, story and forward origin, oldest first.
+
+    Only posts a rule currently matches, unless --all-posts. CSV and JSON Lines go to stdout
+    without -o; Excel (xlsx) needs -o FILE.
+    """
+    if fmt is None:
+        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+        fmt = suffix if suffix in FORMATS else "csv"
+    if fmt == "xlsx" and not output:
+        fail("--format xlsx needs -o FILE.xlsx (a workbook cannot go to the terminal)")
+    if bom and fmt != "csv":
+        fail(f"--bom is for CSV only (not {fmt})")
+    if since and until and since >= until:
+        fail("--since must be before --until")
+    store = open_store(db_path, must_exist=True)
+    try:
+        _warn_unknown(store, rules, channels)
+        rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,
+                                search=search, all_posts=all_posts)
+        try:
+            n = _write(rows, fmt, output, bom)
+        except SearchError as e:
+            fail(f"--search: {e}")
+        except BrokenPipeError:  # `tgwatch export | head`: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
+        except OSError as e:
+            fail(f"{output}: cannot write ({e.strerror or e})")
+    finally:
+        store.close()
+    click.echo(f"{n} rows written to {output or 'stdout'}", err=True)
+
+
+def _warn_unknown(store: Store, names: tuple[str, ...], channels: tuple[str, ...]) -> None:
+    """A warning line on stderr for each --rule / --channel the store has never seen."""
+    known = rule_names(store)
+    missing = [r for r in names if r not in known]
+    if missing:
+        err().print(f"warning: no matches for rule {', '.join(missing)} in this store "
+                    f"(rules present: {', '.join(known) or 'none'})", markup=False)
+    if channels:
+        unknown = resolve_channels(store, channels)[1]
+        if unknown:
+            err().print(f"warning: no channel {', '.join(unknown)} in this store "
+                        f"(channels: {', '.join(channel_names(store)) or 'none'})", markup=False)
+
+
+def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool) -> int:
+    """Write to `output` through a temporary file renamed at the end (no half-written file on
+    error), or to stdout as UTF-8 whatever the locale."""
+    rows = _first_checked(rows)
+    if output is None:
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # stdout replaced by a text-only stream: write to it as it is
+            if bom:
+                sys.stdout.write("\ufeff")
+            return write_csv(rows, sys.stdout) if fmt == "csv" else write_jsonl(rows, sys.stdout)
+        sys.stdout.flush()
+        stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
+        try:
+            return write_csv(rows, stream) if fmt == "csv" else write_jsonl(rows, stream)
+        finally:
+            stream.flush()
+            stream.detach()
+    target = Path(output)
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        if fmt == "xlsx":
+            n = write_xlsx(rows, tmp)
+        else:
+            with tmp.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+                n = write_csv(rows, f) if fmt == "csv" else write_jsonl(rows, f)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
+
+
+def _first_checked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Run the query before anything is written, so a bad --search fails with no output file."""
+    first = next(rows, None)
+    if first is None:
+        return iter(())
+
+    def chain() -> Iterator[dict[str, Any]]:
+        yield first
+        yield from rows
+
+    return chain()

@@ -1,0 +1,56 @@
+"""`tgwatch search`: full-text search over every stored post, best match first."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.text import Text
+
+from ..alert.outbox import snippet
+from ..store.read import SearchError, SearchHit, search_posts
+from .common import DEFAULT_DB, fail, open_store, out
+
+__all__ = ["search", "render_hit"]
+
+
+def render_hit(hit: SearchHit, width: int = 220) -> Text:
+    """Channel, date and link on one line; a snippet with the query words highlighted below."""
+    who = hit.channel_title + (f" (@{hit.username})" if hit.username else "")
+    t = Text(who, style="cyan").append(f"  {hit.date.replace('T', ' ')[:16]} UTC  ")
+    t.append(hit.link, style="underline")
+    window, spans, _ = snippet(hit.text, list(hit.spans), width)
+    body = Text("\n  " + window)
+    for s, e in spans:
+        body.stylize("bold reverse", s + 3, e + 3)
+    return t.append_text(body)
+
+
+@click.command()
+@click.argument("words", nargs=-1, required=True)
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many posts.")
+def search(words: tuple[str, ...], db_path: str, limit: int) -> None:
+    """Find stored posts containing every one of WORDS (as a word start or in any inflection).
+
+    Quotes and punctuation are ignored. Exit 0 when something was found, 1 when nothing was.
+    """
+    text = " ".join(words)
+    store = open_store(db_path, must_exist=True)
+    c = out()
+    n = 0
+    try:
+        for hit in search_posts(store, text, limit):
+            if n:
+                c.print()
+            c.print(render_hit(hit))
+            n += 1
+    except SearchError as e:
+        fail(str(e))
+    finally:
+        store.close()
+    if not n:
+        c.print(f"no stored post contains {text!r}", markup=False)
+        sys.exit(1)
+    click.echo(f"{n} post{'s' if n != 1 else ''}" + (f" (the best {limit}; use --limit for more)" if n == limit else ""),
+               err=True)

@@ -1,0 +1,293 @@
+"""Streaming read queries over the store: export rows, stored posts, full-text search.
+
+Every function iterates an SQLite cursor row by row (never `fetchall`), so memory stays
+constant however large the store is. Dates are compared as the ISO 8601 UTC strings the store
+writes (`2024-11-20T09:04:00+00:00`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+from ..match.morph import Morphology, default_morphology
+from ..match.rules import _channel_key
+from ..post import post_link
+from ..text import tokenize, words
+from .db import Store, iso
+
+__all__ = [
+    "EXPORT_FIELDS", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "channel_names", "count_posts",
+    "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
+]
+
+log = logging.getLogger(__name__)
+
+EXPORT_FIELDS: tuple[str, ...] = (
+    "channel_id", "channel_title", "username", "message_id", "link", "date", "edited", "text",
+    "rules", "terms", "story_id", "story_size", "story_first", "forward_origin",
+)
+
+_MAX_WORDS = 16  # query words used; the rest are ignored (a pasted paragraph is not a query)
+_MAX_ALTERNATIVES = 120  # FTS terms per query word (forms x ё spellings)
+
+
+class SearchError(ValueError):
+    """The search text cannot be turned into a query (no words in it)."""
+
+
+# -- channels and rules -------------------------------------------------------------------------
+
+
+def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[int], list[str]]:
+    """Channel ids for references given as username (with or without @, or t.me/name), bare id or
+    marked -100 id; returns (ids found in the store, references not found)."""
+    ids: list[int] = []
+    unknown: list[str] = []
+    for ref in channels:
+        key = _channel_key(ref)
+        if key.isdigit():
+            rows = store.db.execute("SELECT id FROM channels WHERE id = ?", [int(key)])
+        else:
+            rows = store.db.execute("SELECT id FROM channels WHERE lower(username) = ?", [key])
+        found = [int(r[0]) for r in rows]
+        if found:
+            ids.extend(i for i in found if i not in ids)
+        else:
+            unknown.append(str(ref))
+    return ids, unknown
+
+
+def rule_names(store: Store) -> list[str]:
+    """The rule names that have matches in the store, sorted."""
+    return [r[0] for r in store.db.execute("SELECT DISTINCT rule FROM matches ORDER BY rule")]
+
+
+def channel_names(store: Store) -> list[str]:
+    """How each stored channel can be named on the command line: @username, else its id."""
+    return [f"@{u}" if u else str(i) for i, u in store.db.execute("SELECT id, username FROM channels ORDER BY id")]
+
+
+# -- full-text search -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FtsQuery:
+    """A safe FTS5 MATCH expression, and per query word what it reaches (for highlighting)."""
+
+    expression: str
+    words: tuple[str, ...]  # the normalised query words (prefixes)
+    forms: frozenset[str] = field(default_factory=frozenset)  # inflected forms matched exactly
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the query's words occur in `text` (original offsets)."""
+        return [(t.start, t.end) for t in tokenize(text)
+                if t.text in self.forms or any(t.text.startswith(w) for w in self.words)]
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _yo_spellings(word: str) -> list[str]:
+    """The word, and each spelling with one е written ё: the index keeps ё, queries fold it."""
+    return [word] + [word[:i] + "ё" + word[i + 1:] for i, c in enumerate(word) if c == "е"]
+
+
+def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = None) -> FtsQuery:
+    """Turn a user's words into an FTS5 query that never raises a syntax error.
+
+    Each normalised word (`bot.text.words`: case, ё, look-alike letters folded; punctuation and
+    quotes dropped) becomes a quoted prefix term `"word"*`; with `forms` its inflected forms
+    are OR-ed in as exact terms, so «воинская» also finds «воинской». Words are AND-ed.
+    """
+    ws = list(dict.fromkeys(words(text)))[:_MAX_WORDS]
+    if not ws:
+        raise SearchError(f"nothing to search for in {text!r}: it has no words")
+    morph = (morphology or default_morphology()) if forms else None
+    groups: list[str] = []
+    all_forms: set[str] = set()
+    for w in ws:
+        terms = [_quote(s) + "*" for s in _yo_spellings(w)]
+        if morph is not None:
+            extra = sorted(f for f in morph.forms(w) if not f.startswith(w))
+            all_forms.update(extra)
+            terms += [_quote(s) for f in extra for s in _yo_spellings(f)]
+        terms = terms[:_MAX_ALTERNATIVES]
+        groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
+    return FtsQuery(" AND ".join(groups), tuple(ws), frozenset(all_forms))
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One post found by `search_posts`, best first."""
+
+    channel_id: int
+    channel_title: str
+    username: str
+    message_id: int
+    link: str
+    date: str
+    text: str
+    score: float
+    spans: tuple[tuple[int, int], ...]
+
+
+def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True) -> Iterator[SearchHit]:
+    """Posts whose text has every word of `text` (as a prefix or an inflected form), by bm25."""
+    q = fts_query(text, forms=forms)
+    log.debug("fts query: %s", q.expression)
+    sql = (
+        "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score "
+        "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
+        "WHERE posts_fts MATCH ? ORDER BY score, p.date DESC LIMIT ?"
+    )
+    try:
+        cur = store.db.execute(sql, [q.expression, max(0, int(limit))])
+    except sqlite3.OperationalError as e:  # a malformed index, or an FTS5 corner we did not foresee
+        raise SearchError(f"search failed: {e}") from None
+    for cid, title, username, mid, link, date, body, score in cur:
+        body = body or ""
+        yield SearchHit(cid, title or str(cid), username or "", mid, link or post_link(cid, mid, username),
+                        date or "", body, float(score), tuple(q.spans(body)))
+
+
+# -- stored posts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """A stored post as matching needs it (`Matcher.match` reads text, channel id and username)."""
+
+    channel_id: int
+    message_id: int
+    date: str
+    text: str
+    link: str
+    channel_title: str
+    channel_username: str | None
+
+
+def _post_filters(alias: str, *, channel_ids: list[int] | None, since: datetime | None,
+                  until: datetime | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    if channel_ids is not None:
+        where.append(f"{alias}.channel_id IN ({','.join('?' * len(channel_ids)) or 'NULL'})")
+        args.extend(channel_ids)
+    if since is not None:
+        where.append(f"{alias}.date >= ?")
+        args.append(iso(since))
+    if until is not None:
+        where.append(f"{alias}.date < ?")
+        args.append(iso(until))
+    return where, args
+
+
+def _channel_ids(store: Store, channels: Iterable[str | int]) -> list[int] | None:
+    channels = list(channels)
+    return resolve_channels(store, channels)[0] if channels else None
+
+
+def count_posts(store: Store, *, channels: Iterable[str | int] = (), since: datetime | None = None,
+                until: datetime | None = None) -> int:
+    """How many posts `iter_posts` would yield."""
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
+    sql = "SELECT count(*) FROM posts p" + (" WHERE " + " AND ".join(where) if where else "")
+    return int(store.db.execute(sql, args).fetchone()[0])
+
+
+def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datetime | None = None,
+               until: datetime | None = None) -> Iterator[StoredPost]:
+    """Every stored post (optionally of some channels, `since` <= date < `until`), oldest first."""
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
+    sql = ("SELECT p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username FROM posts p "
+           "LEFT JOIN channels c ON c.id = p.channel_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date, p.channel_id, p.message_id")
+    for cid, mid, date, text, link, title, username in store.db.execute(sql, args):
+        yield StoredPost(cid, mid, date or "", text or "", link or post_link(cid, mid, username),
+                         title or str(cid), username or None)
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Iterable[str | int] = (),
+                     since: datetime | None = None, until: datetime | None = None, search: str | None = None,
+                     all_posts: bool = False) -> Iterator[dict[str, Any]]:
+    """One dict per post (keys: `EXPORT_FIELDS`), oldest first.
+
+    Only posts with a current match, unless `all_posts`; with `rules`, only posts currently
+    matched by one of them (the `rules` column still lists every rule the post matches).
+    `channels` takes usernames (@ optional), bare or marked ids; `since` <= date < `until`;
+    `search` keeps the posts `search_posts` would find. Unknown rules or channels give no rows.
+    """
+    rules = list(dict.fromkeys(rules))
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
+    if rules or not all_posts:
+        cond = "m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1"
+        if rules:
+            cond += f" AND m.rule IN ({','.join('?' * len(rules))})"
+            args.extend(rules)
+        where.append(f"EXISTS (SELECT 1 FROM matches m WHERE {cond})")
+    if search is not None:
+        where.append("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
+        args.append(fts_query(search).expression)
+    sql = (
+        "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.edit_date, p.text, "
+        "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, "
+        "p.forward_channel_id, p.forward_post_id, p.forward_name, "
+        "(SELECT json_group_array(json_array(m.rule, m.terms)) FROM matches m "
+        " WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1) "
+        "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id LEFT JOIN stories s ON s.id = p.story_id "
+        "LEFT JOIN posts fp ON fp.channel_id = s.first_channel_id AND fp.message_id = s.first_message_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY p.date, p.channel_id, p.message_id"
+    )
+    log.debug("export query: %s %s", sql, args)
+    try:
+        cur = store.db.execute(sql, args)
+    except sqlite3.OperationalError as e:
+        raise SearchError(f"export query failed: {e}") from None
+    for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
+         fwd_cid, fwd_pid, fwd_name, matched) in cur:
+        rule_list, terms = _rules_and_terms(matched)
+        if first_link is None and first_cid is not None:
+            first_link = post_link(first_cid, first_mid)
+        yield {
+            "channel_id": cid,
+            "channel_title": title or "",
+            "username": username or "",
+            "message_id": mid,
+            "link": link or post_link(cid, mid, username),
+            "date": date or "",
+            "edited": edited or "",
+            "text": text or "",
+            "rules": rule_list,
+            "terms": terms,
+            "story_id": story_id,
+            "story_size": size if size is not None else (1 if story_id is not None else None),
+            "story_first": first_link or "",
+            "forward_origin": _forward_origin(fwd_cid, fwd_pid, fwd_name),
+        }
+
+
+def _rules_and_terms(matched: str | None) -> tuple[list[str], list[str]]:
+    pairs = sorted(json.loads(matched or "[]"), key=lambda p: p[0])
+    terms: dict[str, None] = {}
+    for _, raw in pairs:
+        try:
+            terms.update(dict.fromkeys(json.loads(raw or "[]")))
+        except (TypeError, ValueError):
+            log.warning("unreadable terms %r", raw)
+    return [p[0] for p in pairs], list(terms)
+
+
+def _forward_origin(channel_id: int | None, post_id: int | None, name: str | None) -> str:
+    if channel_id is not None:
+        return f"{channel_id}/{post_id}" if post_id is not None else str(channel_id)
+    return name or ""

@@ -1,0 +1,464 @@
+"""Same-story decision for two posts: cheap fingerprints, IDF-weighted containment, time, vetoes.
+
+A post is fingerprinted once (`fingerprint` / `fingerprint_post`): its channel footer and ad lines
+are stripped, its words normalised (`bot.text.words`), stop words dropped and every word folded
+to its dictionary lemma (pymorphy3, first parse, cached). `similarity` is the larger of two
+IDF-weighted containments: the lighter post's words inside the heavier post, and either post's
+headline (first line) inside the other post. `same_story` accepts a pair when
+
+* the normalised stripped texts are identical (exact hash), or
+* the similarity is very high and the shorter post has no number the longer lacks (a repost or
+  cross-post, any time within `max_gap_hours`; a template with new figures is vetoed), or
+* the posts are close in time (`window_hours`) and the similarity passes `near`,
+
+unless the two differ only in proper nouns and numbers (`template_pair`: one template filled
+with two events). The vetoes of the synthetic study (the shorter post has a number the longer
+lacks; each has a proper noun the other lacks) fire on a third of the real same-story pairs
+(follow-ups update tolls and add names), so the number veto guards only the repost path.
+
+Measured on tests/data/story_pairs.csv by bench/stories_quality.py (see its docstring).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import zlib
+from collections import Counter, deque
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Hashable, Iterable
+
+from ..post import Post
+from ..text import URL_RE, WORD_RE, normalize_word, words
+
+__all__ = [
+    "STOP_WORDS",
+    "DocumentFrequency",
+    "Fingerprint",
+    "Rule",
+    "DEFAULT_RULE",
+    "strip_boilerplate",
+    "fingerprint",
+    "fingerprint_post",
+    "similarity",
+    "same_story",
+    "story_score",
+    "fold_lemma",
+    "fold_prefix",
+    "fold_stemmer",
+    "new_numbers",
+    "template_pair",
+    "gap_hours",
+    "CandidateIndex",
+    "RARE_KEYS",
+]
+
+# --- boilerplate -----------------------------------------------------------------------------
+
+# A footer line: a call to subscribe / send news / read elsewhere, an ad marker, a "mirror" link
+# label. Matched on the case-folded line, and only on lines of at most _FOOTER_MAX_WORDS words
+# (so «Путин подписал закон …» as a last line is content).
+_FOOTER_RE = re.compile(
+    r"\bподпи(?:саться|сывайся|сывайтесь|шись|шитесь)\b|прислать новост|предложить новост|"
+    r"читать нас|без vpn|наш канал|\bреклама\b|\berid\b|\bзеркало\b"
+)
+_FOOTER_MAX_WORDS = 12
+# Words that never carry a story on their own (a line of only these is a label, not content).
+_LABEL_WORDS = frozenset("читать статью зеркало источник подробнее смотреть ссылка на github гайд далее полностью".split())
+_LEAD_MARK_RE = re.compile(r"^[\W_]+", re.UNICODE)
+_TAG_RE = re.compile(r"[@#][^\W_]\w*")
+_TRAIL_MENTION_RE = re.compile(r"(?:\s*(?:@[A-Za-z0-9_]{4,}|#[^\W_][\w]*))+\s*$")
+
+
+def _is_footer(line: str) -> bool:
+    """Is this (stripped, non-empty) line a signature, an ad marker or a bare link/label?"""
+    low = line.casefold().replace("ё", "е")
+    if "." in low or "/" in low:
+        low_nolink = URL_RE.sub(" ", low)
+    else:
+        low_nolink = low
+    ws = WORD_RE.findall(_TAG_RE.sub(" ", low_nolink))
+    if not ws:  # only links, mentions, hashtags, emoji or punctuation
+        return True
+    if len(ws) <= _FOOTER_MAX_WORDS and _FOOTER_RE.search(low):
+        return True
+    return len(ws) <= 3 and all(w in _LABEL_WORDS for w in ws)
+
+
+def strip_boilerplate(text: str) -> str:
+    """The post without its channel signature, footer, ad lines and leading ⚡️/❗️ markers.
+
+    Trailing lines are dropped while they look like footers (subscribe / send-news calls, "read
+    the article", mirrors, links, mentions and hashtags only); a trailing @channel mention is cut
+    from the last line; leading emoji and punctuation are cut from the first line. Never returns
+    more text than it got.
+    """
+    lines = text.split("\n")
+    while lines and (not lines[-1].strip() or _is_footer(lines[-1].strip())):
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        return ""
+    cut = _TRAIL_MENTION_RE.sub("", lines[-1])
+    if cut.strip():
+        lines[-1] = cut
+    lines[0] = _LEAD_MARK_RE.sub("", lines[0])
+    return "\n".join(lines).strip()
+
+
+# --- folding -----------------------------------------------------------------------------------
+
+# Function words and reporting verbs: frequent in every story, never what tells two stories apart.
+STOP_WORDS = frozenset(
+    """
+    а в во и или но да не ни на по под при про для до от из к ко с со у о об обо за над перед через
+    без между что чтобы как так также тоже это этот эта эти этих этом эту тот та те то того тем том
+    же ли бы вот уже еще был была были было будет будут быть есть его ее их им ими ему ей он она
+    они оно мы вы я ты нас вас нам вам себя свой своя свои своих который которая которые которых
+    которого которой где когда если чем все всех весь вся более менее очень после около только
+    даже сейчас теперь пока ранее там тут здесь может могут можно нет него нее ним них
+    сообщил сообщила сообщили сообщает сообщают заявил заявила заявили заявляет передает
+    пишет пишут данным сми также ещё
+    """.split()
+)
+
+Fold = Callable[[str], str]
+
+
+@lru_cache(maxsize=1 << 17)
+def fold_lemma(word: str) -> str:
+    """The first pymorphy3 parse's normal form (ё folded); words it cannot help stay as they are."""
+    if word.isascii() or len(word) <= 2:
+        return word
+    from ..match.morph import default_morphology
+
+    return default_morphology().lemma(word)
+
+
+def fold_prefix(word: str) -> str:
+    """The crude fold: the first six letters."""
+    return word[:6]
+
+
+def fold_stemmer() -> Fold:
+    """Snowball Russian stemmer (PyStemmer), cached; ImportError when PyStemmer is not installed."""
+    import Stemmer  # type: ignore[import-not-found]
+
+    stemmer = Stemmer.Stemmer("russian")
+    return lru_cache(maxsize=1 << 17)(stemmer.stemWord)
+
+
+# --- document frequency ------------------------------------------------------------------------
+
+
+class DocumentFrequency:
+    """Word document frequencies, updated as posts arrive; gives IDF weights.
+
+    Memory is one counter entry per distinct folded word. When `max_docs` documents have been
+    added, every count is halved so old posts fade (cheap exponential forgetting).
+    """
+
+    def __init__(self, max_docs: int = 200_000) -> None:
+        self.counts: Counter[str] = Counter()
+        self.docs = 0
+        self.max_docs = max_docs
+
+    def add(self, terms: Iterable[str]) -> None:
+        """Count one document's distinct terms."""
+        self.counts.update(set(terms))
+        self.docs += 1
+        if self.docs >= self.max_docs:
+            self.counts = Counter({t: c // 2 for t, c in self.counts.items() if c >= 2})
+            self.docs //= 2
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency, at least 1 (1 for every word before any post)."""
+        return math.log((self.docs + 1) / (self.counts.get(term, 0) + 1)) + 1.0 if self.docs else 1.0
+
+    def __len__(self) -> int:
+        return self.docs
+
+
+# --- fingerprint -------------------------------------------------------------------------------
+
+_NUM_RE = re.compile(r"\d{1,3}(?:[ \u00a0]\d{3})+(?![\d,.])|\d+(?:[.,]\d+)?")
+_LINK_RE = re.compile(r"(?:https?://|www\.|t\.me/)\S+|\S+\.(?:ru|com|org|net|me|io|info)/\S*", re.IGNORECASE)
+_CAP_RE = re.compile(r"[A-ZА-ЯЁІЇЄҐ][^\W_]*")
+_SENT_END = frozenset(".!?…\n")
+RARE_KEYS = 16  # how many of a post's heaviest words a Fingerprint keeps for candidate indexes
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What `same_story` needs of a post, computed once.
+
+    weights: folded content word -> IDF weight at fingerprint time; terms: its keys; total: the
+    weights' sum.
+    lead: folded words of the headline (first line); lead_total: their weight.
+    rare: the heaviest words, heaviest first (for candidate indexes).
+    numbers: canonical numbers («5 000» -> 5000, «106,3» -> 106.3).
+    names: folded capitalised words that do not start a sentence (proper nouns, acronyms).
+    exact: digest of the normalised stripped text. shingles: 32-bit hashes of the folded word
+    3-grams (built from crc32, stable across processes), ready for MinHash / LSH.
+    when: post time (Unix seconds) or None.
+    """
+
+    weights: dict[str, float]
+    terms: frozenset[str]
+    total: float
+    lead: frozenset[str]
+    lead_total: float
+    rare: tuple[str, ...]
+    numbers: frozenset[str]
+    names: frozenset[str]
+    exact: str
+    shingles: frozenset[int]
+    when: float | None = None
+
+
+def _canon_number(raw: str) -> str:
+    """«5 000» -> «5000», «106,30» -> «106.3», «007» -> «7»."""
+    s = raw.replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
+    return s.lstrip("0") or "0"
+
+
+@lru_cache(maxsize=1 << 17)
+def _word_hash(word: str) -> int:
+    """crc32 of one folded word (cached: words repeat)."""
+    return zlib.crc32(word.encode())
+
+
+def _shingles(seq: list[str]) -> frozenset[int]:
+    """32-bit hashes of the word 3-grams (one for a shorter text): stable across processes."""
+    if not seq:
+        return frozenset()
+    h = [_word_hash(w) for w in seq]
+    if len(h) < 3:
+        h += [0] * (3 - len(h))
+    return frozenset(
+        ((x * 0x9E3779B1) ^ (y * 0x85EBCA77) ^ (z * 0xC2B2AE3D)) & 0xFFFFFFFF for x, y, z in zip(h, h[1:], h[2:])
+    )
+
+
+def _content(ws: Iterable[str], fold: Fold) -> list[str]:
+    """Folded content words: stop words, one-letter words and bare digits left out."""
+    return [fold(w) for w in ws if len(w) > 1 and w not in STOP_WORDS and not w.isdigit()]
+
+
+def _names(body: str, fold: Fold) -> set[str]:
+    """Folded capitalised words not at the start of a sentence (or of the text)."""
+    out: set[str] = set()
+    for m in _CAP_RE.finditer(body):
+        j = m.start() - 1
+        while j >= 0 and not (body[j].isalnum() or body[j] in _SENT_END):
+            j -= 1
+        if j >= 0 and body[j] not in _SENT_END:
+            out.update(_content(WORD_RE.findall(normalize_word(m.group())), fold))
+    return out
+
+
+def fingerprint(
+    text: str,
+    df: DocumentFrequency | None = None,
+    *,
+    when: float | None = None,
+    fold: Fold = fold_lemma,
+    stripped: bool = False,
+) -> Fingerprint:
+    """Fingerprint one post text (stripped of boilerplate first unless `stripped`).
+
+    With `df`, words are weighted by IDF; without, every word weighs 1.
+    """
+    body = text if stripped else strip_boilerplate(text)
+    ws = words(body)
+    seq = _content(ws, fold)
+    nl = body.find("\n")
+    # the headline's words: as many of `ws` as the raw first line has words (cheaper than
+    # normalising it again; a disguised word may shift the cut by a word)
+    lead = frozenset(_content(ws[: len(WORD_RE.findall(body[:nl]))], fold)) if nl >= 0 else frozenset(seq)
+    idf: Callable[[str], float] = df.idf if df is not None else (lambda _t: 1.0)
+    weights = {t: idf(t) for t in seq}
+    rare = tuple(sorted(weights, key=lambda t: (-weights[t], t))[:RARE_KEYS])
+    nums = _NUM_RE.findall(body)
+    if nums and "/" in body:
+        nums = _NUM_RE.findall(_LINK_RE.sub(" ", body))
+    numbers = frozenset(_canon_number(m) for m in nums)
+    exact = hashlib.blake2b(" ".join(ws).encode(), digest_size=8).hexdigest()
+    return Fingerprint(
+        weights=weights,
+        terms=frozenset(weights),
+        total=sum(weights.values()),
+        lead=lead,
+        lead_total=sum(weights[t] for t in lead),
+        rare=rare,
+        numbers=numbers,
+        names=frozenset(_names(body, fold) & weights.keys()),
+        exact=exact,
+        shingles=_shingles(seq),
+        when=when,
+    )
+
+
+def fingerprint_post(post: Post, df: DocumentFrequency | None = None, *, fold: Fold = fold_lemma) -> Fingerprint:
+    """`fingerprint` of a Post's text, timed at the post's date."""
+    return fingerprint(post.text, df, when=post.date.timestamp(), fold=fold)
+
+
+# --- decision ----------------------------------------------------------------------------------
+
+
+def similarity(a: Fingerprint, b: Fingerprint) -> float:
+    """0..1: max(containment of the lighter post in the heavier, headline of either in the other).
+
+    Containment is IDF-weighted: the weight share of one side's words that the other side has.
+    """
+    common = a.terms & b.terms
+    if not common:
+        return 0.0
+    light = a if a.total <= b.total else b
+    lw, aw, bw = light.weights, a.weights, b.weights
+    best = sum([lw[t] for t in common]) / light.total
+    if a.lead_total > 0:
+        best = max(best, sum([aw[t] for t in a.lead & common]) / a.lead_total)
+    if b.lead_total > 0:
+        best = max(best, sum([bw[t] for t in b.lead & common]) / b.lead_total)
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Thresholds of `same_story` (hours and similarity)."""
+
+    near: float = 0.3  # similarity for posts at most `window_hours` apart
+    window_hours: float = 12.0
+    dup: float = 0.85  # similarity for a repost at any gap up to `max_gap_hours`
+    max_gap_hours: float = 48.0
+
+
+DEFAULT_RULE = Rule()
+
+
+def new_numbers(a: Fingerprint, b: Fingerprint) -> bool:
+    """Does the shorter post have a number the longer lacks?"""
+    light, heavy = (a, b) if a.total <= b.total else (b, a)
+    return bool(light.numbers - heavy.numbers)
+
+
+def template_pair(a: Fingerprint, b: Fingerprint) -> bool:
+    """Do the posts differ only in proper nouns and numbers, each side in some?
+
+    That is one template filled twice («Доллар выше 105 рублей» / «… 108 рублей», «Склад горит
+    в Подольске» / «… в Казани»): two events, however similar the words.
+    """
+    a_only, b_only = a.terms - b.terms, b.terms - a.terms
+    if not (a_only or a.numbers - b.numbers) or not (b_only or b.numbers - a.numbers):
+        return False
+    return a_only <= a.names and b_only <= b.names
+
+
+def gap_hours(a: Fingerprint, b: Fingerprint) -> float:
+    """Hours between the posts (0 when either time is unknown)."""
+    if a.when is None or b.when is None:
+        return 0.0
+    return abs(a.when - b.when) / 3600.0
+
+
+def story_score(a: Fingerprint, b: Fingerprint, rule: Rule = DEFAULT_RULE) -> float | None:
+    """The similarity when `same_story` accepts the pair (1.0 for an exact copy), else None."""
+    gap = gap_hours(a, b)
+    if gap > rule.max_gap_hours:
+        return None
+    if a.exact == b.exact and a.terms:
+        return 1.0
+    s = similarity(a, b)
+    if s < min(rule.near, rule.dup) or template_pair(a, b):
+        return None
+    if s >= rule.near and gap <= rule.window_hours:
+        return s
+    if s >= rule.dup and not new_numbers(a, b):
+        return s
+    return None
+
+
+def same_story(a: Fingerprint, b: Fingerprint, rule: Rule = DEFAULT_RULE) -> bool:
+    """Are these two posts the same news story? (See the module docstring for the rule.)"""
+    return story_score(a, b, rule) is not None
+
+
+# --- candidate index ---------------------------------------------------------------------------
+
+
+class CandidateIndex:
+    """Finds earlier same-story posts without comparing against the whole window.
+
+    Each post is filed under its `post_keys` heaviest (rarest) words; a new post looks up its own
+    `query_keys` heaviest words and is compared, with `same_story`, only to the posts filed there
+    (newest `max_postings` per word, within the rule's `max_gap_hours`: posting lists are walked
+    newest first and the walk stops at the first post too old, so old posts cost nothing).
+    """
+
+    def __init__(self, rule: Rule = DEFAULT_RULE, post_keys: int = 8, query_keys: int = RARE_KEYS,
+                 max_postings: int = 256) -> None:
+        self.rule = rule
+        self.post_keys = post_keys
+        self.query_keys = query_keys
+        self.max_postings = max_postings
+        self.postings: dict[str, deque[tuple[float, Hashable]]] = {}
+        self.prints: dict[Hashable, Fingerprint] = {}
+
+    def add(self, key: Hashable, fp: Fingerprint) -> None:
+        """Index one post under `key` (posts are expected to arrive roughly in time order)."""
+        self.prints[key] = fp
+        when = fp.when if fp.when is not None else math.inf
+        for t in fp.rare[: self.post_keys]:
+            q = self.postings.get(t)
+            if q is None:
+                q = self.postings[t] = deque(maxlen=self.max_postings)
+            q.append((when, key))
+
+    def candidates(self, fp: Fingerprint) -> set[Hashable]:
+        """Indexed posts sharing a key word with `fp`, within the rule's time window."""
+        out: set[Hashable] = set()
+        postings = self.postings
+        if fp.when is None:
+            lo, hi = -math.inf, math.inf
+        else:
+            limit = self.rule.max_gap_hours * 3600.0
+            lo, hi = fp.when - limit, fp.when + limit
+        for t in fp.rare[: self.query_keys]:
+            q = postings.get(t)
+            if not q:
+                continue
+            for when, key in reversed(q):  # newest first: stop at the first one too old
+                if when < lo:
+                    break
+                if when <= hi or when == math.inf:
+                    out.add(key)
+        prints = self.prints
+        return {k for k in out if k in prints}
+
+    def match(self, fp: Fingerprint) -> list[Hashable]:
+        """Indexed posts that are the same story as `fp`, most similar first."""
+        prints, rule = self.prints, self.rule
+        hits: list[tuple[float, Hashable]] = []
+        for k in self.candidates(fp):
+            s = story_score(fp, prints[k], rule)
+            if s is not None:
+                hits.append((s, k))
+        hits.sort(key=lambda h: -h[0])
+        return [k for _, k in hits]
+
+    def forget_before(self, when: float) -> int:
+        """Drop every post timed before `when` (Unix seconds); returns how many."""
+        old = [k for k, p in self.prints.items() if p.when is not None and p.when < when]
+        for k in old:
+            del self.prints[k]
+        return len(old)
+
+    def __len__(self) -> int:
+        return len(self.prints)

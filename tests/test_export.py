@@ -1,0 +1,304 @@
+"""`tgwatch export` and bot.store.read.iter_export_rows over a real store built by the real pipeline."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline, Processed
+from bot.post import Post
+from bot.source import Skip, read_paths
+from bot.store.db import Store
+from bot.store.read import EXPORT_FIELDS, iter_export_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "export"
+
+# A channel with a public username (the sample's exports have none), on a day of its own.
+KUBAN = 1800000001
+
+
+@lru_cache(maxsize=1)
+def shipped_matcher() -> Matcher:
+    """The shipped rules, compiled once per test run (compiling takes seconds)."""
+    return Matcher(load_rules(ROOT / "rules"))
+
+
+def utc(day: int, hour: int = 12, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=timezone.utc)
+
+
+def hand_made() -> list[Post]:
+    """Posts the sample lacks: a username, ё, a forward by id and by name, a later edit."""
+    kw = dict(channel_id=-1000000000000 - KUBAN, channel_title="Кубань Онлайн", channel_username="Kuban_Online")
+    return [
+        Post(message_id=501, date=utc(23, 9), text="Под Краснодаром задержали дезертира, самовольно оставившего часть.", **kw),
+        Post(message_id=502, date=utc(23, 10), text="Ёлку на главной площади установят в пятницу.", **kw),
+        Post(message_id=503, date=utc(23, 11), text="Срочник сбежал из части с автоматом — его ищет полиция.",
+             forward_channel_id=1700000001, forward_post_id=48217, **kw),
+        Post(message_id=504, date=utc(23, 12), text="Дезертирство: возбуждено уголовное дело.",
+             forward_name="Иван Петров", **kw),
+    ]
+
+
+@dataclass
+class Sample:
+    """A store file built from the bundled sample and the hand-made posts, and what the pipeline did."""
+
+    db: Path
+    processed: list[Processed]
+
+    def matched(self, rule: str | None = None) -> list[Processed]:
+        """The posts whose latest version matched (`rule`, or any rule)."""
+        last = {p.post.key: p for p in self.processed if p.status != "unchanged"}
+        return [p for p in last.values() if p.matches and (rule is None or any(m.rule == rule for m in p.matches))]
+
+
+def build(path: Path) -> Sample:
+    posts = [p for p in read_paths([SAMPLE]) if not isinstance(p, Skip)] + hand_made()
+    edit = hand_made()[0]
+    edit.text += " Позже его отпустили."
+    edit.edit_date = utc(23, 15)
+    store = Store(path)
+    try:
+        pipeline = Pipeline(store, shipped_matcher())
+        processed = list(pipeline.process(posts)) + list(pipeline.process([edit]))
+    finally:
+        store.close()
+    assert not Path(f"{path}-wal").exists()  # closed cleanly: the file alone is the whole store
+    return Sample(path, processed)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    return build(tmp_path_factory.mktemp("template") / "tg.db")
+
+
+@pytest.fixture
+def sample(built: Sample, tmp_path: Path) -> Sample:
+    """Each test gets its own copy of the store file the pipeline built (building takes a while)."""
+    db = tmp_path / "tg.db"
+    shutil.copyfile(built.db, db)
+    return Sample(db, built.processed)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def assert_clean_error(result: Result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.output
+    for n in needles:
+        assert n in result.stderr
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+
+def test_csv_to_stdout_has_one_row_per_matched_post(sample: Sample) -> None:
+    r = run("export", "--db", sample.db)
+    assert r.exit_code == 0, r.output
+    rows = csv_rows(r.stdout)
+    assert list(rows[0]) == list(EXPORT_FIELDS)
+    assert len(rows) == len(sample.matched()) > 20
+    assert f"{len(rows)} rows written to stdout" in r.stderr
+    assert [row["date"] for row in rows] == sorted(row["date"] for row in rows)
+
+
+def test_csv_file_with_bom_opens_cleanly_with_cyrillic_links_and_rules(sample: Sample, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    r = run("export", "--db", sample.db, "-o", out, "--bom")
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfchannel_id,")
+    rows = {(int(row["channel_id"]), int(row["message_id"])): row
+            for row in csv.DictReader(out.open(encoding="utf-8-sig", newline=""))}
+    row = rows[(1700000001, 48217)]
+    assert row["channel_title"] == "Сводка 24"
+    assert row["text"].startswith("⚡️Массовое дезертирство в воинской части")
+    assert row["link"] == "https://t.me/c/1700000001/48217"
+    assert row["rules"] == "desertion; regiment"
+    assert "дезертирство" in row["terms"].split("; ")
+    assert row["story_first"] == row["link"] and row["story_size"] == "1"
+    assert f"rows written to {out}" in r.stderr
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_csv_without_bom_has_none(sample: Sample, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    assert run("export", "--db", sample.db, "-o", out).exit_code == 0
+    assert out.read_bytes().startswith(b"channel_id,")
+
+
+# -- filters --------------------------------------------------------------------------------------
+
+
+def test_rule_filter(sample: Sample) -> None:
+    rows = csv_rows(run("export", "--db", sample.db, "--rule", "desertion").stdout)
+    assert len(rows) == len(sample.matched("desertion")) > 5
+    assert all("desertion" in row["rules"].split("; ") for row in rows)
+    both = csv_rows(run("export", "--db", sample.db, "--rule", "desertion", "--rule", "lockdown").stdout)
+    assert len(both) == len({p.post.key for r in ("desertion", "lockdown") for p in sample.matched(r)})
+
+
+def test_unknown_rule_gives_no_rows_and_names_the_rules_present(sample: Sample) -> None:
+    r = run("export", "--db", sample.db, "--rule", "no-such-rule")
+    assert r.exit_code == 0, r.output
+    assert csv_rows(r.stdout) == []
+    assert "warning" in r.stderr and "no-such-rule" in r.stderr
+    assert "desertion, lockdown, regiment" in r.stderr
+    assert "0 rows written" in r.stderr
+
+
+@pytest.mark.parametrize("ref", ["@Kuban_Online", "kuban_online", str(KUBAN), f"-100{KUBAN}", "https://t.me/kuban_online"])
+def test_channel_filter_by_username_or_id(sample: Sample, ref: str) -> None:
+    rows = csv_rows(run("export", "--db", sample.db, "--channel", ref).stdout)
+    assert {row["message_id"] for row in rows} == {"501", "503", "504"}
+    assert {row["username"] for row in rows} == {"Kuban_Online"}
+    assert rows[0]["link"] == "https://t.me/Kuban_Online/501"
+
+
+def test_channel_filter_unknown_channel_warns_and_gives_no_rows(sample: Sample) -> None:
+    r = run("export", "--db", sample.db, "--channel", "@nobody")
+    assert r.exit_code == 0
+    assert csv_rows(r.stdout) == []
+    assert "@nobody" in r.stderr and "@Kuban_Online" in r.stderr
+
+
+def test_since_until_a_bare_day_is_the_whole_day(sample: Sample) -> None:
+    rows = csv_rows(run("export", "--db", sample.db, "--since", "2026-11-21", "--until", "2026-11-21").stdout)
+    expected = [p for p in sample.matched() if p.post.date.date().isoformat() == "2026-11-21"]
+    assert rows and len(rows) == len(expected)
+    assert {row["date"][:10] for row in rows} == {"2026-11-21"}
+    later = csv_rows(run("export", "--db", sample.db, "--since", "2026-11-23T09:30").stdout)
+    assert [row["message_id"] for row in later] == ["503", "504"]
+
+
+def test_since_after_until_is_an_error(sample: Sample) -> None:
+    assert_clean_error(run("export", "--db", sample.db, "--since", "2026-11-22", "--until", "2026-11-21"), "--since")
+
+
+def test_bad_date_is_an_error(sample: Sample) -> None:
+    assert_clean_error(run("export", "--db", sample.db, "--since", "yesterday"), "--since")
+
+
+def test_search_filter_finds_inflected_forms(sample: Sample) -> None:
+    rows = csv_rows(run("export", "--db", sample.db, "--search", "воинская часть").stdout)
+    assert rows and all("воинск" in row["text"].lower() for row in rows)
+    assert any("воинской части" in row["text"] for row in rows)  # query says «воинская»
+    # without --all-posts the unmatched posts stay out; with it they come in
+    tree = csv_rows(run("export", "--db", sample.db, "--search", "ёлка").stdout)
+    assert tree == []
+    tree = csv_rows(run("export", "--db", sample.db, "--search", "елку", "--all-posts").stdout)
+    assert [row["message_id"] for row in tree] == ["502"]
+
+
+def test_search_without_words_is_an_error_and_writes_no_file(sample: Sample, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    assert_clean_error(run("export", "--db", sample.db, "--search", '"" ()*', "-o", out), "--search")
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_all_posts(sample: Sample) -> None:
+    rows = csv_rows(run("export", "--db", sample.db, "--all-posts").stdout)
+    assert len(rows) == len({p.post.key for p in sample.processed})
+    unmatched = [row for row in rows if not row["rules"]]
+    assert unmatched and all(row["terms"] == "" for row in unmatched)
+
+
+# -- JSON Lines and Excel -----------------------------------------------------------------------
+
+
+def test_jsonl_lists_forward_origin_and_edits(sample: Sample, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"  # format from the file name
+    r = run("export", "--db", sample.db, "-o", out, "--channel", "@kuban_online")
+    assert r.exit_code == 0, r.output
+    rows = {row["message_id"]: row for row in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert set(rows) == {501, 503, 504}
+    assert rows[501]["rules"] == ["desertion"] and isinstance(rows[501]["terms"], list) and rows[501]["terms"]
+    assert rows[501]["text"].endswith("Позже его отпустили.")
+    assert rows[501]["edited"] == "2026-11-23T15:00:00+00:00" and rows[504]["edited"] == ""
+    assert rows[503]["forward_origin"] == "1700000001/48217"
+    assert rows[504]["forward_origin"] == "Иван Петров"
+    assert rows[501]["channel_id"] == KUBAN and rows[501]["channel_title"] == "Кубань Онлайн"
+    assert rows[501]["date"] == "2026-11-23T09:00:00+00:00"
+
+
+def test_jsonl_to_stdout(sample: Sample) -> None:
+    r = run("export", "--db", sample.db, "--format", "jsonl", "--rule", "lockdown")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == len(sample.matched("lockdown"))
+    assert all("lockdown" in row["rules"] for row in rows)
+
+
+def test_xlsx(sample: Sample, tmp_path: Path) -> None:
+    import openpyxl
+
+    out = tmp_path / "out.xlsx"
+    r = run("export", "--db", sample.db, "--format", "xlsx", "-o", out, "--all-posts")
+    assert r.exit_code == 0, r.output
+    ws = openpyxl.load_workbook(out).active
+    header = [c.value for c in ws[1]]
+    assert header[:5] == ["channel_id", "channel_title", "username", "message_id", "link"]
+    assert header[5] == "date (UTC)"
+    assert all(c.font.bold for c in ws[1])
+    assert ws.freeze_panes == "A2"
+    assert ws.column_dimensions["H"].width > 40  # text
+    body = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(body) == len({p.post.key for p in sample.processed})
+    by_key = {(row[0], row[3]): dict(zip(EXPORT_FIELDS, row)) for row in body}
+    row = by_key[(1700000001, 48217)]
+    assert row["channel_title"] == "Сводка 24" and "дезертирство" in row["text"]
+    assert row["link"] == "https://t.me/c/1700000001/48217"
+    assert row["rules"] == "desertion; regiment"
+    assert isinstance(row["date"], datetime)
+    assert by_key[(KUBAN, 502)]["text"].startswith("Ёлку")
+
+
+def test_xlsx_needs_an_output_file(sample: Sample) -> None:
+    assert_clean_error(run("export", "--db", sample.db, "--format", "xlsx"), "-o")
+
+
+# -- errors and the library ---------------------------------------------------------------------
+
+
+def test_missing_database_is_a_clean_error(tmp_path: Path) -> None:
+    assert_clean_error(run("export", "--db", tmp_path / "missing.db"), "no such database")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_file_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("this is not SQLite\n" * 100)
+    assert_clean_error(run("export", "--db", bad))
+
+
+def test_iter_export_rows_streams(sample: Sample) -> None:
+    store = Store(sample.db)
+    try:
+        rows = iter_export_rows(store, channels=["@kuban_online"], all_posts=True)
+        assert inspect.isgenerator(rows)
+        first = next(rows)
+        assert set(first) == set(EXPORT_FIELDS)
+        assert first["message_id"] == 501 and first["rules"] == ["desertion"]
+        assert [r["message_id"] for r in rows] == [502, 503, 504]
+    finally:
+        store.close()

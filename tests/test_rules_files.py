@@ -1,0 +1,254 @@
+"""Rule files (bot/match/rules.py, check.py): the shipped rules, and errors that point at file:line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.match.check import check_examples
+from bot.match.rules import RuleError, load_rules, parse_rules_text
+
+RULES_DIR = Path(__file__).parents[1] / "rules"
+
+
+@pytest.fixture(scope="module")
+def shipped():  # type: ignore[no-untyped-def]
+    return load_rules(RULES_DIR)
+
+
+def test_shipped_rules_load_without_errors(shipped) -> None:  # type: ignore[no-untyped-def]
+    assert [str(e) for e in shipped.errors] == []
+    names = [r.name for r in shipped]
+    assert len(names) == len(set(names)) >= 1
+    assert {"desertion", "lockdown", "regiment"} <= set(names)
+
+
+def test_shipped_rules_pass_their_own_examples(shipped) -> None:  # type: ignore[no-untyped-def]
+    assert [str(e) for e in check_examples(shipped)] == []
+
+
+def test_rule_keeps_its_file_and_line(shipped) -> None:  # type: ignore[no-untyped-def]
+    rule = shipped.get("desertion")
+    assert rule is not None
+    assert Path(rule.path).name == "desertion.toml"
+    assert Path(rule.path).read_text(encoding="utf-8").splitlines()[rule.line - 1].strip() == "[[rule]]"
+
+
+# -- parse_rules_text errors ---------------------------------------------------------------------
+
+
+def only_error(text: str) -> RuleError:
+    rs = parse_rules_text(text, "f.toml")
+    assert len(rs.errors) == 1, rs.errors
+    assert rs.rules == []
+    return rs.errors[0]
+
+
+def at(text: str, e: RuleError) -> str:
+    """The source text from the error's line and column on."""
+    return text.splitlines()[e.line - 1][e.col - 1:]
+
+
+def test_a_good_rule_loads() -> None:
+    rs = parse_rules_text('[[rule]]\nname = "a"\nquery = "дезертир"\nchannels = ["@Baza", -1001117628569]\n'
+                          'severity = "low"\ntypos = 1\n', "f.toml")
+    assert rs.errors == []
+    (rule,) = rs.rules
+    assert (rule.name, rule.title, rule.severity, rule.typos, rule.channels) == (
+        "a", "a", "low", 1, ("baza", "1117628569"))
+
+
+def test_toml_syntax_error() -> None:
+    text = '[[rule]]\nname = "a"\nquery = дезертир\n'
+    e = only_error(text)
+    assert (e.path, e.line, e.col) == ("f.toml", 3, 9)
+    assert e.message.startswith("TOML syntax")
+    assert str(e).startswith("f.toml:3:9: TOML syntax")
+
+
+def test_unknown_key() -> None:
+    text = '[[rule]]\nname = "a"\nquery = "дезертир"\n  severty = "high"\n'
+    e = only_error(text)
+    assert "unknown key 'severty'" in e.message
+    assert (e.line, at(text, e)) == (4, 'severty = "high"')
+
+
+def test_unknown_top_level_key_does_not_stop_the_rules() -> None:
+    rs = parse_rules_text('title = "x"\n\n[[rule]]\nname = "a"\nquery = "полк"\n', "f.toml")
+    assert [r.name for r in rs] == ["a"]
+    assert [(e.line, e.col) for e in rs.errors] == [(1, 1)]
+    assert "unknown top-level key 'title'" in rs.errors[0].message
+
+
+def test_missing_name() -> None:
+    text = '# comment\n[[rule]]\nquery = "дезертир"\n'
+    e = only_error(text)
+    assert "needs name" in e.message
+    assert (e.line, e.col) == (2, 1)
+
+
+def test_bad_name_points_at_the_name() -> None:
+    text = '[[rule]]\nname = "Bad Name"\nquery = "дезертир"\n'
+    e = only_error(text)
+    assert (e.line, at(text, e)) == (2, 'name = "Bad Name"')
+
+
+def test_missing_query() -> None:
+    text = '[[rule]]\nname = "a"\n\n[[rule]]\nname = "b"\ntitle = "no query"\n'
+    rs = parse_rules_text(text, "f.toml")
+    assert [r.name for r in rs] == []
+    assert [(e.line, e.col) for e in rs.errors] == [(1, 1), (4, 1)]
+    assert all("needs a query" in e.message for e in rs.errors)
+
+
+MULTI = """\
+[[rule]]
+name = "a"
+query = '''
+дезертир OR дезертирство
+  OR (бежать NEAR/x часть)
+  OR =СОЧ
+'''
+"""
+
+
+def test_query_error_in_a_multi_line_query_points_at_the_character() -> None:
+    e = only_error(MULTI)
+    assert "NEAR needs a distance" in e.message
+    assert e.message.startswith("query: ")
+    assert (e.line, e.col) == (5, 14)
+    assert at(MULTI, e).startswith("NEAR/x")
+
+
+@pytest.mark.parametrize(("bad", "starts"), [
+    ("(бежать NEAR/3 часть", "(бежать"),
+    ("бежать NEAR/3 часть~3)", "~3"),
+    ("бежать =", "="),
+    ("ча*", "ча*"),
+])
+def test_query_errors_in_the_second_line_of_a_multi_line_query(bad: str, starts: str) -> None:
+    text = MULTI.replace("(бежать NEAR/x часть)", bad)
+    e = only_error(text)
+    assert e.line == 5
+    assert at(text, e).startswith(starts), at(text, e)
+
+
+def test_query_error_in_a_one_line_query_and_in_an_exclude() -> None:
+    text = '[[rule]]\nname = "a"\nquery = "дезертир OR"\nexclude = ["полк", "бригада NEAR/99x скорая"]\n'
+    rs = parse_rules_text(text, "f.toml")
+    assert rs.rules == []
+    first, second = rs.errors
+    assert (first.line, at(text, first)) == (3, 'OR"')
+    assert second.message.startswith("exclude: ")
+    assert (second.line, at(text, second)) == (4, 'NEAR/99x скорая"]')
+
+
+@pytest.mark.xfail(strict=True, reason="the column is counted in the parsed string; an escaped quote (\\\") in a "
+                   "basic string makes the locator stop at the escape, so the column points at the wrong place")
+def test_query_error_after_an_escaped_quote() -> None:
+    text = '[[rule]]\nname = "a"\nquery = "\\"воинская часть\\" OR (полк"\n'
+    e = only_error(text)
+    assert at(text, e).startswith("(полк")
+
+
+@pytest.mark.xfail(strict=True, reason="with CRLF line endings TOML folds \\r\\n to \\n inside '''strings''' "
+                   "(and the locator does not skip the \\r after the opening quotes), so columns drift")
+def test_query_error_in_a_crlf_file() -> None:
+    text = MULTI.replace("\n", "\r\n")
+    e = only_error(text)
+    assert e.line == 5
+    assert at(text, e).startswith("NEAR/x")
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ('severity = "urgent"', "severity must be one of high, normal, low"),
+    ('typos = 3', "typos must be"),
+    ('typos = true', "typos must be"),
+    ('enabled = "yes"', "enabled must be true or false"),
+    ('channels = []', "channels must be"),
+    ('should_match = 5', "should_match must be a list"),
+    ('exclude = 5', "exclude must be"),
+])
+def test_bad_values_point_at_their_key(line: str, says: str) -> None:
+    text = f'[[rule]]\nname = "a"\nquery = "дезертир"\n{line}\n'
+    e = only_error(text)
+    assert says in e.message
+    assert (e.line, e.col, at(text, e)) == (4, 1, line)
+
+
+def test_a_bad_rule_does_not_stop_the_others_in_its_file() -> None:
+    text = ('[[rule]]\nname = "a"\nquery = "полк"\n\n'
+            '[[rule]]\nname = "b"\nquery = "(полк"\n\n'
+            '[[rule]]\nname = "c"\nquery = "бригада"\nseverity = "urgent"\n\n'
+            '[[rule]]\nname = "d"\nquery = "дивизия"\n')
+    rs = parse_rules_text(text, "f.toml")
+    assert [r.name for r in rs] == ["a", "d"]
+    assert [e.line for e in rs.errors] == [7, 12]
+    assert [r.line for r in rs] == [1, 14]
+
+
+# -- load_rules on folders --------------------------------------------------------------------------
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_duplicate_rule_name_across_files(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.toml", '[[rule]]\nname = "dup"\nquery = "полк"\n')
+    b = write(tmp_path, "b.toml", '# second\n\n[[rule]]\nname = "dup"\nquery = "бригада"\n')
+    rs = load_rules(tmp_path)
+    (rule,) = rs.rules
+    assert rule.query == "полк"  # the first file wins
+    (e,) = rs.errors
+    assert (e.path, e.line, e.col) == (str(b), 3, 1)
+    assert f"already defined at {a}:1" in e.message
+
+
+def test_a_bad_file_never_stops_good_rules_in_another(tmp_path: Path) -> None:
+    bad = write(tmp_path, "a_bad.toml", '[[rule]\nname = "x"\n')
+    write(tmp_path, "b_good.toml", '[[rule]]\nname = "good"\nquery = "дезертир"\nshould_match = ["дезертиры"]\n')
+    write(tmp_path, "c_half.toml", '[[rule]]\nname = "broken"\nquery = "NOT полк"\n\n'
+                                   '[[rule]]\nname = "fine"\nquery = "полк"\n')
+    write(tmp_path, "notes.txt", "not a rule file")
+    (tmp_path / "d_binary.toml").write_bytes(b"\xff\xfe\x00garbage")
+    rs = load_rules(tmp_path)
+    assert [r.name for r in rs] == ["good", "fine"]
+    assert [(Path(e.path).name, e.line) for e in rs.errors] == [("a_bad.toml", 1), ("c_half.toml", 3), ("d_binary.toml", 1)]
+    assert str(rs.errors[0]).startswith(f"{bad}:1:")
+    assert check_examples(rs) == []
+
+
+def test_load_a_single_file_and_missing_paths(tmp_path: Path) -> None:
+    f = write(tmp_path, "one.toml", '[[rule]]\nname = "one"\nquery = "полк"\n')
+    assert [r.name for r in load_rules(f)] == ["one"]
+    missing = load_rules(tmp_path / "nope")
+    assert missing.rules == [] and "no such file" in missing.errors[0].message
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no *.toml" in load_rules(empty).errors[0].message
+
+
+# -- check_examples --------------------------------------------------------------------------------
+
+
+def test_failing_examples_point_at_the_example(tmp_path: Path) -> None:
+    f = write(tmp_path, "r.toml", '[[rule]]\nname = "other"\nquery = "полк"\n\n'
+                                  '[[rule]]\nname = "d"\nquery = "дезертир"\n'
+                                  'should_match = [\n  "дезертиры",\n  "солдаты",\n]\n'
+                                  'should_not_match = ["десерт", "дезертир"]\n')
+    errors = check_examples(load_rules(f))
+    assert [(e.line, e.col) for e in errors] == [(10, 4), (12, 32)]
+    assert "rule 'd' does not match its example 'солдаты'" in errors[0].message
+    assert "rule 'd' matches its example 'дезертир'" in errors[1].message
+
+
+@pytest.mark.xfail(strict=True, reason="check_examples builds a Matcher from the rule as is, and Matcher drops "
+                   "disabled rules: disabling a rule makes every should_match example fail `rules check`")
+def test_disabled_rule_examples_are_still_checked_against_its_query() -> None:
+    rs = parse_rules_text('[[rule]]\nname = "a"\nquery = "дезертир"\nenabled = false\n'
+                          'should_match = ["дезертиры"]\n', "f.toml")
+    assert check_examples(rs) == []

@@ -1,0 +1,160 @@
+"""`tgwatch search`, bot.store.read.search_posts and `tgwatch rules backtest` over a real store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.store.db import Store
+from bot.store.read import SearchError, fts_query, search_posts
+from bot.text import words
+
+from .test_export import KUBAN, ROOT, Sample, assert_clean_error, build, run
+
+NASTY = [
+    '"', '""', "'", '"дезертир', 'дезертир"*', "(дезертир", "дезертир)", "AND", "OR NOT", "NEAR(дезертир",
+    "дезертир NEAR/3", "^дезертир", "дезертир:*", "-дезертир", "+дезертир", "col:дезертир", "{text}: x",
+    "*", "дезертир*", '"воинская" "часть"', "';DROP TABLE posts;--", "\\", "\x00дезертир", "дезер\u200bтир",
+    "'\"()*:^-+{}[]<>", "NOT NOT дезертир", "а", "ё",
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    return build(tmp_path_factory.mktemp("template") / "tg.db")
+
+
+@pytest.fixture
+def sample(built: Sample, tmp_path: Path) -> Sample:
+    db = tmp_path / "tg.db"
+    shutil.copyfile(built.db, db)
+    return Sample(db, built.processed)
+
+
+@pytest.fixture
+def store(sample: Sample):  # type: ignore[no-untyped-def]
+    s = Store(sample.db)
+    yield s
+    s.close()
+
+
+# -- search: the library --------------------------------------------------------------------------
+
+
+def test_prefix_and_inflection_insensitive(store: Store) -> None:
+    links = [h.link for h in search_posts(store, "дезертир", 50)]
+    assert "https://t.me/c/1700000001/48217" in links  # «дезертирство»: the word as a prefix
+    assert "https://t.me/Kuban_Online/501" in links  # «дезертира»
+    texts = [h.text for h in search_posts(store, "Воинская часть", 50)]
+    assert any("воинской части" in t for t in texts)  # another case of both words
+    assert all("воинск" in t.lower() for t in texts)
+
+
+def test_yo_and_case_are_folded(store: Store) -> None:
+    for query in ("елка", "ёлка", "ЁЛКУ", "елки"):
+        assert [h.message_id for h in search_posts(store, query)] == [502], query
+
+
+def test_all_words_must_be_present_and_best_first(store: Store) -> None:
+    hits = list(search_posts(store, "самовольно часть", 50))
+    assert hits and all("самовольно" in h.text.lower() for h in hits)
+    assert [h.score for h in hits] == sorted(h.score for h in hits)  # bm25: lower is better
+    assert len(list(search_posts(store, "самовольно часть", 2))) == 2
+
+
+def test_spans_point_at_the_query_words(store: Store) -> None:
+    hit = next(h for h in search_posts(store, "воинская", 50) if h.message_id == 48217)
+    assert [hit.text[s:e] for s, e in hit.spans] == ["воинской"]
+
+
+@pytest.mark.parametrize("query", NASTY)
+def test_quotes_and_punctuation_never_break_the_query(store: Store, query: str) -> None:
+    try:
+        hits = list(search_posts(store, query, 5))
+    except SearchError as e:
+        assert "no words" in str(e)
+        return
+    if words(query) == ["дезертир"]:
+        assert hits, fts_query(query).expression
+
+
+def test_fts_query_quotes_every_word() -> None:
+    q = fts_query('воинская" OR часть*', forms=False)
+    assert q.expression == '"воинская"* AND "or"* AND "часть"*'
+    with pytest.raises(SearchError):
+        fts_query("?! -- ()")
+
+
+# -- search: the command --------------------------------------------------------------------------
+
+
+def test_search_command_prints_channel_date_link_and_snippet(sample: Sample) -> None:
+    r = run("search", "дезертиров", "--db", sample.db, "--limit", "3")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("https://t.me/") == 3
+    assert "UTC" in r.stdout and ("Сводка 24" in r.stdout or "Горячая линия" in r.stdout or "Кубань Онлайн" in r.stdout)
+    assert "дезертир" in r.stdout.lower()
+    assert "3 posts" in r.stderr
+
+
+def test_search_command_several_words_and_punctuation(sample: Sample) -> None:
+    r = run("search", '"площади', "(ёлку)!", "--db", sample.db)
+    assert r.exit_code == 0, r.output
+    assert "https://t.me/Kuban_Online/502" in r.stdout and "Кубань Онлайн (@Kuban_Online)" in r.stdout
+
+
+def test_search_command_nothing_found_exits_1(sample: Sample) -> None:
+    r = run("search", "абракадабра", "--db", sample.db)
+    assert r.exit_code == 1 and "no stored post contains" in r.stdout
+
+
+def test_search_command_without_words_is_a_clean_error(sample: Sample) -> None:
+    assert_clean_error(run("search", '""', "--db", sample.db), "no words")
+
+
+def test_search_command_missing_database(tmp_path: Path) -> None:
+    assert_clean_error(run("search", "дезертир", "--db", tmp_path / "nope.db"), "no such database")
+
+
+# -- rules backtest -------------------------------------------------------------------------------
+
+
+def test_backtest_named_rule_lists_channels_days_and_samples(sample: Sample) -> None:
+    r = run("rules", "backtest", "desertion", "--db", sample.db, "--rules", ROOT / "rules", "--samples", "2")
+    assert r.exit_code == 0, r.output
+    n = len(sample.matched("desertion"))
+    total = len({p.post.key for p in sample.processed})
+    assert f"{n} of {total} stored posts matched" in r.stdout
+    for title in ("Сводка 24", "Южный Телеграф", "Горячая линия", "Кубань Онлайн"):
+        assert title in r.stdout
+    assert str(KUBAN) in r.stdout
+    assert "2026-11-20" in r.stdout and "2026-11-23" in r.stdout
+    assert "latest 2 hits" in r.stdout and r.stdout.count("matched: ") == 2
+    assert "+0" in r.stdout and "-0" in r.stdout  # same rule as stored: nothing changes
+
+
+def test_backtest_rule_file_since_and_change_against_the_store(sample: Sample, tmp_path: Path) -> None:
+    rules = tmp_path / "new.toml"
+    rules.write_text(
+        '[[rule]]\nname = "yolka"\nquery = "ёлка"\n\n'
+        '[[rule]]\nname = "desertion"\nquery = "дезертирство"\nenabled = false\n', encoding="utf-8")
+    r = run("rules", "backtest", rules, "--db", sample.db, "--since", "2026-11-23")
+    assert r.exit_code == 0, r.output
+    assert "2 of 4 stored posts matched" in r.stdout  # 502 (ёлка) and 504 (дезертирство)
+    assert "yolka" in r.stdout and "Кубань Онлайн" in r.stdout
+    line = next(x for x in r.stdout.splitlines() if "desertion" in x and "│" in x)
+    cells = [c.strip() for c in line.split("│")[1:-1]]
+    assert cells == ["desertion", "1", "3", "+0", "-2"]  # the stored rule also had 501 and 503
+
+
+def test_backtest_unknown_rule_is_a_clean_error(sample: Sample) -> None:
+    assert_clean_error(run("rules", "backtest", "nope", "--db", sample.db, "--rules", ROOT / "rules"),
+                       "no rule named 'nope'", "desertion")
+    assert_clean_error(run("rules", "backtest", "missing.toml", "--db", sample.db), "no such rule file")
+
+
+def test_backtest_missing_database(tmp_path: Path) -> None:
+    assert_clean_error(run("rules", "backtest", "desertion", "--rules", ROOT / "rules", "--db", tmp_path / "x.db"),
+                       "no such database")

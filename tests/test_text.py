@@ -1,0 +1,190 @@
+"""The text normaliser and tokeniser (bot/text.py): what every matcher and highlight relies on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.text import find_urls, normalize, tokenize, words
+
+ZWSP, ZWNJ, ZWJ, SHY, WJ, BOM = "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"
+ACUTE, GRAVE = "\u0301", "\u0300"
+
+
+def surfaces(text: str) -> list[tuple[str, str]]:
+    """(normalised word, the exact slice of the original text it came from)."""
+    return [(t.text, text[t.start:t.end]) for t in tokenize(text)]
+
+
+# -- normalize / words ------------------------------------------------------------------------
+
+
+def test_case_is_folded() -> None:
+    assert words("ДЕЗЕРТИРЫ Задержаны BREAKING News") == ["дезертиры", "задержаны", "breaking", "news"]
+
+
+def test_yo_is_folded_to_ye() -> None:
+    assert words("Ещё ЁЛКА всё") == ["еще", "елка", "все"]
+
+
+@pytest.mark.parametrize("mark", [ZWSP, ZWNJ, ZWJ, SHY, WJ, BOM])
+def test_invisible_characters_inside_a_word_are_removed(mark: str) -> None:
+    assert words(f"де{mark}зер{mark}тир") == ["дезертир"]
+
+
+def test_stress_mark_inside_a_word_is_removed() -> None:
+    assert words(f"дезерти{ACUTE}р по{ACUTE}лк") == ["дезертир", "полк"]
+
+
+@pytest.mark.xfail(strict=True, reason="NFKC runs before stress marks are removed, so a mark that has a "
+                   "precomposed letter survives: е/и + grave -> ѐ/ѝ (normalize('все\\u0300') == 'всѐ'); a "
+                   "stressed Latin look-alike (e + U+0301 -> é) is no longer folded to Cyrillic")
+@pytest.mark.parametrize(("text", "expected"), [
+    (f"все{GRAVE} и{GRAVE}ли", ["все", "или"]),
+    (f"деze{ACUTE}ртир".replace("z", "з"), ["дезертир"]),
+])
+def test_stress_marks_with_precomposed_forms_are_removed(text: str, expected: list[str]) -> None:
+    assert words(text) == expected
+
+
+def test_latin_lookalikes_inside_a_cyrillic_word_are_folded() -> None:
+    # Latin p, o, c, e inside Cyrillic words.
+    assert words("дезертиp пoлк Cолдат сeржант") == ["дезертир", "полк", "солдат", "сержант"]
+
+
+def test_cyrillic_lookalikes_inside_a_latin_word_are_folded() -> None:
+    # Cyrillic о and р inside an otherwise Latin word.
+    assert words("dеsеrtеr pоlice") == ["deserter", "police"]
+
+
+def test_all_latin_words_are_left_alone() -> None:
+    assert words("Cop pop across taxi") == ["cop", "pop", "across", "taxi"]
+    assert normalize("hello world") == "hello world"
+
+
+def test_camelcase_hashtags_and_mentions_are_split() -> None:
+    assert words("#СрочныеНовости от @BazaNews") == ["срочные", "новости", "от", "baza", "news"]
+
+
+def test_hashtag_with_underscore_is_split() -> None:
+    assert words("#дезертиры_новости") == ["дезертиры", "новости"]
+
+
+def test_ukrainian_apostrophes_are_unified() -> None:
+    assert words("об’єкт обʼєкт об'єкт") == ["об'єкт"] * 3
+
+
+def test_urls_are_left_out_of_words() -> None:
+    text = "Дезертиры https://t.me/baza/123 и www.example.com/дезертиры и lenta.ru/news тоже"
+    assert words(text) == ["дезертиры", "и", "и", "тоже"]
+
+
+def test_find_urls_gives_spans_in_the_original_text() -> None:
+    text = "см. https://t.me/baza/123 и lenta.ru"
+    assert [text[s:e] for s, e in find_urls(text)] == ["https://t.me/baza/123", "lenta.ru"]
+
+
+def test_hyphens_slashes_and_underscores_separate_words() -> None:
+    assert words("в/ч 137-го северо-запад snake_case") == ["в", "ч", "137", "го", "северо", "запад", "snake", "case"]
+
+
+# -- tokenize -------------------------------------------------------------------------------
+
+
+def test_tokens_carry_spans_of_the_surface_word() -> None:
+    text = "Трое  ДЕЗЕРТИРОВ, задержаны!"
+    assert surfaces(text) == [("трое", "Трое"), ("дезертиров", "ДЕЗЕРТИРОВ"), ("задержаны", "задержаны")]
+
+
+def test_disguised_word_is_one_token_spanning_the_whole_disguise() -> None:
+    text = f"Вот де{ZWSP}зер{SHY}тиpы{ACUTE} тут"
+    assert surfaces(text) == [("вот", "Вот"), ("дезертиры", f"де{ZWSP}зер{SHY}тиpы{ACUTE}"), ("тут", "тут")]
+
+
+def test_hashtag_parts_map_to_their_own_letters() -> None:
+    text = "Читайте #СрочныеНовости!"
+    assert surfaces(text) == [("читайте", "Читайте"), ("срочные", "Срочные"), ("новости", "Новости")]
+
+
+def test_mention_span_leaves_out_the_at_sign() -> None:
+    text = "@baza пишет"
+    tok = tokenize(text)[0]
+    assert (tok.text, text[tok.start:tok.end]) == ("baza", "baza")
+
+
+def test_tokenize_leaves_out_urls() -> None:
+    text = "Дезертир https://t.me/dezertir/1 и дезертир.рф"
+    assert [t.text for t in tokenize(text)] == ["дезертир", "и", "дезертир", "рф"]
+
+
+@pytest.mark.xfail(strict=True, reason="tokenize splits a hashtag on '_' before CamelCase-splitting, so only "
+                   "the first segment is CamelCase-split; words() splits them all. The two disagree and "
+                   "'#Новости_ДезертирыСбежали' never matches дезертир (see test_matcher)")
+def test_camelcase_after_underscore_in_hashtag_is_split_by_tokenize() -> None:
+    text = "#Новости_ДезертирыСбежали"
+    assert [t.text for t in tokenize(text)] == words(text) == ["новости", "дезертиры", "сбежали"]
+
+
+# -- properties ------------------------------------------------------------------------------
+
+# Cyrillic and Latin letters (with look-alikes), digits, punctuation, invisible characters and
+# stress marks. No '_': see the xfail above.
+_LETTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВЕЁЖКМНОРСТХЯіїєґІЇЄҐabcdefhikmnopqrstuvwxyzABCEHKMOPTXYZ0123"
+_PUNCT = " .,;!?-—'’`\"«»()/:\n\t"
+_INVISIBLE = ZWSP + ZWNJ + ZWJ + SHY + WJ + BOM + ACUTE
+MIXED = st.text(st.sampled_from(_LETTERS + _PUNCT + _INVISIBLE + "#@"), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_tokenize_never_crashes_and_spans_lie_within_the_text(text: str) -> None:
+    for tok in tokenize(text):
+        assert 0 <= tok.start < tok.end <= len(text)
+        assert tok.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(MIXED)
+def test_token_spans_start_on_the_word(text: str) -> None:
+    # (A hashtag part that cannot be placed gets the whole hashtag's span: no ordering promise.)
+    for tok in tokenize(text):
+        assert text[tok.start] not in "#@ \n\t"
+        assert text[tok.end - 1] not in "#@ \n\t"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from(_LETTERS + _PUNCT + _INVISIBLE), max_size=40))
+def test_token_span_normalises_to_the_token(text: str) -> None:
+    # Without hashtags every token is a whole raw word: its surface folds to (at least) the token.
+    for tok in tokenize(text):
+        assert tok.text in normalize(text[tok.start:tok.end])
+
+
+@settings(max_examples=200, deadline=None)
+@given(MIXED)
+def test_words_equal_token_texts(text: str) -> None:
+    assert words(text) == [t.text for t in tokenize(text)]
+
+
+# Idempotence holds on realistic text; '#'/'@' directly followed by an invisible character is
+# the known exception (xfail below), so the strategy drops invisible characters right after them.
+_IDEMPOTENT = MIXED.map(lambda s: re.sub(f"([#@])[{_INVISIBLE}]+", r"\1", s))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_IDEMPOTENT)
+def test_normalize_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+@pytest.mark.xfail(strict=True, reason="normalize is not idempotent: hashtag splitting runs before invisible "
+                   "characters are removed and before NFKC (fullwidth ＃), and NFKC runs before they are "
+                   "removed, so a mark split off by a zero-width space composes on the second pass")
+@pytest.mark.parametrize("text", ["#\u200bA", "＃ТегНовости", "е\u200b\u0308"])
+def test_normalize_is_idempotent_known_counterexamples(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
