@@ -59,6 +59,8 @@ class Post:
 
     def __post_init__(self) -> None:
         self.channel_id = bare_id(int(self.channel_id))
+        if self.forward_channel_id is not None:
+            self.forward_channel_id = bare_id(int(self.forward_channel_id))
         if self.date.tzinfo is None:
             self.date = self.date.replace(tzinfo=timezone.utc)
         if self.edit_date is not None and self.edit_date.tzinfo is None:

@@ -50,7 +50,8 @@ WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # What looks like a word in the raw text: includes the characters `normalize` removes, so a
 # disguised word is one raw word, as it is one word after normalising.
 _RAW_WORD_RE = re.compile(
-    rf"[#@]?(?:[^\W_]|[{_FORMAT_CLASS}])+(?:['’ʼ`](?:[^\W_]|[{_FORMAT_CLASS}])+)*"
+    rf"[#@＃＠](?:\w|[{_FORMAT_CLASS}])+(?:['’ʼ`](?:\w|[{_FORMAT_CLASS}])+)*"
+    rf"|(?:[^\W_]|[{_FORMAT_CLASS}])+(?:['’ʼ`](?:[^\W_]|[{_FORMAT_CLASS}])+)*"
 )
 
 URL_RE = re.compile(
@@ -99,12 +100,19 @@ def _split_camel(m: re.Match[str]) -> str:
 
 
 def _fold_basic(text: str) -> str:
-    """Everything `normalize` does but folding look-alike letters."""
-    if "#" in text or "@" in text:
-        text = _HASHTAG_RE.sub(_split_camel, text)
-    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    """Everything `normalize` does but folding look-alike letters.
+
+    Order matters for idempotence: invisible characters go first (so NFKC composes what they
+    split), hashtags are split after NFKC (fullwidth ＃) and before case folding (CamelCase).
+    """
     if _FORMAT_RE.search(text):
         text = _FORMAT_RE.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    if "#" in text or "@" in text:
+        text = _HASHTAG_RE.sub(_split_camel, text)
+    text = text.casefold().replace("ё", "е")
+    if "ѐ" in text or "ѝ" in text:
+        text = text.replace("ѐ", "е").replace("ѝ", "и")
     if "’" in text or "ʼ" in text or "`" in text:
         text = text.translate(_APOSTROPHES)
     return text
@@ -176,7 +184,7 @@ def tokenize(text: str) -> list[Token]:
         parts = WORD_RE.findall(normalize_word(raw))
         if not parts:
             continue
-        if raw[0] in "#@":
+        if raw[0] in "#@＃＠":
             start += 1
             raw = raw[1:]
         if len(parts) == 1:
@@ -184,7 +192,8 @@ def tokenize(text: str) -> list[Token]:
             continue
         # CamelCase hashtags, underscores, odd NFKC expansions: place each part in the raw
         # word where its letters are; fall back to the whole word.
-        low = raw.casefold().replace("ё", "е")
+        nfkc = unicodedata.normalize("NFKC", raw)
+        low = (nfkc if len(nfkc) == len(raw) else raw).casefold().replace("ё", "е")
         pos = 0
         for part in parts:
             i = low.find(part, pos)

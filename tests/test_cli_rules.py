@@ -134,8 +134,6 @@ def test_explain_prints_the_tree_with_forms() -> None:
     assert has_word(out, "дезертирами")
 
 
-@pytest.mark.xfail(strict=True, reason="explain's tree lines are cropped, not wrapped, at the console width (80 "
-                   "columns when no stream is a terminal): the rule's file:line and most forms (дезертиров) are cut off")
 def test_explain_output_is_not_cropped_on_an_80_column_console() -> None:
     result = run("explain", "desertion", "--rules", RULES_DIR)
     assert result.exit_code == 0

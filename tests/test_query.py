@@ -131,8 +131,6 @@ def test_to_text_round_trip(query: str) -> None:
     assert to_text(parse(text)) == text  # canonical form is a fixed point
 
 
-@pytest.mark.xfail(strict=True, reason="a word split into a phrase (в/ч, 137-й) keeps its ~N on every part, "
-                   "including the parts made exact; to_text renders '=в~1', which parse rejects")
 @pytest.mark.parametrize("query", ["в/ч~1", "137-й~2"])
 def test_to_text_round_trip_of_split_words_with_typos(query: str) -> None:
     assert tree(to_text(parse(query))) == tree(query)
@@ -232,8 +230,6 @@ def test_parse_operator_soup(query: str) -> None:
     _parse_or_query_error(query)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="NEAR's distance is checked with str.isdigit(), "
-                   "which accepts '²' and '①'; int() then raises a bare ValueError, not QueryError")
 @pytest.mark.parametrize("query", ["полк NEAR/² командир", "полк NEAR/①"])
 def test_near_with_a_superscript_distance_is_a_query_error(query: str) -> None:
     _parse_or_query_error(query)

@@ -226,9 +226,6 @@ def test_malformed_file_next_to_good_ones(tmp_path: Path) -> None:
     assert "Traceback" not in r.output and summary(r)["skipped"].endswith("1 errors)")
 
 
-@pytest.mark.xfail(reason="bug: values the reader accepts but SQLite or text_hash cannot take (a lone UTF-16 "
-                          "surrogate in text; media/forward_name not strings) crash the replay with a traceback",
-                   strict=True)
 @pytest.mark.parametrize("record", [
     {"text": "\ud83d дезертир"},  # half an emoji, as some exporters write it
     {"media": ["photo"]},
@@ -244,8 +241,6 @@ def test_bad_jsonl_values_next_to_good_ones(tmp_path: Path, record: dict[str, An
     assert rows(db, "SELECT message_id FROM posts ORDER BY 1") == [(1,), (3,)]
 
 
-@pytest.mark.xfail(reason="bug: an export message with date_unixtime null raises AttributeError out of the reader "
-                          "and the whole replay dies with a traceback", strict=True)
 def test_null_export_date_next_to_good_ones(tmp_path: Path) -> None:
     db, f = tmp_path / "s.db", tmp_path / "chat" / "result.json"
     bad = message(2, QUIET_TEXT)
@@ -269,8 +264,6 @@ def test_bad_option_value_is_a_one_line_error(tmp_path: Path, opt: str, value: s
     assert not db.exists()
 
 
-@pytest.mark.xfail(reason="bug: --alerts naming a .jsonl in a missing folder raises FileNotFoundError (traceback, "
-                          "exit 1) after the store has already been created", strict=True)
 def test_alerts_file_in_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
     r = replay(SAMPLE, "--db", tmp_path / "s.db", "--alerts", tmp_path / "nope" / "a.jsonl")
     one_line_error(r, "error: ")

@@ -144,16 +144,12 @@ def test_query_error_in_a_one_line_query_and_in_an_exclude() -> None:
     assert (second.line, at(text, second)) == (4, 'NEAR/99x скорая"]')
 
 
-@pytest.mark.xfail(strict=True, reason="the column is counted in the parsed string; an escaped quote (\\\") in a "
-                   "basic string makes the locator stop at the escape, so the column points at the wrong place")
 def test_query_error_after_an_escaped_quote() -> None:
     text = '[[rule]]\nname = "a"\nquery = "\\"воинская часть\\" OR (полк"\n'
     e = only_error(text)
     assert at(text, e).startswith("(полк")
 
 
-@pytest.mark.xfail(strict=True, reason="with CRLF line endings TOML folds \\r\\n to \\n inside '''strings''' "
-                   "(and the locator does not skip the \\r after the opening quotes), so columns drift")
 def test_query_error_in_a_crlf_file() -> None:
     text = MULTI.replace("\n", "\r\n")
     e = only_error(text)
@@ -246,8 +242,6 @@ def test_failing_examples_point_at_the_example(tmp_path: Path) -> None:
     assert "rule 'd' matches its example 'дезертир'" in errors[1].message
 
 
-@pytest.mark.xfail(strict=True, reason="check_examples builds a Matcher from the rule as is, and Matcher drops "
-                   "disabled rules: disabling a rule makes every should_match example fail `rules check`")
 def test_disabled_rule_examples_are_still_checked_against_its_query() -> None:
     rs = parse_rules_text('[[rule]]\nname = "a"\nquery = "дезертир"\nenabled = false\n'
                           'should_match = ["дезертиры"]\n', "f.toml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,11 +35,21 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     """
     if alerts not in ("terminal", "none") and not alerts.endswith(".jsonl"):
         fail(f"--alerts {alerts!r}: expected terminal, none or a file name ending in .jsonl")
+    if alerts.endswith(".jsonl"):
+        parent = Path(alerts).resolve().parent
+        if not parent.is_dir():
+            fail(f"--alerts {alerts}: folder {parent} does not exist")
+        if Path(alerts).is_dir():
+            fail(f"--alerts {alerts}: is a folder, expected a file")
     ruleset = load_or_fail(rules_path)
     matcher = Matcher(ruleset)
     titles = {r.name: r.title for r in ruleset.rules}
     store = open_store(db_path)
-    sink = TerminalSink() if alerts == "terminal" else NullSink() if alerts == "none" else JsonlSink(alerts)
+    try:
+        sink = TerminalSink() if alerts == "terminal" else NullSink() if alerts == "none" else JsonlSink(alerts)
+    except OSError as e:
+        store.close()
+        fail(f"--alerts {alerts}: cannot write ({e.strerror})")
     pipeline = Pipeline(store, matcher, alert_state="muted" if alerts == "none" else "queued", since=since)
     skips: list[Skip] = []
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
@@ -123,7 +124,7 @@ def explain(name: str, rules_path: str) -> None:
             _branch(ex, node, rule, matcher)
     scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
     tree.add(f"channels: {scope}; enabled: {str(rule.enabled).lower()}")
-    out().print(tree)
+    Console(highlight=False).print(tree)
 
 
 def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:

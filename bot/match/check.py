@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .matcher import Matcher
 from .rules import RuleError, RuleSet, _Locator
 
@@ -15,7 +17,7 @@ def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[Rul
     for rule in ruleset.rules:
         if not (rule.should_match or rule.should_not_match):
             continue
-        m = Matcher([rule], morphology=matcher.morph if matcher else None)
+        m = Matcher([replace(rule, enabled=True)], morphology=matcher.morph if matcher else None)
         if rule.path not in sources:
             try:
                 sources[rule.path] = _Locator(open(rule.path, encoding="utf-8").read())

@@ -135,7 +135,7 @@ def _lex(query: str) -> list[_Tok]:
 def _parse_word(raw: str, pos: int) -> Node:
     """One bare query word: `=exact`, `prefix*`, `word~N`; several words (в/ч) make a phrase."""
     text, mode, typos = raw, "forms", None
-    m = re.search(r"~(\d*)$", text)
+    m = re.search(r"~([0-9]*)$", text)
     if m:
         if not m.group(1) or int(m.group(1)) > MAX_TYPOS:
             raise QueryError(f"typo allowance must be ~0, ~1 or ~2, not '{m.group()}'", pos + m.start())
@@ -159,8 +159,10 @@ def _parse_word(raw: str, pos: int) -> Node:
     if len(parts) == 1:
         return Word(parts[0], mode, typos, pos, raw)
     # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish.
-    ws = [Word(p, "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms", typos, pos)
-          for i, p in enumerate(parts)]
+    ws = []
+    for i, p in enumerate(parts):
+        part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
+        ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos))
     return Phrase(tuple(ws), pos)
 
 
@@ -226,7 +228,7 @@ class _Parser:
         left = self.unary(after)
         while (tok := self.peek()) is not None and tok.kind == "near":
             self.take()
-            if tok.dist is None or not tok.dist.isdigit() or not 1 <= int(tok.dist) <= 100:
+            if tok.dist is None or not (tok.dist.isascii() and tok.dist.isdigit()) or not 1 <= int(tok.dist) <= 100:
                 raise QueryError("NEAR needs a distance from 1 to 100, as in NEAR/5", tok.pos)
             right = self.unary(after=tok)
             for side in (left, right):

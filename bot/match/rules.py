@@ -61,6 +61,8 @@ class Rule:
     def from_query(cls, name: str, query: str, **kw: Any) -> "Rule":
         """Build a rule in code (tests, `rules test`); raises QueryError."""
         exclude = tuple(kw.pop("exclude", ()))
+        if kw.get("channels") is not None:
+            kw["channels"] = tuple(_channel_key(c) for c in kw["channels"])
         return cls(name=name, query=query, node=parse(query), exclude=exclude,
                    exclude_nodes=tuple(parse(q) for q in exclude), title=kw.pop("title", name), **kw)
 
@@ -109,6 +111,9 @@ class _Locator:
         m = re.compile(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*=").search(self.text, start, end)
         return m.start() + len(m.group()) - len(m.group().lstrip()) if m else start
 
+    def _walk(self, body: int, pos: int, basic: bool) -> int:
+        return _walk_raw(self.text, body, pos, basic)
+
     def string(self, index: int, key: str, item: int = 0, pos: int = 0) -> int:
         """Offset of character `pos` inside the item-th string value of `key`."""
         start, end = self.block(index)
@@ -122,11 +127,13 @@ class _Locator:
                 if self.text.startswith(q, i):
                     found += 1
                     body = i + len(q)
-                    if len(q) == 3 and self.text.startswith("\n", body):
+                    if len(q) == 3 and self.text.startswith("\r\n", body):
+                        body += 2
+                    elif len(q) == 3 and self.text.startswith("\n", body):
                         body += 1
                     close = self.text.find(q, body)
                     if found == item:
-                        return body + min(pos, max(close - body, 0))
+                        return self._walk(body, pos, basic=q.startswith('"'))
                     i = close + len(q) if close >= 0 else end
                     break
             else:
@@ -134,6 +141,22 @@ class _Locator:
                     i = self.text.find("\n", i) if "\n" in self.text[i:end] else end
                 i += 1
         return m.start()
+
+
+def _walk_raw(text: str, body: int, pos: int, basic: bool) -> int:
+    """Offset in the raw file of the parsed string's character `pos`: escapes (basic strings)
+    and CRLF line ends take more raw characters than they give."""
+    i = body
+    for _ in range(pos):
+        if i >= len(text):
+            break
+        if text.startswith("\r\n", i):
+            i += 2
+        elif basic and text[i] == "\\" and i + 1 < len(text):
+            i += {"u": 6, "U": 10}.get(text[i + 1], 2)
+        else:
+            i += 1
+    return i
 
 
 def _as_str_list(value: Any) -> list[str] | None:

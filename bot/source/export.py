@@ -58,15 +58,34 @@ def flatten_text(text: Any) -> tuple[str, tuple[Entity, ...]]:
     return "".join(out), tuple(entities)
 
 
+def unix_time(value: Any) -> datetime:
+    """Unix seconds (an int or a numeric string) -> aware UTC datetime; ValueError when not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"date {value!r} is not a Unix time")
+    try:
+        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"date {value!r} is not a Unix time in range") from None
+
+
+def check_text(text: str) -> str:
+    """Text must be storable: valid Unicode with no lone surrogate (half an emoji)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode (a lone surrogate, half an emoji?)") from None
+    return text
+
+
 def _ts(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    return None if value in (None, "") else unix_time(value)
 
 
 def _date(msg: dict[str, Any]) -> datetime:
     if "date_unixtime" in msg:
-        return _ts(msg["date_unixtime"])  # type: ignore[return-value]
+        if msg["date_unixtime"] in (None, ""):
+            raise ValueError("date_unixtime is empty")
+        return unix_time(msg["date_unixtime"])
     # Old exports: `date` is the exporting PC's local time; the best we can do is read it as UTC.
     return datetime.fromisoformat(msg["date"]).replace(tzinfo=timezone.utc)
 
@@ -86,6 +105,7 @@ def _media(msg: dict[str, Any]) -> str | None:
 
 def _message_to_post(msg: dict[str, Any], chat: dict[str, Any]) -> Post:
     text, entities = flatten_text(msg.get("text", ""))
+    check_text(text)
     fwd = msg.get("forwarded_from")
     return Post(
         channel_id=int(chat["id"]),
@@ -120,7 +140,7 @@ def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | 
             continue
         try:
             yield _message_to_post(msg, chat)
-        except (KeyError, ValueError, TypeError, OverflowError) as e:
+        except (KeyError, ValueError, TypeError, OverflowError, OSError) as e:
             what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             yield Skip(path, label, what)
 
@@ -134,6 +154,9 @@ def read_export(path: str | Path) -> Iterator[Post | Skip]:
     except json.JSONDecodeError as e:
         yield Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
         return
+    except RecursionError:
+        yield Skip(str(path), "", "not a Telegram export (JSON nested too deeply)")
+        return
     except (OSError, UnicodeDecodeError) as e:
         yield Skip(str(path), "", f"cannot read: {e}")
         return
@@ -141,7 +164,9 @@ def read_export(path: str | Path) -> Iterator[Post | Skip]:
         yield Skip(str(path), "", "not a Telegram export (the top level is not an object)")
         return
     chats = data.get("chats", {}).get("list") if isinstance(data.get("chats"), dict) else None
-    if chats is not None:
+    if chats is not None and not isinstance(chats, list):
+        yield Skip(str(path), "", "not a Telegram export ('chats.list' is not a list)")
+    elif chats is not None:
         for n, chat in enumerate(chats):
             if isinstance(chat, dict):
                 yield from _chat_posts(chat, str(path), f"chat #{n} ({chat.get('name', '?')}): ")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..post import Entity, Post
-from .export import Skip
+from .export import Skip, check_text, unix_time
 
 __all__ = ["read_jsonl", "post_from_dict"]
 
@@ -17,7 +17,7 @@ def _when(value: Any, field: str) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return unix_time(value)
     if isinstance(value, str):
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
@@ -40,6 +40,10 @@ def post_from_dict(d: dict[str, Any]) -> Post:
     text = d.get("text", "")
     if not isinstance(text, str):
         raise ValueError("text must be a string")
+    check_text(text)
+    for key in ("channel_title", "channel_username", "forward_name", "media"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise ValueError(f"{key} must be a string")
     date = _when(d.get("date"), "date")
     if date is None:
         raise KeyError("date")
@@ -65,12 +69,17 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
     """Posts from a .jsonl file; a bad line is skipped and reported with its line number."""
     path = Path(path)
     try:
-        f = path.open(encoding="utf-8")
+        f = path.open("rb")
     except OSError as e:
         yield Skip(str(path), "", f"cannot read: {e}")
         return
     with f:
-        for n, line in enumerate(f, 1):
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")
+                continue
             if not line.strip():
                 continue
             try:
@@ -82,8 +91,7 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
                 yield Skip(str(path), f"line {n}", f"not valid JSON ({e.msg})")
             except KeyError as e:
                 yield Skip(str(path), f"line {n}", f"missing field {e}")
-            except (ValueError, TypeError, OverflowError) as e:
+            except RecursionError:
+                yield Skip(str(path), f"line {n}", "JSON nested too deeply")
+            except (ValueError, TypeError, OverflowError, OSError) as e:
                 yield Skip(str(path), f"line {n}", str(e))
-            except UnicodeDecodeError as e:
-                yield Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")
-                return
