@@ -86,6 +86,7 @@ class Matcher:
         self._prefixes: list[tuple[str, int]] = []
         self._deletes: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
+        self._min_len_k2 = 1 << 30
         self._rule_anchors: list[set[int]] = []
         self._rule_urls: list[bool] = []
         self._prefilters: list[Callable[[set[int]], bool]] = []
@@ -122,6 +123,8 @@ class Matcher:
             k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
             if k:
                 self._max_delete = max(self._max_delete, k)
+                if k == 2:
+                    self._min_len_k2 = min(self._min_len_k2, len(f))
                 for d in _deletes(f, k):
                     self._deletes[d].append((f, tid, k))
         return tid
@@ -184,7 +187,9 @@ class Matcher:
                 found[tid] = (tid, "prefix", 1.0)
         if self._deletes and len(token) >= 4 and not token.isdigit():
             typo: dict[int, tuple[int, str, float]] = {}
-            for d in _deletes(token, self._max_delete):
+            # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
+            k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
+            for d in _deletes(token, k):
                 for form, tid, k in self._deletes.get(d, ()):
                     if tid in found or tid in typo:
                         continue
@@ -386,8 +391,14 @@ def _has_url(node: Node) -> bool:
     return False
 
 
+_PREFIX = 7
+
+
 def _deletes(word: str, k: int) -> set[str]:
-    """The word and every string made by deleting up to k of its letters (SymSpell's index)."""
+    """SymSpell's keys: the word's first 7 letters and every string made by deleting up to k
+    of them. Equal-length prefixes are never further apart than the words, so comparing
+    prefixes finds every candidate (confirmed on whole words) at a fraction of the keys."""
+    word = word[:_PREFIX]
     out = {word}
     frontier = {word}
     for _ in range(k):
