@@ -94,7 +94,7 @@ class Pipeline:
                 status = "new" if prev is None else "edited"
                 story_id = self.stories.assign(post, prev[1] if prev else None)
                 matches = self.matcher.match(post)
-                self.store.write_post(post, story_id, now=now)
+                self.store.write_post(post, story_id, now=now, edited=status == "edited")
                 self.store.write_matches(post, matches, now=now)
                 alert_ids = [a for m in matches
                              if (a := self.store.queue_alert(story_id, post, m, state=self.alert_state, now=now)) is not None]
@@ -103,6 +103,7 @@ class Pipeline:
             for channel_id, (post, high) in channels.items():
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
                 self.store.advance_high_water(channel_id, high)
+            self.store.sync_search()
         for p in out:
             self.summary.add(p)
         if on_batch:

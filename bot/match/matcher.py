@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable, Protocol
 
 from rapidfuzz.distance import OSA
@@ -86,6 +87,7 @@ class Matcher:
         self._prefixes: list[tuple[str, int]] = []
         self._deletes: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
+        self._delete_keys: frozenset[str] | None = None
         self._min_len_k2 = 1 << 30
         self._rule_anchors: list[set[int]] = []
         self._rule_urls: list[bool] = []
@@ -123,6 +125,7 @@ class Matcher:
             k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
             if k:
                 self._max_delete = max(self._max_delete, k)
+                self._delete_keys = None
                 if k == 2:
                     self._min_len_k2 = min(self._min_len_k2, len(f))
                 for d in _deletes(f, k):
@@ -189,8 +192,10 @@ class Matcher:
             typo: dict[int, tuple[int, str, float]] = {}
             # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
             k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
-            for d in _deletes(token, k):
-                for form, tid, k in self._deletes.get(d, ()):
+            if self._delete_keys is None:
+                self._delete_keys = frozenset(self._deletes)
+            for d in _deletes(token, k) & self._delete_keys:
+                for form, tid, k in self._deletes[d]:
                     if tid in found or tid in typo:
                         continue
                     dist = OSA.distance(token, form, score_cutoff=k)
@@ -398,10 +403,16 @@ def _deletes(word: str, k: int) -> set[str]:
     """SymSpell's keys: the word's first 7 letters and every string made by deleting up to k
     of them. Equal-length prefixes are never further apart than the words, so comparing
     prefixes finds every candidate (confirmed on whole words) at a fraction of the keys."""
-    word = word[:_PREFIX]
-    out = {word}
-    frontier = {word}
-    for _ in range(k):
-        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w)) if len(w) > 1}
-        out |= frontier
+    w = word[:_PREFIX]
+    n = len(w)
+    out = {w}
+    if k >= 1 and n > 1:
+        out.update([w[:i] + w[i + 1:] for i in range(n)])
+    if k >= 2 and n > 2:
+        out.update([w[:i] + w[i + 1:j] + w[j + 1:] for i, j in _pairs(n)])
     return out
+
+
+@lru_cache(maxsize=None)
+def _pairs(n: int) -> tuple[tuple[int, int], ...]:
+    return tuple((i, j) for i in range(n) for j in range(i + 1, n))

@@ -53,7 +53,10 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["posts"].create_index(["date"])
     db["posts"].create_index(["story_id"])
     db["posts"].create_index(["forward_channel_id", "forward_post_id"])
-    db["posts"].enable_fts(["text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    # No triggers: new posts are indexed in bulk once per batch (`sync_search`), which costs
+    # half of a trigger per row; edits re-index their post explicitly (`write_post`).
+    db["posts"].enable_fts(["text"], create_triggers=False, tokenize="unicode61 remove_diacritics 2")
+    db["meta"].create({"key": str, "value": str}, pk="key")
     db["matches"].create({
         "channel_id": int, "message_id": int, "rule": str, "severity": str, "terms": str,
         "hits": str, "current": int, "matched_at": str,
@@ -173,7 +176,32 @@ class Store:
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
-    def write_post(self, post: Post, story_id: int, *, now: str) -> None:
+    def _search_high_water(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
+        return int(row[0]) if row else 0
+
+    def sync_search(self) -> int:
+        """Add posts stored since the last sync to the full-text index; returns how many."""
+        hw = self._search_high_water()
+        top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
+        if top <= hw:
+            return 0
+        with self.transaction():
+            self.db.execute("INSERT INTO posts_fts (rowid, text) SELECT rowid, text FROM posts WHERE rowid > ?", [hw])
+            self.db.execute("INSERT INTO meta (key, value) VALUES ('fts_rowid', ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [str(top)])
+        return top - hw
+
+    def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
+        """Insert or update one post; an edited post already in the search index is re-indexed."""
+        old = None
+        if edited:
+            old = self.db.execute("SELECT rowid, text FROM posts WHERE channel_id = ? AND message_id = ?",
+                                  [post.channel_id, post.message_id]).fetchone()
+            if old and old[0] <= self._search_high_water():
+                self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [old[0], old[1]])
+            else:
+                old = None
         self.db.execute(
             "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
             "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at) "
@@ -185,6 +213,8 @@ class Store:
              post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
              post.media, story_id, now, now],
         )
+        if old:
+            self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [old[0], post.text])
 
     def write_matches(self, post: Post, matches: Iterable[Match], *, now: str) -> None:
         """Record this post's current matches; earlier matches it no longer has stay, marked stale."""

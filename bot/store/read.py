@@ -139,6 +139,7 @@ class SearchHit:
 
 def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True) -> Iterator[SearchHit]:
     """Posts whose text has every word of `text` (as a prefix or an inflected form), by bm25."""
+    store.sync_search()
     q = fts_query(text, forms=forms)
     log.debug("fts query: %s", q.expression)
     sql = (
@@ -235,6 +236,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
             args.extend(rules)
         where.append(f"EXISTS (SELECT 1 FROM matches m WHERE {cond})")
     if search is not None:
+        store.sync_search()
         where.append("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
         args.append(fts_query(search).expression)
     sql = (
