@@ -23,3 +23,6 @@ def corpus() -> dict[tuple[int, int], Post]:
         pytest.skip(f"real corpus not found at {CORPUS} (clone ../shared beside the repo or set TGWATCH_SHARED)")
     posts = (p for f in find_exports([CORPUS]) for p in read_export(f))
     return {p.key: p for p in posts if isinstance(p, Post)}
+
+
+from .sample_store import built, sample  # noqa: E402,F401  (fixtures: a store built from the sample)

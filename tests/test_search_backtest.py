@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,8 @@ from bot.store.db import Store
 from bot.store.read import SearchError, fts_query, search_posts
 from bot.text import words
 
-from .test_export import KUBAN, ROOT, Sample, assert_clean_error, build, run
+from .sample_store import KUBAN, ROOT, Sample
+from .test_export import assert_clean_error, run
 
 NASTY = [
     '"', '""', "'", '"дезертир', 'дезертир"*', "(дезертир", "дезертир)", "AND", "OR NOT", "NEAR(дезертир",
@@ -19,18 +19,6 @@ NASTY = [
     "*", "дезертир*", '"воинская" "часть"', "';DROP TABLE posts;--", "\\", "\x00дезертир", "дезер\u200bтир",
     "'\"()*:^-+{}[]<>", "NOT NOT дезертир", "а", "ё",
 ]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Sample:
-    return build(tmp_path_factory.mktemp("template") / "tg.db")
-
-
-@pytest.fixture
-def sample(built: Sample, tmp_path: Path) -> Sample:
-    db = tmp_path / "tg.db"
-    shutil.copyfile(built.db, db)
-    return Sample(db, built.processed)
 
 
 @pytest.fixture

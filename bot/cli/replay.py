@@ -14,7 +14,6 @@ from ..alert.outbox import deliver_queued
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline
-from ..post import Post
 from ..source import Skip, read_paths, source_files
 from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
 from .rules import load_or_fail
