@@ -39,14 +39,17 @@ class AlertSink(Protocol):
     def send(self, alert: Alert) -> None: ...
 
 
-def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None) -> Alert:
+def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None) -> Alert | None:
+    """The alert with its post, hits and story; None when its post is no longer stored."""
     row = next(store.db.query(
         "SELECT a.id, a.rule, a.severity, a.channel_id, a.message_id, a.story_id, p.link, p.date, p.text, "
         "m.hits, c.title, c.username, s.size FROM alerts a "
         "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
         "LEFT JOIN matches m ON m.channel_id = a.channel_id AND m.message_id = a.message_id AND m.rule = a.rule "
         "LEFT JOIN channels c ON c.id = a.channel_id LEFT JOIN stories s ON s.id = a.story_id WHERE a.id = ?",
-        [alert_id]))
+        [alert_id]), None)
+    if row is None:
+        return None
     return Alert(
         id=row["id"], rule=row["rule"], title=(titles or {}).get(row["rule"], row["rule"]),
         severity=row["severity"], channel_id=row["channel_id"], channel_title=row["title"] or str(row["channel_id"]),
@@ -61,6 +64,9 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
     sent = 0
     for row in store.queued_alerts():
         alert = load_alert(store, int(row["id"]), titles)  # type: ignore[arg-type]
+        if alert is None:
+            store.mark_alert(int(row["id"]), "failed", error="post no longer stored")  # type: ignore[arg-type]
+            continue
         sink.send(alert)
         store.mark_alert(alert.id, "sent", sent_at=utcnow())
         sent += 1
