@@ -89,6 +89,7 @@ class Matcher:
         self._max_delete = 0
         self._delete_keys: frozenset[str] | None = None
         self._min_len_k2 = 1 << 30
+        self._typo_min_len, self._typo_max_len = 1 << 30, 0  # token lengths a typo can have
         self._rule_anchors: list[set[int]] = []
         self._rule_urls: list[bool] = []
         self._prefilters: list[Callable[[set[int]], bool]] = []
@@ -128,6 +129,8 @@ class Matcher:
                 self._delete_keys = None
                 if k == 2:
                     self._min_len_k2 = min(self._min_len_k2, len(f))
+                self._typo_min_len = max(4, min(self._typo_min_len, len(f) - k))
+                self._typo_max_len = max(self._typo_max_len, len(f) + k)
                 for d in _deletes(f, k):
                     self._deletes[d].append((f, tid, k))
         return tid
@@ -188,7 +191,7 @@ class Matcher:
         for prefix, tid in self._prefixes:
             if token.startswith(prefix) and tid not in found:
                 found[tid] = (tid, "prefix", 1.0)
-        if self._deletes and len(token) >= 4 and not token.isdigit():
+        if self._deletes and self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit():
             typo: dict[int, tuple[int, str, float]] = {}
             # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
             k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
@@ -201,7 +204,7 @@ class Matcher:
                     dist = OSA.distance(token, form, score_cutoff=k)
                     if 0 < dist <= k:
                         typo[tid] = (tid, "typo", round(1 - dist / max(len(form), len(token)), 3))
-            if typo and not self.morph.is_known(token):
+            if typo and not self.morph.is_known(token):  # a dictionary word is nobody's typo
                 found.update(typo)
         result = tuple(found.values())
         self._remember(token, result)
