@@ -160,6 +160,20 @@ def find_urls(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in URL_RE.finditer(text)]
 
 
+def _tokens_in_place(norm: str, urls: list[tuple[int, int]]) -> list[Token]:
+    out: list[Token] = []
+    u = 0
+    for m in WORD_RE.finditer(norm):
+        start, end = m.span()
+        while u < len(urls) and urls[u][1] <= start:
+            u += 1
+        if u < len(urls) and urls[u][0] < end:
+            continue
+        w = m.group()
+        out.append(Token(normalize_word(w) if _MIXED_RE.search(w) else w, start, end))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """One normalised word and where it stands in the original text."""
@@ -172,6 +186,12 @@ class Token:
 def tokenize(text: str) -> list[Token]:
     """Normalised words with their spans in `text`; words inside URLs are left out."""
     urls = find_urls(text) if ("." in text or "/" in text) else []
+    if "#" not in text and "@" not in text:
+        norm = _fold_basic(text)
+        if len(norm) == len(text):
+            # Folding kept every character in place (the usual case): read the words and
+            # their spans straight off the folded text.
+            return _tokens_in_place(norm, urls)
     out: list[Token] = []
     u = 0
     for m in _RAW_WORD_RE.finditer(text):
