@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 from .match.matcher import Match, Matcher
 from .post import Post
 from .store.db import Store, utcnow
-from .story import StoryAssigner
+from .story import StoryIndex
 
 __all__ = ["Pipeline", "Processed", "Summary"]
 
@@ -24,6 +24,7 @@ class Processed:
     story_id: int | None = None
     matches: list[Match] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
+    update_ids: list[int] = field(default_factory=list)  # sent alerts of this story queued for an update
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Summary:
     too_old: int = 0
     matches: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
+    updates: int = 0
 
     def add(self, p: Processed) -> None:
         self.read += 1
@@ -45,22 +47,25 @@ class Summary:
         for m in p.matches:
             self.matches[m.rule] += 1
         self.alerts += len(p.alert_ids)
+        self.updates += len(p.update_ids)
 
 
 class Pipeline:
-    """Stores posts idempotently, matches new and edited ones, queues one alert per story x rule.
+    """Stores posts idempotently, folds new ones into stories (`StoryIndex`), matches new and
+    edited ones, queues one alert per story x rule; a story that grows after its alert was sent
+    queues an update of that alert instead of a new one.
 
     Batches commit atomically: a crash loses at most the batch in flight, never stored data,
     and the alert is queued in the same transaction as the match that caused it.
     """
 
     def __init__(self, store: Store, matcher: Matcher, *, alert_state: str = "queued",
-                 since: datetime | None = None) -> None:
+                 since: datetime | None = None, window_hours: float = 48.0) -> None:
         self.store = store
         self.matcher = matcher
         self.alert_state = alert_state
         self.since = since
-        self.stories = StoryAssigner(store)
+        self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
 
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
@@ -96,10 +101,16 @@ class Pipeline:
                 matches = self.matcher.match(post)
                 self.store.write_post(post, story_id, now=now, edited=status == "edited")
                 self.store.write_matches(post, matches, now=now)
-                alert_ids = [a for m in matches
-                             if (a := self.store.queue_alert(story_id, post, m, state=self.alert_state, now=now)) is not None]
+                alert_ids: list[int] = []
+                update_ids: list[int] = []
+                for m in matches:
+                    a = self.store.queue_alert(story_id, post, m, state=self.alert_state, now=now)
+                    if a is not None:
+                        alert_ids.append(a)
+                    elif status == "new" and (u := self.store.update_alert(story_id, m.rule, post, now=now)) is not None:
+                        update_ids.append(u)
                 known[post.key] = (post.text_hash, story_id)
-                out.append(Processed(post, status, story_id, matches, alert_ids))
+                out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             for channel_id, (post, high) in channels.items():
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
                 self.store.advance_high_water(channel_id, high)

@@ -60,7 +60,7 @@ def test_csv_file_with_bom_opens_cleanly_with_cyrillic_links_and_rules(sample: S
     assert row["link"] == "https://t.me/c/1700000001/48217"
     assert row["rules"] == "desertion; regiment"
     assert "дезертирство" in row["terms"].split("; ")
-    assert row["story_first"] == row["link"] and row["story_size"] == "1"
+    assert row["story_first"] == row["link"] and row["story_size"] == "3"  # + Горячая линия 90418, the forward 503
     assert f"rows written to {out}" in r.stderr
     assert not list(tmp_path.glob("*.part"))
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from ..store.db import Store, utcnow
 
-__all__ = ["Alert", "AlertSink", "deliver_queued", "load_alert", "snippet"]
+__all__ = ["Alert", "AlertSink", "deliver_queued", "load_alert", "snippet", "story_line"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Alert:
     hits: tuple[tuple[str, str, int, int, float, str], ...]  # term, form, start, end, score, kind
     story_id: int
     story_size: int
+    update: bool = False  # the story grew after this alert was sent: tell who followed
+    story: tuple[tuple[str, str, str], ...] = ()  # the story's posts, oldest first: channel, date, link
 
     @property
     def terms(self) -> list[str]:
@@ -39,7 +41,7 @@ class AlertSink(Protocol):
     def send(self, alert: Alert) -> None: ...
 
 
-def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None) -> Alert | None:
+def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None, *, update: bool = False) -> Alert | None:
     """The alert with its post, hits and story; None when its post is no longer stored."""
     row = next(store.db.query(
         "SELECT a.id, a.rule, a.severity, a.channel_id, a.message_id, a.story_id, p.link, p.date, p.text, "
@@ -55,15 +57,43 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         severity=row["severity"], channel_id=row["channel_id"], channel_title=row["title"] or str(row["channel_id"]),
         username=row["username"], message_id=row["message_id"], link=row["link"], date=row["date"],
         text=row["text"] or "", hits=tuple(tuple(h) for h in json.loads(row["hits"] or "[]")),  # type: ignore[misc]
-        story_id=row["story_id"], story_size=row["size"] or 1,
+        story_id=row["story_id"], story_size=row["size"] or 1, update=update,
+        story=tuple((str(r["title"]), str(r["date"]), str(r["link"])) for r in store.story_posts(row["story_id"]))
+        if (row["size"] or 1) > 1 else (),
     )
 
 
+def _hhmm(date: str) -> str:
+    return date[11:16] if len(date) >= 16 else date
+
+
+def story_line(alert: Alert, also: int = 3) -> str:
+    """«first: SHOT 12:04; also Mash 12:06, Topor 12:09 (+3)»: the first post's channel, the first
+    post of up to `also` other channels, and how many more posts the story has (times UTC)."""
+    if not alert.story:
+        return f"first: {alert.channel_title} {_hhmm(alert.date)}"
+    first = alert.story[0]
+    shown: list[tuple[str, str, str]] = []
+    seen = {first[0]}
+    for p in alert.story[1:]:
+        if p[0] not in seen and len(shown) < also:
+            seen.add(p[0])
+            shown.append(p)
+    line = f"first: {first[0]} {_hhmm(first[1])}"
+    if shown:
+        line += "; also " + ", ".join(f"{t} {_hhmm(d)}" for t, d, _ in shown)
+    more = max(alert.story_size, len(alert.story)) - 1 - len(shown)
+    if more > 0:
+        line += f" (+{more})"
+    return line
+
+
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None) -> int:
-    """Send every queued alert in order, marking each sent; returns how many were sent."""
+    """Send every queued alert and alert update in order, marking each sent; returns how many
+    were sent."""
     sent = 0
     for row in store.queued_alerts():
-        alert = load_alert(store, int(row["id"]), titles)  # type: ignore[arg-type]
+        alert = load_alert(store, int(row["id"]), titles, update=row["state"] == "update_queued")  # type: ignore[arg-type]
         if alert is None:
             store.mark_alert(int(row["id"]), "failed", error="post no longer stored")  # type: ignore[arg-type]
             continue

@@ -9,7 +9,7 @@ from typing import IO
 from rich.console import Console
 from rich.text import Text
 
-from .outbox import Alert, snippet
+from .outbox import Alert, snippet, story_line
 
 __all__ = ["TerminalSink", "JsonlSink", "NullSink"]
 
@@ -23,6 +23,10 @@ class TerminalSink:
         self.console = console or Console(highlight=False, soft_wrap=True)
 
     def send(self, alert: Alert) -> None:
+        if alert.update:
+            line = Text("UPDATE", style="bold cyan").append(f" [{alert.rule}] story #{alert.story_id}: ")
+            self.console.print(line.append(story_line(alert)))
+            return
         label, style = _SEVERITY.get(alert.severity, (alert.severity.upper(), "bold"))
         head = Text(f" {label} ", style=style).append(f" {alert.title}", style="bold")
         head.append(f"  [{alert.rule}]", style="dim")
@@ -36,6 +40,8 @@ class TerminalSink:
             body.stylize("bold reverse", s + 2, e + 2)
         self.console.print(body)
         self.console.print(Text(f"  matched: {', '.join(alert.terms)}", style="dim"))
+        if alert.story_size > 1:
+            self.console.print(Text(f"  story #{alert.story_id} ({alert.story_size} posts): {story_line(alert)}", style="dim"))
         self.console.print()
 
 
@@ -47,6 +53,13 @@ class JsonlSink:
         self._f: IO[str] = self.path.open("a", encoding="utf-8")
 
     def send(self, alert: Alert) -> None:
+        if alert.update:
+            self._write({
+                "update": True, "alert_id": alert.id, "rule": alert.rule, "story_id": alert.story_id,
+                "story_size": alert.story_size, "summary": story_line(alert),
+                "posts": [{"channel": t, "date": d, "link": link} for t, d, link in alert.story],
+            })
+            return
         rec = {
             "alert_id": alert.id, "rule": alert.rule, "severity": alert.severity, "channel_id": alert.channel_id,
             "channel": alert.channel_title, "username": alert.username, "message_id": alert.message_id,
@@ -54,6 +67,9 @@ class JsonlSink:
             "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]} for h in alert.hits],
             "story_id": alert.story_id, "story_size": alert.story_size, "text": alert.text,
         }
+        self._write(rec)
+
+    def _write(self, rec: dict[str, object]) -> None:
         self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._f.flush()
 

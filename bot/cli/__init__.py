@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from . import backtest, export, search
+from . import backtest, export, search, stories
 from .replay import replay
 from .rules import rules
 
@@ -22,7 +22,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(rules)
 cli.add_command(replay)
-cli.add_command(export.export); cli.add_command(search.search); rules.add_command(backtest.backtest)  # noqa: E702
+cli.add_command(export.export); cli.add_command(search.search); cli.add_command(stories.stories); rules.add_command(backtest.backtest)  # noqa: E702
 
 
 def main() -> None:

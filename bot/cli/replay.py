@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,9 @@ from .rules import load_or_fail
 def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetime | None, alerts: str) -> None:
     """Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files.
 
-    Every post is stored once; new and edited posts are matched; one alert per story and rule.
+    Every post is stored once and folded into a story (forwards, copies and rewordings of the same
+    event within 48 h); new and edited posts are matched; one alert per story and rule, and an
+    update line when a story that already alerted is reported again.
     Replaying the same files again stores nothing new and alerts nothing twice.
     """
     if alerts not in ("terminal", "none") and not alerts.endswith(".jsonl"):
@@ -53,11 +56,21 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     skips: list[Skip] = []
 
     def posts():  # type: ignore[no-untyped-def]
-        for item in read_paths(paths):
-            if isinstance(item, Skip):
-                skips.append(item)
+        # files are merged by post date (each file is in date order), so stories fold in time order
+        def one(f):  # type: ignore[no-untyped-def]
+            for item in read_paths([f]):
+                if isinstance(item, Skip):
+                    skips.append(item)
+                else:
+                    yield item
+
+        files = []
+        for f in source_files(paths):
+            if isinstance(f, Skip):
+                skips.append(f)
             else:
-                yield item
+                files.append(one(f))
+        yield from heapq.merge(*files, key=lambda p: p.date)
 
     def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
         if alerts != "none":
@@ -98,6 +111,8 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str) 
     for rule, n in sorted(s.matches.items()):
         table.add_row(f"matched {rule}", str(n))
     table.add_row("new alerts", str(s.alerts))
+    if s.updates:
+        table.add_row("alert updates", str(s.updates))
     table.add_row("store", db_path)
     c.print(table)
     reasons = Counter(k.reason.split(" (")[0] for k in problems)

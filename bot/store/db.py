@@ -176,6 +176,43 @@ class Store:
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
+    def join_story(self, story_id: int, post: Post) -> None:
+        """Count one more post in a story: size, channels, last date (and first post when earlier)."""
+        row = self.db.execute("SELECT first_date, last_date, channels FROM stories WHERE id = ?", [story_id]).fetchone()
+        if row is None:
+            return
+        first, last, chans = row
+        channels = json.loads(chans or "[]")
+        if post.channel_id not in channels:
+            channels.append(post.channel_id)
+        d = iso(post.date)
+        if first is None or d < first:
+            self.db.execute(
+                "UPDATE stories SET first_channel_id = ?, first_message_id = ?, first_date = ? WHERE id = ?",
+                [post.channel_id, post.message_id, d, story_id])
+        self.db.execute(
+            "UPDATE stories SET size = coalesce(size, 0) + 1, channels = ?, last_date = ? WHERE id = ?",
+            [json.dumps(channels), max(d, last or d), story_id])
+
+    def story_of(self, channel_id: int, message_id: int) -> int | None:
+        """The story of a stored post, None when it is not stored."""
+        row = self.db.execute("SELECT story_id FROM posts WHERE channel_id = ? AND message_id = ?",
+                              [channel_id, message_id]).fetchone()
+        return row[0] if row else None
+
+    def posts_since(self, since: str, until: str | None = None) -> Iterator[dict[str, object]]:
+        """Stored posts dated at or after `since` (and before `until`; ISO, UTC), oldest first: what
+        the story index needs."""
+        return self.db.query("SELECT channel_id, message_id, date, text, story_id FROM posts WHERE date >= ? "
+                             "AND (? IS NULL OR date < ?) ORDER BY date, channel_id, message_id", [since, until, until])
+
+    def story_posts(self, story_id: int, limit: int = 200) -> list[dict[str, object]]:
+        """A story's posts, oldest first, with their channel titles."""
+        return list(self.db.query(
+            "SELECT p.channel_id, p.message_id, p.date, p.link, coalesce(c.title, p.channel_id) AS title "
+            "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.story_id = ? "
+            "ORDER BY p.date, p.channel_id, p.message_id LIMIT ?", [story_id, limit]))
+
     def _search_high_water(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
         return int(row[0]) if row else 0
@@ -238,6 +275,19 @@ class Store:
         )
         return int(cur.lastrowid) if cur.rowcount else None  # type: ignore[arg-type]
 
+    def update_alert(self, story_id: int, rule: str, post: Post, *, now: str) -> int | None:
+        """Another post of a story that already alerted for `rule`: a sent alert is queued for an
+        update ('update_queued'); one not sent yet stays queued (it will show the whole story), a
+        muted or failed one stays as it is. Returns the alert id when an update is (now) queued."""
+        row = self.db.execute("SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ? AND rule = ?",
+                              [story_id, rule]).fetchone()
+        if row is None or (row[2], row[3]) == post.key:
+            return None
+        if row[1] == "sent":
+            self.db.execute("UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE id = ?", [now, row[0]])
+            return int(row[0])
+        return int(row[0]) if row[1] == "update_queued" else None
+
     def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(
@@ -246,7 +296,8 @@ class Store:
         )
 
     def queued_alerts(self) -> list[dict[str, object]]:
-        return list(self.db.query("SELECT * FROM alerts WHERE state = 'queued' ORDER BY id"))
+        """Alerts to send: new ones ('queued') and updates of sent ones ('update_queued')."""
+        return list(self.db.query("SELECT * FROM alerts WHERE state IN ('queued', 'update_queued') ORDER BY id"))
 
     def count(self, table: str) -> int:
         return self.db[table].count

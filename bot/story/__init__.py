@@ -5,12 +5,14 @@ from __future__ import annotations
 from ..post import Post
 from ..store.db import Store
 
-__all__ = ["StoryAssigner"]
+from .index import PRECISE_RULE, StoryIndex
+
+__all__ = ["StoryAssigner", "StoryIndex", "PRECISE_RULE"]
 
 
 class StoryAssigner:
     """Gives each new post a story. This baseline folds only what is certainly the same post
-    (an edit of a stored post keeps its story); near-duplicate folding builds on it."""
+    (an edit of a stored post keeps its story); `StoryIndex` folds forwards, copies and rewordings."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -1,0 +1,167 @@
+"""Story folding (bot.story.index.StoryIndex) through the pipeline, on a real SQLite file per test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.source import read_paths
+from bot.store.db import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "rules"
+SAMPLE = ROOT / "examples" / "export"
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+SHOT, MASH, TOPOR = 1800000001, 1800000002, 1800000003
+
+REPORT = ("Семеро военнослужащих попытались самовольно покинуть воинскую часть в Краснодаре, пятерых уже "
+          "задержали. Группа ушла с территории части ночью, вокруг части выставлено оцепление.")
+
+
+def replay(*args: Any) -> Result:
+    return CliRunner().invoke(cli, ["replay", *map(str, args), "--rules", str(RULES)])
+
+
+def rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as c:
+        return c.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_rules(RULES))
+
+
+def post(channel: int, mid: int, text: str, minutes: float = 0, **kw: Any) -> Post:
+    return Post(channel, mid, T0 + timedelta(minutes=minutes), text, channel_title=f"ch{channel}", **kw)
+
+
+def stories_of(tmp_path: Path, matcher: Matcher, posts: list[Post]) -> list[int]:
+    store = Store(tmp_path / "t.db")
+    try:
+        return [p.story_id for p in Pipeline(store, matcher).process(posts)]  # type: ignore[misc]
+    finally:
+        store.close()
+
+
+def sample_posts() -> dict[tuple[int, int], Post]:
+    return {p.key: p for p in read_paths([SAMPLE]) if isinstance(p, Post)}
+
+
+def test_forward_joins_its_originals_story(tmp_path: Path, matcher: Matcher) -> None:
+    a, b, c = stories_of(tmp_path, matcher, [
+        post(SHOT, 1, REPORT),
+        post(MASH, 1, "Погода: до +15, дождь"),
+        post(TOPOR, 7, "Смотрите, что пишут коллеги", 30, forward_channel_id=SHOT, forward_post_id=1),
+    ])
+    assert c == a != b
+    size, channels = rows(tmp_path / "t.db", "SELECT size, channels FROM stories WHERE id = ?", a)[0]
+    assert size == 2 and json.loads(channels) == [SHOT, TOPOR]
+
+
+def test_repost_with_footer_joins(tmp_path: Path, matcher: Matcher) -> None:
+    a, b = stories_of(tmp_path, matcher, [
+        post(SHOT, 1, REPORT + "\n\n👉 Подписывайтесь на SHOT"),
+        post(MASH, 2, "⚡️" + REPORT + "\n\nПрислать новость: @mash_bot\n#Краснодар", 40),
+    ])
+    assert a == b
+
+
+def test_reworded_report_from_the_sample_joins(tmp_path: Path, matcher: Matcher) -> None:
+    sample = sample_posts()
+    # Сводка 24's details post and Южный Телеграф's own wording 80 minutes later
+    a, b = stories_of(tmp_path, matcher, [sample[(1700000001, 48218)], sample[(1700000002, 18738)]])
+    assert a == b
+
+
+def test_same_template_different_event_does_not_join(tmp_path: Path, matcher: Matcher) -> None:
+    a, b = stories_of(tmp_path, matcher, [
+        post(SHOT, 1, "В Подольске горит склад площадью 2000 квадратных метров, на месте работают пожарные."),
+        post(MASH, 1, "В Казани горит склад площадью 1500 квадратных метров, на месте работают пожарные.", 20),
+    ])
+    assert a != b
+
+
+def test_post_outside_the_window_starts_a_new_story(tmp_path: Path, matcher: Matcher) -> None:
+    a, b, c = stories_of(tmp_path, matcher, [
+        post(SHOT, 1, REPORT),
+        post(MASH, 1, REPORT, 47 * 60),   # the same text 47 h later: same story
+        post(TOPOR, 1, REPORT, 49 * 60 + 47 * 60),  # 49 h after the newest: a new story
+    ])
+    assert a == b != c
+
+
+def test_second_process_run_folds_into_stored_stories(tmp_path: Path, matcher: Matcher) -> None:
+    (a,) = stories_of(tmp_path, matcher, [post(SHOT, 1, REPORT)])
+    (b,) = stories_of(tmp_path, matcher, [post(MASH, 1, REPORT + "\n\nПодписывайтесь на Mash", 15)])
+    assert a == b
+
+
+def test_sample_replay_folds_stories_and_alerts_less(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    r = replay(SAMPLE, "--db", db)
+    assert r.exit_code == 0, r.output
+    alerts = rows(db, "SELECT count(*) FROM alerts")[0][0]
+    matched = rows(db, "SELECT count(*) FROM matches")[0][0]
+    assert matched == 40 and alerts < matched  # one alert per post x rule before stories
+    assert rows(db, "SELECT count(DISTINCT story_id) FROM posts")[0][0] < 63
+    s = CliRunner().invoke(cli, ["stories", "--db", str(db), "--min-size", "2"])
+    assert s.exit_code == 0, s.output
+    krasnodar = rows(db, "SELECT id, channels FROM stories WHERE id = "
+                         "(SELECT story_id FROM posts WHERE channel_id = 1700000001 AND message_id = 48218)")[0]
+    assert len(json.loads(krasnodar[1])) == 3
+    assert f"#{krasnodar[0]} " in s.output and "Южный" in s.output and "Горячая" in s.output
+    # the first lines of the table hold the biggest story: Krasnodar, 4 posts
+    assert s.output.index(f"#{krasnodar[0]} ") < s.output.index("#", s.output.index(f"#{krasnodar[0]} ") + 2)
+    again = replay(SAMPLE, "--db", db)
+    assert again.exit_code == 0 and rows(db, "SELECT count(*) FROM alerts")[0][0] == alerts
+    assert "https://t.me/" not in again.stdout and "UPDATE" not in again.stdout
+
+
+def test_update_line_when_a_story_that_alerted_grows(tmp_path: Path) -> None:
+    db, out = tmp_path / "s.db", tmp_path / "alerts.jsonl"
+    first = tmp_path / "first"
+    shutil.copytree(SAMPLE / "ChatExport_1700000001", first / "ChatExport_1700000001")
+    r1 = replay(first, "--db", db)
+    assert r1.exit_code == 0 and "UPDATE" not in r1.stdout
+    r2 = replay(SAMPLE, "--db", db)
+    assert r2.exit_code == 0, r2.output
+    updates = [ln for ln in r2.stdout.splitlines() if ln.startswith("UPDATE")]
+    assert updates, r2.stdout
+    assert any(ln.startswith("UPDATE [desertion] story #") and "first: Южный Телеграф 07:52; also Сводка 24 08:19, "
+               "Горячая линия 08:31" in ln for ln in updates), updates
+    states = {s for (s,) in rows(db, "SELECT state FROM alerts")}
+    assert states == {"sent"}
+    # replaying again adds nothing: no alert, no update
+    r3 = replay(SAMPLE, "--db", db, "--alerts", out)
+    assert r3.exit_code == 0 and not out.exists() or out.read_text() == ""
+
+
+def test_updates_go_to_jsonl_and_muted_stays_muted(tmp_path: Path) -> None:
+    db, out = tmp_path / "s.db", tmp_path / "alerts.jsonl"
+    first = tmp_path / "first"
+    shutil.copytree(SAMPLE / "ChatExport_1700000001", first / "ChatExport_1700000001")
+    assert replay(first, "--db", db, "--alerts", out).exit_code == 0
+    n = len(out.read_text(encoding="utf-8").splitlines())
+    assert replay(SAMPLE, "--db", db, "--alerts", out).exit_code == 0
+    recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()[n:]]
+    ups = [r for r in recs if r.get("update")]
+    assert ups and all(r["summary"].startswith("first: ") and r["story_size"] > 1 for r in ups)
+
+    muted = tmp_path / "m.db"
+    assert replay(first, "--db", muted, "--alerts", "none").exit_code == 0
+    r = replay(SAMPLE, "--db", muted, "--alerts", "none")
+    assert r.exit_code == 0 and "UPDATE" not in r.stdout
+    assert {s for (s,) in rows(muted, "SELECT state FROM alerts")} == {"muted"}
