@@ -1,8 +1,8 @@
 """Benchmark: `tgwatch replay` end to end over the whole real corpus, against a floor from the same run.
 
-  floor       parse the corpus exports (bot.source.read_paths) and iterate the posts, nothing else.
+  floor       parse the corpus exports (bot.source.read_by_date, the order replay uses) and iterate the posts, nothing else.
               Run first, in this same process; best of 3.
-  end to end  the same read_paths -> bot.pipeline.Pipeline (Matcher over the shipped rules/,
+  end to end  the same read_by_date -> bot.pipeline.Pipeline (Matcher over the shipped rules/,
               alert_state "muted") into a fresh SQLite store in a temp dir: match, story, store.
               The matcher is built before timing starts (its build time is printed apart).
   again       a second replay of the same corpus into the same store: every post unchanged.
@@ -31,8 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bot.match.matcher import Matcher  # noqa: E402
 from bot.match.rules import load_rules  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
-from bot.post import Post  # noqa: E402
-from bot.source import read_paths  # noqa: E402
+from bot.source import read_by_date  # noqa: E402
 from bot.store.db import Store  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "telegram-ru-news-2024"
@@ -46,7 +45,7 @@ def peak_mib() -> float:
 
 
 def posts_of(corpus: Path):  # type: ignore[no-untyped-def]
-    return (p for p in read_paths([corpus]) if isinstance(p, Post))
+    return read_by_date([corpus], [])
 
 
 def timer(spent: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:

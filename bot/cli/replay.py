@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,7 @@ from ..alert.outbox import deliver_queued
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline
-from ..source import Skip, read_paths, source_files
+from ..source import Skip, read_by_date, source_files
 from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
 from .rules import load_or_fail
 
@@ -55,23 +54,6 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     pipeline = Pipeline(store, matcher, alert_state="muted" if alerts == "none" else "queued", since=since)
     skips: list[Skip] = []
 
-    def posts():  # type: ignore[no-untyped-def]
-        # files are merged by post date (each file is in date order), so stories fold in time order
-        def one(f):  # type: ignore[no-untyped-def]
-            for item in read_paths([f]):
-                if isinstance(item, Skip):
-                    skips.append(item)
-                else:
-                    yield item
-
-        files = []
-        for f in source_files(paths):
-            if isinstance(f, Skip):
-                skips.append(f)
-            else:
-                files.append(one(f))
-        yield from heapq.merge(*files, key=lambda p: p.date)
-
     def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
         if alerts != "none":
             deliver_queued(store, sink, titles)
@@ -83,7 +65,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     try:
         with progress:
             task = progress.add_task("replay", total=None)
-            for _ in pipeline.process(posts(), on_batch=deliver):
+            for _ in pipeline.process(read_by_date(paths, skips), on_batch=deliver):
                 progress.advance(task)
     except KeyboardInterrupt:
         err().print("interrupted: every batch committed so far is stored")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -9,7 +10,7 @@ from ..post import Post
 from .export import Skip, read_export
 from .jsonl import read_jsonl
 
-__all__ = ["Skip", "read_paths", "source_files"]
+__all__ = ["Skip", "read_paths", "read_by_date", "source_files"]
 
 
 def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
@@ -35,3 +36,23 @@ def read_paths(paths: Iterable[str | Path]) -> Iterator[Post | Skip]:
             yield from read_jsonl(f)
         else:
             yield from read_export(f)
+
+
+def read_by_date(paths: Iterable[str | Path], skips: list[Skip]) -> Iterator[Post]:
+    """Posts of every file merged into date order (each file is in date order), so stories
+    fold as they happened; skips are appended to `skips`."""
+
+    def one(f: Path) -> Iterator[Post]:
+        for item in read_paths([f]):
+            if isinstance(item, Skip):
+                skips.append(item)
+            else:
+                yield item
+
+    files: list[Iterator[Post]] = []
+    for f in source_files(paths):
+        if isinstance(f, Skip):
+            skips.append(f)
+        else:
+            files.append(one(f))
+    yield from heapq.merge(*files, key=lambda p: p.date)
