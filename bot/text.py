@@ -13,6 +13,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_urls", "script_of"]
 
@@ -160,17 +161,23 @@ def find_urls(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in URL_RE.finditer(text)]
 
 
-def _tokens_in_place(norm: str, urls: list[tuple[int, int]]) -> list[Token]:
-    out: list[Token] = []
+def _outside(matches: Iterator[re.Match[str]], urls: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    """The matches that do not overlap a URL span (both in text order)."""
     u = 0
-    for m in WORD_RE.finditer(norm):
+    for m in matches:
         start, end = m.span()
         while u < len(urls) and urls[u][1] <= start:
             u += 1
         if u < len(urls) and urls[u][0] < end:
             continue
+        yield m
+
+
+def _tokens_in_place(norm: str, urls: list[tuple[int, int]]) -> list[Token]:
+    out: list[Token] = []
+    for m in _outside(WORD_RE.finditer(norm), urls):
         w = m.group()
-        out.append(Token(normalize_word(w) if _MIXED_RE.search(w) else w, start, end))
+        out.append(Token(normalize_word(w) if _MIXED_RE.search(w) else w, *m.span()))
     return out
 
 
@@ -193,13 +200,8 @@ def tokenize(text: str) -> list[Token]:
             # their spans straight off the folded text.
             return _tokens_in_place(norm, urls)
     out: list[Token] = []
-    u = 0
-    for m in _RAW_WORD_RE.finditer(text):
+    for m in _outside(_RAW_WORD_RE.finditer(text), urls):
         start, end = m.span()
-        while u < len(urls) and urls[u][1] <= start:
-            u += 1
-        if u < len(urls) and urls[u][0] < end:
-            continue
         raw = m.group()
         parts = WORD_RE.findall(normalize_word(raw))
         if not parts:
