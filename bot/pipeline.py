@@ -99,8 +99,9 @@ class Pipeline:
                 status = "new" if prev is None else "edited"
                 story_id = self.stories.assign(post, prev[1] if prev else None)
                 matches = self.matcher.match(post)
-                self.store.write_post(post, story_id, now=now, edited=status == "edited")
-                self.store.write_matches(post, matches, now=now)
+                edited = status == "edited"
+                self.store.write_post(post, story_id, now=now, edited=edited)
+                self.store.write_matches(post, matches, now=now, edited=edited)
                 alert_ids: list[int] = []
                 update_ids: list[int] = []
                 for m in matches:

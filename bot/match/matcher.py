@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 from ..text import Token, find_urls, is_mixed, normalize_word, rough_words, tokenize
 from .morph import Morphology, default_morphology
 from .query import And, Near, Node, Not, Or, Phrase, Url, Word, needs_hit, to_text, words_of
-from .rules import Rule, RuleSet, _channel_key
+from .rules import Rule, RuleSet, channel_key
 
 __all__ = ["Hit", "Match", "Matcher", "auto_typos"]
 
@@ -80,7 +80,7 @@ class Matcher:
                  morphology: Morphology | None = None) -> None:
         self.morph = morphology or default_morphology()
         self.rules: list[Rule] = sorted((r for r in rules if r.enabled), key=lambda r: r.name)
-        self.groups = {g.casefold(): {_channel_key(c) for c in members} for g, members in (groups or {}).items()}
+        self.groups = {g.casefold(): {channel_key(c) for c in members} for g, members in (groups or {}).items()}
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[object, ...], int] = {}
         self._forms: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -103,7 +103,6 @@ class Matcher:
             self._rule_anchors.append(self._anchors(rule.node)[0])
             self._rule_urls.append(_has_url(rule.node))
             self._prefilters.append(self._prefilter(rule.node))
-        self._anchor_ids: set[int] = set().union(*self._rule_anchors) if self._rule_anchors else set()
         self._cache: dict[str, tuple[tuple[int, str, float], ...]] = {}
         self._interesting: set[str] = set()  # post words that hit an anchor term
 
@@ -246,7 +245,7 @@ class Matcher:
         for attr in ("channel_username", "channel_id"):
             v = getattr(post, attr, None)
             if v not in (None, ""):
-                keys.add(_channel_key(v))
+                keys.add(channel_key(v))
         keys |= {g for g, members in self.groups.items() if not keys.isdisjoint(members)}
         return keys
 

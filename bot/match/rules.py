@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..post import bare_id
 from .query import Node, QueryError, parse
 
-__all__ = ["Rule", "RuleError", "RuleSet", "load_rules", "parse_rules_text", "SEVERITIES"]
+__all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "load_rules", "parse_rules_text", "SEVERITIES"]
 
 SEVERITIES = ("high", "normal", "low")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -62,7 +63,7 @@ class Rule:
         """Build a rule in code (tests, `rules test`); raises QueryError."""
         exclude = tuple(kw.pop("exclude", ()))
         if kw.get("channels") is not None:
-            kw["channels"] = tuple(_channel_key(c) for c in kw["channels"])
+            kw["channels"] = tuple(channel_key(c) for c in kw["channels"])
         return cls(name=name, query=query, node=parse(query), exclude=exclude,
                    exclude_nodes=tuple(parse(q) for q in exclude), title=kw.pop("title", name), **kw)
 
@@ -249,7 +250,7 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     channels: tuple[str, ...] | None = None
     if channels_raw != "all":
         if isinstance(channels_raw, list) and channels_raw and all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in channels_raw):
-            channels = tuple(_channel_key(c) for c in channels_raw)
+            channels = tuple(channel_key(c) for c in channels_raw)
         else:
             bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
     examples: dict[str, list[str]] = {}
@@ -274,12 +275,12 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     )
 
 
-def _channel_key(value: str | int) -> str:
+def channel_key(value: str | int) -> str:
     """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key."""
     s = str(value).strip()
     s = re.sub(r"^(?:https?://)?t\.me/", "", s).lstrip("@").casefold()
-    if re.fullmatch(r"-100\d+", s):
-        s = s[4:]
+    if re.fullmatch(r"-?\d+", s):
+        s = str(bare_id(int(s)))
     return s
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -73,17 +72,6 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS = [_m1_initial]
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass
-class Stored:
-    """What storing one post did."""
-
-    post: Post
-    status: str  # new | edited | unchanged
-    story_id: int
-    matches: list[Match]
-    new_alerts: list[int]
 
 
 class Store:
@@ -253,10 +241,12 @@ class Store:
         if old:
             self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [old[0], post.text])
 
-    def write_matches(self, post: Post, matches: Iterable[Match], *, now: str) -> None:
-        """Record this post's current matches; earlier matches it no longer has stay, marked stale."""
-        self.db.execute("UPDATE matches SET current = 0 WHERE channel_id = ? AND message_id = ?",
-                        [post.channel_id, post.message_id])
+    def write_matches(self, post: Post, matches: Iterable[Match], *, now: str, edited: bool = False) -> None:
+        """Record this post's current matches; an edited post's earlier matches it no longer has
+        stay, marked stale (a new post has none to mark)."""
+        if edited:
+            self.db.execute("UPDATE matches SET current = 0 WHERE channel_id = ? AND message_id = ?",
+                            [post.channel_id, post.message_id])
         self.db.conn.executemany(
             "INSERT INTO matches (channel_id, message_id, rule, severity, terms, hits, current, matched_at) "
             "VALUES (?,?,?,?,?,?,1,?) ON CONFLICT(channel_id, message_id, rule) DO UPDATE SET "

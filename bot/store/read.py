@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from ..match.morph import Morphology, default_morphology
-from ..match.rules import _channel_key
+from ..match.rules import channel_key
 from ..post import post_link
 from ..text import tokenize, words
 from .db import Store, iso
@@ -49,7 +49,7 @@ def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[
     ids: list[int] = []
     unknown: list[str] = []
     for ref in channels:
-        key = _channel_key(ref)
+        key = channel_key(ref)
         if key.isdigit():
             rows = store.db.execute("SELECT id FROM channels WHERE id = ?", [int(key)])
         else:

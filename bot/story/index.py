@@ -21,14 +21,13 @@ DEFAULT_RULE: precision 0.71, recall 0.85).
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from datetime import datetime, timedelta, timezone
 
 from ..post import Post
 from ..store.db import Store
 from ..text import rough_words
-from .similar import (_LINK_RE, _NUM_RE, STOP_WORDS, DocumentFrequency, Fingerprint, Rule, _canon_number, _names, fold_prefix,
+from .similar import (STOP_WORDS, DocumentFrequency, Fingerprint, Rule, fold_prefix, names_in, numbers_in, text_digest,
                       story_score, strip_boilerplate)
 
 __all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS"]
@@ -54,6 +53,13 @@ def _terms(body: str) -> tuple[list[str], frozenset[str]]:
     """(normalised words, folded content words) of a stripped text: cheap (no morphology)."""
     ws = rough_words(body)
     return ws, frozenset(w[:6] for w in ws if len(w) > 1 and w not in STOP_WORDS and not w.isdigit())
+
+
+def _prepare(text: str) -> tuple[str, frozenset[str], str | None]:
+    """(stripped body, folded content words, exact-copy digest or None when too short)."""
+    body = strip_boilerplate(text)
+    ws, terms = _terms(body)
+    return body, terms, (text_digest(ws) if len(ws) >= MIN_EXACT_WORDS else None)
 
 
 class StoryIndex:
@@ -89,9 +95,7 @@ class StoryIndex:
         when = post.date.timestamp()
         if self.held_from is None or when - self.window < self.held_from:
             self._load(post.date)
-        body = strip_boilerplate(post.text)
-        ws, terms = _terms(body)
-        digest = hashlib.blake2b(" ".join(ws).encode(), digest_size=8).hexdigest() if len(ws) >= MIN_EXACT_WORDS else None
+        body, terms, digest = _prepare(post.text)
         story = self._forwarded_story(post)
         how = "forward"
         if story is None and digest is not None:
@@ -162,13 +166,10 @@ class StoryIndex:
             weights = {t: idf(t) for t in e.terms}
             nl = body.find("\n")
             lead = e.terms if nl < 0 else _terms(body[:nl])[1]
-            nums = _NUM_RE.findall(body)
-            if nums and "/" in body:
-                nums = _NUM_RE.findall(_LINK_RE.sub(" ", body))
             e.fp = Fingerprint(
                 weights=weights, terms=e.terms, total=sum(weights.values()), lead=lead,
-                lead_total=sum(weights[t] for t in lead), rare=(), numbers=frozenset(_canon_number(m) for m in nums),
-                names=frozenset(_names(body, fold_prefix) & e.terms), exact=repr(e.key), shingles=frozenset(), when=e.when)
+                lead_total=sum(weights[t] for t in lead), rare=(), numbers=numbers_in(body),
+                names=frozenset(names_in(body, fold_prefix) & e.terms), exact=repr(e.key), shingles=frozenset(), when=e.when)
         return e.fp
 
     def _alive(self, e: _Entry) -> bool:
@@ -234,8 +235,6 @@ class StoryIndex:
         if story_id is None:
             return
         when = datetime.fromisoformat(date).timestamp()
-        body = strip_boilerplate(text)
-        ws, terms = _terms(body)
-        digest = hashlib.blake2b(" ".join(ws).encode(), digest_size=8).hexdigest() if len(ws) >= MIN_EXACT_WORDS else None
+        body, terms, digest = _prepare(text)
         self._add(_Entry((channel_id, message_id), story_id, when, body, terms), digest, expire=False)
 

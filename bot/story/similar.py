@@ -250,7 +250,20 @@ def _content(ws: Iterable[str], fold: Fold) -> list[str]:
     return [fold(w) for w in ws if len(w) > 1 and w not in STOP_WORDS and not w.isdigit()]
 
 
-def _names(body: str, fold: Fold) -> set[str]:
+def numbers_in(body: str) -> frozenset[str]:
+    """The numbers a text states (canonical form), not counting those inside links."""
+    nums = _NUM_RE.findall(body)
+    if nums and "/" in body:
+        nums = _NUM_RE.findall(_LINK_RE.sub(" ", body))
+    return frozenset(_canon_number(m) for m in nums)
+
+
+def text_digest(ws: list[str]) -> str:
+    """A short hash of a text's normalised words: equal for copies of the same text."""
+    return hashlib.blake2b(" ".join(ws).encode(), digest_size=8).hexdigest()
+
+
+def names_in(body: str, fold: Fold) -> set[str]:
     """Folded capitalised words not at the start of a sentence (or of the text)."""
     out: set[str] = set()
     for m in _CAP_RE.finditer(body):
@@ -284,11 +297,8 @@ def fingerprint(
     idf: Callable[[str], float] = df.idf if df is not None else (lambda _t: 1.0)
     weights = {t: idf(t) for t in seq}
     rare = tuple(sorted(weights, key=lambda t: (-weights[t], t))[:RARE_KEYS])
-    nums = _NUM_RE.findall(body)
-    if nums and "/" in body:
-        nums = _NUM_RE.findall(_LINK_RE.sub(" ", body))
-    numbers = frozenset(_canon_number(m) for m in nums)
-    exact = hashlib.blake2b(" ".join(ws).encode(), digest_size=8).hexdigest()
+    numbers = numbers_in(body)
+    exact = text_digest(ws)
     return Fingerprint(
         weights=weights,
         terms=frozenset(weights),
@@ -297,7 +307,7 @@ def fingerprint(
         lead_total=sum(weights[t] for t in lead),
         rare=rare,
         numbers=numbers,
-        names=frozenset(_names(body, fold) & weights.keys()),
+        names=frozenset(names_in(body, fold) & weights.keys()),
         exact=exact,
         shingles=_shingles(seq),
         when=when,
