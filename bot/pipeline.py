@@ -69,18 +69,23 @@ class Pipeline:
         self.summary = Summary()
 
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
-                on_batch: Callable[[list[Processed]], None] | None = None) -> Iterator[Processed]:
-        """Process posts in batches; yields each post's outcome after its batch is committed."""
+                on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True) -> Iterator[Processed]:
+        """Process posts in batches; yields each post's outcome after its batch is committed.
+
+        `in_order`: the posts are each channel's history read without gaps, so the channel's
+        high-water mark may advance to them; live events pass False (a post pushed after a
+        silent gap must not hide the gap from the next history poll)."""
         batch: list[Post] = []
         for post in posts:
             batch.append(post)
             if len(batch) >= batch_size:
-                yield from self._commit(batch, on_batch)
+                yield from self._commit(batch, on_batch, in_order)
                 batch = []
         if batch:
-            yield from self._commit(batch, on_batch)
+            yield from self._commit(batch, on_batch, in_order)
 
-    def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None) -> list[Processed]:
+    def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
+                in_order: bool = True) -> list[Processed]:
         known = self.store.known_hashes([p.key for p in batch])
         out: list[Processed] = []
         now = utcnow()
@@ -92,7 +97,7 @@ class Pipeline:
                     continue
                 prev = known.get(post.key)
                 last = channels.get(post.channel_id)
-                channels[post.channel_id] = (post, max(post.message_id, last[1] if last else 0))
+                channels[post.channel_id] = (post, max(post.last_id, last[1] if last else 0))
                 if prev is not None and prev[0] == post.text_hash:
                     out.append(Processed(post, "unchanged", prev[1]))
                     continue
@@ -114,7 +119,8 @@ class Pipeline:
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             for channel_id, (post, high) in channels.items():
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
-                self.store.advance_high_water(channel_id, high)
+                if in_order:
+                    self.store.advance_high_water(channel_id, high)
             self.store.sync_search()
         for p in out:
             self.summary.add(p)

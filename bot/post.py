@@ -56,11 +56,13 @@ class Post:
     grouped_id: int | None = None
     media: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    last_id: int = 0  # an album's last item id (the message id otherwise): how far the channel was read
 
     def __post_init__(self) -> None:
         self.channel_id = bare_id(int(self.channel_id))
         if self.forward_channel_id is not None:
             self.forward_channel_id = bare_id(int(self.forward_channel_id))
+        self.last_id = max(self.last_id, self.message_id)
         if self.date.tzinfo is None:
             self.date = self.date.replace(tzinfo=timezone.utc)
         if self.edit_date is not None and self.edit_date.tzinfo is None:

@@ -70,7 +70,19 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["alerts"].create_index(["state"])
 
 
-MIGRATIONS = [_m1_initial]
+def _m2_live(db: sqlite_utils.Database) -> None:
+    """The live sender: one row per message part sent to a chat, its random_id stored before the
+    first attempt (Telegram drops a second send with the same random_id); retry times."""
+    db["deliveries"].create({
+        "alert_id": int, "chat": str, "part": int, "random_id": int, "message_id": int, "text_hash": str,
+        "sent_at": str, "edited_at": str,
+    }, pk=("alert_id", "chat", "part"))
+    db["alerts"].add_column("next_attempt_at", str)
+    db["channels"].add_column("error", str)
+    db["posts"].create_index(["channel_id", "grouped_id"])
+
+
+MIGRATIONS = [_m1_initial, _m2_live]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -285,9 +297,73 @@ class Store:
             [state, utcnow(), *fields.values(), alert_id],
         )
 
-    def queued_alerts(self) -> list[dict[str, object]]:
-        """Alerts to send: new ones ('queued') and updates of sent ones ('update_queued')."""
-        return list(self.db.query("SELECT * FROM alerts WHERE state IN ('queued', 'update_queued') ORDER BY id"))
+    def queued_alerts(self, now: str | None = None) -> list[dict[str, object]]:
+        """Alerts to send: new ones ('queued') and updates of sent ones ('update_queued'); with
+        `now`, only those whose retry time has come."""
+        return list(self.db.query(
+            "SELECT * FROM alerts WHERE state IN ('queued', 'update_queued') "
+            "AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id", [now, now]))
 
     def count(self, table: str) -> int:
         return self.db[table].count
+
+    # -- live: channels ---------------------------------------------------------------------------
+
+    def channel(self, ref: str | int) -> dict[str, object] | None:
+        """A channel row by bare id or (lower-case) username."""
+        q = "SELECT * FROM channels WHERE id = ?" if isinstance(ref, int) else "SELECT * FROM channels WHERE lower(username) = ?"
+        return next(self.db.query(q, [ref]), None)
+
+    def mark_resolved(self, channel_id: int, title: str, username: str | None) -> None:
+        """Remember a resolved channel (id, title, username), so a restart resolves nothing again."""
+        self.upsert_channel(channel_id, title, username)
+        self.db.execute("UPDATE channels SET resolved_at = ?, status = coalesce(status, 'ok') WHERE id = ?", [utcnow(), channel_id])
+
+    def set_channel_status(self, channel_id: int, status: str, error: str | None = None) -> str | None:
+        """Set a channel's status ('ok', 'private', 'banned', 'gone', ...); returns the previous one."""
+        row = self.db.execute("SELECT status FROM channels WHERE id = ?", [channel_id]).fetchone()
+        if row is None:
+            self.upsert_channel(channel_id)
+        self.db.execute("UPDATE channels SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                        [status, error, utcnow(), channel_id])
+        return row[0] if row else None
+
+    def high_water(self, channel_id: int) -> int:
+        """The last message id read in order from the channel's history (0: never read)."""
+        row = self.db.execute("SELECT last_message_id FROM channels WHERE id = ?", [channel_id]).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def album_first(self, channel_id: int, grouped_id: int) -> int | None:
+        """The message id under which an album of the channel is stored, if it is."""
+        row = self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? AND grouped_id = ?",
+                              [channel_id, grouped_id]).fetchone()
+        return row[0] if row else None
+
+    # -- live: deliveries ---------------------------------------------------------------------------
+
+    def deliveries(self, alert_id: int) -> dict[tuple[str, int], dict[str, object]]:
+        """(chat, part) -> delivery row of one alert."""
+        return {(str(r["chat"]), int(r["part"])): r  # type: ignore[arg-type]
+                for r in self.db.query("SELECT * FROM deliveries WHERE alert_id = ?", [alert_id])}
+
+    def plan_delivery(self, alert_id: int, chat: str, part: int, random_id: int, text_hash: str) -> None:
+        """Record the random_id of a part before it is first sent (committed at once)."""
+        self.db.execute("INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, text_hash) VALUES (?,?,?,?,?)",
+                        [alert_id, chat, part, random_id, text_hash])
+
+    def mark_delivered(self, alert_id: int, chat: str, part: int, message_id: int | None, text_hash: str,
+                       *, edited: bool = False) -> None:
+        col = "edited_at" if edited else "sent_at"
+        self.db.execute(f"UPDATE deliveries SET message_id = coalesce(?, message_id), text_hash = ?, {col} = ? "
+                        "WHERE alert_id = ? AND chat = ? AND part = ?", [message_id, text_hash, utcnow(), alert_id, chat, part])
+
+    def postpone_alert(self, alert_id: int, until: str) -> None:
+        """Not an error, just not yet (an update waits out the edit throttle)."""
+        self.db.execute("UPDATE alerts SET next_attempt_at = ? WHERE id = ?", [until, alert_id])
+
+    def defer_alert(self, alert_id: int, until: str, error: str) -> int:
+        """A failed attempt: try again after `until`; returns the attempts made so far."""
+        self.db.execute("UPDATE alerts SET attempts = coalesce(attempts, 0) + 1, next_attempt_at = ?, error = ?, "
+                        "updated_at = ? WHERE id = ?", [until, error, utcnow(), alert_id])
+        row = self.db.execute("SELECT attempts FROM alerts WHERE id = ?", [alert_id]).fetchone()
+        return int(row[0]) if row else 0

@@ -1,0 +1,321 @@
+"""The service configuration (a TOML file) and the secrets (environment or a secrets file).
+
+Every mistake is a `ConfigError` printable as one line `file:line: key: message`; secrets never
+appear in an error, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["Config", "ConfigError", "Secrets", "load_config", "load_secrets", "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
+
+ENV_API_ID = "TGWATCH_API_ID"
+ENV_API_HASH = "TGWATCH_API_HASH"
+ENV_BOT_TOKEN = "TGWATCH_BOT_TOKEN"
+
+_CHANNEL_RE = re.compile(r"^(?:(?:https?://)?t\.me/(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{3,31})/?$")
+_ID_RE = re.compile(r"^-?\d{5,16}$")
+
+
+class ConfigError(Exception):
+    """A bad setting: `file:line: key: message`."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of `tgwatch run`, validated; paths are resolved against the config's folder."""
+
+    path: Path | None = None
+    db: Path = Path("tgwatch.db")
+    rules: Path = Path("rules")
+    session_dir: Path = Path("~/.tgwatch").expanduser()
+    secrets: Path | None = None
+    channels: tuple[str | int, ...] = ()  # usernames (lower-case, no @) or bare ids
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    chats: tuple[str | int, ...] = ("me",)
+    analysts: tuple[int, ...] = ()
+    send_via: str = "user"  # user | bot
+    edit_every_seconds: float = 60.0
+    quiet_hours: tuple[time, time] | None = None
+    timezone: str = "UTC"
+    digest: str = "hourly"  # hourly | daily
+    digest_at: time = time(9, 0)
+    poll_minutes: float = 5.0
+    story_window_hours: float = 48.0
+    resolve_delay_seconds: float = 2.0
+    edit_lookback: int = 20
+    retention_days: int = 30
+    heartbeat_at: time = time(9, 0)
+    silence_factor: float = 6.0
+
+    @property
+    def session_path(self) -> Path:
+        return self.session_dir / "user.session"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """api_id / api_hash of the user account and the optional bot token; never printed."""
+
+    api_id: int
+    api_hash: str = field(repr=False)
+    bot_token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:  # the dataclass repr would still name the fields; say only what is set
+        return f"Secrets(api_id=<set>, api_hash=<set>, bot_token={'<set>' if self.bot_token else None})"
+
+
+def channel_ref(value: object) -> str | int:
+    """A channel as the config may name it (@name, name, t.me/name, bare or marked id) ->
+    a lower-case username or a bare id; raises ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a username, t.me link or id, got {type(value).__name__}")
+    s = value.strip()
+    if _ID_RE.match(s):
+        n = int(s)
+        return -n - 1_000_000_000_000 if n < -1_000_000_000_000 else abs(n)
+    m = _CHANNEL_RE.match(s)
+    if not m:
+        raise ValueError(f"{value!r} is not a channel username, t.me link or id")
+    return m.group(1).lower()
+
+
+class _Lines:
+    """Finds the line of `key =` inside `[section]` of the TOML source, for error messages."""
+
+    def __init__(self, text: str) -> None:
+        self.where: dict[tuple[str, str], int] = {}
+        section = ""
+        for n, line in enumerate(text.splitlines(), 1):
+            s = line.strip()
+            if m := re.match(r"^\[+\s*([^\]]+?)\s*\]+", s):
+                section = m.group(1).replace('"', "").replace(" ", "")
+                self.where.setdefault((section, ""), n)
+            elif m := re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", s):
+                self.where.setdefault((section, m.group(1).strip("\"'")), n)
+
+    def line(self, section: str, key: str = "") -> int:
+        return self.where.get((section, key)) or self.where.get((section, "")) or 1
+
+
+class _Reader:
+    """Typed access to one section, raising ConfigError with file:line on a bad value."""
+
+    def __init__(self, data: dict[str, Any], lines: _Lines, path: str) -> None:
+        self.data, self.lines, self.path = data, lines, path
+
+    def fail(self, section: str, key: str, message: str) -> ConfigError:
+        name = f"{section}.{key}" if key else section
+        return ConfigError(f"{self.path}:{self.lines.line(section, key)}: {name}: {message}")
+
+    def table(self, section: str) -> dict[str, Any]:
+        node: Any = self.data
+        for part in section.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise self.fail(section, "", "expected a table")
+        return node
+
+    def get(self, section: str, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = self.table(section).get(key, default)
+        if value is default:
+            return default
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(section, key, f"expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.fail(section, key, f"expected {_kind_name(kind)}, got {type(value).__name__}")
+        return value
+
+    def number(self, section: str, key: str, default: float, *, low: float, high: float) -> float:
+        value = float(self.get(section, key, (int, float), default))
+        if not low <= value <= high:
+            raise self.fail(section, key, f"must be between {low:g} and {high:g}, got {value:g}")
+        return value
+
+    def clock(self, section: str, key: str, default: time) -> time:
+        value = self.get(section, key, str, None)
+        if value is None:
+            return default
+        try:
+            return _hhmm(value)
+        except ValueError:
+            raise self.fail(section, key, f"expected a time like 09:00, got {value!r}") from None
+
+    def choice(self, section: str, key: str, default: str, options: tuple[str, ...]) -> str:
+        value = self.get(section, key, str, default)
+        if value not in options:
+            raise self.fail(section, key, f"expected one of {', '.join(options)}, got {value!r}")
+        return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a table", bool: "true or false"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds:
+        kinds = tuple(k for k in kinds if k is not int)
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
+
+
+def _hhmm(value: str) -> time:
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(value)
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def _path(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file (None: every default, for quick starts); raises ConfigError."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file (copy config.example.toml to start)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read ({e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{m.group(1)}:{m.group(2)}" if m else "1"
+        message = re.sub(r" ?\(at line.*", "", str(e))
+        raise ConfigError(f"{p}:{where}: {message}") from None
+    r = _Reader(data, _Lines(text), str(p))
+    known = {"paths": {"db", "rules", "session_dir", "secrets"},
+             "channels": {"watch", "groups"},
+             "alerts": {"chats", "analysts", "send_via", "edit_every_seconds", "quiet_hours", "timezone", "digest", "digest_at"},
+             "schedule": {"poll_minutes", "story_window_hours", "resolve_delay_seconds", "edit_lookback", "retention_days",
+                          "heartbeat_at", "silence_factor"}}
+    for section, value in data.items():
+        if section not in known:
+            raise r.fail(section, "", f"unknown section (expected {', '.join(known)})")
+        if not isinstance(value, dict):
+            raise r.fail(section, "", "expected a table")
+        for key in value:
+            if key not in known[section]:
+                raise r.fail(section, key, f"unknown setting (expected one of {', '.join(sorted(known[section]))})")
+    base = p.resolve().parent
+
+    def channels(section: str, key: str, values: Any) -> tuple[str | int, ...]:
+        if not isinstance(values, list):
+            raise r.fail(section, key, "expected a list of channels")
+        out: list[str | int] = []
+        for v in values:
+            try:
+                out.append(channel_ref(v))
+            except ValueError as e:
+                raise r.fail(section, key, str(e)) from None
+        return tuple(dict.fromkeys(out))
+
+    watch = channels("channels", "watch", r.get("channels", "watch", list, []))
+    groups_raw = r.get("channels", "groups", dict, {})
+    groups = {str(g).casefold(): tuple(str(c) for c in channels("channels.groups", str(g), v)) for g, v in groups_raw.items()}
+    chats: list[str | int] = []
+    for c in r.get("alerts", "chats", list, ["me"]):
+        if c == "me":
+            chats.append("me")
+            continue
+        if isinstance(c, int) and not isinstance(c, bool):
+            chats.append(c)  # a user or chat id, kept as written (chats may be negative)
+            continue
+        try:
+            chats.append(channel_ref(c))
+        except ValueError:
+            raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username or a chat id") from None
+    if not chats:
+        raise r.fail("alerts", "chats", "name at least one chat (\"me\" is your Saved Messages)")
+    analysts = r.get("alerts", "analysts", list, [])
+    if not all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in analysts):
+        raise r.fail("alerts", "analysts", "expected a list of numeric Telegram user ids")
+    quiet = r.get("alerts", "quiet_hours", str, None)
+    quiet_hours = None
+    if quiet is not None:
+        try:
+            a, b = quiet.split("-")
+            quiet_hours = (_hhmm(a), _hhmm(b))
+        except ValueError:
+            raise r.fail("alerts", "quiet_hours", f"expected a span like 23:00-07:00, got {quiet!r}") from None
+    tz = r.get("alerts", "timezone", str, "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("alerts", "timezone", f"unknown time zone {tz!r} (e.g. Europe/Moscow)") from None
+    secrets = r.get("paths", "secrets", str, None)
+    send_via = r.choice("alerts", "send_via", "user", ("user", "bot"))
+    if send_via == "bot" and "me" in chats:
+        raise r.fail("alerts", "chats", "\"me\" (Saved Messages) exists only for the user account; with send_via = \"bot\" name the analysts' chat ids")
+    return Config(
+        path=p,
+        db=_path(base, r.get("paths", "db", str, "tgwatch.db")),
+        rules=_path(base, r.get("paths", "rules", str, "rules")),
+        session_dir=_path(base, r.get("paths", "session_dir", str, "~/.tgwatch")),
+        secrets=_path(base, secrets) if secrets else None,
+        channels=watch, groups=groups, chats=tuple(chats), analysts=tuple(analysts), send_via=send_via,
+        edit_every_seconds=r.number("alerts", "edit_every_seconds", 60, low=0, high=86400),
+        quiet_hours=quiet_hours, timezone=tz,
+        digest=r.choice("alerts", "digest", "hourly", ("hourly", "daily")),
+        digest_at=r.clock("alerts", "digest_at", time(9, 0)),
+        poll_minutes=r.number("schedule", "poll_minutes", 5, low=0.1, high=1440),
+        story_window_hours=r.number("schedule", "story_window_hours", 48, low=0.1, high=24 * 30),
+        resolve_delay_seconds=r.number("schedule", "resolve_delay_seconds", 2, low=0, high=600),
+        edit_lookback=int(r.number("schedule", "edit_lookback", 20, low=0, high=100)),
+        retention_days=int(r.number("schedule", "retention_days", 30, low=0, high=36500)),
+        heartbeat_at=r.clock("schedule", "heartbeat_at", time(9, 0)),
+        silence_factor=r.number("schedule", "silence_factor", 6, low=1, high=1000),
+    )
+
+
+def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secrets:
+    """api_id, api_hash and the bot token from the environment, else from the secrets file;
+    raises ConfigError naming what is missing (never the values)."""
+    env = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    if config.secrets is not None:
+        try:
+            found = tomllib.loads(config.secrets.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{config.secrets}: no such secrets file (named by paths.secrets)") from None
+        except tomllib.TOMLDecodeError as e:
+            line = re.search(r"at line (\d+)", str(e))
+            raise ConfigError(f"{config.secrets}:{line.group(1) if line else 1}: not valid TOML") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{config.secrets}: cannot read ({type(e).__name__})") from None
+    where = f"{config.secrets}" if config.secrets else "the secrets file (paths.secrets)"
+    api_id = env.get(ENV_API_ID) or found.get("api_id")
+    api_hash = env.get(ENV_API_HASH) or found.get("api_hash")
+    token = env.get(ENV_BOT_TOKEN) or found.get("bot_token") or None
+    if not api_id or not api_hash:
+        missing = " and ".join(n for n, v in ((ENV_API_ID, api_id), (ENV_API_HASH, api_hash)) if not v)
+        raise ConfigError(f"{missing} not set: set the environment variable, or put api_id/api_hash in {where} "
+                          "(get them at https://my.telegram.org)")
+    try:
+        api_id = int(api_id)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{ENV_API_ID} (or api_id in {where}) must be a number") from None
+    if not isinstance(api_hash, str) or not re.fullmatch(r"[0-9a-fA-F]{32}", api_hash):
+        raise ConfigError(f"{ENV_API_HASH} (or api_hash in {where}) must be 32 hexadecimal characters")
+    if token is not None and (not isinstance(token, str) or not re.fullmatch(r"\d+:[A-Za-z0-9_-]{30,}", token)):
+        raise ConfigError(f"{ENV_BOT_TOKEN} (or bot_token in {where}) does not look like a bot token (123456:ABC...)")
+    if config.send_via == "bot" and not token:
+        raise ConfigError(f"alerts.send_via = \"bot\" needs {ENV_BOT_TOKEN} (or bot_token in {where})")
+    return Secrets(api_id=api_id, api_hash=api_hash, bot_token=token)

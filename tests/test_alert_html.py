@@ -1,0 +1,56 @@
+"""Alerts rendered for Telegram: escaped text, hits in bold, split under 4096 safely."""
+
+from __future__ import annotations
+
+from telethon.extensions import html as tl_html
+from telethon.helpers import add_surrogate
+from telethon.tl.types import MessageEntityBold, MessageEntityTextUrl
+
+from bot.alert.html import MAX_LENGTH, render_html, to_parts
+from bot.alert.outbox import Alert
+
+
+def alert(text: str, hits: list[tuple[int, int]], **kw: object) -> Alert:
+    base = dict(id=1, rule="desertion", title="Desertion <b>& AWOL</b>", severity="high", channel_id=1,
+                channel_title="SHOT <News>", username="shot_shot", message_id=5, link="https://t.me/shot_shot/5",
+                date="2024-11-20T09:04:00+00:00", text=text,
+                hits=tuple((text[s:e], text[s:e], s, e, 1.0, "form") for s, e in hits), story_id=3, story_size=1)
+    base.update(kw)
+    return Alert(**base)  # type: ignore[arg-type]
+
+
+def test_post_text_is_escaped_and_hits_are_bold() -> None:
+    text = "Солдаты <script> дезертировали из части & скрылись"
+    s = text.index("дезертировали")
+    markup = render_html(alert(text, [(s, s + len("дезертировали"))]))
+    plain, entities = tl_html.parse(markup)
+    assert "<script>" in plain and "& скрылись" in plain  # shown literally, not as markup
+    assert "Desertion <b>& AWOL</b>" in plain
+    bold = [plain_u16 for plain_u16 in entities if isinstance(plain_u16, MessageEntityBold)]
+    shown = add_surrogate(plain)
+    assert any(shown[e.offset:e.offset + e.length] == "дезертировали" for e in bold)
+    link = next(e for e in entities if isinstance(e, MessageEntityTextUrl))
+    assert link.url == "https://t.me/shot_shot/5" and shown[link.offset:link.offset + link.length] == "SHOT <News>"
+
+
+def test_story_line_is_shown_for_stories() -> None:
+    a = alert("дезертир", [(0, 8)], story_size=3, story=(("SHOT", "2024-11-20T09:04:00+00:00", "l1"),
+                                                         ("Mash", "2024-11-20T09:06:00+00:00", "l2")))
+    assert "first: SHOT 09:04; also Mash 09:06 (+1)" in tl_html.parse(render_html(a))[0]
+
+
+def test_long_text_splits_under_the_limit_keeping_bold() -> None:
+    emoji_line = "🔥 дезертир " * 900  # astral-plane emoji count twice in UTF-16, as Telegram counts
+    markup = "<b>" + emoji_line + "</b>"
+    parts = to_parts(markup)
+    assert len(parts) > 1
+    assert all(len(add_surrogate(t)) <= MAX_LENGTH for t, _ in parts)
+    assert "".join(t for t, _ in parts).replace("\n", "").replace(" ", "") == emoji_line.replace(" ", "")
+    assert all(any(isinstance(e, MessageEntityBold) for e in ents) for _, ents in parts)
+
+
+def test_alerts_stay_short_for_long_posts() -> None:
+    text = "слово " * 3000 + "дезертир " + "слово " * 3000
+    s = text.index("дезертир")
+    markup = render_html(alert(text, [(s, s + 8)]))
+    assert len(to_parts(markup)) == 1 and "дезертир" in tl_html.parse(markup)[0]
