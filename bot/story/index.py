@@ -21,6 +21,7 @@ DEFAULT_RULE: precision 0.71, recall 0.85).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from datetime import datetime, timedelta, timezone
 
@@ -167,8 +168,8 @@ class StoryIndex:
             nl = body.find("\n")
             lead = e.terms if nl < 0 else _terms(body[:nl])[1]
             e.fp = Fingerprint(
-                weights=weights, terms=e.terms, total=sum(weights.values()), lead=lead,
-                lead_total=sum(weights[t] for t in lead), rare=(), numbers=numbers_in(body),
+                weights=weights, terms=e.terms, total=math.fsum(weights.values()), lead=lead,
+                lead_total=math.fsum([weights[t] for t in lead]), rare=(), numbers=numbers_in(body),
                 names=frozenset(names_in(body, fold_prefix) & e.terms), exact=repr(e.key), shingles=frozenset(), when=e.when)
         return e.fp
 

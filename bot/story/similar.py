@@ -302,9 +302,9 @@ def fingerprint(
     return Fingerprint(
         weights=weights,
         terms=frozenset(weights),
-        total=sum(weights.values()),
+        total=math.fsum(weights.values()),
         lead=lead,
-        lead_total=sum(weights[t] for t in lead),
+        lead_total=math.fsum([weights[t] for t in lead]),
         rare=rare,
         numbers=numbers,
         names=frozenset(names_in(body, fold) & weights.keys()),
@@ -332,11 +332,11 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
         return 0.0
     light = a if a.total <= b.total else b
     lw, aw, bw = light.weights, a.weights, b.weights
-    best = sum([lw[t] for t in common]) / light.total
+    best = math.fsum([lw[t] for t in common]) / light.total
     if a.lead_total > 0:
-        best = max(best, sum([aw[t] for t in a.lead & common]) / a.lead_total)
+        best = max(best, math.fsum([aw[t] for t in a.lead & common]) / a.lead_total)
     if b.lead_total > 0:
-        best = max(best, sum([bw[t] for t in b.lead & common]) / b.lead_total)
+        best = max(best, math.fsum([bw[t] for t in b.lead & common]) / b.lead_total)
     return best
 
 
