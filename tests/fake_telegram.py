@@ -1,0 +1,1014 @@
+"""An offline fake of the Telegram *server* for tests of the live path (Telethon 1.45.0, layer 229).
+
+The real ``telethon.TelegramClient`` is kept; only its MTProto sender (``client._sender``) is replaced by
+:class:`FakeSender`, whose ``send(request)`` answers from the Python handlers of :class:`FakeTelegram`. Server
+pushes go into ``client._updates_queue`` exactly where the real sender's receive loop puts them, so Telethon's
+own MessageBox (pts/gap handling, getChannelDifference), entity cache, event builders (NewMessage, Album,
+MessageEdited, CallbackQuery), ``iter_messages``, HTML parsing and flood-wait logic all run unmodified.
+
+Everything crosses the "wire": requests are serialised with ``bytes(request)`` and parsed back before a handler
+sees them; answers are serialised and parsed with ``request.read_result`` (what MTProtoSender does with an
+``rpc_result``); pushed updates go through ``BinaryReader(bytes(obj)).tgread_object()``. A bad fixture therefore
+fails like a bad server payload. RPC errors are built with ``telethon.errors.rpc_message_to_error`` exactly as
+MTProtoSender builds them, so FloodWait, ChannelPrivate, RandomIdDuplicate... take Telethon's real paths.
+
+API
+---
+``FakeTelegram(state_path: Path | None = None)``
+    The server for one user account (``USER_ID``) and optionally one bot (``BOT_ID``). With ``state_path`` the
+    server state (channels, messages, pts, account state, sent messages and their random_ids, authorised auth
+    keys) is saved atomically (JSON, tmp file + ``os.replace``; not fsynced: safe against SIGKILL, not power loss)
+    after every mutating call and reloaded by a new ``FakeTelegram(state_path)``, e.g. in a process started after
+    a SIGKILL. Test controls (flood/fail/too_long) and pending uploads are not persisted.
+``await fake.client(*, bot=False, session=None, authorized=True, **kw) -> TelegramClient``
+    A real ``TelegramClient(session or StringSession(), api_id=1, api_hash="0"*32, **kw)`` whose sender is
+    replaced, connected (``connect()`` runs its real code: InvokeWithLayer(InitConnection(GetConfig)), get_me,
+    GetState, GetDifference). ``authorized=False``: the auth key is unknown to the server, so every method that
+    needs a login answers 401 AUTH_KEY_UNREGISTERED and ``is_user_authorized()`` is False.
+``fake.add_channel(channel_id, username, title, *, joined=True, admin=False, megagroup=False)``
+    ``joined``: the user account gets live updates; otherwise only GetHistory/GetChannelDifference reach it.
+    ``admin``: the user account may post in it (SendMessage to a broadcast channel otherwise answers
+    CHAT_WRITE_FORBIDDEN).
+``fake.add_chat(chat_id, title)``       a basic group with the user account and the bot as members.
+``fake.add_user(user_id, first_name, username=None)``  another user (an analyst) who can talk to the bot.
+``fake.publish(channel_id, text, *, entities=None, grouped_id=None, fwd_from=None, media=False, date=None,
+push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMessage to connected user clients
+    when the channel is joined and ``push``; ``push=False`` leaves a silent gap.
+``fake.publish_album(channel_id, captions, *, push=True, **kw) -> list[int]``  one Updates with N posts sharing
+    a grouped_id (how Telegram sends albums).
+``fake.edit(channel_id, message_id, text, *, entities=None, push=True)``  UpdateEditChannelMessage (edit_date set).
+``fake.react(channel_id, message_id, emoji="👍", *, push=True)``  an edit update with the same text and new
+    ``reactions`` (what makes MessageEdited fire on reactions).
+``fake.too_long(channel_id)``  the next GetChannelDifference for it answers ChannelDifferenceTooLong. (It also
+    happens by itself when ``request.pts + request.limit < channel pts``, as on Telegram.)
+``fake.flood(request_name, seconds, times=1)``  the next ``times`` calls of e.g. "SendMessageRequest" answer
+    420 FLOOD_WAIT_<seconds>.
+``fake.fail(request_name, error, code=400, times=1)``  same with any RPC error, e.g. "CHANNEL_PRIVATE".
+``fake.make_private(channel_id)``  GetHistory/GetChannelDifference/ResolveUsername/GetChannels for it answer
+    CHANNEL_PRIVATE; no more pushes.
+``fake.message_to_bot(from_user_id, text, *, chat_id=None, forwarded=False, entities=None) -> int``
+    UpdateNewMessage to the bot (private chat, or the basic group ``chat_id``); returns the message id.
+``fake.press_button(from_user_id, message_id, data: bytes, *, chat_id=None) -> int``  UpdateBotCallbackQuery
+    for a bot message; returns the query id (answers land in ``fake.callback_answers``).
+``await fake.disconnect(client)`` / ``await fake.reconnect(client)``  the transport drops: pushes are lost,
+    requests wait; on reconnect held requests are answered and Telethon's auto-reconnect callback (get_me, no
+    catch-up) runs, as after a real network drop.
+``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
+    no_webpage, id, date, sender_id, edits, reply_markup, file/file_name/mime_type for SendMedia).
+``fake.requests: list[TLRequest]``  every request seen (unwrapped, as parsed off the wire), in order;
+    ``fake.request_log: list[Seen]`` has the same with ``time.perf_counter()`` and the account;
+    ``fake.count(name)`` counts requests by class name.
+``fake.callback_answers: list[tl.functions.messages.SetBotCallbackAnswerRequest]``
+``await eventually(predicate, timeout=2.0)``  poll until ``predicate()`` is truthy (for asserting on events).
+
+Simplified (not Telegram): one DC, no MTProto transport/encryption, no seq numbers (pushed Updates use seq=0),
+getDifference does not announce channels with news (no updateChannelTooLong in other_updates), no
+min-constructors, no read states/views/replies, ChannelDifferenceTooLong carries the last 10 messages, the bot
+sees no channel posts, private-chat history (GetHistory on users) is not served, a bot may only message users
+who messaged it first (PEER_ID_INVALID otherwise). Unknown requests fail the awaiting call with
+NotImplementedError so a test sees what Telethon asked for.
+
+Not thread-safe: call the ``publish``/``edit``/... helpers from the event loop that runs the clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import struct
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from telethon import TelegramClient, errors, utils
+from telethon.crypto import AuthKey
+from telethon.extensions import BinaryReader
+from telethon.network.mtprotosender import MTProtoSender
+from telethon.sessions import StringSession
+from telethon.tl import TLRequest, functions as fn, types as tl
+from telethon.tl.types import contacts as tlc, messages as tlm, updates as tlu
+
+USER_ID = 7_000_001
+USER_NAME = "tgwatch_user"
+BOT_ID = 8_000_002
+BOT_NAME = "tgwatch_bot"
+DC_ID = 2
+MAX_HISTORY_LIMIT = 100  # messages.getHistory answers at most 100 messages
+MESSAGE_LENGTH_MAX = 4096
+TOO_LONG_MESSAGES = 10  # latest messages carried by channelDifferenceTooLong
+
+_WRAPPERS = (
+    fn.InvokeWithLayerRequest,
+    fn.InitConnectionRequest,
+    fn.InvokeWithoutUpdatesRequest,
+    fn.InvokeAfterMsgRequest,
+    fn.InvokeWithTakeoutRequest,
+)
+_NO_AUTH = {"GetConfigRequest", "PingRequest", "GetNearestDcRequest"}
+
+
+# --- wire format --------------------------------------------------------------------------------------------
+
+def to_wire(obj: Any) -> bytes:
+    """Serialise a TL object, a bool or a vector (list) of them the way Telegram does."""
+    if obj is True:
+        return struct.pack("<I", 0x997275B5)
+    if obj is False:
+        return struct.pack("<I", 0xBC799737)
+    if isinstance(obj, list):
+        return struct.pack("<Ii", 0x1CB5C415, len(obj)) + b"".join(to_wire(x) for x in obj)
+    return bytes(obj)
+
+
+def roundtrip(obj: Any) -> Any:
+    """``obj`` as a client would read it off the wire (raises like a bad server payload would)."""
+    with BinaryReader(to_wire(obj)) as reader:
+        return reader.tgread_object()
+
+
+def _b64(obj) -> str:
+    return base64.b64encode(to_wire(obj)).decode()
+
+
+def _unb64(s: str):
+    with BinaryReader(base64.b64decode(s)) as reader:
+        return reader.tgread_object()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def _ts(d: dt.datetime | None) -> int:
+    return int(d.timestamp()) if d else 0
+
+
+def _dt(t: int) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc) if t else None
+
+
+def access_hash(viewer_id: int, entity_id: int) -> int:
+    """Access hashes are per account, as on Telegram: the bot cannot reuse the user's."""
+    h = hashlib.sha256(f"{viewer_id}:{entity_id}".encode()).digest()
+    return int.from_bytes(h[:8], "little", signed=True) or 1
+
+
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 2.0, step: float = 0.01):
+    """Wait until ``predicate()`` is truthy; AssertionError after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met within %.1fs" % timeout)
+        await asyncio.sleep(step)
+
+
+class RpcFail(Exception):
+    """Raised by handlers: becomes the RPC error ``code message`` for the client."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(f"{code} {message}")
+        self.code, self.message = code, message
+
+
+# --- server state -------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class SentMessage:
+    """A message a client sent (what landed in a chat)."""
+
+    peer: int  # marked peer id: user id (Saved Messages = own id), -chat_id, or -100<channel id>
+    text: str
+    entities: list | None
+    random_id: int
+    silent: bool
+    no_webpage: bool
+    id: int
+    date: dt.datetime
+    sender_id: int
+    edits: list[tuple[dt.datetime, str]] = dataclasses.field(default_factory=list)
+    reply_markup: Any = None
+    file: bytes | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["entities"] = [_b64(e) for e in self.entities] if self.entities else None
+        d["reply_markup"] = _b64(self.reply_markup) if self.reply_markup else None
+        d["date"] = _ts(self.date)
+        d["edits"] = [(_ts(t), s) for t, s in self.edits]
+        d["file"] = base64.b64encode(self.file).decode() if self.file is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "SentMessage":
+        d = dict(d)
+        d["entities"] = [_unb64(e) for e in d["entities"]] if d["entities"] else None
+        d["reply_markup"] = _unb64(d["reply_markup"]) if d["reply_markup"] else None
+        d["date"] = _dt(d["date"])
+        d["edits"] = [(_dt(t), s) for t, s in d["edits"]]
+        d["file"] = base64.b64decode(d["file"]) if d["file"] is not None else None
+        return cls(**d)
+
+
+@dataclasses.dataclass
+class Seen:
+    time: float  # time.perf_counter() when the request reached the server
+    account: int | None  # None: unauthorised connection
+    request: TLRequest
+
+
+@dataclasses.dataclass
+class _Channel:
+    id: int
+    username: str | None
+    title: str
+    joined: bool = True
+    admin: bool = False
+    megagroup: bool = False
+    private: bool = False
+    date: int = 0
+    pts: int = 1
+    next_id: int = 1
+    messages: dict = dataclasses.field(default_factory=dict)  # id -> tl.Message
+    log: list = dataclasses.field(default_factory=list)  # [pts, "new"|"edit", message id]
+
+    def to_json(self):
+        d = dataclasses.asdict(self)
+        d["messages"] = {str(k): _b64(m) for k, m in self.messages.items()}
+        return d
+
+    @classmethod
+    def from_json(cls, d):
+        d = dict(d)
+        d["messages"] = {int(k): _unb64(v) for k, v in d["messages"].items()}
+        return cls(**d)
+
+
+@dataclasses.dataclass
+class _Account:
+    id: int
+    bot: bool
+    first_name: str
+    username: str | None
+    pts: int = 1
+    qts: int = 0
+    seq: int = 0
+    next_id: int = 1
+    log: list = dataclasses.field(default_factory=list)  # [pts, update]: UpdateNewMessage / UpdateEditMessage
+    started_by: list = dataclasses.field(default_factory=list)  # users who messaged this bot
+
+    def to_json(self):
+        d = dataclasses.asdict(self)
+        d["log"] = [(p, _b64(u)) for p, u in self.log]
+        return d
+
+    @classmethod
+    def from_json(cls, d):
+        d = dict(d)
+        d["log"] = [(p, _unb64(u)) for p, u in d["log"]]
+        return cls(**d)
+
+
+# --- the sender -------------------------------------------------------------------------------------------
+
+class FakeSender:
+    """Stands in for ``telethon.network.mtprotosender.MTProtoSender`` (the part TelegramClient uses)."""
+
+    def __init__(self, server: "FakeTelegram", client: TelegramClient, auth_key: AuthKey):
+        self._server = server
+        self._client = client
+        self.auth_key = auth_key
+        self._updates_queue = client._updates_queue  # what MTProtoSender._store_own_updates writes to
+        self._connection = None
+        self._user_connected = False
+        self._transport_up = False
+        self._no_updates = False
+        self._held: list[tuple[TLRequest, asyncio.Future]] = []
+        self._ping = None
+        self.__disconnected: asyncio.Future | None = None
+
+    # what TelegramClient calls
+    async def connect(self, connection) -> bool:
+        if self._user_connected:
+            return False
+        self._connection = connection  # a ConnectionTcpFull that never opens a socket
+        self._user_connected = self._transport_up = True
+        if self.__disconnected is None or self.__disconnected.done():
+            self.__disconnected = asyncio.get_running_loop().create_future()
+        self._server._senders.append(self)
+        return True
+
+    def is_connected(self) -> bool:
+        return self._user_connected
+
+    def _transport_connected(self) -> bool:
+        return self._user_connected and self._transport_up
+
+    async def disconnect(self) -> None:
+        if not self._user_connected:
+            return
+        self._user_connected = False
+        for _, fut in self._held:
+            fut.cancel()
+        self._held.clear()
+        if self in self._server._senders:
+            self._server._senders.remove(self)
+        if self.__disconnected is not None and not self.__disconnected.done():
+            self.__disconnected.set_result(None)
+
+    @property
+    def disconnected(self) -> asyncio.Future:
+        if self.__disconnected is None:
+            self.__disconnected = asyncio.get_running_loop().create_future()
+            self.__disconnected.set_result(None)
+        return asyncio.shield(self.__disconnected)
+
+    def send(self, request, ordered: bool = False):
+        if not self._user_connected:
+            raise ConnectionError("Cannot send requests while disconnected")
+        if utils.is_list_like(request):
+            return [self._enqueue(r) for r in request]
+        return self._enqueue(request)
+
+    def _keepalive_ping(self, rnd_id: int) -> None:
+        self.send(fn.PingRequest(rnd_id))
+
+    def _store_own_updates(self, obj) -> None:
+        MTProtoSender._store_own_updates(self, obj)  # the real code: own Updates go to the MessageBox
+
+    # internals
+    def _enqueue(self, request) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        data = bytes(request)  # the real sender serialises here too (struct.error on bad arguments)
+        if self._transport_up:
+            asyncio.get_running_loop().call_soon(self._serve, request, data, fut)
+        else:
+            self._held.append((request, fut))
+        return fut
+
+    def _serve(self, request, data: bytes, fut: asyncio.Future) -> None:
+        if fut.done():
+            return
+        with BinaryReader(data) as reader:
+            wire_request = reader.tgread_object()  # the server sees what went over the wire
+        try:
+            result = self._server._handle(self, wire_request)
+        except RpcFail as e:
+            fut.set_exception(errors.rpc_message_to_error(tl.RpcError(e.code, e.message), request))
+            return
+        except Exception as e:  # a bug in the fake or an unimplemented method: fail the call loudly
+            fut.set_exception(e)
+            return
+        if isinstance(result, tl.Pong):
+            self._ping = None
+        try:
+            with BinaryReader(to_wire(result)) as reader:
+                result = request.read_result(reader)
+        except Exception as e:
+            fut.set_exception(e)
+            return
+        self._store_own_updates(result)
+        fut.set_result(result)
+
+    def _push(self, updates) -> bool:
+        if not (self._user_connected and self._transport_up) or self._no_updates:
+            return False
+        self._updates_queue.put_nowait(roundtrip(updates))
+        return True
+
+    @property
+    def account_id(self) -> int | None:
+        return self._server._auth.get(str(self.auth_key.key_id))
+
+
+# --- the server --------------------------------------------------------------------------------------------
+
+class FakeTelegram:
+    """The server side of Telegram for real TelegramClients (a user account and optionally a bot)."""
+
+    def __init__(self, state_path: Path | None = None):
+        self.state_path = Path(state_path) if state_path else None
+        self.requests: list[TLRequest] = []
+        self.request_log: list[Seen] = []
+        self.callback_answers: list = []
+        self._senders: list[FakeSender] = []
+        self._faults: dict[str, list[tuple[int, str]]] = {}
+        self._too_long: set[int] = set()
+        self._uploads: dict[tuple[int, int], dict[int, bytes]] = {}
+        self._queries: dict[int, int] = {}  # callback query id -> bot id
+        # persistent state
+        self.chat: list[SentMessage] = []
+        self._channels: dict[int, _Channel] = {}
+        self._chats: dict[int, dict] = {}
+        self._users: dict[int, dict] = {}
+        self._accounts: dict[int, _Account] = {
+            USER_ID: _Account(USER_ID, False, "Watcher", USER_NAME),
+            BOT_ID: _Account(BOT_ID, True, "tgwatch", BOT_NAME),
+        }
+        self._random_ids: dict[int, list[int]] = {}
+        self._auth: dict[str, int] = {}  # str(auth key id) -> account id
+        if self.state_path and self.state_path.exists():
+            self._load()
+
+    # --- persistence ---
+    def _save(self) -> None:
+        if not self.state_path:
+            return
+        state = {
+            "chat": [m.to_json() for m in self.chat],
+            "channels": [c.to_json() for c in self._channels.values()],
+            "chats": self._chats,
+            "users": self._users,
+            "accounts": [a.to_json() for a in self._accounts.values()],
+            "random_ids": self._random_ids,
+            "auth": self._auth,
+        }
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=self.state_path.name, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, self.state_path)
+
+    def _load(self) -> None:
+        state = json.loads(self.state_path.read_text())
+        self.chat = [SentMessage.from_json(d) for d in state["chat"]]
+        self._channels = {d["id"]: _Channel.from_json(d) for d in state["channels"]}
+        self._chats = {int(k): v for k, v in state["chats"].items()}
+        self._users = {int(k): v for k, v in state["users"].items()}
+        self._accounts = {d["id"]: _Account.from_json(d) for d in state["accounts"]}
+        self._random_ids = {int(k): v for k, v in state["random_ids"].items()}
+        self._auth = dict(state["auth"])
+
+    # --- clients ---
+    async def client(self, *, bot: bool = False, session: str | Path | None = None, authorized: bool = True,
+                     **kw) -> TelegramClient:
+        if session is None:
+            session = StringSession()
+        elif isinstance(session, Path):
+            session = str(session)
+        client = TelegramClient(session, api_id=1, api_hash="0" * 32, **kw)
+        key = client.session.auth_key
+        if key is None or key.key is None or not authorized:
+            key = AuthKey(os.urandom(256))  # what the DH exchange would have produced
+        if authorized:
+            self._auth[str(key.key_id)] = BOT_ID if bot else USER_ID
+            self._save()
+        client._sender = FakeSender(self, client, key)
+        await client.connect()
+        return client
+
+    async def disconnect(self, client: TelegramClient) -> None:
+        """The network drops (not a user disconnect): pushes are lost, requests wait for the reconnect."""
+        client._sender._transport_up = False
+
+    async def reconnect(self, client: TelegramClient) -> None:
+        sender: FakeSender = client._sender
+        sender._transport_up = True
+        held, sender._held = sender._held, []
+        loop = asyncio.get_running_loop()
+        for request, fut in held:
+            loop.call_soon(sender._serve, request, bytes(request), fut)
+        if client._handle_auto_reconnect:  # what MTProtoSender._reconnect schedules
+            loop.create_task(client._handle_auto_reconnect())
+        await asyncio.sleep(0)
+
+    # --- fixtures ---
+    def add_channel(self, channel_id: int, username: str | None, title: str, *, joined: bool = True,
+                    admin: bool = False, megagroup: bool = False) -> None:
+        self._channels[channel_id] = _Channel(channel_id, username, title, joined=joined, admin=admin,
+                                              megagroup=megagroup, date=_ts(_now()))
+        self._save()
+
+    def add_chat(self, chat_id: int, title: str) -> None:
+        self._chats[chat_id] = {"id": chat_id, "title": title, "date": _ts(_now())}
+        self._save()
+
+    def add_user(self, user_id: int, first_name: str, username: str | None = None) -> None:
+        self._users[user_id] = {"id": user_id, "first_name": first_name, "username": username}
+        self._save()
+
+    def flood(self, request_name: str, seconds: int, times: int = 1) -> None:
+        self._faults.setdefault(request_name, []).extend([(420, "FLOOD_WAIT_%d" % seconds)] * times)
+
+    def fail(self, request_name: str, error: str, code: int = 400, times: int = 1) -> None:
+        self._faults.setdefault(request_name, []).extend([(code, error)] * times)
+
+    def too_long(self, channel_id: int) -> None:
+        self._too_long.add(channel_id)
+
+    def make_private(self, channel_id: int) -> None:
+        self._channels[channel_id].private = True
+        self._save()
+
+    def count(self, name: str) -> int:
+        return sum(type(r).__name__ == name for r in self.requests)
+
+    def messages(self, channel_id: int) -> list:
+        """The channel history as stored (ascending ids)."""
+        ch = self._channels[channel_id]
+        return [ch.messages[i] for i in sorted(ch.messages)]
+
+    # --- server-side events ---
+    def publish(self, channel_id: int, text: str, *, entities=None, grouped_id: int | None = None,
+                fwd_from: tuple[int, int] | None = None, media: bool = False, date: dt.datetime | None = None,
+                push: bool = True) -> int:
+        msg, pts = self._new_post(channel_id, text, entities, grouped_id, fwd_from, media, date)
+        if push:
+            self._push_channel(channel_id, [tl.UpdateNewChannelMessage(msg, pts, 1)])
+        self._save()
+        return msg.id
+
+    def publish_album(self, channel_id: int, captions: list[str], *, push: bool = True, **kw) -> list[int]:
+        grouped_id = kw.pop("grouped_id", None) or random.randrange(1, 2**62)
+        kw.setdefault("media", True)
+        updates = []
+        for caption in captions:
+            msg, pts = self._new_post(channel_id, caption, kw.get("entities"), grouped_id, kw.get("fwd_from"),
+                                      kw.get("media"), kw.get("date"))
+            updates.append(tl.UpdateNewChannelMessage(msg, pts, 1))
+        if push:
+            self._push_channel(channel_id, updates)
+        self._save()
+        return [u.message.id for u in updates]
+
+    def edit(self, channel_id: int, message_id: int, text: str, *, entities=None, push: bool = True) -> None:
+        ch = self._channels[channel_id]
+        msg = ch.messages[message_id]
+        msg.message, msg.entities, msg.edit_date = text, entities, _now()
+        self._channel_event(ch, "edit", message_id, push)
+
+    def react(self, channel_id: int, message_id: int, emoji: str = "👍", *, push: bool = True) -> None:
+        ch = self._channels[channel_id]
+        msg = ch.messages[message_id]
+        counts = {r.reaction.emoticon: r.count for r in (msg.reactions.results if msg.reactions else [])}
+        counts[emoji] = counts.get(emoji, 0) + 1
+        msg.reactions = tl.MessageReactions(
+            results=[tl.ReactionCount(tl.ReactionEmoji(e), n) for e, n in counts.items()], can_see_list=False)
+        self._channel_event(ch, "edit", message_id, push)
+
+    def message_to_bot(self, from_user_id: int, text: str, *, chat_id: int | None = None, forwarded: bool = False,
+                       entities=None) -> int:
+        self._known_user(from_user_id)
+        bot = self._accounts[BOT_ID]
+        if chat_id is None and from_user_id not in bot.started_by:
+            bot.started_by.append(from_user_id)
+        fwd = None
+        if forwarded:
+            fwd = tl.MessageFwdHeader(date=_now() - dt.timedelta(hours=1), from_id=tl.PeerUser(from_user_id))
+        msg = tl.Message(
+            id=0, peer_id=tl.PeerChat(chat_id) if chat_id else tl.PeerUser(from_user_id), date=_now(), message=text,
+            from_id=tl.PeerUser(from_user_id) if chat_id else None, fwd_from=fwd, entities=entities)
+        msg = self._deliver(bot, msg)
+        self._save()
+        return msg.id
+
+    def press_button(self, from_user_id: int, message_id: int, data: bytes, *, chat_id: int | None = None) -> int:
+        self._known_user(from_user_id)
+        peer = tl.PeerChat(chat_id) if chat_id else tl.PeerUser(from_user_id)
+        query_id = random.randrange(1, 2**63)
+        self._queries[query_id] = BOT_ID
+        upd = tl.UpdateBotCallbackQuery(
+            query_id=query_id, user_id=from_user_id, peer=peer, msg_id=message_id,
+            chat_instance=access_hash(from_user_id, BOT_ID), data=data)
+        for s in self._senders_of(BOT_ID):
+            s._push(tl.Updates([upd], users=[self._user_obj(BOT_ID, from_user_id)],
+                               chats=[self._chat_obj(chat_id)] if chat_id else [], date=_now(), seq=0))
+        return query_id
+
+    # --- internals: building objects ---
+    def _known_user(self, user_id: int) -> None:
+        if user_id not in self._users and user_id not in self._accounts:
+            self.add_user(user_id, f"User {user_id}")
+
+    def _user_obj(self, viewer: int, user_id: int) -> tl.User:
+        if user_id in self._accounts:
+            a = self._accounts[user_id]
+            return tl.User(id=a.id, is_self=viewer == a.id, bot=a.bot, access_hash=access_hash(viewer, a.id),
+                           first_name=a.first_name, username=a.username,
+                           phone=None if a.bot else "70000000000", bot_info_version=1 if a.bot else None)
+        u = self._users.get(user_id)
+        if u is None:
+            raise RpcFail(400, "USER_ID_INVALID")
+        return tl.User(id=user_id, access_hash=access_hash(viewer, user_id), first_name=u["first_name"],
+                       username=u["username"])
+
+    def _channel_obj(self, viewer: int, ch: _Channel) -> tl.Channel:
+        if ch.private:
+            return tl.ChannelForbidden(id=ch.id, access_hash=access_hash(viewer, ch.id), title=ch.title,
+                                       broadcast=not ch.megagroup, megagroup=ch.megagroup)
+        return tl.Channel(id=ch.id, title=ch.title, photo=tl.ChatPhotoEmpty(), date=_dt(ch.date),
+                          broadcast=not ch.megagroup, megagroup=ch.megagroup, left=not ch.joined,
+                          access_hash=access_hash(viewer, ch.id), username=ch.username,
+                          admin_rights=tl.ChatAdminRights(post_messages=True) if ch.admin else None)
+
+    def _chat_obj(self, chat_id: int) -> tl.Chat:
+        c = self._chats[chat_id]
+        return tl.Chat(id=chat_id, title=c["title"], photo=tl.ChatPhotoEmpty(), participants_count=2,
+                       date=_dt(c["date"]), version=1)
+
+    def _new_post(self, channel_id, text, entities, grouped_id, fwd_from, media, date):
+        ch = self._channels[channel_id]
+        mid, ch.next_id = ch.next_id, ch.next_id + 1
+        date = (date or _now()).astimezone(dt.timezone.utc).replace(microsecond=0)
+        fwd = None
+        if fwd_from:
+            src, post = fwd_from
+            fwd = tl.MessageFwdHeader(date=date - dt.timedelta(minutes=5), from_id=tl.PeerChannel(src),
+                                      channel_post=post)
+        photo = None
+        if media:
+            photo = tl.MessageMediaPhoto(photo=tl.Photo(
+                id=channel_id * 1_000_000 + mid, access_hash=access_hash(channel_id, mid), file_reference=b"\x01",
+                date=date, sizes=[tl.PhotoSize(type="x", w=800, h=600, size=51_200)], dc_id=DC_ID))
+        msg = tl.Message(id=mid, peer_id=tl.PeerChannel(channel_id), date=date, message=text, post=True,
+                         entities=entities or None, grouped_id=grouped_id, fwd_from=fwd, media=photo, views=1, forwards=0)
+        msg = roundtrip(msg)
+        ch.messages[mid] = msg
+        ch.pts += 1
+        ch.log.append([ch.pts, "new", mid])
+        return msg, ch.pts
+
+    def _channel_event(self, ch: _Channel, kind: str, message_id: int, push: bool) -> None:
+        ch.messages[message_id] = roundtrip(ch.messages[message_id])
+        ch.pts += 1
+        ch.log.append([ch.pts, kind, message_id])
+        if push:
+            self._push_channel(ch.id, [tl.UpdateEditChannelMessage(ch.messages[message_id], ch.pts, 1)])
+        self._save()
+
+    def _senders_of(self, account_id: int) -> list[FakeSender]:
+        return [s for s in self._senders if s.account_id == account_id]
+
+    def _push_channel(self, channel_id: int, updates: list) -> None:
+        ch = self._channels[channel_id]
+        if not ch.joined or ch.private:
+            return
+        for s in self._senders_of(USER_ID):
+            s._push(tl.Updates(updates=updates, users=[], chats=[self._channel_obj(USER_ID, ch)], date=_now(),
+                               seq=0))
+
+    def _deliver(self, account: _Account, msg: tl.Message) -> tl.Message:
+        """A private/basic-group message lands in ``account``'s message box (own id and pts) and is pushed."""
+        msg.id, account.next_id = account.next_id, account.next_id + 1
+        account.pts += 1
+        upd = roundtrip(tl.UpdateNewMessage(msg, account.pts, 1))
+        account.log.append((account.pts, upd))
+        users, chats = self._entities_for(account.id, upd.message)
+        for s in self._senders_of(account.id):
+            s._push(tl.Updates([upd], users=users, chats=chats, date=_now(), seq=0))
+        return upd.message
+
+    def _entities_for(self, viewer: int, msg) -> tuple[list, list]:
+        users, chats = {}, {}
+        for peer in (msg.peer_id, msg.from_id, getattr(msg.fwd_from, "from_id", None)):
+            if isinstance(peer, tl.PeerUser):
+                users[peer.user_id] = self._user_obj(viewer, peer.user_id)
+            elif isinstance(peer, tl.PeerChat) and peer.chat_id in self._chats:
+                chats[peer.chat_id] = self._chat_obj(peer.chat_id)
+            elif isinstance(peer, tl.PeerChannel) and peer.channel_id in self._channels:
+                chats[peer.channel_id] = self._channel_obj(viewer, self._channels[peer.channel_id])
+        users.setdefault(viewer, self._user_obj(viewer, viewer))
+        return list(users.values()), list(chats.values())
+
+    # --- request dispatch ---
+    def _handle(self, sender: FakeSender, request):
+        while isinstance(request, _WRAPPERS):
+            if isinstance(request, fn.InvokeWithoutUpdatesRequest):
+                sender._no_updates = True
+            request = request.query
+        name = type(request).__name__
+        account = sender.account_id
+        self.requests.append(request)
+        self.request_log.append(Seen(time.perf_counter(), account, request))
+        faults = self._faults.get(name)
+        if faults:
+            code, message = faults.pop(0)
+            raise RpcFail(code, message)
+        if name not in _NO_AUTH and account is None:
+            raise RpcFail(401, "AUTH_KEY_UNREGISTERED")
+        handler = getattr(self, "_on_" + name, None)
+        if handler is None:
+            raise NotImplementedError(f"FakeTelegram does not serve {name}: {request}")
+        return handler(account, request)
+
+    def _channel_for(self, viewer: int, peer, *, read: bool = True) -> _Channel:
+        if isinstance(peer, (tl.InputPeerChannel, tl.InputChannel)):
+            ch = self._channels.get(peer.channel_id)
+            if ch is None or peer.access_hash != access_hash(viewer, ch.id):
+                raise RpcFail(400, "CHANNEL_INVALID")
+            if read and ch.private:
+                raise RpcFail(400, "CHANNEL_PRIVATE")
+            return ch
+        raise RpcFail(400, "CHANNEL_INVALID")
+
+    def _peer_of(self, viewer: int, peer) -> tuple[str, int]:
+        """('user', id) | ('chat', id) | ('channel', id) for an InputPeer, validating the access hash."""
+        if isinstance(peer, tl.InputPeerSelf):
+            return "user", viewer
+        if isinstance(peer, tl.InputPeerUser):
+            known = peer.user_id in self._users or peer.user_id in self._accounts
+            if not known or peer.access_hash != access_hash(viewer, peer.user_id):
+                raise RpcFail(400, "PEER_ID_INVALID")
+            return "user", peer.user_id
+        if isinstance(peer, tl.InputPeerChat):
+            if peer.chat_id not in self._chats:
+                raise RpcFail(400, "PEER_ID_INVALID")
+            return "chat", peer.chat_id
+        if isinstance(peer, tl.InputPeerChannel):
+            return "channel", self._channel_for(viewer, peer).id
+        raise RpcFail(400, "PEER_ID_INVALID")
+
+    # --- handlers: connection and account ---
+    def _on_PingRequest(self, account, r):
+        return tl.Pong(msg_id=0, ping_id=r.ping_id)
+
+    def _on_GetConfigRequest(self, account, r):
+        now = _now()
+        return tl.Config(
+            date=now, expires=now + dt.timedelta(hours=1), test_mode=False, this_dc=DC_ID,
+            dc_options=[tl.DcOption(id=DC_ID, ip_address="149.154.167.51", port=443)], dc_txt_domain_name="",
+            chat_size_max=200, megagroup_size_max=200_000, forwarded_count_max=100,
+            online_update_period_ms=210_000, offline_blur_timeout_ms=5_000, offline_idle_timeout_ms=30_000,
+            online_cloud_timeout_ms=300_000, notify_cloud_delay_ms=30_000, notify_default_delay_ms=1_500,
+            push_chat_period_ms=60_000, push_chat_limit=2, edit_time_limit=172_800, revoke_time_limit=2**31 - 1,
+            revoke_pm_time_limit=2**31 - 1, rating_e_decay=2_419_200, stickers_recent_limit=200,
+            channels_read_media_period=604_800, call_receive_timeout_ms=20_000, call_ring_timeout_ms=90_000,
+            call_connect_timeout_ms=30_000, call_packet_timeout_ms=10_000, me_url_prefix="https://t.me/",
+            caption_length_max=1024, message_length_max=MESSAGE_LENGTH_MAX, webfile_dc_id=4)
+
+    def _on_GetUsersRequest(self, account, r):
+        out = []
+        for u in r.id:
+            if isinstance(u, tl.InputUserSelf):
+                out.append(self._user_obj(account, account))
+            elif isinstance(u, tl.InputUser) and u.access_hash == access_hash(account, u.user_id):
+                out.append(self._user_obj(account, u.user_id))
+        return out
+
+    def _on_GetStateRequest(self, account, r):
+        a = self._accounts[account]
+        return tlu.State(pts=a.pts, qts=a.qts, date=_now(), seq=a.seq, unread_count=0)
+
+    def _on_GetDifferenceRequest(self, account, r):
+        a = self._accounts[account]
+        if r.pts >= a.pts:
+            return tlu.DifferenceEmpty(date=_now(), seq=a.seq)
+        new_messages, other, users, chats = [], [], {}, {}
+        for pts, upd in a.log:
+            if pts <= r.pts:
+                continue
+            if isinstance(upd, tl.UpdateNewMessage):
+                new_messages.append(upd.message)
+            else:
+                other.append(upd)
+            us, cs = self._entities_for(account, upd.message)
+            users.update((u.id, u) for u in us)
+            chats.update((c.id, c) for c in cs)
+        state = tlu.State(pts=a.pts, qts=a.qts, date=_now(), seq=a.seq, unread_count=0)
+        return tlu.Difference(new_messages=new_messages, new_encrypted_messages=[], other_updates=other,
+                              chats=list(chats.values()), users=list(users.values()), state=state)
+
+    # --- handlers: channels ---
+    def _on_ResolveUsernameRequest(self, account, r):
+        name = r.username.lower()
+        for ch in self._channels.values():
+            if ch.username and ch.username.lower() == name:
+                if ch.private:
+                    raise RpcFail(400, "CHANNEL_PRIVATE")
+                return tlc.ResolvedPeer(peer=tl.PeerChannel(ch.id), chats=[self._channel_obj(account, ch)],
+                                        users=[])
+        for uid, u in list(self._users.items()) + [(a.id, {"username": a.username}) for a in
+                                                   self._accounts.values()]:
+            if u["username"] and u["username"].lower() == name:
+                return tlc.ResolvedPeer(peer=tl.PeerUser(uid), chats=[], users=[self._user_obj(account, uid)])
+        raise RpcFail(400, "USERNAME_NOT_OCCUPIED")
+
+    def _on_GetChannelsRequest(self, account, r):
+        return tlm.Chats(chats=[self._channel_obj(account, self._channel_for(account, c, read=False)) for c in r.id])
+
+    def _on_GetFullChannelRequest(self, account, r):
+        ch = self._channel_for(account, r.channel)
+        top = max(ch.messages, default=0)
+        full = tl.ChannelFull(id=ch.id, about="", read_inbox_max_id=top, read_outbox_max_id=0, unread_count=0,
+                              chat_photo=tl.PhotoEmpty(id=0), notify_settings=tl.PeerNotifySettings(), bot_info=[],
+                              pts=ch.pts, participants_count=1000)
+        return tlm.ChatFull(full_chat=full, chats=[self._channel_obj(account, ch)], users=[])
+
+    def _on_GetHistoryRequest(self, account, r):
+        if self._accounts[account].bot:
+            raise RpcFail(400, "BOT_METHOD_INVALID")
+        kind, peer_id = self._peer_of(account, r.peer)
+        if kind != "channel":
+            raise NotImplementedError("FakeTelegram serves GetHistory for channels only")
+        ch = self._channels[peer_id]
+        ids = sorted(ch.messages, reverse=True)  # newest first, as Telegram answers
+        pos = 0
+        if r.offset_id:
+            while pos < len(ids) and ids[pos] >= r.offset_id:
+                pos += 1
+        elif _ts(r.offset_date) > 0:  # off the wire an absent date is the epoch, not None
+            while pos < len(ids) and ch.messages[ids[pos]].date >= r.offset_date:
+                pos += 1
+        start = pos + r.add_offset
+        end = start + min(max(r.limit, 0), MAX_HISTORY_LIMIT)
+        window = ids[max(start, 0):max(end, 0)]
+        window = [i for i in window if (not r.min_id or i > r.min_id) and (not r.max_id or i < r.max_id)]
+        return tlm.ChannelMessages(pts=ch.pts, count=len(ids), messages=[ch.messages[i] for i in window],
+                                   topics=[], chats=[self._channel_obj(account, ch)], users=[])
+
+    def _on_GetChannelDifferenceRequest(self, account, r):
+        ch = self._channel_for(account, r.channel)
+        if r.pts <= 0:
+            raise RpcFail(400, "PERSISTENT_TIMESTAMP_EMPTY")
+        if r.pts > ch.pts:
+            raise RpcFail(400, "PERSISTENT_TIMESTAMP_INVALID")
+        chats = [self._channel_obj(account, ch)]
+        if ch.id in self._too_long or r.pts + r.limit < ch.pts:
+            self._too_long.discard(ch.id)
+            top = max(ch.messages, default=0)
+            dialog = tl.Dialog(peer=tl.PeerChannel(ch.id), top_message=top, read_inbox_max_id=top,
+                               read_outbox_max_id=0, unread_count=0, unread_mentions_count=0,
+                               unread_reactions_count=0, unread_poll_votes_count=0,
+                               notify_settings=tl.PeerNotifySettings(), pts=ch.pts)
+            latest = [ch.messages[i] for i in sorted(ch.messages, reverse=True)[:TOO_LONG_MESSAGES]]
+            return tlu.ChannelDifferenceTooLong(dialog=dialog, messages=latest, chats=chats, users=[], final=True)
+        if r.pts == ch.pts:
+            return tlu.ChannelDifferenceEmpty(pts=ch.pts, final=True)
+        events = [e for e in ch.log if e[0] > r.pts][:r.limit]
+        new_ids = [mid for _, kind, mid in events if kind == "new"]
+        other = [tl.UpdateEditChannelMessage(ch.messages[mid], pts, 1) for pts, kind, mid in events
+                 if kind == "edit" and mid not in new_ids]
+        last = events[-1][0]
+        return tlu.ChannelDifference(pts=last, new_messages=[ch.messages[i] for i in new_ids], other_updates=other,
+                                     chats=chats, users=[], final=last == ch.pts)
+
+    # --- handlers: sending ---
+    def _check_text(self, text: str, entities) -> None:
+        if not text.strip():
+            raise RpcFail(400, "MESSAGE_EMPTY")
+        if _utf16_len(text) > MESSAGE_LENGTH_MAX:
+            raise RpcFail(400, "MESSAGE_TOO_LONG")
+        n = _utf16_len(text)
+        for e in entities or []:
+            if e.offset < 0 or e.length <= 0 or e.offset + e.length > n:
+                raise RpcFail(400, "ENTITY_BOUNDS_INVALID")
+
+    def _check_random_id(self, account: int, random_id: int) -> None:
+        used = self._random_ids.setdefault(account, [])
+        if random_id in used:
+            raise RpcFail(500, "RANDOM_ID_DUPLICATE")  # Telegram's code for it is 500
+        used.append(random_id)
+
+    def _send(self, account: int, r, text: str, entities, media=None, *, file=None) -> Any:
+        kind, peer_id = self._peer_of(account, r.peer)
+        me = self._accounts[account]
+        if kind == "user" and me.bot and peer_id not in me.started_by:
+            raise RpcFail(400, "PEER_ID_INVALID")  # a user must /start the bot first
+        if kind == "channel":
+            ch = self._channels[peer_id]
+            if not ch.megagroup and not ch.admin:
+                raise RpcFail(403, "CHAT_WRITE_FORBIDDEN")
+        self._check_random_id(account, r.random_id)
+        date = _now()
+        if kind == "channel":
+            msg, pts = self._new_post(peer_id, text, entities, None, None, False, date)
+            msg.out, msg.silent, msg.reply_markup, msg.media = True, r.silent, r.reply_markup, media
+            msg = ch.messages[msg.id] = roundtrip(msg)
+            marked = utils.get_peer_id(tl.PeerChannel(peer_id))
+            result = tl.Updates(updates=[tl.UpdateMessageID(msg.id, r.random_id),
+                                         tl.UpdateNewChannelMessage(msg, pts, 1)],
+                                users=[], chats=[self._channel_obj(account, ch)], date=date, seq=0)
+            mid = msg.id
+        else:
+            peer = tl.PeerUser(peer_id) if kind == "user" else tl.PeerChat(peer_id)
+            mid, me.next_id = me.next_id, me.next_id + 1
+            me.pts += 1
+            msg = roundtrip(tl.Message(
+                id=mid, peer_id=peer, date=date, message=text, out=True, silent=r.silent, entities=entities,
+                reply_markup=r.reply_markup, media=media, from_id=tl.PeerUser(account) if kind == "chat" else None))
+            me.log.append((me.pts, tl.UpdateNewMessage(msg, me.pts, 1)))
+            marked = utils.get_peer_id(peer)
+            if media is None:
+                result = tl.UpdateShortSentMessage(id=mid, pts=me.pts, pts_count=1, date=date, out=True,
+                                                   entities=entities)
+            else:
+                users, chats = self._entities_for(account, msg)
+                result = tl.Updates(updates=[tl.UpdateMessageID(mid, r.random_id),
+                                             tl.UpdateNewMessage(msg, me.pts, 1)],
+                                    users=users, chats=chats, date=date, seq=0)
+            # the other hosted account in the conversation receives it too
+            for other in self._accounts.values():
+                if other.id == account:
+                    continue
+                if (kind == "user" and peer_id == other.id) or kind == "chat":
+                    if other.bot and kind == "user" and account not in other.started_by:
+                        other.started_by.append(account)
+                    incoming = tl.Message(id=0, peer_id=tl.PeerUser(account) if kind == "user" else peer,
+                                          date=date, message=text, entities=entities, media=media,
+                                          reply_markup=r.reply_markup,
+                                          from_id=tl.PeerUser(account) if kind == "chat" else None)
+                    self._deliver(other, incoming)
+        self.chat.append(SentMessage(
+            peer=marked, text=text, entities=entities, random_id=r.random_id, silent=bool(r.silent),
+            no_webpage=bool(getattr(r, "no_webpage", False)), id=mid, date=date, sender_id=account,
+            reply_markup=r.reply_markup, **(file or {})))
+        self._save()
+        return result
+
+    def _on_SendMessageRequest(self, account, r):
+        self._check_text(r.message, r.entities)
+        return self._send(account, r, r.message, r.entities)
+
+    def _on_EditMessageRequest(self, account, r):
+        kind, peer_id = self._peer_of(account, r.peer)
+        marked = utils.get_peer_id(
+            {"user": tl.PeerUser, "chat": tl.PeerChat, "channel": tl.PeerChannel}[kind](peer_id))
+        sent = next((m for m in self.chat if m.sender_id == account and m.peer == marked and m.id == r.id), None)
+        if sent is None:
+            raise RpcFail(400, "MESSAGE_ID_INVALID")
+        text = sent.text if r.message is None else r.message
+        markup = r.reply_markup if r.reply_markup is not None else sent.reply_markup
+        if text == sent.text and r.entities == sent.entities and markup == sent.reply_markup:
+            raise RpcFail(400, "MESSAGE_NOT_MODIFIED")
+        self._check_text(text, r.entities)
+        now = _now()
+        sent.edits.append((now, text))
+        sent.text, sent.entities, sent.reply_markup = text, r.entities, markup
+        if kind == "channel":
+            ch = self._channels[peer_id]
+            msg = ch.messages[r.id]
+            msg.message, msg.entities, msg.edit_date, msg.reply_markup = text, r.entities, now, markup
+            ch.messages[r.id] = roundtrip(msg)
+            ch.pts += 1
+            ch.log.append([ch.pts, "edit", r.id])
+            upd = tl.UpdateEditChannelMessage(ch.messages[r.id], ch.pts, 1)
+            users, chats = [], [self._channel_obj(account, ch)]
+        else:
+            me = self._accounts[account]
+            me.pts += 1
+            msg = tl.Message(id=r.id, peer_id=tl.PeerUser(peer_id) if kind == "user" else tl.PeerChat(peer_id),
+                             date=sent.date, message=text, out=True, entities=r.entities, edit_date=now,
+                             reply_markup=markup, from_id=tl.PeerUser(account) if kind == "chat" else None)
+            upd = tl.UpdateEditMessage(msg, me.pts, 1)
+            me.log.append((me.pts, upd))
+            users, chats = self._entities_for(account, msg)
+        self._save()
+        return tl.Updates(updates=[upd], users=users, chats=chats, date=now, seq=0)
+
+    def _on_SaveFilePartRequest(self, account, r):
+        self._uploads.setdefault((account, r.file_id), {})[r.file_part] = r.bytes
+        return True
+
+    def _on_SaveBigFilePartRequest(self, account, r):
+        self._uploads.setdefault((account, r.file_id), {})[r.file_part] = r.bytes
+        return True
+
+    def _on_SendMediaRequest(self, account, r):
+        media = r.media
+        if not isinstance(media, (tl.InputMediaUploadedDocument, tl.InputMediaUploadedPhoto)):
+            raise NotImplementedError(f"FakeTelegram serves SendMedia with uploaded files only, not {media}")
+        parts = self._uploads.pop((account, media.file.id), None)
+        if parts is None or len(parts) != media.file.parts:
+            raise RpcFail(400, "FILE_PARTS_INVALID")
+        data = b"".join(parts[i] for i in sorted(parts))
+        if r.message:
+            self._check_text(r.message, r.entities)
+        date = _now()
+        if isinstance(media, tl.InputMediaUploadedDocument):
+            attrs = list(media.attributes or [])
+            if not any(isinstance(a, tl.DocumentAttributeFilename) for a in attrs):
+                attrs.append(tl.DocumentAttributeFilename(media.file.name))
+            out_media = tl.MessageMediaDocument(document=tl.Document(
+                id=random.randrange(1, 2**62), access_hash=random.randrange(1, 2**62), file_reference=b"\x01",
+                date=date, mime_type=media.mime_type, size=len(data), dc_id=DC_ID, attributes=attrs))
+            mime = media.mime_type
+        else:
+            out_media = tl.MessageMediaPhoto(photo=tl.Photo(
+                id=random.randrange(1, 2**62), access_hash=random.randrange(1, 2**62), file_reference=b"\x01",
+                date=date, sizes=[tl.PhotoSize(type="x", w=800, h=600, size=len(data))], dc_id=DC_ID))
+            mime = "image/jpeg"
+        names = [a.file_name for a in getattr(media, "attributes", None) or []
+                 if isinstance(a, tl.DocumentAttributeFilename)]
+        file = {"file": data, "file_name": names[0] if names else media.file.name, "mime_type": mime}
+        return self._send(account, r, r.message or "", r.entities, out_media, file=file)
+
+    def _on_SetBotCallbackAnswerRequest(self, account, r):
+        if self._queries.get(r.query_id) != account:
+            raise RpcFail(400, "QUERY_ID_INVALID")
+        self.callback_answers.append(r)
+        return True

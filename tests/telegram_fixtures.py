@@ -1,0 +1,53 @@
+"""pytest fixtures for tests that run real TelegramClients against tests/fake_telegram.FakeTelegram.
+
+Import them into a test module (``from .telegram_fixtures import fake, fast_updates, telethon_sleeps``) or
+re-export them from conftest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import telethon._updates.messagebox as _messagebox
+import telethon.client.users as _users
+import telethon.events.album as _album
+
+from .fake_telegram import FakeTelegram
+
+
+@pytest.fixture
+def fake() -> FakeTelegram:
+    """A fresh in-memory fake server (pass a state_path to FakeTelegram yourself to test persistence)."""
+    return FakeTelegram()
+
+
+@pytest.fixture
+def fast_updates(monkeypatch):
+    """Shrink Telethon's update timers (module globals read at call time) so gap tests take milliseconds:
+    the 0.5 s wait for a possible gap to resolve itself before getChannelDifference, and the 0.5 s album window."""
+    monkeypatch.setattr(_messagebox, "POSSIBLE_GAP_TIMEOUT", 0.02)
+    monkeypatch.setattr(_album, "_HACK_DELAY", 0.05)
+
+
+class SleepRecorder:
+    """Stands in for the ``asyncio`` module inside telethon.client.users: ``sleep`` is recorded and skipped
+    (flood waits, the 2 s pause before retrying a ServerError); everything else is the real asyncio."""
+
+    def __init__(self):
+        self.sleeps: list[float] = []
+
+    def __getattr__(self, name):
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay, result=None):
+        self.sleeps.append(delay)
+        await asyncio.sleep(0)
+        return result
+
+
+@pytest.fixture
+def telethon_sleeps(monkeypatch) -> SleepRecorder:
+    rec = SleepRecorder()
+    monkeypatch.setattr(_users, "asyncio", rec)
+    return rec
