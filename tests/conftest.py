@@ -26,3 +26,4 @@ def corpus() -> dict[tuple[int, int], Post]:
 
 
 from .sample_store import built, sample  # noqa: E402,F401  (fixtures: a store built from the sample)
+from .telegram_fixtures import fake, fast_updates, telethon_sleeps  # noqa: E402,F401  (fixtures: the offline Telegram server)

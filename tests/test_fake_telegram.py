@@ -13,7 +13,6 @@ from telethon import Button, errors, events
 from telethon.tl import functions, types
 
 from .fake_telegram import BOT_ID, USER_ID, FakeSender, FakeTelegram, access_hash, eventually, roundtrip
-from .telegram_fixtures import fake, fast_updates, telethon_sleeps  # noqa: F401  (fixtures)
 
 CH = 1234567890
 MARKED = -1001234567890

@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from . import backtest, export, search, stories
+from . import backtest, export, live, search, stories
 from .replay import replay
 from .rules import rules
 
@@ -22,6 +22,8 @@ def cli(verbose: int) -> None:
 
 cli.add_command(rules)
 cli.add_command(replay)
+cli.add_command(live.login)
+cli.add_command(live.run)
 cli.add_command(export.export); cli.add_command(search.search); cli.add_command(stories.stories); rules.add_command(backtest.backtest)  # noqa: E702
 
 

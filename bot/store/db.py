@@ -79,6 +79,7 @@ def _m2_live(db: sqlite_utils.Database) -> None:
     }, pk=("alert_id", "chat", "part"))
     db["alerts"].add_column("next_attempt_at", str)
     db["channels"].add_column("error", str)
+    db["channels"].add_column("access_hash", int)  # per account: lets a restart skip resolveUsername
     db["posts"].create_index(["channel_id", "grouped_id"])
 
 
@@ -314,10 +315,12 @@ class Store:
         q = "SELECT * FROM channels WHERE id = ?" if isinstance(ref, int) else "SELECT * FROM channels WHERE lower(username) = ?"
         return next(self.db.query(q, [ref]), None)
 
-    def mark_resolved(self, channel_id: int, title: str, username: str | None) -> None:
-        """Remember a resolved channel (id, title, username), so a restart resolves nothing again."""
+    def mark_resolved(self, channel_id: int, title: str, username: str | None, access_hash: int | None = None) -> None:
+        """Remember a resolved channel (id, title, username, the account's access hash), so a
+        restart resolves nothing again."""
         self.upsert_channel(channel_id, title, username)
-        self.db.execute("UPDATE channels SET resolved_at = ?, status = coalesce(status, 'ok') WHERE id = ?", [utcnow(), channel_id])
+        self.db.execute("UPDATE channels SET resolved_at = ?, status = 'ok', error = NULL, "
+                        "access_hash = coalesce(?, access_hash) WHERE id = ?", [utcnow(), access_hash, channel_id])
 
     def set_channel_status(self, channel_id: int, status: str, error: str | None = None) -> str | None:
         """Set a channel's status ('ok', 'private', 'banned', 'gone', ...); returns the previous one."""
@@ -328,10 +331,10 @@ class Store:
                         [status, error, utcnow(), channel_id])
         return row[0] if row else None
 
-    def high_water(self, channel_id: int) -> int:
-        """The last message id read in order from the channel's history (0: never read)."""
+    def high_water(self, channel_id: int) -> int | None:
+        """The last message id read in order from the channel's history (None: never read)."""
         row = self.db.execute("SELECT last_message_id FROM channels WHERE id = ?", [channel_id]).fetchone()
-        return int(row[0] or 0) if row else 0
+        return int(row[0]) if row and row[0] is not None else None
 
     def album_first(self, channel_id: int, grouped_id: int) -> int | None:
         """The message id under which an album of the channel is stored, if it is."""

@@ -1,0 +1,115 @@
+"""`tgwatch login` and `tgwatch run`: the live service's faces on the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+
+import click
+
+from ..config import Config, ConfigError, Secrets, load_config, load_secrets
+from ..store.db import StoreError
+from .common import err, fail
+from .rules import load_or_fail
+
+__all__ = ["login", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def _settings(config_path: str | None) -> tuple[Config, Secrets]:
+    try:
+        config = load_config(config_path)
+        return config, load_secrets(config)
+    except ConfigError as e:
+        fail(str(e))
+
+
+@click.command()
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help="Config file (config.toml).")
+@click.option("--phone", help="The account's phone number, e.g. +447700900123 (asked when missing).")
+@click.option("--qr", is_flag=True, help="Log in by scanning a QR code (a tg://login link) in a logged-in Telegram app.")
+def login(config_path: str | None, phone: str | None, qr: bool) -> None:
+    """Log the watching user account in: phone code and 2FA password, or a QR login.
+
+    The session file is created 0600 inside a 0700 folder (paths.session_dir); it holds full
+    access to the account: never copy it, never share it between two running tgwatch.
+    """
+    from telethon import errors
+
+    from ..live.session import make_client
+
+    config, secrets = _settings(config_path)
+
+    async def go() -> str:
+        client = make_client(config, secrets, connection_retries=3)
+        try:
+            await client.connect()
+            if await client.is_user_authorized():
+                me = await client.get_me()
+                return f"already logged in as {_who(me)}; session {config.session_path}"
+            if qr:
+                q = await client.qr_login()
+                click.echo("Open this link on a phone where Telegram is logged in (Settings > Devices > Link Desktop Device):")
+                click.echo(q.url)
+                try:
+                    await q.wait(timeout=120)
+                except errors.SessionPasswordNeededError:
+                    await client.sign_in(password=getpass.getpass("2FA password: "))
+            else:
+                await client.start(phone=lambda: phone or click.prompt("phone number (+country code)"),
+                                   code_callback=lambda: click.prompt("login code (sent to your Telegram app)"),
+                                   password=lambda: getpass.getpass("2FA password: "))
+            me = await client.get_me()
+            return f"logged in as {_who(me)}; session {config.session_path} (mode 0600)"
+        finally:
+            await client.disconnect()
+
+    try:
+        click.echo(asyncio.run(go()))
+    except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+        fail(f"login failed: {getattr(e, 'message', None) or type(e).__name__}")
+    except (KeyboardInterrupt, click.Abort):
+        fail("login cancelled")
+
+
+def _who(me: object) -> str:
+    name = " ".join(filter(None, [getattr(me, "first_name", None), getattr(me, "last_name", None)]))
+    user = getattr(me, "username", None)
+    return f"{name or 'account'}" + (f" (@{user})" if user else "")
+
+
+@click.command()
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default="config.toml", show_default=True,
+              help="Config file (copy config.example.toml).")
+def run(config_path: str) -> None:
+    """Watch the configured channels live and send alerts to the analysts' chat.
+
+    Live updates bring posts within seconds; every few minutes (and at start-up) each channel's
+    history since the last stored post is read again, so nothing Telegram failed to push is
+    missed. Stop with Ctrl-C or SIGTERM; a restart picks up where it stopped.
+    """
+    from telethon import errors
+
+    from ..live.service import run as run_service
+    from ..live.session import NotLoggedIn
+
+    config, secrets = _settings(config_path)
+    ruleset = load_or_fail(str(config.rules))
+    if not config.channels:
+        fail(f"{config.path}: channels.watch lists no channel to watch")
+    try:
+        run_service(config, secrets, ruleset)
+    except StoreError as e:
+        fail(str(e))
+    except NotLoggedIn:
+        fail(f"not logged in: run `tgwatch login --config {config_path}` first (session {config.session_path})")
+    except errors.AuthKeyDuplicatedError:
+        fail("this session is in use by another process (or was copied): stop the other tgwatch, then `tgwatch login` again")
+    except errors.RPCError as e:
+        fail(f"Telegram refused: {e.message}")
+    except (ConnectionError, OSError) as e:
+        fail(f"cannot reach Telegram: {type(e).__name__}: {e}")
+    except KeyboardInterrupt:
+        err().print("stopped")

@@ -1,0 +1,252 @@
+"""Ingest: resolve the watched channels once, take live events for speed, and reconcile every
+channel's history since our own high-water mark as the source of truth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from telethon import TelegramClient, errors, events
+from telethon.tl import types
+
+from ..pipeline import Pipeline, Processed
+from ..post import Post, bare_id
+from ..source.telegram import album_to_post, channel_username, group_albums, message_to_post
+from ..store.db import Store
+
+__all__ = ["Ingest", "Watched", "ChannelGone"]
+
+log = logging.getLogger(__name__)
+
+OnProcessed = Callable[[list[Processed]], Awaitable[None]]
+Notify = Callable[[str], Awaitable[None]]
+
+# Errors meaning the channel cannot be read any more, and the status we give it.
+_GONE: tuple[tuple[type[Exception], str], ...] = (
+    (errors.ChannelPrivateError, "private"),
+    (errors.ChannelBannedError, "banned"),
+    (errors.UserBannedInChannelError, "banned"),
+    (errors.ChannelInvalidError, "gone"),
+    (errors.UsernameNotOccupiedError, "gone"),
+    (errors.UsernameInvalidError, "gone"),
+)
+
+
+class ChannelGone(Exception):
+    """A watched channel turned private, was deleted or banned the account."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+@dataclass
+class Watched:
+    """A resolved channel: its bare id, input peer, names, and whether the account has joined it
+    (only joined channels push live updates; the others are read by the poll alone)."""
+
+    id: int
+    peer: Any
+    title: str
+    username: str | None
+    joined: bool
+    entity: Any = None
+
+
+def _gone(e: Exception) -> str | None:
+    if isinstance(e, ChannelGone):
+        return e.status
+    return next((status for kind, status in _GONE if isinstance(e, kind)), None)
+
+
+class Ingest:
+    """Feeds the pipeline from Telegram: `resolve`, `listen`, `reconcile`."""
+
+    def __init__(self, client: TelegramClient, pipeline: Pipeline, refs: Sequence[str | int], *,
+                 on_processed: OnProcessed, notify: Notify, resolve_delay: float = 2.0,
+                 edit_lookback: int = 20, backfill: int = 50) -> None:
+        self.client = client
+        self.pipeline = pipeline
+        self.store: Store = pipeline.store
+        self.refs = list(refs)
+        self.on_processed = on_processed
+        self.notify = notify
+        self.resolve_delay = resolve_delay
+        self.edit_lookback = edit_lookback
+        self.backfill = backfill
+        self.watched: dict[int, Watched] = {}
+        self.unresolved: dict[str | int, str] = {}
+        self._lock = asyncio.Lock()  # one pipeline call at a time (events and the poll interleave)
+
+    # -- channels ---------------------------------------------------------------------------------
+
+    async def resolve(self) -> dict[int, Watched]:
+        """Turn every configured channel into a peer: from the session's entity cache and our
+        store when seen before (no request), else one throttled, FloodWait-aware lookup."""
+        for ref in self.refs:
+            if any(w.id == ref or (w.username or "").lower() == ref for w in self.watched.values()):
+                continue
+            try:
+                w = await self._resolve_one(ref)
+            except errors.FloodWaitError as e:
+                log.warning("resolving %s: Telegram asks to wait %d s; trying again at the next poll", ref, e.seconds)
+                self.unresolved[ref] = f"flood wait {e.seconds} s"
+                break
+            except (ValueError, TypeError, errors.RPCError, ChannelGone) as e:
+                status = _gone(e) or "unresolved"
+                detail = f"cannot watch {ref}: {_why(e)}"
+                row = self.store.channel(ref)
+                known = row is not None and row.get("status") == status  # reported on an earlier poll or run
+                if row is not None:
+                    self.store.set_channel_status(int(row["id"]), status, _why(e))  # type: ignore[arg-type]
+                if not known and self.unresolved.get(ref) != detail:
+                    await self.notify(f"⚠️ {detail}")
+                self.unresolved[ref] = detail
+                log.warning("%s (%s)", detail, status)
+                continue
+            self.unresolved.pop(ref, None)
+            self.watched[w.id] = w
+        return self.watched
+
+    async def _resolve_one(self, ref: str | int) -> Watched:
+        row = self.store.channel(ref)
+        entity = None
+        if row is not None and row.get("access_hash") is not None:
+            try:  # known from an earlier run: channels.getChannels, never resolveUsername
+                entity = await self.client.get_entity(types.InputPeerChannel(int(row["id"]), int(row["access_hash"])))  # type: ignore[arg-type]
+            except (ValueError, errors.ChannelInvalidError):
+                entity = None  # the hash no longer works (another account's store?): resolve afresh
+        if entity is None:
+            if isinstance(ref, int):
+                entity = await self.client.get_entity(types.PeerChannel(ref))  # needs the session's entity cache
+            else:
+                if self.resolve_delay:
+                    await asyncio.sleep(self.resolve_delay)  # contacts.resolveUsername is the classic flood trigger
+                entity = await self.client.get_entity(ref)
+        if isinstance(entity, types.ChannelForbidden):
+            raise ChannelGone("private", "the channel is private now or has banned this account")
+        if not isinstance(entity, types.Channel):
+            raise ValueError("not a channel")
+        username = channel_username(entity)
+        self.store.mark_resolved(entity.id, entity.title, username, entity.access_hash)
+        return Watched(entity.id, types.InputPeerChannel(entity.id, entity.access_hash or 0), entity.title,
+                       username, joined=not entity.left, entity=entity)
+
+    async def _mark_gone(self, w: Watched, e: Exception) -> None:
+        status = _gone(e) or "gone"
+        before = self.store.set_channel_status(w.id, status, _why(e))
+        self.watched.pop(w.id, None)
+        if before != status:
+            await self.notify(f"⚠️ {w.title} (@{w.username or w.id}) can no longer be read: {status} ({_why(e)}); "
+                              "the other channels keep running")
+        log.warning("channel %s is %s: %s", w.id, status, _why(e))
+
+    # -- live events -----------------------------------------------------------------------------------
+
+    def listen(self) -> None:
+        """Live updates for joined channels: new posts, albums (one post), edits."""
+        self.client.add_event_handler(self._on_new, events.NewMessage())
+        self.client.add_event_handler(self._on_album, events.Album())
+        self.client.add_event_handler(self._on_edit, events.MessageEdited())
+
+    def _mine(self, event: Any) -> Watched | None:
+        chat_id = event.chat_id
+        if chat_id is None or chat_id > -1_000_000_000_000:
+            return None
+        return self.watched.get(bare_id(chat_id))
+
+    async def _on_new(self, event: events.NewMessage.Event) -> None:
+        w = self._mine(event)
+        if w is None or event.message.grouped_id is not None:  # album items arrive together as one Album event
+            return
+        post = message_to_post(event.message, w.entity)
+        if post is not None:
+            await self._process([post], in_order=False)
+
+    async def _on_album(self, event: events.Album.Event) -> None:
+        w = self._mine(event)
+        if w is None:
+            return
+        post = album_to_post(event.messages, w.entity)
+        if post is not None:
+            await self._process([post], in_order=False)
+
+    async def _on_edit(self, event: events.MessageEdited.Event) -> None:
+        """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged)."""
+        w = self._mine(event)
+        if w is None:
+            return
+        post = message_to_post(event.message, w.entity)
+        if post is None:
+            return
+        if post.grouped_id is not None:
+            first = self.store.album_first(w.id, post.grouped_id)
+            if first is None or not post.text.strip():
+                return  # not stored yet (the album event or the poll stores it), or a caption-less item
+            post = replace(post, message_id=first, media="album", last_id=0)
+        await self._process([post], in_order=False)
+
+    async def _process(self, posts: list[Post], *, in_order: bool) -> list[Processed]:
+        async with self._lock:
+            done = list(self.pipeline.process(posts, in_order=in_order))
+        await self.on_processed(done)
+        return done
+
+    # -- the poll: history since the high-water mark ---------------------------------------------
+
+    async def reconcile(self) -> tuple[int, int]:
+        """Read every watched channel's history since its high-water mark through the pipeline
+        (re-reading the last few posts to catch edits); returns (new posts, channels with new
+        posts among those read before). One channel's failure never stops the others."""
+        await self.resolve()
+        new_posts = channels = 0
+        for w in list(self.watched.values()):
+            try:
+                n, was_read = await self._reconcile_one(w)
+            except tuple(kind for kind, _ in _GONE) as e:
+                await self._mark_gone(w, e)
+                continue
+            except errors.FloodWaitError as e:
+                log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on", w.title, e.seconds)
+                break
+            except errors.RPCError as e:
+                log.warning("reading %s failed: %s; the next poll retries", w.title, _why(e))
+                continue
+            if was_read and n:
+                new_posts += n
+                channels += 1
+        return new_posts, channels
+
+    async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
+        high = self.store.high_water(w.id)
+        if high is not None:
+            # wait_time=0: Telethon would pause 1 s between pages of an unbounded read (even for the
+            # empty page that ends it); FloodWaits are still honoured by the client.
+            messages = [m async for m in self.client.iter_messages(
+                w.peer, min_id=max(0, high - self.edit_lookback), reverse=True, wait_time=0)]
+        else:  # a channel seen for the first time: its latest posts, not its whole history
+            messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
+        posts: list[Post] = []
+        for run in group_albums(messages):
+            gid = run[0].grouped_id
+            if gid is not None:
+                first = self.store.album_first(w.id, gid)
+                if first is not None and first < run[0].id:
+                    continue  # the tail of an album stored before the look-back window
+                post = album_to_post(run, w.entity)
+            else:
+                post = message_to_post(run[0], w.entity)
+            if post is not None:
+                posts.append(post)
+        done = await self._process(posts, in_order=True) if posts else []
+        self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
+        return sum(1 for p in done if p.status == "new"), high is not None
+
+
+def _why(e: BaseException) -> str:
+    """A short reason for a user: Telethon's description of the error, without the request."""
+    return re.sub(r"\s*\(caused by \w+\)\s*$", "", str(e)) or type(e).__name__

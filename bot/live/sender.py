@@ -1,0 +1,187 @@
+"""The sender: delivers the outbox to the analysts' chats exactly once, honouring flood waits.
+
+Each message part gets a random_id that is stored before the first attempt; Telegram refuses a
+second message with the same random_id (RANDOM_ID_DUPLICATE), so a crash between sending and
+marking sent never shows the analyst a second copy. Story updates edit the sent message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telethon import TelegramClient, errors, functions, types
+
+from ..alert.html import render_html, to_parts
+from ..alert.outbox import load_alert
+from ..store.db import Store, iso
+
+__all__ = ["Sender", "MAX_ATTEMPTS"]
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+_NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
+
+
+def _digest(text: str, entities: Sequence[Any]) -> str:
+    raw = text + "|" + ";".join(f"{type(e).__name__}:{e.offset}:{e.length}" for e in entities)
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def _sent_id(result: Any, random_id: int) -> int | None:
+    """The id of the message a send created, from whichever shape of answer Telegram gave."""
+    if isinstance(result, types.UpdateShortSentMessage):
+        return int(result.id)
+    found = None
+    for u in getattr(result, "updates", None) or ():
+        if isinstance(u, types.UpdateMessageID) and u.random_id == random_id:
+            return int(u.id)
+        if isinstance(u, (types.UpdateNewMessage, types.UpdateNewChannelMessage)):
+            found = int(u.message.id)
+    return found
+
+
+class Sender:
+    """Sends queued alerts (and edits sent ones when their story grows) through one client."""
+
+    def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
+                 titles: dict[str, str] | None = None, tz: ZoneInfo | None = None, edit_every: float = 60.0,
+                 silent: Callable[[str, datetime], bool] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.client = client
+        self.store = store
+        self.chats = [str(c) for c in chats]
+        self.titles = titles or {}
+        self.tz = tz
+        self.edit_every = edit_every
+        self.silent = silent or (lambda severity, now: False)
+        self.clock = clock
+        self.paused_until: datetime | None = None
+        self._peers: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._again = False
+
+    async def deliver(self) -> int:
+        """Send what is due; returns how many alerts were completed. Concurrent calls fold into
+        one pass (and one more, so nothing queued meanwhile waits for the next tick)."""
+        if self._lock.locked():
+            self._again = True
+            return 0
+        done = 0
+        async with self._lock:
+            self._again = True
+            while self._again:
+                self._again = False
+                done += await self._pass()
+        return done
+
+    async def _pass(self) -> int:
+        now = self.clock()
+        if self.paused_until and now < self.paused_until:
+            return 0
+        done = 0
+        for row in self.store.queued_alerts(now=iso(now)):
+            alert_id = int(row["id"])  # type: ignore[arg-type]
+            update = row["state"] == "update_queued"
+            try:
+                if await self._deliver_one(alert_id, update, now):
+                    done += 1
+            except errors.FloodWaitError as e:
+                self.paused_until = now + timedelta(seconds=e.seconds)
+                self.store.postpone_alert(alert_id, iso(self.paused_until) or "")
+                log.warning("sending alerts: Telegram asks to wait %d s; delivery resumes then", e.seconds)
+                return done
+            except _NETWORK as e:
+                log.warning("sending alert %d: network problem (%s); retrying", alert_id, type(e).__name__)
+                self.store.postpone_alert(alert_id, iso(now + timedelta(seconds=15)) or "")
+                return done
+            except (errors.RPCError, ValueError, TypeError) as e:
+                reason = e.message if isinstance(e, errors.RPCError) else str(e)
+                attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=min(3600, 15 * 2 ** int(row["attempts"] or 0)))) or "", reason)  # type: ignore[arg-type]
+                if attempts >= MAX_ATTEMPTS:
+                    self.store.mark_alert(alert_id, "failed", error=reason)
+                log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
+        return done
+
+    async def _deliver_one(self, alert_id: int, update: bool, now: datetime) -> bool:
+        alert = load_alert(self.store, alert_id, self.titles, update=update)
+        if alert is None:
+            self.store.mark_alert(alert_id, "failed", error="post no longer stored")
+            return False
+        sent = self.store.deliveries(alert_id)
+        if update and sent:
+            last = max(str(d["edited_at"] or d["sent_at"] or "") for d in sent.values())
+            due = datetime.fromisoformat(last) + timedelta(seconds=self.edit_every) if last else now
+            if due > now:  # story updates are throttled: one edit per alert per edit_every
+                self.store.postpone_alert(alert_id, iso(due) or "")
+                return False
+        parts = to_parts(render_html(alert, self.tz))
+        silent = self.silent(alert.severity, now)
+        for chat in self.chats:
+            peer = await self._peer(chat)
+            for k, (text, entities) in enumerate(parts):
+                digest = _digest(text, entities)
+                d = sent.get((chat, k))
+                if d is None:
+                    rid = secrets.randbits(63)
+                    self.store.plan_delivery(alert_id, chat, k, rid, "")  # committed before the first attempt
+                    d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
+                if d["sent_at"] is None:
+                    mid = await self._send(peer, text, entities, int(d["random_id"]), silent)  # type: ignore[arg-type]
+                    self.store.mark_delivered(alert_id, chat, k, mid, digest)
+                elif d["text_hash"] != digest and d["message_id"] is not None:
+                    await self._edit(peer, int(d["message_id"]), text, entities)  # type: ignore[arg-type]
+                    self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
+        self.store.mark_alert(alert_id, "sent", sent_at=iso(now), error=None)
+        return True
+
+    async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool) -> int | None:
+        request = functions.messages.SendMessageRequest(
+            peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id)
+        try:
+            result = await self.client(request)
+        except errors.RandomIdDuplicateError:
+            log.info("alert part already delivered before a restart (random_id known to Telegram)")
+            return None
+        return _sent_id(result, random_id)
+
+    async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any]) -> None:
+        try:
+            await self.client(functions.messages.EditMessageRequest(
+                peer=peer, id=message_id, message=text, entities=entities or None, no_webpage=True))
+        except errors.MessageNotModifiedError:
+            pass
+        except (errors.MessageIdInvalidError, errors.MessageEditTimeExpiredError) as e:
+            log.info("alert message %d cannot be edited (%s): keeping it as it is", message_id, e.message)
+
+    async def _peer(self, chat: str) -> Any:
+        """The input peer of a configured chat ("me", @username, or a numeric id), looked up once."""
+        if chat not in self._peers:
+            if chat == "me":
+                self._peers[chat] = types.InputPeerSelf()
+            elif chat.lstrip("-").isdigit():
+                n = int(chat)
+                try:
+                    self._peers[chat] = await self.client.get_input_entity(n)
+                except ValueError:  # a bot may write to a user who started it, by id alone
+                    self._peers[chat] = types.InputPeerUser(n, 0) if n > 0 else types.InputPeerChat(-n)
+            else:
+                self._peers[chat] = await self.client.get_input_entity(chat)
+        return self._peers[chat]
+
+    async def notify(self, text: str) -> None:
+        """A one-line notice to every alert chat (recovered posts, a channel gone); best effort:
+        a failure is logged, never raised into the caller."""
+        for chat in self.chats:
+            try:
+                await self.client(functions.messages.SendMessageRequest(
+                    peer=await self._peer(chat), message=text, no_webpage=True, random_id=secrets.randbits(63)))
+            except (errors.RPCError, *_NETWORK, ValueError) as e:
+                log.warning("notice to %s not sent: %s", chat, type(e).__name__)

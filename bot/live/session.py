@@ -1,0 +1,50 @@
+"""Telethon clients and their session files: created 0600 inside a 0700 folder, never shared."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+
+from ..config import Config, Secrets
+
+__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "make_client", "secure_session"]
+
+log = logging.getLogger(__name__)
+
+# Telethon options every tgwatch client uses (tests build their clients with the same ones).
+CLIENT_OPTIONS: dict[str, Any] = {
+    "flood_sleep_threshold": 60,  # shorter FloodWaits are slept through inside the call
+    "connection_retries": -1,  # keep reconnecting: the reconcile poll catches up afterwards
+    "retry_delay": 5,
+    # RANDOM_ID_DUPLICATE is a 500 to Telethon, retried like a server hiccup and then reported as a
+    # bare ValueError; with this the sender sees the real error and knows the alert already landed.
+    "raise_last_call_error": True,
+    "device_model": "tgwatch",
+    "app_version": "tgwatch",
+}
+
+
+class NotLoggedIn(Exception):
+    """The session holds no authorised account: run `tgwatch login`."""
+
+
+def secure_session(path: Path) -> Path:
+    """Create the session's folder (0700) and file (0600) before Telethon opens it: the file
+    holds the account's auth key. Tightens the modes of ones that already exist."""
+    path = path.expanduser()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    return path
+
+
+def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: Any) -> TelegramClient:
+    """The user client (or the bot client) on its own session file: one process per session."""
+    path = secure_session(config.session_dir / ("bot.session" if bot else "user.session"))
+    return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **{**CLIENT_OPTIONS, **kw})

@@ -1,0 +1,334 @@
+"""The live path against an offline Telegram: real TelegramClients, only the server is faked
+(tests/fake_telegram.py). Each test asserts what the analyst's chat shows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Config
+from bot.live.service import Service
+from bot.live.session import CLIENT_OPTIONS, NotLoggedIn
+from bot.match.rules import load_rules
+from bot.store.db import Store
+
+from .fake_telegram import FakeTelegram, eventually
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOT, MASH, TOPOR = 1800000001, 1800000002, 1800000003
+DESERTION = "В Краснодаре задержали троих дезертиров, сбежавших из воинской части"
+DESERTION_2 = "Трое дезертиров из воинской части в Краснодаре задержаны полицией, сообщают источники"
+NEUTRAL = "Погода в Москве: завтра до +5, без осадков"
+RULES = load_rules(ROOT / "rules")
+
+
+class Killed(BaseException):
+    """The process dies here (a BaseException: nothing may catch it)."""
+
+
+def config(tmp_path: Path, **kw: Any) -> Config:
+    base: dict[str, Any] = dict(db=tmp_path / "tgwatch.db", channels=("shot_shot", "mash", "topor"), chats=("me",),
+                                resolve_delay_seconds=0, edit_every_seconds=0, poll_minutes=60, edit_lookback=5)
+    base.update(kw)
+    return Config(**base)
+
+
+def channels(fake: FakeTelegram, *, mash_joined: bool = True) -> None:
+    fake.add_channel(SHOT, "shot_shot", "SHOT")
+    fake.add_channel(MASH, "mash", "Mash", joined=mash_joined)
+    fake.add_channel(TOPOR, "topor", "Топор")
+
+
+async def start(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> Service:
+    options = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
+    user = await fake.client(session=tmp_path / "user.session", **options)
+    service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db"), RULES, user,
+                      scheduler=AsyncIOScheduler(timezone=timezone.utc))
+    await service.start()
+    return service
+
+
+async def stop(service: Service) -> None:
+    await service.stop()
+    await service.user.disconnect()
+    service.store.close()
+
+
+def alerts(fake: FakeTelegram) -> list[Any]:
+    """Alert messages in the chat (not the one-line notices)."""
+    return [m for m in fake.chat if "matched:" in m.text]
+
+
+def notices(fake: FakeTelegram) -> list[str]:
+    return [m.text for m in fake.chat if "matched:" not in m.text]
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_a_live_post_produces_one_alert_and_the_poll_adds_none(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, NEUTRAL)
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
+            await service.poll()
+            await asyncio.sleep(0.05)
+            assert len(alerts(fake)) == 2
+            a = alerts(fake)[0]
+            assert f"https://t.me/shot_shot/{msg}" in [getattr(e, "url", None) for e in a.entities] and a.no_webpage
+            assert "дезертиров" in a.text and "Дезертирство" in a.text
+            assert service.store.count("posts") == 2
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_an_album_is_one_post_and_one_alert(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            ids = fake.publish_album(SHOT, [DESERTION, "", ""], media=True)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            await service.poll()
+            await asyncio.sleep(0.1)
+            assert len(alerts(fake)) == 2
+            rows = list(service.store.db.query("SELECT message_id, media FROM posts"))
+            assert rows == [{"message_id": min(ids), "media": "album"}]
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_an_edit_that_adds_a_keyword_alerts_once_and_reactions_do_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            msg = fake.publish(SHOT, "Срочно: в Краснодаре что-то случилось, подробности позже")
+            await eventually(lambda: service.store.count("posts") == 1)
+            fake.edit(SHOT, msg, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.react(SHOT, msg)
+            fake.edit(SHOT, msg, DESERTION + ".")  # a second edit: the story already alerted
+            await service.poll()
+            await asyncio.sleep(0.05)
+            assert len(alerts(fake)) == 2
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_a_silent_gap_is_filled(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, NEUTRAL)  # Telethon learns the channel's pts from the first push
+            await eventually(lambda: service.store.count("posts") == 1)
+            fake.publish(SHOT, DESERTION, push=False)  # Telegram never pushes it
+            fake.publish(SHOT, NEUTRAL + "!")  # the next push reveals the pts gap
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert service.store.count("posts") == 3
+            assert fake.count("GetChannelDifferenceRequest") >= 1 and fake.count("GetHistoryRequest") == 3
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_channel_difference_too_long_is_recovered_by_the_poll(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("posts") == 1)
+            fake.publish(SHOT, DESERTION, push=False)
+            for i in range(30):
+                fake.publish(SHOT, f"{NEUTRAL} ({i})", push=False)
+            fake.too_long(SHOT)
+            fake.publish(SHOT, NEUTRAL + " (last)")
+            await eventually(lambda: fake.count("GetChannelDifferenceRequest") >= 1)
+            await asyncio.sleep(0.1)
+            assert alerts(fake) == []  # Telethon jumped ahead: the event path lost the post
+            await service.poll()
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert service.store.count("posts") == 33
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_posts_published_while_stopped_are_recovered_once(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        fake.publish(SHOT, NEUTRAL)
+        await eventually(lambda: service.store.count("posts") == 1)
+        await stop(service)
+        fake.publish(SHOT, DESERTION)
+        fake.publish(MASH, DESERTION_2)
+        fake.publish(TOPOR, NEUTRAL)
+        resolved = fake.count("ResolveUsernameRequest")
+        service = await start(fake, tmp_path)
+        try:
+            assert fake.count("ResolveUsernameRequest") == resolved  # ids and access hashes come from the store
+            await eventually(lambda: any("recovered" in n for n in notices(fake)))
+            assert [n for n in notices(fake) if "recovered" in n] == ["recovered 3 posts from 3 channels"]
+            assert len(alerts(fake)) == 2  # SHOT and Mash tell one story: one alert per rule
+            await service.poll()
+            assert len(alerts(fake)) == 2 and service.store.count("posts") == 4
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_a_channel_the_account_has_not_joined_is_polled(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake, mash_joined=False)
+        service = await start(fake, tmp_path)
+        try:
+            assert not service.ingest.watched[MASH].joined
+            fake.publish(MASH, DESERTION)
+            await asyncio.sleep(0.05)
+            assert alerts(fake) == []  # no live update for a channel not joined
+            await service.poll()
+            await eventually(lambda: len(alerts(fake)) == 2)
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_story_growth_edits_the_sent_alert(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.publish(MASH, DESERTION_2)
+            await eventually(lambda: all(m.edits for m in alerts(fake)))
+            assert len(alerts(fake)) == 2
+            assert all("also Mash" in m.edits[-1][1] for m in alerts(fake))
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_flood_wait_on_send_is_slept_through_and_delivers_once(fake: FakeTelegram, tmp_path: Path, telethon_sleeps: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.flood("SendMessageRequest", 7)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert 7 in telethon_sleeps.sleeps
+            assert len({m.random_id for m in alerts(fake)}) == 2
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_a_long_flood_wait_pauses_delivery_then_delivers_once(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        clock = [datetime.now(timezone.utc)]
+        service.sender.clock = lambda: clock[0]
+        try:
+            fake.flood("SendMessageRequest", 600)  # above flood_sleep_threshold: Telethon raises
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 2)
+            await service.sender.deliver()
+            assert alerts(fake) == []
+            clock[0] += timedelta(seconds=601)
+            service.user._flood_waited_requests.clear()  # Telethon's own deadline, kept in real time
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_a_crash_between_send_and_marking_sent_shows_no_second_copy(fake: FakeTelegram, tmp_path: Path,
+                                                                    telethon_sleeps: Any) -> None:
+    async def go() -> None:
+        channels(fake, mash_joined=False)  # polled: the post arrives through reconcile, in this task
+        service = await start(fake, tmp_path)
+        store = service.store
+        real = store.mark_delivered
+
+        def crash(*a: Any, **kw: Any) -> None:
+            raise Killed("killed after the send")
+
+        store.mark_delivered = crash  # type: ignore[method-assign]
+        try:
+            fake.publish(MASH, DESERTION)
+            with pytest.raises(Killed):
+                await service.ingest.reconcile()
+            assert len(alerts(fake)) == 1  # it reached the chat, but the store never heard
+        finally:
+            store.mark_delivered = real  # type: ignore[method-assign]
+            await stop(service)
+        service = await start(fake, tmp_path)  # the restart retries with the stored random_id
+        try:
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2
+            assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_a_channel_that_turns_private_is_reported_once(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.make_private(MASH)
+            await service.poll()
+            await service.poll()
+            gone = [n for n in notices(fake) if "mash" in n.lower()]
+            assert len(gone) == 1 and "private" in gone[0]
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)  # the others keep running
+            assert service.store.channel(MASH)["status"] == "private"  # type: ignore[index]
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_not_logged_in_fails_fast(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        user = await fake.client(authorized=False)
+        service = Service(config(tmp_path), Store(tmp_path / "t.db"), RULES, user)
+        with pytest.raises(NotLoggedIn, match="tgwatch login"):
+            await service.start()
+        await user.disconnect()
+    run(go())
+
+
+def test_an_unknown_channel_is_reported_and_the_rest_run(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path, channels=("shot_shot", "no_such_channel"))
+        try:
+            assert any("no_such_channel" in n for n in notices(fake))
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+        finally:
+            await stop(service)
+    run(go())
