@@ -109,3 +109,18 @@ def test_session_file_is_private(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
     assert stat.S_IMODE(p.parent.stat().st_mode) == 0o700
+
+
+def test_run_without_login_says_so_and_exits_without_touching_the_network(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "s"}"\ndb = "t.db"\nrules = "{ROOT / "rules"}"\n'
+                          '[channels]\nwatch = ["mash"]\n')
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)
+    assert r.exit_code == 2 and "not logged in: run `tgwatch login" in r.output and HASH not in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "", "TGWATCH_API_HASH": ""})
+    assert r.exit_code == 2 and "TGWATCH_API_ID and TGWATCH_API_HASH not set" in r.output

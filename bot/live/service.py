@@ -103,8 +103,11 @@ class Service:
 
 
 async def _serve(config: Config, secrets: Secrets, ruleset: RuleSet, make: Callable[..., TelegramClient]) -> None:
-    store = Store(config.db)
     user = make(config, secrets)
+    if user.session.auth_key is None:  # never logged in: say so now, not after connecting
+        user.session.close()
+        raise NotLoggedIn("not logged in: run `tgwatch login` first")
+    store = Store(config.db)
     bot = make(config, secrets, bot=True) if secrets.bot_token else None
     try:
         await user.connect()
