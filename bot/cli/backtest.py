@@ -3,44 +3,32 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 from ..alert.outbox import snippet
-from ..match.matcher import Match, Matcher
+from ..match.matcher import Match
 from ..match.rules import Rule
-from ..store.db import Store
-from ..store.read import StoredPost, count_posts, iter_posts
+from ..store.backtest import Backtest, run_backtest
+from ..store.read import count_posts
 from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
 from .rules import SEVERITY_STYLE, highlight, load_or_fail
 
-__all__ = ["Backtest", "backtest", "run_backtest", "select_rules"]
+__all__ = ["backtest", "select_rules"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Backtest:
-    """What a set of rules would have matched in the store."""
-
-    rules: list[str]
-    posts: int = 0
-    hits: Counter[str] = field(default_factory=Counter)  # rule -> posts matched
-    matched_posts: int = 0
-    by_channel: Counter[tuple[int, str]] = field(default_factory=Counter)  # (id, name) -> posts matched
-    by_day: Counter[str] = field(default_factory=Counter)  # YYYY-MM-DD -> posts matched
-    samples: deque[tuple[StoredPost, list[Match]]] = field(default_factory=deque)
-    stored: Counter[str] = field(default_factory=Counter)  # rule -> posts the store has as matched
-    gained: Counter[str] = field(default_factory=Counter)  # matched now, not in the store
-    lost: Counter[str] = field(default_factory=Counter)  # in the store, not matched now
 
 
 def select_rules(ref: str, rules_path: str) -> list[Rule]:
@@ -58,56 +46,6 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
             fail(f"no rule named {ref!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
         selected = [rule]
     return [r if r.enabled else replace(r, enabled=True) for r in selected]
-
-
-def run_backtest(store: Store, rules: Iterable[Rule], *, since: datetime | None = None,
-                 until: datetime | None = None, samples: int = 5,
-                 progress: Callable[[], None] | None = None) -> Backtest:
-    """Match every stored post (streaming) with a fresh Matcher; keep counts and the latest samples."""
-    matcher = Matcher(list(rules))
-    result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)))
-    stored = _stored_matches(store, result.rules, since, until)
-    for post in iter_posts(store, since=since, until=until):
-        result.posts += 1
-        if progress:
-            progress()
-        matches = matcher.match(post)
-        names = {m.rule for m in matches}
-        for rule in result.rules:
-            was = (post.channel_id, post.message_id) in stored.get(rule, ())
-            now = rule in names
-            result.gained[rule] += now and not was
-            result.lost[rule] += was and not now
-        if not matches:
-            continue
-        result.matched_posts += 1
-        result.hits.update(names)
-        result.by_channel[(post.channel_id, post.channel_title)] += 1
-        result.by_day[post.date[:10]] += 1
-        result.samples.append((post, matches))
-    result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
-    return result
-
-
-def _stored_matches(store: Store, rules: list[str], since: datetime | None,
-                    until: datetime | None) -> dict[str, set[tuple[int, int]]]:
-    """Which posts the store currently has as matched by these rules (to show what changes)."""
-    from ..store.db import iso
-
-    out: dict[str, set[tuple[int, int]]] = {r: set() for r in rules}
-    sql = ("SELECT m.rule, m.channel_id, m.message_id FROM matches m JOIN posts p "
-           "ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
-           f"WHERE m.current = 1 AND m.rule IN ({','.join('?' * len(rules)) or 'NULL'})")
-    args: list[object] = list(rules)
-    if since:
-        sql += " AND p.date >= ?"
-        args.append(iso(since))
-    if until:
-        sql += " AND p.date < ?"
-        args.append(iso(until))
-    for rule, cid, mid in store.db.execute(sql, args):
-        out[rule].add((cid, mid))
-    return out
 
 
 @click.command()

@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import logging
 import os
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import click
 
 from ..store.db import Store
-from ..store.read import EXPORT_FIELDS, SearchError, channel_names, iter_export_rows, resolve_channels, rule_names
+from ..store.export import FORMATS, write_csv, write_jsonl, write_xlsx
+from ..store.read import (
+    SearchError,
+    channel_names,
+    iter_export_rows,
+    resolve_channels,
+    rule_names,
+)
 from .common import DEFAULT_DB, WHEN, WhenParam, err, fail, open_store
 
 __all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
 
 log = logging.getLogger(__name__)
-
-FORMATS = ("csv", "jsonl", "xlsx")
-LIST_SEPARATOR = "; "
-
-# Excel limits: rows per sheet, characters per cell, hyperlinks per sheet.
-_XLSX_MAX_ROWS = 1_048_576
-_XLSX_MAX_URLS = 65_530
-_XLSX_WIDTHS = {
-    "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
-    "edited": 17, "text": 80, "rules": 18, "terms": 30, "story_id": 9, "story_size": 10, "story_first": 34,
-    "forward_origin": 22,
-}
-
 
 class UntilParam(WhenParam):
     """Like WHEN, but a bare day (2024-11-20) means the end of that day: --until is inclusive."""
@@ -47,94 +39,6 @@ class UntilParam(WhenParam):
 
 
 UNTIL = UntilParam()
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return LIST_SEPARATOR.join(map(str, value))
-    return "" if value is None else value
-
-
-def write_csv(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
-    """Rows as CSV with a header (lists joined with "; "); returns how many rows."""
-    w = csv.writer(f)
-    w.writerow(EXPORT_FIELDS)
-    n = 0
-    for row in rows:
-        w.writerow([_cell(row[k]) for k in EXPORT_FIELDS])
-        n += 1
-    return n
-
-
-def write_jsonl(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
-    """Rows as JSON Lines (rules and terms as JSON lists); returns how many rows."""
-    n = 0
-    for row in rows:
-        f.write(json.dumps({k: row[k] for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
-        n += 1
-    return n
-
-
-def _xlsx_date(value: str) -> datetime | str:
-    """An ISO timestamp as a naive UTC datetime (what Excel can sort and filter), else as is."""
-    try:
-        d = datetime.fromisoformat(value)
-        return (d.astimezone(timezone.utc) if d.tzinfo else d).replace(tzinfo=None)
-    except ValueError:
-        return value
-
-
-def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Rows as an Excel workbook written in constant memory: bold frozen header, sized columns,
-    dates as UTC date cells; a new sheet starts when one is full. Returns how many rows."""
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                         "strings_to_urls": False, "strings_to_numbers": False})
-    bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    top = wb.add_format({"valign": "top"})
-    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss", "valign": "top"})
-    link = wb.add_format({"font_color": "blue", "underline": 1, "valign": "top"})
-    date_cols = {EXPORT_FIELDS.index("date"), EXPORT_FIELDS.index("edited")}
-    link_cols = {EXPORT_FIELDS.index("link"), EXPORT_FIELDS.index("story_first")}
-
-    def new_sheet(number: int) -> Any:
-        ws = wb.add_worksheet("posts" if number == 1 else f"posts {number}")
-        for i, name in enumerate(EXPORT_FIELDS):
-            ws.set_column(i, i, _XLSX_WIDTHS.get(name, 14))
-        ws.freeze_panes(1, 0)
-        for i, name in enumerate(EXPORT_FIELDS):
-            ws.write_string(0, i, name + (" (UTC)" if i in date_cols else ""), bold)
-        return ws
-
-    sheets = 1
-    ws = new_sheet(sheets)
-    r = urls = n = 0
-    try:
-        for row in rows:
-            r += 1
-            if r >= _XLSX_MAX_ROWS:
-                sheets += 1
-                ws, r, urls = new_sheet(sheets), 1, 0
-            for i, name in enumerate(EXPORT_FIELDS):
-                value = _cell(row[name])
-                if i in date_cols and value:
-                    d = _xlsx_date(value)
-                    if isinstance(d, datetime):
-                        ws.write_datetime(r, i, d, when)
-                        continue
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    ws.write_number(r, i, value, top)
-                elif i in link_cols and value and urls < _XLSX_MAX_URLS and ws.write_url(r, i, value, link, value) >= 0:
-                    urls += 1
-                elif value != "":
-                    ws.write_string(r, i, str(value), top)  # never a formula, whatever the post says
-            n += 1
-        if r:
-            ws.autofilter(0, 0, r, len(EXPORT_FIELDS) - 1)
-    finally:
-        wb.close()
-    return n
 
 
 @click.command()
