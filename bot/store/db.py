@@ -83,7 +83,21 @@ def _m2_live(db: sqlite_utils.Database) -> None:
     db["posts"].create_index(["channel_id", "grouped_id"])
 
 
-MIGRATIONS = [_m1_initial, _m2_live]
+def _m3_chat(db: sqlite_utils.Database) -> None:
+    """The analysts' chat: mutes, triage verdicts, the rule change log, digests."""
+    db["mutes"].create({"id": int, "rule": str, "channel_id": int, "until": str, "by_user": int, "created_at": str}, pk="id")
+    db["mutes"].create_index(["rule", "until"])
+    db["feedback"].create({"alert_id": int, "user_id": int, "rule": str, "verdict": str, "at": str},
+                          pk=("alert_id", "user_id"))
+    db["rule_changes"].create({
+        "id": int, "at": str, "user_id": int, "user_name": str, "action": str, "rule": str, "file": str,
+        "before": str, "after": str, "undone": int,
+    }, pk="id")
+    db["digests"].create({"id": int, "created_at": str, "alert_ids": str, "random_id": int, "message_id": int,
+                          "sent_at": str}, pk="id")
+
+
+MIGRATIONS = [_m1_initial, _m2_live, _m3_chat]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -341,6 +355,54 @@ class Store:
         row = self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? AND grouped_id = ?",
                               [channel_id, grouped_id]).fetchone()
         return row[0] if row else None
+
+    # -- chat: mutes, feedback, rule changes ---------------------------------------------------------
+
+    def mute(self, rule: str, until: str, *, channel_id: int | None = None, by_user: int | None = None) -> None:
+        """Mute a rule (everywhere, or for one channel) until an ISO time."""
+        self.db.execute("DELETE FROM mutes WHERE rule = ? AND channel_id IS ?", [rule, channel_id])
+        self.db.execute("INSERT INTO mutes (rule, channel_id, until, by_user, created_at) VALUES (?,?,?,?,?)",
+                        [rule, channel_id, until, by_user, utcnow()])
+
+    def unmute(self, rule: str) -> int:
+        """Lift every mute of a rule; returns how many there were."""
+        return self.db.execute("DELETE FROM mutes WHERE rule = ?", [rule]).rowcount
+
+    def muted(self, rule: str, channel_id: int, now: str) -> str | None:
+        """Until when a rule is muted for a channel (None: not muted)."""
+        row = self.db.execute("SELECT max(until) FROM mutes WHERE rule = ? AND (channel_id IS NULL OR channel_id = ?) "
+                              "AND until > ?", [rule, channel_id, now]).fetchone()
+        return row[0] if row else None
+
+    def mutes(self, now: str) -> list[dict[str, object]]:
+        return list(self.db.query("SELECT m.*, c.title FROM mutes m LEFT JOIN channels c ON c.id = m.channel_id "
+                                  "WHERE until > ? ORDER BY rule", [now]))
+
+    def record_feedback(self, alert_id: int, user_id: int, verdict: str) -> str | None:
+        """An analyst's verdict on an alert (the latest one counts); returns the alert's rule."""
+        row = self.db.execute("SELECT rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
+        if row is None:
+            return None
+        self.db.execute("INSERT INTO feedback (alert_id, user_id, rule, verdict, at) VALUES (?,?,?,?,?) "
+                        "ON CONFLICT(alert_id, user_id) DO UPDATE SET verdict = excluded.verdict, at = excluded.at",
+                        [alert_id, user_id, row[0], verdict, utcnow()])
+        return str(row[0])
+
+    def log_rule_change(self, *, user_id: int | None, user_name: str, action: str, rule: str, file: str,
+                        before: str | None, after: str | None) -> int:
+        cur = self.db.execute("INSERT INTO rule_changes (at, user_id, user_name, action, rule, file, before, after, undone) "
+                              "VALUES (?,?,?,?,?,?,?,?,0)", [utcnow(), user_id, user_name, action, rule, file, before, after])
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def rule_changes(self, limit: int = 20) -> list[dict[str, object]]:
+        return list(self.db.query("SELECT * FROM rule_changes ORDER BY id DESC LIMIT ?", [limit]))
+
+    def last_rule_change(self) -> dict[str, object] | None:
+        """The newest change not undone yet."""
+        return next(self.db.query("SELECT * FROM rule_changes WHERE undone = 0 AND action != 'undo' ORDER BY id DESC LIMIT 1"), None)
+
+    def mark_undone(self, change_id: int) -> None:
+        self.db.execute("UPDATE rule_changes SET undone = 1 WHERE id = ?", [change_id])
 
     # -- live: deliveries ---------------------------------------------------------------------------
 
