@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import datetime, timedelta, timezone
+from itertools import islice, repeat
 
 from ..post import Post
 from ..store.db import Store
@@ -39,7 +40,7 @@ _PREFILTER = 0.3  # unweighted overlap of the smaller word set below which no fi
 
 
 class _Entry:
-    __slots__ = ("key", "story_id", "when", "body", "terms", "fp")
+    __slots__ = ("key", "story_id", "when", "body", "terms", "fp", "alive")
 
     def __init__(self, key: tuple[int, int], story_id: int, when: float, body: str, terms: frozenset[str]) -> None:
         self.key = key
@@ -48,12 +49,15 @@ class _Entry:
         self.body = body
         self.terms = terms
         self.fp: Fingerprint | None = None
+        self.alive = True  # False once expired or replaced by a later entry of the same post
 
 
 def _terms(body: str) -> tuple[list[str], frozenset[str]]:
     """(normalised words, folded content words) of a stripped text: cheap (no morphology)."""
     ws = rough_words(body)
-    return ws, frozenset(w[:6] for w in ws if len(w) > 1 and w not in STOP_WORDS and not w.isdigit())
+    content = set(ws)
+    content -= STOP_WORDS
+    return ws, frozenset([w[:6] for w in content if len(w) > 1 and not w.isdigit()])
 
 
 def _prepare(text: str) -> tuple[str, frozenset[str], str | None]:
@@ -97,28 +101,33 @@ class StoryIndex:
         if self.held_from is None or when - self.window < self.held_from:
             self._load(post.date)
         body, terms, digest = _prepare(post.text)
+        ranked = self._by_rarity(terms)
         story = self._forwarded_story(post)
         how = "forward"
         if story is None and digest is not None:
             hit = self.exact.get(digest)
-            if hit is not None and abs(hit.when - when) <= self.window and self._alive(hit):
+            if hit is not None and hit.alive and abs(hit.when - when) <= self.window:
                 story, how = hit.story_id, "exact"
         entry = _Entry(post.key, 0, when, body, terms)
         if story is None and terms:
-            story, how = self._near(entry), "near"
+            story, how = self._near(entry, ranked), "near"
         if story is None:
             story = self.store.new_story(post)
         else:
             self.joined[how] += 1
             self.store.join_story(story, post)
         entry.story_id = story
-        self._add(entry, digest)
+        self._add(entry, ranked, digest)
         return story
 
     def __len__(self) -> int:
         return len(self.entries)
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _by_rarity(self, terms: frozenset[str]) -> list[str]:
+        """The terms rarest first (by the running document frequency; ties by the word itself)."""
+        return [t for _, t in sorted(zip(map(self.df.counts.get, terms, repeat(0)), terms))]
 
     def _forwarded_story(self, post: Post) -> int | None:
         if post.forward_channel_id is None or post.forward_post_id is None:
@@ -128,26 +137,9 @@ class StoryIndex:
             return e.story_id
         return self.store.story_of(post.forward_channel_id, post.forward_post_id)
 
-    def _near(self, entry: _Entry) -> int | None:
+    def _near(self, entry: _Entry, ranked: list[str]) -> int | None:
         """The story of the most similar accepted candidate, or None."""
-        counts = self.df.counts
-        postings = self.postings
-        # the rarest words some indexed post is filed under (a word no post has finds nothing)
-        keys = sorted([t for t in entry.terms if t in postings], key=lambda t: (counts.get(t, 0), t))[: self.query_keys]
-        seen: set[tuple[int, int]] = set()
-        cands: list[_Entry] = []
-        terms, n = entry.terms, len(entry.terms)
-        lo, hi = entry.when - self.window, entry.when + self.window
-        entries = self.entries
-        for t in keys:
-            for e in reversed(postings[t]):  # newest first: stop at the first one too old
-                if e.when < lo:
-                    break
-                if e.when > hi or e.key in seen:
-                    continue
-                seen.add(e.key)
-                if entries.get(e.key) is e and len(terms & e.terms) >= _PREFILTER * min(n, len(e.terms)):
-                    cands.append(e)
+        cands = self._candidates(entry, ranked)
         if not cands:
             return None
         fp = self._fp(entry)
@@ -158,13 +150,33 @@ class StoryIndex:
                 best, best_story = s, e.story_id
         return best_story
 
+    def _candidates(self, entry: _Entry, ranked: list[str]) -> list[_Entry]:
+        """Live posts within the window filed under the post's rarest indexed words (a word no post
+        is filed under finds nothing), newest first per word, that share enough words with it."""
+        postings = self.postings
+        keys = list(islice((t for t in ranked if t in postings), self.query_keys))
+        seen: set[_Entry] = set()
+        cands: list[_Entry] = []
+        terms, n = entry.terms, len(entry.terms)
+        lo, hi = entry.when - self.window, entry.when + self.window
+        for t in keys:
+            for e in reversed(postings[t]):  # newest first: stop at the first one too old
+                if e.when < lo:
+                    break
+                if e.when > hi or e in seen:
+                    continue
+                seen.add(e)
+                if e.alive and len(terms & e.terms) >= _PREFILTER * min(n, len(e.terms)):
+                    cands.append(e)
+        return cands
+
     def _fp(self, e: _Entry) -> Fingerprint:
         """`similar.fingerprint` with the prefix fold, built from the cheap words (the matcher's
         `rough_words`: no look-alike folding, no second normalisation pass) and without shingles:
         the same decision at a fifth of the cost."""
         if e.fp is None:
-            body, idf = e.body, self.df.idf
-            weights = {t: idf(t) for t in e.terms}
+            body = e.body
+            weights = self.df.weights(e.terms)
             nl = body.find("\n")
             lead = e.terms if nl < 0 else _terms(body[:nl])[1]
             e.fp = Fingerprint(
@@ -173,19 +185,19 @@ class StoryIndex:
                 names=frozenset(names_in(body, fold_prefix) & e.terms), exact=repr(e.key), shingles=frozenset(), when=e.when)
         return e.fp
 
-    def _alive(self, e: _Entry) -> bool:
-        return self.entries.get(e.key) is e
-
-    def _add(self, entry: _Entry, digest: str | None, *, expire: bool = True) -> None:
-        counts = self.df.counts
+    def _add(self, entry: _Entry, ranked: list[str], digest: str | None, *, expire: bool = True) -> None:
+        old = self.entries.get(entry.key)
+        if old is not None:
+            old.alive = False
         self.entries[entry.key] = entry
         self.order.append(entry)
         if digest is not None:
             self.exact[digest] = entry
-        for t in sorted(entry.terms, key=lambda t: (counts.get(t, 0), t))[: self.post_keys]:
-            q = self.postings.get(t)
+        postings, size = self.postings, self.max_postings
+        for t in ranked[: self.post_keys]:
+            q = postings.get(t)
             if q is None:
-                q = self.postings[t] = deque(maxlen=self.max_postings)
+                q = postings[t] = deque(maxlen=size)
             q.append(entry)
         self.df.add(entry.terms)
         if expire and entry.when > self.newest:
@@ -201,15 +213,16 @@ class StoryIndex:
         order = self.order
         while order and order[0].when < limit:
             e = order.popleft()
-            if self.entries.get(e.key) is e:
+            if e.alive:
+                e.alive = False
                 del self.entries[e.key]
                 self._dropped += 1
         if self._dropped > max(20_000, 4 * len(self.entries)):
             self._dropped = 0
-            self.exact = {d: e for d, e in self.exact.items() if self._alive(e)}
+            self.exact = {d: e for d, e in self.exact.items() if e.alive}
             fresh: dict[str, deque[_Entry]] = {}
             for t, q in self.postings.items():
-                alive = [e for e in q if self._alive(e)]
+                alive = [e for e in q if e.alive]
                 if alive:
                     fresh[t] = deque(alive, maxlen=self.max_postings)
             self.postings = fresh
@@ -237,5 +250,6 @@ class StoryIndex:
             return
         when = datetime.fromisoformat(date).timestamp()
         body, terms, digest = _prepare(text)
-        self._add(_Entry((channel_id, message_id), story_id, when, body, terms), digest, expire=False)
+        entry = _Entry((channel_id, message_id), story_id, when, body, terms)
+        self._add(entry, self._by_rarity(terms), digest, expire=False)
 

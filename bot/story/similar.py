@@ -178,6 +178,13 @@ class DocumentFrequency:
         """Smoothed inverse document frequency, at least 1 (1 for every word before any post)."""
         return math.log((self.docs + 1) / (self.counts.get(term, 0) + 1)) + 1.0 if self.docs else 1.0
 
+    def weights(self, terms: Iterable[str]) -> dict[str, float]:
+        """`idf` of every term, in one pass."""
+        if not self.docs:
+            return dict.fromkeys(terms, 1.0)
+        top, get, log = self.docs + 1, self.counts.get, math.log
+        return {t: log(top / (get(t, 0) + 1)) + 1.0 for t in terms}
+
     def __len__(self) -> int:
         return self.docs
 
@@ -265,13 +272,16 @@ def text_digest(ws: list[str]) -> str:
 
 def names_in(body: str, fold: Fold) -> set[str]:
     """Folded capitalised words not at the start of a sentence (or of the text)."""
-    out: set[str] = set()
+    found: set[str] = set()
     for m in _CAP_RE.finditer(body):
         j = m.start() - 1
         while j >= 0 and not (body[j].isalnum() or body[j] in _SENT_END):
             j -= 1
         if j >= 0 and body[j] not in _SENT_END:
-            out.update(_content(WORD_RE.findall(normalize_word(m.group())), fold))
+            found.add(m.group())
+    out: set[str] = set()
+    for w in found:  # each distinct name folded once
+        out.update(_content(WORD_RE.findall(normalize_word(w)), fold))
     return out
 
 
