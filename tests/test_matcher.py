@@ -134,6 +134,12 @@ def test_one_edit_on_a_mid_length_word() -> None:
     assert not matches("дезертир", "дизертр")  # two edits on 8 letters
 
 
+def test_a_typo_scores_against_its_nearest_form() -> None:
+    # «блогпост» is 1 edit from «блокпост» and 2 from other forms: the score is 1 - 1/8
+    (typo,) = hits("блокпост", "на блогпост вышли")
+    assert typo.kind == "typo" and typo.score == 0.875
+
+
 def test_no_typos_on_short_words() -> None:
     assert not matches("танк", "тнак")
     assert matches("танк~1", "тнак")  # an explicit allowance still works

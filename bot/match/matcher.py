@@ -88,6 +88,7 @@ class Matcher:
         self._deletes: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
         self._delete_keys: frozenset[str] | None = None
+        self._near_cache: dict[tuple[str, int], tuple[tuple[str, int, int], ...]] = {}  # prefix -> typo entries
         self._min_len_k2 = 1 << 30
         self._typo_min_len, self._typo_max_len = 1 << 30, 0  # token lengths a typo can have
         self._rule_anchors: list[set[int]] = []
@@ -126,6 +127,7 @@ class Matcher:
             if k:
                 self._max_delete = max(self._max_delete, k)
                 self._delete_keys = None
+                self._near_cache.clear()
                 if k == 2:
                     self._min_len_k2 = min(self._min_len_k2, len(f))
                 self._typo_min_len = max(4, min(self._typo_min_len, len(f) - k))
@@ -191,28 +193,48 @@ class Matcher:
             if token.startswith(prefix) and tid not in found:
                 found[tid] = (tid, "prefix", 1.0)
         if self._deletes and self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit():
-            typo: dict[int, tuple[int, str, float]] = {}
-            # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
-            k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
-            if self._delete_keys is None:
-                self._delete_keys = frozenset(self._deletes)
-            for d in _deletes(token, k) & self._delete_keys:
-                for form, tid, k in self._deletes[d]:
-                    if tid in found or tid in typo:
-                        continue
-                    dist = OSA.distance(token, form, score_cutoff=k)
-                    if 0 < dist <= k:
-                        typo[tid] = (tid, "typo", round(1 - dist / max(len(form), len(token)), 3))
+            typo = self._typos(token, found)
             if typo and not self.morph.is_known(token):  # a dictionary word is nobody's typo
                 found.update(typo)
         result = tuple(found.values())
         self._remember(token, result)
         return result
 
+    def _typos(self, token: str, found: dict[int, tuple[int, str, float]]) -> dict[int, tuple[int, str, float]]:
+        """Terms not in `found` with a form within its allowance of `token` (OSA), each with its
+        best score."""
+        typo: dict[int, tuple[int, str, float]] = {}
+        for form, tid, k in self._near_forms(token):
+            if tid in found:
+                continue
+            dist = OSA.distance(token, form, score_cutoff=k)
+            if 0 < dist <= k:
+                score = round(1 - dist / max(len(form), len(token)), 3)
+                if tid not in typo or score > typo[tid][2]:
+                    typo[tid] = (tid, "typo", score)
+        return typo
+
+    def _near_forms(self, token: str) -> tuple[tuple[str, int, int], ...]:
+        """The (form, term id, allowance) entries sharing a delete key with `token`'s prefix, each
+        once; cached by prefix (inflections of one word share it)."""
+        # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
+        k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
+        key = (token[:_PREFIX], k)
+        hit = self._near_cache.get(key)
+        if hit is None:
+            if self._delete_keys is None:
+                self._delete_keys = frozenset(self._deletes)
+            entries: set[tuple[str, int, int]] = set()
+            for d in _deletes(key[0], k) & self._delete_keys:
+                entries.update(self._deletes[d])
+            hit = self._near_cache[key] = tuple(sorted(entries))
+        return hit
+
     def _remember(self, token: str, result: tuple[tuple[int, str, float], ...]) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
             self._interesting.clear()
+            self._near_cache.clear()
         self._cache[token] = result
         if result:
             self._interesting.add(token)
