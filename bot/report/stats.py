@@ -1,0 +1,397 @@
+"""Numbers for the analysts' chat: /stats (a PNG chart and its caption), /status and the heartbeat.
+
+Every function reads the store and takes the present as an argument (`now`, timezone-aware; a
+naive datetime is taken as UTC), so the same call gives the same answer and tests control time.
+
+Which clock each number follows:
+  - matches, and the alerts and verdicts in /stats, follow the **post's date** (when the channel
+    published it): replaying last month today puts last month's matches on last month's days;
+  - "alerts in 24 h" (heartbeat) and "alerts today" (/status) follow the alert's `created_at`
+    (when tgwatch raised it), and leave out alerts queued muted (`replay --alerts none`);
+  - "posts in 24 h" and channel activity follow the post's date.
+A match counts while it is current: an edit that removed the matched words removes it.
+Precision is relevant / (relevant + false positive) over the analysts' verdicts (one per analyst
+and alert, the latest counts) on the rule's alerts of the period.
+
+matplotlib is imported inside `stats_png` only, so importing this module (and starting
+`tgwatch`) stays fast; the chart is drawn on a bare Agg `Figure`, no pyplot, no GUI, no global
+state. Rendering takes a few hundred milliseconds: an asyncio caller should run it in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Iterable
+
+from ..post import bare_id
+from ..store.db import Store, iso
+
+__all__ = ["RuleStats", "ChannelActivity", "matches_per_day", "rule_stats", "stats_png", "stats_text",
+           "channel_activity", "heartbeat_text", "status_text", "BURST", "CAPTION_LIMIT"]
+
+BURST = timedelta(minutes=5)  # posts closer than this are one burst (an album, a thread): no gap between them
+CAPTION_LIMIT = 1024  # Telegram's limit on a photo caption
+MESSAGE_LIMIT = 4096  # ... and on a message
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleStats:
+    """One rule over a period: posts matched, alerts (stories), and the analysts' verdicts."""
+
+    rule: str
+    matches: int
+    alerts: int
+    relevant: int
+    false_positive: int
+
+    @property
+    def verdicts(self) -> int:
+        return self.relevant + self.false_positive
+
+    @property
+    def precision(self) -> float | None:
+        """relevant / (relevant + false_positive); None without verdicts."""
+        return self.relevant / self.verdicts if self.verdicts else None
+
+
+@dataclass
+class ChannelActivity:
+    """How a channel has been posting, for /status and the "channel has gone silent" warning."""
+
+    id: int
+    title: str
+    username: str | None
+    status: str | None  # the channels table's status: 'ok', 'private', 'banned', ... (None: never resolved)
+    last_post: datetime | None  # the newest stored post dated at or before now
+    posts_in_window: int  # posts dated in the window_days before now
+    typical_gap: timedelta | None  # median gap between posts (bursts count once); None with fewer than two
+    silent_for: timedelta | None  # now - last_post
+    silent_warning: bool  # silent far longer than usual (and over the minimum silence)
+
+    @property
+    def name(self) -> str:
+        if self.title and self.username:
+            return f"{self.title} (@{self.username})"
+        return self.title or (f"@{self.username}" if self.username else str(self.id))
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def _parse(value: str) -> datetime:
+    return _utc(datetime.fromisoformat(value))
+
+
+def _period(since: datetime, now: datetime) -> tuple[datetime, datetime]:
+    since, now = _utc(since), _utc(now)
+    if since > now:
+        raise ValueError(f"the period starts ({iso(since)}) after it ends ({iso(now)})")
+    return since, now
+
+
+def _zone_name(tz: tzinfo | None) -> str:
+    return getattr(tz, "key", None) or (str(tz) if tz else "UTC")
+
+
+def _days(since: datetime, now: datetime, tz: tzinfo) -> list[date]:
+    first, last = since.astimezone(tz).date(), now.astimezone(tz).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _when(dt: datetime | None, tz: tzinfo | None = None) -> str:
+    if dt is None:
+        return "never"
+    return f"{dt.astimezone(tz or timezone.utc):%Y-%m-%d %H:%M} {_zone_name(tz)}"
+
+
+def _span(since: datetime, now: datetime, tz: tzinfo | None) -> str:
+    a, b = since.astimezone(tz or timezone.utc), now.astimezone(tz or timezone.utc)
+    return f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M} {_zone_name(tz)}"
+
+
+def _duration(td: timedelta) -> str:
+    """A rough human duration: '40 s', '35 min', '1.5 h', '10 h', '3 d'."""
+    s = max(td.total_seconds(), 0.0)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    if s < 10 * 3600:
+        return f"{s / 3600:.1f}".removesuffix(".0") + " h"
+    if s < 48 * 3600:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.0f} d"
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _precision(s: RuleStats) -> str:
+    p = s.precision
+    return "no verdicts" if p is None else f"precision {p:.2f} ({_plural(s.verdicts, 'verdict')})"
+
+
+# -- /stats ----------------------------------------------------------------------------------------
+
+
+def matches_per_day(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None = None,
+                    rules: Iterable[str] = ()) -> dict[str, dict[str, int]]:
+    """rule -> {YYYY-MM-DD: posts matched that day}, by the post's date (its day in `tz`, UTC by
+    default), for posts dated from `since` to `now`; every day of the period is present, with 0
+    when nothing matched. Rules are those with a match in the period plus `rules` (all zeros)."""
+    since, now = _period(since, now)
+    zone = tz or timezone.utc
+    keys = [d.isoformat() for d in _days(since, now, zone)]
+    out: dict[str, dict[str, int]] = {r: dict.fromkeys(keys, 0) for r in rules}
+    rows = store.db.execute(
+        "SELECT m.rule, p.date FROM posts p JOIN matches m ON m.channel_id = p.channel_id AND m.message_id = p.message_id "
+        "WHERE m.current = 1 AND p.date >= ? AND p.date <= ?", [iso(since), iso(now)])
+    for rule, when in rows:
+        day = _parse(when).astimezone(zone).date().isoformat()
+        per = out.get(rule)
+        if per is None:
+            per = out[rule] = dict.fromkeys(keys, 0)
+        if day in per:
+            per[day] += 1
+    return dict(sorted(out.items()))
+
+
+def rule_stats(store: Store, *, since: datetime, now: datetime, rules: Iterable[str] = ()) -> list[RuleStats]:
+    """Per rule, for posts dated from `since` to `now`: posts matched, alerts (one per story, dated
+    by the alert's post) and the verdicts on those alerts. Busiest rule first; `rules` adds rules
+    with nothing to show (all zeros)."""
+    since, now = _period(since, now)
+    a, b = iso(since), iso(now)
+    stats: dict[str, RuleStats] = {r: RuleStats(r, 0, 0, 0, 0) for r in rules}
+
+    def get(rule: str) -> RuleStats:
+        return stats.setdefault(rule, RuleStats(rule, 0, 0, 0, 0))
+
+    for rule, n in store.db.execute(
+            "SELECT m.rule, count(*) FROM posts p JOIN matches m ON m.channel_id = p.channel_id AND m.message_id = p.message_id "
+            "WHERE m.current = 1 AND p.date >= ? AND p.date <= ? GROUP BY m.rule", [a, b]):
+        get(rule).matches = n
+    # An alert is dated by its post (its created_at when the post is gone); the alerts table is small.
+    alert_date = "coalesce(p.date, a.created_at)"
+    post_join = "LEFT JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id"
+    for rule, n in store.db.execute(
+            f"SELECT a.rule, count(*) FROM alerts a {post_join} WHERE {alert_date} >= ? AND {alert_date} <= ? GROUP BY a.rule", [a, b]):
+        get(rule).alerts = n
+    for rule, verdict, n in store.db.execute(
+            f"SELECT coalesce(f.rule, a.rule), f.verdict, count(*) FROM feedback f JOIN alerts a ON a.id = f.alert_id {post_join} "
+            f"WHERE {alert_date} >= ? AND {alert_date} <= ? GROUP BY 1, 2", [a, b]):
+        if verdict == "relevant":
+            get(rule).relevant += n
+        elif verdict == "false_positive":
+            get(rule).false_positive += n
+    return sorted(stats.values(), key=lambda s: (-s.matches, -s.alerts, s.rule))
+
+
+def stats_text(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None = None,
+               rules: Iterable[str] = (), limit: int = CAPTION_LIMIT) -> str:
+    """The /stats numbers as plain text (no HTML), one line per rule, at most `limit` characters
+    (a photo caption): the busiest rules first, then "… and N more rules"."""
+    since, now = _period(since, now)
+    stats = rule_stats(store, since=since, now=now, rules=rules)
+    head = f"Matches per rule, {_span(since, now, tz)}"
+    if not any(s.matches or s.alerts or s.verdicts for s in stats):
+        return f"{head}\nno matches"
+    total = store.db.execute(
+        "SELECT count(*) FROM posts p WHERE p.date >= ? AND p.date <= ? AND EXISTS (SELECT 1 FROM matches m "
+        "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1)",
+        [iso(since), iso(now)]).fetchone()[0]
+    lines = [head, f"{_plural(total, 'post')} matched"]
+    body = [f"{s.rule}: {_plural(s.matches, 'match', 'matches')}, {_plural(s.alerts, 'alert')}, {_precision(s)}"
+            for s in stats]
+    size = sum(len(x) + 1 for x in lines)
+    for i, line in enumerate(body):
+        if size + len(line) > limit:
+            more = len(body) - i
+            while lines[2:] and size + len(f"… and {_plural(more, 'more rule')}") > limit:
+                size -= len(lines.pop()) + 1
+                more += 1
+            lines.append(f"… and {_plural(more, 'more rule')}")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)[:limit]
+
+
+def stats_png(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None = None,
+              rules: Iterable[str] = (), max_lines: int = 8) -> bytes:
+    """A PNG chart (1000 x 560): posts matched per rule per day (one line per rule, the busiest
+    `max_lines` rules, the rest summed as "other"), the period in the title, and each rule's
+    precision from the analysts' verdicts in the legend. With no match it says "no matches"."""
+    since, now = _period(since, now)
+    zone = tz or timezone.utc
+    per_day = matches_per_day(store, since=since, now=now, tz=zone, rules=rules)
+    by_rule = {s.rule: s for s in rule_stats(store, since=since, now=now, rules=rules)}
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazily: a second of import time
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    days = [datetime.combine(d, time()) for d in _days(since, now, zone)]
+    order = sorted(per_day, key=lambda r: (-sum(per_day[r].values()), r))
+    shown, rest = order[:max_lines], order[max_lines:]
+    if len(rest) == 1:
+        shown, rest = order, []
+    fig = Figure(figsize=(10, 5.6), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    marker = "o" if len(days) <= 45 else None
+    peak = 0
+    for rule in shown:
+        counts = list(per_day[rule].values())
+        peak = max(peak, *counts)
+        s = by_rule.get(rule) or RuleStats(rule, 0, 0, 0, 0)
+        ax.plot(days, counts, marker=marker, markersize=4, linewidth=1.8,
+                label=f"{rule}: {sum(counts)} · {_precision(s)}")
+    if rest:
+        counts = [sum(per_day[r][d] for r in rest) for d in per_day[rest[0]]]
+        peak = max(peak, *counts)
+        ax.plot(days, counts, marker=marker, markersize=3, linewidth=1.2, color="0.5", linestyle="--",
+                label=f"other ({_plural(len(rest), 'rule')}): {sum(counts)}")
+    if peak == 0:
+        ax.text(0.5, 0.5, "no matches", transform=ax.transAxes, ha="center", va="center", fontsize=22, color="0.45")
+    ax.set_title(f"Posts matched per rule per day\n{_span(since, now, tz)}", fontsize=12)
+    ax.set_ylabel("posts matched")
+    ax.set_ylim(0, max(peak, 1) * 1.12)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    half = timedelta(hours=12)
+    ax.set_xlim(days[0] - half, days[-1] + half)
+    locator = AutoDateLocator(minticks=3, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.grid(True, alpha=0.3)
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False,
+                  title="rule: posts · precision", title_fontsize=9, alignment="left")
+    # An opaque RGB PNG: Telethon (with Pillow) re-encodes an image with an alpha channel as JPEG
+    # before sending it as a photo, and sends an RGB one within 2560 px as it is.
+    from PIL import Image  # Pillow: a dependency of matplotlib
+
+    canvas = fig.canvas
+    canvas.draw()
+    rgba = canvas.buffer_rgba()
+    buf = io.BytesIO()
+    Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).convert("RGB").save(
+        buf, format="png", optimize=True)
+    return buf.getvalue()
+
+
+# -- channels, /status, heartbeat -------------------------------------------------------------------
+
+
+def _typical_gap(dates: list[datetime]) -> timedelta | None:
+    """The median gap between consecutive posts; posts within `BURST` of each other count once."""
+    dates = sorted(dates)
+    gaps = [b - a for a, b in zip(dates, dates[1:]) if b - a >= BURST]
+    return statistics.median(gaps) if gaps else None
+
+
+def channel_activity(store: Store, *, now: datetime, window_days: int = 7, factor: float = 6.0,
+                     min_silence: timedelta = timedelta(hours=1)) -> list[ChannelActivity]:
+    """Every known channel's posting habit at `now`, most overdue first.
+
+    posts_in_window counts posts dated in the `window_days` before now; typical_gap is the median
+    gap between the posts of that window (bursts count once); a channel with fewer than three posts
+    there is judged by the window ending at its last post instead, so a channel silent for longer
+    than the window still has its habit and still warns. silent_warning: silent_for > factor x
+    typical_gap and silent_for > min_silence."""
+    now = _utc(now)
+    start = now - timedelta(days=window_days)
+    recent: dict[int, list[datetime]] = {}
+    for cid, when in store.db.execute("SELECT channel_id, date FROM posts WHERE date > ? AND date <= ? ORDER BY date",
+                                      [iso(start), iso(now)]):
+        recent.setdefault(cid, []).append(_parse(when))
+    rows = {r[0]: r for r in store.db.execute("SELECT id, title, username, status FROM channels")}
+    for cid in recent.keys() - rows.keys():
+        rows[cid] = (cid, "", None, None)
+    out: list[ChannelActivity] = []
+    for cid, title, username, status in rows.values():
+        dates = recent.get(cid, [])
+        habit = dates
+        last = dates[-1] if dates else None
+        if len(dates) < 3:
+            older = sorted(_parse(d) for (d,) in store.db.execute(
+                "SELECT date FROM posts WHERE channel_id = ? AND date <= ? ORDER BY message_id DESC LIMIT 500", [cid, iso(now)]))
+            if older:
+                last = max(older[-1], last) if last else older[-1]
+                habit = [d for d in older if d > last - timedelta(days=window_days)]
+        gap = _typical_gap(habit)
+        silent = now - last if last else None
+        warn = bool(gap and silent and silent > min_silence and silent > gap * factor)
+        out.append(ChannelActivity(int(cid), title or "", username, status, last, len(dates), gap, silent, warn))
+    out.sort(key=lambda c: (not c.silent_warning,
+                            -c.silent_for.total_seconds() if c.silent_warning and c.silent_for else 0, c.name.lower()))
+    return out
+
+
+def _alerts_since(store: Store, start: datetime, now: datetime) -> dict[str, int]:
+    """state -> alerts created from `start` to `now`, leaving out those queued muted."""
+    return dict(store.db.execute(
+        "SELECT state, count(*) FROM alerts WHERE created_at >= ? AND created_at <= ? AND state != 'muted' "
+        "GROUP BY state", [iso(start), iso(now)]).fetchall())
+
+
+def heartbeat_text(store: Store, *, now: datetime, channels_watched: int) -> str:
+    """The daily heartbeat: "watching N channels, M posts, K alerts in 24 h" (posts dated, alerts
+    raised, in the 24 h before now)."""
+    now = _utc(now)
+    start = now - timedelta(hours=24)
+    posts = store.db.execute("SELECT count(*) FROM posts WHERE date >= ? AND date <= ?", [iso(start), iso(now)]).fetchone()[0]
+    alerts = sum(_alerts_since(store, start, now).values())
+    return (f"watching {_plural(channels_watched, 'channel')}, {_plural(posts, 'post')}, "
+            f"{_plural(alerts, 'alert')} in 24 h")
+
+
+def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = None,
+                errors: list[str] | None = None, tz: tzinfo | None = None, max_channels: int = 60) -> str:
+    """/status as plain text: the alerts raised today (the UTC day of now) by state; the errors
+    (channels whose status is not 'ok', then `errors`); the channels watched, overdue ones first,
+    with their last post and how far behind each is (`behind`: channel id, bare or marked -> posts
+    not read yet, when known). The channel list is cut to stay within one Telegram message."""
+    now = _utc(now)
+    lag = {bare_id(int(k)): int(v) for k, v in (behind or {}).items()}
+    channels = channel_activity(store, now=now)
+    day = datetime.combine(now.date(), time(), tzinfo=timezone.utc)
+    by_state = _alerts_since(store, day, now)
+    detail = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])))
+    lines = [f"tgwatch status, {_when(now, tz)}",
+             f"Alerts today (UTC): {sum(by_state.values())}" + (f" ({detail})" if detail else "")]
+    names = {c.id: c.name for c in channels}
+    problems = [f"- {names.get(cid, cid)}: {status}" + (f" ({error})" if error else "")
+                for cid, status, error in store.db.execute(
+                    "SELECT id, status, error FROM channels WHERE status IS NOT NULL AND status != 'ok' ORDER BY id")]
+    problems += [f"- {e}" for e in errors or []]
+    lines += [f"Errors: {len(problems)}", *problems] if problems else ["Errors: none"]
+    lines.append(f"Channels watched: {len(channels)}")
+    size = sum(len(x) + 1 for x in lines)
+    for i, c in enumerate(channels):
+        seen = ("no post yet" if c.last_post is None
+                else f"last post {_when(c.last_post, tz)} ({_duration(c.silent_for or timedelta())} ago)")
+        parts = [f"- {c.name}: {seen}"]
+        if c.id in lag:
+            parts.append("up to date" if lag[c.id] <= 0 else f"{lag[c.id]} behind")
+        if c.silent_warning and c.typical_gap:
+            parts.append(f"SILENT, usually posts every {_duration(c.typical_gap)}")
+        line = ", ".join(parts)
+        if i == max_channels or size + len(line) + 40 > MESSAGE_LIMIT:
+            lines.append(f"… and {_plural(len(channels) - i, 'more channel')}")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)[:MESSAGE_LIMIT]
