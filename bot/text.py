@@ -216,6 +216,9 @@ def tokenize(text: str) -> list[Token]:
         # word where its letters are; fall back to the whole word.
         nfkc = unicodedata.normalize("NFKC", raw)
         low = (nfkc if len(nfkc) == len(raw) else raw).casefold().replace("ё", "е")
+        if len(low) != len(raw):  # casefolding changed the length (ῷ -> ῶι): offsets would not map back
+            out.extend(Token(part, start, end) for part in parts)
+            continue
         pos = 0
         for part in parts:
             i = low.find(part, pos)
