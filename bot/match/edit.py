@@ -1,0 +1,425 @@
+"""Editing watch rules from the analysts' chat, and reloading them when their files change on disk.
+
+Behind /enable, /disable, /add_rule, /edit_rule and /undo: every edit is planned first (a `Change`
+with the whole file text before and after, shown to the analyst), then applied: validated, written
+atomically, logged in the store and put in use at once. Edits go through tomlkit, so comments,
+blank lines, key order and the other rules of a file stay byte-for-byte as they were.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from ..store.backtest import Backtest, run_backtest
+from ..store.db import Store
+from .query import QueryError, parse
+from .rules import _NAME_RE, SEVERITIES, Rule, RuleError, RuleSet, parse_rules_text, rule_files
+
+__all__ = ["Change", "EditError", "RuleBook", "backtest_query"]
+
+_FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not allowed raw in any TOML string (tab, LF are)
+
+
+class EditError(ValueError):
+    """An edit that cannot be made; `str()` is one line for the chat, `detail` an optional second
+    (for a query error: the query line with a caret under the position)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an edit would do, shown to the analyst before confirming."""
+
+    action: str  # "add" | "edit" | "enable" | "disable" | "undo"
+    rule: str
+    file: Path
+    before: str | None  # the whole file text before (None: a new file)
+    after: str | None  # the whole file text after (None: the file is removed, undoing its creation)
+    query_before: str | None
+    query_after: str | None
+    undoes: int | None = None  # for "undo": the id of the rule_changes row it reverts
+
+    def diff(self) -> str:
+        """The change as a unified diff of the file."""
+        return "".join(difflib.unified_diff(
+            (self.before or "").splitlines(True), (self.after or "").splitlines(True),
+            f"a/{self.file.name}", f"b/{self.file.name}"))
+
+
+class RuleBook:
+    """The rules in use: loaded from a folder, replaced only by a valid reload, edited in place."""
+
+    def __init__(self, folder: str | Path, store: Store) -> None:
+        """Load the folder; rules with errors are skipped (see `ruleset.errors`), as `load_rules` does."""
+        self.folder = Path(folder)
+        self.store = store
+        self._stat = self._scan()
+        texts, read_errors = self._read_all()
+        self.ruleset = _build(self.folder, texts, read_errors)
+        self._texts = texts  # the file texts the rules in use were built from
+        self._baseline = frozenset(self.ruleset.errors)  # errors tolerated in those texts
+        self._reported = frozenset(self.ruleset.errors)  # the caller shows the start-up errors itself
+
+    # -- reloading ---------------------------------------------------------------------------------
+
+    def reload_if_changed(self) -> tuple[bool, list[RuleError]]:
+        """Re-load the folder when a file was added, removed or changed; (reloaded?, errors not reported yet).
+        A folder with any error keeps the rules in use; the same errors are returned only once."""
+        stat = self._scan()
+        if stat == self._stat:
+            return False, []
+        self._stat = stat
+        texts, read_errors = self._read_all()
+        if texts == self._texts and not read_errors:
+            self._reported = self._baseline  # back to the files in use (or only touched)
+            return False, []
+        ruleset = _build(self.folder, texts, read_errors)
+        if ruleset.errors:
+            errors = frozenset(ruleset.errors)
+            if errors == self._reported:
+                return False, []
+            self._reported = errors
+            return False, ruleset.errors
+        self.ruleset, self._texts, self._baseline, self._reported = ruleset, texts, frozenset(), frozenset()
+        return True, []
+
+    # -- planning ------------------------------------------------------------------------------------
+
+    def plan_set_enabled(self, name: str, enabled: bool) -> Change:
+        """Flip one rule's `enabled` (the key is added after `severity`, `title` or `name` when absent)."""
+        file, before, doc, table = self._locate(name)
+        if table.unwrap().get("enabled", True) is enabled:
+            raise EditError(f"rule '{name}' is already {'enabled' if enabled else 'disabled'}")
+        item = tomlkit.item(enabled)
+        if "enabled" in table:
+            table["enabled"] = item
+        else:
+            item.trivia.trail = _newline(before)
+            anchor = next((k for k in ("severity", "title", "name") if k in table), None)
+            try:
+                table.value._insert_after(anchor, "enabled", item)  # after a key, not after trailing comments
+            except Exception:  # noqa: BLE001 - tomlkit internals: fall back to appending
+                table["enabled"] = item
+        after = doc.as_string()
+        _same_except(before, after, name, {"enabled": enabled})
+        query = str(table["query"])
+        return Change("enable" if enabled else "disable", name, file, before, after, query, query)
+
+    def plan_add(self, name: str, query: str, *, title: str | None = None, severity: str = "normal",
+                 file: str | None = None) -> Change:
+        """A new rule appended to `file` (default rules/<name>.toml, created when absent)."""
+        if not _NAME_RE.fullmatch(name):
+            raise EditError(f"bad rule name {name!r}: lower-case letters, digits, '-' or '_', up to 64")
+        if severity not in SEVERITIES:
+            raise EditError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        _check_query(query)
+        if (old := self.ruleset.get(name)) is not None:
+            raise EditError(f"rule '{name}' already exists ({Path(old.path).name}:{old.line})")
+        path = self.folder / _file_name(file or name)
+        before = _read(path)
+        lines = ["[[rule]]", f"name = {_toml_string(name)}"]
+        if title:
+            lines.append(f"title = {_toml_string(title)}")
+        lines += [f"severity = {_toml_string(severity)}", f"query = {_toml_string(query)}"]
+        nl = _newline(before or "")
+        block = nl.join(lines) + nl
+        if not before or not before.strip():
+            after = block
+        else:
+            try:
+                tomlkit.parse(before)
+            except TOMLKitError as e:
+                raise EditError(f"{path}: not valid TOML, fix it first ({e})") from None
+            after = before + ("" if before.endswith("\n") else nl) + nl + block
+        _same_except(before or "", after, name, {"name": name, "query": query, "severity": severity,
+                                                 **({"title": title} if title else {})})
+        return Change("add", name, path, before, after, None, query)
+
+    def plan_edit(self, name: str, query: str) -> Change:
+        """Replace only the query string of a rule; everything else in its file stays as it was."""
+        _check_query(query)
+        file, before, doc, table = self._locate(name)
+        old = table["query"]
+        if str(old) == query:
+            raise EditError(f"the query of '{name}' is already exactly that")
+        literal = getattr(old, "type", None) is None or old.type.value.startswith("'")
+        src = _toml_string(query, prefer_literal=literal)
+        table["query"] = tomlkit.parse(f"v = {src}\n")["v"]
+        after = doc.as_string()
+        _same_except(before, after, name, {"query": query})
+        return Change("edit", name, file, before, after, str(old), query)
+
+    def plan_undo(self) -> Change:
+        """Restore the file as it was before the newest change not undone yet."""
+        row = self.store.last_rule_change()
+        if row is None:
+            raise EditError("nothing to undo")
+        path = self.folder / str(row["file"])
+        current = _read(path)
+        if current != row["after"]:
+            raise EditError(f"{path.name} was changed since change #{row['id']} ({row['action']} '{row['rule']}' "
+                            f"by {row['user_name']} at {row['at']}); undo it by hand")
+        restored = row["before"] if isinstance(row["before"], str) else None
+        rule = str(row["rule"])
+        return Change("undo", rule, path, current, restored, _query_of(current, rule), _query_of(restored, rule),
+                      undoes=int(str(row["id"])))
+
+    # -- applying ------------------------------------------------------------------------------------
+
+    def apply(self, change: Change, *, user_id: int | None, user_name: str) -> None:
+        """Validate, write atomically, log, and put the new rules in use; EditError when refused."""
+        if _read(change.file) != change.before:
+            raise EditError(f"{change.file.name} was changed since this edit was prepared; prepare it again")
+        texts = dict(self._texts)
+        if change.after is None:
+            texts.pop(change.file, None)
+        else:
+            errors = parse_rules_text(change.after, str(change.file)).errors
+            if errors:
+                raise EditError(f"refused, the file would be invalid: {errors[0]}")
+            texts[change.file] = change.after
+        ruleset = _build(self.folder, texts, [])
+        new = [e for e in ruleset.errors if e not in self._baseline or e.path == str(change.file)]
+        if new:
+            raise EditError(f"refused: {new[0]}")
+        with self.store.transaction():
+            self.store.log_rule_change(user_id=user_id, user_name=user_name, action=change.action,
+                                       rule=change.rule, file=change.file.name, before=change.before,
+                                       after=change.after)
+            if change.undoes is not None:
+                self.store.mark_undone(change.undoes)
+            _write(change.file, change.after)
+        self.ruleset, self._texts, self._baseline = ruleset, texts, frozenset(ruleset.errors)
+        self._stat = {**self._stat, **self._scan(change.file)}
+        if change.after is None:
+            self._stat.pop(change.file, None)
+
+    def history(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest changes, newest first: who, when, action, rule, file, the query before and after."""
+        out = []
+        for row in self.store.rule_changes(limit):
+            rule = str(row["rule"])
+            out.append({
+                "id": row["id"], "at": row["at"], "user_id": row["user_id"], "user_name": row["user_name"],
+                "action": row["action"], "rule": rule, "file": row["file"], "undone": bool(row["undone"]),
+                "query_before": _query_of(row["before"], rule),
+                "query_after": _query_of(row["after"], rule),
+            })
+        return out
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _scan(self, only: Path | None = None) -> dict[Path, tuple[int, int]]:
+        files = [only] if only else (rule_files(self.folder) if self.folder.is_dir() else [])
+        out = {}
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            out[f] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def _read_all(self) -> tuple[dict[Path, str], list[RuleError]]:
+        texts: dict[Path, str] = {}
+        errors: list[RuleError] = []
+        for f in rule_files(self.folder) if self.folder.is_dir() else []:
+            try:
+                texts[f] = f.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                errors.append(RuleError(str(f), 1, 1, f"cannot read: {e}"))
+        return texts, errors
+
+    def _locate(self, name: str) -> tuple[Path, str, Any, Any]:
+        """The rule's file, its text on disk, the tomlkit document and the rule's table in it."""
+        rule = self.ruleset.get(name)
+        if rule is None:
+            known = ", ".join(sorted(r.name for r in self.ruleset)) or "none"
+            raise EditError(f"no rule named '{name}' (rules: {known})")
+        path = Path(rule.path)
+        before = _read(path)
+        if before is None:
+            raise EditError(f"{path.name} is gone from disk; nothing to edit")
+        try:
+            doc = tomlkit.parse(before)
+        except TOMLKitError as e:
+            raise EditError(f"{path.name} is not valid TOML on disk, fix it first ({e})") from None
+        for table in doc.get("rule", []):
+            if isinstance(table, dict) and table.get("name") == name:
+                return path, before, doc, table
+        raise EditError(f"rule '{name}' is no longer in {path.name} on disk")
+
+
+def backtest_query(store: Store, name: str, query: str, days: int = 7, now: datetime | None = None,
+                   *, rule: Rule | None = None, samples: int = 5) -> Backtest:
+    """What `query` would have matched in the stored posts of the last `days` days (as rule `name`;
+    pass the rule in use as `rule` to keep its exclusions, channels and typo setting)."""
+    _check_query(query)
+    candidate = (replace(rule, name=name, query=query, node=parse(query), enabled=True) if rule
+                 else Rule.from_query(name, query))
+    now = now or datetime.now(timezone.utc)
+    return run_backtest(store, [candidate], since=now - timedelta(days=days), samples=samples)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -> RuleSet:
+    """A RuleSet from file texts, as `load_rules` builds it from the disk (same errors, same order)."""
+    out = RuleSet(errors=list(read_errors))
+    seen: dict[str, Rule] = {}
+    for path in sorted(texts):
+        part = parse_rules_text(texts[path], str(path))
+        out.errors.extend(part.errors)
+        for rule in part.rules:
+            if rule.name in seen:
+                first = seen[rule.name]
+                out.errors.append(RuleError(str(path), rule.line, 1,
+                                            f"rule '{rule.name}' is already defined at {first.path}:{first.line}"))
+                continue
+            seen[rule.name] = rule
+            out.rules.append(rule)
+    if not texts and not read_errors:
+        out.errors.append(RuleError(str(folder), 0, 0, "no *.toml rule files here"))
+    return out
+
+
+def _check_query(query: str) -> None:
+    """EditError pointing at line:col of the first problem in a query."""
+    if not query.strip():
+        raise EditError("query: the query is empty")
+    try:
+        parse(query)
+    except QueryError as e:
+        pos = min(max(e.pos, 0), len(query))
+        line = query.count("\n", 0, pos) + 1
+        start = query.rfind("\n", 0, pos) + 1
+        end = query.find("\n", pos)
+        text = query[start:end if end >= 0 else len(query)]
+        raise EditError(f"query: {line}:{pos - start + 1}: {e.message}", f"{text}\n{' ' * (pos - start)}^") from None
+
+
+def _toml_string(value: str, prefer_literal: bool = True) -> str:
+    """TOML source for a string: literal ('...' or '''...''' for several lines) when it can be,
+    else basic with escapes; always checked to read back as exactly `value`."""
+    if "\n" in value:
+        literal, basic = "'''\n" + value + "'''", '"""\n' + _escape(value, keep_newlines=True) + '"""'
+    else:
+        literal, basic = "'" + value + "'", '"' + _escape(value) + '"'
+    for src in ([literal, basic] if prefer_literal else [basic, literal]) + ['"' + _escape(value) + '"']:
+        try:
+            if tomllib.loads(f"v = {src}\n")["v"] == value:
+                return src
+        except tomllib.TOMLDecodeError:
+            pass
+    raise AssertionError(f"cannot write {value!r} as TOML")  # unreachable: a basic string takes anything
+
+
+def _escape(value: str, keep_newlines: bool = False) -> str:
+    named = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+    out = []
+    for ch in value:
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+        elif ch in named:
+            out.append(named[ch])
+        elif _CONTROL_RE.match(ch):
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _same_except(before: str, after: str, name: str, values: dict[str, Any]) -> None:
+    """Guard: the edited file must read as the original with only these keys of rule `name` set."""
+    try:
+        want = tomllib.loads(before) if before.strip() else {}
+        got = tomllib.loads(after)
+    except tomllib.TOMLDecodeError as e:
+        raise EditError(f"the file would not be valid TOML ({e})") from None
+    rules = want.setdefault("rule", [])
+    target = next((r for r in rules if isinstance(r, dict) and r.get("name") == name), None)
+    if target is None:
+        rules.append(dict(values))
+    else:
+        target.update(values)
+    if got != want:
+        raise EditError(f"internal: the edit of '{name}' would change more than asked; nothing written")
+
+
+def _query_of(text: object, name: str) -> str | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        rules = tomllib.loads(text).get("rule", [])
+    except tomllib.TOMLDecodeError:
+        return None
+    q = next((r.get("query") for r in rules if isinstance(r, dict) and r.get("name") == name), None)
+    return q if isinstance(q, str) else None
+
+
+def _file_name(file: str) -> str:
+    name = file if file.endswith(".toml") else f"{file}.toml"
+    if not _FILE_RE.fullmatch(name) or ".." in name:
+        raise EditError(f"bad file name {file!r}: letters, digits, '-', '_' and '.' in the rules folder")
+    return name
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise EditError(f"cannot read {path.name}: {e}") from None
+
+
+def _write(path: Path, text: str | None) -> None:
+    """Replace the file atomically (a temporary file in the same folder, then os.replace); None removes it."""
+    if text is None:
+        path.unlink(missing_ok=True)
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,396 @@
+"""bot/match/edit.py: planning and applying rule edits, undo, history and reloading from disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tomllib
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bot.match.edit import Change, EditError, RuleBook, backtest_query
+from bot.match.query import QueryError, parse
+from bot.match.rules import load_rules, parse_rules_text
+from bot.post import Post
+from bot.store.db import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    out = tmp_path / "rules"
+    out.mkdir()
+    for f in (ROOT / "rules").glob("*.toml"):
+        shutil.copyfile(f, out / f.name)
+    return out
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = Store(tmp_path / "t.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def book(folder: Path, store: Store) -> RuleBook:
+    b = RuleBook(folder, store)
+    assert not b.ruleset.errors and {r.name for r in b.ruleset} == {"desertion", "lockdown", "regiment"}
+    return b
+
+
+def touch_later(path: Path, text: str) -> None:
+    """Write a file as an editor would, with an mtime surely different from the last one seen."""
+    old = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(old + 2_000_000_000, old + 2_000_000_000))
+
+
+def query_span(text: str) -> tuple[int, int]:
+    """Start and end of the first `query = ...` value (any string style) in a file."""
+    start = text.index("\nquery = ") + len("\nquery = ")
+    for q in ("'''", '"""', "'", '"'):
+        if text.startswith(q, start):
+            i = start + len(q)
+            while not text.startswith(q, i):
+                i += 2 if q[0] == '"' and text[i] == "\\" else 1  # an escape in a basic string
+            end = i + len(q)
+            while text.startswith(q[0], end) and len(q) == 3:  # '''' : a quote just inside the delimiter
+                end += 1
+            return start, end
+    raise AssertionError("no query string")
+
+
+# -- edit -------------------------------------------------------------------------------------------
+
+
+def test_edit_changes_only_the_query_string(book: RuleBook, folder: Path, store: Store) -> None:
+    path = folder / "desertion.toml"
+    before = path.read_text(encoding="utf-8")
+    change = book.plan_edit("desertion", 'дезертир OR "самовольное оставление"')
+    assert (change.action, change.rule, change.file, change.before) == ("edit", "desertion", path, before)
+    assert change.query_before == book.ruleset.get("desertion").query  # type: ignore[union-attr]
+    assert change.query_after == 'дезертир OR "самовольное оставление"'
+    s, e = query_span(before)
+    assert change.after == before[:s] + "'дезертир OR \"самовольное оставление\"'" + before[e:]
+    assert path.read_text(encoding="utf-8") == before  # planning writes nothing
+    book.apply(change, user_id=7, user_name="anna")
+    assert path.read_text(encoding="utf-8") == change.after
+    assert book.ruleset.get("desertion").query == change.query_after  # type: ignore[union-attr]
+    assert [(r["action"], r["rule"], r["file"], r["user_name"], r["before"], r["after"]) for r in store.rule_changes()] == [
+        ("edit", "desertion", "desertion.toml", "anna", before, change.after)]
+    assert book.reload_if_changed() == (False, [])  # our own write is not a change on disk
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_edit_keeps_multiline_literal_style_and_other_rules(book: RuleBook, folder: Path) -> None:
+    path = folder / "lockdown.toml"
+    path.write_text(path.read_text(encoding="utf-8") + '\n# a second rule\n[[rule]]\nname = "x"  # keep\n'
+                    'query = "a OR b"   # trailing comment\nenabled = false\n', encoding="utf-8")
+    book = RuleBook(folder, book.store)
+    before = path.read_text(encoding="utf-8")
+    multi = 'оцепление\nOR "комендантский час"\n'
+    change = book.plan_edit("lockdown", multi)
+    s, e = query_span(before)
+    assert change.after == before[:s] + "'''\n" + multi + "'''" + before[e:]
+    change = book.plan_edit("x", "it's OR c:\\path")  # a quote: no literal string; was basic anyway
+    s = before.rindex('"a OR b"')
+    assert change.after == before[:s] + '"it\'s OR c:\\\\path"' + before[s + len('"a OR b"'):]
+    assert "# trailing comment" in change.after and "# keep" in change.after
+    book.apply(change, user_id=None, user_name="cli")
+    assert load_rules(folder).get("x").query == "it's OR c:\\path"  # type: ignore[union-attr]
+
+
+def test_invalid_query_is_refused_with_its_position(book: RuleBook, folder: Path) -> None:
+    with pytest.raises(EditError) as e:
+        book.plan_edit("desertion", "дезертир OR (самовольно")
+    assert str(e.value).startswith("query: 1:") and "\n" not in str(e.value)
+    pos = int(str(e.value).split(":")[2])
+    with pytest.raises(QueryError) as q:
+        parse("дезертир OR (самовольно")
+    assert pos == q.value.pos + 1
+    assert e.value.detail.splitlines()[1] == " " * q.value.pos + "^"
+    with pytest.raises(EditError, match=r"^query: 2:\d+: "):
+        book.plan_add("new", "дезертир\nOR NEAR/x полк")
+    with pytest.raises(EditError, match="already exactly that"):
+        book.plan_edit("desertion", book.ruleset.get("desertion").query)  # type: ignore[union-attr]
+    for bad in ("", "   ", "NOT дезертир"):
+        with pytest.raises(EditError, match="^query: "):
+            book.plan_edit("desertion", bad)
+
+
+def test_unknown_rule(book: RuleBook) -> None:
+    for plan in (lambda: book.plan_edit("nope", "x"), lambda: book.plan_set_enabled("nope", False)):
+        with pytest.raises(EditError, match="no rule named 'nope'.*desertion"):
+            plan()
+
+
+# -- enable / disable -------------------------------------------------------------------------------
+
+
+def test_disable_then_enable_flips_only_enabled(book: RuleBook, folder: Path, store: Store) -> None:
+    path = folder / "regiment.toml"
+    original = path.read_text(encoding="utf-8")
+    change = book.plan_set_enabled("regiment", False)
+    lines = change.after.splitlines()  # type: ignore[union-attr]
+    assert lines[lines.index('severity = "normal"') + 1] == "enabled = false"
+    assert [x for x in lines if x != "enabled = false"] == original.splitlines()
+    book.apply(change, user_id=1, user_name="anna")
+    assert book.ruleset.get("regiment").enabled is False  # type: ignore[union-attr]
+    with pytest.raises(EditError, match="already disabled"):
+        book.plan_set_enabled("regiment", False)
+    change = book.plan_set_enabled("regiment", True)
+    assert change.after == original.replace("enabled = false", "enabled = true").replace(
+        'severity = "normal"\n', 'severity = "normal"\nenabled = false\n').replace("enabled = false", "enabled = true")
+    book.apply(change, user_id=1, user_name="anna")
+    assert book.ruleset.get("regiment").enabled is True  # type: ignore[union-attr]
+    assert [r["action"] for r in store.rule_changes()] == ["enable", "disable"]
+
+
+def test_enabled_key_keeps_crlf_line_ends(folder: Path, store: Store) -> None:
+    (folder / "crlf.toml").write_bytes(b'# c\r\n[[rule]]\r\nname = "crlf"\r\nquery = "a"\r\n# next\r\n')
+    book = RuleBook(folder, store)
+    after = book.plan_set_enabled("crlf", False).after
+    assert after == '# c\r\n[[rule]]\r\nname = "crlf"\r\nenabled = false\r\nquery = "a"\r\n# next\r\n'
+
+
+# -- add ----------------------------------------------------------------------------------------------
+
+
+def test_add_to_a_new_file(book: RuleBook, folder: Path, store: Store) -> None:
+    change = book.plan_add("evac", "эвакуация NEAR/5 взрывчатка", title="Эвакуации", severity="high")
+    assert change.file == folder / "evac.toml" and change.before is None
+    assert not change.file.exists()
+    book.apply(change, user_id=3, user_name="oleg")
+    rule = load_rules(folder).get("evac")
+    assert rule is not None and (rule.query, rule.title, rule.severity) == ("эвакуация NEAR/5 взрывчатка", "Эвакуации", "high")
+    assert book.ruleset.get("evac") == rule
+    assert store.rule_changes()[0]["before"] is None
+    with pytest.raises(EditError, match="already exists"):
+        book.plan_add("evac", "x")
+
+
+def test_add_to_an_existing_file(book: RuleBook, folder: Path) -> None:
+    path = folder / "regiment.toml"
+    before = path.read_text(encoding="utf-8")
+    change = book.plan_add("corps", '"армейский корпус"', file="regiment")
+    assert change.file == path and change.after.startswith(before)  # type: ignore[union-attr]
+    book.apply(change, user_id=1, user_name="a")
+    assert [r.name for r in parse_rules_text(path.read_text(encoding="utf-8")).rules] == ["regiment", "corps"]
+
+
+def test_add_refuses_bad_names_files_and_duplicates(book: RuleBook, folder: Path) -> None:
+    for kwargs, msg in (
+        ({"name": "Bad Name", "query": "x"}, "bad rule name"),
+        ({"name": "ok\n", "query": "x"}, "bad rule name"),
+        ({"name": "desertion", "query": "x"}, r"already exists \(desertion.toml:6\)"),
+        ({"name": "ok", "query": "x", "file": "../escape"}, "bad file name"),
+        ({"name": "ok", "query": "x", "file": "a/b.toml"}, "bad file name"),
+        ({"name": "ok", "query": "x", "severity": "urgent"}, "severity"),
+    ):
+        with pytest.raises(EditError, match=msg):
+            book.plan_add(**kwargs)  # type: ignore[arg-type]
+    assert sorted(p.name for p in folder.iterdir()) == ["desertion.toml", "lockdown.toml", "regiment.toml"]
+
+
+def test_apply_refuses_an_invalid_file_and_a_stale_plan(book: RuleBook, folder: Path, store: Store) -> None:
+    path = folder / "desertion.toml"
+    before = path.read_text(encoding="utf-8")
+    bad = Change("edit", "desertion", path, before, before.replace('severity = "high"', 'severity = "urgent"'), None, None)
+    with pytest.raises(EditError, match=r"invalid: .*desertion.toml:9:1: severity"):
+        book.apply(bad, user_id=1, user_name="a")
+    dup = book.plan_add("lockdown2", "x", file="desertion")
+    dup = Change("add", "lockdown", path, before, dup.after.replace("lockdown2", "lockdown"), None, "x")  # type: ignore[union-attr]
+    with pytest.raises(EditError, match="already defined"):
+        book.apply(dup, user_id=1, user_name="a")
+    change = book.plan_edit("desertion", "дезертир")
+    touch_later(path, before + "\n# an analyst's note\n")
+    with pytest.raises(EditError, match="changed since this edit was prepared"):
+        book.apply(change, user_id=1, user_name="a")
+    assert store.rule_changes() == [] and "# an analyst's note" in path.read_text(encoding="utf-8")
+
+
+# -- undo and history ---------------------------------------------------------------------------------
+
+
+def test_undo_restores_the_exact_text_and_logs(book: RuleBook, folder: Path, store: Store) -> None:
+    path = folder / "desertion.toml"
+    original = path.read_bytes()
+    with pytest.raises(EditError, match="nothing to undo"):
+        book.plan_undo()
+    book.apply(book.plan_edit("desertion", "дезертир"), user_id=1, user_name="anna")
+    book.apply(book.plan_set_enabled("desertion", False), user_id=2, user_name="boris")
+    undo = book.plan_undo()
+    assert (undo.action, undo.rule, undo.query_before, undo.query_after) == ("undo", "desertion", "дезертир", "дезертир")
+    book.apply(undo, user_id=3, user_name="vera")
+    assert book.ruleset.get("desertion").enabled is True  # type: ignore[union-attr]
+    book.apply(book.plan_undo(), user_id=3, user_name="vera")
+    assert path.read_bytes() == original
+    assert book.ruleset.get("desertion").query.startswith("\nдезертир OR") is False  # type: ignore[union-attr]
+    assert book.ruleset.get("desertion").query == tomllib.loads(original.decode())["rule"][0]["query"]  # type: ignore[union-attr]
+    rows = store.rule_changes()
+    assert [(r["action"], r["user_name"], r["undone"]) for r in rows] == [
+        ("undo", "vera", 0), ("undo", "vera", 0), ("disable", "boris", 1), ("edit", "anna", 1)]
+    with pytest.raises(EditError, match="nothing to undo"):
+        book.plan_undo()
+    hist = book.history()
+    assert [(h["action"], h["rule"], h["undone"]) for h in hist][2:] == [("disable", "desertion", True), ("edit", "desertion", True)]
+    assert hist[3]["query_after"] == "дезертир" and hist[3]["query_before"].startswith("дезертир OR дезертирство")
+    assert hist[0]["user_name"] == "vera" and hist[0]["at"]
+    assert len(book.history(limit=1)) == 1
+
+
+def test_undo_of_an_added_file_removes_it(book: RuleBook, folder: Path) -> None:
+    book.apply(book.plan_add("evac", "эвакуация"), user_id=1, user_name="a")
+    undo = book.plan_undo()
+    assert undo.after is None and undo.query_before == "эвакуация" and undo.query_after is None
+    book.apply(undo, user_id=1, user_name="a")
+    assert not (folder / "evac.toml").exists() and book.ruleset.get("evac") is None
+    assert book.reload_if_changed() == (False, [])
+
+
+def test_undo_refused_after_an_on_disk_change(book: RuleBook, folder: Path, store: Store) -> None:
+    path = folder / "lockdown.toml"
+    book.apply(book.plan_edit("lockdown", "оцепление"), user_id=1, user_name="a")
+    touch_later(path, path.read_text(encoding="utf-8").replace("severity = \"high\"", "severity = \"low\""))
+    with pytest.raises(EditError, match=r"lockdown.toml was changed since change #1 \(edit 'lockdown' by a"):
+        book.plan_undo()
+    assert store.rule_changes()[0]["undone"] == 0
+
+
+# -- reloading ----------------------------------------------------------------------------------------
+
+
+def test_reload_picks_up_a_valid_edit(book: RuleBook, folder: Path) -> None:
+    assert book.reload_if_changed() == (False, [])
+    path = folder / "regiment.toml"
+    touch_later(path, path.read_text(encoding="utf-8").replace('severity = "normal"', 'severity = "low"'))
+    assert book.reload_if_changed() == (True, [])
+    assert book.ruleset.get("regiment").severity == "low"  # type: ignore[union-attr]
+    assert book.reload_if_changed() == (False, [])
+    os.utime(path, ns=(1, 1))  # touched only
+    assert book.reload_if_changed() == (False, [])
+
+
+def test_reload_keeps_the_rules_in_use_and_reports_errors_once(book: RuleBook, folder: Path) -> None:
+    path = folder / "regiment.toml"
+    good = path.read_text(encoding="utf-8")
+    in_use = book.ruleset
+    touch_later(path, good.replace('severity = "normal"', 'severity = "urgent"'))
+    reloaded, errors = book.reload_if_changed()
+    assert not reloaded and [str(e) for e in errors] == [f"{path}:9:1: severity must be one of high, normal, low, not 'urgent'"]
+    assert book.ruleset is in_use
+    assert book.reload_if_changed() == (False, [])
+    touch_later(path, path.read_text(encoding="utf-8") + "\n")  # same error: not again
+    assert book.reload_if_changed() == (False, [])
+    touch_later(path, good.replace("query = '''", "query = '''\n("))  # another error
+    reloaded, errors = book.reload_if_changed()
+    assert not reloaded and len(errors) == 1 and errors[0].message.startswith("query:") and errors[0].line == 11
+    assert book.ruleset is in_use
+    touch_later(folder / "other.toml", '[[rule]]\nname = "other"\nquery = "x"\n')  # valid, but regiment still broken
+    reloaded, errors = book.reload_if_changed()
+    assert (reloaded, errors) == (False, []) and book.ruleset is in_use  # the same error: told already
+    touch_later(path, good)
+    assert book.reload_if_changed() == (True, [])
+    assert book.ruleset.get("other") is not None
+    touch_later(path, good.replace('severity = "normal"', 'severity = "urgent"'))
+    assert len(book.reload_if_changed()[1]) == 1  # broken again after a good load: reported again
+
+
+def test_reload_refuses_a_duplicate_across_files_and_toml_errors(book: RuleBook, folder: Path) -> None:
+    touch_later(folder / "zz.toml", '[[rule]]\nname = "desertion"\nquery = "x"\n')
+    reloaded, errors = book.reload_if_changed()
+    assert not reloaded and "already defined" in errors[0].message and errors[0].path.endswith("zz.toml")
+    touch_later(folder / "zz.toml", "[[rule]\n")
+    reloaded, errors = book.reload_if_changed()
+    assert not reloaded and errors[0].message.startswith("TOML syntax") and errors[0].line == 1
+
+
+def test_reload_after_a_file_is_deleted(book: RuleBook, folder: Path) -> None:
+    (folder / "lockdown.toml").unlink()
+    assert book.reload_if_changed() == (True, [])
+    assert {r.name for r in book.ruleset} == {"desertion", "regiment"}
+    for f in folder.glob("*.toml"):
+        f.unlink()
+    reloaded, errors = book.reload_if_changed()
+    assert not reloaded and "no *.toml rule files" in errors[0].message
+    assert {r.name for r in book.ruleset} == {"desertion", "regiment"}
+
+
+def test_edit_applies_while_another_file_is_broken_on_disk(book: RuleBook, folder: Path) -> None:
+    path = folder / "regiment.toml"
+    touch_later(path, "[[rule]\n")
+    assert book.reload_if_changed()[1]
+    book.apply(book.plan_edit("desertion", "дезертир"), user_id=1, user_name="a")
+    assert book.ruleset.get("desertion").query == "дезертир"  # type: ignore[union-attr]
+    assert book.ruleset.get("regiment") is not None  # the version in use, not the broken one
+    assert book.reload_if_changed() == (False, [])  # the broken file was reported already
+    with pytest.raises(EditError, match="not valid TOML"):
+        book.plan_edit("regiment", "полк")
+
+
+# -- the round trip of arbitrary queries ------------------------------------------------------------
+
+_PIECES = st.sampled_from([
+    "дезертир", "полк", "=СОЧ", "бригад*", '"воинская часть"', "OR", "AND", "NEAR/3", "-", "(", ")",
+    "'", "''", "'''", '"', "\\", "\\n", "\\u0041", "\n", "\r\n", "\t", " ", "ёлка", "Ї", "url:t.me/x", "#тег", "$", "😀",
+])
+QUERIES = st.lists(st.one_of(_PIECES, st.text(st.characters(blacklist_categories=("Cs",)), max_size=4)),
+                   min_size=1, max_size=12).map("".join)
+
+
+def _parses(q: str) -> bool:
+    try:
+        parse(q)
+    except QueryError:
+        return False
+    return bool(q.strip())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+@given(query=QUERIES, rule=st.sampled_from(["desertion", "lockdown", "regiment"]))
+def test_edit_round_trips_any_query(book: RuleBook, query: str, rule: str) -> None:
+    assume(_parses(query))
+    change = book.plan_edit(rule, query)
+    loaded = parse_rules_text(change.after, "x.toml")  # type: ignore[arg-type]
+    assert not loaded.errors
+    assert loaded.get(rule).query == query  # type: ignore[union-attr]
+    assert [r.name for r in loaded.rules] == [rule]
+    s, e = query_span(change.before)  # type: ignore[arg-type]
+    s2, e2 = query_span(change.after)  # type: ignore[arg-type]
+    assert change.before[:s] == change.after[:s2] and change.before[e:] == change.after[e2:]  # type: ignore[index]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+@given(query=QUERIES, title=st.text(st.characters(blacklist_categories=("Cs",)), max_size=20))
+def test_add_round_trips_any_query_and_title(book: RuleBook, query: str, title: str) -> None:
+    assume(_parses(query))
+    change = book.plan_add("new-rule", query, title=title or None, file="desertion")
+    rule = parse_rules_text(change.after, "x.toml").get("new-rule")  # type: ignore[arg-type]
+    assert rule is not None and rule.query == query and rule.title == (title or "new-rule")
+
+
+# -- backtest -------------------------------------------------------------------------------------------
+
+
+def test_backtest_query_counts_the_last_days(store: Store) -> None:
+    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    posts = [
+        Post(channel_id=1, message_id=1, date=now - timedelta(days=1), text="Задержали двух дезертиров"),
+        Post(channel_id=1, message_id=2, date=now - timedelta(days=20), text="Дезертир вернулся в часть"),
+        Post(channel_id=1, message_id=3, date=now - timedelta(days=2), text="Погода на выходные"),
+    ]
+    with store.transaction():
+        store.upsert_channel(1, "One")
+        for p in posts:
+            store.write_post(p, store.new_story(p), now=now.isoformat())
+    result = backtest_query(store, "try", "дезертир", days=7, now=now)
+    assert (result.posts, result.hits["try"]) == (2, 1)
+    assert backtest_query(store, "try", "дезертир", days=30, now=now).hits["try"] == 2
+    with pytest.raises(EditError, match="^query: 1:"):
+        backtest_query(store, "try", "(дезертир", now=now)
