@@ -31,7 +31,6 @@ from telethon import events  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.live.service import Service  # noqa: E402
 from bot.live.session import CLIENT_OPTIONS  # noqa: E402
-from bot.match.rules import load_rules  # noqa: E402
 from bot.store.db import Store  # noqa: E402
 from tests.fake_telegram import FakeTelegram, eventually  # noqa: E402
 
@@ -99,9 +98,9 @@ async def ours(n: int, tmp: Path) -> tuple[list[float], float]:
     fake.add_channel(CHANNEL, "shot_shot", "SHOT")
     options = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
     user = await fake.client(**options)
-    config = Config(db=tmp / "live.db", channels=("shot_shot",), chats=("me",), resolve_delay_seconds=0, poll_minutes=60,
+    config = Config(db=tmp / "live.db", rules=ROOT / "rules", channels=("shot_shot",), chats=("me",), resolve_delay_seconds=0, poll_minutes=60,
                     edit_every_seconds=0)
-    service = Service(config, Store(config.db), load_rules(ROOT / "rules"), user, scheduler=AsyncIOScheduler(timezone=timezone.utc))
+    service = Service(config, Store(config.db), user, scheduler=AsyncIOScheduler(timezone=timezone.utc))
     await service.start()
     store = service.store
     out = await measure(fake, n, lambda: store.count("alerts"),

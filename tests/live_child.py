@@ -15,7 +15,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Config
 from bot.live.service import Service
 from bot.live.session import CLIENT_OPTIONS
-from bot.match.rules import load_rules
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
@@ -50,10 +49,10 @@ async def main(state: Path) -> None:
             fake.add_channel(cid, username, title, joined=joined)
     options = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
     user = await fake.client(session=state / "user.session", **options)
-    config = Config(db=state / "tgwatch.db", channels=tuple(u for u, _, _ in CHANNELS.values()), chats=("me",),
+    config = Config(db=state / "tgwatch.db", rules=ROOT / "rules", channels=tuple(u for u, _, _ in CHANNELS.values()), chats=("me",),
                     resolve_delay_seconds=0, edit_every_seconds=0, poll_minutes=60, edit_lookback=3)
     store = Store(config.db)
-    service = Service(config, store, load_rules(ROOT / "rules"), user, scheduler=AsyncIOScheduler(timezone=timezone.utc))
+    service = Service(config, store, user, scheduler=AsyncIOScheduler(timezone=timezone.utc))
     await service.start()
     print("started", flush=True)
     steps = script()

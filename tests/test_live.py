@@ -14,7 +14,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Config
 from bot.live.service import Service
 from bot.live.session import CLIENT_OPTIONS, NotLoggedIn
-from bot.match.rules import load_rules
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
@@ -24,7 +23,6 @@ SHOT, MASH, TOPOR = 1800000001, 1800000002, 1800000003
 DESERTION = "В Краснодаре задержали троих дезертиров, сбежавших из воинской части"
 DESERTION_2 = "Трое дезертиров из воинской части в Краснодаре задержаны полицией, сообщают источники"
 NEUTRAL = "Погода в Москве: завтра до +5, без осадков"
-RULES = load_rules(ROOT / "rules")
 
 
 class Killed(BaseException):
@@ -32,7 +30,7 @@ class Killed(BaseException):
 
 
 def config(tmp_path: Path, **kw: Any) -> Config:
-    base: dict[str, Any] = dict(db=tmp_path / "tgwatch.db", channels=("shot_shot", "mash", "topor"), chats=("me",),
+    base: dict[str, Any] = dict(db=tmp_path / "tgwatch.db", rules=ROOT / "rules", channels=("shot_shot", "mash", "topor"), chats=("me",),
                                 resolve_delay_seconds=0, edit_every_seconds=0, poll_minutes=60, edit_lookback=5)
     base.update(kw)
     return Config(**base)
@@ -47,7 +45,7 @@ def channels(fake: FakeTelegram, *, mash_joined: bool = True) -> None:
 async def start(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> Service:
     options = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
     user = await fake.client(session=tmp_path / "user.session", **options)
-    service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db"), RULES, user,
+    service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db"), user,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc))
     await service.start()
     return service
@@ -314,7 +312,7 @@ def test_not_logged_in_fails_fast(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake)
         user = await fake.client(authorized=False)
-        service = Service(config(tmp_path), Store(tmp_path / "t.db"), RULES, user)
+        service = Service(config(tmp_path), Store(tmp_path / "t.db"), user)
         with pytest.raises(NotLoggedIn, match="tgwatch login"):
             await service.start()
         await user.disconnect()

@@ -96,11 +96,11 @@ def run(config_path: str) -> None:
     from ..live.session import NotLoggedIn
 
     config, secrets = _settings(config_path)
-    ruleset = load_or_fail(str(config.rules))
+    load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
     if not config.channels:
         fail(f"{config.path}: channels.watch lists no channel to watch")
     try:
-        run_service(config, secrets, ruleset)
+        run_service(config, secrets)
     except StoreError as e:
         fail(str(e))
     except NotLoggedIn:

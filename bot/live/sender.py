@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
+import json
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -22,7 +24,7 @@ from ..alert.html import render_html, to_parts
 from ..alert.outbox import load_alert
 from ..store.db import Store, iso
 
-__all__ = ["Sender", "MAX_ATTEMPTS"]
+__all__ = ["Sender", "MAX_ATTEMPTS", "render_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,8 @@ class Sender:
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
                  titles: dict[str, str] | None = None, tz: ZoneInfo | None = None, edit_every: float = 60.0,
-                 silent: Callable[[str, datetime], bool] | None = None,
+                 silent: Callable[[str, datetime], bool] | None = None, digest_low: bool = True,
+                 buttons: Callable[[int], Any] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.client = client
         self.store = store
@@ -62,10 +65,13 @@ class Sender:
         self.tz = tz
         self.edit_every = edit_every
         self.silent = silent or (lambda severity, now: False)
+        self.digest_low = digest_low  # low-severity alerts wait for the digest
+        self.buttons = buttons  # reply markup under an alert (triage buttons; bots only)
         self.clock = clock
         self.paused_until: datetime | None = None
         self._peers: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        self._digest_lock = asyncio.Lock()
         self._again = False
 
     async def deliver(self) -> int:
@@ -90,6 +96,12 @@ class Sender:
         for row in self.store.queued_alerts(now=iso(now)):
             alert_id = int(row["id"])  # type: ignore[arg-type]
             update = row["state"] == "update_queued"
+            if row["state"] == "queued":
+                if self.store.muted(str(row["rule"]), int(row["channel_id"]), iso(now) or ""):  # type: ignore[arg-type]
+                    self.store.mark_alert(alert_id, "muted")
+                    continue
+                if self.digest_low and row["severity"] == "low":
+                    continue  # collected by send_digest
             try:
                 if await self._deliver_one(alert_id, update, now):
                     done += 1
@@ -124,9 +136,11 @@ class Sender:
                 return False
         parts = to_parts(render_html(alert, self.tz))
         silent = self.silent(alert.severity, now)
+        markup = self.buttons(alert_id) if self.buttons else None
         for chat in self.chats:
             peer = await self._peer(chat)
             for k, (text, entities) in enumerate(parts):
+                last = k == len(parts) - 1
                 digest = _digest(text, entities)
                 d = sent.get((chat, k))
                 if d is None:
@@ -134,17 +148,20 @@ class Sender:
                     self.store.plan_delivery(alert_id, chat, k, rid, "")  # committed before the first attempt
                     d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
                 if d["sent_at"] is None:
-                    mid = await self._send(peer, text, entities, int(d["random_id"]), silent)  # type: ignore[arg-type]
+                    mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
+                                           markup if last else None)
                     self.store.mark_delivered(alert_id, chat, k, mid, digest)
                 elif d["text_hash"] != digest and d["message_id"] is not None:
-                    await self._edit(peer, int(d["message_id"]), text, entities)  # type: ignore[arg-type]
+                    await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
                     self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
         self.store.mark_alert(alert_id, "sent", sent_at=iso(now), error=None)
         return True
 
-    async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool) -> int | None:
+    async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
+                    markup: Any = None) -> int | None:
         request = functions.messages.SendMessageRequest(
-            peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id)
+            peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
+            reply_markup=markup)
         try:
             result = await self.client(request)
         except errors.RandomIdDuplicateError:
@@ -152,10 +169,10 @@ class Sender:
             return None
         return _sent_id(result, random_id)
 
-    async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any]) -> None:
+    async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> None:
         try:
             await self.client(functions.messages.EditMessageRequest(
-                peer=peer, id=message_id, message=text, entities=entities or None, no_webpage=True))
+                peer=peer, id=message_id, message=text, entities=entities or None, no_webpage=True, reply_markup=markup))
         except errors.MessageNotModifiedError:
             pass
         except (errors.MessageIdInvalidError, errors.MessageEditTimeExpiredError) as e:
@@ -185,3 +202,55 @@ class Sender:
                     peer=await self._peer(chat), message=text, no_webpage=True, random_id=secrets.randbits(63)))
             except (errors.RPCError, *_NETWORK, ValueError) as e:
                 log.warning("notice to %s not sent: %s", chat, type(e).__name__)
+
+    async def send_digest(self, now: datetime | None = None) -> int:
+        """Send the low-severity alerts waiting since the last digest as one message (stories with
+        counts and links); returns how many alerts it carried. Exactly once: the digest and its
+        random_id are stored, with the alerts marked, before the first attempt."""
+        async with self._digest_lock:  # the schedule and /digest may ask at once
+            return await self._send_digests(now or self.clock())
+
+    async def _send_digests(self, now: datetime) -> int:
+        self._collect_digest(now)
+        sent = 0
+        for row in list(self.store.db.query("SELECT * FROM digests WHERE sent_at IS NULL ORDER BY id")):
+            ids = json.loads(str(row["alert_ids"]))
+            markup = render_digest(self.store, ids, self.titles, self.tz)
+            for chat in self.chats:
+                peer = await self._peer(chat)
+                for k, (text, entities) in enumerate(to_parts(markup)):
+                    rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
+                    await self._send(peer, text, entities, rid, silent=True)
+            self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(now), row["id"]])
+            sent += len(ids)
+        return sent
+
+    def _collect_digest(self, now: datetime) -> int:
+        with self.store.transaction():
+            rows = [r for r in self.store.queued_alerts() if r["severity"] == "low" and r["state"] == "queued"]
+            live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
+            for r in rows:
+                self.store.mark_alert(int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))  # type: ignore[arg-type]
+            if live:
+                self.store.db.execute("INSERT INTO digests (created_at, alert_ids, random_id) VALUES (?,?,?)",
+                                      [iso(now), json.dumps([r["id"] for r in live]), secrets.randbits(62)])
+        return len(live)
+
+
+def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz: ZoneInfo | None) -> str:
+    """The digest as HTML: per rule, each story once with its size, channel, time and link."""
+    by_rule: dict[str, list[Any]] = {}
+    for alert_id in alert_ids:
+        alert = load_alert(store, alert_id, titles)
+        if alert is not None:
+            by_rule.setdefault(alert.rule, []).append(alert)
+    total = sum(len(v) for v in by_rule.values())
+    lines = [f"📋 <b>Digest</b>: {total} low-priority stor{'y' if total == 1 else 'ies'}"]
+    for rule, alerts in sorted(by_rule.items()):
+        lines.append(f"\n<b>{html.escape(alerts[0].title)}</b> ({len(alerts)})")
+        for a in alerts:
+            size = f" · {a.story_size} posts" if a.story_size > 1 else ""
+            when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
+            head = html.escape(" ".join(a.text.split())[:90])
+            lines.append(f'• {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>{size}: {head}')
+    return "\n".join(lines)

@@ -7,17 +7,21 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from telethon import TelegramClient
 
+from ..chat.commands import Commands
+from ..chat.telegram import ChatBot, triage_buttons
 from ..config import Config, Secrets
+from ..match.edit import RuleBook
 from ..match.matcher import Matcher
-from ..match.rules import RuleSet
 from ..pipeline import Pipeline, Processed
-from ..store.db import Store
+from ..report.stats import channel_activity, heartbeat_text, stats_png, stats_text, status_text
+from ..store.db import Store, iso
 from .ingest import Ingest
 from .sender import Sender
 from .session import NotLoggedIn, make_client
@@ -44,25 +48,51 @@ def quiet_silencer(config: Config) -> Callable[[str, datetime], bool]:
 
 
 class Service:
-    """The live service over one store: ingest -> pipeline -> outbox -> sender, on one loop."""
+    """The live service over one store: ingest -> pipeline -> outbox -> sender, the analysts' chat
+    (with a bot client) and the scheduled jobs, on one loop. Every job takes an optional `now`,
+    so tests drive them with a controlled clock."""
 
-    def __init__(self, config: Config, store: Store, ruleset: RuleSet, user: TelegramClient, *,
+    def __init__(self, config: Config, store: Store, user: TelegramClient, *, rulebook: RuleBook | None = None,
                  bot: TelegramClient | None = None, scheduler: AsyncIOScheduler | None = None,
-                 resolve_delay: float | None = None) -> None:
+                 resolve_delay: float | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.config = config
         self.store = store
-        self.ruleset = ruleset
         self.user = user
         self.bot = bot
-        self.pipeline = Pipeline(store, Matcher(ruleset, groups=config.groups), window_hours=config.story_window_hours)
+        self.clock = clock
+        self.rulebook = rulebook or RuleBook(config.rules, store)
+        self.pipeline = Pipeline(store, self._matcher(), window_hours=config.story_window_hours)
         sending = bot if (bot is not None and config.send_via == "bot") else user
-        self.sender = Sender(sending, store, config.chats, titles={r.name: r.title for r in ruleset.rules},
-                             tz=config.zone, edit_every=config.edit_every_seconds, silent=quiet_silencer(config))
+        markup = (lambda alert_id: sending.build_reply_markup(triage_buttons(alert_id))) if sending is bot else None
+        self.sender = Sender(sending, store, config.chats, titles=self._titles(), tz=config.zone,
+                             edit_every=config.edit_every_seconds, silent=quiet_silencer(config), buttons=markup, clock=clock)
         self.ingest = Ingest(user, self.pipeline, config.channels, on_processed=self._after, notify=self.sender.notify,
                              resolve_delay=config.resolve_delay_seconds if resolve_delay is None else resolve_delay,
                              edit_lookback=config.edit_lookback)
+        self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
+                                 on_rules_changed=self.rules_changed, status=self.status_text,
+                                 digest=self.sender.send_digest, stats_png=self._stats_png, stats_text=self._stats_text,
+                                 clock=clock)
+        self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
         self.recovered: tuple[int, int] = (0, 0)
+        self.last_poll: datetime | None = None
+        self.warned_silent: set[int] = set()
+        self.warned_behind = False
+        self.errors: list[str] = []
+
+    def _matcher(self) -> Matcher:
+        return Matcher(self.rulebook.ruleset, groups=self.config.groups)
+
+    def _titles(self) -> dict[str, str]:
+        return {r.name: r.title for r in self.rulebook.ruleset.rules}
+
+    def rules_changed(self) -> None:
+        """The rules in use changed (a chat edit or a valid file on disk): match with them from now on."""
+        self.pipeline.matcher = self._matcher()
+        self.sender.titles = self._titles()
+        log.info("rules reloaded: %d rules", len(self.rulebook.ruleset.rules))
 
     async def _after(self, processed: list[Processed]) -> None:
         if any(p.alert_ids or p.update_ids for p in processed):
@@ -70,39 +100,108 @@ class Service:
 
     async def start(self) -> None:
         """Check the login, resolve channels, listen, catch up on what happened while stopped,
-        then schedule the poll and the sender."""
+        then schedule the jobs."""
         if not await self.user.is_user_authorized():
             raise NotLoggedIn("not logged in: run `tgwatch login` first")
+        for e in self.rulebook.ruleset.errors:
+            await self.sender.notify(f"⚠️ rule file error (the file's rules are not in use): {e}")
         await self.ingest.resolve()
         self.ingest.listen()
+        if self.chat is not None:
+            self.chat.listen()
         self.recovered = await self.ingest.reconcile()
+        self.last_poll = self.clock()
         n, m = self.recovered
         if n:
             await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
         await self.sender.deliver()
-        grace = max(30, int(self.config.poll_minutes * 30))
-        self.scheduler.add_job(self.poll, "interval", minutes=self.config.poll_minutes, id="reconcile",
-                               coalesce=True, max_instances=1, misfire_grace_time=grace)
-        self.scheduler.add_job(self.sender.deliver, "interval", seconds=15, id="sender",
-                               coalesce=True, max_instances=1, misfire_grace_time=60)
+        self.schedule()
         self.scheduler.start()
         log.info("watching %d channels (%d joined, %d polled only)", len(self.ingest.watched),
                  sum(w.joined for w in self.ingest.watched.values()),
                  sum(not w.joined for w in self.ingest.watched.values()))
 
+    def schedule(self) -> None:
+        """Every job on the scheduler (AsyncIOScheduler, on this loop); times in the config's zone."""
+        c, zone = self.config, self.config.zone
+        grace = max(30, int(c.poll_minutes * 30))
+        add = self.scheduler.add_job
+        add(self.poll, "interval", minutes=c.poll_minutes, id="reconcile", coalesce=True, max_instances=1, misfire_grace_time=grace)
+        add(self.sender.deliver, "interval", seconds=15, id="sender", coalesce=True, max_instances=1, misfire_grace_time=60)
+        add(self.reload_rules, "interval", seconds=30, id="rules", coalesce=True, max_instances=1, misfire_grace_time=60)
+        if c.digest == "hourly":
+            add(self.sender.send_digest, CronTrigger(minute=0, timezone=zone), id="digest", coalesce=True, misfire_grace_time=1800)
+        else:
+            add(self.sender.send_digest, CronTrigger(hour=c.digest_at.hour, minute=c.digest_at.minute, timezone=zone),
+                id="digest", coalesce=True, misfire_grace_time=3 * 3600)
+        add(self.heartbeat, CronTrigger(hour=c.heartbeat_at.hour, minute=c.heartbeat_at.minute, timezone=zone),
+            id="heartbeat", coalesce=True, misfire_grace_time=3 * 3600)
+        add(self.watchdog, "interval", minutes=15, id="watchdog", coalesce=True, max_instances=1, misfire_grace_time=600)
+        if c.retention_days:
+            add(self.prune, CronTrigger(hour=3, minute=30, timezone=zone), id="retention", coalesce=True, misfire_grace_time=6 * 3600)
+
     async def poll(self) -> None:
         """The scheduled reconcile: posts Telegram never pushed are found here."""
         n, m = await self.ingest.reconcile()
+        self.last_poll = self.clock()
+        self.warned_behind = False
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
         await self.sender.deliver()
+
+    async def reload_rules(self) -> None:
+        """Rule files edited on disk: a valid set replaces the rules in use; an invalid file never
+        does, and its error is posted to the chat once."""
+        reloaded, errors = self.rulebook.reload_if_changed()
+        if reloaded:
+            self.rules_changed()
+        for e in errors:
+            await self.sender.notify(f"⚠️ rule file error, the rules in use are unchanged: {e}")
+
+    async def heartbeat(self, now: datetime | None = None) -> None:
+        await self.sender.notify("💓 " + heartbeat_text(self.store, now=now or self.clock(),
+                                                           channels_watched=len(self.ingest.watched)))
+
+    async def watchdog(self, now: datetime | None = None) -> None:
+        """Warn once when a channel that usually posts often has gone silent for much longer, or
+        when tgwatch itself has fallen behind (no successful poll for three intervals)."""
+        now = now or self.clock()
+        for a in channel_activity(self.store, now=now, factor=self.config.silence_factor):
+            if a.silent_warning and a.id not in self.warned_silent:
+                self.warned_silent.add(a.id)
+                hours = a.silent_for.total_seconds() / 3600
+                await self.sender.notify(f"⚠️ {a.title} has been silent for {hours:.0f} h (it usually posts every "
+                                         f"{a.typical_gap.total_seconds() / 60:.0f} min)")
+            elif not a.silent_warning:
+                self.warned_silent.discard(a.id)
+        limit = timedelta(minutes=3 * self.config.poll_minutes)
+        if self.last_poll is not None and now - self.last_poll > limit and not self.warned_behind:
+            self.warned_behind = True
+            await self.sender.notify(f"⚠️ tgwatch has fallen behind: no channel poll has finished since "
+                                     f"{self.last_poll:%H:%M} UTC")
+
+    async def prune(self, now: datetime | None = None) -> int:
+        now = now or self.clock()
+        n = self.store.prune(iso(now - timedelta(days=self.config.retention_days)) or "")
+        log.info("retention: pruned %d unmatched posts older than %d days", n, self.config.retention_days)
+        return n
+
+    def status_text(self, now: datetime) -> str:
+        errors = [str(v) for v in self.ingest.unresolved.values()] + self.errors
+        return status_text(self.store, now=now, errors=errors)
+
+    def _stats_png(self, since: datetime, now: datetime) -> bytes:
+        return stats_png(self.store, since=since, now=now, tz=self.config.zone)
+
+    def _stats_text(self, since: datetime, now: datetime) -> str:
+        return stats_text(self.store, since=since, now=now)
 
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
 
-async def _serve(config: Config, secrets: Secrets, ruleset: RuleSet, make: Callable[..., TelegramClient]) -> None:
+async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramClient]) -> None:
     user = make(config, secrets)
     if user.session.auth_key is None:  # never logged in: say so now, not after connecting
         user.session.close()
@@ -113,7 +212,7 @@ async def _serve(config: Config, secrets: Secrets, ruleset: RuleSet, make: Calla
         await user.connect()
         if bot is not None:
             await bot.start(bot_token=secrets.bot_token)  # type: ignore[arg-type]
-        service = Service(config, store, ruleset, user, bot=bot)
+        service = Service(config, store, user, bot=bot)
         await service.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -134,6 +233,6 @@ async def _serve(config: Config, secrets: Secrets, ruleset: RuleSet, make: Calla
         store.close()
 
 
-def run(config: Config, secrets: Secrets, ruleset: RuleSet, *, make: Callable[..., TelegramClient] = make_client) -> None:
+def run(config: Config, secrets: Secrets, *, make: Callable[..., TelegramClient] = make_client) -> None:
     """Run the service until SIGINT/SIGTERM; raises NotLoggedIn when there is no session."""
-    asyncio.run(_serve(config, secrets, ruleset, make))
+    asyncio.run(_serve(config, secrets, make))

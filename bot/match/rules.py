@@ -215,7 +215,7 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
             hint = " (keys written after a [rule.x] sub-table belong to it)" if isinstance(value, dict) else ""
             bad(loc.key(index, key), f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(_KEYS))}")
     name = raw.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         bad(loc.key(index, "name"), "every rule needs name = \"...\": lower-case letters, digits, '-' or '_'")
         name = None
     query = raw.get("query")

@@ -322,6 +322,23 @@ class Store:
     def count(self, table: str) -> int:
         return self.db[table].count
 
+    def prune(self, before: str) -> int:
+        """Delete the posts dated before `before` (ISO) that matched nothing; matched posts and
+        everything the outbox refers to are kept. Returns how many were deleted."""
+        with self.transaction():
+            hw = self._search_high_water()
+            rows = self.db.execute(
+                "SELECT rowid, text FROM posts p WHERE date < ? AND NOT EXISTS (SELECT 1 FROM matches m "
+                "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)", [before]).fetchall()
+            for rowid, text in rows:
+                if rowid <= hw:
+                    self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, text])
+            ids = [r[0] for r in rows]
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+        return len(ids)
+
     # -- live: channels ---------------------------------------------------------------------------
 
     def channel(self, ref: str | int) -> dict[str, object] | None:
@@ -359,7 +376,7 @@ class Store:
     # -- chat: mutes, feedback, rule changes ---------------------------------------------------------
 
     def mute(self, rule: str, until: str, *, channel_id: int | None = None, by_user: int | None = None) -> None:
-        """Mute a rule (everywhere, or for one channel) until an ISO time."""
+        """Mute a rule (everywhere, or for one channel; rule '*': every rule) until an ISO time."""
         self.db.execute("DELETE FROM mutes WHERE rule = ? AND channel_id IS ?", [rule, channel_id])
         self.db.execute("INSERT INTO mutes (rule, channel_id, until, by_user, created_at) VALUES (?,?,?,?,?)",
                         [rule, channel_id, until, by_user, utcnow()])
@@ -370,7 +387,7 @@ class Store:
 
     def muted(self, rule: str, channel_id: int, now: str) -> str | None:
         """Until when a rule is muted for a channel (None: not muted)."""
-        row = self.db.execute("SELECT max(until) FROM mutes WHERE rule = ? AND (channel_id IS NULL OR channel_id = ?) "
+        row = self.db.execute("SELECT max(until) FROM mutes WHERE rule IN (?, '*') AND (channel_id IS NULL OR channel_id = ?) "
                               "AND until > ?", [rule, channel_id, now]).fetchone()
         return row[0] if row else None
 

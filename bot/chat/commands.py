@@ -1,0 +1,402 @@
+"""The analysts' chat commands over the library: text in, a `Reply` out. No Telegram here; the
+bot glue (`bot.chat.telegram`) only carries messages, files and button presses."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import secrets
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..config import Config, channel_ref
+from ..match.edit import Change, EditError, RuleBook, backtest_query
+from ..match.matcher import Matcher
+from ..store.db import Store, iso
+from ..store.export import write_csv, write_xlsx
+from ..store.read import iter_export_rows, resolve_channels
+
+__all__ = ["Caller", "Commands", "Reply", "parse_span", "HELP"]
+
+HELP = """<b>tgwatch commands</b>
+/status: channels watched, how far behind, last post, alerts today, errors
+/rules: every rule with its state and hits in 7 days
+/rule NAME: a rule's query and recent hits
+/test TEXT: which rules would match TEXT and why
+/enable NAME, /disable NAME
+/mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w)
+/mute_channel C 1d: silence a channel (@name or id) for every rule
+/export [rule] [7d] [csv|xlsx]: matched posts as a file
+/stats [7d]: matches per rule per day (chart) and precision from your triage
+/digest: the low-priority digest now
+/add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
+/undo: take back the last rule change; /history: who changed what
+Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story."""
+
+_SPAN_RE = re.compile(r"^(\d{1,4})\s*(m|min|h|d|w)$", re.IGNORECASE)
+_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_span(text: str) -> timedelta:
+    """'30m', '2h', '1d', '1w' -> timedelta; raises ValueError with a usable message."""
+    m = _SPAN_RE.match(text.strip())
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration: use 30m, 2h, 1d or 1w")
+    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command (already checked to be an analyst)."""
+
+    user_id: int
+    name: str
+
+
+@dataclass
+class Reply:
+    """What the bot answers: HTML text, optionally a file (or a PNG), and rows of buttons."""
+
+    html: str
+    file: bytes | None = None
+    file_name: str | None = None
+    buttons: list[list[tuple[str, str]]] = field(default_factory=list)  # rows of (label, callback data)
+    toast: str | None = None  # for a button press: a short popup instead of / besides a message
+
+
+class CommandError(ValueError):
+    """A mistake in a command: shown to the analyst as one line."""
+
+
+class Commands:
+    """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
+
+    def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
+                 matcher: Callable[[], Matcher], on_rules_changed: Callable[[], None],
+                 status: Callable[[datetime], str], digest: Callable[[datetime], Awaitable[int]],
+                 stats_png: Callable[[datetime, datetime], bytes] | None = None,
+                 stats_text: Callable[[datetime, datetime], str] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.store = store
+        self.rulebook = rulebook
+        self.config = config
+        self.matcher = matcher
+        self.on_rules_changed = on_rules_changed
+        self.status = status
+        self.digest = digest
+        self.stats_png = stats_png
+        self.stats_text = stats_text
+        self.clock = clock
+        self.pending: dict[str, tuple[Change, int]] = {}  # token -> (planned rule change, who asked)
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    async def handle(self, text: str, caller: Caller) -> Reply:
+        """Run one command message; a mistake is a one-line answer, never a traceback."""
+        text = text.strip()
+        m = re.match(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", text, re.DOTALL)
+        if not m:
+            return Reply("Commands start with /. Send /help for the list.")
+        name, args = m.group(1).lower(), (m.group(2) or "").strip()
+        method = getattr(self, f"cmd_{name}", None)
+        if method is None:
+            return Reply(f"Unknown command /{html.escape(name)}. Send /help for the list.")
+        try:
+            reply: Reply = await method(args, caller)
+        except (CommandError, EditError, ValueError) as e:
+            return Reply(f"/{name}: {html.escape(str(e))}")
+        return reply
+
+    async def press(self, data: str, caller: Caller) -> Reply:
+        """A button under an alert or under a rule change."""
+        kind, _, arg = data.partition(":")
+        try:
+            if kind in ("rel", "fp"):
+                return self._verdict(int(arg), "relevant" if kind == "rel" else "false_positive", caller)
+            if kind == "mr":
+                return self._mute_from_alert(int(arg), caller, channel=False)
+            if kind == "mc":
+                return self._mute_from_alert(int(arg), caller, channel=True)
+            if kind == "st":
+                return self._story(int(arg))
+            if kind in ("ok", "no"):
+                return self._confirm(arg, caller, kind == "ok")
+        except ValueError:
+            pass
+        return Reply("", toast="This button is no longer valid.")
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def cmd_help(self, args: str, caller: Caller) -> Reply:
+        return Reply(HELP)
+
+    async def cmd_start(self, args: str, caller: Caller) -> Reply:
+        return Reply(HELP)
+
+    async def cmd_status(self, args: str, caller: Caller) -> Reply:
+        return Reply(html.escape(self.status(self.clock())))
+
+    async def cmd_rules(self, args: str, caller: Caller) -> Reply:
+        now = self.clock()
+        hits = self._hits(now - timedelta(days=7))
+        lines = ["<b>Rules</b> (hits in 7 days)"]
+        for r in sorted(self.rulebook.ruleset.rules, key=lambda r: r.name):
+            state = "on" if r.enabled else "off"
+            muted = self.store.muted(r.name, 0, iso(now) or "")
+            mute = f", muted until {muted[:16].replace('T', ' ')}" if muted else ""
+            lines.append(f"• <b>{html.escape(r.name)}</b> [{r.severity}, {state}{mute}]: {hits.get(r.name, 0)}. "
+                         f"{html.escape(r.title)}")
+        for e in self.rulebook.ruleset.errors:
+            lines.append(f"⚠️ {html.escape(str(e))}")
+        return Reply("\n".join(lines))
+
+    async def cmd_rule(self, args: str, caller: Caller) -> Reply:
+        rule = self._rule(args, "/rule NAME")
+        hits = self._hits(self.clock() - timedelta(days=7)).get(rule.name, 0)
+        scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
+        lines = [f"<b>{html.escape(rule.name)}</b>: {html.escape(rule.title)}",
+                 f"severity {rule.severity}, {'enabled' if rule.enabled else 'disabled'}, {html.escape(scope)}",
+                 f"query: <code>{html.escape(rule.query)}</code>"]
+        lines += [f"exclude: <code>{html.escape(x)}</code>" for x in rule.exclude]
+        lines.append(f"hits in the last 7 days: {hits}")
+        lines.append(f"file: {html.escape(Path(rule.path).name)}:{rule.line}")
+        return Reply("\n".join(lines))
+
+    async def cmd_test(self, args: str, caller: Caller) -> Reply:
+        if not args:
+            raise CommandError("usage: /test TEXT")
+        matches = self.matcher().match(args)
+        if not matches:
+            return Reply("No rule matches this text.")
+        lines = []
+        for m in matches:
+            hits = ", ".join(f"<b>{html.escape(h.form)}</b> ← {html.escape(h.term)} ({h.kind})" for h in m.hits)
+            lines.append(f"✅ <b>{html.escape(m.rule)}</b> [{m.severity}]: {hits}")
+        return Reply("\n".join(lines))
+
+    async def cmd_enable(self, args: str, caller: Caller) -> Reply:
+        return self._set_enabled(args, caller, True)
+
+    async def cmd_disable(self, args: str, caller: Caller) -> Reply:
+        return self._set_enabled(args, caller, False)
+
+    async def cmd_mute(self, args: str, caller: Caller) -> Reply:
+        parts = args.split()
+        if len(parts) != 2:
+            raise CommandError("usage: /mute NAME 2h")
+        rule = self._rule(parts[0], "/mute NAME 2h")
+        until = self.clock() + parse_span(parts[1])
+        self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
+        return Reply(f"🔕 {html.escape(rule.name)} muted until {_when(until, self.config)}.")
+
+    async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
+        name = args.strip()
+        if not name:
+            raise CommandError("usage: /unmute NAME")
+        n = self.store.unmute(name)
+        return Reply(f"🔔 {html.escape(name)} unmuted." if n else f"{html.escape(name)} was not muted.")
+
+    async def cmd_mute_channel(self, args: str, caller: Caller) -> Reply:
+        parts = args.split()
+        if len(parts) != 2:
+            raise CommandError("usage: /mute_channel @channel 1d")
+        try:
+            ref = channel_ref(parts[0])
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        ids, unknown = resolve_channels(self.store, [ref])
+        if not ids:
+            raise CommandError(f"no stored channel {parts[0]}")
+        until = self.clock() + parse_span(parts[1])
+        self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
+        return Reply(f"🔕 {html.escape(parts[0])} muted for every rule until {_when(until, self.config)}.")
+
+    async def cmd_export(self, args: str, caller: Caller) -> Reply:
+        rule, span, fmt = None, timedelta(days=7), "csv"
+        for token in args.split():
+            if token.lower() in ("csv", "xlsx"):
+                fmt = token.lower()
+            elif _SPAN_RE.match(token):
+                span = parse_span(token)
+            elif self.rulebook.ruleset.get(token) is not None or token in self._stored_rules():
+                rule = token
+            else:
+                raise CommandError(f"{token!r} is not a rule, a period (7d) or a format (csv, xlsx)")
+        now = self.clock()
+        rows = iter_export_rows(self.store, rules=[rule] if rule else [], since=now - span)
+        stamp = now.strftime("%Y%m%d-%H%M")
+        name = f"tgwatch-{rule or 'all'}-{stamp}.{fmt}"
+        if fmt == "csv":
+            buf = io.StringIO()
+            n = write_csv(rows, buf)
+            data = buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+        else:
+            with tempfile.TemporaryDirectory() as d:
+                path = Path(d) / name
+                n = write_xlsx(rows, path)
+                data = path.read_bytes()
+        days = span.total_seconds() / 86400
+        caption = f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(rule)}" if rule else "") + f", last {days:g} days"
+        return Reply(caption, file=data, file_name=name)
+
+    async def cmd_stats(self, args: str, caller: Caller) -> Reply:
+        span = parse_span(args) if args.strip() else timedelta(days=7)
+        now = self.clock()
+        if self.stats_png is None or self.stats_text is None:
+            return Reply("Charts are not available.")
+        return Reply(html.escape(self.stats_text(now - span, now)), file=self.stats_png(now - span, now),
+                     file_name=f"tgwatch-stats-{now:%Y%m%d}.png")
+
+    async def cmd_digest(self, args: str, caller: Caller) -> Reply:
+        n = await self.digest(self.clock())
+        return Reply("Digest sent." if n else "Nothing waiting for the digest.")
+
+    async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
+        name, query = self._name_query(args, "/add_rule NAME QUERY")
+        return self._propose(self.rulebook.plan_add(name, query), caller)
+
+    async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
+        name, query = self._name_query(args, "/edit_rule NAME QUERY")
+        return self._propose(self.rulebook.plan_edit(name, query), caller)
+
+    async def cmd_undo(self, args: str, caller: Caller) -> Reply:
+        change = self.rulebook.plan_undo()
+        self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
+        self.on_rules_changed()
+        return Reply(f"↩️ Undone: {html.escape(change.rule)} is back to "
+                     f"<code>{html.escape(change.query_after or '(removed)')}</code>.")
+
+    async def cmd_history(self, args: str, caller: Caller) -> Reply:
+        rows = self.rulebook.history(10)
+        if not rows:
+            return Reply("No rule changes yet.")
+        lines = ["<b>Rule changes</b> (newest first)"]
+        for r in rows:
+            before, after = r.get("query_before"), r.get("query_after")
+            if r["action"] in ("enable", "disable"):
+                what = f"{r['action']}d"
+            elif before and after:
+                what = f"<code>{html.escape(_short(before))}</code> → <code>{html.escape(_short(after))}</code>"
+            else:
+                what = f"<code>{html.escape(_short(after or before or ''))}</code>"
+            undone = " (undone)" if r.get("undone") else ""
+            lines.append(f"• {str(r['at'])[:16].replace('T', ' ')} {html.escape(str(r['user_name']))}: "
+                         f"{r['action']} {html.escape(str(r['rule']))}{undone}: {what}")
+        return Reply("\n".join(lines))
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _rule(self, name: str, usage: str) -> Any:
+        name = name.strip()
+        if not name:
+            raise CommandError(f"usage: {usage}")
+        rule = self.rulebook.ruleset.get(name)
+        if rule is None:
+            have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
+            raise CommandError(f"no rule named {name!r} (have: {have})")
+        return rule
+
+    def _name_query(self, args: str, usage: str) -> tuple[str, str]:
+        name, _, query = args.strip().partition(" ")
+        if not name or not query.strip():
+            raise CommandError(f"usage: {usage}")
+        return name, query.strip()
+
+    def _hits(self, since: datetime) -> dict[str, int]:
+        rows = self.store.db.execute(
+            "SELECT m.rule, count(*) FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
+            "WHERE m.current = 1 AND p.date >= ? GROUP BY m.rule", [iso(since)])
+        return {r: n for r, n in rows}
+
+    def _stored_rules(self) -> set[str]:
+        return {r for (r,) in self.store.db.execute("SELECT DISTINCT rule FROM matches")}
+
+    def _set_enabled(self, args: str, caller: Caller, enabled: bool) -> Reply:
+        rule = self._rule(args, "/enable NAME" if enabled else "/disable NAME")
+        if rule.enabled == enabled:
+            return Reply(f"{html.escape(rule.name)} is already {'enabled' if enabled else 'disabled'}.")
+        self.rulebook.apply(self.rulebook.plan_set_enabled(rule.name, enabled), user_id=caller.user_id, user_name=caller.name)
+        self.on_rules_changed()
+        return Reply(f"{'✅' if enabled else '⏸'} {html.escape(rule.name)} {'enabled' if enabled else 'disabled'}. /undo takes it back.")
+
+    def _propose(self, change: Change, caller: Caller) -> Reply:
+        now = self.clock()
+        bt = backtest_query(self.store, change.rule, change.query_after or "", days=7, now=now,
+                            rule=self.rulebook.ruleset.get(change.rule))
+        token = secrets.token_hex(4)
+        self.pending = {k: v for k, v in list(self.pending.items())[-20:]}
+        self.pending[token] = (change, caller.user_id)
+        verb = "Add" if change.action == "add" else "Change"
+        lines = [f"<b>{verb} rule {html.escape(change.rule)}</b> in {html.escape(change.file.name)}"]
+        if change.query_before:
+            lines.append(f"before: <code>{html.escape(change.query_before)}</code>")
+        lines.append(f"after: <code>{html.escape(change.query_after or '')}</code>")
+        stored = bt.stored.get(change.rule, 0)
+        hits = bt.hits.get(change.rule, 0)
+        lines.append(f"Back-test, last 7 days: {hits} of {bt.posts} posts would match"
+                     + (f" (now {stored})" if change.query_before else "") + ".")
+        for post, _ in list(bt.samples)[-3:]:
+            lines.append(f"• {html.escape(post.channel_title)}: {html.escape(post.text[:120])}")
+        return Reply("\n".join(lines), buttons=[[("✅ Confirm", f"ok:{token}"), ("✖️ Cancel", f"no:{token}")]])
+
+    def _confirm(self, token: str, caller: Caller, ok: bool) -> Reply:
+        item = self.pending.pop(token, None)
+        if item is None:
+            return Reply("", toast="This change was already confirmed or cancelled.")
+        change, _asker = item
+        if not ok:
+            return Reply(f"Cancelled: rule {html.escape(change.rule)} unchanged.")
+        self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
+        self.on_rules_changed()
+        return Reply(f"✅ Rule {html.escape(change.rule)} saved to {html.escape(change.file.name)}. /undo takes it back.")
+
+    def _verdict(self, alert_id: int, verdict: str, caller: Caller) -> Reply:
+        rule = self.store.record_feedback(alert_id, caller.user_id, verdict)
+        if rule is None:
+            return Reply("", toast="This alert is no longer stored.")
+        return Reply("", toast=f"Recorded: {'relevant' if verdict == 'relevant' else 'false positive'} for {rule}.")
+
+    def _mute_from_alert(self, alert_id: int, caller: Caller, *, channel: bool) -> Reply:
+        row = self.store.db.execute("SELECT rule, channel_id FROM alerts WHERE id = ?", [alert_id]).fetchone()
+        if row is None:
+            return Reply("", toast="This alert is no longer stored.")
+        rule, channel_id = row
+        now = self.clock()
+        until = now + (timedelta(days=1) if channel else timedelta(hours=1))
+        self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
+        if channel:
+            title = (self.store.channel(int(channel_id)) or {}).get("title") or channel_id
+            return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(str(title))} until {_when(until, self.config)}.")
+        return Reply(f"🔕 {html.escape(rule)} muted until {_when(until, self.config)}.")
+
+    def _story(self, alert_id: int) -> Reply:
+        row = self.store.db.execute("SELECT story_id, rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
+        if row is None:
+            return Reply("", toast="This alert is no longer stored.")
+        posts = self.store.story_posts(row[0])
+        lines = [f"<b>Story #{row[0]}</b>: {len(posts)} post{'s' * (len(posts) != 1)}"]
+        for p in posts:
+            lines.append(f'• {_when_iso(str(p["date"]), self.config)} <a href="{html.escape(str(p["link"]), quote=True)}">'
+                         f"{html.escape(str(p['title']))}</a>")
+        return Reply("\n".join(lines))
+
+
+def _short(query: object, width: int = 120) -> str:
+    text = " ".join(str(query).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _when(dt: datetime, config: Config) -> str:
+    return dt.astimezone(config.zone).strftime("%Y-%m-%d %H:%M ") + (config.timezone if config.timezone != "UTC" else "UTC")
+
+
+def _when_iso(value: str, config: Config) -> str:
+    try:
+        return _when(datetime.fromisoformat(value), config)
+    except ValueError:
+        return value

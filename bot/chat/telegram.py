@@ -1,0 +1,100 @@
+"""The bot client's side of the chat: who may talk to tgwatch, and carrying commands, replies,
+files and button presses between Telegram and `Commands`."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+from telethon import Button, TelegramClient, events
+
+from ..alert.html import to_parts
+from ..config import Config
+from .commands import Caller, Commands, Reply
+
+__all__ = ["ChatBot", "triage_buttons"]
+
+log = logging.getLogger(__name__)
+_CAPTION = 1024  # Telegram's limit for a file's caption
+
+
+def triage_buttons(alert_id: int) -> list[list[Any]]:
+    """The buttons under every alert sent by the bot."""
+    return [
+        [Button.inline("✅ relevant", f"rel:{alert_id}".encode()), Button.inline("❌ false positive", f"fp:{alert_id}".encode())],
+        [Button.inline("🔕 rule 1 h", f"mr:{alert_id}".encode()), Button.inline("🔕 channel for rule 1 d", f"mc:{alert_id}".encode()),
+         Button.inline("🧵 story", f"st:{alert_id}".encode())],
+    ]
+
+
+class ChatBot:
+    """Answers the analysts listed in the config, in their private chats with the bot and in the
+    configured alert chats; everyone and everywhere else gets no answer (the attempt is logged)."""
+
+    def __init__(self, client: TelegramClient, commands: Commands, config: Config) -> None:
+        self.client = client
+        self.commands = commands
+        self.analysts = set(config.analysts)
+        self.chats = {int(c) for c in config.chats if isinstance(c, int) or str(c).lstrip("-").isdigit()}
+
+    def listen(self) -> None:
+        self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True, pattern=r"^/"))
+        self.client.add_event_handler(self._on_press, events.CallbackQuery())
+
+    def allowed(self, sender_id: int | None, chat_id: int | None, *, forwarded: bool = False) -> bool:
+        if forwarded or sender_id is None or sender_id not in self.analysts:
+            return False
+        return chat_id == sender_id or chat_id in self.chats
+
+    async def _on_message(self, event: events.NewMessage.Event) -> None:
+        msg = event.message
+        if not self.allowed(event.sender_id, event.chat_id, forwarded=msg.fwd_from is not None):
+            log.warning("ignored a command from user %s in chat %s%s", event.sender_id, event.chat_id,
+                        " (forwarded)" if msg.fwd_from is not None else "")
+            return
+        caller = Caller(int(event.sender_id), await self._name(event))
+        try:
+            reply = await self.commands.handle(msg.message or "", caller)
+        except Exception:  # a bug of ours, not the analyst's mistake: log it, answer in one line
+            log.exception("command %r failed", (msg.message or "").split()[0])
+            reply = Reply("Sorry, that command failed on our side; the error is in tgwatch's log.")
+        await self.send(event.chat_id, reply)
+
+    async def _on_press(self, event: events.CallbackQuery.Event) -> None:
+        if not self.allowed(event.sender_id, event.chat_id):
+            log.warning("ignored a button press from user %s in chat %s", event.sender_id, event.chat_id)
+            await event.answer()
+            return
+        caller = Caller(int(event.sender_id), await self._name(event))
+        try:
+            reply = await self.commands.press(event.data.decode("utf-8", "replace"), caller)
+        except Exception:
+            log.exception("button %r failed", event.data[:20])
+            reply = Reply("", toast="Sorry, that failed on our side; the error is in tgwatch's log.")
+        await event.answer(reply.toast or "")
+        if reply.html or reply.file:
+            await self.send(event.chat_id, reply)
+
+    async def _name(self, event: Any) -> str:
+        try:
+            sender = await event.get_sender()
+        except (ValueError, TypeError):
+            sender = None
+        name = " ".join(filter(None, [getattr(sender, "first_name", None), getattr(sender, "last_name", None)]))
+        return name or (f"@{sender.username}" if getattr(sender, "username", None) else str(event.sender_id))
+
+    async def send(self, chat_id: int, reply: Reply) -> None:
+        """A reply as messages (split past 4096, buttons under the last part) or as a file."""
+        buttons = [[Button.inline(label, data.encode()) for label, data in row] for row in reply.buttons] or None
+        if reply.file is not None:
+            stream = io.BytesIO(reply.file)
+            stream.name = reply.file_name or "tgwatch.bin"  # Telethon names the upload after the stream
+            caption = reply.html if len(reply.html) <= _CAPTION else reply.html[:_CAPTION - 1] + "…"
+            await self.client.send_file(chat_id, stream, caption=caption, parse_mode="html",
+                                        force_document=not stream.name.endswith(".png"), buttons=buttons)
+            return
+        parts = to_parts(reply.html)
+        for k, (text, entities) in enumerate(parts):
+            await self.client.send_message(chat_id, text, formatting_entities=entities, link_preview=False,
+                                           buttons=buttons if k == len(parts) - 1 else None)

@@ -1,0 +1,345 @@
+"""The analysts' chat through the offline Telegram: a real bot TelegramClient receives commands
+and button presses from the fake server; each test reads what the analyst would see."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import shutil
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Config
+from bot.live.service import Service
+from bot.live.session import CLIENT_OPTIONS
+from bot.store.db import Store
+
+from .fake_telegram import FakeTelegram, eventually
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOT, MASH = 1800000001, 1800000002
+ANALYST, STRANGER, GROUP = 5001, 5002, 777
+DESERTION = "В Краснодаре задержали троих дезертиров, сбежавших из воинской части"
+NEUTRAL = "Погода в Москве: завтра до +5, без осадков"  # matched by the low-severity rule below
+PLAIN = "Курс доллара на торгах 27 ноября"  # matched by nothing
+OPTIONS = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
+LOW_RULE = '''
+[[rule]]
+name = "weather"
+title = "Weather"
+query = "погода"
+severity = "low"
+'''
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, **kw: Any) -> Service:
+    rules = tmp_path / "rules"
+    if not rules.exists():
+        shutil.copytree(ROOT / "rules", rules)
+        (rules / "weather.toml").write_text(LOW_RULE, encoding="utf-8")
+    fake.add_channel(SHOT, "shot_shot", "SHOT")
+    fake.add_channel(MASH, "mash", "Mash")
+    fake.add_user(ANALYST, "Anna")
+    fake.add_user(STRANGER, "Eve")
+    fake.add_chat(GROUP, "somebody's group")
+    user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
+    bot = await fake.client(bot=True, session=tmp_path / "bot.session", **OPTIONS)
+    fake.message_to_bot(ANALYST, "/start")  # a user must start a bot before it may write to them
+    base: dict[str, Any] = dict(db=tmp_path / "t.db", rules=rules, channels=("shot_shot", "mash"), chats=(ANALYST,),
+                                analysts=(ANALYST,), send_via="bot", resolve_delay_seconds=0, edit_every_seconds=0,
+                                poll_minutes=60)
+    base.update(kw)
+    service = Service(Config(**base), Store(tmp_path / "t.db"), user, bot=bot,
+                      scheduler=AsyncIOScheduler(timezone=timezone.utc), **({"clock": clock} if clock else {}))
+    await service.start()
+    await eventually(lambda: replies(fake))  # the answer to /start
+    return service
+
+
+async def stop(service: Service) -> None:
+    await service.stop()
+    await service.user.disconnect()
+    assert service.bot is not None
+    await service.bot.disconnect()
+    service.store.close()
+
+
+def replies(fake: FakeTelegram, to: int = ANALYST) -> list[Any]:
+    return [m for m in fake.chat if m.peer == to]
+
+
+async def ask(fake: FakeTelegram, text: str, *, who: int = ANALYST, **kw: Any) -> Any:
+    """Send a command to the bot and wait for its answer."""
+    before = len(fake.chat)
+    fake.message_to_bot(who, text, **kw)
+    await eventually(lambda: len(fake.chat) > before)
+    return fake.chat[-1]
+
+
+def alerts(fake: FakeTelegram) -> list[Any]:
+    return [m for m in fake.chat if "matched:" in m.text]
+
+
+def button_data(button: Any) -> bytes:
+    """An inline button's callback data (layer 229 keeps it on the button's type)."""
+    return bytes(getattr(button, "data", None) or button.type.data)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_only_analysts_in_their_chats_get_answers(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            before = len(fake.chat)
+            fake.message_to_bot(STRANGER, "/status")
+            fake.message_to_bot(ANALYST, "/status", forwarded=True)
+            fake.message_to_bot(ANALYST, "/status", chat_id=GROUP)  # a group a stranger added the bot to
+            fake.message_to_bot(STRANGER, "/rules", chat_id=GROUP)
+            reply = await ask(fake, "/help")  # the analyst's own chat: answered, and only that
+            assert len(fake.chat) == before + 1 and reply.peer == ANALYST and "/export" in reply.text
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_rules_rule_test_and_mistakes(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            assert "desertion" in (await ask(fake, "/rules")).text
+            r = await ask(fake, "/rule desertion")
+            assert "query:" in r.text and "дезертир" in r.text
+            r = await ask(fake, f"/test {DESERTION}")
+            assert "desertion" in r.text and "дезертиров" in r.text
+            assert "No rule matches" in (await ask(fake, f"/test {PLAIN}")).text
+            r = await ask(fake, "/rule nosuch")
+            assert r.text.startswith("/rule: no rule named 'nosuch'") and "\n" not in r.text
+            assert "Unknown command /frobnicate" in (await ask(fake, "/frobnicate")).text
+            assert "is not a duration" in (await ask(fake, "/mute desertion 2x")).text
+            r = await ask(fake, "/status")
+            assert "SHOT" in r.text
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_alert_buttons_triage_mute_and_story(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            alert = next(m for m in alerts(fake) if "Дезертирство" in m.text)
+            datas = [button_data(b) for row in alert.reply_markup.rows for b in row.buttons]
+            assert any(d.startswith(b"rel:") for d in datas) and any(d.startswith(b"st:") for d in datas)
+            alert_id = int(next(d for d in datas if d.startswith(b"rel:")).split(b":")[1])
+            fake.press_button(ANALYST, alert.id, f"fp:{alert_id}".encode())
+            await eventually(lambda: service.store.count("feedback") == 1)
+            assert next(service.store.db.query("SELECT verdict FROM feedback"))["verdict"] == "false_positive"
+            before = len(fake.chat)
+            fake.press_button(ANALYST, alert.id, f"st:{alert_id}".encode())
+            await eventually(lambda: len(fake.chat) > before)
+            assert "Story #" in fake.chat[-1].text and "https://t.me/shot_shot/" in str(fake.chat[-1].entities[-1].url)
+            fake.press_button(STRANGER, alert.id, f"rel:{alert_id}".encode())  # not an analyst: ignored
+            fake.press_button(ANALYST, alert.id, f"mr:{alert_id}".encode())
+            await eventually(lambda: any("muted until" in m.text for m in fake.chat))
+            assert service.store.count("feedback") == 1
+            fake.publish(MASH, "Ещё двое дезертиров сбежали из части под Самарой, их ищет военная полиция")
+            await eventually(lambda: service.store.count("posts") == 2)
+            await service.sender.deliver()
+            assert len([m for m in alerts(fake) if "Дезертирство" in m.text]) == 1  # muted for an hour
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_mute_unmute_and_mute_channel(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            assert "muted until" in (await ask(fake, "/mute desertion 2h")).text
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 1)  # regiment only
+            assert "unmuted" in (await ask(fake, "/unmute desertion")).text
+            assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1d")).text
+            fake.publish(MASH, "Трое дезертиров задержаны под Тверью после побега из воинской части")
+            await eventually(lambda: service.store.count("posts") == 2)
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 1
+            r = await ask(fake, "/mute_channel @nosuch 1d")
+            assert "no stored channel" in r.text
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            assert "disabled" in (await ask(fake, "/disable regiment")).text
+            assert "enabled = false" in (tmp_path / "rules" / "regiment.toml").read_text(encoding="utf-8")
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 1)  # desertion only: regiment is off
+            assert "back to" in (await ask(fake, "/undo")).text
+            assert service.rulebook.ruleset.get("regiment").enabled  # type: ignore[union-attr]
+
+            r = await ask(fake, "/add_rule krasnodar Краснодар AND задержали")
+            assert "Back-test, last 7 days: 1 of 1 posts would match" in r.text
+            token = button_data(r.reply_markup.rows[0].buttons[0])
+            fake.press_button(ANALYST, r.id, token)
+            await eventually(lambda: service.rulebook.ruleset.get("krasnodar") is not None)
+            assert (tmp_path / "rules" / "krasnodar.toml").exists()
+            fake.press_button(ANALYST, r.id, token)  # pressed twice: nothing more happens
+            r = await ask(fake, "/edit_rule krasnodar (Краснодар AND задержали")
+            assert r.text.startswith("/edit_rule:") and "query" in r.text
+            r = await ask(fake, "/history")
+            assert "Anna" in r.text and "krasnodar" in r.text and "regiment" in r.text
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_export_csv_and_xlsx_files_open(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, DESERTION)
+            fake.publish(SHOT, PLAIN)
+            await eventually(lambda: len(alerts(fake)) == 2 and service.store.count("posts") == 2)
+            r = await ask(fake, "/export desertion 7d csv")
+            assert r.file_name.endswith(".csv") and "1 matched post of desertion" in r.text
+            rows = list(csv.DictReader(io.StringIO(r.file.decode("utf-8-sig"))))
+            assert [row["text"] for row in rows] == [DESERTION]
+            r = await ask(fake, "/export xlsx")
+            import openpyxl
+
+            wb = openpyxl.load_workbook(io.BytesIO(r.file))
+            texts = [c.value for c in wb.active["H"]][1:]
+            assert DESERTION in texts and PLAIN not in texts
+            assert "is not a rule" in (await ask(fake, "/export nosuch")).text
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_stats_sends_a_png_chart(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            r = await ask(fake, "/stats 7d")
+            assert r.file[:8] == b"\x89PNG\r\n\x1a\n" and r.file_name.endswith(".png")
+            import matplotlib.image
+
+            assert matplotlib.image.imread(io.BytesIO(r.file)).shape[0] > 100
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_low_severity_waits_for_the_digest(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            await service.sender.deliver()
+            assert alerts(fake) == []
+            r = await ask(fake, "/digest")
+            digest = next(m for m in fake.chat if "📋 Digest" in m.text)
+            assert "Weather" in digest.text and digest.silent and "Digest sent" in r.text
+            assert "Nothing waiting" in (await ask(fake, "/digest")).text
+            assert len([m for m in fake.chat if "📋 Digest" in m.text]) == 1
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_quiet_hours_silence_normal_alerts_not_high_ones(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(datetime(2026, 11, 28, 23, 30, tzinfo=timezone.utc))
+        service = await start(fake, tmp_path, clock, quiet_hours=(time(23, 0), time(7, 0)))
+        try:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            by_rule = {("Дезертирство" in m.text): m.silent for m in alerts(fake)}
+            assert by_rule == {True: False, False: True}  # desertion is high: it rings; regiment is normal
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_rule_files_edited_on_disk_reload_and_errors_are_posted_once(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path)
+        try:
+            path = tmp_path / "rules" / "weather.toml"
+            path.write_text(LOW_RULE.replace('query = "погода"', 'query = "погода OR прогноз"'), encoding="utf-8")
+            await service.reload_rules()
+            assert "прогноз" in service.rulebook.ruleset.get("weather").query  # type: ignore[union-attr]
+            path.write_text(LOW_RULE.replace('query = "погода"', 'query = "(погода"'), encoding="utf-8")
+            await service.reload_rules()
+            await service.reload_rules()
+            errors = [m.text for m in fake.chat if "rule file error" in m.text]
+            assert len(errors) == 1 and "weather.toml:" in errors[0]
+            assert "прогноз" in service.rulebook.ruleset.get("weather").query  # type: ignore[union-attr]
+            assert service.pipeline.matcher.match("прогноз на завтра")  # still matching with the rules in use
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_scheduled_jobs_fire_when_the_clock_says(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        service = await start(fake, tmp_path, timezone="Europe/Moscow", digest="daily", digest_at=time(9, 0),
+                              heartbeat_at=time(8, 0))
+        try:
+            now = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)  # 13:00 in Moscow
+            fire = {j.id: j.trigger.get_next_fire_time(None, now) for j in service.scheduler.get_jobs()}
+            assert fire["digest"] == datetime(2026, 11, 29, 6, 0, tzinfo=timezone.utc)  # 09:00 MSK
+            assert fire["heartbeat"] == datetime(2026, 11, 29, 5, 0, tzinfo=timezone.utc)
+            assert fire["reconcile"] - now <= timedelta(minutes=60)
+            assert {"sender", "rules", "watchdog", "retention"} <= set(fire)
+        finally:
+            await stop(service)
+    run(go())
+
+
+def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(datetime.now(timezone.utc))
+        service = await start(fake, tmp_path, clock)
+        try:
+            for i in range(12):  # SHOT posts every 10 minutes...
+                fake.publish(SHOT, f"{PLAIN} ({i})", date=clock.now - timedelta(hours=12) + timedelta(minutes=10 * i))
+            fake.publish(SHOT, DESERTION, date=clock.now - timedelta(hours=10))
+            await service.poll()
+            await service.heartbeat()
+            assert any("watching 2 channels" in m.text for m in fake.chat)
+            await service.watchdog()  # ...then nothing for ten hours
+            await service.watchdog()
+            warnings = [m.text for m in fake.chat if "silent" in m.text]
+            assert len(warnings) == 1 and "SHOT" in warnings[0]
+            clock.now += timedelta(days=40)
+            assert await service.prune() == 12  # every unmatched post; the matched one stays
+            assert [r["text"] for r in service.store.db.query("SELECT text FROM posts")] == [DESERTION]
+        finally:
+            await stop(service)
+    run(go())
