@@ -207,7 +207,15 @@ def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> No
             assert (tmp_path / "rules" / "krasnodar.toml").exists()
             fake.press_button(ANALYST, r.id, token)  # pressed twice: nothing more happens
             r = await ask(fake, "/edit_rule krasnodar (Краснодар AND задержали")
-            assert r.text.startswith("/edit_rule:") and "query" in r.text
+            assert r.text.startswith("/edit_rule:") and "query" in r.text and "^" in r.text  # points at the spot
+            r = await ask(fake, "/edit_rule krasnodar Краснодар AND (задержали OR задержаны)")
+            assert "before: Краснодар AND задержали" in r.text and "would match" in r.text
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))
+            await eventually(lambda: "задержаны" in service.rulebook.ruleset.get("krasnodar").query)  # type: ignore[union-attr]
+            assert "задержаны" in (tmp_path / "rules" / "krasnodar.toml").read_text(encoding="utf-8")
+            assert "disabled" in (await ask(fake, "/disable krasnodar")).text
+            assert "enabled" in (await ask(fake, "/enable krasnodar")).text
+            assert service.rulebook.ruleset.get("krasnodar").enabled  # type: ignore[union-attr]
             r = await ask(fake, "/history")
             assert "Anna" in r.text and "krasnodar" in r.text and "regiment" in r.text
         finally:
@@ -337,6 +345,10 @@ def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) ->
             await service.watchdog()
             warnings = [m.text for m in fake.chat if "silent" in m.text]
             assert len(warnings) == 1 and "SHOT" in warnings[0]
+            clock.now += timedelta(hours=4)  # no poll has finished for 4 h (polls every hour)
+            await service.watchdog()
+            await service.watchdog()
+            assert len([m for m in fake.chat if "fallen behind" in m.text]) == 1
             clock.now += timedelta(days=40)
             assert await service.prune() == 12  # every unmatched post; the matched one stays
             assert [r["text"] for r in service.store.db.query("SELECT text FROM posts")] == [DESERTION]

@@ -108,7 +108,10 @@ class Commands:
             return Reply(f"Unknown command /{html.escape(name)}. Send /help for the list.")
         try:
             reply: Reply = await method(args, caller)
-        except (CommandError, EditError, ValueError) as e:
+        except EditError as e:  # a query error shows the query with a caret under the position
+            detail = f"\n<pre>{html.escape(e.detail)}</pre>" if e.detail else ""
+            return Reply(f"/{name}: {html.escape(str(e))}{detail}")
+        except (CommandError, ValueError) as e:
             return Reply(f"/{name}: {html.escape(str(e))}")
         return reply
 
