@@ -4,9 +4,11 @@ and button presses from the fake server; each test reads what the analyst would 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import shutil
+from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,16 @@ async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, 
     return service
 
 
+@contextlib.asynccontextmanager
+async def running(fake: FakeTelegram, tmp_path: Path, *args: Any, **kw: Any) -> AsyncIterator[Service]:
+    """A started service, stopped (clients disconnected, store closed) however the test ends."""
+    service = await start(fake, tmp_path, *args, **kw)
+    try:
+        yield service
+    finally:
+        await stop(service)
+
+
 async def stop(service: Service) -> None:
     await service.stop()
     await service.user.disconnect()
@@ -103,8 +115,7 @@ def run(coro: Any) -> Any:
 
 def test_only_analysts_in_their_chats_get_answers(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path):
             before = len(fake.chat)
             fake.message_to_bot(STRANGER, "/status")
             fake.message_to_bot(ANALYST, "/status", forwarded=True)
@@ -112,15 +123,12 @@ def test_only_analysts_in_their_chats_get_answers(fake: FakeTelegram, tmp_path: 
             fake.message_to_bot(STRANGER, "/rules", chat_id=GROUP)
             reply = await ask(fake, "/help")  # the analyst's own chat: answered, and only that
             assert len(fake.chat) == before + 1 and reply.peer == ANALYST and "/export" in reply.text
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_rules_rule_test_and_mistakes(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path):
             assert "desertion" in (await ask(fake, "/rules")).text
             r = await ask(fake, "/rule desertion")
             assert "query:" in r.text and "дезертир" in r.text
@@ -133,15 +141,12 @@ def test_rules_rule_test_and_mistakes(fake: FakeTelegram, tmp_path: Path) -> Non
             assert "is not a duration" in (await ask(fake, "/mute desertion 2x")).text
             r = await ask(fake, "/status")
             assert "SHOT" in r.text
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_alert_buttons_triage_mute_and_story(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
             alert = next(m for m in alerts(fake) if "Дезертирство" in m.text)
@@ -163,15 +168,12 @@ def test_alert_buttons_triage_mute_and_story(fake: FakeTelegram, tmp_path: Path)
             await eventually(lambda: service.store.count("posts") == 2)
             await service.sender.deliver()
             assert len([m for m in alerts(fake) if "Дезертирство" in m.text]) == 1  # muted for an hour
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_mute_unmute_and_mute_channel(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             assert "muted until" in (await ask(fake, "/mute desertion 2h")).text
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 1)  # regiment only
@@ -183,15 +185,12 @@ def test_mute_unmute_and_mute_channel(fake: FakeTelegram, tmp_path: Path) -> Non
             assert len(alerts(fake)) == 1
             r = await ask(fake, "/mute_channel @nosuch 1d")
             assert "no stored channel" in r.text
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             assert "disabled" in (await ask(fake, "/disable regiment")).text
             assert "enabled = false" in (tmp_path / "rules" / "regiment.toml").read_text(encoding="utf-8")
             fake.publish(SHOT, DESERTION)
@@ -218,15 +217,12 @@ def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> No
             assert service.rulebook.ruleset.get("krasnodar").enabled  # type: ignore[union-attr]
             r = await ask(fake, "/history")
             assert "Anna" in r.text and "krasnodar" in r.text and "regiment" in r.text
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_export_csv_and_xlsx_files_open(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.publish(SHOT, DESERTION)
             fake.publish(SHOT, PLAIN)
             await eventually(lambda: len(alerts(fake)) == 2 and service.store.count("posts") == 2)
@@ -241,15 +237,12 @@ def test_export_csv_and_xlsx_files_open(fake: FakeTelegram, tmp_path: Path) -> N
             texts = [c.value for c in wb.active["H"]][1:]
             assert DESERTION in texts and PLAIN not in texts
             assert "is not a rule" in (await ask(fake, "/export nosuch")).text
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_stats_sends_a_png_chart(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path):
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
             r = await ask(fake, "/stats 7d")
@@ -257,15 +250,12 @@ def test_stats_sends_a_png_chart(fake: FakeTelegram, tmp_path: Path) -> None:
             import matplotlib.image
 
             assert matplotlib.image.imread(io.BytesIO(r.file)).shape[0] > 100
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_low_severity_waits_for_the_digest(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.publish(SHOT, NEUTRAL)
             await eventually(lambda: service.store.count("alerts") == 1)
             await service.sender.deliver()
@@ -275,29 +265,23 @@ def test_low_severity_waits_for_the_digest(fake: FakeTelegram, tmp_path: Path) -
             assert "Weather" in digest.text and digest.silent and "Digest sent" in r.text
             assert "Nothing waiting" in (await ask(fake, "/digest")).text
             assert len([m for m in fake.chat if "📋 Digest" in m.text]) == 1
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_quiet_hours_silence_normal_alerts_not_high_ones(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         clock = Clock(datetime(2026, 11, 28, 23, 30, tzinfo=timezone.utc))
-        service = await start(fake, tmp_path, clock, quiet_hours=(time(23, 0), time(7, 0)))
-        try:
+        async with running(fake, tmp_path, clock, quiet_hours=(time(23, 0), time(7, 0))):
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
             by_rule = {("Дезертирство" in m.text): m.silent for m in alerts(fake)}
             assert by_rule == {True: False, False: True}  # desertion is high: it rings; regiment is normal
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_rule_files_edited_on_disk_reload_and_errors_are_posted_once(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             path = tmp_path / "rules" / "weather.toml"
             path.write_text(LOW_RULE.replace('query = "погода"', 'query = "погода OR прогноз"'), encoding="utf-8")
             await service.reload_rules()
@@ -309,8 +293,6 @@ def test_rule_files_edited_on_disk_reload_and_errors_are_posted_once(fake: FakeT
             assert len(errors) == 1 and "weather.toml:" in errors[0]
             assert "прогноз" in service.rulebook.ruleset.get("weather").query  # type: ignore[union-attr]
             assert service.pipeline.matcher.match("прогноз на завтра")  # still matching with the rules in use
-        finally:
-            await stop(service)
     run(go())
 
 
@@ -333,8 +315,7 @@ def test_scheduled_jobs_fire_when_the_clock_says(fake: FakeTelegram, tmp_path: P
 def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         clock = Clock(datetime.now(timezone.utc))
-        service = await start(fake, tmp_path, clock)
-        try:
+        async with running(fake, tmp_path, clock) as service:
             for i in range(12):  # SHOT posts every 10 minutes...
                 fake.publish(SHOT, f"{PLAIN} ({i})", date=clock.now - timedelta(hours=12) + timedelta(minutes=10 * i))
             fake.publish(SHOT, DESERTION, date=clock.now - timedelta(hours=10))
@@ -352,6 +333,4 @@ def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) ->
             clock.now += timedelta(days=40)
             assert await service.prune() == 12  # every unmatched post; the matched one stays
             assert [r["text"] for r in service.store.db.query("SELECT text FROM posts")] == [DESERTION]
-        finally:
-            await stop(service)
     run(go())

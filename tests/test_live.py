@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,16 @@ async def start(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> Service:
     return service
 
 
+@contextlib.asynccontextmanager
+async def running(fake: FakeTelegram, tmp_path: Path, *args: Any, **kw: Any) -> AsyncIterator[Service]:
+    """A started service, stopped (clients disconnected, store closed) however the test ends."""
+    service = await start(fake, tmp_path, *args, **kw)
+    try:
+        yield service
+    finally:
+        await stop(service)
+
+
 async def stop(service: Service) -> None:
     await service.stop()
     await service.user.disconnect()
@@ -73,8 +85,7 @@ def run(coro: Any) -> Any:
 def test_a_live_post_produces_one_alert_and_the_poll_adds_none(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.publish(SHOT, NEUTRAL)
             msg = fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
@@ -85,16 +96,13 @@ def test_a_live_post_produces_one_alert_and_the_poll_adds_none(fake: FakeTelegra
             assert f"https://t.me/shot_shot/{msg}" in [getattr(e, "url", None) for e in a.entities] and a.no_webpage
             assert "дезертиров" in a.text and "Дезертирство" in a.text
             assert service.store.count("posts") == 2
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_an_album_is_one_post_and_one_alert(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             ids = fake.publish_album(SHOT, [DESERTION, "", ""], media=True)
             await eventually(lambda: len(alerts(fake)) == 2)
             await service.poll()
@@ -102,16 +110,13 @@ def test_an_album_is_one_post_and_one_alert(fake: FakeTelegram, tmp_path: Path, 
             assert len(alerts(fake)) == 2
             rows = list(service.store.db.query("SELECT message_id, media FROM posts"))
             assert rows == [{"message_id": min(ids), "media": "album"}]
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_an_edit_that_adds_a_keyword_alerts_once_and_reactions_do_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             msg = fake.publish(SHOT, "Срочно: в Краснодаре что-то случилось, подробности позже")
             await eventually(lambda: service.store.count("posts") == 1)
             fake.edit(SHOT, msg, DESERTION)
@@ -121,16 +126,13 @@ def test_an_edit_that_adds_a_keyword_alerts_once_and_reactions_do_nothing(fake: 
             await service.poll()
             await asyncio.sleep(0.05)
             assert len(alerts(fake)) == 2
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_a_silent_gap_is_filled(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.publish(SHOT, NEUTRAL)  # Telethon learns the channel's pts from the first push
             await eventually(lambda: service.store.count("posts") == 1)
             fake.publish(SHOT, DESERTION, push=False)  # Telegram never pushes it
@@ -138,16 +140,13 @@ def test_a_silent_gap_is_filled(fake: FakeTelegram, tmp_path: Path, fast_updates
             await eventually(lambda: len(alerts(fake)) == 2)
             assert service.store.count("posts") == 3
             assert fake.count("GetChannelDifferenceRequest") >= 1 and fake.count("GetHistoryRequest") == 3
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_channel_difference_too_long_is_recovered_by_the_poll(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.publish(SHOT, NEUTRAL)
             await eventually(lambda: service.store.count("posts") == 1)
             fake.publish(SHOT, DESERTION, push=False)
@@ -161,8 +160,6 @@ def test_channel_difference_too_long_is_recovered_by_the_poll(fake: FakeTelegram
             await service.poll()
             await eventually(lambda: len(alerts(fake)) == 2)
             assert service.store.count("posts") == 33
-        finally:
-            await stop(service)
     run(go())
 
 
@@ -177,63 +174,51 @@ def test_posts_published_while_stopped_are_recovered_once(fake: FakeTelegram, tm
         fake.publish(MASH, DESERTION_2)
         fake.publish(TOPOR, NEUTRAL)
         resolved = fake.count("ResolveUsernameRequest")
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             assert fake.count("ResolveUsernameRequest") == resolved  # ids and access hashes come from the store
             await eventually(lambda: any("recovered" in n for n in notices(fake)))
             assert [n for n in notices(fake) if "recovered" in n] == ["recovered 3 posts from 3 channels"]
             assert len(alerts(fake)) == 2  # SHOT and Mash tell one story: one alert per rule
             await service.poll()
             assert len(alerts(fake)) == 2 and service.store.count("posts") == 4
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_a_channel_the_account_has_not_joined_is_polled(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake, mash_joined=False)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             assert not service.ingest.watched[MASH].joined
             fake.publish(MASH, DESERTION)
             await asyncio.sleep(0.05)
             assert alerts(fake) == []  # no live update for a channel not joined
             await service.poll()
             await eventually(lambda: len(alerts(fake)) == 2)
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_story_growth_edits_the_sent_alert(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path):
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
             fake.publish(MASH, DESERTION_2)
             await eventually(lambda: all(m.edits for m in alerts(fake)))
             assert len(alerts(fake)) == 2
             assert all("also Mash" in m.edits[-1][1] for m in alerts(fake))
-        finally:
-            await stop(service)
     run(go())
 
 
 def test_flood_wait_on_send_is_slept_through_and_delivers_once(fake: FakeTelegram, tmp_path: Path, telethon_sleeps: Any) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path):
             fake.flood("SendMessageRequest", 7)
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
             assert 7 in telethon_sleeps.sleeps
             assert len({m.random_id for m in alerts(fake)}) == 2
-        finally:
-            await stop(service)
     run(go())
 
 
@@ -293,8 +278,7 @@ def test_a_crash_between_send_and_marking_sent_shows_no_second_copy(fake: FakeTe
 def test_a_channel_that_turns_private_is_reported_once(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path)
-        try:
+        async with running(fake, tmp_path) as service:
             fake.make_private(MASH)
             await service.poll()
             await service.poll()
@@ -303,8 +287,6 @@ def test_a_channel_that_turns_private_is_reported_once(fake: FakeTelegram, tmp_p
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)  # the others keep running
             assert service.store.channel(MASH)["status"] == "private"  # type: ignore[index]
-        finally:
-            await stop(service)
     run(go())
 
 
@@ -322,11 +304,8 @@ def test_not_logged_in_fails_fast(fake: FakeTelegram, tmp_path: Path) -> None:
 def test_an_unknown_channel_is_reported_and_the_rest_run(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         channels(fake)
-        service = await start(fake, tmp_path, channels=("shot_shot", "no_such_channel"))
-        try:
+        async with running(fake, tmp_path, channels=("shot_shot", "no_such_channel")):
             assert any("no_such_channel" in n for n in notices(fake))
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
-        finally:
-            await stop(service)
     run(go())
