@@ -124,3 +124,20 @@ def test_run_without_login_says_so_and_exits_without_touching_the_network(tmp_pa
     assert "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "", "TGWATCH_API_HASH": ""})
     assert r.exit_code == 2 and "TGWATCH_API_ID and TGWATCH_API_HASH not set" in r.output
+
+
+def test_a_second_tgwatch_on_the_same_session_is_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.live.session import session_lock
+
+    cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "s"}"\nrules = "{ROOT / "rules"}"\n'
+                          '[channels]\nwatch = ["mash"]\n')
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+    with session_lock(tmp_path / "s"):  # the tgwatch already running
+        for command in (["run", "-c", str(cfg)], ["login", "-c", str(cfg)]):
+            r = CliRunner().invoke(cli, command, env=env)
+            assert r.exit_code == 2 and "another tgwatch is using the session" in r.output, r.output
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)  # once it stopped: the usual checks
+    assert "not logged in" in r.output

@@ -66,8 +66,13 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
         finally:
             await client.disconnect()
 
+    from ..live.session import SessionBusy, session_lock
+
     try:
-        click.echo(asyncio.run(go()))
+        with session_lock(config.session_dir):
+            click.echo(asyncio.run(go()))
+    except SessionBusy as e:
+        fail(str(e))
     except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
         fail(f"login failed: {getattr(e, 'message', None) or type(e).__name__}")
     except (KeyboardInterrupt, click.Abort):
@@ -93,7 +98,7 @@ def run(config_path: str) -> None:
     from telethon import errors
 
     from ..live.service import run as run_service
-    from ..live.session import NotLoggedIn
+    from ..live.session import NotLoggedIn, SessionBusy
 
     config, secrets = _settings(config_path)
     load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
@@ -102,6 +107,8 @@ def run(config_path: str) -> None:
     try:
         run_service(config, secrets)
     except StoreError as e:
+        fail(str(e))
+    except SessionBusy as e:
         fail(str(e))
     except NotLoggedIn:
         fail(f"not logged in: run `tgwatch login --config {config_path}` first (session {config.session_path})")

@@ -24,7 +24,7 @@ from ..report.stats import channel_activity, heartbeat_text, stats_png, stats_te
 from ..store.db import Store, iso
 from .ingest import Ingest
 from .sender import Sender
-from .session import NotLoggedIn, make_client
+from .session import NotLoggedIn, make_client, session_lock
 
 __all__ = ["Service", "run", "quiet_silencer"]
 
@@ -234,5 +234,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
 
 
 def run(config: Config, secrets: Secrets, *, make: Callable[..., TelegramClient] = make_client) -> None:
-    """Run the service until SIGINT/SIGTERM; raises NotLoggedIn when there is no session."""
-    asyncio.run(_serve(config, secrets, make))
+    """Run the service until SIGINT/SIGTERM; raises NotLoggedIn when there is no session and
+    SessionBusy when another tgwatch runs on it."""
+    with session_lock(config.session_dir):
+        asyncio.run(_serve(config, secrets, make))

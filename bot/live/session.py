@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ from telethon import TelegramClient
 
 from ..config import Config, Secrets
 
-__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "make_client", "secure_session"]
+__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "SessionBusy", "make_client", "secure_session", "session_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,27 @@ CLIENT_OPTIONS: dict[str, Any] = {
 
 class NotLoggedIn(Exception):
     """The session holds no authorised account: run `tgwatch login`."""
+
+
+class SessionBusy(Exception):
+    """Another tgwatch process holds this session (two would corrupt it or get it revoked)."""
+
+
+@contextmanager
+def session_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the session folder for the life of the process; raises
+    SessionBusy at once when another process holds it (the OS frees it even after a SIGKILL)."""
+    folder = folder.expanduser()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    f = open(folder / "tgwatch.lock", "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SessionBusy(f"another tgwatch is using the session in {folder}; stop it first") from None
+        yield
+    finally:
+        f.close()
 
 
 def secure_session(path: Path) -> Path:
