@@ -128,7 +128,7 @@ def test_only_analysts_in_their_chats_get_answers(fake: FakeTelegram, tmp_path: 
 
 def test_rules_rule_test_and_mistakes(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
-        async with running(fake, tmp_path):
+        async with running(fake, tmp_path) as service:
             assert "desertion" in (await ask(fake, "/rules")).text
             r = await ask(fake, "/rule desertion")
             assert "query:" in r.text and "дезертир" in r.text
@@ -140,7 +140,12 @@ def test_rules_rule_test_and_mistakes(fake: FakeTelegram, tmp_path: Path) -> Non
             assert "Unknown command /frobnicate" in (await ask(fake, "/frobnicate")).text
             assert "is not a duration" in (await ask(fake, "/mute desertion 2x")).text
             r = await ask(fake, "/status")
-            assert "SHOT" in r.text
+            assert "SHOT" in r.text and "up to date" in r.text
+            fake.publish(SHOT, PLAIN)  # stored live, not yet confirmed by a poll
+            await eventually(lambda: service.store.count("posts") == 1)
+            assert "1 behind" in (await ask(fake, "/status")).text
+            await service.poll()
+            assert "1 behind" not in (await ask(fake, "/status")).text
     run(go())
 
 

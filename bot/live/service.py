@@ -187,8 +187,13 @@ class Service:
         return n
 
     def status_text(self, now: datetime) -> str:
+        """/status: "behind" counts the posts a channel pushed live past its last in-order read,
+        which the next poll confirms (and fills if Telegram skipped any)."""
         errors = [str(v) for v in self.ingest.unresolved.values()] + self.errors
-        return status_text(self.store, now=now, errors=errors)
+        behind = {int(r[0]): int(r[1]) for r in self.store.db.execute(
+            "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
+            "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
+        return status_text(self.store, now=now, errors=errors, behind=behind)
 
     def _stats_png(self, since: datetime, now: datetime) -> bytes:
         return stats_png(self.store, since=since, now=now, tz=self.config.zone)
