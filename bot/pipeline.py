@@ -91,6 +91,13 @@ class Pipeline:
         now = utcnow()
         with self.store.transaction():
             channels: dict[int, tuple[Post, int]] = {}
+            pending: list[tuple[object, ...]] = []  # new posts, written in one statement
+
+            def flush() -> None:
+                self.store.write_new_posts(pending)
+                pending.clear()
+
+            self.stories.before_read = flush  # the story index reads stored posts: write ours first
             for post in batch:
                 if self.since and post.date < self.since:
                     out.append(Processed(post, "old"))
@@ -105,7 +112,11 @@ class Pipeline:
                 story_id = self.stories.assign(post, prev[1] if prev else None)
                 matches = self.matcher.match(post)
                 edited = status == "edited"
-                self.store.write_post(post, story_id, now=now, edited=edited)
+                if edited:  # in order: a post new earlier in this batch is written before its edit
+                    flush()
+                    self.store.write_post(post, story_id, now=now, edited=True)
+                else:
+                    pending.append(self.store.post_row(post, story_id, now))
                 self.store.write_matches(post, matches, now=now, edited=edited)
                 alert_ids: list[int] = []
                 update_ids: list[int] = []
@@ -117,6 +128,7 @@ class Pipeline:
                         update_ids.append(u)
                 known[post.key] = (post.text_hash, story_id)
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
+            flush()
             for channel_id, (post, high) in channels.items():
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
                 if in_order:

@@ -12,7 +12,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import sqlite_utils
 
@@ -244,6 +244,27 @@ class Store:
                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [str(top)])
         return top - hw
 
+    _POST_SQL = (
+        "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
+        "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
+        "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, "
+        "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at")
+
+    @staticmethod
+    def post_row(post: Post, story_id: int, now: str) -> tuple[object, ...]:
+        """The posts-table row of a post (for `write_post` and `write_new_posts`)."""
+        entities = (json.dumps([[e.type, e.offset, e.length, e.url] for e in post.entities], ensure_ascii=False)
+                    if post.entities else None)
+        return (post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
+                entities, post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
+                post.media, story_id, now, now)
+
+    def write_new_posts(self, rows: Sequence[tuple[object, ...]]) -> None:
+        """Insert posts not stored before in one statement (`post_row` rows); the search index
+        picks them up at the next `sync_search`."""
+        self.db.conn.executemany(self._POST_SQL, rows)
+
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
         """Insert or update one post; an edited post already in the search index is re-indexed."""
         old = None
@@ -254,23 +275,15 @@ class Store:
                 self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [old[0], old[1]])
             else:
                 old = None
-        self.db.execute(
-            "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
-            "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
-            "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, "
-            "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at",
-            [post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
-             json.dumps([[e.type, e.offset, e.length, e.url] for e in post.entities], ensure_ascii=False) if post.entities else None,
-             post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
-             post.media, story_id, now, now],
-        )
+        self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
         if old:
             self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [old[0], post.text])
 
-    def write_matches(self, post: Post, matches: Iterable[Match], *, now: str, edited: bool = False) -> None:
+    def write_matches(self, post: Post, matches: Sequence[Match], *, now: str, edited: bool = False) -> None:
         """Record this post's current matches; an edited post's earlier matches it no longer has
         stay, marked stale (a new post has none to mark)."""
+        if not matches and not edited:
+            return
         if edited:
             self.db.execute("UPDATE matches SET current = 0 WHERE channel_id = ? AND message_id = ?",
                             [post.channel_id, post.message_id])

@@ -23,14 +23,25 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import islice, repeat
 
 from ..post import Post
 from ..store.db import Store
 from ..text import rough_words
-from .similar import (STOP_WORDS, DocumentFrequency, Fingerprint, Rule, fold_prefix, names_in, numbers_in, text_digest,
-                      story_score, strip_boilerplate)
+from .similar import (
+    STOP_WORDS,
+    DocumentFrequency,
+    Fingerprint,
+    Rule,
+    fold_prefix,
+    names_in,
+    numbers_in,
+    story_score,
+    strip_boilerplate,
+    text_digest,
+)
 
 __all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS"]
 
@@ -90,6 +101,7 @@ class StoryIndex:
         self.held_from: float | None = None  # the stored posts from this time on are indexed
         self._dropped = 0
         self.joined = {"forward": 0, "exact": 0, "near": 0}
+        self.before_read: Callable[[], None] = lambda: None  # a writer batching posts flushes them here
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -135,6 +147,7 @@ class StoryIndex:
         e = self.entries.get((post.forward_channel_id, post.forward_post_id))
         if e is not None:
             return e.story_id
+        self.before_read()
         return self.store.story_of(post.forward_channel_id, post.forward_post_id)
 
     def _near(self, entry: _Entry, ranked: list[str]) -> int | None:
@@ -235,6 +248,7 @@ class StoryIndex:
         since = start.astimezone(timezone.utc).isoformat(timespec="seconds")
         until = (None if self.held_from is None else
                  datetime.fromtimestamp(self.held_from, timezone.utc).isoformat(timespec="seconds"))
+        self.before_read()
         for row in self.store.posts_since(since, until):
             if (row["channel_id"], row["message_id"]) not in self.entries:
                 self.preload(row["channel_id"], row["message_id"], row["date"], row["text"] or "", row["story_id"])
