@@ -236,7 +236,10 @@ def load_config(path: str | Path | None) -> Config:
             chats.append("me")
             continue
         if isinstance(c, int) and not isinstance(c, bool):
-            chats.append(c)  # a user or chat id, kept as written (chats may be negative)
+            chats.append(c)  # a user or chat id, kept as written (groups and channels are negative)
+            continue
+        if isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
+            chats.append(int(c))  # a quoted id: the same, with its sign
             continue
         try:
             chats.append(channel_ref(c))

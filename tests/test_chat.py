@@ -324,6 +324,7 @@ def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) ->
             for i in range(12):  # SHOT posts every 10 minutes...
                 fake.publish(SHOT, f"{PLAIN} ({i})", date=clock.now - timedelta(hours=12) + timedelta(minutes=10 * i))
             fake.publish(SHOT, DESERTION, date=clock.now - timedelta(hours=10))
+            await eventually(lambda: service.store.count("posts") == 13)  # every live update handled
             await service.poll()
             await service.heartbeat()
             assert any("watching 2 channels" in m.text for m in fake.chat)
@@ -338,4 +339,34 @@ def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) ->
             clock.now += timedelta(days=40)
             assert await service.prune() == 12  # every unmatched post; the matched one stays
             assert [r["text"] for r in service.store.db.query("SELECT text FROM posts")] == [DESERTION]
+            await service.poll()  # the poll re-reads recent history: pruned posts do not come back as new
+            assert [r["text"] for r in service.store.db.query("SELECT text FROM posts")] == [DESERTION]
+    run(go())
+
+
+def test_an_unreachable_chat_does_not_keep_the_alert_from_the_others(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path, chats=(STRANGER, ANALYST)) as service:  # STRANGER never started the bot
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert {m.peer for m in alerts(fake)} == {ANALYST}
+            def rows() -> list[dict[str, Any]]:
+                return list(service.store.db.query("SELECT state, error FROM alerts"))
+
+            await eventually(lambda: all(r["error"] for r in rows()))
+            assert {r["state"] for r in rows()} == {"queued"}  # retried later, for STRANGER only
+    run(go())
+
+
+def test_a_confirm_after_the_file_changed_says_why(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            r = await ask(fake, "/edit_rule weather погода OR прогноз")
+            path = tmp_path / "rules" / "weather.toml"
+            path.write_text(path.read_text(encoding="utf-8") + "\n# edited by hand\n", encoding="utf-8")
+            before = len(fake.chat)
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))
+            await eventually(lambda: len(fake.chat) > before)
+            assert fake.chat[-1].text.startswith("Not saved:")
+            assert "# edited by hand" in path.read_text(encoding="utf-8")
     run(go())

@@ -141,3 +141,8 @@ def test_a_second_tgwatch_on_the_same_session_is_refused(tmp_path: Path) -> None
             assert r.exit_code == 2 and "another tgwatch is using the session" in r.output, r.output
     r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)  # once it stopped: the usual checks
     assert "not logged in" in r.output
+
+
+def test_alert_chats_keep_their_sign_and_names(tmp_path: Path) -> None:
+    c = load_config(write(tmp_path, '[alerts]\nchats = ["-1001234567890", -1009876543210, 5001, "@analysts_room", "me"]\n'))
+    assert c.chats == (-1001234567890, -1009876543210, 5001, "analysts_room", "me")

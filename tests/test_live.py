@@ -309,3 +309,61 @@ def test_an_unknown_channel_is_reported_and_the_rest_run(fake: FakeTelegram, tmp
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
     run(go())
+
+
+def test_a_story_that_grows_while_its_alert_is_sent_gets_the_update(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            real = service.sender._send
+            grown: list[int] = []
+
+            async def slow_send(*a: Any, **kw: Any) -> Any:
+                if not grown:  # while the first alert is in flight, Mash reports the same story
+                    grown.append(fake.publish(MASH, DESERTION_2))
+                    await eventually(lambda: service.store.count("posts") == 2)
+                return await real(*a, **kw)
+
+            service.sender._send = slow_send  # type: ignore[method-assign]
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            await service.sender.deliver()
+            await eventually(lambda: all("also Mash" in (m.edits[-1][1] if m.edits else m.text) for m in alerts(fake)))
+            assert any(m.edits for m in alerts(fake))  # the one in flight was edited afterwards
+            assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
+    run(go())
+
+
+def test_every_caption_of_an_album_is_matched(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            fake.publish_album(SHOT, [NEUTRAL, DESERTION, ""], media=True)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            await service.poll()
+            assert service.store.count("posts") == 1 and len(alerts(fake)) == 2
+    run(go())
+
+
+def test_a_name_that_does_not_resolve_is_not_looked_up_every_poll(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, channels=("shot_shot", "no_such_channel")) as service:
+            before = fake.count("ResolveUsernameRequest")
+            for _ in range(3):
+                await service.poll()
+            assert fake.count("ResolveUsernameRequest") == before
+    run(go())
+
+
+def test_a_flood_wait_on_one_name_leaves_known_channels_watched(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, channels=("shot_shot",)):
+            pass  # SHOT is now stored with its access hash
+        fake.flood("ResolveUsernameRequest", 3600, times=10)
+        async with running(fake, tmp_path, channels=("topor", "shot_shot")) as service:
+            assert list(service.ingest.watched) == [SHOT] and "flood wait" in service.ingest.unresolved["topor"]
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+    run(go())

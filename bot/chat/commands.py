@@ -30,7 +30,7 @@ HELP = """<b>tgwatch commands</b>
 /test TEXT: which rules would match TEXT and why
 /enable NAME, /disable NAME
 /mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w)
-/mute_channel C 1d: silence a channel (@name or id) for every rule
+/mute_channel C 1d, /unmute_channel C: silence a channel (@name or id) for every rule
 /export [rule] [7d] [csv|xlsx]: matched posts as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
 /digest: the low-priority digest now
@@ -129,6 +129,9 @@ class Commands:
                 return self._story(int(arg))
             if kind in ("ok", "no"):
                 return self._confirm(arg, caller, kind == "ok")
+        except EditError as e:  # the file changed since the proposal, or the change became invalid
+            detail = f"\n<pre>{html.escape(e.detail)}</pre>" if e.detail else ""
+            return Reply(f"Not saved: {html.escape(str(e))}{detail}")
         except ValueError:
             pass
         return Reply("", toast="This button is no longer valid.")
@@ -218,6 +221,17 @@ class Commands:
         until = self.clock() + parse_span(parts[1])
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
         return Reply(f"🔕 {html.escape(parts[0])} muted for every rule until {_when(until, self.config)}.")
+
+    async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
+        ref = args.strip()
+        if not ref:
+            raise CommandError("usage: /unmute_channel @channel")
+        try:
+            ids, _ = resolve_channels(self.store, [channel_ref(ref)])
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+        n = sum(self.store.unmute_channel(i) for i in ids)
+        return Reply(f"🔔 {html.escape(ref)} unmuted." if n else f"{html.escape(ref)} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:
         rule, span, fmt = None, timedelta(days=7), "csv"

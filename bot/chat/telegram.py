@@ -7,7 +7,7 @@ import io
 import logging
 from typing import Any
 
-from telethon import Button, TelegramClient, events
+from telethon import Button, TelegramClient, errors, events
 
 from ..alert.html import to_parts
 from ..config import Config
@@ -36,7 +36,16 @@ class ChatBot:
         self.client = client
         self.commands = commands
         self.analysts = set(config.analysts)
-        self.chats = {int(c) for c in config.chats if isinstance(c, int) or str(c).lstrip("-").isdigit()}
+        self.chats = {int(c) for c in config.chats if isinstance(c, int)}
+        self.named = [str(c) for c in config.chats if isinstance(c, str) and c != "me"]
+
+    async def resolve_chats(self) -> None:
+        """Alert chats named by @username: their ids, so commands and buttons there are answered."""
+        for name in self.named:
+            try:
+                self.chats.add(await self.client.get_peer_id(name))
+            except (ValueError, TypeError, errors.RPCError) as e:
+                log.warning("alert chat %s cannot be resolved by the bot: %s", name, type(e).__name__)
 
     def listen(self) -> None:
         self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True, pattern=r"^/"))

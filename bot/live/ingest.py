@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from telethon import TelegramClient, errors, events
@@ -22,6 +23,8 @@ __all__ = ["Ingest", "Watched", "ChannelGone"]
 
 log = logging.getLogger(__name__)
 
+ALBUM_MAX = 10  # items in one Telegram album
+RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 
@@ -80,6 +83,7 @@ class Ingest:
         self.backfill = backfill
         self.watched: dict[int, Watched] = {}
         self.unresolved: dict[str | int, str] = {}
+        self._retry_at: dict[str | int, float] = {}  # ref -> monotonic time of the next lookup
         self._lock = asyncio.Lock()  # one pipeline call at a time (events and the poll interleave)
 
     # -- channels ---------------------------------------------------------------------------------
@@ -87,15 +91,23 @@ class Ingest:
     async def resolve(self) -> dict[int, Watched]:
         """Turn every configured channel into a peer: from the session's entity cache and our
         store when seen before (no request), else one throttled, FloodWait-aware lookup."""
+        flooded = False
+        now = time.monotonic()
         for ref in self.refs:
             if any(w.id == ref or (w.username or "").lower() == ref for w in self.watched.values()):
                 continue
+            if self._retry_at.get(ref, 0.0) > now:
+                continue  # failed lately: lookups of a name that does not resolve invite flood waits
+            row = self.store.channel(ref)
+            if flooded and (row is None or row.get("access_hash") is None):
+                continue  # needs resolveUsername, which Telegram just asked us to stop calling
             try:
                 w = await self._resolve_one(ref)
             except errors.FloodWaitError as e:
                 log.warning("resolving %s: Telegram asks to wait %d s; trying again at the next poll", ref, e.seconds)
                 self.unresolved[ref] = f"flood wait {e.seconds} s"
-                break
+                flooded = True
+                continue
             except (ValueError, TypeError, errors.RPCError, ChannelGone) as e:
                 status = _gone(e) or "unresolved"
                 detail = f"cannot watch {ref}: {_why(e)}"
@@ -106,6 +118,7 @@ class Ingest:
                 if not known and self.unresolved.get(ref) != detail:
                     await self.notify(f"⚠️ {detail}")
                 self.unresolved[ref] = detail
+                self._retry_at[ref] = now + RETRY_UNRESOLVED
                 log.warning("%s (%s)", detail, status)
                 continue
             self.unresolved.pop(ref, None)
@@ -185,9 +198,13 @@ class Ingest:
             return
         if post.grouped_id is not None:
             first = self.store.album_first(w.id, post.grouped_id)
-            if first is None or not post.text.strip():
-                return  # not stored yet (the album event or the poll stores it), or a caption-less item
-            post = replace(post, message_id=first, media="album", last_id=0)
+            if first is None:
+                return  # not stored yet: the album event or the poll stores it
+            items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
+            album = album_to_post([m for m in items if m is not None and m.grouped_id == post.grouped_id], w.entity)
+            if album is None:
+                return
+            post = album
         await self._process([post], in_order=False)
 
     async def _process(self, posts: list[Post], *, in_order: bool) -> list[Processed]:
@@ -242,6 +259,9 @@ class Ingest:
                 post = message_to_post(run[0], w.entity)
             if post is not None:
                 posts.append(post)
+        if high is not None and posts:  # at or below the mark and not stored: pruned by retention, not new
+            known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
+            posts = [p for p in posts if p.message_id > high or p.key in known]
         done = await self._process(posts, in_order=True) if posts else []
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None

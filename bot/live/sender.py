@@ -37,6 +37,10 @@ def _digest(text: str, entities: Sequence[Any]) -> str:
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+def _reason(e: Exception) -> str:
+    return (e.message or type(e).__name__) if isinstance(e, errors.RPCError) else str(e)
+
+
 def _sent_id(result: Any, random_id: int) -> int | None:
     """The id of the message a send created, from whichever shape of answer Telegram gave."""
     if isinstance(result, types.UpdateShortSentMessage):
@@ -55,7 +59,7 @@ class Sender:
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
                  titles: dict[str, str] | None = None, tz: ZoneInfo | None = None, edit_every: float = 60.0,
-                 silent: Callable[[str, datetime], bool] | None = None, digest_low: bool = True,
+                 silent: Callable[[str, datetime], bool] | None = None,
                  buttons: Callable[[int], Any] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.client = client
@@ -65,13 +69,13 @@ class Sender:
         self.tz = tz
         self.edit_every = edit_every
         self.silent = silent or (lambda severity, now: False)
-        self.digest_low = digest_low  # low-severity alerts wait for the digest
         self.buttons = buttons  # reply markup under an alert (triage buttons; bots only)
         self.clock = clock
         self.paused_until: datetime | None = None
         self._peers: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._digest_lock = asyncio.Lock()
+        self._digest_tries: dict[int, int] = {}
         self._again = False
 
     async def deliver(self) -> int:
@@ -92,6 +96,9 @@ class Sender:
         now = self.clock()
         if self.paused_until and now < self.paused_until:
             return 0
+        if not self._digest_lock.locked():
+            async with self._digest_lock:
+                await self._flush_digests()  # a digest that failed earlier
         done = 0
         for row in self.store.queued_alerts(now=iso(now)):
             alert_id = int(row["id"])  # type: ignore[arg-type]
@@ -100,8 +107,8 @@ class Sender:
                 if self.store.muted(str(row["rule"]), int(row["channel_id"]), iso(now) or ""):  # type: ignore[arg-type]
                     self.store.mark_alert(alert_id, "muted")
                     continue
-                if self.digest_low and row["severity"] == "low":
-                    continue  # collected by send_digest
+                if row["severity"] == "low":
+                    continue  # low-severity alerts wait for the digest (send_digest)
             try:
                 if await self._deliver_one(alert_id, update, now):
                     done += 1
@@ -115,7 +122,7 @@ class Sender:
                 self.store.postpone_alert(alert_id, iso(now + timedelta(seconds=15)) or "")
                 return done
             except (errors.RPCError, ValueError, TypeError) as e:
-                reason = e.message if isinstance(e, errors.RPCError) else str(e)
+                reason = _reason(e)
                 attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=min(3600, 15 * 2 ** int(row["attempts"] or 0)))) or "", reason)  # type: ignore[arg-type]
                 if attempts >= MAX_ATTEMPTS:
                     self.store.mark_alert(alert_id, "failed", error=reason)
@@ -134,28 +141,43 @@ class Sender:
             if due > now:  # story updates are throttled: one edit per alert per edit_every
                 self.store.postpone_alert(alert_id, iso(due) or "")
                 return False
+        self.store.begin_delivery(alert_id)  # a story growing from here on queues another update
         parts = to_parts(render_html(alert, self.tz))
         silent = self.silent(alert.severity, now)
         markup = self.buttons(alert_id) if self.buttons else None
-        for chat in self.chats:
-            peer = await self._peer(chat)
-            for k, (text, entities) in enumerate(parts):
-                last = k == len(parts) - 1
-                digest = _digest(text, entities)
-                d = sent.get((chat, k))
-                if d is None:
-                    rid = secrets.randbits(63)
-                    self.store.plan_delivery(alert_id, chat, k, rid, "")  # committed before the first attempt
-                    d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
-                if d["sent_at"] is None:
-                    mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
-                                           markup if last else None)
-                    self.store.mark_delivered(alert_id, chat, k, mid, digest)
-                elif d["text_hash"] != digest and d["message_id"] is not None:
-                    await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
-                    self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
-        self.store.mark_alert(alert_id, "sent", sent_at=iso(now), error=None)
+        failure: Exception | None = None
+        for chat in self.chats:  # one unreachable chat must not keep the others from the alert
+            try:
+                await self._deliver_to(chat, alert_id, parts, sent, silent, markup)
+            except (errors.FloodWaitError, *_NETWORK):
+                raise
+            except (errors.RPCError, ValueError, TypeError) as e:
+                failure = failure or e
+                log.warning("alert %d not delivered to chat %s: %s", alert_id, chat, _reason(e))
+        if failure is not None:
+            raise failure  # retried later, for the chats that lack it only
+        self.store.finish_delivery(alert_id, iso(now) or "")
         return True
+
+    async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
+                          sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any) -> None:
+        """Send (or edit) every part of one alert in one chat; done parts are skipped."""
+        peer = await self._peer(chat)
+        for k, (text, entities) in enumerate(parts):
+            last = k == len(parts) - 1
+            digest = _digest(text, entities)
+            d = sent.get((chat, k))
+            if d is None:
+                rid = secrets.randbits(63)
+                self.store.plan_delivery(alert_id, chat, k, rid, "")  # committed before the first attempt
+                d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
+            if d["sent_at"] is None:
+                mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
+                                       markup if last else None)
+                self.store.mark_delivered(alert_id, chat, k, mid, digest)
+            elif d["text_hash"] != digest and d["message_id"] is not None:
+                await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
+                self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
                     markup: Any = None) -> int | None:
@@ -187,8 +209,10 @@ class Sender:
                 n = int(chat)
                 try:
                     self._peers[chat] = await self.client.get_input_entity(n)
-                except ValueError:  # a bot may write to a user who started it, by id alone
-                    self._peers[chat] = types.InputPeerUser(n, 0) if n > 0 else types.InputPeerChat(-n)
+                except ValueError:
+                    if n <= 0:
+                        raise ValueError(f"chat {n} is unknown to this account: add it to the chat and post there once") from None
+                    self._peers[chat] = types.InputPeerUser(n, 0)  # a bot may write to a user who started it
             else:
                 self._peers[chat] = await self.client.get_input_entity(chat)
         return self._peers[chat]
@@ -212,16 +236,27 @@ class Sender:
 
     async def _send_digests(self, now: datetime) -> int:
         self._collect_digest(now)
+        return await self._flush_digests()
+
+    async def _flush_digests(self) -> int:
+        """Send the stored digests not sent yet (oldest first); a failure leaves them for the
+        sender's next pass, and a digest that keeps failing is given up after MAX_ATTEMPTS."""
         sent = 0
         for row in list(self.store.db.query("SELECT * FROM digests WHERE sent_at IS NULL ORDER BY id")):
             ids = json.loads(str(row["alert_ids"]))
             markup = render_digest(self.store, ids, self.titles, self.tz)
-            for chat in self.chats:
-                peer = await self._peer(chat)
-                for k, (text, entities) in enumerate(to_parts(markup)):
-                    rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
-                    await self._send(peer, text, entities, rid, silent=True)
-            self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(now), row["id"]])
+            try:
+                for chat in self.chats:
+                    peer = await self._peer(chat)
+                    for k, (text, entities) in enumerate(to_parts(markup)):
+                        rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
+                        await self._send(peer, text, entities, rid, silent=True)
+            except (errors.RPCError, ValueError, TypeError, *_NETWORK) as e:
+                tries = self._digest_tries[int(row["id"])] = self._digest_tries.get(int(row["id"]), 0) + 1  # type: ignore[arg-type]
+                log.warning("digest %s not sent (%s), attempt %d", row["id"], _reason(e), tries)
+                if tries < MAX_ATTEMPTS:
+                    break
+            self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), row["id"]])
             sent += len(ids)
         return sent
 

@@ -108,6 +108,7 @@ class Service:
         await self.ingest.resolve()
         self.ingest.listen()
         if self.chat is not None:
+            await self.chat.resolve_chats()
             self.chat.listen()
         self.recovered = await self.ingest.reconcile()
         self.last_poll = self.clock()
@@ -226,11 +227,16 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
-        waiters: list[Any] = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(user.disconnected)]
+        gone = asyncio.ensure_future(user.disconnected)
+        waiters: list[Any] = [asyncio.ensure_future(stop.wait()), gone]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for w in waiters:
             w.cancel()
         await service.stop()
+        if gone.done() and not gone.cancelled() and gone.exception() is not None:
+            # Telethon ends the connection with an error when the session was revoked or logged out
+            raise NotLoggedIn(f"Telegram closed the session ({type(gone.exception()).__name__}): "
+                              "run `tgwatch login` again")
     finally:
         for c in (user, bot):
             if c is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -74,23 +75,35 @@ def message_to_post(message: Any, chat: Any) -> Post | None:
 
 
 def album_to_post(messages: Sequence[Any], chat: Any) -> Post | None:
-    """The items of one album -> one Post keyed by its first message; the caption is the
-    item that has text (Telegram keeps it on one item), the album's edit date its latest."""
+    """The items of one album -> one Post keyed by its first message; its text is every item's
+    caption (usually one item has it), its edit date the latest."""
     items = sorted((m for m in messages if isinstance(m, types.Message)), key=lambda m: m.id)
     if not items:
         return None
     posts = [p for m in items if (p := message_to_post(m, chat)) is not None]
     first = posts[0]
-    captioned = next((p for p in posts if p.text.strip()), first)
+    text, entities = _join_captions([p for p in posts if p.text.strip()])
     edits = [p.edit_date for p in posts if p.edit_date is not None]
     return Post(
-        channel_id=first.channel_id, message_id=first.message_id, date=first.date, text=captioned.text,
+        channel_id=first.channel_id, message_id=first.message_id, date=first.date, text=text,
         channel_title=first.channel_title, channel_username=first.channel_username,
-        edit_date=max(edits) if edits else None, entities=captioned.entities,
+        edit_date=max(edits) if edits else None, entities=entities,
         forward_channel_id=first.forward_channel_id, forward_post_id=first.forward_post_id,
         forward_name=first.forward_name, grouped_id=first.grouped_id, media="album",
         last_id=posts[-1].message_id,
     )
+
+
+def _join_captions(posts: Sequence[Post]) -> tuple[str, tuple[Entity, ...]]:
+    """Every item's caption, one per line, with entity offsets shifted (UTF-16 units)."""
+    texts: list[str] = []
+    entities: list[Entity] = []
+    at = 0
+    for p in posts:
+        entities += [replace(e, offset=e.offset + at) for e in p.entities]
+        texts.append(p.text)
+        at += len(p.text.encode("utf-16-le")) // 2 + 1  # + the newline
+    return "\n".join(texts), tuple(entities)
 
 
 def group_albums(messages: Iterable[Any]) -> Iterator[list[Any]]:

@@ -93,8 +93,8 @@ def _m3_chat(db: sqlite_utils.Database) -> None:
         "id": int, "at": str, "user_id": int, "user_name": str, "action": str, "rule": str, "file": str,
         "before": str, "after": str, "undone": int,
     }, pk="id")
-    db["digests"].create({"id": int, "created_at": str, "alert_ids": str, "random_id": int, "message_id": int,
-                          "sent_at": str}, pk="id")
+    db["digests"].create({"id": int, "created_at": str, "alert_ids": str, "random_id": int, "sent_at": str}, pk="id")
+    db["alerts"].add_column("story_grew", int)  # the story grew while its alert was being sent
 
 
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat]
@@ -316,6 +316,8 @@ class Store:
         if row[1] == "sent":
             self.db.execute("UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE id = ?", [now, row[0]])
             return int(row[0])
+        if row[1] in ("queued", "update_queued"):  # a send may be under way: it must not mark this story done
+            self.db.execute("UPDATE alerts SET story_grew = 1 WHERE id = ?", [row[0]])
         return int(row[0]) if row[1] == "update_queued" else None
 
     def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:
@@ -398,15 +400,15 @@ class Store:
         """Lift every mute of a rule; returns how many there were."""
         return self.db.execute("DELETE FROM mutes WHERE rule = ?", [rule]).rowcount
 
+    def unmute_channel(self, channel_id: int) -> int:
+        """Lift every mute of a channel (for all rules or one); returns how many there were."""
+        return self.db.execute("DELETE FROM mutes WHERE channel_id = ?", [channel_id]).rowcount
+
     def muted(self, rule: str, channel_id: int, now: str) -> str | None:
         """Until when a rule is muted for a channel (None: not muted)."""
         row = self.db.execute("SELECT max(until) FROM mutes WHERE rule IN (?, '*') AND (channel_id IS NULL OR channel_id = ?) "
                               "AND until > ?", [rule, channel_id, now]).fetchone()
         return row[0] if row else None
-
-    def mutes(self, now: str) -> list[dict[str, object]]:
-        return list(self.db.query("SELECT m.*, c.title FROM mutes m LEFT JOIN channels c ON c.id = m.channel_id "
-                                  "WHERE until > ? ORDER BY rule", [now]))
 
     def record_feedback(self, alert_id: int, user_id: int, verdict: str) -> str | None:
         """An analyst's verdict on an alert (the latest one counts); returns the alert's rule."""
@@ -451,6 +453,15 @@ class Store:
         col = "edited_at" if edited else "sent_at"
         self.db.execute(f"UPDATE deliveries SET message_id = coalesce(?, message_id), text_hash = ?, {col} = ? "
                         "WHERE alert_id = ? AND chat = ? AND part = ?", [message_id, text_hash, utcnow(), alert_id, chat, part])
+
+    def begin_delivery(self, alert_id: int) -> None:
+        """The sender starts rendering the alert: growth from now on is not in what it sends."""
+        self.db.execute("UPDATE alerts SET story_grew = 0 WHERE id = ?", [alert_id])
+
+    def finish_delivery(self, alert_id: int, now: str) -> None:
+        """Sent; or, when the story grew meanwhile, sent but due for an update."""
+        self.db.execute("UPDATE alerts SET state = CASE WHEN coalesce(story_grew, 0) = 1 THEN 'update_queued' ELSE 'sent' END, "
+                        "sent_at = ?, error = NULL, updated_at = ? WHERE id = ?", [now, now, alert_id])
 
     def postpone_alert(self, alert_id: int, until: str) -> None:
         """Not an error, just not yet (an update waits out the edit throttle)."""
