@@ -3,6 +3,7 @@ bot glue (`bot.chat.telegram`) only carries messages, files and button presses."
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import re
@@ -12,14 +13,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Config, channel_ref
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Matcher
+from ..report.stats import stats_png, stats_text
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
 from ..store.read import iter_export_rows, resolve_channels
+
+T = TypeVar("T")
 
 __all__ = ["Caller", "Commands", "Reply", "parse_span", "HELP"]
 
@@ -79,8 +83,6 @@ class Commands:
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
                  matcher: Callable[[], Matcher], on_rules_changed: Callable[[], None],
                  status: Callable[[datetime], str], digest: Callable[[datetime], Awaitable[int]],
-                 stats_png: Callable[[datetime, datetime], bytes] | None = None,
-                 stats_text: Callable[[datetime, datetime], str] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.store = store
         self.rulebook = rulebook
@@ -89,8 +91,6 @@ class Commands:
         self.on_rules_changed = on_rules_changed
         self.status = status
         self.digest = digest
-        self.stats_png = stats_png
-        self.stats_text = stats_text
         self.clock = clock
         self.pending: dict[str, tuple[Change, int]] = {}  # token -> (planned rule change, who asked)
 
@@ -245,18 +245,20 @@ class Commands:
             else:
                 raise CommandError(f"{token!r} is not a rule, a period (7d) or a format (csv, xlsx)")
         now = self.clock()
-        rows = iter_export_rows(self.store, rules=[rule] if rule else [], since=now - span)
-        stamp = now.strftime("%Y%m%d-%H%M")
-        name = f"tgwatch-{rule or 'all'}-{stamp}.{fmt}"
-        if fmt == "csv":
-            buf = io.StringIO()
-            n = write_csv(rows, buf)
-            data = buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
-        else:
+        name = f"tgwatch-{rule or 'all'}-{now:%Y%m%d-%H%M}.{fmt}"
+
+        def write(store: Store) -> tuple[int, bytes]:
+            rows = iter_export_rows(store, rules=[rule] if rule else [], since=now - span)
+            if fmt == "csv":
+                buf = io.StringIO()
+                n = write_csv(rows, buf)
+                return n, buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
             with tempfile.TemporaryDirectory() as d:
                 path = Path(d) / name
                 n = write_xlsx(rows, path)
-                data = path.read_bytes()
+                return n, path.read_bytes()
+
+        n, data = await self._off_loop(write)
         days = span.total_seconds() / 86400
         caption = f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(rule)}" if rule else "") + f", last {days:g} days"
         return Reply(caption, file=data, file_name=name)
@@ -264,10 +266,14 @@ class Commands:
     async def cmd_stats(self, args: str, caller: Caller) -> Reply:
         span = parse_span(args) if args.strip() else timedelta(days=7)
         now = self.clock()
-        if self.stats_png is None or self.stats_text is None:
-            return Reply("Charts are not available.")
-        return Reply(html.escape(self.stats_text(now - span, now)), file=self.stats_png(now - span, now),
-                     file_name=f"tgwatch-stats-{now:%Y%m%d}.png")
+        tz = self.config.zone
+
+        def chart(store: Store) -> tuple[str, bytes]:
+            return (stats_text(store, since=now - span, now=now, tz=tz),
+                    stats_png(store, since=now - span, now=now, tz=tz))
+
+        text, png = await self._off_loop(chart)
+        return Reply(html.escape(text), file=png, file_name=f"tgwatch-stats-{now:%Y%m%d}.png")
 
     async def cmd_digest(self, args: str, caller: Caller) -> Reply:
         n = await self.digest(self.clock())
@@ -275,11 +281,11 @@ class Commands:
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/add_rule NAME QUERY")
-        return self._propose(self.rulebook.plan_add(name, query), caller)
+        return await self._propose(self.rulebook.plan_add(name, query), caller)
 
     async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/edit_rule NAME QUERY")
-        return self._propose(self.rulebook.plan_edit(name, query), caller)
+        return await self._propose(self.rulebook.plan_edit(name, query), caller)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         change = self.rulebook.plan_undo()
@@ -341,10 +347,26 @@ class Commands:
         self.on_rules_changed()
         return Reply(f"{'✅' if enabled else '⏸'} {html.escape(rule.name)} {'enabled' if enabled else 'disabled'}. /undo takes it back.")
 
-    def _propose(self, change: Change, caller: Caller) -> Reply:
+    async def _off_loop(self, work: Callable[[Store], T]) -> T:
+        """Run a long read (an export, a chart, a back-test) in a worker thread on its own SQLite
+        connection, so live posts and alerts are not held up meanwhile."""
+        if self.store.path == ":memory:":
+            return work(self.store)
+
+        def run() -> T:
+            store = Store(self.store.path)
+            try:
+                return work(store)
+            finally:
+                store.close()
+
+        return await asyncio.to_thread(run)
+
+    async def _propose(self, change: Change, caller: Caller) -> Reply:
         now = self.clock()
-        bt = backtest_query(self.store, change.rule, change.query_after or "", days=7, now=now,
-                            rule=self.rulebook.ruleset.get(change.rule))
+        rule = self.rulebook.ruleset.get(change.rule)
+        bt = await self._off_loop(lambda store: backtest_query(store, change.rule, change.query_after or "", days=7,
+                                                               now=now, rule=rule))
         token = secrets.token_hex(4)
         self.pending = {k: v for k, v in list(self.pending.items())[-20:]}
         self.pending[token] = (change, caller.user_id)

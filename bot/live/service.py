@@ -20,7 +20,7 @@ from ..config import Config, Secrets
 from ..match.edit import RuleBook
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline, Processed
-from ..report.stats import channel_activity, heartbeat_text, stats_png, stats_text, status_text
+from ..report.stats import channel_activity, heartbeat_text, status_text
 from ..store.db import Store, iso
 from .ingest import Ingest
 from .sender import Sender
@@ -72,8 +72,7 @@ class Service:
                              edit_lookback=config.edit_lookback)
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
-                                 digest=self.sender.send_digest, stats_png=self._stats_png, stats_text=self._stats_text,
-                                 clock=clock)
+                                 digest=self.sender.send_digest, clock=clock)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
         self.recovered: tuple[int, int] = (0, 0)
@@ -195,12 +194,6 @@ class Service:
             "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
             "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
         return status_text(self.store, now=now, errors=errors, behind=behind)
-
-    def _stats_png(self, since: datetime, now: datetime) -> bytes:
-        return stats_png(self.store, since=since, now=now, tz=self.config.zone)
-
-    def _stats_text(self, since: datetime, now: datetime) -> str:
-        return stats_text(self.store, since=since, now=now)
 
     async def stop(self) -> None:
         if self.scheduler.running:
