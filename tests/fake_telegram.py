@@ -55,6 +55,8 @@ push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMess
     catch-up) runs, as after a real network drop.
 ``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
     no_webpage, id, date, sender_id, edits, reply_markup, file/file_name/mime_type for SendMedia).
+Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; no 2FA), so an unauthorised client
+can log in through Telethon's own ``start()``/``sign_in()``.
 ``fake.requests: list[TLRequest]``  every request seen (unwrapped, as parsed off the wire), in order;
     ``fake.request_log: list[Seen]`` has the same with ``time.perf_counter()`` and the account;
     ``fake.count(name)`` counts requests by class name.
@@ -111,7 +113,9 @@ _WRAPPERS = (
     fn.InvokeAfterMsgRequest,
     fn.InvokeWithTakeoutRequest,
 )
-_NO_AUTH = {"GetConfigRequest", "PingRequest", "GetNearestDcRequest"}
+_NO_AUTH = {"GetConfigRequest", "PingRequest", "GetNearestDcRequest", "SendCodeRequest", "ResendCodeRequest",
+            "SignInRequest"}
+LOGIN_CODE = "12345"  # the code the fake "sends" to the user's Telegram app
 
 
 # --- wire format --------------------------------------------------------------------------------------------
@@ -693,6 +697,7 @@ class FakeTelegram:
             request = request.query
         name = type(request).__name__
         account = sender.account_id
+        self._sender_now = sender  # for handlers that act on the connection itself (sign-in)
         self.requests.append(request)
         self.request_log.append(Seen(time.perf_counter(), account, request))
         faults = self._faults.get(name)
@@ -732,6 +737,22 @@ class FakeTelegram:
         if isinstance(peer, tl.InputPeerChannel):
             return "channel", self._channel_for(viewer, peer).id
         raise RpcFail(400, "PEER_ID_INVALID")
+
+    # --- handlers: login (phone and code; no 2FA) ---
+    def _on_SendCodeRequest(self, account, r):
+        return tl.auth.SentCode(type=tl.auth.SentCodeTypeApp(length=len(LOGIN_CODE)), phone_code_hash="fakehash")
+
+    def _on_ResendCodeRequest(self, account, r):
+        return self._on_SendCodeRequest(account, r)
+
+    def _on_SignInRequest(self, account, r):
+        if r.phone_code_hash != "fakehash":
+            raise RpcFail(400, "PHONE_CODE_EXPIRED")
+        if r.phone_code != LOGIN_CODE:
+            raise RpcFail(400, "PHONE_CODE_INVALID")
+        self._auth[str(self._sender_now.auth_key.key_id)] = USER_ID  # this auth key is now the user's
+        self._save()
+        return tl.auth.Authorization(user=self._user_obj(USER_ID, USER_ID))
 
     # --- handlers: connection and account ---
     def _on_PingRequest(self, account, r):

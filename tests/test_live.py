@@ -21,6 +21,7 @@ from bot.store.db import Store
 from .fake_telegram import FakeTelegram, eventually
 
 ROOT = Path(__file__).resolve().parents[1]
+OPTIONS = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}  # as tgwatch, minus endless retries
 SHOT, MASH, TOPOR = 1800000001, 1800000002, 1800000003
 DESERTION = "В Краснодаре задержали троих дезертиров, сбежавших из воинской части"
 DESERTION_2 = "Трое дезертиров из воинской части в Краснодаре задержаны полицией, сообщают источники"
@@ -45,8 +46,7 @@ def channels(fake: FakeTelegram, *, mash_joined: bool = True) -> None:
 
 
 async def start(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> Service:
-    options = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
-    user = await fake.client(session=tmp_path / "user.session", **options)
+    user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
     service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db"), user,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc))
     await service.start()
@@ -366,4 +366,25 @@ def test_a_flood_wait_on_one_name_leaves_known_channels_watched(fake: FakeTelegr
             assert list(service.ingest.watched) == [SHOT] and "flood wait" in service.ingest.unresolved["topor"]
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
+    run(go())
+
+
+def test_login_with_phone_and_code_then_run_needs_no_prompt(fake: FakeTelegram, tmp_path: Path) -> None:
+    from bot.live.session import log_in
+
+    from .fake_telegram import LOGIN_CODE
+
+    async def go() -> None:
+        channels(fake)
+        client = await fake.client(session=tmp_path / "user.session", authorized=False, **OPTIONS)
+        with pytest.raises(RuntimeError, match="sign-in attempts failed"):  # Telethon asks 3 times, then gives up
+            await log_in(client, phone=lambda: "+447700900123", code=lambda: "00000", password=lambda: "")
+        said = await log_in(client, phone=lambda: "+447700900123", code=lambda: LOGIN_CODE, password=lambda: "")
+        assert said.startswith("logged in as") and await client.is_user_authorized()
+        assert (await log_in(client, phone=lambda: "", code=lambda: "", password=lambda: "")).startswith("already")
+        await client.disconnect()
+        async with running(fake, tmp_path) as service:  # the saved session is used as it is
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert service.store.count("posts") == 1
     run(go())

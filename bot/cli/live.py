@@ -38,7 +38,7 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
     """
     from telethon import errors
 
-    from ..live.session import make_client
+    from ..live.session import log_in, make_client
 
     config, secrets = _settings(config_path)
 
@@ -46,23 +46,11 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
         client = make_client(config, secrets, connection_retries=3)
         try:
             await client.connect()
-            if await client.is_user_authorized():
-                me = await client.get_me()
-                return f"already logged in as {_who(me)}; session {config.session_path}"
-            if qr:
-                q = await client.qr_login()
-                click.echo("Open this link on a phone where Telegram is logged in (Settings > Devices > Link Desktop Device):")
-                click.echo(q.url)
-                try:
-                    await q.wait(timeout=120)
-                except errors.SessionPasswordNeededError:
-                    await client.sign_in(password=getpass.getpass("2FA password: "))
-            else:
-                await client.start(phone=lambda: phone or click.prompt("phone number (+country code)"),
-                                   code_callback=lambda: click.prompt("login code (sent to your Telegram app)"),
-                                   password=lambda: getpass.getpass("2FA password: "))
-            me = await client.get_me()
-            return f"logged in as {_who(me)}; session {config.session_path} (mode 0600)"
+            who = await log_in(client, phone=lambda: phone or click.prompt("phone number (+country code)"),
+                               code=lambda: click.prompt("login code (sent to your Telegram app)"),
+                               password=lambda: getpass.getpass("2FA password: "),
+                               show_link=click.echo if qr else None)
+            return f"{who}; session {config.session_path} (mode 0600)"
         finally:
             await client.disconnect()
 
@@ -73,16 +61,12 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
             click.echo(asyncio.run(go()))
     except SessionBusy as e:
         fail(str(e))
+    except RuntimeError as e:  # Telethon gives up after three wrong codes
+        fail(f"login failed: {e}")
     except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
         fail(f"login failed: {getattr(e, 'message', None) or type(e).__name__}")
     except (KeyboardInterrupt, click.Abort):
         fail("login cancelled")
-
-
-def _who(me: object) -> str:
-    name = " ".join(filter(None, [getattr(me, "first_name", None), getattr(me, "last_name", None)]))
-    user = getattr(me, "username", None)
-    return f"{name or 'account'}" + (f" (@{user})" if user else "")
 
 
 @click.command()

@@ -5,16 +5,16 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from telethon import TelegramClient
+from telethon import TelegramClient, errors
 
 from ..config import Config, Secrets
 
-__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "SessionBusy", "make_client", "secure_session", "session_lock"]
+__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "SessionBusy", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +72,30 @@ def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: An
     """The user client (or the bot client) on its own session file: one process per session."""
     path = secure_session(config.session_dir / ("bot.session" if bot else "user.session"))
     return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **{**CLIENT_OPTIONS, **kw})
+
+
+def who(me: Any) -> str:
+    """A user as people name them: "First Last (@username)"."""
+    name = " ".join(filter(None, [getattr(me, "first_name", None), getattr(me, "last_name", None)]))
+    user = getattr(me, "username", None)
+    return f"{name or 'account'}" + (f" (@{user})" if user else "")
+
+
+async def log_in(client: TelegramClient, *, phone: Callable[[], str], code: Callable[[], str],
+                 password: Callable[[], str], show_link: Callable[[str], Any] | None = None) -> str:
+    """Log a connected client in: phone number, the code Telegram sends, the 2FA password if set
+    (Telethon's own `start`), or with `show_link` a QR login whose tg:// link is shown. Returns
+    "logged in as ..." (or "already logged in as ...")."""
+    if await client.is_user_authorized():
+        return f"already logged in as {who(await client.get_me())}"
+    if show_link is not None:
+        qr = await client.qr_login()
+        show_link("Open this link on a phone where Telegram is logged in (Settings > Devices > Link Desktop Device):")
+        show_link(qr.url)
+        try:
+            await qr.wait(timeout=120)
+        except errors.SessionPasswordNeededError:
+            await client.sign_in(password=password())
+    else:
+        await client.start(phone=phone, code_callback=code, password=password)
+    return f"logged in as {who(await client.get_me())}"
