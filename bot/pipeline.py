@@ -64,6 +64,7 @@ class Pipeline:
         self.store = store
         self.matcher = matcher
         self.alert_state = alert_state
+        self.alert_after: datetime | None = None  # posts dated before this are matched and stored, never pushed
         self.since = since
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
@@ -121,7 +122,8 @@ class Pipeline:
                 alert_ids: list[int] = []
                 update_ids: list[int] = []
                 for m in matches:
-                    a = self.store.queue_alert(story_id, post, m, state=self.alert_state, now=now)
+                    state = self.alert_state if self.alert_after is None or post.date >= self.alert_after else "muted"
+                    a = self.store.queue_alert(story_id, post, m, state=state, now=now)
                     if a is not None:
                         alert_ids.append(a)
                     elif status == "new" and (u := self.store.update_alert(story_id, m.rule, post, now=now)) is not None:

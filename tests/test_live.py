@@ -388,3 +388,18 @@ def test_login_with_phone_and_code_then_run_needs_no_prompt(fake: FakeTelegram, 
             await eventually(lambda: len(alerts(fake)) == 2)
             assert service.store.count("posts") == 1
     run(go())
+
+
+def test_a_new_channel_backfills_but_alerts_only_on_the_last_day(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        old = datetime.now(timezone.utc) - timedelta(days=3)
+        fake.publish(SHOT, DESERTION, date=old)
+        fake.publish(MASH, DESERTION_2.replace("Трое", "Пятеро").replace("Краснодаре", "Самаре"))
+        async with running(fake, tmp_path) as service:
+            await eventually(lambda: service.store.count("posts") == 2)
+            await service.sender.deliver()
+            assert {m.text.split("\n")[1].split(" ·")[0] for m in alerts(fake)} == {"Mash"}
+            states = {r["channel_id"]: r["state"] for r in service.store.db.query("SELECT channel_id, state FROM alerts")}
+            assert states[SHOT] == "muted"  # stored and exportable, not pushed
+    run(go())

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from telethon import TelegramClient, errors, events
@@ -16,13 +17,19 @@ from telethon.tl import types
 
 from ..pipeline import Pipeline, Processed
 from ..post import Post, bare_id
-from ..source.telegram import album_to_post, channel_username, group_albums, message_to_post
+from ..source.telegram import (
+    album_to_post,
+    channel_username,
+    group_albums,
+    message_to_post,
+)
 from ..store.db import Store
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
 
 log = logging.getLogger(__name__)
 
+BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's older posts alert no one
 ALBUM_MAX = 10  # items in one Telegram album
 RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
@@ -245,7 +252,8 @@ class Ingest:
             # empty page that ends it); FloodWaits are still honoured by the client.
             messages = [m async for m in self.client.iter_messages(
                 w.peer, min_id=max(0, high - self.edit_lookback), reverse=True, wait_time=0)]
-        else:  # a channel seen for the first time: its latest posts, not its whole history
+        else:  # a channel seen for the first time: its latest posts, not its whole history; only
+            # the last day's matches are pushed (older ones are stored, exported, counted)
             messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
         posts: list[Post] = []
         for run in group_albums(messages):
@@ -262,7 +270,12 @@ class Ingest:
         if high is not None and posts:  # at or below the mark and not stored: pruned by retention, not new
             known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
             posts = [p for p in posts if p.message_id > high or p.key in known]
-        done = await self._process(posts, in_order=True) if posts else []
+        if high is None:
+            self.pipeline.alert_after = datetime.now(timezone.utc) - BACKFILL_ALERTS
+        try:
+            done = await self._process(posts, in_order=True) if posts else []
+        finally:
+            self.pipeline.alert_after = None
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
 
