@@ -12,17 +12,19 @@ from telethon.utils import split_text
 
 from .outbox import Alert, snippet, story_line
 
-__all__ = ["render_html", "to_parts", "MAX_LENGTH"]
+__all__ = ["local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
 MAX_LENGTH = 4096
 _BADGE = {"high": "🔴 HIGH", "normal": "🟡 NORMAL", "low": "⚪ LOW"}
 
 
-def _local(date: str, tz: ZoneInfo | None) -> str:
+def local_time(when: str | datetime, tz: ZoneInfo | None) -> str:
+    """A time as analysts read it: '2024-11-20 12:04 MSK' in their zone (UTC without one); an
+    unreadable ISO string comes back as it is."""
     try:
-        dt = datetime.fromisoformat(date)
+        dt = datetime.fromisoformat(when) if isinstance(when, str) else when
     except ValueError:
-        return date
+        return str(when)
     if tz is None:
         return dt.strftime("%Y-%m-%d %H:%M UTC")
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
@@ -50,7 +52,7 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
     window, spans, _ = snippet(alert.text, [(h[2], h[3]) for h in alert.hits], width=width)
     lines = [
         f"{badge} · <b>{html.escape(alert.title)}</b>",
-        f'<a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> · {_local(alert.date, tz)}',
+        f'<a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
         "",
         _bold_spans(window, spans),
         "",

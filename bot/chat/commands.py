@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..alert.html import local_time
 from ..config import Config, channel_ref
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Matcher
@@ -198,7 +199,7 @@ class Commands:
         rule = self._rule(parts[0], "/mute NAME 2h")
         until = self.clock() + parse_span(parts[1])
         self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(rule.name)} muted until {_when(until, self.config)}.")
+        return Reply(f"🔕 {html.escape(rule.name)} muted until {local_time(until, self.config.zone)}.")
 
     async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
         name = args.strip()
@@ -220,7 +221,7 @@ class Commands:
             raise CommandError(f"no stored channel {parts[0]}")
         until = self.clock() + parse_span(parts[1])
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(parts[0])} muted for every rule until {_when(until, self.config)}.")
+        return Reply(f"🔕 {html.escape(parts[0])} muted for every rule until {local_time(until, self.config.zone)}.")
 
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
         ref = args.strip()
@@ -410,8 +411,8 @@ class Commands:
         self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
         if channel:
             title = (self.store.channel(int(channel_id)) or {}).get("title") or channel_id
-            return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(str(title))} until {_when(until, self.config)}.")
-        return Reply(f"🔕 {html.escape(rule)} muted until {_when(until, self.config)}.")
+            return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(str(title))} until {local_time(until, self.config.zone)}.")
+        return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}.")
 
     def _story(self, alert_id: int) -> Reply:
         row = self.store.db.execute("SELECT story_id, rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
@@ -420,7 +421,7 @@ class Commands:
         posts = self.store.story_posts(row[0])
         lines = [f"<b>Story #{row[0]}</b>: {len(posts)} post{'s' * (len(posts) != 1)}"]
         for p in posts:
-            lines.append(f'• {_when_iso(str(p["date"]), self.config)} <a href="{html.escape(str(p["link"]), quote=True)}">'
+            lines.append(f'• {local_time(str(p["date"]), self.config.zone)} <a href="{html.escape(str(p["link"]), quote=True)}">'
                          f"{html.escape(str(p['title']))}</a>")
         return Reply("\n".join(lines))
 
@@ -428,14 +429,3 @@ class Commands:
 def _short(query: object, width: int = 120) -> str:
     text = " ".join(str(query).split())
     return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def _when(dt: datetime, config: Config) -> str:
-    return dt.astimezone(config.zone).strftime("%Y-%m-%d %H:%M ") + (config.timezone if config.timezone != "UTC" else "UTC")
-
-
-def _when_iso(value: str, config: Config) -> str:
-    try:
-        return _when(datetime.fromisoformat(value), config)
-    except ValueError:
-        return value

@@ -11,6 +11,7 @@ from telethon import Button, TelegramClient, errors, events
 
 from ..alert.html import to_parts
 from ..config import Config
+from ..live.session import who
 from .commands import Caller, Commands, Reply
 
 __all__ = ["ChatBot", "triage_buttons"]
@@ -90,8 +91,7 @@ class ChatBot:
             sender = await event.get_sender()
         except (ValueError, TypeError):
             sender = None
-        name = " ".join(filter(None, [getattr(sender, "first_name", None), getattr(sender, "last_name", None)]))
-        return name or (f"@{sender.username}" if getattr(sender, "username", None) else str(event.sender_id))
+        return who(sender) if sender is not None else str(event.sender_id)
 
     async def send(self, chat_id: int, reply: Reply) -> None:
         """A reply as messages (split past 4096, buttons under the last part) or as a file."""

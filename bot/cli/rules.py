@@ -10,10 +10,10 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..match.check import check_examples
-from .common import DEFAULT_RULES, err, fail, out
 from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import Rule, RuleSet, load_rules
+from .common import DEFAULT_RULES, err, fail, out
 
 SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
 

@@ -24,7 +24,15 @@ from tomlkit.exceptions import TOMLKitError
 from ..store.backtest import Backtest, run_backtest
 from ..store.db import Store
 from .query import QueryError, parse
-from .rules import _NAME_RE, SEVERITIES, Rule, RuleError, RuleSet, parse_rules_text, rule_files
+from .rules import (
+    _NAME_RE,
+    SEVERITIES,
+    Rule,
+    RuleError,
+    RuleSet,
+    parse_rules_text,
+    rule_files,
+)
 
 __all__ = ["Change", "EditError", "RuleBook", "backtest_query"]
 

@@ -17,7 +17,19 @@ from rapidfuzz.distance import OSA
 
 from ..text import Token, find_urls, is_mixed, normalize_word, rough_words, tokenize
 from .morph import Morphology, default_morphology
-from .query import And, Near, Node, Not, Or, Phrase, Url, Word, needs_hit, to_text, words_of
+from .query import (
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Url,
+    Word,
+    needs_hit,
+    to_text,
+    words_of,
+)
 from .rules import Rule, RuleSet, channel_key
 
 __all__ = ["Hit", "Match", "Matcher", "auto_typos"]

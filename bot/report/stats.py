@@ -238,7 +238,9 @@ def stats_png(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None
     per_day = matches_per_day(store, since=since, now=now, tz=zone, rules=rules)
     by_rule = {s.rule: s for s in rule_stats(store, since=since, now=now, rules=rules)}
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazily: a second of import time
+    from matplotlib.backends.backend_agg import (
+        FigureCanvasAgg,  # lazily: a second of import time
+    )
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
