@@ -61,7 +61,7 @@ can log in through Telethon's own ``start()``/``sign_in()``.
     ``fake.request_log: list[Seen]`` has the same with ``time.perf_counter()`` and the account;
     ``fake.count(name)`` counts requests by class name.
 ``fake.callback_answers: list[tl.functions.messages.SetBotCallbackAnswerRequest]``
-``await eventually(predicate, timeout=2.0)``  poll until ``predicate()`` is truthy (for asserting on events).
+``await eventually(predicate, timeout=10.0)``  poll until ``predicate()`` is truthy (for asserting on events).
 
 Simplified (not Telegram): one DC, no MTProto transport/encryption, no seq numbers (pushed Updates use seq=0),
 getDifference does not announce channels with news (no updateChannelTooLong in other_updates), no
@@ -168,7 +168,7 @@ def _utf16_len(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
 
-async def eventually(predicate: Callable[[], Any], timeout: float = 2.0, step: float = 0.01):
+async def eventually(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.01):
     """Wait until ``predicate()`` is truthy; AssertionError after ``timeout`` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
