@@ -64,29 +64,30 @@ class Pipeline:
         self.store = store
         self.matcher = matcher
         self.alert_state = alert_state
-        self.alert_after: datetime | None = None  # posts dated before this are matched and stored, never pushed
         self.since = since
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
 
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
-                on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True) -> Iterator[Processed]:
+                on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True,
+                alert_after: datetime | None = None) -> Iterator[Processed]:
         """Process posts in batches; yields each post's outcome after its batch is committed.
 
         `in_order`: the posts are each channel's history read without gaps, so the channel's
         high-water mark may advance to them; live events pass False (a post pushed after a
-        silent gap must not hide the gap from the next history poll)."""
+        silent gap must not hide the gap from the next history poll). `alert_after`: posts dated
+        before it are matched and stored with their alerts muted, never pushed."""
         batch: list[Post] = []
         for post in posts:
             batch.append(post)
             if len(batch) >= batch_size:
-                yield from self._commit(batch, on_batch, in_order)
+                yield from self._commit(batch, on_batch, in_order, alert_after)
                 batch = []
         if batch:
-            yield from self._commit(batch, on_batch, in_order)
+            yield from self._commit(batch, on_batch, in_order, alert_after)
 
     def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
-                in_order: bool = True) -> list[Processed]:
+                in_order: bool = True, alert_after: datetime | None = None) -> list[Processed]:
         known = self.store.known_hashes([p.key for p in batch])
         out: list[Processed] = []
         now = utcnow()
@@ -122,7 +123,7 @@ class Pipeline:
                 alert_ids: list[int] = []
                 update_ids: list[int] = []
                 for m in matches:
-                    state = self.alert_state if self.alert_after is None or post.date >= self.alert_after else "muted"
+                    state = self.alert_state if alert_after is None or post.date >= alert_after else "muted"
                     a = self.store.queue_alert(story_id, post, m, state=state, now=now)
                     if a is not None:
                         alert_ids.append(a)
@@ -136,6 +137,7 @@ class Pipeline:
                 if in_order:
                     self.store.advance_high_water(channel_id, high)
             self.store.sync_search()
+        self.stories.before_read = lambda: None  # nothing pending outside a batch
         for p in out:
             self.summary.add(p)
         if on_batch:

@@ -7,6 +7,9 @@ re-export them from conftest.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING
 
 import pytest
 import telethon._updates.messagebox as _messagebox
@@ -14,6 +17,9 @@ import telethon.client.users as _users
 import telethon.events.album as _album
 
 from .fake_telegram import FakeTelegram
+
+if TYPE_CHECKING:
+    from bot.live.service import Service
 
 
 @pytest.fixture
@@ -51,3 +57,22 @@ def telethon_sleeps(monkeypatch) -> SleepRecorder:
     rec = SleepRecorder()
     monkeypatch.setattr(_users, "asyncio", rec)
     return rec
+
+
+async def stop_service(service: Service) -> None:
+    """Stop a live service as a test leaves it: jobs, both clients, the store."""
+    await service.stop()
+    await service.user.disconnect()
+    if service.bot is not None:
+        await service.bot.disconnect()
+    service.store.close()
+
+
+@contextlib.asynccontextmanager
+async def served(starting: Awaitable[Service]) -> AsyncIterator[Service]:
+    """The service `starting` yields, stopped however the test ends."""
+    service = await starting
+    try:
+        yield service
+    finally:
+        await stop_service(service)

@@ -8,7 +8,6 @@ import contextlib
 import csv
 import io
 import shutil
-from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from bot.live.session import CLIENT_OPTIONS
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
+from .telegram_fixtures import served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOT, MASH = 1800000001, 1800000002
@@ -70,22 +70,9 @@ async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, 
     return service
 
 
-@contextlib.asynccontextmanager
-async def running(fake: FakeTelegram, tmp_path: Path, *args: Any, **kw: Any) -> AsyncIterator[Service]:
+def running(fake: FakeTelegram, tmp_path: Path, *args: Any, **kw: Any) -> contextlib.AbstractAsyncContextManager[Service]:
     """A started service, stopped (clients disconnected, store closed) however the test ends."""
-    service = await start(fake, tmp_path, *args, **kw)
-    try:
-        yield service
-    finally:
-        await stop(service)
-
-
-async def stop(service: Service) -> None:
-    await service.stop()
-    await service.user.disconnect()
-    assert service.bot is not None
-    await service.bot.disconnect()
-    service.store.close()
+    return served(start(fake, tmp_path, *args, **kw))
 
 
 def replies(fake: FakeTelegram, to: int = ANALYST) -> list[Any]:
@@ -313,7 +300,7 @@ def test_scheduled_jobs_fire_when_the_clock_says(fake: FakeTelegram, tmp_path: P
             assert fire["reconcile"] - now <= timedelta(minutes=60)
             assert {"sender", "rules", "watchdog", "retention"} <= set(fire)
         finally:
-            await stop(service)
+            await stop_service(service)
     run(go())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bot.live.session import CLIENT_OPTIONS, NotLoggedIn
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
+from .telegram_fixtures import served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}  # as tgwatch, minus endless retries
@@ -53,20 +53,9 @@ async def start(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> Service:
     return service
 
 
-@contextlib.asynccontextmanager
-async def running(fake: FakeTelegram, tmp_path: Path, *args: Any, **kw: Any) -> AsyncIterator[Service]:
+def running(fake: FakeTelegram, tmp_path: Path, *args: Any, **kw: Any) -> contextlib.AbstractAsyncContextManager[Service]:
     """A started service, stopped (clients disconnected, store closed) however the test ends."""
-    service = await start(fake, tmp_path, *args, **kw)
-    try:
-        yield service
-    finally:
-        await stop(service)
-
-
-async def stop(service: Service) -> None:
-    await service.stop()
-    await service.user.disconnect()
-    service.store.close()
+    return served(start(fake, tmp_path, *args, **kw))
 
 
 def alerts(fake: FakeTelegram) -> list[Any]:
@@ -169,7 +158,7 @@ def test_posts_published_while_stopped_are_recovered_once(fake: FakeTelegram, tm
         service = await start(fake, tmp_path)
         fake.publish(SHOT, NEUTRAL)
         await eventually(lambda: service.store.count("posts") == 1)
-        await stop(service)
+        await stop_service(service)
         fake.publish(SHOT, DESERTION)
         fake.publish(MASH, DESERTION_2)
         fake.publish(TOPOR, NEUTRAL)
@@ -241,7 +230,7 @@ def test_a_long_flood_wait_pauses_delivery_then_delivers_once(fake: FakeTelegram
             await service.sender.deliver()
             assert len(alerts(fake)) == 2
         finally:
-            await stop(service)
+            await stop_service(service)
     run(go())
 
 
@@ -264,14 +253,14 @@ def test_a_crash_between_send_and_marking_sent_shows_no_second_copy(fake: FakeTe
             assert len(alerts(fake)) == 1  # it reached the chat, but the store never heard
         finally:
             store.mark_delivered = real  # type: ignore[method-assign]
-            await stop(service)
+            await stop_service(service)
         service = await start(fake, tmp_path)  # the restart retries with the stored random_id
         try:
             await service.sender.deliver()
             assert len(alerts(fake)) == 2
             assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
         finally:
-            await stop(service)
+            await stop_service(service)
     run(go())
 
 

@@ -45,6 +45,8 @@ _GONE: tuple[tuple[type[Exception], str], ...] = (
     (errors.UsernameInvalidError, "gone"),
 )
 
+_GONE_ERRORS = tuple(kind for kind, _ in _GONE)
+
 
 class ChannelGone(Exception):
     """A watched channel turned private, was deleted or banned the account."""
@@ -109,7 +111,7 @@ class Ingest:
             if flooded and (row is None or row.get("access_hash") is None):
                 continue  # needs resolveUsername, which Telegram just asked us to stop calling
             try:
-                w = await self._resolve_one(ref)
+                w = await self._resolve_one(ref, row)
             except errors.FloodWaitError as e:
                 log.warning("resolving %s: Telegram asks to wait %d s; trying again at the next poll", ref, e.seconds)
                 self.unresolved[ref] = f"flood wait {e.seconds} s"
@@ -118,11 +120,8 @@ class Ingest:
             except (ValueError, TypeError, errors.RPCError, ChannelGone) as e:
                 status = _gone(e) or "unresolved"
                 detail = f"cannot watch {ref}: {_why(e)}"
-                row = self.store.channel(ref)
-                known = row is not None and row.get("status") == status  # reported on an earlier poll or run
-                if row is not None:
-                    self.store.set_channel_status(int(row["id"]), status, _why(e))  # type: ignore[arg-type]
-                if not known and self.unresolved.get(ref) != detail:
+                before = self.store.set_channel_status(int(row["id"]), status, _why(e)) if row else None  # type: ignore[arg-type]
+                if before != status and self.unresolved.get(ref) != detail:  # not reported on an earlier poll or run
                     await self.notify(f"⚠️ {detail}")
                 self.unresolved[ref] = detail
                 self._retry_at[ref] = now + RETRY_UNRESOLVED
@@ -132,8 +131,8 @@ class Ingest:
             self.watched[w.id] = w
         return self.watched
 
-    async def _resolve_one(self, ref: str | int) -> Watched:
-        row = self.store.channel(ref)
+    async def _resolve_one(self, ref: str | int, row: dict[str, Any] | None) -> Watched:
+        """The channel `ref` (its store row when seen before) as a Watched; raises what Telethon does."""
         entity = None
         if row is not None and row.get("access_hash") is not None:
             try:  # known from an earlier run: channels.getChannels, never resolveUsername
@@ -214,9 +213,9 @@ class Ingest:
             post = album
         await self._process([post], in_order=False)
 
-    async def _process(self, posts: list[Post], *, in_order: bool) -> list[Processed]:
+    async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:
         async with self._lock:
-            done = list(self.pipeline.process(posts, in_order=in_order))
+            done = list(self.pipeline.process(posts, in_order=in_order, alert_after=alert_after))
         await self.on_processed(done)
         return done
 
@@ -231,7 +230,7 @@ class Ingest:
         for w in list(self.watched.values()):
             try:
                 n, was_read = await self._reconcile_one(w)
-            except tuple(kind for kind, _ in _GONE) as e:
+            except _GONE_ERRORS as e:
                 await self._mark_gone(w, e)
                 continue
             except errors.FloodWaitError as e:
@@ -270,12 +269,8 @@ class Ingest:
         if high is not None and posts:  # at or below the mark and not stored: pruned by retention, not new
             known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
             posts = [p for p in posts if p.message_id > high or p.key in known]
-        if high is None:
-            self.pipeline.alert_after = datetime.now(timezone.utc) - BACKFILL_ALERTS
-        try:
-            done = await self._process(posts, in_order=True) if posts else []
-        finally:
-            self.pipeline.alert_after = None
+        after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
+        done = await self._process(posts, in_order=True, alert_after=after) if posts else []
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
 

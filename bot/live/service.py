@@ -75,11 +75,9 @@ class Service:
                                  digest=self.sender.send_digest, clock=clock)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
-        self.recovered: tuple[int, int] = (0, 0)
         self.last_poll: datetime | None = None
         self.warned_silent: set[int] = set()
         self.warned_behind = False
-        self.errors: list[str] = []
 
     def _matcher(self) -> Matcher:
         return Matcher(self.rulebook.ruleset, groups=self.config.groups)
@@ -109,9 +107,8 @@ class Service:
         if self.chat is not None:
             await self.chat.resolve_chats()
             self.chat.listen()
-        self.recovered = await self.ingest.reconcile()
+        n, m = await self.ingest.reconcile()
         self.last_poll = self.clock()
-        n, m = self.recovered
         if n:
             await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
         await self.sender.deliver()
@@ -189,7 +186,7 @@ class Service:
     def status_text(self, now: datetime) -> str:
         """/status: "behind" counts the posts a channel pushed live past its last in-order read,
         which the next poll confirms (and fills if Telegram skipped any)."""
-        errors = [str(v) for v in self.ingest.unresolved.values()] + self.errors
+        errors = [str(v) for v in self.ingest.unresolved.values()]
         behind = {int(r[0]): int(r[1]) for r in self.store.db.execute(
             "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
             "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
