@@ -114,6 +114,8 @@ class Store:
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
         self.db = sqlite_utils.Database(conn)
+        self._stories: dict[int, list] = {}  # story id -> row not written yet (`new_story`, `join_story`)  # type: ignore[type-arg]
+        self._next_story: int | None = None
         self.migrate()
 
     # -- schema ----------------------------------------------------------------------------------
@@ -145,7 +147,10 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self._flush_stories()
         except BaseException:
+            self._stories.clear()
+            self._next_story = None
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
@@ -183,31 +188,54 @@ class Store:
             [message_id, channel_id],
         )
 
+    # Story rows change with nearly every post: inside a transaction they are kept here and
+    # written in one statement before any post refers to them and before COMMIT (`_flush_stories`).
+    _STORY_SQL = (
+        "INSERT INTO stories (id, first_channel_id, first_message_id, first_date, last_date, size, channels) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET first_channel_id = excluded.first_channel_id, "
+        "first_message_id = excluded.first_message_id, first_date = excluded.first_date, "
+        "last_date = excluded.last_date, size = excluded.size, channels = excluded.channels")
+
     def new_story(self, post: Post) -> int:
-        cur = self.db.execute(
-            "INSERT INTO stories (first_channel_id, first_message_id, first_date, last_date, size, channels) "
-            "VALUES (?, ?, ?, ?, 1, ?)",
-            [post.channel_id, post.message_id, iso(post.date), iso(post.date), json.dumps([post.channel_id])],
-        )
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        """A new story whose only post is `post`; returns its id."""
+        if self._next_story is None:
+            self._next_story = (self.db.conn.execute("SELECT max(id) FROM stories").fetchone()[0] or 0) + 1
+        story_id = self._next_story
+        self._next_story += 1
+        d = iso(post.date)
+        self._stories[story_id] = [post.channel_id, post.message_id, d, d, 1, [post.channel_id]]
+        self._write_through()
+        return story_id
 
     def join_story(self, story_id: int, post: Post) -> None:
         """Count one more post in a story: size, channels, last date (and first post when earlier)."""
-        row = self.db.execute("SELECT first_date, last_date, channels FROM stories WHERE id = ?", [story_id]).fetchone()
+        row = self._stories.get(story_id)
         if row is None:
-            return
-        first, last, chans = row
-        channels = json.loads(chans or "[]")
-        if post.channel_id not in channels:
-            channels.append(post.channel_id)
+            got = self.db.conn.execute("SELECT first_channel_id, first_message_id, first_date, last_date, size, channels "
+                                       "FROM stories WHERE id = ?", [story_id]).fetchone()
+            if got is None:
+                return
+            row = self._stories[story_id] = [*got[:4], got[4] or 0, json.loads(got[5] or "[]")]
         d = iso(post.date)
-        if first is None or d < first:
-            self.db.execute(
-                "UPDATE stories SET first_channel_id = ?, first_message_id = ?, first_date = ? WHERE id = ?",
-                [post.channel_id, post.message_id, d, story_id])
-        self.db.execute(
-            "UPDATE stories SET size = coalesce(size, 0) + 1, channels = ?, last_date = ? WHERE id = ?",
-            [json.dumps(channels), max(d, last or d), story_id])
+        if row[2] is None or d < row[2]:  # type: ignore[operator]
+            row[0], row[1], row[2] = post.channel_id, post.message_id, d
+        if row[3] is None or d > row[3]:  # type: ignore[operator]
+            row[3] = d
+        row[4] += 1
+        if post.channel_id not in row[5]:
+            row[5].append(post.channel_id)
+        self._write_through()
+
+    def _write_through(self) -> None:
+        """Outside a transaction nothing would flush the story rows: write them now."""
+        if not self.db.conn.in_transaction:
+            self._flush_stories()
+
+    def _flush_stories(self) -> None:
+        if self._stories:
+            self.db.conn.executemany(self._STORY_SQL, [(i, *r[:5], json.dumps(r[5])) for i, r in self._stories.items()])
+        self._stories.clear()
+        self._next_story = None  # another process may add stories once this transaction ends
 
     def story_of(self, channel_id: int, message_id: int) -> int | None:
         """The story of a stored post, None when it is not stored."""
@@ -263,6 +291,7 @@ class Store:
     def write_new_posts(self, rows: Sequence[tuple[object, ...]]) -> None:
         """Insert posts not stored before in one statement (`post_row` rows); the search index
         picks them up at the next `sync_search`."""
+        self._flush_stories()  # the posts refer to their stories
         self.db.conn.executemany(self._POST_SQL, rows)
 
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
@@ -275,6 +304,7 @@ class Store:
                 self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [old[0], old[1]])
             else:
                 old = None
+        self._flush_stories()
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
         if old:
             self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [old[0], post.text])
