@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bot.post import Post  # noqa: E402
 from bot.source import read_by_date  # noqa: E402
 from bot.store.db import Store  # noqa: E402
-from bot.story.index import StoryIndex, _prepare  # noqa: E402
+from bot.story.index import StoryIndex, prepare as _prepare  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "telegram-ru-news-2024"
 TARGET_US, WINDOW_HOURS, BATCH, SCAN_SAMPLE = 1000.0, 48.0, 500, 50

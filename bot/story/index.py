@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import islice, repeat
+from typing import NamedTuple
 
 from ..post import Post
 from ..store.db import Store
@@ -43,24 +44,21 @@ from .similar import (
     text_digest,
 )
 
-__all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS"]
+__all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS", "Prepared", "prepare"]
 
 PRECISE_RULE = Rule(near=0.5, window_hours=3.0, dup=0.9, max_gap_hours=48.0)
 MIN_EXACT_WORDS = 4  # an identical text shorter than this («Видео», «Срочно») is no evidence
 _PREFILTER = 0.3  # unweighted overlap of the smaller word set below which no fingerprint is built
 
 
-class _Entry:
-    __slots__ = ("key", "story_id", "when", "body", "terms", "fp", "alive")
+class Prepared(NamedTuple):
+    """What the story step needs of a post's text, computed once (`prepare`)."""
 
-    def __init__(self, key: tuple[int, int], story_id: int, when: float, body: str, terms: frozenset[str]) -> None:
-        self.key = key
-        self.story_id = story_id
-        self.when = when
-        self.body = body
-        self.terms = terms
-        self.fp: Fingerprint | None = None
-        self.alive = True  # False once expired or replaced by a later entry of the same post
+    terms: frozenset[str]  # folded content words
+    digest: str | None  # exact-copy digest, None when too short to be evidence
+    lead: frozenset[str]  # folded content words of the headline (first line)
+    numbers: frozenset[str]
+    names: frozenset[str]  # folded proper nouns among `terms`
 
 
 def _terms(body: str) -> tuple[list[str], frozenset[str]]:
@@ -71,11 +69,36 @@ def _terms(body: str) -> tuple[list[str], frozenset[str]]:
     return ws, frozenset([w[:6] for w in content if len(w) > 1 and not w.isdigit()])
 
 
-def _prepare(text: str) -> tuple[str, frozenset[str], str | None]:
-    """(stripped body, folded content words, exact-copy digest or None when too short)."""
+def prepare(text: str) -> Prepared:
+    """The part of `StoryIndex.assign` that depends on the text alone (so another process can do
+    it): boilerplate stripped, words folded (six-letter prefixes, no morphology), headline,
+    numbers and names picked out."""
     body = strip_boilerplate(text)
     ws, terms = _terms(body)
-    return body, terms, (text_digest(ws) if len(ws) >= MIN_EXACT_WORDS else None)
+    nl = body.find("\n")
+    return Prepared(
+        terms=terms,
+        digest=text_digest(ws) if len(ws) >= MIN_EXACT_WORDS else None,
+        lead=terms if nl < 0 else _terms(body[:nl])[1],
+        numbers=numbers_in(body),
+        names=frozenset(names_in(body, fold_prefix) & terms) if terms else frozenset(),
+    )
+
+
+class _Entry:
+    __slots__ = ("key", "story_id", "when", "prep", "fp", "alive")
+
+    def __init__(self, key: tuple[int, int], story_id: int, when: float, prep: Prepared) -> None:
+        self.key = key
+        self.story_id = story_id
+        self.when = when
+        self.prep = prep
+        self.fp: Fingerprint | None = None
+        self.alive = True  # False once expired or replaced by a later entry of the same post
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.prep.terms
 
 
 class StoryIndex:
@@ -105,14 +128,16 @@ class StoryIndex:
 
     # -- public ----------------------------------------------------------------------------------
 
-    def assign(self, post: Post, known_story: int | None = None) -> int:
-        """The post's story id; an edit of a stored post (`known_story`) keeps its story."""
+    def assign(self, post: Post, known_story: int | None = None, prepared: Prepared | None = None) -> int:
+        """The post's story id; an edit of a stored post (`known_story`) keeps its story.
+        `prepared`: `prepare(post.text)` when done elsewhere."""
         if known_story is not None:
             return known_story
         when = post.date.timestamp()
         if self.held_from is None or when - self.window < self.held_from:
             self._load(post.date)
-        body, terms, digest = _prepare(post.text)
+        prep = prepared or prepare(post.text)
+        terms, digest = prep.terms, prep.digest
         ranked = self._by_rarity(terms)
         story = self._forwarded_story(post)
         how = "forward"
@@ -120,7 +145,7 @@ class StoryIndex:
             hit = self.exact.get(digest)
             if hit is not None and hit.alive and abs(hit.when - when) <= self.window:
                 story, how = hit.story_id, "exact"
-        entry = _Entry(post.key, 0, when, body, terms)
+        entry = _Entry(post.key, 0, when, prep)
         if story is None and terms:
             story, how = self._near(entry, ranked), "near"
         if story is None:
@@ -184,18 +209,16 @@ class StoryIndex:
         return cands
 
     def _fp(self, e: _Entry) -> Fingerprint:
-        """`similar.fingerprint` with the prefix fold, built from the cheap words (the matcher's
+        """`similar.fingerprint` with the prefix fold, from the cheap words (the matcher's
         `rough_words`: no look-alike folding, no second normalisation pass) and without shingles:
-        the same decision at a fifth of the cost."""
+        the same decision at a fifth of the cost. Weighted by the document frequency of now."""
         if e.fp is None:
-            body = e.body
-            weights = self.df.weights(e.terms)
-            nl = body.find("\n")
-            lead = e.terms if nl < 0 else _terms(body[:nl])[1]
+            p = e.prep
+            weights = self.df.weights(p.terms)
             e.fp = Fingerprint(
-                weights=weights, terms=e.terms, total=math.fsum(weights.values()), lead=lead,
-                lead_total=math.fsum([weights[t] for t in lead]), rare=(), numbers=numbers_in(body),
-                names=frozenset(names_in(body, fold_prefix) & e.terms), exact=repr(e.key), shingles=frozenset(), when=e.when)
+                weights=weights, terms=p.terms, total=math.fsum(weights.values()), lead=p.lead,
+                lead_total=math.fsum([weights[t] for t in p.lead]), rare=(), numbers=p.numbers,
+                names=p.names, exact=repr(e.key), shingles=frozenset(), when=e.when)
         return e.fp
 
     def _add(self, entry: _Entry, ranked: list[str], digest: str | None, *, expire: bool = True) -> None:
@@ -263,7 +286,7 @@ class StoryIndex:
         if story_id is None:
             return
         when = datetime.fromisoformat(date).timestamp()
-        body, terms, digest = _prepare(text)
-        entry = _Entry((channel_id, message_id), story_id, when, body, terms)
-        self._add(entry, self._by_rarity(terms), digest, expire=False)
+        prep = prepare(text)
+        entry = _Entry((channel_id, message_id), story_id, when, prep)
+        self._add(entry, self._by_rarity(prep.terms), prep.digest, expire=False)
 
