@@ -33,6 +33,7 @@ from bot.match.rules import load_rules  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
 from bot.source import read_by_date  # noqa: E402
 from bot.store.db import Store  # noqa: E402
+from bot.worker import default_workers  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "telegram-ru-news-2024"
 TARGET_PPS, TARGET_X = 5_000, 10.0
@@ -59,20 +60,31 @@ def timer(spent: dict[str, float], name: str, fn: Callable[..., Any]) -> Callabl
     return wrapped
 
 
-def replay(db: Path, matcher: Any, corpus: Path, batch: int,
+def child_cpu() -> float:
+    """CPU seconds of the finished child processes (the worker, once it has exited)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def replay(db: Path, matcher: Any, corpus: Path, batch: int, workers: int,
            spent: dict[str, float] | None = None) -> tuple[float, Pipeline]:
     store = Store(db)
     if spent is not None:
         for name in STORE_METHODS:
             setattr(store, name, timer(spent, name, getattr(store, name)))
-    pipe = Pipeline(store, matcher, alert_state="muted")
+    cpu0 = child_cpu()
+    pipe = Pipeline(store, matcher, alert_state="muted", workers=workers)  # the worker starts here, untimed
     if spent is not None:
         pipe.stories.assign = timer(spent, "story", pipe.stories.assign)  # type: ignore[method-assign]
+        pipe._done = timer(spent, "wait", pipe._done)  # type: ignore[method-assign]
     gc.collect()
     t0 = time.perf_counter()
     for _ in pipe.process(posts_of(corpus), batch_size=batch):
         pass
     t = time.perf_counter() - t0
+    pipe.close()
+    if spent is not None:
+        spent["worker cpu"] += child_cpu() - cpu0
     store.close()
     return t, pipe
 
@@ -81,6 +93,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--batch", type=int, default=500, help="pipeline batch size (default 500, as replay)")
+    ap.add_argument("--workers", type=int, default=default_workers(),
+                    help="worker processes for matching (default: as replay, 1 on 2+ cores, 0 = one process)")
     args = ap.parse_args()
     if not args.corpus.is_dir():
         sys.exit(f"bench/replay.py: corpus not found at {args.corpus} (pass --corpus PATH)")
@@ -106,13 +120,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tgwatch-bench-") as tmp:
         db = Path(tmp) / "bench.db"
-        e2e, pipe = replay(db, matcher, args.corpus, args.batch, spent)
+        e2e, pipe = replay(db, matcher, args.corpus, args.batch, args.workers, spent)
         s = pipe.summary
         peak_e2e = peak_mib()
         print(f"end to end (fresh store):    {e2e:7.2f} s  {n / e2e:9,.0f} posts/s   peak RSS {peak_e2e:.0f} MiB"
               f"   (new {s.new:,}, matches {sum(s.matches.values()):,}, alerts {s.alerts:,}; "
               f"store {db.stat().st_size / 2**20:.0f} MiB)")
-        again, pipe2 = replay(db, matcher, args.corpus, args.batch)
+        again, pipe2 = replay(db, matcher, args.corpus, args.batch, args.workers)
         s2 = pipe2.summary
         print(f"again (same store):          {again:7.2f} s  {n / again:9,.0f} posts/s"
               f"   (unchanged {s2.unchanged:,}, new {s2.new:,}, alerts {s2.alerts:,}; "
@@ -121,19 +135,25 @@ def main() -> None:
     match_t = spent["match"]
     store_t = sum(spent[m] for m in STORE_METHODS)
     story_t = spent["story"]
-    rest = e2e - floor - match_t - store_t - story_t
-    print("\nwhere end-to-end time goes (fresh store; parse = the floor run):")
+    wait_t = spent["wait"]
+    rest = e2e - floor - match_t - store_t - story_t - wait_t
+    print(f"\nwhere end-to-end time goes (fresh store; parse = the floor run; {args.workers} worker process(es)):")
     top = sorted(STORE_METHODS, key=lambda m: -spent[m])[:3]
     for name, t in (("parse + iterate", floor), ("story (assign, with its SQL)", story_t),
-                    ("match", match_t), ("store writes + search index (SQL)", store_t),
-                    *((f"  of which {m}", spent[m]) for m in top), ("rest (commits, batching)", rest)):
+                    ("match (in this process)", match_t), ("store writes + search index (SQL)", store_t),
+                    *((f"  of which {m}", spent[m]) for m in top),
+                    ("waiting for the worker", wait_t), ("rest (commits, batching)", rest)):
         print(f"  {name:<36}{t:7.2f} s  {100 * t / e2e:5.1f} %")
+    if args.workers:
+        print(f"  {'worker CPU (in parallel: match, prepare)':<36}{spent['worker cpu']:7.2f} s")
 
     ok = lambda c: "OK" if c else "MISSED"  # noqa: E731
     ratio = e2e / floor
     print(f"\ntarget >= {TARGET_PPS:,} posts/s end to end: {n / e2e:,.0f} [{ok(n / e2e >= TARGET_PPS)}]")
     print(f"target within {TARGET_X:g}x of the floor: {ratio:.2f}x [{ok(ratio <= TARGET_X)}]")
-    print(f"peak RSS {peak_mib():.0f} MiB (floor run {peak_floor:.0f} MiB)")
+    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS {peak_mib():.0f} MiB (floor run {peak_floor:.0f} MiB)"
+          + (f", worker process {worker_rss:.0f} MiB (shares the parent's pages until written)" if args.workers else ""))
 
 
 if __name__ == "__main__":

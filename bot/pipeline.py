@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Callable, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post
 from .store.db import Store, utcnow
 from .story import StoryIndex
+from .worker import Work, Worker
 
 __all__ = ["Pipeline", "Processed", "Summary"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,18 +61,34 @@ class Pipeline:
     edited ones, queues one alert per story x rule; a story that grows after its alert was sent
     queues an update of that alert instead of a new one.
 
-    Batches commit atomically: a crash loses at most the batch in flight, never stored data,
+    Batches commit atomically: a crash loses at most the batches in flight, never stored data,
     and the alert is queued in the same transaction as the match that caused it.
+    With `workers=1` (`worker.default_workers()`), a second process matches and prepares the next
+    batch while this one stores the current one: the same results, about twice as fast on two
+    cores. Close the pipeline (or use it as a context manager) to stop that process.
     """
 
     def __init__(self, store: Store, matcher: Matcher, *, alert_state: str = "queued",
-                 since: datetime | None = None, window_hours: float = 48.0) -> None:
+                 since: datetime | None = None, window_hours: float = 48.0, workers: int = 0) -> None:
         self.store = store
         self.matcher = matcher
         self.alert_state = alert_state
         self.since = since
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
+        self.worker = Worker(matcher) if workers > 0 else None
+
+    def close(self) -> None:
+        """Stop the worker process, if any."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
                 on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True,
@@ -77,17 +99,59 @@ class Pipeline:
         high-water mark may advance to them; live events pass False (a post pushed after a
         silent gap must not hide the gap from the next history poll). `alert_after`: posts dated
         before it are matched and stored with their alerts muted, never pushed."""
-        batch: list[Post] = []
-        for post in posts:
-            batch.append(post)
-            if len(batch) >= batch_size:
+        it = iter(posts)
+        ahead: tuple[list[Post], list[Post], Future[list[Work]]] | None = None  # in the worker
+        while batch := list(islice(it, batch_size)):
+            todo = self._todo(batch) if self.worker is not None else []
+            future = self._submit(todo) if self.worker is not None else None
+            if ahead is not None:
+                yield from self._commit(ahead[0], on_batch, in_order, alert_after, self._done(ahead[1], ahead[2]))
+                ahead = None
+            if future is None:
                 yield from self._commit(batch, on_batch, in_order, alert_after)
-                batch = []
-        if batch:
-            yield from self._commit(batch, on_batch, in_order, alert_after)
+            else:
+                ahead = (batch, todo, future)
+        if ahead is not None:
+            yield from self._commit(ahead[0], on_batch, in_order, alert_after, self._done(ahead[1], ahead[2]))
+
+    def _submit(self, todo: list[Post]) -> Future[list[Work]] | None:
+        """Hand posts to the worker; None (do them here) when it has stopped."""
+        assert self.worker is not None
+        try:
+            return self.worker.submit(todo)
+        except Exception as e:  # BrokenProcessPool: the child died between two batches
+            self._lost(e)
+            return None
+
+    def _lost(self, e: Exception) -> None:
+        if self.worker is not None:  # said once: the batches already handed over fail the same way
+            log.warning("worker process failed (%s): matching in the main process from here", e)
+            self.close()
+
+    def _todo(self, batch: list[Post]) -> list[Post]:
+        """The posts of a batch worth sending to the worker: not too old, not stored unchanged
+        (a guess: `_commit` decides again, and does what the worker was not sent)."""
+        known = self.store.known_hashes([p.key for p in batch])
+        todo = []
+        for p in batch:
+            if self.since and p.date < self.since:
+                continue
+            k = known.get(p.key)
+            if k is None or k[0] != p.text_hash:
+                todo.append(p)
+        return todo
+
+    def _done(self, todo: list[Post], future: Future[list[Work]]) -> dict[int, Work]:
+        """The worker's results by post object; empty (all done here) when the worker failed."""
+        try:
+            return {id(p): w for p, w in zip(todo, future.result())}
+        except Exception as e:  # a killed or broken worker: carry on in this process
+            self._lost(e)
+            return {}
 
     def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
-                in_order: bool = True, alert_after: datetime | None = None) -> list[Processed]:
+                in_order: bool = True, alert_after: datetime | None = None,
+                done: dict[int, Work] | None = None) -> list[Processed]:
         known = self.store.known_hashes([p.key for p in batch])
         out: list[Processed] = []
         now = utcnow()
@@ -111,8 +175,9 @@ class Pipeline:
                     out.append(Processed(post, "unchanged", prev[1]))
                     continue
                 status = "new" if prev is None else "edited"
-                story_id = self.stories.assign(post, prev[1] if prev else None)
-                matches = self.matcher.match(post)
+                work = done.get(id(post)) if done else None
+                story_id = self.stories.assign(post, prev[1] if prev else None, work[1] if work else None)
+                matches = work[0] if work else self.matcher.match(post)
                 edited = status == "edited"
                 if edited:  # in order: a post new earlier in this batch is written before its edit
                     flush()

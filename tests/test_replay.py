@@ -342,3 +342,63 @@ def test_crash_mid_replay_keeps_committed_batches_and_rerun_completes(
     assert rows(db, "SELECT count(*) FROM (SELECT story_id, rule FROM alerts GROUP BY 1, 2 HAVING count(*) > 1)") \
         == [(0,)]
     assert {t: n for t, n in counts(db).items()} == counts(clean_db)
+
+
+def store_dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """What an analyst can see of a replay: posts with their stories, matches, stories, alerts."""
+    return {
+        "posts": rows(db, "SELECT channel_id, message_id, story_id, text_hash FROM posts ORDER BY 1, 2"),
+        "matches": rows(db, "SELECT channel_id, message_id, rule, terms, hits FROM matches ORDER BY 1, 2, 3"),
+        "stories": rows(db, "SELECT id, first_channel_id, first_message_id, first_date, last_date, size, channels "
+                            "FROM stories ORDER BY id"),
+        "alerts": rows(db, "SELECT story_id, rule, channel_id, message_id, state FROM alerts ORDER BY 1, 2"),
+        "search": rows(db, "SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'дезертир*' ORDER BY rowid"),
+    }
+
+
+def sample_posts() -> list[Post]:
+    posts = [p for p in read_paths([SAMPLE]) if isinstance(p, Post)]
+    edited = posts[3]  # an edit later in the stream: the worker matches both versions
+    posts.append(Post(edited.channel_id, edited.message_id, edited.date, HIT_TEXT, channel_title=edited.channel_title,
+                      channel_username=edited.channel_username))
+    return posts
+
+
+def test_a_worker_process_stores_exactly_what_one_process_stores(tmp_path: Path, matcher: Matcher) -> None:
+    posts = sample_posts()
+    dumps = []
+    for workers in (0, 1):
+        db = tmp_path / f"w{workers}.db"
+        store = Store(db)
+        with Pipeline(store, matcher, workers=workers) as pipe:
+            assert (pipe.worker is not None) == bool(workers)
+            done = list(pipe.process(posts, batch_size=4))
+        store.close()
+        assert [p.post.key for p in done] == [p.key for p in posts]
+        assert pipe.summary.edited == 1 and pipe.summary.alerts > 0
+        dumps.append(store_dump(db))
+    assert dumps[0]["matches"] and dumps[0]["search"]
+    assert dumps[1] == dumps[0]
+
+
+def test_a_killed_worker_process_loses_nothing(tmp_path: Path, matcher: Matcher) -> None:
+    posts = sample_posts()
+    one = tmp_path / "one.db"
+    store = Store(one)
+    list(Pipeline(store, matcher).process(posts, batch_size=4))
+    store.close()
+
+    db = tmp_path / "killed.db"
+    store = Store(db)
+    with Pipeline(store, matcher, workers=1) as pipe:
+        done = []
+        for p in pipe.process(posts, batch_size=4):
+            if not done:  # the next batch is in the worker now
+                assert pipe.worker is not None
+                for pid in pipe.worker.pids:
+                    os.kill(pid, 9)
+            done.append(p)
+        assert pipe.worker is None  # carried on in this process
+    store.close()
+    assert len(done) == len(posts)
+    assert store_dump(db) == store_dump(one)

@@ -21,6 +21,7 @@ from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline
 from ..source import Skip, read_by_date, source_files
+from ..worker import default_workers
 from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
 from .rules import load_or_fail
 
@@ -57,7 +58,9 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     except OSError as e:
         store.close()
         fail(f"--alerts {alerts}: cannot write ({e.strerror})")
-    pipeline = Pipeline(store, matcher, alert_state="muted" if alerts == "none" else "queued", since=since)
+    # a second process matches while this one stores (started before the progress bar's thread)
+    pipeline = Pipeline(store, matcher, alert_state="muted" if alerts == "none" else "queued", since=since,
+                        workers=default_workers())
     skips: list[Skip] = []
 
     def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
@@ -76,6 +79,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     except KeyboardInterrupt:
         err().print("interrupted: every batch committed so far is stored")
     finally:
+        pipeline.close()
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()
