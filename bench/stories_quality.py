@@ -1,29 +1,43 @@
 """Same-story quality on the 260 hand-labelled pairs (tests/data/story_pairs.csv), and its cost.
 
-    python bench/stories_quality.py [--corpus PATH] [--fold lemma|stem|prefix|all] [--splits N] [-v]
+    python bench/stories_quality.py [--corpus PATH] [--fold lemma|stem|prefix|index|all] [--splits N] [-v]
 
 Rows of the table:
   baseline   Jaccard of the raw word sets (bot.text.words) >= t: what existing bots do; t is the
              best threshold on the whole set.
   +window    the baseline restricted to posts at most W hours apart (t, W best on the set).
   same_story bot.story.similar with its shipped DEFAULT_RULE (thresholds chosen on this set).
-  tuned      same_story with the best Rule on this set (should be DEFAULT_RULE or close).
+  PRECISE    the story index's rule (bot.story.index.PRECISE_RULE); "precise new": the operating
+             point proposed for it in the new rule shape (PRECISE_NEW below). Whole set only.
+  tuned      same_story with the best Rule on this set over near, slope, window and dup (should
+             be DEFAULT_RULE or close); "old shape": the best Rule without slope and without the
+             equal-numbers path beyond the window (the rule before the slope).
+  P>=.93     the best recall at precision >= 0.93 (the index's kind of operating point), in the
+             new shape and the old; the 2-fold columns tune that choice on one half.
   no time    same_story with post times withheld (content only, best Rule on the set).
 Whole-set figures are fitted. The "2-fold" columns are honest: the pairs are shuffled (seeded),
 split in two halves, the thresholds are tuned on one half and scored on the other, both ways;
 precision/recall/F1 are pooled over both test halves, averaged over --splits seeds (min-max shown).
 
 IDF: a DocumentFrequency fed the whole corpus in date order, each post fingerprinted on arrival.
-Cost: microseconds per fingerprint (whole corpus, cold and warm lemma cache) and per comparison,
-and per post through CandidateIndex holding ~100k posts (the corpus replicated).
+--fold index fingerprints as bot/story/index.py does (six-letter prefixes of the cheap words, the
+index's exact-copy digest). Cost (CPU time of this process, time.process_time: the machine is
+shared): microseconds per fingerprint (whole corpus, cold and warm lemma cache) and per
+comparison, and per post through CandidateIndex holding ~100k posts (the corpus replicated).
 -v lists every error of same_story (DEFAULT_RULE) and of the baseline, with the labeller's note.
 
-When written (2 cores, ±30 % run to run), fold lemma, 20 splits:
+When written (2 shared cores), 20 splits; DEFAULT_RULE near 0.2 + 0.2·ln(1+h) within 18 h, to
+48 h with equal numbers (4 tuned numbers):
   baseline    P 0.489 R 0.949 F1 0.646 | 2-fold F1 0.630     +window  F1 0.746 | 2-fold 0.712
-  same_story  P 0.727 R 0.881 F1 0.797 | tuned 2-fold F1 0.764 (0.719-0.795); no time 0.704 | 0.679
-  folds (DEFAULT_RULE / tuned 2-fold): lemma 0.797 / 0.764, PyStemmer 0.789 / 0.756, prefix-6
-  0.772 / 0.735; warm fingerprint cost about equal (~450-650 µs, half of it bot.text.words).
-  similarity ~4 µs; CandidateIndex match+add ~0.5-0.7 ms per post at 102k posts (97 candidates).
+  lemma       same_story P 0.817 R 0.873 F1 0.844 | tuned 2-fold F1 0.810 (0.744-0.828)
+              old shape F1 0.807 | 2-fold 0.763 (0.719-0.789); no time 0.704 | 0.679
+  prefix-6 and the index's own fingerprints (identical figures):
+              same_story P 0.833 R 0.805 F1 0.819 | tuned 2-fold F1 0.796 (0.747-0.826)
+              old shape F1 0.788 | 2-fold 0.733; PRECISE_RULE P 0.936 R 0.619; PRECISE_NEW
+              P 0.931 R 0.686; at P>=.93 tuned on halves: P 0.876 R 0.653 (old shape 0.869 / 0.636)
+  cost (CPU): warm fingerprint ~610-650 µs (half of it bot.text.words); similarity ~6 µs,
+  same_story ~1.6 µs per random pair (unchanged by the new rule); CandidateIndex match+add
+  ~0.5 ms (prefix) to ~1 ms (lemma) per post at 102k posts (83-97 candidates).
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import math
 import random
 import sys
 import time
@@ -49,6 +64,10 @@ from bot.story import similar as sim  # noqa: E402
 from bot.text import words  # noqa: E402
 
 PAIRS = ROOT / "tests" / "data" / "story_pairs.csv"
+# The story index wants few false merges: its operating point is the best recall at this precision.
+PRECISION = 0.93
+# That point for the new rule shape on the index's own fingerprints (the "P>=.93" row of --fold index).
+PRECISE_NEW = sim.Rule(near=0.39, slope=0.15, window_hours=8.0, agree_hours=48.0, dup=1.01, max_gap_hours=48.0)
 
 
 @dataclass(frozen=True)
@@ -94,11 +113,12 @@ class Features:
     exact: np.ndarray
     newnum: np.ndarray
     template: np.ndarray
+    numeq: np.ndarray  # both posts state the same numbers
 
 
 def features(pairs: Sequence[Pair], posts: dict[tuple[int, int], Post],
              prints: dict[tuple[int, int], sim.Fingerprint]) -> Features:
-    y, jac, s, gap, ex, nn, tp = [], [], [], [], [], [], []
+    y, jac, s, gap, ex, nn, tp, eq = [], [], [], [], [], [], [], []
     for pr in pairs:
         wa, wb = set(words(posts[pr.a].text)), set(words(posts[pr.b].text))
         fa, fb = prints[pr.a], prints[pr.b]
@@ -109,25 +129,35 @@ def features(pairs: Sequence[Pair], posts: dict[tuple[int, int], Post],
         ex.append(fa.exact == fb.exact and bool(fa.weights))
         nn.append(sim.new_numbers(fa, fb))
         tp.append(sim.template_pair(fa, fb))
-    return Features(np.array(y), np.array(jac), np.array(s), np.array(gap), np.array(ex), np.array(nn), np.array(tp))
+        eq.append(fa.numbers == fb.numbers)
+    return Features(np.array(y), np.array(jac), np.array(s), np.array(gap), np.array(ex), np.array(nn), np.array(tp),
+                    np.array(eq))
 
 
 def rule_pred(f: Features, r: sim.Rule, timed: bool = True) -> np.ndarray:
     """same_story over the precomputed features (checked against the real function in main)."""
     gap = f.gap if timed else np.zeros_like(f.gap)
     ok = gap <= r.max_gap_hours
-    fuzzy = ~f.template & (((f.sim >= r.dup) & ~f.newnum) | ((gap <= r.window_hours) & (f.sim >= r.near)))
+    near = (f.sim >= r.near + r.slope * np.log1p(gap)) & (
+        (gap <= r.window_hours) | ((gap <= r.agree_hours) & f.numeq))
+    fuzzy = ~f.template & (((f.sim >= r.dup) & ~f.newnum) | near)
     return ok & (f.exact | fuzzy)
 
 
 NEARS = [round(x, 2) for x in np.arange(0.10, 0.71, 0.01)]
 WINDOWS = [4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 18.0, 24.0, 36.0]
 DUPS = [0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01]
+SLOPES = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
 
 
-def rule_grid(timed: bool = True) -> list[sim.Rule]:
+def rule_grid(timed: bool = True, old: bool = False) -> list[sim.Rule]:
+    """Rules to tune over: near, slope, window and dup (agree_hours = max_gap_hours); `old`: the
+    earlier shape (no slope, nothing beyond the window but the dup path)."""
     windows = WINDOWS if timed else [48.0]
-    return [sim.Rule(near=n, window_hours=w, dup=d) for w in windows for d in DUPS for n in NEARS]
+    slopes = [0.0] if old or not timed else SLOPES
+    agree = 0.0 if old else 48.0
+    return [sim.Rule(near=n, window_hours=w, dup=d, slope=k, agree_hours=agree)
+            for w in windows for d in DUPS for k in slopes for n in NEARS]
 
 
 def jac_grid(timed: bool) -> list[tuple[float, float]]:
@@ -141,18 +171,26 @@ def predictions(cands: list, predict: Callable[[object, np.ndarray], np.ndarray]
     return np.array([predict(c, everything) for c in cands])
 
 
-def best_row(preds: np.ndarray, y: np.ndarray, idx: np.ndarray) -> int:
-    """Index of the candidate with the best F1 on the pairs `idx` (first one on ties)."""
+def best_row(preds: np.ndarray, y: np.ndarray, idx: np.ndarray, min_precision: float | None = None) -> int:
+    """Index of the candidate with the best F1 on the pairs `idx` (first one on ties); with
+    `min_precision`, the best recall among those at least that precise (then F1, then precision)."""
     p, t = preds[:, idx], y[idx] == 1
     tp = (p & t).sum(1)
     fp = (p & ~t).sum(1)
     fn = (~p & t).sum(1)
     f1 = np.where(tp > 0, 2 * tp / np.maximum(1, 2 * tp + fp + fn), 0.0)
-    return int(np.argmax(f1))
+    if min_precision is None:
+        return int(np.argmax(f1))
+    precision = tp / np.maximum(1, tp + fp)
+    ok = precision >= min_precision
+    if not ok.any():
+        return int(np.argmax(precision))
+    key = np.where(ok, tp * 1e6 + f1 * 1e3 + precision, -1.0)
+    return int(np.argmax(key))
 
 
-def two_fold(cands: list, preds: np.ndarray, y: np.ndarray,
-             splits: int) -> tuple[tuple[float, float, float], float, float, list]:
+def two_fold(cands: list, preds: np.ndarray, y: np.ndarray, splits: int,
+             min_precision: float | None = None) -> tuple[tuple[float, float, float], float, float, list]:
     """Mean pooled (P, R, F1) over `splits` seeded 2-fold splits; min and max F1; chosen params."""
     scores, chosen = [], []
     n = len(y)
@@ -161,7 +199,7 @@ def two_fold(cands: list, preds: np.ndarray, y: np.ndarray,
         halves = (idx[: n // 2], idx[n // 2:])
         pred = np.zeros(n, bool)
         for tune, test in (halves, halves[::-1]):
-            i = best_row(preds, y, tune)
+            i = best_row(preds, y, tune, min_precision)
             chosen.append(cands[i])
             pred[test] = preds[i, test]
         scores.append(prf(pred, y))
@@ -177,32 +215,63 @@ def fingerprint_corpus(posts: dict[tuple[int, int], Post], fold: sim.Fold) -> tu
     df = sim.DocumentFrequency()
     out: dict[tuple[int, int], sim.Fingerprint] = {}
     order = sorted(posts.values(), key=lambda p: (p.date, p.key))
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for p in order:
         fp = sim.fingerprint_post(p, df, fold=fold)
         df.add(fp.weights)
         out[p.key] = fp
-    return out, df, (time.perf_counter() - t0) / len(order) * 1e6
+    return out, df, (time.process_time() - t0) / len(order) * 1e6
+
+
+def index_prints(posts: dict[tuple[int, int], Post]) -> tuple[dict, sim.DocumentFrequency]:
+    """Fingerprints as the story index builds them (bot.story.index `prepare` + `StoryIndex._fp`,
+    copied here so the bench does not lean on the index's private names): six-letter prefixes of
+    the cheap words (`rough_words`), headline, numbers and names, no shingles; each post weighted
+    by the document frequency of the posts before it (the index weighs a post when it first
+    compares it: about the same). `exact` is the index's exact-copy digest (texts of at least 4
+    words), so the pair decision covers the index's steps (b) and (c)."""
+    from bot.text import rough_words
+
+    def terms_of(body: str) -> tuple[list[str], frozenset[str]]:
+        ws = rough_words(body)
+        return ws, frozenset(w[:6] for w in set(ws) - sim.STOP_WORDS if len(w) > 1 and not w.isdigit())
+
+    df = sim.DocumentFrequency()
+    out: dict[tuple[int, int], sim.Fingerprint] = {}
+    for p in sorted(posts.values(), key=lambda p: (p.date, p.key)):
+        body = sim.strip_boilerplate(p.text)
+        ws, terms = terms_of(body)
+        nl = body.find("\n")
+        lead = terms if nl < 0 else terms_of(body[:nl])[1]
+        weights = df.weights(terms)
+        out[p.key] = sim.Fingerprint(
+            weights=weights, terms=terms, total=math.fsum(weights.values()), lead=lead,
+            lead_total=math.fsum([weights[t] for t in lead]), rare=(), numbers=sim.numbers_in(body),
+            names=frozenset(sim.names_in(body, sim.fold_prefix) & terms),
+            exact=sim.text_digest(ws) if len(ws) >= 4 else repr(p.key), shingles=frozenset(),
+            when=p.date.timestamp())
+        df.add(terms)
+    return out, df
 
 
 def time_fingerprint(posts: Sequence[Post], df: sim.DocumentFrequency, fold: sim.Fold, n: int = 3000) -> float:
     sample = posts[:n]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for p in sample:
         sim.fingerprint_post(p, df, fold=fold)
-    return (time.perf_counter() - t0) / len(sample) * 1e6
+    return (time.process_time() - t0) / len(sample) * 1e6
 
 
 def time_compare(prints: list[sim.Fingerprint], n: int = 200_000) -> tuple[float, float]:
     rng = random.Random(1)
     pairs = [(rng.choice(prints), rng.choice(prints)) for _ in range(n)]
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for a, b in pairs:
         sim.similarity(a, b)
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     for a, b in pairs:
         sim.same_story(a, b)
-    t2 = time.perf_counter()
+    t2 = time.process_time()
     return (t1 - t0) / n * 1e6, (t2 - t1) / n * 1e6
 
 
@@ -219,17 +288,17 @@ def time_index(prints: dict[tuple[int, int], sim.Fingerprint], window: int = 100
     copies = -(-window // len(base))
     stream = [((c, key), fp) for key, fp in base for c in range(copies)][:window + queries]
     index = sim.CandidateIndex()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for key, fp in stream[:-queries]:
         index.add(key, fp)
-    build = (time.perf_counter() - t0) / (len(stream) - queries) * 1e6
+    build = (time.process_time() - t0) / (len(stream) - queries) * 1e6
     ncand = 0
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for key, fp in stream[-queries:]:
         ncand += len(index.candidates(fp))
         index.match(fp)
         index.add(key, fp)
-    per = (time.perf_counter() - t0) / queries * 1e6
+    per = (time.process_time() - t0) / queries * 1e6
     return len(index), build, per, ncand / queries
 
 
@@ -265,7 +334,17 @@ def row(name: str, whole: tuple[float, float, float], fold2=None, params: str = 
     return s + f"  {params}"
 
 
-def evaluate(pairs, posts, prints, splits: int, verbose: bool) -> float:
+def describe(r: sim.Rule) -> str:
+    s = f"near {r.near:g}"
+    if r.slope:
+        s += f" + {r.slope:g}·ln(1+h)"
+    s += f" within {r.window_hours:g} h"
+    if r.agree_hours > r.window_hours:
+        s += f" (to {r.agree_hours:g} h with equal numbers)"
+    return s + (f", dup {r.dup:g}" if r.dup <= 1 else ", no dup path")
+
+
+def evaluate(pairs, posts, prints, splits: int, verbose: bool, rules: dict[str, sim.Rule] | None = None) -> float:
     f = features(pairs, posts, prints)
     y = f.y
     everything = np.arange(len(y))
@@ -281,10 +360,11 @@ def evaluate(pairs, posts, prints, splits: int, verbose: bool) -> float:
         t, w = c
         return (f.jac[idx] >= t) & (f.gap[idx] <= w)
 
-    def fitted(cands: list, predict: Callable[[Any, np.ndarray], np.ndarray]) -> tuple[Any, tuple[float, float, float], tuple]:
+    def fitted(cands: list, predict: Callable[[Any, np.ndarray], np.ndarray],
+               min_precision: float | None = None) -> tuple[Any, tuple[float, float, float], tuple]:
         preds = predictions(cands, predict, len(y))
-        i = best_row(preds, y, everything)
-        return cands[i], prf(preds[i], y), two_fold(cands, preds, y, splits)
+        i = best_row(preds, y, everything, min_precision)
+        return cands[i], prf(preds[i], y), two_fold(cands, preds, y, splits, min_precision)
 
     jb, whole, tf = fitted(jac_grid(False), jac_pred)
     print(row("baseline", whole, tf, f"Jaccard >= {jb[0]:.2f}"))
@@ -296,15 +376,26 @@ def evaluate(pairs, posts, prints, splits: int, verbose: bool) -> float:
 
     d = sim.DEFAULT_RULE
     ours = prf(rule_pred(f, d), y)
-    print(row("same_story", ours, None, f"DEFAULT_RULE near {d.near} within {d.window_hours:g} h, dup {d.dup}"))
+    print(row("same_story", ours, None, "DEFAULT_RULE " + describe(d)))
+    for name, r in (rules or {}).items():
+        print(row(name[:11], prf(rule_pred(f, r), y), None, describe(r)))
     tb, whole, tf = fitted(rule_grid(True), our_pred(True))
-    print(row("tuned", whole, tf, f"near {tb.near} within {tb.window_hours:g} h, dup {tb.dup}"))
+    print(row("tuned", whole, tf, describe(tb)))
+    ob, whole, tfo = fitted(rule_grid(True, old=True), our_pred(True))
+    print(row("old shape", whole, tfo, describe(ob)))
+    for old in (False, True):
+        pb, whole, tfp = fitted(rule_grid(True, old=old), our_pred(True), PRECISION)
+        print(row("P>=.93 old" if old else "P>=.93", whole, tfp, describe(pb)))
     nb, whole, tf0 = fitted(rule_grid(False), our_pred(False))
     print(row("no time", whole, tf0, f"near {nb.near}, dup {nb.dup}"))
     chosen = tf[3]
-    print(f"2-fold chose near {min(c.near for c in chosen)}-{max(c.near for c in chosen)}, "
-          f"window {min(c.window_hours for c in chosen):g}-{max(c.window_hours for c in chosen):g} h, "
-          f"dup {min(c.dup for c in chosen)}-{max(c.dup for c in chosen)}")
+
+    def span(attr: str) -> str:
+        vals = [getattr(c, attr) for c in chosen]
+        return f"{min(vals):g}-{max(vals):g}"
+
+    print(f"2-fold chose near {span('near')}, slope {span('slope')}, window {span('window_hours')} h, "
+          f"dup {span('dup')}")
 
     by_kind: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
@@ -332,7 +423,8 @@ def evaluate(pairs, posts, prints, splits: int, verbose: bool) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "telegram-ru-news-2024")
-    ap.add_argument("--fold", default="lemma", help="lemma, stem (PyStemmer), prefix, or all")
+    ap.add_argument("--fold", default="lemma",
+                    help="lemma, stem (PyStemmer), prefix, index (as the story index builds them), or all")
     ap.add_argument("--splits", type=int, default=20, help="seeded 2-fold splits to average")
     ap.add_argument("--no-cost", action="store_true", help="skip the timing section")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -344,16 +436,24 @@ def main() -> None:
     missing = [p for p in pairs if p.a not in posts or p.b not in posts]
     if missing:
         sys.exit(f"{len(missing)} labelled pairs name posts missing from the corpus")
+    from bot.story.index import PRECISE_RULE
+
+    rules = {"PRECISE": PRECISE_RULE, "precise new": PRECISE_NEW}
     available = folds()
-    names = list(available) if args.fold == "all" else [args.fold]
+    names = [*available, "index"] if args.fold == "all" else [args.fold]
     for name in names:
+        gc.collect()
+        if name == "index":
+            prints, df = index_prints(posts)
+            print(f"\n== the story index's fingerprints ({len(posts)} posts, {len(df.counts)} distinct prefixes)")
+            evaluate(pairs, posts, prints, args.splits, args.verbose, rules)
+            continue
         if name not in available:
             sys.exit(f"fold {name!r} unavailable (stem needs PyStemmer)")
         fold = available[name]
-        gc.collect()
         prints, df, cold = fingerprint_corpus(posts, fold)
         print(f"\n== fold: {name} ({len(posts)} posts, {len(df.counts)} distinct folded words)")
-        evaluate(pairs, posts, prints, args.splits, args.verbose)
+        evaluate(pairs, posts, prints, args.splits, args.verbose, rules)
         if args.no_cost:
             continue
         ordered = sorted(posts.values(), key=lambda p: p.key)
