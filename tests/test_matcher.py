@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import pytest
 
-from bot.match.matcher import Hit, Matcher
+from bot.match.matcher import Hit, Matcher, _subsequences
 from bot.match.morph import Morphology, default_morphology
 from bot.match.rules import Rule
 from bot.post import Post
@@ -180,6 +180,20 @@ def test_the_dictionary_check_is_what_rejects_those_words() -> None:
     m = Matcher([Rule.from_query("r", "полк OR оцепить")], morphology=_NoDictionary())
     for text in ("полька", "волка", "толку", "оценили"):
         assert [h.kind for x in m.match(text) for h in x.hits] == ["typo"], text
+
+
+def test_typo_keys_are_the_prefix_with_up_to_k_letters_deleted() -> None:
+    """The delete keys made by itertools.combinations are exactly SymSpell's, built by slicing."""
+    def by_slicing(word: str, k: int) -> set[str]:
+        out = level = {word[:7]}
+        for _ in range(k):
+            level = {s[:i] + s[i + 1:] for s in level for i in range(len(s))} - {""}
+            out = out | level
+        return out
+
+    for word in ("а", "аб", "абв", "танк", "ааааааа", "блокпост", "военнослужащий"):
+        for k in (0, 1, 2):
+            assert {"".join(d) for d in _subsequences(word, k)} == by_slicing(word, k), (word, k)
 
 
 def test_tilde_zero_turns_typos_off() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from itertools import chain, combinations
 from typing import Callable, Iterable, Protocol
 
 from rapidfuzz.distance import OSA
@@ -80,6 +80,29 @@ class _Term:
     allowance: int | None  # None: auto by form length
 
 
+# A deletion key: the letters left of a word's prefix after deleting some (tuples, because
+# itertools.combinations makes them in C, at a quarter of the cost of slicing strings).
+_Key = tuple[str, ...]
+
+
+# A typo candidate: a form, its term id, its allowance (edits) and its length.
+_Entry = tuple[str, int, int, int]
+
+
+class _TypoIndex:
+    """The delete-key index frozen for lookups: the keys as a set (for C-speed intersection),
+    and each key's entries as ids into one sorted tuple (a union of ints sorts fast)."""
+
+    __slots__ = ("entries", "ids", "keys")
+
+    def __init__(self, deletes: dict[_Key, list[tuple[str, int, int]]]) -> None:
+        self.entries: tuple[_Entry, ...] = tuple(
+            (f, tid, k, len(f)) for f, tid, k in sorted({e for es in deletes.values() for e in es}))
+        rank = {e[:3]: i for i, e in enumerate(self.entries)}
+        self.ids: dict[_Key, tuple[int, ...]] = {d: tuple(sorted({rank[e] for e in es})) for d, es in deletes.items()}
+        self.keys: frozenset[_Key] = frozenset(self.ids)
+
+
 # One occurrence of a query node in a post: first and last token index and its hits.
 _Occ = tuple[int, int, tuple[Hit, ...]]
 
@@ -97,10 +120,10 @@ class Matcher:
         self._term_ids: dict[tuple[object, ...], int] = {}
         self._forms: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self._prefixes: list[tuple[str, int]] = []
-        self._deletes: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+        self._deletes: dict[_Key, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
-        self._delete_keys: frozenset[str] | None = None
-        self._near_cache: dict[tuple[str, int], tuple[tuple[str, int, int], ...]] = {}  # prefix -> typo entries
+        self._typo_index: _TypoIndex | None = None  # made from _deletes when first needed
+        self._near_cache: dict[tuple[str, int], tuple[_Entry, ...]] = {}  # prefix -> typo entries
         self._min_len_k2 = 1 << 30
         self._typo_min_len, self._typo_max_len = 1 << 30, 0  # token lengths a typo can have
         self._rule_anchors: list[set[int]] = []
@@ -138,13 +161,13 @@ class Matcher:
             k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
             if k:
                 self._max_delete = max(self._max_delete, k)
-                self._delete_keys = None
+                self._typo_index = None
                 self._near_cache.clear()
                 if k == 2:
                     self._min_len_k2 = min(self._min_len_k2, len(f))
                 self._typo_min_len = max(4, min(self._typo_min_len, len(f) - k))
                 self._typo_max_len = max(self._typo_max_len, len(f) + k)
-                for d in _deletes(f, k):
+                for d in _subsequences(f, k):
                     self._deletes[d].append((f, tid, k))
         return tid
 
@@ -216,8 +239,10 @@ class Matcher:
         """Terms not in `found` with a form within its allowance of `token` (OSA), each with its
         best score."""
         typo: dict[int, tuple[int, str, float]] = {}
-        for form, tid, k in self._near_forms(token):
-            if tid in found:
+        n = len(token)
+        for form, tid, k, size in self._near_forms(token):
+            # OSA is at least the difference in length: most entries need no distance computed.
+            if tid in found or not -k <= size - n <= k:
                 continue
             dist = OSA.distance(token, form, score_cutoff=k)
             if 0 < dist <= k:
@@ -226,21 +251,31 @@ class Matcher:
                     typo[tid] = (tid, "typo", score)
         return typo
 
-    def _near_forms(self, token: str) -> tuple[tuple[str, int, int], ...]:
-        """The (form, term id, allowance) entries sharing a delete key with `token`'s prefix, each
-        once; cached by prefix (inflections of one word share it)."""
+    def _near_forms(self, token: str) -> tuple[_Entry, ...]:
+        """The (form, term id, allowance, form length) entries sharing a delete key with `token`'s
+        prefix, each once; cached by prefix (inflections of one word share it)."""
         # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
         k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
         key = (token[:_PREFIX], k)
         hit = self._near_cache.get(key)
         if hit is None:
-            if self._delete_keys is None:
-                self._delete_keys = frozenset(self._deletes)
-            entries: set[tuple[str, int, int]] = set()
-            for d in _deletes(key[0], k) & self._delete_keys:
-                entries.update(self._deletes[d])
-            hit = self._near_cache[key] = tuple(sorted(entries))
+            hit = self._near_cache[key] = self._entries_near(key[0], k)
         return hit
+
+    def _entries_near(self, prefix: str, k: int) -> tuple[_Entry, ...]:
+        """The entries of every delete key within k deletions of `prefix`, in sorted order.
+
+        The keys are made and looked up in C (combinations, set.intersection): most prefixes
+        share no key, and this is all they cost."""
+        index = self._typo_index
+        if index is None:
+            index = self._typo_index = _TypoIndex(self._deletes)
+        n = len(prefix)
+        hits = [d for r in range(max(1, n - k), n + 1) for d in index.keys.intersection(combinations(prefix, r))]
+        if not hits:
+            return ()
+        ids = index.ids[hits[0]] if len(hits) == 1 else sorted(set().union(*map(index.ids.__getitem__, hits)))
+        return tuple(map(index.entries.__getitem__, ids))
 
     def _remember(self, token: str, result: tuple[tuple[int, str, float], ...]) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
@@ -435,20 +470,10 @@ def _has_url(node: Node) -> bool:
 _PREFIX = 7
 
 
-def _deletes(word: str, k: int) -> set[str]:
-    """SymSpell's keys: the word's first 7 letters and every string made by deleting up to k
-    of them. Equal-length prefixes are never further apart than the words, so comparing
+def _subsequences(word: str, k: int) -> set[_Key]:
+    """SymSpell's keys: the word's first 7 letters and every (non-empty) string made by deleting
+    up to k of them. Equal-length prefixes are never further apart than the words, so comparing
     prefixes finds every candidate (confirmed on whole words) at a fraction of the keys."""
     w = word[:_PREFIX]
     n = len(w)
-    out = {w}
-    if k >= 1 and n > 1:
-        out.update([w[:i] + w[i + 1:] for i in range(n)])
-    if k >= 2 and n > 2:
-        out.update([w[:i] + w[i + 1:j] + w[j + 1:] for i, j in _pairs(n)])
-    return out
-
-
-@lru_cache(maxsize=None)
-def _pairs(n: int) -> tuple[tuple[int, int], ...]:
-    return tuple((i, j) for i in range(n) for j in range(i + 1, n))
+    return set(chain.from_iterable(combinations(w, r) for r in range(max(1, n - k), n + 1)))
