@@ -101,7 +101,7 @@ def timed_scan(index: StoryIndex, posts: list[Post]) -> float:
     held = [e.terms for e in index.entries.values()]
     t0 = time.perf_counter()
     for p in posts:
-        terms = _prepare(p.text)[1]
+        terms = _prepare(p.text).terms
         n = len(terms)
         sum(1 for other in held if len(terms & other) >= 0.3 * min(n, len(other)))
     return (time.perf_counter() - t0) / len(posts)

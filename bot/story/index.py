@@ -14,15 +14,19 @@ Otherwise it starts a new story. The index lives in memory, holds the posts of t
 `window_hours` (measured from the newest post seen) and is rebuilt lazily from the store when the
 first post arrives, so a second process run folds into stories stored earlier.
 
-PRECISE_RULE, with the prefix fold and a document frequency of the whole corpus in date order,
-on tests/data/story_pairs.csv (hard cases both ways): precision 0.94, recall 0.62 (the shipped
-DEFAULT_RULE: precision 0.71, recall 0.85).
+PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers must agree), with
+the prefix fold and a document frequency of the whole corpus in date order, on
+tests/data/story_pairs.csv (hard cases both ways), pair by pair: precision 0.93, recall 0.69
+(`similar.DEFAULT_RULE` on the same fingerprints: 0.83 / 0.81). What analysts see is lower: after
+a replay of the corpus, two posts of a pair share a story with precision 0.79, recall 0.62
+(bench/stories_quality.py, "index" row): a story grows by chains, and candidates are bounded.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import replace
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import islice, repeat
@@ -46,7 +50,7 @@ from .similar import (
 
 __all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS", "Prepared", "prepare"]
 
-PRECISE_RULE = Rule(near=0.5, window_hours=3.0, dup=0.9, max_gap_hours=48.0)
+PRECISE_RULE = Rule(near=0.39, slope=0.15, window_hours=8.0, agree_hours=48.0, dup=1.01, max_gap_hours=48.0)
 MIN_EXACT_WORDS = 4  # an identical text shorter than this («Видео», «Срочно») is no evidence
 _PREFILTER = 0.3  # unweighted overlap of the smaller word set below which no fingerprint is built
 
@@ -86,19 +90,17 @@ def prepare(text: str) -> Prepared:
 
 
 class _Entry:
-    __slots__ = ("key", "story_id", "when", "prep", "fp", "alive")
+    __slots__ = ("key", "story_id", "when", "prep", "terms", "need", "fp", "alive")
 
     def __init__(self, key: tuple[int, int], story_id: int, when: float, prep: Prepared) -> None:
         self.key = key
         self.story_id = story_id
         self.when = when
         self.prep = prep
+        self.terms = prep.terms  # a slot, not a property: read for every posting walked
+        self.need = _PREFILTER * len(prep.terms)  # shared words another post needs to be compared
         self.fp: Fingerprint | None = None
         self.alive = True  # False once expired or replaced by a later entry of the same post
-
-    @property
-    def terms(self) -> frozenset[str]:
-        return self.prep.terms
 
 
 class StoryIndex:
@@ -110,8 +112,8 @@ class StoryIndex:
         self.store = store
         self.window = window_hours * 3600.0
         base = rule or PRECISE_RULE
-        self.rule = Rule(near=base.near, window_hours=min(base.window_hours, window_hours), dup=base.dup,
-                         max_gap_hours=window_hours)
+        self.rule = replace(base, window_hours=min(base.window_hours, window_hours),
+                            agree_hours=min(base.agree_hours, window_hours), max_gap_hours=window_hours)
         self.post_keys = post_keys
         self.query_keys = query_keys
         self.max_postings = max_postings
@@ -195,7 +197,7 @@ class StoryIndex:
         keys = list(islice((t for t in ranked if t in postings), self.query_keys))
         seen: set[_Entry] = set()
         cands: list[_Entry] = []
-        terms, n = entry.terms, len(entry.terms)
+        terms, need = entry.terms, entry.need
         lo, hi = entry.when - self.window, entry.when + self.window
         for t in keys:
             for e in reversed(postings[t]):  # newest first: stop at the first one too old
@@ -204,7 +206,8 @@ class StoryIndex:
                 if e.when > hi or e in seen:
                     continue
                 seen.add(e)
-                if e.alive and len(terms & e.terms) >= _PREFILTER * min(n, len(e.terms)):
+                # _PREFILTER x the smaller word set, shared
+                if e.alive and len(terms & e.terms) >= (need if need < e.need else e.need):
                     cands.append(e)
         return cands
 
