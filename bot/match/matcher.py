@@ -228,19 +228,21 @@ class Matcher:
             if token.startswith(prefix) and tid not in found:
                 found[tid] = (tid, "prefix", 1.0)
         if self._deletes and self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit():
-            typo = self._typos(token, found)
+            near = self._near_forms(token)
+            typo = self._typos(token, near, found) if near else None
             if typo and not self.morph.is_known(token):  # a dictionary word is nobody's typo
                 found.update(typo)
         result = tuple(found.values())
         self._remember(token, result)
         return result
 
-    def _typos(self, token: str, found: dict[int, tuple[int, str, float]]) -> dict[int, tuple[int, str, float]]:
-        """Terms not in `found` with a form within its allowance of `token` (OSA), each with its
-        best score."""
+    def _typos(self, token: str, near: tuple[_Entry, ...],
+               found: dict[int, tuple[int, str, float]]) -> dict[int, tuple[int, str, float]]:
+        """Terms not in `found` with a form among `near` within its allowance of `token` (OSA),
+        each with its best score."""
         typo: dict[int, tuple[int, str, float]] = {}
         n = len(token)
-        for form, tid, k, size in self._near_forms(token):
+        for form, tid, k, size in near:
             # OSA is at least the difference in length: most entries need no distance computed.
             if tid in found or not -k <= size - n <= k:
                 continue
@@ -271,10 +273,10 @@ class Matcher:
         if index is None:
             index = self._typo_index = _TypoIndex(self._deletes)
         n = len(prefix)
-        hits = [d for r in range(max(1, n - k), n + 1) for d in index.keys.intersection(combinations(prefix, r))]
+        hits = index.keys.intersection(chain(*[combinations(prefix, r) for r in range(max(1, n - k), n + 1)]))
         if not hits:
             return ()
-        ids = index.ids[hits[0]] if len(hits) == 1 else sorted(set().union(*map(index.ids.__getitem__, hits)))
+        ids = index.ids[next(iter(hits))] if len(hits) == 1 else sorted(set().union(*map(index.ids.__getitem__, hits)))
         return tuple(map(index.entries.__getitem__, ids))
 
     def _remember(self, token: str, result: tuple[tuple[int, str, float], ...]) -> None:
