@@ -77,6 +77,13 @@ def test_prefix_matches_words_starting_with_it() -> None:
     assert not matches("эвакуац*", "эвакуировали жителей")
 
 
+
+def test_prefixes_of_several_lengths_each_match() -> None:
+    m = Matcher([Rule.from_query("a", "эвак* AND эвакуац*"), Rule.from_query("b", "эвакуацио*")])
+    assert [x.rule for x in m.match("Эвакуационный пункт")] == ["a", "b"]
+    assert [x.rule for x in m.match("эвакуация")] == ["a"]
+    assert not m.match("эва эвакуировали")
+
 # -- phrases, NEAR, NOT ---------------------------------------------------------------------------
 
 

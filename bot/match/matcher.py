@@ -119,7 +119,8 @@ class Matcher:
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[object, ...], int] = {}
         self._forms: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        self._prefixes: list[tuple[str, int]] = []
+        self._prefixes: dict[str, list[int]] = {}  # prefix -> term ids
+        self._prefix_lens: list[int] = []  # the distinct prefix lengths
         self._deletes: dict[_Key, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
         self._typo_index: _TypoIndex | None = None  # made from _deletes when first needed
@@ -153,7 +154,8 @@ class Matcher:
         self._term_ids[key] = tid
         self._terms.append(_Term(w, allowance))
         if w.mode == "prefix":
-            self._prefixes.append((w.text, tid))
+            self._prefixes.setdefault(w.text, []).append(tid)
+            self._prefix_lens = sorted({len(p) for p in self._prefixes})
             return tid
         forms = {w.text} if w.mode == "exact" else self.morph.forms(w.text)
         for f in forms:
@@ -224,9 +226,10 @@ class Matcher:
         found: dict[int, tuple[int, str, float]] = {}
         for tid, kind in self._forms.get(token, ()):
             found[tid] = (tid, kind, 1.0)
-        for prefix, tid in self._prefixes:
-            if token.startswith(prefix) and tid not in found:
-                found[tid] = (tid, "prefix", 1.0)
+        for n in self._prefix_lens:  # one dict lookup per prefix length, not a startswith per prefix
+            for tid in self._prefixes.get(token[:n], ()):
+                if tid not in found:
+                    found[tid] = (tid, "prefix", 1.0)
         if self._deletes and self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit():
             near = self._near_forms(token)
             typo = self._typos(token, near, found) if near else None
