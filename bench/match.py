@@ -13,6 +13,12 @@ Measures, in one process pinned to one CPU, posts per second (best of N runs, al
 
 Also: matcher build time, RSS growth from building the shipped matcher, peak RSS, and how many
 posts each method flagged. Usage: .venv/bin/python bench/match.py [--corpus PATH] [--runs N]
+
+Measured (2026-11-28, 22,099 posts, shipped rules, CPU time by time.process_time on the shared
+2-core machine, old and new matcher interleaved in 250-post chunks, mean of 5): cold 219 -> 197
+us/post, warm 115 us/post unchanged, after the typo-candidate rework (delete keys made and looked
+up in C). The cold surplus (~80 us/post) is classifying each distinct word once (105,602 words,
+1.6 s; 2.1 s before), most of it the typo-candidate search.
 """
 
 from __future__ import annotations
