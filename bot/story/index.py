@@ -8,8 +8,9 @@ A post joins an earlier story when
       operating point `PRECISE_RULE`. Candidates come from an inverted index: every post is filed
       under its `post_keys` rarest folded words (six-letter prefixes, rarity from a running
       document frequency), a new post looks up the `query_keys` rarest of its words that some post
-      is filed under (newest `max_postings` posts per word); a cheap word-set overlap
-      drops most candidates before the (expensive, cached) fingerprints are computed.
+      is filed under (newest `max_postings` posts per word, at most `max_checks` posts in all,
+      rarest word first: the work per post is bounded however full the window); a cheap
+      word-set overlap drops most candidates before the fingerprints are compared.
 Otherwise it starts a new story. The index lives in memory, holds the posts of the last
 `window_hours` (measured from the newest post seen) and is rebuilt lazily from the store when the
 first post arrives, so a second process run folds into stories stored earlier.
@@ -108,7 +109,7 @@ class StoryIndex:
     store's story rows (size, channels, first post, first/last date) up to date."""
 
     def __init__(self, store: Store, window_hours: float = 48.0, *, rule: Rule | None = None,
-                 post_keys: int = 10, query_keys: int = 8, max_postings: int = 32) -> None:
+                 post_keys: int = 10, query_keys: int = 8, max_postings: int = 32, max_checks: int = 64) -> None:
         self.store = store
         self.window = window_hours * 3600.0
         base = rule or PRECISE_RULE
@@ -117,6 +118,7 @@ class StoryIndex:
         self.post_keys = post_keys
         self.query_keys = query_keys
         self.max_postings = max_postings
+        self.max_checks = max_checks
         self.df = DocumentFrequency()
         self.entries: dict[tuple[int, int], _Entry] = {}
         self.order: deque[_Entry] = deque()
@@ -199,12 +201,16 @@ class StoryIndex:
         cands: list[_Entry] = []
         terms, need = entry.terms, entry.need
         lo, hi = entry.when - self.window, entry.when + self.window
+        budget = self.max_checks
         for t in keys:
             for e in reversed(postings[t]):  # newest first: stop at the first one too old
                 if e.when < lo:
                     break
                 if e.when > hi or e in seen:
                     continue
+                if not budget:
+                    return cands
+                budget -= 1
                 seen.add(e)
                 # _PREFILTER x the smaller word set, shared
                 if e.alive and len(terms & e.terms) >= (need if need < e.need else e.need):
