@@ -60,7 +60,10 @@ def test_csv_file_with_bom_opens_cleanly_with_cyrillic_links_and_rules(sample: S
     assert row["link"] == "https://t.me/c/1700000001/48217"
     assert row["rules"] == "desertion; regiment"
     assert "дезертирство" in row["terms"].split("; ")
-    assert row["story_first"] == row["link"] and row["story_size"] == "3"  # + Горячая линия 90418, the forward 503
+    # one story for the Krasnodar desertion: the first report (police at the unit, 07:52), this
+    # flash, the two copies, the SOCh post, the detailed Горячая линия 90418 and the forward 503
+    assert row["story_first"] == "https://t.me/c/1700000002/18737" and row["story_size"] == "7"
+    assert rows[(1700000003, 90418)]["story_id"] == row["story_id"]
     assert f"rows written to {out}" in r.stderr
     assert not list(tmp_path.glob("*.part"))
 

@@ -140,7 +140,7 @@ def test_update_line_when_a_story_that_alerted_grows(tmp_path: Path) -> None:
     assert r2.exit_code == 0, r2.output
     updates = [ln for ln in r2.stdout.splitlines() if ln.startswith("UPDATE")]
     assert updates, r2.stdout
-    assert any(ln.startswith("UPDATE [desertion] story #") and "first: Южный Телеграф 07:52; also Сводка 24 08:19, "
+    assert any(ln.startswith("UPDATE [desertion] story #") and "first: Южный Телеграф 07:52; also Сводка 24 08:07, "
                "Горячая линия 08:31" in ln for ln in updates), updates
     states = {s for (s,) in rows(db, "SELECT state FROM alerts")}
     assert states == {"sent"}
