@@ -9,6 +9,7 @@ Results are the same as in one process: both halves are pure functions of the te
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -40,6 +41,7 @@ _matcher: Matcher | None = None  # the child's matcher, inherited from the paren
 def _init(matcher: Matcher) -> None:
     global _matcher
     _matcher = matcher
+    gc.set_threshold(100_000, *gc.get_threshold()[1:])  # as the pipeline: see pipeline._bulk_gc
 
 
 def _work(items: list[_Item]) -> list[Work]:
