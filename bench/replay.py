@@ -4,12 +4,14 @@
               Run first, in this same process; best of 3.
   end to end  the same read_by_date -> bot.pipeline.Pipeline (Matcher over the shipped rules/,
               alert_state "muted") into a fresh SQLite store in a temp dir: match, story, store.
-              The matcher is built before timing starts (its build time is printed apart).
+              The matcher is built and the worker process started before timing starts (build
+              time printed apart). --workers as `tgwatch replay` (1 on 2+ cores; 0 = one process).
   again       a second replay of the same corpus into the same store: every post unchanged.
 
-Prints posts/s for each, the ratio end-to-end time / floor time, peak RSS (ru_maxrss), the targets
-(>= 5,000 posts/s end to end, within 10x of the floor) and where the end-to-end time goes
-(parse, story folding, match, store writes and search indexing, the rest: commits, batching).
+Prints posts/s for each, the ratio end-to-end time / floor time, peak RSS (ru_maxrss, and the
+worker's), the targets (>= 5,000 posts/s end to end, within 10x of the floor) and where the main
+process's time goes (parse, story folding, store writes and search indexing, waiting for the
+worker, the rest: commits, batching) beside the worker's CPU time (match, story text preparation).
 Usage: .venv/bin/python bench/replay.py [--corpus PATH] [--batch N]
 """
 

@@ -79,8 +79,8 @@ class Pipeline:
     Batches commit atomically: a crash loses at most the batches in flight, never stored data,
     and the alert is queued in the same transaction as the match that caused it.
     With `workers=1` (`worker.default_workers()`), a second process matches and prepares the next
-    batch while this one stores the current one: the same results, about twice as fast on two
-    cores. Close the pipeline (or use it as a context manager) to stop that process.
+    batches while this one stores the current one: the same results, 1.6x as fast on two cores
+    (bench/replay.py). Close the pipeline (or use it as a context manager) to stop that process.
     """
 
     def __init__(self, store: Store, matcher: Matcher, *, alert_state: str = "queued",

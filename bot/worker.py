@@ -2,8 +2,8 @@
 
 Replay is CPU-bound and Python runs one core per process. The pipeline's work splits cleanly in
 two: what depends on the post's text alone (`Matcher.match`, `story.prepare`) and what needs the
-store and the story index (story folding, writes). `Worker` does the first for batch k+1 in a
-forked child while the parent stores batch k, so a 2-core machine replays about twice as fast.
+store and the story index (story folding, writes). `Worker` does the first for the next batches in a
+forked child while the parent stores the current one: a 2-core machine replays 1.6x as fast.
 Results are the same as in one process: both halves are pure functions of the text and the rules.
 """
 
@@ -61,7 +61,9 @@ class Worker:
     """Runs `Matcher.match` and `story.prepare` for whole batches in one forked child process.
 
     Fork, not spawn: the child inherits the built matcher (rules, morphology) instead of
-    rebuilding it. The child starts at once, before the caller starts threads (a progress bar).
+    rebuilding it, and matches with the rules as they were then (replay's rules never change;
+    the live service, whose rules reload, matches in its own process). The child starts at once,
+    before the caller starts threads (a progress bar).
     """
 
     def __init__(self, matcher: Matcher) -> None:
