@@ -354,3 +354,14 @@ def test_a_bare_text_is_not_scoped() -> None:
 def test_from_query_normalises_channel_references() -> None:
     m = Matcher([Rule.from_query("r", "дезертир", channels=("@Baza",))])
     assert m.match(_post("Задержаны дезертиры", "baza"))
+
+
+def test_a_full_word_cache_never_loses_a_match_mid_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.match.matcher as matcher_module
+
+    m = matcher("дезертир")
+    text = " ".join(["Задержан дезертир", *(f"слово{i}" for i in range(60))])
+    monkeypatch.setattr(matcher_module, "_CACHE_LIMIT", 5)  # fills many times within this one post
+    for _ in range(3):
+        assert [x.rule for x in m.match(text)] == ["r"]
+        assert len(m._cache) < 100  # and it is still emptied, between posts

@@ -283,10 +283,6 @@ class Matcher:
         return tuple(map(index.entries.__getitem__, ids))
 
     def _remember(self, token: str, result: tuple[tuple[int, str, float], ...]) -> None:
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-            self._interesting.clear()
-            self._near_cache.clear()
         self._cache[token] = result
         if result:
             self._interesting.add(token)
@@ -299,6 +295,10 @@ class Matcher:
 
     def candidates(self, text: str) -> list[int]:
         """Indexes of the rules that could match `text` (one of their words is in it)."""
+        if len(self._cache) >= _CACHE_LIMIT:  # between posts: a post never loses words it classified
+            self._cache.clear()
+            self._interesting.clear()
+            self._near_cache.clear()
         toks = set(rough_words(text))
         for t in toks.difference(self._cache):
             self._classify(t)
