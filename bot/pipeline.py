@@ -91,9 +91,18 @@ class Pipeline:
         self.since = since
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
-        self.worker = Worker(matcher) if workers > 0 else None
+        self.worker = self._start_worker(matcher) if workers > 0 else None
+        self._share = 0.0  # of each batch's story preparation, the part left to this process
 
     AHEAD = 2  # batches handed to the worker before the oldest is stored: evens out uneven batches
+
+    @staticmethod
+    def _start_worker(matcher: Matcher) -> Worker | None:
+        try:
+            return Worker(matcher)
+        except Exception as e:  # fork refused (process limit, no /dev/shm): one process will do
+            log.warning("no worker process (%s): matching in the main process", e)
+            return None
 
     def close(self) -> None:
         """Stop the worker process, if any."""
@@ -137,7 +146,7 @@ class Pipeline:
         """Hand posts to the worker; None (do them here) when it has stopped."""
         assert self.worker is not None
         try:
-            return self.worker.submit(todo)
+            return self.worker.submit(todo, prepare=round(len(todo) * (1 - self._share)))
         except Exception as e:  # BrokenProcessPool: the child died between two batches
             self._lost(e)
             return None
@@ -161,7 +170,11 @@ class Pipeline:
         return todo
 
     def _done(self, todo: list[Post], future: Future[list[Work]]) -> dict[int, Work]:
-        """The worker's results by post object; empty (all done here) when the worker failed."""
+        """The worker's results by post object; empty (all done here) when the worker failed.
+
+        Balances the two processes: when this one has to wait for the worker, it keeps more of
+        the story preparation of the batches to come; when the worker is ahead, it hands more."""
+        self._share = min(0.8, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
         try:
             return {id(p): w for p, w in zip(todo, future.result())}
         except Exception as e:  # a killed or broken worker: carry on in this process

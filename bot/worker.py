@@ -9,10 +9,13 @@ Results are the same as in one process: both halves are pure functions of the te
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import NamedTuple, Sequence
 
@@ -24,7 +27,7 @@ __all__ = ["Work", "Worker", "default_workers"]
 
 log = logging.getLogger(__name__)
 
-Work = tuple[list[Match], Prepared]  # one post's matches and story preparation
+Work = tuple[list[Match], "Prepared | None"]  # one post's matches and story preparation (None: not asked)
 
 
 class _Item(NamedTuple):
@@ -33,6 +36,7 @@ class _Item(NamedTuple):
     text: str
     channel_username: str | None
     channel_id: int
+    prepare: bool  # also run story.prepare (the parent does it for the others)
 
 
 _matcher: Matcher | None = None  # the child's matcher, inherited from the parent by fork
@@ -42,19 +46,41 @@ def _init(matcher: Matcher) -> None:
     global _matcher
     _matcher = matcher
     gc.set_threshold(100_000, *gc.get_threshold()[1:])  # as the pipeline: see pipeline._bulk_gc
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this child when its parent dies, even by SIGKILL (it would wait forever on
+    the parent's queue, holding a copy of the matcher's memory)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # no prctl: the parent's close() still stops us
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
     m = _matcher
-    return [(m.match(it), prepare(it.text)) for it in items]
+    return [(m.match(it), prepare(it.text) if it.prepare else None) for it in items]
 
 
 def default_workers() -> int:
-    """1 on a machine with two or more cores where processes can fork, else 0 (one process)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    """1 where this process may use two or more cores and can fork safely, else 0 (one process).
+
+    macOS lists fork but its system frameworks are not fork-safe (CPython defaults to spawn)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or sys.platform == "darwin":
         return 0
-    return 1 if (os.cpu_count() or 1) >= 2 else 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1 if cores >= 2 else 0
 
 
 class Worker:
@@ -71,9 +97,12 @@ class Worker:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(matcher,))
         self._pool.submit(_work, []).result()  # start the child now
 
-    def submit(self, posts: Sequence[Post]) -> Future[list[Work]]:
-        """Match and prepare `posts` in the child; the future gives one `Work` per post, in order."""
-        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id) for p in posts])
+    def submit(self, posts: Sequence[Post], prepare: int | None = None) -> Future[list[Work]]:
+        """Match `posts` in the child, and prepare the first `prepare` of them (all by default);
+        the future gives one `Work` per post, in order."""
+        n = len(posts) if prepare is None else prepare
+        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, i < n)
+                                         for i, p in enumerate(posts)])
 
     @property
     def pids(self) -> list[int]:

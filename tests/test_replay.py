@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -402,3 +403,53 @@ def test_a_killed_worker_process_loses_nothing(tmp_path: Path, matcher: Matcher)
     store.close()
     assert len(done) == len(posts)
     assert store_dump(db) == store_dump(one)
+
+
+def test_no_fork_means_one_process_not_a_crash(tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a: object, **_k: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("bot.pipeline.Worker", refuse)  # as when fork() hits the process limit
+    posts = sample_posts()
+    store = Store(tmp_path / "s.db")
+    with Pipeline(store, matcher, workers=1) as pipe:
+        assert pipe.worker is None
+        assert len(list(pipe.process(posts, batch_size=4))) == len(posts)
+    store.close()
+    assert pipe.summary.alerts > 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and /proc are Linux")
+def test_the_worker_dies_with_its_parent(tmp_path: Path) -> None:
+    """A replay killed by SIGKILL or the OOM killer leaves no worker holding the matcher's memory."""
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from bot.match.matcher import Matcher\n"
+        "from bot.match.rules import Rule\n"
+        "from bot.worker import Worker\n"
+        "w = Worker(Matcher([Rule.from_query('d', 'дезертир')]))\n"
+        "print(w.pids[0], flush=True)\n"
+        "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split(") ")[1][0] == "Z":  # gone, only its exit status left for init
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the worker outlived its killed parent")

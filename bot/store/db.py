@@ -12,7 +12,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import sqlite_utils
 
@@ -114,7 +114,7 @@ class Store:
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
         self.db = sqlite_utils.Database(conn)
-        self._stories: dict[int, list] = {}  # story id -> row not written yet (`new_story`, `join_story`)  # type: ignore[type-arg]
+        self._stories: dict[int, list[Any]] = {}  # story id -> row not written yet (`new_story`, `join_story`)
         self._next_story: int | None = None
         self.migrate()
 
@@ -198,17 +198,22 @@ class Store:
 
     def new_story(self, post: Post) -> int:
         """A new story whose only post is `post`; returns its id."""
+        if not self.db.conn.in_transaction:  # the id and the row in one transaction
+            with self.transaction():
+                return self.new_story(post)
         if self._next_story is None:
             self._next_story = (self.db.conn.execute("SELECT max(id) FROM stories").fetchone()[0] or 0) + 1
         story_id = self._next_story
         self._next_story += 1
         d = iso(post.date)
         self._stories[story_id] = [post.channel_id, post.message_id, d, d, 1, [post.channel_id]]
-        self._write_through()
         return story_id
 
     def join_story(self, story_id: int, post: Post) -> None:
         """Count one more post in a story: size, channels, last date (and first post when earlier)."""
+        if not self.db.conn.in_transaction:
+            with self.transaction():
+                return self.join_story(story_id, post)
         row = self._stories.get(story_id)
         if row is None:
             got = self.db.conn.execute("SELECT first_channel_id, first_message_id, first_date, last_date, size, channels "
@@ -224,18 +229,14 @@ class Store:
         row[4] += 1
         if post.channel_id not in row[5]:
             row[5].append(post.channel_id)
-        self._write_through()
-
-    def _write_through(self) -> None:
-        """Outside a transaction nothing would flush the story rows: write them now."""
-        if not self.db.conn.in_transaction:
-            self._flush_stories()
 
     def _flush_stories(self) -> None:
-        if self._stories:
-            self.db.conn.executemany(self._STORY_SQL, [(i, *r[:5], json.dumps(r[5])) for i, r in self._stories.items()])
-        self._stories.clear()
-        self._next_story = None  # another process may add stories once this transaction ends
+        try:
+            if self._stories:
+                self.db.conn.executemany(self._STORY_SQL, [(i, *r[:5], json.dumps(r[5])) for i, r in self._stories.items()])
+        finally:
+            self._stories.clear()
+            self._next_story = None  # another process may add stories once this transaction ends
 
     def story_of(self, channel_id: int, message_id: int) -> int | None:
         """The story of a stored post, None when it is not stored."""
