@@ -48,10 +48,21 @@ WORDS = ("город область район улица завод мост ш
          "молоко хлеб мясо рыба овощи фрукты чай кофе вода сок пиво вино табак лекарства бензин").split()
 
 
+SYLLABLES = "ка ло ми ре ту на ви со пе ра до лю зе ба ко ни".split()
+
+
+def name(rng: random.Random) -> str:
+    """A made-up proper noun (a village, a surname): what tells one report from the next."""
+    return "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
+
+
 def posts(n: int, seed: int = 1) -> list[str]:
-    """Distinct desertion reports: each matches, none is a rewording of another."""
+    """Distinct desertion reports: each matches, none is a rewording of another (each names its
+    own places and people; 12 words of a small vocabulary alone overlapped enough, now and then,
+    for the story index to fold two into one story, and a folded post sends no alert)."""
     rng = random.Random(seed)
-    return [f"Задержан дезертир №{i}: {' '.join(rng.sample(WORDS, 12))} {rng.randrange(10**6)}" for i in range(n)]
+    return [f"Задержан дезертир №{i}: {name(rng)}, {name(rng)}ов, {name(rng)}, {name(rng)}ин, "
+            f"{' '.join(rng.sample(WORDS, 8))} {rng.randrange(10**6)}" for i in range(n)]
 
 
 def percentile(xs: list[float], q: float) -> float:
