@@ -222,9 +222,9 @@ class Store:
                 return
             row = self._stories[story_id] = [*got[:4], got[4] or 0, json.loads(got[5] or "[]")]
         d = iso(post.date)
-        if row[2] is None or d < row[2]:  # type: ignore[operator]
+        if row[2] is None or d < row[2]:
             row[0], row[1], row[2] = post.channel_id, post.message_id, d
-        if row[3] is None or d > row[3]:  # type: ignore[operator]
+        if row[3] is None or d > row[3]:
             row[3] = d
         row[4] += 1
         if post.channel_id not in row[5]:

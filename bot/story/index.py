@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import islice, repeat
 from typing import NamedTuple
@@ -140,7 +140,7 @@ class StoryIndex:
         when = post.date.timestamp()
         if self.held_from is None or when - self.window < self.held_from:
             self._load(post.date)
-        prep = prepared or prepare(post.text)
+        prep = prepared if prepared is not None else prepare(post.text)
         terms, digest = prep.terms, prep.digest
         ranked = self._by_rarity(terms)
         story = self._forwarded_story(post)
