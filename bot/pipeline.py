@@ -89,6 +89,7 @@ class Pipeline:
         self.matcher = matcher
         self.alert_state = alert_state
         self.since = since
+        self._window_hours = window_hours
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
         self.worker = self._start_worker(matcher) if workers > 0 else None
@@ -184,6 +185,17 @@ class Pipeline:
     def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                 in_order: bool = True, alert_after: datetime | None = None,
                 done: dict[int, Work] | None = None) -> list[Processed]:
+        try:
+            return self._store_batch(batch, on_batch, in_order, alert_after, done)
+        except BaseException:
+            # the rollback took back the stories this batch started; the index, which names them,
+            # starts again from the store (else a retry of these posts joins a story that is not
+            # there and fails its foreign key, again and again)
+            self.stories = StoryIndex(self.store, self._window_hours)
+            raise
+
+    def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
+                     in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None) -> list[Processed]:
         known = self.store.known_hashes([p.key for p in batch])
         out: list[Processed] = []
         now = utcnow()

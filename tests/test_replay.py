@@ -453,3 +453,36 @@ def test_the_worker_dies_with_its_parent(tmp_path: Path) -> None:
     else:
         os.kill(child, 9)
         pytest.fail("the worker outlived its killed parent")
+
+
+def test_a_failed_batch_retried_by_the_same_pipeline_stores_everything(
+        tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live service keeps its pipeline: after a batch rolls back, the same posts come again
+    with the next poll and must all be stored, in stories that exist."""
+    posts = sample_posts()
+    one = tmp_path / "one.db"
+    store = Store(one)
+    list(Pipeline(store, matcher).process(posts, batch_size=4))
+    store.close()
+
+    store = Store(tmp_path / "retry.db")
+    pipe = Pipeline(store, matcher)
+    real = Matcher.match
+    calls = 0
+
+    def flaky(self: Matcher, post: Post):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 11:  # mid-batch, after posts of this batch joined and started stories
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(self, post)
+
+    monkeypatch.setattr(Matcher, "match", flaky)
+    with pytest.raises(sqlite3.OperationalError):
+        list(pipe.process(posts, batch_size=4))
+    list(pipe.process(posts, batch_size=4))  # the retry
+    store.close()
+    db = tmp_path / "retry.db"
+    assert rows(db, "SELECT count(*) FROM posts") == [(len({p.key for p in posts}),)]
+    assert rows(db, "SELECT count(*) FROM posts WHERE story_id NOT IN (SELECT id FROM stories)") == [(0,)]
+    assert store_dump(db)["alerts"] == store_dump(one)["alerts"]
