@@ -57,6 +57,7 @@ class Post:
     media: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
     last_id: int = 0  # an album's last item id (the message id otherwise): how far the channel was read
+    _hashed: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)  # (text, hash)
 
     def __post_init__(self) -> None:
         self.channel_id = bare_id(int(self.channel_id))
@@ -82,5 +83,9 @@ class Post:
 
     @property
     def text_hash(self) -> str:
-        """A short digest of the text: edits that change nothing (reactions) keep it."""
-        return hashlib.blake2b(self.text.encode("utf-8"), digest_size=8).hexdigest()
+        """A short digest of the text: edits that change nothing (reactions) keep it. Computed
+        once per text (the pipeline asks up to four times per post)."""
+        h = self._hashed
+        if h is None or h[0] is not self.text:
+            h = self._hashed = (self.text, hashlib.blake2b(self.text.encode("utf-8"), digest_size=8).hexdigest())
+        return h[1]

@@ -382,3 +382,13 @@ def test_read_jsonl_on_arbitrary_bytes_never_raises(tmp_path: Path, data: bytes)
     f = tmp_path / "b.jsonl"
     f.write_bytes(data)
     assert all(isinstance(x, (Post, Skip)) for x in read_jsonl(f))
+
+
+@given(st.text(), st.text())
+def test_text_hash_follows_the_text_it_is_asked_about(first: str, second: str) -> None:
+    """The hash is cached per text: a post whose text changed (an edit) never reports the old one."""
+    p = Post(1, 1, datetime(2024, 11, 1, tzinfo=timezone.utc), first)
+    assert p.text_hash == Post(1, 1, p.date, first).text_hash
+    p.text = second
+    assert p.text_hash == Post(1, 1, p.date, second).text_hash
+    assert (p.text_hash == Post(1, 1, p.date, first).text_hash) == (first == second)
