@@ -16,7 +16,7 @@ from .match.matcher import Match, Matcher
 from .post import Post
 from .store.db import Store, utcnow
 from .story import StoryIndex
-from .worker import Work, Worker
+from .worker import BULK_GC_THRESHOLD, Work, Worker
 
 __all__ = ["Pipeline", "Processed", "Summary"]
 
@@ -25,11 +25,9 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def _bulk_gc() -> Iterator[None]:
-    """Collect young objects every 100k allocations, not every 700, while posts are processed: a
-    replay keeps hundreds of thousands of objects alive (story index, word caches) and the
-    default threshold made the collector rescan them for 15 % of the run."""
+    """`worker.BULK_GC_THRESHOLD` while posts are processed, the old threshold after."""
     old = gc.get_threshold()
-    gc.set_threshold(100_000, *old[1:])
+    gc.set_threshold(BULK_GC_THRESHOLD, *old[1:])
     try:
         yield
     finally:
@@ -141,6 +139,10 @@ class Pipeline:
                      on_batch: Callable[[list[Processed]], None] | None, in_order: bool,
                      alert_after: datetime | None) -> list[Processed]:
         batch, todo, future = pending.popleft()
+        if future is not None:
+            # balance the two processes: when this one has to wait for the worker, it keeps more
+            # of the story preparation of the batches to come; when the worker is ahead, less
+            self._share = min(0.8, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
         return self._commit(batch, on_batch, in_order, alert_after, self._done(todo, future) if future else None)
 
     def _submit(self, todo: list[Post]) -> Future[list[Work]] | None:
@@ -171,11 +173,7 @@ class Pipeline:
         return todo
 
     def _done(self, todo: list[Post], future: Future[list[Work]]) -> dict[int, Work]:
-        """The worker's results by post object; empty (all done here) when the worker failed.
-
-        Balances the two processes: when this one has to wait for the worker, it keeps more of
-        the story preparation of the batches to come; when the worker is ahead, it hands more."""
-        self._share = min(0.8, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
+        """The worker's results by post object; empty (all done here) when the worker failed."""
         try:
             return {id(p): w for p, w in zip(todo, future.result())}
         except Exception as e:  # a killed or broken worker: carry on in this process

@@ -23,9 +23,14 @@ from .match.matcher import Match, Matcher
 from .post import Post
 from .story.index import Prepared, prepare
 
-__all__ = ["Work", "Worker", "default_workers"]
+__all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers"]
 
 log = logging.getLogger(__name__)
+
+# Young objects collected every this many allocations during bulk work, not every 700: a replay
+# keeps hundreds of thousands of objects alive (story index, word caches), and the default made
+# the collector rescan them for 15 % of the run. The pipeline and its worker both use it.
+BULK_GC_THRESHOLD = 100_000
 
 Work = tuple[list[Match], "Prepared | None"]  # one post's matches and story preparation (None: not asked)
 
@@ -45,9 +50,12 @@ _matcher: Matcher | None = None  # the child's matcher, inherited from the paren
 def _init(matcher: Matcher) -> None:
     global _matcher
     _matcher = matcher
-    gc.set_threshold(100_000, *gc.get_threshold()[1:])  # as the pipeline: see pipeline._bulk_gc
+    gc.set_threshold(BULK_GC_THRESHOLD, *gc.get_threshold()[1:])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     _die_with_parent()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _die_with_parent() -> None:
@@ -62,9 +70,6 @@ def _die_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent died before prctl took effect
         os._exit(0)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _work(items: list[_Item]) -> list[Work]:
