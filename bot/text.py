@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_urls", "script_of"]
+__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls", "script_of"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
 # BOM, ...) plus combining stress marks: removed, never word boundaries.
@@ -47,6 +47,14 @@ _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
 # A word: letters and digits, with inner apostrophes (Ukrainian об'єкт). Underscores,
 # hyphens and slashes separate words.
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# The same words in a text without an apostrophe, at half the cost (`re` loops over a bare
+# character class in C; the optional group after it makes every word a backtracking point).
+_PLAIN_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def find_words(text: str) -> list[str]:
+    """`WORD_RE.findall(text)`, faster."""
+    return (WORD_RE if "'" in text else _PLAIN_WORD_RE).findall(text)
 
 # What looks like a word in the raw text: includes the characters `normalize` removes, so a
 # disguised word is one raw word, as it is one word after normalising.
@@ -55,11 +63,14 @@ _RAW_WORD_RE = re.compile(
     rf"|(?:[^\W_]|[{_FORMAT_CLASS}])+(?:['’ʼ`](?:[^\W_]|[{_FORMAT_CLASS}])+)*"
 )
 
+_TLD = r"(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b"
 URL_RE = re.compile(
     r"(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+"
-    r"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b(?:/[^\s<>\"'«»]*)?",
+    rf"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}(?:/[^\s<>\"'«»]*)?",
     re.IGNORECASE,
 )
+# What every URL_RE match contains: one cheap search spares most texts the full pattern.
+_URL_HINT_RE = re.compile(rf"://|www\.|t\.me/|\.{_TLD}", re.IGNORECASE)
 
 _CYR = "а-яёіїєґў"
 _MIXED_RE = re.compile(f"[a-z][{_CYR}]|[{_CYR}][a-z]")
@@ -122,7 +133,18 @@ def _fold_basic(text: str) -> str:
 def rough_words(text: str) -> list[str]:
     """The matcher's fast pre-filter: `words` without look-alike folding and with URL words
     kept, a superset that costs a few C-level passes. Fold a word with `normalize_word`."""
-    return WORD_RE.findall(_fold_basic(text))
+    return find_words(_fold_basic(text))
+
+
+def rough_head_words(text: str) -> tuple[list[str], list[str]]:
+    """`rough_words` of the first line, and of the whole text, in one folding pass."""
+    folded = _fold_basic(text)
+    nl = folded.find("\n")  # folding keeps newlines and never makes one
+    if nl < 0:
+        ws = find_words(folded)
+        return ws, ws
+    head = find_words(folded[:nl])
+    return head, head + find_words(folded[nl:])
 
 
 def is_mixed(word: str) -> bool:
@@ -150,15 +172,17 @@ def normalize_word(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The normalised words of `text`, URLs left out."""
-    norm = normalize(text)
-    if "." in norm or "/" in norm:
-        norm = URL_RE.sub(" ", norm)
-    return WORD_RE.findall(norm)
+    return find_words(strip_urls(normalize(text)))
+
+
+def strip_urls(text: str) -> str:
+    """`text` with every URL replaced by a space."""
+    return URL_RE.sub(" ", text) if _URL_HINT_RE.search(text) else text
 
 
 def find_urls(text: str) -> list[tuple[int, int]]:
     """Spans of URLs in the original text."""
-    return [m.span() for m in URL_RE.finditer(text)]
+    return [m.span() for m in URL_RE.finditer(text)] if _URL_HINT_RE.search(text) else []
 
 
 def _outside(matches: Iterator[re.Match[str]], urls: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
@@ -175,7 +199,7 @@ def _outside(matches: Iterator[re.Match[str]], urls: list[tuple[int, int]]) -> I
 
 def _tokens_in_place(norm: str, urls: list[tuple[int, int]]) -> list[Token]:
     out: list[Token] = []
-    for m in _outside(WORD_RE.finditer(norm), urls):
+    for m in _outside((WORD_RE if "'" in norm else _PLAIN_WORD_RE).finditer(norm), urls):
         w = m.group()
         out.append(Token(normalize_word(w) if _MIXED_RE.search(w) else w, *m.span()))
     return out
@@ -192,7 +216,7 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Normalised words with their spans in `text`; words inside URLs are left out."""
-    urls = find_urls(text) if ("." in text or "/" in text) else []
+    urls = find_urls(text)
     if "#" not in text and "@" not in text:
         norm = _fold_basic(text)
         if len(norm) == len(text):

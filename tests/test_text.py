@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import find_urls, normalize, tokenize, words
+from bot.text import WORD_RE, find_urls, find_words, normalize, tokenize, words
 
 ZWSP, ZWNJ, ZWJ, SHY, WJ, BOM = "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"
 ACUTE, GRAVE = "\u0301", "\u0300"
@@ -161,6 +161,14 @@ def test_token_span_normalises_to_the_token(text: str) -> None:
 @given(MIXED)
 def test_words_equal_token_texts(text: str) -> None:
     assert words(text) == [t.text for t in tokenize(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MIXED, st.text()))
+def test_find_words_is_word_re(text: str) -> None:
+    # the fast path (no apostrophe) must give exactly the words of the full pattern
+    assert find_words(text) == WORD_RE.findall(text)
+    assert find_words(normalize(text)) == WORD_RE.findall(normalize(text))
 
 
 # Idempotence holds on realistic text; '#'/'@' directly followed by an invisible character is

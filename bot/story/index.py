@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from ..post import Post
 from ..store.db import Store
-from ..text import rough_words
+from ..text import rough_head_words
 from .similar import (
     STOP_WORDS,
     DocumentFrequency,
@@ -66,12 +66,23 @@ class Prepared(NamedTuple):
     names: frozenset[str]  # folded proper nouns among `terms`
 
 
-def _terms(body: str) -> tuple[list[str], frozenset[str]]:
-    """(normalised words, folded content words) of a stripped text: cheap (no morphology)."""
-    ws = rough_words(body)
+# One object per folded word, shared by every post that has it: a window of 100k posts holds each
+# word once, not in each post, and a set lookup of a shared word ends at an identity test.
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 1 << 20  # emptied when full: only the sharing is lost
+
+
+def _shared(words: frozenset[str] | set[str]) -> frozenset[str]:
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    return frozenset(map(_SHARED.setdefault, words, words))
+
+
+def _content(ws: list[str]) -> frozenset[str]:
+    """Folded content words of normalised words: cheap (six-letter prefixes, no morphology)."""
     content = set(ws)
     content -= STOP_WORDS
-    return ws, frozenset([w[:6] for w in content if len(w) > 1 and not w.isdigit()])
+    return _shared({w[:6] for w in content if len(w) > 1 and not w.isdigit()})
 
 
 def prepare(text: str) -> Prepared:
@@ -79,12 +90,12 @@ def prepare(text: str) -> Prepared:
     it): boilerplate stripped, words folded (six-letter prefixes, no morphology), headline,
     numbers and names picked out."""
     body = strip_boilerplate(text)
-    ws, terms = _terms(body)
-    nl = body.find("\n")
+    head, ws = rough_head_words(body)
+    terms = _content(ws)
     return Prepared(
         terms=terms,
         digest=text_digest(ws) if len(ws) >= MIN_EXACT_WORDS else None,
-        lead=terms if nl < 0 else _terms(body[:nl])[1],
+        lead=terms if head is ws else _content(head),
         numbers=numbers_in(body),
         names=frozenset(names_in(body, fold_prefix) & terms) if terms else frozenset(),
     )

@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Callable, Hashable, Iterable
 
 from ..post import Post
-from ..text import URL_RE, WORD_RE, normalize_word, words
+from ..text import WORD_RE, find_words, normalize_word, strip_urls, words
 
 __all__ = [
     "STOP_WORDS",
@@ -83,11 +83,10 @@ _TRAIL_MENTION_RE = re.compile(r"(?:\s*(?:@[A-Za-z0-9_]{4,}|#[^\W_][\w]*))+\s*$"
 def _is_footer(line: str) -> bool:
     """Is this (stripped, non-empty) line a signature, an ad marker or a bare link/label?"""
     low = line.casefold().replace("ё", "е")
-    if "." in low or "/" in low:
-        low_nolink = URL_RE.sub(" ", low)
-    else:
-        low_nolink = low
-    ws = WORD_RE.findall(_TAG_RE.sub(" ", low_nolink))
+    low_nolink = strip_urls(low)
+    if "@" in low_nolink or "#" in low_nolink:
+        low_nolink = _TAG_RE.sub(" ", low_nolink)
+    ws = find_words(low_nolink)
     if not ws:  # only links, mentions, hashtags, emoji or punctuation
         return True
     if len(ws) <= _FOOTER_MAX_WORDS and _FOOTER_RE.search(low):
@@ -110,10 +109,13 @@ def strip_boilerplate(text: str) -> str:
         lines.pop(0)
     if not lines:
         return ""
-    cut = _TRAIL_MENTION_RE.sub("", lines[-1])
-    if cut.strip():
-        lines[-1] = cut
-    lines[0] = _LEAD_MARK_RE.sub("", lines[0])
+    last = lines[-1]
+    if "@" in last or "#" in last:
+        cut = _TRAIL_MENTION_RE.sub("", last)
+        if cut.strip():
+            lines[-1] = cut
+    if m := _LEAD_MARK_RE.match(lines[0]):
+        lines[0] = lines[0][m.end():]
     return "\n".join(lines).strip()
 
 
@@ -200,10 +202,10 @@ class DocumentFrequency:
 
 # --- fingerprint -------------------------------------------------------------------------------
 
+# (The lookahead lets `re` skip to the next digit in C; case is ignored only where it can matter.)
 _NUM_RE = re.compile(
-    r"(\d{1,3}(?:[ \u00a0]\d{3})+(?![\d,.])|\d+(?:[.,]\d+)?)"
-    r"(?:[ \u00a0]?(тыс(?:яч[а-я]{0,3})?|млн|млрд|трлн|(?:миллион|миллиард|триллион)[а-я]{0,3})(?![^\W\d_]))?",
-    re.IGNORECASE,
+    r"(?=\d)(\d{1,3}(?:[ \u00a0]\d{3})+(?![\d,.])|\d+(?:[.,]\d+)?)"
+    r"(?:[ \u00a0]?((?i:тыс(?:яч[а-я]{0,3})?|млн|млрд|трлн|(?:миллион|миллиард|триллион)[а-я]{0,3}))(?![^\W\d_]))?"
 )
 _SCALES = {"тыс": 1e3, "млн": 1e6, "мил": 1e6, "млр": 1e9, "трл": 1e12, "три": 1e12}
 _LINK_RE = re.compile(r"(?:https?://|www\.|t\.me/)\S+|\S+\.(?:ru|com|org|net|me|io|info)/\S*", re.IGNORECASE)
