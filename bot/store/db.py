@@ -31,7 +31,13 @@ def utcnow() -> str:
 
 
 def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(timezone.utc).isoformat(timespec="seconds") if dt else None
+    """ISO 8601 in UTC to the second (the stored form of every date)."""
+    if dt is None:
+        return None
+    return (dt if dt.tzinfo is timezone.utc else dt.astimezone(timezone.utc)).isoformat(timespec="seconds")
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # `json.dumps(..., ensure_ascii=False)` builds one per call
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
@@ -283,7 +289,7 @@ class Store:
     @staticmethod
     def post_row(post: Post, story_id: int, now: str) -> tuple[object, ...]:
         """The posts-table row of a post (for `write_post` and `write_new_posts`)."""
-        entities = (json.dumps([[e.type, e.offset, e.length, e.url] for e in post.entities], ensure_ascii=False)
+        entities = (_JSON([[e.type, e.offset, e.length, e.url] for e in post.entities])
                     if post.entities else None)
         return (post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
                 entities, post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
@@ -322,8 +328,8 @@ class Store:
             "INSERT INTO matches (channel_id, message_id, rule, severity, terms, hits, current, matched_at) "
             "VALUES (?,?,?,?,?,?,1,?) ON CONFLICT(channel_id, message_id, rule) DO UPDATE SET "
             "terms = excluded.terms, hits = excluded.hits, severity = excluded.severity, current = 1, matched_at = excluded.matched_at",
-            [(post.channel_id, post.message_id, m.rule, m.severity, json.dumps(m.terms, ensure_ascii=False),
-              json.dumps([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.hits], ensure_ascii=False), now)
+            [(post.channel_id, post.message_id, m.rule, m.severity, _JSON(m.terms),
+              _JSON([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.hits]), now)
              for m in matches],
         )
 

@@ -179,7 +179,10 @@ class StoryIndex:
 
     def _by_rarity(self, terms: frozenset[str]) -> list[str]:
         """The terms rarest first (by the running document frequency; ties by the word itself)."""
-        return [t for _, t in sorted(zip(map(self.df.counts.get, terms, repeat(0)), terms))]
+        ranked = sorted(terms)  # a sort of bare strings, then a stable sort by int: twice as fast as tuples
+        count = dict(zip(ranked, map(self.df.counts.get, ranked, repeat(0))))
+        ranked.sort(key=count.__getitem__)
+        return ranked
 
     def _forwarded_story(self, post: Post) -> int | None:
         if post.forward_channel_id is None or post.forward_post_id is None:
