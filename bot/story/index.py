@@ -200,19 +200,20 @@ class StoryIndex:
             return None
         fp = self._fp(entry)
         best, best_story = 0.0, None
-        for e in cands:
-            s = story_score(fp, self._fp(e), self.rule)
+        for e, common in cands:
+            s = story_score(fp, self._fp(e), self.rule, common)
             if s is not None and s > best:
                 best, best_story = s, e.story_id
         return best_story
 
-    def _candidates(self, entry: _Entry, ranked: list[str]) -> list[_Entry]:
+    def _candidates(self, entry: _Entry, ranked: list[str]) -> list[tuple[_Entry, frozenset[str]]]:
         """Live posts within the window filed under the post's rarest indexed words (a word no post
-        is filed under finds nothing), newest first per word, that share enough words with it."""
+        is filed under finds nothing), newest first per word, that share enough words with it
+        (each with the words shared)."""
         postings = self.postings
         keys = list(islice((t for t in ranked if t in postings), self.query_keys))
         seen: set[_Entry] = set()
-        cands: list[_Entry] = []
+        cands: list[tuple[_Entry, frozenset[str]]] = []
         terms, need = entry.terms, entry.need
         lo, hi = entry.when - self.window, entry.when + self.window
         budget = self.max_checks
@@ -227,8 +228,8 @@ class StoryIndex:
                 budget -= 1
                 seen.add(e)
                 # _PREFILTER x the smaller word set, shared
-                if e.alive and len(terms & e.terms) >= (need if need < e.need else e.need):
-                    cands.append(e)
+                if e.alive and len(common := terms & e.terms) >= (need if need < e.need else e.need):
+                    cands.append((e, common))
         return cands
 
     def _fp(self, e: _Entry) -> Fingerprint:

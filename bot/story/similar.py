@@ -359,12 +359,14 @@ def fingerprint_post(post: Post, df: DocumentFrequency | None = None, *, fold: F
 # --- decision ----------------------------------------------------------------------------------
 
 
-def similarity(a: Fingerprint, b: Fingerprint) -> float:
+def similarity(a: Fingerprint, b: Fingerprint, common: frozenset[str] | None = None) -> float:
     """0..1: max(containment of the lighter post in the heavier, headline of either in the other).
 
     Containment is IDF-weighted: the weight share of one side's words that the other side has.
+    `common`: `a.terms & b.terms` when the caller has it already.
     """
-    common = a.terms & b.terms
+    if common is None:
+        common = a.terms & b.terms
     if not common:
         return 0.0
     light = a if a.total <= b.total else b
@@ -429,14 +431,16 @@ def gap_hours(a: Fingerprint, b: Fingerprint) -> float:
     return abs(a.when - b.when) / 3600.0
 
 
-def story_score(a: Fingerprint, b: Fingerprint, rule: Rule = DEFAULT_RULE) -> float | None:
-    """The similarity when `same_story` accepts the pair (1.0 for an exact copy), else None."""
+def story_score(a: Fingerprint, b: Fingerprint, rule: Rule = DEFAULT_RULE,
+                common: frozenset[str] | None = None) -> float | None:
+    """The similarity when `same_story` accepts the pair (1.0 for an exact copy), else None.
+    `common`: `a.terms & b.terms` when the caller has it already."""
     gap = gap_hours(a, b)
     if gap > rule.max_gap_hours:
         return None
     if a.exact == b.exact and a.terms:
         return 1.0
-    s = similarity(a, b)
+    s = similarity(a, b, common)
     if s < min(rule.near, rule.dup) or template_pair(a, b):
         return None
     if s >= rule.near + rule.slope * math.log1p(gap) and (
