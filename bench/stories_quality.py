@@ -38,8 +38,9 @@ When written (2 shared cores), 20 splits; DEFAULT_RULE near 0.2 + 0.2·ln(1+h) w
               old shape F1 0.788 | 2-fold 0.733; PRECISE_RULE P 0.931 R 0.686 (the old-shape one
               it replaced: P 0.936 R 0.619); at P>=.93 tuned on halves: P 0.876 R 0.653 (old shape
               0.869 / 0.636)
-  index (after a replay, PRECISE_RULE): P 0.793 R 0.619 F1 0.695 (old-shape rule: 0.817 / 0.568 /
-              0.670; DEFAULT_RULE in the index would give 0.726 / 0.720 / 0.723)
+  index (after a replay, PRECISE_RULE, 12/10 keys): P 0.811 R 0.653 F1 0.723 (10/8 keys: 0.793 /
+              0.619 / 0.695; old-shape rule at 10/8: 0.817 / 0.568 / 0.670; DEFAULT_RULE in the
+              index at 10/8 would give 0.726 / 0.720 / 0.723)
   cost (CPU): warm fingerprint ~610-650 µs (half of it bot.text.words); similarity ~6 µs,
   same_story ~1.6 µs per random pair (unchanged by the new rule); CandidateIndex match+add
   ~0.5 ms (prefix) to ~1 ms (lemma) per post at 102k posts (83-97 candidates).

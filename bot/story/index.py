@@ -19,8 +19,9 @@ PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers m
 the prefix fold and a document frequency of the whole corpus in date order, on
 tests/data/story_pairs.csv (hard cases both ways), pair by pair: precision 0.93, recall 0.69
 (`similar.DEFAULT_RULE` on the same fingerprints: 0.83 / 0.81). What analysts see is lower: after
-a replay of the corpus, two posts of a pair share a story with precision 0.79, recall 0.62
-(bench/stories_quality.py, "index" row): a story grows by chains, and candidates are bounded.
+a replay of the corpus, two posts of a pair share a story with precision 0.81, recall 0.65
+(bench/stories_quality.py, "index" row; 0.79 / 0.62 with 10/8 keys; 16/12 and 20/12 reach the
+same recall, less precisely): a story grows by chains, and candidates are bounded.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class StoryIndex:
     store's story rows (size, channels, first post, first/last date) up to date."""
 
     def __init__(self, store: Store, window_hours: float = 48.0, *, rule: Rule | None = None,
-                 post_keys: int = 10, query_keys: int = 8, max_postings: int = 32, max_checks: int = 64) -> None:
+                 post_keys: int = 12, query_keys: int = 10, max_postings: int = 32, max_checks: int = 64) -> None:
         self.store = store
         self.window = window_hours * 3600.0
         base = rule or PRECISE_RULE
