@@ -10,7 +10,11 @@ A post joins an earlier story when
       document frequency), a new post looks up the `query_keys` rarest of its words that some post
       is filed under (newest `max_postings` posts per word, at most `max_checks` posts in all,
       rarest word first: the work per post is bounded however full the window); a cheap
-      word-set overlap drops most candidates before the fingerprints are compared.
+      word-set overlap drops most candidates before the fingerprints are compared. The first
+      candidate that scores `settle` (0.95) or more ends the search: a near copy joins the story
+      it copies without the rest being scored (on the corpus 4 of 22,099 posts land in another
+      story than a full search gives them, the labelled pairs score the same; in the 100k window
+      of reworded copies a post costs 0.6 of a full search).
 Otherwise it starts a new story. The index lives in memory, holds the posts of the last
 `window_hours` (measured from the newest post seen) and is rebuilt lazily from the store when the
 first post arrives, so a second process run folds into stories stored earlier.
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import islice, repeat
@@ -121,7 +125,8 @@ class StoryIndex:
     store's story rows (size, channels, first post, first/last date) up to date."""
 
     def __init__(self, store: Store, window_hours: float = 48.0, *, rule: Rule | None = None,
-                 post_keys: int = 12, query_keys: int = 10, max_postings: int = 32, max_checks: int = 64) -> None:
+                 post_keys: int = 12, query_keys: int = 10, max_postings: int = 32, max_checks: int = 64,
+                 settle: float = 0.95) -> None:
         self.store = store
         self.window = window_hours * 3600.0
         base = rule or PRECISE_RULE
@@ -131,6 +136,7 @@ class StoryIndex:
         self.query_keys = query_keys
         self.max_postings = max_postings
         self.max_checks = max_checks
+        self.settle = settle
         self.df = DocumentFrequency()
         self.entries: dict[tuple[int, int], _Entry] = {}
         self.order: deque[_Entry] = deque()
@@ -195,26 +201,27 @@ class StoryIndex:
         return self.store.story_of(post.forward_channel_id, post.forward_post_id)
 
     def _near(self, entry: _Entry, ranked: list[str]) -> int | None:
-        """The story of the most similar accepted candidate, or None."""
-        cands = self._candidates(entry, ranked)
-        if not cands:
-            return None
-        fp = self._fp(entry)
+        """The story of the most similar accepted candidate (the first one at `settle` or above:
+        a near copy), or None."""
+        fp: Fingerprint | None = None
         best, best_story = 0.0, None
-        for e, common in cands:
+        for e, common in self._candidates(entry, ranked):
+            if fp is None:
+                fp = self._fp(entry)
             s = story_score(fp, self._fp(e), self.rule, common)
             if s is not None and s > best:
                 best, best_story = s, e.story_id
+                if s >= self.settle:
+                    break
         return best_story
 
-    def _candidates(self, entry: _Entry, ranked: list[str]) -> list[tuple[_Entry, frozenset[str]]]:
+    def _candidates(self, entry: _Entry, ranked: list[str]) -> Iterator[tuple[_Entry, frozenset[str]]]:
         """Live posts within the window filed under the post's rarest indexed words (a word no post
         is filed under finds nothing), newest first per word, that share enough words with it
-        (each with the words shared)."""
+        (each with the words shared); found as they are asked for."""
         postings = self.postings
         keys = list(islice((t for t in ranked if t in postings), self.query_keys))
         seen: set[_Entry] = set()
-        cands: list[tuple[_Entry, frozenset[str]]] = []
         terms, need = entry.terms, entry.need
         lo, hi = entry.when - self.window, entry.when + self.window
         budget = self.max_checks
@@ -225,13 +232,12 @@ class StoryIndex:
                 if e.when > hi or e in seen:
                     continue
                 if not budget:
-                    return cands
+                    return
                 budget -= 1
                 seen.add(e)
                 # _PREFILTER x the smaller word set, shared
                 if e.alive and len(common := terms & e.terms) >= (need if need < e.need else e.need):
-                    cands.append((e, common))
-        return cands
+                    yield e, common
 
     def _fp(self, e: _Entry) -> Fingerprint:
         """`similar.fingerprint` with the prefix fold, from the cheap words (the matcher's
