@@ -19,6 +19,7 @@ from bot.pipeline import Pipeline
 from bot.post import Post
 from bot.source import read_paths
 from bot.store.db import Store
+from bot.story.index import StoryIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -101,6 +102,42 @@ def test_post_outside_the_window_starts_a_new_story(tmp_path: Path, matcher: Mat
         post(TOPOR, 1, REPORT, 49 * 60 + 47 * 60),  # 49 h after the newest: a new story
     ])
     assert a == b != c
+
+
+FLASH = "Россия имеет несколько готовых к применению ракетных систем «Орешник» — Путин"
+ROUNDUP = ("Главное из заявлений Путина на саммите ОДКБ в Астане:\n"
+           "— Россия имеет несколько готовых к применению ракетных систем «Орешник»;\n"
+           "— удары возможны по центрам принятия решений в Киеве;\n"
+           "— серийное производство комплекса уже налажено.")
+
+
+def roundup_stories(tmp_path: Path, **keys: int) -> list[int]:
+    """Stories of a flash and, ten minutes later, a roundup containing it, after posts three days
+    earlier (outside the window) that make the flash's words common and two of the roundup's rare."""
+    store = Store(tmp_path / "t.db")
+    index = StoryIndex(store, query_keys=2, **keys)
+    try:
+        return [index.assign(p) for p in [
+            post(SHOT, 1, "Путин: Россия имеет несколько готовых к применению ракетных систем, испытания продолжатся",
+                 -72 * 60),
+            post(MASH, 1, "Путин рассказал, как Россия будет применять ракетные системы «Орешник» и сколько их готово",
+                 -71 * 60),
+            post(TOPOR, 1, "Саммит ОДКБ пройдет в Астане в конце ноября", -70 * 60),
+            post(SHOT, 2, FLASH),
+            post(MASH, 2, ROUNDUP, 10),
+        ]][3:]
+    finally:
+        store.close()
+
+
+def test_roundup_finds_the_flash_it_contains_through_its_rarest_words(tmp_path: Path) -> None:
+    flash, roundup = roundup_stories(tmp_path)
+    assert roundup == flash
+
+
+def test_without_the_top_word_index_the_roundups_rare_words_miss_the_flash(tmp_path: Path) -> None:
+    flash, roundup = roundup_stories(tmp_path, top_keys=0)
+    assert roundup != flash
 
 
 def test_second_process_run_folds_into_stored_stories(tmp_path: Path, matcher: Matcher) -> None:

@@ -9,12 +9,16 @@ A post joins an earlier story when
       under its `post_keys` rarest folded words (six-letter prefixes, rarity from a running
       document frequency), a new post looks up the `query_keys` rarest of its words that some post
       is filed under (newest `max_postings` posts per word, at most `max_checks` posts in all,
-      rarest word first: the work per post is bounded however full the window); a cheap
-      word-set overlap drops most candidates before the fingerprints are compared. The first
-      candidate that scores `settle` (0.95) or more ends the search: a near copy joins the story
-      it copies without the rest being scored (on the corpus 4 of 22,099 posts land in another
-      story than a full search gives them, the labelled pairs score the same; in the 100k window
-      of reworded copies a post costs 0.6 of a full search).
+      rarest word first: the work per post is bounded however full the window). A long post's
+      rarest words are its own details, seldom a short flash's: so a short post (at most
+      `top_max_terms` words) is also filed, in a second index, under its `top_keys` rarest words,
+      and a new post looks that index up under all its words (at most `top_checks` posts): a
+      roundup finds the flashes it contains. A cheap word-set overlap drops most candidates
+      before the fingerprints are compared. The first candidate that scores `settle` (0.95) or
+      more ends the search: a near copy joins the story it copies without the rest being scored
+      (on the corpus, 5 of 15,956 stories (41 posts) differ from a full search's, with the same
+      number of joins, and the labelled pairs score the same; in the 100k window of reworded copies a post costs 0.6 of a
+      full search).
 Otherwise it starts a new story. The index lives in memory, holds the posts of the last
 `window_hours` (measured from the newest post seen) and is rebuilt lazily from the store when the
 first post arrives, so a second process run folds into stories stored earlier.
@@ -23,9 +27,12 @@ PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers m
 the prefix fold and a document frequency of the whole corpus in date order, on
 tests/data/story_pairs.csv (hard cases both ways), pair by pair: precision 0.93, recall 0.69
 (`similar.DEFAULT_RULE` on the same fingerprints: 0.83 / 0.81). What analysts see is lower: after
-a replay of the corpus, two posts of a pair share a story with precision 0.81, recall 0.65
-(bench/stories_quality.py, "index" row; 0.79 / 0.62 with 10/8 keys; 16/12 and 20/12 reach the
-same recall, less precisely): a story grows by chains, and candidates are bounded.
+a replay of the corpus, two posts of a pair share a story with precision 0.82, recall 0.68
+(bench/stories_quality.py, "index" row; 0.81 / 0.65 without the second index, 0.79 / 0.62 with
+10/8 keys; 16/12 and 20/12 keys reach the same recall less precisely): a story grows by chains,
+and candidates are bounded. Folding two stories into one when a post is accepted by both would
+raise recall to 0.79 but cost precision (0.76): ongoing events (a night of protests, a day of
+exchange rates) fuse, so it is not done.
 """
 
 from __future__ import annotations
@@ -120,13 +127,32 @@ class _Entry:
         self.alive = True  # False once expired or replaced by a later entry of the same post
 
 
+def _file(index: dict[str, deque[_Entry]], keys: list[str], entry: _Entry, size: int) -> None:
+    """File the entry under each key (the newest `size` posts per key are kept)."""
+    for t in keys:
+        q = index.get(t)
+        if q is None:
+            q = index[t] = deque(maxlen=size)
+        q.append(entry)
+
+
+def _sweep(index: dict[str, deque[_Entry]], size: int) -> dict[str, deque[_Entry]]:
+    """The index without its dead entries (and without the words left with none)."""
+    fresh: dict[str, deque[_Entry]] = {}
+    for t, q in index.items():
+        alive = [e for e in q if e.alive]
+        if alive:
+            fresh[t] = deque(alive, maxlen=size)
+    return fresh
+
+
 class StoryIndex:
     """Gives each new post a story id (joining an earlier story or starting one) and keeps the
     store's story rows (size, channels, first post, first/last date) up to date."""
 
     def __init__(self, store: Store, window_hours: float = 48.0, *, rule: Rule | None = None,
-                 post_keys: int = 12, query_keys: int = 10, max_postings: int = 32, max_checks: int = 64,
-                 settle: float = 0.95) -> None:
+                 post_keys: int = 12, query_keys: int = 10, top_keys: int = 2, max_postings: int = 32,
+                 max_checks: int = 64, top_checks: int = 16, top_max_terms: int = 16, settle: float = 0.95) -> None:
         self.store = store
         self.window = window_hours * 3600.0
         base = rule or PRECISE_RULE
@@ -136,11 +162,15 @@ class StoryIndex:
         self.query_keys = query_keys
         self.max_postings = max_postings
         self.max_checks = max_checks
+        self.top_keys = top_keys
+        self.top_checks = top_checks
+        self.top_max_terms = top_max_terms
         self.settle = settle
         self.df = DocumentFrequency()
         self.entries: dict[tuple[int, int], _Entry] = {}
         self.order: deque[_Entry] = deque()
-        self.postings: dict[str, deque[_Entry]] = {}
+        self.postings: dict[str, deque[_Entry]] = {}  # word -> posts filed under it (`post_keys`)
+        self.tops: dict[str, deque[_Entry]] = {}  # word -> short posts among whose `top_keys` rarest it is
         self.exact: dict[str, _Entry] = {}
         self.newest = float("-inf")
         self.held_from: float | None = None  # the stored posts from this time on are indexed
@@ -216,17 +246,23 @@ class StoryIndex:
         return best_story
 
     def _candidates(self, entry: _Entry, ranked: list[str]) -> Iterator[tuple[_Entry, frozenset[str]]]:
-        """Live posts within the window filed under the post's rarest indexed words (a word no post
-        is filed under finds nothing), newest first per word, that share enough words with it
-        (each with the words shared); found as they are asked for."""
-        postings = self.postings
-        keys = list(islice((t for t in ranked if t in postings), self.query_keys))
+        """Live posts within the window that share enough words with the post (each with the words
+        shared), found as they are asked for: those filed under its rarest indexed words (a word no
+        post is filed under finds nothing), then the short posts whose rarest words it has (`tops`)."""
+        postings, tops = self.postings, self.tops
         seen: set[_Entry] = set()
+        yield from self._collect(entry, postings, list(islice((t for t in ranked if t in postings), self.query_keys)),
+                                 self.max_checks, seen)
+        yield from self._collect(entry, tops, [t for t in ranked if t in tops], self.top_checks, seen)
+
+    def _collect(self, entry: _Entry, index: dict[str, deque[_Entry]], keys: list[str], budget: int,
+                 seen: set[_Entry]) -> Iterator[tuple[_Entry, frozenset[str]]]:
+        """The posts of `index` under `keys` (newest first per word, at most `budget` not seen
+        before) within the window that share enough words with the post."""
         terms, need = entry.terms, entry.need
         lo, hi = entry.when - self.window, entry.when + self.window
-        budget = self.max_checks
         for t in keys:
-            for e in reversed(postings[t]):  # newest first: stop at the first one too old
+            for e in reversed(index[t]):  # newest first: stop at the first one too old
                 if e.when < lo:
                     break
                 if e.when > hi or e in seen:
@@ -260,12 +296,9 @@ class StoryIndex:
         self.order.append(entry)
         if digest is not None:
             self.exact[digest] = entry
-        postings, size = self.postings, self.max_postings
-        for t in ranked[: self.post_keys]:
-            q = postings.get(t)
-            if q is None:
-                q = postings[t] = deque(maxlen=size)
-            q.append(entry)
+        _file(self.postings, ranked[: self.post_keys], entry, self.max_postings)
+        if len(ranked) <= self.top_max_terms:
+            _file(self.tops, ranked[: self.top_keys], entry, self.max_postings)
         self.df.add(entry.terms)
         if expire and entry.when > self.newest:
             self.newest = entry.when
@@ -287,12 +320,8 @@ class StoryIndex:
         if self._dropped > max(20_000, 4 * len(self.entries)):
             self._dropped = 0
             self.exact = {d: e for d, e in self.exact.items() if e.alive}
-            fresh: dict[str, deque[_Entry]] = {}
-            for t, q in self.postings.items():
-                alive = [e for e in q if e.alive]
-                if alive:
-                    fresh[t] = deque(alive, maxlen=self.max_postings)
-            self.postings = fresh
+            self.postings = _sweep(self.postings, self.max_postings)
+            self.tops = _sweep(self.tops, self.max_postings)
 
     def _load(self, first: datetime) -> None:
         """Index the stored posts within the window before `first` not held: on the first post this
