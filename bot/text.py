@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls", "script_of"]
+__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
+           "rough_words", "rough_head_words", "script_of"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
 # BOM, ...) plus combining stress marks: removed, never word boundaries.

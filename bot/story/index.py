@@ -17,8 +17,8 @@ A post joins an earlier story when
       before the fingerprints are compared. The first candidate that scores `settle` (0.95) or
       more ends the search: a near copy joins the story it copies without the rest being scored
       (on the corpus, 5 of 15,956 stories (41 posts) differ from a full search's, with the same
-      number of joins, and the labelled pairs score the same; in the 100k window of reworded copies a post costs 0.6 of a
-      full search).
+      number of joins, and the labelled pairs score the same; in the 100k window of reworded
+      copies a post costs 0.6 of a full search).
 Otherwise it starts a new story. The index lives in memory, holds the posts of the last
 `window_hours` (measured from the newest post seen) and is rebuilt lazily from the store when the
 first post arrives, so a second process run folds into stories stored earlier.
@@ -84,7 +84,8 @@ _SHARED: dict[str, str] = {}
 _SHARED_MAX = 1 << 20  # emptied when full: only the sharing is lost
 
 
-def _shared(words: frozenset[str] | set[str]) -> frozenset[str]:
+def _shared(words: set[str]) -> frozenset[str]:
+    """The words as the objects every other post holding them has."""
     if len(_SHARED) >= _SHARED_MAX:
         _SHARED.clear()
     return frozenset(map(_SHARED.setdefault, words, words))
