@@ -78,8 +78,9 @@ class Prepared(NamedTuple):
     names: frozenset[str]  # folded proper nouns among `terms`
 
 
-# One object per folded word, shared by every post that has it: a window of 100k posts holds each
-# word once, not in each post, and a set lookup of a shared word ends at an identity test.
+# One object per folded word, shared by every post prepared in this process that has it: a window
+# of 100k posts holds each word once, not in each post, and a set lookup of a shared word ends at
+# an identity test. (Posts a replay worker prepared arrive as copies: its windows are small.)
 _SHARED: dict[str, str] = {}
 _SHARED_MAX = 1 << 20  # emptied when full: only the sharing is lost
 
