@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post
-from .store.db import Store, utcnow
+from .store.db import Known, Store, iso, older_than_stored, utcnow
 from .story import StoryIndex
 from .worker import BULK_GC_THRESHOLD, Work, Worker
 
@@ -39,7 +39,7 @@ class Processed:
     """What happened to one post."""
 
     post: Post
-    status: str  # new | edited | unchanged | old
+    status: str  # new | edited | unchanged | stale (an older version than the stored one) | old
     story_id: int | None = None
     matches: list[Match] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
@@ -53,6 +53,7 @@ class Summary:
     edited: int = 0
     unchanged: int = 0
     too_old: int = 0
+    stale: int = 0
     matches: Counter[str] = field(default_factory=Counter)
     alerts: int = 0
     updates: int = 0
@@ -61,6 +62,8 @@ class Summary:
         self.read += 1
         if p.status == "old":
             self.too_old += 1
+        elif p.status == "stale":
+            self.stale += 1
         else:
             setattr(self, p.status, getattr(self, p.status) + 1)
         for m in p.matches:
@@ -168,7 +171,7 @@ class Pipeline:
             if self.since and p.date < self.since:
                 continue
             k = known.get(p.key)
-            if k is None or k[0] != p.text_hash:
+            if k is None or (k.text_hash != p.text_hash and not older_than_stored(p, k)):
                 todo.append(p)
         return todo
 
@@ -213,12 +216,15 @@ class Pipeline:
                 prev = known.get(post.key)
                 last = channels.get(post.channel_id)
                 channels[post.channel_id] = (post, max(post.last_id, last[1] if last else 0))
-                if prev is not None and prev[0] == post.text_hash:
-                    out.append(Processed(post, "unchanged", prev[1]))
+                if prev is not None and prev.text_hash == post.text_hash:
+                    out.append(Processed(post, "unchanged", prev.story_id))
+                    continue
+                if prev is not None and older_than_stored(post, prev):  # the stored version stays
+                    out.append(Processed(post, "stale", prev.story_id))
                     continue
                 status = "new" if prev is None else "edited"
                 work = done.get(id(post)) if done else None
-                story_id = self.stories.assign(post, prev[1] if prev else None, work[1] if work else None)
+                story_id = self.stories.assign(post, prev.story_id if prev else None, work[1] if work else None)
                 matches = work[0] if work else self.matcher.match(post)
                 edited = status == "edited"
                 if edited:  # in order: a post new earlier in this batch is written before its edit
@@ -236,7 +242,7 @@ class Pipeline:
                         alert_ids.append(a)
                     elif status == "new" and (u := self.store.update_alert(story_id, m.rule, post, now=now)) is not None:
                         update_ids.append(u)
-                known[post.key] = (post.text_hash, story_id)
+                known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text))
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             flush()
             for channel_id, (post, high) in channels.items():

@@ -160,6 +160,43 @@ def test_edits_alert_once_and_identical_edits_are_unchanged(tmp_path: Path) -> N
     assert rows(db, "SELECT count(*) FROM stories") == [(2,)]
 
 
+def test_an_older_or_partial_export_never_overwrites_a_stored_post(tmp_path: Path) -> None:
+    """Replaying the export made before an edit, or a line that lost its text, keeps what is stored."""
+    db, f = tmp_path / "s.db", tmp_path / "chat" / "result.json"
+    later = HIT_TEXT + ". UPD: задержаны трое"
+    export(f, [message(1, later, edited=1790000600)])
+    assert replay(f, "--db", db, "--alerts", "none").exit_code == 0
+
+    export(f, [message(1, HIT_TEXT)])  # the export made before the edit
+    r = replay(f, "--db", db, "--alerts", "none")
+    assert r.exit_code == 0 and summary(r)["edited"] == "0", r.output
+    assert "older than stored" in r.stdout
+    export(f, [message(1, HIT_TEXT, edited=1790000300)])  # an earlier edit
+    assert summary(replay(f, "--db", db, "--alerts", "none"))["edited"] == "0"
+    export(f, [message(1, "", edited=1790000600)])  # the text lost, no later edit
+    assert summary(replay(f, "--db", db, "--alerts", "none"))["edited"] == "0"
+    assert rows(db, "SELECT text FROM posts") == [(later,)]
+    assert rows(db, "SELECT rule, current FROM matches") == [("desertion", 1)]
+
+    export(f, [message(1, "", edited=1790000900)])  # a real later edit may empty a caption
+    r = replay(f, "--db", db, "--alerts", "none")
+    assert summary(r)["edited"] == "1", r.output
+    assert rows(db, "SELECT text FROM posts") == [("",)]
+
+
+def test_jsonl_line_without_text_keeps_the_stored_text(tmp_path: Path) -> None:
+    db, f = tmp_path / "s.db", tmp_path / "posts.jsonl"
+    line = {"channel_id": 777, "message_id": 1, "date": "2026-11-20T09:04:00Z", "text": HIT_TEXT}
+    f.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert replay(f, "--db", db, "--alerts", "none").exit_code == 0
+    del line["text"]
+    f.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    r = replay(f, "--db", db, "--alerts", "none")
+    assert r.exit_code == 0 and summary(r)["edited"] == "0", r.output
+    assert rows(db, "SELECT text FROM posts") == [(HIT_TEXT,)]
+    assert rows(db, "SELECT current FROM matches") == [(1,)]
+
+
 def test_since_skips_old_posts(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     since = datetime(2026, 11, 22, tzinfo=timezone.utc)

@@ -97,6 +97,8 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str) 
     table.add_row("new", str(s.new))
     table.add_row("edited", str(s.edited))
     table.add_row("already stored", str(s.unchanged))
+    if s.stale:
+        table.add_row("older than stored", f"{s.stale} (the stored, later version kept)")
     if s.too_old:
         table.add_row("before --since", str(s.too_old))
     table.add_row("skipped", f"{len(skips)} ({service} service messages, {len(problems)} errors)")

@@ -12,14 +12,14 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import sqlite_utils
 
 from ..match.matcher import Match
 from ..post import Post
 
-__all__ = ["Store", "StoreError", "SCHEMA_VERSION", "utcnow"]
+__all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "older_than_stored", "utcnow"]
 
 
 class StoreError(Exception):
@@ -28,6 +28,29 @@ class StoreError(Exception):
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Known(NamedTuple):
+    """What the store holds of a post: enough to tell a new version from a repeat or an older one."""
+
+    text_hash: str
+    story_id: int
+    edit_date: str | None  # ISO, UTC (`iso`)
+    has_text: bool
+
+
+def older_than_stored(post: Post, known: Known) -> bool:
+    """Is `post` an older or lesser version of the stored one, to be ignored rather than stored?
+
+    Older: the store has a later edit than the post says (an export made before the last edit).
+    Lesser: the post has lost its text without a later edit to explain it (a line without its
+    text field, a partial export); a real edit that empties a caption has a later edit date.
+    """
+    edited = iso(post.edit_date)
+    if known.edit_date is not None and (edited is None or edited < known.edit_date):
+        return True
+    newer = edited is not None and (known.edit_date is None or edited > known.edit_date)
+    return not post.text and known.has_text and not newer
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -166,18 +189,19 @@ class Store:
 
     # -- posts -----------------------------------------------------------------------------------
 
-    def known_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, int]]:
-        """(channel, message) -> (text hash, story id) for the keys already stored."""
-        out: dict[tuple[int, int], tuple[str, int]] = {}
+    def known_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Known]:
+        """(channel, message) -> what is stored of it (`Known`), for the keys already stored."""
+        out: dict[tuple[int, int], Known] = {}
         by_channel: dict[int, list[int]] = {}
         for c, m in keys:
             by_channel.setdefault(c, []).append(m)
         for c, ids in by_channel.items():
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]
-                q = f"SELECT message_id, text_hash, story_id FROM posts WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})"
-                for mid, h, sid in self.db.execute(q, [c, *chunk]):
-                    out[(c, mid)] = (h, sid)
+                q = ("SELECT message_id, text_hash, story_id, edit_date, text != '' FROM posts "
+                     f"WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})")
+                for mid, h, sid, edited, has_text in self.db.execute(q, [c, *chunk]):
+                    out[(c, mid)] = Known(h, sid, edited, bool(has_text))
         return out
 
     def upsert_channel(self, channel_id: int, title: str = "", username: str | None = None) -> None:
