@@ -197,6 +197,17 @@ def test_jsonl_line_without_text_keeps_the_stored_text(tmp_path: Path) -> None:
     assert rows(db, "SELECT current FROM matches") == [(1,)]
 
 
+@pytest.mark.parametrize("db, says", [
+    ("", "--db: empty path"),
+    ("{tmp}", "is a folder, expected a database file"),
+    ("{tmp}/missing/s.db", "folder {tmp}/missing does not exist"),
+])
+def test_a_bad_db_path_is_one_clear_line(tmp_path: Path, db: str, says: str) -> None:
+    r = replay(SAMPLE, "--db", db.format(tmp=tmp_path), "--alerts", "none")
+    assert r.exit_code == 2 and r.output.strip() == "error: " + f"{db.format(tmp=tmp_path)}: {says.format(tmp=tmp_path)}".removeprefix(": ")
+    assert not (tmp_path / "missing").exists()
+
+
 def test_since_skips_old_posts(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     since = datetime(2026, 11, 22, tzinfo=timezone.utc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 import pytest
@@ -36,6 +37,18 @@ def test_new_database_has_the_current_schema_and_reopens(tmp_path):
     store = Store(tmp_path / "s.db")
     assert store.version == SCHEMA_VERSION
     assert {"posts", "matches", "stories", "alerts", "channels", "posts_fts"} <= set(store.db.table_names())
+
+
+def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "notes.db"
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE notes (x)")
+        c.execute("INSERT INTO notes VALUES ('keep me')")
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="another application .*notes"):
+        Store(path)
+    assert path.read_bytes() == before  # not even switched to WAL
+    assert not (tmp_path / "notes.db-wal").exists()
 
 
 def test_a_newer_schema_is_refused_and_left_alone(tmp_path):

@@ -59,11 +59,25 @@ WHEN = WhenParam()
 
 
 def open_store(path: str, *, must_exist: bool = False) -> Store:
-    """Open (or create) the store, or exit with a one-line error."""
+    """Open (or create) the store, or exit with a one-line error that names what is wrong."""
+    import os
     from pathlib import Path
 
-    if must_exist and path != ":memory:" and not Path(path).exists():
-        fail(f"{path}: no such database (run `tgwatch replay ... --db {path}` first)")
+    if not path.strip():
+        fail("--db: empty path")
+    if path != ":memory:":
+        db = Path(path)
+        if db.is_dir():
+            fail(f"{path}: is a folder, expected a database file")
+        if must_exist and not db.exists():
+            fail(f"{path}: no such database (run `tgwatch replay ... --db {path}` first)")
+        folder = db.resolve().parent
+        if not folder.is_dir():
+            fail(f"{path}: folder {folder} does not exist")
+        if db.exists() and not os.access(db, os.R_OK | os.W_OK):
+            fail(f"{path}: not readable and writable by you (tgwatch writes to its database, even to read it)")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            fail(f"{path}: folder {folder} is not writable (SQLite keeps its journal beside the database)")
     try:
         return Store(path)
     except StoreError as e:

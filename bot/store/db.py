@@ -130,6 +130,20 @@ MIGRATIONS = [_m1_initial, _m2_live, _m3_chat]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """Raise StoreError when the file holds another application's tables (before anything is
+    written to it: not even its journal mode changes)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] != 0:
+        return  # tgwatch's own (a newer or unknown version is refused by `migrate`)
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    if names:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        conn.close()
+        raise StoreError(f"{path}: an SQLite database of another application (tables: {shown}); "
+                         "tgwatch leaves it untouched: choose another --db")
+
+
 class Store:
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
@@ -137,6 +151,7 @@ class Store:
         self.path = str(path)
         try:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            _refuse_foreign(conn, self.path)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
