@@ -217,6 +217,28 @@ def test_a_file_that_is_not_a_database_is_a_clean_error(tmp_path: Path) -> None:
     assert_clean_error(run("export", "--db", bad))
 
 
+def test_export_never_writes_over_the_database_or_another_one(sample: Sample, tmp_path: Path) -> None:
+    before = sample.db.read_bytes()
+    for target in (sample.db, sample.db.with_name(sample.db.name + "-wal")):
+        assert_clean_error(run("export", "--db", sample.db, "-o", target), "the database being exported")
+    other = tmp_path / "other.sqlite"
+    other.write_bytes(before)
+    assert_clean_error(run("export", "--db", sample.db, "-o", other), "is an SQLite database")
+    assert sample.db.read_bytes() == before and other.read_bytes() == before
+
+
+@pytest.mark.parametrize("name, says", [("", "-o: empty file name"), ("posts.json", "not .json")])
+def test_an_output_name_export_cannot_honour_is_a_clean_error(sample: Sample, tmp_path: Path, name: str,
+                                                              says: str) -> None:
+    assert_clean_error(run("export", "--db", sample.db, "-o", str(tmp_path / name) if name else ""), says)
+
+
+def test_ndjson_output_is_json_lines(sample: Sample, tmp_path: Path) -> None:
+    out = tmp_path / "posts.ndjson"
+    assert run("export", "--db", sample.db, "-o", out).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["channel_id"]
+
+
 def test_iter_export_rows_streams(sample: Sample) -> None:
     store = Store(sample.db)
     try:

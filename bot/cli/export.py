@@ -62,8 +62,14 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     Only posts a rule currently matches, unless --all-posts. CSV and JSON Lines go to stdout
     without -o; Excel (xlsx) needs -o FILE.
     """
+    if output is not None:
+        _check_output(output, db_path)
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+        suffix = _SUFFIXES.get(suffix, suffix)
+        if suffix in _NOT_WRITTEN:
+            fail(f"-o {output}: export writes csv, jsonl (JSON Lines) or xlsx, not .{suffix}: "
+                 "rename the file or give --format")
         fmt = suffix if suffix in FORMATS else "csv"
     if fmt == "xlsx" and not output:
         fail("--format xlsx needs -o FILE.xlsx (a workbook cannot go to the terminal)")
@@ -88,6 +94,30 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     finally:
         store.close()
     click.echo(f"{n} rows written to {output or 'stdout'}", err=True)
+
+
+_SUFFIXES = {"ndjson": "jsonl"}  # other names of a format
+_NOT_WRITTEN = {"json", "xls", "tsv", "db", "sqlite", "sqlite3"}  # formats a user may expect but export has not
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_output(output: str, db_path: str) -> None:
+    """Exit with one line when -o is empty, the database itself (or its journal), or another SQLite
+    file: an export replaces its output file, and must never replace a database."""
+    if not output.strip():
+        fail("-o: empty file name")
+    target = Path(output)
+    if db_path != ":memory:":
+        db = Path(db_path).resolve()
+        own = {db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))}
+        if target.resolve() in own:
+            fail(f"-o {output}: that is the database being exported ({db_path}) or its journal; choose another file")
+    try:
+        with target.open("rb") as f:
+            if f.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER:
+                fail(f"-o {output}: is an SQLite database; export will not replace it (choose another file)")
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        pass
 
 
 def _warn_unknown(store: Store, names: tuple[str, ...], channels: tuple[str, ...]) -> None:
