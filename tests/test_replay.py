@@ -208,6 +208,31 @@ def test_a_bad_db_path_is_one_clear_line(tmp_path: Path, db: str, says: str) -> 
     assert not (tmp_path / "missing").exists()
 
 
+def test_nothing_to_replay_is_an_error_and_creates_no_database(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    r = replay(tmp_path / "nope", tmp_path / "empty", "--db", tmp_path / "s.db")
+    assert r.exit_code == 2 and r.output.startswith("error: nothing to replay: "), r.output
+    assert "nope: no such file or directory" in r.output and "no result.json" in r.output
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_files_of_which_not_one_post_is_readable_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n", encoding="utf-8")
+    r = replay(bad, "--db", tmp_path / "s.db", "--alerts", "none")
+    assert r.exit_code == 1 and "bad.jsonl: line 1: not valid JSON" in r.output, r.output
+
+
+def test_alerts_file_may_not_be_an_input(tmp_path: Path) -> None:
+    f = tmp_path / "posts.jsonl"
+    f.write_text(json.dumps({"channel_id": 1, "message_id": 1, "date": "2026-11-20T09:04:00Z", "text": HIT_TEXT},
+                            ensure_ascii=False) + "\n", encoding="utf-8")
+    before = f.read_bytes()
+    r = replay(f, "--db", tmp_path / "s.db", "--alerts", f)
+    assert r.exit_code == 2 and "is one of the files being replayed" in r.output, r.output
+    assert f.read_bytes() == before
+
+
 def test_since_skips_old_posts(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     since = datetime(2026, 11, 22, tzinfo=timezone.utc)

@@ -146,3 +146,28 @@ def test_backtest_unknown_rule_is_a_clean_error(sample: Sample) -> None:
 def test_backtest_missing_database(tmp_path: Path) -> None:
     assert_clean_error(run("rules", "backtest", "desertion", "--rules", ROOT / "rules", "--db", tmp_path / "x.db"),
                        "no such database")
+
+
+def test_backtest_since_after_until_is_a_clean_error(sample: Sample) -> None:
+    assert_clean_error(run("rules", "backtest", "desertion", "--rules", ROOT / "rules", "--db", sample.db,
+                           "--since", "2027-01-01", "--until", "2020-01-01"), "--since must be before --until")
+
+
+@pytest.mark.parametrize("args", [
+    ("search", "дезертир", "--limit", "99999999999999999999"),
+    ("stories", "--limit", "99999999999999999999"),
+    ("rules", "backtest", "desertion", "--rules", str(ROOT / "rules"), "--samples", "99999999999999999999"),
+])
+def test_huge_counts_mean_all(sample: Sample, args: tuple[str, ...]) -> None:
+    r = run(*args, "--db", sample.db)
+    assert r.exit_code == 0 and r.stdout.strip(), r.output
+
+
+def test_a_huge_min_size_finds_no_story(sample: Sample) -> None:
+    r = run("stories", "--db", sample.db, "--min-size", "99999999999999999999")
+    assert r.exit_code == 1 and "no stories of 1000000000+ posts" in r.stdout, r.output
+
+
+@pytest.mark.parametrize("command", ["stories", "export"])
+def test_a_span_reaching_before_year_one_is_a_clean_error(sample: Sample, command: str) -> None:
+    assert_clean_error(run(command, "--db", sample.db, "--since", "99999999d"), "reaches before year 1")

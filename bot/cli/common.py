@@ -14,6 +14,7 @@ from ..store.db import Store, StoreError
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
+COUNT_MAX = 1_000_000_000  # counts given on the command line are clamped here (SQLite's integers end at 2**63)
 
 
 def out() -> Console:
@@ -37,8 +38,10 @@ def parse_when(value: str | None, *, option: str = "--since") -> datetime | None
     m = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", value)
     if m:
         n, unit = int(m.group(1)), m.group(2)
-        delta = {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
-        return datetime.now(timezone.utc) - delta
+        try:
+            return datetime.now(timezone.utc) - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: n})
+        except OverflowError:
+            fail(f"{option} {value!r}: reaches before year 1; give a shorter span or a date")
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -34,7 +34,10 @@ class UntilParam(WhenParam):
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         dt = super().convert(value, param, ctx)
         if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
-            dt += timedelta(days=1)
+            try:
+                dt += timedelta(days=1)
+            except OverflowError:  # 9999-12-31: its end is the end of time
+                dt = datetime.max.replace(tzinfo=dt.tzinfo)
         return dt
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,12 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
             fail(f"--alerts {alerts}: folder {parent} does not exist")
         if Path(alerts).is_dir():
             fail(f"--alerts {alerts}: is a folder, expected a file")
+    files = list(source_files(paths))
+    found = [f for f in files if not isinstance(f, Skip)]
+    if not found:  # before the store is created: nothing to replay leaves nothing behind
+        fail("nothing to replay: " + "; ".join(str(k) for k in files if isinstance(k, Skip)))
+    if alerts.endswith(".jsonl") and Path(alerts).resolve() in {f.resolve() for f in found}:
+        fail(f"--alerts {alerts}: is one of the files being replayed")
     ruleset = load_or_fail(rules_path)
     matcher = Matcher(ruleset)
     titles = {r.name: r.title for r in ruleset.rules}
@@ -67,7 +74,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         if alerts != "none":
             deliver_queued(store, sink, titles)
 
-    n_files = sum(1 for f in source_files(paths) if not isinstance(f, Skip))
+    n_files = len(found)
     console = err()
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
@@ -84,6 +91,8 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
             sink.close()
         store.close()
     _summary(pipeline, skips, n_files, db_path)
+    if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") for k in skips):
+        sys.exit(1)  # not one post could be read: the lines above say why
 
 
 def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str) -> None:

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ..alert.outbox import snippet
 from ..store.read import SearchError, SearchHit, search_posts
-from .common import DEFAULT_DB, fail, open_store, out
+from .common import COUNT_MAX, DEFAULT_DB, fail, open_store, out
 
 __all__ = ["search", "render_hit"]
 
@@ -29,7 +29,7 @@ def render_hit(hit: SearchHit, width: int = 220) -> Text:
 @click.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many posts.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Show at most this many posts.")
 def search(words: tuple[str, ...], db_path: str, limit: int) -> None:
     """Find stored posts containing every one of WORDS (as a word start or in any inflection).
 

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from ..store.db import iso
-from .common import DEFAULT_DB, WHEN, open_store, out
+from .common import COUNT_MAX, DEFAULT_DB, WHEN, open_store, out
 
 __all__ = ["stories"]
 
@@ -18,8 +18,8 @@ __all__ = ["stories"]
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...).")
-@click.option("--min-size", default=1, show_default=True, type=click.IntRange(min=1), help="Only stories of at least this many posts.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show at most this many stories.")
+@click.option("--min-size", default=1, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Only stories of at least this many posts.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Show at most this many stories.")
 def stories(db_path: str, since: datetime | None, min_size: int, limit: int) -> None:
     """The largest recent stories (posts folded together: forwards, copies, rewordings), biggest
     first, with their channels and first post. Exit 0 when some were found, 1 when none were."""
