@@ -65,8 +65,63 @@ def test_check_reports_failing_examples(tmp_path: Path) -> None:
 def test_check_missing_folder_fails() -> None:
     result = run("check", "/nonexistent/rules")
     assert result.exit_code == 1
-    assert "no such file or directory" in result.stdout
+    assert result.stdout == "/nonexistent/rules: no such folder\n"
     no_traceback(result)
+
+
+def write_rule(folder: Path, body: str, name: str = "r.toml") -> Path:
+    f = folder / name
+    f.write_text(f'[[rule]]\nname = "a"\nquery = "полк"\n{body}', encoding="utf-8")
+    return f
+
+
+def test_float_typos_fails_check_and_no_command_crashes_on_it(tmp_path: Path) -> None:
+    f = write_rule(tmp_path, "typos = 1.0\n")
+    result = run("check", str(f))
+    assert result.exit_code == 1
+    assert result.stdout == f'{f}:4:1: typos must be "auto", 0, 1 or 2 (a whole number), not 1.0\n'
+    for args in (("test", "полк", "--rules", str(f)), ("explain", "a", "--rules", str(f))):
+        result = run(*args)
+        no_traceback(result)
+        assert result.exit_code == 2
+        assert "error: no usable rules" in result.stderr
+
+
+def test_check_reports_channels_that_name_nothing(tmp_path: Path) -> None:
+    f = write_rule(tmp_path, 'channels = ["", "@", "t.me/"]\n')
+    result = run("check", str(f))
+    assert result.exit_code == 1
+    assert [line.split(" names")[0] for line in result.stdout.splitlines()] == [
+        f"{f}:4:13: channels: ''", f"{f}:4:17: channels: '@'", f"{f}:4:22: channels: 't.me/'"]
+
+
+def test_check_a_deeply_nested_query_is_one_line(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_text('[[rule]]\nname = "a"\nquery = """\nполк OR\n' + "(" * 200 + "полк" + ")" * 200 + '\n"""\n',
+                 encoding="utf-8")
+    result = run("check", str(tmp_path))
+    no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stdout == f"{f}:5:51: query: the query is nested too deeply (more than 50 levels)\n"
+
+
+def test_check_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_bytes(b'[[rule]]\nname = "a"\n# \xe4\xe5\xe7\xe5\xf0\xf2\xe8\xf0\nquery = "x"\n')  # cp1251
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stdout == f"{f}:3:3: not UTF-8 text (byte 0xe4); save the file as UTF-8\n"
+
+
+def test_check_lists_errors_file_by_file_in_line_order(tmp_path: Path) -> None:
+    a = tmp_path / "a.toml"
+    a.write_text('[[rule]]\nname = "a"\nquery = "дезертир"\nshould_match = ["солдаты"]\n'
+                 'typos = 1.0\n\n[[rule]]\nname = "b"\nquery = "полк"\nshould_match = ["бригада"]\n', encoding="utf-8")
+    b = write_rule(tmp_path, 'severity = "urgent"\nchannels = [""]\nenabled = "yes"\ntitle = 1\n', "b.toml")
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 1
+    where = [":".join(line.split(":")[:2]) for line in result.stdout.splitlines()]
+    assert where == [f"{a}:5", f"{a}:10", f"{b}:4", f"{b}:5", f"{b}:6", f"{b}:7"]
 
 
 # -- test ------------------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.match.query import And, Near, Node, Not, Or, Phrase, QueryError, Url, Word, parse, to_text
+from bot.match.query import MAX_DEPTH, And, Near, Node, Not, Or, Phrase, QueryError, Url, Word, parse, to_text
 
 
 def W(text: str, mode: str = "forms", typos: int | None = None) -> Word:
@@ -233,3 +234,59 @@ def test_parse_operator_soup(query: str) -> None:
 @pytest.mark.parametrize("query", ["полк NEAR/² командир", "полк NEAR/①"])
 def test_near_with_a_superscript_distance_is_a_query_error(query: str) -> None:
     _parse_or_query_error(query)
+
+
+# -- nesting: a limit, never a RecursionError -------------------------------------------------------
+
+
+def _nested(kind: str, levels: int) -> str:
+    """A query of `levels` nested parentheses, NOTs, '-'s or chained NEARs (AND/OR inside parentheses)."""
+    if kind == "paren":
+        return "(" * levels + "полк" + ")" * levels
+    if kind == "and-or":
+        return "(полк OR " * levels + "бригада" + ")" * levels
+    if kind == "not":  # the AND of полк and the NOTs is a level too
+        return "полк " + "NOT " * (levels - 1) + "бригада"
+    if kind == "minus":
+        return "полк " + "-" * (levels - 1) + "бригада"
+    return "полк NEAR/3 " * levels + "бригада"
+
+
+@pytest.mark.parametrize("kind", ["paren", "and-or", "not", "minus", "near"])
+def test_nesting_up_to_the_limit_parses_and_round_trips(kind: str) -> None:
+    node = parse(_nested(kind, MAX_DEPTH))
+    assert shape(parse(to_text(node))) == shape(node)
+
+
+@pytest.mark.parametrize("kind", ["paren", "and-or", "not", "minus", "near"])
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 200, 3000])
+def test_nesting_past_the_limit_is_a_query_error(kind: str, levels: int) -> None:
+    query = _nested(kind, levels)
+    e = error(query)
+    assert e.message == f"the query is nested too deeply (more than {MAX_DEPTH} levels)"
+    if levels > MAX_DEPTH + 1:  # at the first operator past the limit
+        assert query[e.pos:].startswith({"paren": "(", "and-or": "(", "not": "NOT", "minus": "-", "near": "NEAR"}[kind])
+    else:  # or at the start of the outermost level that went past it
+        assert query[e.pos:].startswith(("(", "NEAR", "полк"))
+
+
+def test_levels_add_up_across_kinds() -> None:
+    """ANDs in parentheses around a chain of NEARs: 30 levels of each, 60 in all."""
+    query = "(полк " * 30 + "полк NEAR/2 " * 30 + "бригада" + ")" * 30
+    e = error(query)
+    assert "nested too deeply" in e.message
+    assert parse("(полк " * 25 + "полк NEAR/2 " * 25 + "бригада" + ")" * 25)
+
+
+def test_a_chat_edit_with_a_deep_query_is_refused_in_one_line(tmp_path: Path) -> None:
+    from bot.match.edit import EditError, RuleBook
+    from bot.store.db import Store
+
+    (tmp_path / "r.toml").write_text('[[rule]]\nname = "a"\nquery = "полк"\n', encoding="utf-8")
+    store = Store(tmp_path / "t.db")
+    try:
+        with pytest.raises(EditError) as info:
+            RuleBook(tmp_path, store).plan_edit("a", "(" * 200 + "полк" + ")" * 200)
+    finally:
+        store.close()
+    assert str(info.value) == f"query: 1:{MAX_DEPTH + 1}: the query is nested too deeply (more than {MAX_DEPTH} levels)"

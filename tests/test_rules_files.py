@@ -184,6 +184,67 @@ def test_a_bad_rule_does_not_stop_the_others_in_its_file() -> None:
     assert [r.line for r in rs] == [1, 14]
 
 
+@pytest.mark.parametrize("value", ["1.0", "2.0", "true", "3", "-1", '"1"', "[1]"])
+def test_typos_must_be_a_whole_number_from_0_to_2(value: str) -> None:
+    text = f'[[rule]]\nname = "a"\nquery = "полк"\ntypos = {value}\n'
+    e = only_error(text)
+    assert (e.line, at(text, e)) == (4, f"typos = {value}")
+    assert e.message.startswith('typos must be "auto", 0, 1 or 2')
+    assert e.message.endswith(f"not {value}") or value == "[1]"
+
+
+@pytest.mark.parametrize(("value", "typos"), [('"auto"', None), ("0", 0), ("2", 2)])
+def test_typos_auto_and_0_to_2_load(value: str, typos: int | None) -> None:
+    (rule,) = parse_rules_text(f'[[rule]]\nname = "a"\nquery = "полк"\ntypos = {value}\n', "f.toml")
+    assert rule.typos == typos
+
+
+def test_a_channel_that_names_nothing_is_an_error_at_its_entry() -> None:
+    text = ('[[rule]]\nname = "a"\nquery = "полк"\nchannels = [\n  "@baza",\n  "",\n  1117628569,\n'
+            '  "@",  "https://t.me/",\n  "  ",\n]\n')
+    rs = parse_rules_text(text, "f.toml")
+    assert rs.rules == []
+    assert [(e.line, e.col) for e in rs.errors] == [(6, 3), (8, 3), (8, 9), (9, 3)]
+    assert [e.message.split(" names")[0] for e in rs.errors] == [
+        "channels: ''", "channels: '@'", "channels: 'https://t.me/'", "channels: '  '"]
+    assert all("names no channel" in e.message for e in rs.errors)
+
+
+@pytest.mark.parametrize(("query", "col"), [
+    ("(" * 200 + "полк" + ")" * 200, 51),  # the 51st '('
+    ("полк NEAR/3 " * 3000 + "полк", 12 * 50 + 6),  # the 51st NEAR
+    ("полк " + "NOT " * 3000 + "бригада", 5 + 4 * 50 + 1),  # the 51st NOT
+])
+def test_a_query_nested_too_deeply_is_an_error_not_a_crash(query: str, col: int) -> None:
+    text = f'[[rule]]\nname = "a"\nquery = "{query}"\n'
+    e = only_error(text)
+    assert str(e) == f"f.toml:3:{9 + col}: query: the query is nested too deeply (more than 50 levels)"
+
+
+def test_an_exclusion_nested_too_deeply_is_an_error_at_its_line() -> None:
+    deep = "(" * 60 + "полк" + ")" * 60
+    text = f'[[rule]]\nname = "a"\nquery = "полк"\nexclude = [\n  "бригада",\n  "{deep}",\n]\n'
+    e = only_error(text)
+    assert str(e) == "f.toml:6:54: exclude: the query is nested too deeply (more than 50 levels)"
+
+
+def test_a_query_at_the_nesting_limit_loads_and_matches(tmp_path: Path) -> None:
+    queries = ["полк NEAR/3 " * 50 + "полк", "(полк " * 50 + "бригада" + ")" * 50,
+               "полк " + "NOT (x" + " NOT (x" * 23 + ")" * 24]
+    f = write(tmp_path, "r.toml", "".join(f'[[rule]]\nname = "r{i}"\nquery = "{q}"\nshould_match = ["полк бригада"]\n'
+                                          for i, q in enumerate(queries)))
+    rs = load_rules(f)
+    assert rs.errors == [] and len(rs) == 3
+    assert check_examples(rs) == []
+
+
+def test_errors_of_a_file_come_in_line_order() -> None:
+    text = ('[[rule]]\nname = "a"\nquery = "полк"\nchannels = [""]\ntitle = 1\nenabled = "yes"\n'
+            'typos = 1.5\nseverity = "urgent"\nexclude = "("\n')
+    rs = parse_rules_text(text, "f.toml")
+    assert [e.line for e in rs.errors] == [4, 5, 6, 7, 8, 9]
+
+
 # -- load_rules on folders --------------------------------------------------------------------------
 
 
@@ -222,10 +283,28 @@ def test_load_a_single_file_and_missing_paths(tmp_path: Path) -> None:
     f = write(tmp_path, "one.toml", '[[rule]]\nname = "one"\nquery = "полк"\n')
     assert [r.name for r in load_rules(f)] == ["one"]
     missing = load_rules(tmp_path / "nope")
-    assert missing.rules == [] and "no such file" in missing.errors[0].message
+    assert missing.rules == [] and [str(e) for e in missing.errors] == [f"{tmp_path / 'nope'}: no such folder"]
+    assert [str(e) for e in load_rules(tmp_path / "nope.toml").errors] == [f"{tmp_path / 'nope.toml'}: no such file"]
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "no *.toml" in load_rules(empty).errors[0].message
+    assert [str(e) for e in load_rules(empty).errors] == [f"{empty}: no *.toml rule files here"]
+
+
+def test_a_file_that_is_not_utf8_is_reported_at_the_bad_byte(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_bytes('[[rule]]\nname = "a"\nquery = "полк '.encode("utf-8") + b'\xff"\n')  # 'я' in cp1251
+    write(tmp_path, "s.toml", '[[rule]]\nname = "b"\nquery = "полк"\n')
+    rs = load_rules(tmp_path)
+    assert [r.name for r in rs] == ["b"]
+    assert [str(e) for e in rs.errors] == [f"{f}:3:15: not UTF-8 text (byte 0xff); save the file as UTF-8"]
+
+
+def test_folder_errors_come_file_by_file_in_line_order(tmp_path: Path) -> None:
+    write(tmp_path, "a.toml", '[[rule]]\nname = "dup"\nquery = "полк"\n')
+    b = write(tmp_path, "b.toml", '[[rule]]\nname = "dup"\nquery = "бригада"\n\n'
+                                  '[[rule]]\nname = "x"\nquery = "("\n')
+    rs = load_rules(tmp_path)
+    assert [(e.path, e.line) for e in rs.errors] == [(str(b), 1), (str(b), 7)]
 
 
 # -- check_examples --------------------------------------------------------------------------------

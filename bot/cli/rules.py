@@ -62,6 +62,7 @@ def check(path: str) -> None:
     errors = list(ruleset.errors)
     if ruleset.rules:
         errors += check_examples(ruleset)
+    errors.sort(key=lambda e: (e.path, e.line, e.col))  # file by file, each in reading order
     for e in errors:
         click.echo(str(e))
     files = {r.path for r in ruleset.rules}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from .matcher import Matcher
-from .rules import RuleError, RuleSet, _Locator
+from .rules import RuleError, RuleSet, _Locator, read_rule_file
 
 __all__ = ["check_examples"]
 
@@ -18,11 +19,9 @@ def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[Rul
         if not (rule.should_match or rule.should_not_match):
             continue
         m = Matcher([replace(rule, enabled=True)], morphology=matcher.morph if matcher else None)
-        if rule.path not in sources:
-            try:
-                sources[rule.path] = _Locator(open(rule.path, encoding="utf-8").read())
-            except OSError:
-                sources[rule.path] = _Locator("")
+        if rule.path not in sources:  # changed or gone since loading: the rule's own line will do
+            text = read_rule_file(Path(rule.path))
+            sources[rule.path] = _Locator(text if isinstance(text, str) else "")
         loc = sources[rule.path]
         index = next((i for i, h in enumerate(loc.headers) if loc.line_col(h)[0] == rule.line), 0)
         for key, expect in (("should_match", True), ("should_not_match", False)):

@@ -31,6 +31,7 @@ from .rules import (
     RuleError,
     RuleSet,
     parse_rules_text,
+    read_rule_file,
     rule_files,
 )
 
@@ -247,10 +248,11 @@ class RuleBook:
         texts: dict[Path, str] = {}
         errors: list[RuleError] = []
         for f in rule_files(self.folder) if self.folder.is_dir() else []:
-            try:
-                texts[f] = f.read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                errors.append(RuleError(str(f), 1, 1, f"cannot read: {e}"))
+            text = read_rule_file(f)
+            if isinstance(text, RuleError):
+                errors.append(text)
+            else:
+                texts[f] = text
         return texts, errors
 
     def _locate(self, name: str) -> tuple[Path, str, Any, Any]:

@@ -7,7 +7,8 @@
     url:t.me/baza                                 a piece of a link in the post
 
 Precedence, tightest first: NOT, NEAR/n, AND (or a space), OR. Operators are upper case;
-lower-case and/or/not are ordinary words.
+lower-case and/or/not are ordinary words. A query nests at most MAX_DEPTH levels (parentheses,
+NOT, NEAR, AND/OR inside one another), so no tree is too deep to walk.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Union
 from ..text import WORD_RE, normalize
 
 __all__ = [
-    "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
+    "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
     "parse", "words_of", "needs_hit", "to_text",
 ]
 
 MAX_TYPOS = 2
 MIN_PREFIX = 3
+MAX_DEPTH = 50  # levels of nesting; walking the tree recurses once per level
 
 
 class QueryError(ValueError):
@@ -184,6 +186,27 @@ class _Parser:
         self.query = query
         self.toks = _lex(query)
         self.i = 0
+        self.nesting = 0  # the '(' and NOT the parser is inside: bounds its own recursion
+        self.depths: dict[int, tuple[Node, int]] = {}  # id(node) -> (node, levels below and at it)
+
+    def enter(self, tok: _Tok) -> None:
+        """One more open '(' or NOT; a QueryError past MAX_DEPTH."""
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            raise _too_deep(tok.pos)
+
+    def depth(self, node: Node) -> int:
+        entry = self.depths.get(id(node))
+        return entry[1] if entry else 0  # a word, phrase or link
+
+    def made(self, node: Node, children: tuple[Node, ...], pos: int) -> Node:
+        """Record an operator node's depth (one level over its deepest child); a QueryError
+        at `pos` past MAX_DEPTH."""
+        level = 1 + max(self.depth(c) for c in children)
+        if level > MAX_DEPTH:
+            raise _too_deep(pos)
+        self.depths[id(node)] = (node, level)
+        return node
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -208,13 +231,17 @@ class _Parser:
         return node
 
     def or_expr(self) -> Node:
+        start = self.peek()
         items = [self.and_expr()]
         while (tok := self.peek()) is not None and tok.kind == "op" and tok.text == "OR":
             self.take()
             items.append(self.and_expr(after=tok))
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        if len(items) == 1:
+            return items[0]
+        return self.made(Or(tuple(items)), tuple(items), start.pos if start else 0)
 
     def and_expr(self, after: _Tok | None = None) -> Node:
+        start = self.peek()
         items = [self.near_expr(after)]
         while (tok := self.peek()) is not None and not (tok.kind == "rparen" or (tok.kind == "op" and tok.text == "OR")):
             if tok.kind == "op" and tok.text == "AND":
@@ -222,7 +249,9 @@ class _Parser:
                 items.append(self.near_expr(after=tok))
             else:
                 items.append(self.near_expr())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        if len(items) == 1:
+            return items[0]
+        return self.made(And(tuple(items)), tuple(items), start.pos if start else 0)
 
     def near_expr(self, after: _Tok | None = None) -> Node:
         left = self.unary(after)
@@ -234,7 +263,7 @@ class _Parser:
             for side in (left, right):
                 if _contains_not(side):
                     raise QueryError("NOT cannot stand inside NEAR", tok.pos)
-            left = Near(left, right, int(tok.dist), tok.pos)
+            left = self.made(Near(left, right, int(tok.dist), tok.pos), (left, right), tok.pos)
         return left
 
     def unary(self, after: _Tok | None = None) -> Node:
@@ -245,7 +274,10 @@ class _Parser:
             raise QueryError(f"a word or '(' is missing {what}", where)
         if (tok.kind == "op" and tok.text == "NOT") or tok.kind == "minus":
             self.take()
-            return Not(self.unary(after=tok), tok.pos)
+            self.enter(tok)
+            item = self.unary(after=tok)
+            self.nesting -= 1
+            return self.made(Not(item, tok.pos), (item,), tok.pos)
         return self.primary(after)
 
     def primary(self, after: _Tok | None) -> Node:
@@ -253,11 +285,13 @@ class _Parser:
         if tok.kind == "lparen":
             if (nxt := self.peek()) is not None and nxt.kind == "rparen":
                 raise QueryError("empty parentheses", tok.pos)
+            self.enter(tok)
             node = self.or_expr()
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise QueryError("'(' is never closed", tok.pos)
             self.take()
+            self.nesting -= 1
             return node
         if tok.kind == "quote":
             return _parse_phrase(tok.text, tok.pos)
@@ -271,6 +305,10 @@ class _Parser:
         if tok.kind == "rparen":
             raise QueryError("')' without a word before it", tok.pos)
         raise QueryError(f"'{tok.text}' needs a word before it", tok.pos)
+
+
+def _too_deep(pos: int) -> QueryError:
+    return QueryError(f"the query is nested too deeply (more than {MAX_DEPTH} levels)", pos)
 
 
 def _contains_not(node: Node) -> bool:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..post import bare_id
-from .query import Node, QueryError, parse
+from .query import MAX_TYPOS, Node, QueryError, parse
 
-__all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "load_rules", "parse_rules_text", "SEVERITIES"]
+__all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "load_rules", "parse_rules_text", "read_rule_file", "SEVERITIES"]
 
 SEVERITIES = ("high", "normal", "low")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -35,6 +35,8 @@ class RuleError:
     message: str
 
     def __str__(self) -> str:
+        if self.line <= 0:  # about a folder or a whole file, not a place in one
+            return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
@@ -160,6 +162,23 @@ def _walk_raw(text: str, body: int, pos: int, basic: bool) -> int:
     return i
 
 
+def _is_int(value: Any, low: int | None = None, high: int | None = None) -> bool:
+    """A TOML integer (not a float, not a boolean) within [low, high]."""
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and (low is None or value >= low) and (high is None or value <= high))
+
+
+def _toml_repr(value: Any) -> str:
+    """A value as the analyst wrote it in TOML (true, 1.0, "x"), for messages."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, dict)):
+        return "an array" if isinstance(value, list) else "a table"
+    return str(value)
+
+
 def _as_str_list(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]
@@ -198,6 +217,7 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
         rule = _build_rule(raw, index, loc, err, path)
         if rule is not None:
             out.rules.append(rule)
+    out.errors.sort(key=lambda e: (e.line, e.col))
     return out
 
 
@@ -244,13 +264,19 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     if not isinstance(enabled, bool):
         bad(loc.key(index, "enabled"), "enabled must be true or false")
     typos = raw.get("typos", "auto")
-    if typos != "auto" and (isinstance(typos, bool) or typos not in (0, 1, 2)):
-        bad(loc.key(index, "typos"), "typos must be \"auto\", 0, 1 or 2")
+    if typos != "auto" and not _is_int(typos, 0, MAX_TYPOS):
+        allowed = ", ".join(map(str, range(MAX_TYPOS))) + f" or {MAX_TYPOS}"
+        bad(loc.key(index, "typos"), f"typos must be \"auto\", {allowed} (a whole number), not {_toml_repr(typos)}")
     channels_raw = raw.get("channels", "all")
     channels: tuple[str, ...] | None = None
     if channels_raw != "all":
-        if isinstance(channels_raw, list) and channels_raw and all(isinstance(c, (str, int)) and not isinstance(c, bool) for c in channels_raw):
+        if isinstance(channels_raw, list) and channels_raw and all(isinstance(c, str) or _is_int(c) for c in channels_raw):
             channels = tuple(channel_key(c) for c in channels_raw)
+            strings = [c for c in channels_raw if isinstance(c, str)]  # reported at the opening quote
+            for i, c in enumerate(strings):
+                if not channel_key(c):
+                    bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} names no channel; write a username, "
+                        "@username, t.me/username or an id")
         else:
             bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
     examples: dict[str, list[str]] = {}
@@ -291,29 +317,45 @@ def rule_files(path: Path) -> list[Path]:
     return [path]
 
 
+def read_rule_file(file: Path) -> str | RuleError:
+    """A rule file's text, or the error that says where it cannot be read (a bad byte's line:col)."""
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        return RuleError(str(file), 0, 0, f"cannot read: {e.strerror or e}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        start = data.rfind(b"\n", 0, e.start) + 1
+        line = data.count(b"\n", 0, e.start) + 1
+        col = len(data[start:e.start].decode("utf-8", errors="replace")) + 1
+        return RuleError(str(file), line, col, f"not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8")
+
+
 def load_rules(path: str | Path) -> RuleSet:
     """Load every `*.toml` rule file in a directory (or one file); never raises on bad input."""
     path = Path(path)
     out = RuleSet()
     if not path.exists():
-        out.errors.append(RuleError(str(path), 0, 0, "no such file or directory"))
+        what = "file" if path.suffix == ".toml" else "folder"
+        out.errors.append(RuleError(str(path), 0, 0, f"no such {what}"))
         return out
     seen: dict[str, Rule] = {}
     for file in rule_files(path):
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            out.errors.append(RuleError(str(file), 1, 1, f"cannot read: {e}"))
+        text = read_rule_file(file)
+        if isinstance(text, RuleError):
+            out.errors.append(text)
             continue
         part = parse_rules_text(text, str(file))
-        out.errors.extend(part.errors)
+        errors = list(part.errors)
         for rule in part.rules:
             if rule.name in seen:
                 first = seen[rule.name]
-                out.errors.append(RuleError(str(file), rule.line, 1, f"rule '{rule.name}' is already defined at {first.path}:{first.line}"))
+                errors.append(RuleError(str(file), rule.line, 1, f"rule '{rule.name}' is already defined at {first.path}:{first.line}"))
                 continue
             seen[rule.name] = rule
             out.rules.append(rule)
+        out.errors.extend(sorted(errors, key=lambda e: (e.line, e.col)))
     if path.is_dir() and not rule_files(path):
         out.errors.append(RuleError(str(path), 0, 0, "no *.toml rule files here"))
     return out
