@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.cli import cli
 from bot.post import Entity, Post
-from bot.source import Skip, read_paths
-from bot.source.export import flatten_text, read_export
+from bot.source import Skip, read_by_date, read_paths, source_files
+from bot.source.export import UNEXPECTED, flatten_text, read_export
 from bot.source.jsonl import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -392,3 +395,308 @@ def test_text_hash_follows_the_text_it_is_asked_about(first: str, second: str) -
     p.text = second
     assert p.text_hash == Post(1, 1, p.date, second).text_hash
     assert (p.text_hash == Post(1, 1, p.date, first).text_hash) == (first == second)
+
+
+# -- bad ids, chat fields, dates, entities, BOM, duplicate paths -----------------------------------
+
+# Python's own wording: none of it may reach a skip line.
+PYTHON_TEXT = ("argument", "subscriptable", "indices", "object has no", "NoneType", "timedelta", "invalid literal",
+               "fromisoformat", "isoformat", "Errno", "codec", "'int'", "'str'", UNEXPECTED)
+
+
+def no_python_text(reason: str) -> None:
+    assert not any(t in reason for t in PYTHON_TEXT), reason
+
+
+@pytest.mark.parametrize("bad_id, reason", [
+    (1.5, "id 1.5 is not a positive integer"),
+    (True, "id true is not a positive integer"),
+    (0, "id 0 is not a positive integer"),
+    (-3, "id -3 is not a positive integer"),
+    ("7", 'id "7" is not a positive integer'),
+    (2**63, f"id {2**63} is out of range"),
+])
+def test_export_message_id_that_is_not_a_positive_64_bit_integer_is_a_skip(
+        tmp_path: Path, bad_id: Any, reason: str) -> None:
+    f = write_chat(tmp_path / "result.json", [msg(1, "до"), msg(bad_id, "плохое"), msg(3, "после")])
+    items = list(read_export(f))
+    # `true` is not read as id 1: the real message 1 keeps its text (no false "edit")
+    assert [(p.message_id, p.text) for p in posts_of(items)] == [(1, "до"), (3, "после")]
+    [s] = skips_of(items)
+    assert str(s).startswith(f"{f}: message #1 (id ") and s.reason.startswith(reason)
+    no_python_text(s.reason)
+
+
+def test_export_largest_64_bit_id_is_read(tmp_path: Path) -> None:
+    [p] = read_export(write_chat(tmp_path / "result.json", [msg(2**63 - 1)], chat_id=2**63 - 1))
+    assert isinstance(p, Post) and p.key == (2**63 - 1, 2**63 - 1)
+
+
+@pytest.mark.parametrize("chat_id", [None, "abc", 1.5, True, 2**63, [1]])
+def test_export_chat_id_that_is_not_an_integer_is_one_line_naming_the_file(tmp_path: Path, chat_id: Any) -> None:
+    f = write_chat(tmp_path / "result.json", [msg(1), msg(2)], chat_id=chat_id)
+    [s] = read_export(f)
+    assert isinstance(s, Skip) and str(s).startswith(f"{f}: chat id ")
+    assert s.reason.endswith("the chat cannot be read")
+    no_python_text(s.reason)
+
+
+def test_full_export_bad_chat_id_or_chat_does_not_stop_the_other_chats(tmp_path: Path) -> None:
+    data = {"chats": {"list": [
+        {"name": "Плохой", "type": "public_channel", "id": None, "messages": [msg(1, "x")]},
+        "not a chat",
+        {"name": "Хороший", "type": "public_channel", "id": 22, "messages": [msg(1, "b1")]},
+    ]}}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    items = list(read_export(f))
+    assert [p.key for p in posts_of(items)] == [(22, 1)]
+    assert [str(s) for s in skips_of(items)] == [f"{f}: chat #0 (Плохой): chat id null is not an integer; "
+                                                 "the chat cannot be read", f"{f}: chat #1: not an object"]
+
+
+@pytest.mark.parametrize("field, value", [("username", 5), ("username", ["a"]), ("name", 5), ("type", 7)])
+def test_export_bad_chat_name_username_or_type_is_reported_and_posts_still_read(
+        tmp_path: Path, field: str, value: Any) -> None:
+    f = write_chat(tmp_path / "result.json", [msg(1, "a"), msg(2, "b")], **{field: value})
+    items = list(read_export(f))
+    posts = posts_of(items)
+    assert [p.message_id for p in posts] == [1, 2]
+    assert all(p.channel_username is None for p in posts)
+    assert posts[0].link == "https://t.me/c/1700000009/1"  # the link no longer crashes on username 5
+    if field == "name":
+        assert posts[0].channel_title == ""
+    [s] = skips_of(items)
+    assert str(s).startswith(f"{f}: chat {field} ") and "is not a string" in s.reason
+
+
+def test_export_string_username_is_used_for_links(tmp_path: Path) -> None:
+    [p] = read_export(write_chat(tmp_path / "result.json", [msg(4)], username="@news"))
+    assert p.channel_username == "news" and p.link == "https://t.me/news/4"
+
+
+@pytest.mark.parametrize("extra, reason", [
+    ({"date": 12345}, "date 12345 is not an ISO 8601 date"),
+    ({"date": "вчера"}, 'date "вчера" is not an ISO 8601 date'),
+    ({"date": "2024-01-01T00:00:00+25:00"}, 'date "2024-01-01T00:00:00+25:00" is not an ISO 8601 date'),
+    ({"date": "0001-01-01T00:00:00+01:00"}, 'date "0001-01-01T00:00:00+01:00" is out of range'),
+    ({"edited_unixtime": "завтра"}, 'edited_unixtime "завтра" is not a Unix time'),
+    ({"text": [{"type": 5, "text": "a"}]}, "a text part's type 5 is not a string"),
+    ({"text": [{"type": "text_link", "text": "a", "href": 5}]}, "a text part's href 5 is not a string"),
+    ({"type": 5}, "type 5 is not a message type"),
+])
+def test_export_bad_date_or_text_part_has_a_clear_reason(tmp_path: Path, extra: dict[str, Any], reason: str) -> None:
+    bad = msg(2, "плохое", unix=None if "date" in extra else "1700000000")
+    bad.update(extra)
+    f = write_chat(tmp_path / "result.json", [msg(1, "до"), bad, msg(3, "после")])
+    items = list(read_export(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 3]
+    [s] = skips_of(items)
+    assert str(s) == f"{f}: message #1 (id 2): {reason}"
+
+
+def test_old_export_date_with_an_offset_is_read_in_utc(tmp_path: Path) -> None:
+    [p] = read_export(write_chat(tmp_path / "result.json", [msg(1, "x", None, date="2020-01-02T03:04:05+03:00")]))
+    assert p.date == datetime(2020, 1, 2, 0, 4, 5, tzinfo=UTC) and p.date.tzinfo is UTC
+
+
+def test_export_with_a_number_too_long_to_read_is_one_skip(tmp_path: Path) -> None:
+    f = tmp_path / "result.json"
+    f.write_text('{"name": "x", "id": 1' + "0" * 5000 + ', "messages": []}')
+    [s] = read_export(f)
+    assert isinstance(s, Skip) and s.path == str(f) and "number too long" in s.reason
+    no_python_text(s.reason)
+
+
+GOOD = {"channel_id": 1, "date": 1700000000, "text": "ok"}
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("message_id", 1.5, "message_id 1.5 is not a positive integer"),
+    ("message_id", True, "message_id true is not a positive integer"),
+    ("message_id", 0, "message_id 0 is not a positive integer"),
+    ("message_id", -3, "message_id -3 is not a positive integer"),
+    ("message_id", 2**63, f"message_id {2**63} is out of range"),
+    ("channel_id", 2**63, f"channel_id {2**63} is out of range"),
+    ("channel_id", -(2**63) - 1, f"channel_id {-(2**63) - 1} is out of range"),
+    ("channel_id", False, "channel_id false is not an integer"),
+    ("channel_id", "²", 'channel_id "²" is not an integer'),
+    ("channel_id", "--5", 'channel_id "--5" is not an integer'),
+    ("channel_id", "1" * 30, "channel_id \"" + "1" * 30 + "\" is not an integer"),
+    ("grouped_id", 1.5, "grouped_id 1.5 is not an integer"),
+    ("grouped_id", 2**64, f"grouped_id {2**64} is out of range"),
+    ("forward_channel_id", True, "forward_channel_id true is not an integer"),
+    ("forward_channel_id", 2**63, f"forward_channel_id {2**63} is out of range"),
+    ("forward_post_id", 0, "forward_post_id 0 is not a positive integer"),
+    ("forward_post_id", 2**63, f"forward_post_id {2**63} is out of range"),
+])
+def test_jsonl_id_that_is_not_a_64_bit_integer_is_a_skip(tmp_path: Path, field: str, value: Any, reason: str) -> None:
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, field: value},
+                                           {**GOOD, "message_id": 3}])
+    items = list(read_jsonl(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 3]
+    [s] = skips_of(items)
+    assert str(s).startswith(f"{f}: line 2: {reason}")
+
+
+def test_jsonl_64_bit_limits_and_numeric_strings_are_read(tmp_path: Path) -> None:
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 2**63 - 1, "grouped_id": -(2**63),
+                                            "forward_channel_id": 2**63 - 1, "forward_post_id": "5"}])
+    [p] = read_jsonl(f)
+    assert isinstance(p, Post)
+    assert (p.message_id, p.grouped_id, p.forward_channel_id, p.forward_post_id) == (2**63 - 1, -(2**63), 2**63 - 1, 5)
+
+
+@pytest.mark.parametrize("entities, reason", [
+    ("abc", "entities must be a list of objects"),
+    ([5], "entities must be a list of objects"),
+    ({"type": "bold"}, "entities must be a list of objects"),
+    ([{"type": "bold", "length": 1}], "entity #0 has no offset"),
+    ([{"type": "bold", "offset": "x", "length": 1}], 'entity #0: offset "x" is not a non-negative integer'),
+    ([{"type": "bold", "offset": 0, "length": 1.5}], "entity #0: length 1.5 is not a non-negative integer"),
+    ([{"type": "bold", "offset": -1, "length": 1}], "entity #0: offset -1 is not a non-negative integer"),
+    ([{"type": "bold", "offset": 0, "length": 1}, {"type": 3, "offset": 0, "length": 1}],
+     "entity #1: type 3 is not a string"),
+    ([{"type": "text_link", "offset": 0, "length": 1, "url": 5}], "entity #0: url 5 is not a string"),
+])
+def test_jsonl_bad_entities_have_a_clear_reason(tmp_path: Path, entities: Any, reason: str) -> None:
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, "entities": entities},
+                                           {**GOOD, "message_id": 3}])
+    items = list(read_jsonl(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 3]
+    [s] = skips_of(items)
+    assert str(s) == f"{f}: line 2: {reason}"
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("date", "2024-01-01T00:00:00+25:00", 'date "2024-01-01T00:00:00+25:00" is not an ISO 8601 date'),
+    ("date", "вчера", 'date "вчера" is not an ISO 8601 date'),
+    ("date", [2024], "date a list is not an ISO 8601 date or a Unix time"),
+    ("date", "9999-12-31T23:00:00-05:00", 'date "9999-12-31T23:00:00-05:00" is out of range'),
+    ("edit_date", "later", 'edit_date "later" is not an ISO 8601 date'),
+    ("edit_date", 1e30, "edit_date 1e+30 is not a Unix time in range"),
+])
+def test_jsonl_bad_dates_have_a_clear_reason(tmp_path: Path, field: str, value: Any, reason: str) -> None:
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, field: value},
+                                           {**GOOD, "message_id": 3}])
+    items = list(read_jsonl(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 3]
+    [s] = skips_of(items)
+    assert str(s) == f"{f}: line 2: {reason}"
+
+
+def test_jsonl_date_with_an_offset_is_read_in_utc(tmp_path: Path) -> None:
+    [p] = read_jsonl(write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1, "date": "2024-11-20T12:04:00+03:00"}]))
+    assert p.date == datetime(2024, 11, 20, 9, 4, tzinfo=UTC) and p.date.tzinfo is UTC
+
+
+def test_jsonl_number_too_long_is_a_skip(tmp_path: Path) -> None:
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1},
+                                           '{"channel_id": 1, "message_id": 1' + "0" * 5000 + ', "date": 1}',
+                                           {**GOOD, "message_id": 3}])
+    items = list(read_jsonl(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 3]
+    [s] = skips_of(items)
+    assert s.where == "line 2" and "number too long" in s.reason
+
+
+def test_jsonl_with_a_utf8_bom_keeps_its_first_post(tmp_path: Path) -> None:
+    f = tmp_path / "a.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps({**GOOD, "message_id": i}) + "\r\n" for i in (1, 2)).encode())
+    items = list(read_jsonl(f))
+    assert not skips_of(items) and [p.message_id for p in posts_of(items)] == [1, 2]
+
+
+def test_same_file_named_twice_or_inside_a_named_folder_is_read_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = write_chat(tmp_path / "in" / "a" / "result.json", [msg(1, "a")], chat_id=1)
+    b = write_lines(tmp_path / "in" / "b.jsonl", [{**GOOD, "channel_id": 2, "message_id": 1, "date": 1600000000}])
+    monkeypatch.chdir(tmp_path)
+    named = [a, a, tmp_path / "in", Path("in") / "b.jsonl", Path("in") / "a" / ".." / "a" / "result.json", b]
+    assert list(source_files(named)) == [a, b]  # first-seen order
+    items = list(read_paths(named))
+    assert not skips_of(items) and [p.key for p in posts_of(items)] == [(1, 1), (2, 1)]
+    skips: list[Skip] = []
+    assert [p.key for p in read_by_date(named, skips)] == [(2, 1), (1, 1)] and not skips  # by date, once each
+
+
+def test_missing_path_named_twice_is_still_reported(tmp_path: Path) -> None:
+    assert [s.reason for s in source_files([tmp_path / "nope", tmp_path / "nope"])] == ["no such file or directory"] * 2
+
+
+# -- end to end: what `tgwatch replay` prints and stores ------------------------------------------
+
+
+def _replay(tmp_path: Path, *paths: Path) -> tuple[Result, list[int]]:
+    db = tmp_path / "s.db"
+    r = CliRunner().invoke(cli, ["replay", *map(str, paths), "--db", str(db), "--rules", str(ROOT / "rules"),
+                                 "--alerts", "none"])
+    with sqlite3.connect(db) as c:
+        stored = [m for (m,) in c.execute("SELECT message_id FROM posts ORDER BY 1")]
+    return r, stored
+
+
+def test_replay_stores_every_good_line_around_an_id_too_big_for_sqlite(tmp_path: Path) -> None:
+    lines: list[Any] = [{**GOOD, "message_id": i, "date": 1700000000 + i} for i in range(1, 3001)]
+    lines.insert(1500, {**GOOD, "message_id": 9999, "date": 1700001500, "grouped_id": 2**63})
+    f = write_lines(tmp_path / "a.jsonl", lines)
+    r, stored = _replay(tmp_path, f)
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert stored == list(range(1, 3001))
+    assert f"skipped {f}: line 1501: grouped_id {2**63} is out of range" in r.stderr
+    assert "Traceback" not in r.output and "OverflowError" not in r.output
+
+
+def test_replay_of_an_export_with_a_numeric_username_and_the_file_twice(tmp_path: Path) -> None:
+    f = write_chat(tmp_path / "c" / "result.json", [msg(1, "a"), msg(2, "b")], username=5)
+    r, stored = _replay(tmp_path, f, f, tmp_path / "c")
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert stored == [1, 2]
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("files ", "posts read "))]
+    assert lines[0].split() == ["files", "1"] and lines[1].split() == ["posts", "read", "2"]
+    assert f"skipped {f}: chat username 5 is not a string (read as no username)" in r.stderr
+    assert "Traceback" not in r.output and "lstrip" not in r.output
+
+
+# -- properties: no Python text in any skip -------------------------------------------------------
+
+_any_int = st.integers(min_value=-(2**70), max_value=2**70) | st.sampled_from([0, -1, 2**63 - 1, 2**63, -(2**63)])
+_val = st.one_of(st.none(), st.booleans(), _any_int, st.floats(allow_nan=True), st.text(max_size=8),
+                 st.sampled_from(["2024-01-01T00:00:00+25:00", "2024-11-20T09:04:00Z", "0001-01-01T00:00:00+01:00",
+                                  "-1001117628569", "²", "1700000000"]),
+                 st.lists(st.integers() | st.text(max_size=3), max_size=2),
+                 st.lists(st.dictionaries(st.sampled_from(["type", "offset", "length", "url", "text", "href"]),
+                                          st.none() | st.booleans() | _any_int | st.text(max_size=4), max_size=4),
+                          max_size=2))
+
+
+@given(st.dictionaries(st.sampled_from(_keys + ["forward_post_id", "channel_title"]), _val, max_size=10))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_jsonl_every_skip_names_its_problem(tmp_path: Path, rec: dict[str, Any]) -> None:
+    f = tmp_path / "p.jsonl"
+    f.write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    [item] = read_jsonl(f)
+    if isinstance(item, Skip):
+        assert item.where == "line 1"
+        no_python_text(item.reason)
+    else:
+        assert 0 < item.message_id < 2**63 and -(2**63) <= item.channel_id < 2**63
+        for v in (item.grouped_id, item.forward_channel_id, item.forward_post_id):
+            assert v is None or -(2**63) <= v < 2**63
+
+
+@given(st.dictionaries(st.sampled_from(["id", "type", "date", "date_unixtime", "text", "edited_unixtime",
+                                        "forwarded_from", "media_type", "photo", "file"]), _val, max_size=8),
+       st.dictionaries(st.sampled_from(["id", "name", "username", "type"]), _val, max_size=4))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_export_every_skip_names_its_problem(tmp_path: Path, message: dict[str, Any], chat: dict[str, Any]) -> None:
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps({**chat, "messages": [message]}), encoding="utf-8")
+    for item in read_export(f):
+        if isinstance(item, Skip):
+            assert item.path == str(f)
+            no_python_text(item.reason)
+        else:
+            assert isinstance(item.message_id, int) and 0 < item.message_id < 2**63
+            assert item.channel_username is None or isinstance(item.channel_username, str)
+            assert item.link.startswith("https://t.me/")

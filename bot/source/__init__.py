@@ -13,16 +13,34 @@ from .jsonl import read_jsonl
 __all__ = ["Skip", "read_paths", "read_by_date", "source_files"]
 
 
+def _resolved(p: Path) -> Path:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare it as written
+        return p.absolute()
+
+
 def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
-    """Each file to read: named files, and result.json / *.jsonl found below named folders."""
+    """Each file to read, once (the same file named twice, or named and inside a named folder,
+    is read the first time only): named files, and result.json / *.jsonl below named folders."""
+    seen: set[Path] = set()
+
+    def first_time(f: Path) -> bool:
+        key = _resolved(f)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted([*p.rglob("result.json"), *p.rglob("*.jsonl")])
             if not found:
                 yield Skip(str(p), "", "no result.json or *.jsonl below this folder")
-            yield from found
+            yield from (f for f in found if first_time(f))
         elif p.exists():
-            yield p
+            if first_time(p):
+                yield p
         else:
             yield Skip(str(p), "", "no such file or directory")
 

@@ -7,6 +7,7 @@ a file that is not JSON or is cut short is reported once and the rest goes on.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +15,11 @@ from typing import Any, Iterable, Iterator
 
 from ..post import Entity, Post
 
-__all__ = ["Skip", "read_export", "find_exports", "flatten_text"]
+__all__ = ["Skip", "BadInput", "read_export", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite's INTEGER holds
+UNEXPECTED = "a field has a value of an unexpected kind"  # the reason when no check names it
+_INT_TEXT = re.compile(r"-?[0-9]{1,20}")  # ASCII digits only ("²".isdigit() is True)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,57 @@ class Skip:
         return f"{self.path}: {self.where}: {self.reason}" if self.where else f"{self.path}: {self.reason}"
 
 
+class BadInput(ValueError):
+    """A value a reader refuses; its text is the reason shown to the user."""
+
+
+def show(value: Any) -> str:
+    """A short JSON-like rendering of a bad value for a skip line (never Python repr)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str) and len(value) > 40:
+        value = value[:40] + "…"
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return "a value of an unknown kind"
+
+
+def check_int(value: Any, field: str, minimum: int | None = None, strings: bool = False) -> int:
+    """A JSON integer (never a bool or a float) that fits SQLite's 64-bit INTEGER and is at least
+    `minimum`; with `strings`, a decimal string too. BadInput naming `field` otherwise."""
+    what = "a positive integer" if minimum == 1 else "a non-negative integer" if minimum == 0 else "an integer"
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif strings and isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        n = int(value)
+    else:
+        raise BadInput(f"{field} {show(value)} is not {what}")
+    if not INT64_MIN <= n <= INT64_MAX:
+        raise BadInput(f"{field} {show(value)} is out of range (not a signed 64-bit integer)")
+    if minimum is not None and n < minimum:
+        raise BadInput(f"{field} {show(value)} is not {what}")
+    return n
+
+
+def iso_time(value: Any, field: str) -> datetime:
+    """An ISO 8601 string -> aware UTC datetime (naive = UTC); BadInput naming `field` otherwise."""
+    if not isinstance(value, str):
+        raise BadInput(f"{field} {show(value)} is not an ISO 8601 date")
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:  # not a date, or an offset of a day or more (+25:00)
+        raise BadInput(f"{field} {show(value)} is not an ISO 8601 date") from None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    try:  # in UTC now: the store writes UTC, and 0001-01-01T00:00+01:00 has no UTC date
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise BadInput(f"{field} {show(value)} is out of range") from None
+
+
 def _utf16_len(s: str) -> int:
     return len(s.encode("utf-16-le")) // 2
 
@@ -38,7 +94,7 @@ def flatten_text(text: Any) -> tuple[str, tuple[Entity, ...]]:
     if isinstance(text, str):
         return text, ()
     if not isinstance(text, list):
-        raise ValueError("text is neither a string nor a list of parts")
+        raise BadInput("text is neither a string nor a list of parts")
     out: list[str] = []
     entities: list[Entity] = []
     offset = 0
@@ -48,24 +104,32 @@ def flatten_text(text: Any) -> tuple[str, tuple[Entity, ...]]:
         elif isinstance(part, dict) and isinstance(part.get("text"), str):
             s = part["text"]
             kind = part.get("type", "plain")
+            href = part.get("href")
+            if not isinstance(kind, str):
+                raise BadInput(f"a text part's type {show(kind)} is not a string")
+            if href is not None and not isinstance(href, str):
+                raise BadInput(f"a text part's href {show(href)} is not a string")
             if kind != "plain":
-                url = part.get("href") or (s if kind == "link" else None)
-                entities.append(Entity(str(kind), offset, _utf16_len(s), url))
+                url = href or (s if kind == "link" else None)
+                entities.append(Entity(kind, offset, _utf16_len(s), url))
         else:
-            raise ValueError("a text part is neither a string nor {type, text}")
+            raise BadInput("a text part is neither a string nor {type, text}")
         out.append(s)
         offset += _utf16_len(s)
     return "".join(out), tuple(entities)
 
 
-def unix_time(value: Any) -> datetime:
-    """Unix seconds (an int or a numeric string) -> aware UTC datetime; ValueError when not one."""
+def unix_time(value: Any, field: str = "date") -> datetime:
+    """Unix seconds (a number or a numeric string) -> aware UTC datetime; BadInput naming `field`
+    when not one."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"date {value!r} is not a Unix time")
+        raise BadInput(f"{field} {show(value)} is not a Unix time")
+    if isinstance(value, str) and not _INT_TEXT.fullmatch(value):
+        raise BadInput(f"{field} {show(value)} is not a Unix time")
     try:
         return datetime.fromtimestamp(int(value), tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"date {value!r} is not a Unix time in range") from None
+    except (OverflowError, OSError, ValueError):  # NaN, infinity, or beyond year 9999
+        raise BadInput(f"{field} {show(value)} is not a Unix time in range") from None
 
 
 def check_text(text: str) -> str:
@@ -73,28 +137,28 @@ def check_text(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("text is not valid Unicode (a lone surrogate, half an emoji?)") from None
+        raise BadInput("text is not valid Unicode (a lone surrogate, half an emoji?)") from None
     return text
 
 
-def _ts(value: Any) -> datetime | None:
-    return None if value in (None, "") else unix_time(value)
+def _ts(value: Any, field: str) -> datetime | None:
+    return None if value is None or value == "" else unix_time(value, field)
 
 
 def _date(msg: dict[str, Any]) -> datetime:
     if "date_unixtime" in msg:
-        if msg["date_unixtime"] in (None, ""):
-            raise ValueError("date_unixtime is empty")
-        return unix_time(msg["date_unixtime"])
+        if msg["date_unixtime"] is None or msg["date_unixtime"] == "":
+            raise BadInput("date_unixtime is empty")
+        return unix_time(msg["date_unixtime"], "date_unixtime")
     # Old exports: `date` is the exporting PC's local time; the best we can do is read it as UTC.
-    return datetime.fromisoformat(msg["date"]).replace(tzinfo=timezone.utc)
+    return iso_time(msg["date"], "date")
 
 
 def _media(msg: dict[str, Any]) -> str | None:
     if "photo" in msg:
         return "photo"
-    if "media_type" in msg:
-        return str(msg["media_type"])
+    if isinstance(msg.get("media_type"), str) and msg["media_type"]:
+        return msg["media_type"]
     if "file" in msg:
         return "document"
     for kind in ("poll", "location_information", "contact_information"):
@@ -103,46 +167,96 @@ def _media(msg: dict[str, Any]) -> str | None:
     return None
 
 
-def _message_to_post(msg: dict[str, Any], chat: dict[str, Any]) -> Post:
+@dataclass(frozen=True)
+class _Chat:
+    """The chat-level fields every post of a chat shares, already checked."""
+
+    id: int
+    title: str
+    username: str | None
+
+
+def _message_to_post(msg: dict[str, Any], chat: _Chat) -> Post:
+    if "id" not in msg:
+        raise KeyError("id")
+    message_id = check_int(msg["id"], "id", minimum=1)
     text, entities = flatten_text(msg.get("text", ""))
     check_text(text)
     fwd = msg.get("forwarded_from")
     return Post(
-        channel_id=int(chat["id"]),
-        message_id=int(msg["id"]),
+        channel_id=chat.id,
+        message_id=message_id,
         date=_date(msg),
         text=text,
-        channel_title=str(chat.get("name") or ""),
-        channel_username=chat.get("username") or None,
-        edit_date=_ts(msg.get("edited_unixtime")),
+        channel_title=chat.title,
+        channel_username=chat.username,
+        edit_date=_ts(msg.get("edited_unixtime"), "edited_unixtime"),
         entities=entities,
-        forward_name=str(fwd) if fwd else None,
+        # a hidden sender's forward has null here; anything but a name is read as no name
+        forward_name=fwd if isinstance(fwd, str) and fwd else None,
         media=_media(msg),
     )
 
 
-def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | Skip]:
+def _chat(chat: dict[str, Any], path: str, where: str) -> Iterator[_Chat | Skip]:
+    """The checked chat fields (last), after a skip line for each bad optional one; only a
+    skip when the chat cannot be read (no usable id)."""
     if "id" not in chat:
         yield Skip(path, where, "chat has no id")
         return
+    try:
+        chat_id = check_int(chat["id"], "chat id")
+    except BadInput as e:
+        yield Skip(path, where, f"{e}; the chat cannot be read")
+        return
+    # Name and username only label posts and build t.me links (a post without a username links
+    # by id): a bad one is reported and read as absent rather than losing the chat's posts.
+    title, username = chat.get("name"), chat.get("username")
+    if title is not None and not isinstance(title, str):
+        yield Skip(path, where, f"chat name {show(title)} is not a string (read as no name)")
+        title = None
+    if username is not None and not isinstance(username, str):
+        yield Skip(path, where, f"chat username {show(username)} is not a string (read as no username)")
+        username = None
+    kind = chat.get("type")
+    if kind is not None and not isinstance(kind, str):  # not used, but a sign of a damaged file
+        yield Skip(path, where, f"chat type {show(kind)} is not a string (ignored)")
+    yield _Chat(chat_id, title or "", (username.lstrip("@") or None) if username else None)
+
+
+def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | Skip]:
+    checked: _Chat | None = None
+    for item in _chat(chat, path, where.removesuffix(": ")):
+        if isinstance(item, Skip):
+            yield item
+        else:
+            checked = item
+    if checked is None:
+        return
     messages = chat.get("messages")
     if not isinstance(messages, list):
-        yield Skip(path, where, "chat has no messages list")
+        yield Skip(path, where.removesuffix(": "), "chat has no messages list")
         return
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             yield Skip(path, f"{where}message #{i}", "not an object")
             continue
-        label = f"{where}message #{i} (id {msg.get('id', '?')})"
+        label = f"{where}message #{i} (id {show(msg['id']) if 'id' in msg else '?'})"
         kind = msg.get("type", "message")
+        if not isinstance(kind, str):
+            yield Skip(path, label, f"type {show(kind)} is not a message type")
+            continue
         if kind != "message":
             yield Skip(path, label, f"{kind} message")
             continue
         try:
-            yield _message_to_post(msg, chat)
-        except (KeyError, ValueError, TypeError, OverflowError, OSError) as e:
-            what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            yield Skip(path, label, what)
+            yield _message_to_post(msg, checked)
+        except KeyError as e:
+            yield Skip(path, label, f"missing field {e}")
+        except BadInput as e:
+            yield Skip(path, label, str(e))
+        except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
+            yield Skip(path, label, UNEXPECTED)
 
 
 def read_export(path: str | Path) -> Iterator[Post | Skip]:
@@ -157,8 +271,14 @@ def read_export(path: str | Path) -> Iterator[Post | Skip]:
     except RecursionError:
         yield Skip(str(path), "", "not a Telegram export (JSON nested too deeply)")
         return
-    except (OSError, UnicodeDecodeError) as e:
-        yield Skip(str(path), "", f"cannot read: {e}")
+    except UnicodeDecodeError as e:
+        yield Skip(str(path), "", f"not UTF-8 text (byte {e.start}: {e.reason})")
+        return
+    except ValueError:  # an integer of more than 4300 digits
+        yield Skip(str(path), "", "not a Telegram export (a number too long to read)")
+        return
+    except OSError as e:
+        yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
         return
     if not isinstance(data, dict):
         yield Skip(str(path), "", "not a Telegram export (the top level is not an object)")
@@ -169,7 +289,10 @@ def read_export(path: str | Path) -> Iterator[Post | Skip]:
     elif chats is not None:
         for n, chat in enumerate(chats):
             if isinstance(chat, dict):
-                yield from _chat_posts(chat, str(path), f"chat #{n} ({chat.get('name', '?')}): ")
+                name = chat.get("name")
+                yield from _chat_posts(chat, str(path), f"chat #{n} ({name if isinstance(name, str) else '?'}): ")
+            else:
+                yield Skip(str(path), f"chat #{n}", "not an object")
     elif "messages" in data:
         yield from _chat_posts(data, str(path), "")
     else:

@@ -3,62 +3,81 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..post import Entity, Post
-from .export import Skip, check_text, unix_time
+from .export import UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, show, unix_time
 
 __all__ = ["read_jsonl", "post_from_dict"]
 
 
 def _when(value: Any, field: str) -> datetime | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return unix_time(value)
+        return unix_time(value, field)
     if isinstance(value, str):
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-    raise ValueError(f"{field} must be an ISO 8601 string or a Unix time")
+        return iso_time(value, field)
+    raise BadInput(f"{field} {show(value)} is not an ISO 8601 date or a Unix time")
 
 
-def _int(d: dict[str, Any], key: str, required: bool = False) -> int | None:
+def _int(d: dict[str, Any], key: str, required: bool = False, minimum: int | None = None) -> int | None:
     v = d.get(key)
     if v is None:
         if required:
             raise KeyError(key)
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, str)) or (isinstance(v, str) and not v.lstrip("-").isdigit()):
-        raise ValueError(f"{key} must be an integer")
-    return int(v)
+    return check_int(v, key, minimum=minimum, strings=True)
+
+
+def _entities(value: Any) -> tuple[Entity, ...]:
+    """The `entities` list -> Entities; BadInput naming the entity and field when one is bad."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise BadInput("entities must be a list of objects")
+    out = []
+    for k, e in enumerate(value):
+        for key in ("type", "offset", "length"):
+            if e.get(key) is None:
+                raise BadInput(f"entity #{k} has no {key}")
+        if not isinstance(e["type"], str):
+            raise BadInput(f"entity #{k}: type {show(e['type'])} is not a string")
+        url = e.get("url")
+        if url is not None and not isinstance(url, str):
+            raise BadInput(f"entity #{k}: url {show(url)} is not a string")
+        out.append(Entity(e["type"], check_int(e["offset"], f"entity #{k}: offset", minimum=0),
+                          check_int(e["length"], f"entity #{k}: length", minimum=0), url))
+    return tuple(out)
 
 
 def post_from_dict(d: dict[str, Any]) -> Post:
-    """One JSON Lines record -> Post; raises KeyError/ValueError naming the bad field."""
+    """One JSON Lines record -> Post; raises KeyError (a missing field) or BadInput (a bad one,
+    named in its text)."""
     text = d.get("text", "")
     if not isinstance(text, str):
-        raise ValueError("text must be a string")
+        raise BadInput("text must be a string")
     check_text(text)
     for key in ("channel_title", "channel_username", "forward_name", "media"):
         if d.get(key) is not None and not isinstance(d[key], str):
-            raise ValueError(f"{key} must be a string")
+            raise BadInput(f"{key} must be a string")
+    channel_id = _int(d, "channel_id", required=True)
+    message_id = _int(d, "message_id", required=True, minimum=1)
     date = _when(d.get("date"), "date")
     if date is None:
         raise KeyError("date")
-    entities = tuple(Entity(str(e["type"]), int(e["offset"]), int(e["length"]), e.get("url"))
-                     for e in d.get("entities") or [])
     return Post(
-        channel_id=_int(d, "channel_id", required=True),  # type: ignore[arg-type]
-        message_id=_int(d, "message_id", required=True),  # type: ignore[arg-type]
+        channel_id=channel_id,  # type: ignore[arg-type]
+        message_id=message_id,  # type: ignore[arg-type]
         date=date, text=text,
-        channel_title=str(d.get("channel_title") or ""),
-        channel_username=(str(d["channel_username"]).lstrip("@") or None) if d.get("channel_username") else None,
+        channel_title=d.get("channel_title") or "",
+        channel_username=(d["channel_username"].lstrip("@") or None) if d.get("channel_username") else None,
         edit_date=_when(d.get("edit_date"), "edit_date"),
-        entities=entities,
+        entities=_entities(d.get("entities")),
         forward_channel_id=_int(d, "forward_channel_id"),
-        forward_post_id=_int(d, "forward_post_id"),
+        forward_post_id=_int(d, "forward_post_id", minimum=1),
         forward_name=d.get("forward_name") or None,
         grouped_id=_int(d, "grouped_id"),
         media=d.get("media") or None,
@@ -71,12 +90,12 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
     try:
         f = path.open("rb")
     except OSError as e:
-        yield Skip(str(path), "", f"cannot read: {e}")
+        yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
         return
     with f:
         for n, raw in enumerate(f, 1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the first post
             except UnicodeDecodeError as e:
                 yield Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")
                 continue
@@ -84,14 +103,23 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
                 continue
             try:
                 rec = json.loads(line)
-                if not isinstance(rec, dict):
-                    raise ValueError("not a JSON object")
-                yield post_from_dict(rec)
             except json.JSONDecodeError as e:
                 yield Skip(str(path), f"line {n}", f"not valid JSON ({e.msg})")
-            except KeyError as e:
-                yield Skip(str(path), f"line {n}", f"missing field {e}")
+                continue
             except RecursionError:
                 yield Skip(str(path), f"line {n}", "JSON nested too deeply")
-            except (ValueError, TypeError, OverflowError, OSError) as e:
+                continue
+            except ValueError:  # an integer of more than 4300 digits
+                yield Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")
+                continue
+            if not isinstance(rec, dict):
+                yield Skip(str(path), f"line {n}", "not a JSON object")
+                continue
+            try:
+                yield post_from_dict(rec)
+            except KeyError as e:
+                yield Skip(str(path), f"line {n}", f"missing field {e}")
+            except BadInput as e:
                 yield Skip(str(path), f"line {n}", str(e))
+            except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
+                yield Skip(str(path), f"line {n}", UNEXPECTED)
