@@ -37,9 +37,9 @@ def parse_when(value: str | None, *, option: str = "--since") -> datetime | None
         return None
     m = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", value)
     if m:
-        n, unit = int(m.group(1)), m.group(2)
+        n, unit = int(m.group(1)), {"d": "days", "h": "hours", "m": "minutes"}[m.group(2)]
         try:
-            return datetime.now(timezone.utc) - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: n})
+            return datetime.now(timezone.utc) - timedelta(**{unit: n})
         except OverflowError:
             fail(f"{option} {value!r}: reaches before year 1; give a shorter span or a date")
     try:
