@@ -146,6 +146,19 @@ class _Reader:
             raise self.fail(section, key, f"must be between {low:g} and {high:g}, got {value:g}")
         return value
 
+    def integer(self, section: str, key: str, default: int, *, low: int, high: int) -> int:
+        """A TOML integer (not a float, not true/false) between low and high."""
+        value = self.table(section).get(key, default)
+        if isinstance(value, bool):
+            raise self.fail(section, key, "expected a whole number, got a boolean")
+        if isinstance(value, float):
+            raise self.fail(section, key, f"expected a whole number, got {value!r}")
+        if not isinstance(value, int):
+            raise self.fail(section, key, f"expected a whole number, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise self.fail(section, key, f"must be between {low} and {high}, got {value}")
+        return value
+
     def clock(self, section: str, key: str, default: time) -> time:
         value = self.get(section, key, str, None)
         if value is None:
@@ -182,13 +195,23 @@ def _path(base: Path, value: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def _folder_problem(folder: Path) -> str | None:
+    """Why `folder` cannot be (or become) a folder: it, or the nearest part of it that exists, is a file."""
+    p = folder
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    if p.exists() and not p.is_dir():
+        return f"{p} is a file, not a folder" if p == folder else f"{p} (in {folder}) is a file, not a folder"
+    return None
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read and validate a config file (None: every default, for quick starts); raises ConfigError."""
     if path is None:
         return Config()
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the TOML
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file (copy config.example.toml to start)") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -229,22 +252,34 @@ def load_config(path: str | Path | None) -> Config:
 
     watch = channels("channels", "watch", r.get("channels", "watch", list, []))
     groups_raw = r.get("channels", "groups", dict, {})
-    groups = {str(g).casefold(): tuple(str(c) for c in channels("channels.groups", str(g), v)) for g, v in groups_raw.items()}
+    groups: dict[str, tuple[str, ...]] = {}
+    spelled: dict[str, str] = {}
+    for g, v in groups_raw.items():
+        name = str(g).casefold()
+        if name in spelled:
+            raise r.fail("channels.groups", str(g), f"groups {spelled[name]!r} and {g!r} are the same name "
+                                                    "(group names ignore case): merge them or rename one")
+        spelled[name] = str(g)
+        groups[name] = tuple(str(c) for c in channels("channels.groups", str(g), v))
     chats: list[str | int] = []
     for c in r.get("alerts", "chats", list, ["me"]):
         if c == "me":
             chats.append("me")
             continue
         if isinstance(c, int) and not isinstance(c, bool):
-            chats.append(c)  # a user or chat id, kept as written (groups and channels are negative)
-            continue
-        if isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
-            chats.append(int(c))  # a quoted id: the same, with its sign
-            continue
-        try:
-            chats.append(channel_ref(c))
-        except ValueError:
-            raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username or a chat id") from None
+            chat: str | int = c  # a user or chat id, kept as written (groups and channels are negative)
+        elif isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
+            chat = int(c)  # a quoted id: the same, with its sign
+        else:
+            try:
+                chat = channel_ref(c)
+            except ValueError:
+                raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username or a chat id") from None
+        if chat == 0:
+            raise r.fail("alerts", "chats", "0 is not a chat id (a user's id is positive, a group's or channel's negative)")
+        if chat in chats:
+            raise r.fail("alerts", "chats", f"{c!r} is listed twice (each alert would be sent to it twice)")
+        chats.append(chat)
     if not chats:
         raise r.fail("alerts", "chats", "name at least one chat (\"me\" is your Saved Messages)")
     analysts = r.get("alerts", "analysts", list, [])
@@ -258,6 +293,9 @@ def load_config(path: str | Path | None) -> Config:
             quiet_hours = (_hhmm(a), _hhmm(b))
         except ValueError:
             raise r.fail("alerts", "quiet_hours", f"expected a span like 23:00-07:00, got {quiet!r}") from None
+        if quiet_hours[0] == quiet_hours[1]:
+            raise r.fail("alerts", "quiet_hours", f"{quiet!r} starts and ends at the same time, so it is never quiet: "
+                                                  "give a span like 23:00-07:00, or remove the setting")
     tz = r.get("alerts", "timezone", str, "UTC")
     try:
         ZoneInfo(tz)
@@ -267,11 +305,18 @@ def load_config(path: str | Path | None) -> Config:
     send_via = r.choice("alerts", "send_via", "user", ("user", "bot"))
     if send_via == "bot" and "me" in chats:
         raise r.fail("alerts", "chats", "\"me\" (Saved Messages) exists only for the user account; with send_via = \"bot\" name the analysts' chat ids")
+    if send_via == "bot" and not analysts:
+        key = "analysts" if "analysts" in r.table("alerts") else "send_via"
+        raise r.fail("alerts", key, "send_via = \"bot\" needs the analysts' Telegram user ids in alerts.analysts "
+                                    "(the bot answers nobody else, so no one could use its chat)")
+    session_dir = _path(base, r.get("paths", "session_dir", str, "~/.tgwatch"))
+    if problem := _folder_problem(session_dir):
+        raise r.fail("paths", "session_dir", f"{problem} (the folder for the Telegram sessions)")
     return Config(
         path=p,
         db=_path(base, r.get("paths", "db", str, "tgwatch.db")),
         rules=_path(base, r.get("paths", "rules", str, "rules")),
-        session_dir=_path(base, r.get("paths", "session_dir", str, "~/.tgwatch")),
+        session_dir=session_dir,
         secrets=_path(base, secrets) if secrets else None,
         channels=watch, groups=groups, chats=tuple(chats), analysts=tuple(analysts), send_via=send_via,
         edit_every_seconds=r.number("alerts", "edit_every_seconds", 60, low=0, high=86400),
@@ -281,8 +326,8 @@ def load_config(path: str | Path | None) -> Config:
         poll_minutes=r.number("schedule", "poll_minutes", 5, low=0.1, high=1440),
         story_window_hours=r.number("schedule", "story_window_hours", 48, low=0.1, high=24 * 30),
         resolve_delay_seconds=r.number("schedule", "resolve_delay_seconds", 2, low=0, high=600),
-        edit_lookback=int(r.number("schedule", "edit_lookback", 20, low=0, high=100)),
-        retention_days=int(r.number("schedule", "retention_days", 30, low=0, high=36500)),
+        edit_lookback=r.integer("schedule", "edit_lookback", 20, low=0, high=100),
+        retention_days=r.integer("schedule", "retention_days", 30, low=0, high=36500),
         heartbeat_at=r.clock("schedule", "heartbeat_at", time(9, 0)),
         silence_factor=r.number("schedule", "silence_factor", 6, low=1, high=1000),
     )
@@ -295,7 +340,7 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secre
     found: dict[str, Any] = {}
     if config.secrets is not None:
         try:
-            found = tomllib.loads(config.secrets.read_text(encoding="utf-8"))
+            found = tomllib.loads(config.secrets.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise ConfigError(f"{config.secrets}: no such secrets file (named by paths.secrets)") from None
         except tomllib.TOMLDecodeError as e:

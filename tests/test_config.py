@@ -51,6 +51,19 @@ def test_example_config_loads_and_documents_every_setting() -> None:
     ("[alert]\nchats = []\n", ":1:", "alert: unknown section"),
     ("[schedule]\npoll_minute = 5\n", ":2:", "schedule.poll_minute: unknown setting"),
     ("[schedule\npoll_minutes = 5\n", ":1:", ""),
+    ("[schedule]\nretention_days = 0.5\n", ":2:", "schedule.retention_days: expected a whole number, got 0.5"),
+    ("[schedule]\n# recent posts\nedit_lookback = 2.7\n", ":3:", "schedule.edit_lookback: expected a whole number, got 2.7"),
+    ("[schedule]\nedit_lookback = 1e9\n", ":2:", "schedule.edit_lookback: expected a whole number"),
+    ("[schedule]\nretention_days = true\n", ":2:", "schedule.retention_days: expected a whole number, got a boolean"),
+    ("[schedule]\nretention_days = -1\n", ":2:", "schedule.retention_days: must be between 0 and 36500, got -1"),
+    ("[channels.groups]\nMoscow = [\"mash\"]\nmoscow = [\"shot_shot\"]\n", ":3:",
+     "channels.groups.moscow: groups 'Moscow' and 'moscow' are the same name"),
+    ("[alerts]\nchats = [0]\n", ":2:", "alerts.chats: 0 is not a chat id"),
+    ("[alerts]\nchats = [5001, 5001]\n", ":2:", "alerts.chats: 5001 is listed twice"),
+    ("[alerts]\nchats = [\"@room\", \"room\"]\n", ":2:", "alerts.chats: 'room' is listed twice"),
+    ("[alerts]\nquiet_hours = \"07:00-07:00\"\n", ":2:", "alerts.quiet_hours: '07:00-07:00' starts and ends at the same time"),
+    ("[alerts]\nsend_via = \"bot\"\nchats = [5001]\n", ":2:", "alerts.send_via: send_via = \"bot\" needs the analysts'"),
+    ("[alerts]\nsend_via = \"bot\"\nchats = [5001]\nanalysts = []\n", ":4:", "alerts.analysts: send_via = \"bot\" needs"),
 ])
 def test_bad_config_is_one_line_with_file_and_line(tmp_path: Path, text: str, where: str, what: str) -> None:
     p = write(tmp_path, text)
@@ -58,6 +71,37 @@ def test_bad_config_is_one_line_with_file_and_line(tmp_path: Path, text: str, wh
         load_config(p)
     msg = str(e.value)
     assert msg.startswith(f"{p}{where}") and what in msg and "\n" not in msg
+
+
+def test_whole_number_settings_stay_whole(tmp_path: Path) -> None:
+    c = load_config(write(tmp_path, "[schedule]\nretention_days = 0\nedit_lookback = 7\n"))
+    assert c.retention_days == 0 and c.edit_lookback == 7 and isinstance(c.edit_lookback, int)
+
+
+def test_a_config_saved_with_a_bom_loads(tmp_path: Path) -> None:
+    p = tmp_path / "config.toml"
+    p.write_text("\ufeff[channels]\nwatch = [\"mash\"]\n[schedule]\nretention_days = 0.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:  # loads, and lines are still counted from the top
+        load_config(p)
+    assert str(e.value).startswith(f"{p}:4: schedule.retention_days")
+    p.write_text("\ufeff[channels]\nwatch = [\"mash\"]\n", encoding="utf-8")
+    assert load_config(p).channels == ("mash",)
+
+
+def test_a_session_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    for folder in ("notes.txt", "notes.txt/sessions"):
+        cfg = write(tmp_path, f'[paths]\nrules = "{ROOT / "rules"}"\nsession_dir = "{folder}"\n[channels]\nwatch = ["mash"]\n')
+        with pytest.raises(ConfigError) as e:
+            load_config(cfg)
+        assert str(e.value).startswith(f"{cfg}:3: paths.session_dir: ") and "is a file, not a folder" in str(e.value)
+        for command in ("run", "login"):
+            r = CliRunner().invoke(cli, [command, "-c", str(cfg)], env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH})
+            assert r.exit_code == 2 and f"{cfg}:3: paths.session_dir" in r.output and "cannot reach" not in r.output
 
 
 def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
@@ -124,6 +168,36 @@ def test_run_without_login_says_so_and_exits_without_touching_the_network(tmp_pa
     assert "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "", "TGWATCH_API_HASH": ""})
     assert r.exit_code == 2 and "TGWATCH_API_ID and TGWATCH_API_HASH not set" in r.output
+
+
+def test_every_run_without_login_says_so_and_never_connects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+    from telethon import TelegramClient
+
+    from bot.cli import cli
+    from bot.config import Config, Secrets
+    from bot.live.session import make_client
+
+    connects: list[object] = []
+
+    async def connect(self: TelegramClient) -> None:
+        connects.append(self)
+        raise ConnectionError("the test has no network")
+
+    monkeypatch.setattr(TelegramClient, "connect", connect)
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+    fresh, keyless = tmp_path / "fresh", tmp_path / "keyless"
+    # what an earlier tgwatch left behind: a session file Telethon saved with no auth key in it
+    make_client(Config(session_dir=keyless), Secrets(api_id=1, api_hash=HASH)).session.close()
+    for folder in (fresh, keyless):
+        cfg = write(tmp_path, f'[paths]\nsession_dir = "{folder}"\ndb = "t.db"\nrules = "{ROOT / "rules"}"\n'
+                              '[channels]\nwatch = ["mash"]\n')
+        for _ in range(2):  # the first run and every later one
+            r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)
+            assert r.exit_code == 2, r.output
+            assert r.output.count("\n") == 1 and "not logged in: run `tgwatch login" in r.output
+    assert connects == []
+    assert not (fresh / "user.session").exists() and not (tmp_path / "t.db").exists()
 
 
 def test_a_second_tgwatch_on_the_same_session_is_refused(tmp_path: Path) -> None:

@@ -392,3 +392,23 @@ def test_a_new_channel_backfills_but_alerts_only_on_the_last_day(fake: FakeTeleg
             states = {r["channel_id"]: r["state"] for r in service.store.db.query("SELECT channel_id, state FROM alerts")}
             assert states[SHOT] == "muted"  # stored and exportable, not pushed
     run(go())
+
+
+def test_a_keyless_session_file_is_not_a_login_but_a_saved_one_is(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Canary for telethon 1.45: a session saved before any login reloads as an AuthKey whose key is
+    None (not as None), which `tgwatch run` must still read as "not logged in"."""
+    from telethon import TelegramClient
+
+    from bot.live.session import has_auth_key
+
+    async def go() -> None:
+        TelegramClient(str(tmp_path / "none.session"), 1, "0" * 32).session.close()
+        reloaded = TelegramClient(str(tmp_path / "none.session"), 1, "0" * 32).session
+        assert reloaded.auth_key is not None and not has_auth_key(reloaded)
+        reloaded.close()
+        client = await fake.client(session=tmp_path / "user.session", **OPTIONS)
+        await client.disconnect()
+        saved = TelegramClient(str(tmp_path / "user.session"), 1, "0" * 32).session
+        assert has_auth_key(saved)
+        saved.close()
+    run(go())

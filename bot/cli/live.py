@@ -59,7 +59,7 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
     try:
         with session_lock(config.session_dir):
             click.echo(asyncio.run(go()))
-    except SessionBusy as e:
+    except (SessionBusy, ConfigError) as e:
         fail(str(e))
     except RuntimeError as e:  # Telethon gives up after three wrong codes
         fail(f"login failed: {e}")
@@ -92,7 +92,7 @@ def run(config_path: str) -> None:
         run_service(config, secrets)
     except StoreError as e:
         fail(str(e))
-    except SessionBusy as e:
+    except (SessionBusy, ConfigError) as e:
         fail(str(e))
     except NotLoggedIn:
         fail(f"not logged in: run `tgwatch login --config {config_path}` first (session {config.session_path})")

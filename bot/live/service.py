@@ -24,7 +24,7 @@ from ..report.stats import channel_activity, heartbeat_text, status_text
 from ..store.db import Store, iso
 from .ingest import Ingest
 from .sender import Sender
-from .session import NotLoggedIn, make_client, session_lock
+from .session import NotLoggedIn, has_auth_key, make_client, session_lock
 
 __all__ = ["Service", "run", "quiet_silencer"]
 
@@ -198,8 +198,11 @@ class Service:
 
 
 async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramClient]) -> None:
+    # Never logged in: say so now, before connecting, and leave no session file behind.
+    if not config.session_path.expanduser().exists():
+        raise NotLoggedIn("not logged in: run `tgwatch login` first")
     user = make(config, secrets)
-    if user.session.auth_key is None:  # never logged in: say so now, not after connecting
+    if not has_auth_key(user.session):  # a file from an earlier run or a login given up before the key
         user.session.close()
         raise NotLoggedIn("not logged in: run `tgwatch login` first")
     store = Store(config.db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,9 +13,10 @@ from typing import Any
 
 from telethon import TelegramClient, errors
 
-from ..config import Config, Secrets
+from ..config import Config, ConfigError, Secrets
 
-__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "SessionBusy", "log_in", "make_client", "secure_session", "session_lock", "who"]
+__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "SessionBusy", "has_auth_key", "log_in", "make_client", "secure_session",
+           "session_lock", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,11 @@ def session_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on the session folder for the life of the process; raises
     SessionBusy at once when another process holds it (the OS frees it even after a SIGKILL)."""
     folder = folder.expanduser()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    f = open(folder / "tgwatch.lock", "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        f = open(folder / "tgwatch.lock", "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    except OSError as e:  # a file in the way, no permission: the setting's problem, not Telegram's
+        raise ConfigError(f"paths.session_dir: cannot use {folder} as the session folder ({e.strerror or type(e).__name__})") from None
     try:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,6 +59,13 @@ def session_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         f.close()
+
+
+def has_auth_key(session: Any) -> bool:
+    """Whether a Telethon session holds an auth key. A SQLite session saved before any login has a
+    row with an empty key, which Telethon loads as an `AuthKey` whose `.key` is None (not as None)."""
+    key = getattr(session, "auth_key", None)
+    return key is not None and getattr(key, "key", None) is not None
 
 
 def secure_session(path: Path) -> Path:
@@ -71,7 +83,10 @@ def secure_session(path: Path) -> Path:
 def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: Any) -> TelegramClient:
     """The user client (or the bot client) on its own session file: one process per session."""
     path = secure_session(config.session_dir / ("bot.session" if bot else "user.session"))
-    return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **{**CLIENT_OPTIONS, **kw})
+    try:
+        return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **{**CLIENT_OPTIONS, **kw})
+    except sqlite3.DatabaseError:  # not a session file (or a damaged one): never a traceback
+        raise ConfigError(f"{path}: not a readable Telethon session file; move it away, then run `tgwatch login`") from None
 
 
 def who(me: Any) -> str:
