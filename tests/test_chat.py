@@ -14,6 +14,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.chat.commands import Caller
 from bot.config import Config
 from bot.live.service import Service
 from bot.live.session import CLIENT_OPTIONS
@@ -187,7 +188,7 @@ def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> No
             assert "enabled = false" in (tmp_path / "rules" / "regiment.toml").read_text(encoding="utf-8")
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 1)  # desertion only: regiment is off
-            assert "back to" in (await ask(fake, "/undo")).text
+            assert "regiment is enabled again" in (await ask(fake, "/undo")).text
             assert service.rulebook.ruleset.get("regiment").enabled  # type: ignore[union-attr]
 
             r = await ask(fake, "/add_rule krasnodar Краснодар AND задержали")
@@ -357,4 +358,161 @@ def test_a_confirm_after_the_file_changed_says_why(fake: FakeTelegram, tmp_path:
             await eventually(lambda: len(fake.chat) > before)
             assert fake.chat[-1].text.startswith("Not saved:")
             assert "# edited by hand" in path.read_text(encoding="utf-8")
+    run(go())
+
+
+def stored_state(service: Service, tmp_path: Path) -> tuple[Any, ...]:
+    """What a bad command must leave alone: the rule files, mutes, feedback and rule changes."""
+    files = {p.name: p.read_bytes() for p in sorted((tmp_path / "rules").iterdir())}
+    db = service.store.db
+    return (files, list(db.execute("SELECT rule, channel_id, until FROM mutes")),
+            list(db.execute("SELECT * FROM feedback")), list(db.execute("SELECT id, undone FROM rule_changes")))
+
+
+def test_commands_addressed_to_another_bot_are_ignored(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path, chats=(ANALYST, -GROUP)) as service:
+            state = stored_state(service, tmp_path)
+            before = len(fake.chat)
+            for text in ("/mute@otherbot desertion 2h", "/disable@otherbot regiment", "/help@otherbot",
+                         "/unmute_channel@other_bot @mash"):
+                fake.message_to_bot(ANALYST, text, chat_id=GROUP)
+            r = await ask(fake, "/rules@TGWatch_Bot", chat_id=GROUP)  # ours (get_me), in any case
+            assert len(fake.chat) == before + 1 and "<b>" not in r.text and "desertion" in r.text
+            assert stored_state(service, tmp_path) == state
+            assert "/export" in (await ask(fake, "/help@tgwatch_bot")).text
+            service.commands.bot_username = None  # unknown (library use): no @suffix is taken as ours
+            assert await service.commands.handle("/help@tgwatch_bot", Caller(ANALYST, "Anna")) is None
+            assert await service.commands.handle("/mute@x desertion 2h", Caller(ANALYST, "Anna")) is None
+            assert stored_state(service, tmp_path) == state
+    run(go())
+
+
+def test_forged_or_old_button_data_is_no_longer_valid(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            state = stored_state(service, tmp_path)
+            msg = await ask(fake, "/help")
+            for data in ("rel:99999999999999999999", "st:99999999999999999999", "mc:99999999999999999999",
+                         "fp:9223372036854775808", "rel:1_0", "rel:١", "mr: 1", "rel:-1", "rel:"):
+                n = len(fake.callback_answers)
+                fake.press_button(ANALYST, msg.id, data.encode())
+                await eventually(lambda: len(fake.callback_answers) > n)
+                assert fake.callback_answers[-1].message == "This button is no longer valid.", data
+            assert stored_state(service, tmp_path) == state
+            n = len(fake.callback_answers)
+            fake.press_button(ANALYST, msg.id, b"rel:9223372036854775807")  # the largest id: looked up, not there
+            await eventually(lambda: len(fake.callback_answers) > n)
+            assert fake.callback_answers[-1].message == "This alert is no longer stored."
+    run(go())
+
+
+def test_bad_arguments_get_one_line_naming_the_command_and_change_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1d")).text
+            state = stored_state(service, tmp_path)
+            want = {
+                "/unmute *": "/unmute: no rule named '*'",  # '*' is the all-rules marker of /mute_channel
+                "/unmute nosuch": "/unmute: no rule named 'nosuch'",
+                "/help!": "Unknown command /help!; did you mean /help?",
+                "/rule2": "Unknown command /rule2; did you mean /rule?",
+                "/помощь": "Unknown command /помощь.",
+                "/ help": "No space after / in a command: write /help, not / help.",
+                "/mute desertion 99999w": "/mute: '99999w' is too long: at most 365 days",
+                "/mute desertion 9999w": "/mute: '9999w' is too long: at most 365 days",
+                "/mute desertion 366d": "/mute: '366d' is too long: at most 365 days",
+                "/mute_channel @mash 53w": "/mute_channel: '53w' is too long: at most 365 days",
+                "/stats 99999999999999999999999d": "/stats: '99999999999999999999999d' is too long",
+                "/export 400d": "/export: '400d' is too long: at most 365 days",
+                "/mute desertion ١h": "/mute: '١h' is not a duration",
+                "/add_rule 7d взрыв": "/add_rule: '7d' cannot be a rule name: /export and /stats would read it as a period",
+                "/add_rule 30min взрыв": "/add_rule: '30min' cannot be a rule name",
+                "/add_rule csv взрыв": "/add_rule: 'csv' cannot be a rule name: /export and /stats would read it as a file format",
+                "/add_rule xlsx взрыв": "/add_rule: 'xlsx' cannot be a rule name",
+                "/rule " + "x" * 4085: "/rule: no rule named '" + "x" * 59 + "…' (have: ",
+                "/export " + "y" * 500: "/export: '" + "y" * 59 + "…' is not a rule",
+                "/edit_rule " + "q" * 300 + " взрыв": "/edit_rule: no rule named '" + "q" * 59 + "…'",
+                "/add_rule " + "Z" * 300 + " взрыв": "/add_rule: bad rule name '" + "Z" * 59 + "…'",
+                "/mute_channel @" + "w" * 300 + " 1d": "/mute_channel: '@" + "w" * 58 + "…' is not a channel",
+                "/add_rule foo ab" + "c" * 400 + "*=": "/add_rule: query: 1:1: '*' only ends a word",
+            }
+            for text, start in want.items():
+                r = await ask(fake, text)
+                assert r.text.startswith(start), (text[:40], r.text[:200])
+                assert len(r.text) < 300 and "Traceback" not in r.text, text[:40]
+            r = await ask(fake, "/add_rule foo " + "a" * 3000 + " (")  # the caret line is cut around the spot
+            assert r.text.startswith("/add_rule: query: 1:3003:") and r.text.endswith(" (\n" + " " * 61 + "^")
+            assert len(r.text) < 250
+            assert stored_state(service, tmp_path) == state
+            assert "Commands start with /" not in (await ask(fake, "/help!")).text
+    run(go())
+
+
+def test_arguments_split_on_any_unicode_whitespace(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            for space in ("\u00a0", "\u2003", "\u3000"):
+                r = await ask(fake, f"/add_rule krasnodar{space}Краснодар AND задержали")
+                assert r.text.startswith("Add rule krasnodar") and "after: Краснодар AND задержали" in r.text, r.text
+            assert "muted until" in (await ask(fake, "/mute\u00a0desertion\u00a02h")).text
+    run(go())
+
+
+def test_undo_says_what_it_undid(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            await ask(fake, "/disable regiment")
+            assert (await ask(fake, "/undo")).text == "↩️ Undone: regiment is enabled again."
+            await ask(fake, "/disable weather")
+            await ask(fake, "/enable weather")
+            assert (await ask(fake, "/undo")).text == "↩️ Undone: weather is disabled again."
+            assert (await ask(fake, "/undo")).text == "↩️ Undone: weather is enabled again."
+            r = await ask(fake, "/edit_rule weather погода OR прогноз")
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))
+            await eventually(lambda: "saved to" in fake.chat[-1].text)
+            assert (await ask(fake, "/undo")).text == "↩️ Undone: the query of weather is back to погода."
+            r = await ask(fake, "/add_rule krasnodar Краснодар")
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))
+            await eventually(lambda: "saved to" in fake.chat[-1].text)
+            assert (await ask(fake, "/undo")).text == "↩️ Undone: rule krasnodar removed."
+            assert not (tmp_path / "rules" / "krasnodar.toml").exists()
+    run(go())
+
+
+def test_test_groups_repeated_hits_per_term(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            before = len(fake.chat)
+            r = await ask(fake, "/test " + "дезертир полк " * 290)
+            await asyncio.sleep(0.2)
+            assert len(fake.chat) == before + 1 and len(r.text) < 400  # one short message, not six
+            assert "дезертир ← дезертир (form) ×290 at 0, 14, 28, …" in r.text
+            assert "×290" in r.text.split("\n")[1]
+            r = await ask(fake, f"/test {DESERTION}")
+            assert "дезертиров ← " in r.text and "×" not in r.text  # a single hit: no count
+    run(go())
+
+
+def test_a_stale_confirm_button_says_the_proposal_expired(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            first = await ask(fake, "/edit_rule weather погода OR прогноз")
+            for i in range(20):  # pushed out by 20 newer proposals
+                last = await ask(fake, f"/add_rule n{i} взрыв")
+            state = stored_state(service, tmp_path)
+            n = len(fake.callback_answers)
+            fake.press_button(ANALYST, first.id, button_data(first.reply_markup.rows[0].buttons[0]))
+            await eventually(lambda: len(fake.callback_answers) > n)
+            assert fake.callback_answers[-1].message == (
+                "This proposal has expired (confirm buttons last until the bot restarts or 20 newer proposals); "
+                "send the command again.")
+            assert stored_state(service, tmp_path) == state
+            fake.press_button(ANALYST, last.id, button_data(last.reply_markup.rows[0].buttons[1]))  # cancel
+            await eventually(lambda: fake.chat[-1].text == "Cancelled: rule n19 unchanged.")
+            n = len(fake.callback_answers)
+            fake.press_button(ANALYST, last.id, button_data(last.reply_markup.rows[0].buttons[0]))
+            await eventually(lambda: len(fake.callback_answers) > n)
+            assert fake.callback_answers[-1].message == "This change was already cancelled."
+            assert stored_state(service, tmp_path) == state
     run(go())

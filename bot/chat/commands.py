@@ -4,6 +4,7 @@ bot glue (`bot.chat.telegram`) only carries messages, files and button presses."
 from __future__ import annotations
 
 import asyncio
+import difflib
 import html
 import io
 import re
@@ -18,7 +19,8 @@ from typing import Any, TypeVar
 from ..alert.html import local_time
 from ..config import Config, channel_ref
 from ..match.edit import Change, EditError, RuleBook, backtest_query
-from ..match.matcher import Matcher
+from ..match.matcher import Hit, Matcher
+from ..match.rules import _NAME_RE
 from ..report.stats import stats_png, stats_text
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
@@ -34,7 +36,7 @@ HELP = """<b>tgwatch commands</b>
 /rule NAME: a rule's query and recent hits
 /test TEXT: which rules would match TEXT and why
 /enable NAME, /disable NAME
-/mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w)
+/mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w; up to 365 days)
 /mute_channel C 1d, /unmute_channel C: silence a channel (@name or id) for every rule
 /export [rule] [7d] [csv|xlsx]: matched posts as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
@@ -43,16 +45,44 @@ HELP = """<b>tgwatch commands</b>
 /undo: take back the last rule change; /history: who changed what
 Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story."""
 
-_SPAN_RE = re.compile(r"^(\d{1,4})\s*(m|min|h|d|w)$", re.IGNORECASE)
+_SPAN_RE = re.compile(r"([0-9]+)\s*(m|min|h|d|w)", re.IGNORECASE)  # ASCII digits only
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_SPAN = timedelta(days=365)  # the longest mute or period any command takes
+_FORMATS = ("csv", "xlsx")
+_ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
+_MAX_ID = 2**63 - 1
+PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
+_ECHO = 60  # how much of an analyst's input a reply repeats
 
 
 def parse_span(text: str) -> timedelta:
-    """'30m', '2h', '1d', '1w' -> timedelta; raises ValueError with a usable message."""
-    m = _SPAN_RE.match(text.strip())
-    if not m or int(m.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration: use 30m, 2h, 1d or 1w")
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2).lower()])
+    """'30m', '2h', '1d', '1w' (up to `MAX_SPAN`) -> timedelta; raises ValueError with a usable message."""
+    m = _SPAN_RE.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"{_echo(text)} is not a duration: use 30m, 2h, 1d or 1w")
+    digits = m.group(1).lstrip("0")
+    if not digits:
+        raise ValueError(f"{_echo(text)} is not a duration: it must be more than 0")
+    if len(digits) > 9 or int(digits) * _UNITS[m.group(2).lower()] > MAX_SPAN.total_seconds():
+        raise ValueError(f"{_echo(text)} is too long: at most {MAX_SPAN.days} days (52w)")
+    return timedelta(seconds=int(digits) * _UNITS[m.group(2).lower()])
+
+
+def _clip(text: str, width: int = _ECHO) -> str:
+    """At most `width` characters of an analyst's input, with … when cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _echo(text: str, width: int = _ECHO) -> str:
+    """An analyst's input quoted for a reply: shortened, then repr'd (control characters visible)."""
+    return repr(_clip(text, width))
+
+
+def _button_id(arg: str) -> int:
+    """The alert id in a button's data; ValueError unless ASCII digits within SQLite's 64 bits."""
+    if not _ID_RE.fullmatch(arg) or int(arg) > _MAX_ID:
+        raise ValueError("not an alert id")
+    return int(arg)
 
 
 @dataclass(frozen=True)
@@ -84,7 +114,13 @@ class Commands:
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
                  matcher: Callable[[], Matcher], on_rules_changed: Callable[[], None],
                  status: Callable[[datetime], str], digest: Callable[[datetime], Awaitable[int]],
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 bot_username: str | None = None) -> None:
+        """`bot_username`: the bot's own @username, so /cmd@ourbot is answered and /cmd@otherbot is
+        not. Unknown (None, as in library use), every /cmd@name is taken as another bot's and
+        ignored: acting on a command meant for another bot (a mute, a rule file rewritten) is
+        worse than an analyst resending /cmd without the suffix. The chat glue sets it from get_me()."""
+        self.bot_username = bot_username
         self.store = store
         self.rulebook = rulebook
         self.config = config
@@ -94,26 +130,39 @@ class Commands:
         self.digest = digest
         self.clock = clock
         self.pending: dict[str, tuple[Change, int]] = {}  # token -> (planned rule change, who asked)
+        self.answered: dict[str, str] = {}  # token -> how its proposal ended (confirmed, cancelled, ...)
 
     # -- dispatch ---------------------------------------------------------------------------------
 
-    async def handle(self, text: str, caller: Caller) -> Reply:
-        """Run one command message; a mistake is a one-line answer, never a traceback."""
+    async def handle(self, text: str, caller: Caller) -> Reply | None:
+        """Run one command message; a mistake is a one-line answer, never a traceback.
+        None: the command is addressed to another bot (/cmd@otherbot), so nothing is done or said."""
         text = text.strip()
-        m = re.match(r"^/([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", text, re.DOTALL)
-        if not m:
+        if not text.startswith("/"):
             return Reply("Commands start with /. Send /help for the list.")
-        name, args = m.group(1).lower(), (m.group(2) or "").strip()
-        method = getattr(self, f"cmd_{name}", None)
+        head, *rest = re.split(r"\s+", text, maxsplit=1)  # any Unicode whitespace
+        args = rest[0].strip() if rest else ""
+        word, at, bot = head[1:].partition("@")  # Telegram adds @bot to commands picked in a group
+        if at and not self._ours(bot):
+            return None
+        if not word:
+            after = args.split()[0] if args else ""
+            if re.fullmatch(r"[A-Za-z0-9_]{1,%d}" % _ECHO, after):
+                return Reply(f"No space after / in a command: write /{after}, not / {after}.")
+            return Reply("A command is / and its name, with no space: /help lists the commands.")
+        name = word.lower()
+        method = getattr(self, f"cmd_{name}", None) if re.fullmatch(r"[A-Za-z0-9_]+", word) else None
         if method is None:
-            return Reply(f"Unknown command /{html.escape(name)}. Send /help for the list.")
+            guess = difflib.get_close_matches(name, self._names(), n=1, cutoff=0.75)
+            hint = f"; did you mean /{guess[0]}?" if guess else "."
+            return Reply(f"Unknown command /{html.escape(_clip(word))}{hint} /help lists the commands.")
         try:
             reply: Reply = await method(args, caller)
         except EditError as e:  # a query error shows the query with a caret under the position
-            detail = f"\n<pre>{html.escape(e.detail)}</pre>" if e.detail else ""
-            return Reply(f"/{name}: {html.escape(str(e))}{detail}")
+            detail = f"\n<pre>{html.escape(_caret_window(e.detail))}</pre>" if e.detail else ""
+            return Reply(f"/{name}: {html.escape(_clip_quoted(str(e)))}{detail}")
         except (CommandError, ValueError) as e:
-            return Reply(f"/{name}: {html.escape(str(e))}")
+            return Reply(f"/{name}: {html.escape(_clip_quoted(str(e)))}")
         return reply
 
     async def press(self, data: str, caller: Caller) -> Reply:
@@ -121,18 +170,18 @@ class Commands:
         kind, _, arg = data.partition(":")
         try:
             if kind in ("rel", "fp"):
-                return self._verdict(int(arg), "relevant" if kind == "rel" else "false_positive", caller)
+                return self._verdict(_button_id(arg), "relevant" if kind == "rel" else "false_positive", caller)
             if kind == "mr":
-                return self._mute_from_alert(int(arg), caller, channel=False)
+                return self._mute_from_alert(_button_id(arg), caller, channel=False)
             if kind == "mc":
-                return self._mute_from_alert(int(arg), caller, channel=True)
+                return self._mute_from_alert(_button_id(arg), caller, channel=True)
             if kind == "st":
-                return self._story(int(arg))
+                return self._story(_button_id(arg))
             if kind in ("ok", "no"):
                 return self._confirm(arg, caller, kind == "ok")
         except EditError as e:  # the file changed since the proposal, or the change became invalid
-            detail = f"\n<pre>{html.escape(e.detail)}</pre>" if e.detail else ""
-            return Reply(f"Not saved: {html.escape(str(e))}{detail}")
+            detail = f"\n<pre>{html.escape(_caret_window(e.detail))}</pre>" if e.detail else ""
+            return Reply(f"Not saved: {html.escape(_clip_quoted(str(e)))}{detail}")
         except ValueError:
             pass
         return Reply("", toast="This button is no longer valid.")
@@ -182,7 +231,7 @@ class Commands:
             return Reply("No rule matches this text.")
         lines = []
         for m in matches:
-            hits = ", ".join(f"<b>{html.escape(h.form)}</b> ← {html.escape(h.term)} ({h.kind})" for h in m.hits)
+            hits = ", ".join(_hit_group(group) for group in _by_term(m.hits))
             lines.append(f"✅ <b>{html.escape(m.rule)}</b> [{m.severity}]: {hits}")
         return Reply("\n".join(lines))
 
@@ -202,49 +251,39 @@ class Commands:
         return Reply(f"🔕 {html.escape(rule.name)} muted until {local_time(until, self.config.zone)}.")
 
     async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
-        name = args.strip()
-        if not name:
-            raise CommandError("usage: /unmute NAME")
-        n = self.store.unmute(name)
-        return Reply(f"🔔 {html.escape(name)} unmuted." if n else f"{html.escape(name)} was not muted.")
+        rule = self._rule(args, "/unmute NAME")  # a rule, never the all-rules marker '*' of /mute_channel
+        n = self.store.unmute(rule.name)
+        return Reply(f"🔔 {html.escape(rule.name)} unmuted." if n else f"{html.escape(rule.name)} was not muted.")
 
     async def cmd_mute_channel(self, args: str, caller: Caller) -> Reply:
         parts = args.split()
         if len(parts) != 2:
             raise CommandError("usage: /mute_channel @channel 1d")
-        try:
-            ref = channel_ref(parts[0])
-        except ValueError as e:
-            raise CommandError(str(e)) from None
-        ids, unknown = resolve_channels(self.store, [ref])
+        ids = self._channel(parts[0])
         if not ids:
-            raise CommandError(f"no stored channel {parts[0]}")
+            raise CommandError(f"no stored channel {_echo(parts[0])}")
         until = self.clock() + parse_span(parts[1])
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(parts[0])} muted for every rule until {local_time(until, self.config.zone)}.")
+        return Reply(f"🔕 {html.escape(_clip(parts[0]))} muted for every rule until {local_time(until, self.config.zone)}.")
 
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
         ref = args.strip()
         if not ref:
             raise CommandError("usage: /unmute_channel @channel")
-        try:
-            ids, _ = resolve_channels(self.store, [channel_ref(ref)])
-        except ValueError as e:
-            raise CommandError(str(e)) from None
-        n = sum(self.store.unmute_channel(i) for i in ids)
-        return Reply(f"🔔 {html.escape(ref)} unmuted." if n else f"{html.escape(ref)} was not muted.")
+        n = sum(self.store.unmute_channel(i) for i in self._channel(ref))
+        return Reply(f"🔔 {html.escape(_clip(ref))} unmuted." if n else f"{html.escape(_clip(ref))} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:
         rule, span, fmt = None, timedelta(days=7), "csv"
         for token in args.split():
-            if token.lower() in ("csv", "xlsx"):
+            if token.lower() in _FORMATS:
                 fmt = token.lower()
-            elif _SPAN_RE.match(token):
+            elif _SPAN_RE.fullmatch(token):
                 span = parse_span(token)
             elif self.rulebook.ruleset.get(token) is not None or token in self._stored_rules():
                 rule = token
             else:
-                raise CommandError(f"{token!r} is not a rule, a period (7d) or a format (csv, xlsx)")
+                raise CommandError(f"{_echo(token)} is not a rule, a period (7d) or a format (csv, xlsx)")
         now = self.clock()
         name = f"tgwatch-{rule or 'all'}-{now:%Y%m%d-%H%M}.{fmt}"
 
@@ -282,18 +321,34 @@ class Commands:
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/add_rule NAME QUERY")
+        if not _NAME_RE.fullmatch(name) or "\n" in name:
+            raise CommandError(f"bad rule name {_echo(name)}: lower-case letters, digits, '-' or '_', up to 64")
+        if name in _FORMATS or _SPAN_RE.fullmatch(name):
+            raise CommandError(f"{_echo(name)} cannot be a rule name: /export and /stats would read it as "
+                               f"{'a file format' if name in _FORMATS else 'a period'}")
         return await self._propose(self.rulebook.plan_add(name, query), caller)
 
     async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/edit_rule NAME QUERY")
+        self._rule(name, "/edit_rule NAME QUERY")
         return await self._propose(self.rulebook.plan_edit(name, query), caller)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         change = self.rulebook.plan_undo()
+        row = self.store.db.execute("SELECT action FROM rule_changes WHERE id = ?", [change.undoes]).fetchone()
+        action = str(row[0]) if row else ""
         self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
         self.on_rules_changed()
-        return Reply(f"↩️ Undone: {html.escape(change.rule)} is back to "
-                     f"<code>{html.escape(change.query_after or '(removed)')}</code>.")
+        name = html.escape(change.rule)
+        if action == "disable":
+            what = f"{name} is enabled again"
+        elif action == "enable":
+            what = f"{name} is disabled again"
+        elif change.query_after is None:
+            what = f"rule {name} removed"
+        else:
+            what = f"the query of {name} is back to <code>{html.escape(_short(change.query_after, _ECHO))}</code>"
+        return Reply(f"↩️ Undone: {what}.")
 
     async def cmd_history(self, args: str, caller: Caller) -> Reply:
         rows = self.rulebook.history(10)
@@ -322,14 +377,31 @@ class Commands:
         rule = self.rulebook.ruleset.get(name)
         if rule is None:
             have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
-            raise CommandError(f"no rule named {name!r} (have: {have})")
+            raise CommandError(f"no rule named {_echo(name)} (have: {have})")
         return rule
 
     def _name_query(self, args: str, usage: str) -> tuple[str, str]:
-        name, _, query = args.strip().partition(" ")
-        if not name or not query.strip():
+        """NAME and QUERY, split at the first run of any Unicode whitespace (a no-break space too)."""
+        name, *rest = re.split(r"\s+", args.strip(), maxsplit=1)
+        query = rest[0].strip() if rest else ""
+        if not name or not query:
             raise CommandError(f"usage: {usage}")
-        return name, query.strip()
+        return name, query
+
+    def _ours(self, bot: str) -> bool:
+        """Is /cmd@bot addressed to this bot? Never when our username is unknown (see `__init__`)."""
+        return bool(self.bot_username) and bot.lower() == str(self.bot_username).lstrip("@").lower()
+
+    def _names(self) -> list[str]:
+        """Every command's name, for a did-you-mean."""
+        return [n[4:] for n in dir(self) if n.startswith("cmd_")]
+
+    def _channel(self, ref: str) -> list[int]:
+        """Stored channel ids for @name, t.me/name or an id; CommandError when it names no channel."""
+        try:
+            return resolve_channels(self.store, [channel_ref(ref)])[0]
+        except ValueError:
+            raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name or its id") from None
 
     def _hits(self, since: datetime) -> dict[str, int]:
         rows = self.store.db.execute(
@@ -369,7 +441,7 @@ class Commands:
         bt = await self._off_loop(lambda store: backtest_query(store, change.rule, change.query_after or "", days=7,
                                                                now=now, rule=rule))
         token = secrets.token_hex(4)
-        self.pending = {k: v for k, v in list(self.pending.items())[-20:]}
+        self.pending = {k: v for k, v in list(self.pending.items())[-(PENDING_MAX - 1):]}
         self.pending[token] = (change, caller.user_id)
         verb = "Add" if change.action == "add" else "Change"
         lines = [f"<b>{verb} rule {html.escape(change.rule)}</b> in {html.escape(change.file.name)}"]
@@ -387,11 +459,18 @@ class Commands:
     def _confirm(self, token: str, caller: Caller, ok: bool) -> Reply:
         item = self.pending.pop(token, None)
         if item is None:
-            return Reply("", toast="This change was already confirmed or cancelled.")
+            if token in self.answered:
+                return Reply("", toast=f"This change was already {self.answered[token]}.")
+            return Reply("", toast=f"This proposal has expired (confirm buttons last until the bot restarts or "
+                                   f"{PENDING_MAX} newer proposals); send the command again.")
         change, _asker = item
+        self.answered = {k: v for k, v in list(self.answered.items())[-99:]}
+        self.answered[token] = "cancelled"
         if not ok:
             return Reply(f"Cancelled: rule {html.escape(change.rule)} unchanged.")
+        self.answered[token] = "refused (not saved)"
         self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
+        self.answered[token] = "confirmed"
         self.on_rules_changed()
         return Reply(f"✅ Rule {html.escape(change.rule)} saved to {html.escape(change.file.name)}. /undo takes it back.")
 
@@ -424,6 +503,47 @@ class Commands:
             lines.append(f'• {local_time(str(p["date"]), self.config.zone)} <a href="{html.escape(str(p["link"]), quote=True)}">'
                          f"{html.escape(str(p['title']))}</a>")
         return Reply("\n".join(lines))
+
+
+def _clip_quoted(message: str) -> str:
+    """An error message with every quoted piece of input ('...') shortened to `_ECHO` characters."""
+    return re.sub(r"'([^'\n]{%d,})'" % (_ECHO + 1), lambda m: repr(_clip(m.group(1))), message)
+
+
+def _by_term(hits: tuple[Hit, ...] | list[Hit]) -> list[list[Hit]]:
+    """A match's hits grouped by query term (and kind), in order of first appearance."""
+    groups: dict[tuple[str, str], list[Hit]] = {}
+    for h in sorted(hits, key=lambda h: h.start):
+        groups.setdefault((h.term, h.kind), []).append(h)
+    return list(groups.values())
+
+
+def _hit_group(hits: list[Hit], show: int = 3) -> str:
+    """One term's hits for /test: the forms found, then how many and where when it repeats."""
+    forms = list(dict.fromkeys(h.form for h in hits))
+    shown = ", ".join(f"<b>{html.escape(_clip(f, 40))}</b>" for f in forms[:show]) + (", …" if len(forms) > show else "")
+    text = f"{shown} ← {html.escape(_clip(hits[0].term, 40))} ({hits[0].kind})"
+    term = hits[0].term
+    words = len(term.strip('"').split()) if term.startswith('"') else 1  # a phrase hits each of its words
+    starts = [h.start for h in hits][::max(words, 1)]
+    if len(starts) > 1:
+        where = ", ".join(str(n) for n in starts[:show]) + (", …" if len(starts) > show else "")
+        text += f" ×{len(starts)} at {where}"
+    return text
+
+
+def _caret_window(detail: str, width: int = _ECHO) -> str:
+    """A query error's two lines (the query line, a caret under the spot), cut to `width`
+    characters around the caret so a long query is not echoed whole."""
+    lines = detail.split("\n")
+    if len(lines) != 2 or len(lines[0]) <= width:
+        return "\n".join(_clip(x, 2 * width) for x in lines)
+    text, caret = lines
+    pos = len(caret) - 1
+    start = max(0, min(pos - width // 2, len(text) - width))
+    end = start + width
+    head, tail = ("…" if start > 0 else ""), ("…" if end < len(text) else "")
+    return f"{head}{text[start:end]}{tail}\n{' ' * (len(head) + pos - start)}^"
 
 
 def _short(query: object, width: int = 120) -> str:

@@ -48,6 +48,20 @@ class ChatBot:
             except (ValueError, TypeError, errors.RPCError) as e:
                 log.warning("alert chat %s cannot be resolved by the bot: %s", name, type(e).__name__)
 
+    async def identify(self) -> None:
+        """Tell `Commands` the bot's own username (from get_me()), so /cmd@ourbot is answered and
+        /cmd@otherbot ignored; left unknown when that fails, and then every /cmd@name is ignored
+        (see `Commands.__init__`). Asked on the first /cmd@name, not at start: only those need it,
+        and an await before `listen` would let the updates that arrive meanwhile go unhandled."""
+        try:
+            me = await self.client.get_me()
+        except (ValueError, TypeError, errors.RPCError) as e:
+            log.warning("the bot's own username cannot be read: %s", type(e).__name__)
+            return
+        username = getattr(me, "username", None)
+        if username:
+            self.commands.bot_username = str(username)
+
     def listen(self) -> None:
         self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True, pattern=r"^/"))
         self.client.add_event_handler(self._on_press, events.CallbackQuery())
@@ -63,12 +77,17 @@ class ChatBot:
             log.warning("ignored a command from user %s in chat %s%s", event.sender_id, event.chat_id,
                         " (forwarded)" if msg.fwd_from is not None else "")
             return
+        text = msg.message or ""
+        if self.commands.bot_username is None and "@" in (text.split() or [""])[0]:
+            await self.identify()  # the first /cmd@name (or get_me failed before): who are we?
         caller = Caller(int(event.sender_id), await self._name(event))
         try:
-            reply = await self.commands.handle(msg.message or "", caller)
+            reply = await self.commands.handle(text, caller)
         except Exception:  # a bug of ours, not the analyst's mistake: log it, answer in one line
-            log.exception("command %r failed", (msg.message or "").split()[0])
+            log.exception("command %r failed", text.split()[0][:40])
             reply = Reply("Sorry, that command failed on our side; the error is in tgwatch's log.")
+        if reply is None:  # addressed to another bot: not ours to answer
+            return
         await self.send(event.chat_id, reply)
 
     async def _on_press(self, event: events.CallbackQuery.Event) -> None:
