@@ -511,6 +511,17 @@ def test_export_with_a_number_too_long_to_read_is_one_skip(tmp_path: Path) -> No
 GOOD = {"channel_id": 1, "date": 1700000000, "text": "ok"}
 
 
+def middle_line_skipped(tmp_path: Path, field: str, value: Any) -> tuple[Path, Any]:
+    """A JSON Lines file whose second of three lines has `field` = `value`: the file, and the one
+    skip (the lines around it must be read)."""
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, field: value},
+                                           {**GOOD, "message_id": 3}])
+    items = list(read_jsonl(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 3]
+    [s] = skips_of(items)
+    return f, s
+
+
 @pytest.mark.parametrize("field, value, reason", [
     ("message_id", 1.5, "message_id 1.5 is not a positive integer"),
     ("message_id", True, "message_id true is not a positive integer"),
@@ -531,11 +542,7 @@ GOOD = {"channel_id": 1, "date": 1700000000, "text": "ok"}
     ("forward_post_id", 2**63, f"forward_post_id {2**63} is out of range"),
 ])
 def test_jsonl_id_that_is_not_a_64_bit_integer_is_a_skip(tmp_path: Path, field: str, value: Any, reason: str) -> None:
-    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, field: value},
-                                           {**GOOD, "message_id": 3}])
-    items = list(read_jsonl(f))
-    assert [p.message_id for p in posts_of(items)] == [1, 3]
-    [s] = skips_of(items)
+    f, s = middle_line_skipped(tmp_path, field, value)
     assert str(s).startswith(f"{f}: line 2: {reason}")
 
 
@@ -577,11 +584,7 @@ def test_jsonl_bad_entities_have_a_clear_reason(tmp_path: Path, entities: Any, r
     ("edit_date", 1e30, "edit_date 1e+30 is not a Unix time in range"),
 ])
 def test_jsonl_bad_dates_have_a_clear_reason(tmp_path: Path, field: str, value: Any, reason: str) -> None:
-    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, field: value},
-                                           {**GOOD, "message_id": 3}])
-    items = list(read_jsonl(f))
-    assert [p.message_id for p in posts_of(items)] == [1, 3]
-    [s] = skips_of(items)
+    f, s = middle_line_skipped(tmp_path, field, value)
     assert str(s) == f"{f}: line 2: {reason}"
 
 
