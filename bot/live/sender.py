@@ -12,13 +12,17 @@ import hashlib
 import html
 import json
 import logging
+import re
 import secrets
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telethon import TelegramClient, errors, functions, types
+from telethon.errors import rpcerrorlist
 
 from ..alert.html import render_html, to_parts
 from ..alert.outbox import load_alert
@@ -29,7 +33,23 @@ __all__ = ["Sender", "MAX_ATTEMPTS", "render_digest"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
+MAX_HELD_NOTICES = 200
 _NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
+# Errors about the chat, not the message: the chat cannot be written to now (the bot was removed,
+# the account lost the right to post, a user blocked the bot). Alerts wait for it.
+_CHAT_LEVEL = frozenset({
+    "CHAT_WRITE_FORBIDDEN", "CHAT_ADMIN_REQUIRED", "CHAT_RESTRICTED", "CHAT_FORBIDDEN", "CHAT_ID_INVALID",
+    "CHAT_SEND_PLAIN_FORBIDDEN", "CHAT_GUEST_SEND_FORBIDDEN", "CHANNEL_PRIVATE", "CHANNEL_INVALID",
+    "CHANNEL_PUBLIC_GROUP_NA", "PEER_ID_INVALID", "USER_BANNED_IN_CHANNEL", "USER_IS_BLOCKED", "USER_IS_BOT",
+    "INPUT_USER_DEACTIVATED", "USER_DEACTIVATED", "USER_KICKED", "USER_NOT_PARTICIPANT", "TOPIC_CLOSED",
+})
+_CODES = {cls: name for name, cls in rpcerrorlist.rpc_errors_dict.items()}
+_PATTERNS = {cls: pattern for pattern, cls in rpcerrorlist.rpc_errors_re}
+
+
+class _NoPeer(ValueError):
+    """A configured chat this account cannot address (unknown id or name)."""
 
 
 def _digest(text: str, entities: Sequence[Any]) -> str:
@@ -37,8 +57,40 @@ def _digest(text: str, entities: Sequence[Any]) -> str:
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
-def _reason(e: Exception) -> str:
-    return (e.message or type(e).__name__) if isinstance(e, errors.RPCError) else str(e)
+def _reason(e: BaseException) -> str:
+    """Telegram's own error code (CHAT_WRITE_FORBIDDEN, 'FLOOD_WAIT 600 s'), not Telethon's class-level
+    summary ("FORBIDDEN"); other errors by their text or, without one, their type."""
+    if isinstance(e, errors.RPCError):
+        seconds = getattr(e, "seconds", None)
+        if seconds is not None and isinstance(e, errors.FloodError):
+            return f"{_CODES.get(type(e)) or _PATTERNS.get(type(e), 'FLOOD_WAIT_').split('_(')[0]} {seconds} s"
+        if type(e) in _CODES:
+            return _CODES[type(e)]
+        if type(e) in _PATTERNS:
+            capture = next((getattr(e, a) for a in ("seconds", "new_dc", "which") if getattr(e, a, None) is not None), "N")
+            return re.sub(r"\(\\d\+\)", str(capture), _PATTERNS[type(e)])
+        return str(e.message or type(e).__name__)  # an error Telethon has no class for keeps the server's text
+    return str(e) or type(e).__name__
+
+
+def _keeps_queued(e: BaseException) -> bool:
+    """True for errors about the chat (it cannot be written to now) or Telegram's servers: the alert
+    waits; False for errors about the message itself (too long, bad entities), which fail it."""
+    if isinstance(e, _NoPeer):
+        return True
+    if isinstance(e, errors.RPCError):
+        return isinstance(e, (errors.ForbiddenError, errors.ServerError)) or _reason(e) in _CHAT_LEVEL
+    return False
+
+
+def _retry_delay(attempts: int, *, chat_level: bool) -> int:
+    delay = 15 * 2 ** min(max(attempts, 0), 12)
+    return min(delay, MAX_RETRY_DELAY if chat_level else 3600)
+
+
+def _short(text: str, n: int = 80) -> str:
+    one = " ".join(text.split())
+    return repr(one if len(one) <= n else one[:n - 1] + "…")
 
 
 def _sent_id(result: Any, random_id: int) -> int | None:
@@ -61,7 +113,8 @@ class Sender:
                  titles: dict[str, str] | None = None, tz: ZoneInfo | None = None, edit_every: float = 60.0,
                  silent: Callable[[str, datetime], bool] | None = None,
                  buttons: Callable[[int], Any] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.store = store
         self.chats = [str(c) for c in chats]
@@ -71,12 +124,65 @@ class Sender:
         self.silent = silent or (lambda severity, now: False)
         self.buttons = buttons  # reply markup under an alert (triage buttons; bots only)
         self.clock = clock
+        self.monotonic = monotonic
+        # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
+        # a wall clock stepped back never holds delivery longer than the wait Telegram asked for.
         self.paused_until: datetime | None = None
+        self._paused_mono = 0.0
+        self._flood_requests: set[int] = set()
         self._peers: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._digest_lock = asyncio.Lock()
         self._digest_tries: dict[int, int] = {}
+        self._digest_due: dict[int, tuple[datetime, float]] = {}
+        self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
+        self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
+        self._notice_lock = asyncio.Lock()
         self._again = False
+
+    def _paused(self) -> bool:
+        """True while a flood wait runs; the first call after it ends lets Telethon send again."""
+        if self.paused_until is None:
+            return False
+        if self.clock() < self.paused_until and self.monotonic() < self._paused_mono:
+            return True
+        self.paused_until = None
+        # Telethon keeps its own deadline in wall-clock time and refuses to send before it; Telegram's
+        # wait is over by now, so a clock stepped back must not hold us there (telethon 1.45).
+        waited = getattr(self.client, "_flood_waited_requests", None)
+        if isinstance(waited, dict):
+            for constructor in self._flood_requests:
+                waited.pop(constructor, None)
+        self._flood_requests.clear()
+        log.info("flood wait over: sending resumes")
+        return False
+
+    def _pause(self, e: errors.FloodError) -> None:
+        seconds = int(getattr(e, "seconds", None) or 60)  # a 420 without a wait: a minute
+        until = self.clock() + timedelta(seconds=seconds)
+        if self.paused_until is None or until > self.paused_until:
+            self.paused_until = until
+        self._paused_mono = max(self._paused_mono, self.monotonic() + seconds)
+        request = getattr(e, "request", None)
+        if request is not None and hasattr(request, "CONSTRUCTOR_ID"):
+            self._flood_requests.add(request.CONSTRUCTOR_ID)
+
+    def _chat_failed(self, chat: str, e: BaseException) -> None:
+        """One warning when a chat becomes unreachable (not one per alert and attempt)."""
+        if chat not in self._unreachable:
+            self._unreachable[chat] = _reason(e)
+            log.warning("chat %s cannot be written to (%s): alerts for it stay queued and are retried "
+                        "at least every %d min until it works", chat, _reason(e), MAX_RETRY_DELAY // 60)
+
+    def _chat_works(self, chat: str) -> None:
+        if chat in self._unreachable:
+            why = self._unreachable.pop(chat)
+            log.warning("chat %s can be written to again (it failed with %s): sending what was held", chat, why)
+            # the alerts held back off for up to 30 min: try them now
+            self.store.db.execute("UPDATE alerts SET next_attempt_at = NULL WHERE state IN ('queued', 'update_queued') "
+                                  "AND error IS NOT NULL")
+            self._digest_due.clear()
+            self._again = True
 
     async def deliver(self) -> int:
         """Send what is due; returns how many alerts were completed. Concurrent calls fold into
@@ -94,8 +200,12 @@ class Sender:
 
     async def _pass(self) -> int:
         now = self.clock()
-        if self.paused_until and now < self.paused_until:
+        if self._paused():
             return 0
+        if self._notices:
+            await self._flush_notices()  # notices held through a flood wait or an unreachable chat
+            if self._paused():
+                return 0
         if not self._digest_lock.locked():
             async with self._digest_lock:
                 await self._flush_digests()  # a digest that failed earlier
@@ -112,10 +222,9 @@ class Sender:
             try:
                 if await self._deliver_one(alert_id, update, now):
                     done += 1
-            except errors.FloodWaitError as e:
-                self.paused_until = now + timedelta(seconds=e.seconds)
-                self.store.postpone_alert(alert_id, iso(self.paused_until) or "")
-                log.warning("sending alerts: Telegram asks to wait %d s; delivery resumes then", e.seconds)
+            except errors.FloodError as e:
+                self._pause(e)  # the alert stays queued as it is: the pause holds every send
+                log.warning("sending alerts: Telegram asks to wait (%s); delivery resumes then", _reason(e))
                 return done
             except _NETWORK as e:
                 log.warning("sending alert %d: network problem (%s); retrying", alert_id, type(e).__name__)
@@ -123,10 +232,17 @@ class Sender:
                 return done
             except (errors.RPCError, ValueError, TypeError) as e:
                 reason = _reason(e)
-                attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=min(3600, 15 * 2 ** int(row["attempts"] or 0)))) or "", reason)  # type: ignore[arg-type]
+                held = _keeps_queued(e)
+                delay = _retry_delay(int(row["attempts"] or 0), chat_level=held)  # type: ignore[arg-type]
+                attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=delay)) or "", reason)
+                if held:  # the chat cannot be written to now: never given up (logged once per chat)
+                    log.debug("alert %d held (%s), attempt %d, next in %d s", alert_id, reason, attempts, delay)
+                    continue
                 if attempts >= MAX_ATTEMPTS:
                     self.store.mark_alert(alert_id, "failed", error=reason)
-                log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
+                    log.warning("sending alert %d failed for good (%s) after %d attempts", alert_id, reason, attempts)
+                else:
+                    log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
         return done
 
     async def _deliver_one(self, alert_id: int, update: bool, now: datetime) -> bool:
@@ -149,11 +265,17 @@ class Sender:
         for chat in self.chats:  # one unreachable chat must not keep the others from the alert
             try:
                 await self._deliver_to(chat, alert_id, parts, sent, silent, markup)
-            except (errors.FloodWaitError, *_NETWORK):
+            except (errors.FloodError, *_NETWORK):
                 raise
             except (errors.RPCError, ValueError, TypeError) as e:
-                failure = failure or e
-                log.warning("alert %d not delivered to chat %s: %s", alert_id, chat, _reason(e))
+                if _keeps_queued(e):
+                    self._chat_failed(chat, e)
+                    failure = failure or e
+                else:  # about the message itself: this one is reported (and may fail the alert)
+                    log.warning("alert %d not delivered to chat %s: %s", alert_id, chat, _reason(e))
+                    failure = e if failure is None or _keeps_queued(failure) else failure
+            else:
+                self._chat_works(chat)
         if failure is not None:
             raise failure  # retried later, for the chats that lack it only
         self.store.finish_delivery(alert_id, iso(now) or "")
@@ -173,23 +295,40 @@ class Sender:
                 d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
             if d["sent_at"] is None:
                 mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
-                                       markup if last else None)
+                                       markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}")
                 self.store.mark_delivered(alert_id, chat, k, mid, digest)
             elif d["text_hash"] != digest and d["message_id"] is not None:
                 await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                    markup: Any = None) -> int | None:
+                    markup: Any = None, *, what: str = "message") -> int | None:
         request = functions.messages.SendMessageRequest(
             peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
             reply_markup=markup)
         try:
             result = await self.client(request)
         except errors.RandomIdDuplicateError:
-            log.info("alert part already delivered before a restart (random_id known to Telegram)")
-            return None
+            # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
+            # before storing it): find the message so story updates can still edit it.
+            mid = await self._find_sent(peer, text)
+            if mid is None:
+                log.warning("%s was already sent (Telegram knows its random_id) but its message id is "
+                            "unknown: story updates will not edit it", what)
+            else:
+                log.info("%s was already sent (Telegram knows its random_id): it is message %d", what, mid)
+            return mid
         return _sent_id(result, random_id)
+
+    async def _find_sent(self, peer: Any, text: str, limit: int = 50) -> int | None:
+        """The id of our own recent message with this text in the chat, if Telegram lets us read it."""
+        try:
+            async for m in self.client.iter_messages(peer, limit=limit):
+                if m.out and m.message == text:
+                    return int(m.id)
+        except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
+            log.debug("looking up a sent message failed: %s", _reason(e))
+        return None
 
     async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> None:
         try:
@@ -211,21 +350,64 @@ class Sender:
                     self._peers[chat] = await self.client.get_input_entity(n)
                 except ValueError:
                     if n <= 0:
-                        raise ValueError(f"chat {n} is unknown to this account: add it to the chat and post there once") from None
+                        raise _NoPeer(f"chat {n} is unknown to this account: add it to the chat and post there once") from None
                     self._peers[chat] = types.InputPeerUser(n, 0)  # a bot may write to a user who started it
             else:
-                self._peers[chat] = await self.client.get_input_entity(chat)
+                try:
+                    self._peers[chat] = await self.client.get_input_entity(chat)
+                except ValueError as e:
+                    raise _NoPeer(f"chat {chat} cannot be found: {e}") from None
         return self._peers[chat]
 
     async def notify(self, text: str) -> None:
-        """A one-line notice to every alert chat (recovered posts, a channel gone); best effort:
-        a failure is logged, never raised into the caller."""
+        """A one-line notice to every alert chat (recovered posts, a channel gone); never raised
+        into the caller. Held in memory, in order, through a flood wait, a network problem or an
+        unreachable chat, and sent by a later sender pass (lost only when the process stops)."""
         for chat in self.chats:
-            try:
-                await self.client(functions.messages.SendMessageRequest(
-                    peer=await self._peer(chat), message=text, no_webpage=True, random_id=secrets.randbits(63)))
-            except (errors.RPCError, *_NETWORK, ValueError) as e:
-                log.warning("notice to %s not sent: %s", chat, type(e).__name__)
+            self._notices.append((chat, text, secrets.randbits(63)))  # one random_id: a resend never shows twice
+        while len(self._notices) > MAX_HELD_NOTICES:
+            chat, old, _ = self._notices.popleft()
+            log.warning("notice to %s dropped (more than %d held): %s", chat, MAX_HELD_NOTICES, _short(old))
+        await self._flush_notices()
+
+    async def _flush_notices(self) -> None:
+        if self._notice_lock.locked():
+            return  # the flush under way sends these too
+        async with self._notice_lock:
+            held: list[tuple[str, str, int]] = []
+            blocked: set[str] = set()  # chats that failed in this flush keep their later notices in order
+            while self._notices:
+                chat, text, rid = item = self._notices.popleft()
+                if chat in blocked or self._paused():
+                    if self.paused_until is not None and chat not in blocked:
+                        log.info("notice to %s held until the flood wait ends: %s", chat, _short(text))
+                    held.append(item)
+                    continue
+                try:
+                    await self.client(functions.messages.SendMessageRequest(
+                        peer=await self._peer(chat), message=text, no_webpage=True, random_id=rid))
+                except errors.RandomIdDuplicateError:
+                    pass  # an earlier attempt reached the chat
+                except errors.FloodError as e:
+                    self._pause(e)
+                    held.append(item)
+                    log.warning("notice to %s held (%s), sent when the wait ends: %s", chat, _reason(e), _short(text))
+                except _NETWORK as e:
+                    held.append(item)
+                    blocked.add(chat)
+                    log.warning("notice to %s held (network problem: %s), retried on the next pass: %s",
+                                chat, type(e).__name__, _short(text))
+                except (errors.RPCError, ValueError, TypeError) as e:
+                    if _keeps_queued(e):
+                        self._chat_failed(chat, e)
+                        held.append(item)
+                        blocked.add(chat)
+                        log.warning("notice to %s held (%s), retried on the next pass: %s", chat, _reason(e), _short(text))
+                    else:
+                        log.warning("notice to %s not sent (%s): %s", chat, _reason(e), _short(text))
+                else:
+                    self._chat_works(chat)
+            self._notices.extend(held)  # nothing was queued since the loop ended (no await in between)
 
     async def send_digest(self, now: datetime | None = None) -> int:
         """Send the low-severity alerts waiting since the last digest as one message (stories with
@@ -239,25 +421,65 @@ class Sender:
         return await self._flush_digests()
 
     async def _flush_digests(self) -> int:
-        """Send the stored digests not sent yet (oldest first); a failure leaves them for the
-        sender's next pass, and a digest that keeps failing is given up after MAX_ATTEMPTS."""
+        """Send the stored digests not sent yet (oldest first). A digest is marked sent only once
+        every chat has it; a flood wait pauses all sending, other failures back off like alerts.
+        An unreachable chat is waited for; a digest Telegram refuses as a message is dropped after
+        MAX_ATTEMPTS and its alerts go back to the queue for the next digest (never lost)."""
         sent = 0
         for row in list(self.store.db.query("SELECT * FROM digests WHERE sent_at IS NULL ORDER BY id")):
+            did = int(row["id"])  # type: ignore[arg-type]
+            due = self._digest_due.get(did)
+            if self._paused() or (due is not None and self.clock() < due[0] and self.monotonic() < due[1]):
+                break  # oldest first: a newer digest waits behind an older one
             ids = json.loads(str(row["alert_ids"]))
             markup = render_digest(self.store, ids, self.titles, self.tz)
+            failure: Exception | None = None
             try:
                 for chat in self.chats:
-                    peer = await self._peer(chat)
-                    for k, (text, entities) in enumerate(to_parts(markup)):
-                        rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
-                        await self._send(peer, text, entities, rid, silent=True)
-            except (errors.RPCError, ValueError, TypeError, *_NETWORK) as e:
-                tries = self._digest_tries[int(row["id"])] = self._digest_tries.get(int(row["id"]), 0) + 1  # type: ignore[arg-type]
-                log.warning("digest %s not sent (%s), attempt %d", row["id"], _reason(e), tries)
-                if tries < MAX_ATTEMPTS:
-                    break
-            self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), row["id"]])
-            sent += len(ids)
+                    try:
+                        peer = await self._peer(chat)
+                        for k, (text, entities) in enumerate(to_parts(markup)):
+                            rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
+                            await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}")
+                    except (errors.FloodError, *_NETWORK):
+                        raise
+                    except (errors.RPCError, ValueError, TypeError) as e:
+                        if _keeps_queued(e):
+                            self._chat_failed(chat, e)
+                        if failure is None or (_keeps_queued(failure) and not _keeps_queued(e)):
+                            failure = e
+                    else:
+                        self._chat_works(chat)
+            except errors.FloodError as e:
+                self._pause(e)
+                log.warning("digest %d held: Telegram asks to wait (%s); sent when the wait ends", did, _reason(e))
+                break
+            except _NETWORK as e:
+                log.warning("digest %d not sent (network problem: %s); retried on the next pass", did, type(e).__name__)
+                break
+            if failure is None:
+                self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+                self._digest_tries.pop(did, None)
+                self._digest_due.pop(did, None)
+                sent += len(ids)
+                continue
+            held = _keeps_queued(failure)
+            tries = self._digest_tries[did] = self._digest_tries.get(did, 0) + 1
+            if not held and tries >= MAX_ATTEMPTS:
+                with self.store.transaction():
+                    self.store.db.execute(
+                        f"UPDATE alerts SET state = 'queued', sent_at = NULL WHERE state = 'digested' "
+                        f"AND id IN ({','.join('?' * len(ids))})", ids)
+                    self.store.db.execute("DELETE FROM digests WHERE id = ?", [did])
+                self._digest_tries.pop(did, None)
+                self._digest_due.pop(did, None)
+                log.warning("digest %d not sent (%s) after %d attempts: its %d alerts go back to the queue "
+                            "for the next digest", did, _reason(failure), tries, len(ids))
+                continue
+            delay = _retry_delay(tries - 1, chat_level=held)
+            self._digest_due[did] = (self.clock() + timedelta(seconds=delay), self.monotonic() + delay)
+            log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, _reason(failure), tries, delay)
+            break
         return sent
 
     def _collect_digest(self, now: datetime) -> int:

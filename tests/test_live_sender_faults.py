@@ -1,0 +1,292 @@
+"""Sender faults against the offline Telegram (real TelegramClient, faked server): long flood waits,
+an unreachable alert chat, Telegram's error codes, notices held through a pause, a wall clock
+stepped back, a lost reply. Each test asserts what the analyst's chat shows and what the log says."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from bot.live.sender import MAX_ATTEMPTS, MAX_RETRY_DELAY
+
+from .fake_telegram import FakeTelegram, eventually
+from .test_live import DESERTION, MASH, NEUTRAL, ROOT, SHOT, TOPOR, alerts, channels, notices, run, running
+
+WEATHER = '''[[rule]]
+name = "weather"
+title = "Погода / weather"
+severity = "low"
+query = 'погода'
+should_match = ["Погода в Москве"]
+should_not_match = ["Курс доллара"]
+'''
+
+
+def low_rules(tmp_path: Path) -> Path:
+    """The repo's rules plus a low-severity one (its alerts go to the digest)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for f in (ROOT / "rules").glob("*.toml"):
+        shutil.copy(f, rules / f.name)
+    (rules / "weather.toml").write_text(WEATHER, encoding="utf-8")
+    return rules
+
+
+class Clocks:
+    """The sender's wall clock and monotonic clock, moved by the test."""
+
+    def __init__(self, service: Any) -> None:
+        self.wall = datetime.now(timezone.utc)
+        self.mono = 1000.0
+        service.sender.clock = lambda: self.wall
+        service.sender.monotonic = lambda: self.mono
+
+    def tick(self, seconds: float = 15) -> None:
+        self.wall += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+async def ticks(service: Any, clocks: Clocks, n: int, seconds: float = 15) -> None:
+    """n scheduled sender passes, `seconds` apart."""
+    for _ in range(n):
+        clocks.tick(seconds)
+        await eventually(lambda: not service.sender._lock.locked())
+        await service.sender.deliver()
+
+
+def digests(fake: FakeTelegram) -> list[Any]:
+    return [m for m in fake.chat if "Digest" in m.text]
+
+
+def lines(caplog: Any, word: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("bot.live") and word in r.getMessage()]
+
+
+def test_a_digest_waits_out_a_long_flood_wait_and_is_sent_once(fake: FakeTelegram, tmp_path: Path, caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, rules=low_rules(tmp_path)) as service:
+            clocks = Clocks(service)
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            caplog.set_level(logging.INFO)
+            fake.flood("SendMessageRequest", 600)
+            await service.sender.send_digest()
+            assert service.sender.paused_until is not None
+            await ticks(service, clocks, 8)  # two minutes of sender passes: the digest is kept
+            assert digests(fake) == []
+            assert [r["sent_at"] for r in service.store.db.query("SELECT sent_at FROM digests")] == [None]
+            await ticks(service, clocks, 32)  # Telegram's 600 s are over (Telethon's own deadline too)
+            assert len(digests(fake)) == 1 and "Погода" in digests(fake)[0].text
+            await ticks(service, clocks, 3)
+            assert len(digests(fake)) == 1
+            assert [r["sent_at"] is not None for r in service.store.db.query("SELECT sent_at FROM digests")] == [True]
+            assert any("FLOOD_WAIT 600 s" in line for line in lines(caplog, "digest"))
+    run(go())
+
+
+def test_a_digest_waits_for_an_unreachable_chat_and_is_sent_once_it_works(fake: FakeTelegram, tmp_path: Path,
+                                                                       caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, rules=low_rules(tmp_path)) as service:
+            clocks = Clocks(service)
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            caplog.set_level(logging.INFO)
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=1000)
+            await service.sender.send_digest()
+            await ticks(service, clocks, 4 * 60)  # an hour unreachable
+            assert digests(fake) == []
+            assert [r["sent_at"] for r in service.store.db.query("SELECT sent_at FROM digests")] == [None]
+            tries = fake.count("SendMessageRequest")
+            assert tries <= 12  # backed off, not every 15 s
+            fake._faults.pop("SendMessageRequest")  # the account may write to the chat again
+            await ticks(service, clocks, MAX_RETRY_DELAY // 15 + 1)
+            assert len(digests(fake)) == 1
+            assert [r["state"] for r in service.store.db.query("SELECT state FROM alerts")] == ["digested"]
+            assert len(lines(caplog, "cannot be written to (CHAT_WRITE_FORBIDDEN)")) == 1
+            assert len(lines(caplog, "can be written to again")) == 1
+    run(go())
+
+
+def test_a_digest_telegram_refuses_gives_its_alerts_back_to_the_next_digest(fake: FakeTelegram, tmp_path: Path,
+                                                                         caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, rules=low_rules(tmp_path)) as service:
+            clocks = Clocks(service)
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            caplog.set_level(logging.WARNING)
+            fake.fail("SendMessageRequest", "ENTITY_BOUNDS_INVALID", times=MAX_ATTEMPTS)
+            await service.sender.send_digest()
+            await ticks(service, clocks, MAX_ATTEMPTS + 2, seconds=3600)
+            assert digests(fake) == [] and service.store.count("digests") == 0  # given up: not marked sent
+            assert [r["state"] for r in service.store.db.query("SELECT state FROM alerts")] == ["queued"]
+            assert any("ENTITY_BOUNDS_INVALID" in line and "back to the queue" in line for line in lines(caplog, "digest"))
+            await service.sender.send_digest()  # the next digest carries it
+            assert len(digests(fake)) == 1 and "Погода" in digests(fake)[0].text
+            assert [r["state"] for r in service.store.db.query("SELECT state FROM alerts")] == ["digested"]
+    run(go())
+
+
+def test_alerts_wait_for_an_unreachable_chat_and_are_sent_when_it_works(fake: FakeTelegram, tmp_path: Path,
+                                                                     caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            caplog.set_level(logging.INFO)
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=10_000)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 2)
+            await ticks(service, clocks, 5 * 60)  # 75 min
+            rows = list(service.store.db.query("SELECT state, error FROM alerts"))
+            assert rows == [{"state": "queued", "error": "CHAT_WRITE_FORBIDDEN"}] * 2
+            fake._faults.pop("SendMessageRequest")  # the bot is back in the chat
+            await ticks(service, clocks, MAX_RETRY_DELAY // 15 + 1)
+            assert len(alerts(fake)) == 2
+            assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
+            assert len(lines(caplog, "cannot be written to (CHAT_WRITE_FORBIDDEN)")) == 1  # one line, not one per try
+            assert len(lines(caplog, "can be written to again")) == 1
+            assert not any(r.exc_info for r in caplog.records)
+    run(go())
+
+
+def test_an_error_about_the_message_still_fails_the_alert_with_telegrams_code(fake: FakeTelegram, tmp_path: Path,
+                                                                             caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, chats=("me",)) as service:
+            clocks = Clocks(service)
+            caplog.set_level(logging.WARNING)
+            fake.fail("SendMessageRequest", "ENTITY_BOUNDS_INVALID", times=2 * MAX_ATTEMPTS)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 2)
+            await ticks(service, clocks, MAX_ATTEMPTS + 1, seconds=3600)
+            rows = list(service.store.db.query("SELECT state, error FROM alerts"))
+            assert rows == [{"state": "failed", "error": "ENTITY_BOUNDS_INVALID"}] * 2
+            assert any("failed for good (ENTITY_BOUNDS_INVALID)" in line for line in lines(caplog, "alert"))
+    run(go())
+
+
+def test_a_long_flood_wait_is_logged_with_its_seconds(fake: FakeTelegram, tmp_path: Path, caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            Clocks(service)
+            caplog.set_level(logging.WARNING)
+            fake.flood("SendMessageRequest", 600)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.sender.paused_until is not None)
+            assert any("FLOOD_WAIT 600 s" in line for line in lines(caplog, "wait"))
+            assert not any("FLOOD)" in line for line in lines(caplog, ""))
+    run(go())
+
+
+def test_a_notice_during_a_long_flood_pause_is_sent_when_it_ends(fake: FakeTelegram, tmp_path: Path,
+                                                                caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            fake.flood("SendMessageRequest", 600)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 2)
+            await service.sender.deliver()
+            assert service.sender.paused_until is not None
+            caplog.set_level(logging.INFO)
+            fake.make_private(MASH)
+            await service.poll()  # the channel's one-time notice comes while sending is paused
+            await service.poll()
+            assert notices(fake) == []
+            assert any("Mash" in line for line in lines(caplog, "notice to me held"))
+            await ticks(service, clocks, 41)  # the 600 s are over
+            gone = [n for n in notices(fake) if "mash" in n.lower()]
+            assert len(gone) == 1 and "private" in gone[0]
+            assert len(alerts(fake)) == 2
+            fake.publish(TOPOR, NEUTRAL)
+            await service.poll()
+            await ticks(service, clocks, 2)
+            assert len([n for n in notices(fake) if "mash" in n.lower()]) == 1
+    run(go())
+
+
+def test_notices_wait_for_an_unreachable_chat_in_order(fake: FakeTelegram, tmp_path: Path, caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            caplog.set_level(logging.WARNING)
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=3)
+            await service.sender.notify("first notice")
+            await service.sender.notify("second notice")
+            assert notices(fake) == []
+            assert any("'first notice'" in line for line in lines(caplog, "held (CHAT_WRITE_FORBIDDEN)"))
+            await ticks(service, clocks, 3)
+            assert notices(fake) == ["first notice", "second notice"]
+    run(go())
+
+
+def test_a_wall_clock_stepped_back_never_holds_longer_than_the_flood_wait(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            fake.flood("SendMessageRequest", 120)  # > flood_sleep_threshold: the sender pauses 120 s
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.sender.paused_until is not None)
+            clocks.wall -= timedelta(hours=1)  # an NTP correction steps the wall clock back an hour
+            await ticks(service, clocks, 7)  # 105 s: still within Telegram's wait
+            assert alerts(fake) == []
+            await ticks(service, clocks, 2)  # 135 s (Telethon's own wall-clock deadline is let go too)
+            assert len(alerts(fake)) == 2
+    run(go())
+
+
+def _lose_reply_once(fake: FakeTelegram, client: Any, name: str = "SendMessageRequest") -> list[Any]:
+    """The server executes the first `name` but its answer is lost in a connection drop; Telethon
+    re-sends the pending request (same random_id) after reconnecting."""
+    sender = client._sender
+    real = sender._serve
+    done: list[Any] = []
+
+    def serve(request: Any, data: bytes, fut: asyncio.Future) -> None:
+        if type(request).__name__ == name and not done and not fut.done():
+            done.append(request)
+            try:
+                fake._handle(sender, request)  # executed server-side
+            except Exception:
+                pass
+            sender._transport_up = False  # the connection drops before the answer arrives
+            sender._held.append((request, fut))
+            asyncio.get_running_loop().call_later(0.05, lambda: asyncio.ensure_future(fake.reconnect(client)))
+            return
+        real(request, data, fut)
+
+    sender._serve = serve
+    return done
+
+
+def test_a_lost_reply_resent_shows_no_duplicate_and_logs_what_happened(fake: FakeTelegram, tmp_path: Path,
+                                                                      telethon_sleeps: Any, caplog: Any) -> None:
+    """Saved Messages: the fake server cannot read that history, so the message id stays unknown and
+    the log says so in one line (not "delivered before a restart")."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            caplog.set_level(logging.INFO)
+            lost = _lose_reply_once(fake, service.user)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: lost and {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"},
+                             timeout=20)
+            assert len(alerts(fake)) == 2
+            said = lines(caplog, "already sent")
+            assert len(said) == 1 and "message id is unknown" in said[0]
+            assert not lines(caplog, "before a restart")
+    run(go())
