@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's older posts alert no one
 ALBUM_MAX = 10  # items in one Telegram album
 RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
+RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 
@@ -94,6 +95,14 @@ class Ingest:
         self.unresolved: dict[str | int, str] = {}
         self._retry_at: dict[str | int, float] = {}  # ref -> monotonic time of the next lookup
         self._lock = asyncio.Lock()  # one pipeline call at a time (events and the poll interleave)
+        self._polling = asyncio.Lock()  # one reconcile at a time (the scheduled poll, the one after a reconnect)
+        self._ref_ids: dict[str | int, int] = {}  # configured name or id -> the channel id it is watched as
+        # Whether the last reconcile read every watched channel (a flood wait or an error on one
+        # leaves it False): only such a poll shows tgwatch is keeping up.
+        self.complete = False
+        self.reconnect_poll_delay = RECONNECT_POLL_DELAY
+        self._listening = False
+        self._reconnect_poll: asyncio.Task[None] | None = None
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -103,11 +112,13 @@ class Ingest:
         flooded = False
         now = time.monotonic()
         for ref in self.refs:
+            if self._ref_ids.get(ref) in self.watched:
+                continue  # watched already, under whatever username it has now
             if any(w.id == ref or (w.username or "").lower() == ref for w in self.watched.values()):
                 continue
             if self._retry_at.get(ref, 0.0) > now:
                 continue  # failed lately: lookups of a name that does not resolve invite flood waits
-            row = self.store.channel(ref)
+            row = self.store.channel_by_ref(ref)  # also after the channel changed its username
             if flooded and (row is None or row.get("access_hash") is None):
                 continue  # needs resolveUsername, which Telegram just asked us to stop calling
             try:
@@ -129,6 +140,8 @@ class Ingest:
                 continue
             self.unresolved.pop(ref, None)
             self.watched[w.id] = w
+            self._ref_ids[ref] = w.id
+            self.store.remember_ref(ref, w.id)
         return self.watched
 
     async def _resolve_one(self, ref: str | int, row: dict[str, Any] | None) -> Watched:
@@ -145,15 +158,38 @@ class Ingest:
             else:
                 if self.resolve_delay:
                     await asyncio.sleep(self.resolve_delay)  # contacts.resolveUsername is the classic flood trigger
-                entity = await self.client.get_entity(ref)
+                # a channel that changed its username since it was stored is found by its new one
+                entity = await self.client.get_entity(str(row.get("username") or ref) if row is not None else ref)
         if isinstance(entity, types.ChannelForbidden):
             raise ChannelGone("private", "the channel is private now or has banned this account")
         if not isinstance(entity, types.Channel):
             raise ValueError("not a channel")
         username = channel_username(entity)
+        before = str(row["username"]) if row is not None and row.get("username") else None
         self.store.mark_resolved(entity.id, entity.title, username, entity.access_hash)
+        if before and username and before.lower() != username.lower():
+            await self._renamed(entity.title, before, username)
         return Watched(entity.id, types.InputPeerChannel(entity.id, entity.access_hash or 0), entity.title,
                        username, joined=not entity.left, entity=entity)
+
+    async def _renamed(self, title: str, before: str, after: str) -> None:
+        """A watched channel changed its username: it stays watched (by its id); say so once."""
+        detail = f"channel {title} @{before} is now @{after}; still watched (by its id)"
+        log.warning("%s", detail)
+        await self.notify(f"ℹ️ {detail}; the config may name it @{after}")
+
+    async def _refresh(self, w: Watched, messages: Sequence[Any]) -> None:
+        """Take the channel's current names from a history answer (links use them), and say so
+        when its username changed while watched."""
+        chat = next((m.chat for m in reversed(messages) if isinstance(getattr(m, "chat", None), types.Channel)), None)
+        if chat is None or chat.id != w.id:
+            return
+        before, username = w.username, channel_username(chat)
+        if username != before or chat.title != w.title:
+            self.store.upsert_channel(w.id, chat.title, username)
+        w.entity, w.title, w.username = chat, chat.title, username or before
+        if before and username and before.lower() != username.lower():
+            await self._renamed(chat.title, before, username)
 
     async def _mark_gone(self, w: Watched, e: Exception) -> None:
         status = _gone(e) or "gone"
@@ -167,10 +203,53 @@ class Ingest:
     # -- live events -----------------------------------------------------------------------------------
 
     def listen(self) -> None:
-        """Live updates for joined channels: new posts, albums (one post), edits."""
+        """Live updates for joined channels: new posts, albums (one post), edits; and a poll soon
+        after each reconnect (Telethon does not catch up: pushes lost in the drop would wait for
+        the scheduled poll)."""
+        if self._listening:
+            return
+        self._listening = True
         self.client.add_event_handler(self._on_new, events.NewMessage())
         self.client.add_event_handler(self._on_album, events.Album())
         self.client.add_event_handler(self._on_edit, events.MessageEdited())
+        self._hook_reconnect()
+
+    def _hook_reconnect(self) -> None:
+        """Run `_after_reconnect` after Telethon's own reconnect handler. Telethon 1.45 has no
+        public reconnect event: its MTProtoSender calls `_auto_reconnect_callback`, bound to the
+        client's `_handle_auto_reconnect` when the client is built (tests/test_live_ingest_faults.py
+        keeps a canary on both names)."""
+        client: Any = self.client
+        original = getattr(client, "_handle_auto_reconnect", None)
+        sender = getattr(client, "_sender", None)
+        if original is None:
+            log.info("no reconnect hook in this Telethon: after a connection drop the scheduled poll catches up")
+            return
+
+        async def on_reconnect() -> None:
+            try:
+                await original()
+            finally:
+                self._after_reconnect()
+
+        client._handle_auto_reconnect = on_reconnect  # what a sender built later (or a test's) calls
+        if hasattr(sender, "_auto_reconnect_callback"):
+            sender._auto_reconnect_callback = on_reconnect  # the sender already built
+
+    def _after_reconnect(self) -> None:
+        if self._reconnect_poll is None or self._reconnect_poll.done():
+            self._reconnect_poll = asyncio.get_running_loop().create_task(self._poll_after_reconnect())
+
+    async def _poll_after_reconnect(self) -> None:
+        await asyncio.sleep(self.reconnect_poll_delay)
+        if not self.client.is_connected():
+            return  # stopped meanwhile
+        try:
+            n, _ = await self.reconcile()
+        except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+            log.warning("poll after reconnect failed: %s; the scheduled poll retries", _why(e))
+            return
+        log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1))
 
     def _mine(self, event: Any) -> Watched | None:
         chat_id = event.chat_id
@@ -206,7 +285,16 @@ class Ingest:
             first = self.store.album_first(w.id, post.grouped_id)
             if first is None:
                 return  # not stored yet: the album event or the poll stores it
-            items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
+            try:
+                items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
+            except errors.FloodWaitError as e:
+                log.warning("edit of an album in %s (@%s) not read: %s (wait %d s); the next poll reads it",
+                            w.title, w.username or w.id, _code(e), e.seconds)
+                return
+            except errors.RPCError as e:
+                log.warning("edit of an album in %s (@%s) not read: %s; the next poll reads it",
+                            w.title, w.username or w.id, _code(e))
+                return
             album = album_to_post([m for m in items if m is not None and m.grouped_id == post.grouped_id], w.entity)
             if album is None:
                 return
@@ -225,23 +313,31 @@ class Ingest:
         """Read every watched channel's history since its high-water mark through the pipeline
         (re-reading the last few posts to catch edits); returns (new posts, channels with new
         posts among those read before). One channel's failure never stops the others."""
+        async with self._polling:
+            return await self._reconcile()
+
+    async def _reconcile(self) -> tuple[int, int]:
         await self.resolve()
-        new_posts = channels = 0
+        new_posts = channels = read = failed = 0
         for w in list(self.watched.values()):
             try:
                 n, was_read = await self._reconcile_one(w)
             except _GONE_ERRORS as e:
-                await self._mark_gone(w, e)
+                await self._mark_gone(w, e)  # reported; no longer watched
                 continue
             except errors.FloodWaitError as e:
                 log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on", w.title, e.seconds)
+                failed += 1
                 break
             except errors.RPCError as e:
                 log.warning("reading %s failed: %s; the next poll retries", w.title, _why(e))
+                failed += 1
                 continue
+            read += 1
             if was_read and n:
                 new_posts += n
                 channels += 1
+        self.complete = read > 0 and not failed
         return new_posts, channels
 
     async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
@@ -254,6 +350,7 @@ class Ingest:
         else:  # a channel seen for the first time: its latest posts, not its whole history; only
             # the last day's matches are pushed (older ones are stored, exported, counted)
             messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
+        await self._refresh(w, messages)
         posts: list[Post] = []
         for run in group_albums(messages):
             gid = run[0].grouped_id
@@ -273,6 +370,17 @@ class Ingest:
         done = await self._process(posts, in_order=True, alert_after=after) if posts else []
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
+
+
+def _code(e: BaseException) -> str:
+    """Telegram's error code (CHANNEL_PRIVATE, FLOOD_WAIT_3000), from Telethon's error class (its
+    `message` is the generic BAD_REQUEST for known errors), else the message of an unknown one."""
+    if isinstance(e, errors.FloodWaitError):
+        return f"FLOOD_WAIT_{e.seconds}"
+    name = type(e).__name__
+    if isinstance(e, errors.RPCError) and type(e).__module__ == errors.RPCError.__module__:  # a generic class
+        return str(e.message or name)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Error")).upper()
 
 
 def _why(e: BaseException) -> str:

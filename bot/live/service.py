@@ -140,8 +140,9 @@ class Service:
     async def poll(self) -> None:
         """The scheduled reconcile: posts Telegram never pushed are found here."""
         n, m = await self.ingest.reconcile()
-        self.last_poll = self.clock()
-        self.warned_behind = False
+        if self.ingest.complete:  # every watched channel read: a poll stopped by a flood wait does not count
+            self.last_poll = self.clock()
+            self.warned_behind = False
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
         await self.sender.deliver()

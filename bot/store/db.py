@@ -126,7 +126,15 @@ def _m3_chat(db: sqlite_utils.Database) -> None:
     db["alerts"].add_column("story_grew", int)  # the story grew while its alert was being sent
 
 
-MIGRATIONS = [_m1_initial, _m2_live, _m3_chat]
+def _m4_channel_refs(db: sqlite_utils.Database) -> None:
+    """Which configured name (or id) each channel is watched as: a channel that changes its
+    username stays found by the name in the config. Filled from the usernames known so far."""
+    db["channel_refs"].create({"ref": str, "channel_id": int, "updated_at": str}, pk="ref")
+    db.execute("INSERT OR IGNORE INTO channel_refs (ref, channel_id, updated_at) "
+               "SELECT lower(username), id, coalesce(updated_at, '') FROM channels WHERE username IS NOT NULL AND username != ''")
+
+
+MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -436,6 +444,23 @@ class Store:
         """A channel row by bare id or (lower-case) username."""
         q = "SELECT * FROM channels WHERE id = ?" if isinstance(ref, int) else "SELECT * FROM channels WHERE lower(username) = ?"
         return next(self.db.query(q, [ref]), None)
+
+    def channel_by_ref(self, ref: str | int) -> dict[str, object] | None:
+        """The channel a configured name (or id) was watched as, even after it changed its
+        username; else the channel that has that username (or id) now."""
+        if isinstance(ref, str):
+            row = next(self.db.query("SELECT c.* FROM channel_refs r JOIN channels c ON c.id = r.channel_id "
+                                     "WHERE r.ref = ?", [ref.lower()]), None)
+            if row is not None:
+                return row
+        return self.channel(ref)
+
+    def remember_ref(self, ref: str | int, channel_id: int) -> None:
+        """The configured name (or id) `ref` is watched as the channel `channel_id`."""
+        key = ref.lower() if isinstance(ref, str) else str(ref)
+        self.db.execute("INSERT INTO channel_refs (ref, channel_id, updated_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT(ref) DO UPDATE SET channel_id = excluded.channel_id, updated_at = excluded.updated_at "
+                        "WHERE channel_id != excluded.channel_id", [key, channel_id, utcnow()])
 
     def mark_resolved(self, channel_id: int, title: str, username: str | None, access_hash: int | None = None) -> None:
         """Remember a resolved channel (id, title, username, the account's access hash), so a
