@@ -209,3 +209,18 @@ def test_canary_telethon_reconnect_callback(tmp_path: Path) -> None:
         assert hook is client._handle_auto_reconnect and hook.__qualname__.endswith("on_reconnect")
         store.close()
     run(go())
+
+
+def test_a_new_channel_that_takes_a_renamed_channels_old_name_is_watched_too(fake: FakeTelegram,
+                                                                           tmp_path: Path) -> None:
+    new = 1800000009
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            assert SHOT in service.ingest.watched
+        fake._channels[SHOT].username = "shot_renamed"
+        fake.add_channel(new, "shot_shot", "Another channel")
+        fake._save()
+        async with running(fake, tmp_path, channels=("shot_renamed", "shot_shot", "mash")) as service:
+            assert {SHOT, new} <= set(service.ingest.watched) and not service.ingest.unresolved
+    run(go())

@@ -11,9 +11,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from telethon.tl import types as tl
+
 from bot.live.sender import MAX_ATTEMPTS, MAX_RETRY_DELAY
 
-from .fake_telegram import FakeTelegram, eventually
+from .fake_telegram import FakeTelegram, RpcFail, eventually
 from .test_live import DESERTION, MASH, NEUTRAL, ROOT, SHOT, TOPOR, alerts, channels, notices, run, running
 
 WEATHER = '''[[rule]]
@@ -228,7 +230,9 @@ def test_notices_wait_for_an_unreachable_chat_in_order(fake: FakeTelegram, tmp_p
             await service.sender.notify("second notice")
             assert notices(fake) == []
             assert any("'first notice'" in line for line in lines(caplog, "held (CHAT_WRITE_FORBIDDEN)"))
-            await ticks(service, clocks, 3)
+            await ticks(service, clocks, 3)  # backing off: 15, 30, 60 s
+            assert fake.count("SendMessageRequest") <= 3
+            await ticks(service, clocks, 6)
             assert notices(fake) == ["first notice", "second notice"]
     run(go())
 
@@ -289,4 +293,71 @@ def test_a_lost_reply_resent_shows_no_duplicate_and_logs_what_happened(fake: Fak
             said = lines(caplog, "already sent")
             assert len(said) == 1 and "message id is unknown" in said[0]
             assert not lines(caplog, "before a restart")
+    run(go())
+
+
+GROUP = 77
+
+
+def test_a_digest_one_chat_got_is_never_sent_there_again(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The group refuses the digest as a message: given up, it counts as sent (the private chat has
+    it), so its stories do not come back in the next digest."""
+    async def go() -> None:
+        channels(fake)
+        fake.add_chat(GROUP, "Analysts")
+        async with running(fake, tmp_path, rules=low_rules(tmp_path), chats=("me", -GROUP)) as service:
+            clocks = Clocks(service)
+            real = fake._on_SendMessageRequest
+
+            def on_send(account: Any, r: Any) -> Any:
+                if isinstance(r.peer, tl.InputPeerChat) and "Digest" in r.message:
+                    raise RpcFail(400, "ENTITY_BOUNDS_INVALID")
+                return real(account, r)
+            fake._on_SendMessageRequest = on_send
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            await service.sender.send_digest()
+            await ticks(service, clocks, MAX_ATTEMPTS + 2, seconds=3600)
+            await service.sender.send_digest()
+            mine = [m for m in digests(fake) if m.peer != -GROUP]
+            assert len(mine) == 1 and "Погода" in mine[0].text
+    run(go())
+
+
+def test_a_notice_for_an_unreachable_chat_backs_off(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            before = fake.count("SendMessageRequest")
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=100_000)
+            await service.sender.notify("a notice")
+            await ticks(service, clocks, 4 * 60)  # an hour of 15 s passes
+            assert fake.count("SendMessageRequest") - before <= 12  # not every pass (it was 241)
+    run(go())
+
+
+def test_a_chat_is_never_said_to_work_again_when_nothing_reached_it(fake: FakeTelegram, tmp_path: Path,
+                                                                   caplog: Any) -> None:
+    async def go() -> None:
+        channels(fake)
+        fake.add_chat(GROUP, "Analysts")
+        async with running(fake, tmp_path, chats=("me", -GROUP)) as service:
+            clocks = Clocks(service)
+            caplog.set_level(logging.INFO)
+            state = {"me_dead": False}
+            real = fake._on_SendMessageRequest
+
+            def on_send(account: Any, r: Any) -> Any:
+                if isinstance(r.peer, tl.InputPeerChat) or state["me_dead"]:
+                    raise RpcFail(403, "CHAT_WRITE_FORBIDDEN")
+                return real(account, r)
+            fake._on_SendMessageRequest = on_send
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            state["me_dead"] = True
+            fake.publish(SHOT, "Погибли военнослужащие при обстреле, сообщает источник; дезертиры задержаны в Ростове")
+            await service.poll()
+            await ticks(service, clocks, 4 * 60 * 3)
+            assert lines(caplog, "chat me can be written to again") == []  # it never could (was 11 in 3 h)
     run(go())

@@ -103,6 +103,7 @@ class Ingest:
         self.reconnect_poll_delay = RECONNECT_POLL_DELAY
         self._listening = False
         self._reconnect_poll: asyncio.Task[None] | None = None
+        self._reconnected = False
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -119,6 +120,12 @@ class Ingest:
             if self._retry_at.get(ref, 0.0) > now:
                 continue  # failed lately: lookups of a name that does not resolve invite flood waits
             row = self.store.channel_by_ref(ref)  # also after the channel changed its username
+            if row is not None and isinstance(ref, str):
+                now_named = str(row.get("username") or "").lower()
+                if now_named and now_named != ref.lower() and now_named in self._named_refs():
+                    # the config names the channel by its new name too: the old name is free, and may
+                    # belong to another channel now
+                    row = self.store.channel(ref.lower())
             if flooded and (row is None or row.get("access_hash") is None):
                 continue  # needs resolveUsername, which Telegram just asked us to stop calling
             try:
@@ -143,6 +150,10 @@ class Ingest:
             self._ref_ids[ref] = w.id
             self.store.remember_ref(ref, w.id)
         return self.watched
+
+    def _named_refs(self) -> set[str]:
+        """The configured usernames, lower case."""
+        return {r.lower() for r in self.refs if isinstance(r, str)}
 
     async def _resolve_one(self, ref: str | int, row: dict[str, Any] | None) -> Watched:
         """The channel `ref` (its store row when seen before) as a Watched; raises what Telethon does."""
@@ -237,19 +248,30 @@ class Ingest:
             sender._auto_reconnect_callback = on_reconnect  # the sender already built
 
     def _after_reconnect(self) -> None:
+        self._reconnected = True  # a reconnect during a catch-up poll gets a poll of its own
         if self._reconnect_poll is None or self._reconnect_poll.done():
             self._reconnect_poll = asyncio.get_running_loop().create_task(self._poll_after_reconnect())
 
     async def _poll_after_reconnect(self) -> None:
-        await asyncio.sleep(self.reconnect_poll_delay)
-        if not self.client.is_connected():
-            return  # stopped meanwhile
-        try:
-            n, _ = await self.reconcile()
-        except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
-            log.warning("poll after reconnect failed: %s; the scheduled poll retries", _why(e))
-            return
-        log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1))
+        while self._reconnected:
+            self._reconnected = False
+            await asyncio.sleep(self.reconnect_poll_delay)
+            if not self.client.is_connected():
+                return  # stopped meanwhile
+            try:
+                n, _ = await self.reconcile()
+            except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+                log.warning("poll after reconnect failed: %s; the scheduled poll retries", _why(e))
+                return
+            except Exception:  # a task nobody awaits: never 'Task exception was never retrieved'
+                log.exception("poll after reconnect failed")
+                return
+            log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1))
+
+    def close(self) -> None:
+        """Cancel a catch-up poll still pending (the service is stopping)."""
+        if self._reconnect_poll is not None and not self._reconnect_poll.done():
+            self._reconnect_poll.cancel()
 
     def _mine(self, event: Any) -> Watched | None:
         chat_id = event.chat_id

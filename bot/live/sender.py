@@ -135,8 +135,10 @@ class Sender:
         self._digest_lock = asyncio.Lock()
         self._digest_tries: dict[int, int] = {}
         self._digest_due: dict[int, tuple[datetime, float]] = {}
+        self._digest_out: dict[int, set[str]] = {}  # digest id -> chats that have (part of) it
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
         self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
+        self._notice_due: dict[str, tuple[int, datetime, float]] = {}  # chat -> (failures, next try by both clocks)
         self._notice_lock = asyncio.Lock()
         self._again = False
 
@@ -178,10 +180,12 @@ class Sender:
         if chat in self._unreachable:
             why = self._unreachable.pop(chat)
             log.warning("chat %s can be written to again (it failed with %s): sending what was held", chat, why)
-            # the alerts held back off for up to 30 min: try them now
+            # the alerts this chat held back off for up to 30 min: try them now (not the ones that
+            # failed for a reason of their own, which keep their back-off)
             self.store.db.execute("UPDATE alerts SET next_attempt_at = NULL WHERE state IN ('queued', 'update_queued') "
-                                  "AND error IS NOT NULL")
+                                  "AND error = ?", [why])
             self._digest_due.clear()
+            self._notice_due.pop(chat, None)
             self._again = True
 
     async def deliver(self) -> int:
@@ -264,7 +268,7 @@ class Sender:
         failure: Exception | None = None
         for chat in self.chats:  # one unreachable chat must not keep the others from the alert
             try:
-                await self._deliver_to(chat, alert_id, parts, sent, silent, markup)
+                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup)
             except (errors.FloodError, *_NETWORK):
                 raise
             except (errors.RPCError, ValueError, TypeError) as e:
@@ -275,15 +279,18 @@ class Sender:
                     log.warning("alert %d not delivered to chat %s: %s", alert_id, chat, _reason(e))
                     failure = e if failure is None or _keeps_queued(failure) else failure
             else:
-                self._chat_works(chat)
+                if wrote:  # only a message that went through shows the chat works again
+                    self._chat_works(chat)
         if failure is not None:
             raise failure  # retried later, for the chats that lack it only
         self.store.finish_delivery(alert_id, iso(now) or "")
         return True
 
     async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
-                          sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any) -> None:
-        """Send (or edit) every part of one alert in one chat; done parts are skipped."""
+                          sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any) -> bool:
+        """Send (or edit) every part of one alert in one chat; done parts are skipped. True when a
+        message was sent or edited."""
+        wrote = False
         peer = await self._peer(chat)
         for k, (text, entities) in enumerate(parts):
             last = k == len(parts) - 1
@@ -297,9 +304,12 @@ class Sender:
                 mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
                                        markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}")
                 self.store.mark_delivered(alert_id, chat, k, mid, digest)
+                wrote = True
             elif d["text_hash"] != digest and d["message_id"] is not None:
                 await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
+                wrote = True
+        return wrote
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
                     markup: Any = None, *, what: str = "message") -> int | None:
@@ -378,6 +388,9 @@ class Sender:
             blocked: set[str] = set()  # chats that failed in this flush keep their later notices in order
             while self._notices:
                 chat, text, rid = item = self._notices.popleft()
+                due = self._notice_due.get(chat)
+                if due is not None and self.clock() < due[1] and self.monotonic() < due[2]:
+                    blocked.add(chat)  # failed lately: backs off like an alert
                 if chat in blocked or self._paused():
                     if self.paused_until is not None and chat not in blocked:
                         log.info("notice to %s held until the flood wait ends: %s", chat, _short(text))
@@ -402,12 +415,41 @@ class Sender:
                         self._chat_failed(chat, e)
                         held.append(item)
                         blocked.add(chat)
-                        log.warning("notice to %s held (%s), retried on the next pass: %s", chat, _reason(e), _short(text))
+                        failures = self._notice_due.get(chat, (0,))[0] + 1
+                        delay = _retry_delay(failures - 1, chat_level=True)
+                        self._notice_due[chat] = (failures, self.clock() + timedelta(seconds=delay),
+                                                  self.monotonic() + delay)
+                        log.warning("notice to %s held (%s), retried in %d s: %s", chat, _reason(e), delay, _short(text))
                     else:
                         log.warning("notice to %s not sent (%s): %s", chat, _reason(e), _short(text))
                 else:
+                    self._notice_due.pop(chat, None)
                     self._chat_works(chat)
             self._notices.extend(held)  # nothing was queued since the loop ended (no await in between)
+
+    def _give_up_digest(self, did: int, ids: list[int], reason: str, tries: int) -> None:
+        """Telegram refused a digest as a message MAX_ATTEMPTS times. When some chat has (part of)
+        it, it counts as sent: sending its stories again would show them twice there. Else its
+        alerts go back to the queue for the next digest, once: an alert given back before fails."""
+        reached = sorted(self._digest_out.pop(did, set()))
+        self._digest_tries.pop(did, None)
+        self._digest_due.pop(did, None)
+        marks = ",".join("?" * len(ids))
+        with self.store.transaction():
+            if reached:
+                self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+            else:
+                self.store.db.execute(f"UPDATE alerts SET state = 'failed', error = ? WHERE state = 'digested' "
+                                      f"AND error LIKE 'digest refused%' AND id IN ({marks})", [f"digest refused: {reason}", *ids])
+                self.store.db.execute(f"UPDATE alerts SET state = 'queued', sent_at = NULL, error = ? WHERE "
+                                      f"state = 'digested' AND id IN ({marks})", [f"digest refused: {reason}", *ids])
+                self.store.db.execute("DELETE FROM digests WHERE id = ?", [did])
+        if reached:
+            log.warning("digest %d refused (%s) after %d attempts; it reached %s only, and is not sent again",
+                        did, reason, tries, ", ".join(reached))
+        else:
+            log.warning("digest %d not sent (%s) after %d attempts: its %d alerts go back to the queue for the "
+                        "next digest (an alert refused twice fails)", did, reason, tries, len(ids))
 
     async def send_digest(self, now: datetime | None = None) -> int:
         """Send the low-severity alerts waiting since the last digest as one message (stories with
@@ -441,6 +483,7 @@ class Sender:
                         for k, (text, entities) in enumerate(to_parts(markup)):
                             rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
                             await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}")
+                            self._digest_out.setdefault(did, set()).add(chat)  # (a resend of it shows nothing new)
                     except (errors.FloodError, *_NETWORK):
                         raise
                     except (errors.RPCError, ValueError, TypeError) as e:
@@ -459,6 +502,7 @@ class Sender:
                 break
             if failure is None:
                 self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+                self._digest_out.pop(did, None)
                 self._digest_tries.pop(did, None)
                 self._digest_due.pop(did, None)
                 sent += len(ids)
@@ -466,15 +510,7 @@ class Sender:
             held = _keeps_queued(failure)
             tries = self._digest_tries[did] = self._digest_tries.get(did, 0) + 1
             if not held and tries >= MAX_ATTEMPTS:
-                with self.store.transaction():
-                    self.store.db.execute(
-                        f"UPDATE alerts SET state = 'queued', sent_at = NULL WHERE state = 'digested' "
-                        f"AND id IN ({','.join('?' * len(ids))})", ids)
-                    self.store.db.execute("DELETE FROM digests WHERE id = ?", [did])
-                self._digest_tries.pop(did, None)
-                self._digest_due.pop(did, None)
-                log.warning("digest %d not sent (%s) after %d attempts: its %d alerts go back to the queue "
-                            "for the next digest", did, _reason(failure), tries, len(ids))
+                self._give_up_digest(did, ids, _reason(failure), tries)
                 continue
             delay = _retry_delay(tries - 1, chat_level=held)
             self._digest_due[did] = (self.clock() + timedelta(seconds=delay), self.monotonic() + delay)

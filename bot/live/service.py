@@ -196,6 +196,7 @@ class Service:
     async def stop(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.ingest.close()
 
 
 async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramClient]) -> None:

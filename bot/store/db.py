@@ -130,8 +130,10 @@ def _m4_channel_refs(db: sqlite_utils.Database) -> None:
     """Which configured name (or id) each channel is watched as: a channel that changes its
     username stays found by the name in the config. Filled from the usernames known so far."""
     db["channel_refs"].create({"ref": str, "channel_id": int, "updated_at": str}, pk="ref")
+    # the newest row first: when two rows once had one username, the later one holds it now
     db.execute("INSERT OR IGNORE INTO channel_refs (ref, channel_id, updated_at) "
-               "SELECT lower(username), id, coalesce(updated_at, '') FROM channels WHERE username IS NOT NULL AND username != ''")
+               "SELECT lower(username), id, coalesce(updated_at, '') FROM channels WHERE username IS NOT NULL AND username != '' "
+               "ORDER BY coalesce(updated_at, '') DESC")
 
 
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs]
