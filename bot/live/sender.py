@@ -135,7 +135,7 @@ class Sender:
         self._digest_lock = asyncio.Lock()
         self._digest_tries: dict[int, int] = {}
         self._digest_due: dict[int, tuple[datetime, float]] = {}
-        self._digest_out: dict[int, set[str]] = {}  # digest id -> chats that have (part of) it
+        self._digest_out: dict[int, set[tuple[str, int]]] = {}  # digest id -> (chat, part) sent
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
         self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
         self._notice_due: dict[str, tuple[int, datetime, float]] = {}  # chat -> (failures, next try by both clocks)
@@ -431,7 +431,7 @@ class Sender:
         """Telegram refused a digest as a message MAX_ATTEMPTS times. When some chat has (part of)
         it, it counts as sent: sending its stories again would show them twice there. Else its
         alerts go back to the queue for the next digest, once: an alert given back before fails."""
-        reached = sorted(self._digest_out.pop(did, set()))
+        reached = sorted({chat for chat, _ in self._digest_out.pop(did, set())})
         self._digest_tries.pop(did, None)
         self._digest_due.pop(did, None)
         marks = ",".join("?" * len(ids))
@@ -480,10 +480,13 @@ class Sender:
                 for chat in self.chats:
                     try:
                         peer = await self._peer(chat)
+                        out = self._digest_out.setdefault(did, set())
                         for k, (text, entities) in enumerate(to_parts(markup)):
+                            if (chat, k) in out:
+                                continue  # sent on an earlier try (a resend would cost Telethon's retries)
                             rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
                             await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}")
-                            self._digest_out.setdefault(did, set()).add(chat)  # (a resend of it shows nothing new)
+                            out.add((chat, k))
                     except (errors.FloodError, *_NETWORK):
                         raise
                     except (errors.RPCError, ValueError, TypeError) as e:
