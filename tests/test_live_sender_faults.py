@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,19 @@ from telethon.tl import types as tl
 from bot.live.sender import MAX_ATTEMPTS, MAX_RETRY_DELAY
 
 from .fake_telegram import FakeTelegram, RpcFail, eventually
-from .test_live import DESERTION, MASH, NEUTRAL, ROOT, SHOT, TOPOR, alerts, channels, notices, run, running
+from .test_live import (
+    DESERTION,
+    MASH,
+    NEUTRAL,
+    ROOT,
+    SHOT,
+    TOPOR,
+    alerts,
+    channels,
+    notices,
+    run,
+    running,
+)
 
 WEATHER = '''[[rule]]
 name = "weather"
@@ -68,13 +82,20 @@ def lines(caplog: Any, word: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name.startswith("bot.live") and word in r.getMessage()]
 
 
+@asynccontextmanager
+async def one_low_alert(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> AsyncIterator[tuple[Any, Clocks]]:
+    """A running service with a low-severity rule and one alert waiting for the digest."""
+    channels(fake)
+    async with running(fake, tmp_path, rules=low_rules(tmp_path), **kw) as service:
+        clocks = Clocks(service)
+        fake.publish(SHOT, NEUTRAL)
+        await eventually(lambda: service.store.count("alerts") == 1)
+        yield service, clocks
+
+
 def test_a_digest_waits_out_a_long_flood_wait_and_is_sent_once(fake: FakeTelegram, tmp_path: Path, caplog: Any) -> None:
     async def go() -> None:
-        channels(fake)
-        async with running(fake, tmp_path, rules=low_rules(tmp_path)) as service:
-            clocks = Clocks(service)
-            fake.publish(SHOT, NEUTRAL)
-            await eventually(lambda: service.store.count("alerts") == 1)
+        async with one_low_alert(fake, tmp_path) as (service, clocks):
             caplog.set_level(logging.INFO)
             fake.flood("SendMessageRequest", 600)
             await service.sender.send_digest()
@@ -94,11 +115,7 @@ def test_a_digest_waits_out_a_long_flood_wait_and_is_sent_once(fake: FakeTelegra
 def test_a_digest_waits_for_an_unreachable_chat_and_is_sent_once_it_works(fake: FakeTelegram, tmp_path: Path,
                                                                        caplog: Any) -> None:
     async def go() -> None:
-        channels(fake)
-        async with running(fake, tmp_path, rules=low_rules(tmp_path)) as service:
-            clocks = Clocks(service)
-            fake.publish(SHOT, NEUTRAL)
-            await eventually(lambda: service.store.count("alerts") == 1)
+        async with one_low_alert(fake, tmp_path) as (service, clocks):
             caplog.set_level(logging.INFO)
             fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=1000)
             await service.sender.send_digest()
@@ -119,11 +136,7 @@ def test_a_digest_waits_for_an_unreachable_chat_and_is_sent_once_it_works(fake: 
 def test_a_digest_telegram_refuses_gives_its_alerts_back_to_the_next_digest(fake: FakeTelegram, tmp_path: Path,
                                                                          caplog: Any) -> None:
     async def go() -> None:
-        channels(fake)
-        async with running(fake, tmp_path, rules=low_rules(tmp_path)) as service:
-            clocks = Clocks(service)
-            fake.publish(SHOT, NEUTRAL)
-            await eventually(lambda: service.store.count("alerts") == 1)
+        async with one_low_alert(fake, tmp_path) as (service, clocks):
             caplog.set_level(logging.WARNING)
             fake.fail("SendMessageRequest", "ENTITY_BOUNDS_INVALID", times=MAX_ATTEMPTS)
             await service.sender.send_digest()
@@ -303,10 +316,8 @@ def test_a_digest_one_chat_got_is_never_sent_there_again(fake: FakeTelegram, tmp
     """The group refuses the digest as a message: given up, it counts as sent (the private chat has
     it), so its stories do not come back in the next digest."""
     async def go() -> None:
-        channels(fake)
         fake.add_chat(GROUP, "Analysts")
-        async with running(fake, tmp_path, rules=low_rules(tmp_path), chats=("me", -GROUP)) as service:
-            clocks = Clocks(service)
+        async with one_low_alert(fake, tmp_path, chats=("me", -GROUP)) as (service, clocks):
             real = fake._on_SendMessageRequest
 
             def on_send(account: Any, r: Any) -> Any:
@@ -314,8 +325,6 @@ def test_a_digest_one_chat_got_is_never_sent_there_again(fake: FakeTelegram, tmp
                     raise RpcFail(400, "ENTITY_BOUNDS_INVALID")
                 return real(account, r)
             fake._on_SendMessageRequest = on_send
-            fake.publish(SHOT, NEUTRAL)
-            await eventually(lambda: service.store.count("alerts") == 1)
             await service.sender.send_digest()
             await ticks(service, clocks, MAX_ATTEMPTS + 2, seconds=3600)
             await service.sender.send_digest()
