@@ -24,6 +24,7 @@ from ..source.telegram import (
     message_to_post,
 )
 from ..store.db import Store
+from .codes import telegram_code
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
 
@@ -309,13 +310,9 @@ class Ingest:
                 return  # not stored yet: the album event or the poll stores it
             try:
                 items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
-            except errors.FloodWaitError as e:
-                log.warning("edit of an album in %s (@%s) not read: %s (wait %d s); the next poll reads it",
-                            w.title, w.username or w.id, _code(e), e.seconds)
-                return
-            except errors.RPCError as e:
+            except errors.RPCError as e:  # a flood wait too: the poll is the safety net
                 log.warning("edit of an album in %s (@%s) not read: %s; the next poll reads it",
-                            w.title, w.username or w.id, _code(e))
+                            w.title, w.username or w.id, telegram_code(e))
                 return
             album = album_to_post([m for m in items if m is not None and m.grouped_id == post.grouped_id], w.entity)
             if album is None:
@@ -392,17 +389,6 @@ class Ingest:
         done = await self._process(posts, in_order=True, alert_after=after) if posts else []
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
-
-
-def _code(e: BaseException) -> str:
-    """Telegram's error code (CHANNEL_PRIVATE, FLOOD_WAIT_3000), from Telethon's error class (its
-    `message` is the generic BAD_REQUEST for known errors), else the message of an unknown one."""
-    if isinstance(e, errors.FloodWaitError):
-        return f"FLOOD_WAIT_{e.seconds}"
-    name = type(e).__name__
-    if isinstance(e, errors.RPCError) and type(e).__module__ == errors.RPCError.__module__:  # a generic class
-        return str(e.message or name)
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Error")).upper()
 
 
 def _why(e: BaseException) -> str:

@@ -12,7 +12,6 @@ import hashlib
 import html
 import json
 import logging
-import re
 import secrets
 import time
 from collections import deque
@@ -22,11 +21,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telethon import TelegramClient, errors, functions, types
-from telethon.errors import rpcerrorlist
 
 from ..alert.html import render_html, to_parts
 from ..alert.outbox import load_alert
 from ..store.db import Store, iso
+from .codes import telegram_code
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "render_digest"]
 
@@ -44,8 +43,6 @@ _CHAT_LEVEL = frozenset({
     "CHANNEL_PUBLIC_GROUP_NA", "PEER_ID_INVALID", "USER_BANNED_IN_CHANNEL", "USER_IS_BLOCKED", "USER_IS_BOT",
     "INPUT_USER_DEACTIVATED", "USER_DEACTIVATED", "USER_KICKED", "USER_NOT_PARTICIPANT", "TOPIC_CLOSED",
 })
-_CODES = {cls: name for name, cls in rpcerrorlist.rpc_errors_dict.items()}
-_PATTERNS = {cls: pattern for pattern, cls in rpcerrorlist.rpc_errors_re}
 
 
 class _NoPeer(ValueError):
@@ -57,29 +54,13 @@ def _digest(text: str, entities: Sequence[Any]) -> str:
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
-def _reason(e: BaseException) -> str:
-    """Telegram's own error code (CHAT_WRITE_FORBIDDEN, 'FLOOD_WAIT 600 s'), not Telethon's class-level
-    summary ("FORBIDDEN"); other errors by their text or, without one, their type."""
-    if isinstance(e, errors.RPCError):
-        seconds = getattr(e, "seconds", None)
-        if seconds is not None and isinstance(e, errors.FloodError):
-            return f"{_CODES.get(type(e)) or _PATTERNS.get(type(e), 'FLOOD_WAIT_').split('_(')[0]} {seconds} s"
-        if type(e) in _CODES:
-            return _CODES[type(e)]
-        if type(e) in _PATTERNS:
-            capture = next((getattr(e, a) for a in ("seconds", "new_dc", "which") if getattr(e, a, None) is not None), "N")
-            return re.sub(r"\(\\d\+\)", str(capture), _PATTERNS[type(e)])
-        return str(e.message or type(e).__name__)  # an error Telethon has no class for keeps the server's text
-    return str(e) or type(e).__name__
-
-
 def _keeps_queued(e: BaseException) -> bool:
     """True for errors about the chat (it cannot be written to now) or Telegram's servers: the alert
     waits; False for errors about the message itself (too long, bad entities), which fail it."""
     if isinstance(e, _NoPeer):
         return True
     if isinstance(e, errors.RPCError):
-        return isinstance(e, (errors.ForbiddenError, errors.ServerError)) or _reason(e) in _CHAT_LEVEL
+        return isinstance(e, (errors.ForbiddenError, errors.ServerError)) or telegram_code(e) in _CHAT_LEVEL
     return False
 
 
@@ -172,9 +153,9 @@ class Sender:
     def _chat_failed(self, chat: str, e: BaseException) -> None:
         """One warning when a chat becomes unreachable (not one per alert and attempt)."""
         if chat not in self._unreachable:
-            self._unreachable[chat] = _reason(e)
+            self._unreachable[chat] = telegram_code(e)
             log.warning("chat %s cannot be written to (%s): alerts for it stay queued and are retried "
-                        "at least every %d min until it works", chat, _reason(e), MAX_RETRY_DELAY // 60)
+                        "at least every %d min until it works", chat, telegram_code(e), MAX_RETRY_DELAY // 60)
 
     def _chat_works(self, chat: str) -> None:
         if chat in self._unreachable:
@@ -228,14 +209,14 @@ class Sender:
                     done += 1
             except errors.FloodError as e:
                 self._pause(e)  # the alert stays queued as it is: the pause holds every send
-                log.warning("sending alerts: Telegram asks to wait (%s); delivery resumes then", _reason(e))
+                log.warning("sending alerts: Telegram asks to wait (%s); delivery resumes then", telegram_code(e))
                 return done
             except _NETWORK as e:
                 log.warning("sending alert %d: network problem (%s); retrying", alert_id, type(e).__name__)
                 self.store.postpone_alert(alert_id, iso(now + timedelta(seconds=15)) or "")
                 return done
             except (errors.RPCError, ValueError, TypeError) as e:
-                reason = _reason(e)
+                reason = telegram_code(e)
                 held = _keeps_queued(e)
                 delay = _retry_delay(int(row["attempts"] or 0), chat_level=held)  # type: ignore[arg-type]
                 attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=delay)) or "", reason)
@@ -276,7 +257,7 @@ class Sender:
                     self._chat_failed(chat, e)
                     failure = failure or e
                 else:  # about the message itself: this one is reported (and may fail the alert)
-                    log.warning("alert %d not delivered to chat %s: %s", alert_id, chat, _reason(e))
+                    log.warning("alert %d not delivered to chat %s: %s", alert_id, chat, telegram_code(e))
                     failure = e if failure is None or _keeps_queued(failure) else failure
             else:
                 if wrote:  # only a message that went through shows the chat works again
@@ -337,7 +318,7 @@ class Sender:
                 if m.out and m.message == text:
                     return int(m.id)
         except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
-            log.debug("looking up a sent message failed: %s", _reason(e))
+            log.debug("looking up a sent message failed: %s", telegram_code(e))
         return None
 
     async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> None:
@@ -404,7 +385,7 @@ class Sender:
                 except errors.FloodError as e:
                     self._pause(e)
                     held.append(item)
-                    log.warning("notice to %s held (%s), sent when the wait ends: %s", chat, _reason(e), _short(text))
+                    log.warning("notice to %s held (%s), sent when the wait ends: %s", chat, telegram_code(e), _short(text))
                 except _NETWORK as e:
                     held.append(item)
                     blocked.add(chat)
@@ -419,9 +400,9 @@ class Sender:
                         delay = _retry_delay(failures - 1, chat_level=True)
                         self._notice_due[chat] = (failures, self.clock() + timedelta(seconds=delay),
                                                   self.monotonic() + delay)
-                        log.warning("notice to %s held (%s), retried in %d s: %s", chat, _reason(e), delay, _short(text))
+                        log.warning("notice to %s held (%s), retried in %d s: %s", chat, telegram_code(e), delay, _short(text))
                     else:
-                        log.warning("notice to %s not sent (%s): %s", chat, _reason(e), _short(text))
+                        log.warning("notice to %s not sent (%s): %s", chat, telegram_code(e), _short(text))
                 else:
                     self._notice_due.pop(chat, None)
                     self._chat_works(chat)
@@ -498,7 +479,7 @@ class Sender:
                         self._chat_works(chat)
             except errors.FloodError as e:
                 self._pause(e)
-                log.warning("digest %d held: Telegram asks to wait (%s); sent when the wait ends", did, _reason(e))
+                log.warning("digest %d held: Telegram asks to wait (%s); sent when the wait ends", did, telegram_code(e))
                 break
             except _NETWORK as e:
                 log.warning("digest %d not sent (network problem: %s); retried on the next pass", did, type(e).__name__)
@@ -513,11 +494,11 @@ class Sender:
             held = _keeps_queued(failure)
             tries = self._digest_tries[did] = self._digest_tries.get(did, 0) + 1
             if not held and tries >= MAX_ATTEMPTS:
-                self._give_up_digest(did, ids, _reason(failure), tries)
+                self._give_up_digest(did, ids, telegram_code(failure), tries)
                 continue
             delay = _retry_delay(tries - 1, chat_level=held)
             self._digest_due[did] = (self.clock() + timedelta(seconds=delay), self.monotonic() + delay)
-            log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, _reason(failure), tries, delay)
+            log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, telegram_code(failure), tries, delay)
             break
         return sent
 
