@@ -258,6 +258,11 @@ def test_low_severity_waits_for_the_digest(fake: FakeTelegram, tmp_path: Path) -
             assert "Weather" in digest.text and digest.silent and "Digest sent" in r.text
             assert "Nothing waiting" in (await ask(fake, "/digest")).text
             assert len([m for m in fake.chat if "📋 Digest" in m.text]) == 1
+            # a digest collected but held (a flood wait, an unreachable chat) is not "nothing"
+            service.store.db.execute("INSERT INTO digests (created_at, alert_ids, random_id) VALUES ('x', '[]', 1)")
+            service.sender.paused_until = service.sender.clock() + timedelta(hours=1)
+            service.sender._paused_mono = float("inf")
+            assert "waiting to be sent" in (await ask(fake, "/digest")).text
     run(go())
 
 

@@ -317,7 +317,13 @@ class Commands:
 
     async def cmd_digest(self, args: str, caller: Caller) -> Reply:
         n = await self.digest(self.clock())
-        return Reply("Digest sent." if n else "Nothing waiting for the digest.")
+        if n:
+            return Reply("Digest sent.")
+        held = self.store.db.execute("SELECT count(*) FROM digests WHERE sent_at IS NULL").fetchone()[0]
+        if held:  # collected, not sent: a flood wait or an unreachable chat holds it
+            return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
+                         "written to); it goes out as soon as it can.")
+        return Reply("Nothing waiting for the digest.")
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/add_rule NAME QUERY")
