@@ -266,6 +266,21 @@ def test_a_wall_clock_stepped_back_never_holds_longer_than_the_flood_wait(fake: 
     run(go())
 
 
+def test_an_alert_waiting_to_retry_is_not_held_by_a_clock_set_back(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=2)
+            fake.publish(SHOT, DESERTION)  # two rules, two alerts: both refused once
+            await eventually(lambda: fake.count("SendMessageRequest") >= 2)
+            await eventually(lambda: all(r["next_attempt_at"] for r in service.store.queued_alerts()))
+            clocks.wall -= timedelta(days=1)  # their retry times now lie a day ahead
+            await ticks(service, clocks, 2)
+            assert len(alerts(fake)) == 2
+    run(go())
+
+
 def _lose_reply_once(fake: FakeTelegram, client: Any, name: str = "SendMessageRequest") -> list[Any]:
     """The server executes the first `name` but its answer is lost in a connection drop; Telethon
     re-sends the pending request (same random_id) after reconnecting."""

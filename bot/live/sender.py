@@ -195,7 +195,9 @@ class Sender:
             async with self._digest_lock:
                 await self._flush_digests()  # a digest that failed earlier
         done = 0
-        for row in self.store.queued_alerts(now=iso(now)):
+        # no retry or edit is ever set further ahead than this: a later one is a clock set back
+        latest = now + timedelta(seconds=max(3600.0, self.edit_every) + 600)
+        for row in self.store.queued_alerts(now=iso(now), latest=iso(latest)):
             alert_id = int(row["id"])  # type: ignore[arg-type]
             update = row["state"] == "update_queued"
             if row["state"] == "queued":

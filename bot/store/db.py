@@ -413,12 +413,14 @@ class Store:
             [state, utcnow(), *fields.values(), alert_id],
         )
 
-    def queued_alerts(self, now: str | None = None) -> list[dict[str, object]]:
+    def queued_alerts(self, now: str | None = None, latest: str | None = None) -> list[dict[str, object]]:
         """Alerts to send: new ones ('queued') and updates of sent ones ('update_queued'); with
-        `now`, only those whose retry time has come."""
+        `now`, only those whose retry time has come. A retry time after `latest` (later than any
+        the sender sets) comes from a wall clock that has since been set back: due now."""
         return list(self.db.query(
             "SELECT * FROM alerts WHERE state IN ('queued', 'update_queued') "
-            "AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id", [now, now]))
+            "AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?) ORDER BY id",
+            [now, now, latest or "9999"]))
 
     def count(self, table: str) -> int:
         return self.db[table].count
