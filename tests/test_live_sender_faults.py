@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -327,19 +327,25 @@ def test_a_lost_reply_resent_shows_no_duplicate_and_logs_what_happened(fake: Fak
 GROUP = 77
 
 
+def refuse_sends(fake: FakeTelegram, when: Callable[[Any], bool], code: int, message: str) -> None:
+    """Make the fake server refuse the SendMessage requests `when` picks, with this RPC error."""
+    real = fake._on_SendMessageRequest
+
+    def on_send(account: Any, r: Any) -> Any:
+        if when(r):
+            raise RpcFail(code, message)
+        return real(account, r)
+    fake._on_SendMessageRequest = on_send
+
+
 def test_a_digest_one_chat_got_is_never_sent_there_again(fake: FakeTelegram, tmp_path: Path) -> None:
     """The group refuses the digest as a message: given up, it counts as sent (the private chat has
     it), so its stories do not come back in the next digest."""
     async def go() -> None:
         fake.add_chat(GROUP, "Analysts")
         async with one_low_alert(fake, tmp_path, chats=("me", -GROUP)) as (service, clocks):
-            real = fake._on_SendMessageRequest
-
-            def on_send(account: Any, r: Any) -> Any:
-                if isinstance(r.peer, tl.InputPeerChat) and "Digest" in r.message:
-                    raise RpcFail(400, "ENTITY_BOUNDS_INVALID")
-                return real(account, r)
-            fake._on_SendMessageRequest = on_send
+            refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat) and "Digest" in r.message,
+                         400, "ENTITY_BOUNDS_INVALID")
             await service.sender.send_digest()
             await ticks(service, clocks, MAX_ATTEMPTS + 2, seconds=3600)
             await service.sender.send_digest()
@@ -370,13 +376,8 @@ def test_a_chat_is_never_said_to_work_again_when_nothing_reached_it(fake: FakeTe
             clocks = Clocks(service)
             caplog.set_level(logging.INFO)
             state = {"me_dead": False}
-            real = fake._on_SendMessageRequest
-
-            def on_send(account: Any, r: Any) -> Any:
-                if isinstance(r.peer, tl.InputPeerChat) or state["me_dead"]:
-                    raise RpcFail(403, "CHAT_WRITE_FORBIDDEN")
-                return real(account, r)
-            fake._on_SendMessageRequest = on_send
+            refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat) or state["me_dead"],
+                         403, "CHAT_WRITE_FORBIDDEN")
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
             state["me_dead"] = True

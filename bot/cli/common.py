@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -63,9 +65,6 @@ WHEN = WhenParam()
 
 def open_store(path: str, *, must_exist: bool = False) -> Store:
     """Open (or create) the store, or exit with a one-line error that names what is wrong."""
-    import os
-    from pathlib import Path
-
     if not path.strip():
         fail("--db: empty path")
     if path != ":memory:":

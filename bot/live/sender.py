@@ -45,6 +45,9 @@ _CHAT_LEVEL = frozenset({
 })
 
 
+_Due = tuple[datetime, float]  # a time to wait for: wall clock (shown, stored) and monotonic
+
+
 class _NoPeer(ValueError):
     """A configured chat this account cannot address (unknown id or name)."""
 
@@ -115,19 +118,28 @@ class Sender:
         self._lock = asyncio.Lock()
         self._digest_lock = asyncio.Lock()
         self._digest_tries: dict[int, int] = {}
-        self._digest_due: dict[int, tuple[datetime, float]] = {}
+        self._digest_due: dict[int, _Due] = {}
         self._digest_out: dict[int, set[tuple[str, int]]] = {}  # digest id -> (chat, part) sent
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
         self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
-        self._notice_due: dict[str, tuple[int, datetime, float]] = {}  # chat -> (failures, next try by both clocks)
+        self._notice_due: dict[str, tuple[int, _Due]] = {}  # chat -> (failures, next try)
         self._notice_lock = asyncio.Lock()
         self._again = False
+
+    def _after(self, seconds: float) -> _Due:
+        """The time `seconds` from now, by both clocks."""
+        return self.clock() + timedelta(seconds=seconds), self.monotonic() + seconds
+
+    def _waiting(self, due: _Due) -> bool:
+        """Is `due` still ahead? Over when either clock says so: a wall clock stepped back never
+        holds anything longer than it was meant to wait."""
+        return self.clock() < due[0] and self.monotonic() < due[1]
 
     def _paused(self) -> bool:
         """True while a flood wait runs; the first call after it ends lets Telethon send again."""
         if self.paused_until is None:
             return False
-        if self.clock() < self.paused_until and self.monotonic() < self._paused_mono:
+        if self._waiting((self.paused_until, self._paused_mono)):
             return True
         self.paused_until = None
         # Telethon keeps its own deadline in wall-clock time and refuses to send before it; Telegram's
@@ -142,10 +154,10 @@ class Sender:
 
     def _pause(self, e: errors.FloodError) -> None:
         seconds = int(getattr(e, "seconds", None) or 60)  # a 420 without a wait: a minute
-        until = self.clock() + timedelta(seconds=seconds)
+        until, mono = self._after(seconds)
         if self.paused_until is None or until > self.paused_until:
             self.paused_until = until
-        self._paused_mono = max(self._paused_mono, self.monotonic() + seconds)
+        self._paused_mono = max(self._paused_mono, mono)
         request = getattr(e, "request", None)
         if request is not None and hasattr(request, "CONSTRUCTOR_ID"):
             self._flood_requests.add(request.CONSTRUCTOR_ID)
@@ -372,7 +384,7 @@ class Sender:
             while self._notices:
                 chat, text, rid = item = self._notices.popleft()
                 due = self._notice_due.get(chat)
-                if due is not None and self.clock() < due[1] and self.monotonic() < due[2]:
+                if due is not None and self._waiting(due[1]):
                     blocked.add(chat)  # failed lately: backs off like an alert
                 if chat in blocked or self._paused():
                     if self.paused_until is not None and chat not in blocked:
@@ -400,8 +412,7 @@ class Sender:
                         blocked.add(chat)
                         failures = self._notice_due.get(chat, (0,))[0] + 1
                         delay = _retry_delay(failures - 1, chat_level=True)
-                        self._notice_due[chat] = (failures, self.clock() + timedelta(seconds=delay),
-                                                  self.monotonic() + delay)
+                        self._notice_due[chat] = (failures, self._after(delay))
                         log.warning("notice to %s held (%s), retried in %d s: %s", chat, telegram_code(e), delay, _short(text))
                     else:
                         log.warning("notice to %s not sent (%s): %s", chat, telegram_code(e), _short(text))
@@ -454,7 +465,7 @@ class Sender:
         for row in list(self.store.db.query("SELECT * FROM digests WHERE sent_at IS NULL ORDER BY id")):
             did = int(row["id"])  # type: ignore[arg-type]
             due = self._digest_due.get(did)
-            if self._paused() or (due is not None and self.clock() < due[0] and self.monotonic() < due[1]):
+            if self._paused() or (due is not None and self._waiting(due)):
                 break  # oldest first: a newer digest waits behind an older one
             ids = json.loads(str(row["alert_ids"]))
             markup = render_digest(self.store, ids, self.titles, self.tz)
@@ -499,7 +510,7 @@ class Sender:
                 self._give_up_digest(did, ids, telegram_code(failure), tries)
                 continue
             delay = _retry_delay(tries - 1, chat_level=held)
-            self._digest_due[did] = (self.clock() + timedelta(seconds=delay), self.monotonic() + delay)
+            self._digest_due[did] = self._after(delay)
             log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, telegram_code(failure), tries, delay)
             break
         return sent
