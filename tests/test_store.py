@@ -39,6 +39,20 @@ def test_new_database_has_the_current_schema_and_reopens(tmp_path):
     assert {"posts", "matches", "stories", "alerts", "channels", "posts_fts"} <= set(store.db.table_names())
 
 
+def test_a_store_from_before_the_search_merge_setting_upgrades_and_still_finds_its_posts(tmp_path):
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(1, "Склад сгорел в Подольске")]))
+    store.db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('automerge', 4)")
+    store.db.execute("PRAGMA user_version = 4")
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION
+    assert store.db.execute("SELECT v FROM posts_fts_config WHERE k = 'automerge'").fetchone()[0] == 16
+    list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process([post(2, "Склад в Подольске потушили")]))
+    assert sorted(h.message_id for h in search_posts(store, "склад")) == [1, 2]
+
+
 def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as c:

@@ -136,7 +136,14 @@ def _m4_channel_refs(db: sqlite_utils.Database) -> None:
                "ORDER BY coalesce(updated_at, '') DESC")
 
 
-MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs]
+def _m5_search_merge(db: sqlite_utils.Database) -> None:
+    """The search index merges its segments 16 at a time, not 4: a replay indexes each batch as
+    a new segment, and merging them early cost a third of the indexing time (queries on the
+    corpus stay under 1 ms)."""
+    db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('automerge', 16)")
+
+
+MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
