@@ -95,6 +95,7 @@ class Pipeline:
         self.summary = Summary()
         self.worker = self._start_worker(matcher) if workers > 0 else None
         self._share = 0.0  # of each batch's story preparation, the part left to this process
+        self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
 
     AHEAD = 2  # batches handed to the worker before the oldest is stored: evens out uneven batches
 
@@ -195,6 +196,18 @@ class Pipeline:
             self.stories = StoryIndex(self.store, self._window_hours)
             raise
 
+    def _name(self, post: Post) -> None:
+        """Give a post that does not name its channel (a JSON Lines line without channel_title or
+        channel_username) the names known from the channel's earlier posts or the store: its link,
+        its alert and the channel row keep them. A name is never taken away, as in the store."""
+        known = self._names.get(post.channel_id)
+        if known is None:
+            row = self.store.channel(post.channel_id)
+            known = (str(row["title"] or ""), str(row["username"]) if row and row["username"] else None) if row else ("", None)
+        post.channel_title = post.channel_title or known[0]
+        post.channel_username = post.channel_username or known[1]
+        self._names[post.channel_id] = (post.channel_title, post.channel_username)
+
     def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                      in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None) -> list[Processed]:
         known = self.store.known_hashes([p.key for p in batch])
@@ -213,6 +226,7 @@ class Pipeline:
                 if self.since and post.date < self.since:
                     out.append(Processed(post, "old"))
                     continue
+                self._name(post)
                 prev = known.get(post.key)
                 last = channels.get(post.channel_id)
                 channels[post.channel_id] = (post, max(post.last_id, last[1] if last else 0))

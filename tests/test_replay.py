@@ -197,6 +197,25 @@ def test_jsonl_line_without_text_keeps_the_stored_text(tmp_path: Path) -> None:
     assert rows(db, "SELECT current FROM matches") == [(1,)]
 
 
+def test_jsonl_lines_that_do_not_name_their_channel_keep_its_names(tmp_path: Path) -> None:
+    db, f, later = tmp_path / "s.db", tmp_path / "posts.jsonl", tmp_path / "later.jsonl"
+    named = {"channel_id": 777, "message_id": 1, "date": "2026-11-20T09:04:00Z", "text": QUIET_TEXT,
+             "channel_title": "Mash", "channel_username": "mash"}
+    bare = {"channel_id": 777, "message_id": 2, "date": "2026-11-20T09:10:00Z", "text": HIT_TEXT}
+    f.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in (named, bare)) + "\n", encoding="utf-8")
+    r = replay(f, "--db", db, "--alerts", tmp_path / "a.jsonl")
+    assert r.exit_code == 0, r.output
+    later.write_text(json.dumps({**bare, "message_id": 3, "date": "2026-11-27T09:00:00Z"}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    r = replay(later, "--db", db)  # another run, a week later: the names come from the store
+    assert r.exit_code == 0, r.output
+    assert rows(db, "SELECT title, username FROM channels") == [("Mash", "mash")]
+    assert [x["channel"] for x in jsonl_lines(tmp_path / "a.jsonl")] == ["Mash"]
+    assert rows(db, "SELECT message_id, link FROM posts ORDER BY message_id") == [
+        (1, "https://t.me/mash/1"), (2, "https://t.me/mash/2"), (3, "https://t.me/mash/3")]
+    assert "Mash" in r.stdout and "https://t.me/mash/3" in r.stdout
+
+
 @pytest.mark.parametrize("db, says", [
     ("", "--db: empty path"),
     ("{tmp}", "is a folder, expected a database file"),

@@ -315,7 +315,7 @@ class Store:
     def story_posts(self, story_id: int, limit: int = 200) -> list[dict[str, object]]:
         """A story's posts, oldest first, with their channel titles."""
         return list(self.db.query(
-            "SELECT p.channel_id, p.message_id, p.date, p.link, coalesce(c.title, p.channel_id) AS title "
+            "SELECT p.channel_id, p.message_id, p.date, p.link, coalesce(nullif(c.title, ''), p.channel_id) AS title "
             "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.story_id = ? "
             "ORDER BY p.date, p.channel_id, p.message_id LIMIT ?", [story_id, limit]))
 
