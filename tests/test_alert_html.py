@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
 from telethon.extensions import html as tl_html
 from telethon.helpers import add_surrogate
 from telethon.tl.types import MessageEntityBold, MessageEntityTextUrl
 
 from bot.alert.html import MAX_LENGTH, render_html, to_parts
-from bot.alert.outbox import Alert
+from bot.alert.outbox import Alert, matched_words
 
 
 def alert(text: str, hits: list[tuple[int, int]], **kw: object) -> Alert:
@@ -54,3 +58,24 @@ def test_alerts_stay_short_for_long_posts() -> None:
     s = text.index("дезертир")
     markup = render_html(alert(text, [(s, s + 8)]))
     assert len(to_parts(markup)) == 1 and "дезертир" in tl_html.parse(markup)[0]
+
+
+def test_matched_line_shows_the_posts_words_and_the_rule_term_where_it_differs() -> None:
+    from bot.match.matcher import Matcher
+    from bot.match.rules import Rule
+
+    text = "Район оцеплен, 1441-й полк покинул позиции; «дезертирв» задержан. Режим КТО введён"
+    rule = Rule.from_query("r", '(оцепить OR дезертир~1) AND ((=полк NEAR/2 =й) OR "режим КТО")')
+    m = Matcher([rule]).match(text)[0]
+    hits = tuple((h.term, h.form, h.start, h.end, h.score, h.kind) for h in m.hits)
+    plain = tl_html.parse(render_html(replace(alert(text, []), hits=hits)))[0]
+    line = next(x for x in plain.splitlines() if x.startswith("matched: "))
+    assert line == "matched: оцеплен ← оцепить, 1441-й, полк, дезертирв ← дезертир~1 (typo), Режим, КТО"
+
+
+@given(st.text(max_size=60), st.data())
+def test_every_matched_word_is_in_the_post(text: str, data: st.DataObject) -> None:
+    spans = data.draw(st.lists(st.tuples(st.integers(0, len(text)), st.integers(0, len(text))), max_size=4))
+    hits = tuple(("t", "f", min(a, b), max(a, b), 1.0, "exact") for a, b in spans if a != b)
+    for shown in filter(None, matched_words(text, hits).split(", ")):  # a shown word never holds a space
+        assert shown.split(" ← ")[0] in text

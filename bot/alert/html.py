@@ -47,7 +47,7 @@ def _bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
 
 def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -> str:
     """The alert as Telegram HTML: severity, rule title, channel linked to the post, time, a
-    snippet with the matched words in bold, the matched terms and the story line."""
+    snippet with the matched words in bold, the words matched (`Alert.matched`) and the story line."""
     badge = _BADGE.get(alert.severity, alert.severity.upper())
     window, spans, _ = snippet(alert.text, [(h[2], h[3]) for h in alert.hits], width=width)
     lines = [
@@ -56,7 +56,7 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
         "",
         _bold_spans(window, spans),
         "",
-        f"<i>matched: {html.escape(', '.join(alert.terms))}</i>",
+        f"<i>matched: {html.escape(alert.matched)}</i>",
     ]
     if alert.story_size > 1 or alert.story:
         lines.append(f"<i>story #{alert.story_id} ({alert.story_size} posts): {html.escape(story_line(alert))}</i>")

@@ -39,7 +39,7 @@ class TerminalSink:
         for s, e in spans:
             body.stylize("bold reverse", s + 2, e + 2)
         self.console.print(body)
-        self.console.print(Text(f"  matched: {', '.join(alert.terms)}", style="dim"))
+        self.console.print(Text(f"  matched: {alert.matched}", style="dim"))
         if alert.story_size > 1:
             self.console.print(Text(f"  story #{alert.story_id} ({alert.story_size} posts): {story_line(alert)}", style="dim"))
         self.console.print()
