@@ -216,6 +216,7 @@ class Pipeline:
         with self.store.transaction():
             channels: dict[int, tuple[Post, int]] = {}
             pending: list[tuple[object, ...]] = []  # new posts, written in one statement
+            updated: set[int] = set()  # alerts this batch queued an update of
 
             def flush() -> None:
                 self.store.write_new_posts(pending)
@@ -254,7 +255,9 @@ class Pipeline:
                     a = self.store.queue_alert(story_id, post, m, state=state, now=now)
                     if a is not None:
                         alert_ids.append(a)
-                    elif status == "new" and (u := self.store.update_alert(story_id, m.rule, post, now=now)) is not None:
+                    elif status == "new" and (u := self.store.update_alert(story_id, m.rule, post, now=now)) is not None \
+                            and u not in updated:  # one update per alert and batch, however many posts joined
+                        updated.add(u)
                         update_ids.append(u)
                 known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text))
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))

@@ -216,6 +216,30 @@ def test_jsonl_lines_that_do_not_name_their_channel_keep_its_names(tmp_path: Pat
     assert "Mash" in r.stdout and "https://t.me/mash/3" in r.stdout
 
 
+def test_the_summary_counts_the_updates_and_earlier_alerts_it_shows(tmp_path: Path) -> None:
+    db, first, reposts = tmp_path / "s.db", tmp_path / "first.jsonl", tmp_path / "reposts.jsonl"
+    line = {"channel_id": 777, "message_id": 1, "date": "2026-11-20T09:04:00Z", "text": HIT_TEXT, "channel_title": "A"}
+    first.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert replay(first, "--db", db).exit_code == 0
+    reposts.write_text("".join(json.dumps({**line, "channel_id": c, "channel_title": t, "date": f"2026-11-20T09:{m}:00Z"},
+                                          ensure_ascii=False) + "\n" for c, t, m in ((778, "B", 10), (779, "C", 12))),
+                       encoding="utf-8")
+    r = replay(reposts, "--db", db)
+    assert r.exit_code == 0, r.output
+    updates = [x for x in r.stdout.splitlines() if x.startswith("UPDATE")]
+    assert len(updates) == 1 and "first: A 09:04; also B 09:10, C 09:12" in updates[0], r.stdout
+    assert "alert updates      1" in r.stdout
+
+    # alerts a run queued but never showed (it was stopped first) are shown by the next, and said so
+    store = Store(db)
+    list(Pipeline(store, Matcher(load_rules(RULES))).process([Post(900, 1, datetime(2026, 11, 25, tzinfo=timezone.utc),
+                                                                   "В Ростове задержаны дезертиры из части")]))
+    store.close()
+    r = replay(first, "--db", db)
+    assert r.exit_code == 0 and alert_blocks(r) == 1, r.output
+    assert summary(r)["new alerts"] == "0" and "from earlier runs  1 (queued, not shown until now)" in r.stdout
+
+
 @pytest.mark.parametrize("db, says", [
     ("", "--db: empty path"),
     ("{tmp}", "is a folder, expected a database file"),

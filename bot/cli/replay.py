@@ -70,9 +70,12 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
                         workers=default_workers())
     skips: list[Skip] = []
 
+    shown = 0  # alerts and updates handed to the sink, those of earlier runs included
+
     def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
+        nonlocal shown
         if alerts != "none":
-            deliver_queued(store, sink, titles)
+            shown += deliver_queued(store, sink, titles)
 
     n_files = len(found)
     console = err()
@@ -90,12 +93,12 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()
-    _summary(pipeline, skips, n_files, db_path)
+    _summary(pipeline, skips, n_files, db_path, shown)
     if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") for k in skips):
         sys.exit(1)  # not one post could be read: the lines above say why
 
 
-def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str) -> None:
+def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0) -> None:
     s = pipeline.summary
     c = out()
     service = sum(1 for k in skips if k.reason.endswith(" message"))
@@ -116,6 +119,8 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str) 
     table.add_row("new alerts", str(s.alerts))
     if s.updates:
         table.add_row("alert updates", str(s.updates))
+    if shown > s.alerts + s.updates:  # queued by a run that stopped before it could show them
+        table.add_row("from earlier runs", f"{shown - s.alerts - s.updates} (queued, not shown until now)")
     table.add_row("store", db_path)
     c.print(table)
     reasons = Counter(k.reason.split(" (")[0] for k in problems)
