@@ -109,6 +109,23 @@ def test_replay_sample_prints_alerts_and_summary(tmp_path: Path) -> None:
     assert all(state == "sent" for (state,) in rows(db, "SELECT state FROM alerts"))
 
 
+def test_the_samples_answer_key_is_what_the_shipped_rules_match(tmp_path: Path) -> None:
+    key: dict[str, set[int]] = {}
+    for line in (ROOT / "examples" / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in ("desertion", "regiment", "lockdown", "confusables"):
+            key[cells[0]] = {int(x) for c in cells[1:] for x in c.replace(",", " ").split()}
+    assert len(key) == 4
+    db = tmp_path / "s.db"
+    assert replay(SAMPLE, "--db", db, "--alerts", "none").exit_code == 0
+    matched: dict[str, set[int]] = {}
+    for mid, rule in rows(db, "SELECT message_id, rule FROM matches WHERE current = 1"):
+        matched.setdefault(rule, set()).add(mid)
+    assert {r: matched.get(r, set()) for r in ("desertion", "regiment", "lockdown")} == \
+        {r: key[r] for r in ("desertion", "regiment", "lockdown")}
+    assert not key["confusables"] & set().union(*matched.values())
+
+
 def test_replaying_twice_stores_and_alerts_nothing_new(tmp_path: Path) -> None:
     db, out = tmp_path / "s.db", tmp_path / "alerts.jsonl"
     first = replay(SAMPLE, "--db", db, "--alerts", out)
