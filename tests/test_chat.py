@@ -521,3 +521,18 @@ def test_a_stale_confirm_button_says_the_proposal_expired(fake: FakeTelegram, tm
             assert fake.callback_answers[-1].message == "This change was already cancelled."
             assert stored_state(service, tmp_path) == state
     run(go())
+
+
+def test_mute_channel_by_a_title_and_a_title_two_channels_share(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            # channels replayed from Desktop exports: a title, no username
+            service.store.upsert_channel(1900000001, "Vyorstka")
+            service.store.upsert_channel(1900000002, "Ostorozhno")
+            service.store.upsert_channel(1900000003, "OSTOROZHNO")
+            assert "muted for every rule" in (await ask(fake, "/mute_channel @vyorstka 1d")).text
+            r = await ask(fake, "/mute_channel ostorozhno 1d")
+            assert "'ostorozhno' is the title of 2 channels" in r.text
+            assert "1900000002 (Ostorozhno)" in r.text and "1900000003 (OSTOROZHNO)" in r.text
+            assert "muted for every rule" in (await ask(fake, "/mute_channel 1900000003 1d")).text
+    run(go())

@@ -24,7 +24,7 @@ from ..match.rules import _NAME_RE
 from ..report.stats import stats_png, stats_text
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
-from ..store.read import iter_export_rows, resolve_channels
+from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels
 
 T = TypeVar("T")
 
@@ -406,6 +406,8 @@ class Commands:
         """Stored channel ids for @name, t.me/name or an id; CommandError when it names no channel."""
         try:
             return resolve_channels(self.store, [channel_ref(ref)])[0]
+        except AmbiguousChannel as e:  # a title several stored channels share
+            raise CommandError(str(e)) from None
         except ValueError:
             raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name or its id") from None
 

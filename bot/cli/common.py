@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from ..store.db import Store, StoreError
+from ..store.read import AmbiguousChannel, channel_names, resolve_channels
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
@@ -60,7 +61,28 @@ class WhenParam(click.ParamType):
         return parse_when(value, option=f"--{param.name}" if param else "date")
 
 
+class UntilParam(WhenParam):
+    """Like WHEN, but a bare day (2024-11-20) means the end of that day: --until is inclusive, so
+    `--since D --until D` is the whole day D. Every command's --until reads dates through this."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        dt = super().convert(value, param, ctx)
+        if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+            try:
+                dt += timedelta(days=1)
+            except OverflowError:  # 9999-12-31: its end is the end of time
+                dt = datetime.max.replace(tzinfo=dt.tzinfo)
+        return dt
+
+
 WHEN = WhenParam()
+UNTIL = UntilParam()
+
+
+def check_span(since: datetime | None, until: datetime | None) -> None:
+    """Exit with one line when --since does not come before --until."""
+    if since and until and since >= until:
+        fail("--since must be before --until")
 
 
 def open_store(path: str, *, must_exist: bool = False) -> Store:
@@ -86,3 +108,19 @@ def open_store(path: str, *, must_exist: bool = False) -> Store:
         fail(str(e))
     except Exception as e:  # sqlite3.OperationalError for unreadable paths
         fail(f"{path}: cannot open database ({e})")
+
+
+def check_channels(store: Store, channels: tuple[str, ...] | list[str]) -> list[int]:
+    """The stored ids a command's --channel options name (@username, t.me/name, id, or the exact
+    title in any case). A title several channels share exits with one line naming them; a
+    reference the store has never seen gives a warning listing the channels it has."""
+    if not channels:
+        return []
+    try:
+        ids, unknown = resolve_channels(store, channels)
+    except AmbiguousChannel as e:
+        fail(f"--channel {e}")
+    if unknown:
+        err().print(f"warning: no channel {', '.join(unknown)} in this store "
+                    f"(channels: {', '.join(channel_names(store)) or 'none'})", markup=False)
+    return ids

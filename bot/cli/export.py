@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,33 +14,12 @@ import click
 
 from ..store.db import Store
 from ..store.export import FORMATS, write_csv, write_jsonl, write_xlsx
-from ..store.read import (
-    SearchError,
-    channel_names,
-    iter_export_rows,
-    resolve_channels,
-    rule_names,
-)
-from .common import DEFAULT_DB, WHEN, WhenParam, err, fail, open_store
+from ..store.read import SearchError, iter_export_rows, rule_names
+from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_span, err, fail, open_store
 
 __all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
 
 log = logging.getLogger(__name__)
-
-class UntilParam(WhenParam):
-    """Like WHEN, but a bare day (2024-11-20) means the end of that day: --until is inclusive."""
-
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        dt = super().convert(value, param, ctx)
-        if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
-            try:
-                dt += timedelta(days=1)
-            except OverflowError:  # 9999-12-31: its end is the end of time
-                dt = datetime.max.replace(tzinfo=dt.tzinfo)
-        return dt
-
-
-UNTIL = UntilParam()
 
 
 @click.command()
@@ -50,9 +28,9 @@ UNTIL = UntilParam()
               help="Output format  [default: from the -o file name, else csv]")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only posts matched by this rule (repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
-              help="Only this channel: @username, id or -100 id (repeatable).")
+              help="Only this channel: @username, id, -100 id or its exact title (repeatable).")
 @click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
-@click.option("--until", type=UNTIL, help="Posts up to this date (a bare day includes the whole day).")
+@click.option("--until", type=UNTIL, help="Posts up to this date (a bare day includes that whole day).")
 @click.option("--search", "search", metavar="TEXT", help="Only posts containing these words (any inflection).")
 @click.option("--all-posts", is_flag=True, help="Every stored post, not only the matched ones.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Output file (stdout when omitted).")
@@ -67,9 +45,12 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     """
     if output is not None:
         _check_output(output, db_path)
+    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+    suffix = _SUFFIXES.get(suffix, suffix)
+    if fmt is not None and suffix in FORMATS and suffix != fmt:
+        fail(f"-o {output}: the file name says {suffix}, --format says {fmt}; "
+             "drop --format (the file name decides) or make them agree")
     if fmt is None:
-        suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-        suffix = _SUFFIXES.get(suffix, suffix)
         if suffix in _NOT_WRITTEN:
             fail(f"-o {output}: export writes csv, jsonl (JSON Lines) or xlsx, not .{suffix}: "
                  "rename the file or give --format")
@@ -78,8 +59,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         fail("--format xlsx needs -o FILE.xlsx (a workbook cannot go to the terminal)")
     if bom and fmt != "csv":
         fail(f"--bom is for CSV only (not {fmt})")
-    if since and until and since >= until:
-        fail("--since must be before --until")
+    check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
         _warn_unknown(store, rules, channels)
@@ -130,11 +110,7 @@ def _warn_unknown(store: Store, names: tuple[str, ...], channels: tuple[str, ...
     if missing:
         err().print(f"warning: no matches for rule {', '.join(missing)} in this store "
                     f"(rules present: {', '.join(known) or 'none'})", markup=False)
-    if channels:
-        unknown = resolve_channels(store, channels)[1]
-        if unknown:
-            err().print(f"warning: no channel {', '.join(unknown)} in this store "
-                        f"(channels: {', '.join(channel_names(store)) or 'none'})", markup=False)
+    check_channels(store, channels)
 
 
 def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool) -> int:

@@ -38,12 +38,21 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
     """
     from telethon import errors
 
-    from ..live.session import log_in, make_client
+    from ..live.session import (
+        LOGIN_OPTIONS,
+        NETWORK_ERRORS,
+        ConnectionAttempts,
+        SessionBusy,
+        cannot_reach,
+        log_in,
+        make_client,
+        session_lock,
+    )
 
     config, secrets = _settings(config_path)
 
     async def go() -> str:
-        client = make_client(config, secrets, connection_retries=3)
+        client = make_client(config, secrets, **LOGIN_OPTIONS)
         try:
             await client.connect()
             who = await log_in(client, phone=lambda: phone or click.prompt("phone number (+country code)"),
@@ -54,18 +63,21 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
         finally:
             await client.disconnect()
 
-    from ..live.session import SessionBusy, session_lock
-
+    attempts = ConnectionAttempts()
     try:
-        with session_lock(config.session_dir):
+        with session_lock(config.session_dir), attempts:
             click.echo(asyncio.run(go()))
     except (SessionBusy, ConfigError) as e:
         fail(str(e))
     except RuntimeError as e:  # Telethon gives up after three wrong codes
         fail(f"login failed: {e}")
-    except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+    except errors.RPCError as e:
         fail(f"login failed: {getattr(e, 'message', None) or type(e).__name__}")
-    except (KeyboardInterrupt, click.Abort):
+    except NETWORK_ERRORS as e:
+        fail(cannot_reach(e, attempts))
+    except OSError as e:  # the session folder or file
+        fail(f"login failed: {type(e).__name__}: {e.strerror or e}")
+    except (KeyboardInterrupt, click.Abort, EOFError):  # Ctrl-C, or no input left for a prompt
         fail("login cancelled")
 
 
@@ -82,7 +94,7 @@ def run(config_path: str) -> None:
     from telethon import errors
 
     from ..live.service import run as run_service
-    from ..live.session import NotLoggedIn, SessionBusy
+    from ..live.session import NETWORK_ERRORS, NotLoggedIn, SessionBusy, cannot_reach
 
     config, secrets = _settings(config_path)
     load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
@@ -100,7 +112,7 @@ def run(config_path: str) -> None:
         fail("this session is in use by another process (or was copied): stop the other tgwatch, then `tgwatch login` again")
     except errors.RPCError as e:
         fail(f"Telegram refused: {e.message}")
-    except (ConnectionError, OSError) as e:
-        fail(f"cannot reach Telegram: {type(e).__name__}: {e}")
+    except (*NETWORK_ERRORS, OSError) as e:
+        fail(cannot_reach(e))
     except KeyboardInterrupt:
         err().print("stopped")

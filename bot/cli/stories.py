@@ -8,6 +8,7 @@ from datetime import datetime
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from ..store.db import iso
 from .common import COUNT_MAX, DEFAULT_DB, WHEN, open_store, out
@@ -18,11 +19,13 @@ __all__ = ["stories"]
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...).")
-@click.option("--min-size", default=1, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Only stories of at least this many posts.")
+@click.option("--min-size", default=2, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True),
+              help="Only stories of at least this many posts (1 lists single posts too).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Show at most this many stories.")
 def stories(db_path: str, since: datetime | None, min_size: int, limit: int) -> None:
     """The largest recent stories (posts folded together: forwards, copies, rewordings), biggest
-    first, with their channels and first post. Exit 0 when some were found, 1 when none were."""
+    first, with their channels and first post (its link kept whole). Stories of one post are left
+    out unless --min-size 1. Exit 0 when some were found, 1 when none were."""
     store = open_store(db_path, must_exist=True)
     try:
         rows = list(store.db.query(
@@ -37,16 +40,33 @@ def stories(db_path: str, since: datetime | None, min_size: int, limit: int) -> 
         store.close()
     c = out()
     if not rows:
-        c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + (" since then" if since else ""))
+        c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + (" since then" if since else "")
+                + (" (--min-size 1 lists single posts too)" if min_size == 2 else ""), markup=False)
         sys.exit(1)
-    table = Table(title="stories", show_lines=False)
-    for col in ("story", "posts", "channels", "first post (UTC)", "last seen (UTC)", "headline"):
-        table.add_column(col, overflow="fold")
+    table = Table(title="stories", show_lines=False, expand=True)
+    links = [r["link"] or "" for r in rows]
+    link_width = max(map(len, links), default=0) or None
+    table.add_column("story", no_wrap=True)
+    # the link is never wrapped (a broken link cannot be clicked): this column is exactly as wide
+    # as the longest link, the lines under the link are cut short, and the other columns share the rest
+    table.add_column("first post (UTC), last seen", no_wrap=True, overflow="ellipsis",
+                     min_width=link_width, max_width=link_width)
+    table.add_column("channels", ratio=2, overflow="fold")
+    table.add_column("headline", ratio=3, overflow="fold")
     for r in rows:
         chans = [titles.get(ch, str(ch)) for ch in json.loads(r["channels"] or "[]")]
         head = (r["text"] or "").strip().split("\n", 1)[0]
         head = head[:80] + ("…" if len(head) > 80 else "")
-        first = f"{r['title'] or ''} {(r['first_date'] or '').replace('T', ' ')[:16]}\n{r['link'] or ''}"
-        table.add_row(f"#{r['id']}", str(r["size"] or 1), ", ".join(chans), first,
-                      (r["last_date"] or "").replace("T", " ")[:16], head)
+        first = "\n".join(filter(None, [
+            r["link"] or "",
+            f"{_when(r['first_date'])} {r['title'] or ''}".strip(),
+            f"last {_when(r['last_date'])}" if r["last_date"] and r["last_date"] != r["first_date"] else "",
+        ]))
+        n = r["size"] or 1
+        cells = (f"#{r['id']}\n{n} post{'s' if n != 1 else ''}", first, ", ".join(chans), head)
+        table.add_row(*map(Text, cells))  # Text: a "[...]" in a title or headline is not markup
     c.print(table)
+
+
+def _when(iso_date: str | None) -> str:
+    return (iso_date or "").replace("T", " ")[:16]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,8 +17,8 @@ from telethon import TelegramClient, errors
 
 from ..config import Config, ConfigError, Secrets
 
-__all__ = ["CLIENT_OPTIONS", "NotLoggedIn", "SessionBusy", "has_auth_key", "log_in", "make_client", "secure_session",
-           "session_lock", "who"]
+__all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "ConnectionAttempts", "NotLoggedIn", "SessionBusy",
+           "cannot_reach", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,70 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "device_model": "tgwatch",
     "app_version": "tgwatch",
 }
+
+
+# `tgwatch login` is interactive: a few quick attempts, then a clear error (not 20 s of retries).
+LOGIN_OPTIONS: dict[str, Any] = {"connection_retries": 2, "retry_delay": 2, "timeout": 10}
+
+# What a Telegram that cannot be reached raises out of Telethon: refused or failed connections
+# (ConnectionError after the retries, an unknown host), a timeout, and a connection cut in the middle of the
+# handshake, which Telethon lets through as asyncio.IncompleteReadError (an EOFError, which click
+# would otherwise turn into a bare "Aborted!").
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError,
+                                                     socket.gaierror)
+
+
+class ConnectionAttempts(logging.Filter):
+    """Collects Telethon's warnings about a failed connection ("Attempt 1 at connecting failed:
+    OSError: ...", "Server closed the connection: ...") so the user gets one line at the end, with
+    the last attempt's reason, instead of a warning per retry. They still show with -v. Use as a
+    context manager around the connection."""
+
+    LOGGERS = ("telethon.network.mtprotosender", "telethon.network.connection.connection")
+    _MARKERS = ("at connecting failed", "during auth_key gen", "at new auth_key failed", "closed the connection")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: str | None = None
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            message = record.getMessage()
+            if any(m in message for m in self._MARKERS):
+                self.count += 1
+                if "Attempt" in message or "during auth_key gen" in message:
+                    self.last = message.split(": ", 1)[1] if ": " in message else message
+                return logging.getLogger().isEnabledFor(logging.INFO)
+        return True
+
+    def __enter__(self) -> "ConnectionAttempts":
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+def cannot_reach(error: BaseException, attempts: ConnectionAttempts | None = None) -> str:
+    """One line for a Telegram that cannot be reached: what happened, in short (no secrets: Telethon's
+    connection errors carry addresses and counts, never keys)."""
+    if isinstance(error, asyncio.IncompleteReadError):
+        reason = (f"the connection was closed during the handshake ({len(error.partial)} of "
+                  f"{error.expected} bytes received)")
+    elif type(error) is ConnectionError and attempts is not None and attempts.last:  # Telethon gave up retrying
+        reason = f"{attempts.last} ({attempts.count} attempts)"
+    elif isinstance(error, asyncio.TimeoutError):
+        reason = "timed out"
+    elif isinstance(error, OSError) and error.strerror:
+        reason = f"{type(error).__name__}: {error.strerror}"
+    else:
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if attempts is not None and attempts.last and attempts.last not in reason:
+        reason += f"; last attempt: {attempts.last}"
+    return f"cannot reach Telegram (network, firewall or proxy?): {reason}"
 
 
 class NotLoggedIn(Exception):

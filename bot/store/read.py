@@ -21,7 +21,7 @@ from ..text import tokenize, words
 from .db import Store, iso
 
 __all__ = [
-    "EXPORT_FIELDS", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "channel_names", "count_posts",
+    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "channel_names", "count_posts",
     "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
 ]
 
@@ -43,11 +43,30 @@ class SearchError(ValueError):
 # -- channels and rules -------------------------------------------------------------------------
 
 
+class AmbiguousChannel(ValueError):
+    """A channel reference that is the title of several stored channels; `candidates` names them."""
+
+    def __init__(self, ref: str, candidates: list[str]) -> None:
+        super().__init__(f"{ref!r} is the title of {len(candidates)} channels: {', '.join(candidates)}; "
+                         "give the id or @username instead")
+        self.ref = ref
+        self.candidates = candidates
+
+
+def _channel_label(cid: int, username: str | None, title: str | None) -> str:
+    """How a stored channel is named to the user: "@username (title)", else "id (title)"."""
+    name = f"@{username}" if username else str(cid)
+    return f"{name} ({title})" if title and title != str(cid) else name
+
+
 def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[int], list[str]]:
     """Channel ids for references given as username (with or without @, or t.me/name), bare id or
-    marked -100 id; returns (ids found in the store, references not found)."""
+    marked -100 id, or else as the channel's exact title (any case: stores replayed from Telegram
+    Desktop exports know no usernames, only titles); returns (ids found in the store, references
+    not found). Raises AmbiguousChannel when a title names several channels."""
     ids: list[int] = []
     unknown: list[str] = []
+    titles: list[tuple[int, str | None, str]] | None = None
     for ref in channels:
         key = channel_key(ref)
         if key.isdigit():
@@ -55,6 +74,14 @@ def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[
         else:
             rows = store.db.execute("SELECT id FROM channels WHERE lower(username) = ?", [key])
         found = [int(r[0]) for r in rows]
+        if not found and not isinstance(ref, int):
+            if titles is None:  # SQLite's lower() folds ASCII only: compare titles in Python
+                titles = [(int(i), u, t) for i, u, t in store.db.execute("SELECT id, username, title FROM channels ORDER BY id")]
+            wanted = {key, str(ref).strip().casefold()}
+            same = [(i, u, t) for i, u, t in titles if t and t.strip().casefold() in wanted]
+            if len(same) > 1:
+                raise AmbiguousChannel(str(ref), [_channel_label(*c) for c in same])
+            found = [i for i, _, _ in same]
         if found:
             ids.extend(i for i in found if i not in ids)
         else:
@@ -68,8 +95,9 @@ def rule_names(store: Store) -> list[str]:
 
 
 def channel_names(store: Store) -> list[str]:
-    """How each stored channel can be named on the command line: @username, else its id."""
-    return [f"@{u}" if u else str(i) for i, u in store.db.execute("SELECT id, username FROM channels ORDER BY id")]
+    """Each stored channel as "@username (title)", else "id (title)": how it can be named on the
+    command line, and which channel it is."""
+    return [_channel_label(int(i), u, t) for i, u, t in store.db.execute("SELECT id, username, title FROM channels ORDER BY id")]
 
 
 # -- full-text search -----------------------------------------------------------------------------

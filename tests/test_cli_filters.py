@@ -1,0 +1,205 @@
+"""What an analyst sees from the CLI's shared filters: --since/--until read the same way by every
+command, --channel by username, id or title, -o against --format, and `tgwatch stories` in an
+80-column terminal. Real stores built by the real pipeline (tests/sample_store.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+
+from .sample_store import KUBAN, ROOT, Sample
+from .test_export import assert_clean_error, csv_rows, run
+
+SVODKA, YUZHNY = 1700000001, 1700000002
+
+
+def backtest(sample: Sample, *args: str) -> Result:
+    return run("rules", "backtest", "desertion", "--db", sample.db, "--rules", ROOT / "rules", *args)
+
+
+def on_days(sample: Sample, *days: str) -> tuple[int, int]:
+    """(stored posts, posts desertion matches) dated on these days."""
+    latest = {p.post.key: p for p in sample.processed if p.status != "unchanged"}
+    posts = [p for p in latest.values() if p.post.date.date().isoformat() in days]
+    return len(posts), sum(1 for p in posts if any(m.rule == "desertion" for m in p.matches))
+
+
+def add_posts(db: Path, tmp_path: Path, lines: list[dict]) -> None:
+    """Replay JSON Lines posts (channels with a title and no username, as Desktop exports give) into db."""
+    src = tmp_path / "more.jsonl"
+    src.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    r = run("replay", src, "--db", db, "--rules", ROOT / "rules", "--alerts", "none")
+    assert r.exit_code == 0, r.output
+
+
+def post(channel_id: int, title: str, message_id: int, text: str = "В части задержали дезертира.") -> dict:
+    return {"channel_id": channel_id, "channel_title": title, "message_id": message_id,
+            "date": "2026-11-24T10:00:00Z", "text": text}
+
+
+# -- 1. dates: one reading of --since / --until ---------------------------------------------------
+
+
+def test_backtest_since_and_until_the_same_bare_day_is_that_whole_day(sample: Sample) -> None:
+    posts, hits = on_days(sample, "2026-11-21")
+    assert posts and hits
+    r = backtest(sample, "--since", "2026-11-21", "--until", "2026-11-21")
+    assert r.exit_code == 0, r.output
+    assert f"{hits} of {posts} stored posts matched" in r.stdout
+    assert "2026-11-21" in r.stdout and "2026-11-20" not in r.stdout and "2026-11-22" not in r.stdout
+    # export reads the same dates the same way: the same day, the same matched posts
+    rows = csv_rows(run("export", "--db", sample.db, "--rule", "desertion",
+                        "--since", "2026-11-21", "--until", "2026-11-21").stdout)
+    assert len(rows) == hits and {row["date"][:10] for row in rows} == {"2026-11-21"}
+
+
+def test_backtest_until_a_bare_day_includes_that_day(sample: Sample) -> None:
+    posts, hits = on_days(sample, "2026-11-21", "2026-11-22")
+    r = backtest(sample, "--since", "2026-11-21", "--until", "2026-11-22")
+    assert r.exit_code == 0, r.output
+    assert f"{hits} of {posts} stored posts matched" in r.stdout
+    # a time is taken as it is: up to (not including) that moment
+    posts_21, hits_21 = on_days(sample, "2026-11-21")
+    r = backtest(sample, "--since", "2026-11-21", "--until", "2026-11-22T00:00")
+    assert f"{hits_21} of {posts_21} stored posts matched" in r.stdout
+
+
+def test_backtest_and_export_help_say_a_bare_until_day_is_included() -> None:
+    for command in (["rules", "backtest"], ["export"]):
+        r = CliRunner().invoke(cli, [*command, "--help"])
+        assert r.exit_code == 0
+        assert "--until DATE Only posts up to this date (a bare day includes that whole day)" in \
+            " ".join(r.output.replace("Posts up", "Only posts up").split()), r.output
+
+
+@pytest.mark.parametrize("command", [["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")], ["export"]])
+def test_since_after_until_is_the_same_error_everywhere(sample: Sample, command: list[str]) -> None:
+    assert_clean_error(run(*command, "--db", sample.db, "--since", "2026-11-22", "--until", "2026-11-21"),
+                       "--since must be before --until")
+
+
+# -- 2. --channel by title, and channels named by id and title -------------------------------------
+
+
+def test_channel_by_its_title_in_any_case(sample: Sample) -> None:
+    for ref in ("Сводка 24", "сводка 24", "СВОДКА 24"):
+        r = run("export", "--db", sample.db, "--channel", ref)
+        assert r.exit_code == 0, r.output
+        rows = csv_rows(r.stdout)
+        assert rows and {int(row["channel_id"]) for row in rows} == {SVODKA}, ref
+        assert "warning" not in r.stderr
+
+
+@pytest.mark.parametrize("ref", ["@mash", "mash", "t.me/mash", "https://t.me/Mash", "Mash"])
+def test_a_channel_with_no_username_is_found_by_the_name_analysts_call_it(sample: Sample, tmp_path: Path,
+                                                                        ref: str) -> None:
+    add_posts(sample.db, tmp_path, [post(1800000002, "Mash", 7)])
+    r = run("export", "--db", sample.db, "--channel", ref)
+    assert r.exit_code == 0, r.output
+    rows = csv_rows(r.stdout)
+    assert [(row["channel_title"], row["message_id"]) for row in rows] == [("Mash", "7")]
+    assert "warning" not in r.stderr
+
+
+def test_a_title_two_channels_share_is_a_one_line_error_naming_both(sample: Sample, tmp_path: Path) -> None:
+    add_posts(sample.db, tmp_path, [post(1800000002, "Mash", 7), post(1800000005, "MASH", 9)])
+    r = run("export", "--db", sample.db, "--channel", "@mash")
+    assert_clean_error(r, "'@mash' is the title of 2 channels", "1800000002 (Mash)", "1800000005 (MASH)")
+    assert r.stdout == ""
+    # an id still picks one of them
+    rows = csv_rows(run("export", "--db", sample.db, "--channel", "1800000005").stdout)
+    assert [row["message_id"] for row in rows] == ["9"]
+
+
+def test_an_unknown_channel_warning_says_which_channel_is_which(sample: Sample) -> None:
+    r = run("export", "--db", sample.db, "--channel", "@mash")
+    assert r.exit_code == 0 and csv_rows(r.stdout) == []
+    warning = r.stderr.splitlines()[0]
+    assert warning.startswith("warning: no channel @mash in this store (channels: ")
+    for name in (f"{SVODKA} (Сводка 24)", f"{YUZHNY} (Южный Телеграф)", "1700000003 (Горячая линия)",
+                 "@Kuban_Online (Кубань Онлайн)"):
+        assert name in warning
+
+
+# -- 3. -o's suffix against --format ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt, name", [("csv", "out.xlsx"), ("xlsx", "out.csv"), ("jsonl", "out.csv"),
+                                       ("csv", "out.ndjson"), ("csv", "OUT.JSONL")])
+def test_format_and_a_file_name_that_disagree_is_an_error(sample: Sample, tmp_path: Path, fmt: str, name: str) -> None:
+    out = tmp_path / name
+    r = run("export", "--db", sample.db, "--format", fmt, "-o", out)
+    assert_clean_error(r, f"-o {out}", f"--format says {fmt}")
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+@pytest.mark.parametrize("fmt, name, start", [("jsonl", "out.ndjson", b"{"), ("csv", "out.txt", b"channel_id,"),
+                                              ("jsonl", "out.json", b"{"), (None, "out.xlsx", b"PK"),
+                                              (None, "out.ndjson", b"{"), ("xlsx", "out.XLSX", b"PK")])
+def test_format_and_file_name_that_agree_or_a_name_that_names_no_format(sample: Sample, tmp_path: Path,
+                                                                       fmt: str | None, name: str, start: bytes) -> None:
+    out = tmp_path / name
+    r = run("export", "--db", sample.db, *(["--format", fmt] if fmt else []), "-o", out)
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(start)
+
+
+# -- 4. stories in an 80-column terminal ---------------------------------------------------------
+
+
+def stories(db: Path, *args: str, columns: int = 80) -> Result:
+    return CliRunner().invoke(cli, ["stories", "--db", str(db), *args], env={"COLUMNS": str(columns)})
+
+
+def story_links(db: Path, min_size: int) -> list[str]:
+    with sqlite3.connect(db) as c:
+        return [link for (link,) in c.execute(
+            "SELECT p.link FROM stories s JOIN posts p ON p.channel_id = s.first_channel_id "
+            "AND p.message_id = s.first_message_id WHERE s.size >= ?", [min_size])]
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_story_links_are_whole_in_a_narrow_terminal(sample: Sample, columns: int) -> None:
+    r = stories(sample.db, "--min-size", "1", "--limit", "100", columns=columns)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    links = story_links(sample.db, 1)
+    assert "https://t.me/Kuban_Online/501" in links and len(links) > 5
+    for link in links:  # each first post's link on one line, whole, clickable
+        assert any(re.search(re.escape(link) + r"(?![\w/])", line) for line in lines), link
+    broken = [line for line in lines if re.search(r"https://t\.me/\S*\s*│\s*$", line) and
+              not any(link in line for link in links)]
+    assert not broken
+
+
+def test_stories_by_default_leave_single_posts_out(sample: Sample) -> None:
+    r = stories(sample.db, "--limit", "100")
+    assert r.exit_code == 0, r.output
+    shown = set(re.findall(r"│ (#\d+)\s", r.stdout))
+    with sqlite3.connect(sample.db) as c:
+        big = {f"#{i}" for (i,) in c.execute("SELECT id FROM stories WHERE size >= 2")}
+        single = {f"#{i}" for (i,) in c.execute("SELECT id FROM stories WHERE coalesce(size, 1) < 2")}
+    assert shown == big and single
+    assert " 1 post " not in r.stdout
+    every = stories(sample.db, "--limit", "100", "--min-size", "1")
+    assert set(re.findall(r"│ (#\d+)\s", every.stdout)) == big | single
+    assert "1 post " in every.stdout
+    help_text = " ".join(CliRunner().invoke(cli, ["stories", "--help"]).output.split())
+    assert "Only stories of at least this many posts (1 lists single posts too). [default: 2;" in help_text
+
+
+def test_no_story_of_two_posts_says_how_to_see_single_ones(tmp_path: Path) -> None:
+    db = tmp_path / "one.db"
+    add_posts(db, tmp_path, [post(1800000002, "Mash", 7)])
+    r = stories(db)
+    assert r.exit_code == 1
+    assert r.stdout.strip() == "no stories of 2+ posts (--min-size 1 lists single posts too)"
+    assert "1 post" in stories(db, "--min-size", "1").stdout

@@ -1,0 +1,142 @@
+"""`tgwatch login` when Telegram cannot be reached: one clear line, no traceback, no bare "Aborted!".
+
+The real TelegramClient and its real MTProto sender run the real handshake; only the server side is
+fake, a TCP listener on 127.0.0.1 the session file points at, which cuts the connection mid-handshake,
+holds it open, or is not there at all (nothing leaves the machine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from telethon import TelegramClient
+
+from bot.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+HASH = "0123456789abcdef0123456789abcdef"
+ENV = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+PREFIX = "error: cannot reach Telegram (network, firewall or proxy?): "
+
+
+class FakeDC:
+    """The server end of a Telegram data centre at the TCP level: `cut` accepts, reads the start of
+    the handshake and closes; `hold` accepts and never answers; `absent` refuses connections."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.held: list[socket.socket] = []
+        if mode == "absent":
+            self.sock.close()  # the port is free again: connecting is refused
+            return
+        self.sock.listen()
+        self.sock.settimeout(30)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                if self.mode == "hold":
+                    self.held.append(conn)
+                    continue
+                conn.settimeout(10)
+                self.received.append(conn.recv(1024))
+                conn.close()
+        except OSError:
+            return
+
+    def close(self) -> None:
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+def config_at(tmp_path: Path, dc: FakeDC) -> Path:
+    """A config whose (not yet logged-in) session talks to `dc` instead of Telegram."""
+    sessions = tmp_path / "sessions"
+    sessions.mkdir(mode=0o700)
+    session = TelegramClient(str(sessions / "user.session"), 1, HASH).session
+    session.set_dc(2, "127.0.0.1", dc.port)
+    session.save()
+    session.close()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\nsession_dir = "{sessions}"\n', encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture
+def dc(request: pytest.FixtureRequest) -> Iterator[FakeDC]:
+    server = FakeDC(request.param)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.live.session import LOGIN_OPTIONS
+
+    monkeypatch.setitem(LOGIN_OPTIONS, "retry_delay", 0)
+
+
+def assert_one_line_error(output: str, *needles: str) -> None:
+    assert output.startswith(PREFIX) and output.count("\n") == 1, output
+    assert "Traceback" not in output and "Aborted" not in output and "WARNING" not in output
+    assert HASH not in output
+    for n in needles:
+        assert n in output, output
+
+
+@pytest.mark.parametrize("dc", ["cut"], indirect=True)
+def test_a_connection_cut_mid_handshake_is_one_clear_line(dc: FakeDC, tmp_path: Path, quick_retries: None) -> None:
+    r = CliRunner().invoke(cli, ["login", "-c", str(config_at(tmp_path, dc)), "--phone", "+447700900123"], env=ENV)
+    assert dc.received and dc.received[0]  # Telethon did start its handshake with our server
+    assert r.exit_code == 2, r.output
+    assert_one_line_error(r.output, "the connection was closed during the handshake")
+
+
+@pytest.mark.parametrize("dc", ["absent"], indirect=True)
+def test_no_telegram_to_connect_to_is_one_clear_line_without_retry_warnings(dc: FakeDC, tmp_path: Path,
+                                                                            quick_retries: None) -> None:
+    started = time.monotonic()
+    r = CliRunner().invoke(cli, ["login", "-c", str(config_at(tmp_path, dc)), "--phone", "+447700900123"], env=ENV)
+    assert r.exit_code == 2, r.output
+    assert_one_line_error(r.output, "ConnectionRefusedError", "(3 attempts)")
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("dc", ["hold"], indirect=True)
+def test_ctrl_c_while_connecting_still_cancels_the_login(dc: FakeDC, tmp_path: Path) -> None:
+    cfg = config_at(tmp_path, dc)
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "login", "-c", str(cfg),
+                              "--phone", "+447700900123"], env=env, cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not dc.held and time.monotonic() < deadline:  # wait until it is mid-handshake
+            time.sleep(0.05)
+        assert dc.held, "the login never connected"
+        time.sleep(0.2)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 2, (out, err)
+    assert err == "error: login cancelled\n", err
+    assert "Traceback" not in out + err
