@@ -38,6 +38,13 @@ other); DEFAULT_RULE near 0.2 + 0.2·ln(1+h) within 18 h, to 48 h with equal num
               same_story P 0.860 R 0.754 F1 0.803 | tuned 2-fold F1 0.770 (0.691-0.803)
               old shape F1 0.777 | 2-fold 0.729; PRECISE_RULE P 0.943 R 0.631; at P>=.93 tuned
               on halves: P 0.878 R 0.622 (old shape 0.872 / 0.592)
+  thin evidence (2026-11-28: one shared word is no similarity, two count only both ways, the
+              index joins the candidate most alike both ways, an ad line with a link is
+              boilerplate): index P 0.830 R 0.600 F1 0.696 (was 0.827 / 0.623 / 0.711: the
+              recall lost is captions and rewordings joined by one or two words, and a
+              subscriber-milestone hub no longer splits the Korean martial-law posts by chance);
+              lemma same_story 0.851 / 0.792 / 0.821 (was 0.841 / 0.815 / 0.828); prefix
+              same_story 0.864 / 0.731, PRECISE 0.941 / 0.615. The figures below are from before.
   index (after a replay, PRECISE_RULE, 12/10 keys, short posts' top words): P 0.827 R 0.623
               F1 0.711; with DEFAULT_RULE in the index 0.774 / 0.738 / 0.756, and with every
               post of the window compared (no candidate index) 0.800 / 0.646 / 0.715 (PRECISE)
