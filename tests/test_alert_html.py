@@ -11,7 +11,7 @@ from telethon.helpers import add_surrogate
 from telethon.tl.types import MessageEntityBold, MessageEntityTextUrl
 
 from bot.alert.html import MAX_LENGTH, render_html, to_parts
-from bot.alert.outbox import Alert, matched_words
+from bot.alert.outbox import _EDGE, Alert, matched_words
 
 
 def alert(text: str, hits: list[tuple[int, int]], **kw: object) -> Alert:
@@ -73,9 +73,21 @@ def test_matched_line_shows_the_posts_words_and_the_rule_term_where_it_differs()
     assert line == "matched: оцеплен ← оцепить, 1441-й, полк, дезертирв ← дезертир~1 (typo), Режим, КТО"
 
 
-@given(st.text(max_size=60), st.data())
-def test_every_matched_word_is_in_the_post(text: str, data: st.DataObject) -> None:
-    spans = data.draw(st.lists(st.tuples(st.integers(0, len(text)), st.integers(0, len(text))), max_size=4))
-    hits = tuple(("t", "f", min(a, b), max(a, b), 1.0, "exact") for a, b in spans if a != b)
-    for shown in filter(None, matched_words(text, hits).split(", ")):  # a shown word never holds a space
-        assert shown.split(" ← ")[0] in text
+_TOKEN = st.text(st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=8)
+
+
+@given(st.lists(_TOKEN, min_size=1, max_size=8), st.data())
+def test_each_hit_shows_the_whole_word_it_is_in_once(tokens: list[str], data: st.DataObject) -> None:
+    text = " ".join(tokens)
+    starts = [sum(len(t) + 1 for t in tokens[:i]) for i in range(len(tokens))]
+    hits = []
+    for i in data.draw(st.lists(st.integers(0, len(tokens) - 1), min_size=1, max_size=4)):
+        a = data.draw(st.integers(0, len(tokens[i]) - 1))
+        b = data.draw(st.integers(a + 1, len(tokens[i])))
+        hits.append(("=t", "f", starts[i] + a, starts[i] + b, 1.0, "exact"))  # a hit inside token i
+    shown = matched_words(text, tuple(hits)).split(", ")
+    words = {(t.strip(_EDGE) or t) for t in tokens}
+    expected = {(tokens[i].strip(_EDGE) or tokens[i]).casefold() for i in
+                (next(j for j in range(len(tokens)) if starts[j] <= h[2] < starts[j] + len(tokens[j])) for h in hits)}
+    assert set(shown) <= words  # whole words of the post, never a piece of one
+    assert len({w.casefold() for w in shown}) == len(shown) and {w.casefold() for w in shown} == expected
