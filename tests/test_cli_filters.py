@@ -79,7 +79,8 @@ def test_backtest_and_export_help_say_a_bare_until_day_is_included() -> None:
             " ".join(r.output.replace("Posts up", "Only posts up").split()), r.output
 
 
-@pytest.mark.parametrize("command", [["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")], ["export"]])
+@pytest.mark.parametrize("command", [["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")], ["export"],
+                                     ["search", "дезертир"]])
 def test_since_after_until_is_the_same_error_everywhere(sample: Sample, command: list[str]) -> None:
     assert_clean_error(run(*command, "--db", sample.db, "--since", "2026-11-22", "--until", "2026-11-21"),
                        "--since must be before --until")
@@ -126,6 +127,51 @@ def test_an_unknown_channel_warning_says_which_channel_is_which(sample: Sample) 
     for name in (f"{SVODKA} (Сводка 24)", f"{YUZHNY} (Южный Телеграф)", "1700000003 (Горячая линия)",
                  "@Kuban_Online (Кубань Онлайн)"):
         assert name in warning
+
+
+def of_channel(sample: Sample, channel_id: int) -> tuple[int, int]:
+    """(stored posts, posts desertion matches) of this channel."""
+    latest = {p.post.key: p for p in sample.processed if p.status != "unchanged"}
+    posts = [p for p in latest.values() if p.post.channel_id == channel_id]
+    return len(posts), sum(1 for p in posts if any(m.rule == "desertion" for m in p.matches))
+
+
+def test_backtest_of_one_channel_counts_and_compares_that_channel_only(sample: Sample) -> None:
+    posts, hits = of_channel(sample, YUZHNY)
+    assert 0 < hits < sum(1 for p in {q.post.key: q for q in sample.processed}.values()
+                          if any(m.rule == "desertion" for m in p.matches))  # other channels have hits too
+    r = backtest(sample, "--channel", "Южный Телеграф")
+    assert r.exit_code == 0, r.output
+    assert f"{hits} of {posts} stored posts matched" in r.stdout
+    # the stored matches it compares with are that channel's too: nothing new, nothing gone
+    assert re.search(rf"desertion\s+│\s+{hits}\s+│\s+{hits}\s+│\s+\+0\s+│\s+-0", r.stdout), r.stdout
+    assert "Сводка 24" not in r.stdout and "Горячая линия" not in r.stdout
+
+
+@pytest.mark.parametrize("command", [["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")],
+                                     ["search", "дезертир"]])
+def test_a_channel_the_store_does_not_have_is_an_error_not_the_whole_store(sample: Sample, command: list[str]) -> None:
+    r = run(*command, "--db", sample.db, "--channel", "@nosuch")
+    assert_clean_error(r, "--channel: no channel @nosuch in this store (channels: 1700000001 (Сводка 24), ")
+    assert r.stdout == ""
+
+
+def test_search_of_one_channel_and_span(sample: Sample) -> None:
+    everywhere = run("search", "дезертир", "--db", sample.db)
+    assert everywhere.exit_code == 0, everywhere.output
+    assert "Сводка 24" in everywhere.stdout and "Кубань Онлайн" in everywhere.stdout
+    r = run("search", "дезертир", "--db", sample.db, "--channel", str(SVODKA))
+    assert r.exit_code == 0, r.output
+    heads = [line for line in r.stdout.splitlines() if " UTC " in line]
+    assert heads and all(h.startswith("Сводка 24  ") for h in heads)
+    # a span with no post: exit 1, and the message says the filter is why
+    r = run("search", "дезертир", "--db", sample.db, "--since", "2030-01-01")
+    assert r.exit_code == 1 and "no stored post in that span contains 'дезертир'" in r.stdout
+    days = {h.split("  ")[1][:10] for h in (line for line in everywhere.stdout.splitlines() if " UTC " in line)}
+    day = min(days)
+    r = run("search", "дезертир", "--db", sample.db, "--since", day, "--until", day)
+    shown = {h.split("  ")[1][:10] for h in (line for line in r.stdout.splitlines() if " UTC " in line)}
+    assert r.exit_code == 0 and shown == {day}
 
 
 # -- 3. -o's suffix against --format ------------------------------------------------------------

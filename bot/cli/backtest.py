@@ -23,7 +23,7 @@ from ..match.matcher import Match
 from ..match.rules import Rule
 from ..store.backtest import Backtest, run_backtest
 from ..store.read import count_posts
-from .common import COUNT_MAX, DEFAULT_DB, DEFAULT_RULES, UNTIL, WHEN, check_span, err, fail, open_store, out
+from .common import COUNT_MAX, DEFAULT_DB, DEFAULT_RULES, UNTIL, WHEN, check_channels, check_span, err, fail, open_store, out
 from .rules import SEVERITY_STYLE, highlight, load_or_fail
 
 __all__ = ["backtest", "select_rules"]
@@ -52,24 +52,26 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.argument("ref", metavar="NAME|FILE")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to test against.")
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder NAME is looked up in.")
+@click.option("--channel", "channels", multiple=True, help="Only posts of this channel (@username, id or exact title); repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
 @click.option("--samples", default=5, show_default=True, type=click.IntRange(min=0, max=COUNT_MAX, clamp=True), help="Show this many of the latest hits.")
-def backtest(ref: str, db_path: str, rules_path: str, since: datetime | None, until: datetime | None,
-             samples: int) -> None:
+def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
+             until: datetime | None, samples: int) -> None:
     """Run rule NAME (or every rule in FILE.toml) over the stored posts and show what it would match:
     hits per rule, channel and day, the change against the stored matches, and sample posts."""
     check_span(since, until)
     selected = select_rules(ref, rules_path)
     store = open_store(db_path, must_exist=True)
+    ids = check_channels(store, channels, need_one=True)
     console = err()
     bar = Progress(TextColumn("backtesting"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                    TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     try:
-        total = count_posts(store, since=since, until=until)
+        total = count_posts(store, channels=ids, since=since, until=until)
         with bar:
             task = bar.add_task("backtest", total=total)
-            result = run_backtest(store, selected, since=since, until=until, samples=samples,
+            result = run_backtest(store, selected, channels=ids, since=since, until=until, samples=samples,
                                   progress=lambda: bar.advance(task))
     except KeyboardInterrupt:
         fail("interrupted", 130)

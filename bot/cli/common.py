@@ -110,10 +110,11 @@ def open_store(path: str, *, must_exist: bool = False) -> Store:
         fail(f"{path}: cannot open database ({e})")
 
 
-def check_channels(store: Store, channels: tuple[str, ...] | list[str]) -> list[int]:
+def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_one: bool = False) -> list[int]:
     """The stored ids a command's --channel options name (@username, t.me/name, id, or the exact
     title in any case). A title several channels share exits with one line naming them; a
-    reference the store has never seen gives a warning listing the channels it has."""
+    reference the store has never seen gives a warning listing the channels it has (an error,
+    when `need_one` and none is known: the command would otherwise run on the whole store)."""
     if not channels:
         return []
     try:
@@ -121,6 +122,9 @@ def check_channels(store: Store, channels: tuple[str, ...] | list[str]) -> list[
     except AmbiguousChannel as e:
         fail(f"--channel {e}")
     if unknown:
-        err().print(f"warning: no channel {', '.join(unknown)} in this store "
-                    f"(channels: {', '.join(channel_names(store)) or 'none'})", markup=False)
+        problem = f"no channel {', '.join(unknown)} in this store (channels: {', '.join(channel_names(store)) or 'none'})"
+        if need_one and not ids:
+            store.close()
+            fail(f"--channel: {problem}")
+        err().print(f"warning: {problem}", markup=False)
     return ids

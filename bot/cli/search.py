@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from rich.text import Text
 
 from ..alert.outbox import snippet
 from ..store.read import SearchError, SearchHit, search_posts
-from .common import COUNT_MAX, DEFAULT_DB, fail, open_store, out
+from .common import COUNT_MAX, DEFAULT_DB, UNTIL, WHEN, check_channels, check_span, fail, open_store, out
 
 __all__ = ["search", "render_hit"]
 
@@ -29,18 +30,24 @@ def render_hit(hit: SearchHit, width: int = 220) -> Text:
 @click.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
+@click.option("--channel", "channels", multiple=True, help="Only posts of this channel (@username, id or exact title); repeatable.")
+@click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
+@click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Show at most this many posts.")
-def search(words: tuple[str, ...], db_path: str, limit: int) -> None:
+def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], since: datetime | None,
+           until: datetime | None, limit: int) -> None:
     """Find stored posts containing every one of WORDS (as a word start or in any inflection).
 
     Quotes and punctuation are ignored. Exit 0 when something was found, 1 when nothing was.
     """
     text = " ".join(words)
+    check_span(since, until)
     store = open_store(db_path, must_exist=True)
+    ids = check_channels(store, channels, need_one=True)
     c = out()
     n = 0
     try:
-        for hit in search_posts(store, text, limit):
+        for hit in search_posts(store, text, limit, channels=ids, since=since, until=until):
             if n:
                 c.print()
             c.print(render_hit(hit))
@@ -50,7 +57,8 @@ def search(words: tuple[str, ...], db_path: str, limit: int) -> None:
     finally:
         store.close()
     if not n:
-        c.print(f"no stored post contains {text!r}", markup=False)
+        scope = " of those channels" * bool(channels) + " in that span" * bool(since or until)
+        c.print(f"no stored post{scope} contains {text!r}", markup=False)
         sys.exit(1)
     click.echo(f"{n} post{'s' if n != 1 else ''}" + (f" (the best {limit}; use --limit for more)" if n == limit else ""),
                err=True)

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from ..match.matcher import Match, Matcher
 from ..match.rules import Rule
 from .db import Store, iso
-from .read import StoredPost, iter_posts
+from .read import StoredPost, iter_posts, resolve_channels
 
 __all__ = ["Backtest", "run_backtest"]
 
@@ -33,14 +33,17 @@ class Backtest:
     lost: Counter[str] = field(default_factory=Counter)  # in the store, not matched now
 
 
-def run_backtest(store: Store, rules: Iterable[Rule], *, since: datetime | None = None,
-                 until: datetime | None = None, samples: int = 5,
+def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str | int] = (),
+                 since: datetime | None = None, until: datetime | None = None, samples: int = 5,
                  progress: Callable[[], None] | None = None) -> Backtest:
-    """Match every stored post (streaming) with a fresh Matcher; keep counts and the latest samples."""
+    """Match every stored post (streaming; of `channels` only, when given) with a fresh Matcher;
+    keep counts and the latest samples."""
     matcher = Matcher(list(rules))
     result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)))
-    stored = _stored_matches(store, result.rules, since, until)
-    for post in iter_posts(store, since=since, until=until):
+    channels = list(channels)
+    channel_ids = resolve_channels(store, channels)[0] if channels else None
+    stored = _stored_matches(store, result.rules, channel_ids, since, until)
+    for post in iter_posts(store, channels=channels, since=since, until=until):
         result.posts += 1
         if progress:
             progress()
@@ -62,7 +65,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, since: datetime | None 
     return result
 
 
-def _stored_matches(store: Store, rules: list[str], since: datetime | None,
+def _stored_matches(store: Store, rules: list[str], channel_ids: list[int] | None, since: datetime | None,
                     until: datetime | None) -> dict[str, set[tuple[int, int]]]:
     """Which posts the store currently has as matched by these rules (to show what changes)."""
     out: dict[str, set[tuple[int, int]]] = {r: set() for r in rules}
@@ -70,6 +73,9 @@ def _stored_matches(store: Store, rules: list[str], since: datetime | None,
            "ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
            f"WHERE m.current = 1 AND m.rule IN ({','.join('?' * len(rules)) or 'NULL'})")
     args: list[object] = list(rules)
+    if channel_ids is not None:
+        sql += f" AND m.channel_id IN ({','.join('?' * len(channel_ids)) or 'NULL'})"
+        args.extend(channel_ids)
     if since:
         sql += " AND p.date >= ?"
         args.append(iso(since))

@@ -165,18 +165,21 @@ class SearchHit:
     spans: tuple[tuple[int, int], ...]
 
 
-def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True) -> Iterator[SearchHit]:
-    """Posts whose text has every word of `text` (as a prefix or an inflected form), by bm25."""
+def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True, channels: Iterable[str | int] = (),
+                 since: datetime | None = None, until: datetime | None = None) -> Iterator[SearchHit]:
+    """Posts whose text has every word of `text` (as a prefix or an inflected form), by bm25;
+    optionally only of `channels`, `since` <= date < `until`."""
     store.sync_search()
     q = fts_query(text, forms=forms)
     log.debug("fts query: %s", q.expression)
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
     sql = (
         "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score "
         "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
-        "WHERE posts_fts MATCH ? ORDER BY score, p.date DESC LIMIT ?"
+        "WHERE " + " AND ".join(["posts_fts MATCH ?", *where]) + " ORDER BY score, p.date DESC LIMIT ?"
     )
     try:
-        cur = store.db.execute(sql, [q.expression, max(0, int(limit))])
+        cur = store.db.execute(sql, [q.expression, *args, max(0, int(limit))])
     except sqlite3.OperationalError as e:  # a malformed index, or an FTS5 corner we did not foresee
         raise SearchError(f"search failed: {e}") from None
     for cid, title, username, mid, link, date, body, score in cur:
