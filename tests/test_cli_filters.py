@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 
-from .sample_store import KUBAN, ROOT, Sample
+from .sample_store import ROOT, Sample
 from .test_export import assert_clean_error, csv_rows, run
 
 SVODKA, YUZHNY = 1700000001, 1700000002
