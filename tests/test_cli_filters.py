@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 
-from .sample_store import ROOT, Sample
+from .sample_store import KUBAN, ROOT, Sample
 from .test_export import assert_clean_error, csv_rows, run
 
 SVODKA, YUZHNY = 1700000001, 1700000002
@@ -249,3 +249,32 @@ def test_no_story_of_two_posts_says_how_to_see_single_ones(tmp_path: Path) -> No
     assert r.exit_code == 1
     assert r.stdout.strip() == "no stories of 2+ posts (--min-size 1 lists single posts too)"
     assert "1 post" in stories(db, "--min-size", "1").stdout
+
+
+def shown_stories(r: Result) -> set[int]:
+    assert r.exit_code == 0, r.output
+    return {int(i) for i in re.findall(r"│ #(\d+)\s", r.stdout)}
+
+
+def test_stories_of_one_rule_are_those_it_matched_a_post_of(sample: Sample) -> None:
+    every = shown_stories(stories(sample.db, "--limit", "100", "--min-size", "1"))
+    for rule in ("desertion", "lockdown"):
+        wanted = {p.story_id for p in sample.matched(rule)}
+        assert wanted and wanted < every  # the rule matched some stories, not all
+        assert shown_stories(stories(sample.db, "--rule", rule, "--limit", "100", "--min-size", "1")) == wanted
+    both = shown_stories(stories(sample.db, "--rule", "desertion", "--rule", "lockdown", "--limit", "100", "--min-size", "1"))
+    assert both == {p.story_id for p in sample.matched("desertion") + sample.matched("lockdown")}
+    r = stories(sample.db, "--rule", "nosuch")
+    assert r.exit_code == 1 and "no stories of 2+ posts matched by nosuch" in r.stdout
+    assert r.stderr.startswith("warning: no matches for rule nosuch in this store (rules present: desertion, ")
+
+
+def test_stories_of_one_channel_are_those_it_reported(sample: Sample) -> None:
+    latest = {p.post.key: p for p in sample.processed if p.status != "unchanged"}
+    wanted = {p.story_id for p in latest.values() if p.post.channel_id in (KUBAN, -1000000000000 - KUBAN)}
+    every = shown_stories(stories(sample.db, "--limit", "100", "--min-size", "1"))
+    r = stories(sample.db, "--channel", "@Kuban_Online", "--limit", "100", "--min-size", "1")
+    assert shown_stories(r) == wanted and len(wanted) >= 3 and wanted < every
+    # a story Kuban only forwarded is listed with all its channels, the others' first
+    assert "Кубань Онлайн" in r.stdout and "Сводка 24" in r.stdout
+    assert_clean_error(stories(sample.db, "--channel", "@nosuch"), "--channel: no channel @nosuch in this store")

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from ..store.db import Store, StoreError
-from ..store.read import AmbiguousChannel, channel_names, resolve_channels
+from ..store.read import AmbiguousChannel, channel_names, resolve_channels, rule_names
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
@@ -128,3 +128,14 @@ def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_
             fail(f"--channel: {problem}")
         err().print(f"warning: {problem}", markup=False)
     return ids
+
+
+def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> None:
+    """A warning line on stderr naming each --rule the store has no match of (and the rules it has)."""
+    if not names:
+        return
+    known = rule_names(store)
+    missing = [r for r in names if r not in known]
+    if missing:
+        err().print(f"warning: no matches for rule {', '.join(missing)} in this store "
+                    f"(rules present: {', '.join(known) or 'none'})", markup=False)

@@ -12,10 +12,9 @@ from typing import Any, Iterator
 
 import click
 
-from ..store.db import Store
 from ..store.export import FORMATS, write_csv, write_jsonl, write_xlsx
-from ..store.read import SearchError, iter_export_rows, rule_names
-from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_span, err, fail, open_store
+from ..store.read import SearchError, iter_export_rows
+from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_rules, check_span, fail, open_store
 
 __all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
 
@@ -62,7 +61,8 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
-        _warn_unknown(store, rules, channels)
+        check_rules(store, rules)
+        check_channels(store, channels)
         rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,
                                 search=search, all_posts=all_posts)
         try:
@@ -101,16 +101,6 @@ def _check_output(output: str, db_path: str) -> None:
                 fail(f"-o {output}: is an SQLite database; export will not replace it (choose another file)")
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         pass
-
-
-def _warn_unknown(store: Store, names: tuple[str, ...], channels: tuple[str, ...]) -> None:
-    """A warning line on stderr for each --rule / --channel the store has never seen."""
-    known = rule_names(store)
-    missing = [r for r in names if r not in known]
-    if missing:
-        err().print(f"warning: no matches for rule {', '.join(missing)} in this store "
-                    f"(rules present: {', '.join(known) or 'none'})", markup=False)
-    check_channels(store, channels)
 
 
 def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 
@@ -10,8 +9,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from ..store.db import iso
-from .common import COUNT_MAX, DEFAULT_DB, WHEN, open_store, out
+from ..store.read import top_stories
+from .common import COUNT_MAX, DEFAULT_DB, WHEN, check_channels, check_rules, open_store, out
 
 __all__ = ["stories"]
 
@@ -19,32 +18,31 @@ __all__ = ["stories"]
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...).")
+@click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (repeatable).")
+@click.option("--channel", "channels", multiple=True, help="Only stories this channel reported (@username, id or exact title); repeatable.")
 @click.option("--min-size", default=2, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True),
               help="Only stories of at least this many posts (1 lists single posts too).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Show at most this many stories.")
-def stories(db_path: str, since: datetime | None, min_size: int, limit: int) -> None:
+def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channels: tuple[str, ...], min_size: int,
+            limit: int) -> None:
     """The largest recent stories (posts folded together: forwards, copies, rewordings), biggest
     first, with their channels and first post (its link kept whole). Stories of one post are left
     out unless --min-size 1. Exit 0 when some were found, 1 when none were."""
     store = open_store(db_path, must_exist=True)
     try:
-        rows = list(store.db.query(
-            "SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, c.title "
-            "FROM stories s LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
-            "LEFT JOIN channels c ON c.id = s.first_channel_id "
-            "WHERE coalesce(s.size, 1) >= ? AND (? IS NULL OR s.last_date >= ?) "
-            "ORDER BY s.size DESC, s.last_date DESC, s.id LIMIT ?",
-            [min_size, iso(since), iso(since), limit]))
-        titles = {r["id"]: r["title"] or str(r["id"]) for r in store.db.query("SELECT id, title FROM channels")}
+        check_rules(store, rules)
+        ids = check_channels(store, channels, need_one=True)
+        rows = top_stories(store, since=since, min_size=min_size, limit=limit, rules=rules, channels=ids)
     finally:
         store.close()
     c = out()
     if not rows:
         c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + (" since then" if since else "")
+                + (f" matched by {', '.join(rules)}" if rules else "") + (" of those channels" if channels else "")
                 + (" (--min-size 1 lists single posts too)" if min_size == 2 else ""), markup=False)
         sys.exit(1)
     table = Table(title="stories", show_lines=False, expand=True)
-    links = [r["link"] or "" for r in rows]
+    links = [r.first_link for r in rows]
     link_width = max(map(len, links), default=0) or None
     table.add_column("story", no_wrap=True)
     # the link is never wrapped (a broken link cannot be clicked): this column is exactly as wide
@@ -54,16 +52,14 @@ def stories(db_path: str, since: datetime | None, min_size: int, limit: int) -> 
     table.add_column("channels", ratio=2, overflow="fold")
     table.add_column("headline", ratio=3, overflow="fold")
     for r in rows:
-        chans = [titles.get(ch, str(ch)) for ch in json.loads(r["channels"] or "[]")]
-        head = (r["text"] or "").strip().split("\n", 1)[0]
+        head = r.first_text.strip().split("\n", 1)[0]
         head = head[:80] + ("…" if len(head) > 80 else "")
         first = "\n".join(filter(None, [
-            r["link"] or "",
-            f"{_when(r['first_date'])} {r['title'] or ''}".strip(),
-            f"last {_when(r['last_date'])}" if r["last_date"] and r["last_date"] != r["first_date"] else "",
+            r.first_link,
+            f"{_when(r.first_date)} {r.first_title}".strip(),
+            f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
-        n = r["size"] or 1
-        cells = (f"#{r['id']}\n{n} post{'s' if n != 1 else ''}", first, ", ".join(chans), head)
+        cells = (f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}", first, ", ".join(t for _, t in r.channels), head)
         table.add_row(*map(Text, cells))  # Text: a "[...]" in a title or headline is not markup
     c.print(table)
 

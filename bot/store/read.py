@@ -21,8 +21,9 @@ from ..text import tokenize, words
 from .db import Store, iso
 
 __all__ = [
-    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "channel_names", "count_posts",
-    "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
+    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryRow", "channel_names",
+    "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
+    "top_stories",
 ]
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,56 @@ def channel_names(store: Store) -> list[str]:
     """Each stored channel as "@username (title)", else "id (title)": how it can be named on the
     command line, and which channel it is."""
     return [_channel_label(int(i), u, t) for i, u, t in store.db.execute("SELECT id, username, title FROM channels ORDER BY id")]
+
+
+# -- stories ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    """A story as `tgwatch stories` lists it: size, channels in order, first post, first/last seen."""
+
+    id: int
+    size: int
+    channels: list[tuple[int, str]]  # (id, title or id) in the order they reported it
+    first_date: str
+    last_date: str
+    first_link: str
+    first_title: str
+    first_text: str
+
+
+def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, limit: int = 20,
+                rules: Iterable[str] = (), channels: Iterable[str | int] = ()) -> list[StoryRow]:
+    """The largest stories last seen at or after `since`, biggest first (then the latest);
+    with `rules`, only stories a post of which one of them currently matches; with `channels`,
+    only stories one of them reported. Unknown rules or channels give no stories."""
+    rules = list(dict.fromkeys(rules))
+    where, args = ["coalesce(s.size, 1) >= ?"], [min_size]
+    if since is not None:
+        where.append("s.last_date >= ?")
+        args.append(iso(since))
+    if rules:
+        where.append("s.id IN (SELECT p2.story_id FROM matches m JOIN posts p2 ON p2.channel_id = m.channel_id "
+                     f"AND p2.message_id = m.message_id WHERE m.current = 1 AND m.rule IN ({','.join('?' * len(rules))}))")
+        args.extend(rules)
+    ids = _channel_ids(store, channels)
+    if ids is not None:
+        where.append(f"EXISTS (SELECT 1 FROM json_each(s.channels) WHERE value IN ({','.join('?' * len(ids)) or 'NULL'}))")
+        args.extend(ids)
+    sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, s.first_channel_id, "
+           "s.first_message_id FROM stories s "
+           "LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
+           "WHERE " + " AND ".join(where) + " ORDER BY s.size DESC, s.last_date DESC, s.id LIMIT ?")
+    rows = store.db.execute(sql, [*args, max(0, int(limit))]).fetchall()
+    titles = {int(i): t or str(i) for i, t in store.db.execute("SELECT id, title FROM channels")}
+    out: list[StoryRow] = []
+    for sid, size, chans, first, last, link, text, first_cid, first_mid in rows:
+        order = [int(c) for c in json.loads(chans or "[]")]
+        out.append(StoryRow(int(sid), int(size or 1), [(c, titles.get(c, str(c))) for c in order], first or "",
+                            last or "", link or (post_link(first_cid, first_mid) if first_cid is not None else ""),
+                            titles.get(first_cid, str(first_cid)) if first_cid is not None else "", text or ""))
+    return out
 
 
 # -- full-text search -----------------------------------------------------------------------------
