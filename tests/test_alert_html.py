@@ -11,7 +11,8 @@ from telethon.helpers import add_surrogate
 from telethon.tl.types import MessageEntityBold, MessageEntityTextUrl
 
 from bot.alert.html import MAX_LENGTH, render_html, to_parts
-from bot.alert.outbox import _EDGE, Alert, matched_words
+from bot.alert.outbox import Alert
+from bot.match.explain import _EDGE, matched_words
 
 
 def alert(text: str, hits: list[tuple[int, int]], **kw: object) -> Alert:

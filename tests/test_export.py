@@ -168,6 +168,20 @@ def test_jsonl_lists_forward_origin_and_edits(sample: Sample, tmp_path: Path) ->
     assert rows[501]["date"] == "2026-11-23T09:00:00+00:00"
 
 
+def test_each_rule_says_which_words_of_the_post_it_hit(sample: Sample) -> None:
+    """The `matched` column: per rule, the post's own words (as in an alert's "matched:" line)."""
+    rows = {(int(r["channel_id"]), int(r["message_id"])): r for r in csv_rows(run("export", "--db", sample.db).stdout)}
+    assert rows[(1700000001, 48217)]["matched"] == "desertion: дезертирство; regiment: воинской, части"
+    for row in rows.values():
+        parts = row["matched"].split("; ")
+        assert [p.split(": ", 1)[0] for p in parts] == row["rules"].split("; ")
+        for part in parts:
+            shown = [w.split(" ← ")[0] for w in part.split(": ", 1)[1].split(", ")]
+            assert shown and all(w and w in row["text"] for w in shown), (part, row["text"])
+    inflected = [p for r in rows.values() for p in r["matched"].split("; ") if " ← " in p]
+    assert inflected  # a form that is not the rule's own word names the rule's term
+
+
 def test_jsonl_to_stdout(sample: Sample) -> None:
     r = run("export", "--db", sample.db, "--format", "jsonl", "--rule", "lockdown")
     rows = [json.loads(line) for line in r.stdout.splitlines()]

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 
 __all__ = ["Alert", "AlertSink", "deliver_queued", "load_alert", "matched_words", "snippet", "story_line"]
@@ -67,37 +68,6 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         story=tuple((str(r["title"]), str(r["date"]), str(r["link"])) for r in store.story_posts(row["story_id"]))
         if (row["size"] or 1) > 1 else (),
     )
-
-
-_EDGE = "\"'«»„“”‘’()[]{}.,:;!?…"  # cut from a word's ends when it is shown
-
-
-def _whole_word(text: str, start: int, end: int) -> str:
-    """The whitespace-delimited word around text[start:end], without its punctuation: «45-й» for
-    a hit on «й», «Краснодаре» for one on its letters."""
-    if not 0 <= start < end <= len(text):
-        return text[start:end]
-    while start > 0 and not text[start - 1].isspace():
-        start -= 1
-    while end < len(text) and not text[end].isspace():
-        end += 1
-    return text[start:end].strip(_EDGE) or text[start:end]
-
-
-def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
-    """«оцеплена ← оцепить, 45-й, полка, дезертирв ← дезертир (typo)»: each word of the post a rule
-    hit, once, in order, with the rule's term when it is not the same word (an inflection, a
-    prefix, a typo); the words of a phrase or an exact form stand alone."""
-    out: dict[str, str] = {}
-    for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
-        word = _whole_word(text, start, end) if kind != "url" else text[start:end]
-        key = word.casefold()
-        if not word or key in out:
-            continue
-        base = term.lstrip("=").rstrip("*").casefold()
-        same = base == key or term.startswith(('"', "=")) or " " in term
-        out[key] = word if same else f"{word} ← {term}" + (" (typo)" if kind == "typo" else "")
-    return ", ".join(out.values())
 
 
 def _hhmm(date: str) -> str:

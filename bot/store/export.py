@@ -22,7 +22,7 @@ _XLSX_MAX_ROWS = 1_048_576
 _XLSX_MAX_URLS = 65_530
 _XLSX_WIDTHS = {
     "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
-    "edited": 17, "text": 80, "rules": 18, "terms": 30, "story_id": 9, "story_size": 10, "story_first": 34,
+    "edited": 17, "text": 80, "rules": 18, "terms": 30, "matched": 40, "story_id": 9, "story_size": 10, "story_first": 34,
     "forward_origin": 22,
 }
 
@@ -46,7 +46,7 @@ def write_csv(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
-    """Rows as JSON Lines (rules and terms as JSON lists); returns how many rows."""
+    """Rows as JSON Lines (rules, terms and matched as JSON lists); returns how many rows."""
     n = 0
     for row in rows:
         f.write(json.dumps({k: row[k] for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")

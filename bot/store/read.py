@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
+from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
 from ..post import post_link
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FIELDS: tuple[str, ...] = (
     "channel_id", "channel_title", "username", "message_id", "link", "date", "edited", "text",
-    "rules", "terms", "story_id", "story_size", "story_first", "forward_origin",
+    "rules", "terms", "matched", "story_id", "story_size", "story_first", "forward_origin",
 )
 
 _MAX_WORDS = 16  # query words used; the rest are ignored (a pasted paragraph is not a query)
@@ -325,7 +326,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.edit_date, p.text, "
         "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, "
         "p.forward_channel_id, p.forward_post_id, p.forward_name, "
-        "(SELECT json_group_array(json_array(m.rule, m.terms)) FROM matches m "
+        "(SELECT json_group_array(json_array(m.rule, m.terms, m.hits)) FROM matches m "
         " WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1) "
         "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id LEFT JOIN stories s ON s.id = p.story_id "
         "LEFT JOIN posts fp ON fp.channel_id = s.first_channel_id AND fp.message_id = s.first_message_id"
@@ -339,7 +340,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         raise SearchError(f"export query failed: {e}") from None
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
          fwd_cid, fwd_pid, fwd_name, matched) in cur:
-        rule_list, terms = _rules_and_terms(matched)
+        rule_list, terms, why = _rules_and_terms(matched, text or "")
         if first_link is None and first_cid is not None:
             first_link = post_link(first_cid, first_mid)
         yield {
@@ -353,6 +354,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
             "text": text or "",
             "rules": rule_list,
             "terms": terms,
+            "matched": why,
             "story_id": story_id,
             "story_size": size if size is not None else (1 if story_id is not None else None),
             "story_first": first_link or "",
@@ -360,15 +362,18 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         }
 
 
-def _rules_and_terms(matched: str | None) -> tuple[list[str], list[str]]:
+def _rules_and_terms(matched: str | None, text: str) -> tuple[list[str], list[str], list[str]]:
+    """The rules, their distinct terms, and per rule «rule: the post's words it hit» (`matched_words`)."""
     pairs = sorted(json.loads(matched or "[]"), key=lambda p: p[0])
     terms: dict[str, None] = {}
-    for _, raw in pairs:
+    why: list[str] = []
+    for rule, raw, hits in pairs:
         try:
             terms.update(dict.fromkeys(json.loads(raw or "[]")))
+            why.append(f"{rule}: {matched_words(text, tuple(map(tuple, json.loads(hits or '[]'))))}")
         except (TypeError, ValueError):
-            log.warning("unreadable terms %r", raw)
-    return [p[0] for p in pairs], list(terms)
+            log.warning("unreadable terms or hits of rule %s", rule)
+    return [p[0] for p in pairs], list(terms), why
 
 
 def _forward_origin(channel_id: int | None, post_id: int | None, name: str | None) -> str:
