@@ -1,0 +1,75 @@
+"""`tgwatch stats`: matches per rule and per day, alerts and triage precision (the chat's /stats)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..report.stats import matches_per_day, stats_png, stats_text
+from ..store.db import Store
+from .common import DEFAULT_DB, UNTIL, WHEN, check_span, fail, open_store, out
+
+__all__ = ["stats"]
+
+DEFAULT_DAYS = 7
+
+
+def default_until(store: Store, now: datetime) -> datetime:
+    """The newest stored post's date when it is in the past (a replayed history ends there), else now."""
+    newest = store.db.execute("SELECT max(date) FROM posts").fetchone()[0]
+    if not newest:
+        return now
+    try:
+        when = datetime.fromisoformat(newest)
+    except ValueError:
+        return now
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return min(when, now)
+
+
+@click.command()
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
+@click.option("--since", type=WHEN, help=f"From this date (default: {DEFAULT_DAYS} days before --until).")
+@click.option("--until", type=UNTIL, help="Up to this date (default: the newest stored post's; a bare day includes that day).")
+@click.option("--png", "png", metavar="FILE", help="Also draw the chart the chat's /stats sends, to this PNG file.")
+def stats(db_path: str, since: datetime | None, until: datetime | None, png: str | None) -> None:
+    """Posts each rule matched per day (by the post's date), the alerts raised and each rule's
+    precision from the analysts' verdicts in the chat."""
+    if png is not None:
+        target = Path(png)
+        if not png.strip() or target.is_dir():
+            fail(f"--png {png!r}: expected a file name")
+        if target.suffix.casefold() != ".png":
+            fail(f"--png {png}: the chart is a PNG; name the file *.png")
+        if not target.resolve().parent.is_dir():
+            fail(f"--png {png}: folder {target.resolve().parent} does not exist")
+    store = open_store(db_path, must_exist=True)
+    try:
+        end = until or default_until(store, datetime.now(timezone.utc))
+        start = since or end - timedelta(days=DEFAULT_DAYS)
+        check_span(start, end)
+        text = stats_text(store, since=start, now=end, limit=1 << 20)
+        per_day = matches_per_day(store, since=start, now=end)
+        chart = stats_png(store, since=start, now=end) if png is not None else None
+    finally:
+        store.close()
+    c = out()
+    c.print(text, markup=False)
+    if any(any(days.values()) for days in per_day.values()):
+        table = Table(title="posts matched per day (UTC)", title_justify="left")
+        table.add_column("day")
+        for rule in per_day:
+            table.add_column(rule, justify="right")
+        days = next(iter(per_day.values()))
+        for day in days:
+            table.add_row(day, *(str(per_day[rule][day] or "·") for rule in per_day))
+        c.print(table)
+    if chart is not None and png is not None:
+        try:
+            Path(png).write_bytes(chart)
+        except OSError as e:
+            fail(f"--png {png}: cannot write ({e.strerror or e})")
+        click.echo(f"chart written to {png}", err=True)
