@@ -246,7 +246,7 @@ class Pipeline:
                     flush()
                     self.store.write_post(post, story_id, now=now, edited=True)
                 else:
-                    pending.append(self.store.post_row(post, story_id, now))
+                    pending.append(self.store.post_row(post, story_id, now, work[2] if work else True))
                 self.store.write_matches(post, matches, now=now, edited=edited)
                 alert_ids: list[int] = []
                 update_ids: list[int] = []

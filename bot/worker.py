@@ -1,4 +1,5 @@
-"""A second process for the per-post work that needs no store: matching and story text preparation.
+"""A second process for the per-post work that needs no store: matching, story text preparation
+and the search index's second reading of disguised text.
 
 Replay is CPU-bound and Python runs one core per process. The pipeline's work splits cleanly in
 two: what depends on the post's text alone (`Matcher.match`, `story.prepare`) and what needs the
@@ -22,6 +23,7 @@ from typing import NamedTuple, Sequence
 from .match.matcher import Match, Matcher
 from .post import Post
 from .story.index import Prepared, prepare
+from .text import search_fold
 
 __all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers"]
 
@@ -32,7 +34,8 @@ log = logging.getLogger(__name__)
 # the collector rescan them for 15 % of the run. The pipeline and its worker both use it.
 BULK_GC_THRESHOLD = 100_000
 
-Work = tuple[list[Match], "Prepared | None"]  # one post's matches and story preparation (None: not asked)
+# One post's matches, story preparation (None: not asked) and second reading for search (`search_fold`).
+Work = tuple[list[Match], "Prepared | None", "str | None"]
 
 
 class _Item(NamedTuple):
@@ -75,7 +78,8 @@ def _die_with_parent() -> None:
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
     m = _matcher
-    return [(m.match(it), prepare(it.text) if it.prepare else None) for it in items]
+    return [(m.match(it), prepare(it.text) if it.prepare else None, search_fold(it.text) if it.text else None)
+            for it in items]
 
 
 def default_workers() -> int:

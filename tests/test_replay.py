@@ -481,7 +481,7 @@ def test_crash_mid_replay_keeps_committed_batches_and_rerun_completes(
 def store_dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """What an analyst can see of a replay: posts with their stories, matches, stories, alerts."""
     return {
-        "posts": rows(db, "SELECT channel_id, message_id, story_id, text_hash FROM posts ORDER BY 1, 2"),
+        "posts": rows(db, "SELECT channel_id, message_id, story_id, text_hash, folded FROM posts ORDER BY 1, 2"),
         "matches": rows(db, "SELECT channel_id, message_id, rule, terms, hits FROM matches ORDER BY 1, 2, 3"),
         "stories": rows(db, "SELECT id, first_channel_id, first_message_id, first_date, last_date, size, channels "
                             "FROM stories ORDER BY id"),
@@ -495,6 +495,8 @@ def sample_posts() -> list[Post]:
     edited = posts[3]  # an edit later in the stream: the worker matches both versions
     posts.append(Post(edited.channel_id, edited.message_id, edited.date, HIT_TEXT, channel_title=edited.channel_title,
                       channel_username=edited.channel_username))
+    posts.append(Post(edited.channel_id, 990001, edited.date, "У КПП задержан дeзeртир (Latin e)",  # a second reading
+                      channel_title=edited.channel_title, channel_username=edited.channel_username))
     return posts
 
 

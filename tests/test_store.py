@@ -53,6 +53,76 @@ def test_a_store_from_before_the_search_merge_setting_upgrades_and_still_finds_i
     assert sorted(h.message_id for h in search_posts(store, "склад")) == [1, 2]
 
 
+DISGUISED = {
+    11: "В части задержан дeзeртир",  # Latin «e» twice
+    12: "Солдат сaмовольно покинул пост",  # Latin «a»
+    13: "Дезер\u00adтир задержан у КПП",  # a soft hyphen inside the word
+    14: "Объявлен розыск, подробности: #ДезертирПойман",  # CamelCase hashtag
+    15: "Задержан дезертир, и\u0306дут проверки",  # «й» as «и» + combining breve
+}
+
+
+def fts_ok(store: Store) -> bool:
+    """FTS5's own check of the index's inner consistency (raises when it is corrupt)."""
+    store.db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+    return True
+
+
+def test_disguised_words_are_found_by_search_and_highlighted(tmp_path):
+    store = Store(tmp_path / "s.db")
+    list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process(
+        [post(mid, text) for mid, text in DISGUISED.items()] + [post(16, "Склад сгорел в Подольске")]))
+    hits = {h.message_id: h for h in search_posts(store, "дезертир")}
+    assert set(hits) == {11, 13, 14, 15}
+    assert [hits[11].text[s:e] for s, e in hits[11].spans] == ["дeзeртир"]
+    assert [hits[13].text[s:e] for s, e in hits[13].spans] == ["Дезер\u00adтир"]
+    assert [h.message_id for h in search_posts(store, "самовольно")] == [12]
+    assert [h.message_id for h in search_posts(store, "идут")] == [15]
+    assert [h.message_id for h in search_posts(store, "пойман")] == [14]  # a word inside a CamelCase hashtag
+    assert [h.message_id for h in search_posts(store, "подольске")] == [16]
+    # only the disguised posts carry a second reading
+    assert store.db.execute("SELECT count(*) FROM posts WHERE folded IS NOT NULL").fetchone()[0] == 5
+
+
+def test_an_edit_of_a_disguised_post_leaves_the_index_sound(tmp_path):
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(11, DISGUISED[11]), post(16, "Склад сгорел в Подольске"), post(17, "Пoгода на выходные")]))
+    later = WHEN.replace(hour=10)
+    list(pipe.process([Post(channel_id=1117628569, message_id=11, date=WHEN, edit_date=later,
+                            text="Пожар на складе потушен", channel_username="mash")]))
+    assert list(search_posts(store, "дезертир")) == []
+    assert sorted(h.message_id for h in search_posts(store, "склад")) == [11, 16]
+    list(pipe.process([Post(channel_id=1117628569, message_id=16, date=WHEN, edit_date=later,
+                            text="Склад сгорел, задержан дeзeртир", channel_username="mash")]))
+    assert [h.message_id for h in search_posts(store, "дезертир")] == [16]
+    assert fts_ok(store)
+    assert [h.message_id for h in search_posts(store, "погода")] == [17]
+    assert store.prune("2100-01-01") == 1  # posts a rule ever matched stay; the other goes, from the index too
+    assert list(search_posts(store, "погода")) == [] and fts_ok(store)
+
+
+def test_a_store_from_before_disguised_search_is_indexed_again_on_upgrade(tmp_path):
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(mid, text) for mid, text in DISGUISED.items()]))
+    # as a version-5 store had them: each post indexed by its text alone, no folded column
+    for rowid, text in store.db.execute("SELECT rowid, text FROM posts WHERE folded IS NOT NULL").fetchall():
+        store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) SELECT 'delete', rowid, text || char(10) || folded "
+                         "FROM posts WHERE rowid = ?", [rowid])
+        store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text])
+    store.db.execute("ALTER TABLE posts DROP COLUMN folded")
+    store.db.execute("PRAGMA user_version = 5")
+    assert {h.message_id for h in search_posts(store, "дезертир")} == {14, 15}  # what search found before (a prefix)
+    assert list(search_posts(store, "пойман")) == []
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION
+    assert {h.message_id for h in search_posts(store, "дезертир")} == {11, 13, 14, 15}
+    assert [h.message_id for h in search_posts(store, "пойман")] == [14]
+    assert fts_ok(store)
+
+
 def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as c:

@@ -18,6 +18,7 @@ import sqlite_utils
 
 from ..match.matcher import Match
 from ..post import Post
+from ..text import search_fold
 
 __all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "older_than_stored", "utcnow"]
 
@@ -143,7 +144,30 @@ def _m5_search_merge(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('automerge', 16)")
 
 
-MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge]
+# What the search index holds of a post: its text, and beside it its normalised reading when that
+# has other words (`bot.text.search_fold`: «дeзертир» with a Latin «e» is found as «дезертир»).
+# Every insert into and 'delete' from posts_fts goes through this expression over a posts row.
+_FTS_TEXT = "CASE WHEN folded IS NULL THEN text ELSE coalesce(text, '') || char(10) || folded END"
+
+
+def _m6_search_fold(db: sqlite_utils.Database) -> None:
+    """Disguised posts become searchable by their words: `posts.folded` holds a post's
+    normalised text when it reads differently (one post in seventy of the corpus), and the
+    search index holds both. Indexed posts that now have a folded reading are indexed again."""
+    if "folded" not in db["posts"].columns_dict:
+        db["posts"].add_column("folded", str)
+    row = db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
+    indexed = int(row[0]) if row else 0
+    changed = [(rowid, text, folded) for rowid, text in db.execute("SELECT rowid, text FROM posts WHERE folded IS NULL AND text != ''")
+               if (folded := search_fold(text)) is not None]
+    for rowid, text, folded in changed:
+        db.execute("UPDATE posts SET folded = ? WHERE rowid = ?", [folded, rowid])
+        if rowid <= indexed:
+            db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, text])
+            db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {_FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
+
+
+MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -330,26 +354,29 @@ class Store:
         if top <= hw:
             return 0
         with self.transaction():
-            self.db.execute("INSERT INTO posts_fts (rowid, text) SELECT rowid, text FROM posts WHERE rowid > ?", [hw])
+            self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {_FTS_TEXT} FROM posts WHERE rowid > ?", [hw])
             self.db.execute("INSERT INTO meta (key, value) VALUES ('fts_rowid', ?) "
                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [str(top)])
         return top - hw
 
     _POST_SQL = (
         "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
-        "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
-        "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, "
+        "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at, folded) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
+        "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, folded = excluded.folded, "
         "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at")
 
     @staticmethod
-    def post_row(post: Post, story_id: int, now: str) -> tuple[object, ...]:
-        """The posts-table row of a post (for `write_post` and `write_new_posts`)."""
+    def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
+        """The posts-table row of a post (for `write_post` and `write_new_posts`). `folded`: the
+        post's `search_fold` when already computed (None: it has none), True to compute it here."""
         entities = (_JSON([[e.type, e.offset, e.length, e.url] for e in post.entities])
                     if post.entities else None)
+        if folded is True:
+            folded = search_fold(post.text) if post.text else None
         return (post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
                 entities, post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
-                post.media, story_id, now, now)
+                post.media, story_id, now, now, folded or None)
 
     def write_new_posts(self, rows: Sequence[tuple[object, ...]]) -> None:
         """Insert posts not stored before in one statement (`post_row` rows); the search index
@@ -361,16 +388,21 @@ class Store:
         """Insert or update one post; an edited post already in the search index is re-indexed."""
         old = None
         if edited:
-            old = self.db.execute("SELECT rowid, text FROM posts WHERE channel_id = ? AND message_id = ?",
+            old = self.db.execute("SELECT rowid FROM posts WHERE channel_id = ? AND message_id = ?",
                                   [post.channel_id, post.message_id]).fetchone()
             if old and old[0] <= self._search_high_water():
-                self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [old[0], old[1]])
+                self._unindex(old[0])
             else:
                 old = None
         self._flush_stories()
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
         if old:
-            self.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [old[0], post.text])
+            self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {_FTS_TEXT} FROM posts WHERE rowid = ?", [old[0]])
+
+    def _unindex(self, rowid: int) -> None:
+        """Take a post out of the search index (with what it was indexed with, as FTS5 needs)."""
+        self.db.execute(f"INSERT INTO posts_fts (posts_fts, rowid, text) SELECT 'delete', rowid, {_FTS_TEXT} "
+                        "FROM posts WHERE rowid = ?", [rowid])
 
     def write_matches(self, post: Post, matches: Sequence[Match], *, now: str, edited: bool = False) -> None:
         """Record this post's current matches; an edited post's earlier matches it no longer has
@@ -438,11 +470,11 @@ class Store:
         with self.transaction():
             hw = self._search_high_water()
             rows = self.db.execute(
-                "SELECT rowid, text FROM posts p WHERE date < ? AND NOT EXISTS (SELECT 1 FROM matches m "
+                "SELECT rowid FROM posts p WHERE date < ? AND NOT EXISTS (SELECT 1 FROM matches m "
                 "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)", [before]).fetchall()
-            for rowid, text in rows:
+            for (rowid,) in rows:
                 if rowid <= hw:
-                    self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, text])
+                    self._unindex(rowid)
             ids = [r[0] for r in rows]
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]
