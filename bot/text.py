@@ -262,16 +262,17 @@ def tokenize(text: str) -> list[Token]:
 
 # What may make a text read differently once normalised, each found in one cheap pass: a Latin
 # letter touching a Cyrillic one (the pattern starts with the Latin letter, so `re` scans for it
-# in C), an invisible character that can sit inside a word (emoji joiners and variation selectors,
-# common and harmless, are not looked for), a CamelCase or underscored hashtag.
+# in C), an invisible character that can sit inside a word (a zero-width joiner only before a
+# letter: it joins emoji far more often), a CamelCase or underscored hashtag.
 _CYR_ANY = "а-яёА-ЯЁіїєґўІЇЄҐЎ"
 _MIXED_HINT_RE = re.compile(f"[a-zA-Z](?:(?<=[{_CYR_ANY}].)|(?=[{_CYR_ANY}]))")
-_INVISIBLE_RE = re.compile("[\u00ad\u200b\u200c\u200e\u200f\u2060-\u2064\ufeff\u0300\u0301]")
+_INVISIBLE_RE = re.compile("[\u00ad\u200b\u200c\u200e\u200f\u2060-\u2064\ufeff\u0300\u0301]|\u200d(?=[^\\W_])")
 _CAMEL_TAG_RE = re.compile(r"[#@＃＠][^\W_]*(?:[a-zа-яёіїєґ][A-ZА-ЯЁІЇЄҐ]|_)")
-_PLAIN_T = str.maketrans({"ё": "е", **{c: "'" for c in "’ʼ`"}})
+_APOSTROPHE_RE = re.compile("[’ʼ`]")
 # Compatibility characters common in news that change no word: no-break and thin spaces,
-# «…», «‼», a non-breaking hyphen (what keeps nine posts in ten from the slower checks).
-_HARMLESS_T = str.maketrans(dict.fromkeys("\u00a0\u2026\u2011\u203c\u202f\u2006\u2009\u200a\u2049", " "))
+# «…», «‼», a non-breaking hyphen (what keeps nine posts in ten from the slower checks; a
+# regex, since str.translate with a table looks every character up in a dict).
+_HARMLESS_RE = re.compile("[\u00a0\u2026\u2011\u203c\u202f\u2006\u2009\u200a\u2049]")
 
 
 def search_fold(text: str) -> str | None:
@@ -281,10 +282,11 @@ def search_fold(text: str) -> str | None:
     posts in ten do (told apart in a few microseconds)."""
     if not (_MIXED_HINT_RE.search(text) or _INVISIBLE_RE.search(text)
             or (("#" in text or "@" in text) and _CAMEL_TAG_RE.search(text))):
-        if unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", text.translate(_HARMLESS_T)):
+        if unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _HARMLESS_RE.sub(" ", text)):
             return None
         nfkc = unicodedata.normalize("NFKC", text)  # «…» and no-break spaces change no word
         if find_words(nfkc.casefold()) == find_words(text.casefold()):
             return None
     folded = normalize(text)
-    return folded if find_words(folded) != find_words(text.casefold().translate(_PLAIN_T)) else None
+    plain = _APOSTROPHE_RE.sub("'", text.casefold().replace("ё", "е"))
+    return folded if find_words(folded) != find_words(plain) else None

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import WORD_RE, find_urls, find_words, normalize, tokenize, words
+from bot.text import WORD_RE, find_urls, find_words, normalize, search_fold, tokenize, words
 
 ZWSP, ZWNJ, ZWJ, SHY, WJ, BOM = "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"
 ACUTE, GRAVE = "\u0301", "\u0300"
@@ -187,3 +187,22 @@ def test_normalize_is_idempotent(text: str) -> None:
 def test_normalize_is_idempotent_known_counterexamples(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(MIXED, st.text(st.sampled_from(_LETTERS + _PUNCT + _INVISIBLE + "#@\u0306\u0308\u00a0…ﬁＡ"), max_size=40)))
+def test_search_fold_leaves_no_normalised_word_unindexed(text: str) -> None:
+    """The search index holds a post's text and, when `search_fold` gives one, its folded reading:
+    every word the matcher reads in the post is among the words of one or the other."""
+    folded = search_fold(text)
+    assert folded is None or folded == normalize(text)
+    plain = re.sub("[’ʼ`]", "'", text.casefold().replace("ё", "е"))
+    assert set(find_words(normalize(text))) <= set(find_words(plain)) | set(find_words(folded or ""))
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("Задержан дeзeртир", "задержан дезертир"), ("дезер\u200dтир", "дезертир"), ("#ДезертирПойман", " дезертир пойман"),
+    ("Обычный пост без фокусов… и\u00a0пробелов", None), ("Семья 👨\u200d👩\u200d👧 в сборе", None),
+])
+def test_search_fold_examples(text: str, folded: str | None) -> None:
+    assert search_fold(text) == folded
