@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import re
 import sqlite3
 import sys
 from datetime import datetime, timezone
@@ -49,7 +50,7 @@ def summary(result: Result) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in result.stdout.splitlines():
         for label in ("files", "posts read", "new", "edited", "already stored", "before --since", "skipped",
-                      "new alerts", "store"):
+                      "new stories", "joined a story", "new alerts", "store"):
             if line.startswith(label + " ") and line[len(label):].startswith("  "):
                 out.setdefault(label, line[len(label):].strip())
     return out
@@ -101,6 +102,11 @@ def test_replay_sample_prints_alerts_and_summary(tmp_path: Path) -> None:
     assert s["skipped"].startswith("3 (3 service messages, 0 errors")
     assert s["new alerts"] == str(n["alerts"])
     assert alert_blocks(r) == n["alerts"]
+    # what folding did: every new post started a story or joined one, by one of three ways
+    (stories,), = rows(db, "SELECT count(*) FROM stories")
+    assert s["new stories"] == str(stories)
+    joined = re.fullmatch(r"(\d+) \((\d+) forwards, (\d+) same text, (\d+) reworded\)", s["joined a story"])
+    assert joined and int(joined[1]) == 63 - stories == sum(map(int, joined.groups()[1:])) and int(joined[4]) > 0
     for rule in ("[desertion]", "[lockdown]", "[regiment]"):
         assert rule in r.stdout
     # the edited post whose keywords are only in the UPD, and the Latin-p obfuscation, both alert

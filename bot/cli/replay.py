@@ -114,6 +114,12 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     if s.too_old:
         table.add_row("before --since", str(s.too_old))
     table.add_row("skipped", f"{len(skips)} ({service} service messages, {len(problems)} errors)")
+    joined = pipeline.stories.joined
+    folded = sum(joined.values())
+    if s.new:  # what folding did: the new posts that started a story, and those that joined one
+        table.add_row("new stories", str(s.new - folded))
+        table.add_row("joined a story", f"{folded} ({joined['forward']} forwards, {joined['exact']} same text, "
+                                        f"{joined['near']} reworded)")
     for rule, n in sorted(s.matches.items()):
         table.add_row(f"matched {rule}", str(n))
     table.add_row("new alerts", str(s.alerts))
