@@ -278,3 +278,28 @@ def test_stories_of_one_channel_are_those_it_reported(sample: Sample) -> None:
     # a story Kuban only forwarded is listed with all its channels, the others' first
     assert "Кубань Онлайн" in r.stdout and "Сводка 24" in r.stdout
     assert_clean_error(stories(sample.db, "--channel", "@nosuch"), "--channel: no channel @nosuch in this store")
+
+
+def test_one_story_lists_its_posts_in_order_with_their_rules(sample: Sample) -> None:
+    with sqlite3.connect(sample.db) as c:
+        sid, size = c.execute("SELECT id, size FROM stories ORDER BY size DESC, id LIMIT 1").fetchone()
+        posts = c.execute("SELECT link, date FROM posts WHERE story_id = ? ORDER BY date, channel_id, message_id",
+                          [sid]).fetchall()
+    assert size == len(posts) >= 3
+    r = CliRunner().invoke(cli, ["story", str(sid), "--db", str(sample.db)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"story #{sid}: {size} posts from ")
+    shown = re.findall(r"https://t\.me/\S+", r.stdout)
+    assert shown == [link for link, _ in posts]  # every post, oldest first
+    latest = {p.post.link: p for p in sample.processed if p.status != "unchanged"}
+    for line in r.stdout.splitlines():
+        if m := re.search(r"(https://t\.me/\S+)(.*)$", line):  # the rules it matches follow its link
+            shown_rules = set(m[2].split()) & {"desertion", "lockdown", "regiment"}
+            assert shown_rules == {x.rule for x in latest[m[1]].matches}, line
+
+
+def test_a_story_that_is_not_there(sample: Sample) -> None:
+    r = CliRunner().invoke(cli, ["story", "99999", "--db", str(sample.db)])
+    assert r.exit_code == 1 and "no story #99999" in r.stdout
+    r = CliRunner().invoke(cli, ["story", "nine", "--db", str(sample.db)])
+    assert r.exit_code == 2 and "Traceback" not in r.output

@@ -24,7 +24,7 @@ cli.add_command(rules)
 cli.add_command(replay)
 cli.add_command(live.login)
 cli.add_command(live.run)
-cli.add_command(export.export); cli.add_command(search.search); cli.add_command(stories.stories); cli.add_command(stats.stats); rules.add_command(backtest.backtest)  # noqa: E702
+cli.add_command(export.export); cli.add_command(search.search); cli.add_command(stories.stories); cli.add_command(stories.story); cli.add_command(stats.stats); rules.add_command(backtest.backtest)  # noqa: E702
 
 
 def main() -> None:

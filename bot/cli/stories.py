@@ -9,10 +9,10 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from ..store.read import top_stories
+from ..store.read import story_detail, top_stories
 from .common import COUNT_MAX, DEFAULT_DB, WHEN, check_channels, check_rules, open_store, out
 
-__all__ = ["stories"]
+__all__ = ["stories", "story"]
 
 
 @click.command()
@@ -62,6 +62,36 @@ def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channe
         cells = (f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}", first, ", ".join(t for _, t in r.channels), head)
         table.add_row(*map(Text, cells))  # Text: a "[...]" in a title or headline is not markup
     c.print(table)
+
+
+@click.command()
+@click.argument("story_id", metavar="ID", type=click.IntRange(min=1, max=2**63 - 1))
+@click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
+def story(story_id: int, db_path: str) -> None:
+    """Every post of story ID (the #N that `tgwatch stories`, alerts and exports give), oldest
+    first: time, channel, link, the rules it matches, and its first line. Exit 1 when there is no such story."""
+    store = open_store(db_path, must_exist=True)
+    try:
+        posts = story_detail(store, story_id)
+    finally:
+        store.close()
+    c = out()
+    if not posts:
+        c.print(f"no story #{story_id} in {db_path}", markup=False)
+        sys.exit(1)
+    channels = list(dict.fromkeys(p.channel_title for p in posts))
+    c.print(Text(f"story #{story_id}: {len(posts)} post{'s' if len(posts) != 1 else ''} from "
+                 f"{len(channels)} channel{'s' if len(channels) != 1 else ''}, "
+                 f"{_when(posts[0].date)} – {_when(posts[-1].date)} UTC", style="bold"))
+    for p in posts:
+        head = Text(f"{_when(p.date)}  ").append(p.channel_title, style="cyan").append("  ").append(p.link, style="underline")
+        if p.rules:
+            head.append("  " + " ".join(p.rules), style="bold")
+        if p.forward_of:
+            head.append(f"  (forward of {p.forward_of})", style="dim")
+        c.print(head)
+        line = p.text.strip().split("\n", 1)[0]
+        c.print(Text("  " + (line[:160] + ("…" if len(line) > 160 else ""))))
 
 
 def _when(iso_date: str | None) -> str:

@@ -22,9 +22,9 @@ from ..text import tokenize, words
 from .db import Store, iso
 
 __all__ = [
-    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryRow", "channel_names",
+    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
-    "top_stories",
+    "story_detail", "top_stories",
 ]
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,34 @@ def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 
         out.append(StoryRow(int(sid), int(size or 1), [(c, titles.get(c, str(c))) for c in order], first or "",
                             last or "", link or (post_link(first_cid, first_mid) if first_cid is not None else ""),
                             titles.get(first_cid, str(first_cid)) if first_cid is not None else "", text or ""))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPost:
+    """One post of a story, as `tgwatch story` shows it."""
+
+    channel_id: int
+    message_id: int
+    date: str
+    link: str
+    channel_title: str
+    text: str
+    rules: list[str]  # the rules that currently match it
+    forward_of: str  # "channel id/post id" of the post it forwards, else ""
+
+
+def story_detail(store: Store, story_id: int, limit: int = 1000) -> list[StoryPost]:
+    """A story's posts, oldest first (at most `limit`), with the rules each one matches; empty
+    when there is no such story."""
+    sql = ("SELECT p.channel_id, p.message_id, p.date, p.link, c.title, c.username, p.text, p.forward_channel_id, "
+           "p.forward_post_id, (SELECT json_group_array(m.rule) FROM matches m WHERE m.channel_id = p.channel_id "
+           "AND m.message_id = p.message_id AND m.current = 1) FROM posts p LEFT JOIN channels c ON c.id = p.channel_id "
+           "WHERE p.story_id = ? ORDER BY p.date, p.channel_id, p.message_id LIMIT ?")
+    out: list[StoryPost] = []
+    for cid, mid, date, link, title, username, text, fcid, fpid, rules in store.db.execute(sql, [story_id, max(0, limit)]):
+        out.append(StoryPost(cid, mid, date or "", link or post_link(cid, mid, username), title or str(cid), text or "",
+                             sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else ""))
     return out
 
 
