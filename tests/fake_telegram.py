@@ -31,6 +31,8 @@ API
     CHAT_WRITE_FORBIDDEN).
 ``fake.add_chat(chat_id, title)``       a basic group with the user account and the bot as members.
 ``fake.add_user(user_id, first_name, username=None)``  another user (an analyst) who can talk to the bot.
+``fake.migrate_chat(chat_id, channel_id)``  the basic group is upgraded to a supergroup (a megagroup both accounts
+    are in): GetChats shows it deactivated with ``migrated_to``; sending to the old group answers PEER_ID_INVALID.
 ``fake.publish(channel_id, text, *, entities=None, grouped_id=None, fwd_from=None, media=False, date=None,
 push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMessage to connected user clients
     when the channel is joined and ``push``; ``push=False`` leaves a silent gap.
@@ -502,6 +504,13 @@ class FakeTelegram:
         self._chats[chat_id] = {"id": chat_id, "title": title, "date": _ts(_now())}
         self._save()
 
+    def migrate_chat(self, chat_id: int, channel_id: int) -> None:
+        """The basic group ``chat_id`` is upgraded to the supergroup ``channel_id`` (both accounts members):
+        the group is deactivated, GetChats shows ``migrated_to``, and sending to it answers PEER_ID_INVALID."""
+        self.add_channel(channel_id, None, self._chats[chat_id]["title"], megagroup=True)
+        self._chats[chat_id]["migrated_to"] = channel_id
+        self._save()
+
     def add_user(self, user_id: int, first_name: str, username: str | None = None) -> None:
         self._users[user_id] = {"id": user_id, "first_name": first_name, "username": username}
         self._save()
@@ -591,7 +600,7 @@ class FakeTelegram:
             chat_instance=access_hash(from_user_id, BOT_ID), data=data)
         for s in self._senders_of(BOT_ID):
             s._push(tl.Updates([upd], users=[self._user_obj(BOT_ID, from_user_id)],
-                               chats=[self._chat_obj(chat_id)] if chat_id else [], date=_now(), seq=0))
+                               chats=[self._chat_obj(chat_id, BOT_ID)] if chat_id else [], date=_now(), seq=0))
         return query_id
 
     # --- internals: building objects ---
@@ -620,10 +629,12 @@ class FakeTelegram:
                           access_hash=access_hash(viewer, ch.id), username=ch.username,
                           admin_rights=tl.ChatAdminRights(post_messages=True) if ch.admin else None)
 
-    def _chat_obj(self, chat_id: int) -> tl.Chat:
+    def _chat_obj(self, chat_id: int, viewer: int = USER_ID) -> tl.Chat:
         c = self._chats[chat_id]
+        to = c.get("migrated_to")
         return tl.Chat(id=chat_id, title=c["title"], photo=tl.ChatPhotoEmpty(), participants_count=2,
-                       date=_dt(c["date"]), version=1)
+                       date=_dt(c["date"]), version=1, deactivated=to is not None,
+                       migrated_to=tl.InputChannel(to, access_hash(viewer, to)) if to is not None else None)
 
     def _new_post(self, channel_id, text, entities, grouped_id, fwd_from, media, date):
         ch = self._channels[channel_id]
@@ -683,7 +694,7 @@ class FakeTelegram:
             if isinstance(peer, tl.PeerUser):
                 users[peer.user_id] = self._user_obj(viewer, peer.user_id)
             elif isinstance(peer, tl.PeerChat) and peer.chat_id in self._chats:
-                chats[peer.chat_id] = self._chat_obj(peer.chat_id)
+                chats[peer.chat_id] = self._chat_obj(peer.chat_id, viewer)
             elif isinstance(peer, tl.PeerChannel) and peer.channel_id in self._channels:
                 chats[peer.channel_id] = self._channel_obj(viewer, self._channels[peer.channel_id])
         users.setdefault(viewer, self._user_obj(viewer, viewer))
@@ -731,8 +742,8 @@ class FakeTelegram:
                 raise RpcFail(400, "PEER_ID_INVALID")
             return "user", peer.user_id
         if isinstance(peer, tl.InputPeerChat):
-            if peer.chat_id not in self._chats:
-                raise RpcFail(400, "PEER_ID_INVALID")
+            if peer.chat_id not in self._chats or self._chats[peer.chat_id].get("migrated_to") is not None:
+                raise RpcFail(400, "PEER_ID_INVALID")  # a group upgraded to a supergroup is read-only
             return "chat", peer.chat_id
         if isinstance(peer, tl.InputPeerChannel):
             return "channel", self._channel_for(viewer, peer).id
@@ -818,6 +829,24 @@ class FakeTelegram:
             if u["username"] and u["username"].lower() == name:
                 return tlc.ResolvedPeer(peer=tl.PeerUser(uid), chats=[], users=[self._user_obj(account, uid)])
         raise RpcFail(400, "USERNAME_NOT_OCCUPIED")
+
+    def _on_GetDialogsRequest(self, account, r):
+        """The account's dialogs: the joined channels (all in one answer), each with its latest post."""
+        joined = [ch for ch in self._channels.values() if ch.joined and not ch.private]
+        dialogs, messages = [], []
+        for ch in joined:
+            top = max(ch.messages, default=0)
+            dialogs.append(tl.Dialog(peer=tl.PeerChannel(ch.id), top_message=top, read_inbox_max_id=top,
+                                     read_outbox_max_id=0, unread_count=0, unread_mentions_count=0,
+                                     unread_reactions_count=0, unread_poll_votes_count=0,
+                                     notify_settings=tl.PeerNotifySettings(), pts=ch.pts))
+            if top:
+                messages.append(ch.messages[top])
+        return tlm.Dialogs(dialogs=dialogs, messages=messages,
+                           chats=[self._channel_obj(account, ch) for ch in joined], users=[])
+
+    def _on_GetChatsRequest(self, account, r):
+        return tlm.Chats(chats=[self._chat_obj(i, account) for i in r.id if i in self._chats])
 
     def _on_GetChannelsRequest(self, account, r):
         return tlm.Chats(chats=[self._channel_obj(account, self._channel_for(account, c, read=False)) for c in r.id])

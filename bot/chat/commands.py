@@ -270,7 +270,10 @@ class Commands:
         ref = args.strip()
         if not ref:
             raise CommandError("usage: /unmute_channel @channel")
-        n = sum(self.store.unmute_channel(i) for i in self._channel(ref))
+        ids = self._channel(ref)
+        if not ids:  # a typo must not read as "that channel is not muted"
+            raise CommandError(f"no stored channel {_echo(ref)}")
+        n = sum(self.store.unmute_channel(i) for i in ids)
         return Reply(f"🔔 {html.escape(_clip(ref))} unmuted." if n else f"{html.escape(_clip(ref))} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:

@@ -7,7 +7,8 @@ import io
 import logging
 from typing import Any
 
-from telethon import Button, TelegramClient, errors, events
+from telethon import Button, TelegramClient, errors, events, utils
+from telethon.tl import types
 
 from ..alert.html import to_parts
 from ..config import Config
@@ -41,12 +42,28 @@ class ChatBot:
         self.named = [str(c) for c in config.chats if isinstance(c, str) and c != "me"]
 
     async def resolve_chats(self) -> None:
-        """Alert chats named by @username: their ids, so commands and buttons there are answered."""
+        """Alert chats named by @username: their ids, so commands and buttons there are answered;
+        and the supergroup a basic group listed by id was upgraded to (it has a new id)."""
         for name in self.named:
             try:
                 self.chats.add(await self.client.get_peer_id(name))
             except (ValueError, TypeError, errors.RPCError) as e:
                 log.warning("alert chat %s cannot be resolved by the bot: %s", name, type(e).__name__)
+        for chat_id in [c for c in self.chats if -1_000_000_000_000 < c < 0]:  # basic groups
+            try:
+                group = await self.client.get_entity(types.PeerChat(-chat_id))
+            except (ValueError, TypeError, errors.RPCError) as e:
+                log.debug("alert chat %s: cannot tell whether it was upgraded (%s)", chat_id, type(e).__name__)
+                continue
+            to = getattr(group, "migrated_to", None)
+            if isinstance(to, types.InputChannel):
+                self.allow(utils.get_peer_id(types.PeerChannel(to.channel_id)))
+
+    def allow(self, chat_id: int) -> None:
+        """Answer analysts in `chat_id` too: the supergroup an alert chat was upgraded to."""
+        if chat_id not in self.chats:
+            log.info("commands from analysts in chat %d (an alert chat upgraded to a supergroup) are answered", chat_id)
+            self.chats.add(chat_id)
 
     async def identify(self) -> None:
         """Tell `Commands` the bot's own username (from get_me()), so /cmd@ourbot is answered and

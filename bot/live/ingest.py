@@ -101,6 +101,8 @@ class Ingest:
         # Whether the last reconcile read every watched channel (a flood wait or an error on one
         # leaves it False): only such a poll shows tgwatch is keeping up.
         self.complete = False
+        self._resume_at: int | None = None  # the channel a flood wait stopped the last poll at
+        self._dialogs_read = False  # the account's dialogs were read for channels configured by id
         self.reconnect_poll_delay = RECONNECT_POLL_DELAY
         self._listening = False
         self._reconnect_poll: asyncio.Task[None] | None = None
@@ -166,7 +168,7 @@ class Ingest:
                 entity = None  # the hash no longer works (another account's store?): resolve afresh
         if entity is None:
             if isinstance(ref, int):
-                entity = await self.client.get_entity(types.PeerChannel(ref))  # needs the session's entity cache
+                entity = await self._by_id(ref)
             else:
                 if self.resolve_delay:
                     await asyncio.sleep(self.resolve_delay)  # contacts.resolveUsername is the classic flood trigger
@@ -184,6 +186,22 @@ class Ingest:
         return Watched(entity.id, types.InputPeerChannel(entity.id, entity.access_hash or 0), entity.title,
                        username, joined=not entity.left, entity=entity)
 
+    async def _by_id(self, channel_id: int) -> Any:
+        """A channel configured by id: Telegram looks ids up only with an access hash, which the
+        session knows for channels it has seen. A fresh login has seen none: the account's dialogs
+        (read once per run) give every channel it has joined."""
+        try:
+            return await self.client.get_entity(types.PeerChannel(channel_id))
+        except ValueError:
+            if self._dialogs_read:
+                raise ValueError("not a channel this account has joined: join it, or name it by its @username") from None
+        await self.client.get_dialogs()  # caches the entities (and access hashes) of every dialog
+        self._dialogs_read = True
+        try:
+            return await self.client.get_entity(types.PeerChannel(channel_id))
+        except ValueError:
+            raise ValueError("not a channel this account has joined: join it, or name it by its @username") from None
+
     async def _renamed(self, title: str, before: str, after: str) -> None:
         """A watched channel changed its username: it stays watched (by its id); say so once."""
         detail = f"channel {title} @{before} is now @{after}; still watched (by its id)"
@@ -194,7 +212,7 @@ class Ingest:
         """Take the channel's current names from a history answer (links use them), and say so
         when its username changed while watched."""
         chat = next((m.chat for m in reversed(messages) if isinstance(getattr(m, "chat", None), types.Channel)), None)
-        if chat is None or chat.id != w.id:
+        if chat is None or chat.id != w.id or getattr(chat, "min", False):  # a min channel lacks its names
             return
         before, username = w.username, channel_username(chat)
         if username != before or chat.title != w.title:
@@ -284,6 +302,7 @@ class Ingest:
         w = self._mine(event)
         if w is None or event.message.grouped_id is not None:  # album items arrive together as one Album event
             return
+        await self._refresh(w, [event.message])  # a rename shows in the update: links use the new name at once
         post = message_to_post(event.message, w.entity)
         if post is not None:
             await self._process([post], in_order=False)
@@ -292,6 +311,7 @@ class Ingest:
         w = self._mine(event)
         if w is None:
             return
+        await self._refresh(w, event.messages)
         post = album_to_post(event.messages, w.entity)
         if post is not None:
             await self._process([post], in_order=False)
@@ -301,6 +321,7 @@ class Ingest:
         w = self._mine(event)
         if w is None:
             return
+        await self._refresh(w, [event.message])
         post = message_to_post(event.message, w.entity)
         if post is None:
             return
@@ -318,7 +339,22 @@ class Ingest:
             if album is None:
                 return
             post = album
-        await self._process([post], in_order=False)
+        high = self.store.high_water(w.id)
+        if post.grouped_id is None and self._before_reading(w, post, high):
+            return
+        # never read in order yet (the first poll has not run or was stopped): as in a backfill,
+        # only the last day's posts alert (reactions fire edits on posts of any age)
+        after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
+        await self._process([post], in_order=False, alert_after=after)
+
+    def _before_reading(self, w: Watched, post: Post, high: int | None) -> bool:
+        """An edit (or a reaction) of a post at or below the channel's high-water mark that is not
+        stored: older than the first read, or pruned by retention. The poll skips such posts; so
+        does the edit path, or a reaction on a ten-day-old post would push it as a new alert."""
+        if high is None or post.message_id > high or self.store.known_hashes([post.key]):
+            return False
+        log.debug("edit of %s post %d, older than what tgwatch read: ignored", w.title, post.message_id)
+        return True
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:
         async with self._lock:
@@ -338,14 +374,15 @@ class Ingest:
     async def _reconcile(self) -> tuple[int, int]:
         await self.resolve()
         new_posts = channels = read = failed = 0
-        for w in list(self.watched.values()):
+        for w in self._poll_order():
             try:
                 n, was_read = await self._reconcile_one(w)
             except _GONE_ERRORS as e:
                 await self._mark_gone(w, e)  # reported; no longer watched
                 continue
             except errors.FloodWaitError as e:
-                log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on", w.title, e.seconds)
+                log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on from it", w.title, e.seconds)
+                self._resume_at = w.id
                 failed += 1
                 break
             except errors.RPCError as e:
@@ -357,7 +394,16 @@ class Ingest:
                 new_posts += n
                 channels += 1
         self.complete = read > 0 and not failed
+        if not failed:
+            self._resume_at = None
         return new_posts, channels
+
+    def _poll_order(self) -> list[Watched]:
+        """The watched channels, from the one where a flood wait stopped the last poll: the
+        channels after it are read before those read last time, so none waits forever."""
+        ws = list(self.watched.values())
+        k = next((i for i, w in enumerate(ws) if w.id == self._resume_at), 0)
+        return ws[k:] + ws[:k]
 
     async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
         high = self.store.high_water(w.id)

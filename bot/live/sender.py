@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telethon import TelegramClient, errors, functions, types
+from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import render_html, to_parts
 from ..alert.outbox import load_alert
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
 MAX_HELD_NOTICES = 200
+NOTICES_KEY = "held_notices"  # meta row: the notices not sent yet, kept across a restart
 _NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
 # Errors about the chat, not the message: the chat cannot be written to now (the bot was removed,
 # the account lost the right to post, a user blocked the bot). Alerts wait for it.
@@ -58,12 +59,14 @@ def _digest(text: str, entities: Sequence[Any]) -> str:
 
 
 def _keeps_queued(e: BaseException) -> bool:
-    """True for errors about the chat (it cannot be written to now) or Telegram's servers: the alert
-    waits; False for errors about the message itself (too long, bad entities), which fail it."""
+    """True for errors about the chat (it cannot be written to now), the sending account (401: a bot
+    token revoked, a session logged out) or Telegram's servers: the alert waits; False for errors
+    about the message itself (too long, bad entities), which fail it."""
     if isinstance(e, _NoPeer):
         return True
     if isinstance(e, errors.RPCError):
-        return isinstance(e, (errors.ForbiddenError, errors.ServerError)) or telegram_code(e) in _CHAT_LEVEL
+        return (isinstance(e, (errors.ForbiddenError, errors.ServerError, errors.UnauthorizedError))
+                or telegram_code(e) in _CHAT_LEVEL)
     return False
 
 
@@ -122,9 +125,15 @@ class Sender:
         self._digest_out: dict[int, set[tuple[str, int]]] = {}  # digest id -> (chat, part) sent
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
         self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
+        self._unsent: dict[int, tuple[str, str, int]] = {}  # random_id -> notice not sent yet (stored)
+        for item in self._load_notices():
+            self._notices.append(item)
+            self._unsent[item[2]] = item
         self._notice_due: dict[str, tuple[int, _Due]] = {}  # chat -> (failures, next try)
         self._notice_lock = asyncio.Lock()
         self._again = False
+        self._moved: dict[str, int] = {}  # configured chat -> marked id of the supergroup it was upgraded to
+        self.on_migrated: Callable[[int], None] | None = None  # told the new id (the chat bot answers there)
 
     def _after(self, seconds: float) -> _Due:
         """The time `seconds` from now, by both clocks."""
@@ -163,7 +172,9 @@ class Sender:
             self._flood_requests.add(request.CONSTRUCTOR_ID)
 
     def _chat_failed(self, chat: str, e: BaseException) -> None:
-        """One warning when a chat becomes unreachable (not one per alert and attempt)."""
+        """One warning when a chat becomes unreachable (not one per alert and attempt); its peer is
+        looked up again on the next attempt (a group upgraded to a supergroup has a new id)."""
+        self._peers.pop(chat, None)
         if chat not in self._unreachable:
             self._unreachable[chat] = telegram_code(e)
             log.warning("chat %s cannot be written to (%s): alerts for it stay queued and are retried "
@@ -362,18 +373,67 @@ class Sender:
                     self._peers[chat] = await self.client.get_input_entity(chat)
                 except ValueError as e:
                     raise _NoPeer(f"chat {chat} cannot be found: {e}") from None
+            if isinstance(self._peers[chat], types.InputPeerChat):
+                self._peers[chat] = await self._upgraded(chat, self._peers[chat])
         return self._peers[chat]
+
+    async def _upgraded(self, chat: str, peer: types.InputPeerChat) -> Any:
+        """The peer of a basic group, or of the supergroup it was upgraded to: Telegram gives the
+        supergroup a new id and refuses the old one (PEER_ID_INVALID) for good."""
+        try:
+            group = await self.client.get_entity(peer)
+        except errors.FloodError:
+            raise
+        except (ValueError, TypeError, errors.RPCError) as e:
+            log.debug("chat %s: cannot tell whether it was upgraded (%s)", chat, telegram_code(e))
+            return peer
+        to = getattr(group, "migrated_to", None)
+        if not isinstance(to, types.InputChannel):
+            return peer
+        marked = utils.get_peer_id(types.PeerChannel(to.channel_id))
+        if self._moved.get(chat) != marked:
+            self._moved[chat] = marked
+            log.warning("alert chat %s was upgraded to a supergroup: alerts go to %d (name it so in the config)", chat, marked)
+            self._queue_notice(f"ℹ️ this group was upgraded to a supergroup: alerts now come here; the config "
+                               f"still names the old group {chat}: alerts.chats may name this one, {marked}", chat)
+            if self.on_migrated is not None:
+                self.on_migrated(marked)
+        return types.InputPeerChannel(to.channel_id, to.access_hash)
 
     async def notify(self, text: str) -> None:
         """A one-line notice to every alert chat (recovered posts, a channel gone); never raised
-        into the caller. Held in memory, in order, through a flood wait, a network problem or an
-        unreachable chat, and sent by a later sender pass (lost only when the process stops)."""
-        for chat in self.chats:
-            self._notices.append((chat, text, secrets.randbits(63)))  # one random_id: a resend never shows twice
-        while len(self._notices) > MAX_HELD_NOTICES:
-            chat, old, _ = self._notices.popleft()
-            log.warning("notice to %s dropped (more than %d held): %s", chat, MAX_HELD_NOTICES, _short(old))
+        into the caller. Stored with its random_id before the first attempt and held, in order,
+        through a flood wait, a network problem or an unreachable chat: a later sender pass (or
+        the next run, after a restart) sends it, once."""
+        self._queue_notice(text, *self.chats)
         await self._flush_notices()
+
+    def _queue_notice(self, text: str, *chats: str) -> None:
+        """Queue a notice to `chats` and store it, each with its random_id, before any attempt."""
+        for chat in chats:
+            item = (chat, text, secrets.randbits(63))  # one random_id: a resend never shows twice
+            self._notices.append(item)
+            self._unsent[item[2]] = item
+        while len(self._notices) > MAX_HELD_NOTICES:
+            chat, old, rid = self._notices.popleft()
+            self._unsent.pop(rid, None)
+            log.warning("notice to %s dropped (more than %d held): %s", chat, MAX_HELD_NOTICES, _short(old))
+        self._save_notices()
+
+    def _load_notices(self) -> list[tuple[str, str, int]]:
+        """The notices an earlier run held and never sent, for the chats configured now."""
+        row = self.store.db.execute("SELECT value FROM meta WHERE key = ?", [NOTICES_KEY]).fetchone()
+        try:
+            items = json.loads(row[0]) if row and row[0] else []
+            return [(str(c), str(t), int(r)) for c, t, r in items if str(c) in self.chats]
+        except (ValueError, TypeError):
+            log.warning("the notices held by the last run cannot be read: they are not sent")
+            return []
+
+    def _save_notices(self) -> None:
+        """Store the notices not sent yet (committed at once: a crash after it keeps them)."""
+        self.store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                              "excluded.value", [NOTICES_KEY, json.dumps(list(self._unsent.values()), ensure_ascii=False)])
 
     async def _flush_notices(self) -> None:
         if self._notice_lock.locked():
@@ -395,7 +455,7 @@ class Sender:
                     await self.client(functions.messages.SendMessageRequest(
                         peer=await self._peer(chat), message=text, no_webpage=True, random_id=rid))
                 except errors.RandomIdDuplicateError:
-                    pass  # an earlier attempt reached the chat
+                    self._unsent.pop(rid, None)  # an earlier attempt (or run) reached the chat
                 except errors.FloodError as e:
                     self._pause(e)
                     held.append(item)
@@ -415,11 +475,14 @@ class Sender:
                         self._notice_due[chat] = (failures, self._after(delay))
                         log.warning("notice to %s held (%s), retried in %d s: %s", chat, telegram_code(e), delay, _short(text))
                     else:
+                        self._unsent.pop(rid, None)
                         log.warning("notice to %s not sent (%s): %s", chat, telegram_code(e), _short(text))
                 else:
+                    self._unsent.pop(rid, None)
                     self._notice_due.pop(chat, None)
                     self._chat_works(chat)
             self._notices.extend(held)  # nothing was queued since the loop ended (no await in between)
+            self._save_notices()
 
     def _give_up_digest(self, did: int, ids: list[int], reason: str, tries: int) -> None:
         """Telegram refused a digest as a message MAX_ATTEMPTS times. When some chat has (part of)

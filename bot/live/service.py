@@ -74,6 +74,8 @@ class Service:
                                  on_rules_changed=self.rules_changed, status=self.status_text,
                                  digest=self.sender.send_digest, clock=clock)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
+        if self.chat is not None:
+            self.sender.on_migrated = self.chat.allow  # an alert chat upgraded to a supergroup
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
         self.last_poll: datetime | None = None
         self.warned_silent: set[int] = set()
@@ -105,8 +107,8 @@ class Service:
         await self.ingest.resolve()
         self.ingest.listen()
         if self.chat is not None:
+            self.chat.listen()  # first: a command that arrives while chats resolve is not dropped
             await self.chat.resolve_chats()
-            self.chat.listen()
         n, m = await self.ingest.reconcile()
         self.last_poll = self.clock()
         if n:
