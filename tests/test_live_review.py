@@ -265,3 +265,35 @@ def test_an_id_the_account_has_not_joined_says_how_to_watch_it(fake: FakeTelegra
             await service.poll()
             assert fake.count("GetDialogsRequest") == 1  # read once, not on every poll
     run(go())
+
+
+def test_a_poll_cut_by_the_network_goes_on_from_that_channel(fake: FakeTelegram, tmp_path: Path,
+                                                            caplog: Any) -> None:
+    """Telethon gives up reconnecting in the middle of a poll: one warning line, no traceback out of
+    the poll, and the next poll starts at the channel it could not read (the ones after it are not starved)."""
+    import logging
+
+    async def go() -> None:
+        fake.add_channel(SHOT, "shot_shot", "SHOT")
+        fake.add_channel(MASH, "mash", "Mash")
+        fake.add_channel(TOPOR, "topor", "Топор", joined=False)
+        async with running(fake, tmp_path) as service:
+            served = fake._on_GetHistoryRequest
+            read: set[int] = set()
+
+            def second_channel_drops(account: int, r: Any) -> object:
+                if read and r.peer.channel_id not in read:
+                    raise ConnectionError("Connection to Telegram failed 5 time(s)")
+                read.add(r.peer.channel_id)
+                return served(account, r)
+
+            fake._on_GetHistoryRequest = second_channel_drops  # type: ignore[method-assign]
+            fake.publish(TOPOR, DESERTION)
+            caplog.set_level(logging.WARNING)
+            for _ in range(3):
+                read.clear()
+                await service.poll()  # never raises
+            assert [a.text.split("\n")[1].split(" · ")[0] for a in alerts(fake) if "desertion" in a.text] == ["Топор"]
+            lines = [r.getMessage() for r in caplog.records if "network problem" in r.getMessage()]
+            assert lines and all("the next poll goes on from it" in line and "\n" not in line for line in lines)
+    run(go())

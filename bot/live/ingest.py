@@ -25,6 +25,7 @@ from ..source.telegram import (
 )
 from ..store.db import Store
 from .codes import telegram_code
+from .session import NETWORK_ERRORS
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
 
@@ -382,6 +383,12 @@ class Ingest:
                 continue
             except errors.FloodWaitError as e:
                 log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on from it", w.title, e.seconds)
+                self._resume_at = w.id
+                failed += 1
+                break
+            except NETWORK_ERRORS as e:  # Telethon gave up reconnecting: the others would fail alike
+                log.warning("reading %s: network problem (%s); the next poll goes on from it", w.title,
+                            type(e).__name__ + (f": {e}" if str(e) else ""))
                 self._resume_at = w.id
                 failed += 1
                 break
