@@ -16,9 +16,20 @@ from bot.live.sender import MAX_RETRY_DELAY
 from .fake_telegram import FakeTelegram, RpcFail, eventually
 from .test_chat import ANALYST, STRANGER, ask
 from .test_chat import running as chat_running
-from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, notices, run, running
+from .test_live import (
+    DESERTION,
+    DESERTION_2,
+    MASH,
+    NEUTRAL,
+    SHOT,
+    TOPOR,
+    alerts,
+    channels,
+    notices,
+    run,
+    running,
+)
 from .test_live_sender_faults import Clocks, ticks
-
 
 # -- reactions and edits of posts before the first read ----------------------------------------------
 
@@ -135,6 +146,25 @@ def test_a_poll_stopped_by_a_flood_wait_each_time_still_reaches_every_channel(fa
                 service.user._flood_waited_requests.clear()
                 await service.poll()
             assert len(alerts(fake)) == 2
+    run(go())
+
+
+def test_a_command_answered_during_a_long_flood_wait_still_takes_effect_and_logs_one_line(
+        fake: FakeTelegram, tmp_path: Path, caplog: Any) -> None:
+    """Telegram tells the bot to wait an hour: /mute still mutes; the lost answer is one warning
+    line, not a Telethon traceback in the log."""
+    import logging
+
+    async def go() -> None:
+        async with chat_running(fake, tmp_path) as service:
+            caplog.set_level(logging.WARNING)
+            fake.flood("SendMessageRequest", 3600)
+            fake.message_to_bot(ANALYST, "/mute desertion 2h")
+            await eventually(lambda: service.store.count("mutes") == 1)
+            await eventually(lambda: any("answer to /mute was not sent" in r.getMessage() for r in caplog.records))
+            line = next(r for r in caplog.records if "answer to /mute" in r.getMessage())
+            assert "wait 3600 s" in line.getMessage() and line.exc_info is None
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     run(go())
 
 

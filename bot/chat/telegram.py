@@ -12,7 +12,8 @@ from telethon.tl import types
 
 from ..alert.html import to_parts
 from ..config import Config
-from ..live.session import who
+from ..live.codes import telegram_code
+from ..live.session import NETWORK_ERRORS, who
 from .commands import Caller, Commands, Reply
 
 __all__ = ["ChatBot", "triage_buttons"]
@@ -105,7 +106,7 @@ class ChatBot:
             reply = Reply("Sorry, that command failed on our side; the error is in tgwatch's log.")
         if reply is None:  # addressed to another bot: not ours to answer
             return
-        await self.send(event.chat_id, reply)
+        await self._reply(event.chat_id, reply, text.split()[0][:40])
 
     async def _on_press(self, event: events.CallbackQuery.Event) -> None:
         if not self.allowed(event.sender_id, event.chat_id):
@@ -118,9 +119,23 @@ class ChatBot:
         except Exception:
             log.exception("button %r failed", event.data[:20])
             reply = Reply("", toast="Sorry, that failed on our side; the error is in tgwatch's log.")
-        await event.answer(reply.toast or "")
+        try:
+            await event.answer(reply.toast or "")
+        except (errors.RPCError, *NETWORK_ERRORS) as e:
+            log.warning("a button press was not acknowledged (%s)", telegram_code(e) if isinstance(e, errors.RPCError) else type(e).__name__)
         if reply.html or reply.file:
-            await self.send(event.chat_id, reply)
+            await self._reply(event.chat_id, reply, "a button")
+
+    async def _reply(self, chat_id: int, reply: Reply, what: str) -> None:
+        """`send`, where a refusal is one log line, not a traceback: the command took effect, only its
+        answer is lost (a long flood wait on the bot, the chat gone, the network down)."""
+        try:
+            await self.send(chat_id, reply)
+        except errors.FloodWaitError as e:
+            log.warning("the answer to %s was not sent: Telegram asks the bot to wait %d s", what, e.seconds)
+        except (errors.RPCError, *NETWORK_ERRORS) as e:
+            log.warning("the answer to %s was not sent (%s)", what,
+                        telegram_code(e) if isinstance(e, errors.RPCError) else type(e).__name__)
 
     async def _name(self, event: Any) -> str:
         try:
