@@ -122,7 +122,7 @@ class ChatBot:
         try:
             await event.answer(reply.toast or "")
         except (errors.RPCError, *NETWORK_ERRORS) as e:
-            log.warning("a button press was not acknowledged (%s)", telegram_code(e) if isinstance(e, errors.RPCError) else type(e).__name__)
+            log.warning("a button press was not acknowledged (%s)", _why(e))
         if reply.html or reply.file:
             await self._reply(event.chat_id, reply, "a button")
 
@@ -134,8 +134,7 @@ class ChatBot:
         except errors.FloodWaitError as e:
             log.warning("the answer to %s was not sent: Telegram asks the bot to wait %d s", what, e.seconds)
         except (errors.RPCError, *NETWORK_ERRORS) as e:
-            log.warning("the answer to %s was not sent (%s)", what,
-                        telegram_code(e) if isinstance(e, errors.RPCError) else type(e).__name__)
+            log.warning("the answer to %s was not sent (%s)", what, _why(e))
 
     async def _name(self, event: Any) -> str:
         try:
@@ -158,3 +157,8 @@ class ChatBot:
         for k, (text, entities) in enumerate(parts):
             await self.client.send_message(chat_id, text, formatting_entities=entities, link_preview=False,
                                            buttons=buttons if k == len(parts) - 1 else None)
+
+
+def _why(e: BaseException) -> str:
+    """Telegram's error code, or the network error's class name (no message: it may quote a request)."""
+    return telegram_code(e) if isinstance(e, errors.RPCError) else type(e).__name__
