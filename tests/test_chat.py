@@ -536,3 +536,38 @@ def test_mute_channel_by_a_title_and_a_title_two_channels_share(fake: FakeTelegr
             assert "1900000002 (Ostorozhno)" in r.text and "1900000003 (OSTOROZHNO)" in r.text
             assert "muted for every rule" in (await ask(fake, "/mute_channel 1900000003 1d")).text
     run(go())
+
+
+def test_search_from_the_chat_finds_inflected_words_with_links_and_bold_words(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, DESERTION)
+            fake.publish(MASH, "Под Тверью задержан дезертир, самовольно оставивший часть")
+            fake.publish(MASH, PLAIN)
+            await eventually(lambda: service.store.count("posts") == 3)
+            r = await ask(fake, "/search дезертир")
+            assert r.text.startswith("2 posts with 'дезертир', best first:")
+            links = sorted(str(e.url) for e in r.entities if getattr(e, "url", None))
+            assert len(links) == 2 and links[0].startswith("https://t.me/mash/") and links[1].startswith("https://t.me/shot_shot/")
+            bold = {r.text[e.offset:e.offset + e.length] for e in r.entities if type(e).__name__ == "MessageEntityBold"}
+            assert {"дезертиров", "дезертир"} <= bold  # the words found, in any inflection, in bold
+            assert "No stored post in the last 2 h has 'курс евро'." == (await ask(fake, "/search курс евро 2h")).text
+            assert (await ask(fake, "/search")).text == "/search: usage: /search WORDS [7d]"
+            assert "no words" in (await ask(fake, '/search "?!"')).text
+    run(go())
+
+
+def test_stories_from_the_chat_list_the_largest_with_their_channels(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            assert (await ask(fake, "/stories")).text == "No story of 2+ posts in the last 1 d."
+            fake.publish(SHOT, DESERTION)
+            fake.publish(MASH, DESERTION + " (фото)")  # the same story, reworded a little
+            fake.publish(MASH, PLAIN)
+            await eventually(lambda: service.store.count("posts") == 3)
+            r = await ask(fake, "/stories 7d")
+            assert r.text.startswith("Largest stories, last 7 d:")
+            assert "2 posts · SHOT, Mash" in r.text and "first: SHOT" in r.text and DESERTION in r.text
+            assert "Курс доллара" not in r.text  # a story of one post is left out
+            assert "is not a duration" in (await ask(fake, "/stories soon")).text
+    run(go())

@@ -12,7 +12,7 @@ from telethon.utils import split_text
 
 from .outbox import Alert, snippet, story_line
 
-__all__ = ["local_time", "render_html", "to_parts", "MAX_LENGTH"]
+__all__ = ["bold_spans", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
 MAX_LENGTH = 4096
 _BADGE = {"high": "🔴 HIGH", "normal": "🟡 NORMAL", "low": "⚪ LOW"}
@@ -30,7 +30,7 @@ def local_time(when: str | datetime, tz: ZoneInfo | None) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
+def bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
     """`text` escaped, with the (merged) spans in <b>."""
     out: list[str] = []
     at = 0
@@ -54,7 +54,7 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
         f"{badge} · <b>{html.escape(alert.title)}</b>",
         f'<a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
         "",
-        _bold_spans(window, spans),
+        bold_spans(window, spans),
         "",
         f"<i>matched: {html.escape(alert.matched)}</i>",
     ]

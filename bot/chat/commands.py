@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..alert.html import local_time
+from ..alert.html import bold_spans, local_time
+from ..alert.outbox import snippet
 from ..config import Config, channel_ref
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
@@ -24,7 +25,7 @@ from ..match.rules import _NAME_RE
 from ..report.stats import stats_png, stats_text
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
-from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels
+from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, top_stories
 
 T = TypeVar("T")
 
@@ -40,6 +41,8 @@ HELP = """<b>tgwatch commands</b>
 /mute_channel C 1d, /unmute_channel C: silence a channel (@name or id) for every rule
 /export [rule] [7d] [csv|xlsx]: matched posts as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
+/search WORDS [7d]: stored posts with all the words (any inflection), best first
+/stories [1d]: the largest stories of the last day (or period): channels and first post
 /digest: the low-priority digest now
 /add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
 /undo: take back the last rule change; /history: who changed what
@@ -53,6 +56,8 @@ _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits,
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
 _ECHO = 60  # how much of an analyst's input a reply repeats
+SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
+STORIES_SHOWN = 10  # stories /stories shows
 
 
 def parse_span(text: str) -> timedelta:
@@ -66,6 +71,16 @@ def parse_span(text: str) -> timedelta:
     if len(digits) > 9 or int(digits) * _UNITS[m.group(2).lower()] > MAX_SPAN.total_seconds():
         raise ValueError(f"{_echo(text)} is too long: at most {MAX_SPAN.days} days (52w)")
     return timedelta(seconds=int(digits) * _UNITS[m.group(2).lower()])
+
+
+def _span_text(span: timedelta) -> str:
+    """«2 h», «7 d», «30 min»: a period as a reply names it."""
+    s = int(span.total_seconds())
+    if s % 86400 == 0:
+        return f"{s // 86400} d"
+    if s % 3600 == 0:
+        return f"{s // 3600} h"
+    return f"{s // 60} min"
 
 
 def _clip(text: str, width: int = _ECHO) -> str:
@@ -305,6 +320,44 @@ class Commands:
         days = span.total_seconds() / 86400
         caption = f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(rule)}" if rule else "") + f", last {days:g} days"
         return Reply(caption, file=data, file_name=name)
+
+    async def cmd_search(self, args: str, caller: Caller) -> Reply:
+        words, span = args, None
+        tokens = args.split()
+        if len(tokens) > 1 and _SPAN_RE.fullmatch(tokens[-1]):  # a trailing 7d is the period
+            words, span = " ".join(tokens[:-1]), parse_span(tokens[-1])
+        if not words.strip():
+            raise CommandError("usage: /search WORDS [7d]")
+        since = self.clock() - span if span else None
+        hits = await self._off_loop(lambda store: list(search_posts(store, words, SEARCH_SHOWN + 1, since=since)))
+        scope = f" in the last {_span_text(span)}" if span else ""
+        if not hits:
+            return Reply(f"No stored post{scope} has {html.escape(_echo(words))}.")
+        lines = [f"<b>{'More than ' + str(SEARCH_SHOWN) if len(hits) > SEARCH_SHOWN else len(hits)} "
+                 f"post{'s' * (len(hits) != 1)}</b>{scope} with {html.escape(_echo(words))}, best first:"]
+        for h in hits[:SEARCH_SHOWN]:
+            window, spans, _ = snippet(h.text, list(h.spans), width=240)
+            lines.append(f'\n• <a href="{html.escape(h.link, quote=True)}">{html.escape(h.channel_title)}</a> · '
+                         f"{local_time(h.date, self.config.zone)}\n{bold_spans(window, spans)}")
+        if len(hits) > SEARCH_SHOWN:
+            lines.append("\n<i>tgwatch search on the command line shows more (--limit).</i>")
+        return Reply("\n".join(lines))
+
+    async def cmd_stories(self, args: str, caller: Caller) -> Reply:
+        span = parse_span(args) if args.strip() else timedelta(days=1)
+        rows = await self._off_loop(lambda store: top_stories(store, since=self.clock() - span, min_size=2,
+                                                               limit=STORIES_SHOWN))
+        if not rows:
+            return Reply(f"No story of 2+ posts in the last {_span_text(span)}.")
+        lines = [f"<b>Largest stories</b>, last {_span_text(span)}:"]
+        for r in rows:
+            names = [t for _, t in r.channels]
+            shown = ", ".join(html.escape(n) for n in names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
+            head = r.first_text.strip().split("\n", 1)[0]
+            head = head[:100] + ("…" if len(head) > 100 else "")
+            lines.append(f'\n<b>#{r.id}</b> · {r.size} posts · {shown}\nfirst: <a href="{html.escape(r.first_link, quote=True)}">'
+                         f"{html.escape(r.first_title)}</a> {local_time(r.first_date, self.config.zone)}\n{html.escape(head)}")
+        return Reply("\n".join(lines))
 
     async def cmd_stats(self, args: str, caller: Caller) -> Reply:
         span = parse_span(args) if args.strip() else timedelta(days=7)
