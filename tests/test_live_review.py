@@ -7,9 +7,12 @@ asserts what the analysts' chat shows."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.live.sender import MAX_RETRY_DELAY
 
@@ -121,10 +124,16 @@ def test_a_notice_sent_just_before_a_crash_is_not_shown_twice(fake: FakeTelegram
 
 # -- polls that a flood wait stops part way ------------------------------------------------------------
 
-def test_a_poll_stopped_by_a_flood_wait_each_time_still_reaches_every_channel(fake: FakeTelegram, tmp_path: Path) -> None:
-    """Long flood waits on history reads stop a poll part way; the next poll must go on where it
-    stopped, or the channels after the flooded one (a channel not joined has no live updates) are
-    never read again."""
+@pytest.mark.parametrize("fault, logged", [
+    (RpcFail(420, "FLOOD_WAIT_3000"), "Telegram asks to wait 3000 s; the next poll goes on from it"),
+    (ConnectionError("Connection to Telegram failed 5 time(s)"), "network problem (ConnectionError: Connection to "
+                                                                  "Telegram failed 5 time(s)); the next poll goes on from it"),
+])
+def test_a_poll_stopped_part_way_each_time_still_reaches_every_channel(fake: FakeTelegram, tmp_path: Path,
+                                                                       caplog: Any, fault: Exception, logged: str) -> None:
+    """A long flood wait, or Telethon giving up reconnecting, stops a poll part way (one warning
+    line, nothing raised out of the poll); the next poll must go on where it stopped, or the
+    channels after it (a channel not joined has no live updates) are never read again."""
     async def go() -> None:
         fake.add_channel(SHOT, "shot_shot", "SHOT")
         fake.add_channel(MASH, "mash", "Mash")
@@ -133,38 +142,22 @@ def test_a_poll_stopped_by_a_flood_wait_each_time_still_reaches_every_channel(fa
             served = fake._on_GetHistoryRequest
             read: set[int] = set()  # channels read in this poll
 
-            def second_channel_floods(account: int, r: Any) -> object:
+            def second_channel_fails(account: int, r: Any) -> object:
                 if read and r.peer.channel_id not in read:
-                    raise RpcFail(420, "FLOOD_WAIT_3000")
+                    raise fault
                 read.add(r.peer.channel_id)
                 return served(account, r)
 
-            fake._on_GetHistoryRequest = second_channel_floods  # type: ignore[method-assign]
+            fake._on_GetHistoryRequest = second_channel_fails  # type: ignore[method-assign]
             fake.publish(TOPOR, DESERTION)
+            caplog.set_level(logging.WARNING)
             for _ in range(3):  # three polls, an hour apart: Telegram's wait is over each time
                 read.clear()
                 service.user._flood_waited_requests.clear()
                 await service.poll()
-            assert len(alerts(fake)) == 2
-    run(go())
-
-
-def test_a_command_answered_during_a_long_flood_wait_still_takes_effect_and_logs_one_line(
-        fake: FakeTelegram, tmp_path: Path, caplog: Any) -> None:
-    """Telegram tells the bot to wait an hour: /mute still mutes; the lost answer is one warning
-    line, not a Telethon traceback in the log."""
-    import logging
-
-    async def go() -> None:
-        async with chat_running(fake, tmp_path) as service:
-            caplog.set_level(logging.WARNING)
-            fake.flood("SendMessageRequest", 3600)
-            fake.message_to_bot(ANALYST, "/mute desertion 2h")
-            await eventually(lambda: service.store.count("mutes") == 1)
-            await eventually(lambda: any("answer to /mute was not sent" in r.getMessage() for r in caplog.records))
-            line = next(r for r in caplog.records if "answer to /mute" in r.getMessage())
-            assert "wait 3600 s" in line.getMessage() and line.exc_info is None
-            assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+            assert [a.text.split("\n")[1].split(" · ")[0] for a in alerts(fake) if "desertion" in a.text] == ["Топор"]
+            said = [r for r in caplog.records if "the next poll goes on" in r.getMessage()]
+            assert said and all(logged in r.getMessage() and not r.exc_info for r in said)
     run(go())
 
 
@@ -297,33 +290,3 @@ def test_an_id_the_account_has_not_joined_says_how_to_watch_it(fake: FakeTelegra
     run(go())
 
 
-def test_a_poll_cut_by_the_network_goes_on_from_that_channel(fake: FakeTelegram, tmp_path: Path,
-                                                            caplog: Any) -> None:
-    """Telethon gives up reconnecting in the middle of a poll: one warning line, no traceback out of
-    the poll, and the next poll starts at the channel it could not read (the ones after it are not starved)."""
-    import logging
-
-    async def go() -> None:
-        fake.add_channel(SHOT, "shot_shot", "SHOT")
-        fake.add_channel(MASH, "mash", "Mash")
-        fake.add_channel(TOPOR, "topor", "Топор", joined=False)
-        async with running(fake, tmp_path) as service:
-            served = fake._on_GetHistoryRequest
-            read: set[int] = set()
-
-            def second_channel_drops(account: int, r: Any) -> object:
-                if read and r.peer.channel_id not in read:
-                    raise ConnectionError("Connection to Telegram failed 5 time(s)")
-                read.add(r.peer.channel_id)
-                return served(account, r)
-
-            fake._on_GetHistoryRequest = second_channel_drops  # type: ignore[method-assign]
-            fake.publish(TOPOR, DESERTION)
-            caplog.set_level(logging.WARNING)
-            for _ in range(3):
-                read.clear()
-                await service.poll()  # never raises
-            assert [a.text.split("\n")[1].split(" · ")[0] for a in alerts(fake) if "desertion" in a.text] == ["Топор"]
-            lines = [r.getMessage() for r in caplog.records if "network problem" in r.getMessage()]
-            assert lines and all("the next poll goes on from it" in line and "\n" not in line for line in lines)
-    run(go())
