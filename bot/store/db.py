@@ -147,6 +147,9 @@ def _m5_search_merge(db: sqlite_utils.Database) -> None:
 # What the search index holds of a post: its text, and beside it its normalised reading when that
 # has other words (`bot.text.search_fold`: «дeзертир» with a Latin «e» is found as «дезертир»).
 # Every insert into and 'delete' from posts_fts goes through this expression over a posts row.
+# (So the index holds more than the content table's text for those posts: FTS5's 'rebuild', which
+# reads posts.text, would drop the folded readings; emptying the index and its meta 'fts_rowid'
+# makes `sync_search` build it again, right.)
 _FTS_TEXT = "CASE WHEN folded IS NULL THEN text ELSE coalesce(text, '') || char(10) || folded END"
 
 
