@@ -32,7 +32,8 @@ def test_a_replayed_history_is_counted_up_to_its_newest_post(sample: Sample) -> 
         cells = [c.strip() for c in line.split("│")[1:-1]]
         if cells and re.fullmatch(r"\d{4}-\d{2}-\d{2}", cells[0]):
             shown[cells[0]] = [int(c) if c != "·" else 0 for c in cells[1:]]
-    assert len(shown) == 8 and max(shown) == max(day for _, day in expected)  # the newest post's day ends the week
+    newest = max(day for _, day in expected)
+    assert max(shown) == newest and len(shown) <= 8  # the week up to the newest post's day, from the first stored
     assert shown == {day: [expected[(rule, day)] for rule in rules] for day in shown}
     assert sum(map(sum, shown.values())) == sum(expected.values())  # the sample's posts all fall in that week
 
@@ -40,6 +41,19 @@ def test_a_replayed_history_is_counted_up_to_its_newest_post(sample: Sample) -> 
 def test_a_period_with_nothing_says_so(sample: Sample) -> None:
     r = run("stats", "--db", sample.db, "--since", "2020-01-01", "--until", "2020-01-31")
     assert r.exit_code == 0 and "2020-01-01 00:00 – 2020-02-01 00:00 UTC\nno matches" in r.stdout
+    r = run("stats", "--db", sample.db, "--until", "0001-01-01")  # the week before it starts before year 1
+    assert r.exit_code == 0 and "no matches" in r.stdout
+
+
+def test_a_period_of_centuries_lists_the_days_that_have_posts(sample: Sample) -> None:
+    everything = per_rule_and_day(sample)
+    r = run("stats", "--db", sample.db, "--since", "1900-01-01", "--until", "9999-12-31")
+    assert r.exit_code == 0, r.output
+    days = [line.split("│")[1].strip() for line in r.stdout.splitlines() if re.match(r"│ \d{4}-", line)]
+    assert days[0] == min(d for _, d in everything) and days[-1] == max(d for _, d in everything)
+    for rule in ("desertion", "lockdown", "regiment"):
+        total = sum(n for (name, _), n in everything.items() if name == rule)
+        assert re.search(rf"^{rule}: {total} match(es)?,", r.stdout, re.M)
 
 
 def test_the_chart_is_written_as_a_png(sample: Sample, tmp_path: Path) -> None:

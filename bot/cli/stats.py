@@ -17,17 +17,23 @@ __all__ = ["stats"]
 DEFAULT_DAYS = 7
 
 
-def default_until(store: Store, now: datetime) -> datetime:
-    """The newest stored post's date when it is in the past (a replayed history ends there), else now."""
-    newest = store.db.execute("SELECT max(date) FROM posts").fetchone()[0]
-    if not newest:
-        return now
+def _stored_range(store: Store) -> tuple[datetime, datetime] | None:
+    """The dates of the oldest and the newest stored post (UTC), or None for an empty store."""
+    row = store.db.execute("SELECT min(date), max(date) FROM posts").fetchone()
     try:
-        when = datetime.fromisoformat(newest)
+        a, b = (datetime.fromisoformat(v) for v in row) if row and row[0] and row[1] else (None, None)
     except ValueError:
-        return now
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    return min(when, now)
+        return None
+    if a is None or b is None:
+        return None
+    return (a if a.tzinfo else a.replace(tzinfo=timezone.utc)), (b if b.tzinfo else b.replace(tzinfo=timezone.utc))
+
+
+def _days_before(when: datetime, days: int) -> datetime:
+    try:
+        return when - timedelta(days=days)
+    except OverflowError:  # --until in year 1
+        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 @click.command()
@@ -48,12 +54,20 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
             fail(f"--png {png}: folder {target.resolve().parent} does not exist")
     store = open_store(db_path, must_exist=True)
     try:
-        end = until or default_until(store, datetime.now(timezone.utc))
-        start = since or end - timedelta(days=DEFAULT_DAYS)
+        stored = _stored_range(store)
+        now = datetime.now(timezone.utc)
+        end = until or (min(stored[1], now) if stored else now)  # a replayed history ends at its newest post
+        start = since or _days_before(end, DEFAULT_DAYS)
         check_span(start, end)
         text = stats_text(store, since=start, now=end, limit=1 << 20)
-        per_day = matches_per_day(store, since=start, now=end)
-        chart = stats_png(store, since=start, now=end) if png is not None else None
+        # the days listed and drawn: those of the period that have stored posts (a period of
+        # centuries must not list every empty day), else the period's last day
+        first, last = (max(start, stored[0].replace(hour=0, minute=0, second=0, microsecond=0)),
+                       min(end, stored[1])) if stored else (end, end)
+        if first > last:
+            first, last = max(start, _days_before(end, 1)), end
+        per_day = matches_per_day(store, since=first, now=last)
+        chart = stats_png(store, since=first, now=last) if png is not None else None
     finally:
         store.close()
     c = out()
