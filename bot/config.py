@@ -12,10 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["Config", "ConfigError", "Secrets", "load_config", "load_secrets", "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
+__all__ = ["Config", "ConfigError", "Secrets", "check_run_paths", "load_config", "load_secrets", "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
 
 ENV_API_ID = "TGWATCH_API_ID"
 ENV_API_HASH = "TGWATCH_API_HASH"
@@ -25,8 +25,16 @@ _CHANNEL_RE = re.compile(r"^(?:(?:https?://)?t\.me/(?:s/)?)?@?([A-Za-z][A-Za-z0-
 _ID_RE = re.compile(r"^-?\d{5,16}$")
 
 
+T = TypeVar("T")
+
+
 class ConfigError(Exception):
-    """A bad setting: `file:line: key: message`."""
+    """A bad setting: `file:line: key: message`; a file with several gives one such line each,
+    in the order of the file (`line` sorts them)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,7 @@ class _Lines:
             if m := re.match(r"^\[+\s*([^\]]+?)\s*\]+", s):
                 section = m.group(1).replace('"', "").replace(" ", "")
                 self.where.setdefault((section, ""), n)
-            elif m := re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", s):
+            elif m := re.match(r"^([A-Za-z0-9_\-\"']+)\s*[=.]", s):  # key = or dotted.key =
                 self.where.setdefault((section, m.group(1).strip("\"'")), n)
 
     def line(self, section: str, key: str = "") -> int:
@@ -120,7 +128,8 @@ class _Reader:
 
     def fail(self, section: str, key: str, message: str) -> ConfigError:
         name = f"{section}.{key}" if key else section
-        return ConfigError(f"{self.path}:{self.lines.line(section, key)}: {name}: {message}")
+        line = self.lines.line(section, key)
+        return ConfigError(f"{self.path}:{line}: {name}: {message}", line)
 
     def table(self, section: str) -> dict[str, Any]:
         node: Any = self.data
@@ -224,6 +233,19 @@ def load_config(path: str | Path | None) -> Config:
         message = re.sub(r" ?\(at line.*", "", str(e))
         raise ConfigError(f"{p}:{where}: {message}") from None
     r = _Reader(data, _Lines(text), str(p))
+    problems: dict[str, ConfigError] = {}  # every bad setting, each once
+
+    def note(error: ConfigError) -> None:
+        problems.setdefault(str(error), error)
+
+    def check(read: Callable[[], T], default: T) -> T:
+        """`read()`, or `default` with its problem noted: one run reports every mistake."""
+        try:
+            return read()
+        except ConfigError as e:
+            note(e)
+            return default
+
     known = {"paths": {"db", "rules", "session_dir", "secrets"},
              "channels": {"watch", "groups"},
              "alerts": {"chats", "analysts", "send_via", "edit_every_seconds", "quiet_hours", "timezone", "digest", "digest_at"},
@@ -231,12 +253,13 @@ def load_config(path: str | Path | None) -> Config:
                           "heartbeat_at", "silence_factor"}}
     for section, value in data.items():
         if section not in known:
-            raise r.fail(section, "", f"unknown section (expected {', '.join(known)})")
-        if not isinstance(value, dict):
-            raise r.fail(section, "", "expected a table")
-        for key in value:
-            if key not in known[section]:
-                raise r.fail(section, key, f"unknown setting (expected one of {', '.join(sorted(known[section]))})")
+            note(r.fail(section, "", f"unknown section (expected {', '.join(known)})"))
+        elif not isinstance(value, dict):
+            note(r.fail(section, "", "expected a table"))
+        else:
+            for key in value:
+                if key not in known[section]:
+                    note(r.fail(section, key, f"unknown setting (expected one of {', '.join(sorted(known[section]))})"))
     base = p.resolve().parent
 
     def channels(section: str, key: str, values: Any) -> tuple[str | int, ...]:
@@ -250,87 +273,133 @@ def load_config(path: str | Path | None) -> Config:
                 raise r.fail(section, key, str(e)) from None
         return tuple(dict.fromkeys(out))
 
-    watch = channels("channels", "watch", r.get("channels", "watch", list, []))
-    groups_raw = r.get("channels", "groups", dict, {})
-    groups: dict[str, tuple[str, ...]] = {}
-    spelled: dict[str, str] = {}
-    for g, v in groups_raw.items():
-        name = str(g).casefold()
-        if name in spelled:
-            raise r.fail("channels.groups", str(g), f"groups {spelled[name]!r} and {g!r} are the same name "
-                                                    "(group names ignore case): merge them or rename one")
-        spelled[name] = str(g)
-        groups[name] = tuple(str(c) for c in channels("channels.groups", str(g), v))
-    chats: list[str | int] = []
-    for c in r.get("alerts", "chats", list, ["me"]):
-        if c == "me":
-            chats.append("me")
-            continue
-        if isinstance(c, int) and not isinstance(c, bool):
-            chat: str | int = c  # a user or chat id, kept as written (groups and channels are negative)
-        elif isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
-            chat = int(c)  # a quoted id: the same, with its sign
-        else:
+    def groups() -> dict[str, tuple[str, ...]]:
+        found: dict[str, tuple[str, ...]] = {}
+        spelled: dict[str, str] = {}
+        for g, v in r.get("channels", "groups", dict, {}).items():
+            name = str(g).casefold()
+            if name in spelled:
+                note(r.fail("channels.groups", str(g), f"groups {spelled[name]!r} and {g!r} are the same name "
+                            "(group names ignore case): merge them or rename one"))
+                continue
+            spelled[name] = str(g)
             try:
-                chat = channel_ref(c)
-            except ValueError:
-                raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username or a chat id") from None
-        if chat == 0:
-            raise r.fail("alerts", "chats", "0 is not a chat id (a user's id is positive, a group's or channel's negative)")
-        if chat in chats:
-            raise r.fail("alerts", "chats", f"{c!r} is listed twice (each alert would be sent to it twice)")
-        chats.append(chat)
-    if not chats:
-        raise r.fail("alerts", "chats", "name at least one chat (\"me\" is your Saved Messages)")
-    analysts = r.get("alerts", "analysts", list, [])
-    if not all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in analysts):
-        raise r.fail("alerts", "analysts", "expected a list of numeric Telegram user ids")
-    quiet = r.get("alerts", "quiet_hours", str, None)
-    quiet_hours = None
-    if quiet is not None:
+                found[name] = tuple(str(c) for c in channels("channels.groups", str(g), v))
+            except ConfigError as e:
+                note(e)
+        return found
+
+    def chats() -> tuple[str | int, ...]:
+        out: list[str | int] = []
+        for c in r.get("alerts", "chats", list, ["me"]):
+            if c == "me":
+                out.append("me")
+                continue
+            if isinstance(c, int) and not isinstance(c, bool):
+                chat: str | int = c  # a user or chat id, kept as written (groups and channels are negative)
+            elif isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
+                chat = int(c)  # a quoted id: the same, with its sign
+            else:
+                try:
+                    chat = channel_ref(c)
+                except ValueError:
+                    raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username or a chat id") from None
+            if chat == 0:
+                raise r.fail("alerts", "chats", "0 is not a chat id (a user's id is positive, a group's or channel's negative)")
+            if chat in out:
+                raise r.fail("alerts", "chats", f"{c!r} is listed twice (each alert would be sent to it twice)")
+            out.append(chat)
+        if not out:
+            raise r.fail("alerts", "chats", "name at least one chat (\"me\" is your Saved Messages)")
+        return tuple(out)
+
+    def analysts() -> tuple[int, ...]:
+        ids = r.get("alerts", "analysts", list, [])
+        if not all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in ids):
+            raise r.fail("alerts", "analysts", "expected a list of numeric Telegram user ids")
+        return tuple(ids)
+
+    def quiet_hours() -> tuple[time, time] | None:
+        quiet = r.get("alerts", "quiet_hours", str, None)
+        if quiet is None:
+            return None
         try:
             a, b = quiet.split("-")
-            quiet_hours = (_hhmm(a), _hhmm(b))
+            span = (_hhmm(a), _hhmm(b))
         except ValueError:
             raise r.fail("alerts", "quiet_hours", f"expected a span like 23:00-07:00, got {quiet!r}") from None
-        if quiet_hours[0] == quiet_hours[1]:
+        if span[0] == span[1]:
             raise r.fail("alerts", "quiet_hours", f"{quiet!r} starts and ends at the same time, so it is never quiet: "
                                                   "give a span like 23:00-07:00, or remove the setting")
-    tz = r.get("alerts", "timezone", str, "UTC")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise r.fail("alerts", "timezone", f"unknown time zone {tz!r} (e.g. Europe/Moscow)") from None
-    secrets = r.get("paths", "secrets", str, None)
-    send_via = r.choice("alerts", "send_via", "user", ("user", "bot"))
-    if send_via == "bot" and "me" in chats:
-        raise r.fail("alerts", "chats", "\"me\" (Saved Messages) exists only for the user account; with send_via = \"bot\" name the analysts' chat ids")
-    if send_via == "bot" and not analysts:
-        key = "analysts" if "analysts" in r.table("alerts") else "send_via"
-        raise r.fail("alerts", key, "send_via = \"bot\" needs the analysts' Telegram user ids in alerts.analysts "
-                                    "(the bot answers nobody else, so no one could use its chat)")
-    session_dir = _path(base, r.get("paths", "session_dir", str, "~/.tgwatch"))
-    if problem := _folder_problem(session_dir):
-        raise r.fail("paths", "session_dir", f"{problem} (the folder for the Telegram sessions)")
-    return Config(
+        return span
+
+    def timezone() -> str:
+        tz = r.get("alerts", "timezone", str, "UTC")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise r.fail("alerts", "timezone", f"unknown time zone {tz!r} (e.g. Europe/Moscow)") from None
+        return tz
+
+    def session_dir() -> Path:
+        folder = _path(base, r.get("paths", "session_dir", str, "~/.tgwatch"))
+        if problem := _folder_problem(folder):
+            raise r.fail("paths", "session_dir", f"{problem} (the folder for the Telegram sessions)")
+        return folder
+
+    watch = check(lambda: channels("channels", "watch", r.get("channels", "watch", list, [])), ())
+    group_map = check(groups, {})
+    chat_ids = check(chats, None)
+    analyst_ids = check(analysts, None)
+    send_via = check(lambda: r.choice("alerts", "send_via", "user", ("user", "bot")), "user")
+    if send_via == "bot" and chat_ids is not None and "me" in chat_ids:
+        note(r.fail("alerts", "chats", "\"me\" (Saved Messages) exists only for the user account; "
+                    "with send_via = \"bot\" name the analysts' chat ids"))
+    if send_via == "bot" and analyst_ids == ():
+        key = "analysts" if "analysts" in check(lambda: r.table("alerts"), {}) else "send_via"
+        note(r.fail("alerts", key, "send_via = \"bot\" needs the analysts' Telegram user ids in "
+                    "alerts.analysts (the bot answers nobody else, so no one could use its chat)"))
+    secrets = check(lambda: r.get("paths", "secrets", str, None), None)
+    config = Config(
         path=p,
-        db=_path(base, r.get("paths", "db", str, "tgwatch.db")),
-        rules=_path(base, r.get("paths", "rules", str, "rules")),
-        session_dir=session_dir,
+        db=_path(base, check(lambda: r.get("paths", "db", str, "tgwatch.db"), "tgwatch.db")),
+        rules=_path(base, check(lambda: r.get("paths", "rules", str, "rules"), "rules")),
+        session_dir=check(session_dir, Config.session_dir),
         secrets=_path(base, secrets) if secrets else None,
-        channels=watch, groups=groups, chats=tuple(chats), analysts=tuple(analysts), send_via=send_via,
-        edit_every_seconds=r.number("alerts", "edit_every_seconds", 60, low=0, high=86400),
-        quiet_hours=quiet_hours, timezone=tz,
-        digest=r.choice("alerts", "digest", "hourly", ("hourly", "daily")),
-        digest_at=r.clock("alerts", "digest_at", time(9, 0)),
-        poll_minutes=r.number("schedule", "poll_minutes", 5, low=0.1, high=1440),
-        story_window_hours=r.number("schedule", "story_window_hours", 48, low=0.1, high=24 * 30),
-        resolve_delay_seconds=r.number("schedule", "resolve_delay_seconds", 2, low=0, high=600),
-        edit_lookback=r.integer("schedule", "edit_lookback", 20, low=0, high=100),
-        retention_days=r.integer("schedule", "retention_days", 30, low=0, high=36500),
-        heartbeat_at=r.clock("schedule", "heartbeat_at", time(9, 0)),
-        silence_factor=r.number("schedule", "silence_factor", 6, low=1, high=1000),
+        channels=watch, groups=group_map, chats=chat_ids or ("me",), analysts=analyst_ids or (), send_via=send_via,
+        edit_every_seconds=check(lambda: r.number("alerts", "edit_every_seconds", 60, low=0, high=86400), 60.0),
+        quiet_hours=check(quiet_hours, None), timezone=check(timezone, "UTC"),
+        digest=check(lambda: r.choice("alerts", "digest", "hourly", ("hourly", "daily")), "hourly"),
+        digest_at=check(lambda: r.clock("alerts", "digest_at", time(9, 0)), time(9, 0)),
+        poll_minutes=check(lambda: r.number("schedule", "poll_minutes", 5, low=0.1, high=1440), 5.0),
+        story_window_hours=check(lambda: r.number("schedule", "story_window_hours", 48, low=0.1, high=24 * 30), 48.0),
+        resolve_delay_seconds=check(lambda: r.number("schedule", "resolve_delay_seconds", 2, low=0, high=600), 2.0),
+        edit_lookback=check(lambda: r.integer("schedule", "edit_lookback", 20, low=0, high=100), 20),
+        retention_days=check(lambda: r.integer("schedule", "retention_days", 30, low=0, high=36500), 30),
+        heartbeat_at=check(lambda: r.clock("schedule", "heartbeat_at", time(9, 0)), time(9, 0)),
+        silence_factor=check(lambda: r.number("schedule", "silence_factor", 6, low=1, high=1000), 6.0),
     )
+    if problems:
+        found = sorted(problems.values(), key=lambda e: e.line)  # stable: one line's problems as found
+        raise ConfigError("\n".join(map(str, found)), found[0].line)
+    return config
+
+
+def check_run_paths(config: Config) -> None:
+    """What `tgwatch run` needs on disk besides the sessions: the database's folder (the file
+    itself is created) and the rules. ConfigError `file:line: key: problem` otherwise."""
+    lines = _Lines(config.path.read_text(encoding="utf-8-sig")) if config.path else _Lines("")
+    where = str(config.path) if config.path else "config"
+    problems = []
+    if config.db.is_dir():
+        problems.append(("db", f"{config.db} is a folder; name the database file in it, e.g. {config.db / 'tgwatch.db'}"))
+    elif not config.db.parent.is_dir():
+        problems.append(("db", f"folder {config.db.parent} does not exist (create it, or name a file in a folder that does)"))
+    if not config.rules.exists():
+        problems.append(("rules", f"no such folder {config.rules} (the watch rules: copy the shipped rules/ folder there)"))
+    if problems:
+        found = [(lines.line("paths", key), key, message) for key, message in problems]
+        raise ConfigError("\n".join(f"{where}:{line}: paths.{key}: {message}" for line, key, message in found), found[0][0])
 
 
 def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secrets:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Iterator
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
-           "rough_words", "rough_head_words", "script_of", "search_fold"]
+           "rough_words", "rough_head_words", "script_of", "search_fold", "printable"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
 # BOM, ...) plus combining stress marks: removed, never word boundaries.
@@ -263,10 +263,11 @@ def tokenize(text: str) -> list[Token]:
 # What may make a text read differently once normalised, each found in one cheap pass: a Latin
 # letter touching a Cyrillic one (the pattern starts with the Latin letter, so `re` scans for it
 # in C), an invisible character that can sit inside a word (a zero-width joiner only before a
-# letter: it joins emoji far more often), a CamelCase or underscored hashtag.
+# letter, digit or apostrophe: it joins emoji far more often), a CamelCase or underscored hashtag.
 _CYR_ANY = "а-яёА-ЯЁіїєґўІЇЄҐЎ"
 _MIXED_HINT_RE = re.compile(f"[a-zA-Z](?:(?<=[{_CYR_ANY}].)|(?=[{_CYR_ANY}]))")
-_INVISIBLE_RE = re.compile("[\u00ad\u200b\u200c\u200e\u200f\u2060-\u2064\ufeff\u0300\u0301]|\u200d(?=[^\\W_])")
+_INVISIBLE_RE = re.compile("[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                           "\ufeff\ufff9-\ufffb\u0300\u0301]|\u200d(?=[\\w'’ʼ`])")
 _CAMEL_TAG_RE = re.compile(r"[#@＃＠][^\W_]*(?:[a-zа-яёіїєґ][A-ZА-ЯЁІЇЄҐ]|_)")
 _APOSTROPHE_RE = re.compile("[’ʼ`]")
 # Compatibility characters common in news that change no word: no-break and thin spaces,
@@ -280,13 +281,26 @@ def search_fold(text: str) -> str | None:
     words (Latin look-alike letters, invisible characters inside words, CamelCase hashtags,
     compatibility forms such as a decomposed «й»), else None: the text reads the same, as nine
     posts in ten do (told apart in a few microseconds)."""
-    if not (_MIXED_HINT_RE.search(text) or _INVISIBLE_RE.search(text)
+    low = text.casefold()  # («ß», «ﬁ» become Latin letters only here)
+    if not (_MIXED_HINT_RE.search(low) or _INVISIBLE_RE.search(text)
             or (("#" in text or "@" in text) and _CAMEL_TAG_RE.search(text))):
         if unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _HARMLESS_RE.sub(" ", text)):
             return None
-        nfkc = unicodedata.normalize("NFKC", text)  # «…» and no-break spaces change no word
-        if find_words(nfkc.casefold()) == find_words(text.casefold()):
+        nf = unicodedata.normalize("NFKC", text)  # «…» and no-break spaces change no word; «ſ», «Ａ» do
+        nfkc = nf.casefold()
+        if not (_MIXED_HINT_RE.search(nfkc) or (("#" in nf or "@" in nf) and _CAMEL_TAG_RE.search(nf))) \
+                and find_words(nfkc) == find_words(low):
             return None
     folded = normalize(text)
-    plain = _APOSTROPHE_RE.sub("'", text.casefold().replace("ё", "е"))
+    plain = _APOSTROPHE_RE.sub("'", low.replace("ё", "е"))
     return folded if find_words(folded) != find_words(plain) else None
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text a channel wrote, safe to print on a terminal: each control character (an ESC that
+    would start a colour, clear the screen or hide the rest of an alert) becomes U+FFFD, one
+    character for one, so offsets into the text still hold; line breaks and tabs stay."""
+    return _CONTROL_RE.sub("\ufffd", text)

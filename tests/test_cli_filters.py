@@ -303,3 +303,28 @@ def test_a_story_that_is_not_there(sample: Sample) -> None:
     assert r.exit_code == 1 and "no story #99999" in r.stdout
     r = CliRunner().invoke(cli, ["story", "nine", "--db", str(sample.db)])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("ref", ["99999999999999999999999", "²", "-100" + "9" * 30])
+def test_a_channel_id_no_store_can_hold_is_an_unknown_channel_not_a_traceback(sample: Sample, ref: str) -> None:
+    r = run("export", "--db", sample.db, "--channel", ref)
+    assert r.exit_code == 0 and "Traceback" not in r.output and r.exception is None, r.output
+    assert r.stderr.startswith(f"warning: no channel {ref} in this store") and csv_rows(r.stdout) == []
+
+
+BACKTEST = ["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")]
+
+
+@pytest.mark.parametrize("args", [
+    ["export", "--since", "0001-01-01T00:00+01:00"], ["export", "--until", "9999-12-31T23:00-05:00"],
+    ["stories", "--since", "0001-01-01T00:00+01:00"],
+    [*BACKTEST, "--since", "0001-01-01T00:00+01:00"], [*BACKTEST, "--until", "9999-12-31T23:00-05:00"],
+])
+def test_a_date_with_an_offset_past_the_calendar_is_a_one_line_error(sample: Sample, args: list[str]) -> None:
+    r = run(*args, "--db", sample.db)
+    assert_clean_error(r, f"{args[-2]} '{args[-1]}': out of range once read as UTC")
+
+
+def test_a_date_with_an_offset_is_the_same_moment_in_utc(sample: Sample) -> None:
+    moscow = csv_rows(run("export", "--db", sample.db, "--since", "2026-11-21T03:00+03:00").stdout)
+    assert moscow and moscow == csv_rows(run("export", "--db", sample.db, "--since", "2026-11-21T00:00").stdout)

@@ -210,3 +210,17 @@ def test_explain_unknown_rule_errors_cleanly() -> None:
     lines = plain(result.stderr).splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: no rule named 'nosuch'")
     assert result.stdout == ""
+
+
+def test_explain_a_rule_its_file_errors_left_out_says_why(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "good"\nquery = "полк"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('[[rule]]\nname = "broken"\nquery = "(полк"\n', encoding="utf-8")
+    result = run("explain", "broken", "--rules", str(tmp_path))
+    assert result.exit_code == 2
+    no_traceback(result)
+    lines = plain(result.stderr).splitlines()
+    assert lines[0] == f"warning: {tmp_path / 'b.toml'}:3:10: query: '(' is never closed"
+    assert lines[-1].startswith("error: no rule named 'broken'")
+    (tmp_path / "a.toml").unlink()
+    result = run("explain", "broken", "--rules", str(tmp_path))  # no usable rule at all: still the reason
+    assert "'(' is never closed" in result.stderr and "error: no usable rules" in result.stderr

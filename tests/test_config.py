@@ -47,7 +47,7 @@ def test_example_config_loads_and_documents_every_setting() -> None:
     ("[alerts]\ntimezone = \"Mars/Olympus\"\n", ":2:", "unknown time zone"),
     ("[alerts]\nanalysts = [\"bob\"]\n", ":2:", "numeric Telegram user ids"),
     ("[alerts]\nsend_via = \"pigeon\"\n", ":2:", "expected one of user, bot"),
-    ("[alerts]\nsend_via = \"bot\"\nchats = [\"me\"]\n", ":3:", "exists only for the user account"),
+    ("[alerts]\nsend_via = \"bot\"\nchats = [\"me\"]\nanalysts = [5001]\n", ":3:", "exists only for the user account"),
     ("[alert]\nchats = []\n", ":1:", "alert: unknown section"),
     ("[schedule]\npoll_minute = 5\n", ":2:", "schedule.poll_minute: unknown setting"),
     ("[schedule\npoll_minutes = 5\n", ":1:", ""),
@@ -220,3 +220,49 @@ def test_a_second_tgwatch_on_the_same_session_is_refused(tmp_path: Path) -> None
 def test_alert_chats_keep_their_sign_and_names(tmp_path: Path) -> None:
     c = load_config(write(tmp_path, '[alerts]\nchats = ["-1001234567890", -1009876543210, 5001, "@analysts_room", "me"]\n'))
     assert c.chats == (-1001234567890, -1009876543210, 5001, "analysts_room", "me")
+
+
+def test_every_bad_setting_is_reported_at_once_in_file_order(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "s"}"\n[channels]\nwatch = ["mash"]\n'
+                          '[alerts]\ntimezone = "Mars/Olympus"\nquiet_hours = "25:00-07:00"\n'
+                          '[schedule]\npoll_minutes = 0\nbogus = 1\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert [line.split(": ")[0:2] for line in str(e.value).splitlines()] == [
+        [f"{cfg}:6", "alerts.timezone"], [f"{cfg}:7", "alerts.quiet_hours"],
+        [f"{cfg}:9", "schedule.poll_minutes"], [f"{cfg}:10", "schedule.bogus"]]
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH})
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = r.stderr.splitlines()
+    assert len(lines) == 4 and all(line.startswith(f"error: {cfg}:") for line in lines)
+
+
+def test_a_dotted_key_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    cfg = write(tmp_path, '[channels]\nwatch = ["mash"]\n\nalerts.timezone = "Europe/Moscow"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert str(e.value).startswith(f"{cfg}:4: channels.alerts: unknown setting")
+
+
+@pytest.mark.parametrize("db, rules, says", [
+    ("nowhere/t.db", "rules", [":2: paths.db: folder ", "nowhere does not exist"]),
+    (".", "rules", [":2: paths.db: ", "is a folder"]),
+    ("t.db", "no-rules", [":3: paths.rules: no such folder "]),
+])
+def test_run_names_a_missing_db_folder_or_rules_folder_before_connecting(tmp_path: Path, db: str, rules: str,
+                                                                         says: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    (tmp_path / "rules").mkdir()
+    cfg = write(tmp_path, f'[paths]\ndb = "{db}"\nrules = "{rules}"\nsession_dir = "{tmp_path / "s"}"\n'
+                          '[channels]\nwatch = ["mash"]\n')
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH})
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith(f"error: {cfg}"), r.output
+    assert all(s in r.stderr for s in says), r.stderr
+    assert not (tmp_path / "s").exists()  # stopped before any session was touched

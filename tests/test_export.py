@@ -264,3 +264,9 @@ def test_iter_export_rows_streams(sample: Sample) -> None:
         assert [r["message_id"] for r in rows] == [502, 503, 504]
     finally:
         store.close()
+
+
+def test_an_output_name_ending_in_a_slash_is_refused_not_written_as_a_file(sample: Sample, tmp_path: Path) -> None:
+    r = run("export", "--db", sample.db, "-o", f"{tmp_path}/out/")
+    assert_clean_error(r, "names a folder", f"{tmp_path}/out/export.csv")
+    assert not (tmp_path / "out").exists()

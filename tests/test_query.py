@@ -290,3 +290,22 @@ def test_a_chat_edit_with_a_deep_query_is_refused_in_one_line(tmp_path: Path) ->
     finally:
         store.close()
     assert str(info.value) == f"query: 1:{MAX_DEPTH + 1}: the query is nested too deeply (more than {MAX_DEPTH} levels)"
+
+
+# -- typographic quotes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ['«воинская часть»', '“воинская часть”', '„воинская часть“'])
+def test_a_phrase_in_typographic_quotes_is_a_phrase(query: str) -> None:
+    from bot.match.matcher import Matcher
+    from bot.match.rules import Rule
+
+    assert shape(parse(query)) == shape(parse('"воинская часть"'))
+    m = Matcher([Rule.from_query("r", f"{query} OR дезертир")])
+    assert m.match("Въезды к воинской части перекрыты")
+    assert not m.match("Воинская присяга; часть третья")  # both words, not next to each other
+
+
+def test_an_unclosed_typographic_quote_is_an_error_at_it() -> None:
+    e = error('полк OR «воинская часть')
+    assert e.pos == 8 and "unclosed quote" in e.message

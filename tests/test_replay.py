@@ -627,3 +627,77 @@ def test_a_failed_batch_retried_by_the_same_pipeline_stores_everything(
     assert rows(db, "SELECT count(*) FROM posts") == [(len({p.key for p in posts}),)]
     assert rows(db, "SELECT count(*) FROM posts WHERE story_id NOT IN (SELECT id FROM stories)") == [(0,)]
     assert store_dump(db)["alerts"] == store_dump(one)["alerts"]
+
+
+def test_ctrl_c_mid_replay_exits_130_and_the_same_replay_then_finishes(tmp_path: Path) -> None:
+    """A shell chain `replay ... && export ...` must stop when the replay was cut short."""
+    import signal
+    import subprocess
+
+    line = json.dumps({"channel_id": 1700000042, "message_id": 1, "date": 1790000000, "text": HIT_TEXT},
+                      ensure_ascii=False) + "\n"
+    feed, db = tmp_path / "feed.jsonl", tmp_path / "t.db"
+    os.mkfifo(feed)  # replay waits on it for more posts: Ctrl-C lands mid-replay, at no guessed moment
+    child = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "replay", str(feed),
+                              "--db", str(db), "--rules", str(RULES), "--alerts", "none"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    with open(feed, "w", encoding="utf-8") as w:  # returns once replay has opened the feed
+        w.write(line)
+        w.flush()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, (out, err)
+    assert "interrupted: every batch committed so far is stored" in err and "Traceback" not in err
+    feed.unlink()
+    feed.write_text(line, encoding="utf-8")
+    r = replay(feed, "--db", db, "--alerts", "none")
+    assert r.exit_code == 0 and summary(r)["new"] == "1"
+
+
+def test_control_characters_a_channel_sends_never_reach_the_terminal(tmp_path: Path) -> None:
+    """An ESC in a post or a channel title would clear the analyst's screen, recolour or hide an alert."""
+    feed, db = tmp_path / "feed.jsonl", tmp_path / "t.db"
+    feed.write_text(json.dumps({"channel_id": 1700000042, "message_id": 1, "date": 1790000000,
+                                "channel_title": "Канал\x1b[8m", "text": f"{HIT_TEXT} \x1b[2J\x1b]0;title\x07 \x1b[8mскрыто"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    r = replay(feed, "--db", db)
+    assert r.exit_code == 0 and alert_blocks(r) == 1
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    assert "дезертиров \ufffd[2J" in r.stdout and "скрыто" in r.stdout  # shown, harmless, nothing lost
+    s = CliRunner().invoke(cli, ["stories", "--db", str(db), "--min-size", "1"], env={"COLUMNS": "200"})
+    assert s.exit_code == 0 and "Канал\ufffd[8m" in s.stdout and "\x1b" not in s.output
+    one = CliRunner().invoke(cli, ["story", "1", "--db", str(db)])
+    assert one.exit_code == 0 and "Канал\ufffd[8m" in one.stdout and "\x1b" not in one.output
+    assert rows(db, "SELECT text FROM posts")[0][0].endswith("\x1b[8mскрыто")  # the store keeps the post as sent
+
+
+@pytest.mark.parametrize("date", ["0001-01-01T00:00:00Z", -62135596800, "1900-01-01"])
+def test_a_placeholder_date_is_skipped_and_the_posts_around_it_are_stored(tmp_path: Path, date: Any) -> None:
+    """Go's zero time (a scraper's missing date) once crashed the story step and lost its whole batch."""
+    feed, db = tmp_path / "feed.jsonl", tmp_path / "t.db"
+    feed.write_text("".join(json.dumps({"channel_id": 1700000042, "message_id": i, "date": d, "text": HIT_TEXT},
+                                       ensure_ascii=False) + "\n"
+                            for i, d in ((1, 1790000000), (2, date), (3, 1790000060))), encoding="utf-8")
+    r = replay(feed, "--db", db)
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert rows(db, "SELECT message_id FROM posts ORDER BY message_id") == [(1,), (3,)]
+    assert f"skipped {feed}: line 2: date {json.dumps(date)} is before 1970" in r.stderr
+
+
+def test_an_export_message_dated_before_1970_is_a_skip(tmp_path: Path) -> None:
+    f = export(tmp_path / "result.json", [message(1, HIT_TEXT), message(2, HIT_TEXT, unix=-62135596800)])
+    r = replay(f, "--db", tmp_path / "t.db")
+    assert r.exit_code == 0 and rows(tmp_path / "t.db", "SELECT message_id FROM posts") == [(1,)]
+    assert 'message #1 (id 2): date_unixtime "-62135596800" is before 1970' in r.stderr
+
+
+def test_skipped_lines_are_listed_file_by_file_in_file_order(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text(json.dumps({"channel_id": 7, "message_id": 1, "date": 1790000100, "text": "x"}) + "\n"
+                 + json.dumps({"message_id": 2, "date": 1790000000}) + "\n{cut\n", encoding="utf-8")
+    b.write_text("[1]\n", encoding="utf-8")
+    r = replay(b, a, "--db", tmp_path / "t.db", "--alerts", "none")
+    assert r.exit_code == 0, r.output
+    assert [ln.split(": ")[0:2] for ln in r.stderr.splitlines() if ln.startswith("skipped ")] == [
+        [f"skipped {a}", "line 2"], [f"skipped {a}", "line 3"], [f"skipped {b}", "line 1"]]

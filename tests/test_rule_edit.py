@@ -394,3 +394,15 @@ def test_backtest_query_counts_the_last_days(store: Store) -> None:
     assert backtest_query(store, "try", "дезертир", days=30, now=now).hits["try"] == 2
     with pytest.raises(EditError, match="^query: 1:"):
         backtest_query(store, "try", "(дезертир", now=now)
+
+
+def test_a_rule_file_saved_with_a_bom_can_be_edited_from_the_chat(folder: Path, store: Store) -> None:
+    path = folder / "desertion.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Windows Notepad saves it
+    book = RuleBook(folder, store)
+    assert not book.ruleset.errors and book.ruleset.get("desertion") is not None
+    change = book.plan_edit("desertion", "дезертир")
+    book.apply(change, user_id=7, user_name="anna")
+    assert load_rules(folder).get("desertion").query == "дезертир"  # type: ignore[union-attr]
+    book.apply(book.plan_undo(), user_id=7, user_name="anna")  # the file on disk is the one it wrote
+    assert "дезертир OR" in load_rules(folder).get("desertion").query  # type: ignore[union-attr]

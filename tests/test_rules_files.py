@@ -325,3 +325,23 @@ def test_disabled_rule_examples_are_still_checked_against_its_query() -> None:
     rs = parse_rules_text('[[rule]]\nname = "a"\nquery = "дезертир"\nenabled = false\n'
                           'should_match = ["дезертиры"]\n', "f.toml")
     assert check_examples(rs) == []
+
+
+def test_a_rule_file_saved_with_a_bom_loads_and_its_errors_point_right(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    (tmp_path / "a.toml").write_bytes('\ufeff[[rule]]\r\nname = "bom"\r\nquery = "дезертир"\r\n'.encode("utf-8"))
+    (tmp_path / "b.toml").write_bytes('\ufeff[[rule]]\nname = "bad"\nquery = "полк AND"\n'.encode("utf-8"))
+    rs = load_rules(tmp_path)
+    assert [r.name for r in rs] == ["bom"]
+    assert [str(e) for e in rs.errors] == [f"{tmp_path / 'b.toml'}:3:15: query: a word or '(' is missing after 'AND'"]
+    r = CliRunner().invoke(cli, ["rules", "test", "Трое дезертиров", "--rules", str(tmp_path / "a.toml")])
+    assert r.exit_code == 0 and "bom" in r.stdout
+
+
+def test_a_bad_byte_after_a_bom_is_placed_on_its_line(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_bytes(b'\xef\xbb\xbf[[rule]]\nname = "x"\nquery = "a\xff"\n')
+    [e] = load_rules(tmp_path).errors
+    assert (e.line, e.col) == (3, 11) and "byte 0xff" in e.message

@@ -292,9 +292,11 @@ def test_jsonl_bad_lines_skipped_with_line_numbers(tmp_path: Path) -> None:
     items = list(read_jsonl(f))
     assert [p.message_id for p in posts_of(items)] == [1, 8]
     skips = skips_of(items)
-    assert [s.where for s in skips] == [f"line {n}" for n in (2, 4, 5, 6, 7, 8, 9, 10, 11)]
+    # the file is not in date order (line 4 is dated 1970), so its lines are read in date order
+    assert sorted(int(s.where.split()[1]) for s in skips) == [2, 4, 5, 6, 7, 8, 9, 10, 11]
     assert all(s.path == str(f) for s in skips)
-    assert "channel_id" in skips[1].reason and "date" in skips[2].reason
+    reasons = {s.where: s.reason for s in skips}
+    assert "channel_id" in reasons["line 4"] and "date" in reasons["line 5"]
 
 
 def test_jsonl_invalid_utf8_line_is_a_skip(tmp_path: Path) -> None:
@@ -703,3 +705,106 @@ def test_export_every_skip_names_its_problem(tmp_path: Path, message: dict[str, 
             assert isinstance(item.message_id, int) and 0 < item.message_id < 2**63
             assert item.channel_username is None or isinstance(item.channel_username, str)
             assert item.link.startswith("https://t.me/")
+
+
+# -- what replay finds and in which order --------------------------------------------------------
+
+
+def test_folders_linked_into_a_named_folder_are_searched(tmp_path: Path) -> None:
+    week = tmp_path / "week48"
+    week.mkdir()
+    (week / "ChatExport_1").symlink_to(SAMPLE / "ChatExport_1700000001", target_is_directory=True)
+    (week / "loop").symlink_to(week, target_is_directory=True)  # a link back up ends, read once
+    found = list(source_files([week]))
+    assert found == [week / "ChatExport_1" / "result.json"]
+    r = CliRunner().invoke(cli, ["replay", str(week), "--db", str(tmp_path / "t.db"), "--alerts", "none",
+                                 "--rules", str(ROOT / "rules")])
+    assert r.exit_code == 0 and "no result.json" not in r.output
+
+
+def test_a_full_account_export_is_read_in_date_order_across_its_chats(tmp_path: Path) -> None:
+    chats = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(SAMPLE.rglob("result.json"))]
+    full = tmp_path / "result.json"
+    full.write_text(json.dumps({"about": "", "chats": {"about": "", "list": chats}}, ensure_ascii=False), encoding="utf-8")
+    skips: list[Skip] = []
+    dates = [p.date for p in read_by_date([full], skips)]
+    assert len(dates) == len(posts_of(list(read_paths([SAMPLE])))) and dates == sorted(dates)
+    assert [k.reason for k in skips] == ["service message"] * 3
+
+    def alerts(source: Path, db: str) -> list[tuple[str, int, int]]:
+        out = tmp_path / f"{db}.jsonl"
+        r = CliRunner().invoke(cli, ["replay", str(source), "--db", str(tmp_path / db), "--alerts", str(out),
+                                     "--rules", str(ROOT / "rules")])
+        assert r.exit_code == 0, r.output
+        return [(a["rule"], a["message_id"], a["story_size"]) for a in map(json.loads, out.read_text().splitlines())]
+
+    # the same alerts as the per-chat exports: on a story's first post, one per story and rule
+    assert alerts(full, "full.db") == alerts(SAMPLE, "chats.db")
+
+
+def test_an_export_cut_inside_a_letter_is_called_truncated(tmp_path: Path) -> None:
+    data = write_chat(tmp_path / "result.json", [msg(1, "Дезертир")]).read_bytes()
+    cut = data.index("Дезертир".encode()) + 1  # half of «Д»
+    (tmp_path / "result.json").write_bytes(data[:cut])
+    [skip] = list(read_export(tmp_path / "result.json"))
+    assert isinstance(skip, Skip) and "truncated export?" in skip.reason and "not UTF-8" not in skip.reason
+
+
+def test_jsonl_null_text_is_a_post_without_text_and_bad_json_names_its_column(tmp_path: Path) -> None:
+    f = tmp_path / "a.jsonl"
+    cut = '{"channel_id": 5, "message_id": 2, "date": 1700000000, "text": "обрезан'  # a download cut short
+    f.write_text('{"channel_id": 5, "message_id": 1, "date": 1700000000, "text": null, "media": "photo"}\n' + cut,
+                 encoding="utf-8")
+    items = list(read_jsonl(f))
+    [post], [skip] = posts_of(items), skips_of(items)
+    assert post.text == "" and post.media == "photo"
+    assert skip.where == "line 2"
+    column = cut.index('"обрезан') + 1  # where the string that never ends opens
+    assert skip.reason == f"not valid JSON (column {column}: Unterminated string starting at)"
+
+
+def test_a_jsonl_file_of_channels_one_after_another_is_read_in_date_order(tmp_path: Path) -> None:
+    posts = posts_of(list(read_paths([SAMPLE])))  # chat by chat, as a scraper dumps them
+    f = tmp_path / "all.jsonl"
+    f.write_text("not json\n" + "".join(json.dumps({
+        "channel_id": p.channel_id, "message_id": p.message_id, "date": p.date.isoformat(), "text": p.text,
+        "channel_title": p.channel_title, "forward_name": p.forward_name}, ensure_ascii=False) + "\n" for p in posts),
+        encoding="utf-8")
+    items = list(read_jsonl(f))
+    assert isinstance(items[0], Skip) and items[0].where == "line 1"  # still named by its line
+    dates = [p.date for p in posts_of(items)]
+    assert len(dates) == len(posts) and dates == sorted(dates) and dates != [p.date for p in posts]
+
+    def alerts(source: Path, db: str) -> list[tuple[str, int, int]]:
+        out = tmp_path / f"{db}.jsonl"
+        r = CliRunner().invoke(cli, ["replay", str(source), "--db", str(tmp_path / db), "--alerts", str(out),
+                                     "--rules", str(ROOT / "rules")])
+        assert r.exit_code == 0, r.output
+        return [(a["rule"], a["message_id"], a["story_size"]) for a in map(json.loads, out.read_text().splitlines())]
+
+    assert alerts(f, "lines.db") == alerts(SAMPLE, "chats.db")  # on each story's first post, as the exports give
+
+
+def test_a_post_and_its_edit_of_one_date_stay_in_file_order(tmp_path: Path) -> None:
+    f = tmp_path / "a.jsonl"
+    lines = [{"channel_id": 5, "message_id": 2, "date": 1700000100, "text": "второй"},
+             {"channel_id": 5, "message_id": 1, "date": 1700000000, "text": "первый"},
+             {"channel_id": 5, "message_id": 1, "date": 1700000000, "text": "первый, исправлен", "edit_date": 1700000500}]
+    f.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    assert [p.text for p in posts_of(list(read_jsonl(f)))] == ["первый", "первый, исправлен", "второй"]
+
+
+@pytest.mark.parametrize("name", ["posts.json", "posts.ndjson", "POSTS.JSONL", "posts"])
+def test_json_lines_under_another_name_are_read_as_json_lines(tmp_path: Path, name: str) -> None:
+    f = tmp_path / name
+    f.write_text("".join(json.dumps({"channel_id": 5, "message_id": i, "date": 1700000000 + i, "text": "пост"}) + "\n"
+                         for i in (1, 2)), encoding="utf-8")
+    items = list(read_paths([f]))
+    assert [p.message_id for p in posts_of(items)] == [1, 2] and skips_of(items) == []
+
+
+def test_a_desktop_export_on_one_line_is_still_an_export(tmp_path: Path) -> None:
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps({"name": "Тест", "id": 1700000009, "messages": [msg(1), msg(2)]}, ensure_ascii=False),
+                 encoding="utf-8")
+    assert [p.message_id for p in posts_of(list(read_paths([f])))] == [1, 2]

@@ -9,6 +9,7 @@ from typing import IO
 from rich.console import Console
 from rich.text import Text
 
+from ..text import printable
 from .outbox import Alert, snippet, story_line
 
 __all__ = ["TerminalSink", "JsonlSink", "NullSink"]
@@ -25,23 +26,24 @@ class TerminalSink:
     def send(self, alert: Alert) -> None:
         if alert.update:
             line = Text("UPDATE", style="bold cyan").append(f" [{alert.rule}] story #{alert.story_id}: ")
-            self.console.print(line.append(story_line(alert)))
+            self.console.print(line.append(printable(story_line(alert))))
             return
         label, style = _SEVERITY.get(alert.severity, (alert.severity.upper(), "bold"))
         head = Text(f" {label} ", style=style).append(f" {alert.title}", style="bold")
         head.append(f"  [{alert.rule}]", style="dim")
         self.console.print(head)
-        meta = Text(f"  {alert.channel_title}", style="cyan").append(f"  {alert.date.replace('T', ' ')[:16]} UTC  ")
+        meta = Text(f"  {printable(alert.channel_title)}", style="cyan").append(f"  {alert.date.replace('T', ' ')[:16]} UTC  ")
         meta.append(alert.link, style="underline")
         self.console.print(meta)
         window, spans, _ = snippet(alert.text, [(h[2], h[3]) for h in alert.hits])
-        body = Text("  " + window)
+        body = Text("  " + printable(window))  # a post's control characters never reach the terminal
         for s, e in spans:
             body.stylize("bold reverse", s + 2, e + 2)
         self.console.print(body)
-        self.console.print(Text(f"  matched: {alert.matched}", style="dim"))
+        self.console.print(Text(f"  matched: {printable(alert.matched)}", style="dim"))
         if alert.story_size > 1:
-            self.console.print(Text(f"  story #{alert.story_id} ({alert.story_size} posts): {story_line(alert)}", style="dim"))
+            self.console.print(Text(f"  story #{alert.story_id} ({alert.story_size} posts): {printable(story_line(alert))}",
+                                    style="dim"))
         self.console.print()
 
 

@@ -49,7 +49,12 @@ def parse_when(value: str | None, *, option: str = "--since") -> datetime | None
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         fail(f"{option} {value!r}: expected a date like 2024-11-01, 2024-11-01T12:00 or a span like 7d, 12h")
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    if not dt.tzinfo:
+        return dt.replace(tzinfo=timezone.utc)
+    try:  # in UTC now, as the store keeps dates: 0001-01-01T00:00+01:00 has no UTC date
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        fail(f"{option} {value!r}: out of range once read as UTC; give a date between the years 1 and 9999")
 
 
 class WhenParam(click.ParamType):

@@ -89,6 +89,8 @@ def _check_output(output: str, db_path: str) -> None:
     file: an export replaces its output file, and must never replace a database."""
     if not output.strip():
         fail("-o: empty file name")
+    if output.endswith(("/", os.sep)):  # Path() would drop the slash and write a file named like the folder
+        fail(f"-o {output}: names a folder; give a file name, e.g. {output.rstrip('/' + os.sep) or '.'}/export.csv")
     target = Path(output)
     if db_path != ":memory:":
         db = Path(db_path).resolve()

@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from ..config import Config, ConfigError, Secrets, load_config, load_secrets
+from ..config import Config, ConfigError, Secrets, check_run_paths, load_config, load_secrets
 from ..store.db import StoreError
 from .common import err, fail
 from .rules import load_or_fail
@@ -18,12 +18,18 @@ __all__ = ["login", "run"]
 log = logging.getLogger(__name__)
 
 
-def _settings(config_path: str | None) -> tuple[Config, Secrets]:
+def _settings(config_path: str | None, *, run: bool = False) -> tuple[Config, Secrets]:
+    """The config and secrets, or exit with every bad setting, one `error:` line each. With
+    `run`, the database's folder and the rules must be there too."""
     try:
         config = load_config(config_path)
+        if run:
+            check_run_paths(config)
         return config, load_secrets(config)
     except ConfigError as e:
-        fail(str(e))
+        for line in str(e).splitlines()[:-1]:
+            click.echo(f"error: {line}", err=True)
+        fail(str(e).splitlines()[-1])
 
 
 @click.command()
@@ -96,7 +102,7 @@ def run(config_path: str) -> None:
     from ..live.service import run as run_service
     from ..live.session import NETWORK_ERRORS, NotLoggedIn, SessionBusy, cannot_reach
 
-    config, secrets = _settings(config_path)
+    config, secrets = _settings(config_path, run=True)
     load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
     if not config.channels:
         fail(f"{config.path}: channels.watch lists no channel to watch")

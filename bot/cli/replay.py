@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from datetime import datetime
@@ -81,19 +82,23 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     console = err()
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+    interrupted = False
     try:
         with progress:
             task = progress.add_task("replay", total=None)
             for _ in pipeline.process(read_by_date(paths, skips), on_batch=deliver):
                 progress.advance(task)
     except KeyboardInterrupt:
-        err().print("interrupted: every batch committed so far is stored")
+        interrupted = True
+        err().print("interrupted: every batch committed so far is stored; replay the same files again to finish")
     finally:
         pipeline.close()
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()
     _summary(pipeline, skips, n_files, db_path, shown)
+    if interrupted:
+        sys.exit(130)  # as a shell reports Ctrl-C: `replay ... && export ...` stops here
     if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") for k in skips):
         sys.exit(1)  # not one post could be read: the lines above say why
 
@@ -129,8 +134,15 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("from earlier runs", f"{shown - s.alerts - s.updates} (queued, not shown until now)")
     table.add_row("store", db_path)
     c.print(table)
+    problems.sort(key=_place)  # file by file, in file order (files are read side by side, by date)
     reasons = Counter(k.reason.split(" (")[0] for k in problems)
     for k in problems[:10]:
         err().print(f"skipped {k}", markup=False, highlight=False)
     if len(problems) > 10:
         err().print(f"... and {len(problems) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5)))
+
+
+def _place(skip: Skip) -> tuple[str, tuple[int, ...]]:
+    """Where a skip is, to sort by: its file, then the numbers of its place (line 12; chat #2:
+    message #5)."""
+    return skip.path, tuple(int(n) for n in re.findall(r"(?:#|line )(\d+)", skip.where))

@@ -19,14 +19,19 @@ SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
 
 
 def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:
-    """Load rules for a command; bad files are reported, good rules still load."""
+    """Load rules for a command; bad files are reported, good rules still load. Without
+    `show_errors`, the errors are still shown when they leave no rule to use."""
     ruleset = load_rules(path)
-    if show_errors:
-        for e in ruleset.errors:
-            err().print(Text(f"warning: {e}", style="yellow"))
+    if show_errors or not ruleset.rules:
+        _warn(ruleset)
     if not ruleset.rules:
         fail(f"no usable rules in {path}")
     return ruleset
+
+
+def _warn(ruleset: RuleSet) -> None:
+    for e in ruleset.errors:
+        err().print(Text(f"warning: {e}", style="yellow"))
 
 
 def highlight(text: str, match_list: list[Match]) -> Text:
@@ -111,7 +116,8 @@ def explain(name: str, rules_path: str) -> None:
     """Show rule NAME's parsed query as a tree, with the word forms each term matches."""
     ruleset = load_or_fail(rules_path, show_errors=False)
     rule = ruleset.get(name)
-    if rule is None:
+    if rule is None:  # perhaps a rule the errors below left out
+        _warn(ruleset)
         fail(f"no rule named {name!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
     matcher = Matcher([_enabled(rule)])
     head = Text(f"{rule.name}", style="bold").append(f"  [{rule.severity}] ", style=SEVERITY_STYLE[rule.severity])

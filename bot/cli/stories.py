@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..store.read import story_detail, top_stories
+from ..text import printable
 from .common import COUNT_MAX, DEFAULT_DB, WHEN, check_channels, check_rules, open_store, out
 
 __all__ = ["stories", "story"]
@@ -60,7 +61,8 @@ def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channe
             f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
         cells = (f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}", first, ", ".join(t for _, t in r.channels), head)
-        table.add_row(*map(Text, cells))  # Text: a "[...]" in a title or headline is not markup
+        # Text: a "[...]" in a title or headline is not markup; printable: nor is an ESC a colour
+        table.add_row(*(Text(printable(cell)) for cell in cells))
     c.print(table)
 
 
@@ -79,19 +81,19 @@ def story(story_id: int, db_path: str) -> None:
     if not posts:
         c.print(f"no story #{story_id} in {db_path}", markup=False)
         sys.exit(1)
-    channels = list(dict.fromkeys(p.channel_title for p in posts))
+    channels = list(dict.fromkeys(p.channel_title for p in posts))  # counted, not shown
     c.print(Text(f"story #{story_id}: {len(posts)} post{'s' if len(posts) != 1 else ''} from "
                  f"{len(channels)} channel{'s' if len(channels) != 1 else ''}, "
                  f"{_when(posts[0].date)} – {_when(posts[-1].date)} UTC", style="bold"))
     for p in posts:
-        head = Text(f"{_when(p.date)}  ").append(p.channel_title, style="cyan").append("  ").append(p.link, style="underline")
+        head = Text(f"{_when(p.date)}  ").append(printable(p.channel_title), style="cyan").append("  ").append(p.link, style="underline")
         if p.rules:
             head.append("  " + " ".join(p.rules), style="bold")
         if p.forward_of:
-            head.append(f"  (forward of {p.forward_of})", style="dim")
+            head.append(f"  (forward of {printable(p.forward_of)})", style="dim")
         c.print(head)
         line = p.text.strip().split("\n", 1)[0]
-        c.print(Text("  " + (line[:160] + ("…" if len(line) > 160 else ""))))
+        c.print(Text("  " + printable(line[:160] + ("…" if len(line) > 160 else ""))))
 
 
 def _when(iso_date: str | None) -> str:

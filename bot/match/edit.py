@@ -396,7 +396,7 @@ def _newline(text: str) -> str:
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8-sig")  # as `read_rule_file` reads it: a BOM is no TOML
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as e:

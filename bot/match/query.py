@@ -98,17 +98,20 @@ class Near:
 
 Node = Union[Word, Phrase, Url, And, Or, Not, Near]
 
+# A phrase may also be quoted as word processors and phones type it: «…», “…”, „…“.
+_OPEN_QUOTES, _CLOSE_QUOTES = '"«“„', '"»”“'
+_QUOTES = "".join(dict.fromkeys(_OPEN_QUOTES + _CLOSE_QUOTES))
 _TOKEN_RE = re.compile(
-    r"""
+    rf"""
     (?P<ws>\s+)
   | (?P<lparen>\()
   | (?P<rparen>\))
-  | (?P<quote>"[^"]*"?)
-  | (?P<near>NEAR(?:/(?P<dist>\S*))?(?=[\s("]|$))
-  | (?P<op>(?:AND|OR|NOT)(?=[\s("]|$))
+  | (?P<quote>[{_OPEN_QUOTES}][^{_QUOTES}]*[{_CLOSE_QUOTES}]?)
+  | (?P<near>NEAR(?:/(?P<dist>\S*))?(?=[\s({_OPEN_QUOTES}]|$))
+  | (?P<op>(?:AND|OR|NOT)(?=[\s({_OPEN_QUOTES}]|$))
   | (?P<minus>-(?=[^\s)]))
-  | (?P<url>url:[^\s()"]*)
-  | (?P<word>[^\s()"]+)
+  | (?P<url>url:[^\s(){_QUOTES}]*)
+  | (?P<word>[^\s(){_QUOTES}]+)
     """,
     re.VERBOSE,
 )
@@ -169,7 +172,7 @@ def _parse_word(raw: str, pos: int) -> Node:
 
 
 def _parse_phrase(raw: str, pos: int) -> Node:
-    if len(raw) < 2 or not raw.endswith('"'):
+    if len(raw) < 2 or raw[-1] not in _CLOSE_QUOTES:
         raise QueryError("unclosed quote", pos)
     inner = raw[1:-1]
     ws: list[Word] = []

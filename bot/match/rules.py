@@ -324,8 +324,9 @@ def read_rule_file(file: Path) -> str | RuleError:
     except OSError as e:
         return RuleError(str(file), 0, 0, f"cannot read: {e.strerror or e}")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the TOML
     except UnicodeDecodeError as e:
+        data = e.object  # after the BOM, if any: the offsets count from there
         start = data.rfind(b"\n", 0, e.start) + 1
         line = data.count(b"\n", 0, e.start) + 1
         col = len(data[start:e.start].decode("utf-8", errors="replace")) + 1

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import heapq
+import json
+import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..post import Post
-from .export import Skip, read_export
+from .export import Skip, export_parts, read_export
 from .jsonl import read_jsonl
 
-__all__ = ["Skip", "read_paths", "read_by_date", "source_files"]
+__all__ = ["Skip", "is_jsonl", "read_paths", "read_by_date", "source_files"]
 
 
 def _resolved(p: Path) -> Path:
@@ -18,6 +20,21 @@ def _resolved(p: Path) -> Path:
         return p.resolve()
     except (OSError, RuntimeError):  # a symlink loop: compare it as written
         return p.absolute()
+
+
+def _found_below(folder: Path) -> list[Path]:
+    """result.json and *.jsonl files below a folder, sorted; folders linked into it are searched
+    too (each real folder once, so a link loop ends)."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs.clear()
+            continue
+        seen.add(real)
+        found.extend(Path(root, f) for f in files if f == "result.json" or f.endswith(".jsonl"))
+    return sorted(found)
 
 
 def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
@@ -34,7 +51,7 @@ def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
 
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted([*p.rglob("result.json"), *p.rglob("*.jsonl")])
+            found = _found_below(p)
             if not found:
                 yield Skip(str(p), "", "no result.json or *.jsonl below this folder")
             yield from (f for f in found if first_time(f))
@@ -45,32 +62,49 @@ def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
             yield Skip(str(p), "", "no such file or directory")
 
 
+def is_jsonl(f: Path) -> bool:
+    """A JSON Lines file: named .jsonl (or .ndjson, in any case), or a file of another name whose
+    first line is a post (a Telegram Desktop export's first line is only its opening brace)."""
+    if f.suffix.lower() in (".jsonl", ".ndjson"):
+        return True
+    if not f.is_file():  # a pipe is read once: never sniffed
+        return False
+    try:
+        with f.open("rb") as fh:
+            rec = json.loads(fh.readline(1 << 20).decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(rec, dict) and "message_id" in rec
+
+
 def read_paths(paths: Iterable[str | Path]) -> Iterator[Post | Skip]:
     """Posts (and skips, with reasons) from every export and JSON Lines file under `paths`."""
     for f in source_files(paths):
         if isinstance(f, Skip):
             yield f
-        elif f.suffix == ".jsonl":
+        elif is_jsonl(f):
             yield from read_jsonl(f)
         else:
             yield from read_export(f)
 
 
 def read_by_date(paths: Iterable[str | Path], skips: list[Skip]) -> Iterator[Post]:
-    """Posts of every file merged into date order (each file is in date order), so stories
-    fold as they happened; skips are appended to `skips`."""
+    """Posts of every file merged into date order (each file, and each chat of a full-account
+    export, is in date order), so stories fold as they happened; skips are appended to `skips`."""
 
-    def one(f: Path) -> Iterator[Post]:
-        for item in read_paths([f]):
+    def one(items: Iterable[Post | Skip]) -> Iterator[Post]:
+        for item in items:
             if isinstance(item, Skip):
                 skips.append(item)
             else:
                 yield item
 
-    files: list[Iterator[Post]] = []
+    streams: list[Iterator[Post]] = []
     for f in source_files(paths):
         if isinstance(f, Skip):
             skips.append(f)
+        elif is_jsonl(f):
+            streams.append(one(read_jsonl(f)))
         else:
-            files.append(one(f))
-    yield from heapq.merge(*files, key=lambda p: p.date)
+            streams.extend(one(part) for part in export_parts(f))
+    yield from heapq.merge(*streams, key=lambda p: p.date)

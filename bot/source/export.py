@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from ..post import Entity, Post
 
-__all__ = ["Skip", "BadInput", "read_export", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
+__all__ = ["Skip", "BadInput", "read_export", "export_parts", "post_date", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite's INTEGER holds
 UNEXPECTED = "a field has a value of an unexpected kind"  # the reason when no check names it
@@ -141,6 +141,17 @@ def check_text(text: str) -> str:
     return text
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def post_date(dt: datetime, value: Any, field: str) -> datetime:
+    """A post's date, from 1970 on: an earlier one is a placeholder for a missing date (Go's zero
+    time 0001-01-01, 1900-01-01), not when a post was written; BadInput naming `field` otherwise."""
+    if dt < EPOCH:
+        raise BadInput(f"{field} {show(value)} is before 1970: a placeholder for a missing date, not a post's date")
+    return dt
+
+
 def _ts(value: Any, field: str) -> datetime | None:
     return None if value is None or value == "" else unix_time(value, field)
 
@@ -149,9 +160,9 @@ def _date(msg: dict[str, Any]) -> datetime:
     if "date_unixtime" in msg:
         if msg["date_unixtime"] is None or msg["date_unixtime"] == "":
             raise BadInput("date_unixtime is empty")
-        return unix_time(msg["date_unixtime"], "date_unixtime")
+        return post_date(unix_time(msg["date_unixtime"], "date_unixtime"), msg["date_unixtime"], "date_unixtime")
     # Old exports: `date` is the exporting PC's local time; the best we can do is read it as UTC.
-    return iso_time(msg["date"], "date")
+    return post_date(iso_time(msg["date"], "date"), msg["date"], "date")
 
 
 def _media(msg: dict[str, Any]) -> str | None:
@@ -261,42 +272,54 @@ def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | 
 
 def read_export(path: str | Path) -> Iterator[Post | Skip]:
     """Posts (and skips) from one result.json: a single chat or a full-account export."""
+    for part in export_parts(path):
+        yield from part
+
+
+def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
+    """One result.json read now, as one iterator of posts (and skips) per chat: each chat is in
+    date order, a full-account export as a whole is not (its chats follow one another)."""
     path = Path(path)
+    data = _load_export(path)
+    if isinstance(data, Skip):
+        return [iter([data])]
+    chats = data.get("chats", {}).get("list") if isinstance(data.get("chats"), dict) else None
+    if chats is not None and not isinstance(chats, list):
+        return [iter([Skip(str(path), "", "not a Telegram export ('chats.list' is not a list)")])]
+    if chats is not None:
+        parts: list[Iterator[Post | Skip]] = []
+        for n, chat in enumerate(chats):
+            if isinstance(chat, dict):
+                name = chat.get("name")
+                parts.append(_chat_posts(chat, str(path), f"chat #{n} ({name if isinstance(name, str) else '?'}): "))
+            else:
+                parts.append(iter([Skip(str(path), f"chat #{n}", "not an object")]))
+        return parts
+    if "messages" in data:
+        return [_chat_posts(data, str(path), "")]
+    return [iter([Skip(str(path), "", "not a Telegram export (no 'messages' and no 'chats.list')")])]
+
+
+def _load_export(path: Path) -> dict[str, Any] | Skip:
+    """The parsed top-level object of an export file, or the Skip that says why there is none."""
     try:
         with path.open("rb") as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
-        yield Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
-        return
+        return Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
     except RecursionError:
-        yield Skip(str(path), "", "not a Telegram export (JSON nested too deeply)")
-        return
+        return Skip(str(path), "", "not a Telegram export (JSON nested too deeply)")
     except UnicodeDecodeError as e:
-        yield Skip(str(path), "", f"not UTF-8 text (byte {e.start}: {e.reason})")
-        return
+        if e.reason == "unexpected end of data" and e.end == len(e.object):  # cut inside a letter
+            return Skip(str(path), "", f"cut short at byte {e.start} (a letter is left unfinished); truncated export?")
+        return Skip(str(path), "", f"not UTF-8 text (byte {e.start}: {e.reason})")
     except ValueError:  # an integer of more than 4300 digits
-        yield Skip(str(path), "", "not a Telegram export (a number too long to read)")
-        return
+        return Skip(str(path), "", "not a Telegram export (a number too long to read)")
     except OSError as e:
-        yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
-        return
+        return Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
     if not isinstance(data, dict):
-        yield Skip(str(path), "", "not a Telegram export (the top level is not an object)")
-        return
-    chats = data.get("chats", {}).get("list") if isinstance(data.get("chats"), dict) else None
-    if chats is not None and not isinstance(chats, list):
-        yield Skip(str(path), "", "not a Telegram export ('chats.list' is not a list)")
-    elif chats is not None:
-        for n, chat in enumerate(chats):
-            if isinstance(chat, dict):
-                name = chat.get("name")
-                yield from _chat_posts(chat, str(path), f"chat #{n} ({name if isinstance(name, str) else '?'}): ")
-            else:
-                yield Skip(str(path), f"chat #{n}", "not an object")
-    elif "messages" in data:
-        yield from _chat_posts(data, str(path), "")
-    else:
-        yield Skip(str(path), "", "not a Telegram export (no 'messages' and no 'chats.list')")
+        return Skip(str(path), "", "not a Telegram export (the top level is not an object)")
+    return data
 
 
 def find_exports(paths: Iterable[str | Path]) -> list[Path]:

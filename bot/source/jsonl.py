@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from ..post import Entity, Post
-from .export import UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, show, unix_time
+from .export import UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 
 __all__ = ["read_jsonl", "post_from_dict"]
 
@@ -56,7 +56,9 @@ def _entities(value: Any) -> tuple[Entity, ...]:
 def post_from_dict(d: dict[str, Any]) -> Post:
     """One JSON Lines record -> Post; raises KeyError (a missing field) or BadInput (a bad one,
     named in its text)."""
-    text = d.get("text", "")
+    text = d.get("text")
+    if text is None:  # a post with no text (a photo alone) written as null, as when the key is left out
+        text = ""
     if not isinstance(text, str):
         raise BadInput("text must be a string")
     check_text(text)
@@ -68,6 +70,7 @@ def post_from_dict(d: dict[str, Any]) -> Post:
     date = _when(d.get("date"), "date")
     if date is None:
         raise KeyError("date")
+    post_date(date, d["date"], "date")
     return Post(
         channel_id=channel_id,  # type: ignore[arg-type]
         message_id=message_id,  # type: ignore[arg-type]
@@ -85,7 +88,10 @@ def post_from_dict(d: dict[str, Any]) -> Post:
 
 
 def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
-    """Posts from a .jsonl file; a bad line is skipped and reported with its line number."""
+    """Posts from a .jsonl file in date order; a bad line is skipped and reported with its line
+    number. A file that is not in date order (channels one after another, say) is read line by
+    line in date order, so replay folds stories as they happened (the lines of one date stay in
+    file order: an edit follows its post)."""
     path = Path(path)
     try:
         f = path.open("rb")
@@ -93,33 +99,75 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
         yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
         return
     with f:
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the first post
-            except UnicodeDecodeError as e:
-                yield Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")
-                continue
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield Skip(str(path), f"line {n}", f"not valid JSON ({e.msg})")
-                continue
-            except RecursionError:
-                yield Skip(str(path), f"line {n}", "JSON nested too deeply")
-                continue
-            except ValueError:  # an integer of more than 4300 digits
-                yield Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")
-                continue
-            if not isinstance(rec, dict):
-                yield Skip(str(path), f"line {n}", "not a JSON object")
-                continue
-            try:
-                yield post_from_dict(rec)
-            except KeyError as e:
-                yield Skip(str(path), f"line {n}", f"missing field {e}")
-            except BadInput as e:
-                yield Skip(str(path), f"line {n}", str(e))
-            except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
-                yield Skip(str(path), f"line {n}", UNEXPECTED)
+        order = _date_order(f) if f.seekable() else None  # a pipe is read once, as it comes
+        if order is None:
+            if f.seekable():
+                f.seek(0)
+            lines: Iterator[tuple[int, bytes]] = enumerate(f, 1)
+        else:
+            lines = ((n, _line_at(f, offset)) for n, offset in order)
+        for n, raw in lines:
+            item = _read_line(path, n, raw)
+            if item is not None:
+                yield item
+
+
+def _date_order(f: BinaryIO) -> list[tuple[int, int]] | None:
+    """(line number, offset) of every line in date order, or None when the file is in date order
+    already. Lines without a readable date come first (they are only skipped)."""
+    keys: list[tuple[float, int, int]] = []
+    offset, last, ordered = 0, float("-inf"), True
+    for n, raw in enumerate(f, 1):
+        when = _line_date(raw)
+        if when < last:
+            ordered = False
+        last = max(last, when)
+        keys.append((when, n, offset))
+        offset += len(raw)
+    if ordered:
+        return None
+    keys.sort()
+    return [(n, at) for _, n, at in keys]
+
+
+def _line_date(raw: bytes) -> float:
+    """The Unix time of a line's post date, -inf when it has none that can be read."""
+    try:
+        rec = json.loads(raw.decode("utf-8-sig"))
+        when = _when(rec.get("date"), "date") if isinstance(rec, dict) else None
+    except (ValueError, RecursionError, BadInput):  # JSON, Unicode and date errors: the real read reports them
+        return float("-inf")
+    return when.timestamp() if when is not None else float("-inf")
+
+
+def _line_at(f: BinaryIO, offset: int) -> bytes:
+    f.seek(offset)
+    return f.readline()
+
+
+def _read_line(path: Path, n: int, raw: bytes) -> Post | Skip | None:
+    """Line `n` of a .jsonl file as a post, the Skip that says why not, or None when blank."""
+    try:
+        line = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the first post
+    except UnicodeDecodeError as e:
+        return Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")
+    if not line.strip():
+        return None
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as e:
+        return Skip(str(path), f"line {n}", f"not valid JSON (column {e.colno}: {e.msg})")
+    except RecursionError:
+        return Skip(str(path), f"line {n}", "JSON nested too deeply")
+    except ValueError:  # an integer of more than 4300 digits
+        return Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")
+    if not isinstance(rec, dict):
+        return Skip(str(path), f"line {n}", "not a JSON object")
+    try:
+        return post_from_dict(rec)
+    except KeyError as e:
+        return Skip(str(path), f"line {n}", f"missing field {e}")
+    except BadInput as e:
+        return Skip(str(path), f"line {n}", str(e))
+    except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
+        return Skip(str(path), f"line {n}", UNEXPECTED)

@@ -71,8 +71,9 @@ def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[
     titles: list[tuple[int, str | None, str]] | None = None
     for ref in channels:
         key = channel_key(ref)
-        if key.isdigit():
-            rows = store.db.execute("SELECT id FROM channels WHERE id = ?", [int(key)])
+        if key.isascii() and key.isdigit():  # not '²', which str.isdigit() takes for a digit
+            # an id past SQLite's integers names no channel (and must not reach SQLite)
+            rows = store.db.execute("SELECT id FROM channels WHERE id = ?", [int(key)]) if int(key) < 2**63 else []
         else:
             rows = store.db.execute("SELECT id FROM channels WHERE lower(username) = ?", [key])
         found = [int(r[0]) for r in rows]
