@@ -328,3 +328,21 @@ def test_a_date_with_an_offset_past_the_calendar_is_a_one_line_error(sample: Sam
 def test_a_date_with_an_offset_is_the_same_moment_in_utc(sample: Sample) -> None:
     moscow = csv_rows(run("export", "--db", sample.db, "--since", "2026-11-21T03:00+03:00").stdout)
     assert moscow and moscow == csv_rows(run("export", "--db", sample.db, "--since", "2026-11-21T00:00").stdout)
+
+
+@pytest.mark.parametrize("command", [["search", "дезертир"], ["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")]])
+def test_control_characters_a_channel_wrote_never_reach_the_terminal(sample: Sample, tmp_path: Path,
+                                                                     command: list[str]) -> None:
+    add_posts(sample.db, tmp_path, [post(1800000009, "\x1b]0;pwned\x07Канал\x1b[8m", 70,
+                                         "\x1b[2JВ части задержали дезертира.\x1b[8m скрыто")])
+    r = run(*command, "--db", sample.db)
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "\ufffd[2JВ части задержали дезертира" in r.stdout and "\ufffd]0;pwned\ufffdКанал" in r.stdout
+
+
+def test_search_says_rule_operators_are_words_here(sample: Sample) -> None:
+    r = run("search", "полк", "OR", "бригада", "--db", sample.db)
+    assert r.exit_code == 1
+    assert "OR, NOT and NEAR are words here" in r.stdout and "tgwatch rules backtest" in r.stdout
+    assert "words here" not in run("search", "абракадабра", "--db", sample.db).stdout

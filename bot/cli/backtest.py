@@ -24,6 +24,7 @@ from ..match.rules import Rule
 from ..store.backtest import Backtest, run_backtest
 from ..store.read import count_posts
 from .common import COUNT_MAX, DEFAULT_DB, DEFAULT_RULES, UNTIL, WHEN, check_channels, check_span, err, fail, open_store, out
+from ..text import printable
 from .rules import SEVERITY_STYLE, highlight, load_or_fail
 
 __all__ = ["backtest", "select_rules"]
@@ -96,7 +97,7 @@ def _report(r: Backtest) -> None:
     channels.add_column("id", justify="right")
     channels.add_column("posts", justify="right")
     for (cid, title), n in sorted(r.by_channel.items(), key=lambda kv: (-kv[1], kv[0])):
-        channels.add_row(title, str(cid), str(n))
+        channels.add_row(printable(title), str(cid), str(n))
     c.print(channels)
     days = Table(title="hits per day", title_justify="left")
     days.add_column("day")
@@ -109,7 +110,7 @@ def _report(r: Backtest) -> None:
     if r.samples:
         c.print(Text(f"latest {len(r.samples)} hits", style="bold"))
     for post, matches in reversed(r.samples):
-        head = Text(f"{post.channel_title}", style="cyan").append(f"  {post.date.replace('T', ' ')[:16]} UTC  ")
+        head = Text(printable(post.channel_title), style="cyan").append(f"  {post.date.replace('T', ' ')[:16]} UTC  ")
         head.append(post.link, style="underline")
         for m in matches:
             head.append(f"  {m.rule}", style=SEVERITY_STYLE.get(m.severity, "bold"))
@@ -122,5 +123,5 @@ def _excerpt(text: str, matches: list[Match], width: int = 220) -> Text:
     """`highlight`ed text, cut to a window around the first hit, on one line."""
     _, _, start = snippet(text, [(h.start, h.end) for m in matches for h in m.hits], width)
     end = min(len(text), start + width)
-    part = highlight(text.replace("\n", " "), matches)[start:end]
+    part = highlight(printable(text.replace("\n", " ")), matches)[start:end]
     return Text("…" if start else "").append_text(part).append("…" if end < len(text) else "")

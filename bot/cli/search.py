@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ..alert.outbox import snippet
 from ..store.read import SearchError, SearchHit, search_posts
+from ..text import printable
 from .common import COUNT_MAX, DEFAULT_DB, UNTIL, WHEN, check_channels, check_span, fail, open_store, out
 
 __all__ = ["search", "render_hit"]
@@ -17,11 +18,11 @@ __all__ = ["search", "render_hit"]
 
 def render_hit(hit: SearchHit, width: int = 220) -> Text:
     """Channel, date and link on one line; a snippet with the query words highlighted below."""
-    who = hit.channel_title + (f" (@{hit.username})" if hit.username else "")
+    who = printable(hit.channel_title) + (f" (@{hit.username})" if hit.username else "")
     t = Text(who, style="cyan").append(f"  {hit.date.replace('T', ' ')[:16]} UTC  ")
     t.append(hit.link, style="underline")
     window, spans, _ = snippet(hit.text, list(hit.spans), width)
-    body = Text("\n  " + window)
+    body = Text("\n  " + printable(window))  # one character for one: the spans still hold
     for s, e in spans:
         body.stylize("bold reverse", s + 3, e + 3)
     return t.append_text(body)
@@ -38,7 +39,9 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
            until: datetime | None, limit: int) -> None:
     """Find stored posts containing every one of WORDS (as a word start or in any inflection).
 
-    Quotes and punctuation are ignored. Exit 0 when something was found, 1 when nothing was.
+    Quotes and punctuation are ignored, and so are the rules' operators: OR, NOT and NEAR are
+    words here (use `tgwatch rules backtest` for a query). Exit 0 when something was found, 1
+    when nothing was.
     """
     text = " ".join(words)
     check_span(since, until)
@@ -59,6 +62,9 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     if not n:
         scope = " of those channels" * bool(channels) + " in that span" * bool(since or until)
         c.print(f"no stored post{scope} contains {text!r}", markup=False)
+        if set(text.split()) & {"OR", "NOT", "NEAR", "AND"} or any(w.startswith("NEAR/") for w in text.split()):
+            c.print("(search finds posts with every word; OR, NOT and NEAR are words here: a rule query "
+                    "is tried with `tgwatch rules backtest FILE.toml`)", markup=False)
         sys.exit(1)
     click.echo(f"{n} post{'s' if n != 1 else ''}" + (f" (the best {limit}; use --limit for more)" if n == limit else ""),
                err=True)
