@@ -23,8 +23,20 @@ from ..match.matcher import Match
 from ..match.rules import Rule
 from ..store.backtest import Backtest, run_backtest
 from ..store.read import count_posts
-from .common import COUNT_MAX, DEFAULT_DB, DEFAULT_RULES, UNTIL, WHEN, check_channels, check_span, err, fail, open_store, out
 from ..text import printable
+from .common import (
+    COUNT_MAX,
+    DEFAULT_DB,
+    DEFAULT_RULES,
+    UNTIL,
+    WHEN,
+    check_channels,
+    check_span,
+    err,
+    fail,
+    open_store,
+    out,
+)
 from .rules import SEVERITY_STYLE, highlight, load_or_fail
 
 __all__ = ["backtest", "select_rules"]

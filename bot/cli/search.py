@@ -11,7 +11,17 @@ from rich.text import Text
 from ..alert.outbox import snippet
 from ..store.read import SearchError, SearchHit, search_posts
 from ..text import printable
-from .common import COUNT_MAX, DEFAULT_DB, UNTIL, WHEN, check_channels, check_span, fail, open_store, out
+from .common import (
+    COUNT_MAX,
+    DEFAULT_DB,
+    UNTIL,
+    WHEN,
+    check_channels,
+    check_span,
+    fail,
+    open_store,
+    out,
+)
 
 __all__ = ["search", "render_hit"]
 
