@@ -270,3 +270,23 @@ def test_an_output_name_ending_in_a_slash_is_refused_not_written_as_a_file(sampl
     r = run("export", "--db", sample.db, "-o", f"{tmp_path}/out/")
     assert_clean_error(r, "names a folder", f"{tmp_path}/out/export.csv")
     assert not (tmp_path / "out").exists()
+
+
+def test_csv_for_excel_never_holds_a_formula(sample: Sample, tmp_path: Path) -> None:
+    """A channel that posts «=HYPERLINK(...)», and the query terms «=СОЧ», stay text in Excel: with
+    --bom (the file is for a spreadsheet) a cell that starts like a formula is quoted as text."""
+    from .test_cli_filters import add_posts, post
+
+    add_posts(sample.db, tmp_path, [post(1800000009, "@канал", 71, '=HYPERLINK("http://evil.example","дезертир")'),
+                                    post(1800000009, "+Канал", 72, "-дезертир задержан")])
+    out = tmp_path / "excel.csv"
+    assert run("export", "--db", sample.db, "-o", out, "--bom").exit_code == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig", newline="")))
+    cells = [v for row in rows for v in row.values()]
+    assert not [v for v in cells if v[:1] in ("=", "+", "-", "@")]
+    texts = {row["message_id"]: row for row in rows}
+    assert texts["71"]["text"] == "'=HYPERLINK(\"http://evil.example\",\"дезертир\")"
+    assert texts["72"]["text"] == "'-дезертир задержан" and texts["72"]["channel_title"] == "'+Канал"
+    # without --bom (for programs, not spreadsheets) the text is exactly what the channel wrote
+    plain = {row["message_id"]: row for row in csv_rows(run("export", "--db", sample.db).stdout)}
+    assert plain["71"]["text"].startswith("=HYPERLINK(") and plain["72"]["channel_title"] == "+Канал"

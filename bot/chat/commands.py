@@ -309,7 +309,7 @@ class Commands:
             rows = iter_export_rows(store, rules=[rule] if rule else [], since=now - span)
             if fmt == "csv":
                 buf = io.StringIO()
-                n = write_csv(rows, buf)
+                n = write_csv(rows, buf, excel=True)  # with a BOM: for Excel
                 return n, buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
             with tempfile.TemporaryDirectory() as d:
                 path = Path(d) / name

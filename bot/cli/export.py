@@ -114,11 +114,11 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
         if binary is None:  # stdout replaced by a text-only stream: write to it as it is
             if bom:
                 sys.stdout.write("\ufeff")
-            return write_csv(rows, sys.stdout) if fmt == "csv" else write_jsonl(rows, sys.stdout)
+            return write_csv(rows, sys.stdout, excel=bom) if fmt == "csv" else write_jsonl(rows, sys.stdout)
         sys.stdout.flush()
         stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
         try:
-            return write_csv(rows, stream) if fmt == "csv" else write_jsonl(rows, stream)
+            return write_csv(rows, stream, excel=bom) if fmt == "csv" else write_jsonl(rows, stream)
         finally:
             stream.flush()
             stream.detach()
@@ -129,7 +129,7 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
             n = write_xlsx(rows, tmp)
         else:
             with tmp.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-                n = write_csv(rows, f) if fmt == "csv" else write_jsonl(rows, f)
+                n = write_csv(rows, f, excel=bom) if fmt == "csv" else write_jsonl(rows, f)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

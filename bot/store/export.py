@@ -28,19 +28,29 @@ _XLSX_WIDTHS = {
 
 
 
-def _cell(value: Any) -> Any:
+# What makes a spreadsheet read a cell as a formula (OWASP's list): a channel's post that starts
+# with «=HYPERLINK(...)», or a query term such as «=СОЧ», must stay text in Excel.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any, excel: bool = False) -> Any:
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(map(str, value))
-    return "" if value is None else value
+        value = LIST_SEPARATOR.join(map(str, value))
+    if value is None:
+        return ""
+    if excel and isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value  # Excel shows the text without the quote and never evaluates it
+    return value
 
 
-def write_csv(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
-    """Rows as CSV with a header (lists joined with "; "); returns how many rows."""
+def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, excel: bool = False) -> int:
+    """Rows as CSV with a header (lists joined with "; "); returns how many rows. `excel`: for a
+    spreadsheet (the file has a BOM), so text that starts like a formula is quoted as text."""
     w = csv.writer(f)
     w.writerow(EXPORT_FIELDS)
     n = 0
     for row in rows:
-        w.writerow([_cell(row[k]) for k in EXPORT_FIELDS])
+        w.writerow([_cell(row[k], excel) for k in EXPORT_FIELDS])
         n += 1
     return n
 
