@@ -140,3 +140,51 @@ def test_ctrl_c_while_connecting_still_cancels_the_login(dc: FakeDC, tmp_path: P
     assert child.returncode == 2, (out, err)
     assert err == "error: login cancelled\n", err
     assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("dc", ["absent"], indirect=True)
+def test_run_with_no_telegram_is_one_clear_line_after_the_startup_wait(dc: FakeDC, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` reconnects forever once running, but a first connection that never succeeds is one
+    line (not a retry warning every 5 s, forever)."""
+    import os as _os
+
+    from telethon.crypto import AuthKey
+
+    from bot.live.session import CLIENT_OPTIONS
+
+    monkeypatch.setattr("bot.live.service.STARTUP_CONNECT_SECONDS", 2.0)
+    monkeypatch.setitem(CLIENT_OPTIONS, "retry_delay", 0.1)
+    cfg = config_at(tmp_path, dc)
+    session = TelegramClient(str(tmp_path / "sessions" / "user.session"), 1, HASH).session
+    session.auth_key = AuthKey(_os.urandom(256))  # logged in once: run connects
+    session.save()
+    session.close()
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "d.toml").write_text('[[rule]]\nname = "d"\ntitle = "D"\nquery = "дезертир"\n', encoding="utf-8")
+    cfg.write_text(cfg.read_text(encoding="utf-8") + f'db = "{tmp_path / "t.db"}"\nrules = "{tmp_path / "rules"}"\n'
+                   '[channels]\nwatch = ["shot_shot"]\n', encoding="utf-8")
+    started = time.monotonic()
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=ENV)
+    assert r.exit_code == 2, r.output
+    assert_one_line_error(r.output, "ConnectionRefusedError")
+    assert time.monotonic() - started < 20
+
+
+def test_reconnection_warnings_while_running_thin_out(caplog: pytest.LogCaptureFixture) -> None:
+    """An hour's outage at one attempt every 5 s: attempts 1, 2, 4, 8, ... are logged, not 720."""
+    import logging
+
+    from bot.live.session import QuietReconnects
+
+    log = logging.getLogger("telethon.network.mtprotosender")
+    caplog.set_level(logging.WARNING)
+    with QuietReconnects():
+        for n in range(1, 721):
+            log.warning("Attempt %d at connecting failed: %s: %s", n, "ConnectionRefusedError", "refused")
+        log.warning("Server closed the connection: 0 bytes read")  # other warnings pass
+    shown = [r.getMessage().split()[1] for r in caplog.records if "Attempt" in r.getMessage()]
+    assert shown == ["1", "2", "4", "8", "16", "32", "64", "128", "256", "512"]
+    assert any("Server closed" in r.getMessage() for r in caplog.records)
+    log.warning("Attempt %d at connecting failed: %s: %s", 3, "X", "y")  # the filter is gone after the block
+    assert caplog.records[-1].getMessage().startswith("Attempt 3")

@@ -100,7 +100,7 @@ def run(config_path: str) -> None:
     from telethon import errors
 
     from ..live.service import run as run_service
-    from ..live.session import NETWORK_ERRORS, NotLoggedIn, SessionBusy, cannot_reach
+    from ..live.session import NETWORK_ERRORS, NotLoggedIn, SessionBusy, Unreachable, cannot_reach
 
     config, secrets = _settings(config_path, run=True)
     load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
@@ -110,7 +110,7 @@ def run(config_path: str) -> None:
         run_service(config, secrets)
     except StoreError as e:
         fail(str(e))
-    except (SessionBusy, ConfigError) as e:
+    except (SessionBusy, ConfigError, Unreachable) as e:
         fail(str(e))
     except NotLoggedIn:
         fail(f"not logged in: run `tgwatch login --config {config_path}` first (session {config.session_path})")

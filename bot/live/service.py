@@ -24,7 +24,18 @@ from ..report.stats import channel_activity, heartbeat_text, status_text
 from ..store.db import Store, iso
 from .ingest import Ingest
 from .sender import Sender
-from .session import NotLoggedIn, has_auth_key, make_client, session_lock
+from .session import (
+    NETWORK_ERRORS,
+    STARTUP_CONNECT_SECONDS,
+    ConnectionAttempts,
+    NotLoggedIn,
+    QuietReconnects,
+    Unreachable,
+    cannot_reach,
+    has_auth_key,
+    make_client,
+    session_lock,
+)
 
 __all__ = ["Service", "run", "quiet_silencer"]
 
@@ -212,7 +223,11 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
     store = Store(config.db)
     bot = make(config, secrets, bot=True) if secrets.bot_token else None
     try:
-        await user.connect()
+        with ConnectionAttempts() as attempts:  # one line at the end, not a warning per attempt
+            try:
+                await asyncio.wait_for(user.connect(), STARTUP_CONNECT_SECONDS)
+            except (*NETWORK_ERRORS, OSError) as e:
+                raise Unreachable(cannot_reach(e, attempts)) from None
         if bot is not None:
             await bot.start(bot_token=secrets.bot_token)  # type: ignore[arg-type]
         service = Service(config, store, user, bot=bot)
@@ -226,7 +241,8 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
                 pass
         gone = asyncio.ensure_future(user.disconnected)
         waiters: list[Any] = [asyncio.ensure_future(stop.wait()), gone]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        with QuietReconnects():
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for w in waiters:
             w.cancel()
         await service.stop()

@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import re
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,7 +18,8 @@ from telethon import TelegramClient, errors
 
 from ..config import Config, ConfigError, Secrets
 
-__all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "ConnectionAttempts", "NotLoggedIn", "SessionBusy",
+__all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "ConnectionAttempts",
+           "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
            "cannot_reach", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,11 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "app_version": "tgwatch",
 }
 
+
+# `tgwatch run` reconnects forever once running (the poll catches up), but a first connection
+# that has not succeeded within this long is an error, said in one line: the network, a firewall
+# or a proxy is in the way, and a service manager will start it again.
+STARTUP_CONNECT_SECONDS = 60.0
 
 # `tgwatch login` is interactive: a few quick attempts, then a clear error (not 20 s of retries).
 LOGIN_OPTIONS: dict[str, Any] = {"connection_retries": 2, "retry_delay": 2, "timeout": 10}
@@ -78,6 +85,35 @@ class ConnectionAttempts(logging.Filter):
     def __exit__(self, *exc: object) -> None:
         for name in self.LOGGERS:
             logging.getLogger(name).removeFilter(self)
+
+
+class QuietReconnects(logging.Filter):
+    """While the service runs, Telethon warns at every reconnection attempt (every `retry_delay`
+    seconds, for as long as the network is down): this lets through attempts 1, 2, 4, 8, ... only,
+    so an hour's outage is a dozen lines, not 720. Every attempt still shows with -v."""
+
+    LOGGERS = ConnectionAttempts.LOGGERS
+    _ATTEMPT = re.compile(r"Attempt (\d+) at connecting failed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        m = self._ATTEMPT.search(record.getMessage()) if record.levelno == logging.WARNING else None
+        if m is None or logging.getLogger().isEnabledFor(logging.INFO):
+            return True
+        n = int(m.group(1))
+        return n & (n - 1) == 0
+
+    def __enter__(self) -> "QuietReconnects":
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+class Unreachable(Exception):
+    """Telegram could not be reached at start-up; the message is `cannot_reach`'s one line."""
 
 
 def cannot_reach(error: BaseException, attempts: ConnectionAttempts | None = None) -> str:
