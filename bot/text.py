@@ -106,11 +106,16 @@ def _fold_mixed_word(m: re.Match[str]) -> str:
     w = m.group()
     cyr = sum(script_of(c) == "cyr" for c in w)
     lat = sum(script_of(c) == "lat" for c in w)
-    if cyr >= lat:
-        folded = w.translate(_LAT_TO_CYR_T)
-        return folded if not any("a" <= c <= "z" for c in folded) else w
-    folded = w.translate(_CYR_TO_LAT_T)
-    return folded if not any(script_of(c) == "cyr" for c in folded) else w
+    to_cyr = w.translate(_LAT_TO_CYR_T)
+    cyr_ok = not any("a" <= c <= "z" for c in to_cyr)
+    if cyr >= lat and cyr_ok:
+        return to_cyr
+    to_lat = w.translate(_CYR_TO_LAT_T)
+    if not any(script_of(c) == "cyr" for c in to_lat):
+        return to_lat
+    # «CEPЖAHT»: mostly Latin look-alikes around a letter only Cyrillic has (Д, Ж, И, ...) is a
+    # Cyrillic word in disguise when every Latin letter has a Cyrillic twin
+    return to_cyr if cyr_ok else w
 
 
 def _split_camel(m: re.Match[str]) -> str:
@@ -220,10 +225,23 @@ class Token:
     end: int
 
 
+# Compatibility characters NFKC replaces one for one (spaces, a non-breaking hyphen): they keep
+# every later character where it was.
+_ONE_FOR_ONE_RE = re.compile("[\u00a0\u2000-\u200a\u2011\u202f\u205f\u3000]")
+
+
+def _in_place(text: str) -> bool:
+    """Does folding keep each character at its place? Not when it removes one (a soft hyphen, a
+    stress mark) or NFKC turns one into several («№» -> «No»), even if the two cancel out in length."""
+    if _FORMAT_RE.search(text):
+        return False
+    return unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _ONE_FOR_ONE_RE.sub(" ", text))
+
+
 def tokenize(text: str) -> list[Token]:
     """Normalised words with their spans in `text`; words inside URLs are left out."""
     urls = find_urls(text)
-    if "#" not in text and "@" not in text:
+    if "#" not in text and "@" not in text and _in_place(text):
         norm = _fold_basic(text)
         if len(norm) == len(text):
             # Folding kept every character in place (the usual case): read the words and

@@ -108,6 +108,21 @@ def test_near_is_checked_per_occurrence() -> None:
     assert matches("полк NEAR/4 командир", text)
 
 
+def test_one_word_may_stand_on_both_sides_of_a_near() -> None:
+    # As rules/README.md says: NEAR is no way to ask for two mentions.
+    assert forms("полк NEAR/3 полк", "Полк вышел на позиции") == ["Полк"]
+    assert forms('"воинская часть" NEAR/2 часть', "Воинская часть ушла") == ["Воинская", "часть"]
+
+
+def test_nested_near_in_a_long_post_finds_the_pair_that_is_near() -> None:
+    # Hundreds of «полк командир» pairs before the one next to «дезертир».
+    assert matches("(полк NEAR/1 командир) NEAR/1 дезертир", "полк командир " * 150 + "дезертир")
+
+
+def test_near_in_a_long_post_reports_every_word_that_hits() -> None:
+    assert len(hits("полк NEAR/2 командир", "полк командир " * 300)) == 600
+
+
 def test_not_excludes() -> None:
     for q in ("полк -бессмертный", "полк NOT бессмертный", 'полк -"бессмертный полк"'):
         assert matches(q, "Полк вышел на позиции"), q
@@ -231,6 +246,11 @@ def test_disguised_words_match(text: str) -> None:
     assert [h.kind for h in found] == ["form"]
 
 
+@pytest.mark.parametrize("text", ["Задержан CEPЖAHT", "ДEЗEPTИPЫ задержаны", "KOMAHДИP полка"])
+def test_words_disguised_mostly_in_latin_letters_match(text: str) -> None:
+    assert matches("сержант OR дезертир OR командир", text)
+
+
 def test_camelcase_after_underscore_in_a_hashtag_matches() -> None:
     assert matches("дезертир", "#Новости_ДезертирыСбежали")
 
@@ -250,6 +270,12 @@ def test_hit_span_covers_a_disguised_word() -> None:
     text = f"Трое де{ZWSP}зертиpов"
     (h,) = hits("дезертир", text)
     assert text[h.start:h.end] == h.form == f"де{ZWSP}зертиpов"
+
+
+@pytest.mark.parametrize("text", ["Приказ № 5: задержан де\u00adзертир", "Задержан дезерти\u0301р по делу № 5"])
+def test_hit_span_after_an_expanded_and_a_removed_character(text: str) -> None:
+    (h,) = hits("дезертир", text)
+    assert h.form.replace("\u00ad", "").replace("\u0301", "") == "дезертир"
 
 
 def test_hit_term_is_the_query_term_as_written() -> None:

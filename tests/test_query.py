@@ -162,6 +162,8 @@ def error(query: str) -> QueryError:
     ("полк NEAR/101 командир", "NEAR/101", "NEAR needs a distance"),
     ("полк NEAR/5", "NEAR/5", "missing after 'NEAR/5'"),
     ("полк NEAR/5 NOT командир", "NEAR/5", "NOT cannot stand inside NEAR"),
+    ("полк NEAR/5 url:t.me/baza", "NEAR/5", "url: cannot stand inside NEAR"),
+    ("(url:t.me/baza OR полк) NEAR/5 командир", "NEAR/5", "url: cannot stand inside NEAR"),
     ("дезертир~3", "~3", "~0, ~1 or ~2"),
     ("полк OR дезертир~", "~", "~0, ~1 or ~2"),
     ("аб*", "аб*", "at least 3 letters"),

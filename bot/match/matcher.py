@@ -8,6 +8,7 @@ with spans and evaluated against the query trees.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, combinations
@@ -35,7 +36,7 @@ from .rules import Rule, RuleSet, channel_key
 __all__ = ["Hit", "Match", "Matcher", "auto_typos"]
 
 _CACHE_LIMIT = 500_000
-_MAX_OCCURRENCES = 200
+_ALL_PAIRS = 256  # a NEAR with at most this many pairs of occurrences keeps them all
 
 
 def auto_typos(length: int) -> int:
@@ -407,17 +408,7 @@ class _Doc:
         if isinstance(node, Near):
             left = self.eval(node.left)
             right = self.eval(node.right) if left else None
-            if not left or not right:
-                return None
-            out = []
-            for a in left:
-                for b in right:
-                    gap = max(b[0] - a[1], a[0] - b[1], 0)
-                    if gap <= node.distance:
-                        out.append((min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2]))
-                        if len(out) >= _MAX_OCCURRENCES:
-                            return out
-            return out or None
+            return _near(left, right, node.distance) if left and right else None
         raise TypeError(f"unknown node {node!r}")
 
     def _phrase(self, node: Phrase) -> list[_Occ] | None:
@@ -442,6 +433,48 @@ class _Doc:
                 # URLs stand outside the word sequence: place them far from every word.
                 out.append((-10**6, -10**6, (Hit(to_text(node), self.text[s:e], s, e, 1.0, "url"),)))
         return out or None
+
+
+def _near(left: list[_Occ], right: list[_Occ], distance: int) -> list[_Occ] | None:
+    """Pairs of a left and a right occurrence at most `distance` words apart.
+
+    Each occurrence pairs with its farthest partner on either side: those pairs span every other
+    pair's words, so any word a NEAR above needs is as near to one of them, and every word that
+    has a partner hits. At most 2 * (len(left) + len(right)) pairs, however long the post; every
+    pair when there are few (the usual post), which is quicker to find."""
+    if len(left) * len(right) <= _ALL_PAIRS:
+        pairs = [(min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2]) for a in left for b in right
+                 if max(b[0] - a[1], a[0] - b[1], 0) <= distance]
+        return pairs or None
+    out: dict[tuple[int, int], _Occ] = {}
+    for xs, ys, flip in ((left, right, False), (right, left, True)):
+        ys = sorted(ys, key=_first)
+        firsts = [y[0] for y in ys]
+        width = max(y[1] - y[0] for y in ys)
+        for x in xs:
+            lo = bisect_left(firsts, x[0] - distance - width)
+            hi = bisect_right(firsts, x[1] + distance)
+            far_left = next((ys[j] for j in range(lo, hi) if _close(x, ys[j], distance)), None)
+            far_right = None
+            for j in range(hi - 1, lo - 1, -1):  # by first word, last to first
+                y = ys[j]
+                if far_right is not None and y[0] + width <= far_right[1]:
+                    break  # no span from here on reaches further right
+                if (far_right is None or y[1] > far_right[1]) and _close(x, y, distance):
+                    far_right = y
+            for y in {id(y): y for y in (far_left, far_right) if y is not None}.values():
+                a, b = (y, x) if flip else (x, y)
+                out[(id(a), id(b))] = (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2])
+    return list(out.values()) or None
+
+
+def _first(occ: _Occ) -> int:
+    return occ[0]
+
+
+def _close(a: _Occ, b: _Occ, distance: int) -> bool:
+    """At most `distance` words apart, either order (overlapping occurrences are 0 apart)."""
+    return max(b[0] - a[1], a[0] - b[1], 0) <= distance
 
 
 def _texts(node: Node, out: dict[int, str]) -> None:

@@ -266,6 +266,8 @@ class _Parser:
             for side in (left, right):
                 if _contains_not(side):
                     raise QueryError("NOT cannot stand inside NEAR", tok.pos)
+                if _contains_url(side):
+                    raise QueryError("url: cannot stand inside NEAR (a link is not among the post's words)", tok.pos)
             left = self.made(Near(left, right, int(tok.dist), tok.pos), (left, right), tok.pos)
         return left
 
@@ -322,6 +324,16 @@ def _contains_not(node: Node) -> bool:
     if isinstance(node, Near):
         return _contains_not(node.left) or _contains_not(node.right)
     return False
+
+
+def _contains_url(node: Node) -> bool:
+    if isinstance(node, Url):
+        return True
+    if isinstance(node, (And, Or)):
+        return any(_contains_url(n) for n in node.items)
+    if isinstance(node, Near):
+        return _contains_url(node.left) or _contains_url(node.right)
+    return False  # NOT is refused inside NEAR before this is asked
 
 
 def needs_hit(node: Node) -> bool:
