@@ -722,6 +722,15 @@ def test_folders_linked_into_a_named_folder_are_searched(tmp_path: Path) -> None
     assert r.exit_code == 0 and "no result.json" not in r.output
 
 
+def replayed_alerts(tmp_path: Path, source: Path, db: str) -> list[tuple[str, int, int]]:
+    """(rule, message id, story size) of each alert `tgwatch replay source` raises into a new store."""
+    out = tmp_path / f"{db}.jsonl"
+    r = CliRunner().invoke(cli, ["replay", str(source), "--db", str(tmp_path / db), "--alerts", str(out),
+                                 "--rules", str(ROOT / "rules")])
+    assert r.exit_code == 0, r.output
+    return [(a["rule"], a["message_id"], a["story_size"]) for a in map(json.loads, out.read_text().splitlines())]
+
+
 def test_a_full_account_export_is_read_in_date_order_across_its_chats(tmp_path: Path) -> None:
     chats = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(SAMPLE.rglob("result.json"))]
     full = tmp_path / "result.json"
@@ -731,15 +740,8 @@ def test_a_full_account_export_is_read_in_date_order_across_its_chats(tmp_path: 
     assert len(dates) == len(posts_of(list(read_paths([SAMPLE])))) and dates == sorted(dates)
     assert [k.reason for k in skips] == ["service message"] * 3
 
-    def alerts(source: Path, db: str) -> list[tuple[str, int, int]]:
-        out = tmp_path / f"{db}.jsonl"
-        r = CliRunner().invoke(cli, ["replay", str(source), "--db", str(tmp_path / db), "--alerts", str(out),
-                                     "--rules", str(ROOT / "rules")])
-        assert r.exit_code == 0, r.output
-        return [(a["rule"], a["message_id"], a["story_size"]) for a in map(json.loads, out.read_text().splitlines())]
-
     # the same alerts as the per-chat exports: on a story's first post, one per story and rule
-    assert alerts(full, "full.db") == alerts(SAMPLE, "chats.db")
+    assert replayed_alerts(tmp_path, full, "full.db") == replayed_alerts(tmp_path, SAMPLE, "chats.db")
 
 
 def test_an_export_cut_inside_a_letter_is_called_truncated(tmp_path: Path) -> None:
@@ -775,14 +777,7 @@ def test_a_jsonl_file_of_channels_one_after_another_is_read_in_date_order(tmp_pa
     dates = [p.date for p in posts_of(items)]
     assert len(dates) == len(posts) and dates == sorted(dates) and dates != [p.date for p in posts]
 
-    def alerts(source: Path, db: str) -> list[tuple[str, int, int]]:
-        out = tmp_path / f"{db}.jsonl"
-        r = CliRunner().invoke(cli, ["replay", str(source), "--db", str(tmp_path / db), "--alerts", str(out),
-                                     "--rules", str(ROOT / "rules")])
-        assert r.exit_code == 0, r.output
-        return [(a["rule"], a["message_id"], a["story_size"]) for a in map(json.loads, out.read_text().splitlines())]
-
-    assert alerts(f, "lines.db") == alerts(SAMPLE, "chats.db")  # on each story's first post, as the exports give
+    assert replayed_alerts(tmp_path, f, "lines.db") == replayed_alerts(tmp_path, SAMPLE, "chats.db")  # on each story's first post, as the exports give
 
 
 def test_a_post_and_its_edit_of_one_date_stay_in_file_order(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from telethon import TelegramClient, errors
 
@@ -53,13 +53,27 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, asyncio.Time
                                                      socket.gaierror)
 
 
-class ConnectionAttempts(logging.Filter):
+class _TelethonNetworkFilter(logging.Filter):
+    """A filter on Telethon's connection loggers, as a context manager: `with F() as f:` installs it."""
+
+    LOGGERS = ("telethon.network.mtprotosender", "telethon.network.connection.connection")
+
+    def __enter__(self) -> Self:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+class ConnectionAttempts(_TelethonNetworkFilter):
     """Collects Telethon's warnings about a failed connection ("Attempt 1 at connecting failed:
     OSError: ...", "Server closed the connection: ...") so the user gets one line at the end, with
     the last attempt's reason, instead of a warning per retry. They still show with -v. Use as a
     context manager around the connection."""
 
-    LOGGERS = ("telethon.network.mtprotosender", "telethon.network.connection.connection")
     _MARKERS = ("at connecting failed", "during auth_key gen", "at new auth_key failed", "closed the connection")
 
     def __init__(self) -> None:
@@ -77,22 +91,12 @@ class ConnectionAttempts(logging.Filter):
                 return logging.getLogger().isEnabledFor(logging.INFO)
         return True
 
-    def __enter__(self) -> "ConnectionAttempts":
-        for name in self.LOGGERS:
-            logging.getLogger(name).addFilter(self)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeFilter(self)
-
-
-class QuietReconnects(logging.Filter):
+class QuietReconnects(_TelethonNetworkFilter):
     """While the service runs, Telethon warns at every reconnection attempt (every `retry_delay`
     seconds, for as long as the network is down): this lets through attempts 1, 2, 4, 8, ... only,
     so an hour's outage is a dozen lines, not 720. Every attempt still shows with -v."""
 
-    LOGGERS = ConnectionAttempts.LOGGERS
     _ATTEMPT = re.compile(r"Attempt (\d+) at connecting failed")
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -101,15 +105,6 @@ class QuietReconnects(logging.Filter):
             return True
         n = int(m.group(1))
         return n & (n - 1) == 0
-
-    def __enter__(self) -> "QuietReconnects":
-        for name in self.LOGGERS:
-            logging.getLogger(name).addFilter(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeFilter(self)
 
 
 class Unreachable(Exception):
