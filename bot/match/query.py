@@ -264,9 +264,9 @@ class _Parser:
                 raise QueryError("NEAR needs a distance from 1 to 100, as in NEAR/5", tok.pos)
             right = self.unary(after=tok)
             for side in (left, right):
-                if _contains_not(side):
+                if _contains(side, Not):
                     raise QueryError("NOT cannot stand inside NEAR", tok.pos)
-                if _contains_url(side):
+                if _contains(side, Url):
                     raise QueryError("url: cannot stand inside NEAR (a link is not among the post's words)", tok.pos)
             left = self.made(Near(left, right, int(tok.dist), tok.pos), (left, right), tok.pos)
         return left
@@ -316,24 +316,16 @@ def _too_deep(pos: int) -> QueryError:
     return QueryError(f"the query is nested too deeply (more than {MAX_DEPTH} levels)", pos)
 
 
-def _contains_not(node: Node) -> bool:
-    if isinstance(node, Not):
+def _contains(node: Node, kind: type) -> bool:
+    """Does the tree hold a node of this kind (under AND, OR and NEAR; NOT is refused inside
+    NEAR before a URL is asked about)?"""
+    if isinstance(node, kind):
         return True
     if isinstance(node, (And, Or)):
-        return any(_contains_not(n) for n in node.items)
+        return any(_contains(n, kind) for n in node.items)
     if isinstance(node, Near):
-        return _contains_not(node.left) or _contains_not(node.right)
+        return _contains(node.left, kind) or _contains(node.right, kind)
     return False
-
-
-def _contains_url(node: Node) -> bool:
-    if isinstance(node, Url):
-        return True
-    if isinstance(node, (And, Or)):
-        return any(_contains_url(n) for n in node.items)
-    if isinstance(node, Near):
-        return _contains_url(node.left) or _contains_url(node.right)
-    return False  # NOT is refused inside NEAR before this is asked
 
 
 def needs_hit(node: Node) -> bool:
