@@ -369,7 +369,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         raise SearchError(f"export query failed: {e}") from None
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
          fwd_cid, fwd_pid, fwd_name, matched) in cur:
-        rule_list, terms, why = _rules_and_terms(matched, text or "")
+        rule_list, terms, why = _rules_terms_matched(matched, text or "")
         if first_link is None and first_cid is not None:
             first_link = post_link(first_cid, first_mid)
         yield {
@@ -391,7 +391,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         }
 
 
-def _rules_and_terms(matched: str | None, text: str) -> tuple[list[str], list[str], list[str]]:
+def _rules_terms_matched(matched: str | None, text: str) -> tuple[list[str], list[str], list[str]]:
     """The rules, their distinct terms, and per rule «rule: the post's words it hit» (`matched_words`)."""
     pairs = sorted(json.loads(matched or "[]"), key=lambda p: p[0])
     terms: dict[str, None] = {}
