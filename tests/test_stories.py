@@ -202,3 +202,43 @@ def test_updates_go_to_jsonl_and_muted_stays_muted(tmp_path: Path) -> None:
     r = replay(SAMPLE, "--db", muted, "--alerts", "none")
     assert r.exit_code == 0 and "UPDATE" not in r.stdout
     assert {s for (s,) in rows(muted, "SELECT state FROM alerts")} == {"muted"}
+
+
+def _partition(story_ids: list[int | None]) -> set[frozenset[int]]:
+    """Which posts (by position) share a story, whatever the ids are."""
+    groups: dict[int | None, set[int]] = {}
+    for i, s in enumerate(story_ids):
+        groups.setdefault(s, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def _word_counts(pipe: Pipeline) -> tuple[int, dict[str, int]]:
+    return pipe.stories.df.docs, dict(pipe.stories.df.counts)
+
+
+@pytest.mark.parametrize("damage", ["none", "unreadable"])
+def test_a_restart_ranks_words_as_a_run_that_never_stopped(tmp_path: Path, matcher: Matcher, damage: str) -> None:
+    """A post is filed under its rarest words: after a restart their counts must be those of one
+    run, not of the window alone (so rebuilt, a corpus replay in two parts folded 307 stories
+    apart). Three runs: closed (counts saved), then killed (never closed), then the rest."""
+    posts = sorted(sample_posts().values(), key=lambda p: p.date)
+    window = 1.0  # hours: most of the sample is outside the window of its last posts
+    assert posts[-1].date - posts[0].date > timedelta(hours=4 * window)
+    with Pipeline(Store(tmp_path / "whole.db"), matcher, window_hours=window) as one:
+        whole = [p.story_id for p in one.process(posts)]
+    parts = [posts[: len(posts) // 3], posts[len(posts) // 3: 2 * len(posts) // 3], posts[2 * len(posts) // 3:]]
+    db = tmp_path / "split.db"
+    split: list[int | None] = []
+    for i, part in enumerate(parts):
+        store = Store(db)
+        pipe = Pipeline(store, matcher, window_hours=window)
+        split += [p.story_id for p in pipe.process(part, batch_size=5)]
+        if i == 0:
+            pipe.close()
+            if damage == "unreadable":
+                with store.transaction():
+                    store.db.execute("UPDATE meta SET value = '[1, 2' WHERE key = 'story_words'")
+        store.close()  # the second run is killed: what it counted was never saved
+    assert _word_counts(pipe) == _word_counts(one)
+    assert _partition(split) == _partition(whole)
+    assert rows(db, "SELECT count(*) FROM meta WHERE key = 'story_words'") == [(1,)]

@@ -210,6 +210,7 @@ class Service:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.ingest.close()
+        self.pipeline.close()  # saves the story word counts
 
 
 async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramClient]) -> None:

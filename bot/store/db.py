@@ -333,11 +333,35 @@ class Store:
                               [channel_id, message_id]).fetchone()
         return row[0] if row else None
 
-    def posts_since(self, since: str, until: str | None = None) -> Iterator[dict[str, object]]:
-        """Stored posts dated at or after `since` (and before `until`; ISO, UTC), oldest first: what
-        the story index needs."""
-        return self.db.query("SELECT channel_id, message_id, date, text, story_id FROM posts WHERE date >= ? "
-                             "AND (? IS NULL OR date < ?) ORDER BY date, channel_id, message_id", [since, until, until])
+    def posts_since(self, since: str, until: str | None = None, *,
+                    after: int | None = None) -> Iterator[dict[str, object]]:
+        """Stored posts dated at or after `since` (and before `until`; ISO, UTC), and with `after`
+        every post stored after that rowid whatever its date, in the order they were stored (as a
+        run that never stopped met them): what the story index needs. Rows carry their `rowid`."""
+        cols = "SELECT rowid, channel_id, message_id, date, text, story_id FROM posts"
+        window = f"{cols} WHERE date >= :since AND (:until IS NULL OR date < :until)"
+        if after is None:
+            return self.db.query(f"{window} ORDER BY rowid", {"since": since, "until": until})
+        return self.db.query(f"{window} AND rowid <= :after UNION ALL {cols} WHERE rowid > :after ORDER BY rowid",
+                             {"since": since, "until": until, "after": after})
+
+    def story_words(self) -> tuple[int, dict[str, int], int] | None:
+        """The story index's saved word counts: (posts counted, word -> posts, the last posts rowid
+        they cover); None when there are none or they are unreadable (they are counted again)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'story_words'").fetchone()
+        try:
+            docs, through, counts = json.loads(row[0]) if row else (None, None, None)
+            return (int(docs), counts, int(through)) if isinstance(counts, dict) else None
+        except (ValueError, TypeError):
+            return None
+
+    def save_story_words(self, docs: int, counts: dict[str, int]) -> None:
+        """Save the story index's word counts as covering every post stored so far (in this
+        transaction), so a restart ranks words as a run that never stopped would."""
+        through = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
+        value = json.dumps([docs, through, counts], ensure_ascii=False, separators=(",", ":"))
+        self.db.execute("INSERT INTO meta (key, value) VALUES ('story_words', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [value])
 
     def story_posts(self, story_id: int, limit: int = 200) -> list[dict[str, object]]:
         """A story's posts, oldest first, with their channel titles."""
