@@ -290,3 +290,27 @@ def test_an_id_the_account_has_not_joined_says_how_to_watch_it(fake: FakeTelegra
     run(go())
 
 
+
+
+def test_a_first_read_held_back_by_a_flood_wait_reads_back_to_the_first_live_post(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A new channel's first read was held back (a flood wait) while it posted, and Telegram pushed
+    only its first post: the read goes back to that post, not just the last 50, so none between is
+    missed; what came before tgwatch watched stays unread (a reaction on an old post is no start)."""
+    async def go() -> None:
+        channels(fake)
+        old = fake.publish(SHOT, NEUTRAL + " (old)", date=datetime.now(timezone.utc) - timedelta(days=10))
+        before = [fake.publish(SHOT, f"{NEUTRAL} (before {i})") for i in range(5)]
+        fake.flood("GetHistoryRequest", 3000)
+        async with running(fake, tmp_path) as service:
+            assert service.store.high_water(SHOT) is None
+            fake.react(SHOT, old)
+            await eventually(lambda: service.store.known_hashes([(SHOT, old)]))
+            live = fake.publish(SHOT, NEUTRAL + " (live)")
+            await eventually(lambda: service.store.known_hashes([(SHOT, live)]))
+            silent = [fake.publish(SHOT, f"{NEUTRAL} ({i})", push=False) for i in range(60)]
+            service.user._flood_waited_requests.clear()  # the wait is over
+            await service.poll()
+            stored = {m for (c, m) in service.store.known_hashes([(SHOT, i) for i in before + silent])}
+            assert stored == set(silent)
+            assert service.store.high_water(SHOT) == silent[-1]
+    run(go())

@@ -422,6 +422,12 @@ class Ingest:
         else:  # a channel seen for the first time: its latest posts, not its whole history; only
             # the last day's matches are pushed (older ones are stored, exported, counted)
             messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
+            pushed = self.store.first_fresh_id(w.id, BACKFILL_ALERTS.total_seconds() / 3600)
+            if pushed is not None and messages and messages[0].id > pushed:
+                # the first read was held back (flood waits, network) while Telegram pushed posts:
+                # read back to the first of them, so none that it did not push is missed
+                messages = [m async for m in self.client.iter_messages(
+                    w.peer, min_id=pushed - 1, reverse=True, wait_time=0)]
         await self._refresh(w, messages)
         posts: list[Post] = []
         for run in group_albums(messages):

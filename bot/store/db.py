@@ -553,6 +553,12 @@ class Store:
         row = self.db.execute("SELECT last_message_id FROM channels WHERE id = ?", [channel_id]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
+    def first_fresh_id(self, channel_id: int, hours: float) -> int | None:
+        """The lowest id among the channel's posts first stored within `hours` of their date (as
+        Telegram pushed them, not a reaction on an old post); None when there is none."""
+        return self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? "
+                               "AND julianday(first_seen) - julianday(date) <= ? / 24.0", [channel_id, hours]).fetchone()[0]
+
     def album_first(self, channel_id: int, grouped_id: int) -> int | None:
         """The message id under which an album of the channel is stored, if it is."""
         row = self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? AND grouped_id = ?",
