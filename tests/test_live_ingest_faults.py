@@ -157,7 +157,30 @@ def test_the_watchdog_says_fallen_behind_when_every_poll_is_flooded(fake: FakeTe
                 await service.poll()
             clock[0] += timedelta(minutes=15)
             await service.watchdog()
-            assert any("fallen behind" in n for n in notices(fake))
+            assert any("fallen behind" in n and "flood wait 3000 s" in n for n in notices(fake))
+    run(go())
+
+
+def test_fallen_behind_names_the_channel_whose_reads_fail(fake: FakeTelegram, tmp_path: Path) -> None:
+    """One channel fails every poll while the others are read: the notice says which, and why."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clock = [datetime.now(timezone.utc)]
+            service.clock = lambda: clock[0]
+            for _ in range(4):
+                fake.fail("GetHistoryRequest", "OFFSET_PEER_ID_INVALID")  # the first channel read
+                clock[0] += timedelta(minutes=60)
+                await service.poll()
+            assert service.store.high_water(MASH) is not None
+            clock[0] += timedelta(minutes=15)
+            await service.watchdog()
+            (behind,) = [n for n in notices(fake) if "fallen behind" in n]
+            failing = [w.title for w in service.ingest.watched.values() if w.id in service.ingest.failing]
+            assert len(failing) == 1 and f"failing: {failing[0]}: " in behind
+            fake.publish(MASH, NEUTRAL, push=False)
+            await service.poll()  # every channel read again: nothing is failing
+            assert service.ingest.failing == {}
     run(go())
 
 

@@ -102,6 +102,7 @@ class Ingest:
         # Whether the last reconcile read every watched channel (a flood wait or an error on one
         # leaves it False): only such a poll shows tgwatch is keeping up.
         self.complete = False
+        self.failing: dict[int, str] = {}  # channel id -> "title: why" of the reads that failed last
         self._resume_at: int | None = None  # the channel a flood wait stopped the last poll at
         self._dialogs_read = False  # the account's dialogs were read for channels configured by id
         self.reconnect_poll_delay = RECONNECT_POLL_DELAY
@@ -383,19 +384,23 @@ class Ingest:
                 continue
             except errors.FloodWaitError as e:
                 log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on from it", w.title, e.seconds)
+                self.failing[w.id] = f"{w.title}: flood wait {e.seconds} s"
                 self._resume_at = w.id
                 failed += 1
                 break
             except NETWORK_ERRORS as e:  # Telethon gave up reconnecting: the others would fail alike
                 log.warning("reading %s: network problem (%s); the next poll goes on from it", w.title,
                             type(e).__name__ + (f": {e}" if str(e) else ""))
+                self.failing[w.id] = f"{w.title}: network problem"
                 self._resume_at = w.id
                 failed += 1
                 break
             except errors.RPCError as e:
                 log.warning("reading %s failed: %s; the next poll retries", w.title, _why(e))
+                self.failing[w.id] = f"{w.title}: {_why(e)}"
                 failed += 1
                 continue
+            self.failing.pop(w.id, None)
             read += 1
             if was_read and n:
                 new_posts += n

@@ -188,8 +188,9 @@ class Service:
         limit = timedelta(minutes=3 * self.config.poll_minutes)
         if self.last_poll is not None and now - self.last_poll > limit and not self.warned_behind:
             self.warned_behind = True
+            failing = [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
             await self.sender.notify(f"⚠️ tgwatch has fallen behind: no channel poll has finished since "
-                                     f"{self.last_poll:%H:%M} UTC")
+                                     f"{self.last_poll:%H:%M} UTC" + ("; failing: " + "; ".join(failing) if failing else ""))
 
     async def prune(self, now: datetime | None = None) -> int:
         now = now or self.clock()
