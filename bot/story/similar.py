@@ -75,10 +75,12 @@ __all__ = [
 
 # A footer line: a call to subscribe / send news / read elsewhere, an ad marker, a "mirror" link
 # label. Matched on the case-folded line, and only on lines of at most _FOOTER_MAX_WORDS words
-# (so «Путин подписал закон …» as a last line is content).
+# (so «Путин подписал закон …» as a last line is content). Every alternative starts with a letter,
+# so `re` skips from one candidate letter to the next in C: the word boundary before a word is
+# checked after its first letter, «р(?<!\wр)» being «\bр».
 _FOOTER_RE = re.compile(
-    r"\bподпи(?:саться|сывайся|сывайтесь|шись|шитесь)\b|прислать новост|предложить новост|"
-    r"читать нас|без vpn|наш канал|\bреклама\b|\berid\b|\bзеркало\b"
+    r"п(?:(?<!\wп)одпи(?:саться|сывайся|сывайтесь|шись|шитесь)\b|рислать новост|редложить новост)|"
+    r"читать нас|без vpn|наш канал|р(?<!\wр)еклама\b|e(?<!\we)rid\b|з(?<!\wз)еркало\b"
 )
 _FOOTER_MAX_WORDS = 12
 # Words that never carry a story on their own (a line of only these is a label, not content).
@@ -103,11 +105,16 @@ def _is_footer(line: str) -> bool:
     return len(ws) <= 3 and all(w in _LABEL_WORDS for w in ws)
 
 
+def _has_link(text: str) -> bool:
+    """Does `_LINK_RE` find a link? (Most lines lack what every link holds: asked first.)"""
+    return _LINK_HINT_RE.search(text) is not None and _LINK_RE.search(text) is not None
+
+
 def _is_link_call(line: str) -> bool:
     """Is this last line a short call with a link or a bot: an ad («Быстрый VPN … t.me/…_bot»), a
     «read more: https://…»? Two posts sharing such a line share an advertiser, not a story."""
     low = line.casefold()
-    if not (_LINK_RE.search(low) or _BOT_RE.search(low)):
+    if not (_has_link(low) or _BOT_RE.search(low)):
         return False
     return len(find_words(strip_urls(low))) <= _FOOTER_MAX_WORDS
 
@@ -223,14 +230,31 @@ class DocumentFrequency:
 
 # --- fingerprint -------------------------------------------------------------------------------
 
-# (The lookahead lets `re` skip to the next digit in C; case is ignored only where it can matter.)
+# (Starting with a bare `\d` lets `re` skip to the next digit in C: «\d(?:\d{0,2}…|\d*…)» is
+# «\d{1,3}…|\d+…» with the first digit taken out. Case is ignored only where it can matter.)
 _NUM_RE = re.compile(
-    r"(?=\d)(\d{1,3}(?:[ \u00a0]\d{3})+(?![\d,.])|\d+(?:[.,]\d+)?)"
+    r"(\d(?:\d{0,2}(?:[ \u00a0]\d{3})+(?![\d,.])|\d*(?:[.,]\d+)?))"
     r"(?:[ \u00a0]?((?i:тыс(?:яч[а-я]{0,3})?|млн|млрд|трлн|(?:миллион|миллиард|триллион)[а-я]{0,3}))(?![^\W\d_]))?"
 )
 _SCALES = {"тыс": 1e3, "млн": 1e6, "мил": 1e6, "млр": 1e9, "трл": 1e12, "три": 1e12}
-_LINK_RE = re.compile(r"(?:https?://|www\.|t\.me/)\S+|\S+\.(?:ru|com|org|net|me|io|info)/\S*", re.IGNORECASE)
-_CAP_RE = re.compile(r"[A-ZА-ЯЁІЇЄҐ][^\W_]*")
+# A link: every match runs to the end of its run of non-spaces. The second form is tried only where
+# a run starts (a «\S+» that starts inside the run matches from its start just as well): tried at
+# every character it made each run cost its length squared.
+_LINK_RE = re.compile(
+    r"(?:https?://|www\.|t\.me/)\S+|(?<!\S)\S+\.(?:ru|com|org|net|me|io|info)/\S*", re.IGNORECASE
+)
+# What every _LINK_RE match holds («://», «www.», «.ru/», «t.me/» holding «.me/»), found in one
+# cheap search: it starts at the «:» or «.», so `re` skips from one to the next in C (the lookbehind
+# looks back at «www.»), where _LINK_RE tries every character.
+_LINK_HINT_RE = re.compile(r"://|\.(?:(?<=www\.)|(?:ru|com|org|net|me|io|info)/)", re.IGNORECASE)
+# A capitalised word (from the first capital of its alphanumeric run on), or a sentence end with the
+# capitalised word that starts the sentence and what lies between (no letter, digit or sentence
+# end: «[^\w.!?…\n]» and `_`, which `\w` holds). One character class first lets `re` skip to the
+# next capital or sentence end in C; the lookbehind after it tells which of the two it found.
+_CAPS = "A-ZА-ЯЁІЇЄҐ"
+_NAME_OR_START_RE = re.compile(
+    rf"[.!?…\n{_CAPS}](?:(?<=[.!?…\n])[^\w.!?…\n]*(?:_[^\w.!?…\n]*)*[{_CAPS}]|(?<=[{_CAPS}]))[^\W_]*"
+)
 _SENT_END = frozenset(".!?…\n")
 RARE_KEYS = 16  # how many of a post's heaviest words a Fingerprint keeps for candidate indexes
 
@@ -308,7 +332,7 @@ def numbers_in(body: str) -> frozenset[str]:
     A number followed by «тыс.» / «тысяч», «млн» / «миллион», «млрд» / «миллиард» or «трлн» is
     scaled: «20 тысяч» and «20 000» are the same number.
     """
-    if "/" in body:
+    if "/" in body and _LINK_HINT_RE.search(body):
         body = _LINK_RE.sub(" ", body)
     return frozenset(_scaled(m[1], m[2]) if m[2] else _canon_number(m[1]) for m in _NUM_RE.finditer(body))
 
@@ -320,17 +344,18 @@ def text_digest(ws: list[str]) -> str:
 
 def names_in(body: str, fold: Fold) -> set[str]:
     """Folded capitalised words not at the start of a sentence (or of the text)."""
-    found: set[str] = set()
-    for m in _CAP_RE.finditer(body):
-        j = m.start() - 1
-        while j >= 0 and not (body[j].isalnum() or body[j] in _SENT_END):
-            j -= 1
-        if j >= 0 and body[j] not in _SENT_END:
-            found.add(m.group())
+    # (the line break put first makes the text's first word start a sentence)
+    found = {w for w in _NAME_OR_START_RE.findall("\n" + body) if w[0] not in _SENT_END}
     out: set[str] = set()
     for w in found:  # each distinct name folded once
-        out.update(_content(WORD_RE.findall(normalize_word(w)), fold))
+        out.update(_name_terms(w, fold))
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_terms(name: str, fold: Fold) -> tuple[str, ...]:
+    """A capitalised word's folded content words (cached: names repeat from post to post)."""
+    return tuple(_content(WORD_RE.findall(normalize_word(name)), fold))
 
 
 def fingerprint(

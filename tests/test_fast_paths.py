@@ -1,0 +1,64 @@
+"""The regex fast paths of bot/text.py and bot/story/similar.py: each reads a text exactly as the
+plain definition it stands for (a character class, NFKC, a URL or link pattern)."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.story.similar import _LINK_HINT_RE, _LINK_RE, fold_prefix, names_in, numbers_in
+from bot.text import _FORMAT_CHARS, _FORMAT_RE, _URL_HINT_RE, URL_RE, _nfkc
+
+_LINKY = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-") + ["https://", "http://", "www.", "t.me/", "://", ".ru/", ".info/"]),
+                  max_size=20).map("".join)
+
+
+def test_format_re_matches_exactly_the_format_characters() -> None:
+    every = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF)
+    assert _FORMAT_RE.findall(every) == sorted(_FORMAT_CHARS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.one_of(st.sampled_from("\u00a0… ай\u0306\u0301№ﬁ²\u2011"), st.characters()), max_size=30))
+def test_nfkc_is_unicodedata_nfkc(text: str) -> None:
+    assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_LINKY, st.text(max_size=30)))
+def test_hints_find_every_url_and_link(text: str) -> None:
+    # a hint that missed a URL or link would leave it in the text
+    assert _URL_HINT_RE.search(text) or not URL_RE.search(text)
+    assert _LINK_HINT_RE.search(text) or not _LINK_RE.search(text)
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("Путин встретился с Си Цзиньпином в Москве.", {"си", "цзиньп", "москве"}),
+        ("Вчера… Зеленский заявил", set()),  # «…» ends a sentence
+        ("⚡️ Срочно: МВД сообщило, что ВСУ отступили", {"мвд", "всу"}),  # the first word after emoji
+        ("Новый iPhone и МакДональдс", {"phone", "макдон"}),  # from a word's first capital on
+        ("Итак._Песков ответил; Песков — Кремль", {"песков", "кремль"}),  # a name also at a start
+        ("Завершилось.\n\nМосква ждёт; «Газпром» растёт", {"газпро"}),
+    ],
+)
+def test_names_are_capitalised_words_inside_sentences(text: str, names: set[str]) -> None:
+    assert names_in(text, fold_prefix) == names
+
+
+@pytest.mark.parametrize(
+    "text, numbers",
+    [
+        ("Ссылка https://t.me/channel/123, курс 5 000 рублей", {"5000"}),
+        ("www.x.ru/a/12 и 7/8", {"7", "8"}),
+        ("сайт kremlin.ru/events/12 сообщил о 3 тыс.", {"3000"}),
+        ("в 2024/25 году 10%", {"2024", "25", "10"}),
+    ],
+)
+def test_numbers_inside_links_are_not_counted(text: str, numbers: set[str]) -> None:
+    assert numbers_in(text) == numbers
