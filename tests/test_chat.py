@@ -571,3 +571,131 @@ def test_stories_from_the_chat_list_the_largest_with_their_channels(fake: FakeTe
             assert "Курс доллара" not in r.text  # a story of one post is left out
             assert "is not a duration" in (await ask(fake, "/stories soon")).text
     run(go())
+
+
+BROKEN_RULE = '\n[[rule]]\nname = "broken"\nquery = "x"\nseverity = "urgent"\n'  # a second rule, broken by hand
+
+
+def test_an_edit_that_cannot_be_saved_is_refused_before_a_confirm_is_offered(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            path = tmp_path / "rules" / "weather.toml"
+            path.write_text(LOW_RULE + BROKEN_RULE, encoding="utf-8")
+            await service.reload_rules()  # refused: the rules in use stay, the error is posted
+            state = stored_state(service, tmp_path)
+            r = await ask(fake, "/edit_rule weather погода OR прогноз")  # no Confirm that can only fail
+            assert r.text.startswith("/edit_rule: refused, the file would be invalid: weather.toml:11:1: severity must be")
+            assert r.reply_markup is None and str(tmp_path) not in r.text  # the file, not the server's path
+            r = await ask(fake, "/disable weather")
+            assert r.text.startswith("/disable: refused, the file would be invalid: weather.toml:12:1:")
+            assert str(tmp_path) not in r.text
+            assert stored_state(service, tmp_path) == state
+    run(go())
+
+
+def test_times_in_replies_are_in_the_analysts_zone(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(datetime(2026, 11, 28, 19, 30, tzinfo=timezone.utc))
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            assert (await ask(fake, "/mute desertion 2h")).text == "🔕 desertion muted until 2026-11-29 00:30 MSK."
+            assert "desertion [high, on, muted until 2026-11-29 00:30 MSK]" in (await ask(fake, "/rules")).text
+            await ask(fake, "/disable regiment")
+            at = datetime.fromisoformat(str(service.store.rule_changes()[0]["at"]))
+            want = at.astimezone(service.config.zone).strftime("%Y-%m-%d %H:%M MSK")
+            assert f"• {want} Anna: disable regiment: disabled" in (await ask(fake, "/history")).text
+    run(go())
+
+
+def test_export_of_several_rules_over_hours(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            for text in (DESERTION, NEUTRAL, PLAIN):
+                fake.publish(SHOT, text)
+            await eventually(lambda: service.store.count("posts") == 3 and service.store.count("alerts") == 3)
+            r = await ask(fake, "/export desertion weather 2h")
+            assert r.text == "2 matched posts of desertion, weather, last 2 h" and "desertion+weather" in r.file_name
+            rows = list(csv.DictReader(io.StringIO(r.file.decode("utf-8-sig"))))
+            assert sorted(row["text"] for row in rows) == sorted([DESERTION, NEUTRAL])
+    run(go())
+
+
+BORIS = 5003
+
+
+def test_undo_says_whose_change_it_took_back_and_history_what_it_did(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        fake.add_user(BORIS, "Boris")
+        async with running(fake, tmp_path, chats=(ANALYST, -GROUP), analysts=(ANALYST, BORIS)) as service:
+            await ask(fake, "/disable regiment", who=BORIS, chat_id=GROUP)
+            at = datetime.fromisoformat(str(service.store.rule_changes()[0]["at"])).strftime("%Y-%m-%d %H:%M UTC")
+            r = await ask(fake, "/undo", chat_id=GROUP)  # Anna takes back Boris's change: she is told so
+            assert r.text == f"↩️ Undone: regiment is enabled again (a change by Boris at {at})."
+            history = (await ask(fake, "/history", chat_id=GROUP)).text.split("\n")
+            assert history[1].endswith("Anna: undo regiment: enabled again") and "→" not in history[1]
+            assert history[2].endswith("Boris: disable regiment (undone): disabled")
+            await ask(fake, "/disable weather", chat_id=GROUP)
+            assert (await ask(fake, "/undo", chat_id=GROUP)).text == "↩️ Undone: weather is enabled again."  # her own: no name
+            r = await ask(fake, "/add_rule krasnodar Краснодар", chat_id=GROUP)
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]), chat_id=GROUP)
+            await eventually(lambda: "saved to" in fake.chat[-1].text)
+            await ask(fake, "/undo", chat_id=GROUP)
+            history = (await ask(fake, "/history", chat_id=GROUP)).text.split("\n")
+            assert history[1].endswith("Anna: undo krasnodar: removed (Краснодар)")
+    run(go())
+
+
+def test_export_of_rules_with_long_names_as_xlsx(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        rules = tmp_path / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        names = [f"{'x' * 60}-{i}" for i in range(5)]
+        (rules / "long.toml").write_text("".join(f'[[rule]]\nname = "{n}"\nquery = "дезертир"\n\n' for n in names),
+                                         encoding="utf-8")
+        async with running(fake, tmp_path):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 7)
+            r = await ask(fake, f"/export xlsx {' '.join(names)}")  # an xlsx is written under its name first
+            assert r.text.startswith("1 matched post of xxx") and r.file_name.startswith(f"tgwatch-{names[0]}+4-more-")
+            import openpyxl
+
+            assert DESERTION in [c.value for c in openpyxl.load_workbook(io.BytesIO(r.file)).active["H"]]
+    run(go())
+
+
+def test_a_group_command_from_a_min_user_is_answered_without_looking_the_user_up(fake: FakeTelegram, tmp_path: Path,
+                                                                                 monkeypatch: Any) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path, chats=(ANALYST, -GROUP)) as service:
+            user_obj = fake._user_obj
+
+            def min_user(viewer: int, user_id: int) -> Any:  # as Telegram often sends group members to a bot
+                user = user_obj(viewer, user_id)
+                user.min = user_id == ANALYST
+                return user
+
+            monkeypatch.setattr(fake, "_user_obj", min_user)
+            fake.flood("GetUsersRequest", 300, times=5)  # looking the analyst up would fail
+            lookups = fake.count("GetUsersRequest")
+            r = await ask(fake, "/disable regiment", chat_id=GROUP)
+            assert r.text == "⏸ regiment disabled. /undo takes it back."
+            assert service.store.rule_changes()[0]["user_name"] == "Anna"
+            assert fake.count("GetUsersRequest") == lookups  # no request per command for a name
+    run(go())
+
+
+def test_a_broken_rule_file_at_start_up_says_what_is_out_and_commands_are_still_answered(fake: FakeTelegram,
+                                                                                        tmp_path: Path) -> None:
+    """The start-up notice names the file (not the server's path) and what the error takes out of
+    use (the file's valid rules stay in use); the /start sent while it goes out is answered."""
+    async def go() -> None:
+        rules = tmp_path / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        (rules / "weather.toml").write_text(LOW_RULE + BROKEN_RULE, encoding="utf-8")
+        async with running(fake, tmp_path) as service:
+            await eventually(lambda: any("tgwatch commands" in m.text for m in replies(fake)))
+            await eventually(lambda: any("rule file error" in m.text for m in fake.chat))
+            (notice,) = [m.text for m in fake.chat if "rule file error" in m.text]
+            assert notice.startswith("⚠️ rule file error (that rule is not in use until it is fixed): weather.toml:11:1: ")
+            assert str(tmp_path) not in notice and str(tmp_path) not in (await ask(fake, "/rules")).text
+            assert service.rulebook.ruleset.get("weather") is not None
+    run(go())

@@ -406,3 +406,18 @@ def test_a_rule_file_saved_with_a_bom_can_be_edited_from_the_chat(folder: Path, 
     assert load_rules(folder).get("desertion").query == "дезертир"  # type: ignore[union-attr]
     book.apply(book.plan_undo(), user_id=7, user_name="anna")  # the file on disk is the one it wrote
     assert "дезертир OR" in load_rules(folder).get("desertion").query  # type: ignore[union-attr]
+
+
+def test_check_refuses_before_confirming_what_apply_would_refuse(book: RuleBook, folder: Path, store: Store) -> None:
+    path = folder / "lockdown.toml"
+    good = book.plan_edit("lockdown", "оцепление")
+    book.check(good)  # fine: nothing raised, nothing written
+    assert path.read_text(encoding="utf-8") == good.before and store.rule_changes() == []
+    touch_later(path, good.before + '\n[[rule]]\nname = "other"\nquery = "x"\nseverity = "urgent"\n')  # type: ignore[operator]
+    change = book.plan_edit("lockdown", "оцепление")
+    with pytest.raises(EditError, match=r"^refused, the file would be invalid: lockdown.toml:\d+:1: severity") as e:
+        book.check(change)
+    assert str(folder) not in str(e.value)  # the chat is told the file, not the server's path to it
+    with pytest.raises(EditError, match="changed since this edit was prepared"):
+        book.check(good)
+    assert store.rule_changes() == []

@@ -39,13 +39,13 @@ HELP = """<b>tgwatch commands</b>
 /enable NAME, /disable NAME
 /mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w; up to 365 days)
 /mute_channel C 1d, /unmute_channel C: silence a channel (@name or id) for every rule
-/export [rule] [7d] [csv|xlsx]: matched posts as a file
+/export [rule...] [7d] [csv|xlsx]: matched posts (of these rules) as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
 /search WORDS [7d]: stored posts with all the words (any inflection), best first
 /stories [1d]: the largest stories of the last day (or period): channels and first post
 /digest: the low-priority digest now
 /add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
-/undo: take back the last rule change; /history: who changed what
+/undo: take back the last rule change, whoever made it; /history: who changed what
 Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story."""
 
 _SPAN_RE = re.compile(r"([0-9]+)\s*(m|min|h|d|w)", re.IGNORECASE)  # ASCII digits only
@@ -219,11 +219,11 @@ class Commands:
         for r in sorted(self.rulebook.ruleset.rules, key=lambda r: r.name):
             state = "on" if r.enabled else "off"
             muted = self.store.muted(r.name, 0, iso(now) or "")
-            mute = f", muted until {muted[:16].replace('T', ' ')}" if muted else ""
+            mute = f", muted until {local_time(muted, self.config.zone)}" if muted else ""
             lines.append(f"• <b>{html.escape(r.name)}</b> [{r.severity}, {state}{mute}]: {hits.get(r.name, 0)}. "
                          f"{html.escape(r.title)}")
         for e in self.rulebook.ruleset.errors:
-            lines.append(f"⚠️ {html.escape(str(e))}")
+            lines.append(f"⚠️ {html.escape(e.brief())}")
         return Reply("\n".join(lines))
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
@@ -292,21 +292,22 @@ class Commands:
         return Reply(f"🔔 {html.escape(_clip(ref))} unmuted." if n else f"{html.escape(_clip(ref))} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:
-        rule, span, fmt = None, timedelta(days=7), "csv"
+        rules: list[str] = []
+        span, fmt = timedelta(days=7), "csv"
         for token in args.split():
             if token.lower() in _FORMATS:
                 fmt = token.lower()
             elif _SPAN_RE.fullmatch(token):
                 span = parse_span(token)
             elif self.rulebook.ruleset.get(token) is not None or token in self._stored_rules():
-                rule = token
+                rules = list(dict.fromkeys([*rules, token]))  # several rules: the posts of any of them
             else:
                 raise CommandError(f"{_echo(token)} is not a rule, a period (7d) or a format (csv, xlsx)")
         now = self.clock()
-        name = f"tgwatch-{rule or 'all'}-{now:%Y%m%d-%H%M}.{fmt}"
+        name = f"tgwatch-{_export_label(rules)}-{now:%Y%m%d-%H%M}.{fmt}"
 
         def write(store: Store) -> tuple[int, bytes]:
-            rows = iter_export_rows(store, rules=[rule] if rule else [], since=now - span)
+            rows = iter_export_rows(store, rules=rules, since=now - span)
             if fmt == "csv":
                 buf = io.StringIO()
                 n = write_csv(rows, buf, excel=True)  # with a BOM: for Excel
@@ -317,8 +318,8 @@ class Commands:
                 return n, path.read_bytes()
 
         n, data = await self._off_loop(write)
-        days = span.total_seconds() / 86400
-        caption = f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(rule)}" if rule else "") + f", last {days:g} days"
+        caption = (f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(', '.join(rules))}" if rules else "")
+                   + f", last {_span_text(span)}")
         return Reply(caption, file=data, file_name=name)
 
     async def cmd_search(self, args: str, caller: Caller) -> Reply:
@@ -397,7 +398,8 @@ class Commands:
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         change = self.rulebook.plan_undo()
-        row = self.store.db.execute("SELECT action FROM rule_changes WHERE id = ?", [change.undoes]).fetchone()
+        row = self.store.db.execute("SELECT action, user_id, user_name, at FROM rule_changes WHERE id = ?",
+                                    [change.undoes]).fetchone()
         action = str(row[0]) if row else ""
         self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
         self.on_rules_changed()
@@ -410,7 +412,10 @@ class Commands:
             what = f"rule {name} removed"
         else:
             what = f"the query of {name} is back to <code>{html.escape(_short(change.query_after, _ECHO))}</code>"
-        return Reply(f"↩️ Undone: {what}.")
+        by = ""
+        if row and row[1] != caller.user_id:  # /undo takes back the last change, whoever made it: say whose
+            by = f" (a change by {html.escape(str(row[2]))} at {local_time(str(row[3]), self.config.zone)})"
+        return Reply(f"↩️ Undone: {what}{by}.")
 
     async def cmd_history(self, args: str, caller: Caller) -> Reply:
         rows = self.rulebook.history(10)
@@ -421,12 +426,16 @@ class Commands:
             before, after = r.get("query_before"), r.get("query_after")
             if r["action"] in ("enable", "disable"):
                 what = f"{r['action']}d"
+            elif before == after and r.get("enabled_before") != r.get("enabled_after"):  # an undone enable or disable
+                what = "enabled again" if r.get("enabled_after") else "disabled again"
+            elif before and not after:  # an undone add
+                what = f"removed (<code>{html.escape(_short(before))}</code>)"
             elif before and after:
                 what = f"<code>{html.escape(_short(before))}</code> → <code>{html.escape(_short(after))}</code>"
             else:
                 what = f"<code>{html.escape(_short(after or before or ''))}</code>"
             undone = " (undone)" if r.get("undone") else ""
-            lines.append(f"• {str(r['at'])[:16].replace('T', ' ')} {html.escape(str(r['user_name']))}: "
+            lines.append(f"• {local_time(str(r['at']), self.config.zone)} {html.escape(str(r['user_name']))}: "
                          f"{r['action']} {html.escape(str(r['rule']))}{undone}: {what}")
         return Reply("\n".join(lines))
 
@@ -500,6 +509,8 @@ class Commands:
         return await asyncio.to_thread(run)
 
     async def _propose(self, change: Change, caller: Caller) -> Reply:
+        """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved."""
+        self.rulebook.check(change)
         now = self.clock()
         rule = self.rulebook.ruleset.get(change.rule)
         bt = await self._off_loop(lambda store: backtest_query(store, change.rule, change.query_after or "", days=7,
@@ -567,6 +578,13 @@ class Commands:
             lines.append(f'• {local_time(str(p["date"]), self.config.zone)} <a href="{html.escape(str(p["link"]), quote=True)}">'
                          f"{html.escape(str(p['title']))}</a>")
         return Reply("\n".join(lines))
+
+
+def _export_label(rules: list[str]) -> str:
+    """What an export file is named after: its rules while the name stays short (an xlsx is written
+    to disk under that name, and file names end at 255 bytes)."""
+    joined = "+".join(rules) or "all"
+    return joined if len(joined) <= 64 else f"{rules[0]}+{len(rules) - 1}-more"
 
 
 def _clip_quoted(message: str) -> str:

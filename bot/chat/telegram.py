@@ -137,10 +137,15 @@ class ChatBot:
             log.warning("the answer to %s was not sent (%s)", what, _why(e))
 
     async def _name(self, event: Any) -> str:
-        try:
-            sender = await event.get_sender()
-        except (ValueError, TypeError):
-            sender = None
+        """Who sent it, for /history: the user the update carried (in a group often a "min" user,
+        which has a name too), asked of Telegram only when absent; the id when that fails, so a name
+        never costs the command (users.getUsers can flood-wait or fail on a bad network)."""
+        sender = getattr(event, "sender", None)
+        if sender is None:
+            try:
+                sender = await event.get_sender()
+            except (ValueError, TypeError, errors.RPCError, *NETWORK_ERRORS) as e:
+                log.debug("the sender of a command cannot be looked up (%s)", _why(e))
         return who(sender) if sender is not None else str(event.sender_id)
 
     async def send(self, chat_id: int, reply: Reply) -> None:

@@ -113,13 +113,14 @@ class Service:
         then schedule the jobs."""
         if not await self.user.is_user_authorized():
             raise NotLoggedIn("not logged in: run `tgwatch login` first")
-        for e in self.rulebook.ruleset.errors:
-            await self.sender.notify(f"⚠️ rule file error (the file's rules are not in use): {e}")
+        if self.chat is not None:
+            self.chat.listen()  # first: a command that arrives while the rest starts up is not dropped
         await self.ingest.resolve()
         self.ingest.listen()
         if self.chat is not None:
-            self.chat.listen()  # first: a command that arrives while chats resolve is not dropped
             await self.chat.resolve_chats()
+        for e in self.rulebook.ruleset.errors:  # once the chats are known: else held for a retry
+            await self.sender.notify(f"⚠️ rule file error ({e.takes_out()} is not in use until it is fixed): {e.brief()}")
         n, m = await self.ingest.reconcile()
         self.last_poll = self.clock()
         if n:
@@ -167,7 +168,7 @@ class Service:
         if reloaded:
             self.rules_changed()
         for e in errors:
-            await self.sender.notify(f"⚠️ rule file error, the rules in use are unchanged: {e}")
+            await self.sender.notify(f"⚠️ rule file error, the rules in use are unchanged: {e.brief()}")
 
     async def heartbeat(self, now: datetime | None = None) -> None:
         await self.sender.notify("💓 " + heartbeat_text(self.store, now=now or self.clock(),

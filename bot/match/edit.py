@@ -190,22 +190,14 @@ class RuleBook:
 
     # -- applying ------------------------------------------------------------------------------------
 
+    def check(self, change: Change) -> None:
+        """EditError when `change` could not be applied now (the file changed since it was planned, or
+        it would leave a rule file invalid): asked before a Confirm button is offered, not only after."""
+        self._after(change)
+
     def apply(self, change: Change, *, user_id: int | None, user_name: str) -> None:
         """Validate, write atomically, log, and put the new rules in use; EditError when refused."""
-        if _read(change.file) != change.before:
-            raise EditError(f"{change.file.name} was changed since this edit was prepared; prepare it again")
-        texts = dict(self._texts)
-        if change.after is None:
-            texts.pop(change.file, None)
-        else:
-            errors = parse_rules_text(change.after, str(change.file)).errors
-            if errors:
-                raise EditError(f"refused, the file would be invalid: {errors[0]}")
-            texts[change.file] = change.after
-        ruleset = _build(self.folder, texts, [])
-        new = [e for e in ruleset.errors if e not in self._baseline or e.path == str(change.file)]
-        if new:
-            raise EditError(f"refused: {new[0]}")
+        ruleset, texts = self._after(change)
         with self.store.transaction():
             self.store.log_rule_change(user_id=user_id, user_name=user_name, action=change.action,
                                        rule=change.rule, file=change.file.name, before=change.before,
@@ -228,10 +220,30 @@ class RuleBook:
                 "action": row["action"], "rule": rule, "file": row["file"], "undone": bool(row["undone"]),
                 "query_before": _query_of(row["before"], rule),
                 "query_after": _query_of(row["after"], rule),
+                "enabled_before": _enabled_of(row["before"], rule),
+                "enabled_after": _enabled_of(row["after"], rule),
             })
         return out
 
     # -- internals -----------------------------------------------------------------------------------
+
+    def _after(self, change: Change) -> tuple[RuleSet, dict[Path, str]]:
+        """The rules and file texts in use once `change` is written; EditError when it must not be."""
+        if _read(change.file) != change.before:
+            raise EditError(f"{change.file.name} was changed since this edit was prepared; prepare it again")
+        texts = dict(self._texts)
+        if change.after is None:
+            texts.pop(change.file, None)
+        else:
+            errors = parse_rules_text(change.after, str(change.file)).errors
+            if errors:
+                raise EditError(f"refused, the file would be invalid: {errors[0].brief()}")
+            texts[change.file] = change.after
+        ruleset = _build(self.folder, texts, [])
+        new = [e for e in ruleset.errors if e not in self._baseline or e.path == str(change.file)]
+        if new:
+            raise EditError(f"refused: {new[0].brief()}")
+        return ruleset, texts
 
     def _scan(self, only: Path | None = None) -> dict[Path, tuple[int, int]]:
         files = [only] if only else (rule_files(self.folder) if self.folder.is_dir() else [])
@@ -372,15 +384,26 @@ def _same_except(before: str, after: str, name: str, values: dict[str, Any]) -> 
         raise EditError(f"internal: the edit of '{name}' would change more than asked; nothing written")
 
 
-def _query_of(text: object, name: str) -> str | None:
+def _rule_of(text: object, name: str) -> dict[str, Any]:
+    """Rule `name` as a file's text has it ({} when the text is none, not TOML, or lacks it)."""
     if not isinstance(text, str) or not text:
-        return None
+        return {}
     try:
         rules = tomllib.loads(text).get("rule", [])
     except tomllib.TOMLDecodeError:
-        return None
-    q = next((r.get("query") for r in rules if isinstance(r, dict) and r.get("name") == name), None)
+        return {}
+    return next((r for r in rules if isinstance(r, dict) and r.get("name") == name), {})
+
+
+def _query_of(text: object, name: str) -> str | None:
+    q = _rule_of(text, name).get("query")
     return q if isinstance(q, str) else None
+
+
+def _enabled_of(text: object, name: str) -> bool | None:
+    """Whether the text has rule `name` switched on (None: it has no such rule)."""
+    rule = _rule_of(text, name)
+    return bool(rule.get("enabled", True)) if rule else None
 
 
 def _file_name(file: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,14 @@ class RuleError:
         if self.line <= 0:  # about a folder or a whole file, not a place in one
             return f"{self.path}: {self.message}"
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+    def brief(self) -> str:
+        """As `str`, with the file by its name alone: what the chat shows (not the server's paths)."""
+        return str(replace(self, path=Path(self.path).name))
+
+    def takes_out(self) -> str:
+        """What the error takes out of use: the whole file when it cannot be read as TOML."""
+        return "the file" if self.line <= 0 or self.message.startswith("TOML syntax") else "that rule"
 
 
 @dataclass(frozen=True)
