@@ -26,7 +26,8 @@ from bot.story.similar import (
 )
 from bot.text import words
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from .conftest import SHARED
+
 PAIRS = Path(__file__).resolve().parent / "data" / "story_pairs.csv"
 T0 = datetime(2024, 11, 20, 12, 0, tzinfo=timezone.utc)
 

@@ -20,8 +20,9 @@ from bot.store.db import Store
 from bot.story.index import StoryIndex
 from bot.story.similar import MIN_SHARED, fingerprint, mutual, same_story, similarity, strip_boilerplate
 
+from .conftest import CORPUS
+
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "telegram-ru-news-2024"
 
 METRO = "Метро Казани работает в усиленном режиме из-за снегопада: интервалы между поездами сократили до трёх минут."
 COURT = ("Суд арестовал бухгалтера управляющей компании, который работал там с 2019 года и вывел со счетов "
