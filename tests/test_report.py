@@ -344,3 +344,24 @@ def test_muted_alerts_are_not_counted_as_alerts_today(tmp_path: Path, monkeypatc
     assert status_text(store, now=NOW).splitlines()[1] == "Alerts today (UTC): 1 (1 queued)"
     assert heartbeat_text(store, now=NOW, channels_watched=1).endswith("2 posts, 1 alert in 24 h")
     assert [(s.rule, s.alerts) for s in rule_stats(store, since=SINCE, now=NOW)] == [("desertion", 1), ("strike", 1)]
+
+
+def test_status_with_many_failing_channels_still_lists_the_channels(tmp_path: Path) -> None:
+    """Telegram's reason for a private channel is 120 characters, and a channel that fails to resolve
+    is reported twice (its status and the resolve error): 25 of them filled the whole message, cut
+    mid-sentence, and the channel list never came."""
+    store = Store(tmp_path / "t.db")
+    why = ("The channel specified is private and you lack permission to access it. Another reason may be "
+           "that you were banned from it")
+    posts = [Post(channel_id=100 + i, message_id=1, date=NOW - timedelta(hours=i), text="Сводка", channel_title=f"Канал {i}",
+                  channel_username=f"chan{i}") for i in range(40)]
+    list(Pipeline(store, rules()).process(posts))
+    for i in range(25):
+        store.set_channel_status(100 + i, "private", why)
+    lines = status_text(store, now=NOW, errors=[f"cannot watch @chan{i}: {why}" for i in range(25)]).splitlines()
+    assert len("\n".join(lines)) <= 4096
+    assert lines[2] == "Errors: 50" and "Channels watched: 40" in lines
+    listed = [x for x in lines if x.startswith("- Канал ") and ": private (" in x] + [x for x in lines if x.startswith("- cannot")]
+    more = next(x for x in lines if x.startswith("… and ") and x.endswith("more errors"))
+    assert len(listed) + int(more.split()[2]) == 50
+    assert lines[-1].startswith("- Канал ") or lines[-1].endswith("more channels")

@@ -49,7 +49,7 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
     """The alert as Telegram HTML: severity, rule title, channel linked to the post, time, a
     snippet with the matched words in bold, the words matched (`Alert.matched`) and the story line."""
     badge = _BADGE.get(alert.severity, alert.severity.upper())
-    window, spans, _ = snippet(alert.text, [(h[2], h[3]) for h in alert.hits], width=width)
+    window, spans, _ = snippet(alert.text, alert.spans, width=width)
     lines = [
         f"{badge} · <b>{html.escape(alert.title)}</b>",
         f'<a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
@@ -59,7 +59,7 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
         f"<i>matched: {html.escape(alert.matched)}</i>",
     ]
     if alert.story_size > 1 or alert.story:
-        lines.append(f"<i>story #{alert.story_id} ({alert.story_size} posts): {html.escape(story_line(alert))}</i>")
+        lines.append(f"<i>story #{alert.story_id} ({alert.story_size} posts): {html.escape(story_line(alert, tz=tz))}</i>")
     return "\n".join(lines)
 
 

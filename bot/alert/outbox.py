@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
 from typing import Protocol
 
 from ..match.explain import matched_words
@@ -38,10 +40,29 @@ class Alert:
         return list(dict.fromkeys(h[0] for h in self.hits))
 
     @property
+    def live_hits(self) -> tuple[tuple[str, str, int, int, float, str], ...]:
+        """The hits still where they were found: an edit after the match moves or removes words."""
+        return tuple(h for h in self.hits if self.text[h[2]:h[3]] == h[1])
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """Where the matched words stand in the post's text now (what the snippet shows in bold)."""
+        return [(h[2], h[3]) for h in self.live_hits]
+
+    @property
     def matched(self) -> str:
         """The matched words as the post has them, each with its rule term where that differs
-        («оцеплена ← оцепить»): what the alert's "matched:" line shows (`matched_words`)."""
-        return matched_words(self.text, self.hits)
+        («оцеплена ← оцепить»): what the alert's "matched:" line shows (`matched_words`); words an
+        edit has taken out of the post since follow, marked «(edited out)»."""
+        live = self.live_hits
+        gone = dict.fromkeys(_edited_out(h) for h in sorted(self.hits, key=lambda h: h[2]) if h not in live)
+        return ", ".join(([matched_words(self.text, live)] if live else []) + list(gone))
+
+
+def _edited_out(hit: tuple[str, str, int, int, float, str]) -> str:
+    """«дезертира ← дезертир (edited out)»: a matched word the post no longer has where it was."""
+    form = hit[1]
+    return matched_words(form, ((hit[0], form, 0, len(form), hit[4], hit[5]),)) + " (edited out)"
 
 
 class AlertSink(Protocol):
@@ -70,15 +91,29 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
     )
 
 
-def _hhmm(date: str) -> str:
-    return date[11:16] if len(date) >= 16 else date
+def _local(date: str, tz: tzinfo | None) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(date)
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).astimezone(tz or timezone.utc)
 
 
-def story_line(alert: Alert, also: int = 3) -> str:
+def _hhmm(date: str, tz: tzinfo | None = None, day: datetime | None = None) -> str:
+    """'12:04' in `tz` (UTC without one), '19.11 23:58' when that is not the day of `day`."""
+    dt = _local(date, tz)
+    if dt is None:
+        return date[11:16] if len(date) >= 16 else date
+    return f"{dt:%H:%M}" if day is None or dt.date() == day.date() else f"{dt:%d.%m %H:%M}"
+
+
+def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
     """«first: SHOT 12:04; also Mash 12:06, Topor 12:09 (+3)»: the first post's channel, the first
-    post of up to `also` other channels, and how many more posts the story has (times UTC)."""
+    post of up to `also` other channels, and how many more posts the story has. Times are in `tz`
+    (UTC without one), as the alert's own time, with the day where it is not the alert's day."""
+    day = _local(alert.date, tz)
     if not alert.story:
-        return f"first: {alert.channel_title} {_hhmm(alert.date)}"
+        return f"first: {alert.channel_title} {_hhmm(alert.date, tz, day)}"
     first = alert.story[0]
     shown: list[tuple[str, str, str]] = []
     seen = {first[0]}
@@ -86,9 +121,9 @@ def story_line(alert: Alert, also: int = 3) -> str:
         if p[0] not in seen and len(shown) < also:
             seen.add(p[0])
             shown.append(p)
-    line = f"first: {first[0]} {_hhmm(first[1])}"
+    line = f"first: {first[0]} {_hhmm(first[1], tz, day)}"
     if shown:
-        line += "; also " + ", ".join(f"{t} {_hhmm(d)}" for t, d, _ in shown)
+        line += "; also " + ", ".join(f"{t} {_hhmm(d, tz, day)}" for t, d, _ in shown)
     more = max(alert.story_size, len(alert.story)) - 1 - len(shown)
     if more > 0:
         line += f" (+{more})"
@@ -110,17 +145,28 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
     return sent
 
 
+def _marks_end(text: str, at: int) -> int:
+    """`at` moved past the combining marks that follow it (й typed as и + U+0306): a cut or the
+    end of a bold span never parts a letter from its marks."""
+    while at < len(text) and unicodedata.category(text[at]) in ("Mn", "Me"):
+        at += 1
+    return at
+
+
 def snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> tuple[str, list[tuple[int, int]], int]:
-    """A window of `text` around the first span: (window, spans shifted into it, window start)."""
+    """A window of `text` around the first span: (window, spans shifted into it, window start).
+    A span the window cuts is kept for the part shown; near the end of the text the window
+    reaches further back, so a word at the very end has as much context as one in the middle."""
     if not spans:
         cut = text[:width]
         return cut + ("…" if len(text) > width else ""), [], 0
     first = min(s for s, _ in spans)
-    start = max(0, first - width // 3)
+    start = max(0, min(first - width // 3, len(text) - width))
+    to_end = start + width >= len(text)
     ws = text.rfind(" ", 0, start)
     start = ws + 1 if start and ws >= 0 and start - ws < 20 else start
-    end = min(len(text), start + width)
+    end = len(text) if to_end else _marks_end(text, start + width)
     window = text[start:end].replace("\n", " ")
-    shifted = [(s - start, e - start) for s, e in spans if s >= start and e <= end]
+    shifted = [(max(s, start) - start, min(_marks_end(text, e), end) - start) for s, e in spans if s < end and e > start]
     prefix = "…" if start else ""
     return prefix + window + ("…" if end < len(text) else ""), [(s + len(prefix), e + len(prefix)) for s, e in shifted], start

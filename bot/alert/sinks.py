@@ -35,7 +35,7 @@ class TerminalSink:
         meta = Text(f"  {printable(alert.channel_title)}", style="cyan").append(f"  {alert.date.replace('T', ' ')[:16]} UTC  ")
         meta.append(alert.link, style="underline")
         self.console.print(meta)
-        window, spans, _ = snippet(alert.text, [(h[2], h[3]) for h in alert.hits])
+        window, spans, _ = snippet(alert.text, alert.spans)
         body = Text("  " + printable(window))  # a post's control characters never reach the terminal
         for s, e in spans:
             body.stylize("bold reverse", s + 2, e + 2)

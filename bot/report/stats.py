@@ -360,12 +360,24 @@ def heartbeat_text(store: Store, *, now: datetime, channels_watched: int) -> str
             f"{_plural(alerts, 'alert')} in 24 h")
 
 
+def _fitted(items: list[str], room: int, what: str) -> list[str]:
+    """As many of `items` as fit in `room` characters, then "… and N more <what>s": a long list
+    never pushes what follows it out of the message."""
+    size = 0
+    for i, item in enumerate(items):
+        if size + len(item) + 1 > room - 40:
+            return [*items[:i], f"… and {_plural(len(items) - i, 'more ' + what)}"]
+        size += len(item) + 1
+    return items
+
+
 def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = None,
                 errors: list[str] | None = None, tz: tzinfo | None = None, max_channels: int = 60) -> str:
     """/status as plain text: the alerts raised today (the UTC day of now) by state; the errors
     (channels whose status is not 'ok', then `errors`); the channels watched, overdue ones first,
     with their last post and how far behind each is (`behind`: channel id, bare or marked -> posts
-    not read yet, when known). The channel list is cut to stay within one Telegram message."""
+    not read yet, when known). The errors are cut to half a message and the channel list to the
+    rest, so both stay within one Telegram message."""
     now = _utc(now)
     lag = {bare_id(int(k)): int(v) for k, v in (behind or {}).items()}
     channels = channel_activity(store, now=now)
@@ -379,7 +391,7 @@ def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = 
                 for cid, status, error in store.db.execute(
                     "SELECT id, status, error FROM channels WHERE status IS NOT NULL AND status != 'ok' ORDER BY id")]
     problems += [f"- {e}" for e in errors or []]
-    lines += [f"Errors: {len(problems)}", *problems] if problems else ["Errors: none"]
+    lines += [f"Errors: {len(problems)}", *_fitted(problems, MESSAGE_LIMIT // 2, "error")] if problems else ["Errors: none"]
     lines.append(f"Channels watched: {len(channels)}")
     size = sum(len(x) + 1 for x in lines)
     for i, c in enumerate(channels):
