@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telethon import helpers
 
 from bot.chat.commands import Caller
 from bot.config import Config
@@ -325,7 +326,8 @@ def test_heartbeat_watchdog_and_retention(fake: FakeTelegram, tmp_path: Path) ->
             await service.watchdog()  # ...then nothing for ten hours
             await service.watchdog()
             warnings = [m.text for m in fake.chat if "silent" in m.text]
-            assert len(warnings) == 1 and "SHOT" in warnings[0]
+            assert len(warnings) == 1 and "SHOT (@shot_shot)" in warnings[0]
+            assert warnings[0].endswith("has been silent for 10 h (it usually posts every 10 min)")
             clock.now += timedelta(hours=4)  # no poll has finished for 4 h (polls every hour)
             await service.watchdog()
             await service.watchdog()
@@ -603,6 +605,9 @@ def test_times_in_replies_are_in_the_analysts_zone(fake: FakeTelegram, tmp_path:
             at = datetime.fromisoformat(str(service.store.rule_changes()[0]["at"]))
             want = at.astimezone(service.config.zone).strftime("%Y-%m-%d %H:%M MSK")
             assert f"• {want} Anna: disable regiment: disabled" in (await ask(fake, "/history")).text
+            fake.publish(SHOT, NEUTRAL, date=datetime(2026, 11, 28, 18, 30, tzinfo=timezone.utc))
+            await eventually(lambda: service.store.count("posts") == 1)
+            assert "2026-11-28 21:30 MSK" in (await ask(fake, "/status")).text.split("Channels watched")[1]  # last post times
     run(go())
 
 
@@ -698,4 +703,21 @@ def test_a_broken_rule_file_at_start_up_says_what_is_out_and_commands_are_still_
             assert notice.startswith("⚠️ rule file error (that rule is not in use until it is fixed): weather.toml:11:1: ")
             assert str(tmp_path) not in notice and str(tmp_path) not in (await ask(fake, "/rules")).text
             assert service.rulebook.ruleset.get("weather") is not None
+    run(go())
+
+
+def test_the_digest_shows_why_each_post_matched(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The matched word of a low-priority post is seldom in its first line: the digest shows the
+    words around it, in bold, not the post's first 90 characters."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            opening = "Главное к этому часу: " + ", ".join(f"новость номер {i}" for i in range(12)) + ". "
+            fake.publish(SHOT, opening + "А погода завтра испортится.")
+            await eventually(lambda: service.store.count("alerts") == 1)
+            await ask(fake, "/digest")
+            digest = next(m for m in fake.chat if "📋 Digest" in m.text)
+            text = helpers.add_surrogate(digest.text)  # entity offsets count UTF-16 units (📋 is two)
+            bold = [helpers.del_surrogate(text[e.offset:e.offset + e.length]) for e in digest.entities or []
+                    if type(e).__name__ == "MessageEntityBold"]
+            assert "погода" in bold
     run(go())

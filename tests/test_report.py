@@ -333,7 +333,7 @@ def test_status_lists_channels_lag_alerts_today_and_errors(world) -> None:
     assert "- Lively: last post 2024-11-20 21:30 UTC (30 min ago)" in lines
     assert "- Mash (@mash): last post 2024-11-20 08:00 UTC (14 h ago)" in lines
     moscow = status_text(store, now=NOW, tz=ZoneInfo("Europe/Moscow"))
-    assert moscow.startswith("tgwatch status, 2024-11-21 01:00 Europe/Moscow\nAlerts today (UTC): 1 (1 queued)")
+    assert moscow.startswith("tgwatch status, 2024-11-21 01:00 MSK\nAlerts today (UTC): 1 (1 queued)")
 
 
 def test_muted_alerts_are_not_counted_as_alerts_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

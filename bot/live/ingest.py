@@ -137,7 +137,7 @@ class Ingest:
                 w = await self._resolve_one(ref, row)
             except errors.FloodWaitError as e:
                 log.warning("resolving %s: Telegram asks to wait %d s; trying again at the next poll", ref, e.seconds)
-                self.unresolved[ref] = f"flood wait {e.seconds} s"
+                self.unresolved[ref] = f"cannot resolve {ref} yet: flood wait {e.seconds} s"
                 flooded = True
                 continue
             except (ValueError, TypeError, errors.RPCError, ChannelGone) as e:

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 from telethon import TelegramClient, errors, functions, types, utils
 
-from ..alert.html import render_html, to_parts
-from ..alert.outbox import load_alert
+from ..alert.html import bold_spans, render_html, to_parts
+from ..alert.outbox import load_alert, snippet
 from ..store.db import Store, iso
 from .codes import telegram_code
 
@@ -591,7 +591,8 @@ class Sender:
 
 
 def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz: ZoneInfo | None) -> str:
-    """The digest as HTML: per rule, each story once with its size, channel, time and link."""
+    """The digest as HTML: per rule, each story once with its size, channel, time, link and the
+    words around its first match, in bold (why it matched: the post's start seldom says)."""
     by_rule: dict[str, list[Any]] = {}
     for alert_id in alert_ids:
         alert = load_alert(store, alert_id, titles)
@@ -604,6 +605,7 @@ def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz
         for a in alerts:
             size = f" · {a.story_size} posts" if a.story_size > 1 else ""
             when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
-            head = html.escape(" ".join(a.text.split())[:90])
-            lines.append(f'• {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>{size}: {head}')
+            window, spans, _ = snippet(a.text, a.spans, width=120)
+            lines.append(f'• {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>{size}: '
+                         + bold_spans(window, spans))
     return "\n".join(lines)

@@ -20,7 +20,7 @@ from ..config import Config, Secrets
 from ..match.edit import RuleBook
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline, Processed
-from ..report.stats import channel_activity, heartbeat_text, status_text
+from ..report.stats import channel_activity, duration, heartbeat_text, status_text
 from ..store.db import Store, iso
 from .ingest import Ingest
 from .sender import Sender
@@ -181,9 +181,8 @@ class Service:
         for a in channel_activity(self.store, now=now, factor=self.config.silence_factor):
             if a.silent_warning and a.id not in self.warned_silent:
                 self.warned_silent.add(a.id)
-                hours = a.silent_for.total_seconds() / 3600
-                await self.sender.notify(f"⚠️ {a.title} has been silent for {hours:.0f} h (it usually posts every "
-                                         f"{a.typical_gap.total_seconds() / 60:.0f} min)")
+                await self.sender.notify(f"⚠️ {a.name} has been silent for {duration(a.silent_for or timedelta())} "
+                                         f"(it usually posts every {duration(a.typical_gap or timedelta())})")
             elif not a.silent_warning:
                 self.warned_silent.discard(a.id)
         limit = timedelta(minutes=3 * self.config.poll_minutes)
@@ -206,7 +205,7 @@ class Service:
         behind = {int(r[0]): int(r[1]) for r in self.store.db.execute(
             "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
             "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
-        return status_text(self.store, now=now, errors=errors, behind=behind)
+        return status_text(self.store, now=now, errors=errors, behind=behind, tz=self.config.zone)
 
     async def stop(self) -> None:
         if self.scheduler.running:

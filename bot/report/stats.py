@@ -109,9 +109,10 @@ def _days(since: datetime, now: datetime, tz: tzinfo) -> list[date]:
 
 
 def _when(dt: datetime | None, tz: tzinfo | None = None) -> str:
+    """'2024-11-21 01:00 MSK', as alerts give times (a period names its zone: `_span`)."""
     if dt is None:
         return "never"
-    return f"{dt.astimezone(tz or timezone.utc):%Y-%m-%d %H:%M} {_zone_name(tz)}"
+    return f"{dt.astimezone(tz or timezone.utc):%Y-%m-%d %H:%M %Z}"
 
 
 def _span(since: datetime, now: datetime, tz: tzinfo | None) -> str:
@@ -119,7 +120,7 @@ def _span(since: datetime, now: datetime, tz: tzinfo | None) -> str:
     return f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M} {_zone_name(tz)}"
 
 
-def _duration(td: timedelta) -> str:
+def duration(td: timedelta) -> str:
     """A rough human duration: '40 s', '35 min', '1.5 h', '10 h', '3 d'."""
     s = max(td.total_seconds(), 0.0)
     if s < 90:
@@ -396,12 +397,12 @@ def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = 
     size = sum(len(x) + 1 for x in lines)
     for i, c in enumerate(channels):
         seen = ("no post yet" if c.last_post is None
-                else f"last post {_when(c.last_post, tz)} ({_duration(c.silent_for or timedelta())} ago)")
+                else f"last post {_when(c.last_post, tz)} ({duration(c.silent_for or timedelta())} ago)")
         parts = [f"- {c.name}: {seen}"]
         if c.id in lag:
             parts.append("up to date" if lag[c.id] <= 0 else f"{lag[c.id]} behind")
         if c.silent_warning and c.typical_gap:
-            parts.append(f"SILENT, usually posts every {_duration(c.typical_gap)}")
+            parts.append(f"SILENT, usually posts every {duration(c.typical_gap)}")
         line = ", ".join(parts)
         if i == max_channels or size + len(line) + 40 > MESSAGE_LIMIT:
             lines.append(f"… and {_plural(len(channels) - i, 'more channel')}")
