@@ -721,3 +721,17 @@ def test_the_digest_shows_why_each_post_matched(fake: FakeTelegram, tmp_path: Pa
                     if type(e).__name__ == "MessageEntityBold"]
             assert "погода" in bold
     run(go())
+
+
+def test_status_lists_the_channels_watched_not_every_channel_stored(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A channel gone private stays in the store (its posts, its status) but is no longer watched:
+    /status reports it under errors and counts what the heartbeat counts."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.make_private(MASH)
+            await service.poll()
+            errors, watched = (await ask(fake, "/status")).text.split("Channels watched: ")
+            assert "Mash" in errors and watched.startswith("1\n") and "Mash" not in watched
+            await service.heartbeat()
+            assert any("watching 1 channel" in m.text for m in fake.chat)
+    run(go())

@@ -205,7 +205,8 @@ class Service:
         behind = {int(r[0]): int(r[1]) for r in self.store.db.execute(
             "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
             "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
-        return status_text(self.store, now=now, errors=errors, behind=behind, tz=self.config.zone)
+        return status_text(self.store, now=now, errors=errors, behind=behind, tz=self.config.zone,
+                           watched=set(self.ingest.watched))
 
     async def stop(self) -> None:
         if self.scheduler.running:

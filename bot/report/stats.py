@@ -24,7 +24,7 @@ import io
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Iterable
+from collections.abc import Collection, Iterable
 
 from ..post import bare_id
 from ..store.db import Store, iso
@@ -373,9 +373,11 @@ def _fitted(items: list[str], room: int, what: str) -> list[str]:
 
 
 def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = None,
-                errors: list[str] | None = None, tz: tzinfo | None = None, max_channels: int = 60) -> str:
+                errors: list[str] | None = None, tz: tzinfo | None = None, max_channels: int = 60,
+                watched: Collection[int] | None = None) -> str:
     """/status as plain text: the alerts raised today (the UTC day of now) by state; the errors
-    (channels whose status is not 'ok', then `errors`); the channels watched, overdue ones first,
+    (channels whose status is not 'ok', then `errors`); the channels watched (`watched`, bare ids:
+    the store also holds channels no longer configured or gone private), overdue ones first,
     with their last post and how far behind each is (`behind`: channel id, bare or marked -> posts
     not read yet, when known). The errors are cut to half a message and the channel list to the
     rest, so both stay within one Telegram message."""
@@ -393,6 +395,8 @@ def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = 
                     "SELECT id, status, error FROM channels WHERE status IS NOT NULL AND status != 'ok' ORDER BY id")]
     problems += [f"- {e}" for e in errors or []]
     lines += [f"Errors: {len(problems)}", *_fitted(problems, MESSAGE_LIMIT // 2, "error")] if problems else ["Errors: none"]
+    if watched is not None:
+        channels = [c for c in channels if c.id in watched]
     lines.append(f"Channels watched: {len(channels)}")
     size = sum(len(x) + 1 for x in lines)
     for i, c in enumerate(channels):
