@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link"]
+__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "hidden_links"]
 
 _MARK = 1_000_000_000_000
 
@@ -36,6 +36,29 @@ class Entity:
     offset: int
     length: int
     url: str | None = None
+
+
+def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, int, str], ...]:
+    """The links behind words («подробнее» linking to a site): (start, end) of the words in `text`'s
+    characters, and the URL the text does not show. A visible link is in the text already."""
+    links = [e for e in entities if e.url and e.type != "link"]
+    if not links:
+        return ()
+    at: list[int] | None = None  # UTF-16 offset -> character index, when the two differ
+    if not text.isascii() and max(text) > "\uffff":
+        at = []
+        for i, c in enumerate(text):
+            at.extend([i] * (2 if c > "\uffff" else 1))
+        at.append(len(text))
+    out = []
+    for e in links:
+        s, end = e.offset, e.offset + e.length
+        if at is not None:
+            s, end = at[min(s, len(at) - 1)], at[min(end, len(at) - 1)]
+        s, end = min(s, len(text)), min(end, len(text))
+        if s < end:
+            out.append((s, end, str(e.url)))
+    return tuple(out)
 
 
 @dataclass(slots=True)
@@ -72,6 +95,11 @@ class Post:
     @property
     def key(self) -> tuple[int, int]:
         return (self.channel_id, self.message_id)
+
+    @property
+    def links(self) -> tuple[tuple[int, int, str], ...]:
+        """`hidden_links`: where the post links a site behind its words, for `url:` rules."""
+        return hidden_links(self.text, self.entities)
 
     @property
     def marked_channel_id(self) -> int:

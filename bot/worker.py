@@ -45,6 +45,7 @@ class _Item(NamedTuple):
     channel_username: str | None
     channel_id: int
     prepare: bool  # also run story.prepare (the parent does it for the others)
+    links: tuple[tuple[int, int, str], ...] = ()  # Post.links: sites linked behind words
 
 
 _matcher: Matcher | None = None  # the child's matcher, inherited from the parent by fork
@@ -110,7 +111,7 @@ class Worker:
         """Match `posts` in the child, and prepare the first `prepare` of them (all by default);
         the future gives one `Work` per post, in order."""
         n = len(posts) if prepare is None else prepare
-        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, i < n)
+        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, i < n, p.links)
                                          for i, p in enumerate(posts)])
 
     @property

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
 from bot.match.matcher import Hit, Matcher, _subsequences
 from bot.match.morph import Morphology, default_morphology
 from bot.match.rules import Rule
-from bot.post import Post
+from bot.post import Entity, Post
 
 ZWSP = "\u200b"
 
@@ -309,6 +310,42 @@ def test_url_term_combines_with_words() -> None:
     assert matches(q, "Дезертиры задержаны t.me/baza/1")
     assert not matches(q, "Дезертиры задержаны t.me/mash/1")
     assert not matches(q, "Погода t.me/baza/1")
+
+
+def _linked(text: str, anchor: str, url: str, kind: str = "text_link") -> Post:
+    """A post whose `anchor` words link to `url` (entity offsets in UTF-16 units, as Telegram's)."""
+    at = text.index(anchor)
+    units = len(text[:at].encode("utf-16-le")) // 2
+    return Post(1, 1, datetime(2026, 11, 28, tzinfo=timezone.utc), text,
+                entities=(Entity(kind, units, len(anchor.encode("utf-16-le")) // 2, url),))
+
+
+def test_url_terms_match_links_behind_words() -> None:
+    """Channels link sources behind words («Подробнее», «источник»): a url: rule finds those
+    links too, and the hit is the linked words (what the alert shows in bold)."""
+    m = matcher("url:t.me/baza")
+    for text in ("Подробнее читайте у коллег", "🔥🇷🇺 Подробнее читайте у коллег"):  # emoji: two UTF-16 units each
+        post = _linked(text, "у коллег", "https://t.me/Baza/12345")
+        ((h,),) = [x.hits for x in m.match(post)]
+        assert (h.kind, h.form, text[h.start:h.end]) == ("url", "у коллег", "у коллег")
+        assert not m.match(post.text)  # the text alone shows no link
+    assert not m.match(_linked("Подробнее у коллег", "у коллег", "https://t.me/mash/1"))
+    both = matcher("url:t.me/baza дезертир")
+    assert both.match(_linked("Дезертиры задержаны, подробнее тут", "тут", "https://t.me/baza/7"))
+
+
+def test_links_behind_words_reach_the_worker_process(tmp_path: Path) -> None:
+    from bot.pipeline import Pipeline
+    from bot.store.db import Store
+
+    store = Store(tmp_path / "t.db")
+    with Pipeline(store, matcher("url:t.me/baza"), workers=1) as pipe:
+        (done,) = pipe.process([_linked("Подробнее у коллег", "у коллег", "https://t.me/baza/1")])
+    assert [m.rule for m in done.matches] == ["r"]
+    from bot.store.backtest import run_backtest
+
+    assert run_backtest(store, [Rule.from_query("r", "url:t.me/baza")]).hits == {"r": 1}  # read back from the store
+    store.close()
 
 
 # -- several rules, determinism, scope ----------------------------------------------------------

@@ -72,7 +72,7 @@ class Match:
 
 
 class _PostLike(Protocol):
-    text: str
+    text: str  # and, read when present: links (Post.links), channel_username, channel_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +294,9 @@ class Matcher:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def candidates(self, text: str) -> list[int]:
-        """Indexes of the rules that could match `text` (one of their words is in it)."""
+    def candidates(self, text: str, links: tuple[tuple[int, int, str], ...] = ()) -> list[int]:
+        """Indexes of the rules that could match `text` (one of their words is in it, or a link
+        in it or behind its words for a `url:` rule)."""
         if len(self._cache) >= _CACHE_LIMIT:  # between posts: a post never loses words it classified
             self._cache.clear()
             self._interesting.clear()
@@ -304,7 +305,7 @@ class Matcher:
         for t in toks.difference(self._cache):
             self._classify(t)
         present = toks & self._interesting
-        urls = any(self._rule_urls) and bool(find_urls(text))
+        urls = any(self._rule_urls) and (bool(links) or bool(find_urls(text)))
         if not present and not urls:
             return []
         tids = {tid for t in present for tid, _, _ in self._cache[t]}
@@ -329,7 +330,8 @@ class Matcher:
         text = post if isinstance(post, str) else post.text
         if not text:
             return []
-        cands = self.candidates(text)
+        links: tuple[tuple[int, int, str], ...] = () if isinstance(post, str) else getattr(post, "links", ())
+        cands = self.candidates(text, links)
         if not cands:
             return []
         keys = None if isinstance(post, str) else self.channel_keys(post)
@@ -337,7 +339,7 @@ class Matcher:
             cands = [i for i in cands if self.rules[i].applies_to(keys)]
             if not cands:
                 return []
-        doc = _Doc(text, tokenize(text), self)
+        doc = _Doc(text, tokenize(text), self, links)
         out: list[Match] = []
         for i in cands:
             rule = self.rules[i]
@@ -366,15 +368,17 @@ class Matcher:
 class _Doc:
     """One candidate post: its tokens and where each rule word occurs in it."""
 
-    def __init__(self, text: str, tokens: list[Token], matcher: Matcher) -> None:
+    def __init__(self, text: str, tokens: list[Token], matcher: Matcher,
+                 links: tuple[tuple[int, int, str], ...] = ()) -> None:
         self.text = text
+        self.links = links
         self.tokens = tokens
         self.m = matcher
         self.positions: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
         for i, tok in enumerate(tokens):
             for tid, kind, score in matcher._lookup(tok.text):
                 self.positions[tid].append((i, kind, score))
-        self._urls: list[tuple[int, int]] | None = None
+        self._urls: list[tuple[int, int, str]] | None = None
 
     def _hit(self, term: str, i: int, kind: str, score: float) -> Hit:
         tok = self.tokens[i]
@@ -425,11 +429,11 @@ class _Doc:
         return out or None
 
     def _url(self, node: Url) -> list[_Occ] | None:
-        if self._urls is None:
-            self._urls = find_urls(self.text)
+        if self._urls is None:  # the links the text shows, then those behind its words
+            self._urls = [(s, e, self.text[s:e]) for s, e in find_urls(self.text)] + list(self.links)
         out: list[_Occ] = []
-        for s, e in self._urls:
-            if node.text in self.text[s:e].casefold():
+        for s, e, url in self._urls:
+            if node.text in url.casefold():
                 # URLs stand outside the word sequence: place them far from every word.
                 out.append((-10**6, -10**6, (Hit(to_text(node), self.text[s:e], s, e, 1.0, "url"),)))
         return out or None

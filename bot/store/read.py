@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
-from ..post import post_link
+from ..post import Entity, hidden_links, post_link
 from ..text import tokenize, words
 from .db import Store, iso
 
@@ -274,7 +274,8 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
 
 @dataclass(frozen=True, slots=True)
 class StoredPost:
-    """A stored post as matching needs it (`Matcher.match` reads text, channel id and username)."""
+    """A stored post as matching needs it (`Matcher.match` reads text, channel id, username and
+    the links behind its words)."""
 
     channel_id: int
     message_id: int
@@ -283,6 +284,18 @@ class StoredPost:
     link: str
     channel_title: str
     channel_username: str | None
+    links: tuple[tuple[int, int, str], ...] = ()  # `post.hidden_links`
+
+
+def _links(text: str, entities: str | None) -> tuple[tuple[int, int, str], ...]:
+    """The links behind a stored post's words, from its entities column (JSON [type, offset,
+    length, url] lists); none when unreadable (a store is read, never refused)."""
+    if not entities:
+        return ()
+    try:
+        return hidden_links(text, tuple(Entity(str(t), int(o), int(n), u) for t, o, n, u in json.loads(entities)))
+    except (ValueError, TypeError):
+        return ()
 
 
 def _post_filters(alias: str, *, channel_ids: list[int] | None, since: datetime | None,
@@ -318,12 +331,12 @@ def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datet
                until: datetime | None = None) -> Iterator[StoredPost]:
     """Every stored post (optionally of some channels, `since` <= date < `until`), oldest first."""
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
-    sql = ("SELECT p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username FROM posts p "
+    sql = ("SELECT p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username, p.entities FROM posts p "
            "LEFT JOIN channels c ON c.id = p.channel_id"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date, p.channel_id, p.message_id")
-    for cid, mid, date, text, link, title, username in store.db.execute(sql, args):
+    for cid, mid, date, text, link, title, username, entities in store.db.execute(sql, args):
         yield StoredPost(cid, mid, date or "", text or "", link or post_link(cid, mid, username),
-                         title or str(cid), username or None)
+                         title or str(cid), username or None, _links(text or "", entities))
 
 
 # -- export -------------------------------------------------------------------------------------
