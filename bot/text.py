@@ -74,9 +74,11 @@ def find_words(text: str) -> list[str]:
 
 # What looks like a word in the raw text: includes the characters `normalize` removes, so a
 # disguised word is one raw word, as it is one word after normalising.
+# Combining marks too (\u0300-\u036f): a «й» typed as «и» + U+0306 (text from macOS or a PDF) is
+# one word, which NFKC composes; without them «воинскои» + a lone breve matched only as a typo.
 _RAW_WORD_RE = re.compile(
-    rf"[#@＃＠](?:\w|[{_FORMAT_CLASS}])+(?:['’ʼ`](?:\w|[{_FORMAT_CLASS}])+)*"
-    rf"|(?:[^\W_]|[{_FORMAT_CLASS}])+(?:['’ʼ`](?:[^\W_]|[{_FORMAT_CLASS}])+)*"
+    rf"[#@＃＠](?:\w|[{_FORMAT_CLASS}\u0300-\u036f])+(?:['’ʼ`](?:\w|[{_FORMAT_CLASS}\u0300-\u036f])+)*"
+    rf"|(?:[^\W_]|[{_FORMAT_CLASS}\u0300-\u036f])+(?:['’ʼ`](?:[^\W_]|[{_FORMAT_CLASS}\u0300-\u036f])+)*"
 )
 
 _TLD = r"(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b"

@@ -428,3 +428,12 @@ def test_a_full_word_cache_never_loses_a_match_mid_post(monkeypatch: pytest.Monk
     for _ in range(3):
         assert [x.rule for x in m.match(text)] == ["r"]
         assert len(m._cache) < 100  # and it is still emptied, between posts
+
+
+def test_a_decomposed_letter_is_the_letter() -> None:
+    """«й» typed as «и» + U+0306 (text copied from macOS or a PDF) is «й», not a typo, and the hit
+    covers the mark (bold never parts a letter from it)."""
+    text = "Солдаты покинули территорию воинскои\u0306 части"
+    hs = hits('"воинская часть"', text)
+    assert [(h.kind, h.score) for h in hs] == [("form", 1.0), ("form", 1.0)]
+    assert text[hs[0].start:hs[0].end] == "воинскои\u0306"
