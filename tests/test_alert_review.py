@@ -134,3 +134,11 @@ def test_a_hit_keeps_the_combining_marks_of_its_last_letter() -> None:
     text = "Сбежал из воинскои\u0306 части под Курском"
     a = replace(alert("", []), text=text, hits=hits_of("воинская", text))
     assert shown(render_html(a))[1][1:] == ["воинскои\u0306"]
+
+
+def test_a_long_matched_link_is_cut_on_the_matched_line() -> None:
+    from bot.match.explain import matched_words
+
+    url = "https://t.me/baza/" + "x" * 200
+    line = matched_words(f"Источник: {url}", (("url:t.me/baza", url, 10, 10 + len(url), 1.0, "url"),))
+    assert line == url[:59] + "… ← url:t.me/baza"

@@ -735,3 +735,16 @@ def test_status_lists_the_channels_watched_not_every_channel_stored(fake: FakeTe
             await service.heartbeat()
             assert any("watching 1 channel" in m.text for m in fake.chat)
     run(go())
+
+
+def test_a_mute_that_ran_out_is_not_unmuted_and_durations_may_have_a_space(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc))
+        async with running(fake, tmp_path, clock):
+            assert "muted until 2026-11-28 14:00" in (await ask(fake, "/mute desertion 2 h")).text  # as /stats 7 d
+            assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1 d")).text
+            clock.now += timedelta(hours=3)
+            assert (await ask(fake, "/unmute desertion")).text == "desertion was not muted."  # it ran out at 14:00
+            assert (await ask(fake, "/unmute_channel @mash")).text == "🔔 @mash unmuted."
+            assert (await ask(fake, "/unmute_channel @mash")).text == "@mash was not muted."
+    run(go())

@@ -257,7 +257,7 @@ class Commands:
         return self._set_enabled(args, caller, False)
 
     async def cmd_mute(self, args: str, caller: Caller) -> Reply:
-        parts = args.split()
+        parts = args.split(maxsplit=1)  # «2 h» is a duration too, as /stats 7 d
         if len(parts) != 2:
             raise CommandError("usage: /mute NAME 2h")
         rule = self._rule(parts[0], "/mute NAME 2h")
@@ -267,11 +267,11 @@ class Commands:
 
     async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "/unmute NAME")  # a rule, never the all-rules marker '*' of /mute_channel
-        n = self.store.unmute(rule.name)
+        n = self.store.unmute(rule.name, iso(self.clock()) or "")  # a mute that ran out is no mute
         return Reply(f"🔔 {html.escape(rule.name)} unmuted." if n else f"{html.escape(rule.name)} was not muted.")
 
     async def cmd_mute_channel(self, args: str, caller: Caller) -> Reply:
-        parts = args.split()
+        parts = args.split(maxsplit=1)
         if len(parts) != 2:
             raise CommandError("usage: /mute_channel @channel 1d")
         ids = self._channel(parts[0])
@@ -288,7 +288,7 @@ class Commands:
         ids = self._channel(ref)
         if not ids:  # a typo must not read as "that channel is not muted"
             raise CommandError(f"no stored channel {_echo(ref)}")
-        n = sum(self.store.unmute_channel(i) for i in ids)
+        n = sum(self.store.unmute_channel(i, iso(self.clock()) or "") for i in ids)
         return Reply(f"🔔 {html.escape(_clip(ref))} unmuted." if n else f"{html.escape(_clip(ref))} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:

@@ -7,6 +7,7 @@ from __future__ import annotations
 __all__ = ["matched_words"]
 
 _EDGE = "\"'«»„“”‘’()[]{}.,:;!?…"  # cut from a word's ends when it is shown
+_URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
 def _whole_word(text: str, start: int, end: int) -> str:
@@ -21,13 +22,17 @@ def _whole_word(text: str, start: int, end: int) -> str:
     return text[start:end].strip(_EDGE) or text[start:end]
 
 
+def _cut(url: str) -> str:
+    return url if len(url) <= _URL_SHOWN else url[: _URL_SHOWN - 1] + "…"
+
+
 def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
     """«оцеплена ← оцепить, 45-й, полка, дезертирв ← дезертир (typo)»: each word of the post a rule
     hit, once, in order, with the rule's term when it is not the same word (an inflection, a
     prefix, a typo); the words of a phrase or an exact form stand alone."""
     out: dict[str, str] = {}
     for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
-        word = _whole_word(text, start, end) if kind != "url" else text[start:end]
+        word = _whole_word(text, start, end) if kind != "url" else _cut(text[start:end])
         key = word.casefold()
         if not word or key in out:
             continue

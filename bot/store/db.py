@@ -573,13 +573,19 @@ class Store:
         self.db.execute("INSERT INTO mutes (rule, channel_id, until, by_user, created_at) VALUES (?,?,?,?,?)",
                         [rule, channel_id, until, by_user, utcnow()])
 
-    def unmute(self, rule: str) -> int:
-        """Lift every mute of a rule; returns how many there were."""
-        return self.db.execute("DELETE FROM mutes WHERE rule = ?", [rule]).rowcount
+    def unmute(self, rule: str, now: str = "") -> int:
+        """Lift every mute of a rule; returns how many were still running at `now`."""
+        return self._lift("rule = ?", rule, now)
 
-    def unmute_channel(self, channel_id: int) -> int:
-        """Lift every mute of a channel (for all rules or one); returns how many there were."""
-        return self.db.execute("DELETE FROM mutes WHERE channel_id = ?", [channel_id]).rowcount
+    def unmute_channel(self, channel_id: int, now: str = "") -> int:
+        """Lift every mute of a channel (for all rules or one); returns how many were still running at `now`."""
+        return self._lift("channel_id = ?", channel_id, now)
+
+    def _lift(self, where: str, value: object, now: str) -> int:
+        with self.transaction():
+            running = self.db.execute(f"SELECT count(*) FROM mutes WHERE {where} AND until > ?", [value, now]).fetchone()[0]
+            self.db.execute(f"DELETE FROM mutes WHERE {where}", [value])
+        return int(running)
 
     def muted(self, rule: str, channel_id: int, now: str) -> str | None:
         """Until when a rule is muted for a channel (None: not muted)."""
