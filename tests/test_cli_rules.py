@@ -224,3 +224,25 @@ def test_explain_a_rule_its_file_errors_left_out_says_why(tmp_path: Path) -> Non
     (tmp_path / "a.toml").unlink()
     result = run("explain", "broken", "--rules", str(tmp_path))  # no usable rule at all: still the reason
     assert "'(' is never closed" in result.stderr and "error: no usable rules" in result.stderr
+
+
+def test_check_refuses_a_field_or_a_stray_quote_at_its_column(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_text('[[rule]]\nname = "a"\nquery = "title:полк OR бригада"\n'
+                 '[[rule]]\nname = "b"\nquery = "самовольное оставление»"\n', encoding="utf-8")
+    result = run("check", str(f))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{f}:3:10: query: unknown field 'title:': url: is the only one (for the word alone, drop the colon)",
+        f"{f}:6:32: query: closing quote » without an opening one",
+    ]
+    no_traceback(result)
+
+
+def test_explain_says_which_of_two_same_named_rules_it_shows(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "d"\nquery = "дезертир"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('[[rule]]\nname = "d"\nquery = "ёлка"\n', encoding="utf-8")
+    result = run("explain", "d", "--rules", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (f"warning: {tmp_path / 'b.toml'}:1:1: rule 'd' is already defined at "
+                             f"{tmp_path / 'a.toml'}:1; using the one at {tmp_path / 'a.toml'}:1\n")

@@ -311,3 +311,26 @@ def test_a_phrase_in_typographic_quotes_is_a_phrase(query: str) -> None:
 def test_an_unclosed_typographic_quote_is_an_error_at_it() -> None:
     e = error('полк OR «воинская часть')
     assert e.pos == 8 and "unclosed quote" in e.message
+
+
+# -- words that could never match what they say ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "at", "says"), [
+    ("полк OR title:бригада", "title:", "unknown field 'title:'"),
+    ("channel:mash полк", "channel:", "unknown field 'channel:'"),
+    ("полк OR URL:t.me/baza", "URL:", "write url: in lower case: url:t.me/baza"),
+    ("полк OR t.me/baza", "t.me/baza", "write url:t.me/baza"),
+    ('"читайте на lenta.ru"', "lenta.ru", "write url:lenta.ru"),
+    ("воинская часть»", "»", "closing quote » without an opening one"),
+    ("полк OR бригада”", "”", "closing quote ” without an opening one"),
+])
+def test_a_word_that_could_never_match_is_an_error_at_it(query: str, at: str, says: str) -> None:
+    e = error(query)
+    assert says in e.message
+    assert query[e.pos:].startswith(at), (e.pos, query[e.pos:])
+
+
+@pytest.mark.parametrize("query", ["url:t.me/baza OR полк", "12:00 полк", "внимание: полк", "«полк бригада\""])
+def test_colons_and_mixed_quotes_that_mean_something_still_parse(query: str) -> None:
+    assert parse(query)

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+from bot.post import Post
+from bot.source import read_paths
 from bot.store.db import Store
 from bot.store.read import SearchError, fts_query, search_posts
 from bot.text import words
@@ -171,3 +175,65 @@ def test_a_huge_min_size_finds_no_story(sample: Sample) -> None:
 @pytest.mark.parametrize("command", ["stories", "export"])
 def test_a_span_reaching_before_year_one_is_a_clean_error(sample: Sample, command: str) -> None:
     assert_clean_error(run(command, "--db", sample.db, "--since", "99999999d"), "reaches before year 1")
+
+
+def test_backtest_headline_gives_the_share_and_the_busiest_day(sample: Sample) -> None:
+    r = run("rules", "backtest", "desertion", "--db", sample.db, "--rules", ROOT / "rules", "--samples", "0")
+    assert r.exit_code == 0, r.output
+    n = len(sample.matched("desertion"))
+    total = len({p.post.key for p in sample.processed})
+    days: dict[str, int] = {}
+    for p in sample.matched("desertion"):
+        days[p.post.date.strftime("%Y-%m-%d")] = days.get(p.post.date.strftime("%Y-%m-%d"), 0) + 1
+    share = f"{100 * n / total:.0f}%"
+    assert f"{n} of {total} stored posts matched ({share}; on {len(days)} days, up to {max(days.values())} a day)" in r.stdout
+
+
+def test_backtest_warns_when_the_rule_watches_no_stored_channel(sample: Sample, tmp_path: Path) -> None:
+    rules = tmp_path / "scoped.toml"
+    rules.write_text('[[rule]]\nname = "scoped"\nquery = "дезертир"\nchannels = ["@nosuch", "moscow"]\n', encoding="utf-8")
+    r = run("rules", "backtest", rules, "--db", sample.db)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith("warning: rule 'scoped' watches only nosuch, moscow, and no channel in this store")
+    assert "it cannot match" in r.stderr
+    assert f"0 of {len({p.post.key for p in sample.processed})} stored posts matched" in r.stdout
+
+
+def test_backtest_by_name_says_which_of_two_same_named_rules_it_runs(sample: Sample, tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "d"\nquery = "дезертир"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text('[[rule]]\nname = "d"\nquery = "ёлка"\n', encoding="utf-8")
+    r = run("rules", "backtest", "d", "--db", sample.db, "--rules", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith(f"warning: {tmp_path / 'b.toml'}:1:1: rule 'd' is already defined at "
+                               f"{tmp_path / 'a.toml'}:1; using the one at {tmp_path / 'a.toml'}:1")
+
+
+EXPORTED = 1700000001  # a channel of the bundled sample export
+
+
+def test_a_rule_scoped_to_a_config_group_is_backtested_and_replayed_with_the_config(sample: Sample,
+                                                                                   tmp_path: Path) -> None:
+    """`channels = ["kuban"]` names a group of the config: without the config the backtest says it
+    cannot know it; with --config it matches the group's channel, in a backtest as in a replay."""
+    rules = tmp_path / "scoped.toml"
+    rules.write_text('[[rule]]\nname = "scoped"\nquery = "дезертир"\nchannels = ["kuban"]\n', encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f"[channels.groups]\nkuban = [{KUBAN}, {EXPORTED}]\n", encoding="utf-8")
+    r = run("rules", "backtest", rules, "--db", sample.db)
+    assert "(a config group is known only with --config): it cannot match" in r.stderr
+    assert "\n0 of " in "\n" + r.stdout
+    r = run("rules", "backtest", rules, "--db", sample.db, "--config", config)
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+    n = int(r.stdout.split(" of ")[0])
+    unscoped = Matcher([Rule.from_query("any", "дезертир")])
+    stored = {p.post.key: p.post for p in sample.processed}  # the latest version of each post
+    assert n > 0 and n == sum(1 for p in stored.values() if p.channel_id in (KUBAN, EXPORTED) and unscoped.match(p))
+    db = tmp_path / "r.db"
+    r = run("replay", ROOT / "examples" / "export", "--rules", rules, "--db", db, "--alerts", "none", "--config", config)
+    assert r.exit_code == 0, r.output
+    exported = [p for p in read_paths([ROOT / "examples" / "export"]) if isinstance(p, Post)]
+    want = sum(1 for p in exported if p.channel_id == EXPORTED and unscoped.match(p))
+    assert want > 0 and Store(db).db.execute("SELECT count(*) FROM matches").fetchone()[0] == want
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[channels.groups]\nkuban = 5\n", encoding="utf-8")
+    assert_clean_error(run("rules", "backtest", rules, "--db", sample.db, "--config", bad), "bad.toml")

@@ -514,7 +514,7 @@ class Commands:
         now = self.clock()
         rule = self.rulebook.ruleset.get(change.rule)
         bt = await self._off_loop(lambda store: backtest_query(store, change.rule, change.query_after or "", days=7,
-                                                               now=now, rule=rule))
+                                                               now=now, rule=rule, groups=self.config.groups))
         token = secrets.token_hex(4)
         self.pending = {k: v for k, v in list(self.pending.items())[-(PENDING_MAX - 1):]}
         self.pending[token] = (change, caller.user_id)

@@ -20,11 +20,13 @@ from rich.text import Text
 
 from ..alert.outbox import snippet
 from ..match.matcher import Match
-from ..match.rules import Rule
+from ..match.rules import Rule, channel_key
 from ..store.backtest import Backtest, run_backtest
+from ..store.db import Store
 from ..store.read import count_posts
 from ..text import printable
 from .common import (
+    CONFIG_HELP,
     COUNT_MAX,
     DEFAULT_DB,
     DEFAULT_RULES,
@@ -32,12 +34,13 @@ from .common import (
     WHEN,
     check_channels,
     check_span,
+    config_groups,
     err,
     fail,
     open_store,
     out,
 )
-from .rules import SEVERITY_STYLE, highlight, load_or_fail
+from .rules import SEVERITY_STYLE, highlight, load_or_fail, warn_shadowed
 
 __all__ = ["backtest", "select_rules"]
 
@@ -57,6 +60,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
         rule = ruleset.get(ref)
         if rule is None:
             fail(f"no rule named {ref!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+        warn_shadowed(ruleset, rule)
         selected = [rule]
     return [r if r.enabled else replace(r, enabled=True) for r in selected]
 
@@ -69,14 +73,17 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
 @click.option("--samples", default=5, show_default=True, type=click.IntRange(min=0, max=COUNT_MAX, clamp=True), help="Show this many of the latest hits.")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
-             until: datetime | None, samples: int) -> None:
+             until: datetime | None, samples: int, config_path: str | None) -> None:
     """Run rule NAME (or every rule in FILE.toml) over the stored posts and show what it would match:
     hits per rule, channel and day, the change against the stored matches, and sample posts."""
     check_span(since, until)
+    groups = config_groups(config_path)
     selected = select_rules(ref, rules_path)
     store = open_store(db_path, must_exist=True)
     ids = check_channels(store, channels, need_one=True)
+    _warn_out_of_scope(store, selected, groups)
     console = err()
     bar = Progress(TextColumn("backtesting"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                    TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
@@ -85,7 +92,7 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
         with bar:
             task = bar.add_task("backtest", total=total)
             result = run_backtest(store, selected, channels=ids, since=since, until=until, samples=samples,
-                                  progress=lambda: bar.advance(task))
+                                  progress=lambda: bar.advance(task), groups=groups)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     finally:
@@ -93,9 +100,33 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
     _report(result)
 
 
+def _warn_out_of_scope(store: Store, rules: list[Rule], groups: dict[str, tuple[str, ...]]) -> None:
+    """A rule limited to channels the store does not hold cannot match here: say so, or its 0 hits
+    read as a query that finds nothing. A group is its members (`--config`)."""
+    stored = {channel_key(v) for row in store.db.execute("SELECT id, username FROM channels") for v in row if v}
+    members = {g.casefold(): {channel_key(c) for c in cs} for g, cs in groups.items()}
+    for rule in rules:
+        if rule.channels is None:
+            continue
+        scope = set(rule.channels).union(*(members.get(c, set()) for c in rule.channels))
+        if stored.isdisjoint(scope):
+            hint = "" if groups else " (a config group is known only with --config)"
+            err().print(Text(f"warning: rule '{rule.name}' watches only {', '.join(rule.channels)}, and no channel "
+                             f"in this store is one of them{hint}: it cannot match", style="yellow"))
+
+
+def _share(part: int, whole: int) -> str:
+    """part of whole as a percentage a reader can compare: 19%, 0.45%."""
+    pct = 100 * part / whole if whole else 0.0
+    return f"{pct:.0f}%" if pct >= 1 or pct == 0 else f"{pct:.2g}%"
+
+
 def _report(r: Backtest) -> None:
     c = out()
-    c.print(Text(f"{r.matched_posts} of {r.posts} stored posts matched", style="bold"))
+    head = f"{r.matched_posts} of {r.posts} stored posts matched"
+    if r.matched_posts:
+        head += f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} days, up to {max(r.by_day.values())} a day)"
+    c.print(Text(head, style="bold"))
     rules = Table(title="hits per rule", title_justify="left")
     for col in ("rule", "hits", "stored now", "new", "gone"):
         rules.add_column(col, justify="left" if col == "rule" else "right")

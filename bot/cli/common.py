@@ -12,6 +12,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+from ..config import ConfigError, load_config
 from ..store.db import Store, StoreError
 from ..store.read import AmbiguousChannel, channel_names, resolve_channels, rule_names
 
@@ -32,6 +33,28 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print `error: message` on stderr and exit: the user's mistake never shows a traceback."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def fail_config(e: ConfigError) -> NoReturn:
+    """Exit with every bad setting of a config file, one `error:` line each."""
+    lines = str(e).splitlines()
+    for line in lines[:-1]:
+        click.echo(f"error: {line}", err=True)
+    fail(lines[-1] if lines else "bad config")
+
+
+def config_groups(path: str | None) -> dict[str, tuple[str, ...]]:
+    """The channel groups of a config file, which rules may be scoped to (none without a file);
+    a bad file exits as `fail_config` says."""
+    if path is None:
+        return {}
+    try:
+        return dict(load_config(path).groups)
+    except ConfigError as e:
+        fail_config(e)
+
+
+CONFIG_HELP = "Config file (config.toml): its channel groups, which rules may be scoped to."
 
 
 def parse_when(value: str | None, *, option: str = "--since") -> datetime | None:

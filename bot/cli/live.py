@@ -10,7 +10,7 @@ import click
 
 from ..config import Config, ConfigError, Secrets, check_run_paths, load_config, load_secrets
 from ..store.db import StoreError
-from .common import err, fail
+from .common import err, fail, fail_config
 from .rules import load_or_fail
 
 __all__ = ["login", "run"]
@@ -27,9 +27,7 @@ def _settings(config_path: str | None, *, run: bool = False) -> tuple[Config, Se
             check_run_paths(config)
         return config, load_secrets(config)
     except ConfigError as e:
-        for line in str(e).splitlines()[:-1]:
-            click.echo(f"error: {line}", err=True)
-        fail(str(e).splitlines()[-1])
+        fail_config(e)
 
 
 @click.command()

@@ -24,7 +24,7 @@ from ..match.matcher import Matcher
 from ..pipeline import Pipeline
 from ..source import Skip, read_by_date, source_files
 from ..worker import default_workers
-from .common import DEFAULT_DB, DEFAULT_RULES, WHEN, err, fail, open_store, out
+from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, err, fail, open_store, out
 from .rules import load_or_fail
 
 
@@ -35,7 +35,9 @@ from .rules import load_or_fail
 @click.option("--since", type=WHEN, help="Skip posts older than this (2024-11-01, 7d, ...).")
 @click.option("--alerts", "alerts", default="terminal", show_default=True, metavar="terminal|none|FILE.jsonl",
               help="Where new alerts go.")
-def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetime | None, alerts: str) -> None:
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetime | None, alerts: str,
+           config_path: str | None) -> None:
     """Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files.
 
     Every post is stored once and folded into a story (forwards, copies and rewordings of the same
@@ -57,8 +59,9 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         fail("nothing to replay: " + "; ".join(str(k) for k in files if isinstance(k, Skip)))
     if alerts.endswith(".jsonl") and Path(alerts).resolve() in {f.resolve() for f in found}:
         fail(f"--alerts {alerts}: is one of the files being replayed")
+    groups = config_groups(config_path)
     ruleset = load_or_fail(rules_path)
-    matcher = Matcher(ruleset)
+    matcher = Matcher(ruleset, groups={g: list(m) for g, m in groups.items()})
     titles = {r.name: r.title for r in ruleset.rules}
     store = open_store(db_path)
     try:

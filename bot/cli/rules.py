@@ -29,6 +29,14 @@ def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:
     return ruleset
 
 
+def warn_shadowed(ruleset: RuleSet, rule: Rule) -> None:
+    """Warn when another file defines a rule of the same name: the command uses `rule`, which may
+    not be the one just written."""
+    for e in ruleset.errors:
+        if e.message.startswith(f"rule '{rule.name}' is already defined at "):
+            err().print(Text(f"warning: {e}; using the one at {rule.path}:{rule.line}", style="yellow"))
+
+
 def _warn(ruleset: RuleSet) -> None:
     for e in ruleset.errors:
         err().print(Text(f"warning: {e}", style="yellow"))
@@ -119,6 +127,7 @@ def explain(name: str, rules_path: str) -> None:
     if rule is None:  # perhaps a rule the errors below left out
         _warn(ruleset)
         fail(f"no rule named {name!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+    warn_shadowed(ruleset, rule)
     matcher = Matcher([_enabled(rule)])
     head = Text(f"{rule.name}", style="bold").append(f"  [{rule.severity}] ", style=SEVERITY_STYLE[rule.severity])
     head.append(f"{rule.title}  ({rule.path}:{rule.line})", style="")

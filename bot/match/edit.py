@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
@@ -288,14 +288,16 @@ class RuleBook:
 
 
 def backtest_query(store: Store, name: str, query: str, days: int = 7, now: datetime | None = None,
-                   *, rule: Rule | None = None, samples: int = 5) -> Backtest:
+                   *, rule: Rule | None = None, samples: int = 5,
+                   groups: Mapping[str, Sequence[str]] | None = None) -> Backtest:
     """What `query` would have matched in the stored posts of the last `days` days (as rule `name`;
-    pass the rule in use as `rule` to keep its exclusions, channels and typo setting)."""
+    pass the rule in use as `rule` to keep its exclusions, channels and typo setting, and the
+    config's channel `groups` its channels may name)."""
     _check_query(query)
     candidate = (replace(rule, name=name, query=query, node=parse(query), enabled=True) if rule
                  else Rule.from_query(name, query))
     now = now or datetime.now(timezone.utc)
-    return run_backtest(store, [candidate], since=now - timedelta(days=days), samples=samples)
+    return run_backtest(store, [candidate], since=now - timedelta(days=days), samples=samples, groups=groups)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Union
 
-from ..text import WORD_RE, normalize
+from ..text import URL_RE, WORD_RE, normalize
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
@@ -112,6 +112,7 @@ _TOKEN_RE = re.compile(
   | (?P<minus>-(?=[^\s)]))
   | (?P<url>url:[^\s(){_QUOTES}]*)
   | (?P<word>[^\s(){_QUOTES}]+)
+  | (?P<stray>[{_QUOTES}])
     """,
     re.VERBOSE,
 )
@@ -139,6 +140,7 @@ def _lex(query: str) -> list[_Tok]:
 
 def _parse_word(raw: str, pos: int) -> Node:
     """One bare query word: `=exact`, `prefix*`, `word~N`; several words (в/ч) make a phrase."""
+    _refuse_field_or_link(raw, pos)
     text, mode, typos = raw, "forms", None
     m = re.search(r"~([0-9]*)$", text)
     if m:
@@ -169,6 +171,19 @@ def _parse_word(raw: str, pos: int) -> Node:
         part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
         ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos))
     return Phrase(tuple(ws), pos)
+
+
+def _refuse_field_or_link(raw: str, pos: int) -> None:
+    """A link, `title:x` or `URL:x` written as a word would never match: the words of links are
+    not among a post's words, and url: is the only field."""
+    bare = raw.lstrip("=")
+    if URL_RE.fullmatch(bare.rstrip("*")):
+        raise QueryError(f"'{raw}' is a link, and links are not among a post's words: write url:{bare}", pos)
+    m = re.match(r"([A-Za-z]{2,}):(?=\S)", bare)  # one letter is a drive (c:\x), not a field
+    if m and m.group(1).casefold() == "url":
+        raise QueryError(f"write url: in lower case: url:{bare[m.end():]}", pos)
+    if m:
+        raise QueryError(f"unknown field '{m.group()}': url: is the only one (for the word alone, drop the colon)", pos)
 
 
 def _parse_phrase(raw: str, pos: int) -> Node:
@@ -309,6 +324,8 @@ class _Parser:
             return _parse_word(tok.text, tok.pos)
         if tok.kind == "rparen":
             raise QueryError("')' without a word before it", tok.pos)
+        if tok.kind == "stray":
+            raise QueryError(f"closing quote {tok.text} without an opening one", tok.pos)
         raise QueryError(f"'{tok.text}' needs a word before it", tok.pos)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping, Sequence
 
 from ..match.matcher import Match, Matcher
 from ..match.rules import Rule
@@ -35,10 +35,12 @@ class Backtest:
 
 def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str | int] = (),
                  since: datetime | None = None, until: datetime | None = None, samples: int = 5,
-                 progress: Callable[[], None] | None = None) -> Backtest:
-    """Match every stored post (streaming; of `channels` only, when given) with a fresh Matcher;
-    keep counts and the latest samples."""
-    matcher = Matcher(list(rules))
+                 progress: Callable[[], None] | None = None,
+                 groups: Mapping[str, Sequence[str]] | None = None) -> Backtest:
+    """Match every stored post (streaming; of `channels` only, when given) with a fresh Matcher
+    (knowing the config's channel `groups`, which rules may be scoped to); keep counts and the
+    latest samples."""
+    matcher = Matcher(list(rules), groups={g: list(m) for g, m in (groups or {}).items()})
     result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)))
     channels = list(channels)
     channel_ids = resolve_channels(store, channels)[0] if channels else None
