@@ -44,17 +44,13 @@ def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, in
     links = [e for e in entities if e.url and e.type != "link"]
     if not links:
         return ()
-    at: list[int] | None = None  # UTF-16 offset -> character index, when the two differ
-    if not text.isascii() and max(text) > "\uffff":
-        at = []
-        for i, c in enumerate(text):
-            at.extend([i] * (2 if c > "\uffff" else 1))
-        at.append(len(text))
+    units = text.encode("utf-16-le", "surrogatepass")
+    astral = len(units) != 2 * len(text)  # an emoji (beyond U+FFFF) counts two units, one character
     out = []
     for e in links:
         s, end = e.offset, e.offset + e.length
-        if at is not None:
-            s, end = at[min(s, len(at) - 1)], at[min(end, len(at) - 1)]
+        if astral:
+            s, end = (len(units[: 2 * u].decode("utf-16-le", "surrogatepass")) for u in (s, end))
         s, end = min(s, len(text)), min(end, len(text))
         if s < end:
             out.append((s, end, str(e.url)))
