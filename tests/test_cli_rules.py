@@ -142,6 +142,24 @@ def test_test_shows_typos_with_their_score() -> None:
     assert re.search(r"дезертры ← \S+ \(typo, score 0\.\d\d\)", plain(result.stdout))
 
 
+def test_test_says_how_close_each_rule_came(tmp_path: Path) -> None:
+    """When nothing matched, each rule says what of its query the text has and what it lacks: the
+    words too far apart for a NEAR, an exclusion that hit, a missing part of an AND."""
+    (tmp_path / "r.toml").write_text(
+        '[[rule]]\nname = "near"\nquery = "полк NEAR/2 командир"\n\n'
+        '[[rule]]\nname = "kuban"\nquery = "дезертир AND (Краснодар OR Кубань)"\n\n'
+        '[[rule]]\nname = "drills"\nquery = "дезертир NOT учения"\n\n'
+        '[[rule]]\nname = "other"\nquery = "погода OR прогноз"\n', encoding="utf-8")
+    result = run("test", "Командир сказал, что весь этот полк ушёл; дезертир задержан на учениях", "--rules", str(tmp_path))
+    assert result.exit_code == 1
+    lines = plain(result.stdout).splitlines()
+    assert lines[0] == "no rule matched"
+    assert lines[1:] == ["  drills: has дезертир; has учения, which it excludes",
+                         "  kuban: has дезертир; lacks any of Краснодар, Кубань",
+                         "  near: has полк and командир, but not within 2 words",
+                         "  other: has none of its 2 terms"]
+
+
 def test_test_nothing_matched_exits_1() -> None:
     result = run("test", "Погода на выходные: солнечно", "--rules", RULES_DIR)
     assert result.exit_code == 1

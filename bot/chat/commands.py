@@ -241,9 +241,11 @@ class Commands:
     async def cmd_test(self, args: str, caller: Caller) -> Reply:
         if not args:
             raise CommandError("usage: /test TEXT")
-        matches = self.matcher().match(args)
-        if not matches:
-            return Reply("No rule matches this text.")
+        matcher = self.matcher()
+        matches = matcher.match(args)
+        if not matches:  # say how close each rule came: what an analyst testing a rule needs
+            why = [f"• <b>{html.escape(name)}</b>: {html.escape(w)}" for name, w in matcher.why_not(args)]
+            return Reply("\n".join(["No rule matches this text.", *why]))
         lines = []
         for m in matches:
             hits = ", ".join(_hit_group(group) for group in _by_term(m.hits))

@@ -89,7 +89,8 @@ def check(path: str) -> None:
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
 @click.option("--rule", "names", multiple=True, help="Only these rules (repeatable).")
 def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
-    """Show which rules match TEXT and why. Exit 0 when something matched, 1 when nothing did."""
+    """Show which rules match TEXT and why (when none does, how close each came). Exit 0 when
+    something matched, 1 when nothing did."""
     ruleset = load_or_fail(rules_path)
     selected = ruleset.rules
     if names:
@@ -97,10 +98,13 @@ def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
         if missing:
             fail(f"no rule named {', '.join(missing)} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
         selected = [r for r in ruleset.rules if r.name in names]
-    matches = Matcher([r if r.enabled else _enabled(r) for r in selected]).match(text)
+    matcher = Matcher([r if r.enabled else _enabled(r) for r in selected])
+    matches = matcher.match(text)
     c = out()
     if not matches:
         c.print("no rule matched")
+        for name, why in matcher.why_not(text):
+            c.print(Text(f"  {name}: ", style="bold").append(why))
         sys.exit(1)
     for m in matches:
         line = Text(f"{m.rule}", style="bold")

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, combinations
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from rapidfuzz.distance import OSA
 
@@ -355,6 +355,24 @@ class Matcher:
             out.append(Match(rule.name, rule.title, rule.severity, tuple(hits)))
         return out
 
+    def why_not(self, text: str) -> list[tuple[str, str]]:
+        """(rule, why) for each enabled rule that does not match `text` (a bare text: channel scopes
+        ignored): the parts of its query the text comes closest to, or the exclusion that ruled
+        it out. What an analyst testing a rule needs when nothing matched."""
+        doc = _Doc(text, tokenize(text), self)
+        matched = {m.rule for m in self.match(text)}
+        out: list[tuple[str, str]] = []
+        for rule in self.rules:
+            if rule.name in matched or not rule.enabled:
+                continue
+            if doc.eval(rule.node) is not None:
+                x = next((x for x in rule.exclude_nodes if doc.eval(x) is not None), None)
+                out.append((rule.name, f"the query matches, but so does its exclusion {_short(to_text(x))}"
+                            if x is not None else "matches"))
+            else:
+                out.append((rule.name, _why_not(doc, rule.node)))
+        return out
+
     def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
         """The forms a rule's word matches and its typo allowance (None: by length)."""
         tid = self._add_term(word, rule.typos)
@@ -495,6 +513,57 @@ def _texts(node: Node, out: dict[int, str]) -> None:
     elif isinstance(node, Near):
         _texts(node.left, out)
         _texts(node.right, out)
+
+
+def _short(query: str, limit: int = 60) -> str:
+    return query if len(query) <= limit else query[: limit - 1] + "…"
+
+
+def _leaves(node: Node) -> Iterator[Node]:
+    """The words, phrases and url: terms of a query, in order, without those under a NOT."""
+    if isinstance(node, (Word, Phrase, Url)):
+        yield node
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            yield from _leaves(item)
+    elif isinstance(node, Near):
+        yield from _leaves(node.left)
+        yield from _leaves(node.right)
+
+
+def _found(doc: _Doc, node: Node) -> list[str]:
+    """The terms of `node` the text has, each once."""
+    return list(dict.fromkeys(to_text(n) for n in _leaves(node) if doc.eval(n) is not None))
+
+
+def _why_not(doc: _Doc, node: Node, shown: int = 3, top: bool = True) -> str:
+    """Why `node` does not occur in the post (it does not): for an OR, its parts the text half
+    has, or that it has none of its terms; for a NEAR, what is missing or too far apart."""
+    if isinstance(node, (Word, Phrase, Url)):
+        return f"lacks {to_text(node)}"
+    if isinstance(node, Not):
+        return f"has {_short(', '.join(_found(doc, node.item)))}, which it excludes"
+    if isinstance(node, Near):
+        left, right = _found(doc, node.left), _found(doc, node.right)
+        if left and right:
+            return f"has {', '.join(left[:shown])} and {', '.join(right[:shown])}, but not within {node.distance} words"
+        has = left or right
+        lacking = node.right if left else node.left
+        return (f"has {', '.join(has[:shown])} but not {_short(to_text(lacking))} within {node.distance} words"
+                if has else f"lacks {_short(to_text(node))}")
+    if isinstance(node, And):
+        failing = [item for item in node.items if doc.eval(item) is None]
+        has = [t for item in node.items if item not in failing for t in _found(doc, item)]
+        why = "; ".join(_why_not(doc, item, shown, False) for item in failing[:shown])
+        return f"has {', '.join(has[:shown])}; {why}" if has else why
+    assert isinstance(node, Or)
+    partial = [item for item in node.items if not isinstance(item, (Word, Phrase, Url)) and _found(doc, item)]
+    if partial:
+        return "; ".join(_why_not(doc, item, shown, False) for item in partial[:shown])
+    terms = list(dict.fromkeys(to_text(n) for n in _leaves(node)))
+    if top:
+        return f"has none of its {len(terms)} terms"
+    return f"lacks any of {_short(', '.join(terms))}" + (f" ({len(terms)} terms)" if len(terms) > shown else "")
 
 
 def _has_url(node: Node) -> bool:
