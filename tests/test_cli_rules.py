@@ -149,12 +149,14 @@ def test_test_says_how_close_each_rule_came(tmp_path: Path) -> None:
         '[[rule]]\nname = "near"\nquery = "полк NEAR/2 командир"\n\n'
         '[[rule]]\nname = "kuban"\nquery = "дезертир AND (Краснодар OR Кубань)"\n\n'
         '[[rule]]\nname = "drills"\nquery = "дезертир NOT учения"\n\n'
+        '[[rule]]\nname = "excluded"\nquery = "дезертир"\nexclude = ["учения"]\n\n'
         '[[rule]]\nname = "other"\nquery = "погода OR прогноз"\n', encoding="utf-8")
     result = run("test", "Командир сказал, что весь этот полк ушёл; дезертир задержан на учениях", "--rules", str(tmp_path))
     assert result.exit_code == 1
     lines = plain(result.stdout).splitlines()
     assert lines[0] == "no rule matched"
     assert lines[1:] == ["  drills: has дезертир; has учения, which it excludes",
+                         "  excluded: the query matches, but so does its exclusion учения",
                          "  kuban: has дезертир; lacks any of Краснодар, Кубань",
                          "  near: has полк and командир, but not within 2 words",
                          "  other: has none of its 2 terms"]

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, combinations
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Protocol
 
 from rapidfuzz.distance import OSA
 
@@ -28,6 +28,7 @@ from .query import (
     Url,
     Word,
     needs_hit,
+    terms_of,
     to_text,
     words_of,
 )
@@ -360,18 +361,13 @@ class Matcher:
         ignored): the parts of its query the text comes closest to, or the exclusion that ruled
         it out. What an analyst testing a rule needs when nothing matched."""
         doc = _Doc(text, tokenize(text), self)
-        matched = {m.rule for m in self.match(text)}
         out: list[tuple[str, str]] = []
-        for rule in self.rules:
-            if rule.name in matched or not rule.enabled:
-                continue
-            if doc.eval(rule.node) is not None:
-                x = next((x for x in rule.exclude_nodes if doc.eval(x) is not None), None)
-                out.append((rule.name, f"the query matches, but so does its exclusion {_short(to_text(x))}"
-                            if x is not None else "matches"))
-            else:
+        for rule in (r for r in self.rules if r.enabled):
+            if doc.eval(rule.node) is None:
                 out.append((rule.name, _why_not(doc, rule.node)))
-        return out
+            elif (x := next((x for x in rule.exclude_nodes if doc.eval(x) is not None), None)) is not None:
+                out.append((rule.name, f"the query matches, but so does its exclusion {_short(to_text(x))}"))
+        return out  # (a rule with neither matches the text: `match` gives it)
 
     def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
         """The forms a rule's word matches and its typo allowance (None: by length)."""
@@ -519,21 +515,9 @@ def _short(query: str, limit: int = 60) -> str:
     return query if len(query) <= limit else query[: limit - 1] + "…"
 
 
-def _leaves(node: Node) -> Iterator[Node]:
-    """The words, phrases and url: terms of a query, in order, without those under a NOT."""
-    if isinstance(node, (Word, Phrase, Url)):
-        yield node
-    elif isinstance(node, (And, Or)):
-        for item in node.items:
-            yield from _leaves(item)
-    elif isinstance(node, Near):
-        yield from _leaves(node.left)
-        yield from _leaves(node.right)
-
-
 def _found(doc: _Doc, node: Node) -> list[str]:
     """The terms of `node` the text has, each once."""
-    return list(dict.fromkeys(to_text(n) for n in _leaves(node) if doc.eval(n) is not None))
+    return list(dict.fromkeys(to_text(n) for n in terms_of(node) if doc.eval(n) is not None))
 
 
 def _why_not(doc: _Doc, node: Node, shown: int = 3, top: bool = True) -> str:
@@ -560,7 +544,7 @@ def _why_not(doc: _Doc, node: Node, shown: int = 3, top: bool = True) -> str:
     partial = [item for item in node.items if not isinstance(item, (Word, Phrase, Url)) and _found(doc, item)]
     if partial:
         return "; ".join(_why_not(doc, item, shown, False) for item in partial[:shown])
-    terms = list(dict.fromkeys(to_text(n) for n in _leaves(node)))
+    terms = list(dict.fromkeys(to_text(n) for n in terms_of(node)))
     if top:
         return f"has none of its {len(terms)} terms"
     return f"lacks any of {_short(', '.join(terms))}" + (f" ({len(terms)} terms)" if len(terms) > shown else "")

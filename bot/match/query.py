@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Union
 
 from ..text import URL_RE, WORD_RE, normalize
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
-    "parse", "words_of", "needs_hit", "to_text",
+    "parse", "words_of", "terms_of", "needs_hit", "to_text",
 ]
 
 MAX_TYPOS = 2
@@ -362,6 +363,19 @@ def parse(query: str) -> Node:
     if not needs_hit(node):
         raise QueryError("the query would match posts that contain none of its words; add a word that must be present", 0)
     return node
+
+
+def terms_of(node: Node) -> Iterator[Word | Phrase | Url]:
+    """The words, phrases and url: terms of a tree, in order, without those under a NOT: what a
+    post must hold some of for the tree to match."""
+    if isinstance(node, (Word, Phrase, Url)):
+        yield node
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            yield from terms_of(item)
+    elif isinstance(node, Near):
+        yield from terms_of(node.left)
+        yield from terms_of(node.right)
 
 
 def words_of(node: Node) -> list[Word]:
