@@ -61,7 +61,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         fail(f"--alerts {alerts}: is one of the files being replayed")
     groups = config_groups(config_path)
     ruleset = load_or_fail(rules_path)
-    matcher = Matcher(ruleset, groups={g: list(m) for g, m in groups.items()})
+    matcher = Matcher(ruleset, groups=groups)
     titles = {r.name: r.title for r in ruleset.rules}
     store = open_store(db_path)
     try:

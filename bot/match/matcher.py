@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, combinations
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 from rapidfuzz.distance import OSA
 
@@ -113,7 +113,7 @@ class Matcher:
     """Compiled rules. `match(post)` is deterministic and thread-compatible (no shared writes
     but the word cache)."""
 
-    def __init__(self, rules: RuleSet | Iterable[Rule], *, groups: dict[str, list[str]] | None = None,
+    def __init__(self, rules: RuleSet | Iterable[Rule], *, groups: Mapping[str, Iterable[str | int]] | None = None,
                  morphology: Morphology | None = None) -> None:
         self.morph = morphology or default_morphology()
         self.rules: list[Rule] = sorted((r for r in rules if r.enabled), key=lambda r: r.name)

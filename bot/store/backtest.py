@@ -40,7 +40,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
     """Match every stored post (streaming; of `channels` only, when given) with a fresh Matcher
     (knowing the config's channel `groups`, which rules may be scoped to); keep counts and the
     latest samples."""
-    matcher = Matcher(list(rules), groups={g: list(m) for g, m in (groups or {}).items()})
+    matcher = Matcher(list(rules), groups=groups)
     result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)))
     channels = list(channels)
     channel_ids = resolve_channels(store, channels)[0] if channels else None
