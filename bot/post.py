@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "hidden_links"]
+__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "hidden_links", "content_hash"]
 
 _MARK = 1_000_000_000_000
 
@@ -57,6 +57,13 @@ def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, in
     return tuple(out)
 
 
+def content_hash(text: str, links: tuple[tuple[int, int, str], ...] = ()) -> str:
+    """A short digest of what matching reads: the text and the links behind its words (an edit that
+    only re-points «подробнее» is an edit: `url:` rules read the link). Without links, of the text alone."""
+    raw = text + "".join(f"\0{s} {e} {url}" for s, e, url in links) if links else text
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
 @dataclass(slots=True)
 class Post:
     """One channel post (an album counts as one post)."""
@@ -76,7 +83,8 @@ class Post:
     media: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
     last_id: int = 0  # an album's last item id (the message id otherwise): how far the channel was read
-    _hashed: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)  # (text, hash)
+    _hashed: tuple[str, tuple[Entity, ...], str] | None = field(default=None, init=False, repr=False,
+                                                               compare=False)  # (text, entities, hash)
 
     def __post_init__(self) -> None:
         self.channel_id = bare_id(int(self.channel_id))
@@ -107,9 +115,9 @@ class Post:
 
     @property
     def text_hash(self) -> str:
-        """A short digest of the text: edits that change nothing (reactions) keep it. Computed
-        once per text (the pipeline asks up to four times per post)."""
+        """`content_hash` of the text and its hidden links: edits that change neither (reactions,
+        formatting) keep it. Computed once per text (the pipeline asks up to four times per post)."""
         h = self._hashed
-        if h is None or h[0] is not self.text:
-            h = self._hashed = (self.text, hashlib.blake2b(self.text.encode("utf-8"), digest_size=8).hexdigest())
-        return h[1]
+        if h is None or h[0] is not self.text or h[1] is not self.entities:
+            h = self._hashed = (self.text, self.entities, content_hash(self.text, self.links))
+        return h[2]

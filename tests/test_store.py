@@ -10,7 +10,7 @@ import pytest
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.pipeline import Pipeline
-from bot.post import Post
+from bot.post import Entity, Post, content_hash
 from bot.store.db import SCHEMA_VERSION, Store, StoreError
 from bot.store.read import search_posts
 
@@ -141,3 +141,39 @@ def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
     store.close()
     with pytest.raises(StoreError, match="newer than this tgwatch"):
         Store(tmp_path / "s.db")
+
+
+def _linked(mid: int, url: str, edited: datetime | None = None) -> Post:
+    text = "Дезертиров ищут в Краснодаре, подробнее"
+    return Post(channel_id=1117628569, message_id=mid, date=WHEN, text=text, channel_username="mash",
+                edit_date=edited, entities=(Entity("bold", 0, 10), Entity("text_link", len(text) - 9, 9, url)))
+
+
+def test_an_edit_that_only_repoints_a_hidden_link_is_matched_again(tmp_path):
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("leak", "url:leaks.example")]))
+    [first] = list(pipe.process([_linked(1, "https://news.example/a")]))
+    assert (first.status, first.matches) == ("new", [])
+    later = WHEN.replace(hour=10)
+    [edit] = list(pipe.process([_linked(1, "https://leaks.example/doc", later)]))
+    assert edit.status == "edited" and [m.rule for m in edit.matches] == ["leak"] and len(edit.alert_ids) == 1
+    # a reaction (an edit of nothing but the date) or new bold changes nothing
+    again = _linked(1, "https://leaks.example/doc", later.replace(hour=11))
+    again.entities = again.entities[1:]
+    [same] = list(pipe.process([again]))
+    assert same.status == "unchanged" and store.db.execute("SELECT count(*) FROM alerts").fetchone() == (1,)
+
+
+def test_a_store_from_before_link_hashes_sees_its_linked_posts_unchanged(tmp_path):
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([_linked(1, "https://news.example/a"), post(2, "Погода на выходные")]))
+    # as a version-6 store hashed them: the text alone
+    store.db.execute("UPDATE posts SET text_hash = ? WHERE message_id = 1", [content_hash(_linked(1, "x").text)])
+    store.db.execute("PRAGMA user_version = 6")
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    assert [p.status for p in pipe.process([_linked(1, "https://news.example/a"), post(2, "Погода на выходные")])] == [
+        "unchanged", "unchanged"]

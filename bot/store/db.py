@@ -17,7 +17,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import sqlite_utils
 
 from ..match.matcher import Match
-from ..post import Post
+from ..post import Entity, Post, content_hash, hidden_links
 from ..text import search_fold
 
 __all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "older_than_stored", "utcnow"]
@@ -170,7 +170,29 @@ def _m6_search_fold(db: sqlite_utils.Database) -> None:
             db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {_FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
 
 
-MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold]
+def stored_links(text: str, entities: str | None) -> tuple[tuple[int, int, str], ...]:
+    """The links behind a stored post's words, from its entities column (JSON [type, offset,
+    length, url] lists); none when unreadable (a store is read, never refused)."""
+    if not entities:
+        return ()
+    try:
+        return hidden_links(text, tuple(Entity(str(t), int(o), int(n), u) for t, o, n, u in json.loads(entities)))
+    except (ValueError, TypeError):
+        return ()
+
+
+def _m7_link_hash(db: sqlite_utils.Database) -> None:
+    """A post's hash covers the links behind its words (`post.content_hash`), so an edit that only
+    re-points a link is matched again: stored posts with such links get the new hash now (else the
+    next replay of them would count every one as edited)."""
+    rows = db.execute("SELECT rowid, text, entities FROM posts WHERE entities LIKE '%http%' OR entities LIKE '%://%'")
+    for rowid, text, entities in rows.fetchall():
+        links = stored_links(text or "", entities)
+        if links:
+            db.execute("UPDATE posts SET text_hash = ? WHERE rowid = ?", [content_hash(text or "", links), rowid])
+
+
+MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,9 +17,9 @@ from typing import Any, Iterable, Iterator
 from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
-from ..post import Entity, hidden_links, post_link
+from ..post import post_link
 from ..text import tokenize, words
-from .db import Store, iso
+from .db import Store, iso, stored_links
 
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
@@ -287,17 +287,6 @@ class StoredPost:
     links: tuple[tuple[int, int, str], ...] = ()  # `post.hidden_links`
 
 
-def _links(text: str, entities: str | None) -> tuple[tuple[int, int, str], ...]:
-    """The links behind a stored post's words, from its entities column (JSON [type, offset,
-    length, url] lists); none when unreadable (a store is read, never refused)."""
-    if not entities:
-        return ()
-    try:
-        return hidden_links(text, tuple(Entity(str(t), int(o), int(n), u) for t, o, n, u in json.loads(entities)))
-    except (ValueError, TypeError):
-        return ()
-
-
 def _post_filters(alias: str, *, channel_ids: list[int] | None, since: datetime | None,
                   until: datetime | None) -> tuple[list[str], list[Any]]:
     where: list[str] = []
@@ -336,7 +325,7 @@ def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datet
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date, p.channel_id, p.message_id")
     for cid, mid, date, text, link, title, username, entities in store.db.execute(sql, args):
         yield StoredPost(cid, mid, date or "", text or "", link or post_link(cid, mid, username),
-                         title or str(cid), username or None, _links(text or "", entities))
+                         title or str(cid), username or None, stored_links(text or "", entities))
 
 
 # -- export -------------------------------------------------------------------------------------
