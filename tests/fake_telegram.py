@@ -56,7 +56,7 @@ push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMess
     requests wait; on reconnect held requests are answered and Telethon's auto-reconnect callback (get_me, no
     catch-up) runs, as after a real network drop.
 ``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
-    no_webpage, id, date, sender_id, edits, reply_markup, file/file_name/mime_type for SendMedia).
+    no_webpage, id, date, sender_id, edits, reply_markup, reply_to, file/file_name/mime_type for SendMedia).
 Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; no 2FA), so an unauthorised client
 can log in through Telethon's own ``start()``/``sign_in()``.
 ``fake.requests: list[TLRequest]``  every request seen (unwrapped, as parsed off the wire), in order;
@@ -210,6 +210,7 @@ class SentMessage:
     file: bytes | None = None
     file_name: str | None = None
     mime_type: str | None = None
+    reply_to: int | None = None  # the message it replies to (in a forum, that message's topic is where it lands)
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -976,7 +977,7 @@ class FakeTelegram:
         self.chat.append(SentMessage(
             peer=marked, text=text, entities=entities, random_id=r.random_id, silent=bool(r.silent),
             no_webpage=bool(getattr(r, "no_webpage", False)), id=mid, date=date, sender_id=account,
-            reply_markup=r.reply_markup, **(file or {})))
+            reply_markup=r.reply_markup, reply_to=getattr(r.reply_to, "reply_to_msg_id", None), **(file or {})))
         self._save()
         return result
 

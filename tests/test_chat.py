@@ -749,3 +749,29 @@ def test_a_mute_that_ran_out_is_not_unmuted_and_durations_may_have_a_space(fake:
             assert (await ask(fake, "/unmute_channel @mash")).text == "🔔 @mash unmuted."
             assert (await ask(fake, "/unmute_channel @mash")).text == "@mash was not muted."
     run(go())
+
+
+def test_answers_in_a_group_reply_to_the_command_or_the_pressed_alert(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A reply keeps the answer in the command's forum topic (a message without one lands in
+    General); in a private chat answers quote nothing. A command deleted meanwhile still gets its answer."""
+    async def go() -> None:
+        async with running(fake, tmp_path, chats=(ANALYST, -GROUP)):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: any(m.peer == -GROUP for m in alerts(fake)))
+            alert = next(m for m in alerts(fake) if m.peer == -GROUP and "Дезертирство" in m.text)
+            assert alert.reply_to is None
+            before = len(fake.chat)
+            command = fake.message_to_bot(ANALYST, "/rules", chat_id=GROUP)
+            await eventually(lambda: len(fake.chat) > before)
+            assert (fake.chat[-1].peer, fake.chat[-1].reply_to) == (-GROUP, command)
+            data = next(button_data(b) for row in alert.reply_markup.rows for b in row.buttons
+                        if button_data(b).startswith(b"st:"))
+            before = len(fake.chat)
+            fake.press_button(ANALYST, alert.id, data, chat_id=GROUP)
+            await eventually(lambda: len(fake.chat) > before)
+            assert "Story #" in fake.chat[-1].text and fake.chat[-1].reply_to == alert.id
+            assert (await ask(fake, "/help")).reply_to is None  # the private chat
+            fake.fail("SendMessageRequest", "REPLY_MESSAGE_ID_INVALID")  # the command was deleted
+            r = await ask(fake, "/status", chat_id=GROUP)
+            assert r.peer == -GROUP and r.reply_to is None and "SHOT" in r.text
+    run(go())

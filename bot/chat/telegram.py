@@ -106,7 +106,7 @@ class ChatBot:
             reply = Reply("Sorry, that command failed on our side; the error is in tgwatch's log.")
         if reply is None:  # addressed to another bot: not ours to answer
             return
-        await self._reply(event.chat_id, reply, text.split()[0][:40])
+        await self._reply(event.chat_id, reply, text.split()[0][:40], self._thread(event, msg.id))
 
     async def _on_press(self, event: events.CallbackQuery.Event) -> None:
         if not self.allowed(event.sender_id, event.chat_id):
@@ -124,13 +124,26 @@ class ChatBot:
         except (errors.RPCError, *NETWORK_ERRORS) as e:
             log.warning("a button press was not acknowledged (%s)", _why(e))
         if reply.html or reply.file:
-            await self._reply(event.chat_id, reply, "a button")
+            await self._reply(event.chat_id, reply, "a button", self._thread(event, event.message_id))
 
-    async def _reply(self, chat_id: int, reply: Reply, what: str) -> None:
+    @staticmethod
+    def _thread(event: Any, message_id: int) -> int | None:
+        """In a group, the message an answer replies to (the command, or the alert whose button was
+        pressed): in a forum group that keeps the answer in its topic, not in General. None in a
+        private chat, where a quote of every command would only be noise."""
+        return message_id if event.chat_id != event.sender_id else None
+
+    async def _reply(self, chat_id: int, reply: Reply, what: str, reply_to: int | None = None) -> None:
         """`send`, where a refusal is one log line, not a traceback: the command took effect, only its
         answer is lost (a long flood wait on the bot, the chat gone, the network down)."""
         try:
-            await self.send(chat_id, reply)
+            try:
+                await self.send(chat_id, reply, reply_to)
+            except errors.RPCError as e:
+                if reply_to is None or not _gone(e):
+                    raise
+                log.info("the message %s answers is gone (%s): answering without the reply", what, _why(e))
+                await self.send(chat_id, reply)
         except errors.FloodWaitError as e:
             log.warning("the answer to %s was not sent: Telegram asks the bot to wait %d s", what, e.seconds)
         except (errors.RPCError, *NETWORK_ERRORS) as e:
@@ -148,20 +161,30 @@ class ChatBot:
                 log.debug("the sender of a command cannot be looked up (%s)", _why(e))
         return who(sender) if sender is not None else str(event.sender_id)
 
-    async def send(self, chat_id: int, reply: Reply) -> None:
-        """A reply as messages (split past 4096, buttons under the last part) or as a file."""
+    async def send(self, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
+        """A reply as messages (split past 4096, buttons under the last part) or as a file; `reply_to`:
+        the message every part answers (each part, so that all stay in a forum topic)."""
         buttons = [[Button.inline(label, data.encode()) for label, data in row] for row in reply.buttons] or None
         if reply.file is not None:
             stream = io.BytesIO(reply.file)
             stream.name = reply.file_name or "tgwatch.bin"  # Telethon names the upload after the stream
             caption = reply.html if len(reply.html) <= _CAPTION else reply.html[:_CAPTION - 1] + "…"
             await self.client.send_file(chat_id, stream, caption=caption, parse_mode="html",
-                                        force_document=not stream.name.endswith(".png"), buttons=buttons)
+                                        force_document=not stream.name.endswith(".png"), buttons=buttons,
+                                        reply_to=reply_to)
             return
         parts = to_parts(reply.html)
         for k, (text, entities) in enumerate(parts):
             await self.client.send_message(chat_id, text, formatting_entities=entities, link_preview=False,
-                                           buttons=buttons if k == len(parts) - 1 else None)
+                                           buttons=buttons if k == len(parts) - 1 else None, reply_to=reply_to)
+
+
+# Telegram's answers when the message replied to, or its forum topic, was deleted meanwhile.
+_REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "TOPIC_DELETED"})
+
+
+def _gone(e: errors.RPCError) -> bool:
+    return isinstance(e, errors.TopicDeletedError) or telegram_code(e) in _REPLY_GONE
 
 
 def _why(e: BaseException) -> str:
