@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -38,14 +39,17 @@ class Entity:
     url: str | None = None
 
 
+_ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
+
+
 def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, int, str], ...]:
     """The links behind words («подробнее» linking to a site): (start, end) of the words in `text`'s
     characters, and the URL the text does not show. A visible link is in the text already."""
     links = [e for e in entities if e.url and e.type != "link"]
     if not links:
         return ()
-    units = text.encode("utf-16-le", "surrogatepass")
-    astral = len(units) != 2 * len(text)  # an emoji (beyond U+FFFF) counts two units, one character
+    astral = _ASTRAL_RE.search(text) is not None  # an emoji (beyond U+FFFF) counts two units, one character
+    units = text.encode("utf-16-le", "surrogatepass") if astral else b""
     out = []
     for e in links:
         s, end = e.offset, e.offset + e.length
@@ -83,8 +87,9 @@ class Post:
     media: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
     last_id: int = 0  # an album's last item id (the message id otherwise): how far the channel was read
-    _hashed: tuple[str, tuple[Entity, ...], str] | None = field(default=None, init=False, repr=False,
-                                                               compare=False)  # (text, entities, hash)
+    # (text, entities, links, hash) as last computed: the pipeline asks for both several times per post
+    _derived: tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...], str | None] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.channel_id = bare_id(int(self.channel_id))
@@ -103,7 +108,7 @@ class Post:
     @property
     def links(self) -> tuple[tuple[int, int, str], ...]:
         """`hidden_links`: where the post links a site behind its words, for `url:` rules."""
-        return hidden_links(self.text, self.entities)
+        return self._derive()[2]
 
     @property
     def marked_channel_id(self) -> int:
@@ -117,7 +122,14 @@ class Post:
     def text_hash(self) -> str:
         """`content_hash` of the text and its hidden links: edits that change neither (reactions,
         formatting) keep it. Computed once per text (the pipeline asks up to four times per post)."""
-        h = self._hashed
-        if h is None or h[0] is not self.text or h[1] is not self.entities:
-            h = self._hashed = (self.text, self.entities, content_hash(self.text, self.links))
-        return h[2]
+        d = self._derive()
+        if d[3] is None:
+            d = self._derived = (d[0], d[1], d[2], content_hash(d[0], d[2]))
+        return d[3]
+
+    def _derive(self) -> tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...], str | None]:
+        """`_derived`, computed again when the text or the entities were replaced (an edit)."""
+        d = self._derived
+        if d is None or d[0] is not self.text or d[1] is not self.entities:
+            d = self._derived = (self.text, self.entities, hidden_links(self.text, self.entities), None)
+        return d
