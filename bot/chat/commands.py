@@ -23,6 +23,7 @@ from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE
 from ..report.stats import stats_png, stats_text
+from ..store.backtest import TermHits
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
 from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, top_stories
@@ -529,6 +530,8 @@ class Commands:
         hits = bt.hits.get(change.rule, 0)
         lines.append(f"Back-test, last 7 days: {hits} of {bt.posts} posts would match"
                      + (f" (now {stored})" if change.query_before else "") + ".")
+        if hits:
+            lines.append(_terms_line(bt.terms.get(change.rule, {})))
         for post, _ in list(bt.samples)[-3:]:
             lines.append(f"• {html.escape(post.channel_title)}: {html.escape(post.text[:120])}")
         return Reply("\n".join(lines), buttons=[[("✅ Confirm", f"ok:{token}"), ("✖️ Cancel", f"no:{token}")]])
@@ -592,6 +595,17 @@ def _export_label(rules: list[str]) -> str:
 def _clip_quoted(message: str) -> str:
     """An error message with every quoted piece of input ('...') shortened to `_ECHO` characters."""
     return re.sub(r"'([^'\n]{%d,})'" % (_ECHO + 1), lambda m: repr(_clip(m.group(1))), message)
+
+
+def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> str:
+    """The back-test's few busiest terms with the words they caught, and how many caught nothing:
+    which terms to keep, and which only bring noise."""
+    top = TermHits.ranked(terms)
+    parts = [f"<b>{html.escape(_clip(t.written, 40))}</b> {t.posts} ({html.escape(', '.join(t.top_words(words)))})"
+             for t in top[:shown]]
+    idle = sum(not t.posts for t in terms.values())
+    rest = [f"{len(top) - shown} more terms hit"] * (len(top) > shown) + [f"{idle} hit nothing"] * bool(idle)
+    return "Terms: " + "; ".join(parts) + (f"; {', '.join(rest)}" if rest else "") + "."
 
 
 def _by_term(hits: tuple[Hit, ...] | list[Hit]) -> list[list[Hit]]:

@@ -21,7 +21,7 @@ from rich.text import Text
 from ..alert.outbox import snippet
 from ..match.matcher import Match
 from ..match.rules import Rule, channel_key
-from ..store.backtest import Backtest, run_backtest
+from ..store.backtest import Backtest, TermHits, run_backtest
 from ..store.db import Store
 from ..store.read import count_posts
 from ..text import printable
@@ -135,6 +135,7 @@ def _report(r: Backtest) -> None:
     c.print(rules)
     if not r.matched_posts:
         return
+    _report_terms(r)
     channels = Table(title="hits per channel", title_justify="left")
     channels.add_column("channel")
     channels.add_column("id", justify="right")
@@ -160,6 +161,31 @@ def _report(r: Backtest) -> None:
         c.print(head)
         c.print(Text("  ").append_text(_excerpt(post.text, matches)))
         c.print(Text("  matched: " + ", ".join(dict.fromkeys(t for m in matches for t in m.terms)), style="dim"))
+
+
+def _report_terms(r: Backtest, words: int = 4) -> None:
+    """Hits per term, most first, with the words each caught; then the terms that caught nothing:
+    which terms bring the hits, and which bring only noise or nothing."""
+    c = out()
+    table = Table(title="hits per term", title_justify="left")
+    several = len(r.rules) > 1
+    if several:
+        table.add_column("rule")
+    table.add_column("term")
+    table.add_column("posts", justify="right")
+    table.add_column("alone", justify="right")
+    table.add_column(f"words it caught (posts), top {words}")
+    idle: list[str] = []
+    for rule in r.rules:
+        terms = r.terms.get(rule, {})
+        for t in TermHits.ranked(terms):
+            table.add_row(*([rule] if several else []), printable(t.written), str(t.posts), str(t.alone),
+                          printable(", ".join(t.top_words(words, counts=True))))
+        idle += [f"{rule}: " * several + t.written for t in terms.values() if not t.posts]
+    c.print(table)
+    c.print(Text("alone: posts no other term of the rule hit (an OR loses them without this term)", style="dim"))
+    if idle:
+        c.print(Text(f"{len(idle)} terms hit nothing: " + printable(", ".join(idle)), style="dim"))
 
 
 def _excerpt(text: str, matches: list[Match], width: int = 220) -> Text:

@@ -31,14 +31,17 @@ def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:
 
 def warn_shadowed(ruleset: RuleSet, rule: Rule) -> None:
     """Warn when another file defines a rule of the same name: the command uses `rule`, which may
-    not be the one just written."""
+    not be the one just written; and about `rule` itself (it can never match, a look-alike word)."""
     for e in ruleset.errors:
         if e.message.startswith(f"rule '{rule.name}' is already defined at "):
             err().print(Text(f"warning: {e}; using the one at {rule.path}:{rule.line}", style="yellow"))
+    for e in ruleset.warnings:
+        if e.path == rule.path and e.message.startswith((f"rule '{rule.name}' ", f"rule '{rule.name}':")):
+            err().print(Text(f"warning: {e}", style="yellow"))
 
 
 def _warn(ruleset: RuleSet) -> None:
-    for e in ruleset.errors:
+    for e in [*ruleset.errors, *ruleset.warnings]:
         err().print(Text(f"warning: {e}", style="yellow"))
 
 
@@ -70,16 +73,19 @@ def rules() -> None:
 @rules.command()
 @click.argument("path", default=DEFAULT_RULES, type=click.Path())
 def check(path: str) -> None:
-    """Validate every rule file in PATH (a folder or a file) and run each rule's examples."""
+    """Validate every rule file in PATH (a folder or a file) and run each rule's examples. Warnings
+    (a file or rule that watches nothing, a word that cannot match as meant) do not fail the check."""
     ruleset = load_rules(path)
     errors = list(ruleset.errors)
     if ruleset.rules:
         errors += check_examples(ruleset)
-    errors.sort(key=lambda e: (e.path, e.line, e.col))  # file by file, each in reading order
-    for e in errors:
-        click.echo(str(e))
+    warnings = set(map(id, ruleset.warnings))
+    shown = sorted([*errors, *ruleset.warnings], key=lambda e: (e.path, e.line, e.col))  # file by file, in reading order
+    for e in shown:
+        click.echo(f"warning: {e}" if id(e) in warnings else str(e))
     files = {r.path for r in ruleset.rules}
     summary = f"{len(ruleset.rules)} rules in {len(files)} files loaded, {len(errors)} errors"
+    summary += f", {len(ruleset.warnings)} warnings" if ruleset.warnings else ""
     click.echo(summary, err=True)
     sys.exit(1 if errors else 0)
 

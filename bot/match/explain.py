@@ -4,9 +4,14 @@ Alerts (terminal, Telegram) and exports show the same line, from the hits a `Mat
 
 from __future__ import annotations
 
-__all__ = ["matched_words"]
+import re
+from collections.abc import Iterable
+
+__all__ = ["matched_words", "term_words"]
 
 _EDGE = "\"'«»„“”‘’()[]{}.,:;!?…"  # cut from a word's ends when it is shown
+_WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
+_NOT_WORD_EDGES = re.compile(r"^[\W_]+|[\W_]+$")  # emoji and marks around a word (⚡️план) in counts
 _URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
@@ -26,13 +31,18 @@ def _cut(url: str) -> str:
     return url if len(url) <= _URL_SHOWN else url[: _URL_SHOWN - 1] + "…"
 
 
+def _shown(text: str, start: int, end: int, kind: str) -> str:
+    """The post's word a hit stands for: the whole word around it, a link cut to a readable length."""
+    return _whole_word(text, start, end) if kind != "url" else _cut(text[start:end])
+
+
 def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
     """«оцеплена ← оцепить, 45-й, полка, дезертирв ← дезертир (typo)»: each word of the post a rule
     hit, once, in order, with the rule's term when it is not the same word (an inflection, a
     prefix, a typo); the words of a phrase or an exact form stand alone."""
     out: dict[str, str] = {}
     for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
-        word = _whole_word(text, start, end) if kind != "url" else _cut(text[start:end])
+        word = _shown(text, start, end, kind)
         key = word.casefold()
         if not word or key in out:
             continue
@@ -40,3 +50,29 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
         same = base == key or term.startswith(('"', "=")) or " " in term
         out[key] = word if same else f"{word} ← {term}" + (" (typo)" if kind == "typo" else "")
     return ", ".join(out.values())
+
+
+def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]]) -> dict[str, dict[str, bool]]:
+    """{term: {word: caught as a typo?}}: the post's words (lower case, once each, in order) each
+    query term hit; one occurrence of a phrase is one entry («самовольно оставивших»). What a
+    back-test counts to show which terms bring the hits, and in which words."""
+    runs: list[list] = []  # [term, words, hits, typo?, end]: a word hit, or one phrase occurrence
+    for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
+        word = _shown(text, start, end, kind)
+        word = (word if kind == "url" else _NOT_WORD_EDGES.sub("", word) or word).casefold().replace("ё", "е")
+        last = runs[-1] if runs else None
+        if (last and last[0] == term and last[2] < term.count(" ") + 1 and term.startswith('"')
+                and not _WORDY.search(text, last[4], start)):  # the next word of the same phrase
+            if word != last[1][-1]:  # (both parts of «в/ч» are one written word)
+                last[1].append(word)
+            last[2] += 1
+            last[3] |= kind == "typo"
+            last[4] = end
+        else:
+            runs.append([term, [word], 1, kind == "typo", end])
+    out: dict[str, dict[str, bool]] = {}
+    for term, words, _n, typo, _end in runs:
+        seen = out.setdefault(term, {})
+        key = " ".join(words)
+        seen[key] = seen.get(key, False) or typo
+    return out

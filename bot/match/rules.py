@@ -13,7 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from ..post import bare_id
-from .query import MAX_TYPOS, Node, QueryError, parse
+from .query import (
+    MAX_TYPOS,
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    QueryError,
+    Url,
+    Word,
+    parse,
+    to_text,
+    words_of,
+)
 
 __all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "load_rules", "parse_rules_text", "read_rule_file", "SEVERITIES"]
 
@@ -84,10 +98,13 @@ class Rule:
 
 @dataclass
 class RuleSet:
-    """Rules loaded from files, and the errors met on the way."""
+    """Rules loaded from files, the errors met on the way (each takes a rule or a file out of use),
+    and warnings (nothing is taken out of use: a file or a rule that watches nothing, a word that
+    cannot match as meant)."""
 
     rules: list[Rule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
+    warnings: list[RuleError] = field(default_factory=list)
 
     def get(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -211,6 +228,9 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
     def err(offset: int, message: str) -> None:
         out.errors.append(RuleError(path, *loc.line_col(offset), message))
 
+    def warn(offset: int, message: str) -> None:
+        out.warnings.append(RuleError(path, *loc.line_col(offset), message))
+
     for key in data:
         if key != "rule":
             m = re.search(rf"(?m)^[ \t]*\[*[ \t]*{re.escape(key)}\b", text)
@@ -220,12 +240,18 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
         err(0, "'rule' must be an array of tables: write [[rule]]")
         return out
     if not rules and "rule" not in data:
-        err(0, "no rules in this file; each rule starts with [[rule]]")
+        warn(0, "no rules in this file; each rule starts with [[rule]]")
+    elif not rules:
+        m = re.search(r"(?m)^[ \t]*rule[ \t]*=", text)
+        warn(m.end() - len(m.group().lstrip()) if m else 0, "rule = [] defines no rules: this file watches nothing; "
+             "each rule starts with [[rule]]")
     for index, raw in enumerate(rules):
         rule = _build_rule(raw, index, loc, err, path)
         if rule is not None:
             out.rules.append(rule)
+            _warn_rule(rule, index, loc, warn)
     out.errors.sort(key=lambda e: (e.line, e.col))
+    out.warnings.sort(key=lambda e: (e.line, e.col))
     return out
 
 
@@ -309,6 +335,80 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     )
 
 
+# -- warnings: rules that load but cannot do what they say ------------------------------------------
+
+# Latin letters an analyst can take for Cyrillic ones, as written (lower-case b, h, k, m, t do not look alike).
+_LOOKALIKE = dict(zip("ABCEHKMOPTXYaceopxy", "АВСЕНКМОРТХУасеорху"))
+
+
+def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
+    """Warn (at file:line:col) about a rule that can never match, and about words written in
+    Latin look-alike letters."""
+    blocked = _never(rule.node, frozenset())
+    if blocked:
+        warn(loc.key(index, "query"), f"rule '{rule.name}' can never match: its query needs {_one_of(blocked)}, "
+             "which a NOT in the same query rules out")
+    elif blocked := _never(rule.node, frozenset().union(*map(_banned_by, rule.exclude_nodes))):
+        warn(loc.key(index, "exclude"), f"rule '{rule.name}' can never match: every post its query matches has "
+             f"{_one_of(blocked)}, which its exclude rules out")
+    for key, item, node in [("query", 0, rule.node), *(("exclude", i, n) for i, n in enumerate(rule.exclude_nodes))]:
+        for w in words_of(node):
+            cyrillic = _cyrillic_twin(w)
+            if cyrillic:
+                warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {w.raw!r} is in Latin letters only, so "
+                     f"it never matches Cyrillic «{cyrillic}» (look-alike letters are folded only in words that mix "
+                     f"both alphabets); if you meant Cyrillic, write {cyrillic}")
+
+
+def _one_of(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else "one of " + ", ".join(terms)
+
+
+def _cyrillic_twin(w: Word) -> str | None:
+    """The Cyrillic word a Latin-only query word looks like («BCY» -> «ВСУ»), or None."""
+    letters = re.sub(r"^=|\*$|~\d+$", "", w.raw or "")
+    if len(letters) < 2 or any(c not in _LOOKALIKE for c in letters):
+        return None
+    return "".join(_LOOKALIKE[c] for c in letters)
+
+
+def _term_key(node: Word | Phrase | Url) -> tuple[object, ...]:
+    """What makes two terms match the same words: a word's text, mode and typos (not its case)."""
+    if isinstance(node, Word):
+        return ("word", node.text, node.mode, node.typos)
+    if isinstance(node, Phrase):
+        return ("phrase", *(_term_key(w) for w in node.words))
+    return ("url", node.text)
+
+
+def _banned_by(node: Node) -> frozenset[tuple[object, ...]]:
+    """The terms any one of which makes `node` match: what a NOT of it (or an exclude) rules out."""
+    if isinstance(node, (Word, Phrase, Url)):
+        return frozenset([_term_key(node)])
+    if isinstance(node, Or):
+        return frozenset().union(*map(_banned_by, node.items))
+    return frozenset()  # an AND or a NEAR needs more than one term: no single term decides it
+
+
+def _never(node: Node, banned: frozenset[tuple[object, ...]]) -> list[str]:
+    """The terms that stop `node` from ever matching when posts with a `banned` term are ruled out
+    (empty when it can match). Sure, not complete: it catches «x AND NOT x» and its kin."""
+    if isinstance(node, (Word, Url)):
+        return [to_text(node)] if _term_key(node) in banned else []
+    if isinstance(node, Phrase):
+        hit = _term_key(node) in banned or any(_term_key(w) in banned for w in node.words)
+        return [to_text(node)] if hit else []
+    if isinstance(node, Or):
+        parts = [_never(n, banned) for n in node.items]
+        return list(dict.fromkeys(t for p in parts for t in p)) if all(parts) else []
+    if isinstance(node, And):
+        banned = banned.union(*(_banned_by(n.item) for n in node.items if isinstance(n, Not)))
+        return next((p for n in node.items if not isinstance(n, Not) and (p := _never(n, banned))), [])
+    if isinstance(node, Near):
+        return _never(node.left, banned) or _never(node.right, banned)
+    return []
+
+
 def channel_key(value: str | int) -> str:
     """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key."""
     s = str(value).strip()
@@ -356,6 +456,7 @@ def load_rules(path: str | Path) -> RuleSet:
             out.errors.append(text)
             continue
         part = parse_rules_text(text, str(file))
+        out.warnings.extend(part.warnings)
         errors = list(part.errors)
         for rule in part.rules:
             if rule.name in seen:

@@ -9,12 +9,36 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Mapping, Sequence
 
+from ..match.explain import term_words
 from ..match.matcher import Match, Matcher
+from ..match.query import Node, Phrase, terms_of, to_text
 from ..match.rules import Rule
 from .db import Store, iso
 from .read import StoredPost, iter_posts, resolve_channels
 
-__all__ = ["Backtest", "run_backtest"]
+__all__ = ["Backtest", "TermHits", "run_backtest"]
+
+
+@dataclass
+class TermHits:
+    """One query term's part in a rule's hits: what an analyst weighs to keep or drop the term."""
+
+    written: str  # the term as the rule writes it
+    posts: int = 0  # matched posts the term hit
+    alone: int = 0  # of those, posts no other term of the rule hit (for an OR, what dropping it loses)
+    words: Counter[str] = field(default_factory=Counter)  # the post's word it hit (lower case) -> posts
+    typos: set[str] = field(default_factory=set)  # the words it caught as typos
+
+    def top_words(self, n: int, counts: bool = False) -> list[str]:
+        """The n words it caught in most posts, a typo marked («дизертир (typo)»), each with its posts
+        when `counts` («дезертиров 5»); then «+3 more» when there are more."""
+        top = [f"{w}{' (typo)' * (w in self.typos)}" + f" {k}" * counts for w, k in self.words.most_common(n)]
+        return top + ([f"+{len(self.words) - n} more"] if len(self.words) > n else [])
+
+    @staticmethod
+    def ranked(terms: dict[str, TermHits]) -> list[TermHits]:
+        """The terms that hit, most posts first (query order among equals)."""
+        return sorted((t for t in terms.values() if t.posts), key=lambda t: -t.posts)
 
 
 @dataclass
@@ -31,6 +55,7 @@ class Backtest:
     stored: Counter[str] = field(default_factory=Counter)  # rule -> posts the store has as matched
     gained: Counter[str] = field(default_factory=Counter)  # matched now, not in the store
     lost: Counter[str] = field(default_factory=Counter)  # in the store, not matched now
+    terms: dict[str, dict[str, TermHits]] = field(default_factory=dict)  # rule -> term (as hits name it) -> counts
 
 
 def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str | int] = (),
@@ -41,7 +66,8 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
     (knowing the config's channel `groups`, which rules may be scoped to); keep counts and the
     latest samples."""
     matcher = Matcher(list(rules), groups=groups)
-    result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)))
+    result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)),
+                      terms={r.name: _terms(r) for r in matcher.rules})
     channels = list(channels)
     channel_ids = resolve_channels(store, channels)[0] if channels else None
     stored = _stored_matches(store, result.rules, channel_ids, since, until)
@@ -63,8 +89,34 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
         result.by_channel[(post.channel_id, post.channel_title)] += 1
         result.by_day[post.date[:10]] += 1
         result.samples.append((post, matches))
+        for m in matches:
+            _count_terms(result.terms[m.rule], post.text, m)
     result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
     return result
+
+
+def _terms(rule: Rule) -> dict[str, TermHits]:
+    """Every term of the rule's query (not those under a NOT: they never hit), in query order."""
+    return {to_text(n): TermHits(_as_written(rule.query, n)) for n in terms_of(rule.node)}
+
+
+def _as_written(query: str, node: Node) -> str:
+    """A term as the query has it: «в/ч», where the parsed phrase reads "=в =ч"."""
+    text = to_text(node)
+    if isinstance(node, Phrase) and query[node.pos:node.pos + 1] not in "\"«“„":
+        return query[node.pos:].split(None, 1)[0].rstrip(")")
+    return text
+
+
+def _count_terms(terms: dict[str, TermHits], text: str, match: Match) -> None:
+    """Add one matched post to the counts of the terms that hit it, and of the words they hit."""
+    found = term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in match.hits])
+    for term, words in found.items():
+        counts = terms.setdefault(term, TermHits(term))
+        counts.posts += 1
+        counts.alone += len(found) == 1
+        counts.words.update(words.keys())
+        counts.typos.update(w for w, typo in words.items() if typo)
 
 
 def _stored_matches(store: Store, rules: list[str], channel_ids: list[int] | None, since: datetime | None,

@@ -1,0 +1,232 @@
+"""Which terms of a rule bring its back-test hits (and in which words), and the warnings
+`rules check` gives for rule files that watch nothing or words that cannot match as meant."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from bot.match.edit import RuleBook
+from bot.match.explain import term_words
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule, load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.backtest import run_backtest
+from bot.store.db import Store
+
+from .test_chat import run as run_async
+from .test_chat import running
+
+
+def run(*args: object) -> Result:
+    """The CLI on a terminal wide enough that no table row wraps."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200"})
+
+
+RULE = '''[[rule]]
+name = "desertion"
+query = 'дезертир OR дезертирство OR "самовольно оставивший" OR самоволка'
+'''
+TEXTS = [
+    "В Краснодаре задержали дезертиров.",  # дезертир, alone
+    "Задержан дизертир, его ищут с весны.",  # дезертир, by a typo
+    "⚡️Дезертирство стало массовым, пишут СМИ.",  # дезертирство (an emoji stuck to it)
+    "Самовольно оставивших часть военных задержали.",  # the phrase
+    "Дезертир рассказал о дезертирстве.",  # two terms: neither alone
+    "Погода в Москве: завтра до +5, без осадков.",  # nothing
+]
+
+
+def make_store(tmp_path: Path, texts: list[str] = TEXTS) -> Path:
+    """A store of these posts (one channel, one an hour), written by the real pipeline."""
+    db = tmp_path / "t.db"
+    posts = [Post(message_id=i + 1, date=datetime(2024, 11, 1, tzinfo=UTC) + timedelta(hours=i), text=t,
+                  channel_id=-1001800000001, channel_title="Кубань Онлайн", channel_username="kuban")
+             for i, t in enumerate(texts)]
+    store = Store(db)
+    try:
+        list(Pipeline(store, Matcher([])).process(posts))
+    finally:
+        store.close()
+    return db
+
+
+def rule_file(tmp_path: Path, text: str = RULE, name: str = "desertion.toml") -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- back-test: hits per term ----------------------------------------------------------------------
+
+
+def test_each_term_has_its_posts_the_posts_it_alone_matched_and_the_words_it_caught(tmp_path: Path) -> None:
+    store = Store(make_store(tmp_path))
+    try:
+        bt = run_backtest(store, load_rules(rule_file(tmp_path)).rules)
+    finally:
+        store.close()
+    terms = bt.terms["desertion"]
+    assert list(terms) == ["дезертир", "дезертирство", '"самовольно оставивший"', "самоволка"]  # query order
+    d = terms["дезертир"]
+    assert (d.posts, d.alone, dict(d.words), d.typos) == (3, 2, {"дезертиров": 1, "дизертир": 1, "дезертир": 1},
+                                                          {"дизертир"})
+    s = terms["дезертирство"]
+    assert (s.posts, s.alone, dict(s.words)) == (2, 1, {"дезертирство": 1, "дезертирстве": 1})  # not «⚡️дезертирство»
+    assert dict(terms['"самовольно оставивший"'].words) == {"самовольно оставивших": 1}  # one phrase, one entry
+    assert terms["самоволка"].posts == 0
+    assert bt.matched_posts == 5
+
+
+def test_the_words_of_a_phrase_and_of_a_slashed_word_count_as_one() -> None:
+    m = Matcher([Rule.from_query("r", 'в/ч OR 137-й OR "воинская часть"')])
+    text = "В/ч 12345 и 137-й полк; воинской части, а затем Воинская часть."
+    (match,) = m.match(text)
+    found = term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in match.hits])
+    assert found == {'"=в =ч"': {"в/ч": False}, '"=137 =й"': {"137-й": False},
+                     '"воинская часть"': {"воинской части": False, "воинская часть": False}}
+
+
+def test_cli_backtest_shows_hits_per_term_and_the_terms_that_hit_nothing(tmp_path: Path) -> None:
+    db = make_store(tmp_path)
+    r = run("rules", "backtest", rule_file(tmp_path), "--db", db, "--samples", "0")
+    assert r.exit_code == 0, r.output
+    rows = [" ".join(line.strip("│ ").split()) for line in r.stdout.split("hits per term")[1].splitlines()]
+    assert any(row.startswith("дезертир │ 3 │ 2 │ дезертиров 1, дизертир (typo) 1, дезертир 1") for row in rows), rows
+    assert any(row.startswith('"самовольно оставивший" │ 1 │ 1 │ самовольно оставивших 1') for row in rows), rows
+    assert "1 terms hit nothing: самоволка" in r.stdout
+
+
+def test_cli_backtest_of_a_file_names_the_rule_of_each_term_and_the_written_term(tmp_path: Path) -> None:
+    db = make_store(tmp_path, ["Задержан военнослужащий в/ч 12345", "Дезертира задержали"])
+    path = rule_file(tmp_path, RULE + '\n[[rule]]\nname = "unit"\nquery = "в/ч OR бригада"\n')
+    r = run("rules", "backtest", path, "--db", db, "--samples", "0")
+    assert r.exit_code == 0, r.output
+    table = r.stdout.split("hits per term")[1]
+    assert "│ unit      │ в/ч " in table and '"=в =ч"' not in table  # as the rule writes it
+    assert "unit: бригада" in r.stdout and "desertion: самоволка" in r.stdout  # among the terms that hit nothing
+
+
+# -- the chat's back-test --------------------------------------------------------------------------
+
+
+def test_chat_add_rule_backtest_names_its_busiest_terms_and_their_words(fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from .fake_telegram import eventually
+    from .test_chat import ANALYST, DESERTION, SHOT, alerts, replies
+
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: alerts(fake))
+            fake.message_to_bot(ANALYST, "/add_rule krasnodar Краснодар AND (задержали OR арестовали OR сбежать)")
+            r = await eventually(lambda: next((m for m in replies(fake) if "Back-test" in m.text), None))
+            assert "Back-test, last 7 days: 1 of 1 posts would match" in r.text
+            assert "Terms: Краснодар 1 (краснодаре); задержали 1 (задержали); сбежать 1 (сбежавших); " \
+                   "1 hit nothing." in r.text, r.text
+    run_async(go())
+
+
+# -- rules check: warnings -------------------------------------------------------------------------
+
+
+def test_a_file_with_no_rules_warns_and_the_other_rules_still_pass(tmp_path: Path) -> None:
+    rule_file(tmp_path)
+    empty = rule_file(tmp_path, "# a draft: rules to come\nrule = []\n", "draft.toml")
+    blank = rule_file(tmp_path, "# nothing here yet\n", "blank.toml")
+    r = run("rules", "check", tmp_path / "rules")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        f"warning: {blank}:1:1: no rules in this file; each rule starts with [[rule]]",
+        f"warning: {empty}:2:1: rule = [] defines no rules: this file watches nothing; each rule starts with [[rule]]",
+    ]
+    assert "1 rules in 1 files loaded, 0 errors, 2 warnings" in r.stderr
+
+
+def test_a_draft_file_with_no_rules_does_not_hold_back_reloading_the_others(tmp_path: Path) -> None:
+    path = rule_file(tmp_path)
+    store = Store(tmp_path / "t.db")
+    try:
+        book = RuleBook(tmp_path / "rules", store)
+        rule_file(tmp_path, "# a draft: its rules are still to come\n", "draft.toml")  # an error until now
+        path.write_text(RULE.replace("OR самоволка", "OR самоволочка"), encoding="utf-8")
+        os.utime(path, ns=(time.time_ns() + 10**9,) * 2)  # a later mtime, however coarse the clock
+        assert book.reload_if_changed() == (True, [])
+        assert "самоволочка" in book.ruleset.get("desertion").query  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("query", "exclude", "says"), [
+    ("дезертир AND NOT дезертир", [], ("3:1: rule 'd' can never match: its query needs дезертир, which a NOT in "
+                                       "the same query rules out")),
+    ("(полк OR бригада) AND NOT полк AND NOT бригада", [], "its query needs one of полк, бригада"),
+    ("дезертир AND NOT (Дезертир OR самоволка)", [], "its query needs дезертир"),
+    ('"воинская часть" AND NOT часть', [], 'its query needs "воинская часть"'),
+    ("дезертир OR самоволка", ["самоволка OR дезертир"], ("4:1: rule 'd' can never match: every post its query "
+                                                           "matches has one of дезертир, самоволка, which its exclude "
+                                                           "rules out")),
+])
+def test_a_rule_that_can_never_match_warns_at_its_line(tmp_path: Path, query: str, exclude: list[str],
+                                                      says: str) -> None:
+    text = f"[[rule]]\nname = \"d\"\nquery = '{query}'\n" + (f"exclude = {exclude!r}\n".replace("'", '"') if exclude else "")
+    path = rule_file(tmp_path, text)
+    r = run("rules", "check", path)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"warning: {path}:") and says in r.stdout, r.stdout
+    assert not Matcher(load_rules(path).rules).match(query.replace("NOT", "").replace('"', ""))  # it truly cannot
+
+
+@pytest.mark.parametrize("query", [
+    "дезертир AND NOT дезертир~1",  # the NOT allows no typo, the word does: «дизертир» matches
+    "дезертир AND NOT дезертир*",  # a prefix is another term
+    "(дезертир OR самоволка) AND NOT дезертир",
+    "дезертир AND NOT (дезертир AND самоволка)",
+])
+def test_a_rule_that_can_match_gives_no_warning(tmp_path: Path, query: str) -> None:
+    r = run("rules", "check", rule_file(tmp_path, f"[[rule]]\nname = \"d\"\nquery = '{query}'\n"))
+    assert r.exit_code == 0 and r.stdout == "", r.output
+
+
+@pytest.mark.parametrize(("word", "cyrillic"), [("BCY", "ВСУ"), ("CAXAP", "САХАР"), ("=TOP", "ТОР"), ("CKA*", "СКА"),
+                                                ("cop", "сор")])
+def test_a_latin_word_that_looks_cyrillic_warns_with_the_cyrillic_spelling(tmp_path: Path, word: str,
+                                                                          cyrillic: str) -> None:
+    path = rule_file(tmp_path, f'[[rule]]\nname = "d"\nquery = "дезертир OR {word}"\n')
+    r = run("rules", "check", path)
+    assert r.exit_code == 0, r.output
+    assert r.stdout == (f"warning: {path}:3:22: rule 'd': '{word}' is in Latin letters only, so it never matches "
+                        f"Cyrillic «{cyrillic}» (look-alike letters are folded only in words that mix both "
+                        f"alphabets); if you meant Cyrillic, write {cyrillic}\n")
+    # the warning's reason: the Latin word misses the Cyrillic one (remove the warning when it stops)
+    assert not Matcher(load_rules(path).rules).match(f"Новость: {cyrillic.replace('*', '')} сообщает")
+
+
+@pytest.mark.parametrize("word", ["cуть", "deserter", "=AWOL", "T34", "A", "book"])
+def test_words_that_match_as_written_give_no_look_alike_warning(tmp_path: Path, word: str) -> None:
+    r = run("rules", "check", rule_file(tmp_path, f'[[rule]]\nname = "d"\nquery = "дезертир OR {word}"\n'))
+    assert r.exit_code == 0 and r.stdout == "", r.output
+
+
+def test_a_look_alike_word_in_an_exclude_warns_too(tmp_path: Path) -> None:
+    path = rule_file(tmp_path, '[[rule]]\nname = "d"\nquery = "дезертир"\nexclude = ["пустыня", "HET"]\n')
+    r = run("rules", "check", path)
+    assert r.stdout.startswith(f"warning: {path}:4:24: rule 'd': 'HET' is in Latin letters only"), r.stdout
+
+
+def test_backtest_by_name_shows_the_rules_own_warnings(tmp_path: Path) -> None:
+    db = make_store(tmp_path)
+    rule_file(tmp_path, '[[rule]]\nname = "d"\nquery = "дезертир AND NOT дезертир"\n')
+    rule_file(tmp_path, '[[rule]]\nname = "e"\nquery = "BCY"\n', "e.toml")
+    r = run("rules", "backtest", "d", "--rules", tmp_path / "rules", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "rule 'd' can never match" in r.stderr and "BCY" not in r.stderr  # only the rule run
+    assert "\n0 of 6 stored posts matched" in "\n" + r.stdout
