@@ -168,10 +168,13 @@ def test_no_typos_on_short_words() -> None:
     assert matches("танк~1", "тнак")  # an explicit allowance still works
 
 
-def test_two_edits_on_long_words() -> None:
-    assert forms("дезертирство", "дизиртирство") == ["дизиртирство"]
-    assert forms("мобилизация", "мобилизацыя") == ["мобилизацыя"]
-    assert not matches("дезертирство", "дизиртирствва")  # three edits
+def test_two_edits_only_when_asked() -> None:
+    assert forms("дезертирство~2", "дизиртирство") == ["дизиртирство"]
+    assert forms("мобилизация~2", "мобилизацыя") == ["мобилизацыя"]
+    assert not matches("дезертирство~2", "дизиртирствва")  # three edits
+    assert forms("дезертирство", "дизертирство") == ["дизертирство"]  # one edit by default
+    assert not matches("дезертирство", "дизиртирство")
+    assert not matches("дезертировать", "детектировать")  # a word the dictionary lacks, 2 edits off
 
 
 def test_a_dictionary_word_is_never_a_typo() -> None:
@@ -291,7 +294,7 @@ def test_scores() -> None:
     (typo,) = hits("дезертир", "задержан дезертр")
     assert typo.kind == "typo"
     assert 0.5 < typo.score < 1.0
-    (two,) = hits("дезертирство", "дизиртирство")
+    (two,) = hits("дезертирство~2", "дизиртирство")
     assert two.score < hits("дезертирство", "дезертирствао")[0].score < 1.0
 
 
