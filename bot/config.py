@@ -214,6 +214,12 @@ def _folder_problem(folder: Path) -> str | None:
     return None
 
 
+def _not_utf8(path: Path, e: UnicodeDecodeError) -> str:
+    """`file:line: not UTF-8 text` for a file that is not text (a database, a UTF-16 save)."""
+    line = e.object.count(b"\n", 0, e.start) + 1
+    return f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); is this the right file? save it as UTF-8"
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read and validate a config file (None: every default, for quick starts); raises ConfigError."""
     if path is None:
@@ -223,8 +229,12 @@ def load_config(path: str | Path | None) -> Config:
         text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the TOML
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file (copy config.example.toml to start)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read ({e})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder, expected the config file (config.toml)") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(_not_utf8(p, e)) from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read ({e.strerror or e})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -415,8 +425,12 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secre
         except tomllib.TOMLDecodeError as e:
             line = re.search(r"at line (\d+)", str(e))
             raise ConfigError(f"{config.secrets}:{line.group(1) if line else 1}: not valid TOML") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{config.secrets}: cannot read ({type(e).__name__})") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{config.secrets}: is a folder, expected the secrets file (named by paths.secrets)") from None
+        except UnicodeDecodeError:  # never shown: the bytes may be a secret
+            raise ConfigError(f"{config.secrets}: not UTF-8 text; save the secrets file as UTF-8") from None
+        except OSError as e:
+            raise ConfigError(f"{config.secrets}: cannot read ({e.strerror or type(e).__name__})") from None
     where = f"{config.secrets}" if config.secrets else "the secrets file (paths.secrets)"
     api_id = env.get(ENV_API_ID) or found.get("api_id")
     api_hash = env.get(ENV_API_HASH) or found.get("api_hash")
@@ -425,10 +439,9 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secre
         missing = " and ".join(n for n, v in ((ENV_API_ID, api_id), (ENV_API_HASH, api_hash)) if not v)
         raise ConfigError(f"{missing} not set: set the environment variable, or put api_id/api_hash in {where} "
                           "(get them at https://my.telegram.org)")
-    try:
-        api_id = int(api_id)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{ENV_API_ID} (or api_id in {where}) must be a number") from None
+    api_id = _api_id(api_id)
+    if api_id is None:
+        raise ConfigError(f"{ENV_API_ID} (or api_id in {where}) must be a whole positive number (my.telegram.org shows it)")
     if not isinstance(api_hash, str) or not re.fullmatch(r"[0-9a-fA-F]{32}", api_hash):
         raise ConfigError(f"{ENV_API_HASH} (or api_hash in {where}) must be 32 hexadecimal characters")
     if token is not None and (not isinstance(token, str) or not re.fullmatch(r"\d+:[A-Za-z0-9_-]{30,}", token)):
@@ -436,3 +449,13 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secre
     if config.send_via == "bot" and not token:
         raise ConfigError(f"alerts.send_via = \"bot\" needs {ENV_BOT_TOKEN} (or bot_token in {where})")
     return Secrets(api_id=api_id, api_hash=api_hash, bot_token=token)
+
+
+def _api_id(value: Any) -> int | None:
+    """The api_id as Telegram issues it (a positive 32-bit integer, written bare or quoted), else None:
+    1e400, 123.5, true or a list are typing slips to report, not to round or to crash on."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,10}\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value < 2**31 else None

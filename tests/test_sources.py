@@ -378,7 +378,8 @@ def test_read_jsonl_on_arbitrary_lines_yields_posts_or_skips(tmp_path: Path, lin
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     items = list(read_jsonl(f))
     assert all(isinstance(x, (Post, Skip)) for x in items)
-    assert len(items) <= len([ln for ln in lines if ln.strip()])
+    filled = len([ln for ln in lines if ln.strip()])
+    assert len(items) <= filled or (not filled and [x.reason for x in items] == ["empty: no line in it holds a post"])
 
 
 @given(st.binary(max_size=200))

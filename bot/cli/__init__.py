@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+from typing import Any
 
 import click
 
 from . import backtest, export, live, search, stats, stories
+from .common import database_problem, fail
 from .replay import replay
 from .rules import rules
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The top command: an SQLite error that escapes a subcommand (a database locked by another
+    program, a damaged file, a full disk) ends it with one line naming the database, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as e:
+            fail(database_problem(e))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="tgwatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:

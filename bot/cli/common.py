@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -95,7 +96,7 @@ class UntilParam(WhenParam):
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         dt = super().convert(value, param, ctx)
-        if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-?\d{2}-?\d{2}\s*", value):  # 2024-11-20, 20241120
             try:
                 dt += timedelta(days=1)
             except OverflowError:  # 9999-12-31: its end is the end of time
@@ -124,18 +125,41 @@ def open_store(path: str, *, must_exist: bool = False) -> Store:
         if must_exist and not db.exists():
             fail(f"{path}: no such database (run `tgwatch replay ... --db {path}` first)")
         folder = db.resolve().parent
+        if folder.is_file():
+            fail(f"{path}: {folder} is a file, not a folder")
         if not folder.is_dir():
             fail(f"{path}: folder {folder} does not exist")
         if db.exists() and not os.access(db, os.R_OK | os.W_OK):
             fail(f"{path}: not readable and writable by you (tgwatch writes to its database, even to read it)")
         if not os.access(folder, os.W_OK | os.X_OK):
             fail(f"{path}: folder {folder} is not writable (SQLite keeps its journal beside the database)")
+    _opened[:] = [path]
     try:
         return Store(path)
     except StoreError as e:
         fail(str(e))
     except Exception as e:  # sqlite3.OperationalError for unreadable paths
         fail(f"{path}: cannot open database ({e})")
+
+
+def database_problem(e: sqlite3.DatabaseError) -> str:
+    """One line for an SQLite error that stopped a command midway (a lock held too long, a damaged
+    file, a full disk): the database it hit, what is wrong and what to do. Every transaction is
+    all or nothing, so what was committed before stays stored."""
+    db = _opened[-1] if _opened else "the database"
+    text = str(e)
+    if "locked" in text or "busy" in text:
+        return (f"{db}: the database stayed locked by another program for 30 s (a running `tgwatch run` or "
+                "replay?); what was stored before is kept: run the command again when the other one is done")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (f"{db}: the database is damaged ({text}); keep a copy of it, then rescue its rows with "
+                f"`sqlite3 {db} .recover | sqlite3 recovered.db`")
+    if "full" in text:
+        return f"{db}: the disk is full ({text}); what was stored before is kept: free some space and run the command again"
+    return f"{db}: database error ({text}); what was stored before is kept"
+
+
+_opened: list[str] = []  # the database this command opened (`open_store`), for `database_problem`
 
 
 def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_one: bool = False) -> list[int]:

@@ -42,6 +42,8 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     Only posts a rule currently matches, unless --all-posts. CSV and JSON Lines go to stdout
     without -o; Excel (xlsx) needs -o FILE.
     """
+    if output == "-":  # the usual name of stdout
+        output = None
     if output is not None:
         _check_output(output, db_path)
     suffix = Path(output).suffix.lower().lstrip(".") if output else ""
@@ -92,11 +94,16 @@ def _check_output(output: str, db_path: str) -> None:
     if output.endswith(("/", os.sep)):  # Path() would drop the slash and write a file named like the folder
         fail(f"-o {output}: names a folder; give a file name, e.g. {output.rstrip('/' + os.sep) or '.'}/export.csv")
     target = Path(output)
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        fail(f"-o {output}: folder {folder} does not exist")
     if db_path != ":memory:":
         db = Path(db_path).resolve()
         own = {db, *(db.with_name(db.name + end) for end in ("-wal", "-shm", "-journal"))}
         if target.resolve() in own:
             fail(f"-o {output}: that is the database being exported ({db_path}) or its journal; choose another file")
+    if not target.is_file():  # nothing to sniff; opening a named pipe to read would wait for a writer
+        return
     try:
         with target.open("rb") as f:
             if f.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER:
@@ -123,18 +130,25 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
             stream.flush()
             stream.detach()
     target = Path(output)
+    if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
+        return _write_file(rows, fmt, target, bom)
+    target = target.resolve()  # through a link: the file it names is replaced, the link kept
     tmp = target.with_name(f".{target.name}.part")
     try:
-        if fmt == "xlsx":
-            n = write_xlsx(rows, tmp)
-        else:
-            with tmp.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-                n = write_csv(rows, f, excel=bom) if fmt == "csv" else write_jsonl(rows, f)
+        n = _write_file(rows, fmt, tmp, bom)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return n
+
+
+def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool) -> int:
+    """Write the rows to `path` in `fmt`; returns how many."""
+    if fmt == "xlsx":
+        return write_xlsx(rows, path)
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+        return write_csv(rows, f, excel=bom) if fmt == "csv" else write_jsonl(rows, f)
 
 
 def _first_checked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

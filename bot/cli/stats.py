@@ -58,6 +58,9 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
         now = datetime.now(timezone.utc)
         end = until or (min(stored[1], now) if stored else now)  # a replayed history ends at its newest post
         start = since or _days_before(end, DEFAULT_DAYS)
+        if until is None and since is not None and since >= end:  # --until was not given: say what it stood for
+            newest = f"the newest stored post ({end:%Y-%m-%d %H:%M} UTC)" if stored else "now (the store has no post)"
+            fail(f"--since {since:%Y-%m-%d %H:%M} UTC is after {newest}, where the period ends unless --until says otherwise")
         check_span(start, end)
         text = stats_text(store, since=start, now=end, limit=1 << 20)
         # the days listed and drawn: those of the period that have stored posts (a period of

@@ -66,8 +66,17 @@ def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channe
     c.print(table)
 
 
+class StoryId(click.IntRange):
+    """A story number as `stories`, alerts and exports show it: 9 or #9."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, str) and not value.strip().removeprefix("#").isdigit():
+            self.fail(f"{value!r} is not a story number (like 9 or #9)", param, ctx)
+        return super().convert(value.strip().removeprefix("#") if isinstance(value, str) else value, param, ctx)
+
+
 @click.command()
-@click.argument("story_id", metavar="ID", type=click.IntRange(min=1, max=2**63 - 1))
+@click.argument("story_id", metavar="ID", type=StoryId(min=1, max=2**63 - 1))
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 def story(story_id: int, db_path: str) -> None:
     """Every post of story ID (the #N that `tgwatch stories`, alerts and exports give), oldest

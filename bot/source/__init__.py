@@ -22,12 +22,17 @@ def _resolved(p: Path) -> Path:
         return p.absolute()
 
 
-def _found_below(folder: Path) -> list[Path]:
+def _found_below(folder: Path, unreadable: list[Skip]) -> list[Path]:
     """result.json and *.jsonl files below a folder, sorted; folders linked into it are searched
-    too (each real folder once, so a link loop ends)."""
+    too (each real folder once, so a link loop ends). A folder that cannot be listed is added to
+    `unreadable`: the files in it would otherwise be missed without a word."""
     found: list[Path] = []
     seen: set[str] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+
+    def cannot_list(e: OSError) -> None:
+        unreadable.append(Skip(str(e.filename or folder), "", f"cannot read this folder: {e.strerror or e}"))
+
+    for root, dirs, files in os.walk(folder, onerror=cannot_list, followlinks=True):
         real = os.path.realpath(root)
         if real in seen:
             dirs.clear()
@@ -51,8 +56,10 @@ def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
 
     for p in map(Path, paths):
         if p.is_dir():
-            found = _found_below(p)
-            if not found:
+            unreadable: list[Skip] = []
+            found = _found_below(p, unreadable)
+            yield from unreadable
+            if not found and not unreadable:
                 yield Skip(str(p), "", "no result.json or *.jsonl below this folder")
             yield from (f for f in found if first_time(f))
         elif p.exists():

@@ -312,6 +312,8 @@ def _load_export(path: Path) -> dict[str, Any] | Skip:
     except UnicodeDecodeError as e:
         if e.reason == "unexpected end of data" and e.end == len(e.object):  # cut inside a letter
             return Skip(str(path), "", f"cut short at byte {e.start} (a letter is left unfinished); truncated export?")
+        if e.object.startswith(b"SQLite format 3\x00"):
+            return Skip(str(path), "", "an SQLite database (a tgwatch store?), not an export: a store is named with --db")
         return Skip(str(path), "", f"not UTF-8 text (byte {e.start}: {e.reason})")
     except ValueError:  # an integer of more than 4300 digits
         return Skip(str(path), "", "not a Telegram export (a number too long to read)")

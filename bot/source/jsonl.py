@@ -106,10 +106,14 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
             lines: Iterator[tuple[int, bytes]] = enumerate(f, 1)
         else:
             lines = ((n, _line_at(f, offset)) for n, offset in order)
+        blank = True
         for n, raw in lines:
             item = _read_line(path, n, raw)
             if item is not None:
+                blank = False
                 yield item
+        if blank:  # said, not passed over: an export or a copy that failed leaves such a file
+            yield Skip(str(path), "", "empty: no line in it holds a post")
 
 
 def _date_order(f: BinaryIO) -> list[tuple[int, int]] | None:

@@ -122,5 +122,17 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
         if r:
             ws.autofilter(0, 0, r, len(EXPORT_FIELDS) - 1)
     finally:
-        wb.close()
+        _close_workbook(wb)
     return n
+
+
+def _close_workbook(wb: Any) -> None:
+    """Write the workbook out; a file that cannot be created is the OSError it is (xlsxwriter wraps
+    it in its own exception, which callers that catch OSError would let through as a traceback)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        wb.close()
+    except FileCreateError as e:
+        cause = e.args[0] if e.args else None
+        raise (cause if isinstance(cause, OSError) else OSError(str(e))) from None
