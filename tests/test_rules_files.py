@@ -345,3 +345,15 @@ def test_a_bad_byte_after_a_bom_is_placed_on_its_line(tmp_path: Path) -> None:
     (tmp_path / "a.toml").write_bytes(b'\xef\xbb\xbf[[rule]]\nname = "x"\nquery = "a\xff"\n')
     [e] = load_rules(tmp_path).errors
     assert (e.line, e.col) == (3, 11) and "byte 0xff" in e.message
+
+
+@pytest.mark.parametrize("value", ['[1, "a"]', '"desertion"', "[{name = 'a', query = 'полк'}, 2]"])
+def test_rule_that_is_not_an_array_of_tables_is_one_error_at_its_line(value: str) -> None:
+    rs = parse_rules_text(f"# rules\nrule = {value}\n", "f.toml")
+    assert rs.rules == [] and [(e.line, e.col, e.message) for e in rs.errors] == [
+        (2, 1, "'rule' must be an array of tables: write [[rule]]")]
+
+
+def test_a_channel_link_with_a_trailing_slash_names_the_channel() -> None:
+    (rule,) = parse_rules_text('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["https://t.me/Mash/", "@baza/"]\n')
+    assert rule.channels == ("mash", "baza")

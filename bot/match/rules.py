@@ -236,8 +236,9 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
             m = re.search(rf"(?m)^[ \t]*\[*[ \t]*{re.escape(key)}\b", text)
             err(m.start() if m else 0, f"unknown top-level key '{key}'; rules start with [[rule]]")
     rules = data.get("rule", [])
-    if not isinstance(rules, list):
-        err(0, "'rule' must be an array of tables: write [[rule]]")
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        m = re.search(r"(?m)^[ \t]*rule[ \t]*=", text)
+        err(m.end() - len(m.group().lstrip()) if m else 0, "'rule' must be an array of tables: write [[rule]]")
         return out
     if not rules and "rule" not in data:
         warn(0, "no rules in this file; each rule starts with [[rule]]")
@@ -412,7 +413,7 @@ def _never(node: Node, banned: frozenset[tuple[object, ...]]) -> list[str]:
 def channel_key(value: str | int) -> str:
     """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key."""
     s = str(value).strip()
-    s = re.sub(r"^(?:https?://)?t\.me/", "", s).lstrip("@").casefold()
+    s = re.sub(r"^(?:https?://)?t\.me/", "", s).lstrip("@").rstrip("/").casefold()
     if re.fullmatch(r"-?\d+", s):
         s = str(bare_id(int(s)))
     return s
