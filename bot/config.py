@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["Config", "ConfigError", "Secrets", "check_run_paths", "load_config", "load_secrets", "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
+__all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "check_run_paths", "load_config", "load_secrets", "ENV_API_ID",
+           "ENV_API_HASH", "ENV_BOT_TOKEN"]
 
 ENV_API_ID = "TGWATCH_API_ID"
 ENV_API_HASH = "TGWATCH_API_HASH"
@@ -23,6 +24,9 @@ ENV_BOT_TOKEN = "TGWATCH_BOT_TOKEN"
 
 _CHANNEL_RE = re.compile(r"^(?:(?:https?://)?t\.me/(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{3,31})/?$")
 _ID_RE = re.compile(r"^-?\d{5,16}$")
+# A forum topic of an alert chat: @team/42, t.me/team/42 (a public group's topic link), -1001234567890/42,
+# or t.me/c/1234567890/42 (a private group's topic link).
+_TOPIC_RE = re.compile(r"^\s*(?:(?:https?://)?t\.me/(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,16})/(\d{1,10})/?\s*$")
 
 
 T = TypeVar("T")
@@ -48,7 +52,7 @@ class Config:
     secrets: Path | None = None
     channels: tuple[str | int, ...] = ()  # usernames (lower-case, no @) or bare ids
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    chats: tuple[str | int, ...] = ("me",)
+    chats: tuple[str | int, ...] = ("me",)  # "me", usernames, ids, and CHAT/TOPIC strings (`chat_topic`)
     analysts: tuple[int, ...] = ()
     send_via: str = "user"  # user | bot
     edit_every_seconds: float = 60.0
@@ -100,6 +104,33 @@ def channel_ref(value: object) -> str | int:
     if not m:
         raise ValueError(f"{value!r} is not a channel username, t.me link or id")
     return m.group(1).lower()
+
+
+def chat_topic(chat: str | int) -> tuple[str | int, int | None]:
+    """An alert chat as configured -> the chat and its forum topic: "team/42" -> ("team", 42),
+    "-1001234567890/42" -> (-1001234567890, 42); a chat without a topic -> (chat, None)."""
+    if isinstance(chat, str) and "/" in chat:
+        base, _, topic = chat.rpartition("/")
+        if topic.isdigit() and base:
+            return (int(base) if base.lstrip("-").isdigit() else base), int(topic)
+    return chat, None
+
+
+def _topic_ref(value: str) -> str | None:
+    """A configured forum topic as the CHAT/TOPIC string `chat_topic` reads; None when `value` names
+    no topic; raises ValueError for topic 0."""
+    m = _TOPIC_RE.match(value)
+    if not m:
+        return None
+    private, chat, topic = m.groups()
+    if private and not chat.lstrip("-").isdigit():
+        return None
+    if int(topic) == 0:
+        raise ValueError("topic 0 does not exist (General is topic 1)")
+    base = channel_ref(chat)
+    if isinstance(base, int):
+        base = -1_000_000_000_000 - base  # a group's topics are in a supergroup: its marked id
+    return f"{base}/{int(topic)}"
 
 
 class _Lines:
@@ -305,15 +336,22 @@ def load_config(path: str | Path | None) -> Config:
             if c == "me":
                 out.append("me")
                 continue
-            if isinstance(c, int) and not isinstance(c, bool):
-                chat: str | int = c  # a user or chat id, kept as written (groups and channels are negative)
+            try:
+                topic = _topic_ref(c) if isinstance(c, str) else None
+            except ValueError as e:
+                raise r.fail("alerts", "chats", f"{c!r}: {e}") from None
+            if topic is not None:
+                chat: str | int = topic
+            elif isinstance(c, int) and not isinstance(c, bool):
+                chat = c  # a user or chat id, kept as written (groups and channels are negative)
             elif isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
                 chat = int(c)  # a quoted id: the same, with its sign
             else:
                 try:
                     chat = channel_ref(c)
                 except ValueError:
-                    raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username or a chat id") from None
+                    raise r.fail("alerts", "chats", f"{c!r} is not \"me\", a @username, a chat id or a forum topic "
+                                 "(@group/42, the number ending the topic's link)") from None
             if chat == 0:
                 raise r.fail("alerts", "chats", "0 is not a chat id (a user's id is positive, a group's or channel's negative)")
             if chat in out:

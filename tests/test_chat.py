@@ -775,3 +775,21 @@ def test_answers_in_a_group_reply_to_the_command_or_the_pressed_alert(fake: Fake
             r = await ask(fake, "/status", chat_id=GROUP)
             assert r.peer == -GROUP and r.reply_to is None and "SHOT" in r.text
     run(go())
+
+
+def test_alerts_digests_and_notices_go_to_the_configured_forum_topic(fake: FakeTelegram, tmp_path: Path) -> None:
+    forum = 1800000077
+    fake.add_channel(forum, "teamforum", "Team", megagroup=True)
+
+    async def go() -> None:
+        async with running(fake, tmp_path, chats=(ANALYST, "teamforum/7", "teamforum/1")) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len([m for m in alerts(fake) if "Дезертирство" in m.text]) == 3)
+            sent = {(m.peer, m.reply_to) for m in alerts(fake) if "Дезертирство" in m.text}
+            assert sent == {(ANALYST, None), (-1000000000000 - forum, 7), (-1000000000000 - forum, None)}  # 1: General
+            await service.sender.notify("ℹ️ a notice")
+            assert {(m.peer, m.reply_to) for m in fake.chat if m.text == "ℹ️ a notice"} == sent
+            before = len(fake.chat)
+            r = await ask(fake, "/rules")
+            assert r.peer == ANALYST and len(fake.chat) == before + 1
+    run(go())

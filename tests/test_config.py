@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, channel_ref, load_config, load_secrets
+from bot.config import ConfigError, channel_ref, chat_topic, load_config, load_secrets
 from bot.live.session import secure_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +61,9 @@ def test_example_config_loads_and_documents_every_setting() -> None:
     ("[alerts]\nchats = [0]\n", ":2:", "alerts.chats: 0 is not a chat id"),
     ("[alerts]\nchats = [5001, 5001]\n", ":2:", "alerts.chats: 5001 is listed twice"),
     ("[alerts]\nchats = [\"@room\", \"room\"]\n", ":2:", "alerts.chats: 'room' is listed twice"),
+    ("[alerts]\nchats = [\"@room/0\"]\n", ":2:", "alerts.chats: '@room/0': topic 0 does not exist"),
+    ("[alerts]\nchats = [\"@room/5\", \"t.me/room/5\"]\n", ":2:", "alerts.chats: 't.me/room/5' is listed twice"),
+    ("[alerts]\nchats = [\"me/5\"]\n", ":2:", "is not \"me\", a @username, a chat id or a forum topic"),
     ("[alerts]\nquiet_hours = \"07:00-07:00\"\n", ":2:", "alerts.quiet_hours: '07:00-07:00' starts and ends at the same time"),
     ("[alerts]\nsend_via = \"bot\"\nchats = [5001]\n", ":2:", "alerts.send_via: send_via = \"bot\" needs the analysts'"),
     ("[alerts]\nsend_via = \"bot\"\nchats = [5001]\nanalysts = []\n", ":4:", "alerts.analysts: send_via = \"bot\" needs"),
@@ -220,6 +223,14 @@ def test_a_second_tgwatch_on_the_same_session_is_refused(tmp_path: Path) -> None
 def test_alert_chats_keep_their_sign_and_names(tmp_path: Path) -> None:
     c = load_config(write(tmp_path, '[alerts]\nchats = ["-1001234567890", -1009876543210, 5001, "@analysts_room", "me"]\n'))
     assert c.chats == (-1001234567890, -1009876543210, 5001, "analysts_room", "me")
+
+
+def test_alert_chats_may_name_forum_topics_as_their_links_read(tmp_path: Path) -> None:
+    c = load_config(write(tmp_path, '[alerts]\nchats = ["@Team/42", "https://t.me/team/43", "-1001234567890/7", '
+                                    '"t.me/c/1234567890/8", "@team"]\n'))
+    assert c.chats == ("team/42", "team/43", "-1001234567890/7", "-1001234567890/8", "team")
+    assert [chat_topic(x) for x in c.chats] == [("team", 42), ("team", 43), (-1001234567890, 7), (-1001234567890, 8),
+                                                ("team", None)]
 
 
 def test_every_bad_setting_is_reported_at_once_in_file_order(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from telethon import Button, TelegramClient, errors, events, utils
 from telethon.tl import types
 
 from ..alert.html import to_parts
-from ..config import Config
+from ..config import Config, chat_topic
 from ..live.codes import telegram_code
 from ..live.session import NETWORK_ERRORS, who
 from .commands import Caller, Commands, Reply
@@ -39,8 +39,9 @@ class ChatBot:
         self.client = client
         self.commands = commands
         self.analysts = set(config.analysts)
-        self.chats = {int(c) for c in config.chats if isinstance(c, int)}
-        self.named = [str(c) for c in config.chats if isinstance(c, str) and c != "me"]
+        bases = [chat_topic(c)[0] for c in config.chats]  # a forum topic's group: commands in any topic
+        self.chats = {int(c) for c in bases if isinstance(c, int)}
+        self.named = list(dict.fromkeys(str(c) for c in bases if isinstance(c, str) and c != "me"))
 
     async def resolve_chats(self) -> None:
         """Alert chats named by @username: their ids, so commands and buttons there are answered;

@@ -24,6 +24,7 @@ from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import bold_spans, render_html, to_parts
 from ..alert.outbox import load_alert, snippet
+from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
 
@@ -43,6 +44,7 @@ _CHAT_LEVEL = frozenset({
     "CHAT_SEND_PLAIN_FORBIDDEN", "CHAT_GUEST_SEND_FORBIDDEN", "CHANNEL_PRIVATE", "CHANNEL_INVALID",
     "CHANNEL_PUBLIC_GROUP_NA", "PEER_ID_INVALID", "USER_BANNED_IN_CHANNEL", "USER_IS_BLOCKED", "USER_IS_BOT",
     "INPUT_USER_DEACTIVATED", "USER_DEACTIVATED", "USER_KICKED", "USER_NOT_PARTICIPANT", "TOPIC_CLOSED",
+    "TOPIC_DELETED",
 })
 
 
@@ -56,6 +58,13 @@ class _NoPeer(ValueError):
 def _digest(text: str, entities: Sequence[Any]) -> str:
     raw = text + "|" + ";".join(f"{type(e).__name__}:{e.offset}:{e.length}" for e in entities)
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def _topic(chat: str) -> types.InputReplyToMessage | None:
+    """Where in a forum group a message to `chat` goes: its topic (CHAT/TOPIC); None for a plain
+    chat and for topic 1, General, which takes messages that reply to nothing."""
+    topic = chat_topic(chat)[1]
+    return types.InputReplyToMessage(reply_to_msg_id=topic) if topic is not None and topic != 1 else None
 
 
 def _keeps_queued(e: BaseException) -> bool:
@@ -308,7 +317,8 @@ class Sender:
                 d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
             if d["sent_at"] is None:
                 mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
-                                       markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}")
+                                       markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
+                                       reply_to=_topic(chat))
                 self.store.mark_delivered(alert_id, chat, k, mid, digest)
                 wrote = True
             elif d["text_hash"] != digest and d["message_id"] is not None:
@@ -318,10 +328,10 @@ class Sender:
         return wrote
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                    markup: Any = None, *, what: str = "message") -> int | None:
+                    markup: Any = None, *, what: str = "message", reply_to: Any = None) -> int | None:
         request = functions.messages.SendMessageRequest(
             peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
-            reply_markup=markup)
+            reply_markup=markup, reply_to=reply_to)
         try:
             result = await self.client(request)
         except errors.RandomIdDuplicateError:
@@ -356,7 +366,11 @@ class Sender:
             log.info("alert message %d cannot be edited (%s): keeping it as it is", message_id, e.message)
 
     async def _peer(self, chat: str) -> Any:
-        """The input peer of a configured chat ("me", @username, or a numeric id), looked up once."""
+        """The input peer of a configured chat ("me", @username, or a numeric id; a forum topic's
+        chat for CHAT/TOPIC), looked up once."""
+        base = str(chat_topic(chat)[0])
+        if base != chat:
+            return await self._peer(base)
         if chat not in self._peers:
             if chat == "me":
                 self._peers[chat] = types.InputPeerSelf()
@@ -453,7 +467,7 @@ class Sender:
                     continue
                 try:
                     await self.client(functions.messages.SendMessageRequest(
-                        peer=await self._peer(chat), message=text, no_webpage=True, random_id=rid))
+                        peer=await self._peer(chat), message=text, no_webpage=True, random_id=rid, reply_to=_topic(chat)))
                 except errors.RandomIdDuplicateError:
                     self._unsent.pop(rid, None)  # an earlier attempt (or run) reached the chat
                 except errors.FloodError as e:
@@ -542,7 +556,8 @@ class Sender:
                             if (chat, k) in out:
                                 continue  # sent on an earlier try (a resend would cost Telethon's retries)
                             rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
-                            await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}")
+                            await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}",
+                                             reply_to=_topic(chat))
                             out.add((chat, k))
                     except (errors.FloodError, *_NETWORK):
                         raise
