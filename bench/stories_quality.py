@@ -53,6 +53,14 @@ other); DEFAULT_RULE near 0.2 + 0.2·ln(1+h) within 18 h, to 48 h with equal num
   before the review (118 of the 260 labelled 1): same_story 0.817 / 0.873 / 0.844, index
               0.816 / 0.678 / 0.741 (without the top words 0.811 / 0.653 / 0.723; 10/8 keys
               0.793 / 0.619 / 0.695).
+  beyond words (2026-11-28, experiments not kept in the tree): a classifier over 22 pair features
+              (similarity, mutual, Jaccard, gap, numbers, names, shared IDF mass, lengths,
+              shingles...) scored no better than the rule, 2-fold and 10-fold: logistic regression
+              0.799-0.824, gradient boosting 0.786-0.791, random forest 0.805-0.813; Russian word
+              vectors (navec news, IDF-weighted mean and soft containment) added to the rule gave
+              0.835 fitted (AUC 0.63-0.64 alone, against 0.72 for similarity); the rarest shared
+              word of two posts under 3 h apart separates nothing. What the errors need is who did
+              what when, not which words.
   cost (CPU): warm fingerprint ~610-650 µs (half of it bot.text.words); similarity ~6 µs,
   same_story ~1.6 µs per random pair (unchanged by the new rule); CandidateIndex match+add
   ~0.5 ms (prefix) to ~1 ms (lemma) per post at 102k posts (83-97 candidates).
