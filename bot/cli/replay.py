@@ -45,9 +45,9 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     update line when a story that already alerted is reported again.
     Replaying the same files again stores nothing new and alerts nothing twice.
     """
-    if alerts not in ("terminal", "none") and not alerts.endswith(".jsonl"):
+    if alerts not in ("terminal", "none") and not alerts.lower().endswith(".jsonl"):
         fail(f"--alerts {alerts!r}: expected terminal, none or a file name ending in .jsonl")
-    if alerts.endswith(".jsonl"):
+    if alerts.lower().endswith(".jsonl"):
         parent = Path(alerts).resolve().parent
         if not parent.is_dir():
             fail(f"--alerts {alerts}: folder {parent} does not exist")
@@ -57,7 +57,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     found = [f for f in files if not isinstance(f, Skip)]
     if not found:  # before the store is created: nothing to replay leaves nothing behind
         fail("nothing to replay: " + "; ".join(str(k) for k in files if isinstance(k, Skip)))
-    if alerts.endswith(".jsonl") and Path(alerts).resolve() in {f.resolve() for f in found}:
+    if alerts.lower().endswith(".jsonl") and Path(alerts).resolve() in {f.resolve() for f in found}:
         fail(f"--alerts {alerts}: is one of the files being replayed")
     groups = config_groups(config_path)
     ruleset = load_or_fail(rules_path)
