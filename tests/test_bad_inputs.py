@@ -270,3 +270,17 @@ def test_stats_since_in_the_future_on_an_empty_store_says_there_is_no_post(tmp_p
     Store(tmp_path / "s.db").close()
     line = one_error(tg("stats", "--db", tmp_path / "s.db", "--since", "2099-01-01"))
     assert line.startswith("error: --since 2099-01-01 00:00 UTC is after now (the store has no post)")
+
+
+def test_a_bug_that_raises_an_sqlite_error_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An IntegrityError or ProgrammingError is tgwatch's own bug, not a locked, full or damaged
+    database: it is not told as one ("what was stored before is kept")."""
+    def broken(self: Store, *args: object, **kw: object) -> None:
+        raise sqlite3.ProgrammingError("Incorrect number of bindings supplied.")
+    monkeypatch.setattr(Store, "known_hashes", broken)
+    posts = tmp_path / "p.jsonl"
+    posts.write_text('{"channel_id": 5, "message_id": 1, "date": "2024-11-01T10:00:00+00:00", "text": "x"}\n')
+    result = CliRunner().invoke(cli, ["replay", "--rules", str(RULES), "--db", str(tmp_path / "s.db"),
+                                      "--alerts", "none", str(posts)])
+    assert isinstance(result.exception, sqlite3.ProgrammingError)
+    assert "what was stored before is kept" not in result.output

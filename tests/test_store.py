@@ -177,3 +177,16 @@ def test_a_store_from_before_link_hashes_sees_its_linked_posts_unchanged(tmp_pat
     pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
     assert [p.status for p in pipe.process([_linked(1, "https://news.example/a"), post(2, "Погода на выходные")])] == [
         "unchanged", "unchanged"]
+
+
+def test_the_link_hash_migration_covers_links_of_any_scheme(tmp_path):
+    """A link behind words need not hold "http" or "://" (mailto:, a JSON Lines url as written)."""
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([_linked(1, "mailto:tips@example.org")]))
+    store.db.execute("UPDATE posts SET text_hash = ? WHERE message_id = 1", [content_hash(_linked(1, "x").text)])
+    store.db.execute("PRAGMA user_version = 6")
+    store.close()
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    assert [p.status for p in pipe.process([_linked(1, "mailto:tips@example.org")])] == ["unchanged"]

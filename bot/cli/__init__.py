@@ -22,6 +22,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except sqlite3.DatabaseError as e:
+            # about the file (locked, full, damaged: OperationalError or DatabaseError itself); an
+            # IntegrityError or ProgrammingError is a bug in tgwatch and keeps its traceback
+            if not isinstance(e, sqlite3.OperationalError) and type(e) is not sqlite3.DatabaseError:
+                raise
             fail(database_problem(e))
 
 

@@ -185,7 +185,8 @@ def _m7_link_hash(db: sqlite_utils.Database) -> None:
     """A post's hash covers the links behind its words (`post.content_hash`), so an edit that only
     re-points a link is matched again: stored posts with such links get the new hash now (else the
     next replay of them would count every one as edited)."""
-    rows = db.execute("SELECT rowid, text, entities FROM posts WHERE entities LIKE '%http%' OR entities LIKE '%://%'")
+    # every post with entities: a link behind words may use any scheme (mailto:, tg:, a bare domain)
+    rows = db.execute("SELECT rowid, text, entities FROM posts WHERE entities IS NOT NULL AND entities != ''")
     for rowid, text, entities in rows.fetchall():
         links = stored_links(text or "", entities)
         if links:
