@@ -358,7 +358,8 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
             if cyrillic:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {w.raw!r} is in Latin letters only, so "
                      f"it never matches Cyrillic «{cyrillic}» (look-alike letters are folded only in words that mix "
-                     f"both alphabets); if you meant Cyrillic, write {cyrillic}")
+                     f"both alphabets); if you meant Cyrillic, write {cyrillic}"
+                     + (f"; if you mean the Latin word, write ={w.raw}" if w.raw and w.raw.isalpha() else ""))
 
 
 def _one_of(terms: list[str]) -> str:
@@ -366,8 +367,11 @@ def _one_of(terms: list[str]) -> str:
 
 
 def _cyrillic_twin(w: Word) -> str | None:
-    """The Cyrillic word a Latin-only query word looks like («BCY» -> «ВСУ»), or None."""
-    letters = re.sub(r"^=|\*$|~\d+$", "", w.raw or "")
+    """The Cyrillic word a Latin-only query word looks like («BCY» -> «ВСУ»), or None; None for an
+    exact form (=BMP): the writer asked for the Latin word as written (APC, MBT, BMP are real ones)."""
+    if (w.raw or "").startswith("="):
+        return None
+    letters = re.sub(r"\*$|~\d+$", "", w.raw or "")
     if len(letters) < 2 or any(c not in _LOOKALIKE for c in letters):
         return None
     return "".join(_LOOKALIKE[c] for c in letters)

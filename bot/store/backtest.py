@@ -4,6 +4,7 @@ The CLI's `tgwatch rules backtest` and the chat's /add_rule and /edit_rule run t
 
 from __future__ import annotations
 
+import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,12 +101,18 @@ def _terms(rule: Rule) -> dict[str, TermHits]:
     return {to_text(n): TermHits(_as_written(rule.query, n)) for n in terms_of(rule.node)}
 
 
+_QUOTED = re.compile(r'"[^"]*"|«[^»]*»|[“„][^“”]*[“”]')
+
+
 def _as_written(query: str, node: Node) -> str:
     """A term as the query has it: «в/ч», where the parsed phrase reads "=в =ч"."""
     text = to_text(node)
-    if isinstance(node, Phrase) and query[node.pos:node.pos + 1] not in "\"«“„":
+    if not isinstance(node, Phrase):
+        return text
+    if query[node.pos:node.pos + 1] not in "\"«“„":
         return query[node.pos:].split(None, 1)[0].rstrip(")")
-    return text
+    quoted = _QUOTED.match(query, node.pos)  # «"в/ч"» as written, not «"=в =ч"»
+    return quoted.group() if quoted else text
 
 
 def _count_terms(terms: dict[str, TermHits], text: str, match: Match) -> None:
