@@ -421,3 +421,11 @@ def test_check_refuses_before_confirming_what_apply_would_refuse(book: RuleBook,
     with pytest.raises(EditError, match="changed since this edit was prepared"):
         book.check(good)
     assert store.rule_changes() == []
+
+
+def test_check_returns_the_changed_rules_own_warnings(book: RuleBook, folder: Path) -> None:
+    assert book.check(book.plan_edit("lockdown", "оцепление")) == []
+    (w,) = book.check(book.plan_edit("lockdown", "оцепление AND NOT оцепление"))
+    assert w.path == str(folder / "lockdown.toml") and "rule 'lockdown' can never match" in w.message
+    (w,) = book.check(book.plan_add("kpp", "BCY AND блокпост"))
+    assert "'BCY' is in Latin letters only" in w.message and "write ВСУ" in w.message

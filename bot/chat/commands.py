@@ -513,7 +513,7 @@ class Commands:
 
     async def _propose(self, change: Change, caller: Caller) -> Reply:
         """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved."""
-        self.rulebook.check(change)
+        warnings = self.rulebook.check(change)
         now = self.clock()
         rule = self.rulebook.ruleset.get(change.rule)
         bt = await self._off_loop(lambda store: backtest_query(store, change.rule, change.query_after or "", days=7,
@@ -526,6 +526,7 @@ class Commands:
         if change.query_before:
             lines.append(f"before: <code>{html.escape(change.query_before)}</code>")
         lines.append(f"after: <code>{html.escape(change.query_after or '')}</code>")
+        lines += [f"⚠️ {html.escape(_clip_quoted(w.brief()))}" for w in warnings]
         stored = bt.stored.get(change.rule, 0)
         hits = bt.hits.get(change.rule, 0)
         lines.append(f"Back-test, last 7 days: {hits} of {bt.posts} posts would match"

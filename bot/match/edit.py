@@ -190,10 +190,13 @@ class RuleBook:
 
     # -- applying ------------------------------------------------------------------------------------
 
-    def check(self, change: Change) -> None:
+    def check(self, change: Change) -> list[RuleError]:
         """EditError when `change` could not be applied now (the file changed since it was planned, or
-        it would leave a rule file invalid): asked before a Confirm button is offered, not only after."""
-        self._after(change)
+        it would leave a rule file invalid): asked before a Confirm button is offered, not only after.
+        Returns the warnings about the changed rule (it can never match, a look-alike word)."""
+        ruleset, _ = self._after(change)
+        return [w for w in ruleset.warnings
+                if w.path == str(change.file) and w.message.startswith((f"rule '{change.rule}' ", f"rule '{change.rule}':"))]
 
     def apply(self, change: Change, *, user_id: int | None, user_name: str) -> None:
         """Validate, write atomically, log, and put the new rules in use; EditError when refused."""
@@ -310,6 +313,7 @@ def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -
     for path in sorted(texts):
         part = parse_rules_text(texts[path], str(path))
         out.errors.extend(part.errors)
+        out.warnings.extend(part.warnings)
         for rule in part.rules:
             if rule.name in seen:
                 first = seen[rule.name]
