@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -411,4 +412,35 @@ def test_a_keyless_session_file_is_not_a_login_but_a_saved_one_is(fake: FakeTele
         saved = TelegramClient(str(tmp_path / "user.session"), 1, "0" * 32).session
         assert has_auth_key(saved)
         saved.close()
+    run(go())
+
+
+def test_a_store_locked_by_another_program_costs_a_log_line_and_the_poll_stores_the_post_once(
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Another program (a replay, sqlite3) holds the database's write lock past the busy timeout:
+    the pushed post and the poll each give one warning, no traceback; once the lock is gone the
+    poll stores the post and it alerts once."""
+    import sqlite3
+
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            service.store.db.execute("PRAGMA busy_timeout = 50")  # 30 s in use: the test needs no wait
+            other = sqlite3.connect(tmp_path / "tgwatch.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: "not stored now (database: database is locked)" in caplog.text)
+            await service.ingest.reconcile()
+            assert "storing SHOT's posts failed (database: database is locked)" in caplog.text
+            assert service.ingest.failing and service.store.count("posts") == 0
+            other.execute("ROLLBACK")
+            other.close()
+            await service.ingest.reconcile()
+            assert service.store.count("posts") == 1 and not service.ingest.failing
+            await service.sender.deliver()
+            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment, once each
+            await service.ingest.reconcile()
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     run(go())

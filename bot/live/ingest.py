@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -307,7 +308,7 @@ class Ingest:
         await self._refresh(w, [event.message])  # a rename shows in the update: links use the new name at once
         post = message_to_post(event.message, w.entity)
         if post is not None:
-            await self._process([post], in_order=False)
+            await self._push(post)
 
     async def _on_album(self, event: events.Album.Event) -> None:
         w = self._mine(event)
@@ -316,7 +317,7 @@ class Ingest:
         await self._refresh(w, event.messages)
         post = album_to_post(event.messages, w.entity)
         if post is not None:
-            await self._process([post], in_order=False)
+            await self._push(post)
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged)."""
@@ -347,7 +348,7 @@ class Ingest:
         # never read in order yet (the first poll has not run or was stopped): as in a backfill,
         # only the last day's posts alert (reactions fire edits on posts of any age)
         after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        await self._process([post], in_order=False, alert_after=after)
+        await self._push(post, alert_after=after)
 
     def _before_reading(self, w: Watched, post: Post, high: int | None) -> bool:
         """An edit (or a reaction) of a post at or below the channel's high-water mark that is not
@@ -357,6 +358,17 @@ class Ingest:
             return False
         log.debug("edit of %s post %d, older than what tgwatch read: ignored", w.title, post.message_id)
         return True
+
+    async def _push(self, post: Post, *, alert_after: datetime | None = None) -> None:
+        """A post Telegram pushed, through the pipeline. A store that cannot take it now (another
+        program held the database past the busy timeout, the disk is full) costs one log line, not a
+        traceback: the batch was rolled back, and pushed posts never move the channel's high-water
+        mark, so the next poll reads the post again."""
+        try:
+            await self._process([post], in_order=False, alert_after=alert_after)
+        except sqlite3.OperationalError as e:
+            log.warning("post %d of %s not stored now (database: %s); the next poll reads it again",
+                        post.message_id, post.channel_title or post.channel_id, e)
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:
         async with self._lock:
@@ -392,6 +404,12 @@ class Ingest:
                 log.warning("reading %s: network problem (%s); the next poll goes on from it", w.title,
                             type(e).__name__ + (f": {e}" if str(e) else ""))
                 self.failing[w.id] = f"{w.title}: network problem"
+                self._resume_at = w.id
+                failed += 1
+                break
+            except sqlite3.OperationalError as e:  # the others would wait for the database alike
+                log.warning("storing %s's posts failed (database: %s); the next poll goes on from it", w.title, e)
+                self.failing[w.id] = f"{w.title}: database {e}"
                 self._resume_at = w.id
                 failed += 1
                 break
