@@ -238,3 +238,23 @@ def test_a_quoted_slashed_word_is_shown_as_the_rule_writes_it() -> None:
 
     terms = _terms(Rule.from_query("r", '"в/ч" OR бригада OR «воинская часть»'))
     assert [t.written for t in terms.values()] == ['"в/ч"', "бригада", "«воинская часть»"]
+
+
+def test_stored_term_hits_count_what_a_back_test_counts_without_matching_again(tmp_path: Path) -> None:
+    from bot.store.backtest import stored_term_hits
+
+    rule = load_rules(rule_file(tmp_path)).rules[0]
+    db = tmp_path / "m.db"
+    posts = [Post(message_id=i + 1, date=datetime(2024, 11, 1, tzinfo=UTC) + timedelta(hours=i), text=t,
+                  channel_id=-1001800000001, channel_title="Кубань Онлайн", channel_username="kuban")
+             for i, t in enumerate(TEXTS)]
+    store = Store(db)
+    try:
+        list(Pipeline(store, Matcher([rule])).process(posts))
+        stored = stored_term_hits(store, rule, datetime(2024, 11, 1, 1, tzinfo=UTC))  # the first post is older
+        fresh = run_backtest(store, [rule], since=datetime(2024, 11, 1, 1, tzinfo=UTC)).terms["desertion"]
+    finally:
+        store.close()
+    assert {t: (h.posts, h.alone, dict(h.words), h.typos) for t, h in stored.items()} == {
+        t: (h.posts, h.alone, dict(h.words), h.typos) for t, h in fresh.items()}
+    assert stored["дезертир"].posts == 2 and stored["дезертир"].typos == {"дизертир"}

@@ -796,3 +796,15 @@ def test_alerts_digests_and_notices_go_to_the_configured_forum_topic(fake: FakeT
             r = await ask(fake, "/rules")
             assert r.peer == ANALYST and len(fake.chat) == before + 1
     run(go())
+
+
+def test_rule_names_the_terms_that_brought_its_recent_hits(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            r = await ask(fake, "/rule desertion")
+            assert "hits in the last 7 days: 0" in r.text and "Terms:" not in r.text
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("matches") > 0)
+            r = await ask(fake, "/rule desertion")
+            assert "hits in the last 7 days: 1" in r.text and "Terms: дезертир 1 (дезертиров)" in r.text
+    run(go())

@@ -23,7 +23,7 @@ from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE
 from ..report.stats import stats_png, stats_text
-from ..store.backtest import TermHits
+from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
 from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, top_stories
@@ -236,6 +236,8 @@ class Commands:
                  f"query: <code>{html.escape(rule.query)}</code>"]
         lines += [f"exclude: <code>{html.escape(x)}</code>" for x in rule.exclude]
         lines.append(f"hits in the last 7 days: {hits}")
+        if hits:
+            lines.append(_terms_line(stored_term_hits(self.store, rule, self.clock() - timedelta(days=7))))
         lines.append(f"file: {html.escape(Path(rule.path).name)}:{rule.line}")
         return Reply("\n".join(lines))
 

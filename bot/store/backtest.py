@@ -4,6 +4,7 @@ The CLI's `tgwatch rules backtest` and the chat's /add_rule and /edit_rule run t
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from ..match.rules import Rule
 from .db import Store, iso
 from .read import StoredPost, iter_posts, resolve_channels
 
-__all__ = ["Backtest", "TermHits", "run_backtest"]
+__all__ = ["Backtest", "TermHits", "run_backtest", "stored_term_hits"]
 
 
 @dataclass
@@ -115,9 +116,28 @@ def _as_written(query: str, node: Node) -> str:
     return quoted.group() if quoted else text
 
 
+def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, TermHits]:
+    """`TermHits` of the posts since `since` that the rule matches now, from the hits the store
+    kept with each match (nothing is matched again): which terms bring a running rule's hits."""
+    terms = _terms(rule)
+    rows = store.db.execute(
+        "SELECT p.text, m.hits FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
+        "WHERE m.rule = ? AND m.current = 1 AND p.date >= ?", [rule.name, iso(since)])
+    for text, hits in rows:
+        try:
+            found = [tuple(h) for h in json.loads(hits or "[]")]
+        except ValueError:  # an unreadable row counts for nothing (a store is read, never refused)
+            continue
+        _add_found(terms, term_words(text or "", found))  # type: ignore[arg-type]
+    return terms
+
+
 def _count_terms(terms: dict[str, TermHits], text: str, match: Match) -> None:
     """Add one matched post to the counts of the terms that hit it, and of the words they hit."""
-    found = term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in match.hits])
+    _add_found(terms, term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in match.hits]))
+
+
+def _add_found(terms: dict[str, TermHits], found: dict[str, dict[str, bool]]) -> None:
     for term, words in found.items():
         counts = terms.setdefault(term, TermHits(term))
         counts.posts += 1
