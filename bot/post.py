@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -39,17 +38,14 @@ class Entity:
     url: str | None = None
 
 
-_ASTRAL_RE = re.compile("[\U00010000-\U0010FFFF]")
-
-
 def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, int, str], ...]:
     """The links behind words («подробнее» linking to a site): (start, end) of the words in `text`'s
     characters, and the URL the text does not show. A visible link is in the text already."""
     links = [e for e in entities if e.url and e.type != "link"]
     if not links:
         return ()
-    astral = _ASTRAL_RE.search(text) is not None  # an emoji (beyond U+FFFF) counts two units, one character
-    units = text.encode("utf-16-le", "surrogatepass") if astral else b""
+    units = text.encode("utf-16-le", "surrogatepass")
+    astral = len(units) != 2 * len(text)  # an emoji (beyond U+FFFF) counts two units, one character
     out = []
     for e in links:
         s, end = e.offset, e.offset + e.length

@@ -44,15 +44,16 @@ TEXTS = [
 ]
 
 
-def make_store(tmp_path: Path, texts: list[str] = TEXTS) -> Path:
-    """A store of these posts (one channel, one an hour), written by the real pipeline."""
-    db = tmp_path / "t.db"
+def make_store(tmp_path: Path, texts: list[str] = TEXTS, rules: list[Rule] | None = None, name: str = "t.db") -> Path:
+    """A store of these posts (one channel, one an hour), written by the real pipeline (matching
+    `rules`, none by default)."""
+    db = tmp_path / name
     posts = [Post(message_id=i + 1, date=datetime(2024, 11, 1, tzinfo=UTC) + timedelta(hours=i), text=t,
                   channel_id=-1001800000001, channel_title="Кубань Онлайн", channel_username="kuban")
              for i, t in enumerate(texts)]
     store = Store(db)
     try:
-        list(Pipeline(store, Matcher([])).process(posts))
+        list(Pipeline(store, Matcher(rules or [])).process(posts))
     finally:
         store.close()
     return db
@@ -244,13 +245,8 @@ def test_stored_term_hits_count_what_a_back_test_counts_without_matching_again(t
     from bot.store.backtest import stored_term_hits
 
     rule = load_rules(rule_file(tmp_path)).rules[0]
-    db = tmp_path / "m.db"
-    posts = [Post(message_id=i + 1, date=datetime(2024, 11, 1, tzinfo=UTC) + timedelta(hours=i), text=t,
-                  channel_id=-1001800000001, channel_title="Кубань Онлайн", channel_username="kuban")
-             for i, t in enumerate(TEXTS)]
-    store = Store(db)
+    store = Store(make_store(tmp_path, rules=[rule], name="m.db"))
     try:
-        list(Pipeline(store, Matcher([rule])).process(posts))
         stored = stored_term_hits(store, rule, datetime(2024, 11, 1, 1, tzinfo=UTC))  # the first post is older
         fresh = run_backtest(store, [rule], since=datetime(2024, 11, 1, 1, tzinfo=UTC)).terms["desertion"]
     finally:

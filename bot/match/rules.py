@@ -236,16 +236,15 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
             m = re.search(rf"(?m)^[ \t]*\[*[ \t]*{re.escape(key)}\b", text)
             err(m.start() if m else 0, f"unknown top-level key '{key}'; rules start with [[rule]]")
     rules = data.get("rule", [])
+    m = re.search(r"(?m)^[ \t]*(rule)[ \t]*=", text)
+    assigned = m.start(1) if m else 0  # where `rule = ...` is written, for the two messages about it
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
-        m = re.search(r"(?m)^[ \t]*rule[ \t]*=", text)
-        err(m.end() - len(m.group().lstrip()) if m else 0, "'rule' must be an array of tables: write [[rule]]")
+        err(assigned, "'rule' must be an array of tables: write [[rule]]")
         return out
     if not rules and "rule" not in data:
         warn(0, "no rules in this file; each rule starts with [[rule]]")
     elif not rules:
-        m = re.search(r"(?m)^[ \t]*rule[ \t]*=", text)
-        warn(m.end() - len(m.group().lstrip()) if m else 0, "rule = [] defines no rules: this file watches nothing; "
-             "each rule starts with [[rule]]")
+        warn(assigned, "rule = [] defines no rules: this file watches nothing; each rule starts with [[rule]]")
     for index, raw in enumerate(rules):
         rule = _build_rule(raw, index, loc, err, path)
         if rule is not None:
