@@ -249,14 +249,16 @@ class Pipeline:
                     continue
                 status = "new" if prev is None else "edited"
                 work = done.get(id(post)) if done else None
-                story_id = self.stories.assign(post, prev.story_id if prev else None, work[1] if work else None)
-                matches = work[0] if work else self.matcher.match(post)
+                if work:
+                    post.adopt(work.links, work.text_hash)
+                story_id = self.stories.assign(post, prev.story_id if prev else None, work.prepared if work else None)
+                matches = work.matches if work else self.matcher.match(post)
                 edited = status == "edited"
                 if edited:  # in order: a post new earlier in this batch is written before its edit
                     flush()
                     self.store.write_post(post, story_id, now=now, edited=True)
                 else:
-                    pending.append(self.store.post_row(post, story_id, now, work[2] if work else True))
+                    pending.append(self.store.post_row(post, story_id, now, *((work.folded, work.entities) if work else ())))
                 self.store.write_matches(post, matches, now=now, edited=edited)
                 alert_ids: list[int] = []
                 update_ids: list[int] = []

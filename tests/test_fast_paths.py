@@ -3,6 +3,7 @@ plain definition it stands for (a character class, NFKC, a URL or link pattern).
 
 from __future__ import annotations
 
+import pickle
 import sys
 import unicodedata
 
@@ -62,3 +63,17 @@ def test_names_are_capitalised_words_inside_sentences(text: str, names: set[str]
 )
 def test_numbers_inside_links_are_not_counted(text: str, numbers: set[str]) -> None:
     assert numbers_in(text) == numbers
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["Путин", " подписал", " закон", " 5 000", " тыс.", " Москва", "\n", ".", "\x00", " ВСУ",
+                                           " 12,50", "!"]), st.text(max_size=3)), max_size=20).map("".join))
+def test_prepared_text_comes_back_from_the_worker_as_it_left(text: str) -> None:
+    # a replay worker's story preparation is pickled in a compact form: the story step must see
+    # exactly what preparing the text in this process gives (a one-line post's headline is its words)
+    from bot.story.index import prepare
+
+    sent = prepare(text)
+    got = pickle.loads(pickle.dumps(sent))
+    assert got == sent
+    assert (got.lead is got.terms) == (sent.lead is sent.terms)

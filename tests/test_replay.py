@@ -19,7 +19,7 @@ from bot.cli import cli
 from bot.match.matcher import Matcher
 from bot.match.rules import load_rules
 from bot.pipeline import Pipeline
-from bot.post import Post
+from bot.post import Entity, Post
 from bot.source import read_paths
 from bot.store.db import Store
 
@@ -487,7 +487,7 @@ def test_crash_mid_replay_keeps_committed_batches_and_rerun_completes(
 def store_dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """What an analyst can see of a replay: posts with their stories, matches, stories, alerts."""
     return {
-        "posts": rows(db, "SELECT channel_id, message_id, story_id, text_hash, folded FROM posts ORDER BY 1, 2"),
+        "posts": rows(db, "SELECT channel_id, message_id, story_id, text_hash, folded, entities FROM posts ORDER BY 1, 2"),
         "matches": rows(db, "SELECT channel_id, message_id, rule, terms, hits FROM matches ORDER BY 1, 2, 3"),
         "stories": rows(db, "SELECT id, first_channel_id, first_message_id, first_date, last_date, size, channels "
                             "FROM stories ORDER BY id"),
@@ -503,6 +503,9 @@ def sample_posts() -> list[Post]:
                       channel_username=edited.channel_username))
     posts.append(Post(edited.channel_id, 990001, edited.date, "У КПП задержан дeзeртир (Latin e)",  # a second reading
                       channel_title=edited.channel_title, channel_username=edited.channel_username))
+    posts.append(Post(edited.channel_id, 990002, edited.date, "🔥 Дезертир задержан, подробнее",  # a link behind a word, after an emoji
+                      channel_title=edited.channel_title, channel_username=edited.channel_username,
+                      entities=(Entity("bold", 3, 8), Entity("text_link", 22, 9, "https://example.org/d"))))
     return posts
 
 
