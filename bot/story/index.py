@@ -68,7 +68,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from itertools import islice, repeat
 from typing import NamedTuple
 
 from ..post import Post
@@ -299,8 +298,7 @@ class StoryIndex:
     def _by_rarity(self, terms: frozenset[str]) -> list[str]:
         """The terms rarest first (by the running document frequency; ties by the word itself)."""
         ranked = sorted(terms)  # a sort of bare strings, then a stable sort by int: twice as fast as tuples
-        count = dict(zip(ranked, map(self.df.counts.get, ranked, repeat(0))))
-        ranked.sort(key=count.__getitem__)
+        ranked.sort(key=self.df.counts.__getitem__)  # a Counter: 0 for a word never counted
         return ranked
 
     def _forwarded_story(self, post: Post) -> int | None:
@@ -340,9 +338,15 @@ class StoryIndex:
         postings, tops = self.postings, self.tops
         seen: set[_Entry] = set()
         lo = entry.when - self.window
-        keys = (t for t in ranked if (q := postings.get(t)) is not None and q[-1].when >= lo)
-        yield from self._collect(entry, postings, list(islice(keys, self.query_keys)), self.max_checks, seen)
-        yield from self._collect(entry, tops, [t for t in ranked if t in tops], self.top_checks, seen)
+        keys: list[str] = []
+        for t in ranked if self.query_keys > 0 else ():
+            if (q := postings.get(t)) is not None and q[-1].when >= lo:
+                keys.append(t)
+                if len(keys) == self.query_keys:
+                    break
+        yield from self._collect(entry, postings, keys, self.max_checks, seen)
+        if shared := tops.keys() & entry.terms:  # (one C-level pass; most posts hold none)
+            yield from self._collect(entry, tops, [t for t in ranked if t in shared], self.top_checks, seen)
 
     def _collect(self, entry: _Entry, index: dict[str, deque[_Entry]], keys: list[str], budget: int,
                  seen: set[_Entry]) -> Iterator[tuple[_Entry, frozenset[str]]]:

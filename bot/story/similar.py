@@ -207,7 +207,7 @@ class DocumentFrequency:
 
     def add(self, terms: Iterable[str]) -> None:
         """Count one document's distinct terms."""
-        self.counts.update(set(terms))
+        self.counts.update(terms if isinstance(terms, (set, frozenset)) else set(terms))
         self.docs += 1
         if self.docs >= self.max_docs:
             self.counts = Counter({t: c // 2 for t, c in self.counts.items() if c >= 2})
