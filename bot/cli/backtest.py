@@ -27,7 +27,7 @@ from ..store.read import count_posts
 from ..text import printable
 from .common import (
     CONFIG_HELP,
-    COUNT_MAX,
+    Count,
     DEFAULT_DB,
     DEFAULT_RULES,
     UNTIL,
@@ -72,7 +72,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.option("--channel", "channels", multiple=True, help="Only posts of this channel (@username, id or exact title); repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
-@click.option("--samples", default=5, show_default=True, type=click.IntRange(min=0, max=COUNT_MAX, clamp=True), help="Show this many of the latest hits.")
+@click.option("--samples", default=5, show_default=True, type=Count(0), help="Show this many of the latest hits.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
              until: datetime | None, samples: int, config_path: str | None) -> None:

@@ -22,6 +22,17 @@ DEFAULT_RULES = "rules"
 COUNT_MAX = 1_000_000_000  # counts given on the command line are clamped here (SQLite's integers end at 2**63)
 
 
+class Count(click.IntRange):
+    """A count option (--limit, --min-size, --samples). Below `least` is a usage error: `--limit 0`
+    is a slip, not a request for one post. Above COUNT_MAX it means "all there are" and is clamped."""
+
+    def __init__(self, least: int) -> None:
+        super().__init__(min=least)
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        return min(super().convert(value, param, ctx), COUNT_MAX)
+
+
 def out() -> Console:
     return Console(highlight=False, soft_wrap=True)
 

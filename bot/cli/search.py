@@ -12,7 +12,7 @@ from ..alert.outbox import snippet
 from ..store.read import SearchError, SearchHit, search_posts
 from ..text import printable
 from .common import (
-    COUNT_MAX,
+    Count,
     DEFAULT_DB,
     UNTIL,
     WHEN,
@@ -44,7 +44,7 @@ def render_hit(hit: SearchHit, width: int = 220) -> Text:
 @click.option("--channel", "channels", multiple=True, help="Only posts of this channel (@username, id or exact title); repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1, max=COUNT_MAX, clamp=True), help="Show at most this many posts.")
+@click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many posts.")
 def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], since: datetime | None,
            until: datetime | None, limit: int) -> None:
     """Find stored posts containing every one of WORDS (as a word start or in any inflection).

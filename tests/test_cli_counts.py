@@ -1,0 +1,31 @@
+"""Count options on the command line (--limit, --min-size, --samples): a count below the least
+that makes sense is a usage error naming the option, never quietly taken as the least."""
+
+from __future__ import annotations
+
+import pytest
+
+from .sample_store import ROOT, Sample
+from .test_export import run
+
+
+@pytest.mark.parametrize(("args", "option", "given", "least"), [
+    (("search", "дезертир", "--limit", "0"), "--limit", "0", 1),
+    (("search", "дезертир", "--limit", "-5"), "--limit", "-5", 1),
+    (("stories", "--limit", "0"), "--limit", "0", 1),
+    (("stories", "--min-size", "0"), "--min-size", "0", 1),
+    (("rules", "backtest", "desertion", "--rules", str(ROOT / "rules"), "--samples", "-1"), "--samples", "-1", 0),
+])
+def test_a_count_below_the_least_is_a_usage_error(sample: Sample, args: tuple[str, ...], option: str, given: str,
+                                                  least: int) -> None:
+    r = run(*args, "--db", sample.db)
+    assert r.exit_code == 2 and r.stdout == "", r.output  # nothing shown: not one post, not one story
+    assert f"Error: Invalid value for '{option}': {given} is not in the range x>={least}." in r.stderr.splitlines()
+    assert "Traceback" not in r.output
+
+
+def test_the_least_count_itself_is_taken(sample: Sample) -> None:
+    r = run("search", "дезертир", "--limit", "1", "--db", sample.db)
+    assert r.exit_code == 0 and "1 post (the best 1; use --limit for more)" in r.stderr, r.output
+    r = run("rules", "backtest", "desertion", "--rules", ROOT / "rules", "--samples", "0", "--db", sample.db)
+    assert r.exit_code == 0, r.output
