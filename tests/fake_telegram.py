@@ -25,10 +25,12 @@ API
     replaced, connected (``connect()`` runs its real code: InvokeWithLayer(InitConnection(GetConfig)), get_me,
     GetState, GetDifference). ``authorized=False``: the auth key is unknown to the server, so every method that
     needs a login answers 401 AUTH_KEY_UNREGISTERED and ``is_user_authorized()`` is False.
-``fake.add_channel(channel_id, username, title, *, joined=True, admin=False, megagroup=False)``
+``fake.add_channel(channel_id, username, title, *, joined=True, admin=False, megagroup=False, forum=False)``
     ``joined``: the user account gets live updates; otherwise only GetHistory/GetChannelDifference reach it.
     ``admin``: the user account may post in it (SendMessage to a broadcast channel otherwise answers
-    CHAT_WRITE_FORBIDDEN).
+    CHAT_WRITE_FORBIDDEN). ``forum``: a megagroup with topics; a message sent with ``reply_to`` topic T
+    is stored (and served by GetHistory) with ``reply_to=MessageReplyHeader(forum_topic=True,
+    reply_to_msg_id=T)``, one without is in General (no header).
 ``fake.add_chat(chat_id, title)``       a basic group with the user account and the bot as members.
 ``fake.add_user(user_id, first_name, username=None)``  another user (an analyst) who can talk to the bot.
 ``fake.migrate_chat(chat_id, channel_id)``  the basic group is upgraded to a supergroup (a megagroup both accounts
@@ -247,6 +249,7 @@ class _Channel:
     joined: bool = True
     admin: bool = False
     megagroup: bool = False
+    forum: bool = False  # a megagroup with topics: a message replying to topic T lands in it
     private: bool = False
     date: int = 0
     pts: int = 1
@@ -496,9 +499,9 @@ class FakeTelegram:
 
     # --- fixtures ---
     def add_channel(self, channel_id: int, username: str | None, title: str, *, joined: bool = True,
-                    admin: bool = False, megagroup: bool = False) -> None:
+                    admin: bool = False, megagroup: bool = False, forum: bool = False) -> None:
         self._channels[channel_id] = _Channel(channel_id, username, title, joined=joined, admin=admin,
-                                              megagroup=megagroup, date=_ts(_now()))
+                                              megagroup=megagroup or forum, forum=forum, date=_ts(_now()))
         self._save()
 
     def add_chat(self, chat_id: int, title: str) -> None:
@@ -939,6 +942,7 @@ class FakeTelegram:
         if kind == "channel":
             msg, pts = self._new_post(peer_id, text, entities, None, None, False, date)
             msg.out, msg.silent, msg.reply_markup, msg.media = True, r.silent, r.reply_markup, media
+            msg.reply_to = self._reply_header(ch, r.reply_to)
             msg = ch.messages[msg.id] = roundtrip(msg)
             marked = utils.get_peer_id(tl.PeerChannel(peer_id))
             result = tl.Updates(updates=[tl.UpdateMessageID(msg.id, r.random_id),
@@ -980,6 +984,20 @@ class FakeTelegram:
             reply_markup=r.reply_markup, reply_to=getattr(r.reply_to, "reply_to_msg_id", None), **(file or {})))
         self._save()
         return result
+
+    @staticmethod
+    def _reply_header(ch: _Channel, reply_to) -> tl.MessageReplyHeader | None:
+        """The reply header of a message sent to a channel with ``reply_to``: in a forum, a reply to the
+        topic's first message puts it in that topic (forum_topic, reply_to_msg_id = the topic), a reply to
+        a message in a topic keeps it there (reply_to_top_id); no header: General."""
+        mid = getattr(reply_to, "reply_to_msg_id", None)
+        if mid is None:
+            return None
+        if not ch.forum:
+            return tl.MessageReplyHeader(reply_to_msg_id=mid)
+        parent = getattr(ch.messages.get(mid), "reply_to", None)
+        top = (parent.reply_to_top_id or parent.reply_to_msg_id) if parent is not None and parent.forum_topic else None
+        return tl.MessageReplyHeader(reply_to_msg_id=mid, forum_topic=True, reply_to_top_id=top)
 
     def _on_SendMessageRequest(self, account, r):
         self._check_text(r.message, r.entities)

@@ -17,6 +17,7 @@ from telethon import helpers
 
 from bot.chat.commands import Caller
 from bot.config import Config
+from bot.live.dbfaults import LIVE_BUSY_TIMEOUT
 from bot.live.service import Service
 from bot.live.session import CLIENT_OPTIONS
 from bot.store.db import Store
@@ -48,7 +49,10 @@ class Clock:
         return self.now
 
 
-async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, **kw: Any) -> Service:
+async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, *,
+                busy_timeout: float = LIVE_BUSY_TIMEOUT, **kw: Any) -> Service:
+    """The service with a bot over tmp_path/t.db, opened as `tgwatch run` opens it (a shorter
+    `busy_timeout` keeps tests that hold the database's lock quick)."""
     rules = tmp_path / "rules"
     if not rules.exists():
         shutil.copytree(ROOT / "rules", rules)
@@ -65,7 +69,7 @@ async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, 
                                 analysts=(ANALYST,), send_via="bot", resolve_delay_seconds=0, edit_every_seconds=0,
                                 poll_minutes=60)
     base.update(kw)
-    service = Service(Config(**base), Store(tmp_path / "t.db"), user, bot=bot,
+    service = Service(Config(**base), Store(tmp_path / "t.db", busy_timeout=busy_timeout), user, bot=bot,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc), **({"clock": clock} if clock else {}))
     await service.start()
     await eventually(lambda: replies(fake))  # the answer to /start

@@ -14,6 +14,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
+from bot.live.dbfaults import LIVE_BUSY_TIMEOUT
 from bot.live.service import Service
 from bot.live.session import CLIENT_OPTIONS, NotLoggedIn
 from bot.store.db import Store
@@ -46,9 +47,11 @@ def channels(fake: FakeTelegram, *, mash_joined: bool = True) -> None:
     fake.add_channel(TOPOR, "topor", "Топор")
 
 
-async def start(fake: FakeTelegram, tmp_path: Path, **kw: Any) -> Service:
+async def start(fake: FakeTelegram, tmp_path: Path, *, busy_timeout: float = LIVE_BUSY_TIMEOUT, **kw: Any) -> Service:
+    """A started service over tmp_path/tgwatch.db, opened as `tgwatch run` opens it (a shorter
+    `busy_timeout` keeps tests that hold the database's lock quick)."""
     user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
-    service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db"), user,
+    service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db", busy_timeout=busy_timeout), user,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc))
     await service.start()
     return service
@@ -424,8 +427,7 @@ def test_a_store_locked_by_another_program_costs_a_log_line_and_the_poll_stores_
 
     async def go() -> None:
         channels(fake)
-        async with running(fake, tmp_path) as service:
-            service.store.db.execute("PRAGMA busy_timeout = 50")  # 30 s in use: the test needs no wait
+        async with running(fake, tmp_path, busy_timeout=0.05) as service:  # the test needs no 2 s waits
             other = sqlite3.connect(tmp_path / "tgwatch.db", isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
             fake.publish(SHOT, DESERTION)

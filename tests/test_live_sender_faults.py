@@ -16,10 +16,12 @@ from typing import Any
 from telethon.tl import types as tl
 
 from bot.live.sender import MAX_ATTEMPTS, MAX_RETRY_DELAY
+from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, RpcFail, eventually
 from .test_live import (
     DESERTION,
+    DESERTION_2,
     MASH,
     NEUTRAL,
     ROOT,
@@ -385,4 +387,35 @@ def test_a_chat_is_never_said_to_work_again_when_nothing_reached_it(fake: FakeTe
             await service.poll()
             await ticks(service, clocks, 4 * 60 * 3)
             assert lines(caplog, "chat me can be written to again") == []  # it never could (was 11 in 3 h)
+    run(go())
+
+
+def test_an_alert_resent_to_two_topics_of_a_forum_is_found_in_each_topic(fake: FakeTelegram, tmp_path: Path,
+                                                                        telethon_sleeps: Any) -> None:
+    """The same alert went to two topics of one forum group, and the process died before recording
+    either send: after the restart Telegram refuses the resends (known random_ids), and each copy
+    is looked up in its own topic, so the story update edits both copies, not one of them twice."""
+    forum = 1800000077
+    fake.add_channel(forum, "teamforum", "Team", forum=True)
+    chats = ("teamforum/42", "teamforum/77")
+
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, chats=chats):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 4)  # two rules, each in both topics
+        store = Store(tmp_path / "tgwatch.db")  # the store never heard of the sends
+        store.db.execute("UPDATE deliveries SET message_id = NULL, sent_at = NULL")
+        store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
+        store.close()
+        async with running(fake, tmp_path, chats=chats) as service:
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 4  # no second copy anywhere
+            topic_of = {m.id: m.reply_to for m in alerts(fake)}
+            rows = list(service.store.db.query("SELECT chat, message_id FROM deliveries"))
+            assert sorted((r["chat"], topic_of[r["message_id"]]) for r in rows) == [
+                ("teamforum/42", 42), ("teamforum/42", 42), ("teamforum/77", 77), ("teamforum/77", 77)]
+            fake.publish(MASH, DESERTION_2)
+            await eventually(lambda: all(m.edits for m in alerts(fake)))
+            assert all("also Mash" in m.edits[-1][1] for m in alerts(fake))
     run(go())

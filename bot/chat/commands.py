@@ -7,8 +7,10 @@ import asyncio
 import difflib
 import html
 import io
+import logging
 import re
 import secrets
+import sqlite3
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any, TypeVar
 from ..alert.html import bold_spans, local_time
 from ..alert.outbox import snippet
 from ..config import Config, channel_ref
+from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE
@@ -29,6 +32,7 @@ from ..store.export import write_csv, write_xlsx
 from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, top_stories
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 __all__ = ["Caller", "Commands", "Reply", "parse_span", "HELP"]
 
@@ -179,6 +183,11 @@ class Commands:
             return Reply(f"/{name}: {html.escape(_clip_quoted(str(e)))}{detail}")
         except (CommandError, ValueError) as e:
             return Reply(f"/{name}: {html.escape(_clip_quoted(str(e)))}")
+        except sqlite3.OperationalError as e:  # another program holds the write lock, or the disk failed
+            if (down := store_down(e)) is None:
+                raise
+            log.warning("/%s not done (database: %s); the analyst is asked to try again", name, down)
+            return Reply(html.escape(busy_reply(down)))
         return reply
 
     async def press(self, data: str, caller: Caller) -> Reply:
@@ -200,6 +209,11 @@ class Commands:
             return Reply(f"Not saved: {html.escape(_clip_quoted(str(e)))}{detail}")
         except ValueError:
             pass
+        except sqlite3.OperationalError as e:  # nothing was changed: the same button works again
+            if (down := store_down(e)) is None:
+                raise
+            log.warning("button %r not done (database: %s); the analyst is asked to try again", kind[:10], down)
+            return Reply("", toast=busy_reply(down))
         return Reply("", toast="This button is no longer valid.")
 
     # -- commands -------------------------------------------------------------------------------
@@ -505,7 +519,7 @@ class Commands:
             return work(self.store)
 
         def run() -> T:
-            store = Store(self.store.path)
+            store = Store(self.store.path, busy_timeout=self.store.busy_timeout)
             try:
                 return work(store)
             finally:
@@ -552,7 +566,13 @@ class Commands:
         if not ok:
             return Reply(f"Cancelled: rule {html.escape(change.rule)} unchanged.")
         self.answered[token] = "refused (not saved)"
-        self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
+        try:
+            self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
+        except sqlite3.OperationalError as e:
+            if store_down(e) is not None:  # not refused, only not now: Confirm works again in a moment
+                self.pending[token] = item
+                self.answered.pop(token)
+            raise
         self.answered[token] = "confirmed"
         self.on_rules_changed()
         return Reply(f"✅ Rule {html.escape(change.rule)} saved to {html.escape(change.file.name)}. /undo takes it back.")

@@ -26,6 +26,7 @@ from ..source.telegram import (
 )
 from ..store.db import Store
 from .codes import telegram_code
+from .dbfaults import Outage, store_down
 from .session import NETWORK_ERRORS
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
@@ -36,6 +37,7 @@ BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's older posts a
 ALBUM_MAX = 10  # items in one Telegram album
 RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
 RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
+DB_RETRY_DELAY = 30.0  # seconds after the store could not be used before a poll tries again (not the next hourly one)
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 
@@ -110,12 +112,31 @@ class Ingest:
         self._listening = False
         self._reconnect_poll: asyncio.Task[None] | None = None
         self._reconnected = False
+        self.db_retry_delay = DB_RETRY_DELAY
+        self._db_retry: asyncio.Task[None] | None = None
+        self._db_failed = False
+        self._db_errors = 0  # store failures met so far: a poll that adds none shows the store works again
+        self._db_outage = Outage(log, "the database can be used again: polls store posts again")
+        self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
 
     # -- channels ---------------------------------------------------------------------------------
 
     async def resolve(self) -> dict[int, Watched]:
         """Turn every configured channel into a peer: from the session's entity cache and our
-        store when seen before (no request), else one throttled, FloodWait-aware lookup."""
+        store when seen before (no request), else one throttled, FloodWait-aware lookup. A store
+        that cannot record them now stops the lookups with one log line; the channels found stay
+        watched, and a poll soon goes on with the rest (without asking Telegram again)."""
+        try:
+            await self._resolve_all()
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            self._db_outage.failed("looking up channels stopped (database: %s); a poll in %d s goes on", down,
+                                   self.db_retry_delay)
+            self._retry_soon()
+        return self.watched
+
+    async def _resolve_all(self) -> None:
         flooded = False
         now = time.monotonic()
         for ref in self.refs:
@@ -132,7 +153,7 @@ class Ingest:
                     # the config names the channel by its new name too: the old name is free, and may
                     # belong to another channel now
                     row = self.store.channel(ref.lower())
-            if flooded and (row is None or row.get("access_hash") is None):
+            if flooded and (row is None or row.get("access_hash") is None) and ref not in self._found:
                 continue  # needs resolveUsername, which Telegram just asked us to stop calling
             try:
                 w = await self._resolve_one(ref, row)
@@ -151,11 +172,11 @@ class Ingest:
                 self._retry_at[ref] = now + RETRY_UNRESOLVED
                 log.warning("%s (%s)", detail, status)
                 continue
+            self.store.remember_ref(ref, w.id)  # first: a store that cannot take it leaves the channel to the retry
+            self._found.pop(ref, None)
             self.unresolved.pop(ref, None)
             self.watched[w.id] = w
             self._ref_ids[ref] = w.id
-            self.store.remember_ref(ref, w.id)
-        return self.watched
 
     def _named_refs(self) -> set[str]:
         """The configured usernames, lower case."""
@@ -163,8 +184,8 @@ class Ingest:
 
     async def _resolve_one(self, ref: str | int, row: dict[str, Any] | None) -> Watched:
         """The channel `ref` (its store row when seen before) as a Watched; raises what Telethon does."""
-        entity = None
-        if row is not None and row.get("access_hash") is not None:
+        entity = self._found.get(ref)  # Telegram gave it before, but the store could not record it then
+        if entity is None and row is not None and row.get("access_hash") is not None:
             try:  # known from an earlier run: channels.getChannels, never resolveUsername
                 entity = await self.client.get_entity(types.InputPeerChannel(int(row["id"]), int(row["access_hash"])))  # type: ignore[arg-type]
             except (ValueError, errors.ChannelInvalidError):
@@ -181,6 +202,7 @@ class Ingest:
             raise ChannelGone("private", "the channel is private now or has banned this account")
         if not isinstance(entity, types.Channel):
             raise ValueError("not a channel")
+        self._found[ref] = entity  # until the store has it: a retry asks Telegram nothing
         username = channel_username(entity)
         before = str(row["username"]) if row is not None and row.get("username") else None
         self.store.mark_resolved(entity.id, entity.title, username, entity.access_hash)
@@ -242,9 +264,9 @@ class Ingest:
         if self._listening:
             return
         self._listening = True
-        self.client.add_event_handler(self._on_new, events.NewMessage())
-        self.client.add_event_handler(self._on_album, events.Album())
-        self.client.add_event_handler(self._on_edit, events.MessageEdited())
+        self.client.add_event_handler(self._guarded(self._on_new), events.NewMessage())
+        self.client.add_event_handler(self._guarded(self._on_album), events.Album())
+        self.client.add_event_handler(self._guarded(self._on_edit), events.MessageEdited())
         self._hook_reconnect()
 
     def _hook_reconnect(self) -> None:
@@ -290,10 +312,55 @@ class Ingest:
                 return
             log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1))
 
+    def _retry_soon(self) -> None:
+        """The store could not be used (another program holds its write lock, the disk failed): a
+        poll in `db_retry_delay` seconds reads again what could not be stored, rather than the next
+        scheduled one (an hour away, perhaps). Asked again meanwhile, it polls once more after."""
+        self._db_failed = True
+        self._db_errors += 1
+        if self._db_retry is None or self._db_retry.done():
+            self._db_retry = asyncio.get_running_loop().create_task(self._poll_after_db_failure())
+
+    async def _poll_after_db_failure(self) -> None:
+        while self._db_failed:
+            self._db_failed = False
+            await asyncio.sleep(self.db_retry_delay)
+            if not self.client.is_connected():
+                return  # stopped meanwhile
+            try:
+                await self.reconcile()  # a store still unusable asks for the next try
+            except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
+                log.warning("poll after a database failure failed: %s; the scheduled poll retries", _why(e))
+                return
+            except Exception:  # a task nobody awaits: never 'Task exception was never retrieved'
+                log.exception("poll after a database failure failed")
+                return
+
     def close(self) -> None:
         """Cancel a catch-up poll still pending (the service is stopping)."""
-        if self._reconnect_poll is not None and not self._reconnect_poll.done():
-            self._reconnect_poll.cancel()
+        for task in (self._reconnect_poll, self._db_retry):
+            if task is not None and not task.done():
+                task.cancel()
+
+    def _guarded(self, handle: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        """`handle` as Telethon calls it: a store that cannot take a pushed post now (another
+        program holds the write lock past the busy timeout, the disk is full) costs one log line, not
+        the traceback Telethon logs for a handler's error. The batch was rolled back, and pushed posts
+        never move the channel's high-water mark, so a poll soon reads the post again."""
+        async def on_event(event: Any) -> None:
+            try:
+                await handle(event)
+            except sqlite3.OperationalError as e:
+                if (down := store_down(e)) is None:
+                    raise
+                w = self._mine(event)
+                first = (getattr(event, "messages", None) or [event.message])[0]
+                log.warning("post %d of %s not stored now (database: %s); a poll in %d s reads it again",
+                            first.id, w.title if w else event.chat_id, down, self.db_retry_delay)
+                self._retry_soon()
+
+        on_event.__name__ = on_event.__qualname__ = handle.__name__  # how Telethon names a handler in its log
+        return on_event
 
     def _mine(self, event: Any) -> Watched | None:
         chat_id = event.chat_id
@@ -360,15 +427,9 @@ class Ingest:
         return True
 
     async def _push(self, post: Post, *, alert_after: datetime | None = None) -> None:
-        """A post Telegram pushed, through the pipeline. A store that cannot take it now (another
-        program held the database past the busy timeout, the disk is full) costs one log line, not a
-        traceback: the batch was rolled back, and pushed posts never move the channel's high-water
-        mark, so the next poll reads the post again."""
-        try:
-            await self._process([post], in_order=False, alert_after=alert_after)
-        except sqlite3.OperationalError as e:
-            log.warning("post %d of %s not stored now (database: %s); the next poll reads it again",
-                        post.message_id, post.channel_title or post.channel_id, e)
+        """A post Telegram pushed, through the pipeline; it never moves the channel's high-water
+        mark (a post pushed after a silent gap must not hide the gap from the poll)."""
+        await self._process([post], in_order=False, alert_after=alert_after)
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:
         async with self._lock:
@@ -386,14 +447,12 @@ class Ingest:
             return await self._reconcile()
 
     async def _reconcile(self) -> tuple[int, int]:
+        errors_before = self._db_errors
         await self.resolve()
         new_posts = channels = read = failed = 0
         for w in self._poll_order():
             try:
-                n, was_read = await self._reconcile_one(w)
-            except _GONE_ERRORS as e:
-                await self._mark_gone(w, e)  # reported; no longer watched
-                continue
+                got = await self._read(w)
             except errors.FloodWaitError as e:
                 log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on from it", w.title, e.seconds)
                 self.failing[w.id] = f"{w.title}: flood wait {e.seconds} s"
@@ -408,16 +467,23 @@ class Ingest:
                 failed += 1
                 break
             except sqlite3.OperationalError as e:  # the others would wait for the database alike
-                log.warning("storing %s's posts failed (database: %s); the next poll goes on from it", w.title, e)
-                self.failing[w.id] = f"{w.title}: database {e}"
+                if (down := store_down(e)) is None:
+                    raise
+                self._db_outage.failed("storing %s's posts failed (database: %s); a poll in %d s goes on from it",
+                                       w.title, down, self.db_retry_delay)
+                self.failing[w.id] = f"{w.title}: its posts cannot be stored now ({down})"
                 self._resume_at = w.id
                 failed += 1
+                self._retry_soon()
                 break
             except errors.RPCError as e:
                 log.warning("reading %s failed: %s; the next poll retries", w.title, _why(e))
                 self.failing[w.id] = f"{w.title}: {_why(e)}"
                 failed += 1
                 continue
+            if got is None:
+                continue  # gone: reported, no longer watched
+            n, was_read = got
             self.failing.pop(w.id, None)
             read += 1
             if was_read and n:
@@ -426,7 +492,18 @@ class Ingest:
         self.complete = read > 0 and not failed
         if not failed:
             self._resume_at = None
+        if self._db_errors == errors_before and read:
+            self._db_outage.ok()
         return new_posts, channels
+
+    async def _read(self, w: Watched) -> tuple[int, bool] | None:
+        """`_reconcile_one`; None when the channel cannot be read any more (reported, no longer
+        watched; a store that cannot record that now raises, and a later poll tries again)."""
+        try:
+            return await self._reconcile_one(w)
+        except _GONE_ERRORS as e:
+            await self._mark_gone(w, e)
+            return None
 
     def _poll_order(self) -> list[Watched]:
         """The watched channels, from the one where a flood wait stopped the last poll: the

@@ -13,6 +13,7 @@ import html
 import json
 import logging
 import secrets
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ from ..alert.outbox import load_alert, snippet
 from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
+from .dbfaults import Outage, store_down
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "render_digest"]
 
@@ -65,6 +67,15 @@ def _topic(chat: str) -> types.InputReplyToMessage | None:
     chat and for topic 1, General, which takes messages that reply to nothing."""
     topic = chat_topic(chat)[1]
     return types.InputReplyToMessage(reply_to_msg_id=topic) if topic is not None and topic != 1 else None
+
+
+def _topic_of(message: Any) -> int | None:
+    """The forum topic a message is in: its reply header's top message, or the message it replies
+    to when that is the topic itself; None for General (no header) and outside forums."""
+    r = getattr(message, "reply_to", None)
+    if not isinstance(r, types.MessageReplyHeader) or not r.forum_topic:
+        return None
+    return r.reply_to_top_id or r.reply_to_msg_id
 
 
 def _keeps_queued(e: BaseException) -> bool:
@@ -142,6 +153,12 @@ class Sender:
         self._notice_lock = asyncio.Lock()
         self._again = False
         self._moved: dict[str, int] = {}  # configured chat -> marked id of the supergroup it was upgraded to
+        # (alert, chat, part) -> (message id, text hash) of a part Telegram took but the store could
+        # not record: the next pass records it instead of sending it again
+        self._unrecorded: dict[tuple[int, str, int], tuple[int | None, str]] = {}
+        self._digest_wanted = False  # the scheduled digest is due: the next pass collects it
+        self._db_outage = Outage(log, "sending resumes: the database can be used again")
+        self._notices_outage = Outage(log, "the held notices are saved again")
         self.on_migrated: Callable[[int], None] | None = None  # told the new id (the chat bot answers there)
 
     def _after(self, seconds: float) -> _Due:
@@ -195,8 +212,13 @@ class Sender:
             log.warning("chat %s can be written to again (it failed with %s): sending what was held", chat, why)
             # the alerts this chat held back off for up to 30 min: try them now (not the ones that
             # failed for a reason of their own, which keep their back-off)
-            self.store.db.execute("UPDATE alerts SET next_attempt_at = NULL WHERE state IN ('queued', 'update_queued') "
-                                  "AND error = ?", [why])
+            try:
+                self.store.db.execute("UPDATE alerts SET next_attempt_at = NULL WHERE state IN ('queued', 'update_queued') "
+                                      "AND error = ?", [why])
+            except sqlite3.OperationalError as e:
+                if (down := store_down(e)) is None:
+                    raise
+                log.warning("the alerts held for chat %s keep their retry times (database: %s)", chat, down)
             self._digest_due.clear()
             self._notice_due.pop(chat, None)
             self._again = True
@@ -212,8 +234,22 @@ class Sender:
             self._again = True
             while self._again:
                 self._again = False
-                done += await self._pass()
+                try:
+                    done += await self._pass()
+                except sqlite3.OperationalError as e:
+                    if (down := store_down(e)) is None:
+                        raise
+                    # what was sent is known (random_ids stored first, `_unrecorded`): nothing goes twice
+                    self._db_outage.failed("sending paused (database: %s); alerts stay queued for the next pass", down)
+                    break
+                self._db_outage.ok()
         return done
+
+    async def digest_due(self) -> None:
+        """The scheduled digest: collected and sent by a sender pass now, or, when the store cannot
+        be written now, by the first pass after (every 15 s), not at the next digest time."""
+        self._digest_wanted = True
+        await self.deliver()
 
     async def _pass(self) -> int:
         now = self.clock()
@@ -225,7 +261,10 @@ class Sender:
                 return 0
         if not self._digest_lock.locked():
             async with self._digest_lock:
-                await self._flush_digests()  # a digest that failed earlier
+                if self._digest_wanted:
+                    self._collect_digest(now)
+                    self._digest_wanted = False
+                await self._flush_digests()  # and a digest that failed earlier
         done = 0
         # no retry or edit is ever set further ahead than this: a later one is a clock set back
         latest = now + timedelta(seconds=max(3600.0, self.edit_every) + 600)
@@ -316,12 +355,18 @@ class Sender:
                 self.store.plan_delivery(alert_id, chat, k, rid, "")  # committed before the first attempt
                 d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
             if d["sent_at"] is None:
-                mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
-                                       markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
-                                       reply_to=_topic(chat))
-                self.store.mark_delivered(alert_id, chat, k, mid, digest)
+                key = (alert_id, chat, k)
+                if key not in self._unrecorded:  # else sent by a pass whose store could not record it
+                    mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
+                                           markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
+                                           reply_to=_topic(chat))
+                    self._unrecorded[key] = (mid, digest)
+                mid, sent_hash = self._unrecorded[key]
+                self.store.mark_delivered(alert_id, chat, k, mid, sent_hash)
+                del self._unrecorded[key]
                 wrote = True
-            elif d["text_hash"] != digest and d["message_id"] is not None:
+                d = {**d, "message_id": mid, "text_hash": sent_hash}
+            if d["text_hash"] != digest and d["message_id"] is not None:  # the story grew since it was sent
                 await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
                 wrote = True
@@ -337,7 +382,7 @@ class Sender:
         except errors.RandomIdDuplicateError:
             # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
             # before storing it): find the message so story updates can still edit it.
-            mid = await self._find_sent(peer, text)
+            mid = await self._find_sent(peer, text, reply_to.reply_to_msg_id if reply_to is not None else None)
             if mid is None:
                 log.warning("%s was already sent (Telegram knows its random_id) but its message id is "
                             "unknown: story updates will not edit it", what)
@@ -346,11 +391,13 @@ class Sender:
             return mid
         return _sent_id(result, random_id)
 
-    async def _find_sent(self, peer: Any, text: str, limit: int = 50) -> int | None:
-        """The id of our own recent message with this text in the chat, if Telegram lets us read it."""
+    async def _find_sent(self, peer: Any, text: str, topic: int | None = None, limit: int = 50) -> int | None:
+        """The id of our own recent message with this text in the chat and forum topic (None: General
+        or no forum), if Telegram lets us read it: the same alert sent to two topics of one group
+        must not be taken for the other topic's copy (its story updates would edit that one)."""
         try:
             async for m in self.client.iter_messages(peer, limit=limit):
-                if m.out and m.message == text:
+                if m.out and m.message == text and _topic_of(m) == topic:
                     return int(m.id)
         except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
             log.debug("looking up a sent message failed: %s", telegram_code(e))
@@ -445,9 +492,19 @@ class Sender:
             return []
 
     def _save_notices(self) -> None:
-        """Store the notices not sent yet (committed at once: a crash after it keeps them)."""
-        self.store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-                              "excluded.value", [NOTICES_KEY, json.dumps(list(self._unsent.values()), ensure_ascii=False)])
+        """Store the notices not sent yet (committed at once: a crash after it keeps them). A store
+        that cannot take them now costs one log line: they are held in memory and sent meanwhile,
+        and the next save stores what is left then."""
+        try:
+            self.store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                                  "excluded.value", [NOTICES_KEY, json.dumps(list(self._unsent.values()), ensure_ascii=False)])
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            self._notices_outage.failed("notices not saved now (database: %s): held in memory (a restart before the "
+                                        "next save loses those not sent by then)", down)
+            return
+        self._notices_outage.ok()
 
     async def _flush_notices(self) -> None:
         if self._notice_lock.locked():
@@ -502,11 +559,9 @@ class Sender:
         """Telegram refused a digest as a message MAX_ATTEMPTS times. When some chat has (part of)
         it, it counts as sent: sending its stories again would show them twice there. Else its
         alerts go back to the queue for the next digest, once: an alert given back before fails."""
-        reached = sorted({chat for chat, _ in self._digest_out.pop(did, set())})
-        self._digest_tries.pop(did, None)
-        self._digest_due.pop(did, None)
+        reached = sorted({chat for chat, _ in self._digest_out.get(did, set())})
         marks = ",".join("?" * len(ids))
-        with self.store.transaction():
+        with self.store.transaction():  # first: a store that cannot take it now leaves the digest as it was
             if reached:
                 self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
             else:
@@ -515,6 +570,9 @@ class Sender:
                 self.store.db.execute(f"UPDATE alerts SET state = 'queued', sent_at = NULL, error = ? WHERE "
                                       f"state = 'digested' AND id IN ({marks})", [f"digest refused: {reason}", *ids])
                 self.store.db.execute("DELETE FROM digests WHERE id = ?", [did])
+        self._digest_out.pop(did, None)
+        self._digest_tries.pop(did, None)
+        self._digest_due.pop(did, None)
         if reached:
             log.warning("digest %d refused (%s) after %d attempts; it reached %s only, and is not sent again",
                         did, reason, tries, ", ".join(reached))
@@ -531,6 +589,7 @@ class Sender:
 
     async def _send_digests(self, now: datetime) -> int:
         self._collect_digest(now)
+        self._digest_wanted = False
         return await self._flush_digests()
 
     async def _flush_digests(self) -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
@@ -21,7 +22,8 @@ from ..match.edit import RuleBook
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline, Processed
 from ..report.stats import channel_activity, duration, heartbeat_text, status_text
-from ..store.db import Store, iso
+from ..store.db import Store, StoreError, iso
+from .dbfaults import LIVE_BUSY_TIMEOUT, store_down
 from .ingest import Ingest
 from .sender import Sender
 from .session import (
@@ -37,7 +39,7 @@ from .session import (
     session_lock,
 )
 
-__all__ = ["Service", "run", "quiet_silencer"]
+__all__ = ["Service", "open_store", "run", "quiet_silencer"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,19 @@ def quiet_silencer(config: Config) -> Callable[[str, datetime], bool]:
         return start <= t < end if start <= end else (t >= start or t < end)
 
     return silent
+
+
+def open_store(config: Config) -> Store:
+    """The live service's store, whose writes wait LIVE_BUSY_TIMEOUT for another program's lock,
+    not the CLI's 30 s: each store call holds up the whole loop meanwhile. A migration that cannot
+    get the lock now is a StoreError saying why, not a traceback."""
+    try:
+        return Store(config.db, busy_timeout=LIVE_BUSY_TIMEOUT)
+    except sqlite3.OperationalError as e:
+        if (down := store_down(e)) is None:
+            raise
+        raise StoreError(f"{config.db}: cannot be upgraded now ({down}): another program is using it; "
+                         "start tgwatch again when it is done") from None
 
 
 class Service:
@@ -136,14 +151,17 @@ class Service:
         """Every job on the scheduler (AsyncIOScheduler, on this loop); times in the config's zone."""
         c, zone = self.config, self.config.zone
         grace = max(30, int(c.poll_minutes * 30))
-        add = self.scheduler.add_job
+
+        def add(job: Callable[[], Awaitable[object]], *args: Any, id: str, **kw: Any) -> None:
+            self.scheduler.add_job(_guarded(job, id), *args, id=id, name=id, **kw)
+
         add(self.poll, "interval", minutes=c.poll_minutes, id="reconcile", coalesce=True, max_instances=1, misfire_grace_time=grace)
         add(self.sender.deliver, "interval", seconds=15, id="sender", coalesce=True, max_instances=1, misfire_grace_time=60)
         add(self.reload_rules, "interval", seconds=30, id="rules", coalesce=True, max_instances=1, misfire_grace_time=60)
         if c.digest == "hourly":
-            add(self.sender.send_digest, CronTrigger(minute=0, timezone=zone), id="digest", coalesce=True, misfire_grace_time=1800)
+            add(self.sender.digest_due, CronTrigger(minute=0, timezone=zone), id="digest", coalesce=True, misfire_grace_time=1800)
         else:
-            add(self.sender.send_digest, CronTrigger(hour=c.digest_at.hour, minute=c.digest_at.minute, timezone=zone),
+            add(self.sender.digest_due, CronTrigger(hour=c.digest_at.hour, minute=c.digest_at.minute, timezone=zone),
                 id="digest", coalesce=True, misfire_grace_time=3 * 3600)
         add(self.heartbeat, CronTrigger(hour=c.heartbeat_at.hour, minute=c.heartbeat_at.minute, timezone=zone),
             id="heartbeat", coalesce=True, misfire_grace_time=3 * 3600)
@@ -202,6 +220,8 @@ class Service:
         """/status: "behind" counts the posts a channel pushed live past its last in-order read,
         which the next poll confirms (and fills if Telegram skipped any)."""
         errors = [str(v) for v in self.ingest.unresolved.values()]
+        # the channels the last poll could not read or store (a flood wait, the database locked)
+        errors += [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
         behind = {int(r[0]): int(r[1]) for r in self.store.db.execute(
             "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
             "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
@@ -215,6 +235,22 @@ class Service:
         self.pipeline.close()  # saves the story word counts
 
 
+def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awaitable[None]]:
+    """A scheduled job as the scheduler runs it: a store that cannot be used now (another program
+    holds its write lock, the disk failed) costs one log line, not APScheduler's traceback, and the
+    job runs again at its next time. (The poll and the sender handle it themselves, sooner.)"""
+    async def run() -> None:
+        try:
+            await job()
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            log.warning("scheduled %s not done (database: %s); it runs again at its next time", name, down)
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
 async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramClient]) -> None:
     # Never logged in: say so now, before connecting, and leave no session file behind.
     if not config.session_path.expanduser().exists():
@@ -223,7 +259,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
     if not has_auth_key(user.session):  # a file from an earlier run or a login given up before the key
         user.session.close()
         raise NotLoggedIn("not logged in: run `tgwatch login` first")
-    store = Store(config.db)
+    store = open_store(config)
     bot = make(config, secrets, bot=True) if secrets.bot_token else None
     try:
         with ConnectionAttempts() as attempts:  # one line at the end, not a warning per attempt

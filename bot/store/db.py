@@ -219,10 +219,14 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
 class Store:
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        """`busy_timeout`: seconds a write waits for another connection's write lock before failing
+        with "database is locked" (reads never wait: WAL). The live service waits less, as every
+        store call there holds up its event loop."""
         self.path = str(path)
+        self.busy_timeout = busy_timeout
         try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             _refuse_foreign(conn, self.path)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -264,12 +268,13 @@ class Store:
         try:
             yield
             self._flush_stories()
+            conn.execute("COMMIT")
         except BaseException:
             self._stories.clear()
             self._next_story = None
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a full disk or an I/O error has SQLite roll back by itself
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         self.db.conn.close()
@@ -598,10 +603,12 @@ class Store:
     # -- chat: mutes, feedback, rule changes ---------------------------------------------------------
 
     def mute(self, rule: str, until: str, *, channel_id: int | None = None, by_user: int | None = None) -> None:
-        """Mute a rule (everywhere, or for one channel; rule '*': every rule) until an ISO time."""
-        self.db.execute("DELETE FROM mutes WHERE rule = ? AND channel_id IS ?", [rule, channel_id])
-        self.db.execute("INSERT INTO mutes (rule, channel_id, until, by_user, created_at) VALUES (?,?,?,?,?)",
-                        [rule, channel_id, until, by_user, utcnow()])
+        """Mute a rule (everywhere, or for one channel; rule '*': every rule) until an ISO time. (One
+        transaction: a lock taken between the two statements would lose the mute running now.)"""
+        with self.transaction():
+            self.db.execute("DELETE FROM mutes WHERE rule = ? AND channel_id IS ?", [rule, channel_id])
+            self.db.execute("INSERT INTO mutes (rule, channel_id, until, by_user, created_at) VALUES (?,?,?,?,?)",
+                            [rule, channel_id, until, by_user, utcnow()])
 
     def unmute(self, rule: str, now: str = "") -> int:
         """Lift every mute of a rule; returns how many were still running at `now`."""
