@@ -202,6 +202,37 @@ def test_replaying_a_store_as_an_export_names_it(sample: Sample, tmp_path: Path)
     assert sample.db.read_bytes() == before
 
 
+HTML = "an HTML export: tgwatch reads Telegram Desktop's JSON export (export the chat again with Format: Machine-readable JSON)"
+PAGE = '\ufeff<!DOCTYPE html>\n<html>\n<head><title>Exported Data</title></head><body><div class="text">Дезертир</div></body></html>\n'
+
+
+def test_an_html_export_beside_a_json_one_is_named_and_the_json_one_is_stored(tmp_path: Path) -> None:
+    # Telegram Desktop exports HTML unless asked for JSON: that channel must not be missed in silence
+    top = tmp_path / "exports"
+    (top / "ChatExport_html").mkdir(parents=True)
+    (top / "ChatExport_html" / "messages.html").write_text(PAGE, encoding="utf-8")
+    (top / "ok").mkdir()
+    (top / "ok" / "a.jsonl").write_text(json.dumps({"channel_id": 42, "message_id": 1, "date": "2026-11-25T10:00:00Z",
+                                                    "text": "x"}) + "\n", encoding="utf-8")
+    result = tg("replay", top, "--db", tmp_path / "s.db", "--rules", RULES, "--alerts", "none")
+    assert f"skipped {top / 'ChatExport_html' / 'messages.html'}: {HTML}" in result.stderr
+    assert "Traceback" not in result.output
+    assert counts(tmp_path / "s.db")["posts"] == 1
+
+
+def test_an_html_export_alone_is_one_error_and_its_page_named_is_one_skip(tmp_path: Path) -> None:
+    folder = tmp_path / "ChatExport_2024-11-20"
+    folder.mkdir()
+    (folder / "messages.html").write_text(PAGE, encoding="utf-8")
+    assert one_error(tg("replay", folder, "--db", tmp_path / "s.db", "--rules", RULES)) == \
+        f"error: nothing to replay: {folder / 'messages.html'}: {HTML}"
+    page = tmp_path / "result.json"  # a page saved under the JSON export's name
+    page.write_text(PAGE, encoding="utf-8")
+    result = tg("replay", page, "--db", tmp_path / "s.db", "--rules", RULES, "--alerts", "none")
+    assert result.exit_code == 1
+    assert f"skipped {page}: {HTML}" in result.stderr
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a folder its user cannot list (root can)")
 def test_a_folder_that_cannot_be_listed_is_a_skip_not_silence(tmp_path: Path) -> None:
     top = tmp_path / "exports"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..post import Post
-from .export import Skip, export_parts, read_export
+from .export import HTML_EXPORT, Skip, export_parts, read_export
 from .jsonl import read_jsonl
 
 __all__ = ["Skip", "is_jsonl", "read_paths", "read_by_date", "source_files"]
@@ -24,8 +24,9 @@ def _resolved(p: Path) -> Path:
 
 def _found_below(folder: Path, unreadable: list[Skip]) -> list[Path]:
     """result.json and *.jsonl files below a folder, sorted; folders linked into it are searched
-    too (each real folder once, so a link loop ends). A folder that cannot be listed is added to
-    `unreadable`: the files in it would otherwise be missed without a word."""
+    too (each real folder once, so a link loop ends). A folder that cannot be listed, or that holds
+    an HTML export (messages.html) and no result.json, is added to `unreadable`: its posts would
+    otherwise be missed without a word."""
     found: list[Path] = []
     seen: set[str] = set()
 
@@ -39,6 +40,8 @@ def _found_below(folder: Path, unreadable: list[Skip]) -> list[Path]:
             continue
         seen.add(real)
         found.extend(Path(root, f) for f in files if f == "result.json" or f.endswith(".jsonl"))
+        if "messages.html" in files and "result.json" not in files:
+            unreadable.append(Skip(str(Path(root, "messages.html")), "", HTML_EXPORT))
     return sorted(found)
 
 

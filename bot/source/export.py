@@ -300,12 +300,25 @@ def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
     return [iter([Skip(str(path), "", "not a Telegram export (no 'messages' and no 'chats.list')")])]
 
 
+# Telegram Desktop exports HTML by default; its pages name no channel id, so no post link or key.
+HTML_EXPORT = ("an HTML export: tgwatch reads Telegram Desktop's JSON export (export the chat again "
+               "with Format: Machine-readable JSON)")
+
+
+def _is_html(doc: str) -> bool:
+    """Does a text that is not JSON start as a web page (Telegram Desktop's messages.html)?"""
+    head = doc[:512].lstrip("\ufeff \t\r\n").lower()
+    return head.startswith(("<!doctype html", "<html"))
+
+
 def _load_export(path: Path) -> dict[str, Any] | Skip:
     """The parsed top-level object of an export file, or the Skip that says why there is none."""
     try:
         with path.open("rb") as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
+        if e.pos == 0 and _is_html(e.doc):
+            return Skip(str(path), "", HTML_EXPORT)
         return Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
     except RecursionError:
         return Skip(str(path), "", "not a Telegram export (JSON nested too deeply)")
