@@ -202,6 +202,22 @@ def test_replaying_a_store_as_an_export_names_it(sample: Sample, tmp_path: Path)
     assert sample.db.read_bytes() == before
 
 
+def test_a_compressed_export_says_to_unpack_it(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    export = ROOT / "examples" / "export" / "ChatExport_1700000001" / "result.json"
+    packed = tmp_path / "export.zip"
+    with zipfile.ZipFile(packed, "w") as z:
+        z.write(export, "ChatExport_1700000001/result.json")
+    squeezed = tmp_path / "result.json.gz"
+    squeezed.write_bytes(gzip.compress(export.read_bytes()))
+    result = tg("replay", packed, squeezed, "--db", tmp_path / "s.db", "--rules", RULES, "--alerts", "none")
+    assert result.exit_code == 1
+    assert f"skipped {packed}: a zip archive: unpack it, then replay the folder" in result.stderr
+    assert f"skipped {squeezed}: gzip-compressed: unpack it (gunzip), then replay the file" in result.stderr
+
+
 HTML = "an HTML export: tgwatch reads Telegram Desktop's JSON export (export the chat again with Format: Machine-readable JSON)"
 PAGE = '\ufeff<!DOCTYPE html>\n<html>\n<head><title>Exported Data</title></head><body><div class="text">Дезертир</div></body></html>\n'
 

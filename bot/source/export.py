@@ -327,6 +327,10 @@ def _load_export(path: Path) -> dict[str, Any] | Skip:
             return Skip(str(path), "", f"cut short at byte {e.start} (a letter is left unfinished); truncated export?")
         if e.object.startswith(b"SQLite format 3\x00"):
             return Skip(str(path), "", "an SQLite database (a tgwatch store?), not an export: a store is named with --db")
+        if e.object.startswith(b"PK\x03\x04"):
+            return Skip(str(path), "", "a zip archive: unpack it, then replay the folder")
+        if e.object.startswith(b"\x1f\x8b"):
+            return Skip(str(path), "", "gzip-compressed: unpack it (gunzip), then replay the file")
         return Skip(str(path), "", f"not UTF-8 text (byte {e.start}: {e.reason})")
     except ValueError:  # an integer of more than 4300 digits
         return Skip(str(path), "", "not a Telegram export (a number too long to read)")
