@@ -61,6 +61,12 @@ other); DEFAULT_RULE near 0.2 + 0.2·ln(1+h) within 18 h, to 48 h with equal num
               0.835 fitted (AUC 0.63-0.64 alone, against 0.72 for similarity); the rarest shared
               word of two posts under 3 h apart separates nothing. What the errors need is who did
               what when, not which words.
+  day spread (2026-11-28, not kept): for pairs over 12 h apart, the shared heaviest words of a
+              next-day follow-up (a toll update, a ruling) appear on fewer days of the week before
+              (mean of the least 2.5) than those of a recurring situation (rates, protests: 4.5);
+              accepting such pairs at similarity >= 0.35 when that least is <= 2 gave 0.814 /
+              0.877 / 0.844 fitted on the whole set (+0.023 F1, three thresholds chosen on it):
+              not enough for a per-word day record in the index.
   cost (CPU): warm fingerprint ~610-650 µs (half of it bot.text.words); similarity ~6 µs,
   same_story ~1.6 µs per random pair (unchanged by the new rule); CandidateIndex match+add
   ~0.5 ms (prefix) to ~1 ms (lemma) per post at 102k posts (83-97 candidates).
