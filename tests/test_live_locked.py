@@ -22,7 +22,7 @@ from bot.live.service import open_store
 from bot.store.db import Store, StoreError
 
 from .fake_telegram import FakeTelegram, eventually
-from .test_chat import ANALYST, DESERTION, MASH, NEUTRAL, SHOT, alerts, ask, button_data, replies, run, running
+from .test_chat import ANALYST, DESERTION, MASH, NEUTRAL, PLAIN, SHOT, alerts, ask, button_data, replies, run, running
 from .test_live import config
 
 BUSY = "The database is busy (another program is writing to it); try again in a moment."
@@ -274,3 +274,46 @@ def test_a_bug_in_sql_is_not_taken_for_a_busy_database() -> None:
         conn.execute("SELECT * FROM no_such_table")
     assert store_down(bug.value) is None
     conn.close()
+
+
+def test_an_edit_pushed_while_locked_is_stored_after_even_beyond_the_polls_look_back(
+        fake: FakeTelegram, tmp_path: Path, soon: None, caplog: pytest.LogCaptureFixture) -> None:
+    """The retry poll re-reads only the last `edit_lookback` posts: an edit of an older post that
+    the store could not take is kept and stored before it (helper-49 found it lost)."""
+    async def go() -> None:
+        async with running(fake, tmp_path, busy_timeout=QUICK, edit_lookback=5) as service:
+            old = fake.publish(SHOT, PLAIN, push=False)
+            for i in range(8):
+                fake.publish(SHOT, f"{PLAIN} {i}", push=False)
+            await service.ingest.reconcile()
+            assert service.store.count("posts") == 9
+            with locked(tmp_path / "t.db"):
+                fake.edit(SHOT, old, DESERTION)
+                await eventually(lambda: any(f"post {old} of SHOT not stored now" in m for m in warnings(caplog)))
+
+            def stored() -> str:
+                return str(service.store.db.execute("SELECT text FROM posts WHERE channel_id = ? AND message_id = ?",
+                                                    [SHOT, old]).fetchone()[0])
+            await eventually(lambda: stored() == DESERTION)
+            await service.sender.deliver()
+            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment, once each
+        assert tracebacks(caplog) == []
+    run(go())
+
+
+def test_reactions_while_locked_neither_write_nor_warn(
+        fake: FakeTelegram, tmp_path: Path, soon: None, caplog: pytest.LogCaptureFixture) -> None:
+    """Reactions arrive as edits with the text unchanged: they must not queue for the write lock
+    (each would hold the loop for the busy timeout) nor speak for the outage."""
+    async def go() -> None:
+        async with running(fake, tmp_path, busy_timeout=QUICK) as service:
+            mid = fake.publish(SHOT, PLAIN)
+            await eventually(lambda: service.store.count("posts") == 1)
+            with locked(tmp_path / "t.db"):
+                for _ in range(5):
+                    fake.react(SHOT, mid)
+                new = fake.publish(SHOT, DESERTION)  # handled after the reactions
+                await eventually(lambda: any("not stored now" in m for m in warnings(caplog)))
+            said = [m for m in warnings(caplog) if "not stored now" in m]
+            assert len(said) == 1 and f"post {new} of SHOT" in said[0]
+    run(go())

@@ -115,6 +115,9 @@ class Ingest:
         self.db_retry_delay = DB_RETRY_DELAY
         self._db_retry: asyncio.Task[None] | None = None
         self._db_failed = False
+        # pushed posts the store could not take (key -> post, alert_after): stored before the retry
+        # poll, which re-reads only the last `edit_lookback` posts and would miss an older one's edit
+        self._unstored: dict[tuple[int, int], tuple[Post, datetime | None]] = {}
         self._db_errors = 0  # store failures met so far: a poll that adds none shows the store works again
         self._db_outage = Outage(log, "the database can be used again: polls store posts again")
         self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
@@ -336,6 +339,25 @@ class Ingest:
                 log.exception("poll after a database failure failed")
                 return
 
+    async def _store_unstored(self) -> bool:
+        """Store the pushed posts the store could not take (oldest first); False, and a retry
+        asked for, when it still cannot."""
+        for key, (post, after) in list(self._unstored.items()):
+            try:
+                await self._process([post], in_order=False, alert_after=after)
+            except sqlite3.OperationalError as e:
+                if (down := store_down(e)) is None:
+                    raise
+                self._db_outage.failed("%d pushed post(s) still not stored (database: %s)", len(self._unstored), down)
+                for waiting, _ in self._unstored.values():  # /status names their channels
+                    w = self.watched.get(waiting.channel_id)
+                    self.failing[waiting.channel_id] = f"{w.title if w else waiting.channel_id}: its posts cannot be stored now ({down})"
+                self._retry_soon()
+                return False
+            if self._unstored.get(key, (None,))[0] is post:  # not pushed again meanwhile
+                del self._unstored[key]
+        return True
+
     def close(self) -> None:
         """Cancel a catch-up poll still pending (the service is stopping)."""
         for task in (self._reconnect_poll, self._db_retry):
@@ -355,8 +377,8 @@ class Ingest:
                     raise
                 w = self._mine(event)
                 first = (getattr(event, "messages", None) or [event.message])[0]
-                log.warning("post %d of %s not stored now (database: %s); a poll in %d s reads it again",
-                            first.id, w.title if w else event.chat_id, down, self.db_retry_delay)
+                self._db_outage.failed("post %d of %s not stored now (database: %s); stored in %d s",
+                                       first.id, w.title if w else event.chat_id, down, self.db_retry_delay)
                 self._retry_soon()
 
         on_event.__name__ = on_event.__qualname__ = handle.__name__  # how Telethon names a handler in its log
@@ -409,6 +431,9 @@ class Ingest:
             if album is None:
                 return
             post = album
+        known = self.store.known_hashes([post.key]).get(post.key)
+        if known is not None and known.text_hash == post.text_hash:
+            return  # a reaction, or formatting: nothing to match again (and no write: a locked store never waits)
         high = self.store.high_water(w.id)
         if post.grouped_id is None and self._before_reading(w, post, high):
             return
@@ -428,8 +453,15 @@ class Ingest:
 
     async def _push(self, post: Post, *, alert_after: datetime | None = None) -> None:
         """A post Telegram pushed, through the pipeline; it never moves the channel's high-water
-        mark (a post pushed after a silent gap must not hide the gap from the poll)."""
-        await self._process([post], in_order=False, alert_after=alert_after)
+        mark (a post pushed after a silent gap must not hide the gap from the poll). One the store
+        cannot take now is kept, and stored before the retry poll (`_store_unstored`)."""
+        try:
+            await self._process([post], in_order=False, alert_after=alert_after)
+        except sqlite3.OperationalError as e:
+            if store_down(e) is not None:
+                self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
+                self._unstored[post.key] = (post, alert_after)
+            raise
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:
         async with self._lock:
@@ -448,6 +480,8 @@ class Ingest:
 
     async def _reconcile(self) -> tuple[int, int]:
         errors_before = self._db_errors
+        if self._unstored and not await self._store_unstored():
+            return 0, 0  # the store still cannot be written: a retry is asked for
         await self.resolve()
         new_posts = channels = read = failed = 0
         for w in self._poll_order():
