@@ -142,6 +142,9 @@ class Pipeline:
         pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]] = deque()  # oldest first
         with _bulk_gc():
             while batch := list(islice(it, batch_size)):
+                for post in batch:  # before the worker matches them: a rule scoped to @channel reads the name
+                    if not (self.since and post.date < self.since):
+                        self._name(post)
                 todo = self._todo(batch) if self.worker is not None else []
                 pending.append((batch, todo, self._submit(todo) if todo else None))
                 while len(pending) > (self.AHEAD if self.worker is not None else 0):
@@ -209,7 +212,9 @@ class Pipeline:
     def _name(self, post: Post) -> None:
         """Give a post that does not name its channel (a JSON Lines line without channel_title or
         channel_username) the names known from the channel's earlier posts or the store: its link,
-        its alert and the channel row keep them. A name is never taken away, as in the store."""
+        its alert, the channel row and rules scoped to the channel read them. A name is never
+        taken away, as in the store. Done as posts are batched, in stream order, whether or not a
+        worker matches them."""
         known = self._names.get(post.channel_id)
         if known is None:
             row = self.store.channel(post.channel_id)
@@ -237,7 +242,6 @@ class Pipeline:
                 if self.since and post.date < self.since:
                     out.append(Processed(post, "old"))
                     continue
-                self._name(post)
                 prev = known.get(post.key)
                 last = channels.get(post.channel_id)
                 channels[post.channel_id] = (post, max(post.last_id, last[1] if last else 0))

@@ -8,7 +8,7 @@ import re
 import shutil
 import sqlite3
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -704,3 +704,23 @@ def test_skipped_lines_are_listed_file_by_file_in_file_order(tmp_path: Path) -> 
     assert r.exit_code == 0, r.output
     assert [ln.split(": ")[0:2] for ln in r.stderr.splitlines() if ln.startswith("skipped ")] == [
         [f"skipped {a}", "line 2"], [f"skipped {a}", "line 3"], [f"skipped {b}", "line 1"]]
+
+
+def test_a_rule_scoped_to_a_channel_matches_a_post_that_does_not_name_it_with_a_worker_too(tmp_path: Path) -> None:
+    """A JSON Lines line without channel_username takes the name from the channel's earlier posts
+    before matching, in the worker as in one process (helper-49: the worker matched it unnamed)."""
+    from bot.match.rules import parse_rules_text
+
+    rules = parse_rules_text('[[rule]]\nname = "foo_only"\nquery = "дезертир"\nchannels = ["@foo"]\n')
+    assert not rules.errors
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for workers in (0, 1):
+        posts = [Post(1, 1, t0, "Погода в Москве", channel_username="foo", channel_title="Foo"),
+                 Post(1, 2, t0 + timedelta(minutes=1), "Задержан дезертир в Краснодаре")]
+        store = Store(tmp_path / f"w{workers}.db")
+        with Pipeline(store, Matcher(rules), workers=workers) as pipe:
+            assert (pipe.worker is not None) == bool(workers)
+            done = list(pipe.process(posts))
+        assert [[m.rule for m in p.matches] for p in done] == [[], ["foo_only"]], workers
+        assert store.count("alerts") == 1
+        store.close()
