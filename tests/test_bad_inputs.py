@@ -216,6 +216,8 @@ def test_a_compressed_export_says_to_unpack_it(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"skipped {packed}: a zip archive: unpack it, then replay the folder" in result.stderr
     assert f"skipped {squeezed}: gzip-compressed: unpack it (gunzip), then replay the file" in result.stderr
+    assert one_error(tg("replay", tmp_path, "--db", tmp_path / "s.db", "--rules", RULES)) == \
+        f"error: nothing to replay: {tmp_path}: no result.json or *.jsonl below this folder (packed: export.zip, result.json.gz; unpack first)"
 
 
 HTML = "an HTML export: tgwatch reads Telegram Desktop's JSON export (export the chat again with Format: Machine-readable JSON)"
@@ -242,8 +244,8 @@ def test_an_html_export_alone_is_one_error_and_its_page_named_is_one_skip(tmp_pa
     (folder / "messages.html").write_text(PAGE, encoding="utf-8")
     assert one_error(tg("replay", folder, "--db", tmp_path / "s.db", "--rules", RULES)) == \
         f"error: nothing to replay: {folder / 'messages.html'}: {HTML}"
-    page = tmp_path / "result.json"  # a page saved under the JSON export's name
-    page.write_text(PAGE, encoding="utf-8")
+    page = tmp_path / "result.json"  # a page saved under the JSON export's name, after a blank line
+    page.write_text("\n" + PAGE, encoding="utf-8")
     result = tg("replay", page, "--db", tmp_path / "s.db", "--rules", RULES, "--alerts", "none")
     assert result.exit_code == 1
     assert f"skipped {page}: {HTML}" in result.stderr

@@ -22,11 +22,11 @@ def _resolved(p: Path) -> Path:
         return p.absolute()
 
 
-def _found_below(folder: Path, unreadable: list[Skip]) -> list[Path]:
+def _found_below(folder: Path, unreadable: list[Skip], packed: list[Path] | None = None) -> list[Path]:
     """result.json and *.jsonl files below a folder, sorted; folders linked into it are searched
     too (each real folder once, so a link loop ends). A folder that cannot be listed, or that holds
     an HTML export (messages.html) and no result.json, is added to `unreadable`: its posts would
-    otherwise be missed without a word."""
+    otherwise be missed without a word. Zip and gzip files are listed in `packed`."""
     found: list[Path] = []
     seen: set[str] = set()
 
@@ -40,6 +40,8 @@ def _found_below(folder: Path, unreadable: list[Skip]) -> list[Path]:
             continue
         seen.add(real)
         found.extend(Path(root, f) for f in files if f == "result.json" or f.endswith(".jsonl"))
+        if packed is not None:
+            packed.extend(Path(root, f) for f in files if f.lower().endswith((".zip", ".gz")))
         if "messages.html" in files and "result.json" not in files:
             unreadable.append(Skip(str(Path(root, "messages.html")), "", HTML_EXPORT))
     return sorted(found)
@@ -60,10 +62,14 @@ def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
     for p in map(Path, paths):
         if p.is_dir():
             unreadable: list[Skip] = []
-            found = _found_below(p, unreadable)
+            packed: list[Path] = []
+            found = _found_below(p, unreadable, packed)
             yield from unreadable
             if not found and not unreadable:
-                yield Skip(str(p), "", "no result.json or *.jsonl below this folder")
+                names = sorted(f.name for f in packed)
+                hint = (f" (packed: {', '.join(names[:3])}{', …' if len(names) > 3 else ''}; unpack first)"
+                        if names else "")
+                yield Skip(str(p), "", f"no result.json or *.jsonl below this folder{hint}")
             yield from (f for f in found if first_time(f))
         elif p.exists():
             if first_time(p):

@@ -317,7 +317,7 @@ def _load_export(path: Path) -> dict[str, Any] | Skip:
         with path.open("rb") as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
-        if e.pos == 0 and _is_html(e.doc):
+        if not e.doc[:e.pos].strip("\ufeff \t\r\n") and _is_html(e.doc):
             return Skip(str(path), "", HTML_EXPORT)
         return Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
     except RecursionError:
