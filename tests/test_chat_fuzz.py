@@ -1,0 +1,54 @@
+"""Any text after any command gets one answer from the command layer, never an exception: the
+analysts type in a hurry, on phones, in two layouts. The real Commands over a real store (the
+sample, built by the pipeline) and a copy of the shipped rules; no Telegram needed here."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.chat.commands import Caller, Commands
+from bot.match.edit import RuleBook
+from bot.store.db import Store
+
+from .sample_store import ROOT, Sample, built, sample, shipped_matcher  # noqa: F401
+from .test_live import config
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+COMMANDS = ["help", "status", "rules", "rule", "test", "enable", "disable", "mute", "unmute", "mute_channel",
+            "unmute_channel", "export", "search", "stories", "stats", "digest", "add_rule", "edit_rule", "undo",
+            "history", "story"]
+TOKENS = st.sampled_from(["desertion", "lockdown", "regiment", "DESERTION", "nosuch", "7d", "0d", "1h", "30m", "2w",
+                          "99999d", "-1d", "1.5h", "csv", "xlsx", "pdf", "@shot_shot", "@", "@@x", "#9", "9", "-1",
+                          "10" * 12, "дезертир", "«дезертир»", '"воинская часть"', "(", ")", "AND", "OR", "NOT",
+                          "NEAR/3", "NEAR/0", "~2", "*", "url:", "url:t.me", "=ВСУ", "channels", "\u200b", "🪖",
+                          "&lt;b&gt;", "<b>", "\n", "\t", " "])
+ARGS = st.lists(st.one_of(TOKENS, st.text(max_size=8)), max_size=6).map(" ".join)
+
+
+@pytest.fixture
+def commands(sample: Sample, tmp_path: Path) -> Commands:  # noqa: F811
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    store = Store(sample.db)
+    cfg = config(tmp_path, db=sample.db, rules=rules)
+
+    async def digest(_now: datetime) -> int:
+        return 0
+
+    return Commands(store, RuleBook(rules, store), cfg, matcher=shipped_matcher, on_rules_changed=lambda: None,
+                    status=lambda _now: "watching", digest=digest, clock=lambda: NOW)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(COMMANDS), args=ARGS)
+def test_any_text_after_any_command_is_answered_never_raised(commands: Commands, name: str, args: str) -> None:
+    reply = asyncio.run(commands.handle(f"/{name} {args}", Caller(1, "Analyst")))
+    assert reply is not None and (reply.html.strip() or reply.file is not None), (name, args)
+
