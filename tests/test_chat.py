@@ -158,7 +158,9 @@ def test_alert_buttons_triage_mute_and_story(fake: FakeTelegram, tmp_path: Path)
             before = len(fake.chat)
             fake.press_button(ANALYST, alert.id, f"st:{alert_id}".encode())
             await eventually(lambda: len(fake.chat) > before)
-            assert "Story #" in fake.chat[-1].text and "https://t.me/shot_shot/" in str(fake.chat[-1].entities[-1].url)
+            story = fake.chat[-1]
+            assert "Story #" in story.text and "desertion" in story.text  # the rules each post matches
+            assert any("https://t.me/shot_shot/" in str(getattr(e, "url", "")) for e in story.entities)
             fake.press_button(STRANGER, alert.id, f"rel:{alert_id}".encode())  # not an analyst: ignored
             fake.press_button(ANALYST, alert.id, f"mr:{alert_id}".encode())
             await eventually(lambda: any("muted until" in m.text for m in fake.chat))
@@ -580,6 +582,16 @@ def test_stories_from_the_chat_list_the_largest_with_their_channels(fake: FakeTe
             assert "2 posts · SHOT, Mash" in r.text and "first: SHOT" in r.text and DESERTION in r.text
             assert "Курс доллара" not in r.text  # a story of one post is left out
             assert "is not a duration" in (await ask(fake, "/stories soon")).text
+            number = int(r.text.split("#", 1)[1].split(" ", 1)[0])  # the #N /stories gives
+            for ask_for in (f"/story {number}", f"/story #{number}"):
+                s = await ask(fake, ask_for)
+                assert s.text.startswith(f"Story #{number}: 2 posts from 2 channels")
+                assert s.text.index("SHOT") < s.text.index("Mash") and "desertion" in s.text and DESERTION in s.text
+                links = [str(e.url) for e in s.entities if getattr(e, "url", None)]
+                assert [link.rsplit("/", 1)[0] for link in links] == ["https://t.me/shot_shot", "https://t.me/mash"]
+            assert (await ask(fake, "/story 99999")).text == "No story #99999 is stored."
+            assert (await ask(fake, "/story 99999999999999999999")).text.startswith("/story: '99999999999999999999' is not a story number")
+            assert (await ask(fake, "/story soon")).text.startswith("/story: 'soon' is not a story number")
     run(go())
 
 

@@ -7,6 +7,7 @@ import asyncio
 import difflib
 import html
 import io
+import json
 import logging
 import re
 import secrets
@@ -29,7 +30,7 @@ from ..report.stats import stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
-from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, top_stories
+from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, story_detail, top_stories
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ HELP = """<b>tgwatch commands</b>
 /stats [7d]: matches per rule per day (chart) and precision from your triage
 /search WORDS [7d]: stored posts with all the words (any inflection), best first
 /stories [1d]: the largest stories of the last day (or period): channels and first post
+/story N: every post of story #N (the number alerts and /stories give), oldest first
 /digest: the low-priority digest now
 /add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
 /undo: take back the last rule change, whoever made it; /history: who changed what
@@ -62,6 +64,7 @@ _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
 _ECHO = 60  # how much of an analyst's input a reply repeats
 SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
+STORY_SHOWN = 30  # posts /story and the story button show
 STORIES_SHOWN = 10  # stories /stories shows
 
 
@@ -596,15 +599,38 @@ class Commands:
             return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(str(title))} until {local_time(until, self.config.zone)}.")
         return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}.")
 
+    async def cmd_story(self, args: str, caller: Caller) -> Reply:
+        number = args.strip().removeprefix("#").strip()
+        if not re.fullmatch(r"[0-9]{1,18}", number):
+            raise CommandError(f"{_echo(args.strip()) if args.strip() else 'nothing'} is not a story number: "
+                               "use the #N an alert or /stories gives")
+        reply = self._story_reply(int(number))
+        return reply if reply is not None else Reply(f"No story #{int(number)} is stored.")
+
     def _story(self, alert_id: int) -> Reply:
         row = self.store.db.execute("SELECT story_id, rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        if row is None:
-            return Reply("", toast="This alert is no longer stored.")
-        posts = self.store.story_posts(row[0])
-        lines = [f"<b>Story #{row[0]}</b>: {len(posts)} post{'s' * (len(posts) != 1)}"]
-        for p in posts:
-            lines.append(f'• {local_time(str(p["date"]), self.config.zone)} <a href="{html.escape(str(p["link"]), quote=True)}">'
-                         f"{html.escape(str(p['title']))}</a>")
+        reply = self._story_reply(row[0]) if row is not None else None
+        return reply if reply is not None else Reply("", toast="This alert is no longer stored.")
+
+    def _story_reply(self, story_id: int) -> Reply | None:
+        """A story's posts, oldest first: time, channel (linked to the post), the rules it matches
+        and its first line; None when there is no such story."""
+        posts = story_detail(self.store, story_id, limit=STORY_SHOWN + 1)
+        if not posts:
+            return None
+        row = self.store.db.execute("SELECT size, channels FROM stories WHERE id = ?", [story_id]).fetchone()
+        total = max(int(row[0] or 0), len(posts)) if row else len(posts)
+        channels = len(json.loads(row[1] or "[]")) if row else 0
+        lines = [f"<b>Story #{story_id}</b>: {total} post{'s' * (total != 1)}"
+                 + (f" from {channels} channels" if channels > 1 else "")]
+        for p in posts[:STORY_SHOWN]:
+            head = p.text.strip().split("\n", 1)[0]
+            head = head[:80] + ("…" if len(head) > 80 else "")
+            rules = f" <b>{html.escape(', '.join(p.rules))}</b>" if p.rules else ""
+            lines.append(f'• {local_time(p.date, self.config.zone)} <a href="{html.escape(p.link, quote=True)}">'
+                         f"{html.escape(p.channel_title)}</a>{rules}" + (f"\n  {html.escape(head)}" if head else ""))
+        if total > STORY_SHOWN:
+            lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists them all.</i>")
         return Reply("\n".join(lines))
 
 
