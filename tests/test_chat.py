@@ -125,6 +125,7 @@ def test_rules_rule_test_and_mistakes(fake: FakeTelegram, tmp_path: Path) -> Non
             assert "desertion" in (await ask(fake, "/rules")).text
             r = await ask(fake, "/rule desertion")
             assert "query:" in r.text and "дезертир" in r.text
+            assert (await ask(fake, "/rule Desertion")).text == r.text  # a phone capitalised it: names are lower case
             r = await ask(fake, f"/test {DESERTION}")
             assert "desertion" in r.text and "дезертиров" in r.text
             r = await ask(fake, f"/test {PLAIN}")

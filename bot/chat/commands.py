@@ -321,8 +321,8 @@ class Commands:
                 fmt = token.lower()
             elif _SPAN_RE.fullmatch(token):
                 span = parse_span(token)
-            elif self.rulebook.ruleset.get(token) is not None or token in self._stored_rules():
-                rules = list(dict.fromkeys([*rules, token]))  # several rules: the posts of any of them
+            elif self.rulebook.ruleset.get(token.lower()) is not None or token.lower() in self._stored_rules():
+                rules = list(dict.fromkeys([*rules, token.lower()]))  # several rules: the posts of any of them
             else:
                 raise CommandError(f"{_echo(token)} is not a rule, a period (7d) or a format (csv, xlsx)")
         now = self.clock()
@@ -415,8 +415,8 @@ class Commands:
 
     async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/edit_rule NAME QUERY")
-        self._rule(name, "/edit_rule NAME QUERY")
-        return await self._propose(self.rulebook.plan_edit(name, query), caller)
+        rule = self._rule(name, "/edit_rule NAME QUERY")
+        return await self._propose(self.rulebook.plan_edit(rule.name, query), caller)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         change = self.rulebook.plan_undo()
@@ -467,7 +467,7 @@ class Commands:
         name = name.strip()
         if not name:
             raise CommandError(f"usage: {usage}")
-        rule = self.rulebook.ruleset.get(name)
+        rule = self.rulebook.ruleset.get(name.lower())  # names are lower case; a phone capitalises
         if rule is None:
             have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
             raise CommandError(f"no rule named {_echo(name)} (have: {have})")
