@@ -52,3 +52,21 @@ def test_any_text_after_any_command_is_answered_never_raised(commands: Commands,
     reply = asyncio.run(commands.handle(f"/{name} {args}", Caller(1, "Analyst")))
     assert reply is not None and (reply.html.strip() or reply.file is not None), (name, args)
 
+
+
+def test_a_story_counts_the_posts_it_still_has_after_pruning(commands: Commands) -> None:
+    """Retention deletes a story's unmatched posts; the story row's size only ever grows, so
+    /story counts what is kept (helper-50: '35 posts' above one listed post)."""
+    store = commands.store
+    sid, size, cid, mid = store.db.execute(  # a post of a story of 2+ that no alert refers to
+        "SELECT s.id, s.size, p.channel_id, p.message_id FROM stories s JOIN posts p ON p.story_id = s.id "
+        "WHERE s.size >= 2 AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.channel_id = p.channel_id "
+        "AND a.message_id = p.message_id) ORDER BY s.size DESC, s.id").fetchone()
+    with store.transaction():  # as if it had matched nothing
+        store.db.execute("DELETE FROM matches WHERE channel_id = ? AND message_id = ?", [cid, mid])
+    assert store.prune("9999-01-01T00:00:00+00:00") > 0
+    kept = store.db.execute("SELECT count(*) FROM posts WHERE story_id = ?", [sid]).fetchone()[0]
+    assert kept < size
+    reply = asyncio.run(commands.handle(f"/story {sid}", Caller(1, "Analyst")))
+    assert reply is not None and reply.html.startswith(f"<b>Story #{sid}</b>: {kept} post")
+    assert reply.html.count("\n• ") + reply.html.startswith("• ") == kept

@@ -7,7 +7,6 @@ import asyncio
 import difflib
 import html
 import io
-import json
 import logging
 import re
 import secrets
@@ -618,9 +617,9 @@ class Commands:
         posts = story_detail(self.store, story_id, limit=STORY_SHOWN + 1)
         if not posts:
             return None
-        row = self.store.db.execute("SELECT size, channels FROM stories WHERE id = ?", [story_id]).fetchone()
-        total = max(int(row[0] or 0), len(posts)) if row else len(posts)
-        channels = len(json.loads(row[1] or "[]")) if row else 0
+        # counted from the posts kept (the story row's size counts posts pruned since)
+        total, channels = self.store.db.execute("SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE story_id = ?",
+                                                [story_id]).fetchone()
         lines = [f"<b>Story #{story_id}</b>: {total} post{'s' * (total != 1)}"
                  + (f" from {channels} channels" if channels > 1 else "")]
         for p in posts[:STORY_SHOWN]:
@@ -630,7 +629,7 @@ class Commands:
             lines.append(f'• {local_time(p.date, self.config.zone)} <a href="{html.escape(p.link, quote=True)}">'
                          f"{html.escape(p.channel_title)}</a>{rules}" + (f"\n  {html.escape(head)}" if head else ""))
         if total > STORY_SHOWN:
-            lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists them all.</i>")
+            lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))
 
 

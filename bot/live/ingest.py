@@ -343,11 +343,15 @@ class Ingest:
         """Store the pushed posts the store could not take (oldest first); False, and a retry
         asked for, when it still cannot."""
         for key, (post, after) in list(self._unstored.items()):
+            if self._unstored.get(key, (None,))[0] is not post:
+                continue  # pushed again, or reverted to what is stored, meanwhile
             try:
                 await self._process([post], in_order=False, alert_after=after)
-            except sqlite3.OperationalError as e:
-                if (down := store_down(e)) is None:
-                    raise
+            except Exception as e:
+                if (down := store_down(e)) is None:  # a bug of ours on this post must not stop every poll
+                    log.exception("pushed post %d of channel %d cannot be stored; the polls go on without it", key[1], key[0])
+                    self._unstored.pop(key, None)
+                    continue
                 self._db_outage.failed("%d pushed post(s) still not stored (database: %s)", len(self._unstored), down)
                 for waiting, _ in self._unstored.values():  # /status names their channels
                     w = self.watched.get(waiting.channel_id)
@@ -356,6 +360,7 @@ class Ingest:
                 return False
             if self._unstored.get(key, (None,))[0] is post:  # not pushed again meanwhile
                 del self._unstored[key]
+            await asyncio.sleep(0)  # a long outage leaves many: the loop serves between them
         return True
 
     def close(self) -> None:
@@ -433,6 +438,7 @@ class Ingest:
             post = album
         known = self.store.known_hashes([post.key]).get(post.key)
         if known is not None and known.text_hash == post.text_hash:
+            self._unstored.pop(post.key, None)  # an edit kept from a lock and reverted since: what is stored stands
             return  # a reaction, or formatting: nothing to match again (and no write: a locked store never waits)
         high = self.store.high_water(w.id)
         if post.grouped_id is None and self._before_reading(w, post, high):
@@ -481,6 +487,7 @@ class Ingest:
     async def _reconcile(self) -> tuple[int, int]:
         errors_before = self._db_errors
         if self._unstored and not await self._store_unstored():
+            self.complete = False  # the watchdog counts this poll as failed (it warns when behind)
             return 0, 0  # the store still cannot be written: a retry is asked for
         await self.resolve()
         new_posts = channels = read = failed = 0
