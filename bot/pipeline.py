@@ -253,8 +253,6 @@ class Pipeline:
                     continue
                 status = "new" if prev is None else "edited"
                 work = done.get(id(post)) if done else None
-                if work:
-                    post.adopt(work.links, work.text_hash)
                 story_id = self.stories.assign(post, prev.story_id if prev else None, work.prepared if work else None)
                 matches = work.matches if work else self.matcher.match(post)
                 edited = status == "edited"
@@ -262,7 +260,7 @@ class Pipeline:
                     flush()
                     self.store.write_post(post, story_id, now=now, edited=True)
                 else:
-                    pending.append(self.store.post_row(post, story_id, now, *((work.folded, work.entities) if work else ())))
+                    pending.append(self.store.post_row(post, story_id, now, work.folded if work else True))
                 self.store.write_matches(post, matches, now=now, edited=edited)
                 alert_ids: list[int] = []
                 update_ids: list[int] = []

@@ -37,11 +37,6 @@ class Entity:
     length: int
     url: str | None = None
 
-    def __reduce__(self) -> tuple[type[Entity], tuple[str, int, int, str | None]]:
-        """Pickled as its four fields: a fifth of the time of a slotted dataclass's state (a replay
-        sends every post's entities to its worker)."""
-        return (Entity, (self.type, self.offset, self.length, self.url))
-
 
 def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, int, str], ...]:
     """The links behind words («подробнее» linking to a site): (start, end) of the words in `text`'s
@@ -127,11 +122,6 @@ class Post:
         if d[3] is None:
             d = self._derived = (d[0], d[1], d[2], content_hash(d[0], d[2]))
         return d[3]
-
-    def adopt(self, links: tuple[tuple[int, int, str], ...], text_hash: str) -> None:
-        """Take `links` and `text_hash` as computed elsewhere (a replay worker) from this text and
-        these entities."""
-        self._derived = (self.text, self.entities, links, text_hash)
 
     def _derive(self) -> tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...], str | None]:
         """`_derived`, computed again when the text or the entities were replaced (an edit)."""

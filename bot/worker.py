@@ -1,5 +1,5 @@
-"""A second process for the per-post work that needs no store: matching, story text preparation,
-the search index's second reading of disguised text, and the post's hash and stored entities.
+"""A second process for the per-post work that needs no store: matching, story text preparation
+and the search index's second reading of disguised text.
 
 Replay is CPU-bound and Python runs one core per process. The pipeline's work splits cleanly in
 two: what depends on the post's text alone (`Matcher.match`, `story.prepare`) and what needs the
@@ -21,8 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
-from .post import Entity, Post, content_hash, hidden_links
-from .store.db import entities_json
+from .post import Post
 from .story.index import Prepared, prepare
 from .text import search_fold
 
@@ -41,20 +40,16 @@ class Work(NamedTuple):
     matches: list[Match]
     prepared: Prepared | None  # story.prepare, None when not asked
     folded: str | None  # search_fold: the search index's second reading
-    links: tuple[tuple[int, int, str], ...]  # Post.links and Post.text_hash (`Post.adopt`)
-    text_hash: str
-    entities: str | None  # store.entities_json
 
 
 class _Item(NamedTuple):
-    """What the worker needs of a post (a Post pickles its dates and names for nothing)."""
+    """What matching needs of a post (a Post pickles its entities and dates for nothing)."""
 
     text: str
     channel_username: str | None
     channel_id: int
     prepare: bool  # also run story.prepare (the parent does it for the others)
-    entities: tuple[Entity, ...] = ()
-    links: tuple[tuple[int, int, str], ...] = ()  # Post.links: sites linked behind words (set here)
+    links: tuple[tuple[int, int, str], ...] = ()  # Post.links: sites linked behind words
 
 
 _matcher: Matcher | None = None  # the child's matcher, inherited from the parent by fork
@@ -88,14 +83,8 @@ def _die_with_parent() -> None:
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
     m = _matcher
-    out = []
-    for it in items:
-        text = it.text
-        if it.entities:
-            it = it._replace(links=hidden_links(text, it.entities))
-        out.append(Work(m.match(it), prepare(text) if it.prepare else None, search_fold(text) if text else None,
-                        it.links, content_hash(text, it.links), entities_json(it.entities)))
-    return out
+    return [Work(m.match(it), prepare(it.text) if it.prepare else None, search_fold(it.text) if it.text else None)
+            for it in items]
 
 
 def default_workers() -> int:
@@ -126,7 +115,7 @@ class Worker:
         """Match `posts` in the child, and prepare the first `prepare` of them (all by default);
         the future gives one `Work` per post, in order."""
         n = len(posts) if prepare is None else prepare
-        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, i < n, p.entities)
+        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, i < n, p.links)
                                          for i, p in enumerate(posts)])
 
     @property

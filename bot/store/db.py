@@ -427,13 +427,10 @@ class Store:
         "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at")
 
     @staticmethod
-    def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True,
-                 entities: str | None | bool = True) -> tuple[object, ...]:
-        """The posts-table row of a post (for `write_post` and `write_new_posts`). `folded` and
-        `entities`: the post's `search_fold` and `entities_json` when already computed (None: it
-        has none), True to compute them here."""
-        if entities is True:
-            entities = entities_json(post.entities)
+    def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
+        """The posts-table row of a post (for `write_post` and `write_new_posts`). `folded`: the
+        post's `search_fold` when already computed (None: it has none), True to compute it here."""
+        entities = entities_json(post.entities)
         if folded is True:
             folded = search_fold(post.text) if post.text else None
         return (post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
