@@ -300,20 +300,26 @@ class Ingest:
             self._reconnect_poll = asyncio.get_running_loop().create_task(self._poll_after_reconnect())
 
     async def _poll_after_reconnect(self) -> None:
-        while self._reconnected:
-            self._reconnected = False
-            await asyncio.sleep(self.reconnect_poll_delay)
+        await self._poll_after("_reconnected", self.reconnect_poll_delay, "reconnect",
+                               lambda n: log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1)))
+
+    async def _poll_after(self, flag: str, delay: float, what: str, done: Callable[[int], None] = lambda n: None) -> None:
+        """A poll `delay` seconds after `what` (a reconnect, a store failure), and one more after
+        each time `flag` is set again meanwhile. A task nobody awaits: errors are log lines."""
+        while getattr(self, flag):
+            setattr(self, flag, False)
+            await asyncio.sleep(delay)
             if not self.client.is_connected():
                 return  # stopped meanwhile
             try:
                 n, _ = await self.reconcile()
             except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
-                log.warning("poll after reconnect failed: %s; the scheduled poll retries", _why(e))
+                log.warning("poll after %s failed: %s; the scheduled poll retries", what, _why(e))
                 return
-            except Exception:  # a task nobody awaits: never 'Task exception was never retrieved'
-                log.exception("poll after reconnect failed")
+            except Exception:  # never 'Task exception was never retrieved'
+                log.exception("poll after %s failed", what)
                 return
-            log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1))
+            done(n)
 
     def _retry_soon(self) -> None:
         """The store could not be used (another program holds its write lock, the disk failed): a
@@ -325,19 +331,7 @@ class Ingest:
             self._db_retry = asyncio.get_running_loop().create_task(self._poll_after_db_failure())
 
     async def _poll_after_db_failure(self) -> None:
-        while self._db_failed:
-            self._db_failed = False
-            await asyncio.sleep(self.db_retry_delay)
-            if not self.client.is_connected():
-                return  # stopped meanwhile
-            try:
-                await self.reconcile()  # a store still unusable asks for the next try
-            except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
-                log.warning("poll after a database failure failed: %s; the scheduled poll retries", _why(e))
-                return
-            except Exception:  # a task nobody awaits: never 'Task exception was never retrieved'
-                log.exception("poll after a database failure failed")
-                return
+        await self._poll_after("_db_failed", self.db_retry_delay, "a database failure")  # still failing: asks again
 
     async def _store_unstored(self) -> bool:
         """Store the pushed posts the store could not take (oldest first); False, and a retry
