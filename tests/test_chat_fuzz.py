@@ -55,8 +55,9 @@ def test_any_text_after_any_command_is_answered_never_raised(commands: Commands,
 
 
 def test_a_story_counts_the_posts_it_still_has_after_pruning(commands: Commands) -> None:
-    """Retention deletes a story's unmatched posts; the story row's size only ever grows, so
-    /story counts what is kept (helper-50: '35 posts' above one listed post)."""
+    """Retention deletes a story's unmatched posts: /story says how many the story had (as
+    /stories and alerts count) and how many are kept and listed (helper-50: '35 posts' above one
+    listed post, with no word why)."""
     store = commands.store
     sid, size, cid, mid = store.db.execute(  # a post of a story of 2+ that no alert refers to
         "SELECT s.id, s.size, p.channel_id, p.message_id FROM stories s JOIN posts p ON p.story_id = s.id "
@@ -68,5 +69,6 @@ def test_a_story_counts_the_posts_it_still_has_after_pruning(commands: Commands)
     kept = store.db.execute("SELECT count(*) FROM posts WHERE story_id = ?", [sid]).fetchone()[0]
     assert kept < size
     reply = asyncio.run(commands.handle(f"/story {sid}", Caller(1, "Analyst")))
-    assert reply is not None and reply.html.startswith(f"<b>Story #{sid}</b>: {kept} post")
+    assert reply is not None and reply.html.startswith(f"<b>Story #{sid}</b>: {size} posts, {kept} kept (posts that "
+                                                       "matched no rule are dropped after 30 days)")
     assert reply.html.count("\n• ") + reply.html.startswith("• ") == kept

@@ -617,11 +617,16 @@ class Commands:
         posts = story_detail(self.store, story_id, limit=STORY_SHOWN + 1)
         if not posts:
             return None
-        # counted from the posts kept (the story row's size counts posts pruned since)
+        # the posts kept are listed; the story row counts every post the story had, as /stories
+        # and alerts do (retention prunes posts that matched nothing)
         total, channels = self.store.db.execute("SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE story_id = ?",
                                                 [story_id]).fetchone()
-        lines = [f"<b>Story #{story_id}</b>: {total} post{'s' * (total != 1)}"
-                 + (f" from {channels} channels" if channels > 1 else "")]
+        row = self.store.db.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone()
+        had = max(int(row[0] or 0), total) if row else total
+        lines = [f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)}"
+                 + (f" from {channels} channels" if channels > 1 and had == total else "")
+                 + (f", {total} kept (posts that matched no rule are dropped after {self.config.retention_days} days)"
+                    if had > total else "")]
         for p in posts[:STORY_SHOWN]:
             head = p.text.strip().split("\n", 1)[0]
             head = head[:80] + ("…" if len(head) > 80 else "")
