@@ -87,3 +87,18 @@ def sample(built: Sample, tmp_path: Path) -> Sample:
     db = tmp_path / "tg.db"
     shutil.copyfile(built.db, db)
     return Sample(db, built.processed)
+
+
+def prune_part_of_a_story(store: Store) -> tuple[int, int, int]:
+    """Make one post of the largest story an unmatched one no alert refers to, then prune as
+    retention does: returns (story id, posts it had, posts kept)."""
+    sid, size, cid, mid = store.db.execute(
+        "SELECT s.id, s.size, p.channel_id, p.message_id FROM stories s JOIN posts p ON p.story_id = s.id "
+        "WHERE s.size >= 2 AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.channel_id = p.channel_id "
+        "AND a.message_id = p.message_id) ORDER BY s.size DESC, s.id").fetchone()
+    with store.transaction():  # as if it had matched nothing
+        store.db.execute("DELETE FROM matches WHERE channel_id = ? AND message_id = ?", [cid, mid])
+    assert store.prune("9999-01-01T00:00:00+00:00") > 0
+    kept = store.db.execute("SELECT count(*) FROM posts WHERE story_id = ?", [sid]).fetchone()[0]
+    assert kept < size
+    return sid, size, kept

@@ -17,7 +17,7 @@ from bot.chat.commands import Caller, Commands
 from bot.match.edit import RuleBook
 from bot.store.db import Store
 
-from .sample_store import ROOT, Sample, built, sample, shipped_matcher  # noqa: F401
+from .sample_store import ROOT, Sample, built, prune_part_of_a_story, sample, shipped_matcher  # noqa: F401
 from .test_live import config
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
@@ -54,20 +54,11 @@ def test_any_text_after_any_command_is_answered_never_raised(commands: Commands,
 
 
 
-def test_a_story_counts_the_posts_it_still_has_after_pruning(commands: Commands) -> None:
+def test_a_pruned_story_says_how_many_posts_it_had_and_lists_the_kept_ones(commands: Commands) -> None:
     """Retention deletes a story's unmatched posts: /story says how many the story had (as
     /stories and alerts count) and how many are kept and listed (helper-50: '35 posts' above one
     listed post, with no word why)."""
-    store = commands.store
-    sid, size, cid, mid = store.db.execute(  # a post of a story of 2+ that no alert refers to
-        "SELECT s.id, s.size, p.channel_id, p.message_id FROM stories s JOIN posts p ON p.story_id = s.id "
-        "WHERE s.size >= 2 AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.channel_id = p.channel_id "
-        "AND a.message_id = p.message_id) ORDER BY s.size DESC, s.id").fetchone()
-    with store.transaction():  # as if it had matched nothing
-        store.db.execute("DELETE FROM matches WHERE channel_id = ? AND message_id = ?", [cid, mid])
-    assert store.prune("9999-01-01T00:00:00+00:00") > 0
-    kept = store.db.execute("SELECT count(*) FROM posts WHERE story_id = ?", [sid]).fetchone()[0]
-    assert kept < size
+    sid, size, kept = prune_part_of_a_story(commands.store)
     reply = asyncio.run(commands.handle(f"/story {sid}", Caller(1, "Analyst")))
     assert reply is not None and reply.html.startswith(f"<b>Story #{sid}</b>: {size} posts, {kept} kept (posts that "
                                                        "matched no rule are dropped after 30 days)")

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 
-from .sample_store import KUBAN, ROOT, Sample
+from .sample_store import KUBAN, ROOT, Sample, prune_part_of_a_story
 from .test_export import assert_clean_error, csv_rows, run
 
 SVODKA, YUZHNY = 1700000001, 1700000002
@@ -296,6 +296,18 @@ def test_one_story_lists_its_posts_in_order_with_their_rules(sample: Sample) -> 
         if m := re.search(r"(https://t\.me/\S+)(.*)$", line):  # the rules it matches follow its link
             shown_rules = set(m[2].split()) & {"desertion", "lockdown", "regiment"}
             assert shown_rules == {x.rule for x in latest[m[1]].matches}, line
+
+
+def test_a_pruned_story_says_how_many_posts_it_had_and_lists_the_kept_ones(sample: Sample) -> None:
+    from bot.store.db import Store
+
+    store = Store(sample.db)
+    sid, size, kept = prune_part_of_a_story(store)
+    store.close()
+    r = CliRunner().invoke(cli, ["story", str(sid), "--db", str(sample.db)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"story #{sid}: {size} posts ({kept} kept: the others matched no rule and were pruned)")
+    assert len(re.findall(r"https://t\.me/\S+", r.stdout)) == kept
 
 
 def test_a_story_that_is_not_there(sample: Sample) -> None:

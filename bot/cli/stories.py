@@ -84,14 +84,17 @@ def story(story_id: int, db_path: str) -> None:
     store = open_store(db_path, must_exist=True)
     try:
         posts = story_detail(store, story_id)
+        row = store.db.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone()
     finally:
         store.close()
+    had = max(int(row[0] or 0), len(posts)) if row else len(posts)  # retention prunes posts that matched nothing
     c = out()
     if not posts:
         c.print(f"no story #{story_id} in {db_path}", markup=False)
         sys.exit(1)
     channels = list(dict.fromkeys(p.channel_title for p in posts))  # counted, not shown
-    c.print(Text(f"story #{story_id}: {len(posts)} post{'s' if len(posts) != 1 else ''} from "
+    kept = f" ({len(posts)} kept: the others matched no rule and were pruned)" if had > len(posts) else ""
+    c.print(Text(f"story #{story_id}: {had} post{'s' if had != 1 else ''}{kept} from "
                  f"{len(channels)} channel{'s' if len(channels) != 1 else ''}, "
                  f"{_when(posts[0].date)} – {_when(posts[-1].date)} UTC", style="bold"))
     for p in posts:
