@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
@@ -70,6 +72,18 @@ def test_quotes_and_punctuation_never_break_the_query(store: Store, query: str) 
         return
     if words(query) == ["дезертир"]:
         assert hits, fts_query(query).expression
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(list('"\'()*:^-+{}[]<>\\ ') + ["AND", "OR", "NOT", "NEAR", "дезертир", "ё",
+                                                                          "\u200b", "\u0301"]),
+                          st.characters(blacklist_categories=("Cs",))), max_size=12).map("".join))
+@example("𗀀дезертир")  # a character Unicode names nothing for: pymorphy3 raised ValueError ("no such name")
+def test_any_search_text_is_hits_or_one_clear_error(store: Store, query: str) -> None:
+    try:
+        list(search_posts(store, query, 5))
+    except SearchError as e:  # the only refusal: nothing searchable in the text
+        assert "no words" in str(e)
 
 
 def test_fts_query_quotes_every_word() -> None:

@@ -52,14 +52,13 @@ class Morphology:
             return frozenset({word})
         out = {word}
         try:
-            analysers = self._analysers(word)
-        except ValueError:
-            return frozenset(out)
-        for analyser in analysers:
-            parses = analyser.parse(word)
-            own = [p for p in parses if normalize(p.normal_form) == word]
-            for p in own or parses:
-                out.update(normalize(f.word) for f in p.lexeme)
+            for analyser in self._analysers(word):
+                parses = analyser.parse(word)
+                own = [p for p in parses if normalize(p.normal_form) == word]
+                for p in own or parses:
+                    out.update(normalize(f.word) for f in p.lexeme)
+        except ValueError:  # pymorphy3 fails on characters Unicode names nothing for (𗀀дезертир)
+            return frozenset({word})
         return frozenset(w for w in out if WORD_RE.fullmatch(w))
 
     @staticmethod
