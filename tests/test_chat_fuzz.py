@@ -28,7 +28,7 @@ TOKENS = st.sampled_from(["desertion", "lockdown", "regiment", "DESERTION", "nos
                           "99999d", "-1d", "1.5h", "csv", "xlsx", "pdf", "@shot_shot", "@", "@@x", "#9", "9", "-1",
                           "10" * 12, "дезертир", "«дезертир»", '"воинская часть"', "(", ")", "AND", "OR", "NOT",
                           "NEAR/3", "NEAR/0", "~2", "*", "url:", "url:t.me", "=ВСУ", "channels", "\u200b", "🪖",
-                          "&lt;b&gt;", "<b>", "\n", "\t", " "])
+                          "&lt;b&gt;", "<b>", "\n", "\t", " ", "𗀀", "\U000e0001", "\ufffd"])
 ARGS = st.lists(st.one_of(TOKENS, st.text(max_size=8)), max_size=6).map(" ".join)
 
 
