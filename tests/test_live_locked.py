@@ -56,6 +56,11 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def writes(statements: list[str]) -> list[str]:
+    """The statements among those traced that write (each would wait for the lock)."""
+    return [s for s in statements if s.split(None, 1)[0].upper() in {"BEGIN", "INSERT", "UPDATE", "DELETE", "REPLACE"}]
+
+
 def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
@@ -97,7 +102,7 @@ def test_a_post_pushed_while_locked_alerts_once_after_and_the_bot_answers_meanwh
             with locked(tmp_path / "t.db"):
                 fake.publish(SHOT, DESERTION)
                 await eventually(lambda: any("not stored now" in m for m in warnings(caplog)))
-                await eventually(lambda: service.ingest.failing)  # the poll soon after failed too
+                await eventually(lambda: service.ingest.failing)  # /status names the channel whose post waits
                 status = await ask(fake, "/status")  # answered while the lock is held (reads never wait)
                 assert "SHOT: its posts cannot be stored now (database is locked)" in status.text
                 assert (await ask(fake, "/mute desertion 2h")).text == BUSY
@@ -136,8 +141,12 @@ def test_an_alert_sent_while_its_state_cannot_be_recorded_is_not_sent_again(
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: any("sending paused" in m for m in warnings(caplog)))
             assert len(alerts(fake)) == 1
+            tried: list[str] = []
+            service.store.db.conn.set_trace_callback(tried.append)
             await service.sender.deliver()  # still locked: nothing more goes out, nothing twice
+            service.store.db.conn.set_trace_callback(None)
             assert len(alerts(fake)) == 1
+            assert not writes(tried), tried  # asked without waiting for the lock
             held[0].release()
             await service.sender.deliver()
             assert len(alerts(fake)) == 2
@@ -383,4 +392,37 @@ def test_a_kept_post_that_fails_for_another_reason_does_not_stop_the_polls(
             await service.poll()
             assert service.store.db.execute("SELECT count(*) FROM posts WHERE channel_id = ?", [MASH]).fetchone()[0] == 1
             assert not service.ingest._unstored
+    run(go())
+
+
+def test_in_a_long_lock_the_retry_polls_ask_without_waiting_for_it(
+        fake: FakeTelegram, tmp_path: Path, soon: None, caplog: pytest.LogCaptureFixture) -> None:
+    """Once a pushed post has met the lock, the retry polls first ask, on a second connection that
+    waits for nothing, whether a write could start: no write is tried (each would hold the loop
+    for the busy timeout) until the lock is gone; then the post is stored and the story's alerts
+    are updated once."""
+    async def go() -> None:
+        async with running(fake, tmp_path, busy_timeout=QUICK) as service:
+            asked: list[bool] = []
+            probe = service.store.writable_now
+
+            def counted() -> bool:
+                asked.append(probe())
+                return asked[-1]
+            service.store.writable_now = counted  # type: ignore[method-assign]
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            tried: list[str] = []
+            with locked(tmp_path / "t.db"):
+                fake.publish(MASH, DESERTION + " (фото)")  # joins the story: its alerts are to be updated
+                await eventually(lambda: service.ingest._unstored)
+                service.store.db.conn.set_trace_callback(tried.append)
+                await eventually(lambda: asked.count(False) >= 3)  # the retry task's turns
+                service.store.db.conn.set_trace_callback(None)
+                assert not writes(tried), tried
+            await eventually(lambda: service.store.count("posts") == 2)  # the retry task stored it
+            await service.sender.deliver()
+            await eventually(lambda: all(m.edits and "also Mash" in m.edits[-1][1] for m in alerts(fake)))
+            assert len(alerts(fake)) == 2
+        assert tracebacks(caplog) == []
     run(go())

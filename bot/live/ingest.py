@@ -303,14 +303,19 @@ class Ingest:
         await self._poll_after("_reconnected", self.reconnect_poll_delay, "reconnect",
                                lambda n: log.info("reconnected: the catch-up poll found %d post%s", n, "s" * (n != 1)))
 
-    async def _poll_after(self, flag: str, delay: float, what: str, done: Callable[[int], None] = lambda n: None) -> None:
+    async def _poll_after(self, flag: str, delay: float, what: str, done: Callable[[int], None] = lambda n: None,
+                          ready: Callable[[], bool] = lambda: True) -> None:
         """A poll `delay` seconds after `what` (a reconnect, a store failure), and one more after
-        each time `flag` is set again meanwhile. A task nobody awaits: errors are log lines."""
+        each time `flag` is set again meanwhile, or while `ready()` says it would fail. A task
+        nobody awaits: errors are log lines."""
         while getattr(self, flag):
             setattr(self, flag, False)
             await asyncio.sleep(delay)
             if not self.client.is_connected():
                 return  # stopped meanwhile
+            if not ready():
+                setattr(self, flag, True)
+                continue
             try:
                 n, _ = await self.reconcile()
             except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
@@ -331,7 +336,8 @@ class Ingest:
             self._db_retry = asyncio.get_running_loop().create_task(self._poll_after_db_failure())
 
     async def _poll_after_db_failure(self) -> None:
-        await self._poll_after("_db_failed", self.db_retry_delay, "a database failure")  # still failing: asks again
+        # a store still locked is asked without waiting; one failing otherwise asks for the next try itself
+        await self._poll_after("_db_failed", self.db_retry_delay, "a database failure", ready=self.store.writable_now)
 
     async def _store_unstored(self) -> bool:
         """Store the pushed posts the store could not take (oldest first); False, and a retry
@@ -347,15 +353,19 @@ class Ingest:
                     self._unstored.pop(key, None)
                     continue
                 self._db_outage.failed("%d pushed post(s) still not stored (database: %s)", len(self._unstored), down)
-                for waiting, _ in self._unstored.values():  # /status names their channels
-                    w = self.watched.get(waiting.channel_id)
-                    self.failing[waiting.channel_id] = f"{w.title if w else waiting.channel_id}: its posts cannot be stored now ({down})"
+                self._waiting(down)
                 self._retry_soon()
                 return False
             if self._unstored.get(key, (None,))[0] is post:  # not pushed again meanwhile
                 del self._unstored[key]
             await asyncio.sleep(0)  # a long outage leaves many: the loop serves between them
         return True
+
+    def _waiting(self, down: BaseException) -> None:
+        """Name in `failing` (/status, the watchdog) the channels whose pushed posts wait for the store."""
+        for post, _ in self._unstored.values():
+            w = self.watched.get(post.channel_id)
+            self.failing[post.channel_id] = f"{w.title if w else post.channel_id}: its posts cannot be stored now ({down})"
 
     def close(self) -> None:
         """Cancel a catch-up poll still pending (the service is stopping)."""
@@ -458,9 +468,10 @@ class Ingest:
         try:
             await self._process([post], in_order=False, alert_after=alert_after)
         except sqlite3.OperationalError as e:
-            if store_down(e) is not None:
+            if (down := store_down(e)) is not None:
                 self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
                 self._unstored[post.key] = (post, alert_after)
+                self._waiting(down)
             raise
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:

@@ -229,6 +229,8 @@ class Sender:
         if self._lock.locked():
             self._again = True
             return 0
+        if self._db_outage.down and not self.store.writable_now():
+            return 0  # still locked: asked without waiting (a pass would hold the loop for the busy timeout)
         done = 0
         async with self._lock:
             self._again = True

@@ -279,6 +279,25 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    def writable_now(self) -> bool:
+        """Could a write start at once (no other program holds the write lock)? Asked on a second
+        connection that waits for nothing: the live service asks before it retries in an outage,
+        so a lock held for an hour costs no busy-timeout stall per retry."""
+        if self.path == ":memory:":
+            return True
+        try:
+            probe = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+        except sqlite3.Error:
+            return False
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            probe.close()
+
     # -- posts -----------------------------------------------------------------------------------
 
     def known_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Known]:
