@@ -376,8 +376,8 @@ class Ingest:
     def _guarded(self, handle: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
         """`handle` as Telethon calls it: a store that cannot take a pushed post now (another
         program holds the write lock past the busy timeout, the disk is full) costs one log line, not
-        the traceback Telethon logs for a handler's error. The batch was rolled back, and pushed posts
-        never move the channel's high-water mark, so a poll soon reads the post again."""
+        the traceback Telethon logs for a handler's error. The batch was rolled back; `_push` kept
+        the post, and the retry poll stores it first."""
         async def on_event(event: Any) -> None:
             try:
                 await handle(event)

@@ -64,11 +64,6 @@ def iso(dt: datetime | None) -> str | None:
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # `json.dumps(..., ensure_ascii=False)` builds one per call
 
 
-def entities_json(entities: Sequence[Entity]) -> str | None:
-    """A post's entities as stored: a JSON list of [type, offset, length, url], None for none."""
-    return _JSON([[e.type, e.offset, e.length, e.url] for e in entities]) if entities else None
-
-
 def _m1_initial(db: sqlite_utils.Database) -> None:
     db["channels"].create({
         "id": int, "username": str, "title": str, "last_message_id": int, "status": str,
@@ -449,7 +444,8 @@ class Store:
     def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
         """The posts-table row of a post (for `write_post` and `write_new_posts`). `folded`: the
         post's `search_fold` when already computed (None: it has none), True to compute it here."""
-        entities = entities_json(post.entities)
+        entities = (_JSON([[e.type, e.offset, e.length, e.url] for e in post.entities])
+                    if post.entities else None)
         if folded is True:
             folded = search_fold(post.text) if post.text else None
         return (post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
