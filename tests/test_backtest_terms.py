@@ -218,6 +218,18 @@ def test_words_that_match_as_written_give_no_look_alike_warning(tmp_path: Path, 
     assert r.exit_code == 0 and r.stdout == "", r.output
 
 
+def test_a_common_word_in_capitals_warns_to_write_the_abbreviation_with_equals(tmp_path: Path) -> None:
+    """КТО without '=' is «кто» in every form; ОМОН, КПП and =КТО are fine (abbreviations, or asked for exactly)."""
+    path = rule_file(tmp_path, '[[rule]]\nname = "d"\nquery = "ОМОН OR КПП OR =КТО OR (режим NEAR/2 КТО)"\n')
+    r = run("rules", "check", path)
+    assert r.exit_code == 0, r.output
+    assert r.stdout == (f"warning: {path}:3:47: rule 'd': 'КТО' is written in capitals, but without '=' it matches "
+                        "the common word «кто» in every form (кем, кого, ком); for the abbreviation write =КТО (an "
+                        "exact form in capitals matches capitals only)\n")
+    # the warning's reason: the word in capitals matches the pronoun (remove the warning when it stops)
+    assert Matcher(load_rules(path).rules).match("режим, кто-то сказал")
+
+
 def test_a_look_alike_word_in_an_exclude_warns_too(tmp_path: Path) -> None:
     path = rule_file(tmp_path, '[[rule]]\nname = "d"\nquery = "дезертир"\nexclude = ["пустыня", "HET"]\n')
     r = run("rules", "check", path)

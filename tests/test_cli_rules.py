@@ -202,7 +202,7 @@ def test_explain_prints_the_tree_with_forms() -> None:
     assert out.splitlines()[0].startswith("desertion  [high]")
     assert re.search(r"desertion\.toml:\d+\)", out)
     for piece in ("MATCH", "ANY of", "NEAR, within 4 words", 'phrase "самовольное оставление"',
-                  "=СОЧ  this exact form; typos: 0"):
+                  "=СОЧ  this exact form, in capitals only; typos: 0"):
         assert piece in out, piece
     assert has_word(out, "дезертиров")
     assert has_word(out, "дезертирами")

@@ -72,6 +72,19 @@ def test_exact_form_matches_that_form_only() -> None:
     assert not matches("=СОЧ", "Отдых в Сочи")
 
 
+def test_exact_form_in_capitals_matches_capitals_only() -> None:
+    """`=КТО` is the counter-terrorist regime, not the pronoun of one post in thirty («кто»)."""
+    assert forms("=КТО", "В Курской области введён режим КТО") == ["КТО"]
+    assert forms("=КТО", "ВВЕДЁН РЕЖИМ КТО") == ["КТО"]
+    assert not matches("=КТО", "Трамп введёт пошлины для тех, кто откажется от доллара")
+    assert not matches("=КТО", "Кто это сделал?")
+    assert forms('"режим =КТО"', "отменён режим КТО") == ["режим", "КТО"]
+    assert not matches('"режим =КТО"', "киевский режим: кто-то из них")
+    assert matches("=кто", "Кто это сделал?")  # written in lower case: case is folded, as for every word
+    assert matches("КТО", "кто-то")  # without '=', a word in capitals is the word (rules check warns)
+    assert matches("=В", "в городе")  # one letter is no abbreviation: case folded
+
+
 def test_prefix_matches_words_starting_with_it() -> None:
     assert forms("эвакуац*", "Эвакуация жителей и эвакуационный пункт") == ["Эвакуация", "эвакуационный"]
     assert [h.kind for h in hits("эвакуац*", "эвакуация")] == ["prefix"]

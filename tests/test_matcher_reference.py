@@ -47,8 +47,11 @@ def osa(a: str, b: str) -> int:
     return d[-1][-1]
 
 
-def word_kind(w: Word, token: str, rule_typos: int | None) -> str | None:
-    """How a post word satisfies a query word ('form', 'exact', 'prefix', 'typo'), or None."""
+def word_kind(w: Word, token: str, rule_typos: int | None, surface: str) -> str | None:
+    """How a post word (normalised `token`, written `surface`) satisfies a query word ('form',
+    'exact', 'prefix', 'typo'), or None. An exact form written in capitals (=СЗЧ) needs capitals."""
+    if w.cased and not surface.isupper():
+        return None
     return _kind(w.text, w.mode, w.typos if w.typos is not None else rule_typos, token)
 
 
@@ -80,16 +83,21 @@ class Reference:
         self.tokens: list[Token] = tokenize(text)
         self.urls = [text[s:e].casefold() for s, e in find_urls(text)]
 
+    def surface(self, t: Token) -> str:
+        """The token as the post writes it."""
+        return self.text[t.start:t.end]
+
     def eval(self, node: Node) -> list[Occ] | None:
         """Every occurrence of `node` (empty for a satisfied NOT), or None when it fails."""
         if isinstance(node, Word):
             occ = [(i, i, frozenset({i})) for i, t in enumerate(self.tokens)
-                   if word_kind(node, t.text, self.rule.typos)]
+                   if word_kind(node, t.text, self.rule.typos, self.surface(t))]
             return occ or None
         if isinstance(node, Phrase):
             n = len(node.words)
             occ = [(i, i + n - 1, frozenset(range(i, i + n))) for i in range(len(self.tokens) - n + 1)
-                   if all(word_kind(w, self.tokens[i + k].text, self.rule.typos) for k, w in enumerate(node.words))]
+                   if all(word_kind(w, self.tokens[i + k].text, self.rule.typos, self.surface(self.tokens[i + k]))
+                          for k, w in enumerate(node.words))]
             return occ or None
         if isinstance(node, Url):
             # A link is not a word of the post: it stands far from every word.
@@ -140,7 +148,7 @@ def check(rule: Rule, text: str, matcher: Matcher | None = None) -> None:
         i = index[(h.start, h.end)]
         words.add(i)
         assert text[h.start:h.end] == h.form and ref.tokens[i].text in find_words(normalize(h.form))
-        kinds = {word_kind(w, ref.tokens[i].text, rule.typos) for n in nodes[h.term] for w in words_of(n)}
+        kinds = {word_kind(w, ref.tokens[i].text, rule.typos, h.form) for n in nodes[h.term] for w in words_of(n)}
         assert h.kind in kinds, (rule.query, text, h, kinds)
     assert words == ref.hit_words(), (rule.query, text, found.hits)
 
@@ -167,7 +175,7 @@ def test_osa_counts_each_kind_of_edit_once() -> None:
 # -- generating queries and posts ----------------------------------------------------------------
 
 VOCAB = ("полк", "часть", "дезертир", "бригада", "командир", "сержант", "эвакуация", "танк", "самовольно")
-FILLER = ("и", "в", "из", "его", "новый", "погода", "слово", "полька", "десерт")
+FILLER = ("и", "в", "из", "его", "новый", "погода", "слово", "полька", "десерт", "СЗЧ", "сзч", "Сзч")
 
 
 @lru_cache(maxsize=None)
@@ -250,7 +258,7 @@ def leaves(draw: st.DrawFn) -> str:
     if kind == "phrase":
         return '"' + " ".join(draw(st.lists(st.sampled_from(VOCAB), min_size=2, max_size=3))) + '"'
     if kind == "number":
-        return draw(st.sampled_from(("=45-й", "45", "137-го", "в/ч", "=сзч", "сзч")))
+        return draw(st.sampled_from(("=45-й", "45", "137-го", "в/ч", "=сзч", "сзч", "=СЗЧ")))
     if kind == "url":
         return draw(st.sampled_from(("url:baza", "url:t.me/polk")))
     return word
@@ -361,6 +369,6 @@ def test_a_disguised_form_matches_its_word(word_and_form: tuple[str, str], befor
     cyr = plain.translate(str.maketrans({v: k for k, v in LAT.items()}))
     if cyr.replace("ё", "е") in forms_of(word) and "п" + cyr not in forms_of(word):
         assert ref.matches(), (word, text)  # the form itself, disguised: the reference must read it
-    if any(word_kind(w, t.text, None) for t in ref.tokens for w in words_of(rule.node)):
+    if any(word_kind(w, t.text, None, ref.surface(t)) for t in ref.tokens for w in words_of(rule.node)):
         (h,) = Matcher([rule]).match(text)[0].hits
         assert h.form == form

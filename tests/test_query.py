@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from bot.match.query import MAX_DEPTH, And, Near, Node, Not, Or, Phrase, QueryError, Url, Word, parse, to_text
 
 
-def W(text: str, mode: str = "forms", typos: int | None = None) -> Word:
-    return Word(text, mode, typos)
+def W(text: str, mode: str = "forms", typos: int | None = None, cased: bool = False) -> Word:
+    return Word(text, mode, typos, cased=cased)
 
 
 def shape(node: Node) -> Node:
@@ -53,13 +53,16 @@ def tree(query: str) -> Node:
     ("полк -бригада", And((W("полк"), Not(W("бригада"))))),
     ("полк NEAR/5 командир", Near(W("полк"), W("командир"), 5)),
     ('"воинская часть"', Phrase((W("воинская"), W("часть")))),
-    ("=СОЧ", W("соч", "exact")),
+    ("=СОЧ", W("соч", "exact", cased=True)),
+    ("=Соч", W("соч", "exact")),
+    ("=соч", W("соч", "exact")),
+    ("=Х", W("х", "exact")),
     ("бригад*", W("бригад", "prefix")),
     ("дезертир~0", W("дезертир", typos=0)),
     ("дезертир~1", W("дезертир", typos=1)),
     ("дезертир~2", W("дезертир", typos=2)),
     ("url:t.me/Baza", Url("t.me/baza")),
-    ('"=СОЧ дезертир*"', Phrase((W("соч", "exact"), W("дезертир", "prefix")))),
+    ('"=СОЧ дезертир*"', Phrase((W("соч", "exact", cased=True), W("дезертир", "prefix")))),
     ("в/ч", Phrase((W("в", "exact"), W("ч", "exact")))),
     ("137-й", Phrase((W("137", "exact"), W("й", "exact")))),
 ])

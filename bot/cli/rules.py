@@ -172,6 +172,7 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:
     elif isinstance(node, Word):
         forms, allowance = matcher.explain_forms(rule, node)
         what = {"forms": f"{len(forms)} forms", "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
+        what += ", in capitals only" if node.cased else ""
         typos = "by length" if allowance is None else str(allowance)
         sample = ", ".join(forms[:12]) + (", …" if len(forms) > 12 else "")
         t = Text(to_text(node), style="bold green").append(f"  {what}; typos: {typos}")

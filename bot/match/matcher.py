@@ -135,6 +135,7 @@ class Matcher:
         self._rule_urls: list[bool] = []
         self._prefilters: list[Callable[[set[int]], bool]] = []
         self._word_ids: dict[int, int] = {}  # id(Word node) -> term id
+        self._cased: set[int] = set()  # terms that match capitals only (`=КТО`): checked on the post's own text
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
         for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
@@ -151,12 +152,14 @@ class Matcher:
 
     def _add_term(self, w: Word, rule_typos: int | None) -> int:
         allowance = w.typos if w.typos is not None else rule_typos
-        key = (w.text, w.mode, allowance)
+        key = (w.text, w.mode, allowance, w.cased)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
         self._term_ids[key] = tid
         self._terms.append(_Term(w, allowance))
+        if w.cased:
+            self._cased.add(tid)
         if w.mode == "prefix":
             self._prefixes.setdefault(w.text, []).append(tid)
             self._prefix_lens = sorted({len(p) for p in self._prefixes})
@@ -391,8 +394,11 @@ class _Doc:
         self.tokens = tokens
         self.m = matcher
         self.positions: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
+        cased = matcher._cased
         for i, tok in enumerate(tokens):
             for tid, kind, score in matcher._lookup(tok.text):
+                if tid in cased and not text[tok.start:tok.end].isupper():
+                    continue
                 self.positions[tid].append((i, kind, score))
         self._urls: list[tuple[int, int, str]] | None = None
 

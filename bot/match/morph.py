@@ -85,6 +85,18 @@ class Morphology:
         except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
             return False
 
+    def common_word(self, word: str) -> bool:
+        """Is this normalised word an ordinary dictionary word with no abbreviation among its readings
+        («кто», not «омон» or «кпп»)? A rule that writes it in capitals (КТО) most likely means an
+        abbreviation spelt with the same letters."""
+        if word.isascii() or len(word) < 2:
+            return False
+        try:
+            parses = [p for a in (self.ru, self.uk) if a.word_is_known(word) for p in a.parse(word) if p.is_known]
+        except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
+            return False
+        return bool(parses) and not any("Abbr" in p.tag for p in parses)
+
     def lemma(self, word: str) -> str:
         """The likeliest Russian dictionary form (ё folded); the word itself when unknown."""
         try:

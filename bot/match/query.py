@@ -51,10 +51,11 @@ class Word:
     typos: int | None = None  # None: the rule's default (by word length)
     pos: int = 0
     raw: str = field(default="", compare=False)  # as the analyst wrote it
+    cased: bool = False  # `=КТО`: an exact form written in capitals matches capitals only (not «кто»)
 
     @property
-    def key(self) -> tuple[str, str, int | None]:
-        return (self.text, self.mode, self.typos)
+    def key(self) -> tuple[str, str, int | None, bool]:
+        return (self.text, self.mode, self.typos, self.cased)
 
 
 @dataclass(frozen=True)
@@ -165,13 +166,19 @@ def _parse_word(raw: str, pos: int) -> Node:
     if mode != "forms" and typos:
         raise QueryError(f"'{raw}': typos apply to plain words, not to exact forms or prefixes", pos)
     if len(parts) == 1:
-        return Word(parts[0], mode, typos, pos, raw)
+        return Word(parts[0], mode, typos, pos, raw, cased=mode == "exact" and is_abbreviation(text))
     # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish.
     ws = []
     for i, p in enumerate(parts):
         part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
         ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos))
     return Phrase(tuple(ws), pos)
+
+
+def is_abbreviation(word: str) -> bool:
+    """Written in capitals, with two letters or more (КТО, СЗЧ): an `=` form of it matches only
+    capitals, so that the abbreviation does not match a common word («кто»)."""
+    return word.isupper() and sum(c.isalpha() for c in word) >= 2
 
 
 def _refuse_field_or_link(raw: str, pos: int) -> None:
@@ -396,7 +403,8 @@ def words_of(node: Node) -> list[Word]:
 def _word_text(w: Word) -> str:
     if w.raw:
         return w.raw
-    s = {"exact": "=", "forms": "", "prefix": ""}[w.mode] + w.text + ("*" if w.mode == "prefix" else "")
+    text = w.text.upper() if w.cased else w.text
+    s = {"exact": "=", "forms": "", "prefix": ""}[w.mode] + text + ("*" if w.mode == "prefix" else "")
     return s + (f"~{w.typos}" if w.typos is not None else "")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..post import bare_id
+from .morph import default_morphology
 from .query import (
     MAX_TYPOS,
     And,
@@ -24,6 +25,7 @@ from .query import (
     QueryError,
     Url,
     Word,
+    is_abbreviation,
     parse,
     to_text,
     words_of,
@@ -342,8 +344,8 @@ _LOOKALIKE = dict(zip("ABCEHKMOPTXYaceopxy", "АВСЕНКМОРТХУасеор
 
 
 def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
-    """Warn (at file:line:col) about a rule that can never match, and about words written in
-    Latin look-alike letters."""
+    """Warn (at file:line:col) about a rule that can never match, about words written in Latin
+    look-alike letters, and about an abbreviation that would match a common word («КТО»: кто)."""
     blocked = _never(rule.node, frozenset())
     if blocked:
         warn(loc.key(index, "query"), f"rule '{rule.name}' can never match: its query needs {_one_of(blocked)}, "
@@ -359,6 +361,20 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
                      f"it never matches Cyrillic «{cyrillic}» (look-alike letters are folded only in words that mix "
                      f"both alphabets); if you meant Cyrillic, write {cyrillic}"
                      + (f"; if you mean the Latin word, write ={w.raw}" if w.raw and w.raw.isalpha() else ""))
+            elif (word := _common_in_capitals(w)) is not None:
+                forms = ", ".join(sorted(default_morphology().forms(w.text) - {w.text})[:3])
+                warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {word!r} is written in capitals, but "
+                     f"without '=' it matches the common word «{w.text}» in every form ({forms}); for the abbreviation "
+                     f"write ={word} (an exact form in capitals matches capitals only)")
+
+
+def _common_in_capitals(w: Word) -> str | None:
+    """The word as written when it is in capitals (an abbreviation, КТО) but read as a common
+    word in all its forms («кто», «кого»): no `=`, and the dictionary knows no abbreviation of it."""
+    raw = re.sub(r"~\d+$", "", w.raw or "")
+    if w.mode != "forms" or not is_abbreviation(raw) or not default_morphology().common_word(w.text):
+        return None
+    return raw
 
 
 def _one_of(terms: list[str]) -> str:
@@ -377,9 +393,10 @@ def _cyrillic_twin(w: Word) -> str | None:
 
 
 def _term_key(node: Word | Phrase | Url) -> tuple[object, ...]:
-    """What makes two terms match the same words: a word's text, mode and typos (not its case)."""
+    """What makes two terms match the same words: a word's text, mode and typos (and for an exact
+    form in capitals, that it matches capitals only)."""
     if isinstance(node, Word):
-        return ("word", node.text, node.mode, node.typos)
+        return ("word", node.text, node.mode, node.typos, node.cased)
     if isinstance(node, Phrase):
         return ("phrase", *(_term_key(w) for w in node.words))
     return ("url", node.text)
