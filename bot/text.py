@@ -9,7 +9,6 @@ does the same word by word and keeps each word's span in the original text for h
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,10 +18,15 @@ __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_wo
            "rough_words", "rough_head_words", "script_of", "search_fold", "printable"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
-# BOM, ...) plus combining stress marks: removed, never word boundaries.
+# BOM, ...) plus combining stress marks: removed, never word boundaries. Looked for where Unicode
+# has them: planes 4-13 hold no character yet and 15-16 are private use (never a format
+# character), so every command starts 0.1-0.4 s sooner than with a scan of every code point
+# (tests/test_text.py checks the planes left out against this Python's Unicode).
+FORMAT_PLANES = (range(0, 0x40000), range(0xE0000, 0xF0000))
 _FORMAT_CHARS = "".join(
     chr(cp)
-    for cp in range(sys.maxunicode + 1)
+    for r in FORMAT_PLANES
+    for cp in r
     if unicodedata.category(chr(cp)) == "Cf" or cp in (0x0300, 0x0301)
 )
 

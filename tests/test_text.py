@@ -207,3 +207,18 @@ def test_search_fold_leaves_no_normalised_word_unindexed(text: str) -> None:
 ])
 def test_search_fold_examples(text: str, folded: str | None) -> None:
     assert search_fold(text) == folded
+
+
+def test_format_characters_are_looked_for_wherever_this_python_has_them() -> None:
+    """The code points left out of the scan for invisible format characters (for a quicker start)
+    hold none in this Python's Unicode: a newer Unicode that puts one there fails here."""
+    import sys
+    import unicodedata
+
+    from bot.text import FORMAT_PLANES
+
+    scanned = set().union(*map(set, FORMAT_PLANES))
+    missed = [hex(cp) for cp in range(sys.maxunicode + 1)
+              if cp not in scanned and unicodedata.category(chr(cp)) == "Cf"]
+    assert missed == [], f"Unicode {unicodedata.unidata_version}: format characters outside FORMAT_PLANES"
+    assert normalize("де\U000e0020зертир") == "дезертир"  # a tag character, in plane 14: scanned
