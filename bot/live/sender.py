@@ -100,6 +100,18 @@ def _short(text: str, n: int = 80) -> str:
     return repr(one if len(one) <= n else one[:n - 1] + "…")
 
 
+def _first_url(entities: Sequence[Any] | None) -> str | None:
+    return next((e.url for e in entities or () if isinstance(e, types.MessageEntityTextUrl)), None)
+
+
+def _same_alert(message: Any, text: str, entities: Sequence[Any]) -> bool:
+    """Is `message` an earlier rendering of the alert part `text`? The same first line (severity and
+    rule) and the same first link (the post): what a growing story or an edited post leaves as it is."""
+    url = _first_url(entities)
+    return (url is not None and _first_url(message.entities) == url
+            and (message.message or "").split("\n", 1)[0] == text.split("\n", 1)[0])
+
+
 def _sent_id(result: Any, random_id: int) -> int | None:
     """The id of the message a send created, from whichever shape of answer Telegram gave."""
     if isinstance(result, types.UpdateShortSentMessage):
@@ -359,10 +371,12 @@ class Sender:
             if d["sent_at"] is None:
                 key = (alert_id, chat, k)
                 if key not in self._unrecorded:  # else sent by a pass whose store could not record it
-                    mid = await self._send(peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
-                                           markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
-                                           reply_to=_topic(chat))
-                    self._unrecorded[key] = (mid, digest)
+                    # what the chat shows: this text, or the one an earlier attempt took there (the
+                    # story may have grown since), which the edit below brings up to date
+                    self._unrecorded[key] = await self._send(
+                        peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
+                        markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
+                        reply_to=_topic(chat))
                 mid, sent_hash = self._unrecorded[key]
                 self.store.mark_delivered(alert_id, chat, k, mid, sent_hash)
                 del self._unrecorded[key]
@@ -375,7 +389,10 @@ class Sender:
         return wrote
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                    markup: Any = None, *, what: str = "message", reply_to: Any = None) -> int | None:
+                    markup: Any = None, *, what: str = "message", reply_to: Any = None) -> tuple[int | None, str]:
+        """Send one message part; returns its id (None when unknown) and the `_digest` of what the
+        chat shows: this text, or, when an earlier attempt with this random_id got there first, the
+        text that attempt carried."""
         request = functions.messages.SendMessageRequest(
             peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
             reply_markup=markup, reply_to=reply_to)
@@ -384,23 +401,25 @@ class Sender:
         except errors.RandomIdDuplicateError:
             # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
             # before storing it): find the message so story updates can still edit it.
-            mid = await self._find_sent(peer, text, reply_to.reply_to_msg_id if reply_to is not None else None)
-            if mid is None:
+            found = await self._find_sent(peer, text, entities, reply_to.reply_to_msg_id if reply_to is not None else None)
+            if found is None:
                 log.warning("%s was already sent (Telegram knows its random_id) but its message id is "
                             "unknown: story updates will not edit it", what)
-            else:
-                log.info("%s was already sent (Telegram knows its random_id): it is message %d", what, mid)
-            return mid
-        return _sent_id(result, random_id)
+                return None, _digest(text, entities)
+            log.info("%s was already sent (Telegram knows its random_id): it is message %d", what, found.id)
+            return int(found.id), _digest(found.message or "", found.entities or [])
+        return _sent_id(result, random_id), _digest(text, entities)
 
-    async def _find_sent(self, peer: Any, text: str, topic: int | None = None, limit: int = 50) -> int | None:
-        """The id of our own recent message with this text in the chat and forum topic (None: General
-        or no forum), if Telegram lets us read it: the same alert sent to two topics of one group
+    async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
+                         limit: int = 50) -> Any:
+        """Our own recent message in the chat and forum topic (None: General or no forum) with this
+        text, or that is the same alert as it (`_same_alert`: an earlier attempt sent it before the
+        story grew), if Telegram lets us read it: the same alert sent to two topics of one group
         must not be taken for the other topic's copy (its story updates would edit that one)."""
         try:
             async for m in self.client.iter_messages(peer, limit=limit):
-                if m.out and m.message == text and _topic_of(m) == topic:
-                    return int(m.id)
+                if m.out and (m.message == text or _same_alert(m, text, entities)) and _topic_of(m) == topic:
+                    return m
         except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
             log.debug("looking up a sent message failed: %s", telegram_code(e))
         return None
