@@ -38,3 +38,32 @@ def test_an_alert_sent_before_a_crash_whose_story_grew_meanwhile_is_found_and_ed
             assert sorted(r["message_id"] for r in rows) == sorted(m.id for m in alerts(fake))
             await eventually(lambda: all(m.edits and "Mash" in m.text for m in alerts(fake)))
     run(go())
+
+
+CURFEW = "В Белгороде с 22:00 вводится комендантский час, жителей просят не выходить на улицу"
+
+
+def test_a_flood_wait_on_editing_alerts_does_not_hold_new_alerts(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Telegram asks to wait ten minutes before the next editMessage (stories grew fast): the update
+    waits that long, but a new alert meanwhile goes out at once; the update follows, once."""
+    from .test_live_sender_faults import Clocks, ticks
+
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.flood("EditMessageRequest", 600)
+            fake.publish(MASH, DESERTION_2)  # the story grows: its alerts are to be edited
+            await eventually(lambda: fake.count("EditMessageRequest") == 1)
+            await ticks(service, clocks, 1)
+            fake.publish(SHOT, CURFEW)  # another story, another rule
+            await eventually(lambda: service.store.count("alerts") == 3)
+            await ticks(service, clocks, 1)
+            assert len(alerts(fake)) == 3 and "комендантский" in alerts(fake)[-1].text  # not held for 10 min
+            assert not any(m.edits for m in alerts(fake))
+            await ticks(service, clocks, 41)  # the 600 s are over
+            assert len(alerts(fake)) == 3
+            assert all(m.edits and "also Mash" in m.edits[-1][1] for m in alerts(fake)[:2])
+    run(go())

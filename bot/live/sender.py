@@ -57,6 +57,10 @@ class _NoPeer(ValueError):
     """A configured chat this account cannot address (unknown id or name)."""
 
 
+class _EditsHeld(Exception):
+    """Story updates wait out a flood wait Telegram set on editMessage; sends go on meanwhile."""
+
+
 def _digest(text: str, entities: Sequence[Any]) -> str:
     raw = text + "|" + ";".join(f"{type(e).__name__}:{e.offset}:{e.length}" for e in entities)
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
@@ -149,6 +153,9 @@ class Sender:
         self.paused_until: datetime | None = None
         self._paused_mono = 0.0
         self._flood_requests: set[int] = set()
+        # A flood wait on editMessage holds story updates only: Telegram counts its waits per method,
+        # so a new alert must not wait for the edits of stories that grew fast.
+        self._edits_until: _Due | None = None
         self._peers: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._digest_lock = asyncio.Lock()
@@ -198,6 +205,26 @@ class Sender:
         self._flood_requests.clear()
         log.info("flood wait over: sending resumes")
         return False
+
+    def _edits_held(self) -> bool:
+        """True while a flood wait on editMessage runs; the first call after it lets Telethon edit again."""
+        if self._edits_until is None:
+            return False
+        if self._waiting(self._edits_until):
+            return True
+        self._edits_until = None
+        waited = getattr(self.client, "_flood_waited_requests", None)  # as in `_paused` (telethon 1.45)
+        if isinstance(waited, dict):
+            waited.pop(functions.messages.EditMessageRequest.CONSTRUCTOR_ID, None)
+        log.info("flood wait on edits over: story updates resume")
+        return False
+
+    def _hold_edits(self, e: errors.FloodError) -> None:
+        seconds = int(getattr(e, "seconds", None) or 60)
+        due = self._after(seconds)
+        if self._edits_until is None or due[0] > self._edits_until[0]:
+            log.warning("editing alerts: Telegram asks to wait (%s); story updates wait, new alerts go on", telegram_code(e))
+            self._edits_until = due
 
     def _pause(self, e: errors.FloodError) -> None:
         seconds = int(getattr(e, "seconds", None) or 60)  # a 420 without a wait: a minute
@@ -334,11 +361,14 @@ class Sender:
         silent = self.silent(alert.severity, now)
         markup = self.buttons(alert_id) if self.buttons else None
         failure: Exception | None = None
+        edits_held = False
         for chat in self.chats:  # one unreachable chat must not keep the others from the alert
             try:
                 wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup)
             except (errors.FloodError, *_NETWORK):
                 raise
+            except _EditsHeld:
+                edits_held = True  # what could be sent was; the edit waits for the flood wait's end
             except (errors.RPCError, ValueError, TypeError) as e:
                 if _keeps_queued(e):
                     self._chat_failed(chat, e)
@@ -351,6 +381,9 @@ class Sender:
                     self._chat_works(chat)
         if failure is not None:
             raise failure  # retried later, for the chats that lack it only
+        if edits_held:
+            self.store.postpone_alert(alert_id, iso(self._edits_until[0] if self._edits_until else now) or "")
+            return False
         self.store.finish_delivery(alert_id, iso(now) or "")
         return True
 
@@ -383,6 +416,8 @@ class Sender:
                 wrote = True
                 d = {**d, "message_id": mid, "text_hash": sent_hash}
             if d["text_hash"] != digest and d["message_id"] is not None:  # the story grew since it was sent
+                if self._edits_held():
+                    raise _EditsHeld
                 await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
                 wrote = True
@@ -430,6 +465,9 @@ class Sender:
                 peer=peer, id=message_id, message=text, entities=entities or None, no_webpage=True, reply_markup=markup))
         except errors.MessageNotModifiedError:
             pass
+        except errors.FloodError as e:
+            self._hold_edits(e)
+            raise _EditsHeld from None
         except (errors.MessageIdInvalidError, errors.MessageEditTimeExpiredError) as e:
             log.info("alert message %d cannot be edited (%s): keeping it as it is", message_id, e.message)
 
