@@ -43,6 +43,7 @@ push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMess
 ``fake.edit(channel_id, message_id, text, *, entities=None, push=True)``  UpdateEditChannelMessage (edit_date set).
 ``fake.react(channel_id, message_id, emoji="👍", *, push=True)``  an edit update with the same text and new
     ``reactions`` (what makes MessageEdited fire on reactions).
+``client.get_messages(channel, ids=[...])`` is served (channels.getMessages; MessageEmpty for unknown ids).
 ``fake.too_long(channel_id)``  the next GetChannelDifference for it answers ChannelDifferenceTooLong. (It also
     happens by itself when ``request.pts + request.limit < channel pts``, as on Telegram.)
 ``fake.flood(request_name, seconds, times=1)``  the next ``times`` calls of e.g. "SendMessageRequest" answer
@@ -884,6 +885,17 @@ class FakeTelegram:
         window = [i for i in window if (not r.min_id or i > r.min_id) and (not r.max_id or i < r.max_id)]
         return tlm.ChannelMessages(pts=ch.pts, count=len(ids), messages=[ch.messages[i] for i in window],
                                    topics=[], chats=[self._channel_obj(account, ch)], users=[])
+
+    def _on_GetMessagesRequest(self, account, r):
+        """channels.getMessages by id (what ``client.get_messages(channel, ids=...)`` asks); an id the
+        channel does not have comes back as MessageEmpty, as on Telegram."""
+        if not hasattr(r, "channel"):
+            raise NotImplementedError("FakeTelegram serves GetMessages for channels only")
+        ch = self._channel_for(account, r.channel)
+        ids = [getattr(i, "id", None) for i in r.id]
+        messages = [ch.messages[i] if i in ch.messages else tl.MessageEmpty(id=i or 0, peer_id=tl.PeerChannel(ch.id)) for i in ids]
+        return tlm.ChannelMessages(pts=ch.pts, count=len(messages), messages=messages, topics=[],
+                                   chats=[self._channel_obj(account, ch)], users=[])
 
     def _on_GetChannelDifferenceRequest(self, account, r):
         ch = self._channel_for(account, r.channel)

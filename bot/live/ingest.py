@@ -401,12 +401,39 @@ class Ingest:
 
     async def _on_new(self, event: events.NewMessage.Event) -> None:
         w = self._mine(event)
-        if w is None or event.message.grouped_id is not None:  # album items arrive together as one Album event
+        if w is None:
+            return
+        if event.message.grouped_id is not None:  # album items arrive together as one Album event
+            await self._late_album_item(w, event.message)
             return
         await self._refresh(w, [event.message])  # a rename shows in the update: links use the new name at once
         post = message_to_post(event.message, w.entity)
         if post is not None:
             await self._push(post)
+
+    async def _late_album_item(self, w: Watched, message: Any) -> None:
+        """An album item pushed after the album's Album event stored it (Telegram pushes items from
+        another data centre apart; Telethon keeps each album's collector after delivering it, so a
+        late item makes no Album event, and the caption it may carry would wait for the poll): the
+        album is read again whole and stored under its first item."""
+        first = self.store.album_first(w.id, message.grouped_id)
+        if first is None or first >= message.id:
+            return  # not stored yet: its Album event (or the poll) stores it
+        await self._refresh(w, [message])
+        post = await self._album(w, message.grouped_id, first, "an item pushed late")
+        if post is not None:
+            await self._push(post)
+
+    async def _album(self, w: Watched, grouped_id: int, first: int, what: str) -> Post | None:
+        """The album `grouped_id` stored under `first`, read again whole; None when it cannot be
+        read now (one log line naming `what` brought us here: the poll is the safety net)."""
+        try:
+            items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
+        except errors.RPCError as e:  # a flood wait too
+            log.warning("%s of an album in %s (@%s) not read: %s; the next poll reads it",
+                        what, w.title, w.username or w.id, telegram_code(e))
+            return None
+        return album_to_post([m for m in items if m is not None and m.grouped_id == grouped_id], w.entity)
 
     async def _on_album(self, event: events.Album.Event) -> None:
         w = self._mine(event)
@@ -430,13 +457,7 @@ class Ingest:
             first = self.store.album_first(w.id, post.grouped_id)
             if first is None:
                 return  # not stored yet: the album event or the poll stores it
-            try:
-                items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
-            except errors.RPCError as e:  # a flood wait too: the poll is the safety net
-                log.warning("edit of an album in %s (@%s) not read: %s; the next poll reads it",
-                            w.title, w.username or w.id, telegram_code(e))
-                return
-            album = album_to_post([m for m in items if m is not None and m.grouped_id == post.grouped_id], w.entity)
+            album = await self._album(w, post.grouped_id, first, "edit")
             if album is None:
                 return
             post = album
