@@ -1,4 +1,5 @@
-"""Live-path faults found by helper-52's review (real TelegramClient, faked server)."""
+"""Live-path edge cases: an alert sent before a crash and grown since, a flood wait on edits, a late
+album item (real TelegramClient, faked server)."""
 
 from __future__ import annotations
 
