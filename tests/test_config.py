@@ -220,6 +220,25 @@ def test_a_second_tgwatch_on_the_same_session_is_refused(tmp_path: Path) -> None
     assert "not logged in" in r.output
 
 
+def test_a_second_service_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    """Two `tgwatch run` on one store, each with its own session folder, would each send every alert."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.live.session import database_lock
+
+    cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "other"}"\ndb = "{tmp_path / "t.db"}"\n'
+                          f'rules = "{ROOT / "rules"}"\n[channels]\nwatch = ["mash"]\n')
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+    with database_lock(tmp_path / "t.db"):  # the service already running, on another session
+        r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)
+        assert r.exit_code == 2, r.output
+        assert r.output == (f"error: another `tgwatch run` is using the database {tmp_path / 't.db'} (each would send "
+                            "every alert); stop it first\n")
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)  # once it stopped: the usual checks
+    assert "not logged in" in r.output
+
+
 def test_alert_chats_keep_their_sign_and_names(tmp_path: Path) -> None:
     c = load_config(write(tmp_path, '[alerts]\nchats = ["-1001234567890", -1009876543210, 5001, "@analysts_room", "me"]\n'))
     assert c.chats == (-1001234567890, -1009876543210, 5001, "analysts_room", "me")

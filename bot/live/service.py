@@ -34,6 +34,7 @@ from .session import (
     QuietReconnects,
     Unreachable,
     cannot_reach,
+    database_lock,
     has_auth_key,
     make_client,
     session_lock,
@@ -298,6 +299,6 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
 
 def run(config: Config, secrets: Secrets, *, make: Callable[..., TelegramClient] = make_client) -> None:
     """Run the service until SIGINT/SIGTERM; raises NotLoggedIn when there is no session and
-    SessionBusy when another tgwatch runs on it."""
-    with session_lock(config.session_dir):
+    SessionBusy when another tgwatch runs on it or on its database."""
+    with session_lock(config.session_dir), database_lock(config.db):
         asyncio.run(_serve(config, secrets, make))

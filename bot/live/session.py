@@ -20,7 +20,7 @@ from ..config import Config, ConfigError, Secrets
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "ConnectionAttempts",
            "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
-           "cannot_reach", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
+           "cannot_reach", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +145,38 @@ def session_lock(folder: Path) -> Iterator[None]:
     folder = folder.expanduser()
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        f = open(folder / "tgwatch.lock", "a+")  # noqa: SIM115 - held open for the lock's lifetime
     except OSError as e:  # a file in the way, no permission: the setting's problem, not Telegram's
         raise ConfigError(f"paths.session_dir: cannot use {folder} as the session folder ({e.strerror or type(e).__name__})") from None
+    with _exclusive(folder / "tgwatch.lock", f"another tgwatch is using the session in {folder}; stop it first",
+                    f"paths.session_dir: cannot use {folder} as the session folder"):
+        yield
+
+
+@contextmanager
+def database_lock(db: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the database (`<db>.lock`) for the life of `tgwatch run`;
+    raises SessionBusy when another service runs on it: two services on one store (with two
+    session folders) would each send every alert. Replays and exports do not take it."""
+    db = db.expanduser()
+    with _exclusive(db.with_name(db.name + ".lock"),
+                    f"another `tgwatch run` is using the database {db} (each would send every alert); stop it first",
+                    f"paths.db: cannot lock {db}"):
+        yield
+
+
+@contextmanager
+def _exclusive(path: Path, busy: str, cannot: str) -> Iterator[None]:
+    """flock(LOCK_EX) on `path`, held while the block runs; SessionBusy(`busy`) when another holds
+    it, ConfigError(`cannot`: why) when the file cannot be opened."""
+    try:
+        f = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    except OSError as e:
+        raise ConfigError(f"{cannot} ({e.strerror or type(e).__name__})") from None
     try:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SessionBusy(f"another tgwatch is using the session in {folder}; stop it first") from None
+            raise SessionBusy(busy) from None
         yield
     finally:
         f.close()
