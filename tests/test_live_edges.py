@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
@@ -92,5 +94,46 @@ def test_an_album_part_pushed_after_the_album_event_alerts_without_waiting_for_t
             rows = list(service.store.db.query("SELECT message_id FROM posts WHERE media = 'album'"))
             assert rows == [{"message_id": made[0][0].id}]  # one post, keyed by its first item
             await service.poll()
+            assert len(alerts(fake)) == 2
+    run(go())
+
+
+def test_album_collectors_are_forgotten_and_a_later_item_still_joins_its_album(
+        fake: FakeTelegram, tmp_path: Path, fast_updates: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telethon keeps every album's collector for the life of the client (a leak over months); the
+    poll drops those delivered long ago. Later items of a forgotten album then make an Album event of
+    their own (two or more: Telethon lets no one-item album through): they must be stored into the
+    album stored earlier, not as a second album post."""
+    from telethon.tl import types as tl
+
+    from bot.live.ingest import Ingest
+
+    albums: list[list[int]] = []  # the Album events handled, by their items' ids
+    handle = Ingest._on_album
+
+    async def on_album(self: Ingest, event: Any) -> None:
+        await handle(self, event)
+        albums.append(sorted(m.id for m in event.messages))
+
+    monkeypatch.setattr(Ingest, "_on_album", on_album)
+
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, "Фото с места событий")  # Telethon learns the channel's pts
+            await eventually(lambda: service.store.count("posts") == 1)
+            made = [fake._new_post(SHOT, text, None, 4343, None, True, None) for text in ("", "", "", DESERTION)]
+            fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(m, pts, 1) for m, pts in made[:2]])
+            await eventually(lambda: service.store.count("posts") == 2)
+            assert service.ingest.forget_albums(older_than=3600) == 0  # delivered just now: kept
+            await eventually(lambda: service.ingest.forget_albums(older_than=0) == 1)  # the canary for Telethon's dict
+            assert service.ingest.forget_albums(older_than=0) == 0
+            fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(m, pts, 1) for m, pts in made[2:]])
+            await eventually(lambda: len(albums) == 2, timeout=3)
+            assert albums[1] == [m.id for m, _ in made[2:]]  # the late items' own Album event
+            await eventually(lambda: len(alerts(fake)) == 2, timeout=3)
+            await service.poll()
+            rows = list(service.store.db.query("SELECT message_id, text FROM posts WHERE media = 'album'"))
+            assert rows == [{"message_id": made[0][0].id, "text": DESERTION}]  # one post, keyed by its first item
             assert len(alerts(fake)) == 2
     run(go())

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's older posts alert no one
 ALBUM_MAX = 10  # items in one Telegram album
+ALBUM_FORGET_SECONDS = 600.0  # Telethon's collector of a delivered album is dropped this long after (`forget_albums`)
 RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
 RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
 DB_RETRY_DELAY = 30.0  # seconds after the store could not be used before a poll tries again (not the next hourly one)
@@ -424,6 +425,20 @@ class Ingest:
         if post is not None:
             await self._push(post)
 
+    def forget_albums(self, older_than: float = ALBUM_FORGET_SECONDS) -> int:
+        """Drop Telethon's album collectors delivered more than `older_than` seconds ago; returns how
+        many. Telethon 1.45 keeps one per album the account sees (with its messages) for the life of
+        the client: a leak in a service that runs for months. A later item of a forgotten album makes
+        an Album event of its own, which `_on_album` stores into the album stored earlier."""
+        albums = getattr(self.client, "_albums", None)  # telethon 1.45 (pinned): grouped_id -> AlbumHack
+        if not isinstance(albums, dict):
+            return 0
+        limit = self.client.loop.time() - older_than
+        old = [g for g, hack in albums.items() if getattr(hack, "_due", limit) < limit]
+        for g in old:
+            del albums[g]
+        return len(old)
+
     async def _album(self, w: Watched, grouped_id: int, first: int, what: str) -> Post | None:
         """The album `grouped_id` stored under `first`, read again whole; None when it cannot be
         read now (one log line naming `what` brought us here: the poll is the safety net)."""
@@ -438,6 +453,12 @@ class Ingest:
     async def _on_album(self, event: events.Album.Event) -> None:
         w = self._mine(event)
         if w is None:
+            return
+        earliest = min(event.messages, key=lambda m: m.id)
+        if (first := self.store.album_first(w.id, earliest.grouped_id)) is not None and first < earliest.id:
+            # the rest of an album stored earlier, whose collector `forget_albums` dropped: stored
+            # into that album (under its first item), not as an album of its own
+            await self._late_album_item(w, earliest)
             return
         await self._refresh(w, event.messages)
         post = album_to_post(event.messages, w.entity)

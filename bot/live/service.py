@@ -171,7 +171,9 @@ class Service:
             add(self.prune, CronTrigger(hour=3, minute=30, timezone=zone), id="retention", coalesce=True, misfire_grace_time=6 * 3600)
 
     async def poll(self) -> None:
-        """The scheduled reconcile: posts Telegram never pushed are found here."""
+        """The scheduled reconcile: posts Telegram never pushed are found here. (And Telethon's
+        collectors of albums delivered long ago are dropped: it never does.)"""
+        self.ingest.forget_albums()
         n, m = await self.ingest.reconcile()
         if self.ingest.complete:  # every watched channel read: a poll stopped by a flood wait does not count
             self.last_poll = self.clock()
