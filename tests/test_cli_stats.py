@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
-from .sample_store import Sample
-from .test_export import assert_clean_error, run
+from .sample_store import ROOT, Sample
+from .test_export import assert_clean_error, csv_rows, run
 
 
 def per_rule_and_day(sample: Sample) -> Counter[tuple[str, str]]:
@@ -40,7 +41,7 @@ def test_a_replayed_history_is_counted_up_to_its_newest_post(sample: Sample) -> 
 
 def test_a_period_with_nothing_says_so(sample: Sample) -> None:
     r = run("stats", "--db", sample.db, "--since", "2020-01-01", "--until", "2020-01-31")
-    assert r.exit_code == 0 and "2020-01-01 00:00 – 2020-02-01 00:00 UTC\nno matches" in r.stdout
+    assert r.exit_code == 0 and "2020-01-01 00:00 – 2020-01-31 23:59 UTC\nno matches" in r.stdout
     r = run("stats", "--db", sample.db, "--until", "0001-01-01")  # the week before it starts before year 1
     assert r.exit_code == 0 and "no matches" in r.stdout
 
@@ -69,3 +70,21 @@ def test_bad_options_are_one_line_errors(sample: Sample, tmp_path: Path) -> None
     assert_clean_error(run("stats", "--db", sample.db, "--since", "2026-11-22", "--until", "2026-11-21"),
                        "--since must be before --until")
     assert_clean_error(run("stats", "--db", tmp_path / "none.db"), "no such database")
+
+
+def test_until_leaves_out_a_post_dated_at_it_as_export_does(tmp_path: Path) -> None:
+    """A bare --until day ends at midnight: a post at 00:00:00 the next day belongs to the next
+    day in stats as in export, not to the day asked for (nor as an extra row of the table)."""
+    src, db = tmp_path / "midnight.jsonl", tmp_path / "t.db"
+    src.write_text("".join(json.dumps({"channel_id": 5, "channel_title": "Hi", "message_id": i, "date": d,
+                                       "text": "В части задержали дезертира."}, ensure_ascii=False) + "\n"
+                           for i, d in enumerate(["2024-11-20T10:00:00Z", "2024-11-21T00:00:00Z"], 1)), encoding="utf-8")
+    assert run("replay", src, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+    span = ("--since", "2024-11-20", "--until", "2024-11-20")
+    assert len(csv_rows(run("export", "--db", db, *span).stdout)) == 1
+    r = run("stats", "--db", db, *span)
+    assert r.exit_code == 0, r.output
+    assert "2024-11-20 00:00 – 2024-11-20 23:59 UTC\n1 post matched\ndesertion: 1 match," in r.stdout
+    assert "2024-11-21" not in r.stdout
+    r = run("stats", "--db", db, "--since", "2024-11-20T10:00", "--until", "2024-11-20T10:00:01")  # one second
+    assert r.exit_code == 0 and "1 post matched" in r.stdout, r.output

@@ -29,6 +29,15 @@ def _stored_range(store: Store) -> tuple[datetime, datetime] | None:
     return (a if a.tzinfo else a.replace(tzinfo=timezone.utc)), (b if b.tzinfo else b.replace(tzinfo=timezone.utc))
 
 
+def _just_before(until: datetime) -> datetime:
+    """The last second before --until: the report counts posts up to its end inclusively (its
+    default end is the newest post), and --until, as in export and search, is not included."""
+    try:
+        return until - timedelta(seconds=1)  # stored dates are whole seconds
+    except OverflowError:  # --until 0001-01-01T00:00
+        return until
+
+
 def _days_before(when: datetime, days: int) -> datetime:
     try:
         return when - timedelta(days=days)
@@ -56,12 +65,14 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
     try:
         stored = _stored_range(store)
         now = datetime.now(timezone.utc)
-        end = until or (min(stored[1], now) if stored else now)  # a replayed history ends at its newest post
+        # a replayed history ends at its newest post; a post dated at --until is left out, as in export
+        end = _just_before(until) if until else (min(stored[1], now) if stored else now)
         start = since or _days_before(end, DEFAULT_DAYS)
         if until is None and since is not None and since >= end:  # --until was not given: say what it stood for
             newest = f"the newest stored post ({end:%Y-%m-%d %H:%M} UTC)" if stored else "now (the store has no post)"
             fail(f"--since {since:%Y-%m-%d %H:%M} UTC is after {newest}, where the period ends unless --until says otherwise")
-        check_span(start, end)
+        check_span(start, until or end)
+        start = min(start, end)  # --since one second before --until: that second alone
         text = stats_text(store, since=start, now=end, limit=1 << 20)
         # the days listed and drawn: those of the period that have stored posts (a period of
         # centuries must not list every empty day), else the period's last day
