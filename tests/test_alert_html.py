@@ -12,7 +12,7 @@ from telethon.tl.types import MessageEntityBold, MessageEntityTextUrl
 
 from bot.alert.html import MAX_LENGTH, render_html, to_parts
 from bot.alert.outbox import Alert
-from bot.match.explain import _EDGE, matched_words
+from bot.match.explain import _BETWEEN, _EDGE, matched_words
 
 
 def alert(text: str, hits: list[tuple[int, int]], **kw: object) -> Alert:
@@ -74,12 +74,16 @@ def test_matched_line_shows_the_posts_words_and_the_rule_term_where_it_differs()
     assert line == "matched: оцеплен ← оцепить, 1441-й, полк, дезертирв ← дезертир~1 (typo), Режим, КТО"
 
 
-_TOKEN = st.text(st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=8)
+_TOKEN = st.text(st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc"), blacklist_characters=_BETWEEN),
+                 min_size=1, max_size=8)
 
 
 @given(st.lists(_TOKEN, min_size=1, max_size=8), st.data())
 def test_each_hit_shows_the_whole_word_it_is_in_once(tokens: list[str], data: st.DataObject) -> None:
-    text = " ".join(tokens)
+    # words apart by a space, or by punctuation with no space («Задержали,дезертиров», «"a","b"»)
+    gaps = [" " if a[-1:].isdecimal() and b[:1].isdecimal() else data.draw(st.sampled_from(" ,—(»\"!:"))
+            for a, b in zip(tokens, tokens[1:])]
+    text = "".join(t + g for t, g in zip(tokens, gaps + [""]))
     starts = [sum(len(t) + 1 for t in tokens[:i]) for i in range(len(tokens))]
     hits = []
     for i in data.draw(st.lists(st.integers(0, len(tokens) - 1), min_size=1, max_size=4)):
@@ -92,3 +96,24 @@ def test_each_hit_shows_the_whole_word_it_is_in_once(tokens: list[str], data: st
                 (next(j for j in range(len(tokens)) if starts[j] <= h[2] < starts[j] + len(tokens[j])) for h in hits)}
     assert set(shown) <= words  # whole words of the post, never a piece of one
     assert len({w.casefold() for w in shown}) == len(shown) and {w.casefold() for w in shown} == expected
+
+
+def test_a_word_after_punctuation_with_no_space_is_shown_alone() -> None:
+    """«Задержали,дезертиров» is two words: the matched line (alerts, export) and the backtest's
+    words per term name the word hit, never its neighbour across a comma, a dash or a quote."""
+    from bot.match.explain import term_words
+    from bot.match.matcher import Matcher
+    from bot.match.rules import Rule
+
+    rules = [Rule.from_query("d", "дезертир"), Rule.from_query("p", "=полк")]
+    for text, rule, line in [("Задержали,дезертиров ищут", "d", "дезертиров ← дезертир"),
+                             ("Мобилизованные—дезертиры", "d", "дезертиры ← дезертир"),
+                             ('=HYPERLINK("http://x","дезертир")', "d", "дезертир"),
+                             ('"дезертир","полк"', "p", "полк"),
+                             ("Бойцы 1,5 полка дезертир", "d", "дезертир")]:
+        m = next(m for m in Matcher(rules).match(text) if m.rule == rule)
+        hits = tuple((h.term, h.form, h.start, h.end, h.score, h.kind) for h in m.hits)
+        assert matched_words(text, hits) == line, text
+        assert list(term_words(text, hits).popitem()[1]) == [line.split(" ← ")[0].casefold()]
+    hit = (("=5", "5", 8, 9, 1.0, "exact"),)  # a decimal comma is inside a number
+    assert matched_words("Бойцы 1,5 полка", hit) == "1,5"

@@ -10,19 +10,29 @@ from collections.abc import Iterable
 __all__ = ["matched_words", "term_words"]
 
 _EDGE = "\"'«»„“”‘’()[]{}.,:;!?…"  # cut from a word's ends when it is shown
+_BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
 _NOT_WORD_EDGES = re.compile(r"^[\W_]+|[\W_]+$")  # emoji and marks around a word (⚡️план) in counts
 _URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
+def _joined(text: str, i: int) -> bool:
+    """Does text[i] belong to the written word it touches (a letter, «-» of «45-й», «/» of «в/ч»,
+    «,» of «1,5»)? Not a space, nor punctuation that ends a word with no space after it («полк,бригада»)."""
+    c = text[i]
+    if c.isspace():
+        return False
+    return c not in _BETWEEN or (0 < i < len(text) - 1 and text[i - 1].isdecimal() and text[i + 1].isdecimal())
+
+
 def _whole_word(text: str, start: int, end: int) -> str:
-    """The whitespace-delimited word around text[start:end], without its punctuation: «45-й» for
-    a hit on «й», «Краснодаре» for one on its letters."""
+    """The written word around text[start:end], without its punctuation: «45-й» for a hit on
+    «й», «Краснодаре» for one on its letters, «дезертиров» in «Задержали,дезертиров»."""
     if not 0 <= start < end <= len(text):
         return text[start:end]
-    while start > 0 and not text[start - 1].isspace():
+    while start > 0 and _joined(text, start - 1):
         start -= 1
-    while end < len(text) and not text[end].isspace():
+    while end < len(text) and _joined(text, end):
         end += 1
     return text[start:end].strip(_EDGE) or text[start:end]
 
