@@ -109,6 +109,21 @@ def test_a_channel_with_no_username_is_found_by_the_name_analysts_call_it(sample
     assert "warning" not in r.stderr
 
 
+@pytest.mark.parametrize("ref", [f"https://t.me/c/{SVODKA}/48217", f"t.me/c/{SVODKA}", f"https://t.me/c/{SVODKA}/"])
+def test_a_channel_named_by_the_post_link_tgwatch_printed(sample: Sample, tmp_path: Path, ref: str) -> None:
+    """A store replayed from Desktop exports knows no usernames: the link each post is printed with
+    (t.me/c/ID/N) is what an analyst copies, for --channel and for a rule's channels alike."""
+    rows = csv_rows(run("export", "--db", sample.db, "--channel", ref).stdout)
+    assert rows and {int(row["channel_id"]) for row in rows} == {SVODKA}
+    rules = tmp_path / "scoped.toml"
+    rules.write_text(f'[[rule]]\nname = "scoped"\nquery = "дезертир OR дезертирство"\nchannels = ["{ref}"]\n',
+                     encoding="utf-8")
+    r = run("rules", "backtest", rules, "--db", sample.db)
+    assert r.exit_code == 0 and "cannot match" not in r.output, r.output
+    per_channel = r.stdout.split("hits per channel")[1].split("hits per day")[0]
+    assert str(SVODKA) in per_channel and str(YUZHNY) not in per_channel
+
+
 def test_a_title_two_channels_share_is_a_one_line_error_naming_both(sample: Sample, tmp_path: Path) -> None:
     add_posts(sample.db, tmp_path, [post(1800000002, "Mash", 7), post(1800000005, "MASH", 9)])
     r = run("export", "--db", sample.db, "--channel", "@mash")

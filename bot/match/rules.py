@@ -431,9 +431,13 @@ def _never(node: Node, banned: frozenset[tuple[object, ...]]) -> list[str]:
 
 
 def channel_key(value: str | int) -> str:
-    """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key."""
+    """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key. A post's
+    link names its channel (t.me/name/123, t.me/c/1117628569/123: the links tgwatch prints), and
+    so does a preview link (t.me/s/name)."""
     s = str(value).strip()
-    s = re.sub(r"^(?:https?://)?t\.me/", "", s).lstrip("@").rstrip("/").casefold()
+    if link := re.match(r"(?:https?://)?t\.me/(?:[cs]/)?", s):
+        s = re.sub(r"/\d+/?$", "", s[link.end():])
+    s = s.lstrip("@").rstrip("/").casefold()
     if re.fullmatch(r"-?\d+", s):
         s = str(bare_id(int(s)))
     return s
