@@ -16,7 +16,7 @@ from bot.cli import cli
 from bot.store.db import Store
 from bot.store.read import EXPORT_FIELDS, iter_export_rows
 
-from .sample_store import KUBAN, Sample
+from .sample_store import KUBAN, ROOT, Sample
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args])
@@ -211,6 +211,21 @@ def test_xlsx(sample: Sample, tmp_path: Path) -> None:
     assert row["rules"] == "desertion; regiment"
     assert isinstance(row["date"], datetime)
     assert by_key[(KUBAN, 502)]["text"].startswith("Ёлку")
+
+
+def test_xlsx_keeps_an_id_past_excels_15_digits_whole(tmp_path: Path) -> None:
+    """Excel holds 15 digits of a number: a larger id (JSON Lines may carry any 64-bit one) is
+    written as text, not as 9.22337203685478E+18; a Telegram-sized id stays a number."""
+    import openpyxl
+
+    src, db, out = tmp_path / "big.jsonl", tmp_path / "t.db", tmp_path / "out.xlsx"
+    src.write_text(json.dumps({"channel_id": 1117628569, "message_id": 2**63 - 1, "date": "2024-11-20T09:04:00Z",
+                               "text": "В части задержали дезертира."}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert run("replay", src, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+    assert run("export", "--db", db, "-o", out, "--all-posts").exit_code == 0
+    row = dict(zip(EXPORT_FIELDS, next(openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True))))
+    assert row["channel_id"] == 1117628569 and row["message_id"] == str(2**63 - 1)
+    assert row["link"].endswith(f"/{2**63 - 1}")
 
 
 def test_xlsx_needs_an_output_file(sample: Sample) -> None:

@@ -20,6 +20,7 @@ LIST_SEPARATOR = "; "
 # Excel limits: rows per sheet, characters per cell, hyperlinks per sheet.
 _XLSX_MAX_ROWS = 1_048_576
 _XLSX_MAX_URLS = 65_530
+_XLSX_EXACT = 10**15  # Excel keeps 15 digits of a number: a larger id is written as text, whole
 _XLSX_WIDTHS = {
     "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
     "edited": 17, "text": 80, "rules": 18, "terms": 30, "matched": 40, "story_id": 9, "story_size": 10, "story_first": 34,
@@ -112,7 +113,7 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
                     if isinstance(d, datetime):
                         ws.write_datetime(r, i, d, when)
                         continue
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < _XLSX_EXACT:
                     ws.write_number(r, i, value, top)
                 elif i in link_cols and value and urls < _XLSX_MAX_URLS and ws.write_url(r, i, value, link, value) >= 0:
                     urls += 1
