@@ -596,6 +596,16 @@ def test_jsonl_date_with_an_offset_is_read_in_utc(tmp_path: Path) -> None:
     assert p.date == datetime(2024, 11, 20, 9, 4, tzinfo=UTC) and p.date.tzinfo is UTC
 
 
+def test_jsonl_unix_time_written_as_a_string_is_read(tmp_path: Path) -> None:
+    """Unix seconds as Desktop exports write date_unixtime ("1732093440") are a date, as a number
+    is; an 8-digit string stays the ISO day it also is."""
+    [p, q] = read_jsonl(write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1, "date": "1732093440"},
+                                                           {**GOOD, "message_id": 2, "date": "20241121",
+                                                            "edit_date": " 1732183440 "}]))
+    assert p.date == datetime(2024, 11, 20, 9, 4, tzinfo=UTC)
+    assert q.date == datetime(2024, 11, 21, tzinfo=UTC) and q.edit_date == datetime(2024, 11, 21, 10, 4, tzinfo=UTC)
+
+
 def test_jsonl_number_too_long_is_a_skip(tmp_path: Path) -> None:
     f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1},
                                            '{"channel_id": 1, "message_id": 1' + "0" * 5000 + ', "date": 1}',

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from ..post import Entity, Post
-from .export import UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, post_date, show, unix_time
+from .export import _INT_TEXT, UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 
 __all__ = ["read_jsonl", "post_from_dict"]
 
@@ -19,7 +19,12 @@ def _when(value: Any, field: str) -> datetime | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return unix_time(value, field)
     if isinstance(value, str):
-        return iso_time(value, field)
+        try:
+            return iso_time(value, field)
+        except BadInput:
+            if not _INT_TEXT.fullmatch(value.strip()):
+                raise
+            return unix_time(value.strip(), field)  # "1732093440", as Desktop exports write date_unixtime
     raise BadInput(f"{field} {show(value)} is not an ISO 8601 date or a Unix time")
 
 
