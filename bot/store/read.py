@@ -211,8 +211,9 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     """Turn a user's words into an FTS5 query that never raises a syntax error.
 
     Each normalised word (`bot.text.words`: case, ё, look-alike letters folded; punctuation and
-    quotes dropped) becomes a quoted prefix term `"word"*`; with `forms` its inflected forms
-    are OR-ed in as exact terms, so «воинская» also finds «воинской». Words are AND-ed.
+    quotes dropped) becomes a quoted prefix term `"word"*`; with `forms` the word itself and its
+    inflected forms are OR-ed in as exact terms, so «воинская» also finds «воинской» and a post
+    that says «СВО» ranks above one that only has «своих». Words are AND-ed.
     """
     ws = list(dict.fromkeys(words(text)))[:_MAX_WORDS]
     if not ws:
@@ -225,7 +226,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
         if morph is not None:
             extra = sorted(f for f in morph.forms(w) if not f.startswith(w))
             all_forms.update(extra)
-            terms += [_quote(s) for f in extra for s in _yo_spellings(f)]
+            # the word itself as a form too: bm25 then ranks «СВО» above the «своих» it starts
+            terms += [_quote(w)] + [_quote(s) for f in extra for s in _yo_spellings(f)]
         terms = terms[:_MAX_ALTERNATIVES]
         groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
     return FtsQuery(" AND ".join(groups), tuple(ws), frozenset(all_forms))
