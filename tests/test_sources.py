@@ -606,6 +606,15 @@ def test_jsonl_unix_time_written_as_a_string_is_read(tmp_path: Path) -> None:
     assert q.date == datetime(2024, 11, 21, tzinfo=UTC) and q.edit_date == datetime(2024, 11, 21, 10, 4, tzinfo=UTC)
 
 
+def test_jsonl_in_utf16_is_one_skip_that_says_so(tmp_path: Path) -> None:
+    """Windows PowerShell's `>` writes UTF-16: one line saying so, not every line as bad JSON."""
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps({**GOOD, "message_id": 1}) + "\n" + json.dumps({**GOOD, "message_id": 2}) + "\n",
+                 encoding="utf-16")
+    [s] = read_jsonl(f)
+    assert isinstance(s, Skip) and str(s).startswith(f"{f}: UTF-16 text") and "UTF-8" in s.reason
+
+
 def test_jsonl_number_too_long_is_a_skip(tmp_path: Path) -> None:
     f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1},
                                            '{"channel_id": 1, "message_id": 1' + "0" * 5000 + ', "date": 1}',

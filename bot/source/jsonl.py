@@ -104,6 +104,10 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
         yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
         return
     with f:
+        if f.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):  # every line would be reported as bad JSON, not why
+            yield Skip(str(path), "", "UTF-16 text (as Windows PowerShell's > writes it), not UTF-8: "
+                                      "save it as UTF-8 (Out-File -Encoding utf8) and replay it again")
+            return
         order = _date_order(f) if f.seekable() else None  # a pipe is read once, as it comes
         if order is None:
             if f.seekable():
