@@ -615,6 +615,19 @@ def test_jsonl_in_utf16_is_one_skip_that_says_so(tmp_path: Path) -> None:
     assert isinstance(s, Skip) and str(s).startswith(f"{f}: UTF-16 text") and "UTF-8" in s.reason
 
 
+def test_jsonl_username_builds_a_working_link_or_is_a_clear_skip(tmp_path: Path) -> None:
+    """channel_username builds every post link: a t.me link or @name is read as the name; text that
+    is no username (a title put there) is skipped with a reason, never linked as t.me/my chan/1."""
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1, "channel_username": "https://t.me/Mash/"},
+                                           {**GOOD, "message_id": 2, "channel_username": "@shot_shot"},
+                                           {**GOOD, "message_id": 3, "channel_username": "Новости Кубани"},
+                                           {**GOOD, "message_id": 4, "channel_username": "@"}])
+    items = list(read_jsonl(f))
+    assert [(p.message_id, p.channel_username) for p in posts_of(items)] == [(1, "Mash"), (2, "shot_shot"), (4, None)]
+    [s] = skips_of(items)
+    assert str(s) == f'{f}: line 3: channel_username "Новости Кубани" is not a Telegram username (name, @name or t.me/name)'
+
+
 def test_jsonl_number_too_long_is_a_skip(tmp_path: Path) -> None:
     f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1},
                                            '{"channel_id": 1, "message_id": 1' + "0" * 5000 + ', "date": 1}',

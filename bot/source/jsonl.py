@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -35,6 +36,20 @@ def _int(d: dict[str, Any], key: str, required: bool = False, minimum: int | Non
             raise KeyError(key)
         return None
     return check_int(v, key, minimum=minimum, strings=True)
+
+
+_USERNAME = re.compile(r"(?:(?:https?://)?t\.me/(?:s/)?|@)?([A-Za-z][A-Za-z0-9_]{3,31})/?")
+
+
+def _username(value: str | None) -> str | None:
+    """channel_username as name, @name or the channel's t.me link -> name (it builds every post
+    link); BadInput when it is none of those ("my chan" would give https://t.me/my chan/1)."""
+    if not value or not value.strip().strip("@"):
+        return None
+    m = _USERNAME.fullmatch(value.strip())
+    if m is None:
+        raise BadInput(f"channel_username {show(value)} is not a Telegram username (name, @name or t.me/name)")
+    return m.group(1)
 
 
 def _entities(value: Any) -> tuple[Entity, ...]:
@@ -81,7 +96,7 @@ def post_from_dict(d: dict[str, Any]) -> Post:
         message_id=message_id,  # type: ignore[arg-type]
         date=date, text=text,
         channel_title=d.get("channel_title") or "",
-        channel_username=(d["channel_username"].lstrip("@") or None) if d.get("channel_username") else None,
+        channel_username=_username(d.get("channel_username")),
         edit_date=_when(d.get("edit_date"), "edit_date"),
         entities=_entities(d.get("entities")),
         forward_channel_id=_int(d, "forward_channel_id"),
