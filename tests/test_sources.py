@@ -139,6 +139,20 @@ def test_full_account_export_with_chats_list(tmp_path: Path) -> None:
         (11, 1, "Канал А", "a1"), (11, 2, "Канал А", "a2"), (22, 1, "Канал Б", "b1")]
 
 
+def test_full_account_export_reads_the_channels_left_too(tmp_path: Path) -> None:
+    """A full-account export puts the channels the account has left in left_chats.list: their
+    posts are read as the others are, not passed over without a word."""
+    data = {"chats": {"list": [{"name": "Канал А", "type": "public_channel", "id": 11, "messages": [msg(1, "a1")]}]},
+            "left_chats": {"list": [{"name": "Ушли", "type": "public_channel", "id": 44, "messages": [msg(7, "l7")]},
+                                    "oops"]}}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    items = list(read_export(f))
+    assert [(p.channel_id, p.message_id, p.channel_title) for p in posts_of(items)] == [(11, 1, "Канал А"), (44, 7, "Ушли")]
+    [s] = skips_of(items)
+    assert str(s) == f"{f}: left chat #1: not an object"
+
+
 @pytest.mark.parametrize("bad, why", [
     ({"id": None}, "id"),                       # missing id
     ({"date_unixtime": "вчера"}, "date"),       # not a number

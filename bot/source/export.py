@@ -287,13 +287,19 @@ def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
     if chats is not None and not isinstance(chats, list):
         return [iter([Skip(str(path), "", "not a Telegram export ('chats.list' is not a list)")])]
     if chats is not None:
+        # the channels the account has left since are exported apart, in left_chats.list
+        left = data["left_chats"].get("list") if isinstance(data.get("left_chats"), dict) else None
         parts: list[Iterator[Post | Skip]] = []
-        for n, chat in enumerate(chats):
-            if isinstance(chat, dict):
-                name = chat.get("name")
-                parts.append(_chat_posts(chat, str(path), f"chat #{n} ({name if isinstance(name, str) else '?'}): "))
-            else:
-                parts.append(iter([Skip(str(path), f"chat #{n}", "not an object")]))
+        if left is not None and not isinstance(left, list):
+            parts.append(iter([Skip(str(path), "", "'left_chats.list' is not a list: the chats left are not read")]))
+            left = None
+        for label, listed in (("chat", chats), ("left chat", left or [])):
+            for n, chat in enumerate(listed):
+                if isinstance(chat, dict):
+                    name = chat.get("name")
+                    parts.append(_chat_posts(chat, str(path), f"{label} #{n} ({name if isinstance(name, str) else '?'}): "))
+                else:
+                    parts.append(iter([Skip(str(path), f"{label} #{n}", "not an object")]))
         return parts
     if "messages" in data:
         return [_chat_posts(data, str(path), "")]
