@@ -161,6 +161,15 @@ def test_backtest_unknown_rule_is_a_clean_error(sample: Sample) -> None:
     assert_clean_error(run("rules", "backtest", "missing.toml", "--db", sample.db), "no such rule file")
 
 
+def test_backtest_of_a_folder_says_it_takes_a_rule_or_a_file(sample: Sample, tmp_path: Path) -> None:
+    """`rules backtest rules/` (the whole folder) was "no rule named 'rules/'"; a folder named
+    x.toml was "no such rule file"."""
+    (tmp_path / "x.toml").mkdir()
+    for ref in (ROOT / "rules", tmp_path / "x.toml"):
+        assert_clean_error(run("rules", "backtest", ref, "--db", sample.db, "--rules", ROOT / "rules"),
+                           f"{ref}: is a folder", "FILE.toml")
+
+
 def test_backtest_missing_database(tmp_path: Path) -> None:
     assert_clean_error(run("rules", "backtest", "desertion", "--rules", ROOT / "rules", "--db", tmp_path / "x.db"),
                        "no such database")

@@ -47,17 +47,22 @@ __all__ = ["backtest", "select_rules"]
 log = logging.getLogger(__name__)
 
 
+_FOLDER = "is a folder; backtest runs one rule NAME or the rules of one FILE.toml (--rules names the folder NAME is in)"
+
+
 def select_rules(ref: str, rules_path: str) -> list[Rule]:
     """REF is a .toml rule file (all its rules) or a rule name in `rules_path`; every selected
     rule is run even when it is disabled. Exits with a one-line error when there is none."""
     path = Path(ref)
     if ref.endswith(".toml") or path.is_file():
         if not path.is_file():
-            fail(f"{ref}: no such rule file")
+            fail(f"{ref}: " + (_FOLDER if path.is_dir() else "no such rule file"))
         selected = load_or_fail(ref).rules
     else:
         ruleset = load_or_fail(rules_path, show_errors=False)
         rule = ruleset.get(ref)
+        if rule is None and path.is_dir():  # `rules backtest rules/`: not a name
+            fail(f"{ref}: {_FOLDER}")
         if rule is None:
             fail(f"no rule named {ref!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
         warn_shadowed(ruleset, rule)
