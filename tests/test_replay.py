@@ -88,6 +88,23 @@ def jsonl_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
+
+
+def test_a_full_account_export_replays_its_channels_and_names_the_chats_it_leaves(tmp_path: Path) -> None:
+    """Personal chats are someone's private conversations: a word a rule watches in one («дезертир»
+    in a chat with Mum) must never become a HIGH alert with a link that leads nowhere."""
+    chats = [{"name": "Канал", "type": "public_channel", "id": 11, "messages": [message(1, HIT_TEXT)]},
+             {"name": "Мама", "type": "personal_chat", "id": 12, "messages": [message(1, HIT_TEXT)]}]
+    (tmp_path / "result.json").write_text(json.dumps({"chats": {"list": chats}}, ensure_ascii=False), encoding="utf-8")
+    db = tmp_path / "s.db"
+    r = replay(tmp_path / "result.json", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert alert_blocks(r) == 1 and "Мама" not in r.stdout
+    assert summary(r)["skipped"] == "1 (0 service messages, 1 non-channel chats, 0 errors)"
+    assert f"skipped {tmp_path / 'result.json'}: chat #1 (Мама): a personal chat: not a channel, not read" in r.stderr
+    assert rows(db, "SELECT channel_id FROM posts") == [(11,)]
+
+
 # -- the sample -----------------------------------------------------------------------------------
 
 

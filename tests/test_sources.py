@@ -153,6 +153,25 @@ def test_full_account_export_reads_the_channels_left_too(tmp_path: Path) -> None
     assert str(s) == f"{f}: left chat #1: not an object"
 
 
+def test_full_account_export_reads_channels_and_supergroups_only(tmp_path: Path) -> None:
+    """An analyst's full-account export holds their personal chats too: those are private
+    conversations (and their ids no channel ids, so every link would lead nowhere), never posts."""
+    chats = [{"name": name, "type": kind, "id": i, "messages": [msg(1, f"дезертир {name}")]}
+             for i, (name, kind) in enumerate([("Канал", "public_channel"), ("Мама", "personal_chat"),
+                                               ("Бот", "bot_chat"), ("Избранное", "saved_messages"),
+                                               ("Семья", "private_group"), ("Чат", "public_supergroup"),
+                                               ("Закрытый", "private_channel"), ("Новый", "some_future_type")], 1)]
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps({"chats": {"list": chats}}, ensure_ascii=False), encoding="utf-8")
+    items = list(read_export(f))
+    assert [p.channel_title for p in posts_of(items)] == ["Канал", "Чат", "Закрытый", "Новый"]
+    assert [str(s) for s in skips_of(items)] == [
+        f"{f}: chat #1 (Мама): a personal chat: not a channel, not read",
+        f"{f}: chat #2 (Бот): a chat with a bot: not a channel, not read",
+        f"{f}: chat #3 (Избранное): Saved Messages: not a channel, not read",
+        f"{f}: chat #4 (Семья): a basic group (no channel id: its posts would have no working link): not a channel, not read"]
+
+
 @pytest.mark.parametrize("bad, why", [
     ({"id": None}, "id"),                       # missing id
     ({"date_unixtime": "вчера"}, "date"),       # not a number

@@ -23,6 +23,7 @@ from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline
 from ..source import Skip, read_by_date, source_files
+from ..source.export import NOT_A_CHANNEL
 from ..worker import default_workers
 from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, err, fail, open_store, out
 from .rules import load_or_fail
@@ -110,6 +111,7 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     s = pipeline.summary
     c = out()
     service = sum(1 for k in skips if k.reason.endswith(" message"))
+    chats = sum(1 for k in skips if k.reason.endswith(NOT_A_CHANNEL))  # listed below, not errors
     problems = [k for k in skips if not k.reason.endswith(" message")]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("files", str(n_files))
@@ -121,7 +123,8 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("older than stored", f"{s.stale} (the stored, later version kept)")
     if s.too_old:
         table.add_row("before --since", str(s.too_old))
-    table.add_row("skipped", f"{len(skips)} ({service} service messages, {len(problems)} errors)")
+    table.add_row("skipped", f"{len(skips)} ({service} service messages, "
+                  + (f"{chats} non-channel chats, " if chats else "") + f"{len(problems) - chats} errors)")
     joined = pipeline.stories.joined
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one

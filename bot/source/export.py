@@ -209,6 +209,18 @@ def _message_to_post(msg: dict[str, Any], chat: _Chat) -> Post:
     )
 
 
+# The chats of a full-account export that are not channels (Telegram Desktop's `type`): their
+# messages are someone's private conversations, and their ids are no channel ids (a post link
+# t.me/c/<id>/<n> would lead nowhere). Channels and supergroups are read; so is a chat of a type
+# not listed here (a newer export's), rather than lose posts.
+NOT_CHANNELS = {
+    "personal_chat": "a personal chat", "bot_chat": "a chat with a bot", "saved_messages": "Saved Messages",
+    "replies": "Replies", "verification_codes": "verification codes",
+    "private_group": "a basic group (no channel id: its posts would have no working link)",
+}
+NOT_A_CHANNEL = "not a channel, not read"
+
+
 def _chat(chat: dict[str, Any], path: str, where: str) -> Iterator[_Chat | Skip]:
     """The checked chat fields (last), after a skip line for each bad optional one; only a
     skip when the chat cannot be read (no usable id)."""
@@ -230,8 +242,11 @@ def _chat(chat: dict[str, Any], path: str, where: str) -> Iterator[_Chat | Skip]
         yield Skip(path, where, f"chat username {show(username)} is not a string (read as no username)")
         username = None
     kind = chat.get("type")
-    if kind is not None and not isinstance(kind, str):  # not used, but a sign of a damaged file
+    if kind is not None and not isinstance(kind, str):  # a sign of a damaged file: read as a channel
         yield Skip(path, where, f"chat type {show(kind)} is not a string (ignored)")
+    elif kind in NOT_CHANNELS:
+        yield Skip(path, where, f"{NOT_CHANNELS[kind]}: {NOT_A_CHANNEL}")
+        return
     yield _Chat(chat_id, title or "", (username.lstrip("@") or None) if username else None)
 
 
