@@ -203,3 +203,19 @@ def test_a_short_word_itself_ranks_above_longer_words_it_starts(tmp_path):
     hits = list(search_posts(store, "СВО"))
     assert sorted(h.message_id for h in hits) == [1, 2, 3]  # still every word it starts
     assert hits[0].message_id == 2
+
+
+def test_a_word_written_with_a_slash_or_hyphen_is_searched_as_a_phrase(tmp_path):
+    """`search в/ч` (a military unit) found every post with a «в» word and a «ч» word: «км/ч» and
+    most of the corpus (11,248 of 22,099 posts). As in rules, such a word is its parts in a row."""
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(1, "Из в/ч 12345 сбежали двое"), post(2, "Скорость 90 км/ч в черте города"),
+                       post(3, "В части объявили тревогу, все в чёрном"), post(4, "Бои у Ростова-на-Дону"),
+                       post(5, "В Ростове на улице Дону"), post(6, "137-й полк отвели в тыл")]))
+    hits = list(search_posts(store, "«в/ч»"))
+    assert [h.message_id for h in hits] == [1]
+    assert [hits[0].text[s:e] for s, e in hits[0].spans] == ["в/ч"]
+    assert [h.message_id for h in search_posts(store, "Ростов-на-Дону")] == [4]  # longer parts still as prefixes
+    assert [h.message_id for h in search_posts(store, "137-й")] == [6]
+    assert [h.message_id for h in search_posts(store, "в/ч 12345")] == [1]

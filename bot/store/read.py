@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -191,11 +192,45 @@ class FtsQuery:
     expression: str
     words: tuple[str, ...]  # the normalised query words (prefixes)
     forms: frozenset[str] = field(default_factory=frozenset)  # inflected forms matched exactly
+    phrases: tuple[tuple[str, ...], ...] = ()  # words written with / or - (в/ч): their parts, in a row
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where the query's words occur in `text` (original offsets)."""
-        return [(t.start, t.end) for t in tokenize(text)
-                if t.text in self.forms or any(t.text.startswith(w) for w in self.words)]
+        """Where the query's words occur in `text` (original offsets); a phrase as one span."""
+        tokens = tokenize(text)
+        spans = [(t.start, t.end) for t in tokens
+                 if t.text in self.forms or any(t.text.startswith(w) for w in self.words)]
+        for parts in self.phrases:
+            for i in range(len(tokens) - len(parts) + 1):
+                if all(_part_matches(p, tokens[i + k].text) for k, p in enumerate(parts)):
+                    spans.append((tokens[i].start, tokens[i + len(parts) - 1].end))
+        return sorted(spans)
+
+
+_JOINED = re.compile(r"[^\W_]+(?:[-‐‑/][^\W_]+)+")  # в/ч, 137-й, Ростов-на-Дону: one word written in parts
+_EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def _exact_part(part: str) -> bool:
+    """A phrase part matched whole (в, ч, й, 137), not as a prefix: a letter or two, or a number."""
+    return len(part) <= 2 or part.isdigit()
+
+
+def _part_matches(part: str, token: str) -> bool:
+    return token == part if _exact_part(part) else token.startswith(part)
+
+
+def _query_pieces(text: str) -> list[str | tuple[str, ...]]:
+    """The query's normalised words, each once, in order; a word written with a slash or hyphen
+    (в/ч, 137-й) as the tuple of its parts: a phrase, as in rules («в/ч» is not «в» and «ч» anywhere:
+    «км/ч» has them too)."""
+    pieces: list[str | tuple[str, ...]] = []
+    for chunk in text.split():
+        parts = words(chunk)
+        if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)):
+            pieces.append(tuple(parts))
+        else:
+            pieces.extend(parts)
+    return list(dict.fromkeys(pieces))
 
 
 def _quote(term: str) -> str:
@@ -215,12 +250,16 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     inflected forms are OR-ed in as exact terms, so «воинская» also finds «воинской» and a post
     that says «СВО» ranks above one that only has «своих». Words are AND-ed.
     """
-    ws = list(dict.fromkeys(words(text)))[:_MAX_WORDS]
-    if not ws:
+    pieces = _query_pieces(text)[:_MAX_WORDS]
+    if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
     morph = (morphology or default_morphology()) if forms else None
     groups: list[str] = []
     all_forms: set[str] = set()
+    ws = [w for w in pieces if isinstance(w, str)]
+    phrases = tuple(w for w in pieces if isinstance(w, tuple))
+    for parts in phrases:  # the parts in a row: a letter or two and numbers whole, longer ones as prefixes
+        groups.append(" + ".join(_quote(p) + ("" if _exact_part(p) else "*") for p in parts))
     for w in ws:
         terms = [_quote(s) + "*" for s in _yo_spellings(w)]
         if morph is not None:
@@ -230,7 +269,7 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
             terms += [_quote(w)] + [_quote(s) for f in extra for s in _yo_spellings(f)]
         terms = terms[:_MAX_ALTERNATIVES]
         groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
-    return FtsQuery(" AND ".join(groups), tuple(ws), frozenset(all_forms))
+    return FtsQuery(" AND ".join(groups), tuple(ws), frozenset(all_forms), phrases)
 
 
 @dataclass(frozen=True)
