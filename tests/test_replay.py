@@ -132,6 +132,18 @@ def test_replay_sample_prints_alerts_and_summary(tmp_path: Path) -> None:
     assert all(state == "sent" for (state,) in rows(db, "SELECT state FROM alerts"))
 
 
+def test_the_readmes_quoted_sample_lines_are_what_the_sample_prints(tmp_path: Path) -> None:
+    """The front door quotes the sample's output: those lines must be printed as quoted."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"\(`(matched: [^`]+|story #\d+ \(\d+ posts\): [^`]+)`\)", readme)
+    assert len(quoted) == 2, quoted
+    r = CliRunner().invoke(cli, ["replay", str(SAMPLE), "--db", str(tmp_path / "s.db"), "--rules", str(RULES)],
+                           env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    printed = {line.strip() for line in r.stdout.splitlines()}
+    assert set(quoted) <= printed, set(quoted) - printed
+
+
 def test_the_samples_answer_key_is_what_the_shipped_rules_match(tmp_path: Path) -> None:
     key: dict[str, set[int]] = {}
     for line in (ROOT / "examples" / "README.md").read_text(encoding="utf-8").splitlines():

@@ -210,6 +210,17 @@ def test_a_channel_that_names_nothing_is_an_error_at_its_entry() -> None:
     assert all("names no channel" in e.message for e in rs.errors)
 
 
+def test_an_invite_link_as_a_rule_channel_is_an_error_that_says_to_use_the_id() -> None:
+    """A post names its channel by username or id, never by an invite link: a rule scoped to one
+    would pass the check and never match."""
+    text = '[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["@baza", "https://t.me/+AbCdEf123", "t.me/joinchat/XyZ"]\n'
+    rs = parse_rules_text(text, "f.toml")
+    assert rs.rules == []
+    assert [(e.line, e.col) for e in rs.errors] == [(4, 22), (4, 49)]
+    assert rs.errors[0].message == ("channels: 'https://t.me/+AbCdEf123' is an invite link, which no post names its "
+                                    "channel by; write the channel's id (a private channel has no username)")
+
+
 @pytest.mark.parametrize(("query", "col"), [
     ("(" * 200 + "полк" + ")" * 200, 51),  # the 51st '('
     ("полк NEAR/3 " * 3000 + "полк", 12 * 50 + 6),  # the 51st NEAR

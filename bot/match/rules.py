@@ -310,9 +310,12 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
             channels = tuple(channel_key(c) for c in channels_raw)
             strings = [c for c in channels_raw if isinstance(c, str)]  # reported at the opening quote
             for i, c in enumerate(strings):
-                if not channel_key(c):
+                if not (key := channel_key(c)):
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} names no channel; write a username, "
                         "@username, t.me/username or an id")
+                elif key.startswith(("+", "joinchat/")):  # a post never carries its invite link
+                    bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is an invite link, which no post "
+                        "names its channel by; write the channel's id (a private channel has no username)")
         else:
             bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
     examples: dict[str, list[str]] = {}
