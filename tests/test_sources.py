@@ -869,3 +869,23 @@ def test_a_desktop_export_on_one_line_is_still_an_export(tmp_path: Path) -> None
     f.write_text(json.dumps({"name": "Тест", "id": 1700000009, "messages": [msg(1), msg(2)]}, ensure_ascii=False),
                  encoding="utf-8")
     assert [p.message_id for p in posts_of(list(read_paths([f])))] == [1, 2]
+
+
+def test_json_lines_piped_in_as_dash_are_replayed(tmp_path: Path) -> None:
+    """`jq ... | tgwatch replay -`: standard input is JSON Lines, read as it comes; a bad line is
+    named by its line number on <stdin>."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    lines = [{"channel_id": 1117628569, "message_id": 2, "date": "2024-11-20T09:05:00Z", "text": "дезертир"},
+             {"channel_id": 1117628569, "message_id": 1, "date": "2024-11-20T09:04:00Z", "text": "погода"}]
+    data = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n{oops\n"
+    db = tmp_path / "s.db"
+    r = CliRunner().invoke(cli, ["replay", "-", "--db", str(db), "--rules", str(Path(__file__).parents[1] / "rules"),
+                                 "--alerts", "none"],
+                           input=data.encode())
+    assert r.exit_code == 0, r.output
+    assert "skipped <stdin>: line 3: not valid JSON" in r.stderr
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT message_id FROM posts ORDER BY message_id").fetchall() == [(1,), (2,)]

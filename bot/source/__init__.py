@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 
 from ..post import Post
 from .export import HTML_EXPORT, Skip, export_parts, read_export
-from .jsonl import read_jsonl
+from .jsonl import STDIN, read_jsonl
 
 __all__ = ["Skip", "is_jsonl", "read_paths", "read_by_date", "source_files"]
 
@@ -60,7 +60,10 @@ def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
         return True
 
     for p in map(Path, paths):
-        if p.is_dir():
+        if str(p) == STDIN:  # JSON Lines piped in (`jq ... | tgwatch replay -`)
+            if first_time(p):
+                yield p
+        elif p.is_dir():
             unreadable: list[Skip] = []
             packed: list[Path] = []
             found = _found_below(p, unreadable, packed)
@@ -79,9 +82,10 @@ def source_files(paths: Iterable[str | Path]) -> Iterator[Path | Skip]:
 
 
 def is_jsonl(f: Path) -> bool:
-    """A JSON Lines file: named .jsonl (or .ndjson, in any case), or a file of another name whose
-    first line is a post (a Telegram Desktop export's first line is only its opening brace)."""
-    if f.suffix.lower() in (".jsonl", ".ndjson"):
+    """A JSON Lines file: named .jsonl (or .ndjson, in any case), `-` (standard input), or a file of
+    another name whose first line is a post (a Telegram Desktop export's first line is only its
+    opening brace)."""
+    if str(f) == STDIN or f.suffix.lower() in (".jsonl", ".ndjson"):
         return True
     if not f.is_file():  # a pipe is read once: never sniffed
         return False

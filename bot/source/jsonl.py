@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
@@ -11,7 +13,9 @@ from typing import Any, BinaryIO, Iterator
 from ..post import Entity, Post
 from .export import _INT_TEXT, UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 
-__all__ = ["read_jsonl", "post_from_dict"]
+__all__ = ["STDIN", "read_jsonl", "post_from_dict"]
+
+STDIN = "-"  # the path that names standard input: JSON Lines piped in
 
 
 def _when(value: Any, field: str) -> datetime | None:
@@ -114,10 +118,12 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
     file order: an edit follows its post)."""
     path = Path(path)
     try:
-        f = path.open("rb")
+        f = _stdin() if str(path) == STDIN else path.open("rb")
     except OSError as e:
         yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
         return
+    if str(path) == STDIN:
+        path = Path("<stdin>")  # as its lines are named in skips: "<stdin>: line 3: ..."
     with f:
         if f.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):  # every line would be reported as bad JSON, not why
             yield Skip(str(path), "", "UTF-16 text (as Windows PowerShell's > writes it), not UTF-8: "
@@ -138,6 +144,13 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
                 yield item
         if blank:  # said, not passed over: an export or a copy that failed leaves such a file
             yield Skip(str(path), "", "empty: no line in it holds a post")
+
+
+def _stdin() -> BinaryIO:
+    """Standard input as bytes (a pipe is read once, as it comes; a file redirected in is put in
+    date order as a named one is)."""
+    f = getattr(sys.stdin, "buffer", sys.stdin)
+    return f if hasattr(f, "peek") else io.BufferedReader(f)
 
 
 def _date_order(f: BinaryIO) -> list[tuple[int, int]] | None:
