@@ -149,7 +149,7 @@ def test_a_file_with_no_rules_warns_and_the_other_rules_still_pass(tmp_path: Pat
         f"warning: {blank}:1:1: no rules in this file; each rule starts with [[rule]]",
         f"warning: {empty}:2:1: rule = [] defines no rules: this file watches nothing; each rule starts with [[rule]]",
     ]
-    assert "1 rules in 1 files loaded, 0 errors, 2 warnings" in r.stderr
+    assert "1 rule in 1 file loaded, 0 errors, 2 warnings" in r.stderr
 
 
 def test_a_draft_file_with_no_rules_does_not_hold_back_reloading_the_others(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_check_reports_file_line_col_and_fails(tmp_path: Path) -> None:
     result = run("check", str(tmp_path))
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [f"{bad}:5:3: query: '(' is never closed"]
-    assert "1 rules in 1 files loaded, 1 errors" in result.stderr
+    assert "1 rule in 1 file loaded, 1 error" in result.stderr
     no_traceback(result)
 
 

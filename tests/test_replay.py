@@ -100,7 +100,7 @@ def test_a_full_account_export_replays_its_channels_and_names_the_chats_it_leave
     r = replay(tmp_path / "result.json", "--db", db)
     assert r.exit_code == 0, r.output
     assert alert_blocks(r) == 1 and "Мама" not in r.stdout
-    assert summary(r)["skipped"] == "1 (0 service messages, 1 non-channel chats, 0 errors)"
+    assert summary(r)["skipped"] == "1 (0 service messages, 1 non-channel chat, 0 errors)"
     assert f"skipped {tmp_path / 'result.json'}: chat #1 (Мама): a personal chat: not a channel, not read" in r.stderr
     assert rows(db, "SELECT channel_id FROM posts") == [(11,)]
 
@@ -392,7 +392,7 @@ def test_malformed_file_next_to_good_ones(tmp_path: Path) -> None:
     assert rows(db, "SELECT DISTINCT channel_id FROM posts ORDER BY 1") == [(1700000001,), (1700000077,)]
     mentions = [ln for ln in r.stderr.splitlines() if str(bad) in ln]
     assert len(mentions) == 1 and mentions[0].startswith("skipped ") and "not valid JSON" in mentions[0]
-    assert "Traceback" not in r.output and summary(r)["skipped"].endswith("1 errors)")
+    assert "Traceback" not in r.output and summary(r)["skipped"].endswith("1 error)")
 
 
 @pytest.mark.parametrize("record", [

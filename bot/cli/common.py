@@ -41,6 +41,11 @@ def err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def counted(n: int, noun: str) -> str:
+    """«1 error», «2 errors», «0 errors»: a count and its noun (an English plural in -s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print `error: message` on stderr and exit: the user's mistake never shows a traceback."""
     click.echo(f"error: {message}", err=True)

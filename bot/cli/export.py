@@ -14,7 +14,7 @@ import click
 
 from ..store.export import FORMATS, write_csv, write_jsonl, write_xlsx
 from ..store.read import SearchError, iter_export_rows
-from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_rules, check_span, fail, open_store
+from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_rules, check_span, counted, fail, open_store
 
 __all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
 
@@ -78,7 +78,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
             fail(f"{output}: cannot write ({e.strerror or e})")
     finally:
         store.close()
-    click.echo(f"{n} rows written to {output or 'stdout'}", err=True)
+    click.echo(f"{counted(n, 'row')} written to {output or 'stdout'}", err=True)
 
 
 _SUFFIXES = {"ndjson": "jsonl"}  # other names of a format

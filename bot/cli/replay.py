@@ -25,7 +25,7 @@ from ..pipeline import Pipeline
 from ..source import Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
 from ..worker import default_workers
-from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, err, fail, open_store, out
+from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, counted, err, fail, open_store, out
 from .rules import load_or_fail
 
 
@@ -123,8 +123,8 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("older than stored", f"{s.stale} (the stored, later version kept)")
     if s.too_old:
         table.add_row("before --since", str(s.too_old))
-    table.add_row("skipped", f"{len(skips)} ({service} service messages, "
-                  + (f"{chats} non-channel chats, " if chats else "") + f"{len(problems) - chats} errors)")
+    table.add_row("skipped", f"{len(skips)} ({counted(service, 'service message')}, "
+                  + (f"{counted(chats, 'non-channel chat')}, " if chats else "") + f"{counted(len(problems) - chats, 'error')})")
     joined = pipeline.stories.joined
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one

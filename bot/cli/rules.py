@@ -13,7 +13,7 @@ from ..match.check import check_examples
 from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import Rule, RuleSet, load_rules
-from .common import DEFAULT_RULES, err, fail, out
+from .common import DEFAULT_RULES, counted, err, fail, out
 
 SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
 
@@ -84,8 +84,8 @@ def check(path: str) -> None:
     for e in shown:
         click.echo(f"warning: {e}" if id(e) in warnings else str(e))
     files = {r.path for r in ruleset.rules}
-    summary = f"{len(ruleset.rules)} rules in {len(files)} files loaded, {len(errors)} errors"
-    summary += f", {len(ruleset.warnings)} warnings" if ruleset.warnings else ""
+    summary = f"{counted(len(ruleset.rules), 'rule')} in {counted(len(files), 'file')} loaded, {counted(len(errors), 'error')}"
+    summary += f", {counted(len(ruleset.warnings), 'warning')}" if ruleset.warnings else ""
     click.echo(summary, err=True)
     sys.exit(1 if errors else 0)
 
