@@ -753,3 +753,18 @@ def test_a_rule_scoped_to_a_channel_matches_a_post_that_does_not_name_it_with_a_
         assert [[m.rule for m in p.matches] for p in done] == [[], ["foo_only"]], workers
         assert store.count("alerts") == 1
         store.close()
+
+
+def test_replay_outside_the_repository_uses_the_shipped_rules_and_says_so(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--rules` defaults to ./rules; run from another folder, replay failed with 'no usable rules in
+    rules'. With no such folder here, the shipped rules are used, with a line saying where they are."""
+    monkeypatch.chdir(tmp_path)
+    path = export(tmp_path / "e" / "result.json", [message(1, HIT_TEXT)])
+    r = CliRunner().invoke(cli, ["replay", str(path), "--db", "s.db"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith(f"rules: no ./rules folder here; using the shipped rules in {RULES}")
+    assert alert_blocks(r) == 1
+    (tmp_path / "rules").mkdir()  # a folder of the analyst's own: used, and (empty) it says so
+    r = CliRunner().invoke(cli, ["replay", str(path), "--db", "t.db"])
+    assert r.exit_code == 2 and "no usable rules in rules" in r.stderr, r.output

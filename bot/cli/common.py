@@ -19,6 +19,7 @@ from ..store.read import AmbiguousChannel, channel_names, resolve_channels, rule
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules"  # the repository's rules/ (an editable install)
 COUNT_MAX = 1_000_000_000  # counts given on the command line are clamped here (SQLite's integers end at 2**63)
 
 
@@ -39,6 +40,16 @@ def out() -> Console:
 
 def err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def resolve_rules(path: str) -> str:
+    """`path`, or, when it is the default `rules` and this folder has none, the shipped rules (a
+    note on stderr says so): `tgwatch replay export/` run outside the repository still watches."""
+    if path != DEFAULT_RULES or Path(path).exists() or not SHIPPED_RULES.is_dir():
+        return path
+    err().print(f"rules: no ./{DEFAULT_RULES} folder here; using the shipped rules in {SHIPPED_RULES} "
+                "(--rules DIR for others)", markup=False, highlight=False)
+    return str(SHIPPED_RULES)
 
 
 def counted(n: int, noun: str) -> str:

@@ -13,7 +13,7 @@ from ..match.check import check_examples
 from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import Rule, RuleSet, load_rules
-from .common import DEFAULT_RULES, counted, err, fail, out
+from .common import DEFAULT_RULES, counted, err, fail, out, resolve_rules
 
 SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
 
@@ -21,6 +21,7 @@ SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
 def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:
     """Load rules for a command; bad files are reported, good rules still load. Without
     `show_errors`, the errors are still shown when they leave no rule to use."""
+    path = resolve_rules(path)
     ruleset = load_rules(path)
     if show_errors or not ruleset.rules:
         _warn(ruleset)
@@ -75,7 +76,7 @@ def rules() -> None:
 def check(path: str) -> None:
     """Validate every rule file in PATH (a folder or a file) and run each rule's examples. Warnings
     (a file or rule that watches nothing, a word that cannot match as meant) do not fail the check."""
-    ruleset = load_rules(path)
+    ruleset = load_rules(resolve_rules(path))
     errors = list(ruleset.errors)
     if ruleset.rules:
         errors += check_examples(ruleset)
