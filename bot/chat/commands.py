@@ -292,15 +292,16 @@ class Commands:
         return Reply(f"🔔 {html.escape(rule.name)} unmuted." if n else f"{html.escape(rule.name)} was not muted.")
 
     async def cmd_mute_channel(self, args: str, caller: Caller) -> Reply:
-        parts = args.split(maxsplit=1)
-        if len(parts) != 2:
+        parts = _split_span(args)  # the period last: a channel's title may have spaces (Сводка 24)
+        if parts is None:
             raise CommandError("usage: /mute_channel @channel 1d")
-        ids = self._channel(parts[0])
+        ref, span = parts
+        ids = self._channel(ref)
         if not ids:
-            raise CommandError(f"no stored channel {_echo(parts[0])}")
-        until = self.clock() + parse_span(parts[1])
+            raise CommandError(f"no stored channel {_echo(ref)}")
+        until = self.clock() + parse_span(span)
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(_clip(parts[0]))} muted for every rule until {local_time(until, self.config.zone)}.")
+        return Reply(f"🔕 {html.escape(_clip(ref))} muted for every rule until {local_time(until, self.config.zone)}.")
 
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
         ref = args.strip()
@@ -489,13 +490,20 @@ class Commands:
         return [n[4:] for n in dir(self) if n.startswith("cmd_")]
 
     def _channel(self, ref: str) -> list[int]:
-        """Stored channel ids for @name, t.me/name or an id; CommandError when it names no channel."""
+        """Stored channel ids for @name, t.me/name, an id or the channel's exact title (any case, as
+        the CLI's --channel takes it: a store replayed from Desktop exports knows titles only);
+        CommandError when it names no channel."""
+        key: str | int
         try:
-            return resolve_channels(self.store, [channel_ref(ref)])[0]
+            key = channel_ref(ref)
+        except ValueError:
+            if ref.strip().startswith("@") or "t.me/" in ref or not re.search(r"[^\W_]", ref):  # no title either
+                raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name, its id or its title") from None
+            key = ref.strip()  # not shaped like a username: a title (Сводка 24)
+        try:
+            return resolve_channels(self.store, [key])[0]
         except AmbiguousChannel as e:  # a title several stored channels share
             raise CommandError(str(e)) from None
-        except ValueError:
-            raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name or its id") from None
 
     def _hits(self, since: datetime) -> dict[str, int]:
         rows = self.store.db.execute(
@@ -636,6 +644,20 @@ class Commands:
         if total > STORY_SHOWN:
             lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))
+
+
+def _split_span(args: str) -> tuple[str, str] | None:
+    """«Сводка 24 1d» -> ("Сводка 24", "1d"): what precedes a trailing period (1d, or 2 h with a
+    space) and the period; the last word is taken as the period when none is found, so
+    `parse_span` says what is wrong with it. None with fewer than two words."""
+    words = args.split()
+    if len(words) < 2:
+        return None
+    take = 2 if len(words) > 2 and not _SPAN_RE.fullmatch(words[-1]) and _SPAN_RE.fullmatch(" ".join(words[-2:])) else 1
+    head = args.strip()
+    for _ in range(take):  # cut the period's words off the end, keeping the title as written
+        head = head[:len(head) - len(head.split()[-1])].rstrip()
+    return head, " ".join(words[-take:])
 
 
 def _export_label(rules: list[str]) -> str:

@@ -1,0 +1,56 @@
+"""The chat face as a demanding analyst uses it (helper-54's review): the real Commands over the
+sample store the pipeline built and a copy of the shipped rules; no Telegram needed here."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.chat.commands import Caller, Commands, Reply
+from bot.match.edit import RuleBook
+from bot.store.db import Store, iso
+
+from .sample_store import ROOT, Sample, built, sample, shipped_matcher  # noqa: F401
+from .test_live import config
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+SVODKA = 1700000001  # "Сводка 24": replayed from a Desktop export, so a title and no username
+ANALYST = Caller(1, "Analyst")
+
+
+@pytest.fixture
+def commands(sample: Sample, tmp_path: Path) -> Commands:  # noqa: F811
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    store = Store(sample.db)
+    cfg = config(tmp_path, db=sample.db, rules=rules, timezone="Europe/Moscow")
+
+    async def digest(_now: datetime) -> int:
+        return 0
+
+    return Commands(store, RuleBook(rules, store), cfg, matcher=shipped_matcher, on_rules_changed=lambda: None,
+                    status=lambda _now: "watching", digest=digest, clock=lambda: NOW)
+
+
+def ask(commands: Commands, text: str) -> Reply:
+    reply = asyncio.run(commands.handle(text, ANALYST))
+    assert reply is not None
+    return reply
+
+
+def test_mute_channel_by_its_title_as_the_cli_takes_it(commands: Commands) -> None:
+    """`tgwatch export --channel "Сводка 24"` takes a channel's exact title (stores replayed from
+    Desktop exports know no usernames), but /mute_channel read only the first word of a title and
+    refused any title that is not shaped like a username: "'Сводка' is not a channel"."""
+    r = ask(commands, "/mute_channel Сводка 24 1d")
+    assert "muted for every rule until 2026-11-25 15:00 MSK" in r.html, r.html
+    assert commands.store.muted("desertion", SVODKA, iso(NOW) or "") is not None
+    assert ask(commands, "/unmute_channel сводка 24").html == "🔔 сводка 24 unmuted."
+    assert commands.store.muted("desertion", SVODKA, iso(NOW) or "") is None
+    # a reference that is no channel at all still says so, in one line
+    assert ask(commands, "/mute_channel Нет такого 1d").html == "/mute_channel: no stored channel &#x27;Нет такого&#x27;"
+    assert ask(commands, "/unmute_channel @@").html.startswith("/unmute_channel: &#x27;@@&#x27; is not a channel")
