@@ -296,10 +296,10 @@ class Commands:
         if parts is None:
             raise CommandError("usage: /mute_channel @channel 1d")
         ref, span = parts
+        until = self.clock() + parse_span(span)  # first: in «Сводка 24» with no period, 24 is no period
         ids = self._channel(ref)
         if not ids:
             raise CommandError(f"no stored channel {_echo(ref)}")
-        until = self.clock() + parse_span(span)
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
         return Reply(f"🔕 {html.escape(_clip(ref))} muted for every rule until {local_time(until, self.config.zone)}.")
 
