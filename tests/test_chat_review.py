@@ -54,3 +54,17 @@ def test_mute_channel_by_its_title_as_the_cli_takes_it(commands: Commands) -> No
     # a reference that is no channel at all still says so, in one line
     assert ask(commands, "/mute_channel Нет такого 1d").html == "/mute_channel: no stored channel &#x27;Нет такого&#x27;"
     assert ask(commands, "/unmute_channel @@").html.startswith("/unmute_channel: &#x27;@@&#x27; is not a channel")
+
+
+def test_undo_naming_another_rule_than_the_last_change_takes_nothing_back(commands: Commands) -> None:
+    """/undo takes back the last rule change, whoever made it; «/undo lockdown» read as /undo, so
+    an analyst who meant to take back their lockdown edit re-enabled the regiment rule a colleague
+    had just disabled. A rule named is now checked against the last change."""
+    ask(commands, "/disable lockdown")
+    ask(commands, "/disable regiment")
+    r = ask(commands, "/undo lockdown")
+    assert r.html.startswith("/undo: the last rule change is to regiment, not &#x27;lockdown&#x27;"), r.html
+    assert "\n" not in r.html
+    assert not commands.rulebook.ruleset.get("regiment").enabled  # nothing was undone
+    assert ask(commands, "/undo Regiment").html.startswith("↩️ Undone: regiment is enabled again")
+    assert ask(commands, "/undo").html.startswith("↩️ Undone: lockdown is enabled again")

@@ -51,7 +51,7 @@ HELP = """<b>tgwatch commands</b>
 /story N: every post of story #N (the number alerts and /stories give), oldest first
 /digest: the low-priority digest now
 /add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
-/undo: take back the last rule change, whoever made it; /history: who changed what
+/undo [NAME]: take back the last rule change, whoever made it (NAME: only if it was that rule's); /history: who changed what
 Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story."""
 
 _SPAN_RE = re.compile(r"([0-9]+)\s*(m|min|h|d|w)", re.IGNORECASE)  # ASCII digits only
@@ -420,6 +420,10 @@ class Commands:
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         change = self.rulebook.plan_undo()
+        named = args.strip().lower()  # «/undo lockdown»: only when lockdown's is the last change
+        if named and named != change.rule:
+            raise CommandError(f"the last rule change is to {change.rule}, not {_echo(named)}: /undo takes back "
+                               "only the last change (/history lists them); nothing was undone")
         row = self.store.db.execute("SELECT action, user_id, user_name, at FROM rule_changes WHERE id = ?",
                                     [change.undoes]).fetchone()
         action = str(row[0]) if row else ""
