@@ -68,3 +68,13 @@ def test_undo_naming_another_rule_than_the_last_change_takes_nothing_back(comman
     assert not commands.rulebook.ruleset.get("regiment").enabled  # nothing was undone
     assert ask(commands, "/undo Regiment").html.startswith("↩️ Undone: regiment is enabled again")
     assert ask(commands, "/undo").html.startswith("↩️ Undone: lockdown is enabled again")
+
+
+def test_export_with_two_periods_or_two_formats_says_which_is_meant(commands: Commands) -> None:
+    """«/export 7d 30d» exported 30 days and «/export csv xlsx» an xlsx, the earlier word dropped
+    without a word: the analyst cannot tell which period the file covers without reading its caption."""
+    for text, clash in {"/export 7d 30d": "two periods (&#x27;7d&#x27;, &#x27;30d&#x27;)",
+                        "/export desertion csv XLSX": "two formats (&#x27;csv&#x27;, &#x27;xlsx&#x27;)"}.items():
+        r = ask(commands, text)
+        assert r.file is None and r.html.startswith(f"/export: {clash}"), r.html
+    assert ask(commands, "/export 7d 7d csv csv").file is not None  # the same word twice means the same

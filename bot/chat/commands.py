@@ -316,15 +316,22 @@ class Commands:
     async def cmd_export(self, args: str, caller: Caller) -> Reply:
         rules: list[str] = []
         span, fmt = timedelta(days=7), "csv"
+        spans: list[str] = []  # as written, to name both when two disagree
+        formats: list[str] = []
         for token in args.split():
             if token.lower() in _FORMATS:
                 fmt = token.lower()
+                formats.append(fmt)
             elif _SPAN_RE.fullmatch(token):
                 span = parse_span(token)
+                spans.append(token)
             elif self.rulebook.ruleset.get(token.lower()) is not None or token.lower() in self._stored_rules():
                 rules = list(dict.fromkeys([*rules, token.lower()]))  # several rules: the posts of any of them
             else:
                 raise CommandError(f"{_echo(token)} is not a rule, a period (7d) or a format (csv, xlsx)")
+        for what, given in (("periods", _distinct(spans, parse_span)), ("formats", _distinct(formats, str))):
+            if len(given) > 1:  # the last one silently winning would leave the file's scope a guess
+                raise CommandError(f"two {what} ({_echo(given[0], 20)}, {_echo(given[1], 20)}): give one")
         now = self.clock()
         name = f"tgwatch-{_export_label(rules)}-{now:%Y%m%d-%H%M}.{fmt}"
 
@@ -662,6 +669,14 @@ def _split_span(args: str) -> tuple[str, str] | None:
     for _ in range(take):  # cut the period's words off the end, keeping the title as written
         head = head[:len(head) - len(head.split()[-1])].rstrip()
     return head, " ".join(words[-take:])
+
+
+def _distinct(tokens: list[str], key: Callable[[str], object]) -> list[str]:
+    """The tokens that mean different things (7d and 1w are one period), each as first written."""
+    seen: dict[object, str] = {}
+    for t in tokens:
+        seen.setdefault(key(t), t)
+    return list(seen.values())
 
 
 def _export_label(rules: list[str]) -> str:
