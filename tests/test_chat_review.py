@@ -78,3 +78,14 @@ def test_export_with_two_periods_or_two_formats_says_which_is_meant(commands: Co
         r = ask(commands, text)
         assert r.file is None and r.html.startswith(f"/export: {clash}"), r.html
     assert ask(commands, "/export 7d 7d csv csv").file is not None  # the same word twice means the same
+
+
+def test_a_proposed_rule_change_shows_each_sample_where_it_matched(commands: Commands) -> None:
+    """The back-test's samples under /add_rule and /edit_rule showed each post's first 120
+    characters: a long post that matched further on («… план «Перехват» …») gave no clue why it
+    was there. They now show the words around the hit, in bold, linked to the post as /search does."""
+    r = ask(commands, '/edit_rule lockdown "план Перехват"')
+    samples = [line for line in r.html.split("\n") if line.startswith("• ")]
+    assert len(samples) == 3, r.html
+    for line in samples:
+        assert '<a href="https://t.me/' in line and "<b>" in line and "ерехват</b>" in line, line

@@ -570,8 +570,10 @@ class Commands:
                      + (f" (now {stored})" if change.query_before else "") + ".")
         if hits:
             lines.append(_terms_line(bt.terms.get(change.rule, {})))
-        for post, _ in list(bt.samples)[-3:]:
-            lines.append(f"• {html.escape(post.channel_title)}: {html.escape(post.text[:120])}")
+        for post, matches in list(bt.samples)[-3:]:  # the words around the hit: why the post is here
+            window, spans, _ = snippet(post.text, [(h.start, h.end) for m in matches for h in m.hits], width=160)
+            lines.append(f'• <a href="{html.escape(post.link, quote=True)}">{html.escape(post.channel_title)}</a>: '
+                         f"{bold_spans(window, spans)}")
         return Reply("\n".join(lines), buttons=[[("✅ Confirm", f"ok:{token}"), ("✖️ Cancel", f"no:{token}")]])
 
     def _confirm(self, token: str, caller: Caller, ok: bool) -> Reply:
