@@ -89,3 +89,11 @@ def test_a_proposed_rule_change_shows_each_sample_where_it_matched(commands: Com
     assert len(samples) == 3, r.html
     for line in samples:
         assert '<a href="https://t.me/' in line and "<b>" in line and "ерехват</b>" in line, line
+
+
+def test_export_and_chart_file_names_carry_the_analysts_time(commands: Commands) -> None:
+    """Every time the chat shows is in the configured zone, but /export and /stats named their
+    files by the UTC clock: at 15:00 in Moscow the export was tgwatch-all-…-1200.csv."""
+    assert ask(commands, "/export").file_name == "tgwatch-all-20261124-1500.csv"
+    commands.clock = lambda: datetime(2026, 11, 24, 22, tzinfo=timezone.utc)  # 01:00 on the 25th in Moscow
+    assert ask(commands, "/stats").file_name == "tgwatch-stats-20261125.png"

@@ -333,7 +333,7 @@ class Commands:
             if len(given) > 1:  # the last one silently winning would leave the file's scope a guess
                 raise CommandError(f"two {what} ({_echo(given[0], 20)}, {_echo(given[1], 20)}): give one")
         now = self.clock()
-        name = f"tgwatch-{_export_label(rules)}-{now:%Y%m%d-%H%M}.{fmt}"
+        name = f"tgwatch-{_export_label(rules)}-{now.astimezone(self.config.zone):%Y%m%d-%H%M}.{fmt}"  # the analysts' clock
 
         def write(store: Store) -> tuple[int, bytes]:
             rows = iter_export_rows(store, rules=rules, since=now - span)
@@ -399,7 +399,7 @@ class Commands:
                     stats_png(store, since=now - span, now=now, tz=tz))
 
         text, png = await self._off_loop(chart)
-        return Reply(html.escape(text), file=png, file_name=f"tgwatch-stats-{now:%Y%m%d}.png")
+        return Reply(html.escape(text), file=png, file_name=f"tgwatch-stats-{now.astimezone(tz):%Y%m%d}.png")
 
     async def cmd_digest(self, args: str, caller: Caller) -> Reply:
         n = await self.digest(self.clock())
