@@ -97,3 +97,14 @@ def test_export_and_chart_file_names_carry_the_analysts_time(commands: Commands)
     assert ask(commands, "/export").file_name == "tgwatch-all-20261124-1500.csv"
     commands.clock = lambda: datetime(2026, 11, 24, 22, tzinfo=timezone.utc)  # 01:00 on the 25th in Moscow
     assert ask(commands, "/stats").file_name == "tgwatch-stats-20261125.png"
+
+
+def test_mute_channel_by_a_post_link_as_alerts_give_it(commands: Commands) -> None:
+    """An alert links its channel's name to the post (t.me/c/1700000001/48217, t.me/name/123), and
+    `--channel` on the command line takes such a link; /mute_channel said it "is not a channel"."""
+    r = ask(commands, "/mute_channel https://t.me/c/1700000001/48217 1d")
+    assert "muted for every rule" in r.html, r.html
+    assert commands.store.muted("desertion", SVODKA, iso(NOW) or "") is not None
+    assert ask(commands, "/unmute_channel t.me/c/1700000001/48217").html.endswith(" unmuted.")
+    assert "muted for every rule" in ask(commands, "/mute_channel t.me/Kuban_Online/501 1d").html
+    assert ask(commands, "/mute_channel t.me/c/1999999999/5 1d").html.startswith("/mute_channel: no stored channel")

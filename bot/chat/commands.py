@@ -61,6 +61,7 @@ _FORMATS = ("csv", "xlsx")
 _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
+_POST_LINK_RE = re.compile(r"(?:https?://)?t\.me/(?:c/[0-9]{1,19}|[A-Za-z0-9_]{4,32})/[0-9]{1,19}/?")  # a post's link
 _ECHO = 60  # how much of an analyst's input a reply repeats
 SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
 STORY_SHOWN = 30  # posts /story and the story button show
@@ -501,16 +502,19 @@ class Commands:
         return [n[4:] for n in dir(self) if n.startswith("cmd_")]
 
     def _channel(self, ref: str) -> list[int]:
-        """Stored channel ids for @name, t.me/name, an id or the channel's exact title (any case, as
-        the CLI's --channel takes it: a store replayed from Desktop exports knows titles only);
-        CommandError when it names no channel."""
+        """Stored channel ids for @name, t.me/name, a post's link (t.me/c/123/45, as alerts link it),
+        an id or the channel's exact title (any case): what the CLI's --channel takes (a store
+        replayed from Desktop exports knows titles only); CommandError when it names no channel."""
         key: str | int
         try:
             key = channel_ref(ref)
         except ValueError:
-            if ref.strip().startswith("@") or "t.me/" in ref or not re.search(r"[^\W_]", ref):  # no title either
+            if _POST_LINK_RE.fullmatch(ref.strip()):
+                key = ref.strip()  # `resolve_channels` reads the channel out of the link
+            elif ref.strip().startswith("@") or "t.me/" in ref or not re.search(r"[^\W_]", ref):  # no title either
                 raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name, its id or its title") from None
-            key = ref.strip()  # not shaped like a username: a title (Сводка 24)
+            else:
+                key = ref.strip()  # not shaped like a username: a title (Сводка 24)
         try:
             return resolve_channels(self.store, [key])[0]
         except AmbiguousChannel as e:  # a title several stored channels share
