@@ -43,7 +43,7 @@ HELP = """<b>tgwatch commands</b>
 /test TEXT: which rules would match TEXT and why
 /enable NAME, /disable NAME
 /mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w; up to 365 days)
-/mute_channel C 1d, /unmute_channel C: silence a channel (@name or id) for every rule
+/mute_channel C 1d, /unmute_channel C: silence a channel (@name, id, title or a post link) for every rule
 /export [rule...] [7d] [csv|xlsx]: matched posts (of these rules) as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
 /search WORDS [7d]: stored posts with all the words (any inflection), best first
