@@ -108,3 +108,16 @@ def test_mute_channel_by_a_post_link_as_alerts_give_it(commands: Commands) -> No
     assert ask(commands, "/unmute_channel t.me/c/1700000001/48217").html.endswith(" unmuted.")
     assert "muted for every rule" in ask(commands, "/mute_channel t.me/Kuban_Online/501 1d").html
     assert ask(commands, "/mute_channel t.me/c/1999999999/5 1d").html.startswith("/mute_channel: no stored channel")
+
+
+def test_rules_lists_the_channel_mutes_running(commands: Commands) -> None:
+    """A channel muted (/mute_channel, or a rule muted for one channel by the button under an
+    alert) was shown nowhere: /rules named only whole-rule mutes, so a week's channel mute was
+    forgotten with no way to see it from the chat."""
+    ask(commands, "/mute_channel Сводка 24 1w")
+    commands.store.mute("lockdown", "2026-11-25T12:00:00+00:00", channel_id=1700000003)  # the alert button
+    commands.store.mute("regiment", "2026-11-01T12:00:00+00:00", channel_id=1700000003)  # ran out
+    r = ask(commands, "/rules")
+    assert "\n🔕 Сводка 24: every rule, until 2026-12-01 15:00 MSK" in r.html, r.html
+    assert "\n🔕 Горячая линия: lockdown, until 2026-11-25 15:00 MSK" in r.html
+    assert "regiment, until" not in r.html

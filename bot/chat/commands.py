@@ -242,7 +242,18 @@ class Commands:
                          f"{html.escape(r.title)}")
         for e in self.rulebook.ruleset.errors:
             lines.append(f"⚠️ {html.escape(e.brief())}")
+        lines += self._channel_mutes(now)
         return Reply("\n".join(lines))
+
+    def _channel_mutes(self, now: datetime) -> list[str]:
+        """The channel mutes running (/mute_channel, and a rule muted for a channel by an alert's
+        button), one line each: shown nowhere else, a week's mute would be forgotten."""
+        rows = self.store.db.execute(
+            "SELECT coalesce(nullif(c.title, ''), m.channel_id), m.rule, m.until FROM mutes m "
+            "LEFT JOIN channels c ON c.id = m.channel_id WHERE m.channel_id IS NOT NULL AND m.until > ? "
+            "ORDER BY m.until, m.rule", [iso(now)])
+        return [f"🔕 {html.escape(str(title))}: {'every rule' if rule == '*' else html.escape(str(rule))}, "
+                f"until {local_time(str(until), self.config.zone)}" for title, rule, until in rows]
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "/rule NAME")
