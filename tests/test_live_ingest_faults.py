@@ -5,6 +5,8 @@ during a connection drop. Each test asserts what the analysts see and what the l
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from zoneinfo import ZoneInfo
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -174,8 +176,12 @@ def test_fallen_behind_names_the_channel_whose_reads_fail(fake: FakeTelegram, tm
                 await service.poll()
             assert service.store.high_water(MASH) is not None
             clock[0] += timedelta(minutes=15)
+            service.config = replace(service.config, timezone="Europe/Moscow")
             await service.watchdog()
             (behind,) = [n for n in notices(fake) if "fallen behind" in n]
+            assert service.last_poll is not None
+            moscow = service.last_poll.astimezone(ZoneInfo("Europe/Moscow"))
+            assert f"finished since {moscow:%Y-%m-%d %H:%M} MSK" in behind  # the analysts' clock, not UTC
             failing = [w.title for w in service.ingest.watched.values() if w.id in service.ingest.failing]
             assert len(failing) == 1 and f"failing: {failing[0]}: " in behind
             fake.publish(MASH, NEUTRAL, push=False)

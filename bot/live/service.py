@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from telethon import TelegramClient
 
+from ..alert.html import local_time
 from ..chat.commands import Commands
 from ..chat.telegram import ChatBot, triage_buttons
 from ..config import Config, Secrets
@@ -211,7 +212,8 @@ class Service:
             self.warned_behind = True
             failing = [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
             await self.sender.notify(f"⚠️ tgwatch has fallen behind: no channel poll has finished since "
-                                     f"{self.last_poll:%H:%M} UTC" + ("; failing: " + "; ".join(failing) if failing else ""))
+                                     f"{local_time(self.last_poll, self.config.zone)}"  # the analysts' clock, as every notice
+                                     + ("; failing: " + "; ".join(failing) if failing else ""))
 
     async def prune(self, now: datetime | None = None) -> int:
         now = now or self.clock()
