@@ -72,6 +72,18 @@ def test_forward_joins_its_originals_story(tmp_path: Path, matcher: Matcher) -> 
     assert size == 2 and json.loads(channels) == [SHOT, TOPOR]
 
 
+def test_an_earlier_post_read_later_leads_the_storys_channels(tmp_path: Path, matcher: Matcher) -> None:
+    """Exports replayed one after another (a later file first): the story's first post moves to the
+    earlier one, and its channel list, which /stories and `tgwatch stories` show, must follow."""
+    a, b = stories_of(tmp_path, matcher, [
+        post(MASH, 5, "⚡️" + REPORT, 40),
+        post(SHOT, 1, REPORT + "\n\n👉 Подписывайтесь на SHOT"),
+    ])
+    assert a == b
+    first, channels = rows(tmp_path / "t.db", "SELECT first_channel_id, channels FROM stories WHERE id = ?", a)[0]
+    assert first == SHOT and json.loads(channels) == [SHOT, MASH]
+
+
 def test_repost_with_footer_joins(tmp_path: Path, matcher: Matcher) -> None:
     a, b = stories_of(tmp_path, matcher, [
         post(SHOT, 1, REPORT + "\n\n👉 Подписывайтесь на SHOT"),

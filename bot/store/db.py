@@ -358,12 +358,15 @@ class Store:
                 return
             row = self._stories[story_id] = [*got[:4], got[4] or 0, json.loads(got[5] or "[]")]
         d = iso(post.date)
-        if row[2] is None or d < row[2]:
+        first = row[2] is None or d < row[2]
+        if first:
             row[0], row[1], row[2] = post.channel_id, post.message_id, d
         if row[3] is None or d > row[3]:
             row[3] = d
         row[4] += 1
-        if post.channel_id not in row[5]:
+        if first:  # the channels in the order they reported: an earlier post read later leads them
+            row[5] = [post.channel_id, *(c for c in row[5] if c != post.channel_id)]
+        elif post.channel_id not in row[5]:
             row[5].append(post.channel_id)
 
     def _flush_stories(self) -> None:
