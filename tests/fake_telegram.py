@@ -61,7 +61,10 @@ push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMess
 ``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
     no_webpage, id, date, sender_id, edits, reply_markup, reply_to, file/file_name/mime_type for SendMedia).
 Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; no 2FA), so an unauthorised client
-can log in through Telethon's own ``start()``/``sign_in()``.
+can log in through Telethon's own ``start()``/``sign_in()``. QR login too: ``auth.exportLoginToken`` gives
+a token living ``fake.qr_token_seconds`` (30); ``fake.scan_qr()`` is a logged-in phone scanning the token
+shown last (only while it lives): UpdateLoginToken is pushed and the next export answers loginTokenSuccess.
+``fake.qr_tokens`` lists every token handed out.
 ``fake.requests: list[TLRequest]``  every request seen (unwrapped, as parsed off the wire), in order;
     ``fake.request_log: list[Seen]`` has the same with ``time.perf_counter()`` and the account;
     ``fake.count(name)`` counts requests by class name.
@@ -119,7 +122,8 @@ _WRAPPERS = (
     fn.InvokeWithTakeoutRequest,
 )
 _NO_AUTH = {"GetConfigRequest", "PingRequest", "GetNearestDcRequest", "SendCodeRequest", "ResendCodeRequest",
-            "SignInRequest"}
+            "SignInRequest", "ExportLoginTokenRequest"}
+QR_TOKEN_SECONDS = 30  # how long a QR login token lives on Telegram
 LOGIN_CODE = "12345"  # the code the fake "sends" to the user's Telegram app
 
 
@@ -433,6 +437,9 @@ class FakeTelegram:
         }
         self._random_ids: dict[int, list[int]] = {}
         self._auth: dict[str, int] = {}  # str(auth key id) -> account id
+        self.qr_token_seconds = QR_TOKEN_SECONDS
+        self.qr_tokens: list[tuple[bytes, dt.datetime]] = []  # (token, expires) handed out
+        self._qr_scanned: dict[bytes, FakeSender] = {}
         if self.state_path and self.state_path.exists():
             self._load()
 
@@ -769,6 +776,30 @@ class FakeTelegram:
         self._auth[str(self._sender_now.auth_key.key_id)] = USER_ID  # this auth key is now the user's
         self._save()
         return tl.auth.Authorization(user=self._user_obj(USER_ID, USER_ID))
+
+    def _on_ExportLoginTokenRequest(self, account, r):
+        sender = self._sender_now
+        if any(s is sender for s in self._qr_scanned.values()):
+            self._qr_scanned = {t: s for t, s in self._qr_scanned.items() if s is not sender}
+            self._auth[str(sender.auth_key.key_id)] = USER_ID
+            self._save()
+            return tl.auth.LoginTokenSuccess(tl.auth.Authorization(user=self._user_obj(USER_ID, USER_ID)))
+        token = os.urandom(16)
+        expires = _now() + dt.timedelta(seconds=self.qr_token_seconds)
+        self.qr_tokens.append((token, expires))
+        self._qr_senders = getattr(self, "_qr_senders", {})
+        self._qr_senders[token] = sender
+        return tl.auth.LoginToken(expires=expires, token=token)
+
+    def scan_qr(self) -> bool:
+        """A logged-in phone scans the last QR token shown; False (nothing happens) when it expired."""
+        token, expires = self.qr_tokens[-1]
+        if _now() >= expires:
+            return False
+        sender = self._qr_senders[token]
+        self._qr_scanned[token] = sender
+        sender._push(tl.UpdateShort(update=tl.UpdateLoginToken(), date=_now()))
+        return True
 
     # --- handlers: connection and account ---
     def _on_PingRequest(self, account, r):

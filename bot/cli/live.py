@@ -30,6 +30,31 @@ def _settings(config_path: str | None, *, run: bool = False) -> tuple[Config, Se
         fail_config(e)
 
 
+# What a user can do about the errors a login meets most (Telethon's own message for them is only
+# "BAD_REQUEST" or "FLOOD").
+_LOGIN_HINTS = {
+    "PHONE_NUMBER_INVALID": "Telegram knows no such phone number; give it with its country code, e.g. +447700900123",
+    "PHONE_NUMBER_BANNED": "this phone number is banned from Telegram",
+    "PHONE_NUMBER_UNOCCUPIED": "no Telegram account uses this phone number: sign up in a Telegram app first",
+    "PHONE_CODE_EXPIRED": "the login code expired: run `tgwatch login` again",
+    "PASSWORD_HASH_INVALID": "wrong 2FA password",
+    "API_ID_INVALID": "TGWATCH_API_ID and TGWATCH_API_HASH are not a pair my.telegram.org gave",
+    "AUTH_TOKEN_EXPIRED": "the QR link expired: run `tgwatch login --qr` again",
+}
+
+
+def _login_error(e: BaseException) -> str:
+    """An error Telegram gave the login, by its code (a flood wait with its seconds) and what it means."""
+    from ..live.codes import telegram_code
+
+    code = telegram_code(e)
+    seconds = getattr(e, "seconds", None)
+    if seconds is not None and code.startswith("FLOOD"):
+        return f"{code}: Telegram asks to wait that long before another login attempt"
+    hint = _LOGIN_HINTS.get(code)
+    return f"{code}: {hint}" if hint else code
+
+
 @click.command()
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help="Config file (config.toml).")
 @click.option("--phone", help="The account's phone number, e.g. +447700900123 (asked when missing).")
@@ -46,6 +71,7 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
         LOGIN_OPTIONS,
         NETWORK_ERRORS,
         ConnectionAttempts,
+        LoginFailed,
         SessionBusy,
         cannot_reach,
         log_in,
@@ -73,10 +99,10 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
             click.echo(asyncio.run(go()))
     except (SessionBusy, ConfigError) as e:
         fail(str(e))
-    except RuntimeError as e:  # Telethon gives up after three wrong codes
+    except (RuntimeError, LoginFailed) as e:  # Telethon gives up after three wrong codes
         fail(f"login failed: {e}")
     except errors.RPCError as e:
-        fail(f"login failed: {getattr(e, 'message', None) or type(e).__name__}")
+        fail(f"login failed: {_login_error(e)}")
     except NETWORK_ERRORS as e:
         fail(cannot_reach(e, attempts))
     except OSError as e:  # the session folder or file

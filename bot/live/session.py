@@ -9,17 +9,18 @@ import os
 import re
 import socket
 import sqlite3
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from telethon import TelegramClient, errors
+from telethon import TelegramClient, errors, utils
 
 from ..config import Config, ConfigError, Secrets
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "ConnectionAttempts",
-           "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
+           "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
            "cannot_reach", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ STARTUP_CONNECT_SECONDS = 60.0
 
 # `tgwatch login` is interactive: a few quick attempts, then a clear error (not 20 s of retries).
 LOGIN_OPTIONS: dict[str, Any] = {"connection_retries": 2, "retry_delay": 2, "timeout": 10}
+
+# `tgwatch login --qr` waits this long for a phone to scan the link; each link lives only ~30 s
+# (its token expires), so a new one is shown whenever the last has expired.
+QR_WAIT_SECONDS = 300.0
 
 # What a Telegram that cannot be reached raises out of Telethon: refused or failed connections
 # (ConnectionError after the retries, an unknown host), a timeout, and a connection cut in the middle of the
@@ -130,6 +135,10 @@ def cannot_reach(error: BaseException, attempts: ConnectionAttempts | None = Non
     return f"cannot reach Telegram (network, firewall or proxy?): {reason}"
 
 
+class LoginFailed(Exception):
+    """`tgwatch login` cannot go on; the message says why, in one line."""
+
+
 class NotLoggedIn(Exception):
     """The session holds no authorised account: run `tgwatch login`."""
 
@@ -210,6 +219,31 @@ def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: An
         raise ConfigError(f"{path}: not a readable Telethon session file; move it away, then run `tgwatch login`") from None
 
 
+async def _qr_log_in(client: TelegramClient, password: Callable[[], str], show_link: Callable[[str], Any]) -> None:
+    """A QR login: shows a tg://login link, and a new one each time the last expires, until a phone
+    scans one or QR_WAIT_SECONDS pass (LoginFailed: a timeout here is no network fault)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + QR_WAIT_SECONDS
+    qr = await client.qr_login()
+    show_link("Open this link on a phone where Telegram is logged in (Settings > Devices > Link Desktop Device):")
+    while True:
+        show_link(qr.url)
+        left = deadline - loop.time()
+        lives = (qr.expires - datetime.now(timezone.utc)).total_seconds()
+        try:
+            await qr.wait(timeout=max(0.5, min(left, lives)))
+            return
+        except errors.SessionPasswordNeededError:
+            await client.sign_in(password=password())
+            return
+        except asyncio.TimeoutError:
+            if loop.time() >= deadline:
+                raise LoginFailed(f"no phone used the QR link within {QR_WAIT_SECONDS:.0f} s: "
+                                  "run `tgwatch login --qr` again") from None
+        await qr.recreate()
+        show_link("That link expired; this one is new:")
+
+
 def who(me: Any) -> str:
     """A user as people name them: "First Last (@username)"."""
     name = " ".join(filter(None, [getattr(me, "first_name", None), getattr(me, "last_name", None)]))
@@ -225,13 +259,12 @@ async def log_in(client: TelegramClient, *, phone: Callable[[], str], code: Call
     if await client.is_user_authorized():
         return f"already logged in as {who(await client.get_me())}"
     if show_link is not None:
-        qr = await client.qr_login()
-        show_link("Open this link on a phone where Telegram is logged in (Settings > Devices > Link Desktop Device):")
-        show_link(qr.url)
-        try:
-            await qr.wait(timeout=120)
-        except errors.SessionPasswordNeededError:
-            await client.sign_in(password=password())
+        await _qr_log_in(client, password, show_link)
     else:
-        await client.start(phone=phone, code_callback=code, password=password)
+        number = phone()
+        # Telethon asks its phone callback again, without a word, until the answer parses: a
+        # --phone that is not a number would be asked for forever
+        if not utils.parse_phone(number):
+            raise LoginFailed(f"{number!r} is not a phone number: give it with its country code, e.g. +447700900123")
+        await client.start(phone=number, code_callback=code, password=password)
     return f"logged in as {who(await client.get_me())}"
