@@ -20,6 +20,7 @@ from .fake_telegram import LOGIN_CODE, FakeSender, FakeTelegram
 
 HASH = "0123456789abcdef0123456789abcdef"
 ENV = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 
 
 @pytest.fixture
@@ -124,3 +125,24 @@ def test_a_qr_link_that_expired_is_replaced_and_the_new_one_logs_in(fake: FakeTe
         links = [s for s in shown if s.startswith("tg://login")]
         assert len(links) >= 2 and len(set(links)) == len(links)
     asyncio.run(go())
+
+
+def test_a_bot_token_telegram_refuses_at_run_names_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistyped or revoked TGWATCH_BOT_TOKEN: `run` said only "Telegram refused: BAD_REQUEST"."""
+    from telethon import errors
+
+    import bot.live.service as live_service
+
+    root = Path(__file__).resolve().parents[1]
+
+    def refused(config: Any, secrets: Any) -> None:
+        raise errors.AccessTokenInvalidError(request=None)
+
+    monkeypatch.setattr(live_service, "run", refused)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\nsession_dir = "{tmp_path / "s"}"\ndb = "t.db"\nrules = "{root / "rules"}"\n'
+                   '[channels]\nwatch = ["mash"]\n', encoding="utf-8")
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={**ENV, "TGWATCH_BOT_TOKEN": TOKEN})
+    assert r.exit_code == 2, r.output
+    assert r.output.count("\n") == 1 and "ACCESS_TOKEN_INVALID" in r.output and "TGWATCH_BOT_TOKEN" in r.output, r.output
+    assert TOKEN not in r.output

@@ -40,6 +40,8 @@ _LOGIN_HINTS = {
     "PASSWORD_HASH_INVALID": "wrong 2FA password",
     "API_ID_INVALID": "TGWATCH_API_ID and TGWATCH_API_HASH are not a pair my.telegram.org gave",
     "AUTH_TOKEN_EXPIRED": "the QR link expired: run `tgwatch login --qr` again",
+    "ACCESS_TOKEN_INVALID": "TGWATCH_BOT_TOKEN is not a token @BotFather gave (mistyped or revoked)",
+    "ACCESS_TOKEN_EXPIRED": "TGWATCH_BOT_TOKEN was revoked: take the new one from @BotFather",
 }
 
 
@@ -141,7 +143,7 @@ def run(config_path: str) -> None:
     except errors.AuthKeyDuplicatedError:
         fail("this session is in use by another process (or was copied): stop the other tgwatch, then `tgwatch login` again")
     except errors.RPCError as e:
-        fail(f"Telegram refused: {e.message}")
+        fail(f"Telegram refused: {_login_error(e)}")
     except (*NETWORK_ERRORS, OSError) as e:
         fail(cannot_reach(e))
     except KeyboardInterrupt:
