@@ -146,3 +146,12 @@ def test_a_bot_token_telegram_refuses_at_run_names_the_token(tmp_path: Path, mon
     assert r.exit_code == 2, r.output
     assert r.output.count("\n") == 1 and "ACCESS_TOKEN_INVALID" in r.output and "TGWATCH_BOT_TOKEN" in r.output, r.output
     assert TOKEN not in r.output
+
+
+def test_three_wrong_2fa_passwords_say_so() -> None:
+    """What Telethon's start() raises after three wrong 2FA passwords (it builds the error itself)."""
+    from telethon import errors
+
+    from bot.cli.live import _login_error
+
+    assert _login_error(errors.PasswordHashInvalidError(request=None)) == "PASSWORD_HASH_INVALID: wrong 2FA password"
