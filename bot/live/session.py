@@ -9,9 +9,9 @@ import os
 import re
 import socket
 import sqlite3
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Self
 

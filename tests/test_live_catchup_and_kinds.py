@@ -1,4 +1,5 @@
-"""Catch-up after long downtime against the offline fake Telegram (helper-56's probes)."""
+"""Live: catch-up of more than a history page after a refused read; forwards, media-only posts and
+service messages pushed live (the real TelegramClient against the offline fake Telegram)."""
 
 from __future__ import annotations
 
