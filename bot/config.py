@@ -24,6 +24,8 @@ ENV_BOT_TOKEN = "TGWATCH_BOT_TOKEN"
 
 _CHANNEL_RE = re.compile(r"^(?:(?:https?://)?t\.me/(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{3,31})/?$")
 _ID_RE = re.compile(r"^-?\d{5,16}$")
+# A post's link names its channel: t.me/name/123, t.me/c/1117628569/123 (what alerts and exports link to).
+_POST_LINK_RE = re.compile(r"^\s*(?:https?://)?t\.me/(?:c/(\d{5,16})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/\d{1,19}/?\s*$")
 # A forum topic of an alert chat: @team/42, t.me/team/42 (a public group's topic link), -1001234567890/42,
 # or t.me/c/1234567890/42 (a private group's topic link).
 _TOPIC_RE = re.compile(r"^\s*(?:(?:https?://)?t\.me/(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,16})/(\d{1,10})/?\s*$")
@@ -251,8 +253,10 @@ def _not_utf8(path: Path, e: UnicodeDecodeError) -> str:
     return f"{path}:{line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); is this the right file? save it as UTF-8"
 
 
-def load_config(path: str | Path | None) -> Config:
-    """Read and validate a config file (None: every default, for quick starts); raises ConfigError."""
+def load_config(path: str | Path | None, *, run: bool = False) -> Config:
+    """Read and validate a config file (None: every default, for quick starts); raises ConfigError.
+    With `run`, also what `tgwatch run` needs (`check_run_paths`, a channel to watch), reported
+    with the other bad settings: one run of the command names every problem."""
     if path is None:
         return Config()
     p = Path(path)
@@ -308,6 +312,8 @@ def load_config(path: str | Path | None) -> Config:
             raise r.fail(section, key, "expected a list of channels")
         out: list[str | int] = []
         for v in values:
+            if isinstance(v, str) and (post := _POST_LINK_RE.match(v)):
+                v = post.group(1) or post.group(2)  # a post's link, as the rules' channels take it
             try:
                 out.append(channel_ref(v))
             except ValueError as e:
@@ -334,6 +340,8 @@ def load_config(path: str | Path | None) -> Config:
         out: list[str | int] = []
         for c in r.get("alerts", "chats", list, ["me"]):
             if c == "me":
+                if "me" in out:
+                    raise r.fail("alerts", "chats", "'me' is listed twice (each alert would be sent to it twice)")
                 out.append("me")
                 continue
             try:
@@ -427,6 +435,11 @@ def load_config(path: str | Path | None) -> Config:
         heartbeat_at=check(lambda: r.clock("schedule", "heartbeat_at", time(9, 0)), time(9, 0)),
         silence_factor=check(lambda: r.number("schedule", "silence_factor", 6, low=1, high=1000), 6.0),
     )
+    if run:
+        for e in _run_path_problems(config, r.lines, str(p)):
+            note(e)
+        if not watch and not any(": channels.watch: " in str(e) for e in problems.values()):
+            note(r.fail("channels", "watch", "lists no channel to watch"))
     if problems:
         found = sorted(problems.values(), key=lambda e: e.line)  # stable: one line's problems as found
         raise ConfigError("\n".join(map(str, found)), found[0].line)
@@ -437,7 +450,12 @@ def check_run_paths(config: Config) -> None:
     """What `tgwatch run` needs on disk besides the sessions: the database's folder (the file
     itself is created) and the rules. ConfigError `file:line: key: problem` otherwise."""
     lines = _Lines(config.path.read_text(encoding="utf-8-sig")) if config.path else _Lines("")
-    where = str(config.path) if config.path else "config"
+    found = _run_path_problems(config, lines, str(config.path) if config.path else "config")
+    if found:
+        raise ConfigError("\n".join(map(str, found)), found[0].line)
+
+
+def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[ConfigError]:
     problems = []
     if config.db.is_dir():
         problems.append(("db", f"{config.db} is a folder; name the database file in it, e.g. {config.db / 'tgwatch.db'}"))
@@ -445,9 +463,8 @@ def check_run_paths(config: Config) -> None:
         problems.append(("db", f"folder {config.db.parent} does not exist (create it, or name a file in a folder that does)"))
     if not config.rules.exists():
         problems.append(("rules", f"no such folder {config.rules} (the watch rules: copy the shipped rules/ folder there)"))
-    if problems:
-        found = [(lines.line("paths", key), key, message) for key, message in problems]
-        raise ConfigError("\n".join(f"{where}:{line}: paths.{key}: {message}" for line, key, message in found), found[0][0])
+    return [ConfigError(f"{where}:{line}: paths.{key}: {message}", line)
+            for key, message in problems for line in [lines.line("paths", key)]]
 
 
 def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secrets:

@@ -61,6 +61,7 @@ def test_example_config_loads_and_documents_every_setting() -> None:
     ("[alerts]\nchats = [0]\n", ":2:", "alerts.chats: 0 is not a chat id"),
     ("[alerts]\nchats = [5001, 5001]\n", ":2:", "alerts.chats: 5001 is listed twice"),
     ("[alerts]\nchats = [\"@room\", \"room\"]\n", ":2:", "alerts.chats: 'room' is listed twice"),
+    ("[alerts]\nchats = [\"me\", \"me\"]\n", ":2:", "alerts.chats: 'me' is listed twice"),
     ("[alerts]\nchats = [\"@room/0\"]\n", ":2:", "alerts.chats: '@room/0': topic 0 does not exist"),
     ("[alerts]\nchats = [\"@room/5\", \"t.me/room/5\"]\n", ":2:", "alerts.chats: 't.me/room/5' is listed twice"),
     ("[alerts]\nchats = [\"me/5\"]\n", ":2:", "is not \"me\", a @username, a chat id or a forum topic"),
@@ -257,6 +258,7 @@ def test_every_bad_setting_is_reported_at_once_in_file_order(tmp_path: Path) -> 
 
     from bot.cli import cli
 
+    (tmp_path / "rules").mkdir()  # else `run` names the missing rules folder too, with the rest
     cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "s"}"\n[channels]\nwatch = ["mash"]\n'
                           '[alerts]\ntimezone = "Mars/Olympus"\nquiet_hours = "25:00-07:00"\n'
                           '[schedule]\npoll_minutes = 0\nbogus = 1\n')
@@ -296,3 +298,27 @@ def test_run_names_a_missing_db_folder_or_rules_folder_before_connecting(tmp_pat
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith(f"error: {cfg}"), r.output
     assert all(s in r.stderr for s in says), r.stderr
     assert not (tmp_path / "s").exists()  # stopped before any session was touched
+
+
+def test_a_posts_link_names_its_channel_in_watch_and_groups(tmp_path: Path) -> None:
+    """As a rule's channels take it (rules/README.md): the link every alert and export gives."""
+    c = load_config(write(tmp_path, '[channels]\nwatch = ["https://t.me/mash/123", "t.me/c/1117628569/48217"]\n'
+                                    '[channels.groups]\nsouth = ["t.me/s/shot_shot/9/"]\n'))
+    assert c.channels == ("mash", 1117628569) and c.groups == {"south": ("shot_shot",)}
+
+
+def test_run_names_bad_settings_missing_folders_and_no_channels_at_once(tmp_path: Path) -> None:
+    """README: every bad setting at once, one line each; for `run`, also the database or rules folder."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    cfg = write(tmp_path, f'[paths]\ndb = "nowhere/t.db"\nrules = "no-rules"\nsession_dir = "{tmp_path / "s"}"\n'
+                          '[alerts]\ntimezone = "Mars/Olympus"\n')
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH})
+    lines = r.stderr.splitlines()
+    assert r.exit_code == 2 and all(line.startswith(f"error: {cfg}:") for line in lines), r.stderr
+    for says in ("paths.db: folder", "paths.rules: no such folder", "channels.watch: lists no channel", "alerts.timezone"):
+        assert sum(says in line for line in lines) == 1, (says, r.stderr)
+    assert not (tmp_path / "s").exists()
+    assert load_config(write(tmp_path, "[alerts]\ntimezone = \"UTC\"\n")).channels == ()  # `login` needs none

@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from ..config import Config, ConfigError, Secrets, check_run_paths, load_config, load_secrets
+from ..config import Config, ConfigError, Secrets, load_config, load_secrets
 from ..store.db import StoreError
 from .common import err, fail, fail_config
 from .rules import load_or_fail
@@ -22,9 +22,7 @@ def _settings(config_path: str | None, *, run: bool = False) -> tuple[Config, Se
     """The config and secrets, or exit with every bad setting, one `error:` line each. With
     `run`, the database's folder and the rules must be there too."""
     try:
-        config = load_config(config_path)
-        if run:
-            check_run_paths(config)
+        config = load_config(config_path, run=run)  # with run: the paths and channels.watch too, all at once
         return config, load_secrets(config)
     except ConfigError as e:
         fail_config(e)
@@ -130,8 +128,6 @@ def run(config_path: str) -> None:
 
     config, secrets = _settings(config_path, run=True)
     load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
-    if not config.channels:
-        fail(f"{config.path}: channels.watch lists no channel to watch")
     try:
         run_service(config, secrets)
     except StoreError as e:
