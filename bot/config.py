@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "check_run_paths", "load_config", "load_secrets", "ENV_API_ID",
+__all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "load_config", "load_secrets", "ENV_API_ID",
            "ENV_API_HASH", "ENV_BOT_TOKEN"]
 
 ENV_API_ID = "TGWATCH_API_ID"
@@ -255,7 +255,7 @@ def _not_utf8(path: Path, e: UnicodeDecodeError) -> str:
 
 def load_config(path: str | Path | None, *, run: bool = False) -> Config:
     """Read and validate a config file (None: every default, for quick starts); raises ConfigError.
-    With `run`, also what `tgwatch run` needs (`check_run_paths`, a channel to watch), reported
+    With `run`, also what `tgwatch run` needs (`_run_path_problems`, a channel to watch), reported
     with the other bad settings: one run of the command names every problem."""
     if path is None:
         return Config()
@@ -446,16 +446,9 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
     return config
 
 
-def check_run_paths(config: Config) -> None:
-    """What `tgwatch run` needs on disk besides the sessions: the database's folder (the file
-    itself is created) and the rules. ConfigError `file:line: key: problem` otherwise."""
-    lines = _Lines(config.path.read_text(encoding="utf-8-sig")) if config.path else _Lines("")
-    found = _run_path_problems(config, lines, str(config.path) if config.path else "config")
-    if found:
-        raise ConfigError("\n".join(map(str, found)), found[0].line)
-
-
 def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[ConfigError]:
+    """What `tgwatch run` needs on disk besides the sessions: the database's folder (the file
+    itself is created) and the rules; one `file:line: paths.key: problem` error each."""
     problems = []
     if config.db.is_dir():
         problems.append(("db", f"{config.db} is a folder; name the database file in it, e.g. {config.db / 'tgwatch.db'}"))
