@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
@@ -266,3 +267,14 @@ def test_explain_says_which_of_two_same_named_rules_it_shows(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert result.stderr == (f"warning: {tmp_path / 'b.toml'}:1:1: rule 'd' is already defined at "
                              f"{tmp_path / 'a.toml'}:1; using the one at {tmp_path / 'a.toml'}:1\n")
+
+
+def test_outside_the_repository_the_shipped_rules_are_named_where_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no ./rules here the shipped rules are used: a rule that is not among them is said to be
+    missing from where they are, not from a `rules` folder that does not exist."""
+    monkeypatch.chdir(tmp_path)
+    for args in (["test", "полк", "--rule", "nosuch"], ["explain", "nosuch"]):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert "error: no rule named" in result.stderr and f"in {RULES_DIR} (have: desertion" in result.stderr
+    assert run("test", "Полк отвели в тыл").exit_code == 0  # and they match

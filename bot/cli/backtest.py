@@ -39,6 +39,7 @@ from .common import (
     fail,
     open_store,
     out,
+    resolve_rules,
 )
 from .rules import SEVERITY_STYLE, highlight, load_or_fail, warn_shadowed
 
@@ -59,6 +60,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
             fail(f"{ref}: " + (_FOLDER if path.is_dir() else "no such rule file"))
         selected = load_or_fail(ref).rules
     else:
+        rules_path = resolve_rules(rules_path)  # named as used in the messages below
         ruleset = load_or_fail(rules_path, show_errors=False)
         rule = ruleset.get(ref)
         if rule is None and path.is_dir():  # `rules backtest rules/`: not a name

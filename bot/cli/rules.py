@@ -98,6 +98,7 @@ def check(path: str) -> None:
 def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
     """Show which rules match TEXT and why (when none does, how close each came). Exit 0 when
     something matched, 1 when nothing did."""
+    rules_path = resolve_rules(rules_path)  # named as used in the messages below
     ruleset = load_or_fail(rules_path)
     selected = ruleset.rules
     if names:
@@ -133,6 +134,7 @@ def _enabled(rule: Rule) -> Rule:
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
 def explain(name: str, rules_path: str) -> None:
     """Show rule NAME's parsed query as a tree, with the word forms each term matches."""
+    rules_path = resolve_rules(rules_path)
     ruleset = load_or_fail(rules_path, show_errors=False)
     rule = ruleset.get(name)
     if rule is None:  # perhaps a rule the errors below left out
