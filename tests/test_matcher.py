@@ -85,6 +85,19 @@ def test_exact_form_in_capitals_matches_capitals_only() -> None:
     assert matches("=В", "в городе")  # one letter is no abbreviation: case folded
 
 
+def test_english_possessive_is_the_word() -> None:
+    """«Russia's», «NATO’s»: the word itself (the apostrophe that keeps об'єкт one word made them
+    one token, found only as a typo of an unrelated form, and not at all without typos)."""
+    assert [h.kind for h in hits("Russia", "Russia's army")] == ["form"]
+    assert forms("Russia", "Russia's army", typos=0) == ["Russia's"]
+    assert forms("child", "children's hospital") == ["children's"]
+    assert forms("=NATO", "NATO’s summit") == ["NATO’s"]  # capitals: the possessive's s is no word
+    assert forms("Iran~0", "Iran's drones") == ["Iran's"]
+    assert forms("=Iran's", "Iran's drones") == ["Iran's"]  # a rule may write it
+    assert not matches('"Ukrainian army"', "Ukraine's army")  # the word, no typo of another
+    assert not matches("=NATO", "Nato's summit")
+
+
 def test_prefix_matches_words_starting_with_it() -> None:
     assert forms("эвакуац*", "Эвакуация жителей и эвакуационный пункт") == ["Эвакуация", "эвакуационный"]
     assert [h.kind for h in hits("эвакуац*", "эвакуация")] == ["prefix"]

@@ -50,13 +50,16 @@ def osa(a: str, b: str) -> int:
 def word_kind(w: Word, token: str, rule_typos: int | None, surface: str) -> str | None:
     """How a post word (normalised `token`, written `surface`) satisfies a query word ('form',
     'exact', 'prefix', 'typo'), or None. An exact form written in capitals (=СЗЧ) needs capitals."""
-    if w.cased and not surface.isupper():
+    if w.cased and not re.sub("['’ʼ`]s$", "", surface).isupper():
         return None
     return _kind(w.text, w.mode, w.typos if w.typos is not None else rule_typos, token)
 
 
 @lru_cache(maxsize=None)
 def _kind(text: str, mode: str, allowance: int | None, token: str) -> str | None:
+    if token.endswith("'s") and token.isascii():  # an English possessive is its word
+        own = "exact" if mode == "exact" and token == text else "form" if mode == "forms" and token in MORPH.forms(text) else None
+        return own or _kind(text, mode, allowance, token[:-2])
     if mode == "exact":
         return "exact" if token == text else None
     if mode == "prefix":

@@ -230,6 +230,10 @@ class Matcher:
             result = self._lookup(folded)
             self._remember(token, result)
             return result
+        if token.endswith("'s") and token.isascii():
+            result = self._possessive(token)
+            self._remember(token, result)
+            return result
         found: dict[int, tuple[int, str, float]] = {}
         for tid, kind in self._forms.get(token, ()):
             found[tid] = (tid, kind, 1.0)
@@ -245,6 +249,14 @@ class Matcher:
         result = tuple(found.values())
         self._remember(token, result)
         return result
+
+    def _possessive(self, token: str) -> tuple[tuple[int, str, float], ...]:
+        """An English possessive («russia's», one token for the apostrophe that keeps об'єкт one
+        word) is its word: the word's terms, and those whose form writes the 's itself."""
+        found = {tid: (tid, kind, 1.0) for tid, kind in self._forms.get(token, ())}
+        for entry in self._lookup(token[:-2]):
+            found.setdefault(entry[0], entry)
+        return tuple(found.values())
 
     def _typos(self, token: str, near: tuple[_Entry, ...],
                found: dict[int, tuple[int, str, float]]) -> dict[int, tuple[int, str, float]]:
@@ -397,7 +409,7 @@ class _Doc:
         cased = matcher._cased
         for i, tok in enumerate(tokens):
             for tid, kind, score in matcher._lookup(tok.text):
-                if tid in cased and not text[tok.start:tok.end].isupper():
+                if tid in cased and not _capitals(text[tok.start:tok.end]):
                     continue
                 self.positions[tid].append((i, kind, score))
         self._urls: list[tuple[int, int, str]] | None = None
@@ -492,6 +504,13 @@ def _near(left: list[_Occ], right: list[_Occ], distance: int) -> list[_Occ] | No
                 a, b = (y, x) if flip else (x, y)
                 out[(id(a), id(b))] = (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2])
     return list(out.values()) or None
+
+
+def _capitals(surface: str) -> bool:
+    """Is a post word written in capitals, an English possessive's s aside («NATO's»)?"""
+    if surface[-2:-1] in ("'", "’", "ʼ", "`") and surface[-1:] == "s":
+        surface = surface[:-2]
+    return surface.isupper()
 
 
 def _first(occ: _Occ) -> int:
