@@ -50,6 +50,16 @@ def test_inflected_forms_match(text: str) -> None:
     assert found[0].form.lower().startswith("дезертир")
 
 
+@pytest.mark.parametrize("query, text", [
+    ("Пригожин", "встреча с Пригожиным"), ("Пригожин", "вдова Пригожиной"), ("Пригожин", "семья Пригожиных"),
+    ("тероборона", "бойцы теробороны"), ("тероборона", "с теробороной"),
+])
+def test_russian_forms_of_a_word_only_the_ukrainian_dictionary_holds(query: str, text: str) -> None:
+    """«Пригожин» is in the Ukrainian dictionary (an indeclinable feminine surname) but not the
+    Russian one: the Russian reading of it as a dictionary form still gives its Russian forms."""
+    assert [h.kind for h in hits(query, text)] == ["form"]
+
+
 def test_english_forms_match() -> None:
     assert forms("deserter", "Two deserters were detained") == ["deserters"]
     assert forms("deserter", "A deserter was detained") == ["deserter"]

@@ -52,11 +52,19 @@ class Morphology:
             return frozenset({word})
         out = {word}
         try:
-            for analyser in self._analysers(word):
+            analysers = self._analysers(word)
+            for analyser in analysers:
                 parses = analyser.parse(word)
                 own = [p for p in parses if normalize(p.normal_form) == word]
                 for p in own or parses:
                     out.update(normalize(f.word) for f in p.lexeme)
+            if self.ru not in analysers and not _UK_ONLY & set(word):
+                # Known to the Ukrainian dictionary alone, yet spelt as Russian (Пригожин, an
+                # indeclinable surname there; тероборона): the Russian forms predicted for it as a
+                # dictionary form, or a Russian post's «Пригожиным» would be nobody's form.
+                for p in self.ru.parse(word):
+                    if normalize(p.normal_form) == word:
+                        out.update(normalize(f.word) for f in p.lexeme)
         except ValueError:  # pymorphy3 fails on characters Unicode names nothing for (𗀀дезертир)
             return frozenset({word})
         return frozenset(w for w in out if WORD_RE.fullmatch(w))
