@@ -60,6 +60,16 @@ def test_russian_forms_of_a_word_only_the_ukrainian_dictionary_holds(query: str,
     assert [h.kind for h in hits(query, text)] == ["form"]
 
 
+@pytest.mark.parametrize("query, text", [
+    ("об'єкт", "удар по обєктах енергетики"), ("з'явитися", "у місті зявився блокпост"),
+    ("зв'язок", "зник звязок"), ("об'єкт", "удар по об’єктах"),
+])
+def test_ukrainian_word_without_its_apostrophe(query: str, text: str) -> None:
+    """«обєктах» typed without the apostrophe is in the Ukrainian dictionary as a distorted
+    spelling of its own (so no typo of об'єкт either): a form of the word, as with it."""
+    assert [h.kind for h in hits(query, text)] == ["form"]
+
+
 def test_english_forms_match() -> None:
     assert forms("deserter", "Two deserters were detained") == ["deserters"]
     assert forms("deserter", "A deserter was detained") == ["deserter"]

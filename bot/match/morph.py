@@ -67,6 +67,10 @@ class Morphology:
                         out.update(normalize(f.word) for f in p.lexeme)
         except ValueError:  # pymorphy3 fails on characters Unicode names nothing for (𗀀дезертир)
             return frozenset({word})
+        if "'" in word:
+            # Ukrainian typed without its apostrophe (обєкт, зявився): the dictionary holds such
+            # spellings as distorted words of their own, so they are neither forms nor typos
+            out.update([w.replace("'", "") for w in out])
         return frozenset(w for w in out if WORD_RE.fullmatch(w))
 
     @staticmethod
