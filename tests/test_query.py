@@ -327,6 +327,9 @@ def test_an_unclosed_typographic_quote_is_an_error_at_it() -> None:
     ('"читайте на lenta.ru"', "lenta.ru", "write url:lenta.ru"),
     ("воинская часть»", "»", "closing quote » without an opening one"),
     ("полк OR бригада”", "”", "closing quote ” without an opening one"),
+    ("полк near/3 командир", "near/3", "operators are upper case: NEAR/3"),
+    ("полк Near/3 командир", "Near/3", "operators are upper case: NEAR/3"),
+    ("полк NEAR3 командир", "NEAR3", "NEAR/3"),
 ])
 def test_a_word_that_could_never_match_is_an_error_at_it(query: str, at: str, says: str) -> None:
     e = error(query)

@@ -185,6 +185,9 @@ def _refuse_field_or_link(raw: str, pos: int) -> None:
     """A link, `title:x` or `URL:x` written as a word would never match: the words of links are
     not among a post's words, and url: is the only field."""
     bare = raw.lstrip("=")
+    if m := re.fullmatch(r"near/?([0-9]+)", raw, re.IGNORECASE):
+        # the phrase "near 3", never in a post: a NEAR mistyped («near/3», «NEAR3»)
+        raise QueryError(f"operators are upper case: NEAR/{m.group(1)}, not '{raw}'", pos)
     if URL_RE.fullmatch(bare.rstrip("*")):
         raise QueryError(f"'{raw}' is a link, and links are not among a post's words: write url:{bare}", pos)
     m = re.match(r"([A-Za-z]{2,}):(?=\S)", bare)  # one letter is a drive (c:\x), not a field
