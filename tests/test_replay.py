@@ -768,3 +768,37 @@ def test_replay_outside_the_repository_uses_the_shipped_rules_and_says_so(tmp_pa
     (tmp_path / "rules").mkdir()  # a folder of the analyst's own: used, and (empty) it says so
     r = CliRunner().invoke(cli, ["replay", str(path), "--db", "t.db"])
     assert r.exit_code == 2 and "no usable rules in rules" in r.stderr, r.output
+
+
+def test_an_alert_written_just_before_an_interrupt_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or a kill) between the alert's line and the store's 'sent' mark: the next replay
+    sends that alert again, and the file must not get its line twice."""
+    from bot.alert.sinks import JsonlSink
+
+    db, out, f = tmp_path / "s.db", tmp_path / "a.jsonl", tmp_path / "chat" / "result.json"
+    export(f, [message(1, HIT_TEXT), message(2, QUIET_TEXT, unix=1790000100)])
+    send = JsonlSink.send
+
+    def send_then_interrupt(self: JsonlSink, alert: Any) -> None:
+        send(self, alert)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(JsonlSink, "send", send_then_interrupt)
+    r = replay(f, "--db", db, "--alerts", out)
+    assert r.exit_code == 130, r.output
+    assert len(jsonl_lines(out)) == 1
+    monkeypatch.setattr(JsonlSink, "send", send)
+    r = replay(f, "--db", db, "--alerts", out)
+    assert r.exit_code == 0, r.output
+    assert [x["message_id"] for x in jsonl_lines(out)] == [1]
+    assert rows(db, "SELECT state FROM alerts") == [("sent",)]
+
+
+def test_a_line_cut_short_by_a_kill_leaves_the_next_alert_on_its_own_line(tmp_path: Path) -> None:
+    db, out, f = tmp_path / "s.db", tmp_path / "a.jsonl", tmp_path / "chat" / "result.json"
+    export(f, [message(1, HIT_TEXT)])
+    out.write_text('{"alert_id": 7, "rule": "desertion", "text": "В Крас', encoding="utf-8")
+    r = replay(f, "--db", db, "--alerts", out)
+    assert r.exit_code == 0, r.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["message_id"] == 1

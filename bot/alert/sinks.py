@@ -48,11 +48,44 @@ class TerminalSink:
 
 
 class JsonlSink:
-    """Appends one JSON object per alert to a file (flushed per line: safe to tail)."""
+    """Appends one JSON object per alert to a file (flushed per line: safe to tail).
+
+    A run stopped between writing an alert's line and marking the alert sent in the store sends
+    it again next time: that alert, the file's last line, is not written twice."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._last = self._last_line()  # the key of the line a stopped run may have left unmarked
         self._f: IO[str] = self.path.open("a", encoding="utf-8")
+        if self._last is False:  # a line cut short by a kill: the next one starts on its own line
+            self._f.write("\n")
+            self._f.flush()
+
+    @staticmethod
+    def _key(rec: dict[str, object]) -> tuple[object, ...]:
+        """Which alert a line tells of (an update of a grown story is news: its size counts)."""
+        return (bool(rec.get("update")), rec.get("alert_id"), rec.get("rule"), rec.get("story_id"),
+                rec.get("story_size") if rec.get("update") else None, rec.get("channel_id"), rec.get("message_id"))
+
+    def _last_line(self) -> tuple[object, ...] | bool | None:
+        """The key of the file's last line; False when it is cut short; None when there is none."""
+        try:
+            with self.path.open("rb") as f:
+                f.seek(0, 2)
+                end = f.tell()
+                f.seek(max(0, end - (1 << 20)))
+                tail = f.read()
+        except OSError:  # a new file (or one the open below reports)
+            return None
+        if not tail:
+            return None
+        if not tail.endswith(b"\n"):
+            return False
+        try:
+            rec = json.loads(tail.splitlines()[-1].decode("utf-8"))
+        except (ValueError, IndexError):
+            return None
+        return self._key(rec) if isinstance(rec, dict) else None
 
     def send(self, alert: Alert) -> None:
         if alert.update:
@@ -72,6 +105,9 @@ class JsonlSink:
         self._write(rec)
 
     def _write(self, rec: dict[str, object]) -> None:
+        if self._last and self._key(rec) == self._last:
+            self._last = None  # written before the stop: once is enough
+            return
         self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._f.flush()
 
