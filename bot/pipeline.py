@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Callable, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
-from .post import Post
+from .post import Post, content_hash
 from .store.db import Known, Store, iso, older_than_stored, utcnow
 from .story import StoryIndex
 from .worker import BULK_GC_THRESHOLD, Work, Worker
@@ -179,7 +179,7 @@ class Pipeline:
     def _todo(self, batch: list[Post]) -> list[Post]:
         """The posts of a batch worth sending to the worker: not too old, not stored unchanged
         (a guess: `_commit` decides again, and does what the worker was not sent)."""
-        known = self.store.known_hashes([p.key for p in batch])
+        known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
         todo = []
         for p in batch:
             if self.since and p.date < self.since:
@@ -225,7 +225,7 @@ class Pipeline:
 
     def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                      in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None) -> list[Processed]:
-        known = self.store.known_hashes([p.key for p in batch])
+        known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
         out: list[Processed] = []
         now = utcnow()
         with self.store.transaction():
@@ -273,7 +273,8 @@ class Pipeline:
                             and u not in updated:  # one update per alert and batch, however many posts joined
                         updated.add(u)
                         update_ids.append(u)
-                known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text))
+                plain = content_hash(post.text) if post.links else None
+                known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text), plain)
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             flush()
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these

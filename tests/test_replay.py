@@ -802,3 +802,33 @@ def test_a_line_cut_short_by_a_kill_leaves_the_next_alert_on_its_own_line(tmp_pa
     assert r.exit_code == 0, r.output
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["message_id"] == 1
+
+
+def test_jsonl_line_without_entities_keeps_the_stored_links(tmp_path: Path) -> None:
+    """The same text without the links behind its words (a JSON Lines copy that leaves `entities`
+    out) is a lesser version, as a line without its text: the stored links stay, and replaying the
+    export and the copy in turn edits nothing."""
+    db, f, copy = tmp_path / "s.db", tmp_path / "chat" / "result.json", tmp_path / "copy.jsonl"
+    text = [HIT_TEXT + ". ", {"type": "text_link", "text": "Подробнее", "href": "https://example.org/a"}]
+    export(f, [message(1, text)])
+    assert replay(f, "--db", db, "--alerts", "none").exit_code == 0
+    [(stored, entities)] = rows(db, "SELECT text, entities FROM posts")
+    assert "example.org" in entities
+    copy.write_text(json.dumps({"channel_id": 1700000042, "message_id": 1, "date": 1790000000, "text": stored},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    for source in (copy, f, copy):
+        r = replay(source, "--db", db, "--alerts", "none")
+        assert r.exit_code == 0 and summary(r)["edited"] == "0", r.output
+    assert rows(db, "SELECT entities FROM posts") == [(entities,)]
+    assert rows(db, "SELECT current FROM matches") == [(1,)]
+    one = tmp_path / "one.db"  # the export and the copy in one replay: the same
+    r = replay(f, copy, "--db", one, "--alerts", "none")
+    assert r.exit_code == 0 and summary(r)["edited"] == "0", r.output
+    assert rows(one, "SELECT entities FROM posts") == [(entities,)]
+
+    edited = stored + " UPD"  # a real change of the text, even without an edit date, is an edit
+    copy.write_text(json.dumps({"channel_id": 1700000042, "message_id": 1, "date": 1790000000, "text": edited},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    r = replay(copy, "--db", db, "--alerts", "none")
+    assert summary(r)["edited"] == "1", r.output
+    assert rows(db, "SELECT text FROM posts") == [(edited,)]

@@ -12,7 +12,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Collection, Iterator, NamedTuple, Sequence
 
 import sqlite_utils
 
@@ -38,6 +38,7 @@ class Known(NamedTuple):
     story_id: int
     edit_date: str | None  # ISO, UTC (`iso`)
     has_text: bool
+    plain_hash: str | None = None  # `content_hash` of the text alone, when links behind its words count in `text_hash`
 
 
 def older_than_stored(post: Post, known: Known) -> bool:
@@ -45,12 +46,17 @@ def older_than_stored(post: Post, known: Known) -> bool:
 
     Older: the store has a later edit than the post says (an export made before the last edit).
     Lesser: the post has lost its text without a later edit to explain it (a line without its
-    text field, a partial export); a real edit that empties a caption has a later edit date.
+    text field, a partial export); a real edit that empties a caption has a later edit date. Or
+    it has the stored text without the links behind its words and without entities at all (a
+    JSON Lines copy that leaves `entities` out): replayed in turn with the export, it would
+    take the links away and put them back every time.
     """
     edited = iso(post.edit_date)
     if known.edit_date is not None and (edited is None or edited < known.edit_date):
         return True
     newer = edited is not None and (known.edit_date is None or edited > known.edit_date)
+    if not newer and not post.entities and known.plain_hash is not None and post.text_hash == known.plain_hash:
+        return True
     return not post.text and known.has_text and not newer
 
 
@@ -295,19 +301,29 @@ class Store:
 
     # -- posts -----------------------------------------------------------------------------------
 
-    def known_hashes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], Known]:
-        """(channel, message) -> what is stored of it (`Known`), for the keys already stored."""
+    def known_hashes(self, keys: Sequence[tuple[int, int]],
+                     plain: Collection[tuple[int, int]] = ()) -> dict[tuple[int, int], Known]:
+        """(channel, message) -> what is stored of it (`Known`), for the keys already stored; for
+        the keys in `plain` (posts that come without entities), `Known.plain_hash` too."""
         out: dict[tuple[int, int], Known] = {}
         by_channel: dict[int, list[int]] = {}
         for c, m in keys:
             by_channel.setdefault(c, []).append(m)
+        linked: list[tuple[int, int]] = []  # asked for in `plain`, stored with entities
         for c, ids in by_channel.items():
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]
-                q = ("SELECT message_id, text_hash, story_id, edit_date, text != '' FROM posts "
-                     f"WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})")
-                for mid, h, sid, edited, has_text in self.db.execute(q, [c, *chunk]):
+                q = ("SELECT message_id, text_hash, story_id, edit_date, text != '', entities IS NOT NULL AND entities != '' "
+                     f"FROM posts WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})")
+                for mid, h, sid, edited, has_text, has_entities in self.db.execute(q, [c, *chunk]):
                     out[(c, mid)] = Known(h, sid, edited, bool(has_text))
+                    if has_entities and (c, mid) in plain:
+                        linked.append((c, mid))
+        for c, mid in linked:  # rare: the text itself is read only for these
+            text = self.db.execute("SELECT coalesce(text, '') FROM posts WHERE channel_id = ? AND message_id = ?",
+                                   [c, mid]).fetchone()[0]
+            if (h := content_hash(text)) != out[(c, mid)].text_hash:
+                out[(c, mid)] = out[(c, mid)]._replace(plain_hash=h)
         return out
 
     def upsert_channel(self, channel_id: int, title: str = "", username: str | None = None) -> None:
