@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .post import link_channel
+
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "load_config", "load_secrets", "ENV_API_ID",
            "ENV_API_HASH", "ENV_BOT_TOKEN"]
 
@@ -24,8 +26,6 @@ ENV_BOT_TOKEN = "TGWATCH_BOT_TOKEN"
 
 _CHANNEL_RE = re.compile(r"^(?:(?:https?://)?t\.me/(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{3,31})/?$")
 _ID_RE = re.compile(r"^-?\d{5,16}$")
-# A post's link names its channel: t.me/name/123, t.me/c/1117628569/123 (what alerts and exports link to).
-_POST_LINK_RE = re.compile(r"^\s*(?:https?://)?t\.me/(?:c/(\d{5,16})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/\d{1,19}/?\s*$")
 # A forum topic of an alert chat: @team/42, t.me/team/42 (a public group's topic link), -1001234567890/42,
 # or t.me/c/1234567890/42 (a private group's topic link).
 _TOPIC_RE = re.compile(r"^\s*(?:(?:https?://)?t\.me/(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,16})/(\d{1,10})/?\s*$")
@@ -312,8 +312,8 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
             raise r.fail(section, key, "expected a list of channels")
         out: list[str | int] = []
         for v in values:
-            if isinstance(v, str) and (post := _POST_LINK_RE.match(v)):
-                v = post.group(1) or post.group(2)  # a post's link, as the rules' channels take it
+            if isinstance(v, str) and (named := link_channel(v)) is not None:
+                v = named  # a post's link (what alerts and exports link to), as the rules' channels take it
             try:
                 out.append(channel_ref(v))
             except ValueError as e:

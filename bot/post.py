@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "hidden_links", "content_hash"]
+__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "link_channel", "hidden_links", "content_hash"]
 
 _MARK = 1_000_000_000_000
 
@@ -26,6 +27,16 @@ def post_link(channel_id: int, message_id: int, username: str | None = None) -> 
     if username:
         return f"https://t.me/{username.lstrip('@')}/{message_id}"
     return f"https://t.me/c/{bare_id(channel_id)}/{message_id}"
+
+
+_POST_LINK_RE = re.compile(r"\s*(?:https?://)?t\.me/(?:c/([0-9]{1,19})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/[0-9]{1,19}/?\s*")
+
+
+def link_channel(text: str) -> str | None:
+    """The channel a post's link names, `post_link` read back: the username of t.me/name/123 (or
+    t.me/s/name/123), the bare id of t.me/c/1117628569/123; None when `text` is no post link."""
+    m = _POST_LINK_RE.fullmatch(text)
+    return None if m is None else m.group(1) or m.group(2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from ..report.stats import stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
 from ..store.export import write_csv, write_xlsx
+from ..post import link_channel
 from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, story_detail, top_stories
 
 T = TypeVar("T")
@@ -61,7 +62,6 @@ _FORMATS = ("csv", "xlsx")
 _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
-_POST_LINK_RE = re.compile(r"(?:https?://)?t\.me/(?:c/[0-9]{1,19}|[A-Za-z0-9_]{4,32})/[0-9]{1,19}/?")  # a post's link
 _ECHO = 60  # how much of an analyst's input a reply repeats
 SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
 STORY_SHOWN = 30  # posts /story and the story button show
@@ -520,7 +520,7 @@ class Commands:
         try:
             key = channel_ref(ref)
         except ValueError:
-            if _POST_LINK_RE.fullmatch(ref.strip()):
+            if link_channel(ref) is not None:
                 key = ref.strip()  # `resolve_channels` reads the channel out of the link
             elif ref.strip().startswith("@") or "t.me/" in ref or not re.search(r"[^\W_]", ref):  # no title either
                 raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name, its id or its title") from None
