@@ -44,7 +44,10 @@ differently from one run; with the counts kept, 40. The rest came from words who
 left the window: they took query keys from the words that could still find a candidate in one long
 run, but not after a restart (none filed). They take none now: split at 9,500 or 15,000 the two
 runs fold exactly as one (16,080 stories; 16,118 before, the 38 more joins read right: a magnetic
-storm, a court case, a Telegram feature, each reported by two or three channels).
+storm, a court case, a Telegram feature, each reported by two or three channels). Not at every
+split point: stopped after batch 35 (17,500 posts), one post of the rest joins the other of two
+alike ceasefire stories (2026-11-29). A long run keeps each post's fingerprint with the word
+weights of when it was first built; a restart builds them again with the weights of then.
 
 PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers must agree), with
 the prefix fold and a document frequency of the whole corpus in date order, on
