@@ -832,3 +832,16 @@ def test_jsonl_line_without_entities_keeps_the_stored_links(tmp_path: Path) -> N
     r = replay(copy, "--db", db, "--alerts", "none")
     assert summary(r)["edited"] == "1", r.output
     assert rows(db, "SELECT text FROM posts") == [(edited,)]
+
+
+def test_ctrl_c_before_replay_starts_exits_130_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the rules load (before replay handles interrupts itself) ended in click's
+    'Aborted!' and exit 1; a shell script (`replay ... && export ...`) must see an interrupt."""
+    cli_replay = sys.modules["bot.cli.replay"]  # (bot.cli.replay the attribute is the command)
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_replay, "load_or_fail", interrupted)
+    r = replay(export(tmp_path / "e" / "result.json", [message(1, HIT_TEXT)]), "--db", tmp_path / "s.db")
+    assert r.exit_code == 130 and r.stderr == "interrupted\n", r.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from typing import Any
 
 import click
@@ -21,6 +22,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C before a command handles it (rules loading, start-up)
+            click.echo("interrupted", err=True)
+            sys.exit(130)  # as a shell reports it (click says "Aborted!" and exits 1)
         except sqlite3.DatabaseError as e:
             # about the file (locked, full, damaged: OperationalError or DatabaseError itself); an
             # IntegrityError or ProgrammingError is a bug in tgwatch and keeps its traceback
