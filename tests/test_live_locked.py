@@ -65,6 +65,16 @@ def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
+async def beyond_look_back(fake: FakeTelegram, service: Any) -> int:
+    """A stored SHOT post with eight stored after it, out of reach of a poll whose `edit_lookback`
+    is 5; returns its id."""
+    old = fake.publish(SHOT, PLAIN, push=False)
+    for i in range(8):
+        fake.publish(SHOT, f"{PLAIN} {i}", push=False)
+    await service.ingest.reconcile()
+    return old
+
+
 def digests(fake: FakeTelegram) -> list[Any]:
     return [m for m in fake.chat if "📋 Digest" in m.text]
 
@@ -292,10 +302,7 @@ def test_an_edit_pushed_while_locked_is_stored_after_even_beyond_the_polls_look_
     the store could not take is kept and stored before it (helper-49 found it lost)."""
     async def go() -> None:
         async with running(fake, tmp_path, busy_timeout=QUICK, edit_lookback=5) as service:
-            old = fake.publish(SHOT, PLAIN, push=False)
-            for i in range(8):
-                fake.publish(SHOT, f"{PLAIN} {i}", push=False)
-            await service.ingest.reconcile()
+            old = await beyond_look_back(fake, service)
             assert service.store.count("posts") == 9
             with locked(tmp_path / "t.db"):
                 fake.edit(SHOT, old, DESERTION)
@@ -355,10 +362,7 @@ def test_an_edit_reverted_while_locked_leaves_the_stored_text(
     after the lock (it would alert on text the channel no longer shows)."""
     async def go() -> None:
         async with running(fake, tmp_path, busy_timeout=QUICK, edit_lookback=5) as service:
-            old = fake.publish(SHOT, PLAIN, push=False)
-            for i in range(8):
-                fake.publish(SHOT, f"{PLAIN} {i}", push=False)
-            await service.ingest.reconcile()
+            old = await beyond_look_back(fake, service)
             with locked(tmp_path / "t.db"):
                 fake.edit(SHOT, old, DESERTION)
                 await eventually(lambda: service.ingest._unstored)
@@ -376,10 +380,7 @@ def test_a_kept_post_that_fails_for_another_reason_does_not_stop_the_polls(
         fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def go() -> None:
         async with running(fake, tmp_path, busy_timeout=QUICK, edit_lookback=5) as service:
-            old = fake.publish(SHOT, PLAIN, push=False)
-            for i in range(8):  # the poll's look-back does not reach it
-                fake.publish(SHOT, f"{PLAIN} {i}", push=False)
-            await service.ingest.reconcile()
+            old = await beyond_look_back(fake, service)
             lock = Lock(tmp_path / "t.db")
             fake.edit(SHOT, old, DESERTION)
             await eventually(lambda: service.ingest._unstored)
