@@ -121,7 +121,8 @@ def _words(joined: str) -> frozenset[str]:
     """A `Prepared` word set from its joined form, each word the shared object `_KEYS` holds."""
     if not joined:
         return frozenset()
-    return frozenset(map(_KEYS.share, joined.split(_SEP)))
+    ws = joined.split(_SEP)
+    return frozenset(map(_KEYS.folded.setdefault, ws, ws))  # (C-level: a third of the time of a method per word)
 
 
 def _unpickle(terms: str, digest: str | None, lead: str | None, numbers: str, names: str) -> Prepared:
@@ -142,10 +143,6 @@ class _Keys(dict[str, str]):
     def __init__(self) -> None:
         super().__init__()
         self.folded: dict[str, str] = {}
-
-    def share(self, key: str) -> str:
-        """The shared object equal to a folded word (a copy from another process)."""
-        return self.folded.setdefault(key, key)
 
     def __missing__(self, word: str) -> str:
         if len(self) >= self.MAX:
