@@ -116,6 +116,25 @@ def _same_alert(message: Any, text: str, entities: Sequence[Any]) -> bool:
             and (message.message or "").split("\n", 1)[0] == text.split("\n", 1)[0])
 
 
+def _chat_identity(peer: Any, chat: str) -> str:
+    """What stays the same for a chat whatever the config's order or spelling of it: its peer id
+    (the account itself for Saved Messages) and forum topic."""
+    try:
+        who = str(utils.get_peer_id(peer))
+    except (TypeError, ValueError):  # InputPeerSelf: no id in it
+        who = "self"
+    topic = chat_topic(chat)[1]
+    return f"{who}/{topic or ''}"
+
+
+def _digest_rid(base: int, peer: Any, chat: str, part: int) -> int:
+    """The random_id of one part of a digest in one chat: from the digest's stored random_id and
+    the chat's identity, never its position in the config (reordered or removed chats between a
+    crash and the restart must not hand chat B the random_id chat A's copy used)."""
+    raw = f"{base}:{_chat_identity(peer, chat)}:{part}".encode()
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") & (2**63 - 1) or 1
+
+
 def _sent_id(result: Any, random_id: int) -> int | None:
     """The id of the message a send created, from whichever shape of answer Telegram gave."""
     if isinstance(result, types.UpdateShortSentMessage):
@@ -673,7 +692,7 @@ class Sender:
                         for k, (text, entities) in enumerate(to_parts(markup)):
                             if (chat, k) in out:
                                 continue  # sent on an earlier try (a resend would cost Telethon's retries)
-                            rid = (int(row["random_id"]) + k * 7919 + self.chats.index(chat)) & (2**63 - 1)  # type: ignore[arg-type]
+                            rid = _digest_rid(int(row["random_id"]), peer, chat, k)  # type: ignore[arg-type]
                             await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}",
                                              reply_to=_topic(chat))
                             out.add((chat, k))
