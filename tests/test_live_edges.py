@@ -3,15 +3,22 @@ album item (real TelegramClient, faked server)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import bot.live.service as service_module
+from bot.match.matcher import Matcher
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_live import DESERTION, DESERTION_2, MASH, SHOT, alerts, channels, run, running
+from .test_live_sender_faults import WEATHER, low_rules
 
 TEAM = 1800000078  # a supergroup the analysts read alerts in (its history can be read back)
 
@@ -141,4 +148,56 @@ def test_album_collectors_are_forgotten_and_a_later_item_still_joins_its_album(
             rows = list(service.store.db.query("SELECT message_id, text FROM posts WHERE media = 'album'"))
             assert rows == [{"message_id": made[0][0].id, "text": DESERTION}]  # one post, keyed by its first item
             assert len(alerts(fake)) == 2
+    run(go())
+
+
+def test_a_rules_change_is_built_off_the_loop_and_the_newest_change_wins(
+        fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A new matcher takes 0.2 s warm, seconds cold: built on the loop it stalled every update and
+    send. Here each build waits for the test to let it finish: an alert goes out meanwhile, two
+    quick changes end with the newer one even when the older build ends last, a bad file changes
+    nothing and says where it is wrong in one line."""
+    gates = [threading.Event(), threading.Event()]
+    built: list[Any] = []
+    stalled: list[int] = []
+
+    def gated(ruleset: Any, **kw: Any) -> Any:
+        k = len(built)
+        built.append(ruleset)
+        matcher = Matcher(ruleset, **kw)
+        if k < len(gates) and not gates[k].wait(10):
+            stalled.append(k)  # the loop never came back to let it go: it was blocked
+        return matcher
+
+    async def go() -> None:
+        channels(fake)
+        rules = low_rules(tmp_path)
+        weather = rules / "weather.toml"
+        async with running(fake, tmp_path, rules=rules) as service:
+            in_use = service.pipeline.matcher
+            monkeypatch.setattr(service_module, "Matcher", gated)
+            weather.write_text(WEATHER.replace("query = 'погода'", "query = 'погода OR прогноз'"), encoding="utf-8")
+            first = asyncio.ensure_future(service.reload_rules())
+            await eventually(lambda: len(built) == 1)
+            fake.publish(SHOT, DESERTION)  # served while the matcher is being built
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert service.pipeline.matcher is in_use and not first.done()
+            weather.write_text(WEATHER.replace("query = 'погода'", "query = 'погода OR синоптик'"), encoding="utf-8")
+            second = asyncio.ensure_future(service.reload_rules())
+            await eventually(lambda: len(built) == 2)
+            gates[1].set()  # the newer change is built first...
+            await second
+            gates[0].set()  # ...and the older one after it: it must not replace it
+            await first
+            await service.rules_settled()
+            assert service.pipeline.matcher.match("синоптик обещает снег")
+            assert not service.pipeline.matcher.match("прогноз на завтра")
+            assert not stalled
+            newest = service.pipeline.matcher
+            caplog.set_level(logging.WARNING)
+            weather.write_text(WEATHER.replace("query = 'погода'", "query = '(погода'"), encoding="utf-8")
+            await service.reload_rules()
+            assert service.pipeline.matcher is newest and len(built) == 2
+            said = [r.getMessage() for r in caplog.records if "rule file error" in r.getMessage()]
+            assert len(said) == 1 and re.search(r"weather\.toml:\d+:\d+: ", said[0]), said
     run(go())
