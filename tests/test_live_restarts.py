@@ -5,11 +5,15 @@ config changed in between."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from telethon.tl import types as tl
 
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import stop_service
-from .test_live import NEUTRAL, SHOT, channels, run, start
+from bot.store.db import Store
+
+from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, alerts, channels, run, running, start
+from .test_live_edges import TEAM
 from .test_live_sender_faults import GROUP, digests, low_rules, refuse_sends
 
 
@@ -39,4 +43,34 @@ def test_a_digest_resent_after_the_chats_were_reordered_reaches_every_chat_once(
             assert [r["sent_at"] is not None for r in service.store.db.query("SELECT sent_at FROM digests")] == [True]
         finally:
             await stop_service(service)
+    run(go())
+
+
+def test_an_alert_resent_into_a_busy_chat_is_found_behind_the_analysts_messages(
+        fake: FakeTelegram, tmp_path: Path, telethon_sleeps: Any) -> None:
+    """The alert reached the group but the process died before recording it; while it was down the
+    analysts wrote 150 messages there. The resend is refused (known random_id) and the copy must
+    still be found, further back than one page of history, so the story update can edit it."""
+    fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
+    chats = ("teamgroup",)
+
+    async def go() -> None:
+        channels(fake, mash_joined=False)
+        async with running(fake, tmp_path, chats=chats):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+        store = Store(tmp_path / "tgwatch.db")  # the store never heard of the sends
+        store.db.execute("UPDATE deliveries SET message_id = NULL, sent_at = NULL")
+        store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
+        store.close()
+        for i in range(150):
+            fake.publish(TEAM, f"analyst remark {i}", push=False)
+        async with running(fake, tmp_path, chats=chats) as service:
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2  # no second copy
+            rows = list(service.store.db.query("SELECT message_id FROM deliveries ORDER BY message_id"))
+            assert [r["message_id"] for r in rows] == sorted(m.id for m in alerts(fake))
+            fake.publish(MASH, DESERTION_2)
+            await service.poll()
+            await eventually(lambda: all(m.edits for m in alerts(fake)))
     run(go())

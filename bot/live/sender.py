@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
 MAX_HELD_NOTICES = 200
+# Messages read back in a chat for an alert Telegram says was sent (RANDOM_ID_DUPLICATE) but whose
+# id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
+FIND_SENT_LOOKBACK = 1000
 NOTICES_KEY = "held_notices"  # meta row: the notices not sent yet, kept across a restart
 _NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
 # Errors about the chat, not the message: the chat cannot be written to now (the bot was removed,
@@ -465,13 +468,15 @@ class Sender:
         return _sent_id(result, random_id), _digest(text, entities)
 
     async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
-                         limit: int = 50) -> Any:
+                         limit: int = FIND_SENT_LOOKBACK) -> Any:
         """Our own recent message in the chat and forum topic (None: General or no forum) with this
         text, or that is the same alert as it (`_same_alert`: an earlier attempt sent it before the
         story grew), if Telegram lets us read it: the same alert sent to two topics of one group
-        must not be taken for the other topic's copy (its story updates would edit that one)."""
+        must not be taken for the other topic's copy (its story updates would edit that one).
+        Looked for among the last `limit` messages, newest first: analysts talk in the chat, so one
+        page can miss it; bounded, as each 100 are a history request (a bot reads none)."""
         try:
-            async for m in self.client.iter_messages(peer, limit=limit):
+            async for m in self.client.iter_messages(peer, limit=limit, wait_time=0):
                 if m.out and (m.message == text or _same_alert(m, text, entities)) and _topic_of(m) == topic:
                     return m
         except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
