@@ -12,8 +12,9 @@ from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import stop_service
 from bot.store.db import Store
 
-from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, alerts, channels, run, running, start
+from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, run, running, start
 from .test_live_edges import TEAM
+from .test_live_locked import beyond_look_back, locked
 from .test_live_sender_faults import GROUP, digests, low_rules, refuse_sends
 
 
@@ -73,4 +74,81 @@ def test_an_alert_resent_into_a_busy_chat_is_found_behind_the_analysts_messages(
             fake.publish(MASH, DESERTION_2)
             await service.poll()
             await eventually(lambda: all(m.edits for m in alerts(fake)))
+    run(go())
+
+
+async def crash(service: Any) -> None:
+    """The process dies: nothing in memory is written anywhere (no `stop`: the pipeline saves nothing,
+    the retry poll never runs); only the connections go, as the kernel closes them."""
+    service.ingest.close()
+    if service.scheduler.running:
+        service.scheduler.shutdown(wait=False)
+    for task in service._rebuilds:
+        task.cancel()
+    await service.user.disconnect()
+    service.store.close()
+
+
+def test_posts_kept_in_memory_through_a_lock_are_stored_and_alerted_once_after_a_crash(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Posts pushed while another program held the database's lock wait in memory (`_unstored`) for
+    the retry poll; the process dies first. The channel's high-water mark never moved past them, so
+    the start-up poll reads them again: each is stored, and each story alerts exactly once."""
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path, busy_timeout=0.1)
+        try:
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("posts") == 1)
+            with locked(tmp_path / "tgwatch.db"):
+                fake.publish(SHOT, DESERTION)
+                fake.publish(MASH, "Полк мобилизованных самовольно оставил позиции под Угледаром")
+                fake.publish(TOPOR, NEUTRAL + "!")
+                await eventually(lambda: len(service.ingest._unstored) == 3)
+                assert alerts(fake) == []
+        finally:
+            await crash(service)
+        service = await start(fake, tmp_path)
+        try:
+            await service.sender.deliver()
+            published = {(c, m.id) for c in (SHOT, MASH, TOPOR) for m in fake.messages(c)}
+            stored = {(r["channel_id"], r["message_id"]) for r in service.store.db.query("SELECT channel_id, message_id FROM posts")}
+            assert stored == published
+            rows = list(service.store.db.query("SELECT rule, state FROM alerts ORDER BY rule"))
+            assert [r["state"] for r in rows] == ["sent"] * len(rows) and len(rows) == len(alerts(fake)) >= 2
+            assert len({m.text.split("\\n")[0] + str(m.entities[-1:]) for m in alerts(fake)}) == len(alerts(fake))
+            await service.poll()
+            await service.sender.deliver()
+            assert len(alerts(fake)) == len(rows)
+        finally:
+            await stop_service(service)
+    run(go())
+
+
+def test_an_edit_kept_in_memory_through_a_lock_is_not_lost_in_a_crash(fake: FakeTelegram, tmp_path: Path) -> None:
+    """An edit that makes an old post (older than the poll's look-back) match arrives while the
+    database is locked, and the process dies before the retry poll. The poll after the restart
+    never reads that post again: the kept post's key, written beside the database, has it read."""
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path, busy_timeout=0.1)
+        try:
+            old = await beyond_look_back(fake, service)
+            with locked(tmp_path / "tgwatch.db"):
+                fake.edit(SHOT, old, DESERTION)
+                await eventually(lambda: len(service.ingest._unstored) == 1)
+        finally:
+            await crash(service)
+        service = await start(fake, tmp_path)
+        try:
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2  # desertion and regiment, once each
+            text = service.store.db.execute("SELECT text FROM posts WHERE message_id = ?", [old]).fetchone()[0]
+            assert text == DESERTION
+            assert not (tmp_path / "tgwatch.db.pending.json").exists()
+            await service.poll()
+            await service.sender.deliver()
+            assert len(alerts(fake)) == 2
+        finally:
+            await stop_service(service)
     run(go())

@@ -4,13 +4,16 @@ channel's history since our own high-water mark as the source of truth."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from telethon import TelegramClient, errors, events
@@ -39,6 +42,7 @@ ALBUM_FORGET_SECONDS = 600.0  # Telethon's collector of a delivered album is dro
 RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
 RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
 DB_RETRY_DELAY = 30.0  # seconds after the store could not be used before a poll tries again (not the next hourly one)
+PENDING_SUFFIX = ".pending.json"  # beside the database: the pushed posts it could not take (`_save_pending`)
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 
@@ -119,6 +123,10 @@ class Ingest:
         # pushed posts the store could not take (key -> post, alert_after): stored before the retry
         # poll, which re-reads only the last `edit_lookback` posts and would miss an older one's edit
         self._unstored: dict[tuple[int, int], tuple[Post, datetime | None]] = {}
+        # ...and their keys in a file beside the database (which cannot be written meanwhile): a crash
+        # before the retry poll would lose an edit of a post older than the poll's look-back for good
+        self.pending_path = Path(self.store.path + PENDING_SUFFIX) if self.store.path not in ("", ":memory:") else None
+        self._pending = self._load_pending()  # (channel, message, alert_after) kept by an earlier run, to read again
         self._db_errors = 0  # store failures met so far: a poll that adds none shows the store works again
         self._db_outage = Outage(log, "the database can be used again: polls store posts again")
         self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
@@ -343,6 +351,12 @@ class Ingest:
     async def _store_unstored(self) -> bool:
         """Store the pushed posts the store could not take (oldest first); False, and a retry
         asked for, when it still cannot."""
+        try:
+            return await self._store_kept()
+        finally:
+            self._save_pending()
+
+    async def _store_kept(self) -> bool:
         for key, (post, after) in list(self._unstored.items()):
             if self._unstored.get(key, (None,))[0] is not post:
                 continue  # pushed again, or reverted to what is stored, meanwhile
@@ -361,6 +375,68 @@ class Ingest:
                 del self._unstored[key]
             await asyncio.sleep(0)  # a long outage leaves many: the loop serves between them
         return True
+
+    def _load_pending(self) -> list[tuple[int, int, datetime | None]]:
+        """The pushed posts an earlier run kept in memory through a database failure and never stored."""
+        if self.pending_path is None or not self.pending_path.exists():
+            return []
+        try:
+            items = json.loads(self.pending_path.read_text(encoding="utf-8"))
+            out = [(int(c), int(m), datetime.fromisoformat(a) if a else None) for c, m, a in items]
+        except (OSError, ValueError, TypeError) as e:
+            log.warning("%s cannot be read (%s): the posts the last run could not store are left to the poll",
+                        self.pending_path, type(e).__name__)
+            return []
+        if out:
+            log.info("%d pushed post(s) the last run could not store are read again", len(out))
+        return out
+
+    def _save_pending(self) -> None:
+        """Write the keys of the pushed posts not stored yet (and of those still to read again) beside
+        the database, atomically; the file goes once there are none. One log line when it cannot."""
+        if self.pending_path is None:
+            return
+        items = [[c, m, a.isoformat() if a else None] for c, m, a in self._pending]
+        items += [[p.channel_id, p.message_id, a.isoformat() if a else None] for p, a in self._unstored.values()]
+        try:
+            if not items:
+                self.pending_path.unlink(missing_ok=True)
+                return
+            tmp = self.pending_path.with_name(self.pending_path.name + ".tmp")
+            tmp.write_text(json.dumps(items), encoding="utf-8")
+            os.replace(tmp, self.pending_path)
+        except OSError as e:
+            log.warning("%s not written (%s): a crash before the database works again loses the edits it "
+                        "could not store of posts older than the poll's look-back", self.pending_path, e.strerror or e)
+
+    async def _read_pending(self) -> None:
+        """Read again the posts an earlier run kept through a database failure (`_load_pending`) and
+        keep them to be stored first; those of a channel that cannot be read now wait for the next poll."""
+        left: list[tuple[int, int, datetime | None]] = []
+        for cid in dict.fromkeys(c for c, _, _ in self._pending):
+            wanted = [(m, a) for c, m, a in self._pending if c == cid]
+            w = self.watched.get(cid)
+            if w is None:
+                if self.unresolved:  # it may be a configured channel not resolved yet; else no longer watched
+                    left += [(cid, m, a) for m, a in wanted]
+                continue
+            try:
+                got = await self.client.get_messages(w.peer, ids=[m for m, _ in wanted])
+            except (errors.RPCError, *NETWORK_ERRORS) as e:
+                log.warning("posts of %s kept by the last run not read again now (%s); the next poll tries", w.title, _why(e))
+                left += [(cid, m, a) for m, a in wanted]
+                continue
+            for (mid, after), message in zip(wanted, got):
+                if message is None or (w.id, mid) in self._unstored:
+                    continue
+                if message.grouped_id is not None:
+                    post = await self._album(w, message.grouped_id, mid, "a post kept by the last run")
+                else:
+                    post = message_to_post(message, w.entity)
+                if post is not None:
+                    self._unstored[post.key] = (post, after)
+        self._pending = left
+        self._save_pending()
 
     def _waiting(self, down: BaseException) -> None:
         """Name in `failing` (/status, the watchdog) the channels whose pushed posts wait for the store."""
@@ -484,7 +560,8 @@ class Ingest:
             post = album
         known = self.store.known_hashes([post.key]).get(post.key)
         if known is not None and known.text_hash == post.text_hash:
-            self._unstored.pop(post.key, None)  # an edit kept from a lock and reverted since: what is stored stands
+            if self._unstored.pop(post.key, None) is not None:  # an edit kept from a lock and reverted since
+                self._save_pending()  # what is stored stands
             return  # a reaction, or formatting: nothing to match again (and no write: a locked store never waits)
         high = self.store.high_water(w.id)
         if post.grouped_id is None and self._before_reading(w, post, high):
@@ -513,6 +590,7 @@ class Ingest:
             if (down := store_down(e)) is not None:
                 self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
                 self._unstored[post.key] = (post, alert_after)
+                self._save_pending()
                 self._waiting(down)
             raise
 
@@ -533,6 +611,8 @@ class Ingest:
 
     async def _reconcile(self) -> tuple[int, int]:
         errors_before = self._db_errors
+        if self._pending:
+            await self._read_pending()
         if self._unstored and not await self._store_unstored():
             self.complete = False  # the watchdog counts this poll as failed (it warns when behind)
             return 0, 0  # the store still cannot be written: a retry is asked for
