@@ -283,6 +283,43 @@ def test_an_alert_waiting_to_retry_is_not_held_by_a_clock_set_back(fake: FakeTel
     run(go())
 
 
+def test_an_alert_retried_in_15_s_is_not_held_by_a_clock_set_back_half_an_hour(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A step back of less than the sender's furthest retry (an hour) left the stored retry time
+    looking legitimate: the alert waited for the wall clock to catch up, 30 min."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            clocks = Clocks(service)
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403, times=2)
+            fake.publish(SHOT, DESERTION)  # two rules, two alerts: both refused once, retried in 15 s
+            await eventually(lambda: fake.count("SendMessageRequest") >= 2)
+            await eventually(lambda: all(r["next_attempt_at"] for r in service.store.queued_alerts()))
+            clocks.wall -= timedelta(minutes=30)
+            await ticks(service, clocks, 2)
+            assert len(alerts(fake)) == 2
+    run(go())
+
+
+def test_a_story_update_is_not_held_by_a_clock_set_back(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Story updates wait edit_every after the last send, a time the store keeps by the wall clock:
+    stepped back an hour, the update waited an hour and a minute instead of a minute."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, edit_every_seconds=60) as service:
+            clocks = Clocks(service)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            clocks.wall -= timedelta(hours=1)
+            fake.publish(MASH, DESERTION_2)  # the story grows: an update is queued, throttled
+            await service.poll()
+            await eventually(lambda: any(r["state"] == "update_queued" for r in service.store.queued_alerts()))
+            await ticks(service, clocks, 2)
+            assert not any(m.edits for m in alerts(fake))  # the throttle still holds: a minute
+            await ticks(service, clocks, 4)
+            assert all(m.edits and "also Mash" in m.edits[-1][1] for m in alerts(fake))
+    run(go())
+
+
 def _lose_reply_once(fake: FakeTelegram, client: Any, name: str = "SendMessageRequest") -> list[Any]:
     """The server executes the first `name` but its answer is lost in a connection drop; Telethon
     re-sends the pending request (same random_id) after reconnecting."""

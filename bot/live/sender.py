@@ -197,6 +197,8 @@ class Sender:
         # (alert, chat, part) -> (message id, text hash) of a part Telegram took but the store could
         # not record: the next pass records it instead of sending it again
         self._unrecorded: dict[tuple[int, str, int], tuple[int | None, str]] = {}
+        self._alert_due: dict[int, float] = {}  # alert id -> monotonic time its stored retry time stands for
+        self._edit_due: dict[int, float] = {}  # alert id -> monotonic time its throttled story update may go
         self._digest_wanted = False  # the scheduled digest is due: the next pass collects it
         self._db_outage = Outage(log, "sending resumes: the database can be used again")
         self._notices_outage = Outage(log, "the held notices are saved again")
@@ -331,7 +333,7 @@ class Sender:
         done = 0
         # no retry or edit is ever set further ahead than this: a later one is a clock set back
         latest = now + timedelta(seconds=max(3600.0, self.edit_every) + 600)
-        for row in self.store.queued_alerts(now=iso(now), latest=iso(latest)):
+        for row in self._due_alerts(now, latest):
             alert_id = int(row["id"])  # type: ignore[arg-type]
             update = row["state"] == "update_queued"
             if row["state"] == "queued":
@@ -349,13 +351,14 @@ class Sender:
                 return done
             except _NETWORK as e:
                 log.warning("sending alert %d: network problem (%s); retrying", alert_id, type(e).__name__)
-                self.store.postpone_alert(alert_id, iso(now + timedelta(seconds=15)) or "")
+                self._postpone(alert_id, now, 15)
                 return done
             except (errors.RPCError, ValueError, TypeError) as e:
                 reason = telegram_code(e)
                 held = _keeps_queued(e)
                 delay = _retry_delay(int(row["attempts"] or 0), chat_level=held)  # type: ignore[arg-type]
                 attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=delay)) or "", reason)
+                self._alert_due[alert_id] = self.monotonic() + delay
                 if held:  # the chat cannot be written to now: never given up (logged once per chat)
                     log.debug("alert %d held (%s), attempt %d, next in %d s", alert_id, reason, attempts, delay)
                     continue
@@ -366,6 +369,39 @@ class Sender:
                     log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
         return done
 
+    def _due_alerts(self, now: datetime, latest: datetime) -> list[dict[str, object]]:
+        """The queued alerts whose retry time has come by either clock: the stored one (wall clock,
+        kept across a restart; one after `latest` is from a clock since set back) or, for a retry set
+        in this run, the monotonic one, so a clock stepped back holds none for as long as it went back."""
+        wall, ahead, mono = iso(now) or "", iso(latest) or "", self.monotonic()
+        due = []
+        for row in self.store.queued_alerts():
+            alert_id, at = int(row["id"]), row["next_attempt_at"]  # type: ignore[arg-type]
+            when = self._alert_due.get(alert_id)
+            if at is None or str(at) <= wall or str(at) > ahead or (when is not None and mono >= when):
+                self._alert_due.pop(alert_id, None)
+                due.append(row)
+        return due
+
+    def _postpone(self, alert_id: int, now: datetime, seconds: float) -> None:
+        """Not yet, for `seconds`: stored in wall-clock time, kept in monotonic time too (`_due_alerts`)."""
+        self.store.postpone_alert(alert_id, iso(now + timedelta(seconds=seconds)) or "")
+        self._alert_due[alert_id] = self.monotonic() + seconds
+
+    def _throttled(self, alert_id: int, last: datetime | None, now: datetime) -> float:
+        """Seconds a story update must still wait: edit_every after the alert's last send or edit. That
+        time is stored by the wall clock; a clock set back since never makes it wait more than edit_every."""
+        wall_wait = (last + timedelta(seconds=self.edit_every) - now).total_seconds() if last else 0.0
+        if wall_wait <= 0:
+            self._edit_due.pop(alert_id, None)
+            return 0.0
+        mono = self.monotonic()
+        due = self._edit_due.setdefault(alert_id, mono + min(wall_wait, self.edit_every))
+        if mono >= due:
+            self._edit_due.pop(alert_id, None)
+            return 0.0
+        return min(wall_wait, due - mono)
+
     async def _deliver_one(self, alert_id: int, update: bool, now: datetime) -> bool:
         alert = load_alert(self.store, alert_id, self.titles, update=update)
         if alert is None:
@@ -374,9 +410,9 @@ class Sender:
         sent = self.store.deliveries(alert_id)
         if update and sent:
             last = max(str(d["edited_at"] or d["sent_at"] or "") for d in sent.values())
-            due = datetime.fromisoformat(last) + timedelta(seconds=self.edit_every) if last else now
-            if due > now:  # story updates are throttled: one edit per alert per edit_every
-                self.store.postpone_alert(alert_id, iso(due) or "")
+            wait = self._throttled(alert_id, datetime.fromisoformat(last) if last else None, now)
+            if wait > 0:  # story updates are throttled: one edit per alert per edit_every
+                self._postpone(alert_id, now, wait)
                 return False
         self.store.begin_delivery(alert_id)  # a story growing from here on queues another update
         parts = to_parts(render_html(alert, self.tz))
@@ -404,7 +440,9 @@ class Sender:
         if failure is not None:
             raise failure  # retried later, for the chats that lack it only
         if edits_held:
-            self.store.postpone_alert(alert_id, iso(self._edits_until[0] if self._edits_until else now) or "")
+            due = self._edits_until or (now, self.monotonic())
+            self.store.postpone_alert(alert_id, iso(due[0]) or "")
+            self._alert_due[alert_id] = due[1]
             return False
         self.store.finish_delivery(alert_id, iso(now) or "")
         return True
