@@ -13,6 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import apscheduler.schedulers.base
+import apscheduler.triggers.interval
+import pytest
 from telethon.tl import types as tl
 
 from bot.live.sender import MAX_ATTEMPTS, MAX_RETRY_DELAY
@@ -317,6 +320,42 @@ def test_a_story_update_is_not_held_by_a_clock_set_back(fake: FakeTelegram, tmp_
             assert not any(m.edits for m in alerts(fake))  # the throttle still holds: a minute
             await ticks(service, clocks, 4)
             assert all(m.edits and "also Mash" in m.edits[-1][1] for m in alerts(fake))
+    run(go())
+
+
+def test_the_scheduled_jobs_are_not_held_by_a_clock_set_back(fake: FakeTelegram, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """APScheduler waits for the wall clock: stepped back an hour, the sender's 15 s pass (retries,
+    a flood wait's end), the poll and the digest all waited an hour more. The service notices the
+    step and moves them back; APScheduler here reads the test's wall clock."""
+    wall = [datetime.now(timezone.utc)]
+
+    class Stepped(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return wall[0].astimezone(tz) if tz else wall[0].replace(tzinfo=None)
+
+    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", Stepped)
+    monkeypatch.setattr(apscheduler.triggers.interval, "datetime", Stepped)
+
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, digest="hourly") as service:
+            mono = [1000.0]
+            service.clock, service.monotonic = (lambda: wall[0]), (lambda: mono[0])
+            service.check_clock()
+            before = {j.id: j.next_run_time for j in service.scheduler.get_jobs()}
+            wall[0] -= timedelta(hours=1)
+            mono[0] += 1
+            assert service.check_clock() == pytest.approx(3601, abs=1)
+            after = {j.id: j.next_run_time for j in service.scheduler.get_jobs()}
+            assert after["sender"] - wall[0] <= timedelta(seconds=15)
+            assert after["reconcile"] - wall[0] <= timedelta(minutes=60)
+            assert after["digest"] - wall[0] <= timedelta(hours=1) and after["digest"] < before["digest"]
+            mono[0] += 30
+            wall[0] += timedelta(seconds=30)
+            assert service.check_clock() == 0  # a clock that runs on is left alone
+            assert {j.id: j.next_run_time for j in service.scheduler.get_jobs()} == after
     run(go())
 
 

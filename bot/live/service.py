@@ -9,10 +9,12 @@ import signal
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta, timezone
+from time import monotonic as _monotonic
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from telethon import TelegramClient
 
 from ..alert.html import local_time
@@ -45,6 +47,9 @@ from .session import (
 __all__ = ["Service", "open_store", "run", "quiet_silencer"]
 
 log = logging.getLogger(__name__)
+
+CLOCK_CHECK_SECONDS = 30.0  # how often the wall clock is compared with the monotonic one
+CLOCK_STEP_SECONDS = 10.0  # a wall clock this far behind the monotonic one since the last check was set back
 
 
 def quiet_silencer(config: Config) -> Callable[[str, datetime], bool]:
@@ -84,12 +89,16 @@ class Service:
     def __init__(self, config: Config, store: Store, user: TelegramClient, *, rulebook: RuleBook | None = None,
                  bot: TelegramClient | None = None, scheduler: AsyncIOScheduler | None = None,
                  resolve_delay: float | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 monotonic: Callable[[], float] = _monotonic) -> None:
         self.config = config
         self.store = store
         self.user = user
         self.bot = bot
         self.clock = clock
+        self.monotonic = monotonic
+        self._clock_mark: tuple[datetime, float] | None = None  # (wall, monotonic) at the last `check_clock`
+        self._clock_task: asyncio.Task[None] | None = None
         self.rulebook = rulebook or RuleBook(config.rules, store)
         self.pipeline = Pipeline(store, self._matcher(), window_hours=config.story_window_hours)
         sending = bot if (bot is not None and config.send_via == "bot") else user
@@ -169,6 +178,8 @@ class Service:
         await self.sender.deliver()
         self.schedule()
         self.scheduler.start()
+        self.check_clock()
+        self._clock_task = asyncio.get_running_loop().create_task(self._watch_clock())
         log.info("watching %d channels (%d joined, %d polled only)", len(self.ingest.watched),
                  sum(w.joined for w in self.ingest.watched.values()),
                  sum(not w.joined for w in self.ingest.watched.values()))
@@ -194,6 +205,38 @@ class Service:
         add(self.watchdog, "interval", minutes=15, id="watchdog", coalesce=True, max_instances=1, misfire_grace_time=600)
         if c.retention_days:
             add(self.prune, CronTrigger(hour=3, minute=30, timezone=zone), id="retention", coalesce=True, misfire_grace_time=6 * 3600)
+
+    async def _watch_clock(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_CHECK_SECONDS)  # the loop's clock is monotonic
+            try:
+                self.check_clock()
+            except Exception:  # a task nobody awaits: a log line, and the next check
+                log.exception("checking the clock failed")
+
+    def check_clock(self) -> float:
+        """Seconds the wall clock was set back since the last check (0: not). APScheduler waits for
+        the wall clock, so after a step back every job would wait that much longer (the sender's
+        retries, the poll): interval jobs move back as far, cron jobs (the digest) to their next time
+        by the clock as it reads now."""
+        wall, mono = self.clock(), self.monotonic()
+        mark, self._clock_mark = self._clock_mark, (wall, mono)
+        if mark is None:
+            return 0.0
+        back = (mono - mark[1]) - (wall - mark[0]).total_seconds()
+        if back < CLOCK_STEP_SECONDS:
+            return 0.0
+        log.warning("the system clock was set back %d s: the scheduled jobs are moved back with it", back)
+        for job in self.scheduler.get_jobs():
+            if job.next_run_time is None:
+                continue  # paused
+            if isinstance(job.trigger, IntervalTrigger):
+                when = job.next_run_time - timedelta(seconds=back)
+            else:
+                when = job.trigger.get_next_fire_time(None, wall.astimezone(job.next_run_time.tzinfo)) or job.next_run_time
+            if when < job.next_run_time:
+                job.modify(next_run_time=when)
+        return back
 
     async def poll(self) -> None:
         """The scheduled reconcile: posts Telegram never pushed are found here. (And Telethon's
@@ -259,6 +302,8 @@ class Service:
                            watched=set(self.ingest.watched))
 
     async def stop(self) -> None:
+        if self._clock_task is not None:
+            self._clock_task.cancel()
         for task in self._rebuilds:
             task.cancel()  # the thread finishes on its own; its matcher is not put in use
         if self.scheduler.running:
