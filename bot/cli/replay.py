@@ -22,7 +22,7 @@ from ..alert.outbox import deliver_queued
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline
-from ..source import Skip, read_by_date, source_files
+from ..source import Note, Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
 from ..worker import default_workers
 from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, counted, err, fail, open_store, out
@@ -103,13 +103,15 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     _summary(pipeline, skips, n_files, db_path, shown)
     if interrupted:
         sys.exit(130)  # as a shell reports Ctrl-C: `replay ... && export ...` stops here
-    if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") for k in skips):
+    if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") and not isinstance(k, Note) for k in skips):
         sys.exit(1)  # not one post could be read: the lines above say why
 
 
 def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0) -> None:
     s = pipeline.summary
     c = out()
+    notes = [k for k in skips if isinstance(k, Note)]  # posts kept, a bad field left out: not skipped
+    skips = [k for k in skips if not isinstance(k, Note)]
     service = sum(1 for k in skips if k.reason.endswith(" message"))
     chats = sum(1 for k in skips if k.reason.endswith(NOT_A_CHANNEL))  # listed below, not errors
     problems = [k for k in skips if not k.reason.endswith(" message")]
@@ -125,6 +127,8 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("before --since", str(s.too_old))
     table.add_row("skipped", f"{len(skips)} ({counted(service, 'service message')}, "
                   + (f"{counted(chats, 'non-channel chat')}, " if chats else "") + f"{counted(len(problems) - chats, 'error')})")
+    if notes:
+        table.add_row("kept with a warning", f"{len(notes)} (stored; what was wrong with each is listed below)")
     joined = pipeline.stories.joined
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one
@@ -140,12 +144,20 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("from earlier runs", f"{shown - s.alerts - s.updates} (queued, not shown until now)")
     table.add_row("store", db_path)
     c.print(table)
-    problems.sort(key=_place)  # file by file, in file order (files are read side by side, by date)
-    reasons = Counter(k.reason.split(" (")[0] for k in problems)
-    for k in problems[:10]:
-        err().print(f"skipped {k}", markup=False, highlight=False)
-    if len(problems) > 10:
-        err().print(f"... and {len(problems) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5)))
+    _list("skipped", problems)
+    _list("warning", notes)
+
+
+def _list(what: str, items: list[Skip]) -> None:
+    """Up to 10 of `items` on stderr, one line each as `what file: where: reason`, then the
+    commonest reasons of the rest."""
+    items = sorted(items, key=_place)  # file by file, in file order (files are read side by side, by date)
+    reasons = Counter(k.reason.split(" (")[0] for k in items)
+    for k in items[:10]:
+        err().print(f"{what} {k}", markup=False, highlight=False)
+    if len(items) > 10:
+        err().print(f"... and {len(items) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5)),
+                    markup=False, highlight=False)
 
 
 def _place(skip: Skip) -> tuple[str, tuple[int, ...]]:

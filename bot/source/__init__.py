@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..post import Post
-from .export import HTML_EXPORT, Skip, export_parts, read_export
+from .export import HTML_EXPORT, Note, Skip, export_parts, read_export
 from .jsonl import STDIN, read_jsonl
 
-__all__ = ["Skip", "is_jsonl", "read_paths", "read_by_date", "source_files"]
+__all__ = ["Note", "Skip", "is_jsonl", "read_paths", "read_by_date", "source_files"]
 
 
 def _resolved(p: Path) -> Path:
@@ -110,7 +110,8 @@ def read_paths(paths: Iterable[str | Path]) -> Iterator[Post | Skip]:
 
 def read_by_date(paths: Iterable[str | Path], skips: list[Skip]) -> Iterator[Post]:
     """Posts of every file merged into date order (each file, and each chat of a full-account
-    export, is in date order), so stories fold as they happened; skips are appended to `skips`."""
+    export, is in date order), so stories fold as they happened; skips are appended to `skips`
+    (and Notes: a post kept without a bad field, before the post)."""
 
     def one(items: Iterable[Post | Skip]) -> Iterator[Post]:
         for item in items:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from ..post import Entity, Post
 
-__all__ = ["Skip", "BadInput", "read_export", "export_parts", "post_date", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
+__all__ = ["Skip", "Note", "BadInput", "read_export", "export_parts", "post_date", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite's INTEGER holds
 UNEXPECTED = "a field has a value of an unexpected kind"  # the reason when no check names it
@@ -32,6 +32,12 @@ class Skip:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.where}: {self.reason}" if self.where else f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Note(Skip):
+    """A post read with a bad optional field left out (kept, not skipped): the same line as a Skip,
+    so an analyst learns what was dropped; a Skip to every reader that only passes skips on."""
 
 
 class BadInput(ValueError):
@@ -152,10 +158,6 @@ def post_date(dt: datetime, value: Any, field: str) -> datetime:
     return dt
 
 
-def _ts(value: Any, field: str) -> datetime | None:
-    return None if value is None or value == "" else unix_time(value, field)
-
-
 def _date(msg: dict[str, Any]) -> datetime:
     if "date_unixtime" in msg:
         if msg["date_unixtime"] is None or msg["date_unixtime"] == "":
@@ -187,7 +189,23 @@ class _Chat:
     username: str | None
 
 
-def _message_to_post(msg: dict[str, Any], chat: _Chat) -> Post:
+def _edit_date(msg: dict[str, Any], notes: list[str]) -> datetime | None:
+    """When the post was last edited: `edited_unixtime`, or in an old export (no Unix times) the
+    ISO `edited`, read as UTC as `date` is. A bad one is a note and no edit date: the post is fine."""
+    field = "edited_unixtime" if "edited_unixtime" in msg else "edited"
+    value = msg.get(field)
+    if value is None or value == "":
+        return None
+    try:
+        return unix_time(value, field) if field == "edited_unixtime" else iso_time(value, field)
+    except BadInput as e:
+        notes.append(f"{e}: the post is kept without an edit date")
+        return None
+
+
+def _message_to_post(msg: dict[str, Any], chat: _Chat, notes: list[str]) -> Post:
+    """One export message -> Post; what was left out of it is appended to `notes` (shown only
+    when the post is read: a skipped message is its one Skip line)."""
     if "id" not in msg:
         raise KeyError("id")
     message_id = check_int(msg["id"], "id", minimum=1)
@@ -201,7 +219,7 @@ def _message_to_post(msg: dict[str, Any], chat: _Chat) -> Post:
         text=text,
         channel_title=chat.title,
         channel_username=chat.username,
-        edit_date=_ts(msg.get("edited_unixtime"), "edited_unixtime"),
+        edit_date=_edit_date(msg, notes),
         entities=entities,
         # a hidden sender's forward has null here; anything but a name is read as no name
         forward_name=fwd if isinstance(fwd, str) and fwd else None,
@@ -275,14 +293,18 @@ def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | 
         if kind != "message":
             yield Skip(path, label, f"{kind} message")
             continue
+        notes: list[str] = []
         try:
-            yield _message_to_post(msg, checked)
+            post = _message_to_post(msg, checked, notes)
         except KeyError as e:
             yield Skip(path, label, f"missing field {e}")
         except BadInput as e:
             yield Skip(path, label, str(e))
         except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
             yield Skip(path, label, UNEXPECTED)
+        else:
+            yield from (Note(path, label, why) for why in notes)
+            yield post
 
 
 def read_export(path: str | Path) -> Iterator[Post | Skip]:

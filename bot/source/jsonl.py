@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from ..post import Entity, Post
-from .export import _INT_TEXT, UNEXPECTED, BadInput, Skip, check_int, check_text, iso_time, post_date, show, unix_time
+from .export import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 
 __all__ = ["STDIN", "read_jsonl", "post_from_dict"]
 
@@ -77,9 +77,20 @@ def _entities(value: Any) -> tuple[Entity, ...]:
     return tuple(out)
 
 
-def post_from_dict(d: dict[str, Any]) -> Post:
+def _edit_date(value: Any, notes: list[str] | None) -> datetime | None:
+    """`edit_date`; a bad one is BadInput, or with `notes` a note and no edit date (the post is fine)."""
+    try:
+        return _when(value, "edit_date")
+    except BadInput as e:
+        if notes is None:
+            raise
+        notes.append(f"{e}: the post is kept without an edit date")
+        return None
+
+
+def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     """One JSON Lines record -> Post; raises KeyError (a missing field) or BadInput (a bad one,
-    named in its text)."""
+    named in its text). With `notes`, a bad edit_date is appended there and the post kept."""
     text = d.get("text")
     if text is None:  # a post with no text (a photo alone) written as null, as when the key is left out
         text = ""
@@ -95,13 +106,14 @@ def post_from_dict(d: dict[str, Any]) -> Post:
     if date is None:
         raise KeyError("date")
     post_date(date, d["date"], "date")
-    return Post(
+    kept: list[str] = []  # appended to `notes` only once the post is sure to be read
+    post = Post(
         channel_id=channel_id,  # type: ignore[arg-type]
         message_id=message_id,  # type: ignore[arg-type]
         date=date, text=text,
         channel_title=d.get("channel_title") or "",
         channel_username=_username(d.get("channel_username")),
-        edit_date=_when(d.get("edit_date"), "edit_date"),
+        edit_date=_edit_date(d.get("edit_date"), kept if notes is not None else None),
         entities=_entities(d.get("entities")),
         forward_channel_id=_int(d, "forward_channel_id"),
         forward_post_id=_int(d, "forward_post_id", minimum=1),
@@ -109,6 +121,9 @@ def post_from_dict(d: dict[str, Any]) -> Post:
         grouped_id=_int(d, "grouped_id"),
         media=d.get("media") or None,
     )
+    if notes is not None:
+        notes.extend(kept)
+    return post
 
 
 def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
@@ -138,10 +153,10 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
             lines = ((n, _line_at(f, offset)) for n, offset in order)
         blank = True
         for n, raw in lines:
-            item = _read_line(path, n, raw)
-            if item is not None:
+            items = _read_line(path, n, raw)
+            if items:
                 blank = False
-                yield item
+                yield from items
         if blank:  # said, not passed over: an export or a copy that failed leaves such a file
             yield Skip(str(path), "", "empty: no line in it holds a post")
 
@@ -186,29 +201,32 @@ def _line_at(f: BinaryIO, offset: int) -> bytes:
     return f.readline()
 
 
-def _read_line(path: Path, n: int, raw: bytes) -> Post | Skip | None:
-    """Line `n` of a .jsonl file as a post, the Skip that says why not, or None when blank."""
+def _read_line(path: Path, n: int, raw: bytes) -> list[Post | Skip]:
+    """Line `n` of a .jsonl file as a post (after a Note for each bad field left out of it), the
+    Skip that says why not, or nothing when blank."""
     try:
         line = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the first post
     except UnicodeDecodeError as e:
-        return Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")
+        return [Skip(str(path), f"line {n}", f"not UTF-8 ({e.reason})")]
     if not line.strip():
-        return None
+        return []
     try:
         rec = json.loads(line)
     except json.JSONDecodeError as e:
-        return Skip(str(path), f"line {n}", f"not valid JSON (column {e.colno}: {e.msg})")
+        return [Skip(str(path), f"line {n}", f"not valid JSON (column {e.colno}: {e.msg})")]
     except RecursionError:
-        return Skip(str(path), f"line {n}", "JSON nested too deeply")
+        return [Skip(str(path), f"line {n}", "JSON nested too deeply")]
     except ValueError:  # an integer of more than 4300 digits
-        return Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")
+        return [Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")]
     if not isinstance(rec, dict):
-        return Skip(str(path), f"line {n}", "not a JSON object")
+        return [Skip(str(path), f"line {n}", "not a JSON object")]
+    notes: list[str] = []
     try:
-        return post_from_dict(rec)
+        post = post_from_dict(rec, notes)
     except KeyError as e:
-        return Skip(str(path), f"line {n}", f"missing field {e}")
+        return [Skip(str(path), f"line {n}", f"missing field {e}")]
     except BadInput as e:
-        return Skip(str(path), f"line {n}", str(e))
+        return [Skip(str(path), f"line {n}", str(e))]
     except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
-        return Skip(str(path), f"line {n}", UNEXPECTED)
+        return [Skip(str(path), f"line {n}", UNEXPECTED)]
+    return [*(Note(str(path), f"line {n}", why) for why in notes), post]

@@ -1,0 +1,157 @@
+"""Malformed input an analyst meets in real exports: a post whose optional field is bad is kept
+(with one warning line naming file and message), a bad post is one skip line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.cli import cli
+from bot.post import Post
+from bot.source import Note, Skip
+from bot.source.export import read_export
+from bot.source.jsonl import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL = 1700000009
+
+
+def msg(mid: int, text: Any = None, **extra: Any) -> dict[str, Any]:
+    """A good Desktop-export message; `extra` adds or replaces fields."""
+    m: dict[str, Any] = {"id": mid, "type": "message", "date": f"2026-11-20T08:00:{mid:02d}",
+                         "date_unixtime": str(1795150800 + mid), "from": "Baza", "from_id": f"channel{CHANNEL}",
+                         "text": text if text is not None else f"Сообщение номер {mid} о событиях дня"}
+    m.update(extra)
+    return m
+
+
+def write_chat(path: Path, messages: list[dict[str, Any]], encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"name": "Baza", "type": "public_channel", "id": CHANNEL, "messages": messages}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding=encoding)
+    return path
+
+
+def replay(*args: Any) -> Result:
+    return CliRunner().invoke(cli, ["replay", *map(str, args), "--rules", str(ROOT / "rules"), "--alerts", "none"])
+
+
+def stored(db: Path) -> dict[int, tuple[Any, ...]]:
+    """message id -> (text, edit_date, forward_name) of every stored post."""
+    with sqlite3.connect(db) as c:
+        return {r[0]: r[1:] for r in c.execute("SELECT message_id, text, edit_date, forward_name FROM posts")}
+
+
+def row(result: Result, label: str) -> str | None:
+    """The value of one summary row, None when the summary has no such row."""
+    for line in result.stdout.splitlines():
+        if line.startswith(label + "  "):
+            return line[len(label):].strip()
+    return None
+
+
+def lines(result: Result, start: str) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith(start)]
+
+
+def assert_clean(result: Result) -> None:
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None
+
+
+# -- 1. a bad edit date keeps the post -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("edited_unixtime", "завтра", 'edited_unixtime "завтра" is not a Unix time'),
+    ("edited_unixtime", {"at": 1}, "edited_unixtime an object is not a Unix time"),
+    ("edited_unixtime", "99999999999999999", 'edited_unixtime "99999999999999999" is not a Unix time in range'),
+    ("edited", "вчера", 'edited "вчера" is not an ISO 8601 date'),  # an old export: no Unix times
+])
+def test_a_bad_edit_date_keeps_the_post_without_one_and_warns_once(
+        tmp_path: Path, field: str, value: Any, reason: str) -> None:
+    f = write_chat(tmp_path / "ChatExport" / "result.json", [msg(1), msg(2, **{field: value}), msg(3)])
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert sorted(stored(db)) == [1, 2, 3]
+    assert stored(db)[2][1] is None  # no edit date
+    assert row(r, "posts read") == "3" and str(row(r, "skipped")).startswith("0 ")
+    assert str(row(r, "kept with a warning")).startswith("1 ")
+    assert lines(r, "warning ") == [f"warning {f}: message #1 (id 2): {reason}: the post is kept without an edit date"]
+    assert lines(r, "skipped ") == []
+
+
+def test_an_old_exports_edited_date_is_read(tmp_path: Path) -> None:
+    m = msg(1, edited="2026-11-20T09:00:00")
+    del m["date_unixtime"]
+    [p] = read_export(write_chat(tmp_path / "result.json", [m]))
+    assert isinstance(p, Post) and p.edit_date is not None and p.edit_date.isoformat() == "2026-11-20T09:00:00+00:00"
+
+
+def test_a_copy_with_a_bad_edit_date_loses_nothing_already_stored(tmp_path: Path) -> None:
+    """The stored post, edited at 06:00 UTC, stays as it is when an export of it with a broken edit
+    date is replayed after it: the copy is counted as older than stored."""
+    db = tmp_path / "t.db"
+    good = write_chat(tmp_path / "a" / "result.json", [msg(1, "Правленый текст", edited_unixtime="1795154400")])
+    bad = write_chat(tmp_path / "b" / "result.json", [msg(1, "Первый текст", edited_unixtime="junk")])
+    assert_clean(replay(good, "--db", db))
+    r = replay(bad, "--db", db)
+    assert_clean(r)
+    assert stored(db)[1][:2] == ("Правленый текст", "2026-11-20T06:00:00+00:00")
+    assert len(lines(r, "warning ")) == 1
+
+
+def test_a_jsonl_line_with_a_bad_edit_date_is_kept_with_a_warning(tmp_path: Path) -> None:
+    f = tmp_path / "p.jsonl"
+    recs = [{"channel_id": CHANNEL, "message_id": i, "date": f"2026-11-20T08:00:0{i}Z", "text": f"пост {i}"}
+            for i in (1, 2)]
+    recs[1]["edit_date"] = "later"
+    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert sorted(stored(db)) == [1, 2] and stored(db)[2][1] is None
+    assert lines(r, "warning ") == [
+        f'warning {f}: line 2: edit_date "later" is not an ISO 8601 date: the post is kept without an edit date']
+
+
+# -- properties ----------------------------------------------------------------------------------
+
+_odd = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=6) | st.lists(
+    st.integers(), max_size=2) | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+
+
+@given(st.dictionaries(st.sampled_from(["edited_unixtime", "edited"]), _odd,
+                       max_size=4))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_an_export_message_with_a_good_id_date_and_text_is_never_skipped(tmp_path: Path, extra: dict[str, Any]) -> None:
+    f = write_chat(tmp_path / "result.json", [msg(1, **extra)])
+    items = list(read_export(f))
+    assert isinstance(items[-1], Post) and items[-1].message_id == 1
+    notes = items[:-1]
+    assert all(isinstance(n, Note) and str(n).startswith(f"{f}: message #0 (id 1): ") for n in notes)
+    assert (items[-1].edit_date is None) or not any("edit" in n.reason for n in notes)
+
+
+@given(st.dictionaries(st.sampled_from(["edit_date", "forward_name", "text"]), _odd, max_size=3))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_jsonl_line_is_a_post_after_its_notes_or_one_skip(tmp_path: Path, extra: dict[str, Any]) -> None:
+    f = tmp_path / "p.jsonl"
+    rec = {"channel_id": CHANNEL, "message_id": 1, "date": "2026-11-20T08:00:00Z", **extra}
+    f.write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    items = list(read_jsonl(f))
+    if isinstance(items[-1], Post):
+        assert all(isinstance(n, Note) and n.where == "line 1" for n in items[:-1])
+        noted = any("edit_date" in n.reason for n in items[:-1] if isinstance(n, Note))
+        assert noted == (extra.get("edit_date") not in (None, "") and items[-1].edit_date is None)
+    else:
+        [s] = items
+        assert isinstance(s, Skip) and not isinstance(s, Note)
