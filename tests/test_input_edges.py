@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bot.cli import cli
 from bot.post import Post
 from bot.source import Note, Skip
-from bot.source.export import read_export
+from bot.source.export import flatten_text, read_export
 from bot.source.jsonl import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,13 +123,114 @@ def test_a_jsonl_line_with_a_bad_edit_date_is_kept_with_a_warning(tmp_path: Path
         f'warning {f}: line 2: edit_date "later" is not an ISO 8601 date: the post is kept without an edit date']
 
 
+# -- 3. other malformed fields of a Desktop export -----------------------------------------------
+
+
+def test_a_text_part_with_a_bad_type_or_href_keeps_its_words(tmp_path: Path) -> None:
+    f = write_chat(tmp_path / "result.json", [
+        msg(1, ["Дезертир ", {"type": 5, "text": "задержан"}]),
+        msg(2, [{"type": "text_link", "text": "подробнее", "href": ["x"]}, " тут"]),
+    ])
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert {k: v[0] for k, v in stored(db).items()} == {1: "Дезертир задержан", 2: "подробнее тут"}
+    assert lines(r, "warning ") == [
+        f"warning {f}: message #0 (id 1): a text part's type 5 is not a string: its text kept without that formatting",
+        f"warning {f}: message #1 (id 2): a text part's href a list is not a string: "
+        "its text kept without that formatting"]
+
+
+def test_an_unreadable_text_is_read_from_text_entities(tmp_path: Path) -> None:
+    """Telegram Desktop writes the text twice (`text` and `text_entities`): a damaged `text`
+    need not lose the post."""
+    entities = [{"type": "bold", "text": "Срочно"}, {"type": "plain", "text": ": часть оцеплена"}]
+    f = write_chat(tmp_path / "result.json", [msg(1, [{"type": "bold", "text": 7}], text_entities=entities)])
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert stored(db)[1][0] == "Срочно: часть оцеплена"
+    assert lines(r, "warning ") == [f"warning {f}: message #0 (id 1): a text part is neither a string nor "
+                                    "{type, text}: read from text_entities instead"]
+
+
+def test_a_forwarded_from_that_is_not_a_name_is_said_and_the_post_kept(tmp_path: Path) -> None:
+    f = write_chat(tmp_path / "result.json", [msg(1, forwarded_from={"name": "Baza"}), msg(2, forwarded_from="Сводка")])
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert {k: v[2] for k, v in stored(db).items()} == {1: None, 2: "Сводка"}
+    assert lines(r, "warning ") == [f"warning {f}: message #0 (id 1): forwarded_from an object is not a name: "
+                                    "the post is kept without its forward origin"]
+
+
+def test_a_jsonl_line_that_is_an_array_says_so(tmp_path: Path) -> None:
+    f = tmp_path / "p.jsonl"
+    good = {"channel_id": CHANNEL, "message_id": 1, "date": "2026-11-20T08:00:00Z", "text": "пост"}
+    f.write_text(json.dumps(good) + "\n" + json.dumps([good]) + "\n", encoding="utf-8")
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert sorted(stored(db)) == [1]
+    assert lines(r, "skipped ") == [f"skipped {f}: line 2: a list, not a JSON object (one post object per line)"]
+
+
+# The cases that already worked, kept working: every post stored once, no line on stderr.
+
+
+def test_the_same_channel_exported_twice_in_nested_folders_is_stored_once(tmp_path: Path) -> None:
+    write_chat(tmp_path / "week" / "a" / "result.json", [msg(1), msg(2)])
+    write_chat(tmp_path / "week" / "b" / "c" / "result.json", [msg(1), msg(2), msg(3)])
+    db = tmp_path / "t.db"
+    r = replay(tmp_path / "week", "--db", db)
+    assert_clean(r)
+    assert sorted(stored(db)) == [1, 2, 3]
+    assert row(r, "new") == "3" and row(r, "already stored") == "2"
+
+
+@pytest.mark.parametrize("case", ["bom", "crlf", "from_id", "date_unixtime_number", "text_entities_bad"])
+def test_edges_that_read_as_they_are(tmp_path: Path, case: str) -> None:
+    if case == "crlf":
+        f = tmp_path / "p.jsonl"
+        f.write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(
+            {"channel_id": CHANNEL, "message_id": i, "date": f"2026-11-20T08:00:0{4 - i}Z", "text": f"пост {i}"},
+            ensure_ascii=False).encode() + b"\r\n" for i in (1, 2, 3)))
+    else:
+        extra = {"from_id": {"from_id": "user12345"}, "date_unixtime_number": {"date_unixtime": 1795150801},
+                 "text_entities_bad": {"text_entities": [{"type": 5, "text": 6}]}}.get(case, {})
+        f = write_chat(tmp_path / "result.json", [msg(1, **extra), msg(2), msg(3)],
+                       encoding="utf-8-sig" if case == "bom" else "utf-8")
+    db = tmp_path / "t.db"
+    r = replay(f, "--db", db)
+    assert_clean(r)
+    assert sorted(stored(db)) == [1, 2, 3] and r.stderr.count("\n") <= 1  # at most the shipped-rules line
+
+
 # -- properties ----------------------------------------------------------------------------------
 
 _odd = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=6) | st.lists(
     st.integers(), max_size=2) | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+_part = st.one_of(st.text(max_size=8), st.fixed_dictionaries(
+    {"text": st.text(max_size=8)}, optional={"type": _odd | st.sampled_from(["plain", "bold", "link", "text_link"]),
+                                              "href": _odd}))
 
 
-@given(st.dictionaries(st.sampled_from(["edited_unixtime", "edited"]), _odd,
+@given(st.lists(_part, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_flatten_text_with_notes_keeps_every_word_whatever_the_formatting(parts: list[Any]) -> None:
+    notes: list[str] = []
+    text, ents = flatten_text(parts, notes)
+    assert text == "".join(p if isinstance(p, str) else p["text"] for p in parts)
+    bad = [p for p in parts if isinstance(p, dict) and (
+        not isinstance(p.get("type", "plain"), str) or (p.get("href") is not None and not isinstance(p["href"], str)))]
+    assert len(notes) == len(bad)
+    styled = [p for p in parts if isinstance(p, dict) and p not in bad and p.get("type", "plain") != "plain"]
+    assert len(ents) == len(styled)
+    total = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    assert all(0 <= e.offset and e.offset + e.length <= total for e in ents)
+
+
+@given(st.dictionaries(st.sampled_from(["edited_unixtime", "edited", "forwarded_from", "text_entities"]), _odd,
                        max_size=4))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_an_export_message_with_a_good_id_date_and_text_is_never_skipped(tmp_path: Path, extra: dict[str, Any]) -> None:

@@ -516,9 +516,8 @@ def test_export_string_username_is_used_for_links(tmp_path: Path) -> None:
     ({"date": "вчера"}, 'date "вчера" is not an ISO 8601 date'),
     ({"date": "2024-01-01T00:00:00+25:00"}, 'date "2024-01-01T00:00:00+25:00" is not an ISO 8601 date'),
     ({"date": "0001-01-01T00:00:00+01:00"}, 'date "0001-01-01T00:00:00+01:00" is out of range'),
-    ({"text": [{"type": 5, "text": "a"}]}, "a text part's type 5 is not a string"),
-    ({"text": [{"type": "text_link", "text": "a", "href": 5}]}, "a text part's href 5 is not a string"),
     ({"type": 5}, "type 5 is not a message type"),
+    ({"text": [{"type": "bold", "text": 5}]}, "a text part is neither a string nor {type, text}"),  # no text_entities
 ])
 def test_export_bad_date_or_text_part_has_a_clear_reason(tmp_path: Path, extra: dict[str, Any], reason: str) -> None:
     bad = msg(2, "плохое", unix=None if "date" in extra else "1700000000")

@@ -219,7 +219,8 @@ def _read_line(path: Path, n: int, raw: bytes) -> list[Post | Skip]:
     except ValueError:  # an integer of more than 4300 digits
         return [Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")]
     if not isinstance(rec, dict):
-        return [Skip(str(path), f"line {n}", "not a JSON object")]
+        kind = "a list" if isinstance(rec, list) else show(rec)
+        return [Skip(str(path), f"line {n}", f"{kind}, not a JSON object (one post object per line)")]
     notes: list[str] = []
     try:
         post = post_from_dict(rec, notes)
