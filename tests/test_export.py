@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.cli import cli
 from bot.store.db import Store
+from bot.store.export import fit_cell
 from bot.store.read import EXPORT_FIELDS, iter_export_rows
 
 from .sample_store import KUBAN, ROOT, Sample
@@ -226,6 +229,47 @@ def test_xlsx_keeps_an_id_past_excels_15_digits_whole(tmp_path: Path) -> None:
     row = dict(zip(EXPORT_FIELDS, next(openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True))))
     assert row["channel_id"] == 1117628569 and row["message_id"] == str(2**63 - 1)
     assert row["link"].endswith(f"/{2**63 - 1}")
+
+
+def test_xlsx_marks_a_text_too_long_for_a_cell_and_says_so_once(tmp_path: Path) -> None:
+    """Excel holds 32,767 characters a cell: a longer post is cut with a marker saying how much,
+    and one stderr line points to the CSV / JSON Lines export, which has it whole."""
+    import openpyxl
+
+    long_text = "В части задержали дезертира. " + "😀абв" * 10_000  # 40,029 characters, 50,029 UTF-16 units
+    src, db, out = tmp_path / "long.jsonl", tmp_path / "t.db", tmp_path / "out.xlsx"
+    src.write_text("".join(json.dumps({"channel_id": 1117628569, "message_id": i, "date": f"2024-11-20T09:0{i}:00Z",
+                                       "text": text}, ensure_ascii=False) + "\n"
+                           for i, text in ((1, long_text), (2, "Короткий пост."))), encoding="utf-8")
+    assert run("replay", src, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+    r = run("export", "--db", db, "-o", out, "--all-posts")
+    assert r.exit_code == 0, r.output
+    texts = {row[EXPORT_FIELDS.index("message_id")]: row[EXPORT_FIELDS.index("text")]
+             for row in openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True)}
+    assert texts[2] == "Короткий пост."
+    cell = texts[1]
+    kept, _, marker = cell.partition(" … [")
+    assert long_text.startswith(kept) and len(cell.encode("utf-16-le")) // 2 <= 32_767
+    assert marker == (f"{len(long_text) - len(kept):,} characters cut: Excel holds 32,767 per cell; "
+                      "the CSV or JSON Lines export has them all]")
+    assert r.stderr.splitlines()[1:] == [
+        "1 cell cut at Excel's 32,767 characters (text 1), each ending with how many were cut: "
+        "the CSV or JSON Lines export has the full text"]
+    csv_text = run("export", "--db", db, "--all-posts").stdout
+    assert {row["message_id"]: row["text"] for row in csv_rows(csv_text)}["1"] == long_text
+
+
+@given(st.text(min_size=1, max_size=6), st.integers(min_value=1, max_value=12_000))
+@settings(max_examples=60, deadline=None)
+def test_fit_cell_keeps_a_whole_prefix_within_excels_limit(piece: str, times: int) -> None:
+    value = piece * times
+    fitted, lost = fit_cell(value)
+    if len(value.encode("utf-16-le", "surrogatepass")) <= 32_767 * 2:
+        assert (fitted, lost) == (value, 0)
+        return
+    assert len(fitted.encode("utf-16-le", "surrogatepass")) <= 32_767 * 2
+    assert lost > 0 and value.startswith(fitted[:len(value) - lost])
+    assert fitted[len(value) - lost:].startswith(f" … [{lost:,} characters cut")
 
 
 def test_xlsx_needs_an_output_file(sample: Sample) -> None:

@@ -6,13 +6,14 @@ import io
 import logging
 import os
 import sys
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 import click
 
-from ..store.export import FORMATS, write_csv, write_jsonl, write_xlsx
+from ..store.export import FORMATS, XLSX_MAX_CHARS, write_csv, write_jsonl, write_xlsx
 from ..store.read import SearchError, iter_export_rows
 from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_rules, check_span, counted, fail, open_store
 
@@ -67,8 +68,9 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         check_channels(store, channels)
         rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,
                                 search=search, all_posts=all_posts)
+        cut: Counter[str] = Counter()  # cells too long for Excel, by column
         try:
-            n = _write(rows, fmt, output, bom)
+            n = _write(rows, fmt, output, bom, cut)
         except SearchError as e:
             fail(f"--search: {e}")
         except BrokenPipeError:  # `tgwatch export | head`: the reader has had enough
@@ -79,6 +81,10 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     finally:
         store.close()
     click.echo(f"{counted(n, 'row')} written to {output or 'stdout'}", err=True)
+    if cut:
+        columns = ", ".join(f"{name} {k}" for name, k in sorted(cut.items()))
+        click.echo(f"{counted(sum(cut.values()), 'cell')} cut at Excel's {XLSX_MAX_CHARS:,} characters ({columns}), "
+                   "each ending with how many were cut: the CSV or JSON Lines export has the full text", err=True)
 
 
 _SUFFIXES = {"ndjson": "jsonl"}  # other names of a format
@@ -112,9 +118,10 @@ def _check_output(output: str, db_path: str) -> None:
         pass
 
 
-def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool) -> int:
+def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool,
+           cut: Counter[str] | None = None) -> int:
     """Write to `output` through a temporary file renamed at the end (no half-written file on
-    error), or to stdout as UTF-8 whatever the locale."""
+    error), or to stdout as UTF-8 whatever the locale; xlsx cells cut are counted in `cut`."""
     rows = _first_checked(rows)
     if output is None:
         binary = getattr(sys.stdout, "buffer", None)
@@ -131,11 +138,11 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
             stream.detach()
     target = Path(output)
     if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
-        return _write_file(rows, fmt, target, bom)
+        return _write_file(rows, fmt, target, bom, cut)
     target = target.resolve()  # through a link: the file it names is replaced, the link kept
     tmp = target.with_name(f".{target.name}.part")
     try:
-        n = _write_file(rows, fmt, tmp, bom)
+        n = _write_file(rows, fmt, tmp, bom, cut)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -143,10 +150,11 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     return n
 
 
-def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool) -> int:
-    """Write the rows to `path` in `fmt`; returns how many."""
+def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool,
+                cut: Counter[str] | None = None) -> int:
+    """Write the rows to `path` in `fmt`; returns how many (xlsx cells cut counted in `cut`)."""
     if fmt == "xlsx":
-        return write_xlsx(rows, path)
+        return write_xlsx(rows, path, cut)
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
         return write_csv(rows, f, excel=bom) if fmt == "csv" else write_jsonl(rows, f)
 

@@ -8,11 +8,12 @@ import csv
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from collections import Counter
 from typing import IO, Any, Iterable
 
 from .read import EXPORT_FIELDS
 
-__all__ = ["FORMATS", "LIST_SEPARATOR", "write_csv", "write_jsonl", "write_xlsx"]
+__all__ = ["FORMATS", "LIST_SEPARATOR", "XLSX_MAX_CHARS", "write_csv", "write_jsonl", "write_xlsx"]
 
 FORMATS = ("csv", "jsonl", "xlsx")
 LIST_SEPARATOR = "; "
@@ -20,6 +21,7 @@ LIST_SEPARATOR = "; "
 # Excel limits: rows per sheet, characters per cell, hyperlinks per sheet.
 _XLSX_MAX_ROWS = 1_048_576
 _XLSX_MAX_URLS = 65_530
+XLSX_MAX_CHARS = 32_767  # per cell, in UTF-16 units (an emoji counts two), as Excel and xlsxwriter count
 _XLSX_EXACT = 10**15  # Excel keeps 15 digits of a number: a larger id is written as text, whole
 _XLSX_WIDTHS = {
     "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
@@ -74,9 +76,31 @@ def _xlsx_date(value: str) -> datetime | str:
         return value
 
 
-def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+def _utf16_len(s: str) -> int:
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def fit_cell(value: str) -> tuple[str, int]:
+    """`value` as an Excel cell holds it, and how many characters were cut: a text past
+    XLSX_MAX_CHARS ends with a marker saying so (xlsxwriter would cut it without a word)."""
+    if len(value) <= XLSX_MAX_CHARS // 2 or _utf16_len(value) <= XLSX_MAX_CHARS:
+        return value, 0
+
+    def marker(n: int) -> str:
+        return f" … [{n:,} characters cut: Excel holds {XLSX_MAX_CHARS:,} per cell; the CSV or JSON Lines export has them all]"
+
+    room = XLSX_MAX_CHARS - _utf16_len(marker(len(value)))  # the largest count: the real one is no longer
+    units = value.encode("utf-16-le", "surrogatepass")[:2 * room]
+    if units and 0xD800 <= int.from_bytes(units[-2:], "little") <= 0xDBFF:  # half an emoji: left out whole
+        units = units[:-2]
+    kept = units.decode("utf-16-le", "surrogatepass")
+    return kept + marker(len(value) - len(kept)), len(value) - len(kept)
+
+
+def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, cut: Counter[str] | None = None) -> int:
     """Rows as an Excel workbook written in constant memory: bold frozen header, sized columns,
-    dates as UTC date cells; a new sheet starts when one is full. Returns how many rows."""
+    dates as UTC date cells; a new sheet starts when one is full. Returns how many rows; a cell
+    too long for Excel is cut with a marker (`fit_cell`) and counted by column in `cut`."""
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
@@ -118,7 +142,10 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
                 elif i in link_cols and value and urls < _XLSX_MAX_URLS and ws.write_url(r, i, value, link, value) >= 0:
                     urls += 1
                 elif value != "":
-                    ws.write_string(r, i, str(value), top)  # never a formula, whatever the post says
+                    text, lost = fit_cell(str(value))
+                    if lost and cut is not None:
+                        cut[name] += 1
+                    ws.write_string(r, i, text, top)  # never a formula, whatever the post says
             n += 1
         if r:
             ws.autofilter(0, 0, r, len(EXPORT_FIELDS) - 1)
