@@ -281,8 +281,8 @@ NOT_A_CHANNEL = "not a channel, not read"
 
 
 def _chat(chat: dict[str, Any], path: str, where: str) -> Iterator[_Chat | Skip]:
-    """The checked chat fields (last), after a skip line for each bad optional one; only a
-    skip when the chat cannot be read (no usable id)."""
+    """The checked chat fields (last), after a Note for each bad optional one (its posts are still
+    read); only a skip when the chat cannot be read (no usable id)."""
     if "id" not in chat:
         yield Skip(path, where, "chat has no id")
         return
@@ -295,14 +295,14 @@ def _chat(chat: dict[str, Any], path: str, where: str) -> Iterator[_Chat | Skip]
     # by id): a bad one is reported and read as absent rather than losing the chat's posts.
     title, username = chat.get("name"), chat.get("username")
     if title is not None and not isinstance(title, str):
-        yield Skip(path, where, f"chat name {show(title)} is not a string (read as no name)")
+        yield Note(path, where, f"chat name {show(title)} is not a string (read as no name)")
         title = None
     if username is not None and not isinstance(username, str):
-        yield Skip(path, where, f"chat username {show(username)} is not a string (read as no username)")
+        yield Note(path, where, f"chat username {show(username)} is not a string (read as no username)")
         username = None
     kind = chat.get("type")
     if kind is not None and not isinstance(kind, str):  # a sign of a damaged file: read as a channel
-        yield Skip(path, where, f"chat type {show(kind)} is not a string (ignored)")
+        yield Note(path, where, f"chat type {show(kind)} is not a string (ignored)")
     elif kind in NOT_CHANNELS:
         yield Skip(path, where, f"{NOT_CHANNELS[kind]}: {NOT_A_CHANNEL}")
         return
