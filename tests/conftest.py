@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TGWATCH_SHARED", ROOT.parent / "shared"))
 CORPUS = SHARED / "corpus" / "telegram-ru-news-2024"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a child a test sends Ctrl-C: a suite started in the background by a
+    non-interactive shell (`pytest &`, nohup) ignores SIGINT, its children inherit that, and Python
+    then installs no KeyboardInterrupt handler: the child would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

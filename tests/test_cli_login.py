@@ -22,6 +22,8 @@ from telethon import TelegramClient
 
 from bot.cli import cli
 
+from .conftest import interruptible
+
 ROOT = Path(__file__).resolve().parents[1]
 HASH = "0123456789abcdef0123456789abcdef"
 ENV = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
@@ -124,7 +126,7 @@ def test_ctrl_c_while_connecting_still_cancels_the_login(dc: FakeDC, tmp_path: P
     env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "login", "-c", str(cfg),
                               "--phone", "+447700900123"], env=env, cwd=tmp_path,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 20
         while not dc.held and time.monotonic() < deadline:  # wait until it is mid-handshake

@@ -22,6 +22,7 @@ from bot.pipeline import Pipeline
 from bot.post import Entity, Post
 from bot.source import read_paths
 from bot.store.db import Store
+from .conftest import interruptible
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
@@ -673,7 +674,7 @@ def test_ctrl_c_mid_replay_exits_130_and_the_same_replay_then_finishes(tmp_path:
     child = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "replay", str(feed),
                               "--db", str(db), "--rules", str(RULES), "--alerts", "none"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=interruptible)
     with open(feed, "w", encoding="utf-8") as w:  # returns once replay has opened the feed
         w.write(line)
         w.flush()
