@@ -15,7 +15,8 @@ from functools import lru_cache
 from typing import Iterator
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
-           "rough_words", "rough_head_words", "script_of", "search_fold", "printable"]
+           "rough_words", "rough_head_words", "script_of", "search_fold", "printable", "cyrillic_reading",
+           "latin_reading"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
 # BOM, ...) plus combining stress marks: removed, never word boundaries. Looked for where Unicode
@@ -184,9 +185,48 @@ def rough_head_words(text: str) -> tuple[list[str], list[str]]:
     return head, head + word_re.findall(folded, nl)
 
 
+def cyrillic_reading(word: str) -> str | None:
+    """A normalised word's Latin look-alikes written in Cyrillic, when every Latin letter has a
+    twin: what an all-caps «BCУ» reads as, the case that told it being gone after folding."""
+    to_cyr = word.translate(_LAT_TO_CYR_T)
+    return None if any("a" <= c <= "z" for c in to_cyr) else to_cyr
+
+
+_CYR_TO_LAT_ALL_T = str.maketrans({c: la for la, c in _LAT_TO_CYR.items()})
+
+
+def latin_reading(word: str) -> str | None:
+    """A normalised word's Cyrillic look-alikes written in Latin, capital twins included (т, н, м,
+    в: «NАТО»), when every Cyrillic letter has one; else None."""
+    to_lat = word.translate(_CYR_TO_LAT_ALL_T)
+    return None if any(script_of(c) == "cyr" for c in to_lat) else to_lat
+
+
 def is_mixed(word: str) -> bool:
     """Does a normalised word mix Latin and Cyrillic letters?"""
     return _MIXED_RE.search(word) is not None
+
+
+# Capital look-alikes: an all-caps word that mixes scripts is a Cyrillic abbreviation in disguise
+# («BCУ», «КTO») when every Latin capital has a Cyrillic twin; NATO, USA, HIMARS have letters
+# with none (N, U, S, R) and stay Latin.
+_CAPS_LAT_TO_CYR_T = str.maketrans("ACEOPXYKMTHBI", "АСЕОРХУКМТНВІ")
+_CAPS_CYR_TO_LAT_T = str.maketrans("АСЕОРХУКМТНВІ", "ACEOPXYKMTHBI")
+_CAPS_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def _caps_to_cyr(m: re.Match[str]) -> str:
+    """An all-caps word mixing scripts, written in one: Cyrillic when all its Latin capitals have twins."""
+    w = m.group()
+    if not w.isupper() or not any("А" <= c <= "Я" or c in "ЁІЇЄҐЎ" for c in w):
+        return w
+    to_cyr = w.translate(_CAPS_LAT_TO_CYR_T)
+    if not any("A" <= c <= "Z" for c in to_cyr):
+        return to_cyr
+    # a Latin capital with no twin (N of «NАТО» with Cyrillic А, Т, О): a Latin word, when every
+    # Cyrillic capital has a Latin twin
+    to_lat = w.translate(_CAPS_CYR_TO_LAT_T)
+    return w if any("А" <= c <= "Я" or c in "ЁІЇЄҐЎ" for c in to_lat) else to_lat
 
 
 def normalize(text: str) -> str:
@@ -195,10 +235,16 @@ def normalize(text: str) -> str:
     The result keeps word boundaries: tokenising it with `WORD_RE` gives the same words as
     `tokenize(text)`.
     """
-    text = _fold_basic(text)
-    if _MIXED_RE.search(text):
-        text = _MIXED_WORD_RE.sub(_fold_mixed_word, text)
-    return text
+    folded = _fold_basic(text)
+    if _MIXED_RE.search(folded):
+        # Case is gone once folded: read all-caps mixed words off the text before folding (rare: only
+        # texts that mix scripts inside a word pay for it).
+        raw = _nfkc(_FORMAT_RE.sub("", text))
+        caps = _CAPS_WORD_RE.sub(_caps_to_cyr, raw)
+        if caps != raw:
+            folded = _fold_basic(caps)
+        folded = _MIXED_WORD_RE.sub(_fold_mixed_word, folded)
+    return folded
 
 
 @lru_cache(maxsize=65536)
@@ -234,11 +280,12 @@ def _outside(matches: Iterator[re.Match[str]], urls: list[tuple[int, int]]) -> I
         yield m
 
 
-def _tokens_in_place(norm: str, urls: list[tuple[int, int]]) -> list[Token]:
+def _tokens_in_place(text: str, norm: str, urls: list[tuple[int, int]]) -> list[Token]:
     out: list[Token] = []
     for m in _outside(_word_re(norm).finditer(norm), urls):
         w = m.group()
-        out.append(Token(normalize_word(w) if _MIXED_RE.search(w) else w, *m.span()))
+        # (a mixed word is folded from its own letters: their case tells an abbreviation, «BCУ»)
+        out.append(Token(normalize_word(text[m.start():m.end()]) if _MIXED_RE.search(w) else w, *m.span()))
     return out
 
 
@@ -272,7 +319,7 @@ def tokenize(text: str) -> list[Token]:
         if len(norm) == len(text):
             # Folding kept every character in place (the usual case): read the words and
             # their spans straight off the folded text.
-            return _tokens_in_place(norm, urls)
+            return _tokens_in_place(text, norm, urls)
     out: list[Token] = []
     for m in _outside(_RAW_WORD_RE.finditer(text), urls):
         start, end = m.span()

@@ -16,7 +16,16 @@ from typing import Callable, Iterable, Mapping, Protocol
 
 from rapidfuzz.distance import OSA
 
-from ..text import Token, find_urls, is_mixed, normalize_word, rough_words, tokenize
+from ..text import (
+    Token,
+    cyrillic_reading,
+    find_urls,
+    is_mixed,
+    latin_reading,
+    normalize_word,
+    rough_words,
+    tokenize,
+)
 from .morph import Morphology, default_morphology
 from .query import (
     And,
@@ -226,10 +235,17 @@ class Matcher:
     # -- classifying post words ----------------------------------------------------------------
 
     def _classify(self, token: str) -> tuple[tuple[int, str, float], ...]:
-        if is_mixed(token) and (folded := normalize_word(token)) != token:
-            result = self._lookup(folded)
-            self._remember(token, result)
-            return result
+        if is_mixed(token):
+            # The post's own letters decide which script a mixed word is read in (in capitals, «BCУ»
+            # is Cyrillic, «NАТО» Latin), and their case is gone here: a candidate in any reading.
+            readings = dict.fromkeys(r for r in (normalize_word(token), cyrillic_reading(token), latin_reading(token))
+                                     if r is not None and r != token)
+            if readings:
+                result = ()
+                for r in readings:
+                    result = _union(result, self._lookup(r))
+                self._remember(token, result)
+                return result
         if token.endswith("'s") and token.isascii():
             result = self._possessive(token)
             self._remember(token, result)
@@ -504,6 +520,15 @@ def _near(left: list[_Occ], right: list[_Occ], distance: int) -> list[_Occ] | No
                 a, b = (y, x) if flip else (x, y)
                 out[(id(a), id(b))] = (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2])
     return list(out.values()) or None
+
+
+def _union(a: tuple[tuple[int, str, float], ...],
+           b: tuple[tuple[int, str, float], ...]) -> tuple[tuple[int, str, float], ...]:
+    """Classifications of two readings of one word, each term once (the first reading's kept)."""
+    if not b:
+        return a
+    seen = {e[0] for e in a}
+    return a + tuple(e for e in b if e[0] not in seen)
 
 
 def _capitals(surface: str) -> bool:

@@ -1,0 +1,76 @@
+"""Matching gaps an analyst notices: abbreviations and designations typed with look-alike letters,
+ordinals, names in oblique cases, English names read as typos, shouted headlines."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule, load_rules
+from bot.text import normalize, tokenize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@lru_cache(maxsize=None)
+def matcher(query: str) -> Matcher:
+    return Matcher([Rule.from_query("r", query)])
+
+
+def forms(query: str, text: str) -> list[str]:
+    """The post's words the rule hit, in text order ([] when it does not match)."""
+    found = matcher(query).match(text)
+    return [h.form for h in found[0].hits] if found else []
+
+
+@lru_cache(maxsize=1)
+def shipped() -> Matcher:
+    return Matcher(load_rules(ROOT / "rules"))
+
+
+# -- 1. abbreviations in look-alike capitals ---------------------------------------------------
+
+
+@pytest.mark.parametrize("query, text, hit", [
+    ("ВСУ", "Удар BCУ по городу", "BCУ"),  # Latin B, C + Cyrillic У
+    ("=КТО", "В районе введён режим КTO", "КTO"),  # Latin T, O
+    ("=NATO", "учения NАТО", "NАТО"),  # Cyrillic А, Т, О around a Latin N: still NATO
+])
+def test_capitals_in_look_alike_letters_match_the_abbreviation(query: str, text: str, hit: str) -> None:
+    assert forms(query, text) == [hit]
+
+
+def test_genuine_latin_abbreviations_stay_latin() -> None:
+    assert normalize("NATO, USA и HIMARS") == "nato, usa и himars"
+    assert normalize("HIMАRS") == "himars"  # a Cyrillic А inside
+    assert forms("=BMP", "колонна ВМР") == []  # a Latin exact form of 3 letters is not read in Cyrillic
+
+
+_TWINS = "АВСЕНКМОРТХУ"  # Cyrillic capitals with Latin twins, and the twins
+_LATIN = dict(zip(_TWINS, "ABCEHKMOPTXY"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_TWINS), st.booleans()), min_size=2, max_size=6)
+       .filter(lambda w: not all(latin for _, latin in w)))
+def test_all_caps_mixed_word_of_twins_reads_as_cyrillic(word: list[tuple[str, bool]]) -> None:
+    """An all-caps word with a Cyrillic letter whose Latin letters all have Cyrillic twins is the
+    Cyrillic word, in `normalize` and `tokenize` alike."""
+    cyrillic = "".join(c for c, _ in word)
+    disguised = "".join(_LATIN[c] if latin else c for c, latin in word)
+    text = f"удар {disguised} по городу"
+    assert normalize(text) == normalize(f"удар {cyrillic} по городу")
+    assert [t.text for t in tokenize(text)] == ["удар", normalize(cyrillic), "по", "городу"]
+    assert normalize(normalize(text)) == normalize(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from(_TWINS + "ABCEHKMOPTXYNRSUDG"), min_size=2, max_size=6)
+       .filter(lambda w: any(c in "NRSUDG" for c in w)))
+def test_all_caps_word_with_a_latin_letter_without_twin_never_becomes_cyrillic(word: str) -> None:
+    assert not any("а" <= c <= "я" for c in normalize(word))
