@@ -16,7 +16,7 @@ from typing import Iterator
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
            "rough_words", "rough_head_words", "script_of", "search_fold", "printable", "cyrillic_reading",
-           "latin_reading"]
+           "twin_spelling", "latin_reading"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
 # BOM, ...) plus combining stress marks: removed, never word boundaries. Looked for where Unicode
@@ -193,6 +193,7 @@ def cyrillic_reading(word: str) -> str | None:
 
 
 _CYR_TO_LAT_ALL_T = str.maketrans({c: la for la, c in _LAT_TO_CYR.items()})
+_TWIN_T = str.maketrans({**_LAT_TO_CYR, **{c: la for la, c in _LAT_TO_CYR.items()}})
 
 
 def latin_reading(word: str) -> str | None:
@@ -200,6 +201,15 @@ def latin_reading(word: str) -> str | None:
     в: «NАТО»), when every Cyrillic letter has one; else None."""
     to_lat = word.translate(_CYR_TO_LAT_ALL_T)
     return None if any(script_of(c) == "cyr" for c in to_lat) else to_lat
+
+
+def twin_spelling(word: str) -> str | None:
+    """A one-script normalised word spelt in the other script's look-alikes («х» <-> «x», «кто» <->
+    «kto»), when every letter has a twin; None otherwise."""
+    out = word.translate(_TWIN_T)
+    if out == word or any(script_of(a) == script_of(b) != "" for a, b in zip(word, out)):
+        return None
+    return out if len({script_of(c) for c in out} - {""}) == 1 else None
 
 
 def is_mixed(word: str) -> bool:

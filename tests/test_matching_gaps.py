@@ -74,3 +74,24 @@ def test_all_caps_mixed_word_of_twins_reads_as_cyrillic(word: list[tuple[str, bo
        .filter(lambda w: any(c in "NRSUDG" for c in w)))
 def test_all_caps_word_with_a_latin_letter_without_twin_never_becomes_cyrillic(word: str) -> None:
     assert not any("а" <= c <= "я" for c in normalize(word))
+
+
+# -- 2. designations in either script -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", ["Х-101", "X-101"])
+@pytest.mark.parametrize("text, hit", [("Ракета Х-101 сбита", ["Х", "101"]), ("Ракета X-101 сбита", ["X", "101"])])
+def test_missile_designation_matches_in_either_script(rule: str, text: str, hit: list[str]) -> None:
+    assert forms(rule, text) == hit
+
+
+@pytest.mark.parametrize("rule, text", [
+    ("Су-34", "сбит Cy-34"), ("Cy-34", "сбит Су-34"), ("С-400", "дивизион C-400"), ("C-400", "дивизион С-400"),
+    ("Т-72", "подбит T-72"),
+])
+def test_aircraft_and_air_defence_designations_match_in_either_script(rule: str, text: str) -> None:
+    assert forms(rule, text)[-1] in ("34", "400", "72")
+
+
+def test_all_latin_capitals_spelling_a_short_cyrillic_abbreviation_match_it() -> None:
+    assert forms("=КТО", "В районе введён режим KTO") == ["KTO"]

@@ -25,6 +25,7 @@ from ..text import (
     normalize_word,
     rough_words,
     tokenize,
+    twin_spelling,
 )
 from .morph import Morphology, default_morphology
 from .query import (
@@ -174,6 +175,8 @@ class Matcher:
             self._prefix_lens = sorted({len(p) for p in self._prefixes})
             return tid
         forms = {w.text} if w.mode == "exact" else self.morph.forms(w.text)
+        if w.mode == "exact" and (twin := _twin(w.text)):
+            forms = {w.text, twin}
         for f in forms:
             self._forms[f].append((tid, "exact" if w.mode == "exact" else "form"))
             k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
@@ -529,6 +532,18 @@ def _union(a: tuple[tuple[int, str, float], ...],
         return a
     seen = {e[0] for e in a}
     return a + tuple(e for e in b if e[0] not in seen)
+
+
+def _twin(word: str) -> str | None:
+    """The look-alike spelling an exact query word also matches: a Cyrillic abbreviation of up to 3
+    letters typed in Latin (=КТО as «KTO»), and a designation's letters in either script (the «Х» of
+    Х-101 as «X»); not a Latin word of 3 (=BMP, APC are real Latin abbreviations)."""
+    if not word.isalpha() or len(word) > 3:
+        return None
+    twin = twin_spelling(word)
+    if twin is None or (len(word) == 3 and word.isascii()):
+        return None
+    return twin
 
 
 def _capitals(surface: str) -> bool:
