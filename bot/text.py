@@ -16,7 +16,7 @@ from typing import Iterator
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
            "rough_words", "rough_head_words", "script_of", "search_fold", "printable", "cyrillic_reading",
-           "twin_spelling", "latin_reading"]
+           "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
 # BOM, ...) plus combining stress marks: removed, never word boundaries. Looked for where Unicode
@@ -210,6 +210,22 @@ def twin_spelling(word: str) -> str | None:
     if out == word or any(script_of(a) == script_of(b) != "" for a, b in zip(word, out)):
         return None
     return out if len({script_of(c) for c in out} - {""}) == 1 else None
+
+
+# The endings a number takes as an ordinal, hyphenated or not: 137-й, 137-го, 137го, 2024-м,
+# 90-х, 5-я (Russian, and Ukrainian 137-ма, 137-ї).
+ORDINAL_SUFFIXES = frozenset(
+    "й ый ий ой го ого его му ому ему м ом ем ым им х ых их я ая яя е ое ее ые ие ю ую юю ми ыми ими"
+    " ма ї".split())
+# Written onto the number («137го»); not «м»: «100м» is a hundred metres more often than the 100th.
+_GLUED_ORDINAL_RE = re.compile(r"([0-9]+)(%s)" % "|".join(sorted(ORDINAL_SUFFIXES - {"м"}, key=len, reverse=True)))
+
+
+def split_ordinal(word: str) -> tuple[str, str] | None:
+    """(number, ending) of a normalised word that is a number with an ordinal ending written onto
+    it («137го» -> ("137", "го")); None for any other word."""
+    m = _GLUED_ORDINAL_RE.fullmatch(word) if word[:1].isdigit() else None
+    return (m.group(1), m.group(2)) if m else None
 
 
 def is_mixed(word: str) -> bool:

@@ -95,3 +95,34 @@ def test_aircraft_and_air_defence_designations_match_in_either_script(rule: str,
 
 def test_all_latin_capitals_spelling_a_short_cyrillic_abbreviation_match_it() -> None:
     assert forms("=КТО", "В районе введён режим KTO") == ["KTO"]
+
+
+# -- 3. ordinals ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", ["137-й", "137-го", "137й"])
+@pytest.mark.parametrize("text, hit", [
+    ("бойцы 137-й бригады", "137-й"), ("бойцы 137й бригады", "137й"), ("из 137-го полка", "137-го"),
+    ("из 137го полка", "137го"), ("в 137-м полку", "137-м"),
+])
+def test_ordinal_written_any_way_matches_any_other(rule: str, text: str, hit: str) -> None:
+    assert forms(rule, text) == [hit]
+
+
+def test_ordinal_rule_does_not_match_the_bare_number() -> None:
+    assert forms("137-й", "погибли 137 человек") == []
+
+
+@pytest.mark.parametrize("text, hit", [
+    ("из 137-го полка", ["137-го", "полка"]), ("из 137го полка", ["137го", "полка"]),
+    ("в 137-м полку", ["137-м", "полку"]), ("137 полк", ["137", "полк"]),
+])
+def test_number_and_word_phrase_skips_the_ordinal_ending(text: str, hit: list[str]) -> None:
+    assert forms('"137 полк"', text) == hit
+
+
+def test_shipped_regiment_rule_takes_a_glued_ordinal() -> None:
+    """The regiment rule reads «полка» as a regiment next to an ordinal ending (=го): «137го» has one."""
+    for text in ("Бойцы 137-го полка оставили позиции", "Бойцы 137го полка оставили позиции"):
+        found = [m for m in shipped().match(text) if m.rule == "regiment"]
+        assert [h.form for h in found[0].hits][:2] == [text.split()[1], "полка"]

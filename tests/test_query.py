@@ -64,7 +64,9 @@ def tree(query: str) -> Node:
     ("url:t.me/Baza", Url("t.me/baza")),
     ('"=СОЧ дезертир*"', Phrase((W("соч", "exact", cased=True), W("дезертир", "prefix")))),
     ("в/ч", Phrase((W("в", "exact"), W("ч", "exact")))),
-    ("137-й", Phrase((W("137", "exact"), W("й", "exact")))),
+    ("137-й", Word("137", "exact", ordinal=True)),  # an ordinal: the number with any ending
+    ("137го", Word("137", "exact", ordinal=True)),
+    ("137-летие", Phrase((W("137", "exact"), W("летие")))),
 ])
 def test_operator_trees(query: str, expected: Node) -> None:
     assert tree(query) == expected

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Mapping, Protocol
 from rapidfuzz.distance import OSA
 
 from ..text import (
+    ORDINAL_SUFFIXES,
     Token,
     cyrillic_reading,
     find_urls,
@@ -24,6 +25,7 @@ from ..text import (
     latin_reading,
     normalize_word,
     rough_words,
+    split_ordinal,
     tokenize,
     twin_spelling,
 )
@@ -162,7 +164,7 @@ class Matcher:
 
     def _add_term(self, w: Word, rule_typos: int | None) -> int:
         allowance = w.typos if w.typos is not None else rule_typos
-        key = (w.text, w.mode, allowance, w.cased)
+        key = (w.text, w.mode, allowance, w.cased, w.ordinal)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
@@ -173,6 +175,9 @@ class Matcher:
         if w.mode == "prefix":
             self._prefixes.setdefault(w.text, []).append(tid)
             self._prefix_lens = sorted({len(p) for p in self._prefixes})
+            return tid
+        if w.ordinal:  # the number, taken only where an ordinal ending follows it (see _Doc)
+            self._forms[w.text].append((tid, "ordinal"))
             return tid
         forms = {w.text} if w.mode == "exact" else self.morph.forms(w.text)
         if w.mode == "exact" and (twin := _twin(w.text)):
@@ -249,6 +254,10 @@ class Matcher:
                     result = _union(result, self._lookup(r))
                 self._remember(token, result)
                 return result
+        if (glued := split_ordinal(token)) is not None:  # «137го»: the number and its ending
+            result = _union(self._lookup(glued[0]), self._lookup(glued[1]))
+            self._remember(token, result)
+            return result
         if token.endswith("'s") and token.isascii():
             result = self._possessive(token)
             self._remember(token, result)
@@ -426,8 +435,19 @@ class _Doc:
         self.m = matcher
         self.positions: dict[int, list[tuple[int, str, float]]] = defaultdict(list)
         cased = matcher._cased
+        endings: dict[int, str] = {}
+        if any(t.text[:1].isdigit() for t in tokens):
+            tokens, endings = _join_ordinals(text, tokens)
+            self.tokens = tokens
         for i, tok in enumerate(tokens):
-            for tid, kind, score in matcher._lookup(tok.text):
+            entries = matcher._lookup(tok.text)
+            if (ending := endings.get(i)) is not None:
+                entries = _union(entries, matcher._lookup(ending))
+            for tid, kind, score in entries:
+                if kind == "ordinal":  # a number as an ordinal: only with its ending (137-го, 137го)
+                    if ending is None and split_ordinal(tok.text) is None:
+                        continue
+                    kind = "exact"
                 if tid in cased and not _capitals(text[tok.start:tok.end]):
                     continue
                 self.positions[tid].append((i, kind, score))
@@ -532,6 +552,29 @@ def _union(a: tuple[tuple[int, str, float], ...],
         return a
     seen = {e[0] for e in a}
     return a + tuple(e for e in b if e[0] not in seen)
+
+
+_HYPHENS = ("-", "\u2010", "\u2011")
+
+
+def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[int, str]]:
+    """A number and the ordinal ending hyphenated to it («137-го») as one token (the number,
+    spanning both), so they are one word apart from the next, as «137го» and «137» are; returns the
+    tokens and, by index, the ending each joined token holds (its terms, =го, still hit there)."""
+    out: list[Token] = []
+    endings: dict[int, str] = {}
+    i, n = 0, len(tokens)
+    while i < n:
+        tok = tokens[i]
+        if (i + 1 < n and tok.text.isdigit() and (nxt := tokens[i + 1]).text in ORDINAL_SUFFIXES
+                and text[tok.end:nxt.start] in _HYPHENS):
+            endings[len(out)] = nxt.text
+            out.append(Token(tok.text, tok.start, nxt.end))
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out, endings
 
 
 def _twin(word: str) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import Union
 
-from ..text import URL_RE, WORD_RE, normalize
+from ..text import ORDINAL_SUFFIXES, URL_RE, WORD_RE, normalize, split_ordinal
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
@@ -52,10 +52,11 @@ class Word:
     pos: int = 0
     raw: str = field(default="", compare=False)  # as the analyst wrote it
     cased: bool = False  # `=КТО`: an exact form written in capitals matches capitals only (not «кто»)
+    ordinal: bool = False  # `137-й`: the number `text` with any ordinal ending (137-го, 137й, 137-м)
 
     @property
-    def key(self) -> tuple[str, str, int | None, bool]:
-        return (self.text, self.mode, self.typos, self.cased)
+    def key(self) -> tuple[str, str, int | None, bool, bool]:
+        return (self.text, self.mode, self.typos, self.cased, self.ordinal)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,8 @@ def _parse_word(raw: str, pos: int) -> Node:
         raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*': '{raw}'", pos)
     if mode != "forms" and typos:
         raise QueryError(f"'{raw}': typos apply to plain words, not to exact forms or prefixes", pos)
+    if mode != "prefix" and typos is None and (num := _ordinal_number(parts)) is not None:
+        return Word(num, "exact", None, pos, raw, ordinal=True)
     if len(parts) == 1:
         return Word(parts[0], mode, typos, pos, raw, cased=mode == "exact" and is_abbreviation(text))
     # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish.
@@ -173,6 +176,15 @@ def _parse_word(raw: str, pos: int) -> Node:
         part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
         ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos))
     return Phrase(tuple(ws), pos)
+
+
+def _ordinal_number(parts: list[str]) -> str | None:
+    """The number of an ordinal written as one query word (137-й, 137-го, 137й), else None: it
+    matches the number with any ordinal ending, as posts write it."""
+    if len(parts) == 2 and parts[0].isdigit() and parts[1] in ORDINAL_SUFFIXES:
+        return parts[0]
+    glued = split_ordinal(parts[0]) if len(parts) == 1 else None
+    return glued[0] if glued else None
 
 
 def is_abbreviation(word: str) -> bool:
@@ -406,6 +418,8 @@ def words_of(node: Node) -> list[Word]:
 def _word_text(w: Word) -> str:
     if w.raw:
         return w.raw
+    if w.ordinal:
+        return f"{w.text}-й"
     text = w.text.upper() if w.cased else w.text
     s = {"exact": "=", "forms": "", "prefix": ""}[w.mode] + text + ("*" if w.mode == "prefix" else "")
     return s + (f"~{w.typos}" if w.typos is not None else "")

@@ -399,7 +399,7 @@ def _term_key(node: Word | Phrase | Url) -> tuple[object, ...]:
     """What makes two terms match the same words: a word's text, mode and typos (and for an exact
     form in capitals, that it matches capitals only)."""
     if isinstance(node, Word):
-        return ("word", node.text, node.mode, node.typos, node.cased)
+        return ("word", node.text, node.mode, node.typos, node.cased, node.ordinal)
     if isinstance(node, Phrase):
         return ("phrase", *(_term_key(w) for w in node.words))
     return ("url", node.text)
