@@ -126,3 +126,27 @@ def test_shipped_regiment_rule_takes_a_glued_ordinal() -> None:
     for text in ("Бойцы 137-го полка оставили позиции", "Бойцы 137го полка оставили позиции"):
         found = [m for m in shipped().match(text) if m.rule == "regiment"]
         assert [h.form for h in found[0].hits][:2] == [text.split()[1], "полка"]
+
+
+# -- 4. names in oblique cases --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule, text, hit", [
+    ('"Часов Яр"', "бои в Часовом Яре", ["Часовом", "Яре"]),
+    ('"Часов Яр"', "под Часовым Яром", ["Часовым", "Яром"]),
+    ("Лапин", "встреча с Лапиным", ["Лапиным"]),
+    ("Лапин", "говорил о Лапине", ["Лапине"]),
+])
+def test_surname_and_place_name_forms_match_as_forms(rule: str, text: str, hit: list[str]) -> None:
+    found = matcher(rule).match(text)
+    assert [h.form for h in found[0].hits] == hit
+    assert {h.kind for h in found[0].hits} == {"form"}  # not a typo
+
+
+@pytest.mark.parametrize("rule, text", [
+    ('"Часов Яр"', "часовой у входа"), ("Часов", "часовой у входа"), ("Часов", "в часовом поясе"),
+])
+def test_name_forms_leave_common_words_alone(rule: str, text: str) -> None:
+    """Forms that are another word's («часовой», «часовом») count only inside a phrase, next to
+    the name's other word."""
+    assert forms(rule, text) == []

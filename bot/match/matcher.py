@@ -151,8 +151,9 @@ class Matcher:
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
         for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
+                in_phrases = {id(w) for p in _phrases(node) for w in p.words}
                 for w in words_of(node):
-                    self._word_ids[id(w)] = self._add_term(w, rule.typos)
+                    self._word_ids[id(w)] = self._add_term(w, rule.typos, id(w) in in_phrases)
                 _texts(node, self._texts)
             self._rule_anchors.append(self._anchors(rule.node)[0])
             self._rule_urls.append(_has_url(rule.node))
@@ -162,9 +163,13 @@ class Matcher:
 
     # -- compiling ---------------------------------------------------------------------------
 
-    def _add_term(self, w: Word, rule_typos: int | None) -> int:
+    def _add_term(self, w: Word, rule_typos: int | None, in_phrase: bool = False) -> int:
         allowance = w.typos if w.typos is not None else rule_typos
-        key = (w.text, w.mode, allowance, w.cased, w.ordinal)
+        # A name written capitalised (Лапин, "Часов Яр") also reaches the surname and place-name
+        # forms the dictionary lacks; those that are another word's forms («часовом») only in a
+        # phrase, where the next word tells the name.
+        proper = 0 if w.mode != "forms" or not _capitalised(w.raw) else 2 if in_phrase else 1
+        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
@@ -179,7 +184,11 @@ class Matcher:
         if w.ordinal:  # the number, taken only where an ordinal ending follows it (see _Doc)
             self._forms[w.text].append((tid, "ordinal"))
             return tid
-        forms = {w.text} if w.mode == "exact" else self.morph.forms(w.text)
+        forms = ({w.text} if w.mode == "exact" else self.morph.forms(w.text, short=True) if proper
+                 else self.morph.forms(w.text))
+        if proper:
+            free, common = self.morph.proper_forms(w.text)
+            forms = forms | free | (common if proper == 2 else frozenset())
         if w.mode == "exact" and (twin := _twin(w.text)):
             forms = {w.text, twin}
         for f in forms:
@@ -543,6 +552,25 @@ def _near(left: list[_Occ], right: list[_Occ], distance: int) -> list[_Occ] | No
                 a, b = (y, x) if flip else (x, y)
                 out[(id(a), id(b))] = (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2])
     return list(out.values()) or None
+
+
+def _capitalised(raw: str) -> bool:
+    """Is a query word written as a name: a capital, then lower case (Лапин; not ВСУ, not лапин)?"""
+    letters = raw.lstrip("=").split("~")[0]
+    return letters[:1].isupper() and letters[1:].islower()
+
+
+def _phrases(node: Node) -> list[Phrase]:
+    """The phrases of a tree."""
+    if isinstance(node, Phrase):
+        return [node]
+    if isinstance(node, (And, Or)):
+        return [p for n in node.items for p in _phrases(n)]
+    if isinstance(node, Not):
+        return _phrases(node.item)
+    if isinstance(node, Near):
+        return _phrases(node.left) + _phrases(node.right)
+    return []
 
 
 def _union(a: tuple[tuple[int, str, float], ...],

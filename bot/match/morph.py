@@ -17,6 +17,8 @@ __all__ = ["Morphology", "default_morphology"]
 log = logging.getLogger(__name__)
 
 _UK_ONLY = set("іїєґ")
+# A surname's (Лапина, Лапину, Лапиным, Лапине) and a possessive place name's (Часова, Часовом) endings.
+_PROPER_ENDINGS = ("а", "у", "ым", "е", "ом", "ой", "ою", "ы", "ых", "ыми")
 
 
 class Morphology:
@@ -42,9 +44,10 @@ class Morphology:
         return [self.uk] if _UK_ONLY & set(word) else [self.ru]
 
     @lru_cache(maxsize=4096)
-    def forms(self, word: str) -> frozenset[str]:
-        """Every inflected form of a normalised word (the word itself included)."""
-        if not word or word.isdigit() or len(word) <= 2:
+    def forms(self, word: str, short: bool = False) -> frozenset[str]:
+        """Every inflected form of a normalised word (the word itself included); a word of 1-2
+        letters only when `short` (a name, Яр: the rest are prepositions and particles)."""
+        if not word or word.isdigit() or len(word) <= (0 if short else 2):
             return frozenset({word})
         if word.isascii():
             return self._english_forms(word)
@@ -85,6 +88,21 @@ class Morphology:
             for group in infl.values():
                 out.update(w.lower() for w in group)
         return frozenset(out)
+
+    def proper_forms(self, word: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The forms of a Russian surname or place name in -ов/-ев/-ин/-ын the dictionary does not
+        decline as one («Лапиным» of Лапин, «Часовом» of Часов Яр): (those no other word has, those
+        that are another dictionary word's forms: «часовом», «чистовой»). Empty for other words."""
+        if len(word) < 4 or word[-2:] not in ("ов", "ев", "ин", "ын"):
+            return frozenset(), frozenset()
+        free, common = set(), set()
+        for f in (word + end for end in _PROPER_ENDINGS):
+            try:
+                other = self.ru.word_is_known(f) and all(normalize(p.normal_form) != word for p in self.ru.parse(f))
+            except ValueError:
+                continue
+            (common if other else free).add(f)
+        return frozenset(free), frozenset(common)
 
     def is_known(self, word: str) -> bool:
         """Is this normalised word a real dictionary word (and so not anybody's typo)?"""
