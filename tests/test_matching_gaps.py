@@ -150,3 +150,16 @@ def test_name_forms_leave_common_words_alone(rule: str, text: str) -> None:
     """Forms that are another word's («часовой», «часовом») count only inside a phrase, next to
     the name's other word."""
     assert forms(rule, text) == []
+
+
+# -- 5. English names are not typos ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Об этом заявил Gordon Brown", "Corden said", "интервью Jordon"])
+def test_capitalised_latin_name_is_no_typo_of_a_rule_word(text: str) -> None:
+    assert [m.rule for m in shipped().match(text)] == []
+
+
+@pytest.mark.parametrize("text, hit", [("police set a cordan around", "cordan"), ("Cordon lifted", "Cordon")])
+def test_latin_rule_words_and_their_lower_case_typos_still_match(text: str, hit: str) -> None:
+    assert forms("cordon", text) == [hit]

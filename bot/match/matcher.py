@@ -457,6 +457,8 @@ class _Doc:
                     if ending is None and split_ordinal(tok.text) is None:
                         continue
                     kind = "exact"
+                elif kind == "typo" and _latin_name(text[tok.start:tok.end]):
+                    continue
                 if tid in cased and not _capitals(text[tok.start:tok.end]):
                     continue
                 self.positions[tid].append((i, kind, score))
@@ -552,6 +554,12 @@ def _near(left: list[_Occ], right: list[_Occ], distance: int) -> list[_Occ] | No
                 a, b = (y, x) if flip else (x, y)
                 out[(id(a), id(b))] = (min(a[0], b[0]), max(a[1], b[1]), a[2] + b[2])
     return list(out.values()) or None
+
+
+def _latin_name(surface: str) -> bool:
+    """A capitalised Latin word in a post (Gordon): a name, never a typo of a rule word (cordon);
+    lemminflect's dictionary, which tells English words from typos, holds no names."""
+    return surface.isascii() and surface[:1].isupper() and surface[1:].islower()
 
 
 def _capitalised(raw: str) -> bool:
