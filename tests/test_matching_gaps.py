@@ -163,3 +163,22 @@ def test_capitalised_latin_name_is_no_typo_of_a_rule_word(text: str) -> None:
 @pytest.mark.parametrize("text, hit", [("police set a cordan around", "cordan"), ("Cordon lifted", "Cordon")])
 def test_latin_rule_words_and_their_lower_case_typos_still_match(text: str, hit: str) -> None:
     assert forms("cordon", text) == [hit]
+
+
+# -- 6. shouted headlines ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "КТО ВИНОВАТ? Режим работы изменили", "КТО ВВЁЛ РЕЖИМ ТИШИНЫ?", "ВЫ ЗНАЕТЕ ТОГО, КТО ВВЁЛ ЭТОТ РЕЖИМ",
+])
+def test_a_shouted_pronoun_opening_a_clause_is_no_abbreviation(text: str) -> None:
+    assert forms("=КТО NEAR/3 (режим OR ввести)", text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "В Белгороде введён режим КТО", "ФСБ: режим КТО отменён", "режим контртеррористической операции (КТО) введён",
+    "ВВЕДЁН РЕЖИМ\nКТО в Курской области", "ВВЕДЁН РЕЖИМ КТО", "РЕЖИМ КТО ВВЕДЁН В КУРСКОЙ ОБЛАСТИ",
+    "В ХОДЕ КТО ВВЕДЕНЫ ОГРАНИЧЕНИЯ",
+])
+def test_the_abbreviation_after_a_word_or_in_ordinary_text_still_counts(text: str) -> None:
+    assert "КТО" in forms("=КТО NEAR/3 (режим OR ввести)", text)

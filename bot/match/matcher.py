@@ -459,10 +459,30 @@ class _Doc:
                     kind = "exact"
                 elif kind == "typo" and _latin_name(text[tok.start:tok.end]):
                     continue
-                if tid in cased and not _capitals(text[tok.start:tok.end]):
+                if tid in cased and (not _capitals(text[tok.start:tok.end]) or self._shouted(i)):
                     continue
                 self.positions[tid].append((i, kind, score))
         self._urls: list[tuple[int, int, str]] | None = None
+
+    def _shouted(self, i: int) -> bool:
+        """Is token i, in capitals, a shouted pronoun rather than an abbreviation (=КТО)? In a run
+        of capitals it is when it opens a clause, before a verb or short adjective in capitals
+        («КТО ВИНОВАТ?», «ТОГО, КТО ВВЁЛ»), and not when it follows a capital word («ВВЕДЁН РЕЖИМ
+        КТО», «РЕЖИМ КТО ВВЕДЁН»)."""
+        tokens, text = self.tokens, self.text
+        if i + 1 >= len(tokens):
+            return False
+        tok, nxt = tokens[i], tokens[i + 1]
+        surface = text[nxt.start:nxt.end]
+        if (not surface.isupper() or sum(c.isalpha() for c in surface) < 2 or "\n" in text[tok.end:nxt.start]
+                or not self.m.morph.predicate_like(nxt.text)):
+            return False
+        if i > 0:
+            prev = tokens[i - 1]
+            between = text[prev.end:tok.start]
+            if between.isspace() and "\n" not in between and text[prev.start:prev.end].isupper():
+                return False
+        return True
 
     def _hit(self, term: str, i: int, kind: str, score: float) -> Hit:
         tok = self.tokens[i]

@@ -127,6 +127,14 @@ class Morphology:
             return False
         return bool(parses) and not any("Abbr" in p.tag for p in parses)
 
+    def predicate_like(self, word: str) -> bool:
+        """Is a normalised word's likeliest Russian reading a verb, short adjective or participle or
+        a predicative («ввел», «виноват», «введен»): what a pronoun «кто» stands before?"""
+        try:
+            return self.ru.parse(word)[0].tag.POS in ("VERB", "INFN", "ADJS", "PRTS", "PRED")
+        except (ValueError, IndexError):
+            return False
+
     def lemma(self, word: str) -> str:
         """The likeliest Russian dictionary form (ё folded); the word itself when unknown."""
         try:
