@@ -182,3 +182,11 @@ def test_a_shouted_pronoun_opening_a_clause_is_no_abbreviation(text: str) -> Non
 ])
 def test_the_abbreviation_after_a_word_or_in_ordinary_text_still_counts(text: str) -> None:
     assert "КТО" in forms("=КТО NEAR/3 (режим OR ввести)", text)
+
+
+def test_explain_lists_the_name_forms_a_phrase_word_matches() -> None:
+    """`rules explain` shows the forms matching uses: in a phrase, «часовом» among Часов's."""
+    rule = Rule.from_query("r", '"Часов Яр"')
+    m = Matcher([rule])
+    word = rule.node.words[0]  # type: ignore[union-attr]
+    assert "часовом" in m.explain_forms(rule, word)[0]

@@ -425,7 +425,8 @@ class Matcher:
 
     def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
         """The forms a rule's word matches and its typo allowance (None: by length)."""
-        tid = self._add_term(word, rule.typos)
+        in_phrase = any(word is w for node in (rule.node, *rule.exclude_nodes) for p in _phrases(node) for w in p.words)
+        tid = self._add_term(word, rule.typos, in_phrase)
         term = self._terms[tid]
         if word.mode == "prefix":
             return [word.text + "…"], 0
