@@ -278,3 +278,11 @@ def test_outside_the_repository_the_shipped_rules_are_named_where_they_are(tmp_p
         assert result.exit_code == 2, result.output
         assert "error: no rule named" in result.stderr and f"in {RULES_DIR} (have: desertion" in result.stderr
     assert run("test", "Полк отвели в тыл").exit_code == 0  # and they match
+
+
+def test_explain_says_an_ordinal_takes_any_ending(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text('[[rule]]\nname = "r"\nquery = "137-й полк"\n', encoding="utf-8")
+    result = run("explain", "r", "--rules", str(tmp_path), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "137 with any ordinal ending: 137-й, 137-го, 137й…; typos: 0" in plain(result.stdout)
+    assert "this exact form" not in plain(result.stdout)

@@ -175,6 +175,8 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:
     elif isinstance(node, Word):
         forms, allowance = matcher.explain_forms(rule, node)
         what = {"forms": f"{len(forms)} forms", "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
+        if node.ordinal:
+            what = f"{node.text} with any ordinal ending: {node.text}-й, {node.text}-го, {node.text}й…"
         what += ", in capitals only" if node.cased else ""
         typos = "by length" if allowance is None else str(allowance)
         sample = ", ".join(forms[:12]) + (", …" if len(forms) > 12 else "")
