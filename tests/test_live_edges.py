@@ -23,6 +23,14 @@ from .test_live_sender_faults import WEATHER, low_rules
 TEAM = 1800000078  # a supergroup the analysts read alerts in (its history can be read back)
 
 
+
+def forget_sends(db: Path) -> None:
+    """The store as a crash between sending the alerts and recording them leaves it: queued, unsent."""
+    store = Store(db)
+    store.db.execute("UPDATE deliveries SET message_id = NULL, sent_at = NULL")
+    store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
+    store.close()
+
 def test_an_alert_sent_before_a_crash_whose_story_grew_meanwhile_is_found_and_edited(
         fake: FakeTelegram, tmp_path: Path, telethon_sleeps: Any) -> None:
     """The alert reached the chat but the process died before recording it; while it was down the
@@ -36,10 +44,7 @@ def test_an_alert_sent_before_a_crash_whose_story_grew_meanwhile_is_found_and_ed
         async with running(fake, tmp_path, chats=chats):
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
-        store = Store(tmp_path / "tgwatch.db")  # the store never heard of the sends
-        store.db.execute("UPDATE deliveries SET message_id = NULL, sent_at = NULL")
-        store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
-        store.close()
+        forget_sends(tmp_path / "tgwatch.db")
         fake.publish(MASH, DESERTION_2)  # while stopped: the story grows
         async with running(fake, tmp_path, chats=chats) as service:
             await service.sender.deliver()

@@ -10,10 +10,9 @@ from telethon.tl import types as tl
 
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import stop_service
-from bot.store.db import Store
 
 from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, run, running, start
-from .test_live_edges import TEAM
+from .test_live_edges import TEAM, forget_sends
 from .test_live_locked import beyond_look_back, locked
 from .test_live_sender_faults import GROUP, digests, low_rules, refuse_sends
 
@@ -60,10 +59,7 @@ def test_an_alert_resent_into_a_busy_chat_is_found_behind_the_analysts_messages(
         async with running(fake, tmp_path, chats=chats):
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
-        store = Store(tmp_path / "tgwatch.db")  # the store never heard of the sends
-        store.db.execute("UPDATE deliveries SET message_id = NULL, sent_at = NULL")
-        store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
-        store.close()
+        forget_sends(tmp_path / "tgwatch.db")
         for i in range(150):
             fake.publish(TEAM, f"analyst remark {i}", push=False)
         async with running(fake, tmp_path, chats=chats) as service:
