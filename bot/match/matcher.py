@@ -43,6 +43,7 @@ from .query import (
     needs_hit,
     terms_of,
     to_text,
+    nodes,
     words_of,
 )
 from .rules import Rule, RuleSet, channel_key
@@ -152,7 +153,7 @@ class Matcher:
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
         for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
-                in_phrases = {id(w) for p in _phrases(node) for w in p.words}
+                in_phrases = {id(w) for p in nodes(node) if isinstance(p, Phrase) for w in p.words}
                 for w in words_of(node):
                     self._word_ids[id(w)] = self._add_term(w, rule.typos, id(w) in in_phrases)
                 _texts(node, self._texts)
@@ -426,7 +427,7 @@ class Matcher:
 
     def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
         """The forms a rule's word matches and its typo allowance (None: by length)."""
-        in_phrase = any(word is w for node in (rule.node, *rule.exclude_nodes) for p in _phrases(node) for w in p.words)
+        in_phrase = any(word is w for node in (rule.node, *rule.exclude_nodes) for p in nodes(node) if isinstance(p, Phrase) for w in p.words)
         tid = self._add_term(word, rule.typos, in_phrase)
         term = self._terms[tid]
         if word.mode == "prefix":
@@ -590,19 +591,6 @@ def _capitalised(raw: str) -> bool:
     """Is a query word written as a name: a capital, then lower case (Лапин; not ВСУ, not лапин)?"""
     letters = raw.lstrip("=").split("~")[0]
     return letters[:1].isupper() and letters[1:].islower()
-
-
-def _phrases(node: Node) -> list[Phrase]:
-    """The phrases of a tree."""
-    if isinstance(node, Phrase):
-        return [node]
-    if isinstance(node, (And, Or)):
-        return [p for n in node.items for p in _phrases(n)]
-    if isinstance(node, Not):
-        return _phrases(node.item)
-    if isinstance(node, Near):
-        return _phrases(node.left) + _phrases(node.right)
-    return []
 
 
 def _union(a: tuple[tuple[int, str, float], ...],

@@ -22,7 +22,7 @@ from ..text import ORDINAL_SUFFIXES, URL_RE, WORD_RE, normalize, split_ordinal
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
-    "parse", "words_of", "terms_of", "needs_hit", "to_text",
+    "parse", "nodes", "words_of", "terms_of", "needs_hit", "to_text",
 ]
 
 MAX_TYPOS = 2
@@ -400,19 +400,24 @@ def terms_of(node: Node) -> Iterator[Word | Phrase | Url]:
         yield from terms_of(node.right)
 
 
+def nodes(node: Node) -> Iterator[Node]:
+    """Every node of the tree, a phrase's words included, parents first, in order."""
+    yield node
+    if isinstance(node, Phrase):
+        yield from node.words
+    elif isinstance(node, (And, Or)):
+        for item in node.items:
+            yield from nodes(item)
+    elif isinstance(node, Not):
+        yield from nodes(node.item)
+    elif isinstance(node, Near):
+        yield from nodes(node.left)
+        yield from nodes(node.right)
+
+
 def words_of(node: Node) -> list[Word]:
     """Every Word in the tree, in order."""
-    if isinstance(node, Word):
-        return [node]
-    if isinstance(node, Phrase):
-        return list(node.words)
-    if isinstance(node, (And, Or)):
-        return [w for n in node.items for w in words_of(n)]
-    if isinstance(node, Not):
-        return words_of(node.item)
-    if isinstance(node, Near):
-        return words_of(node.left) + words_of(node.right)
-    return []
+    return [n for n in nodes(node) if isinstance(n, Word)]
 
 
 def _word_text(w: Word) -> str:
