@@ -20,7 +20,7 @@ from bot.chat.commands import Caller
 from bot.cli.common import open_store as cli_store
 from bot.live.dbfaults import store_down
 from bot.live.service import open_store
-from bot.store.db import Store, StoreError
+from bot.store.db import SCHEMA_VERSION, Store, StoreError
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, DESERTION, MASH, NEUTRAL, PLAIN, SHOT, Clock, alerts, ask, button_data, replies, run, running
@@ -101,7 +101,7 @@ def test_an_upgrade_the_lock_holds_back_is_a_clean_error_at_start(tmp_path: Path
     with locked(tmp_path / "tgwatch.db"), pytest.raises(StoreError, match="another program is using it"):
         open_store(config(tmp_path))
     store = open_store(config(tmp_path))  # once the lock is gone, it upgrades
-    assert store.version == 7
+    assert store.version == SCHEMA_VERSION
     store.close()
 
 

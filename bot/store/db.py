@@ -8,6 +8,7 @@ same post twice stores nothing new.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -21,6 +22,8 @@ from ..post import Entity, Post, content_hash, hidden_links
 from ..text import search_fold
 
 __all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "older_than_stored", "utcnow"]
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
@@ -199,7 +202,15 @@ def _m7_link_hash(db: sqlite_utils.Database) -> None:
             db.execute("UPDATE posts SET text_hash = ? WHERE rowid = ?", [content_hash(text or "", links), rowid])
 
 
-MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash]
+def _m8_deleted(db: sqlite_utils.Database) -> None:
+    """Posts the channel deleted: `posts.deleted_at` (ISO, UTC) is when tgwatch learnt it; the post,
+    its matches, alerts and story stay (the stored copy is the evidence). Existing posts: none."""
+    if "deleted_at" not in db["posts"].columns_dict:
+        db["posts"].add_column("deleted_at", str)
+
+
+MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
+              _m8_deleted]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -457,7 +468,10 @@ class Store:
         "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at, folded) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
         "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, folded = excluded.folded, "
-        "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at")
+        "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at, "
+        # Telegram never edits a deleted message: an edit dated after we learnt of the deletion says
+        # the signal was wrong (a replay of a copy made before it changes nothing)
+        "deleted_at = CASE WHEN excluded.edit_date > deleted_at THEN NULL ELSE deleted_at END")
 
     @staticmethod
     def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
@@ -480,9 +494,11 @@ class Store:
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
         """Insert or update one post; an edited post already in the search index is re-indexed."""
         old = None
+        was_deleted = False
         if edited:
-            old = self.db.execute("SELECT rowid FROM posts WHERE channel_id = ? AND message_id = ?",
+            old = self.db.execute("SELECT rowid, deleted_at IS NOT NULL FROM posts WHERE channel_id = ? AND message_id = ?",
                                   [post.channel_id, post.message_id]).fetchone()
+            was_deleted = bool(old and old[1])
             if old and old[0] <= self._search_high_water():
                 self._unindex(old[0])
             else:
@@ -491,6 +507,54 @@ class Store:
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
         if old:
             self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {_FTS_TEXT} FROM posts WHERE rowid = ?", [old[0]])
+        if was_deleted and self.deleted_at(post.channel_id, post.message_id) is None:
+            log.info("post %d of channel %d was edited after it was marked deleted: it is not deleted",
+                     post.message_id, post.channel_id)
+            self._alerts_changed(post.channel_id, [post.message_id], now)  # the alert loses its deleted line
+
+    def deleted_at(self, channel_id: int, message_id: int) -> str | None:
+        """When tgwatch learnt that the channel deleted a stored post (ISO, UTC); None: not deleted."""
+        row = self.db.execute("SELECT deleted_at FROM posts WHERE channel_id = ? AND message_id = ?",
+                              [channel_id, message_id]).fetchone()
+        return row[0] if row else None
+
+    def mark_deleted(self, channel_id: int, message_ids: Collection[int], at: str) -> list[int]:
+        """The channel deleted these posts (`at`: when we learnt it, ISO UTC): the stored ones not
+        marked yet are marked, nothing is removed, and their sent alerts are queued for an update
+        that says so. Returns the ids newly marked."""
+        ids = sorted(set(message_ids))
+        marked: list[int] = []
+        with self.transaction():
+            for i in range(0, len(ids), 900):
+                chunk = ids[i:i + 900]
+                marks = ",".join("?" * len(chunk))
+                marked += [r[0] for r in self.db.execute(
+                    f"SELECT message_id FROM posts WHERE channel_id = ? AND message_id IN ({marks}) AND deleted_at IS NULL "
+                    "ORDER BY message_id", [channel_id, *chunk])]
+            for i in range(0, len(marked), 900):
+                chunk = marked[i:i + 900]
+                self.db.execute(f"UPDATE posts SET deleted_at = ? WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})",
+                                [at, channel_id, *chunk])
+            if marked:
+                self._alerts_changed(channel_id, marked, at)
+        return marked
+
+    def _alerts_changed(self, channel_id: int, message_ids: Sequence[int], now: str) -> None:
+        """The alerts of these posts must show them again (deleted, or not deleted after all): a sent
+        one is queued for an update; one being sent now is sent again after (as a story that grew)."""
+        for i in range(0, len(message_ids), 900):
+            chunk = list(message_ids[i:i + 900])
+            where = f"channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})"
+            self.db.execute(f"UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE state = 'sent' AND {where}",
+                            [now, channel_id, *chunk])
+            self.db.execute(f"UPDATE alerts SET story_grew = 1 WHERE state IN ('queued', 'update_queued') AND {where}",
+                            [channel_id, *chunk])
+
+    def stored_between(self, channel_id: int, low: int, high: int) -> list[tuple[int, int | None]]:
+        """(message id, grouped id) of the channel's stored posts not marked deleted with ids in [low, high]."""
+        return [(int(m), g) for m, g in self.db.execute(
+            "SELECT message_id, grouped_id FROM posts WHERE channel_id = ? AND message_id BETWEEN ? AND ? "
+            "AND deleted_at IS NULL ORDER BY message_id", [channel_id, low, high])]
 
     def _unindex(self, rowid: int) -> None:
         """Take a post out of the search index (with what it was indexed with, as FTS5 needs)."""
@@ -558,8 +622,9 @@ class Store:
         return self.db[table].count
 
     def prune(self, before: str) -> int:
-        """Delete the posts dated before `before` (ISO) that matched nothing; matched posts and
-        everything the outbox refers to are kept. Returns how many were deleted."""
+        """Delete the posts dated before `before` (ISO) that matched nothing; matched posts (a
+        deleted one too: the evidence) and everything the outbox refers to are kept. Returns how
+        many were deleted."""
         with self.transaction():
             hw = self._search_high_water()
             rows = self.db.execute(
