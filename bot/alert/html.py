@@ -10,7 +10,7 @@ from telethon.extensions import html as tl_html
 from telethon.tl.types import TypeMessageEntity
 from telethon.utils import split_text
 
-from .outbox import Alert, snippet, story_line
+from .outbox import Alert, deleted_line, snippet, story_line
 
 __all__ = ["bold_spans", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
@@ -47,12 +47,14 @@ def bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
 
 def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -> str:
     """The alert as Telegram HTML: severity, rule title, channel linked to the post, time, a
-    snippet with the matched words in bold, the words matched (`Alert.matched`) and the story line."""
+    snippet with the matched words in bold, the words matched (`Alert.matched`) and the story line;
+    under the channel line, when the channel has deleted the post, when that was learnt."""
     badge = _BADGE.get(alert.severity, alert.severity.upper())
     window, spans, _ = snippet(alert.text, alert.spans, width=width)
     lines = [
         f"{badge} · <b>{html.escape(alert.title)}</b>",
         f'<a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
+        *([html.escape(gone)] if (gone := deleted_line(alert, tz)) else []),
         "",
         bold_spans(window, spans),
         "",

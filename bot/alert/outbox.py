@@ -11,7 +11,10 @@ from typing import Protocol
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 
-__all__ = ["Alert", "AlertSink", "deliver_queued", "load_alert", "matched_words", "snippet", "story_line"]
+__all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "snippet",
+           "story_line"]
+
+DELETED_MARK = "🗑 deleted by the channel"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Alert:
     story_size: int
     update: bool = False  # the story grew after this alert was sent: tell who followed
     story: tuple[tuple[str, str, str], ...] = ()  # the story's posts, oldest first: channel, date, link
+    deleted_at: str | None = None  # when tgwatch learnt the channel deleted the post (ISO, UTC)
 
     @property
     def terms(self) -> list[str]:
@@ -73,7 +77,7 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
     """The alert with its post, hits and story; None when its post is no longer stored."""
     row = next(store.db.query(
         "SELECT a.id, a.rule, a.severity, a.channel_id, a.message_id, a.story_id, p.link, p.date, p.text, "
-        "m.hits, c.title, c.username, s.size FROM alerts a "
+        "m.hits, c.title, c.username, s.size, p.deleted_at FROM alerts a "
         "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
         "LEFT JOIN matches m ON m.channel_id = a.channel_id AND m.message_id = a.message_id AND m.rule = a.rule "
         "LEFT JOIN channels c ON c.id = a.channel_id LEFT JOIN stories s ON s.id = a.story_id WHERE a.id = ?",
@@ -88,6 +92,7 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         story_id=row["story_id"], story_size=row["size"] or 1, update=update,
         story=tuple((str(r["title"]), str(r["date"]), str(r["link"])) for r in store.story_posts(row["story_id"]))
         if (row["size"] or 1) > 1 else (),
+        deleted_at=row["deleted_at"],
     )
 
 
@@ -105,6 +110,14 @@ def _hhmm(date: str, tz: tzinfo | None = None, day: datetime | None = None) -> s
     if dt is None:
         return date[11:16] if len(date) >= 16 else date
     return f"{dt:%H:%M}" if day is None or dt.date() == day.date() else f"{dt:%d.%m %H:%M}"
+
+
+def deleted_line(alert: Alert, tz: tzinfo | None = None) -> str:
+    """«🗑 deleted by the channel at 14:05» (the day too when not the post's day, in `tz` as the
+    alert's times); empty when the post is not deleted."""
+    if not alert.deleted_at:
+        return ""
+    return f"{DELETED_MARK} at {_hhmm(alert.deleted_at, tz, _local(alert.date, tz))}"
 
 
 def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import bold_spans, render_html, to_parts
-from ..alert.outbox import load_alert, snippet
+from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, snippet
 from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
@@ -41,6 +41,12 @@ MAX_HELD_NOTICES = 200
 # id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
 FIND_SENT_LOOKBACK = 1000
 NOTICES_KEY = "held_notices"  # meta row: the notices not sent yet, kept across a restart
+# The deliveries row (alert, chat, DELETED_PART) records that the chat was told its alert's post was
+# deleted: by the alert itself (sent or edited with the line) or by a reply notice (its random_id
+# stored before the first attempt, as for every part).
+DELETED_PART = -1
+# Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
+_REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
 _NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
 # Errors about the chat, not the message: the chat cannot be written to now (the bot was removed,
 # the account lost the right to post, a user blocked the bot). Alerts wait for it.
@@ -416,13 +422,14 @@ class Sender:
                 return False
         self.store.begin_delivery(alert_id)  # a story growing from here on queues another update
         parts = to_parts(render_html(alert, self.tz))
+        notice = self._deleted_notice(alert)
         silent = self.silent(alert.severity, now)
         markup = self.buttons(alert_id) if self.buttons else None
         failure: Exception | None = None
         edits_held = False
         for chat in self.chats:  # one unreachable chat must not keep the others from the alert
             try:
-                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup)
+                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup, notice)
             except (errors.FloodError, *_NETWORK):
                 raise
             except _EditsHeld:
@@ -447,10 +454,21 @@ class Sender:
         self.store.finish_delivery(alert_id, iso(now) or "")
         return True
 
+    def _deleted_notice(self, alert: Alert) -> str | None:
+        """The one-line reply telling a chat whose alert cannot be edited that the channel deleted
+        the post (HTML); None when it is not deleted."""
+        line = deleted_line(alert, self.tz)
+        if not line:
+            return None
+        return (f'{html.escape(line)}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a>'
+                f" · {html.escape(alert.title)}")
+
     async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
-                          sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any) -> bool:
+                          sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any,
+                          notice: str | None = None) -> bool:
         """Send (or edit) every part of one alert in one chat; done parts are skipped. True when a
-        message was sent or edited."""
+        message was sent or edited. With `notice` (the post was deleted), a chat whose message
+        cannot be edited to say so gets `notice` as a reply, once."""
         wrote = False
         peer = await self._peer(chat)
         for k, (text, entities) in enumerate(parts):
@@ -475,13 +493,51 @@ class Sender:
                 del self._unrecorded[key]
                 wrote = True
                 d = {**d, "message_id": mid, "text_hash": sent_hash}
-            if d["text_hash"] != digest and d["message_id"] is not None:  # the story grew since it was sent
+            shown = d["text_hash"] == digest
+            if not shown and d["message_id"] is not None:  # the story grew (or the post was deleted) since it was sent
                 if self._edits_held():
                     raise _EditsHeld
-                await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
+                shown = await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
+                if not shown and notice is not None and DELETED_MARK in text:
+                    await self._tell_deleted(peer, chat, alert_id, d["message_id"], notice, sent, silent)  # type: ignore[arg-type]
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
                 wrote = True
+            elif not shown and notice is not None and DELETED_MARK in text:  # sent, but its id is unknown: no edit
+                await self._tell_deleted(peer, chat, alert_id, None, notice, sent, silent)
+            if shown and DELETED_MARK in text and sent.get((chat, DELETED_PART)) is None:
+                self.store.plan_delivery(alert_id, chat, DELETED_PART, 0, "")  # the alert itself says so
+                self.store.mark_delivered(alert_id, chat, DELETED_PART, None, "in the alert")
         return wrote
+
+    async def _tell_deleted(self, peer: Any, chat: str, alert_id: int, reply_to: int | None, notice: str,
+                            sent: dict[tuple[str, int], dict[str, object]], silent: bool) -> None:
+        """Reply to the alert message `reply_to` (None: unknown, no reply) that its post was deleted,
+        once per chat: told before (by the alert or a notice), nothing is sent; the random_id is
+        stored before the first attempt, so a retry or a restart never shows it twice."""
+        d = sent.get((chat, DELETED_PART))
+        if d is not None and d["sent_at"] is not None:
+            return
+        if d is None:
+            rid = secrets.randbits(63)
+            self.store.plan_delivery(alert_id, chat, DELETED_PART, rid, "")  # committed before the first attempt
+            sent[(chat, DELETED_PART)] = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
+        else:
+            rid = int(d["random_id"])  # type: ignore[arg-type]
+        text, entities = to_parts(notice)[0]
+        topic = chat_topic(chat)[1]
+        where = (types.InputReplyToMessage(reply_to_msg_id=reply_to, top_msg_id=topic if topic and topic != 1 else None)
+                 if reply_to is not None else _topic(chat))
+        what = f"deletion notice of alert {alert_id} in chat {chat}"
+        try:
+            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=where)
+        except errors.RPCError as e:
+            if reply_to is None or telegram_code(e) not in _REPLY_GONE:
+                raise
+            # the alert message is gone from the chat: the notice stands alone (the failed send used no random_id)
+            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=_topic(chat))
+        self.store.mark_delivered(alert_id, chat, DELETED_PART, mid, digest)
+        sent[(chat, DELETED_PART)] = {**sent[(chat, DELETED_PART)], "sent_at": "now"}
+        log.info("alert %d in chat %s cannot be edited: a reply says its post was deleted", alert_id, chat)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
                     markup: Any = None, *, what: str = "message", reply_to: Any = None) -> tuple[int | None, str]:
@@ -521,7 +577,8 @@ class Sender:
             log.debug("looking up a sent message failed: %s", telegram_code(e))
         return None
 
-    async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> None:
+    async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> bool:
+        """Edit a sent alert message; False when Telegram says it cannot be (too old, gone)."""
         try:
             await self.client(functions.messages.EditMessageRequest(
                 peer=peer, id=message_id, message=text, entities=entities or None, no_webpage=True, reply_markup=markup))
@@ -532,6 +589,8 @@ class Sender:
             raise _EditsHeld from None
         except (errors.MessageIdInvalidError, errors.MessageEditTimeExpiredError) as e:
             log.info("alert message %d cannot be edited (%s): keeping it as it is", message_id, e.message)
+            return False
+        return True
 
     async def _peer(self, chat: str) -> Any:
         """The input peer of a configured chat ("me", @username, or a numeric id; a forum topic's
@@ -801,6 +860,7 @@ def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz
             size = f" · {a.story_size} posts" if a.story_size > 1 else ""
             when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
             window, spans, _ = snippet(a.text, a.spans, width=120)
-            lines.append(f'• {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>{size}: '
+            gone = f" · {html.escape(deleted_line(a, tz))}" if a.deleted_at else ""
+            lines.append(f'• {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>{size}{gone}: '
                          + bold_spans(window, spans))
     return "\n".join(lines)
