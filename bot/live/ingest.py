@@ -27,7 +27,7 @@ from ..source.telegram import (
     group_albums,
     message_to_post,
 )
-from ..store.db import Store
+from ..store.db import Store, iso
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .session import NETWORK_ERRORS
@@ -45,6 +45,7 @@ DB_RETRY_DELAY = 30.0  # seconds after the store could not be used before a poll
 PENDING_SUFFIX = ".pending.json"  # beside the database: the pushed posts it could not take (`_save_pending`)
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
+OnDeleted = Callable[[], Awaitable[object]]
 
 # Errors meaning the channel cannot be read any more, and the status we give it.
 _GONE: tuple[tuple[type[Exception], str], ...] = (
@@ -91,7 +92,8 @@ class Ingest:
 
     def __init__(self, client: TelegramClient, pipeline: Pipeline, refs: Sequence[str | int], *,
                  on_processed: OnProcessed, notify: Notify, resolve_delay: float = 2.0,
-                 edit_lookback: int = 20, backfill: int = 50) -> None:
+                 edit_lookback: int = 20, backfill: int = 50, on_deleted: OnDeleted | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.client = client
         self.pipeline = pipeline
         self.store: Store = pipeline.store
@@ -101,6 +103,8 @@ class Ingest:
         self.resolve_delay = resolve_delay
         self.edit_lookback = edit_lookback
         self.backfill = backfill
+        self.on_deleted = on_deleted  # posts were marked deleted: their alerts' updates are due
+        self.clock = clock
         self.watched: dict[int, Watched] = {}
         self.unresolved: dict[str | int, str] = {}
         self._retry_at: dict[str | int, float] = {}  # ref -> monotonic time of the next lookup
@@ -130,6 +134,8 @@ class Ingest:
         self._db_errors = 0  # store failures met so far: a poll that adds none shows the store works again
         self._db_outage = Outage(log, "the database can be used again: polls store posts again")
         self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
+        # deletions Telegram pushed that the store could not record: (channel, ids, when), marked by the retry poll
+        self._unmarked: list[tuple[int, list[int], str]] = []
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -279,6 +285,7 @@ class Ingest:
         self.client.add_event_handler(self._guarded(self._on_new), events.NewMessage())
         self.client.add_event_handler(self._guarded(self._on_album), events.Album())
         self.client.add_event_handler(self._guarded(self._on_edit), events.MessageEdited())
+        self.client.add_event_handler(self._on_deleted, events.MessageDeleted())
         self._hook_reconnect()
 
     def _hook_reconnect(self) -> None:
@@ -541,6 +548,69 @@ class Ingest:
         if post is not None:
             await self._push(post)
 
+    async def _on_deleted(self, event: events.MessageDeleted.Event) -> None:
+        """The channel deleted posts (Telegram names the channel only for channels; other chats'
+        deletions carry no chat and are not ours): the stored ones are marked, never removed. A
+        store that cannot record it now keeps it for the retry poll."""
+        w = self._mine(event)
+        if w is None or not event.deleted_ids:
+            return
+        at = iso(self.clock()) or ""
+        try:
+            await self._mark_deleted(w.id, list(event.deleted_ids), at, "Telegram says")
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            self._unmarked.append((w.id, list(event.deleted_ids), at))
+            self._db_outage.failed("deletion of %d post(s) of %s not recorded now (database: %s); recorded in %d s",
+                                   len(event.deleted_ids), w.title, down, self.db_retry_delay)
+            self._retry_soon()
+
+    async def _mark_deleted(self, channel_id: int, ids: Sequence[int], at: str, how: str) -> int:
+        """Mark the stored posts among `ids` deleted; their alerts' updates go out. Returns how many."""
+        async with self._lock:  # not between a batch's read of the store and its write
+            marked = self.store.mark_deleted(channel_id, ids, at)
+        if marked:
+            w = self.watched.get(channel_id)
+            log.info("%s deleted post%s %s (%s)", w.title if w else channel_id, "s" * (len(marked) != 1),
+                     ", ".join(map(str, marked)), how)
+            if self.on_deleted is not None:
+                await self.on_deleted()
+        return len(marked)
+
+    async def _mark_unmarked(self) -> bool:
+        """Record the deletions pushed while the store could not (oldest first); False, and a retry
+        asked for, when it still cannot."""
+        while self._unmarked:
+            channel_id, ids, at = self._unmarked[0]
+            try:
+                await self._mark_deleted(channel_id, ids, at, "pushed while the database could not take it")
+            except sqlite3.OperationalError as e:
+                if (down := store_down(e)) is None:
+                    raise
+                self._db_outage.failed("%d deletion(s) still not recorded (database: %s)", len(self._unmarked), down)
+                self._retry_soon()
+                return False
+            self._unmarked.pop(0)
+        return True
+
+    async def _deleted_in_read(self, w: Watched, messages: Sequence[Any], after: int | None = None) -> int:
+        """A channel gives no deletion signal to an account that has not joined it (and a deletion in
+        a gap of a joined one is lost): a stored post whose id lies inside a complete history read,
+        yet is not in it, was deleted. Inside: from the lowest id read (or from `after` + 1 when the
+        read asked for every message after `after`) to the highest; service messages count, they
+        have ids too. An album stays while any of its items is there. An empty read proves nothing."""
+        ids = {m.id for m in messages if not isinstance(m, types.MessageEmpty)}
+        if not ids:
+            return 0
+        albums = {m.grouped_id for m in messages if getattr(m, "grouped_id", None) is not None}
+        low = after + 1 if after is not None else min(ids)
+        gone = [mid for mid, gid in self.store.stored_between(w.id, low, max(ids))
+                if mid not in ids and (gid is None or gid not in albums)]
+        if not gone:
+            return 0
+        return await self._mark_deleted(w.id, gone, iso(self.clock()) or "", "gone from its history")
+
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged)."""
         w = self._mine(event)
@@ -616,6 +686,9 @@ class Ingest:
         if self._unstored and not await self._store_unstored():
             self.complete = False  # the watchdog counts this poll as failed (it warns when behind)
             return 0, 0  # the store still cannot be written: a retry is asked for
+        if self._unmarked and not await self._mark_unmarked():
+            self.complete = False
+            return 0, 0
         await self.resolve()
         new_posts = channels = read = failed = 0
         for w in self._poll_order():
@@ -682,11 +755,12 @@ class Ingest:
 
     async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
         high = self.store.high_water(w.id)
+        asked_after: int | None = None  # the read asked for every message after this id
         if high is not None:
             # wait_time=0: Telethon would pause 1 s between pages of an unbounded read (even for the
             # empty page that ends it); FloodWaits are still honoured by the client.
-            messages = [m async for m in self.client.iter_messages(
-                w.peer, min_id=max(0, high - self.edit_lookback), reverse=True, wait_time=0)]
+            asked_after = max(0, high - self.edit_lookback)
+            messages = [m async for m in self.client.iter_messages(w.peer, min_id=asked_after, reverse=True, wait_time=0)]
         else:  # a channel seen for the first time: its latest posts, not its whole history; only
             # the last day's matches are pushed (older ones are stored, exported, counted)
             messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
@@ -694,8 +768,8 @@ class Ingest:
             if pushed is not None and messages and messages[0].id > pushed:
                 # the first read was held back (flood waits, network) while Telegram pushed posts:
                 # read back to the first of them, so none that it did not push is missed
-                messages = [m async for m in self.client.iter_messages(
-                    w.peer, min_id=pushed - 1, reverse=True, wait_time=0)]
+                asked_after = pushed - 1
+                messages = [m async for m in self.client.iter_messages(w.peer, min_id=asked_after, reverse=True, wait_time=0)]
         await self._refresh(w, messages)
         posts: list[Post] = []
         for run in group_albums(messages):
@@ -714,6 +788,7 @@ class Ingest:
             posts = [p for p in posts if p.message_id > high or p.key in known]
         after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
         done = await self._process(posts, in_order=True, alert_after=after) if posts else []
+        await self._deleted_in_read(w, messages, asked_after)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
 

@@ -107,7 +107,7 @@ class Service:
                              edit_every=config.edit_every_seconds, silent=quiet_silencer(config), buttons=markup, clock=clock)
         self.ingest = Ingest(user, self.pipeline, config.channels, on_processed=self._after, notify=self.sender.notify,
                              resolve_delay=config.resolve_delay_seconds if resolve_delay is None else resolve_delay,
-                             edit_lookback=config.edit_lookback)
+                             edit_lookback=config.edit_lookback, on_deleted=self.sender.deliver, clock=clock)
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
                                  digest=self.sender.send_digest, clock=clock)
