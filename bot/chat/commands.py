@@ -379,8 +379,9 @@ class Commands:
                  f"post{'s' * (len(hits) != 1)}</b>{scope} with {html.escape(_echo(words))}, best first:"]
         for h in hits[:SEARCH_SHOWN]:
             window, spans, _ = snippet(h.text, list(h.spans), width=240)
+            gone = f" · 🗑 deleted by the channel {local_time(h.deleted_at, self.config.zone)}" if h.deleted_at else ""
             lines.append(f'\n• <a href="{html.escape(h.link, quote=True)}">{html.escape(h.channel_title)}</a> · '
-                         f"{local_time(h.date, self.config.zone)}\n{bold_spans(window, spans)}")
+                         f"{local_time(h.date, self.config.zone)}{gone}\n{bold_spans(window, spans)}")
         if len(hits) > SEARCH_SHOWN:
             lines.append("\n<i>tgwatch search on the command line shows more (--limit).</i>")
         return Reply("\n".join(lines))
@@ -667,8 +668,9 @@ class Commands:
             head = p.text.strip().split("\n", 1)[0]
             head = head[:80] + ("…" if len(head) > 80 else "")
             rules = f" <b>{html.escape(', '.join(p.rules))}</b>" if p.rules else ""
+            gone = f" 🗑 deleted by the channel {local_time(p.deleted_at, self.config.zone)}" if p.deleted_at else ""
             lines.append(f'• {local_time(p.date, self.config.zone)} <a href="{html.escape(p.link, quote=True)}">'
-                         f"{html.escape(p.channel_title)}</a>{rules}" + (f"\n  {html.escape(head)}" if head else ""))
+                         f"{html.escape(p.channel_title)}</a>{rules}{gone}" + (f"\n  {html.escape(head)}" if head else ""))
         if total > STORY_SHOWN:
             lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))

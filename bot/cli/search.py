@@ -31,6 +31,8 @@ def render_hit(hit: SearchHit, width: int = 220) -> Text:
     who = printable(hit.channel_title) + (f" (@{hit.username})" if hit.username else "")
     t = Text(who, style="cyan").append(f"  {hit.date.replace('T', ' ')[:16]} UTC  ")
     t.append(hit.link, style="underline")
+    if hit.deleted_at:
+        t.append(f"  🗑 deleted by the channel {hit.deleted_at.replace('T', ' ')[:16]} UTC", style="bold red")
     window, spans, _ = snippet(hit.text, list(hit.spans), width)
     body = Text("\n  " + printable(window))  # one character for one: the spans still hold
     for s, e in spans:

@@ -80,7 +80,8 @@ class StoryId(click.IntRange):
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 def story(story_id: int, db_path: str) -> None:
     """Every post of story ID (the #N that `tgwatch stories`, alerts and exports give), oldest
-    first: time, channel, link, the rules it matches, and its first line. Exit 1 when there is no such story."""
+    first: time, channel, link, the rules it matches, whether the channel deleted it, and its first
+    line. Exit 1 when there is no such story."""
     store = open_store(db_path, must_exist=True)
     try:
         posts = story_detail(store, story_id)
@@ -103,6 +104,8 @@ def story(story_id: int, db_path: str) -> None:
             head.append("  " + " ".join(p.rules), style="bold")
         if p.forward_of:
             head.append(f"  (forward of {printable(p.forward_of)})", style="dim")
+        if p.deleted_at:
+            head.append(f"  🗑 deleted by the channel {_when(p.deleted_at)} UTC", style="bold red")
         c.print(head)
         line = p.text.strip().split("\n", 1)[0]
         c.print(Text("  " + printable(line[:160] + ("…" if len(line) > 160 else ""))))

@@ -26,7 +26,7 @@ _XLSX_EXACT = 10**15  # Excel keeps 15 digits of a number: a larger id is writte
 _XLSX_WIDTHS = {
     "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
     "edited": 17, "text": 80, "rules": 18, "terms": 30, "matched": 40, "story_id": 9, "story_size": 10, "story_first": 34,
-    "forward_origin": 22,
+    "forward_origin": 22, "deleted_at": 17,
 }
 
 
@@ -109,7 +109,7 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, cut: Counter[st
     top = wb.add_format({"valign": "top"})
     when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss", "valign": "top"})
     link = wb.add_format({"font_color": "blue", "underline": 1, "valign": "top"})
-    date_cols = {EXPORT_FIELDS.index("date"), EXPORT_FIELDS.index("edited")}
+    date_cols = {EXPORT_FIELDS.index("date"), EXPORT_FIELDS.index("edited"), EXPORT_FIELDS.index("deleted_at")}
     link_cols = {EXPORT_FIELDS.index("link"), EXPORT_FIELDS.index("story_first")}
 
     def new_sheet(number: int) -> Any:

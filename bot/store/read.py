@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FIELDS: tuple[str, ...] = (
     "channel_id", "channel_title", "username", "message_id", "link", "date", "edited", "text",
-    "rules", "terms", "matched", "story_id", "story_size", "story_first", "forward_origin",
+    "rules", "terms", "matched", "story_id", "story_size", "story_first", "forward_origin", "deleted_at",
 )
 
 _MAX_WORDS = 16  # query words used; the rest are ignored (a pasted paragraph is not a query)
@@ -166,6 +166,7 @@ class StoryPost:
     text: str
     rules: list[str]  # the rules that currently match it
     forward_of: str  # "channel id/post id" of the post it forwards, else ""
+    deleted_at: str = ""  # when tgwatch learnt the channel deleted it (ISO, UTC), else ""
 
 
 def story_detail(store: Store, story_id: int, limit: int = 1000) -> list[StoryPost]:
@@ -173,12 +174,13 @@ def story_detail(store: Store, story_id: int, limit: int = 1000) -> list[StoryPo
     when there is no such story."""
     sql = ("SELECT p.channel_id, p.message_id, p.date, p.link, c.title, c.username, p.text, p.forward_channel_id, "
            "p.forward_post_id, (SELECT json_group_array(m.rule) FROM matches m WHERE m.channel_id = p.channel_id "
-           "AND m.message_id = p.message_id AND m.current = 1) FROM posts p LEFT JOIN channels c ON c.id = p.channel_id "
+           "AND m.message_id = p.message_id AND m.current = 1), p.deleted_at FROM posts p LEFT JOIN channels c ON c.id = p.channel_id "
            "WHERE p.story_id = ? ORDER BY p.date, p.channel_id, p.message_id LIMIT ?")
     out: list[StoryPost] = []
-    for cid, mid, date, link, title, username, text, fcid, fpid, rules in store.db.execute(sql, [story_id, max(0, limit)]):
+    for cid, mid, date, link, title, username, text, fcid, fpid, rules, deleted in store.db.execute(sql, [story_id, max(0, limit)]):
         out.append(StoryPost(cid, mid, date or "", link or post_link(cid, mid, username), title or str(cid), text or "",
-                             sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else ""))
+                             sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else "",
+                             deleted or ""))
     return out
 
 
@@ -285,6 +287,7 @@ class SearchHit:
     text: str
     score: float
     spans: tuple[tuple[int, int], ...]
+    deleted_at: str = ""  # when tgwatch learnt the channel deleted it (ISO, UTC), else ""
 
 
 def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True, channels: Iterable[str | int] = (),
@@ -296,7 +299,7 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
     log.debug("fts query: %s", q.expression)
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
     sql = (
-        "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score "
+        "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score, p.deleted_at "
         "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
         "WHERE " + " AND ".join(["posts_fts MATCH ?", *where]) + " ORDER BY score, p.date DESC LIMIT ?"
     )
@@ -304,10 +307,10 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
         cur = store.db.execute(sql, [q.expression, *args, max(0, int(limit))])
     except sqlite3.OperationalError as e:  # a malformed index, or an FTS5 corner we did not foresee
         raise SearchError(f"search failed: {e}") from None
-    for cid, title, username, mid, link, date, body, score in cur:
+    for cid, title, username, mid, link, date, body, score, deleted in cur:
         body = body or ""
         yield SearchHit(cid, title or str(cid), username or "", mid, link or post_link(cid, mid, username),
-                        date or "", body, float(score), tuple(q.spans(body)))
+                        date or "", body, float(score), tuple(q.spans(body)), deleted or "")
 
 
 # -- stored posts -------------------------------------------------------------------------------
@@ -397,7 +400,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
     sql = (
         "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.edit_date, p.text, "
         "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, "
-        "p.forward_channel_id, p.forward_post_id, p.forward_name, "
+        "p.forward_channel_id, p.forward_post_id, p.forward_name, p.deleted_at, "
         "(SELECT json_group_array(json_array(m.rule, m.terms, m.hits)) FROM matches m "
         " WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1) "
         "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id LEFT JOIN stories s ON s.id = p.story_id "
@@ -411,7 +414,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
     except sqlite3.OperationalError as e:
         raise SearchError(f"export query failed: {e}") from None
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
-         fwd_cid, fwd_pid, fwd_name, matched) in cur:
+         fwd_cid, fwd_pid, fwd_name, deleted, matched) in cur:
         rule_list, terms, why = _rules_terms_matched(matched, text or "")
         if first_link is None and first_cid is not None:
             first_link = post_link(first_cid, first_mid)
@@ -431,6 +434,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
             "story_size": size if size is not None else (1 if story_id is not None else None),
             "story_first": first_link or "",
             "forward_origin": _forward_origin(fwd_cid, fwd_pid, fwd_name),
+            "deleted_at": deleted or "",
         }
 
 
