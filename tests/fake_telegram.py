@@ -41,6 +41,11 @@ push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMess
 ``fake.publish_album(channel_id, captions, *, push=True, **kw) -> list[int]``  one Updates with N posts sharing
     a grouped_id (how Telegram sends albums).
 ``fake.edit(channel_id, message_id, text, *, entities=None, push=True)``  UpdateEditChannelMessage (edit_date set).
+``fake.delete(channel_id, message_ids, *, push=True, keep=False)``  the channel deletes posts: they leave its
+    history (GetHistory skips them, getMessages answers MessageEmpty) and UpdateDeleteChannelMessages (pts + the
+    number deleted) is pushed to joined user clients; getChannelDifference carries it too. ``keep``: the
+    update is sent but the posts stay (a wrong deletion signal).
+``fake.service_message(channel_id, *, push=True) -> int``  a service message (a pinned post) with its own id.
 ``fake.react(channel_id, message_id, emoji="👍", *, push=True)``  an edit update with the same text and new
     ``reactions`` (what makes MessageEdited fire on reactions).
 ``client.get_messages(channel, ids=[...])`` is served (channels.getMessages; MessageEmpty for unknown ids).
@@ -260,7 +265,7 @@ class _Channel:
     pts: int = 1
     next_id: int = 1
     messages: dict = dataclasses.field(default_factory=dict)  # id -> tl.Message
-    log: list = dataclasses.field(default_factory=list)  # [pts, "new"|"edit", message id]
+    log: list = dataclasses.field(default_factory=list)  # [pts, "new"|"edit"|"service", message id] or [pts, "delete", [ids]]
 
     def to_json(self):
         d = dataclasses.asdict(self)
@@ -576,6 +581,33 @@ class FakeTelegram:
         msg = ch.messages[message_id]
         msg.message, msg.entities, msg.edit_date = text, entities, _now()
         self._channel_event(ch, "edit", message_id, push)
+
+    def delete(self, channel_id: int, message_ids: list[int], *, push: bool = True, keep: bool = False) -> None:
+        ch = self._channels[channel_id]
+        ids = [i for i in message_ids if i in ch.messages]
+        for i in ids if not keep else ():  # keep: a wrong deletion signal, the posts stay
+            del ch.messages[i]
+        if not ids:
+            return
+        ch.pts += len(ids)  # pts_count is the number of messages deleted
+        ch.log.append([ch.pts, "delete", ids])
+        if push:
+            self._push_channel(channel_id, [tl.UpdateDeleteChannelMessages(channel_id, ids, ch.pts, len(ids))])
+        self._save()
+
+    def service_message(self, channel_id: int, *, push: bool = True) -> int:
+        ch = self._channels[channel_id]
+        mid, ch.next_id = ch.next_id, ch.next_id + 1
+        msg = roundtrip(tl.MessageService(id=mid, peer_id=tl.PeerChannel(channel_id), date=_now(),
+                                          action=tl.MessageActionPinMessage(), post=True,
+                                          reply_to=tl.MessageReplyHeader(reply_to_msg_id=max(mid - 1, 1))))
+        ch.messages[mid] = msg
+        ch.pts += 1
+        ch.log.append([ch.pts, "new", mid])
+        if push:
+            self._push_channel(channel_id, [tl.UpdateNewChannelMessage(msg, ch.pts, 1)])
+        self._save()
+        return mid
 
     def react(self, channel_id: int, message_id: int, emoji: str = "👍", *, push: bool = True) -> None:
         ch = self._channels[channel_id]
@@ -947,9 +979,10 @@ class FakeTelegram:
         if r.pts == ch.pts:
             return tlu.ChannelDifferenceEmpty(pts=ch.pts, final=True)
         events = [e for e in ch.log if e[0] > r.pts][:r.limit]
-        new_ids = [mid for _, kind, mid in events if kind == "new"]
+        new_ids = [mid for _, kind, mid in events if kind == "new" and mid in ch.messages]  # not deleted since
         other = [tl.UpdateEditChannelMessage(ch.messages[mid], pts, 1) for pts, kind, mid in events
-                 if kind == "edit" and mid not in new_ids]
+                 if kind == "edit" and mid not in new_ids and mid in ch.messages]
+        other += [tl.UpdateDeleteChannelMessages(ch.id, ids, pts, len(ids)) for pts, kind, ids in events if kind == "delete"]
         last = events[-1][0]
         return tlu.ChannelDifference(pts=last, new_messages=[ch.messages[i] for i in new_ids], other_updates=other,
                                      chats=chats, users=[], final=last == ch.pts)

@@ -1,0 +1,301 @@
+"""Deleted posts: a channel deleting a post is news, and the stored copy is the evidence. The live
+tests run the real TelegramClient against the offline server (tests/fake_telegram.py); each test
+asserts what the analysts see: the alert, a reply, `tgwatch story`, `export`, `search`, `/story`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+from click.testing import CliRunner
+
+from bot.cli import cli as tgwatch
+from bot.pipeline import Pipeline
+from bot.source import Skip, read_paths
+from bot.store.db import SCHEMA_VERSION, Store, iso
+
+from .fake_telegram import FakeTelegram, eventually
+from .sample_store import KUBAN, Sample, shipped_matcher
+from .telegram_fixtures import stop_service
+from .test_chat import ANALYST, DESERTION, MASH, SHOT, Clock, alerts, ask, running, start
+
+MSK = ZoneInfo("Europe/Moscow")
+GONE = "🗑 deleted by the channel at"
+PLAIN = "Курс доллара на торгах 27 ноября"  # matched by nothing
+WEATHER = "Погода в Москве: завтра до +5, без осадков"  # the low-severity rule's
+
+
+def hhmm(when: datetime, post: datetime) -> str:
+    """A time as the chat shows it in Moscow: HH:MM, with the day when not the post's."""
+    w, p = when.astimezone(MSK), post.astimezone(MSK)
+    return f"{w:%H:%M}" if w.date() == p.date() else f"{w:%d.%m %H:%M}"
+
+
+def deletion_notices(fake: FakeTelegram) -> list[Any]:
+    return [m for m in fake.chat if m.text.startswith("🗑")]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def run(coro: Any) -> Any:
+    import asyncio
+    return asyncio.run(coro)
+
+
+# -- live: a joined channel's MessageDeleted ------------------------------------------------------
+
+
+def test_a_deleted_post_edits_its_alert_once_and_stays_stored_with_its_matches(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now() - timedelta(minutes=1))
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
+            posted = fake.messages(SHOT)[-1].date
+            clock.now = now() + timedelta(minutes=3)  # the deletion comes later
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: all(a.edits for a in alerts(fake)))
+            line = f"{GONE} {hhmm(clock.now, posted)}"
+            for a in alerts(fake):
+                assert [text.count(line) for _, text in a.edits] == [1]
+                assert a.text.split("\n")[2] == line  # under the channel and time, one line
+            await service.poll()  # the re-read finds the post gone too: nothing more is said
+            await service.sender.deliver()
+            assert all(len(a.edits) == 1 for a in alerts(fake)) and deletion_notices(fake) == []
+            # the stored copy stays, with its matches, alerts and story
+            store = service.store
+            assert store.count("posts") == 1 and store.count("matches") == 2 and store.count("alerts") == 2
+            assert store.deleted_at(SHOT, msg) == iso(clock.now)
+            story = store.story_of(SHOT, msg)
+            answer = await ask(fake, f"/story {story}")
+            assert f"🗑 deleted by the channel {clock.now.astimezone(MSK):%Y-%m-%d %H:%M} MSK" in answer.text
+            answer = await ask(fake, "/search дезертиров")
+            assert f"🗑 deleted by the channel {clock.now.astimezone(MSK):%Y-%m-%d %H:%M} MSK" in answer.text
+    run(go())
+
+
+def test_a_deletion_lost_in_a_gap_of_a_joined_channel_is_found_by_the_poll(
+        fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.delete(SHOT, [msg], push=False)  # never pushed
+            later = fake.publish(SHOT, PLAIN)  # reveals the gap: getChannelDifference carries the deletion,
+            await eventually(lambda: service.store.story_of(SHOT, later) is not None)
+            # ...which Telethon 1.45 drops (it moves its pts to the difference's before applying the
+            # updates in it): no MessageDeleted event comes, the poll's re-read is the safety net
+            assert service.store.deleted_at(SHOT, msg) is None
+            await service.poll()
+            assert service.store.deleted_at(SHOT, msg) == iso(clock.now)
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+    run(go())
+
+
+def test_an_alert_that_cannot_be_edited_gets_one_reply_saying_so_even_across_a_restart(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        service = await start(fake, tmp_path, clock, timezone="Europe/Moscow")
+        try:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            sent = {a.id: a for a in alerts(fake)}
+            fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=20)  # too old to edit
+            fake.flood("SendMessageRequest", 600)  # and the first reply meets a long flood wait
+            posted, deleted = fake.messages(SHOT)[-1].date, clock.now
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: fake.count("EditMessageRequest") >= 1 and service.sender.paused_until is not None)
+            assert deletion_notices(fake) == []
+        finally:
+            await stop_service(service)
+        clock.now = now()
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # a restart
+            await eventually(lambda: len(deletion_notices(fake)) == 2)
+            await service.poll()
+            await service.sender.deliver()
+            notes = deletion_notices(fake)
+            assert sorted(n.reply_to for n in notes) == sorted(sent)  # one per alert, replying to it
+            for n in notes:
+                title = sent[n.reply_to].text.split("\n")[0].split(" · ", 1)[1]  # "🔴 HIGH · Дезертирство"
+                assert n.text == f"{GONE} {hhmm(deleted, posted)}: SHOT · {title}" and n.peer == ANALYST
+            assert all(not a.edits for a in alerts(fake))
+    run(go())
+
+
+def test_a_flood_wait_on_editing_holds_the_deletion_line_through_a_restart_and_it_is_shown_once(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        service = await start(fake, tmp_path, clock, timezone="Europe/Moscow")
+        try:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.flood("EditMessageRequest", 600)
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: service.sender._edits_until is not None)
+            assert all(not a.edits for a in alerts(fake))
+        finally:
+            await stop_service(service)
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            await service.sender.deliver()
+            assert all(not a.edits for a in alerts(fake))  # Telegram's wait is the account's: it outlives the run
+            clock.now += timedelta(seconds=601)
+            await service.sender.deliver()
+            await eventually(lambda: all(a.edits for a in alerts(fake)))
+            await service.poll()
+            await service.sender.deliver()
+            assert [len(a.edits) for a in alerts(fake)] == [1, 1]
+            assert all(GONE in a.text for a in alerts(fake)) and deletion_notices(fake) == []
+    run(go())
+
+
+def test_an_edit_pushed_after_a_wrong_deletion_signal_undeletes_but_a_replayed_copy_does_not(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now() - timedelta(minutes=5))
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.delete(SHOT, [msg], keep=True)  # Telegram says it was deleted; it was not
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+            # a replay of a copy taken earlier (another wording, no later edit) leaves it deleted
+            line = {"channel_id": SHOT, "message_id": msg, "date": iso(fake.messages(SHOT)[-1].date),
+                    "channel_username": "shot_shot", "text": DESERTION + "!"}
+            copy = tmp_path / "old.jsonl"
+            copy.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+            other = Store(tmp_path / "t.db")
+            try:
+                list(Pipeline(other, shipped_matcher()).process([p for p in read_paths([copy]) if not isinstance(p, Skip)]))
+                assert other.deleted_at(SHOT, msg) is not None
+            finally:
+                other.close()
+            fake.edit(SHOT, msg, DESERTION + " (обновлено)")  # Telegram never edits a deleted post
+            await eventually(lambda: service.store.deleted_at(SHOT, msg) is None)
+            await service.sender.deliver()  # the scheduled pass (every 15 s)
+            await eventually(lambda: all(len(a.edits) == 2 for a in alerts(fake)))
+            assert all(GONE not in a.text for a in alerts(fake))
+    run(go())
+
+
+# -- live: a channel read by the poll alone --------------------------------------------------------
+
+
+def test_the_poll_marks_a_post_missing_inside_what_it_read_and_nothing_on_a_failed_read_or_past_the_end(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        add = fake.add_channel  # Mash is not joined: read by the poll alone, no pushes
+        fake.add_channel = lambda cid, *a, **kw: add(cid, *a, **{**kw, "joined": cid != MASH})  # type: ignore[method-assign]
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            assert not service.ingest.watched[MASH].joined
+            first = fake.publish(MASH, WEATHER)
+            matched = fake.publish(MASH, DESERTION)
+            last = fake.publish(MASH, PLAIN)
+            await service.poll()
+            await eventually(lambda: len(alerts(fake)) == 2)
+            store = service.store
+            fake.delete(MASH, [matched])
+            fake.fail("GetHistoryRequest", "MSG_ID_INVALID", times=2)  # the reads fail
+            await service.poll()
+            assert store.deleted_at(MASH, matched) is None and all(not a.edits for a in alerts(fake))
+            await service.poll()  # read whole: the post is missing between two that are there
+            assert store.deleted_at(MASH, matched) == iso(clock.now)
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+            assert store.deleted_at(MASH, first) is None and store.deleted_at(MASH, last) is None
+            fake.delete(MASH, [last])  # the newest: nothing after it was read, so nothing proves it
+            await service.poll()
+            assert store.deleted_at(MASH, last) is None
+            fake.service_message(MASH)  # a pin has an id too: the read now reaches past the post
+            clock.now += timedelta(minutes=10)
+            await service.poll()
+            assert store.deleted_at(MASH, last) == iso(clock.now) and store.deleted_at(MASH, first) is None
+            assert store.count("posts") == 3
+    run(go())
+
+
+# -- the store ------------------------------------------------------------------------------------
+
+
+def test_an_old_store_upgrades_in_place_and_retention_keeps_a_deleted_post_that_matched(sample: Sample) -> None:
+    store = Store(sample.db)
+    store.db.execute("ALTER TABLE posts DROP COLUMN deleted_at")  # as a store of the last release has it
+    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    counts = {t: store.count(t) for t in ("posts", "matches", "alerts", "stories")}
+    store.close()
+    store = Store(sample.db)
+    try:
+        assert store.version == SCHEMA_VERSION and {t: store.count(t) for t in counts} == counts
+        (cid, mid), = store.db.execute("SELECT channel_id, message_id FROM alerts ORDER BY id LIMIT 1").fetchall()
+        plain = store.db.execute("SELECT channel_id, message_id FROM posts p WHERE NOT EXISTS (SELECT 1 FROM matches m "
+                                 "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id) LIMIT 1").fetchone()
+        at = "2026-11-24T08:00:00+00:00"
+        assert store.mark_deleted(cid, [mid, 999_999], at) == [mid]  # a post never stored is no news
+        assert store.mark_deleted(cid, [mid], "2026-11-25T08:00:00+00:00") == []  # seen again: the first time stands
+        store.mark_deleted(plain[0], [plain[1]], at)
+        store.prune("9999-01-01T00:00:00+00:00")  # everything is past retention
+        assert store.deleted_at(cid, mid) == at
+        assert store.count("matches") == counts["matches"] and store.count("alerts") == counts["alerts"]
+        assert store.deleted_at(*plain) is None and store.story_of(*plain) is None  # unmatched: pruned as ever
+    finally:
+        store.close()
+
+
+# -- faces: story, export, search --------------------------------------------------------------------
+
+
+def kuban_deleted(sample: Sample) -> str:
+    """Mark the hand-made Kuban post 501 (matched, edited) deleted; returns when, ISO."""
+    store = Store(sample.db)
+    try:
+        at = "2026-11-23T16:45:00+00:00"
+        assert store.mark_deleted(KUBAN, [501], at) == [501]
+        return at
+    finally:
+        store.close()
+
+
+def cli(*args: str) -> Any:
+    return CliRunner().invoke(tgwatch, list(args), catch_exceptions=False)
+
+
+def test_story_and_search_mark_the_deleted_post(sample: Sample) -> None:
+    kuban_deleted(sample)
+    store = Store(sample.db)
+    story = store.story_of(KUBAN, 501)
+    store.close()
+    shown = cli("story", str(story), "--db", str(sample.db)).output
+    marked = [line for line in shown.splitlines() if "deleted by the channel" in line]
+    assert len(marked) == 1 and "Kuban_Online/501" in marked[0] and "🗑 deleted by the channel 2026-11-23 16:45 UTC" in marked[0]
+    found = cli("search", "дезертира", "--db", str(sample.db)).output
+    heads = [line for line in found.splitlines() if "t.me/" in line]
+    assert [("Kuban_Online/501" in h, "🗑 deleted by the channel 2026-11-23 16:45 UTC" in h) for h in heads
+            if "Kuban_Online/501" in h or "deleted" in h] == [(True, True)]
+
+
+def test_export_ends_with_deleted_at_in_csv_jsonl_and_xlsx(sample: Sample, tmp_path: Path) -> None:
+    at = kuban_deleted(sample)
+    rows = list(csv.reader(io.StringIO(cli("export", "--db", str(sample.db)).stdout)))
+    assert rows[0][-1] == "deleted_at"
+    by_link = {r[4]: r[-1] for r in rows[1:]}
+    assert by_link.pop("https://t.me/Kuban_Online/501") == at and set(by_link.values()) == {""}
+    lines = [json.loads(x) for x in cli("export", "--db", str(sample.db), "--format", "jsonl").stdout.splitlines()]
+    assert all(list(x)[-1] == "deleted_at" for x in lines)
+    assert {x["link"]: x["deleted_at"] for x in lines if x["deleted_at"]} == {"https://t.me/Kuban_Online/501": at}
+    out = tmp_path / "e.xlsx"
+    cli("export", "--db", str(sample.db), "--format", "xlsx", "-o", str(out))
+    sheet = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+    assert sheet[0][-1] == "deleted_at (UTC)"
+    cells = {r[4]: r[-1] for r in sheet[1:]}
+    assert cells.pop("https://t.me/Kuban_Online/501") == datetime(2026, 11, 23, 16, 45)
+    assert set(cells.values()) == {None}
+
