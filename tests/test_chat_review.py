@@ -121,3 +121,15 @@ def test_rules_lists_the_channel_mutes_running(commands: Commands) -> None:
     assert "\n🔕 Сводка 24: every rule, until 2026-12-01 15:00 MSK" in r.html, r.html
     assert "\n🔕 Горячая линия: lockdown, until 2026-11-25 15:00 MSK" in r.html
     assert "regiment, until" not in r.html
+
+
+def test_export_as_xlsx_says_when_a_cell_was_cut_at_excels_limit(commands: Commands) -> None:
+    """`tgwatch export` says on stderr when a text was longer than an Excel cell holds; the chat's
+    /export sent the cut file without a word."""
+    assert "cut" not in ask(commands, "/export xlsx").html
+    commands.store.db.execute("UPDATE posts SET text = text || printf('%.*c', 40000, 'x') "
+                              "WHERE rowid = (SELECT min(p.rowid) FROM posts p JOIN matches m "
+                              "ON m.channel_id = p.channel_id AND m.message_id = p.message_id)")
+    r = ask(commands, "/export xlsx")
+    assert r.html.endswith("; 1 cell cut at Excel's 32,767 characters (the csv export has them whole)"), r.html
+    assert "cut" not in ask(commands, "/export csv").html

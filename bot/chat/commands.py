@@ -12,6 +12,7 @@ import re
 import secrets
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,7 +29,7 @@ from ..match.rules import _NAME_RE
 from ..report.stats import stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
-from ..store.export import write_csv, write_xlsx
+from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
 from ..post import link_channel
 from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, story_detail, top_stories
 
@@ -347,6 +348,8 @@ class Commands:
         now = self.clock()
         name = f"tgwatch-{_export_label(rules)}-{now.astimezone(self.config.zone):%Y%m%d-%H%M}.{fmt}"  # the analysts' clock
 
+        cut: Counter[str] = Counter()  # xlsx cells too long for Excel
+
         def write(store: Store) -> tuple[int, bytes]:
             rows = iter_export_rows(store, rules=rules, since=now - span)
             if fmt == "csv":
@@ -355,12 +358,15 @@ class Commands:
                 return n, buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
             with tempfile.TemporaryDirectory() as d:
                 path = Path(d) / name
-                n = write_xlsx(rows, path)
+                n = write_xlsx(rows, path, cut)
                 return n, path.read_bytes()
 
         n, data = await self._off_loop(write)
         caption = (f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(', '.join(rules))}" if rules else "")
                    + f", last {_span_text(span)}")
+        if cut:
+            caption += (f"; {sum(cut.values())} cell{'s' * (sum(cut.values()) != 1)} cut at Excel's "
+                        f"{XLSX_MAX_CHARS:,} characters (the csv export has them whole)")
         return Reply(caption, file=data, file_name=name)
 
     async def cmd_search(self, args: str, caller: Caller) -> Reply:
