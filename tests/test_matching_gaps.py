@@ -128,6 +128,22 @@ def test_shipped_regiment_rule_takes_a_glued_ordinal() -> None:
         assert [h.form for h in found[0].hits][:2] == [text.split()[1], "полка"]
 
 
+
+@pytest.mark.parametrize("text", ["служил в британской армии с 2019-го", "В 2024-го) армия России наступала",
+                                  "с 2019го армия перешла на контракт", "в 2024-м армия получила танки"])
+def test_a_years_ordinal_ending_is_no_units_number(text: str) -> None:
+    """«с 2019-го» is a year: the shipped regiment rule's bare endings (`армия NEAR/2 =го`) are there
+    for a unit's number («58-я армия»), and read the year as one."""
+    assert [m.rule for m in shipped().match(text)] == []
+    assert forms("армия NEAR/2 (=го OR =м)", text) == []
+
+
+@pytest.mark.parametrize("text, hit", [("58-я армия наступает", "58-я"), ("бойцы 1441-го полка", "1441-го"),
+                                       ("в 2024-м году", "2024-м"), ("к 2030-му году", "2030-му")])
+def test_a_units_number_still_takes_its_ending_and_a_year_rule_its_year(text: str, hit: str) -> None:
+    rule = "(=я OR =го) NEAR/1 (армия OR полк)" if "году" not in text else hit.split("-")[0] + "-й"
+    assert forms(rule, text)[0] == hit
+
 # -- 4. names in oblique cases --------------------------------------------------------------------
 
 

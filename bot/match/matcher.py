@@ -266,7 +266,7 @@ class Matcher:
                 self._remember(token, result)
                 return result
         if (glued := split_ordinal(token)) is not None:  # «137го»: the number and its ending
-            result = _union(self._lookup(glued[0]), self._lookup(glued[1]))
+            result = self._lookup(glued[0]) if _year(glued[0]) else _union(self._lookup(glued[0]), self._lookup(glued[1]))
             self._remember(token, result)
             return result
         if token.endswith("'s") and token.isascii():
@@ -453,10 +453,9 @@ class _Doc:
             self.tokens = tokens
         for i, tok in enumerate(tokens):
             entries = matcher._lookup(tok.text)
-            if endings and (ending := endings.get(i)) is not None:
+            ending = endings.get(i) if endings else None
+            if ending is not None and not _year(tok.text):
                 entries = _union(entries, matcher._lookup(ending))
-            else:
-                ending = None
             for tid, kind, score in entries:
                 if kind == "ordinal":  # a number as an ordinal: only with its ending (137-го, 137го)
                     if ending is None and split_ordinal(tok.text) is None:
@@ -606,6 +605,12 @@ _HYPHENS = ("-", "\u2010", "\u2011")
 # A number, a hyphen and an ordinal ending in the raw text: what `_join_ordinals` may join.
 _ORDINAL_HINT_RE = re.compile("[0-9][%s](?:%s)(?![^\\W_])" % ("".join(_HYPHENS), "|".join(
     sorted(ORDINAL_SUFFIXES, key=len, reverse=True))), re.IGNORECASE)
+
+
+def _year(number: str) -> bool:
+    """Is an ordinal's number a year («с 2019-го», «в 2024-м»)? Its ending then hits no bare ending
+    term (=го, =й: a unit's number, «137-го полка»); an ordinal rule word (2024-й) still matches it."""
+    return len(number) == 4 and "1900" <= number <= "2099"
 
 
 def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[int, str]]:
