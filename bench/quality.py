@@ -76,7 +76,8 @@ def holdout_line(s: Scores, labelled: int, draw: dict) -> str:
     if recall is not None:
         worst, best = _recall(lo, mhi, pop_m, pop_u), _recall(hi, mlo, pop_m, pop_u)
         parts.append(f"recall {worst:.2f}-{best:.2f} from the intervals' ends")
-    if matched != draw.get("matched_sampled", matched) or unmatched != draw.get("probe_sampled", unmatched):
+    left = lambda k: draw.get(f"{k}_sampled", 0) - draw.get(f"{k}_moved", 0)  # noqa: E731 - rows moved to the fitted set since
+    if "matched_sampled" in draw and (matched != left("matched") or unmatched != left("probe")):
         parts.append("the rule's matches changed since the draw: strata no longer align")
     if s.missing:
         parts.append(f"{s.missing} not in the corpus")
