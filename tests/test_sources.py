@@ -218,13 +218,17 @@ def test_binary_garbage_is_one_skip(tmp_path: Path) -> None:
     assert isinstance(s, Skip) and s.path == str(f)
 
 
-def test_truncated_export_is_one_skip(tmp_path: Path) -> None:
+def test_truncated_export_keeps_the_messages_before_the_cut_and_is_one_skip(tmp_path: Path) -> None:
+    """Was: the whole file one skip. Now the messages before the cut are read (streamed), and one
+    skip names where it broke."""
     full = write_chat(tmp_path / "full.json", [msg(i, f"пост {i}") for i in range(1, 50)]).read_bytes()
     f = tmp_path / "result.json"
     f.write_bytes(full[: len(full) * 2 // 3])
     items = list(read_export(f))
-    assert len(items) == 1 and isinstance(items[0], Skip)
-    assert "truncated" in items[0].reason and str(f) in str(items[0])
+    posts, [skip] = posts_of(items), skips_of(items)
+    assert [p.message_id for p in posts] == list(range(1, len(posts) + 1)) and 20 < len(posts) < 49
+    assert items[-1] is skip and skip.where == f"after message #{len(posts) - 1} (id {len(posts)})"
+    assert "truncated" in skip.reason and str(f) in str(skip)
 
 
 @pytest.mark.parametrize("content", ["[1, 2]", '{"name": "no messages"}', '"text"'])

@@ -1,7 +1,9 @@
 """Read Telegram Desktop "Export chat history" JSON (single chats and full-account exports).
 
-Service messages are skipped; a bad message is reported with its file and index and skipped;
-a file that is not JSON or is cut short is reported once and the rest goes on.
+Service messages are skipped; a bad message is reported with its file and index and skipped.
+Files are streamed (bot.source.stream), never loaded whole: a file cut short or damaged gives
+the messages before the break, and one skip says where it broke; a file that is not JSON at all
+is reported once and the rest goes on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ijson.common import JSONError, ObjectBuilder
+
 from ..post import Entity, Post
+from .stream import CHUNK, POOL, SMALL, YAJL, Broken, Source, Spill, describe_break, detect_encoding, messages_last, stream_items
 
 __all__ = ["Skip", "Note", "BadInput", "read_export", "export_parts", "post_date", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
 
@@ -309,7 +314,10 @@ def _chat(chat: dict[str, Any], path: str, where: str) -> Iterator[_Chat | Skip]
     yield _Chat(chat_id, title or "", (username.lstrip("@") or None) if username else None)
 
 
-def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | Skip]:
+def _chat_posts(chat: dict[str, Any], path: str, where: str,
+                messages: Iterable[Any] | None = None) -> Iterator[Post | Skip]:
+    """A chat's posts: `messages` streamed (a Skip among them says where the file broke), or the
+    chat's own `messages` list when None."""
     checked: _Chat | None = None
     for item in _chat(chat, path, where.removesuffix(": ")):
         if isinstance(item, Skip):
@@ -318,11 +326,15 @@ def _chat_posts(chat: dict[str, Any], path: str, where: str) -> Iterator[Post | 
             checked = item
     if checked is None:
         return
-    messages = chat.get("messages")
-    if not isinstance(messages, list):
-        yield Skip(path, where.removesuffix(": "), "chat has no messages list")
-        return
+    if messages is None:
+        messages = chat.get("messages")
+        if not isinstance(messages, list):
+            yield Skip(path, where.removesuffix(": "), "chat has no messages list")
+            return
     for i, msg in enumerate(messages):
+        if isinstance(msg, Skip):  # where the stream broke: the messages before it are read
+            yield msg
+            continue
         if not isinstance(msg, dict):
             yield Skip(path, f"{where}message #{i}", "not an object")
             continue
@@ -355,12 +367,29 @@ def read_export(path: str | Path) -> Iterator[Post | Skip]:
 
 
 def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
-    """One result.json read now, as one iterator of posts (and skips) per chat: each chat is in
-    date order, a full-account export as a whole is not (its chats follow one another)."""
+    """One result.json as one iterator of posts (and skips) per chat, each in date order (a
+    full-account export as a whole is not: its chats follow one another). A single chat in Telegram
+    Desktop's key order is streamed as the merge asks; any other file is read in one streaming pass
+    now, its messages spilled to a temporary file chat by chat, so that no chat is held in memory."""
     path = Path(path)
-    data = _load_export(path)
-    if isinstance(data, Skip):
-        return [iter([data])]
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        return [iter([Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")])]
+    refused = _not_json(path, head)
+    if refused is not None:
+        return [iter([refused])]
+    encoding, bom = detect_encoding(head)
+    header = _desktop_header(path, encoding, bom)
+    if header is not None:
+        return [_chat_posts(header, str(path), "", _streamed(path, encoding, bom))]
+    return _walked_parts(path, encoding, bom)
+
+
+def _parts(path: Path, data: dict[str, Any]) -> list[Iterator[Post | Skip]]:
+    """The parts of an export read whole (a small file that the streaming reader refused but
+    json.load reads: an integer beyond 64 bits, NaN, a lone surrogate escape)."""
     chats = data.get("chats", {}).get("list") if isinstance(data.get("chats"), dict) else None
     if chats is not None and not isinstance(chats, list):
         return [iter([Skip(str(path), "", "not a Telegram export ('chats.list' is not a list)")])]
@@ -382,6 +411,291 @@ def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
     if "messages" in data:
         return [_chat_posts(data, str(path), "")]
     return [iter([Skip(str(path), "", "not a Telegram export (no 'messages' and no 'chats.list')")])]
+
+
+def _not_json(path: Path, head: bytes) -> Skip | None:
+    """A file that is plainly no JSON export, by its first bytes (a page, a database, an archive)."""
+    why = (HTML_EXPORT if _is_html(head.decode("utf-8", "replace")) else
+           "an SQLite database (a tgwatch store?), not an export: a store is named with --db"
+           if head.startswith(b"SQLite format 3\x00") else
+           "a zip archive: unpack it, then replay the folder" if head.startswith(b"PK\x03\x04") else
+           "gzip-compressed: unpack it (gunzip), then replay the file" if head.startswith(b"\x1f\x8b") else None)
+    return None if why is None else Skip(str(path), "", why)
+
+
+HEADER_KEYS = ("name", "type", "id", "username")
+
+
+def _desktop_header(path: Path, encoding: str, bom: int) -> dict[str, Any] | None:
+    """A single chat's name, type, id (and username), when they come before `messages` and the
+    messages come last, as Telegram Desktop writes them: the file can then be streamed as it is
+    read. None for any other file (a full-account export, another key order, a damaged start)."""
+    header: dict[str, Any] = {}
+    source = Source(path, bom, encoding)
+    events = YAJL.parse(source, use_float=True, buf_size=CHUNK)
+    try:
+        if next(events) != ("", "start_map", None):
+            return None
+        for prefix, event, value in events:
+            if prefix == "messages":
+                return header if event == "start_array" and messages_last(path) else None
+            if prefix == "":
+                if event != "map_key" or value in ("chats", "left_chats"):
+                    return None
+            elif prefix in HEADER_KEYS and event in SCALARS:
+                header[prefix] = value
+            elif "." not in prefix and event in ("start_map", "start_array"):
+                return None  # a value worth a full read before the messages (a bad name, say)
+            if source.offset > 1 << 20:
+                return None
+    except (JSONError, UnicodeDecodeError, ValueError, OSError, StopIteration):
+        return None
+    finally:
+        POOL.close(str(path))
+    return None
+
+
+SCALARS = frozenset(("null", "boolean", "integer", "double", "number", "string"))
+
+
+def _streamed(path: Path, encoding: str, bom: int) -> Iterator[Any]:
+    """A single chat's messages as ijson reads them; where it breaks, a Skip saying so."""
+    n, last = 0, None
+    try:
+        for msg in stream_items(Source(path, bom, encoding), "messages.item"):
+            yield msg
+            n, last = n + 1, msg
+    except Broken as e:
+        data, reason = _read_whole(path, e.error, encoding, bom)
+        if data is not None:  # valid JSON that yajl refuses: the rest as json.load reads it
+            rest = data.get("messages")
+            yield from (rest[n:] if isinstance(rest, list) else [])
+            return
+        yield Skip(str(path), _after(n, last), reason)
+    finally:
+        POOL.close(str(path))
+
+
+def _after(n: int, last: Any, where: str = "") -> str:
+    """Where a stream broke: after the last message read (index and id) or, with none, the chat."""
+    if not n:
+        return where.removesuffix(": ")
+    mid = show(last["id"]) if isinstance(last, dict) and "id" in last else "?"
+    return f"{where}after message #{n - 1} (id {mid})"
+
+
+def _read_whole(path: Path, error: BaseException, encoding: str, bom: int) -> tuple[dict[str, Any] | None, str]:
+    """After a stream broke: a small file is read whole as before streaming (its data when it is
+    valid JSON after all, else the same reason as then); a large one is described from the stream."""
+    try:
+        small = path.stat().st_size <= SMALL
+    except OSError:
+        small = False
+    if small and not isinstance(error, OSError):
+        whole = _load_export(path)
+        if not isinstance(whole, Skip):
+            return whole, ""
+        return None, whole.reason
+    return None, describe_break(path, error, encoding, bom)
+
+
+class _Found:
+    """One chat met by the streaming pass: its header keys, whether `messages` is a list, and
+    where its messages are in the spill file."""
+
+    def __init__(self, is_object: bool = True) -> None:
+        self.is_object = is_object
+        self.header: dict[str, Any] = {}
+        self.messages: str | None = None  # "list" (open), "done" (closed), "other", None (absent)
+        self.start = self.end = 0
+        self.count = 0
+        self.last: Any = None
+
+
+_MESSAGE = "\x00tgwatch:message"  # the prefix the walk gives a message's first event (no JSON key is it)
+
+
+class _Walk:
+    """What one streaming pass over an export finds: the top level's kind, its own chat (a single
+    chat export) or its lists of chats (a full-account export)."""
+
+    def __init__(self) -> None:
+        self.top: str | None = None
+        self.single = _Found()
+        self.kinds: dict[str, str] = {}  # "chats", "chats.list", ... -> the event that opened it
+        self.lists: dict[str, list[_Found]] = {"chats": [], "left_chats": []}
+        self.open: dict[str, _Found | None] = {"chats": None, "left_chats": None}
+        self.receiver: _Found | None = None  # the chat whose messages are being read
+
+    def events(self, source: Source) -> Iterator[tuple[str, str, Any]]:
+        """The parser's events, a message's first one renamed _MESSAGE (so that one C-built
+        `items` over them gives every chat's messages), the rest noted on the way."""
+        builder: tuple[ObjectBuilder, dict[str, Any], str] | None = None
+        depth = 0
+        watched = _WATCHED
+        for prefix, event, value in YAJL.parse(source, use_float=True, buf_size=CHUNK):
+            if builder is not None:  # a header value that is an object or a list
+                builder[0].event(event, value)
+                depth += 1 if event in ("start_map", "start_array") else -1 if event in ("end_map", "end_array") else 0
+                if not depth:
+                    builder[1][builder[2]] = builder[0].value
+                    builder = None
+                continue
+            role = watched.get(prefix)
+            if role is None:
+                yield prefix, event, value
+                continue
+            kind, which, key = role
+            chat = self.single if which == "" else self.open[which]
+            if kind == "item":
+                if self.receiver is not None and self.receiver is chat:
+                    yield _MESSAGE, event, value
+                else:
+                    yield prefix, event, value
+                continue
+            if kind == "top":
+                if self.top is None:
+                    self.top = event
+            elif self.top != "start_map":
+                pass
+            elif kind == "kind":  # chats, left_chats, chats.list, left_chats.list
+                parent = key
+                if parent is None or self.kinds.get(parent) == "start_map":
+                    if event not in ("end_map", "end_array", "map_key"):
+                        self.kinds[prefix] = event
+            elif kind == "chat":
+                if self.kinds.get(f"{which}.list") == "start_array" and self.kinds.get(which) == "start_map":
+                    if event == "start_map":
+                        self.open[which] = _Found()
+                        self.lists[which].append(self.open[which])
+                    elif event == "end_map":
+                        self.open[which] = None
+                    elif event not in ("end_array", "map_key"):
+                        self.lists[which].append(_Found(is_object=False))
+            elif chat is not None:
+                if kind == "messages":
+                    if event == "start_array":
+                        chat.messages = "list"
+                        self.receiver = chat
+                    elif event == "end_array":
+                        chat.messages = "done"
+                        self.receiver = None
+                    elif event != "map_key" and event != "end_map":
+                        chat.messages = "other"
+                elif kind == "header":
+                    if event in SCALARS:
+                        chat.header[key] = value
+                    elif event in ("start_map", "start_array"):
+                        builder, depth = (ObjectBuilder(), chat.header, key), 1
+                        builder[0].event(event, value)
+            yield prefix, event, value
+
+
+def _watched() -> dict[str, tuple[str, str, str | None]]:
+    """Prefix -> (role, chat list or "" for the file's own chat, key or parent) for the walk."""
+    w: dict[str, tuple[str, str, str | None]] = {"": ("top", "", None), "messages": ("messages", "", None),
+                                                 "messages.item": ("item", "", None)}
+    w.update({k: ("header", "", k) for k in HEADER_KEYS})
+    for which in ("chats", "left_chats"):
+        w[which] = ("kind", which, None)
+        w[f"{which}.list"] = ("kind", which, which)
+        w[f"{which}.list.item"] = ("chat", which, None)
+        w[f"{which}.list.item.messages"] = ("messages", which, None)
+        w[f"{which}.list.item.messages.item"] = ("item", which, None)
+        w.update({f"{which}.list.item.{k}": ("header", which, k) for k in HEADER_KEYS})
+    return w
+
+
+_WATCHED = _watched()
+
+
+def _walked_parts(path: Path, encoding: str, bom: int) -> list[Iterator[Post | Skip]]:
+    """Every part of an export read in one streaming pass, its messages spilled chat by chat."""
+    walk = _Walk()
+    spill = Spill()
+    broke: Skip | None = None
+    try:
+        for msg in stream_items(walk.events(Source(path, bom, encoding)), _MESSAGE):  # type: ignore[arg-type]
+            chat = walk.receiver
+            if chat is None:
+                continue
+            if not chat.count:
+                chat.start = spill.size
+            spill.write(msg)
+            chat.end, chat.count, chat.last = spill.size, chat.count + 1, msg
+    except Broken as e:
+        data, reason = _read_whole(path, e.error, encoding, bom)
+        if data is not None:
+            spill.close()
+            return _parts(path, data)
+        broke = Skip(str(path), _break_place(walk), reason)
+    finally:
+        POOL.close(str(path))
+    spill.done()
+    parts = _walk_parts(path, walk, spill, complete=broke is None)
+    if broke is not None:
+        parts.append(iter([broke]))
+    if not spill.readers:
+        spill.close()
+    return parts
+
+
+def _labels(walk: _Walk) -> Iterator[tuple[_Found, str]]:
+    for which, label in (("chats", "chat"), ("left_chats", "left chat")):
+        for n, chat in enumerate(walk.lists[which]):
+            name = chat.header.get("name")
+            yield chat, f"{label} #{n} ({name if isinstance(name, str) else '?'}): "
+
+
+def _break_place(walk: _Walk) -> str:
+    """Where the pass broke: after which message of which chat, or the chat, or (before any) nothing."""
+    chat = walk.receiver
+    if chat is None:
+        chat = next((c for w in ("left_chats", "chats") if (c := walk.open[w]) is not None), None)
+    if chat is None:
+        return ""
+    where = next((label for c, label in _labels(walk) if c is chat), "")
+    return _after(chat.count, chat.last, where)
+
+
+def _walk_parts(path: Path, walk: _Walk, spill: Spill, complete: bool = True) -> list[Iterator[Post | Skip]]:
+    """The parts of a walked export, as `_parts` gives them for the same file read whole (of a
+    pass that broke, only the chats found before the break: the break says why the rest is not)."""
+    p = str(path)
+
+    def posts(chat: _Found, where: str) -> Iterator[Post | Skip]:
+        if chat.messages in ("list", "done"):
+            return _chat_posts(chat.header, p, where, spill.segment(chat.start, chat.end) if chat.count else iter(()))
+        return _chat_posts({**chat.header, "messages": None}, p, where)
+
+    if walk.top is None or (not complete and walk.top != "start_map"):
+        return []
+    if walk.top != "start_map":
+        return [iter([Skip(p, "", "not a Telegram export (the top level is not an object)")])]
+    kinds = walk.kinds
+    listed = kinds.get("chats") == "start_map" and kinds.get("chats.list") not in (None, "null")
+    if listed and kinds["chats.list"] != "start_array":
+        return [iter([Skip(p, "", "not a Telegram export ('chats.list' is not a list)")])]
+    if listed:
+        parts: list[Iterator[Post | Skip]] = []
+        left = kinds.get("left_chats.list") if kinds.get("left_chats") == "start_map" else None
+        if left not in (None, "null", "start_array"):
+            parts.append(iter([Skip(p, "", "'left_chats.list' is not a list: the chats left are not read")]))
+            walk.lists["left_chats"] = []
+        cut = [c for c in walk.open.values() if c is not None] if not complete else []
+        for chat, where in _labels(walk):
+            if chat in cut and chat.messages is None:
+                continue  # broken off before its messages: the break's line says so
+            if chat.is_object:
+                parts.append(posts(chat, where))
+            else:
+                parts.append(iter([Skip(p, where.split(" (")[0], "not an object")]))
+        return parts
+    if walk.single.messages is not None:
+        return [posts(walk.single, "")]
+    if not complete:
+        return []
+    return [iter([Skip(p, "", "not a Telegram export (no 'messages' and no 'chats.list')")])]
 
 
 # Telegram Desktop exports HTML by default; its pages name no channel id, so no post link or key.

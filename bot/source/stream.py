@@ -1,0 +1,258 @@
+"""Streaming reads of Telegram Desktop exports (ijson's yajl2_c backend): a message at a time, so
+memory stays bounded whatever an export's size, and a file cut short still gives what precedes
+the cut. Files are read through a small pool of descriptors, so thousands of exports can be
+merged at once under a 1024-file ulimit."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import marshal
+import os
+import re
+import struct
+import tempfile
+import weakref
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator
+
+from ijson.common import JSONError
+
+try:  # the C parser (ijson's wheels ship it): as fast as json.load
+    from ijson.backends import yajl2_c as YAJL
+except ImportError:  # pragma: no cover (a platform without the wheel: pure Python, slower, same results)
+    from ijson.backends import python as YAJL  # type: ignore[no-redef]
+
+__all__ = ["YAJL", "CHUNK", "MAX_OPEN", "MAX_NEST", "SMALL", "POOL", "Broken", "Source", "Spill", "TooDeep", "detect_encoding",
+           "head_of", "messages_last", "stream_items", "describe_break"]
+
+MAX_OPEN = 64  # descriptors the readers of one process hold at once (ulimit -n is often 1024)
+MAX_NEST = 1500  # brackets opened and not closed: deeper is refused (yajl's prefixes grow as depth squared)
+SMALL = 16 << 20  # a file this small that ijson refuses is read whole with json, as before streaming
+CHUNK = 1 << 16
+
+
+class FilePool:
+    """Read-only descriptors by path, at most `size` open (the least recently read is closed and
+    reopened when asked again): every stream of a merge stays started, the files do not all stay open."""
+
+    def __init__(self, size: int = MAX_OPEN) -> None:
+        self.size = size
+        self.fds: OrderedDict[str, int] = OrderedDict()
+
+    def pread(self, path: str, n: int, offset: int) -> bytes:
+        fd = self.fds.get(path)
+        if fd is None:
+            while len(self.fds) >= self.size:
+                os.close(self.fds.popitem(last=False)[1])
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            self.fds[path] = fd
+        else:
+            self.fds.move_to_end(path)
+        if hasattr(os, "pread"):
+            return os.pread(fd, n, offset)
+        os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover (Windows)
+        return os.read(fd, n)
+
+    def close(self, path: str) -> None:
+        fd = self.fds.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+
+
+POOL = FilePool()
+
+
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+class LoneSurrogate(ValueError):
+    """A \\uD800-\\uDFFF escape not in a pair: yajl would read it as "?" or stop."""
+
+
+class TooDeep(ValueError):
+    """More brackets opened than MAX_NEST allows (counted on the raw bytes, strings included)."""
+
+
+class Source:
+    """A file as ijson reads it (read(n)), from `offset` on, through the pool: UTF-16/32 re-encoded
+    as UTF-8 (yajl reads UTF-8 only); the bytes read and the bracket depth are counted."""
+
+    def __init__(self, path: Path, offset: int = 0, encoding: str = "utf-8") -> None:
+        self.path, self.offset = str(path), offset
+        self.decoder = None if encoding == "utf-8" else codecs.getincrementaldecoder(encoding)()
+        self.depth = 0
+
+    def read(self, n: int = CHUNK) -> bytes:
+        if n == 0:
+            return b""
+        data = POOL.pread(self.path, n, self.offset)
+        self.offset += len(data)
+        if not data:
+            POOL.close(self.path)
+        if self.decoder is not None:
+            data = self.decoder.decode(data, final=not data).encode("utf-8", "surrogatepass")
+        if b"\\u" in data and _LONE_SURROGATE.search(data):
+            raise LoneSurrogate("a lone surrogate escape (half an emoji), which the streaming reader cannot keep")
+        self.depth += data.count(b"[") + data.count(b"{") - data.count(b"]") - data.count(b"}")
+        if self.depth > MAX_NEST:
+            raise TooDeep(f"JSON nested too deeply (over {MAX_NEST:,} levels)")
+        return data
+
+
+def detect_encoding(head: bytes) -> tuple[str, int]:
+    """The encoding json.load would use for a file starting with `head`, and the BOM bytes to skip."""
+    enc = json.detect_encoding(head)
+    if enc == "utf-8-sig":
+        return "utf-8", 3
+    return enc, 0
+
+
+def head_of(path: Path, n: int = 512) -> bytes:
+    """The first n bytes of a file (b"" when it cannot be read: the read that follows says why)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def messages_last(path: Path) -> bool:
+    """Does the top-level object end with an array (`]` then `}`), as when `messages` is its last
+    key? Telegram Desktop writes the chat's name, type and id before its messages: when something
+    follows them, the file is read whole once more, not trusted to that order."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            tail = f.read().rstrip(b" \t\r\n")
+    except OSError:
+        return False
+    return tail.endswith(b"}") and tail[:-1].rstrip(b" \t\r\n").endswith(b"]")
+
+
+class Broken(Exception):
+    """Where a stream broke and why (an ijson, Unicode, depth or read error)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def stream_items(source: Source, prefix: str) -> Iterator[Any]:
+    """The values under `prefix` (ijson), one at a time; any failure is raised as Broken (after the
+    values before it were given)."""
+    try:
+        yield from YAJL.items(source, prefix, use_float=True, buf_size=CHUNK)
+    except (JSONError, UnicodeDecodeError, TooDeep, OSError, ValueError) as e:
+        raise Broken(e) from e
+
+
+def describe_break(path: Path, error: BaseException, encoding: str, start: int) -> str:
+    """Why a stream stopped, in one phrase: an unfinished file, a byte that is not UTF-8 (found by
+    decoding the file from the start, as json.load would), a depth, or yajl's own word."""
+    if isinstance(error, OSError):
+        return f"cannot read: {error.strerror or 'read error'}"
+    if isinstance(error, TooDeep):
+        return f"not a Telegram export ({error})"
+    if isinstance(error, LoneSurrogate):
+        return f"{error}; the rest of the file is not read"
+    if isinstance(error, UnicodeDecodeError) or "UTF8" in str(error):
+        bad = _first_bad_text(path, encoding, start)
+        if bad is not None:
+            return bad
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "premature EOF" in first:
+        return "the file ends before its JSON does (cut short); truncated export?"
+    if "overflow" in first:
+        return f"a number out of range ({first.split(': ', 1)[-1]}); the rest of the file is not read"
+    return f"not valid JSON ({first}); truncated export?"
+
+
+def _first_bad_text(path: Path, encoding: str, start: int) -> str | None:
+    """The first byte that is not text in `encoding`, as the old whole-file read named it."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = start
+    try:
+        with path.open("rb") as f:
+            f.seek(start)
+            while True:
+                data = f.read(1 << 20)
+                try:
+                    decoder.decode(data, final=not data)
+                except UnicodeDecodeError as e:
+                    at = offset - len(decoder.getstate()[0]) + e.start if e.start >= 0 else offset
+                    if not data or e.reason == "unexpected end of data":
+                        return f"cut short at byte {at} (a letter is left unfinished); truncated export?"
+                    return f"not UTF-8 text (byte {at}: {e.reason})"
+                if not data:
+                    return None
+                offset += len(data)
+    except OSError:
+        return None
+
+
+class Spill:
+    """A temporary file of messages (marshal records) that a full-account export's chats are
+    written to in one pass and read back chat by chat by the merge; deleted once read, or when
+    dropped (at exit at the latest)."""
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="tgwatch-", suffix=".spill")
+        self.file = os.fdopen(fd, "wb", buffering=CHUNK)
+        self.size = 0
+        self.readers = 0
+        self._drop = weakref.finalize(self, Spill._remove, self.path, self.file)
+
+    @staticmethod
+    def _remove(path: str, file: Any) -> None:
+        file.close()
+        POOL.close(path)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def write(self, value: Any) -> None:
+        try:
+            data = marshal.dumps(value)
+        except ValueError:  # nested deeper than marshal goes: kept as its JSON text
+            data = marshal.dumps(("json", json.dumps(value)))
+        self.file.write(struct.pack("<I", len(data)))
+        self.file.write(data)
+        self.size += 4 + len(data)
+
+    def done(self) -> None:
+        self.file.close()
+
+    def close(self) -> None:
+        self._drop()
+
+    def segment(self, start: int, end: int, block: int = CHUNK) -> Iterator[Any]:
+        """The values written between byte `start` and `end`, in order; the file is deleted once its
+        last segment is read (or, if one is dropped unread, when the Spill is)."""
+        self.readers += 1
+        return self._segment(start, end, block)
+
+    def _segment(self, start: int, end: int, block: int) -> Iterator[Any]:
+        try:
+            buf, pos, at = b"", 0, start
+            while True:
+                need = 4 if len(buf) - pos < 4 else 4 + struct.unpack_from("<I", buf, pos)[0]
+                if len(buf) - pos < need:
+                    if at >= end:
+                        return
+                    more = POOL.pread(self.path, min(max(block, need), end - at), at)
+                    if not more:
+                        return
+                    buf, pos, at = buf[pos:] + more, 0, at + len(more)
+                    continue
+                value = marshal.loads(buf[pos + 4:pos + need])
+                pos += need
+                if isinstance(value, tuple):  # ("json", text): a value too deep for marshal
+                    value = json.loads(value[1])
+                yield value
+        finally:
+            self.readers -= 1
+            if self.readers == 0:
+                self.close()
