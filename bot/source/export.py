@@ -612,7 +612,10 @@ _WATCHED = _watched()
 def _walked_parts(path: Path, encoding: str, bom: int) -> list[Iterator[Post | Skip]]:
     """Every part of an export read in one streaming pass, its messages spilled chat by chat."""
     walk = _Walk()
-    spill = Spill()
+    try:
+        spill = Spill()
+    except OSError as e:
+        return [iter([Skip(str(path), "", f"cannot write a temporary file ({e.strerror}): set TMPDIR to a folder with room")])]
     broke: Skip | None = None
     try:
         for msg in stream_items(walk.events(Source(path, bom, encoding)), _MESSAGE):  # type: ignore[arg-type]
@@ -621,7 +624,12 @@ def _walked_parts(path: Path, encoding: str, bom: int) -> list[Iterator[Post | S
                 continue
             if not chat.count:
                 chat.start = spill.size
-            spill.write(msg)
+            try:
+                spill.write(msg)
+            except OSError as e:  # the temporary file's disk is full: what was written is read
+                broke = Skip(str(path), _break_place(walk), f"cannot write a temporary file ({e.strerror}): "
+                             "set TMPDIR to a folder with room; the rest of the file is not read")
+                break
             chat.end, chat.count, chat.last = spill.size, chat.count + 1, msg
     except Broken as e:
         data, reason = _read_whole(path, e.error, encoding, bom)
@@ -631,7 +639,10 @@ def _walked_parts(path: Path, encoding: str, bom: int) -> list[Iterator[Post | S
         broke = Skip(str(path), _break_place(walk), reason)
     finally:
         POOL.close(str(path))
-    spill.done()
+    try:
+        spill.done()
+    except OSError:  # the last records could not be flushed: read what is there
+        pass
     parts = _walk_parts(path, walk, spill, complete=broke is None)
     if broke is not None:
         parts.append(iter([broke]))
