@@ -1,0 +1,243 @@
+"""Telegram Desktop exports are streamed (bot.source.stream): a file cut short keeps what precedes
+the cut, a full-account export is merged in date order without holding its chats, thousands of
+files are merged with a bounded number open, and memory does not grow with the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.post import Post
+from bot.source import Skip, read_by_date
+from bot.source import export as export_module
+from bot.source import stream
+from bot.source.export import read_export
+
+from .test_sources import msg, posts_of, skips_of, write_chat
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "export"
+
+
+def chat(chat_id: int, name: str, messages: list[Any], kind: str = "public_channel") -> dict[str, Any]:
+    return {"name": name, "type": kind, "id": chat_id, "messages": messages}
+
+
+def write_full(path: Path, chats: list[dict[str, Any]], left: list[dict[str, Any]] | None = None) -> Path:
+    data: dict[str, Any] = {"about": "full export", "chats": {"about": "", "list": chats}}
+    if left is not None:
+        data["left_chats"] = {"about": "", "list": left}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def keys(items: list[Post | Skip]) -> list[tuple[int, int]]:
+    return [p.key for p in posts_of(items)]
+
+
+# -- a file cut short -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("small", [True, False], ids=["read-whole-to-describe", "described-from-the-stream"])
+def test_a_truncated_single_chat_export_keeps_the_messages_before_the_cut(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool) -> None:
+    if not small:  # as a file too large to read whole: the reason comes from the stream itself
+        monkeypatch.setattr(export_module, "SMALL", 0)
+    full = write_chat(tmp_path / "full.json", [msg(i, f"пост {i}", str(1700000000 + i)) for i in range(1, 101)])
+    data = full.read_bytes()
+    cut = data.index(b'"id": 61,')  # inside message #60 (id 61)
+    f = tmp_path / "result.json"
+    f.write_bytes(data[:cut])
+    items = list(read_export(f))
+    assert keys(items) == [(1700000009, i) for i in range(1, 61)]
+    [skip] = skips_of(items)
+    assert items[-1] is skip and skip.path == str(f)
+    assert skip.where == "after message #59 (id 60)"
+    assert "truncated export?" in skip.reason
+    assert ("line" in skip.reason) if small else ("cut short" in skip.reason)
+
+
+def test_a_truncated_full_account_export_keeps_the_chats_and_messages_before_the_cut(tmp_path: Path) -> None:
+    chats = [chat(10 + c, f"Канал {c}", [msg(i, f"{c}/{i}", str(1700000000 + 10 * i + c)) for i in range(1, 21)])
+             for c in range(4)]
+    data = write_full(tmp_path / "full.json", chats).read_bytes()
+    cut = data.index("2/11".encode())  # inside chat #2's 11th message
+    f = tmp_path / "result.json"
+    f.write_bytes(data[:cut])
+    items = list(read_export(f))
+    assert sorted(keys(items)) == sorted([(10, i) for i in range(1, 21)] + [(11, i) for i in range(1, 21)]
+                                         + [(12, i) for i in range(1, 11)])
+    [skip] = skips_of(items)
+    assert skip.where == "chat #2 (Канал 2): after message #9 (id 10)" and "truncated export?" in skip.reason
+
+    skips: list[Skip] = []
+    merged = [p.date for p in read_by_date([f], skips)]
+    assert merged == sorted(merged) and len(merged) == 50 and [str(s) for s in skips] == [str(skip)]
+
+
+def test_a_cut_inside_the_header_is_one_skip_as_before(tmp_path: Path) -> None:
+    f = tmp_path / "result.json"
+    f.write_text('{"name": "Тест", "type": "public_chan', encoding="utf-8")
+    [skip] = read_export(f)
+    assert isinstance(skip, Skip) and skip.where == "" and skip.reason.startswith("not valid JSON (line 1, column")
+
+
+def test_corruption_in_the_middle_keeps_what_precedes_it(tmp_path: Path) -> None:
+    f = write_chat(tmp_path / "result.json", [msg(i, f"пост {i}") for i in range(1, 11)])
+    f.write_bytes(f.read_bytes().replace(b'"id": 6,', b'"id": 6 ,,', 1))
+    items = list(read_export(f))
+    assert keys(items) == [(1700000009, i) for i in range(1, 6)]
+    [skip] = skips_of(items)
+    assert skip.where == "after message #4 (id 5)" and skip.reason.startswith("not valid JSON")
+
+
+# -- order and key order --------------------------------------------------------------------------
+
+
+def test_a_full_account_export_with_chats_interleaved_in_time_is_replayed_in_date_order(tmp_path: Path) -> None:
+    # three channels posting in turn over the same hours, and one left since
+    chats = [chat(100 + c, f"К{c}", [msg(i, f"{c}-{i}", str(1700000000 + 60 * (3 * i + c))) for i in range(1, 31)])
+             for c in range(3)]
+    left = [chat(200, "Ушёл", [msg(i, f"l-{i}", str(1700000000 + 90 * i + 7)) for i in range(1, 21)])]
+    f = write_full(tmp_path / "result.json", chats, left)
+    skips: list[Skip] = []
+    posts = list(read_by_date([f], skips))
+    assert not skips and len(posts) == 110
+    assert [p.date for p in posts] == sorted(p.date for p in posts)
+    by_chat = {c: [p.message_id for p in posts if p.channel_id == c] for c in (100, 101, 102, 200)}
+    assert all(ids == sorted(ids) for ids in by_chat.values())  # each chat's own order kept
+
+
+def test_a_full_account_export_merges_as_its_chats_exported_one_by_one(tmp_path: Path) -> None:
+    files = sorted(SAMPLE.rglob("result.json"))
+    full = write_full(tmp_path / "result.json", [json.loads(f.read_text(encoding="utf-8")) for f in files])
+    one_skips: list[Skip] = []
+    apart_skips: list[Skip] = []
+    one = [(p.key, p.date) for p in read_by_date([full], one_skips)]
+    apart = [(p.key, p.date) for p in read_by_date(files, apart_skips)]
+    assert one == apart and len(one) > 50  # ties broken alike: chats in file order
+    assert [s.reason for s in one_skips] == [s.reason for s in apart_skips]
+
+
+def test_a_single_chat_with_its_header_after_the_messages_is_read_as_the_header_says(tmp_path: Path) -> None:
+    messages = [msg(i, f"пост {i}") for i in range(1, 6)]
+    desktop = write_chat(tmp_path / "a" / "result.json", messages, username="news")
+    odd = tmp_path / "b" / "result.json"
+    odd.parent.mkdir()
+    odd.write_text(json.dumps({"messages": messages, "name": "Тест", "type": "public_channel", "id": 1700000009,
+                               "username": "news"}, ensure_ascii=False), encoding="utf-8")
+    assert list(read_export(odd)) == list(read_export(desktop))
+    assert all(p.channel_username == "news" for p in posts_of(list(read_export(odd))))
+    personal = tmp_path / "c" / "result.json"  # a private chat's type after its messages: still not read
+    personal.parent.mkdir()
+    personal.write_text(json.dumps({"messages": messages, "id": 5, "type": "personal_chat"}), encoding="utf-8")
+    [skip] = read_export(personal)
+    assert isinstance(skip, Skip) and skip.reason.endswith("not a channel, not read")
+
+
+# -- bounded resources ----------------------------------------------------------------------------
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
+def test_more_files_than_the_open_file_bound_are_all_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream.POOL, "size", 8)
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the spill goes
+    n = 60
+    for c in range(n):
+        write_chat(tmp_path / f"ChatExport_{c}" / "result.json",
+                   [msg(i, "x" * 3000, str(1700000000 + 100 * i + c)) for i in range(1, 41)], chat_id=1000 + c)
+    (tmp_path / "full").mkdir()
+    full = write_full(tmp_path / "full" / "result.json",
+                      [chat(5000 + c, f"К{c}", [msg(i, "y" * 3000, str(1700000000 + 100 * i + c)) for i in range(1, 21)])
+                       for c in range(n)])
+    before = open_fds()
+    skips: list[Skip] = []
+    most = 0
+    count = 0
+    dates = []
+    for p in read_by_date([tmp_path, full], skips):
+        count += 1
+        dates.append(p.date)
+        if count % 97 == 0:
+            most = max(most, open_fds() - before)
+    assert not skips and count == n * 40 + n * 20 and dates == sorted(dates)
+    assert most <= 8 + 2  # the pool's bound (the spill file is read through it too), and a file being sniffed
+    assert open_fds() - before <= 8
+    assert not list((tmp_path / "tmp").iterdir())  # the spill is deleted once read
+
+
+def peak_while_reading(path: Path) -> tuple[int, int]:
+    tracemalloc.start()
+    try:
+        n = sum(1 for _ in read_by_date([path], []))
+        return n, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["single-chat", "full-account"])
+def test_a_large_export_is_read_without_holding_it(tmp_path: Path, full: bool) -> None:
+    messages = [msg(i, [f"Пост номер {i}: " + "текст " * 120, {"type": "bold", "text": "важно"}], str(1700000000 + i))
+                for i in range(1, 3001)]
+    if full:
+        f = write_full(tmp_path / "result.json", [chat(10 + c, f"К{c}", messages[c::3]) for c in range(3)])
+    else:  # indented, as Telegram Desktop writes it (a first line of one brace)
+        f = tmp_path / "result.json"
+        f.write_text(json.dumps(chat(10, "К", messages), ensure_ascii=False, indent=1), encoding="utf-8")
+    size = f.stat().st_size
+    assert size > 4 << 20
+    n, peak = peak_while_reading(f)
+    assert n == 3000
+    assert peak < size / 8, f"peak {peak:,} bytes for a {size:,}-byte file"
+
+
+# -- any cut --------------------------------------------------------------------------------------
+
+
+def _export_bytes(full_account: bool) -> tuple[bytes, list[tuple[int, int]]]:
+    messages = [msg(i, f"пост {i} «ё» 😀", str(1700000000 + i)) for i in range(1, 9)]
+    messages.insert(3, {"id": 100, "type": "service", "date_unixtime": "1700000003", "text": ""})
+    if full_account:
+        data: dict[str, Any] = {"about": "", "chats": {"list": [chat(11, "А", messages[:5]), "oops",
+                                                                 chat(22, "Б", messages[5:])]}}
+        expected = [(11, m["id"]) for m in messages[:5] if m["type"] == "message"] + [
+            (22, m["id"]) for m in messages[5:] if m["type"] == "message"]
+    else:
+        data = {"name": "Тест", "type": "public_channel", "id": 33, "messages": messages}
+        expected = [(33, m["id"]) for m in messages if m["type"] == "message"]
+    return json.dumps(data, ensure_ascii=False, indent=1).encode(), expected
+
+
+_CASES = {full: _export_bytes(full) for full in (False, True)}
+
+
+@given(full=st.booleans(), where=st.floats(min_value=0, max_value=1), small=st.booleans())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_prefix_of_an_export_gives_a_prefix_of_its_posts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool, where: float, small: bool) -> None:
+    monkeypatch.setattr(export_module, "SMALL", stream.SMALL if small else 0)
+    data, expected = _CASES[full]
+    cut = int(len(data) * where)
+    f = tmp_path / "result.json"
+    f.write_bytes(data[:cut])
+    items = list(read_export(f))  # never raises
+    got = keys(items)
+    assert got == expected[:len(got)]
+    if cut == len(data):
+        assert got == expected
+    else:  # one line says where the file broke
+        broken = [s for s in skips_of(items) if not s.reason.endswith(("service message", "not an object"))]
+        assert len(broken) == 1 and broken[0].path == str(f)
