@@ -206,3 +206,12 @@ def test_explain_lists_the_name_forms_a_phrase_word_matches() -> None:
     m = Matcher([rule])
     word = rule.node.words[0]  # type: ignore[union-attr]
     assert "часовом" in m.explain_forms(rule, word)[0]
+
+
+@pytest.mark.parametrize("query, text", [
+    ("=СЗЧ", "СЗЧ ВЫРОСЛО ВДВОЕ ЗА ГОД"), ("=СОЧ", "⚡️СОЧ СТАЛО БОЛЬШЕ"), ("=ВСУ", "ВСУ АТАКОВАЛИ КУРСКУЮ ОБЛАСТЬ"),
+])
+def test_an_abbreviation_no_common_word_spells_opens_a_shouted_clause(query: str, text: str) -> None:
+    """Only a capitals word that is also a common word («КТО») can be a shouted pronoun; «СЗЧ»
+    opening a headline in capitals before a verb is the abbreviation (the shipped desertion rule)."""
+    assert forms(query, text) == [text.split()[0].lstrip("⚡️")]

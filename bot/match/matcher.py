@@ -472,14 +472,15 @@ class _Doc:
         """Is token i, in capitals, a shouted pronoun rather than an abbreviation (=КТО)? In a run
         of capitals it is when it opens a clause, before a verb or short adjective in capitals
         («КТО ВИНОВАТ?», «ТОГО, КТО ВВЁЛ»), and not when it follows a capital word («ВВЕДЁН РЕЖИМ
-        КТО», «РЕЖИМ КТО ВВЕДЁН»)."""
+        КТО», «РЕЖИМ КТО ВВЕДЁН»). Only a word that is also a common word can be one: «СЗЧ ВЫРОСЛО» is the
+        abbreviation."""
         tokens, text = self.tokens, self.text
         if i + 1 >= len(tokens):
             return False
         tok, nxt = tokens[i], tokens[i + 1]
         surface = text[nxt.start:nxt.end]
         if (not surface.isupper() or sum(c.isalpha() for c in surface) < 2 or "\n" in text[tok.end:nxt.start]
-                or not self.m.morph.predicate_like(nxt.text)):
+                or not self.m.morph.common_word(tok.text) or not self.m.morph.predicate_like(nxt.text)):
             return False
         if i > 0:
             prev = tokens[i - 1]
