@@ -215,3 +215,14 @@ def test_an_abbreviation_no_common_word_spells_opens_a_shouted_clause(query: str
     """Only a capitals word that is also a common word («КТО») can be a shouted pronoun; «СЗЧ»
     opening a headline in capitals before a verb is the abbreviation (the shipped desertion rule)."""
     assert forms(query, text) == [text.split()[0].lstrip("⚡️")]
+
+
+@pytest.mark.parametrize("text", [
+    "КТО ОТМЕНЁН В КУРСКОЙ ОБЛАСТИ", "⚡️КТО ВВЕДЁН В БЕЛГОРОДСКОЙ ОБЛАСТИ", "КТО ОБЪЯВЛЕН в Брянской области",
+    "КТО ВВЕЛИ В ТРЁХ РАЙОНАХ",
+])
+def test_the_regime_opening_a_shouted_headline_before_its_participle_still_counts(text: str) -> None:
+    """«КТО ВВЕДЁН/ОТМЕНЁН/ОБЪЯВЛЕН» (a passive participle, or a plural verb «кто» never takes)
+    is the regime: the shipped lockdown rule's own headline."""
+    assert "КТО" in forms("=КТО NEAR/3 (режим OR ввести OR отменить OR объявить)", text)
+    assert [m.rule for m in shipped().match(text)] == ["lockdown"]

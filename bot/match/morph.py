@@ -128,12 +128,18 @@ class Morphology:
         return bool(parses) and not any("Abbr" in p.tag for p in parses)
 
     def predicate_like(self, word: str) -> bool:
-        """Is a normalised word's likeliest Russian reading a verb, short adjective or participle or
-        a predicative («ввел», «виноват», «введен»): what a pronoun «кто» stands before?"""
+        """Is a normalised word's likeliest Russian reading a singular verb, short adjective or a
+        predicative («ввел», «виноват»): what a pronoun «кто» stands before? Not a word that can be a
+        short passive participle («введен», «отменен», «объявлен»: what the regime КТО is, the
+        headline «КТО ВВЕДЁН В …»), nor a plural verb («КТО ВВЕЛИ»: «кто» takes the singular)."""
         try:
-            return self.ru.parse(word)[0].tag.POS in ("VERB", "INFN", "ADJS", "PRTS", "PRED")
-        except (ValueError, IndexError):
+            parses = self.ru.parse(word)
+        except ValueError:
             return False
+        if not parses or any(p.tag.POS == "PRTS" for p in parses):
+            return False
+        tag = parses[0].tag
+        return tag.POS in ("VERB", "INFN", "ADJS", "PRED") and tag.number != "plur"
 
     def lemma(self, word: str) -> str:
         """The likeliest Russian dictionary form (ё folded); the word itself when unknown."""
