@@ -187,6 +187,28 @@ def test_an_edit_pushed_after_a_wrong_deletion_signal_undeletes_but_a_replayed_c
     run(go())
 
 
+def test_a_photo_taken_out_of_an_album_leaves_it_standing_and_its_last_item_going_deletes_it(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """An album is stored under its first item's id: Telegram's deletion of that item alone (one
+    photo taken out, the caption on another) must not mark the album deleted nor edit its alerts;
+    the items deleted one by one, the last one takes it."""
+    async def go() -> None:
+        clock = Clock(now() - timedelta(minutes=1))
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            ids = fake.publish_album(SHOT, ["", DESERTION, ""])
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.delete(SHOT, [ids[0]])
+            await service.poll()
+            await service.sender.deliver()
+            assert service.store.deleted_at(SHOT, ids[0]) is None
+            assert all(not a.edits for a in alerts(fake))
+            fake.delete(SHOT, [ids[1]])
+            fake.delete(SHOT, [ids[2]])
+            await eventually(lambda: service.store.deleted_at(SHOT, ids[0]) is not None)
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+    run(go())
+
+
 # -- live: a channel read by the poll alone --------------------------------------------------------
 
 

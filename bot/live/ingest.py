@@ -556,15 +556,42 @@ class Ingest:
         if w is None or not event.deleted_ids:
             return
         at = iso(self.clock()) or ""
+        ids = list(event.deleted_ids)
         try:
-            await self._mark_deleted(w.id, list(event.deleted_ids), at, "Telegram says")
+            ids = await self._albums_gone(w, ids)
+            await self._mark_deleted(w.id, ids, at, "Telegram says")
         except sqlite3.OperationalError as e:
             if (down := store_down(e)) is None:
                 raise
-            self._unmarked.append((w.id, list(event.deleted_ids), at))
+            self._unmarked.append((w.id, ids, at))
             self._db_outage.failed("deletion of %d post(s) of %s not recorded now (database: %s); recorded in %d s",
-                                   len(event.deleted_ids), w.title, down, self.db_retry_delay)
+                                   len(ids), w.title, down, self.db_retry_delay)
             self._retry_soon()
+
+    async def _albums_gone(self, w: Watched, ids: list[int]) -> list[int]:
+        """The deleted ids with the stored albums among them, or near them, resolved: an album is
+        stored under its first item's id, and a channel deletes items one by one or all together, so
+        one stored under X is deleted only when no item of it is left among X..X+9 (a photo taken out
+        of it, even the first, leaves it standing; its last item going takes it). A read that fails
+        leaves the album to the poll's re-read."""
+        gone = set(ids)
+        albums = [(mid, gid) for mid, gid in self.store.stored_between(w.id, min(gone) - 9, max(gone)) if gid is not None]
+        if not albums:
+            return ids
+        keys = {mid for mid, _ in albums}
+        out = [i for i in ids if i not in keys]
+        for mid, gid in albums:
+            items = list(range(mid, mid + 10))
+            if gone.isdisjoint(items):
+                continue
+            try:
+                left = await self.client.get_messages(w.peer, ids=items)
+            except (errors.RPCError, *NETWORK_ERRORS) as e:
+                log.warning("album %d of %s: deletion not checked now (%s); the poll's re-read tells", mid, w.title, _why(e))
+                continue
+            if not any(m is not None and getattr(m, "grouped_id", None) == gid for m in left):
+                out.append(mid)
+        return out
 
     async def _mark_deleted(self, channel_id: int, ids: Sequence[int], at: str, how: str) -> int:
         """Mark the stored posts among `ids` deleted; their alerts' updates go out. Returns how many."""
