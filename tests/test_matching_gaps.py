@@ -226,3 +226,14 @@ def test_the_regime_opening_a_shouted_headline_before_its_participle_still_count
     is the regime: the shipped lockdown rule's own headline."""
     assert "КТО" in forms("=КТО NEAR/3 (режим OR ввести OR отменить OR объявить)", text)
     assert [m.rule for m in shipped().match(text)] == ["lockdown"]
+
+
+@pytest.mark.parametrize("query, text", [
+    ("=HE", "НЕ ВЫХОДИТЕ ИЗ ДОМА"), ("=HE", "ЖИТЕЛЯМ СОВЕТУЮТ НЕ ВЫХОДИТЬ"), ("=CO", "СО СЛОВ ОЧЕВИДЦЕВ"),
+])
+def test_a_short_latin_abbreviation_alone_is_not_its_cyrillic_twin(query: str, text: str) -> None:
+    """=HE (high explosive) is no «НЕ» in a headline in capitals, =CO no «СО»: only a designation's
+    letters (X-101) match either script."""
+    assert forms(query, text) == []
+    assert forms(query, "HE and CO rounds") == [query[1:]]
+    assert forms('"X-101"', "ракета Х-101") == ["Х", "101"]

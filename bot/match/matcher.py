@@ -171,7 +171,10 @@ class Matcher:
         # forms the dictionary lacks; those that are another word's forms («часовом») only in a
         # phrase, where the next word tells the name.
         proper = 0 if w.mode != "forms" or not _capitalised(w.raw) else 2 if in_phrase else 1
-        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper)
+        # a Latin exact word spells its Cyrillic twin only in a designation; alone (=HE, =CO)
+        # it is a Latin abbreviation, and its twin a common word in capitals («НЕ», «СО»)
+        twin = _twin(w.text) if w.mode == "exact" and (in_phrase or not w.text.isascii()) else None
+        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
@@ -191,7 +194,7 @@ class Matcher:
         if proper:
             free, common = self.morph.proper_forms(w.text)
             forms = forms | free | (common if proper == 2 else frozenset())
-        if w.mode == "exact" and (twin := _twin(w.text)):
+        if twin:
             forms = {w.text, twin}
         for f in forms:
             self._forms[f].append((tid, "exact" if w.mode == "exact" else "form"))
