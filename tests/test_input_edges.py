@@ -256,3 +256,21 @@ def test_a_jsonl_line_is_a_post_after_its_notes_or_one_skip(tmp_path: Path, extr
     else:
         [s] = items
         assert isinstance(s, Skip) and not isinstance(s, Note)
+
+
+def test_kept_with_a_warning_counts_posts_not_warning_lines(tmp_path: Path) -> None:
+    """A message with two flaws is one post kept; a chat's own flaw (a name that is no string) is
+    listed as a warning but keeps no post with one: the summary row counted warning lines."""
+    two_flaws = msg(2, text=["Сообщение ", {"type": 7, "text": "номер два"}], edited_unixtime="завтра")
+    f = write_chat(tmp_path / "ChatExport" / "result.json", [msg(1), two_flaws])
+    r = replay(f, "--db", tmp_path / "t.db")
+    assert_clean(r)
+    assert len(lines(r, "warning ")) == 2 and row(r, "kept with a warning") == "1 post (stored; what was wrong with each is listed below)"
+    data = json.loads(f.read_text(encoding="utf-8"))
+    data["name"] = 42
+    g = tmp_path / "Other" / "result.json"
+    g.parent.mkdir()
+    g.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    r = replay(g, "--db", tmp_path / "u.db")
+    assert_clean(r)
+    assert len(lines(r, "warning ")) == 3 and row(r, "kept with a warning") == "1 post (stored; what was wrong with each is listed below)"

@@ -127,8 +127,9 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("before --since", str(s.too_old))
     table.add_row("skipped", f"{len(skips)} ({counted(service, 'service message')}, "
                   + (f"{counted(chats, 'non-channel chat')}, " if chats else "") + f"{counted(len(problems) - chats, 'error')})")
-    if notes:
-        table.add_row("kept with a warning", f"{len(notes)} (stored; what was wrong with each is listed below)")
+    kept = len({(k.path, k.where) for k in notes if "message #" in k.where or k.where.startswith("line ")})
+    if kept:  # posts, not warnings: one post can have two flaws, and a chat's own flaw is no post
+        table.add_row("kept with a warning", f"{counted(kept, 'post')} (stored; what was wrong with each is listed below)")
     joined = pipeline.stories.joined
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one
