@@ -45,6 +45,9 @@ push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMess
     history (GetHistory skips them, getMessages answers MessageEmpty) and UpdateDeleteChannelMessages (pts + the
     number deleted) is pushed to joined user clients; getChannelDifference carries it too. ``keep``: the
     update is sent but the posts stay (a wrong deletion signal).
+``fake.hide(channel_id, message_ids, *, hidden=True)``  the posts stay but GetHistory leaves them out (Telegram
+    does so for posts "not displayable due to local laws"); getMessages still serves them. ``hidden=False``
+    shows them again.
 ``fake.service_message(channel_id, *, push=True) -> int``  a service message (a pinned post) with its own id.
 ``fake.react(channel_id, message_id, emoji="👍", *, push=True)``  an edit update with the same text and new
     ``reactions`` (what makes MessageEdited fire on reactions).
@@ -266,6 +269,7 @@ class _Channel:
     next_id: int = 1
     messages: dict = dataclasses.field(default_factory=dict)  # id -> tl.Message
     log: list = dataclasses.field(default_factory=list)  # [pts, "new"|"edit"|"service", message id] or [pts, "delete", [ids]]
+    hidden: list = dataclasses.field(default_factory=list)  # ids GetHistory leaves out (`FakeTelegram.hide`)
 
     def to_json(self):
         d = dataclasses.asdict(self)
@@ -593,6 +597,11 @@ class FakeTelegram:
         ch.log.append([ch.pts, "delete", ids])
         if push:
             self._push_channel(channel_id, [tl.UpdateDeleteChannelMessages(channel_id, ids, ch.pts, len(ids))])
+        self._save()
+
+    def hide(self, channel_id: int, message_ids: list[int], *, hidden: bool = True) -> None:
+        ch = self._channels[channel_id]
+        ch.hidden = sorted(set(ch.hidden) | set(message_ids)) if hidden else [i for i in ch.hidden if i not in message_ids]
         self._save()
 
     def service_message(self, channel_id: int, *, push: bool = True) -> int:
@@ -934,7 +943,7 @@ class FakeTelegram:
         if kind != "channel":
             raise NotImplementedError("FakeTelegram serves GetHistory for channels only")
         ch = self._channels[peer_id]
-        ids = sorted(ch.messages, reverse=True)  # newest first, as Telegram answers
+        ids = sorted((i for i in ch.messages if i not in ch.hidden), reverse=True)  # newest first, as Telegram answers
         pos = 0
         if r.offset_id:
             while pos < len(ids) and ids[pos] >= r.offset_id:

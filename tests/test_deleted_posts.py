@@ -245,6 +245,57 @@ def test_the_poll_marks_a_post_missing_inside_what_it_read_and_nothing_on_a_fail
     run(go())
 
 
+def test_a_post_the_history_leaves_out_but_telegram_still_has_is_not_marked_and_a_failed_check_marks_nothing(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Telegram's history may leave out a post that exists (hidden "due to local laws"): the poll asks
+    for the missing post by id before marking it, and marks nothing when that request fails."""
+    async def go() -> None:
+        clock = Clock(now())
+        add = fake.add_channel  # Mash is not joined: read by the poll alone, no pushes
+        fake.add_channel = lambda cid, *a, **kw: add(cid, *a, **{**kw, "joined": cid != MASH})  # type: ignore[method-assign]
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            fake.publish(MASH, WEATHER)
+            matched = fake.publish(MASH, DESERTION)
+            fake.publish(MASH, PLAIN)
+            await service.poll()
+            await eventually(lambda: len(alerts(fake)) == 2)
+            store = service.store
+            fake.hide(MASH, [matched])
+            asked = fake.count("GetMessagesRequest")
+            await service.poll()
+            await service.sender.deliver()
+            assert fake.count("GetMessagesRequest") == asked + 1  # one request for the post left out
+            assert store.deleted_at(MASH, matched) is None and all(not a.edits for a in alerts(fake))
+            fake.hide(MASH, [matched], hidden=False)
+            fake.delete(MASH, [matched])
+            fake.fail("GetMessagesRequest", "MSG_ID_INVALID")  # the check fails
+            await service.poll()
+            assert store.deleted_at(MASH, matched) is None and all(not a.edits for a in alerts(fake))
+            await service.poll()  # the next poll checks again
+            assert store.deleted_at(MASH, matched) == iso(clock.now)
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+    run(go())
+
+
+def test_a_post_marked_deleted_that_a_later_read_holds_is_not_deleted_and_its_alert_is_edited_back(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.delete(SHOT, [msg], keep=True)  # Telegram says it was deleted; it was not
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+            await service.poll()  # the re-read holds the post
+            assert service.store.deleted_at(SHOT, msg) is None
+            await eventually(lambda: all(len(a.edits) == 2 for a in alerts(fake)))
+            assert all(GONE not in a.text for a in alerts(fake)) and deletion_notices(fake) == []
+            await service.poll()
+            await service.sender.deliver()
+            assert all(len(a.edits) == 2 for a in alerts(fake))
+    run(go())
+
+
 # -- the store ------------------------------------------------------------------------------------
 
 

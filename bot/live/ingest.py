@@ -136,6 +136,10 @@ class Ingest:
         self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
         # deletions Telegram pushed that the store could not record: (channel, ids, when), marked by the retry poll
         self._unmarked: list[tuple[int, list[int], str]] = []
+        # marks made by this run, numbered: a post read before a deletion was marked (the deletion was
+        # pushed while the read was under way) does not undo that mark
+        self._marks = 0
+        self._marked: dict[tuple[int, int], int] = {}
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -597,6 +601,9 @@ class Ingest:
         """Mark the stored posts among `ids` deleted; their alerts' updates go out. Returns how many."""
         async with self._lock:  # not between a batch's read of the store and its write
             marked = self.store.mark_deleted(channel_id, ids, at)
+            if marked:
+                self._marks += 1
+                self._marked.update(((channel_id, i), self._marks) for i in marked)
         if marked:
             w = self.watched.get(channel_id)
             log.info("%s deleted post%s %s (%s)", w.title if w else channel_id, "s" * (len(marked) != 1),
@@ -621,22 +628,59 @@ class Ingest:
             self._unmarked.pop(0)
         return True
 
-    async def _deleted_in_read(self, w: Watched, messages: Sequence[Any], after: int | None = None) -> int:
+    async def _unmark(self, channel_id: int, ids: Sequence[int], seen: int) -> int:
+        """Telegram showed these posts (read, or pushed, when `seen` marks had been made): those marked
+        deleted before that are not deleted, and their alerts lose the line. Returns how many."""
+        async with self._lock:
+            ids = [i for i in ids if self._marked.get((channel_id, i), -1) <= seen]
+            back = self.store.unmark_deleted(channel_id, ids, iso(self.clock()) or "") if ids else []
+            for i in back:
+                self._marked.pop((channel_id, i), None)
+        if back and self.on_deleted is not None:
+            await self.on_deleted()
+        return len(back)
+
+    async def _deleted_in_read(self, w: Watched, messages: Sequence[Any], after: int | None = None,
+                               seen: int | None = None) -> int:
         """A channel gives no deletion signal to an account that has not joined it (and a deletion in
         a gap of a joined one is lost): a stored post whose id lies inside a complete history read,
-        yet is not in it, was deleted. Inside: from the lowest id read (or from `after` + 1 when the
+        yet is not in it, may be deleted. Inside: from the lowest id read (or from `after` + 1 when the
         read asked for every message after `after`) to the highest; service messages count, they
-        have ids too. An album stays while any of its items is there. An empty read proves nothing."""
+        have ids too. An album stays while any of its items is there. An empty read proves nothing.
+        A history read may leave out posts that exist (Telegram hides some "due to local laws"), so
+        the missing ones are asked for by id (`_confirm_gone`) before they are marked. A post marked
+        deleted before the read (`seen`: marks made when it started) that the read holds is not."""
         ids = {m.id for m in messages if not isinstance(m, types.MessageEmpty)}
         if not ids:
             return 0
         albums = {m.grouped_id for m in messages if getattr(m, "grouped_id", None) is not None}
         low = after + 1 if after is not None else min(ids)
+        back = [mid for mid, gid in self.store.deleted_between(w.id, low - (ALBUM_MAX - 1), max(ids))
+                if mid in ids or (gid is not None and gid in albums)]
+        if back:
+            await self._unmark(w.id, back, self._marks if seen is None else seen)
         gone = [mid for mid, gid in self.store.stored_between(w.id, low, max(ids))
                 if mid not in ids and (gid is None or gid not in albums)]
+        if gone:
+            gone = await self._confirm_gone(w, gone)
         if not gone:
             return 0
         return await self._mark_deleted(w.id, gone, iso(self.clock()) or "", "gone from its history")
+
+    async def _confirm_gone(self, w: Watched, ids: list[int]) -> list[int]:
+        """The ids among `ids` (stored posts a history read left out) that Telegram says by id are no
+        more (None or MessageEmpty); none when it cannot be asked now (the next poll asks again)."""
+        try:
+            got = await self.client.get_messages(w.peer, ids=ids)
+        except (errors.RPCError, *NETWORK_ERRORS) as e:  # a flood wait too
+            log.warning("%d post(s) of %s missing from its history not checked now (%s); the next poll checks again",
+                        len(ids), w.title, _why(e))
+            return []
+        gone = [mid for mid, m in zip(ids, got) if m is None or isinstance(m, types.MessageEmpty)]
+        if len(gone) < len(ids):
+            log.info("%s: post(s) %s left out of its history read are still there (hidden, not deleted)", w.title,
+                     ", ".join(str(mid) for mid, m in zip(ids, got) if mid not in gone))
+        return gone
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged)."""
@@ -782,6 +826,7 @@ class Ingest:
 
     async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
         high = self.store.high_water(w.id)
+        seen = self._marks  # a deletion marked while the read is under way stands whatever the read holds
         asked_after: int | None = None  # the read asked for every message after this id
         if high is not None:
             # wait_time=0: Telethon would pause 1 s between pages of an unbounded read (even for the
@@ -815,7 +860,7 @@ class Ingest:
             posts = [p for p in posts if p.message_id > high or p.key in known]
         after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
         done = await self._process(posts, in_order=True, alert_after=after) if posts else []
-        await self._deleted_in_read(w, messages, asked_after)  # the read raised before this if it failed part way
+        await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
 

@@ -539,6 +539,42 @@ class Store:
                 self._alerts_changed(channel_id, marked, at)
         return marked
 
+    def unmark_deleted(self, channel_id: int, message_ids: Collection[int], now: str) -> list[int]:
+        """Telegram showed these posts after they were marked deleted (the signal was wrong): the marks
+        go and their sent alerts are queued to lose the deleted line. Returns the ids un-marked; takes
+        no write lock when none is marked (a locked store is never waited for)."""
+        ids = sorted(set(message_ids))
+        marked = self._deleted_among(channel_id, ids)
+        if not marked:
+            return []
+        with self.transaction():
+            marked = self._deleted_among(channel_id, marked)
+            for i in range(0, len(marked), 900):
+                chunk = marked[i:i + 900]
+                self.db.execute(f"UPDATE posts SET deleted_at = NULL WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})",
+                                [channel_id, *chunk])
+            if marked:
+                self._alerts_changed(channel_id, marked, now)
+        for mid in marked:
+            log.info("post %d of channel %d was marked deleted but Telegram shows it: it is not deleted", mid, channel_id)
+        return marked
+
+    def _deleted_among(self, channel_id: int, ids: Sequence[int]) -> list[int]:
+        """The ids among `ids` of the channel's stored posts marked deleted."""
+        out: list[int] = []
+        for i in range(0, len(ids), 900):
+            chunk = list(ids[i:i + 900])
+            out += [int(r[0]) for r in self.db.execute(
+                f"SELECT message_id FROM posts WHERE channel_id = ? AND message_id IN ({','.join('?' * len(chunk))}) "
+                "AND deleted_at IS NOT NULL ORDER BY message_id", [channel_id, *chunk])]
+        return out
+
+    def deleted_between(self, channel_id: int, low: int, high: int) -> list[tuple[int, int | None]]:
+        """(message id, grouped id) of the channel's stored posts marked deleted with ids in [low, high]."""
+        return [(int(m), g) for m, g in self.db.execute(
+            "SELECT message_id, grouped_id FROM posts WHERE channel_id = ? AND message_id BETWEEN ? AND ? "
+            "AND deleted_at IS NOT NULL ORDER BY message_id", [channel_id, low, high])]
+
     def _alerts_changed(self, channel_id: int, message_ids: Sequence[int], now: str) -> None:
         """The alerts of these posts must show them again (deleted, or not deleted after all): a sent
         one is queued for an update; one being sent now is sent again after (as a story that grew)."""
