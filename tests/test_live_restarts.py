@@ -148,3 +148,35 @@ def test_an_edit_kept_in_memory_through_a_lock_is_not_lost_in_a_crash(fake: Fake
         finally:
             await stop_service(service)
     run(go())
+
+
+def test_a_deletion_kept_in_memory_through_a_lock_is_not_lost_in_a_crash(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The channel deletes a matched post older than the poll's look-back while the database is
+    locked, and the process dies before the retry poll: the poll after the restart never reads that
+    post again, so only the deletion kept beside the database (`<db>.pending.json`) marks it."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            old = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            await beyond_look_back(fake, service)
+        service = await start(fake, tmp_path, busy_timeout=0.1)
+        try:
+            with locked(tmp_path / "tgwatch.db"):
+                fake.delete(SHOT, [old])
+                await eventually(lambda: len(service.ingest._unmarked) == 1)
+            assert (tmp_path / "tgwatch.db.pending.json").exists()
+        finally:
+            await crash(service)
+        service = await start(fake, tmp_path)
+        try:
+            assert service.store.deleted_at(SHOT, old) is not None
+            await service.sender.deliver()
+            await eventually(lambda: all(a.edits and "🗑 deleted by the channel" in a.text for a in alerts(fake)))
+            assert not (tmp_path / "tgwatch.db.pending.json").exists()
+            await service.poll()
+            await service.sender.deliver()
+            assert all(len(a.edits) == 1 for a in alerts(fake))
+        finally:
+            await stop_service(service)
+    run(go())

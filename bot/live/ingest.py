@@ -130,12 +130,14 @@ class Ingest:
         # ...and their keys in a file beside the database (which cannot be written meanwhile): a crash
         # before the retry poll would lose an edit of a post older than the poll's look-back for good
         self.pending_path = Path(self.store.path + PENDING_SUFFIX) if self.store.path not in ("", ":memory:") else None
+        # deletions Telegram pushed that the store could not record: (channel, ids, when), marked by the
+        # retry poll; kept in the same file, so a crash before it does not lose them
+        self._unmarked: list[tuple[int, list[int], str]] = []
         self._pending = self._load_pending()  # (channel, message, alert_after) kept by an earlier run, to read again
+        self._unmarked_first = bool(self._unmarked)  # an earlier run's: marked before its kept posts are read again
         self._db_errors = 0  # store failures met so far: a poll that adds none shows the store works again
         self._db_outage = Outage(log, "the database can be used again: polls store posts again")
         self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
-        # deletions Telegram pushed that the store could not record: (channel, ids, when), marked by the retry poll
-        self._unmarked: list[tuple[int, list[int], str]] = []
         # marks made by this run, numbered: a post read before a deletion was marked (the deletion was
         # pushed while the read was under way) does not undo that mark
         self._marks = 0
@@ -388,37 +390,48 @@ class Ingest:
         return True
 
     def _load_pending(self) -> list[tuple[int, int, datetime | None]]:
-        """The pushed posts an earlier run kept in memory through a database failure and never stored."""
+        """The pushed posts an earlier run kept in memory through a database failure and never stored;
+        the deletions it could not record go to `_unmarked`. The file is {"posts": [[channel, message,
+        alert_after]], "deleted": [[channel, [ids], when]]} (an older run's: the list of posts alone)."""
         if self.pending_path is None or not self.pending_path.exists():
             return []
         try:
-            items = json.loads(self.pending_path.read_text(encoding="utf-8"))
-            out = [(int(c), int(m), datetime.fromisoformat(a) if a else None) for c, m, a in items]
-        except (OSError, ValueError, TypeError) as e:
-            log.warning("%s cannot be read (%s): the posts the last run could not store are left to the poll",
-                        self.pending_path, type(e).__name__)
+            data = json.loads(self.pending_path.read_text(encoding="utf-8"))
+            if isinstance(data, list):
+                data = {"posts": data}
+            out = [(int(c), int(m), datetime.fromisoformat(a) if a else None) for c, m, a in data.get("posts", [])]
+            deleted = [(int(c), [int(i) for i in ids], str(at)) for c, ids, at in data.get("deleted", [])]
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            log.warning("%s cannot be read (%s): the posts and deletions the last run could not store are left to "
+                        "the poll", self.pending_path, type(e).__name__)
             return []
         if out:
             log.info("%d pushed post(s) the last run could not store are read again", len(out))
+        if deleted:
+            log.info("%d deletion(s) the last run could not record are recorded first", len(deleted))
+        self._unmarked = deleted
         return out
 
     def _save_pending(self) -> None:
-        """Write the keys of the pushed posts not stored yet (and of those still to read again) beside
-        the database, atomically; the file goes once there are none. One log line when it cannot."""
+        """Write the keys of the pushed posts not stored yet (and of those still to read again) and the
+        pushed deletions not recorded yet beside the database, atomically; the file goes once there are
+        none. One log line when it cannot."""
         if self.pending_path is None:
             return
         items = [[c, m, a.isoformat() if a else None] for c, m, a in self._pending]
         items += [[p.channel_id, p.message_id, a.isoformat() if a else None] for p, a in self._unstored.values()]
+        deleted = [[c, ids, at] for c, ids, at in self._unmarked]
         try:
-            if not items:
+            if not items and not deleted:
                 self.pending_path.unlink(missing_ok=True)
                 return
             tmp = self.pending_path.with_name(self.pending_path.name + ".tmp")
-            tmp.write_text(json.dumps(items), encoding="utf-8")
+            tmp.write_text(json.dumps({"posts": items, "deleted": deleted}), encoding="utf-8")
             os.replace(tmp, self.pending_path)
         except OSError as e:
-            log.warning("%s not written (%s): a crash before the database works again loses the edits it "
-                        "could not store of posts older than the poll's look-back", self.pending_path, e.strerror or e)
+            log.warning("%s not written (%s): a crash before the database works again loses the edits and "
+                        "deletions it could not store of posts older than the poll's look-back", self.pending_path,
+                        e.strerror or e)
 
     async def _read_pending(self) -> None:
         """Read again the posts an earlier run kept through a database failure (`_load_pending`) and
@@ -568,6 +581,7 @@ class Ingest:
             if (down := store_down(e)) is None:
                 raise
             self._unmarked.append((w.id, ids, at))
+            self._save_pending()
             self._db_outage.failed("deletion of %d post(s) of %s not recorded now (database: %s); recorded in %d s",
                                    len(ids), w.title, down, self.db_retry_delay)
             self._retry_soon()
@@ -626,6 +640,7 @@ class Ingest:
                 self._retry_soon()
                 return False
             self._unmarked.pop(0)
+            self._save_pending()
         return True
 
     async def _unmark(self, channel_id: int, ids: Sequence[int], seen: int) -> int:
@@ -752,6 +767,11 @@ class Ingest:
 
     async def _reconcile(self) -> tuple[int, int]:
         errors_before = self._db_errors
+        if self._unmarked_first:  # an earlier run's deletions: the posts it kept are read again after them
+            if not await self._mark_unmarked():
+                self.complete = False
+                return 0, 0
+            self._unmarked_first = False
         if self._pending:
             await self._read_pending()
         if self._unstored and not await self._store_unstored():
