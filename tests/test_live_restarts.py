@@ -4,6 +4,7 @@ config changed in between."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from telethon.tl import types as tl
@@ -179,4 +180,39 @@ def test_a_deletion_kept_in_memory_through_a_lock_is_not_lost_in_a_crash(fake: F
             assert all(len(a.edits) == 1 for a in alerts(fake))
         finally:
             await stop_service(service)
+    run(go())
+
+
+def test_the_pending_file_is_fsynced_before_it_replaces_the_last_one(fake: FakeTelegram, tmp_path: Path,
+                                                                     monkeypatch: Any) -> None:
+    """`<db>.pending.json` is all that keeps a pushed edit through a crash: its temp file reaches the
+    disk before the rename (a power cut must not leave the name on an empty file), the folder after."""
+    synced: list[int] = []  # inodes fsynced, in order
+    replaced: list[tuple[str, bool, int]] = []  # (new name, its temp file fsynced first, fsyncs before)
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any, **kw: Any) -> None:
+        replaced.append((Path(dst).name, os.stat(src).st_ino in synced, len(synced)))
+        real_replace(src, dst, **kw)
+
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path, busy_timeout=0.1)
+        try:
+            old = await beyond_look_back(fake, service)
+            monkeypatch.setattr(os, "fsync", fsync)
+            monkeypatch.setattr(os, "replace", replace)
+            with locked(tmp_path / "tgwatch.db"):
+                fake.edit(SHOT, old, DESERTION)
+                await eventually(lambda: len(service.ingest._unstored) == 1)
+        finally:
+            await crash(service)
+        saves = [r for r in replaced if r[0] == "tgwatch.db.pending.json"]
+        assert saves and all(fsynced for _, fsynced, _ in saves)
+        folder = os.stat(tmp_path).st_ino
+        assert folder in synced[saves[-1][2]:]  # the rename reached the disk too
     run(go())

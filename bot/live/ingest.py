@@ -425,9 +425,7 @@ class Ingest:
             if not items and not deleted:
                 self.pending_path.unlink(missing_ok=True)
                 return
-            tmp = self.pending_path.with_name(self.pending_path.name + ".tmp")
-            tmp.write_text(json.dumps({"posts": items, "deleted": deleted}), encoding="utf-8")
-            os.replace(tmp, self.pending_path)
+            _write_durably(self.pending_path, json.dumps({"posts": items, "deleted": deleted}))
         except OSError as e:
             log.warning("%s not written (%s): a crash before the database works again loses the edits and "
                         "deletions it could not store of posts older than the poll's look-back", self.pending_path,
@@ -883,6 +881,28 @@ class Ingest:
         await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically and durably: the temp file is fsynced before the rename
+    (else a power cut can leave the new name on an empty file), and the folder after it where the
+    platform allows (else the rename itself may be lost)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder
+        return
+    try:
+        os.fsync(folder)
+    except OSError:  # nor fsync one, on some platforms and file systems
+        pass
+    finally:
+        os.close(folder)
 
 
 def _why(e: BaseException) -> str:
