@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,42 @@ def test_a_flood_wait_on_editing_holds_the_deletion_line_through_a_restart_and_i
             await service.sender.deliver()
             assert [len(a.edits) for a in alerts(fake)] == [1, 1]
             assert all(GONE in a.text for a in alerts(fake)) and deletion_notices(fake) == []
+    run(go())
+
+
+def test_a_deletion_reply_telegram_already_has_is_found_by_what_it_replies_to(
+        fake: FakeTelegram, tmp_path: Path, telethon_sleeps: Any, caplog: Any) -> None:
+    """A group the watching account writes to: the alerts cannot be edited any more, and the answer to
+    the first deletion reply is lost in a connection drop. Telethon sends it again, Telegram answers
+    RANDOM_ID_DUPLICATE, and the reply already there is found in one history request (it is in no
+    forum topic: the alert it answers is not one) and recorded, with no warning."""
+    from .test_live import channels, running as running_live
+    from .test_live_edges import TEAM
+    from .test_live_sender_faults import _lose_reply_once
+
+    fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
+
+    async def go() -> None:
+        channels(fake)
+        async with running_live(fake, tmp_path, chats=("teamgroup",)) as service:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            for i in range(150):  # the analysts talk meanwhile
+                fake.publish(TEAM, f"analyst remark {i}", push=False)
+            fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=2)
+            lost = _lose_reply_once(fake, service.user)
+            caplog.set_level(logging.INFO)
+            read = fake.count("GetHistoryRequest")
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: lost and len(deletion_notices(fake)) == 2 and not service.store.db.execute(
+                "SELECT 1 FROM deliveries WHERE part = -1 AND sent_at IS NULL").fetchall(), timeout=20)
+            notes = {n.reply_to: n.id for n in deletion_notices(fake)}
+            assert sorted(notes) == sorted(a.id for a in alerts(fake))
+            rows = service.store.db.execute("SELECT d.message_id, a.message_id FROM deliveries d JOIN deliveries a "
+                                            "ON a.alert_id = d.alert_id AND a.part = 0 WHERE d.part = -1").fetchall()
+            assert {a: n for n, a in rows} == notes  # each reply recorded as itself
+            assert fake.count("GetHistoryRequest") - read == 1
+            assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("bot.")]
     run(go())
 
 

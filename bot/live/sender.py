@@ -529,7 +529,7 @@ class Sender:
                  if reply_to is not None else _topic(chat))
         what = f"deletion notice of alert {alert_id} in chat {chat}"
         try:
-            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=where)
+            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=where, replying=reply_to)
         except errors.RPCError as e:
             if reply_to is None or telegram_code(e) not in _REPLY_GONE:
                 raise
@@ -540,10 +540,12 @@ class Sender:
         log.info("alert %d in chat %s cannot be edited: a reply says its post was deleted", alert_id, chat)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                    markup: Any = None, *, what: str = "message", reply_to: Any = None) -> tuple[int | None, str]:
+                    markup: Any = None, *, what: str = "message", reply_to: Any = None,
+                    replying: int | None = None) -> tuple[int | None, str]:
         """Send one message part; returns its id (None when unknown) and the `_digest` of what the
         chat shows: this text, or, when an earlier attempt with this random_id got there first, the
-        text that attempt carried."""
+        text that attempt carried. `reply_to` names the forum topic, or with `replying` (a message
+        the part answers: a deletion notice's alert) that message and the topic as `top_msg_id`."""
         request = functions.messages.SendMessageRequest(
             peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
             reply_markup=markup, reply_to=reply_to)
@@ -552,7 +554,8 @@ class Sender:
         except errors.RandomIdDuplicateError:
             # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
             # before storing it): find the message so story updates can still edit it.
-            found = await self._find_sent(peer, text, entities, reply_to.reply_to_msg_id if reply_to is not None else None)
+            topic = None if reply_to is None else reply_to.top_msg_id if replying is not None else reply_to.reply_to_msg_id
+            found = await self._find_sent(peer, text, entities, topic, replying=replying)
             if found is None:
                 log.warning("%s was already sent (Telegram knows its random_id) but its message id is "
                             "unknown: story updates will not edit it", what)
@@ -562,16 +565,22 @@ class Sender:
         return _sent_id(result, random_id), _digest(text, entities)
 
     async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
-                         limit: int = FIND_SENT_LOOKBACK) -> Any:
+                         limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None) -> Any:
         """Our own recent message in the chat and forum topic (None: General or no forum) with this
         text, or that is the same alert as it (`_same_alert`: an earlier attempt sent it before the
         story grew), if Telegram lets us read it: the same alert sent to two topics of one group
         must not be taken for the other topic's copy (its story updates would edit that one).
         Looked for among the last `limit` messages, newest first: analysts talk in the chat, so one
-        page can miss it; bounded, as each 100 are a history request (a bot reads none)."""
+        page can miss it; bounded, as each 100 are a history request (a bot reads none). With
+        `replying`, the reply to that message: a deletion notice (its time may read otherwise)."""
         try:
             async for m in self.client.iter_messages(peer, limit=limit, wait_time=0):
-                if m.out and (m.message == text or _same_alert(m, text, entities)) and _topic_of(m) == topic:
+                if not m.out or _topic_of(m) != topic:
+                    continue
+                if replying is not None:
+                    if getattr(m.reply_to, "reply_to_msg_id", None) == replying and (m.message or "").startswith(DELETED_MARK):
+                        return m
+                elif m.message == text or _same_alert(m, text, entities):
                     return m
         except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
             log.debug("looking up a sent message failed: %s", telegram_code(e))
