@@ -224,6 +224,46 @@ def test_an_edit_pushed_after_a_wrong_deletion_signal_undeletes_but_a_replayed_c
     run(go())
 
 
+def test_any_edit_telegram_pushes_undeletes_whatever_our_clock_says_and_no_replayed_copy_does(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Our clock runs ten minutes fast, so the deletion is recorded after any edit date Telegram can
+    give: the edit still proves the post exists (Telegram never edits a deleted message), and so does
+    a reaction (an edit with the same text). A replayed copy, even dated after the mark, proves nothing."""
+    async def go() -> None:
+        clock = Clock(now() + timedelta(minutes=10))
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            fake.delete(SHOT, [msg], keep=True)  # a wrong deletion signal
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+            fake.edit(SHOT, msg, DESERTION + " (обновлено)")  # dated before our clock's mark
+            await eventually(lambda: service.store.deleted_at(SHOT, msg) is None)
+            await service.sender.deliver()
+            await eventually(lambda: all(len(a.edits) == 2 and GONE not in a.text for a in alerts(fake)))
+            fake.delete(SHOT, [msg], keep=True)
+            await eventually(lambda: all(len(a.edits) == 3 and GONE in a.text for a in alerts(fake)))
+            fake.react(SHOT, msg)  # a reaction is an edit Telegram pushes too
+            await eventually(lambda: service.store.deleted_at(SHOT, msg) is None)
+            await service.sender.deliver()
+            await eventually(lambda: all(len(a.edits) == 4 and GONE not in a.text for a in alerts(fake)))
+    run(go())
+    # a copy replayed into a store where the post is marked deleted leaves it marked, whatever its date
+    line = {"channel_id": SHOT, "message_id": 7, "date": "2026-11-20T10:00:00+00:00", "channel_username": "shot_shot",
+            "text": DESERTION}
+    store = Store(tmp_path / "t.db")
+    try:
+        copy = tmp_path / "one.jsonl"
+        for text, edited in ((DESERTION, None), (DESERTION + "!", "2026-11-29T10:00:00+00:00")):
+            copy.write_text(json.dumps({**line, "text": text, "edit_date": edited}, ensure_ascii=False) + "\n", encoding="utf-8")
+            list(Pipeline(store, shipped_matcher()).process([p for p in read_paths([copy]) if not isinstance(p, Skip)]))
+            if edited is None:
+                assert store.mark_deleted(SHOT, [7], "2026-11-21T10:00:00+00:00") == [7]
+        assert store.deleted_at(SHOT, 7) == "2026-11-21T10:00:00+00:00"
+        assert store.db.execute("SELECT text FROM posts WHERE message_id = 7").fetchone()[0] == DESERTION + "!"
+    finally:
+        store.close()
+
+
 def test_a_photo_taken_out_of_an_album_leaves_it_standing_and_its_last_item_going_deletes_it(
         fake: FakeTelegram, tmp_path: Path) -> None:
     """An album is stored under its first item's id: Telegram's deletion of that item alone (one

@@ -142,6 +142,7 @@ class Ingest:
         # pushed while the read was under way) does not undo that mark
         self._marks = 0
         self._marked: dict[tuple[int, int], int] = {}
+        self._kept_seen: dict[tuple[int, int], int] = {}  # a kept post's key -> marks made when it was pushed
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -374,11 +375,12 @@ class Ingest:
             if self._unstored.get(key, (None,))[0] is not post:
                 continue  # pushed again, or reverted to what is stored, meanwhile
             try:
-                await self._process([post], in_order=False, alert_after=after)
+                await self._process([post], in_order=False, alert_after=after, seen=self._kept_seen.get(key))
             except Exception as e:
                 if (down := store_down(e)) is None:  # a bug of ours on this post must not stop every poll
                     log.exception("pushed post %d of channel %d cannot be stored; the polls go on without it", key[1], key[0])
                     self._unstored.pop(key, None)
+                    self._kept_seen.pop(key, None)
                     continue
                 self._db_outage.failed("%d pushed post(s) still not stored (database: %s)", len(self._unstored), down)
                 self._waiting(down)
@@ -386,6 +388,7 @@ class Ingest:
                 return False
             if self._unstored.get(key, (None,))[0] is post:  # not pushed again meanwhile
                 del self._unstored[key]
+                self._kept_seen.pop(key, None)
             await asyncio.sleep(0)  # a long outage leaves many: the loop serves between them
         return True
 
@@ -645,13 +648,23 @@ class Ingest:
         """Telegram showed these posts (read, or pushed, when `seen` marks had been made): those marked
         deleted before that are not deleted, and their alerts lose the line. Returns how many."""
         async with self._lock:
-            ids = [i for i in ids if self._marked.get((channel_id, i), -1) <= seen]
-            back = self.store.unmark_deleted(channel_id, ids, iso(self.clock()) or "") if ids else []
-            for i in back:
-                self._marked.pop((channel_id, i), None)
+            back = self._unmark_shown({channel_id: list(ids)}, seen)
         if back and self.on_deleted is not None:
             await self.on_deleted()
-        return len(back)
+        return back
+
+    def _unmark_shown(self, shown: dict[int, list[int]], seen: int) -> int:
+        """`_unmark` for channel -> ids, under `_lock`. Telegram never shows (nor edits) a deleted
+        message, so a post it gives is not deleted, whatever the times say: a rule that needs no clock
+        of ours. Only a mark made after `seen` (the deletion came after what showed the post) stays."""
+        back = 0
+        for channel_id, ids in shown.items():
+            ids = [i for i in ids if self._marked.get((channel_id, i), -1) <= seen]
+            done = self.store.unmark_deleted(channel_id, ids, iso(self.clock()) or "") if ids else []
+            for i in done:
+                self._marked.pop((channel_id, i), None)
+            back += len(done)
+        return back
 
     async def _deleted_in_read(self, w: Watched, messages: Sequence[Any], after: int | None = None,
                                seen: int | None = None) -> int:
@@ -696,7 +709,9 @@ class Ingest:
         return gone
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
-        """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged)."""
+        """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged). Any
+        edit Telegram pushes shows the post exists: one marked deleted is not (`_process`)."""
+        seen = self._marks
         w = self._mine(event)
         if w is None:
             return
@@ -715,7 +730,10 @@ class Ingest:
         known = self.store.known_hashes([post.key]).get(post.key)
         if known is not None and known.text_hash == post.text_hash:
             if self._unstored.pop(post.key, None) is not None:  # an edit kept from a lock and reverted since
+                self._kept_seen.pop(post.key, None)
                 self._save_pending()  # what is stored stands
+            if self.store.deleted_at(*post.key) is not None:  # a reaction on a post marked deleted: it is not
+                await self._push(post, seen=seen)
             return  # a reaction, or formatting: nothing to match again (and no write: a locked store never waits)
         high = self.store.high_water(w.id)
         if post.grouped_id is None and self._before_reading(w, post, high):
@@ -723,7 +741,7 @@ class Ingest:
         # never read in order yet (the first poll has not run or was stopped): as in a backfill,
         # only the last day's posts alert (reactions fire edits on posts of any age)
         after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        await self._push(post, alert_after=after)
+        await self._push(post, alert_after=after, seen=seen)
 
     def _before_reading(self, w: Watched, post: Post, high: int | None) -> bool:
         """An edit (or a reaction) of a post at or below the channel's high-water mark that is not
@@ -734,24 +752,37 @@ class Ingest:
         log.debug("edit of %s post %d, older than what tgwatch read: ignored", w.title, post.message_id)
         return True
 
-    async def _push(self, post: Post, *, alert_after: datetime | None = None) -> None:
-        """A post Telegram pushed, through the pipeline; it never moves the channel's high-water
-        mark (a post pushed after a silent gap must not hide the gap from the poll). One the store
-        cannot take now is kept, and stored before the retry poll (`_store_unstored`)."""
+    async def _push(self, post: Post, *, alert_after: datetime | None = None, seen: int | None = None) -> None:
+        """A post Telegram pushed (when `seen` marks had been made), through the pipeline; it never
+        moves the channel's high-water mark (a post pushed after a silent gap must not hide the gap
+        from the poll). One the store cannot take now is kept, and stored before the retry poll
+        (`_store_unstored`)."""
+        seen = self._marks if seen is None else seen
         try:
-            await self._process([post], in_order=False, alert_after=alert_after)
+            await self._process([post], in_order=False, alert_after=alert_after, seen=seen)
         except sqlite3.OperationalError as e:
             if (down := store_down(e)) is not None:
                 self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
                 self._unstored[post.key] = (post, alert_after)
+                self._kept_seen[post.key] = seen
                 self._save_pending()
                 self._waiting(down)
             raise
 
-    async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None) -> list[Processed]:
+    async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
+                       seen: int | None = None) -> list[Processed]:
+        """Posts Telegram gave (when `seen` marks had been made; default now), through the pipeline;
+        those marked deleted are not deleted (`_unmark_shown`)."""
+        seen = self._marks if seen is None else seen
+        shown: dict[int, list[int]] = {}
+        for p in posts:
+            shown.setdefault(p.channel_id, []).append(p.message_id)
         async with self._lock:
             done = list(self.pipeline.process(posts, in_order=in_order, alert_after=alert_after))
+            back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
+        if back and self.on_deleted is not None:
+            await self.on_deleted()
         return done
 
     # -- the poll: history since the high-water mark ---------------------------------------------
@@ -877,7 +908,7 @@ class Ingest:
             known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
             posts = [p for p in posts if p.message_id > high or p.key in known]
         after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        done = await self._process(posts, in_order=True, alert_after=after) if posts else []
+        done = await self._process(posts, in_order=True, alert_after=after, seen=seen) if posts else []
         await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None

@@ -468,10 +468,9 @@ class Store:
         "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at, folded) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
         "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, folded = excluded.folded, "
-        "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at, "
-        # Telegram never edits a deleted message: an edit dated after we learnt of the deletion says
-        # the signal was wrong (a replay of a copy made before it changes nothing)
-        "deleted_at = CASE WHEN excluded.edit_date > deleted_at THEN NULL ELSE deleted_at END")
+        # deleted_at stays: a copy (a replayed export) proves nothing about the post now; only Telegram
+        # showing the post does, which the live service records with `unmark_deleted`
+        "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at")
 
     @staticmethod
     def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
@@ -494,11 +493,9 @@ class Store:
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
         """Insert or update one post; an edited post already in the search index is re-indexed."""
         old = None
-        was_deleted = False
         if edited:
-            old = self.db.execute("SELECT rowid, deleted_at IS NOT NULL FROM posts WHERE channel_id = ? AND message_id = ?",
+            old = self.db.execute("SELECT rowid FROM posts WHERE channel_id = ? AND message_id = ?",
                                   [post.channel_id, post.message_id]).fetchone()
-            was_deleted = bool(old and old[1])
             if old and old[0] <= self._search_high_water():
                 self._unindex(old[0])
             else:
@@ -507,10 +504,6 @@ class Store:
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
         if old:
             self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {_FTS_TEXT} FROM posts WHERE rowid = ?", [old[0]])
-        if was_deleted and self.deleted_at(post.channel_id, post.message_id) is None:
-            log.info("post %d of channel %d was edited after it was marked deleted: it is not deleted",
-                     post.message_id, post.channel_id)
-            self._alerts_changed(post.channel_id, [post.message_id], now)  # the alert loses its deleted line
 
     def deleted_at(self, channel_id: int, message_id: int) -> str | None:
         """When tgwatch learnt that the channel deleted a stored post (ISO, UTC); None: not deleted."""
