@@ -241,3 +241,51 @@ def test_any_prefix_of_an_export_gives_a_prefix_of_its_posts(
     else:  # one line says where the file broke
         broken = [s for s in skips_of(items) if not s.reason.endswith(("service message", "not an object"))]
         assert len(broken) == 1 and broken[0].path == str(f)
+
+
+# -- what the streaming checks must not refuse (a file too large to be read whole again) ----------
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["single-chat", "full-account"])
+def test_brackets_inside_texts_are_not_counted_as_nesting(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool) -> None:
+    monkeypatch.setattr(export_module, "SMALL", 0)  # as a large export: no whole read to fall back on
+    messages = [msg(i, f"[{i} цена {{ :-[", str(1700000000 + i)) for i in range(1, 2001)]
+    f = tmp_path / "result.json"
+    if full:
+        write_full(f, [chat(10, "К", messages)])
+    else:
+        write_chat(f, messages)
+    items = list(read_export(f))
+    assert not skips_of(items) and len(posts_of(items)) == 2000
+
+
+def test_an_escaped_emoji_across_a_read_boundary_is_no_lone_surrogate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export_module, "SMALL", 0)
+    f = tmp_path / "result.json"  # json.dumps' default: every emoji as a \\ud83d\\ude00 pair
+    f.write_text(json.dumps(chat(10, "К", [msg(i, "😀" * (1 + i % 37) + f" {i}", str(1700000000 + i))
+                                          for i in range(1, 4001)])), encoding="ascii")
+    assert f.stat().st_size > 4 * stream.CHUNK
+    items = list(read_export(f))
+    assert not skips_of(items) and len(posts_of(items)) == 4000
+    assert posts_of(items)[-1].text == "😀" * (1 + 4000 % 37) + " 4000"
+
+
+def test_an_escaped_backslash_before_u_d800_is_text_not_a_surrogate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export_module, "SMALL", 0)
+    f = write_chat(tmp_path / "result.json", [msg(1, "до"), msg(2, r"экранирование \ud800 в JSON"), msg(3, "после")])
+    items = list(read_export(f))
+    assert not skips_of(items) and [p.text for p in posts_of(items)] == ["до", r"экранирование \ud800 в JSON", "после"]
+
+
+def test_a_lone_surrogate_keeps_the_messages_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export_module, "SMALL", 0)
+    f = tmp_path / "result.json"
+    text = json.dumps(chat(10, "К", [msg(i, f"пост {i}", str(1700000000 + i)) for i in range(1, 6)]), ensure_ascii=False)
+    f.write_text(text.replace("пост 4", "пост 4 \\ud83d"), encoding="utf-8")
+    items = list(read_export(f))
+    assert keys(items) == [(10, 1), (10, 2), (10, 3)]
+    [skip] = skips_of(items)
+    assert skip.where == "after message #2 (id 3)" and "lone surrogate" in skip.reason

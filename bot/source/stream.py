@@ -64,7 +64,13 @@ class FilePool:
 POOL = FilePool()
 
 
-_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+# A \\u escape of a surrogate that is not half of a pair; an escaped backslash before it (\\\\ud800,
+# text about escapes) is no escape. A high half ending a read is judged with the next read.
+_LONE_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*(?:(?P<high>\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F])"
+                             rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+_CONTEXT = 12  # bytes of the previous read kept for the check above: a whole pair less one byte, and more
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a whole JSON string
+_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # the rest of one, up to its closing quote
 
 
 class LoneSurrogate(ValueError):
@@ -83,22 +89,64 @@ class Source:
         self.path, self.offset = str(path), offset
         self.decoder = None if encoding == "utf-8" else codecs.getincrementaldecoder(encoding)()
         self.depth = 0
+        self.in_string = self.escaped = False  # where the last read ended: inside a string, after its backslash
+        self.context = b""  # the last bytes given, for a surrogate pair cut between two reads
+        self.pending: LoneSurrogate | None = None  # raised on the read after the bytes that precede it
 
     def read(self, n: int = CHUNK) -> bytes:
         if n == 0:
             return b""
+        if self.pending is not None:
+            raise self.pending
         data = POOL.pread(self.path, n, self.offset)
         self.offset += len(data)
         if not data:
             POOL.close(self.path)
         if self.decoder is not None:
             data = self.decoder.decode(data, final=not data).encode("utf-8", "surrogatepass")
-        if b"\\u" in data and _LONE_SURROGATE.search(data):
-            raise LoneSurrogate("a lone surrogate escape (half an emoji), which the streaming reader cannot keep")
-        self.depth += data.count(b"[") + data.count(b"{") - data.count(b"]") - data.count(b"}")
+        window = self.context + data
+        if b"\\u" in window:
+            lone = next((m for m in _LONE_SURROGATE.finditer(window) if self._judged(m, window, data)), None)
+            if lone is not None:  # the bytes before it are given (their messages read), then the stream stops
+                self.pending = LoneSurrogate("a lone surrogate escape (half an emoji), which the streaming reader cannot keep")
+                data = data[:max(0, lone.start() - len(self.context))]
+                if not data:  # no bytes before it in this read: b"" would read as the end of the file
+                    raise self.pending
+        self.context = window[-_CONTEXT:]
+        self.depth += self._brackets(data)
         if self.depth > MAX_NEST:
             raise TooDeep(f"JSON nested too deeply (over {MAX_NEST:,} levels)")
         return data
+
+    def _judged(self, m: re.Match[bytes], window: bytes, data: bytes) -> bool:
+        """Is a lone-surrogate match in `window` (the previous read's last bytes, then `data`) one to
+        act on? Not a high half that may yet be paired by the next read, nor a low half so near the
+        window's start that its high half was cut off (it was judged on the previous read)."""
+        if m.group("high"):
+            return not (data and m.end() + 6 > len(window))
+        return m.end() - 6 >= min(6, len(self.context))
+
+    def _brackets(self, data: bytes) -> int:
+        """Brackets opened less brackets closed in `data`, those inside strings (a text's "[", ":-{")
+        not counted; whether `data` ends inside a string is kept for the next read."""
+        pos = 0
+        if self.in_string:
+            if self.escaped and data:
+                pos, self.escaped = 1, False
+            end = _STRING_REST.match(data, pos).end()  # type: ignore[union-attr]
+            if end == len(data):
+                return 0
+            if data[end] == 0x5C:  # a backslash ending the read: it escapes the next read's first byte
+                self.escaped = True
+                return 0
+            self.in_string, pos = False, end + 1
+        rest = _STRING.sub(b"", data[pos:]) if b'"' in data else data[pos:]
+        quote = rest.find(b'"')
+        if quote >= 0:  # a string left open at the end of the read
+            tail = rest[quote + 1:]
+            self.in_string, self.escaped = True, _STRING_REST.match(tail).end() < len(tail)  # type: ignore[union-attr]
+            rest = rest[:quote]
+        return rest.count(b"[") + rest.count(b"{") - rest.count(b"]") - rest.count(b"}")
 
 
 def detect_encoding(head: bytes) -> tuple[str, int]:
