@@ -289,3 +289,25 @@ def test_a_lone_surrogate_keeps_the_messages_before_it(tmp_path: Path, monkeypat
     assert keys(items) == [(10, 1), (10, 2), (10, 3)]
     [skip] = skips_of(items)
     assert skip.where == "after message #2 (id 3)" and "lone surrogate" in skip.reason
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="names a pipe as /dev/fd/N")
+def test_an_export_piped_in_is_read_as_before(tmp_path: Path) -> None:
+    """`tgwatch replay <(unzip -p export.zip result.json)`: a pipe cannot be read twice nor at an
+    offset, so it is read whole, as before streaming."""
+    import threading
+    data = write_chat(tmp_path / "result.json", [msg(i, f"пост {i}", str(1700000000 + i)) for i in range(1, 4)]).read_bytes()
+    r, w = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        items = list(read_export(f"/dev/fd/{r}"))
+    finally:
+        writer.join()
+        os.close(r)
+    assert not skips_of(items) and keys(items) == [(1700000009, 1), (1700000009, 2), (1700000009, 3)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -372,6 +373,13 @@ def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
     Desktop's key order is streamed as the merge asks; any other file is read in one streaming pass
     now, its messages spilled to a temporary file chat by chat, so that no chat is held in memory."""
     path = Path(path)
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        regular = True  # the open below says why it cannot be read
+    if not regular:  # a pipe (`replay <(unzip -p ...)`) is read once, from its start: whole, as before streaming
+        data = _load_export(path)
+        return [iter([data])] if isinstance(data, Skip) else _parts(path, data)
     try:
         with path.open("rb") as f:
             head = f.read(512)
