@@ -311,3 +311,26 @@ def test_an_export_piped_in_is_read_as_before(tmp_path: Path) -> None:
         writer.join()
         os.close(r)
     assert not skips_of(items) and keys(items) == [(1700000009, 1), (1700000009, 2), (1700000009, 3)]
+
+
+def test_an_export_replaced_while_it_is_read_is_not_read_on_from_the_new_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file closed by the pool is reopened by name: when a new export (another chat's, or the
+    same chat's again) has replaced it meanwhile, its bytes at the old offset are not the old
+    chat's messages."""
+    monkeypatch.setattr(stream.POOL, "size", 1)
+    monkeypatch.setattr(export_module, "SMALL", 0)
+    files = [write_chat(tmp_path / f"e{c}" / "result.json",
+                        [msg(i, f"{c}/{i} " + "x" * 400, str(1700000000 + 10 * i + c)) for i in range(1, 801)],
+                        chat_id=100 + c) for c in range(2)]
+    skips: list[Skip] = []
+    posts = []
+    for p in read_by_date(files, skips):
+        posts.append(p)
+        if len(posts) == 400:
+            new = tmp_path / "new.json"
+            new.write_bytes(files[1].read_bytes().replace(b'"id": 101', b'"id": 102'))
+            os.replace(new, files[0])
+    assert all(p.text.startswith(f"{p.channel_id - 100}/{p.message_id} ") for p in posts)
+    [skip] = skips
+    assert skip.path == str(files[0]) and skip.where.startswith("after message #") and "changed" in skip.reason

@@ -6,6 +6,7 @@ merged at once under a 1024-file ulimit."""
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import marshal
 import os
@@ -55,6 +56,12 @@ class FilePool:
         os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover (Windows)
         return os.read(fd, n)
 
+    def identity(self, path: str) -> tuple[int, ...]:
+        """Which file `path`'s open descriptor reads, and its size and change time: a stream that
+        sees these change is reading another file, or one being rewritten."""
+        st = os.fstat(self.fds[path])
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
     def close(self, path: str) -> None:
         fd = self.fds.pop(path, None)
         if fd is not None:
@@ -71,6 +78,13 @@ _LONE_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*(?:(?P<high>\\u[dD][89abAB][0-9a
 _CONTEXT = 12  # bytes of the previous read kept for the check above: a whole pair less one byte, and more
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a whole JSON string
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # the rest of one, up to its closing quote
+
+
+class Changed(OSError):
+    """The file being streamed was replaced or rewritten since the stream started."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.ESTALE, "the file changed while it was being read (replay it again once it is complete)")
 
 
 class LoneSurrogate(ValueError):
@@ -92,6 +106,7 @@ class Source:
         self.in_string = self.escaped = False  # where the last read ended: inside a string, after its backslash
         self.context = b""  # the last bytes given, for a surrogate pair cut between two reads
         self.pending: LoneSurrogate | None = None  # raised on the read after the bytes that precede it
+        self.identity: tuple[int, ...] | None = None  # the file's, at the first read
 
     def read(self, n: int = CHUNK) -> bytes:
         if n == 0:
@@ -99,6 +114,12 @@ class Source:
         if self.pending is not None:
             raise self.pending
         data = POOL.pread(self.path, n, self.offset)
+        identity = POOL.identity(self.path)
+        if self.identity is None:
+            self.identity = identity
+        elif identity != self.identity:  # reopened by name after the pool closed it, or written to
+            POOL.close(self.path)
+            raise Changed()
         self.offset += len(data)
         if not data:
             POOL.close(self.path)
