@@ -334,3 +334,31 @@ def test_an_export_replaced_while_it_is_read_is_not_read_on_from_the_new_file(
     assert all(p.text.startswith(f"{p.channel_id - 100}/{p.message_id} ") for p in posts)
     [skip] = skips
     assert skip.path == str(files[0]) and skip.where.startswith("after message #") and "changed" in skip.reason
+
+
+@pytest.mark.skipif(not hasattr(__import__("resource"), "RLIMIT_FSIZE"), reason="limits file size with setrlimit")
+def test_a_full_temporary_disk_says_after_which_message_it_stopped(tmp_path: Path) -> None:
+    """The spill's disk filling up: the line names the last message read back, and every message
+    before it is read (none counted as written while still in a buffer that never reached the disk)."""
+    import subprocess
+    import sys
+    f = write_full(tmp_path / "result.json", [chat(10 + c, f"К{c}", [msg(i, f"{c}/{i} " + "x" * 200, str(1700000000 + 10 * i + c))
+                                                                    for i in range(1, 2001)]) for c in range(2)])
+    (tmp_path / "tmp").mkdir()
+    code = ("import resource, signal, sys, tempfile\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            f"tempfile.tempdir = {str(tmp_path / 'tmp')!r}\n"
+            "from bot.source import Skip, read_by_date\n"
+            "hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, hard))\n"
+            f"skips = []; posts = list(read_by_date([{str(f)!r}], skips))\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))\n"
+            "print(len([p for p in posts if p.channel_id == 11]), max(p.message_id for p in posts if p.channel_id == 11))\n"
+            "print(*skips, sep='\\n')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    counts, skip = r.stdout.splitlines()
+    n, last = map(int, counts.split())
+    assert 0 < n == last < 2000
+    assert f"chat #1 (К1): after message #{n - 1} (id {n}): cannot write a temporary file" in skip

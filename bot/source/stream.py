@@ -268,7 +268,9 @@ class Spill:
 
     def __init__(self) -> None:
         fd, self.path = tempfile.mkstemp(prefix="tgwatch-", suffix=".spill")
-        self.file = os.fdopen(fd, "wb", buffering=CHUNK)
+        # unbuffered: a record counted as written is on disk (a full disk fails the record itself,
+        # not a later flush of records already counted and named as read)
+        self.file = os.fdopen(fd, "wb", buffering=0)
         self.size = 0
         self.readers = 0
         self._drop = weakref.finalize(self, Spill._remove, self.path, self.file)
@@ -287,8 +289,9 @@ class Spill:
             data = marshal.dumps(value)
         except ValueError:  # nested deeper than marshal goes: kept as its JSON text
             data = marshal.dumps(("json", json.dumps(value)))
-        self.file.write(struct.pack("<I", len(data)))
-        self.file.write(data)
+        record = memoryview(struct.pack("<I", len(data)) + data)
+        while record:  # a short write (the disk filling up) writes the rest, or raises
+            record = record[self.file.write(record):]
         self.size += 4 + len(data)
 
     def done(self) -> None:
