@@ -362,3 +362,27 @@ def test_a_full_temporary_disk_says_after_which_message_it_stopped(tmp_path: Pat
     n, last = map(int, counts.split())
     assert 0 < n == last < 2000
     assert f"chat #1 (К1): after message #{n - 1} (id {n}): cannot write a temporary file" in skip
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["single-chat", "full-account"])
+@pytest.mark.parametrize("small", [True, False], ids=["small", "large"])
+def test_nesting_too_deep_within_one_read_is_refused_as_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool, small: bool) -> None:
+    """30,000 brackets opened and closed inside one 64 KiB read: the depth was only checked at the
+    end of each read, so yajl built it (2 GB), and a full-account export's spill then raised
+    RecursionError (a traceback) writing it."""
+    if not small:
+        monkeypatch.setattr(export_module, "SMALL", 0)
+    deep = "[" * 30000 + "]" * 30000
+    body = f'{{"name": "А", "type": "public_channel", "id": 1, "messages": [{deep}]}}'
+    f = tmp_path / "result.json"
+    f.write_text(f'{{"chats": {{"list": [{body}]}}}}' if full else body, encoding="utf-8")
+    tracemalloc.start()
+    try:
+        items = list(read_export(f))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    [skip] = skips_of(items)
+    assert skip.where == "" and skip.reason.startswith("not a Telegram export (JSON nested too deeply")
+    assert peak < 50 << 20
