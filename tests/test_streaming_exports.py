@@ -386,3 +386,25 @@ def test_nesting_too_deep_within_one_read_is_refused_as_before(
     [skip] = skips_of(items)
     assert skip.where == "" and skip.reason.startswith("not a Telegram export (JSON nested too deeply")
     assert peak < 50 << 20
+
+
+def test_one_huge_message_is_read_in_about_the_time_of_many_small_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """yajl lexes a string cut between reads again from its start on each read: one text of many
+    64 KiB reads took time quadratic in its length (40 MB: nine minutes; json.load: seconds)."""
+    import time
+    monkeypatch.setattr(export_module, "SMALL", 0)
+    n = 6_000_000
+    huge = write_chat(tmp_path / "huge" / "result.json", [msg(1, "ж" * n), msg(2, "после", "1700000001")])
+    many = write_chat(tmp_path / "many" / "result.json", [msg(i, "ж" * (n // 3000), str(1700000000 + i)) for i in range(1, 3001)])
+
+    def timed(f: Path) -> tuple[list[Post | Skip], float]:
+        t = time.perf_counter()
+        items = list(read_export(f))
+        return items, time.perf_counter() - t
+
+    many_items, many_time = timed(many)
+    huge_items, huge_time = timed(huge)
+    assert len(posts_of(many_items)) == 3000 and not skips_of(huge_items)
+    assert [len(p.text) for p in posts_of(huge_items)] == [n, 5]
+    assert huge_time < 5 * many_time + 1.0, (huge_time, many_time)

@@ -109,13 +109,15 @@ class Source:
         self.context = b""  # the last bytes given, for a surrogate pair cut between two reads
         self.pending: LoneSurrogate | None = None  # raised on the read after the bytes that precede it
         self.identity: tuple[int, ...] | None = None  # the file's, at the first read
+        self.boost = 1  # reads of n times this: doubled while one string goes on
+        self.spanned = False  # did the last read start and end inside the same string?
 
     def read(self, n: int = CHUNK) -> bytes:
         if n == 0:
             return b""
         if self.pending is not None:
             raise self.pending
-        data = POOL.pread(self.path, n, self.offset)
+        data = POOL.pread(self.path, n * self.boost, self.offset)
         identity = POOL.identity(self.path)
         if self.identity is None:
             self.identity = identity
@@ -137,6 +139,9 @@ class Source:
                     raise self.pending
         self.context = window[-_CONTEXT:]
         self._nest(data)
+        # yajl lexes a string cut by a read again from its start on every read: a string of many
+        # reads is read in ever larger ones, or a 40 MB text takes minutes (quadratic)
+        self.boost = min(2 * self.boost, 1024) if self.spanned else 1
         return data
 
     def _judged(self, m: re.Match[bytes], window: bytes, data: bytes) -> bool:
@@ -161,15 +166,16 @@ class Source:
     def _outside_strings(self, data: bytes) -> bytes:
         """`data` without what is inside strings (a text's "[", ":-{"); whether `data` ends inside a
         string is kept for the next read."""
-        pos = 0
+        pos, self.spanned = 0, False
         if self.in_string:
             if self.escaped and data:
                 pos, self.escaped = 1, False
             end = _STRING_REST.match(data, pos).end()  # type: ignore[union-attr]
             if end == len(data):
+                self.spanned = True
                 return b""
             if data[end] == 0x5C:  # a backslash ending the read: it escapes the next read's first byte
-                self.escaped = True
+                self.escaped = self.spanned = True
                 return b""
             self.in_string, pos = False, end + 1
         rest = _STRING.sub(b"", data[pos:]) if b'"' in data else data[pos:]
