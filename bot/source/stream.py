@@ -77,9 +77,7 @@ POOL = FilePool()
 _LONE_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*(?:(?P<high>\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F])"
                              rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")
 _CONTEXT = 12  # bytes of the previous read kept for the check above: a whole pair less one byte, and more
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a whole JSON string
 _BRACKET_ONLY = re.compile(rb"[^\[\]{}]+")
-_STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # the rest of one, up to its closing quote
 
 
 class Changed(OSError):
@@ -105,7 +103,8 @@ class Source:
         self.path, self.offset = str(path), offset
         self.decoder = None if encoding == "utf-8" else codecs.getincrementaldecoder(encoding)()
         self.depth = 0
-        self.in_string = self.escaped = False  # where the last read ended: inside a string, after its backslash
+        self.in_string = False  # did the last read end inside a string?
+        self.carry = b""  # a backslash that ended the last read, escaping the next read's first byte
         self.context = b""  # the last bytes given, for a surrogate pair cut between two reads
         self.pending: LoneSurrogate | None = None  # raised on the read after the bytes that precede it
         self.identity: tuple[int, ...] | None = None  # the file's, at the first read
@@ -155,36 +154,31 @@ class Source:
     def _nest(self, data: bytes) -> None:
         """Follow the bracket depth over `data`; TooDeep when it goes over MAX_NEST anywhere in it,
         not only at its end (30,000 brackets opened and closed in one read took yajl 2 GB)."""
-        brackets = _BRACKET_ONLY.sub(b"", self._outside_strings(data))
-        opened = brackets.count(b"[") + brackets.count(b"{")
+        outside = self._outside_strings(data)
+        opened = outside.count(b"[") + outside.count(b"{")
+        closed = outside.count(b"]") + outside.count(b"}")
         if self.depth + opened > MAX_NEST:  # might go over: follow it bracket by bracket
+            brackets = _BRACKET_ONLY.sub(b"", outside)
             peak = max(accumulate((1 if b in b"[{" else -1 for b in brackets), initial=self.depth))
             if peak > MAX_NEST:
                 raise TooDeep(f"JSON nested too deeply (over {MAX_NEST:,} levels)")
-        self.depth += 2 * opened - len(brackets)
+        self.depth += opened - closed
 
     def _outside_strings(self, data: bytes) -> bytes:
         """`data` without what is inside strings (a text's "[", ":-{"); whether `data` ends inside a
-        string is kept for the next read."""
-        pos, self.spanned = 0, False
-        if self.in_string:
-            if self.escaped and data:
-                pos, self.escaped = 1, False
-            end = _STRING_REST.match(data, pos).end()  # type: ignore[union-attr]
-            if end == len(data):
-                self.spanned = True
-                return b""
-            if data[end] == 0x5C:  # a backslash ending the read: it escapes the next read's first byte
-                self.escaped = self.spanned = True
-                return b""
-            self.in_string, pos = False, end + 1
-        rest = _STRING.sub(b"", data[pos:]) if b'"' in data else data[pos:]
-        quote = rest.find(b'"')
-        if quote >= 0:  # a string left open at the end of the read
-            tail = rest[quote + 1:]
-            self.in_string, self.escaped = True, _STRING_REST.match(tail).end() < len(tail)  # type: ignore[union-attr]
-            rest = rest[:quote]
-        return rest
+        string, and a backslash that escapes the next read's first byte, are kept for the next read.
+        (C-level replace and split: a regex over every byte cost replay a second on the corpus.)"""
+        data, self.carry = self.carry + data, b""
+        if data.endswith(b"\\") and (len(data) - len(data.rstrip(b"\\"))) % 2:
+            self.carry, data = b"\\", data[:-1]  # escapes what the next read starts with
+        if b"\\" in data:  # escaped backslashes, then escaped quotes: what is left of "" are the strings' ends
+            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+        parts = data.split(b'"')
+        inside = self.in_string
+        if len(parts) % 2 == 0:
+            self.in_string = not inside
+        self.spanned = inside and len(parts) == 1  # the whole read within one string
+        return b"".join(parts[1::2] if inside else parts[0::2])
 
 
 def detect_encoding(head: bytes) -> tuple[str, int]:
