@@ -408,3 +408,34 @@ def test_one_huge_message_is_read_in_about_the_time_of_many_small_ones(
     assert len(posts_of(many_items)) == 3000 and not skips_of(huge_items)
     assert [len(p.text) for p in posts_of(huge_items)] == [n, 5]
     assert huge_time < 5 * many_time + 1.0, (huge_time, many_time)
+
+
+def _depth(data: bytes) -> int:
+    """Brackets opened less closed outside JSON strings, byte by byte: the reference."""
+    depth, inside, escaped = 0, False, False
+    for c in data:
+        if inside:
+            escaped, inside = (False, True) if escaped else (c == 0x5C, c != 0x22)
+        elif c == 0x22:
+            inside = True
+        elif c in b"[{":
+            depth += 1
+        elif c in b"]}":
+            depth -= 1
+    return depth
+
+
+_outside = st.binary(max_size=6).map(lambda b: bytes(x for x in b if x not in b'"\\')) | st.sampled_from([b"[", b"]", b"{", b"}", b" "])
+_inner = st.lists(st.sampled_from([b"a", b"[", b"]", b"{", b"}", b"\\\\", b'\\"', b"\\u00e9", b" ", "ё".encode()]), max_size=6)
+_json_ish = st.lists(_outside | _inner.map(lambda parts: b'"' + b"".join(parts) + b'"'), max_size=12).map(b"".join)
+
+
+@given(_json_ish, st.lists(st.integers(min_value=0, max_value=200), max_size=5))
+def test_brackets_are_counted_outside_strings_however_the_reads_cut_them(data: bytes, cuts: list[int]) -> None:
+    """A text's "[" or ":-{" is no nesting, wherever a read boundary falls (inside a string, between
+    a backslash and what it escapes)."""
+    source = stream.Source(Path("unused"))
+    bounds = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    for a, b in zip(bounds, bounds[1:]):
+        source._nest(data[a:b])
+    assert source.depth == _depth(data)
