@@ -207,7 +207,8 @@ def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> No
                 w.reply_markup)
             token = button_data(r.reply_markup.rows[0].buttons[0])
             fake.press_button(ANALYST, r.id, token)
-            await eventually(lambda: service.rulebook.ruleset.get("krasnodar") is not None)
+            await eventually(lambda: any(m.text.startswith("✅ Rule krasnodar saved") for m in fake.chat))  # once it matches
+            assert service.rulebook.ruleset.get("krasnodar") is not None
             assert (tmp_path / "rules" / "krasnodar.toml").exists()
             fake.press_button(ANALYST, r.id, token)  # pressed twice: nothing more happens
             r = await ask(fake, "/edit_rule krasnodar (Краснодар AND задержали")
@@ -215,7 +216,8 @@ def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> No
             r = await ask(fake, "/edit_rule krasnodar Краснодар AND (задержали OR задержаны)")
             assert "before: Краснодар AND задержали" in r.text and "would match" in r.text
             fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))
-            await eventually(lambda: "задержаны" in service.rulebook.ruleset.get("krasnodar").query)  # type: ignore[union-attr]
+            await eventually(lambda: sum(m.text.startswith("✅ Rule krasnodar saved") for m in fake.chat) == 2)
+            assert "задержаны" in service.rulebook.ruleset.get("krasnodar").query  # type: ignore[union-attr]
             assert "задержаны" in (tmp_path / "rules" / "krasnodar.toml").read_text(encoding="utf-8")
             assert "disabled" in (await ask(fake, "/disable krasnodar")).text
             assert "enabled" in (await ask(fake, "/enable krasnodar")).text

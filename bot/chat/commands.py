@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import html
+import inspect
 import io
 import logging
 import re
@@ -136,7 +137,7 @@ class Commands:
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
-                 matcher: Callable[[], Matcher], on_rules_changed: Callable[[], None],
+                 matcher: Callable[[], Matcher], on_rules_changed: Callable[[], object],
                  status: Callable[[datetime], str], digest: Callable[[datetime], Awaitable[int]],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  bot_username: str | None = None) -> None:
@@ -149,7 +150,8 @@ class Commands:
         self.rulebook = rulebook
         self.config = config
         self.matcher = matcher
-        self.on_rules_changed = on_rules_changed
+        self.on_rules_changed = on_rules_changed  # may return an awaitable: the new rules in use
+        self._changed: object = None  # what the last rule change's on_rules_changed returned
         self.status = status
         self.digest = digest
         self.clock = clock
@@ -182,6 +184,7 @@ class Commands:
             return Reply(f"Unknown command /{html.escape(_clip(word))}{hint} /help lists the commands.")
         try:
             reply: Reply = await method(args, caller)
+            await self._rules_in_use()
         except EditError as e:  # a query error shows the query with a caret under the position
             detail = f"\n<pre>{html.escape(_caret_window(e.detail))}</pre>" if e.detail else ""
             return Reply(f"/{name}: {html.escape(_clip_quoted(str(e)))}{detail}")
@@ -193,6 +196,13 @@ class Commands:
             log.warning("/%s not done (database: %s); the analyst is asked to try again", name, down)
             return Reply(html.escape(busy_reply(down)))
         return reply
+
+    async def _rules_in_use(self) -> None:
+        """Wait until a rule change just made matches posts (the live service builds the new matcher
+        off the loop): the answer «disabled» comes once no post can hit the rule any more."""
+        changed, self._changed = self._changed, None
+        if inspect.isawaitable(changed):
+            await changed
 
     async def press(self, data: str, caller: Caller) -> Reply:
         """A button under an alert or under a rule change."""
@@ -207,7 +217,9 @@ class Commands:
             if kind == "st":
                 return self._story(_button_id(arg))
             if kind in ("ok", "no"):
-                return self._confirm(arg, caller, kind == "ok")
+                reply = self._confirm(arg, caller, kind == "ok")
+                await self._rules_in_use()
+                return reply
         except EditError as e:  # the file changed since the proposal, or the change became invalid
             detail = f"\n<pre>{html.escape(_caret_window(e.detail))}</pre>" if e.detail else ""
             return Reply(f"Not saved: {html.escape(_clip_quoted(str(e)))}{detail}")
@@ -454,7 +466,7 @@ class Commands:
                                     [change.undoes]).fetchone()
         action = str(row[0]) if row else ""
         self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
-        self.on_rules_changed()
+        self._changed = self.on_rules_changed()
         name = html.escape(change.rule)
         if action == "disable":
             what = f"{name} is enabled again"
@@ -552,7 +564,7 @@ class Commands:
         if rule.enabled == enabled:
             return Reply(f"{html.escape(rule.name)} is already {'enabled' if enabled else 'disabled'}.")
         self.rulebook.apply(self.rulebook.plan_set_enabled(rule.name, enabled), user_id=caller.user_id, user_name=caller.name)
-        self.on_rules_changed()
+        self._changed = self.on_rules_changed()
         return Reply(f"{'✅' if enabled else '⏸'} {html.escape(rule.name)} {'enabled' if enabled else 'disabled'}. /undo takes it back.")
 
     async def _off_loop(self, work: Callable[[Store], T]) -> T:
@@ -619,7 +631,7 @@ class Commands:
                 self.answered.pop(token)
             raise
         self.answered[token] = "confirmed"
-        self.on_rules_changed()
+        self._changed = self.on_rules_changed()
         return Reply(f"✅ Rule {html.escape(change.rule)} saved to {html.escape(change.file.name)}. /undo takes it back.")
 
     def _verdict(self, alert_id: int, verdict: str, caller: Caller) -> Reply:
