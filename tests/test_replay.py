@@ -666,8 +666,11 @@ def test_a_failed_batch_retried_by_the_same_pipeline_stores_everything(
     assert store_dump(db)["alerts"] == store_dump(one)["alerts"]
 
 
-def test_ctrl_c_mid_replay_exits_130_and_the_same_replay_then_finishes(tmp_path: Path) -> None:
-    """A shell chain `replay ... && export ...` must stop when the replay was cut short."""
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_ctrl_c_mid_replay_exits_130_and_the_same_replay_then_finishes(tmp_path: Path, signame: str, code: int) -> None:
+    """A shell chain `replay ... && export ...` must stop when the replay was cut short; a `kill`,
+    `timeout` or a closed terminal stops it as Ctrl-C does (what is committed stays, the worker and
+    a full-account export's temporary file go), with the exit code a shell gives that signal."""
     import signal
     import subprocess
 
@@ -682,9 +685,9 @@ def test_ctrl_c_mid_replay_exits_130_and_the_same_replay_then_finishes(tmp_path:
     with open(feed, "w", encoding="utf-8") as w:  # returns once replay has opened the feed
         w.write(line)
         w.flush()
-        child.send_signal(signal.SIGINT)
+        child.send_signal(getattr(signal, signame))
         out, err = child.communicate(timeout=120)
-    assert child.returncode == 130, (out, err)
+    assert child.returncode == code, (out, err)
     assert "interrupted: every batch committed so far is stored" in err and "Traceback" not in err
     feed.unlink()
     feed.write_text(line, encoding="utf-8")

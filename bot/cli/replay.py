@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from collections import Counter
 from datetime import datetime
@@ -87,6 +88,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     interrupted = False
+    stopped_by = _StopSignals()
     try:
         with progress:
             task = progress.add_task("replay", total=None)
@@ -96,13 +98,14 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         interrupted = True
         err().print("interrupted: every batch committed so far is stored; replay the same files again to finish")
     finally:
+        stopped_by.restore()
         pipeline.close()
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()
     _summary(pipeline, skips, n_files, db_path, shown)
     if interrupted:
-        sys.exit(130)  # as a shell reports Ctrl-C: `replay ... && export ...` stops here
+        sys.exit(128 + stopped_by.signal)  # as a shell reports it (130 for Ctrl-C): `replay ... && export ...` stops here
     if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") and not isinstance(k, Note) for k in skips):
         sys.exit(1)  # not one post could be read: the lines above say why
 
@@ -165,3 +168,23 @@ def _place(skip: Skip) -> tuple[str, tuple[int, ...]]:
     """Where a skip is, to sort by: its file, then the numbers of its place (line 12; chat #2:
     message #5)."""
     return skip.path, tuple(int(n) for n in re.findall(r"(?:#|line )(\d+)", skip.where))
+
+
+class _StopSignals:
+    """SIGTERM and SIGHUP (a `kill`, `timeout`, a closed terminal) stop a replay as Ctrl-C does:
+    the batches committed so far stay, the worker and a full-account export's temporary file go."""
+
+    def __init__(self) -> None:
+        self.signal = int(signal.SIGINT)
+        self._old = {s: signal.signal(s, self._stop) for s in _STOP_SIGNALS}
+
+    def _stop(self, signum: int, _frame: object) -> None:
+        self.signal = signum
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
