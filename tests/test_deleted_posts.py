@@ -54,12 +54,19 @@ def run(coro: Any) -> Any:
 # -- live: a joined channel's MessageDeleted ------------------------------------------------------
 
 
+
+async def alerted(fake: FakeTelegram) -> int:
+    """SHOT posts a desertion in a military unit; returns its id once both alerts (desertion and
+    regiment) are sent."""
+    msg = fake.publish(SHOT, DESERTION)
+    await eventually(lambda: len(alerts(fake)) == 2)
+    return msg
+
 def test_a_deleted_post_edits_its_alert_once_and_stays_stored_with_its_matches(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         clock = Clock(now() - timedelta(minutes=1))
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
+            msg = await alerted(fake)
             posted = fake.messages(SHOT)[-1].date
             clock.now = now() + timedelta(minutes=3)  # the deletion comes later
             fake.delete(SHOT, [msg])
@@ -88,8 +95,7 @@ def test_a_deletion_lost_in_a_gap_of_a_joined_channel_is_found_by_the_poll(
     async def go() -> None:
         clock = Clock(now())
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             fake.delete(SHOT, [msg], push=False)  # never pushed
             later = fake.publish(SHOT, PLAIN)  # reveals the gap: getChannelDifference carries the deletion,
             await eventually(lambda: service.store.story_of(SHOT, later) is not None)
@@ -108,8 +114,7 @@ def test_an_alert_that_cannot_be_edited_gets_one_reply_saying_so_even_across_a_r
         clock = Clock(now())
         service = await start(fake, tmp_path, clock, timezone="Europe/Moscow")
         try:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             sent = {a.id: a for a in alerts(fake)}
             fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=20)  # too old to edit
             fake.flood("SendMessageRequest", 600)  # and the first reply meets a long flood wait
@@ -139,8 +144,7 @@ def test_a_flood_wait_on_editing_holds_the_deletion_line_through_a_restart_and_i
         clock = Clock(now())
         service = await start(fake, tmp_path, clock, timezone="Europe/Moscow")
         try:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             fake.flood("EditMessageRequest", 600)
             fake.delete(SHOT, [msg])
             await eventually(lambda: service.sender._edits_until is not None)
@@ -175,8 +179,7 @@ def test_a_deletion_reply_telegram_already_has_is_found_by_what_it_replies_to(
     async def go() -> None:
         channels(fake)
         async with running_live(fake, tmp_path, chats=("teamgroup",)) as service:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             for i in range(150):  # the analysts talk meanwhile
                 fake.publish(TEAM, f"analyst remark {i}", push=False)
             fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=2)
@@ -201,8 +204,7 @@ def test_an_edit_pushed_after_a_wrong_deletion_signal_undeletes_but_a_replayed_c
     async def go() -> None:
         clock = Clock(now() - timedelta(minutes=5))
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             fake.delete(SHOT, [msg], keep=True)  # Telegram says it was deleted; it was not
             await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
             # a replay of a copy taken earlier (another wording, no later edit) leaves it deleted
@@ -232,8 +234,7 @@ def test_any_edit_telegram_pushes_undeletes_whatever_our_clock_says_and_no_repla
     async def go() -> None:
         clock = Clock(now() + timedelta(minutes=10))
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             fake.delete(SHOT, [msg], keep=True)  # a wrong deletion signal
             await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
             fake.edit(SHOT, msg, DESERTION + " (обновлено)")  # dated before our clock's mark
@@ -359,8 +360,7 @@ def test_a_post_marked_deleted_that_a_later_read_holds_is_not_deleted_and_its_al
     async def go() -> None:
         clock = Clock(now())
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            msg = fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
+            msg = await alerted(fake)
             fake.delete(SHOT, [msg], keep=True)  # Telegram says it was deleted; it was not
             await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
             await service.poll()  # the re-read holds the post
