@@ -51,16 +51,16 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-# -- live: a joined channel's MessageDeleted ------------------------------------------------------
-
-
-
 async def alerted(fake: FakeTelegram) -> int:
     """SHOT posts a desertion in a military unit; returns its id once both alerts (desertion and
     regiment) are sent."""
     msg = fake.publish(SHOT, DESERTION)
     await eventually(lambda: len(alerts(fake)) == 2)
     return msg
+
+
+# -- live: a joined channel's MessageDeleted ------------------------------------------------------
+
 
 def test_a_deleted_post_edits_its_alert_once_and_stays_stored_with_its_matches(fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:

@@ -24,9 +24,14 @@ TEAM = 1800000078  # a supergroup the analysts read alerts in (its history can b
 
 
 
-def forget_sends(db: Path) -> None:
-    """The store as a crash between sending the alerts and recording them leaves it: queued, unsent."""
-    store = Store(db)
+async def sent_then_forgotten(fake: FakeTelegram, tmp_path: Path, chats: tuple[str, ...]) -> None:
+    """SHOT's post alerted into `chats`, then the store as a crash between sending the alerts and
+    recording them leaves it: queued, unsent."""
+    channels(fake, mash_joined=False)
+    async with running(fake, tmp_path, chats=chats):
+        fake.publish(SHOT, DESERTION)
+        await eventually(lambda: len(alerts(fake)) == 2)
+    store = Store(tmp_path / "tgwatch.db")
     store.db.execute("UPDATE deliveries SET message_id = NULL, sent_at = NULL")
     store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
     store.close()
@@ -40,11 +45,7 @@ def test_an_alert_sent_before_a_crash_whose_story_grew_meanwhile_is_found_and_ed
     chats = ("teamgroup",)
 
     async def go() -> None:
-        channels(fake, mash_joined=False)
-        async with running(fake, tmp_path, chats=chats):
-            fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
-        forget_sends(tmp_path / "tgwatch.db")
+        await sent_then_forgotten(fake, tmp_path, chats)
         fake.publish(MASH, DESERTION_2)  # while stopped: the story grows
         async with running(fake, tmp_path, chats=chats) as service:
             await service.sender.deliver()

@@ -13,7 +13,7 @@ from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import stop_service
 
 from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, run, running, start
-from .test_live_edges import TEAM, forget_sends
+from .test_live_edges import TEAM, sent_then_forgotten
 from .test_live_locked import beyond_look_back, locked
 from .test_live_sender_faults import GROUP, digests, low_rules, refuse_sends
 
@@ -56,11 +56,7 @@ def test_an_alert_resent_into_a_busy_chat_is_found_behind_the_analysts_messages(
     chats = ("teamgroup",)
 
     async def go() -> None:
-        channels(fake, mash_joined=False)
-        async with running(fake, tmp_path, chats=chats):
-            fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
-        forget_sends(tmp_path / "tgwatch.db")
+        await sent_then_forgotten(fake, tmp_path, chats)
         for i in range(150):
             fake.publish(TEAM, f"analyst remark {i}", push=False)
         async with running(fake, tmp_path, chats=chats) as service:
