@@ -51,6 +51,12 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def mash_not_joined(fake: FakeTelegram) -> None:
+    """Mash, as the service adds it, is not joined: read by the poll alone, no pushes."""
+    add = fake.add_channel
+    fake.add_channel = lambda cid, *a, **kw: add(cid, *a, **{**kw, "joined": cid != MASH})  # type: ignore[method-assign]
+
+
 async def alerted(fake: FakeTelegram) -> int:
     """SHOT posts a desertion in a military unit; returns its id once both alerts (desertion and
     regiment) are sent."""
@@ -294,8 +300,7 @@ def test_the_poll_marks_a_post_missing_inside_what_it_read_and_nothing_on_a_fail
         fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         clock = Clock(now())
-        add = fake.add_channel  # Mash is not joined: read by the poll alone, no pushes
-        fake.add_channel = lambda cid, *a, **kw: add(cid, *a, **{**kw, "joined": cid != MASH})  # type: ignore[method-assign]
+        mash_not_joined(fake)
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             assert not service.ingest.watched[MASH].joined
             first = fake.publish(MASH, WEATHER)
@@ -329,8 +334,7 @@ def test_a_post_the_history_leaves_out_but_telegram_still_has_is_not_marked_and_
     for the missing post by id before marking it, and marks nothing when that request fails."""
     async def go() -> None:
         clock = Clock(now())
-        add = fake.add_channel  # Mash is not joined: read by the poll alone, no pushes
-        fake.add_channel = lambda cid, *a, **kw: add(cid, *a, **{**kw, "joined": cid != MASH})  # type: ignore[method-assign]
+        mash_not_joined(fake)
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             fake.publish(MASH, WEATHER)
             matched = fake.publish(MASH, DESERTION)
