@@ -123,6 +123,30 @@ def test_a_store_from_before_disguised_search_is_indexed_again_on_upgrade(tmp_pa
     assert fts_ok(store)
 
 
+def test_a_store_folded_before_look_alike_capitals_finds_them_after_upgrade(tmp_path):
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(1, "Колонна BCУ вошла в город"), post(2, "КTO введён в Белгороде"), post(3, "Погода на выходные")]))
+    # as a version-8 store had them: «BCУ» read by its majority script, «КTO» not read again at all
+    old = {1: "колонна bcy вошла в город", 2: None}
+    for mid, folded in old.items():
+        rowid, text, now = store.db.execute("SELECT rowid, text, folded FROM posts WHERE message_id = ?", [mid]).fetchone()
+        store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, f"{text}\n{now}"])
+        store.db.execute("UPDATE posts SET folded = ? WHERE rowid = ?", [folded, rowid])
+        store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text if folded is None else f"{text}\n{folded}"])
+    store.db.execute("PRAGMA user_version = 8")
+    assert list(search_posts(store, "ВСУ")) == [] and list(search_posts(store, "КТО")) == []
+    assert [h.message_id for h in search_posts(store, "bcy")] == [1]
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION
+    assert [h.message_id for h in search_posts(store, "ВСУ")] == [1]
+    assert [h.message_id for h in search_posts(store, "КТО")] == [2]
+    assert list(search_posts(store, "bcy")) == []  # the old reading is gone from the index
+    assert [h.message_id for h in search_posts(store, "погода")] == [3]
+    assert fts_ok(store)
+
+
 def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as c:
