@@ -20,7 +20,8 @@ from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
 from ..post import post_link
 from ..text import tokenize, words
-from .db import Store, iso, stored_links
+from .db import Store, iso
+from .schema import stored_links
 
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
