@@ -11,8 +11,8 @@ from typing import Protocol
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 
-__all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "snippet",
-           "story_line"]
+__all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
+           "snippet", "story_line"]
 
 DELETED_MARK = "🗑 deleted by the channel"
 
@@ -110,6 +110,12 @@ def _hhmm(date: str, tz: tzinfo | None = None, day: datetime | None = None) -> s
     if dt is None:
         return date[11:16] if len(date) >= 16 else date
     return f"{dt:%H:%M}" if day is None or dt.date() == day.date() else f"{dt:%d.%m %H:%M}"
+
+
+def short_time(date: str, tz: tzinfo | None = None, like: str | None = None) -> str:
+    """'12:04' in `tz` (UTC without one), '19.11 23:58' when not on the day of `like` (ISO; its
+    day in `tz`): a time as the alert lines around it give theirs."""
+    return _hhmm(date, tz, _local(like, tz) if like else None)
 
 
 def deleted_line(alert: Alert, tz: tzinfo | None = None) -> str:

@@ -3,6 +3,10 @@
 Each message part gets a random_id that is stored before the first attempt; Telegram refuses a
 second message with the same random_id (RANDOM_ID_DUPLICATE), so a crash between sending and
 marking sent never shows the analyst a second copy. Story updates edit the sent message.
+
+A post the channel deletes is told once per (alert, chat): by editing the alert, by a reply to it
+where it cannot be edited, or, for an alert that went out as an item of a digest, by a reply to the
+digest message that carried the item (`_tell_digest_deletions`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from zoneinfo import ZoneInfo
 from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import bold_spans, render_html, to_parts
-from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, snippet
+from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
 from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
@@ -45,6 +49,10 @@ NOTICES_KEY = "held_notices"  # meta row: the notices not sent yet, kept across 
 # deleted: by the alert itself (sent or edited with the line) or by a reply notice (its random_id
 # stored before the first attempt, as for every part).
 DELETED_PART = -1
+# The deliveries row (alert, chat, DIGEST_PART) records that the alert went out as an item of a
+# digest in that chat: message_id is the digest part holding the item (what a deletion notice replies
+# to; None when unknown), random_id that part's, sent_at when it went (the time the notice names).
+DIGEST_PART = -2
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
 _NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
@@ -190,6 +198,10 @@ class Sender:
         self._digest_tries: dict[int, int] = {}
         self._digest_due: dict[int, _Due] = {}
         self._digest_out: dict[int, set[tuple[str, int]]] = {}  # digest id -> (chat, part) sent
+        # digest parts sent whose items are not recorded yet (the store could not take them then):
+        # (chat, random_id, message id, [(alert id, shown deleted)])
+        self._digest_items: list[tuple[str, int, int | None, list[tuple[int, bool]]]] = []
+        self._told_due: dict[tuple[int, str], tuple[int, _Due]] = {}  # (alert, chat) -> a digest deletion notice's back-off
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
         self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
         self._unsent: dict[int, tuple[str, str, int]] = {}  # random_id -> notice not sent yet (stored)
@@ -290,6 +302,7 @@ class Sender:
                 log.warning("the alerts held for chat %s keep their retry times (database: %s)", chat, down)
             self._digest_due.clear()
             self._notice_due.pop(chat, None)
+            self._told_due = {k: v for k, v in self._told_due.items() if k[1] != chat}
             self._again = True
 
     async def deliver(self) -> int:
@@ -336,6 +349,7 @@ class Sender:
                     self._collect_digest(now)
                     self._digest_wanted = False
                 await self._flush_digests()  # and a digest that failed earlier
+                await self._tell_digest_deletions()
         done = 0
         # no retry or edit is ever set further ahead than this: a later one is a clock set back
         latest = now + timedelta(seconds=max(3600.0, self.edit_every) + 600)
@@ -510,7 +524,8 @@ class Sender:
         return wrote
 
     async def _tell_deleted(self, peer: Any, chat: str, alert_id: int, reply_to: int | None, notice: str,
-                            sent: dict[tuple[str, int], dict[str, object]], silent: bool) -> None:
+                            sent: dict[tuple[str, int], dict[str, object]], silent: bool,
+                            why: str = "cannot be edited") -> None:
         """Reply to the alert message `reply_to` (None: unknown, no reply) that its post was deleted,
         once per chat: told before (by the alert or a notice), nothing is sent; the random_id is
         stored before the first attempt, so a retry or a restart never shows it twice."""
@@ -537,7 +552,7 @@ class Sender:
             mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=_topic(chat))
         self.store.mark_delivered(alert_id, chat, DELETED_PART, mid, digest)
         sent[(chat, DELETED_PART)] = {**sent[(chat, DELETED_PART)], "sent_at": "now"}
-        log.info("alert %d in chat %s cannot be edited: a reply says its post was deleted", alert_id, chat)
+        log.info("alert %d in chat %s %s: a reply says its post was deleted", alert_id, chat, why)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
                     markup: Any = None, *, what: str = "message", reply_to: Any = None,
@@ -787,26 +802,31 @@ class Sender:
         An unreachable chat is waited for; a digest Telegram refuses as a message is dropped after
         MAX_ATTEMPTS and its alerts go back to the queue for the next digest (never lost)."""
         sent = 0
+        self._record_digest_items()  # parts sent while the store could not record them
         for row in list(self.store.db.query("SELECT * FROM digests WHERE sent_at IS NULL ORDER BY id")):
             did = int(row["id"])  # type: ignore[arg-type]
             due = self._digest_due.get(did)
             if self._paused() or (due is not None and self._waiting(due)):
                 break  # oldest first: a newer digest waits behind an older one
             ids = json.loads(str(row["alert_ids"]))
-            markup = render_digest(self.store, ids, self.titles, self.tz)
+            items = _digest_alerts(self.store, ids, self.titles)
+            parts = to_parts(_render_digest(items, self.tz))
+            in_part = _items_by_part(items, parts)
             failure: Exception | None = None
             try:
                 for chat in self.chats:
                     try:
                         peer = await self._peer(chat)
                         out = self._digest_out.setdefault(did, set())
-                        for k, (text, entities) in enumerate(to_parts(markup)):
+                        for k, (text, entities) in enumerate(parts):
                             if (chat, k) in out:
                                 continue  # sent on an earlier try (a resend would cost Telethon's retries)
                             rid = _digest_rid(int(row["random_id"]), peer, chat, k)  # type: ignore[arg-type]
-                            await self._send(peer, text, entities, rid, silent=True, what=f"digest {did} part {k + 1} in chat {chat}",
-                                             reply_to=_topic(chat))
+                            mid, _ = await self._send(peer, text, entities, rid, silent=True,
+                                                      what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))
                             out.add((chat, k))
+                            self._digest_items.append((chat, rid, mid, in_part.get(k, [])))
+                            self._record_digest_items()
                     except (errors.FloodError, *_NETWORK):
                         raise
                     except (errors.RPCError, ValueError, TypeError) as e:
@@ -841,6 +861,96 @@ class Sender:
             break
         return sent
 
+    def _record_digest_items(self) -> None:
+        """Store which digest message (chat, part) carried each alert, and whether the item already
+        said its post was deleted (then the chat was told: no notice follows). A store that cannot
+        take them now raises as any store write here does; they stay held for the next pass."""
+        if not self._digest_items:
+            return
+        now = iso(self.clock())
+        with self.store.transaction():
+            for chat, rid, mid, items in self._digest_items:
+                for alert_id, shown_deleted in items:
+                    self.store.db.execute(
+                        "INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, message_id, text_hash, sent_at) "
+                        "VALUES (?,?,?,?,?,?,?)", [alert_id, chat, DIGEST_PART, rid, mid, "in a digest", now])
+                    if shown_deleted:
+                        self.store.db.execute(
+                            "INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, message_id, text_hash, sent_at) "
+                            "VALUES (?,?,?,?,?,?,?)", [alert_id, chat, DELETED_PART, 0, None, "in the digest", now])
+        self._digest_items.clear()
+
+    async def _tell_digest_deletions(self) -> None:
+        """A post of an alert that went out in a digest was deleted: each chat that had the digest
+        gets one reply to the digest message that carried the item, naming it (a digest is not
+        edited: it is many stories, read once; its low-priority items ring no one, so the notice
+        is silent too). The notice's random_id is stored before the first attempt (`_tell_deleted`),
+        so a crash or a retry never shows it twice; a flood wait pauses it with every send, a chat
+        that cannot be written to is waited for, and a notice Telegram refuses as a message is
+        given up after MAX_ATTEMPTS (one log line)."""
+        if self._paused():
+            return
+        rows = list(self.store.db.query(
+            "SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, t.random_id FROM alerts a "
+            "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
+            "JOIN deliveries d ON d.alert_id = a.id AND d.part = ? "
+            "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
+            "WHERE a.state = 'digested' AND p.deleted_at IS NOT NULL AND t.sent_at IS NULL ORDER BY a.id, d.chat",
+            [DIGEST_PART, DELETED_PART]))
+        for row in rows:
+            alert_id, chat = int(row["alert_id"]), str(row["chat"])  # type: ignore[arg-type]
+            key = (alert_id, chat)
+            due = self._told_due.get(key)
+            if chat not in self.chats or (due is not None and self._waiting(due[1])):
+                continue
+            if self._paused():
+                return
+            alert = load_alert(self.store, alert_id, self.titles)
+            if alert is None or not alert.deleted_at:
+                continue
+            sent: dict[tuple[str, int], dict[str, object]] = {}
+            if row["random_id"] is not None:  # planned by an earlier attempt (or run): the same random_id
+                sent[(chat, DELETED_PART)] = {"random_id": row["random_id"], "message_id": None, "sent_at": None,
+                                              "text_hash": ""}
+            mid = None if row["message_id"] is None else int(row["message_id"])  # type: ignore[arg-type]
+            try:
+                peer = await self._peer(chat)
+                await self._tell_deleted(peer, chat, alert_id, mid, self._digest_deleted_notice(alert, str(row["digest_at"])),
+                                         sent, silent=True, why="went out in a digest")
+            except errors.FloodError as e:
+                self._pause(e)
+                log.warning("deletion notices held: Telegram asks to wait (%s); sent when the wait ends", telegram_code(e))
+                return
+            except _NETWORK as e:
+                log.warning("deletion notice of alert %d in chat %s not sent (network problem: %s); retried on the next "
+                            "pass", alert_id, chat, type(e).__name__)
+                return
+            except (errors.RPCError, ValueError, TypeError) as e:
+                held = _keeps_queued(e)
+                if held:
+                    self._chat_failed(chat, e)
+                failures = self._told_due.get(key, (0,))[0] + 1
+                if not held and failures >= MAX_ATTEMPTS:
+                    self._told_due.pop(key, None)
+                    self.store.mark_delivered(alert_id, chat, DELETED_PART, None, f"refused: {telegram_code(e)}")
+                    log.warning("deletion notice of alert %d in chat %s not sent (%s) after %d attempts: given up",
+                                alert_id, chat, telegram_code(e), failures)
+                    continue
+                delay = _retry_delay(failures - 1, chat_level=held)
+                self._told_due[key] = (failures, self._after(delay))
+                log.warning("deletion notice of alert %d in chat %s not sent (%s), attempt %d; retried in %d s",
+                            alert_id, chat, telegram_code(e), failures, delay)
+            else:
+                self._told_due.pop(key, None)
+                self._chat_works(chat)
+
+    def _digest_deleted_notice(self, alert: Alert, digest_at: str) -> str:
+        """«🗑 deleted by the channel at 14:05: SHOT post from the digest of 13:00 · Weather» (HTML),
+        the channel linked to the post: which item of the digest is gone."""
+        return (f'{html.escape(deleted_line(alert, self.tz))}: <a href="{html.escape(alert.link, quote=True)}">'
+                f"{html.escape(alert.channel_title)}</a> post from the digest of "
+                f"{html.escape(short_time(digest_at, self.tz, alert.date))} · {html.escape(alert.title)}")
+
     def _collect_digest(self, now: datetime) -> int:
         with self.store.transaction():
             rows = [r for r in self.store.queued_alerts() if r["severity"] == "low" and r["state"] == "queued"]
@@ -856,11 +966,29 @@ class Sender:
 def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz: ZoneInfo | None) -> str:
     """The digest as HTML: per rule, each story once with its size, channel, time, link and the
     words around its first match, in bold (why it matched: the post's start seldom says)."""
+    return _render_digest(_digest_alerts(store, alert_ids, titles), tz)
+
+
+def _digest_alerts(store: Store, alert_ids: list[int], titles: dict[str, str]) -> list[Alert]:
+    """The digest's alerts whose posts are stored, in its order."""
+    return [a for a in (load_alert(store, i, titles) for i in alert_ids) if a is not None]
+
+
+def _items_by_part(alerts: Sequence[Alert], parts: Sequence[tuple[str, Sequence[Any]]]) -> dict[int, list[tuple[int, bool]]]:
+    """Part number -> (alert id, shown deleted) of the items it carries: an item is in the part that
+    has its link (the item starts with it), the first part when none has (never: a fallback)."""
+    urls = [{e.url for e in entities if isinstance(e, types.MessageEntityTextUrl)} for _, entities in parts]
+    out: dict[int, list[tuple[int, bool]]] = {}
+    for a in alerts:
+        k = next((k for k, found in enumerate(urls) if a.link in found), 0)
+        out.setdefault(k, []).append((a.id, a.deleted_at is not None))
+    return out
+
+
+def _render_digest(alerts: Sequence[Alert], tz: ZoneInfo | None) -> str:
     by_rule: dict[str, list[Any]] = {}
-    for alert_id in alert_ids:
-        alert = load_alert(store, alert_id, titles)
-        if alert is not None:
-            by_rule.setdefault(alert.rule, []).append(alert)
+    for alert in alerts:
+        by_rule.setdefault(alert.rule, []).append(alert)
     total = sum(len(v) for v in by_rule.values())
     lines = [f"📋 <b>Digest</b>: {total} low-priority stor{'y' if total == 1 else 'ies'}"]
     for rule, alerts in sorted(by_rule.items()):
