@@ -205,6 +205,61 @@ def test_a_deletion_reply_telegram_already_has_is_found_by_what_it_replies_to(
     run(go())
 
 
+def test_the_story_line_marks_each_deleted_post_the_origin_first_then_its_follower(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The alerted post is deleted while Mash's copy stands: the alert says so and its story line
+    still names Mash, unmarked (the story is still being told). Then Mash deletes its copy: the
+    story line marks it too, by an edit, with no reply notice (the alert's own post was told)."""
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = await alerted(fake)
+            posted = fake.messages(SHOT)[-1].date
+            copy = fake.publish(MASH, DESERTION)
+            copied = fake.messages(MASH)[-1].date
+            await eventually(lambda: all("also Mash" in a.text for a in alerts(fake)))
+            story = service.store.story_of(SHOT, msg)
+            assert service.store.story_of(MASH, copy) == story
+            line = f"story #{story} (2 posts): first: SHOT {hhmm(posted, posted)}{{}}; also Mash {hhmm(copied, posted)}{{}}"
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: all(GONE in a.text for a in alerts(fake)))
+            assert [a.text.split("\n")[-1] for a in alerts(fake)] == [line.format(" 🗑", "")] * 2
+            edits = [len(a.edits) for a in alerts(fake)]
+            fake.delete(MASH, [copy])
+            await eventually(lambda: [len(a.edits) for a in alerts(fake)] == [n + 1 for n in edits])
+            assert [a.text.split("\n")[-1] for a in alerts(fake)] == [line.format(" 🗑", " 🗑")] * 2
+            assert deletion_notices(fake) == []
+            await service.poll()
+            await service.sender.deliver()
+            assert [len(a.edits) for a in alerts(fake)] == [n + 1 for n in edits]
+    run(go())
+
+
+def test_a_deleted_follower_is_marked_in_the_story_line_of_the_alert_whose_post_stands(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Mash's copy of the alerted post is deleted: the alert (SHOT's, still there) is edited once so
+    its story line marks Mash; it gains no deleted line and no reply. Telegram showing the copy
+    again takes the mark back."""
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow"):
+            await alerted(fake)
+            posted = fake.messages(SHOT)[-1].date
+            copy = fake.publish(MASH, DESERTION)
+            copied = fake.messages(MASH)[-1].date
+            await eventually(lambda: all("also Mash" in a.text for a in alerts(fake)))
+            edits = [len(a.edits) for a in alerts(fake)]
+            fake.delete(MASH, [copy], keep=True)  # a wrong signal: Telegram still has the post
+            await eventually(lambda: all("Mash" in a.text.split("\n")[-1] and "🗑" in a.text.split("\n")[-1]
+                                         for a in alerts(fake)))
+            for a, n in zip(alerts(fake), edits):
+                assert len(a.edits) == n + 1 and GONE not in a.text
+                assert a.text.split("\n")[-1].endswith(f"; also Mash {hhmm(copied, posted)} 🗑")
+            assert deletion_notices(fake) == []
+            fake.edit(MASH, copy, DESERTION + ".")  # Telegram pushes an edit of it: it is not deleted
+            await eventually(lambda: all(a.text.split("\n")[-1].endswith(f"; also Mash {hhmm(copied, posted)}")
+                                         for a in alerts(fake)))
+    run(go())
+
+
 def test_an_edit_pushed_after_a_wrong_deletion_signal_undeletes_but_a_replayed_copy_does_not(
         fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:

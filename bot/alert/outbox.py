@@ -6,15 +6,17 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
-           "snippet", "story_line"]
+           "snippet", "story_alerts_changed", "story_line"]
 
 DELETED_MARK = "🗑 deleted by the channel"
+DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Alert:
     update: bool = False  # the story grew after this alert was sent: tell who followed
     story: tuple[tuple[str, str, str], ...] = ()  # the story's posts, oldest first: channel, date, link
     deleted_at: str | None = None  # when tgwatch learnt the channel deleted the post (ISO, UTC)
+    story_deleted: frozenset[str] = frozenset()  # links of the story's posts their channels deleted
 
     @property
     def terms(self) -> list[str]:
@@ -93,7 +96,25 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         story=tuple((str(r["title"]), str(r["date"]), str(r["link"])) for r in store.story_posts(row["story_id"]))
         if (row["size"] or 1) > 1 else (),
         deleted_at=row["deleted_at"],
+        story_deleted=frozenset(str(r[0]) for r in store.db.execute(
+            "SELECT link FROM posts WHERE story_id = ? AND deleted_at IS NOT NULL", [row["story_id"]]))
+        if (row["size"] or 1) > 1 else frozenset(),
     )
+
+
+def story_alerts_changed(store: Store, channel_id: int, message_ids: Sequence[int], now: str) -> None:
+    """These posts were marked deleted (or not deleted after all): the alerts of the stories they
+    belong to name them in their story line, so a sent one is queued for an update (an edit: silent,
+    throttled as story growth is) and one being sent now is sent again after. Call it in the
+    transaction that marks them: a crash never leaves the mark without its update."""
+    for i in range(0, len(message_ids), 900):
+        chunk = list(message_ids[i:i + 900])
+        stories = (f"story_id IN (SELECT story_id FROM posts WHERE channel_id = ? AND story_id IS NOT NULL "
+                   f"AND message_id IN ({','.join('?' * len(chunk))}))")
+        store.db.execute(f"UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE state = 'sent' AND {stories}",
+                         [now, channel_id, *chunk])
+        store.db.execute(f"UPDATE alerts SET story_grew = 1 WHERE state IN ('queued', 'update_queued') AND {stories}",
+                         [channel_id, *chunk])
 
 
 def _local(date: str, tz: tzinfo | None) -> datetime | None:
@@ -127,9 +148,10 @@ def deleted_line(alert: Alert, tz: tzinfo | None = None) -> str:
 
 
 def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
-    """«first: SHOT 12:04; also Mash 12:06, Topor 12:09 (+3)»: the first post's channel, the first
-    post of up to `also` other channels, and how many more posts the story has. Times are in `tz`
-    (UTC without one), as the alert's own time, with the day where it is not the alert's day."""
+    """«first: SHOT 12:04; also Mash 12:06 🗑, Topor 12:09 (+3)»: the first post's channel, the first
+    post of up to `also` other channels, and how many more posts the story has; 🗑 after a post its
+    channel deleted. Times are in `tz` (UTC without one), as the alert's own time, with the day
+    where it is not the alert's day."""
     day = _local(alert.date, tz)
     if not alert.story:
         return f"first: {alert.channel_title} {_hhmm(alert.date, tz, day)}"
@@ -140,9 +162,12 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
         if p[0] not in seen and len(shown) < also:
             seen.add(p[0])
             shown.append(p)
-    line = f"first: {first[0]} {_hhmm(first[1], tz, day)}"
+    def gone(link: str) -> str:
+        return f" {DELETED_ICON}" if link in alert.story_deleted else ""
+
+    line = f"first: {first[0]} {_hhmm(first[1], tz, day)}{gone(first[2])}"
     if shown:
-        line += "; also " + ", ".join(f"{t} {_hhmm(d, tz, day)}" for t, d, _ in shown)
+        line += "; also " + ", ".join(f"{t} {_hhmm(d, tz, day)}{gone(link)}" for t, d, link in shown)
     more = max(alert.story_size, len(alert.story)) - 1 - len(shown)
     if more > 0:
         line += f" (+{more})"
