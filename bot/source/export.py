@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+from itertools import islice
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,8 @@ from typing import Any, Iterable, Iterator
 from ijson.common import JSONError, ObjectBuilder
 
 from ..post import Entity, Post
-from .stream import CHUNK, POOL, SMALL, YAJL, Broken, Source, Spill, describe_break, detect_encoding, messages_last, stream_items
+from .stream import (CHUNK, POOL, SMALL, YAJL, Broken, Source, Spill, describe_break, detect_encoding, messages_last,
+                     resume_after, stream_items)
 
 __all__ = ["Skip", "Note", "BadInput", "read_export", "export_parts", "post_date", "find_exports", "flatten_text", "check_int", "iso_time", "show"]
 
@@ -467,19 +469,33 @@ SCALARS = frozenset(("null", "boolean", "integer", "double", "number", "string")
 
 
 def _streamed(path: Path, encoding: str, bom: int) -> Iterator[Any]:
-    """A single chat's messages as ijson reads them; where it breaks, a Skip saying so."""
+    """A single chat's messages as ijson reads them; where it breaks, a Skip saying so (in a large
+    file, a message yajl refuses but json reads is read with json, and the stream goes on after it)."""
     n, last = 0, None
+    source = Source(path, bom, encoding)
+    source.watch(2)
     try:
-        for msg in stream_items(Source(path, bom, encoding), "messages.item"):
-            yield msg
-            n, last = n + 1, msg
-    except Broken as e:
-        data, reason = _read_whole(path, e.error, encoding, bom)
-        if data is not None:  # valid JSON that yajl refuses: the rest as json.load reads it
-            rest = data.get("messages")
-            yield from (rest[n:] if isinstance(rest, list) else [])
-            return
-        yield Skip(str(path), _after(n, last), reason)
+        while True:
+            try:
+                for msg in stream_items(source, "messages.item"):
+                    yield msg
+                    n, last = n + 1, msg
+                return
+            except Broken as e:
+                found = None if _small(path) else resume_after(source, e.error, 2)
+                if found is not None:
+                    msg, after = found
+                    source = source.resumed(after, b'{"messages":[')
+                    yield msg
+                    n, last = n + 1, msg
+                    continue
+                data, reason = _read_whole(path, e.error, encoding, bom)
+                if data is not None:  # valid JSON that yajl refuses: the rest as json.load reads it
+                    rest = data.get("messages")
+                    yield from (rest[n:] if isinstance(rest, list) else [])
+                    return
+                yield Skip(str(path), _after(n, last), reason)
+                return
     finally:
         POOL.close(str(path))
 
@@ -492,14 +508,18 @@ def _after(n: int, last: Any, where: str = "") -> str:
     return f"{where}after message #{n - 1} (id {mid})"
 
 
+def _small(path: Path) -> bool:
+    """Is the file small enough to be read whole again after its stream broke?"""
+    try:
+        return path.stat().st_size <= SMALL
+    except OSError:
+        return False
+
+
 def _read_whole(path: Path, error: BaseException, encoding: str, bom: int) -> tuple[dict[str, Any] | None, str]:
     """After a stream broke: a small file is read whole as before streaming (its data when it is
     valid JSON after all, else the same reason as then); a large one is described from the stream."""
-    try:
-        small = path.stat().st_size <= SMALL
-    except OSError:
-        small = False
-    if small and not isinstance(error, OSError):
+    if _small(path) and not isinstance(error, OSError):
         whole = _load_export(path)
         if not isinstance(whole, Skip):
             return whole, ""
@@ -535,13 +555,25 @@ class _Walk:
         self.open: dict[str, _Found | None] = {"chats": None, "left_chats": None}
         self.receiver: _Found | None = None  # the chat whose messages are being read
 
-    def events(self, source: Source) -> Iterator[tuple[str, str, Any]]:
+    def resume(self) -> tuple[int, bytes, int] | None:
+        """For a stream that broke inside the receiving chat's messages: their array's depth, the
+        brackets a stream resumed in them opens with, and the events those give; None outside."""
+        if self.receiver is None:
+            return None
+        if self.receiver is self.single:
+            return 2, b'{"messages":[', 3
+        which = "chats" if self.open["chats"] is self.receiver else "left_chats"
+        return 5, b'{"%s":{"list":[{"messages":[' % which.encode(), 8
+
+    def events(self, source: Source, skip: int = 0) -> Iterator[tuple[str, str, Any]]:
         """The parser's events, a message's first one renamed _MESSAGE (so that one C-built
-        `items` over them gives every chat's messages), the rest noted on the way."""
+        `items` over them gives every chat's messages), the rest noted on the way (the first
+        `skip` passed over: a resumed stream's opening brackets)."""
         builder: tuple[ObjectBuilder, dict[str, Any], str] | None = None
         depth = 0
         watched = _WATCHED
-        for prefix, event, value in YAJL.parse(source, use_float=True, buf_size=CHUNK):
+        parsed = YAJL.parse(source, use_float=True, buf_size=CHUNK)
+        for prefix, event, value in islice(parsed, skip, None) if skip else parsed:
             if builder is not None:  # a header value that is an object or a list
                 builder[0].event(event, value)
                 depth += 1 if event in ("start_map", "start_array") else -1 if event in ("end_map", "end_array") else 0
@@ -625,26 +657,46 @@ def _walked_parts(path: Path, encoding: str, bom: int) -> list[Iterator[Post | S
     except OSError as e:
         return [iter([Skip(str(path), "", f"cannot write a temporary file ({e.strerror}): set TMPDIR to a folder with room")])]
     broke: Skip | None = None
+    source = Source(path, bom, encoding)
+    source.watch(2, 5)
+    skip = 0  # the events of a resumed stream's opening brackets
+
+    def spilled(msg: Any) -> bool:
+        nonlocal broke
+        chat = walk.receiver
+        if chat is None:
+            return True
+        if not chat.count:
+            chat.start = spill.size
+        try:
+            spill.write(msg)
+        except OSError as e:  # the temporary file's disk is full: what was written is read
+            broke = Skip(str(path), _break_place(walk), f"cannot write a temporary file ({e.strerror}): "
+                         "set TMPDIR to a folder with room; the rest of the file is not read")
+            return False
+        chat.end, chat.count, chat.last = spill.size, chat.count + 1, msg
+        return True
+
     try:
-        for msg in stream_items(walk.events(Source(path, bom, encoding)), _MESSAGE):  # type: ignore[arg-type]
-            chat = walk.receiver
-            if chat is None:
-                continue
-            if not chat.count:
-                chat.start = spill.size
+        while broke is None:
             try:
-                spill.write(msg)
-            except OSError as e:  # the temporary file's disk is full: what was written is read
-                broke = Skip(str(path), _break_place(walk), f"cannot write a temporary file ({e.strerror}): "
-                             "set TMPDIR to a folder with room; the rest of the file is not read")
+                for msg in stream_items(walk.events(source, skip), _MESSAGE):  # type: ignore[arg-type]
+                    if not spilled(msg):
+                        break
                 break
-            chat.end, chat.count, chat.last = spill.size, chat.count + 1, msg
-    except Broken as e:
-        data, reason = _read_whole(path, e.error, encoding, bom)
-        if data is not None:
-            spill.close()
-            return _parts(path, data)
-        broke = Skip(str(path), _break_place(walk), reason)
+            except Broken as e:
+                resume = walk.resume() if not _small(path) else None
+                found = None if resume is None else resume_after(source, e.error, resume[0])
+                if found is not None and resume is not None:
+                    msg, after = found
+                    source, skip = source.resumed(after, resume[1]), resume[2]
+                    spilled(msg)
+                    continue
+                data, reason = _read_whole(path, e.error, encoding, bom)
+                if data is not None:
+                    spill.close()
+                    return _parts(path, data)
+                broke = Skip(str(path), _break_place(walk), reason)
     finally:
         POOL.close(str(path))
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import io
 import json
 import marshal
 import os
@@ -17,7 +18,7 @@ import weakref
 from collections import OrderedDict
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from ijson.common import JSONError
 
@@ -27,7 +28,7 @@ except ImportError:  # pragma: no cover (a platform without the wheel: pure Pyth
     from ijson.backends import python as YAJL  # type: ignore[no-redef]
 
 __all__ = ["YAJL", "CHUNK", "MAX_OPEN", "MAX_NEST", "SMALL", "POOL", "Broken", "Source", "Spill", "TooDeep", "detect_encoding",
-           "head_of", "messages_last", "stream_items", "describe_break"]
+           "head_of", "messages_last", "stream_items", "describe_break", "resume_after"]
 
 MAX_OPEN = 64  # descriptors the readers of one process hold at once (ulimit -n is often 1024)
 MAX_NEST = 1500  # brackets opened and not closed: deeper is refused (yajl's prefixes grow as depth squared)
@@ -95,12 +96,25 @@ class TooDeep(ValueError):
     """More brackets opened than MAX_NEST allows (counted on the raw bytes, strings included)."""
 
 
+class Mark(NamedTuple):
+    """Where a read started and the lexical state there: a place to scan the file again from."""
+
+    offset: int
+    depth: int
+    in_string: bool
+    carry: bytes
+
+
 class Source:
     """A file as ijson reads it (read(n)), from `offset` on, through the pool: UTF-16/32 re-encoded
     as UTF-8 (yajl reads UTF-8 only); the bytes read and the bracket depth are counted."""
 
-    def __init__(self, path: Path, offset: int = 0, encoding: str = "utf-8") -> None:
+    def __init__(self, path: Path | str, offset: int = 0, encoding: str = "utf-8", prefix: bytes = b"") -> None:
         self.path, self.offset = str(path), offset
+        self.encoding = encoding
+        self.prefix = prefix  # given before the file's bytes (a resumed stream's opening brackets)
+        self.levels: tuple[int, ...] = ()  # depths of arrays whose items a break may be skipped past
+        self.marks: dict[int, Mark] = {}  # per level: the last read that started at or above it
         self.decoder = None if encoding == "utf-8" else codecs.getincrementaldecoder(encoding)()
         self.depth = 0
         self.in_string = False  # did the last read end inside a string?
@@ -116,6 +130,15 @@ class Source:
             return b""
         if self.pending is not None:
             raise self.pending
+        if self.prefix:
+            data, self.prefix = self.prefix, b""
+            self._nest(data)
+            return data
+        if self.levels:
+            depth = self.depth
+            for level in self.levels:
+                if depth <= level:
+                    self.marks[level] = Mark(self.offset, depth, self.in_string, self.carry)
         data = POOL.pread(self.path, n * self.boost, self.offset)
         identity = POOL.identity(self.path)
         if self.identity is None:
@@ -142,6 +165,17 @@ class Source:
         # reads is read in ever larger ones, or a 40 MB text takes minutes (quadratic)
         self.boost = min(2 * self.boost, 1024) if self.spanned else 1
         return data
+
+    def watch(self, *levels: int) -> None:
+        """Mark each read that starts at or above one of these depths (for resume_after)."""
+        self.levels = levels
+
+    def resumed(self, offset: int, prefix: bytes) -> Source:
+        """The same file read on from `offset`, after `prefix` (opening the brackets it is inside)."""
+        other = Source(self.path, offset, self.encoding, prefix)
+        other.identity = self.identity
+        other.watch(*self.levels)
+        return other
 
     def _judged(self, m: re.Match[bytes], window: bytes, data: bytes) -> bool:
         """Is a lone-surrogate match in `window` (the previous read's last bytes, then `data`) one to
@@ -247,6 +281,110 @@ def describe_break(path: Path, error: BaseException, encoding: str, start: int) 
     if "overflow" in first:
         return f"a number out of range ({first.split(': ', 1)[-1]}); the rest of the file is not read"
     return f"not valid JSON ({first}); truncated export?"
+
+
+# A string (closed), a bracket or comma, or the opening quote of a string the bytes cut short
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]|"', re.S)
+
+
+def resume_after(source: Source, error: BaseException, level: int) -> tuple[Any, int] | None:
+    """After `source` broke inside an array at depth `level` on a value yajl refuses and json reads
+    (an integer beyond 64 bits, NaN, a lone surrogate escape): the item holding it, read with json,
+    and the offset just after it; None when the break is anything else (a cut, a damaged file)."""
+    refused = isinstance(error, (JSONError, LoneSurrogate)) or (
+        isinstance(error, ValueError) and not isinstance(error, (UnicodeDecodeError, TooDeep)))
+    mark = source.marks.get(level)
+    if not refused or source.encoding != "utf-8" or mark is None:
+        return None
+    try:
+        span = _refused_item(source, mark, level)
+        if span is None:
+            return None
+        start, end, after = span
+        raw = _pread_all(source, start, end - start)
+        return json.loads(raw.decode("utf-8"), parse_int=_int_or_digits), after
+    except (OSError, ValueError, RecursionError):  # unreadable, or not JSON after all (a damaged file)
+        return None
+
+
+def _int_or_digits(digits: str) -> int | str:
+    """An integer; one of more digits than Python reads (4,300) is kept as its text (a check names it)."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
+def _pread_all(source: Source, offset: int, n: int) -> bytes:
+    """n bytes of the source's file from `offset` (Changed when it is no longer the file it read)."""
+    parts = []
+    while n > 0:
+        data = POOL.pread(source.path, min(n, 1 << 24), offset)
+        if POOL.identity(source.path) != source.identity:
+            raise Changed()
+        if not data:
+            break
+        parts.append(data)
+        offset, n = offset + len(data), n - len(data)
+    return b"".join(parts)
+
+
+def _refused_item(source: Source, mark: Mark, level: int) -> tuple[int, int, int] | None:
+    """(start, end, after) in the file of the first item of an array at depth `level` after `mark`
+    that the streaming parser refuses (strings skipped in the scan): where the stream broke (the
+    items before it were read); None when the file ends first."""
+    depth, inside, start, seen = mark.depth, mark.depth == level, mark.offset, False  # seen: a string or bracket
+    lead = (b'"' if mark.in_string else b"") + mark.carry
+    buf, base, i, eof = lead, mark.offset - len(lead), 0, False  # buf[0] is the file's byte `base`
+
+    def refused(end: int) -> bool:
+        if not seen and not _pread_all(source, start, min(end - start, 1 << 20)).strip():
+            return False  # no item: an empty array, or the end of one read before the mark
+        return _refuses(_pread_all(source, start, end - start).strip())
+
+    while True:
+        m = _TOKEN.search(buf, i)
+        if m is None or m.group() == b'"':  # more bytes are needed (a string goes on past them)
+            if eof:
+                return None
+            keep = len(buf) if m is None else m.start()
+            buf, base = buf[keep:], base + keep
+            more = _pread_all(source, base + len(buf), max(CHUNK, 2 * len(buf)))
+            buf, i, eof = buf + more, 0, not more
+            continue
+        i, t, c = m.end(), base + m.start(), m.group()[:1]
+        if c == b'"':
+            seen = True
+        elif c in b"[{":
+            if depth == level - 1:  # an array at the level opens: its first item starts
+                inside, start, seen = c == b"[", t + 1, False
+            elif depth >= level:
+                seen = True
+            depth += 1
+        elif c in b"]}":
+            depth -= 1
+            if depth == level - 1 and inside:  # the array closes: its last item ends here
+                inside = False
+                if refused(t):
+                    return start, t, t
+            elif depth >= level:
+                seen = True
+        elif depth == level and inside:  # a comma between two items
+            if refused(t):
+                return start, t, t + 1
+            start, seen = t + 1, False
+
+
+def _refuses(item: bytes) -> bool:
+    """Would the streaming reader refuse this JSON value (yajl's errors, a lone surrogate escape)?"""
+    if b"\\u" in item and _LONE_SURROGATE.search(item):
+        return True
+    try:
+        for _ in YAJL.parse(io.BytesIO(b"[" + item + b"]"), use_float=True):
+            pass
+    except (JSONError, ValueError):
+        return True
+    return False
 
 
 def _first_bad_text(path: Path, encoding: str, start: int) -> str | None:
