@@ -9,6 +9,7 @@ import codecs
 import errno
 import io
 import json
+import logging
 import marshal
 import os
 import re
@@ -22,13 +23,20 @@ from typing import Any, Iterator, NamedTuple
 
 from ijson.common import JSONError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: spill files of killed runs are not swept)
+    fcntl = None  # type: ignore[assignment]
+
 try:  # the C parser (ijson's wheels ship it): as fast as json.load
     from ijson.backends import yajl2_c as YAJL
 except ImportError:  # pragma: no cover (a platform without the wheel: pure Python, slower, same results)
     from ijson.backends import python as YAJL  # type: ignore[no-redef]
 
 __all__ = ["YAJL", "CHUNK", "MAX_OPEN", "MAX_NEST", "SMALL", "POOL", "Broken", "Source", "Spill", "TooDeep", "detect_encoding",
-           "head_of", "messages_last", "stream_items", "describe_break", "resume_after"]
+           "head_of", "messages_last", "stream_items", "describe_break", "resume_after", "sweep_spills"]
+
+log = logging.getLogger(__name__)
 
 MAX_OPEN = 64  # descriptors the readers of one process hold at once (ulimit -n is often 1024)
 MAX_NEST = 1500  # brackets opened and not closed: deeper is refused (yajl's prefixes grow as depth squared)
@@ -410,28 +418,142 @@ def _first_bad_text(path: Path, encoding: str, start: int) -> str | None:
         return None
 
 
+# This process's spill files are named after its lock file (tgwatch-<pid>-<random>.lock), held
+# locked while it lives: a run killed outright (OOM, SIGKILL) leaves its spills unlocked, and the
+# next run's first spill removes them. Locks are released by the kernel, whatever killed the owner.
+_SPILL_NAME = re.compile(r"(tgwatch-[0-9]+-[a-z0-9_]+)(?:-[a-z0-9_]+\.spill|\.lock)")
+_owners: dict[str, list[Any]] = {}  # folder -> [tag, lock path, locked descriptor, live spills] of this process
+_swept = False
+
+
+def _hold(folder: str) -> str:
+    """The tag of this process's spill files in `folder`, for one more spill: its lock file there is
+    made and locked for the first, removed once the last is (_release)."""
+    if fcntl is None:
+        return f"tgwatch-{os.getpid()}-nolock"
+    while folder not in _owners:
+        fd, path = tempfile.mkstemp(prefix=f"tgwatch-{os.getpid()}-", suffix=".lock", dir=folder)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # an instant: no one else holds a file just made
+        try:
+            mine = os.stat(path).st_ino == os.fstat(fd).st_ino  # not removed by a sweep before it was locked
+        except OSError:
+            mine = False
+        if mine:
+            _owners[folder] = [os.path.basename(path)[:-len(".lock")], path, fd, 0]
+        else:
+            os.close(fd)
+    _owners[folder][3] += 1
+    return _owners[folder][0]
+
+
+def _release(folder: str) -> None:
+    owner = _owners.get(folder)
+    if owner is None:  # a forked child's copy of its parent's spill
+        return
+    owner[3] -= 1
+    if owner[3] <= 0:
+        del _owners[folder]
+        try:
+            os.unlink(owner[1])  # still locked: a sweep that opened it meanwhile finds nothing left to remove
+        except OSError:
+            pass
+        os.close(owner[2])
+
+
+def _forget_owner() -> None:
+    """In a forked child: its own lock on first use (the parent's stays the parent's)."""
+    global _swept
+    for owner in _owners.values():
+        os.close(owner[2])
+    _owners.clear()
+    _swept = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_owner)
+
+
+def sweep_spills(folder: str | None = None) -> list[str]:
+    """Remove the spill files (and lock files) in `folder` ($TMPDIR) of tgwatch runs that are gone:
+    their lock is free. A live process's files, and files named otherwise, are left alone."""
+    if fcntl is None:
+        return []
+    folder = folder or tempfile.gettempdir()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    own = _owners[folder][0] if folder in _owners else None
+    files: dict[str, list[str]] = {}
+    for name in names:
+        m = _SPILL_NAME.fullmatch(name)
+        if m and m.group(1) != own:
+            files.setdefault(m.group(1), []).append(name)
+    removed: list[str] = []
+    for tag, found in files.items():
+        lock = f"{tag}.lock"
+        try:
+            fd = os.open(os.path.join(folder, lock), os.O_RDONLY)
+        except FileNotFoundError:
+            fd = None  # its owner removed it at exit, or a sweep did: the spills are left over
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # held: its owner is alive
+            for name in sorted(found, key=lambda n: n == lock):  # the lock last, still held
+                try:
+                    os.unlink(os.path.join(folder, name))
+                    removed.append(os.path.join(folder, name))
+                except OSError:
+                    pass
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
+
+
+def _sweep_once() -> None:
+    global _swept
+    if not _swept:
+        _swept = True
+        spills = [p for p in sweep_spills() if p.endswith(".spill")]
+        if spills:
+            log.info("removed %d temporary file(s) left by a replay that was killed: %s", len(spills), ", ".join(spills))
+
+
 class Spill:
     """A temporary file of messages (marshal records) that a full-account export's chats are
     written to in one pass and read back chat by chat by the merge; deleted once read, or when
-    dropped (at exit at the latest)."""
+    dropped (at exit at the latest; a later run's first Spill removes those of a run killed outright)."""
 
     def __init__(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="tgwatch-", suffix=".spill")
+        _sweep_once()
+        folder = tempfile.gettempdir()
+        try:
+            fd, self.path = tempfile.mkstemp(prefix=f"{_hold(folder)}-", suffix=".spill", dir=folder)
+        except OSError:
+            _release(folder)
+            raise
         # unbuffered: a record counted as written is on disk (a full disk fails the record itself,
         # not a later flush of records already counted and named as read)
         self.file = os.fdopen(fd, "wb", buffering=0)
         self.size = 0
         self.readers = 0
-        self._drop = weakref.finalize(self, Spill._remove, self.path, self.file)
+        self._drop = weakref.finalize(self, Spill._remove, self.path, self.file, folder)
 
     @staticmethod
-    def _remove(path: str, file: Any) -> None:
+    def _remove(path: str, file: Any, folder: str) -> None:
         file.close()
         POOL.close(path)
         try:
             os.unlink(path)
         except OSError:
             pass
+        _release(folder)
 
     def write(self, value: Any) -> None:
         try:
