@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..post import Entity, Post
 from .export import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
+from .stream import CHUNK, POOL, Changed
 
 __all__ = ["STDIN", "read_jsonl", "post_from_dict"]
 
@@ -130,8 +132,17 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
     """Posts from a .jsonl file in date order; a bad line is skipped and reported with its line
     number. A file that is not in date order (channels one after another, say) is read line by
     line in date order, so replay folds stories as they happened (the lines of one date stay in
-    file order: an edit follows its post)."""
+    file order: an edit follows its post). A regular file is read through the descriptor pool, so
+    any number of them can be merged at once."""
     path = Path(path)
+    if str(path) != STDIN:
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError:
+            regular = False  # the open below says why it cannot be read
+        if regular:
+            yield from _read_pooled(path)
+            return
     try:
         f = _stdin() if str(path) == STDIN else path.open("rb")
     except OSError as e:
@@ -140,9 +151,8 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
     if str(path) == STDIN:
         path = Path("<stdin>")  # as its lines are named in skips: "<stdin>: line 3: ..."
     with f:
-        if f.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):  # every line would be reported as bad JSON, not why
-            yield Skip(str(path), "", "UTF-16 text (as Windows PowerShell's > writes it), not UTF-8: "
-                                      "save it as UTF-8 (Out-File -Encoding utf8) and replay it again")
+        if f.peek(2)[:2] in _UTF16:
+            yield Skip(str(path), "", _UTF16_TEXT)
             return
         order = _date_order(f) if f.seekable() else None  # a pipe is read once, as it comes
         if order is None:
@@ -151,14 +161,101 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
             lines: Iterator[tuple[int, bytes]] = enumerate(f, 1)
         else:
             lines = ((n, _line_at(f, offset)) for n, offset in order)
-        blank = True
-        for n, raw in lines:
-            items = _read_line(path, n, raw)
-            if items:
-                blank = False
-                yield from items
-        if blank:  # said, not passed over: an export or a copy that failed leaves such a file
-            yield Skip(str(path), "", "empty: no line in it holds a post")
+        yield from _posts(path, lines)
+
+
+# every line would be reported as bad JSON, not why
+_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+_UTF16_TEXT = ("UTF-16 text (as Windows PowerShell's > writes it), not UTF-8: "
+               "save it as UTF-8 (Out-File -Encoding utf8) and replay it again")
+
+
+def _posts(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Post | Skip]:
+    """The posts (and skips) of numbered lines; one Skip when no line holds a post."""
+    blank = True
+    for n, raw in lines:
+        items = _read_line(path, n, raw)
+        if items:
+            blank = False
+            yield from items
+    if blank:  # said, not passed over: an export or a copy that failed leaves such a file
+        yield Skip(str(path), "", "empty: no line in it holds a post")
+
+
+def _read_pooled(path: Path) -> Iterator[Post | Skip]:
+    """A regular file's posts, read through the descriptor pool (reopened by name when the pool
+    closed it; a file replaced or rewritten meanwhile is not read on)."""
+    reader = _Pooled(str(path))
+    n = 0
+    try:
+        if reader.pread(2, 0) in _UTF16:
+            yield Skip(str(path), "", _UTF16_TEXT)
+            return
+        order = _pooled_date_order(reader)
+        lines = (reader.lines() if order is None else
+                 ((n, reader.pread(size, offset)) for n, offset, size in order))
+
+        def numbered() -> Iterator[tuple[int, bytes]]:
+            nonlocal n
+            for n, raw in lines:
+                yield n, raw
+
+        yield from _posts(path, numbered())
+    except OSError as e:
+        where = f"after line {n}" if n else ""
+        yield Skip(str(path), where, e.strerror if isinstance(e, Changed) else f"cannot read: {e.strerror or 'read error'}")
+    finally:
+        POOL.close(str(path))
+
+
+class _Pooled:
+    """A file read at offsets through the pool; Changed once it is no longer the file first read."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.identity: tuple[int, ...] | None = None
+
+    def pread(self, n: int, offset: int) -> bytes:
+        data = POOL.pread(self.path, n, offset)
+        identity = POOL.identity(self.path)
+        if self.identity is None:
+            self.identity = identity
+        elif identity != self.identity:
+            raise Changed()
+        return data
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """(line number, line) from the start, each line with its newline as a file gives it."""
+        offset, n, pending = 0, 0, b""
+        while True:
+            data = self.pread(CHUNK if len(pending) < CHUNK else 2 * len(pending), offset)
+            if not data:
+                if pending:
+                    yield n + 1, pending
+                return
+            offset += len(data)
+            lines = (pending + data).split(b"\n") if pending else data.split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                n += 1
+                yield n, line + b"\n"
+
+
+def _pooled_date_order(reader: _Pooled) -> list[tuple[int, int, int]] | None:
+    """(line number, offset, size) of every line in date order, or None when in date order already."""
+    keys: list[tuple[float, int, int, int]] = []
+    offset, last, ordered = 0, float("-inf"), True
+    for n, raw in reader.lines():
+        when = _line_date(raw)
+        if when < last:
+            ordered = False
+        last = max(last, when)
+        keys.append((when, n, offset, len(raw)))
+        offset += len(raw)
+    if ordered:
+        return None
+    keys.sort()
+    return [(n, at, size) for _, n, at, size in keys]
 
 
 def _stdin() -> BinaryIO:
