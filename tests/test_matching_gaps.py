@@ -97,6 +97,28 @@ def test_all_latin_capitals_spelling_a_short_cyrillic_abbreviation_match_it() ->
     assert forms("=КТО", "В районе введён режим KTO") == ["KTO"]
 
 
+_TWIN_LETTERS = "асеорхук"  # lower-case Cyrillic letters with a lower-case Latin twin
+_TO_LATIN = dict(zip(_TWIN_LETTERS, "aceopxyk"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.sampled_from(_TWIN_LETTERS), min_size=1, max_size=3), st.booleans())
+def test_a_lower_case_latin_word_is_never_a_lower_case_cyrillic_exact_word(word: str, capital: bool) -> None:
+    """`=рот` (a company, military slang) is no «pot», «Pot», `=ее` no «Ee», `=со` no «Co-founder»:
+    a Latin look-alike spelling serves only capitals (an abbreviation, «KTO», «POT») and designations."""
+    latin = "".join(map(_TO_LATIN.__getitem__, word))
+    latin = latin.capitalize() if capital and len(word) > 1 else latin
+    assert forms(f"={word}", f"the {latin} here") == []
+    assert forms(f"={word}", f"ВОТ {latin.upper()} ЗДЕСЬ") == [latin.upper()]
+    assert forms(f"={word}", f"вот {word} здесь") == [word]
+
+
+@pytest.mark.parametrize("text", ["pot of gold", "Pot noodles", "kot = Animal()", "Rambler&Co", "Intel Xe"])
+def test_english_words_in_a_post_are_not_short_cyrillic_exact_words(text: str) -> None:
+    """What the twins caught in the corpus before (kot, Ee Durbin, PoC, Co-founder, Xe Iaso)."""
+    assert forms("=рот OR =кот OR =со OR =хе OR =рос", text) == []
+
+
 # -- 3. ordinals ----------------------------------------------------------------------------------
 
 

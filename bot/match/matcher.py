@@ -174,7 +174,10 @@ class Matcher:
         # a Latin exact word spells its Cyrillic twin only in a designation; alone (=HE, =CO)
         # it is a Latin abbreviation, and its twin a common word in capitals («НЕ», «СО»)
         twin = _twin(w.text) if w.mode == "exact" and (in_phrase or not w.text.isascii()) else None
-        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin)
+        # the twin serves capitals and designations only («KTO», the «X» of X-101, «Cy-34»): a post word
+        # in lower-case Latin is English, not a disguised Cyrillic word («pot» is no `=рот`, «he» no «не»)
+        twin_kind = "" if twin is None else "twin_cap" if in_phrase else "twin_caps"
+        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin_kind)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
@@ -197,7 +200,7 @@ class Matcher:
         if twin:
             forms = {w.text, twin}
         for f in forms:
-            self._forms[f].append((tid, "exact" if w.mode == "exact" else "form"))
+            self._forms[f].append((tid, twin_kind if f == twin else "exact" if w.mode == "exact" else "form"))
             k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
             if k:
                 self._max_delete = max(self._max_delete, k)
@@ -466,6 +469,13 @@ class _Doc:
                     kind = "exact"
                 elif kind == "typo" and _latin_name(text[tok.start:tok.end]):
                     continue
+                elif kind == "twin_caps" or kind == "twin_cap":
+                    # a look-alike twin in capitals (KTO), a designation's letter with a capital (X-101,
+                    # Cy-34): not a lower-case word of the other script («pot» for =рот)
+                    surface = text[tok.start:tok.end]
+                    if not (_capitals(surface) if kind == "twin_caps" else surface[:1].isupper()):
+                        continue
+                    kind = "exact"
                 if tid in cased and (not _capitals(text[tok.start:tok.end]) or self._shouted(i)):
                     continue
                 self.positions[tid].append((i, kind, score))
