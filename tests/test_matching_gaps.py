@@ -97,6 +97,33 @@ def test_all_latin_capitals_spelling_a_short_cyrillic_abbreviation_match_it() ->
     assert forms("=КТО", "В районе введён режим KTO") == ["KTO"]
 
 
+@pytest.mark.parametrize("rule", ["С-400", "C-400", '"С-400 сбил"'])
+@pytest.mark.parametrize("text", [
+    "эвакуировали с 400 человек", "С 400 человек начали эвакуацию", "c 400 тонн", "с 400-го этажа",
+    "с400", "в х10 раз",
+])
+def test_a_designation_is_never_a_preposition_and_a_number(rule: str, text: str) -> None:
+    """С-400 is «С-400» or «С400», as every designation of the corpus is written (С-400 34 times),
+    never «с 400» (a preposition and a number, 700 times in the corpus; «С 1500» at a sentence's
+    start), nor a lower-case glued «х10»/«x86», which is something else."""
+    assert forms(rule.replace("С-400", "Х-10") if "х10" in text else rule, text) == []
+
+
+@pytest.mark.parametrize("rule", ["С-400", "C-400"])
+@pytest.mark.parametrize("text, hit", [
+    ("ЗРС С-400 сбила", ["С", "400"]), ("ЗРС C-400 сбила", ["C", "400"]), ("ЗРС С‑400 сбила", ["С", "400"]),
+    ("ЗРС С–400 сбила", ["С", "400"]), ("ЗРС С400 сбила", ["С400"]), ("ЗРС C400 сбила", ["C400"]),
+])
+def test_a_designation_hyphenated_or_glued_matches(rule: str, text: str, hit: list[str]) -> None:
+    assert forms(rule, text) == hit
+    assert forms(f"{rule} NEAR/1 сбить", text) == [*hit, "сбила"]
+
+
+def test_a_glued_designation_in_the_corpus_matches() -> None:
+    """«ракета Х101» (twice in the corpus) is the Х-101."""
+    assert forms("Х-101", "Российская ракета Х101 значительно превышает") == ["Х101"]
+
+
 _TWIN_LETTERS = "асеорхук"  # lower-case Cyrillic letters with a lower-case Latin twin
 _TO_LATIN = dict(zip(_TWIN_LETTERS, "aceopxyk"))
 

@@ -151,11 +151,15 @@ class Matcher:
         self._word_ids: dict[int, int] = {}  # id(Word node) -> term id
         self._cased: set[int] = set()  # terms that match capitals only (`=КТО`): checked on the post's own text
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
+        self._glued: dict[int, int] = {}  # id(designation Phrase) -> the term of its glued spelling (С400)
         for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
                 in_phrases = {id(w) for p in nodes(node) if isinstance(p, Phrase) for w in p.words}
                 for w in words_of(node):
                     self._word_ids[id(w)] = self._add_term(w, rule.typos, id(w) in in_phrases)
+                for p in nodes(node):
+                    if isinstance(p, Phrase) and _glueable(p):
+                        self._glued[id(p)] = self._add_glued(p)
                 _texts(node, self._texts)
             self._rule_anchors.append(self._anchors(rule.node)[0])
             self._rule_urls.append(_has_url(rule.node))
@@ -214,6 +218,19 @@ class Matcher:
                     self._deletes[d].append((f, tid, k))
         return tid
 
+    def _add_glued(self, phrase: Phrase) -> int:
+        """The term of a designation written as one word («С400», «C400» for С-400), in either script
+        as its letters are; it hits only a post word with a capital («х10», «x86» are something else)."""
+        first, rest = phrase.words[0].text, "".join(w.text for w in phrase.words[1:])
+        key = ("glued", first, rest)
+        if key in self._term_ids:
+            return self._term_ids[key]
+        tid = self._term_ids[key] = len(self._terms)
+        self._terms.append(_Term(Word(first + rest, "exact"), None))
+        for f in {first + rest, (_twin(first) or first) + rest}:
+            self._forms[f].append((tid, "glued"))
+        return tid
+
     def _anchors(self, node: Node) -> tuple[set[int], float]:
         """Terms of which every match of `node` contains at least one, chosen to be rare.
 
@@ -226,7 +243,9 @@ class Matcher:
             cost = 1000.0 if n <= 2 else 50.0 if n <= 3 else 5.0 if node.mode == "prefix" and n < 5 else 1.0
             return {tid}, cost
         if isinstance(node, Phrase):
-            return min((self._anchors(w) for w in node.words), key=lambda a: a[1])
+            anchors, cost = min((self._anchors(w) for w in node.words), key=lambda a: a[1])
+            glued = self._glued.get(id(node))
+            return (anchors, cost) if glued is None else (anchors | {glued}, cost + 1.0)
         if isinstance(node, Or):
             parts = [self._anchors(n) for n in node.items]
             return set().union(*(p[0] for p in parts)), sum(p[1] for p in parts)
@@ -247,7 +266,9 @@ class Matcher:
             if isinstance(n, Word):
                 return f"({self._word_ids[id(n)]} in p)"
             if isinstance(n, Phrase):
-                return "(" + " and ".join(f"({self._word_ids[id(w)]} in p)" for w in n.words) + ")"
+                glued = self._glued.get(id(n))
+                return ("(" + " and ".join(f"({self._word_ids[id(w)]} in p)" for w in n.words)
+                        + ("" if glued is None else f" or ({glued} in p)") + ")")
             if isinstance(n, Or):
                 return "(" + " or ".join(expr(x) for x in n.items) + ")"
             if isinstance(n, And):
@@ -469,9 +490,9 @@ class _Doc:
                     kind = "exact"
                 elif kind == "typo" and _latin_name(text[tok.start:tok.end]):
                     continue
-                elif kind == "twin_caps" or kind == "twin_cap":
+                elif kind == "twin_caps" or kind == "twin_cap" or kind == "glued":
                     # a look-alike twin in capitals (KTO), a designation's letter with a capital (X-101,
-                    # Cy-34): not a lower-case word of the other script («pot» for =рот)
+                    # Cy-34, С400): not a lower-case word of the other script («pot» for =рот)
                     surface = text[tok.start:tok.end]
                     if not (_capitals(surface) if kind == "twin_caps" else surface[:1].isupper()):
                         continue
@@ -538,17 +559,24 @@ class _Doc:
         raise TypeError(f"unknown node {node!r}")
 
     def _phrase(self, node: Phrase) -> list[_Occ] | None:
+        term = self.m._texts[id(node)]
+        glued = self.m._glued.get(id(node))
+        out: list[_Occ] = [] if glued is None else [
+            (i, i, (self._hit(term, i, kind, score),)) for i, kind, score in self.positions.get(glued, ())]
         ids = [self.m._word_ids[id(w)] for w in node.words]
         if any(tid not in self.positions for tid in ids):
-            return None
+            return out or None
         at = [{i: (kind, score) for i, kind, score in self.positions.get(tid, ())} for tid in ids]
-        term = self.m._texts[id(node)]
-        out: list[_Occ] = []
+        joined = [k for k in range(1, len(ids)) if node.words[k].joined]
         for start in at[0]:
-            if all(start + k in at[k] for k in range(1, len(ids))):
+            if all(start + k in at[k] for k in range(1, len(ids))) and all(self._hyphenated(start + k) for k in joined):
                 hits = tuple(self._hit(term, start + k, *at[k][start + k]) for k in range(len(ids)))
                 out.append((start, start + len(ids) - 1, hits))
         return out or None
+
+    def _hyphenated(self, i: int) -> bool:
+        """Is token i joined to the token before it by a hyphen (С-400), as a designation's parts are?"""
+        return self.text[self.tokens[i - 1].end:self.tokens[i].start] in _DESIGNATION_HYPHENS
 
     def _url(self, node: Url) -> list[_Occ] | None:
         if self._urls is None:  # the links the text shows, then those behind its words
@@ -616,6 +644,7 @@ def _union(a: tuple[tuple[int, str, float], ...],
 
 
 _HYPHENS = ("-", "\u2010", "\u2011")
+_DESIGNATION_HYPHENS = (*_HYPHENS, "\u2013")  # and an en dash a word processor made of it (Су–34)
 # A number, a hyphen and an ordinal ending in the raw text: what `_join_ordinals` may join.
 _ORDINAL_HINT_RE = re.compile("[0-9][%s](?:%s)(?![^\\W_])" % ("".join(_HYPHENS), "|".join(
     sorted(ORDINAL_SUFFIXES, key=len, reverse=True))), re.IGNORECASE)
@@ -645,6 +674,11 @@ def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[in
         out.append(tok)
         i += 1
     return out, endings
+
+
+def _glueable(phrase: Phrase) -> bool:
+    """A designation of exact parts (С-400, Х-101, Су-34), which a post may also write as one word."""
+    return all(w.joined for w in phrase.words[1:]) and all(w.mode == "exact" for w in phrase.words)
 
 
 def _twin(word: str) -> str | None:

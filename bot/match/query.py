@@ -53,6 +53,9 @@ class Word:
     raw: str = field(default="", compare=False)  # as the analyst wrote it
     cased: bool = False  # `=КТО`: an exact form written in capitals matches capitals only (not «кто»)
     ordinal: bool = False  # `137-й`: the number `text` with any ordinal ending (137-го, 137й, 137-м)
+    # `С-400`'s «400»: hyphenated to the word before it in a designation, so the post must join them
+    # too (С-400, С400), never a preposition and a number («с 400 человек»)
+    joined: bool = False
 
     @property
     def key(self) -> tuple[str, str, int | None, bool, bool]:
@@ -171,11 +174,18 @@ def _parse_word(raw: str, pos: int) -> Node:
     if len(parts) == 1:
         return Word(parts[0], mode, typos, pos, raw, cased=mode == "exact" and is_abbreviation(text))
     # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish.
+    designation = _DESIGNATION_RE.fullmatch(normalize(text)) is not None
     ws = []
     for i, p in enumerate(parts):
         part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
-        ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos))
+        ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos, joined=designation and i > 0))
     return Phrase(tuple(ws), pos)
+
+
+# A designation: letters hyphenated to a number (С-400, Су-34, Х-101, Ту-22М3, F-16). The corpus
+# writes it hyphenated (С-400 17 times, Х-101 10, Ту-95 10) or glued (Х101), with a capital, never
+# with a space: «с 400» (700 times) and «С 1500» are a preposition and a number.
+_DESIGNATION_RE = re.compile(r"[^\W\d_]+(?:[-\u2010\u2011\u2013][^\W_]+)*[-\u2010\u2011\u2013][0-9][^\W_]*")
 
 
 def _ordinal_number(parts: list[str]) -> str | None:
