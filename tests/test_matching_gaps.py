@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule, load_rules
-from bot.text import normalize, tokenize
+from bot.text import ORDINAL_SUFFIXES, normalize, tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,7 +137,8 @@ def test_a_lower_case_latin_word_is_never_a_lower_case_cyrillic_exact_word(word:
     latin = latin.capitalize() if capital and len(word) > 1 else latin
     assert forms(f"={word}", f"the {latin} here") == []
     assert forms(f"={word}", f"ВОТ {latin.upper()} ЗДЕСЬ") == [latin.upper()]
-    assert forms(f"={word}", f"вот {word} здесь") == [word]
+    if word not in ORDINAL_SUFFIXES:  # a bare ordinal ending (=е) is a number's ending, never a word
+        assert forms(f"={word}", f"вот {word} здесь") == [word]
 
 
 @pytest.mark.parametrize("text", ["pot of gold", "Pot noodles", "kot = Animal()", "Rambler&Co", "Intel Xe"])
@@ -286,3 +287,22 @@ def test_a_short_latin_abbreviation_alone_is_not_its_cyrillic_twin(query: str, t
     assert forms(query, text) == []
     assert forms(query, "HE and CO rounds") == [query[1:]]
     assert forms('"X-101"', "ракета Х-101") == ["Х", "101"]
+
+
+@pytest.mark.parametrize("text, hit", [
+    ("58-я армия отступила", True),
+    ("Бойцы 137-го полка", True),
+    ("Сын пишет: мама, я в армии, всё хорошо", False),  # the pronoun, not the ending of «58-я»
+    ("Ой, армия опять учения проводит", False),  # an interjection
+    ("58 я армия", False),  # no hyphen: a number and a word
+])
+def test_a_bare_ending_is_only_a_numbers_ending(text: str, hit: bool) -> None:
+    query = "(армия OR полк) NEAR/2 (=я OR =го OR =ой)"
+    assert bool(forms(query, text)) is hit
+
+
+def test_the_shipped_regiment_rule_reads_no_pronoun_as_a_units_number() -> None:
+    regiment = Matcher([r for r in load_rules(ROOT / "rules") if r.name == "regiment"])
+    assert regiment.match("Сын пишет: мама, я в армии, всё хорошо") == []
+    assert regiment.match("Служу в армии. Я доволен") == []
+    assert [m.rule for m in regiment.match("58-я армия перешла в наступление")] == ["regiment"]

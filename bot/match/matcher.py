@@ -181,7 +181,10 @@ class Matcher:
         # the twin serves capitals and designations only («KTO», the «X» of X-101, «Cy-34»): a post word
         # in lower-case Latin is English, not a disguised Cyrillic word («pot» is no `=рот`, «he» no «не»)
         twin_kind = "" if twin is None else "twin_cap" if in_phrase else "twin_caps"
-        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin_kind)
+        # a bare ordinal ending (=я, =го, =й) stands for the ending of a unit's number («58-я армия»),
+        # never for a word of its own: «я» is the pronoun, «ой» an interjection
+        ending = w.mode == "exact" and not in_phrase and w.text in ORDINAL_SUFFIXES
+        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin_kind, ending)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
@@ -204,7 +207,7 @@ class Matcher:
         if twin:
             forms = {w.text, twin}
         for f in forms:
-            self._forms[f].append((tid, twin_kind if f == twin else "exact" if w.mode == "exact" else "form"))
+            self._forms[f].append((tid, twin_kind if f == twin else "ending" if ending else "exact" if w.mode == "exact" else "form"))
             k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
             if k:
                 self._max_delete = max(self._max_delete, k)
@@ -484,7 +487,11 @@ class _Doc:
             if ending is not None and not _year(tok.text):
                 entries = _union(entries, matcher._lookup(ending))
             for tid, kind, score in entries:
-                if kind == "ordinal":  # a number as an ordinal: only with its ending (137-го, 137го)
+                if kind == "ending":  # a bare ending term: only the ending of this number (58-я, 137го)
+                    if ending is None and split_ordinal(tok.text) is None:
+                        continue
+                    kind = "exact"
+                elif kind == "ordinal":  # a number as an ordinal: only with its ending (137-го, 137го)
                     if ending is None and split_ordinal(tok.text) is None:
                         continue
                     kind = "exact"
