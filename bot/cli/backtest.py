@@ -37,6 +37,7 @@ from .common import (
     config_groups,
     err,
     fail,
+    note_outside_stored,
     open_store,
     out,
     resolve_rules,
@@ -90,6 +91,7 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
     selected = select_rules(ref, rules_path)
     store = open_store(db_path, must_exist=True)
     ids = check_channels(store, channels, need_one=True)
+    note_outside_stored(store, since, until)
     _warn_out_of_scope(store, selected, groups)
     console = err()
     bar = Progress(TextColumn("backtesting"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from ..config import ConfigError, load_config
 from ..store.db import Store, StoreError
-from ..store.read import AmbiguousChannel, channel_names, resolve_channels, rule_names
+from ..store.read import AmbiguousChannel, channel_names, resolve_channels, rule_names, stored_range
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
@@ -139,6 +139,42 @@ def check_span(since: datetime | None, until: datetime | None) -> None:
     """Exit with one line when --since does not come before --until."""
     if since and until and since >= until:
         fail("--since must be before --until")
+
+
+def after_newest(since: datetime, newest: datetime | None) -> str:
+    """«--since … is after the newest stored post (…)»: why a span finds nothing in a replayed
+    history (a span like 7d counts back from now, the history ended long ago). `stats` ends with it,
+    the other commands note it (`note_outside_stored`)."""
+    what = f"the newest stored post ({newest:%Y-%m-%d %H:%M} UTC)" if newest else "now (the store has no post)"
+    return f"--since {since:%Y-%m-%d %H:%M} UTC is after {what}"
+
+
+def outside_stored(stored: tuple[datetime, datetime] | None, since: datetime | None,
+                   until: datetime | None) -> str | None:
+    """What puts the span since <= date < until wholly after the newest stored post or before the
+    oldest (`stored`: their dates), else None: the command can find nothing there."""
+    if stored is None:
+        return None
+    oldest, newest = stored
+    if since is not None and since > newest:
+        return after_newest(since, newest)
+    if until is not None and until <= oldest:
+        # a bare --until day (read as the next midnight) is named as written
+        end = f"{until - timedelta(days=1):%Y-%m-%d}" if until.time() == datetime.min.time() and until.year > 1 \
+            else f"{until:%Y-%m-%d %H:%M} UTC"
+        return f"--until {end} is before the oldest stored post ({oldest:%Y-%m-%d %H:%M} UTC)"
+    return None
+
+
+def note_outside_stored(store: Store, since: datetime | None, until: datetime | None) -> None:
+    """One `note:` line on stderr when the span lies outside the stored posts' dates, so that a
+    command finding nothing there is not read as nothing having happened."""
+    if since is None and until is None:
+        return
+    problem = outside_stored(stored_range(store), since, until)
+    if problem:
+        err().print(f"note: {problem}: nothing stored is in that span (a span like 7d counts back from now)",
+                    markup=False)
 
 
 def open_store(path: str, *, must_exist: bool = False) -> Store:

@@ -15,7 +15,18 @@ import click
 
 from ..store.export import FORMATS, XLSX_MAX_CHARS, write_csv, write_jsonl, write_xlsx
 from ..store.read import SearchError, iter_export_rows
-from .common import DEFAULT_DB, UNTIL, WHEN, check_channels, check_rules, check_span, counted, fail, open_store
+from .common import (
+    DEFAULT_DB,
+    UNTIL,
+    WHEN,
+    check_channels,
+    check_rules,
+    check_span,
+    counted,
+    fail,
+    note_outside_stored,
+    open_store,
+)
 
 __all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
 
@@ -66,6 +77,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     try:
         check_rules(store, rules)
         check_channels(store, channels)
+        note_outside_stored(store, since, until)
         rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,
                                 search=search, all_posts=all_posts)
         cut: Counter[str] = Counter()  # cells too long for Excel, by column

@@ -19,6 +19,7 @@ from .common import (
     check_channels,
     check_span,
     fail,
+    note_outside_stored,
     open_store,
     out,
 )
@@ -59,6 +60,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     ids = check_channels(store, channels, need_one=True)
+    note_outside_stored(store, since, until)
     c = out()
     n = 0
     try:

@@ -9,24 +9,12 @@ import click
 from rich.table import Table
 
 from ..report.stats import matches_per_day, stats_png, stats_text
-from ..store.db import Store
-from .common import DEFAULT_DB, UNTIL, WHEN, check_span, fail, open_store, out
+from ..store.read import stored_range
+from .common import DEFAULT_DB, UNTIL, WHEN, after_newest, check_span, fail, note_outside_stored, open_store, out
 
 __all__ = ["stats"]
 
 DEFAULT_DAYS = 7
-
-
-def _stored_range(store: Store) -> tuple[datetime, datetime] | None:
-    """The dates of the oldest and the newest stored post (UTC), or None for an empty store."""
-    row = store.db.execute("SELECT min(date), max(date) FROM posts").fetchone()
-    try:
-        a, b = (datetime.fromisoformat(v) for v in row) if row and row[0] and row[1] else (None, None)
-    except ValueError:
-        return None
-    if a is None or b is None:
-        return None
-    return (a if a.tzinfo else a.replace(tzinfo=timezone.utc)), (b if b.tzinfo else b.replace(tzinfo=timezone.utc))
 
 
 def _just_before(until: datetime) -> datetime:
@@ -63,15 +51,15 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
             fail(f"--png {png}: folder {target.resolve().parent} does not exist")
     store = open_store(db_path, must_exist=True)
     try:
-        stored = _stored_range(store)
+        stored = stored_range(store)
         now = datetime.now(timezone.utc)
         # a replayed history ends at its newest post; a post dated at --until is left out, as in export
         end = _just_before(until) if until else (min(stored[1], now) if stored else now)
         start = since or _days_before(end, DEFAULT_DAYS)
         if until is None and since is not None and since >= end:  # --until was not given: say what it stood for
-            newest = f"the newest stored post ({end:%Y-%m-%d %H:%M} UTC)" if stored else "now (the store has no post)"
-            fail(f"--since {since:%Y-%m-%d %H:%M} UTC is after {newest}, where the period ends unless --until says otherwise")
+            fail(f"{after_newest(since, end if stored else None)}, where the period ends unless --until says otherwise")
         check_span(start, until or end)
+        note_outside_stored(store, since, until)
         start = min(start, end)  # --since one second before --until: that second alone
         text = stats_text(store, since=start, now=end, limit=1 << 20)
         # the days listed and drawn: those of the period that have stored posts (a period of

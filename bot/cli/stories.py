@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..store.read import story_detail, top_stories
 from ..text import printable
-from .common import Count, DEFAULT_DB, WHEN, check_channels, check_rules, open_store, out
+from .common import Count, DEFAULT_DB, WHEN, check_channels, check_rules, note_outside_stored, open_store, out
 
 __all__ = ["stories", "story"]
 
@@ -33,6 +33,7 @@ def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channe
     try:
         check_rules(store, rules)
         ids = check_channels(store, channels, need_one=True)
+        note_outside_stored(store, since, None)
         rows = top_stories(store, since=since, min_size=min_size, limit=limit, rules=rules, channels=ids)
     finally:
         store.close()

@@ -12,7 +12,7 @@ import logging
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from ..match.explain import matched_words
@@ -26,7 +26,7 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
-    "story_detail", "top_stories",
+    "story_detail", "stored_range", "top_stories",
 ]
 
 log = logging.getLogger(__name__)
@@ -346,6 +346,21 @@ def _post_filters(alias: str, *, channel_ids: list[int] | None, since: datetime 
         where.append(f"{alias}.date < ?")
         args.append(iso(until))
     return where, args
+
+
+def stored_range(store: Store) -> tuple[datetime, datetime] | None:
+    """The dates of the oldest and the newest stored post (UTC), or None for an empty store (or
+    an unreadable date). Two queries, each one step down the date index: min and max in one query
+    would scan it."""
+    try:
+        a, b = (store.db.execute(f"SELECT {f}(date) FROM posts").fetchone()[0] for f in ("min", "max"))
+        if not a or not b:
+            return None
+        oldest, newest = datetime.fromisoformat(a), datetime.fromisoformat(b)
+    except (TypeError, ValueError):
+        return None
+    return (oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc),
+            newest if newest.tzinfo else newest.replace(tzinfo=timezone.utc))
 
 
 def _channel_ids(store: Store, channels: Iterable[str | int]) -> list[int] | None:
