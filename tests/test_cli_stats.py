@@ -88,3 +88,36 @@ def test_until_leaves_out_a_post_dated_at_it_as_export_does(tmp_path: Path) -> N
     assert "2024-11-21" not in r.stdout
     r = run("stats", "--db", db, "--since", "2024-11-20T10:00", "--until", "2024-11-20T10:00:01")  # one second
     assert r.exit_code == 0 and "1 post matched" in r.stdout, r.output
+
+
+def _table(stdout: str) -> dict[str, int]:
+    """day label -> the desertion column's count, from the per-day table."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and re.match(r"\d{4}-\d{2}-\d{2}", cells[0]):
+            rows[cells[0]] = int(cells[1]) if cells[1] != "·" else 0
+    return rows
+
+
+def test_the_default_week_is_seven_whole_days_ending_with_the_last_day(tmp_path: Path) -> None:
+    """The week before the newest post at 09:00 is not "from 09:00 seven days before": its first
+    row would count only that day's afternoon and show it as the whole day."""
+    from .test_cli_filters import add_posts, post
+
+    db = tmp_path / "s.db"
+    lines = [post(1900000001, "Кубань", i, "В части задержали дезертира.") for i in range(1, 5)]
+    for line, date in zip(lines, ["2024-11-27T05:00:00Z", "2024-11-27T10:00:00Z", "2024-11-28T12:00:00Z",
+                                  "2024-12-04T09:00:00Z"]):
+        line["date"] = date
+    add_posts(db, tmp_path, lines)
+    r = run("stats", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert "2024-11-28 00:00 – 2024-12-04 09:00 UTC" in r.stdout
+    assert _table(r.stdout) == {"2024-11-28": 1, **{f"2024-12-0{d}": 0 for d in range(1, 4)},
+                                "2024-11-29": 0, "2024-11-30": 0, "2024-12-04": 1}
+    r = run("stats", "--db", db, "--until", "2024-12-04")
+    assert "2024-11-28 00:00 – 2024-12-04 23:59 UTC" in r.stdout and "2024-11-27" not in r.stdout
+    # a period that cuts a day says so in the day's row
+    r = run("stats", "--db", db, "--since", "2024-11-27T08:00", "--until", "2024-11-28T12:30")
+    assert _table(r.stdout) == {"2024-11-27 from 08:00": 1, "2024-11-28 to 12:30": 1}, r.stdout

@@ -33,9 +33,26 @@ def _days_before(when: datetime, days: int) -> datetime:
         return datetime.min.replace(tzinfo=timezone.utc)
 
 
+def _whole_days_before(end: datetime, days: int) -> datetime:
+    """The midnight (UTC) that starts the `days` whole days ending with `end`'s day: the default
+    period is whole days, so the table's first row counts its whole day, not what followed a
+    time of day a week before the newest post."""
+    return _days_before(end.replace(hour=0, minute=0, second=0, microsecond=0), days - 1)
+
+
+def _day_label(day: str, start: datetime, until: datetime | None) -> str:
+    """The table's day, marked when the period cuts it: `2024-11-27 from 10:00` (a --since with a
+    time of day), `2024-11-29 to 12:00` (a --until with one, which it leaves out)."""
+    if day == f"{start:%Y-%m-%d}" and start.time() != datetime.min.time():
+        day += f" from {start:%H:%M}"
+    if until is not None and until.time() != datetime.min.time() and day.startswith(f"{until:%Y-%m-%d}"):
+        day += f" to {until:%H:%M}"
+    return day
+
+
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
-@click.option("--since", type=WHEN, help=f"From this date (default: {DEFAULT_DAYS} days before --until).")
+@click.option("--since", type=WHEN, help=f"From this date (default: the start of the {DEFAULT_DAYS} whole days (UTC) ending with --until's day).")
 @click.option("--until", type=UNTIL, help="Up to this date (default: the newest stored post's; a bare day includes that day).")
 @click.option("--png", "png", metavar="FILE", help="Also draw the chart the chat's /stats sends, to this PNG file.")
 def stats(db_path: str, since: datetime | None, until: datetime | None, png: str | None) -> None:
@@ -55,7 +72,7 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
         now = datetime.now(timezone.utc)
         # a replayed history ends at its newest post; a post dated at --until is left out, as in export
         end = _just_before(until) if until else (min(stored[1], now) if stored else now)
-        start = since or _days_before(end, DEFAULT_DAYS)
+        start = since or _whole_days_before(end, DEFAULT_DAYS)
         if until is None and since is not None and since >= end:  # --until was not given: say what it stood for
             fail(f"{after_newest(since, end if stored else None)}, where the period ends unless --until says otherwise")
         check_span(start, until or end)
@@ -81,7 +98,7 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
             table.add_column(rule, justify="right")
         days = next(iter(per_day.values()))
         for day in days:
-            table.add_row(day, *(str(per_day[rule][day] or "·") for rule in per_day))
+            table.add_row(_day_label(day, start, until), *(str(per_day[rule][day] or "·") for rule in per_day))
         c.print(table)
     if chart is not None and png is not None:
         try:
