@@ -41,6 +41,15 @@ def render_hit(hit: SearchHit, width: int = 220) -> Text:
     return t.append_text(body)
 
 
+_QUOTES = set('"«»“”„')
+
+
+def _as_typed(word: str) -> str:
+    """One argument as the analyst typed it: the shell took away the quotes around "сбежал из
+    части", which its spaces still show; it is a phrase, quoted again."""
+    return f'"{word}"' if len(word.split()) > 1 and not _QUOTES & set(word) else word
+
+
 @click.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
@@ -52,11 +61,16 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
            until: datetime | None, limit: int) -> None:
     """Find stored posts containing every one of WORDS (as a word start or in any inflection).
 
-    Quotes and punctuation are ignored, and so are the rules' operators: OR, NOT and NEAR are
-    words here (use `tgwatch rules backtest` for a query). Exit 0 when something was found, 1
-    when nothing was.
+    \b
+    "сбежал из части"  quoted: a phrase, its words in this order (word starts)
+    СОЧ, ВСУ           up to 5 letters in capitals: that word only (not Сочи)
+    в/ч, 137-й         written with / or -: its parts in a row (not км/ч)
+
+    Other punctuation is ignored, and so are the rules' operators: OR, NOT and NEAR are words
+    here (use `tgwatch rules backtest` for a query). Exit 0 when something was found, 1 when
+    nothing was.
     """
-    text = " ".join(words)
+    text = " ".join(map(_as_typed, words))
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     ids = check_channels(store, channels, need_one=True)

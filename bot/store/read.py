@@ -12,6 +12,7 @@ import logging
 import re
 import sqlite3
 from dataclasses import dataclass, field
+from itertools import islice, product
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
@@ -19,7 +20,7 @@ from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
 from ..post import post_link
-from ..text import tokenize, words
+from ..text import tokenize
 from .db import Store, iso
 from .schema import stored_links
 
@@ -195,22 +196,27 @@ class FtsQuery:
     expression: str
     words: tuple[str, ...]  # the normalised query words (prefixes)
     forms: frozenset[str] = field(default_factory=frozenset)  # inflected forms matched exactly
-    phrases: tuple[tuple[str, ...], ...] = ()  # words written with / or - (в/ч): their parts, in a row
+    phrases: tuple[tuple[str, ...], ...] = ()  # words in a row: quoted, or written with / or - (в/ч)
+    exact: frozenset[str] = frozenset()  # words matched whole: abbreviations in capitals (СОЧ, ВСУ)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where the query's words occur in `text` (original offsets); a phrase as one span."""
         tokens = tokenize(text)
         spans = [(t.start, t.end) for t in tokens
-                 if t.text in self.forms or any(t.text.startswith(w) for w in self.words)]
+                 if t.text in self.forms or t.text in self.exact or any(t.text.startswith(w) for w in self.words)]
         for parts in self.phrases:
             for i in range(len(tokens) - len(parts) + 1):
-                if all(_part_matches(p, tokens[i + k].text) for k, p in enumerate(parts)):
+                if all(_part_matches(p, tokens[i + k].text, self.exact) for k, p in enumerate(parts)):
                     spans.append((tokens[i].start, tokens[i + len(parts) - 1].end))
         return sorted(spans)
 
 
 _JOINED = re.compile(r"[^\W_]+(?:[-‐‑/][^\W_]+)+")  # в/ч, 137-й, Ростов-на-Дону: one word written in parts
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+# a quoted part of the query: "…", «…», “…”, „…“ (a quote left open is ignored, as punctuation)
+_QUOTED = re.compile(r'"([^"]*)"|«([^»]*)»|“([^”]*)”|„([^“”]*)[“”]')
+_OPERATORS = frozenset({"OR", "AND", "NOT", "NEAR"})  # the rules' operators are words here, searched as before
+_ABBREVIATION_MAX = 5  # letters of a word in capitals matched whole (СОЧ, ВСУ, НАТО), not as a prefix
 
 
 def _exact_part(part: str) -> bool:
@@ -218,22 +224,44 @@ def _exact_part(part: str) -> bool:
     return len(part) <= 2 or part.isdigit()
 
 
-def _part_matches(part: str, token: str) -> bool:
-    return token == part if _exact_part(part) else token.startswith(part)
+def _part_matches(part: str, token: str, exact: frozenset[str] = frozenset()) -> bool:
+    return token == part if _exact_part(part) or part in exact else token.startswith(part)
 
 
-def _query_pieces(text: str) -> list[str | tuple[str, ...]]:
-    """The query's normalised words, each once, in order; a word written with a slash or hyphen
-    (в/ч, 137-й) as the tuple of its parts: a phrase, as in rules («в/ч» is not «в» and «ч» anywhere:
-    «км/ч» has them too)."""
+def _abbreviation(raw: str, word: str) -> bool:
+    """Is a query word, as typed (`raw`), an abbreviation in capitals (СОЧ, ВСУ, «BCУ»): 2 to 5
+    letters, all capitals? It is matched whole: «СОЧ» is not «Сочи»."""
+    return (2 <= len(word) <= _ABBREVIATION_MAX and not word.isdigit() and raw.isupper()
+            and raw not in _OPERATORS)
+
+
+def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str]]:
+    """The query's normalised words, each once, in order, and those typed as abbreviations in
+    capitals (`_abbreviation`). Words in a row are the tuple of them: a phrase. A quoted part of
+    two words or more is one («"сбежал из части"»), and so is a word written with a slash or
+    hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has them too)."""
     pieces: list[str | tuple[str, ...]] = []
-    for chunk in text.split():
-        parts = words(chunk)
-        if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)):
-            pieces.append(tuple(parts))
-        else:
-            pieces.extend(parts)
-    return list(dict.fromkeys(pieces))
+    exact: set[str] = set()
+
+    def read(chunk: str) -> list[str]:
+        tokens = tokenize(chunk)
+        exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text))
+        return [t.text for t in tokens]
+
+    at = 0
+    for m in [*_QUOTED.finditer(text), None]:
+        for chunk in text[at:m.start() if m else len(text)].split():
+            parts = read(chunk)
+            if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)):
+                pieces.append(tuple(parts))
+            else:
+                pieces.extend(parts)
+        if m:
+            parts = read(next(g for g in m.groups() if g is not None))
+            if parts:
+                pieces.append(tuple(parts) if len(parts) > 1 else parts[0])
+            at = m.end()
+    return list(dict.fromkeys(pieces)), exact
 
 
 def _quote(term: str) -> str:
@@ -248,12 +276,16 @@ def _yo_spellings(word: str) -> list[str]:
 def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = None) -> FtsQuery:
     """Turn a user's words into an FTS5 query that never raises a syntax error.
 
-    Each normalised word (`bot.text.words`: case, ё, look-alike letters folded; punctuation and
-    quotes dropped) becomes a quoted prefix term `"word"*`; with `forms` the word itself and its
+    Each normalised word (`bot.text.words`: case, ё, look-alike letters folded; punctuation
+    dropped) becomes a quoted prefix term `"word"*`; with `forms` the word itself and its
     inflected forms are OR-ed in as exact terms, so «воинская» also finds «воинской» and a post
-    that says «СВО» ranks above one that only has «своих». Words are AND-ed.
+    that says «СВО» ranks above one that only has «своих». An abbreviation typed in capitals
+    (СОЧ, ВСУ) is an exact term alone. A quoted part ("сбежал из части") and a word written
+    with / or - are phrases: their words in a row, each a prefix (a letter or two, numbers and
+    abbreviations whole). Words and phrases are AND-ed.
     """
-    pieces = _query_pieces(text)[:_MAX_WORDS]
+    pieces, exact = _query_pieces(text)
+    pieces = pieces[:_MAX_WORDS]
     if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
     morph = (morphology or default_morphology()) if forms else None
@@ -261,9 +293,17 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     all_forms: set[str] = set()
     ws = [w for w in pieces if isinstance(w, str)]
     phrases = tuple(w for w in pieces if isinstance(w, tuple))
-    for parts in phrases:  # the parts in a row: a letter or two and numbers whole, longer ones as prefixes
-        groups.append(" + ".join(_quote(p) + ("" if _exact_part(p) else "*") for p in parts))
+    for parts in phrases:  # the parts in a row: short ones, numbers and abbreviations whole, longer ones as prefixes
+        # each spelling with ё too (the index keeps it): one phrase per spelling, the first ones when they are many
+        spellings = islice(product(*(_yo_spellings(p) for p in parts)), _MAX_ALTERNATIVES // 4)
+        alternatives = [" + ".join(_quote(s) + ("" if _exact_part(p) or p in exact else "*") for p, s in zip(parts, spelt))
+                        for spelt in spellings]
+        groups.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     for w in ws:
+        if w in exact:  # an abbreviation: the word alone, no prefix, no inflected forms
+            terms = [_quote(s) for s in _yo_spellings(w)]
+            groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
+            continue
         terms = [_quote(s) + "*" for s in _yo_spellings(w)]
         if morph is not None:
             extra = sorted(f for f in morph.forms(w) if not f.startswith(w))
@@ -272,7 +312,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
             terms += [_quote(w)] + [_quote(s) for f in extra for s in _yo_spellings(f)]
         terms = terms[:_MAX_ALTERNATIVES]
         groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
-    return FtsQuery(" AND ".join(groups), tuple(ws), frozenset(all_forms), phrases)
+    return FtsQuery(" AND ".join(groups), tuple(w for w in ws if w not in exact), frozenset(all_forms), phrases,
+                    frozenset(exact))
 
 
 @dataclass(frozen=True)
