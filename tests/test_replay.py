@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -845,7 +846,7 @@ def test_jsonl_line_without_entities_keeps_the_stored_links(tmp_path: Path) -> N
 def test_ctrl_c_before_replay_starts_exits_130_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while the rules load (before replay handles interrupts itself) ended in click's
     'Aborted!' and exit 1; a shell script (`replay ... && export ...`) must see an interrupt."""
-    cli_replay = sys.modules["bot.cli.replay"]  # (bot.cli.replay the attribute is the command)
+    cli_replay = importlib.import_module("bot.cli.replay")  # (loaded when `replay` first runs)
 
     def interrupted(*_: Any, **__: Any) -> Any:
         raise KeyboardInterrupt

@@ -1,4 +1,7 @@
-"""The `tgwatch` command: a thin click layer over the library."""
+"""The `tgwatch` command: a thin click layer over the library.
+
+Each subcommand's module is imported when that subcommand runs (`LazyGroup`), so `tgwatch
+--version` and `tgwatch --help` start in the time click takes to import."""
 
 from __future__ import annotations
 
@@ -9,13 +12,29 @@ from typing import Any
 
 import click
 
-from . import backtest, export, live, search, stats, stories
-from .common import database_problem, fail
-from .replay import replay
-from .rules import rules
+from .. import __version__
+from .lazy import LazyGroup
+
+# name -> (module, attribute, short help as `tgwatch --help` lists it: the command's first sentence)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "export": (".export", "export", "Export stored posts with their matches, story and forward origin, oldest first."),
+    "login": (".live", "login", "Log the watching user account in: phone code and 2FA password, or a QR login."),
+    "replay": (".replay", "replay",
+               "Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files."),
+    "rules": (".rules", "rules", "Check, test and explain watch rules."),
+    "run": (".live", "run", "Watch the configured channels live and send alerts to the analysts' chat."),
+    "search": (".search", "search",
+               "Find stored posts containing every one of WORDS (as a word start or in any inflection)."),
+    "stats": (".stats", "stats", "Posts each rule matched per day (by the post's date), the alerts raised and each "
+              "rule's precision from the analysts' verdicts in the chat."),
+    "stories": (".stories", "stories", "The largest recent stories (posts folded together: forwards, copies, "
+                "rewordings), biggest first, with their channels and first post (its link kept whole)."),
+    "story": (".stories", "story", "Every post of story ID (the #N that `tgwatch stories`, alerts and exports give), "
+              "oldest first: time, channel, link, the rules it matches, whether the channel deleted it, and its first line."),
+}
 
 
-class _Group(click.Group):
+class _Group(LazyGroup):
     """The top command: an SQLite error that escapes a subcommand (a database locked by another
     program, a damaged file, a full disk) ends it with one line naming the database, never a traceback."""
 
@@ -30,23 +49,18 @@ class _Group(click.Group):
             # IntegrityError or ProgrammingError is a bug in tgwatch and keeps its traceback
             if not isinstance(e, sqlite3.OperationalError) and type(e) is not sqlite3.DatabaseError:
                 raise
+            from .common import database_problem, fail  # (the store's modules: loaded by the command already)
+
             fail(database_problem(e))
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="tgwatch")
+@click.group(cls=_Group, lazy=COMMANDS, package=__name__, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, package_name="tgwatch")  # bot's own: importlib.metadata takes 0.1 s
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
     """Watch Telegram news channels and alert analysts once per story."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-cli.add_command(rules)
-cli.add_command(replay)
-cli.add_command(live.login)
-cli.add_command(live.run)
-cli.add_command(export.export); cli.add_command(search.search); cli.add_command(stories.stories); cli.add_command(stories.story); cli.add_command(stats.stats); rules.add_command(backtest.backtest)  # noqa: E702
 
 
 def main() -> None:

@@ -8,14 +8,15 @@ import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
 
 from ..config import ConfigError, load_config
-from ..store.db import Store, StoreError
-from ..store.read import AmbiguousChannel, channel_names, resolve_channels, rule_names, stored_range
+
+if TYPE_CHECKING:  # the store (sqlite_utils) is imported by the commands that open one: not by `rules check`
+    from ..store.db import Store
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
@@ -171,6 +172,8 @@ def note_outside_stored(store: Store, since: datetime | None, until: datetime | 
     command finding nothing there is not read as nothing having happened."""
     if since is None and until is None:
         return
+    from ..store.read import stored_range
+
     problem = outside_stored(stored_range(store), since, until)
     if problem:
         err().print(f"note: {problem}: nothing stored is in that span (a span like 7d counts back from now)",
@@ -196,6 +199,8 @@ def open_store(path: str, *, must_exist: bool = False) -> Store:
             fail(f"{path}: not readable and writable by you (tgwatch writes to its database, even to read it)")
         if not os.access(folder, os.W_OK | os.X_OK):
             fail(f"{path}: folder {folder} is not writable (SQLite keeps its journal beside the database)")
+    from ..store.db import Store, StoreError
+
     _opened[:] = [path]
     try:
         return Store(path)
@@ -232,6 +237,8 @@ def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_
     when `need_one` and none is known: the command would otherwise run on the whole store)."""
     if not channels:
         return []
+    from ..store.read import AmbiguousChannel, channel_names, resolve_channels
+
     try:
         ids, unknown = resolve_channels(store, channels)
     except AmbiguousChannel as e:
@@ -249,6 +256,8 @@ def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> None:
     """A warning line on stderr naming each --rule the store has no match of (and the rules it has)."""
     if not names:
         return
+    from ..store.read import rule_names
+
     known = rule_names(store)
     missing = [r for r in names if r not in known]
     if missing:

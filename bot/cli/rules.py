@@ -14,6 +14,7 @@ from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import Rule, RuleSet, load_rules
 from .common import DEFAULT_RULES, counted, err, fail, out, resolve_rules
+from .lazy import LazyGroup
 
 SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
 
@@ -66,7 +67,12 @@ def describe_hits(m: Match) -> Text:
     return t
 
 
-@click.group()
+# `rules backtest` needs the store (sqlite_utils): imported when it runs, not for `rules check`
+BACKTEST = (".backtest", "backtest", "Run rule NAME (or every rule in FILE.toml) over the stored posts and show what "
+            "it would match: hits per rule, channel and day, the change against the stored matches, and sample posts.")
+
+
+@click.group(cls=LazyGroup, lazy={"backtest": BACKTEST}, package=__package__)
 def rules() -> None:
     """Check, test and explain watch rules."""
 
