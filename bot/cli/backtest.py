@@ -26,6 +26,7 @@ from ..store.db import Store
 from ..store.read import count_posts
 from ..text import printable
 from .common import (
+    CHANNEL_FORMS,
     CONFIG_HELP,
     Count,
     DEFAULT_DB,
@@ -77,7 +78,8 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.argument("ref", metavar="NAME|FILE")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to test against.")
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder NAME is looked up in.")
-@click.option("--channel", "channels", multiple=True, help="Only posts of this channel (@username, id or exact title); repeatable.")
+@click.option("--channel", "channels", multiple=True, metavar="C",
+              help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
 @click.option("--samples", default=5, show_default=True, type=Count(0), help="Show this many of the latest hits.")

@@ -83,6 +83,9 @@ def config_groups(path: str | None) -> dict[str, tuple[str, ...]]:
         fail_config(e)
 
 
+# what every --channel takes (`check_channels`): one string, so each command's help says all of it
+CHANNEL_FORMS = ("@username, t.me/name, id or -100 id, the channel's exact title, or the link of one of its posts "
+                 "(t.me/c/…/N, t.me/name/N)")
 CONFIG_HELP = "Config file (config.toml): its channel groups, which rules may be scoped to."
 
 
@@ -231,8 +234,7 @@ _opened: list[str] = []  # the database this command opened (`open_store`), for 
 
 
 def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_one: bool = False) -> list[int]:
-    """The stored ids a command's --channel options name (@username, t.me/name, id, or the exact
-    title in any case). A title several channels share exits with one line naming them; a
+    """The stored ids a command's --channel options name (`CHANNEL_FORMS`; a title in any case). A title several channels share exits with one line naming them; a
     reference the store has never seen gives a warning listing the channels it has (an error,
     when `need_one` and none is known: the command would otherwise run on the whole store)."""
     if not channels:

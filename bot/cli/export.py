@@ -16,6 +16,7 @@ import click
 from ..store.export import FORMATS, XLSX_MAX_CHARS, write_csv, write_jsonl, write_xlsx
 from ..store.read import SearchError, iter_export_rows
 from .common import (
+    CHANNEL_FORMS,
     DEFAULT_DB,
     UNTIL,
     WHEN,
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
               help="Output format  [default: from the -o file name, else csv]")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only posts matched by this rule (repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
-              help="Only this channel: @username, id, -100 id or its exact title (repeatable).")
+              help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Posts up to this date (a bare day includes that whole day).")
 @click.option("--search", "search", metavar="TEXT", help="Only posts containing these words (any inflection).")

@@ -12,6 +12,7 @@ from ..alert.outbox import snippet
 from ..store.read import SearchError, SearchHit, search_posts
 from ..text import printable
 from .common import (
+    CHANNEL_FORMS,
     Count,
     DEFAULT_DB,
     UNTIL,
@@ -53,7 +54,8 @@ def _as_typed(word: str) -> str:
 @click.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
-@click.option("--channel", "channels", multiple=True, help="Only posts of this channel (@username, id or exact title); repeatable.")
+@click.option("--channel", "channels", multiple=True, metavar="C",
+              help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
 @click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
 @click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many posts.")

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..store.read import story_detail, top_stories
 from ..text import printable
-from .common import Count, DEFAULT_DB, WHEN, check_channels, check_rules, note_outside_stored, open_store, out
+from .common import CHANNEL_FORMS, Count, DEFAULT_DB, WHEN, check_channels, check_rules, note_outside_stored, open_store, out
 
 __all__ = ["stories", "story"]
 
@@ -20,7 +20,8 @@ __all__ = ["stories", "story"]
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...).")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (repeatable).")
-@click.option("--channel", "channels", multiple=True, help="Only stories this channel reported (@username, id or exact title); repeatable.")
+@click.option("--channel", "channels", multiple=True, metavar="C",
+              help=f"Only stories this channel reported: {CHANNEL_FORMS}; repeatable.")
 @click.option("--min-size", default=2, show_default=True, type=Count(1),
               help="Only stories of at least this many posts (1 lists single posts too).")
 @click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many stories.")
