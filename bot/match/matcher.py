@@ -166,6 +166,7 @@ class Matcher:
             self._prefilters.append(self._prefilter(rule.node))
         self._cache: dict[str, tuple[tuple[int, str, float], ...]] = {}
         self._interesting: set[str] = set()  # post words that hit an anchor term
+        self._forms_of: tuple[int, dict[int, list[str]]] = (-1, {})  # (terms then, term -> its forms): explain_forms
 
     # -- compiling ---------------------------------------------------------------------------
 
@@ -462,8 +463,13 @@ class Matcher:
         term = self._terms[tid]
         if word.mode == "prefix":
             return [word.text + "…"], 0
-        forms = sorted(f for f, entries in self._forms.items() if any(t == tid for t, _ in entries))
-        return forms, (0 if word.mode == "exact" else term.allowance)
+        if self._forms_of[0] != len(self._terms):  # built once for all the words explained (a term added since: again)
+            by_term: dict[int, list[str]] = defaultdict(list)
+            for f, entries in self._forms.items():
+                for t in {t for t, _ in entries}:
+                    by_term[t].append(f)
+            self._forms_of = (len(self._terms), by_term)
+        return sorted(self._forms_of[1].get(tid, ())), (0 if word.mode == "exact" else term.allowance)
 
 
 class _Doc:
