@@ -5,14 +5,13 @@ Alerts (terminal, Telegram) and exports show the same line, from the hits a `Mat
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 __all__ = ["matched_words", "term_words"]
 
-_EDGE = "\"'«»„“”‘’()[]{}.,:;!?…"  # cut from a word's ends when it is shown
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
-_NOT_WORD_EDGES = re.compile(r"^[\W_]+|[\W_]+$")  # emoji and marks around a word (⚡️план) in counts
 _URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
@@ -20,21 +19,33 @@ def _joined(text: str, i: int) -> bool:
     """Does text[i] belong to the written word it touches (a letter, «-» of «45-й», «/» of «в/ч»,
     «,» of «1,5»)? Not a space, nor punctuation that ends a word with no space after it («полк,бригада»)."""
     c = text[i]
-    if c.isspace():
+    if c.isspace() or unicodedata.category(c)[0] == "S":  # a symbol: an emoji glued on (⚡️План), №, ₽, →
         return False
     return c not in _BETWEEN or (0 < i < len(text) - 1 and text[i - 1].isdecimal() and text[i + 1].isdecimal())
 
 
+def _ends_word(c: str) -> bool:
+    """May a shown word end in `c`: a letter or digit, or a mark on the one before (й typed as и +
+    U+0306, a stress mark), not an emoji's variation selector nor a keycap's frame?"""
+    return c.isalnum() or (unicodedata.category(c) in ("Mn", "Mc") and not "\ufe00" <= c <= "\ufe0f")
+
+
 def _whole_word(text: str, start: int, end: int) -> str:
-    """The written word around text[start:end], without its punctuation: «45-й» for a hit on
-    «й», «Краснодаре» for one on its letters, «дезертиров» in «Задержали,дезертиров»."""
+    """The written word around text[start:end], from its first letter or digit to its last: «45-й»
+    for a hit on «й», «Краснодаре» for one on its letters, «дезертиров» in «Задержали,дезертиров»,
+    «План» in «⚡️План», «в/ч» in «(в/ч)». What every face shows (alerts, export, back-test words)."""
     if not 0 <= start < end <= len(text):
         return text[start:end]
-    while start > 0 and _joined(text, start - 1):
-        start -= 1
-    while end < len(text) and _joined(text, end):
-        end += 1
-    return text[start:end].strip(_EDGE) or text[start:end]
+    first, last = start, end
+    while first > 0 and _joined(text, first - 1):
+        first -= 1
+    while last < len(text) and _joined(text, last):
+        last += 1
+    while first < start and not text[first].isalnum():  # quotes, «#», an emoji's selector or joiner
+        first += 1
+    while last > end and not _ends_word(text[last - 1]):
+        last -= 1
+    return text[first:last]
 
 
 def _cut(url: str) -> str:
@@ -44,6 +55,10 @@ def _cut(url: str) -> str:
 def _shown(text: str, start: int, end: int, kind: str) -> str:
     """The post's word a hit stands for: the whole word around it, a link cut to a readable length."""
     return _whole_word(text, start, end) if kind != "url" else _cut(text[start:end])
+
+
+def _fold(word: str) -> str:
+    return word.casefold().replace("ё", "е")
 
 
 def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
@@ -69,7 +84,7 @@ def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]])
     runs: list[list] = []  # [term, words, hits, typo?, end]: a word hit, or one phrase occurrence
     for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
         word = _shown(text, start, end, kind)
-        word = (word if kind == "url" else _NOT_WORD_EDGES.sub("", word) or word).casefold().replace("ё", "е")
+        word = _fold(word)
         last = runs[-1] if runs else None
         if (last and last[0] == term and last[2] < term.count(" ") + 1 and term.startswith('"')
                 and not _WORDY.search(text, last[4], start)):  # the next word of the same phrase

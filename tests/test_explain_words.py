@@ -1,0 +1,67 @@
+"""The matched words analysts read (alerts' «matched:» line, export's matched column, the back-test's
+words per term): the post's word alone, beside the term as the analyst meant it."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.match.explain import matched_words, term_words
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+
+
+def _hits(rule: str, text: str) -> tuple[tuple[str, str, int, int, float, str], ...]:
+    (m,) = Matcher([Rule.from_query("r", rule)]).match(text)
+    return tuple((h.term, h.form, h.start, h.end, h.score, h.kind) for h in m.hits)
+
+
+def test_an_emoji_glued_to_a_word_is_not_shown_as_part_of_it() -> None:
+    """The corpus opens headlines with an emoji and no space («⚡️План «Ковёр»», «❗️Посольство»):
+    export and alerts showed «⚡️План ← план» where `rules test` shows «План»."""
+    cases = [("⚡️План «Ковёр» введён в аэропорту Внуково", "план", "План"),
+             ("❗️Посольство США закрыто", "посольство", "Посольство"),
+             ("✈️Беспилотники над городом", "беспилотник", "Беспилотники ← беспилотник"),
+             ("Граница закрыта🔥", "граница", "Граница"),
+             ("Ввели режим→границу закрыли", "граница", "границу ← граница")]
+    for text, rule, line in cases:
+        hits = _hits(rule, text)
+        assert matched_words(text, hits) == line, text
+        assert term_words(text, hits) == {rule: {line.split(" ← ")[0].casefold(): False}}, text
+
+
+def test_joined_words_are_still_shown_whole() -> None:
+    for text, rule, line in [("Задержан всушник-дезертир", "дезертир", "всушник-дезертир ← дезертир"),
+                             ("Из (в/ч) 12345 бежали", "в/ч", "в/ч"),
+                             ("Бойцы 45-и\u0306 бригады", "=й", "45-и\u0306"),  # й typed as и + breve
+                             ("#ДезертирПойман", "дезертир", "ДезертирПойман ← дезертир"),
+                             ("«Дезертиры»!", "дезертир", "Дезертиры ← дезертир")]:
+        assert matched_words(text, _hits(rule, text)) == line, text
+
+
+_MARK = st.sampled_from("\u0301\u0306")  # a stress mark, a breve: part of the letter before
+_LETTERS = st.text(st.characters(categories=("Lu", "Ll", "Nd")), min_size=1, max_size=5)
+_JOINER = st.sampled_from("-/.'’")
+_GLUE = st.text(st.sampled_from("⚡❗✈🔥️\u200d#@№₽→%*•✅\"«»()."), max_size=4)  # emoji, marks, quotes
+
+
+@st.composite
+def _written_word(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(st.tuples(_LETTERS, st.one_of(st.just(""), _MARK)), min_size=1, max_size=3))
+    return "".join(draw(_JOINER) * bool(i) + letters + mark for i, (letters, mark) in enumerate(parts))
+
+
+@given(_GLUE, _written_word(), _GLUE, st.data())
+def test_the_shown_word_is_the_written_word_without_what_is_glued_around_it(
+        before: str, word: str, after: str, data: st.DataObject) -> None:
+    text = f"Сводка: {before}{word}{after} конец"
+    at = text.index(word, 8)
+    letters = [i for i, c in enumerate(word) if c.isalnum()]
+    a = data.draw(st.sampled_from(letters))
+    hit = (("=x", word[a], at + a, at + a + 1, 1.0, "exact"),)
+    shown = matched_words(text, hit)
+    assert shown == word
+    assert shown[0].isalnum() and (shown[-1].isalnum() or unicodedata.category(shown[-1]) == "Mn")
+    assert list(term_words(text, hit)["=x"]) == [word.casefold().replace("ё", "е")]
