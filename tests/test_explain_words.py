@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.match.explain import matched_words, term_words
+from bot.match.explain import matched_words, shown_term, term_words
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 
@@ -65,3 +65,16 @@ def test_the_shown_word_is_the_written_word_without_what_is_glued_around_it(
     assert shown == word
     assert shown[0].isalnum() and (shown[-1].isalnum() or unicodedata.category(shown[-1]) == "Mn")
     assert list(term_words(text, hit)["=x"]) == [word.casefold().replace("ё", "е")]
+
+
+def test_a_term_is_shown_without_its_typo_allowance_and_with_what_it_means() -> None:
+    """`блокпост~0` showed as «блокпосту ← блокпост~0», and a post's own «блокпост» as «блокпост ←
+    блокпост~0»: the allowance says how the word matches, the (typo) mark says when one was used."""
+    text = "У блокпосту и на блокпост стянули спецназовцев; дезертирв задержан у КПП, в воинскои части"
+    rule = 'блокпост~0 OR спецназ* OR дезертир~1 OR =КПП OR "воинская~1 часть"'
+    assert matched_words(text, _hits(rule, text)) == (
+        "блокпосту ← блокпост, блокпост, спецназовцев ← спецназ*, дезертирв ← дезертир (typo), КПП, "
+        "воинскои, части")
+    assert matched_words("ёлка", (("елка~0", "ёлка", 0, 4, 1.0, "form"),)) == "ёлка"  # ё is е, as matching reads it
+    assert [shown_term(t) for t in ["блокпост~0", '"воинская~1 часть~2"', "=КПП", "спецназ*", "url:t.me/x~1"]] == [
+        "блокпост", '"воинская часть"', "=КПП", "спецназ*", "url:t.me/x~1"]

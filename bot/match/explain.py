@@ -8,10 +8,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["matched_words", "term_words"]
+__all__ = ["matched_words", "shown_term", "term_words"]
 
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
+_TYPOS = re.compile(r"~[0-9]+(?=[\s\"»”]|$)")  # a word's typo allowance (блокпост~0): how it matches, not what
 _URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
@@ -61,6 +62,13 @@ def _fold(word: str) -> str:
     return word.casefold().replace("ё", "е")
 
 
+def shown_term(term: str) -> str:
+    """A rule term as analysts read it beside a matched word: its typo allowance left out
+    (`блокпост~0` is блокпост, `"воинская~1 часть"` is «воинская часть»; «(typo)» says when one was
+    used), `=`, `*` and quotes kept, since they say what the term matches."""
+    return term if term.startswith("url:") else _TYPOS.sub("", term)
+
+
 def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
     """«оцеплена ← оцепить, 45-й, полка, дезертирв ← дезертир (typo)»: each word of the post a rule
     hit, once, in order, with the rule's term when it is not the same word (an inflection, a
@@ -71,8 +79,8 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
         key = word.casefold()
         if not word or key in out:
             continue
-        base = term.lstrip("=").rstrip("*").casefold()
-        same = base == key or term.startswith(('"', "=")) or " " in term
+        term = shown_term(term)
+        same = _fold(term.lstrip("=").rstrip("*")) == _fold(word) or term.startswith(('"', "=")) or " " in term
         out[key] = word if same else f"{word} ← {term}" + (" (typo)" if kind == "typo" else "")
     return ", ".join(out.values())
 
