@@ -7,12 +7,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
 
-__all__ = ["matched_words", "shown_term", "term_words"]
+from ..text import normalize_word
+
+__all__ = ["kinship", "matched_words", "shown_term", "term_words"]
 
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
 _TYPOS = re.compile(r"~[0-9]+(?=[\s\"»”]|$)")  # a word's typo allowance (блокпост~0): how it matches, not what
+# Parts of speech pymorphy3 files under one dictionary word (a verb's participles, an adjective's
+# short form), grouped so a post word is named after the rule word of its own kind.
+_KIND = {"INFN": "VERB", "GRND": "VERB", "PRTS": "PRTF", "ADJS": "ADJF", "COMP": "ADJF"}
 _URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
@@ -109,3 +116,29 @@ def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]])
         key = " ".join(words)
         seen[key] = seen.get(key, False) or typo
     return out
+
+
+@lru_cache(maxsize=8192)
+def kinship(form: str, term: str, morph: Any) -> int:
+    """How directly a post's word belongs to a rule term that hit it, for naming one term when several
+    hit the same word: 2 when it is the term itself or one of its forms of the same kind (перекрыли
+    and перекрыв of the verb перекрыть, перекрыта of the participle перекрытый, which pymorphy3 files
+    under the verb too: its forms reach перекрыли), 1 when it is only in the term's lexeme, 0 for a
+    phrase, an exact form, a prefix or a link (no lexeme to compare). `morph`: a `Morphology`.
+
+    Meant for `Matcher.match`, which keeps one hit per word: where two terms hit it with the same
+    score it keeps the alphabetically first term today (so «перекрыли ← перекрытый»); it should keep
+    the one of higher kinship, the alphabetical order breaking what ties remain."""
+    word = shown_term(term)
+    if word.startswith(('"', "=", "url:")) or word.endswith("*") or " " in word:
+        return 0
+    form, word = normalize_word(form), normalize_word(word)
+    if form == word:
+        return 2
+    try:
+        def kinds(w: str) -> set[tuple[str, str]]:
+            return {(p.normal_form.replace("ё", "е"), _KIND.get(str(p.tag.POS), str(p.tag.POS)))
+                    for a in (morph.ru, morph.uk) if a.word_is_known(w) for p in a.parse(w)}
+        return 2 if kinds(word) & kinds(form) else 1
+    except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
+        return 1
