@@ -123,15 +123,20 @@ def kinship(form: str, term: str, morph: Any) -> int:
     """How directly a post's word belongs to a rule term that hit it, for naming one term when several
     hit the same word: 2 when it is the term itself or one of its forms of the same kind (перекрыли
     and перекрыв of the verb перекрыть, перекрыта of the participle перекрытый, which pymorphy3 files
-    under the verb too: its forms reach перекрыли), 1 when it is only in the term's lexeme, 0 for a
-    phrase, an exact form, a prefix or a link (no lexeme to compare). `morph`: a `Morphology`.
+    under the verb too: its forms reach перекрыли), 1 when it is only in the term's lexeme or the
+    term is a prefix; 3 for an exact form or a phrase, the analyst's most specific terms (a phrase
+    names «режиме» in «режиме КТО» rather than `режим`), 0 for a link. `morph`: a `Morphology`.
 
     Meant for `Matcher.match`, which keeps one hit per word: where two terms hit it with the same
     score it keeps the alphabetically first term today (so «перекрыли ← перекрытый»); it should keep
     the one of higher kinship, the alphabetical order breaking what ties remain."""
     word = shown_term(term)
-    if word.startswith(('"', "=", "url:")) or word.endswith("*") or " " in word:
+    if word.startswith("url:"):
         return 0
+    if word.startswith(('"', "=")) or " " in word:
+        return 3
+    if word.endswith("*"):
+        return 1
     form, word = normalize_word(form), normalize_word(word)
     if form == word:
         return 2
