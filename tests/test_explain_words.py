@@ -96,9 +96,6 @@ def test_a_post_word_is_kin_to_the_rule_word_of_its_own_kind() -> None:
     assert kinship("спецназовцев", "спецназ*", morph) == 1 and kinship("режиме", '"режим =КТО"', morph) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="the matcher keeps the alphabetically first of two terms hitting one "
-                   "word (перекрытый < перекрыть); Matcher.match should break that tie by kinship: see "
-                   "kinship's docstring. Remove this mark with that change.")
 def test_a_finite_verb_is_named_after_the_verb_not_its_participle() -> None:
     text = "Въезд перекрыли, дорога перекрыта"
     hits = _hits("въезд NEAR/3 (перекрыть OR перекрытый)", text)

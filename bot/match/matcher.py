@@ -30,6 +30,7 @@ from ..text import (
     tokenize,
     twin_spelling,
 )
+from .explain import kinship
 from .morph import Morphology, default_morphology
 from .query import (
     And,
@@ -437,7 +438,9 @@ class Matcher:
             best: dict[tuple[int, int], Hit] = {}
             for _, _, hs in occ:
                 for h in hs:
-                    if (old := best.get((h.start, h.end))) is None or (h.score, old.term) > (old.score, h.term):
+                    if (old := best.get((h.start, h.end))) is None or h.score > old.score or (
+                            h.score == old.score and h.term != old.term  # two terms hit one word: name its own
+                            and (kinship(h.form, h.term, self.morph), old.term) > (kinship(old.form, old.term, self.morph), h.term)):
                         best[(h.start, h.end)] = h
             hits = sorted(best.values(), key=lambda h: (h.start, h.end))
             out.append(Match(rule.name, rule.title, rule.severity, tuple(hits)))
