@@ -662,8 +662,9 @@ def _union(a: tuple[tuple[int, str, float], ...],
 _HYPHENS = ("-", "\u2010", "\u2011")
 _DESIGNATION_HYPHENS = (*_HYPHENS, "\u2013")  # and an en dash a word processor made of it (Су–34)
 # A number, a hyphen and an ordinal ending in the raw text: what `_join_ordinals` may join.
-_ORDINAL_HINT_RE = re.compile("[0-9][%s](?:%s)(?![^\\W_])" % ("".join(_HYPHENS), "|".join(
-    sorted(ORDINAL_SUFFIXES, key=len, reverse=True))), re.IGNORECASE)
+# (Any letter after the hyphen: the ending may be spelt with a combining mark, «45-и\u0306», which
+# only the tokens' normalisation reads as «й»; `_join_ordinals` checks the ending itself.)
+_ORDINAL_HINT_RE = re.compile("[0-9][%s][^\\W\\d_]" % "".join(_HYPHENS))
 
 
 def _year(number: str) -> bool:
