@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..post import Post
-from .export import HTML_EXPORT, Note, Skip, export_parts, read_export
+from .checks import Note, Skip
+from .export import export_parts, read_export
 from .jsonl import STDIN, read_jsonl
+from .whole import HTML_EXPORT
 
 __all__ = ["Note", "Skip", "is_jsonl", "read_paths", "read_by_date", "source_files"]
 
