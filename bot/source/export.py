@@ -25,7 +25,7 @@ from .whole import _load_export, _not_json, _parts
 
 # Importable from here as before the split (bot.source, bot.source.jsonl, bot.cli.replay, tests, bench).
 from .chat import NOT_A_CHANNEL  # noqa: F401
-from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, check_int, check_text, iso_time, post_date, show, unix_time  # noqa: F401
+from .checks import UNEXPECTED, BadInput, Note, check_int, check_text, iso_time, post_date, show, unix_time  # noqa: F401
 from .message import flatten_text  # noqa: F401
 from .whole import HTML_EXPORT  # noqa: F401
 

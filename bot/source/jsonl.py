@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..post import Entity, Post
-from .export import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
+from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 from .stream import CHUNK, POOL, Changed
 
 __all__ = ["STDIN", "read_jsonl", "post_from_dict"]
