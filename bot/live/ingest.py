@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +21,19 @@ from ..pipeline import Pipeline, Processed
 from ..post import Post, bare_id
 from ..source.telegram import (
     album_to_post,
-    group_albums,
     message_to_post,
 )
 from ..store.db import Store, iso
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
-from .resolve import ChannelGone, Resolver, Watched, _GONE_ERRORS, _why
+from .poll import BACKFILL_ALERTS, Poll
+from .resolve import ChannelGone, Resolver, Watched, _why
 from .session import NETWORK_ERRORS
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
 
 log = logging.getLogger(__name__)
 
-BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's older posts alert no one
 ALBUM_MAX = 10  # items in one Telegram album
 ALBUM_FORGET_SECONDS = 600.0  # Telethon's collector of a delivered album is dropped this long after (`forget_albums`)
 RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
@@ -44,7 +43,7 @@ OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 OnDeleted = Callable[[], Awaitable[object]]
 
-class Ingest(Resolver):
+class Ingest(Resolver, Poll):
     """Feeds the pipeline from Telegram: `resolve`, `listen`, `reconcile`."""
 
     def __init__(self, client: TelegramClient, pipeline: Pipeline, refs: Sequence[str | int], *,
@@ -624,134 +623,6 @@ class Ingest(Resolver):
         if back and self.on_deleted is not None:
             await self.on_deleted()
         return done
-
-    # -- the poll: history since the high-water mark ---------------------------------------------
-
-    async def reconcile(self) -> tuple[int, int]:
-        """Read every watched channel's history since its high-water mark through the pipeline
-        (re-reading the last few posts to catch edits); returns (new posts, channels with new
-        posts among those read before). One channel's failure never stops the others."""
-        async with self._polling:
-            return await self._reconcile()
-
-    async def _reconcile(self) -> tuple[int, int]:
-        errors_before = self._db_errors
-        if self._unmarked_first:  # an earlier run's deletions: the posts it kept are read again after them
-            if not await self._mark_unmarked():
-                self.complete = False
-                return 0, 0
-            self._unmarked_first = False
-        if self._pending:
-            await self._read_pending()
-        if self._unstored and not await self._store_unstored():
-            self.complete = False  # the watchdog counts this poll as failed (it warns when behind)
-            return 0, 0  # the store still cannot be written: a retry is asked for
-        if self._unmarked and not await self._mark_unmarked():
-            self.complete = False
-            return 0, 0
-        await self.resolve()
-        new_posts = channels = read = failed = 0
-        for w in self._poll_order():
-            try:
-                got = await self._read(w)
-            except errors.FloodWaitError as e:
-                log.warning("reading %s: Telegram asks to wait %d s; the next poll goes on from it", w.title, e.seconds)
-                self.failing[w.id] = f"{w.title}: flood wait {e.seconds} s"
-                self._resume_at = w.id
-                failed += 1
-                break
-            except NETWORK_ERRORS as e:  # Telethon gave up reconnecting: the others would fail alike
-                log.warning("reading %s: network problem (%s); the next poll goes on from it", w.title,
-                            type(e).__name__ + (f": {e}" if str(e) else ""))
-                self.failing[w.id] = f"{w.title}: network problem"
-                self._resume_at = w.id
-                failed += 1
-                break
-            except sqlite3.OperationalError as e:  # the others would wait for the database alike
-                if (down := store_down(e)) is None:
-                    raise
-                self._db_outage.failed("storing %s's posts failed (database: %s); a poll in %d s goes on from it",
-                                       w.title, down, self.db_retry_delay)
-                self.failing[w.id] = f"{w.title}: its posts cannot be stored now ({down})"
-                self._resume_at = w.id
-                failed += 1
-                self._retry_soon()
-                break
-            except errors.RPCError as e:
-                log.warning("reading %s failed: %s; the next poll retries", w.title, _why(e))
-                self.failing[w.id] = f"{w.title}: {_why(e)}"
-                failed += 1
-                continue
-            if got is None:
-                continue  # gone: reported, no longer watched
-            n, was_read = got
-            self.failing.pop(w.id, None)
-            read += 1
-            if was_read and n:
-                new_posts += n
-                channels += 1
-        self.complete = read > 0 and not failed
-        if not failed:
-            self._resume_at = None
-        if self._db_errors == errors_before and read:
-            self._db_outage.ok()
-        return new_posts, channels
-
-    async def _read(self, w: Watched) -> tuple[int, bool] | None:
-        """`_reconcile_one`; None when the channel cannot be read any more (reported, no longer
-        watched; a store that cannot record that now raises, and a later poll tries again)."""
-        try:
-            return await self._reconcile_one(w)
-        except _GONE_ERRORS as e:
-            await self._mark_gone(w, e)
-            return None
-
-    def _poll_order(self) -> list[Watched]:
-        """The watched channels, from the one where a flood wait stopped the last poll: the
-        channels after it are read before those read last time, so none waits forever."""
-        ws = list(self.watched.values())
-        k = next((i for i, w in enumerate(ws) if w.id == self._resume_at), 0)
-        return ws[k:] + ws[:k]
-
-    async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
-        high = self.store.high_water(w.id)
-        seen = self._marks  # a deletion marked while the read is under way stands whatever the read holds
-        asked_after: int | None = None  # the read asked for every message after this id
-        if high is not None:
-            # wait_time=0: Telethon would pause 1 s between pages of an unbounded read (even for the
-            # empty page that ends it); FloodWaits are still honoured by the client.
-            asked_after = max(0, high - self.edit_lookback)
-            messages = [m async for m in self.client.iter_messages(w.peer, min_id=asked_after, reverse=True, wait_time=0)]
-        else:  # a channel seen for the first time: its latest posts, not its whole history; only
-            # the last day's matches are pushed (older ones are stored, exported, counted)
-            messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
-            pushed = self.store.first_fresh_id(w.id, BACKFILL_ALERTS.total_seconds() / 3600)
-            if pushed is not None and messages and messages[0].id > pushed:
-                # the first read was held back (flood waits, network) while Telegram pushed posts:
-                # read back to the first of them, so none that it did not push is missed
-                asked_after = pushed - 1
-                messages = [m async for m in self.client.iter_messages(w.peer, min_id=asked_after, reverse=True, wait_time=0)]
-        await self._refresh(w, messages)
-        posts: list[Post] = []
-        for run in group_albums(messages):
-            gid = run[0].grouped_id
-            if gid is not None:
-                first = self.store.album_first(w.id, gid)
-                if first is not None and first < run[0].id:
-                    continue  # the tail of an album stored before the look-back window
-                post = album_to_post(run, w.entity)
-            else:
-                post = message_to_post(run[0], w.entity)
-            if post is not None:
-                posts.append(post)
-        if high is not None and posts:  # at or below the mark and not stored: pruned by retention, not new
-            known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
-            posts = [p for p in posts if p.message_id > high or p.key in known]
-        after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        done = await self._process(posts, in_order=True, alert_after=after, seen=seen) if posts else []
-        await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
-        self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
-        return sum(1 for p in done if p.status == "new"), high is not None
 
 
 def _write_durably(path: Path, text: str) -> None:
