@@ -18,15 +18,14 @@ from telethon.tl import types
 
 from ..alert.outbox import story_alerts_changed
 from ..pipeline import Pipeline, Processed
-from ..post import Post, bare_id
+from ..post import Post
 from ..source.telegram import (
-    album_to_post,
     message_to_post,
 )
 from ..store.db import Store, iso
-from .codes import telegram_code
 from .dbfaults import Outage, store_down
-from .poll import BACKFILL_ALERTS, Poll
+from .events import ALBUM_MAX, Events
+from .poll import Poll
 from .resolve import ChannelGone, Resolver, Watched, _why
 from .session import NETWORK_ERRORS
 
@@ -34,8 +33,6 @@ __all__ = ["Ingest", "Watched", "ChannelGone"]
 
 log = logging.getLogger(__name__)
 
-ALBUM_MAX = 10  # items in one Telegram album
-ALBUM_FORGET_SECONDS = 600.0  # Telethon's collector of a delivered album is dropped this long after (`forget_albums`)
 RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
 DB_RETRY_DELAY = 30.0  # seconds after the store could not be used before a poll tries again (not the next hourly one)
 PENDING_SUFFIX = ".pending.json"  # beside the database: the pushed posts it could not take (`_save_pending`)
@@ -43,7 +40,7 @@ OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 OnDeleted = Callable[[], Awaitable[object]]
 
-class Ingest(Resolver, Poll):
+class Ingest(Resolver, Events, Poll):
     """Feeds the pipeline from Telegram: `resolve`, `listen`, `reconcile`."""
 
     def __init__(self, client: TelegramClient, pipeline: Pipeline, refs: Sequence[str | int], *,
@@ -99,21 +96,6 @@ class Ingest(Resolver, Poll):
         self._marks = 0
         self._marked: dict[tuple[int, int], int] = {}
         self._kept_seen: dict[tuple[int, int], int] = {}  # a kept post's key -> marks made when it was pushed
-
-    # -- live events -----------------------------------------------------------------------------------
-
-    def listen(self) -> None:
-        """Live updates for joined channels: new posts, albums (one post), edits; and a poll soon
-        after each reconnect (Telethon does not catch up: pushes lost in the drop would wait for
-        the scheduled poll)."""
-        if self._listening:
-            return
-        self._listening = True
-        self.client.add_event_handler(self._guarded(self._on_new), events.NewMessage())
-        self.client.add_event_handler(self._guarded(self._on_album), events.Album())
-        self.client.add_event_handler(self._guarded(self._on_edit), events.MessageEdited())
-        self.client.add_event_handler(self._on_deleted, events.MessageDeleted())
-        self._hook_reconnect()
 
     def _hook_reconnect(self) -> None:
         """Run `_after_reconnect` after Telethon's own reconnect handler. Telethon 1.45 has no
@@ -295,97 +277,6 @@ class Ingest(Resolver, Poll):
             if task is not None and not task.done():
                 task.cancel()
 
-    def _guarded(self, handle: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
-        """`handle` as Telethon calls it: a store that cannot take a pushed post now (another
-        program holds the write lock past the busy timeout, the disk is full) costs one log line, not
-        the traceback Telethon logs for a handler's error. The batch was rolled back; `_push` kept
-        the post, and the retry poll stores it first."""
-        async def on_event(event: Any) -> None:
-            try:
-                await handle(event)
-            except sqlite3.OperationalError as e:
-                if (down := store_down(e)) is None:
-                    raise
-                w = self._mine(event)
-                first = (getattr(event, "messages", None) or [event.message])[0]
-                self._db_outage.failed("post %d of %s not stored now (database: %s); stored in %d s",
-                                       first.id, w.title if w else event.chat_id, down, self.db_retry_delay)
-                self._retry_soon()
-
-        on_event.__name__ = on_event.__qualname__ = handle.__name__  # how Telethon names a handler in its log
-        return on_event
-
-    def _mine(self, event: Any) -> Watched | None:
-        chat_id = event.chat_id
-        if chat_id is None or chat_id > -1_000_000_000_000:
-            return None
-        return self.watched.get(bare_id(chat_id))
-
-    async def _on_new(self, event: events.NewMessage.Event) -> None:
-        w = self._mine(event)
-        if w is None:
-            return
-        if event.message.grouped_id is not None:  # album items arrive together as one Album event
-            await self._late_album_item(w, event.message)
-            return
-        await self._refresh(w, [event.message])  # a rename shows in the update: links use the new name at once
-        post = message_to_post(event.message, w.entity)
-        if post is not None:
-            await self._push(post)
-
-    async def _late_album_item(self, w: Watched, message: Any) -> None:
-        """An album item pushed after the album's Album event stored it (Telegram pushes items from
-        another data centre apart; Telethon keeps each album's collector after delivering it, so a
-        late item makes no Album event, and the caption it may carry would wait for the poll): the
-        album is read again whole and stored under its first item."""
-        first = self.store.album_first(w.id, message.grouped_id)
-        if first is None or first >= message.id:
-            return  # not stored yet: its Album event (or the poll) stores it
-        await self._refresh(w, [message])
-        post = await self._album(w, message.grouped_id, first, "an item pushed late")
-        if post is not None:
-            await self._push(post)
-
-    def forget_albums(self, older_than: float = ALBUM_FORGET_SECONDS) -> int:
-        """Drop Telethon's album collectors delivered more than `older_than` seconds ago; returns how
-        many. Telethon 1.45 keeps one per album the account sees (with its messages) for the life of
-        the client: a leak in a service that runs for months. A later item of a forgotten album makes
-        an Album event of its own, which `_on_album` stores into the album stored earlier."""
-        albums = getattr(self.client, "_albums", None)  # telethon 1.45 (pinned): grouped_id -> AlbumHack
-        if not isinstance(albums, dict):
-            return 0
-        limit = self.client.loop.time() - older_than
-        old = [g for g, hack in albums.items() if getattr(hack, "_due", limit) < limit]
-        for g in old:
-            del albums[g]
-        return len(old)
-
-    async def _album(self, w: Watched, grouped_id: int, first: int, what: str) -> Post | None:
-        """The album `grouped_id` stored under `first`, read again whole; None when it cannot be
-        read now (one log line naming `what` brought us here: the poll is the safety net)."""
-        try:
-            items = await self.client.get_messages(w.peer, ids=list(range(first, first + ALBUM_MAX)))
-        except errors.RPCError as e:  # a flood wait too
-            log.warning("%s of an album in %s (@%s) not read: %s; the next poll reads it",
-                        what, w.title, w.username or w.id, telegram_code(e))
-            return None
-        return album_to_post([m for m in items if m is not None and m.grouped_id == grouped_id], w.entity)
-
-    async def _on_album(self, event: events.Album.Event) -> None:
-        w = self._mine(event)
-        if w is None:
-            return
-        earliest = min(event.messages, key=lambda m: m.id)
-        if (first := self.store.album_first(w.id, earliest.grouped_id)) is not None and first < earliest.id:
-            # the rest of an album stored earlier, whose collector `forget_albums` dropped: stored
-            # into that album (under its first item), not as an album of its own
-            await self._late_album_item(w, earliest)
-            return
-        await self._refresh(w, event.messages)
-        post = album_to_post(event.messages, w.entity)
-        if post is not None:
-            await self._push(post)
-
     async def _on_deleted(self, event: events.MessageDeleted.Event) -> None:
         """The channel deleted posts (Telegram names the channel only for channels; other chats'
         deletions carry no chat and are not ours): the stored ones are marked, never removed. A
@@ -546,67 +437,6 @@ class Ingest(Resolver, Poll):
             log.info("%s: post(s) %s left out of its history read are still there (hidden, not deleted)", w.title,
                      ", ".join(str(mid) for mid, m in zip(ids, got) if mid not in gone))
         return gone
-
-    async def _on_edit(self, event: events.MessageEdited.Event) -> None:
-        """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged). Any
-        edit Telegram pushes shows the post exists: one marked deleted is not (`_process`)."""
-        seen = self._marks
-        w = self._mine(event)
-        if w is None:
-            return
-        await self._refresh(w, [event.message])
-        post = message_to_post(event.message, w.entity)
-        if post is None:
-            return
-        if post.grouped_id is not None:
-            first = self.store.album_first(w.id, post.grouped_id)
-            if first is None:
-                return  # not stored yet: the album event or the poll stores it
-            album = await self._album(w, post.grouped_id, first, "edit")
-            if album is None:
-                return
-            post = album
-        known = self.store.known_hashes([post.key]).get(post.key)
-        if known is not None and known.text_hash == post.text_hash:
-            if self._unstored.pop(post.key, None) is not None:  # an edit kept from a lock and reverted since
-                self._kept_seen.pop(post.key, None)
-                self._save_pending()  # what is stored stands
-            if self.store.deleted_at(*post.key) is not None:  # a reaction on a post marked deleted: it is not
-                await self._push(post, seen=seen)
-            return  # a reaction, or formatting: nothing to match again (and no write: a locked store never waits)
-        high = self.store.high_water(w.id)
-        if post.grouped_id is None and self._before_reading(w, post, high):
-            return
-        # never read in order yet (the first poll has not run or was stopped): as in a backfill,
-        # only the last day's posts alert (reactions fire edits on posts of any age)
-        after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        await self._push(post, alert_after=after, seen=seen)
-
-    def _before_reading(self, w: Watched, post: Post, high: int | None) -> bool:
-        """An edit (or a reaction) of a post at or below the channel's high-water mark that is not
-        stored: older than the first read, or pruned by retention. The poll skips such posts; so
-        does the edit path, or a reaction on a ten-day-old post would push it as a new alert."""
-        if high is None or post.message_id > high or self.store.known_hashes([post.key]):
-            return False
-        log.debug("edit of %s post %d, older than what tgwatch read: ignored", w.title, post.message_id)
-        return True
-
-    async def _push(self, post: Post, *, alert_after: datetime | None = None, seen: int | None = None) -> None:
-        """A post Telegram pushed (when `seen` marks had been made), through the pipeline; it never
-        moves the channel's high-water mark (a post pushed after a silent gap must not hide the gap
-        from the poll). One the store cannot take now is kept, and stored before the retry poll
-        (`_store_unstored`)."""
-        seen = self._marks if seen is None else seen
-        try:
-            await self._process([post], in_order=False, alert_after=alert_after, seen=seen)
-        except sqlite3.OperationalError as e:
-            if (down := store_down(e)) is not None:
-                self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
-                self._unstored[post.key] = (post, alert_after)
-                self._kept_seen[post.key] = seen
-                self._save_pending()
-                self._waiting(down)
-            raise
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
                        seen: int | None = None) -> list[Processed]:
