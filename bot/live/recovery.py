@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,61 @@ from .dbfaults import Outage, store_down
 from .resolve import Watched, _why
 from .session import NETWORK_ERRORS
 
-__all__ = ["DB_RETRY_DELAY", "PENDING_SUFFIX", "RECONNECT_POLL_DELAY", "Recovery"]
+__all__ = ["DB_RETRY_DELAY", "PENDING_SUFFIX", "RECONNECT_POLL_DELAY", "Recovery", "read_pending", "write_pending"]
 
 log = logging.getLogger("bot.live.ingest")  # the parts of Ingest log under one name, as one job
 
 RECONNECT_POLL_DELAY = 2.0  # seconds after a reconnect before the catch-up poll (pushes lost in the drop)
 DB_RETRY_DELAY = 30.0  # seconds after the store could not be used before a poll tries again (not the next hourly one)
 PENDING_SUFFIX = ".pending.json"  # beside the database: the pushed posts it could not take (`_save_pending`)
+
+PendingPost = tuple[int, int, datetime | None]  # channel, message, alert_after
+PendingDeletion = tuple[int, list[int], str]  # channel, message ids, when
+
+
+def read_pending(path: Path) -> tuple[list[PendingPost], list[PendingDeletion]]:
+    """The posts and deletions in the pending file `path`: {"posts": [[channel, message, alert_after]],
+    "deleted": [[channel, [ids], when]]} (an older run's: the list of posts alone). Raises OSError,
+    ValueError, TypeError or AttributeError when it cannot be read."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):
+        data = {"posts": data}
+    out = [(int(c), int(m), datetime.fromisoformat(a) if a else None) for c, m, a in data.get("posts", [])]
+    deleted = [(int(c), [int(i) for i in ids], str(at)) for c, ids, at in data.get("deleted", [])]
+    return out, deleted
+
+
+def write_pending(path: Path, posts: Iterable[PendingPost], deleted: Iterable[PendingDeletion]) -> None:
+    """Replace the pending file `path` with `posts` and `deleted` atomically and durably, or remove it
+    when both are empty (a kept post or deletion must survive a crash); raises OSError."""
+    items = [[c, m, a.isoformat() if a else None] for c, m, a in posts]
+    gone = [[c, ids, at] for c, ids, at in deleted]
+    if not items and not gone:
+        path.unlink(missing_ok=True)
+        return
+    _write_durably(path, json.dumps({"posts": items, "deleted": gone}))
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically and durably: the temp file is fsynced before the rename
+    (else a power cut can leave the new name on an empty file), and the folder after it where the
+    platform allows (else the rename itself may be lost)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        folder = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder
+        return
+    try:
+        os.fsync(folder)
+    except OSError:  # nor fsync one, on some platforms and file systems
+        pass
+    finally:
+        os.close(folder)
 
 
 class Recovery:
@@ -51,8 +99,8 @@ class Recovery:
     _unstored: dict[tuple[int, int], tuple[Post, datetime | None]]
     _kept_seen: dict[tuple[int, int], int]
     pending_path: Path | None
-    _pending: list[tuple[int, int, datetime | None]]
-    _unmarked: list[tuple[int, list[int], str]]
+    _pending: list[PendingPost]
+    _unmarked: list[PendingDeletion]
     _unmarked_first: bool
 
     def _hook_reconnect(self) -> None:
@@ -152,18 +200,13 @@ class Recovery:
             await asyncio.sleep(0)  # a long outage leaves many: the loop serves between them
         return True
 
-    def _load_pending(self) -> list[tuple[int, int, datetime | None]]:
-        """The pushed posts an earlier run kept in memory through a database failure and never stored;
-        the deletions it could not record go to `_unmarked`. The file is {"posts": [[channel, message,
-        alert_after]], "deleted": [[channel, [ids], when]]} (an older run's: the list of posts alone)."""
+    def _load_pending(self) -> list[PendingPost]:
+        """The pushed posts an earlier run kept in memory through a database failure and never stored
+        (`read_pending`); the deletions it could not record go to `_unmarked`."""
         if self.pending_path is None or not self.pending_path.exists():
             return []
         try:
-            data = json.loads(self.pending_path.read_text(encoding="utf-8"))
-            if isinstance(data, list):
-                data = {"posts": data}
-            out = [(int(c), int(m), datetime.fromisoformat(a) if a else None) for c, m, a in data.get("posts", [])]
-            deleted = [(int(c), [int(i) for i in ids], str(at)) for c, ids, at in data.get("deleted", [])]
+            out, deleted = read_pending(self.pending_path)
         except (OSError, ValueError, TypeError, AttributeError) as e:
             log.warning("%s cannot be read (%s): the posts and deletions the last run could not store are left to "
                         "the poll", self.pending_path, type(e).__name__)
@@ -177,18 +220,13 @@ class Recovery:
 
     def _save_pending(self) -> None:
         """Write the keys of the pushed posts not stored yet (and of those still to read again) and the
-        pushed deletions not recorded yet beside the database, atomically; the file goes once there are
-        none. One log line when it cannot."""
+        pushed deletions not recorded yet beside the database (`write_pending`). One log line when it
+        cannot."""
         if self.pending_path is None:
             return
-        items = [[c, m, a.isoformat() if a else None] for c, m, a in self._pending]
-        items += [[p.channel_id, p.message_id, a.isoformat() if a else None] for p, a in self._unstored.values()]
-        deleted = [[c, ids, at] for c, ids, at in self._unmarked]
+        posts = [*self._pending, *((p.channel_id, p.message_id, a) for p, a in self._unstored.values())]
         try:
-            if not items and not deleted:
-                self.pending_path.unlink(missing_ok=True)
-                return
-            _write_durably(self.pending_path, json.dumps({"posts": items, "deleted": deleted}))
+            write_pending(self.pending_path, posts, self._unmarked)
         except OSError as e:
             log.warning("%s not written (%s): a crash before the database works again loses the edits and "
                         "deletions it could not store of posts older than the poll's look-back", self.pending_path,
@@ -234,26 +272,3 @@ class Recovery:
         for task in (self._reconnect_poll, self._db_retry):
             if task is not None and not task.done():
                 task.cancel()
-
-
-
-def _write_durably(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically and durably: the temp file is fsynced before the rename
-    (else a power cut can leave the new name on an empty file), and the folder after it where the
-    platform allows (else the rename itself may be lost)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        folder = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # Windows cannot open a folder
-        return
-    try:
-        os.fsync(folder)
-    except OSError:  # nor fsync one, on some platforms and file systems
-        pass
-    finally:
-        os.close(folder)
