@@ -12,7 +12,7 @@ import re
 from telethon import errors
 from telethon.errors import rpcerrorlist
 
-__all__ = ["telegram_code"]
+__all__ = ["reason", "telegram_code"]
 
 _CODES = {cls: name for name, cls in rpcerrorlist.rpc_errors_dict.items()}
 _PATTERNS = {cls: pattern for pattern, cls in rpcerrorlist.rpc_errors_re}
@@ -32,3 +32,8 @@ def telegram_code(e: BaseException) -> str:
             return re.sub(r"\(\\d\+\)", str(capture), _PATTERNS[type(e)])
         return str(e.message or type(e).__name__)  # an error Telethon has no class for keeps the server's text
     return str(e) or type(e).__name__
+
+
+def reason(e: BaseException) -> str:
+    """A short reason for a user: Telethon's description of the error, without the request."""
+    return re.sub(r"\s*\(caused by \w+\)\s*$", "", str(e)) or type(e).__name__

@@ -16,7 +16,8 @@ from ..alert.outbox import story_alerts_changed
 from ..store.db import Store, iso
 from .dbfaults import Outage, store_down
 from .events import ALBUM_MAX
-from .resolve import Watched, _why
+from .codes import reason
+from .resolve import Watched
 from .session import NETWORK_ERRORS
 
 __all__ = ["Deletions"]
@@ -80,7 +81,7 @@ class Deletions:
             try:
                 left = await self.client.get_messages(w.peer, ids=items)
             except (errors.RPCError, *NETWORK_ERRORS) as e:
-                log.warning("album %d of %s: deletion not checked now (%s); the poll's re-read tells", mid, w.title, _why(e))
+                log.warning("album %d of %s: deletion not checked now (%s); the poll's re-read tells", mid, w.title, reason(e))
                 continue
             if not any(m is not None and getattr(m, "grouped_id", None) == gid for m in left):
                 out.append(mid)
@@ -193,7 +194,7 @@ class Deletions:
             got = await self.client.get_messages(w.peer, ids=ids)
         except (errors.RPCError, *NETWORK_ERRORS) as e:  # a flood wait too
             log.warning("%d post(s) of %s missing from its history not checked now (%s); the next poll checks again",
-                        len(ids), w.title, _why(e))
+                        len(ids), w.title, reason(e))
             return []
         gone = [mid for mid, m in zip(ids, got) if m is None or isinstance(m, types.MessageEmpty)]
         if len(gone) < len(ids):

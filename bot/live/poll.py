@@ -14,7 +14,8 @@ from ..post import Post
 from ..source.telegram import album_to_post, group_albums, message_to_post
 from ..store.db import Store
 from .dbfaults import Outage, store_down
-from .resolve import Watched, _GONE_ERRORS, _why
+from .codes import reason
+from .resolve import Watched, _GONE_ERRORS
 from .session import NETWORK_ERRORS
 
 __all__ = ["BACKFILL_ALERTS", "Poll"]
@@ -96,8 +97,8 @@ class Poll:
                 self._retry_soon()
                 break
             except errors.RPCError as e:
-                log.warning("reading %s failed: %s; the next poll retries", w.title, _why(e))
-                self.failing[w.id] = f"{w.title}: {_why(e)}"
+                log.warning("reading %s failed: %s; the next poll retries", w.title, reason(e))
+                self.failing[w.id] = f"{w.title}: {reason(e)}"
                 failed += 1
                 continue
             if got is None:

@@ -19,7 +19,8 @@ from ..post import Post
 from ..source.telegram import message_to_post
 from ..store.db import Store
 from .dbfaults import Outage, store_down
-from .resolve import Watched, _why
+from .codes import reason
+from .resolve import Watched
 from .session import NETWORK_ERRORS
 
 __all__ = ["DB_RETRY_DELAY", "PENDING_SUFFIX", "RECONNECT_POLL_DELAY", "Recovery", "read_pending", "write_pending"]
@@ -150,7 +151,7 @@ class Recovery:
             try:
                 n, _ = await self.reconcile()
             except (errors.RPCError, ConnectionError, OSError, asyncio.TimeoutError) as e:
-                log.warning("poll after %s failed: %s; the scheduled poll retries", what, _why(e))
+                log.warning("poll after %s failed: %s; the scheduled poll retries", what, reason(e))
                 return
             except Exception:  # never 'Task exception was never retrieved'
                 log.exception("poll after %s failed", what)
@@ -246,7 +247,7 @@ class Recovery:
             try:
                 got = await self.client.get_messages(w.peer, ids=[m for m, _ in wanted])
             except (errors.RPCError, *NETWORK_ERRORS) as e:
-                log.warning("posts of %s kept by the last run not read again now (%s); the next poll tries", w.title, _why(e))
+                log.warning("posts of %s kept by the last run not read again now (%s); the next poll tries", w.title, reason(e))
                 left += [(cid, m, a) for m, a in wanted]
                 continue
             for (mid, after), message in zip(wanted, got):

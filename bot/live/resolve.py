@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +16,7 @@ from telethon.tl import types
 
 from ..source.telegram import channel_username
 from ..store.db import Store
+from .codes import reason
 from .dbfaults import Outage, store_down
 
 __all__ = ["ChannelGone", "Resolver", "Watched"]
@@ -63,11 +63,6 @@ def _gone(e: Exception) -> str | None:
     if isinstance(e, ChannelGone):
         return e.status
     return next((status for kind, status in _GONE if isinstance(e, kind)), None)
-
-
-def _why(e: BaseException) -> str:
-    """A short reason for a user: Telethon's description of the error, without the request."""
-    return re.sub(r"\s*\(caused by \w+\)\s*$", "", str(e)) or type(e).__name__
 
 
 class Resolver:
@@ -131,8 +126,8 @@ class Resolver:
                 continue
             except (ValueError, TypeError, errors.RPCError, ChannelGone) as e:
                 status = _gone(e) or "unresolved"
-                detail = f"cannot watch {ref}: {_why(e)}"
-                before = self.store.set_channel_status(int(row["id"]), status, _why(e)) if row else None  # type: ignore[arg-type]
+                detail = f"cannot watch {ref}: {reason(e)}"
+                before = self.store.set_channel_status(int(row["id"]), status, reason(e)) if row else None  # type: ignore[arg-type]
                 if before != status and self.unresolved.get(ref) != detail:  # not reported on an earlier poll or run
                     await self.notify(f"⚠️ {detail}")
                 self.unresolved[ref] = detail
@@ -215,9 +210,9 @@ class Resolver:
 
     async def _mark_gone(self, w: Watched, e: Exception) -> None:
         status = _gone(e) or "gone"
-        before = self.store.set_channel_status(w.id, status, _why(e))
+        before = self.store.set_channel_status(w.id, status, reason(e))
         self.watched.pop(w.id, None)
         if before != status:
-            await self.notify(f"⚠️ {w.title} (@{w.username or w.id}) can no longer be read: {status} ({_why(e)}); "
+            await self.notify(f"⚠️ {w.title} (@{w.username or w.id}) can no longer be read: {status} ({reason(e)}); "
                               "the other channels keep running")
-        log.warning("channel %s is %s: %s", w.id, status, _why(e))
+        log.warning("channel %s is %s: %s", w.id, status, reason(e))
