@@ -5,14 +5,14 @@ TelegramClient runs against the offline server (tests/fake_telegram.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import stop_service
-from .test_chat import ANALYST, NEUTRAL, SHOT, Clock, running, start
+from .test_chat import ANALYST, NEUTRAL, SHOT, Clock, running
 from .test_deleted_posts import GONE, deletion_notices, hhmm, now, run
 
 
@@ -73,16 +73,13 @@ def test_the_digest_deletion_reply_waits_out_a_flood_wait_through_a_restart_and_
         fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         clock = Clock(now())
-        service = await start(fake, tmp_path, clock, timezone="Europe/Moscow")
-        try:
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             msg, digest = await digested(fake, service)
             fake.flood("SendMessageRequest", 600)
             fake.delete(SHOT, [msg])
             await eventually(lambda: service.sender.paused_until is not None)
             await service.sender.deliver()
             assert deletion_notices(fake) == []
-        finally:
-            await stop_service(service)
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             await eventually(lambda: deletion_notices(fake))
             await service.sender.deliver()
@@ -94,24 +91,20 @@ def test_a_crash_between_sending_the_digest_deletion_reply_and_recording_it_neve
         fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:
         clock = Clock(now())
-        service = await start(fake, tmp_path, clock, timezone="Europe/Moscow")
-        try:
-            msg, digest = await digested(fake, service)
-            store = service.sender.store
-            mark = store.mark_delivered
+        with contextlib.suppress(sqlite3.OperationalError):  # the crash
+            async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+                msg, digest = await digested(fake, service)
+                store = service.sender.store
+                mark = store.mark_delivered
 
-            def lost(alert_id: int, chat: str, part: int, *a: Any, **kw: Any) -> None:
-                if part == -1:  # the reply reached the chat; recording it fails: the process dies here
-                    raise sqlite3.OperationalError("disk I/O error")
-                mark(alert_id, chat, part, *a, **kw)
-            store.mark_delivered = lost  # type: ignore[method-assign]
-            fake.delete(SHOT, [msg])
-            await eventually(lambda: deletion_notices(fake))
-            await service.sender.deliver()
-        except sqlite3.OperationalError:
-            pass  # the crash
-        finally:
-            await stop_service(service)
+                def lost(alert_id: int, chat: str, part: int, *a: Any, **kw: Any) -> None:
+                    if part == -1:  # the reply reached the chat; recording it fails: the process dies here
+                        raise sqlite3.OperationalError("disk I/O error")
+                    mark(alert_id, chat, part, *a, **kw)
+                store.mark_delivered = lost  # type: ignore[method-assign]
+                fake.delete(SHOT, [msg])
+                await eventually(lambda: deletion_notices(fake))
+                await service.sender.deliver()
         assert len(deletion_notices(fake)) == 1
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             await service.sender.deliver()

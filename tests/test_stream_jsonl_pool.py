@@ -17,6 +17,8 @@ from bot.source import jsonl as jsonl_module
 from bot.source import stream
 from bot.source.jsonl import read_jsonl
 
+from .test_streaming_exports import read_while_replaced
+
 
 def line(channel: int, mid: int, when: int, text: str = "") -> str:
     return json.dumps({"channel_id": channel, "message_id": mid, "date": when, "text": text or f"пост {mid}"},
@@ -58,16 +60,7 @@ def test_a_jsonl_file_replaced_while_it_is_read_is_not_read_on_from_the_new_file
         f.write_text("".join(line(100 + c, i, 1700000000 + 10 * i + c, f"{c}/{i} " + "x" * 400) for i in range(1, 801)),
                      encoding="utf-8")
         files.append(f)
-    skips: list[Skip] = []
-    posts = []
-    for p in read_by_date(files, skips):
-        posts.append(p)
-        if len(posts) == 400:
-            new = tmp_path / "new.jsonl"
-            new.write_bytes(files[1].read_bytes().replace(b'"channel_id": 101', b'"channel_id": 102'))
-            os.replace(new, files[0])
-    assert all(p.text.startswith(f"{p.channel_id - 100}/{p.message_id} ") for p in posts)
-    [skip] = skips
+    skip = read_while_replaced(files, b'"channel_id": 101', b'"channel_id": 102')
     assert skip.path == str(files[0]) and skip.where.startswith("after line ") and "changed" in skip.reason
 
 

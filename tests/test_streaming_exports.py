@@ -323,17 +323,25 @@ def test_an_export_replaced_while_it_is_read_is_not_read_on_from_the_new_file(
     files = [write_chat(tmp_path / f"e{c}" / "result.json",
                         [msg(i, f"{c}/{i} " + "x" * 400, str(1700000000 + 10 * i + c)) for i in range(1, 801)],
                         chat_id=100 + c) for c in range(2)]
+    skip = read_while_replaced(files, b'"id": 101', b'"id": 102')
+    assert skip.path == str(files[0]) and skip.where.startswith("after message #") and "changed" in skip.reason
+
+
+def read_while_replaced(files: list[Path], old: bytes, new: bytes) -> Skip:
+    """Merge the two files (each post's text starts «<chat>/<id> »); halfway, replace the first with
+    a copy of the second whose chat id is changed from `old` to `new`. Asserts that no post came
+    from the new file; returns the one skip that says the file changed."""
     skips: list[Skip] = []
     posts = []
     for p in read_by_date(files, skips):
         posts.append(p)
         if len(posts) == 400:
-            new = tmp_path / "new.json"
-            new.write_bytes(files[1].read_bytes().replace(b'"id": 101', b'"id": 102'))
-            os.replace(new, files[0])
+            copy = files[0].with_name("new" + files[0].suffix)
+            copy.write_bytes(files[1].read_bytes().replace(old, new))
+            os.replace(copy, files[0])
     assert all(p.text.startswith(f"{p.channel_id - 100}/{p.message_id} ") for p in posts)
     [skip] = skips
-    assert skip.path == str(files[0]) and skip.where.startswith("after message #") and "changed" in skip.reason
+    return skip
 
 
 @pytest.mark.skipif(not hasattr(__import__("resource"), "RLIMIT_FSIZE"), reason="limits file size with setrlimit")
