@@ -127,9 +127,9 @@ def kinship(form: str, term: str, morph: Any) -> int:
     term is a prefix; 3 for an exact form or a phrase, the analyst's most specific terms (a phrase
     names «режиме» in «режиме КТО» rather than `режим`), 0 for a link. `morph`: a `Morphology`.
 
-    Meant for `Matcher.match`, which keeps one hit per word: where two terms hit it with the same
-    score it keeps the alphabetically first term today (so «перекрыли ← перекрытый»); it should keep
-    the one of higher kinship, the alphabetical order breaking what ties remain."""
+    `Matcher.match` keeps one hit per word: where two terms hit it with the same score, the one of
+    higher kinship (the alphabetical order breaks what ties remain; alone, it named «перекрыли ←
+    перекрытый»)."""
     word = shown_term(term)
     if word.startswith("url:"):
         return 0
