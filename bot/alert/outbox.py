@@ -6,14 +6,13 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from collections.abc import Sequence
 from typing import Protocol
 
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
-           "snippet", "story_alerts_changed", "story_line"]
+           "snippet", "story_line"]
 
 DELETED_MARK = "🗑 deleted by the channel"
 DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
@@ -100,21 +99,6 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
             "SELECT link FROM posts WHERE story_id = ? AND deleted_at IS NOT NULL", [row["story_id"]]))
         if (row["size"] or 1) > 1 else frozenset(),
     )
-
-
-def story_alerts_changed(store: Store, channel_id: int, message_ids: Sequence[int], now: str) -> None:
-    """These posts were marked deleted (or not deleted after all): the alerts of the stories they
-    belong to name them in their story line, so a sent one is queued for an update (an edit: silent,
-    throttled as story growth is) and one being sent now is sent again after. Call it in the
-    transaction that marks them: a crash never leaves the mark without its update."""
-    for i in range(0, len(message_ids), 900):
-        chunk = list(message_ids[i:i + 900])
-        stories = (f"story_id IN (SELECT story_id FROM posts WHERE channel_id = ? AND story_id IS NOT NULL "
-                   f"AND message_id IN ({','.join('?' * len(chunk))}))")
-        store.db.execute(f"UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE state = 'sent' AND {stories}",
-                         [now, channel_id, *chunk])
-        store.db.execute(f"UPDATE alerts SET story_grew = 1 WHERE state IN ('queued', 'update_queued') AND {stories}",
-                         [channel_id, *chunk])
 
 
 def _local(date: str, tz: tzinfo | None) -> datetime | None:

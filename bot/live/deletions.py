@@ -12,7 +12,6 @@ from typing import Any
 from telethon import TelegramClient, errors, events
 from telethon.tl import types
 
-from ..alert.outbox import story_alerts_changed
 from ..store.db import Store, iso
 from .dbfaults import Outage, store_down
 from .events import ALBUM_MAX
@@ -90,10 +89,7 @@ class Deletions:
     async def _mark_deleted(self, channel_id: int, ids: Sequence[int], at: str, how: str) -> int:
         """Mark the stored posts among `ids` deleted; their alerts' updates go out. Returns how many."""
         async with self._lock:  # not between a batch's read of the store and its write
-            with self.store.transaction():  # the story's other alerts learn it with the mark, or neither
-                marked = self.store.mark_deleted(channel_id, ids, at)
-                if marked:
-                    story_alerts_changed(self.store, channel_id, marked, at)
+            marked = self.store.mark_deleted(channel_id, ids, at)
             if marked:
                 self._marks += 1
                 self._marked.update(((channel_id, i), self._marks) for i in marked)
@@ -138,27 +134,11 @@ class Deletions:
         back = 0
         for channel_id, ids in shown.items():
             ids = [i for i in ids if self._marked.get((channel_id, i), -1) <= seen]
-            done = self._unmark_deleted(channel_id, ids) if ids else []
+            done = self.store.unmark_deleted(channel_id, ids, iso(self.clock()) or "") if ids else []
             for i in done:
                 self._marked.pop((channel_id, i), None)
             back += len(done)
         return back
-
-    def _unmark_deleted(self, channel_id: int, ids: list[int]) -> list[int]:
-        """`Store.unmark_deleted`, and the alerts of the stories of the posts un-marked queued for an
-        update in the same transaction; no write lock is taken when none of `ids` is marked (a
-        locked store is never waited for on every read)."""
-        chunks = [ids[i:i + 900] for i in range(0, len(ids), 900)]
-        if not any(self.store.db.execute(f"SELECT 1 FROM posts WHERE channel_id = ? AND message_id IN "
-                                         f"({','.join('?' * len(chunk))}) AND deleted_at IS NOT NULL LIMIT 1",
-                                         [channel_id, *chunk]).fetchone() for chunk in chunks):
-            return []
-        now = iso(self.clock()) or ""
-        with self.store.transaction():
-            done = self.store.unmark_deleted(channel_id, ids, now)
-            if done:
-                story_alerts_changed(self.store, channel_id, done, now)
-        return done
 
     async def _deleted_in_read(self, w: Watched, messages: Sequence[Any], after: int | None = None,
                                seen: int | None = None) -> int:

@@ -374,7 +374,7 @@ class Store:
     def mark_deleted(self, channel_id: int, message_ids: Collection[int], at: str) -> list[int]:
         """The channel deleted these posts (`at`: when we learnt it, ISO UTC): the stored ones not
         marked yet are marked, nothing is removed, and their sent alerts are queued for an update
-        that says so. Returns the ids newly marked."""
+        that says so (and those of their stories, whose story line marks them). Returns the ids newly marked."""
         ids = sorted(set(message_ids))
         marked: list[int] = []
         with self.transaction():
@@ -429,11 +429,13 @@ class Store:
             "AND deleted_at IS NOT NULL ORDER BY message_id", [channel_id, low, high])]
 
     def _alerts_changed(self, channel_id: int, message_ids: Sequence[int], now: str) -> None:
-        """The alerts of these posts must show them again (deleted, or not deleted after all): a sent
-        one is queued for an update; one being sent now is sent again after (as a story that grew)."""
+        """The alerts of these posts' stories must show them again (deleted, or not deleted after all:
+        the alerted post's own line, a follower's mark in the story line): a sent one is queued for an
+        update; one being sent now is sent again after (as a story that grew)."""
         for i in range(0, len(message_ids), 900):
             chunk = list(message_ids[i:i + 900])
-            where = f"channel_id = ? AND message_id IN ({','.join('?' * len(chunk))})"
+            where = (f"story_id IN (SELECT story_id FROM posts WHERE channel_id = ? AND story_id IS NOT NULL "
+                     f"AND message_id IN ({','.join('?' * len(chunk))}))")
             self.db.execute(f"UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE state = 'sent' AND {where}",
                             [now, channel_id, *chunk])
             self.db.execute(f"UPDATE alerts SET story_grew = 1 WHERE state IN ('queued', 'update_queued') AND {where}",
