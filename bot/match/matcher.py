@@ -496,11 +496,9 @@ class _Doc:
             if ending is not None and not _year(tok.text):
                 entries = _union(entries, matcher._lookup(ending))
             for tid, kind, score in entries:
-                if kind == "ending":  # a bare ending term: only the ending of this number (58-я, 137го)
-                    if ending is None and split_ordinal(tok.text) is None:
-                        continue
-                    kind = "exact"
-                elif kind == "ordinal":  # a number as an ordinal: only with its ending (137-го, 137го)
+                if kind == "ordinal" or kind == "ending":
+                    # a number as an ordinal, and a bare ending term (=го): only a number with its
+                    # ending, hyphenated or glued (137-го, 137го); never the bare number nor «я» alone
                     if ending is None and split_ordinal(tok.text) is None:
                         continue
                     kind = "exact"
