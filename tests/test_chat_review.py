@@ -133,3 +133,21 @@ def test_export_as_xlsx_says_when_a_cell_was_cut_at_excels_limit(commands: Comma
     r = ask(commands, "/export xlsx")
     assert r.html.endswith("; 1 cell cut at Excel's 32,767 characters (the csv export has them whole)"), r.html
     assert "cut" not in ask(commands, "/export csv").html
+
+
+def test_a_period_after_the_newest_stored_post_says_so_in_search_export_and_stories(commands: Commands) -> None:
+    """`tgwatch search --since 7d` on a store whose posts end earlier says so on stderr; /search,
+    /export and /stories answered «No stored post in the last 7 d» (or sent an empty file) as if
+    nothing had happened in that week. They now end with one line naming the newest stored post."""
+    commands.clock = lambda: datetime(2026, 12, 30, 12, tzinfo=timezone.utc)  # five weeks after the newest post
+    hint = ("ℹ️ Nothing stored is in that period: the newest stored post is from 2026-11-23 15:00 MSK "
+            "(a period like 7d counts back from now).")
+    for text in ("/search дезертир 7d", "/export", "/export desertion 30d xlsx", "/stories", "/stories 1w"):
+        r = ask(commands, text)
+        first, last = r.html.split("\n")
+        assert last == hint and "Nothing stored" not in first, (text, r.html)
+    assert ask(commands, "/export").file is not None  # the (empty) file still comes
+    # a period that reaches the stored posts, or no period: no such line, found or not
+    for text in ("/search дезертир 60d", "/search нетакогослова 60d", "/search нетакогослова", "/export 60d",
+                 "/stories 60d"):
+        assert "Nothing stored" not in ask(commands, text).html, text

@@ -32,7 +32,8 @@ from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
 from ..post import link_channel
-from ..store.read import AmbiguousChannel, iter_export_rows, resolve_channels, search_posts, story_detail, top_stories
+from ..store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, search_posts,
+                          story_detail, top_stories)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -362,24 +363,26 @@ class Commands:
 
         cut: Counter[str] = Counter()  # xlsx cells too long for Excel
 
-        def write(store: Store) -> tuple[int, bytes]:
+        def write(store: Store) -> tuple[int, bytes, OutsideStored | None]:
             rows = iter_export_rows(store, rules=rules, since=now - span)
             if fmt == "csv":
                 buf = io.StringIO()
                 n = write_csv(rows, buf, excel=True)  # with a BOM: for Excel
-                return n, buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
-            with tempfile.TemporaryDirectory() as d:
-                path = Path(d) / name
-                n = write_xlsx(rows, path, cut)
-                return n, path.read_bytes()
+                data = buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+            else:
+                with tempfile.TemporaryDirectory() as d:
+                    path = Path(d) / name
+                    n = write_xlsx(rows, path, cut)
+                    data = path.read_bytes()
+            return n, data, None if n else outside_stored(store, now - span, None)
 
-        n, data = await self._off_loop(write)
+        n, data, outside = await self._off_loop(write)
         caption = (f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(', '.join(rules))}" if rules else "")
                    + f", last {_span_text(span)}")
         if cut:
             caption += (f"; {sum(cut.values())} cell{'s' * (sum(cut.values()) != 1)} cut at Excel's "
                         f"{XLSX_MAX_CHARS:,} characters (the csv export has them whole)")
-        return Reply(caption, file=data, file_name=name)
+        return Reply(caption + self._outside(outside), file=data, file_name=name)
 
     async def cmd_search(self, args: str, caller: Caller) -> Reply:
         words, span = args, None
@@ -389,10 +392,15 @@ class Commands:
         if not words.strip():
             raise CommandError("usage: /search WORDS [7d]")
         since = self.clock() - span if span else None
-        hits = await self._off_loop(lambda store: list(search_posts(store, words, SEARCH_SHOWN + 1, since=since)))
+
+        def find(store: Store) -> tuple[list[Any], OutsideStored | None]:
+            hits = list(search_posts(store, words, SEARCH_SHOWN + 1, since=since))
+            return hits, None if hits else outside_stored(store, since, None)
+
+        hits, outside = await self._off_loop(find)
         scope = f" in the last {_span_text(span)}" if span else ""
         if not hits:
-            return Reply(f"No stored post{scope} has {html.escape(_echo(words))}.")
+            return Reply(f"No stored post{scope} has {html.escape(_echo(words))}." + self._outside(outside))
         lines = [f"<b>{'More than ' + str(SEARCH_SHOWN) if len(hits) > SEARCH_SHOWN else len(hits)} "
                  f"post{'s' * (len(hits) != 1)}</b>{scope} with {html.escape(_echo(words))}, best first:"]
         for h in hits[:SEARCH_SHOWN]:
@@ -406,10 +414,15 @@ class Commands:
 
     async def cmd_stories(self, args: str, caller: Caller) -> Reply:
         span = parse_span(args) if args.strip() else timedelta(days=1)
-        rows = await self._off_loop(lambda store: top_stories(store, since=self.clock() - span, min_size=2,
-                                                               limit=STORIES_SHOWN))
+        since = self.clock() - span
+
+        def find(store: Store) -> tuple[list[Any], OutsideStored | None]:
+            rows = top_stories(store, since=since, min_size=2, limit=STORIES_SHOWN)
+            return rows, None if rows else outside_stored(store, since, None)
+
+        rows, outside = await self._off_loop(find)
         if not rows:
-            return Reply(f"No story of 2+ posts in the last {_span_text(span)}.")
+            return Reply(f"No story of 2+ posts in the last {_span_text(span)}." + self._outside(outside))
         lines = [f"<b>Largest stories</b>, last {_span_text(span)}:"]
         for r in rows:
             names = [t for _, t in r.channels]
@@ -549,6 +562,15 @@ class Commands:
             return resolve_channels(self.store, [key])[0]
         except AmbiguousChannel as e:  # a title several stored channels share
             raise CommandError(str(e)) from None
+
+    def _outside(self, outside: OutsideStored | None) -> str:
+        """The line a reply that found nothing ends with when its period lies wholly after the newest
+        stored post (or before the oldest), as the CLI's `note:` says (`outside_stored`): «nothing in
+        the last 7 d» must not read as «nothing happened» on a store whose posts end earlier."""
+        if outside is None:
+            return ""
+        return (f"\nℹ️ Nothing stored is in that period: the {'newest' if outside.after else 'oldest'} stored post is "
+                f"from {local_time(outside.edge, self.config.zone)} (a period like 7d counts back from now).")
 
     def _hits(self, since: datetime) -> dict[str, int]:
         rows = self.store.db.execute(

@@ -17,6 +17,7 @@ from ..config import ConfigError, load_config
 
 if TYPE_CHECKING:  # the store (sqlite_utils) is imported by the commands that open one: not by `rules check`
     from ..store.db import Store
+    from ..store.read import OutsideStored
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
@@ -153,34 +154,27 @@ def after_newest(since: datetime, newest: datetime | None) -> str:
     return f"--since {since:%Y-%m-%d %H:%M} UTC is after {what}"
 
 
-def outside_stored(stored: tuple[datetime, datetime] | None, since: datetime | None,
-                   until: datetime | None) -> str | None:
-    """What puts the span since <= date < until wholly after the newest stored post or before the
-    oldest (`stored`: their dates), else None: the command can find nothing there."""
-    if stored is None:
-        return None
-    oldest, newest = stored
-    if since is not None and since > newest:
-        return after_newest(since, newest)
-    if until is not None and until <= oldest:
-        # a bare --until day (read as the next midnight) is named as written
-        end = f"{until - timedelta(days=1):%Y-%m-%d}" if until.time() == datetime.min.time() and until.year > 1 \
-            else f"{until:%Y-%m-%d %H:%M} UTC"
-        return f"--until {end} is before the oldest stored post ({oldest:%Y-%m-%d %H:%M} UTC)"
-    return None
+def _outside_text(outside: OutsideStored, since: datetime | None, until: datetime | None) -> str:
+    """«--since … is after the newest stored post (…)», «--until … is before the oldest stored post
+    (…)»: the options as given, for a span `outside_stored` found outside the stored posts."""
+    if outside.after and since is not None:
+        return after_newest(since, outside.edge)
+    assert until is not None
+    # a bare --until day (read as the next midnight) is named as written
+    end = f"{until - timedelta(days=1):%Y-%m-%d}" if until.time() == datetime.min.time() and until.year > 1 \
+        else f"{until:%Y-%m-%d %H:%M} UTC"
+    return f"--until {end} is before the oldest stored post ({outside.edge:%Y-%m-%d %H:%M} UTC)"
 
 
 def note_outside_stored(store: Store, since: datetime | None, until: datetime | None) -> None:
     """One `note:` line on stderr when the span lies outside the stored posts' dates, so that a
     command finding nothing there is not read as nothing having happened."""
-    if since is None and until is None:
-        return
-    from ..store.read import stored_range
+    from ..store.read import outside_stored
 
-    problem = outside_stored(stored_range(store), since, until)
-    if problem:
-        err().print(f"note: {problem}: nothing stored is in that span (a span like 7d counts back from now)",
-                    markup=False)
+    outside = outside_stored(store, since, until)
+    if outside is not None:
+        err().print(f"note: {_outside_text(outside, since, until)}: nothing stored is in that span "
+                    "(a span like 7d counts back from now)", markup=False)
 
 
 def open_store(path: str, *, must_exist: bool = False) -> Store:

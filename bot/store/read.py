@@ -27,7 +27,7 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
-    "story_detail", "stored_range", "top_stories",
+    "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
 log = logging.getLogger(__name__)
@@ -402,6 +402,32 @@ def stored_range(store: Store) -> tuple[datetime, datetime] | None:
         return None
     return (oldest if oldest.tzinfo else oldest.replace(tzinfo=timezone.utc),
             newest if newest.tzinfo else newest.replace(tzinfo=timezone.utc))
+
+
+@dataclass(frozen=True)
+class OutsideStored:
+    """A span that lies wholly after the newest stored post (`after`) or before the oldest, and
+    that post's date (`edge`, UTC): a command asked about it finds nothing, however much happened."""
+
+    after: bool
+    edge: datetime
+
+
+def outside_stored(store: Store, since: datetime | None, until: datetime | None) -> OutsideStored | None:
+    """Whether the span since <= date < until lies wholly after the newest stored post or before the
+    oldest (None: it does not, there is no span, or the store is empty). Every face that takes a
+    period says so from this (the CLI's `note:` line, the chat's replies)."""
+    if since is None and until is None:
+        return None
+    stored = stored_range(store)
+    if stored is None:
+        return None
+    oldest, newest = stored
+    if since is not None and since > newest:
+        return OutsideStored(True, newest)
+    if until is not None and until <= oldest:
+        return OutsideStored(False, oldest)
+    return None
 
 
 def _channel_ids(store: Store, channels: Iterable[str | int]) -> list[int] | None:
