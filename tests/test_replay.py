@@ -376,6 +376,45 @@ def test_alerts_jsonl_file_one_object_per_alert(tmp_path: Path) -> None:
             assert 0 <= h["start"] < h["end"] <= len(x["text"])
 
 
+
+def test_jsonl_alerts_get_an_update_line_when_the_channel_deletes_a_post_of_the_story(tmp_path: Path) -> None:
+    """The terminal and the chat say when a channel deletes a post of an alerted story; the JSON
+    Lines file said nothing, so whatever reads it kept the post as standing. Each deletion now adds
+    an update line with the alerted post's `deleted_at` and each post's `deleted`, also when the
+    story's size is the same as in the update line before it (a run compared only the size with
+    the file's last line and took the deletion's line for a re-send of that one)."""
+    db, out = tmp_path / "s.db", tmp_path / "a.jsonl"
+    a = export(tmp_path / "a" / "result.json", [message(1, HIT_TEXT)])
+    b = export(tmp_path / "b" / "result.json", [message(7, HIT_TEXT, unix=1790000300)], chat_id=1700000043, name="Второй")
+    at1, at2 = "2026-09-21T14:00:00+00:00", "2026-09-21T15:00:00+00:00"
+
+    def deleted(channel_id: int, message_id: int, at: str) -> None:
+        store = Store(db)
+        try:
+            assert store.mark_deleted(channel_id, [message_id], at) == [message_id]
+        finally:
+            store.close()
+
+    assert replay(a, "--db", db, "--alerts", out).exit_code == 0
+    [alert] = jsonl_lines(out)
+    assert alert["deleted_at"] is None and "update" not in alert
+    deleted(1700000042, 1, at1)
+    assert replay(a, "--db", db, "--alerts", out).exit_code == 0
+    [_, gone] = jsonl_lines(out)
+    assert gone["update"] is True and gone["alert_id"] == alert["alert_id"] and gone["deleted_at"] == at1, gone
+    assert replay(b, "--db", db, "--alerts", out).exit_code == 0  # Второй copies the post: the story grows
+    grown = jsonl_lines(out)[2]
+    assert grown["story_size"] == 2 and grown["deleted_at"] == at1
+    assert [p["deleted"] for p in grown["posts"]] == [True, False] and grown["summary"].count("🗑") == 1
+    deleted(1700000043, 7, at2)
+    assert replay(b, "--db", db, "--alerts", out).exit_code == 0
+    lines = jsonl_lines(out)
+    assert len(lines) == 4, lines
+    assert lines[3]["story_size"] == 2 and [p["deleted"] for p in lines[3]["posts"]] == [True, True]
+    assert lines[3]["summary"].count("🗑") == 2
+    assert replay(b, "--db", db, "--alerts", out).exit_code == 0 and len(jsonl_lines(out)) == 4  # told once
+
+
 # -- bad input ------------------------------------------------------------------------------------
 
 

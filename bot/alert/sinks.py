@@ -50,6 +50,17 @@ class TerminalSink:
 class JsonlSink:
     """Appends one JSON object per alert to a file (flushed per line: safe to tail).
 
+    An alert's line: `alert_id`, `rule`, `severity`, `channel_id`, `channel` (title), `username`,
+    `message_id`, `link`, `date` (ISO 8601 UTC), `terms`, `hits` (`term`, `form`, `start`, `end`,
+    `score`, `kind`; offsets into `text`), `story_id`, `story_size`, `text`, and `deleted_at`: when
+    tgwatch learnt that the channel deleted the post (ISO 8601 UTC), null while it stands.
+
+    An update line (`"update": true`) follows when an alerted story changes: it grew, or one of its
+    posts was deleted by its channel (or shown again after all). It gives the story as it is now:
+    `alert_id`, `rule`, `story_id`, `story_size`, `summary` (the story line, 🗑 after a deleted
+    post), `deleted_at` of the alerted post (as in the alert's line), and `posts` (a story of 2+
+    posts, oldest first: `channel`, `date`, `link`, `deleted` true for a post its channel deleted).
+
     A run stopped between writing an alert's line and marking the alert sent in the store sends
     it again next time: that alert, the file's last line, is not written twice."""
 
@@ -63,9 +74,14 @@ class JsonlSink:
 
     @staticmethod
     def _key(rec: dict[str, object]) -> tuple[object, ...]:
-        """Which alert a line tells of (an update of a grown story is news: its size counts)."""
+        """Which alert a line tells of (an update of a grown story is news: its size counts; so is a
+        post deleted, or shown again: the update after it has the story's size unchanged)."""
+        posts = rec.get("posts")
+        gone = tuple(sorted(str(p.get("link")) for p in posts if isinstance(p, dict) and p.get("deleted"))) \
+            if isinstance(posts, list) else ()
         return (bool(rec.get("update")), rec.get("alert_id"), rec.get("rule"), rec.get("story_id"),
-                rec.get("story_size") if rec.get("update") else None, rec.get("channel_id"), rec.get("message_id"))
+                rec.get("story_size") if rec.get("update") else None, rec.get("channel_id"), rec.get("message_id"),
+                rec.get("deleted_at"), gone)
 
     def _last_line(self) -> tuple[object, ...] | bool | None:
         """The key of the file's last line; False when it is cut short; None when there is none."""
@@ -91,8 +107,9 @@ class JsonlSink:
         if alert.update:
             self._write({
                 "update": True, "alert_id": alert.id, "rule": alert.rule, "story_id": alert.story_id,
-                "story_size": alert.story_size, "summary": story_line(alert),
-                "posts": [{"channel": t, "date": d, "link": link} for t, d, link in alert.story],
+                "story_size": alert.story_size, "summary": story_line(alert), "deleted_at": alert.deleted_at,
+                "posts": [{"channel": t, "date": d, "link": link, "deleted": link in alert.story_deleted}
+                          for t, d, link in alert.story],
             })
             return
         rec = {
@@ -101,6 +118,7 @@ class JsonlSink:
             "link": alert.link, "date": alert.date, "terms": alert.terms,
             "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]} for h in alert.hits],
             "story_id": alert.story_id, "story_size": alert.story_size, "text": alert.text,
+            "deleted_at": alert.deleted_at,
         }
         self._write(rec)
 
