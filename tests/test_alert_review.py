@@ -14,7 +14,7 @@ from telethon.helpers import add_surrogate
 from telethon.tl.types import MessageEntityBold
 
 from bot.alert.html import render_html
-from bot.alert.outbox import load_alert
+from bot.alert.outbox import deliver_queued, load_alert
 from bot.alert.sinks import TerminalSink
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
@@ -142,3 +142,23 @@ def test_a_long_matched_link_is_cut_on_the_matched_line() -> None:
     url = "https://t.me/baza/" + "x" * 200
     line = matched_words(f"Источник: {url}", (("url:t.me/baza", url, 10, 10 + len(url), 1.0, "url"),))
     assert line == url[:59] + "… ← url:t.me/baza"
+
+
+def test_the_terminal_update_says_when_the_channel_deleted_the_alerted_post(tmp_path: Path) -> None:
+    """The chat's alert gains «🗑 deleted by the channel at 10:00»; the terminal's update line showed
+    only the story line, which for a story of one post marks nothing: «UPDATE … first: SHOT 09:04»
+    told the analyst nothing had changed."""
+    store = Store(tmp_path / "t.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("desertion", "дезертир")]))
+    t = datetime(2024, 11, 20, 9, 4, tzinfo=timezone.utc)
+    list(pipe.process([Post(channel_id=1, message_id=1, date=t, text="В Подольске задержан дезертир",
+                            channel_title="SHOT", channel_username="shot")]))
+    sink = TerminalSink()
+    with sink.console.capture():
+        assert deliver_queued(store, sink) == 1
+    assert store.mark_deleted(1, [1], "2024-11-20T10:00:00+00:00") == [1]
+    with sink.console.capture() as out:
+        assert deliver_queued(store, sink) == 1
+    assert out.get().strip() == ("UPDATE [desertion] story #1: first: SHOT 09:04 · 🗑 deleted by the channel at 10:00: "
+                                 "https://t.me/shot/1")
+    store.close()

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..text import printable
-from .outbox import Alert, snippet, story_line
+from .outbox import Alert, deleted_line, snippet, story_line
 
 __all__ = ["TerminalSink", "JsonlSink", "NullSink"]
 
@@ -26,7 +26,10 @@ class TerminalSink:
     def send(self, alert: Alert) -> None:
         if alert.update:
             line = Text("UPDATE", style="bold cyan").append(f" [{alert.rule}] story #{alert.story_id}: ")
-            self.console.print(line.append(printable(story_line(alert))))
+            line.append(printable(story_line(alert)))
+            if alert.deleted_at:  # the alerted post itself: a story of one post has no story line to mark
+                line.append(f" · {deleted_line(alert)}: ").append(alert.link, style="underline")
+            self.console.print(line)
             return
         label, style = _SEVERITY.get(alert.severity, (alert.severity.upper(), "bold"))
         head = Text(f" {label} ", style=style).append(f" {alert.title}", style="bold")
