@@ -131,3 +131,89 @@ def test_a_chat_that_cannot_be_written_to_gets_the_digest_deletion_reply_when_it
             assert [n.reply_to for n in deletion_notices(fake)] == [digest.id]
     run(go())
 
+
+def not_deleted_notices(fake: FakeTelegram) -> list[Any]:
+    return [m for m in fake.chat if m.text.startswith("↩️")]
+
+
+def test_a_digest_item_shown_again_after_its_deletion_reply_gets_one_reply_saying_so(fake: FakeTelegram,
+                                                                                   tmp_path: Path) -> None:
+    """Telegram said the weather post was deleted, and the digest got its reply; then Telegram shows
+    the post (an edit: it never edits a deleted message). The chat was left believing it gone: it
+    now gets one silent reply to the digest message, once across restarts; a deletion after that
+    is news again and told again."""
+    async def go() -> None:
+        clock = Clock(now() - timedelta(minutes=10))
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg, digest = await digested(fake, service)
+            sent_at, posted = clock.now, fake.messages(SHOT)[-1].date
+            clock.now = now()
+            fake.delete(SHOT, [msg], keep=True)  # a wrong deletion signal
+            await eventually(lambda: deletion_notices(fake))
+            assert not_deleted_notices(fake) == []
+            fake.edit(SHOT, msg, NEUTRAL + " (обновлено)")
+            await eventually(lambda: not_deleted_notices(fake))
+            [note] = not_deleted_notices(fake)
+            assert note.reply_to == digest.id and note.peer == ANALYST and note.silent
+            assert note.text == f"↩️ not deleted after all: SHOT post from the digest of {hhmm(sent_at, posted)} · Weather"
+            assert next(e.url for e in note.entities if hasattr(e, "url")) == f"https://t.me/shot_shot/{msg}"
+            await service.poll()  # the re-read holds it too: nothing more is said
+            await service.sender.deliver()
+            assert len(not_deleted_notices(fake)) == 1 and len(deletion_notices(fake)) == 1
+            fake.delete(SHOT, [msg])  # deleted for good now: news again, told again
+            await eventually(lambda: len(deletion_notices(fake)) == 2)
+            assert deletion_notices(fake)[-1].reply_to == digest.id
+            await service.sender.deliver()
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # once: nor after a restart
+            await service.poll()
+            await service.sender.deliver()
+            assert len(deletion_notices(fake)) == 2 and len(not_deleted_notices(fake)) == 1
+    run(go())
+
+
+def test_an_item_the_digest_showed_deleted_gets_one_reply_when_it_is_shown_again(fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            fake.delete(SHOT, [msg], keep=True)
+            await eventually(lambda: service.store.deleted_at(SHOT, msg) is not None)
+            await service.sender.send_digest()
+            [digest] = digests(fake)
+            assert GONE in digest.text and deletion_notices(fake) == []
+            fake.edit(SHOT, msg, NEUTRAL + " (обновлено)")
+            await eventually(lambda: not_deleted_notices(fake))
+            await service.sender.deliver()
+            assert [n.reply_to for n in not_deleted_notices(fake)] == [digest.id] and deletion_notices(fake) == []
+    run(go())
+
+
+def test_a_crash_between_sending_the_not_deleted_reply_and_recording_it_never_shows_it_twice(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    async def go() -> None:
+        clock = Clock(now())
+        with contextlib.suppress(sqlite3.OperationalError):  # the crash
+            async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+                msg, digest = await digested(fake, service)
+                fake.delete(SHOT, [msg], keep=True)
+                await eventually(lambda: deletion_notices(fake))
+                store = service.sender.store
+                execute = store.db.execute
+
+                def lost(sql: str, *a: Any, **kw: Any) -> Any:
+                    if sql.startswith("DELETE FROM deliveries"):  # the reply went; recording it fails
+                        raise sqlite3.OperationalError("disk I/O error")
+                    return execute(sql, *a, **kw)
+                store.db.execute = lost  # type: ignore[method-assign]
+                fake.edit(SHOT, msg, NEUTRAL + " (обновлено)")
+                await eventually(lambda: not_deleted_notices(fake))
+                await service.sender.deliver()
+        assert len(not_deleted_notices(fake)) == 1
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            await service.sender.deliver()
+            await eventually(lambda: not service.store.db.execute(
+                "SELECT 1 FROM deliveries WHERE part IN (-1, -3)").fetchall())
+            await service.sender.deliver()
+            assert [n.reply_to for n in not_deleted_notices(fake)] == [digest.id]
+    run(go())

@@ -6,7 +6,8 @@ marking sent never shows the analyst a second copy. Story updates edit the sent 
 
 A post the channel deletes is told once per (alert, chat): by editing the alert, by a reply to it
 where it cannot be edited, or, for an alert that went out as an item of a digest, by a reply to the
-digest message that carried the item (`_tell_digest_deletions`).
+digest message that carried the item (`_tell_digest_deletions`); when Telegram then shows that
+post again (the deletion signal was wrong), one more reply to the digest message says so.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ DELETED_PART = -1
 # digest in that chat: message_id is the digest part holding the item (what a deletion notice replies
 # to; None when unknown), random_id that part's, sent_at when it went (the time the notice names).
 DIGEST_PART = -2
+# The deliveries row (alert, chat, RESTORED_PART) holds the random_id of the reply telling a chat
+# told of a digest item's deletion that the post is not deleted after all (stored before the first
+# attempt). Once that reply is sent, it goes with the DELETED_PART row: the chat knows the post
+# stands, and a later deletion is news again.
+RESTORED_PART = -3
+RESTORED_MARK = "↩️ not deleted after all"
+_NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
 _NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
@@ -201,7 +209,8 @@ class Sender:
         # digest parts sent whose items are not recorded yet (the store could not take them then):
         # (chat, random_id, message id, [(alert id, shown deleted)])
         self._digest_items: list[tuple[str, int, int | None, list[tuple[int, bool]]]] = []
-        self._told_due: dict[tuple[int, str], tuple[int, _Due]] = {}  # (alert, chat) -> a digest deletion notice's back-off
+        # (alert, chat, part) -> the back-off of a digest item's deletion (or not-deleted) notice
+        self._told_due: dict[tuple[int, str, int], tuple[int, _Due]] = {}
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
         self._notices: deque[tuple[str, str, int]] = deque()  # (chat, text, random_id), oldest first
         self._unsent: dict[int, tuple[str, str, int]] = {}  # random_id -> notice not sent yet (stored)
@@ -525,42 +534,55 @@ class Sender:
 
     async def _tell_deleted(self, peer: Any, chat: str, alert_id: int, reply_to: int | None, notice: str,
                             sent: dict[tuple[str, int], dict[str, object]], silent: bool,
-                            why: str = "cannot be edited") -> None:
+                            why: str = "cannot be edited", part: int = DELETED_PART) -> None:
         """Reply to the alert message `reply_to` (None: unknown, no reply) that its post was deleted,
         once per chat: told before (by the alert or a notice), nothing is sent; the random_id is
-        stored before the first attempt, so a retry or a restart never shows it twice."""
-        d = sent.get((chat, DELETED_PART))
+        stored before the first attempt, so a retry or a restart never shows it twice. With
+        `part` RESTORED_PART, the reply says the post is not deleted after all (a digest item's);
+        once sent, both rows go (`RESTORED_PART`)."""
+        d = sent.get((chat, part))
         if d is not None and d["sent_at"] is not None:
             return
         if d is None:
             rid = secrets.randbits(63)
-            self.store.plan_delivery(alert_id, chat, DELETED_PART, rid, "")  # committed before the first attempt
-            sent[(chat, DELETED_PART)] = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
+            self.store.plan_delivery(alert_id, chat, part, rid, "")  # committed before the first attempt
+            sent[(chat, part)] = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
         else:
             rid = int(d["random_id"])  # type: ignore[arg-type]
         text, entities = to_parts(notice)[0]
         topic = chat_topic(chat)[1]
         where = (types.InputReplyToMessage(reply_to_msg_id=reply_to, top_msg_id=topic if topic and topic != 1 else None)
                  if reply_to is not None else _topic(chat))
-        what = f"deletion notice of alert {alert_id} in chat {chat}"
+        kind = "deletion" if part == DELETED_PART else "not-deleted"
+        what = f"{kind} notice of alert {alert_id} in chat {chat}"
+        mark = _NOTICE_MARK[part]
         try:
-            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=where, replying=reply_to)
+            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=where, replying=reply_to,
+                                           mark=mark)
         except errors.RPCError as e:
             if reply_to is None or telegram_code(e) not in _REPLY_GONE:
                 raise
             # the alert message is gone from the chat: the notice stands alone (the failed send used no random_id)
-            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=_topic(chat))
+            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=_topic(chat), mark=mark)
+        if part == RESTORED_PART:  # one statement: both rows go at once, or neither
+            self.store.db.execute("DELETE FROM deliveries WHERE alert_id = ? AND chat = ? AND part IN (?, ?)",
+                                  [alert_id, chat, DELETED_PART, RESTORED_PART])
+            sent.pop((chat, DELETED_PART), None)
+            sent.pop((chat, RESTORED_PART), None)
+            log.info("alert %d in chat %s %s: a reply says its post is not deleted after all", alert_id, chat, why)
+            return
         self.store.mark_delivered(alert_id, chat, DELETED_PART, mid, digest)
         sent[(chat, DELETED_PART)] = {**sent[(chat, DELETED_PART)], "sent_at": "now"}
         log.info("alert %d in chat %s %s: a reply says its post was deleted", alert_id, chat, why)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
                     markup: Any = None, *, what: str = "message", reply_to: Any = None,
-                    replying: int | None = None) -> tuple[int | None, str]:
+                    replying: int | None = None, mark: str = DELETED_MARK) -> tuple[int | None, str]:
         """Send one message part; returns its id (None when unknown) and the `_digest` of what the
         chat shows: this text, or, when an earlier attempt with this random_id got there first, the
         text that attempt carried. `reply_to` names the forum topic, or with `replying` (a message
-        the part answers: a deletion notice's alert) that message and the topic as `top_msg_id`."""
+        the part answers: a deletion notice's alert) that message and the topic as `top_msg_id`;
+        `mark`: how such a reply starts (`_find_sent`)."""
         request = functions.messages.SendMessageRequest(
             peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
             reply_markup=markup, reply_to=reply_to)
@@ -570,7 +592,7 @@ class Sender:
             # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
             # before storing it): find the message so story updates can still edit it.
             topic = None if reply_to is None else reply_to.top_msg_id if replying is not None else reply_to.reply_to_msg_id
-            found = await self._find_sent(peer, text, entities, topic, replying=replying)
+            found = await self._find_sent(peer, text, entities, topic, replying=replying, mark=mark)
             if found is None:
                 log.warning("%s was already sent (Telegram knows its random_id) but its message id is "
                             "unknown: story updates will not edit it", what)
@@ -580,20 +602,22 @@ class Sender:
         return _sent_id(result, random_id), _digest(text, entities)
 
     async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
-                         limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None) -> Any:
+                         limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None,
+                         mark: str = DELETED_MARK) -> Any:
         """Our own recent message in the chat and forum topic (None: General or no forum) with this
         text, or that is the same alert as it (`_same_alert`: an earlier attempt sent it before the
         story grew), if Telegram lets us read it: the same alert sent to two topics of one group
         must not be taken for the other topic's copy (its story updates would edit that one).
         Looked for among the last `limit` messages, newest first: analysts talk in the chat, so one
         page can miss it; bounded, as each 100 are a history request (a bot reads none). With
-        `replying`, the reply to that message: a deletion notice (its time may read otherwise)."""
+        `replying`, the reply to that message that starts with `mark`: a deletion notice (its time
+        may read otherwise), or the notice that the post is not deleted after all."""
         try:
             async for m in self.client.iter_messages(peer, limit=limit, wait_time=0):
                 if not m.out or _topic_of(m) != topic:
                     continue
                 if replying is not None:
-                    if getattr(m.reply_to, "reply_to_msg_id", None) == replying and (m.message or "").startswith(DELETED_MARK):
+                    if getattr(m.reply_to, "reply_to_msg_id", None) == replying and (m.message or "").startswith(mark):
                         return m
                 elif m.message == text or _same_alert(m, text, entities):
                     return m
@@ -887,36 +911,47 @@ class Sender:
         is silent too). The notice's random_id is stored before the first attempt (`_tell_deleted`),
         so a crash or a retry never shows it twice; a flood wait pauses it with every send, a chat
         that cannot be written to is waited for, and a notice Telegram refuses as a message is
-        given up after MAX_ATTEMPTS (one log line)."""
+        given up after MAX_ATTEMPTS (one log line).
+
+        When Telegram then shows the post (the deletion signal was wrong), a chat that was told of
+        the deletion (by a reply, or by the digest itself) gets one more reply, the same way, saying
+        it is not deleted after all; a later deletion is then told again."""
         if self._paused():
             return
-        rows = list(self.store.db.query(
-            "SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, t.random_id FROM alerts a "
-            "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
-            "JOIN deliveries d ON d.alert_id = a.id AND d.part = ? "
-            "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
+        told = ("SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, t.random_id FROM alerts a "
+                "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
+                "JOIN deliveries d ON d.alert_id = a.id AND d.part = ? ")
+        deleted = list(self.store.db.query(
+            told + "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
             "WHERE a.state = 'digested' AND p.deleted_at IS NOT NULL AND t.sent_at IS NULL ORDER BY a.id, d.chat",
             [DIGEST_PART, DELETED_PART]))
-        for row in rows:
+        shown = list(self.store.db.query(  # the chat was told of the deletion (not a notice given up on)
+            told + "JOIN deliveries g ON g.alert_id = a.id AND g.chat = d.chat AND g.part = ? "
+            "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
+            "WHERE a.state = 'digested' AND p.deleted_at IS NULL AND g.sent_at IS NOT NULL "
+            "AND g.text_hash NOT LIKE 'refused%' AND t.sent_at IS NULL ORDER BY a.id, d.chat",
+            [DIGEST_PART, DELETED_PART, RESTORED_PART]))
+        for row, part in [*((r, DELETED_PART) for r in deleted), *((r, RESTORED_PART) for r in shown)]:
             alert_id, chat = int(row["alert_id"]), str(row["chat"])  # type: ignore[arg-type]
-            key = (alert_id, chat)
+            key = (alert_id, chat, part)
             due = self._told_due.get(key)
             if chat not in self.chats or (due is not None and self._waiting(due[1])):
                 continue
             if self._paused():
                 return
             alert = load_alert(self.store, alert_id, self.titles)
-            if alert is None or not alert.deleted_at:
+            if alert is None or bool(alert.deleted_at) != (part == DELETED_PART):
                 continue
             sent: dict[tuple[str, int], dict[str, object]] = {}
             if row["random_id"] is not None:  # planned by an earlier attempt (or run): the same random_id
-                sent[(chat, DELETED_PART)] = {"random_id": row["random_id"], "message_id": None, "sent_at": None,
-                                              "text_hash": ""}
+                sent[(chat, part)] = {"random_id": row["random_id"], "message_id": None, "sent_at": None, "text_hash": ""}
             mid = None if row["message_id"] is None else int(row["message_id"])  # type: ignore[arg-type]
+            notice = (self._digest_deleted_notice if part == DELETED_PART else self._digest_shown_notice)(
+                alert, str(row["digest_at"]))
             try:
                 peer = await self._peer(chat)
-                await self._tell_deleted(peer, chat, alert_id, mid, self._digest_deleted_notice(alert, str(row["digest_at"])),
-                                         sent, silent=True, why="went out in a digest")
+                await self._tell_deleted(peer, chat, alert_id, mid, notice, sent, silent=True, why="went out in a digest",
+                                         part=part)
             except errors.FloodError as e:
                 self._pause(e)
                 log.warning("deletion notices held: Telegram asks to wait (%s); sent when the wait ends", telegram_code(e))
@@ -930,16 +965,17 @@ class Sender:
                 if held:
                     self._chat_failed(chat, e)
                 failures = self._told_due.get(key, (0,))[0] + 1
+                kind = "deletion" if part == DELETED_PART else "not-deleted"
                 if not held and failures >= MAX_ATTEMPTS:
                     self._told_due.pop(key, None)
-                    self.store.mark_delivered(alert_id, chat, DELETED_PART, None, f"refused: {telegram_code(e)}")
-                    log.warning("deletion notice of alert %d in chat %s not sent (%s) after %d attempts: given up",
-                                alert_id, chat, telegram_code(e), failures)
+                    self.store.mark_delivered(alert_id, chat, part, None, f"refused: {telegram_code(e)}")
+                    log.warning("%s notice of alert %d in chat %s not sent (%s) after %d attempts: given up",
+                                kind, alert_id, chat, telegram_code(e), failures)
                     continue
                 delay = _retry_delay(failures - 1, chat_level=held)
                 self._told_due[key] = (failures, self._after(delay))
-                log.warning("deletion notice of alert %d in chat %s not sent (%s), attempt %d; retried in %d s",
-                            alert_id, chat, telegram_code(e), failures, delay)
+                log.warning("%s notice of alert %d in chat %s not sent (%s), attempt %d; retried in %d s",
+                            kind, alert_id, chat, telegram_code(e), failures, delay)
             else:
                 self._told_due.pop(key, None)
                 self._chat_works(chat)
@@ -950,6 +986,13 @@ class Sender:
         return (f'{html.escape(deleted_line(alert, self.tz))}: <a href="{html.escape(alert.link, quote=True)}">'
                 f"{html.escape(alert.channel_title)}</a> post from the digest of "
                 f"{html.escape(short_time(digest_at, self.tz, alert.date))} · {html.escape(alert.title)}")
+
+    def _digest_shown_notice(self, alert: Alert, digest_at: str) -> str:
+        """«↩️ not deleted after all: SHOT post from the digest of 13:00 · Weather» (HTML), the channel
+        linked to the post: the item a deletion notice (or the digest) called deleted stands."""
+        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> '
+                f"post from the digest of {html.escape(short_time(digest_at, self.tz, alert.date))} · "
+                f"{html.escape(alert.title)}")
 
     def _collect_digest(self, now: datetime) -> int:
         with self.store.transaction():
