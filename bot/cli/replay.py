@@ -23,8 +23,10 @@ from ..alert.outbox import deliver_queued
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..pipeline import Pipeline
+from ..rematch import Rematch, Stale, last_rowid, record_coverage, rematch, stale_rules
 from ..source import Note, Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
+from ..store.db import Store
 from ..worker import default_workers
 from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, counted, err, fail, open_store, out
 from .rules import load_or_fail
@@ -71,6 +73,8 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     except OSError as e:
         store.close()
         fail(f"--alerts {alerts}: cannot write ({e.strerror})")
+    upto = last_rowid(store)  # the posts stored before this run: a rule added or changed since has not seen them
+    stale = stale_rules(store, matcher.rules, upto, groups)
     # a second process matches while this one stores (started before the progress bar's thread)
     pipeline = Pipeline(store, matcher, alert_state="muted" if alerts == "none" else "queued", since=since,
                         workers=default_workers())
@@ -85,15 +89,18 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
 
     n_files = len(found)
     console = err()
-    progress = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     interrupted = False
+    again = Rematch()
     stopped_by = _StopSignals()
     try:
         with progress:
-            task = progress.add_task("replay", total=None)
+            task = progress.add_task("replaying", total=None)
             for _ in pipeline.process(read_by_date(paths, skips), on_batch=deliver):
                 progress.advance(task)
+            again = _catch_up(store, matcher, stale, upto, groups, since, pipeline.alert_state, progress)
+            deliver(None)
     except KeyboardInterrupt:
         interrupted = True
         err().print("interrupted: every batch committed so far is stored; replay the same files again to finish")
@@ -103,14 +110,31 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()
-    _summary(pipeline, skips, n_files, db_path, shown)
+    _summary(pipeline, skips, n_files, db_path, shown, again)
     if interrupted:
         sys.exit(128 + stopped_by.signal)  # as a shell reports it (130 for Ctrl-C): `replay ... && export ...` stops here
     if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") and not isinstance(k, Note) for k in skips):
         sys.exit(1)  # not one post could be read: the lines above say why
 
 
-def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0) -> None:
+def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, groups: dict[str, tuple[str, ...]], since: datetime | None,
+              alert_state: str, progress: Progress) -> Rematch:
+    """Match the posts stored before this run with the rules added or changed since (`bot.rematch`), then
+    record that the store is matched with today's rules (not for a rule `--since` left posts of)."""
+    again = Rematch()
+    if stale:
+        low = min(s.through for s in stale)
+        n = int(store.db.execute("SELECT count(*) FROM posts WHERE rowid > ? AND rowid <= ?", [low, upto]).fetchone()[0])
+        task = progress.add_task("matching stored posts again", total=n)
+        again = rematch(store, matcher.rules, stale, upto, groups=groups, alert_state=alert_state, since=since,
+                        progress=lambda k: progress.advance(task, k))
+    partial = {s.rule for s in stale} if since else set()
+    record_coverage(store, [r for r in matcher.rules if r.name not in partial], last_rowid(store), groups)
+    return again
+
+
+def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0,
+             again: Rematch | None = None) -> None:
     s = pipeline.summary
     c = out()
     notes = [k for k in skips if isinstance(k, Note)]  # posts kept, a bad field left out: not skipped
@@ -141,11 +165,17 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
                                         f"{joined['near']} reworded)")
     for rule, n in sorted(s.matches.items()):
         table.add_row(f"matched {rule}", str(n))
-    table.add_row("new alerts", str(s.alerts))
+    again = again or Rematch()
+    for rule, n in sorted(again.posts.items()):
+        table.add_row(f"matched {rule} again", f"{counted(n, 'stored post')} (a new or changed rule): {again.matched[rule]} match"
+                      + (f", {again.dropped[rule]} no longer" if again.dropped[rule] else "")
+                      + f", {counted(again.alerts[rule], 'new alert')}")
+    alerts = s.alerts + sum(again.alerts.values())
+    table.add_row("new alerts", str(alerts))
     if s.updates:
         table.add_row("alert updates", str(s.updates))
-    if shown > s.alerts + s.updates:  # queued by a run that stopped before it could show them
-        table.add_row("from earlier runs", f"{shown - s.alerts - s.updates} (queued, not shown until now)")
+    if shown > alerts + s.updates:  # queued by a run that stopped before it could show them
+        table.add_row("from earlier runs", f"{shown - alerts - s.updates} (queued, not shown until now)")
     table.add_row("store", db_path)
     c.print(table)
     _list("skipped", problems)

@@ -173,6 +173,13 @@ def _m9_refold(db: sqlite_utils.Database) -> None:
         log.info("search index: %d posts read again with today's folding", n)
 
 
+def _m10_rule_coverage(db: sqlite_utils.Database) -> None:
+    """Which rules the stored posts were matched with (`bot.rematch`): per rule, a digest of what
+    decides its matches and the last posts rowid matched with it. An older store has none: a replay
+    matches its posts once more with every rule (a rule added or changed since is caught up then)."""
+    db["rule_coverage"].create({"rule": str, "digest": str, "through": int, "updated_at": str}, pk="rule")
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
-              _m8_deleted, _m9_refold]
+              _m8_deleted, _m9_refold, _m10_rule_coverage]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,146 @@
+"""Rules added or changed since the stored posts were matched: match those posts again.
+
+The pipeline matches a post once, when it is new or edited; a replay of stored, unchanged posts
+matches nothing. So a rule fixed or added after a replay would never see the history it was
+written for. The store keeps, per rule, a digest of what decides its matches and the last posts
+rowid matched with it (`rule_coverage`, migration 10). `tgwatch replay` compares (`stale_rules`),
+matches the posts a rule has not seen as it is now (`rematch`: its matches, and one alert per
+story and rule as the pipeline queues them), then records what is covered (`record_coverage`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .match.matcher import Matcher
+from .match.rules import Rule, channel_key
+from .store.db import Store, iso, utcnow
+from .store.read import StoredPost
+from .store.schema import stored_links
+
+__all__ = ["Rematch", "Stale", "rematch", "record_coverage", "rule_digest", "stale_rules"]
+
+BATCH = 500  # posts per transaction
+
+
+def rule_digest(rule: Rule, groups: Mapping[str, Iterable[str | int]] | None = None) -> str:
+    """A digest of what decides a rule's matches: its query, exclusions, scope (with the config
+    groups it names expanded), severity and typo allowance. A title or a note changes nothing."""
+    scope = None
+    if rule.channels is not None:
+        members = {g.casefold(): sorted({channel_key(c) for c in m}) for g, m in (groups or {}).items()}
+        scope = sorted([c, members.get(c, [])] for c in rule.channels)
+    what = [rule.query, list(rule.exclude), scope, rule.severity, rule.typos]
+    return hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A rule the stored posts after rowid `through` were not matched with (0: none were, as it is now)."""
+
+    rule: str
+    through: int
+    changed: bool  # the rule was matched before, as it was then: its matches on these posts may be stale
+
+
+@dataclass
+class Rematch:
+    """What matching stored posts again found."""
+
+    posts: Counter[str] = field(default_factory=Counter)  # rule -> stored posts matched again with it
+    matched: Counter[str] = field(default_factory=Counter)  # rule -> of those, posts it matches now
+    dropped: Counter[str] = field(default_factory=Counter)  # rule -> posts it matched before, no longer
+    alerts: Counter[str] = field(default_factory=Counter)  # rule -> new alerts queued
+
+
+def last_rowid(store: Store) -> int:
+    """The newest stored post's rowid (0 for an empty store)."""
+    return int(store.db.execute("SELECT coalesce(max(rowid), 0) FROM posts").fetchone()[0])
+
+
+def stale_rules(store: Store, rules: Sequence[Rule], upto: int,
+                groups: Mapping[str, Iterable[str | int]] | None = None) -> list[Stale]:
+    """The enabled rules that some stored post up to rowid `upto` was not matched with as it is now."""
+    covered = {r: (d, t) for r, d, t in store.db.execute("SELECT rule, digest, through FROM rule_coverage")}
+    out = []
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        digest, through = covered.get(rule.name, (None, 0))
+        same = digest == rule_digest(rule, groups)
+        through = through if same else 0
+        if through < upto:
+            out.append(Stale(rule.name, through, changed=digest is not None and not same))
+    return out
+
+
+def record_coverage(store: Store, rules: Sequence[Rule], through: int,
+                    groups: Mapping[str, Iterable[str | int]] | None = None) -> None:
+    """Record that every stored post up to rowid `through` was matched with these rules as they are."""
+    now = utcnow()
+    with store.transaction():
+        store.db.conn.executemany(
+            "INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
+            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at",
+            [(r.name, rule_digest(r, groups), through, now) for r in rules if r.enabled])
+
+
+def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: int, *,
+            groups: Mapping[str, Iterable[str | int]] | None = None, alert_state: str = "queued",
+            since: datetime | None = None, progress: Callable[[int], None] | None = None) -> Rematch:
+    """Match the stored posts up to rowid `upto` (dated `since` or later) that each stale rule has not
+    seen as it is now: record its current matches, mark the ones it no longer makes as not current
+    (kept, as an edit's are), and queue one alert per story and rule, as the pipeline does.
+    `progress(n)` is told of each batch of n posts."""
+    todo = {s.rule: s for s in stale}
+    matcher = Matcher([r for r in rules if r.name in todo], groups=groups)
+    result = Rematch()
+    if not matcher.rules:
+        return result
+    low = min(s.through for s in todo.values())
+    sql = ("SELECT p.rowid, p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username, p.entities, "
+           "p.story_id FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.rowid > ? AND p.rowid <= ?"
+           + (" AND p.date >= ?" if since else "") + " ORDER BY p.rowid LIMIT ?")
+    while True:
+        rows = store.db.execute(sql, [low, upto, *([iso(since)] if since else []), BATCH]).fetchall()
+        if not rows:
+            return result
+        low = rows[-1][0]
+        with store.transaction():
+            _match_batch(store, matcher, todo, rows, alert_state, result)
+        if progress:
+            progress(len(rows))
+
+
+def _match_batch(store: Store, matcher: Matcher, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]],
+                 alert_state: str, result: Rematch) -> None:
+    now = utcnow()
+    had = set(store.db.execute(  # the batch's current matches of the rules matched again
+        "SELECT m.channel_id, m.message_id, m.rule FROM posts p JOIN matches m ON m.channel_id = p.channel_id "
+        f"AND m.message_id = p.message_id WHERE p.rowid >= ? AND p.rowid <= ? AND m.current = 1 AND m.rule IN "
+        f"({','.join('?' * len(todo))})", [rows[0][0], rows[-1][0], *todo]).fetchall())
+    gone: list[tuple[int, int, str]] = []
+    for rowid, cid, mid, date, text, link, title, username, entities, story_id in rows:
+        due = {name for name, s in todo.items() if rowid > s.through}
+        if not due:
+            continue
+        result.posts.update(due)
+        post = StoredPost(cid, mid, date or "", text or "", link or "", title or str(cid), username or None,
+                          stored_links(text or "", entities))
+        matches = [m for m in matcher.match(post) if m.rule in due]
+        found = {m.rule for m in matches}
+        gone += [(cid, mid, r) for r in due - found if (cid, mid, r) in had]
+        if not matches:
+            continue
+        store.write_matches(post, matches, now=now)  # type: ignore[arg-type]  (a StoredPost has what it reads)
+        result.matched.update(found)
+        for m in matches:
+            if story_id is not None and store.queue_alert(story_id, post, m, state=alert_state, now=now) is not None:  # type: ignore[arg-type]
+                result.alerts[m.rule] += 1
+    store.db.conn.executemany("UPDATE matches SET current = 0 WHERE channel_id = ? AND message_id = ? AND rule = ?", gone)
+    result.dropped.update(r for _, _, r in gone)

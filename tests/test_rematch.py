@@ -1,0 +1,121 @@
+"""A rule added, fixed or changed after a replay is matched against the posts already stored: the
+next `tgwatch replay` catches it up (bot/rematch.py), on a real SQLite file per test."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "export"
+
+
+def replay(rules: Path, db: Path, *extra: str) -> Result:
+    result = CliRunner().invoke(cli, ["replay", str(SAMPLE), "--rules", str(rules), "--db", str(db), "--alerts", "none", *extra])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def rows(db: Path, sql: str) -> set[tuple[Any, ...]]:
+    with sqlite3.connect(db) as c:
+        return set(c.execute(sql).fetchall())
+
+
+def current_matches(db: Path, rule: str) -> set[tuple[Any, ...]]:
+    return rows(db, f"SELECT channel_id, message_id FROM matches WHERE rule = '{rule}' AND current = 1")
+
+
+def alerts(db: Path, rule: str) -> set[tuple[Any, ...]]:
+    return rows(db, f"SELECT p.channel_id, p.message_id FROM alerts a JOIN posts p ON p.channel_id = a.channel_id "
+                    f"AND p.message_id = a.message_id WHERE a.rule = '{rule}'")
+
+
+def rules_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    return folder
+
+
+def again_line(result: Result, rule: str) -> str | None:
+    """The summary's «matched RULE again» row, with the lines it wraps onto."""
+    lines = result.output.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(f"matched {rule} again"):
+            row = [line.strip()]
+            for more in lines[i + 1:]:
+                if not more.startswith(" "):
+                    break
+                row.append(more.strip())
+            return " ".join(row)
+    return None
+
+
+def test_a_rule_fixed_after_a_replay_matches_the_stored_posts_as_a_fresh_replay_would(tmp_path: Path) -> None:
+    rules = rules_copy(tmp_path)
+    good = (rules / "lockdown.toml").read_text(encoding="utf-8")
+    (rules / "lockdown.toml").write_text(good.replace("query = '''\n", "query = '''\n(", 1), encoding="utf-8")
+    first = replay(rules, tmp_path / "a.db")
+    assert "lockdown.toml" in first.output and not current_matches(tmp_path / "a.db", "lockdown")
+
+    (rules / "lockdown.toml").write_text(good, encoding="utf-8")
+    fixed = replay(rules, tmp_path / "a.db")
+    fresh = replay(rules, tmp_path / "fresh.db")
+    assert current_matches(tmp_path / "a.db", "lockdown") == current_matches(tmp_path / "fresh.db", "lockdown") != set()
+    assert alerts(tmp_path / "a.db", "lockdown") == alerts(tmp_path / "fresh.db", "lockdown") != set()
+    line = again_line(fixed, "lockdown")
+    assert line is not None and "63 stored posts" in line and "new alert" in line
+    assert again_line(fixed, "desertion") is None  # the rules it had are not matched again
+    assert again_line(fresh, "lockdown") is None
+
+    third = replay(rules, tmp_path / "a.db")
+    assert again_line(third, "lockdown") is None  # caught up once, then covered
+
+
+def test_a_narrowed_rule_drops_the_matches_it_no_longer_makes_and_alerts_nothing_twice(tmp_path: Path) -> None:
+    rules = rules_copy(tmp_path)
+    db = tmp_path / "a.db"
+    replay(rules, db)
+    before, alerted = current_matches(db, "lockdown"), alerts(db, "lockdown")
+    text = (rules / "lockdown.toml").read_text(encoding="utf-8")
+    (rules / "lockdown.toml").write_text(text.replace("query = '''\n", "query = '''\nКТО AND (\n", 1)
+                                         .replace("\n'''", "\n)\n'''", 1), encoding="utf-8")
+    narrowed = replay(rules, db)
+    after = current_matches(db, "lockdown")
+    assert after and after < before
+    line = again_line(narrowed, "lockdown")
+    assert line is not None and f"{len(before) - len(after)} no longer" in line and "0 new alerts" in line
+    assert alerts(db, "lockdown") == alerted  # the alerts stay, as sent history; none is repeated
+    exported = CliRunner().invoke(cli, ["export", "--db", str(db), "--rule", "lockdown", "--format", "jsonl"])
+    assert exported.exit_code == 0 and exported.stdout.count("\n") == len(after)
+
+
+def test_a_title_or_note_change_matches_nothing_again(tmp_path: Path) -> None:
+    rules = rules_copy(tmp_path)
+    db = tmp_path / "a.db"
+    replay(rules, db)
+    text = (rules / "regiment.toml").read_text(encoding="utf-8")
+    (rules / "regiment.toml").write_text(text.replace('title = "', 'title = "Renamed: ', 1), encoding="utf-8")
+    assert again_line(replay(rules, db), "regiment") is None
+
+
+def test_since_leaves_a_new_rule_to_be_caught_up_by_a_later_whole_replay(tmp_path: Path) -> None:
+    rules = rules_copy(tmp_path)
+    db = tmp_path / "a.db"
+    lockdown = (rules / "lockdown.toml").read_text(encoding="utf-8")
+    (rules / "lockdown.toml").unlink()
+    replay(rules, db)
+    (rules / "lockdown.toml").write_text(lockdown, encoding="utf-8")
+    replay(rules, db, "--since", "2026-11-22")
+    partial = current_matches(db, "lockdown")
+    assert partial and all(d >= "2026-11-22" for (d,) in rows(
+        db, "SELECT p.date FROM matches m JOIN posts p USING (channel_id, message_id) WHERE m.rule = 'lockdown'"))
+    whole = replay(rules, db)
+    assert again_line(whole, "lockdown") is not None
+    replay(rules, tmp_path / "fresh.db")
+    assert current_matches(db, "lockdown") == current_matches(tmp_path / "fresh.db", "lockdown") > partial
