@@ -124,6 +124,27 @@ def test_a_glued_designation_in_the_corpus_matches() -> None:
     assert forms("Х-101", "Российская ракета Х101 значительно превышает") == ["Х101"]
 
 
+@pytest.mark.parametrize("rule, text, hit", [
+    ("Ту-22М3", "Ту22М3 нанёс удар", ["Ту22М3"]), ("МиГ-29", "сбит МиГ29", ["МиГ29"]), ("МиГ-29", "сбит Миг29", ["Миг29"]),
+    ("Су-34", "экипаж Су34", ["Су34"]), ("Ка-52", "вертолёт Ка52", ["Ка52"]), ("Т-90М", "танк Т90М", ["Т90М"]),
+    ("Ту-95МС", "Ту95МС взлетели", ["Ту95МС"]), ("Ту-22М3", "ТУ22М3 над морем", ["ТУ22М3"]),
+])
+def test_a_glued_designation_of_letters_digits_and_letters_matches(rule: str, text: str, hit: list[str]) -> None:
+    """Ту-22М3 and МиГ-29 glued as «Ту22М3», «МиГ29», as С-400 is «С400»: a designation whose parts
+    are not all short letters and bare numbers (the «миг» and «22м3» a query reads as words) too."""
+    assert forms(rule, text) == hit
+
+
+@pytest.mark.parametrize("rule, text", [
+    ("Ту-22М3", "ту22м3"), ("Ту-22М3", "Ту 22М3"), ("Ту-22М3", "Ту22М"), ("Ту-22М3", "Ту22М31"), ("Ту-22М3", "Ту-22"),
+    ("МиГ-29", "миг29"), ("МиГ-29", "в тот миг 29 человек"), ("МиГ-29", "Миг 29 секунд"), ("МиГ-29", "MiG29"),
+    ("Су-34", "Су340"), ("Су-34", "су34"), ("Т-90М", "т90м"), ("С-400", "с 400 человек"), ("Х-101", "х101"),
+])
+def test_a_glued_designation_needs_its_capital_and_every_character(rule: str, text: str) -> None:
+    """Glued only with a capital, never split by a space, never another number or variant."""
+    assert forms(rule, text) == []
+
+
 _TWIN_LETTERS = "асеорхук"  # lower-case Cyrillic letters with a lower-case Latin twin
 _TO_LATIN = dict(zip(_TWIN_LETTERS, "aceopxyk"))
 

@@ -224,8 +224,9 @@ class Matcher:
         return tid
 
     def _add_glued(self, phrase: Phrase) -> int:
-        """The term of a designation written as one word («С400», «C400» for С-400), in either script
-        as its letters are; it hits only a post word with a capital («х10», «x86» are something else)."""
+        """The term of a designation written as one word («С400», «C400» for С-400, «Ту22М3», «МиГ29»),
+        its first letters in either script as they are; it hits only a post word with a capital («х10»,
+        «x86» are something else)."""
         first, rest = phrase.words[0].text, "".join(w.text for w in phrase.words[1:])
         key = ("glued", first, rest)
         if key in self._term_ids:
@@ -692,8 +693,9 @@ def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[in
 
 
 def _glueable(phrase: Phrase) -> bool:
-    """A designation of exact parts (С-400, Х-101, Су-34), which a post may also write as one word."""
-    return all(w.joined for w in phrase.words[1:]) and all(w.mode == "exact" for w in phrase.words)
+    """A designation (С-400, Х-101, Су-34, and МиГ-29, Ту-22М3, whose «миг» and «22м3» the query reads
+    as words), which a post may also write as one word; not one with a wildcard (`Ту-22М*`)."""
+    return all(w.joined for w in phrase.words[1:]) and all(w.mode != "prefix" for w in phrase.words)
 
 
 def _twin(word: str) -> str | None:
