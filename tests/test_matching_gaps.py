@@ -3,6 +3,7 @@ ordinals, names in oblique cases, English names read as typos, shouted headlines
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.match.matcher import Matcher
+from bot.match.matcher import _MAX_LOOK_ALIKES, Matcher, _look_alikes
 from bot.match.rules import Rule, load_rules
-from bot.text import ORDINAL_SUFFIXES, normalize, tokenize
+from bot.text import ORDINAL_SUFFIXES, normalize, script_of, tokenize, twin_spelling
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,6 +136,17 @@ def test_a_glued_designation_of_letters_digits_and_letters_matches(rule: str, te
     assert forms(rule, text) == hit
 
 
+@pytest.mark.parametrize("rule, text, hit", [
+    ("Ту-22М3", "Ty22M3", ["Ty22M3"]), ("Ту-22М3", "Ту22M3", ["Ту22M3"]), ("Ту-22М3", "Ty22М3", ["Ty22М3"]),
+    ("Ту-22М3", "TУ22М3", ["TУ22М3"]), ("Ка-52", "Ka52", ["Ka52"]), ("Т-90М", "T90M", ["T90M"]),
+    ("МиГ-29", "MиГ29", ["MиГ29"]), ("Ту-22М3", "удар Ту-22M3", ["Ту", "22M3"]), ("Ту-22М3", "Ty-22M3", ["Ty", "22M3"]),
+])
+def test_a_designation_matches_with_latin_look_alikes_in_any_of_its_letter_runs(rule: str, text: str, hit: list[str]) -> None:
+    """Each run of letters in either script, as «X101» is Х-101: «Ту-22M3» (a Latin M, as Western
+    sources write Tu-22M3), «Ty22M3»; not «MiG29», whose i and G spell no Cyrillic letter."""
+    assert forms(rule, text) == hit
+
+
 @pytest.mark.parametrize("rule, text", [
     ("Ту-22М3", "ту22м3"), ("Ту-22М3", "Ту 22М3"), ("Ту-22М3", "Ту22М"), ("Ту-22М3", "Ту22М31"), ("Ту-22М3", "Ту-22"),
     ("МиГ-29", "миг29"), ("МиГ-29", "в тот миг 29 человек"), ("МиГ-29", "Миг 29 секунд"), ("МиГ-29", "MiG29"),
@@ -143,6 +155,56 @@ def test_a_glued_designation_of_letters_digits_and_letters_matches(rule: str, te
 def test_a_glued_designation_needs_its_capital_and_every_character(rule: str, text: str) -> None:
     """Glued only with a capital, never split by a space, never another number or variant."""
     assert forms(rule, text) == []
+
+
+_DESIGNATION_LETTERS = "АВЕКМНОРСТУХБГДЗИЛПФЦЧШЩЭЮЯ"  # capitals, twelve with a Latin twin first
+_CAPITAL_TO_LATIN = dict(zip("АВЕКМНОРСТУХ", "ABEKMHOPCTYX"))
+_designations = st.tuples(
+    st.text(st.sampled_from(_DESIGNATION_LETTERS), min_size=1, max_size=3),
+    st.integers(1, 999).map(str),
+    st.text(st.sampled_from(_DESIGNATION_LETTERS), max_size=2),
+    st.sampled_from(["", "1", "3"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_designations, st.data())
+def test_any_designation_glued_matches_in_look_alikes_and_nothing_near_it_does(
+        parts: tuple[str, str, str, str], data: st.DataObject) -> None:
+    """A designation letters-number[-letters[-digit]] (Ту-22М3, МиГ-29, Т-90М) matches glued with a
+    capital, each letter run in Cyrillic or, when all its letters have one, their Latin look-alikes;
+    never glued in lower case, split by a space, or with another number."""
+    letters, number, suffix, digit = parts
+    rule = f"{letters}-{number}{suffix}{digit}"
+
+    def spelt(run: str) -> str:
+        latin = all(c in _CAPITAL_TO_LATIN for c in run) and len(run) <= 3 and data.draw(st.booleans())
+        return "".join(_CAPITAL_TO_LATIN[c] for c in run) if latin else run
+
+    glued = f"{spelt(letters)}{number}{spelt(suffix)}{digit}"
+    assert forms(rule, f"вылет {glued} утром") == [glued]
+    assert forms(rule, f"вылет {glued[0]}{glued[1:].lower()} утром") == [f"{glued[0]}{glued[1:].lower()}"]
+    assert forms(rule, f"вылет {glued.lower()} утром") == []
+    assert forms(rule, f"вылет {letters} {number}{suffix}{digit} утром") == []
+    assert forms(rule, f"вылет {letters}{int(number) + 1}{suffix}{digit} утром") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from("асеорхукмтнвигдзлпaceopxykmthbg0123456789"), min_size=1, max_size=8))
+def test_look_alike_spellings_change_only_whole_letter_runs_into_their_twins(word: str) -> None:
+    """`_look_alikes` (the spellings a designation's glued word matches): the word itself among them,
+    and in each spelling every letter run as the word has it or wholly in the other script's
+    look-alikes (never a run half in each, never a digit moved), at most `_MAX_LOOK_ALIKES` of them."""
+    spellings = _look_alikes(word)
+    assert word in spellings and len(spellings) <= _MAX_LOOK_ALIKES
+    spans = [m.span() for m in re.finditer(r"[0-9]+|[^\W\d_]+", word)]
+    for spelling in spellings:
+        assert len(spelling) == len(word)
+        for start, end in spans:
+            run, written = word[start:end], spelling[start:end]
+            if written != run:
+                assert not run.isdigit() and written == twin_spelling(run)
+                assert len({script_of(c) for c in written}) == 1
 
 
 _TWIN_LETTERS = "асеорхук"  # lower-case Cyrillic letters with a lower-case Latin twin

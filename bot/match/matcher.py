@@ -12,7 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import chain, combinations
+from itertools import chain, combinations, product
 from typing import Callable, Iterable, Mapping, Protocol
 
 from rapidfuzz.distance import OSA
@@ -186,7 +186,11 @@ class Matcher:
         # a bare ordinal ending (=я, =го, =й) stands for the ending of a unit's number («58-я армия»),
         # never for a word of its own: «я» is the pronoun, «ой» an interjection
         ending = w.mode == "exact" and not in_phrase and w.text in ORDINAL_SUFFIXES
-        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin_kind, ending)
+        # a designation's number with letters («22м3» of Ту-22М3) in either script too («Ту-22M3»):
+        # the letters before the hyphen, a twin only with a capital, tell the designation
+        alike = (_look_alikes(w.text) - {w.text} if w.joined and w.mode != "prefix" and not w.text.isalpha()
+                 and not w.text.isdigit() else set())
+        key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin_kind, ending, bool(alike))
         if key in self._term_ids:
             return self._term_ids[key]
         tid = len(self._terms)
@@ -221,19 +225,21 @@ class Matcher:
                 self._typo_max_len = max(self._typo_max_len, len(f) + k)
                 for d in _subsequences(f, k):
                     self._deletes[d].append((f, tid, k))
+        for f in alike - forms:
+            self._forms[f].append((tid, "exact"))
         return tid
 
     def _add_glued(self, phrase: Phrase) -> int:
-        """The term of a designation written as one word («С400», «C400» for С-400, «Ту22М3», «МиГ29»),
-        its first letters in either script as they are; it hits only a post word with a capital («х10»,
-        «x86» are something else)."""
-        first, rest = phrase.words[0].text, "".join(w.text for w in phrase.words[1:])
-        key = ("glued", first, rest)
+        """The term of a designation written as one word («С400» for С-400, «Ту22М3», «МиГ29»), each
+        of its letter runs in either script as its letters are («C400», «Ty22M3»); it hits only a post
+        word with a capital («х10», «x86» are something else)."""
+        glued = "".join(w.text for w in phrase.words)
+        key = ("glued", glued)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = self._term_ids[key] = len(self._terms)
-        self._terms.append(_Term(Word(first + rest, "exact"), None))
-        for f in {first + rest, (_twin(first) or first) + rest}:
+        self._terms.append(_Term(Word(glued, "exact"), None))
+        for f in _look_alikes(glued):
             self._forms[f].append((tid, "glued"))
         return tid
 
@@ -693,9 +699,28 @@ def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[in
 
 
 def _glueable(phrase: Phrase) -> bool:
-    """A designation (С-400, Х-101, Су-34, and МиГ-29, Ту-22М3, whose «миг» and «22м3» the query reads
-    as words), which a post may also write as one word; not one with a wildcard (`Ту-22М*`)."""
+    """A designation (С-400, Х-101, Су-34, МиГ-29, Ту-22М3), which a post may also write as one word;
+    not one with a wildcard (`Ту-22М*`)."""
     return all(w.joined for w in phrase.words[1:]) and all(w.mode != "prefix" for w in phrase.words)
+
+
+# A designation's letter runs and numbers («ту», «22», «м», «3» of «ту22м3»).
+_RUN_RE = re.compile(r"[^\W\d_]+|[0-9]+")
+_MAX_LOOK_ALIKES = 16
+
+
+def _look_alikes(word: str) -> set[str]:
+    """A designation's spellings with each letter run in either script where all its letters have
+    look-alikes (as `_twin` takes them): «ту22м3», «ty22м3», «ту22m3», «ty22m3»; «миг29» alone (и, г
+    have none). A word with more such runs than `_MAX_LOOK_ALIKES` allows spells itself and its full
+    twin only."""
+    runs = _RUN_RE.findall(word)
+    if "".join(runs) != word:
+        return {word}
+    options = [(r, t) if not r.isdigit() and (t := _twin(r)) else (r,) for r in runs]
+    if 1 << sum(len(o) - 1 for o in options) > _MAX_LOOK_ALIKES:
+        return {word, "".join(o[-1] for o in options)}
+    return {"".join(p) for p in product(*options)}
 
 
 def _twin(word: str) -> str | None:
