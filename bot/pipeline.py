@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hash
+from .rematch import advance_coverage, last_rowid, rule_digest
 from .store.db import Known, Store, iso, older_than_stored, utcnow
 from .story import StoryIndex
 from .worker import BULK_GC_THRESHOLD, Work, Worker
@@ -101,6 +102,7 @@ class Pipeline:
         self.worker = self._start_worker(matcher) if workers > 0 else None
         self._share = 0.0  # of each batch's story preparation, the part left to this process
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
+        self._digests: tuple[Matcher, dict[str, str]] | None = None  # the matcher's rules' `rule_digest`s
 
     AHEAD = 2  # batches handed to the worker before the oldest is stored: evens out uneven batches
 
@@ -209,6 +211,13 @@ class Pipeline:
             self.stories = StoryIndex(self.store, self._window_hours)
             raise
 
+    def _rule_digests(self) -> dict[str, str]:
+        """The matcher's rules by name -> `rematch.rule_digest` (worked out again when the matcher is replaced)."""
+        if self._digests is None or self._digests[0] is not self.matcher:
+            rules, groups = getattr(self.matcher, "rules", ()), getattr(self.matcher, "groups", None)  # (a stand-in may have none)
+            self._digests = (self.matcher, {r.name: rule_digest(r, groups) for r in rules})
+        return self._digests[1]
+
     def _name(self, post: Post) -> None:
         """Give a post that does not name its channel (a JSON Lines line without channel_title or
         channel_username) the names known from the channel's earlier posts or the store: its link,
@@ -229,6 +238,7 @@ class Pipeline:
         out: list[Processed] = []
         now = utcnow()
         with self.store.transaction():
+            before = last_rowid(self.store)  # (the write lock is held: the rowids after it are this batch's)
             channels: dict[int, tuple[Post, int]] = {}
             pending: list[tuple[object, ...]] = []  # new posts, written in one statement
             updated: set[int] = set()  # alerts this batch queued an update of
@@ -277,6 +287,7 @@ class Pipeline:
                 known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text), plain)
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             flush()
+            advance_coverage(self.store, self._rule_digests(), before, last_rowid(self.store))
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
             for channel_id, (post, high) in channels.items():
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)

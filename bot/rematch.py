@@ -5,7 +5,9 @@ matches nothing. So a rule fixed or added after a replay would never see the his
 written for. The store keeps, per rule, a digest of what decides its matches and the last posts
 rowid matched with it (`rule_coverage`, migration 10). `tgwatch replay` compares (`stale_rules`),
 matches the posts a rule has not seen as it is now (`rematch`: its matches, and one alert per
-story and rule as the pipeline queues them), then records what is covered (`record_coverage`).
+story and rule as the pipeline queues them), then records what is covered (`record_coverage`). The
+pipeline advances the coverage of the rules it matches new posts with (`advance_coverage`), live or
+replayed, so posts stored by the live service are not matched twice.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .store.db import Store, iso, utcnow
 from .store.read import StoredPost
 from .store.schema import stored_links
 
-__all__ = ["Rematch", "Stale", "rematch", "record_coverage", "rule_digest", "stale_rules"]
+__all__ = ["Rematch", "Stale", "advance_coverage", "last_rowid", "rematch", "record_coverage", "rule_digest", "stale_rules"]
 
 BATCH = 500  # posts per transaction
 
@@ -77,6 +79,24 @@ def stale_rules(store: Store, rules: Sequence[Rule], upto: int,
         if through < upto:
             out.append(Stale(rule.name, through, changed=digest is not None and not same))
     return out
+
+
+def advance_coverage(store: Store, digests: Mapping[str, str], before: int, after: int) -> None:
+    """In the transaction that stored the posts `before` < rowid <= `after`, every one matched with the
+    rules of `digests` (name -> `rule_digest`): a rule that covered every post up to `before` as it is
+    now covers these too (one that did not keeps its gap, for `rematch` to fill)."""
+    if after <= before:
+        return
+    now = utcnow()
+    if before == 0:  # the first posts of a store: nothing before them to have missed
+        store.db.conn.executemany(
+            "INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
+            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at",
+            [(rule, digest, after, now) for rule, digest in digests.items()])
+        return
+    store.db.conn.executemany(
+        "UPDATE rule_coverage SET through = ?, updated_at = ? WHERE rule = ? AND digest = ? AND through >= ?",
+        [(after, now, rule, digest, before) for rule, digest in digests.items()])
 
 
 def record_coverage(store: Store, rules: Sequence[Rule], through: int,

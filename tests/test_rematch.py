@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "export"
@@ -119,3 +125,14 @@ def test_since_leaves_a_new_rule_to_be_caught_up_by_a_later_whole_replay(tmp_pat
     assert again_line(whole, "lockdown") is not None
     replay(rules, tmp_path / "fresh.db")
     assert current_matches(db, "lockdown") == current_matches(tmp_path / "fresh.db", "lockdown") > partial
+
+
+def test_posts_the_live_pipeline_stored_are_not_matched_again_by_the_next_replay(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    replay(ROOT / "rules", db)
+    store = Store(db)  # the live service stores through the same pipeline, with the same rules
+    with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
+        list(pipeline.process([Post(900, 1, datetime(2026, 11, 25, tzinfo=timezone.utc), "В Ростове задержаны дезертиры")]))
+    store.close()
+    later = replay(ROOT / "rules", db)
+    assert not any(again_line(later, r) for r in ("desertion", "lockdown", "regiment")), later.output

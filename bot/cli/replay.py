@@ -120,7 +120,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
 def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, groups: dict[str, tuple[str, ...]], since: datetime | None,
               alert_state: str, progress: Progress) -> Rematch:
     """Match the posts stored before this run with the rules added or changed since (`bot.rematch`), then
-    record that the store is matched with today's rules (not for a rule `--since` left posts of)."""
+    record that these rules cover the store (not when `--since` left posts out)."""
     again = Rematch()
     if stale:
         low = min(s.through for s in stale)
@@ -128,8 +128,9 @@ def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, gro
         task = progress.add_task("matching stored posts again", total=n)
         again = rematch(store, matcher.rules, stale, upto, groups=groups, alert_state=alert_state, since=since,
                         progress=lambda k: progress.advance(task, k))
-    partial = {s.rule for s in stale} if since else set()
-    record_coverage(store, [r for r in matcher.rules if r.name not in partial], last_rowid(store), groups)
+    if stale and not since:  # (the other rules' coverage follows the posts the pipeline stored)
+        caught_up = {s.rule for s in stale}
+        record_coverage(store, [r for r in matcher.rules if r.name in caught_up], last_rowid(store), groups)
     return again
 
 

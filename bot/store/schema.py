@@ -177,7 +177,7 @@ def _m10_rule_coverage(db: sqlite_utils.Database) -> None:
     """Which rules the stored posts were matched with (`bot.rematch`): per rule, a digest of what
     decides its matches and the last posts rowid matched with it. An older store has none: a replay
     matches its posts once more with every rule (a rule added or changed since is caught up then)."""
-    db["rule_coverage"].create({"rule": str, "digest": str, "through": int, "updated_at": str}, pk="rule")
+    db["rule_coverage"].create({"rule": str, "digest": str, "through": int, "updated_at": str}, pk="rule", if_not_exists=True)
 
 
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
