@@ -478,20 +478,24 @@ class Store:
         )
         return int(cur.lastrowid) if cur.rowcount else None  # type: ignore[arg-type]
 
-    def update_alert(self, story_id: int, rule: str, post: Post, *, now: str) -> int | None:
-        """Another post of a story that already alerted for `rule`: a sent alert is queued for an
-        update ('update_queued'); one not sent yet stays queued (it will show the whole story), a
-        muted or failed one stays as it is. Returns the alert id when an update is (now) queued."""
-        row = self.db.execute("SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ? AND rule = ?",
-                              [story_id, rule]).fetchone()
-        if row is None or (row[2], row[3]) == post.key:
-            return None
-        if row[1] == "sent":
-            self.db.execute("UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE id = ?", [now, row[0]])
-            return int(row[0])
-        if row[1] in ("queued", "update_queued"):  # a send may be under way: it must not mark this story done
-            self.db.execute("UPDATE alerts SET story_grew = 1 WHERE id = ?", [row[0]])
-        return int(row[0]) if row[1] == "update_queued" else None
+    def update_story_alerts(self, story_id: int, post: Post, *, now: str) -> list[int]:
+        """Another post joined a story: each of the story's alerts, whatever its rule (the story line is
+        who reported it, not who said the rule's words), is updated. A sent alert is queued for an
+        update ('update_queued'); one not sent yet stays queued (it will show the whole story); a
+        muted or failed one stays as it is. Returns the ids of the alerts with an update (now) queued."""
+        out = []
+        for alert_id, state, channel_id, message_id in self.db.execute(
+                "SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ?", [story_id]).fetchall():
+            if (channel_id, message_id) == post.key:
+                continue
+            if state == "sent":
+                self.db.execute("UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE id = ?", [now, alert_id])
+                out.append(int(alert_id))
+            elif state in ("queued", "update_queued"):  # a send may be under way: it must not mark this story done
+                self.db.execute("UPDATE alerts SET story_grew = 1 WHERE id = ?", [alert_id])
+                if state == "update_queued":
+                    out.append(int(alert_id))
+        return out
 
     def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)

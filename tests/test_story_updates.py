@@ -1,0 +1,55 @@
+"""An alert is updated when more channels report its story, whether or not their posts say the
+rule's words: the story line is who reported it, not who matched (issue: «When more channels report
+a story that already alerted, the alert is updated, not repeated»). A real SQLite file per test."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.alert.outbox import Alert, deliver_queued
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+AT = datetime(2026, 11, 20, 9, 4, tzinfo=timezone.utc)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.sent: list[Alert] = []
+
+    def send(self, alert: Alert) -> None:
+        self.sent.append(alert)
+
+
+def test_a_follower_that_does_not_say_the_rules_words_still_updates_the_alert(tmp_path: Path) -> None:
+    store, sink = Store(tmp_path / "s.db"), Sink()
+    with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
+        first = [p.story_id for p in pipeline.process([Post(777, 1, AT, "В Краснодаре задержали дезертиров", "SHOT")])]
+        assert deliver_queued(store, sink) == 1 and not sink.sent[0].update
+        # Mash forwards it with its own words: the same story, no «дезертир» in it
+        follower = Post(778, 5, AT + timedelta(minutes=2), "Подробности: беглецов поймали у трассы", "Mash",
+                        forward_channel_id=777, forward_post_id=1)
+        done = list(pipeline.process([follower]))
+    assert [p.story_id for p in done] == first and not done[0].matches
+    assert done[0].update_ids, "the story grew: its sent alert is queued for an update"
+    assert deliver_queued(store, sink) == 1
+    update = sink.sent[1]
+    assert update.update and update.id == sink.sent[0].id
+    store.close()
+
+
+def test_an_alert_not_sent_yet_is_not_updated_twice_but_shows_the_whole_story(tmp_path: Path) -> None:
+    store, sink = Store(tmp_path / "s.db"), Sink()
+    with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
+        done = list(pipeline.process([
+            Post(777, 1, AT, "В Краснодаре задержали дезертиров", "SHOT"),
+            Post(778, 5, AT + timedelta(minutes=2), "Подробности: беглецов поймали у трассы", "Mash",
+                 forward_channel_id=777, forward_post_id=1)]))
+    assert done[0].alert_ids and not done[1].update_ids  # queued, not sent: the send shows both posts
+    assert deliver_queued(store, sink) == 1 and not sink.sent[0].update
+    store.close()
