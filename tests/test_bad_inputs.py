@@ -194,6 +194,16 @@ def test_replaying_an_empty_jsonl_file_says_so_and_fails(tmp_path: Path) -> None
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("content, says", [(b"", "empty file (0 bytes): no export in it"),
+                                           (b" \n\t\n", "empty file: no export in it")])
+def test_replaying_an_empty_export_says_it_is_empty_not_truncated(tmp_path: Path, content: bytes, says: str) -> None:
+    empty = tmp_path / "result.json"
+    empty.write_bytes(content)
+    result = tg("replay", empty, "--db", tmp_path / "s.db", "--rules", RULES, "--alerts", "none")
+    assert result.exit_code == 1 and f"skipped {empty}: {says}" in result.stderr, result.output
+    assert "truncated" not in result.stderr
+
+
 def test_replaying_a_store_as_an_export_names_it(sample: Sample, tmp_path: Path) -> None:
     before = sample.db.read_bytes()
     result = tg("replay", sample.db, "--db", tmp_path / "s.db", "--rules", RULES, "--alerts", "none")

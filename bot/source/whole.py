@@ -31,6 +31,8 @@ def _load_export(path: Path) -> dict[str, Any] | Skip:
         with path.open("rb") as f:
             data = json.load(f)
     except json.JSONDecodeError as e:
+        if not e.doc.strip("\ufeff \t\r\n"):  # not "truncated": there was never anything in it
+            return Skip(str(path), "", "empty file: no export in it" if e.doc else "empty file (0 bytes): no export in it")
         if not e.doc[:e.pos].strip("\ufeff \t\r\n") and _is_html(e.doc):
             return Skip(str(path), "", HTML_EXPORT)
         return Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
