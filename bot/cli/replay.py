@@ -12,7 +12,6 @@ from pathlib import Path
 import click
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -89,14 +88,15 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
 
     n_files = len(found)
     console = err()
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
+    # how many posts an export holds is known only once it is read: a count, not «4500/?»
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}{task.fields[of]} posts"),
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     interrupted = False
     again = Rematch()
     stopped_by = _StopSignals()
     try:
         with progress:
-            task = progress.add_task("replaying", total=None)
+            task = progress.add_task("replaying", total=None, of="")
             for _ in pipeline.process(read_by_date(paths, skips), on_batch=deliver):
                 progress.advance(task)
             again = _catch_up(store, matcher, stale, upto, groups, since, pipeline.alert_state, progress)
@@ -125,7 +125,7 @@ def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, gro
     if stale:
         low = min(s.through for s in stale)
         n = int(store.db.execute("SELECT count(*) FROM posts WHERE rowid > ? AND rowid <= ?", [low, upto]).fetchone()[0])
-        task = progress.add_task("matching stored posts again", total=n)
+        task = progress.add_task("matching stored posts again", total=n, of=f" of {n:,}")
         again = rematch(store, matcher.rules, stale, upto, groups=groups, alert_state=alert_state, since=since,
                         progress=lambda k: progress.advance(task, k))
     if stale and not since:  # (the other rules' coverage follows the posts the pipeline stored)
