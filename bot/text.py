@@ -244,7 +244,11 @@ _CAPS_WORD_RE = re.compile(r"[^\W_]+")
 def _caps_to_cyr(m: re.Match[str]) -> str:
     """An all-caps word mixing scripts, written in one: Cyrillic when all its Latin capitals have twins."""
     w = m.group()
-    if not w.isupper() or not any("А" <= c <= "Я" or c in "ЁІЇЄҐЎ" for c in w):
+    # a mixed word as `_MIXED_RE` reads one (a Latin and a Cyrillic letter side by side), as
+    # `tokenize` folds it word by word: not letter runs a digit parts («A0Ё», «ТУ22M3»: each run a
+    # word of its own, as designations read them), which another mixed word in the same text made
+    # `normalize` fold and `tokenize` not
+    if not w.isupper() or not _MIXED_RE.search(w.casefold()):
         return w
     to_cyr = w.translate(_CAPS_LAT_TO_CYR_T)
     if not any("A" <= c <= "Z" for c in to_cyr):

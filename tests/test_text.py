@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.text import WORD_RE, find_urls, find_words, normalize, search_fold, tokenize, words
@@ -159,8 +159,17 @@ def test_token_span_normalises_to_the_token(text: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(MIXED)
+@example("A0Ё:AЁ")  # the capitals of «AЁ» made `words` fold «A0Ё» too, and `tokenize` not
 def test_words_equal_token_texts(text: str) -> None:
     assert words(text) == [t.text for t in tokenize(text)]
+
+
+def test_a_word_reads_the_same_whatever_other_words_the_post_has() -> None:
+    """Letter runs a digit parts are no mixed word (designations read each run in either script):
+    «A0Ё» kept its Latin A alone, yet became «а0е» beside a mixed all-caps word («AЁ»), so search,
+    stories and the matcher read one post's word two ways."""
+    assert words("A0Ё") == words("A0Ё:AЁ")[:1] == [t.text for t in tokenize("A0Ё:AЁ")][:1] == ["a0е"]
+    assert words("ТУ22M3 и BCУ") == ["ту22m3", "и", "всу"]  # «BCУ» still a Cyrillic abbreviation
 
 
 @settings(max_examples=300, deadline=None)
