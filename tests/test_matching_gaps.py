@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.match.matcher import _MAX_LOOK_ALIKES, Matcher, _look_alikes
+from bot.match.query import words_of
 from bot.match.rules import Rule, load_rules
 from bot.text import ORDINAL_SUFFIXES, normalize, script_of, tokenize, twin_spelling
 
@@ -389,3 +390,32 @@ def test_the_shipped_regiment_rule_reads_no_pronoun_as_a_units_number() -> None:
     assert regiment.match("Сын пишет: мама, я в армии, всё хорошо") == []
     assert regiment.match("Служу в армии. Я доволен") == []
     assert [m.rule for m in regiment.match("58-я армия перешла в наступление")] == ["regiment"]
+
+
+# -- nouns the Russian dictionary lacks --------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, hits", [
+    ("Солдат был в самоволке", [("самоволке", "form")]),
+    ("Ушёл самоволкой, вернулся через неделю", [("самоволкой", "form")]),
+    ("Три самоволки за месяц", [("самоволки", "form")]),
+])
+def test_the_shipped_desertion_rule_takes_samovolka_in_every_case_as_a_form(text: str, hits: list[tuple[str, str]]) -> None:
+    """«самоволка» is in the Ukrainian dictionary only, and pymorphy3 reads it in Russian as «само» +
+    «волка» (of a made-up «самоволк»): its Russian forms were never generated, so `rules test` showed
+    «самоволке ← самоволка (typo, score 0.89)» and `rules explain` listed самоволко, самоволкою, not them."""
+    (m,) = [m for m in shipped().match(text) if m.rule == "desertion"]
+    assert [(h.form, h.kind) for h in m.hits] == hits
+    rule = next(r for r in load_rules(ROOT / "rules") if r.name == "desertion")
+    word = next(w for w in words_of(rule.node) if w.text == "самоволка")
+    assert {"самоволке", "самоволкой", "самоволку", "самоволок"} <= set(shipped().explain_forms(rule, word)[0])
+
+
+@pytest.mark.parametrize("query, text, hit", [
+    ("самоволочка", "ушёл в самоволочку, потом самоволочкой", ["самоволочку", "самоволочкой"]),  # known to neither dictionary
+    ("срочка", "после срочки и срочкой", ["срочки", "срочкой"]),
+    ("дезертирка", "задержали дезертирку с дезертиркой", ["дезертирку", "дезертиркой"]),
+])
+def test_a_feminine_ka_noun_no_russian_dictionary_knows_matches_in_its_own_forms(query: str, text: str, hit: list[str]) -> None:
+    assert forms(query, text) == hit
+    assert all(h.kind == "form" for h in matcher(query).match(text)[0].hits)

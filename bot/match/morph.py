@@ -59,15 +59,18 @@ class Morphology:
             for analyser in analysers:
                 parses = analyser.parse(word)
                 own = [p for p in parses if normalize(p.normal_form) == word]
+                if not own and analyser is self.ru and not self.ru.word_is_known(word):
+                    own = self._predicted_ru(word)  # a word no dictionary knows (самоволочка)
                 for p in own or parses:
                     out.update(normalize(f.word) for f in p.lexeme)
             if self.ru not in analysers and not _UK_ONLY & set(word):
                 # Known to the Ukrainian dictionary alone, yet spelt as Russian (Пригожин, an
-                # indeclinable surname there; тероборона): the Russian forms predicted for it as a
-                # dictionary form, or a Russian post's «Пригожиным» would be nobody's form.
-                for p in self.ru.parse(word):
-                    if normalize(p.normal_form) == word:
-                        out.update(normalize(f.word) for f in p.lexeme)
+                # indeclinable surname there; тероборона, самоволка): the Russian forms predicted for
+                # it as a dictionary form, or a Russian post's «Пригожиным», «самоволке» would be
+                # nobody's form.
+                own = [p for p in self.ru.parse(word) if normalize(p.normal_form) == word]
+                for p in own or self._predicted_ru(word):
+                    out.update(normalize(f.word) for f in p.lexeme)
         except ValueError:  # pymorphy3 fails on characters Unicode names nothing for (𗀀дезертир)
             return frozenset({word})
         if "'" in word:
@@ -75,6 +78,23 @@ class Morphology:
             # spellings as distorted words of their own, so they are neither forms nor typos
             out.update([w.replace("'", "") for w in out])
         return frozenset(w for w in out if WORD_RE.fullmatch(w))
+
+    def _predicted_ru(self, word: str) -> list:  # type: ignore[type-arg]
+        """The Russian parses pymorphy3 predicts from the word's ending (as for any word it does not
+        know) that take `word` as their dictionary form; [] when it predicts none.
+
+        pymorphy3 stops at the first analyser that finds anything, and for a word the dictionary
+        lacks that is often a known prefix with a dictionary word after it: «само|волка», the
+        genitive of a made-up «самоволк», «самоволочка» of «самоволочёк». Neither is the word the
+        rule wrote, so its own paradigm (самоволке, самоволкой, самоволок) was never generated and
+        a post's forms hit only as typos. The ending tells the paradigm (-ка: a feminine noun)."""
+        from pymorphy3.units import KnownSuffixAnalyzer
+
+        for unit in getattr(self.ru, "_units", ()):  # (pymorphy3 exposes the analyser chain no other way)
+            if isinstance(unit.analyzer, KnownSuffixAnalyzer):
+                parses = unit.analyzer.parse(word, word, set())
+                return [p for p in (self.ru._result_type(*t) for t in parses) if normalize(p.normal_form) == word]
+        return []
 
     @staticmethod
     def _english_forms(word: str) -> frozenset[str]:
