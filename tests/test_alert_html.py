@@ -84,7 +84,7 @@ def _core(token: str) -> tuple[int, int]:
 
 # symbols (emoji, №, ₽) part words as a space does: tests/test_explain_words.py has them
 _TOKEN = st.text(st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Sm", "Sc", "Sk", "So"),
-                               blacklist_characters=_BETWEEN),
+                               blacklist_characters=_BETWEEN | set("-\u2010\u2011")),  # a hyphen parts a compound (test_explain_words)
                  min_size=1, max_size=8).filter(lambda t: any(c.isalnum() for c in t))
 
 

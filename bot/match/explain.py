@@ -20,6 +20,7 @@ _TYPOS = re.compile(r"~[0-9]+(?=[\s\"»”]|$)")  # a word's typo allowance (б�
 # Parts of speech pymorphy3 files under one dictionary word (a verb's participles, an adjective's
 # short form), grouped so a post word is named after the rule word of its own kind.
 _KIND = {"INFN": "VERB", "GRND": "VERB", "PRTS": "PRTF", "ADJS": "ADJF", "COMP": "ADJF"}
+_HYPHENS = frozenset("-\u2010\u2011")
 _URL_SHOWN = 60  # a matched link longer than this is cut (the alert links the post; the text has it whole)
 
 
@@ -38,16 +39,28 @@ def _ends_word(c: str) -> bool:
     return c.isalnum() or (unicodedata.category(c) in ("Mn", "Mc") and not "\ufe00" <= c <= "\ufe0f")
 
 
-def _whole_word(text: str, start: int, end: int) -> str:
+def _compound_hyphen(text: str, i: int) -> bool:
+    """Is text[i] a hyphen between two words of letters («всушник-дезертир»), not one that joins a
+    number and its ending or letters («45-й», «Су-34»)?"""
+    return (text[i] in _HYPHENS and 0 < i < len(text) - 1 and text[i + 1].isalpha()
+            and (text[i - 1].isalpha() or unicodedata.category(text[i - 1]) in ("Mn", "Mc")))
+
+
+def _whole_word(text: str, start: int, end: int, edges: tuple[set[int], set[int]] = (set(), set())) -> str:
     """The written word around text[start:end], from its first letter or digit to its last: «45-й»
     for a hit on «й», «Краснодаре» for one on its letters, «дезертиров» in «Задержали,дезертиров»,
-    «План» in «⚡️План», «в/ч» in «(в/ч)». What every face shows (alerts, export, back-test words)."""
+    «План» in «⚡️План», «в/ч» in «(в/ч)». What every face shows (alerts, export, back-test words).
+
+    A compound of words is cut at its hyphen to the part hit («дезертир» of «всушник-дезертир»: the
+    word the rule found, not a form of it), unless the part across the hyphen was hit too («Нью-Йорк»
+    of a phrase): `edges` are the (starts, ends) of the post's hits."""
     if not 0 <= start < end <= len(text):
         return text[start:end]
+    starts, ends = edges
     first, last = start, end
-    while first > 0 and _joined(text, first - 1):
+    while first > 0 and _joined(text, first - 1) and not (_compound_hyphen(text, first - 1) and first - 1 not in ends):
         first -= 1
-    while last < len(text) and _joined(text, last):
+    while last < len(text) and _joined(text, last) and not (_compound_hyphen(text, last) and last + 1 not in starts):
         last += 1
     while first < start and not text[first].isalnum():  # quotes, «#», an emoji's selector or joiner
         first += 1
@@ -60,9 +73,13 @@ def _cut(url: str) -> str:
     return url if len(url) <= _URL_SHOWN else url[: _URL_SHOWN - 1] + "…"
 
 
-def _shown(text: str, start: int, end: int, kind: str) -> str:
+def _shown(text: str, start: int, end: int, kind: str, edges: tuple[set[int], set[int]] = (set(), set())) -> str:
     """The post's word a hit stands for: the whole word around it, a link cut to a readable length."""
-    return _whole_word(text, start, end) if kind != "url" else _cut(text[start:end])
+    return _whole_word(text, start, end, edges) if kind != "url" else _cut(text[start:end])
+
+
+def _edges(hits: Iterable[tuple[str, str, int, int, float, str]]) -> tuple[set[int], set[int]]:
+    return {h[2] for h in hits}, {h[3] for h in hits}
 
 
 def _fold(word: str) -> str:
@@ -72,8 +89,51 @@ def _fold(word: str) -> str:
 def shown_term(term: str) -> str:
     """A rule term as analysts read it beside a matched word: its typo allowance left out
     (`блокпост~0` is блокпост, `"воинская~1 часть"` is «воинская часть»; «(typo)» says when one was
-    used), `=`, `*` and quotes kept, since they say what the term matches."""
-    return term if term.startswith("url:") else _TYPOS.sub("", term)
+    used), a prefix's `*` written as «…» (`спецназ*` is «спецназ…», as `rules explain` lists its
+    forms: query syntax is no part of the word), `=` and quotes kept, since they say what the term
+    matches."""
+    if term.startswith("url:"):
+        return term
+    term = _TYPOS.sub("", term)
+    return term[:-1] + "…" if term.endswith("*") and not term.startswith('"') else term
+
+
+# What pymorphy3 tags a proper name with: a first name, surname, patronymic, place, organisation, brand.
+_NAME_TAGS = frozenset({"Name", "Surn", "Patr", "Geox", "Orgn", "Trad"})
+_SENTENCE_END = frozenset(".!?…\n")
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    """Does the word at text[start] open the text, a line or a sentence (its capital tells nothing)?"""
+    i = start - 1
+    while i >= 0 and not text[i].isalnum() and text[i] not in _SENTENCE_END:
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_END
+
+
+@lru_cache(maxsize=4096)
+def _dictionary_name(term: str) -> bool:
+    """Does the dictionary know a lower-case term as a proper name only (азов, москва; not дезертир)?"""
+    from .morph import default_morphology
+
+    morph = default_morphology()
+    try:
+        # the Russian dictionary first: the Ukrainian one tags few names (its «азов» is a common noun)
+        analyser = next((a for a in (morph.ru, morph.uk) if a.word_is_known(term)), None)
+        parses = [p for p in analyser.parse(term) if normalize_word(p.normal_form) == term] if analyser else []
+    except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
+        return False
+    return bool(parses) and all(_NAME_TAGS & p.tag.grammemes for p in parses)
+
+
+def _as_name(term: str, word: str, text: str, start: int) -> str:
+    """A lower-case rule word a post writes as a name («Калиновского», «Азове»), shown as the name
+    («Калиновский», «Азов»): a capital inside a sentence, or the dictionary's word for a place or a
+    person where the capital tells nothing (a sentence's first word, a shouted headline)."""
+    if not term.isalpha() or not term.islower() or not word[:1].isupper():
+        return term
+    titled = word[1:].islower() and not _opens_sentence(text, start)
+    return term[:1].upper() + term[1:] if titled or _dictionary_name(term) else term
 
 
 def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
@@ -81,13 +141,16 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
     hit, once, in order, with the rule's term when it is not the same word (an inflection, a
     prefix, a typo); the words of a phrase or an exact form stand alone."""
     out: dict[str, str] = {}
+    edges = _edges(hits)
     for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
-        word = _shown(text, start, end, kind)
+        word = _shown(text, start, end, kind, edges)
         key = word.casefold()
         if not word or key in out:
             continue
         term = shown_term(term)
-        same = _fold(term.lstrip("=").rstrip("*")) == _fold(word) or term.startswith(('"', "=")) or " " in term
+        same = _fold(term.lstrip("=").rstrip("…")) == _fold(word) or term.startswith(('"', "=")) or " " in term
+        if not same:
+            term = _as_name(term, word, text, start)
         out[key] = word if same else f"{word} ← {term}" + (" (typo)" if kind == "typo" else "")
     return ", ".join(out.values())
 
@@ -97,8 +160,10 @@ def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]])
     query term hit; one occurrence of a phrase is one entry («самовольно оставивших»). What a
     back-test counts to show which terms bring the hits, and in which words."""
     runs: list[list] = []  # [term, words, hits, typo?, end]: a word hit, or one phrase occurrence
-    for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
-        word = _shown(text, start, end, kind)
+    hits = sorted(hits, key=lambda h: h[2])
+    edges = _edges(hits)
+    for term, _form, start, end, _score, kind in hits:
+        word = _shown(text, start, end, kind, edges)
         word = _fold(word)
         last = runs[-1] if runs else None
         if (last and last[0] == term and last[2] < term.count(" ") + 1 and term.startswith('"')
@@ -135,7 +200,7 @@ def kinship(form: str, term: str, morph: Any) -> int:
         return 0
     if word.startswith(('"', "=")) or " " in word:
         return 3
-    if word.endswith("*"):
+    if word.endswith("…"):  # a prefix (`shown_term` writes its `*` so)
         return 1
     form, word = normalize_word(form), normalize_word(word)
     if form == word:
