@@ -47,7 +47,7 @@ from .query import (
     nodes,
     words_of,
 )
-from .rules import Rule, RuleSet, channel_key
+from .rules import Rule, RuleSet, channel_key, channel_title_key
 
 __all__ = ["Hit", "Match", "Matcher", "auto_typos"]
 
@@ -152,6 +152,7 @@ class Matcher:
         self._word_ids: dict[int, int] = {}  # id(Word node) -> term id
         self._cased: set[int] = set()  # terms that match capitals only (`=КТО`): checked on the post's own text
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
+        self._channels_seen: set[tuple[object, object, object]] = set()  # (username, id, title) of posts matched: unmatched_scope
         self._glued: dict[int, int] = {}  # id(designation Phrase) -> the term of its glued spelling (С400)
         for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
@@ -412,18 +413,57 @@ class Matcher:
                 if not ids.isdisjoint(tids) and self._prefilters[i](tids)]
 
     def channel_keys(self, post: object) -> set[str]:
-        """The keys a post's channel is known by: username, bare id, and the groups it is in."""
-        keys: set[str] = set()
-        for attr in ("channel_username", "channel_id"):
-            v = getattr(post, attr, None)
-            if v not in (None, ""):
-                keys.add(channel_key(v))
-        keys |= {g for g, members in self.groups.items() if not keys.isdisjoint(members)}
+        """The keys a post's channel is known by: username, bare id, title (`channel_title_key`:
+        what a post replayed from a Telegram Desktop export, with no username, is known by), and the
+        groups it is in."""
+        keys = self._own_keys(getattr(post, "channel_username", None), getattr(post, "channel_id", None),
+                              getattr(post, "channel_title", None))
+        return keys | {g for g, members in self.groups.items() if not keys.isdisjoint(members)}
+
+    @staticmethod
+    def _own_keys(username: object, channel_id: object, title: object) -> set[str]:
+        keys = {channel_key(v) for v in (username, channel_id) if v not in (None, "")}
+        if isinstance(title, str) and (key := channel_title_key(title, username if isinstance(username, str) else None)):
+            keys.add(key)
         return keys
+
+    def unmatched_scope(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The channel scope entries no post given to `match` came from, since this Matcher was
+        made: ("group", name, members) for config group members, ("rule", name, entries) for a rule's
+        `channels` (a group counts as matched when one of its members did). Call it after a replay
+        or back-test: a scope entry that never matched is most often a misspelt username, or a
+        channel the posts know by another name (an export's title), and silently matches nothing.
+        Entries are keys (`channel_key`: lower case, no «@»); see `scope_warnings` for the text."""
+        seen: set[str] = set()
+        for channel in self._channels_seen:
+            seen |= self._own_keys(*channel)
+        out: list[tuple[str, str, tuple[str, ...]]] = []
+        matched_groups = set()
+        for g, members in sorted(self.groups.items()):
+            if missed := tuple(sorted(members - seen)):
+                out.append(("group", g, missed))
+            if not members.isdisjoint(seen):
+                matched_groups.add(g)
+        for rule in self.rules:
+            if rule.channels is not None:
+                if missed := tuple(c for c in rule.channels if c not in seen and c not in matched_groups):
+                    out.append(("rule", rule.name, missed))
+        return out
+
+    def scope_warnings(self) -> list[str]:
+        """`unmatched_scope` as one warning line per rule or group."""
+        return [f"{kind} '{name}': no post came from {', '.join(missed)}; "
+                f"{'it' if len(missed) == 1 else 'they'} matched no channel (a username, id or exact title)"
+                for kind, name, missed in self.unmatched_scope()]
 
     def match(self, post: _PostLike | str) -> list[Match]:
         """The rules that match a post (or a bare text), each with its hits; sorted by rule name."""
-        text = post if isinstance(post, str) else post.text
+        if isinstance(post, str):
+            text = post
+        else:
+            text = post.text
+            self._channels_seen.add((getattr(post, "channel_username", None), getattr(post, "channel_id", None),
+                                     getattr(post, "channel_title", None)))
         if not text:
             return []
         links: tuple[tuple[int, int, str], ...] = () if isinstance(post, str) else getattr(post, "links", ())

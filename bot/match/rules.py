@@ -31,7 +31,7 @@ from .query import (
     words_of,
 )
 
-__all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "load_rules", "parse_rules_text", "read_rule_file", "SEVERITIES"]
+__all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "channel_title_key", "load_rules", "parse_rules_text", "read_rule_file", "SEVERITIES"]
 
 SEVERITIES = ("high", "normal", "low")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -94,7 +94,7 @@ class Rule:
                    exclude_nodes=tuple(parse(q) for q in exclude), title=kw.pop("title", name), **kw)
 
     def applies_to(self, channel_keys: set[str]) -> bool:
-        """Is a channel known by these keys (lower-case username, bare id, group) in scope?"""
+        """Is a channel known by these keys (lower-case username, bare id, title, group) in scope?"""
         return self.channels is None or not channel_keys.isdisjoint(self.channels)
 
 
@@ -444,6 +444,26 @@ def channel_key(value: str | int) -> str:
     if re.fullmatch(r"-?\d+", s):
         s = str(bare_id(int(s)))
     return s
+
+
+# What a channel reference may be as a username (Telegram's rule, as bot.config takes one): a
+# reference of this shape names a channel by its username first.
+_USERNAME_KEY_RE = re.compile(r"[a-z][a-z0-9_]{3,31}")
+
+
+def channel_title_key(title: str | None, username: str | None) -> str | None:
+    """The key a channel is known by through its title (case-insensitive, as `export --channel`
+    finds a channel by its exact title in any case: bot.store.read.resolve_channels), or None.
+
+    A channel with a username is known by its title only when the title cannot be read as a
+    username («Военная хроника»): `@mash` and `Mash` are one key (the config folds both to the
+    username «mash»), and must not name another channel that is titled «Mash». A channel without
+    a username (a post replayed from a Telegram Desktop export knows only the title and id) is
+    known by any title, so `@mash` falls back to the channel titled «Mash»."""
+    key = (title or "").strip().casefold()
+    if not key or (username and _USERNAME_KEY_RE.fullmatch(key)):
+        return None
+    return key
 
 
 def rule_files(path: Path) -> list[Path]:
