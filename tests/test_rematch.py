@@ -136,3 +136,20 @@ def test_posts_the_live_pipeline_stored_are_not_matched_again_by_the_next_replay
     store.close()
     later = replay(ROOT / "rules", db)
     assert not any(again_line(later, r) for r in ("desertion", "lockdown", "regiment")), later.output
+
+
+def test_replay_warns_of_a_scope_entry_no_stored_channel_is_known_by(tmp_path: Path) -> None:
+    """A rule scoped to a config group whose member is misspelt watches nothing there, silently: the
+    replay names the member (and a second, unchanged replay, which matches nothing, still does)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "south.toml").write_text('[[rule]]\nname = "south"\nquery = "Новоборск"\nchannels = ["south"]\n', encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[channels.groups]\nsouth = [1700000002, "@svodka_24_typo"]\n', encoding="utf-8")
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["replay", str(SAMPLE), "--rules", str(rules), "--db", str(tmp_path / "a.db"),
+                                          "--alerts", "none", "-c", str(config)])
+        assert result.exit_code == 0, result.output
+        assert "warning: group 'south': no post came from svodka_24_typo" in result.stderr
+        assert "1700000002" not in result.stderr  # the channel it names by id is stored
+    assert current_matches(tmp_path / "a.db", "south")

@@ -107,10 +107,13 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     finally:
         stopped_by.restore()
         pipeline.close()
+        scope = matcher.scope_warnings(store.db.execute("SELECT username, id, title FROM channels").fetchall())
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()
     _summary(pipeline, skips, n_files, db_path, shown, again)
+    for line in scope:  # a scope entry no stored channel is known by watches nothing, silently
+        err().print(f"warning: {line}", style="yellow", markup=False, highlight=False)
     if interrupted:
         sys.exit(128 + stopped_by.signal)  # as a shell reports it (130 for Ctrl-C): `replay ... && export ...` stops here
     if pipeline.summary.read == 0 and any(not k.reason.endswith(" message") and not isinstance(k, Note) for k in skips):

@@ -427,15 +427,17 @@ class Matcher:
             keys.add(key)
         return keys
 
-    def unmatched_scope(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """The channel scope entries no post given to `match` came from, since this Matcher was
-        made: ("group", name, members) for config group members, ("rule", name, entries) for a rule's
-        `channels` (a group counts as matched when one of its members did). Call it after a replay
-        or back-test: a scope entry that never matched is most often a misspelt username, or a
-        channel the posts know by another name (an export's title), and silently matches nothing.
-        Entries are keys (`channel_key`: lower case, no «@»); see `scope_warnings` for the text."""
+    def unmatched_scope(self, channels: Iterable[tuple[object, object, object]] | None = None
+                        ) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The channel scope entries none of `channels` ((username, id, title) each; by default those
+        of the posts given to `match` since this Matcher was made) is known by: ("group", name,
+        members) for config group members, ("rule", name, entries) for a rule's `channels` (a group
+        counts as matched when one of its members did). A scope entry no channel is known by is most
+        often a misspelt username, or a channel the posts know by another name (an export's title),
+        and silently matches nothing. Entries are keys (`channel_key`: lower case, no «@»); see
+        `scope_warnings` for the text."""
         seen: set[str] = set()
-        for channel in self._channels_seen:
+        for channel in self._channels_seen if channels is None else channels:
             seen |= self._own_keys(*channel)
         out: list[tuple[str, str, tuple[str, ...]]] = []
         matched_groups = set()
@@ -450,11 +452,11 @@ class Matcher:
                     out.append(("rule", rule.name, missed))
         return out
 
-    def scope_warnings(self) -> list[str]:
+    def scope_warnings(self, channels: Iterable[tuple[object, object, object]] | None = None) -> list[str]:
         """`unmatched_scope` as one warning line per rule or group."""
         return [f"{kind} '{name}': no post came from {', '.join(missed)}; "
                 f"{'it' if len(missed) == 1 else 'they'} matched no channel (a username, id or exact title)"
-                for kind, name, missed in self.unmatched_scope()]
+                for kind, name, missed in self.unmatched_scope(channels)]
 
     def match(self, post: _PostLike | str) -> list[Match]:
         """The rules that match a post (or a bare text), each with its hits; sorted by rule name."""
