@@ -194,7 +194,11 @@ class Pipeline:
     def _done(self, todo: list[Post], future: Future[list[Work]]) -> dict[int, Work]:
         """The worker's results by post object; empty (all done here) when the worker failed."""
         try:
-            return {id(p): w for p, w in zip(todo, future.result())}
+            done: dict[int, Work] = {}
+            for p, w in zip(todo, future.result()):
+                p.seed_text_hash(w.text_hash)  # hashed in the worker, not here
+                done[id(p)] = w
+            return done
         except Exception as e:  # a killed or broken worker: carry on in this process
             self._lost(e)
             return {}
@@ -286,7 +290,7 @@ class Pipeline:
                         if u not in updated:  # one update per alert and batch, however many posts joined
                             updated.add(u)
                             update_ids.append(u)
-                plain = content_hash(post.text) if post.links else None
+                plain = work.plain_hash if work else content_hash(post.text) if post.links else None
                 known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text), plain)
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             flush()

@@ -134,6 +134,11 @@ class Post:
             d = self._derived = (d[0], d[1], d[2], content_hash(d[0], d[2]))
         return d[3]
 
+    def seed_text_hash(self, text_hash: str) -> None:
+        """Take `text_hash` as computed elsewhere (a worker) from this post's text and `links`."""
+        d = self._derive()
+        self._derived = (d[0], d[1], d[2], text_hash)
+
     def _derive(self) -> tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...], str | None]:
         """`_derived`, computed again when the text or the entities were replaced (an edit)."""
         d = self._derived

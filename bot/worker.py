@@ -21,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
-from .post import Post
+from .post import Post, content_hash
 from .story.index import Prepared, prepare
 from .text import search_fold
 
@@ -40,6 +40,8 @@ class Work(NamedTuple):
     matches: list[Match]
     prepared: Prepared | None  # story.prepare, None when not asked
     folded: str | None  # search_fold: the search index's second reading
+    text_hash: str  # Post.text_hash (content_hash of the text and its links)
+    plain_hash: str | None  # content_hash of the text alone, when it has links (else None)
 
 
 class _Item(NamedTuple):
@@ -83,7 +85,8 @@ def _die_with_parent() -> None:
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
     m = _matcher
-    return [Work(m.match(it), prepare(it.text) if it.prepare else None, search_fold(it.text) if it.text else None)
+    return [Work(m.match(it), prepare(it.text) if it.prepare else None, search_fold(it.text) if it.text else None,
+                 content_hash(it.text, it.links), content_hash(it.text) if it.links else None)
             for it in items]
 
 
