@@ -107,6 +107,46 @@ def test_cli_backtest_shows_hits_per_term_and_the_terms_that_hit_nothing(tmp_pat
     assert "1 terms hit nothing: самоволка" in r.stdout
 
 
+KOVER = '''[[rule]]
+name = "kover"
+query = '(ковер NEAR/3 план) OR "план Ковёр"'
+'''
+KOVER_TEXTS = [
+    'В Казани до утра действовал план "Ковёр", аэропорт закрыт.',  # both branches hold
+    "Ввели режим «Ковёр»: план действовал час.",  # the NEAR alone
+    "План на неделю: погода, пробки.",  # nothing
+]
+
+
+def test_backtest_counts_every_or_branch_that_holds_and_alone_is_what_dropping_the_term_loses(tmp_path: Path) -> None:
+    """The phrase and the NEAR both hit «план "Ковёр"»: each term has the post, and none of them
+    is alone there (either branch keeps it); the NEAR alone holds in the second post, where the rule
+    needs both its words."""
+    db = make_store(tmp_path, KOVER_TEXTS)
+    r = run("rules", "backtest", rule_file(tmp_path, KOVER, "kover.toml"), "--db", db, "--samples", "0")
+    assert r.exit_code == 0, r.output
+    rows = [" ".join(line.strip("│ ").split()) for line in r.stdout.split("hits per term")[1].splitlines()]
+    assert [row.split(" │ ")[:3] for row in rows if row.count("│") >= 3] == [
+        ["ковер", "2", "1"], ["план", "2", "1"], ['"план Ковёр"', "1", "0"]], rows
+    assert "hit nothing" not in r.stdout
+    assert "alone: of those, posts the rule would not match without this term" in r.stdout
+
+
+def test_stored_term_hits_count_every_or_branch_that_holds_too(tmp_path: Path) -> None:
+    """The chat's /rule counts from the stored hits, which name one term per word: the NEAR's words
+    are counted from the branches that hold, as a back-test counts them."""
+    from bot.store.backtest import stored_term_hits
+
+    rule = load_rules(rule_file(tmp_path, KOVER, "kover.toml")).rules[0]
+    store = Store(make_store(tmp_path, KOVER_TEXTS, rules=[rule], name="m.db"))
+    try:
+        stored = stored_term_hits(store, rule, datetime(2024, 11, 1, tzinfo=UTC))
+    finally:
+        store.close()
+    assert {t: (h.posts, h.alone) for t, h in stored.items()} == {
+        "ковер": (2, 1), "план": (2, 1), '"план Ковёр"': (1, 0)}
+
+
 def test_cli_backtest_of_a_file_names_the_rule_of_each_term_and_the_written_term(tmp_path: Path) -> None:
     db = make_store(tmp_path, ["Задержан военнослужащий в/ч 12345", "Дезертира задержали"])
     path = rule_file(tmp_path, RULE + '\n[[rule]]\nname = "unit"\nquery = "в/ч OR бригада"\n')

@@ -194,7 +194,8 @@ def _report_terms(r: Backtest, words: int = 4) -> None:
                           printable(", ".join(t.top_words(words, counts=True))))
         idle += [f"{rule}: " * several + t.written for t in terms.values() if not t.posts]
     c.print(table)
-    c.print(Text("alone: posts no other term of the rule hit (an OR loses them without this term)", style="dim"))
+    c.print(Text("posts: matched posts the term hit, in any branch of the query; alone: of those, posts the rule "
+                 "would not match without this term (dropping it loses them)", style="dim"))
     if idle:
         c.print(Text(f"{len(idle)} terms hit nothing: " + printable(", ".join(idle)), style="dim"))
 

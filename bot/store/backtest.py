@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Mapping, Sequence
 
 from ..match.explain import term_words
-from ..match.matcher import Match, Matcher
-from ..match.query import Node, Phrase, terms_of, to_text
+from ..match.matcher import Hit, Match, Matcher, _Doc
+from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, terms_of, to_text
 from ..match.rules import Rule
+from ..text import tokenize
 from .db import Store, iso
 from .read import StoredPost, iter_posts, resolve_channels
 
@@ -26,8 +27,8 @@ class TermHits:
     """One query term's part in a rule's hits: what an analyst weighs to keep or drop the term."""
 
     written: str  # the term as the rule writes it
-    posts: int = 0  # matched posts the term hit
-    alone: int = 0  # of those, posts no other term of the rule hit (for an OR, what dropping it loses)
+    posts: int = 0  # matched posts the term hit, in any branch of the query that holds in the post
+    alone: int = 0  # of those, posts the rule would not match without this term (what dropping it loses)
     words: Counter[str] = field(default_factory=Counter)  # the post's word it hit (lower case) -> posts
     typos: set[str] = field(default_factory=set)  # the words it caught as typos
 
@@ -70,6 +71,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
     matcher = Matcher(list(rules), groups=groups)
     result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)),
                       terms={r.name: _terms(r) for r in matcher.rules})
+    branches = _Branches(matcher)
     channels = list(channels)
     channel_ids = resolve_channels(store, channels)[0] if channels else None
     stored = _stored_matches(store, result.rules, channel_ids, since, until)
@@ -91,8 +93,8 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
         result.by_channel[(post.channel_id, post.channel_title)] += 1
         result.by_day[post.date[:10]] += 1
         result.samples.append((post, matches))
-        for m in matches:
-            _count_terms(result.terms[m.rule], post.text, m)
+        for rule, (hits, needed) in branches.of(post, names).items():
+            _count_terms(result.terms[rule], post.text, hits, needed)
     result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
     return result
 
@@ -117,31 +119,90 @@ def _as_written(query: str, node: Node) -> str:
 
 
 def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, TermHits]:
-    """`TermHits` of the posts since `since` that the rule matches now, from the hits the store
-    kept with each match (nothing is matched again): which terms bring a running rule's hits."""
+    """`TermHits` of the posts since `since` that the rule matches now: the hits the store kept with
+    each match, and those of every branch of its query that holds (see `_Branches`: only these posts
+    are matched again, not the whole store)."""
     terms = _terms(rule)
+    branches = _Branches(Matcher([replace(rule, enabled=True)]))
     rows = store.db.execute(
         "SELECT p.text, m.hits FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
         "WHERE m.rule = ? AND m.current = 1 AND p.date >= ?", [rule.name, iso(since)])
     for text, hits in rows:
         try:
-            found = [tuple(h) for h in json.loads(hits or "[]")]
-        except ValueError:  # an unreadable row counts for nothing (a store is read, never refused)
+            found = [Hit(*h) for h in json.loads(hits or "[]")]
+        except (ValueError, TypeError):  # an unreadable row counts for nothing (a store is read, never refused)
             continue
-        _add_found(terms, term_words(text or "", found))  # type: ignore[arg-type]
+        more, needed = branches.of(text or "", [rule.name])[rule.name]
+        _count_terms(terms, text or "", [*found, *more], needed)
     return terms
 
 
-def _count_terms(terms: dict[str, TermHits], text: str, match: Match) -> None:
-    """Add one matched post to the counts of the terms that hit it, and of the words they hit."""
-    _add_found(terms, term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in match.hits]))
+class _Branches:
+    """What a matched post owes each term of a rule. `Matcher.match` names one term per word of the
+    post: of `(ковер NEAR/3 план) OR "план Ковёр"` the phrase alone, though the NEAR holds too, and
+    a count from its hits would call ковер and план idle. Here the rule's query is evaluated again on
+    the post (the matcher's own evaluation, once per matched post): the hits of every branch that
+    holds, and the terms the post needs (the query without one of them no longer holds: dropping that
+    term would lose the post)."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.rules = {r.name: r for r in matcher.rules}
+        self._rest: dict[tuple[str, str], Node | None] = {}  # (rule, term) -> its query without the term
+
+    def of(self, post: StoredPost | str, rules: Iterable[str]) -> dict[str, tuple[list[Hit], set[str]]]:
+        """rule -> (the hits of every branch of its query that holds in the post, the terms it needs)
+        for these rules, each of which matched the post."""
+        text = post if isinstance(post, str) else post.text
+        links = () if isinstance(post, str) else getattr(post, "links", ())
+        doc = _Doc(text, tokenize(text), self.matcher, links)
+        out: dict[str, tuple[list[Hit], set[str]]] = {}
+        for name in rules:
+            rule = self.rules[name]
+            hits = [h for _, _, hs in doc.eval(rule.node) or () for h in hs]
+            needed: set[str] = set()
+            for term in dict.fromkeys(h.term for h in hits):
+                if (name, term) not in self._rest:
+                    self._rest[(name, term)] = _without(rule.node, term)
+                rest = self._rest[(name, term)]
+                if rest is None or doc.eval(rest) is None:
+                    needed.add(term)
+            out[name] = (hits, needed)
+        return out
 
 
-def _add_found(terms: dict[str, TermHits], found: dict[str, dict[str, bool]]) -> None:
+def _without(node: Node, term: str) -> Node | None:
+    """The query tree with every occurrence of `term` (as `to_text` names it) taken out; None when
+    what is left can match nothing (the term stood in every branch). A term under a NOT stays: it
+    never hits."""
+    if isinstance(node, (Word, Phrase, Url)):
+        return None if to_text(node) == term else node
+    if isinstance(node, Or):
+        items = [x for item in node.items if (x := _without(item, term)) is not None]
+        return None if not items else items[0] if len(items) == 1 else Or(tuple(items))
+    if isinstance(node, And):
+        kept = [_without(item, term) for item in node.items]
+        return None if any(x is None for x in kept) else And(tuple(x for x in kept if x is not None))
+    if isinstance(node, Near):
+        left, right = _without(node.left, term), _without(node.right, term)
+        return None if left is None or right is None else replace(node, left=left, right=right)
+    assert isinstance(node, Not)
+    return node
+
+
+def _count_terms(terms: dict[str, TermHits], text: str, hits: Iterable[Hit], needed: set[str]) -> None:
+    """Add one matched post to the counts of the terms that hit it (`hits`: of every branch that
+    holds), and of the words they hit; `needed`: the terms the post would not match without."""
+    by_term: dict[str, dict[tuple[int, int], Hit]] = {}
+    for h in sorted(hits, key=lambda h: (h.start, h.end, -h.score)):  # a word two branches hit: its surer hit
+        by_term.setdefault(h.term, {}).setdefault((h.start, h.end), h)
+    found: dict[str, dict[str, bool]] = {}
+    for term, spans in by_term.items():  # each term on its own: a phrase's words stay one run
+        found.update(term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in spans.values()]))
     for term, words in found.items():
         counts = terms.setdefault(term, TermHits(term))
         counts.posts += 1
-        counts.alone += len(found) == 1
+        counts.alone += term in needed
         counts.words.update(words.keys())
         counts.typos.update(w for w, typo in words.items() if typo)
 
