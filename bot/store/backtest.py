@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Mapping, Sequence
 
-from ..match.explain import term_words
+from ..match.explain import _fold, _shown, term_words
 from ..match.matcher import Hit, Match, Matcher, _Doc
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, terms_of, to_text
 from ..match.rules import Rule
@@ -29,13 +29,21 @@ class TermHits:
     written: str  # the term as the rule writes it
     posts: int = 0  # matched posts the term hit, in any branch of the query that holds in the post
     alone: int = 0  # of those, posts the rule would not match without this term (what dropping it loses)
-    words: Counter[str] = field(default_factory=Counter)  # the post's word it hit (lower case) -> posts
-    typos: set[str] = field(default_factory=set)  # the words it caught as typos
+    words: Counter[str] = field(default_factory=Counter)  # the post's word it hit (folded: lower case, ё as е) -> posts
+    typos: set[str] = field(default_factory=set)  # the words it caught as typos (folded)
+    spellings: dict[str, Counter[str]] = field(default_factory=dict)  # folded word -> the posts' own spellings -> posts
+
+    def spelled(self, word: str) -> str:
+        """A folded word as the posts write it most often («Ковёр» for ковер, «КТО» for кто), as
+        alerts and exports show it."""
+        own = self.spellings.get(word)
+        return own.most_common(1)[0][0] if own else word
 
     def top_words(self, n: int, counts: bool = False) -> list[str]:
-        """The n words it caught in most posts, a typo marked («дизертир (typo)»), each with its posts
-        when `counts` («дезертиров 5»); then «+3 more» when there are more."""
-        top = [f"{w}{' (typo)' * (w in self.typos)}" + f" {k}" * counts for w, k in self.words.most_common(n)]
+        """The n words it caught in most posts, each as the posts spell it, a typo marked («дизертир
+        (typo)»), each with its posts when `counts` («дезертиров 5»); then «+3 more» when there are more."""
+        top = [f"{self.spelled(w)}{' (typo)' * (w in self.typos)}" + f" {k}" * counts
+               for w, k in self.words.most_common(n)]
         return top + ([f"+{len(self.words) - n} more"] if len(self.words) > n else [])
 
     @staticmethod
@@ -197,14 +205,21 @@ def _count_terms(terms: dict[str, TermHits], text: str, hits: Iterable[Hit], nee
     for h in sorted(hits, key=lambda h: (h.start, h.end, -h.score)):  # a word two branches hit: its surer hit
         by_term.setdefault(h.term, {}).setdefault((h.start, h.end), h)
     found: dict[str, dict[str, bool]] = {}
+    own: dict[str, Counter[str]] = {}  # a folded word -> the post's spellings of it
     for term, spans in by_term.items():  # each term on its own: a phrase's words stay one run
         found.update(term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in spans.values()]))
+        for h in spans.values():
+            word = _shown(text, h.start, h.end, h.kind)
+            own.setdefault(_fold(word), Counter())[word] += 1
     for term, words in found.items():
         counts = terms.setdefault(term, TermHits(term))
         counts.posts += 1
         counts.alone += term in needed
         counts.words.update(words.keys())
         counts.typos.update(w for w, typo in words.items() if typo)
+        for w in words:  # (term_words folds the words it counts: the post's spelling of each, word by word)
+            spelled = " ".join(own[p].most_common(1)[0][0] if p in own else p for p in w.split(" "))
+            counts.spellings.setdefault(w, Counter())[spelled] += 1
 
 
 def _stored_matches(store: Store, rules: list[str], channel_ids: list[int] | None, since: datetime | None,
