@@ -318,3 +318,14 @@ def test_stored_term_hits_count_what_a_back_test_counts_without_matching_again(t
     assert {t: (h.posts, h.alone, dict(h.words), h.typos) for t, h in stored.items()} == {
         t: (h.posts, h.alone, dict(h.words), h.typos) for t, h in fresh.items()}
     assert stored["дезертир"].posts == 2 and stored["дезертир"].typos == {"дизертир"}
+
+
+def test_backtest_of_a_disabled_rule_runs_it_and_marks_it(tmp_path: Path) -> None:
+    db = make_store(tmp_path)
+    rule_file(tmp_path, RULE.replace('name = "desertion"', 'name = "desertion"\nenabled = false'))
+    r = run("rules", "backtest", "desertion", "--rules", tmp_path / "rules", "--db", db, "--samples", "0")
+    assert r.exit_code == 0, r.output
+    assert "5 of 6 stored posts matched" in r.stdout
+    assert "desertion  (disabled: not matched live or in replay)" in r.stdout.splitlines()
+    enabled = run("rules", "backtest", rule_file(tmp_path, RULE, "on.toml"), "--db", db, "--samples", "0")
+    assert "disabled" not in enabled.stdout

@@ -827,3 +827,21 @@ def test_rule_names_the_terms_that_brought_its_recent_hits(fake: FakeTelegram, t
             r = await ask(fake, "/rule desertion")
             assert "hits in the last 7 days: 1" in r.text and "Terms: дезертир 1 (дезертиров)" in r.text
     run(go())
+
+
+def test_test_and_a_proposed_edit_mark_a_disabled_rule(fake: FakeTelegram, tmp_path: Path) -> None:
+    """/test shows what a disabled rule would match, as `rules test` does, marked as no alert; a
+    proposed edit of it says so above its back-test."""
+    mark = "(disabled: not matched live or in replay)"
+
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            assert "disabled" in (await ask(fake, "/disable desertion")).text
+            r = await ask(fake, f"/test {DESERTION}")
+            lines = r.text.splitlines()
+            assert any(line.startswith(f"⏸ desertion [high] {mark}: ") and "дезертиров" in line for line in lines), lines
+            assert not any(line.startswith("✅ desertion") for line in lines) and "No rule matches" not in r.text
+            assert mark not in (await ask(fake, "/test Погода в Москве")).text  # only the rule that is off
+            r = await ask(fake, "/edit_rule desertion дезертир OR дезертирство")
+            assert r.text.splitlines()[0] == f"Change rule desertion in desertion.toml {mark}", r.text
+    run(go())

@@ -286,3 +286,45 @@ def test_explain_says_an_ordinal_takes_any_ending(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "137 with any ordinal ending: 137-й, 137-го, 137й…; typos: 0" in plain(result.stdout)
     assert "this exact form" not in plain(result.stdout)
+
+
+# -- a disabled rule: run by every rules command, and marked so in each ------------------------------
+
+DISABLED_RULES = '''[[rule]]
+name = "desertion"
+title = "Дезертирство"
+severity = "high"
+enabled = false
+query = "дезертир"
+
+[[rule]]
+name = "regiment"
+query = "полк"
+'''
+MARK = "(disabled: not matched live or in replay)"
+
+
+def test_a_disabled_rule_is_marked_where_test_shows_its_hit_or_how_close_it_came(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text(DISABLED_RULES, encoding="utf-8")
+    hit = run("test", "дезертир", "--rules", str(tmp_path))
+    assert hit.exit_code == 0, hit.output  # the rule as written matches: what its author asks
+    assert plain(hit.stdout).splitlines()[0] == f"desertion  [high] Дезертирство  {MARK}"
+    both = run("test", "дезертир из полка", "--rules", str(tmp_path))
+    assert [line for line in plain(both.stdout).splitlines() if MARK in line] == [
+        f"desertion  [high] Дезертирство  {MARK}"]  # the enabled rule's line has no mark
+    miss = run("test", "погода", "--rules", str(tmp_path))
+    assert miss.exit_code == 1
+    assert f"  desertion  {MARK}: lacks дезертир" in plain(miss.stdout).splitlines()
+    assert "  regiment: lacks полк" in plain(miss.stdout).splitlines()
+
+
+def test_explain_and_check_mark_a_disabled_rule_at_its_name(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_text(DISABLED_RULES, encoding="utf-8")
+    explained = plain(run("explain", "desertion", "--rules", str(tmp_path)).stdout).splitlines()
+    assert MARK in explained and explained.index(MARK) < explained.index("├── MATCH")  # under the name, not only
+    # «enabled: false» at the tree's end
+    assert MARK not in run("explain", "regiment", "--rules", str(tmp_path)).stdout
+    checked = run("check", str(tmp_path))
+    assert checked.exit_code == 0, checked.output  # a note, not an error
+    assert checked.stdout.splitlines() == [f"note: {f}:1:1: rule 'desertion' {MARK}"]

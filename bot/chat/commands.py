@@ -15,7 +15,7 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
-from ..match.rules import _NAME_RE
+from ..match.rules import _NAME_RE, DISABLED, Rule
 from ..report.stats import stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
@@ -158,6 +158,7 @@ class Commands:
         self.clock = clock
         self.pending: dict[str, tuple[Change, int]] = {}  # token -> (planned rule change, who asked)
         self.answered: dict[str, str] = {}  # token -> how its proposal ended (confirmed, cancelled, ...)
+        self._off: tuple[tuple[Rule, ...], Matcher] | None = None  # the disabled rules, and a matcher of them
 
     # -- dispatch ---------------------------------------------------------------------------------
 
@@ -288,14 +289,29 @@ class Commands:
             raise CommandError("usage: /test TEXT")
         matcher = self.matcher()
         matches = matcher.match(args)
-        if not matches:  # say how close each rule came: what an analyst testing a rule needs
+        off = self._disabled_matcher(matcher)
+        off_matches = off.match(args) if off is not None else []
+        if not matches and not off_matches:  # say how close each rule came: what an analyst testing a rule needs
             why = [f"• <b>{html.escape(name)}</b>: {html.escape(w)}" for name, w in matcher.why_not(args)]
             return Reply("\n".join(["No rule matches this text.", *why]))
         lines = []
         for m in matches:
             hits = ", ".join(_hit_group(group) for group in _by_term(m.hits))
             lines.append(f"✅ <b>{html.escape(m.rule)}</b> [{m.severity}]: {hits}")
+        for m in off_matches:  # tested as `rules test` tests them, and marked: no alert comes of these
+            hits = ", ".join(_hit_group(group) for group in _by_term(m.hits))
+            lines.append(f"⏸ <b>{html.escape(m.rule)}</b> [{m.severity}] {DISABLED}: {hits}")
         return Reply("\n".join(lines))
+
+    def _disabled_matcher(self, live: Matcher) -> Matcher | None:
+        """The disabled rules as if enabled (built again only when they change), for /test to show what
+        they would match; None when every rule is enabled."""
+        off = tuple(r for r in self.rulebook.ruleset.rules if not r.enabled)
+        if not off:
+            return None
+        if self._off is None or self._off[0] != off:
+            self._off = (off, Matcher([replace(r, enabled=True) for r in off], morphology=live.morph))
+        return self._off[1]
 
     async def cmd_enable(self, args: str, caller: Caller) -> Reply:
         return self._set_enabled(args, caller, True)
@@ -615,7 +631,8 @@ class Commands:
         self.pending = {k: v for k, v in list(self.pending.items())[-(PENDING_MAX - 1):]}
         self.pending[token] = (change, caller.user_id)
         verb = "Add" if change.action == "add" else "Change"
-        lines = [f"<b>{verb} rule {html.escape(change.rule)}</b> in {html.escape(change.file.name)}"]
+        lines = [f"<b>{verb} rule {html.escape(change.rule)}</b> in {html.escape(change.file.name)}"
+                 + (f" {DISABLED}" if rule is not None and not rule.enabled else "")]
         if change.query_before:
             lines.append(f"before: <code>{html.escape(change.query_before)}</code>")
         lines.append(f"after: <code>{html.escape(change.query_after or '')}</code>")

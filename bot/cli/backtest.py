@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ..alert.outbox import snippet
 from ..match.matcher import Match
-from ..match.rules import Rule, channel_key
+from ..match.rules import DISABLED, Rule, channel_key
 from ..store.backtest import Backtest, TermHits, run_backtest
 from ..store.db import Store
 from ..store.read import count_posts
@@ -54,8 +54,9 @@ _FOLDER = "is a folder; backtest runs one rule NAME or the rules of one FILE.tom
 
 
 def select_rules(ref: str, rules_path: str) -> list[Rule]:
-    """REF is a .toml rule file (all its rules) or a rule name in `rules_path`; every selected
-    rule is run even when it is disabled. Exits with a one-line error when there is none."""
+    """REF is a .toml rule file (all its rules) or a rule name in `rules_path`, as written (a
+    disabled rule too: the back-test runs it all the same, and marks it). Exits with a one-line
+    error when there is none."""
     path = Path(ref)
     if ref.endswith(".toml") or path.is_file():
         if not path.is_file():
@@ -71,7 +72,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
             fail(f"no rule named {ref!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
         warn_shadowed(ruleset, rule)
         selected = [rule]
-    return [r if r.enabled else replace(r, enabled=True) for r in selected]
+    return selected
 
 
 @click.command()
@@ -91,6 +92,8 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
     check_span(since, until)
     groups = config_groups(config_path)
     selected = select_rules(ref, rules_path)
+    disabled = [r.name for r in selected if not r.enabled]
+    selected = [r if r.enabled else replace(r, enabled=True) for r in selected]
     store = open_store(db_path, must_exist=True)
     ids = check_channels(store, channels, need_one=True)
     note_outside_stored(store, since, until)
@@ -108,7 +111,7 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
         fail("interrupted", 130)
     finally:
         store.close()
-    _report(result)
+    _report(result, disabled)
 
 
 def _warn_out_of_scope(store: Store, rules: list[Rule], groups: dict[str, tuple[str, ...]]) -> None:
@@ -132,7 +135,7 @@ def _share(part: int, whole: int) -> str:
     return f"{pct:.0f}%" if pct >= 1 or pct == 0 else f"{pct:.2g}%"
 
 
-def _report(r: Backtest) -> None:
+def _report(r: Backtest, disabled: list[str] = []) -> None:  # noqa: B006 - never changed
     c = out()
     head = f"{r.matched_posts} of {r.posts} stored posts matched"
     if r.matched_posts:
@@ -144,6 +147,8 @@ def _report(r: Backtest) -> None:
     for name in r.rules:
         rules.add_row(name, str(r.hits[name]), str(r.stored[name]), f"+{r.gained[name]}", f"-{r.lost[name]}")
     c.print(rules)
+    for name in disabled:
+        c.print(Text(f"{name}  {DISABLED}", style="yellow"))
     if not r.matched_posts:
         return
     _report_terms(r)

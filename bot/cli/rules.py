@@ -12,7 +12,7 @@ from rich.tree import Tree
 from ..match.check import check_examples
 from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
-from ..match.rules import Rule, RuleSet, load_rules
+from ..match.rules import DISABLED, Rule, RuleError, RuleSet, load_rules
 from .common import DEFAULT_RULES, counted, err, fail, out, resolve_rules
 from .lazy import LazyGroup
 
@@ -45,6 +45,11 @@ def warn_shadowed(ruleset: RuleSet, rule: Rule) -> None:
 def _warn(ruleset: RuleSet) -> None:
     for e in [*ruleset.errors, *ruleset.warnings]:
         err().print(Text(f"warning: {e}", style="yellow"))
+
+
+def disabled_mark(rule: Rule | None) -> str:
+    """«  (disabled: not matched live or in replay)» after a disabled rule's name; else nothing."""
+    return f"  {DISABLED}" if rule is not None and not rule.enabled else ""
 
 
 def highlight(text: str, match_list: list[Match]) -> Text:
@@ -86,10 +91,11 @@ def check(path: str) -> None:
     errors = list(ruleset.errors)
     if ruleset.rules:
         errors += check_examples(ruleset)
-    warnings = set(map(id, ruleset.warnings))
-    shown = sorted([*errors, *ruleset.warnings], key=lambda e: (e.path, e.line, e.col))  # file by file, in reading order
+    notes = [RuleError(r.path, r.line, 1, f"rule '{r.name}' {DISABLED}") for r in ruleset.rules if not r.enabled]
+    prefix = {**{id(e): "warning: " for e in ruleset.warnings}, **{id(e): "note: " for e in notes}}
+    shown = sorted([*errors, *ruleset.warnings, *notes], key=lambda e: (e.path, e.line, e.col))  # file by file, in reading order
     for e in shown:
-        click.echo(f"warning: {e}" if id(e) in warnings else str(e))
+        click.echo(f"{prefix.get(id(e), '')}{e}")
     files = {r.path for r in ruleset.rules}
     summary = f"{counted(len(ruleset.rules), 'rule')} in {counted(len(files), 'file')} loaded, {counted(len(errors), 'error')}"
     summary += f", {counted(len(ruleset.warnings), 'warning')}" if ruleset.warnings else ""
@@ -114,16 +120,18 @@ def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
         selected = [r for r in ruleset.rules if r.name in names]
     matcher = Matcher([r if r.enabled else _enabled(r) for r in selected])
     matches = matcher.match(text)
+    by_name = {r.name: r for r in selected}
     c = out()
     if not matches:
         c.print("no rule matched")
         for name, why in matcher.why_not(text):
-            c.print(Text(f"  {name}: ", style="bold").append(why))
+            c.print(Text(f"  {name}{disabled_mark(by_name.get(name))}: ", style="bold").append(why))
         sys.exit(1)
     for m in matches:
         line = Text(f"{m.rule}", style="bold")
         line.append(f"  [{m.severity}] ", style=SEVERITY_STYLE[m.severity])
         line.append(m.title)
+        line.append(disabled_mark(by_name.get(m.rule)), style="yellow")
         c.print(line)
         c.print(Text("  hits: ").append(describe_hits(m)))
     c.print(highlight(text, matches))
@@ -150,6 +158,8 @@ def explain(name: str, rules_path: str) -> None:
     matcher = Matcher([_enabled(rule)])
     head = Text(f"{rule.name}", style="bold").append(f"  [{rule.severity}] ", style=SEVERITY_STYLE[rule.severity])
     head.append(f"{rule.title}  ({rule.path}:{rule.line})", style="")
+    if not rule.enabled:  # under the name, not at the tree's end (a line of its own: a narrow terminal wraps the head)
+        head.append(f"\n{DISABLED}", style="yellow")
     tree = Tree(head)
     _branch(tree.add("MATCH"), rule.node, rule, matcher)
     if rule.exclude_nodes:

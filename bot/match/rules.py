@@ -31,7 +31,13 @@ from .query import (
     words_of,
 )
 
-__all__ = ["Rule", "RuleError", "RuleSet", "channel_key", "channel_title_key", "load_rules", "parse_rules_text", "read_rule_file", "SEVERITIES"]
+__all__ = ["DISABLED", "Rule", "RuleError", "RuleSet", "channel_key", "channel_title_key", "load_rules", "parse_rules_text", "read_rule_file",
+           "SEVERITIES"]
+
+# What every command that shows a rule with `enabled = false` says beside its name (rules test,
+# backtest, explain and check, the chat's /test and back-tests): they run it all the same, and
+# without the mark its hits read as hits the service would alert on.
+DISABLED = "(disabled: not matched live or in replay)"
 
 SEVERITIES = ("high", "normal", "low")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
