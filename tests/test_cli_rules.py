@@ -328,3 +328,13 @@ def test_explain_and_check_mark_a_disabled_rule_at_its_name(tmp_path: Path) -> N
     checked = run("check", str(tmp_path))
     assert checked.exit_code == 0, checked.output  # a note, not an error
     assert checked.stdout.splitlines() == [f"note: {f}:1:1: rule 'desertion' {MARK}"]
+
+
+def test_check_says_what_is_wrong_with_a_rule_name_and_where(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_text('# a rule\n[[rule]]\nname = "Weird Name!"\nquery = "полк"\n', encoding="utf-8")
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{f}:3:1: name 'Weird Name!' has capitals 'W', 'N', a space and '!': a rule name is lower-case Latin "
+        "letters, digits, '-' or '_' (e.g. name = \"weird-name\")"]

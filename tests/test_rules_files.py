@@ -94,6 +94,22 @@ def test_bad_name_points_at_the_name() -> None:
     assert (e.line, at(text, e)) == (2, 'name = "Bad Name"')
 
 
+@pytest.mark.parametrize("name, says", [
+    ('"Weird Name!"', "name 'Weird Name!' has capitals 'W', 'N', a space and '!': a rule name is lower-case Latin "
+                      "letters, digits, '-' or '_' (e.g. name = \"weird-name\")"),
+    ('"дезертир"', "name 'дезертир' has letters that are not Latin: a rule name is lower-case Latin letters, digits, "
+                   "'-' or '_'"),
+    ('"-x"', "name '-x' must start with a lower-case Latin letter or a digit (e.g. name = \"x\")"),
+    ('""', "name is empty: lower-case Latin letters, digits, '-' or '_'"),
+    ("5", "name must be a string of lower-case Latin letters, digits, '-' or '_', not 5"),
+    ('"' + "a" * 65 + '"', "name '" + "a" * 39 + "…' is 65 characters long; at most 64"),
+])
+def test_a_bad_name_says_what_is_wrong_with_it(name: str, says: str) -> None:
+    """A rule that has a name is not told it needs one: what the name has that a name cannot."""
+    e = only_error(f'[[rule]]\nname = {name}\nquery = "дезертир"\n')
+    assert (e.line, e.message) == (2, says)
+
+
 def test_missing_query() -> None:
     text = '[[rule]]\nname = "a"\n\n[[rule]]\nname = "b"\ntitle = "no query"\n'
     rs = parse_rules_text(text, "f.toml")

@@ -201,6 +201,37 @@ def _is_int(value: Any, low: int | None = None, high: int | None = None) -> bool
             and (low is None or value >= low) and (high is None or value <= high))
 
 
+_NAME_CHARS = "lower-case Latin letters, digits, '-' or '_'"
+
+
+def _name_problem(name: object) -> str:
+    """What is wrong with a rule's name (absent, not a string, empty, too long, or which of its
+    characters a name cannot have), with a name that would do when one can be made of it."""
+    if name is None:
+        return f"every rule needs name = \"...\": {_NAME_CHARS}"
+    if not isinstance(name, str):
+        return f"name must be a string of {_NAME_CHARS}, not {_toml_repr(name)}"
+    if not name:
+        return f"name is empty: {_NAME_CHARS}"
+    shown = name if len(name) <= 40 else name[:39] + "…"
+    wrong = [c for c in dict.fromkeys(name) if not re.fullmatch(r"[a-z0-9_-]", c)]
+    if wrong:
+        capitals = [repr(c) for c in wrong if c.isascii() and c.isupper()]
+        parts = [f"capitals {', '.join(capitals)}"] if capitals else []
+        parts += ["spaces" if sum(c.isspace() for c in name) > 1 else "a space"] if any(c.isspace() for c in wrong) else []
+        parts += ["letters that are not Latin"] if any(c.isalpha() and not c.isascii() for c in wrong) else []
+        parts += [repr(c) for c in wrong if not (c.isalpha() or c.isspace())][:8]
+        listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        problem = f"name {shown!r} has {listed}: a rule name is {_NAME_CHARS}"
+    elif len(name) > 64:
+        return f"name {shown!r} is {len(name)} characters long; at most 64"
+    else:  # only - or _ come first
+        problem = f"name {shown!r} must start with a lower-case Latin letter or a digit"
+    fixed = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64]
+    foreign = any(c.isalpha() and not c.isascii() for c in name)  # (a name without them would be another name)
+    return problem + (f" (e.g. name = \"{fixed}\")" if _NAME_RE.fullmatch(fixed) and not foreign else "")
+
+
 def _toml_repr(value: Any) -> str:
     """A value as the analyst wrote it in TOML (true, 1.0, "x"), for messages."""
     if isinstance(value, bool):
@@ -278,7 +309,7 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
             bad(loc.key(index, key), f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(_KEYS))}")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        bad(loc.key(index, "name"), "every rule needs name = \"...\": lower-case letters, digits, '-' or '_'")
+        bad(loc.key(index, "name"), _name_problem(name))
         name = None
     query = raw.get("query")
     node = None
