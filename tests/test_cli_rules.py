@@ -338,3 +338,14 @@ def test_check_says_what_is_wrong_with_a_rule_name_and_where(tmp_path: Path) -> 
     assert result.stdout.splitlines() == [
         f"{f}:3:1: name 'Weird Name!' has capitals 'W', 'N', a space and '!': a rule name is lower-case Latin "
         "letters, digits, '-' or '_' (e.g. name = \"weird-name\")"]
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_test_of_an_empty_text_is_a_one_line_input_error(text: str) -> None:
+    """Not «no rule matched» (exit 1, a text the rules miss): a command with nothing to test."""
+    result = run("test", text, "--rules", RULES_DIR)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        'error: TEXT is empty: give the text to test, e.g. rules test "В Краснодаре задержали дезертиров"']
+    no_traceback(result)

@@ -109,7 +109,9 @@ def check(path: str) -> None:
 @click.option("--rule", "names", multiple=True, help="Only these rules (repeatable).")
 def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
     """Show which rules match TEXT and why (when none does, how close each came). Exit 0 when
-    something matched, 1 when nothing did."""
+    something matched, 1 when nothing did, 2 when TEXT is empty."""
+    if not text.strip():  # not a post that matched nothing: a mistake in the command (exit 2, as a missing TEXT)
+        fail("TEXT is empty: give the text to test, e.g. rules test \"В Краснодаре задержали дезертиров\"")
     rules_path = resolve_rules(rules_path)  # named as used in the messages below
     ruleset = load_or_fail(rules_path)
     selected = ruleset.rules
