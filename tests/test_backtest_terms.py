@@ -188,6 +188,22 @@ def test_chat_add_rule_backtest_names_its_busiest_terms_and_their_words(fake, tm
     run_async(go())
 
 
+def test_chat_add_rule_backtest_counts_every_branch_that_holds_in_the_posts_spelling(fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The chat's back-test shares the CLI's counts: the NEAR's words are not «hit nothing» because the
+    phrase hit the same words, and «Ковёр» is shown as the post writes it."""
+    from .fake_telegram import eventually
+    from .test_chat import ANALYST, SHOT, replies
+
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, KOVER_TEXTS[0])
+            await eventually(lambda: service.store.count("posts") == 1)
+            fake.message_to_bot(ANALYST, '/add_rule kover (ковер NEAR/3 план) OR "план Ковёр"')
+            r = await eventually(lambda: next((m for m in replies(fake) if "Back-test" in m.text), None))
+            assert 'Terms: ковер 1 (Ковёр); план 1 (план); "план Ковёр" 1 (план Ковёр).' in r.text, r.text
+    run_async(go())
+
+
 # -- rules check: warnings -------------------------------------------------------------------------
 
 
