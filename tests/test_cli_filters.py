@@ -134,14 +134,13 @@ def test_a_title_two_channels_share_is_a_one_line_error_naming_both(sample: Samp
     assert [row["message_id"] for row in rows] == ["9"]
 
 
-def test_an_unknown_channel_warning_says_which_channel_is_which(sample: Sample) -> None:
+def test_an_unknown_channel_error_says_which_channel_is_which(sample: Sample) -> None:
     r = run("export", "--db", sample.db, "--channel", "@mash")
-    assert r.exit_code == 0 and csv_rows(r.stdout) == []
-    warning = r.stderr.splitlines()[0]
-    assert warning.startswith("warning: no channel @mash in this store (channels: ")
+    assert_clean_error(r, "--channel: no channel @mash in this store (")
+    assert r.stdout == ""
     for name in (f"{SVODKA} (Сводка 24)", f"{YUZHNY} (Южный Телеграф)", "1700000003 (Горячая линия)",
                  "@Kuban_Online (Кубань Онлайн)"):
-        assert name in warning
+        assert name in r.stderr
 
 
 def of_channel(sample: Sample, channel_id: int) -> tuple[int, int]:
@@ -167,7 +166,7 @@ def test_backtest_of_one_channel_counts_and_compares_that_channel_only(sample: S
                                      ["search", "дезертир"]])
 def test_a_channel_the_store_does_not_have_is_an_error_not_the_whole_store(sample: Sample, command: list[str]) -> None:
     r = run(*command, "--db", sample.db, "--channel", "@nosuch")
-    assert_clean_error(r, "--channel: no channel @nosuch in this store (channels: 1700000001 (Сводка 24), ")
+    assert_clean_error(r, "--channel: no channel @nosuch in this store (", "channels: 1700000001 (Сводка 24), ")
     assert r.stdout == ""
 
 
@@ -280,8 +279,7 @@ def test_stories_of_one_rule_are_those_it_matched_a_post_of(sample: Sample) -> N
     both = shown_stories(stories(sample.db, "--rule", "desertion", "--rule", "lockdown", "--limit", "100", "--min-size", "1"))
     assert both == {p.story_id for p in sample.matched("desertion") + sample.matched("lockdown")}
     r = stories(sample.db, "--rule", "nosuch")
-    assert r.exit_code == 1 and "no stories of 2+ posts matched by nosuch" in r.stdout
-    assert r.stderr.startswith("warning: no matches for rule nosuch in this store (rules present: desertion, ")
+    assert_clean_error(r, "--rule: no rule nosuch has matches in this store (rules: desertion, ")
 
 
 def test_stories_of_one_channel_are_those_it_reported(sample: Sample) -> None:
@@ -335,8 +333,8 @@ def test_a_story_that_is_not_there(sample: Sample) -> None:
 @pytest.mark.parametrize("ref", ["99999999999999999999999", "²", "-100" + "9" * 30])
 def test_a_channel_id_no_store_can_hold_is_an_unknown_channel_not_a_traceback(sample: Sample, ref: str) -> None:
     r = run("export", "--db", sample.db, "--channel", ref)
-    assert r.exit_code == 0 and "Traceback" not in r.output and r.exception is None, r.output
-    assert r.stderr.startswith(f"warning: no channel {ref} in this store") and csv_rows(r.stdout) == []
+    assert_clean_error(r, f"--channel: no channel {ref} in this store")
+    assert r.stdout == "" and not isinstance(r.exception, (OverflowError, sqlite3.Error)), r.output
 
 
 BACKTEST = ["rules", "backtest", "desertion", "--rules", str(ROOT / "rules")]

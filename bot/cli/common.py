@@ -227,10 +227,12 @@ def database_problem(e: sqlite3.DatabaseError) -> str:
 _opened: list[str] = []  # the database this command opened (`open_store`), for `database_problem`
 
 
-def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_one: bool = False) -> list[int]:
-    """The stored ids a command's --channel options name (`CHANNEL_FORMS`; a title in any case). A title several channels share exits with one line naming them; a
-    reference the store has never seen gives a warning listing the channels it has (an error,
-    when `need_one` and none is known: the command would otherwise run on the whole store)."""
+def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_one: bool = True) -> list[int]:
+    """The stored ids a command's --channel options name (`CHANNEL_FORMS`; a title in any case).
+    A title several channels share, or a reference the store has never seen, exits with one
+    `error:` line (exit 2, the store closed, nothing written): the one naming the channels it has,
+    and how they are named. Every command reads --channel so: a typo never gives an empty file.
+    (`need_one` is kept for callers written when some commands only warned: it changes nothing.)"""
     if not channels:
         return []
     from ..store.read import AmbiguousChannel, channel_names, resolve_channels
@@ -238,24 +240,28 @@ def check_channels(store: Store, channels: tuple[str, ...] | list[str], *, need_
     try:
         ids, unknown = resolve_channels(store, channels)
     except AmbiguousChannel as e:
+        store.close()
         fail(f"--channel {e}")
     if unknown:
-        problem = f"no channel {', '.join(unknown)} in this store (channels: {', '.join(channel_names(store)) or 'none'})"
-        if need_one and not ids:
-            store.close()
-            fail(f"--channel: {problem}")
-        err().print(f"warning: {problem}", markup=False)
+        names = channel_names(store)
+        store.close()
+        fail(f"--channel: no channel {', '.join(unknown)} in this store (a channel is named by @username, "
+             f"t.me/name, id or its exact title; channels: {', '.join(names) or 'none'})")
     return ids
 
 
-def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> None:
-    """A warning line on stderr naming each --rule the store has no match of (and the rules it has)."""
+def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> list[str]:
+    """The stored rule names a command's --rule options give, in any case («Desertion» is
+    `desertion`). A rule the store has no match of exits with one `error:` line (exit 2, the store
+    closed, nothing written) naming it and the rules the store has."""
     if not names:
-        return
-    from ..store.read import rule_names
+        return []
+    from ..store.read import resolve_rules, rule_names
 
-    known = rule_names(store)
-    missing = [r for r in names if r not in known]
-    if missing:
-        err().print(f"warning: no matches for rule {', '.join(missing)} in this store "
-                    f"(rules present: {', '.join(known) or 'none'})", markup=False)
+    found, unknown = resolve_rules(store, names)
+    if unknown:
+        known = rule_names(store)
+        store.close()
+        fail(f"--rule: no rule {', '.join(unknown)} has matches in this store "
+             f"(rules: {', '.join(known) or 'none'})")
+    return found

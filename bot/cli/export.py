@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Output format  [default: from the -o file name, else csv]")
-@click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only posts matched by this rule (repeatable).")
+@click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only posts matched by this rule (any case; repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
@@ -76,7 +76,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
-        check_rules(store, rules)
+        rules = tuple(check_rules(store, rules))
         check_channels(store, channels)
         note_outside_stored(store, since, until)
         rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,

@@ -75,7 +75,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     text = " ".join(map(_as_typed, words))
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
-    ids = check_channels(store, channels, need_one=True)
+    ids = check_channels(store, channels)
     note_outside_stored(store, since, until)
     c = out()
     n = 0

@@ -19,7 +19,7 @@ __all__ = ["stories", "story"]
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...).")
-@click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (repeatable).")
+@click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (any case; repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only stories this channel reported: {CHANNEL_FORMS}; repeatable.")
 @click.option("--min-size", default=2, show_default=True, type=Count(1),
@@ -32,8 +32,8 @@ def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channe
     out unless --min-size 1. Exit 0 when some were found, 1 when none were."""
     store = open_store(db_path, must_exist=True)
     try:
-        check_rules(store, rules)
-        ids = check_channels(store, channels, need_one=True)
+        rules = tuple(check_rules(store, rules))
+        ids = check_channels(store, channels)
         note_outside_stored(store, since, None)
         rows = top_stories(store, since=since, min_size=min_size, limit=limit, rules=rules, channels=ids)
     finally:

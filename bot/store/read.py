@@ -26,7 +26,8 @@ from .schema import stored_links
 
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
-    "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "rule_names", "search_posts",
+    "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
+    "search_posts",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
@@ -98,6 +99,23 @@ def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[
 def rule_names(store: Store) -> list[str]:
     """The rule names that have matches in the store, sorted."""
     return [r[0] for r in store.db.execute("SELECT DISTINCT rule FROM matches ORDER BY rule")]
+
+
+def resolve_rules(store: Store, names: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The stored rule names that `names` give, in any case («Desertion» is `desertion`), and the
+    names no stored match has: (rules found, each once, names not found)."""
+    by_fold: dict[str, list[str]] = {}
+    for rule in rule_names(store):
+        by_fold.setdefault(rule.strip().casefold(), []).append(rule)
+    found: list[str] = []
+    unknown: list[str] = []
+    for name in names:
+        same = by_fold.get(str(name).strip().casefold())
+        if same:
+            found.extend(r for r in same if r not in found)
+        else:
+            unknown.append(str(name))
+    return found, unknown
 
 
 def channel_names(store: Store) -> list[str]:

@@ -1,0 +1,59 @@
+"""What an analyst sees when the CLI is used as a reviewer used it: unknown channels and rules,
+periods, totals, broken pipes, usage errors, piped output, narrow terminals and export fields.
+Real stores built by the real pipeline (tests/sample_store.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+
+from .sample_store import Sample
+from .test_export import assert_clean_error, csv_rows, run
+
+
+# -- 1. an unknown --channel or --rule: the same one-line error in every command -------------------
+
+
+@pytest.mark.parametrize("command", [["export"], ["export", "--format", "jsonl"], ["stories"], ["search", "дезертир"]])
+def test_an_unknown_channel_is_one_error_line_in_every_command(sample: Sample, command: list[str]) -> None:
+    r = run(*command, "--db", sample.db, "--channel", "nosuch")
+    assert_clean_error(r, "--channel: no channel nosuch in this store",
+                       "a channel is named by @username, t.me/name, id or its exact title",
+                       "1700000001 (Сводка 24)", "@Kuban_Online (Кубань Онлайн)")
+    assert r.stdout == ""  # not a header-only CSV a script would take for "nothing found"
+
+
+@pytest.mark.parametrize("command", [["export"], ["export", "--format", "jsonl"], ["stories"]])
+def test_an_unknown_rule_is_one_error_line_naming_the_rules(sample: Sample, command: list[str]) -> None:
+    r = run(*command, "--db", sample.db, "--rule", "nosuch")
+    assert_clean_error(r, "--rule: no rule nosuch has matches in this store (rules: desertion, lockdown, regiment)")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("option, value", [("--rule", "nosuch"), ("--channel", "@nosuch")])
+def test_an_export_with_an_unknown_filter_writes_no_file(sample: Sample, tmp_path: Path, option: str, value: str) -> None:
+    out = tmp_path / "out.csv"
+    r = run("export", "--db", sample.db, option, value, "-o", out)
+    assert_clean_error(r, f"{option}: no ")
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_rule_names_match_in_any_case(sample: Sample) -> None:
+    rows = csv_rows(run("export", "--db", sample.db, "--rule", "desertion").stdout)
+    assert rows
+    for name in ("Desertion", "DESERTION"):
+        r = run("export", "--db", sample.db, "--rule", name)
+        assert r.exit_code == 0 and r.stderr.startswith(f"{len(rows)} rows written"), r.output
+        assert csv_rows(r.stdout) == rows
+    lower = run("stories", "--db", sample.db, "--rule", "desertion", "--min-size", "1", "--since", "2000-01-01")
+    upper = run("stories", "--db", sample.db, "--rule", "Desertion", "--min-size", "1", "--since", "2000-01-01")
+    assert lower.exit_code == upper.exit_code == 0 and lower.stdout == upper.stdout
