@@ -57,3 +57,54 @@ def test_rule_names_match_in_any_case(sample: Sample) -> None:
     lower = run("stories", "--db", sample.db, "--rule", "desertion", "--min-size", "1", "--since", "2000-01-01")
     upper = run("stories", "--db", sample.db, "--rule", "Desertion", "--min-size", "1", "--since", "2000-01-01")
     assert lower.exit_code == upper.exit_code == 0 and lower.stdout == upper.stdout
+
+
+# -- 2. stories: --until, and by default the last day up to the newest stored post -------------------
+
+
+def story_ids(r: Result) -> set[int]:
+    assert r.exit_code == 0, r.output
+    return {int(i) for i in re.findall(r"│ #(\d+)\s", r.stdout)}
+
+
+def header(r: Result) -> str:
+    """The line above the table (wrapped at the terminal's width), as one line."""
+    return " ".join(r.stdout.split("┏")[0].split())
+
+
+def stories_between(db: Path, since: str, until: str | None = None) -> set[int]:
+    with sqlite3.connect(db) as c:
+        return {i for (i,) in c.execute("SELECT id FROM stories WHERE last_date >= ? AND (? IS NULL OR first_date < ?)",
+                                        [since, until, until])}
+
+
+def test_stories_by_default_are_the_last_day_up_to_the_newest_stored_post(sample: Sample) -> None:
+    with sqlite3.connect(sample.db) as c:
+        newest = c.execute("SELECT max(date) FROM posts").fetchone()[0]
+    from datetime import datetime, timedelta
+
+    since = datetime.fromisoformat(newest) - timedelta(days=1)
+    r = run("stories", "--db", sample.db, "--min-size", "1", "--limit", "100")
+    wanted = stories_between(sample.db, since.isoformat())
+    assert story_ids(r) == wanted and wanted
+    assert story_ids(run("stories", "--db", sample.db, "--min-size", "1", "--limit", "100",
+                         "--since", "2000-01-01")) > wanted  # older stories exist, and are left out
+    assert header(r) == (f"stories seen {since:%Y-%m-%d %H:%M} – {since + timedelta(days=1):%Y-%m-%d %H:%M} UTC "
+                      "(the last day up to the newest stored post; --since and --until for another period)")
+    help_text = " ".join(run("stories", "--help").output.split())
+    assert "By default the stories seen in the last day (as the chat's /stories) up to the newest stored post" in help_text
+    assert "--until" in help_text
+
+
+def test_stories_until_a_day_lists_the_stories_seen_that_day(sample: Sample) -> None:
+    r = run("stories", "--db", sample.db, "--min-size", "1", "--limit", "100", "--until", "2026-11-21")
+    wanted = stories_between(sample.db, "2026-11-21T00:00:00+00:00", "2026-11-22T00:00:00+00:00")
+    assert story_ids(r) == wanted and wanted
+    assert header(r) == ("stories seen 2026-11-21 00:00 – 2026-11-21 23:59 UTC (the last day up to "
+                                        "--until; --since and --until for another period)")
+    r = run("stories", "--db", sample.db, "--min-size", "1", "--limit", "100", "--since", "2026-11-20",
+            "--until", "2026-11-21")
+    assert story_ids(r) == stories_between(sample.db, "2026-11-20T00:00:00+00:00", "2026-11-22T00:00:00+00:00")
+    assert header(r) == "stories seen 2026-11-20 00:00 – 2026-11-21 23:59 UTC"
+    assert_clean_error(run("stories", "--db", sample.db, "--since", "2026-11-22", "--until", "2026-11-21"),
+                       "--since must be before --until")

@@ -215,7 +215,9 @@ def test_format_and_file_name_that_agree_or_a_name_that_names_no_format(sample: 
 
 
 def stories(db: Path, *args: str, columns: int = 80) -> Result:
-    return CliRunner().invoke(cli, ["stories", "--db", str(db), *args], env={"COLUMNS": str(columns)})
+    """`tgwatch stories` over every stored post (by default it lists the last day's alone)."""
+    return CliRunner().invoke(cli, ["stories", "--db", str(db), "--since", "2000-01-01", *args],
+                              env={"COLUMNS": str(columns)})
 
 
 def story_links(db: Path, min_size: int) -> list[str]:
@@ -261,7 +263,7 @@ def test_no_story_of_two_posts_says_how_to_see_single_ones(tmp_path: Path) -> No
     add_posts(db, tmp_path, [post(1800000002, "Mash", 7)])
     r = stories(db)
     assert r.exit_code == 1
-    assert r.stdout.strip() == "no stories of 2+ posts (--min-size 1 lists single posts too)"
+    assert r.stdout.strip() == "no stories of 2+ posts seen since 2000-01-01 00:00 UTC (--min-size 1 lists single posts too)"
     assert "1 post" in stories(db, "--min-size", "1").stdout
 
 

@@ -176,7 +176,7 @@ def test_sample_replay_folds_stories_and_alerts_less(tmp_path: Path) -> None:
     matched = rows(db, "SELECT count(*) FROM matches")[0][0]
     assert matched == 41 and alerts < matched  # one alert per post x rule before stories (examples/README.md)
     assert rows(db, "SELECT count(DISTINCT story_id) FROM posts")[0][0] < 63
-    s = CliRunner().invoke(cli, ["stories", "--db", str(db), "--min-size", "2"])
+    s = CliRunner().invoke(cli, ["stories", "--db", str(db), "--min-size", "2", "--since", "2000-01-01"])
     assert s.exit_code == 0, s.output
     krasnodar = rows(db, "SELECT id, channels FROM stories WHERE id = "
                          "(SELECT story_id FROM posts WHERE channel_id = 1700000001 AND message_id = 48218)")[0]

@@ -136,6 +136,17 @@ class UntilParam(WhenParam):
         return dt
 
 
+def shown_until(until: datetime) -> str:
+    """An --until as the last minute it includes (`2024-11-22 15:30` for --until 2024-11-22T15:30,
+    read as 15:31:00 and left out; `2024-11-22 23:59` for a bare day): the period is
+    since <= date < until, and the stored dates are whole seconds."""
+    try:
+        last = until - timedelta(seconds=1)
+    except OverflowError:  # --until 0001-01-01T00:00
+        last = until
+    return f"{last:%Y-%m-%d %H:%M}"
+
+
 WHEN = WhenParam()
 UNTIL = UntilParam()
 

@@ -3,48 +3,101 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from ..store.read import story_detail, top_stories
+from ..store.read import stored_range, story_detail, top_stories
 from ..text import printable
-from .common import CHANNEL_FORMS, Count, DEFAULT_DB, WHEN, check_channels, check_rules, note_outside_stored, open_store, out
+from .common import (
+    CHANNEL_FORMS,
+    UNTIL,
+    WHEN,
+    Count,
+    DEFAULT_DB,
+    check_channels,
+    check_rules,
+    check_span,
+    note_outside_stored,
+    open_store,
+    out,
+    shown_until,
+)
 
 __all__ = ["stories", "story"]
+
+DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
+
+
+def _day_before(when: datetime) -> datetime:
+    try:
+        return when - DEFAULT_SPAN
+    except OverflowError:  # --until in year 1
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _day_after(when: datetime) -> datetime:
+    try:
+        return when + DEFAULT_SPAN
+    except OverflowError:
+        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
-@click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...).")
+@click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...) "
+              "[default: a day before --until, else before the newest stored post].")
+@click.option("--until", type=UNTIL, help="Only stories first seen before this (a bare day includes that day, "
+              "2024-11-20T10:00 that minute).")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (any case; repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only stories this channel reported: {CHANNEL_FORMS}; repeatable.")
 @click.option("--min-size", default=2, show_default=True, type=Count(1),
               help="Only stories of at least this many posts (1 lists single posts too).")
 @click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many stories.")
-def stories(db_path: str, since: datetime | None, rules: tuple[str, ...], channels: tuple[str, ...], min_size: int,
-            limit: int) -> None:
+def stories(db_path: str, since: datetime | None, until: datetime | None, rules: tuple[str, ...],
+            channels: tuple[str, ...], min_size: int, limit: int) -> None:
     """The largest recent stories (posts folded together: forwards, copies, rewordings), biggest
     first, with their channels and first post (its link kept whole). Stories of one post are left
-    out unless --min-size 1. Exit 0 when some were found, 1 when none were."""
+    out unless --min-size 1. Exit 0 when some were found, 1 when none were.
+
+    By default the stories seen in the last day (as the chat's /stories) up to the newest stored
+    post (a replayed history is not empty), or up to --until; the first line names the period.
+    A story is listed whole when any of its posts falls in the period.
+    """
+    check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
         rules = tuple(check_rules(store, rules))
         ids = check_channels(store, channels)
-        note_outside_stored(store, since, None)
-        rows = top_stories(store, since=since, min_size=min_size, limit=limit, rules=rules, channels=ids)
+        note_outside_stored(store, since, until)
+        default = since is None
+        if since is None:  # the chat's /stories: the last day; here up to the newest stored post, as stats
+            stored = stored_range(store)
+            now = datetime.now(timezone.utc)
+            since = _day_before(until or (min(stored[1], now) if stored else now))
+        rows = top_stories(store, since=since, until=until, min_size=min_size, limit=limit, rules=rules, channels=ids)
     finally:
         store.close()
     c = out()
+    if until is not None:
+        period = f"seen {since:%Y-%m-%d %H:%M} – {shown_until(until)} UTC"
+    elif default:
+        period = f"seen {since:%Y-%m-%d %H:%M} – {_day_after(since):%Y-%m-%d %H:%M} UTC"
+    else:
+        period = f"seen since {since:%Y-%m-%d %H:%M} UTC"
+    if default:
+        period += (" (the last day up to " + ("--until" if until else "the newest stored post")
+                   + "; --since and --until for another period)")
     if not rows:
-        c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + (" since then" if since else "")
+        c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + f" {period}"
                 + (f" matched by {', '.join(rules)}" if rules else "") + (" of those channels" if channels else "")
                 + (" (--min-size 1 lists single posts too)" if min_size == 2 else ""), markup=False)
         sys.exit(1)
-    table = Table(title="stories", show_lines=False, expand=True)
+    c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
+    table = Table(show_lines=False, expand=True)
     links = [r.first_link for r in rows]
     link_width = max(map(len, links), default=0) or None
     table.add_column("story", no_wrap=True)

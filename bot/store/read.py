@@ -142,15 +142,20 @@ class StoryRow:
 
 
 def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, limit: int = 20,
-                rules: Iterable[str] = (), channels: Iterable[str | int] = ()) -> list[StoryRow]:
-    """The largest stories last seen at or after `since`, biggest first (then the latest);
-    with `rules`, only stories a post of which one of them currently matches; with `channels`,
-    only stories one of them reported. Unknown rules or channels give no stories."""
+                rules: Iterable[str] = (), channels: Iterable[str | int] = (),
+                until: datetime | None = None) -> list[StoryRow]:
+    """The largest stories seen in the period (last seen at or after `since`, first seen before
+    `until`), biggest first (then the latest); with `rules`, only stories a post of which one of
+    them currently matches; with `channels`, only stories one of them reported. Unknown rules or
+    channels give no stories."""
     rules = list(dict.fromkeys(rules))
     where, args = ["coalesce(s.size, 1) >= ?"], [min_size]
     if since is not None:
         where.append("s.last_date >= ?")
         args.append(iso(since))
+    if until is not None:
+        where.append("s.first_date < ?")
+        args.append(iso(until))
     if rules:
         where.append("s.id IN (SELECT p2.story_id FROM matches m JOIN posts p2 ON p2.channel_id = m.channel_id "
                      f"AND p2.message_id = m.message_id WHERE m.current = 1 AND m.rule IN ({','.join('?' * len(rules))}))")
