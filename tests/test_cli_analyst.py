@@ -108,3 +108,28 @@ def test_stories_until_a_day_lists_the_stories_seen_that_day(sample: Sample) -> 
     assert header(r) == "stories seen 2026-11-20 00:00 – 2026-11-21 23:59 UTC"
     assert_clean_error(run("stories", "--db", sample.db, "--since", "2026-11-22", "--until", "2026-11-21"),
                        "--since must be before --until")
+
+
+# -- 3. search gives the total it found, not only the posts it shows ------------------------------------
+
+
+def heads(r: Result) -> list[str]:
+    return [line for line in r.stdout.splitlines() if " UTC " in line]
+
+
+def test_search_says_how_many_posts_it_found_beyond_the_limit(sample: Sample) -> None:
+    every = run("search", "части", "--db", sample.db, "--limit", "1000")
+    total = len(heads(every))
+    assert total > 3 and every.stderr == f"{total} posts found\n"
+    r = run("search", "части", "--db", sample.db, "--limit", "3")
+    assert r.exit_code == 0 and len(heads(r)) == 3
+    assert r.stderr == f"3 of {total} posts found (the best 3; use --limit for more)\n"
+    # the same filters count: one channel
+    one = run("search", "части", "--db", sample.db, "--channel", "1700000001", "--limit", "1000")
+    n = len(heads(one))
+    assert 1 < n < total
+    r = run("search", "части", "--db", sample.db, "--channel", "1700000001", "--limit", "1")
+    assert r.stderr == f"1 of {n} posts found (the best 1; use --limit for more)\n"
+    # all of them shown at the limit: no "use --limit"
+    r = run("search", "части", "--db", sample.db, "--limit", str(total))
+    assert r.stderr == f"{total} posts found\n"

@@ -3,6 +3,8 @@ that makes sense is a usage error naming the option, never quietly taken as the 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .sample_store import ROOT, Sample
@@ -26,6 +28,6 @@ def test_a_count_below_the_least_is_a_usage_error(sample: Sample, args: tuple[st
 
 def test_the_least_count_itself_is_taken(sample: Sample) -> None:
     r = run("search", "дезертир", "--limit", "1", "--db", sample.db)
-    assert r.exit_code == 0 and "1 post (the best 1; use --limit for more)" in r.stderr, r.output
+    assert r.exit_code == 0 and re.search(r"^1 of \d+ posts found \(the best 1; use --limit for more\)$", r.stderr, re.M), r.output
     r = run("rules", "backtest", "desertion", "--rules", ROOT / "rules", "--samples", "0", "--db", sample.db)
     assert r.exit_code == 0, r.output

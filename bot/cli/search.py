@@ -9,7 +9,7 @@ import click
 from rich.text import Text
 
 from ..alert.outbox import snippet
-from ..store.read import SearchError, SearchHit, search_posts
+from ..store.read import SearchError, SearchHit, count_search, search_posts
 from ..text import printable
 from .common import (
     CHANNEL_FORMS,
@@ -19,6 +19,7 @@ from .common import (
     WHEN,
     check_channels,
     check_span,
+    counted,
     fail,
     note_outside_stored,
     open_store,
@@ -78,13 +79,15 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     ids = check_channels(store, channels)
     note_outside_stored(store, since, until)
     c = out()
-    n = 0
+    n = total = 0
     try:
         for hit in search_posts(store, text, limit, channels=ids, since=since, until=until):
             if n:
                 c.print()
             c.print(render_hit(hit))
             n += 1
+        # the total, when the limit may have left some out: one count over the same query
+        total = count_search(store, text, channels=ids, since=since, until=until) if n == limit else n
     except SearchError as e:
         fail(str(e))
     finally:
@@ -96,5 +99,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
             c.print("(search finds posts with every word; OR, NOT and NEAR are words here: a rule query "
                     "is tried with `tgwatch rules backtest FILE.toml`)", markup=False)
         sys.exit(1)
-    click.echo(f"{n} post{'s' if n != 1 else ''}" + (f" (the best {limit}; use --limit for more)" if n == limit else ""),
-               err=True)
+    if total > n:
+        click.echo(f"{n:,} of {total:,} posts found (the best {n:,}; use --limit for more)", err=True)
+    else:
+        click.echo(f"{counted(n, 'post')} found", err=True)

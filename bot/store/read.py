@@ -27,7 +27,7 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
-    "search_posts",
+    "search_posts", "count_search",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
@@ -376,6 +376,20 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
         body = body or ""
         yield SearchHit(cid, title or str(cid), username or "", mid, link or post_link(cid, mid, username),
                         date or "", body, float(score), tuple(q.spans(body)), deleted or "")
+
+
+def count_search(store: Store, text: str, *, forms: bool = True, channels: Iterable[str | int] = (),
+                 since: datetime | None = None, until: datetime | None = None) -> int:
+    """How many posts `search_posts` finds with no limit: one count over the same FTS query."""
+    store.sync_search()
+    q = fts_query(text, forms=forms)
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
+    sql = ("SELECT count(*) FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "
+           + " AND ".join(["posts_fts MATCH ?", *where]))
+    try:
+        return int(store.db.execute(sql, [q.expression, *args]).fetchone()[0])
+    except sqlite3.OperationalError as e:
+        raise SearchError(f"search failed: {e}") from None
 
 
 # -- stored posts -------------------------------------------------------------------------------
