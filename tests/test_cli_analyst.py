@@ -133,3 +133,44 @@ def test_search_says_how_many_posts_it_found_beyond_the_limit(sample: Sample) ->
     # all of them shown at the limit: no "use --limit"
     r = run("search", "части", "--db", sample.db, "--limit", str(total))
     assert r.stderr == f"{total} posts found\n"
+
+
+# -- 4./5. an --until with a time of day: that whole minute is in, and every line says so ---------------
+
+
+def a_matched_post_not_on_a_whole_minute(sample: Sample):  # type: ignore[no-untyped-def]
+    return next(p for p in sorted(sample.matched(), key=lambda p: p.post.date) if p.post.date.second)
+
+
+def test_since_and_until_the_same_minute_is_that_whole_minute(sample: Sample) -> None:
+    p = a_matched_post_not_on_a_whole_minute(sample)
+    minute = f"{p.post.date:%Y-%m-%dT%H:%M}"
+    r = run("export", "--db", sample.db, "--since", minute, "--until", minute)
+    assert r.exit_code == 0, r.output  # not "--since must be before --until"
+    rows = csv_rows(r.stdout)
+    assert str(p.post.message_id) in {row["message_id"] for row in rows}
+    assert {row["date"][:16] for row in rows} == {minute}
+    # --until that minute includes the post at hh:mm:ss, as --until that day includes the day
+    rows = csv_rows(run("export", "--db", sample.db, "--until", minute).stdout)
+    assert rows[-1]["date"][:16] == minute and str(p.post.message_id) in {row["message_id"] for row in rows}
+    # a time to the second includes that second; a fraction is an instant, left out
+    second = f"{p.post.date:%Y-%m-%dT%H:%M:%S}"
+    assert csv_rows(run("export", "--db", sample.db, "--until", second).stdout)[-1]["date"][:19] == second
+    instant = csv_rows(run("export", "--db", sample.db, "--until", second + ".0").stdout)
+    assert all(row["date"][:19] < second for row in instant)
+    for command in (["export"], ["search"], ["stats"], ["stories"]):
+        help_text = " ".join(run(*command, "--help").output.split())
+        assert "a bare day includes that whole day, 2024-11-20T10:00 that whole minute" in help_text, command
+
+
+def test_stats_header_and_its_last_row_name_the_same_end(sample: Sample) -> None:
+    days = sorted({p.post.date.date() for p in sample.matched()})
+    first, last = days[0], days[-1]
+    r = run("stats", "--db", sample.db, "--since", f"{first}T10:00", "--until", f"{last}T15:30")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].endswith(f"{first} 10:00 – {last} 15:30 UTC"), r.stdout
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│ 20")]
+    assert rows[0].startswith(f"│ {first} from 10:00 ") and rows[-1].startswith(f"│ {last} to 15:30 "), r.stdout
+    # the posts it counts are those export gives for the same options
+    n = len(csv_rows(run("export", "--db", sample.db, "--since", f"{first}T10:00", "--until", f"{last}T15:30").stdout))
+    assert f"{n} posts matched" in r.stdout

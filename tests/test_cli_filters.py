@@ -65,9 +65,9 @@ def test_backtest_until_a_bare_day_includes_that_day(sample: Sample) -> None:
     r = backtest(sample, "--since", "2026-11-21", "--until", "2026-11-22")
     assert r.exit_code == 0, r.output
     assert f"{hits} of {posts} stored posts matched" in r.stdout
-    # a time is taken as it is: up to (not including) that moment
+    # a time includes its whole minute: up to 23:59 is the day
     posts_21, hits_21 = on_days(sample, "2026-11-21")
-    r = backtest(sample, "--since", "2026-11-21", "--until", "2026-11-22T00:00")
+    r = backtest(sample, "--since", "2026-11-21", "--until", "2026-11-21T23:59")
     assert f"{hits_21} of {posts_21} stored posts matched" in r.stdout
 
 
@@ -75,7 +75,7 @@ def test_backtest_and_export_help_say_a_bare_until_day_is_included() -> None:
     for command in (["rules", "backtest"], ["export"]):
         r = CliRunner().invoke(cli, [*command, "--help"])
         assert r.exit_code == 0
-        assert "--until DATE Only posts up to this date (a bare day includes that whole day)" in \
+        assert "--until DATE Only posts up to this date (a bare day includes that whole day" in \
             " ".join(r.output.replace("Posts up", "Only posts up").split()), r.output
 
 

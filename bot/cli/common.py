@@ -122,18 +122,48 @@ class WhenParam(click.ParamType):
         return parse_when(value, option=f"--{param.name}" if param else "date")
 
 
+# a date as --until takes it: the day, and then perhaps the hour, minute, second and fraction
+_UNTIL_PARTS = re.compile(r"\s*\d{4}-?\d{2}-?\d{2}(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})([.,]\d+)?)?)?)?"
+                          r"\s*(?:Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?\s*", re.IGNORECASE)
+
+
+def until_step(value: str) -> timedelta:
+    """How much an --until as written is extended so that it includes the whole of its last unit:
+    a day for 2024-11-20, an hour for 2024-11-20T10, a minute for 2024-11-20T10:00, a second for
+    10:00:05; nothing for a span (7d) or a time with a fraction of a second (an instant)."""
+    m = _UNTIL_PARTS.fullmatch(value)
+    if m is None:
+        return timedelta(0)
+    hour, minute, second, fraction = m.groups()
+    if fraction is not None:
+        return timedelta(0)
+    if second is not None:
+        return timedelta(seconds=1)
+    if minute is not None:
+        return timedelta(minutes=1)
+    if hour is not None:
+        return timedelta(hours=1)
+    return timedelta(days=1)
+
+
 class UntilParam(WhenParam):
-    """Like WHEN, but a bare day (2024-11-20) means the end of that day: --until is inclusive, so
-    `--since D --until D` is the whole day D. Every command's --until reads dates through this."""
+    """Like WHEN, but --until names the last day, hour, minute or second it includes: a bare day
+    (2024-11-20) means the end of that day, 2024-11-20T10:00 the end of that minute, so
+    `--since D --until D` is the whole day D and `--since 10:00 --until 10:00` the whole minute
+    (the period is since <= date < the returned end). Every command's --until reads dates so."""
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         dt = super().convert(value, param, ctx)
-        if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-?\d{2}-?\d{2}\s*", value):  # 2024-11-20, 20241120
+        if isinstance(value, str):
             try:
-                dt += timedelta(days=1)
+                dt += until_step(value)
             except OverflowError:  # 9999-12-31: its end is the end of time
                 dt = datetime.max.replace(tzinfo=dt.tzinfo)
         return dt
+
+
+# what every --until's help says of it
+UNTIL_HELP = "a bare day includes that whole day, 2024-11-20T10:00 that whole minute"
 
 
 def shown_until(until: datetime) -> str:
@@ -171,9 +201,9 @@ def _outside_text(outside: OutsideStored, since: datetime | None, until: datetim
     if outside.after and since is not None:
         return after_newest(since, outside.edge)
     assert until is not None
-    # a bare --until day (read as the next midnight) is named as written
+    # a bare --until day (read as the next midnight) is named as written, else its last minute
     end = f"{until - timedelta(days=1):%Y-%m-%d}" if until.time() == datetime.min.time() and until.year > 1 \
-        else f"{until:%Y-%m-%d %H:%M} UTC"
+        else f"{shown_until(until)} UTC"
     return f"--until {end} is before the oldest stored post ({outside.edge:%Y-%m-%d %H:%M} UTC)"
 
 

@@ -19,6 +19,7 @@ from .common import (
     CHANNEL_FORMS,
     DEFAULT_DB,
     UNTIL,
+    UNTIL_HELP,
     WHEN,
     check_channels,
     check_rules,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
-@click.option("--until", type=UNTIL, help="Posts up to this date (a bare day includes that whole day).")
+@click.option("--until", type=UNTIL, help=f"Posts up to this date ({UNTIL_HELP}).")
 @click.option("--search", "search", metavar="TEXT", help="Only posts containing these words (any inflection).")
 @click.option("--all-posts", is_flag=True, help="Every stored post, not only the matched ones.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Output file (stdout when omitted).")

@@ -16,6 +16,7 @@ from .common import (
     Count,
     DEFAULT_DB,
     UNTIL,
+    UNTIL_HELP,
     WHEN,
     check_channels,
     check_span,
@@ -58,7 +59,7 @@ def _as_typed(word: str) -> str:
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
-@click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
+@click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
 @click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many posts.")
 def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], since: datetime | None,
            until: datetime | None, limit: int) -> None:

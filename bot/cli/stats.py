@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..report.stats import matches_per_day, stats_png, stats_text
 from ..store.read import stored_range
-from .common import DEFAULT_DB, UNTIL, WHEN, after_newest, check_span, fail, note_outside_stored, open_store, out
+from .common import DEFAULT_DB, UNTIL, UNTIL_HELP, WHEN, after_newest, check_span, fail, note_outside_stored, open_store, out
 
 __all__ = ["stats"]
 
@@ -18,8 +18,9 @@ DEFAULT_DAYS = 7
 
 
 def _just_before(until: datetime) -> datetime:
-    """The last second before --until: the report counts posts up to its end inclusively (its
-    default end is the newest post), and --until, as in export and search, is not included."""
+    """The last second before the end --until stands for (`UNTIL`: the whole minute or day it
+    names is in): the report counts posts up to its end inclusively (its default end is the
+    newest post)."""
     try:
         return until - timedelta(seconds=1)  # stored dates are whole seconds
     except OverflowError:  # --until 0001-01-01T00:00
@@ -42,18 +43,21 @@ def _whole_days_before(end: datetime, days: int) -> datetime:
 
 def _day_label(day: str, start: datetime, until: datetime | None) -> str:
     """The table's day, marked when the period cuts it: `2024-11-27 from 10:00` (a --since with a
-    time of day), `2024-11-29 to 12:00` (a --until with one, which it leaves out)."""
+    time of day), `2024-11-29 to 12:00` (an --until 2024-11-29T12:00, which includes that minute:
+    the last minute counted, as the header line ends with it)."""
     if day == f"{start:%Y-%m-%d}" and start.time() != datetime.min.time():
         day += f" from {start:%H:%M}"
-    if until is not None and until.time() != datetime.min.time() and day.startswith(f"{until:%Y-%m-%d}"):
-        day += f" to {until:%H:%M}"
+    if until is not None and until.time() != datetime.min.time():
+        last = _just_before(until)
+        if day.startswith(f"{last:%Y-%m-%d}"):
+            day += f" to {last:%H:%M}"
     return day
 
 
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help=f"From this date (default: the start of the {DEFAULT_DAYS} whole days (UTC) ending with --until's day).")
-@click.option("--until", type=UNTIL, help="Up to this date (default: the newest stored post's; a bare day includes that day).")
+@click.option("--until", type=UNTIL, help=f"Up to this date (default: the newest stored post's; {UNTIL_HELP}).")
 @click.option("--png", "png", metavar="FILE", help="Also draw the chart the chat's /stats sends, to this PNG file.")
 def stats(db_path: str, since: datetime | None, until: datetime | None, png: str | None) -> None:
     """Posts each rule matched per day (by the post's date), the alerts raised and each rule's

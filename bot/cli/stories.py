@@ -14,6 +14,7 @@ from ..text import printable
 from .common import (
     CHANNEL_FORMS,
     UNTIL,
+    UNTIL_HELP,
     WHEN,
     Count,
     DEFAULT_DB,
@@ -49,8 +50,7 @@ def _day_after(when: datetime) -> datetime:
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...) "
               "[default: a day before --until, else before the newest stored post].")
-@click.option("--until", type=UNTIL, help="Only stories first seen before this (a bare day includes that day, "
-              "2024-11-20T10:00 that minute).")
+@click.option("--until", type=UNTIL, help=f"Only stories first seen up to this date ({UNTIL_HELP}).")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (any case; repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only stories this channel reported: {CHANNEL_FORMS}; repeatable.")
