@@ -174,3 +174,26 @@ def test_stats_header_and_its_last_row_name_the_same_end(sample: Sample) -> None
     # the posts it counts are those export gives for the same options
     n = len(csv_rows(run("export", "--db", sample.db, "--since", f"{first}T10:00", "--until", f"{last}T15:30").stdout))
     assert f"{n} posts matched" in r.stdout
+
+
+# -- 6. a reader that goes away (`| head`): exit 141 as a shell says, in every command ---------------------
+
+
+@pytest.mark.parametrize("command", [["story", "1"], ["stories", "--since", "2000-01-01"], ["search", "части"],
+                                     ["export"], ["stats"], ["rules", "backtest", "desertion"]])
+def test_a_closed_pipe_ends_every_command_with_141_and_no_message(sample: Sample, command: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .sample_store import ROOT
+
+    read, write = os.pipe()
+    os.close(read)  # `| head` that has already had enough: every write to stdout fails
+    try:
+        p = subprocess.run([sys.executable, "-m", "bot", *command, "--db", str(sample.db)], stdout=write,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120)
+    finally:
+        os.close(write)
+    assert p.returncode == 141, p.stderr
+    assert "Traceback" not in p.stderr and "no story" not in p.stderr and "Exception" not in p.stderr, p.stderr

@@ -40,7 +40,13 @@ class _Group(LazyGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # what is still buffered: a reader gone by now is a broken pipe here too
+            return result
+        except BrokenPipeError:  # `tgwatch … | head`: the reader went away; as a shell ends it, every command
+            from .common import broken_pipe
+
+            broken_pipe()
         except KeyboardInterrupt:  # Ctrl-C before a command handles it (rules loading, start-up)
             click.echo("interrupted", err=True)
             sys.exit(130)  # as a shell reports it (click says "Aborted!" and exits 1)

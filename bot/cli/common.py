@@ -36,12 +36,29 @@ class Count(click.IntRange):
         return min(super().convert(value, param, ctx), COUNT_MAX)
 
 
+def broken_pipe() -> NoReturn:
+    """End as a shell ends a command whose reader went away (`tgwatch … | head`): exit 141
+    (128 + SIGPIPE), no traceback and no message. stdout is pointed at /dev/null first, so that
+    Python's last flush of it does not complain either."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout with no file (tests): nothing to flush
+        pass
+    sys.exit(141)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:  # rich exits 1, which `story` documents as "no such story"
+        self.quiet = True
+        broken_pipe()
+
+
 def out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return _Console(highlight=False, soft_wrap=True)
 
 
 def err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def resolve_rules(path: str) -> str:

@@ -21,6 +21,7 @@ from .common import (
     UNTIL,
     UNTIL_HELP,
     WHEN,
+    broken_pipe,
     check_channels,
     check_rules,
     check_span,
@@ -88,8 +89,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         except SearchError as e:
             fail(f"--search: {e}")
         except BrokenPipeError:  # `tgwatch export | head`: the reader has had enough
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(141)
+            broken_pipe()
         except OSError as e:
             fail(f"{output}: cannot write ({e.strerror or e})")
     finally:
