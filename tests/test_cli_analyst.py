@@ -197,3 +197,33 @@ def test_a_closed_pipe_ends_every_command_with_141_and_no_message(sample: Sample
         os.close(write)
     assert p.returncode == 141, p.stderr
     assert "Traceback" not in p.stderr and "no story" not in p.stderr and "Exception" not in p.stderr, p.stderr
+
+
+# -- 7. usage errors: one line in the tool's style, exit 2 ----------------------------------------------
+
+
+@pytest.mark.parametrize("args, line", [
+    (["export", "--format", "x"], "error: --format: 'x' is not one of 'csv', 'jsonl', 'xlsx' (cli export --help)"),
+    (["stories", "--limit", "0"], "error: --limit: 0 is too few: give 1 or more (cli stories --help)"),
+    (["search", "x", "--limit", "-3"], "error: --limit: -3 is too few: give 1 or more (cli search --help)"),
+    (["story", "0"], "error: ID: 0 is not a story number: they start at 1 (cli story --help)"),
+    (["story", "-5"], "error: ID: -5 is not a story number: they start at 1 (cli story --help)"),
+    (["story", "99999999999999999999"], "error: ID: 99999999999999999999 is larger than any story number (cli story --help)"),
+    (["story", "--bogus"], "error: no such option '--bogus' (cli story --help)"),
+    (["export", "--bogus"], "error: no such option '--bogus' (did you mean '--bom'?) (cli export --help)"),
+    (["export", "-o"], "error: option '-o' requires an argument (cli export --help)"),
+    (["search"], "error: missing argument 'WORDS...' (cli search --help)"),
+    (["nosuch"], "error: no such command 'nosuch' (cli --help)"),
+    (["--bogus"], "error: no such option '--bogus' (did you mean '--verbose'?) (cli --help)"),
+    (["rules", "nosuch"], "error: no such command 'nosuch' (cli rules --help)"),
+])
+def test_a_usage_error_is_one_line_in_the_tools_style(sample: Sample, args: list[str], line: str) -> None:
+    r = run(*args, *(["--db", str(sample.db)] if args[0] in ("export", "stories", "search", "story") and
+                     args[-1] not in ("-o", "--bogus") else []))
+    assert r.exit_code == 2, r.output
+    assert r.stderr == line + "\n" and r.stdout == ""
+
+
+def test_tgwatch_alone_still_shows_its_help() -> None:
+    r = run()
+    assert "Usage: cli [OPTIONS] COMMAND [ARGS]..." in r.output and "Commands:" in r.output

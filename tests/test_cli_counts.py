@@ -22,7 +22,8 @@ def test_a_count_below_the_least_is_a_usage_error(sample: Sample, args: tuple[st
                                                   least: int) -> None:
     r = run(*args, "--db", sample.db)
     assert r.exit_code == 2 and r.stdout == "", r.output  # nothing shown: not one post, not one story
-    assert f"Error: Invalid value for '{option}': {given} is not in the range x>={least}." in r.stderr.splitlines()
+    assert r.stderr.startswith(f"error: {option}: {given} is too few: give {least} or more (cli "), r.stderr
+    assert r.stderr.count("\n") == 1
     assert "Traceback" not in r.output
 
 

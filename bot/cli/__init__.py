@@ -34,15 +34,46 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def usage_line(e: click.UsageError, where: str | None = None) -> str:
+    """A click usage error as the tool's one line: `--format: 'x' is not one of 'csv', 'jsonl',
+    'xlsx' (tgwatch export --help)`, not click's usage block and «Error: Invalid value for …».
+    `where`: the command whose help to name when the error knows none."""
+    if isinstance(e, click.BadParameter) and not isinstance(e, click.MissingParameter) and e.param is not None:
+        message = f"{e.param.get_error_hint(e.ctx).replace(chr(39), '')}: {e.message}".strip().rstrip(".")
+    else:
+        message = e.format_message().strip().rstrip(".").replace(". Did you mean", " (did you mean")
+        message = message[:1].lower() + message[1:] + (")" if "(did you mean" in message else "")
+    return f"{message} ({where or (e.ctx.command_path if e.ctx else 'tgwatch')} --help)"
+
+
+def _usage_error(e: click.UsageError, where: str | None = None) -> None:
+    """Exit with `usage_line` (exit 2); `tgwatch` alone still shows its help."""
+    if isinstance(e, click.exceptions.NoArgsIsHelpError):
+        raise e
+    click.echo(f"error: {usage_line(e, None if e.ctx and e.ctx.parent else where)}", err=True)
+    sys.exit(2)
+
+
 class _Group(LazyGroup):
     """The top command: an SQLite error that escapes a subcommand (a database locked by another
-    program, a damaged file, a full disk) ends it with one line naming the database, never a traceback."""
+    program, a damaged file, a full disk) ends it with one line naming the database, never a
+    traceback; so does a usage error (a bad option or value), in the tool's `error: …` style."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:  # the top command's own options: `tgwatch --bogus`
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as e:
+            _usage_error(e)
+            raise  # not reached
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()  # what is still buffered: a reader gone by now is a broken pipe here too
             return result
+        except click.UsageError as e:  # a subcommand's options and arguments
+            _usage_error(e, " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand])))
         except BrokenPipeError:  # `tgwatch … | head`: the reader went away; as a shell ends it, every command
             from .common import broken_pipe
 

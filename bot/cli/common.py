@@ -31,9 +31,13 @@ class Count(click.IntRange):
 
     def __init__(self, least: int) -> None:
         super().__init__(min=least)
+        self.least = least
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        return min(super().convert(value, param, ctx), COUNT_MAX)
+        n = click.INT.convert(value, param, ctx)
+        if n < self.least:
+            self.fail(f"{n} is too few: give {self.least} or more", param, ctx)
+        return min(n, COUNT_MAX)
 
 
 def broken_pipe() -> NoReturn:

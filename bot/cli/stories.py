@@ -121,17 +121,29 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
     c.print(table)
 
 
-class StoryId(click.IntRange):
-    """A story number as `stories`, alerts and exports show it: 9 or #9."""
+class StoryId(click.ParamType):
+    """A story number as `stories`, alerts and exports show it: 9 or #9 (from 1)."""
+
+    name = "ID"
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        if isinstance(value, str) and not value.strip().removeprefix("#").isdigit():
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().removeprefix("#")
+        if text.startswith("-") and not text[1:].isdigit():  # `story` takes unknown options as its ID
+            raise click.NoSuchOption(str(value), ctx=ctx)
+        if not text.removeprefix("-").isascii() or not text.removeprefix("-").isdigit():
             self.fail(f"{value!r} is not a story number (like 9 or #9)", param, ctx)
-        return super().convert(value.strip().removeprefix("#") if isinstance(value, str) else value, param, ctx)
+        n = int(text)
+        if n < 1:
+            self.fail(f"{value} is not a story number: they start at 1", param, ctx)
+        if n >= 2**63:
+            self.fail(f"{value} is larger than any story number", param, ctx)
+        return n
 
 
-@click.command()
-@click.argument("story_id", metavar="ID", type=StoryId(min=1, max=2**63 - 1))
+@click.command(context_settings={"ignore_unknown_options": True})  # `story -5`: a bad number, not an option
+@click.argument("story_id", metavar="ID", type=StoryId())
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 def story(story_id: int, db_path: str) -> None:
     """Every post of story ID (the #N that `tgwatch stories`, alerts and exports give), oldest
