@@ -227,3 +227,23 @@ def test_a_usage_error_is_one_line_in_the_tools_style(sample: Sample, args: list
 def test_tgwatch_alone_still_shows_its_help() -> None:
     r = run()
     assert "Usage: cli [OPTIONS] COMMAND [ARGS]..." in r.output and "Commands:" in r.output
+
+
+# -- 8. search piped to a file: the words it matched in plain text ---------------------------------------
+
+
+def test_piped_search_names_the_matched_words_of_each_post(sample: Sample) -> None:
+    r = run("search", "дезертир", "части", "--db", sample.db)  # CliRunner's stdout is no terminal
+    assert r.exit_code == 0, r.output
+    blocks = r.stdout.strip().split("\n\n")
+    assert len(blocks) > 1
+    for block in blocks:
+        last = block.splitlines()[-1]
+        assert last.startswith("  matched: "), block
+        words = last.removeprefix("  matched: ").split(", ")
+        assert any(w.casefold().startswith("дезертир") for w in words), block
+        assert any(w.casefold().startswith("част") for w in words), block
+        assert len({w.casefold() for w in words}) == len(words)
+    # on a terminal the words are highlighted instead: no such line
+    tty = CliRunner().invoke(cli, ["search", "дезертир", "--db", str(sample.db)], env={"TTY_COMPATIBLE": "1"})
+    assert tty.exit_code == 0 and "matched:" not in tty.stdout and "\x1b[" in tty.stdout

@@ -27,11 +27,22 @@ from .common import (
     out,
 )
 
-__all__ = ["search", "render_hit"]
+__all__ = ["search", "render_hit", "matched_line"]
 
 
-def render_hit(hit: SearchHit, width: int = 220) -> Text:
-    """Channel, date and link on one line; a snippet with the query words highlighted below."""
+def matched_line(hit: SearchHit) -> str:
+    """«matched: дезертиров, в/ч»: the post's words the query found, each once, in order, as the
+    post writes them (what the highlighting shows on a terminal)."""
+    words: dict[str, str] = {}
+    for start, end in hit.spans:
+        word = " ".join(printable(hit.text[start:end]).split())
+        words.setdefault(word.casefold(), word)
+    return "matched: " + ", ".join(w for w in words.values() if w)
+
+
+def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text:
+    """Channel, date and link on one line; a snippet with the query words highlighted below, and,
+    when `plain` (piped to a file or a program: no highlighting), a `matched:` line naming them."""
     who = printable(hit.channel_title) + (f" (@{hit.username})" if hit.username else "")
     t = Text(who, style="cyan").append(f"  {hit.date.replace('T', ' ')[:16]} UTC  ")
     t.append(hit.link, style="underline")
@@ -41,6 +52,8 @@ def render_hit(hit: SearchHit, width: int = 220) -> Text:
     body = Text("\n  " + printable(window))  # one character for one: the spans still hold
     for s, e in spans:
         body.stylize("bold reverse", s + 3, e + 3)
+    if plain and hit.spans:
+        body.append("\n  " + matched_line(hit))
     return t.append_text(body)
 
 
@@ -85,7 +98,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
         for hit in search_posts(store, text, limit, channels=ids, since=since, until=until):
             if n:
                 c.print()
-            c.print(render_hit(hit))
+            c.print(render_hit(hit, plain=not c.is_terminal))
             n += 1
         # the total, when the limit may have left some out: one count over the same query
         total = count_search(store, text, channels=ids, since=since, until=until) if n == limit else n
