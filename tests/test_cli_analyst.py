@@ -247,3 +247,35 @@ def test_piped_search_names_the_matched_words_of_each_post(sample: Sample) -> No
     # on a terminal the words are highlighted instead: no such line
     tty = CliRunner().invoke(cli, ["search", "дезертир", "--db", str(sample.db)], env={"TTY_COMPATIBLE": "1"})
     assert tty.exit_code == 0 and "matched:" not in tty.stdout and "\x1b[" in tty.stdout
+
+
+# -- 9. stories in 80 columns: a channel a line, never a line starting with a comma ------------------------
+
+
+def test_stories_list_each_channel_on_its_own_line_at_80_columns(sample: Sample) -> None:
+    r = CliRunner().invoke(cli, ["stories", "--db", str(sample.db), "--since", "2000-01-01", "--limit", "100"],
+                           env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    with sqlite3.connect(sample.db) as c:
+        titles = {t for (t,) in c.execute("SELECT title FROM channels")}
+        stories = {i: json.loads(chans) for i, chans in c.execute("SELECT id, channels FROM stories WHERE size >= 2")}
+        title_of = {i: t for i, t in c.execute("SELECT id, title FROM channels")}
+    cells: dict[int, list[str]] = {}
+    story = 0
+    for line in r.stdout.splitlines():
+        parts = line.split("│")
+        if len(parts) != 6:
+            continue
+        assert len(line) <= 80
+        if m := re.match(r"\s*#(\d+)", parts[1]):
+            story = int(m[1])
+        if parts[3].strip():
+            cells.setdefault(story, []).append(parts[3].strip())
+    assert cells and set(cells) == set(stories)
+    for sid, shown in cells.items():
+        assert len(shown) == len(stories[sid])  # one line per channel, in the order they reported it
+        for cell, cid in zip(shown, stories[sid]):
+            assert not cell.startswith(",")
+            title = title_of[cid]
+            assert cell == title or (cell.endswith("…") and title.startswith(cell[:-1])), (cell, title)
+    assert any(len(v) > 1 for v in cells.values()) and titles

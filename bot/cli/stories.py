@@ -105,7 +105,9 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
     # as the longest link, the lines under the link are cut short, and the other columns share the rest
     table.add_column("first post (UTC), last seen", no_wrap=True, overflow="ellipsis",
                      min_width=link_width, max_width=link_width)
-    table.add_column("channels", ratio=2, overflow="fold")
+    # a channel a line, cut with "…" when too long for the column: wrapped in a narrow terminal, a
+    # list joined with commas broke inside names and left lines starting with a comma
+    table.add_column("channels", ratio=2, no_wrap=True, overflow="ellipsis")
     table.add_column("headline", ratio=3, overflow="fold")
     for r in rows:
         head = r.first_text.strip().split("\n", 1)[0]
@@ -115,7 +117,8 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
             f"{_when(r.first_date)} {r.first_title}".strip(),
             f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
-        cells = (f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}", first, ", ".join(t for _, t in r.channels), head)
+        channels = "\n".join(" ".join(t.split()) for _, t in r.channels)
+        cells = (f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}", first, channels, head)
         # Text: a "[...]" in a title or headline is not markup; printable: nor is an ESC a colour
         table.add_row(*(Text(printable(cell)) for cell in cells))
     c.print(table)
