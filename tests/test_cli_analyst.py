@@ -279,3 +279,51 @@ def test_stories_list_each_channel_on_its_own_line_at_80_columns(sample: Sample)
             title = title_of[cid]
             assert cell == title or (cell.endswith("…") and title.startswith(cell[:-1])), (cell, title)
     assert any(len(v) > 1 for v in cells.values()) and titles
+
+
+# -- 10. export: one name per column and one "no value" in CSV, JSON Lines and Excel -------------------------
+
+
+def test_csv_jsonl_and_xlsx_name_the_columns_alike_and_leave_the_same_fields_empty(sample: Sample,
+                                                                                    tmp_path: Path) -> None:
+    import openpyxl
+
+    from bot.store.read import EXPORT_FIELDS
+
+    c = run("export", "--db", sample.db, "--all-posts")
+    j = run("export", "--db", sample.db, "--all-posts", "--format", "jsonl")
+    x = tmp_path / "out.xlsx"
+    assert run("export", "--db", sample.db, "--all-posts", "-o", x).exit_code == 0
+    assert c.exit_code == j.exit_code == 0
+    header = next(csv.reader(io.StringIO(c.stdout)))
+    sheet = list(openpyxl.load_workbook(x).active.iter_rows(values_only=True))
+    lines = [json.loads(line) for line in j.stdout.splitlines()]
+    assert header == list(sheet[0]) == list(lines[0]) == list(EXPORT_FIELDS)  # "date", not "date (UTC)" in one of them
+    rows = csv_rows(c.stdout)
+    assert len(rows) == len(lines) == len(sheet) - 1
+    empty = 0
+    for row, line, cells in zip(rows, lines, sheet[1:]):
+        for name, cell in zip(EXPORT_FIELDS, cells):
+            if line[name] is None:  # JSON Lines: null, as the alerts' file has it; CSV: empty; Excel: blank
+                assert row[name] == "" and cell is None, (name, row, line)
+                empty += 1
+            else:
+                assert line[name] != "" or name == "text", (name, line)
+    assert empty
+    kuban_free = [line for line in lines if line["channel_id"] == 1700000001]
+    assert kuban_free and all(line["username"] is None for line in kuban_free)  # no username: null, not ""
+
+
+def test_export_and_the_alerts_file_say_no_username_alike(sample: Sample, tmp_path: Path) -> None:
+    from .sample_store import ROOT, SAMPLE
+
+    db, alerts = tmp_path / "a.db", tmp_path / "alerts.jsonl"
+    r = run("replay", SAMPLE, "--db", db, "--rules", ROOT / "rules", "--alerts", alerts)
+    assert r.exit_code == 0, r.output
+    alerted = [json.loads(line) for line in alerts.read_text(encoding="utf-8").splitlines()]
+    exported = {(x["channel_id"], x["message_id"]): x for x in
+                map(json.loads, run("export", "--db", db, "--format", "jsonl").stdout.splitlines())}
+    pairs = [(a["username"], exported[(a["channel_id"], a["message_id"])]["username"]) for a in alerted
+             if not a.get("update")]
+    assert pairs and any(a is None for a, _ in pairs)
+    assert all(a == e for a, e in pairs), pairs

@@ -160,7 +160,7 @@ def test_jsonl_lists_forward_origin_and_edits(sample: Sample, tmp_path: Path) ->
     assert set(rows) == {501, 503, 504}
     assert rows[501]["rules"] == ["desertion"] and isinstance(rows[501]["terms"], list) and rows[501]["terms"]
     assert rows[501]["text"].endswith("Позже его отпустили.")
-    assert rows[501]["edited"] == "2026-11-23T15:00:00+00:00" and rows[504]["edited"] == ""
+    assert rows[501]["edited"] == "2026-11-23T15:00:00+00:00" and rows[504]["edited"] is None
     assert rows[503]["forward_origin"] == "1700000001/48217"
     assert rows[504]["forward_origin"] == "Иван Петров"
     assert rows[501]["channel_id"] == KUBAN and rows[501]["channel_title"] == "Кубань Онлайн"
@@ -197,7 +197,7 @@ def test_xlsx(sample: Sample, tmp_path: Path) -> None:
     ws = openpyxl.load_workbook(out).active
     header = [c.value for c in ws[1]]
     assert header[:5] == ["channel_id", "channel_title", "username", "message_id", "link"]
-    assert header[5] == "date (UTC)"
+    assert header == list(EXPORT_FIELDS)  # named as in the CSV and JSON Lines
     assert all(c.font.bold for c in ws[1])
     assert ws.freeze_panes == "A2"
     assert ws.column_dimensions["H"].width > 40  # text

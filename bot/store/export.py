@@ -24,9 +24,9 @@ _XLSX_MAX_URLS = 65_530
 XLSX_MAX_CHARS = 32_767  # per cell, in UTF-16 units (an emoji counts two), as Excel and xlsxwriter count
 _XLSX_EXACT = 10**15  # Excel keeps 15 digits of a number: a larger id is written as text, whole
 _XLSX_WIDTHS = {
-    "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 17,
-    "edited": 17, "text": 80, "rules": 18, "terms": 30, "matched": 40, "story_id": 9, "story_size": 10, "story_first": 34,
-    "forward_origin": 22, "deleted_at": 17,
+    "channel_id": 13, "channel_title": 22, "username": 16, "message_id": 11, "link": 34, "date": 21,
+    "edited": 21, "text": 80, "rules": 18, "terms": 30, "matched": 40, "story_id": 9, "story_size": 10, "story_first": 34,
+    "forward_origin": 22, "deleted_at": 21,
 }
 
 
@@ -107,7 +107,8 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, cut: Counter[st
                                          "strings_to_urls": False, "strings_to_numbers": False})
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     top = wb.add_format({"valign": "top"})
-    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss", "valign": "top"})
+    # the header names the columns as the CSV and JSON Lines do; each date cell says it is UTC
+    when = wb.add_format({"num_format": 'yyyy-mm-dd hh:mm:ss "UTC"', "valign": "top"})
     link = wb.add_format({"font_color": "blue", "underline": 1, "valign": "top"})
     date_cols = {EXPORT_FIELDS.index("date"), EXPORT_FIELDS.index("edited"), EXPORT_FIELDS.index("deleted_at")}
     link_cols = {EXPORT_FIELDS.index("link"), EXPORT_FIELDS.index("story_first")}
@@ -118,7 +119,7 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, cut: Counter[st
             ws.set_column(i, i, _XLSX_WIDTHS.get(name, 14))
         ws.freeze_panes(1, 0)
         for i, name in enumerate(EXPORT_FIELDS):
-            ws.write_string(0, i, name + (" (UTC)" if i in date_cols else ""), bold)
+            ws.write_string(0, i, name, bold)
         return ws
 
     sheets = 1

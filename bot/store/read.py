@@ -498,7 +498,8 @@ def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datet
 def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Iterable[str | int] = (),
                      since: datetime | None = None, until: datetime | None = None, search: str | None = None,
                      all_posts: bool = False) -> Iterator[dict[str, Any]]:
-    """One dict per post (keys: `EXPORT_FIELDS`), oldest first.
+    """One dict per post (keys: `EXPORT_FIELDS`), oldest first; a field with no value (no username,
+    never edited, not deleted, not a forward) is None.
 
     Only posts with a current match, unless `all_posts`; with `rules`, only posts currently
     matched by one of them (the `rules` column still lists every rule the post matches).
@@ -538,23 +539,23 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         rule_list, terms, why = _rules_terms_matched(matched, text or "")
         if first_link is None and first_cid is not None:
             first_link = post_link(first_cid, first_mid)
-        yield {
+        yield {  # a field with no value is None: null in JSON Lines (as in the alerts' file), empty in CSV and Excel
             "channel_id": cid,
-            "channel_title": title or "",
-            "username": username or "",
+            "channel_title": title or None,
+            "username": username or None,
             "message_id": mid,
             "link": link or post_link(cid, mid, username),
-            "date": date or "",
-            "edited": edited or "",
-            "text": text or "",
+            "date": date or None,
+            "edited": edited or None,
+            "text": text or "",  # a post with no text (a photo alone) has an empty one
             "rules": rule_list,
             "terms": terms,
             "matched": why,
             "story_id": story_id,
             "story_size": size if size is not None else (1 if story_id is not None else None),
-            "story_first": first_link or "",
-            "forward_origin": _forward_origin(fwd_cid, fwd_pid, fwd_name),
-            "deleted_at": deleted or "",
+            "story_first": first_link or None,
+            "forward_origin": _forward_origin(fwd_cid, fwd_pid, fwd_name) or None,
+            "deleted_at": deleted or None,
         }
 
 
