@@ -73,7 +73,7 @@ def _cut(url: str) -> str:
     return url if len(url) <= _URL_SHOWN else url[: _URL_SHOWN - 1] + "…"
 
 
-def _shown(text: str, start: int, end: int, kind: str, edges: tuple[set[int], set[int]] = (set(), set())) -> str:
+def shown_word(text: str, start: int, end: int, kind: str, edges: tuple[set[int], set[int]] = (set(), set())) -> str:
     """The post's word a hit stands for: the whole word around it, a link cut to a readable length."""
     return _whole_word(text, start, end, edges) if kind != "url" else _cut(text[start:end])
 
@@ -82,7 +82,8 @@ def _edges(hits: Iterable[tuple[str, str, int, int, float, str]]) -> tuple[set[i
     return {h[2] for h in hits}, {h[3] for h in hits}
 
 
-def _fold(word: str) -> str:
+def fold_word(word: str) -> str:
+    """A word as hits are counted by: case and ё folded."""
     return word.casefold().replace("ё", "е")
 
 
@@ -143,12 +144,12 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
     out: dict[str, str] = {}
     edges = _edges(hits)
     for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
-        word = _shown(text, start, end, kind, edges)
+        word = shown_word(text, start, end, kind, edges)
         key = word.casefold()
         if not word or key in out:
             continue
         term = shown_term(term)
-        same = _fold(term.lstrip("=").rstrip("…")) == _fold(word) or term.startswith(('"', "=")) or " " in term
+        same = fold_word(term.lstrip("=").rstrip("…")) == fold_word(word) or term.startswith(('"', "=")) or " " in term
         if not same:
             term = _as_name(term, word, text, start)
         out[key] = word if same else f"{word} ← {term}" + (" (typo)" if kind == "typo" else "")
@@ -163,8 +164,8 @@ def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]])
     hits = sorted(hits, key=lambda h: h[2])
     edges = _edges(hits)
     for term, _form, start, end, _score, kind in hits:
-        word = _shown(text, start, end, kind, edges)
-        word = _fold(word)
+        word = shown_word(text, start, end, kind, edges)
+        word = fold_word(word)
         last = runs[-1] if runs else None
         if (last and last[0] == term and last[2] < term.count(" ") + 1 and term.startswith('"')
                 and not _WORDY.search(text, last[4], start)):  # the next word of the same phrase

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Mapping, Sequence
 
-from ..match.explain import _fold, _shown, term_words
-from ..match.matcher import Hit, Match, Matcher, _Doc
-from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, terms_of, to_text
+from ..match.branches import Branches
+from ..match.explain import fold_word, shown_word, term_words
+from ..match.matcher import Hit, Match, Matcher
+from ..match.query import Node, Phrase, terms_of, to_text
 from ..match.rules import Rule
-from ..text import tokenize
 from .db import Store, iso
 from .read import StoredPost, iter_posts, resolve_channels
 
@@ -79,7 +79,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
     matcher = Matcher(list(rules), groups=groups)
     result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)),
                       terms={r.name: _terms(r) for r in matcher.rules})
-    branches = _Branches(matcher)
+    branches = Branches(matcher)
     channels = list(channels)
     channel_ids = resolve_channels(store, channels)[0] if channels else None
     stored = _stored_matches(store, result.rules, channel_ids, since, until)
@@ -128,10 +128,10 @@ def _as_written(query: str, node: Node) -> str:
 
 def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, TermHits]:
     """`TermHits` of the posts since `since` that the rule matches now: the hits the store kept with
-    each match, and those of every branch of its query that holds (see `_Branches`: only these posts
+    each match, and those of every branch of its query that holds (see `Branches`: only these posts
     are matched again, not the whole store)."""
     terms = _terms(rule)
-    branches = _Branches(Matcher([replace(rule, enabled=True)]))
+    branches = Branches(Matcher([replace(rule, enabled=True)]))
     rows = store.db.execute(
         "SELECT p.text, m.hits FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
         "WHERE m.rule = ? AND m.current = 1 AND p.date >= ?", [rule.name, iso(since)])
@@ -145,59 +145,6 @@ def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, Ter
     return terms
 
 
-class _Branches:
-    """What a matched post owes each term of a rule. `Matcher.match` names one term per word of the
-    post: of `(ковер NEAR/3 план) OR "план Ковёр"` the phrase alone, though the NEAR holds too, and
-    a count from its hits would call ковер and план idle. Here the rule's query is evaluated again on
-    the post (the matcher's own evaluation, once per matched post): the hits of every branch that
-    holds, and the terms the post needs (the query without one of them no longer holds: dropping that
-    term would lose the post)."""
-
-    def __init__(self, matcher: Matcher) -> None:
-        self.matcher = matcher
-        self.rules = {r.name: r for r in matcher.rules}
-        self._rest: dict[tuple[str, str], Node | None] = {}  # (rule, term) -> its query without the term
-
-    def of(self, post: StoredPost | str, rules: Iterable[str]) -> dict[str, tuple[list[Hit], set[str]]]:
-        """rule -> (the hits of every branch of its query that holds in the post, the terms it needs)
-        for these rules, each of which matched the post."""
-        text = post if isinstance(post, str) else post.text
-        links = () if isinstance(post, str) else getattr(post, "links", ())
-        doc = _Doc(text, tokenize(text), self.matcher, links)
-        out: dict[str, tuple[list[Hit], set[str]]] = {}
-        for name in rules:
-            rule = self.rules[name]
-            hits = [h for _, _, hs in doc.eval(rule.node) or () for h in hs]
-            needed: set[str] = set()
-            for term in dict.fromkeys(h.term for h in hits):
-                if (name, term) not in self._rest:
-                    self._rest[(name, term)] = _without(rule.node, term)
-                rest = self._rest[(name, term)]
-                if rest is None or doc.eval(rest) is None:
-                    needed.add(term)
-            out[name] = (hits, needed)
-        return out
-
-
-def _without(node: Node, term: str) -> Node | None:
-    """The query tree with every occurrence of `term` (as `to_text` names it) taken out; None when
-    what is left can match nothing (the term stood in every branch). A term under a NOT stays: it
-    never hits."""
-    if isinstance(node, (Word, Phrase, Url)):
-        return None if to_text(node) == term else node
-    if isinstance(node, Or):
-        items = [x for item in node.items if (x := _without(item, term)) is not None]
-        return None if not items else items[0] if len(items) == 1 else Or(tuple(items))
-    if isinstance(node, And):
-        kept = [_without(item, term) for item in node.items]
-        return None if any(x is None for x in kept) else And(tuple(x for x in kept if x is not None))
-    if isinstance(node, Near):
-        left, right = _without(node.left, term), _without(node.right, term)
-        return None if left is None or right is None else replace(node, left=left, right=right)
-    assert isinstance(node, Not)
-    return node
-
-
 def _count_terms(terms: dict[str, TermHits], text: str, hits: Iterable[Hit], needed: set[str]) -> None:
     """Add one matched post to the counts of the terms that hit it (`hits`: of every branch that
     holds), and of the words they hit; `needed`: the terms the post would not match without."""
@@ -209,8 +156,8 @@ def _count_terms(terms: dict[str, TermHits], text: str, hits: Iterable[Hit], nee
     for term, spans in by_term.items():  # each term on its own: a phrase's words stay one run
         found.update(term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in spans.values()]))
         for h in spans.values():
-            word = _shown(text, h.start, h.end, h.kind)
-            own.setdefault(_fold(word), Counter())[word] += 1
+            word = shown_word(text, h.start, h.end, h.kind)
+            own.setdefault(fold_word(word), Counter())[word] += 1
     for term, words in found.items():
         counts = terms.setdefault(term, TermHits(term))
         counts.posts += 1
