@@ -153,3 +153,12 @@ def test_replay_warns_of_a_scope_entry_no_stored_channel_is_known_by(tmp_path: P
         assert "warning: group 'south': no post came from svodka_24_typo" in result.stderr
         assert "1700000002" not in result.stderr  # the channel it names by id is stored
     assert current_matches(tmp_path / "a.db", "south")
+
+
+def test_replay_notes_a_disabled_rule_and_matches_nothing_with_it(tmp_path: Path) -> None:
+    rules = rules_copy(tmp_path)
+    text = (rules / "lockdown.toml").read_text(encoding="utf-8")
+    (rules / "lockdown.toml").write_text(text.replace('severity = "high"', 'severity = "high"\nenabled = false', 1), encoding="utf-8")
+    result = replay(rules, tmp_path / "a.db")
+    assert "note: rule 'lockdown' (disabled: not matched live or in replay)" in result.stderr
+    assert not current_matches(tmp_path / "a.db", "lockdown") and current_matches(tmp_path / "a.db", "desertion")

@@ -21,6 +21,7 @@ from rich.table import Table
 from ..alert.outbox import deliver_queued
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
+from ..match.rules import DISABLED
 from ..pipeline import Pipeline
 from ..rematch import Rematch, Stale, last_rowid, record_coverage, rematch, stale_rules
 from ..source import Note, Skip, read_by_date, source_files
@@ -64,6 +65,9 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         fail(f"--alerts {alerts}: is one of the files being replayed")
     groups = config_groups(config_path)
     ruleset = load_or_fail(rules_path)
+    for rule in ruleset.rules:  # its file is read, its matches are not made: say so, once
+        if not rule.enabled:
+            err().print(f"note: rule '{rule.name}' {DISABLED}", markup=False, highlight=False)
     matcher = Matcher(ruleset, groups=groups)
     titles = {r.name: r.title for r in ruleset.rules}
     store = open_store(db_path)
