@@ -16,7 +16,7 @@ import telethon._updates.messagebox as _messagebox
 import telethon.client.users as _users
 import telethon.events.album as _album
 
-from .fake_telegram import FakeTelegram
+from .fake_telegram import FakeTelegram, eventually
 
 if TYPE_CHECKING:
     from bot.live.service import Service
@@ -66,6 +66,14 @@ async def stop_service(service: Service) -> None:
     if service.bot is not None:
         await service.bot.disconnect()
     service.store.close()
+
+
+async def deliver_alone(service: Service) -> int:
+    """One sender pass run by the test itself. A pass the service started (after storing a post, or
+    on its schedule) may still be running: `deliver()` would then only ask it for one more pass and
+    return at once, before anything is sent, and the test would look too early."""
+    await eventually(lambda: not service.sender._lock.locked())
+    return await service.sender.deliver()
 
 
 @contextlib.asynccontextmanager

@@ -20,7 +20,7 @@ from bot.live.session import CLIENT_OPTIONS, NotLoggedIn
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import served, stop_service
+from .telegram_fixtures import deliver_alone, served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}  # as tgwatch, minus endless retries
@@ -225,13 +225,13 @@ def test_a_long_flood_wait_pauses_delivery_then_delivers_once(fake: FakeTelegram
             fake.flood("SendMessageRequest", 600)  # above flood_sleep_threshold: Telethon raises
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: service.store.count("alerts") == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []
             clock[0] += timedelta(seconds=601)
             service.user._flood_waited_requests.clear()  # Telethon's own deadline, kept in real time
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2
         finally:
             await stop_service(service)
