@@ -44,7 +44,7 @@ from bot.worker import default_workers  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "telegram-ru-news-2024"
 TARGET_PPS, TARGET_X = 5_000, 10.0
-STORE_METHODS = ("known_hashes", "write_post", "write_new_posts", "write_matches", "queue_alert", "update_alert", "upsert_channel",
+STORE_METHODS = ("known_hashes", "write_post", "write_new_posts", "write_matches", "queue_alert", "update_story_alerts", "upsert_channel",
                  "advance_high_water", "sync_search")  # the story step's own SQL counts as story
 
 
