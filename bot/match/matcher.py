@@ -153,6 +153,7 @@ class Matcher:
         self._cased: set[int] = set()  # terms that match capitals only (`=КТО`): checked on the post's own text
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
         self._channels_seen: set[tuple[object, object, object]] = set()  # (username, id, title) of posts matched: unmatched_scope
+        self._scoped = frozenset(i for i, r in enumerate(self.rules) if r.channels is not None)  # rules with a channel scope
         self._glued: dict[int, int] = {}  # id(designation Phrase) -> the term of its glued spelling (С400)
         for rule in self.rules:
             for node in (rule.node, *rule.exclude_nodes):
@@ -472,8 +473,8 @@ class Matcher:
         cands = self.candidates(text, links)
         if not cands:
             return []
-        keys = None if isinstance(post, str) else self.channel_keys(post)
-        if keys is not None:
+        if not isinstance(post, str) and not self._scoped.isdisjoint(cands):  # (the keys cost regexes: only when asked)
+            keys = self.channel_keys(post)
             cands = [i for i in cands if self.rules[i].applies_to(keys)]
             if not cands:
                 return []
