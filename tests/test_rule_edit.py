@@ -186,7 +186,8 @@ def test_add_to_an_existing_file(book: RuleBook, folder: Path) -> None:
 
 def test_add_refuses_bad_names_files_and_duplicates(book: RuleBook, folder: Path) -> None:
     for kwargs, msg in (
-        ({"name": "Bad Name", "query": "x"}, "bad rule name"),
+        ({"name": "Bad Name", "query": "x"}, "bad rule name 'Bad Name' has capitals 'B', 'N' and a space: a rule name is lower-case Latin"),
+        ({"name": "дезертир", "query": "x"}, "letters that are not Latin"),
         ({"name": "ok\n", "query": "x"}, "bad rule name"),
         ({"name": "desertion", "query": "x"}, r"already exists \(desertion.toml:6\)"),
         ({"name": "ok", "query": "x", "file": "../escape"}, "bad file name"),

@@ -26,7 +26,7 @@ from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
-from ..match.rules import _NAME_RE, DISABLED, Rule
+from ..match.rules import _NAME_RE, DISABLED, Rule, name_problem
 from ..report.stats import stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso
@@ -474,7 +474,8 @@ class Commands:
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "/add_rule NAME QUERY")
         if not _NAME_RE.fullmatch(name) or "\n" in name:
-            raise CommandError(f"bad rule name {_echo(name)}: lower-case letters, digits, '-' or '_', up to 64")
+            problem = name_problem(name)  # («name 'X' has capitals 'X': a rule name is …»), as rules check says it
+            raise CommandError(f"bad rule name {_echo(name)}: " + (problem.split("' ", 1)[-1] if problem.startswith("name '") else problem))
         if name in _FORMATS or _SPAN_RE.fullmatch(name):
             raise CommandError(f"{_echo(name)} cannot be a rule name: /export and /stats would read it as "
                                f"{'a file format' if name in _FORMATS else 'a period'}")

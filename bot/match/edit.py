@@ -30,6 +30,7 @@ from .rules import (
     Rule,
     RuleError,
     RuleSet,
+    name_problem,
     parse_rules_text,
     read_rule_file,
     rule_files,
@@ -133,7 +134,7 @@ class RuleBook:
                  file: str | None = None) -> Change:
         """A new rule appended to `file` (default rules/<name>.toml, created when absent)."""
         if not _NAME_RE.fullmatch(name):
-            raise EditError(f"bad rule name {name!r}: lower-case letters, digits, '-' or '_', up to 64")
+            raise EditError(f"bad rule {name_problem(name)}")
         if severity not in SEVERITIES:
             raise EditError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
         _check_query(query)

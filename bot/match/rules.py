@@ -31,7 +31,8 @@ from .query import (
     words_of,
 )
 
-__all__ = ["DISABLED", "Rule", "RuleError", "RuleSet", "channel_key", "channel_title_key", "load_rules", "parse_rules_text", "read_rule_file",
+__all__ = ["DISABLED", "Rule", "RuleError", "RuleSet", "channel_key", "channel_title_key", "load_rules", "name_problem",
+           "parse_rules_text", "read_rule_file",
            "SEVERITIES"]
 
 # What every command that shows a rule with `enabled = false` says beside its name (rules test,
@@ -204,7 +205,7 @@ def _is_int(value: Any, low: int | None = None, high: int | None = None) -> bool
 _NAME_CHARS = "lower-case Latin letters, digits, '-' or '_'"
 
 
-def _name_problem(name: object) -> str:
+def name_problem(name: object) -> str:
     """What is wrong with a rule's name (absent, not a string, empty, too long, or which of its
     characters a name cannot have), with a name that would do when one can be made of it."""
     if name is None:
@@ -309,7 +310,7 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
             bad(loc.key(index, key), f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(_KEYS))}")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        bad(loc.key(index, "name"), _name_problem(name))
+        bad(loc.key(index, "name"), name_problem(name))
         name = None
     query = raw.get("query")
     node = None
