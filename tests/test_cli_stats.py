@@ -121,3 +121,30 @@ def test_the_default_week_is_seven_whole_days_ending_with_the_last_day(tmp_path:
     # a period that cuts a day says so in the day's row
     r = run("stats", "--db", db, "--since", "2024-11-27T08:00", "--until", "2024-11-28T12:30")
     assert _table(r.stdout) == {"2024-11-27 from 08:00": 1, "2024-11-28 to 12:30": 1}, r.stdout
+
+
+def test_a_long_period_is_listed_by_week_then_by_month_with_the_same_totals(tmp_path: Path) -> None:
+    """A period of months by day was hundreds of rows (480 for the corpus): over 62 days the rows
+    are weeks (from Monday), over a year months; the counts add up to the same matched posts."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)  # a Monday
+    lines = [json.dumps({"channel_id": 777, "message_id": i + 1, "channel_title": "A", "text": "В Краснодаре задержали дезертиров",
+                         "date": (start + timedelta(days=3 * i)).isoformat()}, ensure_ascii=False) for i in range(150)]
+    (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "s.db"
+    assert run("replay", tmp_path / "posts.jsonl", "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+
+    def rows(*period: str) -> dict[str, int]:
+        r = run("stats", "--db", db, *period)
+        assert r.exit_code == 0, r.output
+        cells = [[c.strip() for c in line.split("│")[1:-1]] for line in r.stdout.splitlines()]
+        return {c[0]: int(c[1]) for c in cells if c and c[1] != "·"}
+
+    weeks = rows("--since", "2024-01-01", "--until", "2024-04-30")  # 121 days
+    assert all(k.startswith("week of ") for k in weeks) and "week of 2024-01-01" in weeks and len(weeks) <= 18
+    assert sum(weeks.values()) == 41  # every third day from Jan 1 up to Apr 30, a whole day as --until names it
+    months = rows("--since", "2024-01-01", "--until", "2025-04-01")
+    assert list(months)[:2] == ["2024-01", "2024-02"] and months["2024-01"] == 11 and sum(months.values()) == 150
+    days = rows("--since", "2024-01-01", "--until", "2024-01-31")
+    assert list(days)[0] == "2024-01-01" and sum(days.values()) == 11

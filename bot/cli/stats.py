@@ -54,14 +54,29 @@ def _day_label(day: str, start: datetime, until: datetime | None) -> str:
     return day
 
 
+MAX_DAY_ROWS, MAX_WEEK_ROWS = 62, 366 // 7 + 1  # longer periods are listed by week, then by month
+
+
+def _grouped(counts: dict[str, int], step: str) -> dict[str, int]:
+    """Per-day counts (YYYY-MM-DD -> n, in order) summed by `step`: "week" (labelled by its Monday)
+    or "month" (YYYY-MM)."""
+    out: dict[str, int] = {}
+    for day, n in counts.items():
+        d = datetime.strptime(day, "%Y-%m-%d")
+        key = f"week of {d - timedelta(days=d.weekday()):%Y-%m-%d}" if step == "week" else day[:7]
+        out[key] = out.get(key, 0) + n
+    return out
+
+
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help=f"From this date (default: the start of the {DEFAULT_DAYS} whole days (UTC) ending with --until's day).")
 @click.option("--until", type=UNTIL, help=f"Up to this date (default: the newest stored post's; {UNTIL_HELP}).")
 @click.option("--png", "png", metavar="FILE", help="Also draw the chart the chat's /stats sends, to this PNG file.")
 def stats(db_path: str, since: datetime | None, until: datetime | None, png: str | None) -> None:
-    """Posts each rule matched per day (by the post's date), the alerts raised and each rule's
-    precision from the analysts' verdicts in the chat."""
+    """Posts each rule matched per day (by the post's date; per week over more than 62 days, per
+    month over more than a year), the alerts raised and each rule's precision from the analysts'
+    verdicts in the chat."""
     if png is not None:
         target = Path(png)
         if not png.strip() or target.is_dir():
@@ -96,13 +111,19 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
     c = out()
     c.print(text, markup=False)
     if any(any(days.values()) for days in per_day.values()):
-        table = Table(title="posts matched per day (UTC)", title_justify="left")
-        table.add_column("day")
+        n_days = len(next(iter(per_day.values())))  # a long period by day is hundreds of rows: by week, then month
+        step = "day" if n_days <= MAX_DAY_ROWS else "week" if n_days <= MAX_WEEK_ROWS * 7 else "month"
+        if step != "day":
+            per_day = {rule: _grouped(days, step) for rule, days in per_day.items()}
+        title = f"posts matched per {step} (UTC{', weeks from Monday' if step == 'week' else ''})"
+        table = Table(title=title, title_justify="left")
+        table.add_column(step)
         for rule in per_day:
             table.add_column(rule, justify="right")
         days = next(iter(per_day.values()))
         for day in days:
-            table.add_row(_day_label(day, start, until), *(str(per_day[rule][day] or "·") for rule in per_day))
+            label = _day_label(day, start, until) if step == "day" else day
+            table.add_row(label, *(str(per_day[rule][day] or "·") for rule in per_day))
         c.print(table)
     if chart is not None and png is not None:
         try:
