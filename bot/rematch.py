@@ -58,6 +58,7 @@ class Rematch:
     matched: Counter[str] = field(default_factory=Counter)  # rule -> of those, posts it matches now
     dropped: Counter[str] = field(default_factory=Counter)  # rule -> posts it matched before, no longer
     alerts: Counter[str] = field(default_factory=Counter)  # rule -> new alerts queued
+    why: dict[str, str] = field(default_factory=dict)  # rule -> "changed", "new" (to this store) or "behind"
 
 
 def last_rowid(store: Store) -> int:
@@ -119,7 +120,7 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
     `progress(n)` is told of each batch of n posts."""
     todo = {s.rule: s for s in stale}
     matcher = Matcher([r for r in rules if r.name in todo], groups=groups)
-    result = Rematch()
+    result = Rematch(why={s.rule: "changed" if s.changed else "new" if not s.through else "behind" for s in stale})
     if not matcher.rules:
         return result
     low = min(s.through for s in todo.values())

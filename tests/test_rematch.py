@@ -75,7 +75,7 @@ def test_a_rule_fixed_after_a_replay_matches_the_stored_posts_as_a_fresh_replay_
     assert current_matches(tmp_path / "a.db", "lockdown") == current_matches(tmp_path / "fresh.db", "lockdown") != set()
     assert alerts(tmp_path / "a.db", "lockdown") == alerts(tmp_path / "fresh.db", "lockdown") != set()
     line = again_line(fixed, "lockdown")
-    assert line is not None and "63 stored posts" in line and "new alert" in line
+    assert line is not None and "63 stored posts (a rule new to this store)" in line and "new alert" in line
     assert again_line(fixed, "desertion") is None  # the rules it had are not matched again
     assert again_line(fresh, "lockdown") is None
 
@@ -95,7 +95,8 @@ def test_a_narrowed_rule_drops_the_matches_it_no_longer_makes_and_alerts_nothing
     after = current_matches(db, "lockdown")
     assert after and after < before
     line = again_line(narrowed, "lockdown")
-    assert line is not None and f"{len(before) - len(after)} no longer" in line and "0 new alerts" in line
+    assert line is not None and "(the rule changed)" in line and f"{len(before) - len(after)} no longer" in line
+    assert "0 new alerts" in line
     assert alerts(db, "lockdown") == alerted  # the alerts stay, as sent history; none is repeated
     exported = CliRunner().invoke(cli, ["export", "--db", str(db), "--rule", "lockdown", "--format", "jsonl"])
     assert exported.exit_code == 0 and exported.stdout.count("\n") == len(after)
