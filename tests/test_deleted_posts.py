@@ -144,6 +144,127 @@ def test_an_alert_that_cannot_be_edited_gets_one_reply_saying_so_even_across_a_r
     run(go())
 
 
+def not_deleted_notices(fake: FakeTelegram) -> list[Any]:
+    return [m for m in fake.chat if m.text.startswith("↩️")]
+
+
+def test_an_alert_told_of_its_deletion_by_a_reply_gets_one_reply_when_the_post_is_shown_again(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """The alerts cannot be edited, so a wrong deletion signal was told by a reply to each. Telegram
+    then shows the post (an edit: it never edits a deleted message): each alert gets one silent reply
+    saying it is not deleted after all, once across a restart; a deletion after that is news again
+    and is told again."""
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = await alerted(fake)
+            sent = {a.id: a for a in alerts(fake)}
+            fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=100)  # too old to edit
+            fake.delete(SHOT, [msg], keep=True)  # a wrong deletion signal
+            await eventually(lambda: len(deletion_notices(fake)) == 2)
+            assert not_deleted_notices(fake) == []
+            fake.edit(SHOT, msg, DESERTION + " (обновлено)")
+            await eventually(lambda: len(not_deleted_notices(fake)) == 2)
+            notes = not_deleted_notices(fake)
+            assert sorted(n.reply_to for n in notes) == sorted(sent)  # one per alert, replying to it
+            for n in notes:
+                title = sent[n.reply_to].text.split("\n")[0].split(" · ", 1)[1]
+                assert n.text == f"↩️ not deleted after all: SHOT · {title}" and n.peer == ANALYST and n.silent
+                assert next(e.url for e in n.entities if hasattr(e, "url")) == f"https://t.me/shot_shot/{msg}"
+            await service.poll()  # the re-read holds it too: nothing more is said
+            await service.sender.deliver()
+            assert len(not_deleted_notices(fake)) == 2 and len(deletion_notices(fake)) == 2
+            fake.delete(SHOT, [msg])  # deleted for good now: news again, told again
+            await eventually(lambda: len(deletion_notices(fake)) == 4)
+            assert sorted(n.reply_to for n in deletion_notices(fake)[2:]) == sorted(sent)
+            await service.sender.deliver()
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # once: nor after a restart
+            await service.poll()
+            await service.sender.deliver()
+            assert len(deletion_notices(fake)) == 4 and len(not_deleted_notices(fake)) == 2
+            assert all(not a.edits for a in alerts(fake))
+    run(go())
+
+
+def test_an_alert_that_cannot_be_edited_back_gets_one_reply_and_a_later_deletion_is_told_again(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """The deletion was told by editing the alert; by the time Telegram shows the post again the
+    alert can no longer be edited: it still says deleted, so a reply says it is not. A deletion after
+    that, which the alert cannot show either, gets its reply (the first deletion's record went)."""
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = await alerted(fake)
+            sent = {a.id for a in alerts(fake)}
+            fake.delete(SHOT, [msg], keep=True)
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+            fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=100)
+            await service.poll()  # the re-read holds the post
+            await eventually(lambda: len(not_deleted_notices(fake)) == 2)
+            assert sorted(n.reply_to for n in not_deleted_notices(fake)) == sorted(sent)
+            assert deletion_notices(fake) == []
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: len(deletion_notices(fake)) == 2)
+            assert sorted(n.reply_to for n in deletion_notices(fake)) == sorted(sent)
+            await service.poll()
+            await service.sender.deliver()
+            assert len(not_deleted_notices(fake)) == 2 and len(deletion_notices(fake)) == 2
+    run(go())
+
+
+def test_an_alert_edited_back_after_a_deletion_shows_a_later_deletion_and_sends_no_reply(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Edited to say deleted, edited back when Telegram shows the post: the alert itself told both,
+    so no reply goes; a later deletion the alert cannot show any more is told by a reply."""
+    async def go() -> None:
+        clock = Clock(now())
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            msg = await alerted(fake)
+            fake.delete(SHOT, [msg], keep=True)
+            await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
+            await service.poll()
+            await eventually(lambda: all(len(a.edits) == 2 and GONE not in a.text for a in alerts(fake)))
+            fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=100)
+            fake.delete(SHOT, [msg])
+            await eventually(lambda: len(deletion_notices(fake)) == 2)
+            assert not_deleted_notices(fake) == []
+    run(go())
+
+
+def test_a_crash_between_sending_an_alerts_not_deleted_reply_and_recording_it_never_shows_it_twice(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    import contextlib
+    import sqlite3
+
+    async def go() -> None:
+        clock = Clock(now())
+        with contextlib.suppress(sqlite3.OperationalError):  # the crash
+            async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+                msg = await alerted(fake)
+                fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=100)
+                fake.delete(SHOT, [msg], keep=True)
+                await eventually(lambda: len(deletion_notices(fake)) == 2)
+                store = service.sender.store
+                execute = store.db.execute
+
+                def lost(sql: str, *a: Any, **kw: Any) -> Any:
+                    if sql.startswith("DELETE FROM deliveries"):  # the reply went; recording it fails
+                        raise sqlite3.OperationalError("disk I/O error")
+                    return execute(sql, *a, **kw)
+                store.db.execute = lost  # type: ignore[method-assign]
+                fake.edit(SHOT, msg, DESERTION + " (обновлено)")
+                await eventually(lambda: not_deleted_notices(fake))
+                await service.sender.deliver()
+        assert len(not_deleted_notices(fake)) == 1
+        async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
+            await eventually(lambda: not service.store.db.execute(
+                "SELECT 1 FROM deliveries WHERE part IN (-1, -3)").fetchall())
+            await service.sender.deliver()
+            notes = not_deleted_notices(fake)
+            assert sorted(n.reply_to for n in notes) == sorted(a.id for a in alerts(fake))
+    run(go())
+
+
 def test_a_flood_wait_on_editing_holds_the_deletion_line_through_a_restart_and_it_is_shown_once(
         fake: FakeTelegram, tmp_path: Path) -> None:
     async def go() -> None:

@@ -7,7 +7,8 @@ marking sent never shows the analyst a second copy. Story updates edit the sent 
 A post the channel deletes is told once per (alert, chat): by editing the alert, by a reply to it
 where it cannot be edited, or, for an alert that went out as an item of a digest, by a reply to the
 digest message that carried the item (`_tell_digest_deletions`); when Telegram then shows that
-post again (the deletion signal was wrong), one more reply to the digest message says so.
+post again (the deletion signal was wrong), the alert is edited back, or, where the chat was told by
+a reply (or the alert cannot be edited back), one more reply to the same message says so.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ DELETED_PART = -1
 # to; None when unknown), random_id that part's, sent_at when it went (the time the notice names).
 DIGEST_PART = -2
 # The deliveries row (alert, chat, RESTORED_PART) holds the random_id of the reply telling a chat
-# told of a digest item's deletion that the post is not deleted after all (stored before the first
-# attempt). Once that reply is sent, it goes with the DELETED_PART row: the chat knows the post
-# stands, and a later deletion is news again.
+# told of a post's deletion (by a reply to the alert or to its digest) that the post is not deleted
+# after all (stored before the first attempt). Once that reply is sent, it goes with the
+# DELETED_PART row (`_forget_told`): the chat knows the post stands, and a later deletion is news again.
 RESTORED_PART = -3
 RESTORED_MARK = "↩️ not deleted after all"
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
@@ -446,13 +447,14 @@ class Sender:
         self.store.begin_delivery(alert_id)  # a story growing from here on queues another update
         parts = to_parts(render_html(alert, self.tz))
         notice = self._deleted_notice(alert)
+        restored = None if notice is not None else self._shown_notice(alert)
         silent = self.silent(alert.severity, now)
         markup = self.buttons(alert_id) if self.buttons else None
         failure: Exception | None = None
         edits_held = False
         for chat in self.chats:  # one unreachable chat must not keep the others from the alert
             try:
-                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup, notice)
+                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup, notice, restored)
             except (errors.FloodError, *_NETWORK):
                 raise
             except _EditsHeld:
@@ -477,6 +479,12 @@ class Sender:
         self.store.finish_delivery(alert_id, iso(now) or "")
         return True
 
+    def _shown_notice(self, alert: Alert) -> str:
+        """«↩️ not deleted after all: SHOT · Desertion» (HTML), the channel linked to the post: the
+        one-line reply to an alert whose post a deletion notice called deleted."""
+        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a>'
+                f" · {html.escape(alert.title)}")
+
     def _deleted_notice(self, alert: Alert) -> str | None:
         """The one-line reply telling a chat whose alert cannot be edited that the channel deleted
         the post (HTML); None when it is not deleted."""
@@ -488,11 +496,14 @@ class Sender:
 
     async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
                           sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any,
-                          notice: str | None = None) -> bool:
+                          notice: str | None = None, restored: str | None = None) -> bool:
         """Send (or edit) every part of one alert in one chat; done parts are skipped. True when a
         message was sent or edited. With `notice` (the post was deleted), a chat whose message
-        cannot be edited to say so gets `notice` as a reply, once."""
+        cannot be edited to say so gets `notice` as a reply, once. With `restored` (the post is not
+        deleted), a chat told of its deletion by a reply, or by the alert where it cannot be edited
+        back, gets `restored` as a reply, once (`_untell_deleted`)."""
         wrote = False
+        stale = False  # a part the chat shows differs from this rendering (it cannot be edited)
         peer = await self._peer(chat)
         for k, (text, entities) in enumerate(parts):
             last = k == len(parts) - 1
@@ -521,16 +532,40 @@ class Sender:
                 if self._edits_held():
                     raise _EditsHeld
                 shown = await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
+                stale = stale or not shown
                 if not shown and notice is not None and DELETED_MARK in text:
                     await self._tell_deleted(peer, chat, alert_id, d["message_id"], notice, sent, silent)  # type: ignore[arg-type]
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
                 wrote = True
             elif not shown and notice is not None and DELETED_MARK in text:  # sent, but its id is unknown: no edit
                 await self._tell_deleted(peer, chat, alert_id, None, notice, sent, silent)
+            elif not shown:
+                stale = True
             if shown and DELETED_MARK in text and sent.get((chat, DELETED_PART)) is None:
                 self.store.plan_delivery(alert_id, chat, DELETED_PART, 0, "")  # the alert itself says so
                 self.store.mark_delivered(alert_id, chat, DELETED_PART, None, "in the alert")
+        if restored is not None:
+            await self._untell_deleted(peer, chat, alert_id, restored, sent, stale)
         return wrote
+
+    async def _untell_deleted(self, peer: Any, chat: str, alert_id: int, restored: str,
+                              sent: dict[tuple[str, int], dict[str, object]], stale: bool) -> None:
+        """The alert's post is not deleted (Telegram showed it again) but the chat was told it was:
+        by a reply, or by the alert itself where it could not be edited back (`stale`), one silent
+        reply to the alert message says it is not deleted after all (`_tell_deleted` with
+        RESTORED_PART: stored before it is sent, then both records go). An alert edited back says
+        so itself: its record goes. Either way a later deletion is news again and is told again.
+        A deletion notice given up on (refused) told nothing and is followed by nothing."""
+        told = sent.get((chat, DELETED_PART))
+        if told is None or told["sent_at"] is None or str(told["text_hash"] or "").startswith("refused"):
+            return
+        if told["text_hash"] == "in the alert" and not stale:
+            self._forget_told(alert_id, chat, sent)
+            return
+        first = sent.get((chat, 0))
+        reply_to = None if first is None or first["message_id"] is None else int(first["message_id"])  # type: ignore[arg-type]
+        await self._tell_deleted(peer, chat, alert_id, reply_to, restored, sent, silent=True,
+                                 why="was told its post was deleted", part=RESTORED_PART)
 
     async def _tell_deleted(self, peer: Any, chat: str, alert_id: int, reply_to: int | None, notice: str,
                             sent: dict[tuple[str, int], dict[str, object]], silent: bool,
@@ -538,8 +573,8 @@ class Sender:
         """Reply to the alert message `reply_to` (None: unknown, no reply) that its post was deleted,
         once per chat: told before (by the alert or a notice), nothing is sent; the random_id is
         stored before the first attempt, so a retry or a restart never shows it twice. With
-        `part` RESTORED_PART, the reply says the post is not deleted after all (a digest item's);
-        once sent, both rows go (`RESTORED_PART`)."""
+        `part` RESTORED_PART, the reply says the post is not deleted after all (an alert's or a
+        digest item's); once sent, both rows go (`_forget_told`)."""
         d = sent.get((chat, part))
         if d is not None and d["sent_at"] is not None:
             return
@@ -564,16 +599,21 @@ class Sender:
                 raise
             # the alert message is gone from the chat: the notice stands alone (the failed send used no random_id)
             mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=_topic(chat), mark=mark)
-        if part == RESTORED_PART:  # one statement: both rows go at once, or neither
-            self.store.db.execute("DELETE FROM deliveries WHERE alert_id = ? AND chat = ? AND part IN (?, ?)",
-                                  [alert_id, chat, DELETED_PART, RESTORED_PART])
-            sent.pop((chat, DELETED_PART), None)
-            sent.pop((chat, RESTORED_PART), None)
+        if part == RESTORED_PART:
+            self._forget_told(alert_id, chat, sent)
             log.info("alert %d in chat %s %s: a reply says its post is not deleted after all", alert_id, chat, why)
             return
         self.store.mark_delivered(alert_id, chat, DELETED_PART, mid, digest)
         sent[(chat, DELETED_PART)] = {**sent[(chat, DELETED_PART)], "sent_at": "now"}
         log.info("alert %d in chat %s %s: a reply says its post was deleted", alert_id, chat, why)
+
+    def _forget_told(self, alert_id: int, chat: str, sent: dict[tuple[str, int], dict[str, object]]) -> None:
+        """The chat knows the alert's post stands: the records of its deletion being told and of the
+        not-deleted reply go, in one statement (both or neither), so a later deletion is told again."""
+        self.store.db.execute("DELETE FROM deliveries WHERE alert_id = ? AND chat = ? AND part IN (?, ?)",
+                              [alert_id, chat, DELETED_PART, RESTORED_PART])
+        sent.pop((chat, DELETED_PART), None)
+        sent.pop((chat, RESTORED_PART), None)
 
     async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
                     markup: Any = None, *, what: str = "message", reply_to: Any = None,
