@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import telethon._updates.messagebox as _messagebox
@@ -84,3 +85,15 @@ async def served(starting: Awaitable[Service]) -> AsyncIterator[Service]:
         yield service
     finally:
         await stop_service(service)
+
+
+def fail_forgetting_deliveries(store: Any) -> None:
+    """Make `store` fail the statement that forgets a sent notice's deliveries rows: the reply has
+    reached the chat and recording it fails, as a crash between the two would."""
+    execute = store.db.execute
+
+    def lost(sql: str, *a: Any, **kw: Any) -> Any:
+        if sql.startswith("DELETE FROM deliveries"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return execute(sql, *a, **kw)
+    store.db.execute = lost

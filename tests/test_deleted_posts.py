@@ -23,7 +23,7 @@ from bot.store.db import SCHEMA_VERSION, Store, iso
 
 from .fake_telegram import FakeTelegram, eventually
 from .sample_store import KUBAN, Sample, shipped_matcher
-from .telegram_fixtures import stop_service
+from .telegram_fixtures import fail_forgetting_deliveries, stop_service
 from .test_chat import ANALYST, DESERTION, MASH, SHOT, Clock, alerts, ask, running, start
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -244,14 +244,7 @@ def test_a_crash_between_sending_an_alerts_not_deleted_reply_and_recording_it_ne
                 fake.fail("EditMessageRequest", "MESSAGE_EDIT_TIME_EXPIRED", times=100)
                 fake.delete(SHOT, [msg], keep=True)
                 await eventually(lambda: len(deletion_notices(fake)) == 2)
-                store = service.sender.store
-                execute = store.db.execute
-
-                def lost(sql: str, *a: Any, **kw: Any) -> Any:
-                    if sql.startswith("DELETE FROM deliveries"):  # the reply went; recording it fails
-                        raise sqlite3.OperationalError("disk I/O error")
-                    return execute(sql, *a, **kw)
-                store.db.execute = lost  # type: ignore[method-assign]
+                fail_forgetting_deliveries(service.sender.store)  # the reply went; recording it fails
                 fake.edit(SHOT, msg, DESERTION + " (обновлено)")
                 await eventually(lambda: not_deleted_notices(fake))
                 await service.sender.deliver()

@@ -14,6 +14,7 @@ from typing import Any
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, NEUTRAL, SHOT, Clock, running
 from .test_deleted_posts import GONE, deletion_notices, hhmm, now, run
+from .telegram_fixtures import fail_forgetting_deliveries
 
 
 def digests(fake: FakeTelegram) -> list[Any]:
@@ -207,14 +208,7 @@ def test_a_crash_between_sending_the_not_deleted_reply_and_recording_it_never_sh
                 msg, digest = await digested(fake, service)
                 fake.delete(SHOT, [msg], keep=True)
                 await eventually(lambda: deletion_notices(fake))
-                store = service.sender.store
-                execute = store.db.execute
-
-                def lost(sql: str, *a: Any, **kw: Any) -> Any:
-                    if sql.startswith("DELETE FROM deliveries"):  # the reply went; recording it fails
-                        raise sqlite3.OperationalError("disk I/O error")
-                    return execute(sql, *a, **kw)
-                store.db.execute = lost  # type: ignore[method-assign]
+                fail_forgetting_deliveries(service.sender.store)  # the reply went; recording it fails
                 fake.edit(SHOT, msg, NEUTRAL + " (обновлено)")
                 await eventually(lambda: not_deleted_notices(fake))
                 await service.sender.deliver()
