@@ -74,9 +74,10 @@ def _grouped(counts: dict[str, int], step: str) -> dict[str, int]:
 @click.option("--until", type=UNTIL, help=f"Up to this date (default: the newest stored post's; {UNTIL_HELP}).")
 @click.option("--png", "png", metavar="FILE", help="Also draw the chart the chat's /stats sends, to this PNG file.")
 def stats(db_path: str, since: datetime | None, until: datetime | None, png: str | None) -> None:
-    """Posts each rule matched per day (by the post's date; per week over more than 62 days, per
-    month over more than a year), the alerts raised and each rule's precision from the analysts'
-    verdicts in the chat."""
+    """Posts each rule matched per day (by the post's date), the alerts raised and each rule's
+    precision from the analysts' verdicts in the chat.
+
+    Over more than 62 days the rows are weeks (from Monday), over more than a year months."""
     if png is not None:
         target = Path(png)
         if not png.strip() or target.is_dir():
