@@ -33,6 +33,7 @@ from .common import (
     DEFAULT_DB,
     DEFAULT_RULES,
     UNTIL,
+    UNTIL_HELP,
     WHEN,
     check_channels,
     check_span,
@@ -83,7 +84,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
-@click.option("--until", type=UNTIL, help="Only posts up to this date (a bare day includes that whole day).")
+@click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
 @click.option("--samples", default=5, show_default=True, type=Count(0), help="Show this many of the latest hits.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
