@@ -267,9 +267,7 @@ class Pipeline:
                     continue
                 status = "new" if prev is None else "edited"
                 work = done.get(id(post)) if done else None
-                joins = sum(self.stories.joined.values())
                 story_id = self.stories.assign(post, prev.story_id if prev else None, work.prepared if work else None)
-                joined = sum(self.stories.joined.values()) > joins  # an earlier story, which may have alerted
                 matches = work.matches if work else self.matcher.match(post)
                 edited = status == "edited"
                 if edited:  # in order: a post new earlier in this batch is written before its edit
@@ -285,7 +283,7 @@ class Pipeline:
                     a = self.store.queue_alert(story_id, post, m, state=state, now=now)
                     if a is not None:
                         alert_ids.append(a)
-                if joined:  # the story's alerts, of every rule, say who else reported it
+                if self.stories.last_joined:  # an earlier story: its alerts, of every rule, say who else reported it
                     for u in self.store.update_story_alerts(story_id, post, now=now):
                         if u not in updated:  # one update per alert and batch, however many posts joined
                             updated.add(u)

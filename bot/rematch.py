@@ -28,6 +28,8 @@ from .store.schema import stored_links
 __all__ = ["Rematch", "Stale", "advance_coverage", "last_rowid", "rematch", "record_coverage", "rule_digest", "stale_rules"]
 
 BATCH = 500  # posts per transaction
+_RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
+           "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")
 
 
 def rule_digest(rule: Rule, groups: Mapping[str, Iterable[str | int]] | None = None) -> str:
@@ -90,10 +92,7 @@ def advance_coverage(store: Store, digests: Mapping[str, str], before: int, afte
         return
     now = utcnow()
     if before == 0:  # the first posts of a store: nothing before them to have missed
-        store.db.conn.executemany(
-            "INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
-            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at",
-            [(rule, digest, after, now) for rule, digest in digests.items()])
+        store.db.conn.executemany(_RECORD, [(rule, digest, after, now) for rule, digest in digests.items()])
         return
     store.db.conn.executemany(
         "UPDATE rule_coverage SET through = ?, updated_at = ? WHERE rule = ? AND digest = ? AND through >= ?",
@@ -105,10 +104,7 @@ def record_coverage(store: Store, rules: Sequence[Rule], through: int,
     """Record that every stored post up to rowid `through` was matched with these rules as they are."""
     now = utcnow()
     with store.transaction():
-        store.db.conn.executemany(
-            "INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
-            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at",
-            [(r.name, rule_digest(r, groups), through, now) for r in rules if r.enabled])
+        store.db.conn.executemany(_RECORD, [(r.name, rule_digest(r, groups), through, now) for r in rules if r.enabled])
 
 
 def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: int, *,

@@ -243,6 +243,7 @@ class StoryIndex:
         self.held_from: float | None = None  # the stored posts from this time on are indexed
         self._dropped = 0
         self.joined = {"forward": 0, "exact": 0, "near": 0}
+        self.last_joined = False  # the post `assign` last gave a story joined an earlier one
         self._unsaved = 0  # posts counted in `df` since it was last saved to the store
         self.before_read: Callable[[], None] = lambda: None  # a writer batching posts flushes them here
 
@@ -251,6 +252,7 @@ class StoryIndex:
     def assign(self, post: Post, known_story: int | None = None, prepared: Prepared | None = None) -> int:
         """The post's story id; an edit of a stored post (`known_story`) keeps its story.
         `prepared`: `prepare(post.text)` when done elsewhere."""
+        self.last_joined = False
         if known_story is not None:
             return known_story
         when = post.date.timestamp()
@@ -272,6 +274,7 @@ class StoryIndex:
             story = self.store.new_story(post)
         else:
             self.joined[how] += 1
+            self.last_joined = True
             self.store.join_story(story, post)
         entry.story_id = story
         self._add(entry, ranked, digest)
