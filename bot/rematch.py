@@ -25,22 +25,34 @@ from .store.db import Store, iso, utcnow
 from .store.read import StoredPost
 from .store.schema import stored_links
 
-__all__ = ["Rematch", "Stale", "advance_coverage", "last_rowid", "rematch", "record_coverage", "rule_digest", "stale_rules"]
+__all__ = ["MATCHING", "Rematch", "Stale", "advance_coverage", "last_rowid", "rematch", "record_coverage", "rule_digest",
+           "stale_rules"]
 
 BATCH = 500  # posts per transaction
+# What tgwatch's matching finds for an unchanged rule, as a number: raise it in a release that
+# changes that (a word form, a typo allowance, a disguise now read), so the next replay matches
+# the stored posts again with every rule, as it does for a changed rule. 1: forms of nouns the
+# dictionary lacks (самоволка), glued designations (МиГ29), titles as channel keys (2026-11-29).
+MATCHING = 1
 _RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")
 
 
 def rule_digest(rule: Rule, groups: Mapping[str, Iterable[str | int]] | None = None) -> str:
     """A digest of what decides a rule's matches: its query, exclusions, scope (with the config
-    groups it names expanded), severity and typo allowance. A title or a note changes nothing."""
+    groups it names expanded), severity and typo allowance, after `MATCHING` and a colon (so a
+    store can tell an upgrade from a rule change). A title or a note changes nothing."""
     scope = None
     if rule.channels is not None:
         members = {g.casefold(): sorted({channel_key(c) for c in m}) for g, m in (groups or {}).items()}
         scope = sorted([c, members.get(c, [])] for c in rule.channels)
     what = [rule.query, list(rule.exclude), scope, rule.severity, rule.typos]
-    return hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"{MATCHING}:" + hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _rule_part(digest: str) -> str:
+    """A `rule_digest` without its `MATCHING` (a digest stored before there was one is all rule)."""
+    return digest.partition(":")[2] or digest
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class Stale:
     rule: str
     through: int
     changed: bool  # the rule was matched before, as it was then: its matches on these posts may be stale
+    upgraded: bool = False  # the rule is as it was, tgwatch's matching is not (`MATCHING`)
 
 
 @dataclass
@@ -60,7 +73,7 @@ class Rematch:
     matched: Counter[str] = field(default_factory=Counter)  # rule -> of those, posts it matches now
     dropped: Counter[str] = field(default_factory=Counter)  # rule -> posts it matched before, no longer
     alerts: Counter[str] = field(default_factory=Counter)  # rule -> new alerts queued
-    why: dict[str, str] = field(default_factory=dict)  # rule -> "changed", "new" (to this store) or "behind"
+    why: dict[str, str] = field(default_factory=dict)  # rule -> "changed", "upgrade", "new" (to this store) or "behind"
 
 
 def last_rowid(store: Store) -> int:
@@ -77,10 +90,12 @@ def stale_rules(store: Store, rules: Sequence[Rule], upto: int,
         if not rule.enabled:
             continue
         digest, through = covered.get(rule.name, (None, 0))
-        same = digest == rule_digest(rule, groups)
+        now = rule_digest(rule, groups)
+        same = digest == now
         through = through if same else 0
         if through < upto:
-            out.append(Stale(rule.name, through, changed=digest is not None and not same))
+            upgraded = digest is not None and not same and _rule_part(digest) == _rule_part(now)
+            out.append(Stale(rule.name, through, changed=digest is not None and not same and not upgraded, upgraded=upgraded))
     return out
 
 
@@ -116,7 +131,8 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
     `progress(n)` is told of each batch of n posts."""
     todo = {s.rule: s for s in stale}
     matcher = Matcher([r for r in rules if r.name in todo], groups=groups)
-    result = Rematch(why={s.rule: "changed" if s.changed else "new" if not s.through else "behind" for s in stale})
+    result = Rematch(why={s.rule: "changed" if s.changed else "upgrade" if s.upgraded else "new" if not s.through else "behind"
+                          for s in stale})
     if not matcher.rules:
         return result
     low = min(s.through for s in todo.values())

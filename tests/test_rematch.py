@@ -111,6 +111,30 @@ def test_a_title_or_note_change_matches_nothing_again(tmp_path: Path) -> None:
     assert again_line(replay(rules, db), "regiment") is None
 
 
+def test_an_upgrade_that_changes_matching_matches_the_stored_posts_again_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """A store made by an older tgwatch (an older `MATCHING`, or none recorded at all) is matched
+    again with every rule by the next replay, which says why; then it is covered."""
+    import bot.rematch
+
+    db = tmp_path / "a.db"
+    replay(ROOT / "rules", db)
+    with sqlite3.connect(db) as c:  # as a store written before the matching version was kept
+        c.execute("UPDATE rule_coverage SET digest = substr(digest, instr(digest, ':') + 1) WHERE rule = 'desertion'")
+    monkeypatch.setattr(bot.rematch, "MATCHING", bot.rematch.MATCHING - 1)
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE rule_coverage SET digest = ? WHERE rule = 'lockdown'",
+                  [bot.rematch.rule_digest(load_rules(ROOT / "rules").get("lockdown"))])  # type: ignore[arg-type]
+    monkeypatch.undo()
+    matched = current_matches(db, "desertion"), current_matches(db, "lockdown")
+    upgraded = replay(ROOT / "rules", db)
+    for rule in ("desertion", "lockdown"):
+        line = again_line(upgraded, rule)
+        assert line is not None and "(tgwatch's matching changed)" in line and "0 new alerts" in line, upgraded.output
+    assert again_line(upgraded, "regiment") is None  # recorded with this tgwatch's matching
+    assert (current_matches(db, "desertion"), current_matches(db, "lockdown")) == matched
+    assert not any(again_line(replay(ROOT / "rules", db), r) for r in ("desertion", "lockdown"))
+
+
 def test_since_leaves_a_new_rule_to_be_caught_up_by_a_later_whole_replay(tmp_path: Path) -> None:
     rules = rules_copy(tmp_path)
     db = tmp_path / "a.db"

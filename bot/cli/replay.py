@@ -175,7 +175,7 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row(f"matched {rule}", str(n))
     again = again or Rematch()
     for rule, n in sorted(again.posts.items()):
-        why = {"changed": "the rule changed", "new": "a rule new to this store",
+        why = {"changed": "the rule changed", "upgrade": "tgwatch's matching changed", "new": "a rule new to this store",
                "behind": "stored without it"}.get(again.why.get(rule, ""), "a new or changed rule")
         table.add_row(f"matched {rule} again", f"{counted(n, 'stored post')} ({why}): {again.matched[rule]} match"
                       + (f", {again.dropped[rule]} no longer" if again.dropped[rule] else "")
