@@ -24,6 +24,7 @@ from .events import Events
 from .poll import Poll
 from .recovery import DB_RETRY_DELAY, PENDING_SUFFIX, RECONNECT_POLL_DELAY, Recovery
 from .resolve import ChannelGone, Resolver, Watched
+from .unmuted import rearm_muted
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
 
@@ -101,6 +102,7 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
             shown.setdefault(p.channel_id, []).append(p.message_id)
         async with self._lock:
             done = list(self.pipeline.process(posts, in_order=in_order, alert_after=alert_after))
+            rearm_muted(self.store, done, now=self.clock(), alert_after=alert_after)  # a mute holds a channel, not a story
             back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
         if back and self.on_deleted is not None:

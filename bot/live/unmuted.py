@@ -1,0 +1,54 @@
+"""A story a mute kept quiet still alerts when a channel that is not muted reports it.
+
+The store keeps one alert per (story, rule), aimed at the post that raised it. When that post's
+channel was muted for the rule (/mute_channel, the «channel for rule 1 d» button) the alert is
+dropped as muted, and every later post of the story only joins it: another channel's report of
+the same event, or the rule's own post after a rule mute ran out, never alerted. Here the alert is
+aimed at such a post instead and queued again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..pipeline import Processed
+from ..store.db import Store, iso
+
+__all__ = ["rearm_muted"]
+
+log = logging.getLogger(__name__)
+
+
+def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
+                alert_after: datetime | None = None) -> list[int]:
+    """For each post just stored that matches a rule whose story alert a mute holds back (muted, or
+    queued for a post of a muted channel), with its own channel not muted: the alert is aimed at
+    that post and queued; its id is added to the post's `alert_ids`. Posts older than `alert_after`
+    (a backfill's) raise nothing, as in the pipeline. Returns the alerts queued again."""
+    at = iso(now) or ""
+    out: list[int] = []
+    for p in processed:
+        if p.status not in ("new", "edited") or not p.matches or p.story_id is None:
+            continue
+        if alert_after is not None and p.post.date < alert_after:
+            continue
+        for m in p.matches:
+            row = store.db.execute("SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ? AND rule = ?",
+                                   [p.story_id, m.rule]).fetchone()
+            if row is None or (row[2], row[3]) == p.post.key or row[1] not in ("queued", "muted"):
+                continue
+            alert_id, state, channel_id = int(row[0]), str(row[1]), int(row[2])
+            if state == "queued" and not store.muted(m.rule, channel_id, at):
+                continue  # it goes out as it is, with this post in its story line
+            if store.muted(m.rule, p.post.channel_id, at) or store.deliveries(alert_id):
+                continue  # this channel is muted too; or a send of the alert is under way
+            store.db.execute(
+                "UPDATE alerts SET channel_id = ?, message_id = ?, state = 'queued', attempts = 0, next_attempt_at = NULL, "
+                "error = NULL, story_grew = 0, updated_at = ? WHERE id = ? AND state = ?",
+                [p.post.channel_id, p.post.message_id, at, alert_id, state])
+            log.info("alert %d (%s, story %d) was held by a mute: it now alerts for post %d of channel %d",
+                     alert_id, m.rule, p.story_id, p.post.message_id, p.post.channel_id)
+            p.alert_ids.append(alert_id)
+            out.append(alert_id)
+    return out

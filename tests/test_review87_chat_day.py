@@ -1,0 +1,66 @@
+"""An analyst's day with the live service and the chat (helper-87's review): mutes, /status,
+/rule and /story as the analysts meet them. Real TelegramClients against the offline server; each
+test asserts what the analysts' chat shows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .fake_telegram import FakeTelegram, eventually
+from .telegram_fixtures import deliver_alone
+from .test_chat import MASH, SHOT, Clock, alerts, ask, running
+from .test_live import DESERTION, DESERTION_2
+
+
+def desertion_alerts(fake: FakeTelegram) -> list[str]:
+    return [m.text for m in alerts(fake) if "Дезертирство" in m.text]
+
+
+def test_a_channel_muted_for_a_rule_does_not_silence_the_story_other_channels_report(fake: FakeTelegram,
+                                                                                       tmp_path: Path) -> None:
+    """«/mute_channel @mash 1d» (or the «channel for rule 1 d» button) is meant to quiet Mash. But
+    the store keeps one alert per story and rule, aimed at the story's first post: when Mash was the
+    first to report a desertion, the story's alert was dropped as muted, and SHOT's report of the
+    same event a minute later only joined it: no alert at all."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1d")).text
+            fake.publish(MASH, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 2)
+            await deliver_alone(service)
+            assert alerts(fake) == []  # Mash is muted
+            fake.publish(SHOT, DESERTION_2)
+            await eventually(lambda: len(desertion_alerts(fake)) == 1)
+            alert = desertion_alerts(fake)[0]
+            assert alert.split("\n")[1].startswith("SHOT · ") and "Трое дезертиров" in alert, alert
+            assert "Mash" in alert.split("\n")[-1]  # the story line still says who else reported it
+            fake.publish(MASH, DESERTION + ", сообщает источник")  # Mash again: no alert of its own
+            await eventually(lambda: service.store.count("posts") == 3)
+            await deliver_alone(service)
+            assert len(desertion_alerts(fake)) == 1 and len(alerts(fake)) == 2
+    asyncio.run(go())
+
+
+def test_a_story_that_began_while_its_rule_was_muted_alerts_when_it_goes_on_after_the_mute(fake: FakeTelegram,
+                                                                                          tmp_path: Path) -> None:
+    """«🔕 rule 1 h» under an alert: a desertion story that began in that hour was dropped as muted
+    for good, so a new report of it two hours later, with the mute long over, alerted no one."""
+    async def go() -> None:
+        clock = Clock(datetime.now(timezone.utc))
+        async with running(fake, tmp_path, clock) as service:
+            assert "muted until" in (await ask(fake, "/mute desertion 1h")).text
+            fake.publish(MASH, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 1)  # regiment only
+            await deliver_alone(service)
+            fake.publish(SHOT, DESERTION_2)  # within the hour: still muted
+            await eventually(lambda: service.store.count("posts") == 2)
+            await deliver_alone(service)
+            assert desertion_alerts(fake) == []
+            clock.now += timedelta(hours=2)
+            fake.publish(SHOT, DESERTION_2 + " Их ищет военная полиция.")
+            await eventually(lambda: len(desertion_alerts(fake)) == 1)
+            assert "военная полиция" in desertion_alerts(fake)[0]
+    asyncio.run(go())
+
