@@ -272,7 +272,13 @@ class Commands:
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "/rule NAME")
-        hits = self._hits(self.clock() - timedelta(days=7)).get(rule.name, 0)
+        since = self.clock() - timedelta(days=7)
+
+        def count(store: Store) -> tuple[int, dict[str, TermHits]]:  # a matcher built, the week's hits matched again
+            n = _hits(store, since).get(rule.name, 0)
+            return n, stored_term_hits(store, rule, since) if n else {}
+
+        hits, terms = await self._off_loop(count)  # 0.2 s and more: alerts and commands go on meanwhile
         scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
         lines = [f"<b>{html.escape(rule.name)}</b>: {html.escape(rule.title)}",
                  f"severity {rule.severity}, {'enabled' if rule.enabled else 'disabled'}, {html.escape(scope)}",
@@ -280,7 +286,7 @@ class Commands:
         lines += [f"exclude: <code>{html.escape(x)}</code>" for x in rule.exclude]
         lines.append(f"hits in the last 7 days: {hits}")
         if hits:
-            lines.append(_terms_line(stored_term_hits(self.store, rule, self.clock() - timedelta(days=7))))
+            lines.append(_terms_line(terms))
         lines.append(f"file: {html.escape(Path(rule.path).name)}:{rule.line}")
         return Reply("\n".join(lines))
 
@@ -590,10 +596,7 @@ class Commands:
                 f"from {local_time(outside.edge, self.config.zone)} (a period like 7d counts back from now).")
 
     def _hits(self, since: datetime) -> dict[str, int]:
-        rows = self.store.db.execute(
-            "SELECT m.rule, count(*) FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
-            "WHERE m.current = 1 AND p.date >= ? GROUP BY m.rule", [iso(since)])
-        return {r: n for r, n in rows}
+        return _hits(self.store, since)
 
     def _stored_rules(self) -> set[str]:
         return {r for (r,) in self.store.db.execute("SELECT DISTINCT rule FROM matches")}
@@ -732,6 +735,14 @@ class Commands:
         if total > STORY_SHOWN:
             lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))
+
+
+def _hits(store: Store, since: datetime) -> dict[str, int]:
+    """Posts each rule matches (current matches) dated `since` or later."""
+    rows = store.db.execute(
+        "SELECT m.rule, count(*) FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
+        "WHERE m.current = 1 AND p.date >= ? GROUP BY m.rule", [iso(since)])
+    return {r: n for r, n in rows}
 
 
 def _split_span(args: str) -> tuple[str, str] | None:
