@@ -97,3 +97,20 @@ def test_rule_name_counts_its_hits_while_alerts_go_on(fake: FakeTelegram, tmp_pa
             answer = await eventually(lambda: next((m for m in fake.chat if "hits in the last 7 days: " in m.text), None))
             assert waited == [True] and "дезертир" in answer.text
     asyncio.run(go())
+
+
+def test_a_period_written_with_a_space_is_a_period_in_search_and_export(fake: FakeTelegram, tmp_path: Path) -> None:
+    """/mute takes «2 h» and /stats «7 d», but /search read «дезертир 7 d» as three words and
+    answered «No stored post has 'дезертир 7 d'»: a false «nothing found» for a post alerted an
+    hour ago; /export refused «7 d» with «'7' is not a rule»."""
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(desertion_alerts(fake)) == 1)
+            r = await ask(fake, "/search дезертир 7 d")
+            assert r.text.startswith("1 post in the last 7 d with 'дезертир'") and DESERTION in r.text, r.text
+            r = await ask(fake, "/export desertion 7 d")
+            assert r.text == "1 matched post of desertion, last 7 d" and r.file_name.endswith(".csv"), r.text
+            assert (await ask(fake, "/search дезертир 2 x")).text.startswith("No stored post has 'дезертир 2 x'")
+    asyncio.run(go())
+

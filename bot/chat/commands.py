@@ -366,7 +366,7 @@ class Commands:
         span, fmt = timedelta(days=7), "csv"
         spans: list[str] = []  # as written, to name both when two disagree
         formats: list[str] = []
-        for token in args.split():
+        for token in _spans_joined(args.split()):  # «7 d» is one period, as /mute and /stats take it
             if token.lower() in _FORMATS:
                 fmt = token.lower()
                 formats.append(fmt)
@@ -408,7 +408,7 @@ class Commands:
 
     async def cmd_search(self, args: str, caller: Caller) -> Reply:
         words, span = args, None
-        tokens = args.split()
+        tokens = _spans_joined(args.split())  # «7 d» too: read as words, it found nothing and said so
         if len(tokens) > 1 and _SPAN_RE.fullmatch(tokens[-1]):  # a trailing 7d is the period
             words, span = " ".join(tokens[:-1]), parse_span(tokens[-1])
         if not words.strip():
@@ -743,6 +743,18 @@ def _hits(store: Store, since: datetime) -> dict[str, int]:
         "SELECT m.rule, count(*) FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
         "WHERE m.current = 1 AND p.date >= ? GROUP BY m.rule", [iso(since)])
     return {r: n for r, n in rows}
+
+
+def _spans_joined(tokens: list[str]) -> list[str]:
+    """The words of a command with a period written with a space («7 d», «2 h») made one word, as
+    `parse_span` reads it: a number followed by a unit (30 m, 2 h, 1 d, 1 w)."""
+    out: list[str] = []
+    for token in tokens:
+        if out and re.fullmatch(r"[0-9]+", out[-1]) and _SPAN_RE.fullmatch(out[-1] + token):
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
 
 
 def _split_span(args: str) -> tuple[str, str] | None:
