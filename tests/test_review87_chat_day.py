@@ -114,3 +114,18 @@ def test_a_period_written_with_a_space_is_a_period_in_search_and_export(fake: Fa
             assert (await ask(fake, "/search дезертир 2 x")).text.startswith("No stored post has 'дезертир 2 x'")
     asyncio.run(go())
 
+
+def test_a_digest_names_the_story_of_each_item_for_story(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A low-priority story in the digest said «· 2 posts» and no number, so /story N, which lists
+    a story's posts, could not be used on it; alerts and /stories give «#N»."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, "Погода в Москве: завтра до +5, без осадков, сообщает Гидрометцентр")
+            fake.publish(MASH, "Погода в Москве: завтра до +5, без осадков, сообщает Гидрометцентр")
+            await eventually(lambda: service.store.count("posts") == 2)
+            await ask(fake, "/digest")
+            digest = next(m.text for m in fake.chat if "📋 Digest" in m.text)
+            number = service.store.db.execute("SELECT story_id FROM alerts WHERE rule = 'weather'").fetchone()[0]
+            assert f"SHOT · story #{number} (2 posts): " in digest, digest
+            assert f"Story #{number}: 2 posts" in (await ask(fake, f"/story {number}")).text
+    asyncio.run(go())

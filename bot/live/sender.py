@@ -1077,7 +1077,7 @@ def _render_digest(alerts: Sequence[Alert], tz: ZoneInfo | None) -> str:
     for rule, alerts in sorted(by_rule.items()):
         lines.append(f"\n<b>{html.escape(alerts[0].title)}</b> ({len(alerts)})")
         for a in alerts:
-            size = f" · {a.story_size} posts" if a.story_size > 1 else ""
+            size = f" · story #{a.story_id} ({a.story_size} posts)" if a.story_size > 1 else ""  # for /story N, as alerts say it
             when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
             window, spans, _ = snippet(a.text, a.spans, width=120)
             gone = f" · {html.escape(deleted_line(a, tz))}" if a.deleted_at else ""
