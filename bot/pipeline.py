@@ -133,8 +133,11 @@ class Pipeline:
 
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
                 on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True,
-                alert_after: datetime | None = None) -> Iterator[Processed]:
+                alert_after: datetime | None = None,
+                in_batch: Callable[[list[Processed]], None] | None = None) -> Iterator[Processed]:
         """Process posts in batches; yields each post's outcome after its batch is committed.
+        `on_batch` is told of each batch after its commit, `in_batch` inside its transaction (what it
+        writes commits with the batch, or not at all).
 
         `in_order`: the posts are each channel's history read without gaps, so the channel's
         high-water mark may advance to them; live events pass False (a post pushed after a
@@ -150,19 +153,19 @@ class Pipeline:
                 todo = self._todo(batch) if self.worker is not None else []
                 pending.append((batch, todo, self._submit(todo) if todo else None))
                 while len(pending) > (self.AHEAD if self.worker is not None else 0):
-                    yield from self._commit_next(pending, on_batch, in_order, alert_after)
+                    yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch)
             while pending:
-                yield from self._commit_next(pending, on_batch, in_order, alert_after)
+                yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch)
 
     def _commit_next(self, pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]],
                      on_batch: Callable[[list[Processed]], None] | None, in_order: bool,
-                     alert_after: datetime | None) -> list[Processed]:
+                     alert_after: datetime | None, in_batch: Callable[[list[Processed]], None] | None) -> list[Processed]:
         batch, todo, future = pending.popleft()
         if future is not None:
             # balance the two processes: when this one has to wait for the worker, it keeps more
             # of the story preparation of the batches to come; when the worker is ahead, less
             self._share = min(0.8, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
-        return self._commit(batch, on_batch, in_order, alert_after, self._done(todo, future) if future else None)
+        return self._commit(batch, on_batch, in_order, alert_after, self._done(todo, future) if future else None, in_batch)
 
     def _submit(self, todo: list[Post]) -> Future[list[Work]] | None:
         """Hand posts to the worker; None (do them here) when it has stopped."""
@@ -205,9 +208,10 @@ class Pipeline:
 
     def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                 in_order: bool = True, alert_after: datetime | None = None,
-                done: dict[int, Work] | None = None) -> list[Processed]:
+                done: dict[int, Work] | None = None,
+                in_batch: Callable[[list[Processed]], None] | None = None) -> list[Processed]:
         try:
-            return self._store_batch(batch, on_batch, in_order, alert_after, done)
+            return self._store_batch(batch, on_batch, in_order, alert_after, done, in_batch)
         except BaseException:
             # the rollback took back the stories this batch started; the index, which names them,
             # starts again from the store (else a retry of these posts joins a story that is not
@@ -237,7 +241,8 @@ class Pipeline:
         self._names[post.channel_id] = (post.channel_title, post.channel_username)
 
     def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
-                     in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None) -> list[Processed]:
+                     in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None,
+                     in_batch: Callable[[list[Processed]], None] | None = None) -> list[Processed]:
         known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
         out: list[Processed] = []
         now = utcnow()
@@ -292,6 +297,8 @@ class Pipeline:
                 known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text), plain)
                 out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
             flush()
+            if in_batch is not None:
+                in_batch(out)
             advance_coverage(self.store, self._rule_digests(), before, last_rowid(self.store))
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
             for channel_id, (post, high) in channels.items():

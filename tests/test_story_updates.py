@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from bot.alert.outbox import Alert, deliver_queued
 from bot.match.matcher import Matcher
 from bot.match.rules import load_rules
@@ -52,4 +54,24 @@ def test_an_alert_not_sent_yet_is_not_updated_twice_but_shows_the_whole_story(tm
                  forward_channel_id=777, forward_post_id=1)]))
     assert done[0].alert_ids and not done[1].update_ids  # queued, not sent: the send shows both posts
     assert deliver_queued(store, sink) == 1 and not sink.sent[0].update
+    store.close()
+
+
+def test_what_a_batch_hook_writes_commits_with_the_batch_or_not_at_all(tmp_path: Path) -> None:
+    """`Pipeline.process(in_batch=...)` runs inside the batch's transaction (the live service re-aims
+    an alert a mute held back there): a crash in it stores neither the posts nor what it wrote."""
+    store = Store(tmp_path / "s.db")
+    post = Post(777, 1, AT, "В Краснодаре задержали дезертиров", "SHOT")
+
+    def mute_then_crash(out: list[object]) -> None:
+        store.mute("desertion", "2026-12-01T00:00:00+00:00", channel_id=777)
+        raise RuntimeError("power cut")
+
+    with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
+        with pytest.raises(RuntimeError):
+            list(pipeline.process([post], in_batch=mute_then_crash))
+        assert (store.count("posts"), store.count("alerts"), store.count("mutes")) == (0, 0, 0)
+        done = list(pipeline.process([post], in_batch=lambda out: store.mute("desertion", "2026-12-01T00:00:00+00:00", channel_id=777)))
+    assert done[0].status == "new" and done[0].alert_ids
+    assert (store.count("posts"), store.count("mutes")) == (1, 1)
     store.close()

@@ -101,8 +101,10 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         for p in posts:
             shown.setdefault(p.channel_id, []).append(p.message_id)
         async with self._lock:
-            done = list(self.pipeline.process(posts, in_order=in_order, alert_after=alert_after))
-            rearm_muted(self.store, done, now=self.clock(), alert_after=alert_after)  # a mute holds a channel, not a story
+            now = self.clock()
+            done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
+                posts, in_order=in_order, alert_after=alert_after,
+                in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after)))
             back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
         if back and self.on_deleted is not None:

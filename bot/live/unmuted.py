@@ -25,7 +25,9 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
     """For each post just stored that matches a rule whose story alert a mute holds back (muted, or
     queued for a post of a muted channel), with its own channel not muted: the alert is aimed at
     that post and queued; its id is added to the post's `alert_ids`. Posts older than `alert_after`
-    (a backfill's) raise nothing, as in the pipeline. Returns the alerts queued again."""
+    (a backfill's) raise nothing, as in the pipeline. Call it inside the transaction that stores the
+    posts (`Pipeline.process(in_batch=...)`), so a crash cannot store a post and lose its alert.
+    Returns the alerts queued again."""
     at = iso(now) or ""
     out: list[int] = []
     for p in processed:
@@ -34,19 +36,16 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
         if alert_after is not None and p.post.date < alert_after:
             continue
         for m in p.matches:
-            row = store.db.execute("SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ? AND rule = ?",
-                                   [p.story_id, m.rule]).fetchone()
-            if row is None or (row[2], row[3]) == p.post.key or row[1] not in ("queued", "muted"):
+            held = store.story_alert(p.story_id, m.rule)
+            if held is None or held[2] == p.post.key or held[1] not in ("queued", "muted"):
                 continue
-            alert_id, state, channel_id = int(row[0]), str(row[1]), int(row[2])
+            alert_id, state, (channel_id, _) = held
             if state == "queued" and not store.muted(m.rule, channel_id, at):
                 continue  # it goes out as it is, with this post in its story line
             if store.muted(m.rule, p.post.channel_id, at) or store.deliveries(alert_id):
                 continue  # this channel is muted too; or a send of the alert is under way
-            store.db.execute(
-                "UPDATE alerts SET channel_id = ?, message_id = ?, state = 'queued', attempts = 0, next_attempt_at = NULL, "
-                "error = NULL, story_grew = 0, updated_at = ? WHERE id = ? AND state = ?",
-                [p.post.channel_id, p.post.message_id, at, alert_id, state])
+            if not store.reaim_alert(alert_id, p.post, was=state, now=at):
+                continue
             log.info("alert %d (%s, story %d) was held by a mute: it now alerts for post %d of channel %d",
                      alert_id, m.rule, p.story_id, p.post.message_id, p.post.channel_id)
             p.alert_ids.append(alert_id)

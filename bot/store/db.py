@@ -497,6 +497,21 @@ class Store:
                     out.append(int(alert_id))
         return out
 
+    def story_alert(self, story_id: int, rule: str) -> tuple[int, str, tuple[int, int]] | None:
+        """The alert of a story for a rule: (id, state, the key of the post it is aimed at)."""
+        row = self.db.execute("SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ? AND rule = ?",
+                              [story_id, rule]).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), (int(row[2]), int(row[3])))
+
+    def reaim_alert(self, alert_id: int, post: Post, *, was: str, now: str) -> bool:
+        """Aim an alert still in state `was` at another post of its story and queue it afresh (a mute
+        held it back: `bot.live.unmuted`); False when its state has moved on."""
+        cur = self.db.execute(
+            "UPDATE alerts SET channel_id = ?, message_id = ?, state = 'queued', attempts = 0, next_attempt_at = NULL, "
+            "error = NULL, story_grew = 0, updated_at = ? WHERE id = ? AND state = ?",
+            [post.channel_id, post.message_id, now, alert_id, was])
+        return bool(cur.rowcount)
+
     def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(
