@@ -219,10 +219,23 @@ def _refuse_field_or_link(raw: str, pos: int) -> None:
         raise QueryError(f"unknown field '{m.group()}': url: is the only one (for the word alone, drop the colon)", pos)
 
 
-def _parse_phrase(raw: str, pos: int) -> Node:
+# What no phrase holds: an operator or a parenthesis inside quotes is a quote left open, which ran on
+# to the next phrase's opening quote («"ударный дрон) NEAR/10 (НПЗ OR "нефтебаза"»).
+_PHRASE_OPERATOR_RE = re.compile(r"(?<!\S)(?:OR|AND|NOT|NEAR(?:/\S*)?)(?!\S)|[()]")
+
+
+def _parse_phrase(raw: str, pos: int, query: str = "") -> Node:
     if len(raw) < 2 or raw[-1] not in _CLOSE_QUOTES:
         raise QueryError("unclosed quote", pos)
     inner = raw[1:-1]
+    if op := _PHRASE_OPERATOR_RE.search(inner):
+        if sum(c in _QUOTES for c in query) % 2 == 0:  # every quote has its pair: an operator written inside one
+            raise QueryError(f"'{op.group()}' inside quotes is no operator (a phrase holds words only): "
+                             f"write it without them: {' '.join(inner.split())}", pos + 1 + op.start())
+        words = inner[:op.start()].split()
+        where = f"close it after «{words[-1]}»" if words else "a quote is missing or one too many"
+        raise QueryError(f"unclosed quote: the phrase opened here runs on to the quote at character "
+                         f"{pos + len(raw)} over '{op.group()}', which a phrase cannot hold; {where}", pos)
     ws: list[Word] = []
     for m in re.finditer(r"\S+", inner):
         node = _parse_word(m.group(), pos + 1 + m.start())
@@ -347,19 +360,57 @@ class _Parser:
             self.nesting -= 1
             return node
         if tok.kind == "quote":
-            return _parse_phrase(tok.text, tok.pos)
+            return _parse_phrase(tok.text, tok.pos, self.query)
         if tok.kind == "url":
             text = tok.text[4:].casefold()
             if not text:
                 raise QueryError("url: needs a piece of a link after it, as in url:t.me/baza", tok.pos)
             return Url(text, tok.pos)
         if tok.kind == "word":
+            self.refuse_loose(tok)
             return _parse_word(tok.text, tok.pos)
         if tok.kind == "rparen":
             raise QueryError("')' without a word before it", tok.pos)
         if tok.kind == "stray":
             raise QueryError(f"closing quote {tok.text} without an opening one", tok.pos)
         raise QueryError(f"'{tok.text}' needs a word before it", tok.pos)
+
+
+    def refuse_loose(self, tok: _Tok) -> None:
+        """A word that is the habit of another search tool, or a modifier cut off its word, said as
+        such: `|` and `&`, a comma between words (the words around it must all be present),
+        `"a b"~2` (Lucene's proximity), `дезертир ~1`, `="a b"`, `- word`."""
+        text, prev, nxt = tok.text, self.toks[self.i - 2] if self.i >= 2 else None, self.peek()
+        after_quote = prev is not None and prev.kind == "quote" and prev.pos + len(prev.text) == tok.pos
+        if after_quote and re.fullmatch(r"~[0-9]*|\*", text):
+            assert prev is not None
+            words, n = prev.text[1:-1].split(), text[1:] if text[1:].isdigit() and text[1:] != "0" else "2"
+            near = f"{words[0]} NEAR/{n} {words[1]}" if len(words) == 2 else f"воинская NEAR/{n} часть"
+            raise QueryError(f"'{text}' cannot follow a phrase: for its words within {n} word{'s' * (n != '1')} of each other write "
+                             f"{near}; a typo allowance or '*' goes on a word inside the quotes", tok.pos)
+        if text == "=" and nxt is not None and nxt.kind == "quote" and nxt.pos == tok.pos + 1:
+            raise QueryError("'=' cannot stand before a phrase: put it on each word inside the quotes, as in "
+                             '"=СОЧ дезертир"', tok.pos)
+        hint = _LOOSE.get(text[:1] if re.fullmatch(r"~[0-9]*", text) else text)
+        if hint:
+            raise QueryError(f"'{text}' has no letters or digits to match: {hint}", tok.pos)
+        if re.search(r"(?<![0-9])[,;]|[,;](?![0-9])", text):
+            words = [w for w in re.split(r"[,;]+", text) if w]
+            if text[-1] in ",;" and nxt is not None and nxt.kind == "word":
+                words.append(nxt.text.strip(",;"))
+            a, b = (words + ["бригада"])[:2] if words else ("полк", "бригада")
+            raise QueryError(f"'{text}': a comma is no operator, and words with only a space or a comma between them "
+                             f"must all be present; for any of them write OR: {a} OR {b}", tok.pos)
+
+
+# What a word of no letters means elsewhere, and how this language says it.
+_LOOSE = {
+    "|": "write OR", "||": "write OR", "&": "write AND (or a space)", "&&": "write AND (or a space)",
+    "~": "a typo allowance follows its word with no space, as in дезертир~1",
+    "*": "'*' ends a word with no space, as in эвакуац*",
+    "-": "'-' excludes the word right after it, with no space, as in полк -бессмертный",
+    "=": "'=' starts a word with no space, as in =СОЧ",
+}
 
 
 def _too_deep(pos: int) -> QueryError:

@@ -1,0 +1,93 @@
+"""What an analyst new to the query language gets wrong, and what tgwatch says about it: a quote
+left open, the habits of other search tools (commas, `|`, `"a b"~2`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.cli import cli
+from bot.match.query import QueryError, parse
+
+_ENV = {"COLUMNS": "200", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], env=_ENV)
+
+
+def error(query: str) -> QueryError:
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    return info.value
+
+
+# -- a quote left open -------------------------------------------------------------------------------
+
+
+def test_a_quote_left_open_before_an_operator_is_named_where_it_opens() -> None:
+    """The quote after «дрон» is missing: the phrase runs on to the next phrase's opening quote. It
+    said «operators are upper case: NEAR/10, not 'NEAR/10'», or pointed at the last quote, which is fine."""
+    q = '(беспилотник OR "ударный дрон) NEAR/10 (НПЗ OR нефтебаза OR "нефтеперерабатывающий завод")'
+    e = error(q)
+    assert e.pos == q.index('"ударный') and "unclosed quote" in e.message
+    assert "close it after «дрон»" in e.message and "upper case" not in e.message
+    q = 'дрон OR "ударный дрон OR НПЗ OR "нефтебаза"'
+    e = error(q)
+    assert e.pos == q.index('"ударный') and "close it after «дрон»" in e.message
+
+
+def test_an_operator_inside_a_closed_phrase_is_said_to_be_no_operator() -> None:
+    e = error('"полк NEAR/3 командир" OR дезертир')
+    assert "'NEAR/3' inside quotes is no operator" in e.message
+    assert "write it without them: полк NEAR/3 командир" in e.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["дрон", "НПЗ", "полк", "часть", "воинская"]), min_size=2, max_size=3),
+       st.lists(st.sampled_from(["дрон", "НПЗ", "полк", "часть", "воинская"]), min_size=2, max_size=3),
+       st.sampled_from(["OR", "AND", "NEAR/3"]), st.sampled_from(["OR", "AND", ""]), st.booleans())
+def test_a_missing_closing_quote_is_always_an_unclosed_quote_at_a_quote(first: list[str], second: list[str], op: str,
+                                                                         op2: str, drop_first: bool) -> None:
+    """Whichever closing quote is missing, the error says so and points at a quote of the query."""
+    a, b = " ".join(first), " ".join(second)
+    query = f'"{a}" {op} (бригада {op2} "{b}")'.replace("  ", " ")
+    parse(query)  # as written, valid
+    cut = query.index('" ') if drop_first else query.rindex('"')
+    broken = query[:cut] + query[cut + 1:]
+    e = error(broken)
+    assert "unclosed quote" in e.message, e.message
+    assert broken[e.pos] == '"'
+
+
+# -- other tools' habits ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "at", "says"), [
+    ("дрон, беспилотник, БПЛА", "дрон,", "a comma is no operator"),
+    ("дрон,беспилотник", "дрон,", "write OR: дрон OR беспилотник"),
+    ("НПЗ OR дрон; беспилотник", "дрон;", "write OR: дрон OR беспилотник"),
+    ("полк | бригада", "|", "write OR"),
+    ("полк && бригада", "&&", "write AND"),
+    ('"воинская часть"~2', "~2", "write воинская NEAR/2 часть"),
+    ('"воинская часть"*', "*", "cannot follow a phrase"),
+    ('="воинская часть"', '="', "put it on each word inside the quotes"),
+    ("дезертир ~1", "~1", "follows its word with no space"),
+    ("полк - бригада", "- бригада", "with no space, as in полк -бессмертный"),
+    ("эвакуац *", "*", "ends a word with no space"),
+])
+def test_other_tools_habits_are_errors_that_say_what_to_write(query: str, at: str, says: str) -> None:
+    """`дрон, беспилотник` silently needed both words (a comma was dropped); `"a b"~2` (Lucene's
+    proximity) and `дезертир ~1` said only that '~2' had no letters."""
+    e = error(query)
+    assert says in e.message, e.message
+    assert query[e.pos:].startswith(at), (e.pos, query[e.pos:])
+
+
+@pytest.mark.parametrize("query", ['"1,5 тонны"', "1,5", '"раненые, убитые"', '"Москва, Кремль" OR Курск'])
+def test_a_comma_in_a_number_or_inside_quotes_is_still_fine(query: str) -> None:
+    parse(query)
