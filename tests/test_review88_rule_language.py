@@ -1,5 +1,6 @@
 """What an analyst new to the query language gets wrong, and what tgwatch says about it: a quote
-left open, the habits of other search tools (commas, `|`, `"a b"~2`)."""
+left open, the habits of other search tools (commas, `|`, `"a b"~2`), operators written in Russian or
+lower case."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.cli import cli
 from bot.match.query import QueryError, parse
+from bot.match.rules import parse_rules_text
 
 _ENV = {"COLUMNS": "200", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
 
@@ -91,3 +93,48 @@ def test_other_tools_habits_are_errors_that_say_what_to_write(query: str, at: st
 @pytest.mark.parametrize("query", ['"1,5 тонны"', "1,5", '"раненые, убитые"', '"Москва, Кремль" OR Курск'])
 def test_a_comma_in_a_number_or_inside_quotes_is_still_fine(query: str) -> None:
     parse(query)
+
+
+# -- operators written as words ------------------------------------------------------------------------
+
+
+def warnings(query: str) -> list[str]:
+    text = f'[[rule]]\nname = "r"\nquery = """{query}"""\n'
+    rs = parse_rules_text(text, "r.toml")
+    assert not rs.errors, rs.errors
+    return [str(w) for w in rs.warnings]
+
+
+@pytest.mark.parametrize(("query", "word", "says"), [
+    ("дрон ИЛИ беспилотник", "ИЛИ", "write OR"),
+    ("дрон или беспилотник", "или", "write OR"),
+    ("дрон or беспилотник", "or", "write OR"),
+    ("НПЗ и нефтебаза", "и", "a space is enough"),
+    ("дрон НЕ учения", "НЕ", "write NOT word"),
+    ("дрон рядом НПЗ", "рядом", "write NEAR/n"),
+])
+def test_an_operator_written_as_a_word_is_a_warning(query: str, word: str, says: str) -> None:
+    """`дрон ИЛИ беспилотник` matched only posts holding «дрон», «или» and «беспилотник», and the only
+    warning told the analyst to write =ИЛИ, the abbreviation."""
+    (w,) = warnings(query)
+    col = len('query = """') + query.index(f" {word} ") + 2
+    assert w.startswith(f"r.toml:3:{col}: rule 'r': '{word}' is no operator but a word"), w
+    assert says in w and "=ИЛИ" not in w
+
+
+@pytest.mark.parametrize("query", ['"дрон или беспилотник"', '"не выходить из дома"', "Орел OR =ИЛИ"])
+def test_the_same_words_in_a_phrase_or_as_exact_forms_are_not_warned_about(query: str) -> None:
+    assert warnings(query) == []
+
+
+def test_a_name_in_capitals_is_no_common_word_and_an_indeclinable_one_lists_no_empty_forms() -> None:
+    assert warnings("ТАСС OR дрон") == []  # the agency, in every form
+    (w,) = warnings("ОН OR дрон")
+    assert "the common word «он»; for the abbreviation write =ОН" in w and "()" not in w
+
+
+def test_check_shows_the_operator_warning_and_passes(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "drones"\nquery = "дрон ИЛИ беспилотник"\n', encoding="utf-8")
+    r = run("rules", "check", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "'ИЛИ' is no operator but a word" in r.stdout

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..text import normalize_word
 
-__all__ = ["kinship", "matched_words", "shown_term", "term_words"]
+__all__ = ["dictionary_name", "kinship", "matched_words", "shown_term", "term_words"]
 
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
@@ -113,7 +113,7 @@ def _opens_sentence(text: str, start: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _dictionary_name(term: str) -> bool:
+def dictionary_name(term: str) -> bool:
     """Does the dictionary know a lower-case term as a proper name only (азов, москва; not дезертир)?"""
     from .morph import default_morphology
 
@@ -134,7 +134,7 @@ def _as_name(term: str, word: str, text: str, start: int) -> str:
     if not term.isalpha() or not term.islower() or not word[:1].isupper():
         return term
     titled = word[1:].islower() and not _opens_sentence(text, start)
-    return term[:1].upper() + term[1:] if titled or _dictionary_name(term) else term
+    return term[:1].upper() + term[1:] if titled or dictionary_name(term) else term
 
 
 def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:

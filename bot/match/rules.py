@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..post import bare_id
+from .explain import dictionary_name
 from .morph import default_morphology
 from .query import (
     MAX_TYPOS,
@@ -26,6 +27,7 @@ from .query import (
     Url,
     Word,
     is_abbreviation,
+    nodes,
     parse,
     to_text,
     words_of,
@@ -395,9 +397,13 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
         warn(loc.key(index, "exclude"), f"rule '{rule.name}' can never match: every post its query matches has "
              f"{_one_of(blocked)}, which its exclude rules out")
     for key, item, node in [("query", 0, rule.node), *(("exclude", i, n) for i, n in enumerate(rule.exclude_nodes))]:
+        in_phrases = {id(w) for p in nodes(node) if isinstance(p, Phrase) for w in p.words}
         for w in words_of(node):
+            operator = None if id(w) in in_phrases else _operator_word(w)
             cyrillic = _cyrillic_twin(w)
-            if cyrillic:
+            if operator:
+                warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {operator}")
+            elif cyrillic:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {w.raw!r} is in Latin letters only, so "
                      f"it never matches Cyrillic «{cyrillic}» (look-alike letters are folded only in words that mix "
                      f"both alphabets); if you meant Cyrillic, write {cyrillic}"
@@ -405,8 +411,29 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
             elif (word := _common_in_capitals(w)) is not None:
                 forms = ", ".join(sorted(default_morphology().forms(w.text) - {w.text})[:3])
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {word!r} is written in capitals, but "
-                     f"without '=' it matches the common word «{w.text}» in every form ({forms}); for the abbreviation "
-                     f"write ={word} (an exact form in capitals matches capitals only)")
+                     f"without '=' it matches the common word «{w.text}»" + (f" in every form ({forms})" if forms else "")
+                     + f"; for the abbreviation write ={word} (an exact form in capitals matches capitals only)")
+
+
+# Words that are operators elsewhere (lower-case English ones, Russian ones, as analysts say them): this
+# language reads them as words a post must contain, so `дрон ИЛИ беспилотник` needs «или» in the post.
+_OPERATOR_WORDS = {"or": "OR", "и": "AND", "and": "AND", "not": "NOT", "не": "NOT", "или": "OR", "либо": "OR",
+                   "near": "NEAR/n", "рядом": "NEAR/n"}
+
+
+def _operator_word(w: Word) -> str | None:
+    """What to say about a word outside quotes that is an operator in another tool or in Russian
+    (`or`, `ИЛИ`, `и`, `НЕ`), which matches only posts that contain that word; None for another word."""
+    raw = re.sub(r"~\d+$", "", w.raw or "")
+    op = _OPERATOR_WORDS.get(raw.casefold()) if w.mode == "forms" else None
+    if op is None or raw == op:  # (OR, AND, NOT are the operators themselves: never a Word)
+        return None
+    how = {"OR": "for either side write OR: дрон OR беспилотник",
+           "AND": "for both sides a space is enough (or AND)",
+           "NOT": "to leave out posts with a word write NOT word (or -word)",
+           "NEAR/n": "for words near each other write NEAR/n: дрон NEAR/5 НПЗ"}[op]
+    return (f"'{raw}' is no operator but a word: its part of the query matches only posts that contain «{w.text}»; "
+            f"{how} (operators are upper-case English: OR, AND, NOT, NEAR/n)")
 
 
 def _common_in_capitals(w: Word) -> str | None:
@@ -415,7 +442,7 @@ def _common_in_capitals(w: Word) -> str | None:
     raw = re.sub(r"~\d+$", "", w.raw or "")
     if w.mode != "forms" or not is_abbreviation(raw) or not default_morphology().common_word(w.text):
         return None
-    return raw
+    return None if dictionary_name(w.text) else raw  # ТАСС is the agency in every form, not a common word
 
 
 def _one_of(terms: list[str]) -> str:
