@@ -1,6 +1,6 @@
 """What an analyst new to the query language gets wrong, and what tgwatch says about it: a quote
 left open, the habits of other search tools (commas, `|`, `"a b"~2`), operators written in Russian or
-lower case."""
+lower case, «№155»."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli import cli
+from bot.match.matcher import Matcher
 from bot.match.query import QueryError, parse
-from bot.match.rules import parse_rules_text
+from bot.match.rules import Rule, parse_rules_text
 
 _ENV = {"COLUMNS": "200", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
 
@@ -138,3 +139,23 @@ def test_check_shows_the_operator_warning_and_passes(tmp_path: Path) -> None:
     r = run("rules", "check", tmp_path)
     assert r.exit_code == 0, r.output
     assert "'ИЛИ' is no operator but a word" in r.stdout
+
+
+# -- «№155» ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["155", "№155", '"колония 155"'])
+@pytest.mark.parametrize("text", ["Осуждённый сбежал из колонии №155", "Осуждённый сбежал из колонии № 155"])
+def test_a_number_after_the_number_sign_is_matched(query: str, text: str) -> None:
+    """NFKC spells «№» «No»: the matcher's quick word list read «No155», so `155` never matched
+    «колонии №155», while `rules test`'s explanation said it did; and `№155` in a rule was «no155»."""
+    m = Matcher([Rule.from_query("r", query)])
+    assert m.match(text)
+    assert m.why_not(text) == []
+
+
+def test_rules_test_matches_a_number_after_the_number_sign(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "unit"\nquery = "бригада NEAR/2 155"\n', encoding="utf-8")
+    r = run("rules", "test", "Бригада №155 вышла из окружения", "--rules", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "unit" in r.stdout and "155" in r.stdout

@@ -400,6 +400,8 @@ class Matcher:
             self._interesting.clear()
             self._near_cache.clear()
         toks = set(rough_words(text))
+        if _LETTERLIKE_RE.search(text):  # «№155»: NFKC's «no155» to `rough_words`, «155» to `tokenize`
+            toks.update(t.text for t in tokenize(text))
         for t in toks.difference(self._cache):
             self._classify(t)
         present = toks & self._interesting
@@ -707,6 +709,9 @@ def _union(a: tuple[tuple[int, str, float], ...],
     return a + tuple(e for e in b if e[0] not in seen)
 
 
+# Signs NFKC spells with letters («№» is «No», «™» «TM»): `rough_words` glues them to the word after
+# them («No155»), where a post's words (`tokenize`) have the number alone.
+_LETTERLIKE_RE = re.compile("[\u2100-\u214f]")
 _HYPHENS = ("-", "\u2010", "\u2011")
 _DESIGNATION_HYPHENS = (*_HYPHENS, "\u2013")  # and an en dash a word processor made of it (Су–34)
 # A number, a hyphen and an ordinal ending in the raw text: what `_join_ordinals` may join.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import Union
 
-from ..text import ORDINAL_SUFFIXES, URL_RE, WORD_RE, normalize, split_ordinal
+from ..text import ORDINAL_SUFFIXES, URL_RE, normalize, split_ordinal, tokenize
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
@@ -162,7 +162,8 @@ def _parse_word(raw: str, pos: int) -> Node:
         mode, text = "prefix", text[:-1]
     if "*" in text or "=" in text:
         raise QueryError(f"'*' only ends a word and '=' only starts one: '{raw}'", pos)
-    parts = WORD_RE.findall(normalize(text))
+    # the words a post's text would give (`tokenize`): «№155» is «155» there, never NFKC's «no155»
+    parts = [t.text for t in tokenize(text)]
     if not parts:
         raise QueryError(f"'{raw}' has no letters or digits to match", pos)
     if mode == "prefix" and len(parts[-1]) < MIN_PREFIX:
