@@ -1,6 +1,6 @@
 """What an analyst new to the query language gets wrong, and what tgwatch says about it: a quote
 left open, the habits of other search tools (commas, `|`, `"a b"~2`), operators written in Russian or
-lower case, «№155»."""
+lower case, «№155», and terms shown as the rule writes them."""
 
 from __future__ import annotations
 
@@ -159,3 +159,22 @@ def test_rules_test_matches_a_number_after_the_number_sign(tmp_path: Path) -> No
     r = run("rules", "test", "Бригада №155 вышла из окружения", "--rules", tmp_path)
     assert r.exit_code == 0, r.output
     assert "unit" in r.stdout and "155" in r.stdout
+
+
+# -- terms as the rule writes them ----------------------------------------------------------------------
+
+
+def test_a_slashed_or_hyphenated_word_is_shown_as_written(tmp_path: Path) -> None:
+    """`в/ч` and `Су-34` were shown as «"=в =ч"» and «"=су =34"»: the parser's inside, not the rule."""
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "units"\nquery = \'в/ч OR Су-34 OR "сбежал из в/ч"\'\n',
+                                     encoding="utf-8")
+    r = run("rules", "test", "Солдат сбежал из в/ч, где обслуживал Су-34", "--rules", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert '← "в/ч" (exact)' in r.stdout and '← "Су-34" (exact)' in r.stdout
+    assert '← "сбежал из в/ч"' in r.stdout and "=в" not in r.stdout and "=су" not in r.stdout
+    r = run("rules", "test", "Солдат служил на Су 34", "--rules", tmp_path)
+    assert r.exit_code == 1 and "=су" not in r.stdout, r.output
+    r = run("rules", "explain", "units", "--rules", tmp_path)
+    assert 'phrase "в/ч", words in this order' in r.stdout and 'phrase "Су-34"' in r.stdout
+    assert '"=в =ч"' not in r.stdout
+

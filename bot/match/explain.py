@@ -16,6 +16,7 @@ __all__ = ["dictionary_name", "kinship", "matched_words", "shown_term", "term_wo
 
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
+_WORDS = re.compile(r"[^\W_]+")  # a phrase's words: «"в/ч"» has two, as «"воинская часть"»
 _TYPOS = re.compile(r"~[0-9]+(?=[\s\"»”]|$)")  # a word's typo allowance (блокпост~0): how it matches, not what
 # Parts of speech pymorphy3 files under one dictionary word (a verb's participles, an adjective's
 # short form), grouped so a post word is named after the rule word of its own kind.
@@ -167,7 +168,7 @@ def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]])
         word = shown_word(text, start, end, kind, edges)
         word = fold_word(word)
         last = runs[-1] if runs else None
-        if (last and last[0] == term and last[2] < term.count(" ") + 1 and term.startswith('"')
+        if (last and last[0] == term and last[2] < len(_WORDS.findall(_TYPOS.sub("", term))) and term.startswith('"')
                 and not _WORDY.search(text, last[4], start)):  # the next word of the same phrase
             if word != last[1][-1]:  # (both parts of «в/ч» are one written word)
                 last[1].append(word)

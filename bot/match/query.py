@@ -68,6 +68,9 @@ class Phrase:
 
     words: tuple[Word, ...]
     pos: int = 0
+    # as the analyst wrote it, quoted («"в/ч"» for в/ч, «"сбежал из в/ч"»): what `to_text` shows, where
+    # its words alone would read «"=в =ч"»
+    raw: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def _parse_word(raw: str, pos: int) -> Node:
     for i, p in enumerate(parts):
         part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
         ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos, joined=designation and i > 0))
-    return Phrase(tuple(ws), pos)
+    return Phrase(tuple(ws), pos, f'"{raw}"')
 
 
 # A designation: letters hyphenated to a number (С-400, Су-34, Х-101, Ту-22М3, F-16). The corpus
@@ -243,7 +246,7 @@ def _parse_phrase(raw: str, pos: int, query: str = "") -> Node:
         ws.extend(node.words if isinstance(node, Phrase) else [node])  # type: ignore[list-item]
     if not ws:
         raise QueryError("empty phrase", pos)
-    return ws[0] if len(ws) == 1 else Phrase(tuple(ws), pos)
+    return ws[0] if len(ws) == 1 else Phrase(tuple(ws), pos, '"' + " ".join(inner.split()) + '"')
 
 
 class _Parser:
@@ -497,7 +500,7 @@ def to_text(node: Node) -> str:
     if isinstance(node, Word):
         return _word_text(node)
     if isinstance(node, Phrase):
-        return '"' + " ".join(_word_text(w) for w in node.words) + '"'
+        return node.raw or '"' + " ".join(_word_text(w) for w in node.words) + '"'
     if isinstance(node, Url):
         return "url:" + node.text
     if isinstance(node, Not):
