@@ -21,7 +21,7 @@ from rich.text import Text
 
 from ..alert.outbox import snippet
 from ..match.matcher import Match
-from ..match.rules import DISABLED, Rule, channel_key
+from ..match.rules import DISABLED, Rule, channel_key, channel_title_key
 from ..store.backtest import Backtest, TermHits, run_backtest
 from ..store.db import Store
 from ..store.read import count_posts
@@ -119,16 +119,25 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
 def _warn_out_of_scope(store: Store, rules: list[Rule], groups: dict[str, tuple[str, ...]]) -> None:
     """A rule limited to channels the store does not hold cannot match here: say so, or its 0 hits
     read as a query that finds nothing. A group is its members (`--config`)."""
-    stored = {channel_key(v) for row in store.db.execute("SELECT id, username FROM channels") for v in row if v}
+    stored: set[str] = set()
+    for username, cid, title in store.db.execute("SELECT username, id, title FROM channels"):
+        # the keys a rule's scope knows a stored post's channel by, as the matcher does (a title too)
+        stored |= {channel_key(v) for v in (username, cid) if v}
+        if key := channel_title_key(title, username):
+            stored.add(key)
     members = {g.casefold(): {channel_key(c) for c in cs} for g, cs in groups.items()}
+    hint = "" if groups else " (a config group is known only with --config)"
     for rule in rules:
         if rule.channels is None:
             continue
         scope = set(rule.channels).union(*(members.get(c, set()) for c in rule.channels))
         if stored.isdisjoint(scope):
-            hint = "" if groups else " (a config group is known only with --config)"
             err().print(Text(f"warning: rule '{rule.name}' watches only {', '.join(rule.channels)}, and no channel "
                              f"in this store is one of them{hint}: it cannot match", style="yellow"))
+        elif missed := [c for c in rule.channels if c not in stored and stored.isdisjoint(members.get(c, ()))]:
+            err().print(Text(f"warning: rule '{rule.name}': no channel in this store is known by {', '.join(missed)} "
+                             f"(a username, id or exact title){hint}; the rule matches only its other channels",
+                             style="yellow"))
 
 
 def _share(part: int, whole: int) -> str:
