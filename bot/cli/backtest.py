@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..alert.outbox import snippet
+from ..match.explain import matched_words
 from ..match.matcher import Match
 from ..match.rules import DISABLED, Rule, channel_key, channel_title_key
 from ..store.backtest import Backtest, TermHits, run_backtest
@@ -188,7 +189,17 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
             head.append(f"  {m.rule}", style=SEVERITY_STYLE.get(m.severity, "bold"))
         c.print(head)
         c.print(Text("  ").append_text(_excerpt(post.text, matches)))
-        c.print(Text("  matched: " + ", ".join(dict.fromkeys(t for m in matches for t in m.terms)), style="dim"))
+        c.print(Text(f"  matched: {_matched(post.text, matches)}", style="dim"))
+
+
+def _matched(text: str, matches: list[Match]) -> str:
+    """The post's words each rule hit, as alerts and exports list them («беспилотниками ← беспилотник»;
+    several rules: «lockdown: …; regiment: …»), not the rule's terms alone."""
+    def words(m: Match) -> str:
+        return matched_words(text, tuple((h.term, h.form, h.start, h.end, h.score, h.kind) for h in m.hits))
+    if len(matches) == 1:
+        return words(matches[0])
+    return "; ".join(f"{m.rule}: {words(m)}" for m in matches)
 
 
 def _report_terms(r: Backtest, words: int = 4) -> None:

@@ -150,7 +150,7 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
         if not word or key in out:
             continue
         term = shown_term(term)
-        same = fold_word(term.lstrip("=").rstrip("…")) == fold_word(word) or term.startswith(('"', "=")) or " " in term
+        same = normalize_word(term.lstrip("=").rstrip("…")) == normalize_word(word) or term.startswith(('"', "=")) or " " in term
         if not same:
             term = _as_name(term, word, text, start)
         out[key] = word if same else f"{word} ← {term}" + (" (typo)" if kind == "typo" else "")

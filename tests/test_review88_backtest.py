@@ -1,5 +1,6 @@
-"""`rules backtest` on a rule scoped to channels: what it says about the scope agrees with what it
-matches (a channel a Telegram Desktop export names by its title alone is in scope by that title)."""
+"""`rules backtest` as an analyst reads it: what it says about a rule's channel scope agrees with what
+it matches (a channel a Telegram Desktop export names by its title alone is in scope by that title),
+and a sample's `matched:` line lists the post's words, as alerts and exports do."""
 
 from __future__ import annotations
 
@@ -68,3 +69,17 @@ def test_a_scope_of_unknown_channels_alone_still_cannot_match(tmp_path: Path) ->
     assert r.exit_code == 0, r.output
     assert "0 of 2 stored posts matched" in r.stdout
     assert "warning: rule 'scoped' watches only nosuch, and no channel in this store is one of them" in r.stderr
+
+
+def test_a_samples_matched_line_lists_the_posts_words_as_alerts_do(tmp_path: Path) -> None:
+    """It listed the rule's terms under the same label («matched: Шoйгу», the query's own spelling with
+    a Latin «o»), where alerts and exports list the words the post has («matched: Шойгу»)."""
+    db = store(tmp_path)
+    f = tmp_path / "r.toml"
+    f.write_text('[[rule]]\nname = "shoigu"\nquery = "Шoйгу OR премьер"\n'
+                 '[[rule]]\nname = "afghan"\nquery = "Афганистан"\n', encoding="utf-8")
+    r = run("rules", "backtest", f, "--db", db)
+    assert r.exit_code == 0, r.output
+    lines = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("matched: ")]
+    assert lines == ["matched: Шойгу",
+                     "matched: afghan: Афганистана ← Афганистан; shoigu: премьер, Шойгу"], r.stdout
