@@ -72,12 +72,14 @@ def test_a_missing_closing_quote_is_always_an_unclosed_quote_at_a_quote(first: l
 
 @pytest.mark.parametrize(("query", "at", "says"), [
     ("дрон, беспилотник, БПЛА", "дрон,", "a comma is no operator"),
-    ("дрон,беспилотник", "дрон,", "write OR: дрон OR беспилотник"),
-    ("НПЗ OR дрон; беспилотник", "дрон;", "write OR: дрон OR беспилотник"),
+    ("дрон,беспилотник", "дрон,", "write OR between them, as in дрон OR беспилотник"),
+    ("НПЗ OR дрон; беспилотник", "дрон;", "write OR between them, as in дрон OR беспилотник"),
+    ("дрон, NOT беспилотник", "дрон,", "as in полк OR бригада"),  # one word known: no made-up pair of its own
     ("полк | бригада", "|", "write OR"),
     ("полк && бригада", "&&", "write AND"),
     ('"воинская часть"~2', "~2", "write воинская NEAR/2 часть"),
     ('"воинская часть"*', "*", "cannot follow a phrase"),
+    ('"сбежал из части"~2', "~2", "write NEAR/2 between them, as in воинская NEAR/2 часть"),
     ('="воинская часть"', '="', "put it on each word inside the quotes"),
     ("дезертир ~1", "~1", "follows its word with no space"),
     ("полк - бригада", "- бригада", "with no space, as in полк -бессмертный"),

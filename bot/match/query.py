@@ -389,7 +389,8 @@ class _Parser:
         if after_quote and re.fullmatch(r"~[0-9]*|\*", text):
             assert prev is not None
             words, n = prev.text[1:-1].split(), text[1:] if text[1:].isdigit() and text[1:] != "0" else "2"
-            near = f"{words[0]} NEAR/{n} {words[1]}" if len(words) == 2 else f"воинская NEAR/{n} часть"
+            near = (f"{words[0]} NEAR/{n} {words[1]}" if len(words) == 2  # (only a pair's own words make the example)
+                    else f"NEAR/{n} between them, as in воинская NEAR/{n} часть")
             raise QueryError(f"'{text}' cannot follow a phrase: for its words within {n} word{'s' * (n != '1')} of each other write "
                              f"{near}; a typo allowance or '*' goes on a word inside the quotes", tok.pos)
         if text == "=" and nxt is not None and nxt.kind == "quote" and nxt.pos == tok.pos + 1:
@@ -402,9 +403,9 @@ class _Parser:
             words = [w for w in re.split(r"[,;]+", text) if w]
             if text[-1] in ",;" and nxt is not None and nxt.kind == "word":
                 words.append(nxt.text.strip(",;"))
-            a, b = (words + ["бригада"])[:2] if words else ("полк", "бригада")
+            example = f"{words[0]} OR {words[1]}" if len(words) >= 2 else "полк OR бригада"  # (their own words when two are known)
             raise QueryError(f"'{text}': a comma is no operator, and words with only a space or a comma between them "
-                             f"must all be present; for any of them write OR: {a} OR {b}", tok.pos)
+                             f"must all be present; for any of them write OR between them, as in {example}", tok.pos)
 
 
 # What a word of no letters means elsewhere, and how this language says it.
