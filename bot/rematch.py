@@ -33,7 +33,8 @@ BATCH = 500  # posts per transaction
 # changes that (a word form, a typo allowance, a disguise now read), so the next replay matches
 # the stored posts again with every rule, as it does for a changed rule. 1: forms of nouns the
 # dictionary lacks (самоволка), glued designations (МиГ29), titles as channel keys (2026-11-29).
-MATCHING = 1
+# 2: a number after «№» (`155` finds «колонии №155»); terms written with «/» or «-» stored as written.
+MATCHING = 2
 _RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")
 
