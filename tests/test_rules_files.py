@@ -70,8 +70,13 @@ def test_toml_syntax_error() -> None:
 def test_unknown_key() -> None:
     text = '[[rule]]\nname = "a"\nquery = "дезертир"\n  severty = "high"\n'
     e = only_error(text)
-    assert "unknown key 'severty'" in e.message
+    assert "unknown key 'severty' (did you mean 'severity'?)" in e.message
     assert (e.line, at(text, e)) == (4, 'severty = "high"')
+
+
+def test_an_unknown_key_like_no_known_one_suggests_nothing() -> None:
+    e = only_error('[[rule]]\nname = "a"\nquery = "дезертир"\ncolour = "red"\n')
+    assert "unknown key 'colour'; allowed: " in e.message and "did you mean" not in e.message
 
 
 def test_unknown_top_level_key_does_not_stop_the_rules() -> None:

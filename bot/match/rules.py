@@ -6,6 +6,8 @@ load. See rules/README.md for the format.
 
 from __future__ import annotations
 
+import difflib
+
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -308,7 +310,9 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     where = loc.block(index)[0]
     for key, value in raw.items():
         if key not in _KEYS:
-            hint = " (keys written after a [rule.x] sub-table belong to it)" if isinstance(value, dict) else ""
+            guess = difflib.get_close_matches(key.casefold(), _KEYS, n=1, cutoff=0.7)
+            hint = (" (keys written after a [rule.x] sub-table belong to it)" if isinstance(value, dict)
+                    else f" (did you mean '{guess[0]}'?)" if guess else "")
             bad(loc.key(index, key), f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(_KEYS))}")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
