@@ -345,3 +345,26 @@ def test_backtest_of_a_disabled_rule_runs_it_and_marks_it(tmp_path: Path) -> Non
     assert "desertion  (disabled: not matched live or in replay)" in r.stdout.splitlines()
     enabled = run("rules", "backtest", rule_file(tmp_path, RULE, "on.toml"), "--db", db, "--samples", "0")
     assert "disabled" not in enabled.stdout
+
+
+def test_stored_term_hits_read_the_links_behind_words_as_a_back_test_does(tmp_path: Path) -> None:
+    """/rule counts a rule's terms from the stored posts: a post matched by the link behind its words
+    (`url:`) counted that term without saying the post needs it, where a back-test said it does."""
+    from bot.post import Entity
+    from bot.store.backtest import stored_term_hits
+
+    rule = Rule.from_query("desertion", "дезертир OR url:desert.example")
+    db = tmp_path / "l.db"
+    at = datetime(2024, 11, 1, tzinfo=UTC)
+    posts = [Post(-1001800000001, 1, at, "Подробнее о побеге из части", "Кубань Онлайн",
+                  entities=(Entity("text_link", 0, 9, "https://desert.example/1"),)),
+             Post(-1001800000001, 2, at + timedelta(hours=1), "В Краснодаре задержали дезертира", "Кубань Онлайн")]
+    store = Store(db)
+    try:
+        list(Pipeline(store, Matcher([rule])).process(posts))
+        stored = stored_term_hits(store, rule, at)
+        fresh = run_backtest(store, [rule], since=at).terms["desertion"]
+    finally:
+        store.close()
+    assert {t: (h.posts, h.alone) for t, h in stored.items()} == {t: (h.posts, h.alone) for t, h in fresh.items()}
+    assert stored["url:desert.example"].alone == 1

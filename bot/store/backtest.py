@@ -9,7 +9,7 @@ import re
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from ..match.branches import Branches
 from ..match.explain import fold_word, shown_word, term_words
@@ -18,6 +18,7 @@ from ..match.query import Node, Phrase, terms_of, to_text
 from ..match.rules import Rule
 from .db import Store, iso
 from .read import StoredPost, iter_posts, resolve_channels
+from .schema import stored_links
 
 __all__ = ["Backtest", "TermHits", "run_backtest", "stored_term_hits"]
 
@@ -126,6 +127,13 @@ def _as_written(query: str, node: Node) -> str:
     return quoted.group() if quoted else text
 
 
+class _Linked(NamedTuple):
+    """What `Branches.of` reads of a stored post: its text and the links behind its words."""
+
+    text: str
+    links: tuple[tuple[int, int, str], ...]
+
+
 def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, TermHits]:
     """`TermHits` of the posts since `since` that the rule matches now: the hits the store kept with
     each match, and those of every branch of its query that holds (see `Branches`: only these posts
@@ -133,14 +141,15 @@ def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, Ter
     terms = _terms(rule)
     branches = Branches(Matcher([replace(rule, enabled=True)]))
     rows = store.db.execute(
-        "SELECT p.text, m.hits FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
-        "WHERE m.rule = ? AND m.current = 1 AND p.date >= ?", [rule.name, iso(since)])
-    for text, hits in rows:
+        "SELECT p.text, p.entities, m.hits FROM matches m JOIN posts p ON p.channel_id = m.channel_id "
+        "AND p.message_id = m.message_id WHERE m.rule = ? AND m.current = 1 AND p.date >= ?", [rule.name, iso(since)])
+    for text, entities, hits in rows:
         try:
             found = [Hit(*h) for h in json.loads(hits or "[]")]
         except (ValueError, TypeError):  # an unreadable row counts for nothing (a store is read, never refused)
             continue
-        more, needed = branches.of(text or "", [rule.name])[rule.name]
+        post = _Linked(text or "", stored_links(text or "", entities))  # a `url:` term reads the links behind words
+        more, needed = branches.of(post, [rule.name])[rule.name]
         _count_terms(terms, text or "", [*found, *more], needed)
     return terms
 
