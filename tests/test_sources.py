@@ -322,15 +322,17 @@ def test_jsonl_bad_lines_skipped_with_line_numbers(tmp_path: Path) -> None:
         {"channel_id": 1, "message_id": "x", "date": 1},             # 7 bad id
         [1, 2],                                                      # 8 not an object
         {"channel_id": 1, "message_id": 5, "date": 1, "text": 5},    # 9 text not a string
-        {"channel_id": 1, "message_id": 6, "date": 1, "entities": [{"type": "bold"}]},  # 10
+        {"channel_id": 1, "message_id": 6, "date": 1, "entities": [{"type": "bold"}]},  # 10 kept, warned
         {"channel_id": 1, "message_id": 7, "date": 1e30},            # 11 out of range
         {**good, "message_id": 8},                                   # 12
     ])
     items = list(read_jsonl(f))
-    assert [p.message_id for p in posts_of(items)] == [1, 8]
-    skips = skips_of(items)
+    assert [p.message_id for p in posts_of(items)] == [6, 1, 8]  # in date order (line 10 is dated 1970)
+    [note] = [s for s in items if isinstance(s, Note)]
+    assert note.where == "line 10" and "entity #0 has no offset: the post is kept without that formatting" in note.reason
+    skips = [s for s in skips_of(items) if not isinstance(s, Note)]
     # the file is not in date order (line 4 is dated 1970), so its lines are read in date order
-    assert sorted(int(s.where.split()[1]) for s in skips) == [2, 4, 5, 6, 7, 8, 9, 10, 11]
+    assert sorted(int(s.where.split()[1]) for s in skips) == [2, 4, 5, 6, 7, 8, 9, 11]
     assert all(s.path == str(f) for s in skips)
     reasons = {s.where: s.reason for s in skips}
     assert "channel_id" in reasons["line 4"] and "date" in reasons["line 5"]
@@ -572,16 +574,49 @@ def middle_line_skipped(tmp_path: Path, field: str, value: Any) -> tuple[Path, A
     ("channel_id", "²", 'channel_id "²" is not an integer'),
     ("channel_id", "--5", 'channel_id "--5" is not an integer'),
     ("channel_id", "1" * 30, "channel_id \"" + "1" * 30 + "\" is not an integer"),
-    ("grouped_id", 1.5, "grouped_id 1.5 is not an integer"),
-    ("grouped_id", 2**64, f"grouped_id {2**64} is out of range"),
-    ("forward_channel_id", True, "forward_channel_id true is not an integer"),
-    ("forward_channel_id", 2**63, f"forward_channel_id {2**63} is out of range"),
-    ("forward_post_id", 0, "forward_post_id 0 is not a positive integer"),
-    ("forward_post_id", 2**63, f"forward_post_id {2**63} is out of range"),
 ])
 def test_jsonl_id_that_is_not_a_64_bit_integer_is_a_skip(tmp_path: Path, field: str, value: Any, reason: str) -> None:
     f, s = middle_line_skipped(tmp_path, field, value)
     assert str(s).startswith(f"{f}: line 2: {reason}")
+
+
+def middle_line_kept(tmp_path: Path, field: str, value: Any) -> tuple[Path, Post, list[Note]]:
+    """A JSON Lines file whose second of three lines has an optional `field` = `value`: the file,
+    that line's post (every line is read) and the warnings before it."""
+    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, field: value},
+                                           {**GOOD, "message_id": 3}])
+    items = list(read_jsonl(f))
+    assert [p.message_id for p in posts_of(items)] == [1, 2, 3]
+    notes = [s for s in items if isinstance(s, Note)]
+    assert notes and notes == skips_of(items)  # warnings, not skips: nothing is lost
+    return f, posts_of(items)[1], notes
+
+
+@pytest.mark.parametrize("field, value, reason, without", [
+    ("grouped_id", 1.5, "grouped_id 1.5 is not an integer", "its album"),
+    ("grouped_id", 2**64, f"grouped_id {2**64} is out of range", "its album"),
+    ("forward_channel_id", True, "forward_channel_id true is not an integer", "its forward origin"),
+    ("forward_channel_id", 2**63, f"forward_channel_id {2**63} is out of range", "its forward origin"),
+    ("forward_post_id", 0, "forward_post_id 0 is not a positive integer", "its forward origin"),
+    ("forward_post_id", 2**63, f"forward_post_id {2**63} is out of range", "its forward origin"),
+    ("channel_title", 5, "channel_title must be a string", "its channel's title"),
+    ("channel_username", "my chan", 'channel_username "my chan" is not a Telegram username', "its channel's username"),
+])
+def test_jsonl_bad_optional_field_keeps_the_post_with_a_warning(tmp_path: Path, field: str, value: Any, reason: str,
+                                                                without: str) -> None:
+    """A line whose text, ids and date are fine is stored whatever an optional field holds, as a
+    Desktop export's message is (README "Input formats"): the warning says what was left out."""
+    f, post, [note] = middle_line_kept(tmp_path, field, value)
+    assert str(note).startswith(f"{f}: line 2: {reason}") and f"kept without {without}" in str(note)
+    assert post.text == "ok" and post.grouped_id is None and post.forward_channel_id is None and post.forward_post_id is None
+    assert post.media is None and post.channel_username is None
+
+
+def test_jsonl_forward_origin_is_dropped_whole_when_part_of_it_is_bad(tmp_path: Path) -> None:
+    [note, post] = read_jsonl(write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1, "forward_channel_id": 5,
+                                                                  "forward_post_id": "x", "forward_name": "Mash"}]))
+    assert isinstance(note, Note) and isinstance(post, Post)
+    assert (post.forward_channel_id, post.forward_post_id, post.forward_name) == (None, None, None)
 
 
 def test_jsonl_64_bit_limits_and_numeric_strings_are_read(tmp_path: Path) -> None:
@@ -594,7 +629,7 @@ def test_jsonl_64_bit_limits_and_numeric_strings_are_read(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("entities, reason", [
     ("abc", "entities must be a list of objects"),
-    ([5], "entities must be a list of objects"),
+    ([5], "entity #0 is not an object"),
     ({"type": "bold"}, "entities must be a list of objects"),
     ([{"type": "bold", "length": 1}], "entity #0 has no offset"),
     ([{"type": "bold", "offset": "x", "length": 1}], 'entity #0: offset "x" is not a non-negative integer'),
@@ -605,12 +640,13 @@ def test_jsonl_64_bit_limits_and_numeric_strings_are_read(tmp_path: Path) -> Non
     ([{"type": "text_link", "offset": 0, "length": 1, "url": 5}], "entity #0: url 5 is not a string"),
 ])
 def test_jsonl_bad_entities_have_a_clear_reason(tmp_path: Path, entities: Any, reason: str) -> None:
-    f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1}, {**GOOD, "message_id": 2, "entities": entities},
-                                           {**GOOD, "message_id": 3}])
-    items = list(read_jsonl(f))
-    assert [p.message_id for p in posts_of(items)] == [1, 3]
-    [s] = skips_of(items)
-    assert str(s) == f"{f}: line 2: {reason}"
+    """A bad entity is left out with a warning naming it; the post is stored (its words are what
+    the rules read), with the entities that were fine."""
+    f, post, notes = middle_line_kept(tmp_path, "entities", entities)
+    assert any(str(n).startswith(f"{f}: line 2: {reason}: the post is kept without") for n in notes)
+    assert post.text == "ok"
+    if reason.startswith("entity #1"):
+        assert [e.type for e in post.entities] == ["bold"]  # the good one is kept
 
 
 @pytest.mark.parametrize("field, value, reason", [
@@ -650,15 +686,19 @@ def test_jsonl_in_utf16_is_one_skip_that_says_so(tmp_path: Path) -> None:
 
 def test_jsonl_username_builds_a_working_link_or_is_a_clear_skip(tmp_path: Path) -> None:
     """channel_username builds every post link: a t.me link or @name is read as the name; text that
-    is no username (a title put there) is skipped with a reason, never linked as t.me/my chan/1."""
+    is no username (a title put there) is left out with a warning, never linked as t.me/my chan/1:
+    the post is stored, linked by the channel id."""
     f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1, "channel_username": "https://t.me/Mash/"},
                                            {**GOOD, "message_id": 2, "channel_username": "@shot_shot"},
                                            {**GOOD, "message_id": 3, "channel_username": "Новости Кубани"},
                                            {**GOOD, "message_id": 4, "channel_username": "@"}])
     items = list(read_jsonl(f))
-    assert [(p.message_id, p.channel_username) for p in posts_of(items)] == [(1, "Mash"), (2, "shot_shot"), (4, None)]
+    assert [(p.message_id, p.channel_username) for p in posts_of(items)] == [(1, "Mash"), (2, "shot_shot"), (3, None),
+                                                                             (4, None)]
     [s] = skips_of(items)
-    assert str(s) == f'{f}: line 3: channel_username "Новости Кубани" is not a Telegram username (name, @name or t.me/name)'
+    assert isinstance(s, Note)
+    assert str(s) == (f'{f}: line 3: channel_username "Новости Кубани" is not a Telegram username (name, @name or '
+                      "t.me/name): the post is kept without its channel's username (its link names the channel id)")
 
 
 def test_jsonl_number_too_long_is_a_skip(tmp_path: Path) -> None:
@@ -713,8 +753,8 @@ def test_replay_stores_every_good_line_around_an_id_too_big_for_sqlite(tmp_path:
     f = write_lines(tmp_path / "a.jsonl", lines)
     r, stored = _replay(tmp_path, f)
     assert r.exit_code == 0 and r.exception is None, r.output
-    assert stored == list(range(1, 3001))
-    assert f"skipped {f}: line 1501: grouped_id {2**63} is out of range" in r.stderr
+    assert stored == [*range(1, 3001), 9999]  # the bad album id is left out, the post kept
+    assert f"warning {f}: line 1501: grouped_id {2**63} is out of range" in r.stderr
     assert "Traceback" not in r.output and "OverflowError" not in r.output
 
 

@@ -9,13 +9,15 @@ import stat
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from ..post import Entity, Post
 from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 from .stream import CHUNK, POOL, Changed
 
 __all__ = ["STDIN", "read_jsonl", "post_from_dict"]
+
+T = TypeVar("T")
 
 STDIN = "-"  # the path that names standard input: JSON Lines piped in
 
@@ -58,72 +60,104 @@ def _username(value: str | None) -> str | None:
     return m.group(1)
 
 
+def _entity(k: int, e: Any) -> Entity:
+    """Entity #k of the `entities` list; BadInput naming it and the field when it is bad."""
+    if not isinstance(e, dict):
+        raise BadInput(f"entity #{k} is not an object")
+    for key in ("type", "offset", "length"):
+        if e.get(key) is None:
+            raise BadInput(f"entity #{k} has no {key}")
+    if not isinstance(e["type"], str):
+        raise BadInput(f"entity #{k}: type {show(e['type'])} is not a string")
+    url = e.get("url")
+    if url is not None and not isinstance(url, str):
+        raise BadInput(f"entity #{k}: url {show(url)} is not a string")
+    return Entity(e["type"], check_int(e["offset"], f"entity #{k}: offset", minimum=0),
+                  check_int(e["length"], f"entity #{k}: length", minimum=0), url)
+
+
 def _entities(value: Any) -> tuple[Entity, ...]:
     """The `entities` list -> Entities; BadInput naming the entity and field when one is bad."""
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
         raise BadInput("entities must be a list of objects")
-    out = []
-    for k, e in enumerate(value):
-        for key in ("type", "offset", "length"):
-            if e.get(key) is None:
-                raise BadInput(f"entity #{k} has no {key}")
-        if not isinstance(e["type"], str):
-            raise BadInput(f"entity #{k}: type {show(e['type'])} is not a string")
-        url = e.get("url")
-        if url is not None and not isinstance(url, str):
-            raise BadInput(f"entity #{k}: url {show(url)} is not a string")
-        out.append(Entity(e["type"], check_int(e["offset"], f"entity #{k}: offset", minimum=0),
-                          check_int(e["length"], f"entity #{k}: length", minimum=0), url))
-    return tuple(out)
+    return tuple(_entity(k, e) for k, e in enumerate(value))
 
 
-def _edit_date(value: Any, notes: list[str] | None) -> datetime | None:
-    """`edit_date`; a bad one is BadInput, or with `notes` a note and no edit date (the post is fine)."""
+def _optional(notes: list[str] | None, without: str, read: Callable[[], T], default: T) -> T:
+    """An optional field as `read` gives it; a bad one is BadInput, or with `notes` a note saying
+    the post is kept `without` it, and `default`: its text is what a rule matches, not the field."""
     try:
-        return _when(value, "edit_date")
+        return read()
     except BadInput as e:
         if notes is None:
             raise
-        notes.append(f"{e}: the post is kept without an edit date")
-        return None
+        notes.append(f"{e}: the post is kept without {without}")
+        return default
+
+
+def _string(d: dict[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadInput(f"{key} must be a string")
+    return value or None
+
+
+def _entities_kept(value: Any, notes: list[str] | None) -> tuple[Entity, ...]:
+    """`entities`; with `notes`, a bad entity is left out (a note names it) and the others kept."""
+    if notes is None or not isinstance(value, list):
+        return _optional(notes, "its formatting", lambda: _entities(value), ())
+    kept: list[Entity] = []
+    for k, e in enumerate(value):
+        try:
+            kept.append(_entity(k, e))
+        except BadInput as err:
+            notes.append(f"{err}: the post is kept without that formatting")
+    return tuple(kept)
+
+
+def _forward(d: dict[str, Any]) -> tuple[int | None, int | None]:
+    return _int(d, "forward_channel_id"), _int(d, "forward_post_id", minimum=1)
 
 
 def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     """One JSON Lines record -> Post; raises KeyError (a missing field) or BadInput (a bad one,
-    named in its text). With `notes`, a bad edit_date is appended there and the post kept."""
+    named in its text). With `notes`, a bad optional field (edit date, formatting, forward ids,
+    album, channel title or username) is appended there and the post kept without it, as a
+    Desktop export's message is: its text is what the rules read."""
     text = d.get("text")
     if text is None:  # a post with no text (a photo alone) written as null, as when the key is left out
         text = ""
     if not isinstance(text, str):
         raise BadInput("text must be a string")
     check_text(text)
-    for key in ("channel_title", "channel_username", "forward_name", "media"):
-        if d.get(key) is not None and not isinstance(d[key], str):
-            raise BadInput(f"{key} must be a string")
+    forward_name, media = _string(d, "forward_name"), _string(d, "media")  # of the wrong kind: still a skip
     channel_id = _int(d, "channel_id", required=True)
     message_id = _int(d, "message_id", required=True, minimum=1)
     date = _when(d.get("date"), "date")
     if date is None:
         raise KeyError("date")
     post_date(date, d["date"], "date")
-    kept: list[str] = []  # appended to `notes` only once the post is sure to be read
+    kept: list[str] | None = [] if notes is not None else None  # appended to `notes` once the post is sure to be read
+    forward = _optional(kept, "its forward origin", lambda: _forward(d), None)
+    fwd_channel, fwd_post = forward or (None, None)
     post = Post(
         channel_id=channel_id,  # type: ignore[arg-type]
         message_id=message_id,  # type: ignore[arg-type]
         date=date, text=text,
-        channel_title=d.get("channel_title") or "",
-        channel_username=_username(d.get("channel_username")),
-        edit_date=_edit_date(d.get("edit_date"), kept if notes is not None else None),
-        entities=_entities(d.get("entities")),
-        forward_channel_id=_int(d, "forward_channel_id"),
-        forward_post_id=_int(d, "forward_post_id", minimum=1),
-        forward_name=d.get("forward_name") or None,
-        grouped_id=_int(d, "grouped_id"),
-        media=d.get("media") or None,
+        channel_title=_optional(kept, "its channel's title", lambda: _string(d, "channel_title"), None) or "",
+        channel_username=_optional(kept, "its channel's username (its link names the channel id)",
+                                   lambda: _username(_string(d, "channel_username")), None),
+        edit_date=_optional(kept, "an edit date", lambda: _when(d.get("edit_date"), "edit_date"), None),
+        entities=_entities_kept(d.get("entities"), kept),
+        forward_channel_id=fwd_channel,
+        forward_post_id=fwd_post,
+        forward_name=forward_name if forward is not None else None,  # the origin is left out whole
+        grouped_id=_optional(kept, "its album (it is a post of its own)", lambda: _int(d, "grouped_id"), None),
+        media=media,
     )
-    if notes is not None:
+    if notes is not None and kept:
         notes.extend(kept)
     return post
 
