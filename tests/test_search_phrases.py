@@ -13,7 +13,7 @@ from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.pipeline import Pipeline
 from bot.store.db import Store
-from bot.store.read import fts_query, search_posts
+from bot.store.read import count_search, fts_query, search_posts
 
 from .test_export import csv_rows, run
 from .test_store import post
@@ -91,3 +91,69 @@ def test_export_search_reads_quotes_the_same_way(db: Path) -> None:
 def test_search_help_says_how_quotes_and_capitals_are_read() -> None:
     r = run("search", "--help")
     assert '"сбежал из части"' in r.stdout and "СОЧ" in r.stdout and "Quotes and punctuation are ignored" not in r.stdout
+
+
+# -- a phrase in any inflection ------------------------------------------------------------------
+# The corpus run: `search "воинская часть"` (how an analyst names it) found nothing, though five
+# posts say «воинской части» and three «воинскую часть»: a phrase's words were word starts only,
+# while a word alone is found in every inflection.
+
+INFLECTED = {
+    11: "Солдат самовольно покинул воинскую часть под Курском",
+    12: "Таксисты завышают цены возле воинской части",
+    13: "В воинских частях объявили сборы",
+    14: "Воинская слава и часть истории",  # both words, not in a row
+    15: "Часть воинская не пострадала",  # the other order
+    16: "Он сбежал из части, а потом сбежали из части ещё двое",
+}
+
+
+@pytest.fixture
+def inflected(tmp_path: Path) -> Path:
+    path = tmp_path / "i.db"
+    store = Store(path)
+    list(Pipeline(store, Matcher([Rule.from_query("d", "воинская часть")])).process(
+        [post(m, t) for m, t in INFLECTED.items()]))
+    store.close()
+    return path
+
+
+def test_a_phrase_finds_its_words_inflected_in_a_row(inflected: Path) -> None:
+    assert found(inflected, '"воинская часть"') == [11, 12, 13]
+    assert found(inflected, "«воинской части»") == [11, 12, 13]
+    assert found(inflected, '"сбежали из части"') == [16]
+    assert found(inflected, '"часть воинская"') == [15]  # the order still counts
+
+
+def test_an_inflected_phrase_is_counted_highlighted_and_exported_alike(inflected: Path) -> None:
+    store = Store(inflected)
+    try:
+        hits = list(search_posts(store, '"воинская часть"', 2))
+        assert len(hits) == 2 and count_search(store, '"воинская часть"') == 3  # the limit applies after the check
+        [hit] = [h for h in search_posts(store, '"воинская часть"', 10) if h.message_id == 12]
+        assert [hit.text[s:e] for s, e in hit.spans] == ["воинской части"]
+    finally:
+        store.close()
+    r = run("search", "воинская часть", "--db", inflected, "--limit", "1")  # typed: search "воинская часть"
+    assert r.exit_code == 0 and "1 of 3 posts found" in r.stderr, r.output
+    r = run("export", "--db", inflected, "--all-posts", "--search", '"воинская часть"')
+    assert [row["message_id"] for row in csv_rows(r.stdout)] == ["11", "12", "13"]
+
+
+@pytest.mark.parametrize("phrase", ["воинская часть", "сбежал из части", "в москве", "самовольно оставил позиции"])
+def test_every_inflection_of_a_phrase_is_found(tmp_path: Path, phrase: str) -> None:
+    """Each combination of the forms of a phrase's words (the morphology's own) is found by the phrase."""
+    from itertools import product as combinations
+
+    from bot.match.morph import default_morphology
+
+    words = phrase.split()
+    forms = [sorted(default_morphology().forms(w)) if len(w) > 2 else [w] for w in words]
+    texts = [" ".join(c) for c in list(combinations(*forms))[:400]]
+    store = Store(tmp_path / "f.db")
+    try:
+        list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process(
+            [post(i, f"Сообщают: {t}.") for i, t in enumerate(texts, 1)]))
+        assert count_search(store, f'"{phrase}"') == len(texts)
+    finally:
+        store.close()
