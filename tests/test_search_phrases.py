@@ -157,3 +157,19 @@ def test_every_inflection_of_a_phrase_is_found(tmp_path: Path, phrase: str) -> N
         assert count_search(store, f'"{phrase}"') == len(texts)
     finally:
         store.close()
+
+
+def test_export_search_reads_what_the_shell_passes_as_search_does(db: Path) -> None:
+    """`tgwatch search "сбежал из части"` found 1 post and `tgwatch export --search "сбежал из
+    части"` exported 3: the same typed words, read as a phrase by one and as words by the other."""
+    def searched(*words: str) -> list[str]:
+        r = run("search", *words, "--db", db, "--limit", "50")
+        return sorted(line.split("/mash/")[1].split()[0] for line in r.stdout.splitlines() if "/mash/" in line)
+
+    def exported(*options: str) -> list[str]:
+        r = run("export", "--db", db, "--all-posts", *options)
+        assert r.exit_code == 0, r.output
+        return sorted(row["message_id"] for row in csv_rows(r.stdout))
+
+    assert exported("--search", "сбежал из части") == searched("сбежал из части") == ["2"]
+    assert exported("--search", "сбежал", "--search", "части") == searched("сбежал", "части") == ["1", "2", "3"]

@@ -111,6 +111,16 @@ CHANNEL_FORMS = ("@username, t.me/name, id or -100 id, the channel's exact title
 CONFIG_HELP = "Config file (config.toml): its channel groups, which rules may be scoped to."
 
 
+_QUOTES = set('"«»“”„')
+
+
+def typed_query(words: tuple[str, ...] | list[str]) -> str:
+    """Search words as the analyst typed them: an argument the shell took the quotes away from
+    ("сбежал из части", which its spaces still show) is a phrase, quoted again. `search WORDS`
+    and `export --search` read their words so, alike."""
+    return " ".join(f'"{w}"' if len(w.split()) > 1 and not _QUOTES & set(w) else w for w in words)
+
+
 def parse_when(value: str | None, *, option: str = "--since") -> datetime | None:
     """'2024-11-01', '2024-11-01T12:00', '2024-11-01T12:00+03:00', or relative '7d', '12h', '30m'."""
     if value is None:

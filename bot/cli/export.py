@@ -29,6 +29,7 @@ from .common import (
     fail,
     note_outside_stored,
     open_store,
+    typed_query,
 )
 
 __all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
@@ -45,12 +46,14 @@ log = logging.getLogger(__name__)
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
 @click.option("--until", type=UNTIL, help=f"Posts up to this date ({UNTIL_HELP}).")
-@click.option("--search", "search", metavar="TEXT", help="Only posts containing these words (any inflection).")
+@click.option("--search", "search", metavar="TEXT", multiple=True,
+              help='Only posts containing these words (any inflection), read as `tgwatch search` reads its words: '
+                   '--search "сбежал из части" is that phrase, --search сбежал --search части both words anywhere.')
 @click.option("--all-posts", is_flag=True, help="Every stored post, not only the matched ones.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Output file (stdout when omitted).")
 @click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
 def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tuple[str, ...],
-           since: datetime | None, until: datetime | None, search: str | None, all_posts: bool,
+           since: datetime | None, until: datetime | None, search: tuple[str, ...], all_posts: bool,
            output: str | None, bom: bool) -> None:
     """Export stored posts with their matches, story and forward origin, oldest first.
 
@@ -82,7 +85,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         check_channels(store, channels)
         note_outside_stored(store, since, until)
         rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,
-                                search=search, all_posts=all_posts)
+                                search=typed_query(search) if search else None, all_posts=all_posts)
         cut: Counter[str] = Counter()  # cells too long for Excel, by column
         try:
             n = _write(rows, fmt, output, bom, cut)

@@ -25,6 +25,7 @@ from .common import (
     note_outside_stored,
     open_store,
     out,
+    typed_query,
 )
 
 __all__ = ["search", "render_hit", "matched_line"]
@@ -57,15 +58,6 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
     return t.append_text(body)
 
 
-_QUOTES = set('"«»“”„')
-
-
-def _as_typed(word: str) -> str:
-    """One argument as the analyst typed it: the shell took away the quotes around "сбежал из
-    части", which its spaces still show; it is a phrase, quoted again."""
-    return f'"{word}"' if len(word.split()) > 1 and not _QUOTES & set(word) else word
-
-
 @click.command()
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
@@ -87,7 +79,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     here (use `tgwatch rules backtest` for a query). Exit 0 when something was found, 1 when
     nothing was.
     """
-    text = " ".join(map(_as_typed, words))
+    text = typed_query(words)
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     ids = check_channels(store, channels)
