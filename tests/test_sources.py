@@ -208,7 +208,7 @@ def test_not_json_is_one_skip(tmp_path: Path) -> None:
     f = tmp_path / "result.json"
     f.write_text("this is not an export", encoding="utf-8")
     [s] = read_export(f)
-    assert isinstance(s, Skip) and s.path == str(f) and "not valid JSON" in s.reason
+    assert isinstance(s, Skip) and s.path == str(f) and s.reason == 'not a Telegram export: not JSON (it starts with "this is not an export")'
 
 
 def test_binary_garbage_is_one_skip(tmp_path: Path) -> None:

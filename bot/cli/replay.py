@@ -196,7 +196,7 @@ def _list(what: str, items: list[Skip]) -> None:
     """Up to 10 of `items` on stderr, one line each as `what file: where: reason`, then the
     commonest reasons of the rest."""
     items = sorted(items, key=_place)  # file by file, in file order (files are read side by side, by date)
-    reasons = Counter(k.reason.split(" (")[0] for k in items)
+    reasons = Counter(k.reason.split(" (")[0] for k in items[10:])  # of the rest: those above are listed
     for k in items[:10]:
         err().print(f"{what} {k}", markup=False, highlight=False)
     if len(items) > 10:

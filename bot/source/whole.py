@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from ..post import Post
 from .chat import _chat_posts
-from .checks import Skip
+from .checks import Skip, show
 
 __all__ = ["HTML_EXPORT"]
 
@@ -33,8 +33,11 @@ def _load_export(path: Path) -> dict[str, Any] | Skip:
     except json.JSONDecodeError as e:
         if not e.doc.strip("\ufeff \t\r\n"):  # not "truncated": there was never anything in it
             return Skip(str(path), "", "empty file: no export in it" if e.doc else "empty file (0 bytes): no export in it")
-        if not e.doc[:e.pos].strip("\ufeff \t\r\n") and _is_html(e.doc):
-            return Skip(str(path), "", HTML_EXPORT)
+        if not e.doc[:e.pos].strip("\ufeff \t\r\n"):  # refused at its first character: never JSON, not cut short
+            if _is_html(e.doc):
+                return Skip(str(path), "", HTML_EXPORT)
+            head = " ".join(e.doc.lstrip("\ufeff \t\r\n").split("\n", 1)[0].split())
+            return Skip(str(path), "", f"not a Telegram export: not JSON (it starts with {show(head)})")
         return Skip(str(path), "", f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); truncated export?")
     except RecursionError:
         return Skip(str(path), "", "not a Telegram export (JSON nested too deeply)")
