@@ -54,6 +54,25 @@ def _day_label(day: str, start: datetime, until: datetime | None) -> str:
     return day
 
 
+def _span_label(key: str, step: str, start: datetime, until: datetime | None) -> str:
+    """A week's or month's row, marked when the period cuts it, as a day's is: `week of
+    2024-08-26 (from 2024-09-01)` for a period starting on a Sunday, `2024-11 (to 2024-11-20
+    12:30)` for an --until inside the month. Its count is the period's part of it alone."""
+    first = datetime.strptime(key.removeprefix("week of "), "%Y-%m-%d" if step == "week" else "%Y-%m").replace(tzinfo=timezone.utc)
+    try:
+        after = first + timedelta(days=7) if step == "week" else \
+            first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    except (OverflowError, ValueError):  # the last week or month of year 9999
+        after = datetime.max.replace(tzinfo=timezone.utc)
+    cut = []
+    if start > first:
+        cut.append(f"from {start:%Y-%m-%d}" + (f" {start:%H:%M}" if start.time() != datetime.min.time() else ""))
+    if until is not None and until < after:
+        last = _just_before(until)
+        cut.append(f"to {last:%Y-%m-%d}" + (f" {last:%H:%M}" if until.time() != datetime.min.time() else ""))
+    return f"{key} ({', '.join(cut)})" if cut else key
+
+
 MAX_DAY_ROWS, MAX_WEEK_ROWS = 62, 366 // 7 + 1  # longer periods are listed by week, then by month
 
 
@@ -123,7 +142,7 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
             table.add_column(rule, justify="right")
         days = next(iter(per_day.values()))
         for day in days:
-            label = _day_label(day, start, until) if step == "day" else day
+            label = _day_label(day, start, until) if step == "day" else _span_label(day, step, start, until)
             table.add_row(label, *(str(per_day[rule][day] or "·") for rule in per_day))
         c.print(table)
     if chart is not None and png is not None:
