@@ -440,19 +440,25 @@ def test_malformed_file_next_to_good_ones(tmp_path: Path) -> None:
     assert "Traceback" not in r.output and summary(r)["skipped"].endswith("1 error)")
 
 
-@pytest.mark.parametrize("record", [
-    {"text": "\ud83d дезертир"},  # half an emoji, as some exporters write it
-    {"media": ["photo"]},
-    {"forward_name": {"name": "x"}},
+@pytest.mark.parametrize("record, stored, warning", [
+    ({"text": "\ud83d дезертир"}, [(1,), (3,)], None),  # half an emoji, as some exporters write it: the text is bad
+    ({"media": ["photo"]}, [(1,), (2,), (3,)], "media must be a string: the post is kept without its media kind"),
+    ({"forward_name": {"name": "x"}}, [(1,), (2,), (3,)],
+     "forward_name must be a string: the post is kept without its forward origin"),
 ], ids=["lone-surrogate", "media-list", "forward-name-object"])
-def test_bad_jsonl_values_next_to_good_ones(tmp_path: Path, record: dict[str, Any]) -> None:
+def test_bad_jsonl_values_next_to_good_ones(tmp_path: Path, record: dict[str, Any], stored: list[tuple[int]],
+                                           warning: str | None) -> None:
     db, f = tmp_path / "s.db", tmp_path / "in.jsonl"
     base = {"channel_id": 5, "date": 1790000000, "text": QUIET_TEXT}
     f.write_text("\n".join(json.dumps(x) for x in (
         {**base, "message_id": 1}, {**base, "message_id": 2, **record}, {**base, "message_id": 3})) + "\n")
     r = replay(f, "--db", db, "--alerts", "none")
     assert r.exit_code == 0 and r.exception is None, r.output
-    assert rows(db, "SELECT message_id FROM posts ORDER BY 1") == [(1,), (3,)]
+    assert rows(db, "SELECT message_id FROM posts ORDER BY 1") == stored
+    if warning:  # an optional field of the wrong type costs that field, as the other optional fields do
+        [line] = [ln for ln in r.stderr.splitlines() if "line 2" in ln]
+        assert line.startswith("warning") and warning in line, line
+        assert rows(db, "SELECT media, forward_name FROM posts WHERE message_id = 2") == [(None, None)]
 
 
 def test_null_export_date_next_to_good_ones(tmp_path: Path) -> None:

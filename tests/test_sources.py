@@ -601,6 +601,8 @@ def middle_line_kept(tmp_path: Path, field: str, value: Any) -> tuple[Path, Post
     ("forward_post_id", 2**63, f"forward_post_id {2**63} is out of range", "its forward origin"),
     ("channel_title", 5, "channel_title must be a string", "its channel's title"),
     ("channel_username", "my chan", 'channel_username "my chan" is not a Telegram username', "its channel's username"),
+    ("media", ["photo"], "media must be a string", "its media kind"),
+    ("forward_name", {"name": "Mash"}, "forward_name must be a string", "its forward origin"),
 ])
 def test_jsonl_bad_optional_field_keeps_the_post_with_a_warning(tmp_path: Path, field: str, value: Any, reason: str,
                                                                 without: str) -> None:

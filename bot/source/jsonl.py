@@ -117,14 +117,15 @@ def _entities_kept(value: Any, notes: list[str] | None) -> tuple[Entity, ...]:
     return tuple(kept)
 
 
-def _forward(d: dict[str, Any]) -> tuple[int | None, int | None]:
-    return _int(d, "forward_channel_id"), _int(d, "forward_post_id", minimum=1)
+def _forward(d: dict[str, Any]) -> tuple[int | None, int | None, str | None]:
+    """The forward origin (channel id, post id, name); BadInput when any part of it is bad."""
+    return _int(d, "forward_channel_id"), _int(d, "forward_post_id", minimum=1), _string(d, "forward_name")
 
 
 def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     """One JSON Lines record -> Post; raises KeyError (a missing field) or BadInput (a bad one,
-    named in its text). With `notes`, a bad optional field (edit date, formatting, forward ids,
-    album, channel title or username) is appended there and the post kept without it, as a
+    named in its text). With `notes`, a bad optional field (edit date, formatting, forward origin,
+    album, media kind, channel title or username) is appended there and the post kept without it, as a
     Desktop export's message is: its text is what the rules read."""
     text = d.get("text")
     if text is None:  # a post with no text (a photo alone) written as null, as when the key is left out
@@ -132,7 +133,6 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     if not isinstance(text, str):
         raise BadInput("text must be a string")
     check_text(text)
-    forward_name, media = _string(d, "forward_name"), _string(d, "media")  # of the wrong kind: still a skip
     channel_id = _int(d, "channel_id", required=True)
     message_id = _int(d, "message_id", required=True, minimum=1)
     date = _when(d.get("date"), "date")
@@ -141,7 +141,7 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     post_date(date, d["date"], "date")
     kept: list[str] | None = [] if notes is not None else None  # appended to `notes` once the post is sure to be read
     forward = _optional(kept, "its forward origin", lambda: _forward(d), None)
-    fwd_channel, fwd_post = forward or (None, None)
+    fwd_channel, fwd_post, forward_name = forward or (None, None, None)  # the origin is left out whole
     post = Post(
         channel_id=channel_id,  # type: ignore[arg-type]
         message_id=message_id,  # type: ignore[arg-type]
@@ -153,9 +153,9 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
         entities=_entities_kept(d.get("entities"), kept),
         forward_channel_id=fwd_channel,
         forward_post_id=fwd_post,
-        forward_name=forward_name if forward is not None else None,  # the origin is left out whole
+        forward_name=forward_name,
         grouped_id=_optional(kept, "its album (it is a post of its own)", lambda: _int(d, "grouped_id"), None),
-        media=media,
+        media=_optional(kept, "its media kind", lambda: _string(d, "media"), None),
     )
     if notes is not None and kept:
         notes.extend(kept)
