@@ -417,11 +417,14 @@ def search_fold(text: str) -> str | None:
     return folded if find_words(folded) != find_words(plain) else None
 
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls (but line breaks and tabs), and the bidi controls that reorder what follows them:
+# embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069, the LRM/RLM/ALM marks
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
     """Text a channel wrote, safe to print on a terminal: each control character (an ESC that
-    would start a colour, clear the screen or hide the rest of an alert) becomes U+FFFD, one
-    character for one, so offsets into the text still hold; line breaks and tabs stay."""
+    would start a colour, clear the screen or hide the rest of an alert) and each bidi control (a
+    U+202E that makes a channel's name or a line read backwards) becomes U+FFFD, one character for
+    one, so offsets into the text still hold; line breaks and tabs stay."""
     return _CONTROL_RE.sub("\ufffd", text)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.text import WORD_RE, find_urls, find_words, normalize, search_fold, tokenize, words
+from bot.text import WORD_RE, find_urls, find_words, normalize, printable, search_fold, tokenize, words
 
 ZWSP, ZWNJ, ZWJ, SHY, WJ, BOM = "\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff"
 ACUTE, GRAVE = "\u0301", "\u0300"
@@ -231,3 +231,25 @@ def test_format_characters_are_looked_for_wherever_this_python_has_them() -> Non
               if cp not in scanned and unicodedata.category(chr(cp)) == "Cf"]
     assert missed == [], f"Unicode {unicodedata.unidata_version}: format characters outside FORMAT_PLANES"
     assert normalize("де\U000e0020зертир") == "дезертир"  # a tag character, in plane 14: scanned
+
+
+# -- printable ------------------------------------------------------------------------------------
+
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from(sorted(_BIDI)), st.sampled_from("\x1b\x07\x9b\n\t"))))
+@settings(max_examples=500, deadline=None)
+@example("\u202eМосква с огоньком")
+def test_printable_never_lets_a_bidi_or_control_character_through(text: str) -> None:
+    """A channel named «\u202eкаеп» would make a terminal line read backwards; an ESC would recolour it."""
+    shown = printable(text)
+    assert len(shown) == len(text)  # one for one: highlight offsets still hold
+    assert not _BIDI & set(shown)
+    assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f for c in shown)
+    assert all(a == b or b == "\ufffd" for a, b in zip(text, shown))  # nothing else changes
+
+
+def test_printable_marks_a_bidi_override_visibly() -> None:
+    assert printable("Канал\u202eлортнок") == "Канал\ufffdлортнок"
+    assert printable("\u2067Москва\u2069 с огоньком\u200f") == "\ufffdМосква\ufffd с огоньком\ufffd"

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from ..config import ConfigError, load_config
+from ..text import printable
 
 if TYPE_CHECKING:  # the store (sqlite_utils) is imported by the commands that open one: not by `rules check`
     from ..store.db import Store
@@ -81,8 +82,9 @@ def counted(n: int, noun: str) -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print `error: message` on stderr and exit: the user's mistake never shows a traceback."""
-    click.echo(f"error: {message}", err=True)
+    """Print `error: message` on stderr and exit: the user's mistake never shows a traceback.
+    Printable: an error may name the store's channels, whose titles their channels chose."""
+    click.echo(f"error: {printable(message)}", err=True)
     sys.exit(code)
 
 

@@ -27,6 +27,7 @@ from ..rematch import Rematch, Stale, last_rowid, record_coverage, rematch, stal
 from ..source import Note, Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
 from ..store.db import Store
+from ..text import printable
 from ..worker import default_workers
 from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, counted, err, fail, open_store, out
 from .rules import load_or_fail
@@ -197,10 +198,10 @@ def _list(what: str, items: list[Skip]) -> None:
     commonest reasons of the rest."""
     items = sorted(items, key=_place)  # file by file, in file order (files are read side by side, by date)
     reasons = Counter(k.reason.split(" (")[0] for k in items[10:])  # of the rest: those above are listed
-    for k in items[:10]:
-        err().print(f"{what} {k}", markup=False, highlight=False)
+    for k in items[:10]:  # printable: a bad value quoted from the file is the file's text
+        err().print(printable(f"{what} {k}"), markup=False, highlight=False)
     if len(items) > 10:
-        err().print(f"... and {len(items) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5)),
+        err().print(printable(f"... and {len(items) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5))),
                     markup=False, highlight=False)
 
 
