@@ -29,7 +29,7 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
-    "search_posts", "count_search",
+    "search_posts", "count_search", "shown_link",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
@@ -167,16 +167,17 @@ def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 
         where.append(f"EXISTS (SELECT 1 FROM json_each(s.channels) WHERE value IN ({','.join('?' * len(ids)) or 'NULL'}))")
         args.extend(ids)
     sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, s.first_channel_id, "
-           "s.first_message_id FROM stories s "
+           "s.first_message_id, fc.username FROM stories s "
            "LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
+           "LEFT JOIN channels fc ON fc.id = s.first_channel_id "
            "WHERE " + " AND ".join(where) + " ORDER BY s.size DESC, s.last_date DESC, s.id LIMIT ?")
     rows = store.db.execute(sql, [*args, max(0, int(limit))]).fetchall()
     titles = {int(i): t or str(i) for i, t in store.db.execute("SELECT id, title FROM channels")}
     out: list[StoryRow] = []
-    for sid, size, chans, first, last, link, text, first_cid, first_mid in rows:
+    for sid, size, chans, first, last, link, text, first_cid, first_mid, first_username in rows:
         order = [int(c) for c in json.loads(chans or "[]")]
         out.append(StoryRow(int(sid), int(size or 1), [(c, titles.get(c, str(c))) for c in order], first or "",
-                            last or "", link or (post_link(first_cid, first_mid) if first_cid is not None else ""),
+                            last or "", shown_link(first_cid, first_mid, first_username, link) if first_cid is not None else "",
                             titles.get(first_cid, str(first_cid)) if first_cid is not None else "", text or ""))
     return out
 
@@ -205,7 +206,7 @@ def story_detail(store: Store, story_id: int, limit: int = 1000) -> list[StoryPo
            "WHERE p.story_id = ? ORDER BY p.date, p.channel_id, p.message_id LIMIT ?")
     out: list[StoryPost] = []
     for cid, mid, date, link, title, username, text, fcid, fpid, rules, deleted in store.db.execute(sql, [story_id, max(0, limit)]):
-        out.append(StoryPost(cid, mid, date or "", link or post_link(cid, mid, username), title or str(cid), text or "",
+        out.append(StoryPost(cid, mid, date or "", shown_link(cid, mid, username, link), title or str(cid), text or "",
                              sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else "",
                              deleted or ""))
     return out
@@ -427,7 +428,7 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
         if n >= limit:
             return
         n += 1
-        yield SearchHit(cid, title or str(cid), username or "", mid, link or post_link(cid, mid, username),
+        yield SearchHit(cid, title or str(cid), username or "", mid, shown_link(cid, mid, username, link),
                         date or "", body, float(score), tuple(q.spans(body)), deleted or "")
 
 
@@ -543,7 +544,7 @@ def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datet
            "LEFT JOIN channels c ON c.id = p.channel_id"
            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date, p.channel_id, p.message_id")
     for cid, mid, date, text, link, title, username, entities in store.db.execute(sql, args):
-        yield StoredPost(cid, mid, date or "", text or "", link or post_link(cid, mid, username),
+        yield StoredPost(cid, mid, date or "", text or "", shown_link(cid, mid, username, link),
                          title or str(cid), username or None, stored_links(text or "", entities))
 
 
@@ -576,12 +577,13 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         args.append(query.expression)
     sql = (
         "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.edit_date, p.text, "
-        "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, "
+        "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, fc.username, "
         "p.forward_channel_id, p.forward_post_id, p.forward_name, p.deleted_at, "
         "(SELECT json_group_array(json_array(m.rule, m.terms, m.hits)) FROM matches m "
         " WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1) "
         "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id LEFT JOIN stories s ON s.id = p.story_id "
-        "LEFT JOIN posts fp ON fp.channel_id = s.first_channel_id AND fp.message_id = s.first_message_id"
+        "LEFT JOIN posts fp ON fp.channel_id = s.first_channel_id AND fp.message_id = s.first_message_id "
+        "LEFT JOIN channels fc ON fc.id = s.first_channel_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY p.date, p.channel_id, p.message_id"
     )
@@ -591,18 +593,18 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
     except sqlite3.OperationalError as e:
         raise SearchError(f"export query failed: {e}") from None
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
-         fwd_cid, fwd_pid, fwd_name, deleted, matched) in cur:
+         first_username, fwd_cid, fwd_pid, fwd_name, deleted, matched) in cur:
         if query is not None and not query.matches(text or ""):  # as `search_posts` keeps them
             continue
         rule_list, terms, why = _rules_terms_matched(matched, text or "")
-        if first_link is None and first_cid is not None:
-            first_link = post_link(first_cid, first_mid)
+        if first_cid is not None:
+            first_link = shown_link(first_cid, first_mid, first_username, first_link)
         yield {  # a field with no value is None: null in JSON Lines (as in the alerts' file), empty in CSV and Excel
             "channel_id": cid,
             "channel_title": title or None,
             "username": username or None,
             "message_id": mid,
-            "link": link or post_link(cid, mid, username),
+            "link": shown_link(cid, mid, username, link),
             "date": date or None,
             "edited": edited or None,
             "text": text or "",  # a post with no text (a photo alone) has an empty one
@@ -629,6 +631,15 @@ def _rules_terms_matched(matched: str | None, text: str) -> tuple[list[str], lis
         except (TypeError, ValueError):
             log.warning("unreadable terms or hits of rule %s", rule)
     return [p[0] for p in pairs], list(terms), why
+
+
+def shown_link(channel_id: int, message_id: int, username: str | None, stored: str | None = None) -> str:
+    """A post's link as every face shows it: t.me/<username>/N once the store knows the channel's
+    username (a post stored before it was known keeps t.me/c/<id>/N in its row, a link that opens
+    only for the channel's members), else the stored link."""
+    if username:
+        return post_link(channel_id, message_id, username)
+    return stored or post_link(channel_id, message_id)
 
 
 def _forward_origin(channel_id: int | None, post_id: int | None, name: str | None) -> str:
