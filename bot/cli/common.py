@@ -123,27 +123,85 @@ def typed_query(words: tuple[str, ...] | list[str]) -> str:
     return " ".join(f'"{w}"' if len(w.split()) > 1 and not _QUOTES & set(w) else w for w in words)
 
 
-def parse_when(value: str | None, *, option: str = "--since") -> datetime | None:
-    """'2024-11-01', '2024-11-01T12:00', '2024-11-01T12:00+03:00', or relative '7d', '12h', '30m'."""
-    if value is None:
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", value)
+# every form --since and --until take, for their help (the chat's periods take the same spans)
+WHEN_FORMS = ("2024-11-20, 20.11.2024, 2024-11 (a month), 2024-11-20T10:00, 20.11.2024 10:00, "
+              "or a span back from now: 30m, 12h, 7d, 2w")
+
+_SPAN = re.compile(r"\s*(\d+)\s*(m|min|h|d|w)\s*", re.IGNORECASE)  # as the chat's /mute, /stats, /export periods
+_SPAN_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_RU_DATE = re.compile(r"\s*(\d{1,2}\.\d{1,2}\.\d{4})(?:[ T]+(\d{1,2}:\d{2})(:\d{2})?)?\s*")  # 20.11.2024 10:00
+_MONTH = re.compile(r"\s*(\d{4})-(\d{2})\s*")  # 2024-11: the ISO 8601 month
+# an ISO date as written: the day, and then perhaps the hour, minute, second and fraction
+_UNTIL_PARTS = re.compile(r"\s*\d{4}-?\d{2}-?\d{2}(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})([.,]\d+)?)?)?)?"
+                          r"\s*(?:Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?\s*", re.IGNORECASE)
+
+
+def _read_when(value: str, option: str) -> tuple[datetime, str | None]:
+    """The moment a --since/--until names (UTC) and the unit it is written to: "month", "day",
+    "hour", "minute", "second", or None for a span back from now or a time with a fraction (an
+    instant). Exits with one line naming the option when it is none of `WHEN_FORMS`."""
+    m = _SPAN.fullmatch(value)
     if m:
-        n, unit = int(m.group(1)), {"d": "days", "h": "hours", "m": "minutes"}[m.group(2)]
+        n, unit = int(m.group(1)), _SPAN_UNITS[m.group(2).lower()]
         try:
-            return datetime.now(timezone.utc) - timedelta(**{unit: n})
+            return datetime.now(timezone.utc) - timedelta(**{unit: n}), None
         except OverflowError:
             fail(f"{option} {value!r}: reaches before year 1; give a shorter span or a date")
+    m = _RU_DATE.fullmatch(value)
+    if m:  # the Russian day.month.year, as analysts write it
+        day, hm, sec = m.groups()
+        try:
+            dt = datetime.strptime(" ".join(filter(None, [day, hm and hm + (sec or "")])),
+                                   "%d.%m.%Y" + (" %H:%M" if hm else "") + (":%S" if sec else ""))
+        except ValueError:
+            fail(f"{option} {value!r}: no such day or time (day.month.year, as 20.11.2024 or 20.11.2024 10:00)")
+        return dt.replace(tzinfo=timezone.utc), "second" if sec else "minute" if hm else "day"
+    m = _MONTH.fullmatch(value)
+    if m:
+        if not 1 <= int(m.group(2)) <= 12:
+            fail(f"{option} {value!r}: no such month (year-month, as 2024-11)")
+        return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=timezone.utc), "month"
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        fail(f"{option} {value!r}: expected a date like 2024-11-01, 2024-11-01T12:00 or a span like 7d, 12h")
-    if not dt.tzinfo:
-        return dt.replace(tzinfo=timezone.utc)
-    try:  # in UTC now, as the store keeps dates: 0001-01-01T00:00+01:00 has no UTC date
-        return dt.astimezone(timezone.utc)
-    except OverflowError:
-        fail(f"{option} {value!r}: out of range once read as UTC; give a date between the years 1 and 9999")
+        fail(f"{option} {value!r}: expected a date like 2024-11-01, 20.11.2024, 2024-11, 2024-11-01T12:00 "
+             "or a span like 7d, 12h, 2w")
+    if dt.tzinfo:
+        try:  # in UTC now, as the store keeps dates: 0001-01-01T00:00+01:00 has no UTC date
+            dt = dt.astimezone(timezone.utc)
+        except OverflowError:
+            fail(f"{option} {value!r}: out of range once read as UTC; give a date between the years 1 and 9999")
+    return dt.replace(tzinfo=timezone.utc) if not dt.tzinfo else dt, _iso_unit(value)
+
+
+def _iso_unit(value: str) -> str | None:
+    """The last unit an ISO date as written names: day, hour, minute, second; None with a fraction."""
+    m = _UNTIL_PARTS.fullmatch(value)
+    if m is None:
+        return None
+    hour, minute, second, fraction = m.groups()
+    if fraction is not None:
+        return None
+    return "second" if second is not None else "minute" if minute is not None else "hour" if hour is not None else "day"
+
+
+def parse_when(value: str | None, *, option: str = "--since") -> datetime | None:
+    """A --since as `WHEN_FORMS` lists them (UTC unless an ISO date gives an offset): '2024-11-01',
+    '20.11.2024', '2024-11' (its first day), '2024-11-01T12:00+03:00', '20.11.2024 12:00', or a
+    span back from now: '30m', '12h', '7d', '2w'."""
+    if value is None:
+        return None
+    return _read_when(value, option)[0]
+
+
+def until_end(start: datetime, unit: str | None) -> datetime:
+    """The end (left out) of the period an --until names: `start` plus the whole of its last unit
+    (the day of 2024-11-20, the month of 2024-11, the minute of 10:00); `start` for an instant."""
+    if unit == "month":
+        return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    step = {"day": timedelta(days=1), "hour": timedelta(hours=1), "minute": timedelta(minutes=1),
+            "second": timedelta(seconds=1)}.get(unit or "", timedelta(0))
+    return start + step
 
 
 class WhenParam(click.ParamType):
@@ -155,48 +213,26 @@ class WhenParam(click.ParamType):
         return parse_when(value, option=f"--{param.name}" if param else "date")
 
 
-# a date as --until takes it: the day, and then perhaps the hour, minute, second and fraction
-_UNTIL_PARTS = re.compile(r"\s*\d{4}-?\d{2}-?\d{2}(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})([.,]\d+)?)?)?)?"
-                          r"\s*(?:Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?\s*", re.IGNORECASE)
-
-
-def until_step(value: str) -> timedelta:
-    """How much an --until as written is extended so that it includes the whole of its last unit:
-    a day for 2024-11-20, an hour for 2024-11-20T10, a minute for 2024-11-20T10:00, a second for
-    10:00:05; nothing for a span (7d) or a time with a fraction of a second (an instant)."""
-    m = _UNTIL_PARTS.fullmatch(value)
-    if m is None:
-        return timedelta(0)
-    hour, minute, second, fraction = m.groups()
-    if fraction is not None:
-        return timedelta(0)
-    if second is not None:
-        return timedelta(seconds=1)
-    if minute is not None:
-        return timedelta(minutes=1)
-    if hour is not None:
-        return timedelta(hours=1)
-    return timedelta(days=1)
-
-
 class UntilParam(WhenParam):
-    """Like WHEN, but --until names the last day, hour, minute or second it includes: a bare day
-    (2024-11-20) means the end of that day, 2024-11-20T10:00 the end of that minute, so
-    `--since D --until D` is the whole day D and `--since 10:00 --until 10:00` the whole minute
-    (the period is since <= date < the returned end). Every command's --until reads dates so."""
+    """Like WHEN, but --until names the last month, day, hour, minute or second it includes: a
+    bare day (2024-11-20, 20.11.2024) means the end of that day, 2024-11 the end of that month,
+    2024-11-20T10:00 the end of that minute, so `--since D --until D` is the whole day D and
+    `--since 10:00 --until 10:00` the whole minute (the period is since <= date < the returned
+    end). Every command's --until reads dates so."""
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        dt = super().convert(value, param, ctx)
-        if isinstance(value, str):
-            try:
-                dt += until_step(value)
-            except OverflowError:  # 9999-12-31: its end is the end of time
-                dt = datetime.max.replace(tzinfo=dt.tzinfo)
-        return dt
+        if isinstance(value, datetime):
+            return value
+        dt, unit = _read_when(value, f"--{param.name}" if param else "date")
+        try:
+            return until_end(dt, unit)
+        except (OverflowError, ValueError):  # 9999-12-31, 9999-12: its end is the end of time
+            return datetime.max.replace(tzinfo=dt.tzinfo)
 
 
 # what every --until's help says of it
-UNTIL_HELP = "a bare day includes that whole day, 2024-11-20T10:00 that whole minute"
+UNTIL_HELP = ("a bare day includes that whole day, 2024-11-20T10:00 that whole minute, 2024-11 that whole month; "
+              "also 20.11.2024, 20.11.2024 10:00, or a span back from now: 30m, 12h, 7d, 2w")
 
 
 def shown_until(until: datetime) -> str:

@@ -21,6 +21,7 @@ from .common import (
     UNTIL,
     UNTIL_HELP,
     WHEN,
+    WHEN_FORMS,
     broken_pipe,
     check_channels,
     check_rules,
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only posts matched by this rule (any case; repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
-@click.option("--since", type=WHEN, help="Posts from this date on (2024-11-01, 2024-11-01T12:00, 7d, ...).")
+@click.option("--since", type=WHEN, help=f"Posts from this date on ({WHEN_FORMS}).")
 @click.option("--until", type=UNTIL, help=f"Posts up to this date ({UNTIL_HELP}).")
 @click.option("--search", "search", metavar="TEXT", multiple=True,
               help='Only posts containing these words (any inflection), read as `tgwatch search` reads its words: '

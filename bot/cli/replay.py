@@ -29,7 +29,7 @@ from ..source.export import NOT_A_CHANNEL
 from ..store.db import Store
 from ..text import printable
 from ..worker import default_workers
-from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, config_groups, counted, err, fail, open_store, out
+from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, config_groups, counted, err, fail, open_store, out
 from .rules import load_or_fail
 
 
@@ -37,7 +37,7 @@ from .rules import load_or_fail
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store (created if missing).")
-@click.option("--since", type=WHEN, help="Skip posts older than this (2024-11-01, 7d, ...).")
+@click.option("--since", type=WHEN, help=f"Skip posts older than this ({WHEN_FORMS}).")
 @click.option("--alerts", "alerts", default="terminal", show_default=True, metavar="terminal|none|FILE.jsonl",
               help="Where new alerts go.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)

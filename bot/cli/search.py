@@ -18,6 +18,7 @@ from .common import (
     UNTIL,
     UNTIL_HELP,
     WHEN,
+    WHEN_FORMS,
     check_channels,
     check_span,
     counted,
@@ -63,7 +64,7 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
-@click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
+@click.option("--since", type=WHEN, help=f"Only posts from this date on ({WHEN_FORMS}).")
 @click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
 @click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many posts.")
 def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], since: datetime | None,

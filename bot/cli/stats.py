@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..report.stats import matches_per_day, stats_png, stats_text
 from ..store.read import stored_range
-from .common import DEFAULT_DB, UNTIL, UNTIL_HELP, WHEN, after_newest, check_span, fail, note_outside_stored, open_store, out
+from .common import DEFAULT_DB, UNTIL, UNTIL_HELP, WHEN, WHEN_FORMS, after_newest, check_span, fail, note_outside_stored, open_store, out
 
 __all__ = ["stats"]
 
@@ -89,7 +89,7 @@ def _grouped(counts: dict[str, int], step: str) -> dict[str, int]:
 
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
-@click.option("--since", type=WHEN, help=f"From this date (default: the start of the {DEFAULT_DAYS} whole days (UTC) ending with --until's day).")
+@click.option("--since", type=WHEN, help=f"From this date ({WHEN_FORMS}; default: the start of the {DEFAULT_DAYS} whole days (UTC) ending with --until's day).")
 @click.option("--until", type=UNTIL, help=f"Up to this date (default: the newest stored post's; {UNTIL_HELP}).")
 @click.option("--png", "png", metavar="FILE", help="Also draw the chart the chat's /stats sends, to this PNG file.")
 def stats(db_path: str, since: datetime | None, until: datetime | None, png: str | None) -> None:

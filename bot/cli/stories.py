@@ -16,6 +16,7 @@ from .common import (
     UNTIL,
     UNTIL_HELP,
     WHEN,
+    WHEN_FORMS,
     Count,
     DEFAULT_DB,
     check_channels,
@@ -48,7 +49,7 @@ def _day_after(when: datetime) -> datetime:
 
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
-@click.option("--since", type=WHEN, help="Only stories last seen at or after this (2024-11-01, 7d, ...) "
+@click.option("--since", type=WHEN, help=f"Only stories last seen at or after this ({WHEN_FORMS}) "
               "[default: a day before --until, else before the newest stored post].")
 @click.option("--until", type=UNTIL, help=f"Only stories first seen up to this date ({UNTIL_HELP}).")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (any case; repeatable).")
