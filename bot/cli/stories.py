@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Iterable, Iterator
 
 import click
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -28,7 +33,7 @@ from .common import (
     shown_until,
 )
 
-__all__ = ["stories", "story"]
+__all__ = ["stories", "story", "cut_middle", "cut_names"]
 
 DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
 
@@ -45,6 +50,76 @@ def _day_after(when: datetime) -> datetime:
         return when + DEFAULT_SPAN
     except OverflowError:
         return datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _prefix(text: str, cells: int) -> str:
+    """The longest start of `text` that takes at most `cells` terminal cells."""
+    n = 0
+    while n < len(text) and cell_len(text[:n + 1]) <= cells:
+        n += 1
+    return text[:n]
+
+
+def _suffix(text: str, cells: int) -> str:
+    """The longest end of `text` that takes at most `cells` terminal cells."""
+    n = 0
+    while n < len(text) and cell_len(text[len(text) - n - 1:]) <= cells:
+        n += 1
+    return text[len(text) - n:]
+
+
+def cut_middle(name: str, width: int, head: int | None = None) -> str:
+    """`name` in at most `width` terminal cells: whole when it fits, else its start and its end
+    around «…» (`head` cells of the start, by default half): «Москва с огоньком Live» is
+    «Москва с…ьком Live», not «Москва с о…», which «Москва с огоньком» would give too."""
+    if cell_len(name) <= width:
+        return name
+    if width <= 1:
+        return "…" if width == 1 else ""
+    room = width - 1
+    start = _prefix(name, (room + 1) // 2 if head is None else min(max(head, 0), room)).rstrip()
+    return start + "…" + _suffix(name, room - cell_len(start)).lstrip()
+
+
+@lru_cache(maxsize=64)
+def _cut_names(names: tuple[str, ...], width: int) -> dict[str, str]:
+    shown = {n: cut_middle(n, width) for n in names}
+    alike: dict[str, list[str]] = {}
+    for n, cut in shown.items():
+        alike.setdefault(cut, []).append(n)
+    room = width - 1
+    for cut, same in alike.items():
+        if len(same) < 2:
+            continue
+        taken = {c for c in shown.values() if c != cut}
+        # another split, the nearest the middle that tells these names apart (and from the others)
+        for head in sorted(range(room + 1), key=lambda h: (abs(h - (room + 1) // 2), h)):
+            cuts = {n: cut_middle(n, width, head) for n in same}
+            if len(set(cuts.values())) == len(same) and not taken & set(cuts.values()):
+                shown.update(cuts)
+                break
+    return shown
+
+
+def cut_names(names: Iterable[str], width: int) -> dict[str, str]:
+    """Each of `names` as `cut_middle` fits it in `width` cells; names that would still look alike
+    («Новости Москвы 24» and «Новости Питера 24» in a narrow column) are cut elsewhere, where they differ."""
+    return _cut_names(tuple(sorted(set(names))), max(0, width))
+
+
+class _Names:
+    """A table cell of channel names, one a line, each cut to the column's width at render time
+    (`cut_names` over every name in the table, so two rows never show two channels alike)."""
+
+    def __init__(self, lines: list[str], every: tuple[str, ...]) -> None:
+        self.lines, self.every = lines, every
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Text("\n".join(self.lines)).__rich_measure__(console, options)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        shown = cut_names(self.every, options.max_width)
+        yield Text("\n".join(shown.get(n, n) for n in self.lines), no_wrap=True, overflow="ellipsis")
 
 
 @click.command()
@@ -106,22 +181,29 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
     # as the longest link, the lines under the link are cut short, and the other columns share the rest
     table.add_column("first post (UTC), last seen", no_wrap=True, overflow="ellipsis",
                      min_width=link_width, max_width=link_width)
-    # a channel a line, cut with "…" when too long for the column: wrapped in a narrow terminal, a
-    # list joined with commas broke inside names and left lines starting with a comma
+    # a channel a line, cut in the middle with "…" when too long for the column (so «Москва с
+    # огоньком» and «… Live» stay two): wrapped in a narrow terminal, a list joined with commas
+    # broke inside names and left lines starting with a comma
     table.add_column("channels", ratio=2, no_wrap=True, overflow="ellipsis")
     table.add_column("headline", ratio=3, overflow="fold")
+
+    def name(title: str) -> str:  # printable: an ESC is no colour, a U+202E turns no line round
+        return printable(" ".join(title.split()))
+
+    every = tuple({name(t) for r in rows for _, t in r.channels} | {name(r.first_title) for r in rows})
+    first_names = cut_names(every, (link_width or 0) - 17)  # the first post's line: its time, its channel
     for r in rows:
         head = r.first_text.strip().split("\n", 1)[0]
         head = head[:80] + ("…" if len(head) > 80 else "")
+        title = name(r.first_title)
         first = "\n".join(filter(None, [
             r.first_link,
-            f"{_when(r.first_date)} {r.first_title}".strip(),
+            f"{_when(r.first_date)} {first_names.get(title, title) if link_width and link_width > 18 else title}".strip(),
             f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
-        channels = "\n".join(" ".join(t.split()) for _, t in r.channels)
-        cells = (f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}", first, channels, head)
         # Text: a "[...]" in a title or headline is not markup; printable: nor is an ESC a colour
-        table.add_row(*(Text(printable(cell)) for cell in cells))
+        table.add_row(Text(f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}"), Text(printable(first)),
+                      _Names([name(t) for _, t in r.channels], every), Text(printable(head)))
     c.print(table)
 
 
