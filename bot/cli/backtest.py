@@ -36,6 +36,7 @@ from .common import (
     UNTIL,
     UNTIL_HELP,
     WHEN,
+    WHEN_FORMS,
     check_channels,
     check_span,
     config_groups,
@@ -84,7 +85,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder NAME is looked up in.")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
-@click.option("--since", type=WHEN, help="Only posts from this date on (2024-11-01, 7d, ...).")
+@click.option("--since", type=WHEN, help=f"Only posts from this date on ({WHEN_FORMS}).")
 @click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
 @click.option("--samples", default=5, show_default=True, type=Count(0), help="Show this many of the latest hits.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
