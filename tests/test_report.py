@@ -169,7 +169,7 @@ def test_empty_store_says_no_matches(tmp_path: Path) -> None:
     assert rule_stats(store, since=SINCE, now=NOW) == []
     assert stats_text(store, since=SINCE, now=NOW).endswith("\nno matches")
     assert heartbeat_text(store, now=NOW, channels_watched=0) == "watching 0 channels, 0 posts, 0 alerts in 24 h"
-    assert status_text(store, now=NOW).splitlines()[1:] == ["Alerts today (UTC): 0", "Errors: none", "Channels watched: 0"]
+    assert status_text(store, now=NOW).splitlines()[1:] == ["Alerts today (since 00:00 UTC): 0", "Errors: none", "Channels watched: 0"]
     assert channel_activity(store, now=NOW) == []
 
 
@@ -320,7 +320,7 @@ def test_status_lists_channels_lag_alerts_today_and_errors(world) -> None:
     lines = text.splitlines()
     assert lines[:5] == [
         "tgwatch status, 2024-11-20 22:00 UTC",
-        "Alerts today (UTC): 1 (1 sent)",
+        "Alerts today (since 00:00 UTC): 1 (1 sent)",
         "Errors: 2",
         "- Closed (@closed): banned (CHANNEL_PRIVATE)",
         "- flood wait 300 s on GetHistory",
@@ -332,8 +332,22 @@ def test_status_lists_channels_lag_alerts_today_and_errors(world) -> None:
     assert "- Daily digest (@daily): last post 2024-11-20 12:00 UTC (10 h ago), up to date" in lines
     assert "- Lively: last post 2024-11-20 21:30 UTC (30 min ago)" in lines
     assert "- Mash (@mash): last post 2024-11-20 08:00 UTC (14 h ago)" in lines
+    # 01:00 in Moscow: the analysts' day began an hour ago, and post 16's alert (11:00 MSK) was yesterday's
     moscow = status_text(store, now=NOW, tz=ZoneInfo("Europe/Moscow"))
-    assert moscow.startswith("tgwatch status, 2024-11-21 01:00 MSK\nAlerts today (UTC): 1 (1 queued)")
+    assert moscow.startswith("tgwatch status, 2024-11-21 01:00 MSK\nAlerts today (since 00:00 MSK): 0\n")
+
+
+def test_alerts_today_counts_from_midnight_in_the_analysts_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 02:00 in Moscow "today" counted from 03:00 MSK the day before (UTC midnight): the alert
+    raised at 23:00 MSK yesterday evening was counted as today's."""
+    store = Store(tmp_path / "t.db")
+    feed(store, [post(MASH, 1, at(19, 20), "В Подольске задержан дезертир"),  # 23:00 MSK on the 19th
+                 post(MASH, 2, at(19, 21, 30), "Ракетный удар по нефтебазе")], monkeypatch)  # 00:30 MSK on the 20th
+    moscow = ZoneInfo("Europe/Moscow")
+    two_am = datetime(2024, 11, 20, 2, 0, tzinfo=moscow)
+    assert status_text(store, now=two_am, tz=moscow).splitlines()[1] == "Alerts today (since 00:00 MSK): 1 (1 queued)"
+    # the same moment on a UTC clock: 23:00 on the 19th, both alerts are that day's
+    assert status_text(store, now=two_am).splitlines()[1] == "Alerts today (since 00:00 UTC): 2 (2 queued)"
 
 
 def test_muted_alerts_are_not_counted_as_alerts_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,7 +355,7 @@ def test_muted_alerts_are_not_counted_as_alerts_today(tmp_path: Path, monkeypatc
     alerts = feed(store, [post(MASH, 1, at(20, 9), "В Подольске задержан дезертир"),
                           post(MASH, 2, at(20, 10), "Ракетный удар по нефтебазе")], monkeypatch)
     store.mark_alert(alerts[2], "muted")
-    assert status_text(store, now=NOW).splitlines()[1] == "Alerts today (UTC): 1 (1 queued)"
+    assert status_text(store, now=NOW).splitlines()[1] == "Alerts today (since 00:00 UTC): 1 (1 queued)"
     assert heartbeat_text(store, now=NOW, channels_watched=1).endswith("2 posts, 1 alert in 24 h")
     assert [(s.rule, s.alerts) for s in rule_stats(store, since=SINCE, now=NOW)] == [("desertion", 1), ("strike", 1)]
 

@@ -115,6 +115,14 @@ def _when(dt: datetime | None, tz: tzinfo | None = None) -> str:
     return f"{dt.astimezone(tz or timezone.utc):%Y-%m-%d %H:%M %Z}"
 
 
+def _midnight(now: datetime, tz: tzinfo | None) -> datetime:
+    """The start of `now`'s day in `tz` (UTC without one): "today" as the analysts' clock reads it.
+    A day that begins in a clock change (no 00:00 that night) begins at its first hour."""
+    zone = tz or timezone.utc
+    local = datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+    return _utc(local).astimezone(zone)
+
+
 def _span(since: datetime, now: datetime, tz: tzinfo | None) -> str:
     a, b = since.astimezone(tz or timezone.utc), now.astimezone(tz or timezone.utc)
     return f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M} {_zone_name(tz)}"
@@ -375,7 +383,8 @@ def _fitted(items: list[str], room: int, what: str) -> list[str]:
 def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = None,
                 errors: list[str] | None = None, tz: tzinfo | None = None, max_channels: int = 60,
                 watched: Collection[int] | None = None) -> str:
-    """/status as plain text: the alerts raised today (the UTC day of now) by state; the errors
+    """/status as plain text: the alerts raised today (since midnight of now's day in `tz`, UTC without
+    one: the analysts' day) by state; the errors
     (channels whose status is not 'ok', then `errors`); the channels watched (`watched`, bare ids:
     the store also holds channels no longer configured or gone private), overdue ones first,
     with their last post and how far behind each is (`behind`: channel id, bare or marked -> posts
@@ -384,11 +393,12 @@ def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = 
     now = _utc(now)
     lag = {bare_id(int(k)): int(v) for k, v in (behind or {}).items()}
     channels = channel_activity(store, now=now)
-    day = datetime.combine(now.date(), time(), tzinfo=timezone.utc)
+    day = _midnight(now, tz)
     by_state = _alerts_since(store, day, now)
     detail = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])))
     lines = [f"tgwatch status, {_when(now, tz)}",
-             f"Alerts today (UTC): {sum(by_state.values())}" + (f" ({detail})" if detail else "")]
+             f"Alerts today (since {day.astimezone(tz or timezone.utc):%H:%M %Z}): {sum(by_state.values())}"
+             + (f" ({detail})" if detail else "")]
     names = {c.id: c.name for c in channels}
     problems = [f"- {names.get(cid, cid)}: {status}" + (f" ({error})" if error else "")
                 for cid, status, error in store.db.execute(
