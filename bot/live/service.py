@@ -116,7 +116,6 @@ class Service:
             self.sender.on_migrated = self.chat.allow  # an alert chat upgraded to a supergroup
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
         self.last_poll: datetime | None = None
-        self.warned_silent: set[int] = set()
         self.warned_behind = False
         self._rules_generation = 0  # rules changes made so far: only the newest one's matcher is put in use
         self._rebuilds: set[asyncio.Task[None]] = set()
@@ -268,13 +267,14 @@ class Service:
         """Warn once when a channel that usually posts often has gone silent for much longer, or
         when tgwatch itself has fallen behind (no successful poll for three intervals)."""
         now = now or self.clock()
-        for a in channel_activity(self.store, now=now, factor=self.config.silence_factor):
-            if a.silent_warning and a.id not in self.warned_silent:
-                self.warned_silent.add(a.id)
+        activity = channel_activity(self.store, now=now, factor=self.config.silence_factor)
+        warned = self.store.silence_warned()  # kept in the store: a restart does not warn again
+        self.store.clear_silence([a.id for a in activity if not a.silent_warning and a.id in warned])
+        for a in activity:
+            if a.silent_warning and a.id not in warned:
+                self.store.warn_silence(a.id, iso(now) or "")  # first: a crash after never tells it twice
                 await self.sender.notify(f"⚠️ {a.name} has been silent for {duration(a.silent_for or timedelta())} "
                                          f"(it usually posts every {duration(a.typical_gap or timedelta())})")
-            elif not a.silent_warning:
-                self.warned_silent.discard(a.id)
         limit = timedelta(minutes=3 * self.config.poll_minutes)
         if self.last_poll is not None and now - self.last_poll > limit and not self.warned_behind:
             self.warned_behind = True

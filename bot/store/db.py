@@ -606,6 +606,22 @@ class Store:
                               [channel_id, grouped_id]).fetchone()
         return row[0] if row else None
 
+    # -- silence warnings ----------------------------------------------------------------------------
+
+    def silence_warned(self) -> set[int]:
+        """The channels the analysts have been warned about as silent, and not seen posting since."""
+        return {int(r[0]) for r in self.db.execute("SELECT channel_id FROM silence_warnings")}
+
+    def warn_silence(self, channel_id: int, at: str) -> None:
+        """Record that the analysts are being warned that a channel went silent (at `at`, ISO)."""
+        self.db.execute("INSERT OR REPLACE INTO silence_warnings (channel_id, warned_at) VALUES (?, ?)", [channel_id, at])
+
+    def clear_silence(self, channel_ids: Collection[int]) -> None:
+        """The channels posting again: a later silence of theirs is warned about anew."""
+        if channel_ids:
+            self.db.execute(f"DELETE FROM silence_warnings WHERE channel_id IN ({','.join('?' * len(channel_ids))})",
+                            list(channel_ids))
+
     # -- chat: mutes, feedback, rule changes ---------------------------------------------------------
 
     def mute(self, rule: str, until: str, *, channel_id: int | None = None, by_user: int | None = None) -> None:

@@ -180,6 +180,13 @@ def _m10_rule_coverage(db: sqlite_utils.Database) -> None:
     db["rule_coverage"].create({"rule": str, "digest": str, "through": int, "updated_at": str}, pk="rule", if_not_exists=True)
 
 
+def _m11_silence_warnings(db: sqlite_utils.Database) -> None:
+    """The channels the analysts were warned about as silent (`Service.watchdog`), with when: kept
+    in the store, so a restart does not warn again about a silence that still holds. An older
+    store has none: a silence going on at the upgrade is told once more."""
+    db["silence_warnings"].create({"channel_id": int, "warned_at": str}, pk="channel_id", if_not_exists=True)
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
-              _m8_deleted, _m9_refold, _m10_rule_coverage]
+              _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings]
 SCHEMA_VERSION = len(MIGRATIONS)

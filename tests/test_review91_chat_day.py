@@ -1,0 +1,43 @@
+"""The analysts' chat after helper-87's review (helper-91): what /status, /stats, the mutes, /story
+and the silence warning say, as the analysts meet them. Real TelegramClients against the offline
+server, real SQLite files; each test asserts what the analysts' chat shows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .fake_telegram import FakeTelegram, eventually
+from .test_chat import PLAIN
+from .test_live import SHOT, channels, notices
+from .test_live import running as running_user
+
+
+def silence_warnings(fake: FakeTelegram) -> list[str]:
+    return [t for t in notices(fake) if "has been silent" in t]
+
+
+def test_a_restart_does_not_repeat_a_silence_warning_that_still_holds(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The channels already warned about lived in memory only: after each restart (a deploy, a
+    systemd restart) the next watchdog run told the analysts again that SHOT is silent."""
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+
+    async def go() -> None:
+        channels(fake)
+        for i in range(12):  # SHOT posts every 10 minutes, then nothing for ten hours
+            fake.publish(SHOT, f"{PLAIN} ({i})", date=t0 - timedelta(hours=12) + timedelta(minutes=10 * i), push=False)
+        async with running_user(fake, tmp_path) as service:
+            await service.watchdog(now=t0)
+            assert len(silence_warnings(fake)) == 1 and "SHOT (@shot_shot)" in silence_warnings(fake)[0]
+        async with running_user(fake, tmp_path) as service:  # restarted: SHOT is still silent
+            await service.watchdog(now=t0 + timedelta(minutes=15))
+            assert len(silence_warnings(fake)) == 1, silence_warnings(fake)
+            fake.publish(SHOT, PLAIN + " (снова)", date=t0 + timedelta(minutes=20))  # it posts again
+            await eventually(lambda: service.store.count("posts") == 13)
+            await service.watchdog(now=t0 + timedelta(minutes=30))
+            assert len(silence_warnings(fake)) == 1
+        async with running_user(fake, tmp_path) as service:  # ...and falls silent again: told anew
+            await service.watchdog(now=t0 + timedelta(hours=10))
+            assert len(silence_warnings(fake)) == 2 and "silent for 9.7 h" in silence_warnings(fake)[1]
+    asyncio.run(go())
