@@ -772,8 +772,8 @@ def test_a_mute_that_ran_out_is_not_unmuted_and_durations_may_have_a_space(fake:
             assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1 d")).text
             clock.now += timedelta(hours=3)
             assert (await ask(fake, "/unmute desertion")).text == "desertion was not muted."  # it ran out at 14:00
-            assert (await ask(fake, "/unmute_channel @mash")).text == "🔔 @mash unmuted."
-            assert (await ask(fake, "/unmute_channel @mash")).text == "@mash was not muted."
+            assert (await ask(fake, "/unmute_channel @mash")).text == "🔔 Mash (@mash) unmuted."
+            assert (await ask(fake, "/unmute_channel @mash")).text == "Mash (@mash) was not muted."
     run(go())
 
 

@@ -49,7 +49,7 @@ def test_mute_channel_by_its_title_as_the_cli_takes_it(commands: Commands) -> No
     r = ask(commands, "/mute_channel Сводка 24 1d")
     assert "muted for every rule until 2026-11-25 15:00 MSK" in r.html, r.html
     assert commands.store.muted("desertion", SVODKA, iso(NOW) or "") is not None
-    assert ask(commands, "/unmute_channel сводка 24").html == "🔔 сводка 24 unmuted."
+    assert ask(commands, "/unmute_channel сводка 24").html == "🔔 Сводка 24 unmuted."  # as it is named
     assert commands.store.muted("desertion", SVODKA, iso(NOW) or "") is None
     # a reference that is no channel at all still says so, in one line
     assert ask(commands, "/mute_channel Нет такого 1d").html == "/mute_channel: no stored channel &#x27;Нет такого&#x27;"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .fake_telegram import FakeTelegram, eventually
-from .test_chat import PLAIN
+from .test_chat import ANALYST, DESERTION, PLAIN, alerts, ask, button_data, running
 from .test_live import SHOT, channels, notices
 from .test_live import running as running_user
 
@@ -40,4 +40,26 @@ def test_a_restart_does_not_repeat_a_silence_warning_that_still_holds(fake: Fake
         async with running_user(fake, tmp_path) as service:  # ...and falls silent again: told anew
             await service.watchdog(now=t0 + timedelta(hours=10))
             assert len(silence_warnings(fake)) == 2 and "silent for 9.7 h" in silence_warnings(fake)[1]
+    asyncio.run(go())
+
+
+def test_mute_and_unmute_answers_name_the_channel_not_the_id_typed(fake: FakeTelegram, tmp_path: Path) -> None:
+    """«/mute_channel 1800000001 1d» answered «🔕 1800000001 muted for every rule…»: the analyst who
+    copied an id from a link could not tell from the answer which channel went quiet."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            r = await ask(fake, f"/mute_channel {SHOT} 1d")
+            assert r.text.startswith("🔕 SHOT (@shot_shot) muted for every rule until "), r.text
+            assert "🔕 SHOT (@shot_shot): every rule, until " in (await ask(fake, "/rules")).text
+            assert (await ask(fake, f"/unmute_channel -100{SHOT}")).text == "🔔 SHOT (@shot_shot) unmuted."
+            assert (await ask(fake, "/unmute_channel @shot_shot")).text == "SHOT (@shot_shot) was not muted."
+            alert = next(m for m in alerts(fake) if "Дезертирство" in m.text)
+            data = next(button_data(b) for row in alert.reply_markup.rows for b in row.buttons
+                        if button_data(b).startswith(b"mc:"))
+            fake.press_button(ANALYST, alert.id, data)  # «mute the channel for this rule for 1 d»
+            answer = await eventually(lambda: next((m for m in fake.chat if m.text.startswith("🔕 desertion muted for")), None))
+            assert answer.text.startswith("🔕 desertion muted for SHOT (@shot_shot) until "), answer.text
+            assert service.store.count("mutes") == 1
     asyncio.run(go())

@@ -264,11 +264,10 @@ class Commands:
         """The channel mutes running (/mute_channel, and a rule muted for a channel by an alert's
         button), one line each: shown nowhere else, a week's mute would be forgotten."""
         rows = self.store.db.execute(
-            "SELECT coalesce(nullif(c.title, ''), m.channel_id), m.rule, m.until FROM mutes m "
-            "LEFT JOIN channels c ON c.id = m.channel_id WHERE m.channel_id IS NOT NULL AND m.until > ? "
-            "ORDER BY m.until, m.rule", [iso(now)])
-        return [f"🔕 {html.escape(str(title))}: {'every rule' if rule == '*' else html.escape(str(rule))}, "
-                f"until {local_time(str(until), self.config.zone)}" for title, rule, until in rows]
+            "SELECT m.channel_id, m.rule, m.until FROM mutes m WHERE m.channel_id IS NOT NULL AND m.until > ? "
+            "ORDER BY m.until, m.rule", [iso(now)]).fetchall()
+        return [f"🔕 {html.escape(self._channel_name(int(cid)))}: {'every rule' if rule == '*' else html.escape(str(rule))}, "
+                f"until {local_time(str(until), self.config.zone)}" for cid, rule, until in rows]
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "/rule NAME")
@@ -349,7 +348,8 @@ class Commands:
         if not ids:
             raise CommandError(f"no stored channel {_echo(ref)}")
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(_clip(ref))} muted for every rule until {local_time(until, self.config.zone)}.")
+        return Reply(f"🔕 {html.escape(self._channel_name(ids[0]))} muted for every rule until "
+                     f"{local_time(until, self.config.zone)}.")
 
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
         ref = args.strip()
@@ -359,7 +359,8 @@ class Commands:
         if not ids:  # a typo must not read as "that channel is not muted"
             raise CommandError(f"no stored channel {_echo(ref)}")
         n = sum(self.store.unmute_channel(i, iso(self.clock()) or "") for i in ids)
-        return Reply(f"🔔 {html.escape(_clip(ref))} unmuted." if n else f"{html.escape(_clip(ref))} was not muted.")
+        name = html.escape(", ".join(self._channel_name(i) for i in ids))
+        return Reply(f"🔔 {name} unmuted." if n else f"{name} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:
         rules: list[str] = []
@@ -567,6 +568,15 @@ class Commands:
         """Every command's name, for a did-you-mean."""
         return [n[4:] for n in dir(self) if n.startswith("cmd_")]
 
+    def _channel_name(self, channel_id: int) -> str:
+        """A stored channel as answers name it, as /status does: «SHOT (@shot_shot)», its title or
+        @username alone when only one is known, else its id."""
+        row = self.store.channel(channel_id) or {}
+        title, username = str(row.get("title") or ""), row.get("username")
+        if title and username:
+            return f"{title} (@{username})"
+        return title or (f"@{username}" if username else str(channel_id))
+
     def _channel(self, ref: str) -> list[int]:
         """Stored channel ids for @name, t.me/name, a post's link (t.me/c/123/45, as alerts link it),
         an id or the channel's exact title (any case): what the CLI's --channel takes (a store
@@ -692,8 +702,8 @@ class Commands:
         until = now + (timedelta(days=1) if channel else timedelta(hours=1))
         self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
         if channel:
-            title = (self.store.channel(int(channel_id)) or {}).get("title") or channel_id
-            return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(str(title))} until {local_time(until, self.config.zone)}.")
+            return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(self._channel_name(int(channel_id)))} "
+                         f"until {local_time(until, self.config.zone)}.")
         return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}.")
 
     async def cmd_story(self, args: str, caller: Caller) -> Reply:
