@@ -571,7 +571,7 @@ def test_search_from_the_chat_finds_inflected_words_with_links_and_bold_words(fa
             bold = {r.text[e.offset:e.offset + e.length] for e in r.entities if type(e).__name__ == "MessageEntityBold"}
             assert {"дезертиров", "дезертир"} <= bold  # the words found, in any inflection, in bold
             assert "No stored post in the last 2 h has 'курс евро'." == (await ask(fake, "/search курс евро 2h")).text
-            assert (await ask(fake, "/search")).text == "/search: usage: /search WORDS [7d]"
+            assert (await ask(fake, "/search")).text == "/search: usage: /search WORDS [7d], e.g. /search дезертир 7d"
             assert "no words" in (await ask(fake, '/search "?!"')).text
     run(go())
 

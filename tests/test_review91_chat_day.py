@@ -8,6 +8,8 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bot.chat.commands import USAGE
+
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, DESERTION, PLAIN, alerts, ask, button_data, running
 from .test_live import SHOT, channels, notices
@@ -62,4 +64,28 @@ def test_mute_and_unmute_answers_name_the_channel_not_the_id_typed(fake: FakeTel
             answer = await eventually(lambda: next((m for m in fake.chat if m.text.startswith("🔕 desertion muted for")), None))
             assert answer.text.startswith("🔕 desertion muted for SHOT (@shot_shot) until "), answer.text
             assert service.store.count("mutes") == 1
+    asyncio.run(go())
+
+
+def test_a_command_sent_without_its_argument_answers_its_usage_with_an_example_that_works(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """«/story» alone answered «/story: nothing is not a story number»; other commands gave a bare
+    «usage: /rule NAME». Each command that needs an argument now answers its usage and an example
+    (a rule in use, a stored channel), and the example, sent as it is written, is not a mistake."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert (await ask(fake, "/story")).text == ("/story: usage: /story N (the #N an alert or /stories gives), "
+                                                        "e.g. /story 12")
+            assert (await ask(fake, "/mute desertion")).text == "/mute: usage: /mute NAME 2h, e.g. /mute desertion 2h"
+            for command in USAGE:
+                r = await ask(fake, f"/{command}")
+                assert r.text.startswith(f"/{command}: usage: /{command} ") and "\n" not in r.text, r.text
+                example = r.text.split(", e.g. ", 1)[1]
+                assert example.startswith(f"/{command} "), r.text
+                answer = await ask(fake, example)
+                assert not answer.text.startswith(f"/{command}:"), (example, answer.text)
+            assert "@shot_shot" in (await ask(fake, "/unmute_channel")).text  # a stored channel, as it is named
+            assert service.store.count("posts") == 1
     asyncio.run(go())

@@ -70,6 +70,23 @@ SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
 STORY_SHOWN = 30  # posts /story and the story button show
 STORIES_SHOWN = 10  # stories /stories shows
 
+# What a command needs, and an example, for the answer to one sent without it: {rule} is a rule in
+# use, {channel} a stored channel's @username (so the example works as it is written)
+USAGE = {
+    "rule": ("/rule NAME", "/rule {rule}"),
+    "test": ("/test TEXT", "/test В Краснодаре задержали дезертира"),
+    "enable": ("/enable NAME", "/enable {rule}"),
+    "disable": ("/disable NAME", "/disable {rule}"),
+    "mute": ("/mute NAME 2h", "/mute {rule} 2h"),
+    "unmute": ("/unmute NAME", "/unmute {rule}"),
+    "mute_channel": ("/mute_channel C 1d (C: @name, id, title or a post link)", "/mute_channel {channel} 1d"),
+    "unmute_channel": ("/unmute_channel C", "/unmute_channel {channel}"),
+    "search": ("/search WORDS [7d]", "/search дезертир 7d"),
+    "story": ("/story N (the #N an alert or /stories gives)", "/story 12"),
+    "add_rule": ("/add_rule NAME QUERY", "/add_rule drones дрон OR беспилотник"),
+    "edit_rule": ("/edit_rule NAME QUERY", "/edit_rule {rule} дезертир OR самовольно"),
+}
+
 
 def parse_span(text: str) -> timedelta:
     """'30m', '2h', '1d', '1w' (up to `MAX_SPAN`) -> timedelta; raises ValueError with a usable message."""
@@ -270,7 +287,7 @@ class Commands:
                 f"until {local_time(str(until), self.config.zone)}" for cid, rule, until in rows]
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
-        rule = self._rule(args, "/rule NAME")
+        rule = self._rule(args, "rule")
         since = self.clock() - timedelta(days=7)
 
         def count(store: Store) -> tuple[int, dict[str, TermHits]]:  # a matcher built, the week's hits matched again
@@ -291,7 +308,7 @@ class Commands:
 
     async def cmd_test(self, args: str, caller: Caller) -> Reply:
         if not args:
-            raise CommandError("usage: /test TEXT")
+            raise self._usage("test")
         matcher = self.matcher()
         matches = matcher.match(args)
         off = self._disabled_matcher(matcher)
@@ -327,21 +344,21 @@ class Commands:
     async def cmd_mute(self, args: str, caller: Caller) -> Reply:
         parts = args.split(maxsplit=1)  # «2 h» is a duration too, as /stats 7 d
         if len(parts) != 2:
-            raise CommandError("usage: /mute NAME 2h")
-        rule = self._rule(parts[0], "/mute NAME 2h")
+            raise self._usage("mute")
+        rule = self._rule(parts[0], "mute")
         until = self.clock() + parse_span(parts[1])
         self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
         return Reply(f"🔕 {html.escape(rule.name)} muted until {local_time(until, self.config.zone)}.")
 
     async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
-        rule = self._rule(args, "/unmute NAME")  # a rule, never the all-rules marker '*' of /mute_channel
+        rule = self._rule(args, "unmute")  # a rule, never the all-rules marker '*' of /mute_channel
         n = self.store.unmute(rule.name, iso(self.clock()) or "")  # a mute that ran out is no mute
         return Reply(f"🔔 {html.escape(rule.name)} unmuted." if n else f"{html.escape(rule.name)} was not muted.")
 
     async def cmd_mute_channel(self, args: str, caller: Caller) -> Reply:
         parts = _split_span(args)  # the period last: a channel's title may have spaces (Сводка 24)
         if parts is None:
-            raise CommandError("usage: /mute_channel @channel 1d")
+            raise self._usage("mute_channel")
         ref, span = parts
         until = self.clock() + parse_span(span)  # first: in «Сводка 24» with no period, 24 is no period
         ids = self._channel(ref)
@@ -354,7 +371,7 @@ class Commands:
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
         ref = args.strip()
         if not ref:
-            raise CommandError("usage: /unmute_channel @channel")
+            raise self._usage("unmute_channel")
         ids = self._channel(ref)
         if not ids:  # a typo must not read as "that channel is not muted"
             raise CommandError(f"no stored channel {_echo(ref)}")
@@ -413,7 +430,7 @@ class Commands:
         if len(tokens) > 1 and _SPAN_RE.fullmatch(tokens[-1]):  # a trailing 7d is the period
             words, span = " ".join(tokens[:-1]), parse_span(tokens[-1])
         if not words.strip():
-            raise CommandError("usage: /search WORDS [7d]")
+            raise self._usage("search")
         since = self.clock() - span if span else None
 
         def find(store: Store) -> tuple[list[Any], OutsideStored | None]:
@@ -479,7 +496,7 @@ class Commands:
         return Reply("Nothing waiting for the digest.")
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
-        name, query = self._name_query(args, "/add_rule NAME QUERY")
+        name, query = self._name_query(args, "add_rule")
         if not _NAME_RE.fullmatch(name) or "\n" in name:
             problem = name_problem(name)  # («name 'X' has capitals 'X': a rule name is …»), as rules check says it
             raise CommandError(f"bad rule name {_echo(name)}: " + (problem.split("' ", 1)[-1] if problem.startswith("name '") else problem))
@@ -489,8 +506,8 @@ class Commands:
         return await self._propose(self.rulebook.plan_add(name, query), caller)
 
     async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
-        name, query = self._name_query(args, "/edit_rule NAME QUERY")
-        rule = self._rule(name, "/edit_rule NAME QUERY")
+        name, query = self._name_query(args, "edit_rule")
+        rule = self._rule(name, "edit_rule")
         return await self._propose(self.rulebook.plan_edit(rule.name, query), caller)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
@@ -542,22 +559,33 @@ class Commands:
 
     # -- helpers ------------------------------------------------------------------------------------
 
-    def _rule(self, name: str, usage: str) -> Any:
+    def _usage(self, command: str) -> CommandError:
+        """«usage: /mute NAME 2h, e.g. /mute desertion 2h»: the answer to `command` sent without
+        what it needs (`USAGE`), its example naming a rule in use and a stored channel."""
+        form, example = USAGE[command]
+        rules = sorted(r.name for r in self.rulebook.ruleset.rules)
+        row = self.store.db.execute("SELECT username FROM channels WHERE username IS NOT NULL AND username != '' "
+                                    "ORDER BY id LIMIT 1").fetchone()
+        return CommandError(f"usage: {form}, e.g. " + example.format(rule=rules[0] if rules else "desertion",
+                                                                    channel=f"@{row[0]}" if row else "@name"))
+
+    def _rule(self, name: str, command: str) -> Any:
+        """The rule NAME names (any case) for `command`; its usage when NAME is missing."""
         name = name.strip()
         if not name:
-            raise CommandError(f"usage: {usage}")
+            raise self._usage(command)
         rule = self.rulebook.ruleset.get(name.lower())  # names are lower case; a phone capitalises
         if rule is None:
             have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
             raise CommandError(f"no rule named {_echo(name)} (have: {have})")
         return rule
 
-    def _name_query(self, args: str, usage: str) -> tuple[str, str]:
+    def _name_query(self, args: str, command: str) -> tuple[str, str]:
         """NAME and QUERY, split at the first run of any Unicode whitespace (a no-break space too)."""
         name, *rest = re.split(r"\s+", args.strip(), maxsplit=1)
         query = rest[0].strip() if rest else ""
         if not name or not query:
-            raise CommandError(f"usage: {usage}")
+            raise self._usage(command)
         return name, query
 
     def _ours(self, bot: str) -> bool:
@@ -612,7 +640,7 @@ class Commands:
         return {r for (r,) in self.store.db.execute("SELECT DISTINCT rule FROM matches")}
 
     def _set_enabled(self, args: str, caller: Caller, enabled: bool) -> Reply:
-        rule = self._rule(args, "/enable NAME" if enabled else "/disable NAME")
+        rule = self._rule(args, "enable" if enabled else "disable")
         if rule.enabled == enabled:
             return Reply(f"{html.escape(rule.name)} is already {'enabled' if enabled else 'disabled'}.")
         self.rulebook.apply(self.rulebook.plan_set_enabled(rule.name, enabled), user_id=caller.user_id, user_name=caller.name)
@@ -707,10 +735,11 @@ class Commands:
         return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}.")
 
     async def cmd_story(self, args: str, caller: Caller) -> Reply:
+        if not args.strip():
+            raise self._usage("story")
         number = args.strip().removeprefix("#").strip()
         if not re.fullmatch(r"[0-9]{1,18}", number):
-            raise CommandError(f"{_echo(args.strip()) if args.strip() else 'nothing'} is not a story number: "
-                               "use the #N an alert or /stories gives")
+            raise CommandError(f"{_echo(args.strip())} is not a story number: use the #N an alert or /stories gives")
         reply = self._story_reply(int(number))
         return reply if reply is not None else Reply(f"No story #{int(number)} is stored.")
 
