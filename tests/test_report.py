@@ -152,6 +152,17 @@ def test_stats_text_is_a_short_plain_caption(world) -> None:
     assert "<" not in text and len(text) <= 1024
 
 
+def test_the_stats_period_names_its_zone_as_the_chat_does(world) -> None:
+    """/stats said «… Europe/Moscow» where every other reply says «MSK»; across a clock change
+    each end says which time it is on."""
+    store, _ = world
+    moscow = stats_text(store, since=SINCE, now=NOW, tz=ZoneInfo("Europe/Moscow")).splitlines()[0]
+    assert moscow == "Matches per rule, 2024-11-14 03:00 – 2024-11-21 01:00 MSK"
+    berlin = stats_text(store, since=datetime(2024, 10, 21, tzinfo=UTC), now=datetime(2024, 10, 28, tzinfo=UTC),
+                        tz=ZoneInfo("Europe/Berlin")).splitlines()[0]
+    assert berlin == "Matches per rule, 2024-10-21 02:00 CEST – 2024-10-28 01:00 CET"
+
+
 def test_stats_text_stays_within_a_caption_with_many_rules(world) -> None:
     store, _ = world
     many = [f"a_rather_long_rule_name_number_{i:02d}" for i in range(60)]

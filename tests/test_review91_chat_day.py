@@ -89,3 +89,18 @@ def test_a_command_sent_without_its_argument_answers_its_usage_with_an_example_t
             assert "@shot_shot" in (await ask(fake, "/unmute_channel")).text  # a stored channel, as it is named
             assert service.store.count("posts") == 1
     asyncio.run(go())
+
+
+def test_stats_and_status_name_the_analysts_zone_as_every_reply_does(fake: FakeTelegram, tmp_path: Path) -> None:
+    """With alerts.timezone = Europe/Moscow, /stats said «… Europe/Moscow» and /status «Alerts
+    today (UTC)» while alerts, /story and /search say «MSK»."""
+    async def go() -> None:
+        async with running(fake, tmp_path, timezone="Europe/Moscow"):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            stats = await ask(fake, "/stats 7d")
+            head = stats.text.split("\n", 1)[0]
+            assert head.startswith("Matches per rule, ") and head.endswith(" MSK") and "Europe" not in stats.text, head
+            status = (await ask(fake, "/status")).text.split("\n")
+            assert status[0].endswith(" MSK") and status[1] == "Alerts today (since 00:00 MSK): 2 (2 sent)", status
+    asyncio.run(go())

@@ -99,10 +99,6 @@ def _period(since: datetime, now: datetime) -> tuple[datetime, datetime]:
     return since, now
 
 
-def _zone_name(tz: tzinfo | None) -> str:
-    return getattr(tz, "key", None) or (str(tz) if tz else "UTC")
-
-
 def _days(since: datetime, now: datetime, tz: tzinfo) -> list[date]:
     first, last = since.astimezone(tz).date(), now.astimezone(tz).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -124,8 +120,12 @@ def _midnight(now: datetime, tz: tzinfo | None) -> datetime:
 
 
 def _span(since: datetime, now: datetime, tz: tzinfo | None) -> str:
+    """'2024-11-14 03:00 – 2024-11-21 01:00 MSK': the zone named as every time in the chat is (its
+    abbreviation), at each end when a clock change between them gives the two ends different ones."""
     a, b = since.astimezone(tz or timezone.utc), now.astimezone(tz or timezone.utc)
-    return f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M} {_zone_name(tz)}"
+    if f"{a:%Z}" == f"{b:%Z}":
+        return f"{a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M %Z}"
+    return f"{a:%Y-%m-%d %H:%M %Z} – {b:%Y-%m-%d %H:%M %Z}"
 
 
 def duration(td: timedelta) -> str:
