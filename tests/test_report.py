@@ -338,7 +338,7 @@ def test_status_lists_channels_lag_alerts_today_and_errors(world) -> None:
     ]
     assert lines[5] == "Channels watched: 5"
     assert lines[6].startswith("- Closed (@closed): last post 2024-11-19 10:00 UTC (36 h ago), SILENT")
-    assert lines[7] == ("- Почасовой (@hourly): last post 2024-11-20 12:00 UTC (10 h ago), 5 behind, "
+    assert lines[7] == ("- Почасовой (@hourly): last post 2024-11-20 12:00 UTC (10 h ago), 5 posts not stored yet, "
                         "SILENT, usually posts every 1 h")
     assert "- Daily digest (@daily): last post 2024-11-20 12:00 UTC (10 h ago), up to date" in lines
     assert "- Lively: last post 2024-11-20 21:30 UTC (30 min ago)" in lines

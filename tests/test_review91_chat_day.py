@@ -13,6 +13,7 @@ from bot.chat.commands import USAGE
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, DESERTION, PLAIN, alerts, ask, button_data, running
 from .test_live import SHOT, channels, notices
+from .test_live_locked import QUICK, locked
 from .test_live import running as running_user
 
 
@@ -103,4 +104,32 @@ def test_stats_and_status_name_the_analysts_zone_as_every_reply_does(fake: FakeT
             assert head.startswith("Matches per rule, ") and head.endswith(" MSK") and "Europe" not in stats.text, head
             status = (await ask(fake, "/status")).text.split("\n")
             assert status[0].endswith(" MSK") and status[1] == "Alerts today (since 00:00 MSK): 2 (2 sent)", status
+    asyncio.run(go())
+
+
+def shot_line(status: str) -> str:
+    return next(line for line in status.split("\n") if line.startswith("- SHOT (@shot_shot): "))
+
+
+def test_status_calls_behind_only_the_posts_telegram_gave_that_are_not_stored(fake: FakeTelegram,
+                                                                              tmp_path: Path) -> None:
+    """After every live post /status said «1 behind» on its channel until the next poll (5 min):
+    it counted the posts stored past the poll's last in-order read, read as lag though they were
+    stored and alerted. Behind is now what Telegram gave and the store has not: a post pushed while
+    another program holds the database."""
+    async def go() -> None:
+        async with running(fake, tmp_path, busy_timeout=QUICK) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            line = shot_line((await ask(fake, "/status")).text)
+            assert line.endswith(" ago), up to date") and "behind" not in line, line
+            with locked(tmp_path / "t.db"):
+                fake.publish(SHOT, PLAIN)
+                await eventually(lambda: service.ingest.failing)
+                status = (await ask(fake, "/status")).text
+                assert shot_line(status).endswith(" ago), 1 post not stored yet, may be behind (see Errors)"), status
+                assert "- SHOT: its posts cannot be stored now (database is locked)" in status
+            await service.poll()
+            assert service.store.count("posts") == 2
+            assert shot_line((await ask(fake, "/status")).text).endswith(" ago), up to date")
     asyncio.run(go())

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Caller", "Commands", "Reply", "parse_span", "HELP"]
 
 HELP = """<b>tgwatch commands</b>
-/status: channels watched, how far behind, last post, alerts today, errors
+/status: channels watched, last post, posts not stored yet, alerts today, errors
 /rules: every rule with its state and hits in 7 days
 /rule NAME: a rule's query and recent hits
 /test TEXT: which rules would match TEXT and why

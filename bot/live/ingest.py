@@ -92,6 +92,18 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         self._marked: dict[tuple[int, int], int] = {}
         self._kept_seen: dict[tuple[int, int], int] = {}  # a kept post's key -> marks made when it was pushed
 
+    def not_stored(self) -> dict[int, int]:
+        """Per watched channel, the posts Telegram gave that the store has not taken yet (pushed while
+        the database could not be written, or kept by an earlier run to read again): the lag an
+        analyst needs to know of. A pushed post that was stored is not lag, though the poll has not
+        read past it yet."""
+        keys = {*self._unstored, *((cid, mid) for cid, mid, _ in self._pending)}
+        counts = dict.fromkeys(self.watched, 0)
+        for cid, _ in keys:
+            if cid in counts:
+                counts[cid] += 1
+        return counts
+
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
                        seen: int | None = None) -> list[Processed]:
         """Posts Telegram gave (when `seen` marks had been made; default now), through the pipeline;

@@ -290,16 +290,15 @@ class Service:
         return n
 
     def status_text(self, now: datetime) -> str:
-        """/status: "behind" counts the posts a channel pushed live past its last in-order read,
-        which the next poll confirms (and fills if Telegram skipped any)."""
+        """/status: a channel is behind by the posts Telegram gave that are not stored yet (a post
+        pushed live and stored is not, though the next poll has yet to read past it); one whose
+        last read failed says so."""
         errors = [str(v) for v in self.ingest.unresolved.values()]
         # the channels the last poll could not read or store (a flood wait, the database locked)
-        errors += [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
-        behind = {int(r[0]): int(r[1]) for r in self.store.db.execute(
-            "SELECT c.id, count(p.message_id) FROM channels c LEFT JOIN posts p ON p.channel_id = c.id "
-            "AND p.message_id > coalesce(c.last_message_id, 0) GROUP BY c.id")}
-        return status_text(self.store, now=now, errors=errors, behind=behind, tz=self.config.zone,
-                           watched=set(self.ingest.watched))
+        failing = [cid for cid in self.ingest.failing if cid in self.ingest.watched]
+        errors += [self.ingest.failing[cid] for cid in failing]
+        return status_text(self.store, now=now, errors=errors, behind=self.ingest.not_stored(), failing=failing,
+                           tz=self.config.zone, watched=set(self.ingest.watched))
 
     async def stop(self) -> None:
         if self._clock_task is not None:

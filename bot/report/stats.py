@@ -382,16 +382,18 @@ def _fitted(items: list[str], room: int, what: str) -> list[str]:
 
 def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = None,
                 errors: list[str] | None = None, tz: tzinfo | None = None, max_channels: int = 60,
-                watched: Collection[int] | None = None) -> str:
+                watched: Collection[int] | None = None, failing: Collection[int] = ()) -> str:
     """/status as plain text: the alerts raised today (since midnight of now's day in `tz`, UTC without
     one: the analysts' day) by state; the errors
     (channels whose status is not 'ok', then `errors`); the channels watched (`watched`, bare ids:
     the store also holds channels no longer configured or gone private), overdue ones first,
     with their last post and how far behind each is (`behind`: channel id, bare or marked -> posts
-    not read yet, when known). The errors are cut to half a message and the channel list to the
-    rest, so both stay within one Telegram message."""
+    Telegram gave that are not stored yet, when known: "up to date" at 0; `failing`: channels whose
+    last read failed: "may be behind", the reason being among `errors`). The errors are cut to half a message and the
+    channel list to the rest, so both stay within one Telegram message."""
     now = _utc(now)
     lag = {bare_id(int(k)): int(v) for k, v in (behind or {}).items()}
+    failed = {bare_id(int(k)) for k in failing}
     channels = channel_activity(store, now=now)
     day = _midnight(now, tz)
     by_state = _alerts_since(store, day, now)
@@ -413,8 +415,12 @@ def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = 
         seen = ("no post yet" if c.last_post is None
                 else f"last post {_when(c.last_post, tz)} ({duration(c.silent_for or timedelta())} ago)")
         parts = [f"- {c.name}: {seen}"]
-        if c.id in lag:
-            parts.append("up to date" if lag[c.id] <= 0 else f"{lag[c.id]} behind")
+        if lag.get(c.id, 0) > 0:
+            parts.append(f"{_plural(lag[c.id], 'post')} not stored yet")
+        if c.id in failed:
+            parts.append("may be behind (see Errors)")
+        elif c.id in lag and lag[c.id] <= 0:
+            parts.append("up to date")
         if c.silent_warning and c.typical_gap:
             parts.append(f"SILENT, usually posts every {duration(c.typical_gap)}")
         line = ", ".join(parts)
