@@ -5,8 +5,11 @@ server, real SQLite files; each test asserts what the analysts' chat shows."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from bot.chat.commands import USAGE
 
@@ -132,4 +135,23 @@ def test_status_calls_behind_only_the_posts_telegram_gave_that_are_not_stored(fa
             await service.poll()
             assert service.store.count("posts") == 2
             assert shot_line((await ask(fake, "/status")).text).endswith(" ago), up to date")
+    asyncio.run(go())
+
+
+def test_a_locked_store_holds_back_neither_warning(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Recording a silence warning writes to the store: while another program holds it, the
+    «fallen behind» warning still comes, and the silence is told once the store can record it."""
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+
+    async def go() -> None:
+        channels(fake)
+        for i in range(12):
+            fake.publish(SHOT, f"{PLAIN} ({i})", date=t0 - timedelta(hours=12) + timedelta(minutes=10 * i), push=False)
+        async with running_user(fake, tmp_path, busy_timeout=QUICK) as service:
+            with locked(tmp_path / "tgwatch.db"), pytest.raises(sqlite3.OperationalError):  # the scheduled job logs it
+                await service.watchdog(now=t0 + timedelta(hours=4))  # no poll for 4 h (polls every hour)
+            assert [t for t in notices(fake) if "fallen behind" in t] and silence_warnings(fake) == []
+            await service.watchdog(now=t0 + timedelta(hours=4))
+            await service.watchdog(now=t0 + timedelta(hours=5))
+            assert len(silence_warnings(fake)) == 1 and len([t for t in notices(fake) if "fallen behind" in t]) == 1
     asyncio.run(go())

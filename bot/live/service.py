@@ -267,14 +267,25 @@ class Service:
         """Warn once when a channel that usually posts often has gone silent for much longer, or
         when tgwatch itself has fallen behind (no successful poll for three intervals)."""
         now = now or self.clock()
+        try:
+            await self._warn_silent(now)
+        finally:  # a store that cannot record a warning now (locked) must not hold back this one
+            await self._warn_behind(now)
+
+    async def _warn_silent(self, now: datetime) -> None:
+        """The silence warnings, each told once: the channels warned about are kept in the store, so
+        a restart does not warn again; a channel that posts again is cleared."""
         activity = channel_activity(self.store, now=now, factor=self.config.silence_factor)
-        warned = self.store.silence_warned()  # kept in the store: a restart does not warn again
+        warned = self.store.silence_warned()
         self.store.clear_silence([a.id for a in activity if not a.silent_warning and a.id in warned])
         for a in activity:
             if a.silent_warning and a.id not in warned:
                 self.store.warn_silence(a.id, iso(now) or "")  # first: a crash after never tells it twice
                 await self.sender.notify(f"⚠️ {a.name} has been silent for {duration(a.silent_for or timedelta())} "
                                          f"(it usually posts every {duration(a.typical_gap or timedelta())})")
+
+    async def _warn_behind(self, now: datetime) -> None:
+        """Once, when no poll has read every channel for three intervals, naming the failing reads."""
         limit = timedelta(minutes=3 * self.config.poll_minutes)
         if self.last_poll is not None and now - self.last_poll > limit and not self.warned_behind:
             self.warned_behind = True
