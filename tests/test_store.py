@@ -39,6 +39,24 @@ def test_new_database_has_the_current_schema_and_reopens(tmp_path):
     assert {"posts", "matches", "stories", "alerts", "channels", "posts_fts"} <= set(store.db.table_names())
 
 
+def test_a_store_from_before_silence_warnings_were_kept_upgrades_and_keeps_them(tmp_path):
+    """Migration 11: the channels warned about as silent are kept in the store (a restart does not
+    warn again); a store from before has none, and gets its table on opening."""
+    store = Store(tmp_path / "s.db")
+    store.db.execute("DROP TABLE silence_warnings")
+    store.db.execute("PRAGMA user_version = 10")
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION and store.silence_warned() == set()
+    store.warn_silence(1117628569, "2024-11-20T22:00:00+00:00")
+    store.warn_silence(1000001, "2024-11-20T22:00:00+00:00")
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.silence_warned() == {1117628569, 1000001}
+    store.clear_silence([1000001])
+    assert store.silence_warned() == {1117628569}
+
+
 def test_a_store_from_before_the_search_merge_setting_upgrades_and_still_finds_its_posts(tmp_path):
     store = Store(tmp_path / "s.db")
     pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
