@@ -171,8 +171,8 @@ def test_unmute_channel_with_a_mistyped_name_says_there_is_no_such_channel(fake:
             assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1d")).text
             r = await ask(fake, "/unmute_channel @mahs")
             assert r.text.startswith("/unmute_channel: no stored channel '@mahs'"), r.text
-            assert (await ask(fake, "/unmute_channel @mash")).text == "🔔 @mash unmuted."
-            assert (await ask(fake, "/unmute_channel @mash")).text == "@mash was not muted."
+            assert (await ask(fake, "/unmute_channel @mash")).text == "🔔 Mash (@mash) unmuted."
+            assert (await ask(fake, "/unmute_channel @mash")).text == "Mash (@mash) was not muted."
     run(go())
 
 
