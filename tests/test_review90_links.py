@@ -63,3 +63,20 @@ def test_a_nameless_channels_link_still_finds_it(tmp_path: Path) -> None:
         r = run("export", "--db", db, "--all-posts", "--channel", ref)
         assert r.exit_code == 0, r.output
         assert {row["message_id"] for row in csv.DictReader(io.StringIO(r.stdout))} == {"1", "2", "3"}
+
+
+def test_an_alert_links_its_post_and_story_by_the_channels_name_once_known(tmp_path: Path) -> None:
+    """An alert loaded to be sent or updated after the channel's username became known (the live
+    sender edits it as the story grows) linked its post and story as t.me/c/<id>/N, like the rows."""
+    from bot.alert.outbox import load_alert
+    from bot.store.db import Store
+
+    store = Store(replayed(tmp_path))
+    try:
+        ids = [int(i) for (i,) in store.db.execute("SELECT id FROM alerts WHERE channel_id = ? ORDER BY id", [NEWS])]
+        alert = load_alert(store, ids[0])
+    finally:
+        store.close()
+    assert alert is not None and alert.link == "https://t.me/news_ru/1"
+    assert [link for _, _, link in alert.story if "news_ru" in link or "/c/" + str(NEWS) in link] == [
+        f"https://t.me/news_ru/{n}" for n in (1, 2, 3)]

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
+from ..store.read import shown_link
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
            "snippet", "story_line"]
@@ -86,18 +87,18 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         [alert_id]), None)
     if row is None:
         return None
+    story = store.story_posts(row["story_id"]) if (row["size"] or 1) > 1 else []
+    links = [shown_link(int(r["channel_id"]), int(r["message_id"]), r["username"], r["link"]) for r in story]  # type: ignore[arg-type]
     return Alert(
         id=row["id"], rule=row["rule"], title=(titles or {}).get(row["rule"], row["rule"]),
         severity=row["severity"], channel_id=row["channel_id"], channel_title=row["title"] or str(row["channel_id"]),
-        username=row["username"], message_id=row["message_id"], link=row["link"], date=row["date"],
+        username=row["username"], message_id=row["message_id"], date=row["date"],
+        link=shown_link(row["channel_id"], row["message_id"], row["username"], row["link"]),  # t.me/<name>/N once known
         text=row["text"] or "", hits=tuple(tuple(h) for h in json.loads(row["hits"] or "[]")),  # type: ignore[misc]
         story_id=row["story_id"], story_size=row["size"] or 1, update=update,
-        story=tuple((str(r["title"]), str(r["date"]), str(r["link"])) for r in store.story_posts(row["story_id"]))
-        if (row["size"] or 1) > 1 else (),
+        story=tuple((str(r["title"]), str(r["date"]), link) for r, link in zip(story, links)),
         deleted_at=row["deleted_at"],
-        story_deleted=frozenset(str(r[0]) for r in store.db.execute(
-            "SELECT link FROM posts WHERE story_id = ? AND deleted_at IS NOT NULL", [row["story_id"]]))
-        if (row["size"] or 1) > 1 else frozenset(),
+        story_deleted=frozenset(link for r, link in zip(story, links) if r["deleted_at"]),
     )
 
 

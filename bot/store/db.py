@@ -301,9 +301,10 @@ class Store:
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [value])
 
     def story_posts(self, story_id: int, limit: int = 200) -> list[dict[str, object]]:
-        """A story's posts, oldest first, with their channel titles."""
+        """A story's posts, oldest first, with their channel titles and usernames."""
         return list(self.db.query(
-            "SELECT p.channel_id, p.message_id, p.date, p.link, coalesce(nullif(c.title, ''), p.channel_id) AS title "
+            "SELECT p.channel_id, p.message_id, p.date, p.link, coalesce(nullif(c.title, ''), p.channel_id) AS title, "
+            "c.username, p.deleted_at "
             "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.story_id = ? "
             "ORDER BY p.date, p.channel_id, p.message_id LIMIT ?", [story_id, limit]))
 
