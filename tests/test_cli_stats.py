@@ -123,30 +123,37 @@ def test_the_default_week_is_seven_whole_days_ending_with_the_last_day(tmp_path:
     assert _table(r.stdout) == {"2024-11-27 from 08:00": 1, "2024-11-28 to 12:30": 1}, r.stdout
 
 
-def test_a_long_period_is_listed_by_week_then_by_month_with_the_same_totals(tmp_path: Path) -> None:
-    """A period of months by day was hundreds of rows (480 for the corpus): over 62 days the rows
-    are weeks (from Monday), over a year months; the counts add up to the same matched posts."""
+def _noon_posts(tmp_path: Path, n: int, every_days: int) -> Path:
+    """A store of `n` desertion posts at noon, one every `every_days` days from Monday 2024-01-01."""
     from datetime import datetime, timedelta, timezone
 
-    start = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)  # a Monday
+    start = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)
     lines = [json.dumps({"channel_id": 777, "message_id": i + 1, "channel_title": "A", "text": "В Краснодаре задержали дезертиров",
-                         "date": (start + timedelta(days=3 * i)).isoformat()}, ensure_ascii=False) for i in range(150)]
+                         "date": (start + timedelta(days=every_days * i)).isoformat()}, ensure_ascii=False) for i in range(n)]
     (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     db = tmp_path / "s.db"
     assert run("replay", tmp_path / "posts.jsonl", "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+    return db
 
-    def rows(*period: str) -> dict[str, int]:
-        r = run("stats", "--db", db, *period)
-        assert r.exit_code == 0, r.output
-        cells = [[c.strip() for c in line.split("│")[1:-1]] for line in r.stdout.splitlines()]
-        return {c[0]: int(c[1]) for c in cells if c and c[1] != "·"}
 
-    weeks = rows("--since", "2024-01-01", "--until", "2024-04-30")  # 121 days
+def _rows(db: Path, *period: str) -> dict[str, int]:
+    """Row label -> the desertion column's count (rows with a count), from `stats` over the period."""
+    r = run("stats", "--db", db, *period)
+    assert r.exit_code == 0, r.output
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in r.stdout.splitlines()]
+    return {c[0]: int(c[1]) for c in cells if c and c[1] != "·"}
+
+
+def test_a_long_period_is_listed_by_week_then_by_month_with_the_same_totals(tmp_path: Path) -> None:
+    """A period of months by day was hundreds of rows (480 for the corpus): over 62 days the rows
+    are weeks (from Monday), over a year months; the counts add up to the same matched posts."""
+    db = _noon_posts(tmp_path, 150, every_days=3)
+    weeks = _rows(db, "--since", "2024-01-01", "--until", "2024-04-30")  # 121 days
     assert all(k.startswith("week of ") for k in weeks) and "week of 2024-01-01" in weeks and len(weeks) <= 18
     assert sum(weeks.values()) == 41  # every third day from Jan 1 up to Apr 30, a whole day as --until names it
-    months = rows("--since", "2024-01-01", "--until", "2025-04-01")
+    months = _rows(db, "--since", "2024-01-01", "--until", "2025-04-01")
     assert list(months)[:2] == ["2024-01", "2024-02"] and months["2024-01"] == 11 and sum(months.values()) == 150
-    days = rows("--since", "2024-01-01", "--until", "2024-01-31")
+    days = _rows(db, "--since", "2024-01-01", "--until", "2024-01-31")
     assert list(days)[0] == "2024-01-01" and sum(days.values()) == 11
 
 
@@ -154,28 +161,14 @@ def test_a_week_or_month_the_period_cuts_says_which_part_it_counts(tmp_path: Pat
     """`stats --since 2024-09-01 --until 2024-11-30T12:30` (a Sunday, a Saturday noon) listed
     «week of 2024-08-26» and «week of 2024-11-25» as if whole, though each counted a day and a half
     at most; a day the period cuts was already marked (`2024-11-27 from 10:00`), a week or month not."""
-    from datetime import datetime, timedelta, timezone
-
-    start = datetime(2024, 1, 1, 12, tzinfo=timezone.utc)  # a Monday; a post every day at noon
-    lines = [json.dumps({"channel_id": 777, "message_id": i + 1, "channel_title": "A", "text": "В Краснодаре задержали дезертиров",
-                         "date": (start + timedelta(days=i)).isoformat()}, ensure_ascii=False) for i in range(420)]
-    (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    db = tmp_path / "s.db"
-    assert run("replay", tmp_path / "posts.jsonl", "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
-
-    def rows(*period: str) -> dict[str, int]:
-        r = run("stats", "--db", db, *period)
-        assert r.exit_code == 0, r.output
-        cells = [[c.strip() for c in line.split("│")[1:-1]] for line in r.stdout.splitlines()]
-        return {c[0]: int(c[1]) for c in cells if c and c[1] != "·"}
-
-    weeks = rows("--since", "2024-09-01", "--until", "2024-11-30T12:30")
+    db = _noon_posts(tmp_path, 420, every_days=1)
+    weeks = _rows(db, "--since", "2024-09-01", "--until", "2024-11-30T12:30")
     first, *_, last = weeks
     assert (first, weeks[first]) == ("week of 2024-08-26 (from 2024-09-01)", 1)
     assert (last, weeks[last]) == ("week of 2024-11-25 (to 2024-11-30 12:30)", 6)
     assert "week of 2024-09-02" in weeks and weeks["week of 2024-09-02"] == 7  # a whole week is not marked
-    months = rows("--since", "2024-01-15T08:00", "--until", "2025-02-10")
+    months = _rows(db, "--since", "2024-01-15T08:00", "--until", "2025-02-10")
     assert months["2024-01 (from 2024-01-15 08:00)"] == 17 and months["2024-02"] == 29
     assert months["2025-02 (to 2025-02-10)"] == 10 and sum(months.values()) == 393
-    whole = rows("--since", "2024-06-03", "--until", "2024-09-01")  # from a Monday to a Sunday: whole weeks
+    whole = _rows(db, "--since", "2024-06-03", "--until", "2024-09-01")  # from a Monday to a Sunday: whole weeks
     assert all("(" not in k for k in whole) and sum(whole.values()) == 91
