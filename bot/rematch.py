@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -25,8 +26,8 @@ from .store.db import Store, iso, utcnow
 from .store.read import StoredPost
 from .store.schema import stored_links
 
-__all__ = ["MATCHING", "Rematch", "Stale", "advance_coverage", "last_rowid", "rematch", "record_coverage", "rule_digest",
-           "stale_rules"]
+__all__ = ["MATCHING", "Rematch", "Stale", "Stopped", "advance_coverage", "catch_up", "last_rowid", "rematch", "record_coverage",
+           "rule_digest", "stale_rules"]
 
 BATCH = 500  # posts per transaction
 # What tgwatch's matching finds for an unchanged rule, as a number: raise it in a release that
@@ -149,6 +150,39 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
             _match_batch(store, matcher, todo, rows, alert_state, result)
         if progress:
             progress(len(rows))
+
+
+class Stopped(Exception):
+    """`catch_up` was asked to stop (its batches so far are stored; their rules are not counted as covered)."""
+
+
+def catch_up(store: Store, rules: Sequence[Rule], *, groups: Mapping[str, Iterable[str | int]] | None = None,
+             alert_state: str = "muted", stop: Callable[[], bool] = lambda: False) -> Rematch:
+    """Match every stored post with the enabled rules that have not seen it as they are now, and
+    record that they cover the store: what the live service does after its rules change, while it
+    goes on storing posts. A first pass runs beside the pipeline; the posts it stored meanwhile (with
+    the new rules, but not counted as covered) are matched in a second, under the write lock, so
+    that from then on the pipeline keeps the rules' coverage up to date batch by batch. `stop()` is
+    asked after each batch: True raises `Stopped`."""
+    def asked(_: int) -> None:
+        if stop():
+            raise Stopped
+
+    result = Rematch()
+    for locked in (False, True):
+        with store.transaction() if locked else nullcontext():
+            upto = last_rowid(store)
+            stale = stale_rules(store, rules, upto, groups)
+            if not stale:
+                continue
+            one = rematch(store, rules, stale, upto, groups=groups, alert_state=alert_state, progress=asked)
+            for mine, theirs in ((result.posts, one.posts), (result.matched, one.matched),
+                                 (result.dropped, one.dropped), (result.alerts, one.alerts)):
+                mine.update(theirs)
+            result.why = {**one.why, **result.why}  # (the first pass says why a rule was matched again)
+            names = {s.rule for s in stale}
+            record_coverage(store, [r for r in rules if r.name in names], upto, groups)
+    return result
 
 
 def _match_batch(store: Store, matcher: Matcher, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]],

@@ -3,7 +3,6 @@ bot glue (`bot.chat.telegram`) only carries messages, files and button presses."
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import html
 import inspect
@@ -29,7 +28,7 @@ from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE, DISABLED, Rule, name_problem
 from ..report.stats import stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
-from ..store.db import Store, iso
+from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
 from ..post import link_channel
 from ..store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, search_posts,
@@ -650,17 +649,7 @@ class Commands:
     async def _off_loop(self, work: Callable[[Store], T]) -> T:
         """Run a long read (an export, a chart, a back-test) in a worker thread on its own SQLite
         connection, so live posts and alerts are not held up meanwhile."""
-        if self.store.path == ":memory:":
-            return work(self.store)
-
-        def run() -> T:
-            store = Store(self.store.path, busy_timeout=self.store.busy_timeout)
-            try:
-                return work(store)
-            finally:
-                store.close()
-
-        return await asyncio.to_thread(run)
+        return await off_loop(self.store, work)
 
     async def _propose(self, change: Change, caller: Caller) -> Reply:
         """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved."""

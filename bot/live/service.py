@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta, timezone
 from time import monotonic as _monotonic
@@ -25,8 +26,9 @@ from ..match.edit import RuleBook
 from ..match.matcher import Matcher
 from ..match.rules import RuleSet
 from ..pipeline import Pipeline, Processed
+from ..rematch import Rematch, Stopped, catch_up
 from ..report.stats import channel_activity, duration, heartbeat_text, status_text
-from ..store.db import Store, StoreError, iso
+from ..store.db import Store, StoreError, iso, off_loop
 from .dbfaults import LIVE_BUSY_TIMEOUT, store_down
 from .ingest import Ingest
 from .sender import Sender
@@ -119,6 +121,8 @@ class Service:
         self.warned_behind = False
         self._rules_generation = 0  # rules changes made so far: only the newest one's matcher is put in use
         self._rebuilds: set[asyncio.Task[None]] = set()
+        self._catch_ups: set[asyncio.Task[Rematch | None]] = set()  # `catch_up_rules` running
+        self._stopping = threading.Event()  # read by the catch-up's thread between its batches
 
     def _matcher(self, ruleset: RuleSet | None = None) -> Matcher:
         return Matcher(self.rulebook.ruleset if ruleset is None else ruleset, groups=self.config.groups)
@@ -147,6 +151,40 @@ class Service:
         self.pipeline.matcher = matcher
         self.sender.titles = self._titles(ruleset)
         log.info("rules reloaded: %d rules", len(ruleset.rules))
+        self._catch_up(generation)  # (apart: the answer to a rule edit does not wait for the history)
+
+    def _catch_up(self, generation: int | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(self.catch_up_rules(generation))
+        self._catch_ups.add(task)
+        task.add_done_callback(self._catch_ups.discard)
+
+    async def rules_caught_up(self) -> None:
+        """Wait until the stored posts are matched with every rules change made so far (`catch_up_rules`)."""
+        await self.rules_settled()
+        while self._catch_ups:
+            await asyncio.gather(*self._catch_ups, return_exceptions=True)
+
+    async def catch_up_rules(self, generation: int | None = None) -> Rematch | None:
+        """Match the stored posts with the rules added or changed since they were matched (a chat
+        edit, a file edited on disk, while running or stopped; an upgrade of the matching), off the
+        loop, so exports, /stats and /rule count them as a replay would. Their alerts are stored
+        muted, not sent: old news (a story that goes on alerts with its next post). A newer rules
+        change, which catches up itself, ends this one unsaid. None when there was nothing to do."""
+        rules = list(self.rulebook.ruleset.rules)
+        try:
+            again = await off_loop(self.store, lambda store: catch_up(store, rules, groups=self.config.groups,
+                                                                      stop=self._stopping.is_set))
+        except Stopped:
+            return None
+        except Exception:  # a locked or failing store: the next change, restart or replay catches up
+            log.exception("matching the stored posts with the changed rules failed: they match new posts only")
+            return None
+        if generation is not None and generation != self._rules_generation:
+            return again
+        for rule, n in sorted(again.posts.items()):
+            log.info("rule %s matched %d stored posts again (%s): %d match, %d no longer", rule, n,
+                     again.why.get(rule, "changed"), again.matched[rule], again.dropped[rule])
+        return again if again.posts else None
 
     async def rules_settled(self) -> None:
         """Wait until every rules change made so far matches (the newest one's matcher is in use)."""
@@ -175,6 +213,7 @@ class Service:
         if n:
             await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
         await self.sender.deliver()
+        self._catch_up()  # rules edited while stopped, or matching upgraded
         self.schedule()
         self.scheduler.start()
         self.check_clock()
@@ -316,6 +355,9 @@ class Service:
             self._clock_task.cancel()
         for task in self._rebuilds:
             task.cancel()  # the thread finishes on its own; its matcher is not put in use
+        self._stopping.set()  # a catch-up of the rules stops after its batch (the next start does it again)
+        for task in self._catch_ups:
+            task.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.ingest.close()

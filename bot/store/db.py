@@ -7,13 +7,14 @@ same post twice stores nothing new.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Collection, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Collection, Iterator, NamedTuple, Sequence, TypeVar
 
 import sqlite_utils
 
@@ -22,9 +23,11 @@ from ..post import Post, content_hash
 from ..text import search_fold
 from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "older_than_stored", "utcnow"]
+__all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -716,3 +719,20 @@ class Store:
                         "updated_at = ? WHERE id = ?", [until, error, utcnow(), alert_id])
         row = self.db.execute("SELECT attempts FROM alerts WHERE id = ?", [alert_id]).fetchone()
         return int(row[0]) if row else 0
+
+
+async def off_loop(store: Store, work: Callable[[Store], T]) -> T:
+    """`work(store)` in a worker thread on a connection of its own to the same file (an in-memory
+    store: here), so the live service's posts and alerts go on meanwhile (SQLite connections are
+    not shared between threads)."""
+    if store.path == ":memory:":
+        return work(store)
+
+    def run() -> T:
+        own = Store(store.path, busy_timeout=store.busy_timeout)
+        try:
+            return work(own)
+        finally:
+            own.close()
+
+    return await asyncio.to_thread(run)
