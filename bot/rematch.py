@@ -170,6 +170,8 @@ def catch_up(store: Store, rules: Sequence[Rule], *, groups: Mapping[str, Iterab
 
     result = Rematch()
     for locked in (False, True):
+        if locked and not stale_rules(store, rules, last_rowid(store), groups):
+            break  # (nothing stored meanwhile: no lock taken)
         with store.transaction() if locked else nullcontext():
             upto = last_rowid(store)
             stale = stale_rules(store, rules, upto, groups)

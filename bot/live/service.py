@@ -168,16 +168,20 @@ class Service:
         """Match the stored posts with the rules added or changed since they were matched (a chat
         edit, a file edited on disk, while running or stopped; an upgrade of the matching), off the
         loop, so exports, /stats and /rule count them as a replay would. Their alerts are stored
-        muted, not sent: old news (a story that goes on alerts with its next post). A newer rules
-        change, which catches up itself, ends this one unsaid. None when there was nothing to do."""
+        muted, not sent: old news (a story that goes on alerts with its next post). Not logged when
+        a newer rules change came meanwhile (it catches up itself). None when there was nothing to do."""
         rules = list(self.rulebook.ruleset.rules)
         try:
             again = await off_loop(self.store, lambda store: catch_up(store, rules, groups=self.config.groups,
                                                                       stop=self._stopping.is_set))
         except Stopped:
             return None
-        except Exception:  # a locked or failing store: the next change, restart or replay catches up
-            log.exception("matching the stored posts with the changed rules failed: they match new posts only")
+        except Exception as e:  # a store that cannot be used now, or a bug: the rules in use still match new posts
+            if isinstance(e, sqlite3.OperationalError) and (down := store_down(e)) is not None:
+                log.warning("the stored posts are not matched with the changed rules now (database: %s): "
+                            "the next rules change, start or replay does it", down)
+            else:
+                log.exception("matching the stored posts with the changed rules failed: they match new posts only")
             return None
         if generation is not None and generation != self._rules_generation:
             return again
