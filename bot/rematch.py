@@ -35,7 +35,9 @@ BATCH = 500  # posts per transaction
 # the stored posts again with every rule, as it does for a changed rule. 1: forms of nouns the
 # dictionary lacks (самоволка), glued designations (МиГ29), titles as channel keys (2026-11-29).
 # 2: a number after «№» (`155` finds «колонии №155»); terms written with «/» or «-» stored as written.
-MATCHING = 2
+# 3: every sign NFKC spells with letters parts words, glued or not («ⓂЦирк» is «цирк», «100㎞» «100»); a
+# fullwidth apostrophe joins a word («об＇єкт»), a small «﹟» starts a hashtag.
+MATCHING = 3
 _RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")
 

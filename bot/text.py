@@ -55,6 +55,23 @@ _FORMAT_RE = re.compile(f"[{_BMP_FORMAT_CLASS}\U00010000-\U0010FFFF](?<=[{_FORMA
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
 
+# Signs NFKC spells with letters or digits, none of them a letter itself: «№» (No), «™» (TM), «℃» (°C),
+# «℅» (c/o), «₨» (Rs), squared units («㎞» km), enclosed and parenthesised letters («Ⓜ️», the metro emoji,
+# «⒜»), CJK radicals, squared ideographs («🈺»). A sign parts the words beside it, as any symbol does:
+# folding makes each a space, so NFKC never glues its letters to the next word («№155» is «155», not
+# «no155»), and the whole text reads as `tokenize` reads it word by word. (Superscripts, fractions,
+# ligatures, circled digits and fullwidth letters are letters or digits: NFKC's reading of them is kept.)
+# Listed, not scanned for at import (tests/test_text.py checks the list against this Python's Unicode).
+_SIGNS = ("₨℀℁℃℅℆℉№℠-™℻⒜-ⓩ⺟⻳⼀-⿕"
+          "㆖-㆟㈀-㈞㈪-㉇㉐㉠-㉾㊊-㊰㋀-㏿﷼"
+          "🄐-🄮🄰-🅏🅪-🅬🆐🈀-🈂"
+          "🈐-🈻🉀-🉈🉐-🉑")
+_SIGN_RE = re.compile(f"[{_SIGNS}]")
+# What NFKC makes an apostrophe (fullwidth ＇ and ｀, the Greek varia) or a hashtag's «#» and «@» (the
+# small and fullwidth forms): `tokenize` reads a raw word with them as folding the whole text does.
+_APOSTROPHE_LIKE = "'’ʼ`＇｀`"
+_TAG_SIGNS = "#@＃＠﹟﹫"
+
 # A word: letters and digits, with inner apostrophes (Ukrainian об'єкт). Underscores,
 # hyphens and slashes separate words.
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -77,13 +94,22 @@ def find_words(text: str) -> list[str]:
     """`WORD_RE.findall(text)`, faster."""
     return _word_re(text).findall(text)
 
-# What looks like a word in the raw text: includes the characters `normalize` removes, so a
-# disguised word is one raw word, as it is one word after normalising.
-# Combining marks too (\u0300-\u036f): a «й» typed as «и» + U+0306 (text from macOS or a PDF) is
-# one word, which NFKC composes; without them «воинскои» + a lone breve matched only as a typo.
+# Combining marks NFKC may compose with the letter before them: a «й» typed as «и» + U+0306 (text from
+# macOS or a PDF) is one word, which NFKC composes; without them «воинскои» + a lone breve matched only
+# as a typo. Every mark of the BMP that is no starter (they reorder, so one may stand between a letter
+# and the mark it takes), and the few starters that compose (Indic length marks; the astral ones too).
+_MARKS = ("".join(c for c in map(chr, range(0x10000)) if unicodedata.combining(c))
+          + "\u09be\u09d7\u0b3e\u0b56\u0b57\u0bbe\u0bd7\u0cc2\u0cd5\u0cd6\u0d3e\u0d57\u0dcf\u0ddf\u102e\u1b35"
+          "\U000110ba\U00011127\U0001133e\U00011357\U000114b0\U000114ba\U000114bd\U000115af\U00011930")
+# A format character or one of `_MARKS` (the astral ones found as `_FORMAT_RE` finds them: each astral
+# code point of a class costs every character a test).
+_IN_WORD = (f"[{_BMP_FORMAT_CLASS}{_char_class(''.join(c for c in _MARKS if ord(c) <= 0xFFFF))}\U00010000-\U0010FFFF]"
+            f"(?<=[\u0000-\uffff{_char_class(''.join(c for c in _FORMAT_CHARS + _MARKS if ord(c) > 0xFFFF))}])")
+# What looks like a word in the raw text: includes the characters `normalize` removes or composes, so
+# a disguised word is one raw word, as it is one word after normalising.
 _RAW_WORD_RE = re.compile(
-    rf"[#@＃＠](?:\w|[{_FORMAT_CLASS}\u0300-\u036f])+(?:['’ʼ`](?:\w|[{_FORMAT_CLASS}\u0300-\u036f])+)*"
-    rf"|(?:[^\W_]|[{_FORMAT_CLASS}\u0300-\u036f])+(?:['’ʼ`](?:[^\W_]|[{_FORMAT_CLASS}\u0300-\u036f])+)*"
+    rf"[{_TAG_SIGNS}](?:\w|{_IN_WORD})+(?:[{_APOSTROPHE_LIKE}](?:\w|{_IN_WORD})+)*"
+    rf"|(?:[^\W_]|{_IN_WORD})+(?:[{_APOSTROPHE_LIKE}](?:[^\W_]|{_IN_WORD})+)*"
 )
 
 _TLD = r"(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b"
@@ -141,11 +167,17 @@ def _split_camel(m: re.Match[str]) -> str:
     return " " + _CAMEL_RE.sub(" ", m.group()[1:])
 
 
-def _nfkc(text: str) -> str:
-    """`unicodedata.normalize("NFKC", text)`, faster: a no-break space or «…» is most often what
-    sends a post down NFKC's slow path (70 µs), so they are replaced first by what NFKC makes of them
-    (the same decomposition, so the same result)."""
-    return unicodedata.normalize("NFKC", text.replace("\u00a0", " ").replace("…", "..."))
+def _nfkc_words(text: str) -> str:
+    """`unicodedata.normalize("NFKC", text)` with every sign NFKC would spell with letters («№», «™»,
+    «Ⓜ») made a space first: the sign parts words, as it does in `tokenize`'s raw words. Faster too: a
+    no-break space or «…» is most often what sends a post down NFKC's slow path (70 µs), so they are
+    replaced first by what NFKC makes of them, and a text already NFKC is not searched for a sign."""
+    text = text.replace("\u00a0", " ").replace("…", "...")
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    if _SIGN_RE.search(text):
+        text = _SIGN_RE.sub(" ", text)
+    return unicodedata.normalize("NFKC", text)
 
 
 def _fold_basic(text: str) -> str:
@@ -156,7 +188,7 @@ def _fold_basic(text: str) -> str:
     """
     if _FORMAT_RE.search(text):
         text = _FORMAT_RE.sub("", text)
-    text = _nfkc(text)
+    text = _nfkc_words(text)
     if "#" in text or "@" in text:
         text = _HASHTAG_RE.sub(_split_camel, text)
     text = text.casefold().replace("ё", "е")
@@ -269,7 +301,7 @@ def normalize(text: str) -> str:
     if _MIXED_RE.search(folded):
         # Case is gone once folded: read all-caps mixed words off the text before folding (rare: only
         # texts that mix scripts inside a word pay for it).
-        raw = _nfkc(_FORMAT_RE.sub("", text))
+        raw = _nfkc_words(_FORMAT_RE.sub("", text))
         caps = _CAPS_WORD_RE.sub(_caps_to_cyr, raw)
         if caps != raw:
             folded = _fold_basic(caps)
@@ -328,14 +360,14 @@ class Token:
     end: int
 
 
-# Compatibility characters NFKC replaces one for one (spaces, a non-breaking hyphen): they keep
-# every later character where it was.
-_ONE_FOR_ONE_RE = re.compile("[\u00a0\u2000-\u200a\u2011\u202f\u205f\u3000]")
+# Compatibility characters NFKC replaces one for one (spaces, a non-breaking hyphen), and signs
+# folding makes a space («№»): they keep every later character where it was.
+_ONE_FOR_ONE_RE = re.compile(f"[\u00a0\u2000-\u200a\u2011\u202f\u205f\u3000{_SIGNS}]")
 
 
 def _in_place(text: str) -> bool:
     """Does folding keep each character at its place? Not when it removes one (a soft hyphen, a
-    stress mark) or NFKC turns one into several («№» -> «No»), even if the two cancel out in length."""
+    stress mark) or NFKC turns one into several («½» -> «1⁄2»), even if the two cancel out in length."""
     if _FORMAT_RE.search(text):
         return False
     return unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _ONE_FOR_ONE_RE.sub(" ", text))
@@ -357,7 +389,7 @@ def tokenize(text: str) -> list[Token]:
         parts = WORD_RE.findall(normalize_word(raw))
         if not parts:
             continue
-        if raw[0] in "#@＃＠":
+        if raw[0] in _TAG_SIGNS:
             start += 1
             raw = raw[1:]
         if len(parts) == 1:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.story.similar import _LINK_HINT_RE, _LINK_RE, fold_prefix, names_in, numbers_in
-from bot.text import _FORMAT_CHARS, _FORMAT_RE, _URL_HINT_RE, URL_RE, _nfkc
+from bot.text import _FORMAT_CHARS, _FORMAT_RE, _SIGN_RE, _URL_HINT_RE, URL_RE, _nfkc_words
 
 _LINKY = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-") + ["https://", "http://", "www.", "t.me/", "://", ".ru/", ".info/"]),
                   max_size=20).map("".join)
@@ -24,9 +24,10 @@ def test_format_re_matches_exactly_the_format_characters() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(st.one_of(st.sampled_from("\u00a0… ай\u0306\u0301№ﬁ²\u2011"), st.characters()), max_size=30))
+@given(st.text(st.one_of(st.sampled_from("\u00a0… ай\u0306\u0301№ﬁ²\u2011™Ⓜ🈺"), st.characters()), max_size=30))
 def test_nfkc_is_unicodedata_nfkc(text: str) -> None:
-    assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+    # (a sign NFKC spells with letters, «№», is a space first: test_review92_signs.py)
+    assert _nfkc_words(text) == unicodedata.normalize("NFKC", _SIGN_RE.sub(" ", text))
 
 
 @settings(max_examples=300, deadline=None)

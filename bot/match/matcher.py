@@ -13,6 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, combinations, product
+from math import prod
 from typing import Callable, Iterable, Mapping, Protocol
 
 from rapidfuzz.distance import OSA
@@ -295,17 +296,12 @@ class Matcher:
     # -- classifying post words ----------------------------------------------------------------
 
     def _classify(self, token: str) -> tuple[tuple[int, str, float], ...]:
-        if is_mixed(token):
-            # The post's own letters decide which script a mixed word is read in (in capitals, «BCУ»
-            # is Cyrillic, «NАТО» Latin), and their case is gone here: a candidate in any reading.
-            readings = dict.fromkeys(r for r in (normalize_word(token), cyrillic_reading(token), latin_reading(token))
-                                     if r is not None and r != token)
-            if readings:
-                result = ()
-                for r in readings:
-                    result = _union(result, self._lookup(r))
-                self._remember(token, result)
-                return result
+        if readings := _readings(token):
+            result = ()
+            for r in readings:
+                result = _union(result, self._lookup(r))
+            self._remember(token, result)
+            return result
         if (glued := split_ordinal(token)) is not None:  # «137го»: the number and its ending
             result = self._lookup(glued[0]) if _year(glued[0]) else _union(self._lookup(glued[0]), self._lookup(glued[1]))
             self._remember(token, result)
@@ -400,8 +396,6 @@ class Matcher:
             self._interesting.clear()
             self._near_cache.clear()
         toks = set(rough_words(text))
-        if _LETTERLIKE_RE.search(text):  # «№155»: NFKC's «no155» to `rough_words`, «155» to `tokenize`
-            toks.update(t.text for t in tokenize(text))
         for t in toks.difference(self._cache):
             self._classify(t)
         present = toks & self._interesting
@@ -700,6 +694,33 @@ def _capitalised(raw: str) -> bool:
     return letters[:1].isupper() and letters[1:].islower()
 
 
+def _readings(token: str) -> list[str]:
+    """The words a mixed-script word of `rough_words` may stand for in the post (`tokenize` folds it by
+    the post's own letters: in capitals «BCУ» is Cyrillic, «NАТО» Latin, and their case is gone here),
+    so it is a candidate in any reading; [] for a word in one script. The parts an apostrophe parts are
+    also read each on its own, as `tokenize` folds them when the apostrophe is one («A'AAО» is «a'аао»;
+    «AʼЁA», with the letter «ʼ», is «а'еа»)."""
+    if not is_mixed(token):
+        return []
+    out = _part_readings(token)
+    if "'" in token:
+        options = [_part_readings(p) for p in token.split("'")]
+        if 1 < prod(map(len, options)) <= _MAX_READINGS:
+            out = list(dict.fromkeys(chain(out, map("'".join, product(*options)))))
+    return [r for r in out if r != token]
+
+
+_MAX_READINGS = 27  # (three mixed parts: more only in a made-up word)
+
+
+def _part_readings(part: str) -> list[str]:
+    """A word (or a part between apostrophes) in each reading `_readings` gives it, itself first."""
+    if not is_mixed(part):
+        return [part]
+    return list(dict.fromkeys(r for r in (part, normalize_word(part), cyrillic_reading(part), latin_reading(part))
+                              if r is not None))
+
+
 def _union(a: tuple[tuple[int, str, float], ...],
            b: tuple[tuple[int, str, float], ...]) -> tuple[tuple[int, str, float], ...]:
     """Classifications of two readings of one word, each term once (the first reading's kept)."""
@@ -709,9 +730,6 @@ def _union(a: tuple[tuple[int, str, float], ...],
     return a + tuple(e for e in b if e[0] not in seen)
 
 
-# Signs NFKC spells with letters («№» is «No», «™» «TM»): `rough_words` glues them to the word after
-# them («No155»), where a post's words (`tokenize`) have the number alone.
-_LETTERLIKE_RE = re.compile("[\u2100-\u214f]")
 _HYPHENS = ("-", "\u2010", "\u2011")
 _DESIGNATION_HYPHENS = (*_HYPHENS, "\u2013")  # and an en dash a word processor made of it (Су–34)
 # A number, a hyphen and an ordinal ending in the raw text: what `_join_ordinals` may join.
