@@ -24,6 +24,11 @@ def test_shipped_rules_load_without_errors(shipped) -> None:  # type: ignore[no-
     assert {"desertion", "lockdown", "regiment"} <= set(names)
 
 
+def test_shipped_rules_load_without_warnings(shipped) -> None:  # type: ignore[no-untyped-def]
+    # (none can match on function words alone, none spells a common word in capitals, ...)
+    assert [str(e) for e in shipped.warnings] == []
+
+
 def test_shipped_rules_pass_their_own_examples(shipped) -> None:  # type: ignore[no-untyped-def]
     assert [str(e) for e in check_examples(shipped)] == []
 

@@ -147,6 +147,23 @@ class Morphology:
             return False
         return bool(parses) and not any("Abbr" in p.tag for p in parses)
 
+    def function_word(self, word: str) -> str | None:
+        """What part of speech a normalised word is when it is a function word, one nearly every post
+        has («в» "a preposition", «и», «что» "a conjunction", «не» "a particle", «он», «этот» "a
+        pronoun"), else None. Read by its likeliest Russian reading (pymorphy3's frequency order) when
+        the Russian dictionary knows it; else by any Ukrainian one (that dictionary has no frequencies).
+        None for a word no dictionary knows, or in Latin letters."""
+        if word.isascii() or not word.isalpha():
+            return None
+        try:
+            if self.ru.word_is_known(word) and not _UK_ONLY & set(word):
+                return _function_kind(self.ru.parse(word)[0].tag)
+            if self.uk.word_is_known(word):
+                return next((k for p in self.uk.parse(word) if (k := _function_kind(p.tag))), None)
+        except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
+            pass
+        return None
+
     def predicate_like(self, word: str) -> bool:
         """Is a normalised word's likeliest Russian reading a singular verb, short adjective or a
         predicative («ввел», «виноват»): what a pronoun «кто» stands before? Not a word that can be a
@@ -167,6 +184,17 @@ class Morphology:
             return normalize(self.ru.parse(word)[0].normal_form)
         except (ValueError, IndexError):
             return word
+
+
+_FUNCTION_POS = {"PREP": "a preposition", "CONJ": "a conjunction", "PRCL": "a particle", "NPRO": "a pronoun"}
+
+
+def _function_kind(tag) -> str | None:  # type: ignore[no-untyped-def]
+    """The function word a pymorphy3 tag reads a word as (a pronoun adjective, «этот», «свой», is a
+    pronoun), or None."""
+    if tag.POS == "ADJF" and "Apro" in tag:
+        return "a pronoun"
+    return _FUNCTION_POS.get(str(tag.POS))
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..post import bare_id
+from .broad import function_only
 from .explain import dictionary_name
 from .morph import default_morphology
 from .query import (
@@ -392,7 +393,8 @@ _LOOKALIKE = dict(zip("ABCEHKMOPTXYaceopxy", "АВСЕНКМОРТХУасеор
 
 def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
     """Warn (at file:line:col) about a rule that can never match, about words written in Latin
-    look-alike letters, and about an abbreviation that would match a common word («КТО»: кто)."""
+    look-alike letters, about an abbreviation that would match a common word («КТО»: кто), and about
+    a query that can match on function words alone (`в OR и`)."""
     blocked = _never(rule.node, frozenset())
     if blocked:
         warn(loc.key(index, "query"), f"rule '{rule.name}' can never match: its query needs {_one_of(blocked)}, "
@@ -400,12 +402,15 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
     elif blocked := _never(rule.node, frozenset().union(*map(_banned_by, rule.exclude_nodes))):
         warn(loc.key(index, "exclude"), f"rule '{rule.name}' can never match: every post its query matches has "
              f"{_one_of(blocked)}, which its exclude rules out")
+    broad = _function_words_alone(rule.node)
     for key, item, node in [("query", 0, rule.node), *(("exclude", i, n) for i, n in enumerate(rule.exclude_nodes))]:
         in_phrases = {id(w) for p in nodes(node) if isinstance(p, Phrase) for w in p.words}
         for w in words_of(node):
             operator = None if id(w) in in_phrases else _operator_word(w)
             cyrillic = _cyrillic_twin(w)
-            if operator:
+            if key == "query" and id(w) in broad and _common_in_capitals(w) is None:  # (КТО: its own warning)
+                warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {broad[id(w)]}")
+            elif operator:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {operator}")
             elif cyrillic:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {w.raw!r} is in Latin letters only, so "
@@ -417,6 +422,22 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {word!r} is written in capitals, but "
                      f"without '=' it matches the common word «{w.text}»" + (f" in every form ({forms})" if forms else "")
                      + f"; for the abbreviation write ={word} (an exact form in capitals matches capitals only)")
+
+
+def _function_words_alone(node: Node) -> dict[int, str]:
+    """By id, what to say about each query word that lets the query match on function words alone
+    (`в OR и`: nearly every post has «в»)."""
+    morph = default_morphology()
+    out: dict[int, str] = {}
+    for way in function_only(node, morph):
+        for w in way:
+            kind = morph.function_word(w.text)
+            others = list(dict.fromkeys(f"'{o.raw or o.text}'" for o in way if o is not w and (o.raw or o.text) != (w.raw or w.text)))
+            alone = "it alone" if not others else f"it and {', '.join(others)} alone"
+            out.setdefault(id(w), f"'{w.raw or w.text}' is {kind}, and the query can match on {alone}: nearly every "
+                           "post has such words; drop it, or put it in a phrase or a NEAR with a content word "
+                           "(\"из части\", самовольно NEAR/4 позиция)")
+    return out
 
 
 # Words that are operators elsewhere (lower-case English ones, Russian ones, as analysts say them): this
