@@ -130,3 +130,37 @@ def test_a_digest_names_the_story_of_each_item_for_story(fake: FakeTelegram, tmp
             assert f"SHOT · story #{number} (2 posts): " in digest, digest
             assert f"Story #{number}: 2 posts" in (await ask(fake, f"/story {number}")).text
     asyncio.run(go())
+
+
+def test_an_alert_another_channel_takes_over_during_a_send_is_not_muted_after_all(fake: FakeTelegram, tmp_path: Path,
+                                                                                  monkeypatch: Any) -> None:
+    """Helper-93's case: Mash, muted for regiment only, reports first; its regiment alert waits
+    behind the desertion alert being sent when SHOT's report takes it over. The sender had read
+    the alert before that send, and marked it muted for Mash's post: the alert was lost."""
+    from bot.live.sender import Sender
+
+    gates: list[asyncio.Event] = []  # the first send waits for the one put here
+    began: list[int] = []
+    deliver_one = Sender._deliver_one
+
+    async def slow_first(self: Sender, alert_id: int, update: bool, now: datetime) -> bool:
+        began.append(alert_id)
+        if len(began) == 1:
+            await gates[0].wait()
+        return await deliver_one(self, alert_id, update, now)
+
+    monkeypatch.setattr(Sender, "_deliver_one", slow_first)
+
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            gates.append(asyncio.Event())
+            service.store.mute("regiment", (datetime.now(timezone.utc) + timedelta(days=1)).isoformat(), channel_id=MASH)
+            fake.publish(MASH, DESERTION)  # desertion and regiment alerts; the desertion one's send is held
+            await eventually(lambda: began)
+            fake.publish(SHOT, DESERTION_2)  # the same story: SHOT's post takes the regiment alert over
+            await eventually(lambda: service.store.count("posts") == 2)
+            gates[0].set()
+            await eventually(lambda: any("Воинские формирования" in a.text for a in alerts(fake)))
+            (regiment,) = [a for a in alerts(fake) if "Воинские формирования" in a.text]
+            assert regiment.text.split("\n")[1].startswith("SHOT · "), regiment.text
+    asyncio.run(go())

@@ -368,7 +368,9 @@ class Sender:
             update = row["state"] == "update_queued"
             if row["state"] == "queued":
                 if self.store.muted(str(row["rule"]), int(row["channel_id"]), iso(now) or ""):  # type: ignore[arg-type]
-                    self.store.mark_alert(alert_id, "muted")
+                    # (read before this pass's sends: a post of a channel not muted may have taken it over
+                    # since, and it then goes out at the next pass)
+                    self.store.mute_alert(alert_id, (int(row["channel_id"]), int(row["message_id"])), now=iso(now) or "")  # type: ignore[arg-type]
                     continue
                 if row["severity"] == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
