@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .match.matcher import Matcher
+from .match.matcher import Match, Matcher
 from .match.rules import Rule, channel_key
 from .store.db import Store, iso, utcnow
 from .store.read import StoredPost
@@ -148,8 +148,9 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
         if not rows:
             return result
         low = rows[-1][0]
+        found = _match_rows(matcher, todo, rows)  # (before the write lock: live posts are stored meanwhile)
         with store.transaction():
-            _match_batch(store, matcher, todo, rows, alert_state, result)
+            _write_batch(store, todo, rows, found, alert_state, result)
         if progress:
             progress(len(rows))
 
@@ -171,12 +172,16 @@ def catch_up(store: Store, rules: Sequence[Rule], *, groups: Mapping[str, Iterab
             raise Stopped
 
     result = Rematch()
+    first = 0  # the first pass covered its rules up to this rowid
     for locked in (False, True):
-        if locked and not stale_rules(store, rules, last_rowid(store), groups):
+        # the second pass fills only the gap after the first (a rule changed meanwhile by another
+        # program is left whole to the next catch-up, never matched again under the lock)
+        if locked and not [s for s in stale_rules(store, rules, last_rowid(store), groups) if s.through >= first]:
             break  # (nothing stored meanwhile: no lock taken)
         with store.transaction() if locked else nullcontext():
             upto = last_rowid(store)
-            stale = stale_rules(store, rules, upto, groups)
+            stale = [s for s in stale_rules(store, rules, upto, groups) if not locked or s.through >= first]
+            first = upto
             if not stale:
                 continue
             one = rematch(store, rules, stale, upto, groups=groups, alert_state=alert_state, progress=asked)
@@ -189,28 +194,46 @@ def catch_up(store: Store, rules: Sequence[Rule], *, groups: Mapping[str, Iterab
     return result
 
 
-def _match_batch(store: Store, matcher: Matcher, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]],
-                 alert_state: str, result: Rematch) -> None:
-    now = utcnow()
-    had = set(store.db.execute(  # the batch's current matches of the rules matched again
-        "SELECT m.channel_id, m.message_id, m.rule FROM posts p JOIN matches m ON m.channel_id = p.channel_id "
-        f"AND m.message_id = p.message_id WHERE p.rowid >= ? AND p.rowid <= ? AND m.current = 1 AND m.rule IN "
-        f"({','.join('?' * len(todo))})", [rows[0][0], rows[-1][0], *todo]).fetchall())
-    gone: list[tuple[int, int, str]] = []
+_Found = dict[int, tuple[set[str], list[Match], StoredPost]]  # rowid -> (rules due on the post, their matches, the post)
+
+
+def _match_rows(matcher: Matcher, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]]) -> _Found:
+    """The stale rules due on each post of a batch of stored posts, and their matches."""
+    out: _Found = {}
     for rowid, cid, mid, date, text, link, title, username, entities, story_id in rows:
         due = {name for name, s in todo.items() if rowid > s.through}
         if not due:
             continue
-        result.posts.update(due)
         post = StoredPost(cid, mid, date or "", text or "", link or "", title or str(cid), username or None,
                           stored_links(text or "", entities))
-        matches = [m for m in matcher.match(post) if m.rule in due]
-        found = {m.rule for m in matches}
-        gone += [(cid, mid, r) for r in due - found if (cid, mid, r) in had]
+        out[rowid] = (due, [m for m in matcher.match(post) if m.rule in due], post)
+    return out
+
+
+def _write_batch(store: Store, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]],
+                 found: _Found, alert_state: str, result: Rematch) -> None:
+    """In the batch's transaction: the matches found, for the posts whose text is still what was
+    matched (an edit stored meanwhile was matched by the pipeline, with these rules); the matches the
+    rules no longer make marked not current; one alert per story and rule."""
+    now = utcnow()
+    first, last = rows[0][0], rows[-1][0]
+    texts = dict(store.db.execute("SELECT rowid, text FROM posts WHERE rowid >= ? AND rowid <= ?", [first, last]).fetchall())
+    had = set(store.db.execute(  # the batch's current matches of the rules matched again
+        "SELECT m.channel_id, m.message_id, m.rule FROM posts p JOIN matches m ON m.channel_id = p.channel_id "
+        f"AND m.message_id = p.message_id WHERE p.rowid >= ? AND p.rowid <= ? AND m.current = 1 AND m.rule IN "
+        f"({','.join('?' * len(todo))})", [first, last, *todo]).fetchall())
+    gone: list[tuple[int, int, str]] = []
+    for rowid, cid, mid, _, text, *_, story_id in rows:
+        if rowid not in found or texts.get(rowid) != text:
+            continue
+        due, matches, post = found[rowid]
+        result.posts.update(due)
+        found_rules = {m.rule for m in matches}
+        gone += [(cid, mid, r) for r in due - found_rules if (cid, mid, r) in had]
         if not matches:
             continue
         store.write_matches(post, matches, now=now)  # type: ignore[arg-type]  (a StoredPost has what it reads)
-        result.matched.update(found)
+        result.matched.update(found_rules)
         for m in matches:
             if story_id is not None and store.queue_alert(story_id, post, m, state=alert_state, now=now) is not None:  # type: ignore[arg-type]
                 result.alerts[m.rule] += 1

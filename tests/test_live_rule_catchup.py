@@ -62,3 +62,27 @@ def test_a_rule_file_written_while_the_service_was_stopped_is_caught_up_when_it_
             assert drone_matches(tmp_path / "t.db") == {(SHOT, 1, 0)}
     asyncio.run(go())
 
+
+
+def test_two_quick_changes_of_a_rule_leave_the_store_as_the_last_one_matches(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A rule changed and changed again at once (/edit_rule then /undo, a file saved twice): the two
+    catch-ups ran side by side, and the older version's could win (helper-93's finding)."""
+    from bot.match.rules import load_rules
+    from bot.rematch import rule_digest
+
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, DRONE)  # «беспилотник»
+            fake.publish(MASH, "Над Белгородом сбили дрон, обломки упали во дворе")  # «дрон»
+            await eventually(lambda: service.store.count("posts") == 2)
+            rule = tmp_path / "rules" / "drones.toml"
+            rule.write_text(DRONE_RULE, encoding="utf-8")
+            await service.reload_rules()
+            rule.write_text(DRONE_RULE.replace("беспилотник OR дрон", "дрон"), encoding="utf-8")
+            await service.reload_rules()
+            await service.rules_caught_up()
+            assert {(cid, cur) for cid, _, cur in drone_matches(tmp_path / "t.db") if cur} == {(MASH, 1)}
+            with sqlite3.connect(tmp_path / "t.db") as c:
+                (digest,) = c.execute("SELECT digest FROM rule_coverage WHERE rule = 'drones'").fetchone()
+            assert digest == rule_digest(load_rules(rule).get("drones"))  # type: ignore[arg-type]
+    asyncio.run(go())

@@ -187,3 +187,32 @@ def test_replay_notes_a_disabled_rule_and_matches_nothing_with_it(tmp_path: Path
     result = replay(rules, tmp_path / "a.db")
     assert "note: rule 'lockdown' (disabled: not matched live or in replay)" in result.stderr
     assert not current_matches(tmp_path / "a.db", "lockdown") and current_matches(tmp_path / "a.db", "desertion")
+
+
+def test_a_post_edited_while_it_was_matched_again_keeps_what_the_pipeline_made_of_the_edit(tmp_path: Path,
+                                                                                          monkeypatch: Any) -> None:
+    """The catch-up matches a batch before it takes the write lock (the live service stores posts
+    meanwhile): an edit stored in between must not get the matches of the text it replaced."""
+    import bot.rematch
+    from bot.match.rules import Rule
+    from bot.rematch import last_rowid, rematch, stale_rules
+
+    store = Store(tmp_path / "a.db")
+    at = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    with Pipeline(store, Matcher([])) as pipeline:
+        list(pipeline.process([Post(900, 1, at, "Беспилотник атаковал нефтебазу в Туапсе", "Кубань"),
+                               Post(900, 2, at, "Дрон сбили над Белгородом", "Кубань")]))
+    rules = [Rule.from_query("drones", "беспилотник OR дрон")]
+    match_rows = bot.rematch._match_rows
+
+    def edited_meanwhile(*args: Any) -> Any:
+        found = match_rows(*args)
+        store.db.execute("UPDATE posts SET text = 'Погода в Туапсе: +12' WHERE message_id = 1")  # the edit, stored
+        return found
+
+    monkeypatch.setattr(bot.rematch, "_match_rows", edited_meanwhile)
+    upto = last_rowid(store)
+    done = rematch(store, rules, stale_rules(store, rules, upto), upto, alert_state="muted")
+    assert rows(tmp_path / "a.db", "SELECT message_id FROM matches WHERE rule = 'drones'") == {(2,)}
+    assert done.matched["drones"] == 1
+    store.close()

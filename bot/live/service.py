@@ -122,6 +122,7 @@ class Service:
         self._rules_generation = 0  # rules changes made so far: only the newest one's matcher is put in use
         self._rebuilds: set[asyncio.Task[None]] = set()
         self._catch_ups: set[asyncio.Task[Rematch | None]] = set()  # `catch_up_rules` running
+        self._catching_up = asyncio.Lock()  # (created outside a loop: Python 3.10+ binds it when first used)
         self._stopping = threading.Event()  # read by the catch-up's thread between its batches
 
     def _matcher(self, ruleset: RuleSet | None = None) -> Matcher:
@@ -168,23 +169,29 @@ class Service:
         """Match the stored posts with the rules added or changed since they were matched (a chat
         edit, a file edited on disk, while running or stopped; an upgrade of the matching), off the
         loop, so exports, /stats and /rule count them as a replay would. Their alerts are stored
-        muted, not sent: old news (a story that goes on alerts with its next post). Not logged when
-        a newer rules change came meanwhile (it catches up itself). None when there was nothing to do."""
-        rules = list(self.rulebook.ruleset.rules)
-        try:
-            again = await off_loop(self.store, lambda store: catch_up(store, rules, groups=self.config.groups,
-                                                                      stop=self._stopping.is_set))
-        except Stopped:
-            return None
-        except Exception as e:  # a store that cannot be used now, or a bug: the rules in use still match new posts
-            if isinstance(e, sqlite3.OperationalError) and (down := store_down(e)) is not None:
-                log.warning("the stored posts are not matched with the changed rules now (database: %s): "
-                            "the next rules change, start or replay does it", down)
-            else:
-                log.exception("matching the stored posts with the changed rules failed: they match new posts only")
-            return None
-        if generation is not None and generation != self._rules_generation:
-            return again
+        muted, not sent: old news (a story that goes on alerts with its next post). One runs at a
+        time; a newer rules change stops this one after its batch and catches up itself. None when
+        there was nothing to do (or it stopped)."""
+        mine = self._rules_generation if generation is None else generation
+
+        def stop() -> bool:  # (asked in the catch-up's thread between its batches)
+            return self._stopping.is_set() or mine != self._rules_generation
+
+        async with self._catching_up:  # one at a time: two on one rule would each undo the other's coverage
+            if stop():
+                return None  # a newer change catches up itself
+            rules = list(self.rulebook.ruleset.rules)
+            try:
+                again = await off_loop(self.store, lambda store: catch_up(store, rules, groups=self.config.groups, stop=stop))
+            except Stopped:
+                return None
+            except Exception as e:  # a store that cannot be used now, or a bug: the rules in use still match new posts
+                if isinstance(e, sqlite3.OperationalError) and (down := store_down(e)) is not None:
+                    log.warning("the stored posts are not matched with the changed rules now (database: %s): "
+                                "the next rules change, start or replay does it", down)
+                else:
+                    log.exception("matching the stored posts with the changed rules failed: they match new posts only")
+                return None
         for rule, n in sorted(again.posts.items()):
             log.info("rule %s matched %d stored posts again (%s): %d match, %d no longer", rule, n,
                      again.why.get(rule, "changed"), again.matched[rule], again.dropped[rule])
