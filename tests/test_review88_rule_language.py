@@ -180,3 +180,19 @@ def test_a_slashed_or_hyphenated_word_is_shown_as_written(tmp_path: Path) -> Non
     assert 'phrase "в/ч", words in this order' in r.stdout and 'phrase "Су-34"' in r.stdout
     assert '"=в =ч"' not in r.stdout
 
+
+
+@pytest.mark.parametrize(("query", "says"), [
+    ("дрон, беспилотник", "a comma is no operator"),
+    ('"ДНР (Донецк)" OR полк', 'for the words in a row write "ДНР Донецк"'),
+    ('"полк OR командир"', "'OR' inside quotes is no operator"),
+])
+def test_a_rule_file_an_earlier_version_loaded_still_loads_with_a_warning(query: str, says: str) -> None:
+    """Helper-93: these loaded yesterday (read as all the words, or the words in a row); an upgrade
+    that made them errors would take the rule out of use in `tgwatch run` until someone fixed it.
+    The chat's /add_rule and /edit_rule, which take new queries, still refuse them."""
+    rs = parse_rules_text(f"[[rule]]\nname = \"t\"\nquery = '''{query}'''\n", "f.toml")
+    assert [r.name for r in rs.rules] == ["t"] and not rs.errors
+    assert [w for w in rs.warnings if says in w.message and "/add_rule and /edit_rule refuse it" in w.message]
+    with pytest.raises(QueryError):
+        parse(query)

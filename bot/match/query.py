@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Union
 
 from ..text import ORDINAL_SUFFIXES, URL_RE, normalize, split_ordinal, tokenize
@@ -228,18 +228,24 @@ def _refuse_field_or_link(raw: str, pos: int) -> None:
 _PHRASE_OPERATOR_RE = re.compile(r"(?<!\S)(?:OR|AND|NOT|NEAR(?:/\S*)?)(?!\S)|[()]")
 
 
-def _parse_phrase(raw: str, pos: int, query: str = "") -> Node:
+def _parse_phrase(raw: str, pos: int, query: str = "", habit: Callable[[QueryError], None] | None = None) -> Node:
     if len(raw) < 2 or raw[-1] not in _CLOSE_QUOTES:
         raise QueryError("unclosed quote", pos)
     inner = raw[1:-1]
     if op := _PHRASE_OPERATOR_RE.search(inner):
         if sum(c in _QUOTES for c in query) % 2 == 0:  # every quote has its pair: an operator written inside one
-            raise QueryError(f"'{op.group()}' inside quotes is no operator (a phrase holds words only): "
-                             f"write it without them: {' '.join(inner.split())}", pos + 1 + op.start())
-        words = inner[:op.start()].split()
-        where = f"close it after «{words[-1]}»" if words else "a quote is missing or one too many"
-        raise QueryError(f"unclosed quote: the phrase opened here runs on to the quote at character "
-                         f"{pos + len(raw)} over '{op.group()}', which a phrase cannot hold; {where}", pos)
+            fix = (f"for the words in a row write \"{' '.join(inner.replace('(', ' ').replace(')', ' ').split())}\""
+                   if op.group() in "()" else f"write it without them: {' '.join(inner.split())}")
+            e = QueryError(f"'{op.group()}' inside quotes is no operator (a phrase holds words only): {fix}",
+                           pos + 1 + op.start())
+            if habit is None or op.group().startswith("NEAR"):  # (a NEAR in quotes was an error before too)
+                raise e
+            habit(e)  # a rule file that loaded before: its phrase is read as it was, with a warning
+        else:
+            words = inner[:op.start()].split()
+            where = f"close it after «{words[-1]}»" if words else "a quote is missing or one too many"
+            raise QueryError(f"unclosed quote: the phrase opened here runs on to the quote at character "
+                             f"{pos + len(raw)} over '{op.group()}', which a phrase cannot hold; {where}", pos)
     ws: list[Word] = []
     for m in re.finditer(r"\S+", inner):
         node = _parse_word(m.group(), pos + 1 + m.start())
@@ -250,8 +256,9 @@ def _parse_phrase(raw: str, pos: int, query: str = "") -> Node:
 
 
 class _Parser:
-    def __init__(self, query: str) -> None:
+    def __init__(self, query: str, habits: list[QueryError] | None = None) -> None:
         self.query = query
+        self.habits = habits  # None: another tool's habit that reads as something else is an error
         self.toks = _lex(query)
         self.i = 0
         self.nesting = 0  # the '(' and NOT the parser is inside: bounds its own recursion
@@ -364,7 +371,7 @@ class _Parser:
             self.nesting -= 1
             return node
         if tok.kind == "quote":
-            return _parse_phrase(tok.text, tok.pos, self.query)
+            return _parse_phrase(tok.text, tok.pos, self.query, None if self.habits is None else self.habits.append)
         if tok.kind == "url":
             text = tok.text[4:].casefold()
             if not text:
@@ -404,8 +411,11 @@ class _Parser:
             if text[-1] in ",;" and nxt is not None and nxt.kind == "word":
                 words.append(nxt.text.strip(",;"))
             example = f"{words[0]} OR {words[1]}" if len(words) >= 2 else "полк OR бригада"  # (their own words when two are known)
-            raise QueryError(f"'{text}': a comma is no operator, and words with only a space or a comma between them "
-                             f"must all be present; for any of them write OR between them, as in {example}", tok.pos)
+            e = QueryError(f"'{text}': a comma is no operator, and words with only a space or a comma between them "
+                           f"must all be present; for any of them write OR between them, as in {example}", tok.pos)
+            if self.habits is None:
+                raise e
+            self.habits.append(e)  # a rule file that loaded before: read as it was, with a warning
 
 
 # What a word of no letters means elsewhere, and how this language says it.
@@ -445,9 +455,12 @@ def needs_hit(node: Node) -> bool:
     return True
 
 
-def parse(query: str) -> Node:
-    """Parse a query; raise `QueryError` with a position on any mistake."""
-    node = _Parser(query).parse()
+def parse(query: str, *, habits: list[QueryError] | None = None) -> Node:
+    """Parse a query; raise `QueryError` with a position on any mistake. With `habits`, two habits of
+    other search tools that earlier versions read without a word (a comma between words, which then
+    all must be present; OR, AND, NOT or a parenthesis inside quotes, read as words) are added to it
+    instead, and read as before: a rule file that loaded keeps loading, with a warning."""
+    node = _Parser(query, habits).parse()
     if not needs_hit(node):
         raise QueryError("the query would match posts that contain none of its words; add a word that must be present", 0)
     return node

@@ -291,7 +291,7 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
     elif not rules:
         warn(assigned, "rule = [] defines no rules: this file watches nothing; each rule starts with [[rule]]")
     for index, raw in enumerate(rules):
-        rule = _build_rule(raw, index, loc, err, path)
+        rule = _build_rule(raw, index, loc, err, path, warn)
         if rule is not None:
             out.rules.append(rule)
             _warn_rule(rule, index, loc, warn)
@@ -300,7 +300,7 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
     return out
 
 
-def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: str) -> Rule | None:
+def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: str, warn: Any) -> Rule | None:
     n_errors = 0
 
     def bad(offset: int, message: str) -> None:
@@ -324,20 +324,26 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     if not isinstance(query, str) or not query.strip():
         bad(loc.key(index, "query"), "every rule needs a query = \"...\"")
     else:
+        habits: list[QueryError] = []  # (another tool's habit a file written for an earlier version has: a warning)
         try:
-            node = parse(query)
+            node = parse(query, habits=habits)
         except QueryError as e:
             bad(loc.string(index, "query", 0, e.pos), f"query: {e.message}")
+        for h in habits:
+            warn(loc.string(index, "query", 0, h.pos), f"query: {h.message} (read as before: /add_rule and /edit_rule refuse it)")
     exclude = _as_str_list(raw.get("exclude", []))
     exclude_nodes: list[Node] = []
     if exclude is None:
         bad(loc.key(index, "exclude"), "exclude must be a query string or a list of query strings")
         exclude = []
     for i, q in enumerate(exclude):
+        habits = []
         try:
-            exclude_nodes.append(parse(q))
+            exclude_nodes.append(parse(q, habits=habits))
         except QueryError as e:
             bad(loc.string(index, "exclude", i, e.pos), f"exclude: {e.message}")
+        for h in habits:
+            warn(loc.string(index, "exclude", i, h.pos), f"exclude: {h.message} (read as before: /add_rule and /edit_rule refuse it)")
     severity = raw.get("severity", "normal")
     if severity not in SEVERITIES:
         bad(loc.key(index, "severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
