@@ -7,7 +7,8 @@ rowid matched with it (`rule_coverage`, migration 10). `tgwatch replay` compares
 matches the posts a rule has not seen as it is now (`rematch`: its matches, and one alert per
 story and rule as the pipeline queues them), then records what is covered (`record_coverage`). The
 pipeline advances the coverage of the rules it matches new posts with (`advance_coverage`), live or
-replayed, so posts stored by the live service are not matched twice.
+replayed, so posts stored by the live service are not matched twice. The live service catches up
+itself after its rules change and at start (`catch_up`, in a worker thread beside the pipeline).
 """
 
 from __future__ import annotations
