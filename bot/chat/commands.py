@@ -26,7 +26,7 @@ from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE, DISABLED, Rule, name_problem
-from ..report.stats import stats_png, stats_text
+from ..report.stats import channel_name, stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
@@ -599,10 +599,7 @@ class Commands:
         """A stored channel as answers name it, as /status does: «SHOT (@shot_shot)», its title or
         @username alone when only one is known, else its id."""
         row = self.store.channel(channel_id) or {}
-        title, username = str(row.get("title") or ""), row.get("username")
-        if title and username:
-            return f"{title} (@{username})"
-        return title or (f"@{username}" if username else str(channel_id))
+        return channel_name(channel_id, str(row.get("title") or ""), row.get("username"))  # type: ignore[arg-type]
 
     def _channel(self, ref: str) -> list[int]:
         """Stored channel ids for @name, t.me/name, a post's link (t.me/c/123/45, as alerts link it),

@@ -30,7 +30,7 @@ from ..post import bare_id
 from ..store.db import Store, iso
 
 __all__ = ["RuleStats", "ChannelActivity", "matches_per_day", "rule_stats", "stats_png", "stats_text",
-           "channel_activity", "heartbeat_text", "status_text", "BURST", "CAPTION_LIMIT"]
+           "channel_activity", "channel_name", "heartbeat_text", "status_text", "BURST", "CAPTION_LIMIT"]
 
 BURST = timedelta(minutes=5)  # posts closer than this are one burst (an album, a thread): no gap between them
 CAPTION_LIMIT = 1024  # Telegram's limit on a photo caption
@@ -76,9 +76,15 @@ class ChannelActivity:
 
     @property
     def name(self) -> str:
-        if self.title and self.username:
-            return f"{self.title} (@{self.username})"
-        return self.title or (f"@{self.username}" if self.username else str(self.id))
+        return channel_name(self.id, self.title, self.username)
+
+
+def channel_name(channel_id: int, title: str | None, username: str | None) -> str:
+    """A channel as the chat's answers name it: «SHOT (@shot_shot)», its title or @username alone
+    when only one is known, else its id."""
+    if title and username:
+        return f"{title} (@{username})"
+    return title or (f"@{username}" if username else str(channel_id))
 
 
 # -- helpers ---------------------------------------------------------------------------------------
