@@ -142,8 +142,9 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
         return result
     low = min(s.through for s in todo.values())
     sql = ("SELECT p.rowid, p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username, p.entities, "
-           "p.story_id FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.rowid > ? AND p.rowid <= ?"
+           "p.story_id, p.text_hash FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.rowid > ? AND p.rowid <= ?"
            + (" AND p.date >= ?" if since else "") + " ORDER BY p.rowid LIMIT ?")
+    digests = {r.name: rule_digest(r, groups) for r in matcher.rules}
     while True:
         rows = store.db.execute(sql, [low, upto, *([iso(since)] if since else []), BATCH]).fetchall()
         if not rows:
@@ -152,12 +153,16 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
         found = _match_rows(matcher, todo, rows)  # (before the write lock: live posts are stored meanwhile)
         with store.transaction():
             _write_batch(store, todo, rows, found, alert_state, result)
+            if since is None:  # every post up to this batch's last is matched with these rules as they are
+                # now: a run stopped here (or undone by a change back) resumes from what it wrote
+                store.db.conn.executemany(_RECORD, [(name, digests[name], low, utcnow()) for name, st in todo.items()
+                                                    if low > st.through and name in digests])
         if progress:
             progress(len(rows))
 
 
 class Stopped(Exception):
-    """`catch_up` was asked to stop (its batches so far are stored; their rules are not counted as covered)."""
+    """`catch_up` was asked to stop (its batches so far are stored, and counted as covered: the next one resumes)."""
 
 
 def catch_up(store: Store, rules: Sequence[Rule], *, groups: Mapping[str, Iterable[str | int]] | None = None,
@@ -201,7 +206,7 @@ _Found = dict[int, tuple[set[str], list[Match], StoredPost]]  # rowid -> (rules 
 def _match_rows(matcher: Matcher, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]]) -> _Found:
     """The stale rules due on each post of a batch of stored posts, and their matches."""
     out: _Found = {}
-    for rowid, cid, mid, date, text, link, title, username, entities, story_id in rows:
+    for rowid, cid, mid, date, text, link, title, username, entities, story_id, _ in rows:
         due = {name for name, s in todo.items() if rowid > s.through}
         if not due:
             continue
@@ -213,19 +218,19 @@ def _match_rows(matcher: Matcher, todo: Mapping[str, Stale], rows: Sequence[tupl
 
 def _write_batch(store: Store, todo: Mapping[str, Stale], rows: Sequence[tuple[Any, ...]],
                  found: _Found, alert_state: str, result: Rematch) -> None:
-    """In the batch's transaction: the matches found, for the posts whose text is still what was
-    matched (an edit stored meanwhile was matched by the pipeline, with these rules); the matches the
+    """In the batch's transaction: the matches found, for the posts whose text and links are still
+    what was matched (an edit stored meanwhile was matched by the pipeline that stored it); the matches the
     rules no longer make marked not current; one alert per story and rule."""
     now = utcnow()
     first, last = rows[0][0], rows[-1][0]
-    texts = dict(store.db.execute("SELECT rowid, text FROM posts WHERE rowid >= ? AND rowid <= ?", [first, last]).fetchall())
+    hashes = dict(store.db.execute("SELECT rowid, text_hash FROM posts WHERE rowid >= ? AND rowid <= ?", [first, last]).fetchall())
     had = set(store.db.execute(  # the batch's current matches of the rules matched again
         "SELECT m.channel_id, m.message_id, m.rule FROM posts p JOIN matches m ON m.channel_id = p.channel_id "
         f"AND m.message_id = p.message_id WHERE p.rowid >= ? AND p.rowid <= ? AND m.current = 1 AND m.rule IN "
         f"({','.join('?' * len(todo))})", [first, last, *todo]).fetchall())
     gone: list[tuple[int, int, str]] = []
-    for rowid, cid, mid, _, text, *_, story_id in rows:
-        if rowid not in found or texts.get(rowid) != text:
+    for rowid, cid, mid, *_, story_id, text_hash in rows:
+        if rowid not in found or hashes.get(rowid) != text_hash:  # (the hash covers the links behind words too)
             continue
         due, matches, post = found[rowid]
         result.posts.update(due)

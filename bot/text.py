@@ -61,7 +61,7 @@ _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
 # folding makes each a space, so NFKC never glues its letters to the next word («№155» is «155», not
 # «no155»), and the whole text reads as `tokenize` reads it word by word. (Superscripts, fractions,
 # ligatures, circled digits and fullwidth letters are letters or digits: NFKC's reading of them is kept.)
-# Listed, not scanned for at import (tests/test_text.py checks the list against this Python's Unicode).
+# Listed, not scanned for at import (tests/test_review92_signs.py checks the list against this Python's Unicode).
 _SIGNS = ("₨℀℁℃℅℆℉№℠-™℻⒜-ⓩ⺟⻳⼀-⿕"
           "㆖-㆟㈀-㈞㈪-㉇㉐㉠-㉾㊊-㊰㋀-㏿﷼"
           "🄐-🄮🄰-🅏🅪-🅬🆐🈀-🈂"

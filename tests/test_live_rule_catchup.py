@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, MASH, SHOT, alerts, ask, button_data, running
@@ -64,25 +66,42 @@ def test_a_rule_file_written_while_the_service_was_stopped_is_caught_up_when_it_
 
 
 
-def test_two_quick_changes_of_a_rule_leave_the_store_as_the_last_one_matches(fake: FakeTelegram, tmp_path: Path) -> None:
-    """A rule changed and changed again at once (/edit_rule then /undo, a file saved twice): the two
-    catch-ups ran side by side, and the older version's could win (helper-93's finding)."""
-    from bot.match.rules import load_rules
-    from bot.rematch import rule_digest
+def test_a_rule_changed_and_changed_back_during_its_catch_up_ends_as_the_rule_now_is(fake: FakeTelegram, tmp_path: Path,
+                                                                                     monkeypatch: Any) -> None:
+    """A file saved and reverted (or /edit_rule then /undo) while the first change's catch-up runs:
+    the revert stops that catch-up after a batch it has written, and its own catch-up must undo that
+    batch (helper-94: the coverage still named the reverted-to version, so it matched nothing)."""
+    import bot.rematch
+
+    monkeypatch.setattr(bot.rematch, "BATCH", 1)
+    armed, entered, release = threading.Event(), threading.Event(), threading.Event()
+    write_batch = bot.rematch._write_batch
+
+    def held(*args: Any) -> None:
+        write_batch(*args)
+        if armed.is_set() and not entered.is_set():
+            entered.set()
+            release.wait(10)
+
+    monkeypatch.setattr(bot.rematch, "_write_batch", held)
 
     async def go() -> None:
         async with running(fake, tmp_path) as service:
             fake.publish(SHOT, DRONE)  # «беспилотник»
+            await eventually(lambda: service.store.count("posts") == 1)
             fake.publish(MASH, "Над Белгородом сбили дрон, обломки упали во дворе")  # «дрон»
             await eventually(lambda: service.store.count("posts") == 2)
             rule = tmp_path / "rules" / "drones.toml"
-            rule.write_text(DRONE_RULE, encoding="utf-8")
-            await service.reload_rules()
-            rule.write_text(DRONE_RULE.replace("беспилотник OR дрон", "дрон"), encoding="utf-8")
+            rule.write_text(DRONE_RULE.replace("беспилотник OR дрон", "беспилотник"), encoding="utf-8")
             await service.reload_rules()
             await service.rules_caught_up()
-            assert {(cid, cur) for cid, _, cur in drone_matches(tmp_path / "t.db") if cur} == {(MASH, 1)}
-            with sqlite3.connect(tmp_path / "t.db") as c:
-                (digest,) = c.execute("SELECT digest FROM rule_coverage WHERE rule = 'drones'").fetchone()
-            assert digest == rule_digest(load_rules(rule).get("drones"))  # type: ignore[arg-type]
+            armed.set()
+            rule.write_text(DRONE_RULE.replace("беспилотник OR дрон", "дрон"), encoding="utf-8")
+            await service.reload_rules()
+            await eventually(entered.is_set)  # its first batch is written; the catch-up waits here
+            rule.write_text(DRONE_RULE.replace("беспилотник OR дрон", "беспилотник"), encoding="utf-8")
+            await service.reload_rules()
+            release.set()
+            await service.rules_caught_up()
+            assert {cid for cid, _, cur in drone_matches(tmp_path / "t.db") if cur} == {SHOT}
     asyncio.run(go())

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
@@ -189,12 +190,15 @@ def test_replay_notes_a_disabled_rule_and_matches_nothing_with_it(tmp_path: Path
     assert not current_matches(tmp_path / "a.db", "lockdown") and current_matches(tmp_path / "a.db", "desertion")
 
 
-def test_a_post_edited_while_it_was_matched_again_keeps_what_the_pipeline_made_of_the_edit(tmp_path: Path,
-                                                                                          monkeypatch: Any) -> None:
+@pytest.mark.parametrize("edit", ["text", "links only"])
+def test_a_post_edited_while_it_was_matched_again_keeps_what_the_pipeline_made_of_the_edit(tmp_path: Path, monkeypatch: Any,
+                                                                                          edit: str) -> None:
     """The catch-up matches a batch before it takes the write lock (the live service stores posts
-    meanwhile): an edit stored in between must not get the matches of the text it replaced."""
+    meanwhile): an edit stored in between, of its text or only of the links behind its words (the
+    pipeline's hash covers both: helper-94), must not get the matches of what it replaced."""
     import bot.rematch
     from bot.match.rules import Rule
+    from bot.post import content_hash
     from bot.rematch import last_rowid, rematch, stale_rules
 
     store = Store(tmp_path / "a.db")
@@ -207,7 +211,11 @@ def test_a_post_edited_while_it_was_matched_again_keeps_what_the_pipeline_made_o
 
     def edited_meanwhile(*args: Any) -> Any:
         found = match_rows(*args)
-        store.db.execute("UPDATE posts SET text = 'Погода в Туапсе: +12' WHERE message_id = 1")  # the edit, stored
+        if edit == "text":  # the edit, stored as the pipeline stores it (the drones match dropped: not current)
+            store.db.execute("UPDATE posts SET text = ?, text_hash = ? WHERE message_id = 1",
+                             ["Погода в Туапсе: +12", content_hash("Погода в Туапсе: +12")])
+        else:
+            store.db.execute("UPDATE posts SET text_hash = 'another link' WHERE message_id = 1")
         return found
 
     monkeypatch.setattr(bot.rematch, "_match_rows", edited_meanwhile)
@@ -215,4 +223,28 @@ def test_a_post_edited_while_it_was_matched_again_keeps_what_the_pipeline_made_o
     done = rematch(store, rules, stale_rules(store, rules, upto), upto, alert_state="muted")
     assert rows(tmp_path / "a.db", "SELECT message_id FROM matches WHERE rule = 'drones'") == {(2,)}
     assert done.matched["drones"] == 1
+    store.close()
+
+
+def test_a_change_undone_while_its_catch_up_ran_leaves_the_store_as_the_rule_it_went_back_to(tmp_path: Path,
+                                                                                            monkeypatch: Any) -> None:
+    """Helper-94: /edit_rule then /undo (or a file saved and reverted) stops the first catch-up after
+    a batch it has written; the coverage still named the version undone back to, so the second
+    matched nothing, and the batch kept the abandoned version's matches."""
+    import bot.rematch
+    from bot.match.rules import Rule
+    from bot.rematch import Stopped, catch_up
+
+    store = Store(tmp_path / "a.db")
+    at = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    before = Rule.from_query("drones", "беспилотник")
+    with Pipeline(store, Matcher([before])) as pipeline:
+        list(pipeline.process([Post(900, i, at, text, "Кубань") for i, text in enumerate(
+            ["Беспилотник атаковал нефтебазу", "Дрон сбили над Белгородом", "Беспилотник, он же дрон, упал"], 1)]))
+    monkeypatch.setattr(bot.rematch, "BATCH", 2)
+    batches: list[int] = []
+    with pytest.raises(Stopped):
+        catch_up(store, [Rule.from_query("drones", "дрон")], stop=lambda: bool(batches.append(1)) or True)
+    catch_up(store, [before])
+    assert rows(tmp_path / "a.db", "SELECT message_id FROM matches WHERE rule = 'drones' AND current = 1") == {(1,), (3,)}
     store.close()
