@@ -59,10 +59,12 @@ def name(rng: random.Random) -> str:
 def posts(n: int, seed: int = 1) -> list[str]:
     """Distinct desertion reports: each matches, none is a rewording of another (each names its
     own places and people; 12 words of a small vocabulary alone overlapped enough, now and then,
-    for the story index to fold two into one story, and a folded post sends no alert)."""
+    for the story index to fold two into one story, and a folded post sends no alert). The number
+    after «№» is a number, no word: since «№» stopped spelling «no571», two of 1,000 posts that
+    shared a name's first six letters and five common words folded; each names a town of its own too."""
     rng = random.Random(seed)
-    return [f"Задержан дезертир №{i}: {name(rng)}, {name(rng)}ов, {name(rng)}, {name(rng)}ин, "
-            f"{' '.join(rng.sample(WORDS, 8))} {rng.randrange(10**6)}" for i in range(n)]
+    return [f"Задержан дезертир №{i} из {name(rng)}{name(rng).lower()}ска: {name(rng)}, {name(rng)}ов, {name(rng)}, "
+            f"{name(rng)}ин, {' '.join(rng.sample(WORDS, 8))} {rng.randrange(10**6)}" for i in range(n)]
 
 
 def percentile(xs: list[float], q: float) -> float:
