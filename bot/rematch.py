@@ -169,10 +169,11 @@ def catch_up(store: Store, rules: Sequence[Rule], *, groups: Mapping[str, Iterab
              alert_state: str = "muted", stop: Callable[[], bool] = lambda: False) -> Rematch:
     """Match every stored post with the enabled rules that have not seen it as they are now, and
     record that they cover the store: what the live service does after its rules change, while it
-    goes on storing posts. A first pass runs beside the pipeline; the posts it stored meanwhile (with
-    the new rules, but not counted as covered) are matched in a second, under the write lock, so
-    that from then on the pipeline keeps the rules' coverage up to date batch by batch. `stop()` is
-    asked after each batch: True raises `Stopped`."""
+    goes on storing posts. A first pass runs beside the pipeline; the posts the pipeline stored
+    meanwhile (matched with the new rules, but not counted as covered) are matched in a second,
+    under the write lock, so that from then on the pipeline keeps the rules' coverage up to date
+    batch by batch. `stop()` is asked after each batch: True raises `Stopped`; each batch written
+    counts as covered (`rematch`), so the next catch-up resumes after it."""
     def asked(_: int) -> None:
         if stop():
             raise Stopped
