@@ -259,6 +259,22 @@ class Store:
         elif post.channel_id not in row[5]:
             row[5].append(post.channel_id)
 
+    def lone_story(self, story_id: int) -> bool:
+        """The story holds one post and no alert: its post, edited, may fold into another story."""
+        row = self._stories.get(story_id)
+        size = row[4] if row is not None else next(iter(
+            self.db.conn.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone() or [None]))
+        return size == 1 and self.db.conn.execute(
+            "SELECT 1 FROM alerts WHERE story_id = ? LIMIT 1", [story_id]).fetchone() is None
+
+    def move_to_story(self, post: Post, lone: int, story_id: int) -> None:
+        """Move a stored post out of its lone story (`lone_story`), which is forgotten, into another."""
+        self.join_story(story_id, post)
+        self._flush_stories()  # both stories' rows exist before the post points at either
+        self.db.conn.execute("UPDATE posts SET story_id = ? WHERE channel_id = ? AND message_id = ?",
+                             [story_id, post.channel_id, post.message_id])
+        self.db.conn.execute("DELETE FROM stories WHERE id = ?", [lone])
+
     def _flush_stories(self) -> None:
         try:
             if self._stories:

@@ -250,37 +250,65 @@ class StoryIndex:
     # -- public ----------------------------------------------------------------------------------
 
     def assign(self, post: Post, known_story: int | None = None, prepared: Prepared | None = None) -> int:
-        """The post's story id; an edit of a stored post (`known_story`) keeps its story.
-        `prepared`: `prepare(post.text)` when done elsewhere."""
+        """The post's story id. An edit of a stored post (`known_story`) keeps its story, and later
+        posts are compared with its new text; but a post alone in a story that never alerted is
+        folded again as a new post is (a flash edited into the full report joins the story other
+        channels tell, as a replay of the final text does). `prepared`: `prepare(post.text)` when
+        done elsewhere."""
         self.last_joined = False
-        if known_story is not None:
-            return known_story
         when = post.date.timestamp()
         if self.held_from is None or when - self.window < self.held_from:
             self._load(post.date)
         prep = prepared if prepared is not None else prepare(post.text)
-        terms, digest = prep.terms, prep.digest
-        ranked = self._by_rarity(terms)
-        story = self._forwarded_story(post)
-        how = "forward"
-        if story is None and digest is not None:
-            hit = self.exact.get(digest)
-            if hit is not None and hit.alive and abs(hit.when - when) <= self.window:
-                story, how = hit.story_id, "exact"
+        ranked = self._by_rarity(prep.terms)
         entry = _Entry(post.key, 0, when, prep)
-        if story is None and len(terms) >= MIN_SHARED:
-            story, how = self._near(entry, ranked), "near"
+        if known_story is not None:
+            old = self.entries.get(post.key)
+            if old is not None:
+                old.alive = False  # never its own candidate
+            story, how = (self._find(post, entry, ranked) if self.store.lone_story(known_story) else (None, ""))
+            if story is None or story == known_story:
+                story = known_story
+            else:
+                self.before_read()  # the post itself may wait to be written in this batch
+                self.store.move_to_story(post, known_story, story)
+                self.joined[how] += 1
+                self.last_joined = True
+            entry.story_id = story
+            self._add(entry, ranked, prep.digest)
+            return story
+        story, how = self._find(post, entry, ranked)
         if story is None:
             story = self.store.new_story(post)
         else:
-            self.joined[how] += 1
-            self.last_joined = True
-            self.store.join_story(story, post)
+            self._joined(story, post, how)
         entry.story_id = story
-        self._add(entry, ranked, digest)
-        self.df.add(terms)
+        self._add(entry, ranked, prep.digest)
+        self.df.add(prep.terms)
         self._unsaved += 1
         return story
+
+    def _find(self, post: Post, entry: _Entry, ranked: list[str]) -> tuple[int | None, str]:
+        """The earlier story the post belongs to, and how it was found: its original's (a forward),
+        the same text's, or a near post's; (None, "") for a story of its own."""
+        story = self._forwarded_story(post)
+        if story is not None:
+            return story, "forward"
+        digest = entry.prep.digest
+        if digest is not None:
+            hit = self.exact.get(digest)
+            if hit is not None and hit.alive and abs(hit.when - entry.when) <= self.window:
+                return hit.story_id, "exact"
+        if len(entry.prep.terms) >= MIN_SHARED:
+            story = self._near(entry, ranked)
+            if story is not None:
+                return story, "near"
+        return None, ""
+
+    def _joined(self, story: int, post: Post, how: str) -> None:
+        self.joined[how] += 1
+        self.last_joined = True
+        self.store.join_story(story, post)
 
     def save_words(self, every: int = 1) -> None:
         """Save the word counts (`df`) to the store once `every` posts have been counted since

@@ -1,0 +1,99 @@
+"""An edited post and its story: a flash edited into the full report folds into the story other
+channels tell, as a replay of the final text folds it, and later reports meet its new text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import Store
+
+from .test_live_edit_story import CORDON, CORDON_2, CORDON_3, FLASH
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOT, MASH, TOPOR = 1800000001, 1800000002, 1800000003
+T0 = datetime(2024, 11, 29, 10, tzinfo=timezone.utc)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def story_sets(store: Store) -> set[frozenset[tuple[int, int]]]:
+    """Which posts share a story."""
+    stories: dict[int, set[tuple[int, int]]] = {}
+    for cid, mid, sid in store.db.execute("SELECT channel_id, message_id, story_id FROM posts"):
+        stories.setdefault(sid, set()).add((cid, mid))
+    return {frozenset(s) for s in stories.values()}
+
+
+def alerts(store: Store) -> list[tuple[str, int, int]]:
+    return [tuple(r) for r in store.db.execute("SELECT rule, channel_id, message_id FROM alerts ORDER BY id")]
+
+
+def run(store: Store, *batches: list[Post]) -> None:
+    with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
+        for batch in batches:
+            list(pipeline.process(batch))
+
+
+def test_a_flash_edited_into_the_report_joins_the_story_the_others_tell(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    run(store, [Post(TOPOR, 7, at(0), FLASH)],
+        [Post(SHOT, 1, at(5), CORDON), Post(MASH, 1, at(8), CORDON_2)],
+        [Post(TOPOR, 7, at(0), CORDON_3, edit_date=at(20))])
+    assert story_sets(store) == {frozenset({(TOPOR, 7), (SHOT, 1), (MASH, 1)})}
+    assert alerts(store) == [("lockdown", SHOT, 1)]  # no second alert for the same cordon
+    story = store.db.execute("SELECT id, size, first_channel_id, channels FROM stories").fetchall()
+    assert len(story) == 1  # the flash's own story is gone, not left empty
+    assert story[0][1:3] == (3, TOPOR)  # Topor's flash came first: it leads the story
+    store.close()
+
+
+def test_reports_after_the_edit_meet_its_new_text(tmp_path: Path) -> None:
+    """The flash is edited into the report before anyone else reports: the others join its story."""
+    store = Store(tmp_path / "s.db")
+    run(store, [Post(TOPOR, 7, at(0), FLASH)],
+        [Post(TOPOR, 7, at(0), CORDON_3, edit_date=at(3))],
+        [Post(SHOT, 1, at(5), CORDON), Post(MASH, 1, at(8), CORDON_2)])
+    assert story_sets(store) == {frozenset({(TOPOR, 7), (SHOT, 1), (MASH, 1)})}
+    assert alerts(store) == [("lockdown", TOPOR, 7)]
+    store.close()
+
+
+def test_new_and_edited_in_one_batch(tmp_path: Path) -> None:
+    """The flash and its edit arrive together (a poll after a gap): still one story, one alert."""
+    store = Store(tmp_path / "s.db")
+    run(store, [Post(SHOT, 1, at(5), CORDON), Post(MASH, 1, at(8), CORDON_2)],
+        [Post(TOPOR, 7, at(0), FLASH), Post(TOPOR, 7, at(0), CORDON_3, edit_date=at(20))])
+    assert story_sets(store) == {frozenset({(TOPOR, 7), (SHOT, 1), (MASH, 1)})}
+    assert alerts(store) == [("lockdown", SHOT, 1)]
+    store.close()
+
+
+def test_a_post_others_joined_keeps_its_story_when_edited(tmp_path: Path) -> None:
+    """Posts joined the story through this one: an edit into another event does not tear it away."""
+    store = Store(tmp_path / "s.db")
+    other = "Курс доллара на бирже вырос до 105 рублей впервые с марта, евро подорожал до 111 рублей"
+    run(store, [Post(SHOT, 1, at(5), CORDON), Post(MASH, 1, at(8), CORDON_2)],
+        [Post(SHOT, 1, at(5), other, edit_date=at(30))])
+    assert story_sets(store) == {frozenset({(SHOT, 1), (MASH, 1)})}
+    store.close()
+
+
+def test_a_lone_story_that_alerted_stays(tmp_path: Path) -> None:
+    """A flash that alerted on its own keeps its story and alert: the analysts already have it."""
+    store = Store(tmp_path / "s.db")
+    flash = "⚡️Срочно: оцепление в центре города"
+    run(store, [Post(TOPOR, 7, at(0), flash)],
+        [Post(SHOT, 1, at(5), CORDON), Post(MASH, 1, at(8), CORDON_2)])
+    before = story_sets(store)
+    assert len(before) == 2 and len(alerts(store)) == 2  # the flash said too little to join: its own alert
+    run(store, [Post(TOPOR, 7, at(0), CORDON_3, edit_date=at(20))])
+    assert story_sets(store) == before
+    assert len(alerts(store)) == 2
+    store.close()
