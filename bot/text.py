@@ -1,7 +1,7 @@
 """Text normalisation and tokenising shared by matching, stories and search.
 
 Posts are hurried and sometimes disguised: mixed case, ё/е, zero-width characters, soft
-hyphens, stress marks, Latin look-alike letters inside Cyrillic words, CamelCase hashtags.
+hyphens, stress marks, struck-through letters, Latin look-alike letters inside Cyrillic words, CamelCase hashtags.
 `normalize` folds all of that with C-speed string operations on the whole text; `tokenize`
 does the same word by word and keeps each word's span in the original text for highlighting.
 """
@@ -18,8 +18,15 @@ __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_wo
            "rough_words", "rough_head_words", "script_of", "search_fold", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
 
+# Marks that decorate letters rather than spell them: the overlays and lines text generators add
+# after every letter for s̶t̶r̶u̶c̶k̶ (U+0334-U+0338), u̲n̲d̲e̲r̲l̲i̲n̲e̲d̲ and o̅v̅e̅r̅l̅i̅n̅e̅d̅ text, and the
+# symbol overlays of U+20D2-U+20EB. None composes with a letter (U+0338 only with symbols: «≠»), so
+# removing them reads «с̶т̶а̶ц̶и̶о̶н̶а̶р̶н̶ы̶м̶» as the word, not 12 one-letter words.
+DECORATION_MARKS = ("\u0305\u0332\u0333\u033f\u0334\u0335\u0336\u0337\u0338"
+                    "\u20d2\u20d3\u20d8\u20d9\u20da\u20e5\u20e6\u20ea\u20eb")
+
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
-# BOM, ...) plus combining stress marks: removed, never word boundaries. Looked for where Unicode
+# BOM, ...) plus combining stress marks and `DECORATION_MARKS`: removed, never word boundaries. Looked for where Unicode
 # has them: planes 4-13 hold no character yet and 15-16 are private use (never a format
 # character), so every command starts 0.1-0.4 s sooner than with a scan of every code point
 # (tests/test_text.py checks the planes left out against this Python's Unicode).
@@ -29,7 +36,7 @@ _FORMAT_CHARS = "".join(
     for r in FORMAT_PLANES
     for cp in r
     if unicodedata.category(chr(cp)) == "Cf" or cp in (0x0300, 0x0301)
-)
+) + DECORATION_MARKS
 
 
 def _char_class(chars: str) -> str:
@@ -101,15 +108,18 @@ def find_words(text: str) -> list[str]:
 _MARKS = ("".join(c for c in map(chr, range(0x10000)) if unicodedata.combining(c))
           + "\u09be\u09d7\u0b3e\u0b56\u0b57\u0bbe\u0bd7\u0cc2\u0cd5\u0cd6\u0d3e\u0d57\u0dcf\u0ddf\u102e\u1b35"
           "\U000110ba\U00011127\U0001133e\U00011357\U000114b0\U000114ba\U000114bd\U000115af\U00011930")
+# What a raw word may start with that belongs to the character before it (a mark)
+_LEADING_MARKS = "".join(c for c in _MARKS if unicodedata.combining(c))
 # A format character or one of `_MARKS` (the astral ones found as `_FORMAT_RE` finds them: each astral
 # code point of a class costs every character a test).
 _IN_WORD = (f"[{_BMP_FORMAT_CLASS}{_char_class(''.join(c for c in _MARKS if ord(c) <= 0xFFFF))}\U00010000-\U0010FFFF]"
             f"(?<=[\u0000-\uffff{_char_class(''.join(c for c in _FORMAT_CHARS + _MARKS if ord(c) > 0xFFFF))}])")
 # What looks like a word in the raw text: includes the characters `normalize` removes or composes, so
-# a disguised word is one raw word, as it is one word after normalising.
+# a disguised word is one raw word, as it is one word after normalising. A word, and a part an apostrophe
+# joins, has a letter or digit: marks alone are no word («-̶'̶0̶»: each strikes the sign before it through).
 _RAW_WORD_RE = re.compile(
-    rf"[{_TAG_SIGNS}](?:\w|{_IN_WORD})+(?:[{_APOSTROPHE_LIKE}](?:\w|{_IN_WORD})+)*"
-    rf"|(?:[^\W_]|{_IN_WORD})+(?:[{_APOSTROPHE_LIKE}](?:[^\W_]|{_IN_WORD})+)*"
+    rf"[{_TAG_SIGNS}](?:\w|{_IN_WORD})+(?:[{_APOSTROPHE_LIKE}](?:{_IN_WORD})*\w(?:\w|{_IN_WORD})*)*"
+    rf"|(?:{_IN_WORD})*[^\W_](?:[^\W_]|{_IN_WORD})*(?:[{_APOSTROPHE_LIKE}](?:{_IN_WORD})*[^\W_](?:[^\W_]|{_IN_WORD})*)*"
 )
 
 _TLD = r"(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b"
@@ -392,6 +402,12 @@ def tokenize(text: str) -> list[Token]:
         if raw[0] in _TAG_SIGNS:
             start += 1
             raw = raw[1:]
+        elif unicodedata.combining(raw[0]):
+            # a mark before the first letter belongs to the character before it (the struck-through
+            # space of « ̶к̶а̶к̶»): the span starts at the letter
+            lead = len(raw) - len(raw.lstrip(_LEADING_MARKS))
+            start += lead
+            raw = raw[lead:]
         if len(parts) == 1:
             out.append(Token(parts[0], start, end))
             continue
@@ -420,7 +436,7 @@ def tokenize(text: str) -> list[Token]:
 _CYR_ANY = "а-яёА-ЯЁіїєґўІЇЄҐЎ"
 _MIXED_HINT_RE = re.compile(f"[a-zA-Z](?:(?<=[{_CYR_ANY}].)|(?=[{_CYR_ANY}]))")
 _INVISIBLE_RE = re.compile("[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
-                           "\ufeff\ufff9-\ufffb\u0300\u0301]|\u200d(?=[\\w'’ʼ`])")
+                           f"\ufeff\ufff9-\ufffb\u0300\u0301{DECORATION_MARKS}]|\u200d(?=[\\w'’ʼ`])")
 _CAMEL_TAG_RE = re.compile(r"[#@＃＠][^\W_]*(?:[a-zа-яёіїєґ][A-ZА-ЯЁІЇЄҐ]|_)")
 _APOSTROPHE_RE = re.compile("[’ʼ`]")
 # Compatibility characters common in news that change no word: no-break and thin spaces,

@@ -1,0 +1,89 @@
+"""Struck-through, underlined and overlined text (a combining mark after every letter, as text
+generators write it: «с̶т̶а̶ц̶и̶о̶н̶а̶р̶н̶ы̶м̶») reads as its words. Each mark used to end a word, so the
+word was twelve one-letter words: a rule for it missed the post, and `=и` hit the «и» inside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bot.match.matcher import Matcher, _readings
+from bot.match.rules import Rule
+from bot.pipeline import Pipeline
+from bot.store.db import Store
+from bot.store.read import search_posts
+from bot.text import normalize, rough_words, search_fold, tokenize, words
+
+from .test_store import post
+
+# long and short strokes, slashes, low line, double low line, overline, tilde overlay
+MARKS = ["\u0336", "\u0335", "\u0337", "\u0338", "\u0332", "\u0333", "\u0305", "\u0334"]
+
+
+def struck(text: str, mark: str = "\u0336") -> str:
+    """`text` as a strikethrough generator writes it: the mark after every character, spaces too."""
+    return "".join(c + mark for c in text)
+
+
+def surfaces(text: str) -> list[tuple[str, str]]:
+    return [(t.text, text[t.start:t.end]) for t in tokenize(text)]
+
+
+@pytest.mark.parametrize("mark", MARKS)
+def test_a_struck_word_is_matched_as_the_word(mark: str) -> None:
+    text = f"Как пользоваться {struck('стационарным телефоном', mark)} и почему"
+    m = Matcher([Rule.from_query("phone", "стационарный NEAR/1 телефон"), Rule.from_query("conj", "=и")])
+    found = {x.rule: x for x in m.match(text)}
+    assert set(found) == {"phone", "conj"}
+    # the hits cover the struck words, from their first letter to the mark on their last
+    assert [text[h.start:h.end] for h in found["phone"].hits] == [
+        struck("стационарным", mark), struck("телефоном", mark)]
+    # «и» only where the post has the word, not the letter inside «стационарным»
+    assert [text[h.start:h.end] for h in found["conj"].hits] == ["и"]
+
+
+def test_the_post_reads_the_same_for_every_face() -> None:
+    """Matching's words, the quick filter's words and the search index's reading are the words."""
+    text = "Племянник спросил, " + struck("как пользоваться стационарным телефоном") + " почему"
+    assert words(text) == ["племянник", "спросил", "как", "пользоваться", "стационарным", "телефоном", "почему"]
+    assert [t.text for t in tokenize(text)] == words(text)
+    assert rough_words(text) == words(text)
+    assert search_fold(text) == normalize(text) == "племянник спросил, как пользоваться стационарным телефоном почему"
+    # the mark on the space before a word is not highlighted with it
+    assert surfaces(text)[4] == ("стационарным", struck("стационарным"))
+
+
+def test_search_finds_and_highlights_a_struck_word(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    try:
+        text = "Админ, " + struck("стационарным телефоном") + " кто-то ещё пользуется?"
+        list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process([post(1, text), post(2, "Телефон доверия")]))
+        hits = list(search_posts(store, "стационарный телефон"))
+        assert [h.message_id for h in hits] == [1]
+        assert [text[a:b] for a, b in hits[0].spans] == [struck("стационарным"), struck("телефоном")]
+    finally:
+        store.close()
+
+
+# Letters (with look-alikes), digits, an apostrophe, spaces and punctuation that makes no link.
+_PLAIN = st.text(st.sampled_from("абвгдеиклмнопрстуюяАВЕКМНОРСТЁіїєaceikmoptxyACEHKMOPTXY019'’ ,!?-\n"), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PLAIN, st.sampled_from(MARKS))
+@example("Ежу пОнятно", "\u0336")
+@example("об'єкт", "\u0332")
+def test_striking_a_text_through_changes_none_of_its_words(text: str, mark: str) -> None:
+    """A normaliser's property: the marks change no word, and each word's span covers the same
+    letters, each with its mark, as the word's span in the plain text."""
+    plain, marked = tokenize(text), tokenize(struck(text, mark))
+    assert [t.text for t in marked] == [t.text for t in plain] == words(struck(text, mark))
+    s = struck(text, mark)
+    for p, t in zip(plain, marked):
+        assert s[t.start:t.end] == struck(text[p.start:p.end], mark)
+    quick = set(rough_words(s))
+    quick.update(r for w in list(quick) for r in _readings(w))
+    assert {t.text for t in marked} <= quick  # the matcher's pre-filter keeps every word a rule could match
