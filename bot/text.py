@@ -198,7 +198,11 @@ def _fold_basic(text: str) -> str:
     """
     if _FORMAT_RE.search(text):
         text = _FORMAT_RE.sub("", text)
-    text = _nfkc_words(text)
+    return _fold_nfkc(_nfkc_words(text))
+
+
+def _fold_nfkc(text: str) -> str:
+    """`_fold_basic` of a text already without format characters and NFKC."""
     if "#" in text or "@" in text:
         text = _HASHTAG_RE.sub(_split_camel, text)
     text = text.casefold().replace("ё", "е")
@@ -280,7 +284,10 @@ def is_mixed(word: str) -> bool:
 # with none (N, U, S, R) and stay Latin.
 _CAPS_LAT_TO_CYR_T = str.maketrans("ACEOPXYKMTHBI", "АСЕОРХУКМТНВІ")
 _CAPS_CYR_TO_LAT_T = str.maketrans("АСЕОРХУКМТНВІ", "ACEOPXYKMTHBI")
-_CAPS_WORD_RE = re.compile(r"[^\W_]+")
+# A word of the raw text as folding will part it: «ʼ» (U+02BC) is a letter to `\w` but an apostrophe once
+# folded, so «AʼʼAА» is the words «A» and «AА» (a Latin «a» and «аа», as `tokenize` reads them), not one
+# mixed word whose capitals all read as Cyrillic.
+_CAPS_WORD_RE = re.compile(r"[^\W_ʼ]+")
 
 
 def _caps_to_cyr(m: re.Match[str]) -> str:
@@ -314,7 +321,9 @@ def normalize(text: str) -> str:
         raw = _nfkc_words(_FORMAT_RE.sub("", text))
         caps = _CAPS_WORD_RE.sub(_caps_to_cyr, raw)
         if caps != raw:
-            folded = _fold_basic(caps)
+            # (not NFKC again: a look-alike read as Cyrillic takes no mark the Latin letter did not, «ЁY̆»
+            # is «еу» and a stray breve, as in lower case and to the matcher's quick filter, never «еў»)
+            folded = _fold_nfkc(caps)
         folded = _MIXED_WORD_RE.sub(_fold_mixed_word, folded)
     return folded
 

@@ -164,6 +164,25 @@ def test_words_equal_token_texts(text: str) -> None:
     assert words(text) == [t.text for t in tokenize(text)]
 
 
+# Look-alike capitals and small letters of both scripts, every apostrophe a post may type (the modifier
+# letter «ʼ» is a letter to `\w`, an apostrophe once folded), marks that compose with a Cyrillic twin
+# only, invisible characters, hashtags; no «.», «/» or «:», which make links (a word glued to a link is
+# read apart from it by `words` and not at all by `tokenize`).
+_LOOKALIKES = st.text(st.sampled_from("ЕТбPОEXАВСКМНРУЁaceopxykACEOPXYKMTHBiІЇ0" "'’ʼ`＇｀\u02bb\u2018\u1fef"
+                                      "\u0306\u0308\u0336" + ZWSP + SHY + " ,-#@_"), max_size=24)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_LOOKALIKES)
+@example("ЕТбP’ОEʼʼʼX")  # «ОEʼʼʼX» was one capital word to `normalize` («Х»), «ОE» and «X» to `tokenize`
+@example("AʼʼAА")
+@example("ЁY\u0306")  # «еў» to `normalize` (NFKC again after reading «Y» as «У»), «еу» to `tokenize`
+def test_normalize_and_tokenize_read_the_same_words(text: str) -> None:
+    """Search and stories read a post through `normalize`, the matcher through `tokenize`: one post,
+    one set of words, however it mixes look-alike letters and apostrophes."""
+    assert find_words(normalize(text)) == words(text) == [t.text for t in tokenize(text)]
+
+
 def test_a_word_reads_the_same_whatever_other_words_the_post_has() -> None:
     """Letter runs a digit parts are no mixed word (designations read each run in either script):
     «A0Ё» kept its Latin A alone, yet became «а0е» beside a mixed all-caps word («AЁ»), so search,
