@@ -22,7 +22,7 @@ from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
 from ..post import post_link
-from ..text import tokenize
+from ..text import cyrillic_reading, script_of, tokenize
 from .db import Store, iso
 from .schema import stored_links
 
@@ -229,13 +229,17 @@ class FtsQuery:
     # a phrase with too many combinations of forms is searched by its words' stems in a row
     # (воинск* част*): the posts found must then pass `matches`
     checked: bool = False
+    # (word, its Cyrillic reading) of each word typed in look-alike Latin capitals («CBO», «сво»)
+    twins: tuple[tuple[str, str], ...] = ()
 
     def _phrase_at(self, tokens: list[Any], n: int) -> list[tuple[int, int]]:
         """Where phrase `n` occurs among `tokens`: (first token, last token) indexes."""
         parts = self.phrases[n]
         forms = self.phrase_forms[n] if n < len(self.phrase_forms) else tuple(frozenset() for _ in parts)
+        twins = dict(self.twins)
         return [(i, i + len(parts) - 1) for i in range(len(tokens) - len(parts) + 1)
                 if all(tokens[i + k].text in forms[k] or _part_matches(p, tokens[i + k].text, self.exact)
+                       or (p in twins and _part_matches(twins[p], tokens[i + k].text, self.exact))
                        for k, p in enumerate(parts))]
 
     def matches(self, text: str) -> bool:
@@ -280,17 +284,30 @@ def _abbreviation(raw: str, word: str) -> bool:
             and raw not in _OPERATORS)
 
 
-def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str]]:
-    """The query's normalised words, each once, in order, and those typed as abbreviations in
-    capitals (`_abbreviation`). Words in a row are the tuple of them: a phrase. A quoted part of
+def _twin_reading(raw: str, word: str) -> str | None:
+    """The Cyrillic reading of a query word typed in Latin capitals that all look Cyrillic («CBO» is
+    «сво», «BCY» «всу», «T72» «т72», the «T» of «T-72»), searched beside the word as typed; None for
+    any other word. (Capitals only: a word in lower case, «hot», «cop», is an English word, not «нот», «сор».)"""
+    if not raw.isupper() or any(script_of(c) == "cyr" for c in word):
+        return None
+    reading = cyrillic_reading(word)
+    return reading if reading != word else None
+
+
+def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str], dict[str, str]]:
+    """The query's normalised words, each once, in order, those typed as abbreviations in capitals
+    (`_abbreviation`), and the Cyrillic reading of each typed in look-alike Latin capitals
+    (`_twin_reading`). Words in a row are the tuple of them: a phrase. A quoted part of
     two words or more is one («"сбежал из части"»), and so is a word written with a slash or
     hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has them too)."""
     pieces: list[str | tuple[str, ...]] = []
     exact: set[str] = set()
+    twins: dict[str, str] = {}
 
     def read(chunk: str) -> list[str]:
         tokens = tokenize(chunk)
         exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text))
+        twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
         return [t.text for t in tokens]
 
     at = 0
@@ -306,7 +323,7 @@ def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str]]:
             if parts:
                 pieces.append(tuple(parts) if len(parts) > 1 else parts[0])
             at = m.end()
-    return list(dict.fromkeys(pieces)), exact
+    return list(dict.fromkeys(pieces)), exact, twins
 
 
 def _quote(term: str) -> str:
@@ -325,14 +342,16 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     dropped) becomes a quoted prefix term `"word"*`; with `forms` the word itself and its
     inflected forms are OR-ed in as exact terms, so «воинская» also finds «воинской» and a post
     that says «СВО» ranks above one that only has «своих». An abbreviation typed in capitals
-    (СОЧ, ВСУ) is an exact term alone. A quoted part ("сбежал из части") and a word written
-    with / or - are phrases: their words in a row, each a prefix (a letter or two, numbers and
-    abbreviations whole). Words and phrases are AND-ed.
+    (СОЧ, ВСУ) is an exact term alone. A word typed in Latin capitals that all look Cyrillic
+    («CBO») is searched in both readings, «cbo» or «сво», each as that word would be. A quoted
+    part ("сбежал из части") and a word written with / or - are phrases: their words in a row, each
+    a prefix (a letter or two, numbers and abbreviations whole). Words and phrases are AND-ed.
     """
-    pieces, exact = _query_pieces(text)
+    pieces, exact, twins = _query_pieces(text)
     pieces = pieces[:_MAX_WORDS]
     if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
+    exact |= {twins[w] for w in exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
     morph = (morphology or default_morphology()) if forms else None
     groups: list[str] = []
     all_forms: set[str] = set()
@@ -341,35 +360,41 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     phrase_forms: list[tuple[frozenset[str], ...]] = []
     checked = False
     for parts in phrases:  # the parts in a row: short ones, numbers and abbreviations whole, longer ones as prefixes
-        # a longer part in any inflection too («воинская часть» finds «воинской части»)
-        forms = tuple(frozenset() if morph is None or _exact_part(p) or p in exact
-                      else frozenset(f for f in morph.forms(p) if not f.startswith(p)) for p in parts)
+        # a longer part in any inflection too («воинская часть» finds «воинской части»), and in its
+        # Cyrillic reading when typed in look-alike Latin capitals
+        readings = [[p, *([twins[p]] if p in twins else [])] for p in parts]
+        forms = tuple(frozenset(f for r in rs if morph is not None and not _exact_part(r) and r not in exact
+                                for f in morph.forms(r) if not f.startswith(r)) for rs in readings)
         phrase_forms.append(forms)
         # each part's terms: the part (a prefix, unless short or an abbreviation) and its other forms
         # (whole), each spelling with ё too (the index keeps it); one phrase per combination
-        terms = [[_quote(y) + ("" if _exact_part(p) or p in exact else "*") for y in _yo_spellings(p)]
-                 + [_quote(y) for f in sorted(f_) for y in _yo_spellings(f)] for p, f_ in zip(parts, forms)]
+        terms = [[_quote(y) + ("" if _exact_part(r) or r in exact else "*") for r in rs for y in _yo_spellings(r)]
+                 + [_quote(y) for f in sorted(f_) for y in _yo_spellings(f)] for rs, f_ in zip(readings, forms)]
         if prod(map(len, terms)) > _MAX_PHRASES:  # too many: the stems in a row, checked by `matches`
             checked = checked or any(forms)
-            terms = [[_quote(y) + ("" if _exact_part(p) or p in exact else "*") for stem in ([p] if not f_ else _stems(p, f_))
-                      for y in _yo_spellings(stem)] for p, f_ in zip(parts, forms)]
+            terms = [[_quote(y) + ("" if _exact_part(r) or r in exact else "*")
+                      for r in rs for stem in ([r] if not f_ else _stems(r, f_)) for y in _yo_spellings(stem)]
+                     for rs, f_ in zip(readings, forms)]
         alternatives = [" + ".join(c) for c in islice(product(*terms), _MAX_PHRASES)]
         groups.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
+    prefixes: list[str] = []
     for w in ws:
-        if w in exact:  # an abbreviation: the word alone, no prefix, no inflected forms
-            terms = [_quote(s) for s in _yo_spellings(w)]
-            groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
-            continue
-        terms = [_quote(s) + "*" for s in _yo_spellings(w)]
-        if morph is not None:
-            extra = sorted(f for f in morph.forms(w) if not f.startswith(w))
-            all_forms.update(extra)
-            # the word itself as a form too: bm25 then ranks «СВО» above the «своих» it starts
-            terms += [_quote(w)] + [_quote(s) for f in extra for s in _yo_spellings(f)]
-        terms = terms[:_MAX_ALTERNATIVES]
+        terms = []
+        for r in [w, *([twins[w]] if w in twins else [])]:
+            if r in exact:  # an abbreviation: the word alone, no prefix, no inflected forms
+                terms += [_quote(s) for s in _yo_spellings(r)]
+                continue
+            prefixes.append(r)
+            word_terms = [_quote(s) + "*" for s in _yo_spellings(r)]
+            if morph is not None:
+                extra = sorted(f for f in morph.forms(r) if not f.startswith(r))
+                all_forms.update(extra)
+                # the word itself as a form too: bm25 then ranks «СВО» above the «своих» it starts
+                word_terms += [_quote(r)] + [_quote(s) for f in extra for s in _yo_spellings(f)]
+            terms += word_terms[:_MAX_ALTERNATIVES]
         groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
-    return FtsQuery(" AND ".join(groups), tuple(w for w in ws if w not in exact), frozenset(all_forms), phrases,
-                    frozenset(exact), tuple(phrase_forms), checked)
+    return FtsQuery(" AND ".join(groups), tuple(prefixes), frozenset(all_forms), phrases,
+                    frozenset(exact), tuple(phrase_forms), checked, tuple(sorted(twins.items())))
 
 
 _MAX_PHRASES = 1000  # phrases OR-ed for one quoted part (FTS5 finds 700 in 0.2 s on 22k posts)
