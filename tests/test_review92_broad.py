@@ -79,3 +79,33 @@ def test_rules_check_shows_it_and_still_passes(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert f"warning: {tmp_path / 'wide.toml'}:3:10: rule 'wide': 'в' is a preposition" in r.output
     assert "2 warnings" in r.output
+
+
+@pytest.mark.parametrize("query, flagged", [
+    ("the OR of", [("the", "an article"), ("of", "a preposition")]),  # 282 English posts of the corpus: every one
+    ("дезертир OR it", [("it", "a pronoun")]),
+    ("The", [("The", "an article")]),
+])
+def test_an_english_function_word_the_query_can_match_alone_is_named(query: str, flagged: list[tuple[str, str]]) -> None:
+    got = warnings(query)
+    assert len(got) == len(flagged), got
+    for message, (word, kind) in zip(got, flagged):
+        assert message.startswith(f"a.toml:3:{10 + query.index(word)}: rule 'wide': '{word}' is {kind}, and the query "
+                                  "can match on it alone: nearly every post in English has such words")
+
+
+@pytest.mark.parametrize("query", [
+    '"the deserter"', "the NEAR/2 deserter", "deserter", "theft", "=IT",
+    "дрон or беспилотник",  # «or»: warned about as an operator written as a word, not as a conjunction
+])
+def test_an_english_function_word_beside_a_content_word_is_fine(query: str) -> None:
+    assert [w for w in warnings(query) if "has such words" in w] == []
+
+
+def test_english_capitals_are_told_how_to_write_the_abbreviation() -> None:
+    """`IT` matches the pronoun «it» of every English post; the writer most likely meant the abbreviation.
+    `TO` in Latin letters that look Cyrillic keeps the look-alike warning (it never matches «ТО»)."""
+    [message] = warnings("IT")
+    assert "'IT' is a pronoun" in message and message.endswith("; for the abbreviation write =IT")
+    [message] = warnings("TO")
+    assert "never matches Cyrillic «ТО»" in message

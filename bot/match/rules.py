@@ -414,7 +414,8 @@ def _warn_rule(rule: Rule, index: int, loc: _Locator, warn: Any) -> None:
         for w in words_of(node):
             operator = None if id(w) in in_phrases else _operator_word(w)
             cyrillic = _cyrillic_twin(w)
-            if key == "query" and id(w) in broad and _common_in_capitals(w) is None:  # (КТО: its own warning)
+            # (КТО, and TO in Latin look-alikes, «ТО»: a warning of their own)
+            if key == "query" and id(w) in broad and _common_in_capitals(w) is None and not cyrillic:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {broad[id(w)]}")
             elif operator:
                 warn(loc.string(index, key, item, w.pos), f"rule '{rule.name}': {operator}")
@@ -440,9 +441,13 @@ def _function_words_alone(node: Node) -> dict[int, str]:
             kind = morph.function_word(w.text)
             others = list(dict.fromkeys(f"'{o.raw or o.text}'" for o in way if o is not w and (o.raw or o.text) != (w.raw or w.text)))
             alone = "it alone" if not others else f"it and {', '.join(others)} alone"
+            english = w.text.isascii()
+            raw = re.sub(r"~\d+$", "", w.raw or w.text)
             out.setdefault(id(w), f"'{w.raw or w.text}' is {kind}, and the query can match on {alone}: nearly every "
-                           "post has such words; drop it, or put it in a phrase or a NEAR with a content word "
-                           "(\"из части\", самовольно NEAR/4 позиция)")
+                           + ("post in English" if english else "post") + " has such words; drop it, or put it in a "
+                           "phrase or a NEAR with a content word (\"из части\", самовольно NEAR/4 позиция)"
+                           # (IT, US: an abbreviation meant; a Russian one in capitals, КТО, has a warning of its own)
+                           + (f"; for the abbreviation write ={raw}" if english and len(raw) > 1 and raw.isupper() else ""))
     return out
 
 
