@@ -87,3 +87,24 @@ def test_striking_a_text_through_changes_none_of_its_words(text: str, mark: str)
     quick = set(rough_words(s))
     quick.update(r for w in list(quick) for r in _readings(w))
     assert {t.text for t in marked} <= quick  # the matcher's pre-filter keeps every word a rule could match
+
+
+@pytest.mark.parametrize("query, text, hit", [
+    ("Су-34", "Над морем сбит Су-34", "Су-34"),  # a designation: its hyphen is struck through too
+    ("137-й", "Командир 137-го полка", "137-го"),  # an ordinal's hyphen
+    ('"в/ч"', "Сбежал из в/ч 1234", "в/ч"),
+])
+def test_a_struck_designation_or_ordinal_is_matched(query: str, text: str, hit: str) -> None:
+    m = Matcher([Rule.from_query("r", query)])
+    assert [x.rule for x in m.match(text)] == ["r"]  # (as written)
+    marked = struck(text)
+    [found] = m.match(marked)
+    hits = found.hits
+    assert marked[hits[0].start:hits[-1].end] == struck(hit)  # highlighted from its first letter to its last mark
+
+
+def test_a_struck_latin_name_is_still_a_name() -> None:
+    """A capitalised Latin word is a name, never a typo of a rule word: «Gordon» is not `cordon`."""
+    m = Matcher([Rule.from_query("c", "cordon")])
+    assert m.match("Gordon said") == [] and m.match(struck("Gordon said")) == []
+    assert [x.rule for x in m.match(struck("the cordon held"))] == ["c"]

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Mapping, Protocol
 from rapidfuzz.distance import OSA
 
 from ..text import (
+    DECORATION_MARKS,
     ORDINAL_SUFFIXES,
     Token,
     cyrillic_reading,
@@ -548,7 +549,7 @@ class _Doc:
                     if ending is None and split_ordinal(tok.text) is None:
                         continue
                     kind = "exact"
-                elif kind == "typo" and _latin_name(text[tok.start:tok.end]):
+                elif kind == "typo" and _latin_name(_unmarked(text[tok.start:tok.end])):
                     continue
                 elif kind == "twin_caps" or kind == "twin_cap" or kind == "glued":
                     # a look-alike twin in capitals (KTO), a designation's letter with a capital (X-101,
@@ -578,7 +579,7 @@ class _Doc:
             return False
         if i > 0:
             prev = tokens[i - 1]
-            between = text[prev.end:tok.start]
+            between = _unmarked(text[prev.end:tok.start])
             if between.isspace() and "\n" not in between and text[prev.start:prev.end].isupper():
                 return False
         return True
@@ -636,7 +637,7 @@ class _Doc:
 
     def _hyphenated(self, i: int) -> bool:
         """Is token i joined to the token before it by a hyphen (С-400), as a designation's parts are?"""
-        return self.text[self.tokens[i - 1].end:self.tokens[i].start] in _DESIGNATION_HYPHENS
+        return _unmarked(self.text[self.tokens[i - 1].end:self.tokens[i].start]) in _DESIGNATION_HYPHENS
 
     def _url(self, node: Url) -> list[_Occ] | None:
         if self._urls is None:  # the links the text shows, then those behind its words
@@ -734,8 +735,16 @@ _HYPHENS = ("-", "\u2010", "\u2011")
 _DESIGNATION_HYPHENS = (*_HYPHENS, "\u2013")  # and an en dash a word processor made of it (Су–34)
 # A number, a hyphen and an ordinal ending in the raw text: what `_join_ordinals` may join.
 # (Any letter after the hyphen: the ending may be spelt with a combining mark, «45-и\u0306», which
-# only the tokens' normalisation reads as «й»; `_join_ordinals` checks the ending itself.)
-_ORDINAL_HINT_RE = re.compile("[0-9][%s][^\\W\\d_]" % "".join(_HYPHENS))
+# only the tokens' normalisation reads as «й»; `_join_ordinals` checks the ending itself. Struck
+# through, each character has its mark: «1̶3̶7̶-̶г̶о̶».)
+_ORDINAL_HINT_RE = re.compile("[0-9][{m}]*[{h}][{m}]*[^\\W\\d_]".format(m=DECORATION_MARKS, h="".join(_HYPHENS)))
+_UNMARK = str.maketrans("", "", DECORATION_MARKS)
+
+
+def _unmarked(surface: str) -> str:
+    """Raw text between or of tokens without the marks that strike its characters through or underline
+    them (`bot.text.DECORATION_MARKS`): the hyphen of «С̶у̶-̶3̶4̶» is a hyphen, «G̶o̶r̶d̶o̶n̶» a name."""
+    return surface.translate(_UNMARK) if surface and not surface.isascii() else surface
 
 
 def _year(number: str) -> bool:
@@ -754,7 +763,7 @@ def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[in
     while i < n:
         tok = tokens[i]
         if (i + 1 < n and tok.text.isdigit() and (nxt := tokens[i + 1]).text in ORDINAL_SUFFIXES
-                and text[tok.end:nxt.start] in _HYPHENS):
+                and _unmarked(text[tok.end:nxt.start]) in _HYPHENS):
             endings[len(out)] = nxt.text
             out.append(Token(tok.text, tok.start, nxt.end))
             i += 2
