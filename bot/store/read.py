@@ -197,15 +197,15 @@ class StoryPost:
     deleted_at: str = ""  # when tgwatch learnt the channel deleted it (ISO, UTC), else ""
 
 
-def story_detail(store: Store, story_id: int, limit: int = 1000) -> list[StoryPost]:
-    """A story's posts, oldest first (at most `limit`), with the rules each one matches; empty
-    when there is no such story."""
+def story_detail(store: Store, story_id: int, limit: int | None = None) -> list[StoryPost]:
+    """A story's posts, oldest first (all of them, or the first `limit`), with the rules each one
+    matches; empty when there is no such story."""
     sql = ("SELECT p.channel_id, p.message_id, p.date, p.link, c.title, c.username, p.text, p.forward_channel_id, "
            "p.forward_post_id, (SELECT json_group_array(m.rule) FROM matches m WHERE m.channel_id = p.channel_id "
            "AND m.message_id = p.message_id AND m.current = 1), p.deleted_at FROM posts p LEFT JOIN channels c ON c.id = p.channel_id "
            "WHERE p.story_id = ? ORDER BY p.date, p.channel_id, p.message_id LIMIT ?")
     out: list[StoryPost] = []
-    for cid, mid, date, link, title, username, text, fcid, fpid, rules, deleted in store.db.execute(sql, [story_id, max(0, limit)]):
+    for cid, mid, date, link, title, username, text, fcid, fpid, rules, deleted in store.db.execute(sql, [story_id, -1 if limit is None else max(0, limit)]):
         out.append(StoryPost(cid, mid, date or "", shown_link(cid, mid, username, link), title or str(cid), text or "",
                              sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else "",
                              deleted or ""))
