@@ -33,3 +33,21 @@ def test_story_lists_every_post_of_a_story_of_more_than_a_thousand(tmp_path: Pat
     posts = [line for line in lines[1:] if not line.startswith("  ")]
     assert len(posts) == 1005
     assert posts[-1].split("  ")[2] == "https://t.me/c/1700000005/1005"  # the last post, not the 1000th
+
+
+def test_stories_cut_by_the_limit_say_how_many_there_are(tmp_path: Path) -> None:
+    """20 stories of a season's thousands read as all there were: like `search`, `stories` now says
+    on stderr when --limit left some out, and stays quiet when it did not."""
+    texts = ["Сводка: пожар на складе в Подольске", "Курс доллара превысил 105 рублей",
+             "В Казани открыли новую станцию метро", "Сборная выиграла матч со счётом 3:1"]
+    db = _replay(tmp_path, [{"channel_id": 1700000001 + k % 3, "message_id": k + 1, "date": 1790000000 + 60 * k,
+                             "text": texts[k % 4], "channel_title": f"Канал {k % 3}"} for k in range(12)])
+    run = ["stories", "--db", str(db), "--since", "2026-01-01"]
+    r = CliRunner().invoke(cli, [*run, "--limit", "3"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr == "3 of 4 stories (the largest 3; use --limit for more)\n"
+    assert sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 3
+    for limit in ("4", "20"):
+        r = CliRunner().invoke(cli, [*run, "--limit", limit])
+        assert r.exit_code == 0 and r.stderr == "", r.output
+        assert sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 4

@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..store.read import StoryRow, stored_range, story_detail, top_stories
+from ..store.read import StoryRow, count_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
     CHANNEL_FORMS,
@@ -161,6 +161,9 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
             now = datetime.now(timezone.utc)
             since = _day_before(until or (min(stored[1], now) if stored else now))
         rows = top_stories(store, since=since, until=until, min_size=min_size, limit=limit, rules=rules, channels=ids)
+        # the total, when the limit may have left some out: a list cut at 20 reads as all there were
+        total = count_stories(store, since=since, until=until, min_size=min_size, rules=rules,
+                              channels=ids) if len(rows) == limit else len(rows)
     finally:
         store.close()
     c = out()
@@ -180,6 +183,8 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
         sys.exit(1)
     c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
     c.print(stories_table(rows))
+    if total > len(rows):
+        click.echo(f"{len(rows):,} of {total:,} stories (the largest {len(rows):,}; use --limit for more)", err=True)
 
 
 def stories_table(rows: list[StoryRow]) -> FastTable:

@@ -28,7 +28,7 @@ from .schema import stored_links
 
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
-    "count_posts", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
+    "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
     "search_posts", "count_search", "shown_link",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
@@ -143,13 +143,9 @@ class StoryRow:
     first_text: str
 
 
-def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, limit: int = 20,
-                rules: Iterable[str] = (), channels: Iterable[str | int] = (),
-                until: datetime | None = None) -> list[StoryRow]:
-    """The largest stories seen in the period (last seen at or after `since`, first seen before
-    `until`), biggest first (then the latest); with `rules`, only stories a post of which one of
-    them currently matches; with `channels`, only stories one of them reported. Unknown rules or
-    channels give no stories."""
+def _story_filters(store: Store, *, since: datetime | None, until: datetime | None, min_size: int,
+                   rules: Iterable[str], channels: Iterable[str | int]) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (on `stories s`) that pick the stories `top_stories` lists."""
     rules = list(dict.fromkeys(rules))
     where, args = ["coalesce(s.size, 1) >= ?"], [min_size]
     if since is not None:
@@ -166,6 +162,24 @@ def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 
     if ids is not None:
         where.append(f"EXISTS (SELECT 1 FROM json_each(s.channels) WHERE value IN ({','.join('?' * len(ids)) or 'NULL'}))")
         args.extend(ids)
+    return where, args
+
+
+def count_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, rules: Iterable[str] = (),
+                  channels: Iterable[str | int] = (), until: datetime | None = None) -> int:
+    """How many stories `top_stories` would list with no limit."""
+    where, args = _story_filters(store, since=since, until=until, min_size=min_size, rules=rules, channels=channels)
+    return int(store.db.execute("SELECT count(*) FROM stories s WHERE " + " AND ".join(where), args).fetchone()[0])
+
+
+def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, limit: int = 20,
+                rules: Iterable[str] = (), channels: Iterable[str | int] = (),
+                until: datetime | None = None) -> list[StoryRow]:
+    """The largest stories seen in the period (last seen at or after `since`, first seen before
+    `until`), biggest first (then the latest); with `rules`, only stories a post of which one of
+    them currently matches; with `channels`, only stories one of them reported. Unknown rules or
+    channels give no stories."""
+    where, args = _story_filters(store, since=since, until=until, min_size=min_size, rules=rules, channels=channels)
     sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, s.first_channel_id, "
            "s.first_message_id, fc.username FROM stories s "
            "LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
