@@ -36,8 +36,10 @@ API
 ``fake.migrate_chat(chat_id, channel_id)``  the basic group is upgraded to a supergroup (a megagroup both accounts
     are in): GetChats shows it deactivated with ``migrated_to``; sending to the old group answers PEER_ID_INVALID.
 ``fake.publish(channel_id, text, *, entities=None, grouped_id=None, fwd_from=None, media=False, date=None,
-push=True) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMessage to connected user clients
-    when the channel is joined and ``push``; ``push=False`` leaves a silent gap.
+push=True, message_id=None) -> int``  a channel post (new id, pts+1); pushes UpdateNewChannelMessage to connected
+    user clients when the channel is joined and ``push``; ``push=False`` leaves a silent gap. ``message_id``: the
+    post's id (above every id the channel has; the ids between are never used, as posts deleted long ago), so a
+    real export's posts keep their ids.
 ``fake.publish_album(channel_id, captions, *, push=True, **kw) -> list[int]``  one Updates with N posts sharing
     a grouped_id (how Telegram sends albums).
 ``fake.edit(channel_id, message_id, text, *, entities=None, push=True)``  UpdateEditChannelMessage (edit_date set).
@@ -560,7 +562,12 @@ class FakeTelegram:
     # --- server-side events ---
     def publish(self, channel_id: int, text: str, *, entities=None, grouped_id: int | None = None,
                 fwd_from: tuple[int, int] | None = None, media: bool = False, date: dt.datetime | None = None,
-                push: bool = True) -> int:
+                push: bool = True, message_id: int | None = None) -> int:
+        if message_id is not None:
+            ch = self._channels[channel_id]
+            if message_id < ch.next_id:
+                raise ValueError(f"message id {message_id} is not above the channel's last id {ch.next_id - 1}")
+            ch.next_id = message_id
         msg, pts = self._new_post(channel_id, text, entities, grouped_id, fwd_from, media, date)
         if push:
             self._push_channel(channel_id, [tl.UpdateNewChannelMessage(msg, pts, 1)])
