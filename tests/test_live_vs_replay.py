@@ -134,8 +134,8 @@ class Plan:
     too_long: set[Key] = field(default_factory=set)  # never pushed, then ChannelDifferenceTooLong
     too_long_at: Key | None = None  # the push after which Telethon jumps ahead
     poll_at: int = 0  # the scheduled poll runs before this post
-    flood_at: int = 0  # Telegram answers the next send with a long flood wait before this post
-    flood_over_at: int = 0  # the wait is over before this post
+    flood_at: int = 0  # Telegram answers the next send with a long flood wait from this post on
+    flood_for: int = 0  # the wait is over this many posts after an alert met it
     edits_flood_at: int = 0  # ...and the next edit of an alert (a story that grew), before this one
     react_at: int = 0  # a reaction on the first alerted post, before this post
     stop_at: int = 0  # the service stops before this post...
@@ -153,10 +153,9 @@ def plan(posts: list[Post], matcher: Matcher) -> Plan:
     n = len(posts)
     p = Plan(poll_at=n * 55 // 100, stop_at=n * 60 // 100, start_at=n * 65 // 100, edit_at=n * 50 // 100,
              crash_at=n * 75 // 100, restart_at=n * 80 // 100, drop_at=n * 85 // 100, reconnect_at=n * 88 // 100)
-    # the flood wait meets the alert of the first post to match after a fifth of the posts, and
-    # holds every send for the next tenth of them
-    p.flood_at = next(i for i in range(n // 5, n) if posts[i].channel_id != POLLED and matcher.match(posts[i]))
-    p.flood_over_at = p.flood_at + n // 10
+    # the flood wait meets the first alert sent after a fifth of the posts (before the restarts),
+    # and holds every send for the next tenth of them
+    p.flood_at, p.flood_for = n // 5, n // 10
     p.edits_flood_at, p.react_at = n * 40 // 100, n * 45 // 100
     by_channel: dict[int, list[int]] = defaultdict(list)
     for i, post in enumerate(posts):
@@ -204,6 +203,7 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
         fake.add_channel(cid, POLLED_NAME if cid == POLLED else None, titles[cid], joined=cid != POLLED)
     service = await start_service(fake, tmp_path, clock)
     edit = Edit(datetime.now(timezone.utc), 0)
+    flood_met: int | None = None
     try:
         waiting: list[Key] = []  # published, not pushed: stored once their channel's gap is filled
         for i, post in enumerate(posts):
@@ -215,8 +215,9 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
             if i == p.react_at:
                 first = service.store.db.execute("SELECT channel_id, message_id FROM alerts ORDER BY id").fetchone()
                 fake.react(*first)
-            if i == p.flood_over_at:
-                await eventually(lambda: service.sender.paused_until is not None)  # the flood wait was met
+            if flood_met is None and service.sender.paused_until is not None:
+                flood_met = i  # an alert met the flood wait: the sender holds every send until it is over
+            if flood_met is not None and i == flood_met + p.flood_for and i < p.stop_at:
                 clock.ahead += timedelta(seconds=LONG_FLOOD + 1)
                 await deliver_alone(service)
             if i == p.poll_at:
@@ -269,6 +270,7 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
         assert not service.store.queued_alerts()
     finally:
         await stop_service(service)
+    assert flood_met is not None and flood_met + p.flood_for < p.stop_at, flood_met
     return edit
 
 
