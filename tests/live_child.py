@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config
 from bot.live.service import Service
-from bot.live.session import CLIENT_OPTIONS
+from bot.live.session import CLIENT_OPTIONS, WATCH_OPTIONS
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
@@ -48,7 +48,7 @@ async def main(state: Path) -> None:
         if cid not in fake._channels:
             fake.add_channel(cid, username, title, joined=joined)
     options = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}
-    user = await fake.client(session=state / "user.session", **options)
+    user = await fake.client(session=state / "user.session", **options, **WATCH_OPTIONS)
     config = Config(db=state / "tgwatch.db", rules=ROOT / "rules", channels=tuple(u for u, _, _ in CHANNELS.values()), chats=("me",),
                     resolve_delay_seconds=0, edit_every_seconds=0, poll_minutes=60, edit_lookback=3)
     store = Store(config.db)

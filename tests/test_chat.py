@@ -19,7 +19,7 @@ from bot.chat.commands import Caller
 from bot.config import Config
 from bot.live.dbfaults import LIVE_BUSY_TIMEOUT
 from bot.live.service import Service
-from bot.live.session import CLIENT_OPTIONS
+from bot.live.session import CLIENT_OPTIONS, WATCH_OPTIONS
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
@@ -62,7 +62,7 @@ async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, 
     fake.add_user(ANALYST, "Anna")
     fake.add_user(STRANGER, "Eve")
     fake.add_chat(GROUP, "somebody's group")
-    user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
+    user = await fake.client(session=tmp_path / "user.session", **OPTIONS, **WATCH_OPTIONS)
     bot = await fake.client(bot=True, session=tmp_path / "bot.session", **OPTIONS)
     fake.message_to_bot(ANALYST, "/start")  # a user must start a bot before it may write to them
     base: dict[str, Any] = dict(db=tmp_path / "t.db", rules=rules, channels=("shot_shot", "mash"), chats=(ANALYST,),

@@ -16,14 +16,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.config import Config
 from bot.live.dbfaults import LIVE_BUSY_TIMEOUT
 from bot.live.service import Service
-from bot.live.session import CLIENT_OPTIONS, NotLoggedIn
+from bot.live.session import CLIENT_OPTIONS, WATCH_OPTIONS, NotLoggedIn
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import deliver_alone, served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = {k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}  # as tgwatch, minus endless retries
+# the watching user client as `tgwatch run` builds it, minus endless retries
+OPTIONS = {**{k: v for k, v in CLIENT_OPTIONS.items() if k != "connection_retries"}, **WATCH_OPTIONS}
 SHOT, MASH, TOPOR = 1800000001, 1800000002, 1800000003
 DESERTION = "В Краснодаре задержали троих дезертиров, сбежавших из воинской части"
 DESERTION_2 = "Трое дезертиров из воинской части в Краснодаре задержаны полицией, сообщают источники"

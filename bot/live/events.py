@@ -16,6 +16,7 @@ from ..source.telegram import album_to_post, message_to_post
 from ..store.db import Store
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
+from .difference import keep_difference_edits
 from .poll import BACKFILL_ALERTS
 from .resolve import Watched
 
@@ -42,12 +43,14 @@ class Events:
     db_retry_delay: float
 
     def listen(self) -> None:
-        """Live updates for joined channels: new posts, albums (one post), edits; and a poll soon
-        after each reconnect (Telethon does not catch up: pushes lost in the drop would wait for
-        the scheduled poll)."""
+        """Live updates for joined channels: new posts, albums (one post), edits (also those a gap's
+        difference carries, which Telethon drops: `keep_difference_edits`); and a poll soon after
+        each reconnect (Telethon does not catch up: pushes lost in the drop would wait for the
+        scheduled poll)."""
         if self._listening:
             return
         self._listening = True
+        keep_difference_edits(self.client)
         self.client.add_event_handler(self._guarded(self._on_new), events.NewMessage())
         self.client.add_event_handler(self._guarded(self._on_album), events.Album())
         self.client.add_event_handler(self._guarded(self._on_edit), events.MessageEdited())

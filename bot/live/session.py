@@ -19,8 +19,8 @@ from telethon import TelegramClient, errors, utils
 
 from ..config import Config, ConfigError, Secrets
 
-__all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "ConnectionAttempts",
-           "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
+__all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
+           "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
            "cannot_reach", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,14 @@ CLIENT_OPTIONS: dict[str, Any] = {
 # or a proxy is in the way, and a service manager will start it again.
 STARTUP_CONNECT_SECONDS = 60.0
 
+# The watching user client's own: Telethon loads each channel's pts saved in the session when
+# the last run stopped, so the first push of a channel (or 15 min) fetches what happened to it while
+# stopped, edits of posts older than the poll's look-back too (`difference.keep_difference_edits`).
+# Without it a restarted client takes a channel's next push as its start and never asks.
+WATCH_OPTIONS: dict[str, Any] = {"catch_up": True}
+
 # `tgwatch login` is interactive: a few quick attempts, then a clear error (not 20 s of retries).
-LOGIN_OPTIONS: dict[str, Any] = {"connection_retries": 2, "retry_delay": 2, "timeout": 10}
+LOGIN_OPTIONS: dict[str, Any] = {"connection_retries": 2, "retry_delay": 2, "timeout": 10, "catch_up": False}
 
 # `tgwatch login --qr` waits this long for a phone to scan the link; each link lives only ~30 s
 # (its token expires), so a new one is shown whenever the last has expired.
@@ -211,10 +217,12 @@ def secure_session(path: Path) -> Path:
 
 
 def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: Any) -> TelegramClient:
-    """The user client (or the bot client) on its own session file: one process per session."""
+    """The user client (with WATCH_OPTIONS) or the bot client on its own session file: one process
+    per session."""
     path = secure_session(config.session_dir / ("bot.session" if bot else "user.session"))
+    options = {**CLIENT_OPTIONS, **({} if bot else WATCH_OPTIONS), **kw}
     try:
-        return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **{**CLIENT_OPTIONS, **kw})
+        return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **options)
     except sqlite3.DatabaseError:  # not a session file (or a damaged one): never a traceback
         raise ConfigError(f"{path}: not a readable Telethon session file; move it away, then run `tgwatch login`") from None
 
