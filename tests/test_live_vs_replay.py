@@ -1,10 +1,14 @@
 """The live path against replay on real posts: a slice of the corpus (6 channels, 36 hours, 420
 posts) is published on the offline Telegram (tests/fake_telegram.py) in date order as live channel
-posts, through the faults the live service promises to survive (a silent gap Telethon fills, a
-ChannelDifferenceTooLong only the poll recovers, a restart with posts published meanwhile, an edit
-of a stored post, a long flood wait on sending); the same posts are then replayed offline into a
-second store. What an analyst sees must agree: the posts stored, each rule's matches with their
-hits, which posts share a story, and the alerts (one per story and rule, each sent once)."""
+posts, through the faults the live service promises to survive: a silent gap Telethon fills, a
+ChannelDifferenceTooLong only the poll recovers, a graceful restart and a crash with posts
+published meanwhile, a network drop, a flash edited into the full report, a post edited while the
+service is stopped (older than the poll's look-back), a reaction, flood waits on sending, editing
+and reading, and a channel read by the poll alone. The same posts (as exported after the edits)
+are then replayed with `tgwatch replay` into a second store. What an analyst sees must agree: the
+posts stored, each rule's matches with their hits, which posts share a story, and the alerts (one
+per story and rule, each sent once); where they differ by design, the comparison says how.
+"""
 
 from __future__ import annotations
 
@@ -116,6 +120,12 @@ def utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def without_last_paragraph(post: Post) -> str | None:
+    """The post before the channel added its last paragraph (an update, a link, a call to subscribe)."""
+    head = post.text.rstrip().rsplit("\n", 1)[0].rstrip()
+    return head if len(head) >= 30 and head != post.text.rstrip() else None
+
+
 def flash_of(post: Post, matcher: Matcher) -> str | None:
     """The post's first line when that alone matches no rule but the whole post does: the flash a
     channel posts first and then edits into the full report."""
@@ -124,6 +134,19 @@ def flash_of(post: Post, matcher: Matcher) -> str | None:
         return None
     flash = Post(post.channel_id, post.message_id, post.date, first, channel_title=post.channel_title)
     return first if matcher.match(post) and not matcher.match(flash) else None
+
+
+@dataclass
+class Planned:
+    """A post first published as `first` (a shorter text), edited into the real post before post `at`."""
+
+    key: Key
+    first: str
+    at: int
+
+    def first_version(self, post: Post) -> Post:
+        return replace(post, text=self.first, edit_date=None,
+                       entities=tuple(e for e in post.entities if e.offset + e.length <= utf16(self.first)))
 
 
 @dataclass
@@ -144,14 +167,12 @@ class Plan:
     restart_at: int = 0  # ...and is started again before this one
     drop_at: int = 0  # the network drops before this post (pushes are lost)...
     reconnect_at: int = 0  # ...and comes back before this one
-    edited: Key | None = None  # first published as its flash, edited into the full post...
-    flash: str = ""
-    edit_at: int = 0  # ...before this post
+    edits: list[Planned] = field(default_factory=list)
 
 
 def plan(posts: list[Post], matcher: Matcher) -> Plan:
     n = len(posts)
-    p = Plan(poll_at=n * 55 // 100, stop_at=n * 60 // 100, start_at=n * 65 // 100, edit_at=n * 50 // 100,
+    p = Plan(poll_at=n * 55 // 100, stop_at=n * 60 // 100, start_at=n * 65 // 100,
              crash_at=n * 75 // 100, restart_at=n * 80 // 100, drop_at=n * 85 // 100, reconnect_at=n * 88 // 100)
     # the flood wait meets the first alert sent after a fifth of the posts (before the restarts),
     # and holds every send for the next tenth of them
@@ -168,8 +189,15 @@ def plan(posts: list[Post], matcher: Matcher) -> Plan:
     p.too_long = {posts[i].key for i in by_channel[second][at:at + 8]}
     p.too_long_at = posts[by_channel[second][at + 8]].key
     assert posts.index(next(q for q in posts if q.key == p.too_long_at)) < p.poll_at
-    edit = next(i for i in range(n // 5, p.edit_at) if posts[i].channel_id != POLLED and flash_of(posts[i], matcher))
-    p.edited, p.flash = posts[edit].key, flash_of(posts[edit], matcher) or ""
+    # a flash edited into the full report a while later, live...
+    at = n * 50 // 100
+    edit = next(i for i in range(n // 5, at) if posts[i].channel_id != POLLED and flash_of(posts[i], matcher))
+    p.edits.append(Planned(posts[edit].key, flash_of(posts[edit], matcher) or "", at))
+    # ...and a report of the busiest channel, stored long before, given its last paragraph while the
+    # service is stopped: too old for the start-up poll's look-back, so Telethon's catch-up of the
+    # channel (at its next push) must bring it
+    old = next(i for i in by_channel[busiest] if i > n // 5 and without_last_paragraph(posts[i]))
+    p.edits.append(Planned(posts[old].key, without_last_paragraph(posts[old]) or "", p.stop_at + 1))
     return p
 
 
@@ -189,20 +217,30 @@ async def start_service(fake: FakeTelegram, tmp_path: Path, clock: Clock) -> Ser
 
 @dataclass
 class Edit:
-    """The edit as the live run made it: when, and after how many posts were stored."""
+    """An edit as the live run made it: when, and how many posts were stored when it was."""
 
+    key: Key
     at: datetime
-    after: int
+    after: int | None = None
 
 
-async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Plan) -> Edit:
-    """Publish every post through the faults of `p`, then let the scheduled poll run once more."""
+async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Plan) -> list[Edit]:
+    """Publish every post through the faults of `p`, then let the scheduled poll run once more;
+    returns the edits made."""
     clock = Clock()
     titles = {post.channel_id: post.channel_title for post in posts}
     for cid in CHANNELS:
         fake.add_channel(cid, POLLED_NAME if cid == POLLED else None, titles[cid], joined=cid != POLLED)
     service = await start_service(fake, tmp_path, clock)
-    edit = Edit(datetime.now(timezone.utc), 0)
+    by_key = {q.key: q for q in posts}
+    edits: list[Edit] = []
+
+    def landed() -> None:
+        """Note the edits the live service has stored, with the posts stored by then."""
+        for e in edits:
+            if e.after is None and stored(service.store, e.key) == by_key[e.key].text_hash:
+                e.after = service.store.count("posts")
+
     flood_met: int | None = None
     try:
         waiting: list[Key] = []  # published, not pushed: stored once their channel's gap is filled
@@ -222,12 +260,11 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
                 await deliver_alone(service)
             if i == p.poll_at:
                 await service.poll()
-            if i == p.edit_at:
-                full = next(q for q in posts if q.key == p.edited)
-                fake.edit(full.channel_id, full.message_id, full.text, entities=tl_entities(full.entities) or None)
-                edit = Edit(fake._channels[full.channel_id].messages[full.message_id].edit_date,
-                            service.store.count("posts"))
-                await eventually(lambda: stored(service.store, full.key) == full.text_hash)
+            for planned in p.edits:
+                if i == planned.at:
+                    full = by_key[planned.key]
+                    fake.edit(full.channel_id, full.message_id, full.text, entities=tl_entities(full.entities) or None)
+                    edits.append(Edit(full.key, fake._channels[full.channel_id].messages[full.message_id].edit_date))
             if i == p.stop_at:
                 await stop_service(service)
             if i == p.crash_at:
@@ -236,6 +273,7 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
                 fake.flood("GetHistoryRequest", SHORT_FLOOD)  # the start-up poll's first read sleeps through it
             if i in (p.start_at, p.restart_at):
                 service = await start_service(fake, tmp_path, clock)
+                landed()
             if i == p.drop_at:
                 service.ingest.reconnect_poll_delay = 0
                 await fake.disconnect(service.user)
@@ -246,8 +284,9 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
                                  and service.ingest._reconnect_poll is not None and service.ingest._reconnect_poll.done())
             down = p.stop_at <= i < p.start_at or p.crash_at <= i < p.restart_at or p.drop_at <= i < p.reconnect_at
             text, entities = post.text, post.entities
-            if post.key == p.edited:
-                text, entities = p.flash, tuple(e for e in post.entities if e.offset + e.length <= utf16(p.flash))
+            for planned in p.edits:
+                if post.key == planned.key:
+                    text, entities = planned.first, planned.first_version(post).entities
             pushed = not down and post.key not in p.silent and post.key not in p.too_long and post.channel_id != POLLED
             if post.key == p.too_long_at:
                 fake.too_long(post.channel_id)
@@ -256,7 +295,9 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
                          message_id=post.message_id, push=pushed)
             if post.key in p.silent:
                 waiting.append(post.key)
-            if not pushed or down:
+            if down:
+                continue
+            if not pushed:
                 continue
             if post.key == p.too_long_at:  # Telethon jumps ahead: this post and the gap wait for the poll
                 await eventually(lambda: fake.count("GetChannelDifferenceRequest") > asked)
@@ -264,32 +305,35 @@ async def live_run(fake: FakeTelegram, tmp_path: Path, posts: list[Post], p: Pla
             due = [post.key] + [k for k in waiting if k[0] == post.channel_id]
             waiting = [k for k in waiting if k[0] != post.channel_id]
             await eventually(lambda: all(stored(service.store, k) for k in due))
+            landed()
         await service.poll()  # the scheduled poll after the last post
+        landed()
         clock.ahead += timedelta(seconds=LONG_FLOOD + 1)  # a flood wait on edits met late is over too
         await deliver_alone(service)  # the sender's next scheduled pass
         assert not service.store.queued_alerts()
     finally:
         await stop_service(service)
     assert flood_met is not None and flood_met + p.flood_for < p.stop_at, flood_met
-    return edit
+    assert [e.after is not None for e in edits] == [True] * len(p.edits), "an edit was never stored"
+    return edits
 
 
-def arrival_replay(db: Path, live_db: Path, posts: list[Post], p: Plan, edit: Edit) -> None:
+def arrival_replay(db: Path, live_db: Path, posts: list[Post], p: Plan, edits: list[Edit]) -> None:
     """The pipeline replay runs, fed the posts one at a time in the order the live path stored
-    them, the edited post as its flash first and as the full post where the channel edited it."""
+    them, an edited post in its first version, and in its full one where the live path stored the edit."""
     con = sqlite3.connect(live_db)
     order = [(c, m) for c, m in con.execute("SELECT channel_id, message_id FROM posts ORDER BY rowid")]
     con.close()
     by_key = {q.key: q for q in posts}
-    full = replace(by_key[p.edited], edit_date=edit.at)
-    flash = replace(full, text=p.flash, edit_date=None,
-                    entities=tuple(e for e in full.entities if e.offset + e.length <= utf16(p.flash)))
+    firsts = {planned.key: planned.first_version(by_key[planned.key]) for planned in p.edits}
     store = Store(db)
     with Pipeline(store, Matcher(load_rules(RULES))) as pipeline:
-        for i, key in enumerate(order):
-            if i == edit.after:
-                list(pipeline.process([full], in_order=False))
-            list(pipeline.process([flash if key == p.edited else by_key[key]], in_order=False))
+        for i, key in enumerate(order + [None]):
+            for e in edits:
+                if e.after == i:
+                    list(pipeline.process([replace(by_key[e.key], edit_date=e.at)], in_order=False))
+            if key is not None:
+                list(pipeline.process([firsts.get(key, by_key.get(key))], in_order=False))
     store.close()
 
 
@@ -373,16 +417,17 @@ def test_the_live_path_stores_and_alerts_what_replay_does_on_real_posts(
     p = plan(posts, matcher)
 
     (tmp_path / "live").mkdir()
-    edit = asyncio.run(live_run(fake, tmp_path / "live", posts, p))
+    edits = asyncio.run(live_run(fake, tmp_path / "live", posts, p))
     assert SHORT_FLOOD in telethon_sleeps.sleeps  # the short flood waits were met, and slept through
-    mark_edited(export, p.edited, edit.at)  # the export, made after the edit, has the edited post
+    for e in edits:
+        mark_edited(export, e.key, e.at)  # the export, made after the edits, has the edited posts
 
     r = CliRunner().invoke(cli, ["replay", str(export), "--db", str(tmp_path / "replay.db"), "--rules", str(RULES),
                                  "--alerts", str(tmp_path / "alerts.jsonl")])
     assert r.exit_code == 0, r.output
     live, replay = seen(tmp_path / "live" / "tgwatch.db"), seen(tmp_path / "replay.db")
 
-    arrival_replay(tmp_path / "arrival.db", tmp_path / "live" / "tgwatch.db", posts, p, edit)
+    arrival_replay(tmp_path / "arrival.db", tmp_path / "live" / "tgwatch.db", posts, p, edits)
     arrival = seen(tmp_path / "arrival.db")
 
     # What each post is and what each rule finds in it: exactly as replay has it.
