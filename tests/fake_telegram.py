@@ -68,6 +68,8 @@ push=True, message_id=None) -> int``  a channel post (new id, pts+1); pushes Upd
 ``await fake.disconnect(client)`` / ``await fake.reconnect(client)``  the transport drops: pushes are lost,
     requests wait; on reconnect held requests are answered and Telethon's auto-reconnect callback (get_me, no
     catch-up) runs, as after a real network drop.
+Sends and edits are checked as Telegram checks them: text length (4096) and entity bounds, an inline keyboard's
+callback data (1 to 64 bytes) and size (8 buttons a row, 100 in all).
 ``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
     no_webpage, id, date, sender_id, edits, reply_markup, reply_to, file/file_name/mime_type for SendMedia).
 Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; no 2FA), so an unauthorised client
@@ -122,6 +124,9 @@ BOT_NAME = "tgwatch_bot"
 DC_ID = 2
 MAX_HISTORY_LIMIT = 100  # messages.getHistory answers at most 100 messages
 MESSAGE_LENGTH_MAX = 4096
+BUTTON_DATA_MAX = 64  # bytes of an inline button's callback data
+BUTTONS_MAX = 100  # inline buttons in one message's keyboard (Telegram's limit, as bot libraries state it)
+BUTTONS_PER_ROW_MAX = 8
 TOO_LONG_MESSAGES = 10  # latest messages carried by channelDifferenceTooLong
 
 _WRAPPERS = (
@@ -1014,6 +1019,20 @@ class FakeTelegram:
             if e.offset < 0 or e.length <= 0 or e.offset + e.length > n:
                 raise RpcFail(400, "ENTITY_BOUNDS_INVALID")
 
+    @staticmethod
+    def _check_markup(markup) -> None:
+        """An inline keyboard as Telegram checks it: callback data of 1 to 64 bytes, at most 8
+        buttons a row and 100 in all."""
+        rows = getattr(markup, "rows", None) or []
+        buttons = [b for row in rows for b in row.buttons]
+        if len(buttons) > BUTTONS_MAX or any(len(row.buttons) > BUTTONS_PER_ROW_MAX for row in rows):
+            raise RpcFail(400, "REPLY_MARKUP_TOO_LONG")
+        for b in buttons:
+            data = getattr(b, "data", None)
+            data = getattr(getattr(b, "type", None), "data", None) if data is None else data  # layer 229: on its type
+            if data is not None and not 0 < len(data) <= BUTTON_DATA_MAX:
+                raise RpcFail(400, "BUTTON_DATA_INVALID")
+
     def _check_random_id(self, account: int, random_id: int) -> None:
         used = self._random_ids.setdefault(account, [])
         if random_id in used:
@@ -1093,6 +1112,7 @@ class FakeTelegram:
 
     def _on_SendMessageRequest(self, account, r):
         self._check_text(r.message, r.entities)
+        self._check_markup(r.reply_markup)
         return self._send(account, r, r.message, r.entities)
 
     def _on_EditMessageRequest(self, account, r):
@@ -1107,6 +1127,7 @@ class FakeTelegram:
         if text == sent.text and r.entities == sent.entities and markup == sent.reply_markup:
             raise RpcFail(400, "MESSAGE_NOT_MODIFIED")
         self._check_text(text, r.entities)
+        self._check_markup(markup)
         now = _now()
         sent.edits.append((now, text))
         sent.text, sent.entities, sent.reply_markup = text, r.entities, markup

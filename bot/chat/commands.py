@@ -55,7 +55,8 @@ HELP = """<b>tgwatch commands</b>
 /digest: the low-priority digest now
 /add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
 /undo [NAME]: take back the last rule change, whoever made it (NAME: only if it was that rule's); /history: who changed what
-Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story."""
+Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story.
+Under the digest, a row per item (N ✅ / N ❌): its relevant / false positive."""
 
 _SPAN_RE = re.compile(r"([0-9]+)\s*(m|min|h|d|w)", re.IGNORECASE)  # ASCII digits only
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

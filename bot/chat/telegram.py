@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from telethon import Button, TelegramClient, errors, events, utils
@@ -16,7 +17,7 @@ from ..live.codes import telegram_code
 from ..live.session import NETWORK_ERRORS, who
 from .commands import Caller, Commands, Reply
 
-__all__ = ["ChatBot", "triage_buttons"]
+__all__ = ["ChatBot", "digest_buttons", "triage_buttons"]
 
 log = logging.getLogger(__name__)
 _CAPTION = 1024  # Telegram's limit for a file's caption
@@ -29,6 +30,14 @@ def triage_buttons(alert_id: int) -> list[list[Any]]:
         [Button.inline("🔕 rule 1 h", f"mr:{alert_id}".encode()), Button.inline("🔕 channel for rule 1 d", f"mc:{alert_id}".encode()),
          Button.inline("🧵 story", f"st:{alert_id}".encode())],
     ]
+
+
+def digest_buttons(items: Sequence[tuple[int, int]]) -> list[list[Any]]:
+    """Under a digest message, a row per item it carries, (number shown, alert id): relevant /
+    false positive, recorded as an alert's buttons record them, so a low-severity rule (whose
+    alerts come only in digests) gets a precision in /stats too."""
+    return [[Button.inline(f"{n} ✅ relevant", f"rel:{alert_id}".encode()),
+             Button.inline(f"{n} ❌ false positive", f"fp:{alert_id}".encode())] for n, alert_id in items]
 
 
 class ChatBot:

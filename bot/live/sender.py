@@ -21,8 +21,9 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,19 +31,23 @@ from zoneinfo import ZoneInfo
 from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import bold_spans, render_html, to_parts
+from ..chat.telegram import digest_buttons
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
 from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 
-__all__ = ["Sender", "MAX_ATTEMPTS", "render_digest"]
+__all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
 MAX_HELD_NOTICES = 200
+# Items per digest message. Sent by the bot, each item has a row of triage buttons under its message
+# (Telegram takes about 100 buttons a message): 20 rows stay a phone screen or two to scroll.
+DIGEST_ITEMS = 20
 # Messages read back in a chat for an alert Telegram says was sent (RANDOM_ID_DUPLICATE) but whose
 # id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
 FIND_SENT_LOOKBACK = 1000
@@ -875,23 +880,23 @@ class Sender:
             if self._paused() or (due is not None and self._waiting(due)):
                 break  # oldest first: a newer digest waits behind an older one
             ids = json.loads(str(row["alert_ids"]))
-            items = _digest_alerts(self.store, ids, self.titles)
-            parts = to_parts(_render_digest(items, self.tz))
-            in_part = _items_by_part(items, parts)
+            parts = _digest_parts(_digest_alerts(self.store, ids, self.titles), self.tz)
             failure: Exception | None = None
             try:
                 for chat in self.chats:
                     try:
                         peer = await self._peer(chat)
                         out = self._digest_out.setdefault(did, set())
-                        for k, (text, entities) in enumerate(parts):
+                        for k, part in enumerate(parts):
                             if (chat, k) in out:
                                 continue  # sent on an earlier try (a resend would cost Telethon's retries)
                             rid = _digest_rid(int(row["random_id"]), peer, chat, k)  # type: ignore[arg-type]
-                            mid, _ = await self._send(peer, text, entities, rid, silent=True,
+                            mid, _ = await self._send(peer, part.text, part.entities, rid, silent=True,
+                                                      markup=self._digest_markup(part),
                                                       what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))
                             out.add((chat, k))
-                            self._digest_items.append((chat, rid, mid, in_part.get(k, [])))
+                            self._digest_items.append((chat, rid, mid, [(a.id, a.deleted_at is not None)
+                                                                        for _, a in part.items]))
                             self._record_digest_items()
                     except (errors.FloodError, *_NETWORK):
                         raise
@@ -926,6 +931,13 @@ class Sender:
             log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, telegram_code(failure), tries, delay)
             break
         return sent
+
+    def _digest_markup(self, part: _DigestPart) -> Any:
+        """The triage buttons under a digest message, a row per item it carries, numbered as the
+        digest numbers them; None where alerts carry none (sent by the user account, not the bot)."""
+        if self.buttons is None or not part.items:
+            return None
+        return self.client.build_reply_markup(digest_buttons([(n, a.id) for n, a in part.items]))
 
     def _record_digest_items(self) -> None:
         """Store which digest message (chat, part) carried each alert, and whether the item already
@@ -1049,9 +1061,10 @@ class Sender:
 
 
 def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz: ZoneInfo | None) -> str:
-    """The digest as HTML: per rule, each story once with its size, channel, time, link and the
-    words around its first match, in bold (why it matched: the post's start seldom says)."""
-    return _render_digest(_digest_alerts(store, alert_ids, titles), tz)
+    """The digest as HTML: per rule, each story once, numbered, with its size, channel, time, link
+    and the words around its first match, in bold (why it matched: the post's start seldom says);
+    the messages it is sent as (`DIGEST_ITEMS` items each) one after another."""
+    return "\n\n".join(_digest_html(_digest_alerts(store, alert_ids, titles), tz))
 
 
 def _digest_alerts(store: Store, alert_ids: list[int], titles: dict[str, str]) -> list[Alert]:
@@ -1059,30 +1072,65 @@ def _digest_alerts(store: Store, alert_ids: list[int], titles: dict[str, str]) -
     return [a for a in (load_alert(store, i, titles) for i in alert_ids) if a is not None]
 
 
-def _items_by_part(alerts: Sequence[Alert], parts: Sequence[tuple[str, Sequence[Any]]]) -> dict[int, list[tuple[int, bool]]]:
-    """Part number -> (alert id, shown deleted) of the items it carries: an item is in the part that
-    has its link (the item starts with it), the first part when none has (never: a fallback)."""
-    urls = [{e.url for e in entities if isinstance(e, types.MessageEntityTextUrl)} for _, entities in parts]
-    out: dict[int, list[tuple[int, bool]]] = {}
-    for a in alerts:
-        k = next((k for k, found in enumerate(urls) if a.link in found), 0)
-        out.setdefault(k, []).append((a.id, a.deleted_at is not None))
-    return out
+@dataclass(frozen=True)
+class _DigestPart:
+    """One message of a digest: its text and entities, and the items it carries as (number shown,
+    alert): what its triage buttons and a deletion notice's reply refer to."""
+
+    text: str
+    entities: list[Any]
+    items: list[tuple[int, Alert]]
 
 
-def _render_digest(alerts: Sequence[Alert], tz: ZoneInfo | None) -> str:
-    by_rule: dict[str, list[Any]] = {}
+def _digest_order(alerts: Sequence[Alert]) -> list[Alert]:
+    """The items as the digest shows and numbers them: by rule, each rule's in the digest's order."""
+    by_rule: dict[str, list[Alert]] = {}
     for alert in alerts:
         by_rule.setdefault(alert.rule, []).append(alert)
-    total = sum(len(v) for v in by_rule.values())
-    lines = [f"📋 <b>Digest</b>: {total} low-priority stor{'y' if total == 1 else 'ies'}"]
-    for rule, alerts in sorted(by_rule.items()):
-        lines.append(f"\n<b>{html.escape(alerts[0].title)}</b> ({len(alerts)})")
-        for a in alerts:
+    return [a for _, group in sorted(by_rule.items()) for a in group]
+
+
+def _digest_html(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
+    """The digest as the HTML of its messages, `DIGEST_ITEMS` numbered items each (so each carries
+    a row of triage buttons per item, a phone screen or two of them)."""
+    order = _digest_order(alerts)
+    total = len(order)
+    counts = Counter(a.rule for a in order)
+    out: list[str] = []
+    for start in range(0, max(total, 1), DIGEST_ITEMS):
+        chunk = order[start:start + DIGEST_ITEMS]
+        if start == 0:
+            lines = [f"📋 <b>Digest</b>: {total} low-priority stor{'y' if total == 1 else 'ies'}"]
+        else:
+            lines = [f"📋 <b>Digest</b>, continued: {start + 1}–{start + len(chunk)} of {total}"]
+        rule = None
+        for n, a in enumerate(chunk, start + 1):
+            if a.rule != rule:
+                rule = a.rule
+                lines.append(f"\n<b>{html.escape(a.title)}</b> ({counts[a.rule]})")
             size = f" · story #{a.story_id} ({a.story_size} posts)" if a.story_size > 1 else ""  # for /story N, as alerts say it
             when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
             window, spans, _ = snippet(a.text, a.spans, width=120)
             gone = f" · {html.escape(deleted_line(a, tz))}" if a.deleted_at else ""
-            lines.append(f'• {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>{size}{gone}: '
-                         + bold_spans(window, spans))
-    return "\n".join(lines)
+            lines.append(f'<b>{n}.</b> {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>'
+                         f"{size}{gone}: " + bold_spans(window, spans))
+        out.append("\n".join(lines))
+    return out
+
+
+def _digest_parts(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[_DigestPart]:
+    """The digest's messages, each under Telegram's 4096 (a message of long items is split further);
+    an item is carried by the part that has its link (the item starts with it)."""
+    order = _digest_order(alerts)
+    parts: list[_DigestPart] = []
+    for c, markup in enumerate(_digest_html(alerts, tz)):
+        chunk = list(enumerate(order[c * DIGEST_ITEMS:(c + 1) * DIGEST_ITEMS], c * DIGEST_ITEMS + 1))
+        split = to_parts(markup)
+        urls = [{e.url for e in entities if isinstance(e, types.MessageEntityTextUrl)} for _, entities in split]
+        k = 0
+        carried: list[list[tuple[int, Alert]]] = [[] for _ in split]
+        for n, a in chunk:  # in order: an item is never in a part before the previous item's
+            k = next((j for j in range(k, len(split)) if a.link in urls[j]), k)
+            carried[k].append((n, a))
+        parts += [_DigestPart(text, list(entities), items) for (text, entities), items in zip(split, carried)]
+    return parts
