@@ -106,3 +106,30 @@ def test_a_digest_sent_by_the_user_account_has_no_buttons(fake: FakeTelegram, tm
             [digest] = await digest_of(fake, service, weather_reports(2))
             assert numbers(digest) == [1, 2] and digest.reply_markup is None
     asyncio.run(go())
+
+
+def test_add_rule_takes_a_capitalised_name_as_rule_names_are_written_and_says_so(fake: FakeTelegram,
+                                                                                tmp_path: Path) -> None:
+    """«/add_rule Drones …» (a phone capitalises the first word) was refused for its capital, while
+    «/rule Desertion» takes any case. The name is now written in lower case, and the proposal says
+    which name it will be saved under, as /edit_rule's does when the rule is named otherwise."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            r = await ask(fake, "/add_rule Drones дрон OR беспилотник")
+            lines = r.text.split("\n")
+            assert lines[0] == "Add rule drones in drones.toml", r.text
+            assert lines[1] == "(written 'Drones': rule names are lower case, so it is drones)", r.text
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))  # Confirm
+            saved = await eventually(lambda: next((m for m in fake.chat if m.text.startswith("✅ Rule")), None))
+            assert saved.text == "✅ Rule drones saved to drones.toml. /undo takes it back."
+            assert "name = 'drones'" in (tmp_path / "rules" / "drones.toml").read_text(encoding="utf-8")
+            assert (await ask(fake, "/rule Drones")).text.startswith("drones: ")
+            r = await ask(fake, "/add_rule DRONES дрон")  # the same rule, in capitals: not a second one
+            assert r.text.startswith("/add_rule: rule 'drones' already exists (drones.toml:"), r.text
+            r = await ask(fake, "/edit_rule Drones дрон OR беспилотник OR квадрокоптер")
+            assert r.text.split("\n")[:2] == ["Change rule drones in drones.toml",
+                                              "(written 'Drones': rule names are lower case, so it is drones)"], r.text
+            r = await ask(fake, "/add_rule Дроны дрон")  # not a capital's matter: refused, naming what was typed
+            assert r.text.startswith("/add_rule: bad rule name 'Дроны': "), r.text
+            assert service.rulebook.ruleset.get("drones") is not None
+    asyncio.run(go())

@@ -496,19 +496,20 @@ class Commands:
         return Reply("Nothing waiting for the digest.")
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
-        name, query = self._name_query(args, "add_rule")
+        typed, query = self._name_query(args, "add_rule")
+        name = typed.lower()  # names are lower case; a phone capitalises the first letter (/rule takes any case too)
         if not _NAME_RE.fullmatch(name) or "\n" in name:
-            problem = name_problem(name)  # («name 'X' has capitals 'X': a rule name is …»), as rules check says it
-            raise CommandError(f"bad rule name {_echo(name)}: " + (problem.split("' ", 1)[-1] if problem.startswith("name '") else problem))
+            problem = name_problem(name)  # («name 'x' has 'ж': a rule name is …»), as rules check says it
+            raise CommandError(f"bad rule name {_echo(typed)}: " + (problem.split("' ", 1)[-1] if problem.startswith("name '") else problem))
         if name in _FORMATS or _SPAN_RE.fullmatch(name):
-            raise CommandError(f"{_echo(name)} cannot be a rule name: /export and /stats would read it as "
+            raise CommandError(f"{_echo(typed)} cannot be a rule name: /export and /stats would read it as "
                                f"{'a file format' if name in _FORMATS else 'a period'}")
-        return await self._propose(self.rulebook.plan_add(name, query), caller)
+        return await self._propose(self.rulebook.plan_add(name, query), caller, typed=typed)
 
     async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "edit_rule")
         rule = self._rule(name, "edit_rule")
-        return await self._propose(self.rulebook.plan_edit(rule.name, query), caller)
+        return await self._propose(self.rulebook.plan_edit(rule.name, query), caller, typed=name)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         change = self.rulebook.plan_undo()
@@ -649,8 +650,9 @@ class Commands:
         connection, so live posts and alerts are not held up meanwhile."""
         return await off_loop(self.store, work)
 
-    async def _propose(self, change: Change, caller: Caller) -> Reply:
-        """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved."""
+    async def _propose(self, change: Change, caller: Caller, *, typed: str | None = None) -> Reply:
+        """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved.
+        `typed`: the rule's name as the analyst wrote it; when that is not the name used («Drones»), a line says so."""
         warnings = self.rulebook.check(change)
         now = self.clock()
         rule = self.rulebook.ruleset.get(change.rule)
@@ -662,6 +664,9 @@ class Commands:
         verb = "Add" if change.action == "add" else "Change"
         lines = [f"<b>{verb} rule {html.escape(change.rule)}</b> in {html.escape(change.file.name)}"
                  + (f" {DISABLED}" if rule is not None and not rule.enabled else "")]
+        if typed is not None and typed != change.rule:
+            lines.append(f"(written {html.escape(_echo(typed))}: rule names are lower case, so it is "
+                         f"<b>{html.escape(change.rule)}</b>)")
         if change.query_before:
             lines.append(f"before: <code>{html.escape(change.query_before)}</code>")
         lines.append(f"after: <code>{html.escape(change.query_after or '')}</code>")
