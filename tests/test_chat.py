@@ -627,7 +627,7 @@ def test_times_in_replies_are_in_the_analysts_zone(fake: FakeTelegram, tmp_path:
     async def go() -> None:
         clock = Clock(datetime(2026, 11, 28, 19, 30, tzinfo=timezone.utc))
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            assert (await ask(fake, "/mute desertion 2h")).text == "🔕 desertion muted until 2026-11-29 00:30 MSK."
+            assert (await ask(fake, "/mute desertion 2h")).text == "🔕 desertion muted until 2026-11-29 00:30 MSK. /unmute desertion lifts it."
             assert "desertion [high, on, muted until 2026-11-29 00:30 MSK]" in (await ask(fake, "/rules")).text
             await ask(fake, "/disable regiment")
             at = datetime.fromisoformat(str(service.store.rule_changes()[0]["at"]))

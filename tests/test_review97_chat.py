@@ -133,3 +133,32 @@ def test_add_rule_takes_a_capitalised_name_as_rule_names_are_written_and_says_so
             assert r.text.startswith("/add_rule: bad rule name 'Дроны': "), r.text
             assert service.rulebook.ruleset.get("drones") is not None
     asyncio.run(go())
+
+
+def test_undo_after_a_mute_takes_back_no_older_rule_change(fake: FakeTelegram, tmp_path: Path) -> None:
+    """«/disable … /undo takes it back» teaches /undo; an analyst who then muted a rule and sent
+    /undo to lift the mute took back instead the last rule change, made hours before (perhaps by
+    somebody else): the rule silently lost its edit, the mute stayed. /undo now refuses while the
+    caller's own mute is newer than the last rule change, and names the command for each."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            path = tmp_path / "rules" / "weather.toml"
+            r = await ask(fake, "/undo")
+            assert r.text == "/undo: no rule change to undo: /undo takes back /add_rule, /edit_rule, /enable and /disable"
+            r = await ask(fake, "/edit_rule weather погода OR прогноз")
+            fake.press_button(ANALYST, r.id, button_data(r.reply_markup.rows[0].buttons[0]))  # Confirm
+            await eventually(lambda: fake.chat[-1].text.startswith("✅ Rule weather saved"))
+            muted = await ask(fake, "/mute desertion 2h")
+            assert muted.text.endswith(" /unmute desertion lifts it."), muted.text
+            r = await ask(fake, "/undo")
+            assert r.text.startswith("/undo: nothing was undone: your last action was a mute (desertion until "), r.text
+            assert ": /unmute desertion lifts it); /undo takes back rule changes only; the last rule change " in r.text
+            assert r.text.endswith(" is taken back with /undo weather"), r.text
+            assert "прогноз" in path.read_text(encoding="utf-8")  # the edit stands
+            assert (await ask(fake, "/undo weather")).text == "↩️ Undone: the query of weather is back to погода."
+            muted = await ask(fake, "/mute_channel @mash 1d")
+            assert muted.text.endswith(" /unmute_channel @mash lifts it."), muted.text
+            r = await ask(fake, "/undo")
+            assert "(every rule for Mash (@mash) until " in r.text and "/unmute_channel @mash lifts it" in r.text, r.text
+            assert service.store.count("mutes") == 2
+    asyncio.run(go())

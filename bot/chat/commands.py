@@ -348,7 +348,8 @@ class Commands:
         rule = self._rule(parts[0], "mute")
         until = self.clock() + parse_span(parts[1])
         self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(rule.name)} muted until {local_time(until, self.config.zone)}.")
+        return Reply(f"🔕 {html.escape(rule.name)} muted until {local_time(until, self.config.zone)}. "
+                     f"/unmute {html.escape(rule.name)} lifts it.")
 
     async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "unmute")  # a rule, never the all-rules marker '*' of /mute_channel
@@ -366,7 +367,7 @@ class Commands:
             raise CommandError(f"no stored channel {_echo(ref)}")
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
         return Reply(f"🔕 {html.escape(self._channel_name(ids[0]))} muted for every rule until "
-                     f"{local_time(until, self.config.zone)}.")
+                     f"{local_time(until, self.config.zone)}. /unmute_channel {html.escape(self._channel_ref(ids[0]))} lifts it.")
 
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
         ref = args.strip()
@@ -512,8 +513,17 @@ class Commands:
         return await self._propose(self.rulebook.plan_edit(rule.name, query), caller, typed=name)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
-        change = self.rulebook.plan_undo()
         named = args.strip().lower()  # «/undo lockdown»: only when lockdown's is the last change
+        last = self.store.last_rule_change()
+        if not named and (mute := self._own_mute_since(caller, str(last["at"]) if last else "")) is not None:
+            # «/mute desertion 2h», then /undo: taking back yesterday's rule edit instead would drop alerts unseen
+            later = (f"; the last rule change ({last['action']} {last['rule']}, {local_time(str(last['at']), self.config.zone)}) "
+                     f"is taken back with /undo {last['rule']}" if last else "")
+            raise CommandError(f"nothing was undone: your last action was a mute ({mute}); /undo takes back rule "
+                               f"changes only{later}")
+        if last is None:
+            raise CommandError("no rule change to undo: /undo takes back /add_rule, /edit_rule, /enable and /disable")
+        change = self.rulebook.plan_undo()
         if named and named != change.rule:
             raise CommandError(f"the last rule change is to {change.rule}, not {_echo(named)}: /undo takes back "
                                "only the last change (/history lists them); nothing was undone")
@@ -588,6 +598,26 @@ class Commands:
         if not name or not query:
             raise self._usage(command)
         return name, query
+
+    def _own_mute_since(self, caller: Caller, since: str) -> str | None:
+        """The caller's newest mute still running, made since `since` (ISO, to the second: the same
+        second counts, refusing being the safe side; "" for any), as the answer to /undo names it
+        with the command that lifts it; None when there is none."""
+        row = self.store.db.execute(
+            "SELECT rule, channel_id, until FROM mutes WHERE by_user = ? AND until > ? AND created_at >= ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1", [caller.user_id, iso(self.clock()), since]).fetchone()
+        if row is None:
+            return None
+        rule, channel_id, until = row
+        where = f" for {self._channel_name(int(channel_id))}" if channel_id is not None else ""
+        lift = f"/unmute_channel {self._channel_ref(int(channel_id))}" if rule == "*" else f"/unmute {rule}"
+        what = "every rule" if rule == "*" else str(rule)
+        return f"{what}{where} until {local_time(str(until), self.config.zone)}: {lift} lifts it"
+
+    def _channel_ref(self, channel_id: int) -> str:
+        """How a command names a stored channel: @username, else its id (a title may have spaces)."""
+        row = self.store.channel(channel_id) or {}
+        return f"@{row['username']}" if row.get("username") else str(channel_id)
 
     def _ours(self, bot: str) -> bool:
         """Is /cmd@bot addressed to this bot? Never when our username is unknown (see `__init__`)."""
@@ -723,8 +753,9 @@ class Commands:
         self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
         if channel:
             return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(self._channel_name(int(channel_id)))} "
-                         f"until {local_time(until, self.config.zone)}.")
-        return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}.")
+                         f"until {local_time(until, self.config.zone)}. /unmute {html.escape(rule)} lifts it.")
+        return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}. "
+                     f"/unmute {html.escape(rule)} lifts it.")
 
     async def cmd_story(self, args: str, caller: Caller) -> Reply:
         if not args.strip():
