@@ -162,3 +162,21 @@ def test_undo_after_a_mute_takes_back_no_older_rule_change(fake: FakeTelegram, t
             assert "(every rule for Mash (@mash) until " in r.text and "/unmute_channel @mash lifts it" in r.text, r.text
             assert service.store.count("mutes") == 2
     asyncio.run(go())
+
+
+def test_status_says_a_low_severity_alert_waits_for_the_digest_not_that_it_is_queued(fake: FakeTelegram,
+                                                                                    tmp_path: Path) -> None:
+    """After a weather post /status said «Alerts today: 3 (2 sent, 1 queued)» until the digest, and
+    «1 digested» after: «queued» reads as an alert stuck on its way to the chat."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, "В Краснодаре задержали троих дезертиров, сбежавших из воинской части")
+            fake.publish(MASH, weather_reports(1)[0])
+            await eventually(lambda: service.store.count("alerts") == 3)
+            await eventually(lambda: len([m for m in fake.chat if "matched:" in m.text]) == 2)
+            status = (await ask(fake, "/status")).text.split("\n")
+            assert status[1] == "Alerts today (since 00:00 UTC): 3 (2 sent, 1 for the digest)", status
+            await service.sender.send_digest()
+            status = (await ask(fake, "/status")).text.split("\n")
+            assert status[1] == "Alerts today (since 00:00 UTC): 3 (2 sent, 1 in a digest)", status
+    asyncio.run(go())

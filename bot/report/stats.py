@@ -364,6 +364,17 @@ def _alerts_since(store: Store, start: datetime, now: datetime) -> dict[str, int
         "GROUP BY state", [iso(start), iso(now)]).fetchall())
 
 
+def _alerts_shown(store: Store, start: datetime, now: datetime) -> dict[str, int]:
+    """/status's words for the alerts created from `start` to `now` (muted ones left out) -> how
+    many: an alert whose story update waits was sent; a low-severity one not sent waits for the
+    digest, and «queued» would read as stuck."""
+    return dict(store.db.execute(
+        "SELECT CASE WHEN state = 'update_queued' THEN 'sent' WHEN state = 'queued' AND severity = 'low' "
+        "THEN 'for the digest' WHEN state = 'digested' THEN 'in a digest' ELSE replace(state, '_', ' ') END AS shown, "
+        "count(*) FROM alerts WHERE created_at >= ? AND created_at <= ? AND state != 'muted' GROUP BY shown",
+        [iso(start), iso(now)]).fetchall())
+
+
 def heartbeat_text(store: Store, *, now: datetime, channels_watched: int) -> str:
     """The daily heartbeat: "watching N channels, M posts, K alerts in 24 h" (posts dated, alerts
     raised, in the 24 h before now)."""
@@ -402,8 +413,8 @@ def status_text(store: Store, *, now: datetime, behind: dict[int, int] | None = 
     failed = {bare_id(int(k)) for k in failing}
     channels = channel_activity(store, now=now)
     day = _midnight(now, tz)
-    by_state = _alerts_since(store, day, now)
-    detail = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])))
+    by_state = _alerts_shown(store, day, now)
+    detail = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items(), key=lambda kv: (-kv[1], kv[0])))
     lines = [f"tgwatch status, {_when(now, tz)}",
              f"Alerts today (since {day.astimezone(tz or timezone.utc):%H:%M %Z}): {sum(by_state.values())}"
              + (f" ({detail})" if detail else "")]
