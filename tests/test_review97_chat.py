@@ -75,9 +75,13 @@ def test_digest_items_are_triaged_with_numbered_buttons_and_count_in_stats(fake:
             fake.press_button(ANALYST, digest.id, keyboard[0][0][1])  # 1 ✅
             fake.press_button(ANALYST, digest.id, keyboard[1][1][1])  # 2 ❌
             await eventually(lambda: service.store.count("feedback") == 2)
-            assert fake.callback_answers[-1].message.startswith("Recorded: false positive for weather")
+            toast = fake.callback_answers[-1].message  # it names the post: a press on the wrong row shows
+            assert re.fullmatch(r"Recorded: false positive for weather \((SHOT|Mash), [0-9]{2}:[0-9]{2}\)\.", toast), toast
+            assert f"({'SHOT' if channel == SHOT else 'Mash'}, " in toast, toast
             stats = (await ask(fake, "/stats 7d")).text
             assert "weather: 3 matches, 3 alerts, precision 0.50 (2 verdicts)" in stats, stats
+            rule = (await ask(fake, "/rule weather")).text  # where the rule is tuned, its precision too
+            assert "\nalerts: 3; triage: 1 relevant, 1 false positive (precision 0.50)\n" in rule, rule
     asyncio.run(go())
 
 

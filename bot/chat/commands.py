@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..alert.html import bold_spans, local_time
-from ..alert.outbox import snippet
+from ..alert.outbox import short_time, snippet
 from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE, DISABLED, Rule, name_problem
-from ..report.stats import channel_name, stats_png, stats_text
+from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
 from ..store.backtest import TermHits, stored_term_hits
 from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
@@ -288,13 +288,15 @@ class Commands:
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "rule")
-        since = self.clock() - timedelta(days=7)
+        now = self.clock()
+        since = now - timedelta(days=7)
 
-        def count(store: Store) -> tuple[int, dict[str, TermHits]]:  # a matcher built, the week's hits matched again
+        def count(store: Store) -> tuple[int, dict[str, TermHits], RuleStats]:  # a matcher built, the week's hits matched again
             n = _hits(store, since).get(rule.name, 0)
-            return n, stored_term_hits(store, rule, since) if n else {}
+            triage = next(s for s in rule_stats(store, since=since, now=now, rules=[rule.name]) if s.rule == rule.name)
+            return n, stored_term_hits(store, rule, since) if n else {}, triage
 
-        hits, terms = await self._off_loop(count)  # 0.2 s and more: alerts and commands go on meanwhile
+        hits, terms, triage = await self._off_loop(count)  # 0.2 s and more: alerts and commands go on meanwhile
         scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
         lines = [f"<b>{html.escape(rule.name)}</b>: {html.escape(rule.title)}",
                  f"severity {rule.severity}, {'enabled' if rule.enabled else 'disabled'}, {html.escape(scope)}",
@@ -303,6 +305,10 @@ class Commands:
         lines.append(f"hits in the last 7 days: {hits}")
         if hits:
             lines.append(_terms_line(terms))
+        if triage.alerts or triage.verdicts:  # what tuning the rule is for: how many of its alerts were right
+            p = triage.precision
+            lines.append(f"alerts: {triage.alerts}; triage: " + ("no verdicts yet" if p is None else
+                         f"{triage.relevant} relevant, {triage.false_positive} false positive (precision {p:.2f})"))
         lines.append(f"file: {html.escape(Path(rule.path).name)}:{rule.line}")
         return Reply("\n".join(lines))
 
@@ -738,10 +744,20 @@ class Commands:
         return Reply(f"✅ Rule {html.escape(change.rule)} saved to {html.escape(change.file.name)}. /undo takes it back.")
 
     def _verdict(self, alert_id: int, verdict: str, caller: Caller) -> Reply:
+        """Record a verdict; the toast names the post (channel, time) too: under a digest of 20 items,
+        a press on the row next to the one meant shows at once."""
         rule = self.store.record_feedback(alert_id, caller.user_id, verdict)
         if rule is None:
             return Reply("", toast="This alert is no longer stored.")
-        return Reply("", toast=f"Recorded: {'relevant' if verdict == 'relevant' else 'false positive'} for {rule}.")
+        row = self.store.db.execute(
+            "SELECT c.title, c.username, p.date FROM alerts a LEFT JOIN channels c ON c.id = a.channel_id "
+            "LEFT JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.id = ?",
+            [alert_id]).fetchone()
+        post = ""
+        if row is not None and row[2]:
+            name = str(row[0] or (f"@{row[1]}" if row[1] else "the channel"))
+            post = f" ({_clip(name, 40)}, {short_time(str(row[2]), self.config.zone, iso(self.clock()))})"
+        return Reply("", toast=f"Recorded: {'relevant' if verdict == 'relevant' else 'false positive'} for {rule}{post}.")
 
     def _mute_from_alert(self, alert_id: int, caller: Caller, *, channel: bool) -> Reply:
         row = self.store.db.execute("SELECT rule, channel_id FROM alerts WHERE id = ?", [alert_id]).fetchone()
