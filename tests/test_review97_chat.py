@@ -10,8 +10,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bot.chat.commands import Commands
+from bot.store.db import iso
+
 from .fake_telegram import FakeTelegram, eventually
+from .sample_store import sample  # noqa: F401
 from .test_chat import ANALYST, MASH, SHOT, ask, button_data, running
+from .test_chat_review import NOW, SVODKA, commands  # noqa: F401
+from .test_chat_review import ask as tell
 
 SYLLABLES = "ка ло ми ре ту на ви со пе ра до лю зе ба ко ни".split()
 WORDS = ("элеватор пекарня аптека почта банк суд мэрия полиция водитель пассажир студент пенсионер фермер рыбак "
@@ -184,3 +190,26 @@ def test_status_says_a_low_severity_alert_waits_for_the_digest_not_that_it_is_qu
             status = (await ask(fake, "/status")).text.split("\n")
             assert status[1] == "Alerts today (since 00:00 UTC): 3 (2 sent, 1 in a digest)", status
     asyncio.run(go())
+
+
+def test_mute_takes_the_period_first_and_several_rules(commands: Commands) -> None:  # noqa: F811
+    """«/mute 2h desertion» (the order it is said in) answered «no rule named '2h'», and «/mute
+    desertion regiment 2h» «'regiment 2h' is not a duration»; «/mute_channel 1d Сводка 24»
+    «'24' is not a duration». Each is now read as meant; a typo in any rule mutes none."""
+    def muted(rule: str, channel: int = 0) -> bool:
+        return commands.store.muted(rule, channel, iso(NOW) or "") is not None
+
+    r = tell(commands, "/mute 2h desertion")
+    assert r.html == "🔕 desertion muted until 2026-11-24 17:00 MSK. /unmute desertion lifts it.", r.html
+    r = tell(commands, "/mute lockdown Regiment 1 d")
+    assert r.html == "🔕 lockdown, regiment muted until 2026-11-25 15:00 MSK. /unmute NAME lifts each.", r.html
+    assert muted("lockdown") and muted("regiment")
+    tell(commands, "/unmute lockdown")
+    tell(commands, "/unmute regiment")
+    r = tell(commands, "/mute lockdown nosuch 2h")
+    assert r.html.startswith("/mute: no rule named &#x27;nosuch&#x27;") and not muted("lockdown"), r.html
+    r = tell(commands, "/mute_channel 1d Сводка 24")
+    assert r.html == ("🔕 Сводка 24 muted for every rule until 2026-11-25 15:00 MSK. "
+                      f"/unmute_channel {SVODKA} lifts it."), r.html
+    assert muted("lockdown", SVODKA)
+    assert tell(commands, f"/unmute_channel {SVODKA}").html == "🔔 Сводка 24 unmuted."

@@ -45,7 +45,7 @@ HELP = """<b>tgwatch commands</b>
 /rule NAME: a rule's query and recent hits
 /test TEXT: which rules would match TEXT and why
 /enable NAME, /disable NAME
-/mute NAME 2h, /unmute NAME: silence a rule for a while (30m, 2h, 1d, 1w; up to 365 days)
+/mute NAME... 2h, /unmute NAME: silence rules for a while (30m, 2h, 1d, 1w; up to 365 days)
 /mute_channel C 1d, /unmute_channel C: silence a channel (@name, id, title or a post link) for every rule
 /export [rule...] [7d] [csv|xlsx]: matched posts (of these rules) as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
@@ -348,14 +348,20 @@ class Commands:
         return self._set_enabled(args, caller, False)
 
     async def cmd_mute(self, args: str, caller: Caller) -> Reply:
-        parts = args.split(maxsplit=1)  # «2 h» is a duration too, as /stats 7 d
-        if len(parts) != 2:
+        words = _spans_joined(args.split())  # «2 h» is a duration too, as /stats 7 d
+        if len(words) < 2:
             raise self._usage("mute")
-        rule = self._rule(parts[0], "mute")
-        until = self.clock() + parse_span(parts[1])
-        self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(rule.name)} muted until {local_time(until, self.config.zone)}. "
-                     f"/unmute {html.escape(rule.name)} lifts it.")
+        if _SPAN_RE.fullmatch(words[0]) and not _SPAN_RE.fullmatch(words[-1]):  # «/mute 2h desertion», as it is said
+            span, names = words[0], words[1:]
+        else:
+            span, names = words[-1], words[:-1]
+        until = self.clock() + parse_span(span)  # first: «/mute desertion regiment» names its missing period
+        rules = [self._rule(n, "mute") for n in dict.fromkeys(n.lower() for n in names)]  # several, as /export takes them
+        for rule in rules:  # each checked before any is muted: a typo in the second mutes nothing
+            self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
+        names_shown = html.escape(", ".join(r.name for r in rules))
+        lift = f"/unmute {names_shown} lifts it" if len(rules) == 1 else "/unmute NAME lifts each"
+        return Reply(f"🔕 {names_shown} muted until {local_time(until, self.config.zone)}. {lift}.")
 
     async def cmd_unmute(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "unmute")  # a rule, never the all-rules marker '*' of /mute_channel
@@ -367,6 +373,9 @@ class Commands:
         if parts is None:
             raise self._usage("mute_channel")
         ref, span = parts
+        first = args.split()[0]
+        if _SPAN_RE.fullmatch(first) and not _SPAN_RE.fullmatch(span):  # «/mute_channel 1d @mash»: the period first
+            ref, span = args.strip()[len(first):].strip(), first
         until = self.clock() + parse_span(span)  # first: in «Сводка 24» with no period, 24 is no period
         ids = self._channel(ref)
         if not ids:
