@@ -53,7 +53,7 @@ def test_a_post_deleted_after_its_digest_gets_one_reply_to_the_digest_naming_it(
             [note] = deletion_notices(fake)
             assert note.reply_to == digest.id and note.peer == ANALYST and note.silent
             assert note.text == (f"{GONE} {hhmm(clock.now, posted)}: SHOT post from the digest of "
-                                 f"{hhmm(sent_at, posted)} · Weather")
+                                 f"{hhmm(sent_at, posted)} (item 1) · Weather")
             link = next(e.url for e in note.entities if hasattr(e, "url"))
             assert link == f"https://t.me/shot_shot/{msg}"
             await service.poll()  # the re-read finds it gone too: nothing more is said
@@ -168,7 +168,7 @@ def test_a_digest_item_shown_again_after_its_deletion_reply_gets_one_reply_sayin
             await eventually(lambda: not_deleted_notices(fake))
             [note] = not_deleted_notices(fake)
             assert note.reply_to == digest.id and note.peer == ANALYST and note.silent
-            assert note.text == f"↩️ not deleted after all: SHOT post from the digest of {hhmm(sent_at, posted)} · Weather"
+            assert note.text == f"↩️ not deleted after all: SHOT post from the digest of {hhmm(sent_at, posted)} (item 1) · Weather"
             assert next(e.url for e in note.entities if hasattr(e, "url")) == f"https://t.me/shot_shot/{msg}"
             await service.poll()  # the re-read holds it too: nothing more is said
             await service.sender.deliver()

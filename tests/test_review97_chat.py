@@ -213,3 +213,19 @@ def test_mute_takes_the_period_first_and_several_rules(commands: Commands) -> No
                       f"/unmute_channel {SVODKA} lifts it."), r.html
     assert muted("lockdown", SVODKA)
     assert tell(commands, f"/unmute_channel {SVODKA}").html == "🔔 Сводка 24 unmuted."
+
+
+def test_a_deleted_digest_item_is_named_by_its_number_in_the_reply(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Under a digest of many numbered items, «🗑 … SHOT post from the digest of 13:00 · Weather»
+    left the analyst to find which SHOT item among them: the reply now names its number."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            [digest] = await digest_of(fake, service, weather_reports(4))
+            [alert_id] = {int(data.split(b":")[1]) for _, data in rows(digest)[2]}  # item 3
+            channel, message = next(service.store.db.execute("SELECT channel_id, message_id FROM alerts WHERE id = ?",
+                                                             [alert_id]))
+            fake.delete(channel, [message])
+            note = await eventually(lambda: next((m for m in fake.chat if m.text.startswith("🗑")), None))
+            assert note.reply_to == digest.id and " post from the digest of " in note.text, note.text
+            assert note.text.endswith(" (item 3) · Weather"), note.text
+    asyncio.run(go())

@@ -66,6 +66,7 @@ DIGEST_PART = -2
 # DELETED_PART row (`_forget_told`): the chat knows the post stands, and a later deletion is news again.
 RESTORED_PART = -3
 RESTORED_MARK = "↩️ not deleted after all"
+DIGEST_ITEM = "digest item "  # the DIGEST_PART row's text_hash: the number the digest gave the item
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
@@ -213,8 +214,8 @@ class Sender:
         self._digest_due: dict[int, _Due] = {}
         self._digest_out: dict[int, set[tuple[str, int]]] = {}  # digest id -> (chat, part) sent
         # digest parts sent whose items are not recorded yet (the store could not take them then):
-        # (chat, random_id, message id, [(alert id, shown deleted)])
-        self._digest_items: list[tuple[str, int, int | None, list[tuple[int, bool]]]] = []
+        # (chat, random_id, message id, [(alert id, shown deleted, item number)])
+        self._digest_items: list[tuple[str, int, int | None, list[tuple[int, bool, int]]]] = []
         # (alert, chat, part) -> the back-off of a digest item's deletion (or not-deleted) notice
         self._told_due: dict[tuple[int, str, int], tuple[int, _Due]] = {}
         self._unreachable: dict[str, str] = {}  # chat -> why it cannot be written to now
@@ -895,8 +896,8 @@ class Sender:
                                                       markup=self._digest_markup(part),
                                                       what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))
                             out.add((chat, k))
-                            self._digest_items.append((chat, rid, mid, [(a.id, a.deleted_at is not None)
-                                                                        for _, a in part.items]))
+                            self._digest_items.append((chat, rid, mid, [(a.id, a.deleted_at is not None, n)
+                                                                        for n, a in part.items]))
                             self._record_digest_items()
                     except (errors.FloodError, *_NETWORK):
                         raise
@@ -948,10 +949,10 @@ class Sender:
         now = iso(self.clock())
         with self.store.transaction():
             for chat, rid, mid, items in self._digest_items:
-                for alert_id, shown_deleted in items:
+                for alert_id, shown_deleted, number in items:
                     self.store.db.execute(
                         "INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, message_id, text_hash, sent_at) "
-                        "VALUES (?,?,?,?,?,?,?)", [alert_id, chat, DIGEST_PART, rid, mid, "in a digest", now])
+                        "VALUES (?,?,?,?,?,?,?)", [alert_id, chat, DIGEST_PART, rid, mid, f"{DIGEST_ITEM}{number}", now])
                     if shown_deleted:
                         self.store.db.execute(
                             "INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, message_id, text_hash, sent_at) "
@@ -972,7 +973,7 @@ class Sender:
         it is not deleted after all; a later deletion is then told again."""
         if self._paused():
             return
-        told = ("SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, t.random_id FROM alerts a "
+        told = ("SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, d.text_hash AS item, t.random_id FROM alerts a "
                 "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
                 "JOIN deliveries d ON d.alert_id = a.id AND d.part = ? ")
         deleted = list(self.store.db.query(
@@ -1001,7 +1002,7 @@ class Sender:
                 sent[(chat, part)] = {"random_id": row["random_id"], "message_id": None, "sent_at": None, "text_hash": ""}
             mid = None if row["message_id"] is None else int(row["message_id"])  # type: ignore[arg-type]
             notice = (self._digest_deleted_notice if part == DELETED_PART else self._digest_shown_notice)(
-                alert, str(row["digest_at"]))
+                alert, str(row["digest_at"]), _item_number(row["item"]))
             try:
                 peer = await self._peer(chat)
                 await self._tell_deleted(peer, chat, alert_id, mid, notice, sent, silent=True, why="went out in a digest",
@@ -1034,18 +1035,19 @@ class Sender:
                 self._told_due.pop(key, None)
                 self._chat_works(chat)
 
-    def _digest_deleted_notice(self, alert: Alert, digest_at: str) -> str:
-        """«🗑 deleted by the channel at 14:05: SHOT post from the digest of 13:00 · Weather» (HTML),
-        the channel linked to the post: which item of the digest is gone."""
+    def _digest_deleted_notice(self, alert: Alert, digest_at: str, number: int | None = None) -> str:
+        """«🗑 deleted by the channel at 14:05: SHOT post from the digest of 13:00 (item 3) · Weather»
+        (HTML), the channel linked to the post: which item of the digest is gone (its number unknown
+        for a digest sent before items were numbered)."""
         return (f'{html.escape(deleted_line(alert, self.tz))}: <a href="{html.escape(alert.link, quote=True)}">'
                 f"{html.escape(alert.channel_title)}</a> post from the digest of "
-                f"{html.escape(short_time(digest_at, self.tz, alert.date))} · {html.escape(alert.title)}")
+                f"{html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · {html.escape(alert.title)}")
 
-    def _digest_shown_notice(self, alert: Alert, digest_at: str) -> str:
-        """«↩️ not deleted after all: SHOT post from the digest of 13:00 · Weather» (HTML), the channel
-        linked to the post: the item a deletion notice (or the digest) called deleted stands."""
+    def _digest_shown_notice(self, alert: Alert, digest_at: str, number: int | None = None) -> str:
+        """«↩️ not deleted after all: SHOT post from the digest of 13:00 (item 3) · Weather» (HTML), the
+        channel linked to the post: the item a deletion notice (or the digest) called deleted stands."""
         return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> '
-                f"post from the digest of {html.escape(short_time(digest_at, self.tz, alert.date))} · "
+                f"post from the digest of {html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · "
                 f"{html.escape(alert.title)}")
 
     def _collect_digest(self, now: datetime) -> int:
@@ -1065,6 +1067,16 @@ def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz
     and the words around its first match, in bold (why it matched: the post's start seldom says);
     the messages it is sent as (`DIGEST_ITEMS` items each) one after another."""
     return "\n\n".join(_digest_html(_digest_alerts(store, alert_ids, titles), tz))
+
+
+def _item_number(text_hash: object) -> int | None:
+    """The item number a DIGEST_PART row keeps (`DIGEST_ITEM`); None for a row written before."""
+    text = str(text_hash or "")
+    return int(text[len(DIGEST_ITEM):]) if text.startswith(DIGEST_ITEM) and text[len(DIGEST_ITEM):].isdigit() else None
+
+
+def _item_text(number: int | None) -> str:
+    return f" (item {number})" if number is not None else ""
 
 
 def _digest_alerts(store: Store, alert_ids: list[int], titles: dict[str, str]) -> list[Alert]:
