@@ -186,7 +186,9 @@ def test_status_says_a_low_severity_alert_waits_for_the_digest_not_that_it_is_qu
             await eventually(lambda: len([m for m in fake.chat if "matched:" in m.text]) == 2)
             status = (await ask(fake, "/status")).text.split("\n")
             assert status[1] == "Alerts today (since 00:00 UTC): 3 (2 sent, 1 for the digest)", status
-            await service.sender.send_digest()
+            fake.message_to_bot(ANALYST, "/digest")  # the digest, then the answer, which says where it went
+            answer = await eventually(lambda: next((m for m in fake.chat if m.text.startswith("Digest sent")), None))
+            assert answer.text == "Digest sent to the alert chat: 1 low-priority story.", answer.text
             status = (await ask(fake, "/status")).text.split("\n")
             assert status[1] == "Alerts today (since 00:00 UTC): 3 (2 sent, 1 in a digest)", status
     asyncio.run(go())

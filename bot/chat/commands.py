@@ -503,8 +503,10 @@ class Commands:
 
     async def cmd_digest(self, args: str, caller: Caller) -> Reply:
         n = await self.digest(self.clock())
-        if n:
-            return Reply("Digest sent.")
+        if n:  # it goes to the alert chats, which need not be the chat asking: say where, and how much
+            chats = len(self.config.chats)
+            return Reply(f"Digest sent to the alert chat{'s' * (chats != 1)}: {n} low-priority "
+                         f"stor{'y' if n == 1 else 'ies'}.")
         held = self.store.db.execute("SELECT count(*) FROM digests WHERE sent_at IS NULL").fetchone()[0]
         if held:  # collected, not sent: a flood wait or an unreachable chat holds it
             return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
