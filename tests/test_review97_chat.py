@@ -231,3 +231,24 @@ def test_a_deleted_digest_item_is_named_by_its_number_in_the_reply(fake: FakeTel
             assert note.reply_to == digest.id and " post from the digest of " in note.text, note.text
             assert note.text.endswith(" (item 3) · Weather"), note.text
     asyncio.run(go())
+
+
+def test_a_digest_message_too_long_for_telegram_keeps_each_items_buttons_under_its_number() -> None:
+    """Twenty items from channels with long titles pass 4096 characters: the message is split,
+    and each part carries the rows of the items whose numbers it shows, never another's."""
+    from telethon import helpers
+
+    from bot.alert.outbox import Alert
+    from bot.live.sender import _digest_parts
+
+    long_title = "Очень длинное название канала " * 4  # 120 characters, within Telegram's 128
+    alerts = [Alert(id=100 + i, rule="weather", title="Weather", severity="low", channel_id=1700000000 + i,
+                    channel_title=long_title, username=None, message_id=i + 1, link=f"https://t.me/c/{1700000000 + i}/{i + 1}",
+                    date="2026-11-29T10:00:00+00:00", text=text, hits=(("погода", "Погода", 0, 6, 1.0, "form"),),
+                    story_id=i + 1, story_size=1) for i, text in enumerate(weather_reports(20))]
+    parts = _digest_parts(alerts, None)
+    assert len(parts) >= 2 and all(len(helpers.add_surrogate(p.text)) <= 4096 for p in parts)
+    for p in parts:
+        shown = [int(n) for n in re.findall(r"^([0-9]+)\. ", p.text, flags=re.MULTILINE)]
+        assert [n for n, _ in p.items] == shown, (shown, [n for n, _ in p.items])
+    assert [a.id for p in parts for _, a in p.items] == [a.id for a in alerts]
