@@ -192,13 +192,14 @@ class Morphology:
 _FUNCTION_POS = {"PREP": "a preposition", "CONJ": "a conjunction", "PRCL": "a particle", "NPRO": "a pronoun"}
 # English function words an English post can hardly do without (the English posts of the corpus, 1 % of
 # it, nearly all have one: `the OR of` matched 282 posts). Not «and», «or», «not»: in lower case they
-# are warned about as operators written as words, the likelier mistake.
+# are warned about as operators written as words, the likelier mistake. Nor the one-letter «a» and «I»:
+# a rule word `A` or `I` is more likely a grade or a class («Plan A», «Type I»).
 _ENGLISH_FUNCTION = {
-    **dict.fromkeys("the a an".split(), "an article"),
+    **dict.fromkeys("the an".split(), "an article"),
     **dict.fromkeys("of in on at to for with by from about as into onto over under after before between through during "
                     "without within against among upon via per".split(), "a preposition"),
     **dict.fromkeys("but if than that because while though although whether nor".split(), "a conjunction"),
-    **dict.fromkeys("i me my mine you your yours he him his she her hers it its we us our ours they them their theirs "
+    **dict.fromkeys("me my mine you your yours he him his she her hers it its we us our ours they them their theirs "
                     "this these those who whom whose which what".split(), "a pronoun"),
 }
 
