@@ -165,6 +165,25 @@ def test_a_store_folded_before_look_alike_capitals_finds_them_after_upgrade(tmp_
     assert fts_ok(store)
 
 
+def test_a_store_folded_before_struck_through_words_finds_them_after_upgrade(tmp_path):
+    store = Store(tmp_path / "s.db")
+    struck = "Звоните по " + "".join(c + "\u0336" for c in "стационарному") + " телефону"
+    list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process([post(1, struck)]))
+    # as a version-11 store had it: no folded reading, the struck word indexed as single letters
+    rowid, text, now = store.db.execute("SELECT rowid, text, folded FROM posts WHERE message_id = 1").fetchone()
+    assert now is not None
+    store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, f"{text}\n{now}"])
+    store.db.execute("UPDATE posts SET folded = NULL WHERE rowid = ?", [rowid])
+    store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text])
+    store.db.execute("PRAGMA user_version = 11")
+    assert list(search_posts(store, "стационарный")) == []
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION
+    assert [h.message_id for h in search_posts(store, "стационарный")] == [1]
+    assert fts_ok(store)
+
+
 def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as c:
