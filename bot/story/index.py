@@ -195,12 +195,26 @@ class _Entry:
 
 
 def _file(index: dict[str, deque[_Entry]], keys: list[str], entry: _Entry, size: int) -> None:
-    """File the entry under each key (the newest `size` posts per key are kept)."""
+    """File the entry under each key in time order (the newest `size` posts per key are kept): a
+    scan walks each key's posts newest first and stops at the first one older than its window, so
+    an earlier post filed later (an edit, a stored post loaded for a late one) goes where its time is."""
+    when = entry.when
     for t in keys:
         q = index.get(t)
         if q is None:
             q = index[t] = deque(maxlen=size)
-        q.append(entry)
+        if not q or q[-1].when <= when:
+            q.append(entry)
+            continue
+        at = len(q) - 1
+        while at > 0 and q[at - 1].when > when:
+            at -= 1
+        if len(q) == size:
+            if at == 0:
+                continue  # older than every post kept under the word
+            q.popleft()
+            at -= 1
+        q.insert(at, entry)
 
 
 def _sweep(index: dict[str, deque[_Entry]], size: int) -> dict[str, deque[_Entry]]:
@@ -257,8 +271,10 @@ class StoryIndex:
         done elsewhere."""
         self.last_joined = False
         when = post.date.timestamp()
-        if self.held_from is None or when - self.window < self.held_from:
-            self._load(post.date)
+        if known_story is not None and self.held_from is not None and when < self.newest - self.window:
+            return known_story  # an edit of a post older than the window: nothing left to fold it with
+        if self.held_from is None or (known_story is None and when - self.window < self.held_from):
+            self._load(post.date)  # (not for an edit: it folds with the posts the window holds)
         prep = prepared if prepared is not None else prepare(post.text)
         ranked = self._by_rarity(prep.terms)
         entry = _Entry(post.key, 0, when, prep)
