@@ -12,7 +12,7 @@ from bot.pipeline import Pipeline
 from bot.post import Post
 from bot.store.db import Store
 
-from .test_live_edit_story import CORDON, CORDON_2, CORDON_3, FLASH
+from .test_live_edit_story import CORDON, CORDON_2
 from .test_story_edits import alerts, story_sets
 
 ROOT = Path(__file__).resolve().parents[1]
