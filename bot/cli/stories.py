@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..store.read import StoryRow, count_stories, stored_range, story_detail, top_stories
+from ..store.read import count_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
     CHANNEL_FORMS,
@@ -32,9 +32,8 @@ from .common import (
     out,
     shown_until,
 )
-from .table import FastTable
 
-__all__ = ["stories", "story", "stories_table", "cut_middle", "cut_names"]
+__all__ = ["stories", "story", "cut_middle", "cut_names"]
 
 DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
 
@@ -114,18 +113,13 @@ class _Names:
 
     def __init__(self, lines: list[str], every: tuple[str, ...]) -> None:
         self.lines, self.every = lines, every
-        self.plain = "\n".join(lines)
-
-    def text(self, width: int) -> Text:
-        """The names as they show in `width` cells."""
-        shown = cut_names(self.every, width)
-        return Text("\n".join(shown.get(n, n) for n in self.lines), no_wrap=True, overflow="ellipsis")
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Text(self.plain).__rich_measure__(console, options)
+        return Text("\n".join(self.lines)).__rich_measure__(console, options)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
-        yield self.text(options.max_width)
+        shown = cut_names(self.every, options.max_width)
+        yield Text("\n".join(shown.get(n, n) for n in self.lines), no_wrap=True, overflow="ellipsis")
 
 
 @click.command()
@@ -182,13 +176,6 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
                 + (" (--min-size 1 lists single posts too)" if min_size == 2 else ""), markup=False)
         sys.exit(1)
     c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
-    c.print(stories_table(rows))
-    if total > len(rows):
-        click.echo(f"{len(rows):,} of {total:,} stories (the largest {len(rows):,}; use --limit for more)", err=True)
-
-
-def stories_table(rows: list[StoryRow]) -> FastTable:
-    """The table `stories` prints: a story a row, its first post's link never wrapped."""
     table = Table(show_lines=False, expand=True)
     links = [r.first_link for r in rows]
     link_width = max(map(len, links), default=0) or None
@@ -207,7 +194,6 @@ def stories_table(rows: list[StoryRow]) -> FastTable:
         return printable(" ".join(title.split()))
 
     every = tuple({name(t) for r in rows for _, t in r.channels} | {name(r.first_title) for r in rows})
-    cells: list[tuple[Text, Text, _Names, Text]] = []
     first_names = cut_names(every, (link_width or 0) - 17)  # the first post's line: its time, its channel
     for r in rows:
         head = r.first_text.strip().split("\n", 1)[0]
@@ -219,9 +205,11 @@ def stories_table(rows: list[StoryRow]) -> FastTable:
             f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
         # Text: a "[...]" in a title or headline is not markup; printable: nor is an ESC a colour
-        cells.append((Text(f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}"), Text(printable(first)),
-                      _Names([name(t) for _, t in r.channels], every), Text(printable(head))))
-    return FastTable(table, cells)  # drawn as rich draws the table, in a fraction of the time
+        table.add_row(Text(f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}"), Text(printable(first)),
+                      _Names([name(t) for _, t in r.channels], every), Text(printable(head)))
+    c.print(table)
+    if total > len(rows):
+        click.echo(f"{len(rows):,} of {total:,} stories (the largest {len(rows):,}; use --limit for more)", err=True)
 
 
 class StoryId(click.ParamType):
