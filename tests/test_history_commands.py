@@ -45,9 +45,11 @@ def test_stories_cut_by_the_limit_say_how_many_there_are(tmp_path: Path) -> None
     run = ["stories", "--db", str(db), "--since", "2026-01-01"]
     r = CliRunner().invoke(cli, [*run, "--limit", "3"])
     assert r.exit_code == 0, r.output
-    assert r.stderr == "3 of 4 stories (the largest 3; use --limit for more)\n"
+    assert r.stderr == "3 of 4 stories of 2+ posts (the largest 3; use --limit for more)\n"
     assert sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 3
     for limit in ("4", "20"):
         r = CliRunner().invoke(cli, [*run, "--limit", limit])
         assert r.exit_code == 0 and r.stderr == "", r.output
         assert sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 4
+    r = CliRunner().invoke(cli, [*run, "--limit", "1", "--min-size", "1"])
+    assert r.exit_code == 0 and r.stderr == "1 of 4 stories (the largest 1; use --limit for more)\n", r.output

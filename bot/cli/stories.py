@@ -209,7 +209,8 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
                       _Names([name(t) for _, t in r.channels], every), Text(printable(head)))
     c.print(table)
     if total > len(rows):
-        click.echo(f"{len(rows):,} of {total:,} stories (the largest {len(rows):,}; use --limit for more)", err=True)
+        click.echo(f"{len(rows):,} of {total:,} stories" + (f" of {min_size}+ posts" if min_size > 1 else "")
+                   + f" (the largest {len(rows):,}; use --limit for more)", err=True)
 
 
 class StoryId(click.ParamType):
