@@ -448,7 +448,8 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
     store.sync_search()
     q = fts_query(text, forms=forms)
     log.debug("fts query: %s", q.expression)
-    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
+                                after_match=True)
     sql = (
         "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score, p.deleted_at "
         "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
@@ -476,7 +477,8 @@ def count_search(store: Store, text: str, *, forms: bool = True, channels: Itera
     """How many posts `search_posts` finds with no limit: one count over the same FTS query."""
     store.sync_search()
     q = fts_query(text, forms=forms)
-    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
+    where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
+                                after_match=True)
     what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
     sql = (f"SELECT {what} FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "
            + " AND ".join(["posts_fts MATCH ?", *where]))
@@ -506,17 +508,21 @@ class StoredPost:
 
 
 def _post_filters(alias: str, *, channel_ids: list[int] | None, since: datetime | None,
-                  until: datetime | None) -> tuple[list[str], list[Any]]:
+                  until: datetime | None, after_match: bool = False) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and their arguments for a channel and period filter. `after_match`: beside a
+    full-text MATCH, which must lead (a unary + keeps SQLite from walking a channel's or a period's
+    posts by index and matching each: `search ракета --channel mash` took 2-3 s, now 0.01 s)."""
     where: list[str] = []
     args: list[Any] = []
+    col = f"{'+' if after_match else ''}{alias}"
     if channel_ids is not None:
-        where.append(f"{alias}.channel_id IN ({','.join('?' * len(channel_ids)) or 'NULL'})")
+        where.append(f"{col}.channel_id IN ({','.join('?' * len(channel_ids)) or 'NULL'})")
         args.extend(channel_ids)
     if since is not None:
-        where.append(f"{alias}.date >= ?")
+        where.append(f"{col}.date >= ?")
         args.append(iso(since))
     if until is not None:
-        where.append(f"{alias}.date < ?")
+        where.append(f"{col}.date < ?")
         args.append(iso(until))
     return where, args
 
