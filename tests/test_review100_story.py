@@ -104,3 +104,17 @@ def test_a_typo_fixed_in_an_hour_old_post_puts_two_day_old_posts_in_front_of_the
     assert frozenset({(SHOT, 1), (MASH, 1)}) in story_sets(store)
     assert len([a for a in alerts(store) if a[1] in (SHOT, MASH)]) == 1
     store.close()
+
+
+def test_an_edit_near_the_window_edge_stops_the_scan_of_its_words(tmp_path: Path) -> None:
+    """Left after 09be3e5: an edit of a post the index still holds (47 h old) is filed again at the
+    newest end of the postings with its date; two hours on it is older than the window of the next
+    post, and `_collect` stops at it (`break`), before the newer posts under the same words."""
+    store = Store(tmp_path / "s.db")
+    run(store, [Post(RIA, 3, at(-47 * 60), OLD)],
+        [Post(SHOT, 1, at(0), CORDON)],
+        [Post(RIA, 3, at(-47 * 60), LIVE, edit_date=at(4))],
+        [Post(MASH, 1, at(120), CORDON_2)])
+    assert any({(SHOT, 1), (MASH, 1)} <= s for s in story_sets(store))
+    assert len([a for a in alerts(store) if a[1] in (SHOT, MASH)]) == 1
+    store.close()
