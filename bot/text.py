@@ -108,8 +108,6 @@ def find_words(text: str) -> list[str]:
 _MARKS = ("".join(c for c in map(chr, range(0x10000)) if unicodedata.combining(c))
           + "\u09be\u09d7\u0b3e\u0b56\u0b57\u0bbe\u0bd7\u0cc2\u0cd5\u0cd6\u0d3e\u0d57\u0dcf\u0ddf\u102e\u1b35"
           "\U000110ba\U00011127\U0001133e\U00011357\U000114b0\U000114ba\U000114bd\U000115af\U00011930")
-# What a raw word may start with that belongs to the character before it (a mark)
-_LEADING_MARKS = "".join(c for c in _MARKS if unicodedata.combining(c))
 # A format character or one of `_MARKS` (the astral ones found as `_FORMAT_RE` finds them: each astral
 # code point of a class costs every character a test).
 _IN_WORD = (f"[{_BMP_FORMAT_CLASS}{_char_class(''.join(c for c in _MARKS if ord(c) <= 0xFFFF))}\U00010000-\U0010FFFF]"
@@ -119,7 +117,7 @@ _IN_WORD = (f"[{_BMP_FORMAT_CLASS}{_char_class(''.join(c for c in _MARKS if ord(
 # joins, has a letter or digit: marks alone are no word («-̶'̶0̶»: each strikes the sign before it through).
 _RAW_WORD_RE = re.compile(
     rf"[{_TAG_SIGNS}](?:\w|{_IN_WORD})+(?:[{_APOSTROPHE_LIKE}](?:{_IN_WORD})*\w(?:\w|{_IN_WORD})*)*"
-    rf"|(?:{_IN_WORD})*[^\W_](?:[^\W_]|{_IN_WORD})*(?:[{_APOSTROPHE_LIKE}](?:{_IN_WORD})*[^\W_](?:[^\W_]|{_IN_WORD})*)*"
+    rf"|[^\W_](?:[^\W_]|{_IN_WORD})*(?:[{_APOSTROPHE_LIKE}](?:{_IN_WORD})*[^\W_](?:[^\W_]|{_IN_WORD})*)*"
 )
 
 _TLD = r"(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b"
@@ -411,12 +409,6 @@ def tokenize(text: str) -> list[Token]:
         if raw[0] in _TAG_SIGNS:
             start += 1
             raw = raw[1:]
-        elif unicodedata.combining(raw[0]):
-            # a mark before the first letter belongs to the character before it (the struck-through
-            # space of « ̶к̶а̶к̶»): the span starts at the letter
-            lead = len(raw) - len(raw.lstrip(_LEADING_MARKS))
-            start += lead
-            raw = raw[lead:]
         if len(parts) == 1:
             out.append(Token(parts[0], start, end))
             continue
