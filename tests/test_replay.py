@@ -24,6 +24,7 @@ from bot.post import Entity, Post
 from bot.source import read_paths
 from bot.source.export import read_export
 from bot.store.db import Store
+from bot.store.read import count_search
 from .conftest import interruptible
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -604,6 +605,39 @@ def test_a_worker_process_stores_exactly_what_one_process_stores(tmp_path: Path,
         dumps.append(store_dump(db))
     assert dumps[0]["matches"] and dumps[0]["search"]
     assert dumps[1] == dumps[0]
+
+
+def test_a_long_replay_indexes_the_search_every_few_thousand_posts_and_the_rest_at_its_end(
+        tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexed after every batch, FTS5 wrote and merged a segment per 500 posts (twice the CPU over
+    the corpus); a search in between still finds every stored post: it indexes what is left."""
+    monkeypatch.setattr("bot.pipeline.SEARCH_EVERY", 10, raising=False)
+    posts = sample_posts()
+    db = tmp_path / "s.db"
+    store = Store(db)
+    indexed: list[tuple[int, int]] = []  # (posts stored, posts indexed) after each batch
+    first_found: list[int] = []
+
+    def after(batch: list[Any]) -> None:
+        stored = store.db.execute("SELECT count(*) FROM posts").fetchone()[0]
+        row = store.db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
+        indexed.append((stored, int(row[0]) if row else 0))
+        if len(indexed) == 1:  # a search while the replay runs: the posts stored so far are found
+            first_found.append(count_search(store, batch[0].post.text.split()[0]))
+
+    with Pipeline(store, matcher) as pipe:
+        done = list(pipe.process(posts, batch_size=4, on_batch=after))
+    assert len(done) == len(posts) and len(indexed) > 5
+    assert indexed[1][1] < indexed[1][0]  # not indexed batch by batch ...
+    assert all(stored - hw < 10 + 4 for stored, hw in indexed)  # ... but never more than SEARCH_EVERY behind
+    assert first_found[0] >= 1
+    stored = store.db.execute("SELECT max(rowid) FROM posts").fetchone()[0]
+    assert store.db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()[0] == str(stored)
+    store.db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+    assert count_search(store, "дезертир") > 0
+    store.close()
+    assert store_dump(db)["search"] == rows(db, "SELECT rowid FROM posts WHERE text LIKE '%езертир%' "
+                                                "OR folded LIKE '%езертир%' ORDER BY rowid")
 
 
 def test_a_killed_worker_process_loses_nothing(tmp_path: Path, matcher: Matcher) -> None:
