@@ -252,3 +252,36 @@ def test_a_digest_message_too_long_for_telegram_keeps_each_items_buttons_under_i
         shown = [int(n) for n in re.findall(r"^([0-9]+)\. ", p.text, flags=re.MULTILINE)]
         assert [n for n, _ in p.items] == shown, (shown, [n for n, _ in p.items])
     assert [a.id for p in parts for _, a in p.items] == [a.id for a in alerts]
+
+
+def test_test_builds_the_disabled_rules_matcher_while_alerts_go_on(fake: FakeTelegram, tmp_path: Path,
+                                                                   monkeypatch: Any) -> None:
+    """/test shows what disabled rules would match too; after a /disable its first answer built a
+    matcher of them (0.2 s for one shipped rule, more for more) on the loop: meanwhile no post was
+    stored and no alert sent. The build is held here until a post published meanwhile has alerted."""
+    import threading
+
+    import bot.chat.commands as commands_module
+
+    entered, release = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    build = commands_module.Matcher
+
+    def held(*args: Any, **kw: Any) -> Any:
+        entered.set()
+        waited.append(release.wait(10))  # False: the loop stood still until the wait ran out
+        return build(*args, **kw)
+
+    monkeypatch.setattr(commands_module, "Matcher", held)
+
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            assert (await ask(fake, "/disable lockdown")).text.startswith("⏸ lockdown disabled.")
+            fake.message_to_bot(ANALYST, "/test Район оцеплен, работают саперы")
+            await eventually(entered.is_set)  # /test is building the disabled rules' matcher now
+            fake.publish(SHOT, "В Краснодаре задержали троих дезертиров, сбежавших из воинской части")
+            await eventually(lambda: any("Дезертирство" in m.text for m in fake.chat if "matched:" in m.text))
+            release.set()
+            answer = await eventually(lambda: next((m for m in fake.chat if m.text.startswith("⏸ lockdown [")), None))
+            assert waited == [True] and answer.text.startswith("⏸ lockdown [high] "), answer.text
+    asyncio.run(go())
