@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import bold_spans, render_html, to_parts
-from ..chat.telegram import digest_buttons
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
+from ..chat.telegram import digest_buttons
 from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
