@@ -18,6 +18,7 @@ import hashlib
 import html
 import json
 import logging
+import re
 import secrets
 import sqlite3
 import time
@@ -1132,7 +1133,8 @@ def _digest_html(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
 
 def _digest_parts(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[_DigestPart]:
     """The digest's messages, each under Telegram's 4096 (a message of long items is split further);
-    an item is carried by the part that has its link (the item starts with it)."""
+    an item is carried by the part that starts its line («N. ») with its link (one post in two rules
+    is two items with one link: the link alone could name the part before)."""
     order = _digest_order(alerts)
     parts: list[_DigestPart] = []
     for c, markup in enumerate(_digest_html(alerts, tz)):
@@ -1142,7 +1144,8 @@ def _digest_parts(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[_DigestP
         k = 0
         carried: list[list[tuple[int, Alert]]] = [[] for _ in split]
         for n, a in chunk:  # in order: an item is never in a part before the previous item's
-            k = next((j for j in range(k, len(split)) if a.link in urls[j]), k)
+            line = re.compile(rf"^{n}\. ", re.MULTILINE)
+            k = next((j for j in range(k, len(split)) if a.link in urls[j] and line.search(split[j][0])), k)
             carried[k].append((n, a))
         parts += [_DigestPart(text, list(entities), items) for (text, entities), items in zip(split, carried)]
     return parts
