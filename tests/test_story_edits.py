@@ -48,9 +48,9 @@ def test_a_flash_edited_into_the_report_joins_the_story_the_others_tell(tmp_path
         [Post(TOPOR, 7, at(0), CORDON_3, edit_date=at(20))])
     assert story_sets(store) == {frozenset({(TOPOR, 7), (SHOT, 1), (MASH, 1)})}
     assert alerts(store) == [("lockdown", SHOT, 1)]  # no second alert for the same cordon
-    story = store.db.execute("SELECT id, size, first_channel_id, channels FROM stories").fetchall()
-    assert len(story) == 1  # the flash's own story is gone, not left empty
-    assert story[0][1:3] == (3, TOPOR)  # Topor's flash came first: it leads the story
+    story = store.db.execute("SELECT size, first_channel_id, channels FROM stories ORDER BY size").fetchall()
+    # the flash's own story is left empty (its id is never given again); Topor's flash came first
+    assert story == [(0, None, "[]"), (3, TOPOR, f"[{TOPOR}, {SHOT}, {MASH}]")]
     store.close()
 
 
@@ -97,3 +97,27 @@ def test_a_lone_story_that_alerted_stays(tmp_path: Path) -> None:
     assert story_sets(store) == before
     assert len(alerts(store)) == 2
     store.close()
+
+
+OTHER = "Курс доллара на бирже вырос до 105 рублей впервые с марта, евро подорожал до 111 рублей"
+
+
+def test_a_process_that_still_holds_the_moved_post_files_a_forward_safely(tmp_path: Path) -> None:
+    """helper-100: the live service holds Topor's flash in its story index; a replay into the same
+    store moves the flash's edit into SHOT's story. The service then files RIA's forward of the
+    flash by its index: into the flash's old story, which must neither fail the batch (a deleted
+    story's foreign key) nor be another story by then (a deleted id given again)."""
+    service, imports = Store(tmp_path / "s.db"), Store(tmp_path / "s.db")
+    with Pipeline(service, Matcher(load_rules(ROOT / "rules"))) as live:
+        list(live.process([Post(TOPOR, 7, at(0), FLASH)]))
+        with Pipeline(imports, Matcher(load_rules(ROOT / "rules"))) as replay:
+            list(replay.process([Post(SHOT, 1, at(5), CORDON), Post(MASH, 1, at(8), CORDON_2)]))
+            list(replay.process([Post(TOPOR, 7, at(0), CORDON_3, edit_date=at(20))]))
+            list(replay.process([Post(SHOT, 50, at(21), OTHER)]))
+        out = list(live.process([Post(SHOT, 9, at(30), CORDON_3, forward_channel_id=TOPOR, forward_post_id=7)]))
+    assert [p.status for p in out] == ["new"]
+    sets = story_sets(service)
+    assert not any({(SHOT, 50), (SHOT, 9)} <= s for s in sets), sets  # not the dollar rate's story
+    assert {s for s in sets if (TOPOR, 7) in s} == {frozenset({(TOPOR, 7), (SHOT, 1), (MASH, 1)})}
+    service.close()
+    imports.close()

@@ -268,12 +268,15 @@ class Store:
             "SELECT 1 FROM alerts WHERE story_id = ? LIMIT 1", [story_id]).fetchone() is None
 
     def move_to_story(self, post: Post, lone: int, story_id: int) -> None:
-        """Move a stored post out of its lone story (`lone_story`), which is forgotten, into another."""
+        """Move a stored post out of its lone story (`lone_story`) into another. The lone story is
+        left empty, not deleted: its id is never given to another story, and a process that still
+        holds the post in its story index (a replay beside the live service) can file a post there."""
         self.join_story(story_id, post)
         self._flush_stories()  # both stories' rows exist before the post points at either
         self.db.conn.execute("UPDATE posts SET story_id = ? WHERE channel_id = ? AND message_id = ?",
                              [story_id, post.channel_id, post.message_id])
-        self.db.conn.execute("DELETE FROM stories WHERE id = ?", [lone])
+        self.db.conn.execute("UPDATE stories SET first_channel_id = NULL, first_message_id = NULL, first_date = NULL, "
+                             "last_date = NULL, size = 0, channels = '[]' WHERE id = ?", [lone])
 
     def _flush_stories(self) -> None:
         try:
