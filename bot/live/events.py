@@ -92,7 +92,9 @@ class Events:
             return
         await self._refresh(w, [event.message])  # a rename shows in the update: links use the new name at once
         post = message_to_post(event.message, w.entity)
-        if post is not None:
+        if post is not None and not self._before_reading(w, post, self.store.high_water(w.id)):
+            # (a channel's difference, asked for after a gap or a stop, also carries posts older than
+            # what the first read took: the poll leaves them out, so do pushes)
             await self._push(post)
 
     async def _late_album_item(self, w: Watched, message: Any) -> None:
