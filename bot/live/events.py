@@ -147,7 +147,7 @@ class Events:
             return
         await self._refresh(w, event.messages)
         post = album_to_post(event.messages, w.entity)
-        if post is not None:
+        if post is not None and not self._before_reading(w, post, self.store.high_water(w.id)):
             await self._push(post)
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
