@@ -117,6 +117,8 @@ from telethon.sessions import StringSession
 from telethon.tl import TLRequest, functions as fn, types as tl
 from telethon.tl.types import contacts as tlc, messages as tlm, updates as tlu
 
+from bot.live.difference import hold_catch_up
+
 USER_ID = 7_000_001
 USER_NAME = "tgwatch_user"
 BOT_ID = 8_000_002
@@ -496,6 +498,8 @@ class FakeTelegram:
         elif isinstance(session, Path):
             session = str(session)
         client = TelegramClient(session, api_id=1, api_hash="0" * 32, **kw)
+        if kw.get("catch_up"):
+            hold_catch_up(client)  # as `make_client` holds the watching client's until its handlers are in
         key = client.session.auth_key
         if key is None or key.key is None or not authorized:
             key = AuthKey(os.urandom(256))  # what the DH exchange would have produced

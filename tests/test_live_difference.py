@@ -5,6 +5,7 @@ poll's look-back was never stored, so the live store kept the first text and mis
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
@@ -110,3 +111,36 @@ def test_canary_telethon_drops_the_edits_of_a_channel_difference() -> None:
     assert keep_difference_edits(client) and keep_difference_edits(client)  # a second call changes nothing
     kinds = [type(u).__name__ for u in _difference_with_an_edit(client._message_box)]
     assert kinds == ["UpdateEditChannelMessage", "UpdateNewChannelMessage"]
+
+
+def test_the_start_up_catch_up_waits_for_the_handlers() -> None:
+    """Telethon asks what happened while stopped as soon as the client connects; what it brings
+    before `Events.listen` has put the handlers in place reaches none of them (helper-100's review).
+    `make_client` holds it (here the real client class, not connected) until `listen` lets it go."""
+    from telethon.sessions import StringSession
+
+    from bot.live.difference import hold_catch_up, release_catch_up
+
+    async def go() -> None:
+        client = TelegramClient(StringSession(), 1, "0" * 32, catch_up=True)
+        hold_catch_up(client)
+        asked = asyncio.create_task(client.catch_up())  # what Telethon's update loop does first
+        for _ in range(5):
+            await asyncio.sleep(0)  # (yields to the task: no timing)
+        assert not asked.done() and client._updates_queue.empty()
+        release_catch_up(client)
+        await asked
+        assert isinstance(client._updates_queue.get_nowait(), tl.UpdatesTooLong)
+
+    asyncio.run(go())
+
+
+def test_make_client_holds_the_watching_clients_catch_up_only(tmp_path: Path) -> None:
+    config = Config(session_dir=tmp_path / "s")
+    user, bot = make_client(config, Secrets(api_id=1, api_hash="0" * 32)), \
+        make_client(config, Secrets(api_id=1, api_hash="0" * 32), bot=True)
+    try:
+        assert getattr(user, "_tgwatch_ready", None) is not None and getattr(bot, "_tgwatch_ready", None) is None
+    finally:
+        user.session.close()
+        bot.session.close()

@@ -10,6 +10,7 @@ corpus posts (tests/test_live_vs_replay.py); tests/test_live_difference.py keeps
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,7 +18,7 @@ from telethon import TelegramClient
 from telethon._updates.messagebox import MessageBox
 from telethon.tl import types
 
-__all__ = ["keep_difference_edits"]
+__all__ = ["hold_catch_up", "keep_difference_edits", "release_catch_up"]
 
 log = logging.getLogger("bot.live.ingest")  # the parts of Ingest log under one name, as one job
 
@@ -49,3 +50,26 @@ def keep_difference_edits(client: TelegramClient) -> bool:
         return False
     box.__class__ = _KeepingBox  # the same slots: the box keeps its state
     return True
+
+
+def hold_catch_up(client: TelegramClient) -> None:
+    """Hold the client's start-up catch-up (the `catch_up` option) until `release_catch_up`. Telethon
+    asks what happened while stopped as soon as it connects; what that brings before the event
+    handlers are in place is dispatched to none and lost (its docs: catch up after registering the
+    handlers). Held, updates wait in Telethon's queue meanwhile."""
+    ready = asyncio.Event()
+    catch_up = client.catch_up
+
+    async def held() -> None:
+        await ready.wait()
+        await catch_up()
+
+    client.catch_up = held  # type: ignore[method-assign]
+    client._tgwatch_ready = ready  # type: ignore[attr-defined]
+
+
+def release_catch_up(client: TelegramClient) -> None:
+    """Let a catch-up held by `hold_catch_up` go (nothing when none is held)."""
+    ready = getattr(client, "_tgwatch_ready", None)
+    if ready is not None:
+        ready.set()

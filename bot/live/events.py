@@ -16,7 +16,7 @@ from ..source.telegram import album_to_post, message_to_post
 from ..store.db import Store
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
-from .difference import keep_difference_edits
+from .difference import keep_difference_edits, release_catch_up
 from .poll import BACKFILL_ALERTS
 from .resolve import Watched
 
@@ -56,6 +56,7 @@ class Events:
         self.client.add_event_handler(self._guarded(self._on_edit), events.MessageEdited())
         self.client.add_event_handler(self._on_deleted, events.MessageDeleted())
         self._hook_reconnect()
+        release_catch_up(self.client)  # what happened while stopped now reaches the handlers
 
     def _guarded(self, handle: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
         """`handle` as Telethon calls it: a store that cannot take a pushed post now (another

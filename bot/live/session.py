@@ -18,6 +18,7 @@ from typing import Any, Self
 from telethon import TelegramClient, errors, utils
 
 from ..config import Config, ConfigError, Secrets
+from .difference import hold_catch_up
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
            "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
@@ -222,9 +223,12 @@ def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: An
     path = secure_session(config.session_dir / ("bot.session" if bot else "user.session"))
     options = {**CLIENT_OPTIONS, **({} if bot else WATCH_OPTIONS), **kw}
     try:
-        return TelegramClient(str(path), secrets.api_id, secrets.api_hash, **options)
+        client = TelegramClient(str(path), secrets.api_id, secrets.api_hash, **options)
     except sqlite3.DatabaseError:  # not a session file (or a damaged one): never a traceback
         raise ConfigError(f"{path}: not a readable Telethon session file; move it away, then run `tgwatch login`") from None
+    if options.get("catch_up"):
+        hold_catch_up(client)  # until the live service's handlers are in place (`Events.listen`)
+    return client
 
 
 async def _qr_log_in(client: TelegramClient, password: Callable[[], str], show_link: Callable[[str], Any]) -> None:
