@@ -59,3 +59,17 @@ def test_the_cyrillic_reading_is_highlighted(store: Store) -> None:
     [hit] = search_posts(store, '"итоги CBO"')
     [cyrillic] = search_posts(store, '"итоги СВО"')
     assert hit.spans == cyrillic.spans and hit.text[hit.spans[0][0]:hit.spans[0][1]] == "Итоги СВО"
+
+
+def test_a_latin_word_stored_more_often_than_its_cyrillic_reading_is_searched_as_typed(tmp_path: Path) -> None:
+    """«BBC» is the broadcaster, «ВВС» the air force: where stored posts say BBC more often, `search
+    BBC` finds BBC alone (helper-100 found it listing every «ВВС» post); a disguise stays rarer than
+    what it disguises, so `CBO` still finds «СВО» beside one «CBO»."""
+    texts = {1: "BBC сообщает о переговорах", 2: "По данным BBC, переговоры продолжатся", 3: "ВВС нанесли удар",
+             4: "Итоги СВО за неделю", 5: "СВО: сводка", 6: "Новости CBO"}
+    s = Store(tmp_path / "s.db")
+    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([post(m, t) for m, t in texts.items()]))
+    assert found(s, "BBC") == [1, 2] and count_search(s, "BBC") == 2
+    assert found(s, "ВВС") == [3]
+    assert found(s, "CBO") == [4, 5, 6]
+    s.close()

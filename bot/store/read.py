@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice, product
 from math import prod
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
@@ -349,7 +349,8 @@ def _yo_spellings(word: str) -> list[str]:
     return [word] + [word[:i] + "ё" + word[i + 1:] for i, c in enumerate(word) if c == "е"]
 
 
-def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = None) -> FtsQuery:
+def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = None,
+              stored: Callable[[str], int] | None = None) -> FtsQuery:
     """Turn a user's words into an FTS5 query that never raises a syntax error.
 
     Each normalised word (`bot.text.words`: case, ё, look-alike letters folded; punctuation
@@ -357,11 +358,15 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     inflected forms are OR-ed in as exact terms, so «воинская» also finds «воинской» and a post
     that says «СВО» ranks above one that only has «своих». An abbreviation typed in capitals
     (СОЧ, ВСУ) is an exact term alone. A word typed in Latin capitals that all look Cyrillic
-    («CBO») is searched in both readings, «cbo» or «сво», each as that word would be. A quoted
+    («CBO») is searched in both readings, «cbo» or «сво», each as that word would be, unless
+    `stored` (how many stored posts have a word) finds the Latin word in more posts than its
+    Cyrillic reading: then it is a word of its own («BBC», the broadcaster, not «ВВС»). A quoted
     part ("сбежал из части") and a word written with / or - are phrases: their words in a row, each
     a prefix (a letter or two, numbers and abbreviations whole). Words and phrases are AND-ed.
     """
     pieces, exact, twins = _query_pieces(text)
+    if stored is not None:
+        twins = {w: r for w, r in twins.items() if stored(w) <= stored(r)}
     pieces = pieces[:_MAX_WORDS]
     if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
@@ -441,12 +446,18 @@ class SearchHit:
     deleted_at: str = ""  # when tgwatch learnt the channel deleted it (ISO, UTC), else ""
 
 
+def _stored_word(store: Store) -> Callable[[str], int]:
+    """How many stored posts have the word, a whole word of the search index."""
+    return lambda word: int(store.db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?",
+                                             [_quote(word)]).fetchone()[0])
+
+
 def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True, channels: Iterable[str | int] = (),
                  since: datetime | None = None, until: datetime | None = None) -> Iterator[SearchHit]:
     """Posts whose text has every word of `text` (as a prefix or an inflected form), by bm25;
     optionally only of `channels`, `since` <= date < `until`."""
     store.sync_search()
-    q = fts_query(text, forms=forms)
+    q = fts_query(text, forms=forms, stored=_stored_word(store))
     log.debug("fts query: %s", q.expression)
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
                                 after_match=True)
@@ -476,7 +487,7 @@ def count_search(store: Store, text: str, *, forms: bool = True, channels: Itera
                  since: datetime | None = None, until: datetime | None = None) -> int:
     """How many posts `search_posts` finds with no limit: one count over the same FTS query."""
     store.sync_search()
-    q = fts_query(text, forms=forms)
+    q = fts_query(text, forms=forms, stored=_stored_word(store))
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
                                 after_match=True)
     what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
@@ -615,9 +626,10 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
             cond += f" AND m.rule IN ({','.join('?' * len(rules))})"
             args.extend(rules)
         where.append(f"EXISTS (SELECT 1 FROM matches m WHERE {cond})")
-    query = fts_query(search) if search is not None else None
-    if query is not None:
+    if search is not None:
         store.sync_search()
+    query = fts_query(search, stored=_stored_word(store)) if search is not None else None
+    if query is not None:
         where.append("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
         args.append(query.expression)
     sql = (
