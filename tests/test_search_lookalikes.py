@@ -75,8 +75,6 @@ def test_a_latin_word_stored_more_often_than_its_cyrillic_reading_is_searched_as
     s.close()
 
 
-@pytest.mark.xfail(strict=True, reason="helper-101: 0845265 compares whole-word counts; «t» of every t.me link "
-                   "outnumbers «т», so the «T» of «T-72» typed in Latin loses its Cyrillic reading")
 def test_the_latin_t_of_t72_keeps_its_reading_beside_t_me_links(tmp_path: Path) -> None:
     """helper-101: `search T-72` (Latin T, as the docstring's own example) finds nothing once more
     stored posts carry a t.me link (tokenised «t», «me») than say «т» alone: channel footers do."""

@@ -366,7 +366,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     """
     pieces, exact, twins = _query_pieces(text)
     if stored is not None:
-        twins = {w: r for w, r in twins.items() if stored(w) <= stored(r)}
+        # (a letter alone keeps both: «t» counts every t.me link, and says nothing of the «T» of «T-72»)
+        twins = {w: r for w, r in twins.items() if len(w) < 2 or stored(w) <= stored(r)}
     pieces = pieces[:_MAX_WORDS]
     if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
