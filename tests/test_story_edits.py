@@ -121,3 +121,21 @@ def test_a_process_that_still_holds_the_moved_post_files_a_forward_safely(tmp_pa
     assert {s for s in sets if (TOPOR, 7) in s} == {frozenset({(TOPOR, 7), (SHOT, 1), (MASH, 1)})}
     service.close()
     imports.close()
+
+
+UPDATED = CORDON + ". " + ("Очевидцы сообщают, что на проспекте Руставели перекрыто движение, метро закрыто, "
+                           "к зданию стягивают дополнительные силы спецназа, оппозиция призывает сторонников "
+                           "собраться вечером, МВД Грузии заявило о возбуждении уголовных дел, омбудсмен "
+                           "потребовала освободить журналистов.")
+
+
+def test_a_copy_of_the_text_before_the_edit_joins_its_story(tmp_path: Path) -> None:
+    """helper-101: Topor's report alerts, Topor appends details to it (an edit), then SHOT posts
+    Topor's first text word for word: the copy joins by its digest and alerts nothing (caa48b0 took
+    the first version out of the index, and the same cordon alerted twice)."""
+    store = Store(tmp_path / "s.db")
+    run(store, [Post(TOPOR, 7, at(0), CORDON)], [Post(TOPOR, 7, at(0), UPDATED, edit_date=at(3))],
+        [Post(SHOT, 1, at(10), CORDON)])
+    assert story_sets(store) == {frozenset({(TOPOR, 7), (SHOT, 1)})}
+    assert alerts(store) == [("lockdown", TOPOR, 7)]
+    store.close()

@@ -292,6 +292,8 @@ class StoryIndex:
                 self.last_joined = True
             entry.story_id = story
             self._add(entry, ranked, prep.digest)
+            if old is not None:  # its first text still finds it: a copy of the post as first seen joins
+                old.alive, old.story_id = True, story
             return story
         story, how = self._find(post, entry, ranked)
         if story is None:
@@ -455,7 +457,8 @@ class StoryIndex:
             e = order.popleft()
             if e.alive:
                 e.alive = False
-                del self.entries[e.key]
+                if self.entries.get(e.key) is e:  # (an edited post's first version is held beside it)
+                    del self.entries[e.key]
                 self._dropped += 1
         if self._dropped > max(20_000, 4 * len(self.entries)):
             self._dropped = 0
