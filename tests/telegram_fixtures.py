@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -97,3 +98,27 @@ def fail_forgetting_deliveries(store: Any) -> None:
             raise sqlite3.OperationalError("disk I/O error")
         return execute(sql, *a, **kw)
     store.db.execute = lost
+
+
+class Held:
+    """A function held in its worker thread until `release` is set (`hold`): what the event loop
+    does meanwhile shows whether the work really runs off it. `waited`: each call's wait, False when
+    it ran out (the loop stood still until then)."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.waited: list[bool] = []
+
+
+def hold(monkeypatch: Any, module: Any, name: str) -> Held:
+    """Replace `module.name` with a version that waits for `Held.release` before it runs."""
+    h = Held()
+    real = getattr(module, name)
+
+    def held(*args: Any, **kw: Any) -> Any:
+        h.entered.set()
+        h.waited.append(h.release.wait(10))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, name, held)
+    return h

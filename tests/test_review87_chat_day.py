@@ -5,13 +5,12 @@ test asserts what the analysts' chat shows."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import deliver_alone
+from .telegram_fixtures import deliver_alone, hold
 from .test_chat import ANALYST, MASH, SHOT, Clock, alerts, ask, running
 from .test_live import DESERTION, DESERTION_2
 
@@ -74,16 +73,8 @@ def test_rule_name_counts_its_hits_while_alerts_go_on(fake: FakeTelegram, tmp_pa
     counting is held here until the alert of a post published meanwhile has reached the chat."""
     import bot.chat.commands as commands_module
 
-    entered, release = threading.Event(), threading.Event()
-    waited: list[bool] = []
-    count = commands_module.stored_term_hits
-
-    def held(*args: Any, **kw: Any) -> Any:
-        entered.set()
-        waited.append(release.wait(10))  # False: the loop stood still until the wait ran out
-        return count(*args, **kw)
-
-    monkeypatch.setattr(commands_module, "stored_term_hits", held)
+    h = hold(monkeypatch, commands_module, "stored_term_hits")
+    entered, release, waited = h.entered, h.release, h.waited
 
     async def go() -> None:
         async with running(fake, tmp_path):

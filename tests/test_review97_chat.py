@@ -16,6 +16,7 @@ from bot.store.db import iso
 from .fake_telegram import FakeTelegram, eventually
 from .sample_store import sample  # noqa: F401
 from .test_chat import ANALYST, MASH, SHOT, ask, button_data, running
+from .telegram_fixtures import hold
 from .test_chat_review import NOW, SVODKA, commands  # noqa: F401
 from .test_chat_review import ask as tell
 
@@ -259,20 +260,10 @@ def test_test_builds_the_disabled_rules_matcher_while_alerts_go_on(fake: FakeTel
     """/test shows what disabled rules would match too; after a /disable its first answer built a
     matcher of them (0.2 s for one shipped rule, more for more) on the loop: meanwhile no post was
     stored and no alert sent. The build is held here until a post published meanwhile has alerted."""
-    import threading
-
     import bot.chat.commands as commands_module
 
-    entered, release = threading.Event(), threading.Event()
-    waited: list[bool] = []
-    build = commands_module.Matcher
-
-    def held(*args: Any, **kw: Any) -> Any:
-        entered.set()
-        waited.append(release.wait(10))  # False: the loop stood still until the wait ran out
-        return build(*args, **kw)
-
-    monkeypatch.setattr(commands_module, "Matcher", held)
+    h = hold(monkeypatch, commands_module, "Matcher")
+    entered, release, waited = h.entered, h.release, h.waited
 
     async def go() -> None:
         async with running(fake, tmp_path):
