@@ -6,7 +6,6 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import stop_service

@@ -1067,7 +1067,7 @@ def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz
     """The digest as HTML: per rule, each story once, numbered, with its size, channel, time, link
     and the words around its first match, in bold (why it matched: the post's start seldom says);
     the messages it is sent as (`DIGEST_ITEMS` items each) one after another."""
-    return "\n\n".join(_digest_html(_digest_alerts(store, alert_ids, titles), tz))
+    return "\n\n".join(_digest_html(_digest_order(_digest_alerts(store, alert_ids, titles)), tz))
 
 
 def _item_number(text_hash: object) -> int | None:
@@ -1103,10 +1103,9 @@ def _digest_order(alerts: Sequence[Alert]) -> list[Alert]:
     return [a for _, group in sorted(by_rule.items()) for a in group]
 
 
-def _digest_html(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
+def _digest_html(order: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
     """The digest as the HTML of its messages, `DIGEST_ITEMS` numbered items each (so each carries
-    a row of triage buttons per item, a phone screen or two of them)."""
-    order = _digest_order(alerts)
+    a row of triage buttons per item, a phone screen or two of them); `order`: `_digest_order`'s."""
     total = len(order)
     counts = Counter(a.rule for a in order)
     out: list[str] = []
@@ -1137,7 +1136,7 @@ def _digest_parts(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[_DigestP
     is two items with one link: the link alone could name the part before)."""
     order = _digest_order(alerts)
     parts: list[_DigestPart] = []
-    for c, markup in enumerate(_digest_html(alerts, tz)):
+    for c, markup in enumerate(_digest_html(order, tz)):
         chunk = list(enumerate(order[c * DIGEST_ITEMS:(c + 1) * DIGEST_ITEMS], c * DIGEST_ITEMS + 1))
         split = to_parts(markup)
         urls = [{e.url for e in entities if isinstance(e, types.MessageEntityTextUrl)} for _, entities in split]

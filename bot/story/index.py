@@ -288,8 +288,7 @@ class StoryIndex:
             else:
                 self.before_read()  # the post itself may wait to be written in this batch
                 self.store.move_to_story(post, known_story, story)
-                self.joined[how] += 1
-                self.last_joined = True
+                self._joined(how)
             entry.story_id = story
             self._add(entry, ranked, prep.digest)
             if old is not None:  # its first text still finds it: a copy of the post as first seen joins
@@ -299,7 +298,8 @@ class StoryIndex:
         if story is None:
             story = self.store.new_story(post)
         else:
-            self._joined(story, post, how)
+            self.store.join_story(story, post)
+            self._joined(how)
         entry.story_id = story
         self._add(entry, ranked, prep.digest)
         self.df.add(prep.terms)
@@ -323,10 +323,10 @@ class StoryIndex:
                 return story, "near"
         return None, ""
 
-    def _joined(self, story: int, post: Post, how: str) -> None:
+    def _joined(self, how: str) -> None:
+        """Count a post that joined an earlier story (`joined`, `last_joined`)."""
         self.joined[how] += 1
         self.last_joined = True
-        self.store.join_story(story, post)
 
     def save_words(self, every: int = 1) -> None:
         """Save the word counts (`df`) to the store once `every` posts have been counted since
