@@ -281,11 +281,9 @@ class Commands:
     def _channel_mutes(self, now: datetime) -> list[str]:
         """The channel mutes running (/mute_channel, and a rule muted for a channel by an alert's
         button), one line each: shown nowhere else, a week's mute would be forgotten."""
-        rows = self.store.db.execute(
-            "SELECT m.channel_id, m.rule, m.until FROM mutes m WHERE m.channel_id IS NOT NULL AND m.until > ? "
-            "ORDER BY m.until, m.rule", [iso(now)]).fetchall()
-        return [f"🔕 {html.escape(self._channel_name(int(cid)))}: {'every rule' if rule == '*' else html.escape(str(rule))}, "
-                f"until {local_time(str(until), self.config.zone)}" for cid, rule, until in rows]
+        return [f"🔕 {html.escape(self._channel_name(m.channel_id))}: "
+                f"{'every rule' if m.rule == '*' else html.escape(m.rule)}, until {local_time(m.until, self.config.zone)}"
+                for m in self.store.channel_mutes(iso(now) or "") if m.channel_id is not None]
 
     async def cmd_rule(self, args: str, caller: Caller) -> Reply:
         rule = self._rule(args, "rule")
@@ -510,8 +508,7 @@ class Commands:
             chats = len(self.config.chats)
             return Reply(f"Digest sent to the alert chat{'s' * (chats != 1)}: {n} low-priority "
                          f"stor{'y' if n == 1 else 'ies'}.")
-        held = self.store.db.execute("SELECT count(*) FROM digests WHERE sent_at IS NULL").fetchone()[0]
-        if held:  # collected, not sent: a flood wait or an unreachable chat holds it
+        if self.store.digests_waiting():  # collected, not sent: a flood wait or an unreachable chat holds it
             return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
                          "written to); it goes out as soon as it can.")
         return Reply("Nothing waiting for the digest.")
@@ -547,9 +544,8 @@ class Commands:
         if named and named != change.rule:
             raise CommandError(f"the last rule change is to {change.rule}, not {_echo(named)}: /undo takes back "
                                "only the last change (/history lists them); nothing was undone")
-        row = self.store.db.execute("SELECT action, user_id, user_name, at FROM rule_changes WHERE id = ?",
-                                    [change.undoes]).fetchone()
-        action = str(row[0]) if row else ""
+        undone = self.store.rule_change(change.undoes) if change.undoes is not None else None
+        action = str(undone["action"]) if undone else ""
         self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
         self._changed = self.on_rules_changed()
         name = html.escape(change.rule)
@@ -562,8 +558,8 @@ class Commands:
         else:
             what = f"the query of {name} is back to <code>{html.escape(_short(change.query_after, _ECHO))}</code>"
         by = ""
-        if row and row[1] != caller.user_id:  # /undo takes back the last change, whoever made it: say whose
-            by = f" (a change by {html.escape(str(row[2]))} at {local_time(str(row[3]), self.config.zone)})"
+        if undone and undone["user_id"] != caller.user_id:  # /undo takes back the last change, whoever made it: say whose
+            by = f" (a change by {html.escape(str(undone['user_name']))} at {local_time(str(undone['at']), self.config.zone)})"
         return Reply(f"↩️ Undone: {what}{by}.")
 
     async def cmd_history(self, args: str, caller: Caller) -> Reply:
@@ -595,10 +591,9 @@ class Commands:
         what it needs (`USAGE`), its example naming a rule in use and a stored channel."""
         form, example = USAGE[command]
         rules = sorted(r.name for r in self.rulebook.ruleset.rules)
-        row = self.store.db.execute("SELECT username FROM channels WHERE username IS NOT NULL AND username != '' "
-                                    "ORDER BY id LIMIT 1").fetchone()
+        username = self.store.first_username()
         return CommandError(f"usage: {form}, e.g. " + example.format(rule=rules[0] if rules else "desertion",
-                                                                    channel=f"@{row[0]}" if row else "@name"))
+                                                                    channel=f"@{username}" if username else "@name"))
 
     def _rule(self, name: str, command: str) -> Any:
         """The rule NAME names (any case) for `command`; its usage when NAME is missing."""
@@ -623,16 +618,14 @@ class Commands:
         """The caller's newest mute still running, made since `since` (ISO, to the second: the same
         second counts, refusing being the safe side; "" for any), as the answer to /undo names it
         with the command that lifts it; None when there is none."""
-        row = self.store.db.execute(
-            "SELECT rule, channel_id, until FROM mutes WHERE by_user = ? AND until > ? AND created_at >= ? "
-            "ORDER BY created_at DESC, id DESC LIMIT 1", [caller.user_id, iso(self.clock()), since]).fetchone()
-        if row is None:
+        mute = self.store.newest_mute_by(caller.user_id, iso(self.clock()) or "", since)
+        if mute is None:
             return None
-        rule, channel_id, until = row
-        where = f" for {self._channel_name(int(channel_id))}" if channel_id is not None else ""
-        lift = f"/unmute_channel {self._channel_ref(int(channel_id))}" if rule == "*" else f"/unmute {rule}"
-        what = "every rule" if rule == "*" else str(rule)
-        return f"{what}{where} until {local_time(str(until), self.config.zone)}: {lift} lifts it"
+        cid = mute.channel_id
+        where = f" for {self._channel_name(cid)}" if cid is not None else ""
+        lift = f"/unmute_channel {self._channel_ref(cid)}" if mute.rule == "*" and cid is not None else f"/unmute {mute.rule}"
+        what = "every rule" if mute.rule == "*" else mute.rule
+        return f"{what}{where} until {local_time(mute.until, self.config.zone)}: {lift} lifts it"
 
     def _channel_ref(self, channel_id: int) -> str:
         """How a command names a stored channel: @username, else its id (a title may have spaces)."""

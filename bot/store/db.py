@@ -23,7 +23,7 @@ from ..post import Post, content_hash
 from ..text import search_fold
 from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Known", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
+__all__ = ["Known", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,15 @@ class Known(NamedTuple):
     edit_date: str | None  # ISO, UTC (`iso`)
     has_text: bool
     plain_hash: str | None = None  # `content_hash` of the text alone, when links behind its words count in `text_hash`
+
+
+class Mute(NamedTuple):
+    """A mute running: a rule ('*': every rule) silenced until an ISO time, everywhere (channel_id
+    None) or for one channel."""
+
+    rule: str
+    channel_id: int | None
+    until: str  # ISO, UTC (`iso`)
 
 
 def older_than_stored(post: Post, known: Known) -> bool:
@@ -630,6 +639,13 @@ class Store:
         return self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? "
                                "AND julianday(first_seen) - julianday(date) <= ? / 24.0", [channel_id, hours]).fetchone()[0]
 
+    def first_username(self) -> str | None:
+        """The username of the stored channel with the lowest id that has one (None: no channel has
+        one): an example a user can type as it is written."""
+        row = self.db.execute("SELECT username FROM channels WHERE username IS NOT NULL AND username != '' "
+                              "ORDER BY id LIMIT 1").fetchone()
+        return str(row[0]) if row else None
+
     def album_first(self, channel_id: int, grouped_id: int) -> int | None:
         """The message id under which an album of the channel is stored, if it is."""
         row = self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? AND grouped_id = ?",
@@ -652,7 +668,7 @@ class Store:
             self.db.execute(f"DELETE FROM silence_warnings WHERE channel_id IN ({','.join('?' * len(channel_ids))})",
                             list(channel_ids))
 
-    # -- chat: mutes, feedback, rule changes ---------------------------------------------------------
+    # -- chat: mutes, feedback, rule changes, digests -------------------------------------------------
 
     def mute(self, rule: str, until: str, *, channel_id: int | None = None, by_user: int | None = None) -> None:
         """Mute a rule (everywhere, or for one channel; rule '*': every rule) until an ISO time. (One
@@ -682,6 +698,21 @@ class Store:
                               "AND until > ?", [rule, channel_id, now]).fetchone()
         return row[0] if row else None
 
+    def channel_mutes(self, now: str) -> list[Mute]:
+        """The mutes of one channel (for a rule or every rule) still running at `now` (ISO), the
+        soonest to end first: what /rules lists, as nothing else shows them."""
+        return [Mute(str(rule), int(cid), str(until)) for cid, rule, until in self.db.execute(
+            "SELECT channel_id, rule, until FROM mutes WHERE channel_id IS NOT NULL AND until > ? ORDER BY until, rule",
+            [now])]
+
+    def newest_mute_by(self, user_id: int, now: str, since: str = "") -> Mute | None:
+        """The newest mute `user_id` made at or after `since` (ISO; "" for any) that still runs at
+        `now`: what /undo names instead of taking back an older rule change."""
+        row = self.db.execute(
+            "SELECT rule, channel_id, until FROM mutes WHERE by_user = ? AND until > ? AND created_at >= ? "
+            "ORDER BY created_at DESC, id DESC LIMIT 1", [user_id, now, since]).fetchone()
+        return None if row is None else Mute(str(row[0]), None if row[1] is None else int(row[1]), str(row[2]))
+
     def record_feedback(self, alert_id: int, user_id: int, verdict: str) -> str | None:
         """An analyst's verdict on an alert (the latest one counts); returns the alert's rule."""
         row = self.db.execute("SELECT rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
@@ -705,8 +736,17 @@ class Store:
         """The newest change not undone yet."""
         return next(self.db.query("SELECT * FROM rule_changes WHERE undone = 0 AND action != 'undo' ORDER BY id DESC LIMIT 1"), None)
 
+    def rule_change(self, change_id: int) -> dict[str, object] | None:
+        """One logged rule change by id (None: no such change)."""
+        return next(self.db.query("SELECT * FROM rule_changes WHERE id = ?", [change_id]), None)
+
     def mark_undone(self, change_id: int) -> None:
         self.db.execute("UPDATE rule_changes SET undone = 1 WHERE id = ?", [change_id])
+
+    def digests_waiting(self) -> int:
+        """Digests collected but not sent yet (a flood wait or an alert chat that cannot be written
+        to holds them): they go out once it can."""
+        return int(self.db.execute("SELECT count(*) FROM digests WHERE sent_at IS NULL").fetchone()[0])
 
     # -- live: deliveries ---------------------------------------------------------------------------
 
