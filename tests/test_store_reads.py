@@ -1,12 +1,28 @@
-"""The store's small reads the chat answers from (mutes running, a channel to give as an example),
-on a real SQLite file."""
+"""The store's small reads the chat answers from (mutes running, a rule's recent hits, a story's
+counts, an alert's post), on a real SQLite file."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.alerts import alert_post
+from bot.store.counts import StoryCounts, rule_hits, story_counts
 from bot.store.db import Mute, Store, iso
+
+DAY1 = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
+REPORT = "В Подольске задержали дезертира, который три недели скрывался у родственников в частном доме"
+
+
+def store_with(tmp_path: Path, posts: list[Post], rules: list[Rule] | None = None) -> Store:
+    store = Store(tmp_path / "s.db")
+    matcher = Matcher(rules or [Rule.from_query("desertion", "дезертир"), Rule.from_query("arrest", "задержали")])
+    list(Pipeline(store, matcher).process(posts))
+    return store
 
 
 def test_channel_mutes_are_the_running_mutes_of_channels_soonest_end_first(tmp_path: Path) -> None:
@@ -45,3 +61,41 @@ def test_first_username_is_of_the_lowest_channel_id_that_has_one(tmp_path: Path)
     store.upsert_channel(20, "Mash", "mash")
     store.upsert_channel(5, "Только заголовок")
     assert store.first_username() == "mash"
+
+
+def test_rule_hits_count_the_current_matches_of_posts_dated_since(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [
+        Post(1, 1, DAY1, "Дезертир найден"),
+        Post(1, 2, DAY1 + timedelta(days=2), "В Подольске задержали дезертира"),
+        Post(1, 3, DAY1 + timedelta(days=2), "Ещё один дезертир"),
+        Post(1, 3, DAY1 + timedelta(days=2), "Погода на выходные", edit_date=DAY1 + timedelta(days=2, hours=1)),
+    ])
+    since = DAY1 + timedelta(days=1)
+    assert rule_hits(store, since) == {"desertion": 1, "arrest": 1}  # post 3 no longer matches: edited
+    assert rule_hits(store, DAY1) == {"desertion": 2, "arrest": 1}
+    assert rule_hits(store, since + timedelta(days=2)) == {}
+
+
+def test_story_counts_tell_what_the_story_had_from_what_is_kept(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [Post(c, 10, DAY1 + timedelta(minutes=c), REPORT, channel_title=f"Канал {c}")
+                                  for c in (1, 2, 3)])
+    sid = store.story_of(1, 10)
+    assert sid is not None and {store.story_of(c, 10) for c in (2, 3)} == {sid}
+    assert story_counts(store, sid) == StoryCounts(3, 3, 3)
+    with store.transaction():  # channel 3's copy as if it had matched nothing: retention prunes it
+        store.db.execute("DELETE FROM matches WHERE channel_id = 3")
+    assert store.prune("9999-01-01T00:00:00+00:00") == 1
+    counts = story_counts(store, sid)
+    assert counts == StoryCounts(3, 2, 2) and counts.had == 3
+    assert story_counts(store, sid + 100) == StoryCounts(None, 0, 0) and story_counts(store, sid + 100).had == 0
+
+
+def test_alert_post_names_the_alerts_channel_and_post_date(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [Post(1117628569, 42, DAY1, REPORT, channel_username="mash")],
+                       [Rule.from_query("desertion", "дезертир")])
+    (alert_id,) = [r[0] for r in store.db.execute("SELECT id FROM alerts")]
+    got = alert_post(store, alert_id)
+    assert got is not None
+    assert (got.rule, got.channel_id, got.message_id, got.story_id) == ("desertion", 1117628569, 42, store.story_of(1117628569, 42))
+    assert (got.channel_title, got.username, got.date) == ("", "mash", iso(DAY1))  # no title known: the toast says @mash
+    assert alert_post(store, alert_id + 1) is None

@@ -28,12 +28,14 @@ from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE, DISABLED, Rule, name_problem
 from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
+from ..store.alerts import alert_post
 from ..store.backtest import TermHits, stored_term_hits
+from ..store.counts import rule_hits, story_counts
 from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
 from ..post import link_channel
-from ..store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, search_posts,
-                          story_detail, top_stories)
+from ..store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
+                          search_posts, story_detail, top_stories)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -265,7 +267,7 @@ class Commands:
 
     async def cmd_rules(self, args: str, caller: Caller) -> Reply:
         now = self.clock()
-        hits = self._hits(now - timedelta(days=7))
+        hits = rule_hits(self.store, now - timedelta(days=7))
         lines = ["<b>Rules</b> (hits in 7 days)"]
         for r in sorted(self.rulebook.ruleset.rules, key=lambda r: r.name):
             state = "on" if r.enabled else "off"
@@ -291,7 +293,7 @@ class Commands:
         since = now - timedelta(days=7)
 
         def count(store: Store) -> tuple[int, dict[str, TermHits], RuleStats]:  # a matcher built, the week's hits matched again
-            n = _hits(store, since).get(rule.name, 0)
+            n = rule_hits(store, since).get(rule.name, 0)
             triage = next(s for s in rule_stats(store, since=since, now=now, rules=[rule.name]) if s.rule == rule.name)
             return n, stored_term_hits(store, rule, since) if n else {}, triage
 
@@ -674,11 +676,8 @@ class Commands:
         return (f"\nℹ️ Nothing stored is in that period: the {'newest' if outside.after else 'oldest'} stored post is "
                 f"from {local_time(outside.edge, self.config.zone)} (a period like 7d counts back from now).")
 
-    def _hits(self, since: datetime) -> dict[str, int]:
-        return _hits(self.store, since)
-
     def _stored_rules(self) -> set[str]:
-        return {r for (r,) in self.store.db.execute("SELECT DISTINCT rule FROM matches")}
+        return set(rule_names(self.store))
 
     def _set_enabled(self, args: str, caller: Caller, enabled: bool) -> Reply:
         rule = self._rule(args, "enable" if enabled else "disable")
@@ -756,21 +755,18 @@ class Commands:
         rule = self.store.record_feedback(alert_id, caller.user_id, verdict)
         if rule is None:
             return Reply("", toast="This alert is no longer stored.")
-        row = self.store.db.execute(
-            "SELECT c.title, c.username, p.date FROM alerts a LEFT JOIN channels c ON c.id = a.channel_id "
-            "LEFT JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.id = ?",
-            [alert_id]).fetchone()
+        alert = alert_post(self.store, alert_id)
         post = ""
-        if row is not None and row[2]:
-            name = str(row[0] or (f"@{row[1]}" if row[1] else "the channel"))
-            post = f" ({_clip(name, 40)}, {short_time(str(row[2]), self.config.zone, iso(self.clock()))})"
+        if alert is not None and alert.date:
+            name = alert.channel_title or (f"@{alert.username}" if alert.username else "the channel")
+            post = f" ({_clip(name, 40)}, {short_time(alert.date, self.config.zone, iso(self.clock()))})"
         return Reply("", toast=f"Recorded: {'relevant' if verdict == 'relevant' else 'false positive'} for {rule}{post}.")
 
     def _mute_from_alert(self, alert_id: int, caller: Caller, *, channel: bool) -> Reply:
-        row = self.store.db.execute("SELECT rule, channel_id FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        if row is None:
+        alert = alert_post(self.store, alert_id)
+        if alert is None:
             return Reply("", toast="This alert is no longer stored.")
-        rule, channel_id = row
+        rule, channel_id = alert.rule, alert.channel_id
         now = self.clock()
         until = now + (timedelta(days=1) if channel else timedelta(hours=1))
         self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
@@ -790,8 +786,8 @@ class Commands:
         return reply if reply is not None else Reply(f"No story #{int(number)} is stored.")
 
     def _story(self, alert_id: int) -> Reply:
-        row = self.store.db.execute("SELECT story_id, rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        reply = self._story_reply(row[0]) if row is not None else None
+        alert = alert_post(self.store, alert_id)
+        reply = self._story_reply(alert.story_id) if alert is not None else None
         return reply if reply is not None else Reply("", toast="This alert is no longer stored.")
 
     def _story_reply(self, story_id: int) -> Reply | None:
@@ -802,10 +798,8 @@ class Commands:
             return None
         # the posts kept are listed; the story row counts every post the story had, as /stories
         # and alerts do (retention prunes posts that matched nothing)
-        total, channels = self.store.db.execute("SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE story_id = ?",
-                                                [story_id]).fetchone()
-        row = self.store.db.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone()
-        had = max(int(row[0] or 0), total) if row else total
+        counts = story_counts(self.store, story_id)
+        had, total, channels = counts.had, counts.kept, counts.channels
         lines = [f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)}"
                  + (f" from {channels} channels" if channels > 1 and had == total else "")
                  + (f", {total} kept (posts that matched no rule are dropped after {self.config.retention_days} days)"
@@ -820,14 +814,6 @@ class Commands:
         if total > STORY_SHOWN:
             lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))
-
-
-def _hits(store: Store, since: datetime) -> dict[str, int]:
-    """Posts each rule matches (current matches) dated `since` or later."""
-    rows = store.db.execute(
-        "SELECT m.rule, count(*) FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
-        "WHERE m.current = 1 AND p.date >= ? GROUP BY m.rule", [iso(since)])
-    return {r: n for r, n in rows}
 
 
 def _spans_joined(tokens: list[str]) -> list[str]:

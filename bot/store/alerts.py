@@ -1,0 +1,38 @@
+"""An alert as the buttons under it need it: its rule, story and post, and the post's channel and
+date, so a button press can name what it acted on (the alert's full text: `bot.alert.outbox`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .db import Store
+
+__all__ = ["AlertPost", "alert_post"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPost:
+    """One stored alert and the post it is aimed at."""
+
+    id: int
+    rule: str
+    story_id: int
+    channel_id: int
+    message_id: int
+    channel_title: str  # "" when the channel's title is not known
+    username: str | None
+    date: str  # the post's date (ISO, UTC); "" when the post is no longer stored
+
+
+def alert_post(store: Store, alert_id: int) -> AlertPost | None:
+    """The alert `alert_id` with its post's channel and date; None when the alert is not stored."""
+    row = store.db.execute(
+        "SELECT a.rule, a.story_id, a.channel_id, a.message_id, c.title, c.username, p.date FROM alerts a "
+        "LEFT JOIN channels c ON c.id = a.channel_id "
+        "LEFT JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.id = ?",
+        [alert_id]).fetchone()
+    if row is None:
+        return None
+    rule, story_id, channel_id, message_id, title, username, date = row
+    return AlertPost(alert_id, str(rule), int(story_id), int(channel_id), int(message_id), str(title or ""),
+                     str(username) if username else None, str(date or ""))
