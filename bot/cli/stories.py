@@ -14,6 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ..store.counts import story_counts
 from ..store.read import count_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
@@ -244,10 +245,9 @@ def story(story_id: int, db_path: str) -> None:
     store = open_store(db_path, must_exist=True)
     try:
         posts = story_detail(store, story_id)
-        row = store.db.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone()
+        had = story_counts(store, story_id).had  # retention prunes posts that matched nothing
     finally:
         store.close()
-    had = max(int(row[0] or 0), len(posts)) if row else len(posts)  # retention prunes posts that matched nothing
     c = out()
     if not posts:
         c.print(f"no story #{story_id} in {db_path}", markup=False)
