@@ -122,7 +122,7 @@ def _warn_out_of_scope(store: Store, rules: list[Rule], groups: dict[str, tuple[
     """A rule limited to channels the store does not hold cannot match here: say so, or its 0 hits
     read as a query that finds nothing. A group is its members (`--config`)."""
     stored: set[str] = set()
-    for username, cid, title in store.db.execute("SELECT username, id, title FROM channels"):
+    for username, cid, title in store.known_channels():
         # the keys a rule's scope knows a stored post's channel by, as the matcher does (a title too)
         stored |= {channel_key(v) for v in (username, cid) if v}
         if key := channel_title_key(title, username):

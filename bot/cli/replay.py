@@ -112,7 +112,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     finally:
         stopped_by.restore()
         pipeline.close()
-        scope = matcher.scope_warnings(store.db.execute("SELECT username, id, title FROM channels").fetchall())
+        scope = matcher.scope_warnings(store.known_channels())
         if isinstance(sink, JsonlSink):
             sink.close()
         store.close()

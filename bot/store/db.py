@@ -23,7 +23,7 @@ from ..post import Post, content_hash
 from ..text import search_fold
 from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Known", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
+__all__ = ["Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,14 @@ class Known(NamedTuple):
     edit_date: str | None  # ISO, UTC (`iso`)
     has_text: bool
     plain_hash: str | None = None  # `content_hash` of the text alone, when links behind its words count in `text_hash`
+
+
+class KnownChannel(NamedTuple):
+    """What a stored channel is known by: the names a rule's channel scope may give it."""
+
+    username: str | None
+    id: int
+    title: str | None
 
 
 class Mute(NamedTuple):
@@ -638,6 +646,11 @@ class Store:
         Telegram pushed them, not a reaction on an old post); None when there is none."""
         return self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? "
                                "AND julianday(first_seen) - julianday(date) <= ? / 24.0", [channel_id, hours]).fetchone()[0]
+
+    def known_channels(self) -> list[KnownChannel]:
+        """Every stored channel's username, id and title: a scope entry none of them is known by
+        watches nothing (`Matcher.scope_warnings`)."""
+        return [KnownChannel(*row) for row in self.db.execute("SELECT username, id, title FROM channels")]
 
     def first_username(self) -> str | None:
         """The username of the stored channel with the lowest id that has one (None: no channel has
