@@ -99,3 +99,11 @@ def test_alert_post_names_the_alerts_channel_and_post_date(tmp_path: Path) -> No
     assert (got.rule, got.channel_id, got.message_id, got.story_id) == ("desertion", 1117628569, 42, store.story_of(1117628569, 42))
     assert (got.channel_title, got.username, got.date) == ("", "mash", iso(DAY1))  # no title known: the toast says @mash
     assert alert_post(store, alert_id + 1) is None
+
+
+def test_count_stored_after_counts_the_posts_past_one_rowid_up_to_another(tmp_path: Path) -> None:
+    store = store_with(tmp_path, [Post(1, m, DAY1 + timedelta(minutes=m), f"Пост номер {m}") for m in range(1, 6)])
+    rowids = [r[0] for r in store.db.execute("SELECT rowid FROM posts ORDER BY rowid")]
+    assert store.count_stored_after(rowids[1], rowids[3]) == 2  # the third and the fourth: the post at `after` was matched already
+    assert store.count_stored_after(0, rowids[-1]) == 5
+    assert store.count_stored_after(rowids[-1], rowids[-1] + 100) == 0

@@ -132,7 +132,7 @@ def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, gro
     again = Rematch()
     if stale:
         low = min(s.through for s in stale)
-        n = int(store.db.execute("SELECT count(*) FROM posts WHERE rowid > ? AND rowid <= ?", [low, upto]).fetchone()[0])
+        n = store.count_stored_after(low, upto)
         task = progress.add_task("matching stored posts again", total=n, of=f" of {n:,}")
         again = rematch(store, matcher.rules, stale, upto, groups=groups, alert_state=alert_state, since=since,
                         progress=lambda k: progress.advance(task, k))

@@ -309,6 +309,11 @@ class Store:
                               [channel_id, message_id]).fetchone()
         return row[0] if row else None
 
+    def count_stored_after(self, after: int, upto: int) -> int:
+        """How many posts were stored after rowid `after`, up to rowid `upto`: what a rule that has
+        matched the store up to `after` has still to match (`bot.rematch`)."""
+        return int(self.db.execute("SELECT count(*) FROM posts WHERE rowid > ? AND rowid <= ?", [after, upto]).fetchone()[0])
+
     def posts_since(self, since: str, until: str | None = None, *,
                     after: int | None = None) -> Iterator[dict[str, object]]:
         """Stored posts dated at or after `since` (and before `until`; ISO, UTC), and with `after`
