@@ -90,6 +90,28 @@ def test_rule_name_counts_its_hits_while_alerts_go_on(fake: FakeTelegram, tmp_pa
     asyncio.run(go())
 
 
+def test_rules_counts_the_weeks_hits_while_alerts_go_on(fake: FakeTelegram, tmp_path: Path, monkeypatch) -> None:
+    """/rules counts every rule's hits of the last 7 days as /rule does, and did it on the loop
+    (helper-106 found it): on a busy store an alert waited for the count. Held here until the
+    alert of a post published meanwhile has reached the chat."""
+    import bot.chat.commands as commands_module
+
+    h = hold(monkeypatch, commands_module, "rule_hits")
+
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(desertion_alerts(fake)) == 1)
+            fake.message_to_bot(ANALYST, "/rules")
+            await eventually(h.entered.is_set)  # /rules is counting now
+            fake.publish(MASH, "Суд в Хабаровске приговорил дезертира к пяти годам колонии")
+            await eventually(lambda: len(desertion_alerts(fake)) == 2)
+            h.release.set()
+            answer = await eventually(lambda: next((m for m in fake.chat if "(hits in 7 days)" in m.text), None))
+            assert h.waited == [True] and "desertion [high, on]: 2." in answer.text, answer.text
+    asyncio.run(go())
+
+
 def test_a_period_written_with_a_space_is_a_period_in_search_and_export(fake: FakeTelegram, tmp_path: Path) -> None:
     """/mute takes «2 h» and /stats «7 d», but /search read «дезертир 7 d» as three words and
     answered «No stored post has 'дезертир 7 d'»: a false «nothing found» for a post alerted an

@@ -267,7 +267,8 @@ class Commands:
 
     async def cmd_rules(self, args: str, caller: Caller) -> Reply:
         now = self.clock()
-        hits = rule_hits(self.store, now - timedelta(days=7))
+        since = now - timedelta(days=7)
+        hits = await self._off_loop(lambda store: rule_hits(store, since))  # as /rule: a week of matches read off the loop
         lines = ["<b>Rules</b> (hits in 7 days)"]
         for r in sorted(self.rulebook.ruleset.rules, key=lambda r: r.name):
             state = "on" if r.enabled else "off"
