@@ -22,6 +22,7 @@ from .common import (
     check_channels,
     check_span,
     counted,
+    err,
     fail,
     note_outside_stored,
     open_store,
@@ -87,14 +88,19 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     note_outside_stored(store, since, until)
     c = out()
     n = total = 0
+
+    def repaired(message: str) -> None:  # the index was damaged and is rebuilt: said before the posts
+        err().print(f"note: {message}", markup=False)
+
     try:
-        for hit in search_posts(store, text, limit, channels=ids, since=since, until=until):
+        for hit in search_posts(store, text, limit, channels=ids, since=since, until=until, repaired=repaired):
             if n:
                 c.print()
             c.print(render_hit(hit, plain=not c.is_terminal))
             n += 1
         # the total, when the limit may have left some out: one count over the same query
-        total = count_search(store, text, channels=ids, since=since, until=until) if n == limit else n
+        total = (count_search(store, text, channels=ids, since=since, until=until, repaired=repaired)
+                 if n == limit else n)
     except SearchError as e:
         fail(str(e))
     finally:

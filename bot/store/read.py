@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice, product
 from math import prod
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
@@ -29,11 +29,13 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
-    "search_posts", "count_search", "shown_link",
+    "search_posts", "count_search", "rebuild_search_index", "shown_link",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 EXPORT_FIELDS: tuple[str, ...] = (
     "channel_id", "channel_title", "username", "message_id", "link", "date", "edited", "text",
@@ -453,25 +455,58 @@ def _stored_word(store: Store) -> Callable[[str], int]:
                                              [_quote(word)]).fetchone()[0])
 
 
+def rebuild_search_index(store: Store) -> int:
+    """Build the search index again from the posts table, in one transaction (it is derived from the
+    posts: nothing stored changes); how many posts it holds. FTS5's own 'rebuild' would index `posts.text`
+    alone, not the folded readings beside it (`schema.FTS_TEXT`): the index is emptied, and `sync_search`
+    indexes every post again."""
+    with store.transaction():
+        store.db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')")
+        store.db.execute("DELETE FROM meta WHERE key = 'fts_rowid'")
+        store.sync_search()
+    return int(store.db.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+
+def _over_index(store: Store, run: Callable[[], T], repaired: Callable[[str], None] | None) -> T:
+    """`run()`, which reads the search index. When SQLite finds the index damaged (SQLITE_CORRUPT_VTAB:
+    the virtual table's data, not the file's pages), it is rebuilt from the posts, `repaired` (else the
+    log) is told so in one line naming the store, and `run` asked once more. A damaged file fails as before."""
+    try:
+        return run()
+    except sqlite3.DatabaseError as e:
+        if e.sqlite_errorcode != sqlite3.SQLITE_CORRUPT_VTAB:
+            raise
+        n = rebuild_search_index(store)
+        (repaired or log.warning)(f"{store.path}: the search index was damaged ({e}); rebuilt it from the {n:,} "
+                                  "stored posts (nothing stored was lost)")
+    return run()
+
+
 def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True, channels: Iterable[str | int] = (),
-                 since: datetime | None = None, until: datetime | None = None) -> Iterator[SearchHit]:
+                 since: datetime | None = None, until: datetime | None = None,
+                 repaired: Callable[[str], None] | None = None) -> Iterator[SearchHit]:
     """Posts whose text has every word of `text` (as a prefix or an inflected form), by bm25;
-    optionally only of `channels`, `since` <= date < `until`."""
-    store.sync_search()
-    q = fts_query(text, forms=forms, stored=_stored_word(store))
-    log.debug("fts query: %s", q.expression)
+    optionally only of `channels`, `since` <= date < `until`. A damaged index is rebuilt first
+    (`_over_index`: `repaired` is told)."""
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
                                 after_match=True)
-    sql = (
-        "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score, p.deleted_at "
-        "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
-        "WHERE " + " AND ".join(["posts_fts MATCH ?", *where]) + " ORDER BY score, p.date DESC"
-        + ("" if q.checked else " LIMIT ?")  # a widened phrase's posts are checked here: no limit in SQL
-    )
-    try:
-        cur = store.db.execute(sql, [q.expression, *args, *([] if q.checked else [max(0, int(limit))])])
-    except sqlite3.OperationalError as e:  # a malformed index, or an FTS5 corner we did not foresee
-        raise SearchError(f"search failed: {e}") from None
+
+    def start() -> tuple[FtsQuery, sqlite3.Cursor]:
+        store.sync_search()
+        q = fts_query(text, forms=forms, stored=_stored_word(store))
+        log.debug("fts query: %s", q.expression)
+        sql = (
+            "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score, "
+            "p.deleted_at FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
+            "WHERE " + " AND ".join(["posts_fts MATCH ?", *where]) + " ORDER BY score, p.date DESC"
+            + ("" if q.checked else " LIMIT ?")  # a widened phrase's posts are checked here: no limit in SQL
+        )
+        try:  # (ordered by score: SQLite reads every post found before the first row, here)
+            return q, store.db.execute(sql, [q.expression, *args, *([] if q.checked else [max(0, int(limit))])])
+        except sqlite3.OperationalError as e:  # an FTS5 corner we did not foresee
+            raise SearchError(f"search failed: {e}") from None
+
+    q, cur = _over_index(store, start, repaired)
     n = 0
     for cid, title, username, mid, link, date, body, score, deleted in cur:
         body = body or ""
@@ -485,20 +520,25 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
 
 
 def count_search(store: Store, text: str, *, forms: bool = True, channels: Iterable[str | int] = (),
-                 since: datetime | None = None, until: datetime | None = None) -> int:
+                 since: datetime | None = None, until: datetime | None = None,
+                 repaired: Callable[[str], None] | None = None) -> int:
     """How many posts `search_posts` finds with no limit: one count over the same FTS query."""
-    store.sync_search()
-    q = fts_query(text, forms=forms, stored=_stored_word(store))
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
                                 after_match=True)
-    what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
-    sql = (f"SELECT {what} FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "
-           + " AND ".join(["posts_fts MATCH ?", *where]))
-    try:
-        cur = store.db.execute(sql, [q.expression, *args])
-        return sum(1 for (text,) in cur if q.matches(text or "")) if q.checked else int(cur.fetchone()[0])
-    except sqlite3.OperationalError as e:
-        raise SearchError(f"search failed: {e}") from None
+
+    def count() -> int:
+        store.sync_search()
+        q = fts_query(text, forms=forms, stored=_stored_word(store))
+        what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
+        sql = (f"SELECT {what} FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "
+               + " AND ".join(["posts_fts MATCH ?", *where]))
+        try:
+            cur = store.db.execute(sql, [q.expression, *args])
+            return sum(1 for (text,) in cur if q.matches(text or "")) if q.checked else int(cur.fetchone()[0])
+        except sqlite3.OperationalError as e:
+            raise SearchError(f"search failed: {e}") from None
+
+    return _over_index(store, count, repaired)
 
 
 # -- stored posts -------------------------------------------------------------------------------
@@ -628,11 +668,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
             args.extend(rules)
         where.append(f"EXISTS (SELECT 1 FROM matches m WHERE {cond})")
     if search is not None:
-        store.sync_search()
-    query = fts_query(search, stored=_stored_word(store)) if search is not None else None
-    if query is not None:
         where.append("p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)")
-        args.append(query.expression)
     sql = (
         "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.edit_date, p.text, "
         "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, fc.username, "
@@ -646,10 +682,18 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         + " ORDER BY p.date, p.channel_id, p.message_id"
     )
     log.debug("export query: %s %s", sql, args)
-    try:
-        cur = store.db.execute(sql, args)
-    except sqlite3.OperationalError as e:
-        raise SearchError(f"export query failed: {e}") from None
+
+    def start() -> tuple[FtsQuery | None, sqlite3.Cursor]:
+        query = None
+        if search is not None:
+            store.sync_search()
+            query = fts_query(search, stored=_stored_word(store))
+        try:
+            return query, store.db.execute(sql, [*args, *([query.expression] if query else [])])
+        except sqlite3.OperationalError as e:
+            raise SearchError(f"export query failed: {e}") from None
+
+    query, cur = _over_index(store, start, None)  # (a damaged index, rebuilt, is told in the log)
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
          first_username, fwd_cid, fwd_pid, fwd_name, deleted, matched) in cur:
         if query is not None and not query.matches(text or ""):  # as `search_posts` keeps them
