@@ -112,3 +112,28 @@ def test_a_damaged_file_is_not_taken_for_a_damaged_index(sample: Sample) -> None
     damage(sample.db)
     line = one_error(tg("search", "дезертир", "--db", sample.db))
     assert line.startswith(f"error: {sample.db}: the database is damaged (database disk image is malformed)")
+
+
+# -- which reading a look-alike word gets ---------------------------------------------------------
+
+def test_the_reading_of_a_latin_word_is_told_by_the_whole_store_not_by_the_channel_searched(tmp_path: Path) -> None:
+    """`search BBC --channel` a channel that never names the broadcaster: counted over that channel
+    alone, «ВВС» (the air force) outnumbers «BBC» there, and the search listed its air-force posts.
+    What a word is (the broadcaster, or «СВО» disguised) is told by every stored post; the filters say
+    where to look. (On the corpus, counts over the channel alone would add 39 «ВВС» posts to `search
+    BBC` in six channels, and take «ХО» from `XO` in Mash.)"""
+    from bot.post import Post
+
+    from .test_store import WHEN
+
+    def at(channel: int, mid: int, text: str) -> Post:
+        return Post(channel_id=channel, message_id=mid, date=WHEN, text=text)
+
+    store = Store(tmp_path / "s.db")
+    posts = [at(1, m, f"BBC сообщает о переговорах, выпуск {m}") for m in range(1, 6)]
+    posts += [at(2, m, f"ВВС нанесли удар, сводка {m}") for m in range(1, 4)] + [at(2, 4, "Итоги СВО за неделю")]
+    list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process(posts))
+    assert list(search_posts(store, "BBC", channels=[2])) == [] and count_search(store, "BBC", channels=[2]) == 0
+    assert [h.message_id for h in search_posts(store, "CBO", channels=[2])] == [4]  # a disguise: both readings
+    assert len(list(search_posts(store, "BBC", channels=[1]))) == 5
+    store.close()
