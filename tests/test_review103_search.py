@@ -207,3 +207,32 @@ def test_any_cyrillic_word_of_look_alike_capitals_reads_its_latin_spelling_in_ca
     assert q.matches(f"Новости {latin}: сводка") and q.matches(f"Новости: {word.lower()}")
     assert not q.matches(f"news {latin.lower()} today")  # lower-case Latin is an English word
     assert q.spans(f"— {latin}") == [(2, 2 + len(latin))]
+
+
+def test_a_command_that_meets_a_damaged_index_says_how_to_rebuild_it(sample: Sample, tmp_path: Path) -> None:  # noqa: F811
+    """A replayed edit takes the old text out of the index and meets the damage: it said «the database is
+    damaged … .recover», which would copy the same damaged index. It names the index and the repair."""
+    import json
+    import re
+
+    from .test_bad_inputs import one_error
+
+    with sqlite3.connect(sample.db) as c:
+        rows = c.execute("SELECT channel_id, message_id, date FROM posts ORDER BY rowid").fetchall()
+    c.close()
+    edits = tmp_path / "edits.jsonl"
+    edits.write_text("".join(json.dumps({"channel_id": cid, "message_id": mid, "date": date, "edit_date": "2026-11-30T10:00:00Z",
+                                         "text": f"Правка {mid}: задержан дезертир"}) + "\n" for cid, mid, date in rows))
+    damage_index(sample.db)
+    kept = stored(sample.db)
+    line = one_error(tg("replay", edits, "--db", sample.db, "--alerts", "none"))
+    assert line.startswith(f"error: {sample.db}: its search index is damaged (database disk image is malformed); "
+                           "what is stored is not"), line
+    assert stored(sample.db) == kept
+    [repair] = re.findall(rf'`sqlite3 {re.escape(str(sample.db))} "([^"]+)"`', line)
+    with sqlite3.connect(sample.db) as c:
+        c.executescript(repair)  # as the sqlite3 shell runs it
+    c.close()
+    assert tg("replay", edits, "--db", sample.db, "--alerts", "none").exit_code == 0
+    result = tg("search", "правка", "--db", sample.db, "--limit", "1")
+    assert result.exit_code == 0 and f"of {len(rows)} posts found" in result.stderr, result.output

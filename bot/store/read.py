@@ -27,7 +27,7 @@ from .db import Store, iso
 from .schema import stored_links
 
 __all__ = [
-    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
+    "EMPTY_SEARCH_INDEX", "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
     "search_posts", "count_search", "rebuild_search_index", "shown_link",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
@@ -509,14 +509,18 @@ def _suspects(store: Store, q: FtsQuery) -> set[int]:
     return {int(r) for (r,) in store.db.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?", [expression])}
 
 
+# what empties the search index, for `Store.sync_search` to index every post again
+EMPTY_SEARCH_INDEX = ("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all');", "DELETE FROM meta WHERE key = 'fts_rowid';")
+
+
 def rebuild_search_index(store: Store) -> int:
     """Build the search index again from the posts table, in one transaction (it is derived from the
     posts: nothing stored changes); how many posts it holds. FTS5's own 'rebuild' would index `posts.text`
     alone, not the folded readings beside it (`schema.FTS_TEXT`): the index is emptied, and `sync_search`
     indexes every post again."""
     with store.transaction():
-        store.db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')")
-        store.db.execute("DELETE FROM meta WHERE key = 'fts_rowid'")
+        for sql in EMPTY_SEARCH_INDEX:
+            store.db.execute(sql)
         store.sync_search()
     return int(store.db.execute("SELECT count(*) FROM posts").fetchone()[0])
 
