@@ -1,6 +1,7 @@
 """Review 103 of search, as `tgwatch search` and the chat's /search use it: a damaged search index is
 rebuilt from the stored posts (it was SQLite's raw «database disk image is malformed», with advice to
-`.recover` a file whose pages were sound); real SQLite files throughout."""
+`.recover` a file whose pages were sound); which reading a look-alike word gets is told by the whole
+store; «СВО» typed in Cyrillic also finds «CBO» written in Latin capitals. Real SQLite files throughout."""
 
 from __future__ import annotations
 
