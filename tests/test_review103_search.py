@@ -1,7 +1,7 @@
 """Review 103 of search, as `tgwatch search` and the chat's /search use it: a damaged search index is
 rebuilt from the stored posts (it was SQLite's raw «database disk image is malformed», with advice to
 `.recover` a file whose pages were sound); which reading a look-alike word gets is told by the whole
-store; «СВО» typed in Cyrillic also finds «CBO» written in Latin capitals. Real SQLite files throughout."""
+store. Real SQLite files throughout."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.cli import cli
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.pipeline import Pipeline
 from bot.store.db import Store
-from bot.store.read import count_search, fts_query, iter_export_rows, search_posts
+from bot.store.read import count_search, iter_export_rows, search_posts
 
 from .sample_store import Sample, built, sample  # noqa: F401
 from .test_chat_review import ask, commands  # noqa: F401
@@ -140,74 +138,6 @@ def test_the_reading_of_a_latin_word_is_told_by_the_whole_store_not_by_the_chann
     assert [h.message_id for h in search_posts(store, "CBO", channels=[2])] == [4]  # a disguise: both readings
     assert len(list(search_posts(store, "BBC", channels=[1]))) == 5
     store.close()
-
-
-LATIN = {
-    1: "Итоги СВО за неделю",
-    2: "Новости CBO: сводка",  # «СВО» in Latin look-alikes, as channels dodge filters
-    3: "Отчёт СВО, ВСУ и потери",
-    4: "Биржа: акции cbot и cbo-фонды",  # lower-case Latin: an English word, not the disguise
-    5: "Подбит X-59 под Курском",  # the designation's letter in Latin
-    6: "Особые башни Скри'Ок и Авилл",  # «ок» after an apostrophe: the index reads it as a word
-    7: "Эксперты VK, OK и МТС",  # «ОК» in Latin capitals
-    8: "Read how to apply: ok",
-    9: "ОК, принято",
-    10: "ОК, до встречи",
-}
-
-
-@pytest.fixture
-def latin(tmp_path: Path):
-    s = Store(tmp_path / "s.db")
-    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([post(m, t) for m, t in LATIN.items()]))
-    yield s
-    s.close()
-
-
-@pytest.mark.parametrize("query, ids", [
-    ("СВО", [1, 2, 3]),  # and not the lower-case «cbo» of an English text
-    ('"отчёт СВО"', [3]),
-    ("СВО ВСУ", [3]),
-    ("Х-59", [5]),
-    ("ОК", [6, 7, 9, 10]),  # not «ok» in lower case; «Скри'Ок» as before
-    ("ок", [6, 9, 10]),  # typed in lower case: the Cyrillic word alone
-])
-def test_a_cyrillic_word_in_capitals_finds_its_latin_look_alike_spelling(latin: Store, query: str, ids: list[int]) -> None:
-    """«СВО» did not find a post that wrote «CBO» in Latin letters (as `CBO` finds «СВО»): the matcher
-    alerts on it for `=СВО`, the search missed it. The Latin spelling counts in capitals only."""
-    assert sorted(h.message_id for h in search_posts(latin, query, 50)) == ids
-    assert count_search(latin, query) == len(ids)
-    assert sorted(r["message_id"] for r in iter_export_rows(latin, search=query, all_posts=True)) == ids
-
-
-def test_the_latin_spelling_is_highlighted_and_counted_past_the_limit(latin: Store) -> None:
-    [hit] = [h for h in search_posts(latin, "СВО") if h.message_id == 2]
-    assert [hit.text[a:b] for a, b in hit.spans] == ["CBO"]
-    assert len(list(search_posts(latin, "ОК", 3))) == 3  # the lower-case «ok» turned away does not eat the limit
-    result = tg("search", "СВО", "--db", latin.path, "--limit", "2")
-    assert result.exit_code == 0 and result.stderr.splitlines()[-1] == "2 of 3 posts found (the best 2; use --limit for more)"
-
-
-def test_a_latin_word_stored_more_often_is_not_read_into_a_cyrillic_query(tmp_path: Path) -> None:
-    """The safeguard of `CBO` the other way: «BBC», the broadcaster, is stored more often than «ВВС»,
-    the air force: `ВВС` finds the air force alone."""
-    texts = {1: "BBC сообщает о переговорах", 2: "По данным BBC, переговоры продолжатся", 3: "ВВС нанесли удар"}
-    s = Store(tmp_path / "s.db")
-    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([post(m, t) for m, t in texts.items()]))
-    assert [h.message_id for h in search_posts(s, "ВВС")] == [3] and count_search(s, "ВВС") == 1
-    s.close()
-
-
-_TO_LATIN = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
-
-
-@given(st.text(alphabet="АВЕКМНОРСТУХ", min_size=2, max_size=8))
-def test_any_cyrillic_word_of_look_alike_capitals_reads_its_latin_spelling_in_capitals_only(word: str) -> None:
-    q = fts_query(word)
-    latin = word.translate(_TO_LATIN)
-    assert q.matches(f"Новости {latin}: сводка") and q.matches(f"Новости: {word.lower()}")
-    assert not q.matches(f"news {latin.lower()} today")  # lower-case Latin is an English word
-    assert q.spans(f"— {latin}") == [(2, 2 + len(latin))]
 
 
 def test_a_command_that_meets_a_damaged_index_says_how_to_rebuild_it(sample: Sample, tmp_path: Path) -> None:  # noqa: F811

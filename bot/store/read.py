@@ -22,7 +22,7 @@ from ..match.explain import matched_words
 from ..match.morph import Morphology, default_morphology
 from ..match.rules import channel_key
 from ..post import post_link
-from ..text import Token, cyrillic_reading, latin_reading, script_of, tokenize
+from ..text import cyrillic_reading, script_of, tokenize
 from .db import Store, iso
 from .schema import stored_links
 
@@ -245,32 +245,8 @@ class FtsQuery:
     # a phrase with too many combinations of forms is searched by its words' stems in a row
     # (воинск* част*): the posts found must then pass `matches`
     checked: bool = False
-    # (word, its reading in the other alphabet) of each word typed in capitals that all look alike:
-    # «CBO» and «сво», «СВО» and «cbo»
+    # (word, its Cyrillic reading) of each word typed in look-alike Latin capitals («CBO», «сво»)
     twins: tuple[tuple[str, str], ...] = ()
-    # the Latin readings of words typed in Cyrillic: a post's word in them counts in capitals only
-    # («CBO» is «СВО» disguised; «to», «bot» are English, not «ТО», «ВОТ»): the posts that have one
-    # (`suspects`) must pass `matches`
-    latin: frozenset[str] = frozenset()
-
-    @property
-    def suspects(self) -> str | None:
-        """An FTS5 expression for the posts that have a Latin reading (`latin`) in any case, or None."""
-        return " OR ".join(_quote(r) + ("" if _exact_part(r) or r in self.exact else "*")
-                           for r in sorted(self.latin)) or None
-
-    def _read(self, text: str) -> list[Token]:
-        """`text`'s words, each one a Latin reading (`latin`) takes but not in capitals made blank: no
-        part of the query takes it."""
-        tokens = tokenize(text)
-        if not self.latin:
-            return tokens
-        return [Token("", t.start, t.end) if any(_part_matches(r, t.text, self.exact) for r in self.latin)
-                and not text[t.start:t.end].isupper() else t for t in tokens]
-
-    def keeps(self, text: str, suspect: bool) -> bool:
-        """Is a post the expression found (with `text`; `suspect`: one of `suspects`) one the query finds?"""
-        return not (self.checked or suspect) or self.matches(text)
 
     def _phrase_at(self, tokens: list[Any], n: int) -> list[tuple[int, int]]:
         """Where phrase `n` occurs among `tokens`: (first token, last token) indexes."""
@@ -283,21 +259,16 @@ class FtsQuery:
                        for k, p in enumerate(parts))]
 
     def matches(self, text: str) -> bool:
-        """Does `text` hold every phrase, its parts as typed or inflected, in a row, and every word
-        typed in Cyrillic that has a Latin reading, in Cyrillic or that reading in capitals? (Asked only
-        when `checked`, or of `suspects`: otherwise the expression alone says so.)"""
-        if not (self.checked or self.latin):
+        """Does `text` hold every phrase, its parts as typed or inflected, in a row? (Asked only
+        when `checked`: otherwise the expression alone says so.)"""
+        if not self.checked:
             return True
-        tokens = self._read(text)
-        twins = dict(self.twins)
-        words = [w for w in twins if twins[w] in self.latin and not any(w in p for p in self.phrases)]
-        return (all(any(t.text in self.forms or _part_matches(w, t.text, self.exact)
-                        or _part_matches(twins[w], t.text, self.exact) for t in tokens) for w in words)
-                and all(self._phrase_at(tokens, n) for n in range(len(self.phrases))))
+        tokens = tokenize(text)
+        return all(self._phrase_at(tokens, n) for n in range(len(self.phrases)))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where the query's words occur in `text` (original offsets); a phrase as one span."""
-        tokens = self._read(text)
+        tokens = tokenize(text)
         spans = [(t.start, t.end) for t in tokens
                  if t.text in self.forms or t.text in self.exact or any(t.text.startswith(w) for w in self.words)]
         for n in range(len(self.phrases)):
@@ -330,15 +301,13 @@ def _abbreviation(raw: str, word: str) -> bool:
 
 
 def _twin_reading(raw: str, word: str) -> str | None:
-    """The reading in the other alphabet of a query word typed in capitals that all look alike: the
-    Cyrillic one of a Latin word («CBO» is «сво», «BCY» «всу», «T72» «т72», the «T» of «T-72»), the
-    Latin one of a Cyrillic word («СВО» is «cbo», which a post may write to dodge filters), searched
-    beside the word as typed; None for any other word. (Capitals only: a word in lower case, «hot»,
-    «cop», is an English word, not «нот», «сор».)"""
-    if not raw.isupper():
+    """The Cyrillic reading of a query word typed in Latin capitals that all look Cyrillic («CBO» is
+    «сво», «BCY» «всу», «T72» «т72», the «T» of «T-72»), searched beside the word as typed; None for
+    any other word. (Capitals only: a word in lower case, «hot», «cop», is an English word, not «нот», «сор».)"""
+    if not raw.isupper() or any(script_of(c) == "cyr" for c in word):
         return None
-    reading = cyrillic_reading(word) if not any(script_of(c) == "cyr" for c in word) else latin_reading(word)
-    return reading if reading is not None and reading != word else None
+    reading = cyrillic_reading(word)
+    return reading if reading != word else None
 
 
 def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str], dict[str, str]]:
@@ -370,9 +339,6 @@ def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str], dic
             if parts:
                 pieces.append(tuple(parts) if len(parts) > 1 else parts[0])
             at = m.end()
-    # a letter alone typed in Cyrillic is a preposition («В Москве»), not a designation's letter (Т-72)
-    in_phrases = {p for piece in pieces if isinstance(piece, tuple) for p in piece}
-    twins = {w: r for w, r in twins.items() if len(w) > 1 or w in in_phrases or not r.isascii()}
     return list(dict.fromkeys(pieces)), exact, twins
 
 
@@ -396,26 +362,18 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     (СОЧ, ВСУ) is an exact term alone. A word typed in Latin capitals that all look Cyrillic
     («CBO») is searched in both readings, «cbo» or «сво», each as that word would be, unless
     `stored` (how many stored posts have a word) finds the Latin word in more posts than its
-    Cyrillic reading: then it is a word of its own («BBC», the broadcaster, not «ВВС»). The other
-    way, a word typed in Cyrillic capitals that all look Latin («СВО») also finds its Latin spelling
-    written in capitals («CBO»; `FtsQuery.latin`), while stored posts have that spelling, and no more
-    often than the Cyrillic word. A quoted
+    Cyrillic reading: then it is a word of its own («BBC», the broadcaster, not «ВВС»). A quoted
     part ("сбежал из части") and a word written with / or - are phrases: their words in a row, each
     a prefix (a letter or two, numbers and abbreviations whole). Words and phrases are AND-ed.
     """
     pieces, exact, twins = _query_pieces(text)
     if stored is not None:
-        # a disguise stays rarer than what it disguises: the Latin spelling is read too while the stored
-        # posts have it no more often than the Cyrillic, and, typed in Cyrillic, at all (else it adds a
-        # check of every post found, for nothing). (A letter keeps both: «t» counts every t.me link,
-        # and says nothing of the «T» of «T-72».)
-        twins = {w: r for w, r in twins.items()
-                 if len(w) < 2 or (stored(w) <= stored(r) if w.isascii() else 0 < stored(r) <= stored(w))}
+        # (a letter alone keeps both: «t» counts every t.me link, and says nothing of the «T» of «T-72»)
+        twins = {w: r for w, r in twins.items() if len(w) < 2 or stored(w) <= stored(r)}
     pieces = pieces[:_MAX_WORDS]
     if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
     exact |= {twins[w] for w in exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
-    latin = frozenset(r for w, r in twins.items() if not w.isascii())
     morph = (morphology or default_morphology()) if forms else None
     groups: list[str] = []
     all_forms: set[str] = set()
@@ -458,7 +416,7 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
             terms += word_terms[:_MAX_ALTERNATIVES]
         groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
     return FtsQuery(" AND ".join(groups), tuple(prefixes), frozenset(all_forms), phrases,
-                    frozenset(exact), tuple(phrase_forms), checked, tuple(sorted(twins.items())), latin)
+                    frozenset(exact), tuple(phrase_forms), checked, tuple(sorted(twins.items())))
 
 
 _MAX_PHRASES = 1000  # phrases OR-ed for one quoted part (FTS5 finds 700 in 0.2 s on 22k posts)
@@ -498,15 +456,6 @@ def _stored_word(store: Store) -> Callable[[str], int]:
     air force) outnumbers «BBC» when it never names the broadcaster."""
     return lambda word: int(store.db.execute("SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?",
                                              [_quote(word)]).fetchone()[0])
-
-
-def _suspects(store: Store, q: FtsQuery) -> set[int]:
-    """The rowids of the posts that have a Latin reading of a word typed in Cyrillic (`FtsQuery.suspects`):
-    the only posts found whose words `matches` must read (a few: each is rarer than its Cyrillic word)."""
-    expression = q.suspects
-    if expression is None:
-        return set()
-    return {int(r) for (r,) in store.db.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?", [expression])}
 
 
 # what empties the search index, for `Store.sync_search` to index every post again
@@ -549,30 +498,26 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until,
                                 after_match=True)
 
-    def start() -> tuple[FtsQuery, set[int], sqlite3.Cursor]:
+    def start() -> tuple[FtsQuery, sqlite3.Cursor]:
         store.sync_search()
         q = fts_query(text, forms=forms, stored=_stored_word(store))
         log.debug("fts query: %s", q.expression)
-        suspects = _suspects(store, q)
         sql = (
             "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score, "
-            "p.deleted_at, p.rowid FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid "
-            "LEFT JOIN channels c ON c.id = p.channel_id "
+            "p.deleted_at FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
             "WHERE " + " AND ".join(["posts_fts MATCH ?", *where]) + " ORDER BY score, p.date DESC"
             + ("" if q.checked else " LIMIT ?")  # a widened phrase's posts are checked here: no limit in SQL
         )
         try:  # (ordered by score: SQLite reads every post found before the first row, here)
-            # (as many more as the suspects `matches` may turn away)
-            return q, suspects, store.db.execute(
-                sql, [q.expression, *args, *([] if q.checked else [max(0, int(limit)) + len(suspects)])])
+            return q, store.db.execute(sql, [q.expression, *args, *([] if q.checked else [max(0, int(limit))])])
         except sqlite3.OperationalError as e:  # an FTS5 corner we did not foresee
             raise SearchError(f"search failed: {e}") from None
 
-    q, suspects, cur = _over_index(store, start, repaired)
+    q, cur = _over_index(store, start, repaired)
     n = 0
-    for cid, title, username, mid, link, date, body, score, deleted, rowid in cur:
+    for cid, title, username, mid, link, date, body, score, deleted in cur:
         body = body or ""
-        if not q.keeps(body, rowid in suspects):
+        if not q.matches(body):
             continue
         if n >= limit:
             return
@@ -591,17 +536,12 @@ def count_search(store: Store, text: str, *, forms: bool = True, channels: Itera
     def count() -> int:
         store.sync_search()
         q = fts_query(text, forms=forms, stored=_stored_word(store))
-        found = "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE " + " AND ".join(["posts_fts MATCH ?", *where])
+        what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
+        sql = (f"SELECT {what} FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "
+               + " AND ".join(["posts_fts MATCH ?", *where]))
         try:
-            if q.checked:  # a widened phrase: each post found is checked
-                return sum(1 for (text,) in store.db.execute(f"SELECT p.text {found}", [q.expression, *args])
-                           if q.matches(text or ""))
-            n = int(store.db.execute(f"SELECT count(*) {found}", [q.expression, *args]).fetchone()[0])
-            if q.suspects is not None:  # less the suspects `matches` turns away
-                n -= sum(1 for (text,) in store.db.execute(
-                    f"SELECT p.text {found} AND p.rowid IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
-                    [q.expression, *args, q.suspects]) if not q.matches(text or ""))
-            return n
+            cur = store.db.execute(sql, [q.expression, *args])
+            return sum(1 for (text,) in cur if q.matches(text or "")) if q.checked else int(cur.fetchone()[0])
         except sqlite3.OperationalError as e:
             raise SearchError(f"search failed: {e}") from None
 
@@ -741,7 +681,7 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
         "p.story_id, s.size, s.first_channel_id, s.first_message_id, fp.link, fc.username, "
         "p.forward_channel_id, p.forward_post_id, p.forward_name, p.deleted_at, "
         "(SELECT json_group_array(json_array(m.rule, m.terms, m.hits)) FROM matches m "
-        " WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1), p.rowid "
+        " WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1) "
         "FROM posts p LEFT JOIN channels c ON c.id = p.channel_id LEFT JOIN stories s ON s.id = p.story_id "
         "LEFT JOIN posts fp ON fp.channel_id = s.first_channel_id AND fp.message_id = s.first_message_id "
         "LEFT JOIN channels fc ON fc.id = s.first_channel_id"
@@ -750,21 +690,20 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
     )
     log.debug("export query: %s %s", sql, args)
 
-    def start() -> tuple[FtsQuery | None, set[int], sqlite3.Cursor]:
-        query, suspects = None, set()
+    def start() -> tuple[FtsQuery | None, sqlite3.Cursor]:
+        query = None
         if search is not None:
             store.sync_search()
             query = fts_query(search, stored=_stored_word(store))
-            suspects = _suspects(store, query)
         try:
-            return query, suspects, store.db.execute(sql, [*args, *([query.expression] if query else [])])
+            return query, store.db.execute(sql, [*args, *([query.expression] if query else [])])
         except sqlite3.OperationalError as e:
             raise SearchError(f"export query failed: {e}") from None
 
-    query, suspects, cur = _over_index(store, start, None)  # (a damaged index, rebuilt, is told in the log)
+    query, cur = _over_index(store, start, None)  # (a damaged index, rebuilt, is told in the log)
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
-         first_username, fwd_cid, fwd_pid, fwd_name, deleted, matched, rowid) in cur:
-        if query is not None and not query.keeps(text or "", rowid in suspects):  # as `search_posts` keeps them
+         first_username, fwd_cid, fwd_pid, fwd_name, deleted, matched) in cur:
+        if query is not None and not query.matches(text or ""):  # as `search_posts` keeps them
             continue
         rule_list, terms, why = _rules_terms_matched(matched, text or "")
         if first_cid is not None:
