@@ -54,6 +54,13 @@ push=True, message_id=None) -> int``  a channel post (new id, pts+1); pushes Upd
 ``fake.react(channel_id, message_id, emoji="👍", *, push=True)``  an edit update with the same text and new
     ``reactions`` (what makes MessageEdited fire on reactions).
 ``client.get_messages(channel, ids=[...])`` is served (channels.getMessages; MessageEmpty for unknown ids).
+``fake.hold(request_name) -> asyncio.Event``  requests of that name (e.g. "GetStateRequest", what
+    ``is_user_authorized`` asks after a restart) are answered only once the event is set.
+``await fake.idle(turns=50)``  returns once no request reached the server for ``turns`` loop turns in a row.
+``getDifference`` (a client's catch-up, e.g. at start with a saved session) carries an updateChannelTooLong
+    for each joined channel that moved since the account's clients last heard of it (posts made while the
+    client was stopped, or never pushed), as Telegram does: Telethon then asks those channels' differences
+    from the pts the session saved.
 ``fake.too_long(channel_id)``  the next GetChannelDifference for it answers ChannelDifferenceTooLong. (It also
     happens by itself when ``request.pts + request.limit < channel pts``, as on Telegram.)
 ``fake.flood(request_name, seconds, times=1)``  the next ``times`` calls of e.g. "SendMessageRequest" answer
@@ -84,11 +91,12 @@ shown last (only while it lives): UpdateLoginToken is pushed and the next export
 ``await eventually(predicate, timeout=10.0)``  poll until ``predicate()`` is truthy (for asserting on events).
 
 Simplified (not Telegram): one DC, no MTProto transport/encryption, no seq numbers (pushed Updates use seq=0),
-getDifference does not announce channels with news (no updateChannelTooLong in other_updates), no
-min-constructors, no read states/views/replies, ChannelDifferenceTooLong carries the last 10 messages, the bot
-sees no channel posts, private-chat history (GetHistory on users) is not served, a bot may only message users
-who messaged it first (PEER_ID_INVALID otherwise). Unknown requests fail the awaiting call with
-NotImplementedError so a test sees what Telethon asked for.
+getDifference announces a joined channel with news (updateChannelTooLong) by the pts the account was last
+brought to (a push, getDifference), not by the date it is asked with, no min-constructors, no read
+states/views/replies, ChannelDifferenceTooLong carries the last 10 messages, the bot sees no channel posts,
+private-chat history (GetHistory on users) is not served, a bot may only message users who messaged it first
+(PEER_ID_INVALID otherwise). Unknown requests fail the awaiting call with NotImplementedError so a test sees
+what Telethon asked for.
 
 Not thread-safe: call the ``publish``/``edit``/... helpers from the event loop that runs the clients.
 """
@@ -214,6 +222,13 @@ class RpcFail(Exception):
         self.code, self.message = code, message
 
 
+def _unwrap(request):
+    """The method inside InvokeWithLayer, InitConnection... wrappers."""
+    while isinstance(request, _WRAPPERS):
+        request = request.query
+    return request
+
+
 # --- server state -------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -304,6 +319,9 @@ class _Account:
     next_id: int = 1
     log: list = dataclasses.field(default_factory=list)  # [pts, update]: UpdateNewMessage / UpdateEditMessage
     started_by: list = dataclasses.field(default_factory=list)  # users who messaged this bot
+    # channel id -> the pts this account's clients were last brought to (a push, getDifference; getState
+    # for a channel not known yet): getDifference announces the channels that moved past it (updateChannelTooLong)
+    seen: dict = dataclasses.field(default_factory=dict)
 
     def to_json(self):
         d = dataclasses.asdict(self)
@@ -314,6 +332,7 @@ class _Account:
     def from_json(cls, d):
         d = dict(d)
         d["log"] = [(p, _unb64(u)) for p, u in d["log"]]
+        d["seen"] = {int(k): v for k, v in d.get("seen", {}).items()}
         return cls(**d)
 
 
@@ -332,6 +351,7 @@ class FakeSender:
         self._transport_up = False
         self._no_updates = False
         self._held: list[tuple[TLRequest, asyncio.Future]] = []
+        self._gated: set[asyncio.Task] = set()  # requests waiting for `FakeTelegram.hold`'s event
         self._ping = None
         self.__disconnected: asyncio.Future | None = None
 
@@ -388,7 +408,18 @@ class FakeSender:
     def _enqueue(self, request) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
         data = bytes(request)  # the real sender serialises here too (struct.error on bad arguments)
-        if self._transport_up:
+        gate = self._server._holds.get(type(_unwrap(request)).__name__)
+        if gate is not None and not gate.is_set():
+            async def later() -> None:
+                await gate.wait()
+                if self._transport_up:
+                    self._serve(request, data, fut)
+                else:
+                    self._held.append((request, fut))
+            task = asyncio.get_running_loop().create_task(later())
+            self._gated.add(task)  # (kept from the garbage collector until answered)
+            task.add_done_callback(self._gated.discard)
+        elif self._transport_up:
             asyncio.get_running_loop().call_soon(self._serve, request, data, fut)
         else:
             self._held.append((request, fut))
@@ -444,6 +475,7 @@ class FakeTelegram:
         self._too_long: set[int] = set()
         self._uploads: dict[tuple[int, int], dict[int, bytes]] = {}
         self._queries: dict[int, int] = {}  # callback query id -> bot id
+        self._holds: dict[str, asyncio.Event] = {}  # request name -> answered once set (`hold`)
         # persistent state
         self.chat: list[SentMessage] = []
         self._channels: dict[int, _Channel] = {}
@@ -552,6 +584,24 @@ class FakeTelegram:
 
     def fail(self, request_name: str, error: str, code: int = 400, times: int = 1) -> None:
         self._faults.setdefault(request_name, []).extend([(code, error)] * times)
+
+    def hold(self, request_name: str) -> asyncio.Event:
+        """Requests named ``request_name`` (e.g. "GetStateRequest") are answered only once the returned
+        event is set (a slow answer: what the clients do meanwhile shows what waits for it)."""
+        gate = self._holds[request_name] = asyncio.Event()
+        return gate
+
+    async def idle(self, turns: int = 50) -> None:
+        """Return once no request has reached the server for ``turns`` event-loop turns in a row: the
+        clients have nothing more to ask (and what the last answers brought has been dispatched)."""
+        while True:
+            seen = len(self.requests)
+            for _ in range(turns):
+                await asyncio.sleep(0)
+                if len(self.requests) != seen:
+                    break
+            else:
+                return
 
     def too_long(self, channel_id: int) -> None:
         self._too_long.add(channel_id)
@@ -742,9 +792,10 @@ class FakeTelegram:
         ch = self._channels[channel_id]
         if not ch.joined or ch.private:
             return
-        for s in self._senders_of(USER_ID):
-            s._push(tl.Updates(updates=updates, users=[], chats=[self._channel_obj(USER_ID, ch)], date=_now(),
-                               seq=0))
+        reached = [s._push(tl.Updates(updates=updates, users=[], chats=[self._channel_obj(USER_ID, ch)], date=_now(),
+                                      seq=0)) for s in self._senders_of(USER_ID)]
+        if any(reached):
+            self._accounts[USER_ID].seen[channel_id] = ch.pts
 
     def _deliver(self, account: _Account, msg: tl.Message) -> tl.Message:
         """A private/basic-group message lands in ``account``'s message box (own id and pts) and is pushed."""
@@ -885,15 +936,30 @@ class FakeTelegram:
                 out.append(self._user_obj(account, u.user_id))
         return out
 
+    def _watching(self, a: _Account) -> list[_Channel]:
+        """The channels whose news reach ``a`` (joined, readable; the bot sees none)."""
+        return [] if a.bot else [ch for ch in self._channels.values() if ch.joined and not ch.private]
+
     def _on_GetStateRequest(self, account, r):
         a = self._accounts[account]
+        for ch in self._watching(a):  # a client starts from here; one with a saved state asks the difference since it
+            a.seen.setdefault(ch.id, ch.pts)
+        self._save()
         return tlu.State(pts=a.pts, qts=a.qts, date=_now(), seq=a.seq, unread_count=0)
 
     def _on_GetDifferenceRequest(self, account, r):
+        """The account's own updates since ``r.pts``, and, as Telegram does, an updateChannelTooLong for
+        each joined channel whose pts moved since ``r.date`` (a client fetches those channels'
+        differences from the pts it saved: how a restarted client learns what channels posted meanwhile)."""
         a = self._accounts[account]
-        if r.pts >= a.pts:
+        news = [ch for ch in self._watching(a) if ch.pts > a.seen.get(ch.id, ch.pts)]
+        a.seen.update((ch.id, ch.pts) for ch in self._watching(a))
+        self._save()
+        if r.pts >= a.pts and not news:
             return tlu.DifferenceEmpty(date=_now(), seq=a.seq)
-        new_messages, other, users, chats = [], [], {}, {}
+        new_messages, users, chats = [], {}, {}
+        other = [tl.UpdateChannelTooLong(channel_id=ch.id) for ch in news]
+        chats.update((ch.id, self._channel_obj(account, ch)) for ch in news)
         for pts, upd in a.log:
             if pts <= r.pts:
                 continue

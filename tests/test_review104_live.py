@@ -1,0 +1,62 @@
+"""helper-104 (hlive): the live path across a restart, end to end through the real TelegramClient
+and the fake server: what Telegram's start-up difference brings, and the notice of the posts found
+at start."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timezone
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.live.service import Service
+from bot.store.db import Store
+
+from .fake_telegram import FakeTelegram, eventually
+from .telegram_fixtures import stop_service
+from .test_live import DESERTION, NEUTRAL, OPTIONS, SHOT, alerts, channels, config, run, start
+
+
+async def start_slowly(fake: FakeTelegram, tmp_path: Path) -> Service:
+    """A service started as `tgwatch run` starts it, whose login check Telegram answers only once
+    the client has nothing more to ask: Telethon's start-up catch-up (getDifference, then the
+    differences of the channels it announces) has run as far as it can before the handlers are
+    put in place, as it does on a real connection, where resolving the channels takes seconds."""
+    login = fake.hold("GetStateRequest")  # what `is_user_authorized` asks of a restarted client
+    user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
+    service = Service(config(tmp_path), Store(tmp_path / "tgwatch.db"), user, scheduler=AsyncIOScheduler(timezone=timezone.utc))
+    starting = asyncio.ensure_future(service.start())
+    await fake.idle()
+    login.set()
+    await starting
+    return service
+
+
+def test_a_post_made_while_stopped_comes_with_the_start_up_difference_and_alerts_once(fake: FakeTelegram, tmp_path: Path,
+                                                                                     fast_updates: None) -> None:
+    """SHOT posts a desertion while tgwatch is stopped, and the start-up poll cannot read any channel
+    (a flood wait of an hour). Telegram's difference for the session's saved pts brings the post:
+    it is stored and alerts at once, not an hour later; the poll, when it can read again, adds nothing."""
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, NEUTRAL)  # pushed: the session saves SHOT's pts at the stop
+            await eventually(lambda: service.store.count("posts") == 1)
+        finally:
+            await stop_service(service)
+        post = fake.publish(SHOT, DESERTION)  # nobody is connected: no push reaches tgwatch
+        fake.flood("GetHistoryRequest", 3600)
+        service = await start_slowly(fake, tmp_path)
+        try:
+            assert "flood wait" in service.ingest.failing[SHOT]  # the start-up poll read nothing
+            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
+            assert service.store.known_hashes([(SHOT, post)])
+            service.user._flood_waited_requests.clear()  # the hour has passed
+            await service.poll()
+            await service.poll()
+            assert len(alerts(fake)) == 2 and service.store.count("posts") == 2
+        finally:
+            await stop_service(service)
+    run(go())
