@@ -28,6 +28,13 @@ ALBUM_MAX = 10  # items in one Telegram album
 ALBUM_FORGET_SECONDS = 600.0  # Telethon's collector of a delivered album is dropped this long after (`forget_albums`)
 
 
+def _unread_alerts_after(high: int | None) -> datetime | None:
+    """When pushed posts of a channel with high-water mark `high` start to alert: a channel never read
+    in order (the first poll has not run or was stopped) alerts, as its backfill does, only on the last
+    day's posts (the start-up difference of a channel newly watched brings posts of any age); else all."""
+    return datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
+
+
 class Events:
     """`Ingest`'s live handlers: `listen` registers them, `forget_albums` bounds Telethon's album
     memory (a mixin: it works on the state `Ingest.__init__` sets)."""
@@ -93,10 +100,11 @@ class Events:
             return
         await self._refresh(w, [event.message])  # a rename shows in the update: links use the new name at once
         post = message_to_post(event.message, w.entity)
-        if post is not None and not self._before_reading(w, post, self.store.high_water(w.id)):
+        high = self.store.high_water(w.id)
+        if post is not None and not self._before_reading(w, post, high):
             # (a channel's difference, asked for after a gap or a stop, also carries posts older than
             # what the first read took: the poll leaves them out, so do pushes)
-            await self._push(post)
+            await self._push(post, alert_after=_unread_alerts_after(high))
 
     async def _late_album_item(self, w: Watched, message: Any) -> None:
         """An album item pushed after the album's Album event stored it (Telegram pushes items from
@@ -148,8 +156,9 @@ class Events:
             return
         await self._refresh(w, event.messages)
         post = album_to_post(event.messages, w.entity)
-        if post is not None and not self._before_reading(w, post, self.store.high_water(w.id)):
-            await self._push(post)
+        high = self.store.high_water(w.id)
+        if post is not None and not self._before_reading(w, post, high):
+            await self._push(post, alert_after=_unread_alerts_after(high))
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged). Any
@@ -181,10 +190,7 @@ class Events:
         high = self.store.high_water(w.id)
         if post.grouped_id is None and self._before_reading(w, post, high):
             return
-        # never read in order yet (the first poll has not run or was stopped): as in a backfill,
-        # only the last day's posts alert (reactions fire edits on posts of any age)
-        after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        await self._push(post, alert_after=after, seen=seen)
+        await self._push(post, alert_after=_unread_alerts_after(high), seen=seen)  # (reactions fire edits on posts of any age)
 
     def _before_reading(self, w: Watched, post: Post, high: int | None) -> bool:
         """An edit (or a reaction) of a post at or below the channel's high-water mark that is not
