@@ -15,7 +15,8 @@ from bot.store.db import Store
 
 from .fake_telegram import USER_ID, FakeTelegram, eventually
 from .telegram_fixtures import stop_service
-from .test_live import DESERTION, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, run, start
+from .test_live import (DESERTION, DESERTION_2, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices,
+                        run, start)
 
 
 async def start_slowly(fake: FakeTelegram, tmp_path: Path) -> Service:
@@ -95,6 +96,39 @@ def test_a_newly_watched_channels_old_posts_in_the_start_up_difference_do_not_al
             await service.sender.deliver()
             assert alerts(fake) == []
         finally:
+            await starting
+            await stop_service(service)
+    run(go())
+
+
+def test_recovered_counts_the_posts_published_while_stopped_however_they_came(fake: FakeTelegram, tmp_path: Path,
+                                                                           fast_updates: None) -> None:
+    """Mash is polled only: a post it made a minute before the stop was not read yet, and is no news
+    the downtime kept from anyone. SHOT's post made while stopped comes with Telegram's start-up
+    difference (here before the history read), Mash's with the read: both are recovered."""
+    async def go() -> None:
+        channels(fake, mash_joined=False)
+        service = await start(fake, tmp_path)
+        try:
+            fake.publish(SHOT, NEUTRAL)  # pushed: the session saves SHOT's pts at the stop
+            await eventually(lambda: service.store.count("posts") == 1)
+            fake.publish(MASH, NEUTRAL, date=datetime.now(timezone.utc) - timedelta(minutes=1))
+        finally:
+            await stop_service(service)
+        shot = fake.publish(SHOT, DESERTION)
+        fake.publish(MASH, DESERTION_2)
+        history = fake.hold("GetHistoryRequest")
+        user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
+        service = Service(config(tmp_path), Store(tmp_path / "tgwatch.db"), user, scheduler=AsyncIOScheduler(timezone=timezone.utc))
+        starting = asyncio.ensure_future(service.start())
+        try:
+            await eventually(lambda: service.store.known_hashes([(SHOT, shot)]))  # the difference, before the read
+            history.set()
+            await starting
+            assert [n for n in notices(fake) if "recovered" in n] == ["recovered 2 posts from 2 channels"]
+            assert service.store.count("posts") == 4
+        finally:
+            history.set()
             await starting
             await stop_service(service)
     run(go())

@@ -30,6 +30,7 @@ from ..rematch import Rematch, Stopped, catch_up
 from ..report.stats import channel_activity, duration, heartbeat_text, status_text
 from ..store.db import Store, StoreError, iso, off_loop
 from .dbfaults import LIVE_BUSY_TIMEOUT, store_down
+from .downtime import downtime, mark_alive, recovered
 from .ingest import Ingest
 from .sender import Sender
 from .session import (
@@ -214,13 +215,16 @@ class Service:
         if self.chat is not None:
             self.chat.listen()  # first: a command that arrives while the rest starts up is not dropped
         await self.ingest.resolve()
+        down = downtime(self.store, [cid for cid in self.ingest.watched if self.store.high_water(cid) is not None])
         self.ingest.listen()
         if self.chat is not None:
             await self.chat.resolve_chats()
         for e in self.rulebook.ruleset.errors:  # once the chats are known: else held for a retry
             await self.sender.notify(f"⚠️ rule file error ({e.takes_out()} is not in use until it is fixed): {e.brief()}")
-        n, m = await self.ingest.reconcile()
+        await self.ingest.reconcile()
         self.last_poll = self.clock()
+        n, m = recovered(self.store, down)  # (some came with Telegram's start-up difference, not the read)
+        self._mark_alive()
         if n:
             await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
         await self.sender.deliver()
@@ -297,7 +301,19 @@ class Service:
             self.warned_behind = False
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
+        self._mark_alive()
         await self.sender.deliver()
+
+    def _mark_alive(self) -> None:
+        """Record that tgwatch runs now (`mark_alive`): the next start counts the posts published
+        after it as recovered. A store that cannot take it now costs a log line; the next poll or
+        the stop records it."""
+        try:
+            mark_alive(self.store, self.clock())
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            log.info("the time tgwatch last ran is not recorded now (database: %s)", down)
 
     async def reload_rules(self) -> None:
         """Rule files edited on disk: a valid set replaces the rules in use; an invalid file never
@@ -372,6 +388,7 @@ class Service:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.ingest.close()
+        self._mark_alive()
         self.pipeline.close()  # saves the story word counts
 
 

@@ -1,0 +1,53 @@
+"""What Telegram published while tgwatch was down: when it was last known running (kept in the
+store), and the posts published since then that the start fetched ("recovered N posts")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..rematch import last_rowid
+from ..store.db import Store, iso
+
+__all__ = ["ALIVE_KEY", "Downtime", "downtime", "mark_alive", "recovered"]
+
+ALIVE_KEY = "live_alive_at"  # meta row: the last time the live service was known running (ISO, UTC)
+
+
+@dataclass(frozen=True)
+class Downtime:
+    """A start's view of the run before it: `since`, when that run was last known running (None:
+    never ran); `rowid`, the newest post stored before this start; `channels`, those read before
+    (a newly watched channel's backfill is no recovery)."""
+
+    since: str | None
+    rowid: int
+    channels: frozenset[int]
+
+
+def mark_alive(store: Store, at: datetime) -> None:
+    """Record that the live service runs at `at` (at start, each poll and the stop)."""
+    store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     [ALIVE_KEY, iso(at)])
+
+
+def downtime(store: Store, channels: Iterable[int]) -> Downtime:
+    """Taken before a start stores anything. A store written by a version that kept no mark gives
+    the time it last stored a post (posts a polled channel made before that version stopped then
+    count too)."""
+    row = store.db.execute("SELECT value FROM meta WHERE key = ?", [ALIVE_KEY]).fetchone()
+    since = row[0] if row else store.db.execute("SELECT max(first_seen) FROM posts").fetchone()[0]
+    return Downtime(since, last_rowid(store), frozenset(channels))
+
+
+def recovered(store: Store, down: Downtime) -> tuple[int, int]:
+    """(posts, channels): the posts published while tgwatch was down that this start stored, by
+    the history read or by Telegram's start-up difference alike; not a polled channel's posts from
+    before the stop, nor a new channel's backfill."""
+    if down.since is None or not down.channels:
+        return 0, 0
+    ids = sorted(down.channels)
+    n, m = store.db.execute(f"SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE rowid > ? AND date >= ? "
+                            f"AND channel_id IN ({','.join('?' * len(ids))})", [down.rowid, down.since, *ids]).fetchone()
+    return int(n), int(m)
