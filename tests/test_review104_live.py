@@ -8,6 +8,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.live.service import Service
@@ -17,6 +18,8 @@ from .fake_telegram import USER_ID, FakeTelegram, eventually
 from .telegram_fixtures import stop_service
 from .test_live import (DESERTION, DESERTION_2, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices,
                         run, start)
+from .test_live_sender_faults import digests, low_rules, refuse_sends
+from .test_review97_chat import weather_reports
 
 
 async def start_slowly(fake: FakeTelegram, tmp_path: Path) -> Service:
@@ -130,5 +133,44 @@ def test_recovered_counts_the_posts_published_while_stopped_however_they_came(fa
         finally:
             history.set()
             await starting
+            await stop_service(service)
+    run(go())
+
+
+@pytest.mark.parametrize("planned", [True, False], ids=["planned", "stored-by-a-version-without-plans"])
+def test_a_digest_in_flight_across_an_upgrade_shows_each_item_once(fake: FakeTelegram, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch, planned: bool) -> None:
+    """A digest of 25 stories went out in messages of 10 (an older version's split); its first
+    message reached the chat, then Telegram asked to wait an hour, and tgwatch was stopped and
+    upgraded to one that sends 20 a message. Part 0 was now another message under the random_id
+    of the one sent: items 11 to 16 never reached the chat. The chat ends with each story once."""
+    import bot.live.sender as sender_module
+    from bot.live.digestplan import forget_plan
+
+    async def go() -> None:
+        channels(fake)
+        rules = low_rules(tmp_path)
+        monkeypatch.setattr(sender_module, "DIGEST_ITEMS", 10)
+        service = await start(fake, tmp_path, rules=rules)
+        try:
+            for i, text in enumerate(weather_reports(25)):
+                fake.publish(SHOT if i % 2 else MASH, text)
+            await eventually(lambda: service.store.count("alerts") == 25, timeout=30)
+            refuse_sends(fake, lambda r: bool(digests(fake)) and "Digest" in r.message, 420, "FLOOD_WAIT_3600")
+            await service.sender.send_digest()
+            assert len(digests(fake)) == 1
+            if not planned:
+                forget_plan(service.store, 1)
+        finally:
+            await stop_service(service)
+        del fake._on_SendMessageRequest  # the hour has passed
+        monkeypatch.setattr(sender_module, "DIGEST_ITEMS", 20)
+        service = await start(fake, tmp_path, rules=rules)
+        try:
+            await service.sender.send_digest()
+            links = [e.url for m in digests(fake) for e in m.entities or [] if getattr(e, "url", None)]
+            assert len(links) == 25 and len(set(links)) == 25
+            assert [r["sent_at"] is not None for r in service.store.db.query("SELECT sent_at FROM digests")] == [True]
+        finally:
             await stop_service(service)
     run(go())

@@ -38,6 +38,7 @@ from ..config import chat_topic
 from ..store.db import Store, iso
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
+from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan, shown_in_every_chat
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
@@ -839,6 +840,7 @@ class Sender:
         reached = sorted({chat for chat, _ in self._digest_out.get(did, set())})
         marks = ",".join("?" * len(ids))
         with self.store.transaction():  # first: a store that cannot take it now leaves the digest as it was
+            forget_plan(self.store, did)
             if reached:
                 self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
             else:
@@ -882,23 +884,22 @@ class Sender:
             if self._paused() or (due is not None and self._waiting(due)):
                 break  # oldest first: a newer digest waits behind an older one
             ids = json.loads(str(row["alert_ids"]))
-            parts = _digest_parts(_digest_alerts(self.store, ids, self.titles), self.tz)
+            plan = self._digest_plan(did, ids)
             failure: Exception | None = None
             try:
                 for chat in self.chats:
                     try:
                         peer = await self._peer(chat)
                         out = self._digest_out.setdefault(did, set())
-                        for k, part in enumerate(parts):
+                        for k, part in enumerate(plan.parts):
                             if (chat, k) in out:
                                 continue  # sent on an earlier try (a resend would cost Telethon's retries)
-                            rid = _digest_rid(int(row["random_id"]), peer, chat, k)  # type: ignore[arg-type]
+                            rid = _digest_rid(plan.random_id, peer, chat, k)
                             mid, _ = await self._send(peer, part.text, part.entities, rid, silent=True,
                                                       markup=self._digest_markup(part),
                                                       what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))
                             out.add((chat, k))
-                            self._digest_items.append((chat, rid, mid, [(a.id, a.deleted_at is not None, n)
-                                                                        for n, a in part.items]))
+                            self._digest_items.append((chat, rid, mid, [(aid, gone, n) for n, aid, gone in part.items]))
                             self._record_digest_items()
                     except (errors.FloodError, *_NETWORK):
                         raise
@@ -917,7 +918,9 @@ class Sender:
                 log.warning("digest %d not sent (network problem: %s); retried on the next pass", did, type(e).__name__)
                 break
             if failure is None:
-                self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+                with self.store.transaction():
+                    self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+                    forget_plan(self.store, did)
                 self._digest_out.pop(did, None)
                 self._digest_tries.pop(did, None)
                 self._digest_due.pop(did, None)
@@ -934,12 +937,33 @@ class Sender:
             break
         return sent
 
-    def _digest_markup(self, part: _DigestPart) -> Any:
+    def _digest_markup(self, part: PlannedPart) -> Any:
         """The triage buttons under a digest message, a row per item it carries, numbered as the
         digest numbers them; None where alerts carry none (sent by the user account, not the bot)."""
         if self.buttons is None or not part.items:
             return None
-        return self.client.build_reply_markup(digest_buttons([(n, a.id) for n, a in part.items]))
+        return self.client.build_reply_markup(digest_buttons([(n, aid) for n, aid, _ in part.items]))
+
+    def _plan(self, alert_ids: list[int], random_id: int) -> Plan:
+        """The messages a digest of `alert_ids` goes out as (`_digest_parts`), to be kept (`save_plan`)."""
+        alerts = _digest_alerts(self.store, alert_ids, self.titles)
+        parts = _digest_parts(alerts, self.tz) if alerts else []
+        return Plan(random_id, [PlannedPart(p.text, p.entities, [(n, a.id, a.deleted_at is not None) for n, a in p.items])
+                                for p in parts])
+
+    def _digest_plan(self, did: int, alert_ids: list[int]) -> Plan:
+        """The digest's plan, kept since it was collected. One stored by a version that kept none gets
+        one now, of the items not recorded as shown in every chat, under a random_id of its own: that
+        version's parts were split otherwise, and their random_ids must not stand for these (an item
+        shown in one chat and not another is shown there again: never lost)."""
+        plan = load_plan(self.store, did)
+        if plan is None:
+            shown = shown_in_every_chat(self.store, alert_ids, self.chats, DIGEST_PART)
+            plan = self._plan([i for i in alert_ids if i not in shown], secrets.randbits(62))
+            save_plan(self.store, did, plan)
+            log.info("digest %d was stored by an earlier version: %d of its %d stories are sent (the rest were shown)",
+                     did, len(alert_ids) - len(shown), len(alert_ids))
+        return plan
 
     def _record_digest_items(self) -> None:
         """Store which digest message (chat, part) carried each alert, and whether the item already
@@ -1057,9 +1081,11 @@ class Sender:
             live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
             for r in rows:
                 self.store.mark_alert(int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))  # type: ignore[arg-type]
-            if live:
-                self.store.db.execute("INSERT INTO digests (created_at, alert_ids, random_id) VALUES (?,?,?)",
-                                      [iso(now), json.dumps([r["id"] for r in live]), secrets.randbits(62)])
+            if live:  # its messages are fixed now, with it (`digestplan`)
+                ids, base = [int(r["id"]) for r in live], secrets.randbits(62)  # type: ignore[arg-type]
+                did = self.store.db.execute("INSERT INTO digests (created_at, alert_ids, random_id) VALUES (?,?,?)",
+                                            [iso(now), json.dumps(ids), base]).lastrowid
+                save_plan(self.store, int(did), self._plan(ids, base))  # type: ignore[arg-type]
         return len(live)
 
 
