@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.live.service import Service
 from bot.store.db import Store
 
-from .fake_telegram import USER_ID, FakeTelegram, eventually
+from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import stop_service
 from .test_live import (DESERTION, DESERTION_2, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices,
                         run, start)
@@ -78,7 +78,7 @@ def test_a_newly_watched_channels_old_posts_in_the_start_up_difference_do_not_al
         service = await start(fake, tmp_path, channels=("shot_shot", "mash"))
         try:
             fake.publish(TOPOR, NEUTRAL)  # pushed: the client now keeps Topor's pts
-            await eventually(lambda: fake._accounts[USER_ID].seen.get(TOPOR))
+            await eventually(lambda: TOPOR in service.user._message_box.map)  # (Telethon 1.45's state of each channel)
             await service.poll()
         finally:
             await stop_service(service)
