@@ -342,6 +342,29 @@ def test_csv_for_excel_never_holds_a_formula(sample: Sample, tmp_path: Path) -> 
     texts = {row["message_id"]: row for row in rows}
     assert texts["71"]["text"] == "'=HYPERLINK(\"http://evil.example\",\"дезертир\")"
     assert texts["72"]["text"] == "'-дезертир задержан" and texts["72"]["channel_title"] == "'+Канал"
-    # without --bom (for programs, not spreadsheets) the text is exactly what the channel wrote
-    plain = {row["message_id"]: row for row in csv_rows(run("export", "--db", sample.db).stdout)}
+    # --no-escape-formulas (for programs, not spreadsheets): the text is exactly what the channel wrote
+    plain = {row["message_id"]: row for row in csv_rows(run("export", "--db", sample.db, "--no-escape-formulas").stdout)}
     assert plain["71"]["text"].startswith("=HYPERLINK(") and plain["72"]["channel_title"] == "+Канал"
+
+
+def test_csv_without_bom_is_safe_in_a_spreadsheet_too(sample: Sample, tmp_path: Path) -> None:
+    """LibreOffice and Google Sheets read UTF-8 without a BOM, and evaluate a cell that starts with
+    = + - @ as they open the file: a CSV without --bom quoted nothing, so a channel's
+    «=HYPERLINK(...)» was a live formula there. Every CSV is now safe unless --no-escape-formulas."""
+    from .test_cli_filters import add_posts, post
+
+    add_posts(sample.db, tmp_path, [post(1800000009, "@канал", 71, '=HYPERLINK("http://evil.example","дезертир")'),
+                                    post(1800000009, "+Канал", 72, "-дезертир задержан")])
+    for args in ((), ("-o", tmp_path / "out.csv")):
+        r = run("export", "--db", sample.db, *args)
+        assert r.exit_code == 0, r.output
+        text = (tmp_path / "out.csv").read_text(encoding="utf-8") if args else r.stdout
+        rows = {row["message_id"]: row for row in csv_rows(text)}
+        assert not [v for row in rows.values() for v in row.values() if v[:1] in ("=", "+", "-", "@")]
+        assert rows["71"]["text"].startswith("'=HYPERLINK(") and rows["72"]["channel_title"] == "'+Канал"
+        assert rows["72"]["text"] == "'-дезертир задержан"
+    # JSON Lines is for programs: exact, and the option is refused there rather than ignored
+    lines = [json.loads(line) for line in run("export", "--db", sample.db, "--format", "jsonl").stdout.splitlines()]
+    assert {x["message_id"]: x["text"] for x in lines}[72] == "-дезертир задержан"
+    assert_clean_error(run("export", "--db", sample.db, "--format", "jsonl", "--no-escape-formulas"),
+                       "--no-escape-formulas is for CSV only")

@@ -53,9 +53,12 @@ log = logging.getLogger(__name__)
 @click.option("--all-posts", is_flag=True, help="Every stored post, not only the matched ones.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Output file (stdout when omitted).")
 @click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
+@click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
+              help="CSV: a cell that starts like a formula (= + - @) gets a leading ' so a spreadsheet "
+                   "shows it as text; --no-escape-formulas keeps every cell exactly as stored (for programs).")
 def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tuple[str, ...],
            since: datetime | None, until: datetime | None, search: tuple[str, ...], all_posts: bool,
-           output: str | None, bom: bool) -> None:
+           output: str | None, bom: bool, escape: bool) -> None:
     """Export stored posts with their matches, story and forward origin, oldest first.
 
     Only posts a rule currently matches, unless --all-posts. CSV and JSON Lines go to stdout
@@ -79,6 +82,8 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         fail("--format xlsx needs -o FILE.xlsx (a workbook cannot go to the terminal)")
     if bom and fmt != "csv":
         fail(f"--bom is for CSV only (not {fmt})")
+    if not escape and fmt != "csv":  # JSON Lines is always exact, and an Excel cell is never a formula
+        fail(f"--no-escape-formulas is for CSV only (not {fmt}: its cells are never formulas)")
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
@@ -89,7 +94,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
                                 search=typed_query(search) if search else None, all_posts=all_posts)
         cut: Counter[str] = Counter()  # cells too long for Excel, by column
         try:
-            n = _write(rows, fmt, output, bom, cut)
+            n = _write(rows, fmt, output, bom, cut, escape=escape)
         except SearchError as e:
             fail(f"--search: {e}")
         except BrokenPipeError:  # `tgwatch export | head`: the reader has had enough
@@ -137,30 +142,31 @@ def _check_output(output: str, db_path: str) -> None:
 
 
 def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool,
-           cut: Counter[str] | None = None) -> int:
+           cut: Counter[str] | None = None, *, escape: bool = True) -> int:
     """Write to `output` through a temporary file renamed at the end (no half-written file on
-    error), or to stdout as UTF-8 whatever the locale; xlsx cells cut are counted in `cut`."""
+    error), or to stdout as UTF-8 whatever the locale; xlsx cells cut are counted in `cut`;
+    `escape`: CSV cells that start like a formula are quoted as text."""
     rows = _first_checked(rows)
     if output is None:
         binary = getattr(sys.stdout, "buffer", None)
         if binary is None:  # stdout replaced by a text-only stream: write to it as it is
             if bom:
                 sys.stdout.write("\ufeff")
-            return write_csv(rows, sys.stdout, excel=bom) if fmt == "csv" else write_jsonl(rows, sys.stdout)
+            return write_csv(rows, sys.stdout, excel=escape) if fmt == "csv" else write_jsonl(rows, sys.stdout)
         sys.stdout.flush()
         stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
         try:
-            return write_csv(rows, stream, excel=bom) if fmt == "csv" else write_jsonl(rows, stream)
+            return write_csv(rows, stream, excel=escape) if fmt == "csv" else write_jsonl(rows, stream)
         finally:
             stream.flush()
             stream.detach()
     target = Path(output)
     if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
-        return _write_file(rows, fmt, target, bom, cut)
+        return _write_file(rows, fmt, target, bom, cut, escape=escape)
     target = target.resolve()  # through a link: the file it names is replaced, the link kept
     tmp = target.with_name(f".{target.name}.part")
     try:
-        n = _write_file(rows, fmt, tmp, bom, cut)
+        n = _write_file(rows, fmt, tmp, bom, cut, escape=escape)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -169,12 +175,12 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
 
 
 def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool,
-                cut: Counter[str] | None = None) -> int:
+                cut: Counter[str] | None = None, *, escape: bool = True) -> int:
     """Write the rows to `path` in `fmt`; returns how many (xlsx cells cut counted in `cut`)."""
     if fmt == "xlsx":
         return write_xlsx(rows, path, cut)
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-        return write_csv(rows, f, excel=bom) if fmt == "csv" else write_jsonl(rows, f)
+        return write_csv(rows, f, excel=escape) if fmt == "csv" else write_jsonl(rows, f)
 
 
 def _first_checked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

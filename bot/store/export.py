@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Sequence
 
 from .read import EXPORT_FIELDS
 
@@ -46,23 +46,24 @@ def _cell(value: Any, excel: bool = False) -> Any:
     return value
 
 
-def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, excel: bool = False) -> int:
-    """Rows as CSV with a header (lists joined with "; "); returns how many rows. `excel`: for a
-    spreadsheet (the file has a BOM), so text that starts like a formula is quoted as text."""
+def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, excel: bool = False,
+              fields: Sequence[str] = EXPORT_FIELDS) -> int:
+    """Rows as CSV with a header of `fields` (lists joined with "; "); returns how many rows.
+    `excel`: for a spreadsheet, so text that starts like a formula is quoted as text."""
     w = csv.writer(f)
-    w.writerow(EXPORT_FIELDS)
+    w.writerow(fields)
     n = 0
     for row in rows:
-        w.writerow([_cell(row[k], excel) for k in EXPORT_FIELDS])
+        w.writerow([_cell(row[k], excel) for k in fields])
         n += 1
     return n
 
 
-def write_jsonl(rows: Iterable[dict[str, Any]], f: IO[str]) -> int:
-    """Rows as JSON Lines (rules, terms and matched as JSON lists); returns how many rows."""
+def write_jsonl(rows: Iterable[dict[str, Any]], f: IO[str], *, fields: Sequence[str] = EXPORT_FIELDS) -> int:
+    """Rows as JSON Lines, one object of `fields` a line (lists as JSON lists); returns how many rows."""
     n = 0
     for row in rows:
-        f.write(json.dumps({k: row[k] for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
+        f.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
         n += 1
     return n
 
