@@ -9,12 +9,12 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 import click
 
 from ..store.export import FORMATS, XLSX_MAX_CHARS, write_csv, write_jsonl, write_xlsx
-from ..store.read import SearchError, iter_export_rows
+from ..store.read import EXPORT_FIELDS, SearchError, iter_export_rows
 from .common import (
     CHANNEL_FORMS,
     DEFAULT_DB,
@@ -33,9 +33,24 @@ from .common import (
     typed_query,
 )
 
-__all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "FORMATS"]
+__all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "write_stdout", "check_csv_options", "BOM", "ESCAPE",
+           "FORMATS"]
 
 log = logging.getLogger(__name__)
+
+# the CSV options, as `export` and `stories --format csv` take them
+BOM = click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
+ESCAPE = click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
+                      help="CSV: a cell that starts like a formula (= + - @) gets a leading ' so a spreadsheet "
+                           "shows it as text; --no-escape-formulas keeps every cell exactly as stored (for programs).")
+
+
+def check_csv_options(fmt: str, bom: bool, escape: bool) -> None:
+    """Exit with one line when --bom or --no-escape-formulas comes with a format other than CSV."""
+    if bom and fmt != "csv":
+        fail(f"--bom is for CSV only (not {fmt})")
+    if not escape and fmt != "csv":  # JSON Lines is always exact, and an Excel cell is never a formula
+        fail(f"--no-escape-formulas is for CSV only (not {fmt}: its cells are never formulas)")
 
 
 @click.command()
@@ -52,10 +67,8 @@ log = logging.getLogger(__name__)
                    '--search "сбежал из части" is that phrase, --search сбежал --search части both words anywhere.')
 @click.option("--all-posts", is_flag=True, help="Every stored post, not only the matched ones.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Output file (stdout when omitted).")
-@click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
-@click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
-              help="CSV: a cell that starts like a formula (= + - @) gets a leading ' so a spreadsheet "
-                   "shows it as text; --no-escape-formulas keeps every cell exactly as stored (for programs).")
+@BOM
+@ESCAPE
 def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tuple[str, ...],
            since: datetime | None, until: datetime | None, search: tuple[str, ...], all_posts: bool,
            output: str | None, bom: bool, escape: bool) -> None:
@@ -80,10 +93,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         fmt = suffix if suffix in FORMATS else "csv"
     if fmt == "xlsx" and not output:
         fail("--format xlsx needs -o FILE.xlsx (a workbook cannot go to the terminal)")
-    if bom and fmt != "csv":
-        fail(f"--bom is for CSV only (not {fmt})")
-    if not escape and fmt != "csv":  # JSON Lines is always exact, and an Excel cell is never a formula
-        fail(f"--no-escape-formulas is for CSV only (not {fmt}: its cells are never formulas)")
+    check_csv_options(fmt, bom, escape)
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
@@ -148,18 +158,7 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     `escape`: CSV cells that start like a formula are quoted as text."""
     rows = _first_checked(rows)
     if output is None:
-        binary = getattr(sys.stdout, "buffer", None)
-        if binary is None:  # stdout replaced by a text-only stream: write to it as it is
-            if bom:
-                sys.stdout.write("\ufeff")
-            return write_csv(rows, sys.stdout, excel=escape) if fmt == "csv" else write_jsonl(rows, sys.stdout)
-        sys.stdout.flush()
-        stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
-        try:
-            return write_csv(rows, stream, excel=escape) if fmt == "csv" else write_jsonl(rows, stream)
-        finally:
-            stream.flush()
-            stream.detach()
+        return write_stdout(rows, fmt, bom=bom, escape=escape)
     target = Path(output)
     if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
         return _write_file(rows, fmt, target, bom, cut, escape=escape)
@@ -174,13 +173,36 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     return n
 
 
+def write_stdout(rows: Iterable[dict[str, Any]], fmt: str, *, bom: bool = False, escape: bool = True,
+                 fields: Sequence[str] = EXPORT_FIELDS) -> int:
+    """Write the rows to stdout as CSV or JSON Lines of `fields`, in UTF-8 whatever the locale;
+    returns how many. A reader that goes away raises BrokenPipeError."""
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:  # stdout replaced by a text-only stream: write to it as it is
+        if bom:
+            sys.stdout.write("\ufeff")
+        return _write_text(rows, fmt, sys.stdout, escape, fields)
+    sys.stdout.flush()
+    stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
+    try:
+        return _write_text(rows, fmt, stream, escape, fields)
+    finally:
+        stream.flush()
+        stream.detach()
+
+
+def _write_text(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str], escape: bool,
+                fields: Sequence[str] = EXPORT_FIELDS) -> int:
+    return write_csv(rows, f, excel=escape, fields=fields) if fmt == "csv" else write_jsonl(rows, f, fields=fields)
+
+
 def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool,
                 cut: Counter[str] | None = None, *, escape: bool = True) -> int:
     """Write the rows to `path` in `fmt`; returns how many (xlsx cells cut counted in `cut`)."""
     if fmt == "xlsx":
         return write_xlsx(rows, path, cut)
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-        return write_csv(rows, f, excel=escape) if fmt == "csv" else write_jsonl(rows, f)
+        return _write_text(rows, fmt, f, escape)
 
 
 def _first_checked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

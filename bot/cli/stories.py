@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..store.counts import story_counts
-from ..store.read import count_stories, stored_range, story_detail, top_stories
+from ..store.export import STORY_FIELDS, story_records
+from ..store.read import StoryRow, count_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
     CHANNEL_FORMS,
@@ -25,18 +26,22 @@ from .common import (
     WHEN_FORMS,
     Count,
     DEFAULT_DB,
+    broken_pipe,
     check_channels,
     check_rules,
     check_span,
+    err,
     note_outside_stored,
     open_store,
     out,
     shown_until,
 )
+from .export import BOM, ESCAPE, check_csv_options, write_stdout
 
 __all__ = ["stories", "story", "cut_middle", "cut_names"]
 
 DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
+_FORMATS = ("table", "csv", "jsonl")
 
 
 def _day_before(when: datetime) -> datetime:
@@ -134,8 +139,13 @@ class _Names:
 @click.option("--min-size", default=2, show_default=True, type=Count(1),
               help="Only stories of at least this many posts (1 lists single posts too).")
 @click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many stories.")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,
+              help="csv or jsonl: one story a row (the columns named as export's), streamed, for a pager, "
+                   "a spreadsheet or a program; the period and counts go to stderr.")
+@BOM
+@ESCAPE
 def stories(db_path: str, since: datetime | None, until: datetime | None, rules: tuple[str, ...],
-            channels: tuple[str, ...], min_size: int, limit: int) -> None:
+            channels: tuple[str, ...], min_size: int, limit: int, fmt: str, bom: bool, escape: bool) -> None:
     """The largest recent stories (posts folded together: forwards, copies, rewordings), biggest
     first, with their channels and first post (its link kept whole). Stories of one post are left
     out unless --min-size 1. Exit 0 when some were found, 1 when none were.
@@ -144,6 +154,7 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
     post (a replayed history is not empty), or up to --until; the first line names the period.
     A story is listed whole when any of its posts falls in the period.
     """
+    check_csv_options(fmt, bom, escape)
     check_span(since, until)
     store = open_store(db_path, must_exist=True)
     try:
@@ -171,11 +182,18 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
     if default:
         period += (" (the last day up to " + ("--until" if until else "the newest stored post")
                    + "; --since and --until for another period)")
+    if fmt != "table":
+        _write_rows(rows, fmt, bom, escape)
+        c = err()  # the period and counts beside the rows, not among them
     if not rows:
         c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + f" {period}"
                 + (f" matched by {', '.join(rules)}" if rules else "") + (" of those channels" if channels else "")
                 + (" (--min-size 1 lists single posts too)" if min_size == 2 else ""), markup=False)
         sys.exit(1)
+    if fmt != "table":
+        c.print(f"{len(rows):,} stor{'y' if len(rows) == 1 else 'ies'} {period}", markup=False)
+        _note_limit(len(rows), total, min_size)
+        return
     c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
     table = Table(show_lines=False, expand=True)
     links = [r.first_link for r in rows]
@@ -209,9 +227,23 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
         table.add_row(Text(f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}"), Text(printable(first)),
                       _Names([name(t) for _, t in r.channels], every), Text(printable(head)))
     c.print(table)
-    if total > len(rows):
-        click.echo(f"{len(rows):,} of {total:,} stories" + (f" of {min_size}+ posts" if min_size > 1 else "")
-                   + f" (the largest {len(rows):,}; use --limit for more)", err=True)
+    _note_limit(len(rows), total, min_size)
+
+
+def _note_limit(shown: int, total: int, min_size: int) -> None:
+    """On stderr, when --limit left some stories out: how many there are (a list cut at 20 reads as all)."""
+    if total > shown:
+        click.echo(f"{shown:,} of {total:,} stories" + (f" of {min_size}+ posts" if min_size > 1 else "")
+                   + f" (the largest {shown:,}; use --limit for more)", err=True)
+
+
+def _write_rows(rows: list[StoryRow], fmt: str, bom: bool, escape: bool) -> None:
+    """The stories to stdout as CSV or JSON Lines (`STORY_FIELDS`), streamed: the rich table takes
+    about a millisecond a row, which a pager, a spreadsheet or a program has no use for."""
+    try:
+        write_stdout(story_records(rows), fmt, bom=bom, escape=escape, fields=STORY_FIELDS)
+    except BrokenPipeError:  # `tgwatch stories --format csv | head`
+        broken_pipe()
 
 
 class StoryId(click.ParamType):

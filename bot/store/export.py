@@ -1,6 +1,7 @@
 """Export files: stored rows to CSV, JSON Lines or Excel, streaming in constant memory.
 
-The CLI's `tgwatch export` and the chat's /export both write through these."""
+The CLI's `tgwatch export` and the chat's /export both write through these, and `tgwatch stories
+--format csv|jsonl` its stories (`story_records`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
-from typing import IO, Any, Iterable, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence
 
-from .read import EXPORT_FIELDS
+from .read import EXPORT_FIELDS, StoryRow
 
-__all__ = ["FORMATS", "LIST_SEPARATOR", "XLSX_MAX_CHARS", "write_csv", "write_jsonl", "write_xlsx"]
+__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "story_records", "write_csv", "write_jsonl",
+           "write_xlsx"]
 
 FORMATS = ("csv", "jsonl", "xlsx")
 LIST_SEPARATOR = "; "
@@ -29,6 +31,22 @@ _XLSX_WIDTHS = {
     "forward_origin": 22, "deleted_at": 21,
 }
 
+
+# a story as `stories --format csv|jsonl` writes it: named as the export's story columns, so the two join on story_id
+STORY_FIELDS: tuple[str, ...] = (
+    "story_id", "story_size", "first_date", "last_date", "story_first", "first_channel", "channels", "channel_ids",
+    "headline",
+)
+
+
+def story_records(rows: Iterable[StoryRow]) -> Iterator[dict[str, Any]]:
+    """Each story as a dict of `STORY_FIELDS` (channels as lists; the headline is the first post's
+    first line, whole), for `write_csv` and `write_jsonl`."""
+    for r in rows:
+        yield {"story_id": r.id, "story_size": r.size, "first_date": r.first_date, "last_date": r.last_date or None,
+               "story_first": r.first_link or None, "first_channel": r.first_title or None,
+               "channels": [t for _, t in r.channels], "channel_ids": [c for c, _ in r.channels],
+               "headline": r.first_text.strip().split("\n", 1)[0].strip()}
 
 
 # What makes a spreadsheet read a cell as a formula (OWASP's list): a channel's post that starts
