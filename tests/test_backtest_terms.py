@@ -125,7 +125,7 @@ def test_backtest_counts_every_or_branch_that_holds_and_alone_is_what_dropping_t
     db = make_store(tmp_path, KOVER_TEXTS)
     r = run("rules", "backtest", rule_file(tmp_path, KOVER, "kover.toml"), "--db", db, "--samples", "0")
     assert r.exit_code == 0, r.output
-    rows = [" ".join(line.strip("│ ").split()) for line in r.stdout.split("hits per term")[1].splitlines()]
+    rows = [" ".join(line.strip("│ ").split()) for line in r.stdout.split("hits per term")[1].split("hits per channel")[0].splitlines()]
     assert [row.split(" │ ")[:3] for row in rows if row.count("│") >= 3] == [
         ["ковер", "2", "1"], ["план", "2", "1"], ['"план Ковёр"', "1", "0"]], rows
     assert "hit nothing" not in r.stdout

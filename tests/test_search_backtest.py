@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.cli import cli
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.post import Post
@@ -210,7 +213,35 @@ def test_backtest_headline_gives_the_share_and_the_busiest_day(sample: Sample) -
     for p in sample.matched("desertion"):
         days[p.post.date.strftime("%Y-%m-%d")] = days.get(p.post.date.strftime("%Y-%m-%d"), 0) + 1
     share = f"{100 * n / total:.0f}%"
-    assert f"{n} of {total} stored posts matched ({share}; on {len(days)} days, up to {max(days.values())} a day)" in r.stdout
+    stored = sorted(p.post.date.date() for p in sample.processed)
+    span = (stored[-1] - stored[0]).days + 1
+    assert (f"{n} of {total} stored posts matched ({share}; on {len(days)} of {span} days, "
+            f"up to {max(days.values())} a day)") in r.stdout
+
+
+def test_backtest_per_day_lists_the_days_without_hits_too(tmp_path: Path) -> None:
+    """Only the days with hits were listed: 1 hit on 1 March and 1 on 6 March read as two days in a
+    row. Every day of the span is now there, a run of days without a hit in one row, split where
+    stored posts stop (0 stored: a gap in the store, not a quiet spell)."""
+    from .test_replay import HIT_TEXT
+
+    quiet = "Погода в Москве: без осадков"
+    posts = [("2026-03-01T09:00:00Z", HIT_TEXT), ("2026-03-01T10:00:00Z", quiet), ("2026-03-02T10:00:00Z", quiet),
+             ("2026-03-03T10:00:00Z", quiet), ("2026-03-06T10:00:00Z", HIT_TEXT)]
+    feed, db = tmp_path / "feed.jsonl", tmp_path / "t.db"
+    feed.write_text("".join(json.dumps({"channel_id": 1700000001, "channel_title": "Канал", "message_id": k + 1,
+                                        "date": when, "text": text}, ensure_ascii=False) + "\n"
+                            for k, (when, text) in enumerate(posts)), encoding="utf-8")
+    assert run("replay", feed, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+    r = CliRunner().invoke(cli, ["rules", "backtest", "desertion", "--db", str(db), "--rules", str(ROOT / "rules"),
+                                 "--samples", "0"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    assert "2 of 5 stored posts matched (40%; on 2 of 6 days, up to 1 a day)" in r.stdout
+    table = r.stdout.split("hits per day")[1]
+    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in table.splitlines() if line.startswith("│")]
+    assert rows == [["2026-03-01", "1", "2"], ["2026-03-02 – 2026-03-03 (2 days)", "0", "2"],
+                    ["2026-03-04 – 2026-03-05 (2 days)", "0", "0"], ["2026-03-06", "1", "1"]]
+    assert "(0: none stored, not a quiet spell)" in table
 
 
 def test_backtest_warns_when_the_rule_watches_no_stored_channel(sample: Sample, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +23,7 @@ from ..alert.outbox import snippet
 from ..match.explain import matched_words
 from ..match.matcher import Match
 from ..match.rules import DISABLED, Rule, channel_key, channel_title_key
-from ..store.backtest import Backtest, TermHits, run_backtest
+from ..store.backtest import Backtest, DayRow, TermHits, run_backtest
 from ..store.db import Store
 from ..store.read import count_posts
 from ..text import printable
@@ -142,6 +142,14 @@ def _warn_out_of_scope(store: Store, rules: list[Rule], groups: dict[str, tuple[
                              style="yellow"))
 
 
+def _day_count(d: DayRow) -> int:
+    """How many days a row of the hits per day stands for."""
+    try:
+        return 1 + (date.fromisoformat(d.last) - date.fromisoformat(d.first)).days
+    except ValueError:  # a stored date that is no day: a row of its own
+        return 1
+
+
 def _share(part: int, whole: int) -> str:
     """part of whole as a percentage a reader can compare: 19%, 0.45%."""
     pct = 100 * part / whole if whole else 0.0
@@ -153,7 +161,9 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     c = out()
     head = f"{r.matched_posts} of {r.posts} stored posts matched"
     if r.matched_posts:
-        head += f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} days, up to {max(r.by_day.values())} a day)"
+        span = sum(map(_day_count, r.day_rows()))
+        head += (f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} of {span} days, "
+                 f"up to {max(r.by_day.values())} a day)")
     c.print(Text(head, style="bold"))
     rules = Table(title="hits per rule", title_justify="left")
     for col in ("rule", "hits", "stored now", "new", "gone"):
@@ -173,14 +183,22 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     for (cid, title), n in sorted(r.by_channel.items(), key=lambda kv: (-kv[1], kv[0])):
         channels.add_row(printable(title), str(cid), str(n))
     c.print(channels)
-    days = Table(title="hits per day", title_justify="left")
-    days.add_column("day")
-    days.add_column("posts", justify="right")
-    days.add_column("", no_wrap=True)
+    # every day of the span, a run of days without a hit in one row: listing only the days with
+    # hits made 3 hits on 3 days in a month read as a steady trend
+    table = Table(title="hits per day", title_justify="left")
+    table.add_column("day")
+    table.add_column("posts", justify="right")
+    table.add_column("stored", justify="right")
+    table.add_column("", no_wrap=True)
     top = max(r.by_day.values())
-    for day, n in sorted(r.by_day.items()):
-        days.add_row(day, str(n), "█" * max(1, round(20 * n / top)))
-    c.print(days)
+    rows = r.day_rows()
+    for d in rows:
+        n = _day_count(d)
+        when = d.first if n == 1 else f"{d.first} – {d.last} ({n} days)"
+        table.add_row(when, str(d.hits), str(d.posts), "█" * max(1, round(20 * d.hits / top)) if d.hits else "")
+    c.print(table)
+    c.print(Text("posts: posts the rules matched; stored: the stored posts backtested"
+                 + (" (0: none stored, not a quiet spell)" if any(not d.posts for d in rows) else ""), style="dim"))
     if r.samples:
         c.print(Text(f"latest {len(r.samples)} hits", style="bold"))
     for post, matches in reversed(r.samples):

@@ -8,7 +8,7 @@ import json
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from ..match.branches import Branches
@@ -20,7 +20,7 @@ from .db import Store, iso
 from .read import StoredPost, iter_posts, resolve_channels
 from .schema import stored_links
 
-__all__ = ["Backtest", "TermHits", "run_backtest", "stored_term_hits"]
+__all__ = ["Backtest", "DayRow", "TermHits", "run_backtest", "stored_term_hits"]
 
 
 @dataclass
@@ -53,6 +53,15 @@ class TermHits:
         return sorted((t for t in terms.values() if t.posts), key=lambda t: -t.posts)
 
 
+class DayRow(NamedTuple):
+    """A row of the hits per day: one day, or a run of days without a hit (`first` to `last`)."""
+
+    first: str  # YYYY-MM-DD
+    last: str  # the same day, or the run's last
+    hits: int  # posts matched
+    posts: int  # posts backtested (stored) in these days
+
+
 @dataclass
 class Backtest:
     """What a set of rules would have matched in the store."""
@@ -63,11 +72,29 @@ class Backtest:
     matched_posts: int = 0
     by_channel: Counter[tuple[int, str]] = field(default_factory=Counter)  # (id, name) -> posts matched
     by_day: Counter[str] = field(default_factory=Counter)  # YYYY-MM-DD -> posts matched
+    posts_by_day: Counter[str] = field(default_factory=Counter)  # YYYY-MM-DD -> posts backtested
     samples: deque[tuple[StoredPost, list[Match]]] = field(default_factory=deque)
     stored: Counter[str] = field(default_factory=Counter)  # rule -> posts the store has as matched
     gained: Counter[str] = field(default_factory=Counter)  # matched now, not in the store
     lost: Counter[str] = field(default_factory=Counter)  # in the store, not matched now
     terms: dict[str, dict[str, TermHits]] = field(default_factory=dict)  # rule -> term (as hits name it) -> counts
+
+    def day_rows(self) -> list[DayRow]:
+        """Every day from the first backtested post's to the last's, oldest first: a day with hits
+        alone, a run of days without one folded into one row (split where stored posts stop or
+        start), so a trend reads right and a gap in the store is not read as a quiet spell."""
+        days = sorted(self.posts_by_day)
+        if not days:
+            return []
+        rows: list[DayRow] = []
+        for day in _days(days[0], days[-1]):
+            hits, posts = self.by_day.get(day, 0), self.posts_by_day.get(day, 0)
+            last = rows[-1] if rows else None
+            if not hits and last and not last.hits and bool(last.posts) == bool(posts):
+                rows[-1] = last._replace(last=day, posts=last.posts + posts)
+            else:
+                rows.append(DayRow(day, day, hits, posts))
+        return rows
 
 
 def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str | int] = (),
@@ -86,6 +113,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
     stored = _stored_matches(store, result.rules, channel_ids, since, until)
     for post in iter_posts(store, channels=channels, since=since, until=until):
         result.posts += 1
+        result.posts_by_day[post.date[:10]] += 1
         if progress:
             progress()
         matches = matcher.match(post)
@@ -106,6 +134,18 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
             _count_terms(result.terms[rule], post.text, hits, needed)
     result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
     return result
+
+
+def _days(first: str, last: str) -> Iterable[str]:
+    """Each day from `first` to `last` (YYYY-MM-DD), both included; the two alone when one is no date."""
+    try:
+        day, end = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        yield from dict.fromkeys([first, last])
+        return
+    while day <= end:
+        yield day.isoformat()
+        day += timedelta(days=1)
 
 
 def _terms(rule: Rule) -> dict[str, TermHits]:
