@@ -138,3 +138,20 @@ def test_stories_in_csv_stop_quietly_when_the_reader_does(tmp_path: Path) -> Non
                        capture_output=True, text=True, cwd=ROOT)
     assert p.stdout == ",".join(STORY_FIELDS) + "\n" and "Traceback" not in p.stderr, p.stderr
     assert p.returncode in (0, 141)
+
+
+def test_a_long_table_piped_says_how_to_get_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table of thousands of stories piped to a file or a pager is 80 columns of wrapped headlines
+    and takes ten times as long as rows: past PIPED_TABLE_HINT stories, stderr says so (not before)."""
+    from bot.cli import stories
+
+    db = _many_stories(tmp_path)
+    run = ["stories", "--db", str(db), "--since", "2026-01-01", "--min-size", "1"]
+    monkeypatch.setattr(stories, "PIPED_TABLE_HINT", 5)
+    assert CliRunner().invoke(cli, run).stderr == ""
+    monkeypatch.setattr(stories, "PIPED_TABLE_HINT", 4)
+    r = CliRunner().invoke(cli, run)
+    assert r.exit_code == 0 and sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 5
+    assert r.stderr == ("note: 5 stories drawn as a table for a file or a program: --format csv or jsonl "
+                        "writes one story a row, ten times faster\n")
+    assert CliRunner().invoke(cli, [*run, "--format", "csv"]).stderr == "5 stories seen since 2026-01-01 00:00 UTC\n"
