@@ -42,6 +42,15 @@ def test_story_lists_every_post_of_a_story_of_more_than_a_thousand(tmp_path: Pat
     assert posts[-1].split("  ")[2] == "https://t.me/c/1700000005/1005"  # the last post, not the 1000th
 
 
+def test_story_counts_two_channels_of_one_title_as_two(tmp_path: Path) -> None:
+    """`story` counted channels by title: two regional channels both called «Новости» read as one
+    (helper-106 found it; the chat's /story counted them by id)."""
+    db = _replay(tmp_path, [{"channel_id": 1700000001 + k, "message_id": 1, "date": 1790000000 + 60 * k,
+                             "text": HIT_TEXT, "channel_title": "Новости"} for k in range(2)])
+    r = CliRunner().invoke(cli, ["story", "1", "--db", str(db)])
+    assert r.exit_code == 0 and r.stdout.startswith("story #1: 2 posts from 2 channels, "), r.output
+
+
 def test_stories_cut_by_the_limit_say_how_many_there_are(tmp_path: Path) -> None:
     """20 stories of a season's thousands read as all there were: like `search`, `stories` now says
     on stderr when --limit left some out, and stays quiet when it did not."""

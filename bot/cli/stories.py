@@ -281,17 +281,17 @@ def story(story_id: int, db_path: str) -> None:
     store = open_store(db_path, must_exist=True)
     try:
         posts = story_detail(store, story_id)
-        had = story_counts(store, story_id).had  # retention prunes posts that matched nothing
+        counts = story_counts(store, story_id)  # `had`: retention prunes posts that matched nothing
     finally:
         store.close()
     c = out()
     if not posts:
         c.print(f"no story #{story_id} in {db_path}", markup=False)
         sys.exit(1)
-    channels = list(dict.fromkeys(p.channel_title for p in posts))  # counted, not shown
+    had, channels = counts.had, counts.channels  # channels by id: two channels may share a title
     kept = f" ({len(posts)} kept: the others matched no rule and were pruned)" if had > len(posts) else ""
     c.print(Text(f"story #{story_id}: {had} post{'s' if had != 1 else ''}{kept} from "
-                 f"{len(channels)} channel{'s' if len(channels) != 1 else ''}, "
+                 f"{channels} channel{'s' if channels != 1 else ''}, "
                  f"{_when(posts[0].date)} – {_when(posts[-1].date)} UTC", style="bold"))
     for p in posts:
         head = Text(f"{_when(p.date)}  ").append(printable(p.channel_title), style="cyan").append("  ").append(p.link, style="underline")
