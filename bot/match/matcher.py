@@ -140,7 +140,7 @@ class Matcher:
         self._terms: list[_Term] = []
         self._term_ids: dict[tuple[object, ...], int] = {}
         self._forms: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        self._prefixes: dict[str, list[int]] = {}  # prefix -> term ids
+        self._prefixes: dict[str, list[tuple[int, str]]] = {}  # prefix -> (term id, kind: prefix or glued*)
         self._prefix_lens: list[int] = []  # the distinct prefix lengths
         self._deletes: dict[_Key, list[tuple[str, int, int]]] = defaultdict(list)
         self._max_delete = 0
@@ -202,9 +202,8 @@ class Matcher:
         self._terms.append(_Term(w, allowance))
         if w.cased:
             self._cased.add(tid)
-        if w.mode == "prefix":
-            self._prefixes.setdefault(w.text, []).append(tid)
-            self._prefix_lens = sorted({len(p) for p in self._prefixes})
+        if w.mode == "prefix":  # a designation's number in either script too (`Ту-22М*` takes «Ту-22M3»)
+            self._add_prefixes(_look_alikes(w.text) if w.joined else {w.text}, tid, "prefix")
             return tid
         if w.ordinal:  # the number, taken only where an ordinal ending follows it (see _Doc)
             self._forms[w.text].append((tid, "ordinal"))
@@ -233,17 +232,25 @@ class Matcher:
             self._forms[f].append((tid, "exact"))
         return tid
 
+    def _add_prefixes(self, prefixes: Iterable[str], tid: int, kind: str) -> None:
+        for p in prefixes:
+            self._prefixes.setdefault(p, []).append((tid, kind))
+        self._prefix_lens = sorted({len(p) for p in self._prefixes})
+
     def _add_glued(self, phrase: Phrase) -> int:
-        """The term of a designation written as one word («С400» for С-400, «Ту22М3», «МиГ29»), each
-        of its letter runs in either script as its letters are («C400», «Ty22M3»); it hits only a post
-        word with a capital («х10», «x86» are something else)."""
+        """The term of a designation written as one word («С400» for С-400, «Ту22М3», «МиГ29»; «Ту95МС»
+        for `Ту-95*`), each of its letter runs in either script as its letters are («C400», «Ty22M3»); it
+        hits only a post word with a capital («х10», «x86» are something else)."""
         glued = "".join(w.text for w in phrase.words)
-        key = ("glued", glued)
+        prefix = phrase.words[-1].mode == "prefix"
+        key = ("glued*" if prefix else "glued", glued)
         if key in self._term_ids:
             return self._term_ids[key]
         tid = self._term_ids[key] = len(self._terms)
-        self._terms.append(_Term(Word(glued, "exact"), None))
-        for f in _look_alikes(glued):
+        self._terms.append(_Term(Word(glued, "prefix" if prefix else "exact"), None))
+        if prefix:
+            self._add_prefixes(_look_alikes(glued), tid, "glued*")
+        for f in () if prefix else _look_alikes(glued):
             self._forms[f].append((tid, "glued"))
         return tid
 
@@ -315,9 +322,9 @@ class Matcher:
         for tid, kind in self._forms.get(token, ()):
             found[tid] = (tid, kind, 1.0)
         for n in self._prefix_lens:  # one dict lookup per prefix length, not a startswith per prefix
-            for tid in self._prefixes.get(token[:n], ()):
+            for tid, kind in self._prefixes.get(token[:n], ()):
                 if tid not in found:
-                    found[tid] = (tid, "prefix", 1.0)
+                    found[tid] = (tid, kind, 1.0)
         if self._deletes and self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit():
             near = self._near_forms(token)
             typo = self._typos(token, near, found) if near else None
@@ -551,13 +558,13 @@ class _Doc:
                     kind = "exact"
                 elif kind == "typo" and _latin_name(_unmarked(text[tok.start:tok.end])):
                     continue
-                elif kind == "twin_caps" or kind == "twin_cap" or kind == "glued":
+                elif kind == "twin_caps" or kind == "twin_cap" or kind == "glued" or kind == "glued*":
                     # a look-alike twin in capitals (KTO), a designation's letter with a capital (X-101,
-                    # Cy-34, С400): not a lower-case word of the other script («pot» for =рот)
+                    # Cy-34, С400, Ту95МС): not a lower-case word of the other script («pot» for =рот)
                     surface = text[tok.start:tok.end]
                     if not (_capitals(surface) if kind == "twin_caps" else surface[:1].isupper()):
                         continue
-                    kind = "exact"
+                    kind = "prefix" if kind == "glued*" else "exact"
                 if tid in cased and (not _capitals(text[tok.start:tok.end]) or self._shouted(i)):
                     continue
                 self.positions[tid].append((i, kind, score))
@@ -774,9 +781,9 @@ def _join_ordinals(text: str, tokens: list[Token]) -> tuple[list[Token], dict[in
 
 
 def _glueable(phrase: Phrase) -> bool:
-    """A designation (С-400, Х-101, Су-34, МиГ-29, Ту-22М3), which a post may also write as one word;
-    not one with a wildcard (`Ту-22М*`)."""
-    return all(w.joined for w in phrase.words[1:]) and all(w.mode != "prefix" for w in phrase.words)
+    """A designation (С-400, Х-101, Су-34, МиГ-29, Ту-22М3, `Ту-95*`), which a post may also write as one
+    word; a wildcard only on its last part."""
+    return all(w.joined for w in phrase.words[1:]) and all(w.mode != "prefix" for w in phrase.words[:-1])
 
 
 # A designation's letter runs and numbers («ту», «22», «м», «3» of «ту22м3»).

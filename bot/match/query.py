@@ -169,19 +169,22 @@ def _parse_word(raw: str, pos: int) -> Node:
     parts = [t.text for t in tokenize(text)]
     if not parts:
         raise QueryError(f"'{raw}' has no letters or digits to match", pos)
-    if mode == "prefix" and len(parts[-1]) < MIN_PREFIX:
-        raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*': '{raw}'", pos)
+    designation = len(parts) > 1 and _DESIGNATION_RE.fullmatch(normalize(text)) is not None
+    if mode == "prefix":
+        _check_prefix(raw, text, parts, designation, pos)
     if mode != "forms" and typos:
         raise QueryError(f"'{raw}': typos apply to plain words, not to exact forms or prefixes", pos)
     if mode != "prefix" and typos is None and (num := _ordinal_number(parts)) is not None:
         return Word(num, "exact", None, pos, raw, ordinal=True)
     if len(parts) == 1:
         return Word(parts[0], mode, typos, pos, raw, cased=mode == "exact" and is_abbreviation(text))
-    # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish.
-    designation = _DESIGNATION_RE.fullmatch(normalize(text)) is not None
+    # в/ч, 137-й: a phrase; the last part keeps the wildcard, every part stays exact-ish. A designation's
+    # number keeps it however short (`Ту-95*`: Ту-95, Ту-95МС, Ту-95МСМ).
     ws = []
     for i, p in enumerate(parts):
-        part_mode = "exact" if len(p) <= 2 or p.isdigit() else mode if i == len(parts) - 1 else "forms"
+        last = i == len(parts) - 1
+        part_mode = ("prefix" if last and mode == "prefix" and designation else "exact" if len(p) <= 2 or p.isdigit()
+                     else mode if last else "forms")
         ws.append(Word(p, part_mode, typos if part_mode == "forms" else None, pos, joined=designation and i > 0))
     return Phrase(tuple(ws), pos, f'"{raw}"')
 
@@ -190,6 +193,26 @@ def _parse_word(raw: str, pos: int) -> Node:
 # writes it hyphenated (С-400 17 times, Х-101 10, Ту-95 10) or glued (Х101), with a capital, never
 # with a space: «с 400» (700 times) and «С 1500» are a preposition and a number.
 _DESIGNATION_RE = re.compile(r"[^\W\d_]+(?:[-\u2010\u2011\u2013][^\W_]+)*[-\u2010\u2011\u2013][0-9][^\W_]*")
+
+
+# Letters and a hyphen with no number after them (`МиГ-*`): a designation's prefix missing its digits.
+_BARE_DESIGNATION_RE = re.compile(r"[^\W\d_]+[-\u2010\u2011\u2013]")
+
+
+def _check_prefix(raw: str, text: str, parts: list[str], designation: bool, pos: int) -> None:
+    """Refuse a prefix that would take too many words: under MIN_PREFIX letters, or a designation
+    under MIN_PREFIX letters and digits (`С-4*` takes the explosive С-4 and С-400 alike; `Су-3*`,
+    `Ту-95*` are a family)."""
+    if designation:
+        if len("".join(parts)) < MIN_PREFIX:
+            raise QueryError(f"'{raw}' is too broad: a designation's prefix needs at least {MIN_PREFIX} letters and "
+                             f"digits before '*' (write more of its number, or the designations with OR)", pos)
+        return
+    if text[:1].isupper() and _BARE_DESIGNATION_RE.fullmatch(text):
+        raise QueryError(f"'{raw}': a designation's prefix needs the first digit of its number before '*', as in "
+                         f"{text}2*", pos)
+    if len(parts[-1]) < MIN_PREFIX:
+        raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*': '{raw}'", pos)
 
 
 def _ordinal_number(parts: list[str]) -> str | None:

@@ -1,0 +1,92 @@
+"""Review 102: three matching gaps an analyst meets. A designation with a star (`Ту-95*`) was refused;
+a typo of a short word took another word («проном» for дрон); a word glued to a bare domain
+(«Читайтеlenta.ru») read differently in `words` and `tokenize`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from bot.match.matcher import Matcher
+from bot.match.query import QueryError, parse
+from bot.match.rules import Rule
+
+_ENV = {"COLUMNS": "200", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], env=_ENV)
+
+
+@lru_cache(maxsize=None)
+def matcher(query: str) -> Matcher:
+    return Matcher([Rule.from_query("r", query)])
+
+
+def forms(query: str, text: str) -> list[str]:
+    """The post's words the rule hit, in text order ([] when it does not match)."""
+    found = matcher(query).match(text)
+    return [h.form for h in found[0].hits] if found else []
+
+
+# -- 1. a designation with a star --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query, text, hit", [
+    ("Ту-95*", "Пуски совершили бомбардировщики Ту-95", ["Ту", "95"]),
+    ("Ту-95*", "взлетели Ту-95МС", ["Ту", "95МС"]),
+    ("Ту-95*", "модернизированный Ту-95МСМ", ["Ту", "95МСМ"]),
+    ("Ту-95*", "взлетели Ту95МС", ["Ту95МС"]),  # glued, as «С400» is С-400
+    ("Ту-95*", "взлетели TY-95MC", ["TY", "95MC"]),  # in Latin look-alikes
+    ("Ту-160*", "ракетоносец Ту-160М", ["Ту", "160М"]),  # a number of 3 digits was read as exact
+    ("Су-3*", "пара Су-30СМ и Су-34", ["Су", "30СМ", "Су", "34"]),
+    ("Ту-22М*", "Ту-22M3 над морем", ["Ту", "22M3"]),  # the letters after the number in Latin
+])
+def test_a_designation_with_a_star_matches_its_family(query: str, text: str, hit: list[str]) -> None:
+    assert forms(query, text) == hit
+
+
+@pytest.mark.parametrize("query, text", [
+    ("Ту-95*", "ту 95 человек"),  # a word and a number, not hyphenated: no designation
+    ("Ту-95*", "Ту 95"),
+    ("Ту-95*", "ту95мс"),  # glued in lower case, as «х10» is no Х-10
+    ("Ту-95*", "Ту-9 и Ту-214"),  # another number
+    ("Су-3*", "Су-24 и Су-27"),
+])
+def test_a_designation_with_a_star_takes_no_other_designation(query: str, text: str) -> None:
+    assert forms(query, text) == []
+
+
+@pytest.mark.parametrize("query, says", [
+    ("С-4*", "'С-4*' is too broad"),  # the explosive С-4 and С-400 alike
+    ("М-1*", "'М-1*' is too broad"),  # highways М-1, М-11
+    ("МиГ-*", "needs the first digit of its number"),  # was read as миг*, and took «мигранты»
+    ("Су-*", "needs the first digit of its number"),
+    ("аб*", "at least 3 letters"),  # a word's prefix as before
+])
+def test_a_designation_prefix_too_broad_is_refused_with_why(query: str, says: str) -> None:
+    with pytest.raises(QueryError) as info:
+        parse(query)
+    assert says in info.value.message and info.value.pos == 0
+
+
+def test_rules_check_accepts_a_designation_with_a_star_and_runs_its_examples(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(
+        '[[rule]]\nname = "bombers"\nquery = \'Ту-95* OR Ту-160*\'\n'
+        'should_match = ["Взлетели Ту-95МС", "Ту-160М над морем", "Ту95МСМ"]\n'
+        'should_not_match = ["Ту-214 сел", "ту 95 человек"]\n', encoding="utf-8")
+    r = run("rules", "check", tmp_path / "a.toml")
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "1 rule in 1 file loaded, 0 errors"
+
+
+def test_rules_check_names_a_too_broad_designation_prefix_by_line(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[[rule]]\nname = "x"\nquery = \'С-4*\'\n', encoding="utf-8")
+    r = run("rules", "check", tmp_path / "a.toml")
+    assert r.exit_code != 0
+    assert f"{tmp_path / 'a.toml'}:3:" in r.output and "'С-4*' is too broad" in r.output
+    assert "Traceback" not in r.output
