@@ -41,7 +41,9 @@ BATCH = 500  # posts per transaction
 # 4: the marks that strike through, underline or overline each letter are removed, never word ends
 # («с̶т̶а̶ц̶и̶о̶н̶а̶р̶н̶ы̶м̶» is «стационарным», not 12 one-letter words); capitals parted by «ʼ» are words
 # apart («ОEʼʼʼX»), and a look-alike read as Cyrillic takes no mark («ЁY̆» is «еу»), as search reads them.
-# 5: a designation's prefix keeps its star (`Ту-160*` finds «Ту-160М», «Ту160М»; `Ту-22М*` «Ту-22M3»).
+# 5: a designation's prefix keeps its star (`Ту-160*` finds «Ту-160М», «Ту160М»; `Ту-22М*` «Ту-22M3»); a
+# word of up to 4 letters has no typo in any form («проном» is no дрон), a typo of a form under 7 letters
+# keeps its first letter («бакете» is no ракета).
 MATCHING = 5
 _RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")

@@ -17,7 +17,7 @@ from functools import lru_cache
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from bot.match.matcher import Matcher, auto_typos
+from bot.match.matcher import FIRST_LETTER_KEPT, Matcher, auto_typos
 from bot.match.morph import default_morphology
 from bot.match.query import And, Near, Node, Not, Or, Phrase, QueryError, Url, Word, to_text, words_of
 from bot.match.rules import Rule
@@ -71,7 +71,9 @@ def _kind(text: str, mode: str, allowance: int | None, token: str) -> str | None
     if len(token) < 4 or token.isdigit() or MORPH.is_known(token):
         return None
     for f in forms:
-        k = 0 if f.isdigit() else allowance if allowance is not None else auto_typos(len(f))
+        k = 0 if f.isdigit() else allowance if allowance is not None else auto_typos(min(len(text), len(f)))
+        if len(f) < FIRST_LETTER_KEPT and token[0] != f[0]:  # a short form's typo keeps its first letter
+            continue
         if 0 < osa(token, f) <= k:
             return "typo"
     return None

@@ -90,3 +90,38 @@ def test_rules_check_names_a_too_broad_designation_prefix_by_line(tmp_path: Path
     assert r.exit_code != 0
     assert f"{tmp_path / 'a.toml'}:3:" in r.output and "'С-4*' is too broad" in r.output
     assert "Traceback" not in r.output
+
+
+# -- 2. typos of short words -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query, text", [
+    ("дрон", "закрепился за проном"),  # a form of 6 letters (дроном) of a word of 4: no typo in any form
+    ("дрон", "схемы с дропами и дропы"),
+    ("мина", "аналитики Финам считают"),
+    ("полк", "салат поке"),
+    ("ракета", "в бакете со льдом"),  # a short word's typo never changes its first letter
+    ("камера", "скамеры звонят пенсионерам"),
+    ("часть", "вино асти"),
+    ("живой", "это жиза"),  # a form of 4 letters (жива) of a longer word: no typo either
+])
+def test_a_short_word_takes_no_other_word_for_a_typo(query: str, text: str) -> None:
+    """Each was a typo hit on the corpus (one edit from a form, and no dictionary word)."""
+    assert forms(query, text) == []
+
+
+@pytest.mark.parametrize("query, text, hit", [
+    ("аэропорт", "рейсы из аэрпорту задержаны", "аэрпорту"),
+    ("военнослужащий", "военослужащий задержан", "военослужащий"),
+    ("площадь", "на плошадь вышли", "плошадь"),
+    ("территория", "на территориии части", "территориии"),
+    ("самоволка", "за самолволку", "самолволку"),
+    ("статья", "по статю 338", "статю"),  # a word of 6 letters, its first letter kept
+    ("Курск", "в курскуо область", "курскуо"),
+    ("дрон~1", "атака дронв", "дронв"),  # asked for: a short word's typo still hits
+])
+def test_a_misspelling_still_hits(query: str, text: str, hit: str) -> None:
+    """Misspellings the corpus has (and one asked for with ~1) are typos as before."""
+    found = matcher(query).match(text)
+    assert found, text
+    assert [(h.form, h.kind) for h in found[0].hits] == [(hit, "typo")]

@@ -51,7 +51,7 @@ from .query import (
 )
 from .rules import Rule, RuleSet, channel_key, channel_title_key
 
-__all__ = ["Hit", "Match", "Matcher", "auto_typos"]
+__all__ = ["FIRST_LETTER_KEPT", "Hit", "Match", "Matcher", "auto_typos"]
 
 _CACHE_LIMIT = 500_000
 _ALL_PAIRS = 256  # a NEAR with at most this many pairs of occurrences keeps them all
@@ -60,8 +60,16 @@ _ALL_PAIRS = 256  # a NEAR with at most this many pairs of occurrences keeps the
 def auto_typos(length: int) -> int:
     """Edits allowed for a word of this length: none up to 4 letters, one beyond. (Two edits on
     long words caught only real words the dictionary lacks in the corpus: «детектировать» for
-    дезертировать, «огроменную» for огородить; `~2` or `typos = 2` still asks for them.)"""
+    дезертировать, «огроменную» for огородить; `~2` or `typos = 2` still asks for them.) The length
+    is the shorter of the rule word and the form: дрон has no typo in «дроном» either («проном»,
+    «дропы» were all its typos on the corpus), живой none in «жива» («жиза»)."""
     return 0 if length <= 4 else 1
+
+
+# A typo of a form shorter than this keeps its first letter: on the corpus every typo hit of such a
+# form that changed, added or dropped the first letter was another word («бакете» for ракета,
+# «скамеры» for камера, «асти» for части), and no misspelling was.
+FIRST_LETTER_KEPT = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +225,8 @@ class Matcher:
             forms = {w.text, twin}
         for f in forms:
             self._forms[f].append((tid, twin_kind if f == twin else "ending" if ending else "exact" if w.mode == "exact" else "form"))
-            k = 0 if w.mode == "exact" or f.isdigit() else (allowance if allowance is not None else auto_typos(len(f)))
+            k = (0 if w.mode == "exact" or f.isdigit()
+                 else allowance if allowance is not None else auto_typos(min(len(w.text), len(f))))
             if k:
                 self._max_delete = max(self._max_delete, k)
                 self._typo_index = None
@@ -350,7 +359,7 @@ class Matcher:
         n = len(token)
         for form, tid, k, size in near:
             # OSA is at least the difference in length: most entries need no distance computed.
-            if tid in found or not -k <= size - n <= k:
+            if tid in found or not -k <= size - n <= k or (size < FIRST_LETTER_KEPT and token[0] != form[0]):
                 continue
             dist = OSA.distance(token, form, score_cutoff=k)
             if 0 < dist <= k:
