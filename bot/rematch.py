@@ -43,7 +43,7 @@ BATCH = 500  # posts per transaction
 # apart («ОEʼʼʼX»), and a look-alike read as Cyrillic takes no mark («ЁY̆» is «еу»), as search reads them.
 # 5: a designation's prefix keeps its star (`Ту-160*` finds «Ту-160М», «Ту160М»; `Ту-22М*` «Ту-22M3»); a
 # word of up to 4 letters has no typo in any form («проном» is no дрон), a typo of a form under 7 letters
-# keeps its first letter («бакете» is no ракета).
+# keeps its first letter («бакете» is no ракета); a word glued to a link is a word («дезертировria.ru»).
 MATCHING = 5
 _RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bot.cli import cli
 from bot.match.matcher import Matcher
 from bot.match.query import QueryError, parse
 from bot.match.rules import Rule
+from bot.text import find_urls, normalize_word, rough_words, tokenize, words
 
 _ENV = {"COLUMNS": "200", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
 
@@ -125,3 +128,47 @@ def test_a_misspelling_still_hits(query: str, text: str, hit: str) -> None:
     found = matcher(query).match(text)
     assert found, text
     assert [(h.form, h.kind) for h in found[0].hits] == [(hit, "typo")]
+
+
+# -- 3. a word glued to a bare domain ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Читайтеlenta.ru", ["читайте"]),
+    ("Подробнееria.ru/20240101/x.html", ["подробнее"]),
+    ("ИсточникT.me/baza", ["источник"]),  # was «источникт», «me», «baza» to `words`, nothing to `tokenize`
+    ("смотритеwww.ya.ru и далее", ["смотрите", "и", "далее"]),
+])
+def test_a_word_glued_to_a_domain_is_the_word(text: str, expected: list[str]) -> None:
+    assert words(text) == [t.text for t in tokenize(text)] == expected
+
+
+def test_a_rule_word_glued_to_a_domain_matches() -> None:
+    """«дезертирыria.ru»: the post's last word runs into the link a channel pasted after it."""
+    assert forms("дезертир", "В Подмосковье задержали дезертировria.ru") == ["дезертиров"]
+
+
+_CYRILLIC = st.text(st.sampled_from("абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВГДЕЁЖЗИКЛМНОПРСТУФХЦЧШЩЭЮЯ"), min_size=1, max_size=10)
+_LABEL = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789-"), min_size=1, max_size=8)
+_DOMAIN = st.builds(lambda head, labels, tld, path: head + ".".join(labels) + "." + tld + path,
+                    st.sampled_from(["", "", "https://", "http://", "www.", "t.me/"]),
+                    st.lists(_LABEL, min_size=1, max_size=3),
+                    st.sampled_from(["ru", "com", "org", "me", "рф", "RU"]),
+                    st.sampled_from(["", "/", "/news/1", "/a_b?x=1"]))
+_AROUND = st.text(st.sampled_from("абв дезертир ABC xyz 12 ,.!—«»\n"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_AROUND, _CYRILLIC, _DOMAIN, _AROUND)
+@example("", "Читайте", "lenta.ru", "")
+@example("", "Источник", "t.me/baza", "")
+def test_words_and_tokenize_agree_on_a_word_glued_to_a_domain(before: str, word: str, domain: str, after: str) -> None:
+    """`words` (search, stories) and `tokenize` (the matcher) read one post alike: a Cyrillic word glued to
+    a link is the word, whatever the link; and the matcher's quick filter has it too."""
+    text = f"{before} {word}{domain} {after}"
+    assert find_urls(text), text  # (every generated domain is a link)
+    got = [t.text for t in tokenize(text)]
+    assert words(text) == got
+    assert set(got) <= {normalize_word(w) for w in rough_words(text)}
+    glued = next(t for t in tokenize(text) if t.start == len(before) + 1)
+    assert text[glued.start:glued.end] == word

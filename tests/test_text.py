@@ -166,8 +166,8 @@ def test_words_equal_token_texts(text: str) -> None:
 
 # Look-alike capitals and small letters of both scripts, every apostrophe a post may type (the modifier
 # letter «ʼ» is a letter to `\w`, an apostrophe once folded), marks that compose with a Cyrillic twin
-# only, invisible characters, hashtags; no «.», «/» or «:», which make links (a word glued to a link is
-# read apart from it by `words` and not at all by `tokenize`).
+# only, invisible characters, hashtags; no «.», «/» or «:», which make links, whose words `normalize` keeps
+# (a word glued to a link: tests/test_review102_matching.py).
 _LOOKALIKES = st.text(st.sampled_from("ЕТбPОEXАВСКМНРУЁaceopxykACEOPXYKMTHBiІЇ0" "'’ʼ`＇｀\u02bb\u2018\u1fef"
                                       "\u0306\u0308\u0336" + ZWSP + SHY + " ,-#@_"), max_size=24)
 
