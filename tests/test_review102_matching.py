@@ -77,6 +77,11 @@ def test_a_designation_prefix_too_broad_is_refused_with_why(query: str, says: st
     assert says in info.value.message and info.value.pos == 0
 
 
+def test_a_capitalised_word_and_a_hyphen_is_still_a_prefix() -> None:
+    """Only a designation's few letters ask for a number: `Северо-*` is the prefix северо*, as before."""
+    assert forms("Северо-*", "на Северо-Западе") == ["Северо"]
+
+
 def test_rules_check_accepts_a_designation_with_a_star_and_runs_its_examples(tmp_path: Path) -> None:
     (tmp_path / "a.toml").write_text(
         '[[rule]]\nname = "bombers"\nquery = \'Ту-95* OR Ту-160*\'\n'

@@ -195,8 +195,9 @@ def _parse_word(raw: str, pos: int) -> Node:
 _DESIGNATION_RE = re.compile(r"[^\W\d_]+(?:[-\u2010\u2011\u2013][^\W_]+)*[-\u2010\u2011\u2013][0-9][^\W_]*")
 
 
-# Letters and a hyphen with no number after them (`МиГ-*`): a designation's prefix missing its digits.
-_BARE_DESIGNATION_RE = re.compile(r"[^\W\d_]+[-\u2010\u2011\u2013]")
+# A designation's letters (up to 4) and a hyphen with no number after them (`МиГ-*`): its prefix missing
+# its digits (`Северо-*` is a word's prefix).
+_BARE_DESIGNATION_RE = re.compile(r"[^\W\d_]{1,4}[-\u2010\u2011\u2013]")
 
 
 def _check_prefix(raw: str, text: str, parts: list[str], designation: bool, pos: int) -> None:
