@@ -9,7 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.match.query import MAX_DEPTH, And, Near, Node, Not, Or, Phrase, QueryError, Url, Word, parse, to_text
+from bot.match.query import (MAX_DEPTH, And, Near, Node, Not, Or, Phrase, QueryError, Url, Word, designation_family, parse,
+                             to_text)
 
 
 def W(text: str, mode: str = "forms", typos: int | None = None, cased: bool = False) -> Word:
@@ -342,3 +343,37 @@ def test_a_word_that_could_never_match_is_an_error_at_it(query: str, at: str, sa
 @pytest.mark.parametrize("query", ["url:t.me/baza OR полк", "12:00 полк", "внимание: полк", "«полк бригада\""])
 def test_colons_and_mixed_quotes_that_mean_something_still_parse(query: str) -> None:
     assert parse(query)
+
+
+# A designation with a star as analysts write it, and its near misses: letters in either script and
+# case, a hyphen or none, a number with letters after it (or none: `МиГ-*`).
+_DESIGNATION_STAR = st.builds(lambda letters, hyphen, number, star: f"{letters}{hyphen}{number}{star}",
+                              st.text("ТуСуАнМиГХСFty", min_size=1, max_size=4), st.sampled_from(["-", "–", "", " "]),
+                              st.from_regex(r"[0-9]{0,3}[МСМмсM]{0,2}", fullmatch=True), st.sampled_from(["*", ""]))
+
+
+@given(_DESIGNATION_STAR)
+@example("Ту-95*")
+@example("С-4*")
+@example("МиГ-*")
+@example("Северо-*")
+def test_designation_family_is_the_rules_own_reading_of_the_word(raw: str) -> None:
+    """Search reads a designation with a star through `designation_family`: it is the phrase a rule's
+    parse gives (its last word the prefix), and refuses with the rule's very error, or is None for
+    any other word (which search reads as before)."""
+    try:
+        family = designation_family(raw)
+    except QueryError as e:
+        with pytest.raises(QueryError) as rule:
+            parse(raw)
+        assert str(rule.value) == str(e)
+        return
+    if family is not None:
+        assert raw.endswith("*") and parse(raw) == family and family.words[-1].mode == "prefix"
+        assert all(w.joined for w in family.words[1:])
+        return
+    try:
+        node = parse(raw)
+    except QueryError:
+        return  # a word's own mistake (`Т*`, too short), which search reads as before
+    assert not (isinstance(node, Phrase) and node.words[-1].mode == "prefix" and node.words[-1].joined)

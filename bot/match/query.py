@@ -22,7 +22,7 @@ from ..text import ORDINAL_SUFFIXES, URL_RE, normalize, split_ordinal, tokenize
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
-    "parse", "nodes", "words_of", "terms_of", "needs_hit", "to_text",
+    "parse", "designation_family", "nodes", "words_of", "terms_of", "needs_hit", "to_text",
 ]
 
 MAX_TYPOS = 2
@@ -214,6 +214,17 @@ def _check_prefix(raw: str, text: str, parts: list[str], designation: bool, pos:
                          f"{text}2*", pos)
     if len(parts[-1]) < MIN_PREFIX:
         raise QueryError(f"a prefix needs at least {MIN_PREFIX} letters before '*': '{raw}'", pos)
+
+
+def designation_family(raw: str, pos: int = 0) -> Phrase | None:
+    """A word with a star as a rule reads a designation's family (`Ту-95*`: its letters, then its number's
+    start as a prefix), else None; a QueryError for one too broad (`С-4*`) or missing its digits (`МиГ-*`).
+    Search reads such a word so too."""
+    text = raw[:-1] if raw.endswith("*") else ""
+    if not (_DESIGNATION_RE.fullmatch(normalize(text)) or text[:1].isupper() and _BARE_DESIGNATION_RE.fullmatch(text)):
+        return None
+    node = _parse_word(raw, pos)
+    return node if isinstance(node, Phrase) and node.words[-1].mode == "prefix" else None
 
 
 def _ordinal_number(parts: list[str]) -> str | None:
