@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.match.matcher import _MAX_LOOK_ALIKES, Matcher, _look_alikes
+from bot.match.matcher import _MAX_LOOK_ALIKES, Matcher, look_alikes
 from bot.match.query import words_of
 from bot.match.rules import Rule, load_rules
 from bot.text import ORDINAL_SUFFIXES, normalize, script_of, tokenize, twin_spelling
@@ -193,10 +193,10 @@ def test_any_designation_glued_matches_in_look_alikes_and_nothing_near_it_does(
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.sampled_from("асеорхукмтнвигдзлпaceopxykmthbg0123456789"), min_size=1, max_size=8))
 def test_look_alike_spellings_change_only_whole_letter_runs_into_their_twins(word: str) -> None:
-    """`_look_alikes` (the spellings a designation's glued word matches): the word itself among them,
+    """`look_alikes` (the spellings a designation's glued word matches): the word itself among them,
     and in each spelling every letter run as the word has it or wholly in the other script's
     look-alikes (never a run half in each, never a digit moved), at most `_MAX_LOOK_ALIKES` of them."""
-    spellings = _look_alikes(word)
+    spellings = look_alikes(word)
     assert word in spellings and len(spellings) <= _MAX_LOOK_ALIKES
     spans = [m.span() for m in re.finditer(r"[0-9]+|[^\W\d_]+", word)]
     for spelling in spellings:

@@ -76,6 +76,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     "сбежал из части"  quoted: a phrase, its words in this order (word starts)
     СОЧ, ВСУ           up to 5 letters in capitals: that word only (not Сочи)
     в/ч, 137-й         written with / or -: its parts in a row (not км/ч)
+    Ту-95*, Су-3*      a designation with a star: its family, as in a rule (Ту-95МС, Су-34)
 
     Other punctuation is ignored, and so are the rules' operators: OR, NOT and NEAR are words
     here (use `tgwatch rules backtest` for a query). Exit 0 when something was found, 1 when

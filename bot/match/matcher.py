@@ -51,7 +51,7 @@ from .query import (
 )
 from .rules import Rule, RuleSet, channel_key, channel_title_key
 
-__all__ = ["FIRST_LETTER_KEPT", "Hit", "Match", "Matcher", "auto_typos"]
+__all__ = ["FIRST_LETTER_KEPT", "Hit", "Match", "Matcher", "auto_typos", "look_alikes"]
 
 _CACHE_LIMIT = 500_000
 _ALL_PAIRS = 256  # a NEAR with at most this many pairs of occurrences keeps them all
@@ -200,7 +200,7 @@ class Matcher:
         ending = w.mode == "exact" and not in_phrase and w.text in ORDINAL_SUFFIXES
         # a designation's number with letters («22м3» of Ту-22М3) in either script too («Ту-22M3»):
         # the letters before the hyphen, a twin only with a capital, tell the designation
-        alike = (_look_alikes(w.text) - {w.text} if w.joined and w.mode != "prefix" and not w.text.isalpha()
+        alike = (look_alikes(w.text) - {w.text} if w.joined and w.mode != "prefix" and not w.text.isalpha()
                  and not w.text.isdigit() else set())
         key = (w.text, w.mode, allowance, w.cased, w.ordinal, proper, twin_kind, ending, bool(alike))
         if key in self._term_ids:
@@ -211,7 +211,7 @@ class Matcher:
         if w.cased:
             self._cased.add(tid)
         if w.mode == "prefix":  # a designation's number in either script too (`Ту-22М*` takes «Ту-22M3»)
-            self._add_prefixes(_look_alikes(w.text) if w.joined else {w.text}, tid, "prefix")
+            self._add_prefixes(look_alikes(w.text) if w.joined else {w.text}, tid, "prefix")
             return tid
         if w.ordinal:  # the number, taken only where an ordinal ending follows it (see _Doc)
             self._forms[w.text].append((tid, "ordinal"))
@@ -258,8 +258,8 @@ class Matcher:
         tid = self._term_ids[key] = len(self._terms)
         self._terms.append(_Term(Word(glued, "prefix" if prefix else "exact"), None))
         if prefix:
-            self._add_prefixes(_look_alikes(glued), tid, "glued*")
-        for f in () if prefix else _look_alikes(glued):
+            self._add_prefixes(look_alikes(glued), tid, "glued*")
+        for f in () if prefix else look_alikes(glued):
             self._forms[f].append((tid, "glued"))
         return tid
 
@@ -800,7 +800,7 @@ _RUN_RE = re.compile(r"[^\W\d_]+|[0-9]+")
 _MAX_LOOK_ALIKES = 16
 
 
-def _look_alikes(word: str) -> set[str]:
+def look_alikes(word: str) -> set[str]:
     """A designation's spellings with each letter run in either script where all its letters have
     look-alikes (as `_twin` takes them): «ту22м3», «ty22м3», «ту22m3», «ty22m3»; «миг29» alone (и, г
     have none). A word with more such runs than `_MAX_LOOK_ALIKES` allows spells itself and its full

@@ -19,8 +19,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from ..match.explain import matched_words
+from ..match.matcher import Matcher, look_alikes
 from ..match.morph import Morphology, default_morphology
-from ..match.rules import channel_key
+from ..match.query import Phrase, QueryError, designation_family, to_text
+from ..match.rules import Rule, channel_key
 from ..post import post_link
 from ..text import cyrillic_reading, script_of, tokenize
 from .db import Store, iso
@@ -47,7 +49,7 @@ _MAX_ALTERNATIVES = 120  # FTS terms per query word (forms x ё spellings)
 
 
 class SearchError(ValueError):
-    """The search text cannot be turned into a query (no words in it)."""
+    """The search text cannot be turned into a query (no words in it, a designation's star too broad)."""
 
 
 # -- channels and rules -------------------------------------------------------------------------
@@ -243,10 +245,11 @@ class FtsQuery:
     # per phrase, per part, the inflected forms it also takes («воинская часть» is «воинской части»)
     phrase_forms: tuple[tuple[frozenset[str], ...], ...] = ()
     # a phrase with too many combinations of forms is searched by its words' stems in a row
-    # (воинск* част*): the posts found must then pass `matches`
+    # (воинск* част*), a designation with a star by its spellings: the posts found must then pass `matches`
     checked: bool = False
     # (word, its Cyrillic reading) of each word typed in look-alike Latin capitals («CBO», «сво»)
     twins: tuple[tuple[str, str], ...] = ()
+    families: tuple[Family, ...] = ()  # designations with a star (`Ту-95*`)
 
     def _phrase_at(self, tokens: list[Any], n: int) -> list[tuple[int, int]]:
         """Where phrase `n` occurs among `tokens`: (first token, last token) indexes."""
@@ -259,10 +262,12 @@ class FtsQuery:
                        for k, p in enumerate(parts))]
 
     def matches(self, text: str) -> bool:
-        """Does `text` hold every phrase, its parts as typed or inflected, in a row? (Asked only
-        when `checked`: otherwise the expression alone says so.)"""
+        """Does `text` hold every designation with a star as a rule finds it, and every phrase, its parts
+        as typed or inflected, in a row? (Asked only when `checked`: otherwise the expression alone says so.)"""
         if not self.checked:
             return True
+        if not all(f.spans(text) for f in self.families):
+            return False
         tokens = tokenize(text)
         return all(self._phrase_at(tokens, n) for n in range(len(self.phrases)))
 
@@ -273,7 +278,40 @@ class FtsQuery:
                  if t.text in self.forms or t.text in self.exact or any(t.text.startswith(w) for w in self.words)]
         for n in range(len(self.phrases)):
             spans.extend((tokens[i].start, tokens[j].end) for i, j in self._phrase_at(tokens, n))
+        for family in self.families:
+            spans.extend(family.spans(text))
         return sorted(spans)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A designation with a star (`Ту-95*`: Ту-95, «Ту-95МС», «Ту95МСМ», «Ty-95MS») as the rule language
+    reads it (`designation_family`): the FTS5 terms of its spellings find the posts, the rule's own
+    matcher keeps those a rule would match (hyphenated or glued with a capital: not «с 40» for `С-40*`)."""
+
+    phrase: Phrase
+    matcher: Matcher = field(compare=False)
+
+    @classmethod
+    def of(cls, phrase: Phrase) -> Family:
+        return cls(phrase, Matcher([Rule("search", to_text(phrase), phrase)]))
+
+    def expression(self) -> str:
+        """Its FTS5 terms, OR-ed: each spelling (`look_alikes`, as the matcher's) in a row (`"ту" + "95"*`)
+        or glued (`"ту95"*`)."""
+        words = [w.text for w in self.phrase.words]
+        rows = [" + ".join(map(_quote, spelling)) + "*" for spelling in product(*(sorted(look_alikes(w)) for w in words))]
+        return "(" + " OR ".join([*rows, *(_quote(g) + "*" for g in sorted(look_alikes("".join(words))))]) + ")"
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where a rule of it matches in `text`: each designation as one span («Ту-95МС», not «Ту» and «95МС»)."""
+        spans: list[tuple[int, int]] = []
+        for h in sorted((h for m in self.matcher.match(text) for h in m.hits), key=lambda h: h.start):
+            if spans and 0 <= h.start - spans[-1][1] <= 1 and not text[spans[-1][1]:h.start].isspace():
+                spans[-1] = (spans[-1][0], h.end)  # a part after its hyphen
+            else:
+                spans.append((h.start, h.end))
+        return spans
 
 
 _JOINED = re.compile(r"[^\W_]+(?:[-‐‑/][^\W_]+)+")  # в/ч, 137-й, Ростов-на-Дону: one word written in parts
@@ -310,13 +348,15 @@ def _twin_reading(raw: str, word: str) -> str | None:
     return reading if reading != word else None
 
 
-def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str], dict[str, str]]:
+def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...] | Phrase], set[str], dict[str, str]]:
     """The query's normalised words, each once, in order, those typed as abbreviations in capitals
     (`_abbreviation`), and the Cyrillic reading of each typed in look-alike Latin capitals
     (`_twin_reading`). Words in a row are the tuple of them: a phrase. A quoted part of
     two words or more is one («"сбежал из части"»), and so is a word written with a slash or
-    hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has them too)."""
-    pieces: list[str | tuple[str, ...]] = []
+    hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has them too). A
+    designation with a star is the rule language's phrase of it (`Ту-95*`: its family), or a
+    SearchError where a rule's would be a QueryError (`С-4*`, too broad)."""
+    pieces: list[str | tuple[str, ...] | Phrase] = []
     exact: set[str] = set()
     twins: dict[str, str] = {}
 
@@ -328,7 +368,15 @@ def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...]], set[str], dic
 
     at = 0
     for m in [*_QUOTED.finditer(text), None]:
-        for chunk in text[at:m.start() if m else len(text)].split():
+        for c in re.finditer(r"\S+", text[at:m.start() if m else len(text)]):
+            chunk = c.group()
+            try:
+                family = designation_family(chunk, at + c.start())
+            except QueryError as e:
+                raise SearchError(f"search failed: {e}") from None
+            if family is not None:
+                pieces.append(family)
+                continue
             parts = read(chunk)
             if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)):
                 pieces.append(tuple(parts))
@@ -364,7 +412,9 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     `stored` (how many stored posts have a word) finds the Latin word in more posts than its
     Cyrillic reading: then it is a word of its own («BBC», the broadcaster, not «ВВС»). A quoted
     part ("сбежал из части") and a word written with / or - are phrases: their words in a row, each
-    a prefix (a letter or two, numbers and abbreviations whole). Words and phrases are AND-ed.
+    a prefix (a letter or two, numbers and abbreviations whole). A designation with a star (`Ту-95*`)
+    is its family, as a rule reads it (`Family`); one too broad (`С-4*`) is a SearchError. Words,
+    phrases and families are AND-ed.
     """
     pieces, exact, twins = _query_pieces(text)
     if stored is not None:
@@ -379,6 +429,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     all_forms: set[str] = set()
     ws = [w for w in pieces if isinstance(w, str)]
     phrases = tuple(w for w in pieces if isinstance(w, tuple))
+    families = tuple(Family.of(w) for w in pieces if isinstance(w, Phrase))
+    groups.extend(f.expression() for f in families)
     phrase_forms: list[tuple[frozenset[str], ...]] = []
     checked = False
     for parts in phrases:  # the parts in a row: short ones, numbers and abbreviations whole, longer ones as prefixes
@@ -416,7 +468,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
             terms += word_terms[:_MAX_ALTERNATIVES]
         groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
     return FtsQuery(" AND ".join(groups), tuple(prefixes), frozenset(all_forms), phrases,
-                    frozenset(exact), tuple(phrase_forms), checked, tuple(sorted(twins.items())))
+                    frozenset(exact), tuple(phrase_forms), checked or bool(families), tuple(sorted(twins.items())),
+                    families)
 
 
 _MAX_PHRASES = 1000  # phrases OR-ed for one quoted part (FTS5 finds 700 in 0.2 s on 22k posts)
