@@ -5,11 +5,13 @@ corpus `search Ту-95*` found 3 posts where the rule matched 10, `search Су-3
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from bot.chat.commands import Commands
 from bot.cli import cli
 from bot.match.matcher import Matcher
 from bot.match.query import QueryError
@@ -21,6 +23,8 @@ from bot.store.db import Store
 from bot.store.read import SearchError, count_search, iter_export_rows, iter_posts, search_posts
 
 from .conftest import CORPUS
+from .sample_store import built, sample  # noqa: F401
+from .test_chat_review import ask, commands  # noqa: F401
 from .test_store import post
 
 TEXTS = {
@@ -114,3 +118,9 @@ def test_corpus_search_finds_what_the_rule_matches(tmp_path: Path) -> None:
     for query, n in [("Ту-95*", 10), ("Су-3*", 7), ("Ан-2*", 17), ("Ту-22М*", 8), ("С-40*", 13)]:
         assert found(s, query) == ruled(s, query) and count_search(s, query) == n, query
     s.close()
+
+
+def test_chat_search_says_a_too_broad_one_as_the_cli(commands: Commands) -> None:  # noqa: F811
+    """/search is the same search core: the rule's error, as the reply."""
+    html = unescape(ask(commands, "/search С-4*").html)
+    assert html.startswith("/search: search failed: 'С-4*' is too broad: a designation's prefix"), html
