@@ -20,7 +20,7 @@ from bot.pipeline import Pipeline
 from bot.source.export import find_exports, read_export
 from bot.post import Post
 from bot.store.db import Store
-from bot.store.read import SearchError, count_search, iter_export_rows, iter_posts, search_posts
+from bot.store.read import SearchError, count_search, fts_query, iter_export_rows, iter_posts, search_posts
 
 from .conftest import CORPUS
 from .sample_store import built, sample  # noqa: F401
@@ -74,6 +74,12 @@ def test_a_designation_with_a_star_finds_the_posts_its_rule_matches(store: Store
 def test_the_designation_found_is_highlighted_whole(store: Store) -> None:
     shown = {h.message_id: [h.text[a:b] for a, b in h.spans] for h in search_posts(store, "Ту-95*")}
     assert shown == {1: ["Ту-95МС"], 2: ["Ту95МСМ"], 3: ["Ту-95"], 4: ["Ty-95MS"]}
+
+
+def test_a_designation_of_many_letter_parts_stops_at_a_thousand_spellings() -> None:
+    """Each letter part doubles the spellings in a row (Latin look-alikes): 2,048 phrases for eleven."""
+    expression = fts_query("А-В-С-Е-Н-К-М-О-Р-Т-Х-1*").expression
+    assert expression.count(" + ") == 1000 * 11
 
 
 def test_export_search_keeps_the_same_posts(store: Store) -> None:

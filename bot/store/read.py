@@ -297,10 +297,11 @@ class Family:
         return cls(phrase, Matcher([Rule("search", to_text(phrase), phrase)]))
 
     def expression(self) -> str:
-        """Its FTS5 terms, OR-ed: each spelling (`look_alikes`, as the matcher's) in a row (`"ту" + "95"*`)
-        or glued (`"ту95"*`)."""
+        """Its FTS5 terms, OR-ed: each spelling (`look_alikes`, as the matcher's) in a row (`"ту" + "95"*`),
+        at most `_MAX_PHRASES` (a designation of many letter parts has 2 to the power of them), or glued (`"ту95"*`)."""
         words = [w.text for w in self.phrase.words]
-        rows = [" + ".join(map(_quote, spelling)) + "*" for spelling in product(*(sorted(look_alikes(w)) for w in words))]
+        spellings = islice(product(*(sorted(look_alikes(w)) for w in words)), _MAX_PHRASES)
+        rows = [" + ".join(map(_quote, spelling)) + "*" for spelling in spellings]
         return "(" + " OR ".join([*rows, *(_quote(g) + "*" for g in sorted(look_alikes("".join(words))))]) + ")"
 
     def spans(self, text: str) -> list[tuple[int, int]]:
