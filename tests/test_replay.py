@@ -607,6 +607,51 @@ def test_a_worker_process_stores_exactly_what_one_process_stores(tmp_path: Path,
     assert dumps[1] == dumps[0]
 
 
+class _Behind:
+    """A worker's future that says it is not done yet (a worker behind this process) until waited on."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def done(self) -> bool:
+        return False
+
+    def result(self) -> Any:
+        return self.future.result()
+
+
+def test_while_the_worker_is_behind_the_pipeline_reads_on_and_stores_exactly_the_same(
+        tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's first batches are slow (cold word caches): rather than wait, the pipeline reads and
+    hands over the next batches, up to MAX_AHEAD of them beyond the oldest; what it stores is the same."""
+    one = tmp_path / "one.db"
+    store = Store(one)
+    list(Pipeline(store, matcher).process(sample_posts(), batch_size=4))
+    store.close()
+
+    submit = Pipeline._submit
+    monkeypatch.setattr(Pipeline, "_submit", lambda self, todo: _Behind(submit(self, todo)))
+    monkeypatch.setattr(Pipeline, "MAX_AHEAD", 3)
+    posts = sample_posts()
+    read: list[int] = []  # posts read from the source when each post came out
+
+    def source() -> Any:
+        for n, p in enumerate(posts, 1):
+            read.append(n)
+            yield p
+
+    db = tmp_path / "behind.db"
+    store = Store(db)
+    with Pipeline(store, matcher, workers=1) as pipe:
+        assert pipe.worker is not None
+        done = [(p, read[-1]) for p in pipe.process(source(), batch_size=4)]
+    store.close()
+    assert [p.post.key for p, _ in done] == [p.key for p in posts]
+    assert done[0][1] == (3 + 1) * 4  # read on past AHEAD (2) while the oldest batch was not done, up to MAX_AHEAD
+    assert all(n <= (k // 4 + 3 + 1) * 4 for k, (_, n) in enumerate(done))  # never more in flight
+    assert store_dump(db) == store_dump(one)
+
+
 def test_a_long_replay_indexes_the_search_every_few_thousand_posts_and_the_rest_at_its_end(
         tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
     """Indexed after every batch, FTS5 wrote and merged a segment per 500 posts (twice the CPU over
