@@ -78,3 +78,5 @@ def test_prepared_text_comes_back_from_the_worker_as_it_left(text: str) -> None:
     got = pickle.loads(pickle.dumps(sent))
     assert got == sent
     assert (got.lead is got.terms) == (sent.lead is sent.terms)
+    assert got.ordered == tuple(sorted(got.terms))  # the story step ranks words from it, ties in this order
+    assert got.lead <= got.terms and got.names <= got.terms
