@@ -368,3 +368,38 @@ def test_csv_without_bom_is_safe_in_a_spreadsheet_too(sample: Sample, tmp_path: 
     assert {x["message_id"]: x["text"] for x in lines}[72] == "-дезертир задержан"
     assert_clean_error(run("export", "--db", sample.db, "--format", "jsonl", "--no-escape-formulas"),
                        "--no-escape-formulas is for CSV only")
+
+
+def unescaped(cell: str) -> str:
+    """A cell of an escaped CSV as stored: the README's rule, exactly one leading ' stripped."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("'=+-@\t\r\n\"; -5°a"), max_size=8) | st.text(max_size=12))
+def test_csv_escaping_is_undone_by_stripping_one_leading_quote(text: str) -> None:
+    """A cell that starts with ' is escaped too (as ''): else «-5°» and «'-5°» were both written
+    «'-5°», and no reader could tell which the channel wrote (reproduced by reviewer helper-110)."""
+    from bot.store.export import write_csv
+
+    buf = io.StringIO()
+    write_csv([{"text": text}], buf, excel=True, fields=("text",))
+    [row] = csv_rows(buf.getvalue())
+    assert unescaped(row["text"]) == text
+    assert row["text"][:1] not in ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def test_every_cell_of_the_default_csv_reads_back_as_stored(sample: Sample, tmp_path: Path) -> None:
+    """The rule the README gives a program (strip exactly one leading ' from a cell that starts
+    with one) turns every cell of the default CSV into the exact one of --no-escape-formulas."""
+    from .test_cli_filters import add_posts, post
+
+    add_posts(sample.db, tmp_path, [post(1800000009, "'Погода", 71, "-5° в Москве"),
+                                    post(1800000009, "'Погода", 72, "'-5° в Москве"),
+                                    post(1800000009, "'Погода", 73, "''цитата'"),
+                                    post(1800000009, "'Погода", 74, "+7 999 123-45-67 — горячая линия")])
+    escaped = csv_rows(run("export", "--db", sample.db, "--all-posts").stdout)
+    exact = csv_rows(run("export", "--db", sample.db, "--all-posts", "--no-escape-formulas").stdout)
+    assert [{k: unescaped(v) for k, v in row.items()} for row in escaped] == exact
+    texts = {row["message_id"]: row["text"] for row in escaped}
+    assert (texts["71"], texts["72"], texts["73"]) == ("'-5° в Москве", "''-5° в Москве", "'''цитата'")

@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 # the CSV options, as `export` and `stories --format csv` take them
 BOM = click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
 ESCAPE = click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
-                      help="CSV: a cell that starts like a formula (= + - @) gets a leading ' so a spreadsheet "
-                           "shows it as text; --no-escape-formulas keeps every cell exactly as stored (for programs).")
+                      help="CSV: a cell that starts like a formula (= + - @) or with ' gets a leading ' so a spreadsheet "
+                           "shows it as text (a program strips exactly one leading ' to read a cell as stored); "
+                           "--no-escape-formulas keeps every cell exactly as stored.")
 
 
 def check_csv_options(fmt: str, bom: bool, escape: bool) -> None:
@@ -155,7 +156,7 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
            cut: Counter[str] | None = None, *, escape: bool = True) -> int:
     """Write to `output` through a temporary file renamed at the end (no half-written file on
     error), or to stdout as UTF-8 whatever the locale; xlsx cells cut are counted in `cut`;
-    `escape`: CSV cells that start like a formula are quoted as text."""
+    `escape`: CSV cells that start like a formula, or with ', get a leading ' (see `write_csv`)."""
     rows = _first_checked(rows)
     if output is None:
         return write_stdout(rows, fmt, bom=bom, escape=escape)

@@ -50,24 +50,27 @@ def story_records(rows: Iterable[StoryRow]) -> Iterator[dict[str, Any]]:
 
 
 # What makes a spreadsheet read a cell as a formula (OWASP's list): a channel's post that starts
-# with «=HYPERLINK(...)», or a query term such as «=СОЧ», must stay text in Excel.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# with «=HYPERLINK(...)», or a query term such as «=СОЧ», must stay text in Excel. A cell that
+# starts with ' is escaped too, so the escaping can be undone: «'-5°» (a post quoting «-5°») comes
+# out as «''-5°», not as the escaped «-5°» does.
+_ESCAPED_START = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
 
 
-def _cell(value: Any, excel: bool = False) -> Any:
+def _cell(value: Any, escape: bool = False) -> Any:
     if isinstance(value, list):
         value = LIST_SEPARATOR.join(map(str, value))
     if value is None:
         return ""
-    if excel and isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value  # Excel shows the text without the quote and never evaluates it
+    if escape and isinstance(value, str) and value.startswith(_ESCAPED_START):
+        return "'" + value  # Excel hides this ' and never evaluates the cell; stripping one ' undoes it
     return value
 
 
 def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, excel: bool = False,
               fields: Sequence[str] = EXPORT_FIELDS) -> int:
     """Rows as CSV with a header of `fields` (lists joined with "; "); returns how many rows.
-    `excel`: for a spreadsheet, so text that starts like a formula is quoted as text."""
+    `excel`: a cell that starts like a formula, or with ', gets one more ' in front (for a
+    spreadsheet: text, never a formula); a program strips exactly one leading ' to read it back."""
     w = csv.writer(f)
     w.writerow(fields)
     n = 0
