@@ -219,29 +219,50 @@ def test_backtest_headline_gives_the_share_and_the_busiest_day(sample: Sample) -
             f"up to {max(days.values())} a day)") in r.stdout
 
 
+DAY_POSTS = [("2026-03-01T09:00:00Z", "hit"), ("2026-03-01T10:00:00Z", "quiet"), ("2026-03-02T10:00:00Z", "quiet"),
+             ("2026-03-03T10:00:00Z", "quiet"), ("2026-03-06T10:00:00Z", "hit")]
+
+
+def backtest_days(tmp_path: Path, *args: str) -> tuple[str, list[list[str]]]:
+    """desertion backtested over `DAY_POSTS` (a hit on 1 and 6 March, quiet posts on 1-3 March):
+    the report and its hits per day, each row as [day, posts, stored]."""
+    from .test_replay import HIT_TEXT
+
+    text = {"hit": HIT_TEXT, "quiet": "Погода в Москве: без осадков"}
+    feed, db = tmp_path / "feed.jsonl", tmp_path / "t.db"
+    feed.write_text("".join(json.dumps({"channel_id": 1700000001, "channel_title": "Канал", "message_id": k + 1,
+                                        "date": when, "text": text[kind]}, ensure_ascii=False) + "\n"
+                            for k, (when, kind) in enumerate(DAY_POSTS)), encoding="utf-8")
+    assert run("replay", feed, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
+    r = CliRunner().invoke(cli, ["rules", "backtest", "desertion", "--db", str(db), "--rules", str(ROOT / "rules"),
+                                 "--samples", "0", *args], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    table = r.stdout.split("hits per day")[1]
+    return r.stdout, [[cell.strip() for cell in line.split("│")[1:4]] for line in table.splitlines()
+                      if line.startswith("│")]
+
+
 def test_backtest_per_day_lists_the_days_without_hits_too(tmp_path: Path) -> None:
     """Only the days with hits were listed: 1 hit on 1 March and 1 on 6 March read as two days in a
     row. Every day of the span is now there, a run of days without a hit in one row, split where
     stored posts stop (0 stored: a gap in the store, not a quiet spell)."""
-    from .test_replay import HIT_TEXT
-
-    quiet = "Погода в Москве: без осадков"
-    posts = [("2026-03-01T09:00:00Z", HIT_TEXT), ("2026-03-01T10:00:00Z", quiet), ("2026-03-02T10:00:00Z", quiet),
-             ("2026-03-03T10:00:00Z", quiet), ("2026-03-06T10:00:00Z", HIT_TEXT)]
-    feed, db = tmp_path / "feed.jsonl", tmp_path / "t.db"
-    feed.write_text("".join(json.dumps({"channel_id": 1700000001, "channel_title": "Канал", "message_id": k + 1,
-                                        "date": when, "text": text}, ensure_ascii=False) + "\n"
-                            for k, (when, text) in enumerate(posts)), encoding="utf-8")
-    assert run("replay", feed, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
-    r = CliRunner().invoke(cli, ["rules", "backtest", "desertion", "--db", str(db), "--rules", str(ROOT / "rules"),
-                                 "--samples", "0"], env={"COLUMNS": "120"})
-    assert r.exit_code == 0, r.output
-    assert "2 of 5 stored posts matched (40%; on 2 of 6 days, up to 1 a day)" in r.stdout
-    table = r.stdout.split("hits per day")[1]
-    rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in table.splitlines() if line.startswith("│")]
+    report, rows = backtest_days(tmp_path)
+    assert "2 of 5 stored posts matched (40%; on 2 of 6 days, up to 1 a day)" in report
     assert rows == [["2026-03-01", "1", "2"], ["2026-03-02 – 2026-03-03 (2 days)", "0", "2"],
                     ["2026-03-04 – 2026-03-05 (2 days)", "0", "0"], ["2026-03-06", "1", "1"]]
-    assert "(0: none stored, not a quiet spell)" in table
+    assert "(0: none stored, not a quiet spell)" in report.split("hits per day")[1]
+
+
+def test_backtest_per_day_starts_at_since_and_stops_at_today_at_the_latest(tmp_path: Path) -> None:
+    """The days of the span asked that have no stored post are `0` stored rows at its ends too, as
+    in its middle (they were left out, reproduced by reviewer helper-110); an --until past today
+    stops at today (no post can be stored later: no gap). The days are UTC days, and say so."""
+    report, rows = backtest_days(tmp_path, "--since", "2026-02-27")
+    assert rows[0] == ["2026-02-27 – 2026-02-28 (2 days)", "0", "0"] and rows[-1] == ["2026-03-06", "1", "1"]
+    assert "on 2 of 8 days" in report and "day (UTC)" in report
+    report, rows = backtest_days(tmp_path, "--until", "2099-12-31")
+    assert rows[0] == ["2026-03-01", "1", "2"] and rows[-1][0].startswith("2026-03-07 – ")
+    assert "2099" not in rows[-1][0] and rows[-1][1:] == ["0", "0"]
 
 
 def test_backtest_warns_when_the_rule_watches_no_stored_channel(sample: Sample, tmp_path: Path) -> None:

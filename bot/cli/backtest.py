@@ -186,7 +186,7 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     # every day of the span, a run of days without a hit in one row: listing only the days with
     # hits made 3 hits on 3 days in a month read as a steady trend
     table = Table(title="hits per day", title_justify="left")
-    table.add_column("day")
+    table.add_column("day (UTC)")
     table.add_column("posts", justify="right")
     table.add_column("stored", justify="right")
     table.add_column("", no_wrap=True)

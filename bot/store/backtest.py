@@ -8,7 +8,7 @@ import json
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from ..match.branches import Branches
@@ -78,16 +78,19 @@ class Backtest:
     gained: Counter[str] = field(default_factory=Counter)  # matched now, not in the store
     lost: Counter[str] = field(default_factory=Counter)  # in the store, not matched now
     terms: dict[str, dict[str, TermHits]] = field(default_factory=dict)  # rule -> term (as hits name it) -> counts
+    first_day: str | None = None  # YYYY-MM-DD: the first UTC day of the span asked (--since), if any
+    last_day: str | None = None  # YYYY-MM-DD: its last (--until's, today at the latest), if any
 
     def day_rows(self) -> list[DayRow]:
-        """Every day from the first backtested post's to the last's, oldest first: a day with hits
-        alone, a run of days without one folded into one row (split where stored posts stop or
-        start), so a trend reads right and a gap in the store is not read as a quiet spell."""
+        """Every UTC day of the span asked (else from the first backtested post's to the last's),
+        oldest first: a day with hits alone, a run of days without one folded into one row (split
+        where stored posts stop or start), so a trend reads right and a gap in the store is not
+        read as a quiet spell."""
         days = sorted(self.posts_by_day)
         if not days:
             return []
         rows: list[DayRow] = []
-        for day in _days(days[0], days[-1]):
+        for day in _days(min(days[0], self.first_day or days[0]), max(days[-1], self.last_day or days[-1])):
             hits, posts = self.by_day.get(day, 0), self.posts_by_day.get(day, 0)
             last = rows[-1] if rows else None
             if not hits and last and not last.hits and bool(last.posts) == bool(posts):
@@ -106,7 +109,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
     latest samples."""
     matcher = Matcher(list(rules), groups=groups)
     result = Backtest([r.name for r in matcher.rules], samples=deque(maxlen=max(samples, 0)),
-                      terms={r.name: _terms(r) for r in matcher.rules})
+                      terms={r.name: _terms(r) for r in matcher.rules}, **_span_days(since, until))
     branches = Branches(matcher)
     channels = list(channels)
     channel_ids = resolve_channels(store, channels)[0] if channels else None
@@ -134,6 +137,21 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
             _count_terms(result.terms[rule], post.text, hits, needed)
     result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
     return result
+
+
+def _span_days(since: datetime | None, until: datetime | None) -> dict[str, str]:
+    """The UTC days a --since/--until span covers, as `Backtest.first_day` and `last_day`: its
+    days without a stored post are a gap in the store. Not past today: no post can be there yet."""
+    days: dict[str, str] = {}
+    if since is not None:
+        days["first_day"] = since.astimezone(timezone.utc).date().isoformat()
+    if until is not None:
+        try:
+            last = (until - timedelta(seconds=1)).astimezone(timezone.utc)  # --until is the end, left out
+        except OverflowError:  # --until 0001-01-01T00:00
+            last = until
+        days["last_day"] = min(last.date(), datetime.now(timezone.utc).date()).isoformat()
+    return days
 
 
 def _days(first: str, last: str) -> Iterable[str]:
