@@ -383,7 +383,7 @@ def test_csv_escaping_is_undone_by_stripping_one_leading_quote(text: str) -> Non
     from bot.store.export import write_csv
 
     buf = io.StringIO()
-    write_csv([{"text": text}], buf, excel=True, fields=("text",))
+    write_csv([{"text": text}], buf, fields=("text",))
     [row] = csv_rows(buf.getvalue())
     assert unescaped(row["text"]) == text
     assert row["text"][:1] not in ("=", "+", "-", "@", "\t", "\r", "\n")

@@ -427,7 +427,7 @@ class Commands:
             rows = iter_export_rows(store, rules=rules, since=now - span)
             if fmt == "csv":
                 buf = io.StringIO()
-                n = write_csv(rows, buf, excel=True)  # with a BOM: for Excel
+                n = write_csv(rows, buf)  # escaped, with a BOM: for Excel
                 data = buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
             else:
                 with tempfile.TemporaryDirectory() as d:

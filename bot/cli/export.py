@@ -194,7 +194,7 @@ def write_stdout(rows: Iterable[dict[str, Any]], fmt: str, *, bom: bool = False,
 
 def _write_text(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str], escape: bool,
                 fields: Sequence[str] = EXPORT_FIELDS) -> int:
-    return write_csv(rows, f, excel=escape, fields=fields) if fmt == "csv" else write_jsonl(rows, f, fields=fields)
+    return write_csv(rows, f, escape=escape, fields=fields) if fmt == "csv" else write_jsonl(rows, f, fields=fields)
 
 
 def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool,

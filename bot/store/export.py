@@ -66,16 +66,16 @@ def _cell(value: Any, escape: bool = False) -> Any:
     return value
 
 
-def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, excel: bool = False,
+def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, escape: bool = True,
               fields: Sequence[str] = EXPORT_FIELDS) -> int:
     """Rows as CSV with a header of `fields` (lists joined with "; "); returns how many rows.
-    `excel`: a cell that starts like a formula, or with ', gets one more ' in front (for a
-    spreadsheet: text, never a formula); a program strips exactly one leading ' to read it back."""
+    `escape` (for every CSV unless asked otherwise: anyone may open it in a spreadsheet): a cell that
+    starts like a formula, or with ', gets one more ' in front; stripping exactly one undoes it."""
     w = csv.writer(f)
     w.writerow(fields)
     n = 0
     for row in rows:
-        w.writerow([_cell(row[k], excel) for k in fields])
+        w.writerow([_cell(row[k], escape) for k in fields])
         n += 1
     return n
 
