@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Iterable, NoReturn, Sequence
 
 import click
 from rich.console import Console
@@ -381,3 +382,47 @@ def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> list[str]:
         fail(f"--rule: no rule {', '.join(unknown)} has matches in this store "
              f"(rules: {', '.join(known) or 'none'})")
     return found
+
+
+# -- rows to CSV or JSON Lines: `export` and `stories --format csv|jsonl` ----------------------------
+
+# the CSV options, as both take them
+BOM = click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
+ESCAPE = click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
+                      help="CSV: a cell that starts like a formula (= + - @) or with ' gets a leading ' so a spreadsheet "
+                           "shows it as text (a program strips exactly one leading ' to read a cell as stored); "
+                           "--no-escape-formulas keeps every cell exactly as stored.")
+
+
+def check_csv_options(fmt: str, bom: bool, escape: bool) -> None:
+    """Exit with one line when --bom or --no-escape-formulas comes with a format other than CSV."""
+    if bom and fmt != "csv":
+        fail(f"--bom is for CSV only (not {fmt})")
+    if not escape and fmt != "csv":  # JSON Lines is always exact, and an Excel cell is never a formula
+        fail(f"--no-escape-formulas is for CSV only (not {fmt}: its cells are never formulas)")
+
+
+def write_stdout(rows: Iterable[dict[str, Any]], fmt: str, *, fields: Sequence[str], bom: bool = False,
+                 escape: bool = True) -> int:
+    """Write the rows to stdout as CSV or JSON Lines of `fields`, in UTF-8 whatever the locale;
+    returns how many. A reader that goes away raises BrokenPipeError."""
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:  # stdout replaced by a text-only stream: write to it as it is
+        if bom:
+            sys.stdout.write("\ufeff")
+        return write_text(rows, fmt, sys.stdout, fields=fields, escape=escape)
+    sys.stdout.flush()
+    stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
+    try:
+        return write_text(rows, fmt, stream, fields=fields, escape=escape)
+    finally:
+        stream.flush()
+        stream.detach()
+
+
+def write_text(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str], *, fields: Sequence[str],
+               escape: bool = True) -> int:
+    """The rows to `f` as CSV (`escape`d, see `write_csv`) or JSON Lines of `fields`; returns how many."""
+    from ..store.export import write_csv, write_jsonl  # the store is imported by the commands that write rows
+
+    return write_csv(rows, f, escape=escape, fields=fields) if fmt == "csv" else write_jsonl(rows, f, fields=fields)

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator
 
 import click
 
-from ..store.export import FORMATS, XLSX_MAX_CHARS, write_csv, write_jsonl, write_xlsx
+from ..store.export import FORMATS, XLSX_MAX_CHARS, write_xlsx
 from ..store.read import EXPORT_FIELDS, SearchError, iter_export_rows
 from .common import (
+    BOM,
     CHANNEL_FORMS,
     DEFAULT_DB,
+    ESCAPE,
     UNTIL,
     UNTIL_HELP,
     WHEN,
     WHEN_FORMS,
     broken_pipe,
     check_channels,
+    check_csv_options,
     check_rules,
     check_span,
     counted,
@@ -31,28 +32,13 @@ from .common import (
     note_outside_stored,
     open_store,
     typed_query,
+    write_stdout,
+    write_text,
 )
 
-__all__ = ["export", "write_csv", "write_jsonl", "write_xlsx", "write_stdout", "check_csv_options", "BOM", "ESCAPE",
-           "FORMATS"]
+__all__ = ["export"]
 
 log = logging.getLogger(__name__)
-
-# the CSV options, as `export` and `stories --format csv` take them
-BOM = click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
-ESCAPE = click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
-                      help="CSV: a cell that starts like a formula (= + - @) or with ' gets a leading ' so a spreadsheet "
-                           "shows it as text (a program strips exactly one leading ' to read a cell as stored); "
-                           "--no-escape-formulas keeps every cell exactly as stored.")
-
-
-def check_csv_options(fmt: str, bom: bool, escape: bool) -> None:
-    """Exit with one line when --bom or --no-escape-formulas comes with a format other than CSV."""
-    if bom and fmt != "csv":
-        fail(f"--bom is for CSV only (not {fmt})")
-    if not escape and fmt != "csv":  # JSON Lines is always exact, and an Excel cell is never a formula
-        fail(f"--no-escape-formulas is for CSV only (not {fmt}: its cells are never formulas)")
-
 
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
@@ -159,7 +145,7 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     `escape`: CSV cells that start like a formula, or with ', get a leading ' (see `write_csv`)."""
     rows = _first_checked(rows)
     if output is None:
-        return write_stdout(rows, fmt, bom=bom, escape=escape)
+        return write_stdout(rows, fmt, bom=bom, escape=escape, fields=EXPORT_FIELDS)
     target = Path(output)
     if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
         return _write_file(rows, fmt, target, bom, cut, escape=escape)
@@ -174,36 +160,13 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     return n
 
 
-def write_stdout(rows: Iterable[dict[str, Any]], fmt: str, *, bom: bool = False, escape: bool = True,
-                 fields: Sequence[str] = EXPORT_FIELDS) -> int:
-    """Write the rows to stdout as CSV or JSON Lines of `fields`, in UTF-8 whatever the locale;
-    returns how many. A reader that goes away raises BrokenPipeError."""
-    binary = getattr(sys.stdout, "buffer", None)
-    if binary is None:  # stdout replaced by a text-only stream: write to it as it is
-        if bom:
-            sys.stdout.write("\ufeff")
-        return _write_text(rows, fmt, sys.stdout, escape, fields)
-    sys.stdout.flush()
-    stream = io.TextIOWrapper(binary, encoding="utf-8-sig" if bom else "utf-8", newline="", write_through=True)
-    try:
-        return _write_text(rows, fmt, stream, escape, fields)
-    finally:
-        stream.flush()
-        stream.detach()
-
-
-def _write_text(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str], escape: bool,
-                fields: Sequence[str] = EXPORT_FIELDS) -> int:
-    return write_csv(rows, f, escape=escape, fields=fields) if fmt == "csv" else write_jsonl(rows, f, fields=fields)
-
-
 def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool,
                 cut: Counter[str] | None = None, *, escape: bool = True) -> int:
     """Write the rows to `path` in `fmt`; returns how many (xlsx cells cut counted in `cut`)."""
     if fmt == "xlsx":
         return write_xlsx(rows, path, cut)
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-        return _write_text(rows, fmt, f, escape)
+        return write_text(rows, fmt, f, escape=escape, fields=EXPORT_FIELDS)
 
 
 def _first_checked(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -19,7 +19,9 @@ from ..store.export import STORY_FIELDS, story_records
 from ..store.read import StoryRow, count_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
+    BOM,
     CHANNEL_FORMS,
+    ESCAPE,
     UNTIL,
     UNTIL_HELP,
     WHEN,
@@ -28,6 +30,7 @@ from .common import (
     DEFAULT_DB,
     broken_pipe,
     check_channels,
+    check_csv_options,
     check_rules,
     check_span,
     err,
@@ -35,8 +38,8 @@ from .common import (
     open_store,
     out,
     shown_until,
+    write_stdout,
 )
-from .export import BOM, ESCAPE, check_csv_options, write_stdout
 
 __all__ = ["stories", "story", "cut_middle", "cut_names"]
 
