@@ -102,7 +102,7 @@ def test_stories_as_csv_or_json_lines_are_one_row_a_story_beside_the_table(tmp_p
     fire = next(row for row in rows if "Подольске" in row["headline"])
     # the whole first line, escaped as export escapes it for a spreadsheet; the channels in order
     assert fire["headline"] == "'=Сводка: пожар на складе в Подольске"
-    assert fire["first_channel"] == "'+Канал" and fire["channels"] == "'+Канал; Канал 1; Канал 2"
+    assert fire["first_channel"] == "'+Канал" and fire["channels"] == "'+Канал\nКанал 1\nКанал 2"
     assert fire["story_first"] == "https://t.me/c/1700000001/1" and fire["first_date"].startswith("2026-")
     # the same story numbers as export's, so the two files join on story_id
     export = list(csv.DictReader(io.StringIO(CliRunner().invoke(cli, ["export", "--db", str(db), "--all-posts"]).stdout)))
@@ -115,6 +115,23 @@ def test_stories_as_csv_or_json_lines_are_one_row_a_story_beside_the_table(tmp_p
     assert lines[0]["channel_ids"] == [1700000001, 1700000002, 1700000003][:len(lines[0]["channel_ids"])]
     assert r.stderr.splitlines() == ["2 stories seen since 2026-01-01 00:00 UTC",
                                      "2 of 5 stories (the largest 2; use --limit for more)"]
+
+
+def test_a_story_s_channels_in_csv_are_one_a_line_so_a_title_with_a_semicolon_stays_whole(tmp_path: Path) -> None:
+    """The CSV's `channels` cell joined the titles with «; », so «Новости; Москва» and «Срочно»
+    read back as three channels, or as one channel «Новости» and one «Москва; Срочно»: each title
+    is now a line of the cell (a multi-line cell in a spreadsheet), `channel_ids` alike, line for line."""
+    titles = ["Новости; Москва", "Срочно", "=Сводка"]
+    db = _replay(tmp_path, [{"channel_id": 1700000001 + k, "message_id": 1, "date": 1790000000 + 60 * k,
+                             "text": "Пожар на складе в Подольске, пострадавших нет", "channel_title": titles[k]}
+                            for k in range(3)])
+    r = CliRunner().invoke(cli, ["stories", "--db", str(db), "--since", "2026-01-01", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    [row] = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert row["channels"].split("\n") == titles
+    assert row["channel_ids"].split("\n") == ["1700000001", "1700000002", "1700000003"]
+    r = CliRunner().invoke(cli, ["stories", "--db", str(db), "--since", "2026-01-01", "--format", "jsonl"])
+    assert json.loads(r.stdout)["channels"] == titles
 
 
 def test_stories_in_csv_with_none_found_is_a_header_and_exit_1(tmp_path: Path) -> None:

@@ -56,9 +56,13 @@ def story_records(rows: Iterable[StoryRow]) -> Iterator[dict[str, Any]]:
 _ESCAPED_START = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
 
 
-def _cell(value: Any, escape: bool = False) -> Any:
+# a story's channels (`stories --format csv`), one a line: a title may hold «; », and the ids line up
+_ONE_A_LINE = frozenset({"channels", "channel_ids"})
+
+
+def _cell(value: Any, escape: bool = False, separator: str = LIST_SEPARATOR) -> Any:
     if isinstance(value, list):
-        value = LIST_SEPARATOR.join(map(str, value))
+        value = separator.join(map(str, value))
     if value is None:
         return ""
     if escape and isinstance(value, str) and value.startswith(_ESCAPED_START):
@@ -68,14 +72,15 @@ def _cell(value: Any, escape: bool = False) -> Any:
 
 def write_csv(rows: Iterable[dict[str, Any]], f: IO[str], *, escape: bool = True,
               fields: Sequence[str] = EXPORT_FIELDS) -> int:
-    """Rows as CSV with a header of `fields` (lists joined with "; "); returns how many rows.
+    """Rows as CSV with a header of `fields` (lists joined with "; ", a story's channels one a line);
+    returns how many rows.
     `escape` (for every CSV unless asked otherwise: anyone may open it in a spreadsheet): a cell that
     starts like a formula, or with ', gets one more ' in front; stripping exactly one undoes it."""
     w = csv.writer(f)
     w.writerow(fields)
     n = 0
     for row in rows:
-        w.writerow([_cell(row[k], escape) for k in fields])
+        w.writerow([_cell(row[k], escape, "\n" if k in _ONE_A_LINE else LIST_SEPARATOR) for k in fields])
         n += 1
     return n
 
