@@ -17,37 +17,41 @@ ALIVE_KEY = "live_alive_at"  # meta row: the last time the live service was know
 
 @dataclass(frozen=True)
 class Downtime:
-    """A start's view of the run before it: `since`, when that run was last known running (None:
-    never ran); `rowid`, the newest post stored before this start; `channels`, those read before
-    (a newly watched channel's backfill is no recovery)."""
+    """A start's view of the run before it: `since`, when that run was last known to have read
+    everything (None: never ran); `until`, this start; `rowid`, the newest post stored before this
+    start; `channels`, those read before (a newly watched channel's backfill is no recovery)."""
 
     since: str | None
+    until: str
     rowid: int
     channels: frozenset[int]
 
 
 def mark_alive(store: Store, at: datetime) -> None:
-    """Record that the live service runs at `at` (at start, each poll and the stop)."""
+    """Record that every post published before `at` is stored: `at` is when a read of every watched
+    channel began that left nothing unstored (not a read a flood wait cut short, nor the stop: a
+    polled channel's posts since that read are unread, and the next start recovers them)."""
     store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                      [ALIVE_KEY, iso(at)])
 
 
-def downtime(store: Store, channels: Iterable[int]) -> Downtime:
-    """Taken before a start stores anything. A store written by a version that kept no mark gives
-    the time it last stored a post (posts a polled channel made before that version stopped then
-    count too)."""
+def downtime(store: Store, channels: Iterable[int], now: datetime) -> Downtime:
+    """Taken before a start (at `now`) stores anything. A store written by a version that kept no
+    mark gives the time it last stored a post (posts a polled channel made before that version
+    stopped then count too)."""
     row = store.db.execute("SELECT value FROM meta WHERE key = ?", [ALIVE_KEY]).fetchone()
     since = row[0] if row else store.db.execute("SELECT max(first_seen) FROM posts").fetchone()[0]
-    return Downtime(since, last_rowid(store), frozenset(channels))
+    return Downtime(since, iso(now) or "", last_rowid(store), frozenset(channels))
 
 
 def recovered(store: Store, down: Downtime) -> tuple[int, int]:
     """(posts, channels): the posts published while tgwatch was down that this start stored, by
-    the history read or by Telegram's start-up difference alike; not a polled channel's posts from
-    before the stop, nor a new channel's backfill."""
+    the history read or by Telegram's start-up difference alike, until now; not a polled channel's
+    posts read before the stop, nor a new channel's backfill, nor posts made since the start (pushed
+    live while a flood wait held the reads back)."""
     if down.since is None or not down.channels:
         return 0, 0
     ids = sorted(down.channels)
     n, m = store.db.execute(f"SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE rowid > ? AND date >= ? "
-                            f"AND channel_id IN ({','.join('?' * len(ids))})", [down.rowid, down.since, *ids]).fetchone()
+                            f"AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})", [down.rowid, down.since, down.until, *ids]).fetchone()
     return int(n), int(m)

@@ -62,6 +62,8 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         # Whether the last reconcile read every watched channel (a flood wait or an error on one
         # leaves it False): only such a poll shows tgwatch is keeping up.
         self.complete = False
+        # when the last reconcile began, if it read every channel and left nothing unstored (else None)
+        self.read_through: datetime | None = None
         self.failing: dict[int, str] = {}  # channel id -> "title: why" of the reads that failed last
         self._resume_at: int | None = None  # the channel a flood wait stopped the last poll at
         self._dialogs_read = False  # the account's dialogs were read for channels configured by id

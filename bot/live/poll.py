@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from telethon import TelegramClient, errors
@@ -34,7 +35,9 @@ class Poll:
     edit_lookback: int
     backfill: int
     _polling: asyncio.Lock
+    clock: Callable[[], datetime]
     complete: bool
+    read_through: datetime | None
     failing: dict[int, str]
     _resume_at: int | None
     _unstored: dict[tuple[int, int], tuple[Post, datetime | None]]
@@ -54,6 +57,7 @@ class Poll:
             return await self._reconcile()
 
     async def _reconcile(self) -> tuple[int, int]:
+        began, self.read_through = self.clock(), None
         errors_before = self._db_errors
         if self._unmarked_first:  # an earlier run's deletions: the posts it kept are read again after them
             if not await self._mark_unmarked():
@@ -112,6 +116,8 @@ class Poll:
         self.complete = read > 0 and not failed
         if not failed:
             self._resume_at = None
+        if self.complete and not (self._pending or self._unstored or self._unmarked):
+            self.read_through = began  # every post published before it began is stored
         if self._db_errors == errors_before and read:
             self._db_outage.ok()
         return new_posts, channels

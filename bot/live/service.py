@@ -30,7 +30,7 @@ from ..rematch import Rematch, Stopped, catch_up
 from ..report.stats import channel_activity, duration, heartbeat_text, status_text
 from ..store.db import Store, StoreError, iso, off_loop
 from .dbfaults import LIVE_BUSY_TIMEOUT, store_down
-from .downtime import downtime, mark_alive, recovered
+from .downtime import Downtime, downtime, mark_alive, recovered
 from .ingest import Ingest
 from .sender import Sender
 from .session import (
@@ -119,6 +119,7 @@ class Service:
             self.sender.on_migrated = self.chat.allow  # an alert chat upgraded to a supergroup
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
         self.last_poll: datetime | None = None
+        self._down: Downtime | None = None  # the run before this start, until a read of every channel counts its posts
         self.warned_behind = False
         self._rules_generation = 0  # rules changes made so far: only the newest one's matcher is put in use
         self._rebuilds: set[asyncio.Task[None]] = set()
@@ -215,7 +216,8 @@ class Service:
         if self.chat is not None:
             self.chat.listen()  # first: a command that arrives while the rest starts up is not dropped
         await self.ingest.resolve()
-        down = downtime(self.store, [cid for cid in self.ingest.watched if self.store.high_water(cid) is not None])
+        self._down = downtime(self.store, [cid for cid in self.ingest.watched if self.store.high_water(cid) is not None],
+                              self.clock())
         self.ingest.listen()
         if self.chat is not None:
             await self.chat.resolve_chats()
@@ -223,10 +225,7 @@ class Service:
             await self.sender.notify(f"⚠️ rule file error ({e.takes_out()} is not in use until it is fixed): {e.brief()}")
         await self.ingest.reconcile()
         self.last_poll = self.clock()
-        n, m = recovered(self.store, down)  # (some came with Telegram's start-up difference, not the read)
-        self._mark_alive()
-        if n:
-            await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
+        await self._read_through()
         await self.sender.deliver()
         self._catch_up()  # rules edited while stopped, or matching upgraded
         self.schedule()
@@ -301,15 +300,30 @@ class Service:
             self.warned_behind = False
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
-        self._mark_alive()
+        await self._read_through()
         await self.sender.deliver()
 
-    def _mark_alive(self) -> None:
-        """Record that tgwatch runs now (`mark_alive`): the next start counts the posts published
-        after it as recovered. A store that cannot take it now costs a log line; the next poll or
-        the stop records it."""
+    async def _read_through(self) -> None:
+        """After a reconcile: if it read every channel and left nothing unstored, the posts published
+        while tgwatch was down are all in. The first such read of a run tells how many it recovered
+        (a start whose read a flood wait or a locked store cut short tells it at the poll that
+        finishes), and each records when it began (`mark_alive`)."""
+        at = self.ingest.read_through
+        if at is None:
+            return  # the mark stays before the posts not read yet: the next start still counts them
+        if self._down is not None:
+            n, m = recovered(self.store, self._down)  # (some came with Telegram's start-up difference, not the read)
+            self._down = None
+            if n:
+                await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
+        self._mark_alive(at)
+
+    def _mark_alive(self, at: datetime) -> None:
+        """Record that every post published before `at` is stored (`mark_alive`): the next start
+        counts the posts published after it as recovered. A store that cannot take it now costs a
+        log line; the next complete poll records it."""
         try:
-            mark_alive(self.store, self.clock())
+            mark_alive(self.store, at)
         except sqlite3.OperationalError as e:
             if (down := store_down(e)) is None:
                 raise
@@ -388,7 +402,6 @@ class Service:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.ingest.close()
-        self._mark_alive()
         self.pipeline.close()  # saves the story word counts
 
 
