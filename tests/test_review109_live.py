@@ -56,3 +56,69 @@ def test_posts_a_flood_wait_kept_from_the_start_up_read_are_never_counted_as_rec
         finally:
             await stop_service(service)
     run(go())
+
+
+def test_a_watched_channel_whose_first_read_never_finished_loses_the_alerts_of_its_downtime(fake: FakeTelegram,
+                                                                                           tmp_path: Path,
+                                                                                           fast_updates: None) -> None:
+    """Topor is added to the config; its first read is held by a flood wait, but its pushed posts are
+    stored as they come (the client keeps its pts). tgwatch is stopped before the read happens, for
+    two days; 30 h ago SHOT and Topor both reported a desertion. At the restart SHOT's alerts; Topor's,
+    brought by the start-up difference to a channel tgwatch watched in its last run, is taken for a
+    newly watched channel's old post (no high-water mark) and stored muted: never alerted, and not
+    counted as recovered either."""
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path, channels=("shot_shot", "mash"))  # SHOT and Mash read in order
+        await stop_service(service)
+        fake.flood("GetHistoryRequest", 3600)  # Topor's first read (and every other) held for an hour
+        service = await start_at(fake, tmp_path, timedelta(hours=-50))  # two days ago, Topor added to the config
+        try:
+            assert service.store.high_water(TOPOR) is None
+            two_days_ago = datetime.now(timezone.utc) - timedelta(hours=50)
+            pushed = fake.publish(TOPOR, NEUTRAL, date=two_days_ago)  # watched: pushed and stored
+            await eventually(lambda: service.store.known_hashes([(TOPOR, pushed)]))
+            await eventually(lambda: TOPOR in service.user._message_box.map)
+        finally:
+            await stop_service(service)
+        down = datetime.now(timezone.utc) - timedelta(hours=30)
+        fake.publish(SHOT, DESERTION, date=down)
+        fake.publish(TOPOR, AWOL, date=down + timedelta(minutes=1))
+        service = await start(fake, tmp_path)
+        try:
+            await eventually(lambda: service.store.count("posts") == 3)
+            await service.sender.deliver()
+            states = {r["state"] for r in service.store.db.query("SELECT state FROM alerts WHERE channel_id = ?", [TOPOR])}
+            sent = [m.text for m in alerts(fake)]
+            assert any("\nSHOT · " in t for t in sent)
+            assert states != {"muted"} and any("\nТопор · " in t for t in sent), (states, sent)  # fails: stored muted
+        finally:
+            await stop_service(service)
+    run(go())
+
+
+def test_a_channel_removed_from_the_config_and_added_back_alerts_on_the_old_posts_of_its_absence(
+        fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    """The mirror of the test above: Topor was read, then taken out of the config; ten days later it
+    is added back. Its high-water mark is still there, so it counts as read in order: the first read
+    takes every post since (unbounded) and they alert whatever their age, as do those the start-up
+    difference brings. A desertion ten days old goes out as news (a newly watched channel alerts
+    only on its last day's posts)."""
+    async def go() -> None:
+        channels(fake)
+        service = await start(fake, tmp_path)  # Topor read in order
+        await stop_service(service)
+        service = await start(fake, tmp_path, channels=("shot_shot", "mash"))  # Topor taken out
+        await stop_service(service)
+        old = datetime.now(timezone.utc) - timedelta(days=10)
+        fake.publish(TOPOR, AWOL, date=old)
+        for i in range(3):
+            fake.publish(TOPOR, f"{NEUTRAL} ({i})", date=old + timedelta(days=i + 1))
+        service = await start(fake, tmp_path)  # Topor added back
+        try:
+            await eventually(lambda: service.store.count("posts") == 4)
+            await service.sender.deliver()
+            assert alerts(fake) == []  # fails: the ten-day-old desertion alerts
+        finally:
+            await stop_service(service)
+    run(go())

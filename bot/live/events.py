@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from telethon import TelegramClient, events, errors
@@ -17,7 +17,6 @@ from ..store.db import Store
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .difference import keep_difference_edits, release_catch_up
-from .poll import BACKFILL_ALERTS
 from .resolve import Watched
 
 __all__ = ["ALBUM_FORGET_SECONDS", "ALBUM_MAX", "Events"]
@@ -26,13 +25,6 @@ log = logging.getLogger("bot.live.ingest")  # the parts of Ingest log under one 
 
 ALBUM_MAX = 10  # items in one Telegram album
 ALBUM_FORGET_SECONDS = 600.0  # Telethon's collector of a delivered album is dropped this long after (`forget_albums`)
-
-
-def _unread_alerts_after(high: int | None) -> datetime | None:
-    """When pushed posts of a channel with high-water mark `high` start to alert: a channel never read
-    in order (the first poll has not run or was stopped) alerts, as its backfill does, only on the last
-    day's posts (the start-up difference of a channel newly watched brings posts of any age); else all."""
-    return datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
 
 
 class Events:
@@ -104,7 +96,7 @@ class Events:
         if post is not None and not self._before_reading(w, post, high):
             # (a channel's difference, asked for after a gap or a stop, also carries posts older than
             # what the first read took: the poll leaves them out, so do pushes)
-            await self._push(post, alert_after=_unread_alerts_after(high))
+            await self._push(post, alert_after=w.alert_after(high))
 
     async def _late_album_item(self, w: Watched, message: Any) -> None:
         """An album item pushed after the album's Album event stored it (Telegram pushes items from
@@ -158,7 +150,7 @@ class Events:
         post = album_to_post(event.messages, w.entity)
         high = self.store.high_water(w.id)
         if post is not None and not self._before_reading(w, post, high):
-            await self._push(post, alert_after=_unread_alerts_after(high))
+            await self._push(post, alert_after=w.alert_after(high))
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged). Any
@@ -190,7 +182,7 @@ class Events:
         high = self.store.high_water(w.id)
         if post.grouped_id is None and self._before_reading(w, post, high):
             return
-        await self._push(post, alert_after=_unread_alerts_after(high), seen=seen)  # (reactions fire edits on posts of any age)
+        await self._push(post, alert_after=w.alert_after(high), seen=seen)  # (reactions fire edits on posts of any age)
 
     def _before_reading(self, w: Watched, post: Post, high: int | None) -> bool:
         """An edit (or a reaction) of a post at or below the channel's high-water mark that is not

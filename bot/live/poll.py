@@ -7,23 +7,21 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from telethon import TelegramClient, errors
 
 from ..post import Post
 from ..source.telegram import album_to_post, group_albums, message_to_post
-from ..store.db import Store
+from ..store.db import Store, iso
 from .dbfaults import Outage, store_down
 from .codes import reason
-from .resolve import Watched, _GONE_ERRORS
+from .resolve import BACKFILL_ALERTS, Watched, _GONE_ERRORS
 from .session import NETWORK_ERRORS
 
 __all__ = ["BACKFILL_ALERTS", "Poll"]
 
 log = logging.getLogger("bot.live.ingest")  # the parts of Ingest log under one name, as one job
-
-BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's older posts alert no one
 
 
 class Poll:
@@ -150,7 +148,7 @@ class Poll:
         else:  # a channel seen for the first time: its latest posts, not its whole history; only
             # the last day's matches are pushed (older ones are stored, exported, counted)
             messages = [m async for m in self.client.iter_messages(w.peer, limit=self.backfill)][::-1]
-            pushed = self.store.first_fresh_id(w.id, BACKFILL_ALERTS.total_seconds() / 3600)
+            pushed = self.store.first_fresh_id(w.id, BACKFILL_ALERTS.total_seconds() / 3600, iso(w.since) or "")
             if pushed is not None and messages and messages[0].id > pushed:
                 # the first read was held back (flood waits, network) while Telegram pushed posts:
                 # read back to the first of them, so none that it did not push is missed
@@ -172,8 +170,7 @@ class Poll:
         if high is not None and posts:  # at or below the mark and not stored: pruned by retention, not new
             known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
             posts = [p for p in posts if p.message_id > high or p.key in known]
-        after = datetime.now(timezone.utc) - BACKFILL_ALERTS if high is None else None
-        done = await self._process(posts, in_order=True, alert_after=after, seen=seen) if posts else []
+        done = await self._process(posts, in_order=True, alert_after=w.alert_after(high), seen=seen) if posts else []
         await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         return sum(1 for p in done if p.status == "new"), high is not None

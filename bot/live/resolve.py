@@ -9,20 +9,22 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from telethon import TelegramClient, errors
 from telethon.tl import types
 
 from ..source.telegram import channel_username
-from ..store.db import Store
+from ..store.db import Store, iso
 from .codes import reason
 from .dbfaults import Outage, store_down
 
-__all__ = ["ChannelGone", "Resolver", "Watched"]
+__all__ = ["BACKFILL_ALERTS", "ChannelGone", "Resolver", "Watched"]
 
 log = logging.getLogger("bot.live.ingest")  # the parts of Ingest log under one name, as one job
 
+BACKFILL_ALERTS = timedelta(hours=24)  # a newly watched channel's posts older than this alert no one
 RETRY_UNRESOLVED = 6 * 3600.0  # seconds before a channel that did not resolve is looked up again
 
 # Errors meaning the channel cannot be read any more, and the status we give it.
@@ -57,6 +59,15 @@ class Watched:
     username: str | None
     joined: bool
     entity: Any = None
+    since: datetime | None = None  # when tgwatch began watching it (None: before it kept that)
+
+    def alert_after(self, high: int | None) -> datetime | None:
+        """When its posts start to alert, given its high-water mark `high`: until its first read in
+        order since tgwatch began watching it (newly, or again after it was out of the config), only
+        on posts from the day before it began, as its backfill does (the start-up difference brings
+        posts of any age; older ones are stored, searchable, not news); after it, on all (a post at or
+        below the mark that is not stored is never taken). None: all alert."""
+        return self.since - BACKFILL_ALERTS if high is None and self.since is not None else None
 
 
 def _gone(e: Exception) -> str | None:
@@ -72,6 +83,7 @@ class Resolver:
     client: TelegramClient
     store: Store
     refs: list[str | int]
+    clock: Callable[[], datetime]
     notify: Callable[[str], Awaitable[None]]
     resolve_delay: float
     watched: dict[int, Watched]
@@ -80,6 +92,7 @@ class Resolver:
     _ref_ids: dict[str | int, int]
     _dialogs_read: bool
     _found: dict[str | int, Any]
+    _run: int | None
     _db_outage: Outage
     db_retry_delay: float
 
@@ -99,6 +112,9 @@ class Resolver:
         return self.watched
 
     async def _resolve_all(self) -> None:
+        if self._run is None:  # this run watches the configured channels known already, resolved or not
+            known = {int(row["id"]) for ref in self.refs if (row := self.store.channel_by_ref(ref)) is not None}
+            self._run = self.store.begin_run(known, iso(self.clock()) or "")
         flooded = False
         now = time.monotonic()
         for ref in self.refs:
@@ -135,6 +151,8 @@ class Resolver:
                 log.warning("%s (%s)", detail, status)
                 continue
             self.store.remember_ref(ref, w.id)  # first: a store that cannot take it leaves the channel to the retry
+            since = self.store.watch_channels([w.id], self._run, iso(self.clock()) or "")[w.id]
+            w.since = datetime.fromisoformat(since) if since else None
             self._found.pop(ref, None)
             self.unresolved.pop(ref, None)
             self.watched[w.id] = w

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+RUN_KEY = "live_run"  # meta row: how many runs of the live service this store has seen (`begin_run`)
+
 
 class StoreError(Exception):
     """The database cannot be used (not SQLite, newer schema, locked)."""
@@ -641,16 +643,59 @@ class Store:
                         [status, error, utcnow(), channel_id])
         return row[0] if row else None
 
+    def begin_run(self, channel_ids: Collection[int], now: str) -> int:
+        """Number a new run of the live service (meta `live_run`) and record that it watches
+        `channel_ids` (the configured channels known already: one a flood wait keeps from resolving
+        is still watched without a break). Returns the run's number."""
+        with self.transaction():
+            run = int(self.get_meta(RUN_KEY) or 0) + 1
+            self.set_meta(RUN_KEY, str(run))
+            self.watch_channels(channel_ids, run, now)
+        return run
+
+    def watch_channels(self, channel_ids: Collection[int], run: int, now: str) -> dict[int, str | None]:
+        """Record that live run `run` watches these channels. One the run before did not watch begins
+        being watched at `now` (`watched_since`); one watched before that (taken out of the config,
+        then put back) also forgets its high-water mark, so its first read takes its latest posts as a
+        new channel's does, not every post of its absence. Returns each channel's `watched_since`
+        (None: watched since before tgwatch kept it)."""
+        ids = list(channel_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.transaction():
+            self.db.execute(f"UPDATE channels SET watched_since = ?, last_message_id = CASE WHEN watched_run IS NULL "
+                            f"THEN last_message_id END WHERE id IN ({marks}) AND (watched_run IS NULL OR watched_run < ?)",
+                            [now, *ids, run - 1])
+            self.db.execute(f"UPDATE channels SET watched_run = ? WHERE id IN ({marks})", [run, *ids])
+            return {int(cid): since for cid, since in
+                    self.db.execute(f"SELECT id, watched_since FROM channels WHERE id IN ({marks})", ids)}
+
+    def get_meta(self, key: str) -> str | None:
+        """The `meta` row `key`'s value (None: no such row)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Write the `meta` row `key` (created or replaced)."""
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [key, value])
+
+    def delete_meta(self, key: str) -> None:
+        """Remove the `meta` row `key`, if there is one."""
+        self.db.execute("DELETE FROM meta WHERE key = ?", [key])
+
     def high_water(self, channel_id: int) -> int | None:
         """The last message id read in order from the channel's history (None: never read)."""
         row = self.db.execute("SELECT last_message_id FROM channels WHERE id = ?", [channel_id]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
-    def first_fresh_id(self, channel_id: int, hours: float) -> int | None:
-        """The lowest id among the channel's posts first stored within `hours` of their date (as
-        Telegram pushed them, not a reaction on an old post); None when there is none."""
-        return self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? "
-                               "AND julianday(first_seen) - julianday(date) <= ? / 24.0", [channel_id, hours]).fetchone()[0]
+    def first_fresh_id(self, channel_id: int, hours: float, since: str = "") -> int | None:
+        """The lowest id among the channel's posts first stored (at or after `since`) within `hours`
+        of their date (as Telegram pushed them, not a reaction on an old post); None when there is none."""
+        return self.db.execute("SELECT min(message_id) FROM posts WHERE channel_id = ? AND first_seen >= ? "
+                               "AND julianday(first_seen) - julianday(date) <= ? / 24.0",
+                               [channel_id, since, hours]).fetchone()[0]
 
     def known_channels(self) -> list[KnownChannel]:
         """Every stored channel's username, id and title: a scope entry none of them is known by

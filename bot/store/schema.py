@@ -196,6 +196,20 @@ def _m12_refold(db: sqlite_utils.Database) -> None:
         log.info("search index: %d posts read again with today's folding", n)
 
 
+def _m13_watched(db: sqlite_utils.Database) -> None:
+    """When the live service began watching each channel (`watched_since`, ISO, UTC) and the last
+    run that watched it (`watched_run`, meta `live_run` counts the runs): a channel's old posts alert
+    by when it was first watched, not by whether its first read finished, and a channel taken out
+    of the config and put back is read as a new one. A channel an earlier version watched counts as
+    watched in the last run; one it read in order, as watched from the start (all its posts alert,
+    as before), one it never read, from when it was last resolved."""
+    for column, kind in (("watched_since", str), ("watched_run", int)):
+        if column not in db["channels"].columns_dict:
+            db["channels"].add_column(column, kind)
+    db.execute("UPDATE channels SET watched_run = 0, watched_since = CASE WHEN last_message_id IS NULL THEN resolved_at END "
+               "WHERE resolved_at IS NOT NULL OR last_message_id IS NOT NULL")
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
-              _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold]
+              _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched]
 SCHEMA_VERSION = len(MIGRATIONS)
