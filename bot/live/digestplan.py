@@ -52,16 +52,15 @@ def save_plan(store: Store, digest_id: int, plan: Plan) -> None:
     value = json.dumps({"random_id": plan.random_id, "parts": [
         {"text": p.text, "entities": [base64.b64encode(bytes(e)).decode() for e in p.entities],
          "items": [list(i) for i in p.items]} for p in plan.parts]}, ensure_ascii=False)
-    store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     [f"{PLAN_KEY}{digest_id}", value])
+    store.set_meta(f"{PLAN_KEY}{digest_id}", value)
 
 
 def load_plan(store: Store, digest_id: int) -> Plan | None:
     """The digest's plan; None for a digest stored by a version that kept none."""
-    row = store.db.execute("SELECT value FROM meta WHERE key = ?", [f"{PLAN_KEY}{digest_id}"]).fetchone()
-    if row is None:
+    value = store.get_meta(f"{PLAN_KEY}{digest_id}")
+    if value is None:
         return None
-    data = json.loads(row[0])
+    data = json.loads(value)
     return Plan(int(data["random_id"]), [
         PlannedPart(p["text"], [_entity(e) for e in p["entities"]], [(int(n), int(a), bool(d)) for n, a, d in p["items"]])
         for p in data["parts"]])
@@ -69,7 +68,7 @@ def load_plan(store: Store, digest_id: int) -> Plan | None:
 
 def forget_plan(store: Store, digest_id: int) -> None:
     """The digest is sent (or given back): its plan goes."""
-    store.db.execute("DELETE FROM meta WHERE key = ?", [f"{PLAN_KEY}{digest_id}"])
+    store.delete_meta(f"{PLAN_KEY}{digest_id}")
 
 
 def shown_in_every_chat(store: Store, alert_ids: Sequence[int], chats: Sequence[str], part: int) -> set[int]:

@@ -31,16 +31,14 @@ def mark_alive(store: Store, at: datetime) -> None:
     """Record that every post published before `at` is stored: `at` is when a read of every watched
     channel began that left nothing unstored (not a read a flood wait cut short, nor the stop: a
     polled channel's posts since that read are unread, and the next start recovers them)."""
-    store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     [ALIVE_KEY, iso(at)])
+    store.set_meta(ALIVE_KEY, iso(at) or "")
 
 
 def downtime(store: Store, channels: Iterable[int], now: datetime) -> Downtime:
     """Taken before a start (at `now`) stores anything. A store written by a version that kept no
     mark gives the time it last stored a post (posts a polled channel made before that version
     stopped then count too)."""
-    row = store.db.execute("SELECT value FROM meta WHERE key = ?", [ALIVE_KEY]).fetchone()
-    since = row[0] if row else store.db.execute("SELECT max(first_seen) FROM posts").fetchone()[0]
+    since = store.get_meta(ALIVE_KEY) or store.db.execute("SELECT max(first_seen) FROM posts").fetchone()[0]
     return Downtime(since, iso(now) or "", last_rowid(store), frozenset(channels))
 
 

@@ -761,9 +761,9 @@ class Sender:
 
     def _load_notices(self) -> list[tuple[str, str, int]]:
         """The notices an earlier run held and never sent, for the chats configured now."""
-        row = self.store.db.execute("SELECT value FROM meta WHERE key = ?", [NOTICES_KEY]).fetchone()
+        value = self.store.get_meta(NOTICES_KEY)
         try:
-            items = json.loads(row[0]) if row and row[0] else []
+            items = json.loads(value) if value else []
             return [(str(c), str(t), int(r)) for c, t, r in items if str(c) in self.chats]
         except (ValueError, TypeError):
             log.warning("the notices held by the last run cannot be read: they are not sent")
@@ -774,8 +774,7 @@ class Sender:
         that cannot take them now costs one log line: they are held in memory and sent meanwhile,
         and the next save stores what is left then."""
         try:
-            self.store.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-                                  "excluded.value", [NOTICES_KEY, json.dumps(list(self._unsent.values()), ensure_ascii=False)])
+            self.store.set_meta(NOTICES_KEY, json.dumps(list(self._unsent.values()), ensure_ascii=False))
         except sqlite3.OperationalError as e:
             if (down := store_down(e)) is None:
                 raise

@@ -331,9 +331,9 @@ class Store:
     def story_words(self) -> tuple[int, dict[str, int], int] | None:
         """The story index's saved word counts: (posts counted, word -> posts, the last posts rowid
         they cover); None when there are none or they are unreadable (they are counted again)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'story_words'").fetchone()
+        value = self.get_meta("story_words")
         try:
-            docs, through, counts = json.loads(row[0]) if row else (None, None, None)
+            docs, through, counts = json.loads(value) if value is not None else (None, None, None)
             return (int(docs), counts, int(through)) if isinstance(counts, dict) else None
         except (ValueError, TypeError):
             return None
@@ -343,8 +343,7 @@ class Store:
         transaction), so a restart ranks words as a run that never stopped would."""
         through = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
         value = json.dumps([docs, through, counts], ensure_ascii=False, separators=(",", ":"))
-        self.db.execute("INSERT INTO meta (key, value) VALUES ('story_words', ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [value])
+        self.set_meta("story_words", value)
 
     def story_posts(self, story_id: int, limit: int = 200) -> list[dict[str, object]]:
         """A story's posts, oldest first, with their channel titles and usernames."""
@@ -355,8 +354,7 @@ class Store:
             "ORDER BY p.date, p.channel_id, p.message_id LIMIT ?", [story_id, limit]))
 
     def _search_high_water(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.get_meta("fts_rowid") or 0)
 
     def sync_search(self) -> int:
         """Add posts stored since the last sync to the full-text index; returns how many."""
@@ -366,8 +364,7 @@ class Store:
             return 0
         with self.transaction():
             self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid > ?", [hw])
-            self.db.execute("INSERT INTO meta (key, value) VALUES ('fts_rowid', ?) "
-                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [str(top)])
+            self.set_meta("fts_rowid", str(top))
         return top - hw
 
     _POST_SQL = (
