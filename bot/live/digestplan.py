@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from telethon.errors import TypeNotFoundError
 from telethon.extensions import BinaryReader
 
 from ..store.db import Store
@@ -56,14 +58,19 @@ def save_plan(store: Store, digest_id: int, plan: Plan) -> None:
 
 
 def load_plan(store: Store, digest_id: int) -> Plan | None:
-    """The digest's plan; None for a digest stored by a version that kept none."""
+    """The digest's plan; None for a digest stored by a version that kept none, or whose plan cannot
+    be read (damaged, or written otherwise): its items not shown yet are planned again, rather than
+    every later digest waiting behind it."""
     value = store.get_meta(f"{PLAN_KEY}{digest_id}")
     if value is None:
         return None
-    data = json.loads(value)
-    return Plan(int(data["random_id"]), [
-        PlannedPart(p["text"], [_entity(e) for e in p["entities"]], [(int(n), int(a), bool(d)) for n, a, d in p["items"]])
-        for p in data["parts"]])
+    try:
+        data = json.loads(value)
+        return Plan(int(data["random_id"]), [
+            PlannedPart(p["text"], [_entity(e) for e in p["entities"]], [(int(n), int(a), bool(d)) for n, a, d in p["items"]])
+            for p in data["parts"]])
+    except (ValueError, TypeError, KeyError, IndexError, struct.error, TypeNotFoundError):
+        return None
 
 
 def forget_plan(store: Store, digest_id: int) -> None:

@@ -960,7 +960,8 @@ class Sender:
             shown = shown_in_every_chat(self.store, alert_ids, self.chats, DIGEST_PART)
             plan = self._plan([i for i in alert_ids if i not in shown], secrets.randbits(62))
             save_plan(self.store, did, plan)
-            log.info("digest %d was stored by an earlier version: %d of its %d stories are sent (the rest were shown)",
+            log.info("digest %d has no plan this version can read (an earlier version stored it, or its plan is damaged): "
+                     "%d of its %d stories are sent (the rest were shown)",
                      did, len(alert_ids) - len(shown), len(alert_ids))
         return plan
 
