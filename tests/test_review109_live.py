@@ -3,7 +3,6 @@ never read, the «recovered» count) through the real TelegramClient and the fak
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,27 @@ def test_posts_a_flood_wait_kept_from_the_start_up_read_are_never_counted_as_rec
         try:
             await eventually(lambda: service.store.count("posts") == 1)  # Mash's downtime post, read now
             assert [n for n in notices(fake) if "recovered" in n] == ["recovered 1 post from 1 channel"]
+        finally:
+            await stop_service(service)
+    run(go())
+
+
+def test_a_start_up_read_cut_short_tells_what_it_recovered_at_the_retry_poll_that_finishes_it(fake: FakeTelegram,
+                                                                                            tmp_path: Path) -> None:
+    """As above, but the read is done within the run, by a poll of the ingest's own (after a
+    reconnect or a database failure), not the scheduled one an hour away: the line comes then."""
+    async def go() -> None:
+        channels(fake, mash_joined=False)
+        service = await start_at(fake, tmp_path, timedelta(minutes=-1))
+        await stop_service(service)
+        fake.publish(MASH, DESERTION, date=datetime.now(timezone.utc) - timedelta(seconds=30))
+        fake.flood("GetHistoryRequest", 3600)
+        service = await start(fake, tmp_path)
+        try:
+            assert service.ingest.failing and not [n for n in notices(fake) if "recovered" in n]
+            service.user._flood_waited_requests.clear()  # the hour has passed
+            await service.ingest.reconcile()
+            await eventually(lambda: [n for n in notices(fake) if "recovered" in n] == ["recovered 1 post from 1 channel"])
         finally:
             await stop_service(service)
     run(go())

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 OnDeleted = Callable[[], Awaitable[object]]
+OnReadThrough = Callable[[datetime], Awaitable[object]]
 
 
 class Ingest(Resolver, Events, Recovery, Deletions, Poll):
@@ -41,6 +42,7 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
     def __init__(self, client: TelegramClient, pipeline: Pipeline, refs: Sequence[str | int], *,
                  on_processed: OnProcessed, notify: Notify, resolve_delay: float = 2.0,
                  edit_lookback: int = 20, backfill: int = 50, on_deleted: OnDeleted | None = None,
+                 on_read_through: OnReadThrough | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.client = client
         self.pipeline = pipeline
@@ -52,6 +54,7 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         self.edit_lookback = edit_lookback
         self.backfill = backfill
         self.on_deleted = on_deleted  # posts were marked deleted: their alerts' updates are due
+        self.on_read_through = on_read_through  # a reconcile stored every post published before it began
         self.clock = clock
         self.watched: dict[int, Watched] = {}
         self.unresolved: dict[str | int, str] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from telethon import TelegramClient, errors
@@ -36,6 +36,7 @@ class Poll:
     clock: Callable[[], datetime]
     complete: bool
     read_through: datetime | None
+    on_read_through: Callable[[datetime], Awaitable[object]] | None
     failing: dict[int, str]
     _resume_at: int | None
     _unstored: dict[tuple[int, int], tuple[Post, datetime | None]]
@@ -50,9 +51,14 @@ class Poll:
     async def reconcile(self) -> tuple[int, int]:
         """Read every watched channel's history since its high-water mark through the pipeline
         (re-reading the last few posts to catch edits); returns (new posts, channels with new
-        posts among those read before). One channel's failure never stops the others."""
+        posts among those read before). One channel's failure never stops the others. A read of
+        every channel that left nothing unstored is told to `on_read_through` (the scheduled poll
+        and those after a reconnect or a database failure alike)."""
         async with self._polling:
-            return await self._reconcile()
+            got = await self._reconcile()
+        if self.read_through is not None and self.on_read_through is not None:
+            await self.on_read_through(self.read_through)
+        return got
 
     async def _reconcile(self) -> tuple[int, int]:
         began, self.read_through = self.clock(), None

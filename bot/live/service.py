@@ -110,7 +110,8 @@ class Service:
                              edit_every=config.edit_every_seconds, silent=quiet_silencer(config), buttons=markup, clock=clock)
         self.ingest = Ingest(user, self.pipeline, config.channels, on_processed=self._after, notify=self.sender.notify,
                              resolve_delay=config.resolve_delay_seconds if resolve_delay is None else resolve_delay,
-                             edit_lookback=config.edit_lookback, on_deleted=self.sender.deliver, clock=clock)
+                             edit_lookback=config.edit_lookback, on_deleted=self.sender.deliver,
+                             on_read_through=self._read_through, clock=clock)
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
                                  digest=self.sender.send_digest, clock=clock)
@@ -225,7 +226,6 @@ class Service:
             await self.sender.notify(f"⚠️ rule file error ({e.takes_out()} is not in use until it is fixed): {e.brief()}")
         await self.ingest.reconcile()
         self.last_poll = self.clock()
-        await self._read_through()
         await self.sender.deliver()
         self._catch_up()  # rules edited while stopped, or matching upgraded
         self.schedule()
@@ -300,17 +300,14 @@ class Service:
             self.warned_behind = False
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
-        await self._read_through()
         await self.sender.deliver()
 
-    async def _read_through(self) -> None:
-        """After a reconcile: if it read every channel and left nothing unstored, the posts published
-        while tgwatch was down are all in. The first such read of a run tells how many it recovered
-        (a start whose read a flood wait or a locked store cut short tells it at the poll that
-        finishes), and each records when it began (`mark_alive`)."""
-        at = self.ingest.read_through
-        if at is None:
-            return  # the mark stays before the posts not read yet: the next start still counts them
+    async def _read_through(self, at: datetime) -> None:
+        """A reconcile that began at `at` read every channel and left nothing unstored: the posts
+        published while tgwatch was down are all in. The first such read of a run tells how many it
+        recovered (a start whose read a flood wait or a locked store cut short tells it at the poll
+        that finishes, the scheduled one or a retry), and each records when it began (`mark_alive`;
+        a read cut short moves nothing: the next start still counts the posts it did not read)."""
         if self._down is not None:
             n, m = recovered(self.store, self._down)  # (some came with Telegram's start-up difference, not the read)
             self._down = None
