@@ -117,6 +117,33 @@ def test_a_watched_channel_whose_first_read_never_finished_loses_the_alerts_of_i
     run(go())
 
 
+def test_a_channel_watched_in_the_last_run_but_never_read_counts_its_downtime_posts_as_recovered(
+        fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
+    """Topor is added to the config in a run whose reads a flood wait holds (its pushed post is
+    stored); while tgwatch is stopped it posts a desertion, which the start-up difference brings.
+    Topor has no high-water mark, yet it was watched: its post was published while tgwatch was down."""
+    async def go() -> None:
+        channels(fake)
+        service = await start_at(fake, tmp_path, timedelta(minutes=-2), channels=("shot_shot", "mash"))
+        await stop_service(service)
+        fake.flood("GetHistoryRequest", 3600)
+        service = await start_at(fake, tmp_path, timedelta(minutes=-1))  # Topor added to the config
+        try:
+            pushed = fake.publish(TOPOR, NEUTRAL, date=datetime.now(timezone.utc) - timedelta(minutes=1))
+            await eventually(lambda: service.store.known_hashes([(TOPOR, pushed)]))
+            await eventually(lambda: TOPOR in service.user._message_box.map)
+        finally:
+            await stop_service(service)
+        fake.publish(TOPOR, AWOL, date=datetime.now(timezone.utc) - timedelta(seconds=30))
+        service = await start(fake, tmp_path)
+        try:
+            await eventually(lambda: service.store.count("posts") == 2)
+            assert [n for n in notices(fake) if "recovered" in n] == ["recovered 1 post from 1 channel"]
+        finally:
+            await stop_service(service)
+    run(go())
+
+
 def test_a_channel_removed_from_the_config_and_added_back_alerts_on_the_old_posts_of_its_absence(
         fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
     """The mirror of the test above: Topor was read, then taken out of the config; ten days later it

@@ -91,6 +91,7 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         self._db_errors = 0  # store failures met so far: a poll that adds none shows the store works again
         self._db_outage = Outage(log, "the database can be used again: polls store posts again")
         self._run: int | None = None  # this run's number (`Store.begin_run`), once the store took it
+        self.watched_before: set[int] = set()  # the channels the run before watched (`Store.begin_run`)
         self._found: dict[str | int, Any] = {}  # ref -> channel Telegram gave, while the store could not record it
         # marks made by this run, numbered: a post read before a deletion was marked (the deletion was
         # pushed while the read was under way) does not undo that mark

@@ -93,6 +93,7 @@ class Resolver:
     _dialogs_read: bool
     _found: dict[str | int, Any]
     _run: int | None
+    watched_before: set[int]
     _db_outage: Outage
     db_retry_delay: float
 
@@ -114,7 +115,7 @@ class Resolver:
     async def _resolve_all(self) -> None:
         if self._run is None:  # this run watches the configured channels known already, resolved or not
             known = {int(row["id"]) for ref in self.refs if (row := self.store.channel_by_ref(ref)) is not None}
-            self._run = self.store.begin_run(known, iso(self.clock()) or "")
+            self._run, self.watched_before = self.store.begin_run(known, iso(self.clock()) or "")
         flooded = False
         now = time.monotonic()
         for ref in self.refs:

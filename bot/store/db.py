@@ -640,15 +640,17 @@ class Store:
                         [status, error, utcnow(), channel_id])
         return row[0] if row else None
 
-    def begin_run(self, channel_ids: Collection[int], now: str) -> int:
+    def begin_run(self, channel_ids: Collection[int], now: str) -> tuple[int, set[int]]:
         """Number a new run of the live service (meta `live_run`) and record that it watches
         `channel_ids` (the configured channels known already: one a flood wait keeps from resolving
-        is still watched without a break). Returns the run's number."""
+        is still watched without a break). Returns the run's number and the channels the run before
+        watched."""
         with self.transaction():
             run = int(self.get_meta(RUN_KEY) or 0) + 1
+            before = {int(r[0]) for r in self.db.execute("SELECT id FROM channels WHERE watched_run = ?", [run - 1])}
             self.set_meta(RUN_KEY, str(run))
             self.watch_channels(channel_ids, run, now)
-        return run
+        return run, before
 
     def watch_channels(self, channel_ids: Collection[int], run: int, now: str) -> dict[int, str | None]:
         """Record that live run `run` watches these channels. One the run before did not watch begins
