@@ -19,7 +19,8 @@ ALIVE_KEY = "live_alive_at"  # meta row: the last time the live service was know
 class Downtime:
     """A start's view of the run before it: `since`, when that run was last known to have read
     everything (None: never ran); `until`, this start; `rowid`, the newest post stored before this
-    start; `channels`, those read before (a newly watched channel's backfill is no recovery)."""
+    start; `channels`, those read before or watched in the run before (a newly watched channel's
+    backfill is no recovery)."""
 
     since: str | None
     until: str
@@ -44,12 +45,13 @@ def downtime(store: Store, channels: Iterable[int], now: datetime) -> Downtime:
 
 def recovered(store: Store, down: Downtime) -> tuple[int, int]:
     """(posts, channels): the posts published while tgwatch was down that this start stored, by
-    the history read or by Telegram's start-up difference alike, until now; not a polled channel's
+    the history read or by Telegram's start-up difference alike, up to the start; not a polled channel's
     posts read before the stop, nor a new channel's backfill, nor posts made since the start (pushed
     live while a flood wait held the reads back)."""
     if down.since is None or not down.channels:
         return 0, 0
     ids = sorted(down.channels)
     n, m = store.db.execute(f"SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE rowid > ? AND date >= ? "
-                            f"AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})", [down.rowid, down.since, down.until, *ids]).fetchone()
+                            f"AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})",
+                            [down.rowid, down.since, down.until, *ids]).fetchone()
     return int(n), int(m)
