@@ -180,7 +180,7 @@ class Pipeline:
         return len(pending) > self.AHEAD and (future is None or future.done() or len(pending) > self.MAX_AHEAD)
 
     def _sync_search(self) -> None:
-        """Index the posts stored since the last time (in the caller's transaction, if any)."""
+        """Index the posts stored since the last time (`Store.sync_search`: never in a batch's transaction)."""
         self.store.sync_search()
         self._unindexed = 0
 
@@ -333,9 +333,9 @@ class Pipeline:
                 if in_order:
                     self.store.advance_high_water(channel_id, high)
             self._unindexed += sum(1 for p in out if p.status == "new")
-            if self._unindexed >= SEARCH_EVERY:
-                self._sync_search()
         self.stories.before_read = lambda: None  # nothing pending outside a batch
+        if self._unindexed >= SEARCH_EVERY:  # after the commit: the index is written in transactions of its own
+            self._sync_search()
         for p in out:
             self.summary.add(p)
         if on_batch:

@@ -70,6 +70,7 @@ def build(path: Path) -> Sample:
     try:
         pipeline = Pipeline(store, shipped_matcher())
         processed = list(pipeline.process(posts)) + list(pipeline.process([edit]))
+        store.sync_search()  # the edit re-indexed, as the next search does first
     finally:
         store.close()
     assert not Path(f"{path}-wal").exists()  # closed cleanly: the file alone is the whole store

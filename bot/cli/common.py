@@ -327,12 +327,6 @@ def database_problem(e: sqlite3.DatabaseError) -> str:
     if "locked" in text or "busy" in text:
         return (f"{db}: the database stayed locked by another program for 30 s (a running `tgwatch run` or "
                 "replay?); what was stored before is kept: run the command again when the other one is done")
-    if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT_VTAB:  # the search index's data, not a page
-        from ..store.read import EMPTY_SEARCH_INDEX
-
-        return (f"{db}: its search index is damaged ({text}); what is stored is not, and the index is made from it: "
-                f"run `sqlite3 {db} \"{' '.join(EMPTY_SEARCH_INDEX)}\"` (`tgwatch search` or replay then index every "
-                "post again), then this command again")
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return (f"{db}: the database is damaged ({text}); keep a copy of it, then rescue its rows with "
                 f"`sqlite3 {db} .recover | sqlite3 recovered.db`")

@@ -356,16 +356,73 @@ class Store:
     def _search_high_water(self) -> int:
         return int(self.get_meta("fts_rowid") or 0)
 
-    def sync_search(self) -> int:
-        """Add posts stored since the last sync to the full-text index; returns how many."""
-        hw = self._search_high_water()
-        top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
-        if top <= hw:
+    SEARCH_CHUNK = 5_000  # posts indexed per transaction: the live service waits 2 s at most for the write lock
+
+    def sync_search(self, *, told: Callable[[str], None] | None = None) -> int:
+        """Bring the full-text index up to date: add the posts stored since the last sync, index the
+        edited ones again, take the pruned ones out; returns how many posts were added. The index is
+        written only in transactions of its own: in a caller's transaction this does nothing (SQLite
+        rolls a whole transaction back when FTS5 meets damage in its index: a batch of posts must not
+        go with it). A damaged index is emptied and built again from the posts, the truth it derives
+        from; one line naming the store says so (to `told`, else a warning in the log)."""
+        if self.db.conn.in_transaction:
             return 0
+        added, damaged = 0, None
+        while self._search_behind():
+            try:
+                with self.transaction():
+                    added += self._index_chunk()
+            except sqlite3.DatabaseError as e:
+                if e.sqlite_errorcode != sqlite3.SQLITE_CORRUPT_VTAB or damaged is not None:
+                    raise
+                damaged = e
+                self._empty_search_index()
+        if damaged is not None:
+            self._rebuilt(damaged, told)
+        return added
+
+    def repair_search_index(self, error: sqlite3.DatabaseError, told: Callable[[str], None] | None = None) -> None:
+        """A read found the search index damaged (SQLITE_CORRUPT_VTAB: the index's own data, not the
+        file's pages): build it again from the posts, and say so as `sync_search` does."""
+        self._empty_search_index()
+        self.sync_search()
+        self._rebuilt(error, told)
+
+    def _search_behind(self) -> bool:
+        """Has the index posts to add, re-index or take out? (Asked without the write lock: a search
+        over an index up to date never waits for one.)"""
+        top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
+        return top > self._search_high_water() or self.db.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone() is not None
+
+    def _index_chunk(self) -> int:
+        """In the caller's transaction: the edited and pruned posts (`_stale`), then up to
+        `SEARCH_CHUNK` posts not indexed yet; how many of those."""
+        hw = self._search_high_water()
+        for rowid, indexed in self.db.execute("SELECT post_rowid, indexed FROM search_pending").fetchall():
+            self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, indexed])
+            self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
+        self.db.execute("DELETE FROM search_pending")
+        top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
+        end = min(top, hw + self.SEARCH_CHUNK)
+        if end <= hw:
+            return 0
+        self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid > ? AND rowid <= ?",
+                        [hw, end])
+        self.set_meta("fts_rowid", str(end))
+        return end - hw
+
+    def _empty_search_index(self) -> None:
+        """Empty the search index, its high-water mark and what it had still to take out, in a
+        transaction of its own: `sync_search` then indexes every post again."""
         with self.transaction():
-            self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid > ?", [hw])
-            self.set_meta("fts_rowid", str(top))
-        return top - hw
+            self.db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')")
+            self.delete_meta("fts_rowid")
+            self.db.execute("DELETE FROM search_pending")
+
+    def _rebuilt(self, error: sqlite3.DatabaseError, told: Callable[[str], None] | None) -> None:
+        n = self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
+        (told or log.warning)(f"{self.path}: the search index was damaged ({error}); rebuilt it from the {n:,} "
+                              "stored posts (nothing stored was lost)")
 
     _POST_SQL = (
         "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
@@ -395,19 +452,15 @@ class Store:
         self.db.conn.executemany(self._POST_SQL, rows)
 
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
-        """Insert or update one post; an edited post already in the search index is re-indexed."""
-        old = None
+        """Insert or update one post; an edited post already in the search index is re-indexed by the
+        next `sync_search` (`_stale`)."""
         if edited:
             old = self.db.execute("SELECT rowid FROM posts WHERE channel_id = ? AND message_id = ?",
                                   [post.channel_id, post.message_id]).fetchone()
             if old and old[0] <= self._search_high_water():
-                self._unindex(old[0])
-            else:
-                old = None
+                self._stale(old[0])
         self._flush_stories()
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
-        if old:
-            self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid = ?", [old[0]])
 
     def deleted_at(self, channel_id: int, message_id: int) -> str | None:
         """When tgwatch learnt that the channel deleted a stored post (ISO, UTC); None: not deleted."""
@@ -491,9 +544,10 @@ class Store:
             "SELECT message_id, grouped_id FROM posts WHERE channel_id = ? AND message_id BETWEEN ? AND ? "
             "AND deleted_at IS NULL ORDER BY message_id", [channel_id, low, high])]
 
-    def _unindex(self, rowid: int) -> None:
-        """Take a post out of the search index (with what it was indexed with, as FTS5 needs)."""
-        self.db.execute(f"INSERT INTO posts_fts (posts_fts, rowid, text) SELECT 'delete', rowid, {FTS_TEXT} "
+    def _stale(self, rowid: int) -> None:
+        """An indexed post is about to change or go: keep what the index holds of it (the first time:
+        the index holds it still) for `sync_search` to take out, in a transaction of its own."""
+        self.db.execute(f"INSERT OR IGNORE INTO search_pending (post_rowid, indexed) SELECT rowid, {FTS_TEXT} "
                         "FROM posts WHERE rowid = ?", [rowid])
 
     def write_matches(self, post: Post, matches: Sequence[Match], *, now: str, edited: bool = False) -> None:
@@ -593,7 +647,7 @@ class Store:
                 "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)", [before]).fetchall()
             for (rowid,) in rows:
                 if rowid <= hw:
-                    self._unindex(rowid)
+                    self._stale(rowid)
             ids = [r[0] for r in rows]
             for i in range(0, len(ids), 900):
                 chunk = ids[i:i + 900]

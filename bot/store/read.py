@@ -29,9 +29,9 @@ from .db import Store, iso
 from .schema import stored_links
 
 __all__ = [
-    "EMPTY_SEARCH_INDEX", "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
+    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
-    "search_posts", "count_search", "rebuild_search_index", "shown_link",
+    "search_posts", "count_search", "shown_link",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
@@ -512,34 +512,17 @@ def _stored_word(store: Store) -> Callable[[str], int]:
                                              [_quote(word)]).fetchone()[0])
 
 
-# what empties the search index, for `Store.sync_search` to index every post again
-EMPTY_SEARCH_INDEX = ("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all');", "DELETE FROM meta WHERE key = 'fts_rowid';")
-
-
-def rebuild_search_index(store: Store) -> int:
-    """Build the search index again from the posts table, in one transaction (it is derived from the
-    posts: nothing stored changes); how many posts it holds. FTS5's own 'rebuild' would index `posts.text`
-    alone, not the folded readings beside it (`schema.FTS_TEXT`): the index is emptied, and `sync_search`
-    indexes every post again."""
-    with store.transaction():
-        for sql in EMPTY_SEARCH_INDEX:
-            store.db.execute(sql)
-        store.sync_search()
-    return int(store.db.execute("SELECT count(*) FROM posts").fetchone()[0])
-
-
 def _over_index(store: Store, run: Callable[[], T], repaired: Callable[[str], None] | None) -> T:
     """`run()`, which reads the search index. When SQLite finds the index damaged (SQLITE_CORRUPT_VTAB:
-    the virtual table's data, not the file's pages), it is rebuilt from the posts, `repaired` (else the
-    log) is told so in one line naming the store, and `run` asked once more. A damaged file fails as before."""
+    the virtual table's data, not the file's pages), it is rebuilt from the posts (`Store.repair_search_index`:
+    `repaired`, else the log, is told so in one line naming the store), and `run` asked once more. A
+    damaged file fails as before."""
     try:
         return run()
     except sqlite3.DatabaseError as e:
         if e.sqlite_errorcode != sqlite3.SQLITE_CORRUPT_VTAB:
             raise
-        n = rebuild_search_index(store)
-        (repaired or log.warning)(f"{store.path}: the search index was damaged ({e}); rebuilt it from the {n:,} "
-                                  "stored posts (nothing stored was lost)")
+        store.repair_search_index(e, repaired)
     return run()
 
 
@@ -553,7 +536,7 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
                                 after_match=True)
 
     def start() -> tuple[FtsQuery, sqlite3.Cursor]:
-        store.sync_search()
+        store.sync_search(told=repaired)
         q = fts_query(text, forms=forms, stored=_stored_word(store))
         log.debug("fts query: %s", q.expression)
         sql = (
@@ -588,7 +571,7 @@ def count_search(store: Store, text: str, *, forms: bool = True, channels: Itera
                                 after_match=True)
 
     def count() -> int:
-        store.sync_search()
+        store.sync_search(told=repaired)
         q = fts_query(text, forms=forms, stored=_stored_word(store))
         what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
         sql = (f"SELECT {what} FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "

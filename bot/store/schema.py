@@ -210,6 +210,14 @@ def _m13_watched(db: sqlite_utils.Database) -> None:
                "WHERE resolved_at IS NOT NULL OR last_message_id IS NOT NULL")
 
 
+def _m14_search_pending(db: sqlite_utils.Database) -> None:
+    """The indexed posts edited or pruned since, with the text the search index still holds of each
+    (FTS5 takes a post out only given that text): the transaction that stores a batch of posts never
+    writes the index, `Store.sync_search` brings it up to date in transactions of its own."""
+    db["search_pending"].create({"post_rowid": int, "indexed": str}, pk="post_rowid", if_not_exists=True)
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
-              _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched]
+              _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
+              _m14_search_pending]
 SCHEMA_VERSION = len(MIGRATIONS)
