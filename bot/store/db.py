@@ -8,6 +8,7 @@ same post twice stores nothing new.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import sqlite3
@@ -108,6 +109,18 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
         conn.close()
         raise StoreError(f"{path}: an SQLite database of another application (tables: {shown}); "
                          "tgwatch leaves it untouched: choose another --db")
+
+
+@functools.cache
+def _fresh_index(definition: str) -> list[tuple[int, bytes]]:
+    """The records (posts_fts_data rows) a new FTS5 table made by `definition`, its CREATE statement,
+    starts with: its empty structure record among them, as the SQLite at hand writes it."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(definition)
+        return conn.execute("SELECT id, block FROM posts_fts_data").fetchall()
+    finally:
+        conn.close()
 
 
 class Store:
@@ -413,8 +426,14 @@ class Store:
 
     def _empty_search_index(self) -> None:
         """Empty the search index, its high-water mark and what it had still to take out, in a
-        transaction of its own: `sync_search` then indexes every post again."""
+        transaction of its own: `sync_search` then indexes every post again. FTS5 reads the index's
+        structure record before anything else ('delete-all' and DROP TABLE too: «vtable constructor
+        failed» when it is damaged), so the record a new table of the same definition starts with is
+        written first; 'delete-all' then empties the rest (and FTS5's copy of it in this connection)."""
         with self.transaction():
+            definition = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'posts_fts'").fetchone()[0]
+            self.db.conn.executemany("INSERT OR REPLACE INTO posts_fts_data (id, block) VALUES (?, ?)",
+                                     _fresh_index(definition))
             self.db.execute("INSERT INTO posts_fts (posts_fts) VALUES ('delete-all')")
             self.delete_meta("fts_rowid")
             self.db.execute("DELETE FROM search_pending")
