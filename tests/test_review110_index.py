@@ -154,3 +154,28 @@ def test_a_search_index_whose_structure_record_is_damaged_is_rebuilt_too(tmp_pat
     assert fts_ok(store)
     store.close()
     assert "note:" not in tg("search", "дезертир", "--db", db, "--limit", "1").stderr
+
+
+def test_the_recover_line_for_a_damaged_file_can_be_pasted_when_the_store_path_has_a_space(tmp_path: Path) -> None:
+    """The line a damaged file gets (`sqlite3 DB .recover | sqlite3 recovered.db`) put the path in
+    unquoted: for a store under «Telegram watch/», pasted into a shell, sqlite3 opened «…/Telegram»
+    and took «watch/…» for SQL. (The search index's own repair line, which had the same fault, is
+    gone: the index repairs itself.)"""
+    import re
+    import shutil
+    import subprocess
+
+    from .sample_store import build
+    from .test_bad_inputs import damage
+
+    if shutil.which("sqlite3") is None:
+        pytest.skip("no sqlite3 shell to paste the line into")
+    folder = tmp_path / "Telegram watch"
+    folder.mkdir()
+    db = folder / "tgwatch.db"
+    build(db)
+    damage(db)
+    result = tg("stories", "--db", db)
+    [command] = re.findall(r"`(sqlite3 [^`]+)`", result.output.replace("\n", " "))
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and (tmp_path / "recovered.db").exists(), (command, done.stderr)

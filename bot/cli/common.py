@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone
@@ -329,7 +330,7 @@ def database_problem(e: sqlite3.DatabaseError) -> str:
                 "replay?); what was stored before is kept: run the command again when the other one is done")
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return (f"{db}: the database is damaged ({text}); keep a copy of it, then rescue its rows with "
-                f"`sqlite3 {db} .recover | sqlite3 recovered.db`")
+                f"`sqlite3 {shlex.quote(db)} .recover | sqlite3 recovered.db`")  # quoted: pasted into a shell
     if "full" in text:
         return f"{db}: the disk is full ({text}); what was stored before is kept: free some space and run the command again"
     return f"{db}: database error ({text}); what was stored before is kept"
