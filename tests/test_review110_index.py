@@ -179,3 +179,21 @@ def test_the_recover_line_for_a_damaged_file_can_be_pasted_when_the_store_path_h
     [command] = re.findall(r"`(sqlite3 [^`]+)`", result.output.replace("\n", " "))
     done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0 and (tmp_path / "recovered.db").exists(), (command, done.stderr)
+
+
+def test_export_search_says_it_rebuilt_a_damaged_index_in_a_note_as_search_does(tmp_path: Path) -> None:
+    """`search` says it in one `note:` line; `export --search` said it as a raw log record
+    («… WARNING bot.store.db: …»). The same note now, and the same rows as before the damage."""
+    from .sample_store import build
+    from .test_review103_search import damage_index as damage_segments
+
+    db = tmp_path / "tg.db"
+    n = len({p.post.key for p in build(db).processed})
+    before = tg("export", "--search", "дезертир", "--db", db)
+    damage_segments(db)
+    after = tg("export", "--search", "дезертир", "--db", db)
+    assert after.exit_code == 0 and after.stdout == before.stdout, after.output
+    lines = after.stderr.splitlines()
+    assert [ln for ln in lines if "damaged" in ln] == [
+        f"note: {db}: the search index was damaged (database disk image is malformed); rebuilt it from the "
+        f"{n} stored posts (nothing stored was lost)"]

@@ -278,6 +278,12 @@ def _outside_text(outside: OutsideStored, since: datetime | None, until: datetim
     return f"--until {end} is before the oldest stored post ({outside.edge:%Y-%m-%d %H:%M} UTC)"
 
 
+def note(message: str) -> None:
+    """One `note:` line on stderr: something the user should know that is not an error (a damaged
+    search index rebuilt: `repaired=` of `search_posts` and `iter_export_rows`)."""
+    err().print(f"note: {message}", markup=False)
+
+
 def note_outside_stored(store: Store, since: datetime | None, until: datetime | None) -> None:
     """One `note:` line on stderr when the span lies outside the stored posts' dates, so that a
     command finding nothing there is not read as nothing having happened."""

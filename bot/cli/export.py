@@ -29,6 +29,7 @@ from .common import (
     check_span,
     counted,
     fail,
+    note,
     note_outside_stored,
     open_store,
     typed_query,
@@ -88,7 +89,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         check_channels(store, channels)
         note_outside_stored(store, since, until)
         rows = iter_export_rows(store, rules=rules, channels=channels, since=since, until=until,
-                                search=typed_query(search) if search else None, all_posts=all_posts)
+                                search=typed_query(search) if search else None, all_posts=all_posts, repaired=note)
         cut: Counter[str] = Counter()  # cells too long for Excel, by column
         try:
             n = _write(rows, fmt, output, bom, cut, escape=escape)

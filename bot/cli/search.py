@@ -22,8 +22,8 @@ from .common import (
     check_channels,
     check_span,
     counted,
-    err,
     fail,
+    note,
     note_outside_stored,
     open_store,
     out,
@@ -90,17 +90,14 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     c = out()
     n = total = 0
 
-    def repaired(message: str) -> None:  # the index was damaged and is rebuilt: said before the posts
-        err().print(f"note: {message}", markup=False)
-
     try:
-        for hit in search_posts(store, text, limit, channels=ids, since=since, until=until, repaired=repaired):
+        for hit in search_posts(store, text, limit, channels=ids, since=since, until=until, repaired=note):
             if n:
                 c.print()
             c.print(render_hit(hit, plain=not c.is_terminal))
             n += 1
         # the total, when the limit may have left some out: one count over the same query
-        total = (count_search(store, text, channels=ids, since=since, until=until, repaired=repaired)
+        total = (count_search(store, text, channels=ids, since=since, until=until, repaired=note)
                  if n == limit else n)
     except SearchError as e:
         fail(str(e))

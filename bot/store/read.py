@@ -694,14 +694,15 @@ def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datet
 
 def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Iterable[str | int] = (),
                      since: datetime | None = None, until: datetime | None = None, search: str | None = None,
-                     all_posts: bool = False) -> Iterator[dict[str, Any]]:
+                     all_posts: bool = False, repaired: Callable[[str], None] | None = None) -> Iterator[dict[str, Any]]:
     """One dict per post (keys: `EXPORT_FIELDS`), oldest first; a field with no value (no username,
     never edited, not deleted, not a forward) is None.
 
     Only posts with a current match, unless `all_posts`; with `rules`, only posts currently
     matched by one of them (the `rules` column still lists every rule the post matches).
     `channels` takes usernames (@ optional), bare or marked ids; `since` <= date < `until`;
-    `search` keeps the posts `search_posts` would find. Unknown rules or channels give no rows.
+    `search` keeps the posts `search_posts` would find (a damaged index is rebuilt first: `repaired`
+    is told, as there). Unknown rules or channels give no rows.
     """
     rules = list(dict.fromkeys(rules))
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
@@ -730,14 +731,14 @@ def iter_export_rows(store: Store, *, rules: Iterable[str] = (), channels: Itera
     def start() -> tuple[FtsQuery | None, sqlite3.Cursor]:
         query = None
         if search is not None:
-            store.sync_search()
+            store.sync_search(told=repaired)
             query = fts_query(search, stored=_stored_word(store))
         try:
             return query, store.db.execute(sql, [*args, *([query.expression] if query else [])])
         except sqlite3.OperationalError as e:
             raise SearchError(f"export query failed: {e}") from None
 
-    query, cur = _over_index(store, start, None)  # (a damaged index, rebuilt, is told in the log)
+    query, cur = _over_index(store, start, repaired)
     for (cid, title, username, mid, link, date, edited, text, story_id, size, first_cid, first_mid, first_link,
          first_username, fwd_cid, fwd_pid, fwd_name, deleted, matched) in cur:
         if query is not None and not query.matches(text or ""):  # as `search_posts` keeps them
