@@ -386,7 +386,7 @@ class Store:
                 with self.transaction():
                     added += self._index_chunk()
             except sqlite3.DatabaseError as e:
-                if e.sqlite_errorcode != sqlite3.SQLITE_CORRUPT_VTAB or damaged is not None:
+                if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_CORRUPT_VTAB or damaged is not None:
                     raise
                 damaged = e
                 self._empty_search_index()

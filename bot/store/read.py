@@ -520,7 +520,7 @@ def _over_index(store: Store, run: Callable[[], T], repaired: Callable[[str], No
     try:
         return run()
     except sqlite3.DatabaseError as e:
-        if e.sqlite_errorcode != sqlite3.SQLITE_CORRUPT_VTAB:
+        if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_CORRUPT_VTAB:
             raise
         store.repair_search_index(e, repaired)
     return run()
