@@ -55,7 +55,7 @@ def test_a_store_from_before_watched_since_counts_its_channels_as_watched_in_the
     store.upsert_channel(3, "Mash", "mash")
     for column in ("watched_since", "watched_run"):
         store.db.execute(f"ALTER TABLE channels DROP COLUMN {column}")
-    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    store.db.execute("PRAGMA user_version = 12")  # the version before migration 13 (watched_since)
     store.close()
     store = Store(tmp_path / "s.db")
     assert store.version == SCHEMA_VERSION
