@@ -270,10 +270,12 @@ class Pipeline:
     def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                      in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None,
                      in_batch: Callable[[list[Processed]], None] | None = None) -> list[Processed]:
-        known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
         out: list[Processed] = []
         now = utcnow()
         with self.store.transaction():
+            # read under the write lock: a post another process (the live service beside a replay)
+            # stored meanwhile is then an edit or unchanged here, never written over as new
+            known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
             before = last_rowid(self.store)  # (the write lock is held: the rowids after it are this batch's)
             channels: dict[int, tuple[Post, int]] = {}
             pending: list[tuple[object, ...]] = []  # new posts, written in one statement

@@ -405,7 +405,7 @@ class Store:
         """Has the index posts to add, re-index or take out? (Asked without the write lock: a search
         over an index up to date never waits for one.)"""
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
-        return top > self._search_high_water() or self.db.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone() is not None
+        return top != self._search_high_water() or self.db.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone() is not None
 
     def _index_chunk(self) -> int:
         """In the caller's transaction: the edited and pruned posts (`_stale`), then up to
@@ -416,6 +416,9 @@ class Store:
             self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
         self.db.execute("DELETE FROM search_pending")
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
+        if top < hw:  # the newest posts were pruned: posts has no AUTOINCREMENT, the next ones reuse their rowids
+            self.set_meta("fts_rowid", str(top))
+            return 0
         end = min(top, hw + self.SEARCH_CHUNK)
         if end <= hw:
             return 0
