@@ -4,7 +4,6 @@ a typo of a short word took another word («проном» for дрон); a word
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -13,27 +12,16 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import cli
-from bot.match.matcher import Matcher
 from bot.match.query import QueryError, parse
-from bot.match.rules import Rule
 from bot.text import find_urls, normalize_word, rough_words, tokenize, words
+
+from .test_matching_gaps import forms, matcher  # noqa: F401
 
 _ENV = {"COLUMNS": "200", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
 
 
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], env=_ENV)
-
-
-@lru_cache(maxsize=None)
-def matcher(query: str) -> Matcher:
-    return Matcher([Rule.from_query("r", query)])
-
-
-def forms(query: str, text: str) -> list[str]:
-    """The post's words the rule hit, in text order ([] when it does not match)."""
-    found = matcher(query).match(text)
-    return [h.form for h in found[0].hits] if found else []
 
 
 # -- 1. a designation with a star --------------------------------------------------------------

@@ -25,7 +25,7 @@ from bot.store.read import SearchError, count_search, fts_query, iter_export_row
 from .conftest import CORPUS
 from .sample_store import built, sample  # noqa: F401
 from .test_chat_review import ask, commands  # noqa: F401
-from .test_store import post
+from .test_search_lookalikes import found, stored
 
 TEXTS = {
     1: "Вылетели Ту-95МС из Оленьи",
@@ -43,14 +43,9 @@ TEXTS = {
 
 @pytest.fixture
 def store(tmp_path: Path):
-    s = Store(tmp_path / "s.db")
-    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([post(m, t) for m, t in TEXTS.items()]))
+    s = stored(tmp_path / "s.db", TEXTS)
     yield s
     s.close()
-
-
-def found(store: Store, query: str) -> list[int]:
-    return sorted(h.message_id for h in search_posts(store, query, 50))
 
 
 def ruled(store: Store, query: str) -> list[int]:

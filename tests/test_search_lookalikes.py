@@ -27,10 +27,16 @@ TEXTS = {
 }
 
 
+def stored(path: Path, texts: dict[int, str]) -> Store:
+    """A store of one channel's posts (message id -> text), replayed with a rule they do not match."""
+    s = Store(path)
+    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([post(m, t) for m, t in texts.items()]))
+    return s
+
+
 @pytest.fixture
 def store(tmp_path: Path):
-    s = Store(tmp_path / "s.db")
-    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([post(m, t) for m, t in TEXTS.items()]))
+    s = stored(tmp_path / "s.db", TEXTS)
     yield s
     s.close()
 
