@@ -17,6 +17,7 @@ from ..store.db import Store, iso
 from .dbfaults import Outage, store_down
 from .codes import reason
 from .resolve import BACKFILL_ALERTS, Watched, _GONE_ERRORS
+from .seeded import read_in_order
 from .session import NETWORK_ERRORS
 
 __all__ = ["BACKFILL_ALERTS", "Poll"]
@@ -179,4 +180,7 @@ class Poll:
         done = await self._process(posts, in_order=True, alert_after=w.alert_after(high), seen=seen) if posts else []
         await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
+        if w.seeded:
+            read_in_order(self.store, w.id)
+            w.seeded = False
         return sum(1 for p in done if p.status == "new"), high is not None

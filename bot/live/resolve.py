@@ -19,6 +19,7 @@ from ..source.telegram import channel_username
 from ..store.db import Store, iso
 from .codes import reason
 from .dbfaults import Outage, store_down
+from .seeded import seed, seeded
 
 __all__ = ["BACKFILL_ALERTS", "ChannelGone", "Resolver", "Watched"]
 
@@ -60,14 +61,16 @@ class Watched:
     joined: bool
     entity: Any = None
     since: datetime | None = None  # when tgwatch began watching it (None: before it kept that)
+    seeded: bool = False  # its mark came from a replay, and no read in order since `since` followed
 
     def alert_after(self, high: int | None) -> datetime | None:
         """When its posts start to alert, given its high-water mark `high`: until its first read in
-        order since tgwatch began watching it (newly, or again after it was out of the config), only
-        on posts from the day before it began, as its backfill does (the start-up difference brings
-        posts of any age; older ones are stored, searchable, not news); after it, on all (a post at or
-        below the mark that is not stored is never taken). None: all alert."""
-        return self.since - BACKFILL_ALERTS if high is None and self.since is not None else None
+        order since tgwatch began watching it (newly, or again after it was out of the config, or with
+        a replay's mark: `seeded`), only on posts from the day before it began, as its backfill does
+        (the start-up difference brings posts of any age; older ones are stored, searchable, not
+        news); after it, on all (a post at or below the mark that is not stored is never taken).
+        None: all alert."""
+        return self.since - BACKFILL_ALERTS if (high is None or self.seeded) and self.since is not None else None
 
 
 def _gone(e: Exception) -> str | None:
@@ -115,6 +118,7 @@ class Resolver:
     async def _resolve_all(self) -> None:
         if self._run is None:  # this run watches the configured channels known already, resolved or not
             known = {int(row["id"]) for ref in self.refs if (row := self.store.channel_by_ref(ref)) is not None}
+            seed(self.store, known)  # first: a replay's mark is told from a live read's only before the run
             self._run, self.watched_before = self.store.begin_run(known, iso(self.clock()) or "")
         flooded = False
         now = time.monotonic()
@@ -152,8 +156,10 @@ class Resolver:
                 log.warning("%s (%s)", detail, status)
                 continue
             self.store.remember_ref(ref, w.id)  # first: a store that cannot take it leaves the channel to the retry
+            seed(self.store, [w.id])
             since = self.store.watch_channels([w.id], self._run, iso(self.clock()) or "")[w.id]
             w.since = datetime.fromisoformat(since) if since else None
+            w.seeded = w.id in seeded(self.store)
             self._found.pop(ref, None)
             self.unresolved.pop(ref, None)
             self.watched[w.id] = w
