@@ -15,7 +15,7 @@ from bot.store.db import Store
 from .fake_telegram import eventually
 from .sample_store import shipped_matcher
 from .telegram_fixtures import stop_service
-from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, run, start
+from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, notices, run, start
 
 
 @pytest.mark.parametrize("replayed", [False, True])
@@ -46,3 +46,27 @@ def test_a_channel_seeded_by_a_replayed_export_does_not_alert_its_weeks_old_post
             await stop_service(service)
     run(go())
 
+
+def test_a_channel_seeded_by_a_replayed_export_is_no_recovery_at_its_first_live_start(fake, tmp_path: Path) -> None:
+    """An export replayed an hour ago, then `tgwatch run` watches the channel for the first time: the
+    post made half an hour ago is its backfill, not a post of downtime (tgwatch never ran live), so
+    no «recovered» notice, though the replay left the channel a high-water mark."""
+
+    async def go() -> None:
+        channels(fake)
+        old = datetime.now(timezone.utc) - timedelta(days=30)
+        first = fake.publish(SHOT, NEUTRAL, date=old, push=False)
+        store = Store(tmp_path / "tgwatch.db")
+        list(Pipeline(store, shipped_matcher()).process(
+            [Post(channel_id=SHOT, message_id=first, date=old, text=NEUTRAL, channel_title="SHOT", channel_username="shot_shot")]))
+        store.db.execute("UPDATE posts SET first_seen = ?", [(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()])
+        store.close()
+        fake.publish(SHOT, f"{NEUTRAL} (2)", date=datetime.now(timezone.utc) - timedelta(minutes=30), push=False)
+        service = await start(fake, tmp_path)
+        try:
+            await eventually(lambda: service.store.get_meta("live_alive_at") is not None)  # told what it recovered
+            assert service.store.count("posts") == 2
+            assert not [n for n in notices(fake) if "recovered" in n]
+        finally:
+            await stop_service(service)
+    run(go())

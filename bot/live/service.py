@@ -217,9 +217,10 @@ class Service:
         if self.chat is not None:
             self.chat.listen()  # first: a command that arrives while the rest starts up is not dropped
         await self.ingest.resolve()
-        # the channels read before, or watched in the run before (a flood wait may have held back their first read)
-        self._down = downtime(self.store, [cid for cid in self.ingest.watched if cid in self.ingest.watched_before
-                                           or self.store.high_water(cid) is not None], self.clock())
+        # the channels read before, or watched in the run before (a flood wait may have held back their first read);
+        # not one whose only read was a replayed export (`seeded`): its first read is a backfill
+        self._down = downtime(self.store, [cid for cid, w in self.ingest.watched.items() if cid in self.ingest.watched_before
+                                           or (self.store.high_water(cid) is not None and not w.seeded)], self.clock())
         self.ingest.listen()
         if self.chat is not None:
             await self.chat.resolve_chats()
