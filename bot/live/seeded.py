@@ -40,7 +40,10 @@ def seed(store: Store, channel_ids: Collection[int]) -> None:
 
 
 def read_in_order(store: Store, channel_id: int) -> None:
-    """The channel was read in order since it was watched: all its posts alert from now on."""
+    """The channel was read in order since it was watched: all its posts alert from now on. (Read
+    first without the write lock: every poll of every channel comes here, and seeded ones are rare.)"""
+    if channel_id not in seeded(store):
+        return
     with store.transaction():
         now = seeded(store)
         if channel_id in now:
