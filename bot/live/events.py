@@ -102,14 +102,15 @@ class Events:
         """An album item pushed after the album's Album event stored it (Telegram pushes items from
         another data centre apart; Telethon keeps each album's collector after delivering it, so a
         late item makes no Album event, and the caption it may carry would wait for the poll): the
-        album is read again whole and stored under its first item."""
+        album is read again whole and stored under its first item; it alerts as the album would have
+        (a channel never read in order: only when dated in its last day, `Watched.alert_after`)."""
         first = self.store.album_first(w.id, message.grouped_id)
         if first is None or first >= message.id:
             return  # not stored yet: its Album event (or the poll) stores it
         await self._refresh(w, [message])
         post = await self._album(w, message.grouped_id, first, "an item pushed late")
         if post is not None:
-            await self._push(post)
+            await self._push(post, alert_after=w.alert_after(self.store.high_water(w.id)))
 
     def forget_albums(self, older_than: float = ALBUM_FORGET_SECONDS) -> int:
         """Drop Telethon's album collectors delivered more than `older_than` seconds ago; returns how
