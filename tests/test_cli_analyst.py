@@ -123,13 +123,13 @@ def test_search_says_how_many_posts_it_found_beyond_the_limit(sample: Sample) ->
     assert total > 3 and every.stderr == f"{total} posts found\n"
     r = run("search", "части", "--db", sample.db, "--limit", "3")
     assert r.exit_code == 0 and len(heads(r)) == 3
-    assert r.stderr == f"3 of {total} posts found (the best 3; use --limit for more)\n"
+    assert r.stderr == f"3 of {total} posts found (the best 3; use --limit for more, --limit all for every one)\n"
     # the same filters count: one channel
     one = run("search", "части", "--db", sample.db, "--channel", "1700000001", "--limit", "1000")
     n = len(heads(one))
     assert 1 < n < total
     r = run("search", "части", "--db", sample.db, "--channel", "1700000001", "--limit", "1")
-    assert r.stderr == f"1 of {n} posts found (the best 1; use --limit for more)\n"
+    assert r.stderr == f"1 of {n} posts found (the best 1; use --limit for more, --limit all for every one)\n"
     # all of them shown at the limit: no "use --limit"
     r = run("search", "части", "--db", sample.db, "--limit", str(total))
     assert r.stderr == f"{total} posts found\n"
@@ -204,8 +204,8 @@ def test_a_closed_pipe_ends_every_command_with_141_and_no_message(sample: Sample
 
 @pytest.mark.parametrize("args, line", [
     (["export", "--format", "x"], "error: --format: 'x' is not one of 'csv', 'jsonl', 'xlsx' (cli export --help)"),
-    (["stories", "--limit", "0"], "error: --limit: 0 is too few: give 1 or more (cli stories --help)"),
-    (["search", "x", "--limit", "-3"], "error: --limit: -3 is too few: give 1 or more (cli search --help)"),
+    (["stories", "--limit", "0"], "error: --limit: 0 is too few: give 1 or more; use --limit all for every one (cli stories --help)"),
+    (["search", "x", "--limit", "-3"], "error: --limit: -3 is too few: give 1 or more; use --limit all for every one (cli search --help)"),
     (["story", "0"], "error: ID: 0 is not a story number: they start at 1 (cli story --help)"),
     (["story", "-5"], "error: ID: -5 is not a story number: they start at 1 (cli story --help)"),
     (["story", "99999999999999999999"], "error: ID: 99999999999999999999 is larger than any story number (cli story --help)"),

@@ -61,14 +61,14 @@ def test_stories_cut_by_the_limit_say_how_many_there_are(tmp_path: Path) -> None
     run = ["stories", "--db", str(db), "--since", "2026-01-01"]
     r = CliRunner().invoke(cli, [*run, "--limit", "3"])
     assert r.exit_code == 0, r.output
-    assert r.stderr == "3 of 4 stories of 2+ posts (the largest 3; use --limit for more)\n"
+    assert r.stderr == "3 of 4 stories of 2+ posts (the largest 3; use --limit for more, --limit all for every one)\n"
     assert sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 3
     for limit in ("4", "20"):
         r = CliRunner().invoke(cli, [*run, "--limit", limit])
         assert r.exit_code == 0 and r.stderr == "", r.output
         assert sum(line.startswith("│ #") for line in r.stdout.splitlines()) == 4
     r = CliRunner().invoke(cli, [*run, "--limit", "1", "--min-size", "1"])
-    assert r.exit_code == 0 and r.stderr == "1 of 4 stories (the largest 1; use --limit for more)\n", r.output
+    assert r.exit_code == 0 and r.stderr == "1 of 4 stories (the largest 1; use --limit for more, --limit all for every one)\n", r.output
 
 
 def _many_stories(tmp_path: Path) -> Path:
@@ -114,7 +114,7 @@ def test_stories_as_csv_or_json_lines_are_one_row_a_story_beside_the_table(tmp_p
     assert [x["story_size"] for x in lines] == [3, 3] and lines[0]["channels"][1:] == ["Канал 1", "Канал 2"]
     assert lines[0]["channel_ids"] == [1700000001, 1700000002, 1700000003][:len(lines[0]["channel_ids"])]
     assert r.stderr.splitlines() == ["2 stories seen since 2026-01-01 00:00 UTC",
-                                     "2 of 5 stories (the largest 2; use --limit for more)"]
+                                     "2 of 5 stories (the largest 2; use --limit for more, --limit all for every one)"]
 
 
 def test_a_story_s_channels_in_csv_are_one_a_line_so_a_title_with_a_semicolon_stays_whole(tmp_path: Path) -> None:

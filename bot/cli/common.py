@@ -30,16 +30,33 @@ COUNT_MAX = 1_000_000_000  # counts given on the command line are clamped here (
 
 class Count(click.IntRange):
     """A count option (--limit, --min-size, --samples). Below `least` is a usage error: `--limit 0`
-    is a slip, not a request for one post. Above COUNT_MAX it means "all there are" and is clamped."""
+    is a slip, not a request for one post. Above COUNT_MAX it means "all there are" and is clamped.
+    With `every`, the word `all` (any case) is every one there is (COUNT_MAX): `--limit all` lists
+    every post or story, where "0 is too few" left an analyst guessing at a big enough number."""
 
-    def __init__(self, least: int) -> None:
+    def __init__(self, least: int, every: bool = False) -> None:
         super().__init__(min=least)
         self.least = least
+        self.every = every
+
+    def get_metavar(self, param, ctx):  # type: ignore[no-untyped-def]
+        return "N|all" if self.every else super().get_metavar(param, ctx)
+
+    def _describe_range(self) -> str:  # the help's [default: 20; x>=1 or all]
+        return super()._describe_range() + " or all" * self.every
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
-        n = click.INT.convert(value, param, ctx)
+        if self.every and isinstance(value, str) and value.strip().lower() == "all":
+            return COUNT_MAX
+        try:
+            n = click.INT.convert(value, param, ctx)
+        except click.BadParameter:
+            if not self.every:
+                raise
+            self.fail(f"{value!r} is not a count: give a number, or all for every one", param, ctx)
         if n < self.least:
-            self.fail(f"{n} is too few: give {self.least} or more", param, ctx)
+            hint = f"; use {max(param.opts, key=len) if param else ''} all for every one" * self.every
+            self.fail(f"{n} is too few: give {self.least} or more{hint}", param, ctx)
         return min(n, COUNT_MAX)
 
 

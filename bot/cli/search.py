@@ -67,7 +67,8 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help=f"Only posts from this date on ({WHEN_FORMS}).")
 @click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
-@click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many posts.")
+@click.option("--limit", default=20, show_default=True, type=Count(1, every=True),
+              help="Show at most this many posts (all: every one found).")
 def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], since: datetime | None,
            until: datetime | None, limit: int) -> None:
     """Find stored posts containing every one of WORDS (as a word start or in any inflection).
@@ -111,6 +112,6 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
                     "is tried with `tgwatch rules backtest FILE.toml`)", markup=False)
         sys.exit(1)
     if total > n:
-        click.echo(f"{n:,} of {total:,} posts found (the best {n:,}; use --limit for more)", err=True)
+        click.echo(f"{n:,} of {total:,} posts found (the best {n:,}; use --limit for more, --limit all for every one)", err=True)
     else:
         click.echo(f"{counted(n, 'post')} found", err=True)

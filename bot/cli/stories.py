@@ -142,7 +142,8 @@ class _Names:
               help=f"Only stories this channel reported: {CHANNEL_FORMS}; repeatable.")
 @click.option("--min-size", default=2, show_default=True, type=Count(1),
               help="Only stories of at least this many posts (1 lists single posts too).")
-@click.option("--limit", default=20, show_default=True, type=Count(1), help="Show at most this many stories.")
+@click.option("--limit", default=20, show_default=True, type=Count(1, every=True),
+              help="Show at most this many stories (all: every one).")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,
               help="csv or jsonl: one story a row (the columns named as export's), streamed, for a pager, "
                    "a spreadsheet or a program; the period and counts go to stderr.")
@@ -241,7 +242,7 @@ def _note_limit(shown: int, total: int, min_size: int) -> None:
     """On stderr, when --limit left some stories out: how many there are (a list cut at 20 reads as all)."""
     if total > shown:
         click.echo(f"{shown:,} of {total:,} stories" + (f" of {min_size}+ posts" if min_size > 1 else "")
-                   + f" (the largest {shown:,}; use --limit for more)", err=True)
+                   + f" (the largest {shown:,}; use --limit for more, --limit all for every one)", err=True)
 
 
 def _write_rows(rows: list[StoryRow], fmt: str, bom: bool, escape: bool) -> None:
