@@ -32,9 +32,7 @@ def seed(store: Store, channel_ids: Collection[int]) -> None:
     if not ids:
         return
     with store.transaction():
-        new = {int(cid) for (cid,) in store.db.execute(
-            f"SELECT id FROM channels WHERE id IN ({','.join('?' * len(ids))}) AND watched_run IS NULL "
-            "AND last_message_id IS NOT NULL", ids)}
+        new = store.marked_never_watched(ids)
         if new:
             _write(store, seeded(store) | new)
 

@@ -746,6 +746,15 @@ class Store:
             return {int(cid): since for cid, since in
                     self.db.execute(f"SELECT id, watched_since FROM channels WHERE id IN ({marks})", ids)}
 
+    def marked_never_watched(self, channel_ids: Collection[int]) -> set[int]:
+        """Those of `channel_ids` with a high-water mark (a replay's) that no live run has watched yet."""
+        ids = list(channel_ids)
+        if not ids:
+            return set()
+        return {int(cid) for (cid,) in self.db.execute(
+            f"SELECT id FROM channels WHERE id IN ({','.join('?' * len(ids))}) AND watched_run IS NULL "
+            "AND last_message_id IS NOT NULL", ids)}
+
     def get_meta(self, key: str) -> str | None:
         """The `meta` row `key`'s value (None: no such row)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
