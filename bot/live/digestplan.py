@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from telethon.extensions import BinaryReader
 
 from ..store.db import Store
 
-__all__ = ["Plan", "PlannedPart", "forget_plan", "load_plan", "save_plan", "shown_in_every_chat"]
+__all__ = ["Plan", "PlannedPart", "forget_plan", "load_plan", "save_plan"]
 
 PLAN_KEY = "digest_plan:"  # meta row per digest not sent yet (+ its id): its `Plan` as JSON
 
@@ -77,13 +76,3 @@ def forget_plan(store: Store, digest_id: int) -> None:
     """The digest is sent (or given back): its plan goes."""
     store.delete_meta(f"{PLAN_KEY}{digest_id}")
 
-
-def shown_in_every_chat(store: Store, alert_ids: Sequence[int], chats: Sequence[str], part: int) -> set[int]:
-    """The alerts whose digest item is recorded (deliveries rows of `part`) as shown in each of `chats`."""
-    if not alert_ids or not chats:
-        return set()
-    rows = store.db.execute(
-        f"SELECT alert_id FROM deliveries WHERE part = ? AND alert_id IN ({','.join('?' * len(alert_ids))}) "
-        f"AND chat IN ({','.join('?' * len(chats))}) GROUP BY alert_id HAVING count(DISTINCT chat) = ?",
-        [part, *alert_ids, *chats, len(set(chats))])
-    return {int(r[0]) for r in rows}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..rematch import last_rowid
+from ..store.counts import last_stored, posts_stored_since
 from ..store.db import Store, iso
 
 __all__ = ["ALIVE_KEY", "Downtime", "downtime", "mark_alive", "recovered"]
@@ -39,7 +40,7 @@ def downtime(store: Store, channels: Iterable[int], now: datetime) -> Downtime:
     """Taken before a start (at `now`) stores anything. A store written by a version that kept no
     mark gives the time it last stored a post (posts a polled channel made before that version
     stopped then count too)."""
-    since = store.get_meta(ALIVE_KEY) or store.db.execute("SELECT max(first_seen) FROM posts").fetchone()[0]
+    since = store.get_meta(ALIVE_KEY) or last_stored(store)
     return Downtime(since, iso(now) or "", last_rowid(store), frozenset(channels))
 
 
@@ -50,8 +51,4 @@ def recovered(store: Store, down: Downtime) -> tuple[int, int]:
     live while a flood wait held the reads back)."""
     if down.since is None or not down.channels:
         return 0, 0
-    ids = sorted(down.channels)
-    n, m = store.db.execute(f"SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE rowid > ? AND date >= ? "
-                            f"AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})",
-                            [down.rowid, down.since, down.until, *ids]).fetchone()
-    return int(n), int(m)
+    return posts_stored_since(store, down.rowid, down.since, down.until, down.channels)

@@ -36,9 +36,12 @@ from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
 from ..store.db import Store, iso
+from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_notices_due, forget_told, give_back_digest,
+                                mark_digest_sent, new_digest, record_digest_items, retry_held, shown_in_every_chat,
+                                unsent_digests)
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
-from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan, shown_in_every_chat
+from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
@@ -54,21 +57,7 @@ DIGEST_ITEMS = 20
 # id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
 FIND_SENT_LOOKBACK = 1000
 NOTICES_KEY = "held_notices"  # meta row: the notices not sent yet, kept across a restart
-# The deliveries row (alert, chat, DELETED_PART) records that the chat was told its alert's post was
-# deleted: by the alert itself (sent or edited with the line) or by a reply notice (its random_id
-# stored before the first attempt, as for every part).
-DELETED_PART = -1
-# The deliveries row (alert, chat, DIGEST_PART) records that the alert went out as an item of a
-# digest in that chat: message_id is the digest part holding the item (what a deletion notice replies
-# to; None when unknown), random_id that part's, sent_at when it went (the time the notice names).
-DIGEST_PART = -2
-# The deliveries row (alert, chat, RESTORED_PART) holds the random_id of the reply telling a chat
-# told of a post's deletion (by a reply to the alert or to its digest) that the post is not deleted
-# after all (stored before the first attempt). Once that reply is sent, it goes with the
-# DELETED_PART row (`_forget_told`): the chat knows the post stands, and a later deletion is news again.
-RESTORED_PART = -3
 RESTORED_MARK = "↩️ not deleted after all"
-DIGEST_ITEM = "digest item "  # the DIGEST_PART row's text_hash: the number the digest gave the item
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
@@ -312,8 +301,7 @@ class Sender:
             # the alerts this chat held back off for up to 30 min: try them now (not the ones that
             # failed for a reason of their own, which keep their back-off)
             try:
-                self.store.db.execute("UPDATE alerts SET next_attempt_at = NULL WHERE state IN ('queued', 'update_queued') "
-                                      "AND error = ?", [why])
+                retry_held(self.store, why)
             except sqlite3.OperationalError as e:
                 if (down := store_down(e)) is None:
                     raise
@@ -618,10 +606,8 @@ class Sender:
         log.info("alert %d in chat %s %s: a reply says its post was deleted", alert_id, chat, why)
 
     def _forget_told(self, alert_id: int, chat: str, sent: dict[tuple[str, int], dict[str, object]]) -> None:
-        """The chat knows the alert's post stands: the records of its deletion being told and of the
-        not-deleted reply go, in one statement (both or neither), so a later deletion is told again."""
-        self.store.db.execute("DELETE FROM deliveries WHERE alert_id = ? AND chat = ? AND part IN (?, ?)",
-                              [alert_id, chat, DELETED_PART, RESTORED_PART])
+        """The chat knows the alert's post stands (`deliveries.forget_told`): a later deletion is told again."""
+        forget_told(self.store, alert_id, chat)
         sent.pop((chat, DELETED_PART), None)
         sent.pop((chat, RESTORED_PART), None)
 
@@ -837,17 +823,12 @@ class Sender:
         it, it counts as sent: sending its stories again would show them twice there. Else its
         alerts go back to the queue for the next digest, once: an alert given back before fails."""
         reached = sorted({chat for chat, _ in self._digest_out.get(did, set())})
-        marks = ",".join("?" * len(ids))
         with self.store.transaction():  # first: a store that cannot take it now leaves the digest as it was
             forget_plan(self.store, did)
             if reached:
-                self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+                mark_digest_sent(self.store, did, iso(self.clock()) or "")
             else:
-                self.store.db.execute(f"UPDATE alerts SET state = 'failed', error = ? WHERE state = 'digested' "
-                                      f"AND error LIKE 'digest refused%' AND id IN ({marks})", [f"digest refused: {reason}", *ids])
-                self.store.db.execute(f"UPDATE alerts SET state = 'queued', sent_at = NULL, error = ? WHERE "
-                                      f"state = 'digested' AND id IN ({marks})", [f"digest refused: {reason}", *ids])
-                self.store.db.execute("DELETE FROM digests WHERE id = ?", [did])
+                give_back_digest(self.store, did, ids, f"digest refused: {reason}")
         self._digest_out.pop(did, None)
         self._digest_tries.pop(did, None)
         self._digest_due.pop(did, None)
@@ -877,12 +858,10 @@ class Sender:
         MAX_ATTEMPTS and its alerts go back to the queue for the next digest (never lost)."""
         sent = 0
         self._record_digest_items()  # parts sent while the store could not record them
-        for row in list(self.store.db.query("SELECT * FROM digests WHERE sent_at IS NULL ORDER BY id")):
-            did = int(row["id"])  # type: ignore[arg-type]
+        for did, ids in unsent_digests(self.store):
             due = self._digest_due.get(did)
             if self._paused() or (due is not None and self._waiting(due)):
                 break  # oldest first: a newer digest waits behind an older one
-            ids = json.loads(str(row["alert_ids"]))
             plan = self._digest_plan(did, ids)
             failure: Exception | None = None
             try:
@@ -918,7 +897,7 @@ class Sender:
                 break
             if failure is None:
                 with self.store.transaction():
-                    self.store.db.execute("UPDATE digests SET sent_at = ? WHERE id = ?", [iso(self.clock()), did])
+                    mark_digest_sent(self.store, did, iso(self.clock()) or "")
                     forget_plan(self.store, did)
                 self._digest_out.pop(did, None)
                 self._digest_tries.pop(did, None)
@@ -957,7 +936,7 @@ class Sender:
         shown in one chat and not another is shown there again: never lost)."""
         plan = load_plan(self.store, did)
         if plan is None:
-            shown = shown_in_every_chat(self.store, alert_ids, self.chats, DIGEST_PART)
+            shown = shown_in_every_chat(self.store, alert_ids, self.chats)
             plan = self._plan([i for i in alert_ids if i not in shown], secrets.randbits(62))
             save_plan(self.store, did, plan)
             log.info("digest %d has no plan this version can read (an earlier version stored it, or its plan is damaged): "
@@ -971,17 +950,10 @@ class Sender:
         take them now raises as any store write here does; they stay held for the next pass."""
         if not self._digest_items:
             return
-        now = iso(self.clock())
+        now = iso(self.clock()) or ""
         with self.store.transaction():
             for chat, rid, mid, items in self._digest_items:
-                for alert_id, shown_deleted, number in items:
-                    self.store.db.execute(
-                        "INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, message_id, text_hash, sent_at) "
-                        "VALUES (?,?,?,?,?,?,?)", [alert_id, chat, DIGEST_PART, rid, mid, f"{DIGEST_ITEM}{number}", now])
-                    if shown_deleted:
-                        self.store.db.execute(
-                            "INSERT OR IGNORE INTO deliveries (alert_id, chat, part, random_id, message_id, text_hash, sent_at) "
-                            "VALUES (?,?,?,?,?,?,?)", [alert_id, chat, DELETED_PART, 0, None, "in the digest", now])
+                record_digest_items(self.store, chat, rid, mid, items, now)
         self._digest_items.clear()
 
     async def _tell_digest_deletions(self) -> None:
@@ -998,19 +970,7 @@ class Sender:
         it is not deleted after all; a later deletion is then told again."""
         if self._paused():
             return
-        told = ("SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, d.text_hash AS item, t.random_id FROM alerts a "
-                "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
-                "JOIN deliveries d ON d.alert_id = a.id AND d.part = ? ")
-        deleted = list(self.store.db.query(
-            told + "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
-            "WHERE a.state = 'digested' AND p.deleted_at IS NOT NULL AND t.sent_at IS NULL ORDER BY a.id, d.chat",
-            [DIGEST_PART, DELETED_PART]))
-        shown = list(self.store.db.query(  # the chat was told of the deletion (not a notice given up on)
-            told + "JOIN deliveries g ON g.alert_id = a.id AND g.chat = d.chat AND g.part = ? "
-            "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
-            "WHERE a.state = 'digested' AND p.deleted_at IS NULL AND g.sent_at IS NOT NULL "
-            "AND g.text_hash NOT LIKE 'refused%' AND t.sent_at IS NULL ORDER BY a.id, d.chat",
-            [DIGEST_PART, DELETED_PART, RESTORED_PART]))
+        deleted, shown = digest_notices_due(self.store)
         for row, part in [*((r, DELETED_PART) for r in deleted), *((r, RESTORED_PART) for r in shown)]:
             alert_id, chat = int(row["alert_id"]), str(row["chat"])  # type: ignore[arg-type]
             key = (alert_id, chat, part)
@@ -1083,9 +1043,8 @@ class Sender:
                 self.store.mark_alert(int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))  # type: ignore[arg-type]
             if live:  # its messages are fixed now, with it (`digestplan`)
                 ids, base = [int(r["id"]) for r in live], secrets.randbits(62)  # type: ignore[arg-type]
-                did = self.store.db.execute("INSERT INTO digests (created_at, alert_ids, random_id) VALUES (?,?,?)",
-                                            [iso(now), json.dumps(ids), base]).lastrowid
-                save_plan(self.store, int(did), self._plan(ids, base))  # type: ignore[arg-type]
+                did = new_digest(self.store, iso(now) or "", ids, base)
+                save_plan(self.store, did, self._plan(ids, base))
         return len(live)
 
 

@@ -3,12 +3,13 @@ posts a story had, has kept and from how many channels (the lists themselves: `r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
 from .db import Store, iso
 
-__all__ = ["StoryCounts", "rule_hits", "story_counts"]
+__all__ = ["StoryCounts", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
 
 
 def rule_hits(store: Store, since: datetime) -> dict[str, int]:
@@ -39,3 +40,21 @@ def story_counts(store: Store, story_id: int) -> StoryCounts:
                                       [story_id]).fetchone()
     row = store.db.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone()
     return StoryCounts(None if row is None else int(row[0] or 0), int(kept), int(channels))
+
+
+def last_stored(store: Store) -> str | None:
+    """When the store last took a new post (ISO, UTC); None for an empty store."""
+    row = store.db.execute("SELECT max(first_seen) FROM posts").fetchone()
+    return None if row[0] is None else str(row[0])
+
+
+def posts_stored_since(store: Store, after_rowid: int, since: str, until: str, channel_ids: Iterable[int]) -> tuple[int, int]:
+    """(posts, channels): the posts of `channel_ids` stored after row `after_rowid` and dated from
+    `since` to `until` (ISO, both included)."""
+    ids = sorted(channel_ids)
+    if not ids:
+        return 0, 0
+    n, m = store.db.execute(f"SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE rowid > ? AND date >= ? "
+                            f"AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})",
+                            [after_rowid, since, until, *ids]).fetchone()
+    return int(n), int(m)
