@@ -107,6 +107,17 @@ def test_cli_backtest_shows_hits_per_term_and_the_terms_that_hit_nothing(tmp_pat
     assert "1 terms hit nothing: самоволка" in r.stdout
 
 
+
+def test_backtest_samples_all_shows_every_hit(tmp_path: Path) -> None:
+    """`--samples all` lists every hit, as `--limit all` does for search: 5 posts hit, 5 shown."""
+    db = make_store(tmp_path)
+    r = run("rules", "backtest", rule_file(tmp_path), "--db", db, "--samples", "all")
+    assert r.exit_code == 0, r.output
+    shown = r.stdout.split("latest 5 hits")[1]
+    assert [line.strip() for line in shown.splitlines() if line.strip() in TEXTS] == TEXTS[4::-1], shown
+    few = run("rules", "backtest", rule_file(tmp_path), "--db", db, "--samples", "2")
+    assert "latest 2 hits" in few.stdout, few.stdout
+
 KOVER = '''[[rule]]
 name = "kover"
 query = '(ковер NEAR/3 план) OR "план Ковёр"'

@@ -87,7 +87,8 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help=f"Only posts from this date on ({WHEN_FORMS}).")
 @click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
-@click.option("--samples", default=5, show_default=True, type=Count(0), help="Show this many of the latest hits.")
+@click.option("--samples", default=5, show_default=True, type=Count(0, every=True),
+              help="Show this many of the latest hits (all: every hit).")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
              until: datetime | None, samples: int, config_path: str | None) -> None:
