@@ -23,7 +23,7 @@ from bot.pipeline import Pipeline
 from bot.post import Entity, Post
 from bot.source import read_paths
 from bot.source.export import read_export
-from bot.store.db import Store
+from bot.store.db import REPLAY, Store
 from bot.store.read import count_search
 from .conftest import interruptible
 
@@ -287,7 +287,7 @@ def test_the_summary_counts_the_updates_and_earlier_alerts_it_shows(tmp_path: Pa
     assert "alert updates      1" in r.stdout
 
     # alerts a run queued but never showed (it was stopped first) are shown by the next, and said so
-    store = Store(db)
+    store = Store(db, owner=REPLAY)
     list(Pipeline(store, Matcher(load_rules(RULES))).process([Post(900, 1, datetime(2026, 11, 25, tzinfo=timezone.utc),
                                                                    "В Ростове задержаны дезертиры из части")]))
     store.close()
@@ -925,6 +925,33 @@ def test_an_alert_written_just_before_an_interrupt_is_not_written_again(tmp_path
     assert r.exit_code == 0, r.output
     assert [x["message_id"] for x in jsonl_lines(out)] == [1]
     assert rows(db, "SELECT state FROM alerts") == [("sent",)]
+
+
+def test_alerts_a_stopped_replay_never_showed_are_shown_by_the_next_once_and_never_by_the_live_service(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between a batch's commit and its alerts reaching the terminal: the alerts stay queued
+    for replay (`tgwatch run` on the same store never sends them), and the replay the analyst runs
+    again to finish shows them, once."""
+    cli_replay = importlib.import_module("bot.cli.replay")
+    db, f = tmp_path / "s.db", tmp_path / "chat" / "result.json"
+    export(f, [message(1, HIT_TEXT)])
+    deliver = cli_replay.deliver_queued
+
+    def interrupted(*_: Any, **__: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_replay, "deliver_queued", interrupted)
+    r = replay(f, "--db", db)
+    assert r.exit_code == 130 and alert_blocks(r) == 0, r.output
+    live = Store(db)  # what the live sender takes
+    assert live.queued_alerts() == []
+    live.close()
+    monkeypatch.setattr(cli_replay, "deliver_queued", deliver)
+    r = replay(f, "--db", db)
+    assert r.exit_code == 0 and alert_blocks(r) == 1, r.output
+    assert "from earlier runs  1 (queued, not shown until now)" in r.stdout
+    r = replay(f, "--db", db)
+    assert r.exit_code == 0 and alert_blocks(r) == 0, r.output
 
 
 def test_a_line_cut_short_by_a_kill_leaves_the_next_alert_on_its_own_line(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.pipeline import Pipeline
 from bot.post import Entity, Post, content_hash
-from bot.store.db import SCHEMA_VERSION, Store, StoreError
+from bot.store.db import REPLAY, SCHEMA_VERSION, Store, StoreError
 from bot.store.read import search_posts
 
 WHEN = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -55,6 +55,46 @@ def test_a_store_from_before_silence_warnings_were_kept_upgrades_and_keeps_them(
     assert store.silence_warned() == {1117628569, 1000001}
     store.clear_silence([1000001])
     assert store.silence_warned() == {1117628569}
+
+
+def _before_alert_owners(store: Store) -> None:
+    """`store` as a tgwatch before migration 15 left it: no `alerts.owner`."""
+    store.db.execute("ALTER TABLE alerts DROP COLUMN owner")
+    store.db.execute("PRAGMA user_version = 14")
+    store.close()
+
+
+def test_a_replay_only_store_from_before_alert_owners_keeps_its_unshown_alerts_for_replay(tmp_path):
+    """Migration 15: a store the live service never ran on holds a replay's alerts alone: the one a
+    stopped replay left queued is shown by the next replay, and never sent by `tgwatch run`."""
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(1, "В Подольске задержан дезертир")]))
+    _before_alert_owners(store)
+    live = Store(tmp_path / "s.db")
+    assert live.version == SCHEMA_VERSION and live.queued_alerts() == []
+    live.close()
+    replay = Store(tmp_path / "s.db", owner=REPLAY)
+    assert [(r["message_id"], r["state"]) for r in replay.queued_alerts()] == [(1, "queued")]
+
+
+def test_a_live_store_from_before_alert_owners_keeps_the_services_alerts_for_the_chat(tmp_path):
+    """Migration 15, a store the live service ran on: an alert queued (a flood wait, the digest)
+    is still the service's to send, and a sent one with its message in the chat still gets its
+    story updates there; an alert marked sent with no message sent was a replay's terminal's."""
+    store = Store(tmp_path / "s.db")
+    store.mark_resolved(1117628569, "Mash", "mash")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    texts = ("В Подольске задержан дезертир", "Дезертира задержали в Туле", "Дезертир сдался в Курске")
+    list(pipe.process([post(i, f"{i} {t}") for i, t in enumerate(texts, 1)]))
+    assert store.count("alerts") == 3
+    store.mark_alert(2, "sent")  # through the chat: its message is recorded
+    store.plan_delivery(2, "me", 0, 42, "h")
+    store.mark_alert(3, "sent")  # printed by a replay
+    _before_alert_owners(store)
+    live = Store(tmp_path / "s.db")
+    assert [r["id"] for r in live.queued_alerts()] == [1]
+    assert dict(live.db.execute("SELECT id, owner FROM alerts").fetchall()) == {1: "live", 2: "live", 3: "replay"}
 
 
 def test_a_store_from_before_the_search_merge_setting_upgrades_and_still_finds_its_posts(tmp_path):

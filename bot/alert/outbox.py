@@ -160,8 +160,8 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
 
 
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None) -> int:
-    """Send every queued alert and alert update in order, marking each sent; returns how many
-    were sent."""
+    """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
+    marking each sent; returns how many were sent."""
     sent = 0
     for row in store.queued_alerts():
         alert = load_alert(store, int(row["id"]), titles, update=row["state"] == "update_queued")  # type: ignore[arg-type]

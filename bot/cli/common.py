@@ -312,8 +312,9 @@ def note_outside_stored(store: Store, since: datetime | None, until: datetime | 
                     "(a span like 7d counts back from now)", markup=False)
 
 
-def open_store(path: str, *, must_exist: bool = False) -> Store:
-    """Open (or create) the store, or exit with a one-line error that names what is wrong."""
+def open_store(path: str, *, must_exist: bool = False, owner: str = "live") -> Store:
+    """Open (or create) the store, or exit with a one-line error that names what is wrong; `owner`:
+    whose alerts it queues and takes (`Store`)."""
     if not path.strip():
         fail("--db: empty path")
     if path != ":memory:":
@@ -335,7 +336,7 @@ def open_store(path: str, *, must_exist: bool = False) -> Store:
 
     _opened[:] = [path]
     try:
-        return Store(path)
+        return Store(path, owner=owner)
     except StoreError as e:
         fail(str(e))
     except Exception as e:  # sqlite3.OperationalError for unreadable paths

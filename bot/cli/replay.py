@@ -26,7 +26,7 @@ from ..pipeline import Pipeline
 from ..rematch import Rematch, Stale, last_rowid, record_coverage, rematch, stale_rules
 from ..source import Note, Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
-from ..store.db import Store
+from ..store.db import REPLAY, Store
 from ..text import printable
 from ..worker import default_workers
 from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, config_groups, counted, err, fail, open_store, out
@@ -71,7 +71,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
             err().print(f"note: rule '{rule.name}' {DISABLED}", markup=False, highlight=False)
     matcher = Matcher(ruleset, groups=groups)
     titles = {r.name: r.title for r in ruleset.rules}
-    store = open_store(db_path)
+    store = open_store(db_path, owner=REPLAY)  # its alerts are its own: never the live service's to send, nor theirs its
     try:
         sink = TerminalSink() if alerts == "terminal" else NullSink() if alerts == "none" else JsonlSink(alerts)
     except OSError as e:

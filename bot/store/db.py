@@ -24,12 +24,13 @@ from ..post import Post, content_hash
 from ..text import search_fold
 from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
+__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+LIVE, REPLAY = "live", "replay"  # who sends an alert (`alerts.owner`): `tgwatch run` to the chat, or a replay
 RUN_KEY = "live_run"  # meta row: how many runs of the live service this store has seen (`begin_run`)
 
 
@@ -126,12 +127,14 @@ def _fresh_index(definition: str) -> list[tuple[int, bytes]]:
 class Store:
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE) -> None:
         """`busy_timeout`: seconds a write waits for another connection's write lock before failing
         with "database is locked" (reads never wait: WAL). The live service waits less, as every
-        store call there holds up its event loop."""
+        store call there holds up its event loop. `owner`: whose alerts this connection queues and
+        takes (`LIVE`: the chat's; `REPLAY`: a replay's terminal or file), so neither sends the other's."""
         self.path = str(path)
         self.busy_timeout = busy_timeout
+        self.owner = owner
         try:
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             _refuse_foreign(conn, self.path)
@@ -590,11 +593,12 @@ class Store:
         )
 
     def queue_alert(self, story_id: int, post: Post, match: Match, *, state: str, now: str) -> int | None:
-        """Queue one alert per (story, rule); None when that story already alerted for the rule."""
+        """Queue one alert per (story, rule), for this connection's owner to send; None when that story
+        already alerted for the rule."""
         cur = self.db.execute(
-            "INSERT INTO alerts (story_id, rule, channel_id, message_id, severity, state, attempts, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,0,?,?) ON CONFLICT(story_id, rule) DO NOTHING",
-            [story_id, match.rule, post.channel_id, post.message_id, match.severity, state, now, now],
+            "INSERT INTO alerts (story_id, rule, channel_id, message_id, severity, state, attempts, created_at, updated_at, owner) "
+            "VALUES (?,?,?,?,?,?,0,?,?,?) ON CONFLICT(story_id, rule) DO NOTHING",
+            [story_id, match.rule, post.channel_id, post.message_id, match.severity, state, now, now, self.owner],
         )
         return int(cur.lastrowid) if cur.rowcount else None  # type: ignore[arg-type]
 
@@ -625,11 +629,11 @@ class Store:
 
     def reaim_alert(self, alert_id: int, post: Post, *, was: str, now: str) -> bool:
         """Aim an alert still in state `was` at another post of its story and queue it afresh (a mute
-        held it back: `bot.live.unmuted`); False when its state has moved on."""
+        held it back: `bot.live.unmuted`), for this connection's owner to send; False when its state has moved on."""
         cur = self.db.execute(
             "UPDATE alerts SET channel_id = ?, message_id = ?, state = 'queued', attempts = 0, next_attempt_at = NULL, "
-            "error = NULL, story_grew = 0, updated_at = ? WHERE id = ? AND state = ?",
-            [post.channel_id, post.message_id, now, alert_id, was])
+            "error = NULL, story_grew = 0, updated_at = ?, owner = ? WHERE id = ? AND state = ?",
+            [post.channel_id, post.message_id, now, self.owner, alert_id, was])
         return bool(cur.rowcount)
 
     def mute_alert(self, alert_id: int, post: tuple[int, int], *, now: str) -> bool:
@@ -647,13 +651,13 @@ class Store:
         )
 
     def queued_alerts(self, now: str | None = None, latest: str | None = None) -> list[dict[str, object]]:
-        """Alerts to send: new ones ('queued') and updates of sent ones ('update_queued'); with
-        `now`, only those whose retry time has come. A retry time after `latest` (later than any
-        the sender sets) comes from a wall clock that has since been set back: due now."""
+        """This connection's owner's alerts to send: new ones ('queued') and updates of sent ones
+        ('update_queued'); with `now`, only those whose retry time has come. A retry time after `latest`
+        (later than any the sender sets) comes from a wall clock that has since been set back: due now."""
         return list(self.db.query(
-            "SELECT * FROM alerts WHERE state IN ('queued', 'update_queued') "
+            "SELECT * FROM alerts WHERE state IN ('queued', 'update_queued') AND owner = ? "
             "AND (? IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?) ORDER BY id",
-            [now, now, latest or "9999"]))
+            [self.owner, now, now, latest or "9999"]))
 
     def count(self, table: str) -> int:
         return self.db[table].count
@@ -942,7 +946,7 @@ async def off_loop(store: Store, work: Callable[[Store], T]) -> T:
         return work(store)
 
     def run() -> T:
-        own = Store(store.path, busy_timeout=store.busy_timeout)
+        own = Store(store.path, busy_timeout=store.busy_timeout, owner=store.owner)
         try:
             return work(own)
         finally:

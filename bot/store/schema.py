@@ -217,7 +217,21 @@ def _m14_search_pending(db: sqlite_utils.Database) -> None:
     db["search_pending"].create({"post_rowid": int, "indexed": str}, pk="post_rowid", if_not_exists=True)
 
 
+def _m15_alert_owner(db: sqlite_utils.Database) -> None:
+    """Who sends each alert (`alerts.owner`): 'live', `tgwatch run` to the chat, or 'replay', a replay
+    to its terminal or file; each takes only its own, so a replay into the live store neither prints
+    the service's alerts nor leaves it an export's to send. An older store's: a replay's where the
+    live service never ran (no channel resolved, no run counted), and its alerts printed as sent (no
+    message sent for them); else the live service's, which took every queued alert before."""
+    if "owner" not in db["alerts"].columns_dict:
+        db["alerts"].add_column("owner", str)
+    live = db.execute("SELECT EXISTS (SELECT 1 FROM channels WHERE resolved_at IS NOT NULL) "
+                      "OR EXISTS (SELECT 1 FROM meta WHERE key = 'live_run')").fetchone()[0]
+    db.execute("UPDATE alerts SET owner = CASE WHEN ? AND (state != 'sent' OR EXISTS "
+               "(SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)) THEN 'live' ELSE 'replay' END", [live])
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
-              _m14_search_pending]
+              _m14_search_pending, _m15_alert_owner]
 SCHEMA_VERSION = len(MIGRATIONS)
