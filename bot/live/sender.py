@@ -35,6 +35,7 @@ from ..alert.html import bold_spans, render_html, to_parts
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
+from ..match.matcher import Matcher
 from ..store.db import Store, iso
 from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_notices_due, forget_told, give_back_digest,
                                 mark_digest_sent, new_digest, record_digest_items, retry_held, shown_in_every_chat,
@@ -42,6 +43,7 @@ from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
+from .retired import retire
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
@@ -177,7 +179,7 @@ class Sender:
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
                  titles: dict[str, str] | None = None, tz: ZoneInfo | None = None, edit_every: float = 60.0,
                  silent: Callable[[str, datetime], bool] | None = None,
-                 buttons: Callable[[int], Any] | None = None,
+                 buttons: Callable[[int], Any] | None = None, rules: Callable[[], Matcher] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client = client
@@ -188,6 +190,7 @@ class Sender:
         self.edit_every = edit_every
         self.silent = silent or (lambda severity, now: False)
         self.buttons = buttons  # reply markup under an alert (triage buttons; bots only)
+        self.rules = rules  # the rules in use now: a held alert they no longer raise is not sent (`retire`)
         self.clock = clock
         self.monotonic = monotonic
         # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
@@ -368,6 +371,8 @@ class Sender:
                     # since, and it then goes out at the next pass)
                     self.store.mute_alert(alert_id, (int(row["channel_id"]), int(row["message_id"])), now=iso(now) or "")  # type: ignore[arg-type]
                     continue
+                if self._no_news(row, now):
+                    continue  # its rule switched off or edited while it waited
                 if row["severity"] == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
             try:
@@ -396,6 +401,10 @@ class Sender:
                 else:
                     log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
         return done
+
+    def _no_news(self, row: dict[str, object], now: datetime) -> bool:
+        """The queued alert's rule is switched off, or no longer matches its post: recorded muted (`retire`)."""
+        return self.rules is not None and retire(self.store, row, self.rules(), iso(now) or "")
 
     def _due_alerts(self, now: datetime, latest: datetime) -> list[dict[str, object]]:
         """The queued alerts whose retry time has come by either clock: the stored one (wall clock,
@@ -1037,7 +1046,8 @@ class Sender:
 
     def _collect_digest(self, now: datetime) -> int:
         with self.store.transaction():
-            rows = [r for r in self.store.queued_alerts() if r["severity"] == "low" and r["state"] == "queued"]
+            rows = [r for r in self.store.queued_alerts() if r["severity"] == "low" and r["state"] == "queued"
+                    and not self._no_news(r, now)]
             live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
             for r in rows:
                 self.store.mark_alert(int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))  # type: ignore[arg-type]

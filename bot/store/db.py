@@ -636,11 +636,12 @@ class Store:
             [post.channel_id, post.message_id, now, self.owner, alert_id, was])
         return bool(cur.rowcount)
 
-    def mute_alert(self, alert_id: int, post: tuple[int, int], *, now: str) -> bool:
-        """Mark a queued alert muted if it is still aimed at `post` (channel id, message id): a post of
-        another channel may have taken it over meanwhile (`reaim_alert`). False when it had."""
-        cur = self.db.execute("UPDATE alerts SET state = 'muted', updated_at = ? WHERE id = ? AND state = 'queued' "
-                              "AND channel_id = ? AND message_id = ?", [now, alert_id, *post])
+    def mute_alert(self, alert_id: int, post: tuple[int, int], *, now: str, reason: str | None = None) -> bool:
+        """Mark a queued alert muted (`reason`: why, when not a mute) if it is still aimed at `post`
+        (channel id, message id): a post of another channel may have taken it over meanwhile
+        (`reaim_alert`). False when it had."""
+        cur = self.db.execute("UPDATE alerts SET state = 'muted', updated_at = ?, error = ? WHERE id = ? AND state = 'queued' "
+                              "AND channel_id = ? AND message_id = ?", [now, reason, alert_id, *post])
         return bool(cur.rowcount)
 
     def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice, product
 from math import prod
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from ..match.explain import matched_words
 from ..match.matcher import Matcher, look_alikes
@@ -31,7 +31,7 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
-    "search_posts", "count_search", "shown_link",
+    "search_posts", "count_search", "shown_link", "stored_post",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
 ]
 
@@ -694,16 +694,32 @@ def count_posts(store: Store, *, channels: Iterable[str | int] = (), since: date
     return int(store.db.execute(sql, args).fetchone()[0])
 
 
+def stored_post(store: Store, channel_id: int, message_id: int) -> StoredPost | None:
+    """One stored post as matching needs it; None when it is not stored."""
+    row = store.db.execute(f"SELECT {_POST_COLUMNS} WHERE p.channel_id = ? AND p.message_id = ?",
+                           [channel_id, message_id]).fetchone()
+    return None if row is None else _stored_post(row)
+
+
+def _stored_post(row: Sequence[Any]) -> StoredPost:
+    """A row of `_POST_COLUMNS` as a `StoredPost`."""
+    cid, mid, date, text, link, title, username, entities = row
+    return StoredPost(cid, mid, date or "", text or "", shown_link(cid, mid, username, link),
+                      title or str(cid), username or None, stored_links(text or "", entities))
+
+
+_POST_COLUMNS = ("p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username, p.entities FROM posts p "
+                 "LEFT JOIN channels c ON c.id = p.channel_id")
+
+
 def iter_posts(store: Store, *, channels: Iterable[str | int] = (), since: datetime | None = None,
                until: datetime | None = None) -> Iterator[StoredPost]:
     """Every stored post (optionally of some channels, `since` <= date < `until`), oldest first."""
     where, args = _post_filters("p", channel_ids=_channel_ids(store, channels), since=since, until=until)
-    sql = ("SELECT p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username, p.entities FROM posts p "
-           "LEFT JOIN channels c ON c.id = p.channel_id"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.date, p.channel_id, p.message_id")
-    for cid, mid, date, text, link, title, username, entities in store.db.execute(sql, args):
-        yield StoredPost(cid, mid, date or "", text or "", shown_link(cid, mid, username, link),
-                         title or str(cid), username or None, stored_links(text or "", entities))
+    sql = (f"SELECT {_POST_COLUMNS}" + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY p.date, p.channel_id, p.message_id")
+    for row in store.db.execute(sql, args):
+        yield _stored_post(row)
 
 
 # -- export -------------------------------------------------------------------------------------

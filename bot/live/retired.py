@@ -1,0 +1,39 @@
+"""An alert held back (a flood wait, an unreachable chat, the digest) goes out only while its post
+is news by the rules in use: one whose rule the analysts switched off (`/disable`, `enabled = false`)
+or removed, or whose post the rule no longer matches (the rule or the post edited since), is
+recorded muted with the reason, never sent, and stays so when the rule comes back: week-old news
+is no news (a later matching post of its story may take it over: `bot.live.unmuted`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from ..match.matcher import Matcher
+from ..store.db import Store
+from ..store.read import stored_post
+
+__all__ = ["NO_MATCH", "RULE_OFF", "retire"]
+
+log = logging.getLogger(__name__)
+
+RULE_OFF = "rule switched off"
+NO_MATCH = "post no longer matches its rule"
+
+
+def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) -> bool:
+    """Mark the queued alert `row` muted, saying why, when `matcher` (the rules in use) no longer
+    has its rule or no longer matches its post with it (matched again here: the stored matches of a
+    rule edited meanwhile may not be caught up yet); one log line. False when it is news still (or
+    its post is gone: the sender fails it)."""
+    rule, key = str(row["rule"]), (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
+    if not any(r.name == rule for r in matcher.rules):
+        why = RULE_OFF
+    else:
+        post = stored_post(store, *key)
+        if post is None or any(m.rule == rule for m in matcher.match(post)):
+            return False
+        why = NO_MATCH
+    if store.mute_alert(int(row["id"]), key, now=now, reason=why):  # type: ignore[call-overload]
+        log.info("alert %s (%s, story %s) not sent: %s", row["id"], rule, row["story_id"], why)
+    return True

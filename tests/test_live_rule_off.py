@@ -1,0 +1,92 @@
+"""Alerts held back (a flood wait on sending) whose rule is switched off or edited meanwhile: not
+sent when sending resumes, recorded muted with why, and not sent either once the rule is back.
+Real TelegramClient against the offline server, a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.live.retired import NO_MATCH, RULE_OFF
+
+from .fake_telegram import FakeTelegram, eventually
+from .test_live import DESERTION, SHOT, alerts, channels, run, running
+
+RULE = '''[[rule]]
+name = "desertion"
+title = "Desertion"
+severity = "{severity}"
+query = "{query}"
+{extra}'''
+
+
+def rules(tmp_path: Path, query: str = "дезертир", extra: str = "", severity: str = "high") -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    (folder / "desertion.toml").write_text(RULE.format(query=query, extra=extra, severity=severity), encoding="utf-8")
+    return folder
+
+
+def held(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A desertion post whose alert a long flood wait holds, when the service stops."""
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=rules(tmp_path)) as service:
+            fake.flood("SendMessageRequest", 3600)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            await service.sender.deliver()  # (or the pass under way when asked: it sets the pause)
+            await eventually(lambda: service.sender.paused_until is not None)
+            assert alerts(fake) == []
+    run(go())
+
+
+async def resumed(fake: FakeTelegram, tmp_path: Path) -> list[tuple[str, str]]:
+    """Start again (the flood wait over), let sending run; the alerts' (state, error)."""
+    async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
+        await service.rules_caught_up()
+        await service.sender.deliver()
+        await service.sender.deliver()
+        return [(r["state"], r["error"]) for r in service.store.db.query("SELECT state, error FROM alerts")]
+
+
+def test_a_held_alert_of_a_rule_switched_off_stays_unsent_when_the_rule_is_switched_on_again(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    channels(fake)
+    held(fake, tmp_path)
+    rules(tmp_path, extra="enabled = false\n")
+    assert run(resumed(fake, tmp_path)) == [("muted", RULE_OFF)] and alerts(fake) == []
+    rules(tmp_path)  # back on: the post it held is no news now
+    assert run(resumed(fake, tmp_path)) == [("muted", RULE_OFF)] and alerts(fake) == []
+
+
+def test_a_held_alert_whose_post_the_edited_rule_no_longer_matches_is_not_sent(fake: FakeTelegram, tmp_path: Path) -> None:
+    channels(fake)
+    held(fake, tmp_path)
+    rules(tmp_path, query="самоволка")  # fixed: the post it alerted for is not what the rule is about
+    assert run(resumed(fake, tmp_path)) == [("muted", NO_MATCH)] and alerts(fake) == []
+
+
+def test_a_held_alert_of_a_rule_still_on_and_matching_is_sent_once_sending_resumes(fake: FakeTelegram, tmp_path: Path) -> None:
+    channels(fake)
+    held(fake, tmp_path)
+    assert run(resumed(fake, tmp_path)) == [("sent", None)] and len(alerts(fake)) == 1
+
+
+def test_a_low_alert_waiting_for_the_digest_is_left_out_of_it_once_its_rule_is_switched_off(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """/disable while the service runs, then the digest (scheduled, or /digest) before any sending pass."""
+    from .test_live_sender_faults import digests
+
+    channels(fake)
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=rules(tmp_path, severity="low")) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: service.store.count("alerts") == 1)  # low: waits for the digest
+            service.rulebook.apply(service.rulebook.plan_set_enabled("desertion", False), user_id=1, user_name="analyst")
+            service.rules_changed()
+            await service.rules_settled()
+            await service.sender.send_digest()
+            assert digests(fake) == []
+            assert [(r["state"], r["error"]) for r in service.store.db.query("SELECT state, error FROM alerts")] == [
+                ("muted", RULE_OFF)]
+    run(go())
