@@ -37,9 +37,9 @@ from ..chat.telegram import digest_buttons
 from ..config import chat_topic
 from ..match.matcher import Matcher
 from ..store.db import Store, iso
-from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_notices_due, forget_told, give_back_digest,
-                                mark_digest_sent, new_digest, record_digest_items, retry_held, shown_in_every_chat,
-                                unsent_digests)
+from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_items_shown, digest_notices_due,
+                                forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, retry_held,
+                                shown_in_every_chat, unsent_digests)
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
@@ -861,36 +861,37 @@ class Sender:
         return await self._flush_digests()
 
     async def _flush_digests(self) -> int:
-        """Send the stored digests not sent yet (oldest first). A digest is marked sent only once
-        every chat has it; a flood wait pauses all sending, other failures back off like alerts.
-        An unreachable chat is waited for; a digest Telegram refuses as a message is dropped after
-        MAX_ATTEMPTS and its alerts go back to the queue for the next digest (never lost)."""
+        """Send the stored digests not sent yet, each chat its digests oldest first: a chat an older
+        digest still waits for (unreachable, backing off) gets the later ones after it, once it works,
+        while the chats that work get them now. A digest is marked sent only once every chat has it; a
+        flood wait pauses all sending, other failures back off like alerts. A digest Telegram refuses
+        as a message is dropped after MAX_ATTEMPTS and its alerts go back to the queue for the next
+        digest (never lost)."""
         sent = 0
         self._record_digest_items()  # parts sent while the store could not record them
+        behind: set[str] = set()  # chats an older digest has yet to reach: a newer one waits behind it there
         for did, ids in unsent_digests(self.store):
-            due = self._digest_due.get(did)
-            if self._paused() or (due is not None and self._waiting(due)):
-                break  # oldest first: a newer digest waits behind an older one
+            if self._paused():
+                break
             plan = self._digest_plan(did, ids)
+            out = self._digest_sent(did, plan)
+            due = self._digest_due.get(did)
+            waiting = due is not None and self._waiting(due)
             failure: Exception | None = None
+            missing: set[str] = set()  # the chats that do not have it after this pass
             try:
                 for chat in self.chats:
+                    if all((chat, k) in out for k in range(len(plan.parts))):
+                        continue
+                    if waiting or chat in behind:
+                        missing.add(chat)
+                        continue
                     try:
-                        peer = await self._peer(chat)
-                        out = self._digest_out.setdefault(did, set())
-                        for k, part in enumerate(plan.parts):
-                            if (chat, k) in out:
-                                continue  # sent on an earlier try (a resend would cost Telethon's retries)
-                            rid = _digest_rid(plan.random_id, peer, chat, k)
-                            mid, _ = await self._send(peer, part.text, part.entities, rid, silent=True,
-                                                      markup=self._digest_markup(part),
-                                                      what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))
-                            out.add((chat, k))
-                            self._digest_items.append((chat, rid, mid, [(aid, gone, n) for n, aid, gone in part.items]))
-                            self._record_digest_items()
+                        await self._digest_to(chat, did, plan, out)
                     except (errors.FloodError, *_NETWORK):
                         raise
                     except (errors.RPCError, ValueError, TypeError) as e:
+                        missing.add(chat)
                         if _keeps_queued(e):
                             self._chat_failed(chat, e)
                         if failure is None or (_keeps_queued(failure) and not _keeps_queued(e)):
@@ -904,7 +905,7 @@ class Sender:
             except _NETWORK as e:
                 log.warning("digest %d not sent (network problem: %s); retried on the next pass", did, type(e).__name__)
                 break
-            if failure is None:
+            if not missing:
                 with self.store.transaction():
                     mark_digest_sent(self.store, did, iso(self.clock()) or "")
                     forget_plan(self.store, did)
@@ -913,16 +914,44 @@ class Sender:
                 self._digest_due.pop(did, None)
                 sent += len(ids)
                 continue
+            if failure is None:  # its own retry, or an older digest, is waited for in the chats it has yet to reach
+                behind |= missing
+                continue
             held = _keeps_queued(failure)
             tries = self._digest_tries[did] = self._digest_tries.get(did, 0) + 1
             if not held and tries >= MAX_ATTEMPTS:
                 self._give_up_digest(did, ids, telegram_code(failure), tries)
-                continue
+                continue  # it counts as sent (or is given back): the newer ones go on
+            behind |= missing
             delay = _retry_delay(tries - 1, chat_level=held)
             self._digest_due[did] = self._after(delay)
             log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, telegram_code(failure), tries, delay)
-            break
         return sent
+
+    async def _digest_to(self, chat: str, did: int, plan: Plan, out: set[tuple[str, int]]) -> None:
+        """Send the parts of the digest `chat` does not have yet, adding each to `out` as it goes."""
+        peer = await self._peer(chat)
+        for k, part in enumerate(plan.parts):
+            if (chat, k) in out:
+                continue  # sent on an earlier try (a resend would cost Telethon's retries)
+            rid = _digest_rid(plan.random_id, peer, chat, k)
+            mid, _ = await self._send(peer, part.text, part.entities, rid, silent=True, markup=self._digest_markup(part),
+                                      what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))
+            out.add((chat, k))
+            self._digest_items.append((chat, rid, mid, [(aid, gone, n) for n, aid, gone in part.items]))
+            self._record_digest_items()
+
+    def _digest_sent(self, did: int, plan: Plan) -> set[tuple[str, int]]:
+        """The (chat, part) of the digest sent so far: this run's, or, first seen in this run, the parts
+        whose items the store records as shown in a chat (a restart while a chat was unreachable does
+        not send the others again the digests they had; Telegram forgets random_ids in time)."""
+        out = self._digest_out.get(did)
+        if out is None:
+            shown = digest_items_shown(self.store, [aid for p in plan.parts for _, aid, _ in p.items])
+            out = self._digest_out[did] = {
+                (chat, k) for chat, aids in shown.items() for k, p in enumerate(plan.parts)
+                if p.items and all(aid in aids for _, aid, _ in p.items)}
+        return out
 
     def _digest_markup(self, part: PlannedPart) -> Any:
         """The triage buttons under a digest message, a row per item it carries, numbered as the

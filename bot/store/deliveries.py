@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from .db import Store
 
-__all__ = ["DELETED_PART", "DIGEST_ITEM", "DIGEST_PART", "RESTORED_PART", "DigestItem", "digest_notices_due",
+__all__ = ["DELETED_PART", "DIGEST_ITEM", "DIGEST_PART", "RESTORED_PART", "DigestItem", "digest_items_shown", "digest_notices_due",
            "forget_told", "give_back_digest", "mark_digest_sent", "new_digest", "record_digest_items",
            "retry_held", "shown_in_every_chat", "unsent_digests"]
 
@@ -115,3 +115,14 @@ def shown_in_every_chat(store: Store, alert_ids: Sequence[int], chats: Sequence[
         f"AND chat IN ({','.join('?' * len(chats))}) GROUP BY alert_id HAVING count(DISTINCT chat) = ?",
         [DIGEST_PART, *alert_ids, *chats, len(set(chats))])
     return {int(r[0]) for r in rows}
+
+
+def digest_items_shown(store: Store, alert_ids: Sequence[int]) -> dict[str, set[int]]:
+    """Per chat, those of `alert_ids` whose digest item is recorded as shown there."""
+    shown: dict[str, set[int]] = {}
+    if alert_ids:
+        for alert_id, chat in store.db.execute(
+                f"SELECT alert_id, chat FROM deliveries WHERE part = ? AND alert_id IN ({','.join('?' * len(alert_ids))})",
+                [DIGEST_PART, *alert_ids]):
+            shown.setdefault(str(chat), set()).add(int(alert_id))
+    return shown
