@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..rematch import last_rowid
-from ..store.counts import last_stored, posts_stored_since
+from ..store.counts import Stored, last_stored, posts_stored_since
 from ..store.db import Store, iso
+from .resolve import BACKFILL_ALERTS
 
-__all__ = ["ALIVE_KEY", "Downtime", "downtime", "mark_alive", "recovered"]
+__all__ = ["ALIVE_KEY", "Downtime", "downtime", "mark_alive", "recovered", "recovered_line"]
 
 ALIVE_KEY = "live_alive_at"  # meta row: the last time the live service was known running (ISO, UTC)
 
@@ -44,11 +45,26 @@ def downtime(store: Store, channels: Iterable[int], now: datetime) -> Downtime:
     return Downtime(since, iso(now) or "", last_rowid(store), frozenset(channels))
 
 
-def recovered(store: Store, down: Downtime) -> tuple[int, int]:
-    """(posts, channels): the posts published while tgwatch was down that this start stored, by
-    the history read or by Telegram's start-up difference alike, up to the start; not a polled channel's
-    posts read before the stop, nor a new channel's backfill, nor posts made since the start (pushed
-    live while a flood wait held the reads back)."""
+def recovered(store: Store, down: Downtime) -> Stored:
+    """The posts published while tgwatch was down that this start stored, by the history read or by
+    Telegram's start-up difference alike, up to the start; not a polled channel's posts read before
+    the stop, nor a new channel's backfill, nor posts made since the start (pushed live while a flood
+    wait held the reads back). `old_matched`: those a rule matches that are older than a day before
+    the start, whose alerts are muted (`Watched.alert_after`)."""
     if down.since is None or not down.channels:
-        return 0, 0
-    return posts_stored_since(store, down.rowid, down.since, down.until, down.channels)
+        return Stored(0, 0, 0)
+    old_before = iso(datetime.fromisoformat(down.until) - BACKFILL_ALERTS) or ""
+    return posts_stored_since(store, down.rowid, down.since, down.until, down.channels, old_before)
+
+
+def recovered_line(got: Stored, down: Downtime) -> str | None:
+    """The chat's one line on what a start recovered (None: nothing), naming the matched posts too old
+    to alert and how to list them."""
+    if not got.posts:
+        return None
+    line = f"recovered {got.posts} post{'s' * (got.posts != 1)} from {got.channels} channel{'s' * (got.channels != 1)}"
+    if got.old_matched and down.since is not None:
+        n = got.old_matched
+        line += (f"; {n} matched post{'s' * (n != 1)} older than a day {'were' if n != 1 else 'was'} not alerted: "
+                 f"tgwatch export --since {down.since[:10]}")
+    return line

@@ -183,4 +183,5 @@ class Poll:
         if w.seeded:
             read_in_order(self.store, w.id)
             w.seeded = False
+        w.back = None  # read in order since this run began watching it: its posts alert from now on
         return sum(1 for p in done if p.status == "new"), high is not None

@@ -62,15 +62,18 @@ class Watched:
     entity: Any = None
     since: datetime | None = None  # when tgwatch began watching it (None: before it kept that)
     seeded: bool = False  # its mark came from a replay, and no read in order since `since` followed
+    back: datetime | None = None  # when this run began watching it, until its first read in order since
 
     def alert_after(self, high: int | None) -> datetime | None:
         """When its posts start to alert, given its high-water mark `high`: until its first read in
-        order since tgwatch began watching it (newly, or again after it was out of the config, or with
-        a replay's mark: `seeded`), only on posts from the day before it began, as its backfill does
-        (the start-up difference brings posts of any age; older ones are stored, searchable, not
-        news); after it, on all (a post at or below the mark that is not stored is never taken).
-        None: all alert."""
-        return self.since - BACKFILL_ALERTS if (high is None or self.seeded) and self.since is not None else None
+        order since this run began watching it (`back`), only on posts from the day before that, as a
+        new channel's backfill does: a channel read before, the posts it made while tgwatch was down
+        (a week's worth after a week down); one never read in order (newly watched, again after it
+        was out of the config, or with a replay's mark: `seeded`), its backfill. Older ones (the
+        start-up difference brings posts of any age) are stored, searchable, not news. After that
+        read, all alert (a post at or below the mark that is not stored is never taken). None: all alert."""
+        began = self.back if self.back is not None else self.since if high is None or self.seeded else None
+        return began - BACKFILL_ALERTS if began is not None else None
 
 
 def _gone(e: Exception) -> str | None:
@@ -160,6 +163,7 @@ class Resolver:
             since = self.store.watch_channels([w.id], self._run, iso(self.clock()) or "")[w.id]
             w.since = datetime.fromisoformat(since) if since else None
             w.seeded = w.id in seeded(self.store)
+            w.back = self.clock()
             self._found.pop(ref, None)
             self.unresolved.pop(ref, None)
             self.watched[w.id] = w

@@ -30,7 +30,7 @@ from ..rematch import Rematch, Stopped, catch_up
 from ..report.stats import channel_activity, duration, heartbeat_text, status_text
 from ..store.db import Store, StoreError, iso, off_loop
 from .dbfaults import LIVE_BUSY_TIMEOUT, store_down
-from .downtime import Downtime, downtime, mark_alive, recovered
+from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
 from .sender import Sender
 from .session import (
@@ -312,10 +312,11 @@ class Service:
         that finishes, the scheduled one or a retry), and each records when it began (`mark_alive`;
         a read cut short moves nothing: the next start still counts the posts it did not read)."""
         if self._down is not None:
-            n, m = recovered(self.store, self._down)  # (some came with Telegram's start-up difference, not the read)
+            # (some came with Telegram's start-up difference, not the read)
+            line = recovered_line(recovered(self.store, self._down), self._down)
             self._down = None
-            if n:
-                await self.sender.notify(f"recovered {n} post{'s' * (n != 1)} from {m} channel{'s' * (m != 1)}")
+            if line is not None:
+                await self.sender.notify(line)
         self._mark_alive(at)
 
     def _mark_alive(self, at: datetime) -> None:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from .db import Store, iso
 
-__all__ = ["StoryCounts", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
+__all__ = ["Stored", "StoryCounts", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
 
 
 def rule_hits(store: Store, since: datetime) -> dict[str, int]:
@@ -48,13 +48,25 @@ def last_stored(store: Store) -> str | None:
     return None if row[0] is None else str(row[0])
 
 
-def posts_stored_since(store: Store, after_rowid: int, since: str, until: str, channel_ids: Iterable[int]) -> tuple[int, int]:
-    """(posts, channels): the posts of `channel_ids` stored after row `after_rowid` and dated from
-    `since` to `until` (ISO, both included)."""
+class Stored(NamedTuple):
+    """Posts stored in a span (`posts_stored_since`): how many, of how many channels, and how many
+    of them a rule matches that are dated before a cut-off (their alerts muted: old news)."""
+
+    posts: int
+    channels: int
+    old_matched: int
+
+
+def posts_stored_since(store: Store, after_rowid: int, since: str, until: str, channel_ids: Iterable[int],
+                       old_before: str = "") -> Stored:
+    """The posts of `channel_ids` stored after row `after_rowid` and dated from `since` to `until`
+    (ISO, both included); `old_matched` counts those a rule matches dated before `old_before`."""
     ids = sorted(channel_ids)
     if not ids:
-        return 0, 0
-    n, m = store.db.execute(f"SELECT count(*), count(DISTINCT channel_id) FROM posts WHERE rowid > ? AND date >= ? "
-                            f"AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})",
-                            [after_rowid, since, until, *ids]).fetchone()
-    return int(n), int(m)
+        return Stored(0, 0, 0)
+    n, m, old = store.db.execute(
+        f"SELECT count(*), count(DISTINCT channel_id), coalesce(sum(date < ? AND EXISTS (SELECT 1 FROM matches m "
+        f"WHERE m.channel_id = posts.channel_id AND m.message_id = posts.message_id AND m.current = 1)), 0) "
+        f"FROM posts WHERE rowid > ? AND date >= ? AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})",
+        [old_before, after_rowid, since, until, *ids]).fetchone()
+    return Stored(int(n), int(m), int(old))
