@@ -52,3 +52,49 @@ def test_a_week_down_alerts_only_the_last_days_posts_and_the_line_names_the_olde
         assert r.exit_code == 0, r.output
         assert "дезертиров" in r.output and "оцеплен" in r.output
     run(go())
+
+
+def test_a_restart_before_the_start_up_read_finishes_still_tells_the_whole_downtime_once(fake: FakeTelegram,
+                                                                                        tmp_path: Path) -> None:
+    """Down a week; the start-up read stores SHOT's six-day-old desertion (muted) and Mash's post,
+    then an hour's flood wait stops it at Топор, and tgwatch is restarted before it finishes: the
+    start that finishes tells the whole downtime, the old match included, once; the next start
+    tells nothing."""
+    from .fake_telegram import RpcFail
+
+    week_ago = datetime.now(timezone.utc) - timedelta(days=7)
+
+    async def go() -> None:
+        for c, name in ((SHOT, "shot_shot"), (MASH, "mash"), (TOPOR, "topor")):
+            fake.add_channel(c, name, name, joined=False)
+        async with running(fake, tmp_path) as service:
+            for c in (SHOT, MASH, TOPOR):
+                fake.publish(c, NEUTRAL, date=week_ago - timedelta(days=1))
+            await service.poll()
+            service.store.set_meta("live_alive_at", iso(week_ago) or "")
+        now = datetime.now(timezone.utc)
+        fake.publish(SHOT, DESERTION, date=now - timedelta(days=6))
+        fake.publish(MASH, NEUTRAL + " (1)", date=now - timedelta(hours=2))
+        fake.publish(TOPOR, FRESH, date=now - timedelta(hours=1))
+        served = fake._on_GetHistoryRequest
+
+        def topor_flooded(account: int, r: object) -> object:
+            if r.peer.channel_id == TOPOR:  # type: ignore[attr-defined]
+                raise RpcFail(420, "FLOOD_WAIT_3600")
+            return served(account, r)
+
+        fake._on_GetHistoryRequest = topor_flooded  # type: ignore[method-assign]
+        async with running(fake, tmp_path) as service:
+            assert service.store.count("posts") == 5 and not service.ingest.complete
+        fake._on_GetHistoryRequest = served  # type: ignore[method-assign]
+        async with running(fake, tmp_path) as service:
+            assert service.store.count("posts") == 6
+            await service.sender.deliver()
+        async with running(fake, tmp_path) as service:
+            await service.poll()
+        told = [n for n in notices(fake) if "recovered" in n]
+        assert told == [f"recovered 3 posts from 3 channels; 1 matched post older than a day was not alerted: "
+                        f"tgwatch export --since {week_ago.date().isoformat()}"], told
+        assert [a.text for a in alerts(fake) if "дезертиров" in a.text] == []
+        assert any("Срочник" in a.text for a in alerts(fake))
+    run(go())

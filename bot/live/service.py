@@ -309,15 +309,17 @@ class Service:
         """A reconcile that began at `at` read every channel and left nothing unstored: the posts
         published while tgwatch was down are all in. The first such read of a run tells how many it
         recovered (a start whose read a flood wait or a locked store cut short tells it at the poll
-        that finishes, the scheduled one or a retry), and each records when it began (`mark_alive`;
-        a read cut short moves nothing: the next start still counts the posts it did not read)."""
+        that finishes, the scheduled one or a retry, or, restarted first, the next start's), and each
+        records when it began (`mark_alive`; a read cut short moves nothing: the next start still
+        counts the posts it did not read, and those this one stored)."""
+        line = None
         if self._down is not None:
             # (some came with Telegram's start-up difference, not the read)
             line = recovered_line(recovered(self.store, self._down), self._down)
             self._down = None
-            if line is not None:
-                await self.sender.notify(line)
-        self._mark_alive(at)
+        self._mark_alive(at)  # first: a crash before the line goes out loses it, rather than telling it twice
+        if line is not None:
+            await self.sender.notify(line)
 
     def _mark_alive(self, at: datetime) -> None:
         """Record that every post published before `at` is stored (`mark_alive`): the next start

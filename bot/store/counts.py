@@ -3,13 +3,13 @@ posts a story had, has kept and from how many channels (the lists themselves: `r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import NamedTuple
 
 from .db import Store, iso
 
-__all__ = ["Stored", "StoryCounts", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
+__all__ = ["Stored", "StoryCounts", "Window", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
 
 
 def rule_hits(store: Store, since: datetime) -> dict[str, int]:
@@ -57,16 +57,33 @@ class Stored(NamedTuple):
     old_matched: int
 
 
-def posts_stored_since(store: Store, after_rowid: int, since: str, until: str, channel_ids: Iterable[int],
-                       old_before: str = "") -> Stored:
-    """The posts of `channel_ids` stored after row `after_rowid` and dated from `since` to `until`
-    (ISO, both included); `old_matched` counts those a rule matches dated before `old_before`."""
-    ids = sorted(channel_ids)
-    if not ids:
+class Window(NamedTuple):
+    """Posts of `channel_ids` stored after row `after_rowid`, dated up to `until` (ISO, included);
+    those dated before `old_before` are old (`posts_stored_since`)."""
+
+    after_rowid: int
+    until: str
+    old_before: str
+    channel_ids: Collection[int]
+
+
+def _in(window: Window, op: str, bound: str) -> tuple[str, list[object]]:
+    """SQL (and its parameters) for the posts of `window` whose date is `op` `bound`."""
+    ids = sorted(window.channel_ids)
+    return (f"(rowid > ? AND date {op} ? AND channel_id IN ({','.join('?' * len(ids))}))",
+            [window.after_rowid, bound, *ids])
+
+
+def posts_stored_since(store: Store, since: str, windows: Iterable[Window]) -> Stored:
+    """The posts dated from `since` (ISO) in any of `windows` (each counted once); `old_matched`
+    counts those a rule matches dated before their window's `old_before`."""
+    ws = [w for w in windows if w.channel_ids]
+    if not ws:
         return Stored(0, 0, 0)
-    n, m, old = store.db.execute(
-        f"SELECT count(*), count(DISTINCT channel_id), coalesce(sum(date < ? AND EXISTS (SELECT 1 FROM matches m "
-        f"WHERE m.channel_id = posts.channel_id AND m.message_id = posts.message_id AND m.current = 1)), 0) "
-        f"FROM posts WHERE rowid > ? AND date >= ? AND date <= ? AND channel_id IN ({','.join('?' * len(ids))})",
-        [old_before, after_rowid, since, until, *ids]).fetchone()
-    return Stored(int(n), int(m), int(old))
+    stored, old = [_in(w, "<=", w.until) for w in ws], [_in(w, "<", w.old_before) for w in ws]
+    n, m, k = store.db.execute(
+        f"SELECT count(*), count(DISTINCT channel_id), coalesce(sum(({' OR '.join(q for q, _ in old)}) AND EXISTS "
+        f"(SELECT 1 FROM matches m WHERE m.channel_id = posts.channel_id AND m.message_id = posts.message_id "
+        f"AND m.current = 1)), 0) FROM posts WHERE date >= ? AND ({' OR '.join(q for q, _ in stored)})",
+        [*(a for _, args in old for a in args), since, *(a for _, args in stored for a in args)]).fetchone()
+    return Stored(int(n), int(m), int(k))
