@@ -16,6 +16,7 @@ __all__ = ["flatten_text"]
 
 
 def _utf16_len(s: str) -> int:
+    """Telegram's length of `s`: UTF-16 code units (an emoji beyond U+FFFF counts two); one encode per part."""
     return len(s.encode("utf-16-le")) // 2
 
 
@@ -33,21 +34,23 @@ def flatten_text(text: Any, notes: list[str] | None = None) -> tuple[str, tuple[
     for part in text:
         if isinstance(part, str):
             s = part
+            n = _utf16_len(s)
         elif isinstance(part, dict) and isinstance(part.get("text"), str):
             s = part["text"]
-            entity = _part_entity(part, offset, notes)
+            n = _utf16_len(s)
+            entity = _part_entity(part, offset, n, notes)
             if entity is not None:
                 entities.append(entity)
         else:
             raise BadInput("a text part is neither a string nor {type, text}")
         out.append(s)
-        offset += _utf16_len(s)
+        offset += n
     return "".join(out), tuple(entities)
 
 
-def _part_entity(part: dict[str, Any], offset: int, notes: list[str] | None) -> Entity | None:
-    """The formatting entity of one {type, text} part at `offset`, None for plain text; a bad type
-    or href is BadInput, or (with `notes`) a note and no entity."""
+def _part_entity(part: dict[str, Any], offset: int, length: int, notes: list[str] | None) -> Entity | None:
+    """The formatting entity of one {type, text} part at `offset`, `length` UTF-16 units long; None
+    for plain text; a bad type or href is BadInput, or (with `notes`) a note and no entity."""
     s, kind, href = part["text"], part.get("type", "plain"), part.get("href")
     problem = (f"a text part's type {show(kind)} is not a string" if not isinstance(kind, str)
                else f"a text part's href {show(href)} is not a string" if href is not None and not isinstance(href, str)
@@ -59,7 +62,7 @@ def _part_entity(part: dict[str, Any], offset: int, notes: list[str] | None) -> 
         return None
     if kind == "plain":
         return None
-    return Entity(kind, offset, _utf16_len(s), href or (s if kind == "link" else None))
+    return Entity(kind, offset, length, href or (s if kind == "link" else None))
 
 
 def _date(msg: dict[str, Any]) -> datetime:
