@@ -217,7 +217,7 @@ def test_the_index_is_built_in_short_transactions_and_resumes_where_one_failed(t
     chunk = Store._index_chunk
     calls: list[int] = []
 
-    def third_fails(self: Store) -> int:
+    def third_fails(self: Store) -> tuple[int, bool]:
         calls.append(1)
         if len(calls) == 3:
             raise sqlite3.OperationalError("database is locked")

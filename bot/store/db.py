@@ -383,11 +383,12 @@ class Store:
         from; one line naming the store says so (to `told`, else a warning in the log)."""
         if self.db.conn.in_transaction:
             return 0
-        added, damaged = 0, None
-        while self._search_behind():
+        added, damaged, behind = 0, None, self._search_behind()
+        while behind:
             try:
                 with self.transaction():
-                    added += self._index_chunk()
+                    n, behind = self._index_chunk()
+                added += n
             except sqlite3.DatabaseError as e:
                 if getattr(e, "sqlite_errorcode", None) != sqlite3.SQLITE_CORRUPT_VTAB or damaged is not None:
                     raise
@@ -410,9 +411,10 @@ class Store:
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
         return top != self._search_high_water() or self.db.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone() is not None
 
-    def _index_chunk(self) -> int:
+    def _index_chunk(self) -> tuple[int, bool]:
         """In the caller's transaction: the edited and pruned posts (`_stale`), then up to
-        `SEARCH_CHUNK` posts not indexed yet; how many of those."""
+        `SEARCH_CHUNK` posts not indexed yet; how many of those, and whether more are left (the
+        newest rowid is asked once per chunk, under the write lock)."""
         hw = self._search_high_water()
         for rowid, indexed in self.db.execute("SELECT post_rowid, indexed FROM search_pending").fetchall():
             self.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, indexed])
@@ -421,14 +423,14 @@ class Store:
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
         if top < hw:  # the newest posts were pruned: posts has no AUTOINCREMENT, the next ones reuse their rowids
             self.set_meta("fts_rowid", str(top))
-            return 0
+            return 0, False
         end = min(top, hw + self.SEARCH_CHUNK)
         if end <= hw:
-            return 0
+            return 0, False
         self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid > ? AND rowid <= ?",
                         [hw, end])
         self.set_meta("fts_rowid", str(end))
-        return end - hw
+        return end - hw, end < top
 
     def _empty_search_index(self) -> None:
         """Empty the search index, its high-water mark and what it had still to take out, in a
