@@ -75,3 +75,25 @@ def test_what_a_batch_hook_writes_commits_with_the_batch_or_not_at_all(tmp_path:
     assert done[0].status == "new" and done[0].alert_ids
     assert (store.count("posts"), store.count("mutes")) == (1, 1)
     store.close()
+
+
+def test_an_alert_another_program_queued_between_two_batches_is_updated_when_the_story_grows(tmp_path: Path) -> None:
+    """The pipeline's store remembers which stories have alerts between its batches; an alert the live
+    service (another connection to the file) queues and sends meanwhile is still updated."""
+    from bot.match.matcher import Match
+
+    store = Store(tmp_path / "s.db")
+    with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
+        first = list(pipeline.process([Post(777, 1, AT, "Подробности о пожаре на складе", "SHOT"),
+                                       Post(778, 5, AT + timedelta(minutes=1), "Пожар на складе", "Mash",
+                                            forward_channel_id=777, forward_post_id=1)]))
+        story = first[0].story_id
+        assert first[1].story_id == story and not first[1].update_ids  # the story has no alert yet
+        other = Store(tmp_path / "s.db")
+        alert = other.queue_alert(story, first[0].post, Match("manual", "manual", "high", ()), state="sent",
+                                  now="2026-11-20T09:06:00+00:00")
+        other.close()
+        grown = list(pipeline.process([Post(779, 9, AT + timedelta(minutes=3), "Пожар на складе потушили", "Baza",
+                                            forward_channel_id=777, forward_post_id=1)]))
+    assert grown[0].story_id == story and grown[0].update_ids == [alert]
+    assert store.story_alert(story, "manual") == (alert, "update_queued", (777, 1))
