@@ -1,4 +1,4 @@
-"""Reviewer h124: faults of the live path found by driving the real TelegramClient against the fake
+"""Reviewer helper-123: faults of the live path found by driving the real TelegramClient against the fake
 server. Each test fails on the code as reviewed and asserts what the analysts would notice."""
 
 from __future__ import annotations
