@@ -34,6 +34,7 @@ from .rules import (
     parse_rules_text,
     read_rule_file,
     rule_files,
+    unread_files,
 )
 
 __all__ = ["Change", "EditError", "RuleBook", "backtest_query"]
@@ -325,6 +326,7 @@ def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -
             out.rules.append(rule)
     if not texts and not read_errors:
         out.errors.append(RuleError(str(folder), 0, 0, "no *.toml rule files here"))
+    out.warnings.extend(unread_files(folder))
     return out
 
 

@@ -7,7 +7,7 @@ load. See rules/README.md for the format.
 from __future__ import annotations
 
 import difflib
-
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -37,7 +37,7 @@ from .query import (
 )
 
 __all__ = ["DISABLED", "Rule", "RuleError", "RuleSet", "channel_key", "channel_title_key", "load_rules", "name_problem",
-           "parse_rules_text", "read_rule_file",
+           "parse_rules_text", "read_rule_file", "rule_files", "unread_files",
            "SEVERITIES"]
 
 # What every command that shows a rule with `enabled = false` says beside its name (rules test,
@@ -574,6 +574,30 @@ def rule_files(path: Path) -> list[Path]:
     return [path]
 
 
+def unread_files(folder: Path) -> list[RuleError]:
+    """A warning for each file in the folder that looks meant as a rule file but is not read (only
+    `*.toml` at the top of the folder is): `Drones.TOML`, Notepad's `drones.toml.txt`, a subfolder's
+    `team/drones.toml`. Without it, its rules never run and `rules check` counts them nowhere."""
+    if not folder.is_dir():
+        return []
+    read = set(rule_files(folder))
+    out: list[RuleError] = []
+    for parent, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # .git and the like: no analyst's rules
+        for file in (Path(parent) / n for n in sorted(names)):
+            lower = file.name.lower()
+            if file in read or lower.startswith(".") or not lower.endswith((".toml", ".toml.txt")):
+                continue
+            if file.parent != folder:
+                why = f"only the top of {folder.name}/ is read, not its subfolders; move it to {folder.name}/"
+            elif lower.endswith(".txt"):
+                why = f"its name ends in .txt (Windows Notepad adds it); rename it to {file.name[:-4]}"
+            else:
+                why = f"a rule file's name ends in lower-case .toml; rename it to {file.stem}.toml"
+            out.append(RuleError(str(file), 0, 0, f"not read as a rule file: {why}"))
+    return out
+
+
 def read_rule_file(file: Path) -> str | RuleError:
     """A rule file's text, or the error that says where it cannot be read (a bad byte's line:col)."""
     try:
@@ -617,4 +641,5 @@ def load_rules(path: str | Path) -> RuleSet:
         out.errors.extend(sorted(errors, key=lambda e: (e.line, e.col)))
     if path.is_dir() and not rule_files(path):
         out.errors.append(RuleError(str(path), 0, 0, "no *.toml rule files here"))
+    out.warnings.extend(unread_files(path))
     return out
