@@ -529,8 +529,9 @@ class Commands:
 
     async def cmd_edit_rule(self, args: str, caller: Caller) -> Reply:
         name, query = self._name_query(args, "edit_rule")
-        rule = self._rule(name, "edit_rule")
-        return await self._propose(self.rulebook.plan_edit(rule.name, query), caller, typed=name)
+        key = name.lower()  # a rule out of use for an error in its query: this is how the chat fixes it
+        target = key if key in self.rulebook.ruleset.failed else self._rule(name, "edit_rule").name
+        return await self._propose(self.rulebook.plan_edit(target, query), caller, typed=name)
 
     async def cmd_undo(self, args: str, caller: Caller) -> Reply:
         named = args.strip().lower()  # «/undo lockdown»: only when lockdown's is the last change
@@ -603,7 +604,10 @@ class Commands:
         name = name.strip()
         if not name:
             raise self._usage(command)
-        rule = self.rulebook.ruleset.get(name.lower())  # names are lower case; a phone capitalises
+        rule = self.rulebook.ruleset.get(name)  # any case: names are lower case; a phone capitalises
+        if rule is None and (error := self.rulebook.ruleset.failed.get(name.lower())) is not None:
+            raise CommandError(f"rule {_echo(name)} is out of use for an error: {error.brief()}; "
+                               f"fix it in the file, or its query with /edit_rule {name.lower()} QUERY")
         if rule is None:
             have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
             raise CommandError(f"no rule named {_echo(name)} (have: {have})")

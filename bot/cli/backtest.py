@@ -47,7 +47,7 @@ from .common import (
     out,
     resolve_rules,
 )
-from .rules import SEVERITY_STYLE, highlight, load_or_fail, warn_shadowed
+from .rules import SEVERITY_STYLE, find_rule, highlight, load_or_fail, warn_errors, warn_shadowed
 
 __all__ = ["backtest", "select_rules"]
 
@@ -69,11 +69,10 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
     else:
         rules_path = resolve_rules(rules_path)  # named as used in the messages below
         ruleset = load_or_fail(rules_path, show_errors=False)
-        rule = ruleset.get(ref)
-        if rule is None and path.is_dir():  # `rules backtest rules/`: not a name
+        if ruleset.get(ref) is None and path.is_dir():  # `rules backtest rules/`: not a name
             fail(f"{ref}: {_FOLDER}")
-        if rule is None:
-            fail(f"no rule named {ref!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+        warn_errors(ruleset, ref)
+        rule = find_rule(ruleset, ref, rules_path)
         warn_shadowed(ruleset, rule)
         selected = [rule]
     return selected

@@ -31,6 +31,15 @@ def load_or_fail(path: str, *, show_errors: bool = True) -> RuleSet:
     return ruleset
 
 
+def find_rule(ruleset: RuleSet, name: str, rules_path: str) -> Rule:
+    """Rule NAME in use, in any case (as every --rule takes it); else a one-line error naming the
+    error that took the rule out of use, or the rules there are."""
+    rule = ruleset.get(name)
+    if rule is None:
+        fail(ruleset.missing(name, rules_path))
+    return rule
+
+
 def warn_shadowed(ruleset: RuleSet, rule: Rule) -> None:
     """Warn when another file defines a rule of the same name: the command uses `rule`, which may
     not be the one just written; and about `rule` itself (it can never match, a look-alike word)."""
@@ -39,6 +48,14 @@ def warn_shadowed(ruleset: RuleSet, rule: Rule) -> None:
             err().print(Text(f"warning: {e}; using the one at {rule.path}:{rule.line}", style="yellow"))
     for e in ruleset.warnings:
         if e.path == rule.path and e.message.startswith((f"rule '{rule.name}' ", f"rule '{rule.name}':")):
+            err().print(Text(f"warning: {e}", style="yellow"))
+
+
+def warn_errors(ruleset: RuleSet, name: str) -> None:
+    """The errors that take rules out of use, each a `warning:` line (rules/README's promise: the
+    command goes on with the other rules); rule NAME's duplicate is left to `warn_shadowed`."""
+    for e in ruleset.errors:
+        if not e.message.startswith(f"rule '{name.strip().lower()}' is already defined at "):
             err().print(Text(f"warning: {e}", style="yellow"))
 
 
@@ -116,10 +133,8 @@ def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
     ruleset = load_or_fail(rules_path)
     selected = ruleset.rules
     if names:
-        missing = [n for n in names if ruleset.get(n) is None]
-        if missing:
-            fail(f"no rule named {', '.join(missing)} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
-        selected = [r for r in ruleset.rules if r.name in names]
+        wanted = {find_rule(ruleset, n, rules_path).name for n in names}
+        selected = [r for r in ruleset.rules if r.name in wanted]
     matcher = Matcher([r if r.enabled else _enabled(r) for r in selected])
     matches = matcher.match(text)
     by_name = {r.name: r for r in selected}
@@ -152,10 +167,9 @@ def explain(name: str, rules_path: str) -> None:
     """Show rule NAME's parsed query as a tree, with the word forms each term matches."""
     rules_path = resolve_rules(rules_path)
     ruleset = load_or_fail(rules_path, show_errors=False)
-    rule = ruleset.get(name)
-    if rule is None:  # perhaps a rule the errors below left out
+    if ruleset.get(name) is None:  # perhaps a rule the errors below left out
         _warn(ruleset)
-        fail(f"no rule named {name!r} in {rules_path} (have: {', '.join(r.name for r in ruleset)})")
+    rule = find_rule(ruleset, name, rules_path)
     warn_shadowed(ruleset, rule)
     matcher = Matcher([_enabled(rule)])
     head = Text(f"{rule.name}", style="bold").append(f"  [{rule.severity}] ", style=SEVERITY_STYLE[rule.severity])

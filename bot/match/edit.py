@@ -141,6 +141,9 @@ class RuleBook:
         _check_query(query)
         if (old := self.ruleset.get(name)) is not None:
             raise EditError(f"rule '{name}' already exists ({Path(old.path).name}:{old.line})")
+        if (error := self.ruleset.failed.get(name)) is not None:  # in a file, out of use for an error
+            raise EditError(f"rule '{name}' already exists, with an error ({error.brief()}): fix it in the "
+                            f"file, or its query with /edit_rule {name} QUERY")
         path = self.folder / _file_name(file or name)
         before = _read(path)
         lines = ["[[rule]]", f"name = {_toml_string(name)}"]
@@ -275,10 +278,11 @@ class RuleBook:
     def _locate(self, name: str) -> tuple[Path, str, Any, Any]:
         """The rule's file, its text on disk, the tomlkit document and the rule's table in it."""
         rule = self.ruleset.get(name)
-        if rule is None:
+        failed = self.ruleset.failed.get(name)  # a rule with an error: fixed by a new query from the chat
+        if rule is None and failed is None:
             known = ", ".join(sorted(r.name for r in self.ruleset)) or "none"
             raise EditError(f"no rule named '{name}' (rules: {known})")
-        path = Path(rule.path)
+        path = Path(rule.path if rule is not None else failed.path)  # type: ignore[union-attr]
         before = _read(path)
         if before is None:
             raise EditError(f"{path.name} is gone from disk; nothing to edit")
@@ -324,6 +328,8 @@ def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -
                 continue
             seen[rule.name] = rule
             out.rules.append(rule)
+        for name, e in part.failed.items():
+            out.failed.setdefault(name, e)
     if not texts and not read_errors:
         out.errors.append(RuleError(str(folder), 0, 0, "no *.toml rule files here"))
     out.warnings.extend(unread_files(folder))

@@ -119,9 +119,20 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     warnings: list[RuleError] = field(default_factory=list)
+    failed: dict[str, RuleError] = field(default_factory=dict)  # a rule out of use for an error: its first one
 
     def get(self, name: str) -> Rule | None:
-        return next((r for r in self.rules if r.name == name), None)
+        """The rule in use NAME names, in any case (names are lower case; a phone capitalises)."""
+        key = name.strip().lower()
+        return next((r for r in self.rules if r.name == key), None)
+
+    def missing(self, name: str, where: str = "") -> str:
+        """Why NAME names no rule in use, in one line: the error that takes the rule out of use
+        (the analyst is looking at it in the file), else the names there are."""
+        if (e := self.failed.get(name.strip().lower())) is not None:
+            return f"rule {name!r} is out of use for an error: {e}"
+        have = ", ".join(sorted(r.name for r in self.rules)) or "none"
+        return f"no rule named {name!r}{f' in {where}' if where else ''} (have: {have})"
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.rules)
@@ -291,7 +302,11 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
     elif not rules:
         warn(assigned, "rule = [] defines no rules: this file watches nothing; each rule starts with [[rule]]")
     for index, raw in enumerate(rules):
+        first = len(out.errors)
         rule = _build_rule(raw, index, loc, err, path, warn)
+        name = raw.get("name")
+        if rule is None and len(out.errors) > first and isinstance(name, str) and _NAME_RE.fullmatch(name):
+            out.failed.setdefault(name, min(out.errors[first:], key=lambda e: (e.line, e.col)))
         if rule is not None:
             out.rules.append(rule)
             _warn_rule(rule, index, loc, warn)
@@ -638,6 +653,8 @@ def load_rules(path: str | Path) -> RuleSet:
                 continue
             seen[rule.name] = rule
             out.rules.append(rule)
+        for name, e in part.failed.items():
+            out.failed.setdefault(name, e)
         out.errors.extend(sorted(errors, key=lambda e: (e.line, e.col)))
     if path.is_dir() and not rule_files(path):
         out.errors.append(RuleError(str(path), 0, 0, "no *.toml rule files here"))
