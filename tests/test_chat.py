@@ -617,7 +617,7 @@ def test_an_edit_that_cannot_be_saved_is_refused_before_a_confirm_is_offered(fak
             assert r.text.startswith("/edit_rule: refused, the file would be invalid: weather.toml:11:1: severity must be")
             assert r.reply_markup is None and str(tmp_path) not in r.text  # the file, not the server's path
             r = await ask(fake, "/disable weather")
-            assert r.text.startswith("/disable: refused, the file would be invalid: weather.toml:12:1:")
+            assert r.text.startswith("/disable: refused, the file would be invalid: weather.toml:11:1:")  # on disk
             assert str(tmp_path) not in r.text
             assert stored_state(service, tmp_path) == state
     run(go())

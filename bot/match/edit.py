@@ -245,7 +245,7 @@ class RuleBook:
         else:
             errors = parse_rules_text(change.after, str(change.file)).errors
             if errors:
-                raise EditError(f"refused, the file would be invalid: {errors[0].brief()}")
+                raise EditError(_refusal(errors[0], change))
             texts[change.file] = change.after
         ruleset = _build(self.folder, texts, [])
         new = [e for e in ruleset.errors if e not in self._baseline or e.path == str(change.file)]
@@ -334,6 +334,17 @@ def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -
         out.errors.append(RuleError(str(folder), 0, 0, "no *.toml rule files here"))
     out.warnings.extend(unread_files(folder))
     return out
+
+
+def _refusal(error: RuleError, change: Change) -> str:
+    """Why `change` is refused, for `error` in the file it would write: an error the file on disk
+    has already is named at its line on disk (where the analyst looks), not at the line it would
+    move to after the change."""
+    on_disk = parse_rules_text(change.before or "", str(change.file)).errors
+    same = next((e for e in on_disk if e.message == error.message), None)
+    if same is not None:
+        return f"refused, the file would be invalid: {same.brief()} (in the file on disk: fix it there first)"
+    return f"refused, the file would be invalid: {error.brief()}"
 
 
 def _check_query(query: str) -> None:
