@@ -26,10 +26,10 @@ from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.matcher import Hit, Matcher
-from ..match.rules import _NAME_RE, DISABLED, Rule, name_problem
+from ..match.rules import _NAME_RE, DISABLED, Rule, RuleError, name_problem
 from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
 from ..store.alerts import alert_post
-from ..store.backtest import TermHits, stored_term_hits
+from ..store.backtest import Backtest, TermHits, stored_term_hits
 from ..store.counts import rule_hits, story_counts
 from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
@@ -703,8 +703,11 @@ class Commands:
         warnings = self.rulebook.check(change)
         now = self.clock()
         rule = self.rulebook.ruleset.get(change.rule)
-        bt = await self._off_loop(lambda store: backtest_query(store, change.rule, change.query_after or "", days=7,
-                                                               now=now, rule=rule, groups=self.config.groups))
+        def test(store: Store) -> tuple[Backtest, list[RuleError]]:  # a matcher built for each: off the loop
+            return (backtest_query(store, change.rule, change.query_after or "", days=7, now=now, rule=rule,
+                                   groups=self.config.groups), self.rulebook.broken_examples(change))
+
+        bt, broken = await self._off_loop(test)
         token = secrets.token_hex(4)
         self.pending = {k: v for k, v in list(self.pending.items())[-(PENDING_MAX - 1):]}
         self.pending[token] = (change, caller.user_id)
@@ -718,6 +721,12 @@ class Commands:
             lines.append(f"before: <code>{html.escape(change.query_before)}</code>")
         lines.append(f"after: <code>{html.escape(change.query_after or '')}</code>")
         lines += [f"⚠️ {html.escape(_clip_quoted(w.brief()))}" for w in warnings]
+        if broken:  # `rules check` fails on each once confirmed: the examples are the file's guard against a bad edit
+            lines.append(f"⚠️ {'This query breaks' if change.query_before else 'It breaks'} {len(broken)} of the rule's own "
+                         f"examples (should_match / should_not_match); <code>tgwatch rules check</code> fails until the "
+                         f"query or the examples in {html.escape(change.file.name)} are fixed:")
+            lines += [f"❌ {html.escape(_clip_quoted(e.brief()))}" for e in broken[:5]]
+            lines += [f"❌ and {len(broken) - 5} more"] if len(broken) > 5 else []
         stored = bt.stored.get(change.rule, 0)
         hits = bt.hits.get(change.rule, 0)
         lines.append(f"Back-test, last 7 days: {hits} of {bt.posts} posts would match"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Mapping
 
 from .matcher import Matcher
 from .rules import RuleError, RuleSet, _Locator, read_rule_file
@@ -11,10 +12,12 @@ from .rules import RuleError, RuleSet, _Locator, read_rule_file
 __all__ = ["check_examples"]
 
 
-def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[RuleError]:
-    """Run each rule's `should_match` / `should_not_match` texts; one error per failing example."""
+def check_examples(ruleset: RuleSet, matcher: Matcher | None = None,
+                   texts: Mapping[str, str] | None = None) -> list[RuleError]:
+    """Run each rule's `should_match` / `should_not_match` texts; one error per failing example.
+    `texts`: file texts by path to point into, for a file not written yet (a chat edit's preview)."""
     errors: list[RuleError] = []
-    sources: dict[str, _Locator] = {}
+    sources: dict[str, _Locator] = {p: _Locator(t) for p, t in (texts or {}).items()}
     for rule in ruleset.rules:
         if not (rule.should_match or rule.should_not_match):
             continue

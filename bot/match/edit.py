@@ -23,6 +23,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from ..store.backtest import Backtest, run_backtest
 from ..store.db import Store
+from .check import check_examples
 from .query import QueryError, parse
 from .rules import (
     _NAME_RE,
@@ -202,6 +203,15 @@ class RuleBook:
         ruleset, _ = self._after(change)
         return [w for w in ruleset.warnings
                 if w.path == str(change.file) and w.message.startswith((f"rule '{change.rule}' ", f"rule '{change.rule}':"))]
+
+    def broken_examples(self, change: Change) -> list[RuleError]:
+        """The changed rule's own `should_match` / `should_not_match` examples it would fail once
+        written, as `rules check` reports them: said before Confirm, not found by the check after."""
+        ruleset, _ = self._after(change)
+        rule = ruleset.get(change.rule)
+        if rule is None or change.after is None:
+            return []
+        return check_examples(RuleSet(rules=[rule]), texts={str(change.file): change.after})
 
     def apply(self, change: Change, *, user_id: int | None, user_name: str) -> None:
         """Validate, write atomically, log, and put the new rules in use; EditError when refused."""
