@@ -16,7 +16,8 @@ from .test_export import run
     (("search", "дезертир", "--limit", "-5"), "--limit", "-5", 1, "; use --limit all for every one"),
     (("stories", "--limit", "0"), "--limit", "0", 1, "; use --limit all for every one"),
     (("stories", "--min-size", "0"), "--min-size", "0", 1, ""),
-    (("rules", "backtest", "desertion", "--rules", str(ROOT / "rules"), "--samples", "-1"), "--samples", "-1", 0, ""),
+    (("rules", "backtest", "desertion", "--rules", str(ROOT / "rules"), "--samples", "-1"), "--samples", "-1", 0,
+     "; use --samples all for every one"),
 ])
 def test_a_count_below_the_least_is_a_usage_error(sample: Sample, args: tuple[str, ...], option: str, given: str,
                                                   least: int, hint: str) -> None:
