@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "link_channel", "hidden_links", "content_hash"]
+__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "link_channel", "hidden_links", "content_hash", "content_hashes"]
 
 _MARK = 1_000_000_000_000
 
@@ -73,6 +73,17 @@ def content_hash(text: str, links: tuple[tuple[int, int, str], ...] = ()) -> str
     only re-points «подробнее» is an edit: `url:` rules read the link). Without links, of the text alone."""
     raw = text + "".join(f"\0{s} {e} {url}" for s, e, url in links) if links else text
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def content_hashes(text: str, links: tuple[tuple[int, int, str], ...] = ()) -> tuple[str, str | None]:
+    """(`content_hash(text, links)`, `content_hash(text)` when there are links, else None): the text
+    encoded and hashed once for both (the links' part is hashed on from a copy of the text's state)."""
+    h = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8)
+    if not links:
+        return h.hexdigest(), None
+    plain = h.hexdigest()
+    h.update("".join(f"\0{s} {e} {url}" for s, e, url in links).encode("utf-8", "surrogatepass"))
+    return h.hexdigest(), plain
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
-from .post import Post, content_hash
+from .post import Post, content_hashes
 from .story.index import Prepared, prepare
 from .text import search_fold
 
@@ -86,7 +86,7 @@ def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
     m = _matcher
     return [Work(m.match(it), prepare(it.text) if it.prepare else None, search_fold(it.text) if it.text else None,
-                 content_hash(it.text, it.links), content_hash(it.text) if it.links else None)
+                 *content_hashes(it.text, it.links))
             for it in items]
 
 

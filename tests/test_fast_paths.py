@@ -80,3 +80,12 @@ def test_prepared_text_comes_back_from_the_worker_as_it_left(text: str) -> None:
     assert (got.lead is got.terms) == (sent.lead is sent.terms)
     assert got.ordered == tuple(sorted(got.terms))  # the story step ranks words from it, ties in this order
     assert got.lead <= got.terms and got.names <= got.terms
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40), st.text(max_size=10)), max_size=3))
+def test_both_hashes_at_once_are_each_hash_alone(text: str, links: list[tuple[int, int, str]]) -> None:
+    # the worker hashes a text once for its hash with links and without: a wrong one re-stores an unchanged post
+    from bot.post import content_hash, content_hashes
+
+    assert content_hashes(text, tuple(links)) == (content_hash(text, tuple(links)), content_hash(text) if links else None)
