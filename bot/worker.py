@@ -85,7 +85,7 @@ def _die_with_parent() -> None:
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
     m = _matcher
-    return [Work(m.match(it), prepare(it.text) if it.prepare else None, search_fold(it.text) if it.text else None,
+    return [Work(m.match(it), prepare(it.text, shared=False) if it.prepare else None, search_fold(it.text) if it.text else None,
                  *content_hashes(it.text, it.links))
             for it in items]
 

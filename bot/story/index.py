@@ -165,17 +165,26 @@ def _content(ws: list[str]) -> frozenset[str]:
     return frozenset(map(_KEYS.__getitem__, set(ws))) - _NOT_CONTENT
 
 
-def prepare(text: str) -> Prepared:
+def _own_content(ws: list[str]) -> frozenset[str]:
+    """`_content` folded afresh, not shared: for words that leave this process (a replay worker's, pickled
+    as text). A quarter cheaper: `_KEYS` grows to 100k words, and each lookup in it waits on memory."""
+    # (`_Keys.__missing__`'s test, written out: a call per word would cost a third of the gain)
+    return frozenset([w[:6] for w in set(ws) if len(w) > 1 and w not in STOP_WORDS and not w.isdigit()])
+
+
+def prepare(text: str, shared: bool = True) -> Prepared:
     """The part of `StoryIndex.assign` that depends on the text alone (so another process can do
     it): boilerplate stripped, words folded (six-letter prefixes, no morphology), headline,
-    numbers and names picked out."""
+    numbers and names picked out. `shared=False`: the words are not this process's shared objects
+    (`_KEYS`), as a worker's need not be (equal, just cheaper to make)."""
     body = strip_boilerplate(text)
     head, ws = rough_head_words(body)
-    terms = _content(ws)
+    content = _content if shared else _own_content
+    terms = content(ws)
     return Prepared(
         terms=terms,
         digest=text_digest(ws) if len(ws) >= MIN_EXACT_WORDS else None,
-        lead=terms if head is ws else _content(head),
+        lead=terms if head is ws else content(head),
         numbers=numbers_in(body),
         names=frozenset(names_in(body, fold_prefix) & terms) if terms else frozenset(),
         ordered=tuple(sorted(terms)),  # (here, in the worker of a replay: one sort less in the story step)
