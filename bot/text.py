@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
-           "rough_words", "rough_head_words", "script_of", "search_fold", "printable", "cyrillic_reading",
+           "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
 
 # Marks that decorate letters rather than spell them: the overlays and lines text generators add
@@ -226,6 +226,15 @@ def rough_head_words(text: str) -> tuple[list[str], list[str]]:
         return ws, ws
     head = word_re.findall(folded, 0, nl)  # (the patterns look at no character around a word)
     return head, head + word_re.findall(folded, nl)
+
+
+def rough_lines(text: str) -> list[list[str]]:
+    """`rough_words` of each line of `text` («\\n» parts lines), URLs left in, in one folding pass: what
+    the matcher (when the text has no URL) and the story step both read. Folding keeps lines: a line
+    of the folded text is the line folded on its own (no fold crosses a line break, NFKC included)."""
+    folded = _fold_basic(text)
+    word_re = _word_re(folded)
+    return [word_re.findall(line) for line in folded.split("\n")]
 
 
 def cyrillic_reading(word: str) -> str | None:

@@ -18,12 +18,13 @@ import os
 import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import chain
 from typing import NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
 from .story.index import Prepared, prepare
-from .text import search_fold
+from .text import find_urls, rough_lines, search_fold
 
 __all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers"]
 
@@ -84,10 +85,16 @@ def _die_with_parent() -> None:
 
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
-    m = _matcher
-    return [Work(m.match(it), prepare(it.text, shared=False) if it.prepare else None, search_fold(it.text) if it.text else None,
-                 *content_hashes(it.text, it.links))
-            for it in items]
+    return [_one(_matcher, it) for it in items]
+
+
+def _one(m: Matcher, it: _Item) -> Work:
+    """One post's `Work`, its text folded and read once for the matcher and the story step (the
+    matcher blanks URLs first: a text with one is read again)."""
+    lines = rough_lines(it.text) if it.text else None
+    words = set(chain.from_iterable(lines)) if lines is not None and not find_urls(it.text) else None
+    return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines) if it.prepare else None,
+                search_fold(it.text) if it.text else None, *content_hashes(it.text, it.links))
 
 
 def default_workers() -> int:

@@ -8,11 +8,11 @@ import sys
 import unicodedata
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.story.similar import _LINK_HINT_RE, _LINK_RE, fold_prefix, names_in, numbers_in
-from bot.text import _FORMAT_CHARS, _FORMAT_RE, _SIGN_RE, _URL_HINT_RE, URL_RE, _nfkc_words
+from bot.text import _FORMAT_CHARS, _FORMAT_RE, _SIGN_RE, _URL_HINT_RE, URL_RE, _nfkc_words, find_urls
 
 _LINKY = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-") + ["https://", "http://", "www.", "t.me/", "://", ".ru/", ".info/"]),
                   max_size=20).map("".join)
@@ -89,3 +89,35 @@ def test_both_hashes_at_once_are_each_hash_alone(text: str, links: list[tuple[in
     from bot.post import content_hash, content_hashes
 
     assert content_hashes(text, tuple(links)) == (content_hash(text, tuple(links)), content_hash(text) if links else None)
+
+
+_LINES = st.lists(st.one_of(st.sampled_from(["\n", " ", "  \n", "\u3000", "⚡️", "❗️ ", "— ", "@channel_name", " #Тег", "#МоскваСегодня",
+                                            "Путин", " подписал", " закон", " ВСУ", "Подписаться", " t.me/x", "https://ria.ru/a",
+                                            "\u0301", "\u200b", "＃", "_", "й\u0306", "ﬁ", "№5", "\u00a0", ".", "'"]),
+                              st.text(max_size=3)), max_size=16).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_LINES)
+def test_the_text_folded_once_reads_each_line_as_folded_alone(text: str) -> None:
+    # the worker folds a post once for the matcher and the story step: a line must read the same
+    from bot.text import _fold_basic, find_words, rough_lines, rough_words
+
+    assert rough_lines(text) == [find_words(_fold_basic(line)) for line in text.split("\n")]
+    if not find_urls(text):
+        assert [w for ws in rough_lines(text) for w in ws] == rough_words(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_LINES)
+@example("Путин подписал закон\nВСУ закон @channel_name")  # the last line's mention cut
+@example("#МоскваСегодня подписал закон\nВСУ")  # the first line's marks cut: a hashtag is a word then
+@example("⚡️\n  Путин подписал\nзакон  \n\nПодписаться @channel_name")  # a first line cut to nothing
+def test_story_words_read_off_the_folded_lines_are_the_bodys_words(text: str) -> None:
+    # headline, words, digest: a post prepared by the worker from the lines it folded joins the same stories
+    from bot.story.index import prepare
+    from bot.text import rough_lines
+
+    read, alone = prepare(text, shared=False, lines=rough_lines(text)), prepare(text)
+    assert read == alone
+    assert (read.lead is read.terms) == (alone.lead is alone.terms)  # a one-line body's headline is its words

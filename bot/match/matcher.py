@@ -405,14 +405,16 @@ class Matcher:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def candidates(self, text: str, links: tuple[tuple[int, int, str], ...] = ()) -> list[int]:
+    def candidates(self, text: str, links: tuple[tuple[int, int, str], ...] = (),
+                   words: set[str] | None = None) -> list[int]:
         """Indexes of the rules that could match `text` (one of their words is in it, or a link
-        in it or behind its words for a `url:` rule)."""
+        in it or behind its words for a `url:` rule). `words`: `set(rough_words(text))`, when the
+        caller has them."""
         if len(self._cache) >= _CACHE_LIMIT:  # between posts: a post never loses words it classified
             self._cache.clear()
             self._interesting.clear()
             self._near_cache.clear()
-        toks = set(rough_words(text))
+        toks = set(rough_words(text)) if words is None else words
         for t in toks.difference(self._cache):
             self._classify(t)
         present = toks & self._interesting
@@ -472,8 +474,9 @@ class Matcher:
                 f"{'it' if len(missed) == 1 else 'they'} matched no channel (a username, id or exact title)"
                 for kind, name, missed in self.unmatched_scope(channels)]
 
-    def match(self, post: _PostLike | str) -> list[Match]:
-        """The rules that match a post (or a bare text), each with its hits; sorted by rule name."""
+    def match(self, post: _PostLike | str, words: set[str] | None = None) -> list[Match]:
+        """The rules that match a post (or a bare text), each with its hits; sorted by rule name.
+        `words`: `set(rough_words(text))`, when the caller has them (a worker read the text's words once)."""
         if isinstance(post, str):
             text = post
         else:
@@ -483,7 +486,7 @@ class Matcher:
         if not text:
             return []
         links: tuple[tuple[int, int, str], ...] = () if isinstance(post, str) else getattr(post, "links", ())
-        cands = self.candidates(text, links)
+        cands = self.candidates(text, links, words)
         if not cands:
             return []
         if not isinstance(post, str) and not self._scoped.isdisjoint(cands):  # (the keys cost regexes: only when asked)

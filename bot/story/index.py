@@ -69,16 +69,18 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import chain
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from ..post import Post
 from ..store.db import Store
-from ..text import rough_head_words
+from ..text import rough_head_words, rough_lines
 from .similar import (
     MIN_SHARED,
     STOP_WORDS,
+    Body,
     DocumentFrequency,
     Fingerprint,
     Rule,
@@ -86,8 +88,8 @@ from .similar import (
     mutual,
     names_in,
     numbers_in,
+    body_lines,
     story_score,
-    strip_boilerplate,
     text_digest,
 )
 
@@ -172,13 +174,33 @@ def _own_content(ws: list[str]) -> frozenset[str]:
     return frozenset([w[:6] for w in set(ws) if len(w) > 1 and w not in STOP_WORDS and not w.isdigit()])
 
 
-def prepare(text: str, shared: bool = True) -> Prepared:
+def _body_words(body: Body, lines: list[list[str]]) -> tuple[list[str], list[str]] | None:
+    """`rough_head_words` of the body from the text's `rough_lines`: a line kept whole is read as the
+    text's, a cut one (or the first or last with white space `strip` takes) folded again; None when
+    `strip` would reach past the first or last line (one left blank by its cut)."""
+    kept, start = body.kept, body.start
+    if not kept or not kept[0].strip() or not kept[-1].strip():
+        return None
+    n = len(kept)
+    first = kept[0].strip() if n == 1 else kept[0].lstrip()
+    head = lines[start] if first == body.lines[start] else rough_lines(first)[0]
+    if n == 1:
+        return head, head
+    last = kept[-1].rstrip()
+    tail = lines[start + n - 1] if last == body.lines[start + n - 1] else rough_lines(last)[0]
+    return head, [*head, *chain.from_iterable(lines[start + 1:start + n - 1]), *tail]
+
+
+def prepare(text: str, shared: bool = True, lines: list[list[str]] | None = None) -> Prepared:
     """The part of `StoryIndex.assign` that depends on the text alone (so another process can do
     it): boilerplate stripped, words folded (six-letter prefixes, no morphology), headline,
     numbers and names picked out. `shared=False`: the words are not this process's shared objects
-    (`_KEYS`), as a worker's need not be (equal, just cheaper to make)."""
-    body = strip_boilerplate(text)
-    head, ws = rough_head_words(body)
+    (`_KEYS`), as a worker's need not be (equal, just cheaper to make). `lines`: `rough_lines(text)`,
+    when the caller folded the text already (the worker's matcher reads them too)."""
+    parts = body_lines(text)
+    body = "\n".join(parts.kept).strip()
+    hw = None if lines is None else _body_words(parts, lines)
+    head, ws = rough_head_words(body) if hw is None else hw
     content = _content if shared else _own_content
     terms = content(ws)
     return Prepared(

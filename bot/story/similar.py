@@ -42,7 +42,7 @@ import zlib
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Hashable, Iterable, NamedTuple
 
 from ..post import Post
 from ..text import WORD_RE, find_words, normalize_word, strip_urls, words
@@ -54,6 +54,8 @@ __all__ = [
     "Rule",
     "DEFAULT_RULE",
     "strip_boilerplate",
+    "Body",
+    "body_lines",
     "fingerprint",
     "fingerprint_post",
     "similarity",
@@ -128,23 +130,40 @@ def strip_boilerplate(text: str) -> str:
     when another line is left; a trailing @channel mention is cut from the last line; leading
     emoji and punctuation are cut from the first line. Never returns more text than it got.
     """
+    return "\n".join(body_lines(text).kept).strip()
+
+
+class Body(NamedTuple):
+    """`strip_boilerplate` before its lines are joined and stripped of white space."""
+
+    lines: list[str]  # the text's lines (`text.split("\\n")`)
+    start: int  # the index among them of the first line kept
+    kept: list[str]  # the lines kept: the text's, but the first and the last may be cut
+
+
+def body_lines(text: str) -> Body:
+    """The lines `strip_boilerplate` keeps, and where they stand in the text: a caller that read the
+    text's lines already reads all but the first and the last as they are."""
     lines = text.split("\n")
-    while lines and (not lines[-1].strip() or _is_footer(lines[-1].strip())):
-        lines.pop()
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    if not lines:
-        return ""
-    if len(lines) > 1 and _is_link_call(lines[-1]):
-        lines.pop()  # one promo line with its link (an ad, «Подробнее здесь: …»): never a whole digest
-    last = lines[-1]
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _is_footer(lines[end - 1].strip())):
+        end -= 1
+    start = 0
+    while start < end and not lines[start].strip():
+        start += 1
+    if start == end:
+        return Body(lines, 0, [])
+    if end - start > 1 and _is_link_call(lines[end - 1]):
+        end -= 1  # one promo line with its link (an ad, «Подробнее здесь: …»): never a whole digest
+    kept = lines[start:end]
+    last = kept[-1]
     if "@" in last or "#" in last:
         cut = _TRAIL_MENTION_RE.sub("", last)
         if cut.strip():
-            lines[-1] = cut
-    if m := _LEAD_MARK_RE.match(lines[0]):
-        lines[0] = lines[0][m.end():]
-    return "\n".join(lines).strip()
+            kept[-1] = cut
+    if m := _LEAD_MARK_RE.match(kept[0]):
+        kept[0] = kept[0][m.end():]
+    return Body(lines, start, kept)
 
 
 # --- folding -----------------------------------------------------------------------------------
