@@ -508,10 +508,13 @@ def template_pair(a: Fingerprint, b: Fingerprint) -> bool:
     That is one template filled twice («Доллар выше 105 рублей» / «… 108 рублей», «Склад горит
     в Подольске» / «… в Казани»): two events, however similar the words.
     """
-    a_only, b_only = a.terms - b.terms, b.terms - a.terms
-    if not (a_only or a.numbers - b.numbers) or not (b_only or b.numbers - a.numbers):
+    a_only = a.terms - b.terms
+    if not a_only <= a.names:  # (the common answer, found before the other side's words are taken)
         return False
-    return a_only <= a.names and b_only <= b.names
+    b_only = b.terms - a.terms
+    if not b_only <= b.names:
+        return False
+    return bool((a_only or a.numbers - b.numbers) and (b_only or b.numbers - a.numbers))
 
 
 def gap_hours(a: Fingerprint, b: Fingerprint) -> float:
