@@ -441,8 +441,8 @@ def mutual(a: Fingerprint, b: Fingerprint, common: frozenset[str] | None = None)
         common = a.terms & b.terms
     if not common or a.total <= 0 or b.total <= 0:
         return 0.0
-    aw, bw = a.weights, b.weights
-    return min(math.fsum([aw[t] for t in common]) / a.total, math.fsum([bw[t] for t in common]) / b.total)
+    fsum = math.fsum  # (of a C-level map, as `similarity`)
+    return min(fsum(map(a.weights.__getitem__, common)) / a.total, fsum(map(b.weights.__getitem__, common)) / b.total)
 
 
 def similarity(a: Fingerprint, b: Fingerprint, common: frozenset[str] | None = None) -> float:
@@ -460,12 +460,12 @@ def similarity(a: Fingerprint, b: Fingerprint, common: frozenset[str] | None = N
     if len(common) < MUTUAL_BELOW:
         return mutual(a, b, common)
     light = a if a.total <= b.total else b
-    lw, aw, bw = light.weights, a.weights, b.weights
-    best = math.fsum([lw[t] for t in common]) / light.total
+    fsum = math.fsum  # (of a C-level map: no list built, no comprehension run)
+    best = fsum(map(light.weights.__getitem__, common)) / light.total
     if a.lead_total > 0:
-        best = max(best, math.fsum([aw[t] for t in a.lead & common]) / a.lead_total)
+        best = max(best, fsum(map(a.weights.__getitem__, a.lead & common)) / a.lead_total)
     if b.lead_total > 0:
-        best = max(best, math.fsum([bw[t] for t in b.lead & common]) / b.lead_total)
+        best = max(best, fsum(map(b.weights.__getitem__, b.lead & common)) / b.lead_total)
     return best
 
 
