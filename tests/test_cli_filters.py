@@ -180,7 +180,7 @@ def test_search_of_one_channel_and_span(sample: Sample) -> None:
     assert heads and all(h.startswith("Сводка 24  ") for h in heads)
     # a span with no post: exit 1, and the message says the filter is why
     r = run("search", "дезертир", "--db", sample.db, "--since", "2030-01-01")
-    assert r.exit_code == 1 and "no stored post in that span contains 'дезертир'" in r.stdout
+    assert r.exit_code == 1 and "no stored post in that span contains 'дезертир'" in r.stderr
     days = {h.split("  ")[1][:10] for h in (line for line in everywhere.stdout.splitlines() if " UTC " in line)}
     day = min(days)
     r = run("search", "дезертир", "--db", sample.db, "--since", day, "--until", day)

@@ -117,7 +117,7 @@ def test_search_command_several_words_and_punctuation(sample: Sample) -> None:
 
 def test_search_command_nothing_found_exits_1(sample: Sample) -> None:
     r = run("search", "абракадабра", "--db", sample.db)
-    assert r.exit_code == 1 and "no stored post contains" in r.stdout
+    assert r.exit_code == 1 and "no stored post contains" in r.stderr
 
 
 def test_search_command_without_words_is_a_clean_error(sample: Sample) -> None:

@@ -106,7 +106,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
         store.close()
     if not n:
         scope = " of those channels" * bool(channels) + " in that span" * bool(since or until)
-        c.print(f"no stored post{scope} contains {text!r}", markup=False)
+        click.echo(printable(f"no stored post{scope} contains {text!r}"), err=True)  # as «N posts found»: not a result
         if set(text.split()) & {"OR", "NOT", "NEAR", "AND"} or any(w.startswith("NEAR/") for w in text.split()):
             c.print("(search finds posts with every word; OR, NOT and NEAR are words here: a rule query "
                     "is tried with `tgwatch rules backtest FILE.toml`)", markup=False)
