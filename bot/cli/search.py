@@ -80,8 +80,8 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     Ту-95*, Су-3*      a designation with a star: its family, as in a rule (Ту-95МС, Су-34)
 
     Other punctuation is ignored, and so are the rules' operators: OR, NOT and NEAR are words
-    here (use `tgwatch rules backtest` for a query). Exit 0 when something was found, 1 when
-    nothing was.
+    here (use `tgwatch rules backtest` for a query). At most 16 words. Exit 0 when something was
+    found, 1 when nothing was.
     """
     text = typed_query(words)
     check_span(since, until)

@@ -44,7 +44,7 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "rules", "terms", "matched", "story_id", "story_size", "story_first", "forward_origin", "deleted_at",
 )
 
-_MAX_WORDS = 16  # query words used; the rest are ignored (a pasted paragraph is not a query)
+_MAX_WORDS = 16  # pieces a search takes; more is a SearchError (a pasted paragraph is not a query: 16 take 1 s)
 _MAX_ALTERNATIVES = 120  # FTS terms per query word (forms x ё spellings)
 
 
@@ -415,13 +415,15 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     part ("сбежал из части") and a word written with / or - are phrases: their words in a row, each
     a prefix (a letter or two, numbers and abbreviations whole). A designation with a star (`Ту-95*`)
     is its family, as a rule reads it (`Family`); one too broad (`С-4*`) is a SearchError. Words,
-    phrases and families are AND-ed.
+    phrases and families are AND-ed; more than `_MAX_WORDS` of them is a SearchError.
     """
     pieces, exact, twins = _query_pieces(text)
     if stored is not None:
         # (a letter alone keeps both: «t» counts every t.me link, and says nothing of the «T» of «T-72»)
         twins = {w: r for w, r in twins.items() if len(w) < 2 or stored(w) <= stored(r)}
-    pieces = pieces[:_MAX_WORDS]
+    if len(pieces) > _MAX_WORDS:
+        raise SearchError(f"too many words: {len(pieces)}, and a search takes at most {_MAX_WORDS} "
+                          "(a phrase in quotes counts as one)")
     if not pieces:
         raise SearchError(f"nothing to search for in {text!r}: it has no words")
     exact |= {twins[w] for w in exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
