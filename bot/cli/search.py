@@ -78,6 +78,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     СОЧ, ВСУ           up to 5 letters in capitals: that word only (not Сочи)
     в/ч, 137-й         written with / or -: its parts in a row (not км/ч)
     Ту-95*, Су-3*      a designation with a star: its family, as in a rule (Ту-95МС, Су-34)
+    10, 10*            a number whole (not 106); with a star, every number it starts
 
     Other punctuation is ignored, and so are the rules' operators: OR, NOT and NEAR are words
     here (use `tgwatch rules backtest` for a query). At most 16 words. Exit 0 when something was

@@ -356,14 +356,17 @@ def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...] | Phrase], set[
     two words or more is one («"сбежал из части"»), and so is a word written with a slash or
     hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has them too). A
     designation with a star is the rule language's phrase of it (`Ту-95*`: its family), or a
-    SearchError where a rule's would be a QueryError (`С-4*`, too broad)."""
+    SearchError where a rule's would be a QueryError (`С-4*`, too broad). A number is that number
+    whole (`10` is not «106»), a prefix only with a star (`10*`)."""
     pieces: list[str | tuple[str, ...] | Phrase] = []
     exact: set[str] = set()
     twins: dict[str, str] = {}
+    numbers: set[str] = set()  # typed without a star: a word of them alone is that number (in a phrase, always)
 
     def read(chunk: str) -> list[str]:
         tokens = tokenize(chunk)
         exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text))
+        numbers.update(t.text for t in tokens if t.text.isdigit() and chunk[t.end:t.end + 1] != "*")
         twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
         return [t.text for t in tokens]
 
@@ -388,6 +391,7 @@ def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...] | Phrase], set[
             if parts:
                 pieces.append(tuple(parts) if len(parts) > 1 else parts[0])
             at = m.end()
+    exact.update(p for p in pieces if isinstance(p, str) and p in numbers)
     return list(dict.fromkeys(pieces)), exact, twins
 
 
