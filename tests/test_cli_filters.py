@@ -368,8 +368,8 @@ def test_control_characters_a_channel_wrote_never_reach_the_terminal(sample: Sam
     assert "\ufffd[2JВ части задержали дезертира" in r.stdout and "\ufffd]0;pwned\ufffdКанал" in r.stdout
 
 
-def test_search_says_rule_operators_are_words_here(sample: Sample) -> None:
+def test_search_refuses_the_rule_operators_it_has_not(sample: Sample) -> None:
     r = run("search", "полк", "OR", "бригада", "--db", sample.db)
-    assert r.exit_code == 1
-    assert "OR, NOT and NEAR are words here" in r.stdout and "tgwatch rules backtest" in r.stdout
-    assert "words here" not in run("search", "абракадабра", "--db", sample.db).stdout
+    assert r.exit_code == 2 and not r.stdout
+    assert r.stderr.startswith("error: 'OR': search finds posts with every word and has no OR or NEAR") and r.stderr.count("\n") == 1
+    assert "OR" not in run("search", "абракадабра", "--db", sample.db).output

@@ -52,7 +52,7 @@ HELP = """<b>tgwatch commands</b>
 /mute_channel C 1d, /unmute_channel C: silence a channel (@name, id, title or a post link) for every rule
 /export [rule...] [7d] [csv|xlsx]: matched posts (of these rules) as a file
 /stats [7d]: matches per rule per day (chart) and precision from your triage
-/search WORDS [7d]: stored posts with all the words (any inflection), best first
+/search WORDS [7d]: stored posts with all the words (any inflection; -word: without it), best first
 /stories [1d]: the largest stories of the last day (or period): channels and first post
 /story N: every post of story #N (the number alerts and /stories give), oldest first
 /digest: the low-priority digest now

@@ -60,7 +60,7 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
     return t.append_text(body)
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})  # `search дезертир -часть`: a word left out
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
 @click.option("--channel", "channels", multiple=True, metavar="C",
@@ -79,10 +79,11 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     в/ч, 137-й         written with / or -: its parts in a row (not км/ч)
     Ту-95*, Су-3*      a designation with a star: its family, as in a rule (Ту-95МС, Су-34)
     10, 10*            a number whole (not 106); with a star, every number it starts
+    -часть, NOT часть  without the word, as in a rule (-"воинская часть": without the phrase)
 
-    Other punctuation is ignored, and so are the rules' operators: OR, NOT and NEAR are words
-    here (use `tgwatch rules backtest` for a query). At most 16 words. Exit 0 when something was
-    found, 1 when nothing was.
+    Other punctuation is ignored; AND is the space, and OR and NEAR are errors (search has
+    neither: use `tgwatch rules backtest` for a query). At most 16 words. Exit 0 when something
+    was found, 1 when nothing was.
     """
     text = typed_query(words)
     check_span(since, until)
@@ -108,9 +109,6 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
     if not n:
         scope = " of those channels" * bool(channels) + " in that span" * bool(since or until)
         click.echo(printable(f"no stored post{scope} contains {text!r}"), err=True)  # as «N posts found»: not a result
-        if set(text.split()) & {"OR", "NOT", "NEAR", "AND"} or any(w.startswith("NEAR/") for w in text.split()):
-            c.print("(search finds posts with every word; OR, NOT and NEAR are words here: a rule query "
-                    "is tried with `tgwatch rules backtest FILE.toml`)", markup=False)
         sys.exit(1)
     if total > n:
         click.echo(f"{n:,} of {total:,} posts found (the best {n:,}; use --limit for more, --limit all for every one)", err=True)

@@ -12,11 +12,11 @@ import logging
 import os
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice, product
 from math import prod
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
 
 from ..match.explain import matched_words
 from ..match.matcher import Matcher, look_alikes
@@ -250,6 +250,13 @@ class FtsQuery:
     # (word, its Cyrillic reading) of each word typed in look-alike Latin capitals («CBO», «сво»)
     twins: tuple[tuple[str, str], ...] = ()
     families: tuple[Family, ...] = ()  # designations with a star (`Ту-95*`)
+    # pieces written `-word` or `NOT word` whose posts only `matches` tells (the others are in `expression`)
+    left_out: tuple[FtsQuery, ...] = ()
+
+    @property
+    def sifted(self) -> bool:
+        """Must each post the expression finds also pass `matches`?"""
+        return self.checked or bool(self.left_out)
 
     def _phrase_at(self, tokens: list[Any], n: int) -> list[tuple[int, int]]:
         """Where phrase `n` occurs among `tokens`: (first token, last token) indexes."""
@@ -263,7 +270,10 @@ class FtsQuery:
 
     def matches(self, text: str) -> bool:
         """Does `text` hold every designation with a star as a rule finds it, and every phrase, its parts
-        as typed or inflected, in a row? (Asked only when `checked`: otherwise the expression alone says so.)"""
+        as typed or inflected, in a row, and none of the pieces `left_out`? (Asked only when `sifted`:
+        otherwise the expression alone says so.)"""
+        if any(e.matches(text) for e in self.left_out):
+            return False
         if not self.checked:
             return True
         if not all(f.spans(text) for f in self.families):
@@ -319,7 +329,7 @@ _JOINED = re.compile(r"[^\W_]+(?:[-‐‑/][^\W_]+)+")  # в/ч, 137-й, Рос�
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 # a quoted part of the query: "…", «…», “…”, „…“ (a quote left open is ignored, as punctuation)
 _QUOTED = re.compile(r'"([^"]*)"|«([^»]*)»|“([^”]*)”|„([^“”]*)[“”]')
-_OPERATORS = frozenset({"OR", "AND", "NOT", "NEAR"})  # the rules' operators are words here, searched as before
+_OPERATORS = frozenset({"OR", "AND", "NOT", "NEAR"})  # the rules' operators: in quotes words, never abbreviations
 _ABBREVIATION_MAX = 5  # letters of a word in capitals matched whole (СОЧ, ВСУ, НАТО), not as a prefix
 
 
@@ -349,50 +359,94 @@ def _twin_reading(raw: str, word: str) -> str | None:
     return reading if reading != word else None
 
 
-def _query_pieces(text: str) -> tuple[list[str | tuple[str, ...] | Phrase], set[str], dict[str, str]]:
-    """The query's normalised words, each once, in order, those typed as abbreviations in capitals
-    (`_abbreviation`), and the Cyrillic reading of each typed in look-alike Latin capitals
-    (`_twin_reading`). Words in a row are the tuple of them: a phrase. A quoted part of
-    two words or more is one («"сбежал из части"»), and so is a word written with a slash or
-    hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has them too). A
-    designation with a star is the rule language's phrase of it (`Ту-95*`: its family), or a
-    SearchError where a rule's would be a QueryError (`С-4*`, too broad). A number is that number
-    whole (`10` is not «106»), a prefix only with a star (`10*`)."""
-    pieces: list[str | tuple[str, ...] | Phrase] = []
-    exact: set[str] = set()
-    twins: dict[str, str] = {}
+Piece = Union[str, tuple[str, ...], Phrase]  # a word, words in a row, or a designation's family
+
+
+@dataclass
+class _Pieces:
+    """A search text read: the pieces a post must have (`wanted`) and those it must not (`unwanted`,
+    each written `-word` or `NOT word`), the words typed as abbreviations in capitals (`_abbreviation`),
+    and the Cyrillic reading of each typed in look-alike Latin capitals (`_twin_reading`)."""
+
+    wanted: list[Piece] = field(default_factory=list)
+    unwanted: list[Piece] = field(default_factory=list)
+    exact: set[str] = field(default_factory=set)
+    twins: dict[str, str] = field(default_factory=dict)
+
+
+_MINUS = re.compile(r"-(?=[^\W_])")  # `-часть`: without the word, as a rule's `-a` (a lone dash is punctuation)
+_NEAR = re.compile(r"NEAR(?:/\S*)?")
+
+
+_NOT_ALONE = "'NOT' needs a word after it, as in дезертир NOT часть"
+
+
+def _no_operator(word: str) -> SearchError:
+    return SearchError(f"{word!r}: search finds posts with every word and has no OR or NEAR (a rule's query has them); "
+                       f"search each word on its own, or write {word.lower()!r} in lower case to search the word")
+
+
+def _query_pieces(text: str) -> _Pieces:
+    """The query's normalised pieces, each once, in order. Words in a row are the tuple of them: a
+    phrase. A quoted part of two words or more is one («"сбежал из части"»), and so is a word written
+    with a slash or hyphen (в/ч, 137-й), as in rules («в/ч» is not «в» and «ч» anywhere: «км/ч» has
+    them too). A designation with a star is the rule language's phrase of it (`Ту-95*`: its family),
+    or a SearchError where a rule's would be a QueryError (`С-4*`, too broad). As in the rule
+    language, `-word`, `-"a b"` and `NOT word` leave out the posts with it, `AND` is the space, and
+    `OR` and `NEAR` (which search has not) are a SearchError; in lower case they are words. A number
+    is that number whole (`10` is not «106»), a prefix only with a star (`10*`)."""
+    out = _Pieces()
+    negated: str | None = None  # the `NOT` or `-` the next piece follows
     numbers: set[str] = set()  # typed without a star: a word of them alone is that number (in a phrase, always)
 
     def read(chunk: str) -> list[str]:
         tokens = tokenize(chunk)
-        exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text))
+        out.exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text))
         numbers.update(t.text for t in tokens if t.text.isdigit() and chunk[t.end:t.end + 1] != "*")
-        twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
+        out.twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
         return [t.text for t in tokens]
+
+    def put(pieces: list[Piece]) -> None:
+        nonlocal negated
+        if negated == "NOT" and not pieces:
+            raise SearchError(_NOT_ALONE)
+        (out.unwanted if negated else out.wanted).extend(pieces)
+        out.exact.update(p for p in pieces if isinstance(p, str) and p in numbers)
+        negated = None
 
     at = 0
     for m in [*_QUOTED.finditer(text), None]:
-        for c in re.finditer(r"\S+", text[at:m.start() if m else len(text)]):
+        end = m.start() if m else len(text)
+        for c in re.finditer(r"\S+", text[at:end]):
             chunk = c.group()
+            if chunk == "OR" or _NEAR.fullmatch(chunk):
+                raise _no_operator(chunk)
+            minus = chunk == "-" and m is not None and at + c.end() == end  # -"бессмертный полк"
+            if negated and (chunk in ("AND", "NOT") or minus or _MINUS.match(chunk)):
+                raise SearchError(_NOT_ALONE)
+            if chunk in ("AND", "NOT") or minus:
+                negated = {"AND": None, "NOT": "NOT"}.get(chunk, "-")
+                continue
+            if _MINUS.match(chunk):
+                negated, chunk = "-", chunk[1:]
             try:
                 family = designation_family(chunk, at + c.start())
             except QueryError as e:
                 raise SearchError(f"search failed: {e}") from None
             if family is not None:
-                pieces.append(family)
+                put([family])
                 continue
             parts = read(chunk)
-            if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)):
-                pieces.append(tuple(parts))
-            else:
-                pieces.extend(parts)
+            put([tuple(parts)] if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)) else list(parts))
         if m:
             parts = read(next(g for g in m.groups() if g is not None))
-            if parts:
-                pieces.append(tuple(parts) if len(parts) > 1 else parts[0])
+            put([tuple(parts) if len(parts) > 1 else parts[0]] if parts else [])
             at = m.end()
-    exact.update(p for p in pieces if isinstance(p, str) and p in numbers)
-    return list(dict.fromkeys(pieces)), exact, twins
+    if negated == "NOT":
+        raise SearchError(_NOT_ALONE)
+    out.wanted = list(dict.fromkeys(out.wanted))
+    out.unwanted = list(dict.fromkeys(out.unwanted))
+    return out
 
 
 def _quote(term: str) -> str:
@@ -419,19 +473,36 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     part ("сбежал из части") and a word written with / or - are phrases: their words in a row, each
     a prefix (a letter or two, numbers and abbreviations whole). A designation with a star (`Ту-95*`)
     is its family, as a rule reads it (`Family`); one too broad (`С-4*`) is a SearchError. Words,
-    phrases and families are AND-ed; more than `_MAX_WORDS` of them is a SearchError.
+    phrases and families are AND-ed; a piece written `-word` or `NOT word` leaves out the posts it
+    would find (`_query_pieces`). More than `_MAX_WORDS` pieces, or only left-out ones, is a SearchError.
     """
-    pieces, exact, twins = _query_pieces(text)
+    p = _query_pieces(text)
+    twins = p.twins
     if stored is not None:
         # (a letter alone keeps both: «t» counts every t.me link, and says nothing of the «T» of «T-72»)
         twins = {w: r for w, r in twins.items() if len(w) < 2 or stored(w) <= stored(r)}
-    if len(pieces) > _MAX_WORDS:
-        raise SearchError(f"too many words: {len(pieces)}, and a search takes at most {_MAX_WORDS} "
+    if len(p.wanted) + len(p.unwanted) > _MAX_WORDS:
+        raise SearchError(f"too many words: {len(p.wanted) + len(p.unwanted)}, and a search takes at most {_MAX_WORDS} "
                           "(a phrase in quotes counts as one)")
-    if not pieces:
-        raise SearchError(f"nothing to search for in {text!r}: it has no words")
-    exact |= {twins[w] for w in exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
+    if not p.wanted:
+        raise SearchError(f"nothing to search for in {text!r}: " + (
+            "it has no words" if not p.unwanted else
+            "every word in it is left out (-word, NOT word); give a word the posts must have, as in дезертир -часть"))
+    exact = p.exact | {twins[w] for w in p.exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
     morph = (morphology or default_morphology()) if forms else None
+    q = _expression(p.wanted, exact, twins, morph)
+    if not p.unwanted:
+        return q
+    # a left-out piece in the FTS expression (NOT), unless only checking each post tells (a widened phrase, a family)
+    left_out = [_expression([piece], exact, twins, morph) for piece in p.unwanted]
+    barred = [e.expression for e in left_out if not e.checked]
+    return replace(q, expression=f"({q.expression}) NOT ({' OR '.join(barred)})" if barred else q.expression,
+                   left_out=tuple(e for e in left_out if e.checked))
+
+
+def _expression(pieces: list[Piece], exact: frozenset[str] | set[str], twins: dict[str, str],
+                morph: Morphology | None) -> FtsQuery:
+    """The FtsQuery that finds the posts with every one of `pieces` (`fts_query`)."""
     groups: list[str] = []
     all_forms: set[str] = set()
     ws = [w for w in pieces if isinstance(w, str)]
@@ -563,10 +634,10 @@ def search_posts(store: Store, text: str, limit: int = 20, *, forms: bool = True
             "SELECT p.channel_id, c.title, c.username, p.message_id, p.link, p.date, p.text, bm25(posts_fts) AS score, "
             "p.deleted_at FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid LEFT JOIN channels c ON c.id = p.channel_id "
             "WHERE " + " AND ".join(["posts_fts MATCH ?", *where]) + " ORDER BY score, p.date DESC"
-            + ("" if q.checked else " LIMIT ?")  # a widened phrase's posts are checked here: no limit in SQL
+            + ("" if q.sifted else " LIMIT ?")  # a widened phrase's posts are checked here: no limit in SQL
         )
         try:  # (ordered by score: SQLite reads every post found before the first row, here)
-            return q, store.db.execute(sql, [q.expression, *args, *([] if q.checked else [max(0, int(limit))])])
+            return q, store.db.execute(sql, [q.expression, *args, *([] if q.sifted else [max(0, int(limit))])])
         except sqlite3.OperationalError as e:  # an FTS5 corner we did not foresee
             raise SearchError(f"search failed: {e}") from None
 
@@ -595,12 +666,12 @@ def count_search(store: Store, text: str, *, forms: bool = True, channels: Itera
     def count() -> int:
         store.sync_search(told=repaired)
         q = fts_query(text, forms=forms, stored=_stored_word(store))
-        what = "p.text" if q.checked else "count(*)"  # a widened phrase: each post found is checked
+        what = "p.text" if q.sifted else "count(*)"  # a widened phrase: each post found is checked
         sql = (f"SELECT {what} FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid WHERE "
                + " AND ".join(["posts_fts MATCH ?", *where]))
         try:
             cur = store.db.execute(sql, [q.expression, *args])
-            return sum(1 for (text,) in cur if q.matches(text or "")) if q.checked else int(cur.fetchone()[0])
+            return sum(1 for (text,) in cur if q.matches(text or "")) if q.sifted else int(cur.fetchone()[0])
         except sqlite3.OperationalError as e:
             raise SearchError(f"search failed: {e}") from None
 
