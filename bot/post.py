@@ -29,12 +29,15 @@ def post_link(channel_id: int, message_id: int, username: str | None = None) -> 
     return f"https://t.me/c/{bare_id(channel_id)}/{message_id}"
 
 
-_POST_LINK_RE = re.compile(r"\s*(?:https?://)?t\.me/(?:c/([0-9]{1,19})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/[0-9]{1,19}/?\s*")
+# a link as Telegram copies it may end in ?single (an album's item), ?comment=7 or ?thread=…
+_POST_LINK_RE = re.compile(r"\s*(?:https?://)?t\.me/(?:c/([0-9]{1,19})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/[0-9]{1,19}/?"
+                           r"(?:[?#]\S*)?\s*")
 
 
 def link_channel(text: str) -> str | None:
     """The channel a post's link names, `post_link` read back: the username of t.me/name/123 (or
-    t.me/s/name/123), the bare id of t.me/c/1117628569/123; None when `text` is no post link."""
+    t.me/s/name/123, t.me/name/123?single), the bare id of t.me/c/1117628569/123; None when `text`
+    is no post link."""
     m = _POST_LINK_RE.fullmatch(text)
     return None if m is None else m.group(1) or m.group(2)
 

@@ -307,6 +307,13 @@ def test_a_posts_link_names_its_channel_in_watch_and_groups(tmp_path: Path) -> N
     assert c.channels == ("mash", 1117628569) and c.groups == {"south": ("shot_shot",)}
 
 
+def test_a_posts_link_as_telegram_copies_it_names_its_channel(tmp_path: Path) -> None:
+    """«Copy Post Link» on an album's item gives ?single, a comment's link ?comment=N: still the channel."""
+    c = load_config(write(tmp_path, '[channels]\nwatch = ["https://t.me/Kuban_Online/501?single", '
+                                    '"t.me/c/1117628569/48217?comment=7"]\n'))
+    assert c.channels == ("kuban_online", 1117628569)
+
+
 def test_run_names_bad_settings_missing_folders_and_no_channels_at_once(tmp_path: Path) -> None:
     """README: every bad setting at once, one line each; for `run`, also the database or rules folder."""
     from click.testing import CliRunner

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..post import bare_id
+from ..post import bare_id, link_channel
 from .broad import function_only
 from .explain import dictionary_name
 from .morph import default_morphology
@@ -554,7 +554,9 @@ def channel_key(value: str | int) -> str:
     link names its channel (t.me/name/123, t.me/c/1117628569/123: the links tgwatch prints), and
     so does a preview link (t.me/s/name)."""
     s = str(value).strip()
-    if link := re.match(r"(?:https?://)?t\.me/(?:[cs]/)?", s):
+    if (named := link_channel(s)) is not None:  # one reading of a post's link (with ?single, ?comment=…)
+        s = named
+    elif link := re.match(r"(?:https?://)?t\.me/(?:[cs]/)?", s):
         s = re.sub(r"/\d+/?$", "", s[link.end():])
     s = s.lstrip("@").rstrip("/").casefold()
     if re.fullmatch(r"-?\d+", s):
