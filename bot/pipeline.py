@@ -330,7 +330,7 @@ class Pipeline:
                 in_batch(out)
             advance_coverage(self.store, self._rule_digests(), before, last_rowid(self.store))
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
-            for channel_id, (post, high) in channels.items():
+            for channel_id, (post, high) in sorted(channels.items(), key=lambda c: c[1][0].date):  # the newer claim of a username wins
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
                 if in_order:
                     self.store.advance_high_water(channel_id, high)

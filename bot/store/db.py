@@ -20,7 +20,7 @@ from typing import Any, Callable, Collection, Iterator, NamedTuple, Sequence, Ty
 import sqlite_utils
 
 from ..match.matcher import Match
-from ..post import Post, content_hash
+from ..post import Post, bare_id, content_hash
 from ..text import search_fold
 from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
 
@@ -246,12 +246,26 @@ class Store:
         return out
 
     def upsert_channel(self, channel_id: int, title: str = "", username: str | None = None) -> None:
+        """Store a channel's title and username; a username is one channel's at a time, so another
+        channel that had it loses it (`_release_username`): the newer claim wins."""
+        if username:
+            self._release_username(username, channel_id)
         self.db.execute(
             "INSERT INTO channels (id, title, username, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET title = coalesce(nullif(excluded.title, ''), title), "
             "username = coalesce(excluded.username, username), updated_at = excluded.updated_at",
             [channel_id, title, username, utcnow()],
         )
+
+    def _release_username(self, username: str, keeper: int) -> None:
+        """Take `username` from every channel but `keeper` (a handle passed on, or two files that
+        disagree): their posts' stored links fall back to t.me/c/<id>/N, never opening the other
+        channel's post of the same number."""
+        for (cid,) in self.db.execute("SELECT id FROM channels WHERE lower(username) = lower(?) AND id != ?",
+                                      [username.lstrip("@"), keeper]).fetchall():
+            self.db.execute("UPDATE channels SET username = NULL WHERE id = ?", [cid])
+            self.db.execute("UPDATE posts SET link = 'https://t.me/c/' || ? || '/' || message_id "
+                            "WHERE channel_id = ? AND link NOT LIKE 'https://t.me/c/%'", [bare_id(cid), cid])
 
     def advance_high_water(self, channel_id: int, message_id: int) -> None:
         self.db.execute(
