@@ -78,6 +78,13 @@ class _Group(LazyGroup):
             from .common import broken_pipe
 
             broken_pipe()
+        except OSError as e:  # `tgwatch search … > out.txt` on a full disk: every command's stdout alike
+            from .common import stdout_unwritable
+            from .stdout import STDOUT
+
+            if e.filename != STDOUT:
+                raise
+            stdout_unwritable(e)
         except KeyboardInterrupt:  # Ctrl-C before a command handles it (rules loading, start-up)
             click.echo("interrupted", err=True)
             sys.exit(130)  # as a shell reports it (click says "Aborted!" and exits 1)
@@ -101,4 +108,7 @@ def cli(verbose: int) -> None:
 
 
 def main() -> None:
+    from .stdout import name_stdout
+
+    name_stdout()
     cli(prog_name="tgwatch")

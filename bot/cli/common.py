@@ -17,6 +17,7 @@ from rich.console import Console
 
 from ..config import ConfigError, load_config
 from ..text import printable
+from .stdout import STDOUT
 
 if TYPE_CHECKING:  # the store (sqlite_utils) is imported by the commands that open one: not by `rules check`
     from ..store.db import Store
@@ -60,15 +61,27 @@ class Count(click.IntRange):
         return min(n, COUNT_MAX)
 
 
-def broken_pipe() -> NoReturn:
-    """End as a shell ends a command whose reader went away (`tgwatch … | head`): exit 141
-    (128 + SIGPIPE), no traceback and no message. stdout is pointed at /dev/null first, so that
-    Python's last flush of it does not complain either."""
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that what is still buffered, and Python's last flush, go
+    nowhere without complaint."""
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # a stdout with no file (tests): nothing to flush
         pass
+
+
+def broken_pipe() -> NoReturn:
+    """End as a shell ends a command whose reader went away (`tgwatch … | head`): exit 141
+    (128 + SIGPIPE), no traceback and no message."""
+    _drop_stdout()
     sys.exit(141)
+
+
+def stdout_unwritable(e: OSError) -> NoReturn:
+    """End a command whose standard output cannot be written (`tgwatch search … > out.txt` on a
+    full disk): one `error:` line naming it, exit 2, no traceback."""
+    _drop_stdout()
+    fail(f"{STDOUT}: cannot write ({e.strerror or e})")
 
 
 class _Console(Console):

@@ -32,6 +32,7 @@ from .common import (
     note,
     note_outside_stored,
     open_store,
+    stdout_unwritable,
     typed_query,
     write_stdout,
     write_text,
@@ -98,6 +99,8 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         except BrokenPipeError:  # `tgwatch export | head`: the reader has had enough
             broken_pipe()
         except OSError as e:
+            if output is None:
+                stdout_unwritable(e)
             fail(f"{output}: cannot write ({e.strerror or e})")
     finally:
         store.close()
