@@ -429,6 +429,44 @@ def test_read_jsonl_on_arbitrary_bytes_never_raises(tmp_path: Path, data: bytes)
     assert all(isinstance(x, (Post, Skip)) for x in read_jsonl(f))
 
 
+_posts_out = st.lists(st.tuples(st.integers(min_value=1, max_value=10**6), st.text(max_size=20),
+                                st.sampled_from([None, 1, 2, 4])), max_size=6)
+_garbage = st.text(max_size=20).filter(lambda s: "\n" not in s and "\r" not in s)
+
+
+@given(_posts_out, st.lists(_garbage, max_size=3), st.randoms(use_true_random=False))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_read_jsonl_never_loses_a_valid_post_however_printed(tmp_path: Path, posts: list[tuple[int, str, int | None]],
+                                                            garbage: list[str], rnd: Any) -> None:
+    """Posts one per line (jq -c) or over several lines (jq without -c), among bad lines: never
+    raises, and every post is read."""
+    values = [json.dumps({"channel_id": 1117628569, "message_id": mid, "date": "2024-11-20T09:04:00Z", "text": text},
+                         ensure_ascii=False, indent=indent) for mid, text, indent in posts]
+    chunks = values + garbage
+    rnd.shuffle(chunks)
+    f = tmp_path / "p.jsonl"
+    f.write_text("\n".join(chunks) + "\n", encoding="utf-8")
+    items = list(read_jsonl(f))
+    assert all(isinstance(x, (Post, Skip)) for x in items)
+    read = sorted((x.message_id, x.text) for x in items if isinstance(x, Post))
+    assert all(p in read for p in sorted((mid, text.replace("\r", "")) for mid, text, _ in posts)) or any(
+        "\r" in t for _, t, _ in posts), (chunks, items)
+
+
+def test_pretty_printed_json_and_a_desktop_export_in_a_jsonl_file(tmp_path: Path) -> None:
+    """`jq .` output saved as .jsonl is read post by post, in date order; a Desktop export saved
+    as .jsonl is one line saying what it is."""
+    f = tmp_path / "pretty.jsonl"
+    f.write_text("\n".join(json.dumps({"channel_id": 1117628569, "message_id": i, "date": f"2024-11-2{i}T09:04:00Z",
+                                        "text": "дезертир"}, ensure_ascii=False, indent=2) for i in (3, 1, 2)) + "\n",
+                 encoding="utf-8")
+    assert [x.message_id for x in read_jsonl(f) if isinstance(x, Post)] == [1, 2, 3]
+    e = tmp_path / "result.jsonl"
+    e.write_bytes((Path(__file__).parents[1] / "examples/export/ChatExport_1700000001/result.json").read_bytes())
+    [skip] = read_jsonl(e)
+    assert isinstance(skip, Skip) and "Telegram Desktop export" in skip.reason and "result.json" in skip.reason
+
+
 @given(st.text(), st.text())
 def test_text_hash_follows_the_text_it_is_asked_about(first: str, second: str) -> None:
     """The hash is cached per text: a post whose text changed (an edit) never reports the old one."""

@@ -204,10 +204,18 @@ _UTF16_TEXT = ("UTF-16 text (as Windows PowerShell's > writes it), not UTF-8: "
                "save it as UTF-8 (Out-File -Encoding utf8) and replay it again")
 
 
-def _posts(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Post | Skip]:
-    """The posts (and skips) of numbered lines; one Skip when no line holds a post."""
+def _posts(path: Path, lines: Iterable[tuple[int, bytes]], values: bool = True) -> Iterator[Post | Skip]:
+    """The posts (and skips) of numbered lines; one Skip when no line holds a post. From a line
+    that opens a value it does not close (`jq` without -c, a Desktop export's «{»), lines read in
+    file order are read as a stream of JSON values (`_values`)."""
     blank = True
-    for n, raw in lines:
+    lines = iter(lines)
+    for k, (n, raw) in enumerate(lines, 1):
+        if values and n == k and _opens_a_value(raw):
+            items = _values(path, n, raw + b"".join(rest for _, rest in lines))
+            blank = blank and not items
+            yield from items
+            break
         items = _read_line(path, n, raw)
         if items:
             blank = False
@@ -281,6 +289,8 @@ def _pooled_date_order(reader: _Pooled) -> list[tuple[int, int, int]] | None:
     offset, last, ordered = 0, float("-inf"), True
     for n, raw in reader.lines():
         when = _line_date(raw)
+        if when == float("-inf") and _opens_a_value(raw):  # values over several lines: read in file order
+            return None
         if when < last:
             ordered = False
         last = max(last, when)
@@ -306,6 +316,8 @@ def _date_order(f: BinaryIO) -> list[tuple[int, int]] | None:
     offset, last, ordered = 0, float("-inf"), True
     for n, raw in enumerate(f, 1):
         when = _line_date(raw)
+        if when == float("-inf") and _opens_a_value(raw):  # values over several lines: read in file order
+            return None
         if when < last:
             ordered = False
         last = max(last, when)
@@ -332,6 +344,66 @@ def _line_at(f: BinaryIO, offset: int) -> bytes:
     return f.readline()
 
 
+def _opens_a_value(raw: bytes) -> bool:
+    """Whether a line starts a JSON object or list that only later lines can close («{», «[»,
+    `{"channel_id": 1,`): what each line of pretty-printed JSON would be reported as, bad JSON."""
+    try:
+        line = raw.decode("utf-8-sig").strip()
+        json.loads(line)
+    except json.JSONDecodeError as e:
+        return line[:1] in ("{", "[") and e.pos >= len(line)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return False
+
+
+_WHITESPACE = re.compile(r"\s*")
+_NEXT_VALUE = re.compile(r"\n(?=[{\[])")  # where a value starts at a line's first column: the next post, after a bad one
+DESKTOP_EXPORT = ("a whole Telegram Desktop export (result.json), not JSON Lines: replay it by its path "
+                  "(tgwatch replay …/result.json), not as JSON Lines")
+
+
+def _values(path: Path, first: int, data: bytes) -> list[Post | Skip]:
+    """The posts of a stream of JSON values from line `first` on (objects over several lines, as
+    `jq` prints them without -c; a list of them), in date order; a bad value is skipped by the
+    line it starts on, and reading goes on at the next line that starts a value. A whole Desktop
+    export is one Skip saying what it is."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:  # read line by line: each bad line is named
+        return list(_posts(path, enumerate(data.splitlines(keepends=True), first), values=False))
+    decoder = json.JSONDecoder()
+    read: list[tuple[float, int, list[Post | Skip]]] = []
+    pos, n = 0, first
+    while (start := _WHITESPACE.match(text, pos).end()) < len(text):  # type: ignore[union-attr]
+        n += text.count("\n", pos, start)
+        try:
+            value, pos = decoder.raw_decode(text, start)
+        except (ValueError, RecursionError) as e:
+            read.append((float("-inf"), len(read), [Skip(str(path), f"line {n}", _bad_value(e, first - 1, n))]))
+            found = _NEXT_VALUE.search(text, start)
+            pos = len(text) if found is None else found.end()
+            n += text.count("\n", start, pos)
+            continue
+        whole_export = isinstance(value, dict) and isinstance(value.get("messages"), list) and "message_id" not in value
+        for items in ([[Skip(str(path), f"line {n}" * (n > 1), DESKTOP_EXPORT)]] if whole_export else
+                      [_read_record(path, f"line {n}", rec) for rec in (value if isinstance(value, list) else [value])]):
+            read.append((items[-1].date.timestamp() if isinstance(items[-1], Post) else float("-inf"), len(read), items))
+        n += text.count("\n", start, pos)
+    read.sort(key=lambda r: (r[0], r[1]))
+    return [item for _, _, items in read for item in items]
+
+
+def _bad_value(e: ValueError | RecursionError, before: int, n: int) -> str:
+    """Why a value starting on line `n` is no JSON; the line of the fault when it is a later one."""
+    if isinstance(e, RecursionError):
+        return "JSON nested too deeply"
+    if not isinstance(e, json.JSONDecodeError):
+        return "not valid JSON (a number too long to read)"
+    at = before + e.lineno
+    return f"not valid JSON ({f'line {at}, ' if at != n else ''}column {e.colno}: {e.msg})"
+
+
 def _read_line(path: Path, n: int, raw: bytes) -> list[Post | Skip]:
     """Line `n` of a .jsonl file as a post (after a Note for each bad field left out of it), the
     Skip that says why not, or nothing when blank."""
@@ -349,16 +421,22 @@ def _read_line(path: Path, n: int, raw: bytes) -> list[Post | Skip]:
         return [Skip(str(path), f"line {n}", "JSON nested too deeply")]
     except ValueError:  # an integer of more than 4300 digits
         return [Skip(str(path), f"line {n}", "not valid JSON (a number too long to read)")]
+    return _read_record(path, f"line {n}", rec)
+
+
+def _read_record(path: Path, where: str, rec: Any) -> list[Post | Skip]:
+    """One JSON value as a post (after a Note for each bad field left out of it), or the Skip
+    that says why not; `where` names its line."""
     if not isinstance(rec, dict):
         kind = "a list" if isinstance(rec, list) else show(rec)
-        return [Skip(str(path), f"line {n}", f"{kind}, not a JSON object (one post object per line)")]
+        return [Skip(str(path), where, f"{kind}, not a JSON object (one post object per line)")]
     notes: list[str] = []
     try:
         post = post_from_dict(rec, notes)
     except KeyError as e:
-        return [Skip(str(path), f"line {n}", f"missing field {e}")]
+        return [Skip(str(path), where, f"missing field {e}")]
     except BadInput as e:
-        return [Skip(str(path), f"line {n}", str(e))]
+        return [Skip(str(path), where, str(e))]
     except (ValueError, TypeError, OverflowError):  # a check missed: still one line, no Python text
-        return [Skip(str(path), f"line {n}", UNEXPECTED)]
-    return [*(Note(str(path), f"line {n}", why) for why in notes), post]
+        return [Skip(str(path), where, UNEXPECTED)]
+    return [*(Note(str(path), where, why) for why in notes), post]
