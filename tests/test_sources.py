@@ -453,6 +453,13 @@ def test_read_jsonl_never_loses_a_valid_post_however_printed(tmp_path: Path, pos
         "\r" in t for _, t, _ in posts), (chunks, items)
 
 
+def test_a_channel_id_of_0_is_a_skip_naming_its_line(tmp_path: Path) -> None:
+    """Stored, it was linked t.me/c/0/N, a link that opens nothing."""
+    f = tmp_path / "zero.jsonl"
+    f.write_text('{"channel_id": 0, "message_id": 1, "date": 1700000000, "text": "a"}\n', encoding="utf-8")
+    assert [str(x) for x in read_jsonl(f)] == [f"{f}: line 1: channel_id 0 is no channel's id"]
+
+
 def test_pretty_printed_json_and_a_desktop_export_in_a_jsonl_file(tmp_path: Path) -> None:
     """`jq .` output saved as .jsonl is read post by post, in date order; a Desktop export saved
     as .jsonl is one line saying what it is."""

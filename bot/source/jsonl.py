@@ -134,6 +134,8 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
         raise BadInput("text must be a string")
     check_text(text)
     channel_id = _int(d, "channel_id", required=True)
+    if channel_id == 0:  # would be stored, linked t.me/c/0/N: a placeholder, no channel's id
+        raise BadInput("channel_id 0 is no channel's id")
     message_id = _int(d, "message_id", required=True, minimum=1)
     date = _when(d.get("date"), "date")
     if date is None:
