@@ -387,13 +387,20 @@ def _values(path: Path, first: int, data: bytes) -> list[Post | Skip]:
             pos = len(text) if found is None else found.end()
             n += text.count("\n", start, pos)
             continue
-        whole_export = isinstance(value, dict) and isinstance(value.get("messages"), list) and "message_id" not in value
-        for items in ([[Skip(str(path), f"line {n}" * (n > 1), DESKTOP_EXPORT)]] if whole_export else
-                      [_read_record(path, f"line {n}", rec) for rec in (value if isinstance(value, list) else [value])]):
-            read.append((items[-1].date.timestamp() if isinstance(items[-1], Post) else float("-inf"), len(read), items))
+        if _whole_export(value):
+            read.append((float("-inf"), len(read), [Skip(str(path), "" if n == 1 else f"line {n}", DESKTOP_EXPORT)]))
+        else:
+            for rec in value if isinstance(value, list) else [value]:
+                items = _read_record(path, f"line {n}", rec)
+                read.append((items[-1].date.timestamp() if isinstance(items[-1], Post) else float("-inf"), len(read), items))
         n += text.count("\n", start, pos)
     read.sort(key=lambda r: (r[0], r[1]))
     return [item for _, _, items in read for item in items]
+
+
+def _whole_export(value: Any) -> bool:
+    """A Telegram Desktop export's result.json (a chat's `messages`, or a whole account's `chats`)."""
+    return isinstance(value, dict) and ("messages" in value or "chats" in value) and "message_id" not in value
 
 
 def _bad_value(e: ValueError | RecursionError, before: int, n: int) -> str:
