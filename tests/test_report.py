@@ -22,7 +22,7 @@ from bot.pipeline import Pipeline
 from bot.post import Post, marked_id
 from bot.report import (channel_activity, heartbeat_text, matches_per_day, rule_stats, stats_png, stats_text,
                         status_text)
-from bot.store.db import Store, iso
+from bot.store.db import REPLAY, Store, iso
 
 UTC = timezone.utc
 NOW = datetime(2024, 11, 20, 22, 0, tzinfo=UTC)
@@ -390,3 +390,19 @@ def test_status_with_many_failing_channels_still_lists_the_channels(tmp_path: Pa
     more = next(x for x in lines if x.startswith("… and ") and x.endswith("more errors"))
     assert len(listed) + int(more.split()[2]) == 50
     assert lines[-1].startswith("- Канал ") or lines[-1].endswith("more channels")
+
+
+def test_status_and_heartbeat_count_the_services_alerts_not_a_replays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replay into the live store (its alerts printed in the terminal) is not what the chat got."""
+    path = tmp_path / "live.db"
+    live = Store(path)
+    sent = feed(live, [post(MASH, 16, at(20, 8), NEWS[6][2])], monkeypatch)
+    live.mark_alert(sent[16], "sent")
+    replay = Store(path, owner=REPLAY)
+    printed = feed(replay, [post(HOURLY, 5000 + i, at(20, 9 + i), f"Дезертир номер {i} задержан в Туле") for i in range(3)],
+                   monkeypatch)
+    for alert_id in printed.values():
+        replay.mark_alert(alert_id, "sent")  # as the replay's terminal marks what it printed
+    assert len(printed) == 3
+    assert heartbeat_text(live, now=NOW, channels_watched=2).endswith(", 1 alert in 24 h")
+    assert status_text(live, now=NOW).splitlines()[1] == "Alerts today (since 00:00 UTC): 1 (1 sent)"

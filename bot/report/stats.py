@@ -7,7 +7,8 @@ Which clock each number follows:
   - matches, and the alerts and verdicts in /stats, follow the **post's date** (when the channel
     published it): replaying last month today puts last month's matches on last month's days;
   - "alerts in 24 h" (heartbeat) and "alerts today" (/status) follow the alert's `created_at`
-    (when tgwatch raised it), and leave out alerts queued muted (`replay --alerts none`);
+    (when tgwatch raised it), count only the live service's (`alerts.owner`: a replay into the live
+    store is not news the chat got), and leave out alerts queued muted;
   - "posts in 24 h" and channel activity follow the post's date.
 A match counts while it is current: an edit that removed the matched words removes it.
 Precision is relevant / (relevant + false positive) over the analysts' verdicts (one per analyst
@@ -27,7 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from collections.abc import Collection, Iterable
 
 from ..post import bare_id
-from ..store.db import Store, iso
+from ..store.db import LIVE, Store, iso
 
 __all__ = ["RuleStats", "ChannelActivity", "matches_per_day", "rule_stats", "stats_png", "stats_text",
            "channel_activity", "channel_name", "heartbeat_text", "status_text", "BURST", "CAPTION_LIMIT"]
@@ -358,21 +359,21 @@ def channel_activity(store: Store, *, now: datetime, window_days: int = 7, facto
 
 
 def _alerts_since(store: Store, start: datetime, now: datetime) -> dict[str, int]:
-    """state -> alerts created from `start` to `now`, leaving out those queued muted."""
+    """state -> the service's alerts (not a replay's) created from `start` to `now`, leaving out those queued muted."""
     return dict(store.db.execute(
         "SELECT state, count(*) FROM alerts WHERE created_at >= ? AND created_at <= ? AND state != 'muted' "
-        "GROUP BY state", [iso(start), iso(now)]).fetchall())
+        "AND owner = ? GROUP BY state", [iso(start), iso(now), LIVE]).fetchall())
 
 
 def _alerts_shown(store: Store, start: datetime, now: datetime) -> dict[str, int]:
-    """/status's words for the alerts created from `start` to `now` (muted ones left out) -> how
-    many: an alert whose story update waits was sent; a low-severity one not sent waits for the
+    """/status's words for the service's alerts (a replay's are not the chat's) created from `start`
+    to `now` (muted ones left out) -> how many: an alert whose story update waits was sent; a low-severity one not sent waits for the
     digest, and «queued» would read as stuck."""
     return dict(store.db.execute(
         "SELECT CASE WHEN state = 'update_queued' THEN 'sent' WHEN state = 'queued' AND severity = 'low' "
         "THEN 'for the digest' WHEN state = 'digested' THEN 'in a digest' ELSE replace(state, '_', ' ') END AS shown, "
-        "count(*) FROM alerts WHERE created_at >= ? AND created_at <= ? AND state != 'muted' GROUP BY shown",
-        [iso(start), iso(now)]).fetchall())
+        "count(*) FROM alerts WHERE created_at >= ? AND created_at <= ? AND state != 'muted' AND owner = ? GROUP BY shown",
+        [iso(start), iso(now), LIVE]).fetchall())
 
 
 def heartbeat_text(store: Store, *, now: datetime, channels_watched: int) -> str:
