@@ -90,3 +90,29 @@ def test_a_low_alert_waiting_for_the_digest_is_left_out_of_it_once_its_rule_is_s
             assert [(r["state"], r["error"]) for r in service.store.db.query("SELECT state, error FROM alerts")] == [
                 ("muted", RULE_OFF)]
     run(go())
+
+
+def test_after_the_rule_is_back_on_a_new_post_of_the_held_story_alerts_once_under_a_new_random_id(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """The held alert's send was planned (its random_id stored) when the rule went off: the story's
+    next post still alerts, as one whose alert waited for the digest does, and the old post never."""
+    from .test_live import DESERTION_2, MASH
+
+    channels(fake)
+    held(fake, tmp_path)
+    rules(tmp_path, extra="enabled = false\n")
+    assert run(resumed(fake, tmp_path)) == [("muted", RULE_OFF)]
+    rules(tmp_path)
+
+    async def go() -> int:
+        async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
+            planned = [int(r["random_id"]) for r in service.store.db.query("SELECT random_id FROM deliveries")]
+            assert len(planned) == 1  # (the flood wait held the send it was planned for)
+            fake.publish(MASH, DESERTION_2)
+            await eventually(lambda: len(alerts(fake)) == 1)
+            await service.sender.deliver()
+            await fake.idle()
+            return planned[0]
+    planned = run(go())
+    [alert] = alerts(fake)
+    assert alert.text.split("\n")[1].startswith("Mash") and alert.random_id != planned

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from ..pipeline import Processed
 from ..store.db import Store, iso
+from ..store.deliveries import forget_unsent
 
 __all__ = ["rearm_muted"]
 
@@ -42,8 +43,10 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
             alert_id, state, (channel_id, _) = held
             if state == "queued" and not store.muted(m.rule, channel_id, at):
                 continue  # it goes out as it is, with this post in its story line
-            if store.muted(m.rule, p.post.channel_id, at) or store.deliveries(alert_id):
-                continue  # this channel is muted too; or a send of the alert is under way
+            if store.muted(m.rule, p.post.channel_id, at):
+                continue  # this channel is muted too
+            if store.deliveries(alert_id) and not (state == "muted" and forget_unsent(store, alert_id)):
+                continue  # a send of the alert is under way, or went out in part
             if not store.reaim_alert(alert_id, p.post, was=state, now=at):
                 continue
             log.info("alert %d (%s, story %d) was held by a mute: it now alerts for post %d of channel %d",

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from .db import Store
 
 __all__ = ["DELETED_PART", "DIGEST_ITEM", "DIGEST_PART", "RESTORED_PART", "DigestItem", "digest_items_shown", "digest_notices_due",
-           "forget_told", "give_back_digest", "mark_digest_sent", "new_digest", "record_digest_items",
+           "forget_told", "forget_unsent", "give_back_digest", "mark_digest_sent", "new_digest", "record_digest_items",
            "retry_held", "shown_in_every_chat", "unsent_digests"]
 
 # `deliveries.part` beside an alert's own message parts (0, 1, ...):
@@ -36,6 +36,17 @@ def retry_held(store: Store, error: str) -> None:
     """The queued alerts held back by `error` (a chat that could not be written to) are due now."""
     store.db.execute("UPDATE alerts SET next_attempt_at = NULL WHERE state IN ('queued', 'update_queued') AND error = ?",
                      [error])
+
+
+def forget_unsent(store: Store, alert_id: int) -> bool:
+    """Drop the random_ids planned for an alert none of whose messages went out (a flood wait held
+    its first send), so that, aimed at another post, it goes out under new ones: Telegram keeps the
+    first text sent under a random_id. False, nothing dropped, when a part of it went out."""
+    if store.db.execute("SELECT 1 FROM deliveries WHERE alert_id = ? AND (sent_at IS NOT NULL OR message_id IS NOT NULL)",
+                        [alert_id]).fetchone():
+        return False
+    store.db.execute("DELETE FROM deliveries WHERE alert_id = ?", [alert_id])
+    return True
 
 
 def forget_told(store: Store, alert_id: int, chat: str) -> None:
