@@ -4,7 +4,9 @@ The store keeps one alert per (story, rule), aimed at the post that raised it. W
 channel was muted for the rule (/mute_channel, the «channel for rule 1 d» button) the alert is
 dropped as muted, and every later post of the story only joins it: another channel's report of
 the same event, or the rule's own post after a rule mute ran out, never alerted. Here the alert is
-aimed at such a post instead and queued again."""
+aimed at such a post instead and queued again. So is a story's alert a replay into the live store
+raised (`alerts.owner`: its terminal's, never the chat's) when a live post joins the story: the
+service takes it over, as the one alert of its (story, rule), and the chat hears of it."""
 
 from __future__ import annotations
 
@@ -24,11 +26,12 @@ log = logging.getLogger(__name__)
 def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
                 alert_after: datetime | None = None) -> list[int]:
     """For each post just stored that matches a rule whose story alert a mute holds back (muted, or
-    queued for a post of a muted channel), with its own channel not muted: the alert is aimed at
-    that post and queued; its id is added to the post's `alert_ids`. Posts older than `alert_after`
-    (a backfill's) raise nothing, as in the pipeline. Call it inside the transaction that stores the
-    posts (`Pipeline.process(in_batch=...)`), so a crash cannot store a post and lose its alert.
-    Returns the alerts queued again."""
+    queued for a post of a muted channel) or a replay raised (in any state: the chat never had it),
+    with its own channel not muted: the alert is aimed at that post and queued, for this store's
+    owner; its id is added to the post's `alert_ids`. Posts older than `alert_after` (a backfill's,
+    a seeded channel's, a long downtime's) raise nothing, as in the pipeline. Call it inside the
+    transaction that stores the posts (`Pipeline.process(in_batch=...)`), so a crash cannot store a
+    post and lose its alert. Returns the alerts queued again."""
     at = iso(now) or ""
     out: list[int] = []
     for p in processed:
@@ -38,19 +41,22 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
             continue
         for m in p.matches:
             held = store.story_alert(p.story_id, m.rule)
-            if held is None or held[2] == p.post.key or held[1] not in ("queued", "muted"):
+            if held is None or held[2] == p.post.key:
                 continue
-            alert_id, state, (channel_id, _) = held
-            if state == "queued" and not store.muted(m.rule, channel_id, at):
-                continue  # it goes out as it is, with this post in its story line
+            alert_id, state, (channel_id, _), owner = held
+            theirs = owner != store.owner  # a replay's: printed in its terminal at most
+            if not theirs and (state not in ("queued", "muted") or state == "queued" and not store.muted(m.rule, channel_id, at)):
+                continue  # sent; or it goes out as it is, with this post in its story line
             if store.muted(m.rule, p.post.channel_id, at):
                 continue  # this channel is muted too
             if store.deliveries(alert_id) and not (state == "muted" and forget_unsent(store, alert_id)):
                 continue  # a send of the alert is under way, or went out in part
             if not store.reaim_alert(alert_id, p.post, was=state, now=at):
                 continue
-            log.info("alert %d (%s, story %d) was held by a mute: it now alerts for post %d of channel %d",
-                     alert_id, m.rule, p.story_id, p.post.message_id, p.post.channel_id)
+            if alert_id in p.update_ids:  # (the pipeline queued an update of the replay's alert: it goes out whole)
+                p.update_ids.remove(alert_id)
+            log.info("alert %d (%s, story %d) was %s: it now alerts for post %d of channel %d", alert_id, m.rule,
+                     p.story_id, "a replay's" if theirs else "held by a mute", p.post.message_id, p.post.channel_id)
             p.alert_ids.append(alert_id)
             out.append(alert_id)
     return out

@@ -669,11 +669,11 @@ class Store:
                     out.append(int(alert_id))
         return out
 
-    def story_alert(self, story_id: int, rule: str) -> tuple[int, str, tuple[int, int]] | None:
-        """The alert of a story for a rule: (id, state, the key of the post it is aimed at)."""
-        row = self.db.execute("SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ? AND rule = ?",
+    def story_alert(self, story_id: int, rule: str) -> tuple[int, str, tuple[int, int], str] | None:
+        """The alert of a story for a rule: (id, state, the key of the post it is aimed at, owner)."""
+        row = self.db.execute("SELECT id, state, channel_id, message_id, owner FROM alerts WHERE story_id = ? AND rule = ?",
                               [story_id, rule]).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), (int(row[2]), int(row[3])))
+        return None if row is None else (int(row[0]), str(row[1]), (int(row[2]), int(row[3])), str(row[4]))
 
     def reaim_alert(self, alert_id: int, post: Post, *, was: str, now: str) -> bool:
         """Aim an alert still in state `was` at another post of its story and queue it afresh (a mute
