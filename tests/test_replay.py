@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from bot.alert.outbox import deliver_queued
 from bot.cli import cli
 from bot.match.matcher import Matcher
 from bot.match.rules import load_rules
@@ -295,6 +296,30 @@ def test_the_summary_counts_the_updates_and_earlier_alerts_it_shows(tmp_path: Pa
     assert r.exit_code == 0 and alert_blocks(r) == 1, r.output
     assert summary(r)["new alerts"] == "0" and "from earlier runs  1 (queued, not shown until now)" in r.stdout
 
+
+
+def test_an_alert_the_live_service_takes_over_while_a_replay_shows_it_stays_queued_for_the_chat(tmp_path: Path) -> None:
+    """A replay reads its queue, then the live service takes a queued alert over (a watched channel
+    reported the replayed story live) before the replay marks it shown: it stays the service's and
+    queued, so the chat still gets it (the terminal showed it too; nothing is lost)."""
+    db = tmp_path / "s.db"
+    store = Store(db, owner=REPLAY)
+    list(Pipeline(store, Matcher(load_rules(RULES))).process([Post(900, 1, datetime(2026, 11, 25, tzinfo=timezone.utc), HIT_TEXT)]))
+    live = Store(db)  # the service's connection
+
+    class TakenOverWhileShown:
+        shown: list[int] = []
+
+        def send(self, alert: Any) -> None:
+            self.shown.append(alert.id)
+            live.db.execute("UPDATE alerts SET owner = 'live', state = 'queued' WHERE id = ?", [alert.id])
+
+    sink = TakenOverWhileShown()
+    assert deliver_queued(store, sink) == 1 and len(sink.shown) == 1
+    assert [int(r["id"]) for r in live.queued_alerts()] == sink.shown  # type: ignore[arg-type]
+    assert store.queued_alerts() == []
+    store.close()
+    live.close()
 
 @pytest.mark.parametrize("db, says", [
     ("", "--db: empty path"),

@@ -161,15 +161,16 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
 
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None) -> int:
     """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
-    marking each sent; returns how many were sent."""
+    marking each sent; returns how many were sent. An alert the live service takes over meanwhile
+    (a replayed story a watched channel reports live) stays queued for it: shown here too, never lost."""
     sent = 0
     for row in store.queued_alerts():
         alert = load_alert(store, int(row["id"]), titles, update=row["state"] == "update_queued")  # type: ignore[arg-type]
         if alert is None:
-            store.mark_alert(int(row["id"]), "failed", error="post no longer stored")  # type: ignore[arg-type]
+            store.mark_alert(int(row["id"]), "failed", mine=True, error="post no longer stored")  # type: ignore[arg-type]
             continue
         sink.send(alert)
-        store.mark_alert(alert.id, "sent", sent_at=utcnow())
+        store.mark_alert(alert.id, "sent", mine=True, sent_at=utcnow())
         sent += 1
     return sent
 

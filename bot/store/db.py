@@ -692,11 +692,14 @@ class Store:
                               "AND channel_id = ? AND message_id = ?", [now, reason, alert_id, *post])
         return bool(cur.rowcount)
 
-    def mark_alert(self, alert_id: int, state: str, **fields: object) -> None:
+    def mark_alert(self, alert_id: int, state: str, *, mine: bool = False, **fields: object) -> None:
+        """Set the alert's state (and `fields`); with `mine`, only while this connection's owner holds
+        it (the live service may take a replayed story's alert over between a read and this write)."""
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(
-            f"UPDATE alerts SET state = ?, updated_at = ?{', ' + sets if sets else ''} WHERE id = ?",
-            [state, utcnow(), *fields.values(), alert_id],
+            f"UPDATE alerts SET state = ?, updated_at = ?{', ' + sets if sets else ''} WHERE id = ?"
+            + " AND owner = ?" * mine,
+            [state, utcnow(), *fields.values(), alert_id, *[self.owner] * mine],
         )
 
     def queued_alerts(self, now: str | None = None, latest: str | None = None) -> list[dict[str, object]]:
