@@ -96,4 +96,4 @@ def test_an_alert_another_program_queued_between_two_batches_is_updated_when_the
         grown = list(pipeline.process([Post(779, 9, AT + timedelta(minutes=3), "Пожар на складе потушили", "Baza",
                                             forward_channel_id=777, forward_post_id=1)]))
     assert grown[0].story_id == story and grown[0].update_ids == [alert]
-    assert store.story_alert(story, "manual") == (alert, "update_queued", (777, 1))
+    assert store.story_alert(story, "manual") == (alert, "update_queued", (777, 1), "live")
