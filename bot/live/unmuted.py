@@ -16,7 +16,8 @@ from datetime import datetime
 
 from ..pipeline import Processed
 from ..store.db import Store, iso
-from ..store.deliveries import forget_unsent
+from ..store.deliveries import went_out
+from .resolve import BACKFILL_ALERTS
 
 __all__ = ["rearm_muted"]
 
@@ -29,7 +30,8 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
     queued for a post of a muted channel) or a replay raised (in any state: the chat never had it),
     with its own channel not muted: the alert is aimed at that post and queued, for this store's
     owner; its id is added to the post's `alert_ids`. Posts older than `alert_after` (a backfill's,
-    a seeded channel's, a long downtime's) raise nothing, as in the pipeline. Call it inside the
+    a seeded channel's, a long downtime's) raise nothing, as in the pipeline, nor do posts over a day
+    old (`BACKFILL_ALERTS`): an edit of one is no new report, and its story's alert may be muted as old news. Call it inside the
     transaction that stores the posts (`Pipeline.process(in_batch=...)`), so a crash cannot store a
     post and lose its alert. Returns the alerts queued again."""
     at = iso(now) or ""
@@ -37,8 +39,8 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
     for p in processed:
         if p.status not in ("new", "edited") or not p.matches or p.story_id is None:
             continue
-        if alert_after is not None and p.post.date < alert_after:
-            continue
+        if alert_after is not None and p.post.date < alert_after or p.post.date < now - BACKFILL_ALERTS:
+            continue  # (a post over a day old is no news, whatever brings it: an edit of a recovered one)
         for m in p.matches:
             held = store.story_alert(p.story_id, m.rule)
             if held is None or held[2] == p.post.key:
@@ -49,8 +51,10 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
                 continue  # sent; or it goes out as it is, with this post in its story line
             if store.muted(m.rule, p.post.channel_id, at):
                 continue  # this channel is muted too
-            if store.deliveries(alert_id) and not (state == "muted" and forget_unsent(store, alert_id)):
+            if store.deliveries(alert_id) and (state != "muted" or went_out(store, alert_id)):
                 continue  # a send of the alert is under way, or went out in part
+            # (a muted one only planned goes out under its planned random_ids: if that send did reach
+            # the chat before a crash, Telegram drops the copy and the sender finds the one it has)
             if not store.reaim_alert(alert_id, p.post, was=state, now=at):
                 continue
             if alert_id in p.update_ids:  # (the pipeline queued an update of the replay's alert: it goes out whole)

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from .db import Store
 
 __all__ = ["DELETED_PART", "DIGEST_ITEM", "DIGEST_PART", "RESTORED_PART", "DigestItem", "digest_items_shown", "digest_notices_due",
-           "forget_told", "forget_unsent", "give_back_digest", "mark_digest_sent", "new_digest", "record_digest_items",
-           "retry_held", "shown_in_every_chat", "unsent_digests"]
+           "forget_told", "give_back_digest", "mark_digest_sent", "new_digest", "record_digest_items",
+           "retry_held", "shown_in_every_chat", "unsent_digests", "went_out"]
 
 # `deliveries.part` beside an alert's own message parts (0, 1, ...):
 # The row (alert, chat, DELETED_PART) records that the chat was told its alert's post was deleted:
@@ -38,15 +38,11 @@ def retry_held(store: Store, error: str) -> None:
                      [error])
 
 
-def forget_unsent(store: Store, alert_id: int) -> bool:
-    """Drop the random_ids planned for an alert none of whose messages went out (a flood wait held
-    its first send), so that, aimed at another post, it goes out under new ones: Telegram keeps the
-    first text sent under a random_id. False, nothing dropped, when a part of it went out."""
-    if store.db.execute("SELECT 1 FROM deliveries WHERE alert_id = ? AND (sent_at IS NOT NULL OR message_id IS NOT NULL)",
-                        [alert_id]).fetchone():
-        return False
-    store.db.execute("DELETE FROM deliveries WHERE alert_id = ?", [alert_id])
-    return True
+def went_out(store: Store, alert_id: int) -> bool:
+    """A part of the alert is recorded as sent. A part only planned (its random_id stored before the
+    first attempt) may still have reached the chat: a crash between the send and this record."""
+    return store.db.execute("SELECT 1 FROM deliveries WHERE alert_id = ? AND (sent_at IS NOT NULL OR message_id IS NOT NULL)",
+                            [alert_id]).fetchone() is not None
 
 
 def forget_told(store: Store, alert_id: int, chat: str) -> None:
