@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -122,3 +122,23 @@ def hold(monkeypatch: Any, module: Any, name: str) -> Held:
 
     monkeypatch.setattr(module, name, held)
     return h
+
+
+@contextlib.contextmanager
+def history_flooded(fake: FakeTelegram, channel: int, seconds: int = 3600) -> Iterator[None]:
+    """While held, reading `channel`'s history asks for a flood wait of `seconds` (the other channels
+    are served): a start-up read cut short there."""
+    from .fake_telegram import RpcFail
+
+    served = fake._on_GetHistoryRequest
+
+    def flooded(account: int, r: Any) -> Any:
+        if r.peer.channel_id == channel:
+            raise RpcFail(420, f"FLOOD_WAIT_{seconds}")
+        return served(account, r)
+
+    fake._on_GetHistoryRequest = flooded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        fake._on_GetHistoryRequest = served  # type: ignore[method-assign]

@@ -239,26 +239,33 @@ def test_a_long_flood_wait_pauses_delivery_then_delivers_once(fake: FakeTelegram
     run(go())
 
 
+async def killed_after_a_send(fake: FakeTelegram, tmp_path: Path, **start_kw: Any) -> None:
+    """Mash's desertion alerts, and the process is killed after Telegram took the message but before
+    the store recorded it (its random_id planned, sent_at empty). Mash is polled: the post arrives
+    through reconcile, in this task."""
+    channels(fake, mash_joined=False)
+    service = await start(fake, tmp_path, **start_kw)
+    store = service.store
+    real = store.mark_delivered
+
+    def crash(*a: Any, **kw: Any) -> None:
+        raise Killed("killed after the send")
+
+    store.mark_delivered = crash  # type: ignore[method-assign]
+    try:
+        fake.publish(MASH, DESERTION)
+        with pytest.raises(Killed):
+            await service.ingest.reconcile()
+        assert len(alerts(fake)) == 1  # it reached the chat, but the store never heard
+    finally:
+        store.mark_delivered = real  # type: ignore[method-assign]
+        await stop_service(service)
+
+
 def test_a_crash_between_send_and_marking_sent_shows_no_second_copy(fake: FakeTelegram, tmp_path: Path,
                                                                     telethon_sleeps: Any) -> None:
     async def go() -> None:
-        channels(fake, mash_joined=False)  # polled: the post arrives through reconcile, in this task
-        service = await start(fake, tmp_path)
-        store = service.store
-        real = store.mark_delivered
-
-        def crash(*a: Any, **kw: Any) -> None:
-            raise Killed("killed after the send")
-
-        store.mark_delivered = crash  # type: ignore[method-assign]
-        try:
-            fake.publish(MASH, DESERTION)
-            with pytest.raises(Killed):
-                await service.ingest.reconcile()
-            assert len(alerts(fake)) == 1  # it reached the chat, but the store never heard
-        finally:
-            store.mark_delivered = real  # type: ignore[method-assign]
-            await stop_service(service)
+        await killed_after_a_send(fake, tmp_path)
         service = await start(fake, tmp_path)  # the restart retries with the stored random_id
         try:
             await service.sender.deliver()

@@ -13,11 +13,22 @@ from bot.cli import cli
 from bot.store.db import iso
 
 from .fake_telegram import FakeTelegram, eventually
+from .telegram_fixtures import history_flooded
 from .test_live import DESERTION, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, notices, run, running
 
 OLD_LOCKDOWN = "Район оцеплен, жителей эвакуируют из-за подозрительного предмета"
 FRESH = "Срочник сбежал из части с автоматом"
 
+
+
+async def last_ran(fake: FakeTelegram, tmp_path: Path, at: datetime) -> None:
+    """A run that read SHOT, Mash and Топор, last known running at `at` (the fake's clock cannot
+    stop for a week: the mark is set back)."""
+    async with running(fake, tmp_path) as service:
+        for c in (SHOT, MASH, TOPOR):
+            fake.publish(c, NEUTRAL, date=at - timedelta(days=1))
+        await service.poll()
+        service.store.set_meta("live_alive_at", iso(at) or "")
 
 def test_a_week_down_alerts_only_the_last_days_posts_and_the_line_names_the_older_matches(fake: FakeTelegram,
                                                                                           tmp_path: Path) -> None:
@@ -29,11 +40,7 @@ def test_a_week_down_alerts_only_the_last_days_posts_and_the_line_names_the_olde
 
     async def go() -> None:
         channels(fake, mash_joined=False)
-        async with running(fake, tmp_path) as service:
-            for c in (SHOT, MASH, TOPOR):
-                fake.publish(c, NEUTRAL, date=week_ago - timedelta(days=1))
-            await service.poll()
-            service.store.set_meta("live_alive_at", iso(week_ago) or "")  # (the fake's clock cannot stop for a week)
+        await last_ran(fake, tmp_path, week_ago)
         now = datetime.now(timezone.utc)
         fake.publish(SHOT, DESERTION, date=now - timedelta(days=6))
         fake.publish(MASH, OLD_LOCKDOWN, date=now - timedelta(days=3))
@@ -60,33 +67,19 @@ def test_a_restart_before_the_start_up_read_finishes_still_tells_the_whole_downt
     then an hour's flood wait stops it at Топор, and tgwatch is restarted before it finishes: the
     start that finishes tells the whole downtime, the old match included, once; the next start
     tells nothing."""
-    from .fake_telegram import RpcFail
-
     week_ago = datetime.now(timezone.utc) - timedelta(days=7)
 
     async def go() -> None:
         for c, name in ((SHOT, "shot_shot"), (MASH, "mash"), (TOPOR, "topor")):
             fake.add_channel(c, name, name, joined=False)
-        async with running(fake, tmp_path) as service:
-            for c in (SHOT, MASH, TOPOR):
-                fake.publish(c, NEUTRAL, date=week_ago - timedelta(days=1))
-            await service.poll()
-            service.store.set_meta("live_alive_at", iso(week_ago) or "")
+        await last_ran(fake, tmp_path, week_ago)
         now = datetime.now(timezone.utc)
         fake.publish(SHOT, DESERTION, date=now - timedelta(days=6))
         fake.publish(MASH, NEUTRAL + " (1)", date=now - timedelta(hours=2))
         fake.publish(TOPOR, FRESH, date=now - timedelta(hours=1))
-        served = fake._on_GetHistoryRequest
-
-        def topor_flooded(account: int, r: object) -> object:
-            if r.peer.channel_id == TOPOR:  # type: ignore[attr-defined]
-                raise RpcFail(420, "FLOOD_WAIT_3600")
-            return served(account, r)
-
-        fake._on_GetHistoryRequest = topor_flooded  # type: ignore[method-assign]
-        async with running(fake, tmp_path) as service:
-            assert service.store.count("posts") == 5 and not service.ingest.complete
-        fake._on_GetHistoryRequest = served  # type: ignore[method-assign]
+        with history_flooded(fake, TOPOR):
+            async with running(fake, tmp_path) as service:
+                assert service.store.count("posts") == 5 and not service.ingest.complete
         async with running(fake, tmp_path) as service:
             assert service.store.count("posts") == 6
             await service.sender.deliver()

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.store.db import iso
 
 from .fake_telegram import FakeTelegram, eventually
+from .telegram_fixtures import history_flooded
 from .test_live import DESERTION, MASH, NEUTRAL, ROOT, SHOT, TOPOR, alerts, channels, notices, run, running
 
 
@@ -103,19 +104,10 @@ def test_recovered_counts_the_posts_a_cut_short_start_stored_when_a_restart_come
         fake.publish(SHOT, NEUTRAL + " (2)")
         fake.publish(MASH, NEUTRAL + " (3)")
         fake.publish(TOPOR, NEUTRAL + " (4)")
-        served = fake._on_GetHistoryRequest
-
-        def topor_flooded(account: int, r: object) -> object:
-            if r.peer.channel_id == TOPOR:  # type: ignore[attr-defined]
-                from .fake_telegram import RpcFail
-                raise RpcFail(420, "FLOOD_WAIT_3000")
-            return served(account, r)
-
-        fake._on_GetHistoryRequest = topor_flooded  # type: ignore[method-assign]
-        async with running(fake, tmp_path) as service:
-            assert service.store.count("posts") == 6 and not service.ingest.complete
-            assert not [n for n in notices(fake) if "recovered" in n]  # told once the read finishes
-        fake._on_GetHistoryRequest = served  # type: ignore[method-assign]
+        with history_flooded(fake, TOPOR, 3000):
+            async with running(fake, tmp_path) as service:
+                assert service.store.count("posts") == 6 and not service.ingest.complete
+                assert not [n for n in notices(fake) if "recovered" in n]  # told once the read finishes
         async with running(fake, tmp_path) as service:
             assert service.store.count("posts") == 7
             told = [n for n in notices(fake) if "recovered" in n]

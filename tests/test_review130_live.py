@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bot.store.db import iso
 
 from .fake_telegram import FakeTelegram, eventually
-from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, run, running
+from .test_live_downtime import last_ran
+from .test_live import DESERTION, DESERTION_2, MASH, SHOT, alerts, channels, run, running
 
 
 def test_an_edit_of_a_days_old_recovered_post_does_not_alert_its_old_story_as_news(fake: FakeTelegram,
@@ -22,11 +22,7 @@ def test_an_edit_of_a_days_old_recovered_post_does_not_alert_its_old_story_as_ne
 
     async def go() -> None:
         channels(fake, mash_joined=False)
-        async with running(fake, tmp_path) as service:
-            for c in (SHOT, MASH, TOPOR):
-                fake.publish(c, NEUTRAL, date=week_ago - timedelta(days=1))
-            await service.poll()
-            service.store.set_meta("live_alive_at", iso(week_ago) or "")
+        await last_ran(fake, tmp_path, week_ago)
         now = datetime.now(timezone.utc)
         fake.publish(SHOT, DESERTION, date=now - timedelta(days=6))
         mash_id = fake.publish(MASH, DESERTION_2, date=now - timedelta(days=6) + timedelta(hours=1))
@@ -55,29 +51,11 @@ def test_an_alert_that_reached_the_chat_before_a_crash_is_not_sent_again_after_a
     as «rule switched off». The rule comes back on and SHOT reports the same story: the chat already
     has the story's alert, so it must not get a second one. Reviewed, the re-arm took the planned
     random_id for an unsent one, dropped it, and the story was alerted a second time."""
-    import pytest
-
-    from .test_live import Killed, start, stop_service
+    from .test_live import killed_after_a_send
     from .test_live_rule_off import rules
 
     async def go() -> None:
-        channels(fake, mash_joined=False)  # Mash polled: its alert is sent inside reconcile, in this task
-        service = await start(fake, tmp_path, rules=rules(tmp_path))
-        store = service.store
-        real = store.mark_delivered
-
-        def crash(*a: object, **kw: object) -> None:
-            raise Killed("killed after the send")
-
-        store.mark_delivered = crash  # type: ignore[method-assign]
-        try:
-            fake.publish(MASH, DESERTION)
-            with pytest.raises(Killed):
-                await service.ingest.reconcile()
-            assert len(alerts(fake)) == 1  # it reached the chat, the store never heard
-        finally:
-            store.mark_delivered = real  # type: ignore[method-assign]
-            await stop_service(service)
+        await killed_after_a_send(fake, tmp_path, rules=rules(tmp_path))
         rules(tmp_path, extra="enabled = false\n")
         async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
             await service.rules_caught_up()
