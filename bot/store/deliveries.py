@@ -114,14 +114,11 @@ def digest_notices_due(store: Store) -> tuple[list[dict[str, object]], list[dict
 
 
 def shown_in_every_chat(store: Store, alert_ids: Sequence[int], chats: Sequence[str]) -> set[int]:
-    """The alerts whose digest item is recorded as shown in each of `chats`."""
+    """The alerts whose digest item is recorded as shown in each of `chats` (`digest_items_shown`)."""
     if not alert_ids or not chats:
         return set()
-    rows = store.db.execute(
-        f"SELECT alert_id FROM deliveries WHERE part = ? AND alert_id IN ({','.join('?' * len(alert_ids))}) "
-        f"AND chat IN ({','.join('?' * len(chats))}) GROUP BY alert_id HAVING count(DISTINCT chat) = ?",
-        [DIGEST_PART, *alert_ids, *chats, len(set(chats))])
-    return {int(r[0]) for r in rows}
+    shown = digest_items_shown(store, alert_ids)
+    return set.intersection(*(shown.get(chat, set()) for chat in set(chats)))
 
 
 def digest_items_shown(store: Store, alert_ids: Sequence[int]) -> dict[str, set[int]]:
