@@ -69,10 +69,26 @@ def test_search_on_the_command_line_takes_a_word_with_a_minus(store: Store) -> N
     ("дезертир OR часть", "has no OR or NEAR"),
     ("OR", "has no OR or NEAR"),
     ("дезертир NEAR/3 часть", "has no OR or NEAR"),
+    ("дезертир -дезертир", "'дезертир' is both asked for and left out"),  # found nothing, said nothing
+    ("дезертира NOT дезертир", "'дезертир' is both asked for and left out"),  # «дезертира» starts with it
+    ('"воинская часть" -"воинская часть"', "'воинская часть' is both asked for and left out"),
 ])
 def test_an_operator_search_has_not_or_only_left_out_words_is_one_error_line(store: Store, query: str, said: str) -> None:
     code, out, err = search(store, *query.split())
     assert code == 2 and not out and err.startswith("error: ") and err.count("\n") == 1 and said in err, err
+
+
+def test_a_left_out_word_longer_than_a_wanted_one_is_no_clash() -> None:
+    """`дезертир -дезертира` may still find «дезертирство»: searched, not refused."""
+    assert fts_query("дезертир -дезертира").expression
+    assert fts_query("СОЧ -СОЧИ").expression  # an abbreviation is that word whole: «сочи» is another
+
+
+def test_a_left_out_word_starting_with_h_is_a_word_not_the_help(store: Store) -> None:
+    """click read `-hezbollah` as `-h` and printed the help; a bare `-h` still asks for it."""
+    code, out, err = search(store, "дезертир", "-hezbollah")
+    assert code == 0 and "Usage" not in out and "4 posts found" in err, (out, err)
+    assert "Usage: " in CliRunner().invoke(cli, ["search", "-h"]).stdout
 
 
 def test_a_lone_or_is_refused_not_found_in_a_link(store: Store) -> None:

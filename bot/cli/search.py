@@ -60,7 +60,15 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
     return t.append_text(body)
 
 
-@click.command(context_settings={"ignore_unknown_options": True})  # `search дезертир -часть`: a word left out
+class _Words(click.Command):
+    """A command whose arguments are search words: `-часть` and `-hezbollah` are words left out, so
+    only `--help` and a bare `-h` ask for the help (click would read `-hezbollah` as `-h`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, ["--help" if a == "-h" else a for a in args])
+
+
+@click.command(cls=_Words, context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("words", nargs=-1, required=True)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to search.")
 @click.option("--channel", "channels", multiple=True, metavar="C",

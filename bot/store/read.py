@@ -449,6 +449,16 @@ def _query_pieces(text: str) -> _Pieces:
     return out
 
 
+def _left_out_wanted(p: _Pieces) -> str | None:
+    """A piece the search both asks for and leaves out (`дезертир -дезертир`, or `-дезертир` with
+    `дезертира`, which starts with it), as typed; None when there is none."""
+    for u in p.unwanted:
+        for w in p.wanted:
+            if u == w or (isinstance(u, str) and isinstance(w, str) and u not in p.exact and w.startswith(u)):
+                return " ".join(u) if isinstance(u, tuple) else str(u)
+    return None
+
+
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -488,6 +498,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
         raise SearchError(f"nothing to search for in {text!r}: " + (
             "it has no words" if not p.unwanted else
             "every word in it is left out (-word, NOT word); give a word the posts must have, as in дезертир -часть"))
+    if clash := _left_out_wanted(p):
+        raise SearchError(f"{clash!r} is both asked for and left out, so no post can be found: drop one of them")
     exact = p.exact | {twins[w] for w in p.exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
     morph = (morphology or default_morphology()) if forms else None
     q = _expression(p.wanted, exact, twins, morph)
