@@ -294,3 +294,14 @@ def test_a_rule_file_that_is_not_read_is_named(tmp_path: Path, name: str) -> Non
     r = run("rules", "check", folder)
     assert "Traceback" not in r.output
     assert Path(name).name in r.output, r.output
+
+
+
+
+def test_the_chat_rules_list_names_a_rule_file_that_is_not_read(sample: Sample, rules: Path) -> None:  # noqa: F811
+    """`rules check` named `drones.toml.txt`, but `/rules` in the chat, where analysts look at what
+    runs, listed the shipped rules and said nothing: the drones rule silently never ran there."""
+    (rules / "drones.toml.txt").write_text('[[rule]]\nname = "drones"\nquery = "дрон"\n', encoding="utf-8")
+    reply = ask(chat(sample.db, rules), "/rules").html
+    assert "drones.toml.txt" in reply and "rename it to drones.toml" in reply, reply
+    assert str(rules) not in reply  # the file by its name, not the server's path

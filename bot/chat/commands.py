@@ -276,7 +276,7 @@ class Commands:
             mute = f", muted until {local_time(muted, self.config.zone)}" if muted else ""
             lines.append(f"• <b>{html.escape(r.name)}</b> [{r.severity}, {state}{mute}]: {hits.get(r.name, 0)}. "
                          f"{html.escape(r.title)}")
-        for e in self.rulebook.ruleset.errors:
+        for e in [*self.rulebook.ruleset.errors, *self.rulebook.ruleset.unread]:  # a file not read: its rules never run
             lines.append(f"⚠️ {html.escape(e.brief())}")
         lines += self._channel_mutes(now)
         return Reply("\n".join(lines))

@@ -342,7 +342,8 @@ def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -
             out.failed.setdefault(name, e)
     if not texts and not read_errors:
         out.errors.append(RuleError(str(folder), 0, 0, "no *.toml rule files here"))
-    out.warnings.extend(unread_files(folder))
+    out.unread = unread_files(folder)
+    out.warnings.extend(out.unread)
     return out
 
 

@@ -120,6 +120,7 @@ class RuleSet:
     errors: list[RuleError] = field(default_factory=list)
     warnings: list[RuleError] = field(default_factory=list)
     failed: dict[str, RuleError] = field(default_factory=dict)  # a rule out of use for an error: its first one
+    unread: list[RuleError] = field(default_factory=list)  # files that look like rule files but are not read (among `warnings`)
 
     def get(self, name: str) -> Rule | None:
         """The rule in use NAME names, in any case (names are lower case; a phone capitalises)."""
@@ -660,5 +661,6 @@ def load_rules(path: str | Path) -> RuleSet:
         out.errors.extend(sorted(errors, key=lambda e: (e.line, e.col)))
     if path.is_dir() and not rule_files(path):
         out.errors.append(RuleError(str(path), 0, 0, "no *.toml rule files here"))
-    out.warnings.extend(unread_files(path))
+    out.unread = unread_files(path)
+    out.warnings.extend(out.unread)
     return out
