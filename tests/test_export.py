@@ -212,6 +212,22 @@ def test_xlsx(sample: Sample, tmp_path: Path) -> None:
     assert by_key[(KUBAN, 502)]["text"].startswith("Ёлку")
 
 
+def test_xlsx_needs_no_temporary_folder_and_leaves_nothing_beside_it(sample: Sample, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workbook's row files went to $TMPDIR: a full /tmp failed the export with an error that
+    blamed the output file, and left a row file behind. They go beside the workbook now, and go."""
+    import tempfile
+
+    unusable = tmp_path / "tmp-is-a-file"
+    unusable.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(unusable))  # every mkstemp() in $TMPDIR fails
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = run("export", "--db", sample.db, "--format", "xlsx", "-o", folder / "all.xlsx", "--all-posts")
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in folder.iterdir()] == ["all.xlsx"]
+
+
 def test_xlsx_keeps_an_id_past_excels_15_digits_whole(tmp_path: Path) -> None:
     """Excel holds 15 digits of a number: a larger id (JSON Lines may carry any 64-bit one) is
     written as text, not as 9.22337203685478E+18; a Telegram-sized id stays a number."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
@@ -128,9 +129,24 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, cut: Counter[st
     """Rows as an Excel workbook written in constant memory: bold frozen header, sized columns,
     dates as UTC date cells; a new sheet starts when one is full. Returns how many rows; a cell
     too long for Excel is cut with a marker (`fit_cell`) and counted by column in `cut`."""
+    with _scratch_beside(Path(path)) as scratch:
+        return _write_xlsx(rows, path, scratch, cut)
+
+
+def _scratch_beside(path: Path) -> tempfile.TemporaryDirectory[str]:
+    """A folder for the workbook's row files beside `path`, on the disk the workbook goes to (a
+    full or missing $TMPDIR then fails nothing, and is never blamed on the output file); removed
+    afterwards, whatever happens. $TMPDIR's only where that folder cannot take one (`/dev/…`)."""
+    try:
+        return tempfile.TemporaryDirectory(prefix=".tgwatch-xlsx-", dir=path.parent)
+    except OSError:
+        return tempfile.TemporaryDirectory(prefix="tgwatch-xlsx-")
+
+
+def _write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, scratch: str, cut: Counter[str] | None) -> int:
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False, "tmpdir": scratch,
                                          "strings_to_urls": False, "strings_to_numbers": False})
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     top = wb.add_format({"valign": "top"})
