@@ -62,3 +62,27 @@ def test_the_group_gets_the_digests_it_missed_in_order_once_it_works_and_me_neve
             await ticks(service, clocks, 4, seconds=600)
             assert len(shown(fake, group=True)) == 2  # once
     run(go())
+
+
+def test_status_and_digest_name_the_alert_chat_that_cannot_be_written_to(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The account was removed from the group: /digest answered «A digest is waiting to be sent
+    (Telegram asked to wait, or an alert chat cannot be written to)» though Saved Messages had it,
+    and /status listed no problem at all, while every alert for the group was held."""
+    from bot.chat.commands import Caller
+    rules = low_rules(tmp_path)
+
+    async def go() -> None:
+        channels(fake)
+        fake.add_chat(GROUP, "Analysts")
+        async with running(fake, tmp_path, rules=rules, chats=("me", -GROUP)) as service:
+            clocks = Clocks(service)
+            refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat), 403, "CHAT_WRITE_FORBIDDEN")
+            fake.publish(SHOT, MOSCOW)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            clocks.tick(3600)
+            reply = await service.commands.handle("/digest", Caller(1, "Analyst"))
+            assert reply is not None and shown(fake, group=False) == ["Москв"]
+            assert f"went to the alert chats that can be written to; {-GROUP} (CHAT_WRITE_FORBIDDEN)" in reply.html, reply.html
+            status = service.status_text(clocks.wall)
+            assert f"alert chat {-GROUP} cannot be written to (CHAT_WRITE_FORBIDDEN)" in status, status
+    run(go())

@@ -161,12 +161,14 @@ class Commands:
                  matcher: Callable[[], Matcher], on_rules_changed: Callable[[], object],
                  status: Callable[[datetime], str], digest: Callable[[datetime], Awaitable[int]],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 bot_username: str | None = None) -> None:
+                 bot_username: str | None = None, chats_down: Callable[[], dict[str, str]] = dict) -> None:
         """`bot_username`: the bot's own @username, so /cmd@ourbot is answered and /cmd@otherbot is
         not. Unknown (None, as in library use), every /cmd@name is taken as another bot's and
         ignored: acting on a command meant for another bot (a mute, a rule file rewritten) is
-        worse than an analyst resending /cmd without the suffix. The chat glue sets it from get_me()."""
+        worse than an analyst resending /cmd without the suffix. The chat glue sets it from get_me().
+        `chats_down`: the alert chats that cannot be written to now, with why (the sender's)."""
         self.bot_username = bot_username
+        self.chats_down = chats_down
         self.store = store
         self.rulebook = rulebook
         self.config = config
@@ -512,6 +514,10 @@ class Commands:
             return Reply(f"Digest sent to the alert chat{'s' * (chats != 1)}: {n} low-priority "
                          f"stor{'y' if n == 1 else 'ies'}.")
         if self.store.digests_waiting():  # collected, not sent: a flood wait or an unreachable chat holds it
+            if down := self.chats_down():  # the other chats have it: say which one waits, and why
+                held = ", ".join(f"{chat} ({why})" for chat, why in down.items())
+                return Reply(html.escape(f"The digest went to the alert chats that can be written to; {held} "
+                                         f"cannot be written to and gets it as soon as it can."))
             return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
                          "written to); it goes out as soon as it can.")
         return Reply("Nothing waiting for the digest.")

@@ -297,6 +297,11 @@ class Sender:
             log.warning("chat %s cannot be written to (%s): alerts for it stay queued and are retried "
                         "at least every %d min until it works", chat, telegram_code(e), MAX_RETRY_DELAY // 60)
 
+    def chats_down(self) -> dict[str, str]:
+        """The alert chats that cannot be written to now, each with Telegram's reason: their alerts
+        and digests are held and retried (/status and /digest say so)."""
+        return dict(self._unreachable)
+
     def _chat_works(self, chat: str) -> None:
         if chat in self._unreachable:
             why = self._unreachable.pop(chat)

@@ -115,7 +115,7 @@ class Service:
                              on_read_through=self._read_through, clock=clock)
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
-                                 digest=self.sender.send_digest, clock=clock)
+                                 digest=self.sender.send_digest, chats_down=self.sender.chats_down, clock=clock)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
         if self.chat is not None:
             self.sender.on_migrated = self.chat.allow  # an alert chat upgraded to a supergroup
@@ -391,6 +391,8 @@ class Service:
         # the channels the last poll could not read or store (a flood wait, the database locked)
         failing = [cid for cid in self.ingest.failing if cid in self.ingest.watched]
         errors += [self.ingest.failing[cid] for cid in failing]
+        errors += [f"alert chat {chat} cannot be written to ({why}): its alerts are held and retried until it can"
+                   for chat, why in self.sender.chats_down().items()]
         return status_text(self.store, now=now, errors=errors, behind=self.ingest.not_stored(), failing=failing,
                            tz=self.config.zone, watched=set(self.ingest.watched))
 
