@@ -99,6 +99,23 @@ def test_a_lone_or_is_refused_not_found_in_a_link(store: Store) -> None:
     assert found(store, "or") == [7]  # (the word as a prefix: «org»; the search index holds links' words)
 
 
+@pytest.mark.parametrize("query, ids", [("example.org", [7]), ("https://example.org/news", [7]),
+                                         ("example.com", []), ("дезертир -example.org", [1, 2, 3, 4])])
+def test_a_domain_or_a_link_is_searched_as_its_words_in_a_row(store: Store, query: str, ids: list[int]) -> None:
+    """`search rbc.ru` (who links where: an analyst's everyday question) was refused with «nothing to
+    search for in 'rbc.ru': it has no words»: a link's words are left out of a query as of a post."""
+    assert found(store, query) == ids
+
+
+def test_a_post_found_by_a_word_of_its_link_says_so(store: Store, commands: Commands) -> None:  # noqa: F811
+    """`search example` listed the post with nothing highlighted and no `matched:` line, as if it had
+    been found for nothing: its word is in the link, which is searched but never highlighted."""
+    code, out, err = search(store, "example")
+    assert code == 0 and "found in a link of the post" in out and "1 post found" in err, (out, err)
+    assert "found in a link" not in search(store, "дезертир")[1]
+    assert "found in a link of the post" in unescape(ask(commands, "/search example.org").html)
+
+
 def test_the_chat_says_what_the_command_line_says(commands: Commands) -> None:  # noqa: F811
     for text, said in [("/search дезертир OR часть", "has no OR or NEAR"), ("/search -часть", "left out"),
                        ("/search " + " ".join(f"слово{i}" for i in range(17)), "at most 16")]:

@@ -34,7 +34,7 @@ from ..store.counts import rule_hits, story_counts
 from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
 from ..post import link_channel
-from ..store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
+from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
                           search_posts, story_detail, top_stories)
 
 T = TypeVar("T")
@@ -469,7 +469,8 @@ class Commands:
             window, spans, _ = snippet(h.text, list(h.spans), width=240)
             gone = f" · 🗑 deleted by the channel {local_time(h.deleted_at, self.config.zone)}" if h.deleted_at else ""
             lines.append(f'\n• <a href="{html.escape(h.link, quote=True)}">{html.escape(h.channel_title)}</a> · '
-                         f"{local_time(h.date, self.config.zone)}{gone}\n{bold_spans(window, spans)}")
+                         f"{local_time(h.date, self.config.zone)}{gone}\n{bold_spans(window, spans)}"
+                         + (f"\n<i>({IN_LINKS})</i>" if h.in_links_only else ""))
         if len(hits) > SEARCH_SHOWN:
             lines.append("\n<i>tgwatch search on the command line shows more (--limit).</i>")
         return Reply("\n".join(lines))

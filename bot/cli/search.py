@@ -9,7 +9,7 @@ import click
 from rich.text import Text
 
 from ..alert.outbox import snippet
-from ..store.read import SearchError, SearchHit, count_search, search_posts
+from ..store.read import IN_LINKS, SearchError, SearchHit, count_search, search_posts
 from ..text import printable
 from .common import (
     CHANNEL_FORMS,
@@ -55,7 +55,9 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
     body = Text("\n  " + printable(window))  # one character for one: the spans still hold
     for s, e in spans:
         body.stylize("bold reverse", s + 3, e + 3)
-    if plain and hit.spans:
+    if hit.in_links_only:
+        body.append(f"\n  ({IN_LINKS})", style="italic")
+    elif plain:
         body.append("\n  " + matched_line(hit))
     return t.append_text(body)
 

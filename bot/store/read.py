@@ -24,12 +24,12 @@ from ..match.morph import Morphology, default_morphology
 from ..match.query import Phrase, QueryError, designation_family, to_text
 from ..match.rules import Rule, channel_key
 from ..post import post_link
-from ..text import cyrillic_reading, script_of, tokenize
+from ..text import cyrillic_reading, find_urls, script_of, tokenize
 from .db import Store, iso
 from .schema import stored_links
 
 __all__ = [
-    "EXPORT_FIELDS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
+    "EXPORT_FIELDS", "IN_LINKS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
     "search_posts", "count_search", "shown_link", "stored_post",
     "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
@@ -436,6 +436,9 @@ def _query_pieces(text: str) -> _Pieces:
             if family is not None:
                 put([family])
                 continue
+            if link := _link_words(chunk):  # rbc.ru, t.me/baza: the link's words in a row, as the index holds them
+                put([tuple(link)] if len(link) > 1 else link)
+                continue
             parts = read(chunk)
             put([tuple(parts)] if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)) else list(parts))
         if m:
@@ -457,6 +460,18 @@ def _left_out_wanted(p: _Pieces) -> str | None:
             if u == w or (isinstance(u, str) and isinstance(w, str) and u not in p.exact and w.startswith(u)):
                 return " ".join(u) if isinstance(u, tuple) else str(u)
     return None
+
+
+def _link_words(chunk: str) -> list[str]:
+    """The words of a query word that is a link or a domain (`rbc.ru`, `t.me/baza`, a whole URL),
+    which `tokenize` leaves out as it does in posts: the search index holds a link's words, and an
+    analyst searches who links where. Empty for any other word."""
+    if tokenize(chunk) or not find_urls(chunk):
+        return []
+    return [t.text for t in tokenize(_LINK_SEPARATORS.sub(" ", chunk))]
+
+
+_LINK_SEPARATORS = re.compile(r"[^\w]+|_")
 
 
 def _quote(term: str) -> str:
@@ -590,6 +605,15 @@ class SearchHit:
     score: float
     spans: tuple[tuple[int, int], ...]
     deleted_at: str = ""  # when tgwatch learnt the channel deleted it (ISO, UTC), else ""
+
+    @property
+    def in_links_only(self) -> bool:
+        """Found by words of the post's links alone (a link's address is indexed, never highlighted):
+        its text shows none of them, so the reader is told where they are."""
+        return not self.spans
+
+
+IN_LINKS = "found in a link of the post: links are searched, not highlighted"
 
 
 def _stored_word(store: Store) -> Callable[[str], int]:
