@@ -70,3 +70,13 @@ def test_scope_entries_no_post_came_from_are_reported_once_after_a_run(tmp_path:
     assert matcher.scope_warnings() == [
         "group 'south': no post came from shot_shot; it matched no channel (a username, id or exact title)",
         "rule 's': no post came from baza; it matched no channel (a username, id or exact title)"]
+
+
+def test_a_rule_scoped_to_a_group_none_of_whose_channels_posted_names_it_as_a_group(tmp_path: Path) -> None:
+    """«rule 'k': no post came from kuban; it matched no channel (a username, …)» called the config's
+    group `kuban` a channel, sending the analyst to look for a misspelt username."""
+    matcher = Matcher([Rule.from_query("k", "дезертир", channels=["south"])], groups={"south": ("shot_shot",)})
+    matcher.match(exported(MASH, "Mash"))
+    assert matcher.scope_warnings() == [
+        "group 'south': no post came from shot_shot; it matched no channel (a username, id or exact title)",
+        "rule 'k': no post came from group south (none of its channels); see the group's line"]

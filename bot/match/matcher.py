@@ -469,10 +469,16 @@ class Matcher:
         return out
 
     def scope_warnings(self, channels: Iterable[tuple[object, object, object]] | None = None) -> list[str]:
-        """`unmatched_scope` as one warning line per rule or group."""
-        return [f"{kind} '{name}': no post came from {', '.join(missed)}; "
-                f"{'it' if len(missed) == 1 else 'they'} matched no channel (a username, id or exact title)"
-                for kind, name, missed in self.unmatched_scope(channels)]
+        """`unmatched_scope` as one warning line per rule or group (a rule's group named as a group:
+        its members matched no channel, the group's own line says which)."""
+        out = []
+        for kind, name, missed in self.unmatched_scope(channels):
+            groups = {c for c in missed if kind == "rule" and c in self.groups}
+            named = [f"group {c} (none of its channels)" if c in groups else c for c in missed]
+            out.append(f"{kind} '{name}': no post came from {', '.join(named)}; " + (
+                "see the group's line" if len(groups) == len(missed) else
+                f"{'it' if len(missed) == 1 else 'they'} matched no channel (a username, id or exact title)"))
+        return out
 
     def match(self, post: _PostLike | str, words: set[str] | None = None) -> list[Match]:
         """The rules that match a post (or a bare text), each with its hits; sorted by rule name.
