@@ -15,6 +15,9 @@ Prints posts/s for each, the ratio end-to-end time / floor time, peak RSS (ru_ma
 worker's), the targets (>= 5,000 posts/s end to end, within 10x of the floor) and where the main
 process's time goes (parse, story folding, store writes and search indexing, waiting for the
 worker, the rest: commits, batching) beside the worker's CPU time (match, story text preparation).
+The rest, by py-spy (2026-11): mostly this process's executor thread unpickling the worker's results
+(~0.9 s, nine tenths of it story.Prepared, holding the GIL the main thread needs), then building posts
+rows, the per-post loop, the story word counts' JSON (3 saves), handing posts over, and COMMITs.
 Usage: .venv/bin/python bench/replay.py [--corpus PATH] [--batch N] [--rounds N]
 """
 
