@@ -162,6 +162,23 @@ def test_words_whose_posts_all_left_the_window_take_no_query_key(tmp_path: Path)
     assert roundup == flash
 
 
+def test_the_index_forgets_the_words_of_posts_that_left_the_window(tmp_path: Path) -> None:
+    """A long run of unrelated posts: the index holds the words of the posts of the last 48 h only
+    (what a live service keeps in memory grows with its window, not with its uptime)."""
+    letters = "бвгдзклмнпрстфхц"
+    store = Store(tmp_path / "t.db")
+    index = StoryIndex(store, 48.0)
+    try:
+        for i in range(300):  # one post an hour, each with words of its own
+            own = [f"{letters[i % 16]}{letters[i // 16 % 16]}{letters[j]}ование" for j in range(8)]
+            index.assign(post(SHOT, i + 1, " ".join(own) + ".", 60 * i))
+        held = {t for e in index.entries.values() for t in e.terms}
+        assert len(index) == 49
+        assert set(index.postings) <= held and set(index.tops) <= held
+    finally:
+        store.close()
+
+
 def test_second_process_run_folds_into_stored_stories(tmp_path: Path, matcher: Matcher) -> None:
     (a,) = stories_of(tmp_path, matcher, [post(SHOT, 1, REPORT)])
     (b,) = stories_of(tmp_path, matcher, [post(MASH, 1, REPORT + "\n\nПодписывайтесь на Mash", 15)])
