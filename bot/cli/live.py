@@ -18,7 +18,7 @@ __all__ = ["login", "run"]
 log = logging.getLogger(__name__)
 
 
-def _settings(config_path: str | None, *, run: bool = False) -> tuple[Config, Secrets]:
+def _settings(config_path: str, *, run: bool = False) -> tuple[Config, Secrets]:
     """The config and secrets, or exit with every bad setting, one `error:` line each. With
     `run`, the database's folder and the rules must be there too."""
     try:
@@ -55,11 +55,16 @@ def _login_error(e: BaseException) -> str:
     return f"{code}: {hint}" if hint else code
 
 
+# login and run read one config the same way: a session logged in by one is the session the other uses
+_CONFIG_OPTION = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default="config.toml",
+                              show_default=True, help="Config file (copy config.example.toml).")
+
+
 @click.command()
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help="Config file (config.toml).")
+@_CONFIG_OPTION
 @click.option("--phone", help="The account's phone number, e.g. +447700900123 (asked when missing).")
 @click.option("--qr", is_flag=True, help="Log in by scanning a QR code (a tg://login link) in a logged-in Telegram app.")
-def login(config_path: str | None, phone: str | None, qr: bool) -> None:
+def login(config_path: str, phone: str | None, qr: bool) -> None:
     """Log the watching user account in: phone code and 2FA password, or a QR login.
 
     The session file is created 0600 inside a 0700 folder (paths.session_dir); it holds full
@@ -112,8 +117,7 @@ def login(config_path: str | None, phone: str | None, qr: bool) -> None:
 
 
 @click.command()
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default="config.toml", show_default=True,
-              help="Config file (copy config.example.toml).")
+@_CONFIG_OPTION
 def run(config_path: str) -> None:
     """Watch the configured channels live and send alerts to the analysts' chat.
 
