@@ -460,9 +460,10 @@ def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[Config
             for key, message in problems for line in [lines.line("paths", key)]]
 
 
-def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secrets:
+def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_only: bool = False) -> Secrets:
     """api_id, api_hash and the bot token from the environment, else from the secrets file;
-    raises ConfigError naming what is missing (never the values)."""
+    raises ConfigError naming what is missing (never the values). `user_only` (`login`, which
+    signs in the user account alone) neither reads nor asks for the bot token."""
     env = os.environ if environ is None else environ
     found: dict[str, Any] = {}
     if config.secrets is not None:
@@ -482,7 +483,7 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secre
     where = f"{config.secrets}" if config.secrets else "the secrets file (paths.secrets)"
     api_id = env.get(ENV_API_ID) or found.get("api_id")
     api_hash = env.get(ENV_API_HASH) or found.get("api_hash")
-    token = env.get(ENV_BOT_TOKEN) or found.get("bot_token") or None
+    token = None if user_only else env.get(ENV_BOT_TOKEN) or found.get("bot_token") or None
     if not api_id or not api_hash:
         missing = " and ".join(n for n, v in ((ENV_API_ID, api_id), (ENV_API_HASH, api_hash)) if not v)
         raise ConfigError(f"{missing} not set: set the environment variable, or put api_id/api_hash in {where} "
@@ -494,7 +495,7 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None) -> Secre
         raise ConfigError(f"{ENV_API_HASH} (or api_hash in {where}) must be 32 hexadecimal characters")
     if token is not None and (not isinstance(token, str) or not re.fullmatch(r"\d+:[A-Za-z0-9_-]{30,}", token)):
         raise ConfigError(f"{ENV_BOT_TOKEN} (or bot_token in {where}) does not look like a bot token (123456:ABC...)")
-    if config.send_via == "bot" and not token:
+    if config.send_via == "bot" and not token and not user_only:
         raise ConfigError(f"alerts.send_via = \"bot\" needs {ENV_BOT_TOKEN} (or bot_token in {where})")
     return Secrets(api_id=api_id, api_hash=api_hash, bot_token=token)
 

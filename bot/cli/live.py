@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 
 def _settings(config_path: str, *, run: bool = False) -> tuple[Config, Secrets]:
     """The config and secrets, or exit with every bad setting, one `error:` line each. With
-    `run`, the database's folder and the rules must be there too."""
+    `run`, the database's folder, the rules and the bot token send_via = "bot" needs must be there
+    too (login signs in the user account alone)."""
     try:
         config = load_config(config_path, run=run)  # with run: the paths and channels.watch too, all at once
-        return config, load_secrets(config)
+        return config, load_secrets(config, user_only=not run)
     except ConfigError as e:
         fail_config(e)
 
