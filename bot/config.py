@@ -69,6 +69,15 @@ class Config:
     retention_days: int = 30
     heartbeat_at: time = time(9, 0)
     silence_factor: float = 6.0
+    lines: _Lines | None = field(default=None, repr=False, compare=False)  # where each setting is in `path`
+
+    def setting(self, name: str) -> str:
+        """A setting (`paths.db`) as an error names it, `file:line: paths.db`, so a problem found
+        after loading (a folder that cannot be made) points at the line as the others do."""
+        if self.path is None or self.lines is None:
+            return name
+        section, _, key = name.rpartition(".")
+        return f"{self.path}:{self.lines.line(section, key)}: {name}"
 
     @property
     def session_path(self) -> Path:
@@ -434,6 +443,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         retention_days=check(lambda: r.integer("schedule", "retention_days", 30, low=0, high=36500), 30),
         heartbeat_at=check(lambda: r.clock("schedule", "heartbeat_at", time(9, 0)), time(9, 0)),
         silence_factor=check(lambda: r.number("schedule", "silence_factor", 6, low=1, high=1000), 6.0),
+        lines=r.lines,
     )
     if run:
         for e in _run_path_problems(config, r.lines, str(p)):

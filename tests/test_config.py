@@ -35,7 +35,7 @@ def test_example_config_loads_and_documents_every_setting() -> None:
                   "silence_factor"}
     for key in documented:
         assert key in text, f"config.example.toml does not document {key}"
-    assert {f.name for f in fields(c)} - {"path", "channels"} <= documented
+    assert {f.name for f in fields(c)} - {"path", "channels", "lines"} <= documented  # lines: where each is written
 
 
 @pytest.mark.parametrize("text, where, what", [
@@ -238,6 +238,23 @@ def test_a_second_service_on_the_same_database_is_refused(tmp_path: Path) -> Non
                             "every alert); stop it first\n")
     r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)  # once it stopped: the usual checks
     assert "not logged in" in r.output
+
+
+def test_a_database_whose_lock_cannot_be_made_names_the_config_file_and_line(tmp_path: Path) -> None:
+    """The lock beside paths.db is made only when `run` starts: one it cannot make is still the
+    setting's problem, named `file:line: paths.db` as every other bad setting is."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    db = Path("/proc/tgwatch-config-test.db")  # /proc is a folder that takes no new file, even for root
+    if db.exists() or not db.parent.is_dir():
+        pytest.skip("needs a /proc that takes no new file")
+    cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "s"}"\nrules = "{ROOT / "rules"}"\ndb = "{db}"\n'
+                          '[channels]\nwatch = ["mash"]\n')
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH})
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert r.output.startswith(f"error: {cfg}:4: paths.db: cannot lock {db} ("), r.output
 
 
 def test_alert_chats_keep_their_sign_and_names(tmp_path: Path) -> None:

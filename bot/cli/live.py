@@ -101,7 +101,7 @@ def login(config_path: str, phone: str | None, qr: bool) -> None:
 
     attempts = ConnectionAttempts()
     try:
-        with session_lock(config.session_dir), attempts:
+        with session_lock(config.session_dir, config.setting("paths.session_dir")), attempts:
             click.echo(asyncio.run(go()))
     except (SessionBusy, ConfigError) as e:
         fail(str(e))

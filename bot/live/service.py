@@ -474,5 +474,6 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
 def run(config: Config, secrets: Secrets, *, make: Callable[..., TelegramClient] = make_client) -> None:
     """Run the service until SIGINT/SIGTERM; raises NotLoggedIn when there is no session and
     SessionBusy when another tgwatch runs on it or on its database."""
-    with session_lock(config.session_dir), database_lock(config.db):
+    with (session_lock(config.session_dir, config.setting("paths.session_dir")),
+          database_lock(config.db, config.setting("paths.db"))):
         asyncio.run(_serve(config, secrets, make))

@@ -155,28 +155,29 @@ class SessionBusy(Exception):
 
 
 @contextmanager
-def session_lock(folder: Path) -> Iterator[None]:
+def session_lock(folder: Path, setting: str = "paths.session_dir") -> Iterator[None]:
     """Hold an exclusive lock on the session folder for the life of the process; raises
-    SessionBusy at once when another process holds it (the OS frees it even after a SIGKILL)."""
+    SessionBusy at once when another process holds it (the OS frees it even after a SIGKILL).
+    A folder that cannot be made is a ConfigError naming `setting` (`Config.setting`: file:line)."""
     folder = folder.expanduser()
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:  # a file in the way, no permission: the setting's problem, not Telegram's
-        raise ConfigError(f"paths.session_dir: cannot use {folder} as the session folder ({e.strerror or type(e).__name__})") from None
+        raise ConfigError(f"{setting}: cannot use {folder} as the session folder ({e.strerror or type(e).__name__})") from None
     with _exclusive(folder / "tgwatch.lock", f"another tgwatch is using the session in {folder}; stop it first",
-                    f"paths.session_dir: cannot use {folder} as the session folder"):
+                    f"{setting}: cannot use {folder} as the session folder"):
         yield
 
 
 @contextmanager
-def database_lock(db: Path) -> Iterator[None]:
+def database_lock(db: Path, setting: str = "paths.db") -> Iterator[None]:
     """Hold an exclusive lock beside the database (`<db>.lock`) for the life of `tgwatch run`;
     raises SessionBusy when another service runs on it: two services on one store (with two
     session folders) would each send every alert. Replays and exports do not take it."""
     db = db.expanduser()
     with _exclusive(db.with_name(db.name + ".lock"),
                     f"another `tgwatch run` is using the database {db} (each would send every alert); stop it first",
-                    f"paths.db: cannot lock {db}"):
+                    f"{setting}: cannot lock {db}"):
         yield
 
 
