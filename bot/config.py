@@ -29,6 +29,17 @@ _ID_RE = re.compile(r"^-?\d{5,16}$")
 # A forum topic of an alert chat: @team/42, t.me/team/42 (a public group's topic link), -1001234567890/42,
 # or t.me/c/1234567890/42 (a private group's topic link).
 _TOPIC_RE = re.compile(r"^\s*(?:(?:https?://)?t\.me/(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,16})/(\d{1,10})/?\s*$")
+# A t.me link's start, in any case (a host ignores case: T.ME/Mash is t.me/Mash), and Telegram's
+# own paths after it, which no channel can be named: they would read as usernames or post links.
+_T_ME_RE = re.compile(r"(?:https?://)?t\.me/", re.IGNORECASE)
+_NOT_A_CHANNEL = (
+    (re.compile(r"\+\d+/?$"), "a phone number's link (a person), not a channel"),
+    (re.compile(r"(?:joinchat(?:[/?#]|$)|\+)", re.IGNORECASE),
+     "an invite link, not a channel: join it with the watching account, then name the channel by @username or id"),
+    (re.compile(r"(?:proxy|socks)(?:[/?#]|$)", re.IGNORECASE), "a proxy link, not a channel"),
+    (re.compile(r"(?:addstickers|addemoji|addlist|addtheme|setlanguage|share|login|confirmphone|iv)(?:[/?#]|$)",
+                re.IGNORECASE), "a link to a Telegram feature, not a channel"),
+)
 
 
 T = TypeVar("T")
@@ -100,14 +111,29 @@ class Secrets:
         return f"Secrets(api_id=<set>, api_hash=<set>, bot_token={'<set>' if self.bot_token else None})"
 
 
-def channel_ref(value: object) -> str | int:
-    """A channel as the config may name it (@name, name, t.me/name, bare or marked id) ->
-    a lower-case username or a bare id; raises ValueError."""
+def _t_me(value: str) -> str:
+    """`value` stripped, a t.me link's scheme and host in lower case; ValueError saying why for a
+    t.me link no channel can be (an invite, a proxy, a sticker set)."""
+    s = value.strip()
+    if m := _T_ME_RE.match(s):
+        path = s[m.end():]
+        if why := next((why for shape, why in _NOT_A_CHANNEL if shape.match(path)), None):
+            raise ValueError(f"{value!r} is {why}")
+        s = m.group(0).lower() + path
+    return s
+
+
+def channel_ref(value: object, *, posts: bool = False) -> str | int:
+    """A channel as the config may name it (@name, name, t.me/name in any case, bare or marked id;
+    with `posts`, a post's link too: `link_channel`) -> a lower-case username or a bare id; raises
+    ValueError, saying why for a t.me link that is no channel's (an invite link)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a username, t.me link or id, got {type(value).__name__}")
-    s = value.strip()
+    s = _t_me(value)
+    if posts and (named := link_channel(s)) is not None:
+        s = named  # a post's link (what alerts and exports link to), as the rules' channels take it
     if _ID_RE.match(s):
         n = int(s)
         return -n - 1_000_000_000_000 if n < -1_000_000_000_000 else abs(n)
@@ -129,15 +155,15 @@ def chat_topic(chat: str | int) -> tuple[str | int, int | None]:
 
 def _topic_ref(value: str) -> str | None:
     """A configured forum topic as the CHAT/TOPIC string `chat_topic` reads; None when `value` names
-    no topic; raises ValueError for topic 0."""
-    m = _TOPIC_RE.match(value)
+    no topic; raises ValueError for topic 0 and for a t.me link no chat can be (`_t_me`)."""
+    m = _TOPIC_RE.match(_t_me(value))
     if not m:
         return None
     private, chat, topic = m.groups()
     if private and not chat.lstrip("-").isdigit():
         return None
     if int(topic) == 0:
-        raise ValueError("topic 0 does not exist (General is topic 1)")
+        raise ValueError(f"{value!r}: topic 0 does not exist (General is topic 1)")
     base = channel_ref(chat)
     if isinstance(base, int):
         base = -1_000_000_000_000 - base  # a group's topics are in a supergroup: its marked id
@@ -321,10 +347,8 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
             raise r.fail(section, key, "expected a list of channels")
         out: list[str | int] = []
         for v in values:
-            if isinstance(v, str) and (named := link_channel(v)) is not None:
-                v = named  # a post's link (what alerts and exports link to), as the rules' channels take it
             try:
-                out.append(channel_ref(v))
+                out.append(channel_ref(v, posts=True))
             except ValueError as e:
                 raise r.fail(section, key, str(e)) from None
         return tuple(dict.fromkeys(out))
@@ -356,7 +380,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
             try:
                 topic = _topic_ref(c) if isinstance(c, str) else None
             except ValueError as e:
-                raise r.fail("alerts", "chats", f"{c!r}: {e}") from None
+                raise r.fail("alerts", "chats", str(e)) from None  # names `c`
             if topic is not None:
                 chat: str | int = topic
             elif isinstance(c, int) and not isinstance(c, bool):

@@ -131,6 +131,56 @@ def test_channel_ref_never_crashes_otherwise(value: object) -> None:
         assert isinstance(out, (int, str)) and out != ""
 
 
+_USERNAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{3,31}", fullmatch=True)
+# a t.me link's start as people type or paste it: T.ME, Https://t.Me (a host ignores case)
+_HOSTS = st.builds(lambda host, upper: "".join(c.upper() if u else c for c, u in zip(host, upper)),
+                   st.sampled_from(["t.me/", "http://t.me/", "https://t.me/"]), st.lists(st.booleans(), min_size=14))
+_SERVICE_PATHS = st.sampled_from(["joinchat/AbCdEf123", "joinchat/12345", "joinchat", "+AbCdEf_-123", "+79001234567",
+                                  "proxy?server=1.2.3.4&port=443&secret=ab", "socks?server=x&port=1", "proxy",
+                                  "addstickers/Animals", "addlist/AbCd", "share/url?url=x", "login/12345", "iv?url=x"])
+
+
+@given(_HOSTS, _USERNAMES, st.sampled_from(["", "/", "/123", "/123?single", "/123/?comment=7"]), st.booleans())
+def test_a_t_me_link_in_any_case_names_its_channel(host: str, name: str, tail: str, preview: bool) -> None:
+    """T.ME/Mash and https://t.me/s/mash/123 are mash, as t.me/s/mash and t.me/mash/123 are."""
+    link = f"{host}{'s/' if preview else ''}{name}{tail}"
+    if name.lower() in {"joinchat", "proxy", "socks", "share", "login", "addlist", "addtheme", "addemoji"}:
+        return  # Telegram's own paths, no channel's username
+    assert channel_ref(link, posts=True) == name.lower()
+    if not tail.strip("/"):
+        assert channel_ref(link) == name.lower()
+
+
+@given(_HOSTS, _SERVICE_PATHS)
+def test_a_t_me_link_to_no_channel_says_what_it_is(host: str, path: str) -> None:
+    """An invite, proxy or sticker link was read as the username joinchat / proxy (or as a post of them)."""
+    for posts in (False, True):
+        with pytest.raises(ValueError) as e:
+            channel_ref(host + path, posts=posts)
+        assert str(e.value).startswith(f"{host + path!r} is a") and "not a channel" in str(e.value)
+
+
+def test_channel_forms_in_the_config_are_read_alike_or_refused_with_their_line(tmp_path: Path) -> None:
+    """Watch and group entries, and alert chats: a link in capitals is its channel; a link that is
+    no channel's is one `file:line: key: why` line each (joinchat and proxy were taken as usernames)."""
+    c = load_config(write(tmp_path, '[channels]\nwatch = ["T.ME/Mash", "https://t.me/s/mash/123", "t.me/s/mash", '
+                                    '"HTTPS://T.ME/shot_shot/5"]\n[channels.groups]\nmoscow = ["Https://T.me/Moscowach"]\n'
+                                    '[alerts]\nchats = ["T.ME/analysts_room", "T.me/team/42"]\n'))
+    assert c.channels == ("mash", "shot_shot") and c.groups == {"moscow": ("moscowach",)}
+    assert c.chats == ("analysts_room", "team/42")
+    cfg = write(tmp_path, '[channels]\nwatch = ["mash", "t.me/joinchat/AbCdEf"]\n[channels.groups]\n'
+                          'moscow = ["t.me/proxy?server=1.2.3.4&port=443&secret=ab"]\n'
+                          '[alerts]\nchats = ["t.me/joinchat/12345"]\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert str(e.value).splitlines() == [
+        f"{cfg}:2: channels.watch: 't.me/joinchat/AbCdEf' is an invite link, not a channel: join it with the watching "
+        "account, then name the channel by @username or id",
+        f"{cfg}:4: channels.groups.moscow: 't.me/proxy?server=1.2.3.4&port=443&secret=ab' is a proxy link, not a channel",
+        f"{cfg}:6: alerts.chats: 't.me/joinchat/12345' is an invite link, not a channel: join it "
+        "with the watching account, then name the channel by @username or id"]
+
+
 def test_secrets_from_environment_never_shown(tmp_path: Path) -> None:
     c = load_config(write(tmp_path, ""))
     s = load_secrets(c, {"TGWATCH_API_ID": "12345", "TGWATCH_API_HASH": HASH, "TGWATCH_BOT_TOKEN": "123:" + "A" * 35})
