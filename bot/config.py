@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .post import link_channel
+from .post import link_channel, not_a_channel, t_me_lower
 
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "load_config", "load_secrets", "ENV_API_ID",
            "ENV_API_HASH", "ENV_BOT_TOKEN"]
@@ -29,17 +29,6 @@ _ID_RE = re.compile(r"^-?\d{5,16}$")
 # A forum topic of an alert chat: @team/42, t.me/team/42 (a public group's topic link), -1001234567890/42,
 # or t.me/c/1234567890/42 (a private group's topic link).
 _TOPIC_RE = re.compile(r"^\s*(?:(?:https?://)?t\.me/(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,16})/(\d{1,10})/?\s*$")
-# A t.me link's start, in any case (a host ignores case: T.ME/Mash is t.me/Mash), and Telegram's
-# own paths after it, which no channel can be named: they would read as usernames or post links.
-_T_ME_RE = re.compile(r"(?:https?://)?t\.me/", re.IGNORECASE)
-_NOT_A_CHANNEL = (
-    (re.compile(r"\+\d+/?$"), "a phone number's link (a person), not a channel"),
-    (re.compile(r"(?:joinchat(?:[/?#]|$)|\+)", re.IGNORECASE),
-     "an invite link, not a channel: join it with the watching account, then name the channel by @username or id"),
-    (re.compile(r"(?:proxy|socks)(?:[/?#]|$)", re.IGNORECASE), "a proxy link, not a channel"),
-    (re.compile(r"(?:addstickers|addemoji|addlist|addtheme|setlanguage|share|login|confirmphone|iv)(?:[/?#]|$)",
-                re.IGNORECASE), "a link to a Telegram feature, not a channel"),
-)
 
 
 T = TypeVar("T")
@@ -113,14 +102,10 @@ class Secrets:
 
 def _t_me(value: str) -> str:
     """`value` stripped, a t.me link's scheme and host in lower case; ValueError saying why for a
-    t.me link no channel can be (an invite, a proxy, a sticker set)."""
-    s = value.strip()
-    if m := _T_ME_RE.match(s):
-        path = s[m.end():]
-        if why := next((why for shape, why in _NOT_A_CHANNEL if shape.match(path)), None):
-            raise ValueError(f"{value!r} is {why}")
-        s = m.group(0).lower() + path
-    return s
+    t.me link no channel can be (an invite, a proxy, a sticker set: `not_a_channel`)."""
+    if why := not_a_channel(value):
+        raise ValueError(f"{value!r} is {why}")
+    return t_me_lower(value)
 
 
 def channel_ref(value: object, *, posts: bool = False) -> str | int:

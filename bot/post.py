@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "link_channel", "hidden_links", "content_hash", "content_hashes"]
+__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "t_me_lower", "hidden_links", "content_hash", "content_hashes"]
 
 _MARK = 1_000_000_000_000
 
@@ -29,9 +29,39 @@ def post_link(channel_id: int, message_id: int, username: str | None = None) -> 
     return f"https://t.me/c/{bare_id(channel_id)}/{message_id}"
 
 
-# a link as Telegram copies it may end in ?single (an album's item), ?comment=7 or ?thread=…
+# a link as Telegram copies it may end in ?single (an album's item), ?comment=7 or ?thread=…; its
+# scheme and host in any case (a host ignores case: T.ME/mash/5 is t.me/mash/5)
 _POST_LINK_RE = re.compile(r"\s*(?:https?://)?t\.me/(?:c/([0-9]{1,19})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/[0-9]{1,19}/?"
-                           r"(?:[?#]\S*)?\s*")
+                           r"(?:[?#]\S*)?\s*", re.IGNORECASE)
+# A t.me link's start, in any case (a host ignores case: T.ME/Mash is t.me/Mash), and Telegram's
+# own paths after it, which no channel can be named: they would read as usernames or post links.
+_T_ME_RE = re.compile(r"(?:https?://)?t\.me/", re.IGNORECASE)
+_NOT_A_CHANNEL = (
+    (re.compile(r"\+\d+/?$"), "a phone number's link (a person), not a channel"),
+    (re.compile(r"(?:joinchat(?:[/?#]|$)|\+)", re.IGNORECASE),
+     "an invite link, not a channel: join it with the watching account, then name the channel by @username or id"),
+    (re.compile(r"(?:proxy|socks)(?:[/?#]|$)", re.IGNORECASE), "a proxy link, not a channel"),
+    (re.compile(r"(?:addstickers|addemoji|addlist|addtheme|setlanguage|share|login|confirmphone|iv)(?:[/?#]|$)",
+                re.IGNORECASE), "a link to a Telegram feature, not a channel"),
+)
+
+
+def t_me_lower(value: str) -> str:
+    """`value` stripped, with a t.me link's scheme and host in lower case (`T.ME/Mash` -> `t.me/Mash`)."""
+    s = value.strip()
+    if m := _T_ME_RE.match(s):
+        return m.group(0).lower() + s[m.end():]
+    return s
+
+
+def not_a_channel(value: str) -> str | None:
+    """Why a t.me link names no channel («an invite link, not a channel: …», a proxy, a sticker set,
+    a phone number), or None: any other value (read as a username, an id or a post's link)."""
+    s = value.strip()
+    if (m := _T_ME_RE.match(s)) is None:
+        return None
+    path = s[m.end():]
+    return next((why for shape, why in _NOT_A_CHANNEL if shape.match(path)), None)
 
 
 def link_channel(text: str) -> str | None:

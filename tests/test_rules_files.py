@@ -247,6 +247,16 @@ def test_an_invite_link_as_a_rule_channel_is_an_error_that_says_to_use_the_id() 
                                     "channel by; write the channel's id (a private channel has no username)")
 
 
+def test_a_rule_channel_link_in_capitals_is_its_channel_and_a_service_link_is_an_error() -> None:
+    """`T.ME/Mash` passed `rules check` and never matched (its key was «t.me/mash», not «mash»);
+    `t.me/joinchat/12345` and `t.me/proxy` were read as the usernames «joinchat» and «proxy»,
+    as the config reads them no more."""
+    ok = parse_rules_text('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["T.ME/Mash", "HTTPS://T.ME/c/1117628569/5"]\n', "f.toml")
+    assert ok.errors == [] and ok.rules[0].channels == ("mash", "1117628569") and ok.rules[0].applies_to({"mash"})
+    bad = parse_rules_text('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["t.me/joinchat/12345", "t.me/proxy", "@joinchatter"]\n', "f.toml")
+    assert [e.message.split(" is ")[1][:16] for e in bad.errors] == ["an invite link, ", "a proxy link, no"]
+
+
 @pytest.mark.parametrize(("query", "col"), [
     ("(" * 200 + "полк" + ")" * 200, 51),  # the 51st '('
     ("полк NEAR/3 " * 3000 + "полк", 12 * 50 + 6),  # the 51st NEAR

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..post import bare_id, link_channel
+from ..post import bare_id, link_channel, not_a_channel, t_me_lower
 from .broad import function_only
 from .explain import dictionary_name
 from .morph import default_morphology
@@ -380,9 +380,11 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
                 if not (key := channel_key(c)):
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} names no channel; write a username, "
                         "@username, t.me/username or an id")
-                elif key.startswith(("+", "joinchat/")):  # a post never carries its invite link
+                elif key.startswith(("+", "joinchat/")) or (why := not_a_channel(c)) and why.startswith("an invite"):
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is an invite link, which no post "
                         "names its channel by; write the channel's id (a private channel has no username)")
+                elif why := not_a_channel(c):  # a proxy, a sticker set: read as the username «proxy»
+                    bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is {why}")
         else:
             bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
     examples: dict[str, list[str]] = {}
@@ -554,7 +556,7 @@ def channel_key(value: str | int) -> str:
     """Normalise a channel reference: @name, t.me/name, a bare or marked id -> one key. A post's
     link names its channel (t.me/name/123, t.me/c/1117628569/123: the links tgwatch prints), and
     so does a preview link (t.me/s/name)."""
-    s = str(value).strip()
+    s = t_me_lower(str(value))  # T.ME/Mash is t.me/Mash
     if (named := link_channel(s)) is not None:  # one reading of a post's link (with ?single, ?comment=…)
         s = named
     elif link := re.match(r"(?:https?://)?t\.me/(?:[cs]/)?", s):
