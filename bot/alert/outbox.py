@@ -11,6 +11,7 @@ from typing import Protocol
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 from ..store.read import shown_link
+from .claim import claim, free_abandoned, release, settle
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
            "snippet", "story_line"]
@@ -161,16 +162,29 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
 
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None) -> int:
     """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
-    marking each sent; returns how many were sent. An alert the live service takes over meanwhile
-    (a replayed story a watched channel reports live) stays queued for it: shown here too, never lost."""
+    marking each sent; returns how many were sent. Each is claimed before it is shown (`claim`): a
+    second replay into the store at the same time shows the others, never the same. An alert the
+    live service takes over before the claim is the chat's only; one it takes over while shown stays
+    queued for it (shown here too, never lost). An alert shown by a run stopped before its mark is
+    sent again by the next (a JSON Lines file does not get its line twice: `JsonlSink`)."""
     sent = 0
+    free_abandoned(store)
     for row in store.queued_alerts():
-        alert = load_alert(store, int(row["id"]), titles, update=row["state"] == "update_queued")  # type: ignore[arg-type]
-        if alert is None:
-            store.mark_alert(int(row["id"]), "failed", mine=True, error="post no longer stored")  # type: ignore[arg-type]
+        alert_id, state = int(row["id"]), str(row["state"])  # type: ignore[call-overload]
+        tag = claim(store, alert_id, state)
+        if tag is None:  # another replay showed it meanwhile, or the live service took it over
             continue
-        sink.send(alert)
-        store.mark_alert(alert.id, "sent", mine=True, sent_at=utcnow())
+        try:
+            alert = load_alert(store, alert_id, titles, update=state == "update_queued")
+            if alert is not None:
+                sink.send(alert)
+        except BaseException:  # Ctrl-C, a full disk: queued as it was, for the next run
+            release(store, alert_id, tag)
+            raise
+        if alert is None:
+            settle(store, alert_id, tag, "failed", error="post no longer stored")
+            continue
+        settle(store, alert_id, tag, "sent", sent_at=utcnow())
         sent += 1
     return sent
 
