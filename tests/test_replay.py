@@ -1030,3 +1030,27 @@ def test_ctrl_c_before_replay_starts_exits_130_in_one_line(tmp_path: Path, monke
     monkeypatch.setattr(cli_replay, "load_or_fail", interrupted)
     r = replay(export(tmp_path / "e" / "result.json", [message(1, HIT_TEXT)]), "--db", tmp_path / "s.db")
     assert r.exit_code == 130 and r.stderr == "interrupted\n", r.output
+
+
+def test_a_second_ctrl_c_while_an_interrupted_replay_closes_still_says_what_was_stored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An impatient second Ctrl-C while an interrupted replay closes its pipeline escaped as a bare
+    «interrupted»: the analyst is told once what was stored, and gets the summary."""
+    cli_replay = importlib.import_module("bot.cli.replay")
+
+    def interrupted(*_: Any, **__: Any) -> Any:
+        raise KeyboardInterrupt
+
+    close = Pipeline.close
+
+    def closed_then_interrupted(self: Pipeline) -> None:
+        close(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_replay, "deliver_queued", interrupted)
+    monkeypatch.setattr(Pipeline, "close", closed_then_interrupted)
+    db = tmp_path / "s.db"
+    r = replay(export(tmp_path / "e" / "result.json", [message(1, HIT_TEXT)]), "--db", db)
+    assert r.exit_code == 130, r.output
+    assert r.stderr.count("interrupted") == 1 and "every batch committed so far is stored" in r.stderr, r.output
+    assert summary(r)["posts read"] == "1" and rows(db, "SELECT count(*) FROM posts") == [(1,)]

@@ -33,6 +33,10 @@ from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, co
 from .rules import load_or_fail
 
 
+CUT_SHORT = "interrupted: every batch committed so far is stored; replay the same files again to finish"
+CLOSING = "interrupted while closing: every post and alert is stored; nothing needs replaying again"
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
@@ -96,7 +100,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     # how many posts an export holds is known only once it is read: a count, not «4500/?»
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}{task.fields[of]} posts"),
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
-    interrupted = False
+    interrupted = finished = False
     again = Rematch()
     stopped_by = _StopSignals()
     try:
@@ -106,16 +110,23 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
                 progress.advance(task)
             again = _catch_up(store, matcher, stale, upto, groups, since, pipeline.alert_state, progress)
             deliver(None)
+        finished = True
     except KeyboardInterrupt:
         interrupted = True
-        err().print("interrupted: every batch committed so far is stored; replay the same files again to finish")
+        err().print(CUT_SHORT)
     finally:
-        stopped_by.restore()
-        pipeline.close()
-        scope = matcher.scope_warnings(store.known_channels())
-        if isinstance(sink, JsonlSink):
-            sink.close()
-        store.close()
+        try:
+            pipeline.close()  # saves the story word counts: a Ctrl-C (or a second one) here loses only them
+        except KeyboardInterrupt:
+            if finished:  # every post and alert is stored and shown: say so, as a Ctrl-C before does
+                err().print(CLOSING)
+            interrupted = True
+        finally:
+            stopped_by.restore()
+            scope = matcher.scope_warnings(store.known_channels())
+            if isinstance(sink, JsonlSink):
+                sink.close()
+            store.close()
     _summary(pipeline, skips, n_files, db_path, shown, again)
     for line in scope:  # a scope entry no stored channel is known by watches nothing, silently
         err().print(f"warning: {line}", style="yellow", markup=False, highlight=False)
