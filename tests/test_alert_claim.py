@@ -1,4 +1,4 @@
-"""Claims on queued alerts (`bot.alert.claim`): a replay killed between claiming an alert and marking
+"""Claims on queued alerts (`bot.store.claims`): a replay killed between claiming an alert and marking
 it shown leaves it to the next replay, which shows it once; a running replay's claim is its own."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.alert.claim import CLAIM_LEASE, claim, free_abandoned
+from bot.store.claims import CLAIM_LEASE, claim, free_abandoned
 from bot.alert.outbox import deliver_queued
 from bot.cli import cli
 from bot.store.db import REPLAY, Store

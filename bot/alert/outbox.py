@@ -11,7 +11,7 @@ from typing import Protocol
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
 from ..store.read import shown_link
-from .claim import claim, free_abandoned, release, settle
+from ..store.claims import claim, free_abandoned, release, settle
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
            "snippet", "story_line"]

@@ -9,7 +9,7 @@ import socket
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from ..store.db import Store, utcnow
+from .db import Store, utcnow
 
 __all__ = ["CLAIM_LEASE", "claim", "free_abandoned", "release", "settle"]
 
