@@ -322,3 +322,21 @@ def test_a_word_written_with_a_slash_or_hyphen_is_searched_as_a_phrase(tmp_path)
     assert [h.message_id for h in search_posts(store, "Ростов-на-Дону")] == [4]  # longer parts still as prefixes
     assert [h.message_id for h in search_posts(store, "137-й")] == [6]
     assert [h.message_id for h in search_posts(store, "в/ч 12345")] == [1]
+
+
+
+def test_two_processes_opening_a_new_store_at_once_both_open_it(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two replays started together on a new --db: one failed with «cannot open database (table
+    "channels" already exists)»: each read the schema version before the other's migrations ran,
+    then ran them too. This one reads version 0 just as the other process finishes migrating."""
+    db = tmp_path / "new.db"
+    Store(db).close()  # the other process, done first
+    real = Store.version.fget
+    first = [0]  # this process's first read: before the other one's commit
+
+    def version(self: Store) -> int:
+        return first.pop() if first else real(self)
+    monkeypatch.setattr(Store, "version", property(version))
+    store = Store(db)
+    assert store.version == SCHEMA_VERSION and store.db["channels"].exists()
+    store.close()

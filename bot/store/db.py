@@ -190,6 +190,8 @@ class Store:
             raise StoreError(f"{self.path}: schema version {current} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
         for version in range(current, SCHEMA_VERSION):
             with self.transaction():
+                if self.version > version:  # another process (two replays started on a new store) did it first
+                    continue
                 MIGRATIONS[version](self.db)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
 
