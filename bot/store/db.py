@@ -371,6 +371,21 @@ class Store:
                               [channel_id, message_id]).fetchone()
         return row[0] if row else None
 
+    def forwards_story(self, channel_id: int, message_id: int) -> int | None:
+        """The story of the stored posts that forward a post; of several stories (stored apart), one
+        that alerted, else the earliest forward's. None when no stored post forwards it."""
+        row = self.db.execute(
+            "SELECT p.story_id FROM posts p WHERE p.forward_channel_id = ? AND p.forward_post_id = ? AND p.story_id IS NOT NULL "
+            "ORDER BY EXISTS (SELECT 1 FROM alerts a WHERE a.story_id = p.story_id) DESC, p.date, p.rowid LIMIT 1",
+            [channel_id, message_id]).fetchone()
+        return row[0] if row else None
+
+    def forwarded_posts(self) -> set[tuple[int, int]]:
+        """(channel id, post id) of every post some stored post forwards, stored or not."""
+        return {(int(c), int(m)) for c, m in self.db.conn.execute(
+            "SELECT DISTINCT forward_channel_id, forward_post_id FROM posts "
+            "WHERE forward_channel_id IS NOT NULL AND forward_post_id IS NOT NULL")}
+
     def count_stored_after(self, after: int, upto: int) -> int:
         """How many posts were stored after rowid `after`, up to rowid `upto`: what a rule that has
         matched the store up to `after` has still to match (`bot.rematch`)."""

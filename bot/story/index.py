@@ -1,7 +1,9 @@
 """StoryIndex: which story a new post joins, conservatively (a false merge hides an event's alert).
 
 A post joins an earlier story when
-  (a) it forwards a stored post (forward channel id + post id): the original's story, any age;
+  (a) it forwards a stored post (forward channel id + post id): the original's story, any age; or
+      stored posts forward it (or its original): theirs, so an original read after its forwards
+      (the reposting channel's export replayed first) joins them and alerts nothing twice;
   (b) its normalised, boilerplate-stripped text is identical (at least `MIN_EXACT_WORDS` words) to a
       post within the window;
   (c) `similar.story_score` accepts it against a post within the window, at the high-precision
@@ -228,6 +230,13 @@ class _Entry:
         self.filed: list[str] = []  # the words it is filed under in `postings`, the first ones in `tops` too
 
 
+def _forward_of(post: Post) -> tuple[int, int] | None:
+    """(channel id, post id) of the post a post forwards, None when it is no forward."""
+    if post.forward_channel_id is None or post.forward_post_id is None:
+        return None
+    return post.forward_channel_id, post.forward_post_id
+
+
 def _file(index: dict[str, deque[_Entry]], keys: list[str], entry: _Entry, size: int) -> None:
     """File the entry under each key in time order (the newest `size` posts per key are kept): a
     scan walks each key's posts newest first and stops at the first one older than its window, so
@@ -301,6 +310,7 @@ class StoryIndex:
         self.exact: dict[str, _Entry] = {}
         self.newest = float("-inf")
         self.held_from: float | None = None  # the stored posts from this time on are indexed
+        self.forwarded: set[tuple[int, int]] = set()  # posts some stored post forwards (`_forwarded_story`)
         self._dropped = 0
         self.joined = {"forward": 0, "exact": 0, "near": 0}
         self.last_joined = False  # the post `assign` last gave a story joined an earlier one
@@ -337,6 +347,7 @@ class StoryIndex:
                 self._joined(how)
             entry.story_id = story
             self._add(entry, ranked, prep.digest)
+            self._note_forward(post)
             if old is not None:  # its first text still finds it: a copy of the post as first seen joins
                 old.alive, old.story_id = True, story
             return story
@@ -348,6 +359,7 @@ class StoryIndex:
             self._joined(how)
         entry.story_id = story
         self._add(entry, ranked, prep.digest)
+        self._note_forward(post)
         self.df.add(prep.terms)
         self._unsaved += 1
         return story
@@ -397,13 +409,32 @@ class StoryIndex:
         return ranked
 
     def _forwarded_story(self, post: Post) -> int | None:
-        if post.forward_channel_id is None or post.forward_post_id is None:
-            return None
-        e = self.entries.get((post.forward_channel_id, post.forward_post_id))
-        if e is not None:
-            return e.story_id
-        self.before_read()
-        return self.store.story_of(post.forward_channel_id, post.forward_post_id)
+        """The story of the post's original (a forward), any age; else of the stored forwards of that
+        original, or of the post itself: an original (or a forward) read after posts that forward it
+        joins them, whichever export is replayed first. A set (`forwarded`) spares the store the
+        question for the posts nothing forwards."""
+        source = _forward_of(post)
+        if source is not None:
+            e = self.entries.get(source)
+            if e is not None:
+                return e.story_id
+            self.before_read()
+            story = self.store.story_of(*source)
+            if story is not None:
+                return story
+        for key in (source, post.key):
+            if key in self.forwarded:
+                self.before_read()  # a forward of it may wait to be written in this batch
+                story = self.store.forwards_story(*key)
+                if story is not None:
+                    return story
+        return None
+
+    def _note_forward(self, post: Post) -> None:
+        """Remember what a post given a story forwards: its original, read later, asks the store for it."""
+        source = _forward_of(post)
+        if source is not None:
+            self.forwarded.add(source)
 
     def _near(self, entry: _Entry, ranked: list[str]) -> int | None:
         """The story of the accepted candidate that is most alike both ways (`similar.mutual`: the
@@ -531,6 +562,7 @@ class StoryIndex:
         self.before_read()
         after = None
         if self.held_from is None:
+            self.forwarded = self.store.forwarded_posts()
             saved = self.store.story_words()
             self.df = DocumentFrequency()
             after = 0
