@@ -69,3 +69,29 @@ def test_an_original_whose_forwards_sit_in_two_stories_joins_the_one_that_alerte
     replay(db, tmp_path / "a3.jsonl", feed(tmp_path / "o.jsonl", ORIGIN, 5, T0, HIT))
     assert story_of(db, ORIGIN, 5) == story_of(db, SECOND, 9)
     assert alert_count(tmp_path / "a1.jsonl", tmp_path / "a2.jsonl", tmp_path / "a3.jsonl") == 2
+
+
+def test_the_live_service_files_an_original_with_its_forward_a_replay_stored_beside_it(tmp_path: Path) -> None:
+    """The live service runs; an analyst's replay (its own connection) stores a repost of a post the
+    service has not seen. When the service then reads that post (a catch-up), it joins the repost's
+    story, as a fresh process would file it: the running index learns what the replay's posts forward."""
+    from datetime import datetime, timedelta, timezone
+
+    from bot.match.matcher import Matcher
+    from bot.match.rules import load_rules
+    from bot.pipeline import Pipeline
+    from bot.post import Post
+    from bot.store.db import REPLAY, Store
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    matcher = Matcher(load_rules(ROOT / "rules"))
+    db = tmp_path / "t.db"
+    service, analyst = Store(db), Store(db, owner=REPLAY)
+    with Pipeline(service, matcher) as live, Pipeline(analyst, matcher) as replayed:
+        list(live.process([Post(SECOND, 1, now - timedelta(days=5), "Курс доллара на бирже вырос до 105 рублей")]))
+        repost = Post(FIRST, 7, now - timedelta(hours=1), HIT, forward_channel_id=ORIGIN, forward_post_id=5)
+        list(replayed.process([repost]))
+        list(live.process([Post(ORIGIN, 5, now - timedelta(days=4), "Задержаны двое беглецов: подробности")]))
+    assert story_of(db, ORIGIN, 5) == story_of(db, FIRST, 7)
+    service.close()
+    analyst.close()

@@ -171,7 +171,7 @@ class Store:
         self._next_story: int | None = None
         self._alerted: set[int] | None = None  # ids of the stories with an alert (`_may_have_alerts`)
         self._alerted_version = 0  # PRAGMA data_version when `_alerted` was read
-        self._alerted_checked = False  # `_alerted` checked against data_version in this transaction
+        self._version: int | None = None  # PRAGMA data_version as read in this transaction (`data_version`)
         self.migrate()
 
     # -- schema ----------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ class Store:
                 conn.execute("ROLLBACK")
             raise
         finally:
-            self._alerted_checked = False  # another connection may add alerts once this transaction ends
+            self._version = None  # another connection may write once this transaction ends
 
     def close(self) -> None:
         self.db.conn.close()
@@ -402,6 +402,12 @@ class Store:
             return self.db.query(f"{window} ORDER BY rowid", {"since": since, "until": until})
         return self.db.query(f"{window} AND rowid <= :after UNION ALL {cols} WHERE rowid > :after ORDER BY rowid",
                              {"since": since, "until": until, "after": after})
+
+    def posts_after(self, rowid: int) -> Iterator[dict[str, object]]:
+        """Posts stored after rowid `rowid`, in the order they were stored, with what they forward:
+        what the story index has not seen of another connection's writes."""
+        return self.db.query("SELECT rowid, channel_id, message_id, date, text, story_id, forward_channel_id, "
+                             "forward_post_id FROM posts WHERE rowid > ? ORDER BY rowid", [rowid])
 
     def story_words(self) -> tuple[int, dict[str, int], int] | None:
         """The story index's saved word counts: (posts counted, word -> posts, the last posts rowid
@@ -673,14 +679,21 @@ class Store:
         6,020 posts that joined a story, nearly always in vain. Outside a transaction: True (ask)."""
         if not self.db.conn.in_transaction:
             return True
-        if not self._alerted_checked:
-            version = self.db.conn.execute("PRAGMA data_version").fetchone()[0]
-            if self._alerted is None or version != self._alerted_version:
-                self._alerted = {r[0] for r in self.db.conn.execute("SELECT DISTINCT story_id FROM alerts")}
-                self._alerted_version = version
-            self._alerted_checked = True
-        assert self._alerted is not None
+        version = self.data_version()
+        if self._alerted is None or version != self._alerted_version:
+            self._alerted = {r[0] for r in self.db.conn.execute("SELECT DISTINCT story_id FROM alerts")}
+            self._alerted_version = version
         return story_id in self._alerted
+
+    def data_version(self) -> int:
+        """PRAGMA data_version: it changes when another connection commits. Read once per transaction
+        (none commits inside one: this connection holds the write lock), so asking per post costs nothing."""
+        if self._version is None or not self.db.conn.in_transaction:
+            version = int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
+            if not self.db.conn.in_transaction:
+                return version
+            self._version = version
+        return self._version
 
     def update_story_alerts(self, story_id: int, post: Post, *, now: str) -> list[int]:
         """Another post joined a story: each of the story's alerts, whatever its rule (the story line is

@@ -311,6 +311,8 @@ class StoryIndex:
         self.newest = float("-inf")
         self.held_from: float | None = None  # the stored posts from this time on are indexed
         self.forwarded: set[tuple[int, int]] = set()  # posts some stored post forwards (`_forwarded_story`)
+        self._seen_rowid = 0  # the stored posts up to this rowid were read (`_take_in_others`)
+        self._version: int | None = None  # the store's data_version when they were
         self._dropped = 0
         self.joined = {"forward": 0, "exact": 0, "near": 0}
         self.last_joined = False  # the post `assign` last gave a story joined an earlier one
@@ -327,6 +329,8 @@ class StoryIndex:
         done elsewhere."""
         self.last_joined = False
         when = post.date.timestamp()
+        if self.held_from is not None:
+            self._take_in_others()
         if known_story is not None and self.held_from is not None and when < self.newest - self.window:
             return known_story  # an edit of a post older than the window: nothing left to fold it with
         if self.held_from is None or (known_story is None and when - self.window < self.held_from):
@@ -435,6 +439,25 @@ class StoryIndex:
         source = _forward_of(post)
         if source is not None:
             self.forwarded.add(source)
+
+    def _take_in_others(self) -> None:
+        """Index the posts another connection (a replay beside the live service) stored since this index
+        last read the store, those within the window: a copy of one, arriving here, joins its story as
+        in a fresh process. Asked per post, read only after another connection committed
+        (`Store.data_version`, read once per transaction): a lone process never reads. Their words are
+        not counted (`df`): this index cannot tell them from its own posts already counted."""
+        version = self.store.data_version()
+        if version == self._version:
+            return
+        self._version = version
+        since = datetime.fromtimestamp(self.held_from or 0.0, timezone.utc).isoformat(timespec="seconds")
+        for row in self.store.posts_after(self._seen_rowid):
+            self._seen_rowid = int(row["rowid"])  # type: ignore[call-overload]
+            key = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
+            if row["forward_channel_id"] is not None and row["forward_post_id"] is not None:
+                self.forwarded.add((int(row["forward_channel_id"]), int(row["forward_post_id"])))  # type: ignore[call-overload]
+            if key not in self.entries and str(row["date"]) >= since:
+                self.preload(*key, str(row["date"]), str(row["text"] or ""), row["story_id"])  # type: ignore[arg-type]
 
     def _near(self, entry: _Entry, ranked: list[str]) -> int | None:
         """The story of the accepted candidate that is most alike both ways (`similar.mutual`: the
@@ -562,6 +585,7 @@ class StoryIndex:
         self.before_read()
         after = None
         if self.held_from is None:
+            self._version = self.store.data_version()  # (before the posts: a write between is read again)
             self.forwarded = self.store.forwarded_posts()
             saved = self.store.story_words()
             self.df = DocumentFrequency()
@@ -569,8 +593,12 @@ class StoryIndex:
             if saved is not None:
                 self.df.docs, counts, after = saved
                 self.df.counts.update(counts)
+        if after is not None:  # every post stored after `after` is read below (the newest last)
+            self._seen_rowid = after
         for row in self.store.posts_since(since, until, after=after):
             key = (row["channel_id"], row["message_id"])
+            if after is not None and row["rowid"] > self._seen_rowid:  # type: ignore[operator]
+                self._seen_rowid = int(row["rowid"])  # type: ignore[call-overload]
             counted = after is None or row["rowid"] <= after  # type: ignore[operator]
             in_window = str(row["date"]) >= since and key not in self.entries
             if counted and not in_window:
