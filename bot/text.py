@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
-           "rough_words", "rough_head_words", "rough_lines", "lines_and_search_fold", "script_of", "search_fold", "printable", "cyrillic_reading",
+           "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
 
 # Marks that decorate letters rather than spell them: the overlays and lines text generators add
@@ -202,12 +202,7 @@ def _fold_nfkc(text: str) -> str:
     """`_fold_basic` of a text already without format characters and NFKC."""
     if "#" in text or "@" in text:
         text = _HASHTAG_RE.sub(_split_camel, text)
-    return _fold_low(text.casefold())
-
-
-def _fold_low(text: str) -> str:
-    """`_fold_nfkc`'s steps after case folding, on a case-folded text."""
-    text = text.replace("ё", "е")
+    text = text.casefold().replace("ё", "е")
     if "ѐ" in text or "ѝ" in text:
         text = text.replace("ѐ", "е").replace("ѝ", "и")
     if "’" in text or "ʼ" in text or "`" in text:
@@ -237,23 +232,9 @@ def rough_lines(text: str) -> list[list[str]]:
     """`rough_words` of each line of `text` («\\n» parts lines), URLs left in, in one folding pass: what
     the matcher (when the text has no URL) and the story step both read. Folding keeps lines: a line
     of the folded text is the line folded on its own (no fold crosses a line break, NFKC included)."""
-    return _lines(_fold_basic(text))
-
-
-def _lines(folded: str) -> list[list[str]]:
-    """The words of each line of a folded text."""
+    folded = _fold_basic(text)
     word_re = _word_re(folded)
     return [word_re.findall(line) for line in folded.split("\n")]
-
-
-def lines_and_search_fold(text: str) -> tuple[list[list[str]], str | None]:
-    """`rough_lines(text)` and `search_fold(text)`, what a replay worker reads of every post: the text
-    case-folded and NFKC-checked once for both when neither changes it otherwise (four posts in five)."""
-    if ("#" in text or "@" in text or "\u00a0" in text or "…" in text or _FORMAT_RE.search(text)
-            or not unicodedata.is_normalized("NFKC", text)):
-        return rough_lines(text), search_fold(text)
-    low = text.casefold()  # (what `_fold_basic` and `search_fold` each begin with for such a text)
-    return _lines(_fold_low(low)), _search_fold(text, low, nfkc=True)
 
 
 def cyrillic_reading(word: str) -> str | None:
@@ -480,14 +461,10 @@ def search_fold(text: str) -> str | None:
     words (Latin look-alike letters, invisible characters inside words, CamelCase hashtags,
     compatibility forms such as a decomposed «й»), else None: the text reads the same, as nine
     posts in ten do (told apart in a few microseconds)."""
-    return _search_fold(text, text.casefold(), nfkc=False)  # («ß», «ﬁ» become Latin letters only here)
-
-
-def _search_fold(text: str, low: str, nfkc: bool) -> str | None:
-    """`search_fold` given `text.casefold()`, and `nfkc`: True when the text is known to be NFKC already."""
+    low = text.casefold()  # («ß», «ﬁ» become Latin letters only here)
     if not (_MIXED_HINT_RE.search(low) or _INVISIBLE_RE.search(text)
             or (("#" in text or "@" in text) and _CAMEL_TAG_RE.search(text))):
-        if nfkc or unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _HARMLESS_RE.sub(" ", text)):
+        if unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _HARMLESS_RE.sub(" ", text)):
             return None
         nf = unicodedata.normalize("NFKC", text)  # «…» and no-break spaces change no word; «ſ», «Ａ» do
         nfkc = nf.casefold()

@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
 from .story.index import Prepared, prepare
-from .text import find_urls, lines_and_search_fold
+from .text import find_urls, rough_lines, search_fold
 
 __all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers"]
 
@@ -91,10 +91,10 @@ def _work(items: list[_Item]) -> list[Work]:
 def _one(m: Matcher, it: _Item) -> Work:
     """One post's `Work`, its text folded and read once for the matcher and the story step (the
     matcher blanks URLs first: a text with one is read again)."""
-    lines, folded = lines_and_search_fold(it.text) if it.text else (None, None)
+    lines = rough_lines(it.text) if it.text else None
     words = set(chain.from_iterable(lines)) if lines is not None and not find_urls(it.text) else None
     return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines) if it.prepare else None,
-                folded, *content_hashes(it.text, it.links))
+                search_fold(it.text) if it.text else None, *content_hashes(it.text, it.links))
 
 
 def default_workers() -> int:

@@ -121,14 +121,3 @@ def test_story_words_read_off_the_folded_lines_are_the_bodys_words(text: str) ->
     read, alone = prepare(text, shared=False, lines=rough_lines(text)), prepare(text)
     assert read == alone
     assert (read.lead is read.terms) == (alone.lead is alone.terms)  # a one-line body's headline is its words
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.one_of(_LINES, st.text(max_size=30), st.text(st.sampled_from("AaBcЕеЁёXxßﬁİſ\u00a0…#@_'’\u200b\u0301 \n"), max_size=20)))
-@example("Путин подписал закон\nВСУ")  # NFKC, no mark: folded once for both
-@example("Рosт ﬁx\nСтрасse")  # a Latin look-alike letter, a ligature, «ß»: a folded copy for the index
-def test_the_worker_reads_lines_and_the_search_fold_as_each_alone(text: str) -> None:
-    # the worker case-folds a post once for its lines (matcher, story) and the search index's copy
-    from bot.text import lines_and_search_fold, rough_lines, search_fold
-
-    assert lines_and_search_fold(text) == (rough_lines(text), search_fold(text))
