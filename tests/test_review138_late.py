@@ -6,9 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from telethon.tl import types as tl
 
+from bot.chat.commands import Caller
 from bot.store.db import Store
 
+from .fake_telegram import FakeTelegram, eventually
+from .test_digest_chats import MOSCOW, shown
+from .test_live import SHOT, channels, run, running
+from .test_live_sender_faults import GROUP, Clocks, digests, low_rules, refuse_sends
 from .test_search_lookalikes import found, stored
 
 TEXTS = {
@@ -36,3 +42,24 @@ def test_a_pasted_link_with_its_scheme_finds_the_post_that_writes_it_without(sto
     the README's «a domain or a link is searched» and `_link_words` («a whole URL») promise the link."""
     assert found(store, written) == ids  # the link as the post writes it is found
     assert found(store, query) == ids
+
+
+def test_digest_held_for_the_only_alert_chat_is_not_said_to_have_gone_out(fake: FakeTelegram, tmp_path: Path) -> None:
+    """With one alert chat, the team group, and the account removed from it, /digest answered «The
+    digest went to the alert chats that can be written to; -… cannot be written to»: it went nowhere
+    (`cmd_digest` says so whenever any chat is down, whether or not another chat got it)."""
+    rules = low_rules(tmp_path)
+
+    async def go() -> None:
+        channels(fake)
+        fake.add_chat(GROUP, "Analysts")
+        async with running(fake, tmp_path, rules=rules, chats=(-GROUP,)) as service:
+            clocks = Clocks(service)
+            refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat), 403, "CHAT_WRITE_FORBIDDEN")
+            fake.publish(SHOT, MOSCOW)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            clocks.tick(3600)
+            reply = await service.commands.handle("/digest", Caller(1, "Analyst"))
+            assert reply is not None and digests(fake) == [] and shown(fake, group=True) == []  # nobody has it
+            assert "went to" not in reply.html, reply.html
+    run(go())
