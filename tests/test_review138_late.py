@@ -9,9 +9,14 @@ import pytest
 from telethon.tl import types as tl
 
 from bot.chat.commands import Caller
+from bot.config import load_config
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+from bot.post import Post
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
+from .test_channel_scope import MASH, WHEN
 from .test_digest_chats import MOSCOW, shown
 from .test_live import SHOT, channels, run, running
 from .test_live_sender_faults import GROUP, Clocks, digests, low_rules, refuse_sends
@@ -63,3 +68,17 @@ def test_digest_held_for_the_only_alert_chat_is_not_said_to_have_gone_out(fake: 
             assert reply is not None and digests(fake) == [] and shown(fake, group=True) == []  # nobody has it
             assert "went to" not in reply.html, reply.html
     run(go())
+
+
+def test_a_rule_scoped_to_an_empty_group_is_not_sent_to_a_group_line_that_is_not_there(tmp_path: Path) -> None:
+    """A group the analyst has yet to fill (`south = []`, accepted by the config) and a rule scoped to
+    it: replay warned «rule 'k': no post came from group south (none of its channels); see the
+    group's line», and printed no line for the group (it has no member to miss)."""
+    config = tmp_path / "config.toml"
+    config.write_text("[channels.groups]\nsouth = []\n", encoding="utf-8")
+    matcher = Matcher([Rule.from_query("k", "дезертир", channels=["south"])], groups=dict(load_config(config).groups))
+    matcher.match(Post(MASH, 1, WHEN, "В Краснодаре задержали дезертира", channel_title="Mash"))
+    warnings = matcher.scope_warnings()
+    assert any("south" in w for w in warnings), warnings  # the rule that watches nothing is still named
+    told = [w for w in warnings if "see the group's line" in w]
+    assert not told or any(w.startswith("group 'south'") for w in warnings), warnings
