@@ -66,8 +66,8 @@ def test_the_group_gets_the_digests_it_missed_in_order_once_it_works_and_me_neve
 
 def test_status_and_digest_name_the_alert_chat_that_cannot_be_written_to(fake: FakeTelegram, tmp_path: Path) -> None:
     """The account was removed from the group: /digest answered «A digest is waiting to be sent
-    (Telegram asked to wait, or an alert chat cannot be written to)» though Saved Messages had it,
-    and /status listed no problem at all, while every alert for the group was held."""
+    (Telegram asked to wait, or an alert chat cannot be written to)», naming neither, and /status
+    listed no problem at all, while every alert for the group was held."""
     from bot.chat.commands import Caller
     rules = low_rules(tmp_path)
 
@@ -82,7 +82,7 @@ def test_status_and_digest_name_the_alert_chat_that_cannot_be_written_to(fake: F
             clocks.tick(3600)
             reply = await service.commands.handle("/digest", Caller(1, "Analyst"))
             assert reply is not None and shown(fake, group=False) == ["Москв"]
-            assert f"went to the alert chats that can be written to; {-GROUP} (CHAT_WRITE_FORBIDDEN)" in reply.html, reply.html
+            assert f"A digest is waiting to be sent: alert chat {-GROUP} (CHAT_WRITE_FORBIDDEN) cannot be" in reply.html, reply.html
             status = service.status_text(clocks.wall)
             assert f"alert chat {-GROUP} cannot be written to (CHAT_WRITE_FORBIDDEN)" in status, status
     run(go())

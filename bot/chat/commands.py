@@ -515,10 +515,10 @@ class Commands:
             return Reply(f"Digest sent to the alert chat{'s' * (chats != 1)}: {n} low-priority "
                          f"stor{'y' if n == 1 else 'ies'}.")
         if self.store.digests_waiting():  # collected, not sent: a flood wait or an unreachable chat holds it
-            if down := self.chats_down():  # the other chats have it: say which one waits, and why
+            if down := self.chats_down():  # say which chat cannot be written to, and why
                 held = ", ".join(f"{chat} ({why})" for chat, why in down.items())
-                return Reply(html.escape(f"The digest went to the alert chats that can be written to; {held} "
-                                         f"cannot be written to and gets it as soon as it can."))
+                return Reply(html.escape(f"A digest is waiting to be sent: alert chat{'s' * (len(down) != 1)} {held} "
+                                         f"cannot be written to; it goes out as soon as it can."))
             return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
                          "written to); it goes out as soon as it can.")
         return Reply("Nothing waiting for the digest.")

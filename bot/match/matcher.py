@@ -474,10 +474,13 @@ class Matcher:
         out = []
         for kind, name, missed in self.unmatched_scope(channels):
             groups = {c for c in missed if kind == "rule" and c in self.groups}
-            named = [f"group {c} (none of its channels)" if c in groups else c for c in missed]
+            named = [c if c not in groups else f"group {c} (none of its channels)" if self.groups[c]
+                     else f"group {c} (it lists no channel)" for c in missed]
+            channels_missed = len(missed) - len(groups)
             out.append(f"{kind} '{name}': no post came from {', '.join(named)}; " + (
-                "see the group's line" if len(groups) == len(missed) else
-                f"{'it' if len(missed) == 1 else 'they'} matched no channel (a username, id or exact title)"))
+                f"{'it' if channels_missed == 1 else 'they'} matched no channel (a username, id or exact title)"
+                if channels_missed else "see the group's line" if any(self.groups[g] for g in groups)
+                else "add channels to the group in the config"))
         return out
 
     def match(self, post: _PostLike | str, words: set[str] | None = None) -> list[Match]:

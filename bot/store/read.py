@@ -468,10 +468,12 @@ def _link_words(chunk: str) -> list[str]:
     analyst searches who links where. Empty for any other word."""
     if tokenize(chunk) or not find_urls(chunk):
         return []
-    return [t.text for t in tokenize(_LINK_SEPARATORS.sub(" ", chunk))]
+    return [t.text for t in tokenize(_LINK_SEPARATORS.sub(" ", _LINK_START.sub("", chunk)))]
 
 
 _LINK_SEPARATORS = re.compile(r"[^\w]+|_")
+# a pasted link's scheme and www. (Telegram's «Copy link» and a browser add them; a post may not write them)
+_LINK_START = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?", re.IGNORECASE)
 
 
 def _quote(term: str) -> str:
