@@ -77,6 +77,8 @@ class Config:
         if self.path is None or self.lines is None:
             return name
         section, _, key = name.rpartition(".")
+        if (section, key) not in self.lines.where:  # left at its default: no line of the file says it
+            return f"{self.path}: {name} (not set there: its default)"
         return f"{self.path}:{self.lines.line(section, key)}: {name}"
 
     @property

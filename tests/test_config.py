@@ -307,6 +307,15 @@ def test_a_database_whose_lock_cannot_be_made_names_the_config_file_and_line(tmp
     assert r.output.startswith(f"error: {cfg}:4: paths.db: cannot lock {db} ("), r.output
 
 
+def test_a_setting_left_at_its_default_is_not_pinned_to_a_line_of_the_file(tmp_path: Path) -> None:
+    """A session folder that could not be made, never set in the file, was named «config.toml:1:
+    paths.session_dir» (or the [paths] header's line), sending the analyst to a line that says nothing."""
+    cfg = write(tmp_path, '[paths]\nrules = "rules"\n[channels]\nwatch = ["mash"]\n')
+    config = load_config(cfg)
+    assert config.setting("paths.session_dir") == f"{cfg}: paths.session_dir (not set there: its default)"
+    assert config.setting("paths.rules") == f"{cfg}:2: paths.rules"
+
+
 def test_alert_chats_keep_their_sign_and_names(tmp_path: Path) -> None:
     c = load_config(write(tmp_path, '[alerts]\nchats = ["-1001234567890", -1009876543210, 5001, "@analysts_room", "me"]\n'))
     assert c.chats == (-1001234567890, -1009876543210, 5001, "analysts_room", "me")
