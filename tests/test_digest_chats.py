@@ -64,23 +64,29 @@ def test_the_group_gets_the_digests_it_missed_in_order_once_it_works_and_me_neve
     run(go())
 
 
+async def digest_asked_with_the_group_refusing(fake: FakeTelegram, service: Any) -> tuple[Any, Clocks]:
+    """/digest's reply an hour after a low alert, the group refusing every message (the account was
+    removed from it), and the clocks of the service."""
+    from bot.chat.commands import Caller
+    clocks = Clocks(service)
+    refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat), 403, "CHAT_WRITE_FORBIDDEN")
+    fake.publish(SHOT, MOSCOW)
+    await eventually(lambda: service.store.count("alerts") == 1)
+    clocks.tick(3600)
+    return await service.commands.handle("/digest", Caller(1, "Analyst")), clocks
+
+
 def test_status_and_digest_name_the_alert_chat_that_cannot_be_written_to(fake: FakeTelegram, tmp_path: Path) -> None:
     """The account was removed from the group: /digest answered «A digest is waiting to be sent
     (Telegram asked to wait, or an alert chat cannot be written to)», naming neither, and /status
     listed no problem at all, while every alert for the group was held."""
-    from bot.chat.commands import Caller
     rules = low_rules(tmp_path)
 
     async def go() -> None:
         channels(fake)
         fake.add_chat(GROUP, "Analysts")
         async with running(fake, tmp_path, rules=rules, chats=("me", -GROUP)) as service:
-            clocks = Clocks(service)
-            refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat), 403, "CHAT_WRITE_FORBIDDEN")
-            fake.publish(SHOT, MOSCOW)
-            await eventually(lambda: service.store.count("alerts") == 1)
-            clocks.tick(3600)
-            reply = await service.commands.handle("/digest", Caller(1, "Analyst"))
+            reply, clocks = await digest_asked_with_the_group_refusing(fake, service)
             assert reply is not None and shown(fake, group=False) == ["Москв"]
             assert f"A digest is waiting to be sent: alert chat {-GROUP} (CHAT_WRITE_FORBIDDEN) cannot be" in reply.html, reply.html
             status = service.status_text(clocks.wall)

@@ -6,20 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from telethon.tl import types as tl
 
-from bot.chat.commands import Caller
 from bot.config import load_config
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.post import Post
 from bot.store.db import Store
 
-from .fake_telegram import FakeTelegram, eventually
+from .fake_telegram import FakeTelegram
 from .test_channel_scope import MASH, WHEN
-from .test_digest_chats import MOSCOW, shown
-from .test_live import SHOT, channels, run, running
-from .test_live_sender_faults import GROUP, Clocks, digests, low_rules, refuse_sends
+from .test_digest_chats import digest_asked_with_the_group_refusing, shown
+from .test_live import channels, run, running
+from .test_live_sender_faults import GROUP, digests, low_rules
 from .test_search_lookalikes import found, stored
 
 TEXTS = {
@@ -59,12 +57,7 @@ def test_digest_held_for_the_only_alert_chat_is_not_said_to_have_gone_out(fake: 
         channels(fake)
         fake.add_chat(GROUP, "Analysts")
         async with running(fake, tmp_path, rules=rules, chats=(-GROUP,)) as service:
-            clocks = Clocks(service)
-            refuse_sends(fake, lambda r: isinstance(r.peer, tl.InputPeerChat), 403, "CHAT_WRITE_FORBIDDEN")
-            fake.publish(SHOT, MOSCOW)
-            await eventually(lambda: service.store.count("alerts") == 1)
-            clocks.tick(3600)
-            reply = await service.commands.handle("/digest", Caller(1, "Analyst"))
+            reply, _ = await digest_asked_with_the_group_refusing(fake, service)
             assert reply is not None and digests(fake) == [] and shown(fake, group=True) == []  # nobody has it
             assert "went to" not in reply.html, reply.html
     run(go())
