@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Sequence
 from functools import lru_cache
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
-           "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "printable", "cyrillic_reading",
+           "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
 
 # Marks that decorate letters rather than spell them: the overlays and lines text generators add
@@ -454,6 +455,16 @@ _APOSTROPHE_RE = re.compile("[’ʼ`]")
 # «…», «‼», a non-breaking hyphen (what keeps nine posts in ten from the slower checks; a
 # regex, since str.translate with a table looks every character up in a dict).
 _HARMLESS_RE = re.compile("[\u00a0\u2026\u2011\u203c\u202f\u2006\u2009\u200a\u2049]")
+
+
+def search_reading(text: str, urls: Sequence[str] = ()) -> str | None:
+    """What the search index holds beside a post's text: its `search_fold` reading, and the addresses
+    of the links behind its words (`t.me/shot_shot` finds a post whose text only says «SHOT»); None
+    when there is neither."""
+    fold = search_fold(text) if text else None
+    if not urls:
+        return fold
+    return "\n".join([fold, *urls] if fold else urls)
 
 
 def search_fold(text: str) -> str | None:

@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
 from .story.index import Prepared, prepare
-from .text import find_urls, rough_lines, search_fold
+from .text import find_urls, rough_lines, search_reading
 
 __all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers"]
 
@@ -40,7 +40,7 @@ class Work(NamedTuple):
 
     matches: list[Match]
     prepared: Prepared | None  # story.prepare, None when not asked
-    folded: str | None  # search_fold: the search index's second reading
+    folded: str | None  # search_reading: what the search index holds beside the text
     text_hash: str  # Post.text_hash (content_hash of the text and its links)
     plain_hash: str | None  # content_hash of the text alone, when it has links (else None)
 
@@ -94,7 +94,7 @@ def _one(m: Matcher, it: _Item) -> Work:
     lines = rough_lines(it.text) if it.text else None
     words = set(chain.from_iterable(lines)) if lines is not None and not find_urls(it.text) else None
     return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines) if it.prepare else None,
-                search_fold(it.text) if it.text else None, *content_hashes(it.text, it.links))
+                search_reading(it.text, [url for *_, url in it.links]), *content_hashes(it.text, it.links))
 
 
 def default_workers() -> int:

@@ -5,6 +5,8 @@ nothing), a number is that number (`10` listed «106»), and past 16 words is re
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from html import unescape
 from pathlib import Path
 
@@ -13,12 +15,18 @@ from click.testing import CliRunner
 
 from bot.chat.commands import Commands
 from bot.cli import cli
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+from bot.pipeline import Pipeline
+from bot.post import Entity
 from bot.store.db import Store
+from bot.store.schema import FTS_TEXT
 from bot.store.read import SearchError, count_search, fts_query, iter_export_rows, search_posts
 
 from .sample_store import built, sample  # noqa: F401
 from .test_chat_review import ask, commands  # noqa: F401
 from .test_search_lookalikes import found, stored
+from .test_store import post
 
 TEXTS = {
     1: "Дезертир задержан у воинской части",
@@ -139,3 +147,33 @@ def test_more_than_sixteen_words_is_refused_naming_the_limit(store: Store) -> No
     code, out, err = search(store, *sixteen, "дезертир")
     assert code == 2 and not out and "too many words: 17" in err and "at most 16" in err and err.count("\n") == 1, err
     assert search(store, '"' + " ".join(sixteen + ["дезертир"]) + '"')[0] == 1  # quoted: one phrase
+
+
+def stored_with_a_text_link(path: Path) -> Store:
+    """SHOT's footer: «Подписывайся на SHOT», the word SHOT linking t.me/shot_shot (574 corpus posts)."""
+    p = replace(post(1, "Подписывайся на SHOT"), entities=(Entity("text_url", 16, 4, "https://t.me/shot_shot"),))
+    s = Store(path)
+    list(Pipeline(s, Matcher([Rule.from_query("d", "дезертир")])).process([p]))
+    return s
+
+
+def test_a_link_behind_a_posts_words_is_searched(tmp_path: Path) -> None:
+    """`search t.me/shot_shot` found none of the 574 corpus posts whose «SHOT» links there: only links
+    written out were in the search index."""
+    s = stored_with_a_text_link(tmp_path / "s.db")
+    hits = list(search_posts(s, "t.me/shot_shot", 5))
+    assert [h.message_id for h in hits] == [1] and hits[0].in_links_only
+    assert found(s, "подписывайся") == [1]  # the text as before
+    s.close()
+
+
+def test_a_store_indexed_before_finds_its_posts_by_the_links_behind_their_words(tmp_path: Path) -> None:
+    """A store made before the links were indexed gets them when tgwatch opens it (migration 16)."""
+    s = stored_with_a_text_link(tmp_path / "s.db")
+    with s.transaction():  # as an older tgwatch stored and indexed it: the text alone
+        s.db.execute(f"INSERT INTO posts_fts (posts_fts, rowid, text) SELECT 'delete', rowid, {FTS_TEXT} FROM posts")
+        s.db.execute("UPDATE posts SET folded = NULL")
+        s.db.execute("INSERT INTO posts_fts (rowid, text) SELECT rowid, text FROM posts")
+        s.db.execute("PRAGMA user_version = 15")
+    s.close()
+    assert found(Store(tmp_path / "s.db"), "t.me/shot_shot") == [1]

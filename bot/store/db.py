@@ -21,7 +21,7 @@ import sqlite_utils
 
 from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
-from ..text import search_fold
+from ..text import search_reading
 from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
@@ -528,10 +528,10 @@ class Store:
     @staticmethod
     def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
         """The posts-table row of a post (for `write_post` and `write_new_posts`). `folded`: the
-        post's `search_fold` when already computed (None: it has none), True to compute it here."""
+        post's `search_reading` when already computed (None: it has none), True to compute it here."""
         entities = entities_json(post.entities) if post.entities else None
         if folded is True:
-            folded = search_fold(post.text) if post.text else None
+            folded = search_reading(post.text, [url for *_, url in post.links])
         return (post.channel_id, post.message_id, iso(post.date), iso(post.edit_date), post.text, post.text_hash,
                 entities, post.link, post.forward_channel_id, post.forward_post_id, post.forward_name, post.grouped_id,
                 post.media, story_id, now, now, folded or None)

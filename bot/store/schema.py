@@ -12,7 +12,7 @@ import logging
 import sqlite_utils
 
 from ..post import Entity, content_hash, hidden_links
-from ..text import search_fold
+from ..text import search_reading
 
 __all__ = ["FTS_TEXT", "MIGRATIONS", "SCHEMA_VERSION", "stored_links"]
 
@@ -118,16 +118,20 @@ def _m6_search_fold(db: sqlite_utils.Database) -> None:
 
 
 def _refold(db: sqlite_utils.Database, where: str = "text != ''") -> int:
-    """Give the posts `where` selects the `search_fold` reading of today's code, and index again
-    those already indexed whose reading changed; how many changed. (FTS5's 'delete' must be given
-    the very text indexed, so it is made from the row as it was.)"""
+    """Give the posts `where` selects the `search_reading` of today's code, and index again those
+    already indexed whose reading changed; how many changed. (FTS5's 'delete' must be given the very
+    text indexed, so it is made from the row as it was; a post waiting in `search_pending`, edited
+    since it was indexed, is indexed again from its row by `Store.sync_search`.)"""
     row = db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
     indexed = int(row[0]) if row else 0
-    changed = [(rowid, text, old, new) for rowid, text, old in db.execute(f"SELECT rowid, text, folded FROM posts WHERE {where}")
-               if (new := search_fold(text)) != old]
+    pending = ({r[0] for r in db.execute("SELECT post_rowid FROM search_pending")}
+               if "search_pending" in db.table_names() else set())
+    changed = [(rowid, text, old, new) for rowid, text, old, entities
+               in db.execute(f"SELECT rowid, text, folded, entities FROM posts WHERE {where}")
+               if (new := search_reading(text or "", [url for *_, url in stored_links(text or "", entities)])) != old]
     for rowid, text, old, new in changed:
         db.execute("UPDATE posts SET folded = ? WHERE rowid = ?", [new, rowid])
-        if rowid <= indexed:
+        if rowid <= indexed and rowid not in pending:
             db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)",
                        [rowid, text if old is None else f"{text or ''}\n{old}"])
             db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
@@ -231,7 +235,15 @@ def _m15_alert_owner(db: sqlite_utils.Database) -> None:
                "(SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)) THEN 'live' ELSE 'replay' END", [live])
 
 
+def _m16_link_search(db: sqlite_utils.Database) -> None:
+    """Posts are found by the links behind their words too (SHOT's «Подписывайся на SHOT» links
+    t.me/shot_shot): the addresses join the search index's reading of the posts that have some."""
+    n = _refold(db, "entities IS NOT NULL AND text != ''")
+    if n:
+        log.info("search index: %d posts indexed again with the links behind their words", n)
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
-              _m14_search_pending, _m15_alert_owner]
+              _m14_search_pending, _m15_alert_owner, _m16_link_search]
 SCHEMA_VERSION = len(MIGRATIONS)
