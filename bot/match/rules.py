@@ -377,13 +377,14 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
             channels = tuple(channel_key(c) for c in channels_raw)
             strings = [c for c in channels_raw if isinstance(c, str)]  # reported at the opening quote
             for i, c in enumerate(strings):
+                why = not_a_channel(c)  # an invite, a proxy, a sticker set: else read as the username «proxy»
                 if not (key := channel_key(c)):
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} names no channel; write a username, "
                         "@username, t.me/username or an id")
-                elif key.startswith(("+", "joinchat/")) or (why := not_a_channel(c)) and why.startswith("an invite"):
+                elif key.startswith(("+", "joinchat/")) or (why or "").startswith("an invite"):
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is an invite link, which no post "
                         "names its channel by; write the channel's id (a private channel has no username)")
-                elif why := not_a_channel(c):  # a proxy, a sticker set: read as the username «proxy»
+                elif why:
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is {why}")
         else:
             bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
