@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib import metadata
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -27,7 +29,7 @@ from .store.db import Store, iso, utcnow
 from .store.read import StoredPost
 from .store.schema import stored_links
 
-__all__ = ["MATCHING", "Rematch", "Stale", "Stopped", "advance_coverage", "catch_up", "last_rowid", "rematch", "record_coverage",
+__all__ = ["MATCHING", "Rematch", "Stale", "Stopped", "advance_coverage", "catch_up", "last_rowid", "matching_version", "rematch", "record_coverage",
            "rule_digest", "stale_rules"]
 
 BATCH = 500  # posts per transaction
@@ -45,24 +47,42 @@ BATCH = 500  # posts per transaction
 # word of up to 4 letters has no typo in any form («проном» is no дрон), a typo of a form under 7 letters
 # keeps its first letter («бакете» is no ракета); a word glued to a link is a word («дезертировria.ru»).
 MATCHING = 5
+# The word dictionaries matching reads: a new release of one changes the forms a rule's words reach.
+DICTIONARIES = ("pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk", "lemminflect")
 _RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
            "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")
 
 
+@lru_cache(maxsize=1)
+def _dictionaries() -> str:
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "none"
+    return "/".join(f"{p}={version(p)}" for p in DICTIONARIES)
+
+
+def matching_version() -> str:
+    """`MATCHING` and the installed `DICTIONARIES`' versions: what tgwatch's matching finds for an
+    unchanged rule (an upgraded dictionary, as an upgraded tgwatch, has the stored posts matched again)."""
+    return f"{MATCHING}/{_dictionaries()}"
+
+
 def rule_digest(rule: Rule, groups: Mapping[str, Iterable[str | int]] | None = None) -> str:
     """A digest of what decides a rule's matches: its query, exclusions, scope (with the config
-    groups it names expanded), severity and typo allowance, after `MATCHING` and a colon (so a
-    store can tell an upgrade from a rule change). A title or a note changes nothing."""
+    groups it names expanded), severity and typo allowance, after `matching_version()` and a colon
+    (so a store can tell an upgrade from a rule change). A title or a note changes nothing."""
     scope = None
     if rule.channels is not None:
         members = {g.casefold(): sorted({channel_key(c) for c in m}) for g, m in (groups or {}).items()}
         scope = sorted([c, members.get(c, [])] for c in rule.channels)
     what = [rule.query, list(rule.exclude), scope, rule.severity, rule.typos]
-    return f"{MATCHING}:" + hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"{matching_version()}:" + hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def _rule_part(digest: str) -> str:
-    """A `rule_digest` without its `MATCHING` (a digest stored before there was one is all rule)."""
+    """A `rule_digest` without its `matching_version()` (a digest stored before there was one is all rule)."""
     return digest.partition(":")[2] or digest
 
 
@@ -73,7 +93,7 @@ class Stale:
     rule: str
     through: int
     changed: bool  # the rule was matched before, as it was then: its matches on these posts may be stale
-    upgraded: bool = False  # the rule is as it was, tgwatch's matching is not (`MATCHING`)
+    upgraded: bool = False  # the rule is as it was, tgwatch's matching is not (`matching_version()`)
 
 
 @dataclass

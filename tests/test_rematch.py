@@ -136,6 +136,30 @@ def test_an_upgrade_that_changes_matching_matches_the_stored_posts_again_once(tm
     assert not any(again_line(replay(ROOT / "rules", db), r) for r in ("desertion", "lockdown"))
 
 
+def test_an_upgraded_word_dictionary_matches_the_stored_posts_again_once(tmp_path: Path, monkeypatch: Any) -> None:
+    """A new pymorphy3 dictionary release changes the forms a rule's words reach, as a new tgwatch
+    can: the next replay matches the stored posts again with every rule, then they are covered."""
+    import importlib.metadata
+
+    import bot.rematch
+
+    db = tmp_path / "a.db"
+    replay(ROOT / "rules", db)
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda p: "2.4.999999.1" if p == "pymorphy3-dicts-ru" else real(p))
+    bot.rematch._dictionaries.cache_clear()
+    try:
+        upgraded = replay(ROOT / "rules", db)
+        again = replay(ROOT / "rules", db)
+    finally:
+        bot.rematch._dictionaries.cache_clear()
+    for rule in ("desertion", "lockdown", "regiment"):
+        line = again_line(upgraded, rule)
+        assert line is not None and "(tgwatch's matching changed)" in line, upgraded.output
+        assert again_line(again, rule) is None, again.output
+
+
 def test_since_leaves_a_new_rule_to_be_caught_up_by_a_later_whole_replay(tmp_path: Path) -> None:
     rules = rules_copy(tmp_path)
     db = tmp_path / "a.db"
