@@ -124,6 +124,18 @@ def test_a_post_found_by_a_word_of_its_link_says_so(store: Store, commands: Comm
     assert "found in a link of the post" in unescape(ask(commands, "/search example.org").html)
 
 
+def test_a_word_after_an_apostrophe_is_highlighted_not_said_to_be_in_a_link(tmp_path: Path) -> None:
+    """The search index parts «скри'ок» at its apostrophe, so `search ок` finds the post; the post has
+    no link, yet it was listed as found in a link, «ок» shown nowhere."""
+    s = stored(tmp_path / "a.db", {1: "Новий скри'ок знайшли у підвалі"})
+    try:
+        code, out, err = search(s, "ок")
+    finally:
+        s.close()
+    assert code == 0 and "1 post found" in err, (out, err)
+    assert "found in a link" not in out and "matched: ок" in out, out
+
+
 def test_the_chat_says_what_the_command_line_says(commands: Commands) -> None:  # noqa: F811
     for text, said in [("/search дезертир OR часть", "has no OR or NEAR"), ("/search -часть", "left out"),
                        ("/search " + " ".join(f"слово{i}" for i in range(17)), "at most 16")]:

@@ -284,13 +284,29 @@ class FtsQuery:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where the query's words occur in `text` (original offsets); a phrase as one span."""
         tokens = tokenize(text)
-        spans = [(t.start, t.end) for t in tokens
-                 if t.text in self.forms or t.text in self.exact or any(t.text.startswith(w) for w in self.words)]
+
+        def hit(word: str) -> bool:
+            return word in self.forms or word in self.exact or any(word.startswith(w) for w in self.words)
+        spans = [(t.start, t.end) for t in tokens if hit(t.text)]
+        spans.extend(_after_apostrophes(tokens, hit))
         for n in range(len(self.phrases)):
             spans.extend((tokens[i].start, tokens[j].end) for i, j in self._phrase_at(tokens, n))
         for family in self.families:
             spans.extend(family.spans(text))
         return sorted(spans)
+
+
+def _after_apostrophes(tokens: list[Any], hit: Callable[[str], bool]) -> Iterator[tuple[int, int]]:
+    """The parts after a word's inner apostrophe that `hit` takes: the search index parts «скри'ок» there
+    (FTS5's unicode61), so `ок` finds the post; each is highlighted where it is written."""
+    for t in tokens:
+        if "'" not in t.text or t.end - t.start != len(t.text):
+            continue
+        pos = 0
+        for part in t.text.split("'"):
+            if pos and part and hit(part):
+                yield t.start + pos, t.start + pos + len(part)
+            pos += len(part) + 1
 
 
 @dataclass(frozen=True)
