@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "t_me_lower", "hidden_links", "content_hash", "content_hashes"]
+__all__ = ["Entity", "Post", "plain_breaks", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "t_me_lower", "hidden_links", "content_hash", "content_hashes"]
 
 _MARK = 1_000_000_000_000
 
@@ -82,6 +83,27 @@ class Entity:
     url: str | None = None
 
 
+def plain_breaks(text: str, entities: tuple[Entity, ...] = ()) -> tuple[str, tuple[Entity, ...]]:
+    """`text` with Windows (\\r\\n) and old Mac (\\r) line breaks as \\n, its entities' UTF-16 offsets
+    moved to match: the same post read from two sources is one text (else every replay is an "edit")."""
+    if "\r" not in text:
+        return text, entities
+    if entities:
+        dropped: list[int] = []  # the UTF-16 offsets of the \r of each \r\n
+        unit = 0
+        for k, ch in enumerate(text):
+            if ch == "\r" and text.startswith("\n", k + 1):
+                dropped.append(unit)
+            unit += 2 if ord(ch) > 0xFFFF else 1
+
+        def moved(at: int) -> int:
+            return at - bisect_left(dropped, at)
+
+        entities = tuple(replace(e, offset=moved(e.offset), length=moved(e.offset + e.length) - moved(e.offset))
+                         for e in entities)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), entities
+
+
 def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, int, str], ...]:
     """The links behind words («подробнее» linking to a site): (start, end) of the words in `text`'s
     characters, and the URL the text does not show. A visible link is in the text already."""
@@ -143,6 +165,8 @@ class Post:
         default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if "\r" in self.text:
+            self.text, self.entities = plain_breaks(self.text, self.entities)
         self.channel_id = bare_id(int(self.channel_id))
         if self.forward_channel_id is not None:
             self.forward_channel_id = bare_id(int(self.forward_channel_id))

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import cli
-from bot.post import Entity, Post
+from bot.post import Entity, Post, content_hash
 from bot.source import Skip, read_by_date, read_paths, source_files
 from bot.source.export import UNEXPECTED, Note, flatten_text, read_export
 from bot.source.jsonl import read_jsonl
@@ -478,10 +478,31 @@ def test_pretty_printed_json_and_a_desktop_export_in_a_jsonl_file(tmp_path: Path
 def test_text_hash_follows_the_text_it_is_asked_about(first: str, second: str) -> None:
     """The hash is cached per text: a post whose text changed (an edit) never reports the old one."""
     p = Post(1, 1, datetime(2024, 11, 1, tzinfo=timezone.utc), first)
-    assert p.text_hash == Post(1, 1, p.date, first).text_hash
+    assert p.text_hash == content_hash(p.text)
+    start = p.text
     p.text = second
-    assert p.text_hash == Post(1, 1, p.date, second).text_hash
-    assert (p.text_hash == Post(1, 1, p.date, first).text_hash) == (first == second)
+    assert p.text_hash == content_hash(second)
+    assert (p.text_hash == content_hash(start)) == (start == second)
+
+
+_line = st.text(st.characters(blacklist_characters="\r\n"), min_size=1, max_size=8)  # \r then \n is one break
+
+
+@given(st.lists(st.tuples(_line, st.sampled_from(["\r\n", "\r", "\n"])), max_size=8))
+def test_windows_and_mac_line_breaks_read_as_one_text_with_its_formatting_in_place(
+        lines: list[tuple[str, str]]) -> None:
+    """A post read from a file written on Windows (\\r\\n) or an old Mac (\\r) is the same post as
+    read from an export (\\n): same text, each formatted word still formatted."""
+    written = "".join(w + brk for w, brk in lines)
+    entities, at = [], 0
+    for w, brk in lines:
+        entities.append(Entity("text_link", at, len(w.encode("utf-16-le")) // 2, "https://example.org"))
+        at += len((w + brk).encode("utf-16-le")) // 2
+    whole = Entity("bold", 0, at)
+    p = Post(1, 1, datetime(2024, 11, 1, tzinfo=UTC), written, entities=(*entities, whole))
+    assert p.text == "".join(w + "\n" for w, _ in lines)
+    assert [utf16_slice(p.text, e.offset, e.length) for e in p.entities] == [w for w, _ in lines] + [p.text]
+    assert p.text_hash == Post(1, 1, p.date, p.text, entities=p.entities).text_hash
 
 
 # -- bad ids, chat fields, dates, entities, BOM, duplicate paths -----------------------------------
@@ -815,6 +836,31 @@ def test_replay_of_an_export_with_a_numeric_username_and_the_file_twice(tmp_path
     assert f"warning {f}: chat username 5 is not a string (read as no username)" in r.stderr
     assert "skipped  " in r.stdout and r.stdout.split("skipped", 1)[1].split()[0] == "0"  # no post skipped
     assert "Traceback" not in r.output and "lstrip" not in r.output
+
+
+def test_a_post_in_an_export_and_in_a_windows_jsonl_file_is_not_edited_by_replaying_both(tmp_path: Path) -> None:
+    """The same post from a Desktop export (\\n) and a JSON Lines file written on Windows (\\r\\n):
+    replayed again and again it is "already stored", never "edited", and its link stays on its word."""
+    lines = ["В Краснодаре задержали дезертиров", "Подробнее", "UPD: ещё двое"]
+    ex = write_chat(tmp_path / "c" / "result.json", [msg(1, [lines[0] + "\n", {"type": "text_link", "text": lines[1],
+                                                                                   "href": "https://example.org/a"},
+                                                          "\n" + lines[2]])])
+    rec = {"channel_id": 1700000009, "message_id": 1, "date": 1700000000, "text": "\r\n".join(lines),
+           "entities": [{"type": "text_link", "offset": len(lines[0]) + 2, "length": len(lines[1]),
+                         "url": "https://example.org/a"}]}
+    mac = {**rec, "message_id": 2, "text": "\r".join(lines), "entities": []}
+    jl = write_lines(tmp_path / "w.jsonl", [rec, mac])
+    ex2 = write_chat(tmp_path / "d" / "result.json", [msg(2, "\n".join(lines))])
+    seen = []
+    for _ in range(3):
+        r, stored = _replay(tmp_path, ex, jl, ex2)
+        assert r.exit_code == 0, r.output
+        seen.append([ln.split()[-1] for ln in r.stdout.splitlines() if ln.startswith(("edited ", "already stored "))])
+    assert seen == [["0", "2"], ["0", "4"], ["0", "4"]], seen  # read twice a round: 0 edited
+    with sqlite3.connect(tmp_path / "s.db") as c:
+        assert [t for (t,) in c.execute("SELECT text FROM posts ORDER BY message_id")] == ["\n".join(lines)] * 2
+    [p] = [x for x in read_jsonl(jl) if isinstance(x, Post) and x.message_id == 1]
+    assert p.links == ((len(lines[0]) + 1, len(lines[0]) + 1 + len(lines[1]), "https://example.org/a"),)
 
 
 # -- properties: no Python text in any skip -------------------------------------------------------
