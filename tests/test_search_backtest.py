@@ -67,8 +67,10 @@ def test_spans_point_at_the_query_words(store: Store) -> None:
     assert [hit.text[s:e] for s, e in hit.spans] == ["воинской"]
 
 
-# what search refuses: no words, only words left out (-word), and the rules' operators it has not
-REFUSALS = ("no words", "every word in it is left out", "'NOT' needs a word after it", "has no OR or NEAR")
+# what search refuses: no words, only words left out (-word), the rules' operators it has not, and a star
+# a phrase cannot keep («"дезертир ё*"»: a word of 1-2 letters in a phrase is matched whole)
+REFUSALS = ("no words", "every word in it is left out", "'NOT' needs a word after it", "has no OR or NEAR",
+            "a star there ends a word")
 
 
 @pytest.mark.parametrize("query", NASTY)

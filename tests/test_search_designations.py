@@ -104,6 +104,48 @@ def test_cli_search_finds_the_family_and_says_a_too_broad_one_in_one_line(store:
                                        "OR) (at character 6)"]
 
 
+PHRASED = {
+    11: "Оснащённый самолётами Ту-95МС полк",
+    12: "Самолёт Ту-95 поднят в воздух",
+    13: "Самолёт и Ту-95МС",  # not in a row
+    14: "Ту-95МС, самолёт",  # not in that order
+    15: "Самолёт Ту-160",  # another family
+}
+
+
+@pytest.mark.parametrize("query", ['"самолёт Ту-95*"', "«самолет Ту-95*»"])
+def test_a_designation_with_a_star_in_a_phrase_keeps_its_star(tmp_path: Path, query: str) -> None:
+    """`"самолёт Ту-95*"` finds «самолётами Ту-95МС» as `Ту-95*` finds «Ту-95МС»: the star was dropped in
+    quotes, and the phrase found «самолёт Ту-95» alone. Export and /search read the words the same way."""
+    s = stored(tmp_path / "p.db", PHRASED)
+    assert found(s, query) == [11, 12] and count_search(s, query) == 2
+    assert ruled(s, query) == [11, 12]
+    assert [r["message_id"] for r in iter_export_rows(s, search=query, all_posts=True)] == [11, 12]
+    shown = {h.message_id: [h.text[a:b] for a, b in h.spans] for h in search_posts(s, query)}
+    assert shown == {11: ["самолётами", "Ту-95МС"], 12: ["Самолёт", "Ту-95"]}
+    assert found(s, "-" + query + " Ту-95*") == [13, 14]
+    s.close()
+
+
+@pytest.mark.parametrize("query, why", [
+    ('"самолёт С-4*"', "search failed: 'С-4*' is too broad: a designation's prefix needs at least 3 letters and digits "
+                       "before '*' (write more of its number, or the designations with OR) (at character 10)"),
+    ('"10* дней"', "'10*' in the phrase \"10* дней\": a star there ends a word of 3 letters or more (a number, an "
+                   "abbreviation or a shorter word in a phrase is matched whole); write it outside the quotes"),
+    ('"удар ВСУ*"', "'ВСУ*' in the phrase \"удар ВСУ*\": a star there ends a word of 3 letters or more (a number, "
+                    "an abbreviation or a shorter word in a phrase is matched whole); write it outside the quotes"),
+])
+def test_a_star_a_phrase_cannot_keep_is_one_line_never_dropped(tmp_path: Path, query: str, why: str) -> None:
+    s = stored(tmp_path / "p.db", PHRASED)
+    for search in (lambda: list(search_posts(s, query)), lambda: count_search(s, query)):
+        with pytest.raises(SearchError) as e:
+            search()
+        assert str(e.value) == why
+    r = CliRunner().invoke(cli, ["search", query, "--db", str(s.path)])
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.splitlines() == [f"error: {why}"]
+    s.close()
+
+
 # --- the real corpus ---------------------------------------------------------------------------
 
 _DESIGNATION_HINT = re.compile(r"[^\W\d_]{1,3}[-\u2010\u2011\u2013]?[0-9]")  # (where any designation may be)

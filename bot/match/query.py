@@ -22,7 +22,7 @@ from ..text import ORDINAL_SUFFIXES, URL_RE, normalize, split_ordinal, tokenize
 
 __all__ = [
     "MAX_DEPTH", "QueryError", "Word", "Phrase", "Url", "And", "Or", "Not", "Near", "Node",
-    "parse", "designation_family", "nodes", "words_of", "terms_of", "needs_hit", "to_text",
+    "parse", "designation_family", "designation_phrase", "nodes", "words_of", "terms_of", "needs_hit", "to_text",
 ]
 
 MAX_TYPOS = 2
@@ -225,6 +225,15 @@ def designation_family(raw: str, pos: int = 0) -> Phrase | None:
         return None
     node = _parse_word(raw, pos)
     return node if isinstance(node, Phrase) and node.words[-1].mode == "prefix" else None
+
+
+def designation_phrase(words: str, pos: int = 0) -> Phrase | None:
+    """The words of a quoted phrase holding a designation with a star (`самолёт Ту-95*`) as a rule reads
+    that phrase (the designation's family in it), else None; a QueryError as `designation_family`'s."""
+    if not any(designation_family(w.group(), pos + w.start()) for w in re.finditer(r"\S+\*(?!\S)", words)):
+        return None
+    node = _parse_phrase(f'"{words}"', pos - 1)  # (`pos`: its first word's; the quote's is one before)
+    return node if isinstance(node, Phrase) else None
 
 
 def _ordinal_number(parts: list[str]) -> str | None:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
 from ..match.explain import matched_words
 from ..match.matcher import Matcher, look_alikes
 from ..match.morph import Morphology, default_morphology
-from ..match.query import Phrase, QueryError, designation_family, to_text
+from ..match.query import Phrase, QueryError, designation_family, designation_phrase, to_text
 from ..match.rules import Rule, channel_key
 from ..post import post_link
 from ..text import cyrillic_reading, find_urls, script_of, tokenize
@@ -324,11 +324,15 @@ class Family:
 
     def expression(self) -> str:
         """Its FTS5 terms, OR-ed: each spelling (`look_alikes`, as the matcher's) in a row (`"ту" + "95"*`),
-        at most `_MAX_PHRASES` (a designation of many letter parts has 2 to the power of them), or glued (`"ту95"*`)."""
-        words = [w.text for w in self.phrase.words]
-        spellings = islice(product(*(sorted(look_alikes(w)) for w in words)), _MAX_PHRASES)
-        rows = [" + ".join(map(_quote, spelling)) + "*" for spelling in spellings]
-        return "(" + " OR ".join([*rows, *(_quote(g) + "*" for g in sorted(look_alikes("".join(words))))]) + ")"
+        at most `_MAX_PHRASES` (a designation of many letter parts has 2 to the power of them), or glued (`"ту95"*`).
+        In a phrase (`"самолёт Ту-95*"`), its designations' terms AND-ed: the matcher checks the other words."""
+        runs: list[list[str]] = []  # a designation's parts are joined to the part before them
+        for w in self.phrase.words:
+            if w.joined and runs:
+                runs[-1].append(w.text)
+            else:
+                runs.append([w.text])
+        return " AND ".join(_designation_terms(r) for r in runs if len(r) > 1 or len(runs) == 1)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where a rule of it matches in `text`: each designation as one span («Ту-95МС», not «Ту» and «95МС»)."""
@@ -339,6 +343,13 @@ class Family:
             else:
                 spans.append((h.start, h.end))
         return spans
+
+
+def _designation_terms(words: list[str]) -> str:
+    """A designation's spellings as FTS5 terms, OR-ed (`Family.expression`)."""
+    spellings = islice(product(*(sorted(look_alikes(w)) for w in words)), _MAX_PHRASES)
+    rows = [" + ".join(map(_quote, spelling)) + "*" for spelling in spellings]
+    return "(" + " OR ".join([*rows, *(_quote(g) + "*" for g in sorted(look_alikes("".join(words))))]) + ")"
 
 
 _JOINED = re.compile(r"[^\W_]+(?:[-‐‑/][^\W_]+)+")  # в/ч, 137-й, Ростов-на-Дону: one word written in parts
@@ -458,14 +469,44 @@ def _query_pieces(text: str) -> _Pieces:
             parts = read(chunk)
             put([tuple(parts)] if len(parts) > 1 and _JOINED.fullmatch(_EDGES.sub("", chunk)) else list(parts))
         if m:
-            parts = read(next(g for g in m.groups() if g is not None))
-            put([tuple(parts) if len(parts) > 1 else parts[0]] if parts else [])
+            inner = next(g for g in m.groups() if g is not None)
+            if family := _starred_phrase(inner, m.start() + 1):
+                put([family])
+            else:
+                parts = read(inner)
+                put([tuple(parts) if len(parts) > 1 else parts[0]] if parts else [])
             at = m.end()
     if negated == "NOT":
         raise SearchError(_NOT_ALONE)
     out.wanted = list(dict.fromkeys(out.wanted))
     out.unwanted = list(dict.fromkeys(out.unwanted))
     return out
+
+
+_PUNCTUATION_EDGES = re.compile(r"^[^\w*]+|[^\w*]+$")
+
+
+def _starred_phrase(inner: str, pos: int) -> Phrase | None:
+    """A quoted phrase holding a designation with a star (`"самолёт Ту-95*"`: «самолётами Ту-95МС») as a rule
+    reads it, else None. A star a phrase of words cannot keep (`"10* дней"`: a number or a short word in a
+    phrase is whole) is a SearchError, never dropped; one on a longer word is kept (a phrase's words are prefixes)."""
+    try:
+        if family := designation_phrase(inner, pos):
+            return family
+    except QueryError as e:
+        raise SearchError(f"search failed: {e}") from None
+    if len(tokenize(inner)) < 2:  # a word alone in quotes: a word, its star as outside them
+        return None
+    for word in inner.split():
+        word = _PUNCTUATION_EDGES.sub("", word)  # «(дезертир*),»: the word and its star
+        if "*" not in word or not tokenize(word):  # a star alone is punctuation
+            continue
+        parts = tokenize(word[:-1]) if word.endswith("*") and "*" not in word[:-1] else []
+        if not parts or _exact_part(parts[-1].text) or _abbreviation(word[:-1], parts[-1].text):
+            raise SearchError(f"'{word}' in the phrase \"{' '.join(inner.split())}\": a star there ends a word of "
+                              f"3 letters or more (a number, an abbreviation or a shorter word in a phrase is matched "
+                              f"whole); write it outside the quotes")
+    return None
 
 
 def _left_out_wanted(p: _Pieces) -> str | None:
