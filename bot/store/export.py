@@ -11,7 +11,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
-from typing import IO, Any, Iterable, Iterator, Sequence
+from contextlib import suppress
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .read import EXPORT_FIELDS, StoryRow
 
@@ -130,7 +131,57 @@ def write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, cut: Counter[st
     dates as UTC date cells; a new sheet starts when one is full. Returns how many rows; a cell
     too long for Excel is cut with a marker (`fit_cell`) and counted by column in `cut`."""
     with _scratch_beside(Path(path)) as scratch:
-        return _write_xlsx(rows, path, scratch, cut)
+        f = Path(path).open("wb")
+        try:
+            n = _write_xlsx(rows, _Once(f), scratch, cut)
+        except BaseException:
+            with suppress(OSError):  # (what is left in its buffer cannot be written either)
+                f.close()
+            raise
+        f.close()
+        return n
+
+
+class _Once:
+    """The workbook's file, failing once: after a write fails (a full disk), the zip file xlsxwriter
+    leaves open writes nothing more (its place counted on), so its clean-up is not Python's
+    «Exception ignored …» text after the one-line error."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self._at = 0  # where the zip file believes it is
+        self._failed = False
+
+    def _do(self, act: Callable[[], int]) -> int:
+        try:
+            self._at = act()
+        except OSError:
+            self._failed = True
+            raise
+        return self._at
+
+    def write(self, data: bytes) -> int:
+        if self._failed:
+            self._at += len(data)
+            return len(data)
+        self._do(lambda: self._f.write(data) + self._at)
+        return len(data)
+
+    def flush(self) -> None:
+        if not self._failed:
+            self._do(lambda: self._f.flush() or self._at)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self._failed:
+            self._at = {0: offset, 1: self._at + offset}.get(whence, self._at)
+            return self._at
+        return self._do(lambda: self._f.seek(offset, whence))
+
+    def tell(self) -> int:
+        return self._at if self._failed else self._do(self._f.tell)
+
+    def seekable(self) -> bool:
+        return self._f.seekable()
 
 
 def _scratch_beside(path: Path) -> tempfile.TemporaryDirectory[str]:
@@ -143,11 +194,11 @@ def _scratch_beside(path: Path) -> tempfile.TemporaryDirectory[str]:
         return tempfile.TemporaryDirectory(prefix="tgwatch-xlsx-")
 
 
-def _write_xlsx(rows: Iterable[dict[str, Any]], path: str | Path, scratch: str, cut: Counter[str] | None) -> int:
+def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: Counter[str] | None) -> int:
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False, "tmpdir": scratch,
-                                         "strings_to_urls": False, "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False, "tmpdir": scratch,
+                                   "strings_to_urls": False, "strings_to_numbers": False})
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     top = wb.add_format({"valign": "top"})
     # the header names the columns as the CSV and JSON Lines do; each date cell says it is UTC
