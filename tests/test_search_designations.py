@@ -71,6 +71,13 @@ def test_the_designation_found_is_highlighted_whole(store: Store) -> None:
     assert shown == {1: ["Ту-95МС"], 2: ["Ту95МСМ"], 3: ["Ту-95"], 4: ["Ty-95MS"]}
 
 
+def test_a_phrase_holding_a_designation_is_highlighted_once(store: Store) -> None:
+    """`search "вылетели Ту-95МС"` listed «вылетели Ту-95МС» and then «95МС» again: a word of the phrase
+    found inside it is no second match."""
+    shown = {h.message_id: [h.text[a:b] for a, b in h.spans] for h in search_posts(store, '"вылетели Ту-95МС"')}
+    assert shown == {1: ["Вылетели Ту-95МС"]}
+
+
 def test_a_designation_of_many_letter_parts_stops_at_a_thousand_spellings() -> None:
     """Each letter part doubles the spellings in a row (Latin look-alikes): 2,048 phrases for eleven."""
     expression = fts_query("А-В-С-Е-Н-К-М-О-Р-Т-Х-1*").expression

@@ -282,7 +282,8 @@ class FtsQuery:
         return all(self._phrase_at(tokens, n) for n in range(len(self.phrases)))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where the query's words occur in `text` (original offsets); a phrase as one span."""
+        """Where the query's words occur in `text` (original offsets); a phrase as one span, the words
+        inside it not again (`"бомбардировщиков Ту-95МС"` is one, not it and «95МС»)."""
         tokens = tokenize(text)
 
         def hit(word: str) -> bool:
@@ -293,7 +294,18 @@ class FtsQuery:
             spans.extend((tokens[i].start, tokens[j].end) for i, j in self._phrase_at(tokens, n))
         for family in self.families:
             spans.extend(family.spans(text))
-        return sorted(spans)
+        return _outermost(spans)
+
+
+def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` in order, one that overlaps an earlier one joined to it (a word inside a phrase found too)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _after_apostrophes(tokens: list[Any], hit: Callable[[str], bool]) -> Iterator[tuple[int, int]]:
