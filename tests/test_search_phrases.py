@@ -72,6 +72,12 @@ def test_a_short_word_in_capitals_is_that_word_only(db: Path) -> None:
     assert found(db, "ВОИНСКОЙ") == [1]  # a long word in capitals is a word as any other
 
 
+def test_a_star_after_a_short_word_in_capitals_makes_it_a_word_start(db: Path) -> None:
+    """`search ВСУ*` found what `search ВСУ` finds: the star, which makes a number a prefix (`10*`), was
+    dropped without a word. It asks for the word start, as a star does everywhere."""
+    assert found(db, "СОЧ*") == [4, 5, 6]
+
+
 def test_the_command_reads_an_argument_the_shell_unquoted_as_a_phrase(db: Path) -> None:
     r = run("search", "сбежал из части", "--db", db)  # typed: tgwatch search "сбежал из части"
     assert r.exit_code == 0, r.output

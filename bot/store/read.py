@@ -440,8 +440,9 @@ def _query_pieces(text: str) -> _Pieces:
 
     def read(chunk: str) -> list[str]:
         tokens = tokenize(chunk)
-        out.exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text))
-        numbers.update(t.text for t in tokens if t.text.isdigit() and chunk[t.end:t.end + 1] != "*")
+        starred = {t.text for t in tokens if chunk[t.end:t.end + 1] == "*"}  # a prefix, as typed (`ВСУ*`, `10*`)
+        out.exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text) and t.text not in starred)
+        numbers.update(t.text for t in tokens if t.text.isdigit() and t.text not in starred)
         out.twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
         return [t.text for t in tokens]
 
