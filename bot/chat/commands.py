@@ -709,12 +709,12 @@ class Commands:
         `typed`: the rule's name as the analyst wrote it; when that is not the name used («Drones»), a line says so."""
         warnings = self.rulebook.check(change)
         now = self.clock()
-        rule = self.rulebook.ruleset.get(change.rule)
-        def test(store: Store) -> tuple[Backtest, list[RuleError]]:  # a matcher built for each: off the loop
-            return (backtest_query(store, change.rule, change.query_after or "", days=7, now=now, rule=rule,
-                                   groups=self.config.groups), self.rulebook.broken_examples(change))
+        def test(store: Store) -> tuple[Rule | None, Backtest, list[RuleError]]:  # a matcher built for each: off the loop
+            rule = self.rulebook.planned(change)  # as it will be saved: a rule out of use for an error keeps its channels
+            return (rule, backtest_query(store, change.rule, change.query_after or "", days=7, now=now, rule=rule,
+                                         groups=self.config.groups), self.rulebook.broken_examples(change))
 
-        bt, broken = await self._off_loop(test)
+        rule, bt, broken = await self._off_loop(test)
         token = secrets.token_hex(4)
         self.pending = {k: v for k, v in list(self.pending.items())[-(PENDING_MAX - 1):]}
         self.pending[token] = (change, caller.user_id)

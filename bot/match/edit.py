@@ -204,11 +204,16 @@ class RuleBook:
         return [w for w in ruleset.warnings
                 if w.path == str(change.file) and w.message.startswith((f"rule '{change.rule}' ", f"rule '{change.rule}':"))]
 
+    def planned(self, change: Change) -> Rule | None:
+        """The changed rule as it will be in use once `change` is written (its channels, exclusions
+        and typos from the file, also for a rule out of use for an error now); None when it will not be."""
+        ruleset, _ = self._after(change)
+        return ruleset.get(change.rule)
+
     def broken_examples(self, change: Change) -> list[RuleError]:
         """The changed rule's own `should_match` / `should_not_match` examples it would fail once
         written, as `rules check` reports them: said before Confirm, not found by the check after."""
-        ruleset, _ = self._after(change)
-        rule = ruleset.get(change.rule)
+        rule = self.planned(change)
         if rule is None or change.after is None:
             return []
         return check_examples(RuleSet(rules=[rule]), texts={str(change.file): change.after})
