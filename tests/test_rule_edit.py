@@ -216,6 +216,31 @@ def test_apply_refuses_an_invalid_file_and_a_stale_plan(book: RuleBook, folder: 
     assert store.rule_changes() == [] and "# an analyst's note" in path.read_text(encoding="utf-8")
 
 
+def test_a_duplicate_the_files_had_already_blocks_no_edit_that_only_moves_it(tmp_path: Path, store: Store) -> None:
+    """`tanks` is in a.toml and z.toml (the second is out of use, an error tolerated since start):
+    an edit that moves a.toml's `tanks` down (a query made two lines) or touches z.toml is saved;
+    a new duplicate is still refused."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "a.toml").write_text('[[rule]]\nname = "drones"\nquery = "дрон"\n\n[[rule]]\nname = "tanks"\nquery = "танк"\n',
+                                   encoding="utf-8")
+    (folder / "z.toml").write_text('[[rule]]\nname = "tanks"\nquery = "танкист"\n\n[[rule]]\nname = "trucks"\nquery = "грузовик"\n',
+                                   encoding="utf-8")
+    book = RuleBook(folder, store)
+    assert [e.message for e in book.ruleset.errors] == [f"rule 'tanks' is already defined at {folder / 'a.toml'}:5"]
+    book.apply(book.plan_edit("drones", "дрон\nOR беспилотник"), user_id=1, user_name="a")
+    assert book.ruleset.get("drones").query == "дрон\nOR беспилотник"  # type: ignore[union-attr]
+    book.apply(book.plan_set_enabled("trucks", False), user_id=1, user_name="a")
+    assert not book.ruleset.get("trucks").enabled  # type: ignore[union-attr]
+    assert [e.message for e in book.ruleset.errors] == [f"rule 'tanks' is already defined at {folder / 'a.toml'}:7"]
+    z = folder / "z.toml"
+    before = z.read_text(encoding="utf-8")
+    dup = Change("add", "drones", z, before, before + '\n[[rule]]\nname = "drones"\nquery = "x"\n', None, "x")
+    with pytest.raises(EditError, match=r"refused: z.toml:\d+:1: rule 'drones' is already defined"):
+        book.apply(dup, user_id=1, user_name="a")
+    assert z.read_text(encoding="utf-8") == before
+
+
 # -- undo and history ---------------------------------------------------------------------------------
 
 

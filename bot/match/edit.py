@@ -13,10 +13,11 @@ import os
 import re
 import tempfile
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
@@ -42,6 +43,7 @@ __all__ = ["Change", "EditError", "RuleBook", "backtest_query"]
 
 _FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not allowed raw in any TOML string (tab, LF are)
+_TOML_LINE_RE = re.compile(r"\.toml:[0-9]+")  # a rule file's line named in an error's message
 
 
 class EditError(ValueError):
@@ -263,7 +265,7 @@ class RuleBook:
                 raise EditError(_refusal(errors[0], change))
             texts[change.file] = change.after
         ruleset = _build(self.folder, texts, [])
-        new = [e for e in ruleset.errors if e not in self._baseline or e.path == str(change.file)]
+        new = _new_errors(ruleset.errors, self._baseline)
         if new:
             raise EditError(f"refused: {new[0].brief()}")
         return ruleset, texts
@@ -350,6 +352,25 @@ def _build(folder: Path, texts: dict[Path, str], read_errors: list[RuleError]) -
     out.unread = unread_files(folder)
     out.warnings.extend(out.unread)
     return out
+
+
+def _new_errors(errors: Sequence[RuleError], known: Collection[RuleError]) -> list[RuleError]:
+    """The `errors` that are not among `known`, compared by file and message with line numbers left
+    out: an error an edit only moved (a line added above it, or above the rule a duplicate's
+    message names) is one the files had already, not a new one."""
+    left = Counter(_unplaced(e) for e in known)
+    new = []
+    for e in errors:
+        if left[_unplaced(e)] > 0:
+            left[_unplaced(e)] -= 1
+        else:
+            new.append(e)
+    return new
+
+
+def _unplaced(error: RuleError) -> tuple[str, str]:
+    """An error without its lines: its file, and its message with `file.toml:LINE` as `file.toml`."""
+    return error.path, _TOML_LINE_RE.sub(".toml", error.message)
 
 
 def _refusal(error: RuleError, change: Change) -> str:
