@@ -310,6 +310,7 @@ def test_duplicate_rule_name_across_files(tmp_path: Path) -> None:
     (e,) = rs.errors
     assert (e.path, e.line, e.col) == (str(b), 3, 1)
     assert f"already defined at {a}:1" in e.message
+    assert e.brief() == "b.toml:3:1: rule 'dup' is already defined at a.toml:1"  # the chat's: no server paths
 
 
 def test_a_bad_file_never_stops_good_rules_in_another(tmp_path: Path) -> None:

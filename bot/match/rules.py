@@ -68,8 +68,11 @@ class RuleError:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
     def brief(self) -> str:
-        """As `str`, with the file by its name alone: what the chat shows (not the server's paths)."""
-        return str(replace(self, path=Path(self.path).name))
+        """As `str`, with the files by their names alone, also one the message names (a duplicate's
+        first definition, in the same folder): what the chat shows (not the server's paths)."""
+        folder = str(Path(self.path).parent)
+        message = self.message if folder == "." else self.message.replace(folder + os.sep, "")
+        return str(replace(self, path=Path(self.path).name, message=message))
 
     def takes_out(self) -> str:
         """What the error takes out of use: the whole file when it cannot be read as TOML."""
