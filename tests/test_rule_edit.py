@@ -328,6 +328,30 @@ def test_reload_keeps_the_rules_in_use_and_reports_errors_once(book: RuleBook, f
     assert len(book.reload_if_changed()[1]) == 1  # broken again after a good load: reported again
 
 
+def test_reload_puts_a_valid_edit_in_use_while_a_file_broken_at_start_stays_out(folder: Path, store: Store) -> None:
+    """A file broken at start (its error posted then) leaves its rule out, as at start, but does not
+    hold back an edit of another file; an error that is new is returned once, alone."""
+    broken = folder / "regiment.toml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace('severity = "normal"', 'severity = "urgent"'), encoding="utf-8")
+    book = RuleBook(folder, store)
+    (started,) = book.ruleset.errors
+    path = folder / "desertion.toml"
+    touch_later(path, path.read_text(encoding="utf-8").replace('severity = "high"', 'severity = "low"'))
+    assert book.reload_if_changed() == (True, [])
+    assert book.ruleset.get("desertion").severity == "low" and book.ruleset.get("regiment") is None  # type: ignore[union-attr]
+    assert book.ruleset.errors == [started]
+    touch_later(broken, "# a note\n" + broken.read_text(encoding="utf-8"))  # the same error, a line down
+    assert book.reload_if_changed() == (True, [])
+    lockdown = folder / "lockdown.toml"
+    in_use = book.ruleset
+    touch_later(lockdown, lockdown.read_text(encoding="utf-8").replace("query = '''", "query = '''\n("))
+    reloaded, errors = book.reload_if_changed()
+    assert not reloaded and [e.path for e in errors] == [str(lockdown)] and errors[0].message.startswith("query:")
+    touch_later(lockdown, lockdown.read_text(encoding="utf-8") + "\n")
+    assert book.reload_if_changed() == (False, [])  # said once
+    assert book.ruleset is in_use
+
+
 def test_reload_refuses_a_duplicate_across_files_and_toml_errors(book: RuleBook, folder: Path) -> None:
     touch_later(folder / "zz.toml", '[[rule]]\nname = "desertion"\nquery = "x"\n')
     reloaded, errors = book.reload_if_changed()

@@ -333,8 +333,8 @@ class Service:
             log.info("the time tgwatch last ran is not recorded now (database: %s)", down)
 
     async def reload_rules(self) -> None:
-        """Rule files edited on disk: a valid set replaces the rules in use; an invalid file never
-        does, and its error is posted to the chat once."""
+        """Rule files edited on disk: a set with no new error replaces the rules in use (a file broken
+        since start stays out, as at start); a new error never does, and is posted to the chat once."""
         reloaded, errors = self.rulebook.reload_if_changed()  # reads and parses: 40 ms, on the loop
         if reloaded:
             await self.rules_changed()

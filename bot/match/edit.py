@@ -86,30 +86,31 @@ class RuleBook:
         texts, read_errors = self._read_all()
         self.ruleset = _build(self.folder, texts, read_errors)
         self._texts = texts  # the file texts the rules in use were built from
-        self._baseline = frozenset(self.ruleset.errors)  # errors tolerated in those texts
-        self._reported = frozenset(self.ruleset.errors)  # the caller shows the start-up errors itself
+        self._baseline = frozenset(self.ruleset.errors)  # errors tolerated in those texts (the caller shows them)
+        self._reported = frozenset[RuleError]()  # the new errors a reload returned last
 
     # -- reloading ---------------------------------------------------------------------------------
 
     def reload_if_changed(self) -> tuple[bool, list[RuleError]]:
         """Re-load the folder when a file was added, removed or changed; (reloaded?, errors not reported yet).
-        A folder with any error keeps the rules in use; the same errors are returned only once."""
+        Errors the rules in use were loaded with (a file broken at start) do not block it: their rules
+        stay out, as at start. A new error keeps the rules in use; it is returned only once."""
         stat = self._scan()
         if stat == self._stat:
             return False, []
         self._stat = stat
         texts, read_errors = self._read_all()
-        if texts == self._texts and not read_errors:
-            self._reported = self._baseline  # back to the files in use (or only touched)
+        if texts == self._texts and not _new_errors(read_errors, self._baseline):
+            self._reported = frozenset()  # back to the files in use (or only touched)
             return False, []
         ruleset = _build(self.folder, texts, read_errors)
-        if ruleset.errors:
-            errors = frozenset(ruleset.errors)
-            if errors == self._reported:
+        new = _new_errors(ruleset.errors, self._baseline)
+        if new:
+            if frozenset(new) == self._reported:
                 return False, []
-            self._reported = errors
-            return False, ruleset.errors
-        self.ruleset, self._texts, self._baseline, self._reported = ruleset, texts, frozenset(), frozenset()
+            self._reported = frozenset(new)
+            return False, new
+        self.ruleset, self._texts, self._baseline, self._reported = ruleset, texts, frozenset(ruleset.errors), frozenset()
         return True, []
 
     # -- planning ------------------------------------------------------------------------------------
