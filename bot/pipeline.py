@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hash
-from .rematch import advance_coverage, last_rowid, rule_digest
+from .rematch import advance_coverage, last_rowid, rule_digest, uncover_edits
 from .store.db import Known, Store, iso, older_than_stored, utcnow
 from .story import StoryIndex
 from .worker import BULK_GC_THRESHOLD, Work, Worker
@@ -280,6 +280,7 @@ class Pipeline:
             channels: dict[int, tuple[Post, int]] = {}
             pending: list[tuple[object, ...]] = []  # new posts, written in one statement
             updated: set[int] = set()  # alerts this batch queued an update of
+            edits: list[tuple[int, int]] = []  # stored posts this batch edited
 
             def flush() -> None:
                 self.store.write_new_posts(pending)
@@ -307,6 +308,7 @@ class Pipeline:
                 if edited:  # in order: a post new earlier in this batch is written before its edit
                     flush()
                     self.store.write_post(post, story_id, now=now, edited=True)
+                    edits.append(post.key)
                 else:
                     pending.append(self.store.post_row(post, story_id, now, work.folded if work else True))
                 self.store.write_matches(post, matches, now=now, edited=edited)
@@ -328,6 +330,8 @@ class Pipeline:
             flush()
             if in_batch is not None:
                 in_batch(out)
+            if edits:
+                uncover_edits(self.store, self._rule_digests(), edits)
             advance_coverage(self.store, self._rule_digests(), before, last_rowid(self.store))
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
             for channel_id, (post, high) in sorted(channels.items(), key=lambda c: c[1][0].date):  # the newer claim of a username wins

@@ -7,8 +7,10 @@ rowid matched with it (`rule_coverage`, migration 10). `tgwatch replay` compares
 matches the posts a rule has not seen as it is now (`rematch`: its matches, and one alert per
 story and rule as the pipeline queues them), then records what is covered (`record_coverage`). The
 pipeline advances the coverage of the rules it matches new posts with (`advance_coverage`), live or
-replayed, so posts stored by the live service are not matched twice. The live service catches up
-itself after its rules change and at start (`catch_up`, in a worker thread beside the pipeline).
+replayed, so posts stored by the live service are not matched twice; an edit of a stored post takes it
+out of the coverage of the rules it was not matched with (`uncover_edits`: a rule switched off, or its
+file broken, meanwhile). The live service catches up itself after its rules change and at start
+(`catch_up`, in a worker thread beside the pipeline).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .store.read import StoredPost
 from .store.schema import stored_links
 
 __all__ = ["MATCHING", "Rematch", "Stale", "Stopped", "advance_coverage", "catch_up", "last_rowid", "matching_version", "rematch", "record_coverage",
-           "rule_digest", "stale_rules"]
+           "rule_digest", "stale_rules", "uncover_edits"]
 
 BATCH = 500  # posts per transaction
 # What tgwatch's matching finds for an unchanged rule, as a number: raise it in a release that
@@ -94,6 +96,7 @@ class Stale:
     through: int
     changed: bool  # the rule was matched before, as it was then: its matches on these posts may be stale
     upgraded: bool = False  # the rule is as it was, tgwatch's matching is not (`matching_version()`)
+    new: bool = False  # no stored post was ever matched with the rule (its name is new to this store)
 
 
 @dataclass
@@ -126,7 +129,8 @@ def stale_rules(store: Store, rules: Sequence[Rule], upto: int,
         through = through if same else 0
         if through < upto:
             upgraded = digest is not None and not same and _rule_part(digest) == _rule_part(now)
-            out.append(Stale(rule.name, through, changed=digest is not None and not same and not upgraded, upgraded=upgraded))
+            out.append(Stale(rule.name, through, changed=digest is not None and not same and not upgraded, upgraded=upgraded,
+                             new=digest is None))
     return out
 
 
@@ -143,6 +147,21 @@ def advance_coverage(store: Store, digests: Mapping[str, str], before: int, afte
     store.db.conn.executemany(
         "UPDATE rule_coverage SET through = ?, updated_at = ? WHERE rule = ? AND digest = ? AND through >= ?",
         [(after, now, rule, digest, before) for rule, digest in digests.items()])
+
+
+def uncover_edits(store: Store, digests: Mapping[str, str], keys: Iterable[tuple[int, int]]) -> None:
+    """In the transaction that stored edits of these posts ((channel id, message id) each), matched with
+    the rules of `digests` alone: every other rule covers only the posts before the first of them (an
+    edit is marked not current in every rule's matches; a rule out of use meanwhile has not read it, and
+    `rematch` matches it again once the rule is back)."""
+    rowids = [row[0] for key in keys
+              if (row := store.db.execute("SELECT rowid FROM posts WHERE channel_id = ? AND message_id = ?", key).fetchone())]
+    if not rowids:
+        return
+    first, now = min(rowids), utcnow()
+    store.db.conn.executemany("UPDATE rule_coverage SET through = ?, updated_at = ? WHERE rule = ?", [
+        (first - 1, now, rule) for rule, digest in store.db.execute("SELECT rule, digest FROM rule_coverage WHERE through >= ?", [first])
+        if digests.get(rule) != digest])
 
 
 def record_coverage(store: Store, rules: Sequence[Rule], through: int,
@@ -162,7 +181,7 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
     `progress(n)` is told of each batch of n posts."""
     todo = {s.rule: s for s in stale}
     matcher = Matcher([r for r in rules if r.name in todo], groups=groups)
-    result = Rematch(why={s.rule: "changed" if s.changed else "upgrade" if s.upgraded else "new" if not s.through else "behind"
+    result = Rematch(why={s.rule: "changed" if s.changed else "upgrade" if s.upgraded else "new" if s.new else "behind"
                           for s in stale})
     if not matcher.rules:
         return result

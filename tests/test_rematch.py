@@ -272,3 +272,24 @@ def test_a_change_undone_while_its_catch_up_ran_leaves_the_store_as_the_rule_it_
     catch_up(store, [before])
     assert rows(tmp_path / "a.db", "SELECT message_id FROM matches WHERE rule = 'drones' AND current = 1") == {(1,), (3,)}
     store.close()
+
+
+def test_a_post_edited_while_its_rule_was_off_is_matched_with_it_when_the_service_catches_up(tmp_path: Path) -> None:
+    """The live service stores an edit while `drones` is switched off (its matcher lacks it): the edit
+    is new to the rule, so the catch-up once it is back matches the post again (as stored without it,
+    not as a rule new to the store), and leaves the other rule's coverage whole."""
+    from bot.match.rules import Rule
+    from bot.rematch import catch_up
+
+    store = Store(tmp_path / "a.db")
+    at = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    drones, tanks = Rule.from_query("drones", "дрон"), Rule.from_query("tanks", "танк")
+    with Pipeline(store, Matcher([drones, tanks])) as pipeline:
+        list(pipeline.process([Post(900, 1, at, "Погода в Туапсе: +12", "Кубань"), Post(900, 2, at, "Танк подбит", "Кубань")]))
+    with Pipeline(store, Matcher([tanks])) as pipeline:  # drones switched off
+        list(pipeline.process([Post(900, 1, at, "Погода в Туапсе: +12. UPD: над городом сбит дрон", "Кубань",
+                                    edit_date=datetime(2026, 11, 25, 1, tzinfo=timezone.utc))]))
+    done = catch_up(store, [drones, tanks])
+    assert rows(tmp_path / "a.db", "SELECT message_id FROM matches WHERE rule = 'drones' AND current = 1") == {(1,)}
+    assert done.why == {"drones": "behind"} and done.matched["drones"] == 1
+    store.close()
