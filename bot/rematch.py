@@ -177,7 +177,8 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
             since: datetime | None = None, progress: Callable[[int], None] | None = None) -> Rematch:
     """Match the stored posts up to rowid `upto` (dated `since` or later) that each stale rule has not
     seen as it is now: record its current matches, mark the ones it no longer makes as not current
-    (kept, as an edit's are), and queue one alert per story and rule, as the pipeline does.
+    (kept, as an edit's are), and queue one alert per story and rule, as the pipeline does. With
+    `since`, a changed rule then covers no stored post (the older ones are the next whole replay's).
     `progress(n)` is told of each batch of n posts."""
     todo = {s.rule: s for s in stale}
     matcher = Matcher([r for r in rules if r.name in todo], groups=groups)
@@ -190,6 +191,12 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
            "p.story_id, p.text_hash FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.rowid > ? AND p.rowid <= ?"
            + (" AND p.date >= ?" if since else "") + " ORDER BY p.rowid LIMIT ?")
     digests = {r.name: rule_digest(r, groups) for r in matcher.rules}
+    if since is not None:  # the posts before `since` keep what the rule as it was made of them, those after
+        # get what it makes now: recorded as covering none, as it is now, so the next whole replay matches
+        # every post again, with this version or any other (one changed back included)
+        with store.transaction():
+            store.db.conn.executemany(_RECORD, [(s.rule, digests[s.rule], 0, utcnow()) for s in stale
+                                                if (s.changed or s.upgraded) and s.rule in digests])
     while True:
         rows = store.db.execute(sql, [low, upto, *([iso(since)] if since else []), BATCH]).fetchall()
         if not rows:

@@ -139,7 +139,8 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
 def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, groups: dict[str, tuple[str, ...]], since: datetime | None,
               alert_state: str, progress: Progress) -> Rematch:
     """Match the posts stored before this run with the rules added or changed since (`bot.rematch`), then
-    record that these rules cover the store (not when `--since` left posts out)."""
+    record that these rules cover the store (not when `--since` left posts out: `rematch` records a changed
+    rule as covering none, so the next whole replay matches them all with whatever version is then in the files)."""
     again = Rematch()
     if stale:
         low = min(s.through for s in stale)
