@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hash
-from .rematch import advance_coverage, last_rowid, rule_digest, uncover_edits
+from .rematch import RuleVersion, advance_coverage, last_rowid, rule_versions, uncover_edits
 from .store.db import Known, Store, iso, older_than_stored, utcnow
 from .story import StoryIndex
 from .worker import BULK_GC_THRESHOLD, Work, Worker
@@ -109,7 +109,7 @@ class Pipeline:
         self.worker = self._start_worker(matcher) if workers > 0 else None
         self._share = 0.0  # of each batch's story preparation, the part left to this process
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
-        self._digests: tuple[Matcher, dict[str, str]] | None = None  # the matcher's rules' `rule_digest`s
+        self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
 
     AHEAD = 2  # batches handed to the worker before the oldest is stored: evens out uneven batches
@@ -246,12 +246,12 @@ class Pipeline:
             self.stories = StoryIndex(self.store, self._window_hours)
             raise
 
-    def _rule_digests(self) -> dict[str, str]:
-        """The matcher's rules by name -> `rematch.rule_digest` (worked out again when the matcher is replaced)."""
-        if self._digests is None or self._digests[0] is not self.matcher:
+    def _rule_versions(self) -> dict[str, RuleVersion]:
+        """The matcher's rules by name -> `rematch.RuleVersion` (worked out again when the matcher is replaced)."""
+        if self._versions is None or self._versions[0] is not self.matcher:
             rules, groups = getattr(self.matcher, "rules", ()), getattr(self.matcher, "groups", None)  # (a stand-in may have none)
-            self._digests = (self.matcher, {r.name: rule_digest(r, groups) for r in rules})
-        return self._digests[1]
+            self._versions = (self.matcher, rule_versions(rules, groups))
+        return self._versions[1]
 
     def _name(self, post: Post) -> None:
         """Give a post that does not name its channel (a JSON Lines line without channel_title or
@@ -331,8 +331,8 @@ class Pipeline:
             if in_batch is not None:
                 in_batch(out)
             if edits:
-                uncover_edits(self.store, self._rule_digests(), edits)
-            advance_coverage(self.store, self._rule_digests(), before, last_rowid(self.store))
+                uncover_edits(self.store, self._rule_versions(), edits)
+            advance_coverage(self.store, self._rule_versions(), before, last_rowid(self.store))
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
             for channel_id, (post, high) in sorted(channels.items(), key=lambda c: c[1][0].date):  # the newer claim of a username wins
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)

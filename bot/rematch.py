@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
 from .match.rules import Rule, channel_key
@@ -31,8 +31,8 @@ from .store.db import Store, iso, utcnow
 from .store.read import StoredPost
 from .store.schema import stored_links
 
-__all__ = ["MATCHING", "Rematch", "Stale", "Stopped", "advance_coverage", "catch_up", "last_rowid", "matching_version", "rematch", "record_coverage",
-           "rule_digest", "stale_rules", "uncover_edits"]
+__all__ = ["MATCHING", "Rematch", "RuleVersion", "Stale", "Stopped", "advance_coverage", "catch_up", "held_rules", "last_rowid",
+           "matching_version", "rematch", "record_coverage", "rule_digest", "rule_versions", "stale_rules", "uncover_edits"]
 
 BATCH = 500  # posts per transaction
 # What tgwatch's matching finds for an unchanged rule, as a number: raise it in a release that
@@ -51,8 +51,8 @@ BATCH = 500  # posts per transaction
 MATCHING = 5
 # The word dictionaries matching reads: a new release of one changes the forms a rule's words reach.
 DICTIONARIES = ("pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk", "lemminflect")
-_RECORD = ("INSERT INTO rule_coverage (rule, digest, through, updated_at) VALUES (?,?,?,?) ON CONFLICT(rule) DO UPDATE "
-           "SET digest = excluded.digest, through = excluded.through, updated_at = excluded.updated_at")
+_RECORD = ("INSERT INTO rule_coverage (rule, digest, groups, through, updated_at) VALUES (?,?,?,?,?) ON CONFLICT(rule) DO UPDATE "
+           "SET digest = excluded.digest, groups = excluded.groups, through = excluded.through, updated_at = excluded.updated_at")
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +81,38 @@ def rule_digest(rule: Rule, groups: Mapping[str, Iterable[str | int]] | None = N
         scope = sorted([c, members.get(c, [])] for c in rule.channels)
     what = [rule.query, list(rule.exclude), scope, rule.severity, rule.typos]
     return f"{matching_version()}:" + hashlib.sha256(json.dumps(what, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+class RuleVersion(NamedTuple):
+    """What `rule_coverage` records of a rule as it is: its `rule_digest`, and the config groups its
+    scope names (a JSON list; None for none), which a replay without the config cannot expand."""
+
+    digest: str
+    groups: str | None
+
+
+def rule_versions(rules: Iterable[Rule], groups: Mapping[str, Iterable[str | int]] | None = None) -> dict[str, RuleVersion]:
+    """Each rule's name -> its `RuleVersion` (with `groups`, the config's channel groups)."""
+    names = {g.casefold() for g in (groups or {})}
+    out = {}
+    for rule in rules:
+        named = [c for c in rule.channels or () if c in names]
+        out[rule.name] = RuleVersion(rule_digest(rule, groups), json.dumps(named, ensure_ascii=False) if named else None)
+    return out
+
+
+def held_rules(store: Store, rules: Iterable[Rule], groups: Mapping[str, Iterable[str | int]] | None = None) -> dict[str, list[str]]:
+    """The enabled rules matched before with config groups they still name and `groups` lacks: name ->
+    those groups. Matched without them, such a rule would drop every match the groups' channels gave
+    (a replay without `-c`); left as they are, they wait for a replay given the config."""
+    names = {g.casefold() for g in (groups or {})}
+    recorded = {rule: json.loads(named) for rule, named in
+                store.db.execute("SELECT rule, groups FROM rule_coverage WHERE groups IS NOT NULL")}
+    out = {}
+    for rule in rules:
+        if rule.enabled and (lacking := [g for g in recorded.get(rule.name, ()) if g in (rule.channels or ()) and g not in names]):
+            out[rule.name] = lacking
+    return out
 
 
 def _rule_part(digest: str) -> str:
@@ -134,24 +166,24 @@ def stale_rules(store: Store, rules: Sequence[Rule], upto: int,
     return out
 
 
-def advance_coverage(store: Store, digests: Mapping[str, str], before: int, after: int) -> None:
+def advance_coverage(store: Store, versions: Mapping[str, RuleVersion], before: int, after: int) -> None:
     """In the transaction that stored the posts `before` < rowid <= `after`, every one matched with the
-    rules of `digests` (name -> `rule_digest`): a rule that covered every post up to `before` as it is
+    rules of `versions` (`rule_versions`): a rule that covered every post up to `before` as it is
     now covers these too (one that did not keeps its gap, for `rematch` to fill)."""
     if after <= before:
         return
     now = utcnow()
     if before == 0:  # the first posts of a store: nothing before them to have missed
-        store.db.conn.executemany(_RECORD, [(rule, digest, after, now) for rule, digest in digests.items()])
+        store.db.conn.executemany(_RECORD, [(rule, *version, after, now) for rule, version in versions.items()])
         return
     store.db.conn.executemany(
         "UPDATE rule_coverage SET through = ?, updated_at = ? WHERE rule = ? AND digest = ? AND through >= ?",
-        [(after, now, rule, digest, before) for rule, digest in digests.items()])
+        [(after, now, rule, version.digest, before) for rule, version in versions.items()])
 
 
-def uncover_edits(store: Store, digests: Mapping[str, str], keys: Iterable[tuple[int, int]]) -> None:
+def uncover_edits(store: Store, versions: Mapping[str, RuleVersion], keys: Iterable[tuple[int, int]]) -> None:
     """In the transaction that stored edits of these posts ((channel id, message id) each), matched with
-    the rules of `digests` alone: every other rule covers only the posts before the first of them (an
+    the rules of `versions` alone: every other rule covers only the posts before the first of them (an
     edit is marked not current in every rule's matches; a rule out of use meanwhile has not read it, and
     `rematch` matches it again once the rule is back)."""
     rowids = [row[0] for key in keys
@@ -161,7 +193,7 @@ def uncover_edits(store: Store, digests: Mapping[str, str], keys: Iterable[tuple
     first, now = min(rowids), utcnow()
     store.db.conn.executemany("UPDATE rule_coverage SET through = ?, updated_at = ? WHERE rule = ?", [
         (first - 1, now, rule) for rule, digest in store.db.execute("SELECT rule, digest FROM rule_coverage WHERE through >= ?", [first])
-        if digests.get(rule) != digest])
+        if rule not in versions or versions[rule].digest != digest])
 
 
 def record_coverage(store: Store, rules: Sequence[Rule], through: int,
@@ -169,7 +201,8 @@ def record_coverage(store: Store, rules: Sequence[Rule], through: int,
     """Record that every stored post up to rowid `through` was matched with these rules as they are."""
     now = utcnow()
     with store.transaction():
-        store.db.conn.executemany(_RECORD, [(r.name, rule_digest(r, groups), through, now) for r in rules if r.enabled])
+        store.db.conn.executemany(_RECORD, [(rule, *version, through, now) for rule, version
+                                            in rule_versions([r for r in rules if r.enabled], groups).items()])
 
 
 def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: int, *,
@@ -190,13 +223,13 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
     sql = ("SELECT p.rowid, p.channel_id, p.message_id, p.date, p.text, p.link, c.title, c.username, p.entities, "
            "p.story_id, p.text_hash FROM posts p LEFT JOIN channels c ON c.id = p.channel_id WHERE p.rowid > ? AND p.rowid <= ?"
            + (" AND p.date >= ?" if since else "") + " ORDER BY p.rowid LIMIT ?")
-    digests = {r.name: rule_digest(r, groups) for r in matcher.rules}
+    versions = rule_versions(matcher.rules, groups)
     if since is not None:  # the posts before `since` keep what the rule as it was made of them, those after
         # get what it makes now: recorded as covering none, as it is now, so the next whole replay matches
         # every post again, with this version or any other (one changed back included)
         with store.transaction():
-            store.db.conn.executemany(_RECORD, [(s.rule, digests[s.rule], 0, utcnow()) for s in stale
-                                                if (s.changed or s.upgraded) and s.rule in digests])
+            store.db.conn.executemany(_RECORD, [(s.rule, *versions[s.rule], 0, utcnow()) for s in stale
+                                                if (s.changed or s.upgraded) and s.rule in versions])
     while True:
         rows = store.db.execute(sql, [low, upto, *([iso(since)] if since else []), BATCH]).fetchall()
         if not rows:
@@ -207,8 +240,8 @@ def rematch(store: Store, rules: Sequence[Rule], stale: Sequence[Stale], upto: i
             _write_batch(store, todo, rows, found, alert_state, result)
             if since is None:  # every post up to this batch's last is matched with these rules as they are
                 # now: a run stopped here (or undone by a change back) resumes from what it wrote
-                store.db.conn.executemany(_RECORD, [(name, digests[name], low, utcnow()) for name, st in todo.items()
-                                                    if low > st.through and name in digests])
+                store.db.conn.executemany(_RECORD, [(name, *versions[name], low, utcnow()) for name, st in todo.items()
+                                                    if low > st.through and name in versions])
         if progress:
             progress(len(rows))
 

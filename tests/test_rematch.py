@@ -293,3 +293,25 @@ def test_a_post_edited_while_its_rule_was_off_is_matched_with_it_when_the_servic
     assert rows(tmp_path / "a.db", "SELECT message_id FROM matches WHERE rule = 'drones' AND current = 1") == {(1,)}
     assert done.why == {"drones": "behind"} and done.matched["drones"] == 1
     store.close()
+
+
+def test_a_replay_without_the_config_leaves_a_group_scoped_rule_for_the_next_one_given_it(tmp_path: Path) -> None:
+    """Without `-c` a rule's config group names no channel: the replay says it leaves the rule as it
+    is (its matches kept), and the next replay given the config matches the posts stored meanwhile."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    desertion = (ROOT / "rules" / "desertion.toml").read_text(encoding="utf-8")
+    (rules / "south.toml").write_text(desertion.replace('name = "desertion"', 'name = "south"\nchannels = ["South"]'), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[channels.groups]\nsouth = [1700000002]\n', encoding="utf-8")
+    db, fresh = tmp_path / "a.db", tmp_path / "fresh.db"
+    replay(rules, db, "-c", str(config), "--since", "2026-11-21")
+    recent = current_matches(db, "south")
+    without = replay(rules, db)  # -c forgotten: the older posts are stored without the rule
+    assert ("note: rule 'south' left as it is (not matched): it names group 'south', which only the config defines; "
+            "replay with -c CONFIG to match it") in without.stderr
+    assert again_line(without, "south") is None and current_matches(db, "south") == recent
+    given = replay(rules, db, "-c", str(config))
+    replay(rules, fresh, "-c", str(config))
+    assert again_line(given, "south") is not None
+    assert current_matches(db, "south") == current_matches(fresh, "south") > recent

@@ -23,7 +23,7 @@ from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..match.rules import DISABLED
 from ..pipeline import Pipeline
-from ..rematch import Rematch, Stale, last_rowid, record_coverage, rematch, stale_rules
+from ..rematch import Rematch, Stale, held_rules, last_rowid, record_coverage, rematch, stale_rules
 from ..source import Note, Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
 from ..store.db import REPLAY, Store
@@ -73,7 +73,6 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     for rule in ruleset.rules:  # its file is read, its matches are not made: say so, once
         if not rule.enabled:
             err().print(f"note: rule '{rule.name}' {DISABLED}", markup=False, highlight=False)
-    matcher = Matcher(ruleset, groups=groups)
     titles = {r.name: r.title for r in ruleset.rules}
     store = open_store(db_path, owner=REPLAY)  # its alerts are its own: never the live service's to send, nor theirs its
     try:
@@ -81,6 +80,12 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     except OSError as e:
         store.close()
         fail(f"--alerts {alerts}: cannot write ({e.strerror})")
+    held = held_rules(store, ruleset.rules) if config_path is None else {}  # without -c a group's channels are unknown
+    for name, named in held.items():
+        err().print(f"note: rule '{name}' left as it is (not matched): it names {'group' if len(named) == 1 else 'groups'} "
+                    f"{', '.join(repr(g) for g in named)}, which only the config defines; replay with -c CONFIG to match it",
+                    markup=False, highlight=False)
+    matcher = Matcher([r for r in ruleset.rules if r.name not in held], groups=groups)
     upto = last_rowid(store)  # the posts stored before this run: a rule added or changed since has not seen them
     stale = stale_rules(store, matcher.rules, upto, groups)
     # a second process matches while this one stores (started before the progress bar's thread)

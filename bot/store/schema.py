@@ -243,7 +243,15 @@ def _m16_link_search(db: sqlite_utils.Database) -> None:
         log.info("search index: %d posts indexed again with the links behind their words", n)
 
 
+def _m17_coverage_groups(db: sqlite_utils.Database) -> None:
+    """The config groups each rule's coverage was recorded with (`rule_coverage.groups`, a JSON list of
+    names, NULL for none): a replay without the config leaves a rule naming one as it is, rather than
+    match it again with the group empty. An older store's: unknown, until its rule is next matched again."""
+    if "groups" not in db["rule_coverage"].columns_dict:
+        db["rule_coverage"].add_column("groups", str)
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
-              _m14_search_pending, _m15_alert_owner, _m16_link_search]
+              _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups]
 SCHEMA_VERSION = len(MIGRATIONS)
