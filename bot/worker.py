@@ -46,11 +46,13 @@ class Work(NamedTuple):
 
 
 class _Item(NamedTuple):
-    """What matching needs of a post (a Post pickles its entities and dates for nothing)."""
+    """What matching needs of a post (a Post pickles its entities and dates for nothing): every
+    field `Matcher.match` reads of one, so the child matches as one process does."""
 
     text: str
     channel_username: str | None
     channel_id: int
+    channel_title: str  # a rule may name the channel by it (a Desktop export has no username)
     prepare: bool  # also run story.prepare (the parent does it for the others)
     links: tuple[tuple[int, int, str], ...] = ()  # Post.links: sites linked behind words
 
@@ -125,7 +127,7 @@ class Worker:
         """Match `posts` in the child, and prepare the first `prepare` of them (all by default);
         the future gives one `Work` per post, in order."""
         n = len(posts) if prepare is None else prepare
-        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, i < n, p.links)
+        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, p.channel_title, i < n, p.links)
                                          for i, p in enumerate(posts)])
 
     @property

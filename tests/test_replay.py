@@ -913,6 +913,26 @@ def test_a_rule_scoped_to_a_channel_matches_a_post_that_does_not_name_it_with_a_
         store.close()
 
 
+def test_a_rule_scoped_by_a_channel_title_matches_the_same_with_a_worker(tmp_path: Path) -> None:
+    """A Desktop export's channel has no username: a rule names it by its exact title, and the worker
+    process matches its posts as one process does (it was handed the post without the title)."""
+    from bot.match.rules import parse_rules_text
+
+    rules = parse_rules_text('[[rule]]\nname = "south"\nquery = "дезертир"\nchannels = ["Сводка 24"]\n')
+    assert not rules.errors
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for workers in (0, 1):
+        posts = [Post(1, 1, t0, "Задержан дезертир в Краснодаре", channel_title="Сводка 24"),
+                 Post(2, 1, t0, "Задержан дезертир в Краснодаре", channel_title="Другой канал")]
+        store = Store(tmp_path / f"w{workers}.db")
+        with Pipeline(store, Matcher(rules), workers=workers) as pipe:
+            assert (pipe.worker is not None) == bool(workers)
+            done = list(pipe.process(posts))
+        assert [[m.rule for m in p.matches] for p in done] == [["south"], []], workers
+        assert store.count("alerts") == 1
+        store.close()
+
+
 def test_replay_outside_the_repository_uses_the_shipped_rules_and_says_so(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """`--rules` defaults to ./rules; run from another folder, replay failed with 'no usable rules in
