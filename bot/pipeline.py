@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hash
@@ -253,6 +253,11 @@ class Pipeline:
             self._versions = (self.matcher, rule_versions(rules, groups))
         return self._versions[1]
 
+    def _rules_in_use(self) -> Collection[str] | None:
+        """The names of the matcher's rules (None: a stand-in without them): an alert of a rule out of
+        use (switched off, removed) gets no story update."""
+        return self._rule_digests().keys() if hasattr(self.matcher, "rules") else None
+
     def _name(self, post: Post) -> None:
         """Give a post that does not name its channel (a JSON Lines line without channel_title or
         channel_username) the names known from the channel's earlier posts or the store: its link,
@@ -320,7 +325,7 @@ class Pipeline:
                     if a is not None:
                         alert_ids.append(a)
                 if self.stories.last_joined:  # an earlier story: its alerts, of every rule, say who else reported it
-                    for u in self.store.update_story_alerts(story_id, post, now=now):
+                    for u in self.store.update_story_alerts(story_id, post, now=now, rules=self._rules_in_use()):
                         if u not in updated:  # one update per alert and batch, however many posts joined
                             updated.add(u)
                             update_ids.append(u)

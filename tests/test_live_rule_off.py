@@ -5,6 +5,7 @@ Real TelegramClient against the offline server, a real SQLite store."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bot.live.retired import NO_MATCH, RULE_OFF
 
@@ -118,3 +119,60 @@ def test_after_the_rule_is_back_on_a_new_post_of_the_held_story_alerts_once_unde
     planned = run(go())
     [alert] = alerts(fake)
     assert alert.text.split("\n")[1].startswith("Mash") and alert.random_id == planned
+
+
+async def switched(service: Any, on: bool) -> None:
+    """/disable or /enable the rule while the service runs, and wait until the service uses it."""
+    service.rulebook.apply(service.rulebook.plan_set_enabled("desertion", on), user_id=1, user_name="analyst")
+    service.rules_changed()
+    await service.rules_settled()
+
+
+def test_a_sent_alert_of_a_rule_switched_off_is_not_edited_as_its_story_grows_until_the_rule_is_back(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Switched off, the rule's alert does not follow its story (Mash); back on, the next post of the
+    story (Топор) edits it to show the whole story, Mash included."""
+    from .test_live import DESERTION_2, MASH, TOPOR
+
+    channels(fake)
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=rules(tmp_path)) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 1)
+            await switched(service, False)
+            fake.publish(MASH, DESERTION_2)
+            await eventually(lambda: service.store.count("posts") == 2)
+            await service.sender.deliver()
+            await fake.idle()
+            assert alerts(fake)[0].edits == [], "the alert of the rule switched off was edited"
+            await switched(service, True)
+            fake.publish(TOPOR, DESERTION_2 + ", пишут местные каналы")
+            await eventually(lambda: bool(alerts(fake)[0].edits))
+            [alert] = alerts(fake)
+            assert len(alert.edits) == 1 and "also Mash" in alert.edits[-1][1] and "Топор" in alert.edits[-1][1]
+    run(go())
+
+
+def test_a_post_deleted_while_its_rule_is_switched_off_does_not_edit_its_alert(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The channel deletes the alerted post while the rule is off (`enabled = false`): the alert's update
+    (🗑) is dropped, no edit, no reply; the alert stays sent."""
+    channels(fake)
+
+    async def sent() -> int:
+        async with running(fake, tmp_path, rules=rules(tmp_path)):
+            mid = fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 1)
+            return mid
+    mid = run(sent())
+    rules(tmp_path, extra="enabled = false\n")
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
+            fake.delete(SHOT, [mid])
+            await eventually(lambda: service.store.deleted_at(SHOT, mid) is not None)
+            await service.sender.deliver()
+            await fake.idle()
+            assert [r["state"] for r in service.store.db.query("SELECT state FROM alerts")] == ["sent"]
+    run(go())
+    assert alerts(fake)[0].edits == [] and len(fake.chat) == 1, "the alert of the rule switched off was updated"

@@ -45,6 +45,31 @@ def test_a_follower_that_does_not_say_the_rules_words_still_updates_the_alert(tm
     store.close()
 
 
+def test_a_rule_switched_off_gets_no_update_and_once_back_its_next_update_shows_the_whole_story(tmp_path: Path) -> None:
+    """Mash joins the story while the rule is off (`enabled = false`): no update; Топор joins once it
+    is back: one update, of the story's three posts."""
+    rule = '[[rule]]\nname = "desertion"\nquery = "дезертир"\n'
+    store, sink = Store(tmp_path / "s.db"), Sink()
+    (tmp_path / "r.toml").write_text(rule, encoding="utf-8")
+    first = Post(777, 1, AT, "В Краснодаре задержали дезертиров", "SHOT")
+    with Pipeline(store, Matcher(load_rules(tmp_path / "r.toml"))) as pipeline:
+        list(pipeline.process([first]))
+    assert deliver_queued(store, sink) == 1
+    (tmp_path / "r.toml").write_text(rule + "enabled = false\n", encoding="utf-8")
+    with Pipeline(store, Matcher(load_rules(tmp_path / "r.toml"))) as pipeline:
+        done = list(pipeline.process([Post(778, 5, AT + timedelta(minutes=2), "Подробности: беглецов поймали у трассы", "Mash",
+                                           forward_channel_id=777, forward_post_id=1)]))
+    assert not done[0].update_ids and deliver_queued(store, sink) == 0, "the rule switched off got an update"
+    (tmp_path / "r.toml").write_text(rule, encoding="utf-8")
+    with Pipeline(store, Matcher(load_rules(tmp_path / "r.toml"))) as pipeline:
+        done = list(pipeline.process([Post(779, 9, AT + timedelta(minutes=5), "Беглецов поймали у трассы", "Топор",
+                                           forward_channel_id=777, forward_post_id=1)]))
+    assert done[0].update_ids and deliver_queued(store, sink) == 1
+    update = sink.sent[-1]
+    assert update.update and update.story_size == 3 and [c for c, _, _ in update.story] == ["SHOT", "Mash", "Топор"]
+    store.close()
+
+
 def test_an_alert_not_sent_yet_is_not_updated_twice_but_shows_the_whole_story(tmp_path: Path) -> None:
     store, sink = Store(tmp_path / "s.db"), Sink()
     with Pipeline(store, Matcher(load_rules(ROOT / "rules"))) as pipeline:
@@ -90,10 +115,11 @@ def test_an_alert_another_program_queued_between_two_batches_is_updated_when_the
         story = first[0].story_id
         assert first[1].story_id == story and not first[1].update_ids  # the story has no alert yet
         other = Store(tmp_path / "s.db")
-        alert = other.queue_alert(story, first[0].post, Match("manual", "manual", "high", ()), state="sent",
+        rule = pipeline.matcher.rules[0].name  # a rule in use (one out of use gets no update)
+        alert = other.queue_alert(story, first[0].post, Match(rule, rule, "high", ()), state="sent",
                                   now="2026-11-20T09:06:00+00:00")
         other.close()
         grown = list(pipeline.process([Post(779, 9, AT + timedelta(minutes=3), "Пожар на складе потушили", "Baza",
                                             forward_channel_id=777, forward_post_id=1)]))
     assert grown[0].story_id == story and grown[0].update_ids == [alert]
-    assert store.story_alert(story, "manual") == (alert, "update_queued", (777, 1), "live")
+    assert store.story_alert(story, rule) == (alert, "update_queued", (777, 1), "live")

@@ -2,7 +2,8 @@
 is news by the rules in use: one whose rule the analysts switched off (`/disable`, `enabled = false`)
 or removed, or whose post the rule no longer matches (the rule or the post edited since), is
 recorded muted with the reason, never sent, and stays so when the rule comes back: week-old news
-is no news (a later matching post of its story may take it over: `bot.live.unmuted`)."""
+is no news (a later matching post of its story may take it over: `bot.live.unmuted`). A sent
+alert of a rule out of use gets no story update (no edit) either."""
 
 from __future__ import annotations
 
@@ -25,9 +26,18 @@ def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) 
     """Mark the queued alert `row` muted, saying why, when `matcher` (the rules in use) no longer
     has its rule or no longer matches its post with it (matched again here: the stored matches of a
     rule edited meanwhile may not be caught up yet); one log line. False when it is news still (or
-    its post is gone: the sender fails it)."""
+    its post is gone: the sender fails it). A queued story update of a sent alert whose rule is out
+    of use is dropped (the alert stays as it was sent, no edit): its next update, once the rule is
+    back, shows the whole story."""
     rule, key = str(row["rule"]), (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
-    if not any(r.name == rule for r in matcher.rules):
+    in_use = any(r.name == rule for r in matcher.rules)
+    if row["state"] == "update_queued":
+        if in_use:
+            return False
+        store.mark_alert(int(row["id"]), "sent", mine=True)  # type: ignore[call-overload]
+        log.info("alert %s (%s, story %s): story update not sent: %s", row["id"], rule, row["story_id"], RULE_OFF)
+        return True
+    if not in_use:
         why = RULE_OFF
     else:
         post = stored_post(store, *key)

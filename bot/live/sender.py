@@ -380,6 +380,8 @@ class Sender:
                     continue  # its rule switched off or edited while it waited
                 if row["severity"] == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
+            elif self._no_news(row, now):
+                continue  # a story update of a rule switched off: dropped, no edit
             try:
                 if await self._deliver_one(alert_id, update, now):
                     done += 1
@@ -408,7 +410,8 @@ class Sender:
         return done
 
     def _no_news(self, row: dict[str, object], now: datetime) -> bool:
-        """The queued alert's rule is switched off, or no longer matches its post: recorded muted (`retire`)."""
+        """The queued alert's rule is switched off, or no longer matches its post: recorded muted; or
+        the queued update's rule is switched off: dropped (`retire`)."""
         return self.rules is not None and retire(self.store, row, self.rules(), iso(now) or "")
 
     def _due_alerts(self, now: datetime, latest: datetime) -> list[dict[str, object]]:

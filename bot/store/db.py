@@ -15,7 +15,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Collection, Container, Iterator, NamedTuple, Sequence, TypeVar
 
 import sqlite_utils
 
@@ -695,17 +695,20 @@ class Store:
             self._version = version
         return self._version
 
-    def update_story_alerts(self, story_id: int, post: Post, *, now: str) -> list[int]:
+    def update_story_alerts(self, story_id: int, post: Post, *, now: str, rules: Container[str] | None = None) -> list[int]:
         """Another post joined a story: each of the story's alerts, whatever its rule (the story line is
         who reported it, not who said the rule's words), is updated. A sent alert is queued for an
         update ('update_queued'); one not sent yet stays queued (it will show the whole story); a
-        muted or failed one stays as it is. Returns the ids of the alerts with an update (now) queued."""
+        muted or failed one stays as it is. Returns the ids of the alerts with an update (now) queued.
+        `rules`: the names of the rules this connection's owner uses; its alert of any other rule
+        (switched off, removed) is left as it is (its next update, once the rule is back, shows the
+        whole story); another owner's alerts are judged by its own rules when it sends them."""
         out: list[int] = []
         if not self._may_have_alerts(story_id):
             return out
-        for alert_id, state, channel_id, message_id in self.db.execute(
-                "SELECT id, state, channel_id, message_id FROM alerts WHERE story_id = ?", [story_id]).fetchall():
-            if (channel_id, message_id) == post.key:
+        for alert_id, state, channel_id, message_id, rule, owner in self.db.execute(
+                "SELECT id, state, channel_id, message_id, rule, owner FROM alerts WHERE story_id = ?", [story_id]).fetchall():
+            if (channel_id, message_id) == post.key or (rules is not None and owner == self.owner and rule not in rules):
                 continue
             if state == "sent":
                 self.db.execute("UPDATE alerts SET state = 'update_queued', updated_at = ? WHERE id = ?", [now, alert_id])
