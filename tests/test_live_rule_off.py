@@ -176,3 +176,24 @@ def test_a_post_deleted_while_its_rule_is_switched_off_does_not_edit_its_alert(f
             assert [r["state"] for r in service.store.db.query("SELECT state FROM alerts")] == ["sent"]
     run(go())
     assert alerts(fake)[0].edits == [] and len(fake.chat) == 1, "the alert of the rule switched off was updated"
+
+
+def test_a_held_alert_of_a_rule_lowered_to_low_waits_for_the_digest_and_goes_in_it(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A flood wait holds a high alert; the analysts lower the rule to low meanwhile: once sending
+    resumes, the alert is not rung at once but goes in the digest, as low."""
+    from .test_live_sender_faults import digests
+
+    channels(fake)
+    held(fake, tmp_path)
+    rules(tmp_path, severity="low")
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
+            await service.rules_caught_up()
+            await service.sender.deliver()
+            await fake.idle()
+            assert alerts(fake) == [], "the alert of the rule now low was sent at once"
+            assert await service.sender.send_digest() == 1
+            assert [r["severity"] for r in service.store.db.query("SELECT severity FROM alerts")] == ["low"]
+    run(go())
+    assert len(digests(fake)) == 1 and alerts(fake) == []

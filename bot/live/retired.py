@@ -3,7 +3,8 @@ is news by the rules in use: one whose rule the analysts switched off (`/disable
 or removed, or whose post the rule no longer matches (the rule or the post edited since), is
 recorded muted with the reason, never sent, and stays so when the rule comes back: week-old news
 is no news (a later matching post of its story may take it over: `bot.live.unmuted`). A sent
-alert of a rule out of use gets no story update (no edit) either."""
+alert of a rule out of use gets no story update (no edit) either. One still waiting goes out with
+its rule's severity as it is now (`severity`): raised to high, at once; lowered to low, in the digest."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import logging
 from collections.abc import Mapping
 
 from ..match.matcher import Matcher
+from ..store.alerts import set_severity
 from ..store.db import Store
 from ..store.read import stored_post
 
-__all__ = ["NO_MATCH", "RULE_OFF", "retire"]
+__all__ = ["NO_MATCH", "RULE_OFF", "retire", "severity"]
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +49,16 @@ def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) 
     if store.mute_alert(int(row["id"]), key, now=now, reason=why):  # type: ignore[call-overload]
         log.info("alert %s (%s, story %s) not sent: %s", row["id"], rule, row["story_id"], why)
     return True
+
+
+def severity(store: Store, row: dict[str, object], matcher: Matcher) -> str:
+    """The severity the queued alert `row` goes out with: its rule's in `matcher` (the rules in use),
+    stored with the alert (and in `row`) when the analysts changed it since the alert was queued, so
+    its message and /status say it too; the alert's own when its rule is not in use."""
+    rule = next((r for r in matcher.rules if r.name == row["rule"]), None)
+    if rule is None or rule.severity == row["severity"]:
+        return str(row["severity"])
+    if set_severity(store, int(row["id"]), rule.severity):  # type: ignore[call-overload]
+        log.info("alert %s (%s, story %s) goes out as %s, its rule's severity now", row["id"], rule.name, row["story_id"], rule.severity)
+        row["severity"] = rule.severity
+    return str(row["severity"])

@@ -43,7 +43,7 @@ from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
-from .retired import retire
+from .retired import retire, severity
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
@@ -378,7 +378,7 @@ class Sender:
                     continue
                 if self._no_news(row, now):
                     continue  # its rule switched off or edited while it waited
-                if row["severity"] == "low":
+                if self._severity(row) == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
             elif self._no_news(row, now):
                 continue  # a story update of a rule switched off: dropped, no edit
@@ -413,6 +413,10 @@ class Sender:
         """The queued alert's rule is switched off, or no longer matches its post: recorded muted; or
         the queued update's rule is switched off: dropped (`retire`)."""
         return self.rules is not None and retire(self.store, row, self.rules(), iso(now) or "")
+
+    def _severity(self, row: dict[str, object]) -> str:
+        """The queued alert's severity: its rule's as it is now (`retired.severity`), the stored one without rules."""
+        return severity(self.store, row, self.rules()) if self.rules is not None else str(row["severity"])
 
     def _due_alerts(self, now: datetime, latest: datetime) -> list[dict[str, object]]:
         """The queued alerts whose retry time has come by either clock: the stored one (wall clock,
@@ -1083,7 +1087,7 @@ class Sender:
 
     def _collect_digest(self, now: datetime) -> int:
         with self.store.transaction():
-            rows = [r for r in self.store.queued_alerts() if r["severity"] == "low" and r["state"] == "queued"
+            rows = [r for r in self.store.queued_alerts() if r["state"] == "queued" and self._severity(r) == "low"
                     and not self._no_news(r, now)]
             live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
             for r in rows:

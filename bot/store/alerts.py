@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .db import Store
 
-__all__ = ["AlertPost", "alert_post"]
+__all__ = ["AlertPost", "alert_post", "set_severity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +36,10 @@ def alert_post(store: Store, alert_id: int) -> AlertPost | None:
     rule, story_id, channel_id, message_id, title, username, date = row
     return AlertPost(alert_id, str(rule), int(story_id), int(channel_id), int(message_id), str(title or ""),
                      str(username) if username else None, str(date or ""))
+
+
+def set_severity(store: Store, alert_id: int, severity: str) -> bool:
+    """Give an alert not sent yet ('queued') another severity (its rule's changed); False when it is
+    no longer waiting."""
+    cur = store.db.execute("UPDATE alerts SET severity = ? WHERE id = ? AND state = 'queued'", [severity, alert_id])
+    return bool(cur.rowcount)
