@@ -256,7 +256,7 @@ class Pipeline:
     def _rules_in_use(self) -> Collection[str] | None:
         """The names of the matcher's rules (None: a stand-in without them): an alert of a rule out of
         use (switched off, removed) gets no story update."""
-        return self._rule_digests().keys() if hasattr(self.matcher, "rules") else None
+        return self._rule_versions().keys() if hasattr(self.matcher, "rules") else None
 
     def _name(self, post: Post) -> None:
         """Give a post that does not name its channel (a JSON Lines line without channel_title or
