@@ -89,6 +89,6 @@ def test_status_and_digest_name_the_alert_chat_that_cannot_be_written_to(fake: F
             reply, clocks = await digest_asked_with_the_group_refusing(fake, service)
             assert reply is not None and shown(fake, group=False) == ["Москв"]
             assert f"A digest is waiting to be sent: alert chat {-GROUP} (CHAT_WRITE_FORBIDDEN) cannot be" in reply.html, reply.html
-            status = service.status_text(clocks.wall)
+            status = await service.status_text(clocks.wall)
             assert f"alert chat {-GROUP} cannot be written to (CHAT_WRITE_FORBIDDEN)" in status, status
     run(go())

@@ -159,14 +159,15 @@ class Commands:
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
                  matcher: Callable[[], Matcher], on_rules_changed: Callable[[], object],
-                 status: Callable[[datetime], str], digest: Callable[[datetime], Awaitable[int]],
+                 status: Callable[[datetime], str | Awaitable[str]], digest: Callable[[datetime], Awaitable[int]],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  bot_username: str | None = None, chats_down: Callable[[], dict[str, str]] = dict) -> None:
         """`bot_username`: the bot's own @username, so /cmd@ourbot is answered and /cmd@otherbot is
         not. Unknown (None, as in library use), every /cmd@name is taken as another bot's and
         ignored: acting on a command meant for another bot (a mute, a rule file rewritten) is
         worse than an analyst resending /cmd without the suffix. The chat glue sets it from get_me().
-        `chats_down`: the alert chats that cannot be written to now, with why (the sender's)."""
+        `chats_down`: the alert chats that cannot be written to now, with why (the sender's). `status`:
+        /status's text, or a coroutine of it (the live service reads the store off the loop)."""
         self.bot_username = bot_username
         self.chats_down = chats_down
         self.store = store
@@ -265,7 +266,8 @@ class Commands:
         return Reply(HELP)
 
     async def cmd_status(self, args: str, caller: Caller) -> Reply:
-        return Reply(html.escape(self.status(self.clock())))
+        text = self.status(self.clock())
+        return Reply(html.escape(text if isinstance(text, str) else await text))
 
     async def cmd_rules(self, args: str, caller: Caller) -> Reply:
         now = self.clock()
