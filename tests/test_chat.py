@@ -245,6 +245,8 @@ def test_export_csv_and_xlsx_files_open(fake: FakeTelegram, tmp_path: Path) -> N
             texts = [c.value for c in wb.active["H"]][1:]
             assert DESERTION in texts and PLAIN not in texts
             assert "is not a rule" in (await ask(fake, "/export nosuch")).text
+            # each file went from a folder beside the database, gone once sent: the disk does not fill up
+            assert [p.name for p in tmp_path.iterdir() if "export" in p.name] == []
     run(go())
 
 

@@ -4,10 +4,10 @@ bot glue (`bot.chat.telegram`) only carries messages, files and button presses."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import html
 import inspect
-import io
 import logging
 import re
 import secrets
@@ -144,10 +144,17 @@ class Reply:
     """What the bot answers: HTML text, optionally a file (or a PNG), and rows of buttons."""
 
     html: str
-    file: bytes | None = None
+    file: bytes | Path | None = None  # the file's bytes, or a temporary file alone in its folder (`discard`)
     file_name: str | None = None
     buttons: list[list[tuple[str, str]]] = field(default_factory=list)  # rows of (label, callback data)
     toast: str | None = None  # for a button press: a short popup instead of / besides a message
+
+    def discard(self) -> None:
+        """Remove the temporary file this reply sends, and its folder: once sent or given up."""
+        if isinstance(self.file, Path):
+            self.file.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.file.parent.rmdir()
 
 
 class CommandError(ValueError):
@@ -427,18 +434,21 @@ class Commands:
 
         cut: Counter[str] = Counter()  # xlsx cells too long for Excel
 
-        def write(store: Store) -> tuple[int, bytes, OutsideStored | None]:
+        def write(store: Store) -> tuple[int, Path, OutsideStored | None]:
+            """The file written row by row to a temporary folder, and sent from there: a year's
+            export is tens of MB, never held in the live service's memory."""
             rows = iter_export_rows(store, rules=rules, since=now - span)
-            if fmt == "csv":
-                buf = io.StringIO()
-                n = write_csv(rows, buf)  # escaped, with a BOM: for Excel
-                data = buf.getvalue().encode("utf-8-sig")  # the BOM makes Excel read UTF-8
-            else:
-                with tempfile.TemporaryDirectory() as d:
-                    path = Path(d) / name
+            path = _scratch_folder(self.config.db.parent) / name  # (named so: Telegram shows its name)
+            try:
+                if fmt == "csv":
+                    with path.open("w", encoding="utf-8-sig", newline="") as f:  # the BOM makes Excel read UTF-8
+                        n = write_csv(rows, f)  # escaped: for Excel
+                else:
                     n = write_xlsx(rows, path, cut)
-                    data = path.read_bytes()
-            return n, data, None if n else outside_stored(store, now - span, None)
+                return n, path, None if n else outside_stored(store, now - span, None)
+            except BaseException:
+                Reply("", file=path).discard()
+                raise
 
         n, data, outside = await self._off_loop(write)
         caption = (f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(', '.join(rules))}" if rules else "")
@@ -871,6 +881,15 @@ def _distinct(tokens: list[str], key: Callable[[str], object]) -> list[str]:
     for t in tokens:
         seen.setdefault(key(t), t)
     return list(seen.values())
+
+
+def _scratch_folder(beside: Path) -> Path:
+    """A new private folder for a file the chat sends, beside the database (on its disk, not a
+    $TMPDIR that may be memory); $TMPDIR's only where that folder cannot take one."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=".tgwatch-export-", dir=beside))
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="tgwatch-export-"))
 
 
 def _export_label(rules: list[str]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from telethon import Button, TelegramClient, errors, events, utils
@@ -145,7 +146,8 @@ class ChatBot:
 
     async def _reply(self, chat_id: int, reply: Reply, what: str, reply_to: int | None = None) -> None:
         """`send`, where a refusal is one log line, not a traceback: the command took effect, only its
-        answer is lost (a long flood wait on the bot, the chat gone, the network down)."""
+        answer is lost (a long flood wait on the bot, the chat gone, the network down). A temporary
+        file the reply sends is removed afterwards, sent or not."""
         try:
             try:
                 await self.send(chat_id, reply, reply_to)
@@ -158,6 +160,8 @@ class ChatBot:
             log.warning("the answer to %s was not sent: Telegram asks the bot to wait %d s", what, e.seconds)
         except (errors.RPCError, *NETWORK_ERRORS) as e:
             log.warning("the answer to %s was not sent (%s)", what, _why(e))
+        finally:
+            reply.discard()
 
     async def _name(self, event: Any) -> str:
         """Who sent it, for /history: the user the update carried (in a group often a "min" user,
@@ -176,11 +180,15 @@ class ChatBot:
         the message every part answers (each part, so that all stay in a forum topic)."""
         buttons = [[Button.inline(label, data.encode()) for label, data in row] for row in reply.buttons] or None
         if reply.file is not None:
-            stream = io.BytesIO(reply.file)
-            stream.name = reply.file_name or "tgwatch.bin"  # Telethon names the upload after the stream
+            name = reply.file_name or "tgwatch.bin"
+            if isinstance(reply.file, Path):  # read from disk as it is uploaded; named after the file
+                upload: str | io.BytesIO = str(reply.file)
+            else:
+                upload = io.BytesIO(reply.file)
+                upload.name = name  # Telethon names the upload after the stream
             caption = reply.html if len(reply.html) <= _CAPTION else reply.html[:_CAPTION - 1] + "…"
-            await self.client.send_file(chat_id, stream, caption=caption, parse_mode="html",
-                                        force_document=not stream.name.endswith(".png"), buttons=buttons,
+            await self.client.send_file(chat_id, upload, caption=caption, parse_mode="html",
+                                        force_document=not name.endswith(".png"), buttons=buttons,
                                         reply_to=reply_to)
             return
         parts = to_parts(reply.html)
