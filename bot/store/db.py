@@ -12,7 +12,8 @@ import functools
 import json
 import logging
 import sqlite3
-from contextlib import contextmanager
+from array import array
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Collection, Container, Iterator, NamedTuple, Sequence, TypeVar
@@ -764,23 +765,32 @@ class Store:
     def count(self, table: str) -> int:
         return self.db[table].count
 
-    def prune(self, before: str) -> int:
-        """Delete the posts dated before `before` (ISO) that matched nothing; matched posts (a
-        deleted one too: the evidence) and everything the outbox refers to are kept. Returns how
-        many were deleted."""
-        with self.transaction():
-            hw = self._search_high_water()
-            rows = self.db.execute(
+    def prune(self, before: str, *, batch: int | None = None, stop: Callable[[], bool] = lambda: False) -> int:
+        """Delete the posts dated before `before` (ISO) that matched nothing when it began; matched
+        posts (a deleted one too: the evidence) and everything the outbox refers to are kept. Returns
+        how many were deleted. `batch`: commit every this many, each batch taken out of the search
+        index before the next, `stop()` asked between: the live service prunes in its worker thread,
+        its posts written meanwhile (else one transaction)."""
+        with self.transaction() if batch is None else nullcontext():
+            ids = array("q", (r for (r,) in self.db.execute(
                 "SELECT rowid FROM posts p WHERE date < ? AND NOT EXISTS (SELECT 1 FROM matches m "
-                "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)", [before]).fetchall()
-            for (rowid,) in rows:
-                if rowid <= hw:
-                    self._stale(rowid)
-            ids = [r[0] for r in rows]
-            for i in range(0, len(ids), 900):
-                chunk = ids[i:i + 900]
-                self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
-        return len(ids)
+                "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)", [before])))
+            done, size = 0, batch or max(len(ids), 1)
+            for start in range(0, len(ids), size):
+                if start and stop():
+                    break
+                with self.transaction():
+                    hw = self._search_high_water()
+                    part = ids[start:start + size]
+                    for rowid in part:
+                        if rowid <= hw:
+                            self._stale(rowid)
+                    for i in range(0, len(part), 900):
+                        chunk = list(part[i:i + 900])
+                        self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+                done += len(part)
+                self.sync_search()  # (in one transaction: nothing; the pipeline's next sync takes them out)
+        return done
 
     # -- live: channels ---------------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""Retention in batches: the live service prunes a year's posts a batch at a time off its loop, and
+what it prunes leaves the search index as one prune would."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import Store
+from bot.store.read import search_posts
+
+from .test_store import fts_ok
+
+WHEN = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
+
+
+def stored(path: Path, n: int) -> Store:
+    """`n` posts through the pipeline, every tenth matched (дезертир), the others about the weather."""
+    store = Store(path)
+    with Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])) as pipe:
+        list(pipe.process([Post(channel_id=-1001117628569, message_id=i, date=WHEN + timedelta(minutes=i),
+                                text=f"Задержан дезертир №{i}" if i % 10 == 0 else f"Погода на выходные №{i}")
+                           for i in range(1, n + 1)]))
+    return store
+
+
+def test_a_prune_in_batches_deletes_what_one_transaction_does_and_leaves_search_sound(tmp_path: Path) -> None:
+    one, batched = stored(tmp_path / "one.db", 2500), stored(tmp_path / "batched.db", 2500)
+    try:
+        assert one.prune("2100-01-01") == batched.prune("2100-01-01", batch=1000) == 2250
+        for store in (one, batched):
+            assert store.count("posts") == 250 and fts_ok(store)
+        # each batch left the search index before the next: nothing is left for the live loop to take out
+        assert batched.count("search_pending") == 0 and list(search_posts(batched, "погода")) == []
+        assert len(list(search_posts(batched, "дезертир", 300))) == 250
+    finally:
+        one.close()
+        batched.close()
+
+
+def test_a_prune_stopped_between_batches_keeps_what_it_did_and_the_next_one_goes_on(tmp_path: Path) -> None:
+    store = stored(tmp_path / "s.db", 2500)
+    try:
+        assert store.prune("2100-01-01", batch=1000, stop=lambda: True) == 1000  # the service stopping
+        assert store.count("posts") == 1500 and fts_ok(store)
+        assert store.prune("2100-01-01", batch=1000) == 1250
+        assert store.count("posts") == 250 and list(search_posts(store, "погода")) == []
+    finally:
+        store.close()
+
