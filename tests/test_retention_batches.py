@@ -1,5 +1,5 @@
 """Retention in batches: the live service prunes a year's posts a batch at a time off its loop, and
-what it prunes leaves the search index as one prune would."""
+what it prunes leaves the search index and the story index's forwards as one prune would."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from bot.post import Post
 from bot.store.db import Store
 from bot.store.read import search_posts
 
+from .fake_telegram import FakeTelegram, eventually
+from .test_chat import DESERTION, PLAIN, SHOT, Clock, run, running
 from .test_store import fts_ok
 
 WHEN = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -52,3 +54,19 @@ def test_a_prune_stopped_between_batches_keeps_what_it_did_and_the_next_one_goes
     finally:
         store.close()
 
+
+def test_the_live_story_index_forgets_the_forwards_the_nightly_prune_took(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The service prunes on a connection of its own: its story index is handed the forwards left."""
+    async def go() -> None:
+        clock = Clock(datetime.now(timezone.utc))
+        async with running(fake, tmp_path, clock) as service:
+            for i in range(1, 21):
+                fake.publish(SHOT, f"{PLAIN} ({i})", fwd_from=(1700000001, i), date=clock.now - timedelta(hours=1))
+            await eventually(lambda: service.store.count("posts") == 20)
+            assert len(service.pipeline.stories.forwarded) == 20
+            clock.now += timedelta(days=40)
+            assert await service.prune() == 20
+            fake.publish(SHOT, DESERTION, fwd_from=(1700000001, 99))  # a forward after the prune is kept in mind
+            await eventually(lambda: service.store.count("posts") == 1)
+            assert service.pipeline.stories.forwarded == service.store.forwarded_posts() == {(1700000001, 99)}
+    run(go())

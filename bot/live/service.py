@@ -385,13 +385,23 @@ class Service:
         """Retention: delete the unmatched posts older than `retention_days`, `PRUNE_BATCH` a
         transaction, each batch taken out of the search index before the next (here, not at the
         loop's next `sync_search`), in a worker thread on a connection of its own: posts and alerts
-        go on meanwhile (a year's first prune is a million posts). Stops between batches when the
-        service stops (the next night goes on)."""
+        go on meanwhile (a year's first prune is a million posts). The story index then forgets the
+        forwards gone with them. Stops between batches when the service stops (the next night goes on)."""
         now = now or self.clock()
         before = iso(now - timedelta(days=self.config.retention_days)) or ""
         stopping = self._stopping
 
-        n = await off_loop(self.store, lambda store: store.prune(before, batch=PRUNE_BATCH, stop=stopping.is_set))
+        def prune(store: Store) -> tuple[int, set[tuple[int, int]] | None]:
+            n = store.prune(before, batch=PRUNE_BATCH, stop=stopping.is_set)
+            return n, store.forwarded_posts() if n else None
+
+        stories = self.pipeline.stories
+        stories.reading_forwards()
+        forwards = None
+        try:
+            n, forwards = await off_loop(self.store, prune)
+        finally:
+            stories.forwards_read(forwards)
         log.info("retention: pruned %d unmatched posts older than %d days", n, self.config.retention_days)
         return n
 

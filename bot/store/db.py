@@ -173,6 +173,7 @@ class Store:
         self._alerted: set[int] | None = None  # ids of the stories with an alert (`_may_have_alerts`)
         self._alerted_version = 0  # PRAGMA data_version when `_alerted` was read
         self._version: int | None = None  # PRAGMA data_version as read in this transaction (`data_version`)
+        self.prunes = 0  # `prune`s that deleted posts on this connection (the story index forgets their forwards)
         self.migrate()
 
     # -- schema ----------------------------------------------------------------------------------
@@ -790,6 +791,7 @@ class Store:
                         self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
                 done += len(part)
                 self.sync_search()  # (in one transaction: nothing; the pipeline's next sync takes them out)
+        self.prunes += bool(done)
         return done
 
     # -- live: channels ---------------------------------------------------------------------------

@@ -311,6 +311,8 @@ class StoryIndex:
         self.newest = float("-inf")
         self.held_from: float | None = None  # the stored posts from this time on are indexed
         self.forwarded: set[tuple[int, int]] = set()  # posts some stored post forwards (`_forwarded_story`)
+        self._prunes = 0  # the store's `prunes` when `forwarded` was read
+        self._noted: set[tuple[int, int]] | None = None  # forwards met while the stored ones are read elsewhere
         self._seen_rowid = 0  # the stored posts up to this rowid were read (`_take_in_others`)
         self._version: int | None = None  # the store's data_version when they were
         self._dropped = 0
@@ -438,7 +440,32 @@ class StoryIndex:
         """Remember what a post given a story forwards: its original, read later, asks the store for it."""
         source = _forward_of(post)
         if source is not None:
-            self.forwarded.add(source)
+            self._forwards(source)
+
+    def _forwards(self, source: tuple[int, int]) -> None:
+        self.forwarded.add(source)
+        if self._noted is not None:
+            self._noted.add(source)
+
+    def reading_forwards(self) -> None:
+        """The forwards the store holds are about to be read on another connection (after retention
+        pruned some, off the loop): those met from now on are kept when they come (`forwards_read`)."""
+        self._noted = set()
+
+    def forwards_read(self, stored: set[tuple[int, int]] | None) -> None:
+        """The forwards the store held when read (`reading_forwards`; None: not read after all) replace
+        those held: the forwards retention pruned are forgotten, those met meanwhile kept."""
+        noted, self._noted = self._noted, None
+        if stored is not None and noted is not None and self.held_from is not None:
+            self.forwarded = stored | noted
+
+    def _forget_pruned(self) -> None:
+        """Retention pruned posts on this index's connection (`Store.prune`): the forwards are read
+        again, so those gone with the posts are forgotten (a year's would be 300,000 held)."""
+        if self.store.prunes != self._prunes:
+            self.before_read()  # a forward in this batch may wait to be written
+            self._prunes = self.store.prunes
+            self.forwarded = self.store.forwarded_posts()
 
     def _take_in_others(self) -> None:
         """Index the posts another connection (a replay beside the live service) stored since this index
@@ -446,6 +473,7 @@ class StoryIndex:
         in a fresh process. Asked per post, read only after another connection committed
         (`Store.data_version`, read once per transaction): a lone process never reads. Their words are
         not counted (`df`): this index cannot tell them from its own posts already counted."""
+        self._forget_pruned()
         version = self.store.data_version()
         if version == self._version:
             return
@@ -455,7 +483,7 @@ class StoryIndex:
             self._seen_rowid = int(row["rowid"])  # type: ignore[call-overload]
             key = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
             if row["forward_channel_id"] is not None and row["forward_post_id"] is not None:
-                self.forwarded.add((int(row["forward_channel_id"]), int(row["forward_post_id"])))  # type: ignore[call-overload]
+                self._forwards((int(row["forward_channel_id"]), int(row["forward_post_id"])))  # type: ignore[call-overload]
             if key not in self.entries and str(row["date"]) >= since:
                 self.preload(*key, str(row["date"]), str(row["text"] or ""), row["story_id"])  # type: ignore[arg-type]
 
@@ -586,6 +614,7 @@ class StoryIndex:
         after = None
         if self.held_from is None:
             self._version = self.store.data_version()  # (before the posts: a write between is read again)
+            self._prunes = self.store.prunes
             self.forwarded = self.store.forwarded_posts()
             saved = self.store.story_words()
             self.df = DocumentFrequency()
