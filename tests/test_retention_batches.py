@@ -55,6 +55,22 @@ def test_a_prune_stopped_between_batches_keeps_what_it_did_and_the_next_one_goes
         store.close()
 
 
+def test_a_post_a_rule_matches_while_a_prune_runs_is_kept(tmp_path: Path) -> None:
+    """The live rules catch-up matches stored posts in its own thread while retention prunes: a post it
+    matches between two batches is the evidence retention keeps, not a post listed as unmatched at the start."""
+    store = stored(tmp_path / "s.db", 2500)
+    try:
+        def catch_up() -> bool:  # (between batches) a rule new to the store matches post 2001
+            with store.transaction():
+                store.db.execute("INSERT OR IGNORE INTO matches (channel_id, message_id, rule, terms, current, matched_at) "
+                                 "VALUES (1117628569, 2001, 'weather', '[]', 1, '2026-11-30T00:00:00+00:00')")
+            return False
+        assert store.prune("2100-01-01", batch=1000, stop=catch_up) == 2249
+        assert [p.message_id for p in search_posts(store, "погода")] == [2001]
+    finally:
+        store.close()
+
+
 def test_the_live_story_index_forgets_the_forwards_the_nightly_prune_took(fake: FakeTelegram, tmp_path: Path) -> None:
     """The service prunes on a connection of its own: its story index is handed the forwards left."""
     async def go() -> None:

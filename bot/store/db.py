@@ -29,6 +29,10 @@ __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreErr
 
 log = logging.getLogger(__name__)
 
+# The posts retention may delete among those `where` picks: matched by no rule
+_UNMATCHED = ("SELECT rowid FROM posts p WHERE {where} AND NOT EXISTS (SELECT 1 FROM matches m "
+              "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)")
+
 T = TypeVar("T")
 
 LIVE, REPLAY = "live", "replay"  # who sends an alert (`alerts.owner`): `tgwatch run` to the chat, or a replay
@@ -767,15 +771,13 @@ class Store:
         return self.db[table].count
 
     def prune(self, before: str, *, batch: int | None = None, stop: Callable[[], bool] = lambda: False) -> int:
-        """Delete the posts dated before `before` (ISO) that matched nothing when it began; matched
-        posts (a deleted one too: the evidence) and everything the outbox refers to are kept. Returns
-        how many were deleted. `batch`: commit every this many, each batch taken out of the search
-        index before the next, `stop()` asked between: the live service prunes in its worker thread,
-        its posts written meanwhile (else one transaction)."""
+        """Delete the posts dated before `before` (ISO) that match nothing; matched posts (a deleted one
+        too: the evidence) and everything the outbox refers to are kept. Returns how many were deleted.
+        `batch`: commit every this many, each batch taken out of the search index before the next,
+        `stop()` asked between: the live service prunes in its worker thread, its posts written meanwhile
+        (else one transaction); a post a rule's catch-up matches meanwhile is kept."""
         with self.transaction() if batch is None else nullcontext():
-            ids = array("q", (r for (r,) in self.db.execute(
-                "SELECT rowid FROM posts p WHERE date < ? AND NOT EXISTS (SELECT 1 FROM matches m "
-                "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)", [before])))
+            ids = array("q", (r for (r,) in self.db.execute(_UNMATCHED.format(where="date < ?"), [before])))
             done, size = 0, batch or max(len(ids), 1)
             for start in range(0, len(ids), size):
                 if start and stop():
@@ -783,6 +785,9 @@ class Store:
                 with self.transaction():
                     hw = self._search_high_water()
                     part = ids[start:start + size]
+                    if batch is not None:  # (matched since the list was read: kept)
+                        part = [r for i in range(0, len(part), 900) for (r,) in self.db.execute(
+                            _UNMATCHED.format(where=f"rowid IN ({','.join('?' * len(part[i:i + 900]))})"), list(part[i:i + 900]))]
                     for rowid in part:
                         if rowid <= hw:
                             self._stale(rowid)
