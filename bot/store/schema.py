@@ -251,7 +251,22 @@ def _m17_coverage_groups(db: sqlite_utils.Database) -> None:
         db["rule_coverage"].add_column("groups", str)
 
 
+def _m18_period_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes that let a day's or a week's rows be found without reading a year's: the alerts raised
+    in a period (/status, the heartbeat) and the alerts of a post (/stats, digest notices), the stories
+    last seen in a period (/stories), the posts the channels deleted and the deletions told (each
+    sender pass). Alerts and told deletions are few and a deleted post is rare: no cost to a replay
+    but the stories' index, one entry a story row written. Idempotent (another migration may add
+    an index of the same name)."""
+    for sql in ("CREATE INDEX IF NOT EXISTS idx_alerts_created_at ON alerts (created_at)",
+                "CREATE INDEX IF NOT EXISTS idx_alerts_channel_id_message_id ON alerts (channel_id, message_id)",
+                "CREATE INDEX IF NOT EXISTS idx_stories_last_date ON stories (last_date)",
+                "CREATE INDEX IF NOT EXISTS idx_posts_deleted ON posts (deleted_at) WHERE deleted_at IS NOT NULL",
+                "CREATE INDEX IF NOT EXISTS idx_deliveries_told ON deliveries (alert_id, chat) WHERE part = -1"):
+        db.execute(sql)
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
-              _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups]
+              _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups, _m18_period_indexes]
 SCHEMA_VERSION = len(MIGRATIONS)
