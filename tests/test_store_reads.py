@@ -107,3 +107,17 @@ def test_count_stored_after_counts_the_posts_past_one_rowid_up_to_another(tmp_pa
     assert store.count_stored_after(rowids[1], rowids[3]) == 2  # the third and the fourth: the post at `after` was matched already
     assert store.count_stored_after(0, rowids[-1]) == 5
     assert store.count_stored_after(rowids[-1], rowids[-1] + 100) == 0
+
+
+def test_stats_date_an_alert_whose_post_is_gone_by_when_it_was_raised(tmp_path: Path) -> None:
+    from bot.report.stats import rule_stats
+
+    store = store_with(tmp_path, [Post(1, 1, DAY1 - timedelta(days=30), REPORT), Post(1, 2, DAY1, "Ещё один дезертир")],
+                       [Rule.from_query("desertion", "дезертир")])
+    with store.transaction():
+        store.db.execute("UPDATE alerts SET created_at = ?", [iso(DAY1)])  # raised on DAY1, both
+        store.db.execute("DELETE FROM posts WHERE message_id = 1")  # gone: dated by when it was raised
+    week = rule_stats(store, since=DAY1 - timedelta(days=7), now=DAY1 + timedelta(hours=1))
+    assert [(s.rule, s.matches, s.alerts) for s in week] == [("desertion", 1, 2)]
+    month = rule_stats(store, since=DAY1 - timedelta(days=40), now=DAY1 - timedelta(days=20))
+    assert [(s.rule, s.matches, s.alerts) for s in month] == []  # post 1's match went with it

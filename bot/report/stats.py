@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from collections.abc import Collection, Iterable
 
 from ..post import bare_id
+from ..store.counts import rule_hits
 from ..store.db import LIVE, Store, iso
 
 __all__ = ["RuleStats", "ChannelActivity", "matches_per_day", "rule_stats", "stats_png", "stats_text",
@@ -194,19 +195,20 @@ def rule_stats(store: Store, *, since: datetime, now: datetime, rules: Iterable[
     def get(rule: str) -> RuleStats:
         return stats.setdefault(rule, RuleStats(rule, 0, 0, 0, 0))
 
-    for rule, n in store.db.execute(
-            "SELECT m.rule, count(*) FROM posts p JOIN matches m ON m.channel_id = p.channel_id AND m.message_id = p.message_id "
-            "WHERE m.current = 1 AND p.date >= ? AND p.date <= ? GROUP BY m.rule", [a, b]):
+    for rule, n in rule_hits(store, since, now).items():
         get(rule).matches = n
-    # An alert is dated by its post (its created_at when the post is gone); the alerts table is small.
-    alert_date = "coalesce(p.date, a.created_at)"
-    post_join = "LEFT JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id"
-    for rule, n in store.db.execute(
-            f"SELECT a.rule, count(*) FROM alerts a {post_join} WHERE {alert_date} >= ? AND {alert_date} <= ? GROUP BY a.rule", [a, b]):
+    # An alert is dated by its post (its created_at when the post is gone): the week's posts lead
+    # to their alerts, and the gone posts' alerts are found by created_at; alerts are never pruned,
+    # so reading every one would read the year's for a week's chart.
+    period = ("WITH period AS (SELECT a.id, a.rule FROM posts p CROSS JOIN alerts a ON a.channel_id = p.channel_id "
+              "AND a.message_id = p.message_id WHERE p.date >= ? AND p.date <= ? UNION ALL SELECT a.id, a.rule FROM alerts a "
+              "WHERE a.created_at >= ? AND a.created_at <= ? AND NOT EXISTS (SELECT 1 FROM posts p WHERE "
+              "p.channel_id = a.channel_id AND p.message_id = a.message_id AND p.date IS NOT NULL)) ")
+    for rule, n in store.db.execute(period + "SELECT rule, count(*) FROM period GROUP BY rule", [a, b, a, b]):
         get(rule).alerts = n
     for rule, verdict, n in store.db.execute(
-            f"SELECT coalesce(f.rule, a.rule), f.verdict, count(*) FROM feedback f JOIN alerts a ON a.id = f.alert_id {post_join} "
-            f"WHERE {alert_date} >= ? AND {alert_date} <= ? GROUP BY 1, 2", [a, b]):
+            period + "SELECT coalesce(f.rule, period.rule), f.verdict, count(*) FROM period JOIN feedback f ON f.alert_id = period.id "
+            "GROUP BY 1, 2", [a, b, a, b]):
         if verdict == "relevant":
             get(rule).relevant += n
         elif verdict == "false_positive":

@@ -12,11 +12,14 @@ from .db import Store, iso
 __all__ = ["Stored", "StoryCounts", "Window", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
 
 
-def rule_hits(store: Store, since: datetime) -> dict[str, int]:
-    """rule -> posts it currently matches dated `since` or later (a rule with none is absent)."""
+def rule_hits(store: Store, since: datetime, until: datetime | None = None) -> dict[str, int]:
+    """rule -> posts it currently matches dated `since` or later (up to `until`, included); a rule
+    with none is absent. The posts are found by their date (CROSS JOIN keeps that order): matched
+    posts are kept for good, so the matches table holds a year's where a week's are asked for."""
+    dates, args = ("p.date >= ?", [iso(since)]) if until is None else ("p.date >= ? AND p.date <= ?", [iso(since), iso(until)])
     rows = store.db.execute(
-        "SELECT m.rule, count(*) FROM matches m JOIN posts p ON p.channel_id = m.channel_id AND p.message_id = m.message_id "
-        "WHERE m.current = 1 AND p.date >= ? GROUP BY m.rule", [iso(since)])
+        "SELECT m.rule, count(*) FROM posts p CROSS JOIN matches m ON m.channel_id = p.channel_id AND m.message_id = p.message_id "
+        f"WHERE m.current = 1 AND {dates} GROUP BY m.rule", args)
     return {str(rule): int(n) for rule, n in rows}
 
 
