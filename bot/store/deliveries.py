@@ -97,19 +97,25 @@ def digest_notices_due(store: Store) -> tuple[list[dict[str, object]], list[dict
     message, digest_at, item: its DIGEST_ITEM text, random_id: the notice's when planned before):
     (items whose post was deleted and the chat was not told, items whose post stands again after
     the chat was told it was deleted, by a reply or by the digest itself; not a notice given up on)."""
-    told = ("SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, d.text_hash AS item, t.random_id FROM alerts a "
-            "JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
-            "JOIN deliveries d ON d.alert_id = a.id AND d.part = ? ")
+    # Each sender pass asks this, and digested alerts are never pruned: the rows are found from the
+    # few that can owe a notice (a deleted post, by its partial index; a told deletion, by the
+    # deliveries' one, `part` written out for it), never from a year's digest items: CROSS JOIN
+    # keeps that order.
+    items = ("SELECT d.alert_id, d.chat, d.message_id, d.sent_at AS digest_at, d.text_hash AS item, t.random_id FROM ")
     deleted = list(store.db.query(
-        told + "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
-        "WHERE a.state = 'digested' AND p.deleted_at IS NOT NULL AND t.sent_at IS NULL ORDER BY a.id, d.chat",
+        items + "posts p CROSS JOIN alerts a ON a.channel_id = p.channel_id AND a.message_id = p.message_id "
+        "CROSS JOIN deliveries d ON d.alert_id = a.id AND d.part = ? "
+        "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
+        "WHERE p.deleted_at IS NOT NULL AND a.state = 'digested' AND t.sent_at IS NULL ORDER BY a.id, d.chat",
         [DIGEST_PART, DELETED_PART]))
     shown = list(store.db.query(
-        told + "JOIN deliveries g ON g.alert_id = a.id AND g.chat = d.chat AND g.part = ? "
+        items + "deliveries g CROSS JOIN alerts a ON a.id = g.alert_id "
+        "CROSS JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
+        "CROSS JOIN deliveries d ON d.alert_id = a.id AND d.chat = g.chat AND d.part = ? "
         "LEFT JOIN deliveries t ON t.alert_id = a.id AND t.chat = d.chat AND t.part = ? "
-        "WHERE a.state = 'digested' AND p.deleted_at IS NULL AND g.sent_at IS NOT NULL "
+        f"WHERE g.part = {DELETED_PART} AND a.state = 'digested' AND p.deleted_at IS NULL AND g.sent_at IS NOT NULL "
         "AND g.text_hash NOT LIKE 'refused%' AND t.sent_at IS NULL ORDER BY a.id, d.chat",
-        [DIGEST_PART, DELETED_PART, RESTORED_PART]))
+        [DIGEST_PART, RESTORED_PART]))
     return deleted, shown
 
 
