@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import click
 from rich.cells import cell_len
@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..store.counts import story_counts
 from ..store.export import STORY_FIELDS, story_records
-from ..store.read import StoryRow, count_stories, stored_range, story_detail, top_stories
+from ..store.read import StoryRow, count_stories, iter_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
     BOM,
@@ -171,10 +171,14 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
             stored = stored_range(store)
             now = datetime.now(timezone.utc)
             since = _day_before(until or (min(stored[1], now) if stored else now))
-        rows = top_stories(store, since=since, until=until, min_size=min_size, limit=limit, rules=rules, channels=ids)
+        picked: dict[str, Any] = dict(since=since, until=until, min_size=min_size, rules=rules, channels=ids)
+        if fmt == "table":
+            rows = top_stories(store, limit=limit, **picked)
+            shown = len(rows)
+        else:  # streamed as read, while the store is open: `--limit all` over a year holds no list
+            rows, shown = [], _write_rows(iter_stories(store, limit=limit, **picked), fmt, bom, escape)
         # the total, when the limit may have left some out: a list cut at 20 reads as all there were
-        total = count_stories(store, since=since, until=until, min_size=min_size, rules=rules,
-                              channels=ids) if len(rows) == limit else len(rows)
+        total = count_stories(store, **picked) if shown == limit else shown
     finally:
         store.close()
     c = out()
@@ -188,16 +192,15 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
         period += (" (the last day up to " + ("--until" if until else "the newest stored post")
                    + "; --since and --until for another period)")
     if fmt != "table":
-        _write_rows(rows, fmt, bom, escape)
         c = err()  # the period and counts beside the rows, not among them
-    if not rows:
+    if not shown:
         c.print("no stories" + (f" of {min_size}+ posts" if min_size > 1 else "") + f" {period}"
                 + (f" matched by {', '.join(rules)}" if rules else "") + (" of those channels" if channels else "")
                 + (" (--min-size 1 lists single posts too)" if min_size == 2 else ""), markup=False)
         sys.exit(1)
     if fmt != "table":
-        c.print(f"{len(rows):,} stor{'y' if len(rows) == 1 else 'ies'} {period}", markup=False)
-        _note_limit(len(rows), total, min_size)
+        c.print(f"{shown:,} stor{'y' if shown == 1 else 'ies'} {period}", markup=False)
+        _note_limit(shown, total, min_size)
         return
     c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
     table = Table(show_lines=False, expand=True)
@@ -245,11 +248,11 @@ def _note_limit(shown: int, total: int, min_size: int) -> None:
                    + f" (the largest {shown:,}; use --limit for more, --limit all for every one)", err=True)
 
 
-def _write_rows(rows: list[StoryRow], fmt: str, bom: bool, escape: bool) -> None:
+def _write_rows(rows: Iterable[StoryRow], fmt: str, bom: bool, escape: bool) -> int:
     """The stories to stdout as CSV or JSON Lines (`STORY_FIELDS`), streamed: the rich table takes
-    about a millisecond a row, which a pager, a spreadsheet or a program has no use for."""
+    about a millisecond a row, which a pager, a spreadsheet or a program has no use for. How many."""
     try:
-        write_stdout(story_records(rows), fmt, bom=bom, escape=escape, fields=STORY_FIELDS)
+        return write_stdout(story_records(rows), fmt, bom=bom, escape=escape, fields=STORY_FIELDS)
     except BrokenPipeError:  # `tgwatch stories --format csv | head`
         broken_pipe()
 

@@ -32,7 +32,7 @@ __all__ = [
     "EXPORT_FIELDS", "IN_LINKS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
     "search_posts", "count_search", "shown_link", "stored_post",
-    "OutsideStored", "outside_stored", "story_detail", "stored_range", "top_stories",
+    "OutsideStored", "outside_stored", "iter_stories", "story_detail", "stored_range", "top_stories",
 ]
 
 log = logging.getLogger(__name__)
@@ -183,21 +183,28 @@ def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 
     `until`), biggest first (then the latest); with `rules`, only stories a post of which one of
     them currently matches; with `channels`, only stories one of them reported. Unknown rules or
     channels give no stories."""
+    return list(iter_stories(store, since=since, min_size=min_size, limit=limit, rules=rules, channels=channels,
+                             until=until))
+
+
+def iter_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, limit: int = 20,
+                 rules: Iterable[str] = (), channels: Iterable[str | int] = (),
+                 until: datetime | None = None) -> Iterator[StoryRow]:
+    """`top_stories` one at a time, as the store gives them: `stories --limit all` over a year is
+    written without a million stories (each with its first post's text) held at once."""
     where, args = _story_filters(store, since=since, until=until, min_size=min_size, rules=rules, channels=channels)
     sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, s.first_channel_id, "
            "s.first_message_id, fc.username FROM stories s "
            "LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
            "LEFT JOIN channels fc ON fc.id = s.first_channel_id "
            "WHERE " + " AND ".join(where) + " ORDER BY s.size DESC, s.last_date DESC, s.id LIMIT ?")
-    rows = store.db.execute(sql, [*args, max(0, int(limit))]).fetchall()
     titles = {int(i): t or str(i) for i, t in store.db.execute("SELECT id, title FROM channels")}
-    out: list[StoryRow] = []
-    for sid, size, chans, first, last, link, text, first_cid, first_mid, first_username in rows:
+    for sid, size, chans, first, last, link, text, first_cid, first_mid, first_username in store.db.execute(
+            sql, [*args, max(0, int(limit))]):
         order = [int(c) for c in json.loads(chans or "[]")]
-        out.append(StoryRow(int(sid), int(size or 1), [(c, titles.get(c, str(c))) for c in order], first or "",
-                            last or "", shown_link(first_cid, first_mid, first_username, link) if first_cid is not None else "",
-                            titles.get(first_cid, str(first_cid)) if first_cid is not None else "", text or ""))
-    return out
+        yield StoryRow(int(sid), int(size or 1), [(c, titles.get(c, str(c))) for c in order], first or "",
+                       last or "", shown_link(first_cid, first_mid, first_username, link) if first_cid is not None else "",
+                       titles.get(first_cid, str(first_cid)) if first_cid is not None else "", text or "")
 
 
 @dataclass(frozen=True, slots=True)
