@@ -11,7 +11,7 @@ from bot.match.rules import Rule
 from bot.pipeline import Pipeline
 from bot.post import Post
 from bot.store.alerts import alert_post
-from bot.store.counts import StoryCounts, rule_hits, story_counts
+from bot.store.counts import StoryCounts, StorySpan, rule_hits, story_counts, story_span
 from bot.store.db import Mute, Store, iso
 
 DAY1 = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -107,6 +107,26 @@ def test_count_stored_after_counts_the_posts_past_one_rowid_up_to_another(tmp_pa
     assert store.count_stored_after(rowids[1], rowids[3]) == 2  # the third and the fourth: the post at `after` was matched already
     assert store.count_stored_after(0, rowids[-1]) == 5
     assert store.count_stored_after(rowids[-1], rowids[-1] + 100) == 0
+
+
+def test_a_story_retention_pruned_whole_still_opens_with_its_rows_span(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    store = store_with(tmp_path, [Post(c, 10, DAY1 + timedelta(minutes=c), "Погода на выходные: без осадков",
+                                       channel_title=f"Канал {c}") for c in (1, 2)])
+    sid = store.story_of(1, 10)
+    assert sid is not None and story_span(store, sid) == StorySpan(iso(DAY1 + timedelta(minutes=1)), iso(DAY1 + timedelta(minutes=2)), 2)
+    assert store.prune("9999-01-01T00:00:00+00:00") == 2  # matched nothing: both pruned, the story row stays
+    assert story_span(store, sid) == StorySpan(iso(DAY1 + timedelta(minutes=1)), iso(DAY1 + timedelta(minutes=2)), 2)
+    assert story_span(store, sid + 100) is None
+    store.close()
+    shown = CliRunner().invoke(cli, ["story", str(sid), "--db", str(tmp_path / "s.db")])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"story #{sid}: 2 posts (none kept: they matched no rule and were pruned) from 2 channels, "
+                                   "2024-11-20 09:01 – 2024-11-20 09:02 UTC")
+    assert CliRunner().invoke(cli, ["story", str(sid + 100), "--db", str(tmp_path / "s.db")]).exit_code == 1
 
 
 def test_stats_date_an_alert_whose_post_is_gone_by_when_it_was_raised(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..store.counts import story_counts
+from ..store.counts import story_counts, story_span
 from ..store.export import STORY_FIELDS, story_records
-from ..store.read import StoryRow, count_stories, iter_stories, stored_range, story_detail, top_stories
+from ..store.read import StoryPost, StoryRow, count_stories, iter_stories, stored_range, story_detail, top_stories
 from ..text import printable
 from .common import (
     BOM,
@@ -287,30 +287,36 @@ def story(story_id: int, db_path: str) -> None:
     line. Exit 1 when there is no such story."""
     store = open_store(db_path, must_exist=True)
     try:
-        posts = story_detail(store, story_id)
         counts = story_counts(store, story_id)  # `had`: retention prunes posts that matched nothing
+        span = story_span(store, story_id)
+        c = out()
+        if span is None:
+            c.print(f"no story #{story_id} in {db_path}", markup=False)
+            sys.exit(1)
+        had, kept = counts.had, counts.kept
+        pruned = (f" ({kept} kept: the others matched no rule and were pruned)" if kept else
+                  " (none kept: they matched no rule and were pruned)") if had > kept else ""
+        c.print(Text(f"story #{story_id}: {had} post{'s' if had != 1 else ''}{pruned} from "
+                     f"{span.channels} channel{'s' if span.channels != 1 else ''}, "
+                     f"{_when(span.first)} – {_when(span.last)} UTC", style="bold"))
+        for p in story_detail(store, story_id):
+            _print_post(c, p)
     finally:
         store.close()
-    c = out()
-    if not posts:
-        c.print(f"no story #{story_id} in {db_path}", markup=False)
-        sys.exit(1)
-    had, channels = counts.had, counts.channels  # channels by id: two channels may share a title
-    kept = f" ({len(posts)} kept: the others matched no rule and were pruned)" if had > len(posts) else ""
-    c.print(Text(f"story #{story_id}: {had} post{'s' if had != 1 else ''}{kept} from "
-                 f"{channels} channel{'s' if channels != 1 else ''}, "
-                 f"{_when(posts[0].date)} – {_when(posts[-1].date)} UTC", style="bold"))
-    for p in posts:
-        head = Text(f"{_when(p.date)}  ").append(printable(p.channel_title), style="cyan").append("  ").append(p.link, style="underline")
-        if p.rules:
-            head.append("  " + " ".join(p.rules), style="bold")
-        if p.forward_of:
-            head.append(f"  (forward of {printable(p.forward_of)})", style="dim")
-        if p.deleted_at:
-            head.append(f"  🗑 deleted by the channel {_when(p.deleted_at)} UTC", style="bold red")
-        c.print(head)
-        line = p.text.strip().split("\n", 1)[0]
-        c.print(Text("  " + printable(line[:160] + ("…" if len(line) > 160 else ""))))
+
+
+def _print_post(c: Console, p: StoryPost) -> None:
+    """One post of `story`: its time, channel, link, rules, origin and deletion, then its first line."""
+    head = Text(f"{_when(p.date)}  ").append(printable(p.channel_title), style="cyan").append("  ").append(p.link, style="underline")
+    if p.rules:
+        head.append("  " + " ".join(p.rules), style="bold")
+    if p.forward_of:
+        head.append(f"  (forward of {printable(p.forward_of)})", style="dim")
+    if p.deleted_at:
+        head.append(f"  🗑 deleted by the channel {_when(p.deleted_at)} UTC", style="bold red")
+    c.print(head)
+    line = p.text.strip().split("\n", 1)[0]
+    c.print(Text("  " + printable(line[:160] + ("…" if len(line) > 160 else ""))))
 
 
 def _when(iso_date: str | None) -> str:

@@ -3,13 +3,15 @@ posts a story had, has kept and from how many channels (the lists themselves: `r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import NamedTuple
 
 from .db import Store, iso
 
-__all__ = ["Stored", "StoryCounts", "Window", "last_stored", "posts_stored_since", "rule_hits", "story_counts"]
+__all__ = ["Stored", "StoryCounts", "StorySpan", "Window", "last_stored", "posts_stored_since", "rule_hits", "story_counts",
+           "story_span"]
 
 
 def rule_hits(store: Store, since: datetime, until: datetime | None = None) -> dict[str, int]:
@@ -43,6 +45,26 @@ def story_counts(store: Store, story_id: int) -> StoryCounts:
                                       [story_id]).fetchone()
     row = store.db.execute("SELECT size FROM stories WHERE id = ?", [story_id]).fetchone()
     return StoryCounts(None if row is None else int(row[0] or 0), int(kept), int(channels))
+
+
+class StorySpan(NamedTuple):
+    """When a story's posts were dated, first and last (ISO), and from how many channels."""
+
+    first: str
+    last: str
+    channels: int
+
+
+def story_span(store: Store, story_id: int) -> StorySpan | None:
+    """`StorySpan` of a story's kept posts; when retention pruned every one, as its row recorded
+    them (`stories` lists such a story: `story` opens it). None when there is no such story."""
+    first, last, channels = store.db.execute(
+        "SELECT min(date), max(date), count(DISTINCT channel_id) FROM posts WHERE story_id = ?", [story_id]).fetchone()
+    if channels:
+        return StorySpan(str(first or ""), str(last or ""), int(channels))
+    row = store.db.execute("SELECT first_date, last_date, channels FROM stories WHERE id = ? AND size > 0",
+                           [story_id]).fetchone()
+    return None if row is None else StorySpan(row[0] or "", row[1] or row[0] or "", len(json.loads(row[2] or "[]")))
 
 
 def last_stored(store: Store) -> str | None:
