@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..store.counts import story_counts, story_span
 from ..store.export import STORY_FIELDS, story_records
-from ..store.read import StoryPost, StoryRow, count_stories, iter_stories, stored_range, story_detail, top_stories
+from ..store.read import StoryPost, StoryRow, count_stories, iter_stories, iter_story_posts, stored_range, top_stories
 from ..text import printable
 from .common import (
     BOM,
@@ -299,7 +299,7 @@ def story(story_id: int, db_path: str) -> None:
         c.print(Text(f"story #{story_id}: {had} post{'s' if had != 1 else ''}{pruned} from "
                      f"{span.channels} channel{'s' if span.channels != 1 else ''}, "
                      f"{_when(span.first)} – {_when(span.last)} UTC", style="bold"))
-        for p in story_detail(store, story_id):
+        for p in iter_story_posts(store, story_id):  # printed as read: a story may be a year long
             _print_post(c, p)
     finally:
         store.close()

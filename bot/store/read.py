@@ -32,7 +32,7 @@ __all__ = [
     "EXPORT_FIELDS", "IN_LINKS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
     "search_posts", "count_search", "shown_link", "stored_post",
-    "OutsideStored", "outside_stored", "iter_stories", "story_detail", "stored_range", "top_stories",
+    "OutsideStored", "outside_stored", "iter_stories", "iter_story_posts", "story_detail", "stored_range", "top_stories",
 ]
 
 log = logging.getLogger(__name__)
@@ -225,16 +225,20 @@ class StoryPost:
 def story_detail(store: Store, story_id: int, limit: int | None = None) -> list[StoryPost]:
     """A story's posts, oldest first (all of them, or the first `limit`), with the rules each one
     matches; empty when there is no such story."""
+    return list(iter_story_posts(store, story_id, limit))
+
+
+def iter_story_posts(store: Store, story_id: int, limit: int | None = None) -> Iterator[StoryPost]:
+    """`story_detail` one post at a time: a story a year long is printed without its thousands of
+    posts' texts held at once."""
     sql = ("SELECT p.channel_id, p.message_id, p.date, p.link, c.title, c.username, p.text, p.forward_channel_id, "
            "p.forward_post_id, (SELECT json_group_array(m.rule) FROM matches m WHERE m.channel_id = p.channel_id "
            "AND m.message_id = p.message_id AND m.current = 1), p.deleted_at FROM posts p LEFT JOIN channels c ON c.id = p.channel_id "
            "WHERE p.story_id = ? ORDER BY p.date, p.channel_id, p.message_id LIMIT ?")
-    out: list[StoryPost] = []
-    for cid, mid, date, link, title, username, text, fcid, fpid, rules, deleted in store.db.execute(sql, [story_id, -1 if limit is None else max(0, limit)]):
-        out.append(StoryPost(cid, mid, date or "", shown_link(cid, mid, username, link), title or str(cid), text or "",
-                             sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else "",
-                             deleted or ""))
-    return out
+    for cid, mid, date, link, title, username, text, fcid, fpid, rules, deleted in store.db.execute(
+            sql, [story_id, -1 if limit is None else max(0, limit)]):
+        yield StoryPost(cid, mid, date or "", shown_link(cid, mid, username, link), title or str(cid), text or "",
+                        sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else "", deleted or "")
 
 
 # -- full-text search -----------------------------------------------------------------------------
