@@ -373,6 +373,10 @@ def test_story_of_a_huge_story_prints_its_posts_without_holding_them_all(tmp_pat
 # -- retention over a year -------------------------------------------------------------------------------
 
 
+async def _no_digest(_now: datetime) -> int:
+    return 0
+
+
 def test_every_story_stories_lists_after_retention_can_be_opened(tmp_path: Path) -> None:
     """Retention prunes the posts that matched nothing, never a story row: a story whose every post
     was pruned stays in the stories table for good (here 36 of 60 rows after one prune; on a year,
@@ -396,6 +400,19 @@ def test_every_story_stories_lists_after_retention_can_be_opened(tmp_path: Path)
     assert len(ids) == 55
     unopened = [i for i in ids if CliRunner().invoke(cli, ["story", str(i), "--db", str(db)]).exit_code != 0]
     assert not unopened, f"{len(unopened)} of the {len(ids)} stories listed are «no story»: #{unopened[:5]}…"
+    from bot.match.matcher import Matcher
+
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    store = Store(db)
+    try:
+        chat = Commands(store, RuleBook(rules, store), config(tmp_path, db=db, rules=rules), matcher=Matcher([]),
+                        on_rules_changed=lambda: None, status=lambda _now: "watching", digest=_no_digest, clock=lambda: NOW)
+        said = [asyncio.run(chat.handle(f"/story {i}", ANALYST)) for i in ids]
+    finally:
+        store.close()
+    assert not [r for r in said if r is None or "No story" in r.html], "/story says «No story» of a story /stories lists"
+    assert any("none kept" in r.html for r in said if r is not None)
 
 
 def test_retention_lets_posts_and_alerts_go_on_while_it_prunes(fake: FakeTelegram, tmp_path: Path) -> None:

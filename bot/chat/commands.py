@@ -30,7 +30,7 @@ from ..match.rules import _NAME_RE, DISABLED, Rule, RuleError, name_problem
 from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
 from ..store.alerts import alert_post
 from ..store.backtest import Backtest, TermHits, stored_term_hits
-from ..store.counts import rule_hits, story_counts
+from ..store.counts import rule_hits, story_counts, story_span
 from ..store.db import Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
 from ..post import link_channel
@@ -827,12 +827,16 @@ class Commands:
         """A story's posts, oldest first: time, channel (linked to the post), the rules it matches
         and its first line; None when there is no such story."""
         posts = story_detail(self.store, story_id, limit=STORY_SHOWN + 1)
-        if not posts:
-            return None
         # the posts kept are listed; the story row counts every post the story had, as /stories
         # and alerts do (retention prunes posts that matched nothing)
         counts = story_counts(self.store, story_id)
         had, total, channels = counts.had, counts.kept, counts.channels
+        if not posts:  # (retention may have pruned them all: /stories lists the story still)
+            span = story_span(self.store, story_id) if had else None
+            return None if span is None else Reply(
+                f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)} from {span.channels} channel"
+                f"{'s' * (span.channels != 1)}, none kept (posts that matched no rule are dropped after "
+                f"{self.config.retention_days} days)")
         lines = [f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)}"
                  + (f" from {channels} channels" if channels > 1 and had == total else "")
                  + (f", {total} kept (posts that matched no rule are dropped after {self.config.retention_days} days)"
