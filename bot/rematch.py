@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
+from importlib import metadata
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
