@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -32,7 +31,7 @@ from ..store.alerts import alert_post
 from ..store.backtest import Backtest, TermHits, stored_term_hits
 from ..store.counts import rule_hits, story_counts, story_span
 from ..store.db import Store, iso, off_loop
-from ..store.export import XLSX_MAX_CHARS, write_csv, write_xlsx
+from ..store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
 from ..post import link_channel
 from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
                           search_posts, story_detail, top_stories)
@@ -152,9 +151,14 @@ class Reply:
     def discard(self) -> None:
         """Remove the temporary file this reply sends, and its folder: once sent or given up."""
         if isinstance(self.file, Path):
-            self.file.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                self.file.parent.rmdir()
+            _discard(self.file)
+
+
+def _discard(path: Path) -> None:
+    """Remove a file the chat sends and the private folder it was written in (`scratch_dir`)."""
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
 
 
 class CommandError(ValueError):
@@ -438,7 +442,7 @@ class Commands:
             """The file written row by row to a temporary folder, and sent from there: a year's
             export is tens of MB, never held in the live service's memory."""
             rows = iter_export_rows(store, rules=rules, since=now - span)
-            path = _scratch_folder(self.config.db.parent) / name  # (named so: Telegram shows its name)
+            path = scratch_dir(self.config.db.parent, "tgwatch-export-") / name  # (named so: Telegram shows its name)
             try:
                 if fmt == "csv":
                     with path.open("w", encoding="utf-8-sig", newline="") as f:  # the BOM makes Excel read UTF-8
@@ -447,7 +451,7 @@ class Commands:
                     n = write_xlsx(rows, path, cut)
                 return n, path, None if n else outside_stored(store, now - span, None)
             except BaseException:
-                Reply("", file=path).discard()
+                _discard(path)
                 raise
 
         n, data, outside = await self._off_loop(write)
@@ -724,7 +728,7 @@ class Commands:
         def test(store: Store) -> tuple[Rule | None, Backtest, list[RuleError]]:  # a matcher built for each: off the loop
             rule = self.rulebook.planned(change)  # as it will be saved: a rule out of use for an error keeps its channels
             return (rule, backtest_query(store, change.rule, change.query_after or "", days=7, now=now, rule=rule,
-                                         groups=self.config.groups), self.rulebook.broken_examples(change))
+                                         groups=self.config.groups), self.rulebook.broken_examples(change, rule))
 
         rule, bt, broken = await self._off_loop(test)
         token = secrets.token_hex(4)
@@ -885,15 +889,6 @@ def _distinct(tokens: list[str], key: Callable[[str], object]) -> list[str]:
     for t in tokens:
         seen.setdefault(key(t), t)
     return list(seen.values())
-
-
-def _scratch_folder(beside: Path) -> Path:
-    """A new private folder for a file the chat sends, beside the database (on its disk, not a
-    $TMPDIR that may be memory); $TMPDIR's only where that folder cannot take one."""
-    try:
-        return Path(tempfile.mkdtemp(prefix=".tgwatch-export-", dir=beside))
-    except OSError:
-        return Path(tempfile.mkdtemp(prefix="tgwatch-export-"))
 
 
 def _export_label(rules: list[str]) -> str:

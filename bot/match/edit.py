@@ -213,10 +213,10 @@ class RuleBook:
         ruleset, _ = self._after(change)
         return ruleset.get(change.rule)
 
-    def broken_examples(self, change: Change) -> list[RuleError]:
+    def broken_examples(self, change: Change, rule: Rule | None) -> list[RuleError]:
         """The changed rule's own `should_match` / `should_not_match` examples it would fail once
-        written, as `rules check` reports them: said before Confirm, not found by the check after."""
-        rule = self.planned(change)
+        written, as `rules check` reports them: said before Confirm, not found by the check after.
+        `rule`: the rule as `planned` gives it (built once for the back-test and this)."""
         if rule is None or change.after is None:
             return []
         return check_examples(RuleSet(rules=[rule]), texts={str(change.file): change.after})

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .read import EXPORT_FIELDS, StoryRow
 
-__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "story_records", "write_csv", "write_jsonl",
+__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "scratch_dir", "story_records", "write_csv", "write_jsonl",
            "write_xlsx"]
 
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -184,14 +185,24 @@ class _Once:
         return self._f.seekable()
 
 
-def _scratch_beside(path: Path) -> tempfile.TemporaryDirectory[str]:
-    """A folder for the workbook's row files beside `path`, on the disk the workbook goes to (a
-    full or missing $TMPDIR then fails nothing, and is never blamed on the output file); removed
-    afterwards, whatever happens. $TMPDIR's only where that folder cannot take one (`/dev/…`)."""
+def scratch_dir(beside: Path, prefix: str) -> Path:
+    """A new private folder in `beside`, on the disk a file goes to (a full or missing $TMPDIR, or
+    one held in memory, then fails and holds nothing, and is never blamed on the output); named
+    `.PREFIX…`. $TMPDIR's only where `beside` cannot take one (`/dev/…`)."""
     try:
-        return tempfile.TemporaryDirectory(prefix=".tgwatch-xlsx-", dir=path.parent)
+        return Path(tempfile.mkdtemp(prefix=f".{prefix}", dir=beside))
     except OSError:
-        return tempfile.TemporaryDirectory(prefix="tgwatch-xlsx-")
+        return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+@contextmanager
+def _scratch_beside(path: Path) -> Iterator[str]:
+    """A `scratch_dir` for the workbook's row files beside `path`, removed afterwards, whatever happens."""
+    folder = scratch_dir(path.parent, "tgwatch-xlsx-")
+    try:
+        yield str(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: Counter[str] | None) -> int:
