@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Protocol
@@ -14,7 +15,7 @@ from ..store.read import shown_link
 from ..store.claims import claim, free_abandoned, release, settle
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
-           "snippet", "story_line"]
+           "snippet", "story_line", "unshown"]
 
 DELETED_MARK = "🗑 deleted by the channel"
 DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
@@ -160,9 +161,11 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
     return line
 
 
-def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None) -> int:
+def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None,
+                   rules: Container[str] | None = None) -> int:
     """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
-    marking each sent; returns how many were sent. Each is claimed before it is shown (`claim`): a
+    marking each sent; returns how many were sent. With `rules`, only those of the rules named: one
+    of a rule switched off since an earlier run queued it stays queued (`unshown`). Each is claimed before it is shown (`claim`): a
     second replay into the store at the same time shows the others, never the same. An alert the
     live service takes over before the claim is the chat's only; one it takes over while shown stays
     queued for it (shown here too, never lost). An alert shown by a run stopped before its mark is
@@ -170,6 +173,8 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
     sent = 0
     free_abandoned(store)
     for row in store.queued_alerts():
+        if rules is not None and row["rule"] not in rules:
+            continue
         alert_id, state = int(row["id"]), str(row["state"])  # type: ignore[call-overload]
         tag = claim(store, alert_id, state)
         if tag is None:  # another replay showed it meanwhile, or the live service took it over
@@ -187,6 +192,16 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
         settle(store, alert_id, tag, "sent", sent_at=utcnow())
         sent += 1
     return sent
+
+
+def unshown(store: Store, rules: Container[str]) -> dict[str, int]:
+    """How many alerts and updates queued for the store's owner `deliver_queued` leaves for want of
+    their rule in `rules`, per rule."""
+    left: dict[str, int] = {}
+    for row in store.queued_alerts():
+        if (rule := str(row["rule"])) not in rules:
+            left[rule] = left.get(rule, 0) + 1
+    return left
 
 
 def _marks_end(text: str, at: int) -> int:

@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..alert.outbox import deliver_queued
+from ..alert.outbox import deliver_queued, unshown
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..match.rules import DISABLED
@@ -86,6 +86,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
                     f"{', '.join(repr(g) for g in named)}, which only the config defines; replay with -c CONFIG to match it",
                     markup=False, highlight=False)
     matcher = Matcher([r for r in ruleset.rules if r.name not in held], groups=groups)
+    in_use = {r.name for r in matcher.rules}  # an earlier run's alerts of other rules stay queued for a run with them
     upto = last_rowid(store)  # the posts stored before this run: a rule added or changed since has not seen them
     stale = stale_rules(store, matcher.rules, upto, groups)
     # a second process matches while this one stores (started before the progress bar's thread)
@@ -98,7 +99,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
         nonlocal shown
         if alerts != "none":
-            shown += deliver_queued(store, sink, titles)
+            shown += deliver_queued(store, sink, titles, in_use)
 
     n_files = len(found)
     console = err()
@@ -129,10 +130,11 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
         finally:
             stopped_by.restore()
             scope = matcher.scope_warnings(store.known_channels())
+            left = unshown(store, in_use) if alerts != "none" else {}
             if isinstance(sink, JsonlSink):
                 sink.close()
             store.close()
-    _summary(pipeline, skips, n_files, db_path, shown, again)
+    _summary(pipeline, skips, n_files, db_path, shown, again, left)
     for line in scope:  # a scope entry no stored channel is known by watches nothing, silently
         err().print(f"warning: {line}", style="yellow", markup=False, highlight=False)
     if interrupted:
@@ -160,7 +162,7 @@ def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, gro
 
 
 def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0,
-             again: Rematch | None = None) -> None:
+             again: Rematch | None = None, left: dict[str, int] | None = None) -> None:
     s = pipeline.summary
     c = out()
     notes = [k for k in skips if isinstance(k, Note)]  # posts kept, a bad field left out: not skipped
@@ -204,6 +206,10 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("alert updates", str(s.updates))
     if shown > alerts + s.updates:  # queued by a run that stopped before it could show them
         table.add_row("from earlier runs", f"{shown - alerts - s.updates} (queued, not shown until now)")
+    if left:  # queued by an earlier run for a rule switched off since, or not in this run's --rules
+        n = sum(left.values())
+        table.add_row("not shown", f"{counted(n, 'queued alert')} of {'a rule' if len(left) == 1 else 'rules'} not in use "
+                      f"({', '.join(sorted(left))}): shown by a replay with {'it' if len(left) == 1 else 'them'}")
     table.add_row("store", db_path)
     c.print(table)
     _list("skipped", problems)
