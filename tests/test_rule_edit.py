@@ -458,24 +458,26 @@ def test_a_rule_file_saved_with_a_bom_can_be_edited_from_the_chat(folder: Path, 
     assert "дезертир OR" in load_rules(folder).get("desertion").query  # type: ignore[union-attr]
 
 
-def test_check_refuses_before_confirming_what_apply_would_refuse(book: RuleBook, folder: Path, store: Store) -> None:
+def test_preview_refuses_before_confirming_what_apply_would_refuse(book: RuleBook, folder: Path, store: Store) -> None:
     path = folder / "lockdown.toml"
     good = book.plan_edit("lockdown", "оцепление")
-    book.check(good)  # fine: nothing raised, nothing written
+    book.preview(good)  # fine: nothing raised, nothing written
     assert path.read_text(encoding="utf-8") == good.before and store.rule_changes() == []
     touch_later(path, good.before + '\n[[rule]]\nname = "other"\nquery = "x"\nseverity = "urgent"\n')  # type: ignore[operator]
     change = book.plan_edit("lockdown", "оцепление")
     with pytest.raises(EditError, match=r"^refused, the file would be invalid: lockdown.toml:\d+:1: severity") as e:
-        book.check(change)
+        book.preview(change)
     assert str(folder) not in str(e.value)  # the chat is told the file, not the server's path to it
     with pytest.raises(EditError, match="changed since this edit was prepared"):
-        book.check(good)
+        book.preview(good)
     assert store.rule_changes() == []
 
 
-def test_check_returns_the_changed_rules_own_warnings(book: RuleBook, folder: Path) -> None:
-    assert book.check(book.plan_edit("lockdown", "оцепление")) == []
-    (w,) = book.check(book.plan_edit("lockdown", "оцепление AND NOT оцепление"))
+def test_preview_returns_the_changed_rules_own_warnings_and_the_rule_as_it_will_be(book: RuleBook, folder: Path) -> None:
+    warnings, rule = book.preview(book.plan_edit("lockdown", "оцепление"))
+    assert warnings == [] and rule is not None and rule.query == "оцепление"
+    (w,), _ = book.preview(book.plan_edit("lockdown", "оцепление AND NOT оцепление"))
     assert w.path == str(folder / "lockdown.toml") and "rule 'lockdown' can never match" in w.message
-    (w,) = book.check(book.plan_add("kpp", "BCY AND блокпост"))
+    (w,), rule = book.preview(book.plan_add("kpp", "BCY AND блокпост"))
+    assert rule is not None and rule.name == "kpp"
     assert "'BCY' is in Latin letters only" in w.message and "write ВСУ" in w.message

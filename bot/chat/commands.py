@@ -723,14 +723,13 @@ class Commands:
     async def _propose(self, change: Change, caller: Caller, *, typed: str | None = None) -> Reply:
         """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved.
         `typed`: the rule's name as the analyst wrote it; when that is not the name used («Drones»), a line says so."""
-        warnings = self.rulebook.check(change)
         now = self.clock()
-        def test(store: Store) -> tuple[Rule | None, Backtest, list[RuleError]]:  # a matcher built for each: off the loop
-            rule = self.rulebook.planned(change)  # as it will be saved: a rule out of use for an error keeps its channels
-            return (rule, backtest_query(store, change.rule, change.query_after or "", days=7, now=now, rule=rule,
-                                         groups=self.config.groups), self.rulebook.broken_examples(change, rule))
+        def test(store: Store) -> tuple[list[RuleError], Rule | None, Backtest, list[RuleError]]:  # rules built: off the loop
+            warnings, rule = self.rulebook.preview(change)  # as it will be saved: a rule out of use for an error keeps its channels
+            return (warnings, rule, backtest_query(store, change.rule, change.query_after or "", days=7, now=now, rule=rule,
+                                                   groups=self.config.groups), self.rulebook.broken_examples(change, rule))
 
-        rule, bt, broken = await self._off_loop(test)
+        warnings, rule, bt, broken = await self._off_loop(test)
         token = secrets.token_hex(4)
         self.pending = {k: v for k, v in list(self.pending.items())[-(PENDING_MAX - 1):]}
         self.pending[token] = (change, caller.user_id)

@@ -199,24 +199,21 @@ class RuleBook:
 
     # -- applying ------------------------------------------------------------------------------------
 
-    def check(self, change: Change) -> list[RuleError]:
+    def preview(self, change: Change) -> tuple[list[RuleError], Rule | None]:
         """EditError when `change` could not be applied now (the file changed since it was planned, or
         it would leave a rule file invalid): asked before a Confirm button is offered, not only after.
-        Returns the warnings about the changed rule (it can never match, a look-alike word)."""
+        Else the warnings about the changed rule (it can never match, a look-alike word) and the rule
+        as it will be in use once written (its channels, exclusions and typos from the file, also for a
+        rule out of use for an error now; None when it will not be): the rules are built once for both."""
         ruleset, _ = self._after(change)
-        return [w for w in ruleset.warnings
-                if w.path == str(change.file) and w.message.startswith((f"rule '{change.rule}' ", f"rule '{change.rule}':"))]
-
-    def planned(self, change: Change) -> Rule | None:
-        """The changed rule as it will be in use once `change` is written (its channels, exclusions
-        and typos from the file, also for a rule out of use for an error now); None when it will not be."""
-        ruleset, _ = self._after(change)
-        return ruleset.get(change.rule)
+        warnings = [w for w in ruleset.warnings
+                    if w.path == str(change.file) and w.message.startswith((f"rule '{change.rule}' ", f"rule '{change.rule}':"))]
+        return warnings, ruleset.get(change.rule)
 
     def broken_examples(self, change: Change, rule: Rule | None) -> list[RuleError]:
         """The changed rule's own `should_match` / `should_not_match` examples it would fail once
         written, as `rules check` reports them: said before Confirm, not found by the check after.
-        `rule`: the rule as `planned` gives it (built once for the back-test and this)."""
+        `rule`: the rule as `preview` gives it (built once for the back-test and this)."""
         if rule is None or change.after is None:
             return []
         return check_examples(RuleSet(rules=[rule]), texts={str(change.file): change.after})
