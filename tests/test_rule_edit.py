@@ -320,12 +320,29 @@ def test_reload_keeps_the_rules_in_use_and_reports_errors_once(book: RuleBook, f
     assert book.ruleset is in_use
     touch_later(folder / "other.toml", '[[rule]]\nname = "other"\nquery = "x"\n')  # valid, but regiment still broken
     reloaded, errors = book.reload_if_changed()
-    assert (reloaded, errors) == (False, []) and book.ruleset is in_use  # the same error: told already
+    assert (reloaded, errors) == (True, [])  # the same error: told already; the other file's rule is in use
+    assert book.ruleset.get("other") is not None and book.ruleset.get("regiment") == in_use.get("regiment")
     touch_later(path, good)
-    assert book.reload_if_changed() == (True, [])
+    assert book.reload_if_changed() == (False, [])  # regiment as in use already
     assert book.ruleset.get("other") is not None
     touch_later(path, good.replace('severity = "normal"', 'severity = "urgent"'))
     assert len(book.reload_if_changed()[1]) == 1  # broken again after a good load: reported again
+
+
+def test_a_file_broken_while_running_keeps_its_rules_as_they_were_and_holds_back_no_other_file(book: RuleBook, folder: Path) -> None:
+    """An analyst saves regiment.toml half-edited, then widens desertion.toml: desertion's edit is in
+    use at once, regiment matches as it did until its file is fixed; a new broken file stays out."""
+    regiment, desertion = folder / "regiment.toml", folder / "desertion.toml"
+    was = book.ruleset.get("regiment")
+    touch_later(regiment, regiment.read_text(encoding="utf-8").replace("query = '''", "query = '''\n("))
+    reloaded, (error,) = book.reload_if_changed()
+    assert not reloaded and error.path == str(regiment) and book.ruleset.get("regiment") == was
+    touch_later(desertion, desertion.read_text(encoding="utf-8").replace('severity = "high"', 'severity = "low"'))
+    touch_later(folder / "draft.toml", '[[rule]]\nname = "draft"\nquery = "(x"\n')
+    reloaded, (error,) = book.reload_if_changed()  # only the new file's error: regiment's was told
+    assert reloaded and error.path == str(folder / "draft.toml")
+    assert book.ruleset.get("desertion").severity == "low"  # type: ignore[union-attr]
+    assert book.ruleset.get("regiment") == was and book.ruleset.get("draft") is None
 
 
 def test_reload_puts_a_valid_edit_in_use_while_a_file_broken_at_start_stays_out(folder: Path, store: Store) -> None:

@@ -336,14 +336,15 @@ class Service:
             log.info("the time tgwatch last ran is not recorded now (database: %s)", down)
 
     async def reload_rules(self) -> None:
-        """Rule files edited on disk: a set with no new error replaces the rules in use (a file broken
-        since start stays out, as at start); a new error never does, and is posted to the chat once."""
+        """Rule files edited on disk go in use, but for a file with a new error: it stays as it is in use
+        (a new one stays out; one broken since start stays out, as at start), its error posted once."""
         reloaded, errors = self.rulebook.reload_if_changed()  # reads and parses: 40 ms, on the loop
         if reloaded:
             await self.rules_changed()
         for e in errors:
-            log.warning("rule file error, the rules in use are unchanged: %s", e)
-            await self.sender.notify(f"⚠️ rule file error, the rules in use are unchanged: {e.brief()}")
+            kept = "its rules in use stay as they were" if self.rulebook.in_use(e.path) else "not in use"
+            log.warning("rule file error (%s until it is fixed): %s", kept, e)
+            await self.sender.notify(f"⚠️ rule file error ({kept} until it is fixed): {e.brief()}")
 
     async def heartbeat(self, now: datetime | None = None) -> None:
         await self.sender.notify("💓 " + heartbeat_text(self.store, now=now or self.clock(),

@@ -94,7 +94,8 @@ class RuleBook:
     def reload_if_changed(self) -> tuple[bool, list[RuleError]]:
         """Re-load the folder when a file was added, removed or changed; (reloaded?, errors not reported yet).
         Errors the rules in use were loaded with (a file broken at start) do not block it: their rules
-        stay out, as at start. A new error keeps the rules in use; it is returned only once."""
+        stay out, as at start. A file with a new error keeps the version in use (a new file stays out)
+        while the other files' edits go in use; the error is returned only once."""
         stat = self._scan()
         if stat == self._stat:
             return False, []
@@ -103,15 +104,38 @@ class RuleBook:
         if texts == self._texts and not _new_errors(read_errors, self._baseline):
             self._reported = frozenset()  # back to the files in use (or only touched)
             return False, []
-        ruleset = _build(self.folder, texts, read_errors)
-        new = _new_errors(ruleset.errors, self._baseline)
-        if new:
-            if frozenset(new) == self._reported:
-                return False, []
-            self._reported = frozenset(new)
-            return False, new
-        self.ruleset, self._texts, self._baseline, self._reported = ruleset, texts, frozenset(ruleset.errors), frozenset()
-        return True, []
+        ruleset, texts, new = self._hold_broken(texts, read_errors)
+        told = [e for e in new if e not in self._reported]
+        self._reported = frozenset(new)
+        if ruleset is None or texts == self._texts:
+            return False, told
+        self.ruleset, self._texts, self._baseline = ruleset, texts, frozenset(ruleset.errors)
+        return True, told
+
+    def in_use(self, path: str | Path) -> bool:
+        """True when the rules in use were built from a version of the file at `path`."""
+        return Path(path) in self._texts
+
+    def _hold_broken(self, texts: dict[Path, str], read_errors: list[RuleError]
+                     ) -> tuple[RuleSet | None, dict[Path, str], list[RuleError]]:
+        """The rules of `texts`, each file with a new error taken as it is in use (a new one left out):
+        (rule set, the texts it was built from, the new errors). None for the set when the errors are
+        not a file's to hold back (the folder emptied): the rules in use stay as they are."""
+        new: list[RuleError] = []
+        for _ in range(len(texts) + len(read_errors) + 1):
+            ruleset = _build(self.folder, texts, read_errors)
+            found = _new_errors(ruleset.errors, self._baseline)
+            if not found:
+                return ruleset, texts, new
+            new += found
+            broken = {Path(e.path) for e in found}
+            held = {p: (self._texts[p] if p in broken else t) for p, t in texts.items() if p not in broken or p in self._texts}
+            held.update({p: self._texts[p] for p in broken if p in self._texts})
+            left = [e for e in read_errors if Path(e.path) not in broken]
+            if held == texts and left == read_errors:
+                break
+            texts, read_errors = held, left
+        return None, texts, new
 
     # -- planning ------------------------------------------------------------------------------------
 
