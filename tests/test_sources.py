@@ -485,7 +485,7 @@ def test_text_hash_follows_the_text_it_is_asked_about(first: str, second: str) -
     assert (p.text_hash == content_hash(start)) == (start == second)
 
 
-_line = st.text(st.characters(blacklist_characters="\r\n"), min_size=1, max_size=8)  # \r then \n is one break
+_line = st.text(st.characters(exclude_characters="\r\n", exclude_categories=("Cs",)), min_size=1, max_size=8)  # \r then \n is one break
 
 
 @given(st.lists(st.tuples(_line, st.sampled_from(["\r\n", "\r", "\n"])), max_size=8))
