@@ -23,7 +23,7 @@ import sqlite_utils
 from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
 from ..text import search_reading
-from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION
+from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION, repair
 
 __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
@@ -187,13 +187,17 @@ class Store:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
-        """Apply the migrations this file has not seen yet, each in its own transaction."""
+        """Apply the migrations this file has not seen yet, each in its own transaction, after `repair`
+        of what earlier releases' migrations made differently."""
         try:
             current = self.version
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
         if current > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema version {current} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
+        if 0 < current < SCHEMA_VERSION:
+            with self.transaction():
+                repair(self.db, self.version)
         for version in range(current, SCHEMA_VERSION):
             with self.transaction():
                 if self.version > version:  # another process (two replays started on a new store) did it first

@@ -2,6 +2,10 @@
 
 Each migration runs once, in its own transaction (`Store.migrate`); `SCHEMA_VERSION` is their
 count, kept in the file's `PRAGMA user_version`.
+
+Migrations are append-only once on main: a store that ran one never runs it again, so an edit to a
+shipped migration reaches new stores only (migrations 1, 2, 3 and 7 were edited so: `repair` and
+migration 19 mend the stores they left). Change what one made with a new migration.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import sqlite_utils
 from ..post import Entity, content_hash, hidden_links
 from ..text import search_reading
 
-__all__ = ["FTS_TEXT", "MIGRATIONS", "SCHEMA_VERSION", "stored_links"]
+__all__ = ["FTS_TEXT", "MIGRATIONS", "SCHEMA_VERSION", "repair", "stored_links"]
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +270,55 @@ def _m18_period_indexes(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _m19_link_hash_again(db: sqlite_utils.Database) -> None:
+    """Migration 7 as releases f9feab7..4c5aaff^ shipped it rehashed only the posts whose entities held
+    «http» or «://»: a post with only a mailto:, tg: or bare-domain link behind its words kept the hash
+    of its text alone, and each replay of the same export counted it edited. Those posts get today's
+    hash now (where migration 7 was today's, none changes). Also makes every older store pass
+    through `repair` once (it runs before the migrations a store has not seen)."""
+    rows = db.execute("SELECT rowid, text, entities, text_hash FROM posts WHERE entities IS NOT NULL AND entities != '' "
+                      "AND entities NOT LIKE '%http%' AND entities NOT LIKE '%://%'")
+    changed = [(new, rowid) for rowid, text, entities, old in rows.fetchall()
+               if (links := stored_links(text or "", entities)) and (new := content_hash(text or "", links)) != old]
+    db.conn.executemany("UPDATE posts SET text_hash = ? WHERE rowid = ?", changed)
+    if changed:
+        log.info("%d posts with links behind their words hashed as today's code does", len(changed))
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
-              _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups, _m18_period_indexes]
+              _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups, _m18_period_indexes,
+              _m19_link_hash_again]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# Columns an edit added to a migration after it shipped: (the migration, its table, the column, its type)
+_ADDED_LATER = ((2, "channels", "access_hash", int), (3, "alerts", "story_grew", int))
+
+
+def repair(db: sqlite_utils.Database, version: int) -> list[str]:
+    """Bring a store at `version` to what today's migrations 1..`version` make, where the form an
+    earlier release shipped differs (migrations 1, 2 and 3 were edited after shipping); what it
+    mended. Idempotent; schema reads only when there is nothing to mend. `Store.migrate` runs it
+    before the migrations the store has not seen."""
+    mended = []
+    if version >= 1 and "meta" not in db.table_names():  # migration 1 as first shipped had none
+        db["meta"].create({"key": str, "value": str}, pk="key")
+        mended.append("meta table")
+    # ... and kept the search index by triggers (sqlite-utils' posts_ai/_ad/_au), which index each
+    # post as written: today's code indexes in bulk (`Store.sync_search`), from the high-water mark
+    triggers = [name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'posts' AND sql LIKE '%posts_fts%'")]
+    if triggers:
+        for name in triggers:
+            db.execute(f"DROP TRIGGER [{name}]")
+        db.execute("INSERT INTO meta (key, value) SELECT 'fts_rowid', CAST(coalesce(max(rowid), 0) AS TEXT) FROM posts "
+                   "WHERE true ON CONFLICT(key) DO UPDATE SET value = excluded.value")  # every post is indexed
+        mended.append("search index triggers")
+    for since, table, column, kind in _ADDED_LATER:
+        if version >= since and column not in db[table].columns_dict:
+            db[table].add_column(column, kind)
+            mended.append(f"{table}.{column}")
+    if mended:
+        log.info("store repaired (what an earlier release's migrations made differently): %s", ", ".join(mended))
+    return mended
