@@ -349,7 +349,7 @@ def open_store(path: str, *, must_exist: bool = False, owner: str = "live") -> S
 
     _opened[:] = [path]
     try:
-        return Store(path, owner=owner)
+        return Store(path, owner=owner, told=note)
     except StoreError as e:
         fail(str(e))
     except Exception as e:  # sqlite3.OperationalError for unreadable paths

@@ -155,11 +155,13 @@ def _fresh_index(definition: str) -> list[tuple[int, bytes]]:
 class Store:
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
+                 told: Callable[[str], None] | None = None) -> None:
         """`busy_timeout`: seconds a write waits for another connection's write lock before failing
         with "database is locked" (reads never wait: WAL). The live service waits less, as every
         store call there holds up its event loop. `owner`: whose alerts this connection queues and
-        takes (`LIVE`: the chat's; `REPLAY`: a replay's terminal or file), so neither sends the other's."""
+        takes (`LIVE`: the chat's; `REPLAY`: a replay's terminal or file), so neither sends the other's.
+        `told`: one line before an older store is upgraded (else a warning in the log)."""
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self.owner = owner
@@ -178,7 +180,7 @@ class Store:
         self._alerted_version = 0  # PRAGMA data_version when `_alerted` was read
         self._version: int | None = None  # PRAGMA data_version as read in this transaction (`data_version`)
         self.prunes = 0  # `prune`s that deleted posts on this connection (the story index forgets their forwards)
-        self.migrate()
+        self.migrate(told)
 
     # -- schema ----------------------------------------------------------------------------------
 
@@ -186,9 +188,10 @@ class Store:
     def version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
-    def migrate(self) -> None:
+    def migrate(self, told: Callable[[str], None] | None = None) -> None:
         """Apply the migrations this file has not seen yet, each in its own transaction, after `repair`
-        of what earlier releases' migrations made differently."""
+        of what earlier releases' migrations made differently. An older store (not a new one) is first
+        told of in one line naming it, to `told` or the log: some migrations read every post again."""
         try:
             current = self.version
         except sqlite3.DatabaseError as e:
@@ -196,6 +199,8 @@ class Store:
         if current > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema version {current} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
         if 0 < current < SCHEMA_VERSION:
+            n = self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
+            (told or log.warning)(f"upgrading the store {self.path} (schema {current} → {SCHEMA_VERSION}, once: {n:,} posts) …")
             with self.transaction():
                 repair(self.db, self.version)
         for version in range(current, SCHEMA_VERSION):
