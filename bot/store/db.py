@@ -23,7 +23,7 @@ import sqlite_utils
 from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
 from ..text import search_reading
-from .schema import FTS_TEXT, MIGRATIONS, SCHEMA_VERSION, repair
+from .schema import FTS_TEXT, MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
 
 __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
@@ -501,7 +501,7 @@ class Store:
             self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
         self.db.execute("DELETE FROM search_pending")
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
-        if top < hw:  # the newest posts were pruned: posts has no AUTOINCREMENT, the next ones reuse their rowids
+        if top < hw:  # the newest posts were pruned: the next ones are stored above the mark (`_POST_SQL`)
             self.set_meta("fts_rowid", str(top))
             return 0, False
         end = min(top, hw + self.SEARCH_CHUNK)
@@ -531,10 +531,14 @@ class Store:
         (told or log.warning)(f"{self.path}: the search index was damaged ({error}); rebuilt it from the {n:,} "
                               "stored posts (nothing stored was lost)")
 
+    # A new post's rowid: SQLite's own (the newest + 1, NULL below) unless retention pruned the newest
+    # posts, then the one above every rowid ever used (`ROWID_FLOOR`); posts has no AUTOINCREMENT.
     _POST_SQL = (
-        "INSERT INTO posts (channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
+        "INSERT INTO posts (rowid, channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
         "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at, folded) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
+        f"VALUES ((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = '{ROWID_FLOOR}' "
+        "AND CAST(value AS INTEGER) > coalesce((SELECT max(rowid) FROM posts), 0)),"
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
         "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, folded = excluded.folded, "
         # deleted_at stays: a copy (a replayed export) proves nothing about the post now; only Telegram
         # showing the post does, which the live service records with `unmark_deleted`
@@ -800,6 +804,8 @@ class Store:
                     for rowid in part:
                         if rowid <= hw:
                             self._stale(rowid)
+                    if part:
+                        self._raise_rowid_floor()
                     for i in range(0, len(part), 900):
                         chunk = list(part[i:i + 900])
                         self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
@@ -807,6 +813,12 @@ class Store:
                 self.sync_search()  # (in one transaction: nothing; the pipeline's next sync takes them out)
         self.prunes += bool(done)
         return done
+
+    def _raise_rowid_floor(self) -> None:
+        """Before posts are deleted: no later post may take a rowid up to the newest one's (`_POST_SQL`)."""
+        top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
+        if top > int(self.get_meta(ROWID_FLOOR) or 0):
+            self.set_meta(ROWID_FLOOR, str(top))
 
     # -- live: channels ---------------------------------------------------------------------------
 

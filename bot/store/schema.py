@@ -18,7 +18,7 @@ import sqlite_utils
 from ..post import Entity, content_hash, hidden_links
 from ..text import search_reading
 
-__all__ = ["FTS_TEXT", "MIGRATIONS", "SCHEMA_VERSION", "repair", "stored_links"]
+__all__ = ["FTS_TEXT", "MIGRATIONS", "ROWID_FLOOR", "SCHEMA_VERSION", "repair", "stored_links"]
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +283,12 @@ def _m19_link_hash_again(db: sqlite_utils.Database) -> None:
     db.conn.executemany("UPDATE posts SET text_hash = ? WHERE rowid = ?", changed)
     if changed:
         log.info("%d posts with links behind their words hashed as today's code does", len(changed))
+
+
+# meta row: a posts rowid at or above every one retention deleted (`Store.prune`); a new post is stored
+# above it (`Store._POST_SQL`), so no rowid is given twice: the search index's mark, the rules' coverage,
+# the story index's counts and the downtime windows record how far they read the posts as a rowid.
+ROWID_FLOOR = "posts_rowid_floor"
 
 
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
