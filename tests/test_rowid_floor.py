@@ -74,6 +74,50 @@ def test_live_batched_prune_then_new_posts_keeps_search_coverage_and_story_count
         store.close()
 
 
+def test_an_upgraded_store_whose_newest_posts_were_pruned_stores_new_posts_above_its_marks(tmp_path: Path) -> None:
+    """A store pruned by an earlier tgwatch (no floor kept): the upgrade takes the highest rowid its
+    search index and rules recorded, so a post stored after it is found and matched."""
+    rules, db = tmp_path / "rules", tmp_path / "s.db"
+    write_rules(rules, {"desertion": 0, "regiment": 0})
+    replay(write_lines(tmp_path / "1.jsonl", [line(1001, 2, TEXTS[3]), line(1001, 4, TEXTS[3])]), rules, db)
+    c = sqlite3.connect(db)
+    c.execute("DELETE FROM posts")  # as the earlier version's prune left it: the index's mark stays at 2
+    c.execute("DELETE FROM meta WHERE key = 'posts_rowid_floor'")
+    c.execute("PRAGMA user_version = 18")
+    c.commit()
+    c.close()
+    replay(write_lines(tmp_path / "2.jsonl", [line(1001, 5, TEXTS[2])]), rules, db)
+    assert found(db, "Мотострелковый") == {5}
+    assert rows(db, "SELECT rowid, message_id FROM posts") == [(3, 5)]
+
+
+@pytest.mark.parametrize(("marks", "first"), [
+    ({"coverage": 7, "story_words": "[3, 5, {}]", "live_down": "garbage"}, 8),
+    ({"coverage": 2, "story_words": "[3, 9, {}]", "live_down": None}, 10),
+    ({"coverage": 2, "story_words": "{not json", "live_down": '{"since": "x", "starts": [{"rowid": 12}]}'}, 13),
+])
+def test_the_upgrade_takes_the_highest_rowid_anything_read(tmp_path: Path, marks: dict[str, object], first: int) -> None:
+    """The rules' coverage, the story index's counts and the downtime windows count as read marks; one
+    unreadable is passed over (its reader counts again), never refused."""
+    path = tmp_path / "s.db"
+    Store(path).close()
+    c = sqlite3.connect(path)
+    c.execute("INSERT INTO rule_coverage (rule, digest, through) VALUES ('r', 'd', ?)", [marks["coverage"]])
+    c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                  [(k, marks[k]) for k in ("story_words", "live_down") if marks[k] is not None])
+    c.execute("PRAGMA user_version = 18")
+    c.commit()
+    c.close()
+    store = Store(path)
+    try:
+        post = Post(1001, 1, datetime.fromisoformat(at(0)), "текст")
+        with store.transaction():
+            store.write_new_posts([store.post_row(post, store.new_story(post), at(0))])
+        assert store.db.execute("SELECT rowid FROM posts").fetchall() == [(first,)]
+    finally:
+        store.close()
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.one_of(st.integers(1, 4), st.just("prune_newest"), st.just("prune_all"), st.just("reopen")),
                 min_size=1, max_size=12))

@@ -291,10 +291,40 @@ def _m19_link_hash_again(db: sqlite_utils.Database) -> None:
 ROWID_FLOOR = "posts_rowid_floor"
 
 
+def _whole(value: object) -> int | None:
+    """`value` as a whole number, None when it is none (NULL, damaged JSON)."""
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _m20_rowid_floor(db: sqlite_utils.Database) -> None:
+    """A pruned post's rowid is never given to a new post (`ROWID_FLOOR`). A store pruned before may
+    have deleted its newest posts already: its floor is the highest rowid anything recorded having
+    read (the search index's mark, each rule's coverage, the story index's counts, the downtime
+    windows), or the newest post's. No table is rebuilt (instant on any store); run again, it
+    changes nothing. (Numbered 20: migration 19 is another repair, merged beside it.)"""
+    marks = [r[0] for r in db.execute("SELECT max(rowid) FROM posts")]
+    marks += [r[0] for r in db.execute("SELECT value FROM meta WHERE key IN ('fts_rowid', ?)", [ROWID_FLOOR])]
+    if "rule_coverage" in db.table_names():
+        marks += [r[0] for r in db.execute("SELECT max(through) FROM rule_coverage")]
+    for key, read in (("story_words", lambda v: [json.loads(v)[1]]),
+                      ("live_down", lambda v: [d["rowid"] for d in json.loads(v)["starts"]])):
+        for (value,) in db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall():
+            try:
+                marks += read(value)
+            except (ValueError, TypeError, KeyError, IndexError):
+                pass  # unreadable: its reader counts again from scratch
+    floor = max((n for m in marks if (n := _whole(m)) is not None), default=0)
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               [ROWID_FLOOR, str(floor)])
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
               _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups, _m18_period_indexes,
-              _m19_link_hash_again]
+              _m19_link_hash_again, _m20_rowid_floor]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
