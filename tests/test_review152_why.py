@@ -1,15 +1,20 @@
 """Review 152: "why did it not match" must tell the truth. `rules test` (and the chat's `/test`, which
 shares `Matcher.why_not`) names the obstacle between a post and a rule; each test here names one
 and checks it by editing the text: taking the named obstacle away must make the rule match, and
-taking the real one away does."""
+taking the real one away does. And the alert's "matched:" line must name the words its bold shows,
+not a longer run of letters around them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from telethon.tl.types import MessageEntityBold
 
+from bot.alert.html import render_html, to_parts
+from bot.alert.outbox import Alert
 from bot.cli import cli
+from bot.match.explain import term_words
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule, load_rules
 
@@ -113,3 +118,41 @@ def test_near_miss_shows_the_branch_the_post_nearly_matched() -> None:
     assert m.match(text) == []
     (_, line), = m.why_not(text)
     assert "въезд" in line.casefold(), line
+
+
+# -- 5. the alert's "matched:" line names a word the rule did not hit ------------------------------
+
+
+def _alert(query: str, text: str) -> Alert:
+    found, = Matcher([Rule.from_query("r", query)]).match(text)
+    hits = tuple((h.term, h.form, h.start, h.end, h.score, h.kind) for h in found.hits)
+    return Alert(id=1, rule="r", title="T", severity="high", channel_id=1, channel_title="C", username=None,
+                 message_id=1, link="https://t.me/c/1/1", date="2024-01-01T00:00:00+00:00", text=text, hits=hits,
+                 story_id=1, story_size=1)
+
+
+def _bold(alert: Alert) -> list[str]:
+    """The words the Telegram alert's snippet shows in bold (the title's bold aside)."""
+    (text, entities), = to_parts(render_html(alert))
+    units = text.encode("utf-16-le")
+    return [units[e.offset * 2:(e.offset + e.length) * 2].decode("utf-16-le")
+            for e in entities if isinstance(e, MessageEntityBold)][1:]
+
+
+def test_matched_line_stops_at_a_sentence_end_without_a_space() -> None:
+    """«Задержан дезертир.Его судят» (a space forgotten after the full stop, as in 51 corpus posts:
+    «не было.Как считали»): the snippet bolds «дезертир», the "matched:" line says «дезертир.Его ←
+    дезертир», and a back-test counts the word «дезертир.его» apart from «дезертир». «Его» did
+    not hit."""
+    alert = _alert("дезертир", "Задержан дезертир.Его судят")
+    assert _bold(alert) == ["дезертир"]
+    assert "Его" not in alert.matched, alert.matched
+    assert term_words(alert.text, alert.hits) == {"дезертир": {"дезертир": False}}
+
+
+def test_matched_line_shows_the_exact_form_hit_in_a_hashtag() -> None:
+    """`=СЗЧ` (this exact form) hits «СЗЧ» of «#СЗЧ_ВСУ» (bold: «СЗЧ»); the matched line said
+    «СЗЧ_ВСУ» with no «← =СЗЧ», as if that were the exact form the rule asked for."""
+    alert = _alert("=СЗЧ", "Число #СЗЧ_ВСУ растёт")
+    assert _bold(alert) == ["СЗЧ"]
+    assert alert.matched in ("СЗЧ", "СЗЧ_ВСУ ← =СЗЧ"), alert.matched
