@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 from telethon.tl.types import MessageEntityBold
 
@@ -17,6 +18,9 @@ from bot.cli import cli
 from bot.match.explain import term_words
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule, load_rules
+
+from .test_chat import ask, running
+from .test_chat import run as run_async
 
 RULES_DIR = str(Path(__file__).parents[1] / "rules")
 _ENV = {"COLUMNS": "300", "LINES": "25", "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "NO_COLOR": "1"}
@@ -156,3 +160,30 @@ def test_matched_line_shows_the_exact_form_hit_in_a_hashtag() -> None:
     alert = _alert("=СЗЧ", "Число #СЗЧ_ВСУ растёт")
     assert _bold(alert) == ["СЗЧ"]
     assert alert.matched in ("СЗЧ", "СЗЧ_ВСУ ← =СЗЧ"), alert.matched
+
+
+# -- 6. the chat's /test counts a designation or «в/ч» once per part ---------------------------------
+
+
+@pytest.mark.parametrize("query, text, times", [
+    ('"в/ч"', "Дезертира из в/ч 123 нашли у в/ч 456", 2),
+    ('"Су-34"', "Пара Су-34 и ещё Су34, потом Су-34", 3),
+])
+def test_chat_test_counts_each_occurrence_of_a_one_word_phrase_once(fake, tmp_path: Path, query: str, text: str,
+                                                                    times: int) -> None:  # type: ignore[no-untyped-def]
+    """/test says how often a term hit («×2 at 13, 29»). A phrase written as one word with a slash
+    or hyphen («в/ч», «Су-34») is two hits per occurrence, and /test divided by the words of the
+    term as written (one): «в/ч» twice was «в, ч ← "в/ч" (exact) ×4 at 13, 15, 29, …», the «ч» of
+    the first counted as an occurrence of its own (the alert's matched line and the back-test name
+    one word, «в/ч»)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.toml").write_text(f"[[rule]]\nname = \"unit\"\nquery = '{query}'\n", encoding="utf-8")
+
+    async def go() -> str:
+        async with running(fake, tmp_path):
+            return str((await ask(fake, f"/test {text}")).text)
+
+    answer = run_async(go())
+    assert answer.startswith("✅ unit"), answer
+    assert f"×{times} at " in answer, answer
