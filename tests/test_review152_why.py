@@ -6,6 +6,7 @@ not a longer run of letters around them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,21 @@ def test_chat_test_counts_each_occurrence_of_a_one_word_phrase_once(fake, tmp_pa
     answer = run_async(go())
     assert answer.startswith("✅ unit"), answer
     assert f"×{times} at " in answer, answer
+
+
+# -- 7. rules explain: a bare ordinal ending is not "this exact form" --------------------------------
+
+
+def test_explain_says_a_bare_ending_hits_a_numbers_ending_not_the_word(tmp_path: Path) -> None:
+    """`=й` (as regiment's `(=полка OR …) NEAR/3 (=го OR =й OR …)`) hits the ending of a unit's
+    number, «58-й», «58й», and never «й» alone (rules/README). `rules explain` called it «this exact
+    form», the same line as `=полк`'s: the analyst who tries the form it names, «й полк», gets
+    nothing, and is not told that «58-й полк» is what it finds."""
+    (tmp_path / "r.toml").write_text("[[rule]]\nname = \"ord\"\nquery = '(=й OR =го) NEAR/1 полк'\n", encoding="utf-8")
+    assert run("test", "58-й полк", "--rules", tmp_path).exit_code == 0
+    assert run("test", "й полк", "--rules", tmp_path).exit_code == 1
+    result = run("explain", "ord", "--rules", tmp_path)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if "=й " in x)
+    assert "this exact form" not in line, line
+    assert re.search(r"\d|number|ordinal", line), line
