@@ -206,3 +206,17 @@ def test_explain_says_a_bare_ending_hits_a_numbers_ending_not_the_word(tmp_path:
     line = next(x for x in result.stdout.splitlines() if "=й " in x)
     assert "this exact form" not in line, line
     assert re.search(r"\d|number|ordinal", line), line
+
+
+# -- 8. an AND missing more than three parts: the rest are dropped without a word -------------------
+
+
+def test_and_missing_four_parts_does_not_pass_for_missing_three() -> None:
+    """`дезертир AND полк AND командир AND приказ AND суд` on «дезертир»: the answer was «has
+    дезертир; lacks полк; lacks командир; lacks приказ». The analyst adds those three and the rule
+    still does not match: «суд» was missing too, and nothing said the list was cut (an OR's list
+    says «(12 terms)» when it is)."""
+    query = "дезертир AND полк AND командир AND приказ AND суд"
+    assert why(query, "дезертир полк командир приказ") == "has дезертир, полк, командир; lacks суд"  # what was left out
+    line = why(query, "дезертир")
+    assert "суд" in line or "…" in line or "more" in line, line
