@@ -879,34 +879,80 @@ def _found(doc: _Doc, node: Node) -> list[str]:
     return list(dict.fromkeys(to_text(n) for n in terms_of(node) if doc.eval(n) is not None))
 
 
-def _why_not(doc: _Doc, node: Node, shown: int = 3, top: bool = True) -> str:
-    """Why `node` does not occur in the post (it does not): for an OR, its parts the text half
-    has, or that it has none of its terms; for a NEAR, what is missing or too far apart."""
+def _hit_terms(occ: list[_Occ]) -> list[str]:
+    """The terms that hit in `occ`, in the order of the text, each once: what made a node occur."""
+    return list(dict.fromkeys(h.term for h in sorted((h for _, _, hs in occ for h in hs), key=lambda h: h.start)))
+
+
+@dataclass
+class _Miss:
+    """How close a post came to a query node: the obstacles left (0: it occurs), the node's terms
+    the post has, and each obstacle in words, so an OR can name the branch that came closest."""
+
+    cost: int
+    has: list[str]
+    problems: list[str]
+
+
+def _need(node: Node) -> int:
+    """The fewest terms a post without any of `node`'s must gain to have it."""
     if isinstance(node, (Word, Phrase, Url)):
-        return f"lacks {to_text(node)}"
+        return 1
     if isinstance(node, Not):
-        return f"has {_short(', '.join(_found(doc, node.item)))}, which it excludes"
+        return 0
     if isinstance(node, Near):
-        left, right = _found(doc, node.left), _found(doc, node.right)
-        if left and right:
-            return f"has {', '.join(left[:shown])} and {', '.join(right[:shown])}, but not within {node.distance} words"
-        has = left or right
-        lacking = node.right if left else node.left
-        return (f"has {', '.join(has[:shown])} but not {_short(to_text(lacking))} within {node.distance} words"
-                if has else f"lacks {_short(to_text(node))}")
+        return _need(node.left) + _need(node.right)
     if isinstance(node, And):
-        failing = [item for item in node.items if doc.eval(item) is None]
-        has = [t for item in node.items if item not in failing for t in _found(doc, item)]
-        why = "; ".join(_why_not(doc, item, shown, False) for item in failing[:shown])
-        return f"has {', '.join(has[:shown])}; {why}" if has else why
+        return sum(_need(n) for n in node.items)
     assert isinstance(node, Or)
-    partial = [item for item in node.items if not isinstance(item, (Word, Phrase, Url)) and _found(doc, item)]
-    if partial:
-        return "; ".join(_why_not(doc, item, shown, False) for item in partial[:shown])
+    return min(_need(n) for n in node.items)
+
+
+def _miss(doc: _Doc, node: Node, shown: int, top: bool = False) -> _Miss:
+    """What keeps `node` from occurring in the post: obstacles that, all taken away, let it occur
+    (a NEAR whose side fails blames that side, not its own distance; an OR, its closest branch)."""
+    if doc.eval(node) is not None:
+        return _Miss(0, [] if isinstance(node, Not) else _found(doc, node), [])
+    if isinstance(node, (Word, Phrase, Url)):
+        return _Miss(1, [], [f"lacks {to_text(node)}"])
+    if isinstance(node, Not):
+        return _Miss(1, [], [f"has {_short(', '.join(_hit_terms(doc.eval(node.item) or [])))}, which it excludes"])
+    if isinstance(node, Near):
+        left, right = _miss(doc, node.left, shown), _miss(doc, node.right, shown)
+        if not left.cost and not right.cost:  # each side occurs, never close enough
+            return _Miss(1, [], [f"has {', '.join(left.has[:shown])} and {', '.join(right.has[:shown])}, "
+                                 f"but not within {node.distance} words"])
+        found = (_found(doc, node.left), _found(doc, node.right))
+        if not any(found):
+            return _Miss(_need(node), [], [f"lacks {_short(to_text(node))}"])
+        for side, other, other_found, text in ((left, right, found[1], node.right), (right, left, found[0], node.left)):
+            if not side.cost and not other_found:
+                return _Miss(other.cost, [], [f"has {', '.join(side.has[:shown])} but not {_short(to_text(text))} "
+                                              f"within {node.distance} words"])
+        return _Miss(left.cost + right.cost, list(dict.fromkeys(left.has + right.has)), left.problems + right.problems)
+    if isinstance(node, And):
+        parts = [_miss(doc, n, shown) for n in node.items]
+        return _Miss(sum(p.cost for p in parts), list(dict.fromkeys(t for p in parts for t in p.has)),
+                     [x for p in parts for x in p.problems])
+    assert isinstance(node, Or)
+    tried = [(_miss(doc, n, shown), len(found)) for n in node.items
+             if not isinstance(n, (Word, Phrase, Url)) and (found := _found(doc, n))]
+    if tried:  # the branch fewest obstacles away, then the one with most of its terms (query order on a tie)
+        return min(tried, key=lambda t: (t[0].cost, -t[1]))[0]
     terms = list(dict.fromkeys(to_text(n) for n in terms_of(node)))
     if top:
-        return f"has none of its {len(terms)} terms"
-    return f"lacks any of {_short(', '.join(terms))}" + (f" ({len(terms)} terms)" if len(terms) > shown else "")
+        return _Miss(1, [], [f"has none of its {len(terms)} terms"])
+    counted = f" ({len(terms)} terms)" if len(terms) > shown else ""
+    return _Miss(1, [], [f"lacks any of {_short(', '.join(terms))}{counted}"])
+
+
+def _why_not(doc: _Doc, node: Node, shown: int = 3) -> str:
+    """Why `node` does not occur in the post (it does not), in one line: the terms it has, then
+    each obstacle (a missing part, words too far apart, an excluded word), the rest counted."""
+    miss = _miss(doc, node, shown, top=True)
+    more = len(miss.problems) - shown
+    return "; ".join(([f"has {', '.join(miss.has[:shown])}"] if miss.has else []) + miss.problems[:shown]
+                     + ([f"and {more} more"] if more > 0 else []))
 
 
 def _has_url(node: Node) -> bool:
