@@ -531,7 +531,9 @@ class Matcher:
             if doc.eval(rule.node) is None:
                 out.append((rule.name, _why_not(doc, rule.node)))
             elif (x := next((x for x in rule.exclude_nodes if doc.eval(x) is not None), None)) is not None:
-                out.append((rule.name, f"the query matches, but so does its exclusion {_short(to_text(x))}"))
+                # the words that hit it, not the list's first words: the analyst must see which to blame
+                words = _short(", ".join(_hit_terms(doc.eval(x) or [])) or to_text(x))
+                out.append((rule.name, f"the query matches, but so does its exclusion {words}"))
         return out  # (a rule with neither matches the text: `match` gives it)
 
     def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
