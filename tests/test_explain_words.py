@@ -3,11 +3,17 @@ words per term): the post's word alone, beside the term as the analyst meant it.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import unicodedata
+from pathlib import Path
 
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.cli import cli
 from bot.match.explain import kinship, matched_words, shown_term, term_words
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
@@ -63,9 +69,14 @@ def test_the_shown_word_is_the_written_word_without_what_is_glued_around_it(
     a = data.draw(st.sampled_from(letters))
     hit = (("=x", word[a], at + a, at + a + 1, 1.0, "exact"),)
     shown = matched_words(text, hit)
-    # a hyphen between letters parts a compound («всушник-дезертир»): the part hit is the word shown
-    cuts = [i for i, c in enumerate(word) if c == "-" and word[i + 1].isalpha()
-            and (word[i - 1].isalpha() or unicodedata.category(word[i - 1]) == "Mn")]
+    # a hyphen between letters parts a compound («всушник-дезертир»), a full stop before a capital two
+    # sentences with the space forgotten («дезертир.Его»): the part hit is the word shown
+    def cut(i: int) -> bool:
+        marked = unicodedata.category(word[i - 1]) == "Mn"
+        if word[i] == "-":
+            return word[i + 1].isalpha() and (word[i - 1].isalpha() or marked)
+        return word[i] == "." and word[i + 1].isupper() and (word[i - 1].isalnum() or marked)
+    cuts = [i for i in range(1, len(word) - 1) if cut(i)]
     word = word[max([i + 1 for i in cuts if i < a], default=0):min([i for i in cuts if i > a], default=len(word))]
     assert shown == word
     assert shown[0].isalnum() and (shown[-1].isalnum() or unicodedata.category(shown[-1]) == "Mn")
@@ -121,3 +132,21 @@ def test_the_matched_line_shows_a_wildcard_a_name_and_a_compound_as_an_analyst_r
              ("Полк стоял в Азове", "азов", "Азове ← Азов")]
     for text, rule, line in cases:
         assert matched_words(text, _hits(rule, text)) == line, text
+
+
+def test_the_export_names_the_word_hit_not_the_next_sentence_nor_the_rest_of_a_hashtag(tmp_path: Path) -> None:
+    """«дезертир.Его» (the space after a full stop forgotten, in 89 corpus posts) and «#СЗЧ_ВСУ»: the
+    export's matched column named «дезертир.Его ← дезертир» and «СЗЧ_ВСУ», words no rule hit; it names
+    what the alert bolds."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.toml").write_text('[[rule]]\nname = "d"\nquery = "дезертир OR =СЗЧ"\n', encoding="utf-8")
+    src, db = tmp_path / "p.jsonl", tmp_path / "t.db"
+    src.write_text(json.dumps({"channel_id": 1, "message_id": 1, "date": "2024-11-20T09:04:00Z",
+                               "text": "Задержан дезертир.Его судят, число #СЗЧ_ВСУ растёт"}, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    assert CliRunner().invoke(cli, ["replay", str(src), "--db", str(db), "--rules", str(rules),
+                                    "--alerts", "none"]).exit_code == 0
+    out = CliRunner().invoke(cli, ["export", "--db", str(db)])
+    (row,) = csv.DictReader(io.StringIO(out.stdout.lstrip("\ufeff")))
+    assert row["matched"] == "d: дезертир, СЗЧ"

@@ -15,7 +15,7 @@ from ..text import normalize_word
 __all__ = ["dictionary_name", "kinship", "matched_words", "shown_term", "term_words"]
 
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
-_WORDY = re.compile(r"\w")  # between two words of one phrase occurrence there is none
+_WORDY = re.compile(r"[^\W_]")  # between two words of one phrase occurrence there is none («#СЗЧ_ВСУ»)
 _WORDS = re.compile(r"[^\W_]+")  # a phrase's words: «"в/ч"» has two, as «"воинская часть"»
 _TYPOS = re.compile(r"~[0-9]+(?=[\s\"»”]|$)")  # a word's typo allowance (блокпост~0): how it matches, not what
 # Parts of speech pymorphy3 files under one dictionary word (a verb's participles, an adjective's
@@ -40,11 +40,20 @@ def _ends_word(c: str) -> bool:
     return c.isalnum() or (unicodedata.category(c) in ("Mn", "Mc") and not "\ufe00" <= c <= "\ufe0f")
 
 
-def _compound_hyphen(text: str, i: int) -> bool:
-    """Is text[i] a hyphen between two words of letters («всушник-дезертир»), not one that joins a
-    number and its ending or letters («45-й», «Су-34»)?"""
-    return (text[i] in _HYPHENS and 0 < i < len(text) - 1 and text[i + 1].isalpha()
-            and (text[i - 1].isalpha() or unicodedata.category(text[i - 1]) in ("Mn", "Mc")))
+def _seam(text: str, i: int) -> bool:
+    """Is text[i] a mark between two words that the word shown for a hit stops at: a hyphen between
+    words of letters («всушник-дезертир»; not one that joins a number and its ending or letters,
+    «45-й», «Су-34»), a hashtag's «_» («#СЗЧ_ВСУ»: the matcher reads two words), or a full stop with
+    the space after it forgotten («дезертир.Его», «1.Задержан», «С.Илюхин»; not «Лента.ру», «т.е.»)?"""
+    if not 0 < i < len(text) - 1:
+        return False
+    c, before, after = text[i], text[i - 1], text[i + 1]
+    marked = unicodedata.category(before) in ("Mn", "Mc")  # й typed as и + U+0306, a stress mark
+    if c == "_":
+        return True
+    if c == ".":
+        return after.isupper() and (before.isalnum() or marked)
+    return c in _HYPHENS and after.isalpha() and (before.isalpha() or marked)
 
 
 def _whole_word(text: str, start: int, end: int, edges: tuple[set[int], set[int]] = (set(), set())) -> str:
@@ -53,15 +62,16 @@ def _whole_word(text: str, start: int, end: int, edges: tuple[set[int], set[int]
     «План» in «⚡️План», «в/ч» in «(в/ч)». What every face shows (alerts, export, back-test words).
 
     A compound of words is cut at its hyphen to the part hit («дезертир» of «всушник-дезертир»: the
-    word the rule found, not a form of it), unless the part across the hyphen was hit too («Нью-Йорк»
-    of a phrase): `edges` are the (starts, ends) of the post's hits."""
+    word the rule found, not a form of it), a hashtag at its «_» and two sentences at a full stop
+    with no space after it (`_seam`), unless the part across was hit too («Нью-Йорк» of a phrase):
+    `edges` are the (starts, ends) of the post's hits."""
     if not 0 <= start < end <= len(text):
         return text[start:end]
     starts, ends = edges
     first, last = start, end
-    while first > 0 and _joined(text, first - 1) and not (_compound_hyphen(text, first - 1) and first - 1 not in ends):
+    while first > 0 and _joined(text, first - 1) and not (_seam(text, first - 1) and first - 1 not in ends):
         first -= 1
-    while last < len(text) and _joined(text, last) and not (_compound_hyphen(text, last) and last + 1 not in starts):
+    while last < len(text) and _joined(text, last) and not (_seam(text, last) and last + 1 not in starts):
         last += 1
     while first < start and not text[first].isalnum():  # quotes, «#», an emoji's selector or joiner
         first += 1
