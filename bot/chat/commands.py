@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from ..alert.outbox import short_time, snippet
 from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
+from ..match.explain import occurrences
 from ..match.matcher import Hit, Matcher
 from ..match.rules import _NAME_RE, DISABLED, Rule, RuleError, name_problem
 from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
@@ -341,10 +342,10 @@ class Commands:
             return Reply("\n".join(["No rule matches this text.", *why]))
         lines = []
         for m in matches:
-            hits = ", ".join(_hit_group(group) for group in _by_term(m.hits))
+            hits = ", ".join(_hit_group(group) for group in _by_term(args, m.hits))
             lines.append(f"✅ <b>{html.escape(m.rule)}</b> [{m.severity}]: {hits}")
         for m in off_matches:  # tested as `rules test` tests them, and marked: no alert comes of these
-            hits = ", ".join(_hit_group(group) for group in _by_term(m.hits))
+            hits = ", ".join(_hit_group(group) for group in _by_term(args, m.hits))
             lines.append(f"⏸ <b>{html.escape(m.rule)}</b> [{m.severity}] {DISABLED}: {hits}")
         return Reply("\n".join(lines))
 
@@ -913,25 +914,30 @@ def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> s
     return "Terms: " + "; ".join(parts) + (f"; {', '.join(rest)}" if rest else "") + "."
 
 
-def _by_term(hits: tuple[Hit, ...] | list[Hit]) -> list[list[Hit]]:
-    """A match's hits grouped by query term (and kind), in order of first appearance."""
-    groups: dict[tuple[str, str], list[Hit]] = {}
-    for h in sorted(hits, key=lambda h: h.start):
-        groups.setdefault((h.term, h.kind), []).append(h)
+def _kind(run: list[Hit]) -> str:
+    """How a term's occurrence was found: a phrase with a typo in any of its words is a typo's."""
+    return "typo" if any(h.kind == "typo" for h in run) else run[0].kind
+
+
+def _by_term(text: str, hits: tuple[Hit, ...] | list[Hit]) -> list[list[list[Hit]]]:
+    """A match's hits as occurrences of their terms («в/ч» once, not its two parts), grouped by query
+    term and kind, in order of first appearance."""
+    groups: dict[tuple[str, str], list[list[Hit]]] = {}
+    for run in occurrences(text, [astuple(h) for h in hits]):
+        found = [Hit(*h) for h in run]
+        groups.setdefault((found[0].term, _kind(found)), []).append(found)
     return list(groups.values())
 
 
-def _hit_group(hits: list[Hit], show: int = 3) -> str:
-    """One term's hits for /test: the forms found, then how many and where when it repeats."""
+def _hit_group(runs: list[list[Hit]], show: int = 3) -> str:
+    """One term's occurrences for /test: the forms found, then how many and where when it repeats."""
+    hits = [h for run in runs for h in run]
     forms = list(dict.fromkeys(h.form for h in hits))
     shown = ", ".join(f"<b>{html.escape(_clip(f, 40))}</b>" for f in forms[:show]) + (", …" if len(forms) > show else "")
-    text = f"{shown} ← {html.escape(_clip(hits[0].term, 40))} ({hits[0].kind})"
-    term = hits[0].term
-    words = len(term.strip('"').split()) if term.startswith('"') else 1  # a phrase hits each of its words
-    starts = [h.start for h in hits][::max(words, 1)]
-    if len(starts) > 1:
-        where = ", ".join(str(n) for n in starts[:show]) + (", …" if len(starts) > show else "")
-        text += f" ×{len(starts)} at {where}"
+    text = f"{shown} ← {html.escape(_clip(hits[0].term, 40))} ({_kind(runs[0])})"
+    if len(runs) > 1:
+        where = ", ".join(str(run[0].start) for run in runs[:show]) + (", …" if len(runs) > show else "")
+        text += f" ×{len(runs)} at {where}"
     return text
 
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from ..text import normalize_word
 
-__all__ = ["dictionary_name", "kinship", "matched_words", "shown_term", "term_words"]
+__all__ = ["HitRow", "dictionary_name", "kinship", "matched_words", "occurrences", "shown_term", "term_words"]
+
+HitRow = tuple[str, str, int, int, float, str]  # a stored hit: term, form, start, end, score, kind
 
 _BETWEEN = frozenset("\"«»„“”()[]{},:;!?…—–|")  # separate words even without a space; not . - / ' ’
 _WORDY = re.compile(r"[^\W_]")  # between two words of one phrase occurrence there is none («#СЗЧ_ВСУ»)
@@ -167,31 +169,43 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
     return ", ".join(out.values())
 
 
-def term_words(text: str, hits: Iterable[tuple[str, str, int, int, float, str]]) -> dict[str, dict[str, bool]]:
+def _phrase_words(term: str) -> list[str]:
+    """A phrase term's words, folded («"в/ч"»: в, ч); one entry for a word or an exact form."""
+    return [fold_word(w) for w in _WORDS.findall(_TYPOS.sub("", term))] if term.startswith('"') else [term]
+
+
+def occurrences(text: str, hits: Iterable[HitRow]) -> list[list[HitRow]]:
+    """The hits in order, grouped into occurrences of their terms: a word's hit alone, the hits of one
+    phrase occurrence together (both parts of «в/ч», «воинская часть» with a typo in either word,
+    «Су34» written glued: one hit for the whole phrase). What counting a term's occurrences counts."""
+    runs: list[list[HitRow]] = []
+    left = 0  # words the last run's phrase still lacks
+    for hit in sorted(hits, key=lambda h: h[2]):
+        term, form, start = hit[0], hit[1], hit[2]
+        words = _phrase_words(term)
+        last = runs[-1] if runs else None
+        if last and left and last[-1][0] == term and not _WORDY.search(text, last[-1][3], start):
+            last.append(hit)  # the next word of the same phrase
+            left -= 1
+            continue
+        runs.append([hit])
+        glued = fold_word("".join(_WORDS.findall(form))).startswith("".join(words)) and len(words) > 1
+        left = 0 if glued else len(words) - 1
+    return runs
+
+
+def term_words(text: str, hits: Iterable[HitRow]) -> dict[str, dict[str, bool]]:
     """{term: {word: caught as a typo?}}: the post's words (lower case, once each, in order) each
     query term hit; one occurrence of a phrase is one entry («самовольно оставивших»). What a
     back-test counts to show which terms bring the hits, and in which words."""
-    runs: list[list] = []  # [term, words, hits, typo?, end]: a word hit, or one phrase occurrence
-    hits = sorted(hits, key=lambda h: h[2])
+    hits = list(hits)
     edges = _edges(hits)
-    for term, _form, start, end, _score, kind in hits:
-        word = shown_word(text, start, end, kind, edges)
-        word = fold_word(word)
-        last = runs[-1] if runs else None
-        if (last and last[0] == term and last[2] < len(_WORDS.findall(_TYPOS.sub("", term))) and term.startswith('"')
-                and not _WORDY.search(text, last[4], start)):  # the next word of the same phrase
-            if word != last[1][-1]:  # (both parts of «в/ч» are one written word)
-                last[1].append(word)
-            last[2] += 1
-            last[3] |= kind == "typo"
-            last[4] = end
-        else:
-            runs.append([term, [word], 1, kind == "typo", end])
     out: dict[str, dict[str, bool]] = {}
-    for term, words, _n, typo, _end in runs:
-        seen = out.setdefault(term, {})
-        key = " ".join(words)
-        seen[key] = seen.get(key, False) or typo
+    for run in occurrences(text, hits):
+        words = list(dict.fromkeys(fold_word(shown_word(text, h[2], h[3], h[5], edges)) for h in run))
+        key = " ".join(words)  # (both parts of «в/ч» are one written word)
+        seen = out.setdefault(run[0][0], {})
+        seen[key] = seen.get(key, False) or any(h[5] == "typo" for h in run)
     return out
 
 
