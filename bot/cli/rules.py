@@ -13,6 +13,7 @@ from ..match.check import check_examples
 from ..match.matcher import Match, Matcher
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import DISABLED, Rule, RuleError, RuleSet, load_rules
+from ..text import ORDINAL_SUFFIXES
 from .common import DEFAULT_RULES, counted, err, fail, out, resolve_rules
 from .lazy import LazyGroup
 
@@ -187,7 +188,7 @@ def explain(name: str, rules_path: str) -> None:
     Console(highlight=False).print(tree)
 
 
-def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:
+def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher, in_phrase: bool = False) -> None:
     if isinstance(node, (And, Or)):
         b = parent.add(Text("ALL of" if isinstance(node, And) else "ANY of", style="cyan"))
         for n in node.items:
@@ -201,7 +202,7 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:
     elif isinstance(node, Phrase):
         b = parent.add(Text(f"phrase {to_text(node)}, words in this order", style="green"))
         for w in node.words:
-            _branch(b, w, rule, matcher)
+            _branch(b, w, rule, matcher, in_phrase=True)
     elif isinstance(node, Url):
         parent.add(Text(f"link containing {node.text!r}", style="green"))
     elif isinstance(node, Word):
@@ -209,6 +210,8 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher) -> None:
         what = {"forms": f"{len(forms)} forms", "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
         if node.ordinal:
             what = f"{node.text} with any ordinal ending: {node.text}-й, {node.text}-го, {node.text}й…"
+        elif node.mode == "exact" and not in_phrase and node.text in ORDINAL_SUFFIXES:  # as Matcher reads it
+            what = f"a unit number's ending: 58-{node.text}, 58{node.text}; never «{node.text}» alone, nor a year's"
         what += ", in capitals only" if node.cased else ""
         typos = "by length" if allowance is None else str(allowance)
         sample = ", ".join(forms[:12]) + (", …" if len(forms) > 12 else "")
