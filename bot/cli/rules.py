@@ -10,10 +10,9 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..match.check import check_examples
-from ..match.matcher import Match, Matcher
+from ..match.matcher import Match, Matcher, ordinal_ending
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import DISABLED, Rule, RuleError, RuleSet, load_rules
-from ..text import ORDINAL_SUFFIXES
 from .common import DEFAULT_RULES, counted, err, fail, out, resolve_rules
 from .lazy import LazyGroup
 
@@ -210,7 +209,7 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher, in_phrase: b
         what = {"forms": f"{len(forms)} forms", "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
         if node.ordinal:
             what = f"{node.text} with any ordinal ending: {node.text}-й, {node.text}-го, {node.text}й…"
-        elif node.mode == "exact" and not in_phrase and node.text in ORDINAL_SUFFIXES:  # as Matcher reads it
+        elif ordinal_ending(node, in_phrase):  # as Matcher reads it
             what = f"a unit number's ending: 58-{node.text}, 58{node.text}; never «{node.text}» alone, nor a year's"
         what += ", in capitals only" if node.cased else ""
         typos = "by length" if allowance is None else str(allowance)

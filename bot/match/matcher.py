@@ -51,7 +51,7 @@ from .query import (
 )
 from .rules import Rule, RuleSet, channel_key, channel_title_key
 
-__all__ = ["FIRST_LETTER_KEPT", "Hit", "Match", "Matcher", "auto_typos", "look_alikes"]
+__all__ = ["FIRST_LETTER_KEPT", "Hit", "Match", "Matcher", "auto_typos", "look_alikes", "ordinal_ending"]
 
 _CACHE_LIMIT = 500_000
 _ALL_PAIRS = 256  # a NEAR with at most this many pairs of occurrences keeps them all
@@ -136,6 +136,12 @@ class _TypoIndex:
 _Occ = tuple[int, int, tuple[Hit, ...]]
 
 
+def ordinal_ending(w: Word, in_phrase: bool = False) -> bool:
+    """A bare ordinal ending (=я, =го, =й) outside a phrase: it stands for the ending of a unit's
+    number («58-я армия»), never for a word of its own («я» is the pronoun, «ой» an interjection)."""
+    return w.mode == "exact" and not in_phrase and w.text in ORDINAL_SUFFIXES
+
+
 class Matcher:
     """Compiled rules. `match(post)` is deterministic and thread-compatible (no shared writes
     but the word cache)."""
@@ -195,9 +201,7 @@ class Matcher:
         # the twin serves capitals and designations only («KTO», the «X» of X-101, «Cy-34»): a post word
         # in lower-case Latin is English, not a disguised Cyrillic word («pot» is no `=рот`, «he» no «не»)
         twin_kind = "" if twin is None else "twin_cap" if in_phrase else "twin_caps"
-        # a bare ordinal ending (=я, =го, =й) stands for the ending of a unit's number («58-я армия»),
-        # never for a word of its own: «я» is the pronoun, «ой» an interjection
-        ending = w.mode == "exact" and not in_phrase and w.text in ORDINAL_SUFFIXES
+        ending = ordinal_ending(w, in_phrase)
         # a designation's number with letters («22м3» of Ту-22М3) in either script too («Ту-22M3»):
         # the letters before the hyphen, a twin only with a capital, tell the designation
         alike = (look_alikes(w.text) - {w.text} if w.joined and w.mode != "prefix" and not w.text.isalpha()
