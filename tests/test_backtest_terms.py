@@ -379,3 +379,14 @@ def test_stored_term_hits_read_the_links_behind_words_as_a_back_test_does(tmp_pa
         store.close()
     assert {t: (h.posts, h.alone) for t, h in stored.items()} == {t: (h.posts, h.alone) for t, h in fresh.items()}
     assert stored["url:desert.example"].alone == 1
+
+
+def test_backtest_spells_a_phrase_in_a_hashtag_as_the_post_does(tmp_path: Path) -> None:
+    """A phrase the post writes as one hashtag («#СЗЧ_ВСУ»): the back-test's word is the post's
+    «СЗЧ_ВСУ», as the alert's matched: line shows it, not the folded «сзч_всу»."""
+    db = make_store(tmp_path, ["Сводка #СЗЧ_ВСУ за неделю", "Опять #СЗЧ_ВСУ"])
+    rule = '[[rule]]\nname = "r"\nquery = \'"СЗЧ ВСУ"\'\n'
+    r = run("rules", "backtest", rule_file(tmp_path, rule, "r.toml"), "--db", db, "--samples", "0")
+    assert r.exit_code == 0, r.output
+    rows = [" ".join(line.strip("│ ").split()) for line in r.stdout.split("hits per term")[1].splitlines()]
+    assert any(row.endswith("│ СЗЧ_ВСУ 2") for row in rows), rows

@@ -91,7 +91,8 @@ def shown_word(text: str, start: int, end: int, kind: str, edges: tuple[set[int]
     return _whole_word(text, start, end, edges) if kind != "url" else _cut(text[start:end])
 
 
-def _edges(hits: Iterable[tuple[str, str, int, int, float, str]]) -> tuple[set[int], set[int]]:
+def hit_edges(hits: Iterable[tuple[str, str, int, int, float, str]]) -> tuple[set[int], set[int]]:
+    """Where the hits start and end: `shown_word` keeps a word the hits run across whole."""
     return {h[2] for h in hits}, {h[3] for h in hits}
 
 
@@ -155,7 +156,7 @@ def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], 
     hit, once, in order, with the rule's term when it is not the same word (an inflection, a
     prefix, a typo); the words of a phrase or an exact form stand alone."""
     out: dict[str, str] = {}
-    edges = _edges(hits)
+    edges = hit_edges(hits)
     for term, _form, start, end, _score, kind in sorted(hits, key=lambda h: h[2]):
         word = shown_word(text, start, end, kind, edges)
         key = word.casefold()
@@ -199,7 +200,7 @@ def term_words(text: str, hits: Iterable[HitRow]) -> dict[str, dict[str, bool]]:
     query term hit; one occurrence of a phrase is one entry («самовольно оставивших»). What a
     back-test counts to show which terms bring the hits, and in which words."""
     hits = list(hits)
-    edges = _edges(hits)
+    edges = hit_edges(hits)
     out: dict[str, dict[str, bool]] = {}
     for run in occurrences(text, hits):
         words = list(dict.fromkeys(fold_word(shown_word(text, h[2], h[3], h[5], edges)) for h in run))

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from ..match.branches import Branches
-from ..match.explain import fold_word, shown_word, term_words
+from ..match.explain import fold_word, hit_edges, shown_word, term_words
 from ..match.matcher import Hit, Match, Matcher
 from ..match.query import Node, Phrase, terms_of, to_text
 from ..match.rules import Rule
@@ -221,9 +221,11 @@ def _count_terms(terms: dict[str, TermHits], text: str, hits: Iterable[Hit], nee
     found: dict[str, dict[str, bool]] = {}
     own: dict[str, Counter[str]] = {}  # a folded word -> the post's spellings of it
     for term, spans in by_term.items():  # each term on its own: a phrase's words stay one run
-        found.update(term_words(text, [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in spans.values()]))
+        rows = [(h.term, h.form, h.start, h.end, h.score, h.kind) for h in spans.values()]
+        found.update(term_words(text, rows))
+        edges = hit_edges(rows)  # the words as term_words cuts them (a phrase in «#СЗЧ_ВСУ» whole)
         for h in spans.values():
-            word = shown_word(text, h.start, h.end, h.kind)
+            word = shown_word(text, h.start, h.end, h.kind, edges)
             own.setdefault(fold_word(word), Counter())[word] += 1
     for term, words in found.items():
         counts = terms.setdefault(term, TermHits(term))
