@@ -91,7 +91,7 @@ def shown_word(text: str, start: int, end: int, kind: str, edges: tuple[set[int]
     return _whole_word(text, start, end, edges) if kind != "url" else _cut(text[start:end])
 
 
-def hit_edges(hits: Iterable[tuple[str, str, int, int, float, str]]) -> tuple[set[int], set[int]]:
+def hit_edges(hits: Iterable[HitRow]) -> tuple[set[int], set[int]]:
     """Where the hits start and end: `shown_word` keeps a word the hits run across whole."""
     return {h[2] for h in hits}, {h[3] for h in hits}
 
@@ -151,7 +151,7 @@ def _as_name(term: str, word: str, text: str, start: int) -> str:
     return term[:1].upper() + term[1:] if titled or dictionary_name(term) else term
 
 
-def matched_words(text: str, hits: tuple[tuple[str, str, int, int, float, str], ...]) -> str:
+def matched_words(text: str, hits: tuple[HitRow, ...]) -> str:
     """«оцеплена ← оцепить, 45-й, полка, дезертирв ← дезертир (typo)»: each word of the post a rule
     hit, once, in order, with the rule's term when it is not the same word (an inflection, a
     prefix, a typo); the words of a phrase or an exact form stand alone."""
