@@ -53,8 +53,8 @@ def _seam(text: str, i: int) -> bool:
     marked = unicodedata.category(before) in ("Mn", "Mc")  # й typed as и + U+0306, a stress mark
     if c == "_":
         return True
-    if c == ".":
-        return after.isupper() and (before.isalnum() or marked)
+    if c == ".":  # (the last of an ellipsis too: «дезертир...Его»)
+        return after.isupper() and (before.isalnum() or marked or before == ".")
     return c in _HYPHENS and after.isalpha() and (before.isalpha() or marked)
 
 
