@@ -310,7 +310,7 @@ def test_rule_files_edited_on_disk_reload_and_errors_are_posted_once(fake: FakeT
             await service.reload_rules()
             errors = [m.text for m in fake.chat if "rule file error" in m.text]
             assert len(errors) == 1 and "weather.toml:" in errors[0]
-            assert errors[0].startswith("⚠️ rule file error (its rules in use stay as they were until it is fixed): ")
+            assert errors[0].startswith("⚠️ rule file error (weather.toml stays as it was in use until it is fixed): ")
             assert "прогноз" in service.rulebook.ruleset.get("weather").query  # type: ignore[union-attr]
             assert service.pipeline.matcher.match("прогноз на завтра")  # still matching with the rules in use
     run(go())

@@ -341,8 +341,33 @@ def test_a_file_broken_while_running_keeps_its_rules_as_they_were_and_holds_back
     touch_later(folder / "draft.toml", '[[rule]]\nname = "draft"\nquery = "(x"\n')
     reloaded, (error,) = book.reload_if_changed()  # only the new file's error: regiment's was told
     assert reloaded and error.path == str(folder / "draft.toml")
+    assert book.held == "draft.toml is not in use; regiment.toml stays as it was in use"
     assert book.ruleset.get("desertion").severity == "low"  # type: ignore[union-attr]
     assert book.ruleset.get("regiment") == was and book.ruleset.get("draft") is None
+
+
+def test_a_rule_name_pasted_into_another_file_holds_back_the_edited_file_not_the_untouched_one(book: RuleBook, folder: Path) -> None:
+    """regiment's rule pasted into an edited lockdown.toml: the error falls on regiment.toml (the later
+    file), which nobody touched; the edit that brought the duplicate is the one held back, and said so."""
+    lockdown, regiment = folder / "lockdown.toml", folder / "regiment.toml"
+    was = book.ruleset.get("lockdown")
+    touch_later(lockdown, lockdown.read_text(encoding="utf-8").replace('severity = "high"', 'severity = "low"')
+                + "\n" + regiment.read_text(encoding="utf-8"))
+    reloaded, (error,) = book.reload_if_changed()
+    assert "already defined at" in error.message
+    assert book.ruleset.get("lockdown") == was and book.held == "lockdown.toml stays as it was in use"
+    touch_later(folder / "desertion.toml", (folder / "desertion.toml").read_text(encoding="utf-8").replace('severity = "high"', 'severity = "low"'))
+    assert book.reload_if_changed() == (True, [])  # the other files' edits go in use meanwhile
+    assert book.ruleset.get("desertion").severity == "low"  # type: ignore[union-attr]
+
+
+def test_an_emptied_rules_folder_keeps_every_rule_and_says_so(book: RuleBook, folder: Path) -> None:
+    in_use = book.ruleset
+    for f in folder.glob("*.toml"):
+        f.rename(f.with_suffix(".bak"))  # a checkout midway, a move
+    reloaded, (error,) = book.reload_if_changed()
+    assert not reloaded and book.ruleset is in_use and "no *.toml rule files here" in error.message
+    assert book.held == "the rules in use stay as they were"
 
 
 def test_reload_puts_a_valid_edit_in_use_while_a_file_broken_at_start_stays_out(folder: Path, store: Store) -> None:

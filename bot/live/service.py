@@ -342,7 +342,7 @@ class Service:
         if reloaded:
             await self.rules_changed()
         for e in errors:
-            kept = "its rules in use stay as they were" if self.rulebook.in_use(e.path) else "not in use"
+            kept = self.rulebook.held or "the rules in use stay as they were"
             log.warning("rule file error (%s until it is fixed): %s", kept, e)
             await self.sender.notify(f"⚠️ rule file error ({kept} until it is fixed): {e.brief()}")
 

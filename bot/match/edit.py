@@ -88,6 +88,7 @@ class RuleBook:
         self._texts = texts  # the file texts the rules in use were built from
         self._baseline = frozenset(self.ruleset.errors)  # errors tolerated in those texts (the caller shows them)
         self._reported = frozenset[RuleError]()  # the new errors a reload returned last
+        self.held = ""  # what the last reload's new errors keep from the files on disk, for the chat
 
     # -- reloading ---------------------------------------------------------------------------------
 
@@ -104,17 +105,19 @@ class RuleBook:
         if texts == self._texts and not _new_errors(read_errors, self._baseline):
             self._reported = frozenset()  # back to the files in use (or only touched)
             return False, []
+        on_disk = texts
         ruleset, texts, new = self._hold_broken(texts, read_errors)
         told = [e for e in new if e not in self._reported]
         self._reported = frozenset(new)
-        if ruleset is None or texts == self._texts:
+        if ruleset is None:
+            self.held = "the rules in use stay as they were"
+            return False, told
+        self.held = "; ".join(f"{p.name} stays as it was in use" if p in texts else f"{p.name} is not in use"
+                              for p in sorted(on_disk) if texts.get(p) != on_disk[p])
+        if texts == self._texts:
             return False, told
         self.ruleset, self._texts, self._baseline = ruleset, texts, frozenset(ruleset.errors)
         return True, told
-
-    def in_use(self, path: str | Path) -> bool:
-        """True when the rules in use were built from a version of the file at `path`."""
-        return Path(path) in self._texts
 
     def _hold_broken(self, texts: dict[Path, str], read_errors: list[RuleError]
                      ) -> tuple[RuleSet | None, dict[Path, str], list[RuleError]]:
@@ -128,7 +131,11 @@ class RuleBook:
             if not found:
                 return ruleset, texts, new
             new += found
-            broken = {Path(e.path) for e in found}
+            broken = {p for e in found if texts.get(p := Path(e.path)) != self._texts.get(p)}  # changed, or new
+            if not broken:  # an unchanged file's error an edit of another brought in (a rule name defined twice)
+                broken = {p for p, t in texts.items() if t != self._texts.get(p)
+                          and _new_errors(_build(self.folder, {**self._texts, p: t}, []).errors, self._baseline)}
+            broken |= {Path(e.path) for e in found if Path(e.path) not in texts}  # unreadable now
             held = {p: (self._texts[p] if p in broken else t) for p, t in texts.items() if p not in broken or p in self._texts}
             held.update({p: self._texts[p] for p in broken if p in self._texts})
             left = [e for e in read_errors if Path(e.path) not in broken]
