@@ -103,7 +103,7 @@ class RuleBook:
         self._stat = stat
         texts, read_errors = self._read_all()
         if texts == self._texts and not _new_errors(read_errors, self._baseline):
-            self._reported = frozenset()  # back to the files in use (or only touched)
+            self._reported, self.held = frozenset(), ""  # back to the files in use (or only touched)
             return False, []
         on_disk = texts
         ruleset, texts, new = self._hold_broken(texts, read_errors)
