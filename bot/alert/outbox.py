@@ -165,11 +165,12 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
                    rules: Container[str] | None = None) -> int:
     """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
     marking each sent; returns how many were sent. With `rules`, only those of the rules named: one
-    of a rule switched off since an earlier run queued it stays queued (`unshown`). Each is claimed before it is shown (`claim`): a
-    second replay into the store at the same time shows the others, never the same. An alert the
-    live service takes over before the claim is the chat's only; one it takes over while shown stays
-    queued for it (shown here too, never lost). An alert shown by a run stopped before its mark is
-    sent again by the next (a JSON Lines file does not get its line twice: `JsonlSink`)."""
+    of a rule switched off since an earlier run queued it stays queued (`unshown`). Each is claimed
+    before it is shown (`claim`): a second replay into the store at the same time shows the others,
+    never the same. An alert the live service takes over before the claim is the chat's only; one it
+    takes over while shown stays queued for it (shown here too, never lost). An alert shown by a run
+    stopped before its mark is sent again by the next (a JSON Lines file does not get its line twice:
+    `JsonlSink`)."""
     sent = 0
     free_abandoned(store)
     for row in store.queued_alerts():

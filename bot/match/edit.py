@@ -136,8 +136,8 @@ class RuleBook:
                 broken = {p for p, t in texts.items() if t != self._texts.get(p)
                           and _new_errors(_build(self.folder, {**self._texts, p: t}, []).errors, self._baseline)}
             broken |= {Path(e.path) for e in found if Path(e.path) not in texts}  # unreadable now
-            held = {p: (self._texts[p] if p in broken else t) for p, t in texts.items() if p not in broken or p in self._texts}
-            held.update({p: self._texts[p] for p in broken if p in self._texts})
+            held = {p: t for p, t in texts.items() if p not in broken}
+            held.update({p: self._texts[p] for p in broken if p in self._texts})  # as in use; a new one left out
             left = [e for e in read_errors if Path(e.path) not in broken]
             if held == texts and left == read_errors:
                 break
