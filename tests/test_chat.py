@@ -23,7 +23,7 @@ from bot.live.session import CLIENT_OPTIONS, WATCH_OPTIONS
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import served, stop_service
+from .telegram_fixtures import deliver_alone, served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOT, MASH = 1800000001, 1800000002
@@ -169,7 +169,7 @@ def test_alert_buttons_triage_mute_and_story(fake: FakeTelegram, tmp_path: Path)
             assert service.store.count("feedback") == 1
             fake.publish(MASH, "Ещё двое дезертиров сбежали из части под Самарой, их ищет военная полиция")
             await eventually(lambda: service.store.count("posts") == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len([m for m in alerts(fake) if "Дезертирство" in m.text]) == 1  # muted for an hour
     run(go())
 
@@ -184,7 +184,7 @@ def test_mute_unmute_and_mute_channel(fake: FakeTelegram, tmp_path: Path) -> Non
             assert "muted for every rule" in (await ask(fake, "/mute_channel @mash 1d")).text
             fake.publish(MASH, "Трое дезертиров задержаны под Тверью после побега из воинской части")
             await eventually(lambda: service.store.count("posts") == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 1
             r = await ask(fake, "/mute_channel @nosuch 1d")
             assert "no stored channel" in r.text
@@ -268,7 +268,7 @@ def test_low_severity_waits_for_the_digest(fake: FakeTelegram, tmp_path: Path) -
         async with running(fake, tmp_path) as service:
             fake.publish(SHOT, NEUTRAL)
             await eventually(lambda: service.store.count("alerts") == 1)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []
             before = len(fake.chat)
             fake.message_to_bot(ANALYST, "/digest")

@@ -23,7 +23,7 @@ from bot.store.db import SCHEMA_VERSION, Store, iso
 
 from .fake_telegram import FakeTelegram, eventually
 from .sample_store import KUBAN, Sample, shipped_matcher
-from .telegram_fixtures import fail_forgetting_deliveries, stop_service
+from .telegram_fixtures import deliver_alone, fail_forgetting_deliveries, stop_service
 from .test_chat import ANALYST, DESERTION, MASH, SHOT, Clock, alerts, ask, running, start
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -82,7 +82,7 @@ def test_a_deleted_post_edits_its_alert_once_and_stays_stored_with_its_matches(f
                 assert [text.count(line) for _, text in a.edits] == [1]
                 assert a.text.split("\n")[2] == line  # under the channel and time, one line
             await service.poll()  # the re-read finds the post gone too: nothing more is said
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert all(len(a.edits) == 1 for a in alerts(fake)) and deletion_notices(fake) == []
             # the stored copy stays, with its matches, alerts and story
             store = service.store
@@ -147,7 +147,7 @@ def test_an_alert_that_cannot_be_edited_gets_one_reply_saying_so_even_across_a_r
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # a restart
             await eventually(lambda: len(deletion_notices(fake)) == 2)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             notes = deletion_notices(fake)
             assert sorted(n.reply_to for n in notes) == sorted(sent)  # one per alert, replying to it
             for n in notes:
@@ -185,15 +185,15 @@ def test_an_alert_told_of_its_deletion_by_a_reply_gets_one_reply_when_the_post_i
                 assert n.text == f"↩️ not deleted after all: SHOT · {title}" and n.peer == ANALYST and n.silent
                 assert next(e.url for e in n.entities if hasattr(e, "url")) == f"https://t.me/shot_shot/{msg}"
             await service.poll()  # the re-read holds it too: nothing more is said
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(not_deleted_notices(fake)) == 2 and len(deletion_notices(fake)) == 2
             fake.delete(SHOT, [msg])  # deleted for good now: news again, told again
             await eventually(lambda: len(deletion_notices(fake)) == 4)
             assert sorted(n.reply_to for n in deletion_notices(fake)[2:]) == sorted(sent)
-            await service.sender.deliver()
+            await deliver_alone(service)
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # once: nor after a restart
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(deletion_notices(fake)) == 4 and len(not_deleted_notices(fake)) == 2
             assert all(not a.edits for a in alerts(fake))
     run(go())
@@ -220,7 +220,7 @@ def test_an_alert_that_cannot_be_edited_back_gets_one_reply_and_a_later_deletion
             await eventually(lambda: len(deletion_notices(fake)) == 2)
             assert sorted(n.reply_to for n in deletion_notices(fake)) == sorted(sent)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(not_deleted_notices(fake)) == 2 and len(deletion_notices(fake)) == 2
     run(go())
 
@@ -260,12 +260,12 @@ def test_a_crash_between_sending_an_alerts_not_deleted_reply_and_recording_it_ne
                 fail_forgetting_deliveries(service.sender.store)  # the reply went; recording it fails
                 fake.edit(SHOT, msg, DESERTION + " (обновлено)")
                 await eventually(lambda: not_deleted_notices(fake))
-                await service.sender.deliver()
+                await deliver_alone(service)
         assert len(not_deleted_notices(fake)) == 1
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             await eventually(lambda: not service.store.db.execute(
                 "SELECT 1 FROM deliveries WHERE part IN (-1, -3)").fetchall())
-            await service.sender.deliver()
+            await deliver_alone(service)
             notes = not_deleted_notices(fake)
             assert sorted(n.reply_to for n in notes) == sorted(a.id for a in alerts(fake))
     run(go())
@@ -285,13 +285,13 @@ def test_a_flood_wait_on_editing_holds_the_deletion_line_through_a_restart_and_i
         finally:
             await stop_service(service)
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert all(not a.edits for a in alerts(fake))  # Telegram's wait is the account's: it outlives the run
             clock.now += timedelta(seconds=601)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: all(a.edits for a in alerts(fake)))
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [len(a.edits) for a in alerts(fake)] == [1, 1]
             assert all(GONE in a.text for a in alerts(fake)) and deletion_notices(fake) == []
     run(go())
@@ -356,7 +356,7 @@ def test_the_story_line_marks_each_deleted_post_the_origin_first_then_its_follow
             assert [a.text.split("\n")[-1] for a in alerts(fake)] == [line.format(" 🗑", " 🗑")] * 2
             assert deletion_notices(fake) == []
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [len(a.edits) for a in alerts(fake)] == [n + 1 for n in edits]
     run(go())
 
@@ -408,7 +408,7 @@ def test_an_edit_pushed_after_a_wrong_deletion_signal_undeletes_but_a_replayed_c
                 other.close()
             fake.edit(SHOT, msg, DESERTION + " (обновлено)")  # Telegram never edits a deleted post
             await eventually(lambda: service.store.deleted_at(SHOT, msg) is None)
-            await service.sender.deliver()  # the scheduled pass (every 15 s)
+            await deliver_alone(service)  # the scheduled pass (every 15 s)
             await eventually(lambda: all(len(a.edits) == 2 for a in alerts(fake)))
             assert all(GONE not in a.text for a in alerts(fake))
     run(go())
@@ -427,13 +427,13 @@ def test_any_edit_telegram_pushes_undeletes_whatever_our_clock_says_and_no_repla
             await eventually(lambda: all(a.edits and GONE in a.text for a in alerts(fake)))
             fake.edit(SHOT, msg, DESERTION + " (обновлено)")  # dated before our clock's mark
             await eventually(lambda: service.store.deleted_at(SHOT, msg) is None)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: all(len(a.edits) == 2 and GONE not in a.text for a in alerts(fake)))
             fake.delete(SHOT, [msg], keep=True)
             await eventually(lambda: all(len(a.edits) == 3 and GONE in a.text for a in alerts(fake)))
             fake.react(SHOT, msg)  # a reaction is an edit Telegram pushes too
             await eventually(lambda: service.store.deleted_at(SHOT, msg) is None)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: all(len(a.edits) == 4 and GONE not in a.text for a in alerts(fake)))
     run(go())
     # a copy replayed into a store where the post is marked deleted leaves it marked, whatever its date
@@ -465,7 +465,7 @@ def test_a_photo_taken_out_of_an_album_leaves_it_standing_and_its_last_item_goin
             await eventually(lambda: len(alerts(fake)) == 2)
             fake.delete(SHOT, [ids[0]])
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert service.store.deleted_at(SHOT, ids[0]) is None
             assert all(not a.edits for a in alerts(fake))
             fake.delete(SHOT, [ids[1]])
@@ -527,7 +527,7 @@ def test_a_post_the_history_leaves_out_but_telegram_still_has_is_not_marked_and_
             fake.hide(MASH, [matched])
             asked = fake.count("GetMessagesRequest")
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert fake.count("GetMessagesRequest") == asked + 1  # one request for the post left out
             assert store.deleted_at(MASH, matched) is None and all(not a.edits for a in alerts(fake))
             fake.hide(MASH, [matched], hidden=False)
@@ -554,7 +554,7 @@ def test_a_post_marked_deleted_that_a_later_read_holds_is_not_deleted_and_its_al
             await eventually(lambda: all(len(a.edits) == 2 for a in alerts(fake)))
             assert all(GONE not in a.text for a in alerts(fake)) and deletion_notices(fake) == []
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert all(len(a.edits) == 2 for a in alerts(fake))
     run(go())
 

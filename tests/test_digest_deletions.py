@@ -14,7 +14,7 @@ from typing import Any
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, NEUTRAL, SHOT, Clock, running
 from .test_deleted_posts import GONE, deletion_notices, hhmm, now, run
-from .telegram_fixtures import fail_forgetting_deliveries
+from .telegram_fixtures import deliver_alone, fail_forgetting_deliveries
 
 
 def digests(fake: FakeTelegram) -> list[Any]:
@@ -57,10 +57,10 @@ def test_a_post_deleted_after_its_digest_gets_one_reply_to_the_digest_naming_it(
             link = next(e.url for e in note.entities if hasattr(e, "url"))
             assert link == f"https://t.me/shot_shot/{msg}"
             await service.poll()  # the re-read finds it gone too: nothing more is said
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(deletion_notices(fake)) == 1 and not digests(fake)[0].edits  # the digest stays as it was
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # nor after a restart
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(deletion_notices(fake)) == 1
     run(go())
 
@@ -72,7 +72,7 @@ def test_a_post_deleted_before_its_digest_went_is_marked_in_it_and_gets_no_reply
             await deleted_before_its_digest(fake, service)
             await service.sender.send_digest()
             assert GONE in digests(fake)[0].text
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert deletion_notices(fake) == []
     run(go())
 
@@ -86,11 +86,11 @@ def test_the_digest_deletion_reply_waits_out_a_flood_wait_through_a_restart_and_
             fake.flood("SendMessageRequest", 600)
             fake.delete(SHOT, [msg])
             await eventually(lambda: service.sender.paused_until is not None)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert deletion_notices(fake) == []
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
             await eventually(lambda: deletion_notices(fake))
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [n.reply_to for n in deletion_notices(fake)] == [digest.id]
     run(go())
 
@@ -99,9 +99,9 @@ async def restart_and_settle(fake: FakeTelegram, tmp_path: Path, clock: Clock, p
     """Start the service again after a crash and let it deliver until `pending_sql` finds no notice left
     to send: what it sends then is what the chat sees twice, if anything."""
     async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:
-        await service.sender.deliver()
+        await deliver_alone(service)
         await eventually(lambda: not service.store.db.execute(pending_sql).fetchall())
-        await service.sender.deliver()
+        await deliver_alone(service)
 
 
 def test_a_crash_between_sending_the_digest_deletion_reply_and_recording_it_never_shows_it_twice(
@@ -121,7 +121,7 @@ def test_a_crash_between_sending_the_digest_deletion_reply_and_recording_it_neve
                 store.mark_delivered = lost  # type: ignore[method-assign]
                 fake.delete(SHOT, [msg])
                 await eventually(lambda: deletion_notices(fake))
-                await service.sender.deliver()
+                await deliver_alone(service)
         assert len(deletion_notices(fake)) == 1
         await restart_and_settle(fake, tmp_path, clock, "SELECT 1 FROM deliveries WHERE part = -1 AND sent_at IS NULL")
         assert [n.reply_to for n in deletion_notices(fake)] == [digest.id]
@@ -138,9 +138,9 @@ def test_a_chat_that_cannot_be_written_to_gets_the_digest_deletion_reply_when_it
             await eventually(lambda: str(ANALYST) in service.sender._unreachable)
             assert deletion_notices(fake) == []
             clock.now += timedelta(minutes=31)  # the back-off of an unreachable chat, at most 30 min
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: deletion_notices(fake))
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [n.reply_to for n in deletion_notices(fake)] == [digest.id]
     run(go())
 
@@ -171,15 +171,15 @@ def test_a_digest_item_shown_again_after_its_deletion_reply_gets_one_reply_sayin
             assert note.text == f"↩️ not deleted after all: SHOT post from the digest of {hhmm(sent_at, posted)} (item 1) · Weather"
             assert next(e.url for e in note.entities if hasattr(e, "url")) == f"https://t.me/shot_shot/{msg}"
             await service.poll()  # the re-read holds it too: nothing more is said
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(not_deleted_notices(fake)) == 1 and len(deletion_notices(fake)) == 1
             fake.delete(SHOT, [msg])  # deleted for good now: news again, told again
             await eventually(lambda: len(deletion_notices(fake)) == 2)
             assert deletion_notices(fake)[-1].reply_to == digest.id
-            await service.sender.deliver()
+            await deliver_alone(service)
         async with running(fake, tmp_path, clock, timezone="Europe/Moscow") as service:  # once: nor after a restart
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(deletion_notices(fake)) == 2 and len(not_deleted_notices(fake)) == 1
     run(go())
 
@@ -194,7 +194,7 @@ def test_an_item_the_digest_showed_deleted_gets_one_reply_when_it_is_shown_again
             assert GONE in digest.text and deletion_notices(fake) == []
             fake.edit(SHOT, msg, NEUTRAL + " (обновлено)")
             await eventually(lambda: not_deleted_notices(fake))
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [n.reply_to for n in not_deleted_notices(fake)] == [digest.id] and deletion_notices(fake) == []
     run(go())
 
@@ -211,7 +211,7 @@ def test_a_crash_between_sending_the_not_deleted_reply_and_recording_it_never_sh
                 fail_forgetting_deliveries(service.sender.store)  # the reply went; recording it fails
                 fake.edit(SHOT, msg, NEUTRAL + " (обновлено)")
                 await eventually(lambda: not_deleted_notices(fake))
-                await service.sender.deliver()
+                await deliver_alone(service)
         assert len(not_deleted_notices(fake)) == 1
         await restart_and_settle(fake, tmp_path, clock, "SELECT 1 FROM deliveries WHERE part IN (-1, -3)")
         assert [n.reply_to for n in not_deleted_notices(fake)] == [digest.id]

@@ -268,7 +268,7 @@ def test_a_crash_between_send_and_marking_sent_shows_no_second_copy(fake: FakeTe
         await killed_after_a_send(fake, tmp_path)
         service = await start(fake, tmp_path)  # the restart retries with the stored random_id
         try:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2
             assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
         finally:
@@ -328,7 +328,7 @@ def test_a_story_that_grows_while_its_alert_is_sent_gets_the_update(fake: FakeTe
             service.sender._send = slow_send  # type: ignore[method-assign]
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: all("also Mash" in (m.edits[-1][1] if m.edits else m.text) for m in alerts(fake)))
             assert any(m.edits for m in alerts(fake))  # the one in flight was edited afterwards
             assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
@@ -399,7 +399,7 @@ def test_a_new_channel_backfills_but_alerts_only_on_the_last_day(fake: FakeTeleg
         fake.publish(MASH, DESERTION_2.replace("Трое", "Пятеро").replace("Краснодаре", "Самаре"))
         async with running(fake, tmp_path) as service:
             await eventually(lambda: service.store.count("posts") == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert {m.text.split("\n")[1].split(" ·")[0] for m in alerts(fake)} == {"Mash"}
             states = {r["channel_id"]: r["state"] for r in service.store.db.query("SELECT channel_id, state FROM alerts")}
             assert states[SHOT] == "muted"  # stored and exportable, not pushed
@@ -447,10 +447,10 @@ def test_a_store_locked_by_another_program_costs_a_log_line_and_the_poll_stores_
             other.close()
             await service.ingest.reconcile()
             assert service.store.count("posts") == 1 and not service.ingest.failing
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment, once each
             await service.ingest.reconcile()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     run(go())

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .fake_telegram import FakeTelegram
 from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, running
+from .telegram_fixtures import deliver_alone
 
 
 def test_more_posts_than_a_history_page_while_stopped_are_all_recovered_once(fake: FakeTelegram, tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_live_forwards_media_only_and_service_messages(fake: FakeTelegram, tmp_p
             fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(svc, ch.pts, 1)])
             await eventually(lambda: service.store.count("posts") == 3)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             rows = {r["message_id"]: r for r in service.store.db.query("SELECT * FROM posts WHERE channel_id = ?", [SHOT])}
             assert rows[fwd]["forward_channel_id"] == MASH and rows[fwd]["forward_post_id"] == orig
             assert rows[photo]["media"] == "photo" and mid not in rows

@@ -13,7 +13,7 @@ from bot.cli import cli
 from bot.store.db import iso
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import history_flooded
+from .telegram_fixtures import deliver_alone, history_flooded
 from .test_live import DESERTION, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, notices, run, running
 
 OLD_LOCKDOWN = "Район оцеплен, жителей эвакуируют из-за подозрительного предмета"
@@ -48,7 +48,7 @@ def test_a_week_down_alerts_only_the_last_days_posts_and_the_line_names_the_olde
         async with running(fake, tmp_path) as service:
             await eventually(lambda: service.store.count("posts") == 6)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             rung = [a.text for a in alerts(fake)]
             assert len(rung) == 1 and "Срочник" in rung[0], rung
             told = [n for n in notices(fake) if "recovered" in n]
@@ -82,7 +82,7 @@ def test_a_restart_before_the_start_up_read_finishes_still_tells_the_whole_downt
                 assert service.store.count("posts") == 5 and not service.ingest.complete
         async with running(fake, tmp_path) as service:
             assert service.store.count("posts") == 6
-            await service.sender.deliver()
+            await deliver_alone(service)
         async with running(fake, tmp_path) as service:
             await service.poll()
         told = [n for n in notices(fake) if "recovered" in n]

@@ -19,6 +19,7 @@ from bot.store.db import Store
 from .fake_telegram import FakeTelegram, eventually
 from .test_live import DESERTION, DESERTION_2, MASH, SHOT, alerts, channels, run, running
 from .test_live_sender_faults import WEATHER, low_rules
+from .telegram_fixtures import deliver_alone
 
 TEAM = 1800000078  # a supergroup the analysts read alerts in (its history can be read back)
 
@@ -48,7 +49,7 @@ def test_an_alert_sent_before_a_crash_whose_story_grew_meanwhile_is_found_and_ed
         await sent_then_forgotten(fake, tmp_path, chats)
         fake.publish(MASH, DESERTION_2)  # while stopped: the story grows
         async with running(fake, tmp_path, chats=chats) as service:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2  # no second copy
             rows = list(service.store.db.query("SELECT message_id FROM deliveries"))
             assert sorted(r["message_id"] for r in rows) == sorted(m.id for m in alerts(fake))

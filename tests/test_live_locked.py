@@ -25,6 +25,7 @@ from bot.store.db import SCHEMA_VERSION, Store, StoreError
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ANALYST, DESERTION, MASH, NEUTRAL, PLAIN, SHOT, Clock, alerts, ask, button_data, replies, run, running
 from .test_live import config
+from .telegram_fixtures import deliver_alone
 
 BUSY = "The database is busy (another program is writing to it); try again in a moment."
 DESERTION_2 = "Трое дезертиров из воинской части в Краснодаре задержаны полицией, сообщают источники"
@@ -120,7 +121,7 @@ def test_a_post_pushed_while_locked_alerts_once_after_and_the_bot_answers_meanwh
             # no scheduled poll: the poll after the failure stores it, and it alerts once
             await eventually(lambda: len(alerts(fake)) == 2)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2 and service.store.count("posts") == 1
             assert service.store.count("mutes") == 0  # the refused /mute changed nothing
             assert "muted until" in (await ask(fake, "/mute desertion 2h")).text  # and works now
@@ -153,12 +154,12 @@ def test_an_alert_sent_while_its_state_cannot_be_recorded_is_not_sent_again(
             assert len(alerts(fake)) == 1
             tried: list[str] = []
             service.store.db.conn.set_trace_callback(tried.append)
-            await service.sender.deliver()  # still locked: nothing more goes out, nothing twice
+            await deliver_alone(service)  # still locked: nothing more goes out, nothing twice
             service.store.db.conn.set_trace_callback(None)
             assert len(alerts(fake)) == 1
             assert not writes(tried), tried  # asked without waiting for the lock
             held[0].release()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2
             sent = {r["message_id"] for r in service.store.db.query("SELECT message_id FROM deliveries")}
             assert sent == {m.id for m in alerts(fake)}
@@ -184,8 +185,8 @@ def test_a_digest_due_while_locked_goes_out_at_the_next_pass_once(fake: FakeTele
                 await job()
                 assert (await ask(fake, "/digest")).text == BUSY
                 assert digests(fake) == []
-            await service.sender.deliver()  # the sender's next tick, not tomorrow's digest
-            await service.sender.deliver()
+            await deliver_alone(service)  # the sender's next tick, not tomorrow's digest
+            await deliver_alone(service)
             assert len(digests(fake)) == 1 and "Weather" in digests(fake)[0].text
             assert "Nothing waiting" in (await ask(fake, "/digest")).text
         assert tracebacks(caplog) == []
@@ -312,7 +313,7 @@ def test_an_edit_pushed_while_locked_is_stored_after_even_beyond_the_polls_look_
                 return str(service.store.db.execute("SELECT text FROM posts WHERE channel_id = ? AND message_id = ?",
                                                     [SHOT, old]).fetchone()[0])
             await eventually(lambda: stored() == DESERTION)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment, once each
         assert tracebacks(caplog) == []
     run(go())
@@ -369,7 +370,7 @@ def test_an_edit_reverted_while_locked_leaves_the_stored_text(
                 fake.edit(SHOT, old, PLAIN)  # reverted: the same text as stored
                 await eventually(lambda: not service.ingest._unstored)
             await service.ingest.reconcile()
-            await service.sender.deliver()
+            await deliver_alone(service)
             stored = service.store.db.execute("SELECT text FROM posts WHERE channel_id = ? AND message_id = ?",
                                               [SHOT, old]).fetchone()[0]
             assert stored == PLAIN and alerts(fake) == []
@@ -422,7 +423,7 @@ def test_in_a_long_lock_the_retry_polls_ask_without_waiting_for_it(
                 service.store.db.conn.set_trace_callback(None)
                 assert not writes(tried), tried
             await eventually(lambda: service.store.count("posts") == 2)  # the retry task stored it
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: all(m.edits and "also Mash" in m.edits[-1][1] for m in alerts(fake)))
             assert len(alerts(fake)) == 2
         assert tracebacks(caplog) == []

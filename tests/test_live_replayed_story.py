@@ -15,6 +15,7 @@ from bot.cli import cli
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_live import DESERTION, DESERTION_2, MASH, ROOT, alerts, channels, run, running
+from .telegram_fixtures import deliver_alone
 
 ELSEWHERE = 1700000009  # a channel the service does not watch: only the export has it
 
@@ -39,7 +40,7 @@ def test_a_live_post_joining_a_replayed_story_alerts_the_chat_once_and_not_the_t
             assert "Elsewhere" in replay(tmp_path, datetime.now(timezone.utc))  # printed in the terminal
             fake.publish(MASH, DESERTION_2)
             await eventually(lambda: len(alerts(fake)) == 2)  # desertion, and the military unit it names
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             assert len(alerts(fake)) == 2 and not any(a.edits for a in alerts(fake))
             for alert in alerts(fake):  # the whole story, as the live service's own alert shows it
@@ -57,7 +58,7 @@ def test_a_backfilled_post_of_a_replayed_story_days_old_hands_the_chat_nothing(f
         fake.publish(MASH, DESERTION_2, date=old + timedelta(minutes=20))  # before the service watched it
         async with running(fake, tmp_path) as service:
             await eventually(lambda: service.store.count("posts") == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             assert alerts(fake) == []
             assert {r["owner"] for r in service.store.db.query("SELECT owner FROM alerts")} == {"replay"}  # left to it

@@ -10,7 +10,7 @@ from typing import Any
 from telethon.tl import types as tl
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import stop_service
+from .telegram_fixtures import deliver_alone, stop_service
 
 from .test_live import DESERTION, DESERTION_2, MASH, NEUTRAL, SHOT, TOPOR, alerts, channels, run, running, start
 from .test_live_edges import TEAM, sent_then_forgotten
@@ -60,7 +60,7 @@ def test_an_alert_resent_into_a_busy_chat_is_found_behind_the_analysts_messages(
         for i in range(150):
             fake.publish(TEAM, f"analyst remark {i}", push=False)
         async with running(fake, tmp_path, chats=chats) as service:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2  # no second copy
             rows = list(service.store.db.query("SELECT message_id FROM deliveries ORDER BY message_id"))
             assert [r["message_id"] for r in rows] == sorted(m.id for m in alerts(fake))
@@ -103,7 +103,7 @@ def test_posts_kept_in_memory_through_a_lock_are_stored_and_alerted_once_after_a
             await crash(service)
         service = await start(fake, tmp_path)
         try:
-            await service.sender.deliver()
+            await deliver_alone(service)
             published = {(c, m.id) for c in (SHOT, MASH, TOPOR) for m in fake.messages(c)}
             stored = {(r["channel_id"], r["message_id"]) for r in service.store.db.query("SELECT channel_id, message_id FROM posts")}
             assert stored == published
@@ -111,7 +111,7 @@ def test_posts_kept_in_memory_through_a_lock_are_stored_and_alerted_once_after_a
             assert [r["state"] for r in rows] == ["sent"] * len(rows) and len(rows) == len(alerts(fake)) >= 2
             assert len({m.text.split("\\n")[0] + str(m.entities[-1:]) for m in alerts(fake)}) == len(alerts(fake))
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == len(rows)
         finally:
             await stop_service(service)
@@ -134,13 +134,13 @@ def test_an_edit_kept_in_memory_through_a_lock_is_not_lost_in_a_crash(fake: Fake
             await crash(service)
         service = await start(fake, tmp_path)
         try:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2  # desertion and regiment, once each
             text = service.store.db.execute("SELECT text FROM posts WHERE message_id = ?", [old]).fetchone()[0]
             assert text == DESERTION
             assert not (tmp_path / "tgwatch.db.pending.json").exists()
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 2
         finally:
             await stop_service(service)
@@ -168,11 +168,11 @@ def test_a_deletion_kept_in_memory_through_a_lock_is_not_lost_in_a_crash(fake: F
         service = await start(fake, tmp_path)
         try:
             assert service.store.deleted_at(SHOT, old) is not None
-            await service.sender.deliver()
+            await deliver_alone(service)
             await eventually(lambda: all(a.edits and "🗑 deleted by the channel" in a.text for a in alerts(fake)))
             assert not (tmp_path / "tgwatch.db.pending.json").exists()
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert all(len(a.edits) == 1 for a in alerts(fake))
         finally:
             await stop_service(service)

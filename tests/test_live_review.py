@@ -33,6 +33,7 @@ from .test_live import (
     running,
 )
 from .test_live_sender_faults import Clocks, ticks
+from .telegram_fixtures import deliver_alone
 
 # -- reactions and edits of posts before the first read ----------------------------------------------
 
@@ -51,7 +52,7 @@ def test_a_reaction_on_a_post_older_than_the_backfill_alerts_no_one(fake: FakeTe
             last = fake.publish(SHOT, NEUTRAL + " (last)")  # events are handled in order: a barrier
             await eventually(lambda: service.store.known_hashes([(SHOT, last)]))
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []
             assert not service.store.known_hashes([(SHOT, old)])  # as the poll does: not stored either
     run(go())
@@ -69,7 +70,7 @@ def test_a_reaction_on_an_old_post_before_the_first_read_alerts_no_one(fake: Fak
             assert service.store.high_water(SHOT) is None
             fake.react(SHOT, old)
             await eventually(lambda: service.store.known_hashes([(SHOT, old)]))
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []
             fresh = fake.publish(SHOT, "Срочно: подробности позже")
             await eventually(lambda: service.store.known_hashes([(SHOT, fresh)]))
@@ -89,18 +90,18 @@ def test_a_notice_held_by_a_flood_pause_is_sent_after_a_restart_once(fake: FakeT
             fake.flood("SendMessageRequest", 3600)  # an hour: the operator restarts tgwatch meanwhile
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: service.store.count("alerts") == 2)
-            await service.sender.deliver()  # or the service's own pass, running meanwhile, meets the flood wait
+            await deliver_alone(service)  # or the service's own pass, running meanwhile, meets the flood wait
             await eventually(lambda: service.sender.paused_until is not None)
             fake.make_private(MASH)
             await service.poll()  # the one-time notice comes while sending is paused
             assert notices(fake) == []
         async with running(fake, tmp_path) as service:  # the wait is over by the time it runs again
-            await service.sender.deliver()  # returns at once if the service's own pass is running: wait for it
+            await deliver_alone(service)  # returns at once if the service's own pass is running: wait for it
             gone = await eventually(lambda: [n for n in notices(fake) if "mash" in n.lower()])
             assert len(gone) == 1 and "private" in gone[0]
             await eventually(lambda: len(alerts(fake)) == 2)
         async with running(fake, tmp_path) as service:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len([n for n in notices(fake) if "mash" in n.lower()]) == 1
     run(go())
 
@@ -116,7 +117,7 @@ def test_a_notice_sent_just_before_a_crash_is_not_shown_twice(fake: FakeTelegram
             service.store.db.execute("UPDATE meta SET value = ? WHERE key = 'held_notices'",
                                      [json.dumps([["me", "ℹ️ one notice", fake.chat[-1].random_id]])])
         async with running(fake, tmp_path) as service:  # ... as if the run died before storing "sent"
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert notices(fake).count("ℹ️ one notice") == 1
             assert service.sender._unsent == {}
     run(go())

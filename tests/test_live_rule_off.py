@@ -11,6 +11,7 @@ from bot.live.retired import NO_MATCH, RULE_OFF
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_live import DESERTION, SHOT, alerts, channels, run, running
+from .telegram_fixtures import deliver_alone
 
 RULE = '''[[rule]]
 name = "desertion"
@@ -34,7 +35,7 @@ def held(fake: FakeTelegram, tmp_path: Path) -> None:
             fake.flood("SendMessageRequest", 3600)
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: service.store.count("alerts") == 1)
-            await service.sender.deliver()  # (or the pass under way when asked: it sets the pause)
+            await deliver_alone(service)  # (or the pass under way when asked: it sets the pause)
             await eventually(lambda: service.sender.paused_until is not None)
             assert alerts(fake) == []
     run(go())
@@ -44,8 +45,8 @@ async def resumed(fake: FakeTelegram, tmp_path: Path) -> list[tuple[str, str]]:
     """Start again (the flood wait over), let sending run; the alerts' (state, error)."""
     async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
         await service.rules_caught_up()
-        await service.sender.deliver()
-        await service.sender.deliver()
+        await deliver_alone(service)
+        await deliver_alone(service)
         return [(r["state"], r["error"]) for r in service.store.db.query("SELECT state, error FROM alerts")]
 
 
@@ -113,7 +114,7 @@ def test_after_the_rule_is_back_on_a_new_post_of_the_held_story_alerts_once_unde
             assert len(planned) == 1  # (the flood wait held the send it was planned for)
             fake.publish(MASH, DESERTION_2)
             await eventually(lambda: len(alerts(fake)) == 1)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             return planned[0]
     planned = run(go())
@@ -143,7 +144,7 @@ def test_a_sent_alert_of_a_rule_switched_off_is_not_edited_as_its_story_grows_un
             await switched(service, False)
             fake.publish(MASH, DESERTION_2)
             await eventually(lambda: service.store.count("posts") == 2)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             assert alerts(fake)[0].edits == [], "the alert of the rule switched off was edited"
             await switched(service, True)
@@ -171,7 +172,7 @@ def test_a_post_deleted_while_its_rule_is_switched_off_does_not_edit_its_alert(f
         async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
             fake.delete(SHOT, [mid])
             await eventually(lambda: service.store.deleted_at(SHOT, mid) is not None)
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             assert [r["state"] for r in service.store.db.query("SELECT state FROM alerts")] == ["sent"]
     run(go())
@@ -190,7 +191,7 @@ def test_a_held_alert_of_a_rule_lowered_to_low_waits_for_the_digest_and_goes_in_
     async def go() -> None:
         async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
             await service.rules_caught_up()
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             assert alerts(fake) == [], "the alert of the rule now low was sent at once"
             assert await service.sender.send_digest() == 1

@@ -77,7 +77,7 @@ async def ticks(service: Any, clocks: Clocks, n: int, seconds: float = 15) -> No
     for _ in range(n):
         clocks.tick(seconds)
         await eventually(lambda: not service.sender._lock.locked())
-        await service.sender.deliver()
+        await deliver_alone(service)
 
 
 def digests(fake: FakeTelegram) -> list[Any]:
@@ -486,7 +486,7 @@ def test_an_alert_resent_to_two_topics_of_a_forum_is_found_in_each_topic(fake: F
         store.db.execute("UPDATE alerts SET state = 'queued', sent_at = NULL")
         store.close()
         async with running(fake, tmp_path, chats=chats) as service:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert len(alerts(fake)) == 4  # no second copy anywhere
             topic_of = {m.id: m.reply_to for m in alerts(fake)}
             rows = list(service.store.db.query("SELECT chat, message_id FROM deliveries"))

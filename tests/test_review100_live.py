@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import stop_service
+from .telegram_fixtures import deliver_alone, stop_service
 from .test_live import DESERTION, NEUTRAL, TOPOR, alerts, channels, run, start
 
 
@@ -35,12 +35,12 @@ def test_a_newly_watched_channels_old_post_the_backfill_left_out_does_not_alert(
             fake.publish(TOPOR, f"{NEUTRAL} ({i})", date=old + timedelta(minutes=i + 1), push=False)
         service = await start(fake, tmp_path, channels=("shot_shot", "mash", "topor"))
         try:
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []  # the backfill: the last 50, none of them a match
             last = fake.publish(TOPOR, NEUTRAL + "!")  # Topor's first push: Telethon asks what it missed
             await eventually(lambda: service.store.known_hashes([(TOPOR, last)]))
             await asyncio.sleep(0.5)  # the difference's posts go through the pipeline one event each
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []
         finally:
             await stop_service(service)

@@ -15,7 +15,7 @@ from bot.live.service import Service
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import stop_service
+from .telegram_fixtures import deliver_alone, stop_service
 from .test_live import (DESERTION, DESERTION_2, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices,
                         run, start)
 from .test_live_sender_faults import digests, low_rules, refuse_sends
@@ -96,7 +96,7 @@ def test_a_newly_watched_channels_old_posts_in_the_start_up_difference_do_not_al
             await fake.idle()
             history.set()
             await starting
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []
         finally:
             await starting

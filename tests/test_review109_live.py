@@ -14,7 +14,7 @@ from bot.live.service import Service
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import stop_service
+from .telegram_fixtures import deliver_alone, stop_service
 from .test_live import DESERTION, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices, run, start
 
 
@@ -108,7 +108,7 @@ def test_a_watched_channel_whose_first_read_never_finished_loses_the_alerts_of_i
         service = await start(fake, tmp_path)
         try:
             await eventually(lambda: service.store.count("posts") == 3)
-            await service.sender.deliver()
+            await deliver_alone(service)
             states = {c: {r["state"] for r in service.store.db.query("SELECT state FROM alerts WHERE channel_id = ?", [c])}
                       for c in (SHOT, TOPOR)}
             sent = [m.text for m in alerts(fake)]
@@ -166,7 +166,7 @@ def test_a_channel_removed_from_the_config_and_added_back_alerts_on_the_old_post
         service = await start(fake, tmp_path)  # Topor added back
         try:
             await eventually(lambda: service.store.count("posts") == 4)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []  # fails: the ten-day-old desertion alerts
         finally:
             await stop_service(service)

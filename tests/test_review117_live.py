@@ -11,6 +11,7 @@ from telethon.tl import types as tl
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, run, running
+from .telegram_fixtures import deliver_alone
 
 
 def test_an_old_album_completed_by_a_late_item_of_a_channel_never_read_does_not_alert(fake: FakeTelegram, tmp_path: Path,
@@ -35,7 +36,7 @@ def test_an_old_album_completed_by_a_late_item_of_a_channel_never_read_does_not_
             fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(made[2][0], made[2][1], 1)])
             await eventually(lambda: [r["text"] for r in service.store.db.query(
                 "SELECT text FROM posts WHERE media = 'album'")] == [DESERTION])  # the late item was taken
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert service.store.high_water(SHOT) is None  # still never read in order
             assert alerts(fake) == []
             assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"muted"}  # kept, not news

@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.store.db import iso
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import history_flooded
+from .telegram_fixtures import deliver_alone, history_flooded
 from .test_live import DESERTION, MASH, NEUTRAL, ROOT, SHOT, TOPOR, alerts, channels, notices, run, running
 
 
@@ -43,7 +43,7 @@ def test_after_a_week_down_a_six_day_old_post_is_recovered_but_not_alerted_as_ne
         async with running(fake, tmp_path) as service:
             await eventually(lambda: service.store.known_hashes([(SHOT, old)]))
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert any("recovered 1 post" in n for n in notices(fake))  # recovered: stored and counted
             assert alerts(fake) == [], [a.text for a in alerts(fake)]  # ... but six-day-old news rings no one
             states = {r["state"] for r in service.store.db.query("SELECT state FROM alerts")}
@@ -66,7 +66,7 @@ def test_alerts_queued_for_a_rule_switched_off_meanwhile_are_not_sent(fake: Fake
             fake.flood("SendMessageRequest", 3600)
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: service.store.count("alerts") == 2)  # desertion and regiment
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert service.sender.paused_until is not None and alerts(fake) == []
         text = (rules / "desertion.toml").read_text(encoding="utf-8")
         (rules / "desertion.toml").write_text(text.replace('severity = "high"\n', 'severity = "high"\nenabled = false\n', 1),
@@ -74,8 +74,8 @@ def test_alerts_queued_for_a_rule_switched_off_meanwhile_are_not_sent(fake: Fake
         async with running(fake, tmp_path, rules=rules) as service:
             assert not next(r for r in service.rulebook.ruleset.rules if r.name == "desertion").enabled
             await service.rules_caught_up()
-            await service.sender.deliver()
-            await service.sender.deliver()
+            await deliver_alone(service)
+            await deliver_alone(service)
             shown = [a.text.split("\n")[0] for a in alerts(fake)]
             assert not [a for a in alerts(fake) if "desertion" in a.text.split("\n")[0]], shown
     run(go())
@@ -208,7 +208,7 @@ def test_alerts_a_replay_into_the_live_store_queued_for_an_old_export_never_reac
             monkeypatch.setattr(replay_cli, "deliver_queued", interrupted)  # type: ignore[attr-defined]
             r = CliRunner().invoke(cli, ["replay", str(export), "--db", str(tmp_path / "tgwatch.db"), "--rules", str(ROOT / "rules")])
             assert r.exit_code != 0 and "interrupted" in r.output, r.output
-            await service.sender.deliver()
-            await service.sender.deliver()
+            await deliver_alone(service)
+            await deliver_alone(service)
             assert alerts(fake) == [], [a.text for a in alerts(fake)]
     run(go())

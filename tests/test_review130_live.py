@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-
 from .fake_telegram import FakeTelegram, eventually
 from .test_live_downtime import last_ran
 from .test_live import DESERTION, DESERTION_2, MASH, SHOT, alerts, channels, run, running
+from .telegram_fixtures import SleepRecorder, deliver_alone
 
 
 def test_an_edit_of_a_days_old_recovered_post_does_not_alert_its_old_story_as_news(fake: FakeTelegram,
@@ -29,7 +29,7 @@ def test_an_edit_of_a_days_old_recovered_post_does_not_alert_its_old_story_as_ne
         async with running(fake, tmp_path) as service:
             await eventually(lambda: service.store.count("posts") == 5)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [a.text for a in alerts(fake)] == []
             rows = list(service.store.db.query("SELECT state, channel_id FROM alerts"))
             assert rows and all(r["state"] == "muted" and r["channel_id"] == SHOT for r in rows), rows
@@ -38,13 +38,13 @@ def test_an_edit_of_a_days_old_recovered_post_does_not_alert_its_old_story_as_ne
             assert len(stories) == 1, stories  # one story, its alerts aimed at SHOT's post
             fake.edit(MASH, mash_id, DESERTION_2 + ".", push=False)
             await service.poll()
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert [a.text for a in alerts(fake)] == [], "a six-day-old story alerted as news after an edit"
     run(go())
 
 
 def test_an_alert_that_reached_the_chat_before_a_crash_is_not_sent_again_after_a_rule_off_and_on(
-        fake: FakeTelegram, tmp_path: Path) -> None:
+        fake: FakeTelegram, tmp_path: Path, telethon_sleeps: SleepRecorder) -> None:
     """Mash's desertion post alerts; the process is killed after Telegram took the message and before
     the store recorded it (its random_id stored, sent_at empty: the restart's retry would be refused
     as a duplicate). Before the restart the analyst switches the rule off: the start mutes the alert
@@ -59,8 +59,8 @@ def test_an_alert_that_reached_the_chat_before_a_crash_is_not_sent_again_after_a
         rules(tmp_path, extra="enabled = false\n")
         async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
             await service.rules_caught_up()
-            await service.sender.deliver()
-            await service.sender.deliver()
+            await deliver_alone(service)
+            await deliver_alone(service)
             muted = [(r["state"], r["error"]) for r in service.store.db.query("SELECT state, error FROM alerts")]
             assert muted == [("muted", "rule switched off")], muted  # (it is in the chat, though)
         rules(tmp_path)
@@ -68,8 +68,8 @@ def test_an_alert_that_reached_the_chat_before_a_crash_is_not_sent_again_after_a
             await service.rules_caught_up()
             fake.publish(SHOT, DESERTION_2)
             await eventually(lambda: service.store.count("posts") == 2)
-            await service.sender.deliver()
-            await service.sender.deliver()
+            await deliver_alone(service)
+            await deliver_alone(service)
             await fake.idle()
         rung = [a.text for a in alerts(fake)]
         assert len(rung) == 1, f"the chat got the same story's alert {len(rung)} times: {rung}"

@@ -22,6 +22,7 @@ from bot.match.matcher import Matcher
 from bot.store.db import Store
 
 from .test_live import config
+from .telegram_fixtures import deliver_alone
 
 DESERTION = '[[rule]]\nname = "desertion"\nquery = "дезертир"\n'
 REGIMENT = '[[rule]]\nname = "regiment"\nquery = "полк"\n'
@@ -321,13 +322,13 @@ def test_an_alert_waiting_for_the_digest_is_sent_once_its_rule_is_raised_to_high
         async with running(fake, tmp_path, rules=rule_file(tmp_path, severity="low")) as service:
             fake.publish(SHOT, TEXT)
             await eventually(lambda: service.store.count("alerts") == 1)
-            await service.sender.deliver()
+            await deliver_alone(service)
             assert alerts(fake) == []  # low: waits for the digest
             touch_later(tmp_path / "rules" / "desertion.toml", RULE.format(query="дезертир", extra="", severity="high"))
             await service.reload_rules()
             assert service.rulebook.ruleset.get("desertion").severity == "high"
             await service.rules_caught_up()
-            await service.sender.deliver()
+            await deliver_alone(service)
             await fake.idle()
             assert len(alerts(fake)) == 1, "the alert of the rule now high still waits for the digest"
     asyncio.run(go())
