@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import stat
 import tracemalloc
 from pathlib import Path
 from typing import Any, Iterator
@@ -104,3 +106,22 @@ def test_an_output_name_saying_compressed_gets_a_compressed_file_or_a_clean_erro
         assert rows and set(rows[0]) == set(EXPORT_FIELDS)
     else:
         assert text.startswith("channel_id,")
+
+
+@pytest.mark.parametrize("name", ["private.csv", "private.xlsx"])
+def test_exporting_over_a_private_file_keeps_it_private(sample: Sample, tmp_path: Path, name: str) -> None:
+    """An analyst who keeps an export readable by no one else (chmod 600: it names sources and
+    what they watch) and runs the export again found it world-readable (644): the new file is
+    written beside it and renamed over it with the umask's mode. A shell's `> private.csv`, and
+    any editor saving it, keeps the file's mode."""
+    out = tmp_path / name
+    out.write_bytes(b"old export")
+    out.chmod(0o600)
+    old_umask = os.umask(0o022)  # the usual one: files made new are 644
+    try:
+        r = run("export", "--db", sample.db, "-o", out)
+    finally:
+        os.umask(old_umask)
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() != b"old export"  # written anew
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600, oct(out.stat().st_mode)
