@@ -146,3 +146,22 @@ def test_every_since_until_value_the_readme_quotes_is_accepted(sample: Sample) -
         assert "Traceback" not in result.output
         refused += [ln for ln in result.stderr.splitlines() if ln.startswith(f"error: --{option}")]
     assert refused == [], refused
+
+
+# -- the shipped-rules note's advice, in `rules check` --------------------------------------------
+
+
+def test_rules_check_without_a_rules_folder_gives_advice_its_own_options_take(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: «`--rules` to `rules/` there, or, where there is none, the shipped rules (a line on
+    stderr says so)». `rules check` run where there is no rules/ says «rules: no ./rules folder
+    here; using the shipped rules in … (--rules DIR for others)», but `rules check` takes its folder
+    as an argument and has no --rules: the advice, followed, is `error: no such option '--rules'`."""
+    monkeypatch.chdir(tmp_path)
+    result = tg("rules", "check")
+    assert result.exit_code == 0, result.output
+    [note] = [ln for ln in result.stderr.splitlines() if ln.startswith("rules: no ./rules folder here")]
+    advice = re.search(r"\((--[a-z-]+) DIR for others\)", note)
+    if advice:  # the note's advice must work for the command that printed it
+        followed = tg("rules", "check", advice.group(1), ROOT / "rules")
+        assert followed.exit_code == 0, f"{note}\nthen `rules check {advice.group(1)} DIR`: {followed.output.strip()}"
