@@ -1,0 +1,160 @@
+"""Review 157: resource bounds. Each test names an input an analyst or a channel gives and asserts
+the work or memory it costs stays bounded, or that the live loop is not held while it is spent.
+Costs are counted (calls, occurrences, stored hits, threads), never timed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.match import matcher as matcher_module
+from bot.match.matcher import Matcher
+from bot.match.rules import Rule
+from bot.pipeline import Pipeline
+from bot.source.jsonl import post_from_dict
+from bot.store.db import Store
+
+from .fake_telegram import FakeTelegram, eventually
+from .test_chat import PLAIN, SHOT, alerts, ask, run, running
+
+WORDS = "дрон ракета полк взрыв обстрел атака удар город село мост".split()
+
+
+def _on_loop_thread() -> bool:
+    """Is the caller running on a thread whose asyncio event loop is running (the live loop)?"""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@pytest.fixture
+def match_threads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """(what, on the loop?) for every Matcher.match / why_not call while the test runs."""
+    seen: list[tuple[str, bool]] = []
+    match, why_not = Matcher.match, Matcher.why_not
+
+    def spy_match(self: Matcher, *a: Any, **kw: Any) -> Any:
+        seen.append(("match", _on_loop_thread()))
+        return match(self, *a, **kw)
+
+    def spy_why_not(self: Matcher, *a: Any, **kw: Any) -> Any:
+        seen.append(("why_not", _on_loop_thread()))
+        return why_not(self, *a, **kw)
+
+    monkeypatch.setattr(Matcher, "match", spy_match)
+    monkeypatch.setattr(Matcher, "why_not", spy_why_not)
+    return seen
+
+
+def test_chat_test_matches_off_the_event_loop(fake: FakeTelegram, tmp_path: Path,
+                                              match_threads: list[tuple[str, bool]]) -> None:
+    """/test TEXT runs Matcher.match and why_not on the event loop itself (cmd_test calls them
+    directly, unlike /add_rule's back-test, which goes through _off_loop): a costly rule (a NEAR
+    chain: seconds per post) and a 4,096-character /test text hold every post, alert and command
+    meanwhile. It should match in a worker thread as the back-test does."""
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            match_threads.clear()
+            r = await ask(fake, "/test " + " ".join([PLAIN] * 60))  # matched by none: why_not runs too
+            assert "No rule matches" in r.text
+    run(go())
+    assert match_threads, "the /test never reached the matcher"
+    on_loop = [what for what, loop in match_threads if loop]
+    assert not on_loop, f"/test ran {on_loop} on the event loop: a slow rule stalls the live service"
+
+
+def test_a_channel_post_is_matched_off_the_event_loop(fake: FakeTelegram, tmp_path: Path,
+                                                      match_threads: list[tuple[str, bool]]) -> None:
+    """A channel's post goes through Pipeline.process synchronously inside LiveIngest._process
+    (bot/live/ingest.py): its matching runs on the event loop, so one post that is costly for one
+    rule (a 32-term NEAR chain: ~24 s) freezes the chat, the sender and the other channels' posts
+    for that long. Matching should run in the loop's executor."""
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            match_threads.clear()
+            fake.publish(SHOT, "В Краснодаре задержали троих дезертиров, сбежавших из воинской части")
+            await eventually(lambda: alerts(fake))
+    run(go())
+    assert any(what == "match" for what, _ in match_threads), "the post never reached the matcher"
+    on_loop = [what for what, loop in match_threads if loop]
+    assert not on_loop, f"the live post was matched on the event loop ({len(on_loop)} calls)"
+
+
+def _chain(n: int) -> str:
+    return " NEAR/3 ".join(WORDS[i % len(WORDS)] for i in range(n))
+
+
+@pytest.fixture
+def near_output(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The occurrences every NEAR evaluation yields, summed (index 0): the matcher's work."""
+    total = [0]
+    near = matcher_module._near
+
+    def counted(*a: Any) -> Any:
+        out = near(*a)
+        total[0] += len(out or ())
+        return out
+
+    monkeypatch.setattr(matcher_module, "_near", counted)
+    return total
+
+
+def test_a_near_chain_costs_work_in_proportion_to_its_length(near_output: list[int]) -> None:
+    """`a NEAR/3 b NEAR/3 c …` (left-nested: ((a NEAR b) NEAR c) …) on one post where the words
+    repeat: each NEAR pairs every occurrence with its farthest partners but never folds pairs
+    that span the same words, so the occurrences double with each term (40 per word, 400 words:
+    7 terms 285, 14 terms 8,108, 20 terms ~200,000; a 32-term rule takes 24 s a post). Doubling the
+    rule's length should about double the work, not multiply it by hundreds."""
+    text = " ".join(WORDS * 40)
+    costs = {}
+    for n in (7, 14):
+        near_output[0] = 0
+        found = Matcher([Rule.from_query("chain", _chain(n))]).match(text)
+        assert found, "the chain occurs in the post"
+        costs[n] = near_output[0]
+    assert costs[14] <= 4 * costs[7], f"occurrences: {costs} (7 terms against 14)"
+
+
+def test_a_near_chain_on_one_telegram_post_holds_bounded_memory() -> None:
+    """The same fault in memory: every occurrence carries all its hits, so a 15-term chain on a
+    4,096-character post of 650 words peaks at 6.9 MiB (8 terms: 0.4; 16: 12.6; 18: 52 MiB)."""
+    text = " ".join(WORDS * 70)[:4096]
+    m = Matcher([Rule.from_query("chain", _chain(15))])
+    tracemalloc.start()
+    try:
+        found = m.match(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found
+    assert peak < 2 << 20, f"{peak / 2**20:.0f} MiB to match one 4,096-character post"
+
+
+def test_one_enormous_post_does_not_store_a_hit_per_word(tmp_path: Path) -> None:
+    """A JSON Lines line is read whole whatever its length (no limit, unlike Telegram's 4,096
+    characters), and every matched word is kept as a hit: one 47 MB line of «дезертир сбежал»
+    took `replay` 89 s and 2.4 GB and stored a 90 MB `matches.hits` cell for that one post (export
+    and alerts read it back). A post's stored hits should stay bounded (a Telegram-sized post
+    holds at most ~2,000 words)."""
+    text = "дезертир сбежал " * 15_000  # 240,000 characters
+    store = Store(tmp_path / "t.db")
+    try:
+        pipeline = Pipeline(store, Matcher([Rule.from_query("desertion", "дезертир")]), alert_state="muted", workers=0)
+        post = post_from_dict({"channel_id": 5, "message_id": 1, "date": "2024-11-20T09:00:00Z", "text": text})
+        list(pipeline.process([post]))
+    finally:
+        store.close()
+    db = sqlite3.connect(tmp_path / "t.db")
+    try:
+        (size,) = db.execute("SELECT length(hits) FROM matches WHERE message_id = 1").fetchone()
+    finally:
+        db.close()
+    assert size < 256 << 10, f"one post's stored hits: {size:,} bytes"
