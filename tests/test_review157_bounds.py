@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
