@@ -55,8 +55,10 @@ class JsonlSink:
 
     An alert's line: `alert_id`, `rule`, `severity`, `channel_id`, `channel` (title), `username`,
     `message_id`, `link`, `date` (ISO 8601 UTC), `terms`, `hits` (`term`, `form`, `start`, `end`,
-    `score`, `kind`; offsets into `text`), `story_id`, `story_size`, `text`, and `deleted_at`: when
-    tgwatch learnt that the channel deleted the post (ISO 8601 UTC), null while it stands.
+    `score`, `kind`; offsets into `text`, the post as it is now: a word an edit took out since is
+    not among them, as the terminal and the chat bold only what is there), `story_id`, `story_size`,
+    `text`, and `deleted_at`: when tgwatch learnt that the channel deleted the post (ISO 8601 UTC),
+    null while it stands.
 
     An update line (`"update": true`) follows when an alerted story changes: it grew, or one of its
     posts was deleted by its channel (or shown again after all). It gives the story as it is now:
@@ -119,7 +121,8 @@ class JsonlSink:
             "alert_id": alert.id, "rule": alert.rule, "severity": alert.severity, "channel_id": alert.channel_id,
             "channel": alert.channel_title, "username": alert.username, "message_id": alert.message_id,
             "link": alert.link, "date": alert.date, "terms": alert.terms,
-            "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]} for h in alert.hits],
+            "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]}
+                     for h in alert.live_hits],
             "story_id": alert.story_id, "story_size": alert.story_size, "text": alert.text,
             "deleted_at": alert.deleted_at,
         }
