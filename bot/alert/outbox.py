@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
-from ..store.read import shown_link
+from ..store.read import StoredPost, shown_link, stored_post
 from ..store.claims import claim, free_abandoned, release, settle
 
-__all__ = ["Alert", "AlertSink", "DELETED_MARK", "deleted_line", "deliver_queued", "load_alert", "matched_words", "short_time",
-           "snippet", "story_line", "unshown"]
+if TYPE_CHECKING:
+    from ..match.matcher import Matcher
+
+__all__ = ["Alert", "AlertSink", "DELETED_MARK", "NO_MATCH", "deleted_line", "deliver_queued", "load_alert", "matched_words",
+           "matching_post", "no_longer_matches", "short_time", "snippet", "story_line", "unshown"]
 
 DELETED_MARK = "🗑 deleted by the channel"
 DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
+NO_MATCH = "post no longer matches its rule"  # why a queued alert was muted, not shown
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,12 +169,39 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
     return line
 
 
+def no_longer_matches(store: Store, rule: str, key: tuple[int, int], matcher: Matcher) -> bool:
+    """True when `matcher` (the rules in use) no longer matches the stored post `key` with `rule`: the
+    post (or the rule) was edited after the alert was queued, so its text and hits are not what matched.
+    False while it matches, and when the post is no longer stored."""
+    post = stored_post(store, *key)
+    return post is not None and not any(m.rule == rule for m in matcher.match(post))
+
+
+def matching_post(store: Store, rule: str, story_id: int, key: tuple[int, int], matcher: Matcher) -> StoredPost | None:
+    """The post of story `story_id` an alert of `rule` aimed at `key` is to quote now: that one while
+    `matcher` matches it with `rule`, else the story's oldest other post it matches that its channel
+    has not deleted (an edit took the words out of one report of the event, not out of the others);
+    None when no post of the story matches any more. `key` itself when it is no longer stored."""
+    post = stored_post(store, *key)
+    if post is None or any(m.rule == rule for m in matcher.match(post)):
+        return post
+    for row in store.story_posts(story_id):
+        other = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
+        if other != key and not row["deleted_at"] and not no_longer_matches(store, rule, other, matcher):
+            return stored_post(store, *other)
+    return None
+
+
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None,
-                   rules: Container[str] | None = None) -> int:
+                   rules: Container[str] | None = None, *, matcher: Matcher | None = None,
+                   dropped: Counter[str] | None = None) -> int:
     """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
     marking each sent; returns how many were sent. With `rules`, only those of the rules named: one
-    of a rule switched off since an earlier run queued it stays queued (`unshown`). Each is claimed
-    before it is shown (`claim`): a second replay into the store at the same time shows the others,
+    of a rule switched off since an earlier run queued it stays queued (`unshown`). With `matcher`, a
+    new alert whose post it no longer matches (the post or the rule edited since) quotes another post
+    of its story that it matches (`matching_post`); with none, it is recorded muted (`NO_MATCH`), not
+    shown, as the live sender does (`bot.live.retired`), and counted by rule in `dropped`. Each is
+    claimed before it is shown (`claim`): a second replay into the store at the same time shows the others,
     never the same. An alert the live service takes over before the claim is the chat's only; one it
     takes over while shown stays queued for it (shown here too, never lost). An alert shown by a run
     stopped before its mark is sent again by the next (a JSON Lines file does not get its line twice:
@@ -181,18 +216,39 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
         if tag is None:  # another replay showed it meanwhile, or the live service took it over
             continue
         try:
-            alert = load_alert(store, alert_id, titles, update=state == "update_queued")
+            news = state != "queued" or matcher is None or _aim(store, row, tag, matcher)
+            alert = load_alert(store, alert_id, titles, update=state == "update_queued") if news else None
             if alert is not None:
                 sink.send(alert)
         except BaseException:  # Ctrl-C, a full disk: queued as it was, for the next run
             release(store, alert_id, tag)
             raise
+        if not news:
+            settle(store, alert_id, tag, "muted", error=NO_MATCH)
+            if dropped is not None:
+                dropped[str(row["rule"])] += 1
+            continue
         if alert is None:
             settle(store, alert_id, tag, "failed", error="post no longer stored")
             continue
         settle(store, alert_id, tag, "sent", sent_at=utcnow())
         sent += 1
     return sent
+
+
+def _aim(store: Store, row: dict[str, object], tag: str, matcher: Matcher) -> bool:
+    """Aim the queued alert `row`, claimed by `tag`, at the post of its story it is to quote now
+    (`matching_post`); False when there is none, so it is no news."""
+    key = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
+    post = matching_post(store, str(row["rule"]), int(row["story_id"]), key, matcher)  # type: ignore[call-overload]
+    if post is None:
+        return False
+    if (post.channel_id, post.message_id) != key:  # (kept claimed: the owner stays this process's tag)
+        store.db.execute("UPDATE alerts SET channel_id = ?, message_id = ?, updated_at = ? WHERE id = ? AND owner = ?",
+                         [post.channel_id, post.message_id, utcnow(), row["id"], tag])
+        log.info("alert %s (%s, story %s): post %d of channel %d no longer matches; it quotes post %d of channel %d",
+                 row["id"], row["rule"], row["story_id"], key[1], key[0], post.message_id, post.channel_id)
+    return True
 
 
 def unshown(store: Store, rules: Container[str]) -> dict[str, int]:

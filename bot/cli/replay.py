@@ -95,11 +95,12 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     skips: list[Skip] = []
 
     shown = 0  # alerts and updates handed to the sink, those of earlier runs included
+    dropped: Counter[str] = Counter()  # alerts not shown, by rule: their posts no longer match (edited since)
 
     def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
         nonlocal shown
         if alerts != "none":
-            shown += deliver_queued(store, sink, titles, in_use)
+            shown += deliver_queued(store, sink, titles, in_use, matcher=matcher, dropped=dropped)
 
     n_files = len(found)
     console = err()
@@ -134,7 +135,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
             if isinstance(sink, JsonlSink):
                 sink.close()
             store.close()
-    _summary(pipeline, skips, n_files, db_path, shown, again, left)
+    _summary(pipeline, skips, n_files, db_path, shown, again, left, dropped)
     for line in scope:  # a scope entry no stored channel is known by watches nothing, silently
         err().print(f"warning: {line}", style="yellow", markup=False, highlight=False)
     if interrupted:
@@ -162,7 +163,7 @@ def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, gro
 
 
 def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0,
-             again: Rematch | None = None, left: dict[str, int] | None = None) -> None:
+             again: Rematch | None = None, left: dict[str, int] | None = None, dropped: Counter[str] | None = None) -> None:
     s = pipeline.summary
     c = out()
     notes = [k for k in skips if isinstance(k, Note)]  # posts kept, a bad field left out: not skipped
@@ -206,6 +207,10 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
         table.add_row("alert updates", str(s.updates))
     if shown > alerts + s.updates:  # queued by a run that stopped before it could show them
         table.add_row("from earlier runs", f"{shown - alerts - s.updates} (queued, not shown until now)")
+    if dropped:  # an edit later in the input (or a rule's) took the matched words out: its text is not what matched
+        table.add_row("no longer matching", f"{counted(sum(dropped.values()), 'alert')} not shown "
+                      f"({', '.join(sorted(dropped))}): its rule no longer matches its post as stored now; muted, "
+                      "as `tgwatch run` does")
     if left:  # queued by an earlier run for a rule switched off since, or not in this run's --rules
         n = sum(left.values())
         table.add_row("not shown", f"{counted(n, 'queued alert')} of {'a rule' if len(left) == 1 else 'rules'} not in use "

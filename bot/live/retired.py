@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from ..alert.outbox import NO_MATCH, no_longer_matches
 from ..match.matcher import Matcher
 from ..store.alerts import set_severity
 from ..store.db import Store
-from ..store.read import stored_post
 
 __all__ = ["NO_MATCH", "RULE_OFF", "retire", "severity"]
 
 log = logging.getLogger(__name__)
 
 RULE_OFF = "rule switched off"
-NO_MATCH = "post no longer matches its rule"
 
 
 def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) -> bool:
@@ -41,11 +40,10 @@ def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) 
         return True
     if not in_use:
         why = RULE_OFF
-    else:
-        post = stored_post(store, *key)
-        if post is None or any(m.rule == rule for m in matcher.match(post)):
-            return False
+    elif no_longer_matches(store, rule, key, matcher):
         why = NO_MATCH
+    else:
+        return False
     if store.mute_alert(int(row["id"]), key, now=now, reason=why):  # type: ignore[call-overload]
         log.info("alert %s (%s, story %s) not sent: %s", row["id"], rule, row["story_id"], why)
     return True
