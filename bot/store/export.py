@@ -227,6 +227,10 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: C
             ws.write_string(0, i, name, bold)
         return ws
 
+    def filtered(ws: Any, last: int) -> None:  # every sheet of posts gets its filter buttons
+        if last:
+            ws.autofilter(0, 0, last, len(EXPORT_FIELDS) - 1)
+
     sheets = 1
     ws = new_sheet(sheets)
     r = urls = n = 0
@@ -234,6 +238,7 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: C
         for row in rows:
             r += 1
             if r >= _XLSX_MAX_ROWS:
+                filtered(ws, r - 1)
                 sheets += 1
                 ws, r, urls = new_sheet(sheets), 1, 0
             for i, name in enumerate(EXPORT_FIELDS):
@@ -253,8 +258,7 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: C
                         cut[name] += 1
                     ws.write_string(r, i, text, top)  # never a formula, whatever the post says
             n += 1
-        if r:
-            ws.autofilter(0, 0, r, len(EXPORT_FIELDS) - 1)
+        filtered(ws, r)
     finally:
         _close_workbook(wb)
     return n
