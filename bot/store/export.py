@@ -23,9 +23,8 @@ __all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "scrat
 FORMATS = ("csv", "jsonl", "xlsx")
 LIST_SEPARATOR = "; "
 
-# Excel limits: rows per sheet, characters per cell, hyperlinks per sheet.
+# Excel limits: rows per sheet, characters per cell.
 _XLSX_MAX_ROWS = 1_048_576
-_XLSX_MAX_URLS = 65_530
 XLSX_MAX_CHARS = 32_767  # per cell, in UTF-16 units (an emoji counts two), as Excel and xlsxwriter count
 _XLSX_EXACT = 10**15  # Excel keeps 15 digits of a number: a larger id is written as text, whole
 _XLSX_WIDTHS = {
@@ -205,6 +204,24 @@ def _scratch_beside(path: Path) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# A link cell is a =HYPERLINK("url") formula, not a worksheet hyperlink: xlsxwriter keeps every
+# hyperlink in memory until the workbook closes (about 650 B each, 30 MB for the corpus, and Excel
+# takes 65,530 a sheet), while a formula cell is streamed with its row. Excel and LibreOffice click
+# it alike; its cached value, the URL, is what pandas and openpyxl (data_only) read. A formula's
+# text holds 255 characters, and only a web link is made clickable: the rest stay text.
+_XLSX_MAX_FORMULA_TEXT = 255
+_WEB = ("https://", "http://")
+
+
+def hyperlink_formula(url: str) -> str | None:
+    """`url` as an Excel =HYPERLINK formula (its quotes doubled, so no URL can end the text and
+    add to the formula), or None when it cannot be one: not http(s), or too long for a formula."""
+    if not url.lower().startswith(_WEB) or _utf16_len(url) > _XLSX_MAX_FORMULA_TEXT:
+        return None
+    quoted = url.replace('"', '""')
+    return f'=HYPERLINK("{quoted}")'
+
+
 def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: Counter[str] | None) -> int:
     import xlsxwriter
 
@@ -233,14 +250,14 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: C
 
     sheets = 1
     ws = new_sheet(sheets)
-    r = urls = n = 0
+    r = n = 0
     try:
         for row in rows:
             r += 1
             if r >= _XLSX_MAX_ROWS:
                 filtered(ws, r - 1)
                 sheets += 1
-                ws, r, urls = new_sheet(sheets), 1, 0
+                ws, r = new_sheet(sheets), 1
             for i, name in enumerate(EXPORT_FIELDS):
                 value = _cell(row[name])
                 if i in date_cols and value:
@@ -250,8 +267,8 @@ def _write_xlsx(rows: Iterable[dict[str, Any]], out: _Once, scratch: str, cut: C
                         continue
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < _XLSX_EXACT:
                     ws.write_number(r, i, value, top)
-                elif i in link_cols and value and urls < _XLSX_MAX_URLS and ws.write_url(r, i, value, link, value) >= 0:
-                    urls += 1
+                elif i in link_cols and value and (formula := hyperlink_formula(value)):
+                    ws.write_formula(r, i, formula, link, value)
                 elif value != "":
                     text, lost = fit_cell(str(value))
                     if lost and cut is not None:
