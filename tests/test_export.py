@@ -366,10 +366,34 @@ def test_export_never_writes_over_the_database_or_another_one(sample: Sample, tm
     assert sample.db.read_bytes() == before and other.read_bytes() == before
 
 
-@pytest.mark.parametrize("name, says", [("", "-o: empty file name"), ("posts.json", "not .json")])
+@pytest.mark.parametrize("name, says", [("", "-o: empty file name"), ("posts.json", "not .json"),
+                                        ("posts.parquet", "not .parquet"), ("posts.xlsx.zip", "not .zip"),
+                                        ("posts.tar.gz", "not .tar.gz"), ("posts.json.gz", "not .json.gz"),
+                                        ("posts.xlsx.gz", "xlsx workbook is compressed already")])
 def test_an_output_name_export_cannot_honour_is_a_clean_error(sample: Sample, tmp_path: Path, name: str,
                                                               says: str) -> None:
-    assert_clean_error(run("export", "--db", sample.db, "-o", str(tmp_path / name) if name else ""), says)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = run("export", "--db", sample.db, "-o", str(folder / name) if name else "")
+    assert_clean_error(r, says)
+    if name:  # and says what it writes
+        assert r.stderr.startswith(f"error: -o {folder / name}: ") and ".csv.gz, .jsonl.gz" in r.stderr
+        assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, fmt", [("posts.csv.gz", []), ("posts.gz", ["--format", "jsonl"]),
+                                       ("posts.NDJSON.GZ", [])])
+def test_a_gz_output_is_the_plain_export_gzipped(sample: Sample, tmp_path: Path, name: str, fmt: list[str]) -> None:
+    import gzip
+
+    plain = tmp_path / ("plain.csv" if name == "posts.csv.gz" else "plain.jsonl")
+    assert run("export", "--db", sample.db, "--all-posts", "-o", plain).exit_code == 0
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = run("export", "--db", sample.db, "--all-posts", *fmt, "-o", folder / name)
+    assert r.exit_code == 0, r.output
+    assert gzip.decompress((folder / name).read_bytes()) == plain.read_bytes()
+    assert [p.name for p in folder.iterdir()] == [name]  # written beside it, renamed: no .part left
 
 
 def test_ndjson_output_is_json_lines(sample: Sample, tmp_path: Path) -> None:

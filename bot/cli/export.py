@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
 import os
 from collections import Counter
@@ -70,16 +72,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         output = None
     if output is not None:
         _check_output(output, db_path)
-    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-    suffix = _SUFFIXES.get(suffix, suffix)
-    if fmt is not None and suffix in FORMATS and suffix != fmt:
-        fail(f"-o {output}: the file name says {suffix}, --format says {fmt}; "
-             "drop --format (the file name decides) or make them agree")
-    if fmt is None:
-        if suffix in _NOT_WRITTEN:
-            fail(f"-o {output}: export writes csv, jsonl (JSON Lines) or xlsx, not .{suffix}: "
-                 "rename the file or give --format")
-        fmt = suffix if suffix in FORMATS else "csv"
+    fmt, gz = _output_format(output, fmt)
     if fmt == "xlsx" and not output:
         fail("--format xlsx needs -o FILE.xlsx (a workbook cannot go to the terminal)")
     check_csv_options(fmt, bom, escape)
@@ -93,7 +86,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
                                 search=typed_query(search) if search else None, all_posts=all_posts, repaired=note)
         cut: Counter[str] = Counter()  # cells too long for Excel, by column
         try:
-            n = _write(rows, fmt, output, bom, cut, escape=escape)
+            n = _write(rows, fmt, output, bom, cut, escape=escape, gz=gz)
         except SearchError as e:
             fail(f"--search: {e}")
         except BrokenPipeError:  # `tgwatch export | head`: the reader has had enough
@@ -112,8 +105,36 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
 
 
 _SUFFIXES = {"ndjson": "jsonl"}  # other names of a format
-_NOT_WRITTEN = {"json", "xls", "tsv", "db", "sqlite", "sqlite3"}  # formats a user may expect but export has not
+# formats a user may expect but export has not (--format writes one under such a name anyway)
+_NOT_WRITTEN = {"json", "xls", "tsv", "db", "sqlite", "sqlite3", "parquet", "feather", "arrow", "ods", "xml"}
+# compressions and archives but gzip: no --format makes a plain file under such a name honest
+_PACKED = {"zip", "bz2", "xz", "zst", "lz4", "br", "7z", "tar", "tgz", "rar"}
+_WRITES = "export writes csv, jsonl (JSON Lines) or xlsx, and csv or jsonl gzipped (.csv.gz, .jsonl.gz)"
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _output_format(output: str | None, fmt: str | None) -> tuple[str, bool]:
+    """The format to write and whether gzipped, from -o's name and --format (csv by default): a
+    name ending in .gz is gzipped in the format its inner suffix names (posts.jsonl.gz). Exits
+    with one line when they disagree, or the name says a format or compression export has not."""
+    name = Path(output or "")
+    last = name.suffix.lower().lstrip(".")
+    gz = last == "gz"
+    suffix = name.with_suffix("").suffix.lower().lstrip(".") if gz else last
+    if last in _PACKED or (gz and suffix in _PACKED):  # posts.zip, posts.tar.gz
+        fail(f"-o {output}: {_WRITES}, not .{suffix + '.gz' if gz else last}: rename the file")
+    suffix = _SUFFIXES.get(suffix, suffix)
+    if fmt is not None and suffix in FORMATS and suffix != fmt:
+        fail(f"-o {output}: the file name says {suffix}, --format says {fmt}; "
+             "drop --format (the file name decides) or make them agree")
+    if fmt is None:
+        if suffix in _NOT_WRITTEN:
+            fail(f"-o {output}: {_WRITES}, not .{suffix}{'.gz' * gz}: rename the file or give --format")
+        fmt = suffix if suffix in FORMATS else "csv"
+    if gz and fmt == "xlsx":
+        fail(f"-o {output}: an xlsx workbook is compressed already, so not gzipped: name it .xlsx "
+             "(.gz is for csv and jsonl: .csv.gz, .jsonl.gz)")
+    return fmt, gz
 
 
 def _check_output(output: str, db_path: str) -> None:
@@ -143,20 +164,21 @@ def _check_output(output: str, db_path: str) -> None:
 
 
 def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bool,
-           cut: Counter[str] | None = None, *, escape: bool = True) -> int:
+           cut: Counter[str] | None = None, *, escape: bool = True, gz: bool = False) -> int:
     """Write to `output` through a temporary file renamed at the end (no half-written file on
     error), or to stdout as UTF-8 whatever the locale; xlsx cells cut are counted in `cut`;
-    `escape`: CSV cells that start like a formula, or with ', get a leading ' (see `write_csv`)."""
+    `escape`: CSV cells that start like a formula, or with ', get a leading ' (see `write_csv`);
+    `gz`: the file gzipped."""
     rows = _first_checked(rows)
     if output is None:
         return write_stdout(rows, fmt, bom=bom, escape=escape, fields=EXPORT_FIELDS)
     target = Path(output)
     if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
-        return _write_file(rows, fmt, target, bom, cut, escape=escape)
+        return _write_file(rows, fmt, target, bom, cut, escape=escape, gz=gz)
     target = target.resolve()  # through a link: the file it names is replaced, the link kept
     tmp = target.with_name(f".{target.name}.part")
     try:
-        n = _write_file(rows, fmt, tmp, bom, cut, escape=escape)
+        n = _write_file(rows, fmt, tmp, bom, cut, escape=escape, gz=gz)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -165,11 +187,18 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
 
 
 def _write_file(rows: Iterator[dict[str, Any]], fmt: str, path: Path, bom: bool,
-                cut: Counter[str] | None = None, *, escape: bool = True) -> int:
-    """Write the rows to `path` in `fmt`; returns how many (xlsx cells cut counted in `cut`)."""
+                cut: Counter[str] | None = None, *, escape: bool = True, gz: bool = False) -> int:
+    """Write the rows to `path` in `fmt`, gzipped if `gz`; returns how many (xlsx cells cut
+    counted in `cut`)."""
     if fmt == "xlsx":
         return write_xlsx(rows, path, cut)
-    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+    encoding = "utf-8-sig" if bom else "utf-8"
+    if not gz:
+        with path.open("w", encoding=encoding, newline="") as f:
+            return write_text(rows, fmt, f, escape=escape, fields=EXPORT_FIELDS)
+    # gzip's own level (9 takes twice as long for 3% less); no file name in the header: the one at hand is the .part
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw) as packed, \
+            io.TextIOWrapper(packed, encoding=encoding, newline="") as f:
         return write_text(rows, fmt, f, escape=escape, fields=EXPORT_FIELDS)
 
 
