@@ -497,3 +497,41 @@ def test_every_cell_of_the_default_csv_reads_back_as_stored(sample: Sample, tmp_
     assert [{k: unescaped(v) for k, v in row.items()} for row in escaped] == exact
     texts = {row["message_id"]: row["text"] for row in escaped}
     assert (texts["71"], texts["72"], texts["73"]) == ("'-5° в Москве", "''-5° в Москве", "'''цитата'")
+
+
+def test_an_export_over_a_private_file_is_never_readable_by_others_meanwhile(
+        sample: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new file, written beside the old one (chmod 600) before it replaces it, is as private
+    while the rows go in, not readable by all until the rename."""
+    import os
+    import stat
+
+    import bot.cli.export as cli_export
+
+    out = tmp_path / "private.jsonl"
+    out.write_text("old export")
+    out.chmod(0o600)
+    seen: list[int] = []
+
+    def watched(rows, fmt, f, **kw):  # type: ignore[no-untyped-def]
+        seen.append(stat.S_IMODE(os.stat(tmp_path / ".private.jsonl.part").st_mode))
+        return write_text(rows, fmt, f, **kw)
+
+    write_text = cli_export.write_text
+    monkeypatch.setattr(cli_export, "write_text", watched)
+    assert run("export", "--db", sample.db, "-o", out).exit_code == 0
+    assert seen == [0o600] and stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_an_export_over_a_hard_linked_file_says_the_other_name_keeps_the_old_one(sample: Sample,
+                                                                                  tmp_path: Path) -> None:
+    """Replacing the file whole (so a failed export leaves the old one) gives its name a new file:
+    a hard link elsewhere still holds the old export, and a note says so."""
+    out, other = tmp_path / "posts.csv", tmp_path / "shared.csv"
+    out.write_text("old export")
+    other.hardlink_to(out)
+    r = run("export", "--db", sample.db, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert out.read_text(encoding="utf-8").startswith("channel_id,") and other.read_text() == "old export"
+    assert f"note: -o {out}: its 1 other hard link still holds the previous export" in r.stderr
+    assert "hard link" not in run("export", "--db", sample.db, "-o", out).stderr  # a file of its own now

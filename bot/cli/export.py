@@ -6,6 +6,7 @@ import gzip
 import io
 import logging
 import os
+import stat
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -177,12 +178,22 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
         return _write_file(rows, fmt, target, bom, cut, escape=escape, gz=gz)
     target = target.resolve()  # through a link: the file it names is replaced, the link kept
     tmp = target.with_name(f".{target.name}.part")
+    old = target.stat() if target.exists() else None
     try:
+        if old is not None:  # a file written anew keeps its mode (chmod 600 stays private), and is private meanwhile
+            tmp.touch()
+            tmp.chmod(0o600)
         n = _write_file(rows, fmt, tmp, bom, cut, escape=escape, gz=gz)
+        if old is not None:
+            tmp.chmod(stat.S_IMODE(old.st_mode))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if old is not None and old.st_nlink > 1:  # replaced whole, so that a failed export leaves the old one
+        others = old.st_nlink - 1
+        note(f"-o {output}: its {counted(others, 'other hard link')} still {'holds' if others == 1 else 'hold'} "
+             "the previous export (the new one replaced this name only)")
     return n
 
 
