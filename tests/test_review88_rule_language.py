@@ -4,6 +4,7 @@ lower case, «№155», and terms shown as the rule writes them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,29 @@ def test_other_tools_habits_are_errors_that_say_what_to_write(query: str, at: st
     e = error(query)
     assert says in e.message, e.message
     assert query[e.pos:].startswith(at), (e.pos, query[e.pos:])
+
+
+_MARK = st.sampled_from(["*", "~", "~0"]) | st.integers(1, 300).map(lambda n: f"~{n}")
+
+
+@given(st.lists(st.text("абвгдеёжзиклмнопр", min_size=1, max_size=8), min_size=1, max_size=4), _MARK)
+@settings(max_examples=200, deadline=None)
+def test_a_phrase_with_a_mark_after_it_is_told_a_query_that_asks_what_was_written(words: list[str], mark: str) -> None:
+    """`"a b"~n` is told `a NEAR/n b` (NEAR/100 past NEAR's widest); `~0` (no typos, or Lucene's exact
+    phrase) and `*` (word starts) were told NEAR/2, a distance nobody wrote and other posts than asked:
+    they are told the mark on the words inside the quotes. What it says to write parses."""
+    message = error(f'"{" ".join(words)}"{mark}').message
+    assert "cannot follow a phrase" in message, message
+    if mark in ("*", "~0"):
+        assert "NEAR" not in message, message
+        advice = re.findall(r'"[^"]+"', message)[-1]
+        assert all(w.endswith(mark) for w in advice.strip('"').split()), message
+        parse(advice)
+    elif mark == "~":
+        assert "NEAR/n" in message and "n from 1 to 100" in message, message
+    else:
+        assert f"NEAR/{min(int(mark[1:]), 100)} " in message, message
+        parse(message.split(" write ")[1].split(";")[0].split(" as in ")[-1])  # (a pair's own words, else an example)
 
 
 @pytest.mark.parametrize("query", ['"1,5 тонны"', "1,5", '"раненые, убитые"', '"Москва, Кремль" OR Курск'])

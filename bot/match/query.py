@@ -439,11 +439,7 @@ class _Parser:
         after_quote = prev is not None and prev.kind == "quote" and prev.pos + len(prev.text) == tok.pos
         if after_quote and re.fullmatch(r"~[0-9]*|\*", text):
             assert prev is not None
-            words, n = prev.text[1:-1].split(), text[1:] if text[1:].isdigit() and text[1:] != "0" else "2"
-            near = (f"{words[0]} NEAR/{n} {words[1]}" if len(words) == 2  # (only a pair's own words make the example)
-                    else f"NEAR/{n} between them, as in воинская NEAR/{n} часть")
-            raise QueryError(f"'{text}' cannot follow a phrase: for its words within {n} word{'s' * (n != '1')} of each other write "
-                             f"{near}; a typo allowance or '*' goes on a word inside the quotes", tok.pos)
+            raise QueryError(f"'{text}' cannot follow a phrase: {_after_phrase(prev.text[1:-1].split(), text.lstrip('~'))}", tok.pos)
         if text == "=" and nxt is not None and nxt.kind == "quote" and nxt.pos == tok.pos + 1:
             raise QueryError("'=' cannot stand before a phrase: put it on each word inside the quotes, as in "
                              '"=СОЧ дезертир"', tok.pos)
@@ -463,6 +459,27 @@ class _Parser:
 
 
 # What a word of no letters means elsewhere, and how this language says it.
+def _after_phrase(words: list[str], mark: str) -> str:
+    """What to write for `"a b"` followed by `~n` or `*` (`mark`: the digits, or "*"): what that
+    asks for, said in this language with the phrase's own words (else with an example's)."""
+    if mark in ("*", "0"):  # a word's start, or no typos: marked on the words inside the quotes
+        end = "*" if mark == "*" else "~0"
+        if not words or not all(w.isalpha() and (mark != "*" or len(w) >= MIN_PREFIX) for w in words):
+            words = ["воинская", "часть"]
+        marked = " ".join(w + end for w in words)
+        if mark == "*":
+            return f"a '*' goes on each word inside the quotes that may go on, as in \"{marked}\""
+        return (f"a phrase already finds its words next to each other, in order (Lucene's ~0): \"{' '.join(words)}\"; "
+                f"for no typos in them put ~0 on each word inside the quotes: \"{marked}\"")
+    n = min(int(mark), 100) if mark.isdigit() else None  # a bare '~': no distance was written
+    dist = "n" if n is None else str(n)
+    near = (f"{words[0]} NEAR/{dist} {words[1]}" if len(words) == 2  # (only a pair's own words make the example)
+            else f"NEAR/{dist} between them, as in воинская NEAR/{dist} часть")
+    within = ("n words of each other (n from 1 to 100)" if n is None
+              else f"{n} word{'s' * (n != 1)} of each other" + (" (NEAR's widest)" if int(mark) > 100 else ""))
+    return f"for its words within {within} write {near}; a typo allowance or '*' goes on a word inside the quotes"
+
+
 _LOOSE = {
     "|": "write OR", "||": "write OR", "&": "write AND (or a space)", "&&": "write AND (or a space)",
     "~": "a typo allowance follows its word with no space, as in дезертир~1",
