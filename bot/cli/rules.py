@@ -169,6 +169,8 @@ def explain(name: str, rules_path: str) -> None:
     ruleset = load_or_fail(rules_path, show_errors=False)
     if ruleset.get(name) is None:  # perhaps a rule the errors below left out
         _warn(ruleset)
+    else:  # the other rules' errors, as test, replay and backtest print them
+        warn_errors(ruleset, name)
     rule = find_rule(ruleset, name, rules_path)
     warn_shadowed(ruleset, rule)
     matcher = Matcher([_enabled(rule)])
