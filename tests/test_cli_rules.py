@@ -280,6 +280,22 @@ def test_outside_the_repository_the_shipped_rules_are_named_where_they_are(tmp_p
     assert run("test", "Полк отвели в тыл").exit_code == 0  # and they match
 
 
+@pytest.mark.parametrize("args", [["check"], ["test", "Полк отвели в тыл"], ["explain", "regiment"]])
+def test_the_shipped_rules_note_gives_advice_the_command_takes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               args: list[str]) -> None:
+    """The note «using the shipped rules … (--rules DIR for others)» was the same for `rules check`,
+    which takes its folder as an argument: followed, the advice was «no such option '--rules'»."""
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    [note] = [ln for ln in result.stderr.splitlines() if ln.startswith("rules: no ./rules folder here")]
+    advice = re.fullmatch(r".*\((?:tgwatch rules \w+ )?(.+) for others\)", note)
+    assert advice, note
+    followed = run(*args, *[RULES_DIR if a == "DIR" else a for a in advice.group(1).split()])
+    assert followed.exit_code == 0, f"{note}\nfollowed: {followed.output.strip()}"
+    assert "no ./rules folder" not in followed.stderr
+
+
 def test_explain_says_an_ordinal_takes_any_ending(tmp_path: Path) -> None:
     (tmp_path / "r.toml").write_text('[[rule]]\nname = "r"\nquery = "137-й полк"\n', encoding="utf-8")
     result = run("explain", "r", "--rules", str(tmp_path), env={"COLUMNS": "200"})

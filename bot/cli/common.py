@@ -98,13 +98,14 @@ def err() -> Console:
     return _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def resolve_rules(path: str) -> str:
+def resolve_rules(path: str, other: str = "--rules DIR") -> str:
     """`path`, or, when it is the default `rules` and this folder has none, the shipped rules (a
-    note on stderr says so): `tgwatch replay export/` run outside the repository still watches."""
+    note on stderr says so, and how the command is given others: `other`): `tgwatch replay export/`
+    run outside the repository still watches."""
     if path != DEFAULT_RULES or Path(path).exists() or not SHIPPED_RULES.is_dir():
         return path
     err().print(f"rules: no ./{DEFAULT_RULES} folder here; using the shipped rules in {SHIPPED_RULES} "
-                "(--rules DIR for others)", markup=False, highlight=False)
+                f"({other} for others)", markup=False, highlight=False)
     return str(SHIPPED_RULES)
 
 

@@ -104,7 +104,7 @@ def rules() -> None:
 def check(path: str) -> None:
     """Validate every rule file in PATH (a folder or a file) and run each rule's examples. Warnings
     (a file or rule that watches nothing, a word that cannot match as meant) do not fail the check."""
-    ruleset = load_rules(resolve_rules(path))
+    ruleset = load_rules(resolve_rules(path, "tgwatch rules check DIR"))  # a folder argument, no --rules
     errors = list(ruleset.errors)
     if ruleset.rules:
         errors += check_examples(ruleset)
