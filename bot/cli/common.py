@@ -250,8 +250,8 @@ class UntilParam(WhenParam):
     """Like WHEN, but --until names the last month, day, hour, minute or second it includes: a
     bare day (2024-11-20, 20.11.2024) means the end of that day, 2024-11 the end of that month,
     2024-11-20T10:00 the end of that minute, so `--since D --until D` is the whole day D and
-    `--since 10:00 --until 10:00` the whole minute (the period is since <= date < the returned
-    end). Every command's --until reads dates so."""
+    `--since D --until D` with D = 2024-11-20T10:00 the whole minute (the period is since <= date
+    < the returned end). Every command's --until reads dates so."""
 
     def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
         if isinstance(value, datetime):
