@@ -73,8 +73,10 @@ def header(r: Result) -> str:
 
 
 def stories_between(db: Path, since: str, until: str | None = None) -> set[int]:
+    """The stories one of whose posts falls in the period (README: «a story is listed whole when one
+    of its posts falls in it»; not those whose span only runs over it)."""
     with sqlite3.connect(db) as c:
-        return {i for (i,) in c.execute("SELECT id FROM stories WHERE last_date >= ? AND (? IS NULL OR first_date < ?)",
+        return {i for (i,) in c.execute("SELECT DISTINCT story_id FROM posts WHERE date >= ? AND (? IS NULL OR date < ?)",
                                         [since, until, until])}
 
 

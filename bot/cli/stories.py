@@ -134,9 +134,10 @@ class _Names:
 
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
-@click.option("--since", type=WHEN, help=f"Only stories last seen at or after this ({WHEN_FORMS}) "
+@click.option("--since", type=WHEN, help=f"Only stories with a post at or after this ({WHEN_FORMS}) "
               "[default: a day before --until, else before the newest stored post].")
-@click.option("--until", type=UNTIL, help=f"Only stories first seen up to this date ({UNTIL_HELP}).")
+@click.option("--until", type=UNTIL, help=f"Only stories with a post up to this date, and with --since "
+              f"between the two ({UNTIL_HELP}).")
 @click.option("--rule", "rules", multiple=True, metavar="NAME", help="Only stories this rule matched a post of (any case; repeatable).")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only stories this channel reported: {CHANNEL_FORMS}; repeatable.")

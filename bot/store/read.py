@@ -158,6 +158,13 @@ def _story_filters(store: Store, *, since: datetime | None, until: datetime | No
     if until is not None:
         where.append("s.first_date < ?")
         args.append(iso(until))
+    if since is not None and until is not None:
+        # a post in the period, not just a span over it: its first or last post (dates a retention
+        # prune keeps), else a stored post between them; only a story spanning the whole period is
+        # looked up in posts (by idx_posts_story_id)
+        where.append("(s.first_date >= ? OR s.last_date < ? OR EXISTS (SELECT 1 FROM posts sp "
+                     "WHERE sp.story_id = s.id AND sp.date >= ? AND sp.date < ?))")
+        args.extend([iso(since), iso(until), iso(since), iso(until)])
     if rules:
         where.append("s.id IN (SELECT p2.story_id FROM matches m JOIN posts p2 ON p2.channel_id = m.channel_id "
                      f"AND p2.message_id = m.message_id WHERE m.current = 1 AND m.rule IN ({','.join('?' * len(rules))}))")
@@ -179,9 +186,9 @@ def count_stories(store: Store, *, since: datetime | None = None, min_size: int 
 def top_stories(store: Store, *, since: datetime | None = None, min_size: int = 1, limit: int = 20,
                 rules: Iterable[str] = (), channels: Iterable[str | int] = (),
                 until: datetime | None = None) -> list[StoryRow]:
-    """The largest stories seen in the period (last seen at or after `since`, first seen before
-    `until`), biggest first (then the latest); with `rules`, only stories a post of which one of
-    them currently matches; with `channels`, only stories one of them reported. Unknown rules or
+    """The largest stories seen in the period (one of their posts dated at or after `since` and
+    before `until`), biggest first (then the latest); with `rules`, only stories a post of which one
+    of them currently matches; with `channels`, only stories one of them reported. Unknown rules or
     channels give no stories."""
     return list(iter_stories(store, since=since, min_size=min_size, limit=limit, rules=rules, channels=channels,
                              until=until))
