@@ -899,8 +899,10 @@ def _export_label(rules: list[str]) -> str:
 
 
 def _clip_quoted(message: str) -> str:
-    """An error message with every quoted piece of input ('...') shortened to `_ECHO` characters."""
-    return re.sub(r"'([^'\n]{%d,})'" % (_ECHO + 1), lambda m: repr(_clip(m.group(1))), message)
+    """An error message with every quoted piece of input ('...') shortened to `_ECHO` characters. A
+    quote opens after no letter and closes before none: the apostrophe of «a rule's» is no quote (the
+    prose between 'OR' and it was cut as if it were the analyst's input)."""
+    return re.sub(r"(?<![\w'])'([^'\n]{%d,})'(?![\w'])" % (_ECHO + 1), lambda m: repr(_clip(m.group(1))), message)
 
 
 def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> str:
