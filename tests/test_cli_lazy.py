@@ -48,7 +48,7 @@ def test_help_lists_every_command_with_the_short_help_it_has() -> None:
     assert r.exit_code == 0
     listed = [line.split()[0] for line in r.stdout.split("Commands:\n")[1].splitlines() if line.strip()]
     assert listed == sorted(COMMANDS)
-    assert "  rules    Check, test and explain watch rules." in r.stdout
+    assert "  rules    Check, test, explain and back-test watch rules." in r.stdout
     assert "backtest" in run("rules", "--help").stdout
 
 

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "login": (".live", "login", "Log the watching user account in: phone code and 2FA password, or a QR login."),
     "replay": (".replay", "replay",
                "Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files."),
-    "rules": (".rules", "rules", "Check, test and explain watch rules."),
+    "rules": (".rules", "rules", "Check, test, explain and back-test watch rules."),
     "run": (".live", "run", "Watch the configured channels live and send alerts to the analysts' chat."),
     "search": (".search", "search",
                "Find stored posts containing every one of WORDS (as a word start or in any inflection)."),

@@ -1,4 +1,4 @@
-"""`tgwatch rules ...`: check, test and explain watch rules."""
+"""`tgwatch rules ...`: check, test, explain and back-test watch rules."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ BACKTEST = (".backtest", "backtest", "Run rule NAME (or every rule in FILE.toml)
 
 @click.group(cls=LazyGroup, lazy={"backtest": BACKTEST}, package=__package__)
 def rules() -> None:
-    """Check, test and explain watch rules."""
+    """Check, test, explain and back-test watch rules."""
 
 
 @rules.command()
