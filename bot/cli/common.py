@@ -422,7 +422,7 @@ def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> list[str]:
 # the CSV options, as both take them
 BOM = click.option("--bom", is_flag=True, help="Start the CSV with a UTF-8 BOM, so Excel reads Cyrillic right.")
 ESCAPE = click.option("--escape-formulas/--no-escape-formulas", "escape", default=True, show_default=True,
-                      help="CSV: a cell that starts like a formula (= + - @) or with ' gets a leading ' so a spreadsheet "
+                      help="CSV: a cell that starts like a formula (= + - @, a tab or a line break) or with ' gets a leading ' so a spreadsheet "
                            "shows it as text (a program strips exactly one leading ' to read a cell as stored); "
                            "--no-escape-formulas keeps every cell exactly as stored.")
 
