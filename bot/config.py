@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import tomlread
 from .post import link_channel, not_a_channel, t_me_lower
 
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "load_config", "load_secrets", "ENV_API_ID",
@@ -293,7 +294,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
     except OSError as e:
         raise ConfigError(f"{p}: cannot read ({e.strerror or e})") from None
     try:
-        data = tomllib.loads(text)
+        data = tomlread.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         where = f"{m.group(1)}:{m.group(2)}" if m else "1"
@@ -489,7 +490,7 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_
     found: dict[str, Any] = {}
     if config.secrets is not None:
         try:
-            found = tomllib.loads(config.secrets.read_text(encoding="utf-8-sig"))
+            found = tomlread.loads(config.secrets.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise ConfigError(f"{config.secrets}: no such secrets file (named by paths.secrets)") from None
         except tomllib.TOMLDecodeError as e:

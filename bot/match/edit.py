@@ -22,6 +22,7 @@ from typing import Any, Collection, Mapping, Sequence
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
+from .. import tomlread
 from ..store.backtest import Backtest, run_backtest
 from ..store.db import Store
 from .check import check_examples
@@ -462,8 +463,8 @@ def _escape(value: str, keep_newlines: bool = False) -> str:
 def _same_except(before: str, after: str, name: str, values: dict[str, Any]) -> None:
     """Guard: the edited file must read as the original with only these keys of rule `name` set."""
     try:
-        want = tomllib.loads(before) if before.strip() else {}
-        got = tomllib.loads(after)
+        want = tomlread.loads(before) if before.strip() else {}
+        got = tomlread.loads(after)
     except tomllib.TOMLDecodeError as e:
         raise EditError(f"the file would not be valid TOML ({e})") from None
     rules = want.setdefault("rule", [])
@@ -481,7 +482,7 @@ def _rule_of(text: object, name: str) -> dict[str, Any]:
     if not isinstance(text, str) or not text:
         return {}
     try:
-        rules = tomllib.loads(text).get("rule", [])
+        rules = tomlread.loads(text).get("rule", [])
     except tomllib.TOMLDecodeError:
         return {}
     return next((r for r in rules if isinstance(r, dict) and r.get("name") == name), {})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .. import tomlread
 from ..post import bare_id, link_channel, not_a_channel, t_me_lower
 from .broad import function_only
 from .explain import dictionary_name
@@ -276,7 +277,7 @@ def parse_rules_text(text: str, path: str = "<string>") -> RuleSet:
     """Parse one rule file's text; errors are collected, never raised."""
     out = RuleSet()
     try:
-        data = tomllib.loads(text)
+        data = tomlread.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
