@@ -26,7 +26,7 @@ def check_examples(ruleset: RuleSet, matcher: Matcher | None = None,
             text = read_rule_file(Path(rule.path))
             sources[rule.path] = _Locator(text if isinstance(text, str) else "")
         loc = sources[rule.path]
-        index = next((i for i, h in enumerate(loc.headers) if loc.line_col(h)[0] == rule.line), 0)
+        index = loc.header_at(rule.line)
         for key, expect in (("should_match", True), ("should_not_match", False)):
             for i, text in enumerate(getattr(rule, key)):
                 if bool(m.match(text)) != expect:
