@@ -51,9 +51,10 @@ from .query import (
 )
 from .rules import Rule, RuleSet, channel_key, channel_title_key
 
-__all__ = ["FIRST_LETTER_KEPT", "Hit", "Match", "Matcher", "auto_typos", "look_alikes", "ordinal_ending"]
+__all__ = ["FIRST_LETTER_KEPT", "STORED_HITS", "Hit", "Match", "Matcher", "auto_typos", "look_alikes", "ordinal_ending"]
 
 _CACHE_LIMIT = 500_000
+STORED_HITS = 2_048  # a match's hits a store keeps (see Match.stored_hits)
 _ALL_PAIRS = 256  # a NEAR with at most this many pairs of occurrences keeps them all
 
 
@@ -97,6 +98,21 @@ class Match:
     def terms(self) -> list[str]:
         """The distinct query terms that hit, in order of first appearance."""
         return list(dict.fromkeys(h.term for h in self.hits))
+
+    @property
+    def stored_hits(self) -> tuple[Hit, ...]:
+        """The hits a store keeps: the first `STORED_HITS` in text order (every hit of a post
+        Telegram allows: 4,096 characters hold fewer words), then each other term's first hit, so
+        highlighting, the `matched` words and per-term counts stay whole while a runaway text
+        (a 47 MB JSON Lines line) stores kilobytes, not a hit per word."""
+        if len(self.hits) <= STORED_HITS:
+            return self.hits
+        kept = self.hits[:STORED_HITS]
+        later: dict[str, Hit] = {}
+        for h in self.hits[STORED_HITS:]:
+            later.setdefault(h.term, h)
+        seen = {h.term for h in kept}
+        return kept + tuple(h for term, h in later.items() if term not in seen)
 
 
 class _PostLike(Protocol):

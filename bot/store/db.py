@@ -673,7 +673,7 @@ class Store:
             "VALUES (?,?,?,?,?,?,1,?) ON CONFLICT(channel_id, message_id, rule) DO UPDATE SET "
             "terms = excluded.terms, hits = excluded.hits, severity = excluded.severity, current = 1, matched_at = excluded.matched_at",
             [(post.channel_id, post.message_id, m.rule, m.severity, _JSON(m.terms),
-              _JSON([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.hits]), now)
+              _JSON([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.stored_hits]), now)
              for m in matches],
         )
 
