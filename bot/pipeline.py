@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import sqlite3
+import threading
 from collections import Counter, deque
 from contextlib import contextmanager
 from concurrent.futures import Future
@@ -18,9 +19,9 @@ from .post import Post, content_hash
 from .rematch import RuleVersion, advance_coverage, last_rowid, rule_versions, uncover_edits
 from .store.db import Known, Store, iso, older_than_stored, utcnow
 from .story import StoryIndex
-from .worker import BULK_GC_THRESHOLD, Work, Worker
+from .worker import BULK_GC_THRESHOLD, Work, Worker, work
 
-__all__ = ["Pipeline", "Processed", "Summary"]
+__all__ = ["Matched", "Pipeline", "Processed", "Summary"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,16 @@ class Processed:
     matches: list[Match] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
     update_ids: list[int] = field(default_factory=list)  # sent alerts of this story queued for an update
+
+
+@dataclass
+class Matched:
+    """A batch matched ahead of `Pipeline.process` (`Pipeline.match`, in a worker thread): the matcher
+    it was matched with (whose rules' coverage the batch advances, though a reload replaced it since)
+    and each post's `Work`, by post object (`id`)."""
+
+    matcher: Matcher
+    work: dict[int, Work] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,6 +122,9 @@ class Pipeline:
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
         self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
+        # one thread matches with the matcher at a time (`match`, the chat's /test): its word cache is
+        # cleared when full, and a clear between another thread's classifying and reading loses its words
+        self.matching = threading.Lock()
 
     AHEAD = 2  # batches handed to the worker before the oldest is stored: evens out uneven batches
     # While the worker has not finished the oldest batch, this process reads and hands over the next
@@ -143,10 +157,23 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def to_match(self, posts: list[Post]) -> list[Post]:
+        """The posts of a batch `match` should match before it is processed (`_todo`), named first as
+        `process` names them. Reads the store: called on its thread."""
+        self._name_all(posts)
+        return self._todo(posts)
+
+    def match(self, posts: list[Post], matcher: Matcher) -> Matched:
+        """Match posts (`to_match`) with `matcher`, for `process(matched=)`: no store, so a worker thread
+        does it while the event loop goes on (a post costly for one rule takes seconds)."""
+        with self.matching:
+            return Matched(matcher, dict(zip(map(id, posts), work(matcher, posts))))
+
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
                 on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True,
                 alert_after: datetime | None = None,
-                in_batch: Callable[[list[Processed]], None] | None = None) -> Iterator[Processed]:
+                in_batch: Callable[[list[Processed]], None] | None = None,
+                matched: Matched | None = None) -> Iterator[Processed]:
         """Process posts in batches; yields each post's outcome after its batch is committed.
         `on_batch` is told of each batch after its commit, `in_batch` inside its transaction (what it
         writes commits with the batch, or not at all).
@@ -154,20 +181,20 @@ class Pipeline:
         `in_order`: the posts are each channel's history read without gaps, so the channel's
         high-water mark may advance to them; live events pass False (a post pushed after a
         silent gap must not hide the gap from the next history poll). `alert_after`: posts dated
-        before it are matched and stored with their alerts muted, never pushed."""
+        before it are matched and stored with their alerts muted, never pushed. `matched`: the posts
+        matched already (`match`), with a matcher that may since have been replaced: the batch is stored
+        as matched with it (a post it lacks, one stored or changed meanwhile, is matched with it here)."""
         it = iter(posts)
         pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]] = deque()  # oldest first
         with _bulk_gc():
             while batch := list(islice(it, batch_size)):
-                for post in batch:  # before the worker matches them: a rule scoped to @channel reads the name
-                    if not (self.since and post.date < self.since):
-                        self._name(post)
-                todo = self._todo(batch) if self.worker is not None else []
+                self._name_all(batch)  # before the worker matches them: a rule scoped to @channel reads the name
+                todo = self._todo(batch) if self.worker is not None and matched is None else []
                 pending.append((batch, todo, self._submit(todo) if todo else None))
                 while self._store_now(pending):
-                    yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch)
+                    yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch, matched)
             while pending:
-                yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch)
+                yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch, matched)
             if self._unindexed:
                 self._sync_search()
 
@@ -186,13 +213,15 @@ class Pipeline:
 
     def _commit_next(self, pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]],
                      on_batch: Callable[[list[Processed]], None] | None, in_order: bool,
-                     alert_after: datetime | None, in_batch: Callable[[list[Processed]], None] | None) -> list[Processed]:
+                     alert_after: datetime | None, in_batch: Callable[[list[Processed]], None] | None,
+                     matched: Matched | None = None) -> list[Processed]:
         batch, todo, future = pending.popleft()
         if future is not None:
             # balance the two processes: when this one has to wait for the worker, it keeps more
             # of the story preparation of the batches to come; when the worker is ahead, less
             self._share = min(0.8, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
-        return self._commit(batch, on_batch, in_order, alert_after, self._done(todo, future) if future else None, in_batch)
+        done = self._done(todo, future) if future else matched.work if matched else None
+        return self._commit(batch, on_batch, in_order, alert_after, done, in_batch, matched.matcher if matched else None)
 
     def _submit(self, todo: list[Post]) -> Future[list[Work]] | None:
         """Hand posts to the worker; None (do them here) when it has stopped."""
@@ -236,9 +265,10 @@ class Pipeline:
     def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                 in_order: bool = True, alert_after: datetime | None = None,
                 done: dict[int, Work] | None = None,
-                in_batch: Callable[[list[Processed]], None] | None = None) -> list[Processed]:
+                in_batch: Callable[[list[Processed]], None] | None = None,
+                matcher: Matcher | None = None) -> list[Processed]:
         try:
-            return self._store_batch(batch, on_batch, in_order, alert_after, done, in_batch)
+            return self._store_batch(batch, on_batch, in_order, alert_after, done, in_batch, matcher or self.matcher)
         except BaseException:
             # the rollback took back the stories this batch started; the index, which names them,
             # starts again from the store (else a retry of these posts joins a story that is not
@@ -246,17 +276,17 @@ class Pipeline:
             self.stories = StoryIndex(self.store, self._window_hours)
             raise
 
-    def _rule_versions(self) -> dict[str, RuleVersion]:
-        """The matcher's rules by name -> `rematch.RuleVersion` (worked out again when the matcher is replaced)."""
-        if self._versions is None or self._versions[0] is not self.matcher:
-            rules, groups = getattr(self.matcher, "rules", ()), getattr(self.matcher, "groups", None)  # (a stand-in may have none)
-            self._versions = (self.matcher, rule_versions(rules, groups))
+    def _rule_versions(self, matcher: Matcher) -> dict[str, RuleVersion]:
+        """A matcher's rules by name -> `rematch.RuleVersion` (worked out again when the matcher is replaced)."""
+        if self._versions is None or self._versions[0] is not matcher:
+            rules, groups = getattr(matcher, "rules", ()), getattr(matcher, "groups", None)  # (a stand-in may have none)
+            self._versions = (matcher, rule_versions(rules, groups))
         return self._versions[1]
 
-    def _rules_in_use(self) -> Collection[str] | None:
-        """The names of the matcher's rules (None: a stand-in without them): an alert of a rule out of
+    def _rules_in_use(self, matcher: Matcher) -> Collection[str] | None:
+        """The names of a matcher's rules (None: a stand-in without them): an alert of a rule out of
         use (switched off, removed) gets no story update."""
-        return self._rule_versions().keys() if hasattr(self.matcher, "rules") else None
+        return self._rule_versions(matcher).keys() if hasattr(matcher, "rules") else None
 
     def _name(self, post: Post) -> None:
         """Give a post that does not name its channel (a JSON Lines line without channel_title or
@@ -272,9 +302,14 @@ class Pipeline:
         post.channel_username = post.channel_username or known[1]
         self._names[post.channel_id] = (post.channel_title, post.channel_username)
 
+    def _name_all(self, batch: list[Post]) -> None:
+        for post in batch:
+            if not (self.since and post.date < self.since):
+                self._name(post)
+
     def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                      in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None,
-                     in_batch: Callable[[list[Processed]], None] | None = None) -> list[Processed]:
+                     in_batch: Callable[[list[Processed]], None] | None, matcher: Matcher) -> list[Processed]:
         out: list[Processed] = []
         now = utcnow()
         with self.store.transaction():
@@ -308,7 +343,7 @@ class Pipeline:
                 status = "new" if prev is None else "edited"
                 work = done.get(id(post)) if done else None
                 story_id = self.stories.assign(post, prev.story_id if prev else None, work.prepared if work else None)
-                matches = work.matches if work else self.matcher.match(post)
+                matches = work.matches if work else matcher.match(post)
                 edited = status == "edited"
                 if edited:  # in order: a post new earlier in this batch is written before its edit
                     flush()
@@ -325,7 +360,7 @@ class Pipeline:
                     if a is not None:
                         alert_ids.append(a)
                 if self.stories.last_joined:  # an earlier story: its alerts, of every rule, say who else reported it
-                    for u in self.store.update_story_alerts(story_id, post, now=now, rules=self._rules_in_use()):
+                    for u in self.store.update_story_alerts(story_id, post, now=now, rules=self._rules_in_use(matcher)):
                         if u not in updated:  # one update per alert and batch, however many posts joined
                             updated.add(u)
                             update_ids.append(u)
@@ -336,8 +371,8 @@ class Pipeline:
             if in_batch is not None:
                 in_batch(out)
             if edits:
-                uncover_edits(self.store, self._rule_versions(), edits)
-            advance_coverage(self.store, self._rule_versions(), before, last_rowid(self.store))
+                uncover_edits(self.store, self._rule_versions(matcher), edits)
+            advance_coverage(self.store, self._rule_versions(matcher), before, last_rowid(self.store))
             self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
             for channel_id, (post, high) in sorted(channels.items(), key=lambda c: c[1][0].date):  # the newer claim of a username wins
                 self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)

@@ -26,7 +26,7 @@ from .post import Post, content_hashes
 from .story.index import Prepared, prepare
 from .text import find_urls, rough_lines, search_reading
 
-__all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers"]
+__all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers", "work"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,16 @@ def _work(items: list[_Item]) -> list[Work]:
     return [_one(_matcher, it) for it in items]
 
 
+def _item(post: Post, prepare: bool) -> _Item:
+    return _Item(post.text, post.channel_username, post.channel_id, post.channel_title, prepare, post.links)
+
+
+def work(matcher: Matcher, posts: Sequence[Post]) -> list[Work]:
+    """What `Worker.submit` gives for `posts`, made by the caller's thread: the live service matches
+    in a worker thread with it, so a post costly to match does not hold its event loop."""
+    return [_one(matcher, _item(p, True)) for p in posts]
+
+
 def _one(m: Matcher, it: _Item) -> Work:
     """One post's `Work`, its text folded and read once for the matcher and the story step (the
     matcher blanks URLs first: a text with one is read again)."""
@@ -127,8 +137,7 @@ class Worker:
         """Match `posts` in the child, and prepare the first `prepare` of them (all by default);
         the future gives one `Work` per post, in order."""
         n = len(posts) if prepare is None else prepare
-        return self._pool.submit(_work, [_Item(p.text, p.channel_username, p.channel_id, p.channel_title, i < n, p.links)
-                                         for i, p in enumerate(posts)])
+        return self._pool.submit(_work, [_item(p, i < n) for i, p in enumerate(posts)])
 
     @property
     def pids(self) -> list[int]:
