@@ -15,7 +15,7 @@ from typing import Any
 
 from telethon import TelegramClient
 
-from ..pipeline import Pipeline, Processed
+from ..pipeline import Matched, Pipeline, Processed
 from ..post import Post
 from ..store.db import Store
 from .dbfaults import Outage
@@ -119,13 +119,28 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         shown: dict[int, list[int]] = {}
         for p in posts:
             shown.setdefault(p.channel_id, []).append(p.message_id)
-        async with self._lock:
+        async with self._lock:  # (held while the batch matches: another never stores in between)
+            matched = await self._match(posts)
             now = self.clock()
             done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
-                posts, in_order=in_order, alert_after=alert_after,
+                posts, in_order=in_order, alert_after=alert_after, matched=matched,
                 in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after)))
             back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
         if back and self.on_deleted is not None:
             await self.on_deleted()
         return done
+
+    async def _match(self, posts: list[Post]) -> Matched:
+        """The posts matched in a worker thread: one costly to match (seconds, for a long NEAR chain)
+        holds no other channel's post, alert, command or Telethon's pings. The store is read and
+        written on the loop only. Matched again when the rules in use changed meanwhile: a post stored
+        after a rule change was confirmed is matched with it (and the new rules' coverage, which
+        `catch_up` counts on, never takes in a post they did not match)."""
+        todo = self.pipeline.to_match(posts)
+        matched = Matched(self.pipeline.matcher)
+        while todo:
+            matched = await asyncio.to_thread(self.pipeline.match, todo, self.pipeline.matcher)
+            if matched.matcher is self.pipeline.matcher:
+                break
+        return matched

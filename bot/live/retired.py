@@ -9,27 +9,38 @@ its rule's severity as it is now (`severity`): raised to high, at once; lowered 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from ..alert.outbox import NO_MATCH, no_longer_matches
-from ..match.matcher import Matcher
+from ..alert.outbox import NO_MATCH
+from ..match.matcher import Match, Matcher
 from ..store.alerts import set_severity
 from ..store.db import Store
+from ..store.read import StoredPost, stored_post
 
-__all__ = ["NO_MATCH", "RULE_OFF", "retire", "severity"]
+__all__ = ["NO_MATCH", "RULE_OFF", "retire", "severity", "to_match"]
 
 log = logging.getLogger(__name__)
 
 RULE_OFF = "rule switched off"
 
 
-def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) -> bool:
+def to_match(store: Store, row: Mapping[str, object], matcher: Matcher) -> StoredPost | None:
+    """The stored post `retire` matches again to decide on the alert `row` (None: no match decides), for
+    the caller to match off the event loop and hand to `retire` (`matches`)."""
+    if row["state"] == "update_queued" or not any(r.name == row["rule"] for r in matcher.rules):
+        return None
+    return stored_post(store, int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
+
+
+def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str,
+           matches: Sequence[Match] | None = None) -> bool:
     """Mark the queued alert `row` muted, saying why, when `matcher` (the rules in use) no longer
     has its rule or no longer matches its post with it (matched again here: the stored matches of a
     rule edited meanwhile may not be caught up yet); one log line. False when it is news still (or
     its post is gone: the sender fails it). A queued story update of a sent alert whose rule is out
     of use is dropped (the alert stays as it was sent, no edit): its next update, once the rule is
-    back, shows the whole story."""
+    back, shows the whole story. `matches`: the post's (`to_match`) with `matcher`, matched by the caller
+    (None: matched here)."""
     rule, key = str(row["rule"]), (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
     in_use = any(r.name == rule for r in matcher.rules)
     if row["state"] == "update_queued":
@@ -40,10 +51,11 @@ def retire(store: Store, row: Mapping[str, object], matcher: Matcher, now: str) 
         return True
     if not in_use:
         why = RULE_OFF
-    elif no_longer_matches(store, rule, key, matcher):
-        why = NO_MATCH
     else:
-        return False
+        post = stored_post(store, *key)
+        if post is None or any(m.rule == rule for m in (matcher.match(post) if matches is None else matches)):
+            return False
+        why = NO_MATCH
     if store.mute_alert(int(row["id"]), key, now=now, reason=why):  # type: ignore[call-overload]
         log.info("alert %s (%s, story %s) not sent: %s", row["id"], rule, row["story_id"], why)
     return True

@@ -21,9 +21,11 @@ import logging
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,19 +37,22 @@ from ..alert.html import bold_spans, render_html, to_parts
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
-from ..match.matcher import Matcher
+from ..match.matcher import Match, Matcher
 from ..store.db import Store, iso
 from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_items_shown, digest_notices_due,
                                 forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, retry_held,
                                 shown_in_every_chat, unsent_digests)
+from ..store.read import StoredPost
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
-from .retired import retire, severity
+from .retired import retire, severity, to_match
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
+
+_Matched = tuple[Matcher, dict[int, list[Match]]]  # the rules in use, and queued alerts' posts matched with them by alert id
 
 MAX_ATTEMPTS = 8
 MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
@@ -181,7 +186,7 @@ class Sender:
                  silent: Callable[[str, datetime], bool] | None = None,
                  buttons: Callable[[int], Any] | None = None, rules: Callable[[], Matcher] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, matching: AbstractContextManager[Any] | None = None) -> None:
         self.client = client
         self.store = store
         self.chats = [str(c) for c in chats]
@@ -191,6 +196,7 @@ class Sender:
         self.silent = silent or (lambda severity, now: False)
         self.buttons = buttons  # reply markup under an alert (triage buttons; bots only)
         self.rules = rules  # the rules in use now: a held alert they no longer raise is not sent (`retire`)
+        self.matching = threading.Lock() if matching is None else matching  # held while matching (`Pipeline.matching`)
         self.clock = clock
         self.monotonic = monotonic
         # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
@@ -360,7 +366,7 @@ class Sender:
         if not self._digest_lock.locked():
             async with self._digest_lock:
                 if self._digest_wanted:
-                    self._collect_digest(now)
+                    await self._collect_digest(now)
                     self._digest_wanted = False
                 await self._flush_digests()  # and a digest that failed earlier
                 await self._tell_digest_deletions()
@@ -376,11 +382,11 @@ class Sender:
                     # since, and it then goes out at the next pass)
                     self.store.mute_alert(alert_id, (int(row["channel_id"]), int(row["message_id"])), now=iso(now) or "")  # type: ignore[arg-type]
                     continue
-                if self._no_news(row, now):
+                if self._no_news(row, now, await self._matched([row])):
                     continue  # its rule switched off or edited while it waited
                 if self._severity(row) == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
-            elif self._no_news(row, now):
+            elif self._no_news(row, now, await self._matched([row])):
                 continue  # a story update of a rule switched off: dropped, no edit
             try:
                 if await self._deliver_one(alert_id, update, now):
@@ -409,10 +415,29 @@ class Sender:
                     log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
         return done
 
-    def _no_news(self, row: dict[str, object], now: datetime) -> bool:
+    def _no_news(self, row: dict[str, object], now: datetime, matched: _Matched | None = None) -> bool:
         """The queued alert's rule is switched off, or no longer matches its post: recorded muted; or
-        the queued update's rule is switched off: dropped (`retire`)."""
-        return self.rules is not None and retire(self.store, row, self.rules(), iso(now) or "")
+        the queued update's rule is switched off: dropped (`retire`). `matched`: its post matched
+        already (`_matched`), unless the rules in use changed since."""
+        if self.rules is None:
+            return False
+        matcher = self.rules()
+        matches = matched[1].get(int(row["id"])) if matched is not None and matched[0] is matcher else None  # type: ignore[call-overload]
+        return retire(self.store, row, matcher, iso(now) or "", matches)
+
+    async def _matched(self, rows: Sequence[dict[str, object]]) -> _Matched | None:
+        """The posts `retire` matches again for these alerts, matched in a worker thread with the rules in
+        use, by alert id: one costly to match (seconds, for a long NEAR chain) holds no post, command or
+        other alert meanwhile."""
+        if self.rules is None:
+            return None
+        matcher = self.rules()
+        posts = {int(r["id"]): p for r in rows if (p := to_match(self.store, r, matcher)) is not None}  # type: ignore[call-overload]
+        return matcher, (await asyncio.to_thread(self._match, matcher, posts) if posts else {})
+
+    def _match(self, matcher: Matcher, posts: dict[int, StoredPost]) -> dict[int, list[Match]]:
+        with self.matching:
+            return {alert_id: matcher.match(post) for alert_id, post in posts.items()}
 
     def _severity(self, row: dict[str, object]) -> str:
         """The queued alert's severity: its rule's as it is now (`retired.severity`), the stored one without rules."""
@@ -868,7 +893,7 @@ class Sender:
             return await self._send_digests(now or self.clock())
 
     async def _send_digests(self, now: datetime) -> int:
-        self._collect_digest(now)
+        await self._collect_digest(now)
         self._digest_wanted = False
         return await self._flush_digests()
 
@@ -1085,10 +1110,13 @@ class Sender:
                 f"post from the digest of {html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · "
                 f"{html.escape(alert.title)}")
 
-    def _collect_digest(self, now: datetime) -> int:
+    async def _collect_digest(self, now: datetime) -> int:
+        low = {r.name for r in self.rules().rules if r.severity == "low"} if self.rules is not None else set()
+        # their posts matched again before the transaction, which holds no await (a rules change meanwhile: here)
+        matched = await self._matched([r for r in self.store.queued_alerts() if r["state"] == "queued" and r["rule"] in low])
         with self.store.transaction():
             rows = [r for r in self.store.queued_alerts() if r["state"] == "queued" and self._severity(r) == "low"
-                    and not self._no_news(r, now)]
+                    and not self._no_news(r, now, matched)]
             live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
             for r in rows:
                 self.store.mark_alert(int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))  # type: ignore[arg-type]

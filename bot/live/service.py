@@ -111,7 +111,7 @@ class Service:
         markup = (lambda alert_id: sending.build_reply_markup(triage_buttons(alert_id))) if sending is bot else None
         self.sender = Sender(sending, store, config.chats, titles=self._titles(), tz=config.zone,
                              edit_every=config.edit_every_seconds, silent=quiet_silencer(config), buttons=markup,
-                             rules=lambda: self.pipeline.matcher, clock=clock)
+                             rules=lambda: self.pipeline.matcher, clock=clock, matching=self.pipeline.matching)
         self.ingest = Ingest(user, self.pipeline, config.channels, on_processed=self._after, notify=self.sender.notify,
                              resolve_delay=config.resolve_delay_seconds if resolve_delay is None else resolve_delay,
                              edit_lookback=config.edit_lookback, on_deleted=self.sender.deliver,
