@@ -1,5 +1,6 @@
 """The live service matches in worker threads (a post costly for one rule takes seconds): the loop
-answers meanwhile, and a rules change made meanwhile matches the post."""
+answers meanwhile, a rules change made meanwhile matches the post, and the threads that match with
+the rules in use (a post's batch, /test, the sender's check of a held alert) take turns."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from bot.live.service import Service
 from bot.match.matcher import Matcher
 from bot.pipeline import Matched, Pipeline
 
 from .fake_telegram import FakeTelegram, eventually
-from .test_chat import SHOT, alerts, ask, running
+from .test_chat import DESERTION, PLAIN, SHOT, alerts, ask, running
 from .test_live_rule_catchup import DRONE, DRONE_RULE, drone_matches
 
 HELD = 60.0  # seconds a held match waits at most for the test to let it go (a test that failed)
@@ -58,3 +60,41 @@ def test_a_rule_change_made_while_a_post_matches_matches_that_post(fake: FakeTel
     finally:
         hold.released.set()
 
+
+def test_the_rules_in_use_match_in_one_thread_at_a_time(fake: FakeTelegram, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matcher's word cache is emptied when full: a thread emptying it while another has read a
+    post's words but not yet looked them up loses that post's match. So every match with the rules
+    in use (a post, its alert's check before sending, /test and why_not) runs off the loop, holding
+    the pipeline's `matching` lock."""
+    seen: list[tuple[str, bool, bool]] = []  # (what, on the loop?, lock held?) of the live matcher's calls
+    live: list[Service] = []
+
+    def spy(name: str) -> None:
+        real = getattr(Matcher, name)
+
+        def spied(self: Matcher, *a: Any, **kw: Any) -> Any:
+            if live and self is live[0].pipeline.matcher:
+                try:
+                    asyncio.get_running_loop()
+                    on_loop = True
+                except RuntimeError:
+                    on_loop = False
+                seen.append((name, on_loop, live[0].pipeline.matching.locked()))
+            return real(self, *a, **kw)
+
+        monkeypatch.setattr(Matcher, name, spied)
+
+    spy("match")
+    spy("why_not")
+
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            live.append(service)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: alerts(fake))
+            assert "No rule matches" in (await ask(fake, "/test " + PLAIN)).text
+            assert "✅" in (await ask(fake, "/test " + DESERTION)).text
+    asyncio.run(go())
+    assert {what for what, _, _ in seen} == {"match", "why_not"}
+    assert [call for call in seen if call[1] or not call[2]] == []

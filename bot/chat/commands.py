@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass, field, replace
@@ -25,7 +26,7 @@ from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.explain import occurrences
-from ..match.matcher import Hit, Matcher
+from ..match.matcher import Hit, Match, Matcher
 from ..match.rules import _NAME_RE, DISABLED, Rule, RuleError, name_problem
 from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
 from ..store.alerts import alert_post
@@ -173,19 +174,22 @@ class Commands:
                  matcher: Callable[[], Matcher], on_rules_changed: Callable[[], object],
                  status: Callable[[datetime], str | Awaitable[str]], digest: Callable[[datetime], Awaitable[int]],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 bot_username: str | None = None, chats_down: Callable[[], dict[str, str]] = dict) -> None:
+                 bot_username: str | None = None, chats_down: Callable[[], dict[str, str]] = dict,
+                 matching: contextlib.AbstractContextManager[Any] | None = None) -> None:
         """`bot_username`: the bot's own @username, so /cmd@ourbot is answered and /cmd@otherbot is
         not. Unknown (None, as in library use), every /cmd@name is taken as another bot's and
         ignored: acting on a command meant for another bot (a mute, a rule file rewritten) is
         worse than an analyst resending /cmd without the suffix. The chat glue sets it from get_me().
         `chats_down`: the alert chats that cannot be written to now, with why (the sender's). `status`:
-        /status's text, or a coroutine of it (the live service reads the store off the loop)."""
+        /status's text, or a coroutine of it (the live service reads the store off the loop). `matching`:
+        held while /test matches in its thread (`Pipeline.matching`: one thread matches at a time)."""
         self.bot_username = bot_username
         self.chats_down = chats_down
         self.store = store
         self.rulebook = rulebook
         self.config = config
         self.matcher = matcher
+        self.matching = threading.Lock() if matching is None else matching
         self.on_rules_changed = on_rules_changed  # may return an awaitable: the new rules in use
         self._changed: object = None  # what the last rule change's on_rules_changed returned
         self.status = status
@@ -334,11 +338,20 @@ class Commands:
         if not args:
             raise self._usage("test")
         matcher = self.matcher()
-        matches = matcher.match(args)
         off = await self._disabled_matcher(matcher)
-        off_matches = off.match(args) if off is not None else []
-        if not matches and not off_matches:  # say how close each rule came: what an analyst testing a rule needs
-            why = [f"• <b>{html.escape(name)}</b>: {html.escape(w)}" for name, w in matcher.why_not(args)]
+
+        def test() -> tuple[list[Match], list[Match], list[tuple[str, str]]]:
+            with self.matching:
+                matches = matcher.match(args)
+                off_matches = off.match(args) if off is not None else []
+                # say how close each rule came: what an analyst testing a rule needs
+                return matches, off_matches, [] if matches or off_matches else matcher.why_not(args)
+
+        # in a worker thread: a rule costly for this text (a long NEAR chain) takes seconds, and posts,
+        # alerts and other commands go on meanwhile
+        matches, off_matches, why_not = await asyncio.to_thread(test)
+        if not matches and not off_matches:
+            why = [f"• <b>{html.escape(name)}</b>: {html.escape(w)}" for name, w in why_not]
             return Reply("\n".join(["No rule matches this text.", *why]))
         lines = []
         for m in matches:

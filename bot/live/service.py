@@ -118,7 +118,8 @@ class Service:
                              on_read_through=self._read_through, clock=clock)
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
-                                 digest=self.sender.send_digest, chats_down=self.sender.chats_down, clock=clock)
+                                 digest=self.sender.send_digest, chats_down=self.sender.chats_down, clock=clock,
+                                 matching=self.pipeline.matching)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
         if self.chat is not None:
             self.sender.on_migrated = self.chat.allow  # an alert chat upgraded to a supergroup
