@@ -226,6 +226,7 @@ def test_every_scheduled_job_run_while_locked_logs_a_line_at_most(fake: FakeTele
             fake.publish(SHOT, DESERTION)
             fake.publish(SHOT, NEUTRAL)
             await eventually(lambda: len(alerts(fake)) == 2 and service.store.count("alerts") == 3)
+            await eventually(lambda: not service.sender._lock.locked())  # its pass is over: its warnings are no job's
             jobs = {j.id: j.func for j in service.scheduler.get_jobs()}
             assert set(jobs) == {"reconcile", "sender", "rules", "digest", "heartbeat", "watchdog", "retention"}
             with locked(tmp_path / "t.db"):
@@ -237,7 +238,7 @@ def test_every_scheduled_job_run_while_locked_logs_a_line_at_most(fake: FakeTele
                     assert len(said) <= 1 and "\n" not in "".join(said), (name, said)
                 assert any("💓" in m.text for m in replies(fake))  # the heartbeat reads, so it went out
             await jobs["reconcile"]()
-            await jobs["sender"]()  # (a pass under way, its posts matched in a thread, sends what this one would)
+            await jobs["sender"]()  # (a pass still under way takes this one's place: wait for what it sends)
             await eventually(lambda: service.store.count("posts") == 3 and any(m.edits for m in alerts(fake))  # the story grew
                              and len(digests(fake)) == 1)
         assert tracebacks(caplog) == []
