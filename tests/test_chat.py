@@ -86,11 +86,14 @@ def replies(fake: FakeTelegram, to: int = ANALYST) -> list[Any]:
 
 
 async def ask(fake: FakeTelegram, text: str, *, who: int = ANALYST, **kw: Any) -> Any:
-    """Send a command to the bot and wait for its answer."""
+    """Send a command to the bot and wait for its answer: the first message after it that is no alert
+    (a post published just before is matched in a thread, so its alert may land after the command)."""
     before = len(fake.chat)
     fake.message_to_bot(who, text, **kw)
-    await eventually(lambda: len(fake.chat) > before)
-    return fake.chat[-1]
+    return await eventually(lambda: next((m for m in fake.chat[before:] if not m.text.startswith(_BADGES)), None))
+
+
+_BADGES = ("🔴 HIGH · ", "🟡 NORMAL · ", "⚪ LOW · ")  # how an alert's message starts (bot/alert/html.py)
 
 
 def alerts(fake: FakeTelegram) -> list[Any]:
