@@ -458,10 +458,10 @@ class _Parser:
             self.habits.append(e)  # a rule file that loaded before: read as it was, with a warning
 
 
-# What a word of no letters means elsewhere, and how this language says it.
 def _after_phrase(words: list[str], mark: str) -> str:
     """What to write for `"a b"` followed by `~n` or `*` (`mark`: the digits, or "*"): what that
     asks for, said in this language with the phrase's own words (else with an example's)."""
+    mark = str(int(mark)) if mark.isdigit() else mark  # ~00 is ~0, as a typo allowance reads it
     if mark in ("*", "0"):  # a word's start, or no typos: marked on the words inside the quotes
         end = "*" if mark == "*" else "~0"
         if not words or not all(w.isalpha() and (mark != "*" or len(w) >= MIN_PREFIX) for w in words):
@@ -480,6 +480,7 @@ def _after_phrase(words: list[str], mark: str) -> str:
     return f"for its words within {within} write {near}; a typo allowance or '*' goes on a word inside the quotes"
 
 
+# What a word of no letters means elsewhere, and how this language says it.
 _LOOSE = {
     "|": "write OR", "||": "write OR", "&": "write AND (or a space)", "&&": "write AND (or a space)",
     "~": "a typo allowance follows its word with no space, as in дезертир~1",
