@@ -376,17 +376,20 @@ class Sender:
         for row in self._due_alerts(now, latest):
             alert_id = int(row["id"])  # type: ignore[arg-type]
             update = row["state"] == "update_queued"
+            # matched first: every check below reads the store after this await (a mute, an edit or a
+            # rules change made while the thread matched is heeded) and awaits nothing until the send
+            matched = await self._matched([row])
             if row["state"] == "queued":
                 if self.store.muted(str(row["rule"]), int(row["channel_id"]), iso(now) or ""):  # type: ignore[arg-type]
                     # (read before this pass's sends: a post of a channel not muted may have taken it over
                     # since, and it then goes out at the next pass)
                     self.store.mute_alert(alert_id, (int(row["channel_id"]), int(row["message_id"])), now=iso(now) or "")  # type: ignore[arg-type]
                     continue
-                if self._no_news(row, now, await self._matched([row])):
+                if self._no_news(row, now, matched):
                     continue  # its rule switched off or edited while it waited
                 if self._severity(row) == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
-            elif self._no_news(row, now, await self._matched([row])):
+            elif self._no_news(row, now, matched):
                 continue  # a story update of a rule switched off: dropped, no edit
             try:
                 if await self._deliver_one(alert_id, update, now):
