@@ -431,12 +431,20 @@ class Sender:
     async def _matched(self, rows: Sequence[dict[str, object]]) -> _Matched | None:
         """The posts `retire` matches again for these alerts, matched in a worker thread with the rules in
         use, by alert id: one costly to match (seconds, for a long NEAR chain) holds no post, command or
-        other alert meanwhile."""
+        other alert meanwhile. Matched again while the rules in use or a post (edited) changed meanwhile
+        (as `Ingest._match`): current for a caller that awaits nothing before `retire`."""
         if self.rules is None:
             return None
-        matcher = self.rules()
-        posts = {int(r["id"]): p for r in rows if (p := to_match(self.store, r, matcher)) is not None}  # type: ignore[call-overload]
-        return matcher, (await asyncio.to_thread(self._match, matcher, posts) if posts else {})
+        while True:
+            matcher = self.rules()
+            posts = self._to_match(rows, matcher)
+            matched = await asyncio.to_thread(self._match, matcher, posts) if posts else {}
+            if matcher is self.rules() and posts == self._to_match(rows, matcher):
+                return matcher, matched
+
+    def _to_match(self, rows: Sequence[dict[str, object]], matcher: Matcher) -> dict[int, StoredPost]:
+        """The stored posts `retire` matches again for these alerts (`to_match`), by alert id."""
+        return {int(r["id"]): p for r in rows if (p := to_match(self.store, r, matcher)) is not None}  # type: ignore[call-overload]
 
     def _match(self, matcher: Matcher, posts: dict[int, StoredPost]) -> dict[int, list[Match]]:
         with self.matching:
