@@ -168,7 +168,9 @@ def test_a_low_alert_queued_while_the_digest_is_checked_matches_off_the_loop(fak
                 fake.publish(SHOT, "Синоптики: погода на выходных испортится, на Урале ураган")  # a second low alert, queued now
                 await eventually(lambda: service.store.count("alerts") == 2)
                 hold.released.set()
-                await digest
+                assert await digest == 1  # the alert queued meanwhile waits: its post was not matched yet
+                assert await service.sender.send_digest() == 1  # and goes out in the next digest, never lost
+                assert "Урале" in [m.text for m in fake.chat if "📋 Digest" in m.text][-1]
         finally:  # (before asyncio.run waits for the held thread)
             hold.released.set()
     asyncio.run(go())

@@ -1125,8 +1125,9 @@ class Sender:
         low = {r.name for r in self.rules().rules if r.severity == "low"} if self.rules is not None else set()
         # their posts matched again before the transaction, which holds no await (a rules change meanwhile: here)
         matched = await self._matched([r for r in self.store.queued_alerts() if r["state"] == "queued" and r["rule"] in low])
-        with self.store.transaction():
+        with self.store.transaction():  # (one queued since, its post not matched yet, waits for the next digest)
             rows = [r for r in self.store.queued_alerts() if r["state"] == "queued" and self._severity(r) == "low"
+                    and (matched is None or int(r["id"]) in matched[1] or not self._to_match([r], matched[0]))  # type: ignore[call-overload]
                     and not self._no_news(r, now, matched)]
             live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
             for r in rows:
