@@ -82,3 +82,17 @@ def test_replay_since_takes_a_russian_date(tmp_path: Path) -> None:
     rb = run("replay", ROOT / "examples" / "export", "--db", b, "--alerts", "none", "--since", "2026-11-21")
     assert ra.exit_code == rb.exit_code == 0, ra.output
     assert ra.stdout.replace(str(a), "") == rb.stdout.replace(str(b), "") and "before --since" in ra.stdout
+
+
+@pytest.mark.parametrize("span", ["0d", "0m", "00h", "0w"])
+@pytest.mark.parametrize("option", ["--since", "--until"])
+def test_a_span_of_nothing_is_an_error_as_in_the_chat(span: str, option: str, tmp_path: Path) -> None:
+    """`--since 0d` read as «from now» found nothing, silently, where the chat's `/search … 0d` says a
+    period must be more than 0 (helper-156): every command now says so in one line naming the option."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    result = CliRunner().invoke(cli, ["search", "дезертир", "--db", str(tmp_path / "t.db"), option, span])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{option} {span!r}: a span back from now must be more than 0" in result.output

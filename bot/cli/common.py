@@ -176,6 +176,8 @@ def _read_when(value: str, option: str) -> tuple[datetime, str | None]:
     m = _SPAN.fullmatch(value)
     if m:
         n, unit = int(m.group(1)), _SPAN_UNITS[m.group(2).lower()]
+        if n == 0:  # as the chat's periods: back from now by nothing is no span
+            fail(f"{option} {value!r}: a span back from now must be more than 0 (as 30m, 12h, 7d, 2w)")
         try:
             return datetime.now(timezone.utc) - timedelta(**{unit: n}), None
         except OverflowError:
