@@ -158,10 +158,15 @@ class _Locator:
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of an offset: a bisect over the newlines, so a file's every
         rule is located in time proportional to its size, not to its size times its rules."""
+        breaks = self._breaks()
+        before = bisect_right(breaks, offset - 1)  # the newlines before offset
+        return before + 1, offset - (breaks[before - 1] + 1 if before else 0) + 1
+
+    def _breaks(self) -> list[int]:
+        """Offsets of every newline, found once when first asked."""
         if self._newlines is None:
             self._newlines = [m.start() for m in re.finditer("\n", self.text)]
-        before = bisect_right(self._newlines, offset - 1)  # the newlines before offset
-        return before + 1, offset - (self._newlines[before - 1] + 1 if before else 0) + 1
+        return self._newlines
 
     def header_at(self, line: int) -> int:
         """Index of the [[rule]] header on `line` (0 when none is)."""
@@ -170,9 +175,8 @@ class _Locator:
 
     def line_start(self, line: int) -> int:
         """Offset of the first character of a 1-based line."""
-        self.line_col(0)
-        assert self._newlines is not None
-        return 0 if line <= 1 else self._newlines[line - 2] + 1 if line - 2 < len(self._newlines) else len(self.text)
+        breaks = self._breaks()
+        return 0 if line <= 1 else breaks[line - 2] + 1 if line - 2 < len(breaks) else len(self.text)
 
     def block(self, index: int) -> tuple[int, int]:
         if index >= len(self.headers):
