@@ -9,12 +9,14 @@ with spans and evaluated against the query trees.
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, combinations, product
 from math import prod
-from typing import Callable, Iterable, Mapping, Protocol
+from functools import wraps
+from typing import Callable, Concatenate, Iterable, Mapping, ParamSpec, Protocol, TypeVar
 
 from rapidfuzz.distance import OSA
 
@@ -158,13 +160,30 @@ def ordinal_ending(w: Word, in_phrase: bool = False) -> bool:
     return w.mode == "exact" and not in_phrase and w.text in ORDINAL_SUFFIXES
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[Matcher, _P], _R]) -> Callable[Concatenate[Matcher, _P], _R]:
+    """Run `method` holding the matcher's lock: its word cache, emptied when full, and the terms
+    `explain_forms` adds are shared by every thread that matches with it."""
+
+    @wraps(method)
+    def run(self: Matcher, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class Matcher:
-    """Compiled rules. `match(post)` is deterministic and thread-compatible (no shared writes
-    but the word cache)."""
+    """Compiled rules. `match(post)` is deterministic and thread-safe: one thread at a time uses a
+    matcher (its word cache is shared); threads with two matchers (rules reloaded) run side by side."""
 
     def __init__(self, rules: RuleSet | Iterable[Rule], *, groups: Mapping[str, Iterable[str | int]] | None = None,
                  morphology: Morphology | None = None) -> None:
         self.morph = morphology or default_morphology()
+        self._lock = threading.RLock()
         self.rules: list[Rule] = sorted((r for r in rules if r.enabled), key=lambda r: r.name)
         self.groups = {g.casefold(): {channel_key(c) for c in members} for g, members in (groups or {}).items()}
         self._terms: list[_Term] = []
@@ -425,6 +444,7 @@ class Matcher:
 
     # -- matching -------------------------------------------------------------------------------
 
+    @_locked
     def candidates(self, text: str, links: tuple[tuple[int, int, str], ...] = (),
                    words: set[str] | None = None) -> list[int]:
         """Indexes of the rules that could match `text` (one of their words is in it, or a link
@@ -463,6 +483,7 @@ class Matcher:
             keys.add(key)
         return keys
 
+    @_locked
     def unmatched_scope(self, channels: Iterable[tuple[object, object, object]] | None = None
                         ) -> list[tuple[str, str, tuple[str, ...]]]:
         """The channel scope entries none of `channels` ((username, id, title) each; by default those
@@ -503,6 +524,7 @@ class Matcher:
                 else "add channels to the group in the config"))
         return out
 
+    @_locked
     def match(self, post: _PostLike | str, words: set[str] | None = None) -> list[Match]:
         """The rules that match a post (or a bare text), each with its hits; sorted by rule name.
         `words`: `set(rough_words(text))`, when the caller has them (a worker read the text's words once)."""
@@ -541,6 +563,7 @@ class Matcher:
             out.append(Match(rule.name, rule.title, rule.severity, tuple(hits)))
         return out
 
+    @_locked
     def why_not(self, text: str) -> list[tuple[str, str]]:
         """(rule, why) for each enabled rule that does not match `text` (a bare text: channel scopes
         ignored): the parts of its query the text comes closest to, or the exclusion that ruled
@@ -556,6 +579,7 @@ class Matcher:
                 out.append((rule.name, f"the query matches, but so does its exclusion {words}"))
         return out  # (a rule with neither matches the text: `match` gives it)
 
+    @_locked
     def explain_forms(self, rule: Rule, word: Word) -> tuple[list[str], int | None]:
         """The forms a rule's word matches and its typo allowance (None: by length)."""
         in_phrase = any(word is w for node in (rule.node, *rule.exclude_nodes) for p in nodes(node) if isinstance(p, Phrase) for w in p.words)
