@@ -170,3 +170,28 @@ def test_the_alerts_file_gives_only_hits_that_are_in_the_text_it_quotes(tmp_path
     recs = shown(tmp_path / "a.jsonl")
     assert_hits_in_text(recs)
     assert [(h["start"], h["end"]) for h in recs[0]["hits"]] == [(0, 8)]
+
+
+def test_the_other_report_is_found_past_a_big_storys_first_200_posts(tmp_path: Path) -> None:
+    """200 posts of the story without the rule's word stand between the edited post and the other
+    channel's report of the event: the alert still quotes that report (it looked at 200 posts only)."""
+    def post(channel: int, message_id: int, second: int, text: str, edit_date: str | None = None) -> str:
+        d: dict[str, Any] = {"channel_id": channel, "channel_title": f"Канал {channel}", "message_id": message_id,
+                             "date": f"2024-11-20T09:{second // 60:02d}:{second % 60:02d}Z", "text": text}
+        return json.dumps(d | ({"edit_date": edit_date} if edit_date else {}), ensure_ascii=False) + "\n"
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "desertion.toml").write_text('[[rule]]\nname = "desertion"\ntitle = "Desertion"\nseverity = "high"\n'
+                                          'query = "дезертир"\n', encoding="utf-8")
+    report = "В Краснодаре задержали троих дезертиров, сбежавших из воинской части"
+    filler = "В Краснодаре задержали троих военных, сбежавших из воинской части"
+    src = write(tmp_path / "posts.jsonl", post(CHANNEL, 1, 0, report),
+                *(post(CHANNEL + 1, i, i, filler) for i in range(1, 201)), post(CHANNEL + 2, 9, 300, report),
+                post(CHANNEL, 1, 0, filler, "2024-11-20T11:00:00Z"))
+    r = replay(tmp_path, src, alerts=str(tmp_path / "a.jsonl"), rules=rules)
+    assert r.exit_code == 0, r.output
+    recs = shown(tmp_path / "a.jsonl")
+    assert [(x["channel_id"], x["message_id"], x["story_size"]) for x in recs] == [(CHANNEL + 2, 9, 202)]
+    assert_hits_in_text(recs)
+    assert "no longer matching" not in r.output

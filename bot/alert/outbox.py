@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..match.explain import matched_words
 from ..store.db import Store, utcnow
-from ..store.read import StoredPost, shown_link, stored_post
+from ..store.read import shown_link
 from ..store.claims import claim, free_abandoned, release, settle
+from .aim import aim, matching_post
 
 if TYPE_CHECKING:
     from ..match.matcher import Matcher
 
 __all__ = ["Alert", "AlertSink", "DELETED_MARK", "NO_MATCH", "deleted_line", "deliver_queued", "load_alert", "matched_words",
-           "matching_post", "no_longer_matches", "short_time", "snippet", "story_line", "unshown"]
+           "short_time", "snippet", "story_line", "unshown"]
 
 DELETED_MARK = "🗑 deleted by the channel"
 DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
@@ -169,29 +170,6 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
     return line
 
 
-def no_longer_matches(store: Store, rule: str, key: tuple[int, int], matcher: Matcher) -> bool:
-    """True when `matcher` (the rules in use) no longer matches the stored post `key` with `rule`: the
-    post (or the rule) was edited after the alert was queued, so its text and hits are not what matched.
-    False while it matches, and when the post is no longer stored."""
-    post = stored_post(store, *key)
-    return post is not None and not any(m.rule == rule for m in matcher.match(post))
-
-
-def matching_post(store: Store, rule: str, story_id: int, key: tuple[int, int], matcher: Matcher) -> StoredPost | None:
-    """The post of story `story_id` an alert of `rule` aimed at `key` is to quote now: that one while
-    `matcher` matches it with `rule`, else the story's oldest other post it matches that its channel
-    has not deleted (an edit took the words out of one report of the event, not out of the others);
-    None when no post of the story matches any more. `key` itself when it is no longer stored."""
-    post = stored_post(store, *key)
-    if post is None or any(m.rule == rule for m in matcher.match(post)):
-        return post
-    for row in store.story_posts(story_id):
-        other = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
-        if other != key and not row["deleted_at"] and not no_longer_matches(store, rule, other, matcher):
-            return stored_post(store, *other)
-    return None
-
-
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None,
                    rules: Container[str] | None = None, *, matcher: Matcher | None = None,
                    dropped: Counter[str] | None = None) -> int:
@@ -238,17 +216,13 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
 
 def _aim(store: Store, row: dict[str, object], tag: str, matcher: Matcher) -> bool:
     """Aim the queued alert `row`, claimed by `tag`, at the post of its story it is to quote now
-    (`matching_post`); False when there is none, so it is no news."""
+    (`matching_post`; kept claimed: the owner stays this process's tag); False when there is none,
+    so it is no news."""
     key = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
     post = matching_post(store, str(row["rule"]), int(row["story_id"]), key, matcher)  # type: ignore[call-overload]
-    if post is None:
-        return False
-    if (post.channel_id, post.message_id) != key:  # (kept claimed: the owner stays this process's tag)
-        store.db.execute("UPDATE alerts SET channel_id = ?, message_id = ?, updated_at = ? WHERE id = ? AND owner = ?",
-                         [post.channel_id, post.message_id, utcnow(), row["id"], tag])
-        log.info("alert %s (%s, story %s): post %d of channel %d no longer matches; it quotes post %d of channel %d",
-                 row["id"], row["rule"], row["story_id"], key[1], key[0], post.message_id, post.channel_id)
-    return True
+    if post is not None and (post.channel_id, post.message_id) != key:
+        aim(store, row, post, tag)
+    return post is not None
 
 
 def unshown(store: Store, rules: Container[str]) -> dict[str, int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .db import Store
 
-__all__ = ["AlertPost", "alert_post", "set_severity"]
+__all__ = ["AlertPost", "alert_post", "move_alert", "set_severity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,4 +42,12 @@ def set_severity(store: Store, alert_id: int, severity: str) -> bool:
     """Give an alert not sent yet ('queued') another severity (its rule's changed); False when it is
     no longer waiting."""
     cur = store.db.execute("UPDATE alerts SET severity = ? WHERE id = ? AND state = 'queued'", [severity, alert_id])
+    return bool(cur.rowcount)
+
+
+def move_alert(store: Store, alert_id: int, was: tuple[int, int], to: tuple[int, int], *, owner: str, now: str) -> bool:
+    """Aim an alert not sent yet ('queued') at post `to` (channel id, message id) of its story, while it
+    is still aimed at `was` and held by `owner`; False when it is not (sent, taken over, aimed elsewhere)."""
+    cur = store.db.execute("UPDATE alerts SET channel_id = ?, message_id = ?, updated_at = ? WHERE id = ? AND owner = ? "
+                           "AND state = 'queued' AND channel_id = ? AND message_id = ?", [*to, now, alert_id, owner, *was])
     return bool(cur.rowcount)

@@ -31,7 +31,7 @@ from .schema import stored_links
 __all__ = [
     "EXPORT_FIELDS", "IN_LINKS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
     "count_posts", "count_stories", "fts_query", "iter_export_rows", "iter_posts", "resolve_channels", "resolve_rules", "rule_names",
-    "search_posts", "count_search", "shown_link", "stored_post",
+    "search_posts", "count_search", "shown_link", "stored_post", "story_stored_posts",
     "OutsideStored", "outside_stored", "iter_stories", "iter_story_posts", "story_detail", "stored_range", "top_stories",
 ]
 
@@ -902,6 +902,14 @@ def stored_post(store: Store, channel_id: int, message_id: int) -> StoredPost | 
     row = store.db.execute(f"SELECT {_POST_COLUMNS} WHERE p.channel_id = ? AND p.message_id = ?",
                            [channel_id, message_id]).fetchone()
     return None if row is None else _stored_post(row)
+
+
+def story_stored_posts(store: Store, story_id: int) -> list[StoredPost]:
+    """Every post of the story its channel has not deleted, oldest first (as `Store.story_posts`
+    orders them, without its limit), as matching needs them."""
+    return [_stored_post(row) for row in store.db.execute(
+        f"SELECT {_POST_COLUMNS} WHERE p.story_id = ? AND p.deleted_at IS NULL ORDER BY p.date, p.channel_id, p.message_id",
+        [story_id])]
 
 
 def _stored_post(row: Sequence[Any]) -> StoredPost:
