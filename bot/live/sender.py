@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from telethon import TelegramClient, errors, functions, types, utils
 
 from ..alert.html import bold_spans, render_html, to_parts
+from ..alert.aim import first_matching
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
@@ -46,13 +47,15 @@ from ..store.read import StoredPost
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
-from .retired import retire, severity, to_match
+from .retired import retire, severity, to_aim, to_match
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
 
-_Matched = tuple[Matcher, dict[int, list[Match]]]  # the rules in use, and queued alerts' posts matched with them by alert id
+# the rules in use, queued alerts' posts matched with them, and for those whose post lacks the rule now
+# the post of its story to quote instead (None: none), by alert id
+_Matched = tuple[Matcher, dict[int, list[Match]], dict[int, StoredPost | None]]
 
 MAX_ATTEMPTS = 8
 MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
@@ -380,13 +383,13 @@ class Sender:
             # rules change made while the thread matched is heeded) and awaits nothing until the send
             matched = await self._matched([row])
             if row["state"] == "queued":
+                if self._no_news(row, now, matched):
+                    continue  # its rule switched off or edited while it waited, or its post edited
                 if self.store.muted(str(row["rule"]), int(row["channel_id"]), iso(now) or ""):  # type: ignore[arg-type]
-                    # (read before this pass's sends: a post of a channel not muted may have taken it over
-                    # since, and it then goes out at the next pass)
+                    # (the channel of the post it quotes now; read before this pass's sends: a post of a
+                    # channel not muted may have taken it over since, and it then goes out at the next pass)
                     self.store.mute_alert(alert_id, (int(row["channel_id"]), int(row["message_id"])), now=iso(now) or "")  # type: ignore[arg-type]
                     continue
-                if self._no_news(row, now, matched):
-                    continue  # its rule switched off or edited while it waited
                 if self._severity(row) == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
             elif self._no_news(row, now, matched):
@@ -419,28 +422,45 @@ class Sender:
         return done
 
     def _no_news(self, row: dict[str, object], now: datetime, matched: _Matched | None = None) -> bool:
-        """The queued alert's rule is switched off, or no longer matches its post: recorded muted; or
-        the queued update's rule is switched off: dropped (`retire`). `matched`: its post matched
-        already (`_matched`), unless the rules in use changed since."""
+        """The queued alert's rule is switched off, or no longer matches its post nor another of its
+        story: recorded muted; or the queued update's rule is switched off: dropped (`retire`); where
+        another post of its story matches, the alert (and `row`) is aimed at it. `matched`: its post
+        (and its story's) matched already (`_matched`), unless the rules in use changed since."""
         if self.rules is None:
             return False
         matcher = self.rules()
-        matches = matched[1].get(int(row["id"])) if matched is not None and matched[0] is matcher else None  # type: ignore[call-overload]
-        return retire(self.store, row, matcher, iso(now) or "", matches)
+        if matched is None or matched[0] is not matcher:
+            return retire(self.store, row, matcher, iso(now) or "")
+        alert_id = int(row["id"])  # type: ignore[call-overload]
+        return retire(self.store, row, matcher, iso(now) or "", matched[1].get(alert_id), matched[2].get(alert_id))
 
     async def _matched(self, rows: Sequence[dict[str, object]]) -> _Matched | None:
         """The posts `retire` matches again for these alerts, matched in a worker thread with the rules in
         use, by alert id: one costly to match (seconds, for a long NEAR chain) holds no post, command or
-        other alert meanwhile. Matched again while the rules in use or a post (edited) changed meanwhile
-        (as `Ingest._match`): current for a caller that awaits nothing before `retire`."""
+        other alert meanwhile; so are the other posts of the story of one whose post lacks its rule now
+        (`to_aim`), up to the first that has it. Matched again while the rules in use or a post (edited,
+        joined) changed meanwhile (as `Ingest._match`): current for a caller that awaits nothing before
+        `retire`."""
         if self.rules is None:
             return None
         while True:
             matcher = self.rules()
             posts = self._to_match(rows, matcher)
             matched = await asyncio.to_thread(self._match, matcher, posts) if posts else {}
-            if matcher is self.rules() and posts == self._to_match(rows, matcher):
-                return matcher, matched
+            others = self._to_aim(rows, matched)
+            aims = await asyncio.to_thread(self._first_matching, matcher, others) if others else {}
+            if matcher is self.rules() and posts == self._to_match(rows, matcher) and others == self._to_aim(rows, matched):
+                return matcher, matched, aims
+
+    def _to_aim(self, rows: Sequence[dict[str, object]], matched: dict[int, list[Match]]) -> dict[int, tuple[str, list[StoredPost]]]:
+        """For each of these alerts whose post `matched` lacks its rule: the rule and the other posts of
+        its story it may quote instead (`to_aim`), by alert id."""
+        return {aid: (str(r["rule"]), others) for r in rows if (aid := int(r["id"])) in matched  # type: ignore[call-overload]
+                and (others := to_aim(self.store, r, matched[aid]))}
+
+    def _first_matching(self, matcher: Matcher, others: dict[int, tuple[str, list[StoredPost]]]) -> dict[int, StoredPost | None]:
+        with self.matching:
+            return {alert_id: first_matching(posts, rule, matcher) for alert_id, (rule, posts) in others.items()}
 
     def _to_match(self, rows: Sequence[dict[str, object]], matcher: Matcher) -> dict[int, StoredPost]:
         """The stored posts `retire` matches again for these alerts (`to_match`), by alert id."""
