@@ -1,8 +1,8 @@
 """An alert the sender held (a flood wait) whose post the channel then edits so its rule no longer
 matches it, live: as replay does (tests/test_alert_edited_before_shown.py), the story's one alert
 quotes another channel's report of the event that still matches, however far into a big story
-that report is; muted only when no post of the story matches. Real TelegramClient against the
-offline server, a real SQLite store."""
+that report is; muted only when no post of the story matches; and muted so, it is news again when
+the channel edits the words back. Real TelegramClient against the offline server, a real SQLite store."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from bot.store.db import Store
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import deliver_alone
 from .test_live import DESERTION, DESERTION_2, MASH, SHOT, TOPOR, alerts, channels, run, running
-from .test_live_rule_off import rules
+from .test_live_rule_off import RULE_OFF, held, resumed, rules
 
 EDITED = "В Краснодаре задержали троих, сбежавших из воинской части"  # «дезертиров» taken out
 OTHER = 1700000077  # a channel not watched, whose posts an earlier run stored
@@ -130,6 +130,25 @@ def test_a_held_alert_whose_story_has_no_other_matching_post_is_muted(fake: Fake
     assert run(go()) == [(SHOT, mid, "muted", NO_MATCH)] and alerts(fake) == []
 
 
+def test_an_alert_muted_for_its_post_edited_away_is_news_again_when_the_words_come_back(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """As a new post with the words would be: the alert goes out, quoting the post as it is now."""
+    channels(fake)
+    rules(tmp_path)
+    mid = edited_while_held(fake, tmp_path)
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
+            await deliver_alone(service)
+            assert states(service) == [(SHOT, mid, "muted", NO_MATCH)] and alerts(fake) == []
+            fake.edit(SHOT, mid, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 1)
+            assert states(service) == [(SHOT, mid, "sent", None)]
+    run(go())
+    [alert] = alerts(fake)
+    assert alert.text.split("\n")[1].startswith("SHOT") and bold(alert) == ["дезертиров"]
+
+
 def test_the_other_posts_of_the_story_are_matched_off_the_loop(fake: FakeTelegram, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Finding the post to quote instead matches the story's posts as the alert's own post is matched:
@@ -166,3 +185,25 @@ def test_the_other_posts_of_the_story_are_matched_off_the_loop(fake: FakeTelegra
     run(go())
     assert {text for text, _, _ in seen} >= {EDITED, FILLER, DESERTION_2}  # its own, then the story's, oldest first
     assert [call for call in seen if call[1] or not call[2]] == []
+
+
+def test_an_edit_of_the_post_of_an_alert_muted_for_its_rule_switched_off_does_not_send_it(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Only the words coming back make the post news again: an edit of a post whose alert was muted
+    for another reason (here its rule was off while the alert waited) is no new report."""
+    channels(fake)
+    rules(tmp_path)
+    held(fake, tmp_path)
+    rules(tmp_path, extra="enabled = false\n")
+    assert run(resumed(fake, tmp_path)) == [("muted", RULE_OFF)]
+    rules(tmp_path)
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=tmp_path / "rules") as service:
+            [(channel, mid, _, _)] = states(service)
+            fake.edit(SHOT, mid, DESERTION + " Подробности позже.")
+            await eventually(lambda: stored_text(service, SHOT, mid) != DESERTION)
+            await deliver_alone(service)
+            await fake.idle()
+            assert states(service) == [(SHOT, mid, "muted", RULE_OFF)] and alerts(fake) == []
+    run(go())

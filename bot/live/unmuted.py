@@ -6,7 +6,9 @@ dropped as muted, and every later post of the story only joins it: another chann
 the same event, or the rule's own post after a rule mute ran out, never alerted. Here the alert is
 aimed at such a post instead and queued again. So is a story's alert a replay into the live store
 raised (`alerts.owner`: its terminal's, never the chat's) when a live post joins the story: the
-service takes it over, as the one alert of its (story, rule), and the chat hears of it."""
+service takes it over, as the one alert of its (story, rule), and the chat hears of it. And so is one
+not sent because an edit took the rule's words out of its post (`NO_MATCH`) when an edit puts them
+back: news again, as a new post with them would be."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from ..alert.outbox import NO_MATCH
 from ..pipeline import Processed
 from ..store.db import Store, iso
 from ..store.deliveries import went_out
@@ -33,7 +36,8 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
     a seeded channel's, a long downtime's) raise nothing, as in the pipeline, nor do posts over a day
     old (`BACKFILL_ALERTS`): an edit of one is no new report, and its story's alert may be muted as old news. Call it inside the
     transaction that stores the posts (`Pipeline.process(in_batch=...)`), so a crash cannot store a
-    post and lose its alert. Returns the alerts queued again."""
+    post and lose its alert. An alert's own post, edited, queues it again only where it was muted
+    because an edit had taken the rule's words out of it (`NO_MATCH`). Returns the alerts queued again."""
     at = iso(now) or ""
     out: list[int] = []
     for p in processed:
@@ -43,9 +47,12 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
             continue  # (a post over a day old is no news, whatever brings it: an edit of a recovered one)
         for m in p.matches:
             held = store.story_alert(p.story_id, m.rule)
-            if held is None or held[2] == p.post.key:
+            if held is None:
                 continue
             alert_id, state, (channel_id, _), owner = held
+            back = held[2] == p.post.key  # its own post, edited: news again only where it had lost the words
+            if back and state != "muted":
+                continue
             theirs = owner != store.owner  # a replay's: printed in its terminal at most
             if not theirs and (state not in ("queued", "muted") or state == "queued" and not store.muted(m.rule, channel_id, at)):
                 continue  # sent; or it goes out as it is, with this post in its story line
@@ -55,12 +62,13 @@ def rearm_muted(store: Store, processed: Sequence[Processed], *, now: datetime,
                 continue  # a send of the alert is under way, or went out in part
             # (a muted one only planned goes out under its planned random_ids: if that send did reach
             # the chat before a crash, Telegram drops the copy and the sender finds the one it has)
-            if not store.reaim_alert(alert_id, p.post, was=state, now=at):
-                continue
+            if not store.reaim_alert(alert_id, p.post, was=state, now=at, why=NO_MATCH if back else None):
+                continue  # (its own post: only when muted for the edit that took the words out, `NO_MATCH`)
             if alert_id in p.update_ids:  # (the pipeline queued an update of the replay's alert: it goes out whole)
                 p.update_ids.remove(alert_id)
+            was = "muted for its post edited to no longer match" if back else "a replay's" if theirs else "held by a mute"
             log.info("alert %d (%s, story %d) was %s: it now alerts for post %d of channel %d", alert_id, m.rule,
-                     p.story_id, "a replay's" if theirs else "held by a mute", p.post.message_id, p.post.channel_id)
+                     p.story_id, was, p.post.message_id, p.post.channel_id)
             p.alert_ids.append(alert_id)
             out.append(alert_id)
     return out

@@ -744,13 +744,14 @@ class Store:
                               [story_id, rule]).fetchone()
         return None if row is None else (int(row[0]), str(row[1]), (int(row[2]), int(row[3])), str(row[4]))
 
-    def reaim_alert(self, alert_id: int, post: Post, *, was: str, now: str) -> bool:
-        """Aim an alert still in state `was` at another post of its story and queue it afresh (a mute
-        held it back: `bot.live.unmuted`), for this connection's owner to send; False when its state has moved on."""
+    def reaim_alert(self, alert_id: int, post: Post, *, was: str, now: str, why: str | None = None) -> bool:
+        """Aim an alert still in state `was` at another post of its story (or its own, edited) and queue it
+        afresh (a mute held it back: `bot.live.unmuted`), for this connection's owner to send; with `why`,
+        only one recorded as not sent for that reason. False when its state has moved on."""
         cur = self.db.execute(
             "UPDATE alerts SET channel_id = ?, message_id = ?, state = 'queued', attempts = 0, next_attempt_at = NULL, "
-            "error = NULL, story_grew = 0, updated_at = ?, owner = ? WHERE id = ? AND state = ?",
-            [post.channel_id, post.message_id, now, self.owner, alert_id, was])
+            "error = NULL, story_grew = 0, updated_at = ?, owner = ? WHERE id = ? AND state = ? AND (? IS NULL OR error = ?)",
+            [post.channel_id, post.message_id, now, self.owner, alert_id, was, why, why])
         return bool(cur.rowcount)
 
     def mute_alert(self, alert_id: int, post: tuple[int, int], *, now: str, reason: str | None = None) -> bool:
