@@ -117,6 +117,27 @@ def test_a_held_alert_whose_post_is_edited_away_alerts_with_another_channels_rep
     assert f"post {mid} of channel {SHOT} no longer matches; it quotes post" in caplog.text
 
 
+def test_a_low_alert_whose_post_is_edited_away_goes_in_the_digest_with_another_channels_report(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """The digest checks the alerts it collects the same way: its item links Mash's post, not none."""
+    from .test_live_sender_faults import digests
+
+    channels(fake)
+
+    async def go() -> None:
+        async with running(fake, tmp_path, rules=rules(tmp_path, severity="low")) as service:
+            mid = fake.publish(SHOT, DESERTION)
+            fake.publish(MASH, DESERTION_2)
+            await eventually(lambda: service.store.count("posts") == 2 and service.store.count("alerts") == 1)
+            fake.edit(SHOT, mid, EDITED)
+            await eventually(lambda: stored_text(service, SHOT, mid) == EDITED)
+            assert await service.sender.send_digest() == 1
+            assert [(r[0], r[2]) for r in states(service)] == [(MASH, "digested")]
+    run(go())
+    [digest] = digests(fake)
+    assert "Mash" in digest.text and "https://t.me/mash/" in str([getattr(e, "url", "") for e in digest.entities])
+
+
 def test_a_held_alert_whose_story_has_no_other_matching_post_is_muted(fake: FakeTelegram, tmp_path: Path) -> None:
     channels(fake)
     rules(tmp_path)
