@@ -122,8 +122,8 @@ class Pipeline:
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
         self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
-        # one thread matches with the matcher at a time (`match`, the chat's /test): its word cache is
-        # cleared when full, and a clear between another thread's classifying and reading loses its words
+        # one of the live service's threads matches at a time (posts, alerts' checks, the chat's /test),
+        # so a costly post holds one thread, not the executor; each Matcher also locks its own word cache
         self.matching = threading.Lock()
 
     AHEAD = 2  # batches handed to the worker before the oldest is stored: evens out uneven batches
