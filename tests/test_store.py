@@ -32,6 +32,23 @@ def test_edit_replaces_the_post_in_the_search_index(tmp_path):
     assert store.db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
 
 
+def test_an_edit_that_drops_the_keyword_drops_the_post_from_the_rule_counts(tmp_path):
+    """A post edited to no longer match a rule is no hit of it any more: `stats`, `export --rule`
+    and `stories --rule` count only what a post says now (the alert already sent stays)."""
+    from bot.store.counts import rule_hits
+
+    store = Store(tmp_path / "s.db")
+    pipe = Pipeline(store, Matcher([Rule.from_query("d", "дезертир")]))
+    list(pipe.process([post(1, "В Подольске задержан дезертир"), post(2, "Ещё один дезертир пойман")]))
+    assert rule_hits(store, WHEN) == {"d": 2}
+    alerts = store.db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    edited = post(1, "В Подольске задержан нарушитель ПДД")
+    edited.edit_date = WHEN.replace(hour=WHEN.hour + 1)
+    list(pipe.process([edited]))
+    assert rule_hits(store, WHEN) == {"d": 1}
+    assert store.db.execute("SELECT count(*) FROM alerts").fetchone()[0] == alerts
+
+
 def test_new_database_has_the_current_schema_and_reopens(tmp_path):
     Store(tmp_path / "s.db").close()
     store = Store(tmp_path / "s.db")
