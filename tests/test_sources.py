@@ -409,7 +409,7 @@ _lines = st.lists(st.one_of(_records, st.text(max_size=30).filter(lambda s: "\n"
                   max_size=8)
 
 
-# Text lines only (valid UTF-8): undecodable bytes hit a known bug (see the xfail below).
+# Text lines (valid UTF-8); undecodable bytes: the next test.
 @given(_lines)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_read_jsonl_on_arbitrary_lines_yields_posts_or_skips(tmp_path: Path, lines: list[str]) -> None:

@@ -125,8 +125,8 @@ def test_camelcase_after_underscore_in_hashtag_is_split_by_tokenize() -> None:
 # -- properties ------------------------------------------------------------------------------
 
 # Cyrillic and Latin letters (with look-alikes), digits, punctuation, invisible characters and
-# stress marks. No '_': see the xfail above.
-_LETTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВЕЁЖКМНОРСТХЯіїєґІЇЄҐabcdefhikmnopqrstuvwxyzABCEHKMOPTXYZ0123"
+# stress marks, and '_' (which parts a hashtag's words).
+_LETTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВЕЁЖКМНОРСТХЯіїєґІЇЄҐabcdefhikmnopqrstuvwxyzABCEHKMOPTXYZ0123_"
 _PUNCT = " .,;!?-—'’`\"«»()/:\n\t"
 _INVISIBLE = ZWSP + ZWNJ + ZWJ + SHY + WJ + BOM + ACUTE + "\u0336"  # (a stroke: s̶t̶r̶u̶c̶k̶ text)
 MIXED = st.text(st.sampled_from(_LETTERS + _PUNCT + _INVISIBLE + "#@"), max_size=40)
@@ -199,9 +199,9 @@ def test_find_words_is_word_re(text: str) -> None:
     assert find_words(normalize(text)) == WORD_RE.findall(normalize(text))
 
 
-# Idempotence holds on realistic text; '#'/'@' directly followed by an invisible character is
-# the known exception (xfail below), so the strategy drops invisible characters right after them.
-_IDEMPOTENT = MIXED.map(lambda s: re.sub(f"([#@])[{_INVISIBLE}]+", r"\1", s))
+# Idempotence holds on realistic text, '#'/'@' directly followed by an invisible character included
+# (once a known exception, kept below as an example).
+_IDEMPOTENT = MIXED
 
 
 @settings(max_examples=200, deadline=None)
