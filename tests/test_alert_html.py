@@ -25,11 +25,12 @@ def alert(text: str, hits: list[tuple[int, int]], **kw: object) -> Alert:
 
 
 def test_post_text_is_escaped_and_hits_are_bold() -> None:
-    text = "Солдаты <script> дезертировали из части & скрылись"
+    text = "Солдаты <script> дезертировали из части & скрылись <i>ночью</i>"
     s = text.index("дезертировали")
     markup = render_html(alert(text, [(s, s + len("дезертировали"))]))
     plain, entities = tl_html.parse(markup)
-    assert "<script>" in plain and "& скрылись" in plain  # shown literally, not as markup
+    # shown literally, not as markup: before the hit and after it (no italics)
+    assert "<script>" in plain and "& скрылись <i>ночью</i>" in plain
     assert "Desertion <b>& AWOL</b>" in plain
     bold = [plain_u16 for plain_u16 in entities if isinstance(plain_u16, MessageEntityBold)]
     shown = add_surrogate(plain)
