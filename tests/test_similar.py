@@ -157,6 +157,10 @@ def test_a_rule_without_slope_keeps_the_older_shape():
     assert not same_story(teaser, fingerprint(REPORT, when=at(3.1)), precise)
     shorter = REPORT.replace("Сведений о пострадавших не поступало.", "")
     assert same_story(fingerprint(REPORT, when=at(0)), fingerprint(shorter, when=at(40)), precise)  # dup path
+    # not when the shorter post states a number the longer lacks (12 vehicles): it tells something new
+    more = shorter.replace("100 пожарных", "100 пожарных, 12 единиц техники")
+    assert similarity(fingerprint(REPORT), fingerprint(more)) >= precise.dup
+    assert not same_story(fingerprint(REPORT, when=at(0)), fingerprint(more, when=at(40)), precise)
 
 
 def test_posts_far_apart_are_different_stories_even_if_identical():
