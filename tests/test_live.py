@@ -84,7 +84,7 @@ def test_a_live_post_produces_one_alert_and_the_poll_adds_none(fake: FakeTelegra
             msg = fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
             await service.poll()
-            await asyncio.sleep(0.05)
+            await deliver_alone(service)  # sends whatever the poll queued
             assert len(alerts(fake)) == 2
             a = alerts(fake)[0]
             assert f"https://t.me/shot_shot/{msg}" in [getattr(e, "url", None) for e in a.entities] and a.no_webpage
@@ -100,7 +100,7 @@ def test_an_album_is_one_post_and_one_alert(fake: FakeTelegram, tmp_path: Path, 
             ids = fake.publish_album(SHOT, [DESERTION, "", ""], media=True)
             await eventually(lambda: len(alerts(fake)) == 2)
             await service.poll()
-            await asyncio.sleep(0.1)
+            await deliver_alone(service)  # sends whatever the poll queued
             assert len(alerts(fake)) == 2
             rows = list(service.store.db.query("SELECT message_id, media FROM posts"))
             assert rows == [{"message_id": min(ids), "media": "album"}]
@@ -118,7 +118,7 @@ def test_an_edit_that_adds_a_keyword_alerts_once_and_reactions_do_nothing(fake: 
             fake.react(SHOT, msg)
             fake.edit(SHOT, msg, DESERTION + ".")  # a second edit: the story already alerted
             await service.poll()
-            await asyncio.sleep(0.05)
+            await deliver_alone(service)  # sends whatever the poll queued
             assert len(alerts(fake)) == 2
     run(go())
 

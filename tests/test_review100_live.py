@@ -30,7 +30,7 @@ def test_a_newly_watched_channels_old_post_the_backfill_left_out_does_not_alert(
         finally:
             await stop_service(service)
         old = datetime.now(timezone.utc) - timedelta(days=3)
-        fake.publish(TOPOR, DESERTION, date=old, push=False)
+        deserter = fake.publish(TOPOR, DESERTION, date=old, push=False)
         for i in range(60):
             fake.publish(TOPOR, f"{NEUTRAL} ({i})", date=old + timedelta(minutes=i + 1), push=False)
         service = await start(fake, tmp_path, channels=("shot_shot", "mash", "topor"))
@@ -39,7 +39,7 @@ def test_a_newly_watched_channels_old_post_the_backfill_left_out_does_not_alert(
             assert alerts(fake) == []  # the backfill: the last 50, none of them a match
             last = fake.publish(TOPOR, NEUTRAL + "!")  # Topor's first push: Telethon asks what it missed
             await eventually(lambda: service.store.known_hashes([(TOPOR, last)]))
-            await asyncio.sleep(0.5)  # the difference's posts go through the pipeline one event each
+            await eventually(lambda: service.store.known_hashes([(TOPOR, deserter)]))  # the difference's posts, one event each
             await deliver_alone(service)
             assert alerts(fake) == []
         finally:
