@@ -123,6 +123,25 @@ def test_an_edit_that_adds_a_keyword_alerts_once_and_reactions_do_nothing(fake: 
     run(go())
 
 
+def test_an_edit_telegram_never_pushes_is_read_by_the_next_poll(fake: FakeTelegram, tmp_path: Path) -> None:
+    """The reconcile poll reads the channel's last posts again (`edit_lookback`), not only new ones:
+    an edit no update told of (nor a gap revealed) is matched at the next poll."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            msg = fake.publish(SHOT, NEUTRAL)
+            fake.publish(SHOT, NEUTRAL + "!")
+            await eventually(lambda: service.store.count("posts") == 2)
+            await service.poll()  # the channel read once: the next poll reads on from its last post
+            fake.edit(SHOT, msg, DESERTION, push=False)
+            await service.poll()
+            await deliver_alone(service)
+            assert len(alerts(fake)) == 2  # desertion and regiment
+            text = service.store.db.execute("SELECT text FROM posts WHERE message_id = ?", [msg]).fetchone()[0]
+            assert text == DESERTION
+    run(go())
+
+
 def test_a_silent_gap_is_filled(fake: FakeTelegram, tmp_path: Path, fast_updates: None) -> None:
     async def go() -> None:
         channels(fake)
