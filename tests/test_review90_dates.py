@@ -96,3 +96,31 @@ def test_a_span_of_nothing_is_an_error_as_in_the_chat(span: str, option: str, tm
     result = CliRunner().invoke(cli, ["search", "дезертир", "--db", str(tmp_path / "t.db"), option, span])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"{option} {span!r}: a span back from now must be more than 0" in result.output
+
+
+_date_like = st.from_regex(r"\A[0-9]{1,5}[-.:T ]?[0-9]{0,4}[-.:T ]?[0-9]{0,4}[ T]?[0-9]{0,2}:?[0-9]{0,2}[+-]?[0-9:]{0,5}"
+                           r"[mhdwMHDWZ]?\Z")
+
+
+@given(st.one_of(st.text(max_size=25), _date_like))
+@settings(max_examples=300, deadline=None)
+def test_any_since_or_until_is_a_utc_moment_or_one_line_naming_the_option(value: str) -> None:
+    """Whatever is typed after --since/--until: a moment with its zone, or exit 2 with one
+    `error: --since '…': …` line (no traceback, the value shown as typed)."""
+    import contextlib
+    import io
+
+    import click
+
+    option_until = click.Option(["--until"])
+    for option, read in (("--since", parse_when), ("--until", lambda v: UNTIL.convert(v, option_until, None))):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                got = read(value)
+            except SystemExit as e:
+                assert e.code == 2
+                line = err.getvalue()
+                assert line.startswith(f"error: {option} ") and line.count("\n") == 1, line
+                continue
+        assert got.tzinfo is not None and err.getvalue() == ""

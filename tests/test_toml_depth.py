@@ -80,3 +80,24 @@ def test_loads_never_lets_a_recursion_error_out_and_points_at_the_deep_line(
             assert str(e) == str(expected)
         else:
             assert f"(at line {deep_line}, column " in str(e), str(e)
+
+
+_TOML_LINES = st.lists(st.sampled_from(["a = 1", 'b = "x"', "[t]", "[[r]]", "c = [1, [2]]", "d = {x = 1}", "# c",
+                                        "e = '''\nz\n'''", "a = ", "[", "]", "{", '"', "'", "x.y = 3", "[t.u]",
+                                        "f = 1979-05-27", "g = inf", "h = 0x1F", "", "\\", 'i = """a\\"b"""']),
+                       max_size=10).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_TOML_LINES, st.text(max_size=60)))
+def test_loads_reads_every_shallow_text_as_tomllib_does(text: str) -> None:
+    """Nesting aside, `tomlread.loads` is `tomllib.loads`: the same tables, or the same error (its
+    line and column are what a rule or config error shows the user)."""
+    try:
+        want = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        with pytest.raises(tomllib.TOMLDecodeError) as got:
+            tomlread.loads(text)
+        assert str(got.value) == str(e)
+    else:
+        assert tomlread.loads(text) == want
