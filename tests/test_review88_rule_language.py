@@ -119,7 +119,10 @@ def test_a_phrase_with_a_mark_after_it_is_told_a_query_that_asks_what_was_writte
 
 @pytest.mark.parametrize("query", ['"1,5 тонны"', "1,5", '"раненые, убитые"', '"Москва, Кремль" OR Курск'])
 def test_a_comma_in_a_number_or_inside_quotes_is_still_fine(query: str) -> None:
-    parse(query)
+    """No error, and the rule matches the post that writes it so (not only that it parses)."""
+    m = Matcher([Rule.from_query("r", query)])
+    assert m.match("Москва, Кремль: раненые, убитые; вывезено 1,5 тонны груза")
+    assert not m.match("В Подольске: вывезено 15 тонн груза, пострадавших нет")
 
 
 # -- operators written as words ------------------------------------------------------------------------
