@@ -364,11 +364,11 @@ def test_disconnect_loses_pushes_until_the_next_gap(fake, fast_updates):
         await fake.disconnect(client)
         fake.publish(CH, "while offline")  # pushed into a dead connection: lost
         pending = asyncio.ensure_future(client.get_messages(MARKED, limit=1))
-        await asyncio.sleep(0.05)
+        await fake.idle()
         assert not pending.done()  # requests wait for the transport
         await fake.reconnect(client)
         assert (await pending)[0].raw_text == "while offline"
-        await asyncio.sleep(0.05)
+        await fake.idle()
         assert [e.raw_text for e in seen] == ["before"]  # Telethon does not catch up after a reconnect...
         fake.publish(CH, "next")
         await eventually(lambda: len(seen) == 3)  # ...the next push reveals the gap
