@@ -26,7 +26,8 @@ DECORATION_MARKS = ("\u0305\u0332\u0333\u033f\u0334\u0335\u0336\u0337\u0338"
                     "\u20d2\u20d3\u20d8\u20d9\u20da\u20e5\u20e6\u20ea\u20eb")
 
 # Invisible format characters (zero-width space/joiners, soft hyphen, bidi marks, word joiner,
-# BOM, ...) plus combining stress marks and `DECORATION_MARKS`: removed, never word boundaries. Looked for where Unicode
+# BOM, ...) plus stress marks (combining, and the spacing acute «´» typed for one: «дезерти´р», which
+# NFKC would make a space and a mark) and `DECORATION_MARKS`: removed, never word boundaries. Looked for where Unicode
 # has them: planes 4-13 hold no character yet and 15-16 are private use (never a format
 # character), so every command starts 0.1-0.4 s sooner than with a scan of every code point
 # (tests/test_text.py checks the planes left out against this Python's Unicode).
@@ -35,7 +36,7 @@ _FORMAT_CHARS = "".join(
     chr(cp)
     for r in FORMAT_PLANES
     for cp in r
-    if unicodedata.category(chr(cp)) == "Cf" or cp in (0x0300, 0x0301)
+    if unicodedata.category(chr(cp)) == "Cf" or cp in (0x00B4, 0x0300, 0x0301)
 ) + DECORATION_MARKS
 
 
@@ -448,7 +449,7 @@ def tokenize(text: str) -> list[Token]:
 _CYR_ANY = "а-яёА-ЯЁіїєґўІЇЄҐЎ"
 _MIXED_HINT_RE = re.compile(f"[a-zA-Z](?:(?<=[{_CYR_ANY}].)|(?=[{_CYR_ANY}]))")
 _INVISIBLE_RE = re.compile("[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
-                           f"\ufeff\ufff9-\ufffb\u0300\u0301{DECORATION_MARKS}]|\u200d(?=[\\w'’ʼ`])")
+                           f"\ufeff\ufff9-\ufffb\u00b4\u0300\u0301{DECORATION_MARKS}]|\u200d(?=[\\w'’ʼ`])")
 _CAMEL_TAG_RE = re.compile(r"[#@＃＠][^\W_]*(?:[a-zа-яёіїєґ][A-ZА-ЯЁІЇЄҐ]|_)")
 _APOSTROPHE_RE = re.compile("[’ʼ`]")
 # Compatibility characters common in news that change no word: no-break and thin spaces,

@@ -1,12 +1,11 @@
-"""Bugs the test audit (helper-167) found in the code, each a test that fails until it is fixed
-(strict xfail: a fix makes it pass, and the suite asks for the marker to go)."""
+"""Bugs the test audit (helper-167) found in the code: a spacing acute «´» (U+00B4) typed as a stress
+mark split the word («дезерти´р» was «дезерти» and «р»), where the combining one (U+0301) did not."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -20,19 +19,13 @@ from bot.text import normalize, words
 
 SPACING_ACUTE = "\u00b4"  # «´», typed as a stress mark where the combining one (U+0301) is hard to type
 
-_SPACING_STRESS = pytest.mark.xfail(strict=True, reason=(
-    "normalize removes the combining stress mark (U+0301) but not the spacing acute «´» (U+00B4), "
-    "which NFKC turns into a space and a combining acute: «дезерти´р» is two words, «дезерти» and «р»"))
 
-
-@_SPACING_STRESS
 def test_a_spacing_acute_typed_as_a_stress_mark_leaves_the_word_whole() -> None:
     assert words(f"задержан дезерти{SPACING_ACUTE}р") == words("задержан дезерти\u0301р") == ["задержан", "дезертир"]
 
 
-@_SPACING_STRESS
 def test_search_finds_a_post_that_stresses_a_word_with_a_spacing_acute(tmp_path: Path) -> None:
-    """`tgwatch search дезертир` finds «дезерти́р» (combining acute), not «дезерти´р»."""
+    """`tgwatch search дезертир` finds «дезерти́р» (combining acute) and «дезерти´р» alike."""
     store = Store(tmp_path / "s.db")
     when = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
     texts = ["В части задержан дезерти\u0301р", f"Задержан дезерти{SPACING_ACUTE}р из части"]
@@ -41,7 +34,6 @@ def test_search_finds_a_post_that_stresses_a_word_with_a_spacing_acute(tmp_path:
     assert sorted(h.message_id for h in search_posts(store, "дезертир")) == [1, 2]
 
 
-@_SPACING_STRESS
 @settings(max_examples=200, deadline=None)
 @given(st.text())
 @example(f"ударе{SPACING_ACUTE}ние")

@@ -241,6 +241,25 @@ def test_a_store_folded_before_struck_through_words_finds_them_after_upgrade(tmp
     assert fts_ok(store)
 
 
+def test_a_store_indexed_before_the_spacing_acute_was_read_finds_its_words_after_upgrade(tmp_path):
+    store = Store(tmp_path / "s.db")
+    list(Pipeline(store, Matcher([Rule.from_query("d", "полк")])).process(
+        [post(1, "Задержан дезерти\u00b4р"), post(2, "Дезертир задержан")]))
+    # as a version-20 store had it: no folded reading, «дезерти´р» indexed as «дезерти» and «р»
+    rowid, text, now = store.db.execute("SELECT rowid, text, folded FROM posts WHERE message_id = 1").fetchone()
+    assert now is not None
+    store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, f"{text}\n{now}"])
+    store.db.execute("UPDATE posts SET folded = NULL WHERE rowid = ?", [rowid])
+    store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text])
+    store.db.execute("PRAGMA user_version = 20")
+    assert [h.message_id for h in search_posts(store, "дезертир")] == [2]
+    store.close()
+    store = Store(tmp_path / "s.db")
+    assert store.version == SCHEMA_VERSION
+    assert sorted(h.message_id for h in search_posts(store, "дезертир")) == [1, 2]
+    assert fts_ok(store)
+
+
 def test_another_applications_database_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as c:
