@@ -86,17 +86,22 @@ def test_a_bot_token_of_another_bot_is_not_ignored(fake: FakeTelegram, tmp_path:
         fake._auth[str(client.session.auth_key.key_id)] = account
         client.session.close()
 
+    bots: list[Any] = []
+
     def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
         client = make_client(config, secrets, bot=bot, **kw)
         client._sender = FakeSender(fake, client, client.session.auth_key)
-        if not bot:
+        if bot:
+            bots.append(client)
+        else:
             asyncio.get_running_loop().create_task(drive(client))
         return client
 
     async def drive(user: Any) -> None:
         """What the analyst does while the service runs with the new token: /start, /status."""
         try:
-            await asyncio.sleep(0.5)
+            # the chat listens (its handlers are the first thing the service adds), or `run` refused
+            await eventually(lambda: bots and bots[0].list_event_handlers(), timeout=20)
             fake.message_to_bot(ANALYST, "/start")
             fake.message_to_bot(ANALYST, "/status")
             try:
