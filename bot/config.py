@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
@@ -18,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import tomlread
 from .post import link_channel, not_a_channel, t_me_lower
 
-__all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "load_config", "load_secrets", "ENV_API_ID",
-           "ENV_API_HASH", "ENV_BOT_TOKEN"]
+__all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "exposed_secrets", "load_config", "load_secrets",
+           "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
 
 ENV_API_ID = "TGWATCH_API_ID"
 ENV_API_HASH = "TGWATCH_API_HASH"
@@ -520,6 +521,22 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_
     if config.send_via == "bot" and not token and not user_only:
         raise ConfigError(f"alerts.send_via = \"bot\" needs {ENV_BOT_TOKEN} (or bot_token in {where})")
     return Secrets(api_id=api_id, api_hash=api_hash, bot_token=token)
+
+
+def exposed_secrets(config: Config) -> str | None:
+    """Why the secrets file (paths.secrets) is open to other local users, with the fix (`chmod 600`),
+    as ssh says of a private key; None when only its owner can read or change it (or it is missing)."""
+    if config.secrets is None:
+        return None
+    try:
+        mode = stat.S_IMODE(config.secrets.stat().st_mode)
+    except OSError:  # missing or unreadable: `load_secrets` says so
+        return None
+    if not mode & 0o077:
+        return None
+    can = "read" if mode & 0o044 else "changed"
+    return (f"{config.secrets} can be {can} by other users (mode {mode:04o}), and it holds the api_hash and the "
+            f"bot token: chmod 600 {config.secrets}")
 
 
 def _api_id(value: Any) -> int | None:

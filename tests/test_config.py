@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, channel_ref, chat_topic, load_config, load_secrets
+from bot.config import ConfigError, channel_ref, chat_topic, exposed_secrets, load_config, load_secrets
 from bot.live.session import secure_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,6 +197,24 @@ def test_secrets_file_and_errors_name_no_value(tmp_path: Path) -> None:
     assert "secretvalue" not in str(e.value) and "32 hexadecimal" in str(e.value)
     with pytest.raises(ConfigError, match="TGWATCH_API_ID and TGWATCH_API_HASH not set"):
         load_secrets(load_config(write(tmp_path, "")), {})
+
+
+@pytest.mark.parametrize("mode, said", [(0o600, None), (0o400, None), (0o644, "read"), (0o640, "read"),
+                                        (0o604, "read"), (0o620, "changed")])
+def test_a_secrets_file_open_to_other_users_is_named_with_its_fix(tmp_path: Path, mode: int, said: str | None) -> None:
+    """As ssh says of a private key: the file, its mode and `chmod 600`; a file only its owner reads gets no word."""
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'api_id = 7\napi_hash = "{HASH}"\n', encoding="utf-8")
+    secrets.chmod(mode)
+    c = load_config(write(tmp_path, '[paths]\nsecrets = "secrets.toml"\n'))
+    warning = exposed_secrets(c)
+    if said is None:
+        assert warning is None
+    else:
+        assert warning == (f"{secrets} can be {said} by other users (mode {mode:04o}), and it holds the api_hash "
+                           f"and the bot token: chmod 600 {secrets}")
+    assert load_secrets(c, {}).api_id == 7  # used all the same: a running service keeps running
+    assert exposed_secrets(load_config(write(tmp_path, '[paths]\nsecrets = "gone.toml"\n'))) is None  # load_secrets says
 
 
 def test_session_file_is_private(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from ..config import Config, ConfigError, Secrets, load_config, load_secrets
+from ..config import Config, ConfigError, Secrets, exposed_secrets, load_config, load_secrets
 from ..store.db import StoreError
 from .common import err, fail, fail_config
 from .rules import load_or_fail
@@ -21,9 +21,12 @@ log = logging.getLogger(__name__)
 def _settings(config_path: str, *, run: bool = False) -> tuple[Config, Secrets]:
     """The config and secrets, or exit with every bad setting, one `error:` line each. With
     `run`, the database's folder, the rules and the bot token send_via = "bot" needs must be there
-    too (login signs in the user account alone)."""
+    too (login signs in the user account alone). A secrets file other users can read is used, with
+    one `warning:` line (refusing it would stop a running service at its next restart)."""
     try:
         config = load_config(config_path, run=run)  # with run: the paths and channels.watch too, all at once
+        if exposed := exposed_secrets(config):
+            err().print(f"warning: {exposed}", style="yellow", markup=False, highlight=False)
         return config, load_secrets(config, user_only=not run)
     except ConfigError as e:
         fail_config(e)
