@@ -242,6 +242,31 @@ def test_run_without_login_says_so_and_exits_without_touching_the_network(tmp_pa
     assert r.exit_code == 2 and "TGWATCH_API_ID and TGWATCH_API_HASH not set" in r.output
 
 
+@pytest.mark.parametrize("command", ["run", "login"])
+def test_a_session_file_that_cannot_be_used_is_named_not_blamed_on_the_network(tmp_path: Path, command: str) -> None:
+    """A folder where the session file should be (or a file the process cannot open) is one line naming
+    the file and what is wrong, before anything connects: not «cannot reach Telegram (network…)»."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    cfg = write(tmp_path, f'[paths]\nsession_dir = "{tmp_path / "s"}"\ndb = "t.db"\nrules = "{ROOT / "rules"}"\n'
+                          '[channels]\nwatch = ["mash"]\n')
+    session = tmp_path / "s" / "user.session"
+    session.mkdir(parents=True)
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+    r = CliRunner().invoke(cli, [command, "-c", str(cfg)], env=env)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert r.output.strip().splitlines() == [f"error: {session}: is a folder, expected the session file; "
+                                             "move it away, then run `tgwatch login`"]
+    session.rmdir()
+    session.symlink_to(session.name)  # a link to itself: open() fails (as for another user's file, even as root)
+    r = CliRunner().invoke(cli, ["login", "-c", str(cfg)], env=env)
+    assert r.exit_code == 2 and "Traceback" not in r.output and "network" not in r.output, r.output
+    assert r.output.strip().splitlines() == [f"error: {session}: cannot use it for the session (Too many levels of "
+                                             "symbolic links): it must be a file the user running tgwatch owns"]
+
+
 def test_every_run_without_login_says_so_and_never_connects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
     from telethon import TelegramClient

@@ -148,7 +148,9 @@ def run(config_path: str) -> None:
         fail("this session is in use by another process (or was copied): stop the other tgwatch, then `tgwatch login` again")
     except errors.RPCError as e:
         fail(f"Telegram refused: {_login_error(e)}")
-    except (*NETWORK_ERRORS, OSError) as e:
+    except NETWORK_ERRORS as e:
         fail(cannot_reach(e))
+    except OSError as e:  # a file (the session's, a lock) is no network fault: name it
+        fail(f"{e.filename}: {e.strerror or type(e).__name__}" if e.filename else cannot_reach(e))
     except KeyboardInterrupt:
         err().print("stopped")

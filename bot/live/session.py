@@ -208,13 +208,21 @@ def has_auth_key(session: Any) -> bool:
 
 def secure_session(path: Path) -> Path:
     """Create the session's folder (0700) and file (0600) before Telethon opens it: the file
-    holds the account's auth key. Tightens the modes of ones that already exist."""
+    holds the account's auth key. Tightens the modes of ones that already exist. One that cannot be
+    used (a folder in its place, another user's file) is a ConfigError naming it: no network fault."""
     path = path.expanduser()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected the session file; move it away, then run `tgwatch login`") from None
+    except OSError as e:
+        where = e.filename or path
+        raise ConfigError(f"{where}: cannot use it for the session ({e.strerror or type(e).__name__}): it must be a file "
+                          "the user running tgwatch owns") from None
     return path
 
 
