@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import tomlread
-from .post import link_channel, not_a_channel, t_me_lower
+from .post import cut_link, link_channel, not_a_channel, t_me_lower
 
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "exposed_secrets", "load_config", "load_secrets",
            "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
@@ -106,9 +106,10 @@ class Secrets:
 
 def _t_me(value: str) -> str:
     """`value` stripped, a t.me link's scheme and host in lower case; ValueError saying why for a
-    t.me link no channel can be (an invite, a proxy, a sticker set: `not_a_channel`)."""
+    t.me link no channel can be (an invite, a proxy, a sticker set: `not_a_channel`), the link cut
+    (`cut_link`: an invite's hash is the way into a private channel)."""
     if why := not_a_channel(value):
-        raise ValueError(f"{value!r} is {why}")
+        raise ValueError(f"{cut_link(value)!r} is {why}")
     return t_me_lower(value)
 
 

@@ -8,7 +8,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "plain_breaks", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "t_me_lower", "hidden_links", "content_hash", "content_hashes"]
+__all__ = ["Entity", "Post", "plain_breaks", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "cut_link", "t_me_lower", "hidden_links", "content_hash", "content_hashes"]
 
 _MARK = 1_000_000_000_000
 
@@ -63,6 +63,21 @@ def not_a_channel(value: str) -> str | None:
         return None
     path = s[m.end():]
     return next((why for shape, why in _NOT_A_CHANNEL if shape.match(path)), None)
+
+
+def cut_link(value: str) -> str:
+    """`value` as an error shows it: a t.me link that names no channel (`not_a_channel`; bare `+HASH`
+    and `joinchat/HASH` too) cut after its kind, `t.me/+…`, `t.me/joinchat/…`, `t.me/proxy?…`: an
+    invite's hash lets whoever reads it join a private channel, a phone link is a person's number,
+    a proxy's secret its key. The error's file:line points at the whole link; any other value as is."""
+    s = value.strip()
+    m = _T_ME_RE.match(s)
+    start = m.end() if m else 0
+    if not_a_channel(s if m else "t.me/" + s) is None:
+        return value
+    kind = re.match(r"\+|[A-Za-z]+[/?#]?", s[start:])
+    end = start + (kind.end() if kind else 0)
+    return s[:end] + "…" if end < len(s) else s
 
 
 def link_channel(text: str) -> str | None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.config import ConfigError, channel_ref, chat_topic, exposed_secrets, load_config, load_secrets
 from bot.live.session import secure_session
+from bot.post import cut_link
 
 ROOT = Path(__file__).resolve().parents[1]
 HASH = "0123456789abcdef0123456789abcdef"
@@ -157,7 +158,19 @@ def test_a_t_me_link_to_no_channel_says_what_it_is(host: str, path: str) -> None
     for posts in (False, True):
         with pytest.raises(ValueError) as e:
             channel_ref(host + path, posts=posts)
-        assert str(e.value).startswith(f"{host + path!r} is a") and "not a channel" in str(e.value)
+        shown = str(e.value).split(" is a")[0]
+        assert "not a channel" in str(e.value) and shown == repr(cut_link(host + path))
+        assert host + path == shown.strip("'") or (shown.endswith("…'") and (host + path).startswith(shown[1:-2]))
+
+
+@given(_HOSTS, st.sampled_from(["+", "joinchat/", "proxy?server=1.2.3.4&secret="]),
+       st.text(alphabet="ABCdef0123456789_-", min_size=8, max_size=40))
+def test_an_invite_or_proxy_secret_is_cut_from_what_an_error_shows(host: str, kind: str, secret: str) -> None:
+    """An invite's hash is the way into a private channel: an error (posted to a group chat) never shows it."""
+    with pytest.raises(ValueError) as e:
+        channel_ref(host + kind + secret)
+    assert secret not in str(e.value).replace(host, "")
+    assert cut_link(host + kind + secret) == host + kind.split("?")[0] + ("?" if "?" in kind else "") + "…"
 
 
 def test_channel_forms_in_the_config_are_read_alike_or_refused_with_their_line(tmp_path: Path) -> None:
@@ -174,10 +187,10 @@ def test_channel_forms_in_the_config_are_read_alike_or_refused_with_their_line(t
     with pytest.raises(ConfigError) as e:
         load_config(cfg)
     assert str(e.value).splitlines() == [
-        f"{cfg}:2: channels.watch: 't.me/joinchat/AbCdEf' is an invite link, not a channel: join it with the watching "
+        f"{cfg}:2: channels.watch: 't.me/joinchat/…' is an invite link, not a channel: join it with the watching "
         "account, then name the channel by @username or id",
-        f"{cfg}:4: channels.groups.moscow: 't.me/proxy?server=1.2.3.4&port=443&secret=ab' is a proxy link, not a channel",
-        f"{cfg}:6: alerts.chats: 't.me/joinchat/12345' is an invite link, not a channel: join it "
+        f"{cfg}:4: channels.groups.moscow: 't.me/proxy?…' is a proxy link, not a channel",
+        f"{cfg}:6: alerts.chats: 't.me/joinchat/…' is an invite link, not a channel: join it "
         "with the watching account, then name the channel by @username or id"]
 
 

@@ -243,8 +243,16 @@ def test_an_invite_link_as_a_rule_channel_is_an_error_that_says_to_use_the_id() 
     rs = parse_rules_text(text, "f.toml")
     assert rs.rules == []
     assert [(e.line, e.col) for e in rs.errors] == [(4, 22), (4, 49)]
-    assert rs.errors[0].message == ("channels: 'https://t.me/+AbCdEf123' is an invite link, which no post names its "
+    assert rs.errors[0].message == ("channels: 'https://t.me/+…' is an invite link, which no post names its "
                                     "channel by; write the channel's id (a private channel has no username)")
+    # the hash (a way into the private channel) is cut: the chat shows this error to every member
+    assert rs.errors[1].message.startswith("channels: 't.me/joinchat/…' is an invite link")
+
+
+def test_a_phone_link_as_a_rule_channel_is_called_one_with_the_number_cut() -> None:
+    """t.me/+447… was called an invite link (its key starts with + too), and showed the number."""
+    rs = parse_rules_text('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["t.me/+447700900123"]\n', "f.toml")
+    assert [e.message for e in rs.errors] == ["channels: 't.me/+…' is a phone number's link (a person), not a channel"]
 
 
 def test_a_rule_channel_link_in_capitals_is_its_channel_and_a_service_link_is_an_error() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import tomlread
-from ..post import bare_id, link_channel, not_a_channel, t_me_lower
+from ..post import bare_id, cut_link, link_channel, not_a_channel, t_me_lower
 from .broad import function_only
 from .explain import dictionary_name
 from .morph import default_morphology
@@ -406,11 +406,11 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
                 if not (key := channel_key(c)):
                     bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} names no channel; write a username, "
                         "@username, t.me/username or an id")
-                elif key.startswith(("+", "joinchat/")) or (why or "").startswith("an invite"):
-                    bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is an invite link, which no post "
-                        "names its channel by; write the channel's id (a private channel has no username)")
-                elif why:
-                    bad(loc.string(index, "channels", i) - 1, f"channels: {c!r} is {why}")
+                elif why and not why.startswith("an invite"):  # (a phone link's key starts with "+" too)
+                    bad(loc.string(index, "channels", i) - 1, f"channels: {cut_link(c)!r} is {why}")
+                elif why or key.startswith(("+", "joinchat/")):  # its hash cut: the chat shows this error
+                    bad(loc.string(index, "channels", i) - 1, f"channels: {cut_link(c)!r} is an invite link, which no "
+                        "post names its channel by; write the channel's id (a private channel has no username)")
         else:
             bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
     examples: dict[str, list[str]] = {}
