@@ -147,7 +147,7 @@ _WRAPPERS = (
     fn.InvokeWithTakeoutRequest,
 )
 _NO_AUTH = {"GetConfigRequest", "PingRequest", "GetNearestDcRequest", "SendCodeRequest", "ResendCodeRequest",
-            "SignInRequest", "ExportLoginTokenRequest"}
+            "SignInRequest", "ExportLoginTokenRequest", "ImportBotAuthorizationRequest"}
 QR_TOKEN_SECONDS = 30  # how long a QR login token lives on Telegram
 LOGIN_CODE = "12345"  # the code the fake "sends" to the user's Telegram app
 
@@ -359,6 +359,9 @@ class FakeSender:
     async def connect(self, connection) -> bool:
         if self._user_connected:
             return False
+        if self.auth_key is None or self.auth_key.key is None:  # a new session: what the DH exchange gives
+            self.auth_key = AuthKey(os.urandom(256))
+            await self._client._auth_key_callback(self.auth_key)
         self._connection = connection  # a ConnectionTcpFull that never opens a socket
         self._user_connected = self._transport_up = True
         if self.__disconnected is None or self.__disconnected.done():
@@ -457,7 +460,7 @@ class FakeSender:
 
     @property
     def account_id(self) -> int | None:
-        return self._server._auth.get(str(self.auth_key.key_id))
+        return None if self.auth_key is None else self._server._auth.get(str(self.auth_key.key_id))
 
 
 # --- the server --------------------------------------------------------------------------------------------
@@ -573,6 +576,11 @@ class FakeTelegram:
         the group is deactivated, GetChats shows ``migrated_to``, and sending to it answers PEER_ID_INVALID."""
         self.add_channel(channel_id, None, self._chats[chat_id]["title"], megagroup=True)
         self._chats[chat_id]["migrated_to"] = channel_id
+        self._save()
+
+    def add_bot(self, bot_id: int, username: str) -> None:
+        """Another bot (a token of its own: `id:…`), for a bot token that is changed; it only logs in."""
+        self._accounts[bot_id] = _Account(bot_id, True, username, username)
         self._save()
 
     def add_user(self, user_id: int, first_name: str, username: str | None = None) -> None:
@@ -884,6 +892,20 @@ class FakeTelegram:
         self._auth[str(self._sender_now.auth_key.key_id)] = USER_ID  # this auth key is now the user's
         self._save()
         return tl.auth.Authorization(user=self._user_obj(USER_ID, USER_ID))
+
+    def _on_ImportBotAuthorizationRequest(self, account, r):
+        """A bot token logs its bot in (any secret after the bot's id: the fake checks only the id)."""
+        bot = self._accounts.get(int(r.bot_auth_token.partition(":")[0] or 0))
+        if bot is None or not bot.bot:
+            raise RpcFail(400, "ACCESS_TOKEN_INVALID")
+        self._auth[str(self._sender_now.auth_key.key_id)] = bot.id
+        self._save()
+        return tl.auth.Authorization(user=self._user_obj(bot.id, bot.id))
+
+    def _on_LogOutRequest(self, account, r):
+        del self._auth[str(self._sender_now.auth_key.key_id)]
+        self._save()
+        return tl.auth.LoggedOut()
 
     def _on_ExportLoginTokenRequest(self, account, r):
         sender = self._sender_now

@@ -42,6 +42,7 @@ from .session import (
     Unreachable,
     cannot_reach,
     database_lock,
+    drop_other_bot,
     has_auth_key,
     make_client,
     session_lock,
@@ -468,8 +469,10 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
                 await asyncio.wait_for(user.connect(), STARTUP_CONNECT_SECONDS)
             except (*NETWORK_ERRORS, OSError) as e:
                 raise Unreachable(cannot_reach(e, attempts)) from None
-        if bot is not None:
-            await bot.start(bot_token=secrets.bot_token)  # type: ignore[arg-type]
+        if secrets.bot_token and bot is not None:
+            if await drop_other_bot(bot, secrets.bot_token):  # the token was changed: the new bot, not the old
+                bot = make(config, secrets, bot=True)
+            await bot.start(bot_token=secrets.bot_token)
         service = Service(config, store, user, bot=bot)
         await service.start()
         stop = asyncio.Event()

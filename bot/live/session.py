@@ -22,7 +22,7 @@ from .difference import hold_catch_up
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
            "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
-           "cannot_reach", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
+           "cannot_reach", "database_lock", "drop_other_bot", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,24 @@ def secure_session(path: Path) -> Path:
         raise ConfigError(f"{where}: cannot use it for the session ({e.strerror or type(e).__name__}): it must be a file "
                           "the user running tgwatch owns") from None
     return path
+
+
+async def drop_other_bot(bot: TelegramClient, token: str) -> bool:
+    """Whether the bot's session is logged in as another bot than `token`'s (the bot token was
+    changed): then it is logged out and its file deleted, and the client is spent; a new one logs in
+    with the token. (Telethon's `start` would only warn, and the old bot would go on answering.)"""
+    if not bot.is_connected():
+        await bot.connect()
+    me = await bot.get_me(input_peer=True)  # None: the session holds no login (it was revoked)
+    wanted = token.partition(":")[0]
+    if me is None or str(me.user_id) == wanted:
+        return False
+    log.warning("bot.session is logged in as bot %s, the bot token is bot %s's: logging the old bot out, "
+                "and in as the new one", me.user_id, wanted)  # (a bot's id is no secret)
+    if not await bot.log_out():  # Telegram refused (the login is gone already): the file goes all the same
+        await bot.disconnect()
+        bot.session.delete()
+    return True
 
 
 def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: Any) -> TelegramClient:

@@ -1,0 +1,109 @@
+"""A changed bot token (TGWATCH_BOT_TOKEN, or bot_token in the secrets file) is the bot `run` serves
+as: the old bot's session is logged out and the new token logs in; the same token keeps its session.
+The real `_serve` and TelegramClient against the fake server (tests/fake_telegram.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon.crypto import AuthKey
+
+from bot.config import Config, Secrets
+from bot.live import service as live_service
+from bot.live.session import make_client
+
+from .fake_telegram import BOT_ID, USER_ID, FakeSender, FakeTelegram, eventually
+from .telegram_fixtures import fake  # noqa: F401 - a fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+HASH = "fedcba9876543210fedcba9876543210"
+NEW_BOT = 9_999_999
+OLD_TOKEN = f"{BOT_ID}:AAHfirstBotToken0123456789abcdefghij"
+NEW_TOKEN = f"{NEW_BOT}:AAHanotherBotsToken0123456789abcdefgh"
+
+
+def _config(tmp_path: Path) -> Config:
+    return Config(session_dir=tmp_path / "s", db=tmp_path / "t.db", rules=ROOT / "rules", channels=("mash",),
+                  chats=(5001,), analysts=(5001,), send_via="bot", resolve_delay_seconds=0)
+
+
+def _logged_in(fake: FakeTelegram, config: Config) -> None:  # noqa: F811
+    """Both sessions logged in before: the user account's, and the old bot's."""
+    for bot, account in ((False, USER_ID), (True, BOT_ID)):
+        client = make_client(config, Secrets(api_id=1, api_hash=HASH), bot=bot)
+        client.session.auth_key = AuthKey(os.urandom(256))
+        client.session.save()
+        fake._auth[str(client.session.auth_key.key_id)] = account
+        client.session.close()
+
+
+def _serve(fake: FakeTelegram, config: Config, token: str) -> None:  # noqa: F811
+    """`tgwatch run` with `token` until its chat listens, then stopped as after a dropped session."""
+    bots: list[Any] = []
+
+    def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
+        client = make_client(config, secrets, bot=bot, **kw)
+        client._sender = FakeSender(fake, client, client.session.auth_key)
+        if bot:
+            bots.append(client)
+        else:
+            asyncio.get_running_loop().create_task(stop(client))
+        return client
+
+    async def stop(user: Any) -> None:
+        try:
+            await eventually(lambda: bots and bots[-1].list_event_handlers(), timeout=20)
+        finally:
+            await user.disconnect()
+
+    asyncio.run(asyncio.wait_for(live_service._serve(config, Secrets(api_id=1, api_hash=HASH, bot_token=token), make), 30))
+
+
+def _bot_session_account(fake: FakeTelegram, config: Config) -> int | None:  # noqa: F811
+    """The account the bot.session on disk is logged in as, by the fake server's books."""
+    client = make_client(config, Secrets(api_id=1, api_hash=HASH), bot=True)
+    try:
+        return fake._auth.get(str(client.session.auth_key.key_id)) if client.session.auth_key else None
+    finally:
+        client.session.close()
+
+
+def _logins(fake: FakeTelegram) -> int:  # noqa: F811
+    """Log outs and bot log ins the server has seen."""
+    return sum(type(r).__name__ in ("LogOutRequest", "ImportBotAuthorizationRequest") for r in fake.requests)
+
+
+def test_a_changed_bot_token_logs_the_new_bot_in_and_the_old_one_out(fake: FakeTelegram, tmp_path: Path,  # noqa: F811
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    fake.add_channel(1800000002, "mash", "Mash")
+    fake.add_bot(NEW_BOT, "new_bot")
+    config = _config(tmp_path)
+    _logged_in(fake, config)
+    assert _bot_session_account(fake, config) == BOT_ID
+    with caplog.at_level(logging.WARNING):
+        _serve(fake, config, NEW_TOKEN)
+    assert _bot_session_account(fake, config) == NEW_BOT  # the next run starts as the new bot too
+    assert BOT_ID not in fake._auth.values()  # the old bot's session was logged out, not left behind
+    said = [r.getMessage() for r in caplog.records if "bot.session" in r.getMessage()]
+    assert said == [f"bot.session is logged in as bot {BOT_ID}, the bot token is bot {NEW_BOT}'s: logging the old "
+                    "bot out, and in as the new one"]
+    assert not any(NEW_TOKEN.partition(":")[2] in r.getMessage() for r in caplog.records)  # never the token's secret
+    # the same token again: its session is used as it is, no new login
+    logins = _logins(fake)
+    assert logins == 2  # the old bot's log out, the new bot's log in
+    _serve(fake, config, NEW_TOKEN)
+    assert _bot_session_account(fake, config) == NEW_BOT and _logins(fake) == logins
+
+
+def test_the_same_bot_token_keeps_its_session(fake: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
+    fake.add_channel(1800000002, "mash", "Mash")
+    config = _config(tmp_path)
+    _logged_in(fake, config)
+    _serve(fake, config, OLD_TOKEN)
+    assert _bot_session_account(fake, config) == BOT_ID
+    assert _logins(fake) == 0
