@@ -5,17 +5,24 @@ threads or second connections, ordered by events (no sleeps)."""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from click.testing import CliRunner
 
 import bot.cli.export as export_module
+from bot.cli import cli
 from bot.live.session import SessionBusy, database_lock
+from bot.store.db import LIVE, SCHEMA_VERSION, Store
 
 from .sample_store import Sample
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- a second `tgwatch run` by mistake ---------------------------------------------------------------
@@ -89,3 +96,56 @@ def test_two_exports_to_one_file_at_once_leave_one_whole_export_and_both_succeed
     assert got in (alone_a.read_bytes(), alone_b.read_bytes()), "report.csv is a mix of the two exports"
     assert codes == {"cron": 0, "analyst": 0}
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".part")]
+
+
+# -- a new release upgrades the store an old `tgwatch run` still has open ------------------------------
+
+def _older(db: Path) -> None:
+    """Make the store one migration older (the last one, idempotent, is run again by the upgrade)."""
+    with sqlite3.connect(db) as c:
+        c.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    c.close()
+
+
+def test_an_upgrade_while_a_run_holds_the_store_is_refused_with_one_line(sample: Sample, tmp_path: Path) -> None:
+    """After `pip install -U`, the analyst replays an export into the store the old `tgwatch run` (of
+    the release before) still serves: every release's `run` holds `<db>.lock`. The new replay
+    upgrades the schema under it with only a `note: upgrading the store` line, and the old code then
+    writes into a schema it does not know (across migration 15 it queues alerts with no owner, which
+    the new release never sends, and sends a replay's alerts to the chat). The upgrade should wait
+    for the run to stop: one `error:` line naming the store and the running `tgwatch run`, nothing
+    changed."""
+    _older(sample.db)
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"channel_id": 42, "message_id": 1, "date": "2026-11-25T10:00:00Z",
+                               "text": "В Краснодаре задержали дезертиров"}) + "\n", encoding="utf-8")
+    with database_lock(sample.db):  # the old release's `tgwatch run`, serving the store
+        result = CliRunner().invoke(cli, ["replay", str(new), "--db", str(sample.db), "--rules", str(ROOT / "rules"),
+                                          "--alerts", "none"])
+    with sqlite3.connect(sample.db) as c:
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+    c.close()
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
+    assert version == SCHEMA_VERSION - 1, f"upgraded under the running service: {result.stderr}"
+    assert result.exit_code == 2 and len(errors) == 1 and str(sample.db) in errors[0] and "tgwatch run" in errors[0]
+
+
+def test_an_alert_an_older_run_queued_after_the_upgrade_is_sent_by_the_new_one(sample: Sample) -> None:
+    """The old run (a release before migration 15) went on queueing alerts after a new replay
+    upgraded the store: its INSERT names no owner, so they are stored with owner NULL. Restarted on
+    the new release, `tgwatch run` takes only owner = 'live': such an alert (a low one waiting for
+    the digest, one held by a flood wait) is never sent, nor freed (`free_abandoned` looks at
+    'live …' claims only). It should be the live service's, as migration 15 made every earlier one."""
+    with sqlite3.connect(sample.db) as c:  # as release 35e3c77^'s `queue_alert` wrote it
+        sid, cid, mid = c.execute("SELECT story_id, channel_id, message_id FROM posts ORDER BY rowid DESC").fetchone()
+        c.execute("DELETE FROM alerts WHERE story_id = ?", [sid])
+        c.execute("INSERT INTO alerts (story_id, rule, channel_id, message_id, severity, state, attempts, created_at, "
+                  "updated_at) VALUES (?, 'desertion', ?, ?, 'high', 'queued', 0, '2026-11-30T06:00:00+00:00', "
+                  "'2026-11-30T06:00:00+00:00')", [sid, cid, mid])
+    c.close()
+    store = Store(sample.db, owner=LIVE)  # the new release's `tgwatch run`
+    try:
+        queued = [(a["story_id"], a["rule"]) for a in store.queued_alerts()]
+    finally:
+        store.close()
+    assert (sid, "desertion") in queued
