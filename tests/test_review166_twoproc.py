@@ -6,6 +6,7 @@ threads or second connections, ordered by events (no sleeps)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -20,7 +21,9 @@ from bot.cli import cli
 from bot.live.session import SessionBusy, database_lock
 from bot.store.db import LIVE, SCHEMA_VERSION, Store
 
+from .fake_telegram import FakeTelegram
 from .sample_store import Sample
+from .test_chat import ask, run, running
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,3 +152,25 @@ def test_an_alert_an_older_run_queued_after_the_upgrade_is_sent_by_the_new_one(s
     finally:
         store.close()
     assert (sid, "desertion") in queued
+
+
+def test_a_running_service_whose_store_a_newer_release_upgraded_says_so_in_the_chat(
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The analyst tries a newer release (another venv) with `tgwatch replay --db` on the store this
+    `tgwatch run` serves, and it upgrades the schema. From then on every chat command read off the
+    loop (/search, /stats, /export, /stories) opens a connection that refuses the newer schema, and
+    the chat gets «Sorry, that command failed on our side; the error is in tgwatch's log» with an
+    ERROR traceback logged for each, as for a bug, while the service's own connection goes on writing
+    into the schema it does not know. The answer should say what happened (a newer tgwatch
+    upgraded the store: restart with it), with no traceback in the log."""
+    async def go() -> str:
+        async with running(fake, tmp_path):
+            with sqlite3.connect(tmp_path / "t.db") as c:  # the newer release's upgrade, committed
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+            c.close()
+            return str((await ask(fake, "/search дезертир")).text)
+
+    answer = run(go())
+    tracebacks = [r.getMessage() for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
+    assert "failed on our side" not in answer and ("newer" in answer or "upgrade" in answer), answer
+    assert not tracebacks, tracebacks
