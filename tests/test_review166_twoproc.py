@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,7 +24,11 @@ from bot.store.db import LIVE, SCHEMA_VERSION, Store
 
 from .fake_telegram import FakeTelegram
 from .sample_store import Sample
+from .telegram_fixtures import deliver_alone
 from .test_chat import ask, run, running
+from .test_live import DESERTION, MASH, NEUTRAL, channels
+from .test_live import alerts as chat_alerts
+from .test_live import running as live_running
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,3 +179,36 @@ def test_a_running_service_whose_store_a_newer_release_upgraded_says_so_in_the_c
     tracebacks = [r.getMessage() for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
     assert "failed on our side" not in answer and ("newer" in answer or "upgrade" in answer), answer
     assert not tracebacks, tracebacks
+
+
+# -- a replay into the live store, beside the running service ---------------------------------------------
+
+def test_a_fresh_post_of_a_watched_channel_a_replay_stored_first_still_reaches_the_chat(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Mash (watched, not joined: read by the poll alone) posts a desertion report at 10:00; at 10:03
+    the analyst replays a Desktop export of Mash into the store `tgwatch run` uses (`--alerts none`,
+    say, or the terminal of one analyst); the service's poll at 10:05 reads the post, finds it
+    stored with the same text and does nothing: the chat never gets the alert. README: a replay's
+    story is taken over «once a watched channel reports one of its stories live», and this one did,
+    fresh, as the service read it (no backfill, no downtime)."""
+    async def go() -> int:
+        channels(fake, mash_joined=False)
+        async with live_running(fake, tmp_path) as service:
+            fake.publish(MASH, NEUTRAL)
+            await service.poll()  # Mash read once: its next posts are new, not a backfill
+            await deliver_alone(service)
+            shown = len(chat_alerts(fake))
+            mid = fake.publish(MASH, DESERTION, push=False)
+            export = tmp_path / "mash.jsonl"
+            export.write_text(json.dumps({"channel_id": MASH, "message_id": mid, "channel_title": "Mash",
+                                          "channel_username": "mash", "text": DESERTION,
+                                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                                         ensure_ascii=False) + "\n", encoding="utf-8")
+            result = CliRunner().invoke(cli, ["replay", str(export), "--db", str(tmp_path / "tgwatch.db"),
+                                              "--rules", str(ROOT / "rules"), "--alerts", "none"])
+            assert result.exit_code == 0, result.output
+            await service.poll()  # reads the post of Mash, fresh
+            await deliver_alone(service)
+            return len(chat_alerts(fake)) - shown
+
+    assert run(go()) >= 1, "the chat never got the alert of a fresh post of a watched channel"
