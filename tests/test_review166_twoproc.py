@@ -20,13 +20,16 @@ from click.testing import CliRunner
 import bot.cli.export as export_module
 from bot.cli import cli
 from bot.live.session import SessionBusy, database_lock
-from bot.store.db import LIVE, SCHEMA_VERSION, Store
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import SCHEMA_VERSION, Store
 
 from .fake_telegram import FakeTelegram
-from .sample_store import Sample
+from .sample_store import Sample, shipped_matcher
 from .telegram_fixtures import deliver_alone
-from .test_chat import ask, run, running
-from .test_live import DESERTION, MASH, NEUTRAL, channels
+from .test_chat import ask, run
+from .test_chat import running as chat_running
+from .test_live import DESERTION, MASH, NEUTRAL, SHOT, channels
 from .test_live import alerts as chat_alerts
 from .test_live import running as live_running
 
@@ -138,25 +141,29 @@ def test_an_upgrade_while_a_run_holds_the_store_is_refused_with_one_line(sample:
     assert result.exit_code == 2 and len(errors) == 1 and str(sample.db) in errors[0] and "tgwatch run" in errors[0]
 
 
-def test_an_alert_an_older_run_queued_after_the_upgrade_is_sent_by_the_new_one(sample: Sample) -> None:
+def test_an_alert_an_older_run_queued_after_the_upgrade_is_sent_by_the_new_one(fake: FakeTelegram, tmp_path: Path) -> None:
     """The old run (a release before migration 15) went on queueing alerts after a new replay
-    upgraded the store: its INSERT names no owner, so they are stored with owner NULL. Restarted on
-    the new release, `tgwatch run` takes only owner = 'live': such an alert (a low one waiting for
-    the digest, one held by a flood wait) is never sent, nor freed (`free_abandoned` looks at
-    'live …' claims only). It should be the live service's, as migration 15 made every earlier one."""
-    with sqlite3.connect(sample.db) as c:  # as release 35e3c77^'s `queue_alert` wrote it
-        sid, cid, mid = c.execute("SELECT story_id, channel_id, message_id FROM posts ORDER BY rowid DESC").fetchone()
-        c.execute("DELETE FROM alerts WHERE story_id = ?", [sid])
-        c.execute("INSERT INTO alerts (story_id, rule, channel_id, message_id, severity, state, attempts, created_at, "
-                  "updated_at) VALUES (?, 'desertion', ?, ?, 'high', 'queued', 0, '2026-11-30T06:00:00+00:00', "
-                  "'2026-11-30T06:00:00+00:00')", [sid, cid, mid])
-    c.close()
-    store = Store(sample.db, owner=LIVE)  # the new release's `tgwatch run`
-    try:
-        queued = [(a["story_id"], a["rule"]) for a in store.queued_alerts()]
-    finally:
-        store.close()
-    assert (sid, "desertion") in queued
+    upgraded the store: its INSERT names no owner, so they are stored with owner NULL (one held by
+    a flood wait, or queued just before the analyst stopped it to restart on the new release).
+    Restarted on the new release, `tgwatch run` sends only owner = 'live': the chat never gets
+    them (0 alerts here; 2 with owner 'live'). They should be the service's, as migration 15 made
+    every earlier one."""
+    channels(fake)
+    mid = fake.publish(SHOT, DESERTION, push=False)
+    store = Store(tmp_path / "tgwatch.db")
+    list(Pipeline(store, shipped_matcher()).process([Post(
+        channel_id=SHOT, message_id=mid, date=datetime.now(timezone.utc).replace(microsecond=0), text=DESERTION,
+        channel_title="SHOT", channel_username="shot_shot")]))
+    store.db.execute("UPDATE alerts SET owner = NULL")  # as release 35e3c77^'s `queue_alert` wrote them
+    assert store.count("alerts") == 2
+    store.close()
+
+    async def go() -> int:
+        async with live_running(fake, tmp_path) as service:  # the new release's `tgwatch run`
+            await deliver_alone(service)
+            return len(chat_alerts(fake))
+
+    assert run(go()) == 2
 
 
 def test_a_running_service_whose_store_a_newer_release_upgraded_says_so_in_the_chat(
@@ -169,7 +176,7 @@ def test_a_running_service_whose_store_a_newer_release_upgraded_says_so_in_the_c
     into the schema it does not know. The answer should say what happened (a newer tgwatch
     upgraded the store: restart with it), with no traceback in the log."""
     async def go() -> str:
-        async with running(fake, tmp_path):
+        async with chat_running(fake, tmp_path):
             with sqlite3.connect(tmp_path / "t.db") as c:  # the newer release's upgrade, committed
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
             c.close()
