@@ -18,6 +18,7 @@ from typing import Any, Self
 from telethon import TelegramClient, errors, utils
 
 from ..config import Config, ConfigError, Secrets
+from ..store.runlock import lock_file
 from .difference import hold_catch_up
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
@@ -171,11 +172,12 @@ def session_lock(folder: Path, setting: str = "paths.session_dir") -> Iterator[N
 
 @contextmanager
 def database_lock(db: Path, setting: str = "paths.db") -> Iterator[None]:
-    """Hold an exclusive lock beside the database (`<db>.lock`) for the life of `tgwatch run`;
-    raises SessionBusy when another service runs on it: two services on one store (with two
-    session folders) would each send every alert. Replays and exports do not take it."""
+    """Hold an exclusive lock beside the database (`<db>.lock`, `lock_file`: through a symlink, beside
+    its target) for the life of `tgwatch run`; raises SessionBusy when another service runs on it:
+    two services on one store (with two session folders) would each send every alert. Replays and
+    exports do not take it (an upgrade of the schema asks for it: `run_holding`)."""
     db = db.expanduser()
-    with _exclusive(db.with_name(db.name + ".lock"),
+    with _exclusive(lock_file(db),
                     f"another `tgwatch run` is using the database {db} (each would send every alert); stop it first",
                     f"{setting}: cannot lock {db}"):
         yield
