@@ -514,13 +514,31 @@ def test_an_export_over_a_private_file_is_never_readable_by_others_meanwhile(
     seen: list[int] = []
 
     def watched(rows, fmt, f, **kw):  # type: ignore[no-untyped-def]
-        seen.append(stat.S_IMODE(os.stat(tmp_path / ".private.jsonl.part").st_mode))
+        seen.extend(stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob(".private.jsonl.*.part"))
         return write_text(rows, fmt, f, **kw)
 
     write_text = cli_export.write_text
     monkeypatch.setattr(cli_export, "write_text", watched)
     assert run("export", "--db", sample.db, "-o", out).exit_code == 0
     assert seen == [0o600] and stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_a_new_export_file_gets_the_mode_the_umask_gives_any_new_file(sample: Sample, tmp_path: Path,
+                                                                      umask: int, mode: int) -> None:
+    """Written private first (a temporary file of its own, 0600), a new export ends as readable as
+    any file the analyst makes: a colleague's script can read report.csv under umask 022."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        for name in ("report.csv", "report.xlsx", "report.jsonl.gz"):
+            assert run("export", "--db", sample.db, "-o", tmp_path / name).exit_code == 0
+    finally:
+        os.umask(old)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob("report.*")} == \
+        dict.fromkeys(["report.csv", "report.xlsx", "report.jsonl.gz"], mode)
 
 
 def test_an_export_over_a_hard_linked_file_says_the_other_name_keeps_the_old_one(sample: Sample,

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import stat
+import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Iterator
 
 import click
 
-from ..store.export import FORMATS, XLSX_MAX_CHARS, write_xlsx
+from ..store.export import FORMATS, XLSX_MAX_CHARS, new_file_mode, write_xlsx
 from ..store.read import EXPORT_FIELDS, SearchError, iter_export_rows
 from .common import (
     BOM,
@@ -177,15 +178,16 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     if target.exists() and not target.is_file():  # /dev/stdout, /dev/null, a named pipe: written as they are
         return _write_file(rows, fmt, target, bom, cut, escape=escape, gz=gz)
     target = target.resolve()  # through a link: the file it names is replaced, the link kept
-    tmp = target.with_name(f".{target.name}.part")
     old = target.stat() if target.exists() else None
+    # a temporary file of its own (0600: private while written), so two exports to one -o at once
+    # never write into each other's: each replaces the target whole, the last to finish wins
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        if old is not None:  # a file written anew keeps its mode (chmod 600 stays private), and is private meanwhile
-            tmp.touch()
-            tmp.chmod(0o600)
         n = _write_file(rows, fmt, tmp, bom, cut, escape=escape, gz=gz)
-        if old is not None:
-            tmp.chmod(stat.S_IMODE(old.st_mode))
+        # a file written anew keeps its mode (chmod 600 stays private); a new one gets the umask's
+        tmp.chmod(stat.S_IMODE(old.st_mode) if old is not None else new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from tomlkit.exceptions import TOMLKitError
 from .. import tomlread
 from ..store.backtest import Backtest, run_backtest
 from ..store.db import Store
+from ..store.export import new_file_mode
 from .check import check_examples
 from .query import QueryError, parse
 from .rules import (
@@ -527,9 +528,7 @@ def _write(path: Path, text: str | None) -> None:
     try:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+        mode = new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

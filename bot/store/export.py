@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
 from .read import EXPORT_FIELDS, StoryRow
 
-__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "scratch_dir", "story_records", "write_csv", "write_jsonl",
+__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "new_file_mode", "scratch_dir", "story_records", "write_csv", "write_jsonl",
            "write_xlsx"]
 
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -182,6 +183,14 @@ class _Once:
 
     def seekable(self) -> bool:
         return self._f.seekable()
+
+
+def new_file_mode() -> int:
+    """The mode a file created now gets (0666 less the umask): what a file written privately first
+    (`tempfile.mkstemp`'s 0600) is given before it is renamed into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def scratch_dir(beside: Path, prefix: str) -> Path:
