@@ -20,6 +20,7 @@ from bot.chat.commands import Caller
 from bot.cli.common import open_store as cli_store
 from bot.live.dbfaults import store_down
 from bot.live.service import open_store
+from bot.live.session import database_lock
 from bot.store.db import SCHEMA_VERSION, Store, StoreError
 
 from .fake_telegram import FakeTelegram, eventually
@@ -102,6 +103,21 @@ def test_an_upgrade_the_lock_holds_back_is_a_clean_error_at_start(tmp_path: Path
     with locked(tmp_path / "tgwatch.db"), pytest.raises(StoreError, match="another program is using it"):
         open_store(config(tmp_path))
     store = open_store(config(tmp_path))  # once the lock is gone, it upgrades
+    assert store.version == SCHEMA_VERSION
+    store.close()
+
+
+def test_the_run_upgrades_its_own_store_under_the_lock_that_refuses_any_other_upgrade(tmp_path: Path) -> None:
+    """`tgwatch run` holds `<db>.lock` before it opens the store: the lock that keeps a replay's
+    upgrade off a running service must not keep the run of the new release off its own."""
+    cfg = config(tmp_path)
+    store = Store(cfg.db)
+    store.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    store.close()
+    with database_lock(cfg.db):
+        with pytest.raises(StoreError, match="a `tgwatch run` is serving this store"):
+            Store(cfg.db)  # any other program (a replay, a search)
+        store = open_store(cfg)
     assert store.version == SCHEMA_VERSION
     store.close()
 

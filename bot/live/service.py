@@ -80,7 +80,8 @@ def open_store(config: Config) -> Store:
     not the CLI's 30 s: each store call holds up the whole loop meanwhile. A migration that cannot
     get the lock now is a StoreError saying why, not a traceback."""
     try:
-        return Store(config.db, busy_timeout=LIVE_BUSY_TIMEOUT, told=log.warning)  # an upgrade may take minutes
+        # (its own upgrade: `run` holds <db>.lock, which refuses any other program's)
+        return Store(config.db, busy_timeout=LIVE_BUSY_TIMEOUT, told=log.warning, serving=True)  # may take minutes
     except sqlite3.OperationalError as e:
         if (down := store_down(e)) is None:
             raise

@@ -23,6 +23,7 @@ import sqlite_utils
 from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
 from ..text import search_reading
+from .runlock import run_holding
 from .schema import FTS_TEXT, MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
 
 __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
@@ -156,15 +157,18 @@ class Store:
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
-                 told: Callable[[str], None] | None = None) -> None:
+                 told: Callable[[str], None] | None = None, serving: bool = False) -> None:
         """`busy_timeout`: seconds a write waits for another connection's write lock before failing
         with "database is locked" (reads never wait: WAL). The live service waits less, as every
         store call there holds up its event loop. `owner`: whose alerts this connection queues and
         takes (`LIVE`: the chat's; `REPLAY`: a replay's terminal or file), so neither sends the other's.
-        `told`: one line before an older store is upgraded (else a warning in the log)."""
+        `told`: one line before an older store is upgraded (else a warning in the log). `serving`:
+        `tgwatch run`'s own, holding `<db>.lock`; any other connection refuses to upgrade an older
+        store while a run holds it (`migrate`)."""
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self.owner = owner
+        self.serving = serving
         try:
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             _refuse_foreign(conn, self.path)
@@ -180,7 +184,11 @@ class Store:
         self._alerted_version = 0  # PRAGMA data_version when `_alerted` was read
         self._version: int | None = None  # PRAGMA data_version as read in this transaction (`data_version`)
         self.prunes = 0  # `prune`s that deleted posts on this connection (the story index forgets their forwards)
-        self.migrate(told)
+        try:
+            self.migrate(told)
+        except StoreError:
+            conn.close()
+            raise
 
     # -- schema ----------------------------------------------------------------------------------
 
@@ -199,6 +207,7 @@ class Store:
         if current > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema version {current} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
         if 0 < current < SCHEMA_VERSION:
+            self._refuse_under_a_run(current)
             n = self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
             (told or log.warning)(f"upgrading the store {self.path} (schema {current} → {SCHEMA_VERSION}, once: {n:,} posts) …")
             with self.transaction():
@@ -209,6 +218,18 @@ class Store:
                     continue
                 MIGRATIONS[version](self.db)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
+
+    def _refuse_under_a_run(self, current: int) -> None:
+        """Raise StoreError when a `tgwatch run` (of the release before, as a rule) serves this older
+        store: upgraded under it, its code would go on writing into a schema it does not know. Its
+        own connection (`serving`) upgrades it at start."""
+        if self.serving or self.path == ":memory:":
+            return
+        lock = run_holding(self.path)
+        if lock is not None:
+            raise StoreError(f"{self.path}: a `tgwatch run` is serving this store (it holds {lock}), and this tgwatch "
+                             f"would upgrade it (schema {current} → {SCHEMA_VERSION}) under that older one: stop the "
+                             "service, run this again, then start the service with this release")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -1087,7 +1108,7 @@ async def off_loop(store: Store, work: Callable[[Store], T]) -> T:
         return work(store)
 
     def run() -> T:
-        own = Store(store.path, busy_timeout=store.busy_timeout, owner=store.owner)
+        own = Store(store.path, busy_timeout=store.busy_timeout, owner=store.owner, serving=store.serving)
         try:
             return work(own)
         finally:
