@@ -19,7 +19,7 @@ import bot.live.ingest as ingest_module
 from bot.chat.commands import Caller
 from bot.cli.common import open_store as cli_store
 from bot.live.dbfaults import store_down
-from bot.live.service import open_store
+from bot.live.service import _guarded, open_store
 from bot.live.session import database_lock
 from bot.store.db import SCHEMA_VERSION, Store, StoreError
 
@@ -445,3 +445,25 @@ def test_in_a_long_lock_the_retry_polls_ask_without_waiting_for_it(
             assert len(alerts(fake)) == 2
         assert tracebacks(caplog) == []
     run(go())
+
+
+def test_a_store_a_newer_release_upgraded_under_the_service_is_one_error_line_in_its_background_reads(
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A newer tgwatch (another venv's replay) upgrades the store the service serves: each read off
+    the loop opens a connection that refuses the newer schema. The rules' catch-up (at start, after
+    a rule edit) and the scheduled jobs that read so (the watchdog, the prune) say what happened in
+    one line each, as the chat's commands do, not with a traceback as for a bug of ours."""
+    async def go() -> tuple[object, list[str]]:
+        async with running(fake, tmp_path) as service:
+            await service.rules_caught_up()
+            with sqlite3.connect(tmp_path / "t.db") as c:  # the newer release's upgrade, committed
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+            c.close()
+            caught_up = await service.catch_up_rules()
+            for name, job in (("watchdog", service.watchdog), ("prune", service.prune)):
+                await _guarded(job, name)()
+            return caught_up, [r.getMessage() for r in caplog.records if "newer tgwatch has upgraded" in r.getMessage()]
+
+    caught_up, said = run(go())
+    assert caught_up is None and len(said) == 3, said
+    assert not [r.getMessage() for r in caplog.records if r.exc_info]

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from ..alert.html import bold_spans, local_time
 from ..alert.outbox import short_time, snippet
 from ..config import Config, channel_ref
-from ..live.dbfaults import busy_reply, store_down
+from ..live.dbfaults import busy_reply, newer_store, store_down
 from ..match.edit import Change, EditError, RuleBook, backtest_query
 from ..match.explain import occurrences
 from ..match.matcher import Hit, Match, Matcher
@@ -32,7 +32,7 @@ from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats
 from ..store.alerts import alert_post
 from ..store.backtest import Backtest, TermHits, stored_term_hits
 from ..store.counts import rule_hits, story_counts, story_span
-from ..store.db import Store, iso, off_loop
+from ..store.db import NewerStore, Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
 from ..post import link_channel
 from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
@@ -236,6 +236,9 @@ class Commands:
                 raise
             log.warning("/%s not done (database: %s); the analyst is asked to try again", name, down)
             return Reply(html.escape(busy_reply(down)))
+        except NewerStore as e:  # read off the loop on a connection of its own, which refuses the newer schema
+            log.error("/%s not done: %s", name, newer_store(e))
+            return Reply(f"/{name} not done: {html.escape(newer_store(e))}.")
         return reply
 
     async def _rules_in_use(self) -> None:

@@ -1,14 +1,17 @@
 """The store cannot be used for a moment: another program holds its write lock past the busy
 timeout (an analyst's sqlite3 shell, a replay or a backup into the same file), or the disk failed
 or is full. The live path rides these out: one warning line, nothing lost, retried later. Any
-other SQLite error (no such table, a syntax error) is a bug of ours and keeps its traceback."""
+other SQLite error (no such table, a syntax error) is a bug of ours and keeps its traceback. A store
+a newer tgwatch has upgraded meanwhile is said in one line too (`newer_store`)."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 
-__all__ = ["LIVE_BUSY_TIMEOUT", "Outage", "busy_reply", "store_down"]
+from ..store.db import SCHEMA_VERSION, NewerStore
+
+__all__ = ["LIVE_BUSY_TIMEOUT", "Outage", "busy_reply", "newer_store", "store_down"]
 
 # Seconds a live store write waits for another program's write lock (reads never wait: WAL). Every
 # store call runs on the event loop, so this is how long Telethon, the chat bot and the scheduler
@@ -39,6 +42,13 @@ def busy_reply(e: BaseException) -> str:
     if _code(e) in _BUSY:
         return "The database is busy (another program is writing to it); try again in a moment."
     return f"The database cannot be used right now ({e}); try again later."
+
+
+def newer_store(e: NewerStore) -> str:
+    """What to say, to the chat and the log, when a newer tgwatch (a replay of another venv's) has
+    upgraded the store under the running service: no bug of ours, and no retry helps."""
+    return (f"a newer tgwatch has upgraded the database (schema {e.version}; this service reads up to {SCHEMA_VERSION}): "
+            "restart `tgwatch run` with that release")
 
 
 class Outage:

@@ -28,8 +28,8 @@ from ..match.rules import RuleSet
 from ..pipeline import Pipeline, Processed
 from ..rematch import Rematch, Stopped, catch_up
 from ..report.stats import channel_activity, duration, heartbeat_text, status_text
-from ..store.db import Store, StoreError, iso, off_loop
-from .dbfaults import LIVE_BUSY_TIMEOUT, store_down
+from ..store.db import NewerStore, Store, StoreError, iso, off_loop
+from .dbfaults import LIVE_BUSY_TIMEOUT, newer_store, store_down
 from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
 from .sender import Sender
@@ -199,6 +199,8 @@ class Service:
                 if isinstance(e, sqlite3.OperationalError) and (down := store_down(e)) is not None:
                     log.warning("the stored posts are not matched with the changed rules now (database: %s): "
                                 "the next rules change, start or replay does it", down)
+                elif isinstance(e, NewerStore):
+                    log.error("the stored posts are not matched with the changed rules: %s", newer_store(e))
                 else:
                     log.exception("matching the stored posts with the changed rules failed: they match new posts only")
                 return None
@@ -449,6 +451,8 @@ def _guarded(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Aw
             if (down := store_down(e)) is None:
                 raise
             log.warning("scheduled %s not done (database: %s); it runs again at its next time", name, down)
+        except NewerStore as e:  # (a job reading off the loop: the prune, the watchdog)
+            log.error("scheduled %s not done: %s", name, newer_store(e))
 
     run.__name__ = run.__qualname__ = name
     return run

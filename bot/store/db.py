@@ -26,7 +26,7 @@ from ..text import search_reading
 from .runlock import run_holding
 from .schema import FTS_TEXT, MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
 
-__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
+__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,14 @@ RUN_KEY = "live_run"  # meta row: how many runs of the live service this store h
 
 class StoreError(Exception):
     """The database cannot be used (not SQLite, newer schema, locked)."""
+
+
+class NewerStore(StoreError):
+    """A newer tgwatch has upgraded the store: its schema `version` is past this one's (`SCHEMA_VERSION`)."""
+
+    def __init__(self, path: str, version: int) -> None:
+        super().__init__(f"{path}: schema version {version} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
+        self.version = version
 
 
 def utcnow() -> str:
@@ -205,7 +213,7 @@ class Store:
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
         if current > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema version {current} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
+            raise NewerStore(self.path, current)
         if 0 < current < SCHEMA_VERSION:
             self._refuse_under_a_run(current)
             n = self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
