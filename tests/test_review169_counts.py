@@ -10,9 +10,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from datetime import datetime, timezone
+
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import REPLAY, Store
 
 RULES = """\
 [[rule]]
@@ -91,6 +98,28 @@ def test_a_post_edited_so_its_rule_no_longer_matches_is_not_counted_matched(tmp_
     exported = run("export", "--db", db, "--rule", "alpha", "--format", "jsonl")
     assert exported.exit_code == 0 and [json.loads(x)["message_id"] for x in exported.stdout.splitlines()] == [8]
     assert row(r.stdout, "matched alpha") == "1", r.stdout
+
+
+def test_an_earlier_runs_alert_shown_beside_a_dropped_one_is_said_to_be_from_earlier(tmp_path: Path) -> None:
+    """A run stopped before showing an alert leaves it queued; the next replay shows it and says
+    `from earlier runs  1`. When that replay's own one alert is dropped (its post edited so the rule
+    no longer matches it), the row was missing: `new alerts 1`, `no longer matching 1 alert not
+    shown`, and one alert printed that the summary accounts for nowhere (shown - new alerts counted
+    the dropped alert as shown)."""
+    db, folder = tmp_path / "t.db", rules(tmp_path)
+    store = Store(db, owner=REPLAY)  # a replay stopped after storing, before showing (as test_replay does)
+    list(Pipeline(store, Matcher(load_rules(folder))).process(
+        [Post(900, 1, datetime(2024, 11, 25, tzinfo=timezone.utc), "В Ростове задержан дезертир из части")]))
+    store.close()
+    src = jsonl(tmp_path / "in.jsonl",
+                post(1, 3, "2024-11-03T10:00:00Z", "Задержан дезертир на вокзале в Твери"),
+                post(1, 3, "2024-11-03T10:00:00Z", "Задержан мужчина на вокзале в Твери", edit_date="2024-11-03T10:30:00Z"))
+    r = run("replay", src, "--rules", folder, "--db", db)
+    assert r.exit_code == 0, r.output
+    shown = [x for x in r.stdout.splitlines() if x.strip().startswith("HIGH")]
+    assert len(shown) == 1 and "https://t.me/c/900/1" in r.stdout, r.stdout  # the earlier run's alert, and it alone
+    assert row(r.stdout, "no longer matching").startswith("1 alert not shown"), r.stdout
+    assert row(r.stdout, "from earlier runs").startswith("1 (queued, not shown until now)"), r.stdout
 
 
 def test_a_second_store_replayed_into_the_same_alerts_file_gets_every_alert_it_counts(tmp_path: Path) -> None:
