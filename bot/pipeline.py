@@ -72,15 +72,19 @@ class Matched:
 
 @dataclass
 class Summary:
+    """What a run did: versions read by status, and the posts each rule matched as last read."""
+
     read: int = 0
     new: int = 0
     edited: int = 0
     unchanged: int = 0
     too_old: int = 0
     stale: int = 0
-    matches: Counter[str] = field(default_factory=Counter)
+    matches: Counter[str] = field(default_factory=Counter)  # rule -> posts it matches (a post and its edit: one)
     alerts: int = 0
     updates: int = 0
+    # post -> the rules its last version matched: an edit read later takes back what the post counted
+    _matched: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, p: Processed) -> None:
         self.read += 1
@@ -90,10 +94,22 @@ class Summary:
             self.stale += 1
         else:
             setattr(self, p.status, getattr(self, p.status) + 1)
-        for m in p.matches:
-            self.matches[m.rule] += 1
+        if p.status in ("new", "edited"):  # (only these are matched)
+            self._recount(p.post.key, frozenset(m.rule for m in p.matches))
         self.alerts += len(p.alert_ids)
         self.updates += len(p.update_ids)
+
+    def _recount(self, key: tuple[int, int], rules: frozenset[str]) -> None:
+        """Count the post for `rules`, no longer for those an earlier version read in this run matched."""
+        before = self._matched.pop(key, frozenset())
+        for rule in before - rules:
+            self.matches[rule] -= 1
+            if not self.matches[rule]:
+                del self.matches[rule]
+        for rule in rules - before:
+            self.matches[rule] += 1
+        if rules:
+            self._matched[key] = rules
 
 
 class Pipeline:
