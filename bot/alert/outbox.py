@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from collections import Counter
 from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
@@ -172,13 +171,13 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
 
 def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None = None,
                    rules: Container[str] | None = None, *, matcher: Matcher | None = None,
-                   dropped: Counter[str] | None = None) -> int:
+                   dropped: dict[int, str] | None = None) -> int:
     """Send every alert and alert update queued for the store's owner (`Store.owner`) in order,
     marking each sent; returns how many were sent. With `rules`, only those of the rules named: one
     of a rule switched off since an earlier run queued it stays queued (`unshown`). With `matcher`, a
     new alert whose post it no longer matches (the post or the rule edited since) quotes another post
     of its story that it matches (`matching_post`); with none, it is recorded muted (`NO_MATCH`), not
-    shown, as the live sender does (`bot.live.retired`), and counted by rule in `dropped`. Each is
+    shown, as the live sender does (`bot.live.retired`), and put in `dropped` (alert id -> rule). Each is
     claimed before it is shown (`claim`): a second replay into the store at the same time shows the others,
     never the same. An alert the live service takes over before the claim is the chat's only; one it
     takes over while shown stays queued for it (shown here too, never lost). An alert shown by a run
@@ -204,7 +203,7 @@ def deliver_queued(store: Store, sink: AlertSink, titles: dict[str, str] | None 
         if not news:
             settle(store, alert_id, tag, "muted", error=NO_MATCH)
             if dropped is not None:
-                dropped[str(row["rule"])] += 1
+                dropped[alert_id] = str(row["rule"])
             continue
         if alert is None:
             settle(store, alert_id, tag, "failed", error="post no longer stored")

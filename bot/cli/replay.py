@@ -22,7 +22,7 @@ from ..alert.outbox import deliver_queued, unshown
 from ..alert.sinks import JsonlSink, NullSink, TerminalSink
 from ..match.matcher import Matcher
 from ..match.rules import DISABLED
-from ..pipeline import Pipeline
+from ..pipeline import Pipeline, Processed
 from ..rematch import Rematch, Stale, held_rules, last_rowid, record_coverage, rematch, stale_rules
 from ..source import Note, Skip, read_by_date, source_files
 from ..source.export import NOT_A_CHANNEL
@@ -95,10 +95,12 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     skips: list[Skip] = []
 
     shown = 0  # alerts and updates handed to the sink, those of earlier runs included
-    dropped: Counter[str] = Counter()  # alerts not shown, by rule: their posts no longer match (edited since)
+    dropped: dict[int, str] = {}  # alert id -> rule, of the alerts not shown: their posts no longer match (edited since)
+    queued: set[int] = set()  # the alerts this run's posts raised (an earlier run's are not among them)
 
-    def deliver(_batch) -> None:  # type: ignore[no-untyped-def]
+    def deliver(batch: list[Processed] | None) -> None:
         nonlocal shown
+        queued.update(a for p in batch or () for a in p.alert_ids)
         if alerts != "none":
             shown += deliver_queued(store, sink, titles, in_use, matcher=matcher, dropped=dropped)
 
@@ -135,7 +137,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
             if isinstance(sink, JsonlSink):
                 sink.close()
             store.close()
-    _summary(pipeline, skips, n_files, db_path, shown, again, left, dropped)
+    _summary(pipeline, skips, n_files, db_path, shown, again, left, dropped, queued)
     for line in scope:  # a scope entry no stored channel is known by watches nothing, silently
         err().print(f"warning: {line}", style="yellow", markup=False, highlight=False)
     if interrupted:
@@ -163,7 +165,10 @@ def _catch_up(store: Store, matcher: Matcher, stale: list[Stale], upto: int, gro
 
 
 def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, shown: int = 0,
-             again: Rematch | None = None, left: dict[str, int] | None = None, dropped: Counter[str] | None = None) -> None:
+             again: Rematch | None = None, left: dict[str, int] | None = None, dropped: dict[int, str] | None = None,
+             queued: set[int] | None = None) -> None:
+    """The run's counts on stdout (`shown`: the alerts and updates the sink got, an earlier run's too; `dropped`: alert id
+    -> rule, of those not shown as no longer matching; `queued`: the ids of this run's new alerts), then what was skipped."""
     s = pipeline.summary
     c = out()
     notes = [k for k in skips if isinstance(k, Note)]  # posts kept, a bad field left out: not skipped
@@ -205,11 +210,14 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     table.add_row("new alerts", str(alerts))
     if s.updates:
         table.add_row("alert updates", str(s.updates))
-    if shown > alerts + s.updates:  # queued by a run that stopped before it could show them
-        table.add_row("from earlier runs", f"{shown - alerts - s.updates} (queued, not shown until now)")
+    dropped = dropped or {}
+    ours = len(dropped.keys() & (queued or set()))  # this run's alerts not shown (an earlier run's dropped are in neither)
+    earlier = shown - (alerts - ours) - s.updates
+    if earlier > 0:  # queued by a run that stopped before it could show them
+        table.add_row("from earlier runs", f"{earlier} (queued, not shown until now)")
     if dropped:  # an edit later in the input (or a rule's) took the matched words out: its text is not what matched
-        table.add_row("no longer matching", f"{counted(sum(dropped.values()), 'alert')} not shown "
-                      f"({', '.join(sorted(dropped))}): its rule no longer matches its post as stored now; muted, "
+        table.add_row("no longer matching", f"{counted(len(dropped), 'alert')} not shown "
+                      f"({', '.join(sorted(set(dropped.values())))}): its rule no longer matches its post as stored now; muted, "
                       "as `tgwatch run` does")
     if left:  # queued by an earlier run for a rule switched off since, or not in this run's --rules
         n = sum(left.values())
