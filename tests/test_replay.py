@@ -950,7 +950,8 @@ def test_replay_outside_the_repository_uses_the_shipped_rules_and_says_so(tmp_pa
 
 def test_an_alert_written_just_before_an_interrupt_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C (or a kill) between the alert's line and the store's 'sent' mark: the next replay
-    sends that alert again, and the file must not get its line twice."""
+    sends that alert again, and the file must not get its line twice (also when it names the same
+    store another way: a line says which store its alert is from, by its full path)."""
     from bot.alert.sinks import JsonlSink
 
     db, out, f = tmp_path / "s.db", tmp_path / "a.jsonl", tmp_path / "chat" / "result.json"
@@ -966,9 +967,11 @@ def test_an_alert_written_just_before_an_interrupt_is_not_written_again(tmp_path
     assert r.exit_code == 130, r.output
     assert len(jsonl_lines(out)) == 1
     monkeypatch.setattr(JsonlSink, "send", send)
-    r = replay(f, "--db", db, "--alerts", out)
+    monkeypatch.chdir(tmp_path)
+    r = replay(f, "--db", "s.db", "--alerts", out)
     assert r.exit_code == 0, r.output
     assert [x["message_id"] for x in jsonl_lines(out)] == [1]
+    assert jsonl_lines(out)[0]["store"] == str(db.resolve())
     assert rows(db, "SELECT state FROM alerts") == [("sent",)]
 
 

@@ -66,11 +66,16 @@ class JsonlSink:
     post), `deleted_at` of the alerted post (as in the alert's line), and `posts` (a story of 2+
     posts, oldest first: `channel`, `date`, `link`, `deleted` true for a post its channel deleted).
 
-    A run stopped between writing an alert's line and marking the alert sent in the store sends
-    it again next time: that alert, the file's last line, is not written twice."""
+    Both end with `store`: the path of the database the alert is from (null when not given), as
+    each store numbers its alerts from 1: a file that two stores append to tells their alerts apart.
 
-    def __init__(self, path: str | Path) -> None:
+    A run stopped between writing an alert's line and marking the alert sent in the store sends
+    it again next time: that alert, the file's last line, is not written twice (another store's
+    alert with the same id, rule and post is another alert, and gets its line)."""
+
+    def __init__(self, path: str | Path, store: str | Path | None = None) -> None:
         self.path = Path(path)
+        self.store = str(Path(store).resolve()) if store is not None else None  # one store, however its path is spelt
         self._last = self._last_line()  # the key of the line a stopped run may have left unmarked
         self._f: IO[str] = self.path.open("a", encoding="utf-8")
         if self._last is False:  # a line cut short by a kill: the next one starts on its own line
@@ -79,14 +84,14 @@ class JsonlSink:
 
     @staticmethod
     def _key(rec: dict[str, object]) -> tuple[object, ...]:
-        """Which alert a line tells of (an update of a grown story is news: its size counts; so is a
+        """Which alert of which store a line tells of (an update of a grown story is news: its size counts; so is a
         post deleted, or shown again: the update after it has the story's size unchanged)."""
         posts = rec.get("posts")
         gone = tuple(sorted(str(p.get("link")) for p in posts if isinstance(p, dict) and p.get("deleted"))) \
             if isinstance(posts, list) else ()
         return (bool(rec.get("update")), rec.get("alert_id"), rec.get("rule"), rec.get("story_id"),
                 rec.get("story_size") if rec.get("update") else None, rec.get("channel_id"), rec.get("message_id"),
-                rec.get("deleted_at"), gone)
+                rec.get("deleted_at"), gone, rec.get("store"))
 
     def _last_line(self) -> tuple[object, ...] | bool | None:
         """The key of the file's last line; False when it is cut short; None when there is none."""
@@ -115,6 +120,7 @@ class JsonlSink:
                 "story_size": alert.story_size, "summary": story_line(alert), "deleted_at": alert.deleted_at,
                 "posts": [{"channel": t, "date": d, "link": link, "deleted": link in alert.story_deleted}
                           for t, d, link in alert.story],
+                "store": self.store,
             })
             return
         rec = {
@@ -124,7 +130,7 @@ class JsonlSink:
             "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]}
                      for h in alert.live_hits],
             "story_id": alert.story_id, "story_size": alert.story_size, "text": alert.text,
-            "deleted_at": alert.deleted_at,
+            "deleted_at": alert.deleted_at, "store": self.store,
         }
         self._write(rec)
 
