@@ -104,7 +104,7 @@ def test_cli_backtest_shows_hits_per_term_and_the_terms_that_hit_nothing(tmp_pat
     rows = [" ".join(line.strip("│ ").split()) for line in r.stdout.split("hits per term")[1].splitlines()]
     assert any(row.startswith("дезертир │ 3 │ 2 │ дезертиров 1, дизертир (typo) 1, Дезертир 1") for row in rows), rows
     assert any(row.startswith('"самовольно оставивший" │ 1 │ 1 │ Самовольно оставивших 1') for row in rows), rows
-    assert "1 terms hit nothing: самоволка" in r.stdout
+    assert "1 term hit nothing: самоволка" in r.stdout
 
 
 
@@ -193,7 +193,7 @@ def test_chat_add_rule_backtest_names_its_busiest_terms_and_their_words(fake, tm
             await eventually(lambda: alerts(fake))
             fake.message_to_bot(ANALYST, "/add_rule krasnodar Краснодар AND (задержали OR арестовали OR сбежать)")
             r = await eventually(lambda: next((m for m in replies(fake) if "Back-test" in m.text), None))
-            assert "Back-test, last 7 days: 1 of 1 posts would match" in r.text
+            assert "Back-test, last 7 days: 1 of 1 post would match" in r.text
             assert "Terms: Краснодар 1 (Краснодаре); задержали 1 (задержали); сбежать 1 (сбежавших); " \
                    "1 hit nothing." in r.text, r.text
     run_async(go())

@@ -205,7 +205,7 @@ def test_disable_add_edit_undo_history(fake: FakeTelegram, tmp_path: Path) -> No
             assert service.rulebook.ruleset.get("regiment").enabled  # type: ignore[union-attr]
 
             r = await ask(fake, "/add_rule krasnodar Краснодар AND задержали")
-            assert "Back-test, last 7 days: 1 of 1 posts would match" in r.text and "⚠️" not in r.text
+            assert "Back-test, last 7 days: 1 of 1 post would match" in r.text and "⚠️" not in r.text
             w = await ask(fake, "/add_rule kuban Кубань AND NOT Кубань")  # offered with the warning
             assert "⚠️ kuban.toml:" in w.text and "rule 'kuban' can never match" in w.text and "Confirm" in str(
                 w.reply_markup)

@@ -768,7 +768,7 @@ class Commands:
             lines += [f"❌ and {len(broken) - 5} more"] if len(broken) > 5 else []
         stored = bt.stored.get(change.rule, 0)
         hits = bt.hits.get(change.rule, 0)
-        lines.append(f"Back-test, last 7 days: {hits} of {bt.posts} posts would match"
+        lines.append(f"Back-test, last 7 days: {hits} of {bt.posts} post{'s' * (bt.posts != 1)} would match"
                      + (f" (now {stored})" if change.query_before else "") + ".")
         if hits:
             lines.append(_terms_line(bt.terms.get(change.rule, {})))
@@ -856,10 +856,11 @@ class Commands:
             return None if span is None else Reply(
                 f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)} from {span.channels} channel"
                 f"{'s' * (span.channels != 1)}, none kept (posts that matched no rule are dropped after "
-                f"{self.config.retention_days} days)")
+                f"{self.config.retention_days} day{'s' * (self.config.retention_days != 1)})")
         lines = [f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)}"
                  + (f" from {channels} channels" if channels > 1 and had == total else "")
-                 + (f", {total} kept (posts that matched no rule are dropped after {self.config.retention_days} days)"
+                 + (f", {total} kept (posts that matched no rule are dropped after {self.config.retention_days} "
+                    f"day{'s' * (self.config.retention_days != 1)})"
                     if had > total else "")]
         for p in posts[:STORY_SHOWN]:
             head = p.text.strip().split("\n", 1)[0]
@@ -928,7 +929,7 @@ def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> s
     parts = [f"<b>{html.escape(_clip(t.written, 40))}</b> {t.posts} ({html.escape(', '.join(t.top_words(words)))})"
              for t in top[:shown]]
     idle = sum(not t.posts for t in terms.values())
-    rest = [f"{len(top) - shown} more terms hit"] * (len(top) > shown) + [f"{idle} hit nothing"] * bool(idle)
+    rest = [f"{len(top) - shown} more term{'s' * (len(top) - shown != 1)} hit"] * (len(top) > shown) + [f"{idle} hit nothing"] * bool(idle)
     return "Terms: " + "; ".join(parts) + (f"; {', '.join(rest)}" if rest else "") + "."
 
 

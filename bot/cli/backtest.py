@@ -40,6 +40,7 @@ from .common import (
     check_channels,
     check_span,
     config_groups,
+    counted,
     err,
     fail,
     note_outside_stored,
@@ -159,10 +160,10 @@ def _share(part: int, whole: int) -> str:
 def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     """The back-test's tables; `disabled`: the rules run though `enabled = false`, marked."""
     c = out()
-    head = f"{r.matched_posts} of {r.posts} stored posts matched"
+    head = f"{r.matched_posts} of {counted(r.posts, 'stored post')} matched"
     if r.matched_posts:
         span = sum(map(_day_count, r.day_rows()))
-        head += (f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} of {span} days, "
+        head += (f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} of {counted(span, 'day')}, "
                  f"up to {max(r.by_day.values())} a day)")
     c.print(Text(head, style="bold"))
     rules = Table(title="hits per rule", title_justify="left")
@@ -200,7 +201,7 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     c.print(Text("posts: posts the rules matched; stored: the stored posts backtested"
                  + (" (0: none stored, not a quiet spell)" if any(not d.posts for d in rows) else ""), style="dim"))
     if r.samples:
-        c.print(Text(f"latest {len(r.samples)} hits", style="bold"))
+        c.print(Text(f"latest {counted(len(r.samples), 'hit')}", style="bold"))
     for post, matches in reversed(r.samples):
         head = Text(printable(post.channel_title), style="cyan").append(f"  {post.date.replace('T', ' ')[:16]} UTC  ")
         head.append(post.link, style="underline")
@@ -244,7 +245,7 @@ def _report_terms(r: Backtest, words: int = 4) -> None:
     c.print(Text("posts: matched posts the term hit, in any branch of the query; alone: of those, posts the rule "
                  "would not match without this term (dropping it loses them)", style="dim"))
     if idle:
-        c.print(Text(f"{len(idle)} terms hit nothing: " + printable(", ".join(idle)), style="dim"))
+        c.print(Text(f"{counted(len(idle), 'term')} hit nothing: " + printable(", ".join(idle)), style="dim"))
 
 
 def _excerpt(text: str, matches: list[Match], width: int = 220) -> Text:

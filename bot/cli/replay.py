@@ -195,7 +195,7 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one
         table.add_row("new stories", str(s.new - folded))
-        table.add_row("joined a story", f"{folded} ({joined['forward']} forwards, {joined['exact']} same text, "
+        table.add_row("joined a story", f"{folded} ({counted(joined['forward'], 'forward')}, {joined['exact']} same text, "
                                         f"{joined['near']} reworded)")
     for rule, n in sorted(s.matches.items()):
         table.add_row(f"matched {rule}", str(n))

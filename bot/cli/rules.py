@@ -197,7 +197,7 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher, in_phrase: b
     elif isinstance(node, Not):
         _branch(parent.add(Text("NOT", style="red")), node.item, rule, matcher)
     elif isinstance(node, Near):
-        b = parent.add(Text(f"NEAR, within {node.distance} words", style="cyan"))
+        b = parent.add(Text(f"NEAR, within {counted(node.distance, 'word')}", style="cyan"))
         _branch(b, node.left, rule, matcher)
         _branch(b, node.right, rule, matcher)
     elif isinstance(node, Phrase):
@@ -208,7 +208,7 @@ def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher, in_phrase: b
         parent.add(Text(f"link containing {node.text!r}", style="green"))
     elif isinstance(node, Word):
         forms, allowance = matcher.explain_forms(rule, node)
-        what = {"forms": f"{len(forms)} forms", "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
+        what = {"forms": counted(len(forms), "form"), "exact": "this exact form", "prefix": "words starting with it"}[node.mode]
         if node.ordinal:
             what = f"{node.text} with any ordinal ending: {node.text}-й, {node.text}-го, {node.text}й…"
         elif ordinal_ending(node, in_phrase):  # as Matcher reads it
