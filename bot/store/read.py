@@ -139,7 +139,7 @@ class StoryRow:
 
     id: int
     size: int
-    channels: list[tuple[int, str]]  # (id, title or id) in the order they reported it
+    channels: list[tuple[int, str]]  # (id, title or id) in the order they reported it (their first posts' dates)
     first_date: str
     last_date: str
     first_link: str
@@ -201,17 +201,31 @@ def iter_stories(store: Store, *, since: datetime | None = None, min_size: int =
     written without a million stories (each with its first post's text) held at once."""
     where, args = _story_filters(store, since=since, until=until, min_size=min_size, rules=rules, channels=channels)
     sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, s.first_channel_id, "
-           "s.first_message_id, fc.username FROM stories s "
+           f"s.first_message_id, fc.username, {_FIRST_DATES} FROM stories s "
            "LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
            "LEFT JOIN channels fc ON fc.id = s.first_channel_id "
            "WHERE " + " AND ".join(where) + " ORDER BY s.size DESC, s.last_date DESC, s.id LIMIT ?")
     titles = {int(i): t or str(i) for i, t in store.db.execute("SELECT id, title FROM channels")}
-    for sid, size, chans, first, last, link, text, first_cid, first_mid, first_username in store.db.execute(
+    for sid, size, chans, first, last, link, text, first_cid, first_mid, first_username, dates in store.db.execute(
             sql, [*args, max(0, int(limit))]):
-        order = [int(c) for c in json.loads(chans or "[]")]
+        order = _by_first_date([int(c) for c in json.loads(chans or "[]")], json.loads(dates or "{}"))
         yield StoryRow(int(sid), int(size or 1), [(c, titles.get(c, str(c))) for c in order], first or "",
                        last or "", shown_link(first_cid, first_mid, first_username, link) if first_cid is not None else "",
                        titles.get(first_cid, str(first_cid)) if first_cid is not None else "", text or "")
+
+
+# A story's channels -> the date of each one's first stored post (JSON), for a story of 2+ channels:
+# one look-up by idx_posts_story_id per story (`stories --limit all` of the corpus: 0.95 -> 1.1 s of CPU)
+_FIRST_DATES = ("CASE WHEN s.channels LIKE '%,%' THEN (SELECT json_group_object(f.channel_id, f.d) FROM "
+                "(SELECT channel_id, min(date) AS d FROM posts WHERE story_id = s.id GROUP BY channel_id) f) END")
+
+
+def _by_first_date(channels: list[int], first: dict[str, str]) -> list[int]:
+    """A story's channels (as its row lists them: in the order they were read) by their first posts'
+    dates, as `story ID` lists the posts; as read when retention pruned some channel's every post (its date unknown)."""
+    if any(str(c) not in first for c in channels):
+        return channels
+    return sorted(channels, key=lambda c: first[str(c)])  # (stable: of two at the same time, the one read first)
 
 
 @dataclass(frozen=True, slots=True)
