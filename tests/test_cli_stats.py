@@ -172,3 +172,25 @@ def test_a_week_or_month_the_period_cuts_says_which_part_it_counts(tmp_path: Pat
     assert months["2025-02 (to 2025-02-10)"] == 10 and sum(months.values()) == 393
     whole = _rows(db, "--since", "2024-06-03", "--until", "2024-09-01")  # from a Monday to a Sunday: whole weeks
     assert all("(" not in k for k in whole) and sum(whole.values()) == 91
+
+
+def test_an_alert_muted_as_its_post_no_longer_matches_is_not_counted(tmp_path: Path) -> None:
+    """Review 169: a post edited later in the input so its rule no longer matches it: replay mutes its
+    alert unshown (`no longer matching`) and the rule's match goes; stats said `1 match, 2 alerts`."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "t.toml").write_text('[[rule]]\nname = "alpha"\ntitle = "Alpha"\nseverity = "high"\nquery = "дезертир"\n',
+                                   encoding="utf-8")
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in (
+        {"channel_id": 1, "message_id": 3, "date": "2024-11-03T10:00:00Z", "text": "Задержан дезертир на вокзале в Твери"},
+        {"channel_id": 2, "message_id": 8, "date": "2024-11-03T11:00:00Z", "text": "Другая тема: дезертир из Самары"},
+        {"channel_id": 1, "message_id": 3, "date": "2024-11-03T10:00:00Z", "text": "Задержан мужчина на вокзале в Твери",
+         "edit_date": "2024-11-03T10:30:00Z"})), encoding="utf-8")
+    db = tmp_path / "t.db"
+    r = run("replay", src, "--rules", folder, "--db", db, "--alerts", tmp_path / "a.jsonl")
+    assert r.exit_code == 0, r.output
+    assert re.search(r"^new alerts +2 *$", r.stdout, re.M) and re.search(r"^no longer matching +1 alert ", r.stdout, re.M), r.stdout
+    r = run("stats", "--db", db)
+    assert r.exit_code == 0, r.output
+    assert re.search(r"^alpha: 1 match, 1 alert, no verdicts$", r.stdout, re.M), r.stdout

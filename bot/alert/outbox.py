@@ -11,6 +11,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
 
 from ..match.explain import matched_words
+from ..store.alerts import NO_MATCH  # why a queued alert was muted, not shown
 from ..store.db import Store, utcnow
 from ..store.read import shown_link
 from ..store.claims import claim, free_abandoned, release, settle
@@ -24,7 +25,6 @@ __all__ = ["Alert", "AlertSink", "DELETED_MARK", "NO_MATCH", "deleted_line", "de
 
 DELETED_MARK = "🗑 deleted by the channel"
 DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
-NO_MATCH = "post no longer matches its rule"  # why a queued alert was muted, not shown
 
 log = logging.getLogger(__name__)
 

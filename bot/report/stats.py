@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from collections.abc import Collection, Iterable
 
 from ..post import bare_id
+from ..store.alerts import NO_MATCH
 from ..store.counts import rule_hits
 from ..store.db import LIVE, Store, iso
 
@@ -199,16 +200,19 @@ def rule_stats(store: Store, *, since: datetime, now: datetime, rules: Iterable[
         get(rule).matches = n
     # An alert is dated by its post (its created_at when the post is gone): the week's posts lead
     # to their alerts, and the gone posts' alerts are found by created_at; alerts are never pruned,
-    # so reading every one would read the year's for a week's chart.
+    # so reading every one would read the year's for a week's chart. An alert muted as its rule no
+    # longer matches its post (`NO_MATCH`: edited before it was shown) is left out, as its match is.
     period = ("WITH period AS (SELECT a.id, a.rule FROM posts p CROSS JOIN alerts a ON a.channel_id = p.channel_id "
-              "AND a.message_id = p.message_id WHERE p.date >= ? AND p.date <= ? UNION ALL SELECT a.id, a.rule FROM alerts a "
-              "WHERE a.created_at >= ? AND a.created_at <= ? AND NOT EXISTS (SELECT 1 FROM posts p WHERE "
+              "AND a.message_id = p.message_id WHERE p.date >= ? AND p.date <= ? AND a.error IS NOT ? "
+              "UNION ALL SELECT a.id, a.rule FROM alerts a "
+              "WHERE a.created_at >= ? AND a.created_at <= ? AND a.error IS NOT ? AND NOT EXISTS (SELECT 1 FROM posts p WHERE "
               "p.channel_id = a.channel_id AND p.message_id = a.message_id AND p.date IS NOT NULL)) ")
-    for rule, n in store.db.execute(period + "SELECT rule, count(*) FROM period GROUP BY rule", [a, b, a, b]):
+    args = [a, b, NO_MATCH, a, b, NO_MATCH]
+    for rule, n in store.db.execute(period + "SELECT rule, count(*) FROM period GROUP BY rule", args):
         get(rule).alerts = n
     for rule, verdict, n in store.db.execute(
             period + "SELECT coalesce(f.rule, period.rule), f.verdict, count(*) FROM period JOIN feedback f ON f.alert_id = period.id "
-            "GROUP BY 1, 2", [a, b, a, b]):
+            "GROUP BY 1, 2", args):
         if verdict == "relevant":
             get(rule).relevant += n
         elif verdict == "false_positive":

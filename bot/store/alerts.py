@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from .db import Store
 
-__all__ = ["AlertPost", "alert_post", "move_alert", "set_severity"]
+__all__ = ["AlertPost", "NO_MATCH", "alert_post", "move_alert", "set_severity"]
+
+NO_MATCH = "post no longer matches its rule"  # the error of an alert muted, not shown, for it (and left out of /stats)
 
 
 @dataclass(frozen=True, slots=True)
