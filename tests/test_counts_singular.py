@@ -68,3 +68,15 @@ def test_a_pruned_story_under_a_one_day_retention_says_1_day(commands: Commands)
     reply = asyncio.run(commands.handle(f"/story {sid}", Caller(1, "Analyst")))
     assert reply is not None and reply.html.startswith(f"<b>Story #{sid}</b>: {size} posts, {kept} kept (posts that "
                                                        "matched no rule are dropped after 1 day)"), reply.html
+
+
+def test_why_a_near_1_missed_says_within_1_word() -> None:
+    """/test's and `rules test`'s «why not» said `but not within 1 words` for NEAR/1."""
+    from bot.match.matcher import Matcher
+    from bot.match.rules import Rule
+
+    matcher = Matcher([Rule.from_query("n", "полк NEAR/1 командир"), Rule.from_query("m", "полк NEAR/3 командир")])
+    assert dict(matcher.why_not("полк стоял у реки долго, и командир пришёл")) == {
+        "m": "has полк and командир, but not within 3 words", "n": "has полк and командир, but not within 1 word"}
+    assert dict(matcher.why_not("полк стоял у реки долго")) == {
+        "m": "has полк but not командир within 3 words", "n": "has полк but not командир within 1 word"}

@@ -965,6 +965,11 @@ class _Miss:
     problems: list[str]
 
 
+def _words(n: int) -> str:
+    """«1 word», «5 words»: a NEAR's distance as `why_not` says it."""
+    return f"{n} word{'s' * (n != 1)}"
+
+
 def _need(node: Node) -> int:
     """The fewest terms a post without any of `node`'s must gain to have it."""
     if isinstance(node, (Word, Phrase, Url)):
@@ -992,14 +997,14 @@ def _miss(doc: _Doc, node: Node, shown: int, top: bool = False) -> _Miss:
         left, right = _miss(doc, node.left, shown), _miss(doc, node.right, shown)
         if not left.cost and not right.cost:  # each side occurs, never close enough
             return _Miss(1, [], [f"has {', '.join(left.has[:shown])} and {', '.join(right.has[:shown])}, "
-                                 f"but not within {node.distance} words"])
+                                 f"but not within {_words(node.distance)}"])
         found = (_found(doc, node.left), _found(doc, node.right))
         if not any(found):
             return _Miss(_need(node), [], [f"lacks {_short(to_text(node))}"])
         for side, other, other_found, text in ((left, right, found[1], node.right), (right, left, found[0], node.left)):
             if not side.cost and not other_found:
                 return _Miss(other.cost, [], [f"has {', '.join(side.has[:shown])} but not {_short(to_text(text))} "
-                                              f"within {node.distance} words"])
+                                              f"within {_words(node.distance)}"])
         return _Miss(left.cost + right.cost, list(dict.fromkeys(left.has + right.has)), left.problems + right.problems)
     if isinstance(node, And):
         parts = [_miss(doc, n, shown) for n in node.items]
