@@ -44,6 +44,7 @@ from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest
                                 forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, retry_held,
                                 shown_in_every_chat, unsent_digests)
 from ..store.read import StoredPost
+from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
@@ -237,6 +238,7 @@ class Sender:
         self._alert_due: dict[int, float] = {}  # alert id -> monotonic time its stored retry time stands for
         self._edit_due: dict[int, float] = {}  # alert id -> monotonic time its throttled story update may go
         self._digest_wanted = False  # the scheduled digest is due: the next pass collects it
+        self._owners_given = False  # every alert an older release queued with no owner has one (`give_owners`)
         self._db_outage = Outage(log, "sending resumes: the database can be used again")
         self._notices_outage = Outage(log, "the held notices are saved again")
         self.on_migrated: Callable[[int], None] | None = None  # told the new id (the chat bot answers there)
@@ -479,6 +481,10 @@ class Sender:
         kept across a restart; one after `latest` is from a clock since set back) or, for a retry set
         in this run, the monotonic one, so a clock stepped back holds none for as long as it went back."""
         wall, ahead, mono = iso(now) or "", iso(latest) or "", self.monotonic()
+        # an older release (a replay, or the run before a restart) may queue alerts with no owner: the
+        # first pass gives every such one its owner, the next ones those queued (`give_owners`)
+        give_owners(self.store.db, () if not self._owners_given else ("queued", "update_queued"))
+        self._owners_given = True
         due = []
         for row in self.store.queued_alerts():
             alert_id, at = int(row["id"]), row["next_attempt_at"]  # type: ignore[arg-type]

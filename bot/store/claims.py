@@ -10,6 +10,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from .db import Store, utcnow
+from .schema import give_owners
 
 __all__ = ["CLAIM_LEASE", "claim", "free_abandoned", "release", "settle"]
 
@@ -48,11 +49,15 @@ def release(store: Store, alert_id: int, tag: str) -> None:
 
 def free_abandoned(store: Store, now: datetime | None = None) -> int:
     """Give back to the store's owner the alerts claimed by a process that is gone (killed between
-    its claim and its mark) or longer ago than `CLAIM_LEASE`; returns how many."""
+    its claim and its mark) or longer ago than `CLAIM_LEASE`, and give those an older release queued
+    with no owner the one migration 15 would have (`give_owners`); returns how many."""
     now = now or datetime.now(timezone.utc)
     freed = 0
-    for (tag,) in store.db.execute("SELECT DISTINCT owner FROM alerts WHERE owner LIKE ?", [f"{store.owner} %"]).fetchall():
-        if _abandoned(str(tag), now):
+    for (tag,) in store.db.execute("SELECT DISTINCT owner FROM alerts WHERE owner IS NULL OR owner LIKE ?",
+                                   [f"{store.owner} %"]).fetchall():
+        if tag is None:
+            freed += give_owners(store.db)
+        elif _abandoned(str(tag), now):
             freed += store.db.execute("UPDATE alerts SET owner = ? WHERE owner = ?", [store.owner, tag]).rowcount
     return freed
 

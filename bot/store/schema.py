@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
 import sqlite_utils
 
 from ..post import Entity, content_hash, hidden_links
 from ..text import search_reading
 
-__all__ = ["FTS_TEXT", "MIGRATIONS", "ROWID_FLOOR", "SCHEMA_VERSION", "repair", "stored_links"]
+__all__ = ["FTS_TEXT", "MIGRATIONS", "ROWID_FLOOR", "SCHEMA_VERSION", "give_owners", "repair", "stored_links"]
 
 log = logging.getLogger(__name__)
 
@@ -233,10 +234,22 @@ def _m15_alert_owner(db: sqlite_utils.Database) -> None:
     message sent for them); else the live service's, which took every queued alert before."""
     if "owner" not in db["alerts"].columns_dict:
         db["alerts"].add_column("owner", str)
+    give_owners(db)
+
+
+def give_owners(db: sqlite_utils.Database, states: Sequence[str] = ()) -> int:
+    """Give each alert with no owner the one migration 15 gave an older store's; returns how many. A
+    release before it still running on a store a newer one upgraded (a replay, a `tgwatch run` until
+    restarted) queues its alerts so, and no process would send them. `states`: those only (found by
+    the state index: cheap enough for every sender pass; the whole table is read without)."""
+    only = f" AND state IN ({','.join('?' * len(states))})" if states else ""
+    if db.execute(f"SELECT 1 FROM alerts WHERE owner IS NULL{only} LIMIT 1", list(states)).fetchone() is None:
+        return 0  # (read first: the UPDATE would wait for the write lock, which a replay may hold a while)
     live = db.execute("SELECT EXISTS (SELECT 1 FROM channels WHERE resolved_at IS NOT NULL) "
                       "OR EXISTS (SELECT 1 FROM meta WHERE key = 'live_run')").fetchone()[0]
-    db.execute("UPDATE alerts SET owner = CASE WHEN ? AND (state != 'sent' OR EXISTS "
-               "(SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)) THEN 'live' ELSE 'replay' END", [live])
+    return db.execute("UPDATE alerts SET owner = CASE WHEN ? AND (state != 'sent' OR EXISTS "
+                      "(SELECT 1 FROM deliveries d WHERE d.alert_id = alerts.id)) THEN 'live' ELSE 'replay' END "
+                      f"WHERE owner IS NULL{only}", [live, *states]).rowcount
 
 
 def _m16_link_search(db: sqlite_utils.Database) -> None:
