@@ -299,9 +299,10 @@ class Pipeline:
             self._versions = (matcher, rule_versions(rules, groups))
         return self._versions[1]
 
-    def _rules_in_use(self, matcher: Matcher) -> Collection[str] | None:
-        """The names of a matcher's rules (None: a stand-in without them): an alert of a rule out of
-        use (switched off, removed) gets no story update."""
+    def rules_in_use(self, matcher: Matcher | None = None) -> Collection[str] | None:
+        """The names of a matcher's rules (default: the one in use; None: a stand-in without them): an
+        alert of a rule out of use (switched off, removed) gets no story update, nor is taken over."""
+        matcher = matcher or self.matcher
         return self._rule_versions(matcher).keys() if hasattr(matcher, "rules") else None
 
     def _name(self, post: Post) -> None:
@@ -376,7 +377,7 @@ class Pipeline:
                     if a is not None:
                         alert_ids.append(a)
                 if self.stories.last_joined:  # an earlier story: its alerts, of every rule, say who else reported it
-                    for u in self.store.update_story_alerts(story_id, post, now=now, rules=self._rules_in_use(matcher)):
+                    for u in self.store.update_story_alerts(story_id, post, now=now, rules=self.rules_in_use(matcher)):
                         if u not in updated:  # one update per alert and batch, however many posts joined
                             updated.add(u)
                             update_ids.append(u)

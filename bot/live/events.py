@@ -96,7 +96,7 @@ class Events:
         if post is not None and not self._before_reading(w, post, high):
             # (a channel's difference, asked for after a gap or a stop, also carries posts older than
             # what the first read took: the poll leaves them out, so do pushes)
-            await self._push(post, alert_after=w.alert_after(high))
+            await self._push(post, alert_after=w.alert_after(high), fresh=True)
 
     async def _late_album_item(self, w: Watched, message: Any) -> None:
         """An album item pushed after the album's Album event stored it (Telegram pushes items from
@@ -151,7 +151,7 @@ class Events:
         post = album_to_post(event.messages, w.entity)
         high = self.store.high_water(w.id)
         if post is not None and not self._before_reading(w, post, high):
-            await self._push(post, alert_after=w.alert_after(high))
+            await self._push(post, alert_after=w.alert_after(high), fresh=True)
 
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged). Any
@@ -194,14 +194,15 @@ class Events:
         log.debug("edit of %s post %d, older than what tgwatch read: ignored", w.title, post.message_id)
         return True
 
-    async def _push(self, post: Post, *, alert_after: datetime | None = None, seen: int | None = None) -> None:
-        """A post Telegram pushed (when `seen` marks had been made), through the pipeline; it never
-        moves the channel's high-water mark (a post pushed after a silent gap must not hide the gap
-        from the poll). One the store cannot take now is kept, and stored before the retry poll
-        (`_store_unstored`)."""
+    async def _push(self, post: Post, *, alert_after: datetime | None = None, seen: int | None = None,
+                    fresh: bool = False) -> None:
+        """A post Telegram pushed (when `seen` marks had been made; `fresh`: as a new message), through
+        the pipeline; it never moves the channel's high-water mark (a post pushed after a silent gap
+        must not hide the gap from the poll). One the store cannot take now is kept, and stored
+        before the retry poll (`_store_unstored`)."""
         seen = self._marks if seen is None else seen
         try:
-            await self._process([post], in_order=False, alert_after=alert_after, seen=seen)
+            await self._process([post], in_order=False, alert_after=alert_after, seen=seen, fresh=[post.key] if fresh else ())
         except sqlite3.OperationalError as e:
             if (down := store_down(e)) is not None:
                 self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones

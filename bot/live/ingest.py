@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,10 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         return counts
 
     async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
-                       seen: int | None = None) -> list[Processed]:
+                       seen: int | None = None, fresh: Collection[tuple[int, int]] = ()) -> list[Processed]:
         """Posts Telegram gave (when `seen` marks had been made; default now), through the pipeline;
-        those marked deleted are not deleted (`_unmark_shown`)."""
+        those marked deleted are not deleted (`_unmark_shown`). `fresh`: the keys of those this service
+        reads for the first time (a replay may have stored them first: `rearm_muted`)."""
         seen = self._marks if seen is None else seen
         shown: dict[int, list[int]] = {}
         for p in posts:
@@ -124,7 +125,8 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
             now = self.clock()
             done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
                 posts, in_order=in_order, alert_after=alert_after, matched=matched,
-                in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after)))
+                in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after, fresh=fresh,
+                                                 rules=self.pipeline.rules_in_use())))
             back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
         if back and self.on_deleted is not None:

@@ -177,7 +177,8 @@ class Poll:
         if high is not None and posts:  # at or below the mark and not stored: pruned by retention, not new
             known = self.store.known_hashes([p.key for p in posts if p.message_id <= high])
             posts = [p for p in posts if p.message_id > high or p.key in known]
-        done = await self._process(posts, in_order=True, alert_after=w.alert_after(high), seen=seen) if posts else []
+        fresh = {p.key for p in posts if high is None or p.message_id > high}  # read by this service for the first time
+        done = await self._process(posts, in_order=True, alert_after=w.alert_after(high), seen=seen, fresh=fresh) if posts else []
         await self._deleted_in_read(w, messages, asked_after, seen)  # the read raised before this if it failed part way
         self.store.advance_high_water(w.id, max((m.id for m in messages), default=0))  # read, even if empty
         if w.seeded:

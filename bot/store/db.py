@@ -332,8 +332,12 @@ class Store:
                             "WHERE channel_id = ? AND link NOT LIKE 'https://t.me/c/%'", [bare_id(cid), cid])
 
     def advance_high_water(self, channel_id: int, message_id: int) -> None:
+        """Raise the channel's mark (`high_water`) to `message_id`. A replay's raises only the mark of a
+        channel no live run has watched (its first live read starts there: `bot.live.seeded`): the
+        service's is what it read, and a post past it is news to it, whoever stored it first."""
         self.db.execute(
-            "UPDATE channels SET last_message_id = max(coalesce(last_message_id, 0), ?) WHERE id = ?",
+            "UPDATE channels SET last_message_id = max(coalesce(last_message_id, 0), ?) WHERE id = ?"
+            + " AND watched_run IS NULL" * (self.owner == REPLAY),
             [message_id, channel_id],
         )
 
@@ -705,6 +709,11 @@ class Store:
               _JSON([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.stored_hits]), now)
              for m in matches],
         )
+
+    def matched_rules(self, key: tuple[int, int]) -> list[str]:
+        """The rules the stored post (channel id, message id) matches now (`write_matches`)."""
+        return [str(r[0]) for r in self.db.execute(
+            "SELECT rule FROM matches WHERE channel_id = ? AND message_id = ? AND current = 1 ORDER BY rule", list(key))]
 
     def queue_alert(self, story_id: int, post: Post, match: Match, *, state: str, now: str) -> int | None:
         """Queue one alert per (story, rule), for this connection's owner to send; None when that story
