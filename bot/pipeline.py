@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Callable, Collection, Iterable, Iterator
+from typing import Callable, ClassVar, Collection, Iterable, Iterator
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hash
@@ -84,6 +84,8 @@ class Summary:
     alerts: int = 0
     updates: int = 0
     # post -> the rules its last version matched: an edit read later takes back what the post counted
+    # (the newest REMEMBERED matched posts: an edit of an older one counts as a post of its own)
+    REMEMBERED: ClassVar[int] = 100_000
     _matched: dict[tuple[int, int], frozenset[str]] = field(default_factory=dict, repr=False)
 
     def add(self, p: Processed) -> None:
@@ -110,6 +112,8 @@ class Summary:
             self.matches[rule] += 1
         if rules:
             self._matched[key] = rules
+            if len(self._matched) > self.REMEMBERED:  # (the live service's pipeline lives for months)
+                del self._matched[next(iter(self._matched))]
 
 
 class Pipeline:

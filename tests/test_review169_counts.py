@@ -174,3 +174,20 @@ def test_backtest_names_one_idle_term_in_the_singular(tmp_path: Path) -> None:
     """One term that caught nothing said `1 terms hit nothing: неизвестноеслово`."""
     r = backtest_one_hit(tmp_path)
     assert re.search(r"^1 term hit nothing: неизвестноеслово$", r.stdout, re.M), r.stdout
+
+
+def test_the_summary_remembers_a_bounded_number_of_matched_posts(monkeypatch: Any) -> None:
+    """The live service's pipeline keeps one Summary for months: the posts it remembers (to count a
+    post and its edit once) stay bounded; an edit of a post it forgot counts as a post of its own."""
+    from bot.match.matcher import Match
+    from bot.pipeline import Processed, Summary
+
+    monkeypatch.setattr(Summary, "REMEMBERED", 3)
+    when = datetime(2024, 11, 1, 10, tzinfo=timezone.utc)
+    s = Summary()
+    match = Match("alpha", "Alpha", "high", ())
+    for i in range(1, 6):
+        s.add(Processed(Post(channel_id=1, message_id=i, date=when, text="x"), "new", 1, [match], [], []))
+    assert len(s._matched) == 3 and s.matches["alpha"] == 5
+    s.add(Processed(Post(channel_id=1, message_id=5, date=when, text="y"), "edited", 1, [], [], []))
+    assert s.matches["alpha"] == 4  # a remembered post edited out of the rule is taken back
