@@ -222,10 +222,11 @@ _FIRST_DATES = ("CASE WHEN s.channels LIKE '%,%' THEN (SELECT json_group_object(
 
 def _by_first_date(channels: list[int], first: dict[str, str]) -> list[int]:
     """A story's channels (as its row lists them: in the order they were read) by their first posts'
-    dates, as `story ID` lists the posts; as read when retention pruned some channel's every post (its date unknown)."""
+    dates, of two at the same time the lower id first, as `story ID` lists the posts; as read when
+    retention pruned some channel's every post (its date unknown)."""
     if any(str(c) not in first for c in channels):
         return channels
-    return sorted(channels, key=lambda c: first[str(c)])  # (stable: of two at the same time, the one read first)
+    return sorted(channels, key=lambda c: (first[str(c)], c))
 
 
 @dataclass(frozen=True, slots=True)
