@@ -18,7 +18,7 @@ from ..alert.aim import aim, first_matching, others
 from ..alert.outbox import NO_MATCH
 from ..match.matcher import Match, Matcher
 from ..store.alerts import set_severity
-from ..store.db import Store
+from ..store.db import Store, utcnow
 from ..store.read import StoredPost, stored_post
 
 __all__ = ["NO_MATCH", "RULE_OFF", "retire", "severity", "to_aim", "to_match"]
@@ -36,13 +36,18 @@ def to_match(store: Store, row: Mapping[str, object], matcher: Matcher) -> Store
     return stored_post(store, int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
 
 
-def to_aim(store: Store, row: Mapping[str, object], matches: Sequence[Match]) -> list[StoredPost]:
+def to_aim(store: Store, row: Mapping[str, object], matches: Sequence[Match], now: str | None = None) -> list[StoredPost]:
     """The posts of its story `retire` may aim the queued alert `row` at (`bot.alert.aim.others`) when
     its own post's `matches` (`to_match`) lack its rule, for the caller to match off the event loop
-    (`first_matching`) and hand to `retire` (`instead`); none while its post matches."""
+    (`first_matching`) and hand to `retire` (`instead`); none while its post matches. Not those of a
+    channel the analysts muted the rule for (at `now`, by default the time of the call): aimed at one,
+    the alert would be muted, though a later report of a channel not muted has the words."""
     if any(m.rule == row["rule"] for m in matches):
         return []
-    return others(store, int(row["story_id"]), (int(row["channel_id"]), int(row["message_id"])))  # type: ignore[call-overload]
+    rule, at = str(row["rule"]), now or utcnow()
+    posts = others(store, int(row["story_id"]), (int(row["channel_id"]), int(row["message_id"])))  # type: ignore[call-overload]
+    muted = {c for c in {p.channel_id for p in posts} if store.muted(rule, c, at)}
+    return [p for p in posts if p.channel_id not in muted]
 
 
 def retire(store: Store, row: dict[str, object], matcher: Matcher, now: str,
@@ -72,7 +77,7 @@ def retire(store: Store, row: dict[str, object], matcher: Matcher, now: str,
             return False
         if matches is None:
             matches = matcher.match(post)
-            instead = first_matching(to_aim(store, row, matches), rule, matcher)
+            instead = first_matching(to_aim(store, row, matches, now), rule, matcher)
         if any(m.rule == rule for m in matches):
             return False
         if instead is not None:
