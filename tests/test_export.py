@@ -503,7 +503,6 @@ def test_an_export_over_a_private_file_is_never_readable_by_others_meanwhile(
         sample: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The new file, written beside the old one (chmod 600) before it replaces it, is as private
     while the rows go in, not readable by all until the rename."""
-    import os
     import stat
 
     import bot.cli.export as cli_export
@@ -553,3 +552,40 @@ def test_an_export_over_a_hard_linked_file_says_the_other_name_keeps_the_old_one
     assert out.read_text(encoding="utf-8").startswith("channel_id,") and other.read_text() == "old export"
     assert f"note: -o {out}: its 1 other hard link still holds the previous export" in r.stderr
     assert "hard link" not in run("export", "--db", sample.db, "-o", out).stderr  # a file of its own now
+
+
+def test_an_export_stopped_by_sigterm_leaves_no_temporary_file(sample: Sample, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cron job's `timeout` or a `kill` stops an export as Ctrl-C does: no `.NAME.XXXX.part` is left
+    beside the old file (each export has its own, so leftovers would pile up), and the old file stays."""
+    import os
+    import signal
+
+    import bot.cli.export as export_cli
+
+    out = tmp_path / "posts.csv"
+    out.write_text("the previous export\n", encoding="utf-8")
+    real = export_cli._write_file
+    received: list[int] = []
+
+    def killed_midway(rows, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def rows_then_kill():  # type: ignore[no-untyped-def]
+            for i, row in enumerate(rows):
+                if i == 2:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                yield row
+        return real(rows_then_kill(), *args, **kwargs)
+
+    monkeypatch.setattr(export_cli, "_write_file", killed_midway)
+    def handler(signum: int, _frame: object) -> None:  # (this test's own: without it SIGTERM ends pytest)
+        received.append(signum)
+
+    before = signal.signal(signal.SIGTERM, handler)
+    try:
+        r = run("export", "--db", str(sample.db), "--all-posts", "-o", str(out))
+        assert signal.getsignal(signal.SIGTERM) is handler  # the handler it found is back
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert received == [] and r.exit_code == 130, (received, r.output)  # stopped, as Ctrl-C stops it
+    assert "interrupted" in r.output
+    assert not list(tmp_path.glob("*.part")) and out.read_text(encoding="utf-8") == "the previous export\n"

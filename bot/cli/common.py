@@ -6,8 +6,10 @@ import io
 import os
 import re
 import shlex
+import signal
 import sqlite3
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, NoReturn, Sequence
@@ -461,3 +463,25 @@ def write_text(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str], *, fields: 
     from ..store.export import write_csv, write_jsonl  # the store is imported by the commands that write rows
 
     return write_csv(rows, f, escape=escape, fields=fields) if fmt == "csv" else write_jsonl(rows, f, fields=fields)
+
+
+class StopSignals:
+    """SIGTERM and SIGHUP (a `kill`, `timeout`, a closed terminal) stop a command as Ctrl-C does, until
+    `restore`: a replay keeps the batches committed so far, an export leaves no temporary file. (Only
+    the main thread can take signals: a command run in another, by a program, leaves them as they are.)"""
+
+    def __init__(self) -> None:
+        self.signal = int(signal.SIGINT)
+        main = threading.current_thread() is threading.main_thread()
+        self._old = {s: signal.signal(s, self._stop) for s in _STOP_SIGNALS} if main else {}
+
+    def _stop(self, signum: int, _frame: object) -> None:
+        self.signal = signum
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

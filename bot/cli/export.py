@@ -19,6 +19,7 @@ from ..store.export import FORMATS, XLSX_MAX_CHARS, new_file_mode, write_xlsx
 from ..store.read import EXPORT_FIELDS, SearchError, iter_export_rows
 from .common import (
     BOM,
+    StopSignals,
     CHANNEL_FORMS,
     DEFAULT_DB,
     ESCAPE,
@@ -184,6 +185,7 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
     tmp = Path(name)
+    stops = StopSignals()  # a `kill` or `timeout` (a cron job's) leaves no temporary file either, as Ctrl-C
     try:
         n = _write_file(rows, fmt, tmp, bom, cut, escape=escape, gz=gz)
         # a file written anew keeps its mode (chmod 600 stays private); a new one gets the umask's
@@ -192,6 +194,8 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        stops.restore()
     if old is not None and old.st_nlink > 1:  # replaced whole, so that a failed export leaves the old one
         others = old.st_nlink - 1
         note(f"-o {output}: its {counted(others, 'other hard link')} still {'holds' if others == 1 else 'hold'} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
 import sys
 from collections import Counter
 from datetime import datetime
@@ -29,7 +28,7 @@ from ..source.export import NOT_A_CHANNEL
 from ..store.db import REPLAY, Store
 from ..text import printable
 from ..worker import default_workers
-from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, config_groups, counted, err, fail, open_store, out
+from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, StopSignals, config_groups, counted, err, fail, open_store, out
 from .rules import load_or_fail
 
 
@@ -111,7 +110,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
                         TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
     interrupted = finished = False
     again = Rematch()
-    stopped_by = _StopSignals()
+    stopped_by = StopSignals()
     try:
         with progress:
             task = progress.add_task("replaying", total=None, of="")
@@ -247,21 +246,3 @@ def _place(skip: Skip) -> tuple[str, tuple[int, ...]]:
     return skip.path, tuple(int(n) for n in re.findall(r"(?:#|line )(\d+)", skip.where))
 
 
-class _StopSignals:
-    """SIGTERM and SIGHUP (a `kill`, `timeout`, a closed terminal) stop a replay as Ctrl-C does:
-    the batches committed so far stay, the worker and a full-account export's temporary file go."""
-
-    def __init__(self) -> None:
-        self.signal = int(signal.SIGINT)
-        self._old = {s: signal.signal(s, self._stop) for s in _STOP_SIGNALS}
-
-    def _stop(self, signum: int, _frame: object) -> None:
-        self.signal = signum
-        raise KeyboardInterrupt
-
-    def restore(self) -> None:
-        for s, old in self._old.items():
-            signal.signal(s, old)
-
-
-_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
