@@ -1,5 +1,5 @@
 """A changed bot token (TGWATCH_BOT_TOKEN, or bot_token in the secrets file) is the bot `run` serves
-as: the old bot's session is logged out and the new token logs in; the same token keeps its session.
+as: the new token logs in, then the old bot's session is logged out; the same token keeps its session.
 The real `_serve` and TelegramClient against the fake server (tests/fake_telegram.py)."""
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def test_a_changed_bot_token_logs_the_new_bot_in_and_the_old_one_out(fake: FakeT
         _serve(fake, config, NEW_TOKEN)
     assert _bot_session_account(fake, config) == NEW_BOT  # the next run starts as the new bot too
     assert BOT_ID not in fake._auth.values()  # the old bot's session was logged out, not left behind
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]  # nothing kept aside
     said = [r.getMessage() for r in caplog.records if "bot.session" in r.getMessage()]
     assert said == [f"bot.session is logged in as bot {BOT_ID}, the bot token is bot {NEW_BOT}'s: logging the old "
                     "bot out, and in as the new one"]
@@ -98,6 +99,20 @@ def test_a_changed_bot_token_logs_the_new_bot_in_and_the_old_one_out(fake: FakeT
     assert logins == 2  # the old bot's log out, the new bot's log in
     _serve(fake, config, NEW_TOKEN)
     assert _bot_session_account(fake, config) == NEW_BOT and _logins(fake) == logins
+
+
+def test_an_old_bot_telegram_will_not_log_out_gives_way_all_the_same(fake: FakeTelegram,  # noqa: F811
+                                                                      tmp_path: Path) -> None:
+    """The new token logs in first; the old bot's log out, refused (its login revoked meanwhile),
+    still leaves no old session file behind, and the new bot serves."""
+    fake.add_channel(1800000002, "mash", "Mash")
+    fake.add_bot(NEW_BOT, "new_bot")
+    fake.fail("LogOutRequest", "AUTH_KEY_UNREGISTERED", code=401)
+    config = _config(tmp_path)
+    _logged_in(fake, config)
+    _serve(fake, config, NEW_TOKEN)
+    assert _bot_session_account(fake, config) == NEW_BOT
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
 
 
 def test_the_same_bot_token_keeps_its_session(fake: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811

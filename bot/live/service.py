@@ -42,10 +42,10 @@ from .session import (
     Unreachable,
     cannot_reach,
     database_lock,
-    drop_other_bot,
     has_auth_key,
     make_client,
     session_lock,
+    start_bot,
 )
 
 __all__ = ["Service", "open_store", "run", "quiet_silencer"]
@@ -475,9 +475,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
             except (*NETWORK_ERRORS, OSError) as e:
                 raise Unreachable(cannot_reach(e, attempts)) from None
         if secrets.bot_token and bot is not None:
-            if await drop_other_bot(bot, secrets.bot_token):  # the token was changed: the new bot, not the old
-                bot = make(config, secrets, bot=True)
-            await bot.start(bot_token=secrets.bot_token)
+            bot = await start_bot(bot, secrets.bot_token, lambda: make(config, secrets, bot=True))
         service = Service(config, store, user, bot=bot)
         await service.start()
         stop = asyncio.Event()

@@ -23,7 +23,7 @@ from .difference import hold_catch_up
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
            "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
-           "cannot_reach", "database_lock", "drop_other_bot", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "who"]
+           "cannot_reach", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "start_bot", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -228,22 +228,49 @@ def secure_session(path: Path) -> Path:
     return path
 
 
-async def drop_other_bot(bot: TelegramClient, token: str) -> bool:
-    """Whether the bot's session is logged in as another bot than `token`'s (the bot token was
-    changed): then it is logged out and its file deleted, and the client is spent; a new one logs in
-    with the token. (Telethon's `start` would only warn, and the old bot would go on answering.)"""
+async def start_bot(bot: TelegramClient, token: str, fresh: Callable[[], TelegramClient]) -> TelegramClient:
+    """The bot client logged in with `token`: `bot`, or when its session is another bot's (the token
+    was changed) `fresh()`'s new one. Telethon's `start` would only warn, and the old bot go on answering."""
     if not bot.is_connected():
         await bot.connect()
     me = await bot.get_me(input_peer=True)  # None: the session holds no login (it was revoked)
     wanted = token.partition(":")[0]
     if me is None or str(me.user_id) == wanted:
-        return False
+        await bot.start(bot_token=token)
+        return bot
     log.warning("bot.session is logged in as bot %s, the bot token is bot %s's: logging the old bot out, "
                 "and in as the new one", me.user_id, wanted)  # (a bot's id is no secret)
-    if not await bot.log_out():  # Telegram refused (the login is gone already): the file goes all the same
-        await bot.disconnect()
-        bot.session.delete()
-    return True
+    return await _change_bot(bot, token, fresh)
+
+
+async def _change_bot(old: TelegramClient, token: str, fresh: Callable[[], TelegramClient]) -> TelegramClient:
+    """Log `token` in on a fresh bot.session, the old file kept aside (bot.session.previous), and only
+    then log the old bot out: a token Telegram refuses (a typo) puts the old file back, still logged in."""
+    path = Path(old.session.filename)
+    aside = path.with_name(path.name + ".previous")
+    await old.disconnect()  # closes its file before the move
+    os.replace(path, aside)
+    old.session.filename = str(aside)  # whatever the old client writes from now on goes to its own file
+    new: TelegramClient | None = None
+    try:
+        new = fresh()
+        await new.start(bot_token=token)
+    except BaseException:
+        if new is not None:
+            await new.disconnect()
+            new.session.delete()
+        os.replace(aside, path)
+        old.session.filename = str(path)
+        raise
+    try:  # best effort: the new bot serves either way
+        await asyncio.wait_for(old.connect(), STARTUP_CONNECT_SECONDS)
+        await old.log_out()  # False: Telegram refused (the login is gone already)
+    except (*NETWORK_ERRORS, OSError) as e:
+        log.warning("the old bot was not logged out (revoke its token in @BotFather): %s", cannot_reach(e))
+    finally:
+        await old.disconnect()
+        aside.unlink(missing_ok=True)
+    return new
 
 
 def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: Any) -> TelegramClient:
