@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import pytest
 from telethon.crypto import AuthKey
@@ -42,8 +42,10 @@ def _logged_in(fake: FakeTelegram, config: Config) -> None:  # noqa: F811
         client.session.close()
 
 
-def _serve(fake: FakeTelegram, config: Config, token: str) -> None:  # noqa: F811
-    """`tgwatch run` with `token` until its chat listens, then stopped as after a dropped session."""
+def _serve(fake: FakeTelegram, config: Config, token: str,  # noqa: F811
+           serving: Callable[[], Awaitable[None]] | None = None) -> None:
+    """`tgwatch run` with `token` until its chat listens (and `serving` is done), then stopped as after
+    a dropped session."""
     bots: list[Any] = []
 
     def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
@@ -58,6 +60,8 @@ def _serve(fake: FakeTelegram, config: Config, token: str) -> None:  # noqa: F81
     async def stop(user: Any) -> None:
         try:
             await eventually(lambda: bots and bots[-1].list_event_handlers(), timeout=20)
+            if serving is not None:
+                await serving()
         finally:
             await user.disconnect()
 

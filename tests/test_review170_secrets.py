@@ -8,23 +8,19 @@ session files are 0600 in a 0700 folder (their journals too)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from telethon.crypto import AuthKey
 
 from bot.cli import cli
-from bot.config import Config, Secrets
-from bot.live import service as live_service
-from bot.live.session import make_client
+from bot.config import Config
 
-from .fake_telegram import BOT_ID, USER_ID, FakeSender, FakeTelegram, eventually
+from .fake_telegram import BOT_ID, FakeTelegram, eventually
 from .telegram_fixtures import fake  # noqa: F401 - a fixture
+from .test_live_bot_token import _logged_in, _serve
 
 ROOT = Path(__file__).resolve().parents[1]
 HASH = "fedcba9876543210fedcba9876543210"
@@ -74,45 +70,19 @@ def test_a_bot_token_of_another_bot_is_not_ignored(fake: FakeTelegram, tmp_path:
     the old bot answering."""
     fake.add_channel(MASH, "mash", "Mash")
     fake.add_user(ANALYST, "Anna")
+    fake.add_bot(9999999, "otherbot")  # (a token Telegram refuses is no test of this: `run` stops either way)
     config = Config(session_dir=tmp_path / "s", db=tmp_path / "t.db", rules=ROOT / "rules", channels=("mash",),
                     chats=(ANALYST,), analysts=(ANALYST,), send_via="bot", resolve_delay_seconds=0)
-    first = Secrets(api_id=1, api_hash=HASH, bot_token=f"{BOT_ID}:AAHfirstBotToken0123456789abcdefghij")
-    other = Secrets(api_id=1, api_hash=HASH, bot_token="9999999:AAHanotherBotsToken0123456789abcdefgh")
-    # both sessions logged in before: the user account's, and the first bot's
-    for bot, account in ((False, USER_ID), (True, BOT_ID)):
-        client = make_client(config, first, bot=bot)
-        client.session.auth_key = AuthKey(os.urandom(256))
-        client.session.save()
-        fake._auth[str(client.session.auth_key.key_id)] = account
-        client.session.close()
+    _logged_in(fake, config)  # both sessions logged in before: the user account's, and the first bot's
 
-    bots: list[Any] = []
-
-    def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
-        client = make_client(config, secrets, bot=bot, **kw)
-        client._sender = FakeSender(fake, client, client.session.auth_key)
-        if bot:
-            bots.append(client)
-        else:
-            asyncio.get_running_loop().create_task(drive(client))
-        return client
-
-    async def drive(user: Any) -> None:
+    async def ask() -> None:
         """What the analyst does while the service runs with the new token: /start, /status."""
-        try:
-            # the chat listens (its handlers are the first thing the service adds), or `run` refused
-            await eventually(lambda: bots and bots[0].list_event_handlers(), timeout=20)
-            fake.message_to_bot(ANALYST, "/start")
-            fake.message_to_bot(ANALYST, "/status")
-            try:
-                await eventually(lambda: any(m.sender_id == BOT_ID for m in fake.chat), timeout=8)
-            except AssertionError:
-                pass
-        finally:
-            await user.disconnect()  # the service stops as after a dropped session
+        fake.message_to_bot(ANALYST, "/start")
+        fake.message_to_bot(ANALYST, "/status")
+        await fake.idle()  # the old bot, were it serving, has answered by now
 
     try:
-        asyncio.run(asyncio.wait_for(live_service._serve(config, other, make), 30))
+        _serve(fake, config, "9999999:AAHanotherBotsToken0123456789abcdefgh", ask)
     except (Exception, SystemExit):
         pass  # refusing to run on the other bot's session is a fix too
     answered = [m.text[:60] for m in fake.chat if m.sender_id == BOT_ID]
