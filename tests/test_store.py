@@ -222,17 +222,23 @@ def test_a_store_folded_before_look_alike_capitals_finds_them_after_upgrade(tmp_
     assert fts_ok(store)
 
 
+def _unfolded(store, message_id, *, version):
+    """Make the store as one at schema `version` had the post: no folded reading (asserted to have one
+    now), its text indexed as it is."""
+    rowid, text, now = store.db.execute("SELECT rowid, text, folded FROM posts WHERE message_id = ?", [message_id]).fetchone()
+    assert now is not None
+    store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, f"{text}\n{now}"])
+    store.db.execute("UPDATE posts SET folded = NULL WHERE rowid = ?", [rowid])
+    store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text])
+    store.db.execute(f"PRAGMA user_version = {version}")
+
+
 def test_a_store_folded_before_struck_through_words_finds_them_after_upgrade(tmp_path):
     store = Store(tmp_path / "s.db")
     struck = "Звоните по " + "".join(c + "\u0336" for c in "стационарному") + " телефону"
     list(Pipeline(store, Matcher([Rule.from_query("d", "дезертир")])).process([post(1, struck)]))
     # as a version-11 store had it: no folded reading, the struck word indexed as single letters
-    rowid, text, now = store.db.execute("SELECT rowid, text, folded FROM posts WHERE message_id = 1").fetchone()
-    assert now is not None
-    store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, f"{text}\n{now}"])
-    store.db.execute("UPDATE posts SET folded = NULL WHERE rowid = ?", [rowid])
-    store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text])
-    store.db.execute("PRAGMA user_version = 11")
+    _unfolded(store, 1, version=11)
     assert list(search_posts(store, "стационарный")) == []
     store.close()
     store = Store(tmp_path / "s.db")
@@ -246,12 +252,7 @@ def test_a_store_indexed_before_the_spacing_acute_was_read_finds_its_words_after
     list(Pipeline(store, Matcher([Rule.from_query("d", "полк")])).process(
         [post(1, "Задержан дезерти\u00b4р"), post(2, "Дезертир задержан")]))
     # as a version-20 store had it: no folded reading, «дезерти´р» indexed as «дезерти» and «р»
-    rowid, text, now = store.db.execute("SELECT rowid, text, folded FROM posts WHERE message_id = 1").fetchone()
-    assert now is not None
-    store.db.execute("INSERT INTO posts_fts (posts_fts, rowid, text) VALUES ('delete', ?, ?)", [rowid, f"{text}\n{now}"])
-    store.db.execute("UPDATE posts SET folded = NULL WHERE rowid = ?", [rowid])
-    store.db.execute("INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", [rowid, text])
-    store.db.execute("PRAGMA user_version = 20")
+    _unfolded(store, 1, version=20)
     assert [h.message_id for h in search_posts(store, "дезертир")] == [2]
     store.close()
     store = Store(tmp_path / "s.db")
