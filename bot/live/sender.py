@@ -383,7 +383,7 @@ class Sender:
             update = row["state"] == "update_queued"
             # matched first: every check below reads the store after this await (a mute, an edit or a
             # rules change made while the thread matched is heeded) and awaits nothing until the send
-            matched = await self._matched([row])
+            matched = await self._matched([row], now)
             if row["state"] == "queued":
                 if self._no_news(row, now, matched):
                     continue  # its rule switched off or edited while it waited, or its post edited
@@ -436,7 +436,7 @@ class Sender:
         alert_id = int(row["id"])  # type: ignore[call-overload]
         return retire(self.store, row, matcher, iso(now) or "", matched[1].get(alert_id), matched[2].get(alert_id))
 
-    async def _matched(self, rows: Sequence[dict[str, object]]) -> _Matched | None:
+    async def _matched(self, rows: Sequence[dict[str, object]], now: datetime) -> _Matched | None:
         """The posts `retire` matches again for these alerts, matched in a worker thread with the rules in
         use, by alert id: one costly to match (seconds, for a long NEAR chain) holds no post, command or
         other alert meanwhile; so are the other posts of the story of one whose post lacks its rule now
@@ -449,16 +449,17 @@ class Sender:
             matcher = self.rules()
             posts = self._to_match(rows, matcher)
             matched = await asyncio.to_thread(self._match, matcher, posts) if posts else {}
-            others = self._to_aim(rows, matched)
+            others = self._to_aim(rows, matched, now)
             aims = await asyncio.to_thread(self._first_matching, matcher, others) if others else {}
-            if matcher is self.rules() and posts == self._to_match(rows, matcher) and others == self._to_aim(rows, matched):
+            if matcher is self.rules() and posts == self._to_match(rows, matcher) and others == self._to_aim(rows, matched, now):
                 return matcher, matched, aims
 
-    def _to_aim(self, rows: Sequence[dict[str, object]], matched: dict[int, list[Match]]) -> dict[int, tuple[str, list[StoredPost]]]:
+    def _to_aim(self, rows: Sequence[dict[str, object]], matched: dict[int, list[Match]],
+                now: datetime) -> dict[int, tuple[str, list[StoredPost]]]:
         """For each of these alerts whose post `matched` lacks its rule: the rule and the other posts of
-        its story it may quote instead (`to_aim`), by alert id."""
+        its story it may quote instead (`to_aim`: not of a channel muted at `now`), by alert id."""
         return {aid: (str(r["rule"]), others) for r in rows if (aid := int(r["id"])) in matched  # type: ignore[call-overload]
-                and (others := to_aim(self.store, r, matched[aid]))}
+                and (others := to_aim(self.store, r, matched[aid], iso(now)))}
 
     def _first_matching(self, matcher: Matcher, others: dict[int, tuple[str, list[StoredPost]]]) -> dict[int, StoredPost | None]:
         with self.matching:
@@ -1150,7 +1151,7 @@ class Sender:
     async def _collect_digest(self, now: datetime) -> int:
         low = {r.name for r in self.rules().rules if r.severity == "low"} if self.rules is not None else set()
         # their posts matched again before the transaction, which holds no await (a rules change meanwhile: here)
-        matched = await self._matched([r for r in self.store.queued_alerts() if r["state"] == "queued" and r["rule"] in low])
+        matched = await self._matched([r for r in self.store.queued_alerts() if r["state"] == "queued" and r["rule"] in low], now)
         with self.store.transaction():  # (one queued since, its post not matched yet, waits for the next digest)
             rows = [r for r in self.store.queued_alerts() if r["state"] == "queued" and self._severity(r) == "low"
                     and (matched is None or int(r["id"]) in matched[1] or not self._to_match([r], matched[0]))  # type: ignore[call-overload]
