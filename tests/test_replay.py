@@ -975,6 +975,40 @@ def test_an_alert_written_just_before_an_interrupt_is_not_written_again(tmp_path
     assert rows(db, "SELECT state FROM alerts") == [("sent",)]
 
 
+def test_a_line_an_older_release_left_unmarked_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same stop under a release whose lines carried no `store`, resumed by this one: the old
+    line stands for this store's alert (the file had one store then), so it is not written twice."""
+    from bot.alert.sinks import JsonlSink
+
+    db, out, f = tmp_path / "s.db", tmp_path / "a.jsonl", tmp_path / "chat" / "result.json"
+    export(f, [message(1, HIT_TEXT)])
+    send = JsonlSink.send
+
+    def send_then_interrupt(self: JsonlSink, alert: Any) -> None:
+        send(self, alert)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(JsonlSink, "send", send_then_interrupt)
+    assert replay(f, "--db", db, "--alerts", out).exit_code == 130
+    old = jsonl_lines(out)[0]
+    del old["store"]  # as the older release wrote it
+    out.write_text(json.dumps(old, ensure_ascii=False) + "\n", encoding="utf-8")
+    monkeypatch.setattr(JsonlSink, "send", send)
+    r = replay(f, "--db", db, "--alerts", out)
+    assert r.exit_code == 0, r.output
+    assert [x["message_id"] for x in jsonl_lines(out)] == [1]
+    assert rows(db, "SELECT state FROM alerts") == [("sent",)]
+
+
+def test_an_in_memory_store_is_named_as_such_in_the_alerts_file(tmp_path: Path) -> None:
+    """`--db :memory:` is no file: the lines say `:memory:`, not a path under the working folder."""
+    out, f = tmp_path / "a.jsonl", tmp_path / "chat" / "result.json"
+    export(f, [message(1, HIT_TEXT)])
+    r = replay(f, "--db", ":memory:", "--alerts", out)
+    assert r.exit_code == 0, r.output
+    assert [x["store"] for x in jsonl_lines(out)] == [":memory:"]
+
+
 def test_alerts_a_stopped_replay_never_showed_are_shown_by_the_next_once_and_never_by_the_live_service(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C between a batch's commit and its alerts reaching the terminal: the alerts stay queued

@@ -71,11 +71,13 @@ class JsonlSink:
 
     A run stopped between writing an alert's line and marking the alert sent in the store sends
     it again next time: that alert, the file's last line, is not written twice (another store's
-    alert with the same id, rule and post is another alert, and gets its line)."""
+    alert with the same id, rule and post is another alert, and gets its line; a last line with
+    no `store`, from an older release, is taken for this store's)."""
 
     def __init__(self, path: str | Path, store: str | Path | None = None) -> None:
         self.path = Path(path)
-        self.store = str(Path(store).resolve()) if store is not None else None  # one store, however its path is spelt
+        # one store, however its path is spelt (SQLite's in-memory store is no path)
+        self.store = None if store is None else str(store) if str(store) == ":memory:" else str(Path(store).resolve())
         self._last = self._last_line()  # the key of the line a stopped run may have left unmarked
         self._f: IO[str] = self.path.open("a", encoding="utf-8")
         if self._last is False:  # a line cut short by a kill: the next one starts on its own line
@@ -111,7 +113,10 @@ class JsonlSink:
             rec = json.loads(tail.splitlines()[-1].decode("utf-8"))
         except (ValueError, IndexError):
             return None
-        return self._key(rec) if isinstance(rec, dict) else None
+        if not isinstance(rec, dict):
+            return None
+        rec.setdefault("store", self.store)  # a line from before `store`: the file told of one store then
+        return self._key(rec)
 
     def send(self, alert: Alert) -> None:
         if alert.update:
