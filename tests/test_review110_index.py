@@ -3,7 +3,6 @@ files, the fake Telegram, CliRunner."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
