@@ -17,7 +17,7 @@ from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import tomlread
-from .post import cut_link, link_channel, not_a_channel, t_me_lower
+from .post import TG_LINK, cut_link, link_channel, not_a_channel, t_me_lower
 
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "exposed_secrets", "load_config", "load_secrets",
            "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
@@ -26,11 +26,11 @@ ENV_API_ID = "TGWATCH_API_ID"
 ENV_API_HASH = "TGWATCH_API_HASH"
 ENV_BOT_TOKEN = "TGWATCH_BOT_TOKEN"
 
-_CHANNEL_RE = re.compile(r"^(?:(?:https?://)?t\.me/(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{3,31})/?$")
+_CHANNEL_RE = re.compile(rf"^(?:{TG_LINK}(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{{3,31}})/?$")
 _ID_RE = re.compile(r"^-?\d{5,16}$")
 # A forum topic of an alert chat: @team/42, t.me/team/42 (a public group's topic link), -1001234567890/42,
 # or t.me/c/1234567890/42 (a private group's topic link).
-_TOPIC_RE = re.compile(r"^\s*(?:(?:https?://)?t\.me/(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{5,16})/(\d{1,10})/?\s*$")
+_TOPIC_RE = re.compile(rf"^\s*(?:{TG_LINK}(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{{3,31}}|-?\d{{5,16}})/(\d{{1,10}})/?\s*$")
 
 
 T = TypeVar("T")
@@ -129,7 +129,7 @@ def channel_ref(value: object, *, posts: bool = False) -> str | int:
         return -n - 1_000_000_000_000 if n < -1_000_000_000_000 else abs(n)
     m = _CHANNEL_RE.match(s)
     if not m:
-        raise ValueError(f"{value!r} is not a channel username, t.me link or id")
+        raise ValueError(f"{cut_link(value)!r} is not a channel username, t.me link or id")  # bare +HASH: cut
     return m.group(1).lower()
 
 

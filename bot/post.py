@@ -8,7 +8,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-__all__ = ["Entity", "Post", "plain_breaks", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "cut_link", "t_me_lower", "hidden_links", "content_hash", "content_hashes"]
+__all__ = ["Entity", "Post", "plain_breaks", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "cut_link", "t_me_lower", "hidden_links", "content_hash", "content_hashes", "TG_LINK", "TG_LINK_RE"]
 
 _MARK = 1_000_000_000_000
 
@@ -30,14 +30,18 @@ def post_link(channel_id: int, message_id: int, username: str | None = None) -> 
     return f"https://t.me/c/{bare_id(channel_id)}/{message_id}"
 
 
+# A Telegram link's start: its scheme (optional) and host, one of the hosts Telegram's own apps open
+# alike (t.me, telegram.me, telegram.dog). Every pattern that reads a Telegram link starts with it.
+TG_LINK = r"(?:https?://)?(?:t\.me|telegram\.me|telegram\.dog)/"
+# A Telegram link's start, in any case (a host ignores case: T.ME/Mash is t.me/Mash).
+TG_LINK_RE = re.compile(TG_LINK, re.IGNORECASE)
 # a link as Telegram copies it may end in ?single (an album's item), ?comment=7 or ?thread=…; its
 # scheme and host in any case (a host ignores case: T.ME/mash/5 is t.me/mash/5)
-_POST_LINK_RE = re.compile(r"\s*(?:https?://)?t\.me/(?:c/([0-9]{1,19})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{3,31}))/[0-9]{1,19}/?"
+_POST_LINK_RE = re.compile(rf"\s*{TG_LINK}(?:c/([0-9]{{1,19}})|(?:s/)?@?([A-Za-z][A-Za-z0-9_]{{3,31}}))/[0-9]{{1,19}}/?"
                            r"(?:[?#]\S*)?\s*", re.IGNORECASE)
-# A t.me link's start, in any case (a host ignores case: T.ME/Mash is t.me/Mash), and Telegram's
-# own paths after it, which no channel can be named: they would read as usernames or post links.
-_T_ME_RE = re.compile(r"(?:https?://)?t\.me/", re.IGNORECASE)
-_NOT_A_CHANNEL = (
+# Telegram's own paths after a link's host, which no channel can be named: they would read as
+# usernames or post links.
+_NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\+\d+/?$"), "a phone number's link (a person), not a channel"),
     (re.compile(r"(?:joinchat(?:[/?#]|$)|\+)", re.IGNORECASE),
      "an invite link, not a channel: join it with the watching account, then name the channel by @username or id"),
@@ -45,33 +49,47 @@ _NOT_A_CHANNEL = (
     (re.compile(r"(?:addstickers|addemoji|addlist|addtheme|setlanguage|share|login|confirmphone|iv)(?:[/?#]|$)",
                 re.IGNORECASE), "a link to a Telegram feature, not a channel"),
 )
+# The same links as the apps' own tg:// scheme writes them (tg://join?invite=HASH, tg://proxy?…,
+# tg://login?code=…, tg://resolve?phone=…); a tg:// link no other shape names is no channel either
+# but tg://resolve?domain=NAME, a username.
+_TG_SCHEME_RE = re.compile(r"tg://", re.IGNORECASE)
+_TG_NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"resolve\?(?:[^#]*&)?phone=", re.IGNORECASE), _NOT_A_CHANNEL[0][1]),
+    (re.compile(r"join(?:[/?#]|$)", re.IGNORECASE), _NOT_A_CHANNEL[1][1]),
+    *_NOT_A_CHANNEL[2:],
+    (re.compile(r"(?!resolve\?(?:[^#]*&)?domain=)", re.IGNORECASE), "a link to a Telegram feature, not a channel"),
+)
 
 
 def t_me_lower(value: str) -> str:
-    """`value` stripped, with a t.me link's scheme and host in lower case (`T.ME/Mash` -> `t.me/Mash`)."""
+    """`value` stripped, with a Telegram link's scheme and host in lower case (`T.ME/Mash` -> `t.me/Mash`)."""
     s = value.strip()
-    if m := _T_ME_RE.match(s):
+    if m := TG_LINK_RE.match(s):
         return m.group(0).lower() + s[m.end():]
     return s
 
 
 def not_a_channel(value: str) -> str | None:
-    """Why a t.me link names no channel («an invite link, not a channel: …», a proxy, a sticker set,
-    a phone number), or None: any other value (read as a username, an id or a post's link)."""
+    """Why a Telegram link (`TG_LINK` or tg://) names no channel («an invite link, not a channel: …»,
+    a proxy, a sticker set, a phone number), or None: any other value (a username, an id, a post's link)."""
     s = value.strip()
-    if (m := _T_ME_RE.match(s)) is None:
+    m, shapes = TG_LINK_RE.match(s), _NOT_A_CHANNEL
+    if m is None:
+        m, shapes = _TG_SCHEME_RE.match(s), _TG_NOT_A_CHANNEL
+    if m is None:
         return None
     path = s[m.end():]
-    return next((why for shape, why in _NOT_A_CHANNEL if shape.match(path)), None)
+    return next((why for shape, why in shapes if shape.match(path)), None)
 
 
 def cut_link(value: str) -> str:
-    """`value` as an error shows it: a t.me link that names no channel (`not_a_channel`; bare `+HASH`
-    and `joinchat/HASH` too) cut after its kind, `t.me/+…`, `t.me/joinchat/…`, `t.me/proxy?…`: an
-    invite's hash lets whoever reads it join a private channel, a phone link is a person's number,
-    a proxy's secret its key. The error's file:line points at the whole link; any other value as is."""
+    """`value` as an error shows it: a Telegram link that names no channel (`not_a_channel`; bare
+    `+HASH` and `joinchat/HASH` too) cut after its kind, `t.me/+…`, `telegram.me/joinchat/…`,
+    `tg://join?…`, `t.me/proxy?…`: an invite's hash lets whoever reads it join a private channel, a
+    phone link is a person's number, a proxy's secret its key, a login link's code a login. The
+    error's file:line points at the whole link; any other value as is."""
     s = value.strip()
-    m = _T_ME_RE.match(s)
+    m = TG_LINK_RE.match(s) or _TG_SCHEME_RE.match(s)
     start = m.end() if m else 0
     if not_a_channel(s if m else "t.me/" + s) is None:
         return value

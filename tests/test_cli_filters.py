@@ -98,7 +98,8 @@ def test_channel_by_its_title_in_any_case(sample: Sample) -> None:
         assert "warning" not in r.stderr
 
 
-@pytest.mark.parametrize("ref", ["@mash", "mash", "t.me/mash", "https://t.me/Mash", "Mash"])
+@pytest.mark.parametrize("ref", ["@mash", "mash", "t.me/mash", "https://t.me/Mash", "Mash", "https://telegram.me/Mash",
+                                 "telegram.dog/mash"])
 def test_a_channel_with_no_username_is_found_by_the_name_analysts_call_it(sample: Sample, tmp_path: Path,
                                                                         ref: str) -> None:
     add_posts(sample.db, tmp_path, [post(1800000002, "Mash", 7)])
@@ -109,7 +110,8 @@ def test_a_channel_with_no_username_is_found_by_the_name_analysts_call_it(sample
     assert "warning" not in r.stderr
 
 
-@pytest.mark.parametrize("ref", [f"https://t.me/c/{SVODKA}/48217", f"t.me/c/{SVODKA}", f"https://t.me/c/{SVODKA}/"])
+@pytest.mark.parametrize("ref", [f"https://t.me/c/{SVODKA}/48217", f"t.me/c/{SVODKA}", f"https://t.me/c/{SVODKA}/",
+                                 f"https://telegram.me/c/{SVODKA}/48217", f"telegram.dog/c/{SVODKA}"])
 def test_a_channel_named_by_the_post_link_tgwatch_printed(sample: Sample, tmp_path: Path, ref: str) -> None:
     """A store replayed from Desktop exports knows no usernames: the link each post is printed with
     (t.me/c/ID/N) is what an analyst copies, for --channel and for a rule's channels alike."""

@@ -116,7 +116,8 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ref, key", [
     ("@Mash", "mash"), ("https://t.me/shot_shot", "shot_shot"), ("t.me/s/bazabazon/", "bazabazon"),
-    ("-1001117628569", 1117628569), (1117628569, 1117628569), ("mash", "mash"),
+    ("-1001117628569", 1117628569), (1117628569, 1117628569), ("mash", "mash"), ("https://telegram.me/Mash", "mash"),
+    ("telegram.dog/s/bazabazon/", "bazabazon"),
 ])
 def test_channel_references(ref: object, key: object) -> None:
     assert channel_ref(ref) == key
@@ -133,9 +134,12 @@ def test_channel_ref_never_crashes_otherwise(value: object) -> None:
 
 
 _USERNAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{3,31}", fullmatch=True)
-# a t.me link's start as people type or paste it: T.ME, Https://t.Me (a host ignores case)
-_HOSTS = st.builds(lambda host, upper: "".join(c.upper() if u else c for c, u in zip(host, upper)),
-                   st.sampled_from(["t.me/", "http://t.me/", "https://t.me/"]), st.lists(st.booleans(), min_size=14))
+# a Telegram link's start as people type or paste it: T.ME, Https://t.Me, telegram.me, TELEGRAM.DOG (a
+# host ignores case; Telegram's apps open all three hosts alike)
+_HOSTS = st.builds(lambda host, upper: "".join(c.upper() if u else c for c, u in zip(host, upper, strict=False)),
+                   st.sampled_from([scheme + host for scheme in ("", "http://", "https://")
+                                    for host in ("t.me/", "telegram.me/", "telegram.dog/")]),
+                   st.lists(st.booleans(), min_size=21, max_size=21))
 _SERVICE_PATHS = st.sampled_from(["joinchat/AbCdEf123", "joinchat/12345", "joinchat", "+AbCdEf_-123", "+79001234567",
                                   "proxy?server=1.2.3.4&port=443&secret=ab", "socks?server=x&port=1", "proxy",
                                   "addstickers/Animals", "addlist/AbCd", "share/url?url=x", "login/12345", "iv?url=x"])
@@ -173,14 +177,43 @@ def test_an_invite_or_proxy_secret_is_cut_from_what_an_error_shows(host: str, ki
     assert cut_link(host + kind + secret) == host + kind.split("?")[0] + ("?" if "?" in kind else "") + "…"
 
 
+# an invite link's start on every host, and in the apps' own scheme (tg://join?invite=HASH)
+_INVITES = st.one_of(st.builds(str.__add__, _HOSTS, st.sampled_from(["+", "joinchat/", "JoinChat/"])),
+                     st.sampled_from(["tg://join?invite=", "TG://JOIN?invite=", "tg://join?foo=1&invite="]))
+
+
+@given(_INVITES, st.text(alphabet="ABCdef0123456789_-", min_size=8, max_size=40), st.sampled_from(["", "/", " "]))
+def test_cut_link_never_shows_an_invite_hash_on_any_host(start: str, secret: str, end: str) -> None:
+    """telegram.me/+HASH, telegram.dog/joinchat/HASH and tg://join?invite=HASH were shown whole (only
+    t.me was cut): a config or rule error posted to a group chat let every member join."""
+    link = start + secret + end
+    assert secret not in cut_link(link).replace(start, "") and cut_link(link).endswith("…")
+    with pytest.raises(ValueError) as e:
+        channel_ref(link, posts=True)
+    assert secret not in str(e.value).replace(start, "") and "not a channel" in str(e.value)  # (+digits: a phone)
+
+
+@given(_HOSTS, st.sampled_from(["tg://proxy?server=1.2.3.4&port=443&secret=", "tg://socks?server=x&pass=",
+                                "tg://login?code=", "tg://login?token=", "tg://resolve?phone="]),
+       st.text(alphabet="ABCdef0123456789", min_size=8, max_size=40))
+def test_a_tg_scheme_link_to_no_channel_is_cut_after_its_kind(host: str, link: str, secret: str) -> None:
+    """tg://proxy, tg://login and tg://resolve?phone= links name no channel and show no secret."""
+    with pytest.raises(ValueError) as e:
+        channel_ref(link + secret)
+    assert secret not in str(e.value) and "not a channel" in str(e.value)
+    assert cut_link(link + secret) == link.split("?")[0] + "?…"
+
+
 def test_channel_forms_in_the_config_are_read_alike_or_refused_with_their_line(tmp_path: Path) -> None:
     """Watch and group entries, and alert chats: a link in capitals is its channel; a link that is
     no channel's is one `file:line: key: why` line each (joinchat and proxy were taken as usernames)."""
     c = load_config(write(tmp_path, '[channels]\nwatch = ["T.ME/Mash", "https://t.me/s/mash/123", "t.me/s/mash", '
-                                    '"HTTPS://T.ME/shot_shot/5"]\n[channels.groups]\nmoscow = ["Https://T.me/Moscowach"]\n'
-                                    '[alerts]\nchats = ["T.ME/analysts_room", "T.me/team/42"]\n'))
-    assert c.channels == ("mash", "shot_shot") and c.groups == {"moscow": ("moscowach",)}
-    assert c.chats == ("analysts_room", "team/42")
+                                    '"HTTPS://T.ME/shot_shot/5", "https://telegram.me/Baza/7", "Telegram.Dog/rian_ru"]\n'
+                                    '[channels.groups]\nmoscow = ["Https://T.me/Moscowach", "telegram.me/s/mash"]\n'
+                                    '[alerts]\nchats = ["T.ME/analysts_room", "T.me/team/42", "telegram.me/desk/7", '
+                                    '"https://telegram.dog/c/1234567890/42"]\n'))
+    assert c.channels == ("mash", "shot_shot", "baza", "rian_ru") and c.groups == {"moscow": ("moscowach", "mash")}
+    assert c.chats == ("analysts_room", "team/42", "desk/7", "-1001234567890/42")
     cfg = write(tmp_path, '[channels]\nwatch = ["mash", "t.me/joinchat/AbCdEf"]\n[channels.groups]\n'
                           'moscow = ["t.me/proxy?server=1.2.3.4&port=443&secret=ab"]\n'
                           '[alerts]\nchats = ["t.me/joinchat/12345"]\n')

@@ -249,6 +249,27 @@ def test_an_invite_link_as_a_rule_channel_is_an_error_that_says_to_use_the_id() 
     assert rs.errors[1].message.startswith("channels: 't.me/joinchat/…' is an invite link")
 
 
+def test_an_invite_link_on_any_telegram_host_is_an_error_at_its_entry_with_its_hash_cut() -> None:
+    """telegram.me, telegram.dog and tg:// invite links passed as channels («joinchat», a hash) and
+    the chat showed the hash; telegram.me/NAME (a channel, as t.me/NAME) was the key «telegram.me/name»."""
+    text = ('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["telegram.me/joinchat/SeCrEt1",\n'
+            '  "https://telegram.me/+SeCrEt2", "TELEGRAM.DOG/+SeCrEt3",\n  "tg://join?invite=SeCrEt4", '
+            '"tg://login?code=SeCrEt5"]\n')
+    rs = parse_rules_text(text, "f.toml")
+    lines = text.splitlines()
+    assert rs.rules == [] and [lines[e.line - 1][e.col - 1:].split(",")[0] for e in rs.errors] == [
+        '"telegram.me/joinchat/SeCrEt1"', '"https://telegram.me/+SeCrEt2"', '"TELEGRAM.DOG/+SeCrEt3"',
+        '"tg://join?invite=SeCrEt4"', '"tg://login?code=SeCrEt5"]']  # each error points at its link
+    assert [e.message.split(" is ")[0] for e in rs.errors] == [
+        "channels: 'telegram.me/joinchat/…'", "channels: 'https://telegram.me/+…'", "channels: 'TELEGRAM.DOG/+…'",
+        "channels: 'tg://join?…'", "channels: 'tg://login?…'"]
+    assert all("SeCrEt" not in e.message for e in rs.errors)
+    assert [e.message.split(" is ")[1][:15] for e in rs.errors] == ["an invite link,"] * 4 + ["a link to a Tel"]
+    ok = parse_rules_text('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["https://telegram.me/Mash", '
+                          '"Telegram.Dog/s/baza/5", "telegram.me/c/1117628569/5"]\n', "f.toml")
+    assert ok.errors == [] and ok.rules[0].channels == ("mash", "baza", "1117628569")
+
+
 def test_a_phone_link_as_a_rule_channel_is_called_one_with_the_number_cut() -> None:
     """t.me/+447… was called an invite link (its key starts with + too), and showed the number."""
     rs = parse_rules_text('[[rule]]\nname = "a"\nquery = "полк"\nchannels = ["t.me/+447700900123"]\n', "f.toml")

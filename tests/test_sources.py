@@ -759,10 +759,12 @@ def test_jsonl_username_builds_a_working_link_or_is_a_clear_skip(tmp_path: Path)
     f = write_lines(tmp_path / "a.jsonl", [{**GOOD, "message_id": 1, "channel_username": "https://t.me/Mash/"},
                                            {**GOOD, "message_id": 2, "channel_username": "@shot_shot"},
                                            {**GOOD, "message_id": 3, "channel_username": "Новости Кубани"},
-                                           {**GOOD, "message_id": 4, "channel_username": "@"}])
+                                           {**GOOD, "message_id": 4, "channel_username": "@"},
+                                           {**GOOD, "message_id": 5, "channel_username": "https://telegram.me/Baza"},
+                                           {**GOOD, "message_id": 6, "channel_username": "TELEGRAM.DOG/rian_ru"}])
     items = list(read_jsonl(f))
     assert [(p.message_id, p.channel_username) for p in posts_of(items)] == [(1, "Mash"), (2, "shot_shot"), (3, None),
-                                                                             (4, None)]
+                                                                             (4, None), (5, "Baza"), (6, "rian_ru")]
     [s] = skips_of(items)
     assert isinstance(s, Note)
     assert str(s) == (f'{f}: line 3: channel_username "Новости Кубани" is not a Telegram username (name, @name or '

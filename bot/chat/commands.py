@@ -34,7 +34,7 @@ from ..store.backtest import Backtest, TermHits, stored_term_hits
 from ..store.counts import rule_hits, story_counts, story_span
 from ..store.db import NewerStore, Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
-from ..post import link_channel
+from ..post import TG_LINK_RE, link_channel
 from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
                           search_posts, story_detail, top_stories)
 
@@ -703,7 +703,7 @@ class Commands:
         except ValueError:
             if link_channel(ref) is not None:
                 key = ref.strip()  # `resolve_channels` reads the channel out of the link
-            elif ref.strip().startswith("@") or "t.me/" in ref or not re.search(r"[^\W_]", ref):  # no title either
+            elif ref.strip().startswith("@") or TG_LINK_RE.search(ref) or not re.search(r"[^\W_]", ref):  # no title either
                 raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name, its id or its title") from None
             else:
                 key = ref.strip()  # not shaped like a username: a title (Сводка 24)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import tomlread
-from ..post import bare_id, cut_link, link_channel, not_a_channel, t_me_lower
+from ..post import TG_LINK, bare_id, cut_link, link_channel, not_a_channel, t_me_lower
 from .broad import function_only
 from .explain import dictionary_name
 from .morph import default_morphology
@@ -585,7 +585,7 @@ def channel_key(value: str | int) -> str:
     s = t_me_lower(str(value))  # T.ME/Mash is t.me/Mash
     if (named := link_channel(s)) is not None:  # one reading of a post's link (with ?single, ?comment=…)
         s = named
-    elif link := re.match(r"(?:https?://)?t\.me/(?:[cs]/)?", s):
+    elif link := re.match(rf"{TG_LINK}(?:[cs]/)?", s):
         s = re.sub(r"/\d+/?$", "", s[link.end():])
     s = s.lstrip("@").rstrip("/").casefold()
     if re.fullmatch(r"-?\d+", s):

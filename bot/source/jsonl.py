@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
-from ..post import Entity, Post
+from ..post import TG_LINK, Entity, Post
 from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 from .stream import CHUNK, POOL, Changed
 
@@ -46,7 +46,7 @@ def _int(d: dict[str, Any], key: str, required: bool = False, minimum: int | Non
     return check_int(v, key, minimum=minimum, strings=True)
 
 
-_USERNAME = re.compile(r"(?:(?:https?://)?t\.me/(?:s/)?|@)?([A-Za-z][A-Za-z0-9_]{3,31})/?")
+_USERNAME = re.compile(rf"(?:{TG_LINK}(?:s/)?|@)?([A-Za-z][A-Za-z0-9_]{{3,31}})/?", re.IGNORECASE)
 
 
 def _username(value: str | None) -> str | None:
