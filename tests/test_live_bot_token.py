@@ -34,12 +34,20 @@ def _config(tmp_path: Path) -> Config:
 
 def _logged_in(fake: FakeTelegram, config: Config) -> None:  # noqa: F811
     """Both sessions logged in before: the user account's, and the old bot's."""
-    for bot, account in ((False, USER_ID), (True, BOT_ID)):
-        client = make_client(config, Secrets(api_id=1, api_hash=HASH), bot=bot)
-        client.session.auth_key = AuthKey(os.urandom(256))
-        client.session.save()
+    _session_file(fake, config, USER_ID, bot=False)
+    _session_file(fake, config, BOT_ID)
+
+
+def _session_file(fake: FakeTelegram, config: Config, account: int | None, *, bot: bool = True,  # noqa: F811
+                  name: str | None = None) -> None:
+    """A session file (the bot's, or `name` in the session folder) holding an auth key, which the
+    server knows as `account`'s login (None: a key from a connect whose login never completed)."""
+    client = make_client(config, Secrets(api_id=1, api_hash=HASH), bot=bot, name=name)
+    client.session.auth_key = AuthKey(os.urandom(256))
+    client.session.save()
+    if account is not None:
         fake._auth[str(client.session.auth_key.key_id)] = account
-        client.session.close()
+    client.session.close()
 
 
 def _serve(fake: FakeTelegram, config: Config, token: str,  # noqa: F811
@@ -126,3 +134,53 @@ def test_the_same_bot_token_keeps_its_session(fake: FakeTelegram, tmp_path: Path
     _serve(fake, config, OLD_TOKEN)
     assert _bot_session_account(fake, config) == BOT_ID
     assert _logins(fake) == 0
+
+
+
+@pytest.mark.parametrize("half", ["no file", "no auth key", "a key never logged in"])
+@pytest.mark.parametrize("token", [OLD_TOKEN, NEW_TOKEN])
+def test_a_change_of_bot_killed_before_the_new_login_puts_the_old_bot_back(
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture, half: str, token: str) -> None:  # noqa: F811
+    """Killed between moving bot.session aside and the new bot's login: the next run found no (or a
+    half) bot.session, logged a bot in afresh and left bot.session.previous, the old bot still
+    logged in (two bots' logins, one file nobody uses). The old file is put back, then the token decides."""
+    fake.add_channel(1800000002, "mash", "Mash")
+    fake.add_bot(NEW_BOT, "new_bot")
+    config = _config(tmp_path)
+    _logged_in(fake, config)
+    folder = tmp_path / "s"
+    os.replace(folder / "bot.session", folder / "bot.session.previous")
+    if half == "no auth key":
+        make_client(config, Secrets(api_id=1, api_hash=HASH), bot=True).session.close()
+    elif half == "a key never logged in":
+        _session_file(fake, config, None)
+    with caplog.at_level(logging.WARNING):
+        _serve(fake, config, token)
+    said = [r.getMessage() for r in caplog.records if "bot.session.previous" in r.getMessage()]
+    assert said == ["bot.session.previous put back as bot.session: the last change of bot token was stopped "
+                    "before the new bot logged in"]
+    assert sorted(p.name for p in folder.glob("bot.session*")) == ["bot.session"]
+    wanted = int(token.partition(":")[0])
+    assert _bot_session_account(fake, config) == wanted and list(fake._auth.values()).count(wanted) == 1
+    assert BOT_ID not in fake._auth.values() or wanted == BOT_ID  # the old bot, when changed, logged out
+    assert _logins(fake) == (0 if token == OLD_TOKEN else 2)  # the old login kept, not a second one
+
+
+def test_a_change_of_bot_killed_before_the_old_bot_logged_out_logs_it_out_at_the_next_start(
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """Killed after the new bot's login, before the old bot's log out: the old bot's file is logged
+    out and removed at the next start, the new bot's kept."""
+    fake.add_channel(1800000002, "mash", "Mash")
+    fake.add_bot(NEW_BOT, "new_bot")
+    config = _config(tmp_path)
+    _session_file(fake, config, USER_ID, bot=False)
+    _session_file(fake, config, BOT_ID, name="bot.session.previous")
+    _session_file(fake, config, NEW_BOT)
+    with caplog.at_level(logging.WARNING):
+        _serve(fake, config, NEW_TOKEN)
+    said = [r.getMessage() for r in caplog.records if "bot.session.previous" in r.getMessage()]
+    assert said == [f"bot.session.previous left by a change of bot token stopped before the old bot was logged out "
+                    f"(bot.session is bot {NEW_BOT}): logging it out now"]
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
+    assert _bot_session_account(fake, config) == NEW_BOT and sorted(fake._auth.values()) == sorted([USER_ID, NEW_BOT])
+    assert _logins(fake) == 1  # the old bot's log out, no new login

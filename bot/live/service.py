@@ -475,7 +475,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
             except (*NETWORK_ERRORS, OSError) as e:
                 raise Unreachable(cannot_reach(e, attempts)) from None
         if secrets.bot_token and bot is not None:
-            bot = await start_bot(bot, secrets.bot_token, lambda: make(config, secrets, bot=True))
+            bot = await start_bot(bot, secrets.bot_token, lambda **kw: make(config, secrets, bot=True, **kw))
         service = Service(config, store, user, bot=bot)
         await service.start()
         stop = asyncio.Event()

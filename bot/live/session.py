@@ -228,9 +228,12 @@ def secure_session(path: Path) -> Path:
     return path
 
 
-async def start_bot(bot: TelegramClient, token: str, fresh: Callable[[], TelegramClient]) -> TelegramClient:
+async def start_bot(bot: TelegramClient, token: str, fresh: Callable[..., TelegramClient]) -> TelegramClient:
     """The bot client logged in with `token`: `bot`, or when its session is another bot's (the token
-    was changed) `fresh()`'s new one. Telethon's `start` would only warn, and the old bot go on answering."""
+    was changed) `fresh()`'s new one. Telethon's `start` would only warn, and the old bot go on answering.
+    A change of bot a kill cut short (bot.session.previous left) is settled first: `_settle_change`."""
+    if _aside(bot).exists():
+        bot = await _settle_change(bot, fresh)
     if not bot.is_connected():
         await bot.connect()
     me = await bot.get_me(input_peer=True)  # None: the session holds no login (it was revoked)
@@ -243,11 +246,39 @@ async def start_bot(bot: TelegramClient, token: str, fresh: Callable[[], Telegra
     return await _change_bot(bot, token, fresh)
 
 
-async def _change_bot(old: TelegramClient, token: str, fresh: Callable[[], TelegramClient]) -> TelegramClient:
+def _aside(bot: TelegramClient) -> Path:
+    """Where `_change_bot` keeps the old bot's session while the new one logs in: bot.session.previous."""
+    path = Path(bot.session.filename)
+    return path.with_name(path.name + ".previous")
+
+
+async def _settle_change(bot: TelegramClient, fresh: Callable[..., TelegramClient]) -> TelegramClient:
+    """A change of bot killed half-way left bot.session.previous (the old bot). Before the new bot's
+    login completed (bot.session holds no login: no auth key, or Telegram knows none), the old file
+    is put back, still logged in; after it, the old bot is logged out as `_change_bot` would have.
+    Either way one bot stays logged in. Returns the client on bot.session to go on with."""
+    aside = _aside(bot)
+    me = None
+    if has_auth_key(bot.session):
+        await bot.connect()
+        me = await bot.get_me(input_peer=True)
+    if me is None:
+        await bot.disconnect()  # closes its file before the move
+        os.replace(aside, bot.session.filename)
+        log.warning("bot.session.previous put back as bot.session: the last change of bot token was stopped "
+                    "before the new bot logged in")
+        return fresh()
+    log.warning("bot.session.previous left by a change of bot token stopped before the old bot was logged out "
+                "(bot.session is bot %s): logging it out now", me.user_id)
+    await _log_out_old(fresh(name=aside.name), aside)
+    return bot
+
+
+async def _change_bot(old: TelegramClient, token: str, fresh: Callable[..., TelegramClient]) -> TelegramClient:
     """Log `token` in on a fresh bot.session, the old file kept aside (bot.session.previous), and only
     then log the old bot out: a token Telegram refuses (a typo) puts the old file back, still logged in."""
     path = Path(old.session.filename)
-    aside = path.with_name(path.name + ".previous")
+    aside = _aside(old)
     await old.disconnect()  # closes its file before the move
     os.replace(path, aside)
     old.session.filename = str(aside)  # whatever the old client writes from now on goes to its own file
@@ -262,7 +293,13 @@ async def _change_bot(old: TelegramClient, token: str, fresh: Callable[[], Teleg
         os.replace(aside, path)
         old.session.filename = str(path)
         raise
-    try:  # best effort: the new bot serves either way
+    await _log_out_old(old, aside)
+    return new
+
+
+async def _log_out_old(old: TelegramClient, aside: Path) -> None:
+    """Log the old bot out (best effort: the new bot serves either way), then remove its file."""
+    try:
         await asyncio.wait_for(old.connect(), STARTUP_CONNECT_SECONDS)
         await old.log_out()  # False: Telegram refused (the login is gone already)
     except (*NETWORK_ERRORS, OSError) as e:
@@ -270,13 +307,13 @@ async def _change_bot(old: TelegramClient, token: str, fresh: Callable[[], Teleg
     finally:
         await old.disconnect()
         aside.unlink(missing_ok=True)
-    return new
 
 
-def make_client(config: Config, secrets: Secrets, *, bot: bool = False, **kw: Any) -> TelegramClient:
+def make_client(config: Config, secrets: Secrets, *, bot: bool = False, name: str | None = None,
+                **kw: Any) -> TelegramClient:
     """The user client (with WATCH_OPTIONS) or the bot client on its own session file: one process
-    per session."""
-    path = secure_session(config.session_dir / ("bot.session" if bot else "user.session"))
+    per session. `name`: another file in the session folder (an old bot's bot.session.previous)."""
+    path = secure_session(config.session_dir / (name or ("bot.session" if bot else "user.session")))
     options = {**CLIENT_OPTIONS, **({} if bot else WATCH_OPTIONS), **kw}
     try:
         client = TelegramClient(str(path), secrets.api_id, secrets.api_hash, **options)
