@@ -153,7 +153,7 @@ def test_run_with_no_telegram_is_one_clear_line_after_the_startup_wait(dc: FakeD
 
     from bot.live.session import CLIENT_OPTIONS
 
-    monkeypatch.setattr("bot.live.service.STARTUP_CONNECT_SECONDS", 2.0)
+    monkeypatch.setattr("bot.live.session.STARTUP_CONNECT_SECONDS", 2.0)
     monkeypatch.setitem(CLIENT_OPTIONS, "retry_delay", 0.1)
     cfg = config_at(tmp_path, dc)
     session = TelegramClient(str(tmp_path / "sessions" / "user.session"), 1, HASH).session

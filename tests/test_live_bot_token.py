@@ -15,7 +15,7 @@ from telethon.crypto import AuthKey
 
 from bot.config import Config, Secrets
 from bot.live import service as live_service
-from bot.live.session import make_client
+from bot.live.session import Unreachable, make_client
 
 from .fake_telegram import BOT_ID, USER_ID, FakeSender, FakeTelegram, eventually
 from .telegram_fixtures import fake  # noqa: F401 - a fixture
@@ -184,3 +184,39 @@ def test_a_change_of_bot_killed_before_the_old_bot_logged_out_logs_it_out_at_the
     assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
     assert _bot_session_account(fake, config) == NEW_BOT and sorted(fake._auth.values()) == sorted([USER_ID, NEW_BOT])
     assert _logins(fake) == 1  # the old bot's log out, no new login
+
+
+class _NeverAnswers(FakeSender):
+    """A server that never answers this client's connect (a firewall that drops its packets)."""
+
+    async def connect(self, connection: Any) -> bool:
+        await asyncio.Event().wait()
+        return True
+
+
+@pytest.mark.parametrize("token", [OLD_TOKEN, NEW_TOKEN])
+def test_a_bot_connect_that_hangs_is_one_line_after_the_startup_wait(fake: FakeTelegram, tmp_path: Path,  # noqa: F811
+                                                                    monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    """The user client's first connect is limited; the bot's was not: `run` waited forever, silent.
+    With a new token the new bot's connect hangs (the old one's answers): the old bot's file stays."""
+    monkeypatch.setattr("bot.live.session.STARTUP_CONNECT_SECONDS", 0.2)
+    fake.add_channel(1800000002, "mash", "Mash")
+    fake.add_bot(NEW_BOT, "new_bot")
+    config = _config(tmp_path)
+    _logged_in(fake, config)
+    bots: list[Any] = []
+
+    def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
+        client = make_client(config, secrets, bot=bot, **kw)
+        if bot:
+            bots.append(client)
+        silent = bot and len(bots) == (1 if token == OLD_TOKEN else 2)  # the bot serving (the new one)
+        client._sender = (_NeverAnswers if silent else FakeSender)(fake, client, client.session.auth_key)
+        return client
+
+    secrets = Secrets(api_id=1, api_hash=HASH, bot_token=token)
+    with pytest.raises(Unreachable) as e:  # (the 30 s: a guard, so that a hang fails instead)
+        asyncio.run(asyncio.wait_for(live_service._serve(config, secrets, make), 30))
+    assert str(e.value) == "the bot cannot reach Telegram (network, firewall or proxy?): timed out"
+    assert _bot_session_account(fake, config) == BOT_ID and list(fake._auth.values()).count(BOT_ID) == 1
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]

@@ -34,13 +34,9 @@ from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
 from .sender import Sender
 from .session import (
-    NETWORK_ERRORS,
-    STARTUP_CONNECT_SECONDS,
-    ConnectionAttempts,
     NotLoggedIn,
     QuietReconnects,
-    Unreachable,
-    cannot_reach,
+    connect_first,
     database_lock,
     has_auth_key,
     make_client,
@@ -469,11 +465,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
     store = open_store(config)
     bot = make(config, secrets, bot=True) if secrets.bot_token else None
     try:
-        with ConnectionAttempts() as attempts:  # one line at the end, not a warning per attempt
-            try:
-                await asyncio.wait_for(user.connect(), STARTUP_CONNECT_SECONDS)
-            except (*NETWORK_ERRORS, OSError) as e:
-                raise Unreachable(cannot_reach(e, attempts)) from None
+        await connect_first(user)
         if secrets.bot_token and bot is not None:
             bot = await start_bot(bot, secrets.bot_token, lambda **kw: make(config, secrets, bot=True, **kw))
         service = Service(config, store, user, bot=bot)

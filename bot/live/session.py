@@ -23,7 +23,7 @@ from .difference import hold_catch_up
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
            "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
-           "cannot_reach", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "start_bot", "who"]
+           "cannot_reach", "connect_first", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "start_bot", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,7 @@ async def start_bot(bot: TelegramClient, token: str, fresh: Callable[..., Telegr
     A change of bot a kill cut short (bot.session.previous left) is settled first: `_settle_change`."""
     if _aside(bot).exists():
         bot = await _settle_change(bot, fresh)
-    if not bot.is_connected():
-        await bot.connect()
+    await connect_first(bot, "the bot")
     me = await bot.get_me(input_peer=True)  # None: the session holds no login (it was revoked)
     wanted = token.partition(":")[0]
     if me is None or str(me.user_id) == wanted:
@@ -252,6 +251,19 @@ def _aside(bot: TelegramClient) -> Path:
     return path.with_name(path.name + ".previous")
 
 
+async def connect_first(client: TelegramClient, who: str = "") -> None:
+    """A client's first connect, within STARTUP_CONNECT_SECONDS: one that fails or hangs is
+    `Unreachable` (`cannot_reach`'s one line, `who` before it: "the bot"), never a `tgwatch run` that
+    waits forever in silence or warns at every retry."""
+    if client.is_connected():
+        return
+    with ConnectionAttempts() as attempts:  # one line at the end, not a warning per attempt
+        try:
+            await asyncio.wait_for(client.connect(), STARTUP_CONNECT_SECONDS)
+        except (*NETWORK_ERRORS, OSError) as e:
+            raise Unreachable(f"{who} {cannot_reach(e, attempts)}".lstrip()) from None
+
+
 async def _settle_change(bot: TelegramClient, fresh: Callable[..., TelegramClient]) -> TelegramClient:
     """A change of bot killed half-way left bot.session.previous (the old bot). Before the new bot's
     login completed (bot.session holds no login: no auth key, or Telegram knows none), the old file
@@ -260,7 +272,7 @@ async def _settle_change(bot: TelegramClient, fresh: Callable[..., TelegramClien
     aside = _aside(bot)
     me = None
     if has_auth_key(bot.session):
-        await bot.connect()
+        await connect_first(bot, "the bot")
         me = await bot.get_me(input_peer=True)
     if me is None:
         await bot.disconnect()  # closes its file before the move
@@ -285,6 +297,7 @@ async def _change_bot(old: TelegramClient, token: str, fresh: Callable[..., Tele
     new: TelegramClient | None = None
     try:
         new = fresh()
+        await connect_first(new, "the bot")
         await new.start(bot_token=token)
     except BaseException:
         if new is not None:
