@@ -141,6 +141,33 @@ def test_an_upgrade_while_a_run_holds_the_store_is_refused_with_one_line(sample:
     assert result.exit_code == 2 and len(errors) == 1 and str(sample.db) in errors[0] and "tgwatch run" in errors[0]
 
 
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a file its user cannot open (root can)")
+def test_an_upgrade_beside_a_lock_file_this_user_cannot_open_is_refused_with_one_line(sample: Sample,
+                                                                                      tmp_path: Path) -> None:
+    """Another user's `tgwatch run` serves the store: its `<db>.lock` is not this user's to open.
+    The probe took «cannot open» for «no run» and upgraded the schema under that service; it should
+    refuse as for a held lock, one `error:` line naming the lock file and what to do."""
+    _older(sample.db)
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"channel_id": 42, "message_id": 1, "date": "2026-11-25T10:00:00Z",
+                               "text": "В Краснодаре задержали дезертиров"}) + "\n", encoding="utf-8")
+    lock = sample.db.with_name(sample.db.name + ".lock")
+    lock.touch(mode=0o000)
+    try:
+        result = CliRunner().invoke(cli, ["replay", str(new), "--db", str(sample.db), "--rules", str(ROOT / "rules"),
+                                          "--alerts", "none"])
+    finally:
+        lock.chmod(0o600)
+    with sqlite3.connect(sample.db) as c:
+        version, posts = c.execute("SELECT (SELECT user_version FROM pragma_user_version), count(*) FROM posts "
+                                   "WHERE channel_id = 42").fetchone()
+    c.close()
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
+    assert version == SCHEMA_VERSION - 1 and posts == 0, f"upgraded beside another user's run: {result.stderr}"
+    assert result.exit_code == 2 and len(errors) == 1 and "Traceback" not in result.output, result.output
+    assert str(lock) in errors[0] and "tgwatch run" in errors[0] and "run this as the user the service runs as" in errors[0]
+
+
 def test_an_alert_an_older_run_queued_after_the_upgrade_is_sent_by_the_new_one(fake: FakeTelegram, tmp_path: Path) -> None:
     """The old run (a release before migration 15) went on queueing alerts after a new replay
     upgraded the store: its INSERT names no owner, so they are stored with owner NULL (one held by

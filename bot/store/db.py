@@ -23,7 +23,7 @@ import sqlite_utils
 from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
 from ..text import search_reading
-from .runlock import run_holding
+from .runlock import LockUnreadable, run_holding
 from .schema import FTS_TEXT, MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
 
 __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
@@ -233,7 +233,13 @@ class Store:
         own connection (`serving`) upgrades it at start."""
         if self.serving or self.path == ":memory:":
             return
-        lock = run_holding(self.path)
+        try:
+            lock = run_holding(self.path)
+        except LockUnreadable as e:  # another user's service may hold it: as good as held
+            raise StoreError(f"{self.path}: cannot tell whether a `tgwatch run` is serving this store (its lock file "
+                             f"{e.path} cannot be opened by this user), and this tgwatch would upgrade it (schema "
+                             f"{current} → {SCHEMA_VERSION}) under a running one: run this as the user the service "
+                             "runs as (when no service runs, let this user read the lock file, or remove it)") from None
         if lock is not None:
             raise StoreError(f"{self.path}: a `tgwatch run` is serving this store (it holds {lock}), and this tgwatch "
                              f"would upgrade it (schema {current} → {SCHEMA_VERSION}) under that older one: stop the "

@@ -7,7 +7,16 @@ import fcntl
 import os
 from pathlib import Path
 
-__all__ = ["lock_file", "run_holding"]
+__all__ = ["LockUnreadable", "lock_file", "run_holding"]
+
+
+class LockUnreadable(Exception):
+    """A `<db>.lock` this user cannot open (another user's `tgwatch run` made it): whether a run
+    holds it cannot be told, so it may."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: cannot be opened by this user")
+        self.path = path
 
 
 def lock_file(db: str | Path) -> Path:
@@ -20,12 +29,15 @@ def lock_file(db: str | Path) -> Path:
 def run_holding(db: str | Path) -> Path | None:
     """The `<db>.lock` a running `tgwatch run` holds on this store, or None when none runs. Also asks
     the name beside the path as written, where releases before `lock_file` put it. (The probe takes
-    a shared lock and drops it at once; it creates no file.)"""
+    a shared lock and drops it at once; it creates no file.) Raises LockUnreadable for a lock file
+    this user cannot open: another user's run may hold it, which is no "none runs"."""
     written = Path(db).expanduser()
     for path in dict.fromkeys([lock_file(db), written.with_name(written.name + ".lock")]):
         try:
             fd = os.open(path, os.O_RDONLY)
-        except OSError:  # no lock file (no run ever started here), or not ours to read
+        except PermissionError:  # there, and another user's: its run may be holding it
+            raise LockUnreadable(path) from None
+        except OSError:  # no lock file (no run ever started here)
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
