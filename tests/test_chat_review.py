@@ -56,6 +56,15 @@ def test_mute_channel_by_its_title_as_the_cli_takes_it(commands: Commands) -> No
     assert ask(commands, "/unmute_channel @@").html.startswith("/unmute_channel: &#x27;@@&#x27; is not a channel")
 
 
+def test_a_private_invite_link_given_for_a_channel_is_not_posted_back_whole(commands: Commands) -> None:
+    """The reply to a group chat cuts an invite's hash as errors elsewhere do (`cut_link`): the
+    analyst's own message can be deleted, the bot's reply naming the link stays for everyone."""
+    for text in ("/mute_channel t.me/+AbCdEfGh12345 1d", "/unmute_channel https://t.me/joinchat/AbCdEfGh12345",
+                 "/mute_channel tg://join?invite=AbCdEfGh12345 1d"):
+        html = ask(commands, text).html
+        assert ("not a channel" in html or "no stored channel" in html) and "AbCdEfGh12345" not in html, html
+
+
 def test_undo_naming_another_rule_than_the_last_change_takes_nothing_back(commands: Commands) -> None:
     """/undo takes back the last rule change, whoever made it; «/undo lockdown» read as /undo, so
     an analyst who meant to take back their lockdown edit re-enabled the regiment rule a colleague

@@ -34,7 +34,7 @@ from ..store.backtest import Backtest, TermHits, stored_term_hits
 from ..store.counts import rule_hits, story_counts, story_span
 from ..store.db import NewerStore, Store, iso, off_loop
 from ..store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
-from ..post import TG_LINK_RE, link_channel
+from ..post import TG_LINK_RE, cut_link, link_channel
 from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
                           search_posts, story_detail, top_stories)
 
@@ -415,7 +415,7 @@ class Commands:
         until = self.clock() + parse_span(span)  # first: in «Сводка 24» with no period, 24 is no period
         ids = self._channel(ref)
         if not ids:
-            raise CommandError(f"no stored channel {_echo(ref)}")
+            raise CommandError(f"no stored channel {_echo(cut_link(ref))}")
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
         return Reply(f"🔕 {html.escape(self._channel_name(ids[0]))} muted for every rule until "
                      f"{local_time(until, self.config.zone)}. /unmute_channel {html.escape(self._channel_ref(ids[0]))} lifts it.")
@@ -426,7 +426,7 @@ class Commands:
             raise self._usage("unmute_channel")
         ids = self._channel(ref)
         if not ids:  # a typo must not read as "that channel is not muted"
-            raise CommandError(f"no stored channel {_echo(ref)}")
+            raise CommandError(f"no stored channel {_echo(cut_link(ref))}")
         n = sum(self.store.unmute_channel(i, iso(self.clock()) or "") for i in ids)
         name = html.escape(", ".join(self._channel_name(i) for i in ids))
         return Reply(f"🔔 {name} unmuted." if n else f"{name} was not muted.")
@@ -704,7 +704,7 @@ class Commands:
             if link_channel(ref) is not None:
                 key = ref.strip()  # `resolve_channels` reads the channel out of the link
             elif ref.strip().startswith("@") or TG_LINK_RE.search(ref) or not re.search(r"[^\W_]", ref):  # no title either
-                raise CommandError(f"{_echo(ref)} is not a channel: use @name, t.me/name, its id or its title") from None
+                raise CommandError(f"{_echo(cut_link(ref))} is not a channel: use @name, t.me/name, its id or its title") from None
             else:
                 key = ref.strip()  # not shaped like a username: a title (Сводка 24)
         try:
