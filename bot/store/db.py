@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # The posts retention may delete among those `where` picks: matched by no rule
 _UNMATCHED = ("SELECT rowid FROM posts p WHERE {where} AND NOT EXISTS (SELECT 1 FROM matches m "
               "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)")
+# A post row's story's first date (the story index files only a story's early posts for near joins)
+_STORY_FIRST = "(SELECT s.first_date FROM stories s WHERE s.id = posts.story_id) AS story_first"
 
 T = TypeVar("T")
 
@@ -419,6 +421,14 @@ class Store:
             self._stories.clear()
             self._next_story = None  # another process may add stories once this transaction ends
 
+    def story_first_date(self, story_id: int) -> str | None:
+        """The date (ISO) of a story's first post, None for an unknown or emptied story."""
+        row = self._stories.get(story_id)  # (a story this transaction touched: its row is here)
+        if row is not None:
+            return row[2]
+        got = self.db.conn.execute("SELECT first_date FROM stories WHERE id = ?", [story_id]).fetchone()
+        return got[0] if got else None
+
     def story_of(self, channel_id: int, message_id: int) -> int | None:
         """The story of a stored post, None when it is not stored."""
         row = self.db.execute("SELECT story_id FROM posts WHERE channel_id = ? AND message_id = ?",
@@ -449,8 +459,9 @@ class Store:
                     after: int | None = None) -> Iterator[dict[str, object]]:
         """Stored posts dated at or after `since` (and before `until`; ISO, UTC), and with `after`
         every post stored after that rowid whatever its date, in the order they were stored (as a
-        run that never stopped met them): what the story index needs. Rows carry their `rowid`."""
-        cols = "SELECT rowid, channel_id, message_id, date, text, story_id FROM posts"
+        run that never stopped met them): what the story index needs. Rows carry their `rowid`, and
+        their story's first date (`story_first`)."""
+        cols = f"SELECT rowid, channel_id, message_id, date, text, story_id, {_STORY_FIRST} FROM posts"
         window = f"{cols} WHERE date >= :since AND (:until IS NULL OR date < :until)"
         if after is None:
             return self.db.query(f"{window} ORDER BY rowid", {"since": since, "until": until})
@@ -459,9 +470,9 @@ class Store:
 
     def posts_after(self, rowid: int) -> Iterator[dict[str, object]]:
         """Posts stored after rowid `rowid`, in the order they were stored, with what they forward:
-        what the story index has not seen of another connection's writes."""
+        what the story index has not seen of another connection's writes (and their story's first date)."""
         return self.db.query("SELECT rowid, channel_id, message_id, date, text, story_id, forward_channel_id, "
-                             "forward_post_id FROM posts WHERE rowid > ? ORDER BY rowid", [rowid])
+                             f"forward_post_id, {_STORY_FIRST} FROM posts WHERE rowid > ? ORDER BY rowid", [rowid])
 
     def story_words(self) -> tuple[int, dict[str, int], int] | None:
         """The story index's saved word counts: (posts counted, word -> posts, the last posts rowid

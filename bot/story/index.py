@@ -6,10 +6,11 @@ A post joins an earlier story when
       (the reposting channel's export replayed first) joins them and alerts nothing twice;
   (b) its normalised, boilerplate-stripped text is identical (at least `MIN_EXACT_WORDS` words) to a
       post within the window;
-  (c) `similar.story_score` accepts it against a post within the window, at the high-precision
-      operating point `PRECISE_RULE`. Candidates come from an inverted index: every post is filed
-      under its `post_keys` rarest folded words (six-letter prefixes, rarity from a running
-      document frequency), a new post looks up the `query_keys` rarest of its words that some post
+  (c) `similar.story_score` accepts it against a post within the window that came within
+      `REACH_HOURS` (8) of its story's first post (a story's later posts chain nothing to it), at
+      the high-precision operating point `PRECISE_RULE`. Candidates come from an inverted index:
+      every post is filed under its `post_keys` rarest folded words (six-letter prefixes, rarity
+      from a running document frequency), a new post looks up the `query_keys` rarest of its words that some post
       is filed under (newest `max_postings` posts per word, at most `max_checks` posts in all,
       rarest word first: the work per post is bounded however full the window). A long post's
       rarest words are its own details, seldom a short flash's: so a short post (at most
@@ -36,6 +37,16 @@ only both ways, the hub no longer wins the choice, and a short call-with-a-link 
 is boilerplate. Stories of >= 5 posts from >= 5 channels: 231 -> 216; of the 30 largest, 5 folded
 in an unrelated event before, 1 after (three coffee-price posts in a dollar-rate story, joined by a
 template headline, as before).
+Reach (2026-11-30): a post joined a story through any one of its posts, so an ongoing situation
+chained day to day (two days of dollar rates with the minister's statement between; Georgia's EU
+decision with three nights of protests), and a new development joining a days-old story only
+updated an alert days old. Now a story's posts after its first `REACH_HOURS` are held (found by a
+forward, an exact copy) but not filed for near joins. On the corpus: the "index" row 0.839 / 0.600
+/ 0.700 -> 0.857 / 0.600 / 0.706; of the 743 posts of the 30 largest stories 69 came over 24 h
+after their story's first post, of 700 now 5; the same 194 alerts; split at 9,500 or 15,000, two
+runs still fold as one (a stored post comes back with its story's first date). 2, 4 and 12 h, or a
+bound on the joining post's own age (24, 36, 48 h), measured no better (bench/stories_quality.py,
+"reach").
 Otherwise it starts a new story. The index lives in memory, holds the posts of the last
 `window_hours` (measured from the newest post seen) and is rebuilt lazily from the store when the
 first post arrives, so a second process run folds into stories stored earlier. Its word counts (the
@@ -55,7 +66,8 @@ PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers m
 the prefix fold and a document frequency of the whole corpus in date order, on
 tests/data/story_pairs.csv (hard cases both ways), pair by pair: precision 0.94, recall 0.62
 (`similar.DEFAULT_RULE` on the same fingerprints: 0.86 / 0.73). What analysts see is lower: after
-a replay of the corpus, two posts of a pair share a story with precision 0.83, recall 0.60
+a replay of the corpus, two posts of a pair share a story with precision 0.86, recall 0.60 (0.83
+before the reach; below, the figures are from before it)
 (bench/stories_quality.py, "index" row; 0.827 / 0.623 before thin evidence and hubs were dealt
 with: the milestone hub had then split the South Korea martial-law posts in two by chance, which
 the labels, counting declared / lifted as two events, rewarded): a story grows by chains.
@@ -95,10 +107,11 @@ from .similar import (
     text_digest,
 )
 
-__all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS", "Prepared", "prepare"]
+__all__ = ["StoryIndex", "PRECISE_RULE", "MIN_EXACT_WORDS", "REACH_HOURS", "Prepared", "prepare"]
 
 PRECISE_RULE = Rule(near=0.39, slope=0.15, window_hours=8.0, agree_hours=48.0, dup=1.01, max_gap_hours=48.0)
 MIN_EXACT_WORDS = 4  # an identical text shorter than this («Видео», «Срочно») is no evidence
+REACH_HOURS = 8.0  # a story is joined by similarity only through its posts of its first hours (no chain off a late one)
 _PREFILTER = 0.3  # unweighted overlap of the smaller word set below which no fingerprint is built
 
 
@@ -288,9 +301,11 @@ class StoryIndex:
 
     def __init__(self, store: Store, window_hours: float = 48.0, *, rule: Rule | None = None,
                  post_keys: int = 12, query_keys: int = 10, top_keys: int = 2, max_postings: int = 32,
-                 max_checks: int = 64, top_checks: int = 16, top_max_terms: int = 16, settle: float = 0.95) -> None:
+                 max_checks: int = 64, top_checks: int = 16, top_max_terms: int = 16, settle: float = 0.95,
+                 reach_hours: float = REACH_HOURS) -> None:
         self.store = store
         self.window = window_hours * 3600.0
+        self.reach = reach_hours * 3600.0
         base = rule or PRECISE_RULE
         self.rule = replace(base, window_hours=min(base.window_hours, window_hours),
                             agree_hours=min(base.agree_hours, window_hours), max_gap_hours=window_hours)
@@ -352,19 +367,21 @@ class StoryIndex:
                 self.store.move_to_story(post, known_story, story)
                 self._joined(how)
             entry.story_id = story
-            self._add(entry, ranked, prep.digest)
+            self._add(entry, ranked, prep.digest, start=self._start(story))
             self._note_forward(post)
             if old is not None:  # its first text still finds it: a copy of the post as first seen joins
                 old.alive, old.story_id = True, story
             return story
         story, how = self._find(post, entry, ranked)
+        start: float | None = when
         if story is None:
             story = self.store.new_story(post)
         else:
             self.store.join_story(story, post)
             self._joined(how)
+            start = self._start(story)
         entry.story_id = story
-        self._add(entry, ranked, prep.digest)
+        self._add(entry, ranked, prep.digest, start=start)
         self._note_forward(post)
         self.df.add(prep.terms)
         self._unsaved += 1
@@ -386,6 +403,11 @@ class StoryIndex:
             if story is not None:
                 return story, "near"
         return None, ""
+
+    def _start(self, story: int) -> float | None:
+        """When the story's first post was posted (the store's), None when the store has no date."""
+        first = self.store.story_first_date(story)
+        return None if first is None else datetime.fromisoformat(first).timestamp()
 
     def _joined(self, how: str) -> None:
         """Count a post that joined an earlier story (`joined`, `last_joined`)."""
@@ -485,7 +507,8 @@ class StoryIndex:
             if row["forward_channel_id"] is not None and row["forward_post_id"] is not None:
                 self._forwards((int(row["forward_channel_id"]), int(row["forward_post_id"])))  # type: ignore[call-overload]
             if key not in self.entries and str(row["date"]) >= since:
-                self.preload(*key, str(row["date"]), str(row["text"] or ""), row["story_id"])  # type: ignore[arg-type]
+                self.preload(*key, str(row["date"]), str(row["text"] or ""), row["story_id"],  # type: ignore[arg-type]
+                             story_first=row["story_first"])  # type: ignore[arg-type]
 
     def _near(self, entry: _Entry, ranked: list[str]) -> int | None:
         """The story of the accepted candidate that is most alike both ways (`similar.mutual`: the
@@ -558,7 +581,10 @@ class StoryIndex:
                 names=p.names, exact=repr(e.key), shingles=frozenset(), when=e.when)
         return e.fp
 
-    def _add(self, entry: _Entry, ranked: list[str], digest: str | None, *, expire: bool = True) -> None:
+    def _add(self, entry: _Entry, ranked: list[str], digest: str | None, *, expire: bool = True,
+             start: float | None = None) -> None:
+        """Hold the post (of a story whose first post came at `start`, None: unknown): found by its
+        key and digest, and filed for near joins only when it came within `reach` of that start."""
         old = self.entries.get(entry.key)
         if old is not None:
             old.alive = False
@@ -566,7 +592,8 @@ class StoryIndex:
         self.order.append(entry)
         if digest is not None:
             self.exact[digest] = entry
-        if len(ranked) >= MIN_SHARED:  # fewer words can share too few with any post
+        # fewer words can share too few with any post; a story's late post chains no other to it
+        if len(ranked) >= MIN_SHARED and (start is None or entry.when - start <= self.reach):
             entry.filed = ranked[: max(self.post_keys, self.top_keys)]
             _file(self.postings, entry.filed[: self.post_keys], entry, self.max_postings)
             if len(ranked) <= self.top_max_terms:
@@ -634,7 +661,8 @@ class StoryIndex:
                 continue
             prep = prepare(str(row["text"] or ""))
             if in_window:
-                self.preload(*key, str(row["date"]), "", row["story_id"], prep)  # type: ignore[arg-type]
+                self.preload(*key, str(row["date"]), "", row["story_id"], prep,  # type: ignore[arg-type]
+                             story_first=row["story_first"])  # type: ignore[arg-type]
             if not counted:  # stored after the counts were saved (a crash): counted as it was met
                 self.df.add(prep.terms)
                 self._unsaved += 1
@@ -645,12 +673,14 @@ class StoryIndex:
         self.held_from = start.timestamp()
 
     def preload(self, channel_id: int, message_id: int, date: str, text: str, story_id: int | None,
-                prepared: Prepared | None = None) -> None:
+                prepared: Prepared | None = None, story_first: str | None = None) -> None:
         """Index one stored post (already in a story) without touching the store or the word
-        counts. `prepared`: `prepare(text)` when done elsewhere."""
+        counts. `prepared`: `prepare(text)` when done elsewhere; `story_first`: the date of its
+        story's first post (a later post is not filed for near joins, as when it came)."""
         if story_id is None:
             return
         when = datetime.fromisoformat(date).timestamp()
         prep = prepared if prepared is not None else prepare(text)
         entry = _Entry((channel_id, message_id), story_id, when, prep)
-        self._add(entry, self._by_rarity(prep), prep.digest, expire=False)
+        start = None if story_first is None else datetime.fromisoformat(story_first).timestamp()
+        self._add(entry, self._by_rarity(prep), prep.digest, expire=False, start=start)
