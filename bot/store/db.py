@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import logging
 import sqlite3
@@ -462,11 +463,14 @@ class Store:
         run that never stopped met them): what the story index needs. Rows carry their `rowid`, and
         their story's first date (`story_first`)."""
         cols = f"SELECT rowid, channel_id, message_id, date, text, story_id, {_STORY_FIRST} FROM posts"
-        window = f"{cols} WHERE date >= :since AND (:until IS NULL OR date < :until)"
+        # The window is found by the date index and sorted apart (`+rowid`): an `OR` on the bounds,
+        # or a plain ORDER BY / bound on rowid, has the planner SCAN the whole table instead.
+        window = f"{cols} WHERE date >= :since" + ("" if until is None else " AND date < :until")
+        params = {"since": since, "until": until, "after": after}
         if after is None:
-            return self.db.query(f"{window} ORDER BY rowid", {"since": since, "until": until})
-        return self.db.query(f"{window} AND rowid <= :after UNION ALL {cols} WHERE rowid > :after ORDER BY rowid",
-                             {"since": since, "until": until, "after": after})
+            return self.db.query(f"{window} ORDER BY +rowid", params)
+        return itertools.chain(self.db.query(f"{window} AND +rowid <= :after ORDER BY +rowid", params),
+                               self.db.query(f"{cols} WHERE rowid > :after ORDER BY rowid", params))
 
     def posts_after(self, rowid: int) -> Iterator[dict[str, object]]:
         """Posts stored after rowid `rowid`, in the order they were stored, with what they forward:
