@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +32,8 @@ class Deletions:
 
     _marks: int
     _marked: dict[tuple[int, int], int]
+    _reads: Counter[int]
+    _kept_seen: dict[tuple[int, int], int]
     _unmarked: list[tuple[int, list[int], str]]
     client: TelegramClient
     store: Store
@@ -93,6 +97,7 @@ class Deletions:
             if marked:
                 self._marks += 1
                 self._marked.update(((channel_id, i), self._marks) for i in marked)
+                self._forget_marks()  # (kept only while a read begun before it is under way)
         if marked:
             w = self.watched.get(channel_id)
             log.info("%s deleted post%s %s (%s)", w.title if w else channel_id, "s" * (len(marked) != 1),
@@ -100,6 +105,27 @@ class Deletions:
             if self.on_deleted is not None:
                 await self.on_deleted()
         return len(marked)
+
+    @contextmanager
+    def _reading(self, seen: int | None = None) -> Iterator[int]:
+        """A read of Telegram under way, begun when `seen` marks had been made (default now): the
+        marks made since are held (`_marked`) until it ends, then forgotten if no other needs them."""
+        seen = self._marks if seen is None else seen
+        self._reads[seen] += 1
+        try:
+            yield seen
+        finally:
+            self._reads[seen] -= 1
+            if not self._reads[seen]:
+                del self._reads[seen]
+            self._forget_marks()
+
+    def _forget_marks(self) -> None:
+        """Drop the marks no read under way (nor a post kept to store later) began before: a read
+        begun after a mark un-marks as if it had none, so a run of months holds only these."""
+        floor = min((*self._reads, *self._kept_seen.values()), default=self._marks)
+        if any(mark <= floor for mark in self._marked.values()):
+            self._marked = {key: mark for key, mark in self._marked.items() if mark > floor}
 
     async def _mark_unmarked(self) -> bool:
         """Record the deletions pushed while the store could not (oldest first); False, and a retry

@@ -156,7 +156,11 @@ class Events:
     async def _on_edit(self, event: events.MessageEdited.Event) -> None:
         """An edit (reactions fire these too: the pipeline drops edits whose text is unchanged). Any
         edit Telegram pushes shows the post exists: one marked deleted is not (`_process`)."""
-        seen = self._marks
+        with self._reading() as seen:  # (the marks made while its album is read stand)
+            await self._edited(event, seen)
+
+    async def _edited(self, event: events.MessageEdited.Event, seen: int) -> None:
+        """`_on_edit`, pushed when `seen` deletion marks had been made."""
         w = self._mine(event)
         if w is None:
             return

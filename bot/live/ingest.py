@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,7 +97,8 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         # marks made by this run, numbered: a post read before a deletion was marked (the deletion was
         # pushed while the read was under way) does not undo that mark
         self._marks = 0
-        self._marked: dict[tuple[int, int], int] = {}
+        self._marked: dict[tuple[int, int], int] = {}  # only marks a read under way began before (`_reading`)
+        self._reads: Counter[int] = Counter()  # marks made when each read under way began
         self._kept_seen: dict[tuple[int, int], int] = {}  # a kept post's key -> marks made when it was pushed
 
     def not_stored(self) -> dict[int, int]:
@@ -116,18 +118,18 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         """Posts Telegram gave (when `seen` marks had been made; default now), through the pipeline;
         those marked deleted are not deleted (`_unmark_shown`). `fresh`: the keys of those this service
         reads for the first time (a replay may have stored them first: `rearm_muted`)."""
-        seen = self._marks if seen is None else seen
         shown: dict[int, list[int]] = {}
         for p in posts:
             shown.setdefault(p.channel_id, []).append(p.message_id)
-        async with self._lock:  # (held while the batch matches: another never stores in between)
-            matched = await self._match(posts)
-            now = self.clock()
-            done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
-                posts, in_order=in_order, alert_after=alert_after, matched=matched,
-                in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after, fresh=fresh,
-                                                 rules=self.pipeline.rules_in_use())))
-            back = self._unmark_shown(shown, seen)
+        with self._reading(seen) as seen:
+            async with self._lock:  # (held while the batch matches: another never stores in between)
+                matched = await self._match(posts)
+                now = self.clock()
+                done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
+                    posts, in_order=in_order, alert_after=alert_after, matched=matched,
+                    in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after, fresh=fresh,
+                                                     rules=self.pipeline.rules_in_use())))
+                back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
         if back and self.on_deleted is not None:
             await self.on_deleted()

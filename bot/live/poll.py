@@ -144,8 +144,13 @@ class Poll:
         return ws[k:] + ws[:k]
 
     async def _reconcile_one(self, w: Watched) -> tuple[int, bool]:
+        with self._reading() as seen:  # a deletion marked while the read is under way stands whatever it holds
+            return await self._read_channel(w, seen)
+
+    async def _read_channel(self, w: Watched, seen: int) -> tuple[int, bool]:
+        """Read the channel from its high-water mark (less the look-back) through the pipeline, begun
+        when `seen` deletion marks had been made; (new posts, whether it had been read before)."""
         high = self.store.high_water(w.id)
-        seen = self._marks  # a deletion marked while the read is under way stands whatever the read holds
         asked_after: int | None = None  # the read asked for every message after this id
         if high is not None:
             # wait_time=0: Telethon would pause 1 s between pages of an unbounded read (even for the
