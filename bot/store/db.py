@@ -195,6 +195,7 @@ class Store:
         self._alerted_version = 0  # PRAGMA data_version when `_alerted` was read
         self._version: int | None = None  # PRAGMA data_version as read in this transaction (`data_version`)
         self.prunes = 0  # `prune`s that deleted posts on this connection (the story index forgets their forwards)
+        self.posts_written = 0  # post rows this connection wrote (the story index skips its own: `newest_post`)
         try:
             self.migrate(told)
         except StoreError:
@@ -472,6 +473,10 @@ class Store:
         return itertools.chain(self.db.query(f"{window} AND +rowid <= :after ORDER BY +rowid", params),
                                self.db.query(f"{cols} WHERE rowid > :after ORDER BY rowid", params))
 
+    def newest_post(self) -> int:
+        """The rowid of the newest stored post (0: none)."""
+        return int(self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0)
+
     def posts_after(self, rowid: int) -> Iterator[dict[str, object]]:
         """Posts stored after rowid `rowid`, in the order they were stored, with what they forward:
         what the story index has not seen of another connection's writes (and their story's first date)."""
@@ -614,6 +619,7 @@ class Store:
         picks them up at the next `sync_search`."""
         self._flush_stories()  # the posts refer to their stories
         self.db.conn.executemany(self._POST_SQL, rows)
+        self.posts_written += len(rows)
 
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
         """Insert or update one post; an edited post already in the search index is re-indexed by the
@@ -625,6 +631,7 @@ class Store:
                 self._stale(old[0])
         self._flush_stories()
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
+        self.posts_written += 1
 
     def deleted_at(self, channel_id: int, message_id: int) -> str | None:
         """When tgwatch learnt that the channel deleted a stored post (ISO, UTC); None: not deleted."""

@@ -330,6 +330,7 @@ class StoryIndex:
         self._noted: set[tuple[int, int]] | None = None  # forwards met while the stored ones are read elsewhere
         self._seen_rowid = 0  # the stored posts up to this rowid were read (`_take_in_others`)
         self._version: int | None = None  # the store's data_version when they were
+        self._written = 0  # the store's `posts_written` when `_seen_rowid` last followed this connection's posts
         self._dropped = 0
         self.joined = {"forward": 0, "exact": 0, "near": 0}
         self.last_joined = False  # the post `assign` last gave a story joined an earlier one
@@ -493,11 +494,18 @@ class StoryIndex:
         """Index the posts another connection (a replay beside the live service) stored since this index
         last read the store, those within the window: a copy of one, arriving here, joins its story as
         in a fresh process. Asked per post, read only after another connection committed
-        (`Store.data_version`, read once per transaction): a lone process never reads. Their words are
-        not counted (`df`): this index cannot tell them from its own posts already counted."""
+        (`Store.data_version`, read once per transaction): a lone process never reads, and the mark
+        follows the posts this connection stores while none other commits, so a read after such a
+        commit does not read them back. Their words are not counted (`df`): this index cannot tell
+        them from its own posts already counted."""
         self._forget_pruned()
+        mine = None
+        if self._written != self.store.posts_written:  # (read before the version: a commit between shows)
+            self._written, mine = self.store.posts_written, self.store.newest_post()
         version = self.store.data_version()
         if version == self._version:
+            if mine is not None:  # no other connection committed since the last read: the posts after it are ours
+                self._seen_rowid = max(self._seen_rowid, mine)
             return
         self._version = version
         since = datetime.fromtimestamp(self.held_from or 0.0, timezone.utc).isoformat(timespec="seconds")
