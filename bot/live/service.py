@@ -386,7 +386,8 @@ class Service:
     async def prune(self, now: datetime | None = None) -> int:
         """Retention: delete the unmatched posts older than `retention_days`, `PRUNE_BATCH` a
         transaction, each batch taken out of the search index before the next (here, not at the
-        loop's next `sync_search`), in a worker thread on a connection of its own: posts and alerts
+        loop's next `sync_search`), then the index merged in steps when enough was pruned
+        (`Store.merge_search`), in a worker thread on a connection of its own: posts and alerts
         go on meanwhile (a year's first prune is a million posts). The story index then forgets the
         forwards gone with them. Stops between batches when the service stops (the next night goes on)."""
         now = now or self.clock()
@@ -395,6 +396,7 @@ class Service:
 
         def prune(store: Store) -> tuple[int, set[tuple[int, int]] | None]:
             n = store.prune(before, batch=PRUNE_BATCH, stop=stopping.is_set)
+            store.merge_search(n, stop=stopping.is_set)
             return n, store.forwarded_posts() if n else None
 
         stories = self.pipeline.stories

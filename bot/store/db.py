@@ -41,6 +41,7 @@ T = TypeVar("T")
 
 LIVE, REPLAY = "live", "replay"  # who sends an alert (`alerts.owner`): `tgwatch run` to the chat, or a replay
 RUN_KEY = "live_run"  # meta row: how many runs of the live service this store has seen (`begin_run`)
+SEARCH_PRUNED = "search_pruned"  # meta row: posts pruned since the search index was last merged whole (`prune`)
 
 
 class StoreError(Exception):
@@ -512,6 +513,7 @@ class Store:
         return int(self.get_meta("fts_rowid") or 0)
 
     SEARCH_CHUNK = 5_000  # posts indexed per transaction: the live service waits 2 s at most for the write lock
+    MERGE_PAGES = 500  # FTS5 pages (~2 MB) one step of `merge_search` writes, a transaction of its own
 
     def sync_search(self, *, told: Callable[[str], None] | None = None) -> int:
         """Bring the full-text index up to date: add the posts stored since the last sync, index the
@@ -880,6 +882,30 @@ class Store:
                 self.sync_search()  # (in one transaction: nothing; the pipeline's next sync takes them out)
         self.prunes += bool(done)
         return done
+
+    def merge_search(self, pruned: int, stop: Callable[[], bool] = lambda: False) -> None:
+        """After a prune of `pruned` posts: FTS5's 'delete' leaves a post's words in its segment until
+        that segment is merged, which automerge seldom does for the large old ones, so the index would
+        grow with every post ever stored. Once the posts pruned since the last whole merge reach a
+        quarter of those kept, every segment is merged into one ('merge', `MERGE_PAGES` a transaction:
+        posts are written between steps; `stop()` asked between), so each post's words are written
+        about four times more over its life, and the index holds at most ~1.25x what the kept need."""
+        pruned += int(self.get_meta(SEARCH_PRUNED) or 0)
+        if not pruned:
+            return
+        self.sync_search()  # (the pruned posts out of the index first)
+        if pruned * 4 >= self.count("posts"):
+            pages = -self.MERGE_PAGES  # (negative: all segments, at any level; positive: go on with it)
+            while not stop():
+                changes = self.db.conn.total_changes
+                with self.transaction():
+                    self.db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('merge', ?)", [pages])
+                if self.db.conn.total_changes - changes < 2:  # (FTS5: under 2 changes, there was nothing to merge)
+                    pruned = 0
+                    break
+                pages = self.MERGE_PAGES
+        with self.transaction():
+            self.set_meta(SEARCH_PRUNED, str(pruned))
 
     def _raise_rowid_floor(self) -> None:
         """Before posts are deleted: no later post may take a rowid up to the newest one's (`_POST_SQL`)."""
