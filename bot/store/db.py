@@ -41,6 +41,9 @@ T = TypeVar("T")
 
 LIVE, REPLAY = "live", "replay"  # who sends an alert (`alerts.owner`): `tgwatch run` to the chat, or a replay
 RUN_KEY = "live_run"  # meta row: how many runs of the live service this store has seen (`begin_run`)
+# Bytes the -wal file is cut back to once checkpointed: without it the file stays as large as the
+# biggest transaction (an upgrade, a large FTS5 merge) for as long as a connection (`tgwatch run`) is open.
+WAL_LIMIT = 2 * 1024 * 1024
 SEARCH_PRUNED = "search_pruned"  # meta row: posts pruned since the search index was last merged whole (`prune`)
 
 
@@ -186,6 +189,7 @@ class Store:
             _refuse_foreign(conn, self.path)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
@@ -231,6 +235,8 @@ class Store:
                     continue
                 MIGRATIONS[version](self.db)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
+        if current < SCHEMA_VERSION:  # the upgrade's pages into the file: the next write cuts the log to WAL_LIMIT
+            self.db.execute("PRAGMA wal_checkpoint")
 
     def _refuse_under_a_run(self, current: int) -> None:
         """Raise StoreError when a `tgwatch run` (of the release before, as a rule) serves this older
