@@ -395,6 +395,7 @@ class Sender:
                 if self._severity(row) == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
             elif self._no_news(row, now, matched):
+                self._forget(alert_id)
                 continue  # a story update of a rule switched off: dropped, no edit
             try:
                 if await self._deliver_one(alert_id, update, now):
@@ -418,6 +419,7 @@ class Sender:
                     continue
                 if attempts >= MAX_ATTEMPTS:
                     self.store.mark_alert(alert_id, "failed", error=reason)
+                    self._forget(alert_id)
                     log.warning("sending alert %d failed for good (%s) after %d attempts", alert_id, reason, attempts)
                 else:
                     log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
@@ -500,6 +502,12 @@ class Sender:
         self.store.postpone_alert(alert_id, iso(now + timedelta(seconds=seconds)) or "")
         self._alert_due[alert_id] = self.monotonic() + seconds
 
+    def _forget(self, alert_id: int) -> None:
+        """The alert has nothing more to send (failed for good, its update dropped): its retry and
+        throttle times go, or a run of months would hold one per alert ever given up."""
+        self._alert_due.pop(alert_id, None)
+        self._edit_due.pop(alert_id, None)
+
     def _throttled(self, alert_id: int, last: datetime | None, now: datetime) -> float:
         """Seconds a story update must still wait: edit_every after the alert's last send or edit. That
         time is stored by the wall clock; a clock set back since never makes it wait more than edit_every."""
@@ -518,6 +526,7 @@ class Sender:
         alert = load_alert(self.store, alert_id, self.titles, update=update)
         if alert is None:
             self.store.mark_alert(alert_id, "failed", error="post no longer stored")
+            self._forget(alert_id)
             return False
         sent = self.store.deliveries(alert_id)
         if update and sent:
