@@ -58,7 +58,7 @@ def test_a_polled_channels_post_older_than_the_newest_pushed_one_reads_no_whole_
             finally:
                 service.store.db.conn.set_trace_callback(None)
             assert service.store.count("posts") == 2
-            return [f"{row[3]}   <- {' '.join(sql.split())[:160]}" for sql in seen
+            return [f"{row[3]}   <- {' '.join(sql.split())[:400]}" for sql in seen
                     if sql.lstrip().upper().startswith("SELECT") and " FROM posts " in sql
                     for row in service.store.db.conn.execute("EXPLAIN QUERY PLAN " + sql)]
     lines = run(go())
