@@ -159,6 +159,76 @@ other); DEFAULT_RULE near 0.2 + 0.2·ln(1+h) within 18 h, to 48 h with equal num
               copies of a rate flash, one post of Tbilisi's second night, Medvedev on the Korean
               president and Borrell on ATACMS, where 6 stories chained days before. Wrong unions
               within a day need who did what, as the repeats above.
+  rule (2026-11-30, helper-182, not kept: DEFAULT_RULE's thresholds in an 8 h window, see the end): with
+              chains within reach, rules between PRECISE_RULE and DEFAULT_RULE in the index (reach 8 h;
+              whole-corpus replays, index row P / R / F1, new alerts with the shipped rules, stories,
+              of 2+ posts):
+                PRECISE near 0.39 + 0.15·ln(1+h) within 8 h   0.857 / 0.600 / 0.706   194   16,106   2,931
+                near 0.35 (slope 0.15, 8 h)                   0.827 / 0.623 / 0.711   188   15,903   2,953
+                near 0.31                                     0.810 / 0.654 / 0.723   184   15,693   2,958
+                near 0.31, slope 0.2 / window 12 h            0.827 / 0.623 / 0.711, 0.811 / 0.662 / 0.729 (188, 182)
+                near 0.27 / 0.23                              0.771 / 0.700 / 0.734, 0.744 / 0.715 / 0.729 (183, 182)
+                near 0.27, slope 0.2                          0.806 / 0.669 / 0.731   185   15,749   2,939
+                near 0.2 + 0.2·ln(1+h) within 8 h (cand.)     0.791 / 0.700 / 0.743   182   15,461   2,976
+                DEFAULT near 0.2 + 0.2·ln(1+h) within 18 h    0.788 / 0.715 / 0.750   180   15,395   2,993
+              (DEFAULT without the reach, before: 0.774 / 0.738 / 0.756.) Pair by pair the 8 h candidate
+              gives 0.869 / 0.715 / 0.785 (DEFAULT 0.864 / 0.731 / 0.792, PRECISE 0.941 / 0.615 /
+              0.744). DEFAULT's 18 h window lets a next day's rates join the first day's story through a
+              post of its first hours 18 h before (tests/test_story_reach.py fails; the labelled pair of
+              dollar rates of two days joins): the chains the reach ends, so the window would stay 8 h.
+              Alerts against the 194, read by hand: near 0.31 folds 10, 9 repeats (the Rostov jail siege
+              1259695380/18027, 18028; Derbent's operation over, 18155; the Nov 10 drone attack,
+              1117628569/59099, 1003921752/72742, with its «Ковёр»; the Sochi ex-mayor's wife released
+              to house arrest, 1117628569/59181; Spain, Italy, Greece shut their Kyiv embassies after
+              the US, 1003921752/73160; a Tbilisi night, 73614; the Nevsky brigade's artillery,
+              1101170442/271312) and 1 other episode hidden (the same brigade at Shebekino,
+              1101170442/271316), none added. The 8 h candidate folds 13: those 10, the airliner
+              near-miss in the Nov 10 attack (1117628569/59106) and a deputy on Kupyansk
+              (1100158992/74132), repeats, 11 in all; and another episode hidden, 1101170442/271439 (a
+              buffer zone in Zaporizhzhia, under the Ukrainian brigade's losses told by another officer
+              of one spetsnaz brigade): 2 in all; one alert added, a story split differently
+              (1259695380/18145, the Sergokala head's arrest after the Dagestan attacks). DEFAULT (18 h)
+              folds 2 repeats more (the Dagestan toll with the operation's end, 1259695380/18159; the
+              day's roundup naming Makhachkala airport's «Ковёр», 1101170442/271195). Labelled pairs,
+              the candidate against PRECISE: 16 fixed (the Nov 10 attack's airports, the Superjet fire
+              in Antalya, the Storm Shadow strike, Georgia's first night...), 14 broken: 6 in the Korean
+              martial law (declared, parliament blocked, lifted: one story of 123 posts, where 59 and 46
+              were two), ATACMS with the SCALP range, the US with the UK / France permissions, the
+              dollar with coffee, the banks' forecast with the CB adviser, the Channel One bureau with
+              Russia's answer, the embassy closures with Kyiv's reply; split: a ship capsized (one
+              channel), Putin's congratulation with the Valdai summary (near 0.31: 10 fixed, 10 broken).
+              Stories of 5+ posts 326 -> 387, the 30 largest hold 700 -> 854 posts (4 of them still span
+              over 24 h, as before). The thresholds were fitted on these pairs: the index row flatters
+              them somewhat; the alerts read above do not lean on the labels. Split at 9,500 or 15,000,
+              two runs fold exactly as one (15,461 stories). Not kept, though it met the keep test (F1
+              up; 11 repeats folded against 2 episodes hidden), for want of time to finish it: the whole
+              suite failed 6 tests. tests/test_live_vs_replay.py: the live service, fed the real slice
+              with its flood waits, restarts and edits, folds other stories than the pipeline fed the
+              same posts in the order the live path stored them (live has 1003921752/73569 alone, and a
+              6-post set of Tbilisi's clashes, 1003921752/73587-73589, 1100158992/74742-74743,
+              1166834860/129094, that the arrival replay cuts otherwise): folds that hang on weights
+              near the looser threshold (a restart builds fingerprints again with the weights of then)
+              are to be understood before the rule changes. tests/test_review97_chat.py and
+              test_review104_live.py (4 digest tests): their made-up «Погода в …» posts share «погода»
+              and two of three words sampled from a short list, and 45 of them fold into 37 stories
+              where the digest needs 45 (PRECISE: 45; test_review104_live.py publishes 25 of them).
+              tests/test_cli_analyst.py: a sample story now holds a post read out of date order; the
+              test reads the store's `channels` column, which keeps arrival order for any post but a
+              story's first, while `stories` lists by first dates since review 169. A hand-made check (a
+              warehouse fire reworded an hour apart, similarity 0.42: PRECISE needs 0.49 at that gap,
+              the candidate 0.34) folds with the candidate only. Scripts not in the tree.
+              Exact copies (not kept): 1,193 posts joined by an identical text within 48 h. Joining only
+              through a copy within REACH_HOURS of its story's first post turns 34 away, but 29 rejoin
+              the same story by near (the rule accepts an identical text with equal numbers to 48 h
+              through the story's early copy: «Евро выше 113 рублей на бирже» 27 Nov rejoins the 26 Nov
+              flash so); joining only a copy at most 8 h older turns 141 away, 136 rejoin. Either way 5
+              posts change story, all re-posted adverts (a channel's job ad every 48 h, 3; an IT
+              listicle 46 h later; a poll 27 h later): the index row (0.857 / 0.600 / 0.706) and the 194
+              alerts are unchanged. Of the 34 read: 13 a weekend guide (10) or a rate column (3) two
+              channels post the same minute or one re-posts, 15 a channel's re-posted advert or article,
+              6 flashes (Putin on sports parades, explosions in Kyiv 24 h later, an air-raid alert over
+              Ukraine, the Israel-Lebanon truce, the euro above 113, Moscow without snow). A template
+              flash is held by the near rule's numbers, not by the exact path.
   cost (CPU): warm fingerprint ~610-650 µs (half of it bot.text.words); similarity ~6 µs,
   same_story ~1.6 µs per random pair (unchanged by the new rule); CandidateIndex match+add
   ~0.5 ms (prefix) to ~1 ms (lemma) per post at 102k posts (83-97 candidates).
