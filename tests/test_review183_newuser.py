@@ -48,11 +48,13 @@ def rule_file(folder: Path, query: str, *, should_match: str | None = None) -> P
     ("мобилизация^2", "^"),
     # a one-letter wildcard: the rule becomes the phrase «мобилизац я» and matches no real word
     ("мобилизац?я", "?"),
+    # Factiva's / Nexis's proximity: the rule then needs the words «w 5» in the post
+    ("мобилизация W/5 повестка", "W/5"),
 ])
 def test_a_search_engine_operator_in_a_query_is_not_loaded_silently(tmp_path: Path, query: str,
                                                                     char: str) -> None:
     """README: other tools' habits (`|`, `&`, `"…"~2`) are errors that say what to write; these
-    three change the rule's meaning with "1 rule in 1 file loaded, 0 errors" and no warning."""
+    four change the rule's meaning with "1 rule in 1 file loaded, 0 errors" and no warning."""
     f = rule_file(tmp_path / "rules", query)
     r = tg("rules", "check", f)
     problems = [line for line in r.output.splitlines() if f"{f.name}:3:" in line]
@@ -83,6 +85,15 @@ def test_a_semicolon_between_words_is_not_called_a_comma(tmp_path: Path) -> None
     warning = [line.split(f"{f.name}:", 1)[-1] for line in r.output.splitlines() if line.startswith("warning:")]
     assert warning, r.output
     assert "comma" not in warning[0] or "';'" in warning[0] or "semicolon" in warning[0], warning[0]
+
+
+def test_near_without_its_slash_is_not_told_to_be_upper_case(tmp_path: Path) -> None:
+    """`NEAR5` is written in capitals already; the error says «operators are upper case: NEAR/5,
+    not 'NEAR5'», so the user looks for a lower-case letter instead of the missing slash."""
+    f = rule_file(tmp_path / "rules", "мобилизация NEAR5 повестка")
+    r = tg("rules", "check", f)
+    assert r.exit_code == 1 and "NEAR/5" in r.output, r.output
+    assert "upper case" not in r.output, r.output
 
 
 # -- the config -----------------------------------------------------------------------------------
