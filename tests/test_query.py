@@ -378,3 +378,18 @@ def test_designation_family_is_the_rules_own_reading_of_the_word(raw: str) -> No
     except QueryError:
         return  # a word's own mistake (`Т*`, too short), which search reads as before
     assert not (isinstance(node, Phrase) and node.words[-1].mode == "prefix" and node.words[-1].joined)
+
+
+_RU_WORD = st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщыэюя", min_size=3, max_size=12)
+
+
+@given(_RU_WORD, st.sampled_from(["!{w}", "{w}^2", "{w}^", "{w}?", "{w}?а", "{w}~1~1", "{w}~2~0"]))
+def test_another_tools_operator_in_a_word_is_an_error_pointing_at_it(word: str, template: str) -> None:
+    """`!x`, `x^2`, `x?y`, `x~1~1` would otherwise be read as the word or a phrase of its pieces,
+    silently meaning something else; the error points at the operator, after the word's letters."""
+    raw = template.format(w=word)
+    with pytest.raises(QueryError) as e:
+        parse(f"полк {raw}")
+    mark = next(c for c in "!^?" if c in raw) if any(c in raw for c in "!^?") else "~"
+    assert e.value.pos == len("полк ") + raw.index(mark)
+    assert mark in e.value.message

@@ -165,6 +165,8 @@ def _parse_word(raw: str, pos: int) -> Node:
         mode, text = "prefix", text[:-1]
     if "*" in text or "=" in text:
         raise QueryError(f"'*' only ends a word and '=' only starts one: '{raw}'", pos)
+    if "~" in text:  # (`военкомат~1~1`: the rest would be the phrase «военкомат 1», in no post)
+        raise QueryError(f"a typo allowance (~0, ~1 or ~2) ends a word, once: '{raw}'", pos + raw.index("~"))
     # the words a post's text would give (`tokenize`): «№155» is «155» there, never NFKC's «no155»
     parts = [t.text for t in tokenize(text)]
     if not parts:
@@ -255,16 +257,51 @@ def _refuse_field_or_link(raw: str, pos: int) -> None:
     """A link, `title:x` or `URL:x` written as a word would never match: the words of links are
     not among a post's words, and url: is the only field."""
     bare = raw.lstrip("=")
-    if m := re.fullmatch(r"near/?([0-9]+)", raw, re.IGNORECASE):
-        # the phrase "near 3", never in a post: a NEAR mistyped («near/3», «NEAR3»)
-        raise QueryError(f"operators are upper case: NEAR/{m.group(1)}, not '{raw}'", pos)
     if URL_RE.fullmatch(bare.rstrip("*")):
         raise QueryError(f"'{raw}' is a link, and links are not among a post's words: write url:{bare}", pos)
+    for pattern, say in _FOREIGN_OPERATORS:
+        if m := pattern.search(raw):
+            raise QueryError(say(m, raw), pos + m.start())
     m = re.match(r"([A-Za-z]{2,}):(?=\S)", bare)  # one letter is a drive (c:\x), not a field
     if m and m.group(1).casefold() == "url":
         raise QueryError(f"write url: in lower case: url:{bare[m.end():]}", pos)
     if m:
         raise QueryError(f"unknown field '{m.group()}': url: is the only one (for the word alone, drop the colon)", pos)
+
+
+def _near(m: re.Match[str], raw: str) -> str:
+    n, fixes = m.group("n"), []
+    if raw[:4] != "NEAR":
+        fixes.append("operators are upper case")
+    if "/" not in raw:
+        fixes.append("NEAR takes a slash before its distance")
+    return f"{' and '.join(fixes)}: NEAR/{n}, not '{raw}'"
+
+
+def _wildcard(m: re.Match[str], raw: str) -> str:
+    stem = raw[:m.start()].lstrip("=")
+    prefix = f"{stem}*" if len(stem) >= MIN_PREFIX and stem.isalpha() else "эвакуац*"
+    return (f"'?' is no wildcard here: a word matches all its inflected forms already, '*' ends a word for "
+            f"any ending ({prefix}), and ~1 after a word allows a typo in it: '{raw}'")
+
+
+# Other search tools' operators written into a word (Google's and Lucene's `!` and `^`, Lucene's `?`,
+# Factiva's and Nexis's `W/5`, `PRE/5`, a NEAR mistyped): the word's letters alone would be read, as a
+# word or phrase that asks for something else (`!повестка` *requires* «повестка»), so each is an error
+# that says what to write. The match's start is where the error points.
+_FOREIGN_OPERATORS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str], str]]] = [
+    (re.compile(r"(?i)^near/?(?P<n>[0-9]+)$"), _near),
+    (re.compile(r"^!+(?=[^\W_])"), lambda m, raw: (
+        f"'!' is no operator here: to leave out posts with «{raw[m.end():]}» write -{raw[m.end():]} "
+        f"or NOT {raw[m.end():]}")),
+    (re.compile(r"\^[0-9.]*"), lambda m, raw: (
+        f"'{m.group()}' (another tool's boost) is no operator here and a rule has no weights: write "
+        f"{raw[:m.start()] + raw[m.end():] or 'the word alone'}")),
+    (re.compile(r"\?"), _wildcard),
+    (re.compile(r"(?i)^(?:w|pre)?/(?P<n>[0-9]+)$"), lambda m, raw: (
+        f"'{raw}' is no operator here: for words within {m.group('n')} words of each other write "
+        f"NEAR/{m.group('n')} between them, as in дрон NEAR/{m.group('n')} НПЗ")),
+]
 
 
 # What no phrase holds: an operator or a parenthesis inside quotes is a quote left open, which ran on
@@ -451,7 +488,8 @@ class _Parser:
             if text[-1] in ",;" and nxt is not None and nxt.kind == "word":
                 words.append(nxt.text.strip(",;"))
             example = f"{words[0]} OR {words[1]}" if len(words) >= 2 else "полк OR бригада"  # (their own words when two are known)
-            e = QueryError(f"'{text}': a comma is no operator, and words with only a space or a comma between them "
+            mark = " or ".join(name for c, name in ((",", "comma"), (";", "semicolon")) if c in text)
+            e = QueryError(f"'{text}': a {mark} is no operator, and words with only a space or a {mark} between them "
                            f"must all be present; for any of them write OR between them, as in {example}", tok.pos)
             if self.habits is None:
                 raise e
@@ -487,6 +525,7 @@ _LOOSE = {
     "*": "'*' ends a word with no space, as in эвакуац*",
     "-": "'-' excludes the word right after it, with no space, as in полк -бессмертный",
     "=": "'=' starts a word with no space, as in =СОЧ",
+    "!": "'!' is no operator here; to leave out posts with a word write -word or NOT word",
 }
 
 
