@@ -185,7 +185,7 @@ class _Reader:
         self.data, self.lines, self.path = data, lines, path
 
     def fail(self, section: str, key: str, message: str) -> ConfigError:
-        name = f"{section}.{key}" if key else section
+        name = ".".join(part for part in (section, key) if part)  # ("", key): a key above every section
         line = self.lines.line(section, key)
         return ConfigError(f"{self.path}:{line}: {name}: {message}", line)
 
@@ -322,13 +322,17 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
              "schedule": {"poll_minutes", "story_window_hours", "resolve_delay_seconds", "edit_lookback", "retention_days",
                           "heartbeat_at", "silence_factor"}}
     for section, value in data.items():
-        if section not in known:
+        if section in _SECRET_KEYS:
+            note(r.fail("", section, _secret_in_config(section)))
+        elif section not in known:
             note(r.fail(section, "", f"unknown section (expected {', '.join(known)})"))
         elif not isinstance(value, dict):
             note(r.fail(section, "", "expected a table"))
         else:
             for key in value:
-                if key not in known[section]:
+                if key in _SECRET_KEYS:
+                    note(r.fail(section, key, _secret_in_config(key)))
+                elif key not in known[section]:
                     note(r.fail(section, key, f"unknown setting (expected one of {', '.join(sorted(known[section]))})"))
     base = p.resolve().parent
 
@@ -482,6 +486,17 @@ def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[Config
         problems.append(("rules", f"no such folder {config.rules} (the watch rules: copy the shipped rules/ folder there)"))
     return [ConfigError(f"{where}:{line}: paths.{key}: {message}", line)
             for key, message in problems for line in [lines.line("paths", key)]]
+
+
+# The secrets' keys in the secrets file, and their environment variables: never read from the config,
+# which is shared and backed up (a newcomer pastes my.telegram.org's api_id/api_hash at its top).
+_SECRET_KEYS = {"api_id": ENV_API_ID, "api_hash": ENV_API_HASH, "bot_token": ENV_BOT_TOKEN}
+
+
+def _secret_in_config(key: str) -> str:
+    """What to say about a secret written into the config (never its value)."""
+    return (f"a secret, never read from the config: set {_SECRET_KEYS[key]} in the environment or put {key} in "
+            f"the secrets file named by paths.secrets, and delete it here")
 
 
 def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_only: bool = False) -> Secrets:

@@ -494,3 +494,16 @@ def test_run_names_bad_settings_missing_folders_and_no_channels_at_once(tmp_path
         assert sum(says in line for line in lines) == 1, (says, r.stderr)
     assert not (tmp_path / "s").exists()
     assert load_config(write(tmp_path, "[alerts]\ntimezone = \"UTC\"\n")).channels == ()  # `login` needs none
+
+
+def test_a_secret_in_the_config_is_named_where_it_goes_and_never_echoed(tmp_path: Path) -> None:
+    """api_hash above every section and bot_token inside [alerts]: each refused at its own line, the
+    error saying where secrets go, never quoting the value."""
+    token = "123456:" + "A" * 35
+    p = write(tmp_path, f'api_hash = "{HASH}"\n\n[alerts]\nbot_token = "{token}"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    text = str(e.value)
+    assert f"{p}:1: api_hash:" in text and "TGWATCH_API_HASH" in text, text
+    assert f"{p}:4: alerts.bot_token:" in text and "TGWATCH_BOT_TOKEN" in text, text
+    assert HASH not in text and token not in text, text
