@@ -186,3 +186,19 @@ def test_reconnection_warnings_while_running_thin_out(caplog: pytest.LogCaptureF
     assert any("Server closed" in r.getMessage() for r in caplog.records)
     log.warning("Attempt %d at connecting failed: %s: %s", 3, "X", "y")  # the filter is gone after the block
     assert caplog.records[-1].getMessage().startswith("Attempt 3")
+
+
+@pytest.mark.parametrize("partial, expected, status", [
+    (b" 400 Bad Request\r\n\r\n", int.from_bytes(b"HTTP", "little") - 8, "HTTP 400"),  # the full transport
+    (b"/1.1 403 Forbidden\r\n", int.from_bytes(b"HTTP", "little"), "HTTP 403"),  # a 4-byte length
+    (b"", int.from_bytes(b"HTTP", "little") - 8, "HTTP"),  # cut before the status
+])
+def test_an_http_answer_is_named_as_a_web_server_not_a_byte_count(partial: bytes, expected: int, status: str) -> None:
+    """«HTTP» read as a packet length is a billion bytes: the line names the web server and its status."""
+    import asyncio
+
+    from bot.live.session import cannot_reach
+
+    line = cannot_reach(asyncio.IncompleteReadError(partial, expected))
+    assert f"a web server answered instead of Telegram ({status})" in line and str(expected) not in line, line
+    assert "3 of 100 bytes" in cannot_reach(asyncio.IncompleteReadError(b"abc", 100))  # a real cut keeps its count

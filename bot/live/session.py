@@ -127,7 +127,10 @@ class Unreachable(Exception):
 def cannot_reach(error: BaseException, attempts: ConnectionAttempts | None = None) -> str:
     """One line for a Telegram that cannot be reached: what happened, in short (no secrets: Telethon's
     connection errors carry addresses and counts, never keys)."""
-    if isinstance(error, asyncio.IncompleteReadError):
+    if isinstance(error, asyncio.IncompleteReadError) and (status := _http_status(error)) is not None:
+        reason = (f"a web server answered instead of Telegram ({status or 'HTTP'}): a web proxy or firewall on the "
+                  "way intercepts Telegram's address; ask the network's admin to let Telegram through")
+    elif isinstance(error, asyncio.IncompleteReadError):
         reason = (f"the connection was closed during the handshake ({len(error.partial)} of "
                   f"{error.expected} bytes received)")
     elif type(error) is ConnectionError and attempts is not None and attempts.last:  # Telethon gave up retrying
@@ -141,6 +144,20 @@ def cannot_reach(error: BaseException, attempts: ConnectionAttempts | None = Non
     if attempts is not None and attempts.last and attempts.last not in reason:
         reason += f"; last attempt: {attempts.last}"
     return f"cannot reach Telegram (network, firewall or proxy?): {reason}"
+
+
+# «HTTP» read as a packet's length, as Telethon's transports read it (less the 8 bytes of length and
+# sequence number the full transport counts in): an HTTP answer, never a length Telegram sends.
+_HTTP_LENGTHS = {int.from_bytes(b"HTTP", order) - header for order in ("little", "big") for header in (0, 4, 8)}
+
+
+def _http_status(error: asyncio.IncompleteReadError) -> str | None:
+    """"HTTP 400" (or "" when no status is among the bytes) when the answer was a web server's
+    (a proxy's, a captive portal's) rather than Telegram's; None for another cut connection."""
+    if error.expected not in _HTTP_LENGTHS and not error.partial.lstrip().startswith(b"HTTP/"):
+        return None
+    m = re.match(rb"\s*(?:HTTP)?(?:/[0-9.]+)?\s+([1-5][0-9][0-9])\b", error.partial)
+    return f"HTTP {m.group(1).decode()}" if m else ""
 
 
 class LoginFailed(Exception):
