@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, NoReturn, Sequence
 
@@ -27,7 +28,25 @@ if TYPE_CHECKING:  # the store (sqlite_utils) is imported by the commands that o
 
 DEFAULT_DB = "tgwatch.db"
 DEFAULT_RULES = "rules"
-SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules"  # the repository's rules/ (an editable install)
+
+
+def _shipped_rules() -> Path:
+    """The repository's rules/ (an editable install), else the copy a wheel installed under
+    share/tgwatch/rules (pyproject's data-files; `pip install .`), found through the install's record."""
+    repo = Path(__file__).resolve().parents[2] / "rules"
+    if repo.is_dir():
+        return repo
+    try:
+        files = distribution("tgwatch").files or []
+    except PackageNotFoundError:  # (run from a copy of the sources)
+        return repo
+    for f in files:
+        if f.parts[-3:-1] == ("tgwatch", "rules") and f.suffix == ".toml":
+            return Path(str(f.locate())).resolve().parent
+    return repo
+
+
+SHIPPED_RULES = _shipped_rules()
 COUNT_MAX = 1_000_000_000  # counts given on the command line are clamped here (SQLite's integers end at 2**63)
 
 
