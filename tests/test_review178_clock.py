@@ -24,6 +24,7 @@ from bot.store.db import Store
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import served
 from .test_live import DESERTION, NEUTRAL, OPTIONS, SHOT, alerts, channels, config, notices, run
+from .test_live_sender_faults import low_rules
 
 
 class Clocks:
@@ -210,4 +211,24 @@ def test_the_daily_heartbeat_comes_once_on_the_night_the_clocks_go_back(
                 await fire_due_jobs(service)
             assert clocks.wall == datetime(2026, 10, 25, 2, 0, tzinfo=timezone.utc)  # 03:00 CET
             assert len(heartbeats(fake)) == 1, heartbeats(fake)
+    run(go())
+
+
+def test_a_laptop_opened_after_the_daily_digest_time_gets_the_digest_then_not_a_day_later(
+        fake: FakeTelegram, tmp_path: Path, clocks: Clocks) -> None:
+    """Digest daily at 09:00; the lid closed at 20:00 with a low-severity alert waiting, opened at
+    12:30. APScheduler gives the digest 3 h of grace, so at 12:30 it was dropped as missed: the
+    evening's low alerts waited for tomorrow's 09:00, 37 h after they were raised. Late is better
+    than a day later; and it goes once, however many digest times the sleep covered."""
+    async def go() -> None:
+        clocks.wall = clocks.wall.replace(hour=20, minute=0, second=0) - timedelta(days=1)
+        channels(fake)
+        async with serving(fake, tmp_path, clocks, rules=low_rules(tmp_path), digest="daily",
+                           digest_at=time(9, 0)) as service:
+            fake.publish(SHOT, NEUTRAL, date=clocks.wall - timedelta(minutes=5), push=False)
+            await service.poll()
+            assert service.store.count("alerts") == 1  # «weather», low: for the digest
+            clocks.sleep(timedelta(hours=16, minutes=30).total_seconds())  # 12:30 the next day
+            await fire_due_jobs(service)
+            assert len([m for m in fake.chat if "Digest" in m.text]) == 1
     run(go())
