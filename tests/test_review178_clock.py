@@ -23,7 +23,7 @@ from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import served
-from .test_live import DESERTION, NEUTRAL, OPTIONS, SHOT, alerts, channels, config, notices, run
+from .test_live import DESERTION, NEUTRAL, OPTIONS, SHOT, alerts, channels, config, notices, run, running
 from .test_live_sender_faults import low_rules
 
 
@@ -231,4 +231,26 @@ def test_a_laptop_opened_after_the_daily_digest_time_gets_the_digest_then_not_a_
             clocks.sleep(timedelta(hours=16, minutes=30).total_seconds())  # 12:30 the next day
             await fire_due_jobs(service)
             assert len([m for m in fake.chat if "Digest" in m.text]) == 1
+    run(go())
+
+
+# -- 4. odd Telegram dates -------------------------------------------------------------------------------------
+
+def test_a_post_pushed_with_date_0_is_stored_but_not_alerted_as_news_from_1970(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A message whose date is 0 (1970-01-01: a placeholder, as replay takes an earlier one) pushed
+    live after the channel's first read alerted, ringing, «SHOT · 1970-01-01 00:00 UTC»: once a
+    channel has been read in order, a post of any age alerts (the same gap as the weekend asleep
+    above). It is stored and searchable; it is no news."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: service.store.count("posts") == 1)
+            await service.poll()  # SHOT read in order: its posts alert from now on
+            fake.publish(SHOT, DESERTION, date=datetime(1970, 1, 1, tzinfo=timezone.utc))
+            await eventually(lambda: service.store.count("posts") == 2)
+            await service.poll()
+            await eventually(lambda: not service.sender._lock.locked())
+            await service.sender.deliver()
+            assert [m.text.splitlines()[1] for m in alerts(fake)] == []
     run(go())
