@@ -303,11 +303,16 @@ class Service:
         self.ingest.forget_albums()
         n, m = await self.ingest.reconcile()
         if self.ingest.complete:  # every watched channel read: a poll stopped by a flood wait does not count
-            self.last_poll = self.clock()
-            self.warned_behind = False
+            self._polled()
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
         await self.sender.deliver()
+
+    def _polled(self) -> None:
+        """A poll read every watched channel (the scheduled one, or the catch-up after a reconnect or a
+        database failure): tgwatch is keeping up as of now (`_warn_behind`)."""
+        self.last_poll = self.clock()
+        self.warned_behind = False
 
     async def _read_through(self, at: datetime) -> None:
         """A reconcile that began at `at` read every channel and left nothing unstored: the posts
@@ -315,7 +320,8 @@ class Service:
         recovered (a start whose read a flood wait or a locked store cut short tells it at the poll
         that finishes, the scheduled one or a retry, or, restarted first, the next start's), and each
         records when it began (`mark_alive`; a read cut short moves nothing: the next start still
-        counts the posts it did not read, and those this one stored)."""
+        counts the posts it did not read, and those this one stored). It counts as a poll (`_polled`)."""
+        self._polled()  # (the catch-up polls too, not only the scheduled one)
         line = None
         if self._down is not None:
             # (some came with Telegram's start-up difference, not the read)
