@@ -368,9 +368,12 @@ class Service:
 
     async def _warn_silent(self, now: datetime) -> None:
         """The silence warnings, each told once: the channels warned about are kept in the store, so
-        a restart does not warn again; a channel that posts again is cleared."""
+        a restart does not warn again; a channel that posts again is cleared. Silence is judged up to
+        the last poll that read every channel, not beyond what tgwatch has read (woken from a night's
+        sleep, the store has not read the night yet)."""
         factor = self.config.silence_factor  # (the week's post dates are read off the loop: 29,000 posts a week on a year's store)
-        activity = await off_loop(self.store, lambda store: channel_activity(store, now=now, factor=factor))
+        read = min(now, self.last_poll) if self.last_poll is not None else now
+        activity = await off_loop(self.store, lambda store: channel_activity(store, now=read, factor=factor))
         warned = self.store.silence_warned()
         self.store.clear_silence([a.id for a in activity if not a.silent_warning and a.id in warned])
         for a in activity:
