@@ -254,16 +254,19 @@ class Service:
         add(self.poll, "interval", minutes=c.poll_minutes, id="reconcile", coalesce=True, max_instances=1, misfire_grace_time=grace)
         add(self.sender.deliver, "interval", seconds=15, id="sender", coalesce=True, max_instances=1, misfire_grace_time=60)
         add(self.reload_rules, "interval", seconds=30, id="rules", coalesce=True, max_instances=1, misfire_grace_time=60)
+        # the digests, the heartbeat and retention, slept through (a laptop shut), run once on waking, late
+        # rather than a day later (coalesce: once, however many of their times the sleep covered)
+        late: dict[str, Any] = {"coalesce": True, "misfire_grace_time": None}
         if c.digest == "hourly":
-            add(self.sender.digest_due, CronTrigger(minute=0, timezone=zone), id="digest", coalesce=True, misfire_grace_time=1800)
+            add(self.sender.digest_due, CronTrigger(minute=0, timezone=zone), id="digest", **late)
         else:
             add(self.sender.digest_due, CronTrigger(hour=c.digest_at.hour, minute=c.digest_at.minute, timezone=zone),
-                id="digest", coalesce=True, misfire_grace_time=3 * 3600)
+                id="digest", **late)
         add(self.heartbeat, CronTrigger(hour=c.heartbeat_at.hour, minute=c.heartbeat_at.minute, timezone=zone),
-            id="heartbeat", coalesce=True, misfire_grace_time=3 * 3600)
+            id="heartbeat", **late)
         add(self.watchdog, "interval", minutes=15, id="watchdog", coalesce=True, max_instances=1, misfire_grace_time=600)
         if c.retention_days:
-            add(self.prune, CronTrigger(hour=3, minute=30, timezone=zone), id="retention", coalesce=True, misfire_grace_time=6 * 3600)
+            add(self.prune, CronTrigger(hour=3, minute=30, timezone=zone), id="retention", **late)
 
     async def _watch_clock(self) -> None:
         while True:
