@@ -9,7 +9,7 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from time import monotonic as _monotonic
 from typing import Any
 
@@ -125,6 +125,7 @@ class Service:
         self.last_poll: datetime | None = None
         self._down: Downtime | None = None  # the run before this start, until a read of every channel counts its posts
         self.warned_behind = False
+        self._ran_on: dict[str, date] = {}  # daily job -> the local day it last ran (`_once_a_day`)
         self._rules_generation = 0  # rules changes made so far: only the newest one's matcher is put in use
         self._rebuilds: set[asyncio.Task[None]] = set()
         self._catch_ups: set[asyncio.Task[Rematch | None]] = set()  # `catch_up_rules` running
@@ -260,13 +261,34 @@ class Service:
         if c.digest == "hourly":
             add(self.sender.digest_due, CronTrigger(minute=0, timezone=zone), id="digest", **late)
         else:
-            add(self.sender.digest_due, CronTrigger(hour=c.digest_at.hour, minute=c.digest_at.minute, timezone=zone),
-                id="digest", **late)
-        add(self.heartbeat, CronTrigger(hour=c.heartbeat_at.hour, minute=c.heartbeat_at.minute, timezone=zone),
-            id="heartbeat", **late)
+            add(*self._once_a_day(self.sender.digest_due, "digest", c.digest_at), id="digest", **late)
+        add(*self._once_a_day(self.heartbeat, "heartbeat", c.heartbeat_at), id="heartbeat", **late)
         add(self.watchdog, "interval", minutes=15, id="watchdog", coalesce=True, max_instances=1, misfire_grace_time=600)
         if c.retention_days:
-            add(self.prune, CronTrigger(hour=3, minute=30, timezone=zone), id="retention", **late)
+            add(*self._once_a_day(self.prune, "retention", time(3, 30)), id="retention", **late)
+
+    def _once_a_day(self, job: Callable[[], Awaitable[object]], name: str,
+                    at: time) -> tuple[Callable[[], Awaitable[object]], CronTrigger]:
+        """A daily job at `at` (the config's zone) and its trigger, the job run at most once for each
+        local day's time: APScheduler 3's cron fires twice when the clocks go back over it (02:30
+        CEST, then 02:30 CET), and again when NTP steps the clock back over it (`check_clock`). The day
+        is the one whose time is due (a digest run late after midnight is yesterday's, not today's)."""
+        trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=self.config.zone)
+
+        async def run() -> object:
+            now = self.clock()
+            due, nxt = None, trigger.get_next_fire_time(None, now - timedelta(days=1, hours=2))
+            while nxt is not None and nxt <= now and (due is None or nxt > due):  # the latest of its times by now
+                # (APScheduler 3 gives 02:30 CET again after 02:30 CET on the night the clocks go back)
+                due, nxt = nxt, trigger.get_next_fire_time(nxt, nxt + timedelta(seconds=1))
+            day = (due or now).astimezone(self.config.zone).date()
+            if self._ran_on.get(name) == day:
+                log.info("scheduled %s already ran for %s: not again", name, day)
+                return None
+            self._ran_on[name] = day
+            return await job()
+
+        return run, trigger
 
     async def _watch_clock(self) -> None:
         while True:
@@ -280,7 +302,7 @@ class Service:
         """Seconds the wall clock was set back since the last check (0: not). APScheduler waits for
         the wall clock, so after a step back every job would wait that much longer (the sender's
         retries, the poll): interval jobs move back as far, cron jobs (the digest) to their next time
-        by the clock as it reads now."""
+        by the clock as it reads now (a daily one that ran today does not run again: `_once_a_day`)."""
         wall, mono = self.clock(), self.monotonic()
         mark, self._clock_mark = self._clock_mark, (wall, mono)
         if mark is None:
