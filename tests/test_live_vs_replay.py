@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from telethon.tl import types as tl
 
 from bot.cli import cli
+from bot.live.resolve import BACKFILL_ALERTS
 from bot.live.service import Service
 from bot.match.matcher import Matcher
 from bot.match.rules import load_rules
@@ -71,7 +72,7 @@ class Clock:
 
 def write_slice(dest: Path, shift: timedelta) -> None:
     """The slice as Telegram Desktop exports (one result.json per channel), every date moved by
-    `shift` (whole seconds) so the newest post is minutes old, as a live post is."""
+    `shift` (whole seconds) so none is over a day old, as a live post is not."""
     for cid in CHANNELS:
         data = json.loads((CORPUS / f"ChatExport_{cid}" / "result.json").read_text(encoding="utf-8"))
         messages = []
@@ -406,8 +407,10 @@ def differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[str]:
 
 def test_the_live_path_stores_and_alerts_what_replay_does_on_real_posts(
         fake: FakeTelegram, tmp_path: Path, fast_updates: None, telethon_sleeps: Any) -> None:
-    newest = UNTIL - timedelta(minutes=10)
-    shift = timedelta(seconds=int((datetime.now(timezone.utc) - newest).total_seconds()))
+    # the oldest post under a day old, as every post pushed live is (one over a day old is no news: muted);
+    # the slice spans 36 h, so its newest are dated hours ahead of the service's clock
+    oldest = SINCE + BACKFILL_ALERTS - timedelta(hours=1)
+    shift = timedelta(seconds=int((datetime.now(timezone.utc) - oldest).total_seconds()))
     export = tmp_path / "slice"
     write_slice(export, shift)
     skips: list[Any] = []

@@ -24,7 +24,7 @@ from .deletions import Deletions
 from .events import Events
 from .poll import Poll
 from .recovery import DB_RETRY_DELAY, PENDING_SUFFIX, RECONNECT_POLL_DELAY, Recovery
-from .resolve import ChannelGone, Resolver, Watched
+from .resolve import BACKFILL_ALERTS, ChannelGone, Resolver, Watched
 from .unmuted import rearm_muted
 
 __all__ = ["Ingest", "Watched", "ChannelGone"]
@@ -117,7 +117,8 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
                        seen: int | None = None, fresh: Collection[tuple[int, int]] = ()) -> list[Processed]:
         """Posts Telegram gave (when `seen` marks had been made; default now), through the pipeline;
         those marked deleted are not deleted (`_unmark_shown`). `fresh`: the keys of those this service
-        reads for the first time (a replay may have stored them first: `rearm_muted`)."""
+        reads for the first time (a replay may have stored them first: `rearm_muted`). Posts dated before
+        `alert_after` (default: a day before now, `BACKFILL_ALERTS`) are stored with their alerts muted."""
         shown: dict[int, list[int]] = {}
         for p in posts:
             shown.setdefault(p.channel_id, []).append(p.message_id)
@@ -125,6 +126,8 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
             async with self._lock:  # (held while the batch matches: another never stores in between)
                 matched = await self._match(posts)
                 now = self.clock()
+                if alert_after is None:  # a channel read in order since: a post over a day old is still no news (a
+                    alert_after = now - BACKFILL_ALERTS  # weekend asleep caught up, a post dated 0), as after a restart
                 done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
                     posts, in_order=in_order, alert_after=alert_after, matched=matched,
                     in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after, fresh=fresh,

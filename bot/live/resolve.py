@@ -71,7 +71,9 @@ class Watched:
         (a week's worth after a week down); one never read in order (newly watched, again after it
         was out of the config, or with a replay's mark: `seeded`), its backfill. Older ones (the
         start-up difference brings posts of any age) are stored, searchable, not news. After that
-        read, all alert (a post at or below the mark that is not stored is never taken). None: all alert."""
+        read, all alert but those over a day old by the time they are stored (`Ingest._process`: a weekend
+        asleep caught up, a post dated 0); a post at or below the mark that is not stored is never taken.
+        None: no bound of its own."""
         began = self.back if self.back is not None else self.since if high is None or self.seeded else None
         return began - BACKFILL_ALERTS if began is not None else None
 
