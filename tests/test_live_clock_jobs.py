@@ -1,5 +1,5 @@
-"""The daily jobs (digests, heartbeat, retention) on a laptop's clock: slept through, they run once
-on waking, late rather than a day later; never twice for one local day. Fake wall and monotonic
+"""The live service on a laptop's clock: the daily jobs (digests, heartbeat, retention) slept through
+run once on waking, late rather than a day later; a weekend asleep is told as a restart tells it. Fake wall and monotonic
 clocks (APScheduler's too: tests/test_review178_clock.py), real clients, real SQLite files."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from .fake_telegram import FakeTelegram
-from .test_live import NEUTRAL, SHOT, channels, run
+from .fake_telegram import FakeTelegram, eventually
+from .test_live import DESERTION, NEUTRAL, SHOT, channels, notices, run
 from .test_live_sender_faults import low_rules
-from .test_review178_clock import Clocks, clocks, fire_due_jobs, heartbeats, serving
+from .test_review178_clock import Clocks, clocks, fire_due_jobs, heartbeats, one_night, serving
 
 __all__ = ["clocks"]  # (the fixture, used by name)
 
@@ -37,4 +37,22 @@ def test_two_nights_asleep_bring_one_hourly_digest_one_heartbeat_and_one_prune_o
             assert len([m for m in fake.chat if "Digest" in m.text]) == 1
             assert len(heartbeats(fake)) == 1
             assert len([r for r in caplog.records if r.getMessage().startswith("retention:")]) == 1
+    run(go())
+
+
+def test_a_weekend_asleep_is_told_as_a_restart_tells_it_recovered_posts_and_the_old_ones_not_alerted(
+        fake: FakeTelegram, tmp_path: Path, clocks: Clocks) -> None:
+    """Woken on Monday, the catch-up poll's line is a restart's: what it recovered, and that the
+    matched post from Friday night was not alerted, with the export that lists it."""
+    async def go() -> None:
+        t0 = clocks.wall
+        async with one_night(fake, tmp_path, clocks, timedelta(hours=1)) as (service, _):
+            fake.publish(SHOT, DESERTION, date=t0 + timedelta(hours=2), push=False)  # Friday night
+            clocks.sleep(timedelta(days=2, hours=12).total_seconds())
+            await fake.reconnect(service.user)
+            await eventually(lambda: service.store.count("posts") == 12 + 5 + 1, timeout=10)
+            await eventually(lambda: service.ingest._reconnect_poll is not None and service.ingest._reconnect_poll.done())
+            assert [n for n in notices(fake) if n.startswith("recovered")] == [
+                f"recovered 6 posts from 1 channel; 1 matched post older than a day was not alerted: "
+                f"tgwatch export --since {t0.date().isoformat()}"]
     run(go())

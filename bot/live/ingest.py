@@ -35,6 +35,7 @@ OnProcessed = Callable[[list[Processed]], Awaitable[None]]
 Notify = Callable[[str], Awaitable[None]]
 OnDeleted = Callable[[], Awaitable[object]]
 OnReadThrough = Callable[[datetime], Awaitable[object]]
+OnReconnect = Callable[[], None]
 
 
 class Ingest(Resolver, Events, Recovery, Deletions, Poll):
@@ -43,7 +44,7 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
     def __init__(self, client: TelegramClient, pipeline: Pipeline, refs: Sequence[str | int], *,
                  on_processed: OnProcessed, notify: Notify, resolve_delay: float = 2.0,
                  edit_lookback: int = 20, backfill: int = 50, on_deleted: OnDeleted | None = None,
-                 on_read_through: OnReadThrough | None = None,
+                 on_read_through: OnReadThrough | None = None, on_reconnect: OnReconnect | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.client = client
         self.pipeline = pipeline
@@ -56,6 +57,7 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
         self.backfill = backfill
         self.on_deleted = on_deleted  # posts were marked deleted: their alerts' updates are due
         self.on_read_through = on_read_through  # a reconcile stored every post published before it began
+        self.on_reconnect = on_reconnect  # the connection is back: told before its catch-up poll begins
         self.clock = clock
         self.watched: dict[int, Watched] = {}
         self.unresolved: dict[str | int, str] = {}

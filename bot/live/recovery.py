@@ -90,6 +90,7 @@ class Recovery:
     unresolved: dict[str | int, str]
     failing: dict[int, str]
     reconnect_poll_delay: float
+    on_reconnect: Callable[[], None] | None
     _reconnect_poll: asyncio.Task[None] | None
     _reconnected: bool
     db_retry_delay: float
@@ -127,6 +128,8 @@ class Recovery:
             sender._auto_reconnect_callback = on_reconnect  # the sender already built
 
     def _after_reconnect(self) -> None:
+        if self.on_reconnect is not None:
+            self.on_reconnect()
         self._reconnected = True  # a reconnect during a catch-up poll gets a poll of its own
         if self._reconnect_poll is None or self._reconnect_poll.done():
             self._reconnect_poll = asyncio.get_running_loop().create_task(self._poll_after_reconnect())

@@ -113,7 +113,7 @@ class Service:
         self.ingest = Ingest(user, self.pipeline, config.channels, on_processed=self._after, notify=self.sender.notify,
                              resolve_delay=config.resolve_delay_seconds if resolve_delay is None else resolve_delay,
                              edit_lookback=config.edit_lookback, on_deleted=self.sender.deliver,
-                             on_read_through=self._read_through, clock=clock)
+                             on_read_through=self._read_through, on_reconnect=self._reconnected, clock=clock)
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
                                  digest=self.sender.send_digest, chats_down=self.sender.chats_down, clock=clock,
@@ -333,6 +333,25 @@ class Service:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
         await self.sender.deliver()
 
+    def _reconnected(self) -> None:
+        """The connection is back after tgwatch fell behind (a laptop asleep, a long network drop): the
+        catch-up poll tells what it recovered, and which matched posts were too old to alert, as a
+        start's read does (`downtime`, `_read_through`); a short drop tells nothing."""
+        now = self.clock()
+        if self._down is not None or not self._behind(now):
+            return
+        read = [cid for cid, w in self.ingest.watched.items() if w.back is None and not w.seeded]
+        try:
+            self._down = downtime(self.store, read, now)
+        except sqlite3.OperationalError as e:  # (called from Telethon's reconnect handler: never raise there)
+            if (down := store_down(e)) is None:
+                raise
+            log.info("what the catch-up poll recovers is not counted (database: %s)", down)
+
+    def _behind(self, now: datetime) -> bool:
+        """No poll has read every channel for three poll intervals."""
+        return self.last_poll is not None and now - self.last_poll > timedelta(minutes=3 * self.config.poll_minutes)
+
     def _polled(self) -> None:
         """A poll read every watched channel (the scheduled one, or the catch-up after a reconnect or a
         database failure): tgwatch is keeping up as of now (`_warn_behind`)."""
@@ -409,8 +428,7 @@ class Service:
 
     async def _warn_behind(self, now: datetime) -> None:
         """Once, when no poll has read every channel for three intervals, naming the failing reads."""
-        limit = timedelta(minutes=3 * self.config.poll_minutes)
-        if self.last_poll is not None and now - self.last_poll > limit and not self.warned_behind:
+        if self.last_poll is not None and self._behind(now) and not self.warned_behind:
             self.warned_behind = True
             failing = [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
             await self.sender.notify(f"⚠️ tgwatch has fallen behind: no channel poll has finished since "
