@@ -56,3 +56,28 @@ def test_a_weekend_asleep_is_told_as_a_restart_tells_it_recovered_posts_and_the_
                 f"recovered 6 posts from 1 channel; 1 matched post older than a day was not alerted: "
                 f"tgwatch export --since {t0.date().isoformat()}"]
     run(go())
+
+
+def test_a_daily_digest_sent_late_after_midnight_still_comes_that_evening(
+        fake: FakeTelegram, tmp_path: Path, clocks: Clocks) -> None:
+    """Digest daily at 23:30, the lid shut at 22:00, opened at 00:10: yesterday's digest goes then,
+    and tonight's at 23:30 still goes (a late run is for the day whose time it was, not today)."""
+    async def go() -> None:
+        clocks.wall = clocks.wall.replace(hour=22, minute=0, second=0) - timedelta(days=1)
+        channels(fake)
+        async with serving(fake, tmp_path, clocks, rules=low_rules(tmp_path), digest="daily",
+                           digest_at=time(23, 30)) as service:
+            fake.publish(SHOT, NEUTRAL, date=clocks.wall - timedelta(minutes=5), push=False)
+            await service.poll()
+            clocks.sleep(timedelta(hours=2, minutes=10).total_seconds())  # 00:10
+            await fire_due_jobs(service)
+            assert len([m for m in fake.chat if "Digest" in m.text]) == 1
+            fake.publish(SHOT, "Синоптики: погода в Сочи на выходных будет штормовой, ветер до 25 м/с",
+                         date=clocks.wall + timedelta(hours=22), push=False)  # another story
+            clocks.run(timedelta(hours=23).total_seconds())  # 23:10
+            await service.poll()
+            assert service.store.count("alerts") == 2
+            clocks.run(timedelta(minutes=20).total_seconds())  # 23:30
+            await fire_due_jobs(service)
+            assert len([m for m in fake.chat if "Digest" in m.text]) == 2
+    run(go())
