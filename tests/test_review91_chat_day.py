@@ -27,7 +27,9 @@ def silence_warnings(fake: FakeTelegram) -> list[str]:
 def test_a_restart_does_not_repeat_a_silence_warning_that_still_holds(fake: FakeTelegram, tmp_path: Path) -> None:
     """The channels already warned about lived in memory only: after each restart (a deploy, a
     systemd restart) the next watchdog run told the analysts again that SHOT is silent."""
-    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    # ten hours back: each watchdog's `now` is before the service's start-up read (its real clock), as
+    # silence is judged only up to what tgwatch has read
+    t0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=10, minutes=5)
 
     async def go() -> None:
         channels(fake)
