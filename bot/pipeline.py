@@ -201,7 +201,7 @@ class Pipeline:
         `in_order`: the posts are each channel's history read without gaps, so the channel's
         high-water mark may advance to them; live events pass False (a post pushed after a
         silent gap must not hide the gap from the next history poll). `alert_after`: posts dated
-        before it are matched and stored with their alerts muted, never pushed. `matched`: the posts
+        before it (an edit: edited before it) are matched and stored with their alerts muted, never pushed. `matched`: the posts
         matched already (`match`), with a matcher that may since have been replaced: the batch is stored
         as matched with it (a post it lacks, one stored or changed meanwhile, is matched with it here)."""
         it = iter(posts)
@@ -375,8 +375,10 @@ class Pipeline:
                 self.store.write_matches(post, matches, now=now, edited=edited)
                 alert_ids: list[int] = []
                 update_ids: list[int] = []
+                # an edit is news when it is made: an old post edited since `alert_after` alerts
+                news = alert_after is None or (post.edit_date if edited and post.edit_date else post.date) >= alert_after
                 for m in matches:
-                    state = self.alert_state if alert_after is None or post.date >= alert_after else "muted"
+                    state = self.alert_state if news else "muted"
                     a = self.store.queue_alert(story_id, post, m, state=state, now=now)
                     if a is not None:
                         alert_ids.append(a)

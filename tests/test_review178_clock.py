@@ -254,3 +254,19 @@ def test_a_post_pushed_with_date_0_is_stored_but_not_alerted_as_news_from_1970(f
             await service.sender.deliver()
             assert [m.text.splitlines()[1] for m in alerts(fake)] == []
     run(go())
+
+
+def test_a_days_old_post_edited_now_to_match_is_news(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Posts over a day old are muted as no news (above), but an edit is news when it is made: a
+    channel that adds the rule's words to last week's post now gets its alert, as README's edits
+    promise (a rule that newly matches after an edit alerts), by the edit's date, not the post's."""
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path) as service:
+            now = datetime.now(timezone.utc).replace(microsecond=0)
+            old = fake.publish(SHOT, NEUTRAL, date=now - timedelta(days=6))
+            await eventually(lambda: service.store.count("posts") == 1)
+            fake.edit(SHOT, old, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)  # (its words match desertion and regiment)
+            assert {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"}
+    run(go())
