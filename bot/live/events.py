@@ -203,15 +203,16 @@ class Events:
         """A post Telegram pushed (when `seen` marks had been made; `fresh`: as a new message), through
         the pipeline; it never moves the channel's high-water mark (a post pushed after a silent gap
         must not hide the gap from the poll). One the store cannot take now is kept, and stored
-        before the retry poll (`_store_unstored`)."""
-        seen = self._marks if seen is None else seen
-        try:
-            await self._process([post], in_order=False, alert_after=alert_after, seen=seen, fresh=[post.key] if fresh else ())
-        except sqlite3.OperationalError as e:
-            if (down := store_down(e)) is not None:
-                self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
-                self._unstored[post.key] = (post, alert_after)
-                self._kept_seen[post.key] = seen
-                self._save_pending()
-                self._waiting(down)
-            raise
+        before the retry poll (`_store_unstored`). Its read lasts until it is kept: the marks made while
+        it waited stand for it (`_forget_marks`)."""
+        with self._reading(seen) as seen:
+            try:
+                await self._process([post], in_order=False, alert_after=alert_after, seen=seen, fresh=[post.key] if fresh else ())
+            except sqlite3.OperationalError as e:
+                if (down := store_down(e)) is not None:
+                    self._unstored.pop(post.key, None)  # the newest version last: stored after the older ones
+                    self._unstored[post.key] = (post, alert_after)
+                    self._kept_seen[post.key] = seen
+                    self._save_pending()
+                    self._waiting(down)
+                raise
