@@ -3,14 +3,17 @@ what it prunes leaves the search index and the story index's forwards as one pru
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from bot.match.matcher import Matcher
 from bot.match.rules import Rule
 from bot.pipeline import Pipeline
 from bot.post import Post
-from bot.store.db import Store
+from bot.store.db import SEARCH_PRUNED, Store
 from bot.store.read import search_posts
 
 from .fake_telegram import FakeTelegram, eventually
@@ -86,3 +89,43 @@ def test_the_live_story_index_forgets_the_forwards_the_nightly_prune_took(fake: 
             await eventually(lambda: service.store.count("posts") == 1)
             assert service.pipeline.stories.forwarded == service.store.forwarded_posts() == {(1700000001, 99)}
     run(go())
+
+
+def test_a_merge_of_the_search_index_that_fails_keeps_the_night_s_prune(
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The merge after a prune meets another program's write lock: the posts were pruned already, so
+    the night's count is still recorded, the story index still forgets their forwards, the nightly
+    job says so in one line (no error), and the next night's prune merges the index."""
+    async def go() -> tuple[int, str | None, set[tuple[int, int]], str | None]:
+        clock = Clock(datetime.now(timezone.utc))
+        async with running(fake, tmp_path, clock) as service:
+            for i in range(1, 21):
+                fake.publish(SHOT, f"{PLAIN} ({i})", fwd_from=(1700000001, i), date=clock.now - timedelta(hours=1))
+            await eventually(lambda: service.store.count("posts") == 20)
+            clock.now += timedelta(days=40)
+            other = sqlite3.connect(service.store.path, isolation_level=None, check_same_thread=False)
+
+            def locked() -> bool:  # asked before each merge step (one batch pruned: never before)
+                if not other.in_transaction:
+                    other.execute("BEGIN IMMEDIATE")  # another program takes the write lock meanwhile
+                return False
+            service._stopping.is_set = locked  # type: ignore[method-assign]
+            try:
+                pruned = await service.prune()
+            finally:
+                del service._stopping.is_set
+                if other.in_transaction:
+                    other.execute("ROLLBACK")
+                other.close()
+            counted = service.store.get_meta(SEARCH_PRUNED)
+            forwarded = set(service.pipeline.stories.forwarded)
+            clock.now += timedelta(days=1)
+            await service.prune()  # the next night: nothing to prune, the index merged
+            return pruned, counted, forwarded, service.store.get_meta(SEARCH_PRUNED)
+    pruned, counted, forwarded, after = run(go())
+    assert pruned == 20
+    assert counted == "20", "the posts pruned before the failed merge are not counted for the next merge"
+    assert forwarded == set(), "the story index keeps the forwards of the pruned posts"
+    assert after == "0", "the next night did not merge the index"
+    assert [r.getMessage() for r in caplog.records if "not merged" in r.getMessage()] == [
+        "retention: search index not merged now (database: database is locked); tried again next night"]

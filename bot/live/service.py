@@ -441,15 +441,23 @@ class Service:
         loop's next `sync_search`), then the index merged in steps when enough was pruned
         (`Store.merge_search`), in a worker thread on a connection of its own: posts and alerts
         go on meanwhile (a year's first prune is a million posts). The story index then forgets the
-        forwards gone with them. Stops between batches when the service stops (the next night goes on)."""
+        forwards gone with them. Stops between batches when the service stops (the next night goes on);
+        a merge the store cannot take now (another program's write lock) is one warning, tried again
+        the next night."""
         now = now or self.clock()
         before = iso(now - timedelta(days=self.config.retention_days)) or ""
         stopping = self._stopping
 
         def prune(store: Store) -> tuple[int, set[tuple[int, int]] | None]:
             n = store.prune(before, batch=PRUNE_BATCH, stop=stopping.is_set)
-            store.merge_search(n, stop=stopping.is_set)
-            return n, store.forwarded_posts() if n else None
+            forwards = store.forwarded_posts() if n else None  # (before the merge: a failed one keeps them)
+            try:
+                store.merge_search(stop=stopping.is_set)
+            except sqlite3.OperationalError as e:
+                if (down := store_down(e)) is None:
+                    raise
+                log.warning("retention: search index not merged now (database: %s); tried again next night", down)
+            return n, forwards
 
         stories = self.pipeline.stories
         stories.reading_forwards()

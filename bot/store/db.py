@@ -879,8 +879,9 @@ class Store:
                     for rowid in part:
                         if rowid <= hw:
                             self._stale(rowid)
-                    if part:
+                    if part:  # (counted with them: a merge that fails later loses no night's count)
                         self._raise_rowid_floor()
+                        self.set_meta(SEARCH_PRUNED, str(int(self.get_meta(SEARCH_PRUNED) or 0) + len(part)))
                     for i in range(0, len(part), 900):
                         chunk = list(part[i:i + 900])
                         self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
@@ -889,14 +890,14 @@ class Store:
         self.prunes += bool(done)
         return done
 
-    def merge_search(self, pruned: int, stop: Callable[[], bool] = lambda: False) -> None:
-        """After a prune of `pruned` posts: FTS5's 'delete' leaves a post's words in its segment until
-        that segment is merged, which automerge seldom does for the large old ones, so the index would
-        grow with every post ever stored. Once the posts pruned since the last whole merge reach a
-        quarter of those kept, every segment is merged into one ('merge', `MERGE_PAGES` a transaction:
+    def merge_search(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """After a prune: FTS5's 'delete' leaves a post's words in its segment until that segment is
+        merged, which automerge seldom does for the large old ones, so the index would grow with every
+        post ever stored. Once the posts pruned since the last whole merge (`prune` counts them) reach
+        a quarter of those kept, every segment is merged into one ('merge', `MERGE_PAGES` a transaction:
         posts are written between steps; `stop()` asked between), so each post's words are written
         about four times more over its life, and the index holds at most ~1.25x what the kept need."""
-        pruned += int(self.get_meta(SEARCH_PRUNED) or 0)
+        pruned = int(self.get_meta(SEARCH_PRUNED) or 0)
         if not pruned:
             return
         self.sync_search()  # (the pruned posts out of the index first)
@@ -907,11 +908,10 @@ class Store:
                 with self.transaction():
                     self.db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('merge', ?)", [pages])
                 if self.db.conn.total_changes - changes < 2:  # (FTS5: under 2 changes, there was nothing to merge)
-                    pruned = 0
+                    with self.transaction():
+                        self.set_meta(SEARCH_PRUNED, "0")
                     break
                 pages = self.MERGE_PAGES
-        with self.transaction():
-            self.set_meta(SEARCH_PRUNED, str(pruned))
 
     def _raise_rowid_floor(self) -> None:
         """Before posts are deleted: no later post may take a rowid up to the newest one's (`_POST_SQL`)."""
