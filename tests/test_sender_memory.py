@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.live.sender import MAX_ATTEMPTS
+from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_live import DESERTION, DESERTION_2, MASH, SHOT, alerts, channels, run, running
@@ -49,3 +50,28 @@ def test_a_throttled_story_update_dropped_with_its_rule_leaves_no_edit_time_behi
     assert throttled == 1  # (the update waited for its throttle)
     assert edits == 0  # (and was dropped with its rule)
     assert due == {}, f"throttle times kept for updates dropped: {due}"
+
+
+def test_an_alert_waiting_to_retry_that_leaves_the_queue_elsewhere_leaves_no_retry_time_behind(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """An alert waiting for its retry time that another program (the CLI, a replay) takes out of the
+    queue before that time comes is no longer the sender's: its retry time goes at the next pass."""
+    async def go() -> tuple[dict[int, float], dict[int, float]]:
+        channels(fake)
+        async with running(fake, tmp_path, chats=("me",)) as service:
+            clocks = Clocks(service)
+            fake.fail("SendMessageRequest", "ENTITY_BOUNDS_INVALID", times=2)
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(service.sender._alert_due) == 2)  # both failed once: retried in 15 s
+            waiting = dict(service.sender._alert_due)
+            other = Store(service.store.path)  # another program marks them failed before they are due
+            try:
+                with other.transaction():
+                    other.db.execute("UPDATE alerts SET state = 'failed'")
+            finally:
+                other.close()
+            await ticks(service, clocks, 1, seconds=1)  # (not due yet)
+            return waiting, dict(service.sender._alert_due)
+    waiting, due = run(go())
+    assert len(waiting) == 2  # (both waited for their retry time)
+    assert due == {}, f"retry times kept for alerts no longer queued: {due}"

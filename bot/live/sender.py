@@ -482,19 +482,23 @@ class Sender:
     def _due_alerts(self, now: datetime, latest: datetime) -> list[dict[str, object]]:
         """The queued alerts whose retry time has come by either clock: the stored one (wall clock,
         kept across a restart; one after `latest` is from a clock since set back) or, for a retry set
-        in this run, the monotonic one, so a clock stepped back holds none for as long as it went back."""
+        in this run, the monotonic one, so a clock stepped back holds none for as long as it went back.
+        The times kept for alerts no longer queued (taken out by another program, the CLI) go."""
         wall, ahead, mono = iso(now) or "", iso(latest) or "", self.monotonic()
         # an older release (a replay, or the run before a restart) may queue alerts with no owner: the
         # first pass gives every such one its owner, the next ones those queued (`give_owners`)
         give_owners(self.store.db, () if not self._owners_given else ("queued", "update_queued"))
         self._owners_given = True
-        due = []
+        due, queued = [], set()
         for row in self.store.queued_alerts():
             alert_id, at = int(row["id"]), row["next_attempt_at"]  # type: ignore[arg-type]
+            queued.add(alert_id)
             when = self._alert_due.get(alert_id)
             if at is None or str(at) <= wall or str(at) > ahead or (when is not None and mono >= when):
                 self._alert_due.pop(alert_id, None)
                 due.append(row)
+        for alert_id in self._alert_due.keys() - queued:
+            self._forget(alert_id)
         return due
 
     def _postpone(self, alert_id: int, now: datetime, seconds: float) -> None:
