@@ -1,11 +1,16 @@
 """Review 186 of the day's change (6cbc43d..): faults found at its edges, one test each.
 
-The story reach (a story joined by similarity only through its posts of its first 8 h) and the
+The deletion marks forgotten once no read begun before them runs (bot/live/deletions.py), the story
+reach (a story joined by similarity only through its posts of its first 8 h) and the
 Telegram links on other hosts and tg:// (bot/post.py TG_LINK, cut_link; the rules' channels)."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.match.matcher import Matcher
 from bot.match.rules import parse_rules_text
@@ -13,6 +18,8 @@ from bot.pipeline import Pipeline
 from bot.post import Post
 from bot.store.db import Store
 
+from .fake_telegram import FakeTelegram, eventually
+from .test_live import NEUTRAL, SHOT, channels, running
 from .test_story_reach import RATES, rates
 
 
@@ -46,3 +53,46 @@ def test_a_rule_channel_given_as_a_tg_resolve_link_is_read_or_refused() -> None:
     rules = parse_rules_text('[[rule]]\nname = "r"\nquery = "взрыв"\nchannels = ["tg://resolve?domain=Mash"]\n',
                              "rules.toml")
     assert rules.errors or [r.channels for r in rules.rules] == [("mash",)]
+
+
+def test_a_deletion_marked_while_a_pushed_post_waited_stands_when_that_post_is_stored_later(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """A post pushed before its deletion was marked (it waited for a batch under way) then cannot be
+    stored (another program holds the write lock): it is kept, to be stored later. Its read ends when
+    the store fails, before the post is kept (`_kept_seen` set after `_reading` exits), so the mark
+    made while it waited is forgotten, and storing the kept post later un-deletes a post its channel
+    deleted. Before the marks were forgotten the mark stood."""
+    async def go() -> tuple[str | None, str | None]:
+        channels(fake)
+        async with running(fake, tmp_path, busy_timeout=0.05) as service:
+            ingest, store = service.ingest, service.store
+            mid = fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: store.count("posts") == 1)
+            date = datetime.fromisoformat(store.db.execute("SELECT date FROM posts WHERE message_id = ?", [mid]).fetchone()[0])
+            edited = Post(SHOT, mid, date, NEUTRAL + ", ветер северный", edit_date=date)
+            other = sqlite3.connect(tmp_path / "tgwatch.db", isolation_level=None)
+            match = ingest._match
+
+            async def matching(posts: Any) -> Any:  # another program takes the write lock meanwhile
+                other.execute("BEGIN IMMEDIATE")
+                return await match(posts)
+            ingest._match = matching  # type: ignore[method-assign]
+            async with ingest._lock:  # a batch under way: the deletion, then the push, wait for it
+                deletion = asyncio.create_task(ingest._mark_deleted(SHOT, [mid], "2026-01-01T00:00:00+00:00", "test"))
+                await asyncio.sleep(0)
+                push = asyncio.create_task(ingest._push(edited))  # pushed before the deletion is marked
+                await asyncio.sleep(0)
+            assert await deletion == 1
+            try:
+                await push
+            except sqlite3.OperationalError:
+                pass  # the store cannot take it: kept
+            ingest._match = match  # type: ignore[method-assign]
+            marked = store.deleted_at(SHOT, mid)
+            other.execute("ROLLBACK")
+            other.close()
+            await ingest._store_unstored()
+            return marked, store.deleted_at(SHOT, mid)
+    marked, after = asyncio.run(go())
+    assert marked is not None
+    assert after is not None, "the channel deleted the post after the version pushed: it is no longer marked deleted"
