@@ -7,6 +7,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl
 
 __all__ = ["Entity", "Post", "plain_breaks", "marked_id", "bare_id", "post_link", "link_channel", "not_a_channel", "cut_link", "t_me_lower", "hidden_links", "content_hash", "content_hashes", "TG_LINK", "TG_LINK_RE"]
 
@@ -53,6 +54,7 @@ _NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
 # tg://login?code=…, tg://resolve?phone=…); a tg:// link no other shape names is no channel either
 # but tg://resolve?domain=NAME, a username.
 _TG_SCHEME_RE = re.compile(r"tg://", re.IGNORECASE)
+_TG_RESOLVE_RE = re.compile(r"tg://resolve\?([^#\s]*)(?:#\S*)?$", re.IGNORECASE)  # the query of a tg://resolve link
 _TG_NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"resolve\?(?:[^#]*&)?phone=", re.IGNORECASE), _NOT_A_CHANNEL[0][1]),
     (re.compile(r"join(?:[/?#]|$)", re.IGNORECASE), _NOT_A_CHANNEL[1][1]),
@@ -62,8 +64,15 @@ _TG_NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def t_me_lower(value: str) -> str:
-    """`value` stripped, with a Telegram link's scheme and host in lower case (`T.ME/Mash` -> `t.me/Mash`)."""
+    """`value` stripped, with a Telegram link's scheme and host in lower case (`T.ME/Mash` -> `t.me/Mash`),
+    and the apps' `tg://resolve?domain=NAME` (`&post=N`) written as its t.me link (`t.me/NAME`, `t.me/NAME/N`):
+    every reader of a channel (config, rules, --channel, the chat) takes it as the username it names."""
     s = value.strip()
+    if m := _TG_RESOLVE_RE.match(s):
+        query = dict(parse_qsl(m.group(1)))
+        if domain := query.get("domain"):
+            post = query.get("post", "")
+            return f"t.me/{domain}/{post}" if post.isdigit() else f"t.me/{domain}"
     if m := TG_LINK_RE.match(s):
         return m.group(0).lower() + s[m.end():]
     return s

@@ -119,6 +119,13 @@ def test_mute_channel_by_a_post_link_as_alerts_give_it(commands: Commands) -> No
     assert ask(commands, "/mute_channel t.me/c/1999999999/5 1d").html.startswith("/mute_channel: no stored channel")
 
 
+def test_mute_channel_by_the_apps_tg_resolve_link(commands: Commands) -> None:
+    """tg://resolve?domain=NAME (&post=N) is the apps' own link to @NAME (its post): the chat reads it
+    as the config, the rules and --channel do (it was taken as a title no channel has)."""
+    assert "muted for every rule" in ask(commands, "/mute_channel tg://resolve?domain=Kuban_Online 1d").html
+    assert ask(commands, "/unmute_channel TG://resolve?domain=kuban_online&post=501").html.endswith(" unmuted.")
+
+
 def test_rules_lists_the_channel_mutes_running(commands: Commands) -> None:
     """A channel muted (/mute_channel, or a rule muted for one channel by the button under an
     alert) was shown nowhere: /rules named only whole-rule mutes, so a week's channel mute was

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.config import ConfigError, channel_ref, chat_topic, exposed_secrets, load_config, load_secrets
 from bot.live.session import secure_session
+from bot.match.rules import channel_key
 from bot.post import cut_link
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +155,20 @@ def test_a_t_me_link_in_any_case_names_its_channel(host: str, name: str, tail: s
     assert channel_ref(link, posts=True) == name.lower()
     if not tail.strip("/"):
         assert channel_ref(link) == name.lower()
+
+
+@given(_USERNAMES, st.sampled_from(["", "&post=123", "#x"]), st.booleans(), st.booleans())
+def test_a_tg_resolve_link_names_its_channel_everywhere(name: str, tail: str, first: bool, upper: bool) -> None:
+    """tg://resolve?domain=NAME is the apps' own link to @NAME (&post=N: its post): the config, the
+    rules and --channel read it as t.me/NAME (the rules took it as a title no channel has)."""
+    query = f"domain={name}{tail}" if first or not tail.startswith("&") else f"{tail[1:]}&domain={name}"
+    link = ("TG://RESOLVE?" if upper else "tg://resolve?") + query
+    assert channel_ref(link, posts=True) == name.lower() == channel_key(link)
+    if "post" not in tail:
+        assert channel_ref(link) == name.lower()
+    else:
+        with pytest.raises(ValueError, match="not a channel username"):
+            channel_ref(link)
 
 
 @given(_HOSTS, _SERVICE_PATHS)
