@@ -32,8 +32,8 @@ def post_link(channel_id: int, message_id: int, username: str | None = None) -> 
 
 
 # A Telegram link's start: its scheme (optional) and host, one of the hosts Telegram's own apps open
-# alike (t.me, telegram.me, telegram.dog). Every pattern that reads a Telegram link starts with it.
-TG_LINK = r"(?:https?://)?(?:t\.me|telegram\.me|telegram\.dog)/"
+# alike (t.me, telegram.me, telegram.dog; www. before any). Every pattern that reads a Telegram link starts with it.
+TG_LINK = r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/"
 # A Telegram link's start, in any case (a host ignores case: T.ME/Mash is t.me/Mash).
 TG_LINK_RE = re.compile(TG_LINK, re.IGNORECASE)
 # a link as Telegram copies it may end in ?single (an album's item), ?comment=7 or ?thread=…; its
@@ -54,6 +54,7 @@ _NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
 # tg://login?code=…, tg://resolve?phone=…); a tg:// link no other shape names is no channel either
 # but tg://resolve?domain=NAME, a username.
 _TG_SCHEME_RE = re.compile(r"tg://", re.IGNORECASE)
+_LATER_LINK_RE = re.compile(rf"(?<=\s)(?:{TG_LINK}|tg://)\S+", re.IGNORECASE)  # a Telegram link after a space
 _TG_RESOLVE_RE = re.compile(r"tg://resolve\?([^#\s]*)(?:#\S*)?$", re.IGNORECASE)  # the query of a tg://resolve link
 _TG_NOT_A_CHANNEL: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"resolve\?(?:[^#]*&)?phone=", re.IGNORECASE), _NOT_A_CHANNEL[0][1]),
@@ -96,12 +97,13 @@ def cut_link(value: str) -> str:
     `+HASH` and `joinchat/HASH` too) cut after its kind, `t.me/+…`, `telegram.me/joinchat/…`,
     `tg://join?…`, `t.me/proxy?…`: an invite's hash lets whoever reads it join a private channel, a
     phone link is a person's number, a proxy's secret its key, a login link's code a login. The
-    error's file:line points at the whole link; any other value as is."""
+    error's file:line points at the whole link; such a link later in the value (`join t.me/+HASH`)
+    is cut alike; any other value as is."""
     s = value.strip()
     m = TG_LINK_RE.match(s) or _TG_SCHEME_RE.match(s)
     start = m.end() if m else 0
     if not_a_channel(s if m else "t.me/" + s) is None:
-        return value
+        return _LATER_LINK_RE.sub(lambda later: cut_link(later.group(0)), value)
     kind = re.match(r"\+|[A-Za-z]+[/?#]?", s[start:])
     end = start + (kind.end() if kind else 0)
     return s[:end] + "…" if end < len(s) else s

@@ -60,7 +60,8 @@ def test_a_private_invite_link_given_for_a_channel_is_not_posted_back_whole(comm
     """The reply to a group chat cuts an invite's hash as errors elsewhere do (`cut_link`): the
     analyst's own message can be deleted, the bot's reply naming the link stays for everyone."""
     for text in ("/mute_channel t.me/+AbCdEfGh12345 1d", "/unmute_channel https://t.me/joinchat/AbCdEfGh12345",
-                 "/mute_channel tg://join?invite=AbCdEfGh12345 1d"):
+                 "/mute_channel tg://join?invite=AbCdEfGh12345 1d", "/mute_channel join t.me/+AbCdEfGh12345 1d",
+                 "/mute_channel www.t.me/+AbCdEfGh12345 1d", "/unmute_channel https://www.telegram.me/joinchat/AbCdEfGh12345"):
         html = ask(commands, text).html
         assert ("not a channel" in html or "no stored channel" in html) and "AbCdEfGh12345" not in html, html
 

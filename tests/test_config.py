@@ -136,11 +136,11 @@ def test_channel_ref_never_crashes_otherwise(value: object) -> None:
 
 _USERNAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{3,31}", fullmatch=True)
 # a Telegram link's start as people type or paste it: T.ME, Https://t.Me, telegram.me, TELEGRAM.DOG (a
-# host ignores case; Telegram's apps open all three hosts alike)
+# host ignores case; Telegram's apps open all three hosts alike, with www. too)
 _HOSTS = st.builds(lambda host, upper: "".join(c.upper() if u else c for c, u in zip(host, upper, strict=False)),
-                   st.sampled_from([scheme + host for scheme in ("", "http://", "https://")
+                   st.sampled_from([scheme + www + host for scheme in ("", "http://", "https://") for www in ("", "www.")
                                     for host in ("t.me/", "telegram.me/", "telegram.dog/")]),
-                   st.lists(st.booleans(), min_size=21, max_size=21))
+                   st.lists(st.booleans(), min_size=25, max_size=25))
 _SERVICE_PATHS = st.sampled_from(["joinchat/AbCdEf123", "joinchat/12345", "joinchat", "+AbCdEf_-123", "+79001234567",
                                   "proxy?server=1.2.3.4&port=443&secret=ab", "socks?server=x&port=1", "proxy",
                                   "addstickers/Animals", "addlist/AbCd", "share/url?url=x", "login/12345", "iv?url=x"])
@@ -195,6 +195,13 @@ def test_an_invite_or_proxy_secret_is_cut_from_what_an_error_shows(host: str, ki
 # an invite link's start on every host, and in the apps' own scheme (tg://join?invite=HASH)
 _INVITES = st.one_of(st.builds(str.__add__, _HOSTS, st.sampled_from(["+", "joinchat/", "JoinChat/"])),
                      st.sampled_from(["tg://join?invite=", "TG://JOIN?invite=", "tg://join?foo=1&invite="]))
+
+
+@given(_INVITES, st.text(alphabet="ABCdef0123456789_-", min_size=8, max_size=40), st.sampled_from(["join ", "@mash "]))
+def test_cut_link_cuts_an_invite_hash_after_other_words(start: str, secret: str, before: str) -> None:
+    """«/mute_channel join t.me/+HASH» echoed the hash: only a link at the very start was cut."""
+    shown = cut_link(before + start + secret)
+    assert shown.startswith(before) and secret not in shown.replace(start, "") and shown.endswith("…")
 
 
 @given(_INVITES, st.text(alphabet="ABCdef0123456789_-", min_size=8, max_size=40), st.sampled_from(["", "/", " "]))
