@@ -41,7 +41,11 @@ Reach (2026-11-30): a post joined a story through any one of its posts, so an on
 chained day to day (two days of dollar rates with the minister's statement between; Georgia's EU
 decision with three nights of protests), and a new development joining a days-old story only
 updated an alert days old. Now a story's posts after its first `REACH_HOURS` are held (found by a
-forward, an exact copy) but not filed for near joins. On the corpus: the "index" row 0.839 / 0.600
+forward, an exact copy) and filed, but a near join's search passes over them (`_collect`), judged
+from the story's first post as it is then (`starts`): an earlier post read late (a polled channel,
+a file read after another) moves the reach back for the posts already filed, as a restart reads
+them (judged when filed, a post at 12 h of a story begun at 6 h stayed in reach when a 0 h post
+joined, until a restart: one run and a restart folded apart). On the corpus: the "index" row 0.839 / 0.600
 / 0.700 -> 0.857 / 0.600 / 0.706; of the 743 posts of the 30 largest stories 69 came over 24 h
 after their story's first post, of 700 now 5; the same 194 alerts; split at 9,500 or 15,000, two
 runs still fold as one (a stored post comes back with its story's first date). 2, 4 and 12 h, or a
@@ -332,6 +336,7 @@ class StoryIndex:
         self._version: int | None = None  # the store's data_version when they were
         self._written = 0  # the store's `posts_written` when `_seen_rowid` last followed this connection's posts
         self._dropped = 0
+        self.starts: dict[int, float] = {}  # story -> when its first post came (its reach runs from it)
         self.joined = {"forward": 0, "exact": 0, "near": 0}
         self.last_joined = False  # the post `assign` last gave a story joined an earlier one
         self._unsaved = 0  # posts counted in `df` since it was last saved to the store
@@ -368,21 +373,22 @@ class StoryIndex:
                 self.store.move_to_story(post, known_story, story)
                 self._joined(how)
             entry.story_id = story
-            self._add(entry, ranked, prep.digest, start=self._start(story))
+            self._began(story, self._start(story))
+            self._add(entry, ranked, prep.digest)
             self._note_forward(post)
             if old is not None:  # its first text still finds it: a copy of the post as first seen joins
                 old.alive, old.story_id = True, story
             return story
         story, how = self._find(post, entry, ranked)
-        start: float | None = when
         if story is None:
             story = self.store.new_story(post)
+            self.starts[story] = when
         else:
             self.store.join_story(story, post)
             self._joined(how)
-            start = self._start(story)
+            self._began(story, self._start(story))  # (earlier when this post is: the reach moves back)
         entry.story_id = story
-        self._add(entry, ranked, prep.digest, start=start)
+        self._add(entry, ranked, prep.digest)
         self._note_forward(post)
         self.df.add(prep.terms)
         self._unsaved += 1
@@ -409,6 +415,12 @@ class StoryIndex:
         """When the story's first post was posted (the store's), None when the store has no date."""
         first = self.store.story_first_date(story)
         return None if first is None else datetime.fromisoformat(first).timestamp()
+
+    def _began(self, story: int, start: float | None) -> None:
+        """Note when the story's first post came (None: unknown), the earliest told: its reach runs from it."""
+        if start is not None:
+            held = self.starts.get(story)
+            self.starts[story] = start if held is None or start < held else held
 
     def _joined(self, how: str) -> None:
         """Count a post that joined an earlier story (`joined`, `last_joined`)."""
@@ -560,14 +572,14 @@ class StoryIndex:
                  seen: set[_Entry]) -> Iterator[tuple[_Entry, frozenset[str]]]:
         """The posts of `index` under `keys` (newest first per word, at most `budget` not seen
         before) within the window that share enough words with the post."""
-        terms, need = entry.terms, entry.need
+        terms, need, starts, reach = entry.terms, entry.need, self.starts, self.reach
         lo, hi = entry.when - self.window, entry.when + self.window
         for t in keys:
             for e in reversed(index[t]):  # newest first: stop at the first one too old
                 if e.when < lo:
                     break
-                if e.when > hi or e in seen:
-                    continue
+                if e.when > hi or e in seen or e.when - starts.get(e.story_id, e.when) > reach:
+                    continue  # (a story's late post, past its reach from the story's first post now, chains nothing)
                 if not budget:
                     return
                 budget -= 1
@@ -589,10 +601,9 @@ class StoryIndex:
                 names=p.names, exact=repr(e.key), shingles=frozenset(), when=e.when)
         return e.fp
 
-    def _add(self, entry: _Entry, ranked: list[str], digest: str | None, *, expire: bool = True,
-             start: float | None = None) -> None:
-        """Hold the post (of a story whose first post came at `start`, None: unknown): found by its
-        key and digest, and filed for near joins only when it came within `reach` of that start."""
+    def _add(self, entry: _Entry, ranked: list[str], digest: str | None, *, expire: bool = True) -> None:
+        """Hold the post: found by its key and digest, and filed for near joins (`_collect` passes
+        over it while it lies past its story's reach: an earlier post joining moves the reach back)."""
         old = self.entries.get(entry.key)
         if old is not None:
             old.alive = False
@@ -600,8 +611,7 @@ class StoryIndex:
         self.order.append(entry)
         if digest is not None:
             self.exact[digest] = entry
-        # fewer words can share too few with any post; a story's late post chains no other to it
-        if len(ranked) >= MIN_SHARED and (start is None or entry.when - start <= self.reach):
+        if len(ranked) >= MIN_SHARED:  # fewer words can share too few with any post
             entry.filed = ranked[: max(self.post_keys, self.top_keys)]
             _file(self.postings, entry.filed[: self.post_keys], entry, self.max_postings)
             if len(ranked) <= self.top_max_terms:
@@ -633,6 +643,8 @@ class StoryIndex:
         if self._dropped > max(20_000, 4 * len(self.entries)):
             self._dropped = 0
             self.exact = {d: e for d, e in self.exact.items() if e.alive}
+            held = {e.story_id for e in self.entries.values()}
+            self.starts = {s: t for s, t in self.starts.items() if s in held}
             self.postings = _sweep(self.postings, self.max_postings)
             self.tops = _sweep(self.tops, self.max_postings)
 
@@ -684,11 +696,11 @@ class StoryIndex:
                 prepared: Prepared | None = None, story_first: str | None = None) -> None:
         """Index one stored post (already in a story) without touching the store or the word
         counts. `prepared`: `prepare(text)` when done elsewhere; `story_first`: the date of its
-        story's first post (a later post is not filed for near joins, as when it came)."""
+        story's first post (its reach runs from the earliest told)."""
         if story_id is None:
             return
         when = datetime.fromisoformat(date).timestamp()
         prep = prepared if prepared is not None else prepare(text)
         entry = _Entry((channel_id, message_id), story_id, when, prep)
-        start = None if story_first is None else datetime.fromisoformat(story_first).timestamp()
-        self._add(entry, self._by_rarity(prep), prep.digest, expire=False, start=start)
+        self._began(story_id, None if story_first is None else datetime.fromisoformat(story_first).timestamp())
+        self._add(entry, self._by_rarity(prep), prep.digest, expire=False)
