@@ -32,7 +32,8 @@ PREFIX = "error: cannot reach Telegram (network, firewall or proxy?): "
 
 class FakeDC:
     """The server end of a Telegram data centre at the TCP level: `cut` accepts, reads the start of
-    the handshake and closes; `hold` accepts and never answers; `absent` refuses connections."""
+    the handshake and closes; `hold` accepts and never answers; `absent` refuses connections;
+    `http` answers as a web proxy or captive portal does, with an HTTP error page, then closes."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -57,6 +58,9 @@ class FakeDC:
                     continue
                 conn.settimeout(10)
                 self.received.append(conn.recv(1024))
+                if self.mode == "http":
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n"
+                                 b"Server: proxy\r\n\r\n")
                 conn.close()
         except OSError:
             return

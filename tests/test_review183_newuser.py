@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from telethon import TelegramClient
 
 from bot.cli import cli
+
+from .test_cli_login import FakeDC, config_at
 
 HASH = "0123456789abcdef0123456789abcdef"
 _ENV = {"COLUMNS": "80", "NO_COLOR": "1", "FORCE_COLOR": None,
@@ -115,39 +114,14 @@ def test_api_id_pasted_into_the_config_says_where_secrets_go(tmp_path: Path) -> 
 
 # -- login behind a proxy: an HTTP server answers instead of Telegram ------------------------------
 
-class HttpAnswer:
-    """A listener that answers Telethon's handshake as a web proxy or captive portal does: with an
-    HTTP error page, then closes (what the machine's own network gives for Telegram's address)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.sock.listen()
-        self.sock.settimeout(30)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        try:
-            while True:
-                conn, _ = self.sock.accept()
-                conn.settimeout(10)
-                conn.recv(1024)
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n"
-                             b"Server: proxy\r\n\r\n")
-                conn.close()
-        except OSError:
-            return
-
-
 @pytest.fixture
-def http_dc() -> Iterator[HttpAnswer]:
-    server = HttpAnswer()
+def http_dc() -> Iterator[FakeDC]:
+    server = FakeDC("http")
     yield server
-    server.sock.close()
+    server.close()
 
 
-def test_login_answered_by_a_web_proxy_does_not_quote_a_billion_bytes(http_dc: HttpAnswer, tmp_path: Path,
+def test_login_answered_by_a_web_proxy_does_not_quote_a_billion_bytes(http_dc: FakeDC, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen on this machine: `cannot reach Telegram …: the connection was closed during the handshake
     (95 of 1347703872 bytes received)`. 1347703872 is «HTTP» read as a length; the user reads a
@@ -155,15 +129,7 @@ def test_login_answered_by_a_web_proxy_does_not_quote_a_billion_bytes(http_dc: H
     from bot.live.session import LOGIN_OPTIONS
 
     monkeypatch.setitem(LOGIN_OPTIONS, "retry_delay", 0)
-    sessions = tmp_path / "sessions"
-    sessions.mkdir(mode=0o700)
-    session = TelegramClient(str(sessions / "user.session"), 1, HASH).session
-    session.set_dc(2, "127.0.0.1", http_dc.port)
-    session.save()
-    session.close()
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[paths]\nsession_dir = "{sessions}"\n', encoding="utf-8")
-    r = tg("login", "-c", cfg, "--phone", "+447700900123")
+    r = tg("login", "-c", config_at(tmp_path, http_dc), "--phone", "+447700900123")
     assert r.exit_code == 2 and r.output.startswith("error: cannot reach Telegram"), r.output
     assert not re.search(r"\d{9,}", r.output), r.output
     assert "HTTP" in r.output or "proxy" in r.output.split(":", 2)[-1], r.output
