@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from .fake_telegram import FakeTelegram, eventually
-from .test_live import DESERTION, NEUTRAL, SHOT, channels, notices, run
-from .test_live_sender_faults import low_rules
-from .test_review178_clock import Clocks, clocks, fire_due_jobs, heartbeats, one_night, serving
+from .test_live import DESERTION, SHOT, notices, run
+from .test_live_sender_faults import digests
+from .test_review178_clock import Clocks, clocks, fire_due_jobs, heartbeats, low_alert_waiting, one_night
 
 __all__ = ["clocks"]  # (the fixture, used by name)
 
@@ -23,18 +23,13 @@ def test_two_nights_asleep_bring_one_hourly_digest_one_heartbeat_and_one_prune_o
     """Shut at 20:00 with a low alert waiting, opened at 10:45 two days on: the 38 hourly digests, two
     heartbeats and two prunes the sleep covered come as one of each, at once."""
     async def go() -> None:
-        clocks.wall = clocks.wall.replace(hour=20, minute=0, second=0) - timedelta(days=2)
-        channels(fake)
-        async with serving(fake, tmp_path, clocks, rules=low_rules(tmp_path), digest="hourly",
-                           heartbeat_at=time(9, 0), retention_days=30) as service:
-            fake.publish(SHOT, NEUTRAL, date=clocks.wall - timedelta(minutes=5), push=False)
-            await service.poll()
-            assert service.store.count("alerts") == 1  # low: for the digest
+        async with low_alert_waiting(fake, tmp_path, clocks, 20, 2, digest="hourly", heartbeat_at=time(9, 0),
+                                     retention_days=30) as service:
             clocks.sleep(timedelta(hours=38, minutes=45).total_seconds())  # 10:45 two days on
             with caplog.at_level(logging.INFO, logger="bot.live.service"):
                 await fire_due_jobs(service)
                 await fire_due_jobs(service)  # (the scheduler wakes again: nothing more is due)
-            assert len([m for m in fake.chat if "Digest" in m.text]) == 1
+            assert len(digests(fake)) == 1
             assert len(heartbeats(fake)) == 1
             assert len([r for r in caplog.records if r.getMessage().startswith("retention:")]) == 1
     run(go())
@@ -63,15 +58,10 @@ def test_a_daily_digest_sent_late_after_midnight_still_comes_that_evening(
     """Digest daily at 23:30, the lid shut at 22:00, opened at 00:10: yesterday's digest goes then,
     and tonight's at 23:30 still goes (a late run is for the day whose time it was, not today)."""
     async def go() -> None:
-        clocks.wall = clocks.wall.replace(hour=22, minute=0, second=0) - timedelta(days=1)
-        channels(fake)
-        async with serving(fake, tmp_path, clocks, rules=low_rules(tmp_path), digest="daily",
-                           digest_at=time(23, 30)) as service:
-            fake.publish(SHOT, NEUTRAL, date=clocks.wall - timedelta(minutes=5), push=False)
-            await service.poll()
+        async with low_alert_waiting(fake, tmp_path, clocks, 22, 1, digest="daily", digest_at=time(23, 30)) as service:
             clocks.sleep(timedelta(hours=2, minutes=10).total_seconds())  # 00:10
             await fire_due_jobs(service)
-            assert len([m for m in fake.chat if "Digest" in m.text]) == 1
+            assert len(digests(fake)) == 1
             fake.publish(SHOT, "Синоптики: погода в Сочи на выходных будет штормовой, ветер до 25 м/с",
                          date=clocks.wall + timedelta(hours=22), push=False)  # another story
             clocks.run(timedelta(hours=23).total_seconds())  # 23:10
@@ -79,5 +69,5 @@ def test_a_daily_digest_sent_late_after_midnight_still_comes_that_evening(
             assert service.store.count("alerts") == 2
             clocks.run(timedelta(minutes=20).total_seconds())  # 23:30
             await fire_due_jobs(service)
-            assert len([m for m in fake.chat if "Digest" in m.text]) == 2
+            assert len(digests(fake)) == 2
     run(go())

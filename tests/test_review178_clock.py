@@ -24,7 +24,7 @@ from bot.store.db import Store
 from .fake_telegram import FakeTelegram, eventually
 from .telegram_fixtures import served
 from .test_live import DESERTION, NEUTRAL, OPTIONS, SHOT, alerts, channels, config, notices, run, running
-from .test_live_sender_faults import low_rules
+from .test_live_sender_faults import digests, low_rules
 
 
 class Clocks:
@@ -87,6 +87,20 @@ async def fire_due_jobs(service: Service) -> None:
 
 def heartbeats(fake: FakeTelegram) -> list[str]:
     return [n for n in notices(fake) if n.startswith("💓")]
+
+
+@contextlib.asynccontextmanager
+async def low_alert_waiting(fake: FakeTelegram, tmp_path: Path, clocks: Clocks, shut: int, days: int,
+                            **kw: Any) -> AsyncIterator[Service]:
+    """The lid about to close at `shut` o'clock `days` ago, with a low-severity alert (for the
+    digest) read and waiting: a service on the shipped-like low rules, `kw` its config."""
+    clocks.wall = clocks.wall.replace(hour=shut, minute=0, second=0) - timedelta(days=days)
+    channels(fake)
+    async with serving(fake, tmp_path, clocks, rules=low_rules(tmp_path), **kw) as service:
+        fake.publish(SHOT, NEUTRAL, date=clocks.wall - timedelta(minutes=5), push=False)
+        await service.poll()
+        assert service.store.count("alerts") == 1  # «weather», low: for the digest
+        yield service
 
 
 @contextlib.asynccontextmanager
@@ -221,16 +235,10 @@ def test_a_laptop_opened_after_the_daily_digest_time_gets_the_digest_then_not_a_
     evening's low alerts waited for tomorrow's 09:00, 37 h after they were raised. Late is better
     than a day later; and it goes once, however many digest times the sleep covered."""
     async def go() -> None:
-        clocks.wall = clocks.wall.replace(hour=20, minute=0, second=0) - timedelta(days=1)
-        channels(fake)
-        async with serving(fake, tmp_path, clocks, rules=low_rules(tmp_path), digest="daily",
-                           digest_at=time(9, 0)) as service:
-            fake.publish(SHOT, NEUTRAL, date=clocks.wall - timedelta(minutes=5), push=False)
-            await service.poll()
-            assert service.store.count("alerts") == 1  # «weather», low: for the digest
+        async with low_alert_waiting(fake, tmp_path, clocks, 20, 1, digest="daily", digest_at=time(9, 0)) as service:
             clocks.sleep(timedelta(hours=16, minutes=30).total_seconds())  # 12:30 the next day
             await fire_due_jobs(service)
-            assert len([m for m in fake.chat if "Digest" in m.text]) == 1
+            assert len(digests(fake)) == 1
     run(go())
 
 

@@ -428,7 +428,7 @@ class Service:
 
     async def _warn_behind(self, now: datetime) -> None:
         """Once, when no poll has read every channel for three intervals, naming the failing reads."""
-        if self.last_poll is not None and self._behind(now) and not self.warned_behind:
+        if self._behind(now) and not self.warned_behind:
             self.warned_behind = True
             failing = [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
             await self.sender.notify(f"⚠️ tgwatch has fallen behind: no channel poll has finished since "
