@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,10 +14,49 @@ from telethon.utils import split_text
 
 from .outbox import Alert, deleted_line, snippet, story_line
 
-__all__ = ["bold_spans", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
+__all__ = ["bold_spans", "channel_text", "isolated", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
 MAX_LENGTH = 4096
 _BADGE = {"high": "🔴 HIGH", "normal": "🟡 NORMAL", "low": "⚪ LOW"}
+# Bidi: the embeddings and overrides a PDF closes, the isolates a PDI closes (else the line's end)
+_PDF, _PDI, _FSI = "\u202c", "\u2069", "\u2068"
+_OPENS = {"\u202a": _PDF, "\u202b": _PDF, "\u202d": _PDF, "\u202e": _PDF, "\u2066": _PDI, "\u2067": _PDI, _FSI: _PDI}
+_RTL = frozenset({"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+_SIMPLE = re.compile(r"[\x00-\u058f]*")  # no right-to-left letter nor bidi control below U+0590
+
+
+def _isolate(text: str) -> tuple[str, str, str]:
+    """(opening, `text`, closing) that keep a channel's words from reordering what follows them:
+    with right-to-left letters or bidi controls, in a first-strong isolate (FSI … PDI, as HTML's
+    <bdi>) with what they left open closed and a PDI that would close ours made a word joiner (one
+    character for one: spans into `text` hold); else `text` alone, as it is (copied, a name is the name)."""
+    if _SIMPLE.fullmatch(text) or not any(unicodedata.bidirectional(c) in _RTL for c in text):
+        return "", text, ""
+    chars, open_ = list(text), []
+    for i, c in enumerate(text):
+        if c in _OPENS:
+            open_.append(c)
+        elif c == _PDI:
+            if any(_OPENS[o] == _PDI for o in open_):
+                while _OPENS[open_.pop()] != _PDI:
+                    pass
+            else:
+                chars[i] = "\u2060"
+        elif c == _PDF and open_ and _OPENS[open_[-1]] == _PDF:
+            open_.pop()
+        elif c == "\n":
+            open_.clear()
+    return _FSI, "".join(chars), "".join(_OPENS[o] for o in reversed(open_)) + _PDI
+
+
+def isolated(text: str) -> str:
+    """`text` (a channel's name or words) as `_isolate` keeps it from turning round the line it is in."""
+    return "".join(_isolate(text))
+
+
+def channel_text(text: str) -> str:
+    """A channel's name or words as Telegram HTML: escaped and `isolated`."""
+    return html.escape(isolated(text))
 
 
 def local_time(when: str | datetime, tz: ZoneInfo | None) -> str:
@@ -31,8 +72,9 @@ def local_time(when: str | datetime, tz: ZoneInfo | None) -> str:
 
 
 def bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    """`text` escaped, with the (merged) spans in <b>."""
-    out: list[str] = []
+    """`text` escaped, with the (merged) spans in <b>; `isolated`, as a channel's words."""
+    opening, text, closing = _isolate(text)
+    out: list[str] = [opening]
     at = 0
     for s, e in sorted(spans):
         s = max(s, at)
@@ -42,6 +84,7 @@ def bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
         out.append(f"<b>{html.escape(text[s:e])}</b>")
         at = e
     out.append(html.escape(text[at:]))
+    out.append(closing)
     return "".join(out)
 
 
@@ -53,15 +96,15 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
     window, spans, _ = snippet(alert.text, alert.spans, width=width)
     lines = [
         f"{badge} · <b>{html.escape(alert.title)}</b>",
-        f'<a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
+        f'<a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
         *([html.escape(gone)] if (gone := deleted_line(alert, tz)) else []),
         "",
         bold_spans(window, spans),
         "",
-        f"<i>matched: {html.escape(alert.matched)}</i>",
+        f"<i>matched: {channel_text(alert.matched)}</i>",
     ]
     if alert.story_size > 1 or alert.story:
-        lines.append(f"<i>story #{alert.story_id} ({alert.story_size} posts): {html.escape(story_line(alert, tz=tz))}</i>")
+        lines.append(f"<i>story #{alert.story_id} ({alert.story_size} posts): {html.escape(story_line(alert, tz=tz, name=isolated))}</i>")
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
@@ -142,14 +142,14 @@ def deleted_line(alert: Alert, tz: tzinfo | None = None) -> str:
     return f"{DELETED_MARK} at {_hhmm(alert.deleted_at, tz, _local(alert.date, tz))}"
 
 
-def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
+def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None, name: Callable[[str], str] = str) -> str:
     """«first: SHOT 12:04; also Mash 12:06 🗑, Topor 12:09 (+3)»: the first post's channel, the first
     post of up to `also` other channels, and how many more posts the story has; 🗑 after a post its
     channel deleted. Times are in `tz` (UTC without one), as the alert's own time, with the day
-    where it is not the alert's day."""
+    where it is not the alert's day. `name` gives each channel's name as the line shows it."""
     day = _local(alert.date, tz)
     if not alert.story:
-        return f"first: {alert.channel_title} {_hhmm(alert.date, tz, day)}"
+        return f"first: {name(alert.channel_title)} {_hhmm(alert.date, tz, day)}"
     first = alert.story[0]
     shown: list[tuple[str, str, str]] = []
     seen = {first[0]}
@@ -160,9 +160,9 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None) -> str:
     def gone(link: str) -> str:
         return f" {DELETED_ICON}" if link in alert.story_deleted else ""
 
-    line = f"first: {first[0]} {_hhmm(first[1], tz, day)}{gone(first[2])}"
+    line = f"first: {name(first[0])} {_hhmm(first[1], tz, day)}{gone(first[2])}"
     if shown:
-        line += "; also " + ", ".join(f"{t} {_hhmm(d, tz, day)}{gone(link)}" for t, d, link in shown)
+        line += "; also " + ", ".join(f"{name(t)} {_hhmm(d, tz, day)}{gone(link)}" for t, d, link in shown)
     more = max(alert.story_size, len(alert.story)) - 1 - len(shown)
     if more > 0:
         line += f" (+{more})"

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..alert.html import bold_spans, local_time
+from ..alert.html import bold_spans, channel_text, isolated, local_time
 from ..alert.outbox import short_time, snippet
 from ..config import Config, channel_ref
 from ..live.dbfaults import busy_reply, newer_store, store_down
@@ -307,7 +307,7 @@ class Commands:
     def _channel_mutes(self, now: datetime) -> list[str]:
         """The channel mutes running (/mute_channel, and a rule muted for a channel by an alert's
         button), one line each: shown nowhere else, a week's mute would be forgotten."""
-        return [f"🔕 {html.escape(self._channel_name(m.channel_id))}: "
+        return [f"🔕 {channel_text(self._channel_name(m.channel_id))}: "
                 f"{'every rule' if m.rule == '*' else html.escape(m.rule)}, until {local_time(m.until, self.config.zone)}"
                 for m in self.store.channel_mutes(iso(now) or "") if m.channel_id is not None]
 
@@ -417,7 +417,7 @@ class Commands:
         if not ids:
             raise CommandError(f"no stored channel {_echo(cut_link(ref))}")
         self.store.mute("*", iso(until) or "", channel_id=ids[0], by_user=caller.user_id)
-        return Reply(f"🔕 {html.escape(self._channel_name(ids[0]))} muted for every rule until "
+        return Reply(f"🔕 {channel_text(self._channel_name(ids[0]))} muted for every rule until "
                      f"{local_time(until, self.config.zone)}. /unmute_channel {html.escape(self._channel_ref(ids[0]))} lifts it.")
 
     async def cmd_unmute_channel(self, args: str, caller: Caller) -> Reply:
@@ -428,7 +428,7 @@ class Commands:
         if not ids:  # a typo must not read as "that channel is not muted"
             raise CommandError(f"no stored channel {_echo(cut_link(ref))}")
         n = sum(self.store.unmute_channel(i, iso(self.clock()) or "") for i in ids)
-        name = html.escape(", ".join(self._channel_name(i) for i in ids))
+        name = ", ".join(channel_text(self._channel_name(i)) for i in ids)
         return Reply(f"🔔 {name} unmuted." if n else f"{name} was not muted.")
 
     async def cmd_export(self, args: str, caller: Caller) -> Reply:
@@ -501,7 +501,7 @@ class Commands:
         for h in hits[:SEARCH_SHOWN]:
             window, spans, _ = snippet(h.text, list(h.spans), width=240)
             gone = f" · 🗑 deleted by the channel {local_time(h.deleted_at, self.config.zone)}" if h.deleted_at else ""
-            lines.append(f'\n• <a href="{html.escape(h.link, quote=True)}">{html.escape(h.channel_title)}</a> · '
+            lines.append(f'\n• <a href="{html.escape(h.link, quote=True)}">{channel_text(h.channel_title)}</a> · '
                          f"{local_time(h.date, self.config.zone)}{gone}\n{bold_spans(window, spans)}"
                          + (f"\n<i>({IN_LINKS})</i>" if h.in_links_only else ""))
         if len(hits) > SEARCH_SHOWN:
@@ -522,11 +522,11 @@ class Commands:
         lines = [f"<b>Largest stories</b>, last {_span_text(span)}:"]
         for r in rows:
             names = [t for _, t in r.channels]
-            shown = ", ".join(html.escape(n) for n in names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
+            shown = ", ".join(channel_text(n) for n in names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
             head = r.first_text.strip().split("\n", 1)[0]
             head = head[:100] + ("…" if len(head) > 100 else "")
             lines.append(f'\n<b>#{r.id}</b> · {r.size} posts · {shown}\nfirst: <a href="{html.escape(r.first_link, quote=True)}">'
-                         f"{html.escape(r.first_title)}</a> {local_time(r.first_date, self.config.zone)}\n{html.escape(head)}")
+                         f"{channel_text(r.first_title)}</a> {local_time(r.first_date, self.config.zone)}\n{channel_text(head)}")
         return Reply("\n".join(lines))
 
     async def cmd_stats(self, args: str, caller: Caller) -> Reply:
@@ -669,7 +669,7 @@ class Commands:
         if mute is None:
             return None
         cid = mute.channel_id
-        where = f" for {self._channel_name(cid)}" if cid is not None else ""
+        where = f" for {isolated(self._channel_name(cid))}" if cid is not None else ""
         lift = f"/unmute_channel {self._channel_ref(cid)}" if mute.rule == "*" and cid is not None else f"/unmute {mute.rule}"
         what = "every rule" if mute.rule == "*" else mute.rule
         return f"{what}{where} until {local_time(mute.until, self.config.zone)}: {lift} lifts it"
@@ -824,7 +824,7 @@ class Commands:
         until = now + (timedelta(days=1) if channel else timedelta(hours=1))
         self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
         if channel:
-            return Reply(f"🔕 {html.escape(rule)} muted for {html.escape(self._channel_name(int(channel_id)))} "
+            return Reply(f"🔕 {html.escape(rule)} muted for {channel_text(self._channel_name(int(channel_id)))} "
                          f"until {local_time(until, self.config.zone)}. /unmute {html.escape(rule)} lifts it.")
         return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}. "
                      f"/unmute {html.escape(rule)} lifts it.")

@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from telethon import TelegramClient, errors, functions, types, utils
 
-from ..alert.html import bold_spans, render_html, to_parts
+from ..alert.html import bold_spans, channel_text, render_html, to_parts
 from ..alert.aim import first_matching
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
 from ..chat.telegram import digest_buttons
@@ -577,7 +577,7 @@ class Sender:
     def _shown_notice(self, alert: Alert) -> str:
         """«↩️ not deleted after all: SHOT · Desertion» (HTML), the channel linked to the post: the
         one-line reply to an alert whose post a deletion notice called deleted."""
-        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a>'
+        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a>'
                 f" · {html.escape(alert.title)}")
 
     def _deleted_notice(self, alert: Alert) -> str | None:
@@ -586,7 +586,7 @@ class Sender:
         line = deleted_line(alert, self.tz)
         if not line:
             return None
-        return (f'{html.escape(line)}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a>'
+        return (f'{html.escape(line)}: <a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a>'
                 f" · {html.escape(alert.title)}")
 
     async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
@@ -1151,13 +1151,13 @@ class Sender:
         (HTML), the channel linked to the post: which item of the digest is gone (its number unknown
         for a digest sent before items were numbered)."""
         return (f'{html.escape(deleted_line(alert, self.tz))}: <a href="{html.escape(alert.link, quote=True)}">'
-                f"{html.escape(alert.channel_title)}</a> post from the digest of "
+                f"{channel_text(alert.channel_title)}</a> post from the digest of "
                 f"{html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · {html.escape(alert.title)}")
 
     def _digest_shown_notice(self, alert: Alert, digest_at: str, number: int | None = None) -> str:
         """«↩️ not deleted after all: SHOT post from the digest of 13:00 (item 3) · Weather» (HTML), the
         channel linked to the post: the item a deletion notice (or the digest) called deleted stands."""
-        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{html.escape(alert.channel_title)}</a> '
+        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a> '
                 f"post from the digest of {html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · "
                 f"{html.escape(alert.title)}")
 
@@ -1240,7 +1240,7 @@ def _digest_html(order: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
             when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
             window, spans, _ = snippet(a.text, a.spans, width=120)
             gone = f" · {html.escape(deleted_line(a, tz))}" if a.deleted_at else ""
-            lines.append(f'<b>{n}.</b> {when} <a href="{html.escape(a.link, quote=True)}">{html.escape(a.channel_title)}</a>'
+            lines.append(f'<b>{n}.</b> {when} <a href="{html.escape(a.link, quote=True)}">{channel_text(a.channel_title)}</a>'
                          f"{size}{gone}: " + bold_spans(window, spans))
         out.append("\n".join(lines))
     return out
