@@ -774,7 +774,7 @@ class Commands:
             lines.append(_terms_line(bt.terms.get(change.rule, {})))
         for post, matches in list(bt.samples)[-3:]:  # the words around the hit: why the post is here
             window, spans, _ = snippet(post.text, [(h.start, h.end) for m in matches for h in m.hits], width=160)
-            lines.append(f'• <a href="{html.escape(post.link, quote=True)}">{html.escape(post.channel_title)}</a>: '
+            lines.append(f'• <a href="{html.escape(post.link, quote=True)}">{channel_text(post.channel_title)}</a>: '
                          f"{bold_spans(window, spans)}")
         return Reply("\n".join(lines), buttons=[[("✅ Confirm", f"ok:{token}"), ("✖️ Cancel", f"no:{token}")]])
 
@@ -868,7 +868,7 @@ class Commands:
             rules = f" <b>{html.escape(', '.join(p.rules))}</b>" if p.rules else ""
             gone = f" 🗑 deleted by the channel {local_time(p.deleted_at, self.config.zone)}" if p.deleted_at else ""
             lines.append(f'• {local_time(p.date, self.config.zone)} <a href="{html.escape(p.link, quote=True)}">'
-                         f"{html.escape(p.channel_title)}</a>{rules}{gone}" + (f"\n  {html.escape(head)}" if head else ""))
+                         f"{channel_text(p.channel_title)}</a>{rules}{gone}" + (f"\n  {channel_text(head)}" if head else ""))
         if total > STORY_SHOWN:
             lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))
