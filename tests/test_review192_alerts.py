@@ -97,3 +97,46 @@ def test_a_digest_item_of_such_a_channel_reads_in_order() -> None:
             if re.match(r"[0-9]+\. ", line):
                 at = line.index(": Погода")  # the item's own words after the channel's name
                 assert _open_at(line, at) == 0 and not _right_to_left(line), line
+
+
+# -- a snippet's edges: never inside a flag or an emoji made of several ---------------------------------
+
+FLAGS = "🇷🇺🇺🇦"  # regional-indicator letters read in pairs from where a run of them starts
+FAMILY = "👨\u200d👩\u200d👧"  # one emoji: three joined by U+200D
+
+
+def _flags(text: str) -> list[str]:
+    """The flags a client draws: each run of regional-indicator letters read two by two."""
+    out: list[str] = []
+    for run in re.findall("[\U0001F1E6-\U0001F1FF]+", text):
+        out += [run[i:i + 2] for i in range(0, len(run), 2)]
+    return out
+
+
+def _snippet_line(text: str, hit: str) -> str:
+    from telethon.extensions import html as tl_html
+
+    from bot.alert.html import render_html
+
+    from .test_alert_html import alert
+
+    s = text.index(hit)
+    return tl_html.parse(render_html(alert(text, [(s, s + len(hit))])))[0].splitlines()[3]
+
+
+def test_a_snippet_cut_in_a_run_of_flags_shows_the_posts_flags_not_others() -> None:
+    """Cut after the first letter of a flag, a run of 🇷🇺🇺🇦 read from there pairs as 🇺🇺 🇦🇷 (Argentina's);
+    cut before its second, the snippet ends on a lone letter."""
+    text = FLAGS * 75 + " Задержан дезертир " + FLAGS * 200
+    line = _snippet_line(text, "дезертир")
+    shown = _flags(line)
+    assert shown and set(shown) <= {"🇷🇺", "🇺🇦"}, sorted(set(shown))
+
+
+def test_a_snippet_cut_in_an_emoji_of_several_shows_it_whole_or_not_at_all() -> None:
+    """A family (👨‍👩‍👧) the window's end cuts after 👨‍👩 is drawn as two other emoji."""
+    text = "Задержан дезертир " + "слово " * 63
+    text = text[:397] + FAMILY + " и ещё " + "слово " * 40
+    line = _snippet_line(text, "дезертир")
+    parts = [c for c in FAMILY if c != "\u200d"]
+    assert FAMILY in line or not any(c in line for c in parts), line[-20:]
