@@ -234,11 +234,40 @@ def unshown(store: Store, rules: Container[str]) -> dict[str, int]:
     return left
 
 
+_ZWJ = "\u200d"
+
+
+def _joined(text: str, at: int) -> bool:
+    """Does `text[at]` belong to the character drawn before it (Unicode's grapheme rules, short): a
+    mark (й typed as и + U+0306), a variation selector, a skin tone, an emoji tag, either side of a
+    U+200D that joins emoji (👨‍👩‍👧), or the second letter of a flag (🇷🇺: letters pair from where
+    their run starts)?"""
+    if not 0 < at < len(text):
+        return False
+    c, n = text[at], ord(text[at])
+    if unicodedata.category(c) in ("Mn", "Me", "Mc") or 0x1F3FB <= n <= 0x1F3FF or 0xE0020 <= n <= 0xE007F:
+        return True
+    if c == _ZWJ or (text[at - 1] == _ZWJ and at > 1 and unicodedata.category(c) == "So"
+                     and unicodedata.category(text[at - 2]) in ("So", "Sk", "Mn")):  # 👨‍👩, not «р‍🔥»
+        return True
+    letters = 0
+    while letters < at and 0x1F1E6 <= ord(text[at - 1 - letters]) <= 0x1F1FF:
+        letters += 1
+    return 0x1F1E6 <= n <= 0x1F1FF and letters % 2 == 1
+
+
 def _marks_end(text: str, at: int) -> int:
-    """`at` moved past the combining marks that follow it (й typed as и + U+0306): a cut or the
-    end of a bold span never parts a letter from its marks."""
-    while at < len(text) and unicodedata.category(text[at]) in ("Mn", "Me"):
+    """`at` moved past what is drawn with the character before it (`_joined`): a cut or the end of
+    a bold span never parts a letter from its marks, nor a flag or an emoji of several in two."""
+    while _joined(text, at):
         at += 1
+    return at
+
+
+def _marks_start(text: str, at: int) -> int:
+    """`at` moved back to the start of what is drawn at it (`_joined`): a window opens on whole characters."""
+    while _joined(text, at):
+        at -= 1
     return at
 
 
@@ -247,13 +276,13 @@ def snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> tuple[
     A span the window cuts is kept for the part shown; near the end of the text the window
     reaches further back, so a word at the very end has as much context as one in the middle."""
     if not spans:
-        cut = text[:width]
-        return cut + ("…" if len(text) > width else ""), [], 0
+        cut = text[:_marks_end(text, width)]
+        return cut + ("…" if len(text) > len(cut) else ""), [], 0
     first = min(s for s, _ in spans)
     start = max(0, min(first - width // 3, len(text) - width))
     to_end = start + width >= len(text)
     ws = text.rfind(" ", 0, start)
-    start = ws + 1 if start and ws >= 0 and start - ws < 20 else start
+    start = _marks_start(text, ws + 1 if start and ws >= 0 and start - ws < 20 else start)
     end = len(text) if to_end else _marks_end(text, start + width)
     window = text[start:end].replace("\n", " ")
     shifted = [(max(s, start) - start, min(_marks_end(text, e), end) - start) for s, e in spans if s < end and e > start]
