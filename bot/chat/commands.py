@@ -812,7 +812,7 @@ class Commands:
         post = ""
         if alert is not None and alert.date:
             name = alert.channel_title or (f"@{alert.username}" if alert.username else "the channel")
-            post = f" ({_clip(name, 40)}, {short_time(alert.date, self.config.zone, iso(self.clock()))})"
+            post = f" ({isolated(_clip(name, 40))}, {short_time(alert.date, self.config.zone, iso(self.clock()))})"
         return Reply("", toast=f"Recorded: {'relevant' if verdict == 'relevant' else 'false positive'} for {rule}{post}.")
 
     def _mute_from_alert(self, alert_id: int, caller: Caller, *, channel: bool) -> Reply:
