@@ -15,6 +15,7 @@ from typing import Any
 from telethon import TelegramClient, errors
 from telethon.tl import types
 
+from ..alert.html import isolated
 from ..source.telegram import channel_username
 from ..store.db import Store, iso
 from .codes import reason
@@ -222,7 +223,7 @@ class Resolver:
 
     async def _renamed(self, title: str, before: str, after: str) -> None:
         """A watched channel changed its username: it stays watched (by its id); say so once."""
-        detail = f"channel {title} @{before} is now @{after}; still watched (by its id)"
+        detail = f"channel {isolated(title)} @{before} is now @{after}; still watched (by its id)"
         log.warning("%s", detail)
         await self.notify(f"ℹ️ {detail}; the config may name it @{after}")
 
@@ -244,6 +245,6 @@ class Resolver:
         before = self.store.set_channel_status(w.id, status, reason(e))
         self.watched.pop(w.id, None)
         if before != status:
-            await self.notify(f"⚠️ {w.title} (@{w.username or w.id}) can no longer be read: {status} ({reason(e)}); "
+            await self.notify(f"⚠️ {isolated(w.title)} (@{w.username or w.id}) can no longer be read: {status} ({reason(e)}); "
                               "the other channels keep running")
         log.warning("channel %s is %s: %s", w.id, status, reason(e))

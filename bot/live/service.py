@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from telethon import TelegramClient
 
-from ..alert.html import local_time
+from ..alert.html import isolated, local_time
 from ..chat.commands import Commands
 from ..chat.telegram import ChatBot, triage_buttons
 from ..config import Config, Secrets
@@ -423,7 +423,7 @@ class Service:
         for a in activity:
             if a.silent_warning and a.id not in warned:
                 self.store.warn_silence(a.id, iso(now) or "")  # first: a crash after never tells it twice
-                await self.sender.notify(f"⚠️ {a.name} has been silent for {duration(a.silent_for or timedelta())} "
+                await self.sender.notify(f"⚠️ {isolated(a.name)} has been silent for {duration(a.silent_for or timedelta())} "
                                          f"(it usually posts every {duration(a.typical_gap or timedelta())})")
 
     async def _warn_behind(self, now: datetime) -> None:
