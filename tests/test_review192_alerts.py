@@ -7,6 +7,9 @@ import re
 import unicodedata
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.alert.outbox import Alert
 from bot.live.sender import _digest_parts
 
@@ -98,6 +101,24 @@ def test_a_digest_item_of_such_a_channel_reads_in_order() -> None:
                 at = line.index(": Погода")  # the item's own words after the channel's name
                 assert _open_at(line, at) == 0 and not _right_to_left(line), line
 
+
+
+_BIDI_TEXT = st.lists(st.sampled_from([*"ab <&", *_EMBED, *_ISOLATE, _PDF, _PDI, "\u200f", "أ", "١", "\n"]), max_size=16)
+
+
+@given(_BIDI_TEXT.map("".join), st.data())
+def test_whatever_controls_a_post_holds_the_words_after_its_snippet_read_in_order(text: str, data: st.DataObject) -> None:
+    """Unclosed openers, closers with nothing to close (a stray U+2069 would close the isolate around
+    it), bold spans anywhere: the alert's own words after the post's are under no override."""
+    from telethon.extensions import html as tl_html
+
+    from bot.alert.html import bold_spans
+
+    n = len(text)
+    spans = data.draw(st.lists(st.tuples(st.integers(0, n), st.integers(0, n)).filter(lambda p: p[0] < p[1]), max_size=3))
+    plain = tl_html.parse("x " + bold_spans(text, spans) + " 12:04")[0]
+    line = plain.splitlines()[-1]
+    assert _open_at(line, line.rindex("12:04")) == 0, repr(plain)
 
 # -- a snippet's edges: never inside a flag or an emoji made of several ---------------------------------
 
