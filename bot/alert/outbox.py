@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
+
+import regex
 
 from ..match.explain import matched_words
 from ..store.alerts import NO_MATCH  # why a queued alert was muted, not shown
@@ -234,41 +235,32 @@ def unshown(store: Store, rules: Container[str]) -> dict[str, int]:
     return left
 
 
-_ZWJ = "\u200d"
+_CLUSTER = regex.compile(r"\X")  # what is drawn as one character: Unicode's extended grapheme clusters
 
 
-def _joined(text: str, at: int) -> bool:
-    """Does `text[at]` belong to the character drawn before it (Unicode's grapheme rules, short): a
-    mark (й typed as и + U+0306), a variation selector, a skin tone, an emoji tag, either side of a
-    U+200D that joins emoji (👨‍👩‍👧), or the second letter of a flag (🇷🇺: letters pair from where
-    their run starts)?"""
-    if not 0 < at < len(text):
-        return False
-    c, n = text[at], ord(text[at])
-    if unicodedata.category(c) in ("Mn", "Me", "Mc") or 0x1F3FB <= n <= 0x1F3FF or 0xE0020 <= n <= 0xE007F:
-        return True
-    if c == _ZWJ or (text[at - 1] == _ZWJ and at > 1 and unicodedata.category(c) == "So"
-                     and unicodedata.category(text[at - 2]) in ("So", "Sk", "Mn")):  # 👨‍👩, not «р‍🔥»
-        return True
-    letters = 0
-    while letters < at and 0x1F1E6 <= ord(text[at - 1 - letters]) <= 0x1F1FF:
-        letters += 1
-    return 0x1F1E6 <= n <= 0x1F1FF and letters % 2 == 1
+def _cluster_at(text: str, at: int) -> tuple[int, int]:
+    """The grapheme cluster that holds `text[at]`: a letter and its marks (й typed as и + U+0306), an
+    emoji with its skin tone, selector and tags, emoji joined by U+200D (👨‍👩‍👧), a flag's two
+    letters (paired from where their run starts, so read from the last space before it)."""
+    lo = max(text.rfind(" ", 0, at), text.rfind("\n", 0, at), 0)
+    for m in _CLUSTER.finditer(text, lo):
+        if m.end() > at:
+            return m.span()
+    return at, at
 
 
 def _marks_end(text: str, at: int) -> int:
-    """`at` moved past what is drawn with the character before it (`_joined`): a cut or the end of
-    a bold span never parts a letter from its marks, nor a flag or an emoji of several in two."""
-    while _joined(text, at):
-        at += 1
-    return at
+    """`at` moved on to the end of the character drawn at it: a cut or the end of a bold span never
+    parts a letter from its marks, nor a flag or an emoji of several in two."""
+    if not 0 < at < len(text):
+        return at
+    first, last = _cluster_at(text, at)
+    return at if first == at else last
 
 
 def _marks_start(text: str, at: int) -> int:
-    """`at` moved back to the start of what is drawn at it (`_joined`): a window opens on whole characters."""
-    while _joined(text, at):
-        at -= 1
-    return at
+    """`at` moved back to the start of the character drawn at it: a window opens on whole characters."""
+    return _cluster_at(text, at)[0] if 0 < at < len(text) else at
 
 
 def snippet(text: str, spans: list[tuple[int, int]], width: int = 220) -> tuple[str, list[tuple[int, int]], int]:
