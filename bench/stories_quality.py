@@ -1,6 +1,7 @@
 """Same-story quality on the 260 hand-labelled pairs (tests/data/story_pairs.csv), and its cost.
 
     python bench/stories_quality.py [--corpus PATH] [--fold lemma|stem|prefix|index|all] [--splits N] [-v]
+    python bench/stories_quality.py --vectors navec_news_v1_1B_250K_300d_100q.tar   (word vectors, below)
 
 First row, "index": the stories a replay of the whole corpus gives (StoryIndex, PRECISE_RULE, with
 its candidate bounds and chains: a post joins a story through any one of its posts of the story's
@@ -240,14 +241,18 @@ import argparse
 import csv
 import gc
 import math
+import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
+# One BLAS thread: process_time counts every thread's CPU, and the word-vector products are small
+# (threads only add their spinning to the cost; 400 µs a pair instead of 35 on 2 cores).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -382,16 +387,16 @@ def best_row(preds: np.ndarray, y: np.ndarray, idx: np.ndarray, min_precision: f
 
 
 def two_fold(cands: list, preds: np.ndarray, y: np.ndarray, splits: int,
-             min_precision: float | None = None) -> tuple[tuple[float, float, float], float, float, list]:
-    """Mean pooled (P, R, F1) over `splits` seeded 2-fold splits; min and max F1; chosen params."""
+             min_precision: float | None = None, k: int = 2) -> tuple[tuple[float, float, float], float, float, list]:
+    """Mean pooled (P, R, F1) over `splits` seeded k-fold splits (each fold scored with the
+    candidate best on the other folds); min and max F1; chosen params."""
     scores, chosen = [], []
     n = len(y)
     for seed in range(splits):
         idx = np.array(random.Random(seed).sample(range(n), n))
-        halves = (idx[: n // 2], idx[n // 2:])
         pred = np.zeros(n, bool)
-        for tune, test in (halves, halves[::-1]):
-            i = best_row(preds, y, tune, min_precision)
+        for test in np.array_split(idx, k):
+            i = best_row(preds, y, np.setdiff1d(idx, test), min_precision)
             chosen.append(cands[i])
             pred[test] = preds[i, test]
         scores.append(prf(pred, y))
@@ -612,6 +617,80 @@ def evaluate(pairs, posts, prints, splits: int, verbose: bool, rules: dict[str, 
     return ours[2]
 
 
+# --- word vectors (--vectors) ----------------------------------------------------------------------
+
+
+def vector_quality(pairs: Sequence[Pair], posts: dict[tuple[int, int], Post],
+                   prints: dict[tuple[int, int], sim.Fingerprint], splits: int, tar: Path) -> None:
+    """Navec features (bench/stories_vectors.py) alone and with the rule, held out, and their cost."""
+    import stories_vectors as sv
+
+    before = sv.rss_mb()
+    t0 = time.process_time()
+    vec = sv.Vectors(tar)
+    load_s, mem = time.process_time() - t0, sv.rss_mb() - before
+    f = features(pairs, posts, prints)
+    y = f.y
+    mats = {k: vec.post_matrix(posts[k].text, prints[k]) for k in {p.a for p in pairs} | {p.b for p in pairs}}
+    v = sv.columns(sv.pair_features(mats[p.a], mats[p.b]) for p in pairs)
+    cos, soft, softm, fresh = v.T
+    print(f"\n== word vectors ({tar.name}; {len(vec.ids)} words, {mem:.0f} MB resident, loaded in {load_s:.1f} s CPU)")
+    print("AUC alone: " + ", ".join(f"{n} {sv.auc(x, y):.3f}" for n, x in (
+        ("similarity", f.sim), ("cos", cos), ("soft", soft), ("softm", softm), ("fresh", fresh))))
+    for n, x in (("similarity", f.sim), ("cos", cos), ("soft", soft)):
+        print(f"  mean {n:<10} same story {x[y == 1].mean():.3f}, different {x[y == 0].mean():.3f}")
+    print(f"{'':<11} {'whole set':^17}   {'2-fold':^31}  {'10-fold':^23}")
+    base = [r for r in rule_grid(True) if r.dup > 1]
+
+    def grid_row(name: str, cands: list, predict: Callable[[Any], np.ndarray], info: Callable[[Any], str],
+                 min_precision: float | None = None) -> None:
+        preds = np.array([predict(c) for c in cands])
+        i = best_row(preds, y, np.arange(len(y)), min_precision)
+        two = two_fold(cands, preds, y, splits, min_precision)
+        ten = two_fold(cands, preds, y, splits, min_precision, k=10)
+        (p, r, f1), lo, hi, _ = ten
+        print(row(name, prf(preds[i], y), two, "").rstrip()
+              + f"  {p:>5.3f} {r:>5.3f} {f1:>5.3f} ({lo:.3f}-{hi:.3f})  {info(cands[i])}")
+
+    def blended(x: np.ndarray) -> Callable[[Any], np.ndarray]:
+        def predict(c: tuple[float, sim.Rule]) -> np.ndarray:
+            lam, r = c
+            return rule_pred(replace(f, sim=(1 - lam) * f.sim + lam * x), r)
+        return predict
+
+    lams = [0.0, 0.1, 0.2, 0.3, 0.5]
+    grid_row("rule", base, lambda r: rule_pred(f, r), describe)
+    for n, x in (("cos", cos), ("soft", soft)):
+        grid_row(f"blend {n}", [(lam, r) for lam in lams for r in base], blended(x),
+                 lambda c: f"sim·(1-{c[0]:g}) + {c[0]:g}·{n}, " + describe(c[1]))
+    grid_row("rule P>=.93", base, lambda r: rule_pred(f, r), describe, PRECISION)
+    grid_row("soft P>=.93", [(lam, r) for lam in lams for r in base], blended(soft),
+             lambda c: f"λ {c[0]:g}, " + describe(c[1]), PRECISION)
+    rescue = [(r, t, w) for r in base[::3] for t in np.arange(0.6, 0.96, 0.05) for w in (2.0, 6.0, 12.0)]
+    grid_row("rescue", rescue,
+             lambda c: rule_pred(f, c[0]) | ((soft >= c[1]) & (f.gap <= c[2]) & ~f.template),
+             lambda c: describe(c[0]) + f" or soft >= {c[1]:.2f} within {c[2]:g} h")
+    veto = [(r, t) for r in base[::3] for t in np.arange(0.3, 0.91, 0.05)]
+    grid_row("veto", veto, lambda c: rule_pred(f, c[0]) & (cos >= c[1]),
+             lambda c: describe(c[0]) + f" and cos >= {c[1]:.2f}")
+    lg = np.log1p(f.gap)
+    x_rule = np.column_stack([f.sim, lg, f.sim * lg, f.numeq, f.newnum, f.template, f.exact]).astype(float)
+    for name, x in (("logit rule", x_rule), ("logit +vec", np.hstack([x_rule, v]))):
+        scores = []
+        for k in (2, 10):
+            runs = np.array([prf(pr, y) for pr in sv.kfold_logistic(x, y, k, splits)])
+            scores.append((tuple(runs.mean(0)), float(runs[:, 2].min()), float(runs[:, 2].max())))
+        (p2, r2, f2), lo2, hi2 = scores[0]
+        (p10, r10, f10), lo10, hi10 = scores[1]
+        print(f"{name:<11} {'':>17}   {p2:>5.3f} {r2:>5.3f} {f2:>5.3f} ({lo2:.3f}-{hi2:.3f})  "
+              f"{p10:>5.3f} {r10:>5.3f} {f10:>5.3f} ({lo10:.3f}-{hi10:.3f})  sim, ln gap, product, numbers, "
+              f"template, exact{' + cos, soft, softm, fresh' if 'vec' in name else ''}")
+    c = sv.time_vectors(vec, sorted(posts.values(), key=lambda p: p.key)[:5000], prints)
+    print(f"cost (CPU): a post's vectors {c.post_us:.0f} µs; per pair: cos {c.cos_us:.1f} µs (kept mean vectors, "
+          f"{c.mean_bytes:.0f} B a post), soft {c.soft_us:.1f} µs (kept word matrices, {c.matrix_bytes / 1024:.0f} KiB "
+          f"a post on average), all four {c.all_us:.0f} µs; the vectors +{mem:.0f} MB resident")
+
+
 def replay_stories(corpus: Path) -> dict[tuple[int, int], int]:
     """Every corpus post's story after a replay through the pipeline (no rules), as analysts get it."""
     import tempfile
@@ -651,6 +730,9 @@ def main() -> None:
     ap.add_argument("--splits", type=int, default=20, help="seeded 2-fold splits to average")
     ap.add_argument("--no-cost", action="store_true", help="skip the timing section")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--vectors", type=Path, metavar="TAR",
+                    help="also score Navec word vectors (natasha's navec_news_v1_1B_250K_300d_100q.tar, "
+                         "needs the navec package) on the lemma fold, and skip the replay")
     args = ap.parse_args()
     if not args.corpus.is_dir():
         sys.exit(f"corpus not found: {args.corpus}")
@@ -662,6 +744,16 @@ def main() -> None:
     from bot.story.index import PRECISE_RULE
 
     rules = {"PRECISE": PRECISE_RULE}
+    if args.vectors:
+        if not args.vectors.is_file():
+            sys.exit(f"vectors not found: {args.vectors}")
+        try:
+            import navec  # noqa: F401
+        except ImportError:
+            sys.exit("--vectors needs the navec package: .venv/bin/pip install navec")
+        prints, _, _ = fingerprint_corpus(posts, sim.fold_lemma)
+        vector_quality(pairs, posts, prints, args.splits, args.vectors)
+        return
     print(f"== stories after a replay of the corpus ({len(posts)} posts): the pairs as analysts see them")
     replay_quality(pairs, replay_stories(args.corpus))
     available = folds()
