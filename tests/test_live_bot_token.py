@@ -5,8 +5,10 @@ The real `_serve` and TelegramClient against the fake server (tests/fake_telegra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -220,3 +222,76 @@ def test_a_bot_connect_that_hangs_is_one_line_after_the_startup_wait(fake: FakeT
     assert str(e.value) == "the bot cannot reach Telegram (network, firewall or proxy?): timed out"
     assert _bot_session_account(fake, config) == BOT_ID and list(fake._auth.values()).count(BOT_ID) == 1
     assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
+
+
+def _auth_key(path: Path) -> bytes | None:
+    """The auth key a Telethon session file holds (None: none, or no session file)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        row = db.execute("SELECT auth_key FROM sessions").fetchone()
+    return row[0] if row else None
+
+
+def _refuse_moves(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """The session folder read-only for renames and removals of the bot's files (tests run as root,
+    which a chmod would not stop): os.replace and unlink raise PermissionError as the OS would."""
+    real_replace, real_unlink = os.replace, Path.unlink
+
+    def replace(src: Any, dst: Any, *a: Any, **kw: Any) -> None:
+        if Path(src).parent == folder:
+            raise PermissionError(13, "Permission denied", str(src), None, str(dst))
+        real_replace(src, dst, *a, **kw)
+
+    def unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.parent == folder and path.name.startswith("bot.session"):
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(Path, "unlink", unlink)
+
+
+@pytest.mark.parametrize("left", ["killed before the new login", "killed before the old log out", "a new token"])
+def test_a_session_folder_that_refuses_the_bot_files_move_is_one_error_line(
+        fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, left: str) -> None:  # noqa: F811
+    """`tgwatch run` changing bots (or settling a change a kill cut short) moves bot.session and
+    bot.session.previous in the session folder; a folder that refuses it stops `run` with one
+    `error:` line naming the folder and what to do, no traceback, and no session file lost."""
+    from functools import partial
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    fake.add_channel(1800000002, "mash", "Mash")
+    fake.add_bot(NEW_BOT, "new_bot")
+    config = _config(tmp_path)
+    folder = tmp_path / "s"
+    _session_file(fake, config, USER_ID, bot=False)
+    _session_file(fake, config, BOT_ID)
+    if left != "a new token":  # set aside as `_change_bot` does
+        os.replace(folder / "bot.session", folder / "bot.session.previous")
+    if left == "killed before the old log out":
+        _session_file(fake, config, NEW_BOT)
+    before = {p.name: _auth_key(p) for p in folder.glob("bot.session*")}
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\ndb = "{tmp_path / "t.db"}"\nrules = "{ROOT / "rules"}"\nsession_dir = "{folder}"\n'
+                   '[channels]\nwatch = ["mash"]\n'
+                   '[alerts]\nchats = [5001]\nanalysts = [5001]\nsend_via = "bot"\n'
+                   '[schedule]\nresolve_delay_seconds = 0\n', encoding="utf-8")
+
+    def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
+        client = make_client(config, secrets, bot=bot, **kw)
+        client._sender = FakeSender(fake, client, client.session.auth_key)
+        return client
+
+    monkeypatch.setattr(live_service, "run", partial(live_service.run, make=make))
+    _refuse_moves(monkeypatch, folder)
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)],
+                           env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH, "TGWATCH_BOT_TOKEN": NEW_TOKEN})
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    lines = r.output.strip().splitlines()
+    assert [line for line in lines if line.startswith("error:")] == lines[-1:], r.output
+    assert lines[-1].startswith(f"error: {folder}: ") and "make it writable" in lines[-1], r.output  # what to do
+    assert {name: _auth_key(folder / name) for name in before} == before  # nothing moved, no login lost
+    if left != "killed before the old log out":  # (there the old bot is logged out before its file is removed)
+        assert BOT_ID in fake._auth.values()  # the old bot's login kept with its file
