@@ -293,7 +293,7 @@ async def _settle_change(bot: TelegramClient, fresh: Callable[..., TelegramClien
         me = await bot.get_me(input_peer=True)
     if me is None:
         await bot.disconnect()  # closes its file before the move
-        os.replace(aside, bot.session.filename)
+        _move(aside, Path(bot.session.filename))
         log.warning("bot.session.previous put back as bot.session: the last change of bot token was stopped "
                     "before the new bot logged in")
         return fresh()
@@ -309,7 +309,7 @@ async def _change_bot(old: TelegramClient, token: str, fresh: Callable[..., Tele
     path = Path(old.session.filename)
     aside = _aside(old)
     await old.disconnect()  # closes its file before the move
-    os.replace(path, aside)
+    _move(path, aside)
     old.session.filename = str(aside)  # whatever the old client writes from now on goes to its own file
     new: TelegramClient | None = None
     try:
@@ -320,7 +320,7 @@ async def _change_bot(old: TelegramClient, token: str, fresh: Callable[..., Tele
         if new is not None:
             await new.disconnect()
             new.session.delete()
-        os.replace(aside, path)
+        _move(aside, path)
         old.session.filename = str(path)
         raise
     await _log_out_old(old, aside)
@@ -336,7 +336,21 @@ async def _log_out_old(old: TelegramClient, aside: Path) -> None:
         log.warning("the old bot was not logged out (revoke its token in @BotFather): %s", cannot_reach(e))
     finally:
         await old.disconnect()
-        aside.unlink(missing_ok=True)
+        _move(aside, None)
+
+
+def _move(src: Path, dst: Path | None) -> None:
+    """Rename a bot's session file to `dst` (None: remove it); a session folder that refuses (read-only,
+    another user's) is a ConfigError naming it and what to do, and leaves the files as they were."""
+    try:
+        if dst is None:
+            src.unlink(missing_ok=True)
+        else:
+            os.replace(src, dst)
+    except OSError as e:
+        doing = f"remove {src.name}" if dst is None else f"rename {src.name} to {dst.name}"
+        raise ConfigError(f"{src.parent}: cannot {doing} in the session folder ({e.strerror or type(e).__name__}): "
+                          "make it writable by the user running tgwatch, then start again") from None
 
 
 def make_client(config: Config, secrets: Secrets, *, bot: bool = False, name: str | None = None,
