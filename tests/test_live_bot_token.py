@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -69,7 +70,7 @@ def _serve(fake: FakeTelegram, config: Config, token: str,  # noqa: F811
 
     async def stop(user: Any) -> None:
         try:
-            await eventually(lambda: bots and bots[-1].list_event_handlers(), timeout=20)
+            await eventually(lambda: any(b.list_event_handlers() for b in bots), timeout=20)  # (the last made may be the old bot)
             if serving is not None:
                 await serving()
         finally:
@@ -103,7 +104,7 @@ def test_a_changed_bot_token_logs_the_new_bot_in_and_the_old_one_out(fake: FakeT
         _serve(fake, config, NEW_TOKEN)
     assert _bot_session_account(fake, config) == NEW_BOT  # the next run starts as the new bot too
     assert BOT_ID not in fake._auth.values()  # the old bot's session was logged out, not left behind
-    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]  # nothing kept aside
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot*")) == ["bot.session"]  # nothing kept aside
     said = [r.getMessage() for r in caplog.records if "bot.session" in r.getMessage()]
     assert said == [f"bot.session is logged in as bot {BOT_ID}, the bot token is bot {NEW_BOT}'s: logging the old "
                     "bot out, and in as the new one"]
@@ -126,7 +127,7 @@ def test_an_old_bot_telegram_will_not_log_out_gives_way_all_the_same(fake: FakeT
     _logged_in(fake, config)
     _serve(fake, config, NEW_TOKEN)
     assert _bot_session_account(fake, config) == NEW_BOT
-    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot*")) == ["bot.session"]
 
 
 def test_the_same_bot_token_keeps_its_session(fake: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
@@ -151,41 +152,43 @@ def test_a_change_of_bot_killed_before_the_new_login_puts_the_old_bot_back(
     config = _config(tmp_path)
     _logged_in(fake, config)
     folder = tmp_path / "s"
-    os.replace(folder / "bot.session", folder / "bot.session.previous")
+    os.replace(folder / "bot.session", folder / "bot.previous.session")
     if half == "no auth key":
         make_client(config, Secrets(api_id=1, api_hash=HASH), bot=True).session.close()
     elif half == "a key never logged in":
         _session_file(fake, config, None)
     with caplog.at_level(logging.WARNING):
         _serve(fake, config, token)
-    said = [r.getMessage() for r in caplog.records if "bot.session.previous" in r.getMessage()]
-    assert said == ["bot.session.previous put back as bot.session: the last change of bot token was stopped "
+    said = [r.getMessage() for r in caplog.records if "bot.previous.session" in r.getMessage()]
+    assert said == ["bot.previous.session put back as bot.session: the last change of bot token was stopped "
                     "before the new bot logged in"]
-    assert sorted(p.name for p in folder.glob("bot.session*")) == ["bot.session"]
+    assert sorted(p.name for p in folder.glob("bot*")) == ["bot.session"]
     wanted = int(token.partition(":")[0])
     assert _bot_session_account(fake, config) == wanted and list(fake._auth.values()).count(wanted) == 1
     assert BOT_ID not in fake._auth.values() or wanted == BOT_ID  # the old bot, when changed, logged out
     assert _logins(fake) == (0 if token == OLD_TOKEN else 2)  # the old login kept, not a second one
 
 
+@pytest.mark.parametrize("aside", ["bot.previous.session", "bot.session.previous"])
 def test_a_change_of_bot_killed_before_the_old_bot_logged_out_logs_it_out_at_the_next_start(
-        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+        fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture, aside: str) -> None:  # noqa: F811
     """Killed after the new bot's login, before the old bot's log out: the old bot's file is logged
-    out and removed at the next start, the new bot's kept."""
+    out and removed at the next start, the new bot's kept. (bot.session.previous: an earlier
+    tgwatch's name, which Telethon opened as another file, bot.session.previous.session.)"""
     fake.add_channel(1800000002, "mash", "Mash")
     fake.add_bot(NEW_BOT, "new_bot")
     config = _config(tmp_path)
     _session_file(fake, config, USER_ID, bot=False)
     _session_file(fake, config, BOT_ID)
     # set aside as `_change_bot` does: the name has no .session, which Telethon would add to a name it is given
-    os.replace(tmp_path / "s" / "bot.session", tmp_path / "s" / "bot.session.previous")
+    os.replace(tmp_path / "s" / "bot.session", tmp_path / "s" / aside)
     _session_file(fake, config, NEW_BOT)
     with caplog.at_level(logging.WARNING):
         _serve(fake, config, NEW_TOKEN)
-    said = [r.getMessage() for r in caplog.records if "bot.session.previous" in r.getMessage()]
-    assert said == [f"bot.session.previous left by a change of bot token stopped before the old bot was logged out "
+    said = [r.getMessage() for r in caplog.records if "bot.previous.session" in r.getMessage()]
+    assert said == [f"bot.previous.session left by a change of bot token stopped before the old bot was logged out "
                     f"(bot.session is bot {NEW_BOT}): logging it out now"]
-    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot*")) == ["bot.session"]
     assert _bot_session_account(fake, config) == NEW_BOT and sorted(fake._auth.values()) == sorted([USER_ID, NEW_BOT])
     assert _logins(fake) == 1  # the old bot's log out, no new login
 
@@ -223,7 +226,7 @@ def test_a_bot_connect_that_hangs_is_one_line_after_the_startup_wait(fake: FakeT
         asyncio.run(asyncio.wait_for(live_service._serve(config, secrets, make), 30))
     assert str(e.value) == "the bot cannot reach Telegram (network, firewall or proxy?): timed out"
     assert _bot_session_account(fake, config) == BOT_ID and list(fake._auth.values()).count(BOT_ID) == 1
-    assert sorted(p.name for p in (tmp_path / "s").glob("bot.session*")) == ["bot.session"]
+    assert sorted(p.name for p in (tmp_path / "s").glob("bot*")) == ["bot.session"]
 
 
 def _auth_key(path: Path) -> bytes | None:
@@ -235,20 +238,26 @@ def _auth_key(path: Path) -> bytes | None:
 
 def _refuse_moves(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """The session folder read-only for renames and removals of the bot's files (tests run as root,
-    which a chmod would not stop): os.replace and unlink raise PermissionError as the OS would."""
-    real_replace, real_unlink = os.replace, Path.unlink
+    which a chmod would not stop): os.replace, os.remove and unlink raise PermissionError as the OS would."""
+    real_replace, real_remove, real_unlink = os.replace, os.remove, Path.unlink
 
     def replace(src: Any, dst: Any, *a: Any, **kw: Any) -> None:
         if Path(src).parent == folder:
             raise PermissionError(13, "Permission denied", str(src), None, str(dst))
         real_replace(src, dst, *a, **kw)
 
+    def remove(path: Any, *a: Any, **kw: Any) -> None:
+        if Path(path).parent == folder and Path(path).name.startswith("bot"):
+            raise PermissionError(13, "Permission denied", str(path))
+        real_remove(path, *a, **kw)
+
     def unlink(path: Path, missing_ok: bool = False) -> None:
-        if path.parent == folder and path.name.startswith("bot.session"):
+        if path.parent == folder and path.name.startswith("bot"):
             raise PermissionError(13, "Permission denied", str(path))
         real_unlink(path, missing_ok=missing_ok)
 
     monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "remove", remove)
     monkeypatch.setattr(Path, "unlink", unlink)
 
 
@@ -256,7 +265,7 @@ def _refuse_moves(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 def test_a_session_folder_that_refuses_the_bot_files_move_is_one_error_line(
         fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, left: str) -> None:  # noqa: F811
     """`tgwatch run` changing bots (or settling a change a kill cut short) moves bot.session and
-    bot.session.previous in the session folder; a folder that refuses it stops `run` with one
+    bot.previous.session in the session folder; a folder that refuses it stops `run` with one
     `error:` line naming the folder and what to do, no traceback, and no session file lost."""
     from functools import partial
 
@@ -271,10 +280,10 @@ def test_a_session_folder_that_refuses_the_bot_files_move_is_one_error_line(
     _session_file(fake, config, USER_ID, bot=False)
     _session_file(fake, config, BOT_ID)
     if left != "a new token":  # set aside as `_change_bot` does
-        os.replace(folder / "bot.session", folder / "bot.session.previous")
+        os.replace(folder / "bot.session", folder / "bot.previous.session")
     if left == "killed before the old log out":
         _session_file(fake, config, NEW_BOT)
-    before = {p.name: _auth_key(p) for p in folder.glob("bot.session*")}
+    before = {p.name: _auth_key(p) for p in folder.glob("bot*")}
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[paths]\ndb = "{tmp_path / "t.db"}"\nrules = "{ROOT / "rules"}"\nsession_dir = "{folder}"\n'
                    '[channels]\nwatch = ["mash"]\n'
@@ -288,8 +297,14 @@ def test_a_session_folder_that_refuses_the_bot_files_move_is_one_error_line(
 
     monkeypatch.setattr(live_service, "run", partial(live_service.run, make=make))
     _refuse_moves(monkeypatch, folder)
-    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)],
-                           env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH, "TGWATCH_BOT_TOKEN": NEW_TOKEN})
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH, "TGWATCH_BOT_TOKEN": NEW_TOKEN}
+    out: list[Any] = []
+    ran = threading.Thread(target=lambda: out.append(CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)),
+                           daemon=True)
+    ran.start()
+    ran.join(30)
+    assert out, "tgwatch run went on serving"
+    r = out[0]
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     lines = r.output.strip().splitlines()
     assert [line for line in lines if line.startswith("error:")] == lines[-1:], r.output

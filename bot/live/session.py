@@ -248,8 +248,11 @@ def secure_session(path: Path) -> Path:
 async def start_bot(bot: TelegramClient, token: str, fresh: Callable[..., TelegramClient]) -> TelegramClient:
     """The bot client logged in with `token`: `bot`, or when its session is another bot's (the token
     was changed) `fresh()`'s new one. Telethon's `start` would only warn, and the old bot go on answering.
-    A change of bot a kill cut short (bot.session.previous left) is settled first: `_settle_change`."""
-    if _aside(bot).exists():
+    A change of bot a kill cut short (bot.previous.session left) is settled first: `_settle_change`."""
+    aside, legacy = _aside(bot), Path(bot.session.filename).with_name("bot.session.previous")
+    if legacy.exists() and not aside.exists():  # an earlier tgwatch's name for it
+        _move(legacy, aside)
+    if aside.exists():
         bot = await _settle_change(bot, fresh)
     await connect_first(bot, "the bot")
     me = await bot.get_me(input_peer=True)  # None: the session holds no login (it was revoked)
@@ -263,9 +266,9 @@ async def start_bot(bot: TelegramClient, token: str, fresh: Callable[..., Telegr
 
 
 def _aside(bot: TelegramClient) -> Path:
-    """Where `_change_bot` keeps the old bot's session while the new one logs in: bot.session.previous."""
-    path = Path(bot.session.filename)
-    return path.with_name(path.name + ".previous")
+    """Where `_change_bot` keeps the old bot's session while the new one logs in: bot.previous.session
+    (ending in .session: Telethon opens any other name with .session added, another file)."""
+    return Path(bot.session.filename).with_name("bot.previous.session")
 
 
 async def connect_first(client: TelegramClient, who: str = "") -> None:
@@ -282,7 +285,7 @@ async def connect_first(client: TelegramClient, who: str = "") -> None:
 
 
 async def _settle_change(bot: TelegramClient, fresh: Callable[..., TelegramClient]) -> TelegramClient:
-    """A change of bot killed half-way left bot.session.previous (the old bot). Before the new bot's
+    """A change of bot killed half-way left bot.previous.session (the old bot). Before the new bot's
     login completed (bot.session holds no login: no auth key, or Telegram knows none), the old file
     is put back, still logged in; after it, the old bot is logged out as `_change_bot` would have.
     Either way one bot stays logged in. Returns the client on bot.session to go on with."""
@@ -294,17 +297,17 @@ async def _settle_change(bot: TelegramClient, fresh: Callable[..., TelegramClien
     if me is None:
         await bot.disconnect()  # closes its file before the move
         _move(aside, Path(bot.session.filename))
-        log.warning("bot.session.previous put back as bot.session: the last change of bot token was stopped "
+        log.warning("bot.previous.session put back as bot.session: the last change of bot token was stopped "
                     "before the new bot logged in")
         return fresh()
-    log.warning("bot.session.previous left by a change of bot token stopped before the old bot was logged out "
+    log.warning("bot.previous.session left by a change of bot token stopped before the old bot was logged out "
                 "(bot.session is bot %s): logging it out now", me.user_id)
     await _log_out_old(fresh(name=aside.name), aside)
     return bot
 
 
 async def _change_bot(old: TelegramClient, token: str, fresh: Callable[..., TelegramClient]) -> TelegramClient:
-    """Log `token` in on a fresh bot.session, the old file kept aside (bot.session.previous), and only
+    """Log `token` in on a fresh bot.session, the old file kept aside (bot.previous.session), and only
     then log the old bot out: a token Telegram refuses (a typo) puts the old file back, still logged in."""
     path = Path(old.session.filename)
     aside = _aside(old)
@@ -356,7 +359,7 @@ def _move(src: Path, dst: Path | None) -> None:
 def make_client(config: Config, secrets: Secrets, *, bot: bool = False, name: str | None = None,
                 **kw: Any) -> TelegramClient:
     """The user client (with WATCH_OPTIONS) or the bot client on its own session file: one process
-    per session. `name`: another file in the session folder (an old bot's bot.session.previous)."""
+    per session. `name`: another file in the session folder (an old bot's bot.previous.session)."""
     path = secure_session(config.session_dir / (name or ("bot.session" if bot else "user.session")))
     options = {**CLIENT_OPTIONS, **({} if bot else WATCH_OPTIONS), **kw}
     try:
