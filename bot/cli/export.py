@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import stat
+import sys
 import tempfile
 from collections import Counter
 from datetime import datetime
@@ -69,7 +70,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
     """Export stored posts with their matches, story and forward origin, oldest first.
 
     Only posts a rule currently matches, unless --all-posts. CSV and JSON Lines go to stdout
-    without -o; Excel (xlsx) needs -o FILE.
+    without -o; Excel (xlsx) needs -o FILE. Exit 0 when a row was written, 1 when none was.
     """
     if output == "-":  # the usual name of stdout
         output = None
@@ -105,6 +106,8 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         columns = ", ".join(f"{name} {k}" for name, k in sorted(cut.items()))
         click.echo(f"{counted(sum(cut.values()), 'cell')} cut at Excel's {XLSX_MAX_CHARS:,} characters ({columns}), "
                    "each ending with how many were cut: the CSV or JSON Lines export has the full text", err=True)
+    if n == 0:
+        sys.exit(1)  # nothing found, as `search` says it (the file, with its header only, is written all the same)
 
 
 _SUFFIXES = {"ndjson": "jsonl"}  # other names of a format
