@@ -62,6 +62,17 @@ _BMP_FORMAT_CLASS = _char_class("".join(c for c in _FORMAT_CHARS if ord(c) <= 0x
 _FORMAT_RE = re.compile(f"[{_BMP_FORMAT_CLASS}\U00010000-\U0010FFFF](?<=[{_FORMAT_CLASS}])")
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
+# A spacing acute «´» between a consonant and a letter is an apostrophe typed with the key beside it
+# («Кот д´Ивуар», «м´ясо», «don´t»); after a vowel it is a stress mark («дезерти´р»), removed.
+_VOWELS = "аеёиоуыэюяіїєaeiouyАЕЁИОУЫЭЮЯІЇЄAEIOUY"
+_ACUTE_APOSTROPHE_RE = re.compile(rf"(?<=[^\W\d_{_VOWELS}])\u00b4(?=[^\W\d_])")
+
+
+def _unformat(text: str) -> str:
+    """`text` without its format characters and stress marks, an acute that is an apostrophe made one."""
+    if "´" in text:
+        text = _ACUTE_APOSTROPHE_RE.sub("'", text)
+    return _FORMAT_RE.sub("", text) if _FORMAT_RE.search(text) else text
 
 # Signs NFKC spells with letters or digits, none of them a letter itself: «№» (No), «™» (TM), «℃» (°C),
 # «℅» (c/o), «₨» (Rs), squared units («㎞» km), enclosed and parenthesised letters («Ⓜ️», the metro emoji,
@@ -195,9 +206,7 @@ def _fold_basic(text: str) -> str:
     Order matters for idempotence: invisible characters go first (so NFKC composes what they
     split), hashtags are split after NFKC (fullwidth ＃) and before case folding (CamelCase).
     """
-    if _FORMAT_RE.search(text):
-        text = _FORMAT_RE.sub("", text)
-    return _fold_nfkc(_nfkc_words(text))
+    return _fold_nfkc(_nfkc_words(_unformat(text)))
 
 
 def _fold_nfkc(text: str) -> str:
@@ -326,7 +335,7 @@ def normalize(text: str) -> str:
     if _MIXED_RE.search(folded):
         # Case is gone once folded: read all-caps mixed words off the text before folding (rare: only
         # texts that mix scripts inside a word pay for it).
-        raw = _nfkc_words(_FORMAT_RE.sub("", text))
+        raw = _nfkc_words(_unformat(text))
         caps = _CAPS_WORD_RE.sub(_caps_to_cyr, raw)
         if caps != raw:
             # (not NFKC again: a look-alike read as Cyrillic takes no mark the Latin letter did not, «ЁY̆»
@@ -451,7 +460,8 @@ _MIXED_HINT_RE = re.compile(f"[a-zA-Z](?:(?<=[{_CYR_ANY}].)|(?=[{_CYR_ANY}]))")
 _INVISIBLE_RE = re.compile("[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
                            f"\ufeff\ufff9-\ufffb\u00b4\u0300\u0301{DECORATION_MARKS}]|\u200d(?=[\\w'’ʼ`])")
 _CAMEL_TAG_RE = re.compile(r"[#@＃＠][^\W_]*(?:[a-zа-яёіїєґ][A-ZА-ЯЁІЇЄҐ]|_)")
-_APOSTROPHE_RE = re.compile("[’ʼ`]")
+# The apostrophes FTS5 parts words at, as at «'» («ʼ» U+02BC is a letter to it: «дʼИвуар» one word)
+_APOSTROPHE_RE = re.compile("[’`]")
 # Compatibility characters common in news that change no word: no-break and thin spaces,
 # «…», «‼», a non-breaking hyphen (what keeps nine posts in ten from the slower checks; a
 # regex, since str.translate with a table looks every character up in a dict).
@@ -474,7 +484,7 @@ def search_fold(text: str) -> str | None:
     compatibility forms such as a decomposed «й»), else None: the text reads the same, as nine
     posts in ten do (told apart in a few microseconds)."""
     low = text.casefold()  # («ß», «ﬁ» become Latin letters only here)
-    if not (_MIXED_HINT_RE.search(low) or _INVISIBLE_RE.search(text)
+    if not (_MIXED_HINT_RE.search(low) or _INVISIBLE_RE.search(text) or "ʼ" in text
             or (("#" in text or "@" in text) and _CAMEL_TAG_RE.search(text))):
         if unicodedata.is_normalized("NFKC", text) or unicodedata.is_normalized("NFKC", _HARMLESS_RE.sub(" ", text)):
             return None
