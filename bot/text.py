@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Sequence
 from functools import lru_cache
 
+from .post import TG_LINK, TG_LINK_HINT
+
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
            "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
@@ -134,14 +136,14 @@ _RAW_WORD_RE = re.compile(
 
 _TLD = r"(?:ru|com|org|net|me|ua|io|su|info|tv|рф)\b"
 URL_RE = re.compile(
-    r"(?:https?://|www\.|t\.me/)[^\s<>\"'«»]+"
+    rf"(?:https?://|www\.|{TG_LINK})[^\s<>\"'«»]+"
     rf"|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}(?:/[^\s<>\"'«»]*)?",
     re.IGNORECASE,
 )
-# What every URL_RE match contains («://», «www.», «.ru», «t.me/» holding «.me»): one cheap search
-# spares most texts the full pattern. Written to start at the «:» or «.» (the lookbehind looks back
-# at «www.»), so `re` skips from one to the next in C instead of trying every character.
-_URL_HINT_RE = re.compile(rf"://|\.(?:(?<=www\.)|{_TLD})", re.IGNORECASE)
+# What every URL_RE match contains («://», «www.», «.ru», a Telegram link's «.me/» or «.dog/»): one cheap
+# search spares most texts the full pattern. Written to start at the «:» or «.» (the lookbehind looks
+# back at «www.»), so `re` skips from one to the next in C instead of trying every character.
+_URL_HINT_RE = re.compile(rf"://|\.(?:(?<=www\.)|{_TLD}|{TG_LINK_HINT})", re.IGNORECASE)
 
 _CYR = "а-яёіїєґў"
 _MIXED_RE = re.compile(f"[a-z][{_CYR}]|[{_CYR}][a-z]")

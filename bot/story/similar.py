@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Hashable, Iterable, NamedTuple
 
-from ..post import Post
+from ..post import TG_LINK, TG_LINK_HINT, Post
 from ..text import WORD_RE, find_words, normalize_word, strip_urls, words
 
 __all__ = [
@@ -261,12 +261,12 @@ _SCALES = {"тыс": 1e3, "млн": 1e6, "мил": 1e6, "млр": 1e9, "трл":
 # a run starts (a «\S+» that starts inside the run matches from its start just as well): tried at
 # every character it made each run cost its length squared.
 _LINK_RE = re.compile(
-    r"(?:https?://|www\.|t\.me/)\S+|(?<!\S)\S+\.(?:ru|com|org|net|me|io|info)/\S*", re.IGNORECASE
+    rf"(?:https?://|www\.|{TG_LINK})\S+|(?<!\S)\S+\.(?:ru|com|org|net|me|io|info)/\S*", re.IGNORECASE
 )
-# What every _LINK_RE match holds («://», «www.», «.ru/», «t.me/» holding «.me/»), found in one
-# cheap search: it starts at the «:» or «.», so `re` skips from one to the next in C (the lookbehind
+# What every _LINK_RE match holds («://», «www.», «.ru/», a Telegram link's «.me/» or «.dog/»), found in
+# one cheap search: it starts at the «:» or «.», so `re` skips from one to the next in C (the lookbehind
 # looks back at «www.»), where _LINK_RE tries every character.
-_LINK_HINT_RE = re.compile(r"://|\.(?:(?<=www\.)|(?:ru|com|org|net|me|io|info)/)", re.IGNORECASE)
+_LINK_HINT_RE = re.compile(rf"://|\.(?:(?<=www\.)|(?:ru|com|org|net|me|io|info)/|{TG_LINK_HINT})", re.IGNORECASE)
 # A capitalised word (from the first capital of its alphanumeric run on), or a sentence end with the
 # capitalised word that starts the sentence and what lies between (no letter, digit or sentence
 # end: «[^\w.!?…\n]» and `_`, which `\w` holds). One character class first lets `re` skip to the
