@@ -185,23 +185,23 @@ def test_the_search_index_of_a_store_pruned_nightly_holds_the_posts_kept_not_eve
 def test_the_write_ahead_log_goes_back_to_a_small_file_after_an_upgrade_the_service_ran_at_start(
         tmp_path: Path) -> None:
     """`tgwatch run` upgrades an older store on the connection it then keeps for months (`open_store`):
-    a migration that reads the posts again (9, 12, 16 and 21 did) writes them in one transaction,
+    a migration that reads the posts again (9, 12, 16, 21 and 22 did) writes them in one transaction,
     and the write-ahead log grows to that size. SQLite only reuses a WAL from its start after a
     checkpoint; it gives the file back only with a `journal_size_limit` (the store sets none: -1) or
     when the last connection closes, which the service never does. So the -wal file stays as large as
     the biggest transaction the service ever wrote, as long as it runs: 23 MB beside a 13.5 MB store
     of 20,000 posts here (and a large FTS5 merge in `sync_search` grows it the same way, at any
-    time). Here: 5,000 posts, upgraded from schema 20, then the service's ordinary small writes.
+    time). Here: 5,000 posts, upgraded from schema 21, then the service's ordinary small writes.
     Should: the log shrinks back once it is checkpointed."""
     path = tmp_path / "tgwatch.db"
     old = Store(path)
-    with old.transaction():  # (posts as the release before stored them: one «´» each, which migration 21 folds)
+    with old.transaction():  # (posts with no folded reading stored: one «´» each, which migration 22, the last, reads again)
         old.db.conn.executemany(
             "INSERT INTO posts (channel_id, message_id, date, text, first_seen) VALUES (?, ?, ?, ?, ?)",
             [(SHOT, i, "2026-01-01T00:00:00+00:00", f"Сводка №{i}: дезерти´р задержан в Краснодаре, подробности у "
               "источников, пишет канал; " * 3, "2026-01-01T00:00:00+00:00") for i in range(1, 5001)])
     old.sync_search()
-    old.db.execute("PRAGMA user_version = 20")
+    old.db.execute("PRAGMA user_version = 21")
     old.close()
     store = open_store(Config(db=path, rules=ROOT / "rules", channels=("shot_shot",), chats=("me",)))
     try:
