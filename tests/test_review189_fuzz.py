@@ -1,0 +1,48 @@
+"""Inputs the coverage-guided fuzzing of review 189 found to end in a traceback, a hang or a message
+naming no place: each through the path the analyst takes (the CLI's main, or the library call
+the CLI or the chat makes), asserting the one line the analyst should see."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG = "7" * (sys.get_int_max_str_digits() + 1)  # a number Python will not read from text (4,301 digits)
+
+
+def tgwatch(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def one_error(r: Result) -> str:
+    """The one `error:` line the command ended with (exit 2), no traceback."""
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), (r.exit_code, r.output)
+    assert "Traceback" not in r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, r.output
+    return errors[0]
+
+
+def test_a_number_too_long_for_python_in_a_rule_file_is_a_toml_error_at_its_place(tmp_path: Path) -> None:
+    """`typos = 777…` (4,301 digits, a paste gone wrong): tomllib raises a bare ValueError, which
+    `rules check` showed as a traceback; it is the file's line and column like any TOML mistake."""
+    f = tmp_path / "long.toml"
+    f.write_text(f'[[rule]]\nname = "x"\nquery = "полк"\ntypos = {LONG}\n', encoding="utf-8")
+    r = tgwatch("rules", "check", f)
+    assert r.exit_code == 1 and isinstance(r.exception, (SystemExit, type(None))), r.output
+    assert "Traceback" not in r.output
+    assert r.output.splitlines()[0] == f"{f}:4:9: TOML syntax: a number of more than 4300 digits", r.output
+
+
+def test_a_number_too_long_for_python_in_the_config_is_one_error_line_at_its_place(tmp_path: Path) -> None:
+    """The same number in config.toml, read by `replay -c`: one `error: file:line:col:` line."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[schedule]\nretention_days = {LONG}\n", encoding="utf-8")
+    r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "s.db", "--alerts", "none", "-c", cfg)
+    assert one_error(r) == f"error: {cfg}:2:18: a number of more than 4300 digits"
+    assert not (tmp_path / "s.db").exists()  # nothing replayed under a config that could not be read
