@@ -2,13 +2,17 @@
 
 tomllib recurses once per nested array or inline table, so a runaway `[[[…]]]` 3,000 deep
 raises RecursionError, which no caller expects; here it is a TOMLDecodeError like any other
-syntax error ("… (at line N, column M)"), pointing at where the nesting runs deepest.
+syntax error ("… (at line N, column M)"), pointing at where the nesting runs deepest. So is an
+integer longer than Python reads from text (`sys.get_int_max_str_digits()`), which tomllib lets
+out as a bare ValueError.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 import tomllib
-from typing import Any
+from typing import Any, Iterator
 
 __all__ = ["loads"]
 
@@ -20,11 +24,17 @@ def loads(text: str) -> dict[str, Any]:
     except RecursionError:
         line, col = _deepest(text)
         raise tomllib.TOMLDecodeError(f"arrays or inline tables nested too deeply (at line {line}, column {col})") from None
+    except tomllib.TOMLDecodeError:
+        raise
+    except ValueError:  # int() refused a decimal integer too long to read (CVE-2020-10735's limit)
+        line, col = _line_col(text, _long_number(text))
+        raise tomllib.TOMLDecodeError(f"a number of more than {sys.get_int_max_str_digits()} digits "
+                                      f"(at line {line}, column {col})") from None
 
 
-def _deepest(text: str) -> tuple[int, int]:
-    """Line and column where brackets outside strings and comments first reach their greatest depth."""
-    depth, best, at, i, n = 0, 0, 0, 0, len(text)
+def _outside_strings(text: str) -> Iterator[int]:
+    """The offsets of the characters outside strings and comments, in order."""
+    i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == "#":
@@ -33,15 +43,40 @@ def _deepest(text: str) -> tuple[int, int]:
         if c in "\"'":
             i = _after_string(text, i)
             continue
+        yield i
+        i += 1
+
+
+def _line_col(text: str, at: int) -> tuple[int, int]:
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def _deepest(text: str) -> tuple[int, int]:
+    """Line and column where brackets outside strings and comments first reach their greatest depth."""
+    depth, best, at = 0, 0, 0
+    for i in _outside_strings(text):
+        c = text[i]
         if c in "[{":
             depth += 1
             if depth > best:
                 best, at = depth, i
         elif c in "]}":
             depth = max(0, depth - 1)
-        i += 1
-    line = text.count("\n", 0, at) + 1
-    return line, at - (text.rfind("\n", 0, at) + 1) + 1
+    return _line_col(text, at)
+
+
+_NUMBER = re.compile(r"[0-9][0-9_]*")
+
+
+def _long_number(text: str) -> int:
+    """Where the first value that is a run of more digits than int() reads starts (0 if none)."""
+    limit, i = sys.get_int_max_str_digits(), 0
+    for i in _outside_strings(text):
+        if text[i].isdigit() and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_.:")):
+            m = _NUMBER.match(text, i)
+            if m and m.group().count("_") + limit < len(m.group()):
+                return i
+    return 0
 
 
 def _end_of_line(text: str, i: int) -> int:
