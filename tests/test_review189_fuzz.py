@@ -46,3 +46,14 @@ def test_a_number_too_long_for_python_in_the_config_is_one_error_line_at_its_pla
     r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "s.db", "--alerts", "none", "-c", cfg)
     assert one_error(r) == f"error: {cfg}:2:18: a number of more than 4300 digits"
     assert not (tmp_path / "s.db").exists()  # nothing replayed under a config that could not be read
+
+
+def test_a_quoted_chat_id_too_long_for_python_is_one_error_line_naming_the_setting(tmp_path: Path) -> None:
+    """alerts.chats = ["777…"] (a quoted id of 4,301 digits): int() refused it with a traceback;
+    it is the setting's line, saying it is no chat id, without echoing the 4,301 digits."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[alerts]\nchats = ["{LONG}"]\n', encoding="utf-8")
+    r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "s.db", "--alerts", "none", "-c", cfg)
+    line = one_error(r)
+    assert line.startswith(f"error: {cfg}:2: alerts.chats: '7777777777") and "is not a chat id" in line, line
+    assert len(line) < 200 + len(str(cfg)), line
