@@ -377,10 +377,11 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
                 raise r.fail("alerts", "chats", str(e)) from None  # names `c`
             if topic is not None:
                 chat: str | int = topic
-            elif isinstance(c, int) and not isinstance(c, bool):
-                chat = c  # a user or chat id, kept as written (groups and channels are negative)
-            elif isinstance(c, str) and re.fullmatch(r"\s*-?\d+\s*", c):
-                chat = int(c)  # a quoted id: the same, with its sign
+            elif isinstance(c, (int, str)) and re.fullmatch(r"\s*-?\d+\s*", str(c)):
+                if len(str(c).strip().lstrip("-")) > 19:  # past any 64-bit id, and int() refuses 4,301 digits
+                    raise r.fail("alerts", "chats", f"{str(c).strip()[:12]!r}… ({len(str(c).strip())} characters) is not "
+                                 "a chat id (Telegram's have at most 19 digits)")
+                chat = int(c)  # a user or chat id, kept as written, quoted or not (groups and channels are negative)
             else:
                 try:
                     chat = channel_ref(c)
