@@ -11,6 +11,8 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 
+from .sample_store import Sample, built, sample  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 LONG = "7" * (sys.get_int_max_str_digits() + 1)  # a number Python will not read from text (4,301 digits)
 
@@ -57,3 +59,14 @@ def test_a_quoted_chat_id_too_long_for_python_is_one_error_line_naming_the_setti
     line = one_error(r)
     assert line.startswith(f"error: {cfg}:2: alerts.chats: '7777777777") and "is not a chat id" in line, line
     assert len(line) < 200 + len(str(cfg)), line
+
+
+def test_a_span_of_more_digits_than_python_reads_is_the_since_error_not_a_traceback(sample: Sample) -> None:  # noqa: F811
+    """`--since 777…d` (4,301 digits): int() refused it with a traceback before the span could be
+    found to reach before year 1, which is what the analyst is told, as for `--since 10000000d`."""
+    for command in (["stats"], ["search", "дезертир"], ["stories"]):
+        r = tgwatch(*command, "--db", sample.db, "--since", f"{LONG}d")
+        line = one_error(r)
+        assert line.startswith("error: --since '7777") and line.endswith("d': reaches before year 1; give a shorter "
+                                                                          "span or a date"), line[:80] + line[-80:]
+
