@@ -196,11 +196,13 @@ def _read_when(value: str, option: str) -> tuple[datetime, str | None]:
     instant). Exits with one line naming the option when it is none of `WHEN_FORMS`."""
     m = _SPAN.fullmatch(value)
     if m:
-        n, unit = int(m.group(1)), _SPAN_UNITS[m.group(2).lower()]
-        if n == 0:  # as the chat's periods: back from now by nothing is no span
+        digits, unit = m.group(1).lstrip("0"), _SPAN_UNITS[m.group(2).lower()]
+        if not digits:  # as the chat's periods: back from now by nothing is no span
             fail(f"{option} {value!r}: a span back from now must be more than 0 (as 30m, 12h, 7d, 2w)")
-        try:
-            return datetime.now(timezone.utc) - timedelta(**{unit: n}), None
+        try:  # 10 digits of minutes are 19,000 years: more never reaches int(), which refuses 4,301
+            if len(digits) > 10:
+                raise OverflowError
+            return datetime.now(timezone.utc) - timedelta(**{unit: int(digits)}), None
         except OverflowError:
             fail(f"{option} {value!r}: reaches before year 1; give a shorter span or a date")
     m = _RU_DATE.fullmatch(value)
