@@ -18,7 +18,7 @@ LONG = "7" * (sys.get_int_max_str_digits() + 1)  # a number Python will not read
 
 
 def tgwatch(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"COLUMNS": "200", "NO_COLOR": "1"}, prog_name="tgwatch")
 
 
 def one_error(r: Result) -> str:
@@ -70,3 +70,12 @@ def test_a_span_of_more_digits_than_python_reads_is_the_since_error_not_a_traceb
         assert line.startswith("error: --since '7777") and line.endswith("d': reaches before year 1; give a shorter "
                                                                           "span or a date"), line[:80] + line[-80:]
 
+
+def test_a_story_number_of_more_digits_than_python_reads_is_larger_than_any(sample: Sample) -> None:  # noqa: F811
+    """`tgwatch story 777…` (4,301 digits, a paste of something else): int() refused it with a
+    traceback; it is the ID's usage error, as for 2**63."""
+    line = one_error(tgwatch("story", LONG, "--db", sample.db))
+    assert line.startswith("error: ID: 7777") and line.endswith(" is larger than any story number (tgwatch story --help)"), line[:80]
+    line = one_error(tgwatch("story", f"-{LONG}", "--db", sample.db))
+    assert line.startswith("error: ID: -7777") and line.endswith(" is not a story number: they start at 1 "
+                                                                 "(tgwatch story --help)"), line[:80]
