@@ -271,7 +271,7 @@ class StoryId(click.ParamType):
             raise click.NoSuchOption(str(value), ctx=ctx)
         if not text.removeprefix("-").isascii() or not text.removeprefix("-").isdigit():
             self.fail(f"{value!r} is not a story number (like 9 or #9)", param, ctx)
-        n = int(text)
+        n = int(text) if len(text.lstrip("-0")) <= 19 else 2**63 * (-1 if text.startswith("-") else 1)  # int() refuses 4,301 digits
         if n < 1:
             self.fail(f"{value} is not a story number: they start at 1", param, ctx)
         if n >= 2**63:
