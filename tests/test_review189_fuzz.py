@@ -4,12 +4,14 @@ the CLI or the chat makes), asserting the one line the analyst should see."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
+from bot.store.db import Store
 
 from .sample_store import Sample, built, sample  # noqa: F401
 
@@ -79,3 +81,27 @@ def test_a_story_number_of_more_digits_than_python_reads_is_larger_than_any(samp
     line = one_error(tgwatch("story", f"-{LONG}", "--db", sample.db))
     assert line.startswith("error: ID: -7777") and line.endswith(" is not a story number: they start at 1 "
                                                                  "(tgwatch story --help)"), line[:80]
+
+
+def test_a_chat_named_with_a_long_number_in_a_full_account_export_is_listed_not_a_traceback(tmp_path: Path) -> None:
+    """A full-account export whose passed-over chat is named «#777…» (4,301 digits): replay sorts
+    its skip lines by the numbers of their places, and int() of the name's digits ended the run
+    in a traceback after the posts were stored. The channel's post is stored, the chat named."""
+    name = f"#{LONG}"
+    export = {"about": "", "chats": {"about": "", "list": [
+        {"name": name, "type": "personal_chat", "id": 5, "messages": []},
+        {"name": "Канал", "type": "public_channel", "id": 1700000009, "messages": [
+            {"id": 1, "type": "message", "date": "2026-11-20T10:00:00", "date_unixtime": "1795168800", "text": "полк"}]}]}}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    r = tgwatch("replay", f, "--db", tmp_path / "s.db", "--rules", ROOT / "rules", "--alerts", "none")
+    assert r.exit_code == 0 and r.exception is None, r.output[-300:]
+    assert "Traceback" not in r.output
+    skipped = [line for line in r.output.splitlines() if line.startswith(f"skipped {f}")]
+    assert len(skipped) == 1 and skipped[0].startswith(f"skipped {f}: chat #0 ({name[:20]}") and skipped[0].endswith(
+        "a personal chat: not a channel, not read"), skipped
+    store = Store(tmp_path / "s.db")
+    try:
+        assert store.count("posts") == 1
+    finally:
+        store.close()
