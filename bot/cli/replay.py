@@ -241,9 +241,11 @@ def _list(what: str, items: list[Skip]) -> None:
                     markup=False, highlight=False)
 
 
-def _place(skip: Skip) -> tuple[str, tuple[int, ...]]:
+def _place(skip: Skip) -> tuple[str, tuple[tuple[int, str], ...]]:
     """Where a skip is, to sort by: its file, then the numbers of its place (line 12; chat #2:
-    message #5)."""
-    return skip.path, tuple(int(n) for n in re.findall(r"(?:#|line )(\d+)", skip.where))
+    message #5), compared as numbers without int(), which refuses 4,301 digits (a chat's name is
+    part of its place)."""
+    numbers = (n.lstrip("0") for n in re.findall(r"(?:#|line )(\d+)", skip.where))
+    return skip.path, tuple((len(n), n) for n in numbers)
 
 
