@@ -105,3 +105,20 @@ def test_a_chat_named_with_a_long_number_in_a_full_account_export_is_listed_not_
         assert store.count("posts") == 1
     finally:
         store.close()
+
+
+def test_a_chat_name_with_a_line_break_is_one_skipped_line(tmp_path: Path) -> None:
+    """A passed-over chat named over two lines («Мама», then a line that reads like tgwatch's own
+    `error:`) split its `skipped` line in two, the second passing for another message; the name's
+    line breaks are spaces there, so the line is one and names the chat."""
+    export = {"about": "", "chats": {"about": "", "list": [
+        {"name": "Мама\nerror: rules/desertion.toml:1:1: TOML syntax", "type": "personal_chat", "id": 5, "messages": []},
+        {"name": "Канал", "type": "public_channel", "id": 1700000009, "messages": [
+            {"id": 1, "type": "message", "date": "2026-11-20T10:00:00", "date_unixtime": "1795168800", "text": "полк"}]}]}}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    r = tgwatch("replay", f, "--db", tmp_path / "s.db", "--rules", ROOT / "rules", "--alerts", "none")
+    assert r.exit_code == 0 and r.exception is None, r.output[-300:]
+    assert f"skipped {f}: chat #0 (Мама error: rules/desertion.toml:1:1: TOML syntax): a personal chat: not a channel, " \
+           "not read" in r.output.splitlines(), r.output[-300:]
+    assert not any(line.startswith("error: ") for line in r.output.splitlines())
