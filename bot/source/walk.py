@@ -143,8 +143,8 @@ _WATCHED = _watched()
 def _labels(walk: _Walk) -> Iterator[tuple[_Found, str]]:
     for which, label in (("chats", "chat"), ("left_chats", "left chat")):
         for n, chat in enumerate(walk.lists[which]):
-            name = chat.header.get("name")
-            yield chat, f"{label} #{n} ({name if isinstance(name, str) else '?'}): "
+            name = chat.header.get("name")  # on one line: a skip line is one line, whatever the chat's name
+            yield chat, f"{label} #{n} ({' '.join(name.split()) if isinstance(name, str) else '?'}): "
 
 
 def _break_place(walk: _Walk) -> str:
