@@ -102,6 +102,12 @@ def _chat_posts(chat: dict[str, Any], path: str, where: str,
             yield post
 
 
+def chat_place(label: str, n: int, name: Any) -> str:
+    """`chat #2 (Name): `, the place of a full-account export's chat in its skip lines; the name on
+    one line (its whitespace runs one space), as a skip line is one line whatever the chat's name."""
+    return f"{label} #{n} ({' '.join(name.split()) if isinstance(name, str) else '?'}): "
+
+
 def _label(where: str, i: int, msg: dict[str, Any]) -> str:
     """Where message #i is, for its Skip or Note line: made only when there is one (a json.dumps of
     its id for every post read was a measurable part of the parse's CPU)."""

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from ijson.common import ObjectBuilder
 
 from ..post import Post
-from .chat import _after, _chat_posts
+from .chat import _after, _chat_posts, chat_place
 from .checks import Skip
 from .stream import YAJL, Source, Spill
 
@@ -143,8 +143,7 @@ _WATCHED = _watched()
 def _labels(walk: _Walk) -> Iterator[tuple[_Found, str]]:
     for which, label in (("chats", "chat"), ("left_chats", "left chat")):
         for n, chat in enumerate(walk.lists[which]):
-            name = chat.header.get("name")  # on one line: a skip line is one line, whatever the chat's name
-            yield chat, f"{label} #{n} ({' '.join(name.split()) if isinstance(name, str) else '?'}): "
+            yield chat, chat_place(label, n, chat.header.get("name"))
 
 
 def _break_place(walk: _Walk) -> str:

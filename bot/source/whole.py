@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..post import Post
-from .chat import _chat_posts
+from .chat import _chat_posts, chat_place
 from .checks import Skip, show
 
 __all__ = ["HTML_EXPORT"]
@@ -86,8 +86,7 @@ def _parts(path: Path, data: dict[str, Any]) -> list[Iterator[Post | Skip]]:
         for label, listed in (("chat", chats), ("left chat", left or [])):
             for n, chat in enumerate(listed):
                 if isinstance(chat, dict):
-                    name = chat.get("name")
-                    parts.append(_chat_posts(chat, str(path), f"{label} #{n} ({name if isinstance(name, str) else '?'}): "))
+                    parts.append(_chat_posts(chat, str(path), chat_place(label, n, chat.get("name"))))
                 else:
                     parts.append(iter([Skip(str(path), f"{label} #{n}", "not an object")]))
         return parts
