@@ -125,3 +125,22 @@ def test_a_chat_name_with_a_line_break_is_one_skipped_line(tmp_path: Path, strea
     assert f"skipped {f}: chat #0 (Мама error: rules/desertion.toml:1:1: TOML syntax): a personal chat: not a channel, " \
            "not read" in r.output.splitlines(), r.output[-300:]
     assert not any(line.startswith("error: ") for line in r.output.splitlines())
+
+
+@pytest.mark.parametrize("query, message", [
+    (f"дезертир~{LONG}", "typo allowance must be ~0, ~1 or ~2, not '~7777"),
+    (f"дезертир NEAR/{LONG} полк", "NEAR needs a distance from 1 to 100, as in NEAR/5"),
+    (f'"дезертир полк"~{LONG}', "for its words within 100 words of each other (NEAR's widest) write дезертир NEAR/100 полк"),
+], ids=["typos", "near", "phrase"])
+def test_a_query_number_of_more_digits_than_python_reads_is_a_rule_error_at_its_place(
+        tmp_path: Path, query: str, message: str) -> None:
+    """`~777…`, `NEAR/777…` or a phrase's `~777…` (4,301 digits) in a rule's query: int() refused
+    the digits with a traceback out of `rules check`; it is the rule's error at its place, as for
+    `~3` or `NEAR/101`."""
+    f = tmp_path / "long.toml"
+    f.write_text(f"[[rule]]\nname = \"x\"\nquery = '''{query}'''\n", encoding="utf-8")
+    r = tgwatch("rules", "check", f)
+    assert r.exit_code == 1 and isinstance(r.exception, (SystemExit, type(None))), r.output[-300:]
+    assert "Traceback" not in r.output
+    lines = [line for line in r.output.splitlines() if line.startswith(f"{f}:3:")]
+    assert len(lines) == 1 and message in lines[0], r.output[:300]
