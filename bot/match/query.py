@@ -147,15 +147,22 @@ def _lex(query: str) -> list[_Tok]:
     return toks
 
 
+def _count(digits: str) -> int:
+    """The number written in `digits`, at most 10**9: every bound here is far below it, and int()
+    refuses 4,301 digits (a paste gone wrong) with a ValueError no caller expects."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) < 10 else 10**9
+
+
 def _parse_word(raw: str, pos: int) -> Node:
     """One bare query word: `=exact`, `prefix*`, `word~N`; several words (в/ч) make a phrase."""
     _refuse_field_or_link(raw, pos)
     text, mode, typos = raw, "forms", None
     m = re.search(r"~([0-9]*)$", text)
     if m:
-        if not m.group(1) or int(m.group(1)) > MAX_TYPOS:
+        if not m.group(1) or _count(m.group(1)) > MAX_TYPOS:
             raise QueryError(f"typo allowance must be ~0, ~1 or ~2, not '{m.group()}'", pos + m.start())
-        typos = int(m.group(1))
+        typos = _count(m.group(1))
         text = text[: m.start()]
     if text.startswith("="):
         mode, text = "exact", text[1:]
@@ -413,7 +420,7 @@ class _Parser:
         left = self.unary(after)
         while (tok := self.peek()) is not None and tok.kind == "near":
             self.take()
-            if tok.dist is None or not (tok.dist.isascii() and tok.dist.isdigit()) or not 1 <= int(tok.dist) <= 100:
+            if tok.dist is None or not (tok.dist.isascii() and tok.dist.isdigit()) or not 1 <= _count(tok.dist) <= 100:
                 raise QueryError("NEAR needs a distance from 1 to 100, as in NEAR/5", tok.pos)
             right = self.unary(after=tok)
             for side in (left, right):
@@ -421,7 +428,7 @@ class _Parser:
                     raise QueryError("NOT cannot stand inside NEAR", tok.pos)
                 if _contains(side, Url):
                     raise QueryError("url: cannot stand inside NEAR (a link is not among the post's words)", tok.pos)
-            left = self.made(Near(left, right, int(tok.dist), tok.pos), (left, right), tok.pos)
+            left = self.made(Near(left, right, _count(tok.dist), tok.pos), (left, right), tok.pos)
         return left
 
     def unary(self, after: _Tok | None = None) -> Node:
@@ -499,7 +506,7 @@ class _Parser:
 def _after_phrase(words: list[str], mark: str) -> str:
     """What to write for `"a b"` followed by `~n` or `*` (`mark`: the digits, or "*"): what that
     asks for, said in this language with the phrase's own words (else with an example's)."""
-    mark = str(int(mark)) if mark.isdigit() else mark  # ~00 is ~0, as a typo allowance reads it
+    mark = str(_count(mark)) if mark.isdigit() else mark  # ~00 is ~0, as a typo allowance reads it
     if mark in ("*", "0"):  # a word's start, or no typos: marked on the words inside the quotes
         end = "*" if mark == "*" else "~0"
         if not words or not all(w.isalpha() and (mark != "*" or len(w) >= MIN_PREFIX) for w in words):
@@ -509,12 +516,12 @@ def _after_phrase(words: list[str], mark: str) -> str:
             return f"a '*' goes on each word inside the quotes that may go on, as in \"{marked}\""
         return (f"a phrase already finds its words next to each other, in order (Lucene's ~0): \"{' '.join(words)}\"; "
                 f"for no typos in them put ~0 on each word inside the quotes: \"{marked}\"")
-    n = min(int(mark), 100) if mark.isdigit() else None  # a bare '~': no distance was written
+    n = min(_count(mark), 100) if mark.isdigit() else None  # a bare '~': no distance was written
     dist = "n" if n is None else str(n)
     near = (f"{words[0]} NEAR/{dist} {words[1]}" if len(words) == 2  # (only a pair's own words make the example)
             else f"NEAR/{dist} between them, as in воинская NEAR/{dist} часть")
     within = ("n words of each other (n from 1 to 100)" if n is None
-              else f"{n} word{'s' * (n != 1)} of each other" + (" (NEAR's widest)" if int(mark) > 100 else ""))
+              else f"{n} word{'s' * (n != 1)} of each other" + (" (NEAR's widest)" if _count(mark) > 100 else ""))
     return f"for its words within {within} write {near}; a typo allowance or '*' goes on a word inside the quotes"
 
 
