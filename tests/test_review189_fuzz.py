@@ -144,3 +144,16 @@ def test_a_query_number_of_more_digits_than_python_reads_is_a_rule_error_at_its_
     assert "Traceback" not in r.output
     lines = [line for line in r.output.splitlines() if line.startswith(f"{f}:3:")]
     assert len(lines) == 1 and message in lines[0], r.output[:300]
+
+
+def test_a_channel_id_of_more_digits_than_python_reads_names_no_channel(sample: Sample, tmp_path: Path) -> None:  # noqa: F811
+    """`--channel 777…` (4,301 digits) in every command, and the same id in a rule's `channels`:
+    int() refused the digits with a traceback; it is a channel the store does not have, and a
+    rule scoped to it loads (it watches a channel that is not there, as any unknown id)."""
+    for command in (["search", "дезертир"], ["stories"], ["export"]):
+        line = one_error(tgwatch(*command, "--db", sample.db, "--channel", LONG))
+        assert line.startswith(f"error: --channel: no channel {LONG} in this store"), line[:80]
+    f = tmp_path / "scoped.toml"
+    f.write_text(f'[[rule]]\nname = "x"\nquery = "полк"\nchannels = ["{LONG}"]\nshould_match = ["полк"]\n', encoding="utf-8")
+    r = tgwatch("rules", "check", f)
+    assert r.exit_code == 0 and r.exception is None and "1 rule in 1 file loaded, 0 errors" in r.output, r.output[-300:]
