@@ -588,7 +588,7 @@ def channel_key(value: str | int) -> str:
     elif link := re.match(rf"{TG_LINK}(?:[cs]/)?", s):
         s = re.sub(r"/\d+/?$", "", s[link.end():])
     s = s.lstrip("@").rstrip("/").casefold()
-    if re.fullmatch(r"-?\d+", s):
+    if re.fullmatch(r"-?\d{1,20}", s):  # longer is no channel's id, and int() refuses 4,301 digits
         s = str(bare_id(int(s)))
     return s
 

@@ -83,7 +83,7 @@ def resolve_channels(store: Store, channels: Iterable[str | int]) -> tuple[list[
         key = channel_key(ref)
         if key.isascii() and key.isdigit():  # not '²', which str.isdigit() takes for a digit
             # an id past SQLite's integers names no channel (and must not reach SQLite)
-            rows = store.db.execute("SELECT id FROM channels WHERE id = ?", [int(key)]) if int(key) < 2**63 else []
+            rows = store.db.execute("SELECT id FROM channels WHERE id = ?", [int(key)]) if len(key) < 20 and int(key) < 2**63 else []
         else:
             rows = store.db.execute("SELECT id FROM channels WHERE lower(username) = ?", [key])
         found = [int(r[0]) for r in rows]
