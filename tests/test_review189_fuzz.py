@@ -157,3 +157,11 @@ def test_a_channel_id_of_more_digits_than_python_reads_names_no_channel(sample: 
     f.write_text(f'[[rule]]\nname = "x"\nquery = "полк"\nchannels = ["{LONG}"]\nshould_match = ["полк"]\n', encoding="utf-8")
     r = tgwatch("rules", "check", f)
     assert r.exit_code == 0 and r.exception is None and "1 rule in 1 file loaded, 0 errors" in r.output, r.output[-300:]
+
+
+def test_a_month_of_year_0_is_the_option_s_error_not_a_traceback(sample: Sample) -> None:  # noqa: F811
+    """`--since 0000-05` (a year typed as zeros): datetime() refused year 0 with a traceback out of
+    every command that takes a date; it is the option's one line, as `--since 2024-13` is."""
+    for option in ("--since", "--until"):
+        line = one_error(tgwatch("stories", "--db", sample.db, option, "0000-05"))
+        assert line == f"error: {option} '0000-05': no such month (year-month, as 2024-11)", line
