@@ -216,7 +216,7 @@ def _read_when(value: str, option: str) -> tuple[datetime, str | None]:
         return dt.replace(tzinfo=timezone.utc), "second" if sec else "minute" if hm else "day"
     m = _MONTH.fullmatch(value)
     if m:
-        if not 1 <= int(m.group(2)) <= 12:
+        if not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) == 0:  # (datetime has no year 0)
             fail(f"{option} {value!r}: no such month (year-month, as 2024-11)")
         return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=timezone.utc), "month"
     try:
