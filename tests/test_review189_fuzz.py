@@ -84,18 +84,24 @@ def test_a_story_number_of_more_digits_than_python_reads_is_larger_than_any(samp
                                                                  "(tgwatch story --help)"), line[:80]
 
 
+def replay_account_export(tmp_path: Path, chat_name: str, **top: object) -> tuple[Result, Path]:
+    """Replay a full-account export of a personal chat named `chat_name` (passed over, so named in
+    a `skipped` line) and a channel with one post; `top`: more top-level fields."""
+    export = {"about": "", **top, "chats": {"about": "", "list": [
+        {"name": chat_name, "type": "personal_chat", "id": 5, "messages": []},
+        {"name": "Канал", "type": "public_channel", "id": 1700000009, "messages": [
+            {"id": 1, "type": "message", "date": "2026-11-20T10:00:00", "date_unixtime": "1795168800", "text": "полк"}]}]}}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    return tgwatch("replay", f, "--db", tmp_path / "s.db", "--rules", ROOT / "rules", "--alerts", "none"), f
+
+
 def test_a_chat_named_with_a_long_number_in_a_full_account_export_is_listed_not_a_traceback(tmp_path: Path) -> None:
     """A full-account export whose passed-over chat is named «#777…» (4,301 digits): replay sorts
     its skip lines by the numbers of their places, and int() of the name's digits ended the run
     in a traceback after the posts were stored. The channel's post is stored, the chat named."""
     name = f"#{LONG}"
-    export = {"about": "", "chats": {"about": "", "list": [
-        {"name": name, "type": "personal_chat", "id": 5, "messages": []},
-        {"name": "Канал", "type": "public_channel", "id": 1700000009, "messages": [
-            {"id": 1, "type": "message", "date": "2026-11-20T10:00:00", "date_unixtime": "1795168800", "text": "полк"}]}]}}
-    f = tmp_path / "result.json"
-    f.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
-    r = tgwatch("replay", f, "--db", tmp_path / "s.db", "--rules", ROOT / "rules", "--alerts", "none")
+    r, f = replay_account_export(tmp_path, name)
     assert r.exit_code == 0 and r.exception is None, r.output[-300:]
     assert "Traceback" not in r.output
     skipped = [line for line in r.output.splitlines() if line.startswith(f"skipped {f}")]
@@ -114,13 +120,8 @@ def test_a_chat_name_with_a_line_break_is_one_skipped_line(tmp_path: Path, strea
     `error:`) split its `skipped` line in two, the second passing for another message; the name's
     line breaks are spaces there, so the line is one and names the chat. Also in an export read
     whole (a NaN in a field tgwatch does not use: the streaming parser refuses it)."""
-    export = {"about": "" if streamed else float("nan"), "chats": {"about": "", "list": [
-        {"name": "Мама\nerror: rules/desertion.toml:1:1: TOML syntax", "type": "personal_chat", "id": 5, "messages": []},
-        {"name": "Канал", "type": "public_channel", "id": 1700000009, "messages": [
-            {"id": 1, "type": "message", "date": "2026-11-20T10:00:00", "date_unixtime": "1795168800", "text": "полк"}]}]}}
-    f = tmp_path / "result.json"
-    f.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
-    r = tgwatch("replay", f, "--db", tmp_path / "s.db", "--rules", ROOT / "rules", "--alerts", "none")
+    r, f = replay_account_export(tmp_path, "Мама\nerror: rules/desertion.toml:1:1: TOML syntax",
+                                 **({} if streamed else {"about": float("nan")}))
     assert r.exit_code == 0 and r.exception is None, r.output[-300:]
     assert f"skipped {f}: chat #0 (Мама error: rules/desertion.toml:1:1: TOML syntax): a personal chat: not a channel, " \
            "not read" in r.output.splitlines(), r.output[-300:]
