@@ -166,3 +166,15 @@ def test_a_month_of_year_0_is_the_option_s_error_not_a_traceback(sample: Sample)
     for option in ("--since", "--until"):
         line = one_error(tgwatch("stories", "--db", sample.db, option, "0000-05"))
         assert line == f"error: {option} '0000-05': no such month (year-month, as 2024-11)", line
+
+
+@pytest.mark.parametrize("key", ["db", "rules", "session_dir", "secrets"])
+def test_a_config_path_under_a_user_who_does_not_exist_is_one_error_line(tmp_path: Path, key: str) -> None:
+    """`db = "~nouser/x.db"` (a ~ for a user this machine does not have, a config copied from
+    another server): pathlib's expanduser raised RuntimeError, a traceback out of every command
+    reading the config; it is the setting's line, naming the user."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\n{key} = "~tgwatch-no-such-user-189/x"\n', encoding="utf-8")
+    r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "s.db", "--alerts", "none", "-c", cfg)
+    assert one_error(r) == (f"error: {cfg}:2: paths.{key}: ~tgwatch-no-such-user-189 names no user on this machine "
+                            "(~ alone is your home folder)")
