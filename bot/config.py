@@ -207,6 +207,17 @@ class _Reader:
             raise self.fail(section, key, f"expected {_kind_name(kind)}, got {type(value).__name__}")
         return value
 
+    def setting_path(self, section: str, key: str, default: str, base: Path) -> Path:
+        """A path setting: `~` expanded, relative to `base` (the config's folder); a `~user` for no
+        such user (a config from another machine) is the setting's error, not expanduser's RuntimeError."""
+        value = self.get(section, key, str, default)
+        try:
+            return _path(base, value)
+        except RuntimeError:
+            user = Path(value).parts[0]
+            raise self.fail(section, key, f"{user} names no user on this machine (~ alone is your home folder)"
+                            if user != "~" else "~: no home folder is known here (HOME is not set)") from None
+
     def number(self, section: str, key: str, default: float, *, low: float, high: float) -> float:
         value = float(self.get(section, key, (int, float), default))
         if not low <= value <= high:
@@ -426,7 +437,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         return tz
 
     def session_dir() -> Path:
-        folder = _path(base, r.get("paths", "session_dir", str, "~/.tgwatch"))
+        folder = r.setting_path("paths", "session_dir", "~/.tgwatch", base)
         if problem := _folder_problem(folder):
             raise r.fail("paths", "session_dir", f"{problem} (the folder for the Telegram sessions)")
         return folder
@@ -443,13 +454,14 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         key = "analysts" if "analysts" in check(lambda: r.table("alerts"), {}) else "send_via"
         note(r.fail("alerts", key, "send_via = \"bot\" needs the analysts' Telegram user ids in "
                     "alerts.analysts (the bot answers nobody else, so no one could use its chat)"))
-    secrets = check(lambda: r.get("paths", "secrets", str, None), None)
+    secrets = check(lambda: r.setting_path("paths", "secrets", "", base) if r.get("paths", "secrets", str, None) else None,
+                    None)
     config = Config(
         path=p,
-        db=_path(base, check(lambda: r.get("paths", "db", str, "tgwatch.db"), "tgwatch.db")),
-        rules=_path(base, check(lambda: r.get("paths", "rules", str, "rules"), "rules")),
+        db=check(lambda: r.setting_path("paths", "db", "tgwatch.db", base), base / "tgwatch.db"),
+        rules=check(lambda: r.setting_path("paths", "rules", "rules", base), base / "rules"),
         session_dir=check(session_dir, Config.session_dir),
-        secrets=_path(base, secrets) if secrets else None,
+        secrets=secrets,
         channels=watch, groups=group_map, chats=chat_ids or ("me",), analysts=analyst_ids or (), send_via=send_via,
         edit_every_seconds=check(lambda: r.number("alerts", "edit_every_seconds", 60, low=0, high=86400), 60.0),
         quiet_hours=check(quiet_hours, None), timezone=check(timezone, "UTC"),
