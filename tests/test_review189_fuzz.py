@@ -178,3 +178,18 @@ def test_a_config_path_under_a_user_who_does_not_exist_is_one_error_line(tmp_pat
     r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "s.db", "--alerts", "none", "-c", cfg)
     assert one_error(r) == (f"error: {cfg}:2: paths.{key}: ~tgwatch-no-such-user-189 names no user on this machine "
                             "(~ alone is your home folder)")
+
+
+def test_a_toml_file_cut_short_is_an_error_at_its_end_not_at_line_1(tmp_path: Path) -> None:
+    """A rule query whose closing ''' was never written, or a config's last key with no `= value`:
+    tomllib says «(at end of document)», which rules check and the config read as line 1; the
+    error names the file's last line and says it is the end of the file."""
+    rules = tmp_path / "cut.toml"
+    rules.write_text("[[rule]]\nname = \"x\"\nquery = '''\nполк\nOR дезертир\n", encoding="utf-8")
+    r = tgwatch("rules", "check", rules)
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert r.output.splitlines()[0] == f"{rules}:6:1: TOML syntax: Expected \"'''\" at the end of the file", r.output
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[alerts]\nchats = ["me"]\n\n[schedule]\npoll_minutes = 5\nretention', encoding="utf-8")
+    r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "s.db", "--alerts", "none", "-c", cfg)
+    assert one_error(r) == f"error: {cfg}:6:10: Expected '=' after a key in a key/value pair at the end of the file"
