@@ -4,7 +4,7 @@ tomllib recurses once per nested array or inline table, so a runaway `[[[…]]]`
 raises RecursionError, which no caller expects; here it is a TOMLDecodeError like any other
 syntax error ("… (at line N, column M)"), pointing at where the nesting runs deepest. So is an
 integer longer than Python reads from text (`sys.get_int_max_str_digits()`), which tomllib lets
-out as a bare ValueError.
+out as a bare ValueError; and an error tomllib places «at end of document» names the last line.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any, Iterator
 
 __all__ = ["loads"]
 
+_AT_END = " (at end of document)"  # tomllib's place for an error at the end, with no line
+
 
 def loads(text: str) -> dict[str, Any]:
     """`tomllib.loads`, raising TOMLDecodeError (never RecursionError) for a value nested too deeply."""
@@ -24,8 +26,12 @@ def loads(text: str) -> dict[str, Any]:
     except RecursionError:
         line, col = _deepest(text)
         raise tomllib.TOMLDecodeError(f"arrays or inline tables nested too deeply (at line {line}, column {col})") from None
-    except tomllib.TOMLDecodeError:
-        raise
+    except tomllib.TOMLDecodeError as e:
+        if not str(e).endswith(_AT_END):
+            raise
+        line, col = _line_col(text, len(text))  # a value left open: the file's end, not its line 1
+        raise tomllib.TOMLDecodeError(f"{str(e).removesuffix(_AT_END)} at the end of the file "
+                                      f"(at line {line}, column {col})") from None
     except ValueError:  # int() refused a decimal integer too long to read (CVE-2020-10735's limit)
         line, col = _line_col(text, _long_number(text))
         raise tomllib.TOMLDecodeError(f"a number of more than {sys.get_int_max_str_digits()} digits "
