@@ -129,8 +129,8 @@ FAMILY = "👨\u200d👩\u200d👧"  # one emoji: three joined by U+200D
 def _flags(text: str) -> list[str]:
     """The flags a client draws: each run of regional-indicator letters read two by two."""
     out: list[str] = []
-    for run in re.findall("[\U0001F1E6-\U0001F1FF]+", text):
-        out += [run[i:i + 2] for i in range(0, len(run), 2)]
+    for letters in re.findall("[\U0001F1E6-\U0001F1FF]+", text):
+        out += [letters[i:i + 2] for i in range(0, len(letters), 2)]
     return out
 
 
