@@ -1,0 +1,55 @@
+"""Review 194: tgwatch in the terminals analysts use. A server's cron job or ssh session (an ASCII
+locale), a closed pipe, a dumb terminal, 40 columns: each fault as the analyst meets it, through
+the real `tgwatch` process (`python -m bot`) with that environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .sample_store import ROOT, Sample, built, sample  # noqa: F401
+
+# the environment of a cron job or an ssh session that sets no locale, as analysts' servers have it
+ASCII_LOCALES = {
+    "PYTHONIOENCODING=ascii": {"LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii"},
+    "PYTHONUTF8=0": {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0"},
+}
+
+
+def tgwatch(*args: str | Path, env: dict[str, str], stdout: int | None = subprocess.PIPE,
+            cwd: Path = ROOT) -> subprocess.CompletedProcess[bytes]:
+    """`tgwatch ARGS` as its own process, under `env` (over a minimal environment), stdin closed."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "PYTHONPATH")}
+    return subprocess.run([sys.executable, "-m", "bot", *map(str, args)], env={**base, **env}, cwd=cwd,
+                          stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+
+
+@pytest.mark.parametrize("locale", ASCII_LOCALES)
+def test_an_ascii_locale_shows_cyrillic_posts_not_a_traceback(sample: Sample, locale: str) -> None:
+    """`tgwatch search дезертир` in a cron job (LANG=C) crashed on the first Cyrillic letter of a post
+    (UnicodeEncodeError, exit 1); with PYTHONUTF8=0 the word itself was read as undecodable bytes."""
+    r = tgwatch("search", "дезертир", "--db", sample.db, env=ASCII_LOCALES[locale])
+    assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.decode("utf-8")
+    assert "Краснодар" in text and "matched: дезертир" in text
+
+
+@pytest.mark.parametrize("locale", ASCII_LOCALES)
+def test_an_ascii_locale_names_a_cyrillic_channel_and_file_readably(sample: Sample, tmp_path: Path, locale: str) -> None:
+    """An error naming a Cyrillic channel read `\\u041d\\u0435\\u0442` on stderr; an export to a
+    folder with Cyrillic letters and spaces in its name is written there and named as typed."""
+    env = ASCII_LOCALES[locale]
+    r = tgwatch("export", "--db", sample.db, "--channel", "Нет такого", env=env)
+    assert r.returncode == 2
+    assert "no channel Нет такого" in r.stderr.decode("utf-8") and b"\\u" not in r.stderr
+    folder = tmp_path / "Мои отчёты"
+    folder.mkdir()
+    r = tgwatch("export", "--db", sample.db, "--channel", "Сводка 24", "-o", folder / "выгрузка 1.csv", env=env)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert f"written to {folder / 'выгрузка 1.csv'}" in r.stderr.decode("utf-8")
+    assert "Сводка 24" in (folder / "выгрузка 1.csv").read_text(encoding="utf-8")
