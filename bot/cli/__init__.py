@@ -108,7 +108,8 @@ def cli(verbose: int) -> None:
 
 
 def main() -> None:
-    from .stdout import name_stdout
+    from .stdout import name_stdout, utf8_everywhere
 
+    utf8_everywhere()
     name_stdout()
     cli(prog_name="tgwatch")

@@ -4,11 +4,13 @@ Imported by `main` before any command, so kept light."""
 
 from __future__ import annotations
 
+import codecs
 import io
+import os
 import sys
 from typing import Any
 
-__all__ = ["STDOUT", "name_stdout"]
+__all__ = ["STDOUT", "name_stdout", "utf8_everywhere"]
 
 STDOUT = "standard output"  # the name an OSError of a write to stdout carries (`name_stdout`)
 
@@ -23,6 +25,25 @@ class _NamedStdout(io.FileIO):
         except OSError as e:
             e.filename = e.filename or STDOUT
             raise
+
+
+def _ascii(encoding: str | None) -> bool:
+    try:
+        return codecs.lookup(encoding or "ascii").name == "ascii"
+    except LookupError:
+        return False
+
+
+def utf8_everywhere() -> None:
+    """Cyrillic in and out under an ASCII locale (a cron job's or an ssh session's `LANG=C`):
+    with Python's UTF-8 mode off (PYTHONUTF8=0) arguments and file names would be undecodable
+    bytes, so start again in it (`-X utf8`); stdio PYTHONIOENCODING=ascii asks for is UTF-8, as
+    CSV and JSON Lines already are, not a crash on the first Cyrillic letter."""
+    if not sys.flags.utf8_mode and _ascii(sys.getfilesystemencoding()) and getattr(sys, "orig_argv", None):
+        os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        if stream is not None and _ascii(getattr(stream, "encoding", None)) and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
 
 
 def name_stdout() -> None:
