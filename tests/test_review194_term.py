@@ -53,3 +53,16 @@ def test_an_ascii_locale_names_a_cyrillic_channel_and_file_readably(sample: Samp
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert f"written to {folder / 'выгрузка 1.csv'}" in r.stderr.decode("utf-8")
     assert "Сводка 24" in (folder / "выгрузка 1.csv").read_text(encoding="utf-8")
+
+
+def test_replay_read_by_head_ends_with_141_not_nothing_read(tmp_path: Path) -> None:
+    """`tgwatch replay examples/export | head -3`: the alerts' console exited 1 when head went away,
+    which replay documents as "not one post read"; every other command ends so with 141."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has already had enough: every write to stdout fails
+    try:
+        r = tgwatch("replay", ROOT / "examples" / "export", "--db", tmp_path / "tg.db", env={"LANG": "C.UTF-8"}, stdout=write)
+    finally:
+        os.close(write)
+    assert r.returncode == 141, r.stderr
+    assert b"Traceback" not in r.stderr
