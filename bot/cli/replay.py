@@ -76,7 +76,7 @@ def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetim
     titles = {r.name: r.title for r in ruleset.rules}
     store = open_store(db_path, owner=REPLAY)  # its alerts are its own: never the live service's to send, nor theirs its
     try:
-        sink = TerminalSink() if alerts == "terminal" else NullSink() if alerts == "none" else JsonlSink(alerts, db_path)
+        sink = TerminalSink(out()) if alerts == "terminal" else NullSink() if alerts == "none" else JsonlSink(alerts, db_path)
     except OSError as e:
         store.close()
         fail(f"--alerts {alerts}: cannot write ({e.strerror})")
