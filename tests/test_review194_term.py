@@ -66,3 +66,30 @@ def test_replay_read_by_head_ends_with_141_not_nothing_read(tmp_path: Path) -> N
         os.close(write)
     assert r.returncode == 141, r.stderr
     assert b"Traceback" not in r.stderr
+
+
+def on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
+    """What `tgwatch ARGS` shows on a terminal (a pseudo-terminal as its stdout) under `env`."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        r = tgwatch(*args, env={"LANG": "C.UTF-8", **env}, stdout=slave)
+    finally:
+        os.close(slave)
+    shown = b""
+    try:
+        while chunk := os.read(master, 65536):
+            shown += chunk
+    except OSError:  # EIO: the terminal's other side is closed and everything is read
+        pass
+    os.close(master)
+    assert r.returncode == 0, r.stderr
+    return shown.decode("utf-8")
+
+
+def test_a_dumb_terminal_names_the_words_search_found(sample: Sample) -> None:
+    """On TERM=dumb (Emacs' shell, a serial console) rich shows no bold, so the highlighted words
+    search found were invisible and no `matched:` line named them, as it does in a pipe."""
+    shown = on_a_terminal("search", "дезертир", "--db", sample.db, "--limit", "1", env={"TERM": "dumb"})
+    assert "matched: Дезертирство" in shown and "\x1b[" not in shown
