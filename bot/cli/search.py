@@ -107,7 +107,7 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
         for hit in search_posts(store, text, limit, channels=ids, since=since, until=until, repaired=note):
             if n:
                 c.print()
-            c.print(render_hit(hit, plain=not c.is_terminal))
+            c.print(render_hit(hit, plain=not c.is_terminal or c.color_system is None))  # a pipe, TERM=dumb: no bold
             n += 1
         # the total, when the limit may have left some out: one count over the same query
         total = (count_search(store, text, channels=ids, since=since, until=until, repaired=note)
