@@ -93,3 +93,15 @@ def test_a_dumb_terminal_names_the_words_search_found(sample: Sample) -> None:
     search found were invisible and no `matched:` line named them, as it does in a pipe."""
     shown = on_a_terminal("search", "дезертир", "--db", sample.db, "--limit", "1", env={"TERM": "dumb"})
     assert "matched: Дезертирство" in shown and "\x1b[" not in shown
+
+
+def test_stats_at_40_columns_keeps_dates_and_rule_names_whole(sample: Sample) -> None:
+    """`COLUMNS=40 tgwatch stats` (a phone's ssh client, a split pane) cut every day to «2026-1…» and
+    the rules to «desert…»: the table is split into tables that fit, each with the day column."""
+    r = tgwatch("stats", "--db", sample.db, "--since", "2026-11-20", "--until", "2026-11-23", env={"LANG": "C.UTF-8", "COLUMNS": "40"})
+    assert r.returncode == 0, r.stderr
+    shown = r.stdout.decode("utf-8")
+    assert "…" not in shown
+    assert all(len(line) <= 40 for line in shown.splitlines() if line.startswith(("┃", "│")))
+    for name in ("2026-11-20", "2026-11-23", "desertion", "lockdown", "regiment"):
+        assert f" {name} " in shown, shown
