@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
+from rich.cells import cell_len
 from rich.table import Table
 
 from ..report.stats import matches_per_day, stats_png, stats_text
@@ -87,6 +88,24 @@ def _grouped(counts: dict[str, int], step: str) -> dict[str, int]:
     return out
 
 
+def _fitting(key: str, labels: list[str], cells: dict[str, list[str]], width: int) -> list[list[str]]:
+    """The rules in groups whose tables (the day column, then theirs) fit `width`: at 40 columns
+    two tables one under the other, not dates and rule names cut to «2026-1…» and «desert…»."""
+    def wide(header: str, column: list[str]) -> int:  # a column's text, its padding and its left border
+        return max(cell_len(header), *map(cell_len, column)) + 3
+
+    first = 1 + wide(key, labels)  # the table's right border, the day column
+    groups: list[list[str]] = [[]]
+    used = first
+    for rule, column in cells.items():
+        if groups[-1] and used + wide(rule, column) > width:
+            groups.append([])
+            used = first
+        groups[-1].append(rule)
+        used += wide(rule, column)
+    return groups
+
+
 @click.command()
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to read.")
 @click.option("--since", type=WHEN, help=f"From this date ({WHEN_FORMS}; default: the start of the {DEFAULT_DAYS} whole days (UTC) ending with --until's day).")
@@ -136,15 +155,17 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
         if step != "day":
             per_day = {rule: _grouped(days, step) for rule, days in per_day.items()}
         title = f"posts matched per {step} (UTC{', weeks from Monday' if step == 'week' else ''})"
-        table = Table(title=title, title_justify="left")
-        table.add_column(step)
-        for rule in per_day:
-            table.add_column(rule, justify="right")
         days = next(iter(per_day.values()))
-        for day in days:
-            label = _day_label(day, start, until) if step == "day" else _span_label(day, step, start, until)
-            table.add_row(label, *(str(per_day[rule][day] or "·") for rule in per_day))
-        c.print(table)
+        labels = {day: _day_label(day, start, until) if step == "day" else _span_label(day, step, start, until) for day in days}
+        cells = {rule: [str(per_day[rule][day] or "·") for day in days] for rule in per_day}
+        for n, rules in enumerate(_fitting(step, list(labels.values()), cells, c.width)):
+            table = Table(title=title if n == 0 else None, title_justify="left")
+            table.add_column(step, no_wrap=True)
+            for rule in rules:
+                table.add_column(rule, justify="right", no_wrap=True)
+            for i, label in enumerate(labels.values()):
+                table.add_row(label, *(cells[rule][i] for rule in rules))
+            c.print(table)
     if chart is not None and png is not None:
         try:
             Path(png).write_bytes(chart)
