@@ -5,6 +5,7 @@ the real `tgwatch` process (`python -m bot`) with that environment."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,19 @@ def test_stats_at_40_columns_keeps_dates_and_rule_names_whole(sample: Sample) ->
     assert all(len(line) <= 40 for line in shown.splitlines() if line.startswith(("┃", "│")))
     for name in ("2026-11-20", "2026-11-23", "desertion", "lockdown", "regiment"):
         assert f" {name} " in shown, shown
+
+
+def test_stories_at_40_columns_lists_channels_and_headlines(sample: Sample) -> None:
+    """`COLUMNS=40 tgwatch stories`: the link column alone is 33 wide, so the channels and headline
+    columns were drawn 0 wide (gone) and the story column cut to «2 p…»; below the width the table
+    needs, each story is a block of lines: link whole, channels one a line, headline wrapped at words."""
+    r = tgwatch("stories", "--db", sample.db, "--since", "2026-11-20", "--until", "2026-11-20",
+                env={"LANG": "C.UTF-8", "COLUMNS": "40"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode("utf-8").splitlines()
+    shown = "\n".join(lines)
+    link = lines.index("  https://t.me/c/1700000002/18737")  # the desertion story's first post, its link whole
+    assert re.fullmatch(r"story #\d+ \(\d+ posts\)", lines[link - 1]), shown
+    assert "  channels: Южный Телеграф" in lines and "            Горячая линия" in lines
+    assert "воинской" in shown  # its headline: «У воинской части в Прикубанском округе…»
+    assert all(len(line) <= 40 for line in lines if "https://" not in line), shown
