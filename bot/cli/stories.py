@@ -11,6 +11,7 @@ import click
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -45,6 +46,7 @@ __all__ = ["stories", "story", "cut_middle", "cut_names"]
 
 DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
 _FORMATS = ("table", "csv", "jsonl")
+NARROW = 45  # a terminal narrower than the link column and this draws each story as lines, not a table
 PIPED_TABLE_HINT = 1000  # a table of more stories, piped, says how to get rows instead (it takes ~1 ms a story)
 
 
@@ -204,9 +206,14 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
         _note_limit(shown, total, min_size)
         return
     c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
-    table = Table(show_lines=False, expand=True)
     links = [r.first_link for r in rows]
     link_width = max(map(len, links), default=0) or None
+    if c.width < (link_width or 0) + NARROW:
+        for r in rows:
+            _block(c, r)
+        _note_limit(len(rows), total, min_size)
+        return
+    table = Table(show_lines=False, expand=True)
     table.add_column("story", no_wrap=True)
     # the link is never wrapped (a broken link cannot be clicked): this column is exactly as wide
     # as the longest link, the lines under the link are cut short, and the other columns share the rest
@@ -240,6 +247,25 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
     if not c.is_terminal and len(rows) > PIPED_TABLE_HINT:
         click.echo(f"note: {len(rows):,} stories drawn as a table for a file or a program: --format csv or jsonl "
                    "writes one story a row, ten times faster", err=True)
+
+
+def _block(c: Console, r: StoryRow) -> None:
+    """One story as lines, for a terminal too narrow for the table (its link column alone is 33 wide):
+    the link whole on a line of its own, the channels one a line, the headline wrapped at words."""
+    def name(title: str) -> str:
+        return printable(" ".join(title.split()))
+
+    c.print(Text(f"story #{r.id} ({r.size} post{'s' if r.size != 1 else ''})", style="bold"))
+    c.print(Text(f"  {r.first_link}"))  # soft-wrapped: a link is never broken by a newline
+    lines = [f"first {_when(r.first_date)} {name(r.first_title)}".rstrip()]
+    if r.last_date and r.last_date != r.first_date:
+        lines.append(f"last {_when(r.last_date)}")
+    lines += [f"{'channels:' if i == 0 else '':9} {name(t)}" for i, (_, t) in enumerate(r.channels)]
+    head = r.first_text.strip().split("\n", 1)[0]
+    lines.append(head[:80] + ("…" if len(head) > 80 else ""))
+    for line in lines:
+        c.print(Padding(Text(printable(line)), (0, 0, 0, 2), expand=False), soft_wrap=False)
+    c.print()
 
 
 def _note_limit(shown: int, total: int, min_size: int) -> None:
