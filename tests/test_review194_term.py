@@ -122,3 +122,15 @@ def test_stories_at_40_columns_lists_channels_and_headlines(sample: Sample) -> N
     assert "  channels: Южный Телеграф" in lines and "            Горячая линия" in lines
     assert "воинской" in shown  # its headline: «У воинской части в Прикубанском округе…»
     assert all(len(line) <= 40 for line in lines if "https://" not in line), shown
+
+
+def test_backtest_at_40_columns_keeps_rule_terms_and_days_whole(sample: Sample) -> None:
+    """`COLUMNS=40 tgwatch rules backtest lockdown`: the rule showed as «lockd…», «оцепление» and
+    «оцепленный» both as «оцеплен…» (two rows alike), every day as «2…» beside a 20-wide bar."""
+    r = tgwatch("rules", "backtest", "lockdown", "--db", sample.db, env={"LANG": "C.UTF-8", "COLUMNS": "40"})
+    assert r.returncode == 0, r.stderr
+    shown = r.stdout.decode("utf-8")
+    rows = [line for line in shown.splitlines() if line.startswith(("┃", "│"))]
+    assert all(len(line) <= 40 and "…" not in line for line in rows), shown
+    cells = {cell.strip() for line in rows for cell in line.strip("│┃").split("│")}
+    assert {"lockdown", "оцепление", "оцепленный", "2026-11-20", "2026-11-22"} <= cells, shown
