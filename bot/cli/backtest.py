@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 import click
+from rich.console import Group
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -157,6 +159,9 @@ def _share(part: int, whole: int) -> str:
     return f"{pct:.0f}%" if pct >= 1 or pct == 0 else f"{pct:.2g}%"
 
 
+NARROW_TERMS = 72  # a terminal narrower than this lists the words a term caught under it, not in a column of their own
+
+
 def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     """The back-test's tables; `disabled`: the rules run though `enabled = false`, marked."""
     c = out()
@@ -166,9 +171,10 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
         head += (f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} of {counted(span, 'day')}, "
                  f"up to {max(r.by_day.values())} a day)")
     c.print(Text(head, style="bold"))
-    rules = Table(title="hits per rule", title_justify="left")
-    for col in ("rule", "hits", "stored now", "new", "gone"):
-        rules.add_column(col, justify="left" if col == "rule" else "right")
+    rules = Table(title="hits per rule", title_justify="left", pad_edge=c.width >= NARROW_TERMS)  # 41 wide with its edges padded
+    rules.add_column("rule", no_wrap=True, min_width=max(map(len, r.rules), default=4))  # a name is never cut
+    for col in ("hits", "stored now", "new", "gone"):
+        rules.add_column(col, justify="right")
     for name in r.rules:
         rules.add_row(name, str(r.hits[name]), str(r.stored[name]), f"+{r.gained[name]}", f"-{r.lost[name]}")
     c.print(rules)
@@ -187,16 +193,19 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     # every day of the span, a run of days without a hit in one row: listing only the days with
     # hits made 3 hits on 3 days in a month read as a steady trend
     table = Table(title="hits per day", title_justify="left")
-    table.add_column("day (UTC)")
+    table.add_column("day (UTC)", min_width=len("2024-11-20"))  # a date is never cut; a run of days wraps at spaces
     table.add_column("posts", justify="right")
     table.add_column("stored", justify="right")
     table.add_column("", no_wrap=True)
     top = max(r.by_day.values())
     rows = r.day_rows()
+    # the bar takes what the other columns leave, up to 20: at 40 columns 20 left the dates «2…»
+    bar = max(1, min(20, c.width - 4 - sum(w + 3 for w in (
+        len("2024-11-20"), max(5, *(len(str(d.hits)) for d in rows)), max(6, *(len(str(d.posts)) for d in rows))))))
     for d in rows:
         n = _day_count(d)
         when = d.first if n == 1 else f"{d.first} – {d.last} ({n} days)"
-        table.add_row(when, str(d.hits), str(d.posts), "█" * max(1, round(20 * d.hits / top)) if d.hits else "")
+        table.add_row(when, str(d.hits), str(d.posts), "█" * max(1, round(bar * d.hits / top)) if d.hits else "")
     c.print(table)
     c.print(Text("posts: posts the rules matched; stored: the stored posts backtested"
                  + (" (0: none stored, not a quiet spell)" if any(not d.posts for d in rows) else ""), style="dim"))
@@ -228,18 +237,23 @@ def _report_terms(r: Backtest, words: int = 4) -> None:
     c = out()
     table = Table(title="hits per term", title_justify="left")
     several = len(r.rules) > 1
+    # in a narrow terminal the words a term caught go under it: a fourth column left each term «оцеплен…»
+    under = c.width < NARROW_TERMS
     if several:
-        table.add_column("rule")
-    table.add_column("term")
+        table.add_column("rule", no_wrap=True)
+    table.add_column(f"term\n  words it caught (posts), top {words}" if under else "term")
     table.add_column("posts", justify="right")
     table.add_column("alone", justify="right")
-    table.add_column(f"words it caught (posts), top {words}")
+    if not under:
+        table.add_column(f"words it caught (posts), top {words}")
     idle: list[str] = []
     for rule in r.rules:
         terms = r.terms.get(rule, {})
         for t in TermHits.ranked(terms):
-            table.add_row(*([rule] if several else []), printable(t.written), str(t.posts), str(t.alone),
-                          printable(", ".join(t.top_words(words, counts=True))))
+            caught = printable(", ".join(t.top_words(words, counts=True)))
+            term = Group(Text(printable(t.written)), Padding(Text(caught, style="dim"), (0, 0, 0, 2))) if under \
+                else printable(t.written)
+            table.add_row(*([rule] if several else []), term, str(t.posts), str(t.alone), *([] if under else [caught]))
         idle += [f"{rule}: " * several + t.written for t in terms.values() if not t.posts]
     c.print(table)
     c.print(Text("posts: matched posts the term hit, in any branch of the query; alone: of those, posts the rule "
