@@ -134,3 +134,17 @@ def test_backtest_at_40_columns_keeps_rule_terms_and_days_whole(sample: Sample) 
     assert all(len(line) <= 40 and "…" not in line for line in rows), shown
     cells = {cell.strip() for line in rows for cell in line.strip("│┃").split("│")}
     assert {"lockdown", "оцепление", "оцепленный", "2026-11-20", "2026-11-22"} <= cells, shown
+
+
+@pytest.mark.parametrize("command", [["rules", "explain", "desertion"], ["--help"]])
+def test_explain_and_help_read_by_head_end_with_141(command: list[str]) -> None:
+    """`tgwatch rules explain desertion | head -3` and `tgwatch --help | head -3` exited 1 (rich's and
+    click's own broken-pipe handling), which reads as an error; every other command ends with 141."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        r = tgwatch(*command, env={"LANG": "C.UTF-8"}, stdout=write)
+    finally:
+        os.close(write)
+    assert r.returncode == 141, r.stderr
+    assert r.stderr == b""
