@@ -66,6 +66,10 @@ class _Group(LazyGroup):
         except click.UsageError as e:
             _usage_error(e)
             raise  # not reached
+        except BrokenPipeError:  # `tgwatch --help | head -3`: click would exit 1
+            from .common import broken_pipe
+
+            broken_pipe()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

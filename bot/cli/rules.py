@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
@@ -186,7 +185,7 @@ def explain(name: str, rules_path: str) -> None:
             _branch(ex, node, rule, matcher)
     scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
     tree.add(f"channels: {scope}; enabled: {str(rule.enabled).lower()}")
-    Console(highlight=False).print(tree)
+    out().print(tree, soft_wrap=False)  # wrapped inside the tree's guides; a reader gone away is exit 141
 
 
 def _branch(parent: Tree, node: Node, rule: Rule, matcher: Matcher, in_phrase: bool = False) -> None:
