@@ -148,3 +148,15 @@ def test_explain_and_help_read_by_head_end_with_141(command: list[str]) -> None:
         os.close(write)
     assert r.returncode == 141, r.stderr
     assert r.stderr == b""
+
+
+def test_replay_from_a_closed_stdin_says_so(tmp_path: Path) -> None:
+    """`tgwatch replay - <&-` (a cron line or a service unit with no standard input at all): Python
+    has no sys.stdin then, and replay ended in an AttributeError traceback."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "PYTHONPATH")}
+    r = subprocess.run([sys.executable, "-m", "bot", "replay", "-", "--db", str(tmp_path / "tg.db")], cwd=ROOT,
+                       env={**base, "LANG": "C.UTF-8"}, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0),
+                       capture_output=True, timeout=120)
+    assert b"Traceback" not in r.stderr, r.stderr.decode()
+    assert r.returncode == 1  # not one post read, as an empty input
+    assert "skipped <stdin>: cannot read: standard input is closed" in r.stderr.decode(), r.stderr.decode()
