@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import re
@@ -182,7 +183,7 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
     try:
         f = _stdin() if str(path) == STDIN else path.open("rb")
     except OSError as e:
-        yield Skip(str(path), "", f"cannot read: {e.strerror or 'read error'}")
+        yield Skip("<stdin>" if str(path) == STDIN else str(path), "", f"cannot read: {e.strerror or 'read error'}")
         return
     if str(path) == STDIN:
         path = Path("<stdin>")  # as its lines are named in skips: "<stdin>: line 3: ..."
@@ -306,7 +307,9 @@ def _pooled_date_order(reader: _Pooled) -> list[tuple[int, int, int]] | None:
 
 def _stdin() -> BinaryIO:
     """Standard input as bytes (a pipe is read once, as it comes; a file redirected in is put in
-    date order as a named one is)."""
+    date order as a named one is). Closed (`<&-`: Python has no sys.stdin then): an OSError saying so."""
+    if sys.stdin is None:
+        raise OSError(errno.EBADF, "standard input is closed")
     f = getattr(sys.stdin, "buffer", sys.stdin)
     return f if hasattr(f, "peek") else io.BufferedReader(f)
 
