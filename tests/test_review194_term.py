@@ -160,3 +160,27 @@ def test_replay_from_a_closed_stdin_says_so(tmp_path: Path) -> None:
     assert b"Traceback" not in r.stderr, r.stderr.decode()
     assert r.returncode == 1  # not one post read, as an empty input
     assert "skipped <stdin>: cannot read: standard input is closed" in r.stderr.decode(), r.stderr.decode()
+
+
+def closed_stdout(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
+    """`tgwatch ARGS >&-`: run with no standard output at all (Python's sys.stdout is None then)."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "PYTHONPATH")}
+    return subprocess.run([sys.executable, "-m", "bot", *map(str, args)], cwd=ROOT, env={**base, "LANG": "C.UTF-8"},
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=lambda: os.close(1), timeout=120)
+
+
+def test_a_closed_stdout_is_one_error_line_not_a_silent_success(sample: Sample, tmp_path: Path) -> None:
+    """`tgwatch search дезертир >&-` (a cron line's slip) found 4 posts, showed none, then ended in an
+    AttributeError traceback; stats printed nothing and a traceback. A command that writes to stdout
+    says it cannot (exit 2); one that writes a file (`export -o`) needs no stdout and still works."""
+    for command in (["search", "дезертир"], ["stats"]):
+        r = closed_stdout(*command, "--db", sample.db)
+        assert b"Traceback" not in r.stderr, r.stderr.decode()
+        assert r.returncode == 2
+        assert r.stderr.decode().splitlines()[-1] == "error: standard output: cannot write (it is closed)"
+    r = closed_stdout("--version")  # written while click parses, before any command runs
+    assert (r.returncode, r.stderr.decode()) == (2, "error: standard output: cannot write (it is closed)\n")
+    r = closed_stdout("export", "--db", sample.db, "-o", tmp_path / "out.csv")
+    assert r.returncode == 0, r.stderr.decode()
+    assert "Краснодар" in (tmp_path / "out.csv").read_text(encoding="utf-8")
