@@ -54,6 +54,20 @@ def _usage_error(e: click.UsageError, where: str | None = None) -> None:
     sys.exit(2)
 
 
+def _output_failed(e: OSError) -> None:
+    """End a command whose stdout failed: exit 141 when its reader went away (`tgwatch … | head`,
+    as a shell ends it), one `error:` line when stdout cannot be written (`> out.txt` on a full
+    disk, `>&-`); any other OSError is raised again."""
+    from .common import broken_pipe, stdout_unwritable
+    from .stdout import STDOUT
+
+    if isinstance(e, BrokenPipeError):
+        broken_pipe()
+    if e.filename != STDOUT:
+        raise e
+    stdout_unwritable(e)
+
+
 class _Group(LazyGroup):
     """The top command: an SQLite error that escapes a subcommand (a database locked by another
     program, a damaged file, a full disk) ends it with one line naming the database, never a
@@ -66,10 +80,8 @@ class _Group(LazyGroup):
         except click.UsageError as e:
             _usage_error(e)
             raise  # not reached
-        except BrokenPipeError:  # `tgwatch --help | head -3`: click would exit 1
-            from .common import broken_pipe
-
-            broken_pipe()
+        except OSError as e:  # `tgwatch --help | head -3`, `tgwatch --version >&-`: click would exit 1
+            _output_failed(e)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -78,17 +90,8 @@ class _Group(LazyGroup):
             return result
         except click.UsageError as e:  # a subcommand's options and arguments
             _usage_error(e, " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand])))
-        except BrokenPipeError:  # `tgwatch … | head`: the reader went away; as a shell ends it, every command
-            from .common import broken_pipe
-
-            broken_pipe()
-        except OSError as e:  # `tgwatch search … > out.txt` on a full disk: every command's stdout alike
-            from .common import stdout_unwritable
-            from .stdout import STDOUT
-
-            if e.filename != STDOUT:
-                raise
-            stdout_unwritable(e)
+        except OSError as e:  # the reader went away, a full disk: every command's stdout alike
+            _output_failed(e)
         except KeyboardInterrupt:  # Ctrl-C before a command handles it (rules loading, start-up)
             click.echo("interrupted", err=True)
             sys.exit(130)  # as a shell reports it (click says "Aborted!" and exits 1)

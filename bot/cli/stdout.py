@@ -5,6 +5,7 @@ Imported by `main` before any command, so kept light."""
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import os
 import sys
@@ -46,9 +47,21 @@ def utf8_everywhere() -> None:
             stream.reconfigure(encoding="utf-8")
 
 
+class _ClosedStdout(io.TextIOBase):
+    """The stdout of a command run with none (`>&-`: Python's sys.stdout is None, which rich
+    writes to as to /dev/null): a write fails naming it, so the command ends in one error line
+    rather than a silent exit 0; a command that writes only to a file (`export -o`) never notices."""
+
+    def write(self, s: str) -> int:
+        raise OSError(errno.EBADF, "it is closed", STDOUT)
+
+
 def name_stdout() -> None:
     """Write stdout through `_NamedStdout` (same file, encoding and buffering); a stdout with no
-    file (tests) is left as it is."""
+    file (tests) is left as it is, a closed one is `_ClosedStdout`."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
+        return
     try:
         fd, old = sys.stdout.fileno(), sys.stdout
     except (OSError, ValueError, AttributeError):
