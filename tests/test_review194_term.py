@@ -9,10 +9,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .sample_store import ROOT, Sample, built, sample  # noqa: F401
+from .test_cli_login_flows import login_cli  # noqa: F401  (tgwatch login against the offline fake Telegram)
 
 # the environment of a cron job or an ssh session that sets no locale, as analysts' servers have it
 ASCII_LOCALES = {
@@ -184,3 +186,14 @@ def test_a_closed_stdout_is_one_error_line_not_a_silent_success(sample: Sample, 
     r = closed_stdout("export", "--db", sample.db, "-o", tmp_path / "out.csv")
     assert r.returncode == 0, r.stderr.decode()
     assert "Краснодар" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("args, asked", [((), "phone number"), (("--phone", "+447700900123"), "login code")])
+def test_login_with_no_terminal_says_what_it_could_not_read(login_cli: Any, args: tuple[str, ...], asked: str) -> None:
+    """`tgwatch login < /dev/null` (cron, a script, an ssh command): the prompt read nothing, and the
+    login ended «error: login failed: » saying nothing (click's Abort is a RuntimeError); it says what it
+    could not read, and where from."""
+    r = login_cli(*args, input="")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip().splitlines()[-1] == (f"error: login failed: no {asked} to read: standard input is not "
+                                                 "a terminal (run tgwatch login in one)"), r.output
