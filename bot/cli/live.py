@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import sys
 
 import click
 
@@ -64,6 +65,22 @@ _CONFIG_OPTION = click.option("-c", "--config", "config_path", type=click.Path(d
                               show_default=True, help="Config file (copy config.example.toml).")
 
 
+def _ask(what: str, hint: str) -> str:
+    """`what` typed at the prompt. With no terminal to type it at (cron, `< /dev/null`, stdin closed)
+    and nothing to read, a LoginFailed naming it, not an empty «login failed: »."""
+    from ..live.session import LoginFailed
+
+    at_terminal = sys.stdin is not None and sys.stdin.isatty()
+    try:
+        if sys.stdin is None:
+            raise EOFError
+        return click.prompt(what + hint)
+    except (click.Abort, EOFError):
+        if at_terminal:
+            raise  # Ctrl-C or Ctrl-D at the prompt: cancelled
+        raise LoginFailed(f"no {what} to read: standard input is not a terminal (run tgwatch login in one)") from None
+
+
 @click.command()
 @_CONFIG_OPTION
 @click.option("--phone", help="The account's phone number, e.g. +447700900123 (asked when missing).")
@@ -94,8 +111,8 @@ def login(config_path: str, phone: str | None, qr: bool) -> None:
         client = make_client(config, secrets, **LOGIN_OPTIONS)
         try:
             await client.connect()
-            who = await log_in(client, phone=lambda: phone or click.prompt("phone number (+country code)"),
-                               code=lambda: click.prompt("login code (sent to your Telegram app)"),
+            who = await log_in(client, phone=lambda: phone or _ask("phone number", " (+country code)"),
+                               code=lambda: _ask("login code", " (sent to your Telegram app)"),
                                password=lambda: getpass.getpass("2FA password: "),
                                show_link=click.echo if qr else None)
             return f"{who}; session {config.session_path} (mode 0600)"
@@ -108,6 +125,8 @@ def login(config_path: str, phone: str | None, qr: bool) -> None:
             click.echo(asyncio.run(go()))
     except (SessionBusy, ConfigError) as e:
         fail(str(e))
+    except click.Abort:  # Ctrl-C or Ctrl-D at a prompt (click's Abort is a RuntimeError: caught before it)
+        fail("login cancelled")
     except (RuntimeError, LoginFailed) as e:  # Telethon gives up after three wrong codes
         fail(f"login failed: {e}")
     except errors.RPCError as e:
@@ -116,7 +135,7 @@ def login(config_path: str, phone: str | None, qr: bool) -> None:
         fail(cannot_reach(e, attempts))
     except OSError as e:  # the session folder or file
         fail(f"login failed: {type(e).__name__}: {e.strerror or e}")
-    except (KeyboardInterrupt, click.Abort, EOFError):  # Ctrl-C, or no input left for a prompt
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C while connecting
         fail("login cancelled")
 
 
