@@ -24,11 +24,13 @@ ASCII_LOCALES = {
 
 
 def tgwatch(*args: str | Path, env: dict[str, str], stdout: int | None = subprocess.PIPE,
-            cwd: Path = ROOT) -> subprocess.CompletedProcess[bytes]:
-    """`tgwatch ARGS` as its own process, under `env` (over a minimal environment), stdin closed."""
+            closing: int | None = None) -> subprocess.CompletedProcess[bytes]:
+    """`tgwatch ARGS` as its own process, under `env` (over a minimal environment), reading
+    /dev/null; `closing`: a descriptor closed before it starts (0: `<&-`, 1: `>&-`)."""
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "PYTHONPATH")}
-    return subprocess.run([sys.executable, "-m", "bot", *map(str, args)], env={**base, **env}, cwd=cwd,
-                          stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+    return subprocess.run([sys.executable, "-m", "bot", *map(str, args)], env={**base, **env}, cwd=ROOT,
+                          stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, timeout=120,
+                          preexec_fn=None if closing is None else lambda: os.close(closing))
 
 
 @pytest.mark.parametrize("locale", ASCII_LOCALES)
@@ -155,10 +157,7 @@ def test_explain_and_help_read_by_head_end_with_141(command: list[str]) -> None:
 def test_replay_from_a_closed_stdin_says_so(tmp_path: Path) -> None:
     """`tgwatch replay - <&-` (a cron line or a service unit with no standard input at all): Python
     has no sys.stdin then, and replay ended in an AttributeError traceback."""
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "PYTHONPATH")}
-    r = subprocess.run([sys.executable, "-m", "bot", "replay", "-", "--db", str(tmp_path / "tg.db")], cwd=ROOT,
-                       env={**base, "LANG": "C.UTF-8"}, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0),
-                       capture_output=True, timeout=120)
+    r = tgwatch("replay", "-", "--db", tmp_path / "tg.db", env={"LANG": "C.UTF-8"}, closing=0)
     assert b"Traceback" not in r.stderr, r.stderr.decode()
     assert r.returncode == 1  # not one post read, as an empty input
     assert "skipped <stdin>: cannot read: standard input is closed" in r.stderr.decode(), r.stderr.decode()
@@ -166,10 +165,7 @@ def test_replay_from_a_closed_stdin_says_so(tmp_path: Path) -> None:
 
 def closed_stdout(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
     """`tgwatch ARGS >&-`: run with no standard output at all (Python's sys.stdout is None then)."""
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "PYTHONPATH")}
-    return subprocess.run([sys.executable, "-m", "bot", *map(str, args)], cwd=ROOT, env={**base, "LANG": "C.UTF-8"},
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          preexec_fn=lambda: os.close(1), timeout=120)
+    return tgwatch(*args, env={"LANG": "C.UTF-8"}, stdout=subprocess.DEVNULL, closing=1)
 
 
 def test_a_closed_stdout_is_one_error_line_not_a_silent_success(sample: Sample, tmp_path: Path) -> None:
