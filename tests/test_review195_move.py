@@ -1,0 +1,102 @@
+"""Review 195: backing up, restoring and moving a store, with the real CLI on real SQLite files.
+
+`tgwatch run` keeps its store open for its life, in WAL mode: what it wrote lately is in
+`<db>-wal` until a checkpoint, so a `cp` of the .db alone is yesterday's store, or a torn one."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.store.db import Store
+
+from .sample_store import Sample, sample, built, shipped_matcher  # noqa: F401  (fixtures)
+
+LATE = Post(channel_id=-1001700000009, message_id=77, date=datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc),
+            channel_title="Поздний канал", text="Ночью из воинской части сбежал дезертир-контрактник.")
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _service_writes(db: Path) -> Store:
+    """A store held open as `tgwatch run` holds it, one post just stored and committed (in the -wal)."""
+    store = Store(db, busy_timeout=2.0)
+    store.db.execute("PRAGMA wal_autocheckpoint=0")  # as a busy service between checkpoints
+    list(Pipeline(store, shipped_matcher()).process([LATE]))
+    assert Path(f"{db}-wal").stat().st_size > 0
+    return store
+
+
+def test_a_backup_taken_while_the_service_writes_holds_its_latest_post_in_one_file(sample: Sample, tmp_path: Path) -> None:
+    """No safe way to copy a running store was documented (a `cp` of the .db lost the -wal's posts):
+    `tgwatch backup` copies what was committed, the -wal's posts too, into one whole file."""
+    service = _service_writes(sample.db)
+    try:
+        service.db.execute("BEGIN IMMEDIATE")  # the service mid-write: the backup neither waits nor takes it
+        service.db.execute("UPDATE posts SET text = 'half-written' WHERE message_id = 77")
+        code, _, stderr = _run("backup", str(tmp_path / "copy.db"), "--db", str(sample.db))
+        service.db.execute("ROLLBACK")
+    finally:
+        service.close()
+    assert code == 0, stderr
+    assert "copy.db" in stderr and "posts" in stderr
+    assert not Path(f"{tmp_path / 'copy.db'}-wal").exists()  # the file alone is the whole store
+    code, stdout, _ = _run("search", "дезертир-контрактник", "--db", str(tmp_path / "copy.db"))
+    assert code == 0 and "Поздний канал" in stdout and "half-written" not in stdout
+
+
+def test_a_backup_never_upgrades_nor_writes_the_store_it_copies(sample: Sample, tmp_path: Path) -> None:
+    """A backup taken before an upgrade of tgwatch is the store as the old release left it."""
+    conn = sqlite3.connect(sample.db)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.execute(f"PRAGMA user_version = {version + 1}")  # as a newer tgwatch left it: refused by the others
+    conn.close()
+    before = sample.db.read_bytes()
+    code, _, stderr = _run("backup", str(tmp_path / "copy.db"), "--db", str(sample.db))
+    assert code == 0, stderr
+    assert sample.db.read_bytes() == before
+    copied = sqlite3.connect(tmp_path / "copy.db")
+    assert copied.execute("PRAGMA user_version").fetchone()[0] == version + 1
+    copied.close()
+
+
+def test_a_backup_replaces_last_nights_whole_and_keeps_the_stores_file_mode(sample: Sample, tmp_path: Path) -> None:
+    target = tmp_path / "nightly.db"
+    target.write_bytes(b"last night's backup")
+    sample.db.chmod(0o640)
+    code, _, stderr = _run("backup", str(target), "--db", str(sample.db))
+    assert code == 0, stderr
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    code, _, _ = _run("stories", "--db", str(target), "--since", "2020-01-01")
+    assert code == 0
+
+
+def test_a_bad_backup_is_one_error_line_naming_the_file_and_the_store_is_untouched(sample: Sample, tmp_path: Path) -> None:
+    before = sample.db.read_bytes()
+    cases = [
+        (["backup", str(tmp_path / "copy.db"), "--db", str(tmp_path / "none.db")], "none.db"),
+        (["backup", str(sample.db), "--db", str(sample.db)], "tg.db"),
+        (["backup", str(tmp_path / "no" / "copy.db"), "--db", str(sample.db)], "copy.db"),
+    ]
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    cases.append((["backup", str(tmp_path / "copy.db"), "--db", str(tmp_path / "notes.txt")], "notes.txt"))
+    for args, named in cases:
+        code, stdout, stderr = _run(*args)
+        assert code == 2, (args, stderr)
+        lines = stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], (args, stderr)
+        assert "Traceback" not in stdout + stderr
+    assert sample.db.read_bytes() == before
+    assert not (tmp_path / "copy.db").exists()
+    assert os.listdir(tmp_path).count("none.db") == 0  # a missing store is not created by its backup
