@@ -17,6 +17,7 @@ from .lazy import LazyGroup
 
 # name -> (module, attribute, short help as `tgwatch --help` lists it: the command's first sentence)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "backup": (".backup", "backup", "Copy the store to FILE, whole and consistent, while `tgwatch run` goes on writing."),
     "export": (".export", "export", "Export stored posts with their matches, story and forward origin, oldest first."),
     "login": (".live", "login", "Log the watching user account in: phone code and 2FA password, or a QR login."),
     "replay": (".replay", "replay",

@@ -1,0 +1,45 @@
+"""`tgwatch backup`: a whole, consistent copy of the store, safe while `tgwatch run` writes to it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import click
+
+from .common import DEFAULT_DB, counted, err, fail
+
+__all__ = ["backup"]
+
+
+@click.command()
+@click.argument("target", metavar="FILE")
+@click.option("--db", "db", default=DEFAULT_DB, show_default=True, help="The store to copy.")
+def backup(target: str, db: str) -> None:
+    """Copy the store to FILE, whole and consistent, while `tgwatch run` goes on writing.
+
+    A copy of the .db file alone misses what the service wrote since its last checkpoint (in
+    the -wal beside it): this uses SQLite's online backup, never waits for the service, and
+    neither upgrades nor writes the store. FILE is replaced whole at the end (a failed backup
+    leaves the old one). To restore: stop `tgwatch run`, remove the store's -wal and -shm files,
+    copy FILE over the store, start it again.
+    """
+    from ..store.backup import backup as copy_store
+    from ..store.db import StoreError
+
+    source, out = Path(db), Path(target)
+    if not source.is_file():
+        fail(f"{db}: no such database" if not source.exists() else f"{db}: not a database file")
+    if out.exists() and out.resolve() == source.resolve():
+        fail(f"{target}: is the store itself (--db {db}): name another file")
+    if not out.resolve().parent.is_dir():
+        fail(f"{target}: folder {out.resolve().parent} does not exist")
+    if out.is_dir():
+        fail(f"{target}: is a folder, expected a file")
+    try:
+        copied = copy_store(source, out)
+    except StoreError as e:
+        fail(str(e))
+    except (sqlite3.Error, OSError) as e:
+        fail(f"{target}: backup of {db} failed ({getattr(e, 'strerror', None) or e}); the store is untouched")
+    err().print(f"{db} → {target}: {counted(copied.posts, 'post')}, schema {copied.version}", markup=False)
