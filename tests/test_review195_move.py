@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +18,11 @@ from bot.pipeline import Pipeline
 from bot.post import Post
 from bot.store.db import Store
 
+from .fake_telegram import FakeTelegram, eventually
 from .sample_store import Sample, sample, built, shipped_matcher  # noqa: F401  (fixtures)
+from .telegram_fixtures import deliver_alone, fake  # noqa: F401  (fixtures)
+from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, run, running
+from .test_live_edges import TEAM
 
 LATE = Post(channel_id=-1001700000009, message_id=77, date=datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc),
             channel_title="Поздний канал", text="Ночью из воинской части сбежал дезертир-контрактник.")
@@ -100,3 +105,34 @@ def test_a_bad_backup_is_one_error_line_naming_the_file_and_the_store_is_untouch
     assert sample.db.read_bytes() == before
     assert not (tmp_path / "copy.db").exists()
     assert os.listdir(tmp_path).count("none.db") == 0  # a missing store is not created by its backup
+
+
+def test_the_service_started_on_yesterdays_backup_reads_what_it_missed_and_alerts_nothing_twice(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """Restored from last night's backup, the store lacks today's posts and the alerts sent for
+    them: the start-up read fetches those posts again, and the chat must not get their alerts twice.
+    (The analysts' group: the offline server serves no Saved Messages history.)"""
+    fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
+    chats = ("teamgroup",)
+
+    async def go() -> None:
+        channels(fake)
+        async with running(fake, tmp_path, chats=chats):
+            fake.publish(SHOT, NEUTRAL)
+            await eventually(lambda: len(fake.messages(SHOT)) == 1)
+        assert _run("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "tgwatch.db"))[0] == 0
+        async with running(fake, tmp_path, chats=chats) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
+            await deliver_alone(service)
+        sent = len(alerts(fake))
+        for leftover in ("tgwatch.db-wal", "tgwatch.db-shm"):
+            (tmp_path / leftover).unlink(missing_ok=True)
+        shutil.copyfile(tmp_path / "nightly.db", tmp_path / "tgwatch.db")
+        async with running(fake, tmp_path, chats=chats) as service:
+            await service.poll()
+            await deliver_alone(service)
+            stored = {r["message_id"] for r in service.store.db.query("SELECT message_id FROM posts")}
+            assert stored == {m.id for m in fake.messages(SHOT)}  # what it missed is read again
+            assert len(alerts(fake)) == sent, [m.text.splitlines()[0] for m in alerts(fake)]
+    run(go())
