@@ -203,6 +203,8 @@ class Sender:
         self.matching = threading.Lock() if matching is None else matching  # held while matching (`Pipeline.matching`)
         self.clock = clock
         self.monotonic = monotonic
+        self.started = clock()  # an alert of a post older than this may be in the chat from a store since restored
+        self._ours: dict[str, list[Any]] = {}  # chat -> our messages in it, read once (`_shown_before`)
         # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
         # a wall clock stepped back never holds delivery longer than the wait Telegram asked for.
         self.paused_until: datetime | None = None
@@ -547,9 +549,11 @@ class Sender:
         markup = self.buttons(alert_id) if self.buttons else None
         failure: Exception | None = None
         edits_held = False
+        earlier = not update and datetime.fromisoformat(alert.date) < self.started
         for chat in self.chats:  # one unreachable chat must not keep the others from the alert
             try:
-                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup, notice, restored)
+                wrote = await self._deliver_to(chat, alert_id, parts, sent, silent, markup, notice, restored,
+                                               earlier=earlier)
             except (errors.FloodError, *_NETWORK):
                 raise
             except _EditsHeld:
@@ -591,9 +595,10 @@ class Sender:
 
     async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
                           sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any,
-                          notice: str | None = None, restored: str | None = None) -> bool:
+                          notice: str | None = None, restored: str | None = None, *, earlier: bool = False) -> bool:
         """Send (or edit) every part of one alert in one chat; done parts are skipped. True when a
-        message was sent or edited. With `notice` (the post was deleted), a chat whose message
+        message was sent or edited. `earlier`: its post is older than this run, so a store restored
+        from a backup may have lost the record of its sending: a copy found in the chat is taken as sent. With `notice` (the post was deleted), a chat whose message
         cannot be edited to say so gets `notice` as a reply, once. With `restored` (the post is not
         deleted), a chat told of its deletion by a reply, or by the alert where it cannot be edited
         back, gets `restored` as a reply, once (`_untell_deleted`)."""
@@ -608,6 +613,11 @@ class Sender:
                 rid = secrets.randbits(63)
                 self.store.plan_delivery(alert_id, chat, k, rid, "")  # committed before the first attempt
                 d = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
+                found = await self._shown_before(peer, chat, text, entities) if earlier else None
+                if found is not None:
+                    log.warning("alert %d part %d is in chat %s already (message %d; the store was restored from an "
+                                "older copy?): not sent again", alert_id, k + 1, chat, found.id)
+                    self._unrecorded[(alert_id, chat, k)] = (int(found.id), _digest(found.message or "", found.entities or []))
             if d["sent_at"] is None:
                 key = (alert_id, chat, k)
                 if key not in self._unrecorded:  # else sent by a pass whose store could not record it
@@ -733,6 +743,22 @@ class Sender:
             log.info("%s was already sent (Telegram knows its random_id): it is message %d", what, found.id)
             return int(found.id), _digest(found.message or "", found.entities or [])
         return _sent_id(result, random_id), _digest(text, entities)
+
+    async def _shown_before(self, peer: Any, chat: str, text: str, entities: Sequence[Any]) -> Any:
+        """Our message in `chat` (its topic) that is this alert part (`_same_alert`), among the last
+        FIND_SENT_LOOKBACK read once per run, at the first alert of a post older than the run; None
+        when there is none or Telegram does not let us read the chat (a bot reads no history)."""
+        if chat not in self._ours:
+            self._ours[chat] = []
+            try:
+                self._ours[chat] = [m async for m in self.client.iter_messages(peer, limit=FIND_SENT_LOOKBACK, wait_time=0)
+                                    if m.out]
+            except Exception as e:  # noqa: BLE001 - best effort, as `_find_sent`
+                log.debug("reading chat %s for alerts already sent failed: %s", chat, telegram_code(e))
+        where = _topic(chat)
+        topic = where.reply_to_msg_id if where is not None else None
+        return next((m for m in self._ours[chat] if _topic_of(m) == topic
+                     and (m.message == text or _same_alert(m, text, entities))), None)
 
     async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
                          limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None,
