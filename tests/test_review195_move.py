@@ -5,24 +5,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
+import threading
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.config import Config, Secrets
+from bot.live import service as live_service
+from bot.live.session import make_client
 from bot.pipeline import Pipeline
 from bot.post import Post
 from bot.store.db import Store
 
-from .fake_telegram import FakeTelegram, eventually
+from .fake_telegram import USER_ID, FakeSender, FakeTelegram, eventually
 from .sample_store import Sample, sample, built, shipped_matcher  # noqa: F401  (fixtures)
 from .telegram_fixtures import deliver_alone, fake  # noqa: F401  (fixtures)
 from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, run, running
+from .test_live_bot_token import HASH, ROOT, _session_file
 from .test_live_edges import TEAM
+
+MASH_ID = 1800000002
 
 LATE = Post(channel_id=-1001700000009, message_id=77, date=datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc),
             channel_title="Поздний канал", text="Ночью из воинской части сбежал дезертир-контрактник.")
@@ -136,3 +147,51 @@ def test_the_service_started_on_yesterdays_backup_reads_what_it_missed_and_alert
             assert stored == {m.id for m in fake.messages(SHOT)}  # what it missed is read again
             assert len(alerts(fake)) == sent, [m.text.splitlines()[0] for m in alerts(fake)]
     run(go())
+
+
+@pytest.mark.parametrize("when", ["at start", "while running"])
+def test_a_session_used_on_two_machines_stops_run_with_one_line_and_keeps_what_was_stored(
+        fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """The session file copied to a second machine: Telegram answers AUTH_KEY_DUPLICATED to every
+    request and the key is dead. `tgwatch run` went on as a zombie (a warning per channel per poll,
+    no post read, no alert); it must stop with one line saying why and what to do."""
+    fake.add_channel(MASH_ID, "mash", "Mash")
+    fake.publish(MASH_ID, DESERTION)
+    folder = tmp_path / "s"
+    config = Config(session_dir=folder, db=tmp_path / "t.db", rules=ROOT / "rules", channels=("mash",), chats=("me",))
+    _session_file(fake, config, USER_ID, bot=False)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\ndb = "{tmp_path / "t.db"}"\nrules = "{ROOT / "rules"}"\nsession_dir = "{folder}"\n'
+                   '[channels]\nwatch = ["mash"]\n[alerts]\nchats = ["me"]\n'
+                   '[schedule]\nresolve_delay_seconds = 0\npoll_minutes = 0.1\n', encoding="utf-8")
+    if when == "at start":
+        fake.fail("GetHistoryRequest", "AUTH_KEY_DUPLICATED", code=406, times=10_000)
+
+    async def copied_elsewhere() -> None:  # the other machine starts once this one has served
+        await eventually(lambda: len(alerts(fake)) >= 1, timeout=20)
+        fake.fail("GetHistoryRequest", "AUTH_KEY_DUPLICATED", code=406, times=10_000)
+
+    def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
+        client = make_client(config, secrets, bot=bot, **kw)
+        client._sender = FakeSender(fake, client, client.session.auth_key)
+        if when == "while running":
+            asyncio.get_running_loop().create_task(copied_elsewhere())
+        return client
+
+    monkeypatch.setattr(live_service, "run", partial(live_service.run, make=make))
+    out: list[Any] = []
+    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
+    ran = threading.Thread(target=lambda: out.append(CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)),
+                           daemon=True)
+    ran.start()
+    ran.join(60)
+    assert out, "tgwatch run went on serving on a session Telegram no longer takes"
+    r = out[0]
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    errors_said = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(errors_said) == 1 and "copied" in errors_said[0] and "tgwatch login" in errors_said[0], r.output
+    assert str(folder) in errors_said[0], r.output  # which session file
+    if when == "while running":
+        conn = sqlite3.connect(tmp_path / "t.db")
+        assert conn.execute("SELECT count(*) FROM posts").fetchone()[0] == 1  # what was stored is kept
+        conn.close()
