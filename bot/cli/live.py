@@ -151,7 +151,7 @@ def run(config_path: str) -> None:
     from telethon import errors
 
     from ..live.service import run as run_service
-    from ..live.session import NETWORK_ERRORS, NotLoggedIn, SessionBusy, Unreachable, cannot_reach
+    from ..live.session import NETWORK_ERRORS, NotLoggedIn, SessionBusy, SessionLost, Unreachable, cannot_reach, lost_line
 
     config, secrets = _settings(config_path, run=True)
     load_or_fail(str(config.rules))  # bad files are reported; the service posts them to the chat too
@@ -159,12 +159,12 @@ def run(config_path: str) -> None:
         run_service(config, secrets)
     except StoreError as e:
         fail(str(e))
-    except (SessionBusy, ConfigError, Unreachable) as e:
+    except (SessionBusy, SessionLost, ConfigError, Unreachable) as e:
         fail(str(e))
     except NotLoggedIn:
         fail(f"not logged in: run `tgwatch login --config {config_path}` first (session {config.session_path})")
-    except errors.AuthKeyDuplicatedError:
-        fail("this session is in use by another process (or was copied): stop the other tgwatch, then `tgwatch login` again")
+    except errors.AuthKeyDuplicatedError as e:
+        fail(lost_line(e, config.session_path))
     except errors.RPCError as e:
         fail(f"Telegram refused: {_login_error(e)}")
     except NETWORK_ERRORS as e:

@@ -18,7 +18,7 @@ from .dbfaults import Outage, store_down
 from .codes import reason
 from .resolve import BACKFILL_ALERTS, Watched, _GONE_ERRORS
 from .seeded import read_in_order
-from .session import NETWORK_ERRORS
+from .session import NETWORK_ERRORS, SESSION_GONE
 
 __all__ = ["BACKFILL_ALERTS", "Poll"]
 
@@ -105,6 +105,8 @@ class Poll:
                 failed += 1
                 self._retry_soon()
                 break
+            except SESSION_GONE:
+                raise  # not the channel's fault: no channel can be read (`Service.poll` stops the run)
             except errors.RPCError as e:
                 log.warning("reading %s failed: %s; the next poll retries", w.title, reason(e))
                 self.failing[w.id] = f"{w.title}: {reason(e)}"

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from telethon import TelegramClient
+from telethon.errors import AuthKeyDuplicatedError
 
 from ..alert.html import isolated, local_time
 from ..chat.commands import Commands
@@ -34,11 +35,14 @@ from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
 from .sender import Sender
 from .session import (
+    SESSION_GONE,
     NotLoggedIn,
+    SessionLost,
     QuietReconnects,
     connect_first,
     database_lock,
     has_auth_key,
+    lost_line,
     make_client,
     session_lock,
     start_bot,
@@ -131,6 +135,8 @@ class Service:
         self._catch_ups: set[asyncio.Task[Rematch | None]] = set()  # `catch_up_rules` running
         self._catching_up = asyncio.Lock()  # (created outside a loop: Python 3.10+ binds it when first used)
         self._stopping = threading.Event()  # read by the catch-up's thread between its batches
+        self.session_lost: BaseException | None = None  # what Telegram said when it stopped taking the session
+        self.lost = asyncio.Event()  # set with `session_lost`: the run ends (`_serve`)
 
     def _matcher(self, ruleset: RuleSet | None = None) -> Matcher:
         return Matcher(self.rulebook.ruleset if ruleset is None else ruleset, groups=self.config.groups)
@@ -326,7 +332,13 @@ class Service:
         """The scheduled reconcile: posts Telegram never pushed are found here. (And Telethon's
         collectors of albums delivered long ago are dropped: it never does.)"""
         self.ingest.forget_albums()
-        n, m = await self.ingest.reconcile()
+        try:
+            n, m = await self.ingest.reconcile()
+        except SESSION_GONE as e:  # no channel can be read again with it: stop, not a warning every poll
+            log.error("%s", lost_line(e, self.config.session_path))
+            self.session_lost = e
+            self.lost.set()
+            return
         if self.ingest.complete:  # every watched channel read: a poll stopped by a flood wait does not count
             self._polled()
         if n:
@@ -540,12 +552,16 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
             except (NotImplementedError, RuntimeError):
                 pass
         gone = asyncio.ensure_future(user.disconnected)
-        waiters: list[Any] = [asyncio.ensure_future(stop.wait()), gone]
+        waiters: list[Any] = [asyncio.ensure_future(stop.wait()), gone, asyncio.ensure_future(service.lost.wait())]
         with QuietReconnects():
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for w in waiters:
             w.cancel()
         await service.stop()
+        if service.session_lost is not None:
+            raise SessionLost(lost_line(service.session_lost, config.session_path))
+        if gone.done() and not gone.cancelled() and isinstance(gone.exception(), AuthKeyDuplicatedError):
+            raise SessionLost(lost_line(gone.exception(), config.session_path))  # type: ignore[arg-type]
         if gone.done() and not gone.cancelled() and gone.exception() is not None:
             # Telethon ends the connection with an error when the session was revoked or logged out
             raise NotLoggedIn(f"Telegram closed the session ({type(gone.exception()).__name__}): "

@@ -22,8 +22,8 @@ from ..store.runlock import lock_file
 from .difference import hold_catch_up
 
 __all__ = ["CLIENT_OPTIONS", "LOGIN_OPTIONS", "NETWORK_ERRORS", "STARTUP_CONNECT_SECONDS", "WATCH_OPTIONS",
-           "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "QuietReconnects", "SessionBusy", "Unreachable",
-           "cannot_reach", "connect_first", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "start_bot", "who"]
+           "SESSION_GONE", "ConnectionAttempts", "LoginFailed", "NotLoggedIn", "SessionLost", "QuietReconnects", "SessionBusy", "Unreachable",
+           "cannot_reach", "connect_first", "lost_line", "database_lock", "has_auth_key", "log_in", "make_client", "secure_session", "session_lock", "start_bot", "who"]
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,26 @@ class NotLoggedIn(Exception):
 
 class SessionBusy(Exception):
     """Another tgwatch process holds this session (two would corrupt it or get it revoked)."""
+
+
+class SessionLost(Exception):
+    """Telegram stopped taking the session while `tgwatch run` served; the message is `lost_line`'s."""
+
+
+# What Telegram answers, to any request, on a session it no longer takes: used from two places at
+# once (AUTH_KEY_DUPLICATED, 406), revoked or logged out elsewhere (401). No retry can help.
+SESSION_GONE: tuple[type[Exception], ...] = (errors.AuthKeyError, errors.UnauthorizedError)
+
+
+def lost_line(e: BaseException, session: Path) -> str:
+    """One line for a session Telegram no longer takes: why, which file, what to do; stored posts
+    and queued alerts stay in the store."""
+    if isinstance(e, errors.AuthKeyDuplicatedError):
+        return (f"Telegram no longer takes the session {session}: it was used from two places at once (a copied "
+                "session file, or another tgwatch on it); stop the other one, then `tgwatch login` again "
+                "(what was stored is kept)")
+    return (f"Telegram closed the session {session} ({type(e).__name__}): run `tgwatch login` again "
+            "(what was stored is kept)")
 
 
 @contextmanager
