@@ -236,6 +236,21 @@ def _auth_key(path: Path) -> bytes | None:
     return row[0] if row else None
 
 
+def run_cli(cfg: Path, env: dict[str, str], seconds: float) -> Any:
+    """`tgwatch run -c cfg` in a thread of its own (its loop serves the fake's clients); its result,
+    or None when it still runs after `seconds`."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    out: list[Any] = []
+    ran = threading.Thread(target=lambda: out.append(CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)),
+                           daemon=True)
+    ran.start()
+    ran.join(seconds)
+    return out[0] if out else None
+
+
 def _refuse_moves(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     """The session folder read-only for renames and removals of the bot's files (tests run as root,
     which a chmod would not stop): os.replace, os.remove and unlink raise PermissionError as the OS would."""
@@ -269,10 +284,6 @@ def test_a_session_folder_that_refuses_the_bot_files_move_is_one_error_line(
     `error:` line naming the folder and what to do, no traceback, and no session file lost."""
     from functools import partial
 
-    from click.testing import CliRunner
-
-    from bot.cli import cli
-
     fake.add_channel(1800000002, "mash", "Mash")
     fake.add_bot(NEW_BOT, "new_bot")
     config = _config(tmp_path)
@@ -297,14 +308,8 @@ def test_a_session_folder_that_refuses_the_bot_files_move_is_one_error_line(
 
     monkeypatch.setattr(live_service, "run", partial(live_service.run, make=make))
     _refuse_moves(monkeypatch, folder)
-    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH, "TGWATCH_BOT_TOKEN": NEW_TOKEN}
-    out: list[Any] = []
-    ran = threading.Thread(target=lambda: out.append(CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)),
-                           daemon=True)
-    ran.start()
-    ran.join(30)
-    assert out, "tgwatch run went on serving"
-    r = out[0]
+    r = run_cli(cfg, {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH, "TGWATCH_BOT_TOKEN": NEW_TOKEN}, 30)
+    assert r is not None, "tgwatch run went on serving"
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     lines = r.output.strip().splitlines()
     assert [line for line in lines if line.startswith("error:")] == lines[-1:], r.output

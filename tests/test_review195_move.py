@@ -9,7 +9,6 @@ import asyncio
 import os
 import shutil
 import sqlite3
-import threading
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -30,7 +29,7 @@ from .fake_telegram import USER_ID, FakeSender, FakeTelegram, eventually
 from .sample_store import Sample, sample, built, shipped_matcher  # noqa: F401  (fixtures)
 from .telegram_fixtures import deliver_alone, fake  # noqa: F401  (fixtures)
 from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, run, running
-from .test_live_bot_token import HASH, ROOT, _session_file
+from .test_live_bot_token import HASH, ROOT, _session_file, run_cli
 from .test_live_edges import TEAM
 
 MASH_ID = 1800000002
@@ -179,14 +178,8 @@ def test_a_session_used_on_two_machines_stops_run_with_one_line_and_keeps_what_w
         return client
 
     monkeypatch.setattr(live_service, "run", partial(live_service.run, make=make))
-    out: list[Any] = []
-    env = {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}
-    ran = threading.Thread(target=lambda: out.append(CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)),
-                           daemon=True)
-    ran.start()
-    ran.join(60)
-    assert out, "tgwatch run went on serving on a session Telegram no longer takes"
-    r = out[0]
+    r = run_cli(cfg, {"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH}, 60)
+    assert r is not None, "tgwatch run went on serving on a session Telegram no longer takes"
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     errors_said = [line for line in r.output.splitlines() if line.startswith("error:")]
     assert len(errors_said) == 1 and "copied" in errors_said[0] and "tgwatch login" in errors_said[0], r.output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import DEFAULT_DB, counted, err, fail
+from .common import DEFAULT_DB, StopSignals, counted, err, fail
 
 __all__ = ["backup"]
 
@@ -36,10 +36,13 @@ def backup(target: str, db: str) -> None:
         fail(f"{target}: folder {out.resolve().parent} does not exist")
     if out.is_dir():
         fail(f"{target}: is a folder, expected a file")
+    stops = StopSignals()  # a `kill` of a cron job's backup leaves no temporary file, as Ctrl-C
     try:
         copied = copy_store(source, out)
     except StoreError as e:
         fail(str(e))
     except (sqlite3.Error, OSError) as e:
         fail(f"{target}: backup of {db} failed ({getattr(e, 'strerror', None) or e}); the store is untouched")
+    finally:
+        stops.restore()
     err().print(f"{db} → {target}: {counted(copied.posts, 'post')}, schema {copied.version}", markup=False)

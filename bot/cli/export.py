@@ -8,7 +8,6 @@ import logging
 import os
 import stat
 import sys
-import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Iterator
 
 import click
 
-from ..store.export import FORMATS, XLSX_MAX_CHARS, new_file_mode, write_xlsx
+from ..store.export import FORMATS, XLSX_MAX_CHARS, new_file_mode, write_xlsx, written_whole
 from ..store.read import EXPORT_FIELDS, SearchError, iter_export_rows
 from .common import (
     BOM,
@@ -183,20 +182,12 @@ def _write(rows: Iterator[dict[str, Any]], fmt: str, output: str | None, bom: bo
         return _write_file(rows, fmt, target, bom, cut, escape=escape, gz=gz)
     target = target.resolve()  # through a link: the file it names is replaced, the link kept
     old = target.stat() if target.exists() else None
-    # a temporary file of its own (0600: private while written), so two exports to one -o at once
-    # never write into each other's: each replaces the target whole, the last to finish wins
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(name)
+    # two exports to one -o at once never write into each other's: each replaces the target whole,
+    # the last to finish wins; a file written anew keeps its mode (chmod 600 stays private)
     stops = StopSignals()  # a `kill` or `timeout` (a cron job's) leaves no temporary file either, as Ctrl-C
     try:
-        n = _write_file(rows, fmt, tmp, bom, cut, escape=escape, gz=gz)
-        # a file written anew keeps its mode (chmod 600 stays private); a new one gets the umask's
-        tmp.chmod(stat.S_IMODE(old.st_mode) if old is not None else new_file_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        n = written_whole(target, lambda tmp: _write_file(rows, fmt, tmp, bom, cut, escape=escape, gz=gz),
+                          stat.S_IMODE(old.st_mode) if old is not None else new_file_mode())
     finally:
         stops.restore()
     if old is not None and old.st_nlink > 1:  # replaced whole, so that a failed export leaves the old one

@@ -8,12 +8,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .db import StoreError, _refuse_foreign
-from .export import new_file_mode
+from .export import written_whole
 
 __all__ = ["Copied", "backup"]
 
@@ -42,10 +41,8 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
             version = int(src.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{source}: not a usable SQLite database ({e})") from None
-        fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
-        os.close(fd)
-        tmp = Path(name)
-        try:
+
+        def copy(tmp: Path) -> int:
             out = sqlite3.connect(tmp)
             try:
                 src.backup(out)  # one step: a consistent snapshot (WAL readers never block the writer)
@@ -55,11 +52,9 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
                 out.close()
             with tmp.open("rb") as f:
                 os.fsync(f.fileno())
-            tmp.chmod(stat.S_IMODE(src_path.stat().st_mode) if src_path.exists() else new_file_mode())
-            os.replace(tmp, dst)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            return posts
+
+        posts = written_whole(dst, copy, stat.S_IMODE(src_path.stat().st_mode))
     finally:
         src.close()
     return Copied(posts, version)

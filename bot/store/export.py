@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
 from contextlib import contextmanager, suppress
-from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from .read import EXPORT_FIELDS, StoryRow
 
@@ -183,6 +183,26 @@ class _Once:
 
     def seekable(self) -> bool:
         return self._f.seekable()
+
+
+T = TypeVar("T")
+
+
+def written_whole(target: Path, write: Callable[[Path], T], mode: int) -> T:
+    """`write` fills a private temporary file beside `target` (0600, its own: two writers never
+    mix), given `mode` and renamed over `target` at the end: a failure leaves the old file and no
+    temporary one. Returns what `write` returned."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        done = write(tmp)
+        tmp.chmod(mode)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return done
 
 
 def new_file_mode() -> int:
