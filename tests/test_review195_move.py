@@ -9,7 +9,7 @@ import asyncio
 import os
 import shutil
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ def test_the_service_started_on_yesterdays_backup_reads_what_it_missed_and_alert
             await eventually(lambda: len(fake.messages(SHOT)) == 1)
         assert _run("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "tgwatch.db"))[0] == 0
         async with running(fake, tmp_path, chats=chats) as service:
-            fake.publish(SHOT, DESERTION)
+            fake.publish(SHOT, DESERTION, date=datetime.now(timezone.utc) - timedelta(minutes=10))  # (a restore takes a while)
             await eventually(lambda: len(alerts(fake)) == 2)  # desertion and regiment
             await deliver_alone(service)
         sent = len(alerts(fake))

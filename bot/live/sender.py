@@ -203,7 +203,9 @@ class Sender:
         self.matching = threading.Lock() if matching is None else matching  # held while matching (`Pipeline.matching`)
         self.clock = clock
         self.monotonic = monotonic
-        self.started = clock()  # an alert of a post older than this may be in the chat from a store since restored
+        # an alert of a post older than this may be in the chat from a store since restored (whole
+        # seconds, as Telegram dates posts: one of the second the run started is a live one)
+        self.started = clock().replace(microsecond=0)
         self._ours: dict[str, list[Any]] = {}  # chat -> our messages in it, read once (`_shown_before`)
         # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
         # a wall clock stepped back never holds delivery longer than the wait Telegram asked for.
