@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .sample_store import ROOT, Sample, built, sample  # noqa: F401
+from .sample_store import ROOT, Sample, built  # noqa: F401  (`sample`: a conftest fixture)
 from .test_cli_login_flows import login_cli  # noqa: F401  (tgwatch login against the offline fake Telegram)
 
 # the environment of a cron job or an ssh session that sets no locale, as analysts' servers have it
@@ -185,7 +185,8 @@ def test_a_closed_stdout_is_one_error_line_not_a_silent_success(sample: Sample, 
 
 
 @pytest.mark.parametrize("args, asked", [((), "phone number"), (("--phone", "+447700900123"), "login code")])
-def test_login_with_no_terminal_says_what_it_could_not_read(login_cli: Any, args: tuple[str, ...], asked: str) -> None:
+def test_login_with_no_terminal_says_what_it_could_not_read(
+        login_cli: Any, args: tuple[str, ...], asked: str) -> None:  # noqa: F811 (login_cli: the fixture imported above)
     """`tgwatch login < /dev/null` (cron, a script, an ssh command): the prompt read nothing, and the
     login ended «error: login failed: » saying nothing (click's Abort is a RuntimeError); it says what it
     could not read, and where from."""

@@ -26,8 +26,8 @@ from bot.post import Post
 from bot.store.db import Store
 
 from .fake_telegram import USER_ID, FakeSender, FakeTelegram, eventually
-from .sample_store import Sample, sample, built, shipped_matcher  # noqa: F401  (fixtures)
-from .telegram_fixtures import deliver_alone, fake  # noqa: F401  (fixtures)
+from .sample_store import Sample, built, shipped_matcher  # noqa: F401  (fixtures; `sample` and `fake` come from conftest)
+from .telegram_fixtures import deliver_alone  # noqa: F401  (fixtures)
 from .test_live import DESERTION, NEUTRAL, SHOT, alerts, channels, run, running
 from .test_live_bot_token import HASH, ROOT, _session_file, run_cli
 from .test_live_edges import TEAM
