@@ -23,7 +23,7 @@ from bot.live.session import CLIENT_OPTIONS, WATCH_OPTIONS
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import deliver_alone, served, stop_service
+from .telegram_fixtures import deliver_alone, hold_clock_jobs, served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOT, MASH = 1800000001, 1800000002
@@ -72,6 +72,7 @@ async def start(fake: FakeTelegram, tmp_path: Path, clock: Clock | None = None, 
     service = Service(Config(**base), Store(tmp_path / "t.db", busy_timeout=busy_timeout), user, bot=bot,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc), **({"clock": clock} if clock else {}))
     await service.start()
+    hold_clock_jobs(service)  # (before the scheduler's first turn: none can have run)
     await eventually(lambda: replies(fake))  # the answer to /start
     return service
 
