@@ -20,7 +20,7 @@ from bot.live.session import CLIENT_OPTIONS, WATCH_OPTIONS, NotLoggedIn
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import deliver_alone, served, stop_service
+from .telegram_fixtures import deliver_alone, hold_clock_jobs, served, stop_service
 
 ROOT = Path(__file__).resolve().parents[1]
 # the watching user client as `tgwatch run` builds it, minus endless retries
@@ -48,13 +48,17 @@ def channels(fake: FakeTelegram, *, mash_joined: bool = True) -> None:
     fake.add_channel(TOPOR, "topor", "Топор")
 
 
-async def start(fake: FakeTelegram, tmp_path: Path, *, busy_timeout: float = LIVE_BUSY_TIMEOUT, **kw: Any) -> Service:
+async def start(fake: FakeTelegram, tmp_path: Path, *, busy_timeout: float = LIVE_BUSY_TIMEOUT,
+                clock_jobs: bool = False, **kw: Any) -> Service:
     """A started service over tmp_path/tgwatch.db, opened as `tgwatch run` opens it (a shorter
-    `busy_timeout` keeps tests that hold the database's lock quick)."""
+    `busy_timeout` keeps tests that hold the database's lock quick). `clock_jobs`: the digest,
+    heartbeat and retention keep their times of day (else held: `hold_clock_jobs`)."""
     user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
     service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db", busy_timeout=busy_timeout), user,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc))
     await service.start()
+    if not clock_jobs:
+        hold_clock_jobs(service)
     return service
 
 

@@ -341,7 +341,7 @@ def test_the_scheduled_jobs_are_not_held_by_a_clock_set_back(fake: FakeTelegram,
 
     async def go() -> None:
         channels(fake)
-        async with running(fake, tmp_path, digest="hourly") as service:
+        async with running(fake, tmp_path, digest="hourly", clock_jobs=True) as service:
             mono = [1000.0]
             service.clock, service.monotonic = (lambda: wall[0]), (lambda: mono[0])
             service.check_clock()
