@@ -150,6 +150,12 @@ def _same_alert(message: Any, text: str, entities: Sequence[Any]) -> bool:
             and (message.message or "").split("\n", 1)[0] == text.split("\n", 1)[0])
 
 
+def _is_part(message: Any, text: str, entities: Sequence[Any], topic: int | None) -> bool:
+    """Is `message` our own, in forum topic `topic` (None: General or no forum), with this text or
+    an earlier rendering of it (`_same_alert`)? The test `_find_sent` and `_shown_before` share."""
+    return bool(message.out) and _topic_of(message) == topic and (message.message == text or _same_alert(message, text, entities))
+
+
 def _chat_identity(peer: Any, chat: str) -> str:
     """What stays the same for a chat whatever the config's order or spelling of it: its peer id
     (the account itself for Saved Messages) and forum topic."""
@@ -600,7 +606,8 @@ class Sender:
                           notice: str | None = None, restored: str | None = None, *, earlier: bool = False) -> bool:
         """Send (or edit) every part of one alert in one chat; done parts are skipped. True when a
         message was sent or edited. `earlier`: its post is older than this run, so a store restored
-        from a backup may have lost the record of its sending: a copy found in the chat is taken as sent. With `notice` (the post was deleted), a chat whose message
+        from a backup may have lost the record of its sending: a copy found in the chat is taken as sent.
+        With `notice` (the post was deleted), a chat whose message
         cannot be edited to say so gets `notice` as a reply, once. With `restored` (the post is not
         deleted), a chat told of its deletion by a reply, or by the alert where it cannot be edited
         back, gets `restored` as a reply, once (`_untell_deleted`)."""
@@ -754,13 +761,12 @@ class Sender:
             self._ours[chat] = []
             try:
                 self._ours[chat] = [m async for m in self.client.iter_messages(peer, limit=FIND_SENT_LOOKBACK, wait_time=0)
-                                    if m.out]
+                                    if m.out]  # (only ours: 1,000 messages of analysts' talk are not held)
             except Exception as e:  # noqa: BLE001 - best effort, as `_find_sent`
                 log.debug("reading chat %s for alerts already sent failed: %s", chat, telegram_code(e))
         where = _topic(chat)
         topic = where.reply_to_msg_id if where is not None else None
-        return next((m for m in self._ours[chat] if _topic_of(m) == topic
-                     and (m.message == text or _same_alert(m, text, entities))), None)
+        return next((m for m in self._ours[chat] if _is_part(m, text, entities, topic)), None)
 
     async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
                          limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None,
@@ -775,12 +781,11 @@ class Sender:
         may read otherwise), or the notice that the post is not deleted after all."""
         try:
             async for m in self.client.iter_messages(peer, limit=limit, wait_time=0):
-                if not m.out or _topic_of(m) != topic:
-                    continue
                 if replying is not None:
-                    if getattr(m.reply_to, "reply_to_msg_id", None) == replying and (m.message or "").startswith(mark):
+                    if (m.out and _topic_of(m) == topic and getattr(m.reply_to, "reply_to_msg_id", None) == replying
+                            and (m.message or "").startswith(mark)):
                         return m
-                elif m.message == text or _same_alert(m, text, entities):
+                elif _is_part(m, text, entities, topic):
                     return m
         except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
             log.debug("looking up a sent message failed: %s", telegram_code(e))
