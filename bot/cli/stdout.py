@@ -28,9 +28,20 @@ class _NamedStdout(io.FileIO):
             raise
 
 
-def _ascii(encoding: str | None) -> bool:
+def _no_cyrillic(encoding: str | None) -> bool:
+    """Can `encoding` not write Russian (ASCII, Latin-1, cp1252)? Such a terminal gets UTF-8: every
+    word of a post would be «?» in its own."""
     try:
-        return codecs.lookup(encoding or "ascii").name == "ascii"
+        "ЁёЙйЪъЯя".encode(encoding or "ascii")
+    except (UnicodeError, LookupError):
+        return True
+    return False
+
+
+def _legacy(encoding: str | None) -> bool:
+    """A one-byte encoding that writes Russian but not emoji or arrows (KOI8-R, CP1251, CP866)."""
+    try:
+        return not codecs.lookup(encoding or "ascii").name.startswith(("utf", "gb18030"))
     except LookupError:
         return False
 
@@ -39,12 +50,19 @@ def utf8_everywhere() -> None:
     """Cyrillic in and out under an ASCII locale (a cron job's or an ssh session's `LANG=C`):
     with Python's UTF-8 mode off (PYTHONUTF8=0) arguments and file names would be undecodable
     bytes, so start again in it (`-X utf8`); stdio PYTHONIOENCODING=ascii asks for is UTF-8, as
-    CSV and JSON Lines already are, not a crash on the first Cyrillic letter."""
-    if not sys.flags.utf8_mode and _ascii(sys.getfilesystemencoding()) and getattr(sys, "orig_argv", None):
+    CSV and JSON Lines already are, not a crash on the first Cyrillic letter. A Russian legacy
+    encoding (`ru_RU.KOI8-R`, a redirect on Russian Windows: CP1251) is kept, as its terminal reads
+    it: what it cannot write (a post's emoji, an alert's arrow) is written «?», not a traceback."""
+    if not sys.flags.utf8_mode and _no_cyrillic(sys.getfilesystemencoding()) and getattr(sys, "orig_argv", None):
         os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
     for stream in (sys.stdin, sys.stdout, sys.stderr):
-        if stream is not None and _ascii(getattr(stream, "encoding", None)) and hasattr(stream, "reconfigure"):
+        if stream is None or not hasattr(stream, "reconfigure"):
+            continue
+        encoding = getattr(stream, "encoding", None)
+        if _no_cyrillic(encoding):
             stream.reconfigure(encoding="utf-8")
+        elif stream is not sys.stdin and _legacy(encoding):
+            stream.reconfigure(errors="replace")
 
 
 class _ClosedStdout(io.TextIOBase):
