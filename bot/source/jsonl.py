@@ -191,13 +191,13 @@ def read_jsonl(path: str | Path) -> Iterator[Post | Skip]:
         if f.peek(2)[:2] in _UTF16:
             yield Skip(str(path), "", _UTF16_TEXT)
             return
-        order = _date_order(f) if f.seekable() else None  # a pipe is read once, as it comes
+        order = _date_order(enumerate(f, 1)) if f.seekable() else None  # a pipe is read once, as it comes
         if order is None:
             if f.seekable():
                 f.seek(0)
             lines: Iterator[tuple[int, bytes]] = enumerate(f, 1)
         else:
-            lines = ((n, _line_at(f, offset)) for n, offset in order)
+            lines = ((n, _line_at(f, offset)) for n, offset, _ in order)
         yield from _posts(path, lines)
 
 
@@ -236,7 +236,7 @@ def _read_pooled(path: Path) -> Iterator[Post | Skip]:
         if reader.pread(2, 0) in _UTF16:
             yield Skip(str(path), "", _UTF16_TEXT)
             return
-        order = _pooled_date_order(reader)
+        order = _date_order(reader.lines())
         lines = (reader.lines() if order is None else
                  ((n, reader.pread(size, offset)) for n, offset, size in order))
 
@@ -286,11 +286,21 @@ class _Pooled:
                 yield n, line + b"\n"
 
 
-def _pooled_date_order(reader: _Pooled) -> list[tuple[int, int, int]] | None:
-    """(line number, offset, size) of every line in date order, or None when in date order already."""
+def _stdin() -> BinaryIO:
+    """Standard input as bytes (a pipe is read once, as it comes; a file redirected in is put in
+    date order as a named one is). Closed (`<&-`: Python has no sys.stdin then): an OSError saying so."""
+    if sys.stdin is None:
+        raise OSError(errno.EBADF, "standard input is closed")
+    f = getattr(sys.stdin, "buffer", sys.stdin)
+    return f if hasattr(f, "peek") else io.BufferedReader(f)
+
+
+def _date_order(lines: Iterable[tuple[int, bytes]]) -> list[tuple[int, int, int]] | None:
+    """(line number, offset, size) of every numbered line in date order, or None when the lines are
+    in date order already. Lines without a readable date come first (they are only skipped)."""
     keys: list[tuple[float, int, int, int]] = []
     offset, last, ordered = 0, float("-inf"), True
-    for n, raw in reader.lines():
+    for n, raw in lines:
         when = _line_date(raw)
         if when == float("-inf") and _opens_a_value(raw):  # values over several lines: read in file order
             return None
@@ -303,35 +313,6 @@ def _pooled_date_order(reader: _Pooled) -> list[tuple[int, int, int]] | None:
         return None
     keys.sort()
     return [(n, at, size) for _, n, at, size in keys]
-
-
-def _stdin() -> BinaryIO:
-    """Standard input as bytes (a pipe is read once, as it comes; a file redirected in is put in
-    date order as a named one is). Closed (`<&-`: Python has no sys.stdin then): an OSError saying so."""
-    if sys.stdin is None:
-        raise OSError(errno.EBADF, "standard input is closed")
-    f = getattr(sys.stdin, "buffer", sys.stdin)
-    return f if hasattr(f, "peek") else io.BufferedReader(f)
-
-
-def _date_order(f: BinaryIO) -> list[tuple[int, int]] | None:
-    """(line number, offset) of every line in date order, or None when the file is in date order
-    already. Lines without a readable date come first (they are only skipped)."""
-    keys: list[tuple[float, int, int]] = []
-    offset, last, ordered = 0, float("-inf"), True
-    for n, raw in enumerate(f, 1):
-        when = _line_date(raw)
-        if when == float("-inf") and _opens_a_value(raw):  # values over several lines: read in file order
-            return None
-        if when < last:
-            ordered = False
-        last = max(last, when)
-        keys.append((when, n, offset))
-        offset += len(raw)
-    if ordered:
-        return None
-    keys.sort()
-    return [(n, at) for _, n, at in keys]
 
 
 def _line_date(raw: bytes) -> float:
