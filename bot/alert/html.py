@@ -108,8 +108,18 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
     return "\n".join(lines)
 
 
+# Where a part may end, best first, as Telethon's splitter reads them (on UTF-16 units, a pair as two):
+# after a newline, a space, a character no mark, joiner, selector or skin tone leans on; else after
+# any character but the first half of a surrogate pair (Telethon's own last resort, any unit, cut
+# inside an emoji: the part could not be decoded, and the alert was never sent).
+_LEANING = "\u0300-\u036f\u0483-\u0489\u200c\u200d\u20d0-\u20ff\ufe00-\ufe0f"
+_SPLIT_AT = (r"\n", r"\s", rf".(?![{_LEANING}\udc00-\udfff]|\ud83c[\udffb-\udfff]|\udb40[\udc00-\udd7f])",
+             r".(?![\udc00-\udfff])")
+
+
 def to_parts(markup: str, limit: int = MAX_LENGTH) -> list[tuple[str, list[TypeMessageEntity]]]:
     """Parse HTML into (text, entities) and split it into messages Telegram accepts, keeping
-    formatting across the cut (Telethon's splitter counts UTF-16 units as Telegram does)."""
+    formatting across the cut (Telethon's splitter counts UTF-16 units as Telegram does); a line
+    with no space is cut between whole characters (`_SPLIT_AT`)."""
     text, entities = tl_html.parse(markup)
-    return list(split_text(text, entities, limit=limit))
+    return list(split_text(text, entities, limit=limit, split_at=_SPLIT_AT))
