@@ -75,8 +75,8 @@ push=True, message_id=None) -> int``  a channel post (new id, pts+1); pushes Upd
 ``await fake.disconnect(client)`` / ``await fake.reconnect(client)``  the transport drops: pushes are lost,
     requests wait; on reconnect held requests are answered and Telethon's auto-reconnect callback (get_me, no
     catch-up) runs, as after a real network drop.
-Sends and edits are checked as Telegram checks them: text length (4096) and entity bounds, an inline keyboard's
-callback data (1 to 64 bytes) and size (8 buttons a row, 100 in all).
+Sends and edits are checked as Telegram checks them: text length (4096, a file's caption 1024) and entity bounds,
+an inline keyboard's callback data (1 to 64 bytes) and size (8 buttons a row, 100 in all).
 ``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
     no_webpage, id, date, sender_id, edits, reply_markup, reply_to, file/file_name/mime_type for SendMedia).
 Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; no 2FA), so an unauthorised client
@@ -134,6 +134,7 @@ BOT_NAME = "tgwatch_bot"
 DC_ID = 2
 MAX_HISTORY_LIMIT = 100  # messages.getHistory answers at most 100 messages
 MESSAGE_LENGTH_MAX = 4096
+CAPTION_LENGTH_MAX = 1024  # a file's caption, UTF-16 units of its text (an account without Premium, a bot)
 BUTTON_DATA_MAX = 64  # bytes of an inline button's callback data
 BUTTONS_MAX = 100  # inline buttons in one message's keyboard (Telegram's limit, as bot libraries state it)
 BUTTONS_PER_ROW_MAX = 8
@@ -947,7 +948,7 @@ class FakeTelegram:
             revoke_pm_time_limit=2**31 - 1, rating_e_decay=2_419_200, stickers_recent_limit=200,
             channels_read_media_period=604_800, call_receive_timeout_ms=20_000, call_ring_timeout_ms=90_000,
             call_connect_timeout_ms=30_000, call_packet_timeout_ms=10_000, me_url_prefix="https://t.me/",
-            caption_length_max=1024, message_length_max=MESSAGE_LENGTH_MAX, webfile_dc_id=4)
+            caption_length_max=CAPTION_LENGTH_MAX, message_length_max=MESSAGE_LENGTH_MAX, webfile_dc_id=4)
 
     def _on_GetUsersRequest(self, account, r):
         out = []
@@ -1262,6 +1263,8 @@ class FakeTelegram:
         data = b"".join(parts[i] for i in sorted(parts))
         if r.message:
             self._check_text(r.message, r.entities)
+            if _utf16_len(r.message) > CAPTION_LENGTH_MAX:
+                raise RpcFail(400, "MEDIA_CAPTION_TOO_LONG")
         date = _now()
         if isinstance(media, tl.InputMediaUploadedDocument):
             attrs = list(media.attributes or [])

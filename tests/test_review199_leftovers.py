@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from telethon.helpers import add_surrogate
+from telethon.helpers import add_surrogate, del_surrogate
+from telethon.tl import types
 
 from bot.alert.html import MAX_LENGTH, to_parts
+from bot.chat.commands import Reply
+from bot.chat.telegram import ChatBot
 
-from .fake_telegram import FakeTelegram, eventually
-from .test_live import SHOT, channels, run, running
+from .fake_telegram import BOT_ID, FakeTelegram, access_hash, eventually
+from .test_live import SHOT, channels, config, run, running
 
 # -- a line of over 4096 units with no space: the alert is split, and every part is whole text -----------
 
@@ -59,3 +63,64 @@ def test_a_long_line_with_no_space_splits_into_parts_telegram_takes_and_keeps_ev
     for t, _ in parts:
         t.encode("utf-8")  # a lone surrogate cannot be sent
     assert "".join(t for t, _ in parts) == to_parts(markup, limit=10**9)[0][0]
+
+
+# -- a file's caption: cut on the text Telegram counts (1024 UTF-16 units), never on its markup -----------
+
+ANALYST = 424242
+
+
+async def _send_file(fake: FakeTelegram, tmp_path: Path, caption_html: str) -> Any:
+    """`caption_html` sent as a CSV's caption by the bot as it answers an analyst (ChatBot.send);
+    what the chat shows."""
+    fake.add_user(ANALYST, "Analyst")
+    fake.message_to_bot(ANALYST, "/export")  # the analyst writes first: the bot may answer
+    bot = await fake.client(bot=True)
+    try:
+        chat = ChatBot(bot, Any, config(tmp_path, analysts=(ANALYST,)))  # type: ignore[arg-type]
+        peer = types.InputPeerUser(ANALYST, access_hash(BOT_ID, ANALYST))
+        await chat.send(peer, Reply(caption_html, file=b"id,post\n1,2\n", file_name="tgwatch-export.csv"))  # type: ignore[arg-type]
+    finally:
+        await bot.disconnect()
+    [sent] = [m for m in fake.chat if m.file is not None]
+    assert sent.file == b"id,post\n1,2\n"
+    return sent
+
+
+def _links(sent: Any) -> list[tuple[str, str]]:
+    units = add_surrogate(sent.text)
+    return [(del_surrogate(units[e.offset:e.offset + e.length]), e.url) for e in sent.entities or []
+            if isinstance(e, types.MessageEntityTextUrl)]
+
+
+def test_a_caption_full_of_links_shows_all_its_text_when_that_text_fits(fake: FakeTelegram, tmp_path: Path) -> None:
+    """60 linked post numbers: 3,800 characters of markup, 530 of text. The markup was cut at 1023
+    characters: 18 links shown, the rest and the «…» lost in the tag the cut fell in."""
+    links = [(f"post {i}", f"https://t.me/c/1700000000/{i}") for i in range(60)]
+    markup = "<b>60 posts</b>: " + " · ".join(f'<a href="{url}">{label}</a>' for label, url in links)
+    sent = run(_send_file(fake, tmp_path, markup))
+    assert sent.text == "60 posts: " + " · ".join(label for label, _ in links)
+    assert _links(sent) == links
+
+
+def test_a_caption_past_1024_units_is_cut_there_with_its_links_whole(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Linked names of «Сводка 🔥 N» (an emoji counts two units) past 1024 units of text: the caption
+    is cut within 1024 units, after a whole word, with «…»; every link shown keeps its address, the cut
+    one is shortened with the text."""
+    links = [(f"Сводка 🔥 {i} &amp; co", f"https://t.me/c/1700000000/{i}?a=1&amp;b=2") for i in range(80)]
+    markup = "Export: " + ", ".join(f'<a href="{url}">{label}</a>' for label, url in links)
+    full = "Export: " + ", ".join(html.unescape(label) for label, _ in links)
+    sent = run(_send_file(fake, tmp_path, markup))
+    assert sent.text.endswith("…") and 1000 < len(add_surrogate(sent.text)) <= 1024, len(add_surrogate(sent.text))
+    assert full.startswith(sent.text[:-1].rstrip())
+    shown = _links(sent)
+    assert len(shown) > 30 and all(url == html.unescape(links[i][1]) for i, (_, url) in enumerate(shown))
+    assert all(label == html.unescape(links[i][0]) for i, (label, _) in enumerate(shown[:-1]))
+
+
+def test_a_caption_of_emoji_within_1024_characters_but_past_1024_units_still_sends_the_file(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """1,000 emoji are 1,000 characters and 2,000 UTF-16 units: Telegram refused the caption
+    (MEDIA_CAPTION_TOO_LONG) and the file with it."""
+    sent = run(_send_file(fake, tmp_path, "🔥" * 1000))
+    assert sent.text == "🔥" * 511 + "…"
