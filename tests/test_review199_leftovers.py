@@ -124,3 +124,10 @@ def test_a_caption_of_emoji_within_1024_characters_but_past_1024_units_still_sen
     (MEDIA_CAPTION_TOO_LONG) and the file with it."""
     sent = run(_send_file(fake, tmp_path, "🔥" * 1000))
     assert sent.text == "🔥" * 511 + "…"
+
+
+def test_a_caption_with_no_formatting_is_shown_as_written(fake: FakeTelegram, tmp_path: Path) -> None:
+    """A plain caption (no entity once parsed) is not read again as Markdown: rule names with __ or **
+    stay as they are."""
+    sent = run(_send_file(fake, tmp_path, "2 matched posts of night__watch__, **day**, last 7 d"))
+    assert sent.text == "2 matched posts of night__watch__, **day**, last 7 d" and not sent.entities

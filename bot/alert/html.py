@@ -9,12 +9,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from telethon.extensions import html as tl_html
+from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl.types import TypeMessageEntity
 from telethon.utils import split_text
 
 from .outbox import Alert, deleted_line, snippet, story_line
 
-__all__ = ["bold_spans", "channel_text", "isolated", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
+__all__ = ["bold_spans", "channel_text", "clip", "isolated", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
 MAX_LENGTH = 4096
 _BADGE = {"high": "🔴 HIGH", "normal": "🟡 NORMAL", "low": "⚪ LOW"}
@@ -123,3 +124,19 @@ def to_parts(markup: str, limit: int = MAX_LENGTH) -> list[tuple[str, list[TypeM
     with no space is cut between whole characters (`_SPLIT_AT`)."""
     text, entities = tl_html.parse(markup)
     return list(split_text(text, entities, limit=limit, split_at=_SPLIT_AT))
+
+
+def clip(markup: str, limit: int) -> tuple[str, list[TypeMessageEntity]]:
+    """HTML parsed into (text, entities), the text cut to `limit` UTF-16 units as Telegram counts a
+    caption (not the markup: tags and escapes are free), at a space in its last tenth, else between
+    whole characters, and «…» added; the entities end with the text."""
+    text, entities = tl_html.parse(markup)
+    if len(add_surrogate(text)) <= limit:
+        return text, entities
+    head, kept = next(split_text(text, entities, limit=limit - 1, split_at=_SPLIT_AT[2:]))
+    units = add_surrogate(head)
+    space = max(units.rfind(" "), units.rfind("\n"))
+    units = (units[:space] if space > len(units) - limit // 10 else units).rstrip()
+    for e in kept:
+        e.length = min(e.offset + e.length, len(units)) - e.offset
+    return del_surrogate(units) + "…", [e for e in kept if e.length > 0]

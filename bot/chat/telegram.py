@@ -12,7 +12,7 @@ from typing import Any
 from telethon import Button, TelegramClient, errors, events, utils
 from telethon.tl import types
 
-from ..alert.html import to_parts
+from ..alert.html import clip, to_parts
 from ..config import Config, chat_topic
 from ..live.codes import telegram_code
 from ..live.session import NETWORK_ERRORS, who
@@ -21,7 +21,7 @@ from .commands import Caller, Commands, Reply
 __all__ = ["ChatBot", "digest_buttons", "triage_buttons"]
 
 log = logging.getLogger(__name__)
-_CAPTION = 1024  # Telegram's limit for a file's caption
+_CAPTION = 1024  # Telegram's limit for a file's caption (UTF-16 units of its text; a bot has no Premium)
 
 
 def triage_buttons(alert_id: int) -> list[list[Any]]:
@@ -186,8 +186,9 @@ class ChatBot:
             else:
                 upload = io.BytesIO(reply.file)
                 upload.name = name  # Telethon names the upload after the stream
-            caption = reply.html if len(reply.html) <= _CAPTION else reply.html[:_CAPTION - 1] + "…"
-            await self.client.send_file(chat_id, upload, caption=caption, parse_mode="html",
+            caption, entities = clip(reply.html, _CAPTION)
+            await self.client.send_file(chat_id, upload, caption=caption, formatting_entities=entities,
+                                        parse_mode=None,  # none parsed: not read again as Markdown
                                         force_document=not name.endswith(".png"), buttons=buttons,
                                         reply_to=reply_to)
             return
