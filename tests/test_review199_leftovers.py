@@ -4,10 +4,12 @@ Telegram reads them: through the real TelegramClient and the fake server side (t
 from __future__ import annotations
 
 import html
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from telethon.helpers import add_surrogate, del_surrogate
@@ -15,10 +17,11 @@ from telethon.tl import types
 
 from bot.alert.html import MAX_LENGTH, to_parts
 from bot.chat.commands import Reply
+from bot.cli import cli
 from bot.chat.telegram import ChatBot
 
 from .fake_telegram import BOT_ID, FakeTelegram, access_hash, eventually
-from .test_live import SHOT, channels, config, run, running
+from .test_live import ROOT, SHOT, channels, config, run, running
 
 # -- a line of over 4096 units with no space: the alert is split, and every part is whole text -----------
 
@@ -131,3 +134,27 @@ def test_a_caption_with_no_formatting_is_shown_as_written(fake: FakeTelegram, tm
     stay as they are."""
     sent = run(_send_file(fake, tmp_path, "2 matched posts of night__watch__, **day**, last 7 d"))
     assert sent.text == "2 matched posts of night__watch__, **day**, last 7 d" and not sent.entities
+
+
+# -- JSON Lines: a forward origin of channel 0 is no channel's post ---------------------------------------
+
+@pytest.mark.parametrize("raw, shown", [("0", "0"), ("-0", "0"), ('"0"', '"0"'), ('"-0"', '"-0"')])
+def test_a_jsonl_forward_from_channel_0_is_a_warning_and_the_post_is_kept_without_it(tmp_path: Path, raw: str,
+                                                                                      shown: str) -> None:
+    """forward_channel_id 0 (-0 in JSON, "0", "-0") names no channel: it was stored, and every post
+    «forwarded from channel 0, post 5» was one origin to the story index. As a bad forward_post_id,
+    a forwarded_from that is not a name in a Desktop export: one warning naming the file and line,
+    the post stored without its forward origin."""
+    f, db = tmp_path / "in.jsonl", tmp_path / "s.db"
+    base = '{"channel_id": 1700000001, "date": "2026-11-20T08:00:00Z", "text": "пост"'
+    f.write_text(f'{base}, "message_id": 1}}\n'
+                 f'{base}, "message_id": 2, "forward_channel_id": {raw}, "forward_post_id": 5, "forward_name": "Mash"}}\n'
+                 f'{base}, "message_id": 3, "forward_channel_id": 1700000002, "forward_post_id": 5}}\n', encoding="utf-8")
+    r = CliRunner().invoke(cli, ["replay", str(f), "--db", str(db), "--rules", str(ROOT / "rules"), "--alerts", "none"])
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+        f"warning {f}: line 2: forward_channel_id {shown} is no channel's id: the post is kept without its forward origin"]
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT message_id, forward_channel_id, forward_post_id, forward_name FROM posts "
+                         "ORDER BY 1").fetchall() == [(1, None, None, None), (2, None, None, None),
+                                                      (3, 1700000002, 5, None)]
