@@ -47,6 +47,15 @@ def _int(d: dict[str, Any], key: str, required: bool = False, minimum: int | Non
     return check_int(v, key, minimum=minimum, strings=True)
 
 
+def _channel_id(d: dict[str, Any], key: str, required: bool = False) -> int | None:
+    """A channel's id (channel_id, forward_channel_id); BadInput for 0 (-0, "0"): a placeholder,
+    no channel's id (stored, it links t.me/c/0/N and makes one forward origin of unrelated posts)."""
+    n = _int(d, key, required)
+    if n == 0:
+        raise BadInput(f"{key} {show(d[key])} is no channel's id")
+    return n
+
+
 _USERNAME = re.compile(rf"(?:{TG_LINK}(?:s/)?|@)?([A-Za-z][A-Za-z0-9_]{{3,31}})/?", re.IGNORECASE)
 
 
@@ -120,7 +129,7 @@ def _entities_kept(value: Any, notes: list[str] | None) -> tuple[Entity, ...]:
 
 def _forward(d: dict[str, Any]) -> tuple[int | None, int | None, str | None]:
     """The forward origin (channel id, post id, name); BadInput when any part of it is bad."""
-    return _int(d, "forward_channel_id"), _int(d, "forward_post_id", minimum=1), _string(d, "forward_name")
+    return _channel_id(d, "forward_channel_id"), _int(d, "forward_post_id", minimum=1), _string(d, "forward_name")
 
 
 def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
@@ -134,9 +143,7 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     if not isinstance(text, str):
         raise BadInput("text must be a string")
     check_text(text)
-    channel_id = _int(d, "channel_id", required=True)
-    if channel_id == 0:  # would be stored, linked t.me/c/0/N: a placeholder, no channel's id
-        raise BadInput("channel_id 0 is no channel's id")
+    channel_id = _channel_id(d, "channel_id", required=True)
     message_id = _int(d, "message_id", required=True, minimum=1)
     date = _when(d.get("date"), "date")
     if date is None:
