@@ -79,8 +79,9 @@ Sends and edits are checked as Telegram checks them: text length (4096, a file's
 an inline keyboard's callback data (1 to 64 bytes) and size (8 buttons a row, 100 in all).
 ``fake.chat: list[SentMessage]``  every message any client sent (peer, text, entities, random_id, silent,
     no_webpage, id, date, sender_id, edits, reply_markup, reply_to, file/file_name/mime_type for SendMedia).
-Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; no 2FA), so an unauthorised client
-can log in through Telethon's own ``start()``/``sign_in()``. QR login too: ``auth.exportLoginToken`` gives
+Login: SendCode and SignIn are served (the code is ``LOGIN_CODE``; with ``fake.password`` set, the account has
+2FA: SignIn answers SESSION_PASSWORD_NEEDED and GetPassword/CheckPassword check Telethon's SRP proof), so an
+unauthorised client can log in through Telethon's own ``start()``/``sign_in()``. QR login too: ``auth.exportLoginToken`` gives
 a token living ``fake.qr_token_seconds`` (30); ``fake.scan_qr()`` is a logged-in phone scanning the token
 shown last (only while it lives): UpdateLoginToken is pushed and the next export answers loginTokenSuccess.
 ``fake.qr_tokens`` lists every token handed out.
@@ -148,7 +149,8 @@ _WRAPPERS = (
     fn.InvokeWithTakeoutRequest,
 )
 _NO_AUTH = {"GetConfigRequest", "PingRequest", "GetNearestDcRequest", "SendCodeRequest", "ResendCodeRequest",
-            "SignInRequest", "ExportLoginTokenRequest", "ImportBotAuthorizationRequest"}
+            "SignInRequest", "ExportLoginTokenRequest", "ImportBotAuthorizationRequest", "GetPasswordRequest",
+            "CheckPasswordRequest"}
 QR_TOKEN_SECONDS = 30  # how long a QR login token lives on Telegram
 LOGIN_CODE = "12345"  # the code the fake "sends" to the user's Telegram app
 
@@ -494,6 +496,8 @@ class FakeTelegram:
         self.qr_token_seconds = QR_TOKEN_SECONDS
         self.qr_tokens: list[tuple[bytes, dt.datetime]] = []  # (token, expires) handed out
         self._qr_scanned: dict[bytes, FakeSender] = {}
+        self.password: str | None = None  # the user account's 2FA password: a sign-in then asks for it (SRP)
+        self._srp: dict[int, int] = {}  # srp_id -> the server's secret b of the account.Password handed out
         if self.state_path and self.state_path.exists():
             self._load()
 
@@ -878,7 +882,7 @@ class FakeTelegram:
             return "channel", self._channel_for(viewer, peer).id
         raise RpcFail(400, "PEER_ID_INVALID")
 
-    # --- handlers: login (phone and code; no 2FA) ---
+    # --- handlers: login (phone and code; 2FA when fake.password is set) ---
     def _on_SendCodeRequest(self, account, r):
         return tl.auth.SentCode(type=tl.auth.SentCodeTypeApp(length=len(LOGIN_CODE)), phone_code_hash="fakehash")
 
@@ -890,7 +894,69 @@ class FakeTelegram:
             raise RpcFail(400, "PHONE_CODE_EXPIRED")
         if r.phone_code != LOGIN_CODE:
             raise RpcFail(400, "PHONE_CODE_INVALID")
+        if self.password is not None:
+            raise RpcFail(401, "SESSION_PASSWORD_NEEDED")
         self._auth[str(self._sender_now.auth_key.key_id)] = USER_ID  # this auth key is now the user's
+        self._save()
+        return tl.auth.Authorization(user=self._user_obj(USER_ID, USER_ID))
+
+    # 2FA as Telegram checks it (SRP, tdesktop's core_cloud_password): the fake holds the password and
+    # checks the client's proof against it, never seeing the password itself
+    _SRP_SALT1, _SRP_SALT2, _SRP_G = b"\x11" * 8, b"\x22" * 16, 3
+    _SRP_P = bytes.fromhex(  # Telegram's 2048-bit safe prime, the one account.getPassword gives
+        "c71caeb9c6b1c9048e6c522f70f13f73980d40238e3e21c14934d037563d930f48198a0aa7c14058229493d22530f4db"
+        "fa336f6e0ac925139543aed44cce7c3720fd51f69458705ac68cd4fe6b6b13abdc9746512969328454f18faf8c595f64"
+        "2477fe96bb2a941d5bcd1d4ac8cc49880708fa9b378e3c4f3a9060bee67cf9a4a4a695811051907e162753b56b0f6b41"
+        "0dba74d8a84b2a14b3144e0ef1284754fd17ed950d5965b4b9dd46582db1178d169c6bc465b0d6ff9ca3928fef5b9ae4"
+        "e418fc15e83ebea0f87fa9ff5eed70050ded2849f47bf959d956850ce929851f0d8115f635b105ee2e4e15d04b2454bf"
+        "6f4fadf034b10403119cd8e3b92fcc5b")
+
+    def _srp_algo(self) -> Any:
+        return tl.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(
+            self._SRP_SALT1, self._SRP_SALT2, self._SRP_G, self._SRP_P)
+
+    def _srp_v(self, algo: Any, p: int) -> int:
+        from telethon.password import compute_hash
+
+        return pow(algo.g, int.from_bytes(compute_hash(algo, self.password or ""), "big"), p)
+
+    def _on_GetPasswordRequest(self, account, r):
+        from telethon.password import big_num_for_hash, num_bytes_for_hash, sha256
+
+        algo = self._srp_algo()
+        none = tl.PasswordKdfAlgoUnknown()
+        if self.password is None:
+            return tl.account.Password(new_algo=none, new_secure_algo=tl.SecurePasswordKdfAlgoUnknown(),
+                                       secure_random=os.urandom(32), has_password=False)
+        p = int.from_bytes(algo.p, "big")
+        k = int.from_bytes(sha256(num_bytes_for_hash(algo.p), big_num_for_hash(algo.g)), "big")
+        b = int.from_bytes(os.urandom(256), "big") % p
+        srp_id = random.randrange(1, 2**62)
+        self._srp[srp_id] = b
+        big_b = (k * self._srp_v(algo, p) + pow(algo.g, b, p)) % p
+        return tl.account.Password(new_algo=none, new_secure_algo=tl.SecurePasswordKdfAlgoUnknown(),
+                                   secure_random=os.urandom(32), has_password=True, current_algo=algo,
+                                   srp_B=big_num_for_hash(big_b), srp_id=srp_id)
+
+    def _on_CheckPasswordRequest(self, account, r):
+        from telethon.password import big_num_for_hash, num_bytes_for_hash, sha256, xor
+
+        b = self._srp.pop(getattr(r.password, "srp_id", None), None)
+        if self.password is None or b is None:
+            raise RpcFail(400, "SRP_ID_INVALID")
+        algo = self._srp_algo()
+        p = int.from_bytes(algo.p, "big")
+        v = self._srp_v(algo, p)
+        k = int.from_bytes(sha256(num_bytes_for_hash(algo.p), big_num_for_hash(algo.g)), "big")
+        a_for_hash = num_bytes_for_hash(r.password.A)
+        b_for_hash = big_num_for_hash((k * v + pow(algo.g, b, p)) % p)
+        u = int.from_bytes(sha256(a_for_hash, b_for_hash), "big")
+        s = pow(int.from_bytes(r.password.A, "big") * pow(v, u, p), b, p)
+        m1 = sha256(xor(sha256(num_bytes_for_hash(algo.p)), sha256(big_num_for_hash(algo.g))), sha256(algo.salt1),
+                    sha256(algo.salt2), a_for_hash, b_for_hash, sha256(big_num_for_hash(s)))
+        if m1 != r.password.M1:
+            raise RpcFail(400, "PASSWORD_HASH_INVALID")
+        self._auth[str(self._sender_now.auth_key.key_id)] = USER_ID
         self._save()
         return tl.auth.Authorization(user=self._user_obj(USER_ID, USER_ID))
 

@@ -20,7 +20,8 @@ from bot.chat.commands import Reply
 from bot.cli import cli
 from bot.chat.telegram import ChatBot
 
-from .fake_telegram import BOT_ID, FakeTelegram, access_hash, eventually
+from .fake_telegram import BOT_ID, LOGIN_CODE, FakeTelegram, access_hash, eventually
+from .test_cli_login_flows import login_cli, one_line  # noqa: F401
 from .test_live import ROOT, SHOT, channels, config, run, running
 
 # -- a line of over 4096 units with no space: the alert is split, and every part is whole text -----------
@@ -158,3 +159,39 @@ def test_a_jsonl_forward_from_channel_0_is_a_warning_and_the_post_is_kept_withou
         assert c.execute("SELECT message_id, forward_channel_id, forward_post_id, forward_name FROM posts "
                          "ORDER BY 1").fetchall() == [(1, None, None, None), (2, None, None, None),
                                                       (3, 1700000002, 5, None)]
+
+
+# -- tgwatch login for an account with a 2FA password, standard input not a terminal ------------------------
+
+TWO_FA = "correct horse 🐎 battery"
+
+
+def test_a_2fa_login_with_no_terminal_says_how_to_give_the_password_in_one_line(
+        login_cli: Any, fake: FakeTelegram) -> None:
+    """`tgwatch login < answers` (a script, cron): the code is read, then the 2FA password was asked
+    with getpass, which reads /dev/tty when there is one (the script waits for a keyboard) or else
+    the script's input with «Password input may be echoed», and at its end said «login cancelled»."""
+    fake.password = TWO_FA
+    r = login_cli("--phone", "+447700900123", input=LOGIN_CODE + "\n")
+    one_line(r, "2FA password", "not a terminal", "TGWATCH_2FA_PASSWORD")
+    assert fake.count("CheckPasswordRequest") == 0 and "echoed" not in r.output
+
+
+def test_a_2fa_password_from_tgwatch_2fa_password_logs_in_and_is_never_shown(
+        login_cli: Any, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.password = TWO_FA
+    monkeypatch.setenv("TGWATCH_2FA_PASSWORD", TWO_FA)
+    r = login_cli("--phone", "+447700900123", input=LOGIN_CODE + "\n")
+    assert r.exit_code == 0 and "logged in as Watcher" in r.output, r.output
+    assert TWO_FA not in r.output and fake.count("CheckPasswordRequest") == 1
+
+
+def test_a_wrong_tgwatch_2fa_password_is_tried_once_and_named(
+        login_cli: Any, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not three tries of the same wrong value, each «Invalid password. Please try again»."""
+    fake.password = TWO_FA
+    monkeypatch.setenv("TGWATCH_2FA_PASSWORD", "wrong " + TWO_FA)
+    r = login_cli("--phone", "+447700900123", input=LOGIN_CODE + "\n")
+    one_line(r, "PASSWORD_HASH_INVALID", "wrong 2FA password", "TGWATCH_2FA_PASSWORD")
+    assert TWO_FA not in r.output and fake.count("CheckPasswordRequest") == 1
+    assert "Please try again" not in r.output
