@@ -20,11 +20,12 @@ from . import tomlread
 from .post import TG_LINK, cut_link, link_channel, not_a_channel, t_me_lower
 
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "exposed_secrets", "load_config", "load_secrets",
-           "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN"]
+           "ENV_API_ID", "ENV_API_HASH", "ENV_BOT_TOKEN", "ENV_2FA_PASSWORD"]
 
 ENV_API_ID = "TGWATCH_API_ID"
 ENV_API_HASH = "TGWATCH_API_HASH"
 ENV_BOT_TOKEN = "TGWATCH_BOT_TOKEN"
+ENV_2FA_PASSWORD = "TGWATCH_2FA_PASSWORD"  # `tgwatch login` only, where no terminal can take it typed
 
 _CHANNEL_RE = re.compile(rf"^(?:{TG_LINK}(?:s/)?)?@?([A-Za-z][A-Za-z0-9_]{{3,31}})/?$")
 _ID_RE = re.compile(r"^-?\d{5,16}$")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import sys
+from typing import Callable
 
 import click
 
-from ..config import Config, ConfigError, Secrets, exposed_secrets, load_config, load_secrets
+from ..config import ENV_2FA_PASSWORD, Config, ConfigError, Secrets, exposed_secrets, load_config, load_secrets
 from ..store.db import StoreError
 from .common import err, fail, fail_config
 from .rules import load_or_fail
@@ -81,6 +83,22 @@ def _ask(what: str, hint: str) -> str:
         raise LoginFailed(f"no {what} to read: standard input is not a terminal (run tgwatch login in one)") from None
 
 
+def _password() -> Callable[[], str] | str:
+    """The 2FA password: TGWATCH_2FA_PASSWORD when set (tried once), else typed at the terminal, not
+    echoed; with no terminal (a script, `< file`), a LoginFailed saying how to give it, never a wait."""
+    from ..live.session import LoginFailed
+
+    if given := os.environ.get(ENV_2FA_PASSWORD):
+        return given
+    if sys.stdin is not None and sys.stdin.isatty():
+        return lambda: getpass.getpass("2FA password: ")
+
+    def refuse() -> str:
+        raise LoginFailed(f"the account has a 2FA password and standard input is not a terminal to type it at: "
+                          f"set {ENV_2FA_PASSWORD}, or run tgwatch login in a terminal")
+    return refuse
+
+
 @click.command()
 @_CONFIG_OPTION
 @click.option("--phone", help="The account's phone number, e.g. +447700900123 (asked when missing).")
@@ -88,7 +106,8 @@ def _ask(what: str, hint: str) -> str:
 def login(config_path: str, phone: str | None, qr: bool) -> None:
     """Log the watching user account in: phone code and 2FA password, or a QR login.
 
-    The session file is created 0600 inside a 0700 folder (paths.session_dir); it holds full
+    The 2FA password is typed at the terminal, or read from TGWATCH_2FA_PASSWORD (where standard
+    input is not a terminal: a script). The session file is created 0600 inside a 0700 folder (paths.session_dir); it holds full
     access to the account: never copy it, never share it between two running tgwatch.
     """
     from telethon import errors
@@ -113,7 +132,7 @@ def login(config_path: str, phone: str | None, qr: bool) -> None:
             await client.connect()
             who = await log_in(client, phone=lambda: phone or _ask("phone number", " (+country code)"),
                                code=lambda: _ask("login code", " (sent to your Telegram app)"),
-                               password=lambda: getpass.getpass("2FA password: "),
+                               password=_password(),
                                show_link=click.echo if qr else None)
             return f"{who}; session {config.session_path} (mode 0600)"
         finally:
@@ -130,7 +149,8 @@ def login(config_path: str, phone: str | None, qr: bool) -> None:
     except (RuntimeError, LoginFailed) as e:  # Telethon gives up after three wrong codes
         fail(f"login failed: {e}")
     except errors.RPCError as e:
-        fail(f"login failed: {_login_error(e)}")
+        given = isinstance(e, errors.PasswordHashInvalidError) and os.environ.get(ENV_2FA_PASSWORD)
+        fail(f"login failed: {_login_error(e)}" + (f" (from {ENV_2FA_PASSWORD})" if given else ""))
     except NETWORK_ERRORS as e:
         fail(cannot_reach(e, attempts))
     except OSError as e:  # the session folder or file

@@ -391,7 +391,7 @@ def make_client(config: Config, secrets: Secrets, *, bot: bool = False, name: st
     return client
 
 
-async def _qr_log_in(client: TelegramClient, password: Callable[[], str], show_link: Callable[[str], Any]) -> None:
+async def _qr_log_in(client: TelegramClient, password: Callable[[], str] | str, show_link: Callable[[str], Any]) -> None:
     """A QR login: shows a tg://login link, and a new one each time the last expires, until a phone
     scans one or QR_WAIT_SECONDS pass (LoginFailed: a timeout here is no network fault)."""
     loop = asyncio.get_running_loop()
@@ -406,7 +406,7 @@ async def _qr_log_in(client: TelegramClient, password: Callable[[], str], show_l
             await qr.wait(timeout=max(0.5, min(left, lives)))
             return
         except errors.SessionPasswordNeededError:
-            await client.sign_in(password=password())
+            await client.sign_in(password=password() if callable(password) else password)
             return
         except asyncio.TimeoutError:
             if loop.time() >= deadline:
@@ -424,9 +424,9 @@ def who(me: Any) -> str:
 
 
 async def log_in(client: TelegramClient, *, phone: Callable[[], str], code: Callable[[], str],
-                 password: Callable[[], str], show_link: Callable[[str], Any] | None = None) -> str:
+                 password: Callable[[], str] | str, show_link: Callable[[str], Any] | None = None) -> str:
     """Log a connected client in: phone number, the code Telegram sends, the 2FA password if set
-    (Telethon's own `start`), or with `show_link` a QR login whose tg:// link is shown. Returns
+    (Telethon's own `start`: a callable is asked again after a wrong password, a string tried once), or with `show_link` a QR login whose tg:// link is shown. Returns
     "logged in as ..." (or "already logged in as ...")."""
     if await client.is_user_authorized():
         return f"already logged in as {who(await client.get_me())}"
