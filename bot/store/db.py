@@ -469,8 +469,9 @@ class Store:
         """Stored posts dated at or after `since` (and before `until`; ISO, UTC), and with `after`
         every post stored after that rowid whatever its date, in the order they were stored (as a
         run that never stopped met them): what the story index needs. Rows carry their `rowid`, and
-        their story's first date (`story_first`)."""
-        cols = f"SELECT rowid, channel_id, message_id, date, text, story_id, {_STORY_FIRST} FROM posts"
+        their story's first date (`story_first`), and whether a later batch edited them (`edited`)."""
+        cols = (f"SELECT rowid, channel_id, message_id, date, text, story_id, {_STORY_FIRST}, "
+                "updated_at > first_seen AS edited FROM posts")
         # The window is found by the date index and sorted apart (`+rowid`): an `OR` on the bounds,
         # or a plain ORDER BY / bound on rowid, has the planner SCAN the whole table instead.
         window = f"{cols} WHERE date >= :since" + ("" if until is None else " AND date < :until")
@@ -479,6 +480,12 @@ class Store:
             return self.db.query(f"{window} ORDER BY +rowid", params)
         return itertools.chain(self.db.query(f"{window} AND +rowid <= :after ORDER BY +rowid", params),
                                self.db.query(f"{cols} WHERE rowid > :after ORDER BY rowid", params))
+
+    def older_stored_between(self, after: int, upto: int, before: str) -> Iterator[dict[str, object]]:
+        """Posts dated before `before` (ISO, UTC) stored after rowid `after` up to `upto` (rowid, text):
+        what the story index counted after a post of its window, though the window holds none of them."""
+        return self.db.query("SELECT rowid, text FROM posts WHERE rowid > ? AND rowid <= ? AND date < ? ORDER BY rowid",
+                             [after, upto, before])
 
     def newest_post(self) -> int:
         """The rowid of the newest stored post (0: none)."""

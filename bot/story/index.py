@@ -65,6 +65,19 @@ storm, a court case, a Telegram feature, each reported by two or three channels)
 split point: stopped after batch 35 (17,500 posts), one post of the rest joins the other of two
 alike ceasefire stories (2026-11-29). A long run keeps each post's fingerprint with the word
 weights of when it was first built; a restart builds them again with the weights of then.
+A post is filed (its keys) by the word counts of when it comes, once. A restart filed the
+window's posts again by the counts of the restart: a word grown common since left a post's keys
+and a rarer one came in, so a later post found it in one run only (the live service, stopped and
+started, folded posts apart from a replay of them in the order it met them: test_live_vs_replay's
+slice, with a looser rule, 3 posts). It now takes back from the counts every post counted since,
+and files each as the run that met it (`_hold_as_counted`).
+What a restart cannot give back is a post edited since it came: the store keeps its last text
+only, so its first text, which a later post can still join in one run, is gone, and the counts
+taken back are its last text's. A run files the edit by the counts of when the edit came, which
+the store does not tell (its `updated_at` is to the second): a restart files it by its own, the
+nearest it knows (filed by those of when the post first came, the flash of test_live_vs_replay,
+edited into the full report before a restart, folded 3 posts apart from the replay with the
+shipped rule too).
 
 PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers must agree), with
 the prefix fold and a document frequency of the whole corpus in date order, on
@@ -85,7 +98,7 @@ ongoing events (a night of protests, a day of exchange rates) fuse, so it is not
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from itertools import chain
 from dataclasses import replace
@@ -245,6 +258,18 @@ class _Entry:
         self.fp: Fingerprint | None = None
         self.alive = True  # False once expired or replaced by a later entry of the same post
         self.filed: list[str] = []  # the words it is filed under in `postings`, the first ones in `tops` too
+
+
+class _Stored(NamedTuple):
+    """A stored post of the window, read back to be held (`StoryIndex._load`)."""
+
+    rowid: int
+    key: tuple[int, int]
+    date: str
+    story_id: int
+    story_first: str | None
+    prep: Prepared
+    edited: bool  # since it was counted (by a later batch)
 
 
 def _forward_of(post: Post) -> tuple[int, int] | None:
@@ -443,10 +468,10 @@ class StoryIndex:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _by_rarity(self, prep: Prepared) -> list[str]:
-        """The post's terms rarest first (by the running document frequency; ties by the word itself)."""
+    def _by_rarity(self, prep: Prepared, df: DocumentFrequency | None = None) -> list[str]:
+        """The post's terms rarest first (by the running document frequency, or `df`; ties by the word itself)."""
         ranked = list(prep.ordered)  # sorted already, then a stable sort by int: twice as fast as tuples
-        ranked.sort(key=self.df.counts.__getitem__)  # a Counter: 0 for a word never counted
+        ranked.sort(key=(self.df if df is None else df).counts.__getitem__)  # a Counter: 0 for a word never counted
         return ranked
 
     def _forwarded_story(self, post: Post) -> int | None:
@@ -652,7 +677,8 @@ class StoryIndex:
         """Index the stored posts within the window before `first` not held: on the first post this
         process sees, and again when an earlier post arrives (files are read one at a time, so a
         channel's posts can follow another's later ones; the posts of this run are stored too).
-        The first time, the word counts come back too: those saved, then the posts stored since."""
+        The first time, the word counts come back too: those saved, then the posts stored since;
+        and each post is filed as when it was counted (`_hold_as_counted`)."""
         start = first - timedelta(seconds=self.window)
         since = start.astimezone(timezone.utc).isoformat(timespec="seconds")
         until = (None if self.held_from is None else
@@ -671,26 +697,73 @@ class StoryIndex:
                 self.df.counts.update(counts)
         if after is not None:  # every post stored after `after` is read below (the newest last)
             self._seen_rowid = after
+        held: list[_Stored] = []  # the window's posts, to hold once every count is back
+        others: list[tuple[int, frozenset[str]]] = []  # (rowid, words) of the other posts read, for `_hold_as_counted`
         for row in self.store.posts_since(since, until, after=after):
             key = (row["channel_id"], row["message_id"])
-            if after is not None and row["rowid"] > self._seen_rowid:  # type: ignore[operator]
-                self._seen_rowid = int(row["rowid"])  # type: ignore[call-overload]
-            counted = after is None or row["rowid"] <= after  # type: ignore[operator]
+            rowid = int(row["rowid"])  # type: ignore[call-overload]
+            if after is not None and rowid > self._seen_rowid:
+                self._seen_rowid = rowid
+            counted = after is None or rowid <= after
             in_window = str(row["date"]) >= since and key not in self.entries
             if counted and not in_window:
                 continue
             prep = prepare(str(row["text"] or ""))
-            if in_window:
-                self.preload(*key, str(row["date"]), "", row["story_id"], prep,  # type: ignore[arg-type]
-                             story_first=row["story_first"])  # type: ignore[arg-type]
+            if in_window and row["story_id"] is not None:
+                held.append(_Stored(rowid, key, str(row["date"]), row["story_id"], row["story_first"], prep,  # type: ignore[arg-type]
+                                    bool(row["edited"])))
+            elif after is not None:
+                others.append((rowid, prep.terms))
             if not counted:  # stored after the counts were saved (a crash): counted as it was met
                 self.df.add(prep.terms)
                 self._unsaved += 1
+        if after is None:  # an earlier post met later: its window is filed by the counts of now
+            for p in held:
+                self.preload(*p.key, p.date, "", p.story_id, p.prep, story_first=p.story_first)
+        else:
+            self._hold_as_counted(held, others, since, after)
         if self.held_from is None:
             # the window runs from the posts now arriving, not from the newest stored one (a replay
             # of older files must still meet the stored posts of its time)
             self.newest = first.timestamp()
         self.held_from = start.timestamp()
+
+    def _hold_as_counted(self, held: list[_Stored], others: list[tuple[int, frozenset[str]]], since: str,
+                         after: int) -> None:
+        """Hold the window's stored posts (`held`, oldest stored first), each filed under its rarest
+        words by the word counts of when it was counted: those of now less every post counted
+        since (stored after it: the window's, `others` read with them as (rowid, words), and
+        those dated before the window, read here). A run that never stopped filed them so; filed
+        by the counts of now, a restart put a post under other words than that run
+        had, and a later post found it in one run only (the live service, restarted, folded a post
+        apart from a replay of the same posts). What the counts cannot give back: counts halved
+        since (`DocumentFrequency.max_docs`), and a post edited by a later batch, counted with its
+        first text, which the store no longer has (taken back with its text of now; filed by the
+        counts of now, as near as the store tells to those of when the edit came)."""
+        if not held:
+            return
+        others = others + [(int(r["rowid"]), prepare(str(r["text"] or "")).terms)  # type: ignore[call-overload]
+                           for r in self.store.older_stored_between(held[0].rowid, after, since)]
+        then = DocumentFrequency(self.df.max_docs)
+        then.docs, then.counts = self.df.docs, Counter(self.df.counts)
+        counts = then.counts
+        filed: list[tuple[_Entry, list[str]]] = []
+        steps = sorted(chain([(p.rowid, i) for i, p in enumerate(held)], [(r, -1 - i) for i, (r, _) in enumerate(others)]),
+                       reverse=True)  # the newest stored first
+        for _, i in steps:
+            stored = held[i] if i >= 0 else None
+            for t in stored.prep.terms if stored is not None else others[-1 - i][1]:  # this post counted no more
+                if counts[t] > 0:
+                    counts[t] -= 1
+            then.docs = max(then.docs - 1, 0)
+            if stored is not None:
+                entry = _Entry(stored.key, stored.story_id, datetime.fromisoformat(stored.date).timestamp(), stored.prep)
+                ranked = self._by_rarity(stored.prep, self.df if stored.edited else then)  # (an edit: as near its time)
+                filed.append((entry, ranked))
+        for (entry, ranked), stored in zip(reversed(filed), held):
+            self._began(entry.story_id, None if stored.story_first is None else
+                        datetime.fromisoformat(stored.story_first).timestamp())
+            self._add(entry, ranked, stored.prep.digest, expire=False)
 
     def preload(self, channel_id: int, message_id: int, date: str, text: str, story_id: int | None,
                 prepared: Prepared | None = None, story_first: str | None = None) -> None:
