@@ -5,7 +5,7 @@ A restart read the window back from the store and filed each post by the counts 
 word that had become common since dropped out of a post's keys and a rarer one came in, so a later
 post found (or missed) it only after the restart. The live service restarts, a replay of the same
 posts does not: the corpus slice of test_live_vs_replay folded posts apart that way with a looser
-rule.
+rule. A post's words are weighed by their rarity too, once: a restart weighed them again.
 The posts are made up: a report (15 words, the last three about an evacuation), a shorter repost
 of its first words, then a note on the evacuation that shares only those last three.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -66,6 +67,39 @@ def test_a_post_after_a_restart_joins_the_story_it_joins_in_one_run(tmp_path: Pa
         parts += stories(Store(db), posts()[2:3], close=False)
     parts += stories(Store(db), posts()[len(parts):])
     assert parts == whole
+
+
+METEOR = "Над Челябинском вечером жители видели яркий метеорит, обсерватория подтверждает."
+FIREWORKS = "Вечером жители видели салют над набережной: праздник города, концерт, ярмарка, фейерверк."
+EVENING = [  # each shares two of the meteor post's everyday words, too few to be compared with it
+    "Вечером жители Перми остались без горячей воды: авария на теплотрассе, ремонт продлится сутки.",
+    "Жители видели пожар на складе: огонь охватил крышу, пожарные расчеты тушили пламя до утра.",
+    "Вечером видели лося на проспекте: животное вышло из леса, полиция перекрыла движение транспорта.",
+    "Жители жалуются вечером на шум стройки: бригада работает круглосуточно, мэрия обещает проверку.",
+    "Видели очередь у банкомата: вечером сбой платежной системы, карты отказывали покупателям магазинов.",
+    "Жители видели утечку газа у школы: уроки отменили, аварийная служба заменила трубу.",
+    "Вечером жители собрали подписи против вырубки парка: петиция ушла губернатору, депутаты молчат.",
+    "Видели вечером колонну грузовиков с зерном: фермеры протестуют против закупочных цен элеватора.",
+]
+PHOTOS = "Метеорит над Челябинском: обсерватория опубликовала снимки, осколки ищут поисковые отряды МЧС."
+
+
+@pytest.mark.parametrize("weighed", ["before", "after"])
+def test_a_post_is_weighed_after_a_restart_as_in_one_run(tmp_path: Path, weighed: str) -> None:
+    """Eight posts make the meteor post's everyday words («вечером», «жители», «видели») common, so
+    its meteor words weigh more of it; the photos post shares only those. The meteor post was
+    weighed when first compared (with the fireworks post, `before` or `after` the eight), and a
+    restart weighed it again: the photos post joined it in one of the two runs. Now it is weighed
+    when it comes, and a restart weighs it by the counts of then: the photos post joins in neither."""
+    others = [Post(TOPOR, i + 1, T0, text) for i, text in enumerate(EVENING)]
+    others.insert(0 if weighed == "before" else len(others), Post(MASH, 1, T0, FIREWORKS))
+    batch = [Post(SHOT, 1, T0, METEOR, channel_title="a")]
+    batch += [replace(p, date=T0 + timedelta(minutes=2 * i + 1)) for i, p in enumerate(others)]
+    batch.append(Post(TOPOR + 1, 1, T0 + timedelta(minutes=30), PHOTOS))
+    whole = stories(Store(tmp_path / "whole.db"), batch)
+    assert len(set(whole)) == len(batch)
+    db = tmp_path / "split.db"
+    assert stories(Store(db), batch[:-1]) + stories(Store(db), batch[-1:]) == whole
 
 
 def partition(db: Path) -> set[frozenset[str]]:

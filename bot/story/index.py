@@ -63,21 +63,26 @@ run, but not after a restart (none filed). They take none now: split at 9,500 or
 runs fold exactly as one (16,080 stories; 16,118 before, the 38 more joins read right: a magnetic
 storm, a court case, a Telegram feature, each reported by two or three channels). Not at every
 split point: stopped after batch 35 (17,500 posts), one post of the rest joins the other of two
-alike ceasefire stories (2026-11-29). A long run keeps each post's fingerprint with the word
-weights of when it was first built; a restart builds them again with the weights of then.
-A post is filed (its keys) by the word counts of when it comes, once. A restart filed the
-window's posts again by the counts of the restart: a word grown common since left a post's keys
-and a rarer one came in, so a later post found it in one run only (the live service, stopped and
-started, folded posts apart from a replay of them in the order it met them: test_live_vs_replay's
-slice, with a looser rule, 3 posts). It now takes back from the counts every post counted since,
-and files each as the run that met it (`_hold_as_counted`).
+alike ceasefire stories (2026-11-29).
+A post is filed (its keys) and weighed (its fingerprint) by the word counts of when it comes, once.
+A restart filed and weighed the window's posts again by the counts of the restart: a word grown
+common since left a post's keys and a rarer one came in, so a later post found it in one run only
+(the live service, stopped and started, folded posts apart from a replay of them in the order it
+met them: test_live_vs_replay's slice, with a looser rule, 3 posts). It now takes back from the
+counts every post counted since, and files and weighs each as the run that met it
+(`_hold_as_counted`). A post was weighed when first compared, which a restart cannot tell: it is
+weighed by the counts of when it came now, noted then (`_note_counts`; the corpus in one run: 5
+story sets of 11 posts differ, a reworded pair split, one more post joins a story of four, a
+story's four posts grouped 3 + 1, not 2 + 2; 2,928 stories of 2+ posts, 2,930 before; 16,107 in
+all, the same 194 alerts, the "index" row unchanged; split at 9,500, 15,000 or 17,500 it folds as
+one run, as before; 2026-11-30).
 What a restart cannot give back is a post edited since it came: the store keeps its last text
 only, so its first text, which a later post can still join in one run, is gone, and the counts
-taken back are its last text's. A run files the edit by the counts of when the edit came, which
-the store does not tell (its `updated_at` is to the second): a restart files it by its own, the
-nearest it knows (filed by those of when the post first came, the flash of test_live_vs_replay,
-edited into the full report before a restart, folded 3 posts apart from the replay with the
-shipped rule too).
+taken back are its last text's. A run files and weighs the edit by the counts of when the edit
+came, which the store does not tell (its `updated_at` is to the second): a restart files it by
+its own, the nearest it knows (filed by those of when the post first came, the flash of
+test_live_vs_replay, edited into the full report before a restart, folded 3 posts apart from the
+replay with the shipped rule too).
 
 PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers must agree), with
 the prefix fold and a document frequency of the whole corpus in date order, on
@@ -100,7 +105,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from itertools import chain
+from itertools import chain, repeat
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -116,6 +121,7 @@ from .similar import (
     Fingerprint,
     Rule,
     fold_prefix,
+    idf_weights,
     mutual,
     names_in,
     numbers_in,
@@ -246,7 +252,7 @@ def prepare(text: str, shared: bool = True, lines: list[list[str]] | None = None
 
 
 class _Entry:
-    __slots__ = ("key", "story_id", "when", "prep", "terms", "need", "fp", "alive", "filed")
+    __slots__ = ("key", "story_id", "when", "prep", "terms", "need", "fp", "counts", "alive", "filed")
 
     def __init__(self, key: tuple[int, int], story_id: int, when: float, prep: Prepared) -> None:
         self.key = key
@@ -256,6 +262,7 @@ class _Entry:
         self.terms = prep.terms  # a slot, not a property: read for every posting walked
         self.need = _PREFILTER * len(prep.terms)  # shared words another post needs to be compared
         self.fp: Fingerprint | None = None
+        self.counts: tuple[int, tuple[int, ...]] | None = None  # (posts, each word's) counted when it came: `fp` is weighed by them
         self.alive = True  # False once expired or replaced by a later entry of the same post
         self.filed: list[str] = []  # the words it is filed under in `postings`, the first ones in `tops` too
 
@@ -616,10 +623,15 @@ class StoryIndex:
     def _fp(self, e: _Entry) -> Fingerprint:
         """`similar.fingerprint` with the prefix fold, from the cheap words (the matcher's
         `rough_words`: no look-alike folding, no second normalisation pass) and without shingles:
-        the same decision at a fifth of the cost. Weighted by the document frequency of now."""
+        the same decision at a fifth of the cost. Weighted by the document frequency of when the post
+        came (`_note_counts`), not of when it is first compared: a restart can weigh it so again."""
         if e.fp is None:
             p = e.prep
-            weights = self.df.weights(p.terms)
+            if e.counts is None:
+                weights = self.df.weights(p.terms)  # (a post being folded: it came now)
+            else:
+                weights = idf_weights(e.counts[0], p.ordered, e.counts[1])
+                e.counts = None
             e.fp = Fingerprint(
                 weights=weights, terms=p.terms, total=math.fsum(weights.values()), lead=p.lead,
                 lead_total=math.fsum([weights[t] for t in p.lead]), rare=(), numbers=p.numbers,
@@ -637,6 +649,7 @@ class StoryIndex:
         if digest is not None:
             self.exact[digest] = entry
         if len(ranked) >= MIN_SHARED:  # fewer words can share too few with any post
+            self._note_counts(entry)
             entry.filed = ranked[: max(self.post_keys, self.top_keys)]
             _file(self.postings, entry.filed[: self.post_keys], entry, self.max_postings)
             if len(ranked) <= self.top_max_terms:
@@ -644,6 +657,14 @@ class StoryIndex:
         if expire and entry.when > self.newest:
             self.newest = entry.when
             self._expire()
+
+    def _note_counts(self, e: _Entry, df: DocumentFrequency | None = None) -> None:
+        """Note the word counts of now (or `df`'s) for the post's words, for `_fp` to weigh it by: a
+        tuple, not the fingerprint, which many posts never need (built when they came, the corpus's
+        replay peaked 20 MiB higher; so, 4 MiB)."""
+        if e.fp is None and e.counts is None:
+            df = self.df if df is None else df
+            e.counts = (df.docs, tuple(map(df.counts.get, e.prep.ordered, repeat(0))))
 
     def _expire(self) -> None:
         """Forget posts older than the window (from the newest post seen), from the words they are
@@ -678,7 +699,7 @@ class StoryIndex:
         process sees, and again when an earlier post arrives (files are read one at a time, so a
         channel's posts can follow another's later ones; the posts of this run are stored too).
         The first time, the word counts come back too: those saved, then the posts stored since;
-        and each post is filed as when it was counted (`_hold_as_counted`)."""
+        and each post is filed and weighed as when it was counted (`_hold_as_counted`)."""
         start = first - timedelta(seconds=self.window)
         since = start.astimezone(timezone.utc).isoformat(timespec="seconds")
         until = (None if self.held_from is None else
@@ -731,15 +752,15 @@ class StoryIndex:
     def _hold_as_counted(self, held: list[_Stored], others: list[tuple[int, frozenset[str]]], since: str,
                          after: int) -> None:
         """Hold the window's stored posts (`held`, oldest stored first), each filed under its rarest
-        words by the word counts of when it was counted: those of now less every post counted
-        since (stored after it: the window's, `others` read with them as (rowid, words), and
-        those dated before the window, read here). A run that never stopped filed them so; filed
-        by the counts of now, a restart put a post under other words than that run
+        words and weighed by the word counts of when it was counted: those of now less every post
+        counted since (stored after it: the window's, `others` read with them as (rowid, words),
+        and those dated before the window, read here). A run that never stopped filed and weighed
+        them so; filed by the counts of now, a restart put a post under other words than that run
         had, and a later post found it in one run only (the live service, restarted, folded a post
         apart from a replay of the same posts). What the counts cannot give back: counts halved
         since (`DocumentFrequency.max_docs`), and a post edited by a later batch, counted with its
-        first text, which the store no longer has (taken back with its text of now; filed by the
-        counts of now, as near as the store tells to those of when the edit came)."""
+        first text, which the store no longer has (taken back with its text of now; filed and
+        weighed by the counts of now, as near as the store tells to those of when the edit came)."""
         if not held:
             return
         others = others + [(int(r["rowid"]), prepare(str(r["text"] or "")).terms)  # type: ignore[call-overload]
@@ -758,7 +779,10 @@ class StoryIndex:
             then.docs = max(then.docs - 1, 0)
             if stored is not None:
                 entry = _Entry(stored.key, stored.story_id, datetime.fromisoformat(stored.date).timestamp(), stored.prep)
-                ranked = self._by_rarity(stored.prep, self.df if stored.edited else then)  # (an edit: as near its time)
+                counted = self.df if stored.edited else then  # (an edit came later: as near now as then)
+                ranked = self._by_rarity(stored.prep, counted)
+                if len(ranked) >= MIN_SHARED:
+                    self._note_counts(entry, counted)
                 filed.append((entry, ranked))
         for (entry, ranked), stored in zip(reversed(filed), held):
             self._began(entry.story_id, None if stored.story_first is None else

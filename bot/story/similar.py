@@ -43,7 +43,8 @@ import zlib
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Hashable, Iterable, NamedTuple
+from itertools import repeat
+from typing import Callable, Collection, Hashable, Iterable, NamedTuple
 
 from ..post import TG_LINK, TG_LINK_HINT, Post
 from ..text import WORD_RE, find_words, normalize_word, strip_urls, words
@@ -51,6 +52,7 @@ from ..text import WORD_RE, find_words, normalize_word, strip_urls, words
 __all__ = [
     "STOP_WORDS",
     "DocumentFrequency",
+    "idf_weights",
     "Fingerprint",
     "Rule",
     "DEFAULT_RULE",
@@ -237,15 +239,21 @@ class DocumentFrequency:
         """Smoothed inverse document frequency, at least 1 (1 for every word before any post)."""
         return math.log((self.docs + 1) / (self.counts.get(term, 0) + 1)) + 1.0 if self.docs else 1.0
 
-    def weights(self, terms: Iterable[str]) -> dict[str, float]:
+    def weights(self, terms: Collection[str]) -> dict[str, float]:
         """`idf` of every term, in one pass."""
-        if not self.docs:
-            return dict.fromkeys(terms, 1.0)
-        top, get, log = self.docs + 1, self.counts.get, math.log
-        return {t: log(top / (get(t, 0) + 1)) + 1.0 for t in terms}
+        return idf_weights(self.docs, terms, map(self.counts.get, terms, repeat(0)))
 
     def __len__(self) -> int:
         return self.docs
+
+
+def idf_weights(docs: int, terms: Iterable[str], counts: Iterable[int]) -> dict[str, float]:
+    """`DocumentFrequency.idf` of each term from `docs` and the term's count (in the same order): the
+    weights of a frequency as it was, from what was noted of it (`StoryIndex` weighs a post so)."""
+    if not docs:
+        return dict.fromkeys(terms, 1.0)
+    top, log = docs + 1, math.log
+    return {t: log(top / (c + 1)) + 1.0 for t, c in zip(terms, counts)}
 
 
 # --- fingerprint -------------------------------------------------------------------------------
