@@ -8,6 +8,8 @@ posts does not: the corpus slice of test_live_vs_replay folded posts apart that 
 rule. A post's words are weighed by their rarity too, once: a restart weighed them again.
 The posts are made up: a report (15 words, the last three about an evacuation), a shorter repost
 of its first words, then a note on the evacuation that shares only those last three.
+A post a later batch edited is filed by the counts of the restart: the store marks such posts by
+a posts rowid (`posts.edited_after`), not by seconds, which told an edit in its post's second apart.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from itertools import chain, repeat
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,76 @@ def test_the_live_service_restarted_folds_as_a_replay_of_its_posts(fake: FakeTel
     assert r.exit_code == 0, r.output
     assert partition(live) == partition(tmp_path / "replay.db") == {frozenset(t for _, t in TEXTS[:2]),
                                                                    frozenset([NOTE])}
+
+
+FLASH = "Аварийные бригады восстанавливали газопровод."
+
+
+def edited_batches() -> list[list[Post]]:
+    """The report first published as a flash, its repost, the flash edited into the report (a batch of
+    its own, later), the note: batches of the live service as they came."""
+    flash = Post(SHOT, 1, T0, FLASH, channel_title=str(SHOT))
+    return [[flash], [Post(MASH, 2, T0 + timedelta(minutes=10), REPOST)],
+            [replace(flash, text=REPORT, edit_date=T0 + timedelta(minutes=15))],
+            [Post(TOPOR, 3, T0 + timedelta(minutes=30), NOTE)]]
+
+
+def run_batches(db: Path, batches: list[list[Post]], *, restart: bool) -> set[frozenset[str]]:
+    """Store each batch in turn, in one run or (`restart`) a run per batch; the stories made."""
+    pipe = Pipeline(Store(db), Matcher([]))
+    for i, batch in enumerate(batches):
+        if restart and i:
+            pipe.close()
+            pipe.store.close()
+            pipe = Pipeline(Store(db), Matcher([]))
+        list(pipe.process(batch))
+    pipe.close()
+    pipe.store.close()
+    return partition(db)
+
+
+def clock(monkeypatch: pytest.MonkeyPatch, after_edit: int) -> None:
+    """The stores' clock (`utcnow`, whole seconds) from now on: the first batch's second, then
+    `after_edit` seconds later for every later batch."""
+    stamps = chain(["2026-11-30T10:00:07+00:00"], repeat(f"2026-11-30T10:00:{7 + after_edit:02d}+00:00"))
+    monkeypatch.setattr("bot.pipeline.utcnow", lambda: next(stamps))
+
+
+@pytest.mark.parametrize("edit_second", ["its-post's", "a-later"])
+def test_an_edit_folds_after_a_restart_as_in_one_run_whatever_its_second(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit_second: str) -> None:
+    """The flash, edited into the report by a later batch, is filed after a restart as the run that
+    never stopped filed the edit, so the note joins it in both; the restart told the edit by
+    `updated_at > first_seen`, whole seconds: an edit stored in its post's second (a fast machine, or
+    one under load, either way) was filed by the counts of the flash's time, and the note stayed apart."""
+    after_edit = 0 if edit_second == "its-post's" else 1
+    clock(monkeypatch, after_edit)
+    whole = run_batches(tmp_path / "whole.db", edited_batches(), restart=False)
+    assert whole == {frozenset([REPOST, REPORT, NOTE])}
+    clock(monkeypatch, after_edit)
+    assert run_batches(tmp_path / "split.db", edited_batches(), restart=True) == whole
+
+
+def as_schema_22(db: Path) -> None:
+    """Make the store as the release before migration 23 left it: no edit marks (`posts.edited_after`)."""
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE posts DROP COLUMN edited_after")
+    con.execute("PRAGMA user_version = 22")
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("history", ["edited-in-its-second", "never-edited"])
+def test_a_store_of_schema_22_folds_after_the_upgrade_as_one_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, history: str) -> None:
+    """An older store tells no edit in its post's second (its marks are seconds): the upgrade marks
+    every post Telegram shows edited, so the flash edited into the report is filed as the run that
+    never stopped filed it and the note joins it; a post never edited stays filed as counted (the
+    note stays apart from the report, as in one run), not by the counts of the restart."""
+    clock(monkeypatch, 0)
+    batches = edited_batches() if history == "edited-in-its-second" else [[p] for p in posts()]
+    whole = run_batches(tmp_path / "whole.db", batches, restart=False)
+    db = tmp_path / "old.db"
+    run_batches(db, batches[:-1], restart=True)
+    as_schema_22(db)
+    assert run_batches(db, batches[-1:], restart=True) == whole
