@@ -368,7 +368,7 @@ class Pipeline:
                 edited = status == "edited"
                 if edited:  # in order: a post new earlier in this batch is written before its edit
                     flush()
-                    self.store.write_post(post, story_id, now=now, edited=True)
+                    self.store.write_post(post, story_id, now=now, edited=True, batch_after=before)
                     edits.append(post.key)
                 else:
                     pending.append(self.store.post_row(post, story_id, now, work.folded if work else True))

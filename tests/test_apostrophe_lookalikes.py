@@ -60,7 +60,7 @@ def test_a_store_indexed_before_finds_its_posts_with_u02bc_after_the_upgrade(tmp
     s = Store(tmp_path / "s.db")
     list(Pipeline(s, Matcher([])).process([post(m, t) for m, t in TEXTS.items()]))
     assert sorted(h.message_id for h in search_posts(s, "д'Ивуар", 50)) == [1, 2, 4, 5]  # as before
-    s.db.execute(f"PRAGMA user_version = {s.version - 1}")
+    s.db.execute("PRAGMA user_version = 21")  # before migration 22, which reads such posts again
     s.close()
     monkeypatch.undo()
     s = Store(tmp_path / "s.db")

@@ -471,7 +471,7 @@ class Store:
         run that never stopped met them): what the story index needs. Rows carry their `rowid`, and
         their story's first date (`story_first`), and whether a later batch edited them (`edited`)."""
         cols = (f"SELECT rowid, channel_id, message_id, date, text, story_id, {_STORY_FIRST}, "
-                "updated_at > first_seen AS edited FROM posts")
+                "edited_after IS NOT NULL AS edited FROM posts")
         # The window is found by the date index and sorted apart (`+rowid`): an `OR` on the bounds,
         # or a plain ORDER BY / bound on rowid, has the planner SCAN the whole table instead.
         window = f"{cols} WHERE date >= :since" + ("" if until is None else " AND date < :until")
@@ -636,9 +636,12 @@ class Store:
         self.db.conn.executemany(self._POST_SQL, rows)
         self.posts_written += len(rows)
 
-    def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False) -> None:
+    def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False,
+                   batch_after: int | None = None) -> None:
         """Insert or update one post; an edited post already in the search index is re-indexed by the
-        next `sync_search` (`_stale`)."""
+        next `sync_search` (`_stale`). `batch_after`: the newest posts rowid before this batch (None:
+        unknown): an edit of a post stored up to it is marked a later batch's (`posts.edited_after`)."""
+        old = None
         if edited:
             old = self.db.execute("SELECT rowid FROM posts WHERE channel_id = ? AND message_id = ?",
                                   [post.channel_id, post.message_id]).fetchone()
@@ -647,6 +650,9 @@ class Store:
         self._flush_stories()
         self.db.conn.execute(self._POST_SQL, self.post_row(post, story_id, now))
         self.posts_written += 1
+        if old and (batch_after is None or old[0] <= batch_after):  # (a post of this batch: its edit is filed as counted)
+            self.db.execute("UPDATE posts SET edited_after = ? WHERE rowid = ?",
+                            [old[0] if batch_after is None else batch_after, old[0]])
 
     def deleted_at(self, channel_id: int, message_id: int) -> str | None:
         """When tgwatch learnt that the channel deleted a stored post (ISO, UTC); None: not deleted."""

@@ -352,11 +352,24 @@ def _m22_refold_apostrophes(db: sqlite_utils.Database) -> None:
         log.info("search index: %d posts read again with today's folding", n)
 
 
+def _m23_edit_mark(db: sqlite_utils.Database) -> None:
+    """`posts.edited_after`: set when a batch after the one that stored (and counted) a post edits its
+    text, to the newest posts rowid stored before that batch; NULL while the post holds the text it was
+    counted with. A restart of the story index files an edited post by the counts of now
+    (`StoryIndex._hold_as_counted`); it told one by `updated_at > first_seen`, whole seconds, so an
+    edit in the post's second went unseen under load. Stored posts: marked (by their own rowid) when
+    edited by a later second, or edited at all (`edit_date`): unsure ones are filed as before."""
+    if "edited_after" not in db["posts"].columns_dict:
+        db["posts"].add_column("edited_after", int)
+    db.execute("UPDATE posts SET edited_after = rowid WHERE edited_after IS NULL "
+               "AND (edit_date IS NOT NULL OR updated_at > first_seen)")
+
+
 MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merge, _m6_search_fold, _m7_link_hash,
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
               _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups, _m18_period_indexes,
               _m19_link_hash_again, _m20_rowid_floor, _m21_refold_acute,
-              _m22_refold_apostrophes]
+              _m22_refold_apostrophes, _m23_edit_mark]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -79,10 +79,12 @@ one run, as before; 2026-11-30).
 What a restart cannot give back is a post edited since it came: the store keeps its last text
 only, so its first text, which a later post can still join in one run, is gone, and the counts
 taken back are its last text's. A run files and weighs the edit by the counts of when the edit
-came, which the store does not tell (its `updated_at` is to the second): a restart files it by
-its own, the nearest it knows (filed by those of when the post first came, the flash of
-test_live_vs_replay, edited into the full report before a restart, folded 3 posts apart from the
-replay with the shipped rule too).
+came: a restart files a post a later batch edited by its own, the nearest it knows (filed by
+those of when the post first came, the flash of test_live_vs_replay, edited into the full report
+before a restart, folded 3 posts apart from the replay with the shipped rule too). Which posts a
+later batch edited the store marks (`posts.edited_after`, a posts rowid, no clock): told by
+`updated_at > first_seen`, whole seconds, an edit stored in its post's second was missed under
+load, and the restarted service folded apart from the replay now and then (2026-11-30).
 
 PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers must agree), with
 the prefix fold and a document frequency of the whole corpus in date order, on
@@ -276,7 +278,7 @@ class _Stored(NamedTuple):
     story_id: int
     story_first: str | None
     prep: Prepared
-    edited: bool  # since it was counted (by a later batch)
+    edited: bool  # by a later batch than the one that counted it (`posts.edited_after`)
 
 
 def _forward_of(post: Post) -> tuple[int, int] | None:
