@@ -9,12 +9,18 @@ import os
 import sqlite3
 import stat
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-from .db import StoreError, _refuse_foreign
+from .db import StoreError, _refuse_foreign, iso
 from .export import written_whole
 
-__all__ = ["Copied", "backup"]
+__all__ = ["BACKUP_KEY", "Copied", "backup"]
+
+# meta row of a copy `backup` made: when it was taken (ISO, UTC). A store that carries it was
+# restored from a backup: the live service it starts on cannot know which alerts went out since
+# (`bot.live.restored`), and clears it once it has caught up.
+BACKUP_KEY = "backup_taken_at"
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,13 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
         def copy(tmp: Path) -> int:
             out = sqlite3.connect(tmp)
             try:
+                taken = iso(datetime.now(timezone.utc))
                 src.backup(out)  # one step: a consistent snapshot (WAL readers never block the writer)
                 posts = int(out.execute("SELECT count(*) FROM posts").fetchone()[0]) if version else 0
                 out.execute("PRAGMA journal_mode=DELETE")  # the file alone is the store, -wal folded in
+                if version:  # the copy says it is one (`BACKUP_KEY`); the store copied is never written
+                    out.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [BACKUP_KEY, taken])
+                    out.commit()
             finally:
                 out.close()
             with tmp.open("rb") as f:
