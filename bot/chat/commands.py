@@ -57,6 +57,7 @@ HELP = """<b>tgwatch commands</b>
 /stories [1d]: the largest stories of the last day (or period): channels and first post
 /story N: every post of story #N (the number alerts and /stories give), oldest first
 /digest: the low-priority digest now
+/release: send the alerts held after the store was restored from a backup
 /add_rule NAME QUERY, /edit_rule NAME QUERY: checked and back-tested on 7 days before you confirm
 /undo [NAME]: take back the last rule change, whoever made it (NAME: only if it was that rule's); /history: who changed what
 Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story.
@@ -175,14 +176,16 @@ class Commands:
                  status: Callable[[datetime], str | Awaitable[str]], digest: Callable[[datetime], Awaitable[int]],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  bot_username: str | None = None, chats_down: Callable[[], dict[str, str]] = dict,
-                 matching: contextlib.AbstractContextManager[Any] | None = None) -> None:
+                 matching: contextlib.AbstractContextManager[Any] | None = None,
+                 release: Callable[[], Awaitable[int]] | None = None) -> None:
         """`bot_username`: the bot's own @username, so /cmd@ourbot is answered and /cmd@otherbot is
         not. Unknown (None, as in library use), every /cmd@name is taken as another bot's and
         ignored: acting on a command meant for another bot (a mute, a rule file rewritten) is
         worse than an analyst resending /cmd without the suffix. The chat glue sets it from get_me().
         `chats_down`: the alert chats that cannot be written to now, with why (the sender's). `status`:
         /status's text, or a coroutine of it (the live service reads the store off the loop). `matching`:
-        held while /test matches in its thread (`Pipeline.matching`: one thread matches at a time)."""
+        held while /test matches in its thread (`Pipeline.matching`: one thread matches at a time). `release`:
+        sends the alerts held after a restore, and says how many (the sender's)."""
         self.bot_username = bot_username
         self.chats_down = chats_down
         self.store = store
@@ -194,6 +197,7 @@ class Commands:
         self._changed: object = None  # what the last rule change's on_rules_changed returned
         self.status = status
         self.digest = digest
+        self.release = release
         self.clock = clock
         self.pending: dict[str, tuple[Change, int]] = {}  # token -> (planned rule change, who asked)
         self.answered: dict[str, str] = {}  # token -> how its proposal ended (confirmed, cancelled, ...)
@@ -555,6 +559,13 @@ class Commands:
             return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
                          "written to); it goes out as soon as it can.")
         return Reply("Nothing waiting for the digest.")
+
+    async def cmd_release(self, args: str, caller: Caller) -> Reply:
+        """The alerts held after a restore (the bot could not tell which the chat had) go out now."""
+        n = await self.release() if self.release is not None else 0
+        if not n:
+            return Reply("No alerts are held.")
+        return Reply(f"Released {n} held alert{'s' * (n != 1)}: {'they go' if n != 1 else 'it goes'} to the alert chats now.")
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         typed, query = self._name_query(args, "add_rule")

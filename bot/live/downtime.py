@@ -103,12 +103,15 @@ def recovered(store: Store, down: Downtime) -> Stored:
         for d in (*down.earlier, down) if d.channels])
 
 
-def recovered_line(got: Stored, down: Downtime) -> str | None:
+def recovered_line(got: Stored, down: Downtime, *, found: int = 0, sent: int = 0) -> str | None:
     """The chat's one line on what a start recovered (None: nothing), naming the matched posts too old
-    to alert and how to list them."""
+    to alert and how to list them. `found`: alerts of posts older than the run that the chat had
+    already (a store restored from a backup), `sent`: those sent now; said when some were found."""
     if not got.posts:
         return None
     line = f"recovered {got.posts} post{'s' * (got.posts != 1)} from {got.channels} channel{'s' * (got.channels != 1)}"
+    if found:
+        line += f"; alerts: {found} already in the chat, {sent or 'none'} sent now"
     if got.old_matched and down.since is not None:
         n = got.old_matched
         line += (f"; {n} matched post{'s' * (n != 1)} older than a day {'were' if n != 1 else 'was'} not alerted: "

@@ -48,6 +48,8 @@ from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
+from .restored import (digest_item, forget_backup, held_count, hold_older, queued_older, release_held, restored_from,
+                       take_as_digested)
 from .retired import retire, severity, to_aim, to_match
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
@@ -196,7 +198,9 @@ class Sender:
                  silent: Callable[[str, datetime], bool] | None = None,
                  buttons: Callable[[int], Any] | None = None, rules: Callable[[], Matcher] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 monotonic: Callable[[], float] = time.monotonic, matching: AbstractContextManager[Any] | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, matching: AbstractContextManager[Any] | None = None,
+                 reads_chat: bool = True) -> None:
+        """`reads_chat`: the client can read the chats' history (a user account; a bot cannot)."""
         self.client = client
         self.store = store
         self.chats = [str(c) for c in chats]
@@ -213,6 +217,13 @@ class Sender:
         # seconds, as Telegram dates posts: one of the second the run started is a live one)
         self.started = clock().replace(microsecond=0)
         self._ours: dict[str, list[Any]] = {}  # chat -> our messages in it, read once (`_shown_before`)
+        self.reads_chat = reads_chat
+        # the store was restored from a backup taken then (`bot.live.restored`), until the service has caught up
+        self.restored = restored_from(store)
+        self._released: set[int] = set()  # alerts held after the restore that an analyst released (/release)
+        # alerts of posts older than the run: found in the chat already, and sent now (the "recovered" line)
+        self.found_before: set[int] = set()
+        self.sent_before: set[int] = set()
         # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
         # a wall clock stepped back never holds delivery longer than the wait Telegram asked for.
         self.paused_until: datetime | None = None
@@ -372,6 +383,7 @@ class Sender:
 
     async def _pass(self) -> int:
         now = self.clock()
+        self._hold_restored()
         if self._paused():
             return 0
         if self._notices:
@@ -626,6 +638,7 @@ class Sender:
                 if found is not None:
                     log.warning("alert %d part %d is in chat %s already (message %d; the store was restored from an "
                                 "older copy?): not sent again", alert_id, k + 1, chat, found.id)
+                    self.found_before.add(alert_id)
                     self._unrecorded[(alert_id, chat, k)] = (int(found.id), _digest(found.message or "", found.entities or []))
             if d["sent_at"] is None:
                 key = (alert_id, chat, k)
@@ -636,6 +649,8 @@ class Sender:
                         peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
                         markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
                         reply_to=_topic(chat))
+                    if earlier:
+                        self.sent_before.add(alert_id)
                 mid, sent_hash = self._unrecorded[key]
                 self.store.mark_delivered(alert_id, chat, k, mid, sent_hash)
                 del self._unrecorded[key]
@@ -757,6 +772,13 @@ class Sender:
         """Our message in `chat` (its topic) that is this alert part (`_same_alert`), among the last
         FIND_SENT_LOOKBACK read once per run, at the first alert of a post older than the run; None
         when there is none or Telegram does not let us read the chat (a bot reads no history)."""
+        topic = _topic(chat)
+        return next((m for m in await self._our_messages(peer, chat)
+                     if _is_part(m, text, entities, topic.reply_to_msg_id if topic is not None else None)), None)
+
+    async def _our_messages(self, peer: Any, chat: str) -> list[Any]:
+        """Our messages among the last FIND_SENT_LOOKBACK of `chat`, read once per run (none when
+        Telegram does not let us read it)."""
         if chat not in self._ours:
             self._ours[chat] = []
             try:
@@ -764,9 +786,81 @@ class Sender:
                                     if m.out]  # (only ours: 1,000 messages of analysts' talk are not held)
             except Exception as e:  # noqa: BLE001 - best effort, as `_find_sent`
                 log.debug("reading chat %s for alerts already sent failed: %s", chat, telegram_code(e))
-        where = _topic(chat)
-        topic = where.reply_to_msg_id if where is not None else None
-        return next((m for m in self._ours[chat] if _is_part(m, text, entities, topic)), None)
+        return self._ours[chat]
+
+    async def _in_digests(self, alert: Alert) -> dict[str, tuple[int, int]]:
+        """The chats (in their topics) whose digests we sent carry `alert`'s item: chat -> (message id,
+        item number), looked for as `_shown_before` looks for an alert."""
+        shown: dict[str, tuple[int, int]] = {}
+        for chat in self.chats:
+            try:
+                peer = await self._peer(chat)
+            except Exception as e:  # noqa: BLE001 - best effort: not found, the item goes out
+                log.debug("chat %s not read for digests already sent: %s", chat, telegram_code(e))
+                continue
+            where = _topic(chat)
+            topic = where.reply_to_msg_id if where is not None else None
+            for m in await self._our_messages(peer, chat):
+                if _topic_of(m) == topic and (number := digest_item(m, alert)) is not None:
+                    shown[chat] = (int(m.id), number)
+                    break
+        return shown
+
+    async def _digested_before(self, now: datetime) -> None:
+        """The low-severity alerts of posts older than the run, whose item a digest we sent carries in
+        every chat (a store restored from a backup lost the record of it), are taken as digested there,
+        not sent in a digest again (`take_as_digested`); one in some chats only goes out (never lost)."""
+        if not self.reads_chat:
+            return
+        for row in queued_older(self.store, iso(self.started) or ""):
+            alert = load_alert(self.store, int(row["id"]), self.titles)  # type: ignore[call-overload]
+            if alert is None or self._severity(row) != "low":
+                continue
+            shown = await self._in_digests(alert)
+            if set(shown) >= set(self.chats) and take_as_digested(self.store, alert.id, shown, iso(now) or ""):
+                self.found_before.add(alert.id)
+                log.warning("alert %d is an item of a digest in every chat already (the store was restored from an older "
+                            "copy?): not sent again", alert.id)
+
+    def _hold_restored(self) -> None:
+        """After a restore, sending through a bot (it cannot look in the chat): the alerts of posts older
+        than the run are held (`hold_older`), but those an analyst released."""
+        if self.restored is not None and not self.reads_chat:
+            if n := hold_older(self.store, iso(self.started) or "", self._released):
+                log.info("%d alerts of posts older than this run held: the store was restored from a backup", n)
+
+    def caught_up(self) -> tuple[int, datetime] | None:
+        """The service has read what was published before the run: after a restore, the alerts still
+        queued of it are held (through a bot) and the store's backup mark goes, so holding stops and
+        the next start is an ordinary one. Returns (alerts held, the backup's time) through a bot;
+        None otherwise."""
+        taken = self.restored
+        if taken is None:
+            return None
+        with self.store.transaction():
+            self._hold_restored()
+            held = held_count(self.store)
+            forget_backup(self.store)
+        self.restored = None
+        return None if self.reads_chat else (held, taken)
+
+    async def release(self) -> int:
+        """Send the alerts held after a restore (/release): queued again, due now; how many."""
+        with self.store.transaction():
+            ids = release_held(self.store)
+        self._released.update(ids)
+        if ids:
+            await self.deliver()
+        return len(ids)
+
+    async def settle(self) -> None:
+        """Try what is due now and wait for every sender pass under way (the "recovered" line counts
+        what they sent); digest items already in the chats are taken as shown first."""
+        async with self._digest_lock:
+            await self._digested_before(self.clock())
+        await self.deliver()
+        async with self._lock:  # a pass under way (and the one more it was asked for) is done
+            pass
 
     async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
                          limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None,
@@ -1195,6 +1289,8 @@ class Sender:
                 f"{html.escape(alert.title)}")
 
     async def _collect_digest(self, now: datetime) -> int:
+        self._hold_restored()
+        await self._digested_before(now)
         low = {r.name for r in self.rules().rules if r.severity == "low"} if self.rules is not None else set()
         # their posts matched again before the transaction, which holds no await (a rules change meanwhile: here)
         matched = await self._matched([r for r in self.store.queued_alerts() if r["state"] == "queued" and r["rule"] in low], now)

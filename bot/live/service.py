@@ -33,6 +33,7 @@ from ..store.db import NewerStore, Store, StoreError, iso, off_loop
 from .dbfaults import LIVE_BUSY_TIMEOUT, newer_store, store_down
 from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
+from .restored import held_line
 from .sender import Sender
 from .session import (
     SESSION_GONE,
@@ -113,7 +114,8 @@ class Service:
         markup = (lambda alert_id: sending.build_reply_markup(triage_buttons(alert_id))) if sending is bot else None
         self.sender = Sender(sending, store, config.chats, titles=self._titles(), tz=config.zone,
                              edit_every=config.edit_every_seconds, silent=quiet_silencer(config), buttons=markup,
-                             rules=lambda: self.pipeline.matcher, clock=clock, matching=self.pipeline.matching)
+                             rules=lambda: self.pipeline.matcher, clock=clock, matching=self.pipeline.matching,
+                             reads_chat=sending is not bot)
         self.ingest = Ingest(user, self.pipeline, config.channels, on_processed=self._after, notify=self.sender.notify,
                              resolve_delay=config.resolve_delay_seconds if resolve_delay is None else resolve_delay,
                              edit_lookback=config.edit_lookback, on_deleted=self.sender.deliver,
@@ -121,6 +123,7 @@ class Service:
         self.commands = Commands(store, self.rulebook, config, matcher=lambda: self.pipeline.matcher,
                                  on_rules_changed=self.rules_changed, status=self.status_text,
                                  digest=self.sender.send_digest, chats_down=self.sender.chats_down, clock=clock,
+                                 release=self.sender.release,
                                  matching=self.pipeline.matching)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
         if self.chat is not None:
@@ -378,14 +381,34 @@ class Service:
         records when it began (`mark_alive`; a read cut short moves nothing: the next start still
         counts the posts it did not read, and those this one stored). It counts as a poll (`_polled`)."""
         self._polled()  # (the catch-up polls too, not only the scheduled one)
-        line = None
-        if self._down is not None:
-            # (some came with Telegram's start-up difference, not the read)
-            line = recovered_line(recovered(self.store, self._down), self._down)
-            self._down = None
+        down, self._down = self._down, None
+        # (some came with Telegram's start-up difference, not the read)
+        got = recovered(self.store, down) if down is not None else None
         self._mark_alive(at)  # first: a crash before the line goes out loses it, rather than telling it twice
+        restored = self.sender.restored is not None
+        held = self._caught_up()
+        if not (got and got.posts) and not held:
+            return
+        if restored or self.sender.found_before:  # the line says which alerts the chat had: sent what is due first
+            await self.sender.settle()
+        line = recovered_line(got, down, found=len(self.sender.found_before - self.sender.sent_before),
+                              sent=len(self.sender.sent_before)) if got is not None and down is not None else None
+        if held:
+            told = held_line(held[0], held[1], local_time(held[1], self.config.zone))
+            line = f"{line}; {told}" if line else told
+            log.warning("%s", line)
         if line is not None:
             await self.sender.notify(line)
+
+    def _caught_up(self) -> tuple[int, datetime] | None:
+        """`Sender.caught_up`; a store that cannot take it now costs a log line (the next complete read does it)."""
+        try:
+            return self.sender.caught_up()
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            log.info("the restore is not marked as caught up now (database: %s)", down)
+            return None
 
     def _mark_alive(self, at: datetime) -> None:
         """Record that every post published before `at` is stored (`mark_alive`): the next start

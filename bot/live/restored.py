@@ -1,0 +1,106 @@
+"""A store restored from a backup (`tgwatch backup` marks its copies): the alerts sent since the
+backup was taken are not recorded in it. The user account looks for them in the chat before it
+sends (`Sender._shown_before`); a bot reads no chat history, so the alerts of posts older than the
+run are held instead, until an analyst releases them (/release), and the mark is cleared once the
+service has caught up (a later start is no restore)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from telethon import helpers, types
+
+from ..alert.outbox import Alert
+from ..store.backup import BACKUP_KEY
+from ..store.db import LIVE, Store
+from ..store.deliveries import record_digest_items
+
+__all__ = ["digest_item", "forget_backup", "held_count", "held_line", "hold_older", "queued_older", "release_held",
+           "restored_from", "take_as_digested"]
+
+_ITEM = re.compile(r"([0-9]+)\. ")
+
+
+def restored_from(store: Store) -> datetime | None:
+    """When the backup this store was restored from was taken; None: no restore (or caught up since)."""
+    value = store.get_meta(BACKUP_KEY)
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def forget_backup(store: Store) -> None:
+    """The service has caught up after the restore: the next start is an ordinary one."""
+    store.delete_meta(BACKUP_KEY)
+
+
+def hold_older(store: Store, before: str, keep: Collection[int] = ()) -> int:
+    """Hold the service's queued alerts (new ones, not story updates) of posts dated before `before`
+    (ISO), but those in `keep` (released): state 'held', sent only when released. Returns how many."""
+    spare = f" AND a.id NOT IN ({','.join('?' * len(keep))})" if keep else ""
+    return store.db.execute(
+        "UPDATE alerts SET state = 'held', updated_at = ? WHERE id IN (SELECT a.id FROM alerts a JOIN posts p "
+        "ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.state = 'queued' AND a.owner = ? "
+        f"AND p.date < ?{spare})", [before, LIVE, before, *keep]).rowcount
+
+
+def held_count(store: Store) -> int:
+    """The service's alerts held (`hold_older`) and not released yet."""
+    return int(store.db.execute("SELECT count(*) FROM alerts WHERE state = 'held' AND owner = ?", [LIVE]).fetchone()[0])
+
+
+def queued_older(store: Store, before: str) -> list[dict[str, object]]:
+    """The service's queued new alerts (not story updates) of posts dated before `before` (ISO)."""
+    return list(store.db.query(
+        "SELECT a.* FROM alerts a JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
+        "WHERE a.state = 'queued' AND a.owner = ? AND p.date < ? ORDER BY a.id", [LIVE, before]))
+
+
+def take_as_digested(store: Store, alert_id: int, shown: dict[str, tuple[int, int]], now: str) -> bool:
+    """The queued alert's item is in a digest each chat shows (chat -> message id, item number): it is
+    digested, recorded as that item (a deletion of its post replies there), not sent again. False
+    when it is no longer queued."""
+    with store.transaction():
+        if not store.db.execute("UPDATE alerts SET state = 'digested', sent_at = ?, updated_at = ? WHERE id = ? "
+                                "AND state = 'queued'", [now, now, alert_id]).rowcount:
+            return False
+        for chat, (message_id, number) in shown.items():
+            record_digest_items(store, chat, 0, message_id, [(alert_id, False, number)], now)
+    return True
+
+
+def release_held(store: Store) -> list[int]:
+    """Queue the held alerts again (due now): the ids released."""
+    ids = [int(r[0]) for r in store.db.execute("SELECT id FROM alerts WHERE state = 'held' AND owner = ?", [LIVE])]
+    store.db.execute("UPDATE alerts SET state = 'queued', next_attempt_at = NULL WHERE state = 'held' AND owner = ?", [LIVE])
+    return ids
+
+
+def held_line(held: int, taken: datetime, when: str) -> str:
+    """The one line telling the analysts how many alerts are held and how to release them; `when`:
+    the backup's time as they read it."""
+    many = "s" * (held != 1)
+    return (f"{held} alert{many} held: the store was restored from the backup of {when} and the bot cannot read "
+            f"the chat to tell which went out before; /release sends {'them' if held != 1 else 'it'}")
+
+
+def digest_item(message: Any, alert: Alert) -> int | None:
+    """The number `message` (a digest we sent) gave the alert's item: the line «N. » holding its post's
+    link, under its rule's heading (one post in two rules is two items with one link); None when
+    the message carries no such item. Entity offsets count UTF-16 units, as Telegram's do."""
+    text = helpers.add_surrogate(message.message or "")
+    for e in message.entities or ():
+        if not isinstance(e, types.MessageEntityTextUrl) or e.url != alert.link:
+            continue
+        start = text.rfind("\n", 0, e.offset) + 1
+        item = _ITEM.match(text, start)
+        if item is None:
+            continue
+        heading = next((line for line in reversed(text[:start].split("\n")) if line and not _ITEM.match(line)), "")
+        if heading.startswith("📋") or heading.rpartition(" (")[0] == alert.title:  # (a part split past 4096: no heading)
+            return int(item.group(1))
+    return None
