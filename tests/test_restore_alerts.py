@@ -72,6 +72,16 @@ def _running(fake: FakeTelegram, tmp_path: Path, rules: Path = ROOT / "rules", *
     return served(_start(fake, tmp_path, rules, **kw))
 
 
+async def _backed_up(fake: FakeTelegram, tmp_path: Path, rules: Path, *where: int, **kw: Any) -> None:
+    """A first run stores a post no rule matches in each channel of `where`; then `tgwatch backup`
+    copies the store to nightly.db."""
+    async with _running(fake, tmp_path, rules, **kw) as service:
+        for channel in where:
+            fake.publish(channel, PLAIN)
+        await eventually(lambda: service.store.count("posts") == len(where))
+    assert _cli("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "t.db"))[0] == 0
+
+
 def _to_analyst(fake: FakeTelegram) -> list[Any]:
     return [m for m in fake.chat if m.peer == ANALYST]
 
@@ -87,10 +97,7 @@ def test_alerts_through_a_bot_after_a_restore_are_held_with_one_line_until_relea
     async def go() -> None:
         channels(fake)
         fake.add_user(ANALYST, "Anna")
-        async with _running(fake, tmp_path, rules, bot=True) as service:
-            fake.publish(SHOT, PLAIN)
-            await eventually(lambda: service.store.count("posts") == 1)
-        assert _cli("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "t.db"))[0] == 0
+        await _backed_up(fake, tmp_path, rules, SHOT, bot=True)
         async with _running(fake, tmp_path, rules, bot=True) as service:
             fake.publish(SHOT, DESERTION)
             fake.publish(TOPOR, MOSCOW)
@@ -129,10 +136,7 @@ def test_a_digest_already_in_the_chat_is_not_sent_again_after_a_restore(fake: Fa
     async def go() -> None:
         channels(fake)
         fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
-        async with _running(fake, tmp_path, rules, chats=chats) as service:
-            fake.publish(SHOT, PLAIN)
-            await eventually(lambda: service.store.count("posts") == 1)
-        assert _cli("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "t.db"))[0] == 0
+        await _backed_up(fake, tmp_path, rules, SHOT, chats=chats)
         async with _running(fake, tmp_path, rules, chats=chats) as service:
             fake.publish(SHOT, MOSCOW)
             await eventually(lambda: service.store.count("alerts") == 1)
@@ -159,11 +163,7 @@ def test_the_recovered_line_after_a_restore_counts_the_alerts_already_in_the_cha
     async def go() -> None:
         channels(fake)
         fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
-        async with _running(fake, tmp_path, chats=chats) as service:
-            fake.publish(SHOT, PLAIN)
-            fake.publish(TOPOR, PLAIN)
-            await eventually(lambda: service.store.count("posts") == 2)
-        assert _cli("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "t.db"))[0] == 0
+        await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, TOPOR, chats=chats)
         async with _running(fake, tmp_path, chats=chats) as service:
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
