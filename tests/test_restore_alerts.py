@@ -5,6 +5,7 @@ go through it) against the offline server; real SQLite files, the backup made by
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,14 +17,18 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.config import Config
 from bot.live.service import Service
+from bot.live.session import database_lock
+from bot.store.backup import BACKUP_KEY
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
+from .sample_store import Sample
 from .telegram_fixtures import deliver_alone, hold_clock_jobs, served
 from .test_live import DESERTION, OPTIONS, ROOT, SHOT, TOPOR, alerts, channels, config, notices, run
 from .test_chat import OPTIONS as BOT_OPTIONS
 from .test_live_edges import TEAM
 from .test_live_sender_faults import digests, low_rules
+from .test_review195_move import LATE, _service_writes
 
 ANALYST = 5001
 PLAIN = "Курс доллара на торгах 27 ноября"  # matched by no rule
@@ -179,3 +184,52 @@ def test_the_recovered_line_after_a_restore_counts_the_alerts_already_in_the_cha
             line = [n for n in notices(fake) if n.startswith("recovered")]
             assert line == [f"recovered 2 posts from 2 channels; alerts: 2 already in the chat, {sent} sent now"], notices(fake)
     run(go())
+
+
+def _posts(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT text FROM posts")}
+    finally:
+        conn.close()
+
+
+def test_restore_puts_the_backup_in_place_and_keeps_the_store_as_it_was(sample: Sample, tmp_path: Path) -> None:
+    """The README's manual steps (stop the service, delete the -wal and -shm, copy the backup over)
+    as one command: the store as it was, its -wal's posts too, is kept beside it; the restored store
+    is the backup's, and a service started on it knows it was restored."""
+    nightly = tmp_path / "nightly.db"
+    assert _cli("backup", str(nightly), "--db", str(sample.db))[0] == 0
+    service = _service_writes(sample.db)  # a post stored since, still in the -wal (as a killed service leaves it)
+    try:
+        with database_lock(sample.db):  # the service runs: refused, nothing changes
+            code, said = _cli("restore", str(nightly), "--db", str(sample.db))
+        assert code == 2 and said.count("\n") == 1 and said.startswith("error: ") and "tgwatch run" in said, said
+        assert not Path(f"{sample.db}.before-restore").exists()
+        code, said = _cli("restore", str(nightly), "--db", str(sample.db))
+    finally:
+        service.close()
+    assert code == 0 and "before-restore" in said, said
+    kept = Path(f"{sample.db}.before-restore")
+    assert LATE.text in _posts(kept) and LATE.text not in _posts(sample.db)
+    assert _posts(sample.db) == _posts(nightly)
+    restored = Store(sample.db)
+    assert restored.get_meta(BACKUP_KEY) is not None  # (what the service reads: `restored_from`)
+    restored.close()
+
+
+def test_restore_refuses_what_is_no_tgwatch_store_with_one_line_and_changes_nothing(sample: Sample, tmp_path: Path) -> None:
+    before = sample.db.read_bytes()
+    (tmp_path / "notes.txt").write_text("not a database\n" * 100)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.close()
+    sqlite3.connect(tmp_path / "empty.db").close()
+    for name in ("notes.txt", "other.db", "empty.db", "missing.db"):
+        code, said = _cli("restore", str(tmp_path / name), "--db", str(sample.db))
+        assert code == 2 and said.count("\n") == 1 and said.startswith("error: ") and name in said, (name, said)
+    code, said = _cli("restore", str(sample.db), "--db", str(sample.db))
+    assert code == 2 and said.startswith("error: "), said
+    assert sample.db.read_bytes() == before
+    assert not Path(f"{sample.db}.before-restore").exists()

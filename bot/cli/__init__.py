@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "login": (".live", "login", "Log the watching user account in: phone code and 2FA password, or a QR login."),
     "replay": (".replay", "replay",
                "Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files."),
+    "restore": (".restore", "restore", "Put BACKUP (a `tgwatch backup` copy) in place of the store, the store as it was "
+                "kept beside it."),
     "rules": (".rules", "rules", "Check, test, explain and back-test watch rules."),
     "run": (".live", "run", "Watch the configured channels live and send alerts to the analysts' chat."),
     "search": (".search", "search",

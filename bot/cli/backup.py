@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from .common import DEFAULT_DB, StopSignals, counted, err, fail
 
-__all__ = ["backup"]
+__all__ = ["backup", "copied_or_fail"]
+
+T = TypeVar("T")
+
+
+def copied_or_fail(work: Callable[[], T], failed: str) -> T:
+    """Run a whole-file copy of a store (`backup`, `restore`): a `kill` of it (a cron job's) stops it
+    as Ctrl-C does, leaving no temporary file; a StoreError is its one `error:` line, another failure
+    `failed` with the reason in its {}."""
+    from ..store.db import StoreError
+
+    stops = StopSignals()
+    try:
+        return work()
+    except StoreError as e:
+        fail(str(e))
+    except (sqlite3.Error, OSError) as e:
+        fail(failed.format(getattr(e, "strerror", None) or e))
+    finally:
+        stops.restore()
 
 
 @click.command()
@@ -21,11 +42,9 @@ def backup(target: str, db: str) -> None:
     A copy of the .db file alone misses what the service wrote since its last checkpoint (in
     the -wal beside it): this uses SQLite's online backup, never waits for the service, and
     neither upgrades nor writes the store. FILE is replaced whole at the end (a failed backup
-    leaves the old one). To restore: stop `tgwatch run`, remove the store's -wal and -shm files,
-    copy FILE over the store, start it again.
+    leaves the old one). To restore: stop `tgwatch run`, `tgwatch restore FILE`, start it again.
     """
     from ..store.backup import backup as copy_store
-    from ..store.db import StoreError
 
     source, out = Path(db), Path(target)
     if not source.is_file():
@@ -36,13 +55,5 @@ def backup(target: str, db: str) -> None:
         fail(f"{target}: folder {out.resolve().parent} does not exist")
     if out.is_dir():
         fail(f"{target}: is a folder, expected a file")
-    stops = StopSignals()  # a `kill` of a cron job's backup leaves no temporary file, as Ctrl-C
-    try:
-        copied = copy_store(source, out)
-    except StoreError as e:
-        fail(str(e))
-    except (sqlite3.Error, OSError) as e:
-        fail(f"{target}: backup of {db} failed ({getattr(e, 'strerror', None) or e}); the store is untouched")
-    finally:
-        stops.restore()
+    copied = copied_or_fail(lambda: copy_store(source, out), f"{target}: backup of {db} failed ({{}}); the store is untouched")
     err().print(f"{db} → {target}: {counted(copied.posts, 'post')}, schema {copied.version}", markup=False)

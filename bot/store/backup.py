@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .db import StoreError, _refuse_foreign, iso
+from .db import NewerStore, StoreError, _refuse_foreign, iso
 from .export import written_whole
+from .runlock import LockUnreadable, run_holding
+from .schema import SCHEMA_VERSION
 
-__all__ = ["BACKUP_KEY", "Copied", "backup"]
+__all__ = ["BACKUP_KEY", "Copied", "Restored", "backup", "restore"]
 
 # meta row of a copy `backup` made: when it was taken (ISO, UTC). A store that carries it was
 # restored from a backup: the live service it starts on cannot know which alerts went out since
@@ -31,14 +34,81 @@ class Copied:
     version: int
 
 
+@dataclass(frozen=True)
+class Restored:
+    """What a restore put in place: its posts, schema version and backup time (ISO), and where the
+    store as it was is kept (None: there was none)."""
+
+    posts: int
+    version: int
+    taken: str
+    kept: Path | None
+
+
 def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0) -> Copied:
     """Copy the store `source` to `target` as one whole file (no -wal needed): what was committed
     when the copy began, read without blocking a writer and without upgrading or writing `source`.
     Written to a private temporary file beside `target`, renamed over it at the end (a failed
     backup leaves last night's), with the store's file mode. Raises StoreError naming the file."""
-    src_path, dst = Path(source), Path(target).resolve()
+    return _copy(Path(source), Path(target), iso(datetime.now(timezone.utc)) or "", busy_timeout=busy_timeout)
+
+
+def restore(backup_file: str | Path, db: str | Path, *, busy_timeout: float = 30.0) -> Restored:
+    """Put the backup `backup_file` in place of the store `db`, as the README's manual steps do: refused
+    while a `tgwatch run` holds the store, and for a file that is no tgwatch store; the store as it
+    was (its -wal included) is kept whole as `<db>.before-restore`, its -wal and -shm go, and the
+    copy is renamed over it, marked restored (`BACKUP_KEY`: the backup's own mark, else its file's
+    time). Raises StoreError naming the file; a failure leaves the store as it was."""
+    src, dst = Path(backup_file), Path(db)
     try:
-        src = sqlite3.connect(f"{src_path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+        if (lock := run_holding(dst)) is not None:
+            raise StoreError(f"{db}: a tgwatch run is using it (it holds {lock}): stop the service, then restore")
+    except LockUnreadable as e:
+        raise StoreError(f"{db}: {e.path} is another user's: their tgwatch run may be using it; restore as that user") from None
+    taken = _backup_time(src, busy_timeout)
+    kept = None
+    if dst.exists():
+        kept = dst.with_name(dst.name + ".before-restore")
+        _copy(dst, kept, iso(datetime.now(timezone.utc)) or "", busy_timeout=busy_timeout)
+
+    def ready() -> None:  # the store as it was is kept whole: its -wal must not be read into the copy
+        for leftover in ("-wal", "-shm"):
+            dst.with_name(dst.name + leftover).unlink(missing_ok=True)
+
+    mode = stat.S_IMODE((dst if dst.exists() else src).stat().st_mode)
+    copied = _copy(src, dst, taken, busy_timeout=busy_timeout, ready=ready, mode=mode)
+    return Restored(copied.posts, copied.version, taken, kept)
+
+
+def _backup_time(path: Path, busy_timeout: float) -> str:
+    """When the backup `path` was taken: its mark (`BACKUP_KEY`), else its file's time. Raises
+    StoreError when it is no tgwatch store this release can use."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+    except sqlite3.Error as e:
+        raise StoreError(f"{path}: cannot open database ({e})") from None
+    try:
+        _refuse_foreign(conn, str(path))
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version == 0:
+            raise StoreError(f"{path}: not a tgwatch store (an empty database)")
+        if version > SCHEMA_VERSION:
+            raise NewerStore(str(path), version)
+        conn.execute("SELECT count(*) FROM posts").fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", [BACKUP_KEY]).fetchone()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path}: not a tgwatch store ({e})") from None
+    finally:
+        conn.close()
+    return str(row[0]) if row and row[0] else iso(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)) or ""
+
+
+def _copy(source: Path, target: Path, taken: str, *, busy_timeout: float, ready: Callable[[], None] | None = None,
+          mode: int | None = None) -> Copied:
+    """`source` copied whole into `target` by SQLite's online backup (`backup`), the copy marked with
+    `taken` (`BACKUP_KEY`); `ready` runs just before the copy is renamed over `target`."""
+    try:
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
     except sqlite3.Error as e:
         raise StoreError(f"{source}: cannot open database ({e})") from None
     try:
@@ -51,7 +121,6 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
         def copy(tmp: Path) -> int:
             out = sqlite3.connect(tmp)
             try:
-                taken = iso(datetime.now(timezone.utc))
                 src.backup(out)  # one step: a consistent snapshot (WAL readers never block the writer)
                 posts = int(out.execute("SELECT count(*) FROM posts").fetchone()[0]) if version else 0
                 out.execute("PRAGMA journal_mode=DELETE")  # the file alone is the store, -wal folded in
@@ -62,9 +131,11 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
                 out.close()
             with tmp.open("rb") as f:
                 os.fsync(f.fileno())
+            if ready is not None:
+                ready()
             return posts
 
-        posts = written_whole(dst, copy, stat.S_IMODE(src_path.stat().st_mode))
+        posts = written_whole(target.resolve(), copy, stat.S_IMODE(source.stat().st_mode) if mode is None else mode)
     finally:
         src.close()
     return Copied(posts, version)

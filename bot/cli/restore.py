@@ -1,0 +1,37 @@
+"""`tgwatch restore`: a backup put in place of the store, as the README's manual steps do, safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .backup import copied_or_fail
+from .common import DEFAULT_DB, counted, err, fail
+
+__all__ = ["restore"]
+
+
+@click.command()
+@click.argument("backup_file", metavar="BACKUP")
+@click.option("--db", "db", default=DEFAULT_DB, show_default=True, help="The store to replace.")
+def restore(backup_file: str, db: str) -> None:
+    """Put BACKUP (a `tgwatch backup` copy) in place of the store, the store as it was kept beside it.
+
+    Refused while `tgwatch run` uses the store (stop it first) and for a file that is no tgwatch
+    store. The store as it was, what its -wal holds included, is kept as <db>.before-restore; its
+    -wal and -shm go, and BACKUP is copied over it, marked restored: the service started on it
+    then sends no alert twice (see the README's "Going live").
+    """
+    from ..store.backup import restore as put_back
+
+    source, target = Path(backup_file), Path(db)
+    if not source.is_file():
+        fail(f"{backup_file}: no such backup" if not source.exists() else f"{backup_file}: not a file")
+    if target.exists() and target.resolve() == source.resolve():
+        fail(f"{backup_file}: is the store itself (--db {db}): name the backup to restore")
+    if not target.resolve().parent.is_dir():
+        fail(f"{db}: folder {target.resolve().parent} does not exist")
+    done = copied_or_fail(lambda: put_back(source, target), f"{db}: restore from {backup_file} failed ({{}}); the store is as it was")
+    kept = f"; the store as it was is {done.kept}" if done.kept is not None else ""
+    err().print(f"{backup_file} → {db}: {counted(done.posts, 'post')}, the backup of {done.taken}{kept}", markup=False)
