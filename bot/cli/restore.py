@@ -23,6 +23,7 @@ def restore(backup_file: str, db: str) -> None:
     -wal and -shm go, and BACKUP is copied over it, marked restored: the service started on it
     then sends no alert twice (see the README's "Going live").
     """
+    from ..alert.html import local_time
     from ..store.backup import restore as put_back
 
     source, target = Path(backup_file), Path(db)
@@ -34,4 +35,5 @@ def restore(backup_file: str, db: str) -> None:
         fail(f"{db}: folder {target.resolve().parent} does not exist")
     done = copied_or_fail(lambda: put_back(source, target), f"{db}: restore from {backup_file} failed ({{}}); the store is as it was")
     kept = f"; the store as it was is {done.kept}" if done.kept is not None else ""
-    err().print(f"{backup_file} → {db}: {counted(done.posts, 'post')}, the backup of {done.taken}{kept}", markup=False)
+    err().print(f"{backup_file} → {db}: {counted(done.posts, 'post')}, the backup of {local_time(done.taken, None)}{kept}",
+                markup=False)
