@@ -131,6 +131,22 @@ def test_alerts_through_a_bot_after_a_restore_are_held_with_one_line_until_relea
     run(go())
 
 
+def test_a_restore_with_nothing_to_hold_says_only_what_it_recovered(fake: FakeTelegram, tmp_path: Path) -> None:
+    """Through a bot, a restored store whose recovered posts raise no alert holds none: no «0 alerts held»."""
+    async def go() -> None:
+        channels(fake)
+        fake.add_user(ANALYST, "Anna")
+        await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, bot=True)
+        async with _running(fake, tmp_path, bot=True) as service:
+            fake.publish(SHOT, PLAIN + ".")
+            await eventually(lambda: service.store.count("posts") == 2)
+        _restore(tmp_path, "t.db")
+        async with _running(fake, tmp_path, bot=True, later=True):
+            await eventually(lambda: [n for n in notices(fake) if n.startswith("recovered")])
+            assert [n for n in notices(fake) if n.startswith("recovered")] == ["recovered 1 post from 1 channel"]
+    run(go())
+
+
 def test_a_digest_already_in_the_chat_is_not_sent_again_after_a_restore(fake: FakeTelegram, tmp_path: Path) -> None:
     """The alerts of a post older than the run are looked for in the chat (the user account reads it);
     a digest item was not: the restored store's digest carried the item the chat had had an hour

@@ -813,8 +813,10 @@ class Sender:
         if not self.reads_chat:
             return
         for row in queued_older(self.store, iso(self.started) or ""):
+            if self._severity(row) != "low":
+                continue
             alert = load_alert(self.store, int(row["id"]), self.titles)  # type: ignore[call-overload]
-            if alert is None or self._severity(row) != "low":
+            if alert is None:
                 continue
             shown = await self._in_digests(alert)
             if set(shown) >= set(self.chats) and take_as_digested(self.store, alert.id, shown, iso(now) or ""):

@@ -379,7 +379,9 @@ class Service:
         recovered (a start whose read a flood wait or a locked store cut short tells it at the poll
         that finishes, the scheduled one or a retry, or, restarted first, the next start's), and each
         records when it began (`mark_alive`; a read cut short moves nothing: the next start still
-        counts the posts it did not read, and those this one stored). It counts as a poll (`_polled`)."""
+        counts the posts it did not read, and those this one stored). It counts as a poll (`_polled`).
+        After a restore the store is caught up (`Sender.caught_up`): the line then says which alerts the
+        chat already had and which went now (what is due is sent first), or how many a bot holds."""
         self._polled()  # (the catch-up polls too, not only the scheduled one)
         down, self._down = self._down, None
         # (some came with Telegram's start-up difference, not the read)
@@ -387,6 +389,7 @@ class Service:
         self._mark_alive(at)  # first: a crash before the line goes out loses it, rather than telling it twice
         restored = self.sender.restored is not None
         held = self._caught_up()
+        held = held if held is not None and held[0] else None  # (none held: nothing to tell of it)
         if not (got and got.posts) and not held:
             return
         if restored or self.sender.found_before:  # the line says which alerts the chat had: sent what is due first
