@@ -11,21 +11,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.config import Config
 from bot.live.service import Service
-from bot.live.session import database_lock
+from bot.live.session import SessionBusy, database_lock
 from bot.store.backup import BACKUP_KEY
 from bot.store.db import Store
+from bot.store.runlock import hold_runs_off
 
 from .fake_telegram import FakeTelegram, eventually
 from .sample_store import Sample
 from .telegram_fixtures import deliver_alone, hold_clock_jobs, served
-from .test_live import DESERTION, OPTIONS, ROOT, SHOT, TOPOR, alerts, channels, config, notices, run
 from .test_chat import OPTIONS as BOT_OPTIONS
+from .test_live import DESERTION, OPTIONS, ROOT, SHOT, TOPOR, alerts, channels, config, notices, run
 from .test_live_edges import TEAM
 from .test_live_sender_faults import digests, low_rules
 from .test_review195_move import LATE, _service_writes
@@ -232,6 +234,9 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_store_as_it_was(sample: 
     restored = Store(sample.db)
     assert restored.get_meta(BACKUP_KEY) is not None  # (what the service reads: `restored_from`)
     restored.close()
+    with hold_runs_off(sample.db), pytest.raises(SessionBusy):  # a service started mid-restore is refused
+        with database_lock(sample.db):
+            pass
 
 
 def test_restore_refuses_what_is_no_tgwatch_store_with_one_line_and_changes_nothing(sample: Sample, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .db import NewerStore, StoreError, _refuse_foreign, iso
 from .export import written_whole
-from .runlock import LockUnreadable, run_holding
+from .runlock import LockUnreadable, RunHolds, hold_runs_off
 from .schema import SCHEMA_VERSION
 
 __all__ = ["BACKUP_KEY", "Copied", "Restored", "backup", "restore"]
@@ -61,10 +61,16 @@ def restore(backup_file: str | Path, db: str | Path, *, busy_timeout: float = 30
     time). Raises StoreError naming the file; a failure leaves the store as it was."""
     src, dst = Path(backup_file), Path(db)
     try:
-        if (lock := run_holding(dst)) is not None:
-            raise StoreError(f"{db}: a tgwatch run is using it (it holds {lock}): stop the service, then restore")
+        with hold_runs_off(dst):  # (no service starts on it meanwhile)
+            return _restore(src, dst, busy_timeout)
+    except RunHolds as e:
+        raise StoreError(f"{db}: a tgwatch run is using it (it holds {e.path}): stop the service, then restore") from None
     except LockUnreadable as e:
         raise StoreError(f"{db}: {e.path} is another user's: their tgwatch run may be using it; restore as that user") from None
+
+
+def _restore(src: Path, dst: Path, busy_timeout: float) -> Restored:
+    """`restore`, the store's lock held."""
     taken = _backup_time(src, busy_timeout)
     kept = None
     if dst.exists():

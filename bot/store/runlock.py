@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["LockUnreadable", "lock_file", "run_holding"]
+__all__ = ["LockUnreadable", "RunHolds", "hold_runs_off", "lock_file", "run_holding"]
 
 
 class LockUnreadable(Exception):
@@ -16,6 +18,14 @@ class LockUnreadable(Exception):
 
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path}: cannot be opened by this user")
+        self.path = path
+
+
+class RunHolds(Exception):
+    """A `tgwatch run` holds the store's `<db>.lock` (`path`)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: held by a tgwatch run")
         self.path = path
 
 
@@ -46,3 +56,25 @@ def run_holding(db: str | Path) -> Path | None:
         finally:
             os.close(fd)  # (closing drops the shared lock, if it was taken)
     return None
+
+
+@contextmanager
+def hold_runs_off(db: str | Path) -> Iterator[None]:
+    """Hold the store's `<db>.lock` as `tgwatch run` does while the block runs (a restore), so that
+    no service starts on it meanwhile. Raises RunHolds when a run holds it (either name
+    `run_holding` asks), LockUnreadable when it is another user's."""
+    if (held := run_holding(db)) is not None:
+        raise RunHolds(held)
+    path = lock_file(db)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:
+        raise LockUnreadable(path) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a run started since the probe
+            raise RunHolds(path) from None
+        yield
+    finally:
+        os.close(fd)
