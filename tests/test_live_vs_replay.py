@@ -40,7 +40,7 @@ from bot.store.db import Store
 
 from .conftest import CORPUS
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import deliver_alone, stop_service
+from .telegram_fixtures import deliver_alone, hold_clock_jobs, stop_service
 from .test_live_restarts import crash
 from .test_live import OPTIONS, ROOT, config
 
@@ -213,6 +213,7 @@ async def start_service(fake: FakeTelegram, tmp_path: Path, clock: Clock) -> Ser
                  edit_lookback=20)
     service = Service(cfg, Store(cfg.db), user, scheduler=AsyncIOScheduler(timezone=timezone.utc), clock=clock)
     await service.start()
+    hold_clock_jobs(service)  # the plan drives every send: no heartbeat or digest of the wall clock's
     return service
 
 

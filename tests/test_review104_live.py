@@ -15,7 +15,7 @@ from bot.live.service import Service
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import deliver_alone, stop_service
+from .telegram_fixtures import deliver_alone, hold_clock_jobs, stop_service
 from .test_live import (DESERTION, DESERTION_2, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices,
                         run, start)
 from .test_live_sender_faults import digests, low_rules, refuse_sends
@@ -34,6 +34,7 @@ async def start_slowly(fake: FakeTelegram, tmp_path: Path) -> Service:
     await fake.idle()
     login.set()
     await starting
+    hold_clock_jobs(service)  # as `start` does
     return service
 
 
@@ -96,6 +97,7 @@ def test_a_newly_watched_channels_old_posts_in_the_start_up_difference_do_not_al
             await fake.idle()
             history.set()
             await starting
+            hold_clock_jobs(service)
             await deliver_alone(service)
             assert alerts(fake) == []
         finally:
@@ -128,6 +130,7 @@ def test_recovered_counts_the_posts_published_while_stopped_however_they_came(fa
             await eventually(lambda: service.store.known_hashes([(SHOT, shot)]))  # the difference, before the read
             history.set()
             await starting
+            hold_clock_jobs(service)
             assert [n for n in notices(fake) if "recovered" in n] == ["recovered 2 posts from 2 channels"]
             assert service.store.count("posts") == 4
         finally:

@@ -14,16 +14,17 @@ from bot.live.service import Service
 from bot.store.db import Store
 
 from .fake_telegram import FakeTelegram, eventually
-from .telegram_fixtures import deliver_alone, stop_service
+from .telegram_fixtures import deliver_alone, hold_clock_jobs, stop_service
 from .test_live import DESERTION, MASH, NEUTRAL, OPTIONS, SHOT, TOPOR, alerts, channels, config, notices, run, start
 
 
 async def start_at(fake: FakeTelegram, tmp_path: Path, offset: timedelta, **kw: Any) -> Service:
-    """`start`, for a service whose clock reads `offset` from now."""
+    """`start` (the time-of-day jobs held), for a service whose clock reads `offset` from now."""
     user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
     service = Service(config(tmp_path, **kw), Store(tmp_path / "tgwatch.db", busy_timeout=LIVE_BUSY_TIMEOUT), user,
                       scheduler=AsyncIOScheduler(timezone=timezone.utc), clock=lambda: datetime.now(timezone.utc) + offset)
     await service.start()
+    hold_clock_jobs(service)
     return service
 
 
