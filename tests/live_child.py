@@ -68,7 +68,7 @@ async def main(state: Path) -> None:
             await service.poll()
             print("polled", flush=True)
     await service.poll()
-    await eventually(lambda: not store.queued_alerts(), timeout=10)
+    await eventually(lambda: not store.queued_alerts())
     print("done", flush=True)
     await service.stop()
     await user.disconnect()

@@ -127,7 +127,7 @@ def hold(monkeypatch: Any, module: Any, name: str) -> Held:
 
     def held(*args: Any, **kw: Any) -> Any:
         h.entered.set()
-        h.waited.append(h.release.wait(10))
+        h.waited.append(h.release.wait(60))
         return real(*args, **kw)
 
     monkeypatch.setattr(module, name, held)

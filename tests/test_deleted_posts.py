@@ -321,7 +321,7 @@ def test_a_deletion_reply_telegram_already_has_is_found_by_what_it_replies_to(
             read = fake.count("GetHistoryRequest")
             fake.delete(SHOT, [msg])
             await eventually(lambda: lost and len(deletion_notices(fake)) == 2 and not service.store.db.execute(
-                "SELECT 1 FROM deliveries WHERE part = -1 AND sent_at IS NULL").fetchall(), timeout=20)
+                "SELECT 1 FROM deliveries WHERE part = -1 AND sent_at IS NULL").fetchall())
             notes = {n.reply_to: n.id for n in deletion_notices(fake)}
             assert sorted(notes) == sorted(a.id for a in alerts(fake))
             rows = service.store.db.execute("SELECT d.message_id, a.message_id FROM deliveries d JOIN deliveries a "

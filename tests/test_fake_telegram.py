@@ -20,7 +20,7 @@ OTHER = 1111111111
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 10))
+    return asyncio.run(asyncio.wait_for(coro, 60))  # a hang fails; a slow machine does not
 
 
 async def watching(fake: FakeTelegram, **kw):

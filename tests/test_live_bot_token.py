@@ -70,13 +70,13 @@ def _serve(fake: FakeTelegram, config: Config, token: str,  # noqa: F811
 
     async def stop(user: Any) -> None:
         try:
-            await eventually(lambda: any(b.list_event_handlers() for b in bots), timeout=20)  # (the last made may be the old bot)
+            await eventually(lambda: any(b.list_event_handlers() for b in bots))  # (the last made may be the old bot)
             if serving is not None:
                 await serving()
         finally:
             await user.disconnect()
 
-    asyncio.run(asyncio.wait_for(live_service._serve(config, Secrets(api_id=1, api_hash=HASH, bot_token=token), make), 30))
+    asyncio.run(asyncio.wait_for(live_service._serve(config, Secrets(api_id=1, api_hash=HASH, bot_token=token), make), 60))
 
 
 def _bot_session_account(fake: FakeTelegram, config: Config) -> int | None:  # noqa: F811
@@ -222,8 +222,8 @@ def test_a_bot_connect_that_hangs_is_one_line_after_the_startup_wait(fake: FakeT
         return client
 
     secrets = Secrets(api_id=1, api_hash=HASH, bot_token=token)
-    with pytest.raises(Unreachable) as e:  # (the 30 s: a guard, so that a hang fails instead)
-        asyncio.run(asyncio.wait_for(live_service._serve(config, secrets, make), 30))
+    with pytest.raises(Unreachable) as e:  # (the 60 s: a guard, so that a hang fails instead)
+        asyncio.run(asyncio.wait_for(live_service._serve(config, secrets, make), 60))
     assert str(e.value) == "the bot cannot reach Telegram (network, firewall or proxy?): timed out"
     assert _bot_session_account(fake, config) == BOT_ID and list(fake._auth.values()).count(BOT_ID) == 1
     assert sorted(p.name for p in (tmp_path / "s").glob("bot*")) == ["bot.session"]

@@ -45,7 +45,7 @@ def test_a_weekend_asleep_is_told_as_a_restart_tells_it_recovered_posts_and_the_
             fake.publish(SHOT, DESERTION, date=t0 + timedelta(hours=2), push=False)  # Friday night
             clocks.sleep(timedelta(days=2, hours=12).total_seconds())
             await fake.reconnect(service.user)
-            await eventually(lambda: service.store.count("posts") == 12 + 5 + 1, timeout=10)
+            await eventually(lambda: service.store.count("posts") == 12 + 5 + 1)
             await eventually(lambda: service.ingest._reconnect_poll is not None and service.ingest._reconnect_poll.done())
             assert [n for n in notices(fake) if n.startswith("recovered")] == [
                 f"recovered 6 posts from 1 channel; 1 matched post older than a day was not alerted: "

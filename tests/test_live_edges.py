@@ -108,8 +108,10 @@ def test_an_album_part_pushed_after_the_album_event_alerts_without_waiting_for_t
                     for text in ("", "", DESERTION)]
             fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(m, pts, 1) for m, pts in made[:2]])
             await eventually(lambda: service.store.count("posts") == 2)  # the Album event of two items
+            reads = fake.count("GetHistoryRequest")
             fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(made[2][0], made[2][1], 1)])
-            await eventually(lambda: len(alerts(fake)) == 2, timeout=3)  # no poll ran
+            await eventually(lambda: len(alerts(fake)) == 2)
+            assert fake.count("GetHistoryRequest") == reads  # no poll ran: the push alone brought it
             rows = list(service.store.db.query("SELECT message_id FROM posts WHERE media = 'album'"))
             assert rows == [{"message_id": made[0][0].id}]  # one post, keyed by its first item
             await service.poll()
@@ -148,9 +150,9 @@ def test_album_collectors_are_forgotten_and_a_later_item_still_joins_its_album(
             await eventually(lambda: service.ingest.forget_albums(older_than=0) == 1)  # the canary for Telethon's dict
             assert service.ingest.forget_albums(older_than=0) == 0
             fake._push_channel(SHOT, [tl.UpdateNewChannelMessage(m, pts, 1) for m, pts in made[2:]])
-            await eventually(lambda: len(albums) == 2, timeout=3)
+            await eventually(lambda: len(albums) == 2)
             assert albums[1] == [m.id for m, _ in made[2:]]  # the late items' own Album event
-            await eventually(lambda: len(alerts(fake)) == 2, timeout=3)
+            await eventually(lambda: len(alerts(fake)) == 2)
             await service.poll()
             rows = list(service.store.db.query("SELECT message_id, text FROM posts WHERE media = 'album'"))
             assert rows == [{"message_id": made[0][0].id, "text": DESERTION}]  # one post, keyed by its first item
@@ -172,7 +174,7 @@ def test_a_rules_change_is_built_off_the_loop_and_the_newest_change_wins(
         k = len(built)
         built.append(ruleset)
         matcher = Matcher(ruleset, **kw)
-        if k < len(gates) and not gates[k].wait(10):
+        if k < len(gates) and not gates[k].wait(60):
             stalled.append(k)  # the loop never came back to let it go: it was blocked
         return matcher
 

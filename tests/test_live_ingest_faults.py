@@ -204,7 +204,7 @@ def test_a_post_pushed_during_a_drop_alerts_soon_after_the_reconnect(fake: FakeT
             fake.publish(SHOT, DESERTION)  # its push is lost
             assert alerts(fake) == []
             await fake.reconnect(service.user)
-            await eventually(lambda: len(alerts(fake)) == 2, timeout=5)  # no scheduled poll ran
+            await eventually(lambda: len(alerts(fake)) == 2)  # the reconnect's poll (the scheduled one is an hour away)
             await service.poll()
             fake.publish(SHOT, NEUTRAL + "!")  # the next push: Telethon finds the gap as well
             await eventually(lambda: service.store.count("posts") == 3)

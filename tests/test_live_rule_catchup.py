@@ -81,7 +81,7 @@ def test_a_rule_changed_and_changed_back_during_its_catch_up_ends_as_the_rule_no
         write_batch(*args)
         if armed.is_set() and not entered.is_set():
             entered.set()
-            release.wait(10)
+            release.wait(60)
 
     monkeypatch.setattr(bot.rematch, "_write_batch", held)
 

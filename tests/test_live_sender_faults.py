@@ -394,8 +394,7 @@ def test_a_lost_reply_resent_shows_no_duplicate_and_logs_what_happened(fake: Fak
             caplog.set_level(logging.INFO)
             lost = _lose_reply_once(fake, service.user)
             fake.publish(SHOT, DESERTION)
-            await eventually(lambda: lost and {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"},
-                             timeout=20)
+            await eventually(lambda: lost and {r["state"] for r in service.store.db.query("SELECT state FROM alerts")} == {"sent"})
             assert len(alerts(fake)) == 2
             said = lines(caplog, "already sent")
             assert len(said) == 1 and "message id is unknown" in said[0]

@@ -167,7 +167,7 @@ def test_a_session_used_on_two_machines_stops_run_with_one_line_and_keeps_what_w
         fake.fail("GetHistoryRequest", "AUTH_KEY_DUPLICATED", code=406, times=10_000)
 
     async def copied_elsewhere() -> None:  # the other machine starts once this one has served
-        await eventually(lambda: len(alerts(fake)) >= 1, timeout=20)
+        await eventually(lambda: len(alerts(fake)) >= 1)
         fake.fail("GetHistoryRequest", "AUTH_KEY_DUPLICATED", code=406, times=10_000)
 
     def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
