@@ -101,12 +101,17 @@ def _backup_time(path: Path, busy_timeout: float) -> str:
         if version > SCHEMA_VERSION:
             raise NewerStore(str(path), version)
         conn.execute("SELECT count(*) FROM posts").fetchone()
-        row = conn.execute("SELECT value FROM meta WHERE key = ?", [BACKUP_KEY]).fetchone()
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", [BACKUP_KEY]).fetchone() if _has_meta(conn) else None
     except sqlite3.DatabaseError as e:
         raise StoreError(f"{path}: not a tgwatch store ({e})") from None
     finally:
         conn.close()
     return str(row[0]) if row and row[0] else iso(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)) or ""
+
+
+def _has_meta(conn: sqlite3.Connection) -> bool:
+    """The store has its meta table (the first release's had none: `schema.repair` adds it)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is not None
 
 
 def _copy(source: Path, target: Path, taken: str, *, busy_timeout: float, ready: Callable[[], None] | None = None,
@@ -131,6 +136,8 @@ def _copy(source: Path, target: Path, taken: str, *, busy_timeout: float, ready:
                 posts = int(out.execute("SELECT count(*) FROM posts").fetchone()[0]) if version else 0
                 out.execute("PRAGMA journal_mode=DELETE")  # the file alone is the store, -wal folded in
                 if version:  # the copy says it is one (`BACKUP_KEY`); the store copied is never written
+                    # (the first release's stores had no meta: as `schema.repair` makes it, which then keeps it)
+                    out.execute("CREATE TABLE IF NOT EXISTS \"meta\" (\"key\" TEXT PRIMARY KEY, \"value\" TEXT)")
                     out.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [BACKUP_KEY, taken])
                     out.commit()
             finally:
