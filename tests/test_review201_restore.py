@@ -13,6 +13,11 @@ from bot.live.restored import restored_from
 from bot.store.db import SCHEMA_VERSION, Store
 from bot.store.read import search_posts
 
+from .fake_telegram import FakeTelegram, eventually
+from .test_chat import ask
+from .test_live import DESERTION, SHOT, alerts, channels, notices, run
+from .test_live_sender_faults import low_rules
+from .test_restore_alerts import ANALYST, _backed_up, _restore, _running
 from .test_review147_upgrade import first_release_store
 
 
@@ -52,3 +57,31 @@ def test_a_store_of_the_first_release_is_backed_up_and_restored_then_upgraded_ma
             assert len(list(search_posts(store, "Подольске"))) == 2
         finally:
             store.close()
+
+
+def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, tmp_path: Path) -> None:
+    """After a restore through a bot, the alerts of posts older than the run are held until /release:
+    /stats counted them as its rules' alerts, as if the chat had had them. It says how many are held;
+    once released, they count as any other."""
+    rules = low_rules(tmp_path)
+
+    async def go() -> None:
+        channels(fake)
+        fake.add_user(ANALYST, "Anna")
+        await _backed_up(fake, tmp_path, rules, SHOT, bot=True)
+        async with _running(fake, tmp_path, rules, bot=True) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+        _restore(tmp_path, "t.db")
+        async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
+            await service.poll()
+            await eventually(lambda: [n for n in notices(fake) if "2 alerts held:" in n])
+            caption = (await ask(fake, "/stats 7d", who=ANALYST)).text
+            counted = [line for line in caption.split("\n") if ": 1 match" in line]
+            assert len(counted) == 2 and all("1 alert (1 held)," in line for line in counted), caption
+            assert "alerts: 1 (1 held);" in (await ask(fake, "/rule desertion", who=ANALYST)).text
+            fake.message_to_bot(ANALYST, "/release")
+            await eventually(lambda: len(alerts(fake)) == 4)
+            caption = (await ask(fake, "/stats 7d", who=ANALYST)).text
+            assert "held" not in caption and caption.count("1 alert,") == 2, caption
+    run(go())
