@@ -336,7 +336,8 @@ class Commands:
             lines.append(_terms_line(terms))
         if triage.alerts or triage.verdicts:  # what tuning the rule is for: how many of its alerts were right
             p = triage.precision
-            lines.append(f"alerts: {triage.alerts}; triage: " + ("no verdicts yet" if p is None else
+            held = f" ({triage.held} held)" if triage.held else ""
+            lines.append(f"alerts: {triage.alerts}{held}; triage: " + ("no verdicts yet" if p is None else
                          f"{triage.relevant} relevant, {triage.false_positive} false positive (precision {p:.2f})"))
         lines.append(f"file: {html.escape(Path(rule.path).name)}:{rule.line}")
         return Reply("\n".join(lines))

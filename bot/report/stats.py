@@ -52,6 +52,7 @@ class RuleStats:
     alerts: int
     relevant: int
     false_positive: int
+    held: int = 0  # of `alerts`, held after a restore (`bot.live.restored`): not in the chat (yet)
 
     @property
     def verdicts(self) -> int:
@@ -202,14 +203,14 @@ def rule_stats(store: Store, *, since: datetime, now: datetime, rules: Iterable[
     # to their alerts, and the gone posts' alerts are found by created_at; alerts are never pruned,
     # so reading every one would read the year's for a week's chart. An alert muted as its rule no
     # longer matches its post (`NO_MATCH`: edited before it was shown) is left out, as its match is.
-    period = ("WITH period AS (SELECT a.id, a.rule FROM posts p CROSS JOIN alerts a ON a.channel_id = p.channel_id "
+    period = ("WITH period AS (SELECT a.id, a.rule, a.state FROM posts p CROSS JOIN alerts a ON a.channel_id = p.channel_id "
               "AND a.message_id = p.message_id WHERE p.date >= ? AND p.date <= ? AND a.error IS NOT ? "
-              "UNION ALL SELECT a.id, a.rule FROM alerts a "
+              "UNION ALL SELECT a.id, a.rule, a.state FROM alerts a "
               "WHERE a.created_at >= ? AND a.created_at <= ? AND a.error IS NOT ? AND NOT EXISTS (SELECT 1 FROM posts p WHERE "
               "p.channel_id = a.channel_id AND p.message_id = a.message_id AND p.date IS NOT NULL)) ")
     args = [a, b, NO_MATCH, a, b, NO_MATCH]
-    for rule, n in store.db.execute(period + "SELECT rule, count(*) FROM period GROUP BY rule", args):
-        get(rule).alerts = n
+    for rule, n, held in store.db.execute(period + "SELECT rule, count(*), sum(state = 'held') FROM period GROUP BY rule", args):
+        get(rule).alerts, get(rule).held = n, held
     for rule, verdict, n in store.db.execute(
             period + "SELECT coalesce(f.rule, period.rule), f.verdict, count(*) FROM period JOIN feedback f ON f.alert_id = period.id "
             "GROUP BY 1, 2", args):
@@ -234,7 +235,8 @@ def stats_text(store: Store, *, since: datetime, now: datetime, tz: tzinfo | Non
         "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id AND m.current = 1)",
         [iso(since), iso(now)]).fetchone()[0]
     lines = [head, f"{_plural(total, 'post')} matched"]
-    body = [f"{s.rule}: {_plural(s.matches, 'match', 'matches')}, {_plural(s.alerts, 'alert')}, {_precision(s)}"
+    body = [f"{s.rule}: {_plural(s.matches, 'match', 'matches')}, {_plural(s.alerts, 'alert')}"
+            f"{f' ({s.held} held)' if s.held else ''}, {_precision(s)}"
             for s in stats]
     size = sum(len(x) + 1 for x in lines)
     for i, line in enumerate(body):
