@@ -15,9 +15,11 @@ from bot.store.read import search_posts
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ask
-from .test_live import DESERTION, SHOT, alerts, channels, notices, run
+from .telegram_fixtures import deliver_alone
+from .test_live import DESERTION, ROOT, SHOT, TOPOR, alerts, channels, notices, run
+from .test_live_edges import TEAM
 from .test_live_sender_faults import low_rules
-from .test_restore_alerts import ANALYST, _backed_up, _restore, _running
+from .test_restore_alerts import ANALYST, LATER, _backed_up, _restore, _running
 from .test_review147_upgrade import first_release_store
 
 
@@ -84,4 +86,35 @@ def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, t
             await eventually(lambda: len(alerts(fake)) == 4)
             caption = (await ask(fake, "/stats 7d", who=ANALYST)).text
             assert "held" not in caption and caption.count("1 alert,") == 2, caption
+    run(go())
+
+
+def test_the_recovered_line_counts_what_a_start_cut_short_sent_before_a_restart(fake: FakeTelegram, tmp_path: Path) -> None:
+    """After a restore, the first start's read of one channel failed (the line waits for a complete
+    read) and the service was restarted: the alert it had sent meanwhile was counted in memory only,
+    so the line the next start gave said «none sent now». The counts outlive the restart."""
+    chats = ("teamgroup",)
+
+    async def go() -> None:
+        channels(fake)
+        fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
+        await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, TOPOR, chats=chats)
+        async with _running(fake, tmp_path, chats=chats) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+            await deliver_alone(service)
+        fake.publish(TOPOR, LATER)  # while the service was stopped for the restore
+        _restore(tmp_path, "t.db")
+        fake.fail("GetHistoryRequest", "SOMETHING_WRONG")  # the first channel read (SHOT's): the read is cut short
+        async with _running(fake, tmp_path, chats=chats, later=True) as service:
+            await eventually(lambda: len(alerts(fake)) > 2)  # LATER's: sent now
+            await deliver_alone(service)
+            assert not [n for n in notices(fake) if n.startswith("recovered")], notices(fake)
+        sent = len(alerts(fake)) - 2
+        async with _running(fake, tmp_path, chats=chats, later=True) as service:
+            await service.poll()
+            await deliver_alone(service)
+            assert len(alerts(fake)) - 2 == sent  # the desertion alerts were found in the chat, not sent again
+            line = [n for n in notices(fake) if n.startswith("recovered")]
+            assert line == [f"recovered 2 posts from 2 channels; alerts: 2 already in the chat, {sent} sent now"], notices(fake)
     run(go())
