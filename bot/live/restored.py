@@ -6,6 +6,7 @@ service has caught up (a later start is no restore)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from datetime import datetime
@@ -18,10 +19,14 @@ from ..store.backup import BACKUP_KEY
 from ..store.db import LIVE, Store
 from ..store.deliveries import record_digest_items
 
-__all__ = ["digest_item", "forget_backup", "held_count", "held_line", "hold_older", "queued_older", "release_held",
-           "restored_from", "take_as_digested"]
+__all__ = ["digest_item", "forget_backup", "forget_noted", "held_count", "held_line", "hold_older", "note_older",
+           "noted_older", "queued_older", "release_held", "restored_from", "take_as_digested"]
 
 _ITEM = re.compile(r"([0-9]+)\. ")
+
+# meta row: the alerts of posts older than the run that the chat had already, and those sent now,
+# since the last "recovered" line (JSON): a restart before the complete read that tells it keeps them
+NOTED_KEY = "recovered_alerts"
 
 
 def restored_from(store: Store) -> datetime | None:
@@ -36,6 +41,25 @@ def restored_from(store: Store) -> datetime | None:
 def forget_backup(store: Store) -> None:
     """The service has caught up after the restore: the next start is an ordinary one."""
     store.delete_meta(BACKUP_KEY)
+
+
+def noted_older(store: Store) -> tuple[set[int], set[int]]:
+    """The alerts of posts older than the run found in the chat, and sent, not told yet (`note_older`)."""
+    try:
+        noted = json.loads(store.get_meta(NOTED_KEY) or "{}")
+        return {int(i) for i in noted.get("found", ())}, {int(i) for i in noted.get("sent", ())}
+    except (ValueError, TypeError, AttributeError):  # (not ours: counted afresh)
+        return set(), set()
+
+
+def note_older(store: Store, found: Collection[int], sent: Collection[int]) -> None:
+    """Keep the counts the "recovered" line will give (`noted_older`) across a restart."""
+    store.set_meta(NOTED_KEY, json.dumps({"found": sorted(found), "sent": sorted(sent)}))
+
+
+def forget_noted(store: Store) -> None:
+    """The "recovered" line has counted them: a later line counts afresh."""
+    store.delete_meta(NOTED_KEY)
 
 
 def hold_older(store: Store, before: str, keep: Collection[int] = ()) -> int:

@@ -48,8 +48,8 @@ from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
-from .restored import (digest_item, forget_backup, held_count, hold_older, queued_older, release_held, restored_from,
-                       take_as_digested)
+from .restored import (digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
+                       queued_older, release_held, restored_from, take_as_digested)
 from .retired import retire, severity, to_aim, to_match
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
@@ -221,9 +221,9 @@ class Sender:
         # the store was restored from a backup taken then (`bot.live.restored`), until the service has caught up
         self.restored = restored_from(store)
         self._released: set[int] = set()  # alerts held after the restore that an analyst released (/release)
-        # alerts of posts older than the run: found in the chat already, and sent now (the "recovered" line)
-        self.found_before: set[int] = set()
-        self.sent_before: set[int] = set()
+        # alerts of posts older than the run: found in the chat already, and sent now (the "recovered" line;
+        # kept in the store: a restart before the complete read that tells them loses none)
+        self.found_before, self.sent_before = noted_older(store)
         # A flood wait pauses every send. It ends when either clock says Telegram's wait is over, so
         # a wall clock stepped back never holds delivery longer than the wait Telegram asked for.
         self.paused_until: datetime | None = None
@@ -638,8 +638,8 @@ class Sender:
                 if found is not None:
                     log.warning("alert %d part %d is in chat %s already (message %d; the store was restored from an "
                                 "older copy?): not sent again", alert_id, k + 1, chat, found.id)
-                    self.found_before.add(alert_id)
                     self._unrecorded[(alert_id, chat, k)] = (int(found.id), _digest(found.message or "", found.entities or []))
+                    self._note_older(found=alert_id)
             if d["sent_at"] is None:
                 key = (alert_id, chat, k)
                 if key not in self._unrecorded:  # else sent by a pass whose store could not record it
@@ -650,7 +650,7 @@ class Sender:
                         markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
                         reply_to=_topic(chat))
                     if earlier:
-                        self.sent_before.add(alert_id)
+                        self._note_older(sent=alert_id)
                 mid, sent_hash = self._unrecorded[key]
                 self.store.mark_delivered(alert_id, chat, k, mid, sent_hash)
                 del self._unrecorded[key]
@@ -820,9 +820,22 @@ class Sender:
                 continue
             shown = await self._in_digests(alert)
             if set(shown) >= set(self.chats) and take_as_digested(self.store, alert.id, shown, iso(now) or ""):
-                self.found_before.add(alert.id)
+                self._note_older(found=alert.id)
                 log.warning("alert %d is an item of a digest in every chat already (the store was restored from an older "
                             "copy?): not sent again", alert.id)
+
+    def _note_older(self, *, found: int | None = None, sent: int | None = None) -> None:
+        """An alert of a post older than the run was in the chat already (`found`), or sent now (`sent`):
+        counted for the "recovered" line, in the store too (after what it marks: a failed write sends nothing twice)."""
+        self.found_before.update([found] if found is not None else [])
+        self.sent_before.update([sent] if sent is not None else [])
+        note_older(self.store, self.found_before, self.sent_before)
+
+    def told_older(self) -> None:
+        """The "recovered" line has counted the alerts found and sent (`_note_older`): a later one counts afresh."""
+        if self.found_before or self.sent_before:
+            forget_noted(self.store)
+            self.found_before, self.sent_before = set(), set()
 
     def _hold_restored(self) -> None:
         """After a restore, sending through a bot (it cannot look in the chat): the alerts of posts older

@@ -391,17 +391,28 @@ class Service:
         held = self._caught_up()
         held = held if held is not None and held[0] else None  # (none held: nothing to tell of it)
         if not (got and got.posts) and not held:
+            self._told_older()  # (nothing to tell: counted afresh for the next line)
             return
         if restored or self.sender.found_before:  # the line says which alerts the chat had: sent what is due first
             await self.sender.settle()
         line = recovered_line(got, down, found=len(self.sender.found_before - self.sender.sent_before),
                               sent=len(self.sender.sent_before)) if got is not None and down is not None else None
+        self._told_older()
         if held:
             told = held_line(held[0], held[1], local_time(held[1], self.config.zone))
             line = f"{line}; {told}" if line else told
             log.warning("%s", line)
         if line is not None:
             await self.sender.notify(line)
+
+    def _told_older(self) -> None:
+        """`Sender.told_older`; a store that cannot take it now costs a log line (the counts stay for the next line)."""
+        try:
+            self.sender.told_older()
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            log.info("the alerts the recovered line counted are not cleared now (database: %s)", down)
 
     def _caught_up(self) -> tuple[int, datetime] | None:
         """`Sender.caught_up`; a store that cannot take it now costs a log line (the next complete read does it)."""
