@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -18,8 +19,8 @@ from .test_chat import ask
 from .telegram_fixtures import deliver_alone
 from .test_live import DESERTION, ROOT, SHOT, TOPOR, alerts, channels, notices, run
 from .test_live_edges import TEAM
-from .test_live_sender_faults import low_rules
-from .test_restore_alerts import ANALYST, LATER, _backed_up, _restore, _running
+from .test_live_sender_faults import digests, low_rules
+from .test_restore_alerts import ANALYST, LATER, MOSCOW, _backed_up, _restore, _running
 from .test_review147_upgrade import first_release_store
 
 
@@ -117,4 +118,40 @@ def test_the_recovered_line_counts_what_a_start_cut_short_sent_before_a_restart(
             assert len(alerts(fake)) - 2 == sent  # the desertion alerts were found in the chat, not sent again
             line = [n for n in notices(fake) if n.startswith("recovered")]
             assert line == [f"recovered 2 posts from 2 channels; alerts: 2 already in the chat, {sent} sent now"], notices(fake)
+    run(go())
+
+
+OTHER = 1800000079  # a second alert chat (a supergroup)
+
+
+def test_a_digest_item_one_chat_had_before_a_restore_goes_only_to_the_chat_that_lacks_it(fake: FakeTelegram,
+                                                                                      tmp_path: Path) -> None:
+    """The digest sent after last night's backup reached one alert chat; the other could not be written
+    to. The restored store's digest carried the item to both again: the chat that had it got it twice.
+    Now it goes only to the chat that lacks it."""
+    rules = low_rules(tmp_path)
+    chats = ("othergroup", "teamgroup")
+
+    def digests_in(channel: int) -> list[Any]:
+        return [d for d in digests(fake) if d.peer == int(f"-100{channel}")]
+
+    async def go() -> None:
+        channels(fake)
+        fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
+        fake.add_channel(OTHER, "othergroup", "Other", megagroup=True)
+        await _backed_up(fake, tmp_path, rules, SHOT, chats=chats)
+        async with _running(fake, tmp_path, rules, chats=chats) as service:
+            fake.publish(SHOT, MOSCOW)
+            await eventually(lambda: service.store.count("alerts") == 1)
+            fake.fail("SendMessageRequest", "CHAT_WRITE_FORBIDDEN", code=403)  # othergroup's: tried first
+            await service.sender.send_digest()
+            assert len(digests_in(TEAM)) == 1 and not digests_in(OTHER)
+        _restore(tmp_path, "t.db")
+        async with _running(fake, tmp_path, rules, chats=chats, later=True) as service:
+            await service.poll()
+            await deliver_alone(service)
+            await service.sender.send_digest()
+            await eventually(lambda: len(digests_in(OTHER)) == 1)
+            await deliver_alone(service)
+            assert len(digests_in(TEAM)) == 1, [d.text for d in digests_in(TEAM)]
     run(go())
