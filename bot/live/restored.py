@@ -20,7 +20,8 @@ from ..store.db import LIVE, Store
 from ..store.deliveries import record_digest_items
 
 __all__ = ["digest_item", "forget_backup", "forget_noted", "held_count", "held_line", "hold_older", "note_older",
-           "noted_older", "queued_older", "release_held", "restored_from", "take_as_digested"]
+           "noted_older", "queued_older", "release_held", "restored_from", "take_as_digested",
+           "take_as_shown"]
 
 _ITEM = re.compile(r"([0-9]+)\. ")
 
@@ -92,9 +93,15 @@ def take_as_digested(store: Store, alert_id: int, shown: dict[str, tuple[int, in
         if not store.db.execute("UPDATE alerts SET state = 'digested', sent_at = ?, updated_at = ? WHERE id = ? "
                                 "AND state = 'queued'", [now, now, alert_id]).rowcount:
             return False
-        for chat, (message_id, number) in shown.items():
-            record_digest_items(store, chat, 0, message_id, [(alert_id, False, number)], now)
+        take_as_shown(store, alert_id, shown, now)
     return True
+
+
+def take_as_shown(store: Store, alert_id: int, shown: dict[str, tuple[int, int]], now: str) -> None:
+    """The queued alert's item is in a digest the chats in `shown` show (chat -> message id, item
+    number): recorded as shown there, so a digest carrying it goes to the other chats only."""
+    for chat, (message_id, number) in shown.items():
+        record_digest_items(store, chat, 0, message_id, [(alert_id, False, number)], now)
 
 
 def release_held(store: Store) -> list[int]:

@@ -49,7 +49,7 @@ from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .restored import (digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
-                       queued_older, release_held, restored_from, take_as_digested)
+                       queued_older, release_held, restored_from, take_as_digested, take_as_shown)
 from .retired import retire, severity, to_aim, to_match
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
@@ -809,7 +809,7 @@ class Sender:
     async def _digested_before(self, now: datetime) -> None:
         """The low-severity alerts of posts older than the run, whose item a digest we sent carries in
         every chat (a store restored from a backup lost the record of it), are taken as digested there,
-        not sent in a digest again (`take_as_digested`); one in some chats only goes out (never lost)."""
+        not sent in a digest again (`take_as_digested`); one some chats carry goes to the others only (`take_as_shown`)."""
         if not self.reads_chat:
             return
         for row in queued_older(self.store, iso(self.started) or ""):
@@ -819,7 +819,14 @@ class Sender:
             if alert is None:
                 continue
             shown = await self._in_digests(alert)
-            if set(shown) >= set(self.chats) and take_as_digested(self.store, alert.id, shown, iso(now) or ""):
+            if not shown:
+                continue
+            if set(shown) < set(self.chats):  # recorded shown there: the next digest skips those chats (`_digest_sent`)
+                with self.store.transaction():
+                    take_as_shown(self.store, alert.id, shown, iso(now) or "")
+                log.warning("alert %d is an item of a digest in chat %s already (the store was restored from an older "
+                            "copy?): the next digest takes it to the others only", alert.id, ", ".join(sorted(shown)))
+            elif take_as_digested(self.store, alert.id, shown, iso(now) or ""):
                 self._note_older(found=alert.id)
                 log.warning("alert %d is an item of a digest in every chat already (the store was restored from an older "
                             "copy?): not sent again", alert.id)
