@@ -21,7 +21,9 @@ from .test_live import DESERTION, ROOT, SHOT, TOPOR, alerts, channels, notices, 
 from .test_live_edges import TEAM
 from .test_live_sender_faults import digests, low_rules
 from .test_restore_alerts import ANALYST, LATER, MOSCOW, _backed_up, _restore, _running
+from .sample_store import Sample
 from .test_review147_upgrade import first_release_store
+from .test_review195_move import LATE, _service_writes
 
 
 def _cli(*args: str) -> tuple[int, str]:
@@ -155,3 +157,29 @@ def test_a_digest_item_one_chat_had_before_a_restore_goes_only_to_the_chat_that_
             await deliver_alone(service)
             assert len(digests_in(TEAM)) == 1, [d.text for d in digests_in(TEAM)]
     run(go())
+
+
+def _posts(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute("SELECT text FROM posts")}
+    finally:
+        conn.close()
+
+
+def test_a_second_restore_keeps_the_store_the_first_one_replaced(sample: Sample, tmp_path: Path) -> None:
+    """An analyst restores the wrong backup, then the right one: the second restore kept the store as
+    the first had left it under the same name, so the store as it was before both (its latest
+    posts) was gone. Each restore now keeps its own copy, and names it."""
+    nightly = tmp_path / "nightly.db"
+    assert _cli("backup", str(nightly), "--db", str(sample.db))[0] == 0
+    _service_writes(sample.db).close()  # a post stored since the backup: only the store has it
+    latest = _posts(sample.db)
+    assert LATE.text in latest and LATE.text not in _posts(nightly)
+    code, first = _cli("restore", str(nightly), "--db", str(sample.db))
+    assert code == 0, first
+    code, second = _cli("restore", str(nightly), "--db", str(sample.db))
+    assert code == 0 and second.count("\n") == 1, second
+    kept = [p for p in tmp_path.glob("*before-restore*")]
+    assert len(kept) == 2 and any(_posts(p) == latest for p in kept), kept
+    assert all(p.name in first + second for p in kept), (first, second)
