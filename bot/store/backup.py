@@ -56,7 +56,8 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
 def restore(backup_file: str | Path, db: str | Path, *, busy_timeout: float = 30.0) -> Restored:
     """Put the backup `backup_file` in place of the store `db`, as the README's manual steps do: refused
     while a `tgwatch run` holds the store, and for a file that is no tgwatch store; the store as it
-    was (its -wal included) is kept whole as `<db>.before-restore`, its -wal and -shm go, and the
+    was (its -wal included) is kept whole as `<db>.before-restore` (`.2`, `.3`… when one is kept
+    from an earlier restore), its -wal and -shm go, and the
     copy is renamed over it, marked restored (`BACKUP_KEY`: the backup's own mark, else its file's
     time). Raises StoreError naming the file; a failure leaves the store as it was."""
     src, dst = Path(backup_file), Path(db)
@@ -74,7 +75,7 @@ def _restore(src: Path, dst: Path, busy_timeout: float) -> Restored:
     taken = _backup_time(src, busy_timeout)
     kept = None
     if dst.exists():
-        kept = dst.with_name(dst.name + ".before-restore")
+        kept = _unused(dst.with_name(dst.name + ".before-restore"))
         _copy(dst, kept, iso(datetime.now(timezone.utc)) or "", busy_timeout=busy_timeout)
 
     def ready() -> None:  # the store as it was is kept whole: its -wal must not be read into the copy
@@ -84,6 +85,15 @@ def _restore(src: Path, dst: Path, busy_timeout: float) -> Restored:
     mode = stat.S_IMODE((dst if dst.exists() else src).stat().st_mode)
     copied = _copy(src, dst, taken, busy_timeout=busy_timeout, ready=ready, mode=mode)
     return Restored(copied.posts, copied.version, taken, kept)
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path.2`, `path.3`… the first that does not exist: a second restore (the right
+    backup after the wrong one) keeps the store the first one replaced, never writes over it."""
+    n = 1
+    while path.with_name(path.name + (f".{n}" if n > 1 else "")).exists():
+        n += 1
+    return path.with_name(path.name + (f".{n}" if n > 1 else ""))
 
 
 def _backup_time(path: Path, busy_timeout: float) -> str:
