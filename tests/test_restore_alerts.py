@@ -196,7 +196,6 @@ def test_the_recovered_line_after_a_restore_counts_the_alerts_already_in_the_cha
         async with _running(fake, tmp_path, chats=chats, later=True) as service:
             await service.poll()
             await deliver_alone(service)
-            print(list(service.store.db.query("SELECT rowid, channel_id, message_id, date, first_seen FROM posts")), service.store.get_meta("live_alive_at"))
             sent = len(alerts(fake)) - 2
             assert sent >= 1
             line = [n for n in notices(fake) if n.startswith("recovered")]
