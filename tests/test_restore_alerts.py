@@ -89,6 +89,13 @@ async def _backed_up(fake: FakeTelegram, tmp_path: Path, rules: Path, *where: in
     assert _cli("backup", str(tmp_path / "nightly.db"), "--db", str(tmp_path / "t.db"))[0] == 0
 
 
+async def bot_backed_up(fake: FakeTelegram, tmp_path: Path, rules: Path) -> None:
+    """`_backed_up` through a bot to the analyst's private chat: a post no rule matches in SHOT."""
+    channels(fake)
+    fake.add_user(ANALYST, "Anna")
+    await _backed_up(fake, tmp_path, rules, SHOT, bot=True)
+
+
 def _to_analyst(fake: FakeTelegram) -> list[Any]:
     return [m for m in fake.chat if m.peer == ANALYST]
 
@@ -102,9 +109,7 @@ def test_alerts_through_a_bot_after_a_restore_are_held_with_one_line_until_relea
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        channels(fake)
-        fake.add_user(ANALYST, "Anna")
-        await _backed_up(fake, tmp_path, rules, SHOT, bot=True)
+        await bot_backed_up(fake, tmp_path, rules)
         async with _running(fake, tmp_path, rules, bot=True) as service:
             fake.publish(SHOT, DESERTION)
             fake.publish(TOPOR, MOSCOW)
@@ -136,9 +141,7 @@ def test_alerts_through_a_bot_after_a_restore_are_held_with_one_line_until_relea
 def test_a_restore_with_nothing_to_hold_says_only_what_it_recovered(fake: FakeTelegram, tmp_path: Path) -> None:
     """Through a bot, a restored store whose recovered posts raise no alert holds none: no «0 alerts held»."""
     async def go() -> None:
-        channels(fake)
-        fake.add_user(ANALYST, "Anna")
-        await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, bot=True)
+        await bot_backed_up(fake, tmp_path, ROOT / "rules")
         async with _running(fake, tmp_path, bot=True) as service:
             fake.publish(SHOT, PLAIN + ".")
             await eventually(lambda: service.store.count("posts") == 2)
@@ -176,6 +179,20 @@ def test_a_digest_already_in_the_chat_is_not_sent_again_after_a_restore(fake: Fa
     run(go())
 
 
+async def alerted_then_restored(fake: FakeTelegram, tmp_path: Path, chats: tuple[str, ...]) -> None:
+    """Last night's backup (a post no rule matches in SHOT and TOPOR), then a SHOT post alerted in the
+    team group, one in TOPOR while the service was stopped, and the backup put back by hand."""
+    channels(fake)
+    fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
+    await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, TOPOR, chats=chats)
+    async with _running(fake, tmp_path, chats=chats) as service:
+        fake.publish(SHOT, DESERTION)
+        await eventually(lambda: len(alerts(fake)) == 2)
+        await deliver_alone(service)
+    fake.publish(TOPOR, LATER)  # while the service was stopped for the restore
+    _restore(tmp_path, "t.db")
+
+
 def test_the_recovered_line_after_a_restore_counts_the_alerts_already_in_the_chat_apart(fake: FakeTelegram,
                                                                                       tmp_path: Path) -> None:
     """«recovered 2 posts» read as news the analysts had not seen, though one post's alerts were in
@@ -184,15 +201,7 @@ def test_the_recovered_line_after_a_restore_counts_the_alerts_already_in_the_cha
     chats = ("teamgroup",)
 
     async def go() -> None:
-        channels(fake)
-        fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
-        await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, TOPOR, chats=chats)
-        async with _running(fake, tmp_path, chats=chats) as service:
-            fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
-            await deliver_alone(service)
-        fake.publish(TOPOR, LATER)  # while the service was stopped for the restore
-        _restore(tmp_path, "t.db")
+        await alerted_then_restored(fake, tmp_path, chats)
         async with _running(fake, tmp_path, chats=chats, later=True) as service:
             await service.poll()
             await deliver_alone(service)

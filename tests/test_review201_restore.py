@@ -17,10 +17,11 @@ from bot.store.read import search_posts
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ask
 from .telegram_fixtures import deliver_alone
-from .test_live import DESERTION, ROOT, SHOT, TOPOR, alerts, channels, notices, run
+from .test_live import DESERTION, SHOT, alerts, channels, notices, run
 from .test_live_edges import TEAM
 from .test_live_sender_faults import digests, low_rules
-from .test_restore_alerts import ANALYST, LATER, MOSCOW, _backed_up, _restore, _running
+from .test_restore_alerts import (ANALYST, MOSCOW, _backed_up, _posts, _restore, _running, alerted_then_restored,
+                                  bot_backed_up)
 from .sample_store import Sample
 from .test_review147_upgrade import first_release_store
 from .test_review195_move import LATE, _service_writes
@@ -71,9 +72,7 @@ def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, t
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        channels(fake)
-        fake.add_user(ANALYST, "Anna")
-        await _backed_up(fake, tmp_path, rules, SHOT, bot=True)
+        await bot_backed_up(fake, tmp_path, rules)
         async with _running(fake, tmp_path, rules, bot=True) as service:
             fake.publish(SHOT, DESERTION)
             await eventually(lambda: len(alerts(fake)) == 2)
@@ -99,15 +98,7 @@ def test_the_recovered_line_counts_what_a_start_cut_short_sent_before_a_restart(
     chats = ("teamgroup",)
 
     async def go() -> None:
-        channels(fake)
-        fake.add_channel(TEAM, "teamgroup", "Team", megagroup=True)
-        await _backed_up(fake, tmp_path, ROOT / "rules", SHOT, TOPOR, chats=chats)
-        async with _running(fake, tmp_path, chats=chats) as service:
-            fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
-            await deliver_alone(service)
-        fake.publish(TOPOR, LATER)  # while the service was stopped for the restore
-        _restore(tmp_path, "t.db")
+        await alerted_then_restored(fake, tmp_path, chats)
         fake.fail("GetHistoryRequest", "SOMETHING_WRONG")  # the first channel read (SHOT's): the read is cut short
         async with _running(fake, tmp_path, chats=chats, later=True) as service:
             await eventually(lambda: len(alerts(fake)) > 2)  # LATER's: sent now
@@ -157,14 +148,6 @@ def test_a_digest_item_one_chat_had_before_a_restore_goes_only_to_the_chat_that_
             await deliver_alone(service)
             assert len(digests_in(TEAM)) == 1, [d.text for d in digests_in(TEAM)]
     run(go())
-
-
-def _posts(db: Path) -> set[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return {r[0] for r in conn.execute("SELECT text FROM posts")}
-    finally:
-        conn.close()
 
 
 def test_a_second_restore_keeps_the_store_the_first_one_replaced(sample: Sample, tmp_path: Path) -> None:
