@@ -56,7 +56,8 @@ push=True, message_id=None) -> int``  a channel post (new id, pts+1); pushes Upd
 ``client.get_messages(channel, ids=[...])`` is served (channels.getMessages; MessageEmpty for unknown ids).
 ``fake.hold(request_name) -> asyncio.Event``  requests of that name (e.g. "GetStateRequest", what
     ``is_user_authorized`` asks after a restart) are answered only once the event is set.
-``await fake.idle(turns=50)``  returns once no request reached the server for ``turns`` loop turns in a row.
+``await fake.idle(turns=50)``  returns once no request reached the server for ``turns`` loop turns in a row and no
+    work the loop handed to a thread (``asyncio.to_thread``: matching, store reads) is under way (waited for).
 ``getDifference`` (a client's catch-up, e.g. at start with a saved session) carries an updateChannelTooLong
     for each joined channel that moved since the account's clients last heard of it (posts made while the
     client was stopped, or never pushed), as Telegram does: Telethon then asks those channels' differences
@@ -115,6 +116,7 @@ import random
 import struct
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -216,6 +218,39 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 30.0, step: 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met within %.1fs" % timeout)
         await asyncio.sleep(step)
+
+
+class ThreadWork(ThreadPoolExecutor):
+    """The default executor of a loop that runs fake clients (``asyncio.to_thread``, ``run_in_executor(None,
+    ...)``), as asyncio's own, but knowing the work under way: what `FakeTelegram.idle` waits for."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="asyncio")
+        self.running: set[Future] = set()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future = super().submit(fn, *args, **kwargs)
+        self.running.add(future)
+        future.add_done_callback(self.running.discard)  # (in the worker thread)
+        return future
+
+    async def finished(self, timeout: float) -> None:
+        """Wait for the work under way now; AssertionError after ``timeout`` seconds (a thread that hangs)."""
+        _, left = await asyncio.wait([asyncio.wrap_future(f) for f in list(self.running)], timeout=timeout)
+        if left:
+            raise AssertionError(f"{len(left)} piece(s) of work handed to a thread still running after {timeout:.0f}s")
+
+
+def thread_work(loop: asyncio.AbstractEventLoop) -> ThreadWork:
+    """The loop's default executor as a `ThreadWork`, made so at its first fake client's connect."""
+    current = getattr(loop, "_default_executor", None)  # (asyncio makes its own at the first to_thread)
+    if isinstance(current, ThreadWork):
+        return current
+    work = ThreadWork()
+    loop.set_default_executor(work)
+    if current is not None:
+        current.shutdown(wait=False)  # its work under way finishes; asyncio.run no longer joins it
+    return work
 
 
 class RpcFail(Exception):
@@ -367,6 +402,7 @@ class FakeSender:
             self.auth_key = AuthKey(os.urandom(256))
             await self._client._auth_key_callback(self.auth_key)
         self._connection = connection  # a ConnectionTcpFull that never opens a socket
+        thread_work(asyncio.get_running_loop())  # (before the clients' loop hands any work to a thread)
         self._user_connected = self._transport_up = True
         if self.__disconnected is None or self.__disconnected.done():
             self.__disconnected = asyncio.get_running_loop().create_future()
@@ -605,12 +641,18 @@ class FakeTelegram:
         gate = self._holds[request_name] = asyncio.Event()
         return gate
 
-    async def idle(self, turns: int = 50) -> None:
-        """Return once no request has reached the server for ``turns`` event-loop turns in a row: the
-        clients have nothing more to ask (and what the last answers brought has been dispatched)."""
+    async def idle(self, turns: int = 50, timeout: float = 60.0) -> None:
+        """Return once the clients have nothing more to ask: no request reached the server for ``turns``
+        event-loop turns in a row while no work the loop handed to a thread (`ThreadWork`: matching, store
+        reads off the loop) was under way; what the last answers brought has been dispatched. A thread's
+        work ends whenever the machine gets to it, a loop turn does not wait for it: it is waited for."""
+        threads = thread_work(asyncio.get_running_loop())
         while True:
             seen = len(self.requests)
             for _ in range(turns):
+                if threads.running:
+                    await threads.finished(timeout)
+                    break
                 await asyncio.sleep(0)
                 if len(self.requests) != seen:
                     break

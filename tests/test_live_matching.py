@@ -98,3 +98,27 @@ def test_the_rules_in_use_match_in_one_thread_at_a_time(fake: FakeTelegram, tmp_
     asyncio.run(go())
     assert {what for what, _, _ in seen} == {"match", "why_not"}
     assert [call for call in seen if call[1] or not call[2]] == []
+
+
+def test_idle_returns_once_a_post_matched_in_its_thread_is_alerted(fake: FakeTelegram, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fake.idle()` (what a test waits with before it asserts nothing more came) counted loop turns
+    only: a post still matching in its worker thread (slow on a loaded machine) was not waited for, and
+    a test then saw the chat before its alert. Here the match is held past many more loop turns."""
+    hold = Hold(monkeypatch)
+
+    async def go() -> None:
+        async with running(fake, tmp_path):
+            fake.publish(SHOT, DESERTION)
+            await eventually(hold.entered.is_set)
+            idle = asyncio.ensure_future(fake.idle())
+            try:
+                for _ in range(500):  # ten times the turns idle counts: the thread still matches
+                    await asyncio.sleep(0)
+                returned_early = idle.done()
+            finally:
+                hold.released.set()  # (before the service stops: asyncio.run joins the thread)
+            await idle
+            assert not returned_early, "idle returned while the post was still matching in its thread"
+            assert len(alerts(fake)) == 2  # desertion and the military unit it names, when idle returns
+    asyncio.run(go())
