@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 import telethon._updates.messagebox as _messagebox
@@ -78,6 +79,23 @@ def hold_clock_jobs(service: Service) -> None:
     for job in service.scheduler.get_jobs():
         if isinstance(job.trigger, CronTrigger):
             job.pause()
+
+
+@contextlib.contextmanager
+def clock_jobs_held() -> Iterator[None]:
+    """While held, every Service started holds its time-of-day jobs once `start` returns
+    (`hold_clock_jobs`): for a test that runs the real `_serve` (or `tgwatch run`), which builds the
+    service itself. A run across xx:00 (or with the clock at 03:30) otherwise met them mid-test."""
+    from bot.live.service import Service
+
+    start = Service.start
+
+    async def started(service: Service) -> None:
+        await start(service)
+        hold_clock_jobs(service)
+
+    with mock.patch.object(Service, "start", started):
+        yield
 
 
 async def deliver_alone(service: Service) -> int:

@@ -21,7 +21,7 @@ from bot.live import service as live_service
 from bot.live.session import Unreachable, make_client
 
 from .fake_telegram import BOT_ID, USER_ID, FakeSender, FakeTelegram, eventually
-from .telegram_fixtures import fake  # noqa: F401 - a fixture
+from .telegram_fixtures import clock_jobs_held, fake  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 HASH = "fedcba9876543210fedcba9876543210"
@@ -56,7 +56,7 @@ def _session_file(fake: FakeTelegram, config: Config, account: int | None, *, bo
 def _serve(fake: FakeTelegram, config: Config, token: str,  # noqa: F811
            serving: Callable[[], Awaitable[None]] | None = None) -> None:
     """`tgwatch run` with `token` until its chat listens (and `serving` is done), then stopped as after
-    a dropped session."""
+    a dropped session; its time-of-day jobs held, as every test's service."""
     bots: list[Any] = []
 
     def make(config: Config, secrets: Secrets, bot: bool = False, **kw: Any) -> Any:
@@ -76,7 +76,8 @@ def _serve(fake: FakeTelegram, config: Config, token: str,  # noqa: F811
         finally:
             await user.disconnect()
 
-    asyncio.run(asyncio.wait_for(live_service._serve(config, Secrets(api_id=1, api_hash=HASH, bot_token=token), make), 60))
+    with clock_jobs_held():  # (no test here is about them)
+        asyncio.run(asyncio.wait_for(live_service._serve(config, Secrets(api_id=1, api_hash=HASH, bot_token=token), make), 60))
 
 
 def _bot_session_account(fake: FakeTelegram, config: Config) -> int | None:  # noqa: F811
@@ -237,8 +238,8 @@ def _auth_key(path: Path) -> bytes | None:
 
 
 def run_cli(cfg: Path, env: dict[str, str], seconds: float) -> Any:
-    """`tgwatch run -c cfg` in a thread of its own (its loop serves the fake's clients); its result,
-    or None when it still runs after `seconds`."""
+    """`tgwatch run -c cfg` in a thread of its own (its loop serves the fake's clients), its time-of-day
+    jobs held; its result, or None when it still runs after `seconds`."""
     from click.testing import CliRunner
 
     from bot.cli import cli
@@ -246,8 +247,9 @@ def run_cli(cfg: Path, env: dict[str, str], seconds: float) -> Any:
     out: list[Any] = []
     ran = threading.Thread(target=lambda: out.append(CliRunner().invoke(cli, ["run", "-c", str(cfg)], env=env)),
                            daemon=True)
-    ran.start()
-    ran.join(seconds)
+    with clock_jobs_held():
+        ran.start()
+        ran.join(seconds)
     return out[0] if out else None
 
 
