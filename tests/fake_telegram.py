@@ -226,9 +226,9 @@ class ThreadWork(ThreadPoolExecutor):
 
     def __init__(self) -> None:
         super().__init__(thread_name_prefix="asyncio")
-        self.running: set[Future] = set()
+        self.running: set[Future[Any]] = set()
 
-    def submit(self, fn, /, *args, **kwargs) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future = super().submit(fn, *args, **kwargs)
         self.running.add(future)
         future.add_done_callback(self.running.discard)  # (in the worker thread)
