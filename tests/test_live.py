@@ -172,7 +172,7 @@ def test_channel_difference_too_long_is_recovered_by_the_poll(fake: FakeTelegram
             fake.too_long(SHOT)
             fake.publish(SHOT, NEUTRAL + " (last)")
             await eventually(lambda: fake.count("GetChannelDifferenceRequest") >= 1)
-            await asyncio.sleep(0.1)
+            await fake.idle()  # (what the difference brought is stored, matched and sent by now)
             assert alerts(fake) == []  # Telethon jumped ahead: the event path lost the post
             await service.poll()
             await eventually(lambda: len(alerts(fake)) == 2)
@@ -207,7 +207,7 @@ def test_a_channel_the_account_has_not_joined_is_polled(fake: FakeTelegram, tmp_
         async with running(fake, tmp_path) as service:
             assert not service.ingest.watched[MASH].joined
             fake.publish(MASH, DESERTION)
-            await asyncio.sleep(0.05)
+            await fake.idle()
             assert alerts(fake) == []  # no live update for a channel not joined
             await service.poll()
             await eventually(lambda: len(alerts(fake)) == 2)
