@@ -167,7 +167,7 @@ TWO_FA = "correct horse 🐎 battery"
 
 
 def test_a_2fa_login_with_no_terminal_says_how_to_give_the_password_in_one_line(
-        login_cli: Any, fake: FakeTelegram) -> None:
+        login_cli: Any, fake: FakeTelegram) -> None:  # noqa: F811 (login_cli: the fixture imported above)
     """`tgwatch login < answers` (a script, cron): the code is read, then the 2FA password was asked
     with getpass, which reads /dev/tty when there is one (the script waits for a keyboard) or else
     the script's input with «Password input may be echoed», and at its end said «login cancelled»."""
@@ -178,7 +178,7 @@ def test_a_2fa_login_with_no_terminal_says_how_to_give_the_password_in_one_line(
 
 
 def test_a_2fa_password_from_tgwatch_2fa_password_logs_in_and_is_never_shown(
-        login_cli: Any, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+        login_cli: Any, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     fake.password = TWO_FA
     monkeypatch.setenv("TGWATCH_2FA_PASSWORD", TWO_FA)
     r = login_cli("--phone", "+447700900123", input=LOGIN_CODE + "\n")
@@ -187,7 +187,7 @@ def test_a_2fa_password_from_tgwatch_2fa_password_logs_in_and_is_never_shown(
 
 
 def test_a_wrong_tgwatch_2fa_password_is_tried_once_and_named(
-        login_cli: Any, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+        login_cli: Any, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     """Not three tries of the same wrong value, each «Invalid password. Please try again»."""
     fake.password = TWO_FA
     monkeypatch.setenv("TGWATCH_2FA_PASSWORD", "wrong " + TWO_FA)
