@@ -10,14 +10,14 @@ from typing import Any
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.live.restored import restored_from
+from bot.live.restored import held_count, restored_from
 from bot.store.db import SCHEMA_VERSION, Store
 from bot.store.read import search_posts
 
 from .fake_telegram import FakeTelegram, eventually
 from .test_chat import ask
-from .telegram_fixtures import deliver_alone
-from .test_live import DESERTION, SHOT, alerts, channels, notices, run
+from .telegram_fixtures import deliver_alone, history_flooded
+from .test_live import DESERTION, SHOT, TOPOR, alerts, channels, notices, run
 from .test_live_edges import TEAM
 from .test_live_sender_faults import digests, low_rules
 from .test_restore_alerts import (ANALYST, MOSCOW, _backed_up, _posts, _restore, _running, alerted_then_restored,
@@ -166,3 +166,34 @@ def test_a_second_restore_keeps_the_store_the_first_one_replaced(sample: Sample,
     kept = [p for p in tmp_path.glob("*before-restore*")]
     assert len(kept) == 2 and any(_posts(p) == latest for p in kept), kept
     assert all(p.name in first + second for p in kept), (first, second)
+
+
+def test_alerts_released_before_the_catch_up_are_not_held_again_after_a_restart(fake: FakeTelegram, tmp_path: Path) -> None:
+    """After a restore through a bot, an analyst released the held alerts before the start's read
+    was through (a flood wait on one channel), and Telegram asked the bot to wait before it could
+    send them; the service was restarted. The release was kept in memory only: the next start held
+    them again and announced «2 alerts held» a second time. Now the release outlives the restart."""
+    rules = low_rules(tmp_path)
+
+    async def go() -> None:
+        await bot_backed_up(fake, tmp_path, rules)
+        async with _running(fake, tmp_path, rules, bot=True) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2)
+        _restore(tmp_path, "t.db")
+        with history_flooded(fake, TOPOR):  # the start's read is cut short: not caught up
+            async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
+                await eventually(lambda: held_count(service.store) == 2)
+                assert len(alerts(fake)) == 2
+                fake.flood("SendMessageRequest", 3600)  # the first alert released meets a flood wait
+                sends = fake.count("SendMessageRequest")
+                fake.message_to_bot(ANALYST, "/release")
+                await eventually(lambda: fake.count("SendMessageRequest") > sends)
+                await deliver_alone(service)
+        assert len(alerts(fake)) == 2  # released, none sent yet
+        async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
+            await service.poll()
+            await deliver_alone(service)
+            assert not [n for n in notices(fake) if "alerts held:" in n], notices(fake)
+            await eventually(lambda: len(alerts(fake)) == 4)  # the released alerts go out
+    run(go())
