@@ -15,7 +15,7 @@ from typing import Any
 from telethon import helpers, types
 
 from ..alert.outbox import Alert
-from ..store.backup import BACKUP_KEY
+from ..store.backup import BACKUP_KEY, RELEASED_KEY
 from ..store.db import LIVE, Store
 from ..store.deliveries import record_digest_items
 
@@ -42,6 +42,7 @@ def restored_from(store: Store) -> datetime | None:
 def forget_backup(store: Store) -> None:
     """The service has caught up after the restore: the next start is an ordinary one."""
     store.delete_meta(BACKUP_KEY)
+    store.delete_meta(RELEASED_KEY)
 
 
 def noted_older(store: Store) -> tuple[set[int], set[int]]:
@@ -63,14 +64,15 @@ def forget_noted(store: Store) -> None:
     store.delete_meta(NOTED_KEY)
 
 
-def hold_older(store: Store, before: str, keep: Collection[int] = ()) -> int:
+def hold_older(store: Store, before: str) -> int:
     """Hold the service's queued alerts (new ones, not story updates) of posts dated before `before`
-    (ISO), but those in `keep` (released): state 'held', sent only when released. Returns how many."""
-    spare = f" AND a.id NOT IN ({','.join('?' * len(keep))})" if keep else ""
+    (ISO), but those an analyst released (`release_held`, kept across a restart): state 'held', sent
+    only when released. Returns how many."""
     return store.db.execute(
         "UPDATE alerts SET state = 'held', updated_at = ? WHERE id IN (SELECT a.id FROM alerts a JOIN posts p "
         "ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.state = 'queued' AND a.owner = ? "
-        f"AND p.date < ?{spare})", [before, LIVE, before, *keep]).rowcount
+        "AND p.date < ? AND a.id NOT IN (SELECT value FROM json_each(coalesce((SELECT value FROM meta WHERE key = ?), '[]'))))",
+        [before, LIVE, before, RELEASED_KEY]).rowcount
 
 
 def held_count(store: Store) -> int:
@@ -105,9 +107,16 @@ def take_as_shown(store: Store, alert_id: int, shown: dict[str, tuple[int, int]]
 
 
 def release_held(store: Store) -> list[int]:
-    """Queue the held alerts again (due now): the ids released."""
+    """Queue the held alerts again (due now), marked released so `hold_older` spares them, in this
+    run and the next (a restart before the catch-up): the ids released."""
     ids = [int(r[0]) for r in store.db.execute("SELECT id FROM alerts WHERE state = 'held' AND owner = ?", [LIVE])]
     store.db.execute("UPDATE alerts SET state = 'queued', next_attempt_at = NULL WHERE state = 'held' AND owner = ?", [LIVE])
+    if ids:
+        try:
+            before = [int(i) for i in json.loads(store.get_meta(RELEASED_KEY) or "[]")]
+        except (ValueError, TypeError):  # (not ours: these ids only)
+            before = []
+        store.set_meta(RELEASED_KEY, json.dumps(sorted({*before, *ids})))
     return ids
 
 

@@ -220,7 +220,6 @@ class Sender:
         self.reads_chat = reads_chat
         # the store was restored from a backup taken then (`bot.live.restored`), until the service has caught up
         self.restored = restored_from(store)
-        self._released: set[int] = set()  # alerts held after the restore that an analyst released (/release)
         # alerts of posts older than the run: found in the chat already, and sent now (the "recovered" line;
         # kept in the store: a restart before the complete read that tells them loses none)
         self.found_before, self.sent_before = noted_older(store)
@@ -848,7 +847,7 @@ class Sender:
         """After a restore, sending through a bot (it cannot look in the chat): the alerts of posts older
         than the run are held (`hold_older`), but those an analyst released."""
         if self.restored is not None and not self.reads_chat:
-            if n := hold_older(self.store, iso(self.started) or "", self._released):
+            if n := hold_older(self.store, iso(self.started) or ""):
                 log.info("%d alerts of posts older than this run held: the store was restored from a backup", n)
 
     def caught_up(self) -> tuple[int, datetime] | None:
@@ -870,7 +869,6 @@ class Sender:
         """Send the alerts held after a restore (/release): queued again, due now; how many."""
         with self.store.transaction():
             ids = release_held(self.store)
-        self._released.update(ids)
         if ids:
             await self.deliver()
         return len(ids)

@@ -18,12 +18,15 @@ from .export import written_whole
 from .runlock import LockUnreadable, RunHolds, hold_runs_off
 from .schema import SCHEMA_VERSION
 
-__all__ = ["BACKUP_KEY", "Copied", "Restored", "backup", "restore"]
+__all__ = ["BACKUP_KEY", "Copied", "RELEASED_KEY", "Restored", "backup", "restore"]
 
 # meta row of a copy `backup` made: when it was taken (ISO, UTC). A store that carries it was
 # restored from a backup: the live service it starts on cannot know which alerts went out since
 # (`bot.live.restored`), and clears it once it has caught up.
 BACKUP_KEY = "backup_taken_at"
+# meta row: the alerts held after that restore that an analyst released (/release, JSON ids); it
+# goes with the mark, and a copy never carries it (a later restore holds them again)
+RELEASED_KEY = "released_alerts"
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ def _copy(source: Path, target: Path, taken: str, *, busy_timeout: float, ready:
                     # (the first release's stores had no meta: as `schema.repair` makes it, which then keeps it)
                     out.execute("CREATE TABLE IF NOT EXISTS \"meta\" (\"key\" TEXT PRIMARY KEY, \"value\" TEXT)")
                     out.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [BACKUP_KEY, taken])
+                    out.execute("DELETE FROM meta WHERE key = ?", [RELEASED_KEY])
                     out.commit()
             finally:
                 out.close()
