@@ -65,6 +65,15 @@ def test_a_store_of_the_first_release_is_backed_up_and_restored_then_upgraded_ma
             store.close()
 
 
+async def _desertion_restored(fake: FakeTelegram, tmp_path: Path, rules: Path) -> None:
+    """Through a bot: the night's backup, then DESERTION's two alerts sent, then the backup restored."""
+    await bot_backed_up(fake, tmp_path, rules)
+    async with _running(fake, tmp_path, rules, bot=True):
+        fake.publish(SHOT, DESERTION)
+        await eventually(lambda: len(alerts(fake)) == 2)
+    _restore(tmp_path, "t.db")
+
+
 def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, tmp_path: Path) -> None:
     """After a restore through a bot, the alerts of posts older than the run are held until /release:
     /stats counted them as its rules' alerts, as if the chat had had them. It says how many are held;
@@ -72,11 +81,7 @@ def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, t
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        await bot_backed_up(fake, tmp_path, rules)
-        async with _running(fake, tmp_path, rules, bot=True) as service:
-            fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
-        _restore(tmp_path, "t.db")
+        await _desertion_restored(fake, tmp_path, rules)
         async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
             await service.poll()
             await eventually(lambda: [n for n in notices(fake) if "2 alerts held:" in n])
@@ -176,11 +181,7 @@ def test_alerts_released_before_the_catch_up_are_not_held_again_after_a_restart(
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        await bot_backed_up(fake, tmp_path, rules)
-        async with _running(fake, tmp_path, rules, bot=True) as service:
-            fake.publish(SHOT, DESERTION)
-            await eventually(lambda: len(alerts(fake)) == 2)
-        _restore(tmp_path, "t.db")
+        await _desertion_restored(fake, tmp_path, rules)
         with history_flooded(fake, TOPOR):  # the start's read is cut short: not caught up
             async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
                 await eventually(lambda: held_count(service.store) == 2)
@@ -196,4 +197,23 @@ def test_alerts_released_before_the_catch_up_are_not_held_again_after_a_restart(
             await deliver_alone(service)
             assert not [n for n in notices(fake) if "alerts held:" in n], notices(fake)
             await eventually(lambda: len(alerts(fake)) == 4)  # the released alerts go out
+    run(go())
+
+
+def test_the_heartbeat_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, tmp_path: Path) -> None:
+    """After a restore through a bot, the daily heartbeat's «2 alerts in 24 h» counted the held
+    alerts as if the chat had had them; it says how many are held, as /stats does."""
+    rules = low_rules(tmp_path)
+
+    async def go() -> None:
+        await _desertion_restored(fake, tmp_path, rules)
+        async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
+            await service.poll()
+            await eventually(lambda: [n for n in notices(fake) if "2 alerts held:" in n])
+            await service.heartbeat()
+            assert [n for n in notices(fake) if n.startswith("💓")][-1].endswith(", 2 alerts (2 held) in 24 h"), notices(fake)
+            fake.message_to_bot(ANALYST, "/release")
+            await eventually(lambda: len(alerts(fake)) == 4)
+            await service.heartbeat()
+            assert [n for n in notices(fake) if n.startswith("💓")][-1].endswith(", 2 alerts in 24 h"), notices(fake)
     run(go())
