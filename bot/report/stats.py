@@ -386,13 +386,14 @@ def _alerts_shown(store: Store, start: datetime, now: datetime) -> dict[str, int
 
 def heartbeat_text(store: Store, *, now: datetime, channels_watched: int) -> str:
     """The daily heartbeat: "watching N channels, M posts, K alerts in 24 h" (posts dated, alerts
-    raised, in the 24 h before now)."""
+    raised, in the 24 h before now); "K alerts (H held)" when some are held after a restore, as /stats."""
     now = _utc(now)
     start = now - timedelta(hours=24)
     posts = store.db.execute("SELECT count(*) FROM posts WHERE date >= ? AND date <= ?", [iso(start), iso(now)]).fetchone()[0]
-    alerts = sum(_alerts_since(store, start, now).values())
+    by_state = _alerts_since(store, start, now)
+    held = by_state.get("held", 0)
     return (f"watching {_plural(channels_watched, 'channel')}, {_plural(posts, 'post')}, "
-            f"{_plural(alerts, 'alert')} in 24 h")
+            f"{_plural(sum(by_state.values()), 'alert')}{f' ({held} held)' if held else ''} in 24 h")
 
 
 def _fitted(items: list[str], room: int, what: str) -> list[str]:
