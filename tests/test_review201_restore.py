@@ -217,3 +217,20 @@ def test_the_heartbeat_tells_the_alerts_held_after_a_restore_apart(fake: FakeTel
             await service.heartbeat()
             assert [n for n in notices(fake) if n.startswith("💓")][-1].endswith(", 2 alerts in 24 h"), notices(fake)
     run(go())
+
+
+def test_restore_and_backup_name_a_folder_given_for_the_store_in_one_line(sample: Sample, tmp_path: Path) -> None:
+    """`tgwatch restore BACKUP --db SOMEFOLDER` said «cannot open database (disk I/O error)», and a
+    path under a file «folder … does not exist»: one line now names the path and what it is, as
+    every other command's --db does; nothing is written."""
+    folder = tmp_path / "stores"
+    folder.mkdir()
+    assert _cli("backup", str(tmp_path / "nightly.db"), "--db", str(sample.db))[0] == 0
+    before = sample.db.read_bytes()
+    code, said = _cli("restore", str(tmp_path / "nightly.db"), "--db", str(folder))
+    assert (code, said) == (2, f"error: {folder}: is a folder, expected a database file\n")
+    code, said = _cli("restore", str(tmp_path / "nightly.db"), "--db", str(sample.db / "t.db"))
+    assert (code, said) == (2, f"error: {sample.db / 't.db'}: {sample.db} is a file, not a folder\n")
+    code, said = _cli("backup", str(sample.db / "copy.db"), "--db", str(sample.db))
+    assert (code, said) == (2, f"error: {sample.db / 'copy.db'}: {sample.db} is a file, not a folder\n")
+    assert list(folder.iterdir()) == [] and sample.db.read_bytes() == before
