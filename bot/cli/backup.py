@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import click
 
-from .common import DEFAULT_DB, StopSignals, counted, err, fail
+from .common import DEFAULT_DB, StopSignals, counted, db_place, err, fail
 
 __all__ = ["backup", "copied_or_fail"]
 
@@ -51,9 +51,6 @@ def backup(target: str, db: str) -> None:
         fail(f"{db}: no such database" if not source.exists() else f"{db}: not a database file")
     if out.exists() and out.resolve() == source.resolve():
         fail(f"{target}: is the store itself (--db {db}): name another file")
-    if not out.resolve().parent.is_dir():
-        fail(f"{target}: folder {out.resolve().parent} does not exist")
-    if out.is_dir():
-        fail(f"{target}: is a folder, expected a file")
+    db_place(target)
     copied = copied_or_fail(lambda: copy_store(source, out), f"{target}: backup of {db} failed ({{}}); the store is untouched")
     err().print(f"{db} → {target}: {counted(copied.posts, 'post')}, schema {copied.version}", markup=False)

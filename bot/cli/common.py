@@ -351,6 +351,20 @@ def note_outside_stored(store: Store, since: datetime | None, until: datetime | 
                     "(a span like 7d counts back from now)", markup=False)
 
 
+def db_place(path: str) -> Path:
+    """The folder a database file `path` goes in, or exit with one line: `path` is a folder, or its
+    folder is a file or missing (SQLite says only «disk I/O error» or «unable to open»)."""
+    db = Path(path)
+    if db.is_dir():
+        fail(f"{path}: is a folder, expected a database file")
+    folder = db.resolve().parent
+    if folder.is_file():
+        fail(f"{path}: {folder} is a file, not a folder")
+    if not folder.is_dir():
+        fail(f"{path}: folder {folder} does not exist")
+    return folder
+
+
 def open_store(path: str, *, must_exist: bool = False, owner: str = "live") -> Store:
     """Open (or create) the store, or exit with a one-line error that names what is wrong; `owner`:
     whose alerts it queues and takes (`Store`)."""
@@ -358,15 +372,9 @@ def open_store(path: str, *, must_exist: bool = False, owner: str = "live") -> S
         fail("--db: empty path")
     if path != ":memory:":
         db = Path(path)
-        if db.is_dir():
-            fail(f"{path}: is a folder, expected a database file")
         if must_exist and not db.exists():
             fail(f"{path}: no such database (run `tgwatch replay ... --db {path}` first)")
-        folder = db.resolve().parent
-        if folder.is_file():
-            fail(f"{path}: {folder} is a file, not a folder")
-        if not folder.is_dir():
-            fail(f"{path}: folder {folder} does not exist")
+        folder = db_place(path)
         if db.exists() and not os.access(db, os.R_OK | os.W_OK):
             fail(f"{path}: not readable and writable by you (tgwatch writes to its database, even to read it)")
         if not os.access(folder, os.W_OK | os.X_OK):

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .backup import copied_or_fail
-from .common import DEFAULT_DB, counted, err, fail
+from .common import DEFAULT_DB, counted, db_place, err, fail
 
 __all__ = ["restore"]
 
@@ -31,8 +31,7 @@ def restore(backup_file: str, db: str) -> None:
         fail(f"{backup_file}: no such backup" if not source.exists() else f"{backup_file}: not a file")
     if target.exists() and target.resolve() == source.resolve():
         fail(f"{backup_file}: is the store itself (--db {db}): name the backup to restore")
-    if not target.resolve().parent.is_dir():
-        fail(f"{db}: folder {target.resolve().parent} does not exist")
+    db_place(db)
     done = copied_or_fail(lambda: put_back(source, target), f"{db}: restore from {backup_file} failed ({{}}); the store is as it was")
     kept = f"; the store as it was is {done.kept}" if done.kept is not None else ""
     err().print(f"{backup_file} → {db}: {counted(done.posts, 'post')}, the backup of {local_time(done.taken, None)}{kept}",
