@@ -279,10 +279,25 @@ def test_a_secrets_file_open_to_other_users_is_named_with_its_fix(tmp_path: Path
     if said is None:
         assert warning is None
     else:
-        assert warning == (f"{secrets} can be {said} by other users (mode {mode:04o}), and it holds the api_hash "
-                           f"and the bot token: chmod 600 {secrets}")
+        assert warning == f"{secrets} can be {said} by other users (mode {mode:04o}), and it holds the api_hash: chmod 600 {secrets}"
     assert load_secrets(c, {}).api_id == 7  # used all the same: a running service keeps running
     assert exposed_secrets(load_config(write(tmp_path, '[paths]\nsecrets = "gone.toml"\n'))) is None  # load_secrets says
+
+
+@pytest.mark.parametrize("held, holds", [("api_hash", "it holds the api_hash"), ("bot_token", "it holds the bot token"),
+                                         ("api_hash bot_token", "it holds the api_hash and the bot token"),
+                                         ("", "it is where the api_hash and the bot token go")])
+def test_the_warning_of_a_secrets_file_open_to_others_names_only_what_it_holds(tmp_path: Path, held: str, holds: str) -> None:
+    """The warning said the file «holds the api_hash and the bot token» of a file with no bot token
+    in it (a user account alone sends the alerts): it names what the file holds (nothing secret yet:
+    what it is for)."""
+    values = {"api_hash": f'"{HASH}"', "bot_token": '"123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"'}
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text("api_id = 7\n" + "".join(f"{k} = {values[k]}\n" for k in held.split()), encoding="utf-8")
+    secrets.chmod(0o644)
+    c = load_config(write(tmp_path, '[paths]\nsecrets = "secrets.toml"\n'))
+    assert exposed_secrets(c) == (f"{secrets} can be read by other users (mode 0644), and {holds}: "
+                                  f"chmod 600 {secrets}")
 
 
 def test_session_file_is_private(tmp_path: Path) -> None:
