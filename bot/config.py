@@ -565,8 +565,19 @@ def exposed_secrets(config: Config) -> str | None:
     if not mode & 0o077:
         return None
     can = "read" if mode & 0o044 else "changed"
-    return (f"{config.secrets} can be {can} by other users (mode {mode:04o}), and it holds the api_hash and the "
-            f"bot token: chmod 600 {config.secrets}")
+    return (f"{config.secrets} can be {can} by other users (mode {mode:04o}), and {_held_secrets(config.secrets)}: "
+            f"chmod 600 {config.secrets}")
+
+
+def _held_secrets(path: Path) -> str:
+    """What the secrets file holds, for `exposed_secrets`: «it holds the api_hash» (and/or the bot
+    token), or, with neither (or unreadable: `load_secrets` says why), what it is for."""
+    try:
+        found = tomlread.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        found = {}
+    held = [name for key, name in (("api_hash", "the api_hash"), ("bot_token", "the bot token")) if found.get(key)]
+    return f"it holds {' and '.join(held)}" if held else "it is where the api_hash and the bot token go"
 
 
 def _api_id(value: Any) -> int | None:
