@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+import regex
+
 from hypothesis import given
 from hypothesis import strategies as st
 from telethon.extensions import html as tl_html
@@ -132,3 +135,16 @@ def test_a_word_after_punctuation_with_no_space_is_shown_alone() -> None:
         assert list(term_words(text, hits).popitem()[1]) == [line.split(" ← ")[0].casefold()]
     hit = (("=5", "5", 8, 9, 1.0, "exact"),)  # a decimal comma is inside a number
     assert matched_words("Бойцы 1,5 полка", hit) == "1,5"
+
+
+@pytest.mark.parametrize("drawn", ["🇷🇺🇺🇦", "👍🏻", "👨\u200d👩\u200d👧", "и\u0306", "1\ufe0f\u20e3"])
+@pytest.mark.parametrize("pad", range(4))
+def test_a_line_with_no_space_is_cut_between_characters_as_drawn(drawn: str, pad: int) -> None:
+    """A line with no space past 4096 units was cut inside what the reader sees as one character: a
+    flag's two regional indicators (🇷 | 🇺: two letters in boxes), a family's emoji after its
+    joiner (a skin tone, a mark, a keycap were kept whole already). Each part now ends between
+    grapheme clusters, and the parts joined are the line."""
+    line = "x" * pad + drawn * (9000 // len(add_surrogate(drawn)) + 1)
+    parts = to_parts("<b>" + line + "</b>")
+    assert len(parts) > 1 and all(len(add_surrogate(t)) <= MAX_LENGTH for t, _ in parts)
+    assert [c for t, _ in parts for c in regex.findall(r"\X", t)] == regex.findall(r"\X", line)
