@@ -5,15 +5,17 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterator
+from itertools import accumulate
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from telethon.extensions import html as tl_html
 from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl.types import TypeMessageEntity
-from telethon.utils import split_text
 
-from .outbox import Alert, deleted_line, snippet, story_line
+from .outbox import _CLUSTER, Alert, deleted_line, snippet, story_line
 
 __all__ = ["bold_spans", "channel_text", "clip", "isolated", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
@@ -109,21 +111,82 @@ def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -
     return "\n".join(lines)
 
 
-# Where a part may end, best first, as Telethon's splitter reads them (on UTF-16 units, a pair as two):
-# after a newline, a space, a character no mark, joiner, selector or skin tone leans on; else after
-# any character but the first half of a surrogate pair (Telethon's own last resort, any unit, cut
-# inside an emoji: the part could not be decoded, and the alert was never sent).
+# Where a part may end inside one grapheme cluster longer than a part (never in a real post), best
+# first, on UTF-16 units (a pair as two): after a character no mark, joiner, selector or skin tone
+# leans on; else after any character but the first half of a surrogate pair (a part cut inside a
+# pair could not be decoded, and the alert was never sent).
 _LEANING = "\u0300-\u036f\u0483-\u0489\u200c\u200d\u20d0-\u20ff\ufe00-\ufe0f"
-_SPLIT_AT = (r"\n", r"\s", rf".(?![{_LEANING}\udc00-\udfff]|\ud83c[\udffb-\udfff]|\udb40[\udc00-\udd7f])",
-             r".(?![\udc00-\udfff])")
+_INSIDE = tuple(re.compile(p) for p in (
+    rf".(?![{_LEANING}\udc00-\udfff]|\ud83c[\udffb-\udfff]|\udb40[\udc00-\udd7f])", r".(?![\udc00-\udfff])"))
+_LAST_SPACE = re.compile(r"[\s\S]*\s")  # up to a part's last space
+_CLUSTER_ROOM = 1024  # UTF-16 units read past a part's end to find its last whole cluster
 
 
 def to_parts(markup: str, limit: int = MAX_LENGTH) -> list[tuple[str, list[TypeMessageEntity]]]:
     """Parse HTML into (text, entities) and split it into messages Telegram accepts, keeping
-    formatting across the cut (Telethon's splitter counts UTF-16 units as Telegram does); a line
-    with no space is cut between whole characters (`_SPLIT_AT`)."""
+    formatting across the cut (`_split`, as Telethon's splitter, counting UTF-16 units as Telegram
+    does); a line with no space is cut between grapheme clusters (`_cut`)."""
     text, entities = tl_html.parse(markup)
-    return list(split_text(text, entities, limit=limit, split_at=_SPLIT_AT))
+    return list(_split(text, entities, limit))
+
+
+def _split(text: str, entities: list[TypeMessageEntity], limit: int, *, spaces: bool = True,
+           max_entities: int = 100) -> Iterator[tuple[str, list[TypeMessageEntity]]]:
+    """Telethon's `split_text` (at most `limit` UTF-16 units and `max_entities` entities a part, the
+    entities cut with the text), with a part's end chosen by `_cut`: Telethon's own last resort
+    takes any character, and cut a flag's two letters or joined emoji apart."""
+    units = add_surrogate(text)
+    while True:
+        room = limit
+        if len(entities) > max_entities:
+            last = entities[max_entities - 1]
+            room = min(limit, last.offset + last.length)
+        cut = _cut(units, room, spaces) if len(units) > room else None
+        if cut is None:
+            break
+        head: list[TypeMessageEntity] = []
+        tail: list[TypeMessageEntity] = []
+        for e in entities:
+            if e.offset + e.length <= cut:
+                head.append(e)
+            elif e.offset >= cut:
+                tail.append(_moved(e, offset=e.offset - cut))
+            else:
+                head.append(_moved(e, length=cut - e.offset))
+                tail.append(_moved(e, offset=0, length=e.offset + e.length - cut))
+        yield del_surrogate(units[:cut]), head
+        units, entities = units[cut:], tail
+    yield del_surrogate(units), entities
+
+
+def _moved(entity: TypeMessageEntity, **changed: int) -> TypeMessageEntity:
+    """A copy of `entity` with its offset or length changed (the other part's keeps its own)."""
+    fields = {k: v for k, v in entity.to_dict().items() if k != "_"}
+    return type(entity)(**{**fields, **changed})  # type: ignore[no-any-return]
+
+
+def _cut(units: str, room: int, spaces: bool) -> int | None:
+    """Where a part of `units` (UTF-16, a pair as two) at most `room` long ends, best first: after its
+    last newline, or space (`spaces`); else after its last whole grapheme cluster (what is drawn as
+    one character: a flag, an emoji with its skin tone or joined to others, a letter and its marks);
+    else, one cluster longer than the part, `_INSIDE`. None: nowhere (Telethon's: sent whole)."""
+    if spaces:
+        if (i := units.rfind("\n", 0, room)) >= 0:
+            return i + 1
+        if (m := _LAST_SPACE.match(units, 0, room)) is not None:
+            return m.end()
+    seen = room + _CLUSTER_ROOM
+    seen -= "\ud800" <= units[seen - 1:seen] <= "\udbff"  # (never half a pair: it could not be decoded)
+    window = del_surrogate(units[:seen])
+    fits = len(del_surrogate(units[:room - ("\ud800" <= units[room - 1:room] <= "\udbff")]))  # code points
+    ends = list(accumulate(map(len, _CLUSTER.findall(window))))
+    if (n := bisect_right(ends, fits)) > 0:
+        return len(window[:ends[n - 1]].encode("utf-16-le")) // 2
+    for inside in _INSIDE:
+        for i in reversed(range(room)):
+            if (m := inside.match(units, i)) is not None:
+                return m.end()
+    return None
 
 
 def clip(markup: str, limit: int) -> tuple[str, list[TypeMessageEntity]]:
@@ -133,7 +196,7 @@ def clip(markup: str, limit: int) -> tuple[str, list[TypeMessageEntity]]:
     text, entities = tl_html.parse(markup)
     if len(add_surrogate(text)) <= limit:
         return text, entities
-    head, kept = next(split_text(text, entities, limit=limit - 1, split_at=_SPLIT_AT[2:]))
+    head, kept = next(_split(text, entities, limit - 1, spaces=False))
     units = add_surrogate(head)
     space = max(units.rfind(" "), units.rfind("\n"))
     units = (units[:space] if space > len(units) - limit // 10 else units).rstrip()
