@@ -4,6 +4,8 @@ analyst would: a store an earlier release left, and the counts /stats gives of h
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.live.restored import held_count, restored_from
+from bot.live.service import Service
 from bot.store.db import SCHEMA_VERSION, Store
 from bot.store.read import search_posts
 
@@ -74,6 +77,16 @@ async def _desertion_restored(fake: FakeTelegram, tmp_path: Path, rules: Path) -
     _restore(tmp_path, "t.db")
 
 
+@asynccontextmanager
+async def _two_held(fake: FakeTelegram, tmp_path: Path, rules: Path) -> AsyncIterator[Service]:
+    """`_desertion_restored`, then the service started on it, caught up: «2 alerts held»."""
+    await _desertion_restored(fake, tmp_path, rules)
+    async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
+        await service.poll()
+        await eventually(lambda: [n for n in notices(fake) if "2 alerts held:" in n])
+        yield service
+
+
 def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, tmp_path: Path) -> None:
     """After a restore through a bot, the alerts of posts older than the run are held until /release:
     /stats counted them as its rules' alerts, as if the chat had had them. It says how many are held;
@@ -81,10 +94,7 @@ def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, t
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        await _desertion_restored(fake, tmp_path, rules)
-        async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
-            await service.poll()
-            await eventually(lambda: [n for n in notices(fake) if "2 alerts held:" in n])
+        async with _two_held(fake, tmp_path, rules) as service:
             caption = (await ask(fake, "/stats 7d", who=ANALYST)).text
             counted = [line for line in caption.split("\n") if ": 1 match" in line]
             assert len(counted) == 2 and all("1 alert (1 held)," in line for line in counted), caption
@@ -206,10 +216,7 @@ def test_the_heartbeat_tells_the_alerts_held_after_a_restore_apart(fake: FakeTel
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        await _desertion_restored(fake, tmp_path, rules)
-        async with _running(fake, tmp_path, rules, bot=True, later=True) as service:
-            await service.poll()
-            await eventually(lambda: [n for n in notices(fake) if "2 alerts held:" in n])
+        async with _two_held(fake, tmp_path, rules) as service:
             await service.heartbeat()
             assert [n for n in notices(fake) if n.startswith("💓")][-1].endswith(", 2 alerts (2 held) in 24 h"), notices(fake)
             fake.message_to_bot(ANALYST, "/release")
