@@ -94,7 +94,7 @@ def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, t
     rules = low_rules(tmp_path)
 
     async def go() -> None:
-        async with _two_held(fake, tmp_path, rules) as service:
+        async with _two_held(fake, tmp_path, rules):
             caption = (await ask(fake, "/stats 7d", who=ANALYST)).text
             counted = [line for line in caption.split("\n") if ": 1 match" in line]
             assert len(counted) == 2 and all("1 alert (1 held)," in line for line in counted), caption
