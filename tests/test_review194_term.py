@@ -194,3 +194,14 @@ def test_login_with_no_terminal_says_what_it_could_not_read(
     assert r.exit_code == 2, r.output
     assert r.stderr.strip().splitlines()[-1] == (f"error: login failed: no {asked} to read: standard input is not "
                                                  "a terminal (run tgwatch login in one)"), r.output
+
+
+def test_stories_on_a_wide_terminal_shows_the_headline_it_has_room_for(sample: Sample) -> None:
+    """`COLUMNS=250 tgwatch stories`: the headline column was 120 wide, yet every headline was cut at
+    80 characters («…Росгвардии, на…») and the rest of the column left blank."""
+    r = tgwatch("stories", "--db", sample.db, "--since", "2026-11-20", "--until", "2026-11-20",
+                env={"LANG": "C.UTF-8", "COLUMNS": "250"})
+    assert r.returncode == 0, r.stderr
+    shown = r.stdout.decode("utf-8")
+    assert "патрули." in shown and "Уточняем, что произошло." in shown, shown  # (its first line, 136 characters, whole)
+    assert all(len(line) <= 250 for line in shown.splitlines())
