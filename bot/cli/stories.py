@@ -47,6 +47,7 @@ __all__ = ["stories", "story", "cut_middle", "cut_names"]
 DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
 _FORMATS = ("table", "csv", "jsonl")
 NARROW = 45  # a terminal narrower than the link column and this draws each story as lines, not a table
+HEADLINE = 80  # characters of a story's headline shown (more where the table's column has room for two lines)
 PIPED_TABLE_HINT = 1000  # a table of more stories, piped, says how to get rows instead (it takes ~1 ms a story)
 
 
@@ -230,9 +231,11 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
 
     every = tuple({name(t) for r in rows for _, t in r.channels} | {name(r.first_title) for r in rows})
     first_names = cut_names(every, (link_width or 0) - 17)  # the first post's line: its time, its channel
+    # two lines of the headline column (3/5 of what the story and link columns and 5 rules leave), 80 at least
+    room = max(HEADLINE, 2 * ((c.width - 9 - (link_width or 0) - 2 - 5) * 3 // 5 - 2) - 10)  # (-10: word wrap)
     for r in rows:
         head = r.first_text.strip().split("\n", 1)[0]
-        head = head[:80] + ("…" if len(head) > 80 else "")
+        head = head[:room] + ("…" if len(head) > room else "")
         title = name(r.first_title)
         first = "\n".join(filter(None, [
             r.first_link,
@@ -262,7 +265,7 @@ def _block(c: Console, r: StoryRow) -> None:
         lines.append(f"last {_when(r.last_date)}")
     lines += [f"{'channels:' if i == 0 else '':9} {name(t)}" for i, (_, t) in enumerate(r.channels)]
     head = r.first_text.strip().split("\n", 1)[0]
-    lines.append(head[:80] + ("…" if len(head) > 80 else ""))
+    lines.append(head[:HEADLINE] + ("…" if len(head) > HEADLINE else ""))
     for line in lines:
         c.print(Padding(Text(printable(line)), (0, 0, 0, 2), expand=False), soft_wrap=False)
     c.print()
