@@ -51,11 +51,11 @@ def _restore(tmp_path: Path, db: str) -> None:
 
 
 async def _start(fake: FakeTelegram, tmp_path: Path, rules: Path = ROOT / "rules", *, bot: bool = False,
-                 later: bool = False, **kw: Any) -> Service:
+                 later: bool = False, runs: Path | None = None, **kw: Any) -> Service:
     """The service as `tgwatch run` starts it over tmp_path/t.db; with `bot`, `send_via = "bot"`: the
     user account reads, the bot sends to the analyst's private chat (a bot reads no chat history).
     `later`: its clock a minute ahead (a restore takes a while): the posts made since the service
-    before it stopped are older than its start."""
+    before it stopped are older than its start. `runs`: the file counting the store's sends outside it."""
     user = await fake.client(session=tmp_path / "user.session", **OPTIONS)
     sending = await fake.client(bot=True, session=tmp_path / "bot.session", **BOT_OPTIONS) if bot else None
     first = bot and not (tmp_path / "t.db").exists()
@@ -67,7 +67,8 @@ async def _start(fake: FakeTelegram, tmp_path: Path, rules: Path = ROOT / "rules
     base.update(db=tmp_path / "t.db", **kw)
     ahead = timedelta(minutes=1) if later else timedelta(0)
     service = Service(Config(**base), Store(tmp_path / "t.db"), user, bot=sending,
-                      scheduler=AsyncIOScheduler(timezone=timezone.utc), clock=lambda: datetime.now(timezone.utc) + ahead)
+                      scheduler=AsyncIOScheduler(timezone=timezone.utc), clock=lambda: datetime.now(timezone.utc) + ahead,
+                      runs=runs)
     await service.start()
     hold_clock_jobs(service)
     if first:
