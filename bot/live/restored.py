@@ -18,8 +18,9 @@ from ..alert.outbox import Alert
 from ..store.backup import BACKUP_KEY, RELEASED_KEY
 from ..store.db import LIVE, Store
 from ..store.deliveries import record_digest_items
+from .runmark import COPIED_KEY
 
-__all__ = ["digest_item", "forget_backup", "forget_noted", "held_count", "held_line", "hold_older", "note_older",
+__all__ = ["copied", "digest_item", "forget_backup", "forget_noted", "held_count", "held_line", "hold_older", "note_older",
            "noted_older", "queued_older", "release_held", "restored_from", "take_as_digested",
            "take_as_shown"]
 
@@ -39,10 +40,16 @@ def restored_from(store: Store) -> datetime | None:
         return None
 
 
+def copied(store: Store) -> bool:
+    """The restore was found at start, not marked: the store is older than the last run's (`bot.live.runmark`)."""
+    return store.get_meta(COPIED_KEY) is not None
+
+
 def forget_backup(store: Store) -> None:
     """The service has caught up after the restore: the next start is an ordinary one."""
     store.delete_meta(BACKUP_KEY)
     store.delete_meta(RELEASED_KEY)
+    store.delete_meta(COPIED_KEY)
 
 
 def noted_older(store: Store) -> tuple[set[int], set[int]]:
@@ -120,11 +127,13 @@ def release_held(store: Store) -> list[int]:
     return ids
 
 
-def held_line(held: int, taken: datetime, when: str) -> str:
+def held_line(held: int, taken: datetime, when: str, *, copied: bool = False) -> str:
     """The one line telling the analysts how many alerts are held and how to release them; `when`:
-    the backup's time as they read it."""
+    the backup's time as they read it; `copied`: the store was put back by hand (`bot.live.runmark`)."""
     many = "s" * (held != 1)
-    return (f"{held} alert{many} held: the store was restored from the backup of {when} and the bot cannot read "
+    source = (f"the store is older than the last run's (put back from a copy last written {when})" if copied
+              else f"the store was restored from the backup of {when}")
+    return (f"{held} alert{many} held: {source} and the bot cannot read "
             f"the chat to tell which went out before; /release sends {'them' if held != 1 else 'it'}")
 
 

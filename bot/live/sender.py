@@ -48,7 +48,7 @@ from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
-from .restored import (digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
+from .restored import (copied, digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
                        queued_older, release_held, restored_from, take_as_digested, take_as_shown)
 from .retired import retire, severity, to_aim, to_match
 
@@ -220,6 +220,8 @@ class Sender:
         self.reads_chat = reads_chat
         # the store was restored from a backup taken then (`bot.live.restored`), until the service has caught up
         self.restored = restored_from(store)
+        self.copied = copied(store)  # found older than the last run's at start, not marked (`bot.live.runmark`)
+        self.on_sent: Callable[[], None] | None = None  # something went out (`RunMarks.sent`)
         # alerts of posts older than the run: found in the chat already, and sent now (the "recovered" line;
         # kept in the store: a restart before the complete read that tells them loses none)
         self.found_before, self.sent_before = noted_older(store)
@@ -372,7 +374,20 @@ class Sender:
                     self._db_outage.failed("sending paused (database: %s); alerts stay queued for the next pass", down)
                     break
                 self._db_outage.ok()
+        if done:
+            self._went_out()
         return done
+
+    def _went_out(self) -> None:
+        """Alerts or a digest went out: counted (`on_sent`); a store that cannot take it now costs a log line."""
+        if self.on_sent is None:
+            return
+        try:
+            self.on_sent()
+        except sqlite3.OperationalError as e:
+            if (down := store_down(e)) is None:
+                raise
+            log.info("the sends are not counted now (database: %s); the next ones are", down)
 
     async def digest_due(self) -> None:
         """The scheduled digest: collected and sent by a sender pass now, or, when the store cannot
@@ -1161,6 +1176,8 @@ class Sender:
             delay = _retry_delay(tries - 1, chat_level=held)
             self._digest_due[did] = self._after(delay)
             log.warning("digest %d not sent (%s), attempt %d; retried in %d s", did, telegram_code(failure), tries, delay)
+        if sent:
+            self._went_out()
         return sent
 
     async def _digest_to(self, chat: str, did: int, plan: Plan, out: set[tuple[str, int]]) -> None:

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from time import monotonic as _monotonic
 from typing import Any
 
@@ -34,6 +35,7 @@ from .dbfaults import LIVE_BUSY_TIMEOUT, newer_store, store_down
 from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
 from .restored import held_line
+from .runmark import RUNS_FILE, RunMarks
 from .sender import Sender
 from .session import (
     SESSION_GONE,
@@ -93,11 +95,12 @@ def open_store(config: Config) -> Store:
 class Service:
     """The live service over one store: ingest -> pipeline -> outbox -> sender, the analysts' chat
     (with a bot client) and the scheduled jobs, on one loop. Every job takes an optional `now`,
-    so tests drive them with a controlled clock."""
+    so tests drive them with a controlled clock. `runs`: the file counting each store's sends outside it
+    (`bot.live.runmark`): a store older than the last run's is then treated as restored."""
 
     def __init__(self, config: Config, store: Store, user: TelegramClient, *, rulebook: RuleBook | None = None,
                  bot: TelegramClient | None = None, scheduler: AsyncIOScheduler | None = None,
-                 resolve_delay: float | None = None,
+                 resolve_delay: float | None = None, runs: Path | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  monotonic: Callable[[], float] = _monotonic) -> None:
         self.config = config
@@ -109,6 +112,9 @@ class Service:
         self._clock_mark: tuple[datetime, float] | None = None  # (wall, monotonic) at the last `check_clock`
         self._clock_task: asyncio.Task[None] | None = None
         self.rulebook = rulebook or RuleBook(config.rules, store)
+        self.runs = RunMarks(runs, config.db, store) if runs is not None else None
+        if self.runs is not None:
+            self.runs.check()  # (before the sender reads whether the store was restored)
         self.pipeline = Pipeline(store, self._matcher(), window_hours=config.story_window_hours)
         sending = bot if (bot is not None and config.send_via == "bot") else user
         markup = (lambda alert_id: sending.build_reply_markup(triage_buttons(alert_id))) if sending is bot else None
@@ -126,6 +132,8 @@ class Service:
                                  release=self.sender.release,
                                  matching=self.pipeline.matching)
         self.chat = ChatBot(bot, self.commands, config) if bot is not None else None
+        if self.runs is not None:
+            self.sender.on_sent = self.runs.sent
         if self.chat is not None:
             self.sender.on_migrated = self.chat.allow  # an alert chat upgraded to a supergroup
         self.scheduler = scheduler or AsyncIOScheduler(timezone=timezone.utc)
@@ -399,7 +407,7 @@ class Service:
                               sent=len(self.sender.sent_before)) if got is not None and down is not None else None
         self._told_older()
         if held:
-            told = held_line(held[0], held[1], local_time(held[1], self.config.zone))
+            told = held_line(held[0], held[1], local_time(held[1], self.config.zone), copied=self.sender.copied)
             line = f"{line}; {told}" if line else told
             log.warning("%s", line)
         if line is not None:
@@ -579,7 +587,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
         await connect_first(user)
         if secrets.bot_token and bot is not None:
             bot = await start_bot(bot, secrets.bot_token, lambda **kw: make(config, secrets, bot=True, **kw))
-        service = Service(config, store, user, bot=bot)
+        service = Service(config, store, user, bot=bot, runs=config.session_dir / RUNS_FILE)
         await service.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
