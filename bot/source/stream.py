@@ -23,10 +23,7 @@ from typing import Any, Iterator, NamedTuple
 
 from ijson.common import JSONError
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover (Windows: spill files of killed runs are not swept)
-    fcntl = None  # type: ignore[assignment]
+from ..heldfile import LOCKS, held_temp, writer_gone
 
 try:  # the C parser (ijson's wheels ship it): as fast as json.load
     from ijson.backends import yajl2_c as YAJL
@@ -431,19 +428,11 @@ _swept = False
 def _hold(folder: str) -> str:
     """The tag of this process's spill files in `folder`, for one more spill: its lock file there is
     made and locked for the first, removed once the last is (_release)."""
-    if fcntl is None:
+    if not LOCKS:
         return f"tgwatch-{os.getpid()}-nolock"
-    while folder not in _owners:
-        fd, path = tempfile.mkstemp(prefix=f"tgwatch-{os.getpid()}-", suffix=".lock", dir=folder)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # an instant: no one else holds a file just made
-        try:
-            mine = os.stat(path).st_ino == os.fstat(fd).st_ino  # not removed by a sweep before it was locked
-        except OSError:
-            mine = False
-        if mine:
-            _owners[folder] = [os.path.basename(path)[:-len(".lock")], path, fd, 0]
-        else:
-            os.close(fd)
+    if folder not in _owners:
+        fd, path = held_temp(folder, f"tgwatch-{os.getpid()}-", ".lock")
+        _owners[folder] = [os.path.basename(path)[:-len(".lock")], path, fd, 0]
     _owners[folder][3] += 1
     return _owners[folder][0]
 
@@ -478,7 +467,7 @@ if hasattr(os, "register_at_fork"):
 def sweep_spills(folder: str | None = None) -> list[str]:
     """Remove the spill files (and lock files) in `folder` ($TMPDIR) of tgwatch runs that are gone:
     their lock is free. A live process's files, and files named otherwise, are left alone."""
-    if fcntl is None:
+    if not LOCKS:
         return []
     folder = folder or tempfile.gettempdir()
     try:
@@ -501,11 +490,8 @@ def sweep_spills(folder: str | None = None) -> list[str]:
         except OSError:
             continue
         try:
-            if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    continue  # held: its owner is alive
+            if fd is not None and not writer_gone(fd):
+                continue  # held: its owner is alive
             for name in sorted(found, key=lambda n: n == lock):  # the lock last, still held
                 try:
                     os.unlink(os.path.join(folder, name))

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
+import re
 import shutil
+import stat
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +19,10 @@ from collections import Counter
 from contextlib import contextmanager, suppress
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
+from ..heldfile import LOCKS, held_temp, writer_gone
 from .read import EXPORT_FIELDS, StoryRow
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "new_file_mode", "scratch_dir", "story_records", "write_csv", "write_jsonl",
            "write_xlsx"]
@@ -190,10 +196,13 @@ T = TypeVar("T")
 
 def written_whole(target: Path, write: Callable[[Path], T], mode: int) -> T:
     """`write` fills a private temporary file beside `target` (0600, its own: two writers never
-    mix), given `mode` and renamed over `target` at the end: a failure leaves the old file and no
-    temporary one. Returns what `write` returned."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
+    mix; locked while this process lives, see `sweep_parts`), given `mode` and renamed over `target`
+    at the end: a failure leaves the old file and no temporary one. Returns what `write` returned."""
+    gone = sweep_parts(target.parent)
+    if gone:
+        log.info("removed %d temporary file(s) left by a killed export, backup or restore: %s", len(gone),
+                 ", ".join(map(str, gone)))
+    fd, name = held_temp(str(target.parent), f".{target.name}.", ".part")
     tmp = Path(name)
     try:
         done = write(tmp)
@@ -202,7 +211,43 @@ def written_whole(target: Path, write: Callable[[Path], T], mode: int) -> T:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)  # the lock goes with it
     return done
+
+
+# `written_whole`'s temporary file (mkstemp's 8 random characters), and SQLite's beside a store copy's
+_PART = re.compile(r"\..+\.[a-z0-9_]{8}\.part")
+_PART_SQLITE = ("-journal", "-wal", "-shm")
+
+
+def sweep_parts(folder: Path) -> list[Path]:
+    """Remove the temporary files in `folder` that `written_whole` began in a process that is gone
+    (killed outright: SIGKILL, a power cut; its lock is free); a live writer's are left alone."""
+    if not LOCKS:
+        return []
+    try:
+        names = [n for n in os.listdir(folder) if _PART.fullmatch(n)]
+    except OSError:
+        return []
+    removed: list[Path] = []
+    for name in names:
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:  # still the file locked (not renamed into place meanwhile, its writer done)
+            if stat.S_ISREG(os.fstat(fd).st_mode) and writer_gone(fd) and path.stat().st_ino == os.fstat(fd).st_ino:
+                for leftover in (path, *(path.with_name(name + s) for s in _PART_SQLITE)):
+                    if leftover == path or leftover.exists():
+                        leftover.unlink(missing_ok=True)
+                        removed.append(leftover)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def new_file_mode() -> int:

@@ -1,0 +1,46 @@
+"""Temporary files flock-ed by their writer for as long as it lives: the file of a process killed
+outright (SIGKILL, OOM, a power cut) is left unlocked, so a later run can tell it and remove it,
+and never touches a live writer's. Locks are released by the kernel, whatever killed the owner."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows: files of killed runs are not swept)
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCKS", "held_temp", "writer_gone"]
+
+LOCKS = fcntl is not None
+
+
+def held_temp(folder: str, prefix: str, suffix: str) -> tuple[int, str]:
+    """A new file in `folder` (`tempfile.mkstemp`), its descriptor locked until closed; a file a
+    sweep removed before it was locked is made again."""
+    while True:
+        fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        if fcntl is None:
+            return fd, path
+        fcntl.flock(fd, fcntl.LOCK_EX)  # an instant: no one else holds a file just made
+        try:
+            mine = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            mine = False
+        if mine:
+            return fd, path
+        os.close(fd)
+
+
+def writer_gone(fd: int) -> bool:
+    """Whether no process holds the lock on the open file `fd` (its writer is gone); if so, this
+    one now holds it, until `fd` is closed."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
