@@ -82,12 +82,27 @@ def _restore(src: Path, dst: Path, busy_timeout: float) -> Restored:
         _copy(dst, kept, iso(datetime.now(timezone.utc)) or "", busy_timeout=busy_timeout)
 
     def ready() -> None:  # the store as it was is kept whole: its -wal must not be read into the copy
+        _fold_wal(dst, busy_timeout)  # (killed before the rename, the store is then whole without it)
         for leftover in ("-wal", "-shm"):
             dst.with_name(dst.name + leftover).unlink(missing_ok=True)
 
     mode = stat.S_IMODE((dst if dst.exists() else src).stat().st_mode)
     copied = _copy(src, dst, taken, busy_timeout=busy_timeout, ready=ready, mode=mode)
     return Restored(copied.posts, copied.version, taken, kept)
+
+
+def _fold_wal(db: Path, busy_timeout: float) -> None:
+    """Write what the -wal of `db` holds into `db` itself (a checkpoint), so that removing the -wal
+    loses nothing, whatever stops the restore after. Raises StoreError when a reader holds it back."""
+    if not db.with_name(db.name + "-wal").exists():
+        return
+    conn = sqlite3.connect(db, timeout=busy_timeout)
+    try:
+        busy, logged, written = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.close()
+    if busy or logged != written:
+        raise StoreError(f"{db}: another program is reading it (its -wal cannot be written in): close it, then restore")
 
 
 def _unused(path: Path) -> Path:
