@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.store.backup import restore
+from bot.store.db import StoreError
 
 from .sample_store import Sample
 
@@ -33,6 +35,8 @@ def replace(src, dst, *args, **kwargs):
     return real(src, dst, *args, **kwargs)
 os.replace = replace
 from bot.cli import cli
+from bot.store.backup import restore
+from bot.store.db import StoreError
 cli(["restore", sys.argv[1], "--db", sys.argv[2]])
 """
 
@@ -88,3 +92,20 @@ def test_a_restore_killed_before_its_rename_leaves_the_old_store_whole_and_the_n
     assert list(tmp_path.glob(".*.part*")) == []  # the killed restore's copy is swept
     kept = Path(f"{store}.before-restore.2")  # (the killed one's keeps its name)
     assert [ln for ln in dump(kept) if "committed_last" in ln]
+
+
+def test_a_reader_holding_the_stores_wal_back_is_one_error_and_the_store_is_as_it_was(
+        sample: Sample, tmp_path: Path) -> None:
+    night = tmp_path / "night.db"
+    assert CliRunner().invoke(cli, ["backup", "--db", str(sample.db), str(night)]).exit_code == 0
+    store, content = crashed_store(sample, tmp_path)
+    reader = sqlite3.connect(store, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM posts").fetchone()  # a search reading as the restore runs
+        with pytest.raises(StoreError, match="another program is reading it") as e:
+            restore(night, store, busy_timeout=0.2)
+        assert str(e.value).startswith(f"{store}: ") and "\n" not in str(e.value)
+    finally:
+        reader.close()
+    assert dump(store, ro=False) == content and list(tmp_path.glob(".*.part*")) == []
