@@ -11,7 +11,7 @@ import click
 
 from .common import DEFAULT_DB, StopSignals, counted, db_place, err, fail
 
-__all__ = ["backup", "copied_or_fail"]
+__all__ = ["backup", "copied_or_fail", "copy_ends"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,18 @@ def copied_or_fail(work: Callable[[], T], failed: str) -> T:
         stops.restore()
 
 
+def copy_ends(source: str, target: str, *, missing: str, not_file: str, same: str) -> tuple[Path, Path]:
+    """The file a store copy reads and the one it replaces, or exit with the caller's one line:
+    `missing`/`not_file` for `source`, `same` when both name one file; `target`'s folder checked."""
+    src, dst = Path(source), Path(target)
+    if not src.is_file():
+        fail(missing if not src.exists() else not_file)
+    if dst.exists() and dst.resolve() == src.resolve():
+        fail(same)
+    db_place(target)
+    return src, dst
+
+
 @click.command()
 @click.argument("target", metavar="FILE")
 @click.option("--db", "db", default=DEFAULT_DB, show_default=True, help="The store to copy.")
@@ -46,11 +58,7 @@ def backup(target: str, db: str) -> None:
     """
     from ..store.backup import backup as copy_store
 
-    source, out = Path(db), Path(target)
-    if not source.is_file():
-        fail(f"{db}: no such database" if not source.exists() else f"{db}: not a database file")
-    if out.exists() and out.resolve() == source.resolve():
-        fail(f"{target}: is the store itself (--db {db}): name another file")
-    db_place(target)
+    source, out = copy_ends(db, target, missing=f"{db}: no such database", not_file=f"{db}: not a database file",
+                            same=f"{target}: is the store itself (--db {db}): name another file")
     copied = copied_or_fail(lambda: copy_store(source, out), f"{target}: backup of {db} failed ({{}}); the store is untouched")
     err().print(f"{db} → {target}: {counted(copied.posts, 'post')}, schema {copied.version}", markup=False)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from .backup import copied_or_fail
-from .common import DEFAULT_DB, counted, db_place, err, fail
+from .backup import copied_or_fail, copy_ends
+from .common import DEFAULT_DB, counted, err
 
 __all__ = ["restore"]
 
@@ -26,12 +24,9 @@ def restore(backup_file: str, db: str) -> None:
     from ..alert.html import local_time
     from ..store.backup import restore as put_back
 
-    source, target = Path(backup_file), Path(db)
-    if not source.is_file():
-        fail(f"{backup_file}: no such backup" if not source.exists() else f"{backup_file}: not a file")
-    if target.exists() and target.resolve() == source.resolve():
-        fail(f"{backup_file}: is the store itself (--db {db}): name the backup to restore")
-    db_place(db)
+    source, target = copy_ends(backup_file, db, missing=f"{backup_file}: no such backup",
+                               not_file=f"{backup_file}: not a file",
+                               same=f"{backup_file}: is the store itself (--db {db}): name the backup to restore")
     done = copied_or_fail(lambda: put_back(source, target), f"{db}: restore from {backup_file} failed ({{}}); the store is as it was")
     kept = f"; the store as it was is {done.kept}" if done.kept is not None else ""
     err().print(f"{backup_file} → {db}: {counted(done.posts, 'post')}, the backup of {local_time(done.taken, None)}{kept}",
