@@ -721,8 +721,11 @@ def test_a_killed_worker_process_loses_nothing(tmp_path: Path, matcher: Matcher)
     store = Store(db)
     with Pipeline(store, matcher, workers=1) as pipe:
         done = []
-        for p in pipe.process(posts, batch_size=4):
-            if not done:  # the next batch is in the worker now
+        # a post a batch: at most MAX_AHEAD + 1 batches are handed over before the first is stored, so
+        # batches are still to come when the worker dies (with 4 a batch, a busy machine's worker had
+        # done all 16 before it was killed, and nothing told this process it had gone)
+        for p in pipe.process(posts, batch_size=1):
+            if not done:  # the next batches are in the worker now
                 assert pipe.worker is not None
                 for pid in pipe.worker.pids:
                     os.kill(pid, 9)
