@@ -7,6 +7,7 @@ service has caught up (a later start is no restore)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Collection
 from datetime import datetime
@@ -23,6 +24,8 @@ from .runmark import COPIED_KEY
 __all__ = ["copied", "digest_item", "forget_backup", "forget_noted", "held_count", "held_line", "hold_older", "note_older",
            "noted_older", "queued_older", "release_held", "restored_from", "take_as_digested",
            "take_as_shown"]
+
+log = logging.getLogger(__name__)
 
 _ITEM = re.compile(r"([0-9]+)\. ")
 
@@ -57,7 +60,7 @@ def noted_older(store: Store) -> tuple[set[int], set[int]]:
     try:
         noted = json.loads(store.get_meta(NOTED_KEY) or "{}")
         return {int(i) for i in noted.get("found", ())}, {int(i) for i in noted.get("sent", ())}
-    except (ValueError, TypeError, AttributeError):  # (not ours: counted afresh)
+    except (ValueError, TypeError, AttributeError, OverflowError):  # (not ours: counted afresh)
         return set(), set()
 
 
@@ -78,8 +81,8 @@ def hold_older(store: Store, before: str) -> int:
     return store.db.execute(
         "UPDATE alerts SET state = 'held', updated_at = ? WHERE id IN (SELECT a.id FROM alerts a JOIN posts p "
         "ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.state = 'queued' AND a.owner = ? "
-        "AND p.date < ? AND a.id NOT IN (SELECT value FROM json_each(coalesce((SELECT value FROM meta WHERE key = ?), '[]'))))",
-        [before, LIVE, before, RELEASED_KEY]).rowcount
+        "AND p.date < ? AND a.id NOT IN (SELECT value FROM json_each(?)))",
+        [before, LIVE, before, json.dumps(_released(store))]).rowcount
 
 
 def held_count(store: Store) -> int:
@@ -119,12 +122,25 @@ def release_held(store: Store) -> list[int]:
     ids = [int(r[0]) for r in store.db.execute("SELECT id FROM alerts WHERE state = 'held' AND owner = ?", [LIVE])]
     store.db.execute("UPDATE alerts SET state = 'queued', next_attempt_at = NULL WHERE state = 'held' AND owner = ?", [LIVE])
     if ids:
-        try:
-            before = [int(i) for i in json.loads(store.get_meta(RELEASED_KEY) or "[]")]
-        except (ValueError, TypeError):  # (not ours: these ids only)
-            before = []
-        store.set_meta(RELEASED_KEY, json.dumps(sorted({*before, *ids})))
+        store.set_meta(RELEASED_KEY, json.dumps(sorted({*_released(store), *ids})))
     return ids
+
+
+_warned: set[str] = set()  # the damaged values already told, once each
+
+
+def _released(store: Store) -> list[int]:
+    """The alert ids an analyst released (`release_held`); a damaged row (edited by hand, cut short)
+    is one warning and none released: holding them again is safe, a stopped sender is not."""
+    value = store.get_meta(RELEASED_KEY) or "[]"
+    try:
+        return [int(i) for i in json.loads(value)]
+    except (ValueError, TypeError, OverflowError) as e:
+        if value not in _warned:
+            _warned.add(value)
+            log.warning("meta row %s is damaged (%s): read as no alerts released; /release sends the held ones",
+                        RELEASED_KEY, e)
+        return []
 
 
 def held_line(held: int, taken: datetime, when: str, *, copied: bool = False) -> str:

@@ -68,8 +68,9 @@ class RunMarks:
     def _counted(self) -> tuple[int, str | None]:
         try:
             value = json.loads(self.store.get_meta(COUNT_KEY) or "{}")
-            return int(value.get("n", 0)), value.get("at")
-        except (ValueError, TypeError, AttributeError):  # (not ours: counted afresh)
+            at = value.get("at")
+            return int(value.get("n", 0)), at if isinstance(at, str) else None
+        except (ValueError, TypeError, AttributeError, OverflowError):  # (not ours: counted afresh)
             return 0, None
 
     def _read(self) -> dict[str, object]:
