@@ -196,8 +196,9 @@ T = TypeVar("T")
 
 def written_whole(target: Path, write: Callable[[Path], T], mode: int) -> T:
     """`write` fills a private temporary file beside `target` (0600, its own: two writers never
-    mix; locked while this process lives, see `sweep_parts`), given `mode` and renamed over `target`
-    at the end: a failure leaves the old file and no temporary one. Returns what `write` returned."""
+    mix; locked while this process lives, see `sweep_parts`), given `mode`, synced and renamed over
+    `target` at the end: a failure or a power cut leaves the old file or the new one, whole. Returns
+    what `write` returned."""
     gone = sweep_parts(target.parent)
     if gone:
         log.info("removed %d temporary file(s) left by a killed export, backup or restore: %s", len(gone),
@@ -207,13 +208,26 @@ def written_whole(target: Path, write: Callable[[Path], T], mode: int) -> T:
     try:
         done = write(tmp)
         tmp.chmod(mode)
+        os.fsync(fd)  # (its data, whichever descriptor wrote it: on the disk before the new name is)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     finally:
         os.close(fd)  # the lock goes with it
+    _sync_folder(target.parent)
     return done
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename into `folder` on the disk (POSIX); where a folder cannot be synced (Windows, some
+    network disks) the file is whole either way, old or new."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 # `written_whole`'s temporary file (mkstemp's 8 random characters), and SQLite's beside a store copy's
