@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Callable
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover (Windows: files of killed runs are not swept)
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCKS", "held_temp", "writer_gone"]
+__all__ = ["LOCKS", "held_dir", "held_temp", "writer_gone"]
 
 LOCKS = fcntl is not None
 
@@ -20,8 +21,24 @@ LOCKS = fcntl is not None
 def held_temp(folder: str, prefix: str, suffix: str) -> tuple[int, str]:
     """A new file in `folder` (`tempfile.mkstemp`), its descriptor locked until closed; a file a
     sweep removed before it was locked is made again."""
+    return _held(lambda: tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder))
+
+
+def held_dir(folder: str | None, prefix: str) -> tuple[int, str]:
+    """A new folder in `folder` (`tempfile.mkdtemp`; None: $TMPDIR), its own descriptor locked until
+    closed; one a sweep removed before it was locked is made again. The descriptor is -1 without locks."""
+    if fcntl is None:  # pragma: no cover (Windows opens no folder)
+        return -1, tempfile.mkdtemp(prefix=prefix, dir=folder)
+
+    def make() -> tuple[int, str]:
+        path = tempfile.mkdtemp(prefix=prefix, dir=folder)
+        return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)), path
+    return _held(make)
+
+
+def _held(make: Callable[[], tuple[int, str]]) -> tuple[int, str]:
     while True:
-        fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        fd, path = make()
         if fcntl is None:
             return fd, path
         fcntl.flock(fd, fcntl.LOCK_EX)  # an instant: no one else holds a file just made

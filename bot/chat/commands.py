@@ -33,7 +33,7 @@ from ..store.alerts import alert_post
 from ..store.backtest import Backtest, TermHits, stored_term_hits
 from ..store.counts import rule_hits, story_counts, story_span
 from ..store.db import NewerStore, Store, iso, off_loop
-from ..store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
+from ..store.export import XLSX_MAX_CHARS, scratch_dir, scratch_done, write_csv, write_xlsx
 from ..post import TG_LINK_RE, cut_link, link_channel
 from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
                           search_posts, story_detail, top_stories)
@@ -162,6 +162,7 @@ def _discard(path: Path) -> None:
     path.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         path.parent.rmdir()
+    scratch_done(path.parent)
 
 
 class CommandError(ValueError):

@@ -19,12 +19,12 @@ from collections import Counter
 from contextlib import contextmanager, suppress
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from ..heldfile import LOCKS, held_temp, writer_gone
+from ..heldfile import LOCKS, held_dir, held_temp, writer_gone
 from .read import EXPORT_FIELDS, StoryRow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "new_file_mode", "scratch_dir", "story_records", "write_csv", "write_jsonl",
+__all__ = ["FORMATS", "LIST_SEPARATOR", "STORY_FIELDS", "XLSX_MAX_CHARS", "new_file_mode", "scratch_dir", "scratch_done", "story_records", "write_csv", "write_jsonl",
            "write_xlsx"]
 
 FORMATS = ("csv", "jsonl", "xlsx")
@@ -238,30 +238,38 @@ _PART_SQLITE = ("-journal", "-wal", "-shm")
 def sweep_parts(folder: Path) -> list[Path]:
     """Remove the temporary files in `folder` that `written_whole` began in a process that is gone
     (killed outright: SIGKILL, a power cut; its lock is free); a live writer's are left alone."""
-    if not LOCKS:
-        return []
-    try:
-        names = [n for n in os.listdir(folder) if _PART.fullmatch(n)]
-    except OSError:
-        return []
     removed: list[Path] = []
-    for name in names:
+    for path in _writers_gone(folder, _PART, stat.S_ISREG):
+        for leftover in (path, *(path.with_name(path.name + s) for s in _PART_SQLITE)):
+            with suppress(OSError):  # (another's to remove, then: the write goes on)
+                if leftover == path or leftover.exists():
+                    leftover.unlink(missing_ok=True)
+                    removed.append(leftover)
+    return removed
+
+
+def _writers_gone(folder: Path, names: re.Pattern[str], kind: Callable[[int], bool]) -> Iterator[Path]:
+    """The entries of `folder` named `names`, of `kind` (`stat.S_ISREG`, `S_ISDIR`), whose writer is
+    gone (their lock free): each yielded while this process holds that lock, to be removed."""
+    if not LOCKS:
+        return
+    try:
+        found = [n for n in os.listdir(folder) if names.fullmatch(n)]
+    except OSError:
+        return
+    for name in found:
         path = folder / name
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             continue
-        try:  # still the file locked (not renamed into place meanwhile, its writer done)
-            if stat.S_ISREG(os.fstat(fd).st_mode) and writer_gone(fd) and path.stat().st_ino == os.fstat(fd).st_ino:
-                for leftover in (path, *(path.with_name(name + s) for s in _PART_SQLITE)):
-                    if leftover == path or leftover.exists():
-                        leftover.unlink(missing_ok=True)
-                        removed.append(leftover)
+        try:  # still the one locked (not renamed into place meanwhile, its writer done)
+            if kind(os.fstat(fd).st_mode) and writer_gone(fd) and path.stat().st_ino == os.fstat(fd).st_ino:
+                yield path
         except OSError:
             pass
         finally:
             os.close(fd)
-    return removed
 
 
 def new_file_mode() -> int:
@@ -272,14 +280,32 @@ def new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+# `scratch_dir`'s folders beside an output (mkdtemp's 8 random characters), and the locks this process holds on them
+_SCRATCH = re.compile(r"\.tgwatch-(?:xlsx|export)-[a-z0-9_]{8}")
+_held_scratch: dict[Path, int] = {}
+
+
 def scratch_dir(beside: Path, prefix: str) -> Path:
     """A new private folder in `beside`, on the disk a file goes to (a full or missing $TMPDIR, or
     one held in memory, then fails and holds nothing, and is never blamed on the output); named
-    `.PREFIX…`. $TMPDIR's only where `beside` cannot take one (`/dev/…`)."""
+    `.PREFIX…`. $TMPDIR's only where `beside` cannot take one (`/dev/…`). Locked until `scratch_done`:
+    the folders of killed runs in `beside` are removed first, never a live one's."""
+    for gone in _writers_gone(beside, _SCRATCH, stat.S_ISDIR):
+        shutil.rmtree(gone, ignore_errors=True)
+        log.info("removed the scratch folder a killed export left: %s", gone)
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{prefix}", dir=beside))
+        fd, name = held_dir(str(beside), f".{prefix}")
     except OSError:
-        return Path(tempfile.mkdtemp(prefix=prefix))
+        fd, name = held_dir(None, prefix)
+    _held_scratch[Path(name)] = fd
+    return Path(name)
+
+
+def scratch_done(folder: Path) -> None:
+    """`folder` (a `scratch_dir`) removed or given up: its lock goes."""
+    fd = _held_scratch.pop(folder, -1)
+    if fd >= 0:
+        os.close(fd)
 
 
 @contextmanager
@@ -290,6 +316,7 @@ def _scratch_beside(path: Path) -> Iterator[str]:
         yield str(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        scratch_done(folder)
 
 
 # A link cell is a =HYPERLINK("url") formula, not a worksheet hyperlink: xlsxwriter keeps every
