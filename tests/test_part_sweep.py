@@ -46,7 +46,12 @@ cli(["export", "--db", sys.argv[2], "-o", sys.argv[3]])
 
 def exporting(db: Path, out: Path, how: str) -> subprocess.Popen[str]:
     """A `tgwatch export` in a child process, returned once it has begun writing its .part."""
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, how, str(db), str(out)], stdin=subprocess.PIPE,
+    return child(_CHILD, how, db, out)
+
+
+def child(code: str, how: str, *args: Path) -> subprocess.Popen[str]:
+    """`code` in a child process (argv: `how`, `args`), returned once it has printed "writing"."""
+    proc = subprocess.Popen([sys.executable, "-c", code, how, *map(str, args)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "writing"

@@ -3,16 +3,13 @@ folder (.tgwatch-xlsx-*, .tgwatch-export-*): the next export to that folder does
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from .sample_store import Sample
-from .test_part_sweep import ROOT, export, parts
+from .test_part_sweep import child, export, parts
 
 pytest.importorskip("fcntl", reason="a dead writer's folder is told by its free lock")
 
@@ -50,15 +47,6 @@ if sys.argv[1] == "kill":
     os.kill(os.getpid(), signal.SIGKILL)
 sys.stdin.read()
 """
-
-
-def child(code: str, how: str, *args: Path) -> subprocess.Popen[str]:
-    """`code` in a child process, returned once it has begun writing."""
-    proc = subprocess.Popen([sys.executable, "-c", code, how, *map(str, args)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "writing"
-    return proc
 
 
 def scratch(folder: Path) -> list[Path]:
