@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from collections import Counter
