@@ -74,14 +74,19 @@ def forget_noted(store: Store) -> None:
     store.delete_meta(NOTED_KEY)
 
 
+# the service's queued alerts of posts dated before a time (parameters: owner, ISO time): what a restore
+# holds through a bot (`hold_older`) and looks for in the chat through the account (`queued_older`)
+_QUEUED_OLDER = ("FROM alerts a JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
+                 "WHERE a.state = 'queued' AND a.owner = ? AND p.date < ?")
+
+
 def hold_older(store: Store, before: str) -> int:
     """Hold the service's queued alerts (new ones, not story updates) of posts dated before `before`
     (ISO), but those an analyst released (`release_held`, kept across a restart): state 'held', sent
     only when released. Returns how many."""
     return store.db.execute(
-        "UPDATE alerts SET state = 'held', updated_at = ? WHERE id IN (SELECT a.id FROM alerts a JOIN posts p "
-        "ON p.channel_id = a.channel_id AND p.message_id = a.message_id WHERE a.state = 'queued' AND a.owner = ? "
-        "AND p.date < ? AND a.id NOT IN (SELECT value FROM json_each(?)))",
+        f"UPDATE alerts SET state = 'held', updated_at = ? WHERE id IN (SELECT a.id {_QUEUED_OLDER} "
+        "AND a.id NOT IN (SELECT value FROM json_each(?)))",
         [before, LIVE, before, json.dumps(_released(store))]).rowcount
 
 
@@ -92,9 +97,7 @@ def held_count(store: Store) -> int:
 
 def queued_older(store: Store, before: str) -> list[dict[str, object]]:
     """The service's queued new alerts (not story updates) of posts dated before `before` (ISO)."""
-    return list(store.db.query(
-        "SELECT a.* FROM alerts a JOIN posts p ON p.channel_id = a.channel_id AND p.message_id = a.message_id "
-        "WHERE a.state = 'queued' AND a.owner = ? AND p.date < ? ORDER BY a.id", [LIVE, before]))
+    return list(store.db.query(f"SELECT a.* {_QUEUED_OLDER} ORDER BY a.id", [LIVE, before]))
 
 
 def take_as_digested(store: Store, alert_id: int, shown: dict[str, tuple[int, int]], now: str) -> bool:
