@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from time import monotonic as _monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -90,6 +90,21 @@ def open_store(config: Config) -> Store:
             raise
         raise StoreError(f"{config.db}: cannot be upgraded now ({down}): another program is using it; "
                          "start tgwatch again when it is done") from None
+
+
+T = TypeVar("T")
+
+
+def _unless_down(work: Callable[[], T], what: str) -> T | None:
+    """`work()`; when the store cannot take it now (locked, busy: `store_down`), None and one log
+    line, "WHAT (database: why)": the live service goes on and a later pass does it."""
+    try:
+        return work()
+    except sqlite3.OperationalError as e:
+        if (down := store_down(e)) is None:
+            raise
+        log.info("%s (database: %s)", what, down)
+        return None
 
 
 class Service:
@@ -364,12 +379,8 @@ class Service:
         if self._down is not None or not self._behind(now):
             return
         read = [cid for cid, w in self.ingest.watched.items() if w.back is None and not w.seeded]
-        try:
-            self._down = downtime(self.store, read, now)
-        except sqlite3.OperationalError as e:  # (called from Telethon's reconnect handler: never raise there)
-            if (down := store_down(e)) is None:
-                raise
-            log.info("what the catch-up poll recovers is not counted (database: %s)", down)
+        # (called from Telethon's reconnect handler: never raise there)
+        self._down = _unless_down(lambda: downtime(self.store, read, now), "what the catch-up poll recovers is not counted")
 
     def _behind(self, now: datetime) -> bool:
         """No poll has read every channel for three poll intervals."""
@@ -415,33 +426,17 @@ class Service:
 
     def _told_older(self) -> None:
         """`Sender.told_older`; a store that cannot take it now costs a log line (the counts stay for the next line)."""
-        try:
-            self.sender.told_older()
-        except sqlite3.OperationalError as e:
-            if (down := store_down(e)) is None:
-                raise
-            log.info("the alerts the recovered line counted are not cleared now (database: %s)", down)
+        _unless_down(self.sender.told_older, "the alerts the recovered line counted are not cleared now")
 
     def _caught_up(self) -> tuple[int, datetime] | None:
         """`Sender.caught_up`; a store that cannot take it now costs a log line (the next complete read does it)."""
-        try:
-            return self.sender.caught_up()
-        except sqlite3.OperationalError as e:
-            if (down := store_down(e)) is None:
-                raise
-            log.info("the restore is not marked as caught up now (database: %s)", down)
-            return None
+        return _unless_down(self.sender.caught_up, "the restore is not marked as caught up now")
 
     def _mark_alive(self, at: datetime) -> None:
         """Record that every post published before `at` is stored (`mark_alive`): the next start
         counts the posts published after it as recovered. A store that cannot take it now costs a
         log line; the next complete poll records it."""
-        try:
-            mark_alive(self.store, at)
-        except sqlite3.OperationalError as e:
-            if (down := store_down(e)) is None:
-                raise
-            log.info("the time tgwatch last ran is not recorded now (database: %s)", down)
+        _unless_down(lambda: mark_alive(self.store, at), "the time tgwatch last ran is not recorded now")
 
     async def reload_rules(self) -> None:
         """Rule files edited on disk go in use, but for a file with a new error: it stays as it is in use
