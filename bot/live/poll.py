@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, errors
 
@@ -19,6 +21,9 @@ from .codes import reason
 from .resolve import BACKFILL_ALERTS, Watched, _GONE_ERRORS
 from .seeded import read_in_order
 from .session import NETWORK_ERRORS, SESSION_GONE
+
+if TYPE_CHECKING:
+    from ..pipeline import Processed
 
 __all__ = ["BACKFILL_ALERTS", "Poll"]
 
@@ -48,6 +53,21 @@ class Poll:
     _db_errors: int
     _db_outage: Outage
     db_retry_delay: float
+
+    if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Ingest` has them all
+        async def resolve(self) -> dict[int, Watched]: ...
+        async def _refresh(self, w: Watched, messages: Sequence[Any]) -> None: ...
+        async def _mark_gone(self, w: Watched, e: Exception) -> None: ...
+        async def _read_pending(self) -> None: ...
+        async def _store_unstored(self) -> bool: ...
+        def _retry_soon(self) -> None: ...
+        async def _mark_unmarked(self) -> bool: ...
+        async def _deleted_in_read(self, w: Watched, messages: Sequence[Any], after: int | None = None,
+                                   seen: int | None = None) -> int: ...
+        @contextmanager
+        def _reading(self, seen: int | None = None) -> Iterator[int]: ...
+        async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
+                           seen: int | None = None, fresh: Collection[tuple[int, int]] = ()) -> list[Processed]: ...
 
     async def reconcile(self) -> tuple[int, int]:
         """Read every watched channel's history since its high-water mark through the pipeline
