@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, events, errors
 
@@ -18,6 +19,9 @@ from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .difference import keep_difference_edits, release_catch_up
 from .resolve import Watched
+
+if TYPE_CHECKING:
+    from ..pipeline import Processed
 
 __all__ = ["ALBUM_FORGET_SECONDS", "ALBUM_MAX", "Events"]
 
@@ -40,6 +44,18 @@ class Events:
     _kept_seen: dict[tuple[int, int], int]
     _db_outage: Outage
     db_retry_delay: float
+
+    if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Ingest` has them all
+        async def _refresh(self, w: Watched, messages: Sequence[Any]) -> None: ...
+        async def _on_deleted(self, event: events.MessageDeleted.Event) -> None: ...
+        def _hook_reconnect(self) -> None: ...
+        def _retry_soon(self) -> None: ...
+        def _save_pending(self) -> None: ...
+        def _waiting(self, down: BaseException) -> None: ...
+        @contextmanager
+        def _reading(self, seen: int | None = None) -> Iterator[int]: ...
+        async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
+                           seen: int | None = None, fresh: Collection[tuple[int, int]] = ()) -> list[Processed]: ...
 
     def listen(self) -> None:
         """Live updates for joined channels: new posts, albums (one post), edits (also those a gap's
