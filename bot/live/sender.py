@@ -97,6 +97,11 @@ class _EditsHeld(Exception):
     """Story updates wait out a flood wait Telegram set on editMessage; sends go on meanwhile."""
 
 
+def _int(value: object) -> int:
+    """`int(value)` of a whole-number column in a store row: rows are dict[str, object] to mypy."""
+    return int(value)  # type: ignore[call-overload]  # (mypy cannot know: SQLite gives these columns as int)
+
+
 def _digest(text: str, entities: Sequence[Any]) -> str:
     raw = text + "|" + ";".join(f"{type(e).__name__}:{e.offset}:{e.length}" for e in entities)
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
@@ -415,7 +420,7 @@ class Sender:
         # no retry or edit is ever set further ahead than this: a later one is a clock set back
         latest = now + timedelta(seconds=max(3600.0, self.edit_every) + 600)
         for row in self._due_alerts(now, latest):
-            alert_id = int(row["id"])  # type: ignore[arg-type]
+            alert_id = _int(row["id"])
             update = row["state"] == "update_queued"
             # matched first: every check below reads the store after this await (a mute, an edit or a
             # rules change made while the thread matched is heeded) and awaits nothing until the send
@@ -423,10 +428,10 @@ class Sender:
             if row["state"] == "queued":
                 if self._no_news(row, now, matched):
                     continue  # its rule switched off or edited while it waited, or its post edited
-                if self.store.muted(str(row["rule"]), int(row["channel_id"]), iso(now) or ""):  # type: ignore[arg-type]
+                if self.store.muted(str(row["rule"]), _int(row["channel_id"]), iso(now) or ""):
                     # (the channel of the post it quotes now; read before this pass's sends: a post of a
                     # channel not muted may have taken it over since, and it then goes out at the next pass)
-                    self.store.mute_alert(alert_id, (int(row["channel_id"]), int(row["message_id"])), now=iso(now) or "")  # type: ignore[arg-type]
+                    self.store.mute_alert(alert_id, (_int(row["channel_id"]), _int(row["message_id"])), now=iso(now) or "")
                     continue
                 if self._severity(row) == "low":
                     continue  # low-severity alerts wait for the digest (send_digest)
@@ -447,7 +452,7 @@ class Sender:
             except (errors.RPCError, ValueError, TypeError) as e:
                 reason = telegram_code(e)
                 held = _keeps_queued(e)
-                delay = _retry_delay(int(row["attempts"] or 0), chat_level=held)  # type: ignore[arg-type]
+                delay = _retry_delay(_int(row["attempts"] or 0), chat_level=held)
                 attempts = self.store.defer_alert(alert_id, iso(now + timedelta(seconds=delay)) or "", reason)
                 self._alert_due[alert_id] = self.monotonic() + delay
                 if held:  # the chat cannot be written to now: never given up (logged once per chat)
@@ -471,7 +476,7 @@ class Sender:
         matcher = self.rules()
         if matched is None or matched[0] is not matcher:
             return retire(self.store, row, matcher, iso(now) or "")
-        alert_id = int(row["id"])  # type: ignore[call-overload]
+        alert_id = _int(row["id"])
         return retire(self.store, row, matcher, iso(now) or "", matched[1].get(alert_id), matched[2].get(alert_id))
 
     async def _matched(self, rows: Sequence[dict[str, object]], now: datetime) -> _Matched | None:
@@ -496,7 +501,7 @@ class Sender:
                 now: datetime) -> dict[int, tuple[str, list[StoredPost]]]:
         """For each of these alerts whose post `matched` lacks its rule: the rule and the other posts of
         its story it may quote instead (`to_aim`: not of a channel muted at `now`), by alert id."""
-        return {aid: (str(r["rule"]), others) for r in rows if (aid := int(r["id"])) in matched  # type: ignore[call-overload]
+        return {aid: (str(r["rule"]), others) for r in rows if (aid := _int(r["id"])) in matched
                 and (others := to_aim(self.store, r, matched[aid], iso(now)))}
 
     def _first_matching(self, matcher: Matcher, others: dict[int, tuple[str, list[StoredPost]]]) -> dict[int, StoredPost | None]:
@@ -505,11 +510,12 @@ class Sender:
 
     def _to_match(self, rows: Sequence[dict[str, object]], matcher: Matcher) -> dict[int, StoredPost]:
         """The stored posts `retire` matches again for these alerts (`to_match`), by alert id."""
-        return {int(r["id"]): p for r in rows if (p := to_match(self.store, r, matcher)) is not None}  # type: ignore[call-overload]
+        return {_int(r["id"]): p for r in rows if (p := to_match(self.store, r, matcher)) is not None}
 
     def _match(self, matcher: Matcher, posts: dict[int, StoredPost]) -> dict[int, list[Match]]:
         with self.matching:
-            return {alert_id: matcher.match(post) for alert_id, post in posts.items()}
+            # (match only reads .text: matcher.py's _PostLike asks a settable one, which frozen StoredPost is not)
+            return {alert_id: matcher.match(post) for alert_id, post in posts.items()}  # type: ignore[arg-type]
 
     def _severity(self, row: dict[str, object]) -> str:
         """The queued alert's severity: its rule's as it is now (`retired.severity`), the stored one without rules."""
@@ -527,7 +533,7 @@ class Sender:
         self._owners_given = True
         due, queued = [], set()
         for row in self.store.queued_alerts():
-            alert_id, at = int(row["id"]), row["next_attempt_at"]  # type: ignore[arg-type]
+            alert_id, at = _int(row["id"]), row["next_attempt_at"]
             queued.add(alert_id)
             when = self._alert_due.get(alert_id)
             if at is None or str(at) <= wall or str(at) > ahead or (when is not None and mono >= when):
@@ -660,7 +666,7 @@ class Sender:
                     # what the chat shows: this text, or the one an earlier attempt took there (the
                     # story may have grown since), which the edit below brings up to date
                     self._unrecorded[key] = await self._send(
-                        peer, text, entities, int(d["random_id"]), silent,  # type: ignore[arg-type]
+                        peer, text, entities, _int(d["random_id"]), silent,
                         markup if last else None, what=f"alert {alert_id} part {k + 1} in chat {chat}",
                         reply_to=_topic(chat))
                     if earlier:
@@ -674,10 +680,10 @@ class Sender:
             if not shown and d["message_id"] is not None:  # the story grew (or the post was deleted) since it was sent
                 if self._edits_held():
                     raise _EditsHeld
-                shown = await self._edit(peer, int(d["message_id"]), text, entities, markup if last else None)  # type: ignore[arg-type]
+                shown = await self._edit(peer, _int(d["message_id"]), text, entities, markup if last else None)
                 stale = stale or not shown
                 if not shown and notice is not None and DELETED_MARK in text:
-                    await self._tell_deleted(peer, chat, alert_id, d["message_id"], notice, sent, silent)  # type: ignore[arg-type]
+                    await self._tell_deleted(peer, chat, alert_id, _int(d["message_id"]), notice, sent, silent)
                 self.store.mark_delivered(alert_id, chat, k, None, digest, edited=True)
                 wrote = True
             elif not shown and notice is not None and DELETED_MARK in text:  # sent, but its id is unknown: no edit
@@ -706,7 +712,7 @@ class Sender:
             self._forget_told(alert_id, chat, sent)
             return
         first = sent.get((chat, 0))
-        reply_to = None if first is None or first["message_id"] is None else int(first["message_id"])  # type: ignore[arg-type]
+        reply_to = None if first is None or first["message_id"] is None else _int(first["message_id"])
         await self._tell_deleted(peer, chat, alert_id, reply_to, restored, sent, silent=True,
                                  why="was told its post was deleted", part=RESTORED_PART)
 
@@ -726,7 +732,7 @@ class Sender:
             self.store.plan_delivery(alert_id, chat, part, rid, "")  # committed before the first attempt
             sent[(chat, part)] = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
         else:
-            rid = int(d["random_id"])  # type: ignore[arg-type]
+            rid = _int(d["random_id"])
         text, entities = to_parts(notice)[0]
         topic = chat_topic(chat)[1]
         where = (types.InputReplyToMessage(reply_to_msg_id=reply_to, top_msg_id=topic if topic and topic != 1 else None)
@@ -829,7 +835,7 @@ class Sender:
         for row in queued_older(self.store, iso(self.started) or ""):
             if self._severity(row) != "low":
                 continue
-            alert = load_alert(self.store, int(row["id"]), self.titles)  # type: ignore[call-overload]
+            alert = load_alert(self.store, _int(row["id"]), self.titles)
             if alert is None:
                 continue
             shown = await self._in_digests(alert)
@@ -1262,7 +1268,7 @@ class Sender:
             return
         deleted, shown = digest_notices_due(self.store)
         for row, part in [*((r, DELETED_PART) for r in deleted), *((r, RESTORED_PART) for r in shown)]:
-            alert_id, chat = int(row["alert_id"]), str(row["chat"])  # type: ignore[arg-type]
+            alert_id, chat = _int(row["alert_id"]), str(row["chat"])
             key = (alert_id, chat, part)
             due = self._told_due.get(key)
             if chat not in self.chats or (due is not None and self._waiting(due[1])):
@@ -1275,7 +1281,7 @@ class Sender:
             sent: dict[tuple[str, int], dict[str, object]] = {}
             if row["random_id"] is not None:  # planned by an earlier attempt (or run): the same random_id
                 sent[(chat, part)] = {"random_id": row["random_id"], "message_id": None, "sent_at": None, "text_hash": ""}
-            mid = None if row["message_id"] is None else int(row["message_id"])  # type: ignore[arg-type]
+            mid = None if row["message_id"] is None else _int(row["message_id"])
             notice = (self._digest_deleted_notice if part == DELETED_PART else self._digest_shown_notice)(
                 alert, str(row["digest_at"]), _item_number(row["item"]))
             try:
@@ -1333,13 +1339,13 @@ class Sender:
         matched = await self._matched([r for r in self.store.queued_alerts() if r["state"] == "queued" and r["rule"] in low], now)
         with self.store.transaction():  # (one queued since, its post not matched yet, waits for the next digest)
             rows = [r for r in self.store.queued_alerts() if r["state"] == "queued" and self._severity(r) == "low"
-                    and (matched is None or int(r["id"]) in matched[1] or not self._to_match([r], matched[0]))  # type: ignore[call-overload]
+                    and (matched is None or _int(r["id"]) in matched[1] or not self._to_match([r], matched[0]))
                     and not self._no_news(r, now, matched)]
-            live = [r for r in rows if not self.store.muted(str(r["rule"]), int(r["channel_id"]), iso(now) or "")]  # type: ignore[arg-type]
+            live = [r for r in rows if not self.store.muted(str(r["rule"]), _int(r["channel_id"]), iso(now) or "")]
             for r in rows:
-                self.store.mark_alert(int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))  # type: ignore[arg-type]
+                self.store.mark_alert(_int(r["id"]), "digested" if r in live else "muted", sent_at=iso(now))
             if live:  # its messages are fixed now, with it (`digestplan`)
-                ids, base = [int(r["id"]) for r in live], secrets.randbits(62)  # type: ignore[arg-type]
+                ids, base = [_int(r["id"]) for r in live], secrets.randbits(62)
                 did = new_digest(self.store, iso(now) or "", ids, base)
                 save_plan(self.store, did, self._plan(ids, base))
         return len(live)
