@@ -25,72 +25,72 @@ log = logging.getLogger(__name__)
 
 
 def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["channels"].create({
+    db.table("channels").create({
         "id": int, "username": str, "title": str, "last_message_id": int, "status": str,
         "resolved_at": str, "updated_at": str,
     }, pk="id")
-    db["stories"].create({
+    db.table("stories").create({
         "id": int, "first_channel_id": int, "first_message_id": int, "first_date": str,
         "last_date": str, "size": int, "channels": str, "fingerprint": str,
     }, pk="id")
-    db["posts"].create({
+    db.table("posts").create({
         "channel_id": int, "message_id": int, "date": str, "edit_date": str, "text": str,
         "text_hash": str, "entities": str, "link": str, "forward_channel_id": int,
         "forward_post_id": int, "forward_name": str, "grouped_id": int, "media": str,
         "story_id": int, "first_seen": str, "updated_at": str,
     }, pk=("channel_id", "message_id"), foreign_keys=[("story_id", "stories", "id")])
-    db["posts"].create_index(["date"])
-    db["posts"].create_index(["story_id"])
-    db["posts"].create_index(["forward_channel_id", "forward_post_id"])
+    db.table("posts").create_index(["date"])
+    db.table("posts").create_index(["story_id"])
+    db.table("posts").create_index(["forward_channel_id", "forward_post_id"])
     # No triggers: new posts are indexed in bulk once per batch (`sync_search`), which costs
     # half of a trigger per row; edits re-index their post explicitly (`write_post`).
-    db["posts"].enable_fts(["text"], create_triggers=False, tokenize="unicode61 remove_diacritics 2")
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["matches"].create({
+    db.table("posts").enable_fts(["text"], create_triggers=False, tokenize="unicode61 remove_diacritics 2")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("matches").create({
         "channel_id": int, "message_id": int, "rule": str, "severity": str, "terms": str,
         "hits": str, "current": int, "matched_at": str,
     }, pk=("channel_id", "message_id", "rule"))
-    db["matches"].create_index(["rule"])
-    db["alerts"].create({
+    db.table("matches").create_index(["rule"])
+    db.table("alerts").create({
         "id": int, "story_id": int, "rule": str, "channel_id": int, "message_id": int,
         "severity": str, "state": str, "random_id": int, "attempts": int, "created_at": str,
         "sent_at": str, "sent_message_id": int, "error": str, "updated_at": str,
     }, pk="id")
-    db["alerts"].create_index(["story_id", "rule"], unique=True)
-    db["alerts"].create_index(["state"])
+    db.table("alerts").create_index(["story_id", "rule"], unique=True)
+    db.table("alerts").create_index(["state"])
 
 
 def _m2_live(db: sqlite_utils.Database) -> None:
     """The live sender: one row per message part sent to a chat, its random_id stored before the
     first attempt (Telegram drops a second send with the same random_id); retry times."""
-    db["deliveries"].create({
+    db.table("deliveries").create({
         "alert_id": int, "chat": str, "part": int, "random_id": int, "message_id": int, "text_hash": str,
         "sent_at": str, "edited_at": str,
     }, pk=("alert_id", "chat", "part"))
-    db["alerts"].add_column("next_attempt_at", str)
-    db["channels"].add_column("error", str)
-    db["channels"].add_column("access_hash", int)  # per account: lets a restart skip resolveUsername
-    db["posts"].create_index(["channel_id", "grouped_id"])
+    db.table("alerts").add_column("next_attempt_at", str)
+    db.table("channels").add_column("error", str)
+    db.table("channels").add_column("access_hash", int)  # per account: lets a restart skip resolveUsername
+    db.table("posts").create_index(["channel_id", "grouped_id"])
 
 
 def _m3_chat(db: sqlite_utils.Database) -> None:
     """The analysts' chat: mutes, triage verdicts, the rule change log, digests."""
-    db["mutes"].create({"id": int, "rule": str, "channel_id": int, "until": str, "by_user": int, "created_at": str}, pk="id")
-    db["mutes"].create_index(["rule", "until"])
-    db["feedback"].create({"alert_id": int, "user_id": int, "rule": str, "verdict": str, "at": str},
+    db.table("mutes").create({"id": int, "rule": str, "channel_id": int, "until": str, "by_user": int, "created_at": str}, pk="id")
+    db.table("mutes").create_index(["rule", "until"])
+    db.table("feedback").create({"alert_id": int, "user_id": int, "rule": str, "verdict": str, "at": str},
                           pk=("alert_id", "user_id"))
-    db["rule_changes"].create({
+    db.table("rule_changes").create({
         "id": int, "at": str, "user_id": int, "user_name": str, "action": str, "rule": str, "file": str,
         "before": str, "after": str, "undone": int,
     }, pk="id")
-    db["digests"].create({"id": int, "created_at": str, "alert_ids": str, "random_id": int, "sent_at": str}, pk="id")
-    db["alerts"].add_column("story_grew", int)  # the story grew while its alert was being sent
+    db.table("digests").create({"id": int, "created_at": str, "alert_ids": str, "random_id": int, "sent_at": str}, pk="id")
+    db.table("alerts").add_column("story_grew", int)  # the story grew while its alert was being sent
 
 
 def _m4_channel_refs(db: sqlite_utils.Database) -> None:
     """Which configured name (or id) each channel is watched as: a channel that changes its
     username stays found by the name in the config. Filled from the usernames known so far."""
-    db["channel_refs"].create({"ref": str, "channel_id": int, "updated_at": str}, pk="ref")
+    db.table("channel_refs").create({"ref": str, "channel_id": int, "updated_at": str}, pk="ref")
     # the newest row first: when two rows once had one username, the later one holds it now
     db.execute("INSERT OR IGNORE INTO channel_refs (ref, channel_id, updated_at) "
                "SELECT lower(username), id, coalesce(updated_at, '') FROM channels WHERE username IS NOT NULL AND username != '' "
@@ -117,8 +117,8 @@ def _m6_search_fold(db: sqlite_utils.Database) -> None:
     """Disguised posts become searchable by their words: `posts.folded` holds a post's
     normalised text when it reads differently (one post in seventy of the corpus), and the
     search index holds both. Indexed posts that now have a folded reading are indexed again."""
-    if "folded" not in db["posts"].columns_dict:
-        db["posts"].add_column("folded", str)
+    if "folded" not in db.table("posts").columns_dict:
+        db.table("posts").add_column("folded", str)
     _refold(db, "folded IS NULL AND text != ''")
 
 
@@ -169,8 +169,8 @@ def _m7_link_hash(db: sqlite_utils.Database) -> None:
 def _m8_deleted(db: sqlite_utils.Database) -> None:
     """Posts the channel deleted: `posts.deleted_at` (ISO, UTC) is when tgwatch learnt it; the post,
     its matches, alerts and story stay (the stored copy is the evidence). Existing posts: none."""
-    if "deleted_at" not in db["posts"].columns_dict:
-        db["posts"].add_column("deleted_at", str)
+    if "deleted_at" not in db.table("posts").columns_dict:
+        db.table("posts").add_column("deleted_at", str)
 
 
 def _m9_refold(db: sqlite_utils.Database) -> None:
@@ -186,14 +186,14 @@ def _m10_rule_coverage(db: sqlite_utils.Database) -> None:
     """Which rules the stored posts were matched with (`bot.rematch`): per rule, a digest of what
     decides its matches and the last posts rowid matched with it. An older store has none: a replay
     matches its posts once more with every rule (a rule added or changed since is caught up then)."""
-    db["rule_coverage"].create({"rule": str, "digest": str, "through": int, "updated_at": str}, pk="rule", if_not_exists=True)
+    db.table("rule_coverage").create({"rule": str, "digest": str, "through": int, "updated_at": str}, pk="rule", if_not_exists=True)
 
 
 def _m11_silence_warnings(db: sqlite_utils.Database) -> None:
     """The channels the analysts were warned about as silent (`Service.watchdog`), with when: kept
     in the store, so a restart does not warn again about a silence that still holds. An older
     store has none: a silence going on at the upgrade is told once more."""
-    db["silence_warnings"].create({"channel_id": int, "warned_at": str}, pk="channel_id", if_not_exists=True)
+    db.table("silence_warnings").create({"channel_id": int, "warned_at": str}, pk="channel_id", if_not_exists=True)
 
 
 def _m12_refold(db: sqlite_utils.Database) -> None:
@@ -213,8 +213,8 @@ def _m13_watched(db: sqlite_utils.Database) -> None:
     watched in the last run; one it read in order, as watched from the start (all its posts alert,
     as before), one it never read, from when it was last resolved."""
     for column, kind in (("watched_since", str), ("watched_run", int)):
-        if column not in db["channels"].columns_dict:
-            db["channels"].add_column(column, kind)
+        if column not in db.table("channels").columns_dict:
+            db.table("channels").add_column(column, kind)
     db.execute("UPDATE channels SET watched_run = 0, watched_since = CASE WHEN last_message_id IS NULL THEN resolved_at END "
                "WHERE resolved_at IS NOT NULL OR last_message_id IS NOT NULL")
 
@@ -223,7 +223,7 @@ def _m14_search_pending(db: sqlite_utils.Database) -> None:
     """The indexed posts edited or pruned since, with the text the search index still holds of each
     (FTS5 takes a post out only given that text): the transaction that stores a batch of posts never
     writes the index, `Store.sync_search` brings it up to date in transactions of its own."""
-    db["search_pending"].create({"post_rowid": int, "indexed": str}, pk="post_rowid", if_not_exists=True)
+    db.table("search_pending").create({"post_rowid": int, "indexed": str}, pk="post_rowid", if_not_exists=True)
 
 
 def _m15_alert_owner(db: sqlite_utils.Database) -> None:
@@ -232,8 +232,8 @@ def _m15_alert_owner(db: sqlite_utils.Database) -> None:
     the service's alerts nor leaves it an export's to send. An older store's: a replay's where the
     live service never ran (no channel resolved, no run counted), and its alerts printed as sent (no
     message sent for them); else the live service's, which took every queued alert before."""
-    if "owner" not in db["alerts"].columns_dict:
-        db["alerts"].add_column("owner", str)
+    if "owner" not in db.table("alerts").columns_dict:
+        db.table("alerts").add_column("owner", str)
     give_owners(db)
 
 
@@ -264,8 +264,8 @@ def _m17_coverage_groups(db: sqlite_utils.Database) -> None:
     """The config groups each rule's coverage was recorded with (`rule_coverage.groups`, a JSON list of
     names, NULL for none): a replay without the config leaves a rule naming one as it is, rather than
     match it again with the group empty. An older store's: unknown, until its rule is next matched again."""
-    if "groups" not in db["rule_coverage"].columns_dict:
-        db["rule_coverage"].add_column("groups", str)
+    if "groups" not in db.table("rule_coverage").columns_dict:
+        db.table("rule_coverage").add_column("groups", str)
 
 
 def _m18_period_indexes(db: sqlite_utils.Database) -> None:
@@ -359,8 +359,8 @@ def _m23_edit_mark(db: sqlite_utils.Database) -> None:
     (`StoryIndex._hold_as_counted`); it told one by `updated_at > first_seen`, whole seconds, so an
     edit in the post's second went unseen under load. Stored posts: marked (by their own rowid) when
     edited by a later second, or edited at all (`edit_date`): unsure ones are filed as before."""
-    if "edited_after" not in db["posts"].columns_dict:
-        db["posts"].add_column("edited_after", int)
+    if "edited_after" not in db.table("posts").columns_dict:
+        db.table("posts").add_column("edited_after", int)
     db.execute("UPDATE posts SET edited_after = rowid WHERE edited_after IS NULL "
                "AND (edit_date IS NOT NULL OR updated_at > first_seen)")
 
@@ -384,7 +384,7 @@ def repair(db: sqlite_utils.Database, version: int) -> list[str]:
     before the migrations the store has not seen."""
     mended = []
     if version >= 1 and "meta" not in db.table_names():  # migration 1 as first shipped had none
-        db["meta"].create({"key": str, "value": str}, pk="key")
+        db.table("meta").create({"key": str, "value": str}, pk="key")
         mended.append("meta table")
     # ... and kept the search index by triggers (sqlite-utils' posts_ai/_ad/_au), which index each
     # post as written: today's code indexes in bulk (`Store.sync_search`), from the high-water mark
@@ -397,8 +397,8 @@ def repair(db: sqlite_utils.Database, version: int) -> list[str]:
                    "WHERE true ON CONFLICT(key) DO UPDATE SET value = excluded.value")  # every post is indexed
         mended.append("search index triggers")
     for since, table, column, kind in _ADDED_LATER:
-        if version >= since and column not in db[table].columns_dict:
-            db[table].add_column(column, kind)
+        if version >= since and column not in db.table(table).columns_dict:
+            db.table(table).add_column(column, kind)
             mended.append(f"{table}.{column}")
     if mended:
         log.info("store repaired (what an earlier release's migrations made differently): %s", ", ".join(mended))
