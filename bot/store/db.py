@@ -501,8 +501,10 @@ class Store:
         """The story index's saved word counts: (posts counted, word -> posts, the last posts rowid
         they cover); None when there are none or they are unreadable (they are counted again)."""
         value = self.get_meta("story_words")
+        if value is None:
+            return None
         try:
-            docs, through, counts = json.loads(value) if value is not None else (None, None, None)
+            docs, through, counts = json.loads(value)
             return (int(docs), counts, int(through)) if isinstance(counts, dict) else None
         except (ValueError, TypeError):
             return None
@@ -885,7 +887,7 @@ class Store:
                     break
                 with self.transaction():
                     hw = self._search_high_water()
-                    part = ids[start:start + size]
+                    part: Sequence[int] = ids[start:start + size]
                     if batch is not None:  # (matched since the list was read: kept)
                         part = [r for i in range(0, len(part), 900) for (r,) in self.db.execute(
                             _UNMATCHED.format(where=f"rowid IN ({','.join('?' * len(part[i:i + 900]))})"), list(part[i:i + 900]))]
@@ -1155,7 +1157,7 @@ class Store:
 
     def deliveries(self, alert_id: int) -> dict[tuple[str, int], dict[str, object]]:
         """(chat, part) -> delivery row of one alert."""
-        return {(str(r["chat"]), int(r["part"])): r  # type: ignore[arg-type]
+        return {(str(r["chat"]), int(r["part"])): r
                 for r in self.db.query("SELECT * FROM deliveries WHERE alert_id = ?", [alert_id])}
 
     def plan_delivery(self, alert_id: int, chat: str, part: int, random_id: int, text_hash: str) -> None:
