@@ -151,7 +151,8 @@ def _story_filters(store: Store, *, since: datetime | None, until: datetime | No
                    rules: Iterable[str], channels: Iterable[str | int]) -> tuple[list[str], list[Any]]:
     """The WHERE terms (on `stories s`) that pick the stories `top_stories` lists."""
     rules = list(dict.fromkeys(rules))
-    where, args = ["coalesce(s.size, 1) >= ?"], [min_size]
+    where: list[str] = ["coalesce(s.size, 1) >= ?"]
+    args: list[Any] = [min_size]
     if since is not None:
         where.append("s.last_date >= ?")
         args.append(iso(since))
@@ -479,7 +480,7 @@ def _query_pieces(text: str) -> _Pieces:
         out.twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
         return [t.text for t in tokens]
 
-    def put(pieces: list[Piece]) -> None:
+    def put(pieces: Sequence[Piece]) -> None:
         nonlocal negated
         if negated == "NOT" and not pieces:
             raise SearchError(_NOT_ALONE)
@@ -663,10 +664,10 @@ def _expression(pieces: list[Piece], exact: frozenset[str] | set[str], twins: di
         groups.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     prefixes: list[str] = []
     for w in ws:
-        terms = []
+        alternatives = []  # the word's terms, any one of which a post must hold
         for r in [w, *([twins[w]] if w in twins else [])]:
             if r in exact:  # an abbreviation: the word alone, no prefix, no inflected forms
-                terms += [_quote(s) for s in _yo_spellings(r)]
+                alternatives += [_quote(s) for s in _yo_spellings(r)]
                 continue
             prefixes.append(r)
             word_terms = [_quote(s) + "*" for s in _yo_spellings(r)]
@@ -675,8 +676,8 @@ def _expression(pieces: list[Piece], exact: frozenset[str] | set[str], twins: di
                 all_forms.update(extra)
                 # the word itself as a form too: bm25 then ranks «СВО» above the «своих» it starts
                 word_terms += [_quote(r)] + [_quote(s) for f in extra for s in _yo_spellings(f)]
-            terms += word_terms[:_MAX_ALTERNATIVES]
-        groups.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
+            alternatives += word_terms[:_MAX_ALTERNATIVES]
+        groups.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     return FtsQuery(" AND ".join(groups), tuple(prefixes), frozenset(all_forms), phrases,
                     frozenset(exact), tuple(phrase_forms), checked or bool(families), tuple(sorted(twins.items())),
                     families)
