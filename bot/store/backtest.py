@@ -9,7 +9,7 @@ import re
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Callable, Iterable, Mapping, NamedTuple, Sequence, TypedDict
 
 from ..match.branches import Branches
 from ..match.explain import fold_word, hit_edges, shown_word, term_words
@@ -119,7 +119,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
         result.posts_by_day[post.date[:10]] += 1
         if progress:
             progress()
-        matches = matcher.match(post)
+        matches = matcher.match(post)  # type: ignore[arg-type]  # matcher's _PostLike wants text settable; only read
         names = {m.rule for m in matches}
         for rule in result.rules:
             was = (post.channel_id, post.message_id) in stored.get(rule, ())
@@ -133,16 +133,23 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
         result.by_channel[(post.channel_id, post.channel_title)] += 1
         result.by_day[post.date[:10]] += 1
         result.samples.append((post, matches))
-        for rule, (hits, needed) in branches.of(post, names).items():
+        for rule, (hits, needed) in branches.of(post, names).items():  # type: ignore[arg-type]  # as match() above
             _count_terms(result.terms[rule], post.text, hits, needed)
     result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
     return result
 
 
-def _span_days(since: datetime | None, until: datetime | None) -> dict[str, str]:
+class _SpanDays(TypedDict, total=False):
+    """`Backtest.first_day` and `last_day`, each when its end of the span was asked."""
+
+    first_day: str
+    last_day: str
+
+
+def _span_days(since: datetime | None, until: datetime | None) -> _SpanDays:
     """The UTC days a --since/--until span covers, as `Backtest.first_day` and `last_day`: its
     days without a stored post are a gap in the store. Not past today: no post can be there yet."""
-    days: dict[str, str] = {}
+    days: _SpanDays = {}
     if since is not None:
         days["first_day"] = since.astimezone(timezone.utc).date().isoformat()
     if until is not None:
@@ -207,7 +214,7 @@ def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, Ter
         except (ValueError, TypeError):  # an unreadable row counts for nothing (a store is read, never refused)
             continue
         post = _Linked(text or "", stored_links(text or "", entities))  # a `url:` term reads the links behind words
-        more, needed = branches.of(post, [rule.name])[rule.name]
+        more, needed = branches.of(post, [rule.name])[rule.name]  # type: ignore[arg-type]  # as in run_backtest
         _count_terms(terms, text or "", [*found, *more], needed)
     return terms
 
