@@ -778,7 +778,8 @@ class Store:
             return None
         if self._alerted is not None:
             self._alerted.add(story_id)
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        assert cur.lastrowid is not None  # (an INSERT that stored a row: its rowid)
+        return cur.lastrowid
 
     def _may_have_alerts(self, story_id: int) -> bool:
         """False when the story surely has no alert. In a write transaction, from the ids of the stories
@@ -1132,7 +1133,8 @@ class Store:
                         before: str | None, after: str | None) -> int:
         cur = self.db.execute("INSERT INTO rule_changes (at, user_id, user_name, action, rule, file, before, after, undone) "
                               "VALUES (?,?,?,?,?,?,?,?,0)", [utcnow(), user_id, user_name, action, rule, file, before, after])
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        assert cur.lastrowid is not None  # (an INSERT that stored a row: its rowid)
+        return cur.lastrowid
 
     def rule_changes(self, limit: int = 20) -> list[dict[str, object]]:
         return list(self.db.query("SELECT * FROM rule_changes ORDER BY id DESC LIMIT ?", [limit]))

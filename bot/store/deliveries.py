@@ -56,7 +56,8 @@ def new_digest(store: Store, created_at: str, alert_ids: Sequence[int], random_i
     """Store a digest of `alert_ids` (not sent yet); its id."""
     cur = store.db.execute("INSERT INTO digests (created_at, alert_ids, random_id) VALUES (?,?,?)",
                            [created_at, json.dumps(list(alert_ids)), random_id])
-    return int(cur.lastrowid)  # type: ignore[arg-type]
+    assert cur.lastrowid is not None  # (an INSERT that stored a row: its rowid)
+    return cur.lastrowid
 
 
 def unsent_digests(store: Store) -> list[tuple[int, list[int]]]:

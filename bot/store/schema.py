@@ -307,7 +307,7 @@ ROWID_FLOOR = "posts_rowid_floor"
 def _whole(value: object) -> int | None:
     """`value` as a whole number, None when it is none (NULL, damaged JSON)."""
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload]  # any JSON value: int() refuses the wrong ones
     except (TypeError, ValueError):
         return None
 
