@@ -162,7 +162,7 @@ def _split(text: str, entities: list[TypeMessageEntity], limit: int, *, spaces: 
 def _moved(entity: TypeMessageEntity, **changed: int) -> TypeMessageEntity:
     """A copy of `entity` with its offset or length changed (the other part's keeps its own)."""
     fields = {k: v for k, v in entity.to_dict().items() if k != "_"}
-    return type(entity)(**{**fields, **changed})  # type: ignore[no-any-return]
+    return type(entity)(**{**fields, **changed})
 
 
 def _cut(units: str, room: int, spaces: bool) -> int | None:

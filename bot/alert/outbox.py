@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
 
-import regex
+import regex  # type: ignore[import-untyped]  # ships no type information (types-regex is no dependency)
 
 from ..match.explain import matched_words
 from ..store.alerts import NO_MATCH  # why a queued alert was muted, not shown
@@ -99,13 +99,13 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
     if row is None:
         return None
     story = store.story_posts(row["story_id"]) if (row["size"] or 1) > 1 else []
-    links = [shown_link(int(r["channel_id"]), int(r["message_id"]), r["username"], r["link"]) for r in story]  # type: ignore[arg-type]
+    links = [shown_link(int(r["channel_id"]), int(r["message_id"]), r["username"], r["link"]) for r in story]  # type: ignore[arg-type, call-overload]  # a row: its values are objects to mypy
     return Alert(
         id=row["id"], rule=row["rule"], title=(titles or {}).get(row["rule"], row["rule"]),
         severity=row["severity"], channel_id=row["channel_id"], channel_title=row["title"] or str(row["channel_id"]),
         username=row["username"], message_id=row["message_id"], date=row["date"],
         link=shown_link(row["channel_id"], row["message_id"], row["username"], row["link"]),  # t.me/<name>/N once known
-        text=row["text"] or "", hits=tuple(tuple(h) for h in json.loads(row["hits"] or "[]")),  # type: ignore[misc]
+        text=row["text"] or "", hits=tuple(tuple(h) for h in json.loads(row["hits"] or "[]")),
         story_id=row["story_id"], story_size=row["size"] or 1, update=update,
         story=tuple((str(r["title"]), str(r["date"]), link) for r, link in zip(story, links)),
         deleted_at=row["deleted_at"],

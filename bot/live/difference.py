@@ -64,8 +64,8 @@ def hold_catch_up(client: TelegramClient) -> None:
         await ready.wait()
         await catch_up()
 
-    client.catch_up = held  # type: ignore[method-assign]
-    client._tgwatch_ready = ready  # type: ignore[attr-defined]
+    client.catch_up = held
+    client._tgwatch_ready = ready
 
 
 def release_catch_up(client: TelegramClient) -> None:

@@ -64,6 +64,8 @@ QR_WAIT_SECONDS = 300.0
 # would otherwise turn into a bare "Aborted!").
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError,
                                                      socket.gaierror)
+# A connect that fails: a network error, or any other OSError (a refused port, no route).
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (*NETWORK_ERRORS, OSError)
 
 
 class _TelethonNetworkFilter(logging.Filter):
@@ -300,7 +302,7 @@ async def connect_first(client: TelegramClient, who: str = "") -> None:
     with ConnectionAttempts() as attempts:  # one line at the end, not a warning per attempt
         try:
             await asyncio.wait_for(client.connect(), STARTUP_CONNECT_SECONDS)
-        except (*NETWORK_ERRORS, OSError) as e:
+        except _CONNECT_ERRORS as e:
             raise Unreachable(f"{who} {cannot_reach(e, attempts)}".lstrip()) from None
 
 
@@ -355,7 +357,7 @@ async def _log_out_old(old: TelegramClient, aside: Path) -> None:
     try:
         await asyncio.wait_for(old.connect(), STARTUP_CONNECT_SECONDS)
         await old.log_out()  # False: Telegram refused (the login is gone already)
-    except (*NETWORK_ERRORS, OSError) as e:
+    except _CONNECT_ERRORS as e:
         log.warning("the old bot was not logged out (revoke its token in @BotFather): %s", cannot_reach(e))
     finally:
         await old.disconnect()
