@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, errors, events
 from telethon.tl import types
@@ -43,6 +43,11 @@ class Deletions:
     _lock: Any
     _db_outage: Outage
     db_retry_delay: float
+
+    if TYPE_CHECKING:  # the other mixins' methods it calls (`Ingest` has them all); nothing at run time
+        def _mine(self, event: Any) -> Watched | None: ...
+        def _retry_soon(self) -> None: ...
+        def _save_pending(self) -> None: ...
 
     async def _on_deleted(self, event: events.MessageDeleted.Event) -> None:
         """The channel deleted posts (Telegram names the channel only for channels; other chats'

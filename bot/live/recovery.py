@@ -8,10 +8,10 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, errors
 
@@ -22,6 +22,9 @@ from .dbfaults import Outage, store_down
 from .codes import reason
 from .resolve import Watched
 from .session import NETWORK_ERRORS
+
+if TYPE_CHECKING:
+    from ..pipeline import Processed
 
 __all__ = ["DB_RETRY_DELAY", "PENDING_SUFFIX", "RECONNECT_POLL_DELAY", "Recovery", "read_pending", "write_pending"]
 
@@ -105,6 +108,12 @@ class Recovery:
     _unmarked: list[PendingDeletion]
     _unmarked_first: bool
 
+    if TYPE_CHECKING:  # the methods of `Ingest` and its other mixins it calls; nothing at run time
+        async def reconcile(self) -> tuple[int, int]: ...
+        async def _process(self, posts: list[Post], *, in_order: bool, alert_after: datetime | None = None,
+                           seen: int | None = None, fresh: Collection[tuple[int, int]] = ()) -> list[Processed]: ...
+        async def _album(self, w: Watched, grouped_id: int, first: int, what: str) -> Post | None: ...
+
     def _hook_reconnect(self) -> None:
         """Run `_after_reconnect` after Telethon's own reconnect handler. Telethon 1.45 has no
         public reconnect event: its MTProtoSender calls `_auto_reconnect_callback`, bound to the
@@ -124,7 +133,7 @@ class Recovery:
                 self._after_reconnect()
 
         client._handle_auto_reconnect = on_reconnect  # what a sender built later (or a test's) calls
-        if hasattr(sender, "_auto_reconnect_callback"):
+        if sender is not None and hasattr(sender, "_auto_reconnect_callback"):
             sender._auto_reconnect_callback = on_reconnect  # the sender already built
 
     def _after_reconnect(self) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, errors
 from telethon.tl import types
@@ -106,6 +106,9 @@ class Resolver:
     _db_outage: Outage
     db_retry_delay: float
 
+    if TYPE_CHECKING:  # another mixin's method it calls (`Ingest` has them all); nothing at run time
+        def _retry_soon(self) -> None: ...
+
     async def resolve(self) -> dict[int, Watched]:
         """Turn every configured channel into a peer: from the session's entity cache and our
         store when seen before (no request), else one throttled, FloodWait-aware lookup. A store
@@ -123,7 +126,8 @@ class Resolver:
 
     async def _resolve_all(self) -> None:
         if self._run is None:  # this run watches the configured channels known already, resolved or not
-            known = {int(row["id"]) for ref in self.refs if (row := self.store.channel_by_ref(ref)) is not None}
+            # (the ignores on `int(row[...])`: a row's values are objects to mypy, the ids are integers)
+            known = {int(row["id"]) for ref in self.refs if (row := self.store.channel_by_ref(ref)) is not None}  # type: ignore[call-overload]
             seed(self.store, known)  # first: a replay's mark is told from a live read's only before the run
             self._run, self.watched_before = self.store.begin_run(known, iso(self.clock()) or "")
         flooded = False
@@ -154,7 +158,7 @@ class Resolver:
             except (ValueError, TypeError, errors.RPCError, ChannelGone) as e:
                 status = _gone(e) or "unresolved"
                 detail = f"cannot watch {ref}: {reason(e)}"
-                before = self.store.set_channel_status(int(row["id"]), status, reason(e)) if row else None  # type: ignore[arg-type]
+                before = self.store.set_channel_status(int(row["id"]), status, reason(e)) if row else None  # type: ignore[call-overload]
                 if before != status and self.unresolved.get(ref) != detail:  # not reported on an earlier poll or run
                     await self.notify(f"⚠️ {detail}")
                 self.unresolved[ref] = detail
@@ -181,7 +185,7 @@ class Resolver:
         entity = self._found.get(ref)  # Telegram gave it before, but the store could not record it then
         if entity is None and row is not None and row.get("access_hash") is not None:
             try:  # known from an earlier run: channels.getChannels, never resolveUsername
-                entity = await self.client.get_entity(types.InputPeerChannel(int(row["id"]), int(row["access_hash"])))  # type: ignore[arg-type]
+                entity = await self.client.get_entity(types.InputPeerChannel(int(row["id"]), int(row["access_hash"])))
             except (ValueError, errors.ChannelInvalidError):
                 entity = None  # the hash no longer works (another account's store?): resolve afresh
         if entity is None:
