@@ -130,10 +130,12 @@ class Ingest(Resolver, Events, Recovery, Deletions, Poll):
                 now = self.clock()
                 if alert_after is None:  # a channel read in order since: a post over a day old is still no news (a
                     alert_after = now - BACKFILL_ALERTS  # weekend asleep caught up, a post dated 0), as after a restart
-                done = list(self.pipeline.process(  # a mute holds a channel, not a story: in each batch's transaction
-                    posts, in_order=in_order, alert_after=alert_after, matched=matched,
-                    in_batch=lambda out: rearm_muted(self.store, out, now=now, alert_after=alert_after, fresh=fresh,
-                                                     rules=self.pipeline.rules_in_use())))
+
+                def rearm(out: list[Processed]) -> None:  # a mute holds a channel, not a story: in each batch's transaction
+                    rearm_muted(self.store, out, now=now, alert_after=alert_after, fresh=fresh, rules=self.pipeline.rules_in_use())
+
+                done = list(self.pipeline.process(posts, in_order=in_order, alert_after=alert_after, matched=matched,
+                                                  in_batch=rearm))
                 back = self._unmark_shown(shown, seen)
         await self.on_processed(done)
         if back and self.on_deleted is not None:
