@@ -132,7 +132,7 @@ class Service:
             self.runs.check()  # (before the sender reads whether the store was restored)
         self.pipeline = Pipeline(store, self._matcher(), window_hours=config.story_window_hours)
         sending = bot if (bot is not None and config.send_via == "bot") else user
-        markup = (lambda alert_id: sending.build_reply_markup(triage_buttons(alert_id))) if sending is bot else None
+        markup = (lambda alert_id: sending.build_reply_markup(triage_buttons(alert_id))) if bot is not None and sending is bot else None
         self.sender = Sender(sending, store, config.chats, titles=self._titles(), tz=config.zone,
                              edit_every=config.edit_every_seconds, silent=quiet_silencer(config), buttons=markup,
                              rules=lambda: self.pipeline.matcher, clock=clock, matching=self.pipeline.matching,
@@ -481,6 +481,7 @@ class Service:
     async def _warn_behind(self, now: datetime) -> None:
         """Once, when no poll has read every channel for three intervals, naming the failing reads."""
         if self._behind(now) and not self.warned_behind:
+            assert self.last_poll is not None  # `_behind` is never true before a poll read every channel
             self.warned_behind = True
             failing = [why for cid, why in self.ingest.failing.items() if cid in self.ingest.watched]
             await self.sender.notify(f"⚠️ tgwatch has fallen behind: no channel poll has finished since "
@@ -542,8 +543,8 @@ class Service:
         for task in self._rebuilds:
             task.cancel()  # the thread finishes on its own; its matcher is not put in use
         self._stopping.set()  # a catch-up of the rules stops after its batch (the next start does it again)
-        for task in self._catch_ups:
-            task.cancel()
+        for rules_task in self._catch_ups:
+            rules_task.cancel()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.ingest.close()
@@ -601,7 +602,7 @@ async def _serve(config: Config, secrets: Secrets, make: Callable[..., TelegramC
         if service.session_lost is not None:
             raise SessionLost(lost_line(service.session_lost, config.session_path))
         if gone.done() and not gone.cancelled() and isinstance(gone.exception(), AuthKeyDuplicatedError):
-            raise SessionLost(lost_line(gone.exception(), config.session_path))  # type: ignore[arg-type]
+            raise SessionLost(lost_line(gone.exception(), config.session_path))
         if gone.done() and not gone.cancelled() and gone.exception() is not None:
             # Telethon ends the connection with an error when the session was revoked or logged out
             raise NotLoggedIn(f"Telegram closed the session ({type(gone.exception()).__name__}): "
