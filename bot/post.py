@@ -246,9 +246,11 @@ class Post:
         """`content_hash` of the text and its hidden links: edits that change neither (reactions,
         formatting) keep it. Computed once per text (the pipeline asks up to four times per post)."""
         d = self._derive()
-        if d[3] is None:
-            d = self._derived = (d[0], d[1], d[2], content_hash(d[0], d[2]))
-        return d[3]
+        h = d[3]
+        if h is None:
+            h = content_hash(d[0], d[2])
+            self._derived = (d[0], d[1], d[2], h)
+        return h
 
     def seed_text_hash(self, text_hash: str) -> None:
         """Take `text_hash` as computed elsewhere (a worker) from this post's text and `links`."""

@@ -80,9 +80,12 @@ def name_stdout() -> None:
     if sys.stdout is None:
         sys.stdout = _ClosedStdout()
         return
+    old = sys.stdout
+    if not isinstance(old, io.TextIOWrapper):  # not a text file over a file descriptor (tests)
+        return
     try:
-        fd, old = sys.stdout.fileno(), sys.stdout
-    except (OSError, ValueError, AttributeError):
+        fd = old.fileno()
+    except (OSError, ValueError):
         return
     raw = _NamedStdout(fd, "w", closefd=False)
     sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=old.encoding, errors=old.errors,
