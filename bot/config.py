@@ -443,8 +443,8 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
             raise r.fail("paths", "session_dir", f"{problem} (the folder for the Telegram sessions)")
         return folder
 
-    watch = check(lambda: channels("channels", "watch", r.get("channels", "watch", list, [])), ())
-    group_map = check(groups, {})
+    watch: tuple[str | int, ...] = check(lambda: channels("channels", "watch", r.get("channels", "watch", list, [])), ())
+    group_map: dict[str, tuple[str, ...]] = check(groups, {})
     chat_ids = check(chats, None)
     analyst_ids = check(analysts, None)
     send_via = check(lambda: r.choice("alerts", "send_via", "user", ("user", "bot")), "user")
@@ -452,7 +452,8 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         note(r.fail("alerts", "chats", "\"me\" (Saved Messages) exists only for the user account; "
                     "with send_via = \"bot\" name the analysts' chat ids"))
     if send_via == "bot" and analyst_ids == ():
-        key = "analysts" if "analysts" in check(lambda: r.table("alerts"), {}) else "send_via"
+        alerts: dict[str, Any] = check(lambda: r.table("alerts"), {})
+        key = "analysts" if "analysts" in alerts else "send_via"
         note(r.fail("alerts", key, "send_via = \"bot\" needs the analysts' Telegram user ids in "
                     "alerts.analysts (the bot answers nobody else, so no one could use its chat)"))
     secrets = check(lambda: r.setting_path("paths", "secrets", "", base) if r.get("paths", "secrets", str, None) else None,
@@ -478,9 +479,9 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         lines=r.lines,
     )
     if run:
-        for e in _run_path_problems(config, r.lines, str(p)):
-            note(e)
-        if not watch and not any(": channels.watch: " in str(e) for e in problems.values()):
+        for found_on_disk in _run_path_problems(config, r.lines, str(p)):
+            note(found_on_disk)
+        if not watch and not any(": channels.watch: " in str(pr) for pr in problems.values()):
             note(r.fail("channels", "watch", "lists no channel to watch"))
     if problems:
         found = sorted(problems.values(), key=lambda e: e.line)  # stable: one line's problems as found
