@@ -61,13 +61,13 @@ class Count(click.IntRange):
         self.least = least
         self.every = every
 
-    def get_metavar(self, param, ctx):  # type: ignore[no-untyped-def]
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
         return "N|all" if self.every else super().get_metavar(param, ctx)
 
     def _describe_range(self) -> str:  # the help's [default: 20; x>=1 or all]
         return super()._describe_range() + " or all" * self.every
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if self.every and isinstance(value, str) and value.strip().lower() == "all":
             return COUNT_MAX
         try:
@@ -265,7 +265,7 @@ def until_end(start: datetime, unit: str | None) -> datetime:
 class WhenParam(click.ParamType):
     name = "DATE"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime | None:
         if isinstance(value, datetime):
             return value
         return parse_when(value, option=f"--{param.name}" if param else "date")
@@ -278,7 +278,7 @@ class UntilParam(WhenParam):
     `--since D --until D` with D = 2024-11-20T10:00 the whole minute (the period is since <= date
     < the returned end). Every command's --until reads dates so."""
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
         if isinstance(value, datetime):
             return value
         dt, unit = _read_when(value, f"--{param.name}" if param else "date")

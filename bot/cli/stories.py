@@ -292,7 +292,7 @@ class StoryId(click.ParamType):
 
     name = "ID"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
         text = str(value).strip().removeprefix("#")

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 from ..text import WORD_RE, normalize
+
+if TYPE_CHECKING:  # pymorphy3 is imported when first needed (0.2 s); it ships no types, so these are Any to mypy
+    from pymorphy3 import MorphAnalyzer
+    from pymorphy3.analyzer import Parse
+    from pymorphy3.tagset import OpencorporaTag
 
 __all__ = ["Morphology", "default_morphology"]
 
@@ -25,18 +31,18 @@ class Morphology:
     """Lazy pymorphy3 analysers (about 0.2 s and 48 MiB for both) plus lemminflect."""
 
     @cached_property
-    def ru(self):  # type: ignore[no-untyped-def]
+    def ru(self) -> MorphAnalyzer:
         import pymorphy3
 
         return pymorphy3.MorphAnalyzer(lang="ru")
 
     @cached_property
-    def uk(self):  # type: ignore[no-untyped-def]
+    def uk(self) -> MorphAnalyzer:
         import pymorphy3
 
         return pymorphy3.MorphAnalyzer(lang="uk")
 
-    def _analysers(self, word: str) -> list:  # type: ignore[type-arg]
+    def _analysers(self, word: str) -> list[MorphAnalyzer]:
         """The analysers that know `word`; if none does, the likeliest one to predict it."""
         known = [a for a in (self.ru, self.uk) if a.word_is_known(word)]
         if known:
@@ -79,7 +85,7 @@ class Morphology:
             out.update([w.replace("'", "") for w in out])
         return frozenset(w for w in out if WORD_RE.fullmatch(w))
 
-    def _predicted_ru(self, word: str) -> list:  # type: ignore[type-arg]
+    def _predicted_ru(self, word: str) -> list[Parse]:
         """The Russian parses pymorphy3 predicts from the word's ending (as for any word it does not
         know) that take `word` as their dictionary form; [] when it predicts none.
 
@@ -115,7 +121,8 @@ class Morphology:
         that are another dictionary word's forms: «часовом», «чистовой»). Empty for other words."""
         if len(word) < 4 or word[-2:] not in ("ов", "ев", "ин", "ын"):
             return frozenset(), frozenset()
-        free, common = set(), set()
+        free: set[str] = set()
+        common: set[str] = set()
         for f in (word + end for end in _PROPER_ENDINGS):
             try:
                 other = self.ru.word_is_known(f) and all(normalize(p.normal_form) != word for p in self.ru.parse(f))
@@ -204,7 +211,7 @@ _ENGLISH_FUNCTION = {
 }
 
 
-def _function_kind(tag) -> str | None:  # type: ignore[no-untyped-def]
+def _function_kind(tag: OpencorporaTag) -> str | None:
     """The function word a pymorphy3 tag reads a word as (a pronoun adjective, «этот», «свой», is a
     pronoun), or None."""
     if tag.POS == "ADJF" and "Apro" in tag:

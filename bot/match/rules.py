@@ -13,7 +13,7 @@ import tomllib
 from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .. import tomlread
 from ..post import TG_LINK, bare_id, cut_link, link_channel, not_a_channel, t_me_lower
@@ -140,7 +140,7 @@ class RuleSet:
         have = ", ".join(sorted(r.name for r in self.rules)) or "none"
         return f"no rule named {name!r}{f' in {where}' if where else ''} (have: {have})"
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
 
     def __len__(self) -> int:

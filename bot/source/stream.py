@@ -28,7 +28,7 @@ from ..heldfile import LOCKS, held_temp, writer_gone
 try:  # the C parser (ijson's wheels ship it): as fast as json.load
     from ijson.backends import yajl2_c as YAJL
 except ImportError:  # pragma: no cover (a platform without the wheel: pure Python, slower, same results)
-    from ijson.backends import python as YAJL  # type: ignore[no-redef]
+    from ijson.backends import python as YAJL
 
 __all__ = ["YAJL", "CHUNK", "MAX_OPEN", "MAX_NEST", "SMALL", "POOL", "Broken", "Source", "Spill", "TooDeep", "detect_encoding",
            "head_of", "messages_last", "stream_items", "describe_break", "resume_after", "sweep_spills"]
