@@ -293,12 +293,12 @@ class _Pooled:
                 yield n, line + b"\n"
 
 
-def _stdin() -> BinaryIO:
+def _stdin() -> io.BufferedReader:
     """Standard input as bytes (a pipe is read once, as it comes; a file redirected in is put in
     date order as a named one is). Closed (`<&-`: Python has no sys.stdin then): an OSError saying so."""
     if sys.stdin is None:
         raise OSError(errno.EBADF, "standard input is closed")
-    f = getattr(sys.stdin, "buffer", sys.stdin)
+    f: Any = getattr(sys.stdin, "buffer", sys.stdin)  # a stand-in stdin of bytes (tests) has no .buffer
     return f if hasattr(f, "peek") else io.BufferedReader(f)
 
 

@@ -90,6 +90,8 @@ _NOT_QUOTE_OR_BRACKET = bytes(b for b in range(256) if b not in b'"[]{}')  # byt
 class Changed(OSError):
     """The file being streamed was replaced or rewritten since the stream started."""
 
+    strerror: str  # always the message below, which a skip gives as its reason
+
     def __init__(self) -> None:
         super().__init__(errno.ESTALE, "the file changed while it was being read (replay it again once it is complete)")
 

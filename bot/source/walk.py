@@ -97,8 +97,8 @@ class _Walk:
             elif kind == "chat":
                 if self.kinds.get(f"{which}.list") == "start_array" and self.kinds.get(which) == "start_map":
                     if event == "start_map":
-                        self.open[which] = _Found()
-                        self.lists[which].append(self.open[which])
+                        found = self.open[which] = _Found()
+                        self.lists[which].append(found)
                     elif event == "end_map":
                         self.open[which] = None
                     elif event not in ("end_array", "map_key"):
@@ -114,6 +114,7 @@ class _Walk:
                     elif event != "map_key" and event != "end_map":
                         chat.messages = "other"
                 elif kind == "header":
+                    assert key is not None  # every header role names its key (`_watched`)
                     if event in SCALARS:
                         chat.header[key] = value
                     elif event in ("start_map", "start_array"):
