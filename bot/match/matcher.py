@@ -118,7 +118,8 @@ class Match:
 
 
 class _PostLike(Protocol):
-    text: str  # and, read when present: links (Post.links), channel_username, channel_id
+    @property
+    def text(self) -> str: ...  # and, read when present: links (Post.links), channel_username, channel_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,7 @@ class _TypoIndex:
 
 # One occurrence of a query node in a post: first and last token index and its hits.
 _Occ = tuple[int, int, tuple[Hit, ...]]
+_Known = tuple[str | None, int | None, str | None]  # what a channel is known by: (username, id, title)
 
 
 def ordinal_ending(w: Word, in_phrase: bool = False) -> bool:
@@ -203,7 +205,7 @@ class Matcher:
         self._word_ids: dict[int, int] = {}  # id(Word node) -> term id
         self._cased: set[int] = set()  # terms that match capitals only (`=КТО`): checked on the post's own text
         self._texts: dict[int, str] = {}  # id(node) -> its query text, for hits
-        self._channels_seen: set[tuple[object, object, object]] = set()  # (username, id, title) of posts matched: unmatched_scope
+        self._channels_seen: set[_Known] = set()  # (username, id, title) of posts matched: unmatched_scope
         self._scoped = frozenset(i for i, r in enumerate(self.rules) if r.channels is not None)  # rules with a channel scope
         self._glued: dict[int, int] = {}  # id(designation Phrase) -> the term of its glued spelling (С400)
         for rule in self.rules:
@@ -353,7 +355,7 @@ class Matcher:
 
     def _classify(self, token: str) -> tuple[tuple[int, str, float], ...]:
         if readings := _readings(token):
-            result = ()
+            result: tuple[tuple[int, str, float], ...] = ()
             for r in readings:
                 result = _union(result, self._lookup(r))
             self._remember(token, result)
@@ -477,14 +479,14 @@ class Matcher:
         return keys | {g for g, members in self.groups.items() if not keys.isdisjoint(members)}
 
     @staticmethod
-    def _own_keys(username: object, channel_id: object, title: object) -> set[str]:
-        keys = {channel_key(v) for v in (username, channel_id) if v not in (None, "")}
+    def _own_keys(username: str | None, channel_id: int | None, title: str | None) -> set[str]:
+        keys = {channel_key(v) for v in (username, channel_id) if v is not None and v != ""}
         if isinstance(title, str) and (key := channel_title_key(title, username if isinstance(username, str) else None)):
             keys.add(key)
         return keys
 
     @_locked
-    def unmatched_scope(self, channels: Iterable[tuple[object, object, object]] | None = None
+    def unmatched_scope(self, channels: Iterable[_Known] | None = None
                         ) -> list[tuple[str, str, tuple[str, ...]]]:
         """The channel scope entries none of `channels` ((username, id, title) each; by default those
         of the posts given to `match` since this Matcher was made) is known by: ("group", name,
@@ -509,7 +511,7 @@ class Matcher:
                     out.append(("rule", rule.name, missed))
         return out
 
-    def scope_warnings(self, channels: Iterable[tuple[object, object, object]] | None = None) -> list[str]:
+    def scope_warnings(self, channels: Iterable[_Known] | None = None) -> list[str]:
         """`unmatched_scope` as one warning line per rule or group (a rule's group named as a group:
         its members matched no channel, the group's own line says which)."""
         out = []
@@ -674,7 +676,7 @@ class _Doc:
         if isinstance(node, Word):
             tid = self.m._word_ids[id(node)]
             term = self.m._texts[id(node)]
-            occ = [(i, i, (self._hit(term, i, kind, score),)) for i, kind, score in self.positions.get(tid, ())]
+            occ: list[_Occ] = [(i, i, (self._hit(term, i, kind, score),)) for i, kind, score in self.positions.get(tid, ())]
             return occ or None
         if isinstance(node, Phrase):
             return self._phrase(node)
@@ -686,10 +688,10 @@ class _Doc:
             out: list[_Occ] = []
             # Cheap checks first: a failing positive word or phrase ends the AND at once.
             for item in sorted(node.items, key=lambda n: not isinstance(n, (Word, Phrase))):
-                occ = self.eval(item)
-                if occ is None:
+                item_occ = self.eval(item)
+                if item_occ is None:
                     return None
-                out.extend(occ)
+                out.extend(item_occ)
             return out
         if isinstance(node, Or):
             found = [o for item in node.items if (o := self.eval(item)) is not None]
@@ -998,10 +1000,10 @@ def _miss(doc: _Doc, node: Node, shown: int, top: bool = False) -> _Miss:
         if not left.cost and not right.cost:  # each side occurs, never close enough
             return _Miss(1, [], [f"has {', '.join(left.has[:shown])} and {', '.join(right.has[:shown])}, "
                                  f"but not within {_words(node.distance)}"])
-        found = (_found(doc, node.left), _found(doc, node.right))
-        if not any(found):
+        sides = (_found(doc, node.left), _found(doc, node.right))
+        if not any(sides):
             return _Miss(_need(node), [], [f"lacks {_short(to_text(node))}"])
-        for side, other, other_found, text in ((left, right, found[1], node.right), (right, left, found[0], node.left)):
+        for side, other, other_found, text in ((left, right, sides[1], node.right), (right, left, sides[0], node.left)):
             if not side.cost and not other_found:
                 return _Miss(other.cost, [], [f"has {', '.join(side.has[:shown])} but not {_short(to_text(text))} "
                                               f"within {_words(node.distance)}"])
