@@ -324,7 +324,8 @@ def _write_batch(store: Store, todo: Mapping[str, Stale], rows: Sequence[tuple[A
         gone += [(cid, mid, r) for r in due - found_rules if (cid, mid, r) in had]
         if not matches:
             continue
-        store.write_matches(post, matches, now=now)  # type: ignore[arg-type]  (a StoredPost has what it reads)
+        # write_matches and queue_alert take a Post but read only channel_id and message_id, which a StoredPost has
+        store.write_matches(post, matches, now=now)  # type: ignore[arg-type]
         result.matched.update(found_rules)
         for m in matches:
             if story_id is not None and store.queue_alert(story_id, post, m, state=alert_state, now=now) is not None:  # type: ignore[arg-type]

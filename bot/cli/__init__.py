@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -57,7 +57,7 @@ def _usage_error(e: click.UsageError, where: str | None = None) -> None:
     sys.exit(2)
 
 
-def _output_failed(e: OSError) -> None:
+def _output_failed(e: OSError) -> NoReturn:
     """End a command whose stdout failed: exit 141 when its reader went away (`tgwatch … | head`,
     as a shell ends it), one `error:` line when stdout cannot be written (`> out.txt` on a full
     disk, `>&-`); any other OSError is raised again."""

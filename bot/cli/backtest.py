@@ -212,11 +212,11 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
     if r.samples:
         c.print(Text(f"latest {counted(len(r.samples), 'hit')}", style="bold"))
     for post, matches in reversed(r.samples):
-        head = Text(printable(post.channel_title), style="cyan").append(f"  {post.date.replace('T', ' ')[:16]} UTC  ")
-        head.append(post.link, style="underline")
+        line = Text(printable(post.channel_title), style="cyan").append(f"  {post.date.replace('T', ' ')[:16]} UTC  ")
+        line.append(post.link, style="underline")
         for m in matches:
-            head.append(f"  {m.rule}", style=SEVERITY_STYLE.get(m.severity, "bold"))
-        c.print(head)
+            line.append(f"  {m.rule}", style=SEVERITY_STYLE.get(m.severity, "bold"))
+        c.print(line)
         c.print(Text("  ").append_text(_excerpt(post.text, matches)))
         c.print(Text(f"  matched: {_matched(post.text, matches)}", style="dim"))
 

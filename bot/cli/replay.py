@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -229,7 +230,7 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     _list("warning", notes)
 
 
-def _list(what: str, items: list[Skip]) -> None:
+def _list(what: str, items: Sequence[Skip]) -> None:
     """Up to 10 of `items` on stderr, one line each as `what file: where: reason`, then the
     commonest reasons of the rest."""
     items = sorted(items, key=_place)  # file by file, in file order (files are read side by side, by date)
