@@ -275,20 +275,21 @@ def stats_png(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None
     if len(rest) == 1:
         shown, rest = order, []
     fig = Figure(figsize=(10, 5.6), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)  # (becomes fig.canvas)
     ax = fig.add_subplot()
     marker = "o" if len(days) <= 45 else None
     peak = 0
+    # matplotlib plots the datetimes through its units registry; its stubs take numbers only, hence the ignores
     for rule in shown:
         counts = list(per_day[rule].values())
         peak = max(peak, *counts)
         s = by_rule.get(rule) or RuleStats(rule, 0, 0, 0, 0)
-        ax.plot(days, counts, marker=marker, markersize=4, linewidth=1.8,
+        ax.plot(days, counts, marker=marker, markersize=4, linewidth=1.8,  # type: ignore[arg-type]
                 label=f"{rule}: {sum(counts)} · {_precision(s)}")
     if rest:
         counts = [sum(per_day[r][d] for r in rest) for d in per_day[rest[0]]]
         peak = max(peak, *counts)
-        ax.plot(days, counts, marker=marker, markersize=3, linewidth=1.2, color="0.5", linestyle="--",
+        ax.plot(days, counts, marker=marker, markersize=3, linewidth=1.2, color="0.5", linestyle="--",  # type: ignore[arg-type]
                 label=f"other ({_plural(len(rest), 'rule')}): {sum(counts)}")
     if peak == 0:
         ax.text(0.5, 0.5, "no matches", transform=ax.transAxes, ha="center", va="center", fontsize=22, color="0.45")
@@ -297,7 +298,7 @@ def stats_png(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None
     ax.set_ylim(0, max(peak, 1) * 1.12)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     half = timedelta(hours=12)
-    ax.set_xlim(days[0] - half, days[-1] + half)
+    ax.set_xlim(days[0] - half, days[-1] + half)  # type: ignore[arg-type]  # (datetimes, as above)
     locator = AutoDateLocator(minticks=3, maxticks=12)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -309,7 +310,6 @@ def stats_png(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None
     # before sending it as a photo, and sends an RGB one within 2560 px as it is.
     from PIL import Image  # Pillow: a dependency of matplotlib
 
-    canvas = fig.canvas
     canvas.draw()
     rgba = canvas.buffer_rgba()
     buf = io.BytesIO()
@@ -325,7 +325,8 @@ def _typical_gap(dates: list[datetime]) -> timedelta | None:
     """The median gap between consecutive posts; posts within `BURST` of each other count once."""
     dates = sorted(dates)
     gaps = [b - a for a, b in zip(dates, dates[1:]) if b - a >= BURST]
-    return statistics.median(gaps) if gaps else None
+    # median sorts, and halves the sum of the middle two: timedeltas do both; typeshed's takes numbers only
+    return statistics.median(gaps) if gaps else None  # type: ignore[type-var]
 
 
 def channel_activity(store: Store, *, now: datetime, window_days: int = 7, factor: float = 6.0,
