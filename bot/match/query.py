@@ -154,7 +154,7 @@ def _count(digits: str) -> int:
     return int(digits) if len(digits) < 10 else 10**9
 
 
-def _parse_word(raw: str, pos: int) -> Node:
+def _parse_word(raw: str, pos: int) -> Word | Phrase:
     """One bare query word: `=exact`, `prefix*`, `word~N`; several words (в/ч) make a phrase."""
     _refuse_field_or_link(raw, pos)
     text, mode, typos = raw, "forms", None
@@ -337,7 +337,7 @@ def _parse_phrase(raw: str, pos: int, query: str = "", habit: Callable[[QueryErr
     ws: list[Word] = []
     for m in re.finditer(r"\S+", inner):
         node = _parse_word(m.group(), pos + 1 + m.start())
-        ws.extend(node.words if isinstance(node, Phrase) else [node])  # type: ignore[list-item]
+        ws.extend(node.words if isinstance(node, Phrase) else [node])
     if not ws:
         raise QueryError("empty phrase", pos)
     return ws[0] if len(ws) == 1 else Phrase(tuple(ws), pos, '"' + " ".join(inner.split()) + '"')

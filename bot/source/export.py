@@ -177,7 +177,7 @@ def _walked_parts(path: Path, encoding: str, bom: int) -> list[Iterator[Post | S
     try:
         while broke is None:
             try:
-                for msg in stream_items(walk.events(source, skip, chunk=CHUNK), _MESSAGE):  # type: ignore[arg-type]
+                for msg in stream_items(walk.events(source, skip, chunk=CHUNK), _MESSAGE):
                     if not spilled(msg):
                         break
                 break

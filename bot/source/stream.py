@@ -19,7 +19,7 @@ import weakref
 from collections import OrderedDict
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from ijson.common import JSONError
 
@@ -262,9 +262,9 @@ class Broken(Exception):
         self.error = error
 
 
-def stream_items(source: Source, prefix: str) -> Iterator[Any]:
-    """The values under `prefix` (ijson), one at a time; any failure is raised as Broken (after the
-    values before it were given)."""
+def stream_items(source: Source | Iterable[tuple[str, str, Any]], prefix: str) -> Iterator[Any]:
+    """The values under `prefix` (ijson) of a file or of its parser's (prefix, event, value) events,
+    one at a time; any failure is raised as Broken (after the values before it were given)."""
     try:
         yield from YAJL.items(source, prefix, use_float=True, buf_size=CHUNK)
     except (JSONError, UnicodeDecodeError, TooDeep, OSError, ValueError) as e:
