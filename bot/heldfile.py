@@ -11,7 +11,7 @@ from typing import Callable
 try:
     import fcntl
 except ImportError:  # pragma: no cover (Windows: files of killed runs are not swept)
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # (None stands for the module missing: checked before each use)
 
 __all__ = ["LOCKS", "held_dir", "held_temp", "writer_gone"]
 

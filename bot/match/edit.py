@@ -330,7 +330,7 @@ class RuleBook:
         if rule is None and failed is None:
             known = ", ".join(sorted(r.name for r in self.ruleset)) or "none"
             raise EditError(f"no rule named '{name}' (rules: {known})")
-        path = Path(rule.path if rule is not None else failed.path)  # type: ignore[union-attr]
+        path = Path(rule.path if rule is not None else failed.path)  # type: ignore[union-attr]  # (one is set: above)
         before = _read(path)
         if before is None:
             raise EditError(f"{path.name} is gone from disk; nothing to edit")

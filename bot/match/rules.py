@@ -425,7 +425,7 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
             bad(loc.key(index, key), f"{key} must be a string")
     if n_errors or name is None or node is None:
         return None
-    return Rule(
+    return Rule(  # (query is a str: node is parsed from it only then; title was checked a str above)
         name=name, query=query, node=node, title=raw.get("title") or name,  # type: ignore[arg-type]
         exclude=tuple(exclude), exclude_nodes=tuple(exclude_nodes), channels=channels,
         severity=severity, enabled=enabled, typos=None if typos == "auto" else typos,

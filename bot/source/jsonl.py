@@ -152,7 +152,7 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
     kept: list[str] | None = [] if notes is not None else None  # appended to `notes` once the post is sure to be read
     forward = _optional(kept, "its forward origin", lambda: _forward(d), None)
     fwd_channel, fwd_post, forward_name = forward or (None, None, None)  # the origin is left out whole
-    post = Post(
+    post = Post(  # (the ids are ints: required=True raises KeyError rather than give None)
         channel_id=channel_id,  # type: ignore[arg-type]
         message_id=message_id,  # type: ignore[arg-type]
         date=date, text=text,
@@ -368,7 +368,7 @@ def _values(path: Path, first: int, data: bytes) -> list[Post | Skip]:
     decoder = json.JSONDecoder()
     read: list[tuple[float, int, list[Post | Skip]]] = []
     pos, n = 0, first
-    while (start := _WHITESPACE.match(text, pos).end()) < len(text):  # type: ignore[union-attr]
+    while (start := _WHITESPACE.match(text, pos).end()) < len(text):  # type: ignore[union-attr]  # (\s* always matches)
         n += text.count("\n", pos, start)
         try:
             value, pos = decoder.raw_decode(text, start)

@@ -555,7 +555,7 @@ class StoryIndex:
             return
         self._version = version
         since = datetime.fromtimestamp(self.held_from or 0.0, timezone.utc).isoformat(timespec="seconds")
-        for row in self.store.posts_after(self._seen_rowid):
+        for row in self.store.posts_after(self._seen_rowid):  # (sqlite rows: the store types their values object)
             self._seen_rowid = int(row["rowid"])  # type: ignore[call-overload]
             key = (int(row["channel_id"]), int(row["message_id"]))  # type: ignore[call-overload]
             if row["forward_channel_id"] is not None and row["forward_post_id"] is not None:
@@ -722,7 +722,7 @@ class StoryIndex:
             self._seen_rowid = after
         held: list[_Stored] = []  # the window's posts, to hold once every count is back
         others: list[tuple[int, frozenset[str]]] = []  # (rowid, words) of the other posts read, for `_hold_as_counted`
-        for row in self.store.posts_since(since, until, after=after):
+        for row in self.store.posts_since(since, until, after=after):  # (sqlite rows: values typed object)
             key = (row["channel_id"], row["message_id"])
             rowid = int(row["rowid"])  # type: ignore[call-overload]
             if after is not None and rowid > self._seen_rowid:
@@ -765,7 +765,7 @@ class StoryIndex:
         weighed by the counts of now, as near as the store tells to those of when the edit came)."""
         if not held:
             return
-        others = others + [(int(r["rowid"]), prepare(str(r["text"] or "")).terms)  # type: ignore[call-overload]
+        others = others + [(int(r["rowid"]), prepare(str(r["text"] or "")).terms)  # type: ignore[call-overload]  # (a sqlite row)
                            for r in self.store.older_stored_between(held[0].rowid, after, since)]
         then = DocumentFrequency(self.df.max_docs)
         then.docs, then.counts = self.df.docs, Counter(self.df.counts)

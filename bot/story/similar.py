@@ -206,7 +206,7 @@ def fold_prefix(word: str) -> str:
 
 def fold_stemmer() -> Fold:
     """Snowball Russian stemmer (PyStemmer), cached; ImportError when PyStemmer is not installed."""
-    import Stemmer  # type: ignore[import-not-found]
+    import Stemmer  # type: ignore[import-not-found]  # (optional, and ships no types)
 
     stemmer = Stemmer.Stemmer("russian")
     return lru_cache(maxsize=1 << 17)(stemmer.stemWord)
