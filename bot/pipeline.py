@@ -192,7 +192,7 @@ class Pipeline:
     def process(self, posts: Iterable[Post], *, batch_size: int = 500,
                 on_batch: Callable[[list[Processed]], None] | None = None, in_order: bool = True,
                 alert_after: datetime | None = None,
-                in_batch: Callable[[list[Processed]], None] | None = None,
+                in_batch: Callable[[list[Processed]], object] | None = None,
                 matched: Matched | None = None) -> Iterator[Processed]:
         """Process posts in batches; yields each post's outcome after its batch is committed.
         `on_batch` is told of each batch after its commit, `in_batch` inside its transaction (what it
@@ -233,7 +233,7 @@ class Pipeline:
 
     def _commit_next(self, pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]],
                      on_batch: Callable[[list[Processed]], None] | None, in_order: bool,
-                     alert_after: datetime | None, in_batch: Callable[[list[Processed]], None] | None,
+                     alert_after: datetime | None, in_batch: Callable[[list[Processed]], object] | None,
                      matched: Matched | None = None) -> list[Processed]:
         batch, todo, future = pending.popleft()
         if future is not None:
@@ -285,7 +285,7 @@ class Pipeline:
     def _commit(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                 in_order: bool = True, alert_after: datetime | None = None,
                 done: dict[int, Work] | None = None,
-                in_batch: Callable[[list[Processed]], None] | None = None,
+                in_batch: Callable[[list[Processed]], object] | None = None,
                 matcher: Matcher | None = None) -> list[Processed]:
         try:
             return self._store_batch(batch, on_batch, in_order, alert_after, done, in_batch, matcher or self.matcher)
@@ -330,7 +330,7 @@ class Pipeline:
 
     def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
                      in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None,
-                     in_batch: Callable[[list[Processed]], None] | None, matcher: Matcher) -> list[Processed]:
+                     in_batch: Callable[[list[Processed]], object] | None, matcher: Matcher) -> list[Processed]:
         out: list[Processed] = []
         now = utcnow()
         with self.store.transaction():
