@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ..store.alerts import move_alert
 from ..store.db import Store, utcnow
 from ..store.read import StoredPost, stored_post, story_stored_posts
 
 if TYPE_CHECKING:
-    from ..match.matcher import Matcher, _PostLike
+    from ..match.matcher import Matcher
 
 __all__ = ["aim", "first_matching", "matching_post", "no_longer_matches", "others"]
 
@@ -38,8 +38,7 @@ def others(store: Store, story_id: int, key: tuple[int, int]) -> list[StoredPost
 
 def first_matching(posts: Iterable[StoredPost], rule: str, matcher: Matcher) -> StoredPost | None:
     """The first of `posts` `matcher` matches with `rule`; reads no store (a worker thread may run it)."""
-    # (the cast: _PostLike declares a settable text, StoredPost's is read-only; match only reads it)
-    return next((p for p in posts if any(m.rule == rule for m in matcher.match(cast("_PostLike", p)))), None)
+    return next((p for p in posts if any(m.rule == rule for m in matcher.match(p))), None)
 
 
 def matching_post(store: Store, rule: str, story_id: int, key: tuple[int, int], matcher: Matcher) -> StoredPost | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
 
-import regex  # type: ignore[import-untyped]  # ships no type information (types-regex is no dependency)
+import regex
 
 from ..match.explain import matched_words
 from ..store.alerts import NO_MATCH  # why a queued alert was muted, not shown

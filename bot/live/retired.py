@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, cast
 
 from ..alert.aim import aim, first_matching, others
 from ..alert.outbox import NO_MATCH
@@ -21,9 +20,6 @@ from ..match.matcher import Match, Matcher
 from ..store.alerts import set_severity
 from ..store.db import Store, utcnow
 from ..store.read import StoredPost, stored_post
-
-if TYPE_CHECKING:
-    from ..match.matcher import _PostLike
 
 __all__ = ["NO_MATCH", "RULE_OFF", "retire", "severity", "to_aim", "to_match"]
 
@@ -80,7 +76,7 @@ def retire(store: Store, row: dict[str, object], matcher: Matcher, now: str,
         if post is None:
             return False
         if matches is None:
-            matches = matcher.match(cast("_PostLike", post))  # (as in `first_matching`: its text is read-only)
+            matches = matcher.match(post)
             instead = first_matching(to_aim(store, row, matches, now), rule, matcher)
         if any(m.rule == rule for m in matches):
             return False

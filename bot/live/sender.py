@@ -514,8 +514,7 @@ class Sender:
 
     def _match(self, matcher: Matcher, posts: dict[int, StoredPost]) -> dict[int, list[Match]]:
         with self.matching:
-            # (match only reads .text: matcher.py's _PostLike asks a settable one, which frozen StoredPost is not)
-            return {alert_id: matcher.match(post) for alert_id, post in posts.items()}  # type: ignore[arg-type]
+            return {alert_id: matcher.match(post) for alert_id, post in posts.items()}
 
     def _severity(self, row: dict[str, object]) -> str:
         """The queued alert's severity: its rule's as it is now (`retired.severity`), the stored one without rules."""

@@ -119,7 +119,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
         result.posts_by_day[post.date[:10]] += 1
         if progress:
             progress()
-        matches = matcher.match(post)  # type: ignore[arg-type]  # matcher's _PostLike wants text settable; only read
+        matches = matcher.match(post)
         names = {m.rule for m in matches}
         for rule in result.rules:
             was = (post.channel_id, post.message_id) in stored.get(rule, ())
@@ -133,7 +133,7 @@ def run_backtest(store: Store, rules: Iterable[Rule], *, channels: Iterable[str 
         result.by_channel[(post.channel_id, post.channel_title)] += 1
         result.by_day[post.date[:10]] += 1
         result.samples.append((post, matches))
-        for rule, (hits, needed) in branches.of(post, names).items():  # type: ignore[arg-type]  # as match() above
+        for rule, (hits, needed) in branches.of(post, names).items():
             _count_terms(result.terms[rule], post.text, hits, needed)
     result.stored = Counter({rule: len(keys) for rule, keys in stored.items()})
     return result
@@ -214,7 +214,7 @@ def stored_term_hits(store: Store, rule: Rule, since: datetime) -> dict[str, Ter
         except (ValueError, TypeError):  # an unreadable row counts for nothing (a store is read, never refused)
             continue
         post = _Linked(text or "", stored_links(text or "", entities))  # a `url:` term reads the links behind words
-        more, needed = branches.of(post, [rule.name])[rule.name]  # type: ignore[arg-type]  # as in run_backtest
+        more, needed = branches.of(post, [rule.name])[rule.name]
         _count_terms(terms, text or "", [*found, *more], needed)
     return terms
 
