@@ -212,6 +212,8 @@ class _Reader:
         """A path setting: `~` expanded, relative to `base` (the config's folder); a `~user` for no
         such user (a config from another machine) is the setting's error, not expanduser's RuntimeError."""
         value = self.get(section, key, str, default)
+        if "\0" in value:  # no file name has one: expanduser would raise ValueError, a later mkdir too
+            raise self.fail(section, key, "a path cannot hold the character U+0000")
         try:
             return _path(base, value)
         except RuntimeError:
@@ -220,7 +222,12 @@ class _Reader:
                             if user != "~" else "~: no home folder is known here (HOME is not set)") from None
 
     def number(self, section: str, key: str, default: float, *, low: float, high: float) -> float:
-        value = float(self.get(section, key, (int, float), default))
+        written = self.get(section, key, (int, float), default)
+        try:
+            value = float(written)
+        except OverflowError:  # an integer past any float: TOML reads it whole
+            raise self.fail(section, key, f"must be between {low:g} and {high:g}, got a number of "
+                                          f"{len(str(abs(written)))} digits") from None
         if not low <= value <= high:
             raise self.fail(section, key, f"must be between {low:g} and {high:g}, got {value:g}")
         return value
@@ -433,7 +440,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         tz = r.get("alerts", "timezone", str, "UTC")
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region's folder (America), a name too long
             raise r.fail("alerts", "timezone", f"unknown time zone {tz!r} (e.g. Europe/Moscow)") from None
         return tz
 
