@@ -186,7 +186,7 @@ class _Reader:
         self.data, self.lines, self.path = data, lines, path
 
     def fail(self, section: str, key: str, message: str) -> ConfigError:
-        name = ".".join(part for part in (section, key) if part)  # ("", key): a key above every section
+        name = ".".join(_printable(part) for part in (section, key) if part)  # ("", key): a key above every section
         line = self.lines.line(section, key)
         return ConfigError(f"{self.path}:{line}: {name}: {message}", line)
 
@@ -281,13 +281,21 @@ def _path(base: Path, value: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def _printable(text: object) -> str:
+    """`text` as an error line shows it: quoted with its escapes when it holds a newline or another
+    control character (a quoted key "a\\nb", a path), so each problem stays one line."""
+    s = str(text)
+    return s if s.isprintable() else repr(s)
+
+
 def _folder_problem(folder: Path) -> str | None:
     """Why `folder` cannot be (or become) a folder: it, or the nearest part of it that exists, is a file."""
     p = folder
     while not p.exists() and p != p.parent:
         p = p.parent
     if p.exists() and not p.is_dir():
-        return f"{p} is a file, not a folder" if p == folder else f"{p} (in {folder}) is a file, not a folder"
+        return (f"{_printable(p)} is a file, not a folder" if p == folder
+                else f"{_printable(p)} (in {_printable(folder)}) is a file, not a folder")
     return None
 
 
@@ -500,12 +508,14 @@ def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[Config
     """What `tgwatch run` needs on disk besides the sessions: the database's folder (the file
     itself is created) and the rules; one `file:line: paths.key: problem` error each."""
     problems = []
+    db, rules = _printable(config.db), _printable(config.rules)
     if config.db.is_dir():
-        problems.append(("db", f"{config.db} is a folder; name the database file in it, e.g. {config.db / 'tgwatch.db'}"))
+        problems.append(("db", f"{db} is a folder; name the database file in it, e.g. {_printable(config.db / 'tgwatch.db')}"))
     elif not config.db.parent.is_dir():
-        problems.append(("db", f"folder {config.db.parent} does not exist (create it, or name a file in a folder that does)"))
+        problems.append(("db", f"folder {_printable(config.db.parent)} does not exist (create it, or name a file in a "
+                               "folder that does)"))
     if not config.rules.exists():
-        problems.append(("rules", f"no such folder {config.rules} (the watch rules: copy the shipped rules/ folder there)"))
+        problems.append(("rules", f"no such folder {rules} (the watch rules: copy the shipped rules/ folder there)"))
     return [ConfigError(f"{where}:{line}: paths.{key}: {message}", line)
             for key, message in problems for line in [lines.line("paths", key)]]
 

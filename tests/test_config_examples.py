@@ -32,3 +32,18 @@ def loaded_error(tmp_path: Path, text: str, *, run: bool = False) -> str:
 ])
 def test_a_bad_value_is_a_config_error_not_a_traceback(tmp_path: Path, text: str, expected: str) -> None:
     assert loaded_error(tmp_path, text).startswith(expected)
+
+
+@pytest.mark.parametrize("text, run, expected", [
+    ('["a\\nb"]\nx = 1\n', False, ": 'a\\nb': unknown section (expected paths, channels, alerts, schedule)"),
+    ('[alerts]\n"a\\nb" = 1\n', False, ": alerts.'a\\nb': unknown setting (expected one of analysts, chats,"),
+    ('[channels.groups]\n"a\\rb" = 5\n', False, ": channels.groups.'a\\rb': expected a list of channels"),
+    ('[paths]\ndb = "x\\ny/t.db"\n[channels]\nwatch = ["mash"]\n', True,
+     "paths.db: folder "),
+])
+def test_each_problem_is_one_line_whatever_the_key_or_path_holds(tmp_path: Path, text: str, run: bool, expected: str) -> None:
+    """A newline in a quoted key or a path split one problem over two lines: the second line named
+    no file, and a script reading `file:line:` lines lost the problem."""
+    message = loaded_error(tmp_path, text, run=run)
+    assert expected in message
+    assert all(line.startswith("config.toml:") for line in message.split("\n")), message
