@@ -167,16 +167,40 @@ class _Lines:
     def __init__(self, text: str) -> None:
         self.where: dict[tuple[str, str], int] = {}
         section = ""
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(tomlread.key_lines(text), 1):
             s = line.strip()
-            if m := re.match(r"^\[+\s*([^\]]+?)\s*\]+", s):
-                section = m.group(1).replace('"', "").replace(" ", "")
+            if m := re.match(r"^\[\[?(.+?)\]\]?\s*(?:#.*)?$", s):
+                section = ".".join(_key_path(m.group(1))) or m.group(1).replace('"', "").replace(" ", "")
                 self.where.setdefault((section, ""), n)
-            elif m := re.match(r"^([A-Za-z0-9_\-\"']+)\s*[=.]", s):  # key = or dotted.key =
-                self.where.setdefault((section, m.group(1).strip("\"'")), n)
+            elif m := re.match(r"""^("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""", s):  # key = or dotted.key =
+                self.where.setdefault((section, next(iter(_key_path(m.group(1))), m.group(1).strip("\"'"))), n)
 
     def line(self, section: str, key: str = "") -> int:
-        return self.where.get((section, key)) or self.where.get((section, "")) or 1
+        """The line of `key` in `section`; else of the table's header, or of the key that makes the
+        table (`alerts = {...}`, `groups.moscow = [...]`), nearest first; else 1."""
+        if n := self.where.get((section, key)):
+            return n
+        parts = section.split(".") if section else []
+        while parts:
+            if n := self.where.get((".".join(parts), "")):
+                return n
+            last = parts.pop()
+            if n := self.where.get((".".join(parts), last)):
+                return n
+        return 1
+
+
+def _key_path(written: str) -> list[str]:
+    """A TOML key as written (`"a\\nb"`, `channels . groups`) -> its parts as read; [] when not a key."""
+    try:
+        node: Any = tomlread.loads(f"{written} = 0")
+    except tomllib.TOMLDecodeError:
+        return []
+    parts = []
+    while isinstance(node, dict) and len(node) == 1:
+        key, node = next(iter(node.items()))
+        parts.append(key)
+    return parts
 
 
 class _Reader:

@@ -14,7 +14,7 @@ import sys
 import tomllib
 from typing import Any, Iterator
 
-__all__ = ["loads"]
+__all__ = ["key_lines", "loads"]
 
 _AT_END = " (at end of document)"  # tomllib's place for an error at the end, with no line
 
@@ -36,6 +36,36 @@ def loads(text: str) -> dict[str, Any]:
         line, col = _line_col(text, _long_number(text))
         raise tomllib.TOMLDecodeError(f"a number of more than {sys.get_int_max_str_digits()} digits "
                                       f"(at line {line}, column {col})") from None
+
+
+def key_lines(text: str) -> list[str]:
+    """The lines of `text` as TOML numbers them (at "\\n" alone, not at U+2028 or U+0085 as
+    str.splitlines), each blank where it starts inside a multi-line string or an array or inline
+    table opened above: what is left are the lines a key or a [table] header can start."""
+    lines = text.split("\n")
+    inside = [False] * len(lines)
+    depth, line, i, n = 0, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            i = _end_of_line(text, i)
+            continue
+        if c in "\"'":
+            end = _after_string(text, i)
+            for _ in range(text.count("\n", i, end)):  # the lines a multi-line string runs over
+                line += 1
+                inside[line] = True
+            i = end
+            continue
+        if c == "\n":
+            line += 1
+            inside[line] = depth > 0
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return ["" if within else s for s, within in zip(lines, inside)]
 
 
 def _outside_strings(text: str) -> Iterator[int]:

@@ -47,3 +47,23 @@ def test_each_problem_is_one_line_whatever_the_key_or_path_holds(tmp_path: Path,
     message = loaded_error(tmp_path, text, run=run)
     assert expected in message
     assert all(line.startswith("config.toml:") for line in message.split("\n")), message
+
+
+@pytest.mark.parametrize("text, expected", [
+    # str.splitlines() counted a U+2028 in a comment as a line break: line 4
+    ("# Moscow\u2028Kyiv\n[alerts]\ndigest = 5\n", "config.toml:3: alerts.digest: expected a string, got int"),
+    # a multi-line string's «[schedule]» line was read as a table: line 1
+    ('[alerts]\nquiet_hours = """\n[schedule]\n"""\ndigest = 5\n', "config.toml:5: alerts.digest: expected a string"),
+    # a nested list on a line of its own was read as a table «[1, 2]»: line 1
+    ("[alerts]\nchats = [\n  [1, 2],\n]\ndigest = 5\n", "config.toml:5: alerts.digest: expected a string"),
+    # a setting written above every section: line 1
+    ('# my config\n\ntimezone = "UTC"\n', "config.toml:3: timezone: unknown section"),
+    ("# my config\nalerts = {digest = 5}\n", "config.toml:2: alerts.digest: expected a string"),
+    # a quoted key with an escape, or a quoted table name, was not found: the table's line, or 1
+    ('[alerts]\n\n"a\\nb" = 1\n', "config.toml:3: alerts.'a\\nb': unknown setting"),
+    ('# c\n["a\\tb"]\n', "config.toml:2: 'a\\tb': unknown section"),
+    ('[channels]\n# the groups\ngroups.moscow = 5\n', "config.toml:3: channels.groups.moscow: expected a list of channels"),
+])
+def test_an_error_names_the_line_the_setting_is_written_on(tmp_path: Path, text: str, expected: str) -> None:
+    message = loaded_error(tmp_path, text)
+    assert any(line.startswith(expected) for line in message.split("\n")), message
