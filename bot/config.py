@@ -36,6 +36,11 @@ _TOPIC_RE = re.compile(rf"^\s*(?:{TG_LINK}(c/)?)?(@?[A-Za-z][A-Za-z0-9_]{{3,31}}
 
 T = TypeVar("T")
 
+# What a secret looks like, wherever it was pasted: my.telegram.org's api_hash, BotFather's bot token,
+# a Telethon string session (a "1" and ~350 URL-safe base64 characters).
+_SECRET_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32}(?![0-9A-Fa-f])|\d+:[A-Za-z0-9_-]{30,}"
+                        r"|(?<![A-Za-z0-9_-])1[A-Za-z0-9_-]{200,}=*")
+
 
 class ConfigError(Exception):
     """A bad setting: `file:line: key: message`; a file with several gives one such line each,
@@ -212,7 +217,7 @@ class _Reader:
     def fail(self, section: str, key: str, message: str) -> ConfigError:
         name = ".".join(_printable(part) for part in (section, key) if part)  # ("", key): a key above every section
         line = self.lines.line(section, key)
-        return ConfigError(f"{self.path}:{line}: {name}: {message}", line)
+        return ConfigError(f"{self.path}:{line}: {_unsecret(f'{name}: {message}')}", line)
 
     def table(self, section: str) -> dict[str, Any]:
         node: Any = self.data
@@ -305,6 +310,12 @@ def _path(base: Path, value: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def _unsecret(text: str) -> str:
+    """`text` with anything shaped like a secret (`_SECRET_RE`) replaced: an error quoting a value
+    goes to terminals and logs, and a token pasted into the wrong setting is still a token."""
+    return _SECRET_RE.sub("(a secret: not shown)", text)
+
+
 def _printable(text: object) -> str:
     """`text` as an error line shows it: quoted with its escapes when it holds a newline or another
     control character (a quoted key "a\\nb", a path), so each problem stays one line."""
@@ -351,7 +362,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         where = f"{m.group(1)}:{m.group(2)}" if m else "1"
-        message = re.sub(r" ?\(at line.*", "", str(e))
+        message = _unsecret(re.sub(r" ?\(at line.*", "", str(e)))  # (tomllib quotes a key twice declared)
         raise ConfigError(f"{p}:{where}: {message}") from None
     r = _Reader(data, _Lines(text), str(p))
     problems: dict[str, ConfigError] = {}  # every bad setting, each once

@@ -67,3 +67,23 @@ def test_each_problem_is_one_line_whatever_the_key_or_path_holds(tmp_path: Path,
 def test_an_error_names_the_line_the_setting_is_written_on(tmp_path: Path, text: str, expected: str) -> None:
     message = loaded_error(tmp_path, text)
     assert any(line.startswith(expected) for line in message.split("\n")), message
+
+
+HASH = "0123456789abcdef0123456789abcdef"
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
+SESSION = "1BVtsOKABu" + "x" * 340 + "="
+
+
+@pytest.mark.parametrize("text", [
+    f'[alerts]\nsend_via = "{HASH}"\n',  # pasted into the wrong line
+    f'[alerts]\nchats = ["{TOKEN}"]\n',
+    f'[channels]\nwatch = ["t.me/{TOKEN}"]\n',
+    f'[alerts]\ntimezone = "{SESSION}"\n',
+    f'[alerts]\nquiet_hours = "{HASH}"\n',
+    f'[channels.groups]\n"{HASH}" = 5\n',
+])
+def test_a_secret_pasted_into_a_setting_is_not_printed(tmp_path: Path, text: str) -> None:
+    """The error goes to a terminal, a CI log, a chat asking for help: the value was printed whole."""
+    message = loaded_error(tmp_path, text)
+    assert all(secret not in message for secret in (HASH, TOKEN, SESSION)), message
+    assert "(a secret: not shown)" in message and message.startswith("config.toml:2: ")
