@@ -551,7 +551,7 @@ def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[Config
                                "folder that does)"))
     if not config.rules.exists():
         problems.append(("rules", f"no such folder {rules} (the watch rules: copy the shipped rules/ folder there)"))
-    return [ConfigError(f"{where}:{line}: paths.{key}: {message}", line)
+    return [ConfigError(f"{where}:{line}: paths.{key}: {_unsecret(message)}", line)
             for key, message in problems for line in [lines.line("paths", key)]]
 
 
