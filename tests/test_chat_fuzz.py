@@ -5,6 +5,7 @@ sample, built by the pipeline) and a copy of the shipped rules; no Telegram need
 from __future__ import annotations
 
 import asyncio
+import html
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,3 +64,14 @@ def test_a_pruned_story_says_how_many_posts_it_had_and_lists_the_kept_ones(comma
     assert reply is not None and reply.html.startswith(f"<b>Story #{sid}</b>: {size} posts, {kept} kept (posts that "
                                                        "matched no rule are dropped after 30 days)")
     assert reply.html.count("\n• ") + reply.html.startswith("• ") == kept
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("/rule " + "\u200f" * 20, "/rule: no rule named '" + "\\u200f" * 9 + "…' (have: "),  # RTL marks pasted with a name
+    ("/stories " + "\x14" * 30, "/stories: '" + "\\x14" * 14 + "…' is not a duration"),
+])
+def test_an_argument_with_invisible_characters_is_quoted_once(commands: Commands, text: str, shown: str) -> None:
+    """The input is quoted with its escapes (\\u200f: what is there, though invisible), once: past
+    60 characters of escapes, the quote was quoted again, and the analyst read \\\\u200f\\\\u200f…"""
+    reply = asyncio.run(commands.handle(text, Caller(1, "Analyst")))
+    assert reply is not None and html.unescape(reply.html).startswith(shown), reply and reply.html

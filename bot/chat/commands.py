@@ -122,8 +122,13 @@ def _clip(text: str, width: int = _ECHO) -> str:
 
 
 def _echo(text: str, width: int = _ECHO) -> str:
-    """An analyst's input quoted for a reply: shortened, then repr'd (control characters visible)."""
-    return repr(_clip(text, width))
+    """An analyst's input quoted for a reply: shortened, then repr'd (control characters visible), at
+    most `width` characters inside the quotes with the escapes: longer, `_clip_quoted` quoted it again
+    (the analyst read \\\\u200f for an invisible mark), and could cut it inside an escape."""
+    w = width
+    while len(shown := repr(_clip(text, w))) - 2 > width:
+        w -= 1
+    return shown
 
 
 def _button_id(arg: str) -> int:
