@@ -147,7 +147,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("configs")
 
 
-@settings(max_examples=300, derandomize=True)
+@settings(max_examples=600, derandomize=True)
 @given(doc=documents(), run=st.booleans())
 def test_any_config_gives_a_config_or_one_line_per_problem_at_its_own_line(folder: Path, doc: Doc, run: bool) -> None:
     path = folder / "config.toml"
@@ -165,7 +165,7 @@ def test_any_config_gives_a_config_or_one_line_per_problem_at_its_own_line(folde
             assert secret not in rest, f"a secret echoed: {rest!r}"
 
 
-@settings(max_examples=200, derandomize=True)
+@settings(max_examples=300, derandomize=True)
 @given(data=st.one_of(st.binary(max_size=200), st.text(max_size=60).map(lambda s: s.encode("utf-16")),
                       st.sampled_from([b"", b"\xef\xbb\xbf", b"\x00" * 10, b"SQLite format 3\x00", b"\xff\xfe[\x00"])))
 def test_any_bytes_as_the_config_give_a_config_or_a_config_error(folder: Path, data: bytes) -> None:
