@@ -43,28 +43,17 @@ def key_lines(text: str) -> list[str]:
     str.splitlines), each blank where it starts inside a multi-line string or an array or inline
     table opened above: what is left are the lines a key or a [table] header can start."""
     lines = text.split("\n")
-    inside = [False] * len(lines)
-    depth, line, i, n = 0, 0, 0, len(text)
-    while i < n:
+    after = {at: n for n, at in enumerate((i for i, c in enumerate(text) if c == "\n"), 1)}  # "\n" -> the line it opens
+    inside = [n > 0 for n in range(len(lines))]  # a line whose "\n" is in a string starts inside it
+    depth = 0
+    for i in _outside_strings(text):
         c = text[i]
-        if c == "#":
-            i = _end_of_line(text, i)
-            continue
-        if c in "\"'":
-            end = _after_string(text, i)
-            for _ in range(text.count("\n", i, end)):  # the lines a multi-line string runs over
-                line += 1
-                inside[line] = True
-            i = end
-            continue
         if c == "\n":
-            line += 1
-            inside[line] = depth > 0
+            inside[after[i]] = depth > 0
         elif c in "[{":
             depth += 1
         elif c in "]}":
             depth = max(0, depth - 1)
-        i += 1
     return ["" if within else s for s, within in zip(lines, inside)]
 
 
