@@ -463,6 +463,10 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         ids = r.get("alerts", "analysts", list, [])
         if not all(isinstance(a, int) and not isinstance(a, bool) and a > 0 for a in ids):
             raise r.fail("alerts", "analysts", "expected a list of numeric Telegram user ids")
+        too_long = next((a for a in ids if a >= 1 << 63), None)  # Telegram's ids are 64-bit
+        if too_long is not None:
+            raise r.fail("alerts", "analysts", f"{len(str(too_long))} digits is no Telegram user id (they have at most 19): "
+                         "the bot would answer nobody by it")
         return tuple(ids)
 
     def quiet_hours() -> tuple[time, time] | None:

@@ -29,6 +29,9 @@ def loaded_error(tmp_path: Path, text: str, *, run: bool = False) -> str:
     # ValueError: embedded null byte
     ('[paths]\n\ndb = "~a\\u0000b"\n', "config.toml:3: paths.db: a path cannot hold the character U+0000"),
     ('[paths]\nsession_dir = "x\\u0000y"\n', "config.toml:2: paths.session_dir: a path cannot hold the character U+0000"),
+    # accepted: the bot then answered nobody, the analyst's own id never equal to a 31-digit one
+    ("[alerts]\nanalysts = [123456789, 1" + "0" * 30 + "]\n",
+     "config.toml:2: alerts.analysts: 31 digits is no Telegram user id (they have at most 19)"),
 ])
 def test_a_bad_value_is_a_config_error_not_a_traceback(tmp_path: Path, text: str, expected: str) -> None:
     assert loaded_error(tmp_path, text).startswith(expected)
