@@ -18,7 +18,7 @@ from .post import TG_LINK, TG_LINK_HINT
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
            "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
-           "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal"]
+           "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal", "unformat"]
 
 # Marks that decorate letters rather than spell them: the overlays and lines text generators add
 # after every letter for s̶t̶r̶u̶c̶k̶ (U+0334-U+0338), u̲n̲d̲e̲r̲l̲i̲n̲e̲d̲ and o̅v̅e̅r̅l̅i̅n̅e̅d̅ text, and the
@@ -70,7 +70,7 @@ _VOWELS = "аеёиоуыэюяіїєaeiouyАЕЁИОУЫЭЮЯІЇЄAEIOUY"
 _ACUTE_APOSTROPHE_RE = re.compile(rf"(?<=[^\W\d_{_VOWELS}])\u00b4(?=[^\W\d_])")
 
 
-def _unformat(text: str) -> str:
+def unformat(text: str) -> str:
     """`text` without its format characters and stress marks, an acute that is an apostrophe made one."""
     if "´" in text:
         text = _ACUTE_APOSTROPHE_RE.sub("'", text)
@@ -208,7 +208,7 @@ def _fold_basic(text: str) -> str:
     Order matters for idempotence: invisible characters go first (so NFKC composes what they
     split), hashtags are split after NFKC (fullwidth ＃) and before case folding (CamelCase).
     """
-    return _fold_nfkc(_nfkc_words(_unformat(text)))
+    return _fold_nfkc(_nfkc_words(unformat(text)))
 
 
 def _fold_nfkc(text: str) -> str:
@@ -337,7 +337,7 @@ def normalize(text: str) -> str:
     if _MIXED_RE.search(folded):
         # Case is gone once folded: read all-caps mixed words off the text before folding (rare: only
         # texts that mix scripts inside a word pay for it).
-        raw = _nfkc_words(_unformat(text))
+        raw = _nfkc_words(unformat(text))
         caps = _CAPS_WORD_RE.sub(_caps_to_cyr, raw)
         if caps != raw:
             # (not NFKC again: a look-alike read as Cyrillic takes no mark the Latin letter did not, «ЁY̆»

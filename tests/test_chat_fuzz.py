@@ -75,3 +75,11 @@ def test_an_argument_with_invisible_characters_is_quoted_once(commands: Commands
     60 characters of escapes, the quote was quoted again, and the analyst read \\\\u200f\\\\u200f…"""
     reply = asyncio.run(commands.handle(text, Caller(1, "Analyst")))
     assert reply is not None and html.unescape(reply.html).startswith(shown), reply and reply.html
+
+
+@pytest.mark.parametrize("text", ["/rule desertion\u200f", "/rule \u200fDesertion\u200e", "/disable desertion\u2066"])
+def test_a_rule_name_pasted_with_bidi_marks_names_the_rule(commands: Commands, text: str) -> None:
+    """A name copied from an RTL chat interface brings its invisible marks along: it was answered
+    'no rule named ...' though the analyst sees exactly the rule's name."""
+    reply = asyncio.run(commands.handle(text, Caller(1, "Analyst")))
+    assert reply is not None and "no rule named" not in reply.html and "desertion" in reply.html, reply and reply.html

@@ -37,6 +37,7 @@ from ..store.export import XLSX_MAX_CHARS, scratch_dir, scratch_done, write_csv,
 from ..post import TG_LINK_RE, cut_link, link_channel
 from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
                           search_posts, story_detail, top_stories)
+from ..text import unformat
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -662,10 +663,11 @@ class Commands:
         name = name.strip()
         if not name:
             raise self._usage(command)
-        rule = self.rulebook.ruleset.get(name)  # any case: names are lower case; a phone capitalises
-        if rule is None and (error := self.rulebook.ruleset.failed.get(name.lower())) is not None:
+        key = unformat(name) or name  # an RTL mark that came with a name pasted from an RTL interface is no part of it
+        rule = self.rulebook.ruleset.get(key)  # any case: names are lower case; a phone capitalises
+        if rule is None and (error := self.rulebook.ruleset.failed.get(key.lower())) is not None:
             raise CommandError(f"rule {_echo(name)} is out of use for an error: {error.brief()}; "
-                               f"fix it in the file, or its query with /edit_rule {name.lower()} QUERY")
+                               f"fix it in the file, or its query with /edit_rule {key.lower()} QUERY")
         if rule is None:
             have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
             raise CommandError(f"no rule named {_echo(name)} (have: {have})")
