@@ -149,13 +149,13 @@ def test_a_digest_in_flight_across_an_upgrade_shows_each_item_once(fake: FakeTel
     upgraded to one that sends 20 a message. Part 0 was now another message under the random_id
     of the one sent: items 11 to 16 never reached the chat. The chat ends with each story once; so it
     does when the digest's plan cannot be read (damaged; it would hold back every later digest)."""
-    import bot.live.sender as sender_module
+    import bot.live.digesttext as digest_text
     from bot.live.digestplan import PLAN_KEY, forget_plan
 
     async def go() -> None:
         channels(fake)
         rules = low_rules(tmp_path)
-        monkeypatch.setattr(sender_module, "DIGEST_ITEMS", 10)
+        monkeypatch.setattr(digest_text, "DIGEST_ITEMS", 10)
         service = await start(fake, tmp_path, rules=rules)
         try:
             for i, text in enumerate(weather_reports(25)):
@@ -171,7 +171,7 @@ def test_a_digest_in_flight_across_an_upgrade_shows_each_item_once(fake: FakeTel
         finally:
             await stop_service(service)
         del fake._on_SendMessageRequest  # the hour has passed
-        monkeypatch.setattr(sender_module, "DIGEST_ITEMS", 20)
+        monkeypatch.setattr(digest_text, "DIGEST_ITEMS", 20)
         service = await start(fake, tmp_path, rules=rules)
         try:
             await service.sender.send_digest()

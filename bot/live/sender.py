@@ -18,24 +18,22 @@ import hashlib
 import html
 import json
 import logging
-import re
 import secrets
 import sqlite3
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telethon import TelegramClient, errors, functions, types, utils
 
-from ..alert.html import bold_spans, channel_text, render_html, to_parts
+from ..alert.html import channel_text, render_html, to_parts
 from ..alert.aim import first_matching
-from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time, snippet
+from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
 from ..match.matcher import Match, Matcher
@@ -48,6 +46,7 @@ from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
+from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
 from .restored import (copied, digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
                        queued_older, release_held, restored_from, take_as_digested, take_as_shown)
 from .retired import retire, severity, to_aim, to_match
@@ -63,9 +62,6 @@ _Matched = tuple[Matcher, dict[int, list[Match]], dict[int, StoredPost | None]]
 MAX_ATTEMPTS = 8
 MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
 MAX_HELD_NOTICES = 200
-# Items per digest message. Sent by the bot, each item has a row of triage buttons under its message
-# (Telegram takes about 100 buttons a message): 20 rows stay a phone screen or two to scroll.
-DIGEST_ITEMS = 20
 # Messages read back in a chat for an alert Telegram says was sent (RANDOM_ID_DUPLICATE) but whose
 # id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
 FIND_SENT_LOOKBACK = 1000
@@ -1350,13 +1346,6 @@ class Sender:
         return len(live)
 
 
-def render_digest(store: Store, alert_ids: list[int], titles: dict[str, str], tz: ZoneInfo | None) -> str:
-    """The digest as HTML: per rule, each story once, numbered, with its size, channel, time, link
-    and the words around its first match, in bold (why it matched: the post's start seldom says);
-    the messages it is sent as (`DIGEST_ITEMS` items each) one after another."""
-    return "\n\n".join(_digest_html(_digest_order(_digest_alerts(store, alert_ids, titles)), tz))
-
-
 def _item_number(text_hash: object) -> int | None:
     """The item number a DIGEST_PART row keeps (`DIGEST_ITEM`); None for a row written before."""
     text = str(text_hash or "")
@@ -1365,73 +1354,3 @@ def _item_number(text_hash: object) -> int | None:
 
 def _item_text(number: int | None) -> str:
     return f" (item {number})" if number is not None else ""
-
-
-def _digest_alerts(store: Store, alert_ids: list[int], titles: dict[str, str]) -> list[Alert]:
-    """The digest's alerts whose posts are stored, in its order."""
-    return [a for a in (load_alert(store, i, titles) for i in alert_ids) if a is not None]
-
-
-@dataclass(frozen=True)
-class _DigestPart:
-    """One message of a digest: its text and entities, and the items it carries as (number shown,
-    alert): what its triage buttons and a deletion notice's reply refer to."""
-
-    text: str
-    entities: list[Any]
-    items: list[tuple[int, Alert]]
-
-
-def _digest_order(alerts: Sequence[Alert]) -> list[Alert]:
-    """The items as the digest shows and numbers them: by rule, each rule's in the digest's order."""
-    by_rule: dict[str, list[Alert]] = {}
-    for alert in alerts:
-        by_rule.setdefault(alert.rule, []).append(alert)
-    return [a for _, group in sorted(by_rule.items()) for a in group]
-
-
-def _digest_html(order: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
-    """The digest as the HTML of its messages, `DIGEST_ITEMS` numbered items each (so each carries
-    a row of triage buttons per item, a phone screen or two of them); `order`: `_digest_order`'s."""
-    total = len(order)
-    counts = Counter(a.rule for a in order)
-    out: list[str] = []
-    for start in range(0, max(total, 1), DIGEST_ITEMS):
-        chunk = order[start:start + DIGEST_ITEMS]
-        if start == 0:
-            lines = [f"📋 <b>Digest</b>: {total} low-priority stor{'y' if total == 1 else 'ies'}"]
-        else:
-            lines = [f"📋 <b>Digest</b>, continued: {start + 1}–{start + len(chunk)} of {total}"]
-        rule = None
-        for n, a in enumerate(chunk, start + 1):
-            if a.rule != rule:
-                rule = a.rule
-                lines.append(f"\n<b>{html.escape(a.title)}</b> ({counts[a.rule]})")
-            size = f" · story #{a.story_id} ({a.story_size} posts)" if a.story_size > 1 else ""  # for /story N, as alerts say it
-            when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
-            window, spans, _ = snippet(a.text, a.spans, width=120)
-            gone = f" · {html.escape(deleted_line(a, tz))}" if a.deleted_at else ""
-            lines.append(f'<b>{n}.</b> {when} <a href="{html.escape(a.link, quote=True)}">{channel_text(a.channel_title)}</a>'
-                         f"{size}{gone}: " + bold_spans(window, spans))
-        out.append("\n".join(lines))
-    return out
-
-
-def _digest_parts(alerts: Sequence[Alert], tz: ZoneInfo | None) -> list[_DigestPart]:
-    """The digest's messages, each under Telegram's 4096 (a message of long items is split further);
-    an item is carried by the part that starts its line («N. ») with its link (one post in two rules
-    is two items with one link: the link alone could name the part before)."""
-    order = _digest_order(alerts)
-    parts: list[_DigestPart] = []
-    for c, markup in enumerate(_digest_html(order, tz)):
-        chunk = list(enumerate(order[c * DIGEST_ITEMS:(c + 1) * DIGEST_ITEMS], c * DIGEST_ITEMS + 1))
-        split = to_parts(markup)
-        urls = [{e.url for e in entities if isinstance(e, types.MessageEntityTextUrl)} for _, entities in split]
-        k = 0
-        carried: list[list[tuple[int, Alert]]] = [[] for _ in split]
-        for n, a in chunk:  # in order: an item is never in a part before the previous item's
-            line = re.compile(rf"^{n}\. ", re.MULTILINE)
-            k = next((j for j in range(k, len(split)) if a.link in urls[j] and line.search(split[j][0])), k)
-            carried[k].append((n, a))
-        parts += [_DigestPart(text, list(entities), items) for (text, entities), items in zip(split, carried)]
-    return parts
