@@ -47,11 +47,12 @@ from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
+from .sendfaults import _NETWORK, MAX_ATTEMPTS, MAX_RETRY_DELAY, _NoPeer, _keeps_queued, _retry_delay
 from .restored import (copied, digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
                        queued_older, release_held, restored_from, take_as_digested, take_as_shown)
 from .retired import retire, severity, to_aim, to_match
 
-__all__ = ["Sender", "MAX_ATTEMPTS", "DIGEST_ITEMS", "render_digest"]
+__all__ = ["Sender", "MAX_ATTEMPTS", "MAX_RETRY_DELAY", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ log = logging.getLogger(__name__)
 # the post of its story to quote instead (None: none), by alert id
 _Matched = tuple[Matcher, dict[int, list[Match]], dict[int, StoredPost | None]]
 
-MAX_ATTEMPTS = 8
-MAX_RETRY_DELAY = 1800  # an unreachable chat is retried at least every 30 min, for as long as it takes
 MAX_HELD_NOTICES = 200
 # Messages read back in a chat for an alert Telegram says was sent (RANDOM_ID_DUPLICATE) but whose
 # id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
@@ -70,23 +69,9 @@ RESTORED_MARK = "↩️ not deleted after all"
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
-_NETWORK = (ConnectionError, OSError, asyncio.TimeoutError)
-# Errors about the chat, not the message: the chat cannot be written to now (the bot was removed,
-# the account lost the right to post, a user blocked the bot). Alerts wait for it.
-_CHAT_LEVEL = frozenset({
-    "CHAT_WRITE_FORBIDDEN", "CHAT_ADMIN_REQUIRED", "CHAT_RESTRICTED", "CHAT_FORBIDDEN", "CHAT_ID_INVALID",
-    "CHAT_SEND_PLAIN_FORBIDDEN", "CHAT_GUEST_SEND_FORBIDDEN", "CHANNEL_PRIVATE", "CHANNEL_INVALID",
-    "CHANNEL_PUBLIC_GROUP_NA", "PEER_ID_INVALID", "USER_BANNED_IN_CHANNEL", "USER_IS_BLOCKED", "USER_IS_BOT",
-    "INPUT_USER_DEACTIVATED", "USER_DEACTIVATED", "USER_KICKED", "USER_NOT_PARTICIPANT", "TOPIC_CLOSED",
-    "TOPIC_DELETED",
-})
 
 
 _Due = tuple[datetime, float]  # a time to wait for: wall clock (shown, stored) and monotonic
-
-
-class _NoPeer(ValueError):
-    """A configured chat this account cannot address (unknown id or name)."""
 
 
 class _EditsHeld(Exception):
@@ -117,23 +102,6 @@ def _topic_of(message: Any) -> int | None:
     if not isinstance(r, types.MessageReplyHeader) or not r.forum_topic:
         return None
     return r.reply_to_top_id or r.reply_to_msg_id
-
-
-def _keeps_queued(e: BaseException) -> bool:
-    """True for errors about the chat (it cannot be written to now), the sending account (401: a bot
-    token revoked, a session logged out) or Telegram's servers: the alert waits; False for errors
-    about the message itself (too long, bad entities), which fail it."""
-    if isinstance(e, _NoPeer):
-        return True
-    if isinstance(e, errors.RPCError):
-        return (isinstance(e, (errors.ForbiddenError, errors.ServerError, errors.UnauthorizedError))
-                or telegram_code(e) in _CHAT_LEVEL)
-    return False
-
-
-def _retry_delay(attempts: int, *, chat_level: bool) -> int:
-    delay = 15 * 2 ** min(max(attempts, 0), 12)
-    return min(delay, MAX_RETRY_DELAY if chat_level else 3600)
 
 
 def _short(text: str, n: int = 80) -> str:
