@@ -45,6 +45,7 @@ from ..store.read import StoredPost
 from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
+from .floodwait import FloodWaits, _Due
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
 from .sendfaults import _NETWORK, MAX_ATTEMPTS, MAX_RETRY_DELAY, _NoPeer, _keeps_queued, _retry_delay
@@ -69,9 +70,6 @@ RESTORED_MARK = "↩️ not deleted after all"
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
-
-
-_Due = tuple[datetime, float]  # a time to wait for: wall clock (shown, stored) and monotonic
 
 
 class _EditsHeld(Exception):
@@ -159,7 +157,7 @@ def _sent_id(result: Any, random_id: int) -> int | None:
     return found
 
 
-class Sender:
+class Sender(FloodWaits):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
@@ -234,32 +232,6 @@ class Sender:
         self._notices_outage = Outage(log, "the held notices are saved again")
         self.on_migrated: Callable[[int], None] | None = None  # told the new id (the chat bot answers there)
 
-    def _after(self, seconds: float) -> _Due:
-        """The time `seconds` from now, by both clocks."""
-        return self.clock() + timedelta(seconds=seconds), self.monotonic() + seconds
-
-    def _waiting(self, due: _Due) -> bool:
-        """Is `due` still ahead? Over when either clock says so: a wall clock stepped back never
-        holds anything longer than it was meant to wait."""
-        return self.clock() < due[0] and self.monotonic() < due[1]
-
-    def _paused(self) -> bool:
-        """True while a flood wait runs; the first call after it ends lets Telethon send again."""
-        if self.paused_until is None:
-            return False
-        if self._waiting((self.paused_until, self._paused_mono)):
-            return True
-        self.paused_until = None
-        # Telethon keeps its own deadline in wall-clock time and refuses to send before it; Telegram's
-        # wait is over by now, so a clock stepped back must not hold us there (telethon 1.45).
-        waited = getattr(self.client, "_flood_waited_requests", None)
-        if isinstance(waited, dict):
-            for constructor in self._flood_requests:
-                waited.pop(constructor, None)
-        self._flood_requests.clear()
-        log.info("flood wait over: sending resumes")
-        return False
-
     def _edits_held(self) -> bool:
         """True while a flood wait on editMessage runs; the first call after it lets Telethon edit again."""
         if self._edits_until is None:
@@ -279,16 +251,6 @@ class Sender:
         if self._edits_until is None or due[0] > self._edits_until[0]:
             log.warning("editing alerts: Telegram asks to wait (%s); story updates wait, new alerts go on", telegram_code(e))
             self._edits_until = due
-
-    def _pause(self, e: errors.FloodError) -> None:
-        seconds = int(getattr(e, "seconds", None) or 60)  # a 420 without a wait: a minute
-        until, mono = self._after(seconds)
-        if self.paused_until is None or until > self.paused_until:
-            self.paused_until = until
-        self._paused_mono = max(self._paused_mono, mono)
-        request = getattr(e, "request", None)
-        if request is not None and hasattr(request, "CONSTRUCTOR_ID"):
-            self._flood_requests.add(request.CONSTRUCTOR_ID)
 
     def _chat_failed(self, chat: str, e: BaseException) -> None:
         """One warning when a chat becomes unreachable (not one per alert and attempt); its peer is
