@@ -39,16 +39,16 @@ from ..config import chat_topic
 from ..match.matcher import Match, Matcher
 from ..store.db import Store, iso
 from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_items_shown, digest_notices_due,
-                                forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, retry_held,
-                                shown_in_every_chat, unsent_digests)
+                                forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, shown_in_every_chat, unsent_digests)
 from ..store.read import StoredPost
 from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
+from .peers import Peers, _topic, _topic_of
 from .floodwait import FloodWaits, _Due
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
-from .sendfaults import _NETWORK, MAX_ATTEMPTS, MAX_RETRY_DELAY, _NoPeer, _keeps_queued, _retry_delay
+from .sendfaults import _NETWORK, MAX_ATTEMPTS, MAX_RETRY_DELAY, _keeps_queued, _retry_delay
 from .restored import (copied, digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
                        queued_older, release_held, restored_from, take_as_digested, take_as_shown)
 from .retired import retire, severity, to_aim, to_match
@@ -84,22 +84,6 @@ def _int(value: object) -> int:
 def _digest(text: str, entities: Sequence[Any]) -> str:
     raw = text + "|" + ";".join(f"{type(e).__name__}:{e.offset}:{e.length}" for e in entities)
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-
-
-def _topic(chat: str) -> types.InputReplyToMessage | None:
-    """Where in a forum group a message to `chat` goes: its topic (CHAT/TOPIC); None for a plain
-    chat and for topic 1, General, which takes messages that reply to nothing."""
-    topic = chat_topic(chat)[1]
-    return types.InputReplyToMessage(reply_to_msg_id=topic) if topic is not None and topic != 1 else None
-
-
-def _topic_of(message: Any) -> int | None:
-    """The forum topic a message is in: its reply header's top message, or the message it replies
-    to when that is the topic itself; None for General (no header) and outside forums."""
-    r = getattr(message, "reply_to", None)
-    if not isinstance(r, types.MessageReplyHeader) or not r.forum_topic:
-        return None
-    return r.reply_to_top_id or r.reply_to_msg_id
 
 
 def _short(text: str, n: int = 80) -> str:
@@ -157,7 +141,7 @@ def _sent_id(result: Any, random_id: int) -> int | None:
     return found
 
 
-class Sender(FloodWaits):
+class Sender(FloodWaits, Peers):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
@@ -251,37 +235,6 @@ class Sender(FloodWaits):
         if self._edits_until is None or due[0] > self._edits_until[0]:
             log.warning("editing alerts: Telegram asks to wait (%s); story updates wait, new alerts go on", telegram_code(e))
             self._edits_until = due
-
-    def _chat_failed(self, chat: str, e: BaseException) -> None:
-        """One warning when a chat becomes unreachable (not one per alert and attempt); its peer is
-        looked up again on the next attempt (a group upgraded to a supergroup has a new id)."""
-        self._peers.pop(chat, None)
-        if chat not in self._unreachable:
-            self._unreachable[chat] = telegram_code(e)
-            log.warning("chat %s cannot be written to (%s): alerts for it stay queued and are retried "
-                        "at least every %d min until it works", chat, telegram_code(e), MAX_RETRY_DELAY // 60)
-
-    def chats_down(self) -> dict[str, str]:
-        """The alert chats that cannot be written to now, each with Telegram's reason: their alerts
-        and digests are held and retried (/status and /digest say so)."""
-        return dict(self._unreachable)
-
-    def _chat_works(self, chat: str) -> None:
-        if chat in self._unreachable:
-            why = self._unreachable.pop(chat)
-            log.warning("chat %s can be written to again (it failed with %s): sending what was held", chat, why)
-            # the alerts this chat held back off for up to 30 min: try them now (not the ones that
-            # failed for a reason of their own, which keep their back-off)
-            try:
-                retry_held(self.store, why)
-            except sqlite3.OperationalError as e:
-                if (down := store_down(e)) is None:
-                    raise
-                log.warning("the alerts held for chat %s keep their retry times (database: %s)", chat, down)
-            self._digest_due.clear()
-            self._notice_due.pop(chat, None)
-            self._told_due = {k: v for k, v in self._told_due.items() if k[1] != chat}
-            self._again = True
 
     async def deliver(self) -> int:
         """Send what is due; returns how many alerts were completed. Concurrent calls fold into
@@ -865,55 +818,6 @@ class Sender(FloodWaits):
             log.info("alert message %d cannot be edited (%s): keeping it as it is", message_id, e.message)
             return False
         return True
-
-    async def _peer(self, chat: str) -> Any:
-        """The input peer of a configured chat ("me", @username, or a numeric id; a forum topic's
-        chat for CHAT/TOPIC), looked up once."""
-        base = str(chat_topic(chat)[0])
-        if base != chat:
-            return await self._peer(base)
-        if chat not in self._peers:
-            if chat == "me":
-                self._peers[chat] = types.InputPeerSelf()
-            elif chat.lstrip("-").isdigit():
-                n = int(chat)
-                try:
-                    self._peers[chat] = await self.client.get_input_entity(n)
-                except ValueError:
-                    if n <= 0:
-                        raise _NoPeer(f"chat {n} is unknown to this account: add it to the chat and post there once") from None
-                    self._peers[chat] = types.InputPeerUser(n, 0)  # a bot may write to a user who started it
-            else:
-                try:
-                    self._peers[chat] = await self.client.get_input_entity(chat)
-                except ValueError as e:
-                    raise _NoPeer(f"chat {chat} cannot be found: {e}") from None
-            if isinstance(self._peers[chat], types.InputPeerChat):
-                self._peers[chat] = await self._upgraded(chat, self._peers[chat])
-        return self._peers[chat]
-
-    async def _upgraded(self, chat: str, peer: types.InputPeerChat) -> Any:
-        """The peer of a basic group, or of the supergroup it was upgraded to: Telegram gives the
-        supergroup a new id and refuses the old one (PEER_ID_INVALID) for good."""
-        try:
-            group = await self.client.get_entity(peer)
-        except errors.FloodError:
-            raise
-        except (ValueError, TypeError, errors.RPCError) as e:
-            log.debug("chat %s: cannot tell whether it was upgraded (%s)", chat, telegram_code(e))
-            return peer
-        to = getattr(group, "migrated_to", None)
-        if not isinstance(to, types.InputChannel):
-            return peer
-        marked = utils.get_peer_id(types.PeerChannel(to.channel_id))
-        if self._moved.get(chat) != marked:
-            self._moved[chat] = marked
-            log.warning("alert chat %s was upgraded to a supergroup: alerts go to %d (name it so in the config)", chat, marked)
-            self._queue_notice(f"ℹ️ this group was upgraded to a supergroup: alerts now come here; the config "
-                               f"still names the old group {chat}: alerts.chats may name this one, {marked}", chat)
-            if self.on_migrated is not None:
-                self.on_migrated(marked)
-        return types.InputPeerChannel(to.channel_id, to.access_hash)
 
     async def notify(self, text: str) -> None:
         """A one-line notice to every alert chat (recovered posts, a channel gone); never raised
