@@ -45,6 +45,7 @@ from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .peers import Peers, _topic, _topic_of
+from .sendonce import FIND_SENT_LOOKBACK, SendOnce, _digest, _is_part
 from .floodwait import FloodWaits, _Due
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
@@ -62,9 +63,6 @@ log = logging.getLogger(__name__)
 _Matched = tuple[Matcher, dict[int, list[Match]], dict[int, StoredPost | None]]
 
 MAX_HELD_NOTICES = 200
-# Messages read back in a chat for an alert Telegram says was sent (RANDOM_ID_DUPLICATE) but whose
-# id we lost: up to 10 history requests (100 each), only after a crash or a lost reply.
-FIND_SENT_LOOKBACK = 1000
 NOTICES_KEY = "held_notices"  # meta row: the notices not sent yet, kept across a restart
 RESTORED_MARK = "↩️ not deleted after all"
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
@@ -81,32 +79,9 @@ def _int(value: object) -> int:
     return int(value)  # type: ignore[call-overload]  # (mypy cannot know: SQLite gives these columns as int)
 
 
-def _digest(text: str, entities: Sequence[Any]) -> str:
-    raw = text + "|" + ";".join(f"{type(e).__name__}:{e.offset}:{e.length}" for e in entities)
-    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-
-
 def _short(text: str, n: int = 80) -> str:
     one = " ".join(text.split())
     return repr(one if len(one) <= n else one[:n - 1] + "…")
-
-
-def _first_url(entities: Sequence[Any] | None) -> str | None:
-    return next((e.url for e in entities or () if isinstance(e, types.MessageEntityTextUrl)), None)
-
-
-def _same_alert(message: Any, text: str, entities: Sequence[Any]) -> bool:
-    """Is `message` an earlier rendering of the alert part `text`? The same first line (severity and
-    rule) and the same first link (the post): what a growing story or an edited post leaves as it is."""
-    url = _first_url(entities)
-    return (url is not None and _first_url(message.entities) == url
-            and (message.message or "").split("\n", 1)[0] == text.split("\n", 1)[0])
-
-
-def _is_part(message: Any, text: str, entities: Sequence[Any], topic: int | None) -> bool:
-    """Is `message` our own, in forum topic `topic` (None: General or no forum), with this text or
-    an earlier rendering of it (`_same_alert`)? The test `_find_sent` and `_shown_before` share."""
-    return bool(message.out) and _topic_of(message) == topic and (message.message == text or _same_alert(message, text, entities))
 
 
 def _chat_identity(peer: Any, chat: str) -> str:
@@ -128,20 +103,7 @@ def _digest_rid(base: int, peer: Any, chat: str, part: int) -> int:
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") & (2**63 - 1) or 1
 
 
-def _sent_id(result: Any, random_id: int) -> int | None:
-    """The id of the message a send created, from whichever shape of answer Telegram gave."""
-    if isinstance(result, types.UpdateShortSentMessage):
-        return int(result.id)
-    found = None
-    for u in getattr(result, "updates", None) or ():
-        if isinstance(u, types.UpdateMessageID) and u.random_id == random_id:
-            return int(u.id)
-        if isinstance(u, (types.UpdateNewMessage, types.UpdateNewChannelMessage)):
-            found = int(u.message.id)
-    return found
-
-
-class Sender(FloodWaits, Peers):
+class Sender(FloodWaits, Peers, SendOnce):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
@@ -640,32 +602,6 @@ class Sender(FloodWaits, Peers):
         sent.pop((chat, DELETED_PART), None)
         sent.pop((chat, RESTORED_PART), None)
 
-    async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                    markup: Any = None, *, what: str = "message", reply_to: Any = None,
-                    replying: int | None = None, mark: str = DELETED_MARK) -> tuple[int | None, str]:
-        """Send one message part; returns its id (None when unknown) and the `_digest` of what the
-        chat shows: this text, or, when an earlier attempt with this random_id got there first, the
-        text that attempt carried. `reply_to` names the forum topic, or with `replying` (a message
-        the part answers: a deletion notice's alert) that message and the topic as `top_msg_id`;
-        `mark`: how such a reply starts (`_find_sent`)."""
-        request = functions.messages.SendMessageRequest(
-            peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
-            reply_markup=markup, reply_to=reply_to)
-        try:
-            result = await self.client(request)
-        except errors.RandomIdDuplicateError:
-            # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
-            # before storing it): find the message so story updates can still edit it.
-            topic = None if reply_to is None else reply_to.top_msg_id if replying is not None else reply_to.reply_to_msg_id
-            found = await self._find_sent(peer, text, entities, topic, replying=replying, mark=mark)
-            if found is None:
-                log.warning("%s was already sent (Telegram knows its random_id) but its message id is "
-                            "unknown: story updates will not edit it", what)
-                return None, _digest(text, entities)
-            log.info("%s was already sent (Telegram knows its random_id): it is message %d", what, found.id)
-            return int(found.id), _digest(found.message or "", found.entities or [])
-        return _sent_id(result, random_id), _digest(text, entities)
-
     async def _shown_before(self, peer: Any, chat: str, text: str, entities: Sequence[Any]) -> Any:
         """Our message in `chat` (its topic) that is this alert part (`_same_alert`), among the last
         FIND_SENT_LOOKBACK read once per run, at the first alert of a post older than the run; None
@@ -780,29 +716,6 @@ class Sender(FloodWaits, Peers):
         await self.deliver()
         async with self._lock:  # a pass under way (and the one more it was asked for) is done
             pass
-
-    async def _find_sent(self, peer: Any, text: str, entities: Sequence[Any], topic: int | None = None,
-                         limit: int = FIND_SENT_LOOKBACK, *, replying: int | None = None,
-                         mark: str = DELETED_MARK) -> Any:
-        """Our own recent message in the chat and forum topic (None: General or no forum) with this
-        text, or that is the same alert as it (`_same_alert`: an earlier attempt sent it before the
-        story grew), if Telegram lets us read it: the same alert sent to two topics of one group
-        must not be taken for the other topic's copy (its story updates would edit that one).
-        Looked for among the last `limit` messages, newest first: analysts talk in the chat, so one
-        page can miss it; bounded, as each 100 are a history request (a bot reads none). With
-        `replying`, the reply to that message that starts with `mark`: a deletion notice (its time
-        may read otherwise), or the notice that the post is not deleted after all."""
-        try:
-            async for m in self.client.iter_messages(peer, limit=limit, wait_time=0):
-                if replying is not None:
-                    if (m.out and _topic_of(m) == topic and getattr(m.reply_to, "reply_to_msg_id", None) == replying
-                            and (m.message or "").startswith(mark)):
-                        return m
-                elif _is_part(m, text, entities, topic):
-                    return m
-        except Exception as e:  # noqa: BLE001 - best effort (bots cannot read history)
-            log.debug("looking up a sent message failed: %s", telegram_code(e))
-        return None
 
     async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> bool:
         """Edit a sent alert message; False when Telegram says it cannot be (too old, gone)."""
