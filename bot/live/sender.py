@@ -46,6 +46,7 @@ from .codes import telegram_code
 from .dbfaults import Outage, store_down
 from .peers import Peers, _topic, _topic_of
 from .sendonce import FIND_SENT_LOOKBACK, SendOnce, _digest, _is_part
+from .storyedits import StoryEdits, _EditsHeld
 from .floodwait import FloodWaits, _Due
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
@@ -68,10 +69,6 @@ RESTORED_MARK = "↩️ not deleted after all"
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
-
-
-class _EditsHeld(Exception):
-    """Story updates wait out a flood wait Telegram set on editMessage; sends go on meanwhile."""
 
 
 def _int(value: object) -> int:
@@ -103,7 +100,7 @@ def _digest_rid(base: int, peer: Any, chat: str, part: int) -> int:
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") & (2**63 - 1) or 1
 
 
-class Sender(FloodWaits, Peers, SendOnce):
+class Sender(FloodWaits, Peers, SendOnce, StoryEdits):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
@@ -177,26 +174,6 @@ class Sender(FloodWaits, Peers, SendOnce):
         self._db_outage = Outage(log, "sending resumes: the database can be used again")
         self._notices_outage = Outage(log, "the held notices are saved again")
         self.on_migrated: Callable[[int], None] | None = None  # told the new id (the chat bot answers there)
-
-    def _edits_held(self) -> bool:
-        """True while a flood wait on editMessage runs; the first call after it lets Telethon edit again."""
-        if self._edits_until is None:
-            return False
-        if self._waiting(self._edits_until):
-            return True
-        self._edits_until = None
-        waited = getattr(self.client, "_flood_waited_requests", None)  # as in `_paused` (telethon 1.45)
-        if isinstance(waited, dict):
-            waited.pop(functions.messages.EditMessageRequest.CONSTRUCTOR_ID, None)
-        log.info("flood wait on edits over: story updates resume")
-        return False
-
-    def _hold_edits(self, e: errors.FloodError) -> None:
-        seconds = int(getattr(e, "seconds", None) or 60)
-        due = self._after(seconds)
-        if self._edits_until is None or due[0] > self._edits_until[0]:
-            log.warning("editing alerts: Telegram asks to wait (%s); story updates wait, new alerts go on", telegram_code(e))
-            self._edits_until = due
 
     async def deliver(self) -> int:
         """Send what is due; returns how many alerts were completed. Concurrent calls fold into
@@ -393,20 +370,6 @@ class Sender(FloodWaits, Peers, SendOnce):
         throttle times go, or a run of months would hold one per alert ever given up."""
         self._alert_due.pop(alert_id, None)
         self._edit_due.pop(alert_id, None)
-
-    def _throttled(self, alert_id: int, last: datetime | None, now: datetime) -> float:
-        """Seconds a story update must still wait: edit_every after the alert's last send or edit. That
-        time is stored by the wall clock; a clock set back since never makes it wait more than edit_every."""
-        wall_wait = (last + timedelta(seconds=self.edit_every) - now).total_seconds() if last else 0.0
-        if wall_wait <= 0:
-            self._edit_due.pop(alert_id, None)
-            return 0.0
-        mono = self.monotonic()
-        due = self._edit_due.setdefault(alert_id, mono + min(wall_wait, self.edit_every))
-        if mono >= due:
-            self._edit_due.pop(alert_id, None)
-            return 0.0
-        return min(wall_wait, due - mono)
 
     async def _deliver_one(self, alert_id: int, update: bool, now: datetime) -> bool:
         alert = load_alert(self.store, alert_id, self.titles, update=update)
@@ -716,21 +679,6 @@ class Sender(FloodWaits, Peers, SendOnce):
         await self.deliver()
         async with self._lock:  # a pass under way (and the one more it was asked for) is done
             pass
-
-    async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> bool:
-        """Edit a sent alert message; False when Telegram says it cannot be (too old, gone)."""
-        try:
-            await self.client(functions.messages.EditMessageRequest(
-                peer=peer, id=message_id, message=text, entities=entities or None, no_webpage=True, reply_markup=markup))
-        except errors.MessageNotModifiedError:
-            pass
-        except errors.FloodError as e:
-            self._hold_edits(e)
-            raise _EditsHeld from None
-        except (errors.MessageIdInvalidError, errors.MessageEditTimeExpiredError) as e:
-            log.info("alert message %d cannot be edited (%s): keeping it as it is", message_id, e.message)
-            return False
-        return True
 
     async def notify(self, text: str) -> None:
         """A one-line notice to every alert chat (recovered posts, a channel gone); never raised
