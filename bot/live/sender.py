@@ -31,15 +31,13 @@ from zoneinfo import ZoneInfo
 from telethon import TelegramClient, errors, types, utils
 
 from ..alert.html import channel_text, render_html, to_parts
-from ..alert.aim import first_matching
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
-from ..match.matcher import Match, Matcher
+from ..match.matcher import Matcher
 from ..store.db import Store, iso
 from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_items_shown, digest_notices_due,
                                 forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, shown_in_every_chat, unsent_digests)
-from ..store.read import StoredPost
 from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
@@ -47,31 +45,23 @@ from .peers import Peers, _topic, _topic_of
 from .sendonce import FIND_SENT_LOOKBACK, SendOnce, _digest, _is_part
 from .storyedits import StoryEdits, _EditsHeld
 from .notices import Notices
+from .recheck import Recheck
+from .rows import _int
 from .floodwait import FloodWaits, _Due
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
 from .sendfaults import _NETWORK, MAX_ATTEMPTS, MAX_RETRY_DELAY, _keeps_queued, _retry_delay
 from .restored import (copied, digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, noted_older,
                        queued_older, release_held, restored_from, take_as_digested, take_as_shown)
-from .retired import retire, severity, to_aim, to_match
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "MAX_RETRY_DELAY", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
 
-# the rules in use, queued alerts' posts matched with them, and for those whose post lacks the rule now
-# the post of its story to quote instead (None: none), by alert id
-_Matched = tuple[Matcher, dict[int, list[Match]], dict[int, StoredPost | None]]
-
 RESTORED_MARK = "↩️ not deleted after all"
 _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
 # Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
-
-
-def _int(value: object) -> int:
-    """`int(value)` of a whole-number column in a store row: rows are dict[str, object] to mypy."""
-    return int(value)  # type: ignore[call-overload]  # (mypy cannot know: SQLite gives these columns as int)
 
 
 def _chat_identity(peer: Any, chat: str) -> str:
@@ -93,7 +83,7 @@ def _digest_rid(base: int, peer: Any, chat: str, part: int) -> int:
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") & (2**63 - 1) or 1
 
 
-class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices):
+class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
@@ -276,60 +266,6 @@ class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices):
                 else:
                     log.warning("sending alert %d failed (%s), attempt %d of %d", alert_id, reason, attempts, MAX_ATTEMPTS)
         return done
-
-    def _no_news(self, row: dict[str, object], now: datetime, matched: _Matched | None = None) -> bool:
-        """The queued alert's rule is switched off, or no longer matches its post nor another of its
-        story: recorded muted; or the queued update's rule is switched off: dropped (`retire`); where
-        another post of its story matches, the alert (and `row`) is aimed at it. `matched`: its post
-        (and its story's) matched already (`_matched`), unless the rules in use changed since."""
-        if self.rules is None:
-            return False
-        matcher = self.rules()
-        if matched is None or matched[0] is not matcher:
-            return retire(self.store, row, matcher, iso(now) or "")
-        alert_id = _int(row["id"])
-        return retire(self.store, row, matcher, iso(now) or "", matched[1].get(alert_id), matched[2].get(alert_id))
-
-    async def _matched(self, rows: Sequence[dict[str, object]], now: datetime) -> _Matched | None:
-        """The posts `retire` matches again for these alerts, matched in a worker thread with the rules in
-        use, by alert id: one costly to match (seconds, for a long NEAR chain) holds no post, command or
-        other alert meanwhile; so are the other posts of the story of one whose post lacks its rule now
-        (`to_aim`), up to the first that has it. Matched again while the rules in use or a post (edited,
-        joined) changed meanwhile (as `Ingest._match`): current for a caller that awaits nothing before
-        `retire`."""
-        if self.rules is None:
-            return None
-        while True:
-            matcher = self.rules()
-            posts = self._to_match(rows, matcher)
-            matched = await asyncio.to_thread(self._match, matcher, posts) if posts else {}
-            others = self._to_aim(rows, matched, now)
-            aims = await asyncio.to_thread(self._first_matching, matcher, others) if others else {}
-            if matcher is self.rules() and posts == self._to_match(rows, matcher) and others == self._to_aim(rows, matched, now):
-                return matcher, matched, aims
-
-    def _to_aim(self, rows: Sequence[dict[str, object]], matched: dict[int, list[Match]],
-                now: datetime) -> dict[int, tuple[str, list[StoredPost]]]:
-        """For each of these alerts whose post `matched` lacks its rule: the rule and the other posts of
-        its story it may quote instead (`to_aim`: not of a channel muted at `now`), by alert id."""
-        return {aid: (str(r["rule"]), others) for r in rows if (aid := _int(r["id"])) in matched
-                and (others := to_aim(self.store, r, matched[aid], iso(now)))}
-
-    def _first_matching(self, matcher: Matcher, others: dict[int, tuple[str, list[StoredPost]]]) -> dict[int, StoredPost | None]:
-        with self.matching:
-            return {alert_id: first_matching(posts, rule, matcher) for alert_id, (rule, posts) in others.items()}
-
-    def _to_match(self, rows: Sequence[dict[str, object]], matcher: Matcher) -> dict[int, StoredPost]:
-        """The stored posts `retire` matches again for these alerts (`to_match`), by alert id."""
-        return {_int(r["id"]): p for r in rows if (p := to_match(self.store, r, matcher)) is not None}
-
-    def _match(self, matcher: Matcher, posts: dict[int, StoredPost]) -> dict[int, list[Match]]:
-        with self.matching:
-            return {alert_id: matcher.match(post) for alert_id, post in posts.items()}
-
-    def _severity(self, row: dict[str, object]) -> str:
-        """The queued alert's severity: its rule's as it is now (`retired.severity`), the stored one without rules."""
-        return severity(self.store, row, self.rules()) if self.rules is not None else str(row["severity"])
 
     def _due_alerts(self, now: datetime, latest: datetime) -> list[dict[str, object]]:
         """The queued alerts whose retry time has come by either clock: the stored one (wall clock,
