@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import html
 import logging
 import secrets
 import sqlite3
@@ -28,16 +27,15 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telethon import TelegramClient, errors, types, utils
+from telethon import TelegramClient, errors, utils
 
-from ..alert.html import channel_text, render_html, to_parts
-from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time
+from ..alert.html import render_html, to_parts
+from ..alert.outbox import DELETED_MARK, Alert, load_alert
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
 from ..match.matcher import Matcher
 from ..store.db import Store, iso
-from ..store.deliveries import (DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_items_shown, digest_notices_due,
-                                forget_told, give_back_digest, mark_digest_sent, new_digest, record_digest_items, shown_in_every_chat, unsent_digests)
+from ..store.deliveries import (DELETED_PART, digest_items_shown, give_back_digest, mark_digest_sent, new_digest, record_digest_items, shown_in_every_chat, unsent_digests)
 from ..store.schema import give_owners
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
@@ -47,6 +45,7 @@ from .storyedits import StoryEdits, _EditsHeld
 from .notices import Notices
 from .recheck import Recheck
 from .rows import _int
+from .deletednotices import DeletionNotices
 from .floodwait import FloodWaits, _Due
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import DIGEST_ITEMS, _digest_alerts, _digest_parts, render_digest
@@ -57,12 +56,6 @@ from .restored import (copied, digest_item, forget_backup, forget_noted, held_co
 __all__ = ["Sender", "MAX_ATTEMPTS", "MAX_RETRY_DELAY", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
-
-RESTORED_MARK = "↩️ not deleted after all"
-_NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how each kind of notice starts
-# Telegram's answers when the message replied to was deleted meanwhile (the notice then goes without reply).
-_REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
-
 
 def _chat_identity(peer: Any, chat: str) -> str:
     """What stays the same for a chat whatever the config's order or spelling of it: its peer id
@@ -83,7 +76,7 @@ def _digest_rid(base: int, peer: Any, chat: str, part: int) -> int:
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") & (2**63 - 1) or 1
 
 
-class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck):
+class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck, DeletionNotices):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,
@@ -350,21 +343,6 @@ class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck):
         self.store.finish_delivery(alert_id, iso(now) or "")
         return True
 
-    def _shown_notice(self, alert: Alert) -> str:
-        """«↩️ not deleted after all: SHOT · Desertion» (HTML), the channel linked to the post: the
-        one-line reply to an alert whose post a deletion notice called deleted."""
-        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a>'
-                f" · {html.escape(alert.title)}")
-
-    def _deleted_notice(self, alert: Alert) -> str | None:
-        """The one-line reply telling a chat whose alert cannot be edited that the channel deleted
-        the post (HTML); None when it is not deleted."""
-        line = deleted_line(alert, self.tz)
-        if not line:
-            return None
-        return (f'{html.escape(line)}: <a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a>'
-                f" · {html.escape(alert.title)}")
-
     async def _deliver_to(self, chat: str, alert_id: int, parts: list[tuple[str, list[Any]]],
                           sent: dict[tuple[str, int], dict[str, object]], silent: bool, markup: Any,
                           notice: str | None = None, restored: str | None = None, *, earlier: bool = False) -> bool:
@@ -428,71 +406,6 @@ class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck):
         if restored is not None:
             await self._untell_deleted(peer, chat, alert_id, restored, sent, stale)
         return wrote
-
-    async def _untell_deleted(self, peer: Any, chat: str, alert_id: int, restored: str,
-                              sent: dict[tuple[str, int], dict[str, object]], stale: bool) -> None:
-        """The alert's post is not deleted (Telegram showed it again) but the chat was told it was:
-        by a reply, or by the alert itself where it could not be edited back (`stale`), one silent
-        reply to the alert message says it is not deleted after all (`_tell_deleted` with
-        RESTORED_PART: stored before it is sent, then both records go). An alert edited back says
-        so itself: its record goes. Either way a later deletion is news again and is told again.
-        A deletion notice given up on (refused) told nothing and is followed by nothing."""
-        told = sent.get((chat, DELETED_PART))
-        if told is None or told["sent_at"] is None or str(told["text_hash"] or "").startswith("refused"):
-            return
-        if told["text_hash"] == "in the alert" and not stale:
-            self._forget_told(alert_id, chat, sent)
-            return
-        first = sent.get((chat, 0))
-        reply_to = None if first is None or first["message_id"] is None else _int(first["message_id"])
-        await self._tell_deleted(peer, chat, alert_id, reply_to, restored, sent, silent=True,
-                                 why="was told its post was deleted", part=RESTORED_PART)
-
-    async def _tell_deleted(self, peer: Any, chat: str, alert_id: int, reply_to: int | None, notice: str,
-                            sent: dict[tuple[str, int], dict[str, object]], silent: bool,
-                            why: str = "cannot be edited", part: int = DELETED_PART) -> None:
-        """Reply to the alert message `reply_to` (None: unknown, no reply) that its post was deleted,
-        once per chat: told before (by the alert or a notice), nothing is sent; the random_id is
-        stored before the first attempt, so a retry or a restart never shows it twice. With
-        `part` RESTORED_PART, the reply says the post is not deleted after all (an alert's or a
-        digest item's); once sent, both rows go (`_forget_told`)."""
-        d = sent.get((chat, part))
-        if d is not None and d["sent_at"] is not None:
-            return
-        if d is None:
-            rid = secrets.randbits(63)
-            self.store.plan_delivery(alert_id, chat, part, rid, "")  # committed before the first attempt
-            sent[(chat, part)] = {"random_id": rid, "message_id": None, "sent_at": None, "text_hash": ""}
-        else:
-            rid = _int(d["random_id"])
-        text, entities = to_parts(notice)[0]
-        topic = chat_topic(chat)[1]
-        where = (types.InputReplyToMessage(reply_to_msg_id=reply_to, top_msg_id=topic if topic and topic != 1 else None)
-                 if reply_to is not None else _topic(chat))
-        kind = "deletion" if part == DELETED_PART else "not-deleted"
-        what = f"{kind} notice of alert {alert_id} in chat {chat}"
-        mark = _NOTICE_MARK[part]
-        try:
-            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=where, replying=reply_to,
-                                           mark=mark)
-        except errors.RPCError as e:
-            if reply_to is None or telegram_code(e) not in _REPLY_GONE:
-                raise
-            # the alert message is gone from the chat: the notice stands alone (the failed send used no random_id)
-            mid, digest = await self._send(peer, text, entities, rid, silent, what=what, reply_to=_topic(chat), mark=mark)
-        if part == RESTORED_PART:
-            self._forget_told(alert_id, chat, sent)
-            log.info("alert %d in chat %s %s: a reply says its post is not deleted after all", alert_id, chat, why)
-            return
-        self.store.mark_delivered(alert_id, chat, DELETED_PART, mid, digest)
-        sent[(chat, DELETED_PART)] = {**sent[(chat, DELETED_PART)], "sent_at": "now"}
-        log.info("alert %d in chat %s %s: a reply says its post was deleted", alert_id, chat, why)
-
-    def _forget_told(self, alert_id: int, chat: str, sent: dict[tuple[str, int], dict[str, object]]) -> None:
-        """The chat knows the alert's post stands (`deliveries.forget_told`): a later deletion is told again."""
-        forget_told(self.store, alert_id, chat)
-        sent.pop((chat, DELETED_PART), None)
-        sent.pop((chat, RESTORED_PART), None)
 
     async def _shown_before(self, peer: Any, chat: str, text: str, entities: Sequence[Any]) -> Any:
         """Our message in `chat` (its topic) that is this alert part (`_same_alert`), among the last
@@ -778,85 +691,6 @@ class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck):
                 record_digest_items(self.store, chat, rid, mid, items, now)
         self._digest_items.clear()
 
-    async def _tell_digest_deletions(self) -> None:
-        """A post of an alert that went out in a digest was deleted: each chat that had the digest
-        gets one reply to the digest message that carried the item, naming it (a digest is not
-        edited: it is many stories, read once; its low-priority items ring no one, so the notice
-        is silent too). The notice's random_id is stored before the first attempt (`_tell_deleted`),
-        so a crash or a retry never shows it twice; a flood wait pauses it with every send, a chat
-        that cannot be written to is waited for, and a notice Telegram refuses as a message is
-        given up after MAX_ATTEMPTS (one log line).
-
-        When Telegram then shows the post (the deletion signal was wrong), a chat that was told of
-        the deletion (by a reply, or by the digest itself) gets one more reply, the same way, saying
-        it is not deleted after all; a later deletion is then told again."""
-        if self._paused():
-            return
-        deleted, shown = digest_notices_due(self.store)
-        for row, part in [*((r, DELETED_PART) for r in deleted), *((r, RESTORED_PART) for r in shown)]:
-            alert_id, chat = _int(row["alert_id"]), str(row["chat"])
-            key = (alert_id, chat, part)
-            due = self._told_due.get(key)
-            if chat not in self.chats or (due is not None and self._waiting(due[1])):
-                continue
-            if self._paused():
-                return
-            alert = load_alert(self.store, alert_id, self.titles)
-            if alert is None or bool(alert.deleted_at) != (part == DELETED_PART):
-                continue
-            sent: dict[tuple[str, int], dict[str, object]] = {}
-            if row["random_id"] is not None:  # planned by an earlier attempt (or run): the same random_id
-                sent[(chat, part)] = {"random_id": row["random_id"], "message_id": None, "sent_at": None, "text_hash": ""}
-            mid = None if row["message_id"] is None else _int(row["message_id"])
-            notice = (self._digest_deleted_notice if part == DELETED_PART else self._digest_shown_notice)(
-                alert, str(row["digest_at"]), _item_number(row["item"]))
-            try:
-                peer = await self._peer(chat)
-                await self._tell_deleted(peer, chat, alert_id, mid, notice, sent, silent=True, why="went out in a digest",
-                                         part=part)
-            except errors.FloodError as e:
-                self._pause(e)
-                log.warning("deletion notices held: Telegram asks to wait (%s); sent when the wait ends", telegram_code(e))
-                return
-            except _NETWORK as e:
-                log.warning("deletion notice of alert %d in chat %s not sent (network problem: %s); retried on the next "
-                            "pass", alert_id, chat, type(e).__name__)
-                return
-            except (errors.RPCError, ValueError, TypeError) as e:
-                held = _keeps_queued(e)
-                if held:
-                    self._chat_failed(chat, e)
-                failures = self._told_due.get(key, (0,))[0] + 1
-                kind = "deletion" if part == DELETED_PART else "not-deleted"
-                if not held and failures >= MAX_ATTEMPTS:
-                    self._told_due.pop(key, None)
-                    self.store.mark_delivered(alert_id, chat, part, None, f"refused: {telegram_code(e)}")
-                    log.warning("%s notice of alert %d in chat %s not sent (%s) after %d attempts: given up",
-                                kind, alert_id, chat, telegram_code(e), failures)
-                    continue
-                delay = _retry_delay(failures - 1, chat_level=held)
-                self._told_due[key] = (failures, self._after(delay))
-                log.warning("%s notice of alert %d in chat %s not sent (%s), attempt %d; retried in %d s",
-                            kind, alert_id, chat, telegram_code(e), failures, delay)
-            else:
-                self._told_due.pop(key, None)
-                self._chat_works(chat)
-
-    def _digest_deleted_notice(self, alert: Alert, digest_at: str, number: int | None = None) -> str:
-        """«🗑 deleted by the channel at 14:05: SHOT post from the digest of 13:00 (item 3) · Weather»
-        (HTML), the channel linked to the post: which item of the digest is gone (its number unknown
-        for a digest sent before items were numbered)."""
-        return (f'{html.escape(deleted_line(alert, self.tz))}: <a href="{html.escape(alert.link, quote=True)}">'
-                f"{channel_text(alert.channel_title)}</a> post from the digest of "
-                f"{html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · {html.escape(alert.title)}")
-
-    def _digest_shown_notice(self, alert: Alert, digest_at: str, number: int | None = None) -> str:
-        """«↩️ not deleted after all: SHOT post from the digest of 13:00 (item 3) · Weather» (HTML), the
-        channel linked to the post: the item a deletion notice (or the digest) called deleted stands."""
-        return (f'{RESTORED_MARK}: <a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a> '
-                f"post from the digest of {html.escape(short_time(digest_at, self.tz, alert.date))}{_item_text(number)} · "
-                f"{html.escape(alert.title)}")
-
     async def _collect_digest(self, now: datetime) -> int:
         self._hold_restored()
         await self._digested_before(now)
@@ -875,13 +709,3 @@ class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck):
                 did = new_digest(self.store, iso(now) or "", ids, base)
                 save_plan(self.store, did, self._plan(ids, base))
         return len(live)
-
-
-def _item_number(text_hash: object) -> int | None:
-    """The item number a DIGEST_PART row keeps (`DIGEST_ITEM`); None for a row written before."""
-    text = str(text_hash or "")
-    return int(text[len(DIGEST_ITEM):]) if text.startswith(DIGEST_ITEM) and text[len(DIGEST_ITEM):].isdigit() else None
-
-
-def _item_text(number: int | None) -> str:
-    return f" (item {number})" if number is not None else ""
