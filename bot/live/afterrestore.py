@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from telethon import TelegramClient
 
 from ..alert.outbox import Alert, load_alert
-from ..store.db import Store, iso
+from ..store.db import iso
 from .codes import telegram_code
-from .peers import _topic, _topic_of
+from .peers import Peers, _topic, _topic_of
+from .recheck import Recheck
 from .restored import (digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, queued_older,
                        release_held, take_as_digested, take_as_shown)
 from .rows import _int
@@ -25,12 +25,10 @@ __all__ = ["AfterRestore"]
 log = logging.getLogger("bot.live.sender")  # the parts of Sender log under one name, as one job
 
 
-class AfterRestore:
+class AfterRestore(Recheck, Peers):
     """`Sender`'s `caught_up`, `release`, `settle` and `told_older`, and what the chats show already (a
     mixin: it works on the state `Sender.__init__` sets)."""
 
-    client: TelegramClient
-    store: Store
     chats: list[str]
     titles: dict[str, str]
     clock: Callable[[], datetime]
@@ -45,8 +43,6 @@ class AfterRestore:
 
     if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Sender` has them all
         async def deliver(self) -> int: ...
-        async def _peer(self, chat: str) -> Any: ...
-        def _severity(self, row: dict[str, object]) -> str: ...
 
     async def _shown_before(self, peer: Any, chat: str, text: str, entities: Sequence[Any]) -> Any:
         """Our message in `chat` (its topic) that is this alert part (`_same_alert`), among the last

@@ -14,55 +14,37 @@ from telethon import errors
 
 from ..alert.html import render_html, to_parts
 from ..alert.outbox import DELETED_MARK, Alert, load_alert
-from ..store.db import Store, iso
+from ..store.db import iso
 from ..store.deliveries import DELETED_PART
 from ..store.schema import give_owners
 from .codes import telegram_code
-from .floodwait import _Due
-from .peers import _topic
-from .recheck import _Matched
+from .floodwait import FloodWaits
+from .peers import Peers, _topic
+from .recheck import Recheck
 from .rows import _int
 from .sendfaults import _NETWORK, MAX_ATTEMPTS, _keeps_queued, _retry_delay
-from .sendonce import _digest
-from .storyedits import _EditsHeld
+from .sendonce import SendOnce, _digest
+from .storyedits import StoryEdits, _EditsHeld
 
 __all__ = ["AlertSend"]
 
 log = logging.getLogger("bot.live.sender")  # the parts of Sender log under one name, as one job
 
 
-class AlertSend:
+class AlertSend(StoryEdits, Recheck, SendOnce, Peers, FloodWaits):
     """`Sender`'s `_send_alerts` of the outbox (a mixin: it works on the state `Sender.__init__` sets)."""
 
-    store: Store
     chats: list[str]
     titles: dict[str, str]
     tz: ZoneInfo | None
-    edit_every: float
     silent: Callable[[str, datetime], bool]
     buttons: Callable[[int], Any] | None
-    monotonic: Callable[[], float]
     started: datetime
     _alert_due: dict[int, float]
-    _edit_due: dict[int, float]
-    _edits_until: _Due | None
     _owners_given: bool
     _unrecorded: dict[tuple[int, str, int], tuple[int | None, str]]
 
     if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Sender` has them all
-        def _pause(self, e: errors.FloodError) -> None: ...
-        async def _peer(self, chat: str) -> Any: ...
-        def _chat_failed(self, chat: str, e: BaseException) -> None: ...
-        def _chat_works(self, chat: str) -> None: ...
-        async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                        markup: Any = None, *, what: str = "message", reply_to: Any = None,
-                        replying: int | None = None, mark: str = DELETED_MARK) -> tuple[int | None, str]: ...
-        def _edits_held(self) -> bool: ...
-        def _throttled(self, alert_id: int, last: datetime | None, now: datetime) -> float: ...
-        async def _edit(self, peer: Any, message_id: int, text: str, entities: list[Any], markup: Any = None) -> bool: ...
-        async def _matched(self, rows: Sequence[dict[str, object]], now: datetime) -> _Matched | None: ...
-        def _no_news(self, row: dict[str, object], now: datetime, matched: _Matched | None = None) -> bool: ...
-        def _severity(self, row: dict[str, object]) -> str: ...
         def _deleted_notice(self, alert: Alert) -> str | None: ...
         def _shown_notice(self, alert: Alert) -> str: ...
         async def _tell_deleted(self, peer: Any, chat: str, alert_id: int, reply_to: int | None, notice: str,

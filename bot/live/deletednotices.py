@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telethon import errors, types
@@ -14,13 +14,13 @@ from telethon import errors, types
 from ..alert.html import channel_text, to_parts
 from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time
 from ..config import chat_topic
-from ..store.db import Store
 from ..store.deliveries import DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_notices_due, forget_told
 from .codes import telegram_code
-from .floodwait import _Due
-from .peers import _topic
+from .floodwait import FloodWaits
+from .peers import Peers, _topic
 from .rows import _int
 from .sendfaults import _NETWORK, MAX_ATTEMPTS, _keeps_queued, _retry_delay
+from .sendonce import SendOnce
 
 __all__ = ["RESTORED_MARK", "DeletionNotices"]
 
@@ -33,27 +33,14 @@ _NOTICE_MARK = {DELETED_PART: DELETED_MARK, RESTORED_PART: RESTORED_MARK}  # how
 _REPLY_GONE = frozenset({"REPLY_MESSAGE_ID_INVALID", "REPLY_TO_INVALID", "MESSAGE_ID_INVALID"})
 
 
-class DeletionNotices:
+class DeletionNotices(SendOnce, Peers, FloodWaits):
     """`Sender`'s `_tell_deleted` and `_untell_deleted` of an alert, `_tell_digest_deletions` of a
     digest's items (a mixin: it works on the state `Sender.__init__` sets)."""
 
-    store: Store
     chats: list[str]
     titles: dict[str, str]
     tz: ZoneInfo | None
-    _told_due: dict[tuple[int, str, int], tuple[int, _Due]]
 
-    if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Sender` has them all
-        def _after(self, seconds: float) -> _Due: ...
-        def _waiting(self, due: _Due) -> bool: ...
-        def _paused(self) -> bool: ...
-        def _pause(self, e: errors.FloodError) -> None: ...
-        async def _peer(self, chat: str) -> Any: ...
-        def _chat_failed(self, chat: str, e: BaseException) -> None: ...
-        def _chat_works(self, chat: str) -> None: ...
-        async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                        markup: Any = None, *, what: str = "message", reply_to: Any = None,
-                        replying: int | None = None, mark: str = DELETED_MARK) -> tuple[int | None, str]: ...
 
     def _shown_notice(self, alert: Alert) -> str:
         """«↩️ not deleted after all: SHOT · Desertion» (HTML), the channel linked to the post: the

@@ -7,29 +7,27 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from telethon import TelegramClient, errors, utils
+from telethon import errors, utils
 
-from ..alert.outbox import DELETED_MARK
 from ..chat.telegram import digest_buttons
 from ..config import chat_topic
-from ..match.matcher import Matcher
-from ..store.db import Store, iso
+from ..store.db import iso
 from ..store.deliveries import (digest_items_shown, give_back_digest, mark_digest_sent, new_digest, record_digest_items,
                                 shown_in_every_chat, unsent_digests)
-from ..store.read import StoredPost
 from .codes import telegram_code
 from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import _digest_alerts, _digest_parts
-from .floodwait import _Due
-from .peers import _topic
-from .recheck import _Matched
+from .floodwait import FloodWaits
+from .peers import Peers, _topic
+from .recheck import Recheck
 from .rows import _int
 from .sendfaults import _NETWORK, MAX_ATTEMPTS, _keeps_queued, _retry_delay
+from .sendonce import SendOnce
 
 __all__ = ["Digests"]
 
@@ -55,43 +53,24 @@ def _digest_rid(base: int, peer: Any, chat: str, part: int) -> int:
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") & (2**63 - 1) or 1
 
 
-class Digests:
+class Digests(Recheck, SendOnce, Peers, FloodWaits):
     """`Sender`'s `send_digest` and the digests it holds until every chat has them (a mixin: it works
     on the state `Sender.__init__` sets)."""
 
-    client: TelegramClient
-    store: Store
     chats: list[str]
     titles: dict[str, str]
     tz: ZoneInfo | None
     buttons: Callable[[int], Any] | None
-    rules: Callable[[], Matcher] | None
-    clock: Callable[[], datetime]
     _digest_lock: asyncio.Lock
     _digest_wanted: bool
     _digest_tries: dict[int, int]
-    _digest_due: dict[int, _Due]
     _digest_out: dict[int, set[tuple[str, int]]]
     _digest_items: list[tuple[str, int, int | None, list[tuple[int, bool, int]]]]
 
     if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Sender` has them all
         def _went_out(self) -> None: ...
-        def _after(self, seconds: float) -> _Due: ...
-        def _waiting(self, due: _Due) -> bool: ...
-        def _paused(self) -> bool: ...
-        def _pause(self, e: errors.FloodError) -> None: ...
-        async def _peer(self, chat: str) -> Any: ...
-        def _chat_failed(self, chat: str, e: BaseException) -> None: ...
-        def _chat_works(self, chat: str) -> None: ...
-        async def _send(self, peer: Any, text: str, entities: list[Any], random_id: int, silent: bool,
-                        markup: Any = None, *, what: str = "message", reply_to: Any = None,
-                        replying: int | None = None, mark: str = DELETED_MARK) -> tuple[int | None, str]: ...
         def _hold_restored(self) -> None: ...
         async def _digested_before(self, now: datetime) -> None: ...
-        async def _matched(self, rows: Sequence[dict[str, object]], now: datetime) -> _Matched | None: ...
-        def _to_match(self, rows: Sequence[dict[str, object]], matcher: Matcher) -> dict[int, StoredPost]: ...
-        def _no_news(self, row: dict[str, object], now: datetime, matched: _Matched | None = None) -> bool: ...
-        def _severity(self, row: dict[str, object]) -> str: ...
 
     async def send_digest(self, now: datetime | None = None) -> int:
         """Send the low-severity alerts waiting since the last digest as one message (stories with

@@ -9,16 +9,13 @@ import logging
 import secrets
 import sqlite3
 from collections import deque
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from telethon import TelegramClient, errors, functions
+from telethon import errors, functions
 
-from ..store.db import Store
 from .codes import telegram_code
 from .dbfaults import Outage, store_down
-from .floodwait import _Due
-from .peers import _topic
+from .floodwait import FloodWaits
+from .peers import Peers, _topic
 from .sendfaults import _NETWORK, _keeps_queued, _retry_delay
 
 __all__ = ["MAX_HELD_NOTICES", "NOTICES_KEY", "Notices"]
@@ -35,27 +32,15 @@ def _short(text: str, n: int = 80) -> str:
     return repr(one if len(one) <= n else one[:n - 1] + "…")
 
 
-class Notices:
+class Notices(Peers, FloodWaits):
     """`Sender`'s `notify` and the notices it holds (a mixin: it works on the state `Sender.__init__` sets)."""
 
-    client: TelegramClient
-    store: Store
     chats: list[str]
-    paused_until: datetime | None
     _notices: deque[tuple[str, str, int]]
     _unsent: dict[int, tuple[str, str, int]]
-    _notice_due: dict[str, tuple[int, _Due]]
     _notice_lock: asyncio.Lock
     _notices_outage: Outage
 
-    if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Sender` has them all
-        def _after(self, seconds: float) -> _Due: ...
-        def _waiting(self, due: _Due) -> bool: ...
-        def _paused(self) -> bool: ...
-        def _pause(self, e: errors.FloodError) -> None: ...
-        async def _peer(self, chat: str) -> Any: ...
-        def _chat_failed(self, chat: str, e: BaseException) -> None: ...
-        def _chat_works(self, chat: str) -> None: ...
 
     async def notify(self, text: str) -> None:
         """A one-line notice to every alert chat (recovered posts, a channel gone); never raised

@@ -9,6 +9,13 @@ where it cannot be edited, or, for an alert that went out as an item of a digest
 digest message that carried the item (`_tell_digest_deletions`); when Telegram then shows that
 post again (the deletion signal was wrong), the alert is edited back, or, where the chat was told by
 a reply (or the alert cannot be edited back), one more reply to the same message says so.
+
+`Sender` is the front: it holds the state and the order of a pass (held notices, digests, deletion
+notices, then alerts). Each job is a mixin in a module of its own: `alertsend` (the outbox's alerts,
+with `storyedits` for story updates), `digestsend` (digests; their text is `digesttext`'s),
+`deletednotices`, `notices` (one-line notices) and `afterrestore` (after a restore from backup). They
+build on the shared parts: `recheck` (the rules in use), `sendonce` (one part sent exactly once),
+`peers` (the chats), `floodwait` (flood waits, two clocks) and `sendfaults` (what a failure means).
 """
 
 from __future__ import annotations
@@ -29,28 +36,24 @@ from telethon import TelegramClient
 
 from ..match.matcher import Matcher
 from ..store.db import Store
-from .dbfaults import Outage, store_down
-from .peers import Peers
-from .sendonce import SendOnce
-from .storyedits import StoryEdits
-from .notices import Notices
-from .recheck import Recheck
-from .deletednotices import DeletionNotices
 from .afterrestore import AfterRestore
-from .digestsend import Digests
 from .alertsend import AlertSend
-from .floodwait import FloodWaits, _Due
+from .dbfaults import Outage, store_down
+from .deletednotices import DeletionNotices
+from .digestsend import Digests
 from .digesttext import DIGEST_ITEMS, render_digest
 from .digesttext import _digest_parts as _digest_parts  # (tests import it from here)
+from .floodwait import _Due
+from .notices import Notices
+from .restored import copied, noted_older, restored_from
 from .sendfaults import MAX_ATTEMPTS, MAX_RETRY_DELAY
-from .restored import (copied, noted_older,
-                       restored_from)
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "MAX_RETRY_DELAY", "DIGEST_ITEMS", "render_digest"]
 
 log = logging.getLogger(__name__)
 
-class Sender(FloodWaits, Peers, SendOnce, StoryEdits, Notices, Recheck, DeletionNotices, AfterRestore, Digests, AlertSend):
+
+class Sender(AlertSend, Digests, DeletionNotices, Notices, AfterRestore):
     """Sends queued alerts (and edits sent ones when their story grows) through one client."""
 
     def __init__(self, client: TelegramClient, store: Store, chats: Sequence[str | int], *,

@@ -4,14 +4,13 @@ flood wait on editMessage holds the edits only (Telegram counts waits per method
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from telethon import TelegramClient, errors, functions
+from telethon import errors, functions
 
 from .codes import telegram_code
-from .floodwait import _Due
+from .floodwait import FloodWaits, _Due
 
 __all__ = ["StoryEdits"]
 
@@ -22,19 +21,14 @@ class _EditsHeld(Exception):
     """Story updates wait out a flood wait Telegram set on editMessage; sends go on meanwhile."""
 
 
-class StoryEdits:
+class StoryEdits(FloodWaits):
     """`Sender`'s `_edit` of a sent alert, its throttle and its own flood wait (a mixin: it works on
     the state `Sender.__init__` sets)."""
 
-    client: TelegramClient
     edit_every: float
-    monotonic: Callable[[], float]
     _edits_until: _Due | None
     _edit_due: dict[int, float]
 
-    if TYPE_CHECKING:  # the other parts' methods it calls, for mypy: `Sender` has them all
-        def _after(self, seconds: float) -> _Due: ...
-        def _waiting(self, due: _Due) -> bool: ...
 
     def _edits_held(self) -> bool:
         """True while a flood wait on editMessage runs; the first call after it lets Telethon edit again."""
