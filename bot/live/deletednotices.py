@@ -41,7 +41,6 @@ class DeletionNotices(SendOnce, Peers, FloodWaits):
     titles: dict[str, str]
     tz: ZoneInfo | None
 
-
     def _shown_notice(self, alert: Alert) -> str:
         """«↩️ not deleted after all: SHOT · Desertion» (HTML), the channel linked to the post: the
         one-line reply to an alert whose post a deletion notice called deleted."""

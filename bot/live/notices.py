@@ -41,7 +41,6 @@ class Notices(Peers, FloodWaits):
     _notice_lock: asyncio.Lock
     _notices_outage: Outage
 
-
     async def notify(self, text: str) -> None:
         """A one-line notice to every alert chat (recovered posts, a channel gone); never raised
         into the caller. Stored with its random_id before the first attempt and held, in order,

@@ -29,7 +29,6 @@ class StoryEdits(FloodWaits):
     _edits_until: _Due | None
     _edit_due: dict[int, float]
 
-
     def _edits_held(self) -> bool:
         """True while a flood wait on editMessage runs; the first call after it lets Telethon edit again."""
         if self._edits_until is None:
