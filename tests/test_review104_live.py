@@ -149,7 +149,7 @@ def test_a_digest_in_flight_across_an_upgrade_shows_each_item_once(fake: FakeTel
     upgraded to one that sends 20 a message. Part 0 was now another message under the random_id
     of the one sent: items 11 to 16 never reached the chat. The chat ends with each story once; so it
     does when the digest's plan cannot be read (damaged; it would hold back every later digest)."""
-    import bot.live.digesttext as digest_text
+    import bot.live.sender.digesttext as digest_text
     from bot.live.digestplan import PLAN_KEY, forget_plan
 
     async def go() -> None:

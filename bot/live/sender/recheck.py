@@ -9,11 +9,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from ..alert.aim import first_matching
-from ..match.matcher import Match, Matcher
-from ..store.db import Store, iso
-from ..store.read import StoredPost
-from .retired import retire, severity, to_aim, to_match
+from ...alert.aim import first_matching
+from ...match.matcher import Match, Matcher
+from ...store.db import Store, iso
+from ...store.read import StoredPost
+from ..retired import retire, severity, to_aim, to_match
 from .rows import _int
 
 __all__ = ["Recheck"]

@@ -12,8 +12,8 @@ from collections import deque
 
 from telethon import errors, functions
 
-from .codes import telegram_code
-from .dbfaults import Outage, store_down
+from ..codes import telegram_code
+from ..dbfaults import Outage, store_down
 from .floodwait import FloodWaits
 from .peers import Peers, _topic
 from .sendfaults import _NETWORK, _keeps_queued, _retry_delay

@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 
 from telethon import errors, utils
 
-from ..chat.telegram import digest_buttons
-from ..config import chat_topic
-from ..store.db import iso
-from ..store.deliveries import (digest_items_shown, give_back_digest, mark_digest_sent, new_digest, record_digest_items,
-                                shown_in_every_chat, unsent_digests)
-from .codes import telegram_code
-from .digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
+from ...chat.telegram import digest_buttons
+from ...config import chat_topic
+from ...store.db import iso
+from ...store.deliveries import (digest_items_shown, give_back_digest, mark_digest_sent, new_digest, record_digest_items,
+                                 shown_in_every_chat, unsent_digests)
+from ..codes import telegram_code
+from ..digestplan import Plan, PlannedPart, forget_plan, load_plan, save_plan
 from .digesttext import _digest_alerts, _digest_parts
 from .floodwait import FloodWaits
 from .peers import Peers, _topic

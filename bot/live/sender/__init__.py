@@ -34,18 +34,18 @@ from zoneinfo import ZoneInfo
 
 from telethon import TelegramClient
 
-from ..match.matcher import Matcher
-from ..store.db import Store
+from ...match.matcher import Matcher
+from ...store.db import Store
 from .afterrestore import AfterRestore
 from .alertsend import AlertSend
-from .dbfaults import Outage, store_down
+from ..dbfaults import Outage, store_down
 from .deletednotices import DeletionNotices
 from .digestsend import Digests
 from .digesttext import DIGEST_ITEMS, render_digest
 from .digesttext import _digest_parts as _digest_parts  # (tests import it from here)
 from .floodwait import _Due
 from .notices import Notices
-from .restored import copied, noted_older, restored_from
+from ..restored import copied, noted_older, restored_from
 from .sendfaults import MAX_ATTEMPTS, MAX_RETRY_DELAY
 
 __all__ = ["Sender", "MAX_ATTEMPTS", "MAX_RETRY_DELAY", "DIGEST_ITEMS", "render_digest"]

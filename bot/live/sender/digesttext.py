@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from telethon import types
 
-from ..alert.html import bold_spans, channel_text, to_parts
-from ..alert.outbox import Alert, deleted_line, load_alert, snippet
-from ..store.db import Store
+from ...alert.html import bold_spans, channel_text, to_parts
+from ...alert.outbox import Alert, deleted_line, load_alert, snippet
+from ...store.db import Store
 
 __all__ = ["DIGEST_ITEMS", "render_digest"]
 

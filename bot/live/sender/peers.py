@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from telethon import TelegramClient, errors, types, utils
 
-from ..config import chat_topic
-from ..store.db import Store
-from ..store.deliveries import retry_held
-from .codes import telegram_code
-from .dbfaults import store_down
+from ...config import chat_topic
+from ...store.db import Store
+from ...store.deliveries import retry_held
+from ..codes import telegram_code
+from ..dbfaults import store_down
 from .floodwait import _Due
 from .sendfaults import MAX_RETRY_DELAY, _NoPeer
 

@@ -7,7 +7,7 @@ import asyncio
 
 from telethon import errors
 
-from .codes import telegram_code
+from ..codes import telegram_code
 
 __all__ = ["MAX_ATTEMPTS", "MAX_RETRY_DELAY"]
 

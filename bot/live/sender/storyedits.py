@@ -9,7 +9,7 @@ from typing import Any
 
 from telethon import errors, functions
 
-from .codes import telegram_code
+from ..codes import telegram_code
 from .floodwait import FloodWaits, _Due
 
 __all__ = ["StoryEdits"]

@@ -10,8 +10,8 @@ from typing import Any
 
 from telethon import TelegramClient, errors, functions, types
 
-from ..alert.outbox import DELETED_MARK
-from .codes import telegram_code
+from ...alert.outbox import DELETED_MARK
+from ..codes import telegram_code
 from .peers import _topic_of
 
 __all__ = ["FIND_SENT_LOOKBACK", "SendOnce"]

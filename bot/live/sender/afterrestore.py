@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 
-from ..alert.outbox import Alert, load_alert
-from ..store.db import iso
-from .codes import telegram_code
+from ...alert.outbox import Alert, load_alert
+from ...store.db import iso
+from ..codes import telegram_code
 from .peers import Peers, _topic, _topic_of
 from .recheck import Recheck
-from .restored import (digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, queued_older,
-                       release_held, take_as_digested, take_as_shown)
+from ..restored import (digest_item, forget_backup, forget_noted, held_count, hold_older, note_older, queued_older,
+                        release_held, take_as_digested, take_as_shown)
 from .rows import _int
 from .sendonce import FIND_SENT_LOOKBACK, _is_part
 

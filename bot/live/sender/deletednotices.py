@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from telethon import errors, types
 
-from ..alert.html import channel_text, to_parts
-from ..alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time
-from ..config import chat_topic
-from ..store.deliveries import DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_notices_due, forget_told
-from .codes import telegram_code
+from ...alert.html import channel_text, to_parts
+from ...alert.outbox import DELETED_MARK, Alert, deleted_line, load_alert, short_time
+from ...config import chat_topic
+from ...store.deliveries import DELETED_PART, DIGEST_ITEM, RESTORED_PART, digest_notices_due, forget_told
+from ..codes import telegram_code
 from .floodwait import FloodWaits
 from .peers import Peers, _topic
 from .rows import _int

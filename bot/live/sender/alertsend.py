@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from telethon import errors
 
-from ..alert.html import render_html, to_parts
-from ..alert.outbox import DELETED_MARK, Alert, load_alert
-from ..store.db import iso
-from ..store.deliveries import DELETED_PART
-from ..store.schema import give_owners
-from .codes import telegram_code
+from ...alert.html import render_html, to_parts
+from ...alert.outbox import DELETED_MARK, Alert, load_alert
+from ...store.db import iso
+from ...store.deliveries import DELETED_PART
+from ...store.schema import give_owners
+from ..codes import telegram_code
 from .floodwait import FloodWaits
 from .peers import Peers, _topic
 from .recheck import Recheck
