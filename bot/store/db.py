@@ -15,7 +15,6 @@ import logging
 import sqlite3
 from array import array
 from contextlib import contextmanager, nullcontext
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Collection, Container, Iterator, NamedTuple, Sequence, TypeVar
 
@@ -24,10 +23,12 @@ import sqlite_utils
 from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
 from ..text import search_reading
+from .dates import iso, utcnow
 from .runlock import LockUnreadable, run_holding
 from .schema import FTS_TEXT, MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
 
-__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Store", "StoreError", "SCHEMA_VERSION", "off_loop", "older_than_stored", "utcnow"]
+__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Store", "StoreError", "SCHEMA_VERSION", "iso", "off_loop",
+           "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,6 @@ class NewerStore(StoreError):
     def __init__(self, path: str, version: int) -> None:
         super().__init__(f"{path}: schema version {version} is newer than this tgwatch ({SCHEMA_VERSION}); upgrade tgwatch")
         self.version = version
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class Known(NamedTuple):
@@ -107,23 +104,6 @@ def older_than_stored(post: Post, known: Known) -> bool:
     if not newer and not post.entities and known.plain_hash is not None and post.text_hash == known.plain_hash:
         return True
     return not post.text and known.has_text and not newer
-
-
-_last_iso: tuple[datetime | None, str | None] = (None, None)  # `iso`'s last date and its text
-
-
-def iso(dt: datetime | None) -> str | None:
-    """ISO 8601 in UTC to the second (the stored form of every date). The last date's text is kept:
-    a replay asks for each post's date twice in a row (its story row, then its posts row)."""
-    global _last_iso
-    if dt is None:
-        return None
-    last = _last_iso
-    if last[0] is dt:  # (the kept date stays alive: no other object can have its id)
-        return last[1]
-    text = (dt if dt.tzinfo is timezone.utc else dt.astimezone(timezone.utc)).isoformat(timespec="seconds")
-    _last_iso = (dt, text)
-    return text
 
 
 def _id_list(ids: list[int]) -> str:
