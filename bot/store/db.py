@@ -24,6 +24,7 @@ from ..match.matcher import Match
 from ..post import Entity, Post, bare_id, content_hash
 from ..text import search_reading
 from .dates import iso, utcnow
+from .meta import Meta
 from .runlock import LockUnreadable, run_holding
 from .schema import FTS_TEXT, MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
 
@@ -148,7 +149,7 @@ def _fresh_index(definition: str) -> list[tuple[int, bytes]]:
         conn.close()
 
 
-class Store:
+class Store(Meta):
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
@@ -993,20 +994,6 @@ class Store:
         return {int(cid) for (cid,) in self.db.execute(
             f"SELECT id FROM channels WHERE id IN ({','.join('?' * len(ids))}) AND watched_run IS NULL "
             "AND last_message_id IS NOT NULL", ids)}
-
-    def get_meta(self, key: str) -> str | None:
-        """The `meta` row `key`'s value (None: no such row)."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return None if row is None else row[0]
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Write the `meta` row `key` (created or replaced)."""
-        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        [key, value])
-
-    def delete_meta(self, key: str) -> None:
-        """Remove the `meta` row `key`, if there is one."""
-        self.db.execute("DELETE FROM meta WHERE key = ?", [key])
 
     def high_water(self, channel_id: int) -> int | None:
         """The last message id read in order from the channel's history (None: never read)."""
