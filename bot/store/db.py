@@ -8,7 +8,6 @@ same post twice stores nothing new.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 from array import array
@@ -22,6 +21,7 @@ from ..match.matcher import Match
 from ..post import Post, bare_id
 from .dates import iso, utcnow
 from .deletions import Deletions
+from .matches import Matches
 from .meta import Meta
 from .posts import Known, Posts, entities_json, older_than_stored
 from .runlock import LockUnreadable, run_holding
@@ -77,9 +77,6 @@ class Mute(NamedTuple):
     until: str  # ISO, UTC (`iso`)
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False).encode  # `json.dumps(..., ensure_ascii=False)` builds one per call
-
-
 def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
     """Raise StoreError when the file holds another application's tables (before anything is
     written to it: not even its journal mode changes)."""
@@ -94,7 +91,7 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
                          "tgwatch leaves it untouched: choose another --db")
 
 
-class Store(Posts, Deletions, Stories, StoryFeed, SearchIndex, Meta):
+class Store(Posts, Deletions, Matches, Stories, StoryFeed, SearchIndex, Meta):
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
@@ -258,28 +255,6 @@ class Store(Posts, Deletions, Stories, StoryFeed, SearchIndex, Meta):
             + " AND watched_run IS NULL" * (self.owner == REPLAY),
             [message_id, channel_id],
         )
-
-    def write_matches(self, post: Post, matches: Sequence[Match], *, now: str, edited: bool = False) -> None:
-        """Record this post's current matches; an edited post's earlier matches it no longer has
-        stay, marked stale (a new post has none to mark)."""
-        if not matches and not edited:
-            return
-        if edited:
-            self.db.execute("UPDATE matches SET current = 0 WHERE channel_id = ? AND message_id = ?",
-                            [post.channel_id, post.message_id])
-        self.db.conn.executemany(
-            "INSERT INTO matches (channel_id, message_id, rule, severity, terms, hits, current, matched_at) "
-            "VALUES (?,?,?,?,?,?,1,?) ON CONFLICT(channel_id, message_id, rule) DO UPDATE SET "
-            "terms = excluded.terms, hits = excluded.hits, severity = excluded.severity, current = 1, matched_at = excluded.matched_at",
-            [(post.channel_id, post.message_id, m.rule, m.severity, _JSON(m.terms),
-              _JSON([[h.term, h.form, h.start, h.end, h.score, h.kind] for h in m.stored_hits]), now)
-             for m in matches],
-        )
-
-    def matched_rules(self, key: tuple[int, int]) -> list[str]:
-        """The rules the stored post (channel id, message id) matches now (`write_matches`)."""
-        return [str(r[0]) for r in self.db.execute(
-            "SELECT rule FROM matches WHERE channel_id = ? AND message_id = ? AND current = 1 ORDER BY rule", list(key))]
 
     def queue_alert(self, story_id: int, post: Post, match: Match, *, state: str, now: str) -> int | None:
         """Queue one alert per (story, rule), for this connection's owner to send; None when that story
