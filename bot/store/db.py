@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from array import array
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Collection, Iterator, NamedTuple, TypeVar
 
 import sqlite_utils
 
@@ -24,8 +23,9 @@ from .matches import Matches
 from .meta import Meta
 from .outbox import LIVE, REPLAY, Outbox
 from .posts import Known, Posts, entities_json, older_than_stored
+from .retention import Retention
 from .runlock import LockUnreadable, run_holding
-from .schema import MIGRATIONS, ROWID_FLOOR, SCHEMA_VERSION, repair
+from .schema import MIGRATIONS, SCHEMA_VERSION, repair
 from .searchindex import SEARCH_PRUNED, SearchIndex
 from .sending import Sending
 from .stories import Stories
@@ -35,10 +35,6 @@ __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Sto
            "entities_json", "older_than_stored", "SEARCH_PRUNED", "utcnow"]
 
 log = logging.getLogger(__name__)
-
-# The posts retention may delete among those `where` picks: matched by no rule
-_UNMATCHED = ("SELECT rowid FROM posts p WHERE {where} AND NOT EXISTS (SELECT 1 FROM matches m "
-              "WHERE m.channel_id = p.channel_id AND m.message_id = p.message_id)")
 
 T = TypeVar("T")
 
@@ -91,7 +87,7 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
                          "tgwatch leaves it untouched: choose another --db")
 
 
-class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, SearchIndex, Meta):
+class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, SearchIndex, Retention, Meta):
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
@@ -268,44 +264,6 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
 
     def count(self, table: str) -> int:
         return self.db[table].count
-
-    def prune(self, before: str, *, batch: int | None = None, stop: Callable[[], bool] = lambda: False) -> int:
-        """Delete the posts dated before `before` (ISO) that match nothing; matched posts (a deleted one
-        too: the evidence) and everything the outbox refers to are kept. Returns how many were deleted.
-        `batch`: commit every this many, each batch taken out of the search index before the next,
-        `stop()` asked between: the live service prunes in its worker thread, its posts written meanwhile
-        (else one transaction); a post a rule's catch-up matches meanwhile is kept."""
-        with self.transaction() if batch is None else nullcontext():
-            ids = array("q", (r for (r,) in self.db.execute(_UNMATCHED.format(where="date < ?"), [before])))
-            done, size = 0, batch or max(len(ids), 1)
-            for start in range(0, len(ids), size):
-                if start and stop():
-                    break
-                with self.transaction():
-                    hw = self._search_high_water()
-                    part: Sequence[int] = ids[start:start + size]
-                    if batch is not None:  # (matched since the list was read: kept)
-                        part = [r for i in range(0, len(part), 900) for (r,) in self.db.execute(
-                            _UNMATCHED.format(where=f"rowid IN ({','.join('?' * len(part[i:i + 900]))})"), list(part[i:i + 900]))]
-                    for rowid in part:
-                        if rowid <= hw:
-                            self._stale(rowid)
-                    if part:  # (counted with them: a merge that fails later loses no night's count)
-                        self._raise_rowid_floor()
-                        self.set_meta(SEARCH_PRUNED, str(int(self.get_meta(SEARCH_PRUNED) or 0) + len(part)))
-                    for i in range(0, len(part), 900):
-                        chunk = list(part[i:i + 900])
-                        self.db.execute(f"DELETE FROM posts WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
-                done += len(part)
-                self.sync_search()  # (in one transaction: nothing; the pipeline's next sync takes them out)
-        self.prunes += bool(done)
-        return done
-
-    def _raise_rowid_floor(self) -> None:
-        """Before posts are deleted: no later post may take a rowid up to the newest one's (`_POST_SQL`)."""
-        top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
-        if top > int(self.get_meta(ROWID_FLOOR) or 0):
-            self.set_meta(ROWID_FLOOR, str(top))
 
     # -- live: channels ---------------------------------------------------------------------------
 
