@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterator, NamedTuple, TypeVar
+from typing import Any, Callable, Iterator, NamedTuple, TypeVar
 
 import sqlite_utils
 
@@ -30,6 +30,7 @@ from .searchindex import SEARCH_PRUNED, SearchIndex
 from .sending import Sending
 from .stories import Stories
 from .storyfeed import StoryFeed
+from .watching import Watching
 
 __all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Store", "StoreError", "SCHEMA_VERSION", "iso", "off_loop",
            "entities_json", "older_than_stored", "SEARCH_PRUNED", "utcnow"]
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RUN_KEY = "live_run"  # meta row: how many runs of the live service this store has seen (`begin_run`)
 # Bytes the -wal file is cut back to once checkpointed: without it the file stays as large as the
 # biggest transaction (an upgrade, a large FTS5 merge) for as long as a connection (`tgwatch run`) is open.
 WAL_LIMIT = 2 * 1024 * 1024
@@ -79,7 +79,8 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
                          "tgwatch leaves it untouched: choose another --db")
 
 
-class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, SearchIndex, Retention, Channels, Meta):
+class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, SearchIndex, Retention, Channels, Watching,
+            Meta):
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
@@ -227,60 +228,7 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
 
     # -- live: channels ---------------------------------------------------------------------------
 
-    def begin_run(self, channel_ids: Collection[int], now: str) -> tuple[int, set[int]]:
-        """Number a new run of the live service (meta `live_run`) and record that it watches
-        `channel_ids` (the configured channels known already: one a flood wait keeps from resolving
-        is still watched without a break). Returns the run's number and the channels the run before
-        watched."""
-        with self.transaction():
-            run = int(self.get_meta(RUN_KEY) or 0) + 1
-            before = {int(r[0]) for r in self.db.execute("SELECT id FROM channels WHERE watched_run = ?", [run - 1])}
-            self.set_meta(RUN_KEY, str(run))
-            self.watch_channels(channel_ids, run, now)
-        return run, before
-
-    def watch_channels(self, channel_ids: Collection[int], run: int, now: str) -> dict[int, str | None]:
-        """Record that live run `run` watches these channels. One the run before did not watch begins
-        being watched at `now` (`watched_since`); one watched before that (taken out of the config,
-        then put back) also forgets its high-water mark, so its first read takes its latest posts as a
-        new channel's does, not every post of its absence. Returns each channel's `watched_since`
-        (None: watched since before tgwatch kept it)."""
-        ids = list(channel_ids)
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
-        with self.transaction():
-            self.db.execute(f"UPDATE channels SET watched_since = ?, last_message_id = CASE WHEN watched_run IS NULL "
-                            f"THEN last_message_id END WHERE id IN ({marks}) AND (watched_run IS NULL OR watched_run < ?)",
-                            [now, *ids, run - 1])
-            self.db.execute(f"UPDATE channels SET watched_run = ? WHERE id IN ({marks})", [run, *ids])
-            return {int(cid): since for cid, since in
-                    self.db.execute(f"SELECT id, watched_since FROM channels WHERE id IN ({marks})", ids)}
-
-    def marked_never_watched(self, channel_ids: Collection[int]) -> set[int]:
-        """Those of `channel_ids` with a high-water mark (a replay's) that no live run has watched yet."""
-        ids = list(channel_ids)
-        if not ids:
-            return set()
-        return {int(cid) for (cid,) in self.db.execute(
-            f"SELECT id FROM channels WHERE id IN ({','.join('?' * len(ids))}) AND watched_run IS NULL "
-            "AND last_message_id IS NOT NULL", ids)}
-
     # -- silence warnings ----------------------------------------------------------------------------
-
-    def silence_warned(self) -> set[int]:
-        """The channels the analysts have been warned about as silent, and not seen posting since."""
-        return {int(r[0]) for r in self.db.execute("SELECT channel_id FROM silence_warnings")}
-
-    def warn_silence(self, channel_id: int, at: str) -> None:
-        """Record that the analysts are being warned that a channel went silent (at `at`, ISO)."""
-        self.db.execute("INSERT OR REPLACE INTO silence_warnings (channel_id, warned_at) VALUES (?, ?)", [channel_id, at])
-
-    def clear_silence(self, channel_ids: Collection[int]) -> None:
-        """The channels posting again: a later silence of theirs is warned about anew."""
-        if channel_ids:
-            self.db.execute(f"DELETE FROM silence_warnings WHERE channel_id IN ({','.join('?' * len(channel_ids))})",
-                            list(channel_ids))
 
     # -- chat: mutes, feedback, rule changes, digests -------------------------------------------------
 
