@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import sqlite_utils
 
 from .channels import Channels, KnownChannel
+from .chatlog import ChatLog
 from .dates import iso, utcnow
 from .deletions import Deletions
 from .matches import Matches
@@ -72,7 +73,7 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
 
 
 class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, SearchIndex, Retention, Channels, Watching,
-            Mutes, Meta):
+            Mutes, ChatLog, Meta):
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
@@ -223,38 +224,6 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
     # -- silence warnings ----------------------------------------------------------------------------
 
     # -- chat: mutes, feedback, rule changes, digests -------------------------------------------------
-
-    def record_feedback(self, alert_id: int, user_id: int, verdict: str) -> str | None:
-        """An analyst's verdict on an alert (the latest one counts); returns the alert's rule."""
-        row = self.db.execute("SELECT rule FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        if row is None:
-            return None
-        self.db.execute("INSERT INTO feedback (alert_id, user_id, rule, verdict, at) VALUES (?,?,?,?,?) "
-                        "ON CONFLICT(alert_id, user_id) DO UPDATE SET verdict = excluded.verdict, at = excluded.at",
-                        [alert_id, user_id, row[0], verdict, utcnow()])
-        return str(row[0])
-
-    def log_rule_change(self, *, user_id: int | None, user_name: str, action: str, rule: str, file: str,
-                        before: str | None, after: str | None) -> int:
-        cur = self.db.execute("INSERT INTO rule_changes (at, user_id, user_name, action, rule, file, before, after, undone) "
-                              "VALUES (?,?,?,?,?,?,?,?,0)", [utcnow(), user_id, user_name, action, rule, file, before, after])
-        assert cur.lastrowid is not None  # (an INSERT that stored a row: its rowid)
-        return cur.lastrowid
-
-    def rule_changes(self, limit: int = 20) -> list[dict[str, object]]:
-        return list(self.db.query("SELECT * FROM rule_changes ORDER BY id DESC LIMIT ?", [limit]))
-
-    def last_rule_change(self) -> dict[str, object] | None:
-        """The newest change not undone yet."""
-        return next(self.db.query("SELECT * FROM rule_changes WHERE undone = 0 AND action != 'undo' ORDER BY id DESC LIMIT 1"), None)
-
-    def rule_change(self, change_id: int) -> dict[str, object] | None:
-        """One logged rule change by id (None: no such change)."""
-        return next(self.db.query("SELECT * FROM rule_changes WHERE id = ?", [change_id]), None)
-
-    def mark_undone(self, change_id: int) -> None:
-        self.db.execute("UPDATE rule_changes SET undone = 1 WHERE id = ?", [change_id])
-
 
 async def off_loop(store: Store, work: Callable[[Store], T]) -> T:
     """`work(store)` in a worker thread on a connection of its own to the same file (an in-memory
