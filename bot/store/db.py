@@ -3,6 +3,11 @@
 Tables: channels, posts (+ FTS5 index), matches (post x rule, with hits), stories, alerts (the
 outbox, one row per story x rule). Posts are keyed by (channel_id, message_id), so storing the
 same post twice stores nothing new.
+
+`Store` is the front: it opens the file, upgrades it and holds the transaction; each job on its
+rows is a mixin in a module of its own, in the order a post's data flows: `channels`, `watching`,
+`posts`, `deletions`, `stories`, `storyfeed`, `matches`, `outbox`, `sending`, `mutes`, `chatlog`;
+and the upkeep: `searchindex`, `retention`, `meta`.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ from .stories import Stories
 from .storyfeed import StoryFeed
 from .watching import Watching
 
-__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "Store", "StoreError", "SCHEMA_VERSION", "iso", "off_loop",
-           "entities_json", "older_than_stored", "SEARCH_PRUNED", "utcnow"]
+# Besides its own names, db.py re-exports those of its parts that callers have always imported from it.
+__all__ = ["LIVE", "REPLAY", "Known", "KnownChannel", "Mute", "NewerStore", "SCHEMA_VERSION", "SEARCH_PRUNED", "Store",
+           "StoreError", "entities_json", "iso", "off_loop", "older_than_stored", "utcnow"]
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +78,8 @@ def _refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
                          "tgwatch leaves it untouched: choose another --db")
 
 
-class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, SearchIndex, Retention, Channels, Watching,
-            Mutes, ChatLog, Meta):
+class Store(Channels, Watching, Posts, Deletions, Stories, StoryFeed, Matches, Outbox, Sending, Mutes, ChatLog,
+            SearchIndex, Retention, Meta):
     """The tgwatch database. Open it with `Store(path)`; ":memory:" works for experiments."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, owner: str = LIVE,
@@ -116,6 +122,7 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
 
     @property
     def version(self) -> int:
+        """The file's schema version (PRAGMA user_version: the migrations it has run)."""
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self, told: Callable[[str], None] | None = None) -> None:
@@ -161,6 +168,8 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
                              f"would upgrade it (schema {current} → {SCHEMA_VERSION}) under that older one: stop the "
                              "service, run this again, then start the service with this release")
 
+    # -- the connection ------------------------------------------------------------------------------
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error: all or nothing."""
@@ -183,6 +192,7 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
             self._version = None  # another connection may write once this transaction ends
 
     def close(self) -> None:
+        """Close the connection (a transaction still open is rolled back by SQLite)."""
         self.db.conn.close()
 
     def writable_now(self) -> bool:
@@ -204,8 +214,6 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
         finally:
             probe.close()
 
-    # -- posts -----------------------------------------------------------------------------------
-
     def data_version(self) -> int:
         """PRAGMA data_version: it changes when another connection commits. Read once per transaction
         (none commits inside one: this connection holds the write lock), so asking per post costs nothing."""
@@ -217,13 +225,9 @@ class Store(Posts, Deletions, Matches, Outbox, Sending, Stories, StoryFeed, Sear
         return self._version
 
     def count(self, table: str) -> int:
+        """How many rows `table` holds."""
         return self.db[table].count
 
-    # -- live: channels ---------------------------------------------------------------------------
-
-    # -- silence warnings ----------------------------------------------------------------------------
-
-    # -- chat: mutes, feedback, rule changes, digests -------------------------------------------------
 
 async def off_loop(store: Store, work: Callable[[Store], T]) -> T:
     """`work(store)` in a worker thread on a connection of its own to the same file (an in-memory
