@@ -99,7 +99,9 @@ def test_stats_tells_the_alerts_held_after_a_restore_apart(fake: FakeTelegram, t
             counted = [line for line in caption.split("\n") if ": 1 match" in line]
             assert len(counted) == 2 and all("1 alert (1 held)," in line for line in counted), caption
             assert "alerts: 1 (1 held);" in (await ask(fake, "/rule desertion", who=ANALYST)).text
-            fake.message_to_bot(ANALYST, "/release")
+            before = len(fake.chat)
+            fake.message_to_bot(ANALYST, "/release")  # its reply may come after the alerts: waited for, so /stats's is read next
+            await eventually(lambda: any("Released 2 held alerts" in m.text for m in fake.chat[before:]))
             await eventually(lambda: len(alerts(fake)) == 4)
             caption = (await ask(fake, "/stats 7d", who=ANALYST)).text
             assert "held" not in caption and caption.count("1 alert,") == 2, caption
