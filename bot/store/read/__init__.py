@@ -18,15 +18,15 @@ from math import prod
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
 
-from ..match.explain import matched_words
-from ..match.matcher import Matcher, look_alikes
-from ..match.morph import Morphology, default_morphology
-from ..match.query import Phrase, QueryError, designation_family, designation_phrase, to_text
-from ..match.rules import Rule, channel_key
-from ..post import post_link
-from ..text import cyrillic_reading, find_urls, script_of, tokenize
-from .db import Store, iso
-from .schema import stored_links
+from ...match.explain import matched_words
+from ...match.matcher import Matcher, look_alikes
+from ...match.morph import Morphology, default_morphology
+from ...match.query import Phrase, QueryError, designation_family, designation_phrase, to_text
+from ...match.rules import Rule, channel_key
+from ...text import cyrillic_reading, find_urls, script_of, tokenize
+from ..db import Store, iso
+from ..schema import stored_links
+from .links import _forward_origin, shown_link
 
 __all__ = [
     "EXPORT_FIELDS", "IN_LINKS", "AmbiguousChannel", "FtsQuery", "SearchError", "SearchHit", "StoredPost", "StoryPost", "StoryRow", "channel_names",
@@ -1038,18 +1038,3 @@ def _rules_terms_matched(matched: str | None, text: str) -> tuple[list[str], lis
         except (TypeError, ValueError):
             log.warning("unreadable terms or hits of rule %s", rule)
     return [p[0] for p in pairs], list(terms), why
-
-
-def shown_link(channel_id: int, message_id: int, username: str | None, stored: str | None = None) -> str:
-    """A post's link as every face shows it: t.me/<username>/N once the store knows the channel's
-    username (a post stored before it was known keeps t.me/c/<id>/N in its row, a link that opens
-    only for the channel's members), else the stored link."""
-    if username:
-        return post_link(channel_id, message_id, username)
-    return stored or post_link(channel_id, message_id)
-
-
-def _forward_origin(channel_id: int | None, post_id: int | None, name: str | None) -> str:
-    if channel_id is not None:
-        return f"{channel_id}/{post_id}" if post_id is not None else str(channel_id)
-    return name or ""
