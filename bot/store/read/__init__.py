@@ -19,10 +19,8 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar, Union
 
 from ...match.explain import matched_words
-from ...match.matcher import Matcher, look_alikes
 from ...match.morph import Morphology, default_morphology
-from ...match.query import Phrase, QueryError, designation_family, designation_phrase, to_text
-from ...match.rules import Rule
+from ...match.query import Phrase, QueryError, designation_family, designation_phrase
 from ...text import cyrillic_reading, find_urls, script_of, tokenize
 from ..db import Store
 from .links import _forward_origin, shown_link
@@ -30,6 +28,7 @@ from .storedposts import StoredPost, _post_filters, count_posts, iter_posts, sto
 from .storedrange import OutsideStored, outside_stored, stored_range
 from .storylist import StoryRow, count_stories, iter_stories, top_stories
 from .storydetail import StoryPost, iter_story_posts, story_detail
+from .ftsquery import _MAX_PHRASES, Family, FtsQuery, _exact_part, _quote
 from .resolve import AmbiguousChannel, _channel_ids, channel_names, resolve_channels, resolve_rules, rule_names
 
 __all__ = [
@@ -59,152 +58,12 @@ class SearchError(ValueError):
 # -- full-text search -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FtsQuery:
-    """A safe FTS5 MATCH expression, and per query word what it reaches (for highlighting)."""
-
-    expression: str
-    words: tuple[str, ...]  # the normalised query words (prefixes)
-    forms: frozenset[str] = field(default_factory=frozenset)  # inflected forms matched exactly
-    phrases: tuple[tuple[str, ...], ...] = ()  # words in a row: quoted, or written with / or - (в/ч)
-    exact: frozenset[str] = frozenset()  # words matched whole: abbreviations in capitals (СОЧ, ВСУ)
-    # per phrase, per part, the inflected forms it also takes («воинская часть» is «воинской части»)
-    phrase_forms: tuple[tuple[frozenset[str], ...], ...] = ()
-    # a phrase with too many combinations of forms is searched by its words' stems in a row
-    # (воинск* част*), a designation with a star by its spellings: the posts found must then pass `matches`
-    checked: bool = False
-    # (word, its Cyrillic reading) of each word typed in look-alike Latin capitals («CBO», «сво»)
-    twins: tuple[tuple[str, str], ...] = ()
-    families: tuple[Family, ...] = ()  # designations with a star (`Ту-95*`)
-    # pieces written `-word` or `NOT word` whose posts only `matches` tells (the others are in `expression`)
-    left_out: tuple[FtsQuery, ...] = ()
-
-    @property
-    def sifted(self) -> bool:
-        """Must each post the expression finds also pass `matches`?"""
-        return self.checked or bool(self.left_out)
-
-    def _phrase_at(self, tokens: list[Any], n: int) -> list[tuple[int, int]]:
-        """Where phrase `n` occurs among `tokens`: (first token, last token) indexes."""
-        parts = self.phrases[n]
-        forms = self.phrase_forms[n] if n < len(self.phrase_forms) else tuple(frozenset() for _ in parts)
-        twins = dict(self.twins)
-        return [(i, i + len(parts) - 1) for i in range(len(tokens) - len(parts) + 1)
-                if all(tokens[i + k].text in forms[k] or _part_matches(p, tokens[i + k].text, self.exact)
-                       or (p in twins and _part_matches(twins[p], tokens[i + k].text, self.exact))
-                       for k, p in enumerate(parts))]
-
-    def matches(self, text: str) -> bool:
-        """Does `text` hold every designation with a star as a rule finds it, and every phrase, its parts
-        as typed or inflected, in a row, and none of the pieces `left_out`? (Asked only when `sifted`:
-        otherwise the expression alone says so.)"""
-        if any(e.matches(text) for e in self.left_out):
-            return False
-        if not self.checked:
-            return True
-        if not all(f.spans(text) for f in self.families):
-            return False
-        tokens = tokenize(text)
-        return all(self._phrase_at(tokens, n) for n in range(len(self.phrases)))
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where the query's words occur in `text` (original offsets); a phrase as one span, the words
-        inside it not again (`"бомбардировщиков Ту-95МС"` is one, not it and «95МС»)."""
-        tokens = tokenize(text)
-
-        def hit(word: str) -> bool:
-            return word in self.forms or word in self.exact or any(word.startswith(w) for w in self.words)
-        spans = [(t.start, t.end) for t in tokens if hit(t.text)]
-        spans.extend(_after_apostrophes(tokens, hit))
-        for n in range(len(self.phrases)):
-            spans.extend((tokens[i].start, tokens[j].end) for i, j in self._phrase_at(tokens, n))
-        for family in self.families:
-            spans.extend(family.spans(text))
-        return _outermost(spans)
-
-
-def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """`spans` in order, one that overlaps an earlier one joined to it (a word inside a phrase found too)."""
-    out: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if out and start < out[-1][1]:
-            out[-1] = (out[-1][0], max(end, out[-1][1]))
-        else:
-            out.append((start, end))
-    return out
-
-
-def _after_apostrophes(tokens: list[Any], hit: Callable[[str], bool]) -> Iterator[tuple[int, int]]:
-    """The parts after a word's inner apostrophe that `hit` takes: the search index parts «скри'ок» there
-    (FTS5's unicode61), so `ок` finds the post; each is highlighted where it is written."""
-    for t in tokens:
-        if "'" not in t.text or t.end - t.start != len(t.text):
-            continue
-        pos = 0
-        for part in t.text.split("'"):
-            if pos and part and hit(part):
-                yield t.start + pos, t.start + pos + len(part)
-            pos += len(part) + 1
-
-
-@dataclass(frozen=True)
-class Family:
-    """A designation with a star (`Ту-95*`: Ту-95, «Ту-95МС», «Ту95МСМ», «Ty-95MS») as the rule language
-    reads it (`designation_family`): the FTS5 terms of its spellings find the posts, the rule's own
-    matcher keeps those a rule would match (hyphenated or glued with a capital: not «с 40» for `С-40*`)."""
-
-    phrase: Phrase
-    matcher: Matcher = field(compare=False)
-
-    @classmethod
-    def of(cls, phrase: Phrase) -> Family:
-        return cls(phrase, Matcher([Rule("search", to_text(phrase), phrase)]))
-
-    def expression(self) -> str:
-        """Its FTS5 terms, OR-ed: each spelling (`look_alikes`, as the matcher's) in a row (`"ту" + "95"*`),
-        at most `_MAX_PHRASES` (a designation of many letter parts has 2 to the power of them), or glued (`"ту95"*`).
-        In a phrase (`"самолёт Ту-95*"`), its designations' terms AND-ed: the matcher checks the other words."""
-        runs: list[list[str]] = []  # a designation's parts are joined to the part before them
-        for w in self.phrase.words:
-            if w.joined and runs:
-                runs[-1].append(w.text)
-            else:
-                runs.append([w.text])
-        return " AND ".join(_designation_terms(r) for r in runs if len(r) > 1 or len(runs) == 1)
-
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where a rule of it matches in `text`: each designation as one span («Ту-95МС», not «Ту» and «95МС»)."""
-        spans: list[tuple[int, int]] = []
-        for h in sorted((h for m in self.matcher.match(text) for h in m.hits), key=lambda h: h.start):
-            if spans and 0 <= h.start - spans[-1][1] <= 1 and not text[spans[-1][1]:h.start].isspace():
-                spans[-1] = (spans[-1][0], h.end)  # a part after its hyphen
-            else:
-                spans.append((h.start, h.end))
-        return spans
-
-
-def _designation_terms(words: list[str]) -> str:
-    """A designation's spellings as FTS5 terms, OR-ed (`Family.expression`)."""
-    spellings = islice(product(*(sorted(look_alikes(w)) for w in words)), _MAX_PHRASES)
-    rows = [" + ".join(map(_quote, spelling)) + "*" for spelling in spellings]
-    return "(" + " OR ".join([*rows, *(_quote(g) + "*" for g in sorted(look_alikes("".join(words))))]) + ")"
-
-
 _JOINED = re.compile(r"[^\W_]+(?:[-‐‑/][^\W_]+)+")  # в/ч, 137-й, Ростов-на-Дону: one word written in parts
 _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 # a quoted part of the query: "…", «…», “…”, „…“ (a quote left open is ignored, as punctuation)
 _QUOTED = re.compile(r'"([^"]*)"|«([^»]*)»|“([^”]*)”|„([^“”]*)[“”]')
 _OPERATORS = frozenset({"OR", "AND", "NOT", "NEAR"})  # the rules' operators: in quotes words, never abbreviations
 _ABBREVIATION_MAX = 5  # letters of a word in capitals matched whole (СОЧ, ВСУ, НАТО), not as a prefix
-
-
-def _exact_part(part: str) -> bool:
-    """A phrase part matched whole (в, ч, й, 137), not as a prefix: a letter or two, or a number."""
-    return len(part) <= 2 or part.isdigit()
-
-
-def _part_matches(part: str, token: str, exact: frozenset[str] = frozenset()) -> bool:
-    return token == part if _exact_part(part) or part in exact else token.startswith(part)
 
 
 def _abbreviation(raw: str, word: str) -> bool:
@@ -372,10 +231,6 @@ _LINK_SEPARATORS = re.compile(r"[^\w]+|_")
 _LINK_START = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?", re.IGNORECASE)
 
 
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
-
-
 def _yo_spellings(word: str) -> list[str]:
     """The word, and each spelling with one е written ё: the index keeps ё, queries fold it."""
     return [word] + [word[:i] + "ё" + word[i + 1:] for i, c in enumerate(word) if c == "е"]
@@ -475,7 +330,6 @@ def _expression(pieces: list[Piece], exact: frozenset[str] | set[str], twins: di
                     families)
 
 
-_MAX_PHRASES = 1000  # phrases OR-ed for one quoted part (FTS5 finds 700 in 0.2 s on 22k posts)
 _STEM_MIN = 3  # letters a stem searched as a prefix keeps at least (a shorter one would find too much)
 
 
