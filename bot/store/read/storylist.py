@@ -1,4 +1,4 @@
-"""The stories of a period as `tgwatch stories` and the chat's /top list them, biggest first, each
+"""The stories of a period as `tgwatch stories` and the chat's /stories list them, biggest first, each
 with its channels in the order they reported it; streamed, so a year's list is never held at once."""
 
 from __future__ import annotations
