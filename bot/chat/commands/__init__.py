@@ -15,29 +15,30 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import astuple, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..alert.html import bold_spans, channel_text, isolated, local_time
-from ..alert.outbox import short_time, snippet
-from ..config import Config, channel_ref
-from ..live.dbfaults import busy_reply, newer_store, store_down
-from ..match.edit import Change, EditError, RuleBook, backtest_query
-from ..match.explain import occurrences
-from ..match.matcher import Hit, Match, Matcher
-from ..match.rules import _NAME_RE, DISABLED, Rule, RuleError, name_problem
-from ..report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
-from ..store.alerts import alert_post
-from ..store.backtest import Backtest, TermHits, stored_term_hits
-from ..store.counts import rule_hits, story_counts, story_span
-from ..store.db import NewerStore, Store, iso, off_loop
-from ..store.export import XLSX_MAX_CHARS, scratch_dir, scratch_done, write_csv, write_xlsx
-from ..post import TG_LINK_RE, cut_link, link_channel
-from ..store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels, rule_names,
-                          search_posts, story_detail, top_stories)
-from ..text import unformat
+from ...alert.html import bold_spans, channel_text, isolated, local_time
+from ...alert.outbox import short_time, snippet
+from ...config import Config, channel_ref
+from ...live.dbfaults import busy_reply, newer_store, store_down
+from ...match.edit import Change, EditError, RuleBook, backtest_query
+from ...match.explain import occurrences
+from ...match.matcher import Hit, Match, Matcher
+from ...match.rules import DISABLED, _NAME_RE, Rule, RuleError, name_problem
+from ...post import TG_LINK_RE, cut_link, link_channel
+from ...report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
+from ...store.alerts import alert_post
+from ...store.backtest import Backtest, TermHits, stored_term_hits
+from ...store.counts import rule_hits, story_counts, story_span
+from ...store.db import NewerStore, Store, iso, off_loop
+from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
+from ...store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored,
+                           resolve_channels, rule_names, search_posts, story_detail, top_stories)
+from ...text import unformat
+from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -71,7 +72,6 @@ _FORMATS = ("csv", "xlsx")
 _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
-_ECHO = 60  # how much of an analyst's input a reply repeats
 SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
 STORY_SHOWN = 30  # posts /story and the story button show
 STORIES_SHOWN = 10  # stories /stories shows
@@ -117,21 +117,6 @@ def _span_text(span: timedelta) -> str:
     return f"{s // 60} min"
 
 
-def _clip(text: str, width: int = _ECHO) -> str:
-    """At most `width` characters of an analyst's input, with … when cut."""
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def _echo(text: str, width: int = _ECHO) -> str:
-    """An analyst's input quoted for a reply: shortened, then repr'd (control characters visible), at
-    most `width` characters inside the quotes with the escapes: longer, `_clip_quoted` quoted it again
-    (the analyst read \\\\u200f for an invisible mark), and could cut it inside an escape."""
-    w = width
-    while len(shown := repr(_clip(text, w))) - 2 > width:
-        w -= 1
-    return shown
-
-
 def _button_id(arg: str) -> int:
     """The alert id in a button's data; ValueError unless ASCII digits within SQLite's 64 bits."""
     if not _ID_RE.fullmatch(arg) or int(arg) > _MAX_ID:
@@ -139,40 +124,102 @@ def _button_id(arg: str) -> int:
     return int(arg)
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who sent a command (already checked to be an analyst)."""
-
-    user_id: int
-    name: str
-
-
-@dataclass
-class Reply:
-    """What the bot answers: HTML text, optionally a file (or a PNG), and rows of buttons."""
-
-    html: str
-    file: bytes | Path | None = None  # the file's bytes, or a temporary file alone in its folder (`discard`)
-    file_name: str | None = None
-    buttons: list[list[tuple[str, str]]] = field(default_factory=list)  # rows of (label, callback data)
-    toast: str | None = None  # for a button press: a short popup instead of / besides a message
-
-    def discard(self) -> None:
-        """Remove the temporary file this reply sends, and its folder: once sent or given up."""
-        if isinstance(self.file, Path):
-            _discard(self.file)
+def _spans_joined(tokens: list[str]) -> list[str]:
+    """The words of a command with a period written with a space («7 d», «2 h») made one word, as
+    `parse_span` reads it: a number followed by a unit (30 m, 2 h, 1 d, 1 w)."""
+    out: list[str] = []
+    for token in tokens:
+        if out and re.fullmatch(r"[0-9]+", out[-1]) and _SPAN_RE.fullmatch(out[-1] + token):
+            out[-1] += token
+        else:
+            out.append(token)
+    return out
 
 
-def _discard(path: Path) -> None:
-    """Remove a file the chat sends and the private folder it was written in (`scratch_dir`)."""
-    path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        path.parent.rmdir()
-    scratch_done(path.parent)
+def _split_span(args: str) -> tuple[str, str] | None:
+    """«Сводка 24 1d» -> ("Сводка 24", "1d"): what precedes a trailing period (1d, or 2 h with a
+    space) and the period; the last word is taken as the period when none is found, so
+    `parse_span` says what is wrong with it. None with fewer than two words."""
+    words = args.split()
+    if len(words) < 2:
+        return None
+    take = 2 if len(words) > 2 and not _SPAN_RE.fullmatch(words[-1]) and _SPAN_RE.fullmatch(" ".join(words[-2:])) else 1
+    head = args.strip()
+    for _ in range(take):  # cut the period's words off the end, keeping the title as written
+        head = head[:len(head) - len(head.split()[-1])].rstrip()
+    return head, " ".join(words[-take:])
 
 
-class CommandError(ValueError):
-    """A mistake in a command: shown to the analyst as one line."""
+def _distinct(tokens: list[str], key: Callable[[str], object]) -> list[str]:
+    """The tokens that mean different things (7d and 1w are one period), each as first written."""
+    seen: dict[object, str] = {}
+    for t in tokens:
+        seen.setdefault(key(t), t)
+    return list(seen.values())
+
+
+def _export_label(rules: list[str]) -> str:
+    """What an export file is named after: its rules while the name stays short (an xlsx is written
+    to disk under that name, and file names end at 255 bytes)."""
+    joined = "+".join(rules) or "all"
+    return joined if len(joined) <= 64 else f"{rules[0]}+{len(rules) - 1}-more"
+
+
+def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> str:
+    """The back-test's few busiest terms with the words they caught, and how many caught nothing:
+    which terms to keep, and which only bring noise."""
+    top = TermHits.ranked(terms)
+    parts = [f"<b>{html.escape(_clip(t.written, 40))}</b> {t.posts} ({html.escape(', '.join(t.top_words(words)))})"
+             for t in top[:shown]]
+    idle = sum(not t.posts for t in terms.values())
+    rest = [f"{len(top) - shown} more term{'s' * (len(top) - shown != 1)} hit"] * (len(top) > shown) + [f"{idle} hit nothing"] * bool(idle)
+    return "Terms: " + "; ".join(parts) + (f"; {', '.join(rest)}" if rest else "") + "."
+
+
+def _kind(run: list[Hit]) -> str:
+    """How a term's occurrence was found: a phrase with a typo in any of its words is a typo's."""
+    return "typo" if any(h.kind == "typo" for h in run) else run[0].kind
+
+
+def _by_term(text: str, hits: tuple[Hit, ...] | list[Hit]) -> list[list[list[Hit]]]:
+    """A match's hits as occurrences of their terms («в/ч» once, not its two parts), grouped by query
+    term and kind, in order of first appearance."""
+    groups: dict[tuple[str, str], list[list[Hit]]] = {}
+    for run in occurrences(text, [astuple(h) for h in hits]):
+        found = [Hit(*h) for h in run]
+        groups.setdefault((found[0].term, _kind(found)), []).append(found)
+    return list(groups.values())
+
+
+def _hit_group(runs: list[list[Hit]], show: int = 3) -> str:
+    """One term's occurrences for /test: the forms found, then how many and where when it repeats."""
+    hits = [h for run in runs for h in run]
+    forms = list(dict.fromkeys(h.form for h in hits))
+    shown = ", ".join(f"<b>{html.escape(_clip(f, 40))}</b>" for f in forms[:show]) + (", …" if len(forms) > show else "")
+    text = f"{shown} ← {html.escape(_clip(hits[0].term, 40))} ({_kind(runs[0])})"
+    if len(runs) > 1:
+        where = ", ".join(str(run[0].start) for run in runs[:show]) + (", …" if len(runs) > show else "")
+        text += f" ×{len(runs)} at {where}"
+    return text
+
+
+def _caret_window(detail: str, width: int = _ECHO) -> str:
+    """A query error's two lines (the query line, a caret under the spot), cut to `width`
+    characters around the caret so a long query is not echoed whole."""
+    lines = detail.split("\n")
+    if len(lines) != 2 or len(lines[0]) <= width:
+        return "\n".join(_clip(x, 2 * width) for x in lines)
+    text, caret = lines
+    pos = len(caret) - 1
+    start = max(0, min(pos - width // 2, len(text) - width))
+    end = start + width
+    head, tail = ("…" if start > 0 else ""), ("…" if end < len(text) else "")
+    return f"{head}{text[start:end]}{tail}\n{' ' * (len(head) + pos - start)}^"
+
+
+def _short(query: object, width: int = 120) -> str:
+    text = " ".join(str(query).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 class Commands:
@@ -209,8 +256,6 @@ class Commands:
         self.pending: dict[str, tuple[Change, int]] = {}  # token -> (planned rule change, who asked)
         self.answered: dict[str, str] = {}  # token -> how its proposal ended (confirmed, cancelled, ...)
         self._off: tuple[tuple[Rule, ...], Matcher] | None = None  # the disabled rules, and a matcher of them
-
-    # -- dispatch ---------------------------------------------------------------------------------
 
     async def handle(self, text: str, caller: Caller) -> Reply | None:
         """Run one command message; a mistake is a one-line answer, never a traceback.
@@ -286,8 +331,6 @@ class Commands:
             log.warning("button %r not done (database: %s); the analyst is asked to try again", kind[:10], down)
             return Reply("", toast=busy_reply(down))
         return Reply("", toast="This button is no longer valid.")
-
-    # -- commands -------------------------------------------------------------------------------
 
     async def cmd_help(self, args: str, caller: Caller) -> Reply:
         return Reply(HELP)
@@ -647,8 +690,6 @@ class Commands:
                          f"{r['action']} {html.escape(str(r['rule']))}{undone}: {what}")
         return Reply("\n".join(lines))
 
-    # -- helpers ------------------------------------------------------------------------------------
-
     def _usage(self, command: str) -> CommandError:
         """«usage: /mute NAME 2h, e.g. /mute desertion 2h»: the answer to `command` sent without
         what it needs (`USAGE`), its example naming a rule in use and a stored channel."""
@@ -892,108 +933,3 @@ class Commands:
         if total > STORY_SHOWN:
             lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
         return Reply("\n".join(lines))
-
-
-def _spans_joined(tokens: list[str]) -> list[str]:
-    """The words of a command with a period written with a space («7 d», «2 h») made one word, as
-    `parse_span` reads it: a number followed by a unit (30 m, 2 h, 1 d, 1 w)."""
-    out: list[str] = []
-    for token in tokens:
-        if out and re.fullmatch(r"[0-9]+", out[-1]) and _SPAN_RE.fullmatch(out[-1] + token):
-            out[-1] += token
-        else:
-            out.append(token)
-    return out
-
-
-def _split_span(args: str) -> tuple[str, str] | None:
-    """«Сводка 24 1d» -> ("Сводка 24", "1d"): what precedes a trailing period (1d, or 2 h with a
-    space) and the period; the last word is taken as the period when none is found, so
-    `parse_span` says what is wrong with it. None with fewer than two words."""
-    words = args.split()
-    if len(words) < 2:
-        return None
-    take = 2 if len(words) > 2 and not _SPAN_RE.fullmatch(words[-1]) and _SPAN_RE.fullmatch(" ".join(words[-2:])) else 1
-    head = args.strip()
-    for _ in range(take):  # cut the period's words off the end, keeping the title as written
-        head = head[:len(head) - len(head.split()[-1])].rstrip()
-    return head, " ".join(words[-take:])
-
-
-def _distinct(tokens: list[str], key: Callable[[str], object]) -> list[str]:
-    """The tokens that mean different things (7d and 1w are one period), each as first written."""
-    seen: dict[object, str] = {}
-    for t in tokens:
-        seen.setdefault(key(t), t)
-    return list(seen.values())
-
-
-def _export_label(rules: list[str]) -> str:
-    """What an export file is named after: its rules while the name stays short (an xlsx is written
-    to disk under that name, and file names end at 255 bytes)."""
-    joined = "+".join(rules) or "all"
-    return joined if len(joined) <= 64 else f"{rules[0]}+{len(rules) - 1}-more"
-
-
-def _clip_quoted(message: str) -> str:
-    """An error message with every quoted piece of input ('...') shortened to `_ECHO` characters. A
-    quote opens after no letter and closes before none: the apostrophe of «a rule's» is no quote (the
-    prose between 'OR' and it was cut as if it were the analyst's input)."""
-    return re.sub(r"(?<![\w'])'([^'\n]{%d,})'(?![\w'])" % (_ECHO + 1), lambda m: repr(_clip(m.group(1))), message)
-
-
-def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> str:
-    """The back-test's few busiest terms with the words they caught, and how many caught nothing:
-    which terms to keep, and which only bring noise."""
-    top = TermHits.ranked(terms)
-    parts = [f"<b>{html.escape(_clip(t.written, 40))}</b> {t.posts} ({html.escape(', '.join(t.top_words(words)))})"
-             for t in top[:shown]]
-    idle = sum(not t.posts for t in terms.values())
-    rest = [f"{len(top) - shown} more term{'s' * (len(top) - shown != 1)} hit"] * (len(top) > shown) + [f"{idle} hit nothing"] * bool(idle)
-    return "Terms: " + "; ".join(parts) + (f"; {', '.join(rest)}" if rest else "") + "."
-
-
-def _kind(run: list[Hit]) -> str:
-    """How a term's occurrence was found: a phrase with a typo in any of its words is a typo's."""
-    return "typo" if any(h.kind == "typo" for h in run) else run[0].kind
-
-
-def _by_term(text: str, hits: tuple[Hit, ...] | list[Hit]) -> list[list[list[Hit]]]:
-    """A match's hits as occurrences of their terms («в/ч» once, not its two parts), grouped by query
-    term and kind, in order of first appearance."""
-    groups: dict[tuple[str, str], list[list[Hit]]] = {}
-    for run in occurrences(text, [astuple(h) for h in hits]):
-        found = [Hit(*h) for h in run]
-        groups.setdefault((found[0].term, _kind(found)), []).append(found)
-    return list(groups.values())
-
-
-def _hit_group(runs: list[list[Hit]], show: int = 3) -> str:
-    """One term's occurrences for /test: the forms found, then how many and where when it repeats."""
-    hits = [h for run in runs for h in run]
-    forms = list(dict.fromkeys(h.form for h in hits))
-    shown = ", ".join(f"<b>{html.escape(_clip(f, 40))}</b>" for f in forms[:show]) + (", …" if len(forms) > show else "")
-    text = f"{shown} ← {html.escape(_clip(hits[0].term, 40))} ({_kind(runs[0])})"
-    if len(runs) > 1:
-        where = ", ".join(str(run[0].start) for run in runs[:show]) + (", …" if len(runs) > show else "")
-        text += f" ×{len(runs)} at {where}"
-    return text
-
-
-def _caret_window(detail: str, width: int = _ECHO) -> str:
-    """A query error's two lines (the query line, a caret under the spot), cut to `width`
-    characters around the caret so a long query is not echoed whole."""
-    lines = detail.split("\n")
-    if len(lines) != 2 or len(lines[0]) <= width:
-        return "\n".join(_clip(x, 2 * width) for x in lines)
-    text, caret = lines
-    pos = len(caret) - 1
-    start = max(0, min(pos - width // 2, len(text) - width))
-    end = start + width
-    head, tail = ("…" if start > 0 else ""), ("…" if end < len(text) else "")
-    return f"{head}{text[start:end]}{tail}\n{' ' * (len(head) + pos - start)}^"
-
-
-def _short(query: object, width: int = 120) -> str:
-    text = " ".join(str(query).split())
-    return text if len(text) <= width else text[:width - 1] + "…"
