@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import astuple, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ...alert.html import bold_spans, channel_text, isolated, local_time
 from ...alert.outbox import short_time, snippet
@@ -29,19 +29,19 @@ from ...match.explain import occurrences
 from ...match.matcher import Hit, Match, Matcher
 from ...match.rules import DISABLED, _NAME_RE, Rule, RuleError, name_problem
 from ...post import TG_LINK_RE, cut_link, link_channel
-from ...report.stats import RuleStats, channel_name, rule_stats, stats_png, stats_text
+from ...report.stats import RuleStats, rule_stats, stats_png, stats_text
 from ...store.alerts import alert_post
 from ...store.backtest import Backtest, TermHits, stored_term_hits
 from ...store.counts import rule_hits, story_counts, story_span
-from ...store.db import NewerStore, Store, iso, off_loop
+from ...store.db import NewerStore, Store, iso
 from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
 from ...store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored,
                            resolve_channels, rule_names, search_posts, story_detail, top_stories)
-from ...text import unformat
+from .common import Common
+from .common import USAGE as USAGE  # (tests import it from here)
 from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
 from .spans import _SPAN_RE, _span_text, _spans_joined, parse_span
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 __all__ = ["Caller", "Commands", "Reply", "parse_span", "HELP"]
@@ -73,23 +73,6 @@ PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in m
 SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
 STORY_SHOWN = 30  # posts /story and the story button show
 STORIES_SHOWN = 10  # stories /stories shows
-
-# What a command needs, and an example, for the answer to one sent without it: {rule} is a rule in
-# use, {channel} a stored channel's @username (so the example works as it is written)
-USAGE = {
-    "rule": ("/rule NAME", "/rule {rule}"),
-    "test": ("/test TEXT", "/test В Краснодаре задержали дезертира"),
-    "enable": ("/enable NAME", "/enable {rule}"),
-    "disable": ("/disable NAME", "/disable {rule}"),
-    "mute": ("/mute NAME 2h", "/mute {rule} 2h"),
-    "unmute": ("/unmute NAME", "/unmute {rule}"),
-    "mute_channel": ("/mute_channel C 1d (C: @name, id, title or a post link)", "/mute_channel {channel} 1d"),
-    "unmute_channel": ("/unmute_channel C", "/unmute_channel {channel}"),
-    "search": ("/search WORDS [7d]", "/search дезертир 7d"),
-    "story": ("/story N (the #N an alert or /stories gives)", "/story 12"),
-    "add_rule": ("/add_rule NAME QUERY", "/add_rule drones дрон OR беспилотник"),
-    "edit_rule": ("/edit_rule NAME QUERY", "/edit_rule {rule} дезертир OR самовольно"),
-}
 
 
 def _button_id(arg: str) -> int:
@@ -185,7 +168,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands:
+class Commands(Common):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -653,30 +636,6 @@ class Commands:
                          f"{r['action']} {html.escape(str(r['rule']))}{undone}: {what}")
         return Reply("\n".join(lines))
 
-    def _usage(self, command: str) -> CommandError:
-        """«usage: /mute NAME 2h, e.g. /mute desertion 2h»: the answer to `command` sent without
-        what it needs (`USAGE`), its example naming a rule in use and a stored channel."""
-        form, example = USAGE[command]
-        rules = sorted(r.name for r in self.rulebook.ruleset.rules)
-        username = self.store.first_username()
-        return CommandError(f"usage: {form}, e.g. " + example.format(rule=rules[0] if rules else "desertion",
-                                                                    channel=f"@{username}" if username else "@name"))
-
-    def _rule(self, name: str, command: str) -> Any:
-        """The rule NAME names (any case) for `command`; its usage when NAME is missing."""
-        name = name.strip()
-        if not name:
-            raise self._usage(command)
-        key = unformat(name) or name  # an RTL mark that came with a name pasted from an RTL interface is no part of it
-        rule = self.rulebook.ruleset.get(key)  # any case: names are lower case; a phone capitalises
-        if rule is None and (error := self.rulebook.ruleset.failed.get(key.lower())) is not None:
-            raise CommandError(f"rule {_echo(name)} is out of use for an error: {error.brief()}; "
-                               f"fix it in the file, or its query with /edit_rule {key.lower()} QUERY")
-        if rule is None:
-            have = ", ".join(sorted(r.name for r in self.rulebook.ruleset.rules))
-            raise CommandError(f"no rule named {_echo(name)} (have: {have})")
-        return rule
-
     def _name_query(self, args: str, command: str) -> tuple[str, str]:
         """NAME and QUERY, split at the first run of any Unicode whitespace (a no-break space too)."""
         name, *rest = re.split(r"\s+", args.strip(), maxsplit=1)
@@ -698,11 +657,6 @@ class Commands:
         what = "every rule" if mute.rule == "*" else mute.rule
         return f"{what}{where} until {local_time(mute.until, self.config.zone)}: {lift} lifts it"
 
-    def _channel_ref(self, channel_id: int) -> str:
-        """How a command names a stored channel: @username, else its id (a title may have spaces)."""
-        row = self.store.channel(channel_id) or {}
-        return f"@{row['username']}" if row.get("username") else str(channel_id)
-
     def _ours(self, bot: str) -> bool:
         """Is /cmd@bot addressed to this bot? Never when our username is unknown (see `__init__`)."""
         return bool(self.bot_username) and bot.lower() == str(self.bot_username).lstrip("@").lower()
@@ -710,12 +664,6 @@ class Commands:
     def _names(self) -> list[str]:
         """Every command's name, for a did-you-mean."""
         return [n[4:] for n in dir(self) if n.startswith("cmd_")]
-
-    def _channel_name(self, channel_id: int) -> str:
-        """A stored channel as answers name it, as /status does: «SHOT (@shot_shot)», its title or
-        @username alone when only one is known, else its id."""
-        row = self.store.channel(channel_id) or {}
-        return channel_name(channel_id, str(row.get("title") or ""), row.get("username"))  # type: ignore[arg-type]
 
     def _channel(self, ref: str) -> list[int]:
         """Stored channel ids for @name, t.me/name, a post's link (t.me/c/123/45, as alerts link it),
@@ -736,15 +684,6 @@ class Commands:
         except AmbiguousChannel as e:  # a title several stored channels share
             raise CommandError(str(e)) from None
 
-    def _outside(self, outside: OutsideStored | None) -> str:
-        """The line a reply that found nothing ends with when its period lies wholly after the newest
-        stored post (or before the oldest), as the CLI's `note:` says (`outside_stored`): «nothing in
-        the last 7 d» must not read as «nothing happened» on a store whose posts end earlier."""
-        if outside is None:
-            return ""
-        return (f"\nℹ️ Nothing stored is in that period: the {'newest' if outside.after else 'oldest'} stored post is "
-                f"from {local_time(outside.edge, self.config.zone)} (a period like 7d counts back from now).")
-
     def _stored_rules(self) -> set[str]:
         return set(rule_names(self.store))
 
@@ -755,11 +694,6 @@ class Commands:
         self.rulebook.apply(self.rulebook.plan_set_enabled(rule.name, enabled), user_id=caller.user_id, user_name=caller.name)
         self._changed = self.on_rules_changed()
         return Reply(f"{'✅' if enabled else '⏸'} {html.escape(rule.name)} {'enabled' if enabled else 'disabled'}. /undo takes it back.")
-
-    async def _off_loop(self, work: Callable[[Store], T]) -> T:
-        """Run a long read (an export, a chart, a back-test) in a worker thread on its own SQLite
-        connection, so live posts and alerts are not held up meanwhile."""
-        return await off_loop(self.store, work)
 
     async def _propose(self, change: Change, caller: Caller, *, typed: str | None = None) -> Reply:
         """The change back-tested, with Confirm and Cancel buttons; an EditError first when it could not be saved.
