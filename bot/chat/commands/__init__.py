@@ -29,7 +29,7 @@ from ...match.explain import occurrences
 from ...match.matcher import Hit, Match, Matcher
 from ...match.rules import DISABLED, _NAME_RE, Rule, RuleError, name_problem
 from ...post import TG_LINK_RE, cut_link, link_channel
-from ...report.stats import RuleStats, rule_stats, stats_png, stats_text
+from ...report.stats import RuleStats, rule_stats
 from ...store.alerts import alert_post
 from ...store.backtest import Backtest, TermHits, stored_term_hits
 from ...store.counts import rule_hits, story_counts, story_span
@@ -37,10 +37,10 @@ from ...store.db import NewerStore, Store, iso
 from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
 from ...store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored,
                            resolve_channels, rule_names, search_posts, story_detail, top_stories)
-from .common import Common
 from .common import USAGE as USAGE  # (tests import it from here)
 from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
 from .spans import _SPAN_RE, _span_text, _spans_joined, parse_span
+from .status import Status
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands(Common):
+class Commands(Status):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -283,10 +283,6 @@ class Commands(Common):
 
     async def cmd_start(self, args: str, caller: Caller) -> Reply:
         return Reply(HELP)
-
-    async def cmd_status(self, args: str, caller: Caller) -> Reply:
-        text = self.status(self.clock())
-        return Reply(html.escape(text if isinstance(text, str) else await text))
 
     async def cmd_rules(self, args: str, caller: Caller) -> Reply:
         now = self.clock()
@@ -529,40 +525,6 @@ class Commands(Common):
             lines.append(f'\n<b>#{r.id}</b> · {r.size} posts · {shown}\nfirst: <a href="{html.escape(r.first_link, quote=True)}">'
                          f"{channel_text(r.first_title)}</a> {local_time(r.first_date, self.config.zone)}\n{channel_text(head)}")
         return Reply("\n".join(lines))
-
-    async def cmd_stats(self, args: str, caller: Caller) -> Reply:
-        span = parse_span(args) if args.strip() else timedelta(days=7)
-        now = self.clock()
-        tz = self.config.zone
-
-        def chart(store: Store) -> tuple[str, bytes]:
-            return (stats_text(store, since=now - span, now=now, tz=tz),
-                    stats_png(store, since=now - span, now=now, tz=tz))
-
-        text, png = await self._off_loop(chart)
-        return Reply(html.escape(text), file=png, file_name=f"tgwatch-stats-{now.astimezone(tz):%Y%m%d}.png")
-
-    async def cmd_digest(self, args: str, caller: Caller) -> Reply:
-        n = await self.digest(self.clock())
-        if n:  # it goes to the alert chats, which need not be the chat asking: say where, and how much
-            chats = len(self.config.chats)
-            return Reply(f"Digest sent to the alert chat{'s' * (chats != 1)}: {n} low-priority "
-                         f"stor{'y' if n == 1 else 'ies'}.")
-        if self.store.digests_waiting():  # collected, not sent: a flood wait or an unreachable chat holds it
-            if down := self.chats_down():  # say which chat cannot be written to, and why
-                held = ", ".join(f"{chat} ({why})" for chat, why in down.items())
-                return Reply(html.escape(f"A digest is waiting to be sent: alert chat{'s' * (len(down) != 1)} {held} "
-                                         f"cannot be written to; it goes out as soon as it can."))
-            return Reply("A digest is waiting to be sent (Telegram asked to wait, or an alert chat cannot be "
-                         "written to); it goes out as soon as it can.")
-        return Reply("Nothing waiting for the digest.")
-
-    async def cmd_release(self, args: str, caller: Caller) -> Reply:
-        """The alerts held after a restore (the bot could not tell which the chat had) go out now."""
-        n = await self.release() if self.release is not None else 0
-        if not n:
-            return Reply("No alerts are held.")
-        return Reply(f"Released {n} held alert{'s' * (n != 1)}: {'they go' if n != 1 else 'it goes'} to the alert chats now.")
 
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         typed, query = self._name_query(args, "add_rule")
