@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...alert.html import bold_spans, channel_text, isolated, local_time
-from ...alert.outbox import short_time, snippet
+from ...alert.outbox import snippet
 from ...config import Config, channel_ref
 from ...live.dbfaults import busy_reply, newer_store, store_down
 from ...match.edit import Change, EditError, RuleBook, backtest_query
@@ -38,6 +38,7 @@ from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
 from ...store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored,
                            resolve_channels, rule_names, search_posts, story_detail, top_stories)
 from .common import USAGE as USAGE  # (tests import it from here)
+from .feedback import Feedback
 from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
 from .spans import _SPAN_RE, _span_text, _spans_joined, parse_span
 from .status import Status
@@ -168,7 +169,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands(Status):
+class Commands(Status, Feedback):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -721,19 +722,6 @@ class Commands(Status):
         self.answered[token] = "confirmed"
         self._changed = self.on_rules_changed()
         return Reply(f"✅ Rule {html.escape(change.rule)} saved to {html.escape(change.file.name)}. /undo takes it back.")
-
-    def _verdict(self, alert_id: int, verdict: str, caller: Caller) -> Reply:
-        """Record a verdict; the toast names the post (channel, time) too: under a digest of 20 items,
-        a press on the row next to the one meant shows at once."""
-        rule = self.store.record_feedback(alert_id, caller.user_id, verdict)
-        if rule is None:
-            return Reply("", toast="This alert is no longer stored.")
-        alert = alert_post(self.store, alert_id)
-        post = ""
-        if alert is not None and alert.date:
-            name = alert.channel_title or (f"@{alert.username}" if alert.username else "the channel")
-            post = f" ({isolated(_clip(name, 40))}, {short_time(alert.date, self.config.zone, iso(self.clock()))})"
-        return Reply("", toast=f"Recorded: {'relevant' if verdict == 'relevant' else 'false positive'} for {rule}{post}.")
 
     def _mute_from_alert(self, alert_id: int, caller: Caller, *, channel: bool) -> Reply:
         alert = alert_post(self.store, alert_id)
