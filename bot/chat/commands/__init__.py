@@ -35,11 +35,12 @@ from ...store.backtest import Backtest, TermHits, stored_term_hits
 from ...store.counts import rule_hits, story_counts, story_span
 from ...store.db import NewerStore, Store, iso
 from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
-from ...store.read import (IN_LINKS, AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored,
-                           resolve_channels, rule_names, search_posts, story_detail, top_stories)
+from ...store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels,
+                           rule_names, story_detail, top_stories)
 from .common import USAGE as USAGE  # (tests import it from here)
 from .feedback import Feedback
 from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
+from .search import Search
 from .spans import _SPAN_RE, _span_text, _spans_joined, parse_span
 from .status import Status
 
@@ -71,7 +72,6 @@ _FORMATS = ("csv", "xlsx")
 _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
-SEARCH_SHOWN = 5  # posts /search shows (a phone screen's worth)
 STORY_SHOWN = 30  # posts /story and the story button show
 STORIES_SHOWN = 10  # stories /stories shows
 
@@ -169,7 +169,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands(Status, Feedback):
+class Commands(Search, Status, Feedback):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -476,35 +476,6 @@ class Commands(Status, Feedback):
             caption += (f"; {sum(cut.values())} cell{'s' * (sum(cut.values()) != 1)} cut at Excel's "
                         f"{XLSX_MAX_CHARS:,} characters (the csv export has them whole)")
         return Reply(caption + self._outside(outside), file=data, file_name=name)
-
-    async def cmd_search(self, args: str, caller: Caller) -> Reply:
-        words, span = args, None
-        tokens = _spans_joined(args.split())  # «7 d» too: read as words, it found nothing and said so
-        if len(tokens) > 1 and _SPAN_RE.fullmatch(tokens[-1]):  # a trailing 7d is the period
-            words, span = " ".join(tokens[:-1]), parse_span(tokens[-1])
-        if not words.strip():
-            raise self._usage("search")
-        since = self.clock() - span if span else None
-
-        def find(store: Store) -> tuple[list[Any], OutsideStored | None]:
-            hits = list(search_posts(store, words, SEARCH_SHOWN + 1, since=since))
-            return hits, None if hits else outside_stored(store, since, None)
-
-        hits, outside = await self._off_loop(find)
-        scope = f" in the last {_span_text(span)}" if span else ""
-        if not hits:
-            return Reply(f"No stored post{scope} has {html.escape(_echo(words))}." + self._outside(outside))
-        lines = [f"<b>{'More than ' + str(SEARCH_SHOWN) if len(hits) > SEARCH_SHOWN else len(hits)} "
-                 f"post{'s' * (len(hits) != 1)}</b>{scope} with {html.escape(_echo(words))}, best first:"]
-        for h in hits[:SEARCH_SHOWN]:
-            window, spans, _ = snippet(h.text, list(h.spans), width=240)
-            gone = f" · 🗑 deleted by the channel {local_time(h.deleted_at, self.config.zone)}" if h.deleted_at else ""
-            lines.append(f'\n• <a href="{html.escape(h.link, quote=True)}">{channel_text(h.channel_title)}</a> · '
-                         f"{local_time(h.date, self.config.zone)}{gone}\n{bold_spans(window, spans)}"
-                         + (f"\n<i>({IN_LINKS})</i>" if h.in_links_only else ""))
-        if len(hits) > SEARCH_SHOWN:
-            lines.append("\n<i>tgwatch search on the command line shows more (--limit).</i>")
-        return Reply("\n".join(lines))
 
     async def cmd_stories(self, args: str, caller: Caller) -> Reply:
         span = parse_span(args) if args.strip() else timedelta(days=1)
