@@ -32,17 +32,18 @@ from ...post import TG_LINK_RE, cut_link, link_channel
 from ...report.stats import RuleStats, rule_stats
 from ...store.alerts import alert_post
 from ...store.backtest import Backtest, TermHits, stored_term_hits
-from ...store.counts import rule_hits, story_counts, story_span
+from ...store.counts import rule_hits
 from ...store.db import NewerStore, Store, iso
 from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
 from ...store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels,
-                           rule_names, story_detail, top_stories)
+                           rule_names)
 from .common import USAGE as USAGE  # (tests import it from here)
 from .feedback import Feedback
 from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
 from .search import Search
 from .spans import _SPAN_RE, _span_text, _spans_joined, parse_span
 from .status import Status
+from .stories import Stories
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ _FORMATS = ("csv", "xlsx")
 _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
-STORY_SHOWN = 30  # posts /story and the story button show
-STORIES_SHOWN = 10  # stories /stories shows
 
 
 def _button_id(arg: str) -> int:
@@ -169,7 +168,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands(Search, Status, Feedback):
+class Commands(Search, Stories, Status, Feedback):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -477,27 +476,6 @@ class Commands(Search, Status, Feedback):
                         f"{XLSX_MAX_CHARS:,} characters (the csv export has them whole)")
         return Reply(caption + self._outside(outside), file=data, file_name=name)
 
-    async def cmd_stories(self, args: str, caller: Caller) -> Reply:
-        span = parse_span(args) if args.strip() else timedelta(days=1)
-        since = self.clock() - span
-
-        def find(store: Store) -> tuple[list[Any], OutsideStored | None]:
-            rows = top_stories(store, since=since, min_size=2, limit=STORIES_SHOWN)
-            return rows, None if rows else outside_stored(store, since, None)
-
-        rows, outside = await self._off_loop(find)
-        if not rows:
-            return Reply(f"No story of 2+ posts in the last {_span_text(span)}." + self._outside(outside))
-        lines = [f"<b>Largest stories</b>, last {_span_text(span)}:"]
-        for r in rows:
-            names = [t for _, t in r.channels]
-            shown = ", ".join(channel_text(n) for n in names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
-            head = r.first_text.strip().split("\n", 1)[0]
-            head = head[:100] + ("…" if len(head) > 100 else "")
-            lines.append(f'\n<b>#{r.id}</b> · {r.size} posts · {shown}\nfirst: <a href="{html.escape(r.first_link, quote=True)}">'
-                         f"{channel_text(r.first_title)}</a> {local_time(r.first_date, self.config.zone)}\n{channel_text(head)}")
-        return Reply("\n".join(lines))
-
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         typed, query = self._name_query(args, "add_rule")
         name = typed.lower()  # names are lower case; a phone capitalises the first letter (/rule takes any case too)
@@ -707,47 +685,3 @@ class Commands(Search, Status, Feedback):
                          f"until {local_time(until, self.config.zone)}. /unmute {html.escape(rule)} lifts it.")
         return Reply(f"🔕 {html.escape(rule)} muted until {local_time(until, self.config.zone)}. "
                      f"/unmute {html.escape(rule)} lifts it.")
-
-    async def cmd_story(self, args: str, caller: Caller) -> Reply:
-        if not args.strip():
-            raise self._usage("story")
-        number = args.strip().removeprefix("#").strip()
-        if not re.fullmatch(r"[0-9]{1,18}", number):
-            raise CommandError(f"{_echo(args.strip())} is not a story number: use the #N an alert or /stories gives")
-        reply = self._story_reply(int(number))
-        return reply if reply is not None else Reply(f"No story #{int(number)} is stored.")
-
-    def _story(self, alert_id: int) -> Reply:
-        alert = alert_post(self.store, alert_id)
-        reply = self._story_reply(alert.story_id) if alert is not None else None
-        return reply if reply is not None else Reply("", toast="This alert is no longer stored.")
-
-    def _story_reply(self, story_id: int) -> Reply | None:
-        """A story's posts, oldest first: time, channel (linked to the post), the rules it matches
-        and its first line; None when there is no such story."""
-        posts = story_detail(self.store, story_id, limit=STORY_SHOWN + 1)
-        # the posts kept are listed; the story row counts every post the story had, as /stories
-        # and alerts do (retention prunes posts that matched nothing)
-        counts = story_counts(self.store, story_id)
-        had, total, channels = counts.had, counts.kept, counts.channels
-        if not posts:  # (retention may have pruned them all: /stories lists the story still)
-            span = story_span(self.store, story_id) if had else None
-            return None if span is None else Reply(
-                f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)} from {span.channels} channel"
-                f"{'s' * (span.channels != 1)}, none kept (posts that matched no rule are dropped after "
-                f"{self.config.retention_days} day{'s' * (self.config.retention_days != 1)})")
-        lines = [f"<b>Story #{story_id}</b>: {had} post{'s' * (had != 1)}"
-                 + (f" from {channels} channels" if channels > 1 and had == total else "")
-                 + (f", {total} kept (posts that matched no rule are dropped after {self.config.retention_days} "
-                    f"day{'s' * (self.config.retention_days != 1)})"
-                    if had > total else "")]
-        for p in posts[:STORY_SHOWN]:
-            head = p.text.strip().split("\n", 1)[0]
-            head = head[:80] + ("…" if len(head) > 80 else "")
-            rules = f" <b>{html.escape(', '.join(p.rules))}</b>" if p.rules else ""
-            gone = f" 🗑 deleted by the channel {local_time(p.deleted_at, self.config.zone)}" if p.deleted_at else ""
-            lines.append(f'• {local_time(p.date, self.config.zone)} <a href="{html.escape(p.link, quote=True)}">'
-                         f"{channel_text(p.channel_title)}</a>{rules}{gone}" + (f"\n  {channel_text(head)}" if head else ""))
-        if total > STORY_SHOWN:
-            lines.append(f"<i>… and {total - STORY_SHOWN} more: tgwatch story {story_id} on the command line lists more.</i>")
-        return Reply("\n".join(lines))
