@@ -13,7 +13,6 @@ import re
 import secrets
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, replace
 from datetime import datetime, timedelta, timezone
@@ -34,14 +33,13 @@ from ...store.alerts import alert_post
 from ...store.backtest import Backtest, TermHits, stored_term_hits
 from ...store.counts import rule_hits
 from ...store.db import NewerStore, Store, iso
-from ...store.export import XLSX_MAX_CHARS, scratch_dir, write_csv, write_xlsx
-from ...store.read import (AmbiguousChannel, OutsideStored, iter_export_rows, outside_stored, resolve_channels,
-                           rule_names)
+from ...store.read import AmbiguousChannel, resolve_channels
 from .common import USAGE as USAGE  # (tests import it from here)
+from .export import _FORMATS, Export
 from .feedback import Feedback
-from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _discard, _echo
+from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _echo
 from .search import Search
-from .spans import _SPAN_RE, _span_text, _spans_joined, parse_span
+from .spans import _SPAN_RE, _spans_joined, parse_span
 from .status import Status
 from .stories import Stories
 
@@ -69,7 +67,6 @@ HELP = """<b>tgwatch commands</b>
 Buttons under each alert: relevant / false positive, mute the rule 1 h, mute the channel for the rule, the whole story.
 Under the digest, a row per item (N ✅ / N ❌): its relevant / false positive."""
 
-_FORMATS = ("csv", "xlsx")
 _ID_RE = re.compile(r"[0-9]{1,19}")  # an alert id in button data: ASCII digits, SQLite's 64 bits
 _MAX_ID = 2**63 - 1
 PENDING_MAX = 20  # rule-change proposals whose Confirm button still works (in memory only)
@@ -94,21 +91,6 @@ def _split_span(args: str) -> tuple[str, str] | None:
     for _ in range(take):  # cut the period's words off the end, keeping the title as written
         head = head[:len(head) - len(head.split()[-1])].rstrip()
     return head, " ".join(words[-take:])
-
-
-def _distinct(tokens: list[str], key: Callable[[str], object]) -> list[str]:
-    """The tokens that mean different things (7d and 1w are one period), each as first written."""
-    seen: dict[object, str] = {}
-    for t in tokens:
-        seen.setdefault(key(t), t)
-    return list(seen.values())
-
-
-def _export_label(rules: list[str]) -> str:
-    """What an export file is named after: its rules while the name stays short (an xlsx is written
-    to disk under that name, and file names end at 255 bytes)."""
-    joined = "+".join(rules) or "all"
-    return joined if len(joined) <= 64 else f"{rules[0]}+{len(rules) - 1}-more"
 
 
 def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> str:
@@ -168,7 +150,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands(Search, Stories, Status, Feedback):
+class Commands(Export, Search, Stories, Status, Feedback):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -428,54 +410,6 @@ class Commands(Search, Stories, Status, Feedback):
         name = ", ".join(channel_text(self._channel_name(i)) for i in ids)
         return Reply(f"🔔 {name} unmuted." if n else f"{name} was not muted.")
 
-    async def cmd_export(self, args: str, caller: Caller) -> Reply:
-        rules: list[str] = []
-        span, fmt = timedelta(days=7), "csv"
-        spans: list[str] = []  # as written, to name both when two disagree
-        formats: list[str] = []
-        for token in _spans_joined(args.split()):  # «7 d» is one period, as /mute and /stats take it
-            if token.lower() in _FORMATS:
-                fmt = token.lower()
-                formats.append(fmt)
-            elif _SPAN_RE.fullmatch(token):
-                span = parse_span(token)
-                spans.append(token)
-            elif self.rulebook.ruleset.get(token.lower()) is not None or token.lower() in self._stored_rules():
-                rules = list(dict.fromkeys([*rules, token.lower()]))  # several rules: the posts of any of them
-            else:
-                raise CommandError(f"{_echo(token)} is not a rule, a period (7d) or a format (csv, xlsx)")
-        for what, given in (("periods", _distinct(spans, parse_span)), ("formats", _distinct(formats, str))):
-            if len(given) > 1:  # the last one silently winning would leave the file's scope a guess
-                raise CommandError(f"two {what} ({_echo(given[0], 20)}, {_echo(given[1], 20)}): give one")
-        now = self.clock()
-        name = f"tgwatch-{_export_label(rules)}-{now.astimezone(self.config.zone):%Y%m%d-%H%M}.{fmt}"  # the analysts' clock
-
-        cut: Counter[str] = Counter()  # xlsx cells too long for Excel
-
-        def write(store: Store) -> tuple[int, Path, OutsideStored | None]:
-            """The file written row by row to a temporary folder, and sent from there: a year's
-            export is tens of MB, never held in the live service's memory."""
-            rows = iter_export_rows(store, rules=rules, since=now - span)
-            path = scratch_dir(self.config.db.parent, "tgwatch-export-") / name  # (named so: Telegram shows its name)
-            try:
-                if fmt == "csv":
-                    with path.open("w", encoding="utf-8-sig", newline="") as f:  # the BOM makes Excel read UTF-8
-                        n = write_csv(rows, f)  # escaped: for Excel
-                else:
-                    n = write_xlsx(rows, path, cut)
-                return n, path, None if n else outside_stored(store, now - span, None)
-            except BaseException:
-                _discard(path)
-                raise
-
-        n, data, outside = await self._off_loop(write)
-        caption = (f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(', '.join(rules))}" if rules else "")
-                   + f", last {_span_text(span)}")
-        if cut:
-            caption += (f"; {sum(cut.values())} cell{'s' * (sum(cut.values()) != 1)} cut at Excel's "
-                        f"{XLSX_MAX_CHARS:,} characters (the csv export has them whole)")
-        return Reply(caption + self._outside(outside), file=data, file_name=name)
-
     async def cmd_add_rule(self, args: str, caller: Caller) -> Reply:
         typed, query = self._name_query(args, "add_rule")
         name = typed.lower()  # names are lower case; a phone capitalises the first letter (/rule takes any case too)
@@ -595,9 +529,6 @@ class Commands(Search, Stories, Status, Feedback):
             return resolve_channels(self.store, [key])[0]
         except AmbiguousChannel as e:  # a title several stored channels share
             raise CommandError(str(e)) from None
-
-    def _stored_rules(self) -> set[str]:
-        return set(rule_names(self.store))
 
     def _set_enabled(self, args: str, caller: Caller, enabled: bool) -> Reply:
         rule = self._rule(args, "enable" if enabled else "disable")
