@@ -71,7 +71,7 @@ def test_rule_name_counts_its_hits_while_alerts_go_on(fake: FakeTelegram, tmp_pa
     them (a matcher built, each post read: 0.2 s for lockdown on the corpus's last week, more on a
     busier store), and did it on the loop: meanwhile no post was stored and no alert sent. The
     counting is held here until the alert of a post published meanwhile has reached the chat."""
-    import bot.chat.commands as commands_module
+    import bot.chat.commands.rules as commands_module
 
     h = hold(monkeypatch, commands_module, "stored_term_hits")
     entered, release, waited = h.entered, h.release, h.waited
@@ -94,7 +94,7 @@ def test_rules_counts_the_weeks_hits_while_alerts_go_on(fake: FakeTelegram, tmp_
     """/rules counts every rule's hits of the last 7 days as /rule does, and did it on the loop
     (helper-106 found it): on a busy store an alert waited for the count. Held here until the
     alert of a post published meanwhile has reached the chat."""
-    import bot.chat.commands as commands_module
+    import bot.chat.commands.rules as commands_module
 
     h = hold(monkeypatch, commands_module, "rule_hits")
 

@@ -15,8 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, replace
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any
 
 from ...alert.html import bold_spans, channel_text, isolated, local_time
@@ -27,15 +26,15 @@ from ...match.edit import Change, EditError, RuleBook, backtest_query
 from ...match.explain import occurrences
 from ...match.matcher import Hit, Match, Matcher
 from ...match.rules import DISABLED, _NAME_RE, Rule, RuleError, name_problem
-from ...report.stats import RuleStats, rule_stats
-from ...store.backtest import Backtest, TermHits, stored_term_hits
-from ...store.counts import rule_hits
+from ...store.backtest import Backtest
 from ...store.db import NewerStore, Store, iso
 from .common import USAGE as USAGE  # (tests import it from here)
 from .export import _FORMATS, Export
 from .feedback import Feedback
 from .mutes import Mutes
 from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _echo
+from .rules import RuleViews
+from .rules import _terms_line as _terms_line  # (tests import it from here)
 from .search import Search
 from .spans import _SPAN_RE, parse_span
 from .status import Status
@@ -75,17 +74,6 @@ def _button_id(arg: str) -> int:
     if not _ID_RE.fullmatch(arg) or int(arg) > _MAX_ID:
         raise ValueError("not an alert id")
     return int(arg)
-
-
-def _terms_line(terms: dict[str, TermHits], shown: int = 3, words: int = 2) -> str:
-    """The back-test's few busiest terms with the words they caught, and how many caught nothing:
-    which terms to keep, and which only bring noise."""
-    top = TermHits.ranked(terms)
-    parts = [f"<b>{html.escape(_clip(t.written, 40))}</b> {t.posts} ({html.escape(', '.join(t.top_words(words)))})"
-             for t in top[:shown]]
-    idle = sum(not t.posts for t in terms.values())
-    rest = [f"{len(top) - shown} more term{'s' * (len(top) - shown != 1)} hit"] * (len(top) > shown) + [f"{idle} hit nothing"] * bool(idle)
-    return "Terms: " + "; ".join(parts) + (f"; {', '.join(rest)}" if rest else "") + "."
 
 
 def _kind(run: list[Hit]) -> str:
@@ -134,7 +122,7 @@ def _short(query: object, width: int = 120) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-class Commands(Mutes, Export, Search, Stories, Status, Feedback):
+class Commands(RuleViews, Mutes, Export, Search, Stories, Status, Feedback):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -249,56 +237,6 @@ class Commands(Mutes, Export, Search, Stories, Status, Feedback):
 
     async def cmd_start(self, args: str, caller: Caller) -> Reply:
         return Reply(HELP)
-
-    async def cmd_rules(self, args: str, caller: Caller) -> Reply:
-        now = self.clock()
-        since = now - timedelta(days=7)
-        hits = await self._off_loop(lambda store: rule_hits(store, since))  # as /rule: a week of matches read off the loop
-        lines = ["<b>Rules</b> (hits in 7 days)"]
-        for r in sorted(self.rulebook.ruleset.rules, key=lambda r: r.name):
-            state = "on" if r.enabled else "off"
-            muted = self.store.muted(r.name, 0, iso(now) or "")
-            mute = f", muted until {local_time(muted, self.config.zone)}" if muted else ""
-            lines.append(f"• <b>{html.escape(r.name)}</b> [{r.severity}, {state}{mute}]: {hits.get(r.name, 0)}. "
-                         f"{html.escape(r.title)}")
-        for e in [*self.rulebook.ruleset.errors, *self.rulebook.ruleset.unread]:  # a file not read: its rules never run
-            lines.append(f"⚠️ {html.escape(e.brief())}")
-        lines += self._channel_mutes(now)
-        return Reply("\n".join(lines))
-
-    def _channel_mutes(self, now: datetime) -> list[str]:
-        """The channel mutes running (/mute_channel, and a rule muted for a channel by an alert's
-        button), one line each: shown nowhere else, a week's mute would be forgotten."""
-        return [f"🔕 {channel_text(self._channel_name(m.channel_id))}: "
-                f"{'every rule' if m.rule == '*' else html.escape(m.rule)}, until {local_time(m.until, self.config.zone)}"
-                for m in self.store.channel_mutes(iso(now) or "") if m.channel_id is not None]
-
-    async def cmd_rule(self, args: str, caller: Caller) -> Reply:
-        rule = self._rule(args, "rule")
-        now = self.clock()
-        since = now - timedelta(days=7)
-
-        def count(store: Store) -> tuple[int, dict[str, TermHits], RuleStats]:  # a matcher built, the week's hits matched again
-            n = rule_hits(store, since).get(rule.name, 0)
-            triage = next(s for s in rule_stats(store, since=since, now=now, rules=[rule.name]) if s.rule == rule.name)
-            return n, stored_term_hits(store, rule, since) if n else {}, triage
-
-        hits, terms, triage = await self._off_loop(count)  # 0.2 s and more: alerts and commands go on meanwhile
-        scope = "all channels" if rule.channels is None else ", ".join(rule.channels)
-        lines = [f"<b>{html.escape(rule.name)}</b>: {html.escape(rule.title)}",
-                 f"severity {rule.severity}, {'enabled' if rule.enabled else 'disabled'}, {html.escape(scope)}",
-                 f"query: <code>{html.escape(rule.query)}</code>"]
-        lines += [f"exclude: <code>{html.escape(x)}</code>" for x in rule.exclude]
-        lines.append(f"hits in the last 7 days: {hits}")
-        if hits:
-            lines.append(_terms_line(terms))
-        if triage.alerts or triage.verdicts:  # what tuning the rule is for: how many of its alerts were right
-            p = triage.precision
-            held = f" ({triage.held} held)" if triage.held else ""
-            lines.append(f"alerts: {triage.alerts}{held}; triage: " + ("no verdicts yet" if p is None else
-                         f"{triage.relevant} relevant, {triage.false_positive} false positive (precision {p:.2f})"))
-        lines.append(f"file: {html.escape(Path(rule.path).name)}:{rule.line}")
-        return Reply("\n".join(lines))
 
     async def cmd_test(self, args: str, caller: Caller) -> Reply:
         if not args:
