@@ -260,7 +260,7 @@ def test_test_builds_the_disabled_rules_matcher_while_alerts_go_on(fake: FakeTel
     """/test shows what disabled rules would match too; after a /disable its first answer built a
     matcher of them (0.2 s for one shipped rule, more for more) on the loop: meanwhile no post was
     stored and no alert sent. The build is held here until a post published meanwhile has alerted."""
-    import bot.chat.commands as commands_module
+    import bot.chat.commands.ruletest as commands_module
 
     h = hold(monkeypatch, commands_module, "Matcher")
     entered, release, waited = h.entered, h.release, h.waited
