@@ -1,5 +1,13 @@
 """The analysts' chat commands over the library: text in, a `Reply` out. No Telegram here; the
-bot glue (`bot.chat.telegram`) only carries messages, files and button presses."""
+bot glue (`bot.chat.telegram`) only carries messages, files and button presses.
+
+`Commands` is the front: its state, the dispatch of commands (`handle`) and buttons (`press`), and
+/help. Each group of commands is a mixin in a module of its own, as /help groups them: `rules`
+(/rules, /rule), `ruletest` (/test), `ruleedit` (/enable, /disable, /add_rule, /edit_rule and
+Confirm), `undo` (/undo, /history), `mutes`, `export`, `search`, `stories`, `status` (/status,
+/stats, /digest, /release) and `feedback` (the triage buttons). They build on `common` (the state,
+the usage answer, rules and channels named, reads off the loop), `replies` and `spans`.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +23,17 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from ...alert.html import isolated, local_time
 from ...config import Config
 from ...live.dbfaults import busy_reply, newer_store, store_down
 from ...match.edit import Change, EditError, RuleBook
 from ...match.matcher import Matcher
 from ...match.rules import Rule
-from ...store.db import NewerStore, Store, iso
+from ...store.db import NewerStore, Store
 from .common import USAGE as USAGE  # (tests import it from here)
 from .export import Export
 from .feedback import Feedback
 from .mutes import Mutes
-from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted, _echo
+from .replies import _ECHO, Caller, CommandError, Reply, _clip, _clip_quoted
 from .ruleedit import RuleEdits
 from .rules import RuleViews
 from .rules import _terms_line as _terms_line  # (tests import it from here)
@@ -35,6 +42,7 @@ from .search import Search
 from .spans import parse_span
 from .status import Status
 from .stories import Stories
+from .undo import Undo
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +93,7 @@ def _caret_window(detail: str, width: int = _ECHO) -> str:
     return f"{head}{text[start:end]}{tail}\n{' ' * (len(head) + pos - start)}^"
 
 
-def _short(query: object, width: int = 120) -> str:
-    text = " ".join(str(query).split())
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-class Commands(RuleViews, RuleTest, RuleEdits, Mutes, Export, Search, Stories, Status, Feedback):
+class Commands(RuleViews, RuleTest, RuleEdits, Undo, Mutes, Export, Search, Stories, Status, Feedback):
     """Every chat command, each a method `cmd_<name>(args, caller) -> Reply`."""
 
     def __init__(self, store: Store, rulebook: RuleBook, config: Config, *,
@@ -205,74 +208,6 @@ class Commands(RuleViews, RuleTest, RuleEdits, Mutes, Export, Search, Stories, S
 
     async def cmd_start(self, args: str, caller: Caller) -> Reply:
         return Reply(HELP)
-
-    async def cmd_undo(self, args: str, caller: Caller) -> Reply:
-        named = args.strip().lower()  # «/undo lockdown»: only when lockdown's is the last change
-        last = self.store.last_rule_change()
-        if not named and (mute := self._own_mute_since(caller, str(last["at"]) if last else "")) is not None:
-            # «/mute desertion 2h», then /undo: taking back yesterday's rule edit instead would drop alerts unseen
-            later = (f"; the last rule change ({last['action']} {last['rule']}, {local_time(str(last['at']), self.config.zone)}) "
-                     f"is taken back with /undo {last['rule']}" if last else "")
-            raise CommandError(f"nothing was undone: your last action was a mute ({mute}); /undo takes back rule "
-                               f"changes only{later}")
-        if last is None:
-            raise CommandError("no rule change to undo: /undo takes back /add_rule, /edit_rule, /enable and /disable")
-        change = self.rulebook.plan_undo()
-        if named and named != change.rule:
-            raise CommandError(f"the last rule change is to {change.rule}, not {_echo(named)}: /undo takes back "
-                               "only the last change (/history lists them); nothing was undone")
-        undone = self.store.rule_change(change.undoes) if change.undoes is not None else None
-        action = str(undone["action"]) if undone else ""
-        self.rulebook.apply(change, user_id=caller.user_id, user_name=caller.name)
-        self._changed = self.on_rules_changed()
-        name = html.escape(change.rule)
-        if action == "disable":
-            what = f"{name} is enabled again"
-        elif action == "enable":
-            what = f"{name} is disabled again"
-        elif change.query_after is None:
-            what = f"rule {name} removed"
-        else:
-            what = f"the query of {name} is back to <code>{html.escape(_short(change.query_after, _ECHO))}</code>"
-        by = ""
-        if undone and undone["user_id"] != caller.user_id:  # /undo takes back the last change, whoever made it: say whose
-            by = f" (a change by {html.escape(str(undone['user_name']))} at {local_time(str(undone['at']), self.config.zone)})"
-        return Reply(f"↩️ Undone: {what}{by}.")
-
-    async def cmd_history(self, args: str, caller: Caller) -> Reply:
-        rows = self.rulebook.history(10)
-        if not rows:
-            return Reply("No rule changes yet.")
-        lines = ["<b>Rule changes</b> (newest first)"]
-        for r in rows:
-            before, after = r.get("query_before"), r.get("query_after")
-            if r["action"] in ("enable", "disable"):
-                what = f"{r['action']}d"
-            elif before == after and r.get("enabled_before") != r.get("enabled_after"):  # an undone enable or disable
-                what = "enabled again" if r.get("enabled_after") else "disabled again"
-            elif before and not after:  # an undone add
-                what = f"removed (<code>{html.escape(_short(before))}</code>)"
-            elif before and after:
-                what = f"<code>{html.escape(_short(before))}</code> → <code>{html.escape(_short(after))}</code>"
-            else:
-                what = f"<code>{html.escape(_short(after or before or ''))}</code>"
-            undone = " (undone)" if r.get("undone") else ""
-            lines.append(f"• {local_time(str(r['at']), self.config.zone)} {html.escape(str(r['user_name']))}: "
-                         f"{r['action']} {html.escape(str(r['rule']))}{undone}: {what}")
-        return Reply("\n".join(lines))
-
-    def _own_mute_since(self, caller: Caller, since: str) -> str | None:
-        """The caller's newest mute still running, made since `since` (ISO, to the second: the same
-        second counts, refusing being the safe side; "" for any), as the answer to /undo names it
-        with the command that lifts it; None when there is none."""
-        mute = self.store.newest_mute_by(caller.user_id, iso(self.clock()) or "", since)
-        if mute is None:
-            return None
-        cid = mute.channel_id
-        where = f" for {isolated(self._channel_name(cid))}" if cid is not None else ""
-        lift = f"/unmute_channel {self._channel_ref(cid)}" if mute.rule == "*" and cid is not None else f"/unmute {mute.rule}"
-        what = "every rule" if mute.rule == "*" else mute.rule
-        return f"{what}{where} until {local_time(mute.until, self.config.zone)}: {lift} lifts it"
 
     def _ours(self, bot: str) -> bool:
         """Is /cmd@bot addressed to this bot? Never when our username is unknown (see `__init__`)."""
