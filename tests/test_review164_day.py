@@ -67,7 +67,8 @@ def test_a_channel_muted_while_its_alert_is_checked_gets_no_alert(fake: FakeTele
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """/mute_channel is answered «muted» while the sender matches a queued alert's post again in its
     thread: that alert must not go out after the answer. The pass read the mute before the await
-    (`_pass`: muted, then `_matched`) and sends without reading it again."""
+    (in `_pass` then, whose alert loop is `Sender._send_alerts` now: muted, then `_matched`) and sent
+    without reading it again."""
     hold = Hold(monkeypatch)
 
     async def go() -> None:

@@ -6,7 +6,7 @@ marking sent never shows the analyst a second copy. Story updates edit the sent 
 
 A post the channel deletes is told once per (alert, chat): by editing the alert, by a reply to it
 where it cannot be edited, or, for an alert that went out as an item of a digest, by a reply to the
-digest message that carried the item (`_tell_digest_deletions`); when Telegram then shows that
+digest message that carried the item (`DeletionNotices._tell_digest_deletions`); when Telegram then shows that
 post again (the deletion signal was wrong), the alert is edited back, or, where the chat was told by
 a reply (or the alert cannot be edited back), one more reply to the same message says so.
 
@@ -15,7 +15,8 @@ notices, then alerts). Each job is a mixin in a module of its own: `alertsend` (
 with `storyedits` for story updates), `digestsend` (digests; their text is `digesttext`'s),
 `deletednotices`, `notices` (one-line notices) and `afterrestore` (after a restore from backup). They
 build on the shared parts: `recheck` (the rules in use), `sendonce` (one part sent exactly once),
-`peers` (the chats), `floodwait` (flood waits, two clocks) and `sendfaults` (what a failure means).
+`peers` (the chats), `floodwait` (flood waits, two clocks), `sendfaults` (what a failure means) and
+`rows` (a row's ids as ints).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Sender(AlertSend, Digests, DeletionNotices, Notices, AfterRestore):
         # an alert of a post older than this may be in the chat from a store since restored (whole
         # seconds, as Telegram dates posts: one of the second the run started is a live one)
         self.started = clock().replace(microsecond=0)
-        self._ours: dict[str, list[Any]] = {}  # chat -> our messages in it, read once (`_shown_before`)
+        self._ours: dict[str, list[Any]] = {}  # chat -> our messages in it, read once (`AfterRestore._shown_before`)
         self.reads_chat = reads_chat
         # the store was restored from a backup taken then (`bot.live.restored`), until the service has caught up
         self.restored = restored_from(store)

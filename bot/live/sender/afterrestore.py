@@ -45,7 +45,7 @@ class AfterRestore(Recheck, Peers):
         async def deliver(self) -> int: ...
 
     async def _shown_before(self, peer: Any, chat: str, text: str, entities: Sequence[Any]) -> Any:
-        """Our message in `chat` (its topic) that is this alert part (`_same_alert`), among the last
+        """Our message in `chat` (its topic) that is this alert part (`sendonce._same_alert`), among the last
         FIND_SENT_LOOKBACK read once per run, at the first alert of a post older than the run; None
         when there is none or Telegram does not let us read the chat (a bot reads no history)."""
         topic = _topic(chat)
@@ -60,7 +60,7 @@ class AfterRestore(Recheck, Peers):
             try:
                 self._ours[chat] = [m async for m in self.client.iter_messages(peer, limit=FIND_SENT_LOOKBACK, wait_time=0)
                                     if m.out]  # (only ours: 1,000 messages of analysts' talk are not held)
-            except Exception as e:  # noqa: BLE001 - best effort, as `_find_sent`
+            except Exception as e:  # noqa: BLE001 - best effort, as `SendOnce._find_sent`
                 log.debug("reading chat %s for alerts already sent failed: %s", chat, telegram_code(e))
         return self._ours[chat]
 
@@ -97,7 +97,7 @@ class AfterRestore(Recheck, Peers):
             shown = await self._in_digests(alert)
             if not shown:
                 continue
-            if set(shown) < set(self.chats):  # recorded shown there: the next digest skips those chats (`_digest_sent`)
+            if set(shown) < set(self.chats):  # recorded shown there: the next digest skips those chats (`Digests._digest_sent`)
                 with self.store.transaction():
                     take_as_shown(self.store, alert.id, shown, iso(now) or "")
                 log.warning("alert %d is an item of a digest in chat %s already (the store was restored from an older "

@@ -200,7 +200,7 @@ class AlertSend(StoryEdits, Recheck, SendOnce, Peers, FloodWaits):
         With `notice` (the post was deleted), a chat whose message
         cannot be edited to say so gets `notice` as a reply, once. With `restored` (the post is not
         deleted), a chat told of its deletion by a reply, or by the alert where it cannot be edited
-        back, gets `restored` as a reply, once (`_untell_deleted`)."""
+        back, gets `restored` as a reply, once (`DeletionNotices._untell_deleted`)."""
         wrote = False
         stale = False  # a part the chat shows differs from this rendering (it cannot be edited)
         peer = await self._peer(chat)

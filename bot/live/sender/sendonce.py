@@ -43,7 +43,7 @@ def _same_alert(message: Any, text: str, entities: Sequence[Any]) -> bool:
 
 def _is_part(message: Any, text: str, entities: Sequence[Any], topic: int | None) -> bool:
     """Is `message` our own, in forum topic `topic` (None: General or no forum), with this text or
-    an earlier rendering of it (`_same_alert`)? The test `_find_sent` and `_shown_before` share."""
+    an earlier rendering of it (`_same_alert`)? The test `_find_sent` and `AfterRestore._shown_before` share."""
     return bool(message.out) and _topic_of(message) == topic and (message.message == text or _same_alert(message, text, entities))
 
 

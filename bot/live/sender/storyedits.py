@@ -36,7 +36,7 @@ class StoryEdits(FloodWaits):
         if self._waiting(self._edits_until):
             return True
         self._edits_until = None
-        waited = getattr(self.client, "_flood_waited_requests", None)  # as in `_paused` (telethon 1.45)
+        waited = getattr(self.client, "_flood_waited_requests", None)  # as in `FloodWaits._paused` (telethon 1.45)
         if isinstance(waited, dict):
             waited.pop(functions.messages.EditMessageRequest.CONSTRUCTOR_ID, None)
         log.info("flood wait on edits over: story updates resume")
