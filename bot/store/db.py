@@ -7,7 +7,8 @@ same post twice stores nothing new.
 `Store` is the front: it opens the file, upgrades it and holds the transaction; each job on its
 rows is a mixin in a module of its own, in the order a post's data flows: `channels`, `watching`,
 `posts`, `deletions`, `stories`, `storyfeed`, `matches`, `outbox`, `sending`, `mutes`, `chatlog`;
-and the upkeep: `searchindex`, `retention`, `meta`.
+and the upkeep: `searchindex`, `retention`, `meta`. They share `dates`, the ISO dates every part
+writes.
 """
 
 from __future__ import annotations
@@ -105,13 +106,13 @@ class Store(Channels, Watching, Posts, Deletions, Stories, StoryFeed, Matches, O
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
         self.db = sqlite_utils.Database(conn)
-        self._stories: dict[int, list[Any]] = {}  # story id -> row not written yet (`new_story`, `join_story`)
+        self._stories: dict[int, list[Any]] = {}  # story id -> row not written yet (`Stories.new_story`, `join_story`)
         self._next_story: int | None = None
-        self._alerted: set[int] | None = None  # ids of the stories with an alert (`_may_have_alerts`)
+        self._alerted: set[int] | None = None  # ids of the stories with an alert (`Outbox._may_have_alerts`)
         self._alerted_version = 0  # PRAGMA data_version when `_alerted` was read
         self._version: int | None = None  # PRAGMA data_version as read in this transaction (`data_version`)
-        self.prunes = 0  # `prune`s that deleted posts on this connection (the story index forgets their forwards)
-        self.posts_written = 0  # post rows this connection wrote (the story index skips its own: `newest_post`)
+        self.prunes = 0  # `Retention.prune`s that deleted posts on this connection (the story index forgets their forwards)
+        self.posts_written = 0  # post rows this connection wrote (the story index skips its own: `StoryFeed.newest_post`)
         try:
             self.migrate(told)
         except StoreError:

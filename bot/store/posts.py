@@ -58,8 +58,8 @@ def entities_json(entities: Sequence[Entity]) -> str:
 
 
 class Posts:
-    """`Store`'s post rows: `known_hashes`, `post_row`, `write_new_posts`, `write_post` (a mixin: it
-    works on the state `Store.__init__` sets)."""
+    """`Store`'s post rows: `known_hashes`, `post_row`, `write_new_posts`, `write_post`,
+    `count_stored_after` and `album_first` (a mixin: it works on the state `Store.__init__` sets)."""
 
     db: sqlite_utils.Database
     posts_written: int
@@ -133,7 +133,7 @@ class Posts:
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False,
                    batch_after: int | None = None) -> None:
         """Insert or update one post; an edited post already in the search index is re-indexed by the
-        next `sync_search` (`_stale`). `batch_after`: the newest posts rowid before this batch (None:
+        next `sync_search` (`SearchIndex._stale`). `batch_after`: the newest posts rowid before this batch (None:
         unknown): an edit of a post stored up to it is marked a later batch's (`posts.edited_after`)."""
         old = None
         if edited:

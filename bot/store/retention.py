@@ -68,7 +68,7 @@ class Retention:
         return done
 
     def _raise_rowid_floor(self) -> None:
-        """Before posts are deleted: no later post may take a rowid up to the newest one's (`_POST_SQL`)."""
+        """Before posts are deleted: no later post may take a rowid up to the newest one's (`Posts._POST_SQL`)."""
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
         if top > int(self.get_meta(ROWID_FLOOR) or 0):
             self.set_meta(ROWID_FLOOR, str(top))

@@ -102,7 +102,7 @@ class SearchIndex:
             self.db.execute(f"INSERT INTO posts_fts (rowid, text) SELECT rowid, {FTS_TEXT} FROM posts WHERE rowid = ?", [rowid])
         self.db.execute("DELETE FROM search_pending")
         top = self.db.execute("SELECT max(rowid) FROM posts").fetchone()[0] or 0
-        if top < hw:  # the newest posts were pruned: the next ones are stored above the mark (`_POST_SQL`)
+        if top < hw:  # the newest posts were pruned: the next ones are stored above the mark (`Posts._POST_SQL`)
             self.set_meta("fts_rowid", str(top))
             return 0, False
         end = min(top, hw + self.SEARCH_CHUNK)
