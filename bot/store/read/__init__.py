@@ -1,6 +1,6 @@
-"""Streaming read queries over the store: export rows, stored posts, full-text search.
+"""Streaming read queries over the store: export rows, stored posts, stories, full-text search.
 
-Every function iterates an SQLite cursor row by row (never `fetchall`), so memory stays
+Every reader here iterates an SQLite cursor row by row (never `fetchall`), so memory stays
 constant however large the store is. Dates are compared as the ISO 8601 UTC strings the store
 writes (`2024-11-20T09:04:00+00:00`).
 
@@ -9,7 +9,8 @@ a question flows: `resolve` (the channels and rules a user names), `links` (how 
 `storedposts` and `storedrange` (the posts, the dates they span), `storylist` and `storydetail`
 (stories), search as `querytext` (the typed words read) -> `querybuild` (the FTS5 query) ->
 `ftsquery` (what it keeps and highlights) -> `search` (run over the index), and `exportrows`.
-Every name is importable from here, as before.
+Every public name is importable from here, as before; a private one (`_query_pieces`, `_stems`)
+from its own module only.
 """
 
 from __future__ import annotations
