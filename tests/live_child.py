@@ -63,7 +63,7 @@ async def main(state: Path) -> None:
         channel, text, push = steps[i]
         fake.publish(channel, text, push=push)
         print("published", i, flush=True)
-        await asyncio.sleep(0.01)  # let the live update reach the handlers
+        await fake.idle()  # the live update has been handled (stored, matched, sent), or waits behind a gap
         if i % 4 == 3:
             await service.poll()
             print("polled", flush=True)
