@@ -126,7 +126,7 @@ class ChatBot:
             return
         caller = Caller(int(event.sender_id), await self._name(event))
         try:
-            reply = await self.commands.press(event.data.decode("utf-8", "replace"), caller)
+            reply = await self.commands.press(event.data, caller)
         except Exception:
             log.exception("button %r failed", event.data[:20])
             reply = Reply("", toast="Sorry, that failed on our side; the error is in tgwatch's log.")

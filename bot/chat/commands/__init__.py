@@ -175,9 +175,11 @@ class Commands(RuleViews, RuleTest, RuleEdits, Undo, Mutes, Export, Search, Stor
         if inspect.isawaitable(changed):
             await changed
 
-    async def press(self, data: str, caller: Caller) -> Reply:
-        """A button under an alert or under a rule change."""
-        kind, _, arg = data.partition(":")
+    async def press(self, data: bytes | str, caller: Caller) -> Reply:
+        """A button under an alert or under a rule change; `data` as Telegram carries it (any bytes: a
+        forged or cut press is refused like an old one)."""
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        kind, _, arg = text.partition(":")
         try:
             if kind in ("rel", "fp"):
                 return self._verdict(_button_id(arg), "relevant" if kind == "rel" else "false_positive", caller)
