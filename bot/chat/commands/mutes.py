@@ -14,7 +14,7 @@ from ...store.alerts import alert_post
 from ...store.db import iso
 from ...store.read import AmbiguousChannel, resolve_channels
 from .common import Common
-from .replies import Caller, CommandError, Reply, _echo
+from .replies import Caller, CommandError, Reply, _clip, _echo
 from .spans import _SPAN_RE, _spans_joined, parse_span
 
 __all__ = ["Mutes"]
@@ -90,6 +90,9 @@ class Mutes(Common):
         if alert is None:
             return Reply("", toast="This alert is no longer stored.")
         rule, channel_id = alert.rule, alert.channel_id
+        if self.rulebook.ruleset.get(rule) is None:  # removed (or out of use) since: no /unmute could lift the mute
+            why = "is out of use for an error" if rule in self.rulebook.ruleset.failed else "is no longer in the rules"
+            return Reply("", toast=f"Rule {_clip(rule, 40)} {why}: nothing to mute.")
         now = self.clock()
         until = now + (timedelta(days=1) if channel else timedelta(hours=1))
         self.store.mute(rule, iso(until) or "", channel_id=channel_id if channel else None, by_user=caller.user_id)
