@@ -425,10 +425,11 @@ def test_forged_or_old_button_data_is_no_longer_valid(fake: FakeTelegram, tmp_pa
         async with running(fake, tmp_path) as service:
             state = stored_state(service, tmp_path)
             msg = await ask(fake, "/help")
-            for data in ("rel:99999999999999999999", "st:99999999999999999999", "mc:99999999999999999999",
-                         "fp:9223372036854775808", "rel:1_0", "rel:١", "mr: 1", "rel:-1", "rel:"):
+            for data in (b"rel:99999999999999999999", b"st:99999999999999999999", b"mc:99999999999999999999",
+                         b"fp:9223372036854775808", b"rel:1_0", "rel:١".encode(), b"mr: 1", b"rel:-1", b"rel:",
+                         b"rel:1\xff", b"\xff\xfe", b"st:\x80\x81"):  # (the last three not UTF-8)
                 n = len(fake.callback_answers)
-                fake.press_button(ANALYST, msg.id, data.encode())
+                fake.press_button(ANALYST, msg.id, data)
                 await eventually(lambda: len(fake.callback_answers) > n)
                 assert fake.callback_answers[-1].message == "This button is no longer valid.", data
             assert stored_state(service, tmp_path) == state
