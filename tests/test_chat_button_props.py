@@ -22,28 +22,15 @@ from telethon.helpers import add_surrogate
 
 from bot.alert.html import MAX_LENGTH, to_parts
 from bot.chat.commands import Caller, Commands, Reply
-from bot.match.edit import RuleBook
-from bot.store.db import Store
 
 from .fake_telegram import BUTTON_DATA_MAX
-from .sample_store import ROOT, Sample, built, sample, shipped_matcher  # noqa: F401
-from .test_chat_props import NOW, snapshot
-from .test_live import config
+from .sample_store import ROOT, Sample, built, sample  # noqa: F401
+from .test_chat_props import snapshot
+from .test_review122_inputs import BROKEN, chat
 
 TOAST_MAX = 200  # characters of a button's popup answer Telegram shows
 KINDS = ["rel", "fp", "mr", "mc", "st", "ok", "no"]
 GONE_ALERT, GONE_STORY, PRUNED_POST, RETIRED = 3, 5, 7, 9  # (alert ids in the sample; see `commands`)
-
-
-def commands_over(db: Path, rules: Path) -> Commands:
-    """The real Commands over the store file `db` and the rules folder `rules`, at NOW."""
-    store = Store(db)
-
-    async def digest(_now: object) -> int:
-        return 0
-
-    return Commands(store, RuleBook(rules, store), config(db.parent, db=db, rules=rules), matcher=shipped_matcher,
-                    on_rules_changed=lambda: None, status=lambda _now: "watching", digest=digest, clock=lambda: NOW)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +50,7 @@ def commands(built: Sample, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     "WHERE id = ?)", [PRUNED_POST])
         con.execute("UPDATE alerts SET rule = 'retired' WHERE id = ?", [RETIRED])
     con.close()
-    commands = commands_over(db, rules)
+    commands = chat(db, rules)
     yield commands
     commands.store.close()
 
@@ -142,21 +129,25 @@ def lifted_by_offered_unmute(commands: Commands, reply: Reply) -> None:
     assert not commands.store.db.execute("SELECT 1 FROM mutes WHERE rule = ?", [html.unescape(offered[1])]).fetchall()
 
 
-def test_the_mute_buttons_under_an_alert_of_a_removed_rule_mute_nothing(sample: Sample, tmp_path: Path) -> None:  # noqa: F811
-    """An alert still in the chat whose rule was since removed from the rules: its mute buttons would
-    mute a rule that no /unmute can name; they say the rule is gone and change nothing."""
+@pytest.mark.parametrize("rule, why", [("retired", "is no longer in the rules"), ("drones", "is out of use for an error")])
+def test_the_mute_buttons_under_an_alert_of_a_rule_gone_mute_nothing(sample: Sample, tmp_path: Path,  # noqa: F811
+                                                                     rule: str, why: str) -> None:
+    """An alert still in the chat whose rule was since removed from the rules, or is out of use for
+    an error in its query: its mute buttons would mute a rule that no /unmute can name; they say
+    why and change nothing."""
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
+    (rules / "drones.toml").write_text(BROKEN, encoding="utf-8")
     con = sqlite3.connect(sample.db)
     with con:
-        con.execute("UPDATE alerts SET rule = 'retired' WHERE id = 1")
+        con.execute("UPDATE alerts SET rule = ? WHERE id = 1", [rule])
     con.close()
-    commands = commands_over(sample.db, rules)
+    commands = chat(sample.db, rules)
     try:
         before = snapshot(sample.db, rules)
         for data in (b"mr:1", b"mc:1"):
             reply = asyncio.run(commands.press(data, Caller(1, "Analyst")))
-            assert reply.toast == "Rule retired is no longer in the rules: nothing to mute.", (data, reply)
+            assert reply.toast == f"Rule {rule} {why}: nothing to mute.", (data, reply)
             assert not reply.html
         assert snapshot(sample.db, rules) == before
     finally:
