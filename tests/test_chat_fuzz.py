@@ -83,3 +83,14 @@ def test_a_rule_name_pasted_with_bidi_marks_names_the_rule(commands: Commands, t
     'no rule named ...' though the analyst sees exactly the rule's name."""
     reply = asyncio.run(commands.handle(text, Caller(1, "Analyst")))
     assert reply is not None and "no rule named" not in reply.html and "desertion" in reply.html, reply and reply.html
+
+
+def test_the_story_button_of_an_alert_whose_story_is_gone_says_the_story_is_gone(commands: Commands) -> None:
+    """The story button under a stored alert whose story no longer is (its row and posts gone)
+    answered 'This alert is no longer stored.', though the alert was there to press."""
+    alert_id, story_id = commands.store.db.execute("SELECT id, story_id FROM alerts ORDER BY id LIMIT 1").fetchone()
+    with commands.store.transaction():
+        commands.store.db.execute("DELETE FROM posts WHERE story_id = ?", [story_id])
+        commands.store.db.execute("DELETE FROM stories WHERE id = ?", [story_id])
+    reply = asyncio.run(commands.press(f"st:{alert_id}".encode(), Caller(1, "Analyst")))
+    assert reply.toast == f"Story #{story_id} is no longer stored.", reply

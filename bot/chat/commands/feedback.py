@@ -14,7 +14,7 @@ __all__ = ["Feedback"]
 
 
 class Feedback(Common):
-    """A verdict recorded from a button, its toast naming the post."""
+    """The triage buttons' verdict (a mixin of `Commands`, as each command group is)."""
 
     def _verdict(self, alert_id: int, verdict: str, caller: Caller) -> Reply:
         """Record a verdict; the toast names the post (channel, time) too: under a digest of 20 items,

@@ -1,5 +1,5 @@
 """/mute, /unmute, /mute_channel, /unmute_channel and the mute buttons under an alert: silence a
-rule or a channel for a while; and the channels a command names."""
+rule or a channel for a while; and the channel /mute_channel names."""
 
 from __future__ import annotations
 

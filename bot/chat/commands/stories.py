@@ -57,8 +57,10 @@ class Stories(Common):
 
     def _story(self, alert_id: int) -> Reply:
         alert = alert_post(self.store, alert_id)
-        reply = self._story_reply(alert.story_id) if alert is not None else None
-        return reply if reply is not None else Reply("", toast="This alert is no longer stored.")
+        if alert is None:
+            return Reply("", toast="This alert is no longer stored.")
+        reply = self._story_reply(alert.story_id)  # None: the story itself is no longer stored
+        return reply if reply is not None else Reply("", toast=f"Story #{alert.story_id} is no longer stored.")
 
     def _story_reply(self, story_id: int) -> Reply | None:
         """A story's posts, oldest first: time, channel (linked to the post), the rules it matches
