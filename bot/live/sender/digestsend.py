@@ -199,7 +199,7 @@ class Digests(Recheck, SendOnce, Peers, FloodWaits):
         peer = await self._peer(chat)
         for k, part in enumerate(plan.parts):
             if (chat, k) in out:
-                continue  # sent on an earlier try (a resend would cost Telethon's retries)
+                continue  # sent on an earlier try (a resend costs a RANDOM_ID_DUPLICATE and a history read)
             rid = _digest_rid(plan.random_id, peer, chat, k)
             mid, _ = await self._send(peer, part.text, part.entities, rid, silent=True, markup=self._digest_markup(part),
                                       what=f"digest {did} part {k + 1} in chat {chat}", reply_to=_topic(chat))

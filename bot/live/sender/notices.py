@@ -14,6 +14,7 @@ from telethon import errors, functions
 
 from ..codes import telegram_code
 from ..dbfaults import Outage, store_down
+from ..randomid import call_unrepeated
 from .floodwait import FloodWaits
 from .peers import Peers, _topic
 from .sendfaults import _NETWORK, _keeps_queued, _retry_delay
@@ -102,7 +103,7 @@ class Notices(Peers, FloodWaits):
                     held.append(item)
                     continue
                 try:
-                    await self.client(functions.messages.SendMessageRequest(
+                    await call_unrepeated(self.client, functions.messages.SendMessageRequest(
                         peer=await self._peer(chat), message=text, no_webpage=True, random_id=rid, reply_to=_topic(chat)))
                 except errors.RandomIdDuplicateError:
                     self._unsent.pop(rid, None)  # an earlier attempt (or run) reached the chat

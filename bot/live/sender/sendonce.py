@@ -12,6 +12,7 @@ from telethon import TelegramClient, errors, functions, types
 
 from ...alert.outbox import DELETED_MARK
 from ..codes import telegram_code
+from ..randomid import call_unrepeated
 from .peers import _topic_of
 
 __all__ = ["FIND_SENT_LOOKBACK", "SendOnce"]
@@ -77,7 +78,7 @@ class SendOnce:
             peer=peer, message=text, entities=entities or None, no_webpage=True, silent=silent, random_id=random_id,
             reply_markup=markup, reply_to=reply_to)
         try:
-            result = await self.client(request)
+            result = await call_unrepeated(self.client, request)  # a duplicate is not sent 5 more times
         except errors.RandomIdDuplicateError:
             # An earlier send with this random_id reached the chat (its answer was lost, or we stopped
             # before storing it): find the message so story updates can still edit it.
