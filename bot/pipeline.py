@@ -58,6 +58,7 @@ class Processed:
     matches: list[Match] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
     update_ids: list[int] = field(default_factory=list)  # sent alerts of this story queued for an update
+    joined: str = ""  # how it joined an earlier story (`StoryIndex.last_joined`); "": it did not
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Summary:
     matches: Counter[str] = field(default_factory=Counter)  # rule -> posts it matches (a post and its edit: one)
     alerts: int = 0
     updates: int = 0
+    # posts that joined an earlier story, by how: counted here, as each batch commits, not by the story
+    # index, which starts again from the store after a batch rolled back (an interrupt) and forgets them
+    joined: Counter[str] = field(default_factory=lambda: Counter({"forward": 0, "exact": 0, "near": 0}))
     # post -> the rules its last version matched: an edit read later takes back what the post counted
     # (the newest REMEMBERED matched posts: an edit of an older one counts as a post of its own)
     REMEMBERED: ClassVar[int] = 100_000
@@ -100,6 +104,8 @@ class Summary:
             self._recount(p.post.key, frozenset(m.rule for m in p.matches))
         self.alerts += len(p.alert_ids)
         self.updates += len(p.update_ids)
+        if p.joined:
+            self.joined[p.joined] += 1
 
     def _recount(self, key: tuple[int, int], rules: frozenset[str]) -> None:
         """Count the post for `rules`, no longer for those an earlier version read in this run matched."""
@@ -288,13 +294,28 @@ class Pipeline:
                 in_batch: Callable[[list[Processed]], object] | None = None,
                 matcher: Matcher | None = None) -> list[Processed]:
         try:
-            return self._store_batch(batch, on_batch, in_order, alert_after, done, in_batch, matcher or self.matcher)
+            with self.store.transaction():
+                out = self._store_batch(batch, in_order, alert_after, done, in_batch, matcher or self.matcher)
         except BaseException:
             # the rollback took back the stories this batch started; the index, which names them,
             # starts again from the store (else a retry of these posts joins a story that is not
             # there and fails its foreign key, again and again)
             self.stories = StoryIndex(self.store, self._window_hours)
             raise
+        finally:
+            self.stories.before_read = lambda: None  # nothing pending outside a batch
+        self._committed(out)
+        if self._unindexed >= SEARCH_EVERY:  # after the commit: the index is written in transactions of its own
+            self._sync_search()
+        if on_batch:
+            on_batch(out)
+        return out
+
+    def _committed(self, out: list[Processed]) -> None:
+        """Count a committed batch in the summary, before anything after its commit can be interrupted."""
+        for p in out:
+            self.summary.add(p)
+        self._unindexed += sum(1 for p in out if p.status == "new")
 
     def _rule_versions(self, matcher: Matcher) -> dict[str, RuleVersion]:
         """A matcher's rules by name -> `rematch.RuleVersion` (worked out again when the matcher is replaced)."""
@@ -328,86 +349,77 @@ class Pipeline:
             if not (self.since and post.date < self.since):
                 self._name(post)
 
-    def _store_batch(self, batch: list[Post], on_batch: Callable[[list[Processed]], None] | None,
-                     in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None,
+    def _store_batch(self, batch: list[Post], in_order: bool, alert_after: datetime | None, done: dict[int, Work] | None,
                      in_batch: Callable[[list[Processed]], object] | None, matcher: Matcher) -> list[Processed]:
+        """Write a batch in the caller's transaction; what happened to each post."""
         out: list[Processed] = []
         now = utcnow()
-        with self.store.transaction():
-            # read under the write lock: a post another process (the live service beside a replay)
-            # stored meanwhile is then an edit or unchanged here, never written over as new
-            known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
-            before = last_rowid(self.store)  # (the write lock is held: the rowids after it are this batch's)
-            channels: dict[int, tuple[Post, int]] = {}
-            pending: list[tuple[object, ...]] = []  # new posts, written in one statement
-            updated: set[int] = set()  # alerts this batch queued an update of
-            edits: list[tuple[int, int]] = []  # stored posts this batch edited
+        # read under the write lock: a post another process (the live service beside a replay)
+        # stored meanwhile is then an edit or unchanged here, never written over as new
+        known = self.store.known_hashes([p.key for p in batch], {p.key for p in batch if not p.entities})
+        before = last_rowid(self.store)  # (the write lock is held: the rowids after it are this batch's)
+        channels: dict[int, tuple[Post, int]] = {}
+        pending: list[tuple[object, ...]] = []  # new posts, written in one statement
+        updated: set[int] = set()  # alerts this batch queued an update of
+        edits: list[tuple[int, int]] = []  # stored posts this batch edited
 
-            def flush() -> None:
-                self.store.write_new_posts(pending)
-                pending.clear()
+        def flush() -> None:
+            self.store.write_new_posts(pending)
+            pending.clear()
 
-            self.stories.before_read = flush  # the story index reads stored posts: write ours first
-            for post in batch:
-                if self.since and post.date < self.since:
-                    out.append(Processed(post, "old"))
-                    continue
-                prev = known.get(post.key)
-                last = channels.get(post.channel_id)
-                channels[post.channel_id] = (post, max(post.last_id, last[1] if last else 0))
-                if prev is not None and prev.text_hash == post.text_hash:
-                    out.append(Processed(post, "unchanged", prev.story_id))
-                    continue
-                if prev is not None and older_than_stored(post, prev):  # the stored version stays
-                    out.append(Processed(post, "stale", prev.story_id))
-                    continue
-                status = "new" if prev is None else "edited"
-                work = done.get(id(post)) if done else None
-                story_id = self.stories.assign(post, prev.story_id if prev else None, work.prepared if work else None)
-                matches = work.matches if work else matcher.match(post)
-                edited = status == "edited"
-                if edited:  # in order: a post new earlier in this batch is written before its edit
-                    flush()
-                    self.store.write_post(post, story_id, now=now, edited=True, batch_after=before)
-                    edits.append(post.key)
-                else:
-                    pending.append(self.store.post_row(post, story_id, now, work.folded if work else True))
-                self.store.write_matches(post, matches, now=now, edited=edited)
-                alert_ids: list[int] = []
-                update_ids: list[int] = []
-                # an edit is news when it is made: an old post edited since `alert_after` alerts
-                news = alert_after is None or (post.edit_date if edited and post.edit_date else post.date) >= alert_after
-                for m in matches:
-                    state = self.alert_state if news else "muted"
-                    a = self.store.queue_alert(story_id, post, m, state=state, now=now)
-                    if a is not None:
-                        alert_ids.append(a)
-                if self.stories.last_joined:  # an earlier story: its alerts, of every rule, say who else reported it
-                    for u in self.store.update_story_alerts(story_id, post, now=now, rules=self.rules_in_use(matcher)):
-                        if u not in updated:  # one update per alert and batch, however many posts joined
-                            updated.add(u)
-                            update_ids.append(u)
-                plain = work.plain_hash if work else content_hash(post.text) if post.links else None
-                known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text), plain)
-                out.append(Processed(post, status, story_id, matches, alert_ids, update_ids))
-            flush()
-            if in_batch is not None:
-                in_batch(out)
-            if edits:
-                uncover_edits(self.store, self._rule_versions(matcher), edits)
-            advance_coverage(self.store, self._rule_versions(matcher), before, last_rowid(self.store))
-            self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
-            for channel_id, (post, high) in sorted(channels.items(), key=lambda c: c[1][0].date):  # the newer claim of a username wins
-                self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
-                if in_order:
-                    self.store.advance_high_water(channel_id, high)
-            self._unindexed += sum(1 for p in out if p.status == "new")
-        self.stories.before_read = lambda: None  # nothing pending outside a batch
-        if self._unindexed >= SEARCH_EVERY:  # after the commit: the index is written in transactions of its own
-            self._sync_search()
-        for p in out:
-            self.summary.add(p)
-        if on_batch:
-            on_batch(out)
+        self.stories.before_read = flush  # the story index reads stored posts: write ours first
+        for post in batch:
+            if self.since and post.date < self.since:
+                out.append(Processed(post, "old"))
+                continue
+            prev = known.get(post.key)
+            last = channels.get(post.channel_id)
+            channels[post.channel_id] = (post, max(post.last_id, last[1] if last else 0))
+            if prev is not None and prev.text_hash == post.text_hash:
+                out.append(Processed(post, "unchanged", prev.story_id))
+                continue
+            if prev is not None and older_than_stored(post, prev):  # the stored version stays
+                out.append(Processed(post, "stale", prev.story_id))
+                continue
+            status = "new" if prev is None else "edited"
+            work = done.get(id(post)) if done else None
+            story_id = self.stories.assign(post, prev.story_id if prev else None, work.prepared if work else None)
+            matches = work.matches if work else matcher.match(post)
+            edited = status == "edited"
+            if edited:  # in order: a post new earlier in this batch is written before its edit
+                flush()
+                self.store.write_post(post, story_id, now=now, edited=True, batch_after=before)
+                edits.append(post.key)
+            else:
+                pending.append(self.store.post_row(post, story_id, now, work.folded if work else True))
+            self.store.write_matches(post, matches, now=now, edited=edited)
+            alert_ids: list[int] = []
+            update_ids: list[int] = []
+            # an edit is news when it is made: an old post edited since `alert_after` alerts
+            news = alert_after is None or (post.edit_date if edited and post.edit_date else post.date) >= alert_after
+            for m in matches:
+                state = self.alert_state if news else "muted"
+                a = self.store.queue_alert(story_id, post, m, state=state, now=now)
+                if a is not None:
+                    alert_ids.append(a)
+            if self.stories.last_joined:  # an earlier story: its alerts, of every rule, say who else reported it
+                for u in self.store.update_story_alerts(story_id, post, now=now, rules=self.rules_in_use(matcher)):
+                    if u not in updated:  # one update per alert and batch, however many posts joined
+                        updated.add(u)
+                        update_ids.append(u)
+            plain = work.plain_hash if work else content_hash(post.text) if post.links else None
+            known[post.key] = Known(post.text_hash, story_id, iso(post.edit_date), bool(post.text), plain)
+            out.append(Processed(post, status, story_id, matches, alert_ids, update_ids, self.stories.last_joined))
+        flush()
+        if in_batch is not None:
+            in_batch(out)
+        if edits:
+            uncover_edits(self.store, self._rule_versions(matcher), edits)
+        advance_coverage(self.store, self._rule_versions(matcher), before, last_rowid(self.store))
+        self.stories.save_words(every=SAVE_WORDS_EVERY)  # a crash recounts at most these
+        for channel_id, (post, high) in sorted(channels.items(), key=lambda c: c[1][0].date):  # the newer claim of a username wins
+            self.store.upsert_channel(channel_id, post.channel_title, post.channel_username)
+            if in_order:
+                self.store.advance_high_water(channel_id, high)
         return out
 

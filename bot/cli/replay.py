@@ -192,7 +192,7 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     kept = len({(k.path, k.where) for k in notes if "message #" in k.where or k.where.startswith("line ")})
     if kept:  # posts, not warnings: one post can have two flaws, and a chat's own flaw is no post
         table.add_row("kept with a warning", f"{counted(kept, 'post')} (stored; what was wrong with each is listed below)")
-    joined = pipeline.stories.joined
+    joined = s.joined
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one
         table.add_row("new stories", str(s.new - folded))

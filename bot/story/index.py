@@ -371,8 +371,8 @@ class StoryIndex:
         self._written = 0  # the store's `posts_written` when `_seen_rowid` last followed this connection's posts
         self._dropped = 0
         self.starts: dict[int, float] = {}  # story -> when its first post came (its reach runs from it)
-        self.joined = {"forward": 0, "exact": 0, "near": 0}
-        self.last_joined = False  # the post `assign` last gave a story joined an earlier one
+        self.joined = {"forward": 0, "exact": 0, "near": 0}  # since this index was built (a run's: `Summary.joined`)
+        self.last_joined = ""  # how the post `assign` last gave a story joined an earlier one ("": it did not)
         self._unsaved = 0  # posts counted in `df` since it was last saved to the store
         self.before_read: Callable[[], None] = lambda: None  # a writer batching posts flushes them here
 
@@ -384,7 +384,7 @@ class StoryIndex:
         folded again as a new post is (a flash edited into the full report joins the story other
         channels tell, as a replay of the final text does). `prepared`: `prepare(post.text)` when
         done elsewhere."""
-        self.last_joined = False
+        self.last_joined = ""
         when = post.date.timestamp()
         if self.held_from is not None:
             self._take_in_others()
@@ -459,7 +459,7 @@ class StoryIndex:
     def _joined(self, how: str) -> None:
         """Count a post that joined an earlier story (`joined`, `last_joined`)."""
         self.joined[how] += 1
-        self.last_joined = True
+        self.last_joined = how
 
     def save_words(self, every: int = 1) -> None:
         """Save the word counts (`df`) to the store once `every` posts have been counted since
