@@ -293,10 +293,14 @@ class Pipeline:
                 done: dict[int, Work] | None = None,
                 in_batch: Callable[[list[Processed]], object] | None = None,
                 matcher: Matcher | None = None) -> list[Processed]:
+        out: list[Processed] | None = None
         try:
             with self.store.transaction():
                 out = self._store_batch(batch, in_order, alert_after, done, in_batch, matcher or self.matcher)
         except BaseException:
+            if out is not None and self._stored(out):  # a Ctrl-C during the COMMIT surfaces once it is done
+                self._committed(out)
+                raise
             # the rollback took back the stories this batch started; the index, which names them,
             # starts again from the store (else a retry of these posts joins a story that is not
             # there and fails its foreign key, again and again)
@@ -310,6 +314,18 @@ class Pipeline:
         if on_batch:
             on_batch(out)
         return out
+
+    def _stored(self, out: list[Processed]) -> bool:
+        """Was a batch whose transaction failed as it ended committed all the same? Its first new or edited
+        post is stored as written. One that changed no post counts as stored: what it says holds either way."""
+        changed = next((p for p in out if p.status in ("new", "edited")), None)
+        if changed is None:
+            return True
+        try:
+            k = self.store.known_hashes([changed.post.key]).get(changed.post.key)
+        except sqlite3.Error:  # the store failed (not an interrupt): nothing is known to be committed
+            return False
+        return k is not None and k.text_hash == changed.post.text_hash and k.story_id == changed.story_id
 
     def _committed(self, out: list[Processed]) -> None:
         """Count a committed batch in the summary, before anything after its commit can be interrupted."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,7 @@ def test_an_uninterrupted_replay_counts_what_it_stored(tmp_path: Path) -> None:
 POINTS = {
     "in the batch's transaction": False,  # its posts are written, its coverage not yet: rolled back
     "as the commit starts": False,  # the stories' rows are flushed: rolled back
+    "just after the commit": True,  # a Ctrl-C during the COMMIT surfaces once it is done: stored
     "while the search index catches up": True,  # after the commit, before the batch is handed on
     "while its alerts are handed on": True,
 }
@@ -121,7 +124,7 @@ def test_an_interrupted_replay_counts_the_batches_it_committed_and_no_other(
     batches = 0  # batches whose transaction reached their coverage
     real_cover, real_flush, real_sync = bot.pipeline.advance_coverage, Store._flush_stories, Store.sync_search
     cli_replay = importlib.import_module("bot.cli.replay")  # (the module: `bot.cli.replay` may name the command)
-    real_deliver = cli_replay.deliver_queued
+    real_transaction, real_deliver = Store.transaction, cli_replay.deliver_queued
 
     def cover(*a: Any, **kw: Any) -> Any:
         nonlocal batches
@@ -134,6 +137,14 @@ def test_an_interrupted_replay_counts_the_batches_it_committed_and_no_other(
         if point == "as the commit starts" and batches == 2:
             raise KeyboardInterrupt
         real_flush(self)
+
+    @contextmanager
+    def transaction(self: Store) -> Iterator[None]:
+        nested, before = self.db.conn.in_transaction, batches
+        with real_transaction(self):
+            yield
+        if point == "just after the commit" and not nested and before == 1 and batches == 2:
+            raise KeyboardInterrupt
 
     def sync(self: Store) -> Any:
         if point == "while the search index catches up" and batches == 2:
@@ -148,6 +159,7 @@ def test_an_interrupted_replay_counts_the_batches_it_committed_and_no_other(
     monkeypatch.setattr(bot.pipeline, "advance_coverage", cover)
     monkeypatch.setattr(cli_replay, "deliver_queued", deliver)
     monkeypatch.setattr(Store, "_flush_stories", flush)
+    monkeypatch.setattr(Store, "transaction", transaction)
     monkeypatch.setattr(Store, "sync_search", sync)
     monkeypatch.setattr(bot.pipeline, "SEARCH_EVERY", 1)  # the index catches up after each batch
     db = tmp_path / "s.db"
