@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +16,8 @@ from click.testing import CliRunner, Result
 import bot.pipeline
 from bot.cli import cli
 from bot.store.db import Store
+from .test_replay import RULES, rows
 
-ROOT = Path(__file__).resolve().parents[1]
 A, B, C = 1700000101, 1700000102, 1700000103  # A posts, B copies A's text, C forwards A's post
 T0 = 1790000000
 EVENTS = 400  # 1,200 posts: batches of 500, 500, 200
@@ -52,11 +51,6 @@ def corpus(path: Path) -> Path:
     return path
 
 
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as c:
-        return c.execute(sql).fetchall()
-
-
 def summary(r: Result) -> dict[str, str]:
     """The summary table's rows: label -> value (labels are separated from values by 2+ spaces)."""
     out = {}
@@ -87,7 +81,7 @@ def stored(db: Path) -> dict[str, str]:
 
 def replay(src: Path, db: Path) -> Result:
     alerts = db.with_suffix(".jsonl")  # (a file, so that each batch's alerts are handed on after its commit)
-    return CliRunner().invoke(cli, ["replay", str(src), "--db", str(db), "--rules", str(ROOT / "rules"), "--alerts", str(alerts)])
+    return CliRunner().invoke(cli, ["replay", str(src), "--db", str(db), "--rules", str(RULES), "--alerts", str(alerts)])
 
 
 def shown(r: Result) -> dict[str, str]:
@@ -122,6 +116,14 @@ def test_an_interrupted_replay_counts_the_batches_it_committed_and_no_other(
     stories: the story index, rebuilt after the interrupt, had its counts start again. Every count
     of the summary is what the store holds, and so what the batches committed hold."""
     batches = 0  # batches whose transaction reached their coverage
+    fired = False
+
+    def interrupt(here: str) -> None:
+        """Ctrl-C once, at `here` in the second batch (not again as the interrupted replay closes)."""
+        nonlocal fired
+        if point == here and batches == 2 and not fired:
+            fired = True
+            raise KeyboardInterrupt
     real_cover, real_flush, real_sync = bot.pipeline.advance_coverage, Store._flush_stories, Store.sync_search
     cli_replay = importlib.import_module("bot.cli.replay")  # (the module: `bot.cli.replay` may name the command)
     real_transaction, real_deliver = Store.transaction, cli_replay.deliver_queued
@@ -129,31 +131,26 @@ def test_an_interrupted_replay_counts_the_batches_it_committed_and_no_other(
     def cover(*a: Any, **kw: Any) -> Any:
         nonlocal batches
         batches += 1
-        if point == "in the batch's transaction" and batches == 2:
-            raise KeyboardInterrupt
+        interrupt("in the batch's transaction")
         return real_cover(*a, **kw)
 
     def flush(self: Store) -> None:
-        if point == "as the commit starts" and batches == 2:
-            raise KeyboardInterrupt
+        interrupt("as the commit starts")
         real_flush(self)
 
     @contextmanager
     def transaction(self: Store) -> Iterator[None]:
-        nested, before = self.db.conn.in_transaction, batches
         with real_transaction(self):
             yield
-        if point == "just after the commit" and not nested and before == 1 and batches == 2:
-            raise KeyboardInterrupt
+        if not self.db.conn.in_transaction:  # (the batch's own, not one nested in it)
+            interrupt("just after the commit")
 
     def sync(self: Store) -> Any:
-        if point == "while the search index catches up" and batches == 2:
-            raise KeyboardInterrupt
+        interrupt("while the search index catches up")
         return real_sync(self)
 
     def deliver(*a: Any, **kw: Any) -> int:
-        if point == "while its alerts are handed on" and batches == 2:
-            raise KeyboardInterrupt
+        interrupt("while its alerts are handed on")
         return real_deliver(*a, **kw)
 
     monkeypatch.setattr(bot.pipeline, "advance_coverage", cover)
@@ -166,5 +163,5 @@ def test_an_interrupted_replay_counts_the_batches_it_committed_and_no_other(
     r = replay(corpus(tmp_path / "posts.jsonl"), db)
     assert r.exit_code == 130 and "interrupted: every batch committed so far is stored" in r.stderr, r.output
     [(posts,)] = rows(db, "SELECT count(*) FROM posts")
-    assert posts == BATCH * (2 if POINTS[point] else 1)  # the interrupt landed where it was meant to
+    assert fired and posts == BATCH * (2 if POINTS[point] else 1)  # the interrupt landed where it was meant to
     assert shown(r) == stored(db)
