@@ -216,7 +216,8 @@ def test_update_line_when_a_story_that_alerted_grows(tmp_path: Path) -> None:
     assert r2.exit_code == 0, r2.output
     updates = [ln for ln in r2.stdout.splitlines() if ln.startswith("UPDATE")]
     assert updates, r2.stdout
-    assert any(ln.startswith("UPDATE [desertion] story #") and "first: Южный Телеграф 07:52; also Сводка 24 08:07, "
+    # Южный Телеграф's report came first, but said the soldiers left only in its 08:36 edit
+    assert any(ln.startswith("UPDATE [desertion] story #") and "first: Южный Телеграф 07:52 (edited 08:36); also Сводка 24 08:07, "
                "Горячая линия 08:31" in ln for ln in updates), updates
     states = {s for (s,) in rows(db, "SELECT state FROM alerts")}
     assert states == {"sent"}
@@ -235,6 +236,10 @@ def test_updates_go_to_jsonl_and_muted_stays_muted(tmp_path: Path) -> None:
     recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()[n:]]
     ups = [r for r in recs if r.get("update")]
     assert ups and all(r["summary"].startswith("first: ") and r["story_size"] > 1 for r in ups)
+    # Южный Телеграф's 07:52 report, stored as edited at 08:36: the rules' words are from then
+    edited = {(r["rule"], p["link"], p["edited_at"]) for r in ups for p in r["posts"] if p["edited_at"]}
+    assert edited == {(rule, "https://t.me/c/1700000002/18737", "2026-11-20T08:36:40+00:00")
+                      for rule in ("desertion", "lockdown", "regiment")}, edited  # (the export keeps its last text only)
 
     muted = tmp_path / "m.db"
     assert replay(first, "--db", muted, "--alerts", "none").exit_code == 0

@@ -15,7 +15,7 @@ from telethon.extensions import html as tl_html
 from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl.types import TypeMessageEntity
 
-from .outbox import _CLUSTER, Alert, deleted_line, snippet, story_line
+from .outbox import _CLUSTER, Alert, deleted_line, edited_note, snippet, story_line
 
 __all__ = ["bold_spans", "channel_text", "clip", "isolated", "local_time", "render_html", "to_parts", "MAX_LENGTH"]
 
@@ -92,14 +92,16 @@ def bold_spans(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def render_html(alert: Alert, tz: ZoneInfo | None = None, *, width: int = 400) -> str:
-    """The alert as Telegram HTML: severity, rule title, channel linked to the post, time, a
-    snippet with the matched words in bold, the words matched (`Alert.matched`) and the story line;
+    """The alert as Telegram HTML: severity, rule title, channel linked to the post, time (and the
+    edit's, when an edit brought the rule's words), a snippet with the matched words in bold, the
+    words matched (`Alert.matched`) and the story line;
     under the channel line, when the channel has deleted the post, when that was learnt."""
     badge = _BADGE.get(alert.severity, alert.severity.upper())
     window, spans, _ = snippet(alert.text, alert.spans, width=width)
     lines = [
         f"{badge} · <b>{html.escape(alert.title)}</b>",
-        f'<a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a> · {local_time(alert.date, tz)}',
+        f'<a href="{html.escape(alert.link, quote=True)}">{channel_text(alert.channel_title)}</a> · {local_time(alert.date, tz)}'
+        + (f", {edited_note(alert.edited_at, alert.date, tz)}" if alert.edited_at else ""),
         *([html.escape(gone)] if (gone := deleted_line(alert, tz)) else []),
         "",
         bold_spans(window, spans),

@@ -17,12 +17,13 @@ from ..store.db import Store, utcnow
 from ..store.read import shown_link
 from ..store.claims import claim, free_abandoned, release, settle
 from .aim import aim, matching_post
+from .edited import edited_matches
 
 if TYPE_CHECKING:
     from ..match.matcher import Matcher
 
-__all__ = ["Alert", "AlertSink", "DELETED_MARK", "NO_MATCH", "deleted_line", "deliver_queued", "load_alert", "matched_words",
-           "short_time", "snippet", "story_line", "unshown"]
+__all__ = ["Alert", "AlertSink", "DELETED_MARK", "NO_MATCH", "deleted_line", "deliver_queued", "edited_note", "load_alert",
+           "matched_words", "short_time", "snippet", "story_line", "unshown"]
 
 DELETED_MARK = "🗑 deleted by the channel"
 DELETED_ICON = "🗑"  # after a story post its channel deleted, in the story line
@@ -52,6 +53,13 @@ class Alert:
     story: tuple[tuple[str, str, str], ...] = ()  # the story's posts, oldest first: channel, date, link
     deleted_at: str | None = None  # when tgwatch learnt the channel deleted the post (ISO, UTC)
     story_deleted: frozenset[str] = frozenset()  # links of the story's posts their channels deleted
+    edited_at: str | None = None  # when an edit brought the post the rule's words (ISO, UTC): `edited_matches`
+    story_edited: frozenset[tuple[str, str]] = frozenset()  # (link, edited_at) of story posts alike
+
+    @property
+    def story_edits(self) -> dict[str, str]:
+        """Link -> edit date of the story's posts whose match of the rule is from an edit."""
+        return dict(self.story_edited)
 
     @property
     def terms(self) -> list[str]:
@@ -100,6 +108,7 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         return None
     story = store.story_posts(row["story_id"]) if (row["size"] or 1) > 1 else []
     links = [shown_link(int(r["channel_id"]), int(r["message_id"]), r["username"], r["link"]) for r in story]  # type: ignore[arg-type, call-overload]  # a row: its values are objects to mypy
+    edits = edited_matches(store, alert_id)
     return Alert(
         id=row["id"], rule=row["rule"], title=(titles or {}).get(row["rule"], row["rule"]),
         severity=row["severity"], channel_id=row["channel_id"], channel_title=row["title"] or str(row["channel_id"]),
@@ -110,6 +119,9 @@ def load_alert(store: Store, alert_id: int, titles: dict[str, str] | None = None
         story=tuple((str(r["title"]), str(r["date"]), link) for r, link in zip(story, links)),
         deleted_at=row["deleted_at"],
         story_deleted=frozenset(link for r, link in zip(story, links) if r["deleted_at"]),
+        edited_at=edits.get((row["channel_id"], row["message_id"])),
+        story_edited=frozenset((link, edits[k]) for r, link in zip(story, links)
+                               if (k := (r["channel_id"], r["message_id"])) in edits),
     )
 
 
@@ -143,14 +155,27 @@ def deleted_line(alert: Alert, tz: tzinfo | None = None) -> str:
     return f"{DELETED_MARK} at {_hhmm(alert.deleted_at, tz, _local(alert.date, tz))}"
 
 
+def edited_note(edited_at: str | None, date: str, tz: tzinfo | None = None) -> str:
+    """«edited 08:36» (in `tz`, UTC without one; the day too when not that of `date`, ISO): when an
+    edit brought a post the rule's words (`Alert.edited_at`); empty when none did."""
+    return f"edited {_hhmm(edited_at, tz, _local(date, tz))}" if edited_at else ""
+
+
 def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None, name: Callable[[str], str] = str) -> str:
-    """«first: SHOT 12:04; also Mash 12:06 🗑, Topor 12:09 (+3)»: the first post's channel, the first
-    post of up to `also` other channels, and how many more posts the story has; 🗑 after a post its
+    """«first: SHOT 12:04 (edited 12:40); also Mash 12:06 🗑, Topor 12:09 (+3)»: the first post's
+    channel, the first post of up to `also` other channels, and how many more posts the story has;
+    «(edited …)» after a post whose match of the rule is from a later edit, 🗑 after a post its
     channel deleted. Times are in `tz` (UTC without one), as the alert's own time, with the day
     where it is not the alert's day. `name` gives each channel's name as the line shows it."""
     day = _local(alert.date, tz)
+    edits = alert.story_edits
+
+    def edited(link: str) -> str:
+        return f" ({edited_note(edits[link], alert.date, tz)})" if link in edits else ""
+
     if not alert.story:
-        return f"first: {name(alert.channel_title)} {_hhmm(alert.date, tz, day)}"
+        own = f" ({edited_note(alert.edited_at, alert.date, tz)})" if alert.edited_at else ""
+        return f"first: {name(alert.channel_title)} {_hhmm(alert.date, tz, day)}{own}"
     first = alert.story[0]
     shown: list[tuple[str, str, str]] = []
     seen = {first[0]}
@@ -161,9 +186,9 @@ def story_line(alert: Alert, also: int = 3, tz: tzinfo | None = None, name: Call
     def gone(link: str) -> str:
         return f" {DELETED_ICON}" if link in alert.story_deleted else ""
 
-    line = f"first: {name(first[0])} {_hhmm(first[1], tz, day)}{gone(first[2])}"
+    line = f"first: {name(first[0])} {_hhmm(first[1], tz, day)}{edited(first[2])}{gone(first[2])}"
     if shown:
-        line += "; also " + ", ".join(f"{name(t)} {_hhmm(d, tz, day)}{gone(link)}" for t, d, link in shown)
+        line += "; also " + ", ".join(f"{name(t)} {_hhmm(d, tz, day)}{edited(link)}{gone(link)}" for t, d, link in shown)
     more = max(alert.story_size, len(alert.story)) - 1 - len(shown)
     if more > 0:
         line += f" (+{more})"

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..text import printable
-from .outbox import Alert, deleted_line, snippet, story_line
+from .outbox import Alert, deleted_line, edited_note, snippet, story_line
 
 __all__ = ["TerminalSink", "JsonlSink", "NullSink"]
 
@@ -35,7 +35,8 @@ class TerminalSink:
         head = Text(f" {label} ", style=style).append(f" {alert.title}", style="bold")
         head.append(f"  [{alert.rule}]", style="dim")
         self.console.print(head)
-        meta = Text(f"  {printable(alert.channel_title)}", style="cyan").append(f"  {alert.date.replace('T', ' ')[:16]} UTC  ")
+        edited = f", {edited_note(alert.edited_at, alert.date)}" if alert.edited_at else ""
+        meta = Text(f"  {printable(alert.channel_title)}", style="cyan").append(f"  {alert.date.replace('T', ' ')[:16]} UTC{edited}  ")
         meta.append(alert.link, style="underline")
         self.console.print(meta)
         window, spans, _ = snippet(alert.text, alert.spans)
@@ -54,7 +55,9 @@ class JsonlSink:
     """Appends one JSON object per alert to a file (flushed per line: safe to tail).
 
     An alert's line: `alert_id`, `rule`, `severity`, `channel_id`, `channel` (title), `username`,
-    `message_id`, `link`, `date` (ISO 8601 UTC), `terms`, `hits` (`term`, `form`, `start`, `end`,
+    `message_id`, `link`, `date` (ISO 8601 UTC), `edited_at` (when an edit brought the post the rule's
+    words, so another channel may have reported them first; ISO 8601 UTC; null when the post matched as
+    first stored, however edited later: `bot.alert.edited`), `terms`, `hits` (`term`, `form`, `start`, `end`,
     `score`, `kind`; offsets into `text`, the post as it is now: a word an edit took out since is
     not among them, as the terminal and the chat bold only what is there), `story_id`, `story_size`,
     `text`, and `deleted_at`: when tgwatch learnt that the channel deleted the post (ISO 8601 UTC),
@@ -64,7 +67,8 @@ class JsonlSink:
     posts was deleted by its channel (or shown again after all). It gives the story as it is now:
     `alert_id`, `rule`, `story_id`, `story_size`, `summary` (the story line, 🗑 after a deleted
     post), `deleted_at` of the alerted post (as in the alert's line), and `posts` (a story of 2+
-    posts, oldest first: `channel`, `date`, `link`, `deleted` true for a post its channel deleted).
+    posts, oldest first: `channel`, `date`, `edited_at` (as in the alert's line, for a post the rule
+    matches), `link`, `deleted` true for a post its channel deleted).
 
     Both end with `store`: the path of the database the alert is from (null when not given), as
     each store numbers its alerts from 1: a file that two stores append to tells their alerts apart.
@@ -123,15 +127,15 @@ class JsonlSink:
             self._write({
                 "update": True, "alert_id": alert.id, "rule": alert.rule, "story_id": alert.story_id,
                 "story_size": alert.story_size, "summary": story_line(alert), "deleted_at": alert.deleted_at,
-                "posts": [{"channel": t, "date": d, "link": link, "deleted": link in alert.story_deleted}
-                          for t, d, link in alert.story],
+                "posts": [{"channel": t, "date": d, "edited_at": alert.story_edits.get(link), "link": link,
+                           "deleted": link in alert.story_deleted} for t, d, link in alert.story],
                 "store": self.store,
             })
             return
         rec = {
             "alert_id": alert.id, "rule": alert.rule, "severity": alert.severity, "channel_id": alert.channel_id,
             "channel": alert.channel_title, "username": alert.username, "message_id": alert.message_id,
-            "link": alert.link, "date": alert.date, "terms": alert.terms,
+            "link": alert.link, "date": alert.date, "edited_at": alert.edited_at, "terms": alert.terms,
             "hits": [{"term": h[0], "form": h[1], "start": h[2], "end": h[3], "score": h[4], "kind": h[5]}
                      for h in alert.live_hits],
             "story_id": alert.story_id, "story_size": alert.story_size, "text": alert.text,

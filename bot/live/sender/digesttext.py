@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from telethon import types
 
 from ...alert.html import bold_spans, channel_text, to_parts
-from ...alert.outbox import Alert, deleted_line, load_alert, snippet
+from ...alert.outbox import Alert, deleted_line, edited_note, load_alert, snippet
 from ...store.db import Store
 
 __all__ = ["DIGEST_ITEMS", "render_digest"]
@@ -74,6 +74,8 @@ def _digest_html(order: Sequence[Alert], tz: ZoneInfo | None) -> list[str]:
                 lines.append(f"\n<b>{html.escape(a.title)}</b> ({counts[a.rule]})")
             size = f" · story #{a.story_id} ({a.story_size} posts)" if a.story_size > 1 else ""  # for /story N, as alerts say it
             when = datetime.fromisoformat(a.date).astimezone(tz or timezone.utc).strftime("%d.%m %H:%M")
+            if a.edited_at:  # the rule's words came later, in an edit
+                when += f" ({edited_note(a.edited_at, a.date, tz)})"
             window, spans, _ = snippet(a.text, a.spans, width=120)
             gone = f" · {html.escape(deleted_line(a, tz))}" if a.deleted_at else ""
             lines.append(f'<b>{n}.</b> {when} <a href="{html.escape(a.link, quote=True)}">{channel_text(a.channel_title)}</a>'
