@@ -1,5 +1,5 @@
 """What `--help` says against what the code does: the `rules` group names each of its commands, and
-the formula escaping names each start it escapes (as the README's `export` row does)."""
+the formula escaping names each start it escapes (as the export reference, docs/export.md, does)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.store.export import _ESCAPED_START
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-_SAID = {"\t": "a tab", "\r": "a line break", "\n": "a line break"}  # how help and README name the unprintable ones
+EXPORT_DOC = Path(__file__).resolve().parents[1] / "docs" / "export.md"  # the README links it for export
+_SAID = {"\t": "a tab", "\r": "a line break", "\n": "a line break"}  # how help and the docs name the unprintable ones
 
 
 def test_the_rules_group_help_names_each_of_its_commands() -> None:
@@ -27,15 +27,15 @@ def test_the_rules_group_help_names_each_of_its_commands() -> None:
     assert all(name in said for name in group.list_commands(ctx)), line
 
 
-def test_export_help_and_readme_name_every_start_the_csv_escapes() -> None:
-    """`export --help` listed «= + - @»; the code escapes a tab and a line break too, as the README says."""
+def test_export_help_and_docs_name_every_start_the_csv_escapes() -> None:
+    """`export --help` listed «= + - @»; the code escapes a tab and a line break too, as docs/export.md says."""
     help_text = " ".join(CliRunner().invoke(cli, ["export", "--help"], env={"COLUMNS": "200"}).stdout.split())
     [listed] = re.findall(r"starts like a formula \(([^)]*)\)", help_text)
-    readme = re.search(r"a CSV cell that starts like a formula \(([^)]*)\)", README.read_text(encoding="utf-8"))
-    assert readme
+    doc = re.search(r"CSV cell that starts like a formula \(([^)]*)\)", EXPORT_DOC.read_text(encoding="utf-8"))
+    assert doc
     for start in _ESCAPED_START:
         if start == "'":  # said apart: «or with '»
             continue
         name = _SAID.get(start, start)
         assert name in listed, f"export --help: ({listed}) does not name {start!r}"
-        assert name in readme.group(1), f"README: ({readme.group(1)}) does not name {start!r}"
+        assert name in doc.group(1), f"docs/export.md: ({doc.group(1)}) does not name {start!r}"

@@ -129,8 +129,10 @@ def test_a_phrase_with_tilde0_or_star_is_not_told_to_write_a_near_2_it_never_ask
 
 
 def readme_spans() -> list[tuple[str, str]]:
-    """Every `--since X` / `--until X` the README quotes with a value (not the DATE placeholder)."""
-    found = re.findall(r"--(since|until) ([^\s`)\]|]+)", README.read_text(encoding="utf-8"))
+    """Every `--since X` / `--until X` the README and the docs it links (docs/*.md) quote with a value
+    (not the DATE placeholder)."""
+    text = "\n".join(p.read_text(encoding="utf-8") for p in [README, *sorted((ROOT / "docs").glob("*.md"))])
+    found = re.findall(r"--(since|until) ([^\s`)\]|]+)", text)
     return sorted({(opt, value) for opt, value in found if value != "DATE"})
 
 
