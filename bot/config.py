@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import tomlread
+from .guess import meant
 from .post import TG_LINK, cut_link, link_channel, not_a_channel, t_me_lower
 
 __all__ = ["Config", "ConfigError", "Secrets", "chat_topic", "exposed_secrets", "load_config", "load_secrets",
@@ -387,7 +388,7 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
         if section in _SECRET_KEYS:
             note(r.fail("", section, _secret_in_config(section)))
         elif section not in known:
-            note(r.fail(section, "", f"unknown section (expected {', '.join(known)})"))
+            note(r.fail(section, "", f"unknown section{meant(section, known)} (expected {', '.join(known)})"))
         elif not isinstance(value, dict):
             note(r.fail(section, "", "expected a table"))
         else:
@@ -395,7 +396,8 @@ def load_config(path: str | Path | None, *, run: bool = False) -> Config:
                 if key in _SECRET_KEYS:
                     note(r.fail(section, key, _secret_in_config(key)))
                 elif key not in known[section]:
-                    note(r.fail(section, key, f"unknown setting (expected one of {', '.join(sorted(known[section]))})"))
+                    note(r.fail(section, key, f"unknown setting{meant(key, known[section])} "
+                                              f"(expected one of {', '.join(sorted(known[section]))})"))
     base = p.resolve().parent
 
     def channels(section: str, key: str, values: Any) -> tuple[str | int, ...]:

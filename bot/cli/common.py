@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 
 from ..config import ConfigError, load_config
+from ..guess import meant
 from ..text import printable
 from .stdout import STDOUT
 
@@ -445,7 +446,8 @@ def check_rules(store: Store, names: tuple[str, ...] | list[str]) -> list[str]:
     if unknown:
         known = rule_names(store)
         store.close()
-        fail(f"--rule: no rule {', '.join(unknown)} has matches in this store "
+        hint = meant(unknown[0], known) if len(unknown) == 1 else ""
+        fail(f"--rule: no rule {', '.join(unknown)} has matches in this store{hint} "
              f"(rules: {', '.join(known) or 'none'})")
     return found
 

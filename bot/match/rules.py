@@ -6,7 +6,6 @@ load. See rules/README.md for the format.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import tomlread
+from ..guess import closest, meant
 from ..post import TG_LINK, bare_id, cut_link, link_channel, not_a_channel, t_me_lower
 from .broad import function_only
 from .explain import dictionary_name
@@ -137,8 +137,9 @@ class RuleSet:
         (the analyst is looking at it in the file), else the names there are."""
         if (e := self.failed.get(name.strip().lower())) is not None:
             return f"rule {name!r} is out of use for an error: {e}"
-        have = ", ".join(sorted(r.name for r in self.rules)) or "none"
-        return f"no rule named {name!r}{f' in {where}' if where else ''} (have: {have})"
+        names = sorted(r.name for r in self.rules)
+        hint = meant(name, names)
+        return f"no rule named {name!r}{f' in {where}' if where else ''}{hint} (have: {', '.join(names) or 'none'})"
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -352,9 +353,9 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
     where = loc.block(index)[0]
     for key, value in raw.items():
         if key not in _KEYS:
-            guess = difflib.get_close_matches(key.casefold(), _KEYS, n=1, cutoff=0.7)
+            guess = closest(key, _KEYS)
             hint = (" (keys written after a [rule.x] sub-table belong to it)" if isinstance(value, dict)
-                    else f" (did you mean '{guess[0]}'?)" if guess else "")
+                    else f" (did you mean '{guess}'?)" if guess else "")
             bad(loc.key(index, key), f"unknown key '{key}'{hint}; allowed: {', '.join(sorted(_KEYS))}")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):

@@ -12,7 +12,6 @@ the usage answer, rules and channels named, reads off the loop), `replies` and `
 from __future__ import annotations
 
 import contextlib
-import difflib
 import html
 import inspect
 import logging
@@ -24,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ...config import Config
+from ...guess import closest
 from ...live.dbfaults import busy_reply, newer_store, store_down
 from ...match.edit import Change, EditError, RuleBook
 from ...match.matcher import Matcher
@@ -147,8 +147,8 @@ class Commands(RuleViews, RuleTest, RuleEdits, Undo, Mutes, Export, Search, Stor
         name = word.lower()
         method = getattr(self, f"cmd_{name}", None) if re.fullmatch(r"[A-Za-z0-9_]+", word) else None
         if method is None:
-            guess = difflib.get_close_matches(name, self._names(), n=1, cutoff=0.75)
-            hint = f"; did you mean /{guess[0]}?" if guess else "."
+            guess = closest(name, self._names(), cutoff=0.75)
+            hint = f"; did you mean /{guess}?" if guess else "."
             return Reply(f"Unknown command /{html.escape(_clip(word))}{hint} /help lists the commands.")
         try:
             reply: Reply = await method(args, caller)

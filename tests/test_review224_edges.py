@@ -1,0 +1,55 @@
+"""Review 224: rough edges a new analyst hit. A mistyped setting or rule name is answered with the
+name meant, as a rule file's mistyped key is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+from .sample_store import Sample
+from .test_cli_rules import RULES_DIR, plain
+from .test_cli_rules import run as run_rules
+from .test_export import assert_clean_error, run
+
+# -- 1. «did you mean» for config settings and --rule names --------------------------------------
+
+
+@pytest.mark.parametrize("text, line, expected", [
+    ("[schedule]\npoll_minute = 5\n", 2, "schedule.poll_minute: unknown setting: did you mean 'poll_minutes'?"),
+    ("[alerts]\n\ntimezon = \"UTC\"\n", 3, "alerts.timezon: unknown setting: did you mean 'timezone'?"),
+    ("[alert]\nchats = [\"me\"]\n", 1, "alert: unknown section: did you mean 'alerts'?"),
+])
+def test_a_mistyped_setting_names_the_setting_meant(tmp_path: Path, text: str, line: int, expected: str) -> None:
+    p = tmp_path / "config.toml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}:{line}: {expected} (expected ") and "\n" not in str(e.value)
+
+
+def test_a_setting_like_no_known_one_suggests_nothing(tmp_path: Path) -> None:
+    p = tmp_path / "config.toml"
+    p.write_text("[schedule]\ncolour = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert "schedule.colour: unknown setting (expected one of " in str(e.value) and "did you mean" not in str(e.value)
+
+
+@pytest.mark.parametrize("command", [["export"], ["export", "--format", "jsonl"], ["stories"]])
+def test_a_mistyped_rule_option_names_the_rule_meant(sample: Sample, command: list[str]) -> None:
+    r = run(*command, "--db", sample.db, "--rule", "Lockdwn")
+    assert_clean_error(r, "--rule: no rule Lockdwn has matches in this store: did you mean 'lockdown'? "
+                          "(rules: desertion, lockdown, regiment)")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["test", "полк", "--rule", "regimen"], ["explain", "regimen"],
+                                  ["backtest", "regimen", "--db", "nosuch.db"]])
+def test_a_mistyped_rule_name_names_the_rule_meant(args: list[str]) -> None:
+    r = run_rules(*args, "--rules", RULES_DIR)
+    assert r.exit_code == 2, r.output
+    (line,) = plain(r.stderr).splitlines()
+    assert line.startswith(f"error: no rule named 'regimen' in {RULES_DIR}: did you mean 'regiment'? (have: desertion, ")
