@@ -53,3 +53,45 @@ def test_a_mistyped_rule_name_names_the_rule_meant(args: list[str]) -> None:
     assert r.exit_code == 2, r.output
     (line,) = plain(r.stderr).splitlines()
     assert line.startswith(f"error: no rule named 'regimen' in {RULES_DIR}: did you mean 'regiment'? (have: desertion, ")
+
+
+# -- 2. severity in any case; a single channel as a string -----------------------------------------
+
+
+def rule_file(tmp_path: Path, lines: str) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "a.toml").write_text(f'[[rule]]\nname = "storm"\nquery = "шторм"\n{lines}\n', encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("written, severity", [("High", "high"), ("LOW", "low"), ("Normal", "normal")])
+def test_a_severity_in_any_case_is_that_severity(tmp_path: Path, written: str, severity: str) -> None:
+    folder = rule_file(tmp_path, f'severity = "{written}"')
+    assert run_rules("check", str(folder)).exit_code == 0
+    r = run_rules("test", "Шторм идёт", "--rules", str(folder))
+    assert r.exit_code == 0, r.output
+    assert plain(r.stdout).startswith(f"storm  [{severity}] storm")
+
+
+@pytest.mark.parametrize("written, scope", [('"mash"', "mash"), ('"@Mash"', "mash"), ('"t.me/mash"', "mash"),
+                                            ('"All"', "all channels"), ("1117628569", "1117628569"),
+                                            ('["mash", "baza"]', "mash, baza")])
+def test_a_single_channel_may_be_written_as_a_string(tmp_path: Path, written: str, scope: str) -> None:
+    folder = rule_file(tmp_path, f"channels = {written}")
+    assert run_rules("check", str(folder)).exit_code == 0
+    r = run_rules("explain", "storm", "--rules", str(folder))
+    assert r.exit_code == 0, r.output
+    assert f"channels: {scope}; enabled: true" in plain(r.stdout)
+
+
+@pytest.mark.parametrize("written, says", [
+    ('"t.me/+AbCdEf123"', "channels: 't.me/+…' is an invite link"),
+    ('""', "channels: '' names no channel"),
+    ("true", 'channels must be "all", a username, id or group name, or a list of them'),
+])
+def test_a_bad_single_channel_is_still_an_error_at_its_line(tmp_path: Path, written: str, says: str) -> None:
+    folder = rule_file(tmp_path, f"channels = {written}")
+    r = run_rules("check", str(folder))
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"a.toml:4:" in plain(r.output) and says in plain(r.output), r.output

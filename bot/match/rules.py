@@ -387,7 +387,9 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
         for h in habits:
             warn(loc.string(index, "exclude", i, h.pos), f"exclude: {h.message} (read as before: /add_rule and /edit_rule refuse it)")
     severity = raw.get("severity", "normal")
-    if severity not in SEVERITIES:
+    if isinstance(severity, str) and severity.lower() in SEVERITIES:  # "High" is high, as names are any case
+        severity = severity.lower()
+    else:
         bad(loc.key(index, "severity"), f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -398,6 +400,8 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
         bad(loc.key(index, "typos"), f"typos must be \"auto\", {allowed} (a whole number), not {_toml_repr(typos)}")
     channels_raw = raw.get("channels", "all")
     channels: tuple[str, ...] | None = None
+    if isinstance(channels_raw, str) or _is_int(channels_raw):  # one channel without its list: "mash" is ["mash"]
+        channels_raw = "all" if str(channels_raw).strip().lower() == "all" else [channels_raw]
     if channels_raw != "all":
         if isinstance(channels_raw, list) and channels_raw and all(isinstance(c, str) or _is_int(c) for c in channels_raw):
             channels = tuple(channel_key(c) for c in channels_raw)
@@ -413,7 +417,7 @@ def _build_rule(raw: dict[str, Any], index: int, loc: _Locator, err: Any, path: 
                     bad(loc.string(index, "channels", i) - 1, f"channels: {cut_link(c)!r} is an invite link, which no "
                         "post names its channel by; write the channel's id (a private channel has no username)")
         else:
-            bad(loc.key(index, "channels"), "channels must be \"all\" or a list of usernames, ids or group names")
+            bad(loc.key(index, "channels"), "channels must be \"all\", a username, id or group name, or a list of them")
     examples: dict[str, list[str]] = {}
     for key in ("should_match", "should_not_match"):
         vals = _as_str_list(raw.get(key, []))
