@@ -95,3 +95,31 @@ def test_a_bad_single_channel_is_still_an_error_at_its_line(tmp_path: Path, writ
     r = run_rules("check", str(folder))
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert f"a.toml:4:" in plain(r.output) and says in plain(r.output), r.output
+
+
+# -- 3. `rules backtest`: the terms that hit nothing, the first few unless asked for all ---------
+
+IDLE = ["ракета", "танк", "бригада", "дивизия", "авианосец", "вертолёт", "самолёт", "корабль", "граната",
+        "миномёт", "снаряд", "гаубица"]
+
+
+def idle_line(tmp_path: Path, *options: str) -> str:
+    """The back-test's line about the terms that hit nothing, of a rule whose 12 other terms hit nothing."""
+    from .test_backtest_terms import make_store, rule_file
+    from .test_backtest_terms import run as run_wide
+
+    query = " OR ".join(["дезертир", *IDLE])
+    path = rule_file(tmp_path, f"[[rule]]\nname = \"desertion\"\nquery = '{query}'\n")
+    r = run_wide("rules", "backtest", path, "--db", make_store(tmp_path), "--samples", "0", *options)
+    assert r.exit_code == 0, r.output
+    (line,) = [line for line in r.stdout.splitlines() if "hit nothing" in line]
+    return line
+
+
+def test_many_idle_terms_show_the_first_few_and_the_option_for_all(tmp_path: Path) -> None:
+    assert idle_line(tmp_path) == ("12 terms hit nothing: ракета, танк, бригада, дивизия, авианосец and 7 more "
+                                   "(--all-terms lists every one)")
+
+
+def test_all_terms_lists_every_idle_term(tmp_path: Path) -> None:
+    assert idle_line(tmp_path, "--all-terms") == "12 terms hit nothing: " + ", ".join(IDLE)

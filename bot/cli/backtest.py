@@ -57,6 +57,8 @@ __all__ = ["backtest", "select_rules"]
 log = logging.getLogger(__name__)
 
 
+IDLE_SHOWN = 5  # the terms that hit nothing named without --all-terms: a rule of 113 filled a screen with them
+
 _FOLDER = "is a folder; backtest runs one rule NAME or the rules of one FILE.toml (--rules names the folder NAME is in)"
 
 
@@ -91,9 +93,10 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.option("--until", type=UNTIL, help=f"Only posts up to this date ({UNTIL_HELP}).")
 @click.option("--samples", default=5, show_default=True, type=Count(0, every=True),
               help="Show this many of the latest hits (all: every hit).")
+@click.option("--all-terms", is_flag=True, help=f"List every term that hit nothing (else the first {IDLE_SHOWN}).")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
 def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
-             until: datetime | None, samples: int, config_path: str | None) -> None:
+             until: datetime | None, samples: int, all_terms: bool, config_path: str | None) -> None:
     """Run rule NAME (or every rule in FILE.toml) over the stored posts and show what it would match:
     hits per rule, channel and day, the change against the stored matches, and sample posts."""
     check_span(since, until)
@@ -118,7 +121,7 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
         fail("interrupted", 130)
     finally:
         store.close()
-    _report(result, disabled)
+    _report(result, disabled, all_terms=all_terms)
 
 
 def _warn_out_of_scope(store: Store, rules: list[Rule], groups: dict[str, tuple[str, ...]]) -> None:
@@ -162,8 +165,9 @@ def _share(part: int, whole: int) -> str:
 NARROW_TERMS = 72  # a terminal narrower than this lists the words a term caught under it, not in a column of their own
 
 
-def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
-    """The back-test's tables; `disabled`: the rules run though `enabled = false`, marked."""
+def _report(r: Backtest, disabled: Sequence[str] = (), *, all_terms: bool = False) -> None:
+    """The back-test's tables; `disabled`: the rules run though `enabled = false`, marked;
+    `all_terms`: every term that hit nothing named, not the first `IDLE_SHOWN`."""
     c = out()
     head = f"{r.matched_posts} of {counted(r.posts, 'stored post')} matched"
     if r.matched_posts:
@@ -182,7 +186,7 @@ def _report(r: Backtest, disabled: Sequence[str] = ()) -> None:
         c.print(Text(f"{name}  {DISABLED}", style="yellow"))
     if not r.matched_posts:
         return
-    _report_terms(r)
+    _report_terms(r, all_terms=all_terms)
     channels = Table(title="hits per channel", title_justify="left")
     channels.add_column("channel")
     channels.add_column("id", justify="right")
@@ -231,9 +235,10 @@ def _matched(text: str, matches: list[Match]) -> str:
     return "; ".join(f"{m.rule}: {words(m)}" for m in matches)
 
 
-def _report_terms(r: Backtest, words: int = 4) -> None:
-    """Hits per term, most first, with the words each caught; then the terms that caught nothing:
-    which terms bring the hits, and which bring only noise or nothing."""
+def _report_terms(r: Backtest, words: int = 4, *, all_terms: bool = False) -> None:
+    """Hits per term, most first, with the words each caught; then the terms that caught nothing
+    (the first `IDLE_SHOWN` unless `all_terms`): which terms bring the hits, and which bring only
+    noise or nothing."""
     c = out()
     table = Table(title="hits per term", title_justify="left")
     several = len(r.rules) > 1
@@ -259,7 +264,9 @@ def _report_terms(r: Backtest, words: int = 4) -> None:
     c.print(Text("posts: matched posts the term hit, in any branch of the query; alone: of those, posts the rule "
                  "would not match without this term (dropping it loses them)", style="dim"))
     if idle:
-        c.print(Text(f"{counted(len(idle), 'term')} hit nothing: " + printable(", ".join(idle)), style="dim"))
+        shown = idle if all_terms or len(idle) <= IDLE_SHOWN + 1 else idle[:IDLE_SHOWN]  # never «and 1 more»
+        more = f" and {len(idle) - len(shown)} more (--all-terms lists every one)" if len(shown) < len(idle) else ""
+        c.print(Text(f"{counted(len(idle), 'term')} hit nothing: " + printable(", ".join(shown)) + more, style="dim"))
 
 
 def _excerpt(text: str, matches: list[Match], width: int = 220) -> Text:
