@@ -36,7 +36,7 @@ def test_story_lists_every_post_of_a_story_of_more_than_a_thousand(tmp_path: Pat
     r = CliRunner().invoke(cli, ["story", "1", "--db", str(db)])
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("story #1: 1005 posts from 5 channels, ") and "pruned" not in lines[0], lines[0]
+    assert lines[0].startswith("story #1: 1,005 posts from 5 channels, ") and "pruned" not in lines[0], lines[0]
     posts = [line for line in lines[1:] if not line.startswith("  ")]
     assert len(posts) == 1005
     assert posts[-1].split("  ")[2] == "https://t.me/c/1700000005/1005"  # the last post, not the 1000th

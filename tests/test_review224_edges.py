@@ -123,3 +123,71 @@ def test_many_idle_terms_show_the_first_few_and_the_option_for_all(tmp_path: Pat
 
 def test_all_terms_lists_every_idle_term(tmp_path: Path) -> None:
     assert idle_line(tmp_path, "--all-terms") == "12 terms hit nothing: " + ", ".join(IDLE)
+
+
+# -- 4. counts of a thousand and more print with the thousands separator, as search's do ----------
+
+MANY = 1050  # posts of a store, each matched by desertion: every count below is 1,050
+
+
+@pytest.fixture(scope="module")
+def thousand(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A store replayed from 1,050 posts of one channel, one an hour from 2024-11-01, each a desertion
+    match; and what the replay printed."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    folder = tmp_path_factory.mktemp("thousand")
+    (folder / "rules").mkdir()
+    (folder / "rules" / "desertion.toml").write_text(Path(RULES_DIR, "desertion.toml").read_text(encoding="utf-8"),
+                                                     encoding="utf-8")
+    posts = folder / "posts.jsonl"
+    posts.write_text("".join(json.dumps({
+        "channel_id": 1700000001, "channel_title": "Сводка 24", "message_id": i + 1,
+        "date": (datetime(2024, 11, 1, tzinfo=UTC) + timedelta(hours=i)).isoformat(),
+        "text": f"Задержан дезертир из части {i}"}, ensure_ascii=False) + "\n" for i in range(MANY)), encoding="utf-8")
+    db = folder / "s.db"
+    r = CliRunner().invoke(cli, ["replay", str(posts), "--db", str(db), "--rules", str(folder / "rules"), "--alerts", "none"],
+                           env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    return db, r.stdout
+
+
+def test_replay_counts_have_the_separator(thousand: tuple[Path, str]) -> None:
+    rows = {" ".join(line.split()[:-1]): line.split()[-1] for line in thousand[1].splitlines() if line.split()[-1:] != []}
+    assert (rows["posts read"], rows["new"], rows["new stories"], rows["matched desertion"], rows["new alerts"]) == (
+        "1,050",) * 5, thousand[1]
+
+
+def test_export_counts_its_rows_with_the_separator_and_its_json_stays_numbers(thousand: tuple[Path, str]) -> None:
+    import json
+
+    db = thousand[0]
+    r = run("export", "--db", db)
+    assert r.exit_code == 0 and r.stderr == "1,050 rows written to stdout\n", r.stderr
+    r = run("export", "--db", db, "--format", "jsonl")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == MANY and r.stderr == "1,050 rows written to stdout\n"
+    assert rows[0]["channel_id"] == 1700000001 and isinstance(rows[0]["message_id"], int)
+
+
+def test_backtest_counts_have_the_separator_and_ids_none(thousand: tuple[Path, str]) -> None:
+    from .test_backtest_terms import run as run_wide
+
+    r = run_wide("rules", "backtest", "desertion", "--db", thousand[0], "--rules", RULES_DIR, "--samples", "0")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("1,050 of 1,050 stored posts matched (100%; on 44 of 44 days, up to 24 a day)\n")
+    cells = [[c.strip() for c in line.strip("│").split("│")] for line in r.stdout.splitlines() if line.startswith("│")]
+    assert ["desertion", "1,050", "1,050", "+0", "-0"] in cells  # hits per rule
+    assert ["дезертир", "1,050", "1,050", "дезертир 1,050"] in cells  # hits per term, and its words
+    assert ["Сводка 24", "1700000001", "1,050"] in cells  # hits per channel: an id is no count
+
+
+def test_stats_counts_have_the_separator(thousand: tuple[Path, str]) -> None:
+    r = run("stats", "--db", thousand[0], "--since", "2024-11-01", "--until", "2024-12-31")
+    assert r.exit_code == 0, r.output
+    assert "\n1,050 posts matched\ndesertion: 1,050 matches, 1,050 alerts, no verdicts\n" in r.stdout

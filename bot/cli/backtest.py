@@ -169,18 +169,18 @@ def _report(r: Backtest, disabled: Sequence[str] = (), *, all_terms: bool = Fals
     """The back-test's tables; `disabled`: the rules run though `enabled = false`, marked;
     `all_terms`: every term that hit nothing named, not the first `IDLE_SHOWN`."""
     c = out()
-    head = f"{r.matched_posts} of {counted(r.posts, 'stored post')} matched"
+    head = f"{r.matched_posts:,} of {counted(r.posts, 'stored post')} matched"
     if r.matched_posts:
         span = sum(map(_day_count, r.day_rows()))
-        head += (f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day)} of {counted(span, 'day')}, "
-                 f"up to {max(r.by_day.values())} a day)")
+        head += (f" ({_share(r.matched_posts, r.posts)}; on {len(r.by_day):,} of {counted(span, 'day')}, "
+                 f"up to {max(r.by_day.values()):,} a day)")
     c.print(Text(head, style="bold"))
     rules = Table(title="hits per rule", title_justify="left", pad_edge=c.width >= NARROW_TERMS)  # 41 wide with its edges padded
     rules.add_column("rule", no_wrap=True, min_width=max(map(len, r.rules), default=4))  # a name is never cut
     for col in ("hits", "stored now", "new", "gone"):
         rules.add_column(col, justify="right")
     for name in r.rules:
-        rules.add_row(name, str(r.hits[name]), str(r.stored[name]), f"+{r.gained[name]}", f"-{r.lost[name]}")
+        rules.add_row(name, f"{r.hits[name]:,}", f"{r.stored[name]:,}", f"+{r.gained[name]:,}", f"-{r.lost[name]:,}")
     c.print(rules)
     for name in disabled:
         c.print(Text(f"{name}  {DISABLED}", style="yellow"))
@@ -192,7 +192,7 @@ def _report(r: Backtest, disabled: Sequence[str] = (), *, all_terms: bool = Fals
     channels.add_column("id", justify="right")
     channels.add_column("posts", justify="right")
     for (cid, title), n in sorted(r.by_channel.items(), key=lambda kv: (-kv[1], kv[0])):
-        channels.add_row(printable(title), str(cid), str(n))
+        channels.add_row(printable(title), str(cid), f"{n:,}")  # an id is no count: never separated
     c.print(channels)
     # every day of the span, a run of days without a hit in one row: listing only the days with
     # hits made 3 hits on 3 days in a month read as a steady trend
@@ -205,11 +205,11 @@ def _report(r: Backtest, disabled: Sequence[str] = (), *, all_terms: bool = Fals
     rows = r.day_rows()
     # the bar takes what the other columns leave, up to 20: at 40 columns 20 left the dates «2…»
     bar = max(1, min(20, c.width - 4 - sum(w + 3 for w in (
-        len("2024-11-20"), max(5, *(len(str(d.hits)) for d in rows)), max(6, *(len(str(d.posts)) for d in rows))))))
+        len("2024-11-20"), max(5, *(len(f"{d.hits:,}") for d in rows)), max(6, *(len(f"{d.posts:,}") for d in rows))))))
     for d in rows:
         n = _day_count(d)
-        when = d.first if n == 1 else f"{d.first} – {d.last} ({n} days)"
-        table.add_row(when, str(d.hits), str(d.posts), "█" * max(1, round(bar * d.hits / top)) if d.hits else "")
+        when = d.first if n == 1 else f"{d.first} – {d.last} ({n:,} days)"
+        table.add_row(when, f"{d.hits:,}", f"{d.posts:,}", "█" * max(1, round(bar * d.hits / top)) if d.hits else "")
     c.print(table)
     c.print(Text("posts: posts the rules matched; stored: the stored posts backtested"
                  + (" (0: none stored, not a quiet spell)" if any(not d.posts for d in rows) else ""), style="dim"))
@@ -258,14 +258,14 @@ def _report_terms(r: Backtest, words: int = 4, *, all_terms: bool = False) -> No
             caught = printable(", ".join(t.top_words(words, counts=True)))
             term = Group(Text(printable(t.written)), Padding(Text(caught, style="dim"), (0, 0, 0, 2))) if under \
                 else printable(t.written)
-            table.add_row(*([rule] if several else []), term, str(t.posts), str(t.alone), *([] if under else [caught]))
+            table.add_row(*([rule] if several else []), term, f"{t.posts:,}", f"{t.alone:,}", *([] if under else [caught]))
         idle += [f"{rule}: " * several + t.written for t in terms.values() if not t.posts]
     c.print(table)
     c.print(Text("posts: matched posts the term hit, in any branch of the query; alone: of those, posts the rule "
                  "would not match without this term (dropping it loses them)", style="dim"))
     if idle:
         shown = idle if all_terms or len(idle) <= IDLE_SHOWN + 1 else idle[:IDLE_SHOWN]  # never «and 1 more»
-        more = f" and {len(idle) - len(shown)} more (--all-terms lists every one)" if len(shown) < len(idle) else ""
+        more = f" and {len(idle) - len(shown):,} more (--all-terms lists every one)" if len(shown) < len(idle) else ""
         c.print(Text(f"{counted(len(idle), 'term')} hit nothing: " + printable(", ".join(shown)) + more, style="dim"))
 
 

@@ -132,8 +132,9 @@ def resolve_rules(path: str, other: str = "--rules DIR") -> str:
 
 
 def counted(n: int, noun: str) -> str:
-    """«1 error», «2 errors», «0 errors»: a count and its noun (an English plural in -s)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """«1 error», «2 errors», «1,050 rows»: a count (thousands separated, as every count the CLI
+    prints) and its noun (an English plural in -s)."""
+    return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -102,7 +102,7 @@ def export(db_path: str, fmt: str | None, rules: tuple[str, ...], channels: tupl
         store.close()
     click.echo(f"{counted(n, 'row')} written to {output or 'stdout'}", err=True)
     if cut:
-        columns = ", ".join(f"{name} {k}" for name, k in sorted(cut.items()))
+        columns = ", ".join(f"{name} {k:,}" for name, k in sorted(cut.items()))
         click.echo(f"{counted(sum(cut.values()), 'cell')} cut at Excel's {XLSX_MAX_CHARS:,} characters ({columns}), "
                    "each ending with how many were cut: the CSV or JSON Lines export has the full text", err=True)
     if n == 0:

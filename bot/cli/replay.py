@@ -178,16 +178,16 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     chats = sum(1 for k in skips if k.reason.endswith(NOT_A_CHANNEL))  # listed below, not errors
     problems = [k for k in skips if not k.reason.endswith(" message")]
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row("files", str(n_files))
-    table.add_row("posts read", str(s.read))
-    table.add_row("new", str(s.new))
-    table.add_row("edited", str(s.edited))
-    table.add_row("already stored", str(s.unchanged))
+    table.add_row("files", f"{n_files:,}")
+    table.add_row("posts read", f"{s.read:,}")
+    table.add_row("new", f"{s.new:,}")
+    table.add_row("edited", f"{s.edited:,}")
+    table.add_row("already stored", f"{s.unchanged:,}")
     if s.stale:
-        table.add_row("older than stored", f"{s.stale} (the stored, later version kept)")
+        table.add_row("older than stored", f"{s.stale:,} (the stored, later version kept)")
     if s.too_old:
-        table.add_row("before --since", str(s.too_old))
-    table.add_row("skipped", f"{len(skips)} ({counted(service, 'service message')}, "
+        table.add_row("before --since", f"{s.too_old:,}")
+    table.add_row("skipped", f"{len(skips):,} ({counted(service, 'service message')}, "
                   + (f"{counted(chats, 'non-channel chat')}, " if chats else "") + f"{counted(len(problems) - chats, 'error')})")
     kept = len({(k.path, k.where) for k in notes if "message #" in k.where or k.where.startswith("line ")})
     if kept:  # posts, not warnings: one post can have two flaws, and a chat's own flaw is no post
@@ -195,27 +195,27 @@ def _summary(pipeline: Pipeline, skips: list[Skip], n_files: int, db_path: str, 
     joined = s.joined
     folded = sum(joined.values())
     if s.new:  # what folding did: the new posts that started a story, and those that joined one
-        table.add_row("new stories", str(s.new - folded))
-        table.add_row("joined a story", f"{folded} ({counted(joined['forward'], 'forward')}, {joined['exact']} same text, "
-                                        f"{joined['near']} reworded)")
+        table.add_row("new stories", f"{s.new - folded:,}")
+        table.add_row("joined a story", f"{folded:,} ({counted(joined['forward'], 'forward')}, {joined['exact']:,} same text, "
+                                        f"{joined['near']:,} reworded)")
     for rule, n in sorted(s.matches.items()):
-        table.add_row(f"matched {rule}", str(n))
+        table.add_row(f"matched {rule}", f"{n:,}")
     again = again or Rematch()
     for rule, n in sorted(again.posts.items()):
         why = {"changed": "the rule changed", "upgrade": "tgwatch's matching changed", "new": "a rule new to this store",
                "behind": "stored without it"}.get(again.why.get(rule, ""), "a new or changed rule")
-        table.add_row(f"matched {rule} again", f"{counted(n, 'stored post')} ({why}): {again.matched[rule]} match"
-                      + (f", {again.dropped[rule]} no longer" if again.dropped[rule] else "")
+        table.add_row(f"matched {rule} again", f"{counted(n, 'stored post')} ({why}): {again.matched[rule]:,} match"
+                      + (f", {again.dropped[rule]:,} no longer" if again.dropped[rule] else "")
                       + f", {counted(again.alerts[rule], 'new alert')}")
     alerts = s.alerts + sum(again.alerts.values())
-    table.add_row("new alerts", str(alerts))
+    table.add_row("new alerts", f"{alerts:,}")
     if s.updates:
-        table.add_row("alert updates", str(s.updates))
+        table.add_row("alert updates", f"{s.updates:,}")
     dropped = dropped or {}
     ours = len(dropped.keys() & (queued or set()))  # this run's alerts not shown (an earlier run's dropped are in neither)
     earlier = shown - (alerts - ours) - s.updates
     if earlier > 0:  # queued by a run that stopped before it could show them
-        table.add_row("from earlier runs", f"{earlier} (queued, not shown until now)")
+        table.add_row("from earlier runs", f"{earlier:,} (queued, not shown until now)")
     if dropped:  # an edit later in the input (or a rule's) took the matched words out: its text is not what matched
         table.add_row("no longer matching", f"{counted(len(dropped), 'alert')} not shown "
                       f"({', '.join(sorted(set(dropped.values())))}): its rule no longer matches its post as stored now; muted, "
@@ -238,7 +238,7 @@ def _list(what: str, items: Sequence[Skip]) -> None:
     for k in items[:10]:  # printable: a bad value quoted from the file is the file's text
         err().print(printable(f"{what} {k}"), markup=False, highlight=False)
     if len(items) > 10:
-        err().print(printable(f"... and {len(items) - 10} more: " + ", ".join(f"{n} x {r}" for r, n in reasons.most_common(5))),
+        err().print(printable(f"... and {len(items) - 10:,} more: " + ", ".join(f"{n:,} x {r}" for r, n in reasons.most_common(5))),
                     markup=False, highlight=False)
 
 

@@ -157,7 +157,7 @@ def stats(db_path: str, since: datetime | None, until: datetime | None, png: str
         title = f"posts matched per {step} (UTC{', weeks from Monday' if step == 'week' else ''})"
         days = next(iter(per_day.values()))
         labels = {day: _day_label(day, start, until) if step == "day" else _span_label(day, step, start, until) for day in days}
-        cells = {rule: [str(per_day[rule][day] or "·") for day in days] for rule in per_day}
+        cells = {rule: [f"{per_day[rule][day]:,}" if per_day[rule][day] else "·" for day in days] for rule in per_day}
         for n, rules in enumerate(_fitting(step, list(labels.values()), cells, c.width)):
             table = Table(title=title if n == 0 else None, title_justify="left")
             table.add_column(step, no_wrap=True)

@@ -34,6 +34,7 @@ from .common import (
     check_csv_options,
     check_rules,
     check_span,
+    counted,
     err,
     note_outside_stored,
     open_store,
@@ -243,7 +244,7 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
             f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
         # Text: a "[...]" in a title or headline is not markup; printable: nor is an ESC a colour
-        table.add_row(Text(f"#{r.id}\n{r.size} post{'s' if r.size != 1 else ''}"), Text(printable(first)),
+        table.add_row(Text(f"#{r.id}\n{counted(r.size, 'post')}"), Text(printable(first)),
                       _Names([name(t) for _, t in r.channels], every), Text(printable(head)))
     c.print(table)
     _note_limit(len(rows), total, min_size)
@@ -258,7 +259,7 @@ def _block(c: Console, r: StoryRow) -> None:
     def name(title: str) -> str:
         return printable(" ".join(title.split()))
 
-    c.print(Text(f"story #{r.id} ({r.size} post{'s' if r.size != 1 else ''})", style="bold"))
+    c.print(Text(f"story #{r.id} ({counted(r.size, 'post')})", style="bold"))
     c.print(Text(f"  {r.first_link}"))  # soft-wrapped: a link is never broken by a newline
     lines = [f"first {_when(r.first_date)} {name(r.first_title)}".rstrip()]
     if r.last_date and r.last_date != r.first_date:
@@ -324,10 +325,9 @@ def story(story_id: int, db_path: str) -> None:
             c.print(f"no story #{story_id} in {db_path}", markup=False)
             sys.exit(1)
         had, kept = counts.had, counts.kept
-        pruned = (f" ({kept} kept: the others matched no rule and were pruned)" if kept else
+        pruned = (f" ({kept:,} kept: the others matched no rule and were pruned)" if kept else
                   " (none kept: they matched no rule and were pruned)") if had > kept else ""
-        c.print(Text(f"story #{story_id}: {had} post{'s' if had != 1 else ''}{pruned} from "
-                     f"{span.channels} channel{'s' if span.channels != 1 else ''}, "
+        c.print(Text(f"story #{story_id}: {counted(had, 'post')}{pruned} from {counted(span.channels, 'channel')}, "
                      f"{_when(span.first)} – {_when(span.last)} UTC", style="bold"))
         for p in iter_story_posts(store, story_id):  # printed as read: a story may be a year long
             _print_post(c, p)

@@ -153,7 +153,7 @@ def duration(td: timedelta) -> str:
 
 
 def _plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def _precision(s: RuleStats) -> str:
@@ -285,12 +285,12 @@ def stats_png(store: Store, *, since: datetime, now: datetime, tz: tzinfo | None
         peak = max(peak, *counts)
         s = by_rule.get(rule) or RuleStats(rule, 0, 0, 0, 0)
         ax.plot(days, counts, marker=marker, markersize=4, linewidth=1.8,  # type: ignore[arg-type]
-                label=f"{rule}: {sum(counts)} · {_precision(s)}")
+                label=f"{rule}: {sum(counts):,} · {_precision(s)}")
     if rest:
         counts = [sum(per_day[r][d] for r in rest) for d in per_day[rest[0]]]
         peak = max(peak, *counts)
         ax.plot(days, counts, marker=marker, markersize=3, linewidth=1.2, color="0.5", linestyle="--",  # type: ignore[arg-type]
-                label=f"other ({_plural(len(rest), 'rule')}): {sum(counts)}")
+                label=f"other ({_plural(len(rest), 'rule')}): {sum(counts):,}")
     if peak == 0:
         ax.text(0.5, 0.5, "no matches", transform=ax.transAxes, ha="center", va="center", fontsize=22, color="0.45")
     ax.set_title(f"Posts matched per rule per day\n{_span(since, now, tz)}", fontsize=12)

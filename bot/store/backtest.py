@@ -43,9 +43,9 @@ class TermHits:
     def top_words(self, n: int, counts: bool = False) -> list[str]:
         """The n words it caught in most posts, each as the posts spell it, a typo marked («дизертир
         (typo)»), each with its posts when `counts` («дезертиров 5»); then «+3 more» when there are more."""
-        top = [f"{self.spelled(w)}{' (typo)' * (w in self.typos)}" + f" {k}" * counts
+        top = [f"{self.spelled(w)}{' (typo)' * (w in self.typos)}" + f" {k:,}" * counts
                for w, k in self.words.most_common(n)]
-        return top + ([f"+{len(self.words) - n} more"] if len(self.words) > n else [])
+        return top + ([f"+{len(self.words) - n:,} more"] if len(self.words) > n else [])
 
     @staticmethod
     def ranked(terms: dict[str, TermHits]) -> list[TermHits]:
