@@ -226,6 +226,32 @@ def test_a_usage_error_is_one_line_in_the_tools_style(sample: Sample, args: list
     assert r.stderr == line + "\n" and r.stdout == ""
 
 
+@pytest.mark.parametrize("mistake, line", [
+    (["--limt", "5"], "error: no such option '--limt' (did you mean '--limit'?) (cli search --help)"),
+    (["--sinse", "2024-11-01"], "error: no such option '--sinse' (did you mean '--since'?) (cli search --help)"),
+    (["--sinse=2024-11-01"], "error: no such option '--sinse' (did you mean '--since'?) (cli search --help)"),
+    (["-n", "5"], "error: no such option '-n' (cli search --help)"),
+])
+def test_a_mistyped_search_option_is_a_usage_error_not_search_words(sample: Sample, mistake: list[str],
+                                                                     line: str) -> None:
+    """`search дезертир --limt 5` said «no stored post contains 'дезертир --limt 5'» and exited 1, as if
+    nothing had been found: the option was read as search words."""
+    r = run("search", "дезертир", *mistake, "--db", sample.db)
+    assert r.exit_code == 2, r.output
+    assert r.stderr == line + "\n" and r.stdout == ""
+
+
+def test_a_query_starting_with_a_minus_is_still_read_as_the_query_syntax(sample: Sample) -> None:
+    """After `--` every argument is a search word, as typed (`-n` a word left out); before it, the query's
+    own `-word` is one too."""
+    plain = run("search", "дезертир", "--db", sample.db)
+    assert plain.exit_code == 0 and plain.stdout
+    assert run("search", "--db", sample.db, "--", "дезертир", "-n").stdout == plain.stdout
+    left_out = run("search", "дезертир", "-часть", "--db", sample.db)
+    assert left_out.exit_code == 0 and 0 < left_out.stdout.count("t.me/") < plain.stdout.count("t.me/")
+    assert run("search", "--db", sample.db, "--", "-часть", "дезертир").stdout == left_out.stdout
+
+
 def test_tgwatch_alone_still_shows_its_help() -> None:
     r = run()
     assert "Usage: cli [OPTIONS] COMMAND [ARGS]..." in r.output and "Commands:" in r.output

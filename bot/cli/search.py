@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
 
@@ -64,10 +65,33 @@ def render_hit(hit: SearchHit, width: int = 220, *, plain: bool = False) -> Text
 
 class _Words(click.Command):
     """A command whose arguments are search words: `-часть` and `-hezbollah` are words left out, so
-    only `--help` and a bare `-h` ask for the help (click would read `-hezbollah` as `-h`)."""
+    only `--help` and a bare `-h` ask for the help (click would read `-hezbollah` as `-h`). What only
+    an option looks like (`--limt`, `-n`) is a usage error, not words that find nothing; after `--`,
+    every argument is a word."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _no_stray_option(ctx, self.params, args)
         return super().parse_args(ctx, ["--help" if a == "-h" else a for a in args])
+
+
+_OPTION_LIKE = re.compile(r"--[A-Za-z][\w-]*|-[A-Za-z]")  # --limt, --sinse(=…), -n; never -часть or -5%
+
+
+def _no_stray_option(ctx: click.Context, params: list[click.Parameter], args: list[str]) -> None:
+    """Raise click's NoSuchOption (`did you mean '--limit'?`) for the first argument before `--`
+    that looks like an option and is none of `params` (nor the help); a known option's value is skipped."""
+    takes_value = {o: not p.is_flag for p in params if isinstance(p, click.Option) for o in p.opts}
+    takes_value.update(dict.fromkeys([*ctx.help_option_names, "-h"], False))
+    it = iter(args)
+    for a in it:
+        name = a.split("=", 1)[0]
+        if a == "--":
+            return
+        if name in takes_value:
+            if takes_value[name] and "=" not in a:
+                next(it, None)
+        elif _OPTION_LIKE.fullmatch(name):
+            raise click.NoSuchOption(name, possibilities=[o for o in takes_value if o.startswith("--")], ctx=ctx)
 
 
 @click.command(cls=_Words, context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
