@@ -63,10 +63,14 @@ def test_check_reports_failing_examples(tmp_path: Path) -> None:
     assert result.stdout.startswith(f"{f}:4:18: rule 'd' does not match its example 'солдаты'")
 
 
-def test_check_missing_folder_fails() -> None:
-    result = run("check", "/nonexistent/rules")
-    assert result.exit_code == 1
-    assert result.stdout == "/nonexistent/rules: no such folder\n"
+@pytest.mark.parametrize("path, says", [("/nonexistent/rules", "no such folder"), ("rule/", "no such folder"),
+                                         ("/nonexistent/drones.toml", "no such file")])
+def test_check_of_a_missing_path_is_one_error_line_exit_2(path: str, says: str) -> None:
+    """`rules check rule/` (rules/ mistyped) printed «rule: no such folder», no `error:`, exit 1 as for an
+    error in a rule file: a bad path is an error as in every other command (exit 2), not a finding."""
+    result = run("check", path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {path.rstrip('/')}: {says}\n" and result.stdout == ""
     no_traceback(result)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from rich.text import Text
@@ -103,7 +104,10 @@ def rules() -> None:
 def check(path: str) -> None:
     """Validate every rule file in PATH (a folder or a file) and run each rule's examples. Warnings
     (a file or rule that watches nothing, a word that cannot match as meant) do not fail the check."""
-    ruleset = load_rules(resolve_rules(path, "tgwatch rules check DIR"))  # a folder argument, no --rules
+    path = resolve_rules(path, "tgwatch rules check DIR")  # a folder argument, no --rules
+    ruleset = load_rules(path)
+    if not Path(path).exists():  # a mistyped path (`rule/`) is the user's error, exit 2, not a finding in a file
+        fail(str(ruleset.errors[0]))
     errors = list(ruleset.errors)
     if ruleset.rules:
         errors += check_examples(ruleset)
