@@ -69,6 +69,10 @@ def test_every_command_reads_the_new_forms_as_their_iso_equals(sample: Sample, c
 
 
 @pytest.mark.parametrize("value, says", [("31.02.2026", "no such day"), ("2026-13", "no such month"),
+                                         # an impossible ISO day or time: as clear as the Russian one's
+                                         ("2026-11-31", "no such day or time (year-month-day"),
+                                         ("2026-02-29T10:00", "no such day or time"),
+                                         ("2026-11-20T25:00", "no such day or time"),
                                          ("20.11.26", "expected a date like 2024-11-01, 20.11.2024, 2024-11")])
 def test_a_bad_new_form_is_one_line_naming_the_option(sample: Sample, value: str, says: str) -> None:
     for command in COMMANDS:

@@ -224,6 +224,8 @@ def _read_when(value: str, option: str) -> tuple[datetime, str | None]:
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
+        if _UNTIL_PARTS.fullmatch(value):  # written as an ISO date, but none the calendar has: 2026-11-31, T25:00
+            fail(f"{option} {value!r}: no such day or time (year-month-day, as 2024-11-20 or 2024-11-20T10:00)")
         fail(f"{option} {value!r}: expected a date like 2024-11-01, 20.11.2024, 2024-11, 2024-11-01T12:00 "
              "or a span like 7d, 12h, 2w")
     if dt.tzinfo:
