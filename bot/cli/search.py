@@ -109,7 +109,9 @@ def search(words: tuple[str, ...], db_path: str, channels: tuple[str, ...], sinc
 
     \b
     "сбежал из части"  quoted: a phrase, its words in this order (word starts)
-    СОЧ, ВСУ           up to 5 letters in capitals: that word only (not Сочи; СОЧ* is)
+    СОЧ, КТО           up to 5 letters in capitals: that abbreviation, only where a post writes it
+                       in capitals, as =КТО in a rule (not Сочи, not the pronoun «кто»; СОЧ* is)
+    =полком, =КТО      this form only, as in a rule (in capitals: in capitals only)
     в/ч, 137-й         written with / or -: its parts in a row (not км/ч)
     Ту-95*, Су-3*      a designation with a star: its family, as in a rule (Ту-95МС, Су-34)
     10, 10*            a number whole (not 106); with a star, every number it starts

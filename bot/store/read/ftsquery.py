@@ -3,12 +3,12 @@ which posts to keep (`matches`) and where to highlight (`spans`), as the rules w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice, product
 from typing import Any, Callable, Iterator
 
-from ...match.matcher import Matcher, look_alikes
-from ...match.query import Phrase, to_text
+from ...match.matcher import Matcher, _capitals, look_alikes
+from ...match.query import Or, Phrase, Word, to_text
 from ...match.rules import Rule
 from ...text import tokenize
 
@@ -23,7 +23,8 @@ class FtsQuery:
     words: tuple[str, ...]  # the normalised query words (prefixes)
     forms: frozenset[str] = field(default_factory=frozenset)  # inflected forms matched exactly
     phrases: tuple[tuple[str, ...], ...] = ()  # words in a row: quoted, or written with / or - (в/ч)
-    exact: frozenset[str] = frozenset()  # words matched whole: abbreviations in capitals (СОЧ, ВСУ)
+    exact: frozenset[str] = frozenset()  # words matched whole: abbreviations in capitals (СОЧ, ВСУ), =word
+    cased: frozenset[str] = frozenset()  # of those, the ones a post must write in capitals (КТО, not «кто»)
     # per phrase, per part, the inflected forms it also takes («воинская часть» is «воинской части»)
     phrase_forms: tuple[tuple[frozenset[str], ...], ...] = ()
     # a phrase with too many combinations of forms is searched by its words' stems in a row
@@ -31,7 +32,7 @@ class FtsQuery:
     checked: bool = False
     # (word, its Cyrillic reading) of each word typed in look-alike Latin capitals («CBO», «сво»)
     twins: tuple[tuple[str, str], ...] = ()
-    families: tuple[Family, ...] = ()  # designations with a star (`Ту-95*`)
+    families: tuple[Family, ...] = ()  # designations with a star (`Ту-95*`), abbreviations in capitals (`КТО`)
     # pieces written `-word` or `NOT word` whose posts only `matches` tells (the others are in `expression`)
     left_out: tuple[FtsQuery, ...] = ()
 
@@ -40,15 +41,18 @@ class FtsQuery:
         """Must each post the expression finds also pass `matches`?"""
         return self.checked or bool(self.left_out)
 
-    def _phrase_at(self, tokens: list[Any], n: int) -> list[tuple[int, int]]:
-        """Where phrase `n` occurs among `tokens`: (first token, last token) indexes."""
+    def _phrase_at(self, text: str, tokens: list[Any], n: int) -> list[tuple[int, int]]:
+        """Where phrase `n` occurs among the `tokens` of `text`: (first token, last token) indexes."""
         parts = self.phrases[n]
         forms = self.phrase_forms[n] if n < len(self.phrase_forms) else tuple(frozenset() for _ in parts)
         twins = dict(self.twins)
+
+        def part(p: str, k: int, tok: Any) -> bool:
+            return ((tok.text in forms[k] or _part_matches(p, tok.text, self.exact)
+                     or (p in twins and _part_matches(twins[p], tok.text, self.exact)))
+                    and (p not in self.cased or _capitals(text[tok.start:tok.end])))
         return [(i, i + len(parts) - 1) for i in range(len(tokens) - len(parts) + 1)
-                if all(tokens[i + k].text in forms[k] or _part_matches(p, tokens[i + k].text, self.exact)
-                       or (p in twins and _part_matches(twins[p], tokens[i + k].text, self.exact))
-                       for k, p in enumerate(parts))]
+                if all(part(p, k, tokens[i + k]) for k, p in enumerate(parts))]
 
     def matches(self, text: str) -> bool:
         """Does `text` hold every designation with a star as a rule finds it, and every phrase, its parts
@@ -60,8 +64,10 @@ class FtsQuery:
             return True
         if not all(f.spans(text) for f in self.families):
             return False
+        if not self.phrases:
+            return True
         tokens = tokenize(text)
-        return all(self._phrase_at(tokens, n) for n in range(len(self.phrases)))
+        return all(self._phrase_at(text, tokens, n) for n in range(len(self.phrases)))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where the query's words occur in `text` (original offsets); a phrase as one span, the words
@@ -69,11 +75,12 @@ class FtsQuery:
         tokens = tokenize(text)
 
         def hit(word: str) -> bool:
-            return word in self.forms or word in self.exact or any(word.startswith(w) for w in self.words)
+            return (word in self.forms or (word in self.exact and word not in self.cased)
+                    or any(word.startswith(w) for w in self.words))
         spans = [(t.start, t.end) for t in tokens if hit(t.text)]
         spans.extend(_after_apostrophes(tokens, hit))
         for n in range(len(self.phrases)):
-            spans.extend((tokens[i].start, tokens[j].end) for i, j in self._phrase_at(tokens, n))
+            spans.extend((tokens[i].start, tokens[j].end) for i, j in self._phrase_at(text, tokens, n))
         for family in self.families:
             spans.extend(family.spans(text))
         return _outermost(spans)
@@ -106,20 +113,31 @@ def _after_apostrophes(tokens: list[Any], hit: Callable[[str], bool]) -> Iterato
 @dataclass(frozen=True)
 class Family:
     """A designation with a star (`Ту-95*`: Ту-95, «Ту-95МС», «Ту95МСМ», «Ty-95MS») as the rule language
-    reads it (`designation_family`): the FTS5 terms of its spellings find the posts, the rule's own
-    matcher keeps those a rule would match (hyphenated or glued with a capital: not «с 40» for `С-40*`)."""
+    reads it (`designation_family`), or an abbreviation in capitals as a rule's `=КТО` (`capitals`): the
+    FTS5 terms of its spellings find the posts, the rule's own matcher keeps those a rule would match
+    (hyphenated or glued with a capital: not «с 40» for `С-40*`; «КТО» in capitals, not «кто»)."""
 
-    phrase: Phrase
+    phrase: Phrase | Word | Or
     matcher: Matcher = field(compare=False)
+    only: frozenset[str] = frozenset()  # the post's words a hit must be (an abbreviation's: not «BBC» for ВВС)
 
     @classmethod
-    def of(cls, phrase: Phrase) -> Family:
+    def of(cls, phrase: Phrase | Word | Or) -> Family:
         return cls(phrase, Matcher([Rule("search", to_text(phrase), phrase)]))
+
+    @classmethod
+    def capitals(cls, words: list[str]) -> Family:
+        """`=КТО` of a rule: each word (an abbreviation and its other reading: «cbo», «сво») whole and
+        only where a post writes it in capitals, a shouted pronoun («КТО ВИНОВАТ?») aside; the words as
+        search reads them (the rule's look-alike spellings, «BBC» for `=ВВС`, are left to `FtsQuery.twins`)."""
+        ws = tuple(Word(w, "exact", cased=True) for w in words)
+        return replace(cls.of(ws[0] if len(ws) == 1 else Or(ws)), only=frozenset(words))
 
     def expression(self) -> str:
         """Its FTS5 terms, OR-ed: each spelling (`look_alikes`, as the matcher's) in a row (`"ту" + "95"*`),
         at most `_MAX_PHRASES` (a designation of many letter parts has 2 to the power of them), or glued (`"ту95"*`).
         In a phrase (`"самолёт Ту-95*"`), its designations' terms AND-ed: the matcher checks the other words."""
+        assert isinstance(self.phrase, Phrase), "an abbreviation's terms are its words' own (`_expression`)"
         runs: list[list[str]] = []  # a designation's parts are joined to the part before them
         for w in self.phrase.words:
             if w.joined and runs:
@@ -131,7 +149,9 @@ class Family:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where a rule of it matches in `text`: each designation as one span («Ту-95МС», not «Ту» and «95МС»)."""
         spans: list[tuple[int, int]] = []
-        for h in sorted((h for m in self.matcher.match(text) for h in m.hits), key=lambda h: h.start):
+        hits = (h for m in self.matcher.match(text) for h in m.hits
+                if not self.only or any(t.text in self.only for t in tokenize(h.form)))
+        for h in sorted(hits, key=lambda h: h.start):
             if spans and 0 <= h.start - spans[-1][1] <= 1 and not text[spans[-1][1]:h.start].isspace():
                 spans[-1] = (spans[-1][0], h.end)  # a part after its hyphen
             else:

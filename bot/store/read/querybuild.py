@@ -34,7 +34,8 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     dropped) becomes a quoted prefix term `"word"*`; with `forms` the word itself and its
     inflected forms are OR-ed in as exact terms, so «воинская» also finds «воинской» and a post
     that says «СВО» ranks above one that only has «своих». An abbreviation typed in capitals
-    (СОЧ, ВСУ) is an exact term alone. A word typed in Latin capitals that all look Cyrillic
+    (СОЧ, КТО) is an exact term alone, kept only where a post writes it in capitals, as a rule's
+    `=КТО` (`Family.capitals`); `=word` is that form alone, as in a rule. A word typed in Latin capitals that all look Cyrillic
     («CBO») is searched in both readings, «cbo» or «сво», each as that word would be, unless
     `stored` (how many stored posts have a word) finds the Latin word in more posts than its
     Cyrillic reading: then it is a word of its own («BBC», the broadcaster, not «ВВС»). A quoted
@@ -59,28 +60,32 @@ def fts_query(text: str, *, forms: bool = True, morphology: Morphology | None = 
     if clash := _left_out_wanted(p):
         raise SearchError(f"{clash!r} is both asked for and left out, so no post can be found: drop one of them")
     exact = p.exact | {twins[w] for w in p.exact if w in twins}  # «CBO» typed as an abbreviation: «сво» whole too
+    cased = frozenset(p.cased | {twins[w] for w in p.cased if w in twins})
     morph = (morphology or default_morphology()) if forms else None
-    q = _expression(p.wanted, exact, twins, morph)
+    q = _expression(p.wanted, exact, twins, morph, cased)
     if not p.unwanted:
         return q
     # a left-out piece in the FTS expression (NOT), unless only checking each post tells (a widened phrase, a family)
-    left_out = [_expression([piece], exact, twins, morph) for piece in p.unwanted]
+    left_out = [_expression([piece], exact, twins, morph, cased) for piece in p.unwanted]
     barred = [e.expression for e in left_out if not e.checked]
     return replace(q, expression=f"({q.expression}) NOT ({' OR '.join(barred)})" if barred else q.expression,
                    left_out=tuple(e for e in left_out if e.checked))
 
 
 def _expression(pieces: list[Piece], exact: frozenset[str] | set[str], twins: dict[str, str],
-                morph: Morphology | None) -> FtsQuery:
-    """The FtsQuery that finds the posts with every one of `pieces` (`fts_query`)."""
+                morph: Morphology | None, cased: frozenset[str] = frozenset()) -> FtsQuery:
+    """The FtsQuery that finds the posts with every one of `pieces` (`fts_query`); a word in `cased`
+    only where a post writes it in capitals, as a rule's `=КТО` (`Family.capitals`)."""
     groups: list[str] = []
     all_forms: set[str] = set()
     ws = [w for w in pieces if isinstance(w, str)]
     phrases = tuple(w for w in pieces if isinstance(w, tuple))
     families = tuple(Family.of(w) for w in pieces if isinstance(w, Phrase))
     groups.extend(f.expression() for f in families)
+    # an abbreviation in capitals: its terms below find the posts, the rule matcher keeps those in capitals
+    families += tuple(Family.capitals([w, *([twins[w]] if w in twins else [])]) for w in ws if w in cased)
     phrase_forms: list[tuple[frozenset[str], ...]] = []
-    checked = False
+    checked = any(p in cased for parts in phrases for p in parts)  # a post's capitals: only its text tells
     for parts in phrases:  # the parts in a row: short ones, numbers and abbreviations whole, longer ones as prefixes
         # a longer part in any inflection too («воинская часть» finds «воинской части»), and in its
         # Cyrillic reading when typed in look-alike Latin capitals
@@ -116,8 +121,8 @@ def _expression(pieces: list[Piece], exact: frozenset[str] | set[str], twins: di
             alternatives += word_terms[:_MAX_ALTERNATIVES]
         groups.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     return FtsQuery(" AND ".join(groups), tuple(prefixes), frozenset(all_forms), phrases,
-                    frozenset(exact), tuple(phrase_forms), checked or bool(families), tuple(sorted(twins.items())),
-                    families)
+                    frozenset(exact), cased, tuple(phrase_forms), checked or bool(families),
+                    tuple(sorted(twins.items())), families)
 
 
 _STEM_MIN = 3  # letters a stem searched as a prefix keeps at least (a shorter one would find too much)

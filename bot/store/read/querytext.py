@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence, Union
 
-from ...match.query import Phrase, QueryError, designation_family, designation_phrase
+from ...match.query import Phrase, QueryError, designation_family, designation_phrase, is_abbreviation
 from ...text import cyrillic_reading, find_urls, script_of, tokenize
 from .ftsquery import _exact_part
 
@@ -49,12 +49,14 @@ Piece = Union[str, tuple[str, ...], Phrase]  # a word, words in a row, or a desi
 @dataclass
 class _Pieces:
     """A search text read: the pieces a post must have (`wanted`) and those it must not (`unwanted`,
-    each written `-word` or `NOT word`), the words typed as abbreviations in capitals (`_abbreviation`),
-    and the Cyrillic reading of each typed in look-alike Latin capitals (`_twin_reading`)."""
+    each written `-word` or `NOT word`), the words matched whole (typed as abbreviations in capitals,
+    `_abbreviation`, or as a rule's exact form, `=word`), those of them a post must write in capitals
+    (`cased`: КТО, =КТО), and the Cyrillic reading of each typed in look-alike Latin capitals (`_twin_reading`)."""
 
     wanted: list[Piece] = field(default_factory=list)
     unwanted: list[Piece] = field(default_factory=list)
     exact: set[str] = field(default_factory=set)
+    cased: set[str] = field(default_factory=set)
     twins: dict[str, str] = field(default_factory=dict)
 
 
@@ -86,7 +88,15 @@ def _query_pieces(text: str) -> _Pieces:
     def read(chunk: str) -> list[str]:
         tokens = tokenize(chunk)
         starred = {t.text for t in tokens if chunk[t.end:t.end + 1] == "*"}  # a prefix, as typed (`ВСУ*`, `10*`)
-        out.exact.update(t.text for t in tokens if _abbreviation(chunk[t.start:t.end], t.text) and t.text not in starred)
+        for t in tokens:  # `=word`: a rule's exact form; in capitals, or an abbreviation typed so: capitals only
+            raw, equals = chunk[t.start:t.end], chunk[t.start - 1:t.start] == "="
+            if equals and t.text in starred:
+                raise SearchError(f"'={raw}*': '=' and '*' cannot be combined (as in a rule): ={raw} is the word "
+                                  f"whole, {raw}* every word it starts")
+            if equals or (_abbreviation(raw, t.text) and t.text not in starred):
+                out.exact.add(t.text)
+                if is_abbreviation(raw):
+                    out.cased.add(t.text)
         numbers.update(t.text for t in tokens if t.text.isdigit() and t.text not in starred)
         out.twins.update((t.text, r) for t in tokens if (r := _twin_reading(chunk[t.start:t.end], t.text)))
         return [t.text for t in tokens]
