@@ -1366,7 +1366,8 @@ class FakeTelegram:
         media = r.media
         if not isinstance(media, (tl.InputMediaUploadedDocument, tl.InputMediaUploadedPhoto)):
             raise NotImplementedError(f"FakeTelegram serves SendMedia with uploaded files only, not {media}")
-        parts = self._uploads.pop((account, media.file.id), None)
+        # kept, as Telegram keeps uploaded parts a while: a send re-sent after a lost answer finds them
+        parts = self._uploads.get((account, media.file.id))
         if parts is None or len(parts) != media.file.parts:
             raise RpcFail(400, "FILE_PARTS_INVALID")
         data = b"".join(parts[i] for i in sorted(parts))
