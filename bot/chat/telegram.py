@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from telethon import Button, TelegramClient, errors, events, utils
-from telethon.tl import types
+from telethon.tl import TLRequest, functions, types
 
 from ..alert.html import clip, to_parts
 from ..config import Config, chat_topic
 from ..live.codes import telegram_code
+from ..live.randomid import call_unrepeated
 from ..live.session import NETWORK_ERRORS, who
 from .commands import Caller, Commands, Reply
 
@@ -176,9 +177,13 @@ class ChatBot:
         return who(sender) if sender is not None else str(event.sender_id)
 
     async def send(self, chat_id: int, reply: Reply, reply_to: int | None = None) -> None:
-        """A reply as messages (split past 4096, buttons under the last part) or as a file; `reply_to`:
-        the message every part answers (each part, so that all stay in a forum topic)."""
+        """A reply as messages (split past 4096, buttons under the last part, no link previews) or as
+        a file; `reply_to`: the message every part answers (each part, so that all stay in a forum
+        topic). The requests send_message and send_file would make, each sent by `_once`."""
+        peer = await self.client.get_input_entity(chat_id)
         buttons = [[Button.inline(label, data.encode()) for label, data in row] for row in reply.buttons] or None
+        markup = self.client.build_reply_markup(buttons)
+        header = None if reply_to is None else types.InputReplyToMessage(reply_to)
         if reply.file is not None:
             name = reply.file_name or "tgwatch.bin"
             if isinstance(reply.file, Path):  # read from disk as it is uploaded; named after the file
@@ -186,16 +191,26 @@ class ChatBot:
             else:
                 upload = io.BytesIO(reply.file)
                 upload.name = name  # Telethon names the upload after the stream
-            caption, entities = clip(reply.html, _CAPTION)
-            await self.client.send_file(chat_id, upload, caption=caption, formatting_entities=entities,
-                                        parse_mode=None,  # none parsed: not read again as Markdown
-                                        force_document=not name.endswith(".png"), buttons=buttons,
-                                        reply_to=reply_to)
+            caption, entities = clip(reply.html, _CAPTION)  # (not read again as Markdown)
+            # send_file's own upload and media (a photo for a PNG, else a named document)
+            _, media, _ = await self.client._file_to_media(upload, force_document=not name.endswith(".png"))
+            await self._once(functions.messages.SendMediaRequest(
+                peer=peer, media=media, message=caption, entities=entities, reply_markup=markup, reply_to=header))
             return
         parts = to_parts(reply.html)
         for k, (text, entities) in enumerate(parts):
-            await self.client.send_message(chat_id, text, formatting_entities=entities, link_preview=False,
-                                           buttons=buttons if k == len(parts) - 1 else None, reply_to=reply_to)
+            await self._once(functions.messages.SendMessageRequest(
+                peer=peer, message=text, entities=entities, no_webpage=True, reply_to=header,
+                reply_markup=markup if k == len(parts) - 1 else None))
+
+    async def _once(self, request: TLRequest) -> None:
+        """Send one part of a reply. RANDOM_ID_DUPLICATE: the answer to its send was lost and Telethon
+        sent it again, so it is in the chat; taken as sent at once, not re-sent 5 more times 2 s apart
+        and then reported unsent with the parts after it dropped (`call_unrepeated`)."""
+        try:
+            await call_unrepeated(self.client, request)
+        except errors.RandomIdDuplicateError:
+            log.info("a reply reached the chat though the answer to its send was lost: not sent again")
 
 
 # Telegram's answers when the message replied to, or its forum topic, was deleted meanwhile.

@@ -4,7 +4,7 @@
 Telethon 1.45 has no per-request retry setting; `TelegramClient._call(sender, request)` (private)
 runs its retry loop over whatever `sender` it is given. `call_unrepeated` gives it a stand-in for
 this one call that turns that answer into an error the loop does not retry. Nothing shared changes:
-every other request on the client (polling, chat replies, this request's own real 500s) is retried
+every other request on the client (polling, history reads, this request's own real 500s) is retried
 as before, concurrently or not. tests/test_live_random_id_duplicate.py is the canary for `_call`.
 """
 
