@@ -32,9 +32,9 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "flood_sleep_threshold": 60,  # shorter FloodWaits are slept through inside the call
     "connection_retries": -1,  # keep reconnecting: the reconcile poll catches up afterwards
     "retry_delay": 5,
-    # A call that still fails after Telethon's retries (a lasting 500, a chat reply's RANDOM_ID_DUPLICATE)
-    # raises the real RPC error, not a bare ValueError. (The sender's own sends meet RANDOM_ID_DUPLICATE
-    # at its first answer, not after the retries: `randomid.call_unrepeated`.)
+    # A call that still fails after Telethon's retries (a lasting 500) raises the real RPC error, not a
+    # bare ValueError. (Alerts, digests, notices and chat replies meet RANDOM_ID_DUPLICATE at its first
+    # answer, not after the retries: `randomid.call_unrepeated`.)
     "raise_last_call_error": True,
     "device_model": "tgwatch",
     "app_version": "tgwatch",
