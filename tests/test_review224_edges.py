@@ -94,7 +94,7 @@ def test_a_bad_single_channel_is_still_an_error_at_its_line(tmp_path: Path, writ
     folder = rule_file(tmp_path, f"channels = {written}")
     r = run_rules("check", str(folder))
     assert r.exit_code == 1 and "Traceback" not in r.output
-    assert f"a.toml:4:" in plain(r.output) and says in plain(r.output), r.output
+    assert "a.toml:4:" in plain(r.output) and says in plain(r.output), r.output
 
 
 # -- 3. `rules backtest`: the terms that hit nothing, the first few unless asked for all ---------
