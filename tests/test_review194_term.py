@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -73,24 +74,38 @@ def test_replay_read_by_head_ends_with_141_not_nothing_read(tmp_path: Path) -> N
     assert b"Traceback" not in r.stderr
 
 
-def on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
-    """What `tgwatch ARGS` shows on a terminal (a pseudo-terminal as its stdout) under `env`."""
+def run_on_a_terminal(*args: str | Path, env: dict[str, str]) -> tuple[str, subprocess.CompletedProcess[bytes]]:
+    """`tgwatch ARGS` with a pseudo-terminal as its stdout under `env`: what the terminal showed, and
+    the run. Read while it runs: an output longer than the terminal's buffer (replay's alerts) would
+    otherwise stall the command."""
     import pty
 
     master, slave = pty.openpty()
+    shown = bytearray()
+
+    def read() -> None:
+        try:
+            while chunk := os.read(master, 65536):
+                shown.extend(chunk)
+        except OSError:  # EIO: the terminal's other side is closed and everything is read
+            pass
+
+    reader = threading.Thread(target=read)
+    reader.start()
     try:
         r = tgwatch(*args, env={"LANG": "C.UTF-8", **env}, stdout=slave)
     finally:
         os.close(slave)
-    shown = b""
-    try:
-        while chunk := os.read(master, 65536):
-            shown += chunk
-    except OSError:  # EIO: the terminal's other side is closed and everything is read
-        pass
-    os.close(master)
+        reader.join()
+        os.close(master)
+    return shown.decode("utf-8"), r
+
+
+def on_a_terminal(*args: str | Path, env: dict[str, str]) -> str:
+    """What `tgwatch ARGS` shows on a terminal (a pseudo-terminal as its stdout) under `env`."""
+    shown, r = run_on_a_terminal(*args, env=env)
     assert r.returncode == 0, r.stderr
-    return shown.decode("utf-8")
+    return shown
 
 
 def test_a_dumb_terminal_names_the_words_search_found(sample: Sample) -> None:
