@@ -21,6 +21,7 @@ from rich.console import Console
 from ..config import ConfigError, load_config
 from ..guess import meant
 from ..text import printable
+from .lineends import TrimLineEnds
 from .stdout import STDOUT
 
 if TYPE_CHECKING:  # the store (sqlite_utils) is imported by the commands that open one: not by `rules check`
@@ -107,6 +108,12 @@ def stdout_unwritable(e: OSError) -> NoReturn:
 
 
 class _Console(Console):
+    """The commands' console: no line it prints ends in a blank (`TrimLineEnds`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.push_render_hook(TrimLineEnds())
+
     def on_broken_pipe(self) -> None:  # rich exits 1, which `story` documents as "no such story"
         self.quiet = True
         broken_pipe()
