@@ -3,7 +3,7 @@ width; pasted into a report the selection comes out ragged, and `> out.txt` diff
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook, RenderResult
 from rich.segment import Segment
@@ -11,54 +11,49 @@ from rich.segment import Segment
 __all__ = ["TrimLineEnds", "trim_line_ends"]
 
 
-def _pieces(segments: Iterable[Segment]) -> Iterator[Segment]:
-    """`segments` with each line break a segment of its own (and no empty text)."""
-    for s in segments:
-        if s.control or "\n" not in s.text:
-            if s.text or s.control:
-                yield s
-            continue
-        for i, part in enumerate(s.text.split("\n")):
-            if i:
-                yield Segment("\n", s.style)
-            if part:
-                yield Segment(part, s.style)
+def _blank(s: Segment) -> bool:
+    """Shows nothing at a line's end: a control code, or only whitespace."""
+    return s.control is not None or not s.text.strip()
 
 
-def _trimmed(held: list[Segment]) -> Iterator[Segment]:
-    """The end of a line, `held`, without its trailing blanks (control codes kept)."""
-    for s in held:
-        if s.control:
-            yield s
-        elif kept := s.text.rstrip():
-            yield Segment(kept, s.style)
-
-
-def trim_line_ends(segments: Iterable[Segment]) -> Iterator[Segment]:
+def trim_line_ends(segments: Iterable[Segment]) -> list[Segment]:
     """`segments` without the whitespace before each line break; styles, control codes and the
     blanks inside a line are kept as rich drew them, and so is the end of output no break follows
-    (a prompt's space)."""
-    held: list[Segment] = []  # the line's end from its last segment ending in a blank: it may be trimmed
-    for segment in _pieces(segments):
-        text = segment.text
-        if segment.control:
-            held.append(segment)
-        elif text == "\n":
-            if held:
-                yield from _trimmed(held)
-                held.clear()
-            yield segment
-        elif not text[-1].isspace():  # a word, a border: the line goes on, what was held stays
-            if held:
-                yield from held
-                held.clear()
-            yield segment
-        else:  # a cell's padding, or a word then blanks (what was held before it is inside the line)
-            if held and not text.isspace():
-                yield from held
-                held.clear()
-            held.append(segment)
-    yield from held
+    (a prompt's space). A pass over the line breaks, not every segment: a 16,000-story table."""
+    segs = list(segments)
+    breaks = [i for i, s in enumerate(segs) if "\n" in s.text and not s.control]
+    if any(segs[i].text != "\n" for i in breaks):  # a break inside a text: each made a segment of its own
+        segs = [p for s in segs for p in _split(s)]
+        breaks = [i for i, s in enumerate(segs) if s.text == "\n" and not s.control]
+    out: list[Segment] = []
+    start = 0
+    for k in breaks:
+        end = k
+        while end > start and _blank(segs[end - 1]):
+            end -= 1
+        last = segs[end - 1] if end > start else None
+        if last is not None and last.text[-1:].isspace():
+            out.extend(segs[start:end - 1])
+            out.append(Segment(last.text.rstrip(), last.style))
+        else:
+            out.extend(segs[start:end])
+        out.extend(s for s in segs[end:k] if s.control)
+        out.append(segs[k])
+        start = k + 1
+    out.extend(segs[start:])
+    return out
+
+
+def _split(s: Segment) -> list[Segment]:
+    """`s` with each line break a segment of its own."""
+    if s.control or "\n" not in s.text or s.text == "\n":
+        return [s]
+    parts = s.text.split("\n")
+    split = [Segment(parts[0], s.style)]
+    for part in parts[1:]:
+        split.append(Segment("\n", s.style))
+        split.append(Segment(part, s.style))
+    return [p for p in split if p.text]
 
 
 class _Trimmed:
