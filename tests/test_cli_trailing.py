@@ -5,6 +5,7 @@ columns, piped and on a terminal."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import pytest
 from .sample_store import ROOT, Sample, built  # noqa: F401  (`sample`: a conftest fixture)
 from .test_review194_term import run_on_a_terminal, tgwatch
 
-# each command as the README gives it; {db}: the sample store, {tmp}: a fresh folder; styled: it has
-# bold or colour on a terminal, which must stay
+# each command as the README gives it; {db}: the sample store, {tmp}: a fresh folder, {ragged}: a store
+# of `RAGGED`; styled: it has bold or colour on a terminal, which must stay
 COMMANDS: dict[str, tuple[list[str], bool]] = {
     "replay": (["replay", "examples/export", "--db", "{tmp}/new.db"], True),  # the alerts, then the summary
     "stories": (["stories", "--db", "{db}"], True),
@@ -22,6 +23,9 @@ COMMANDS: dict[str, tuple[list[str], bool]] = {
     "stats": (["stats", "--db", "{db}"], True),
     "search": (["search", "дезертир", "--db", "{db}"], True),
     "export": (["export", "--db", "{db}", "--format", "xlsx", "-o", "{tmp}/out.xlsx"], False),
+    # a post whose first line ends in blanks, as real channels write them (story, search quote it)
+    "story, ragged post": (["story", "1", "--db", "{ragged}"], True),
+    "search, ragged post": (["search", "дезертир", "--db", "{ragged}"], True),
     "rules backtest": (["rules", "backtest", "lockdown", "--db", "{db}"], True),
     "rules test": (["rules", "test", "В Краснодаре задержали дезертиров"], True),
     "rules explain": (["rules", "explain", "desertion"], True),
@@ -30,6 +34,8 @@ COMMANDS: dict[str, tuple[list[str], bool]] = {
     "stories --help": (["stories", "--help"], False),
 }
 
+RAGGED = {"channel_id": 1800000002, "message_id": 7, "date": "2026-11-20T09:04:00Z", "channel_title": "Рваный край ",
+          "text": "Под Краснодаром задержали дезертира \t\nПодробности позже.  "}
 _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")  # colours, links
 
 
@@ -45,8 +51,12 @@ def test_no_line_ends_in_a_blank(sample: Sample, tmp_path: Path, command: str, c
     """The replay summary's rows ran on in spaces to its widest row, a wrapped `stories` heading and
     `rules explain`'s wrapped word lists ended lines with one; colours stay on a terminal."""
     args, styled = COMMANDS[command]
-    args = [a.format(db=sample.db, tmp=tmp_path) for a in args]
     env = {"LANG": "C.UTF-8", "COLUMNS": columns, "TERM": "xterm-256color"}
+    if "{ragged}" in args:
+        (tmp_path / "ragged.jsonl").write_text(json.dumps(RAGGED, ensure_ascii=False) + "\n", encoding="utf-8")
+        assert tgwatch("replay", tmp_path / "ragged.jsonl", "--db", tmp_path / "ragged.db", "--alerts", "none",
+                       env=env).returncode == 0
+    args = [a.format(db=sample.db, tmp=tmp_path, ragged=tmp_path / "ragged.db") for a in args]
     if where == "terminal":
         shown, r = run_on_a_terminal(*args, env=env)
     else:
