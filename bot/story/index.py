@@ -85,6 +85,16 @@ before a restart, folded 3 posts apart from the replay with the shipped rule too
 later batch edited the store marks (`posts.edited_after`, a posts rowid, no clock): told by
 `updated_at > first_seen`, whole seconds, an edit stored in its post's second was missed under
 load, and the restarted service folded apart from the replay now and then (2026-11-30).
+Exports read one at a time (each channel's as it arrives): a post read after later posts of an
+earlier run was accepted both by an earlier story and by a later one that one run, in date order,
+had not met yet, and took whichever was more alike: replayed channel 2 first, the sample's Krasnodar
+story fell 3 + 3 and alerted `regiment` twice. A near join now searches the posts not later than the
+post first, as one run met them, and the later ones only when none of those accepts it (`_near`).
+What is left: a post read late is filed and weighed by counts that hold the later posts of the runs
+before (one run's did not), so it can miss a candidate one run finds (channel 3 first, 48217 misses
+18737); and a later story is not folded into the earlier one the late post joined (in one run it
+had joined that post). The corpus, 24 exports one at a time: 16,275 stories, 2,943 of 2+ posts, 197
+alerts (16,285 / 2,953 / 196 before; one run 16,107 / 2,928 / 194, unchanged; 2026-11-30).
 
 PRECISE_RULE (the similarity needed grows with the gap; beyond 8 h the numbers must agree), with
 the prefix fold and a document frequency of the whole corpus in date order, on
@@ -362,6 +372,7 @@ class StoryIndex:
         self.tops: dict[str, deque[_Entry]] = {}  # word -> short posts among whose `top_keys` rarest it is
         self.exact: dict[str, _Entry] = {}
         self.newest = float("-inf")
+        self.latest = float("-inf")  # the latest date of a post held (stored ones too): a post before it came late
         self.held_from: float | None = None  # the stored posts from this time on are indexed
         self.forwarded: set[tuple[int, int]] = set()  # posts some stored post forwards (`_forwarded_story`)
         self._prunes = 0  # the store's `prunes` when `forwarded` was read
@@ -568,10 +579,19 @@ class StoryIndex:
         """The story of the accepted candidate that is most alike both ways (`similar.mutual`: the
         first one at `settle` or above, a near copy, ends the search), or None. Accepted is by the
         one-sided `story_score`; chosen is by the two-sided share, so a short post contained in
-        many (a hub) does not win over the post this one actually rewords."""
+        many (a hub) does not win over the post this one actually rewords. The posts not later than
+        this one are searched first, as one run in date order met them; the later ones (stored by
+        an earlier run: this post came late) only when none of those accepts it."""
+        story = self._best(entry, self._candidates(entry, ranked, later=False))
+        if story is None and entry.when < self.latest:
+            story = self._best(entry, self._candidates(entry, ranked, later=True))
+        return story
+
+    def _best(self, entry: _Entry, candidates: Iterator[tuple[_Entry, frozenset[str]]]) -> int | None:
+        """The story of the accepted candidate most alike both ways (`_near`), None when none is accepted."""
         fp: Fingerprint | None = None
         best, best_story = -1.0, None
-        for e, common in self._candidates(entry, ranked):
+        for e, common in candidates:
             if fp is None:
                 fp = self._fp(entry)
             other = self._fp(e)
@@ -584,33 +604,36 @@ class StoryIndex:
                     break
         return best_story
 
-    def _candidates(self, entry: _Entry, ranked: list[str]) -> Iterator[tuple[_Entry, frozenset[str]]]:
+    def _candidates(self, entry: _Entry, ranked: list[str], later: bool) -> Iterator[tuple[_Entry, frozenset[str]]]:
         """Live posts within the window that share enough words with the post (each with the words
         shared), found as they are asked for: those filed under its rarest indexed words (a word no
-        post within the window is filed under finds nothing, and takes none of the `query_keys`),
-        then the short posts whose rarest words it has (`tops`)."""
+        post of the part searched is filed under finds nothing, and takes none of the `query_keys`),
+        then the short posts whose rarest words it has (`tops`). `later`: the posts dated after it,
+        else those not (a late post searches those first: one run could not have met the others)."""
         postings, tops = self.postings, self.tops
         seen: set[_Entry] = set()
-        lo = entry.when - self.window
+        when = entry.when
+        lo, hi = (when, when + self.window) if later else (when - self.window, when)
         keys: list[str] = []
         for t in ranked if self.query_keys > 0 else ():
-            if (q := postings.get(t)) is not None and q[-1].when >= lo:
+            q = postings.get(t)  # (time order: some post of the part searched when the newest reaches it and the oldest does not pass it)
+            if q is not None and q[-1].when >= lo and (q[-1].when > when if later else q[0].when <= hi):
                 keys.append(t)
                 if len(keys) == self.query_keys:
                     break
-        yield from self._collect(entry, postings, keys, self.max_checks, seen)
+        yield from self._collect(entry, postings, keys, self.max_checks, seen, lo, hi, later)
         if shared := tops.keys() & entry.terms:  # (one C-level pass; most posts hold none)
-            yield from self._collect(entry, tops, [t for t in ranked if t in shared], self.top_checks, seen)
+            yield from self._collect(entry, tops, [t for t in ranked if t in shared], self.top_checks, seen, lo, hi,
+                                     later)
 
     def _collect(self, entry: _Entry, index: dict[str, deque[_Entry]], keys: list[str], budget: int,
-                 seen: set[_Entry]) -> Iterator[tuple[_Entry, frozenset[str]]]:
+                 seen: set[_Entry], lo: float, hi: float, later: bool) -> Iterator[tuple[_Entry, frozenset[str]]]:
         """The posts of `index` under `keys` (newest first per word, at most `budget` not seen
-        before) within the window that share enough words with the post."""
+        before) dated from `lo` to `hi` (`later`: after `lo`) that share enough words with the post."""
         terms, need, starts, reach = entry.terms, entry.need, self.starts, self.reach
-        lo, hi = entry.when - self.window, entry.when + self.window
         for t in keys:
             for e in reversed(index[t]):  # newest first: stop at the first one too old
-                if e.when < lo:
+                if e.when < lo or later and e.when == lo:
                     break
                 if e.when > hi or e in seen or e.when - starts.get(e.story_id, e.when) > reach:
                     continue  # (a story's late post, past its reach from the story's first post now, chains nothing)
@@ -648,6 +671,8 @@ class StoryIndex:
             old.alive = False
         self.entries[entry.key] = entry
         self.order.append(entry)
+        if entry.when > self.latest:
+            self.latest = entry.when
         if digest is not None:
             self.exact[digest] = entry
         if len(ranked) >= MIN_SHARED:  # fewer words can share too few with any post
