@@ -71,11 +71,11 @@ def stored(db: Path) -> dict[str, str]:
                             "WHERE rule = 'desertion' AND current")
     [(alerts,)] = rows(db, "SELECT count(*) FROM alerts")
     near = posts - stories - copies - forwards
-    want = {"posts read": str(posts), "new": str(posts), "new stories": str(stories),
-            "joined a story": f"{posts - stories} ({forwards} forwards, {copies} same text, {near} reworded)",
-            "new alerts": str(alerts)}
+    want = {"posts read": f"{posts:,}", "new": f"{posts:,}", "new stories": f"{stories:,}",
+            "joined a story": f"{posts - stories:,} ({forwards:,} forwards, {copies:,} same text, {near:,} reworded)",
+            "new alerts": f"{alerts:,}"}
     if matched:
-        want["matched desertion"] = str(matched)
+        want["matched desertion"] = f"{matched:,}"
     return want
 
 
@@ -95,7 +95,7 @@ def test_an_uninterrupted_replay_counts_what_it_stored(tmp_path: Path) -> None:
     r = replay(corpus(tmp_path / "posts.jsonl"), db)
     assert r.exit_code == 0, r.output
     want = stored(db)
-    assert want["new"] == str(3 * EVENTS) and want["joined a story"] == f"{2 * EVENTS} ({EVENTS} forwards, {EVENTS} same text, 0 reworded)"
+    assert want["new"] == f"{3 * EVENTS:,}" and want["joined a story"] == f"{2 * EVENTS:,} ({EVENTS:,} forwards, {EVENTS:,} same text, 0 reworded)"
     assert shown(r) == want
 
 
