@@ -191,7 +191,7 @@ class ChatBot:
             else:
                 upload = io.BytesIO(reply.file)
                 upload.name = name  # Telethon names the upload after the stream
-            caption, entities = clip(reply.html, _CAPTION)  # (not read again as Markdown)
+            caption, entities = clip(reply.html, _CAPTION)
             # send_file's own upload and media (a photo for a PNG, else a named document)
             _, media, _ = await self.client._file_to_media(upload, force_document=not name.endswith(".png"))
             await self._once(functions.messages.SendMediaRequest(
