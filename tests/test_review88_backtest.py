@@ -83,3 +83,19 @@ def test_a_samples_matched_line_lists_the_posts_words_as_alerts_do(tmp_path: Pat
     lines = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("matched: ")]
     assert lines == ["matched: Шойгу",
                      "matched: afghan: Афганистана ← Афганистан; shoigu: премьер, Шойгу"], r.stdout
+
+
+def test_the_progress_bar_counts_with_thousands_separators(tmp_path: Path) -> None:
+    """On a terminal the bar read «1050/1200», the one count in tgwatch printed without separators."""
+    posts = [{"channel_id": 1117628569, "channel_username": "mash", "message_id": i,
+              "date": f"2024-11-25T{i // 60 % 24:02d}:{i % 60:02d}:00Z", "text": f"Новость номер {i} о погоде"}
+             for i in range(1, 1201)]
+    src = tmp_path / "posts.jsonl"
+    src.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts), encoding="utf-8")
+    db = tmp_path / "t.db"
+    assert run("replay", src, "--db", db, "--alerts", "none").exit_code == 0
+    tty = dict(_ENV, TTY_COMPATIBLE="1")
+    r = CliRunner().invoke(cli, ["rules", "backtest", str(rule(tmp_path, '["mash"]')), "--db", str(db),
+                                 "--samples", "0"], env=tty)
+    assert r.exit_code == 0, r.output
+    assert "1,200/1,200 posts" in r.stderr
