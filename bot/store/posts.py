@@ -99,18 +99,22 @@ class Posts:
         matched the store up to `after` has still to match (`bot.rematch`)."""
         return int(self.db.execute("SELECT count(*) FROM posts WHERE rowid > ? AND rowid <= ?", [after, upto]).fetchone()[0])
 
-    # A new post's rowid: SQLite's own (the newest + 1, NULL below) unless retention pruned the newest
-    # posts, then the one above every rowid ever used (`ROWID_FLOOR`); posts has no AUTOINCREMENT.
-    _POST_SQL = (
-        "INSERT INTO posts (rowid, channel_id, message_id, date, edit_date, text, text_hash, entities, link, "
-        "forward_channel_id, forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at, folded) "
-        f"VALUES ((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = '{ROWID_FLOOR}' "
-        "AND CAST(value AS INTEGER) > coalesce((SELECT max(rowid) FROM posts), 0)),"
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(channel_id, message_id) DO UPDATE SET "
+    # A new post's rowid: SQLite's own (the newest + 1) unless retention pruned the newest posts, then
+    # the one above every rowid ever used (`ROWID_FLOOR`); posts has no AUTOINCREMENT.
+    _ABOVE_FLOOR = (f"SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = '{ROWID_FLOOR}' "
+                    "AND CAST(value AS INTEGER) > coalesce((SELECT max(rowid) FROM posts), 0)")  # no row: SQLite's own is above
+    _POST_COLUMNS = ("channel_id, message_id, date, edit_date, text, text_hash, entities, link, forward_channel_id, "
+                     "forward_post_id, forward_name, grouped_id, media, story_id, first_seen, updated_at, folded")
+    _UPSERT = (
+        " ON CONFLICT(channel_id, message_id) DO UPDATE SET "
         "edit_date = excluded.edit_date, text = excluded.text, text_hash = excluded.text_hash, folded = excluded.folded, "
         # deleted_at stays: a copy (a replayed export) proves nothing about the post now; only Telegram
         # showing the post does, which the live service records with `unmark_deleted`
         "entities = excluded.entities, media = coalesce(excluded.media, media), updated_at = excluded.updated_at")
+    _POST_SQL = f"INSERT INTO posts (rowid, {_POST_COLUMNS}) VALUES (({_ABOVE_FLOOR}),{','.join('?' * 17)}){_UPSERT}"
+    # Once a post is stored above the floor, the next ones follow it as SQLite's own: `write_new_posts`
+    # asks once per batch, not once per row (a tenth of the CPU of inserting the corpus's posts, 0.03 s).
+    _NEXT_POST_SQL = f"INSERT INTO posts ({_POST_COLUMNS}) VALUES ({','.join('?' * 17)}){_UPSERT}"
 
     @staticmethod
     def post_row(post: Post, story_id: int, now: str, folded: str | None | bool = True) -> tuple[object, ...]:
@@ -127,7 +131,11 @@ class Posts:
         """Insert posts not stored before in one statement (`post_row` rows); the search index
         picks them up at the next `sync_search`."""
         self._flush_stories()  # the posts refer to their stories
-        self.db.conn.executemany(self._POST_SQL, rows)
+        first = 0
+        while first < len(rows) and self.db.conn.execute(self._ABOVE_FLOOR).fetchone() is not None:  # (after a prune)
+            self.db.conn.execute(self._POST_SQL, rows[first])
+            first += 1
+        self.db.conn.executemany(self._NEXT_POST_SQL, rows[first:])
         self.posts_written += len(rows)
 
     def write_post(self, post: Post, story_id: int, *, now: str, edited: bool = False,
