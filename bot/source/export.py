@@ -1,9 +1,10 @@
 """Read Telegram Desktop "Export chat history" JSON (single chats and full-account exports).
 
 Service messages are skipped; a bad message is reported with its file and index and skipped.
-Files are streamed (bot.source.stream), never loaded whole: a file cut short or damaged gives
-the messages before the break, and one skip says where it broke; a file that is not JSON at all
-is reported once and the rest goes on. Here: finding the files and choosing how each is read; a
+Files are streamed (bot.source.stream), not loaded whole, but for a small single chat that
+decodes exactly as it streams (.decoded, at a fraction of the CPU): a file cut short or damaged gives the
+messages before the break, and one skip says where it broke; a file that is not JSON at all is
+reported once and the rest goes on. Here: finding the files and choosing how each is read; a
 message becomes a Post in .message, a chat its posts in .chat, a full-account pass is .walk, a whole read .whole.
 """
 
@@ -18,6 +19,7 @@ from ijson.common import JSONError
 from ..post import Post
 from .chat import _after, _chat_posts
 from .checks import Skip
+from .decoded import decoded_first
 from .stream import (CHUNK, POOL, SMALL, YAJL, Broken, Source, Spill, describe_break, detect_encoding, messages_last,
                      resume_after, stream_items)
 from .walk import _MESSAGE, HEADER_KEYS, SCALARS, _break_place, _Walk, _walk_parts
@@ -41,8 +43,9 @@ def read_export(path: str | Path) -> Iterator[Post | Skip]:
 def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
     """One result.json as one iterator of posts (and skips) per chat, each in date order (a
     full-account export as a whole is not: its chats follow one another). A single chat in Telegram
-    Desktop's key order is streamed as the merge asks; any other file is read in one streaming pass
-    now, its messages spilled to a temporary file chat by chat, so that no chat is held in memory."""
+    Desktop's key order is streamed as the merge asks (a small one decoded whole when it first does);
+    any other file is read in one streaming pass now, its messages spilled to a temporary file chat
+    by chat, so that no chat is held in memory."""
     path = Path(path)
     try:
         regular = stat.S_ISREG(path.stat().st_mode)
@@ -62,7 +65,10 @@ def export_parts(path: str | Path) -> list[Iterator[Post | Skip]]:
     encoding, bom = detect_encoding(head)
     header = _desktop_header(path, encoding, bom)
     if header is not None:
-        return [_chat_posts(header, str(path), "", _streamed(path, encoding, bom))]
+        messages = _streamed(path, encoding, bom)
+        if encoding == "utf-8" and _small(path):  # read whole, as before streaming (now decoded, and only when it is small)
+            messages = decoded_first(path, bom, messages)
+        return [_chat_posts(header, str(path), "", messages)]
     return _walked_parts(path, encoding, bom)
 
 
