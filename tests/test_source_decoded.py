@@ -41,7 +41,9 @@ def export_with(tmp_path: Path, third: bytes, before: bytes = b"") -> Path:
     return f
 
 
-def test_a_clean_export_with_every_field_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("ascii_only", [False, True], ids=["utf-8", "escaped"])
+def test_a_clean_export_with_every_field_reads_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ascii_only: bool) -> None:
     messages = [
         msg(1, ["Смотри ", {"type": "text_link", "text": "здесь", "href": "https://example.org"}, " и ",
                 {"type": "link", "text": "t.me/mash/5"}, {"type": "bold", "text": "😀 жирно"}],
@@ -59,7 +61,7 @@ def test_a_clean_export_with_every_field_reads_the_same(tmp_path: Path, monkeypa
     ]
     f = tmp_path / "result.json"
     f.write_text(json.dumps({"name": "Тест", "type": "public_channel", "id": 1700000009, "messages": messages},
-                            ensure_ascii=False, indent=1), encoding="utf-8")
+                            ensure_ascii=ascii_only, indent=1), encoding="utf-8")
     decoded, streamed = both_ways(f, monkeypatch)
     assert decoded == streamed
     assert [p.message_id for p in decoded if isinstance(p, Post)] == [1, 2, 4, 5, 6, 7, 8]

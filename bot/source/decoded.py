@@ -57,9 +57,10 @@ class _Export(TypedDict):
 
 
 _DECODER = msgspec.json.Decoder(_Export)
-# A key holding a \u escape (`"messag\u0065s":`): it might spell a second `messages`, which the
-# stream reads too (a false find, a \\u in a value, only costs the stream's CPU)
-_ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
+# `"messages"` with any of its letters written as a \u escape (as keys are compared), in any case:
+# found once (a second is a list the stream reads too, or only a text). Of bounded length, so
+# linear: a pattern running on through escaped text took 15 s on 600 kB of \u0430s.
+_MESSAGES_KEY = re.compile(b'"' + b"".join(rb"(?:%c|\\u00%x)" % (c, c) for c in b"messages") + b'"', re.IGNORECASE)
 _DIGITS = re.compile(rb"[0-9]+")
 
 
@@ -91,7 +92,7 @@ def _decode(path: Path, bom: int) -> list[Any] | None:
         data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    if data.count(b'"messages"') != 1 or (b"\\u" in data and _ESCAPED_KEY.search(data)) or _long_digits(data):
+    if len(_MESSAGES_KEY.findall(data)) != 1 or _long_digits(data):
         return None
     try:
         return _DECODER.decode(memoryview(data)[bom:])["messages"]
