@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 from functools import lru_cache
 
 from .post import TG_LINK, TG_LINK_HINT
 
-__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
+__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "has_url", "strip_urls",
            "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal", "unformat"]
 
@@ -365,7 +365,25 @@ def strip_urls(text: str) -> str:
 
 def find_urls(text: str) -> list[tuple[int, int]]:
     """Spans of URLs in the original text."""
-    return [m.span() for m in URL_RE.finditer(text)] if _URL_HINT_RE.search(text) else []
+    return [m.span() for m in _url_matches(text)]
+
+
+def has_url(text: str) -> bool:
+    """Does `text` hold a URL (`bool(find_urls(text))`, cheaper: the first one is enough)?"""
+    return next(_url_matches(text), None) is not None
+
+
+def _url_matches(text: str) -> Iterator[re.Match[str]]:
+    """`URL_RE.finditer(text)`, only on the lines with `_URL_HINT_RE`'s hint: a URL never spans a line
+    break and holds the hint, and the full pattern tries every character where the hint skips from
+    one «:» or «.» to the next (a line's matches are the same: both patterns see past its ends)."""
+    hint = _URL_HINT_RE.search(text)
+    while hint is not None:
+        start = text.rfind("\n", 0, hint.start()) + 1
+        end = text.find("\n", hint.end())
+        end = len(text) if end < 0 else end
+        yield from URL_RE.finditer(text, start, end)
+        hint = _URL_HINT_RE.search(text, end)
 
 
 def _blank_urls(text: str, urls: list[tuple[int, int]]) -> str:
