@@ -272,7 +272,9 @@ class _Entry:
         self.when = when
         self.prep = prep
         self.terms = prep.terms  # a slot, not a property: read for every posting walked
-        self.need = _PREFILTER * len(prep.terms)  # shared words another post needs to be compared
+        # shared words another post needs to be compared: `_PREFILTER` of its words, and never fewer than
+        # `MIN_SHARED` (`similar.similarity`: fewer are no similarity, so `story_score` refuses them unweighed)
+        self.need = max(_PREFILTER * len(prep.terms), MIN_SHARED)
         self.fp: Fingerprint | None = None
         self.counts: tuple[int, tuple[int, ...]] | None = None  # (posts, each word's) counted when it came: `fp` is weighed by them
         self.alive = True  # False once expired or replaced by a later entry of the same post
@@ -620,9 +622,10 @@ class StoryIndex:
         when = entry.when
         lo, hi = (when, when + self.window) if later else (when - self.window, when)
         keys: list[str] = []
-        for t in ranked if self.query_keys > 0 else ():
-            q = postings.get(t)  # (time order: some post of the part searched when the newest reaches it and the oldest does not pass it)
-            if q is not None and q[-1].when >= lo and (q[-1].when > when if later else q[0].when <= hi):
+        # (the words no post is filed under passed over in C: two in three of those a post looks at)
+        for t in filter(postings.__contains__, ranked) if self.query_keys > 0 else ():
+            q = postings[t]  # (time order: some post of the part searched when the newest reaches it and the oldest does not pass it)
+            if q[-1].when >= lo and (q[-1].when > when if later else q[0].when <= hi):
                 keys.append(t)
                 if len(keys) == self.query_keys:
                     break
@@ -638,15 +641,15 @@ class StoryIndex:
         terms, need, starts, reach = entry.terms, entry.need, self.starts, self.reach
         for t in keys:
             for e in reversed(index[t]):  # newest first: stop at the first one too old
-                if e.when < lo or later and e.when == lo:
+                if (w := e.when) < lo or later and w == lo:
                     break
-                if e.when > hi or e in seen or e.when - starts.get(e.story_id, e.when) > reach:
+                if w > hi or e in seen or w - starts.get(e.story_id, w) > reach:
                     continue  # (a story's late post, past its reach from the story's first post now, chains nothing)
                 if not budget:
                     return
                 budget -= 1
                 seen.add(e)
-                # _PREFILTER x the smaller word set, shared
+                # the smaller post's `need` shared
                 if e.alive and len(common := terms & e.terms) >= (need if need < e.need else e.need):
                     yield e, common
 
