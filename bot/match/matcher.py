@@ -354,20 +354,9 @@ class Matcher:
     # -- classifying post words ----------------------------------------------------------------
 
     def _classify(self, token: str) -> tuple[tuple[int, str, float], ...]:
-        if readings := _readings(token):
-            result: tuple[tuple[int, str, float], ...] = ()
-            for r in readings:
-                result = _union(result, self._lookup(r))
-            self._remember(token, result)
-            return result
-        if (glued := split_ordinal(token)) is not None:  # «137го»: the number and its ending
-            result = self._lookup(glued[0]) if _year(glued[0]) else _union(self._lookup(glued[0]), self._lookup(glued[1]))
-            self._remember(token, result)
-            return result
-        if token.endswith("'s") and token.isascii():
-            result = self._possessive(token)
-            self._remember(token, result)
-            return result
+        if _SPECIAL_HINT_RE.search(token) is not None and (special := self._classify_special(token)) is not None:
+            self._remember(token, special)
+            return special
         found: dict[int, tuple[int, str, float]] = {}
         for tid, kind in self._forms.get(token, ()):
             found[tid] = (tid, kind, 1.0)
@@ -383,6 +372,20 @@ class Matcher:
         result = tuple(found.values())
         self._remember(token, result)
         return result
+
+    def _classify_special(self, token: str) -> tuple[tuple[int, str, float], ...] | None:
+        """A mixed-script word, a number with its ordinal ending, an English possessive: classified as
+        the words it stands for; None for any other word (`_SPECIAL_HINT_RE` flags more than these)."""
+        if readings := _readings(token):
+            result: tuple[tuple[int, str, float], ...] = ()
+            for r in readings:
+                result = _union(result, self._lookup(r))
+            return result
+        if (glued := split_ordinal(token)) is not None:  # «137го»: the number and its ending
+            return self._lookup(glued[0]) if _year(glued[0]) else _union(self._lookup(glued[0]), self._lookup(glued[1]))
+        if token.endswith("'s") and token.isascii():
+            return self._possessive(token)
+        return None
 
     def _possessive(self, token: str) -> tuple[tuple[int, str, float], ...]:
         """An English possessive («russia's», one token for the apostrophe that keeps об'єкт one
@@ -813,6 +816,11 @@ def _readings(token: str) -> list[str]:
 
 
 _MAX_READINGS = 27  # (three mixed parts: more only in a made-up word)
+
+# A character every word `Matcher._classify_special` reads otherwise has: a Latin letter (a mixed-script
+# word), a digit (a number with its ordinal ending), an apostrophe (an English possessive). Few Cyrillic
+# words have one: they skip the three tests.
+_SPECIAL_HINT_RE = re.compile("[a-z0-9']")
 
 
 def _part_readings(part: str) -> list[str]:
