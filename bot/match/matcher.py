@@ -139,16 +139,22 @@ _Entry = tuple[str, int, int, int]
 
 class _TypoIndex:
     """The delete-key index frozen for lookups: the keys as a set (for C-speed intersection),
-    and each key's entries as ids into one sorted tuple (a union of ints sorts fast)."""
+    each key's entries as ids into one sorted tuple (a union of ints sorts fast), the keys' first
+    `_HEAD` letters, which turn away most words at a fraction of the keys' cost, and the deletions
+    a word of each length gets (`k_from_2`: the length from which two, else `k`)."""
 
-    __slots__ = ("entries", "ids", "keys")
+    __slots__ = ("entries", "heads", "ids", "k", "k_from_2", "keys")
 
-    def __init__(self, deletes: dict[_Key, list[tuple[str, int, int]]]) -> None:
+    def __init__(self, deletes: dict[_Key, list[tuple[str, int, int]]], max_delete: int, min_len_k2: int) -> None:
         self.entries: tuple[_Entry, ...] = tuple(
             (f, tid, k, len(f)) for f, tid, k in sorted({e for es in deletes.values() for e in es}))
         rank = {e[:3]: i for i, e in enumerate(self.entries)}
         self.ids: dict[_Key, tuple[int, ...]] = {d: tuple(sorted({rank[e] for e in es})) for d, es in deletes.items()}
         self.keys: frozenset[_Key] = frozenset(self.ids)
+        self.heads: frozenset[_Key] = frozenset(d[:_HEAD] for d in self.ids if len(d) >= _HEAD)
+        # Two deletions only for words long enough to be 2 edits from a form that allows 2.
+        self.k = min(max_delete, 1)
+        self.k_from_2 = min_len_k2 - 2 if max_delete == 2 else 1 << 30
 
 
 # One occurrence of a query node in a post: first and last token index and its hits.
@@ -364,12 +370,12 @@ class Matcher:
             for tid, kind in self._prefixes.get(token[:n], ()):
                 if tid not in found:
                     found[tid] = (tid, kind, 1.0)
-        if self._deletes and self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit():
-            near = self._near_forms(token)
-            typo = self._typos(token, near, found) if near else None
+        if (self._typo_min_len <= len(token) <= self._typo_max_len and not token.isdigit()
+                and (near := self._near_forms(token))):
+            typo = self._typos(token, near, found)
             if typo and not self.morph.is_known(token):  # a dictionary word is nobody's typo
                 found.update(typo)
-        result = tuple(found.values())
+        result = tuple(found.values()) if found else ()
         self._remember(token, result)
         return result
 
@@ -415,22 +421,25 @@ class Matcher:
     def _near_forms(self, token: str) -> tuple[_Entry, ...]:
         """The (form, term id, allowance, form length) entries sharing a delete key with `token`'s
         prefix, each once; cached by prefix (inflections of one word share it)."""
-        # Two deletions only for tokens long enough to be 2 edits from a form that allows 2.
-        k = 2 if self._max_delete == 2 and len(token) >= self._min_len_k2 - 2 else min(self._max_delete, 1)
+        index = self._typo_index
+        if index is None:
+            index = self._typo_index = _TypoIndex(self._deletes, self._max_delete, self._min_len_k2)
+        k = 2 if len(token) >= index.k_from_2 else index.k
+        # A key of the prefix loses at most k of its letters: its first _HEAD are some _HEAD of the
+        # prefix's first _HEAD + k, which no key of the index begins with for most words.
+        if len(token) - k >= _HEAD and index.heads.isdisjoint(combinations(token[:_HEAD + k], _HEAD)):
+            return ()
         key = (token[:_PREFIX], k)
         hit = self._near_cache.get(key)
         if hit is None:
-            hit = self._near_cache[key] = self._entries_near(key[0], k)
+            hit = self._near_cache[key] = self._entries_near(index, key[0], k)
         return hit
 
-    def _entries_near(self, prefix: str, k: int) -> tuple[_Entry, ...]:
+    @staticmethod
+    def _entries_near(index: _TypoIndex, prefix: str, k: int) -> tuple[_Entry, ...]:
         """The entries of every delete key within k deletions of `prefix`, in sorted order.
 
-        The keys are made and looked up in C (combinations, set.intersection): most prefixes
-        share no key, and this is all they cost."""
-        index = self._typo_index
-        if index is None:
-            index = self._typo_index = _TypoIndex(self._deletes)
+        The keys are made and looked up in C (combinations, set.intersection)."""
         n = len(prefix)
         hits = index.keys.intersection(chain(*[combinations(prefix, r) for r in range(max(1, n - k), n + 1)]))
         if not hits:
@@ -1054,6 +1063,7 @@ def _has_url(node: Node) -> bool:
 
 
 _PREFIX = 7
+_HEAD = 4  # (3 let twice as many prefixes through to the keys, 5 a tenth fewer than 4 at more cost)
 
 
 def _subsequences(word: str, k: int) -> set[_Key]:
