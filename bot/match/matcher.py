@@ -226,8 +226,9 @@ class Matcher:
             self._rule_anchors.append(self._anchors(rule.node)[0])
             self._rule_urls.append(_has_url(rule.node))
             self._prefilters.append(self._prefilter(rule.node))
-        self._cache: dict[str, tuple[tuple[int, str, float], ...]] = {}
-        self._interesting: set[str] = set()  # post words that hit an anchor term
+        self._cache: set[str] = set()  # every post word classified (until emptied at _CACHE_LIMIT words)
+        self._interesting: set[str] = set()  # those that hit a term...
+        self._hits: dict[str, tuple[tuple[int, str, float], ...]] = {}  # ...and what they hit (`_classify`)
         self._forms_of: tuple[int, dict[int, list[str]]] = (-1, {})  # (terms then, term -> its forms): explain_forms
 
     # -- compiling ---------------------------------------------------------------------------
@@ -448,13 +449,16 @@ class Matcher:
         return tuple(map(index.entries.__getitem__, ids))
 
     def _remember(self, token: str, result: tuple[tuple[int, str, float], ...]) -> None:
-        self._cache[token] = result
+        self._cache.add(token)
         if result:
             self._interesting.add(token)
+            self._hits[token] = result
 
     def _lookup(self, token: str) -> tuple[tuple[int, str, float], ...]:
-        hit = self._cache.get(token)
-        return hit if hit is not None else self._classify(token)
+        hit = self._hits.get(token)
+        if hit is not None:
+            return hit
+        return () if token in self._cache else self._classify(token)
 
     # -- matching -------------------------------------------------------------------------------
 
@@ -467,6 +471,7 @@ class Matcher:
         if len(self._cache) >= _CACHE_LIMIT:  # between posts: a post never loses words it classified
             self._cache.clear()
             self._interesting.clear()
+            self._hits.clear()
             self._near_cache.clear()
         toks = set(rough_words(text)) if words is None else words
         for t in toks.difference(self._cache):
@@ -475,7 +480,7 @@ class Matcher:
         urls = any(self._rule_urls) and (bool(links) or bool(find_urls(text)))
         if not present and not urls:
             return []
-        tids = {tid for t in present for tid, _, _ in self._cache[t]}
+        tids = {tid for t in present for tid, _, _ in self._hits[t]}
         if urls:
             return [i for i, ids in enumerate(self._rule_anchors)
                     if self._rule_urls[i] or (not ids.isdisjoint(tids) and self._prefilters[i](tids))]
