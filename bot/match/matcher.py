@@ -229,6 +229,8 @@ class Matcher:
         self._cache: set[str] = set()  # every post word classified (until emptied at _CACHE_LIMIT words)
         self._interesting: set[str] = set()  # those that hit a term...
         self._hits: dict[str, tuple[tuple[int, str, float], ...]] = {}  # ...and what they hit (`_classify`)
+        self._anchor_tids = frozenset().union(*self._rule_anchors)
+        self._anchored: set[str] = set()  # the words that hit a rule's anchor
         self._forms_of: tuple[int, dict[int, list[str]]] = (-1, {})  # (terms then, term -> its forms): explain_forms
 
     # -- compiling ---------------------------------------------------------------------------
@@ -323,7 +325,8 @@ class Matcher:
             cost = 1000.0 if n <= 2 else 50.0 if n <= 3 else 5.0 if node.mode == "prefix" and n < 5 else 1.0
             return {tid}, cost
         if isinstance(node, Phrase):
-            anchors, cost = min((self._anchors(w) for w in node.words), key=lambda a: a[1])
+            # on a tie the last word: «ч» of "в/ч", not the preposition before it, which most posts have
+            anchors, cost = min((self._anchors(w) for w in reversed(node.words)), key=lambda a: a[1])
             glued = self._glued.get(id(node))
             return (anchors, cost) if glued is None else (anchors | {glued}, cost + 1.0)
         if isinstance(node, Or):
@@ -453,6 +456,8 @@ class Matcher:
         if result:
             self._interesting.add(token)
             self._hits[token] = result
+            if any(e[0] in self._anchor_tids for e in result):
+                self._anchored.add(token)
 
     def _lookup(self, token: str) -> tuple[tuple[int, str, float], ...]:
         hit = self._hits.get(token)
@@ -472,14 +477,15 @@ class Matcher:
             self._cache.clear()
             self._interesting.clear()
             self._hits.clear()
+            self._anchored.clear()
             self._near_cache.clear()
         toks = set(rough_words(text)) if words is None else words
         for t in toks.difference(self._cache):
             self._classify(t)
-        present = toks & self._interesting
         urls = any(self._rule_urls) and (bool(links) or bool(find_urls(text)))
-        if not present and not urls:
+        if not urls and toks.isdisjoint(self._anchored):  # no rule's anchor: most posts stop here
             return []
+        present = toks & self._interesting
         tids = {tid for t in present for tid, _, _ in self._hits[t]}
         if urls:
             return [i for i, ids in enumerate(self._rule_anchors)
