@@ -838,9 +838,9 @@ def _readings(token: str) -> list[str]:
 _MAX_READINGS = 27  # (three mixed parts: more only in a made-up word)
 
 # A character every word `Matcher._classify_special` reads otherwise has: a Latin letter (a mixed-script
-# word), a digit (a number with its ordinal ending), an apostrophe (an English possessive). Few Cyrillic
+# word, the s of an English possessive) or a digit (a number with its ordinal ending). Few Cyrillic
 # words have one: they skip the three tests.
-_SPECIAL_HINT_RE = re.compile("[a-z0-9']")
+_SPECIAL_HINT_RE = re.compile("[a-z0-9]")
 
 
 def _part_readings(part: str) -> list[str]:

@@ -1,5 +1,6 @@
-"""The typo index (bot/match/matcher.py) finds every typo a scan of all the rules' forms finds,
-however it narrows the forms down before measuring distances."""
+"""The matcher's shortcuts for the words of a post (bot/match/matcher.py) lose nothing: the one
+regex that spares most words the mixed-script, ordinal and possessive tests, and the typo index,
+which finds every typo a scan of all the rules' forms finds however it narrows the forms down."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from functools import lru_cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.match.matcher import Matcher
+from bot.match.matcher import _SPECIAL_HINT_RE, Matcher
 from bot.match.rules import Rule
+from bot.text import ORDINAL_SUFFIXES
 
 # one edit by default, two where asked (~2), one on a short word (~1): both deletion depths in one index
 QUERY = "дезертирство~2 OR мобилизация~2 OR оцепить OR блокпост OR сержант OR полк~1 OR часть"
@@ -67,3 +69,27 @@ def test_the_words_of_the_property_reach_typos() -> None:
     for word in ("дизертирство", "дезертирствл", "ецепить", "оцепитьь", "пплк", "бликпост", "ержант"):
         near = m._near_forms(word)
         assert m._typos(word, near, {}), word
+
+
+# the parts a post word may be made of: letters of both scripts, digits, apostrophes, ordinal endings
+WORD_PARTS = st.one_of(st.text("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґў", min_size=1, max_size=4),
+                       st.text("abcdefghijklmnopqrstuvwxyzéß", min_size=1, max_size=4),
+                       st.text("0123456789٣²", min_size=1, max_size=4), st.sampled_from(["'", "'s", "ʼ", "’"]),
+                       st.sampled_from(sorted(ORDINAL_SUFFIXES)))
+
+
+@settings(max_examples=2000)
+@given(st.lists(WORD_PARTS, min_size=1, max_size=4).map("".join))
+def test_a_word_the_hint_passes_by_is_no_special_word(word: str) -> None:
+    """A mixed-script word, a number with its ordinal ending, an English possessive all have a
+    character of `_SPECIAL_HINT_RE`: the words without one go straight to forms and typos."""
+    if _SPECIAL_HINT_RE.search(word) is None:
+        assert matcher()._classify_special(word) is None, word
+
+
+def test_the_special_words_of_the_property_exist() -> None:
+    """Control for the property: each kind of special word is read as one, and has the hint."""
+    m = matcher()
+    for word in ("137го", "чaсть", "part's"):
+        assert _SPECIAL_HINT_RE.search(word) is not None
+        assert m._classify_special(word) is not None, word
