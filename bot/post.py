@@ -252,6 +252,11 @@ class Post:
             self._derived = (d[0], d[1], d[2], h)
         return h
 
+    def seed_links(self, text: str, entities: tuple[Entity, ...], links: tuple[tuple[int, int, str], ...]) -> None:
+        """Take `links` as `hidden_links(text, entities)`, found by a source as it read them: kept
+        while the post's text and entities are these objects (not once `plain_breaks` rewrote them)."""
+        self._derived = (text, entities, links, None)
+
     def seed_text_hash(self, text_hash: str) -> None:
         """Take `text_hash` as computed elsewhere (a worker) from this post's text and `links`."""
         d = self._derive()

@@ -24,13 +24,21 @@ def flatten_text(text: Any, notes: list[str] | None = None) -> tuple[str, tuple[
     """An export's `text` (a string, or a list of strings and parts) -> plain text + entities.
     A part whose text is readable but whose type or href is not keeps its text as plain when
     `notes` is given (why is appended to it): its words matter more than its formatting."""
+    text, entities, _ = _flatten(text, notes)
+    return text, entities
+
+
+def _flatten(text: Any, notes: list[str] | None) -> tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...]]:
+    """`flatten_text`, and the `hidden_links` of its text and entities, found on the way: here each
+    part's place in characters is known, where `hidden_links` would count it again from UTF-16 units."""
     if isinstance(text, str):
-        return text, ()
+        return text, (), ()
     if not isinstance(text, list):
         raise BadInput("text is neither a string nor a list of parts")
     out: list[str] = []
     entities: list[Entity] = []
-    offset = 0
+    links: list[tuple[int, int, str]] = []
+    offset = at = 0  # the part's offset in UTF-16 units, and in characters
     for part in text:
         if isinstance(part, str):
             s = part
@@ -41,11 +49,14 @@ def flatten_text(text: Any, notes: list[str] | None = None) -> tuple[str, tuple[
             entity = _part_entity(part, offset, n, notes)
             if entity is not None:
                 entities.append(entity)
+                if entity.url and entity.type != "link" and s:
+                    links.append((at, at + len(s), entity.url))
         else:
             raise BadInput("a text part is neither a string nor {type, text}")
         out.append(s)
         offset += n
-    return "".join(out), tuple(entities)
+        at += len(s)
+    return "".join(out), tuple(entities), tuple(links)
 
 
 def _part_entity(part: dict[str, Any], offset: int, length: int, notes: list[str] | None) -> Entity | None:
@@ -96,12 +107,12 @@ class _Chat:
     username: str | None
 
 
-def _text(msg: dict[str, Any], notes: list[str]) -> tuple[str, tuple[Entity, ...]]:
-    """The post's text and entities from `text`; when that cannot be read, from `text_entities`
-    (Telegram Desktop writes the same parts there, plain ones included), with a note."""
+def _text(msg: dict[str, Any], notes: list[str]) -> tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...]]:
+    """The post's text, entities and hidden links (`_flatten`) from `text`; when that cannot be read,
+    from `text_entities` (Telegram Desktop writes the same parts there, plain ones included), with a note."""
     first: list[str] = []  # the notes of `text`, dropped when it is not read after all
     try:
-        found = flatten_text(msg.get("text", ""), first)
+        found = _flatten(msg.get("text", ""), first)
         notes.extend(first)
         return found
     except BadInput as e:
@@ -110,7 +121,7 @@ def _text(msg: dict[str, Any], notes: list[str]) -> tuple[str, tuple[Entity, ...
             raise
         second: list[str] = []
         try:
-            found = flatten_text(other, second)
+            found = _flatten(other, second)
         except BadInput:
             raise e from None
         notes.extend([f"{e}: read from text_entities instead", *second])
@@ -146,9 +157,9 @@ def _message_to_post(msg: dict[str, Any], chat: _Chat, notes: list[str]) -> Post
     if "id" not in msg:
         raise KeyError("id")
     message_id = check_int(msg["id"], "id", minimum=1)
-    text, entities = _text(msg, notes)
+    text, entities, links = _text(msg, notes)
     check_text(text)
-    return Post(
+    post = Post(
         channel_id=chat.id,
         message_id=message_id,
         date=_date(msg),
@@ -160,3 +171,5 @@ def _message_to_post(msg: dict[str, Any], chat: _Chat, notes: list[str]) -> Post
         forward_name=_forward_name(msg.get("forwarded_from"), notes),
         media=_media(msg),
     )
+    post.seed_links(text, entities, links)
+    return post
