@@ -12,19 +12,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.post import Post, hidden_links
-from bot.source.export import read_export
+from bot.source.export import Skip, read_export
 
 
-def read_one(parts: list[Any]) -> Post:
-    """The post of a one-message export whose text is `parts`, read from a real file."""
+def read(parts: list[Any]) -> list[Post | Skip]:
+    """What the reader makes of a one-message export whose text is `parts`, read from a real file
+    (written with \\u escapes: a lone surrogate is written as some exporters write it)."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "result.json"
         path.write_text(json.dumps({"name": "Тест", "type": "public_channel", "id": 1700000009, "messages": [
             {"id": 1, "type": "message", "date": "2024-01-01T10:00:00", "date_unixtime": "1704103200",
-             "text": parts}]}, ensure_ascii=False), encoding="utf-8")
-        [post] = read_export(path)
+             "text": parts}]}), encoding="utf-8")
+        return list(read_export(path))
+
+
+def read_one(parts: list[Any]) -> Post:
+    """The post of a one-message export whose text is `parts`."""
+    [post] = read(parts)
     assert isinstance(post, Post)
     return post
+
+
+def test_half_an_emoji_in_a_formatted_part_skips_the_message() -> None:
+    [skip] = read(["Взрыв ", {"type": "text_link", "text": "\ud83d подробнее", "href": "https://ria.example/1"}])
+    assert isinstance(skip, Skip) and skip.where == "message #0 (id 1)"
 
 
 def test_a_link_behind_a_word_after_an_emoji_and_a_windows_line_break_covers_that_word() -> None:

@@ -16,7 +16,8 @@ __all__ = ["flatten_text"]
 
 
 def _utf16_len(s: str) -> int:
-    """Telegram's length of `s`: UTF-16 code units (an emoji beyond U+FFFF counts two); one encode per part."""
+    """Telegram's length of `s`: UTF-16 code units (an emoji beyond U+FFFF counts two); one encode per part,
+    strict: a lone surrogate (half an emoji) is refused here, a list text's only check of it."""
     return len(s.encode("utf-16-le")) // 2
 
 
@@ -158,7 +159,8 @@ def _message_to_post(msg: dict[str, Any], chat: _Chat, notes: list[str]) -> Post
         raise KeyError("id")
     message_id = check_int(msg["id"], "id", minimum=1)
     text, entities, links = _text(msg, notes)
-    check_text(text)
+    if isinstance(msg.get("text", ""), str):  # (a list's parts were each encoded as UTF-16 already, strictly)
+        check_text(text)
     post = Post(
         channel_id=chat.id,
         message_id=message_id,
