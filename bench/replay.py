@@ -187,7 +187,7 @@ def main() -> None:
                     ("waiting for the worker", wait_t), ("rest (commits, batching)", rest)):
         print(f"  {name:<36}{t:7.2f} s  {100 * t / e2e:5.1f} %")
     if args.workers:
-        print(f"  {'worker CPU (in parallel: match, prepare)':<36}{spent['worker cpu']:7.2f} s")
+        print(f"  {'worker CPU (in parallel: match, prepare, search)':<36}{spent['worker cpu']:7.2f} s")
 
     ok = lambda c: "OK" if c else "MISSED"  # noqa: E731
     ratio = e2e / floor

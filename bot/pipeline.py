@@ -144,7 +144,7 @@ class Pipeline:
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
         self.worker = self._start_worker(matcher) if workers > 0 else None
-        self._share = 0.0  # of each batch's story preparation, the part left to this process
+        self._share = 0.0  # of each batch's search readings (`search_reading`), the part left to this process
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
         self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
@@ -243,9 +243,11 @@ class Pipeline:
                      matched: Matched | None = None) -> list[Processed]:
         batch, todo, future = pending.popleft()
         if future is not None:
-            # balance the two processes: when this one has to wait for the worker, it keeps more
-            # of the story preparation of the batches to come; when the worker is ahead, less
-            self._share = min(0.8, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
+            # balance the two processes: when this one has to wait for the worker, it keeps more of
+            # the search readings of the batches to come; when the worker is ahead, fewer. (Those cost
+            # the same here as there; story preparation costs twice as much here, its words looked up
+            # in the story index's shared table, its text folded again: keeping it made replay slower.)
+            self._share = min(1.0, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
         done = self._done(todo, future) if future else matched.work if matched else None
         return self._commit(batch, on_batch, in_order, alert_after, done, in_batch, matched.matcher if matched else None)
 
@@ -253,7 +255,7 @@ class Pipeline:
         """Hand posts to the worker; None (do them here) when it has stopped."""
         assert self.worker is not None
         try:
-            return self.worker.submit(todo, prepare=round(len(todo) * (1 - self._share)))
+            return self.worker.submit(todo, fold=round(len(todo) * (1 - self._share)))
         except Exception as e:  # BrokenProcessPool: the child died between two batches
             self._lost(e)
             return None

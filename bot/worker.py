@@ -42,8 +42,8 @@ class Work(NamedTuple):
     """What the worker made of one post's text."""
 
     matches: list[Match]
-    prepared: Prepared | None  # story.prepare, None when not asked
-    folded: str | None  # search_reading: what the search index holds beside the text
+    prepared: Prepared  # story.prepare
+    folded: str | None | bool  # search_reading: what the search index holds beside the text (True: not read, `Posts.post_row` reads it)
     text_hash: str  # Post.text_hash (content_hash of the text and its links)
     plain_hash: str | None  # content_hash of the text alone, when it has links (else None)
 
@@ -56,8 +56,8 @@ class _Item(NamedTuple):
     channel_username: str | None
     channel_id: int
     channel_title: str  # a rule may name the channel by it (a Desktop export has no username)
-    prepare: bool  # also run story.prepare (the parent does it for the others)
     links: tuple[tuple[int, int, str], ...] = ()  # Post.links: sites linked behind words
+    fold: bool = True  # also read it for the search index (`search_reading`; else the parent does, as it writes the row)
 
 
 _matcher: Matcher | None = None  # the child's matcher, inherited from the parent by fork
@@ -93,14 +93,14 @@ def _work(items: list[_Item]) -> list[Work]:
     return [_one(_matcher, it) for it in items]
 
 
-def _item(post: Post, prepare: bool) -> _Item:
-    return _Item(post.text, post.channel_username, post.channel_id, post.channel_title, prepare, post.links)
+def _item(post: Post, fold: bool = True) -> _Item:
+    return _Item(post.text, post.channel_username, post.channel_id, post.channel_title, post.links, fold)
 
 
 def work(matcher: Matcher, posts: Sequence[Post]) -> list[Work]:
     """What `Worker.submit` gives for `posts`, made by the caller's thread: the live service matches
     in a worker thread with it, so a post costly to match does not hold its event loop."""
-    return [_one(matcher, _item(p, True)) for p in posts]
+    return [_one(matcher, _item(p)) for p in posts]
 
 
 def _one(m: Matcher, it: _Item) -> Work:
@@ -108,8 +108,9 @@ def _one(m: Matcher, it: _Item) -> Work:
     matcher blanks URLs first: a text with one is read again)."""
     lines = rough_lines(it.text) if it.text else None
     words = set(chain.from_iterable(lines)) if lines is not None and not has_url(it.text) else None
-    return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines) if it.prepare else None,
-                search_reading(it.text, [url for *_, url in it.links]), *content_hashes(it.text, it.links))
+    return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines),
+                search_reading(it.text, [url for *_, url in it.links]) if it.fold else True,
+                *content_hashes(it.text, it.links))
 
 
 def default_workers() -> int:
@@ -136,10 +137,10 @@ class Worker:
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(matcher,))
         self._pool.submit(_work, []).result()  # start the child now
 
-    def submit(self, posts: Sequence[Post], prepare: int | None = None) -> Future[list[Work]]:
-        """Match `posts` in the child, and prepare the first `prepare` of them (all by default);
-        the future gives one `Work` per post, in order."""
-        n = len(posts) if prepare is None else prepare
+    def submit(self, posts: Sequence[Post], fold: int | None = None) -> Future[list[Work]]:
+        """Match and prepare `posts` in the child, and read the first `fold` of them for the search
+        index (all by default); the future gives one `Work` per post, in order."""
+        n = len(posts) if fold is None else fold
         return self._pool.submit(_work, [_item(p, i < n) for i, p in enumerate(posts)])
 
     @property

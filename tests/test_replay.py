@@ -677,6 +677,32 @@ def test_while_the_worker_is_behind_the_pipeline_reads_on_and_stores_exactly_the
     assert store_dump(db) == store_dump(one)
 
 
+
+def test_a_worker_far_behind_leaves_every_search_reading_here_and_the_store_is_the_same(
+        tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While this process waits for the worker it takes over more of the batches' search readings (as
+    much as all of them); the posts it reads itself are stored and found exactly as the worker's."""
+    one = tmp_path / "one.db"
+    store = Store(one)
+    list(Pipeline(store, matcher).process(sample_posts(), batch_size=1))
+    store.close()
+
+    submit = Pipeline._submit
+    folds: list[int] = []  # of each batch handed over, the posts the worker was asked to read
+
+    def behind(self: Pipeline, todo: list[Any]) -> Any:
+        folds.append(round(len(todo) * (1 - self._share)))
+        return _Behind(submit(self, todo))
+
+    monkeypatch.setattr(Pipeline, "_submit", behind)
+    db = tmp_path / "behind.db"
+    store = Store(db)
+    with Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(sample_posts(), batch_size=1))
+    store.close()
+    assert folds[0] == 1 and folds[-1] == 0  # the worker read the first; this process, once far behind, the last
+    assert store_dump(db) == store_dump(one)
+
 def test_a_long_replay_indexes_the_search_every_few_thousand_posts_and_the_rest_at_its_end(
         tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
     """Indexed after every batch, FTS5 wrote and merged a segment per 500 posts (twice the CPU over
