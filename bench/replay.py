@@ -14,10 +14,16 @@ speed drifts (up to 25 % here) weighs on both alike; best of each, and each roun
 Prints posts/s for each, the ratio end-to-end time / floor time, peak RSS (ru_maxrss, and the
 worker's), the targets (>= 5,000 posts/s end to end, within 10x of the floor) and where the main
 process's time goes (parse, story folding, store writes and search indexing, waiting for the
-worker, the rest: commits, batching) beside the worker's CPU time (match, story text preparation).
-The rest, by py-spy (2026-11): mostly this process's executor thread unpickling the worker's results
-(~0.9 s, nine tenths of it story.Prepared, holding the GIL the main thread needs), then building posts
-rows, the per-post loop, the story word counts' JSON (3 saves), handing posts over, and COMMITs.
+worker, the rest: commits, batching) beside the worker's CPU time (match, story text preparation,
+the search index's reading of the texts it is left).
+Where it stood on 2026-11-30 (2 cores, quiet; interleaved with f8d17c2): 4.86-5.13 s end to end
+(best 4,544 posts/s) against 5.39-5.48 s, the floor 0.55 s (small exports decoded whole with
+msgspec) against 0.85-0.95 s. A timeline of one replay: the worker is the longer path (it starts
+0.3 s in, once every export is decoded for the merge by date, then works 3.3-3.6 s of CPU without a
+gap while its word caches warm), the main process spends 3.8-4.1 s of CPU and waits about 1 s for
+it, mostly in the first half. Handing this process more of the worker's work when it waits (the
+story preparation, whole batches, more search readings) measured level or slower: what it takes
+over costs more here, its own caches cold.
 Usage: .venv/bin/python bench/replay.py [--corpus PATH] [--batch N] [--rounds N]
 """
 
