@@ -16,9 +16,10 @@ from bot.post import Post
 from bot.source import Note, Skip
 from bot.source import decoded as decoded_module
 from bot.source.chat import _chat_posts
+from bot.source import read_by_date
 from bot.source.export import read_export
 
-from .test_sources import msg
+from .test_sources import msg, write_chat
 
 HEAD = '{"name": "Тест", "type": "public_channel", "id": 1700000009, "messages": '
 
@@ -179,3 +180,41 @@ def test_any_export_of_any_values_reads_as_the_stream_reads_it(
     f.write_text(HEAD + json.dumps(messages[:at] + odd + messages[at:], ensure_ascii=ascii_only) + "}", encoding="utf-8")
     decoded, streamed = both_ways(f, monkeypatch)
     assert decoded == streamed
+
+
+def test_the_merge_by_date_decodes_a_file_only_once_its_dates_come(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first posts of a replay came only after every export was decoded (0.3 s of the corpus, the
+    worker idle meanwhile): each file gives its first messages from the stream, and is decoded when
+    the merge asks it for more; what comes out is what streaming gives."""
+    early = write_chat(tmp_path / "a" / "result.json", [msg(i, f"ранний {i}", str(1700000000 + i)) for i in range(1, 6)])
+    late = write_chat(tmp_path / "b" / "result.json", [msg(i, f"поздний {i}", str(1800000000 + i)) for i in range(1, 6)],
+                      chat_id=1700000010)
+    decoded: list[Path] = []
+    decode = decoded_module._decode
+    monkeypatch.setattr(decoded_module, "_decode", lambda path, bom: decoded.append(path) or decode(path, bom))
+    posts = read_by_date([tmp_path], [])
+    first = [next(posts) for _ in range(decoded_module.HEAD)]
+    assert decoded == []  # the first posts of the earlier file, and the head of the later one: streamed
+    rest = list(posts)
+    assert decoded == [early, late]  # each when the merge needed its next messages
+    with monkeypatch.context() as m:
+        m.setattr(decoded_module, "BUDGET", 0)
+        streamed = list(read_by_date([tmp_path], []))
+    assert [(p.channel_id, p.message_id, p.text) for p in first + rest] == [
+        (p.channel_id, p.message_id, p.text) for p in streamed]
+
+
+def test_a_file_rewritten_after_its_first_messages_were_streamed_is_not_decoded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding it would mix two versions of the file: it is streamed on, as a file always was
+    (the stream tells that it changed)."""
+    def read(budget: int) -> list[Post | Skip]:
+        f = write_chat(tmp_path / "result.json", [msg(i, f"пост {i}", str(1700000000 + i)) for i in range(1, 6)])
+        with monkeypatch.context() as m:
+            m.setattr(decoded_module, "BUDGET", budget)
+            items = read_export(f)
+            head = [next(items) for _ in range(decoded_module.HEAD)]
+            write_chat(f, [msg(i, f"правка {i}", str(1700000000 + i)) for i in range(1, 9)])
+            return head + list(items)
+    assert read(decoded_module.BUDGET) == read(0)

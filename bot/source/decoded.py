@@ -3,9 +3,9 @@ against 0.5 s), as the fields tgwatch does not read, text_entities above all, ar
 file is decoded only when the stream would read the same messages from it; any other (damaged,
 odd, larger) file is streamed.
 
-A decoded file is held in memory (about its size) until it is read through, and a merge
-starts every file at once: files of at most WHOLE bytes, at most BUDGET bytes of them at a time,
-each message let go of once it is handed out.
+A decoded file is held in memory (about its size) until it is read through: files of at most WHOLE
+bytes, at most BUDGET bytes of them at a time, each message let go of once it is handed out. A file
+is decoded when the merge by date first asks it for more than its first messages.
 """
 
 from __future__ import annotations
@@ -100,22 +100,65 @@ def _decode(path: Path, bom: int) -> list[Any] | None:
         return None
 
 
+HEAD = 2  # messages read from the stream before the file is decoded
+
+
 def decoded_first(path: Path, bom: int, streamed: Iterator[Any]) -> Iterator[Any]:
-    """A single-chat UTF-8 export's messages: decoded whole when it is at most WHOLE bytes and the
-    BUDGET allows, else (or when _decode refuses it) `streamed`, the stream of the same messages."""
+    """A single-chat UTF-8 export's messages: the first HEAD from `streamed` (the stream of the same
+    messages), the rest decoded whole when it is at most WHOLE bytes and the BUDGET allows, else (or
+    when _decode refuses it, or the file changed meanwhile) streamed on. The merge by date asks each
+    file for its first post at once and for the next ones only when their dates come: a replay's
+    first batch waits for the stream's first messages, not for every file to be decoded."""
     global _held
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = WHOLE + 1
-    messages = _decode(path, bom) if size <= WHOLE and _held + size <= BUDGET else None
-    if messages is None:
+    first: list[Any] = []
+    identity = _identity(path)
+    for msg in streamed:
+        yield msg
+        if not isinstance(msg, dict):  # a Skip: the stream broke (or will); it says how, as before
+            yield from streamed
+            return
+        first.append(msg)
+        if len(first) == HEAD:
+            break
+    else:
+        return
+    size = identity[2] if identity else WHOLE + 1
+    messages = None
+    if size <= WHOLE and _held + size <= BUDGET and _identity(path) == identity:
+        messages = _decode(path, bom)
+    if messages is None or not _same(first, messages):
         yield from streamed
         return
+    close = getattr(streamed, "close", None)
+    if close is not None:
+        close()  # (its file is let go of: the rest is decoded)
     _held += size
     try:
-        for i, msg in enumerate(messages):
-            messages[i] = None  # let go of it once read
+        for i in range(HEAD, len(messages)):
+            msg, messages[i] = messages[i], None  # let go of it once read
             yield msg
     finally:
         _held -= size
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """The file `path` names, its size and change time (None: it cannot be read)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _same(first: list[dict[str, Any]], messages: list[Any]) -> bool:
+    """Does the decoded file begin with the messages the stream gave (each field decoded as streamed)?"""
+    return len(messages) >= len(first) and all(map(_covers, first, messages))
+
+
+def _covers(streamed: Any, decoded: Any) -> bool:
+    """Is `decoded` what the stream read, but for the fields decoding skips (a text part's entity fields)?"""
+    if isinstance(decoded, dict):
+        return isinstance(streamed, dict) and all(_covers(streamed.get(k), v) for k, v in decoded.items())
+    if isinstance(decoded, list):
+        return isinstance(streamed, list) and len(streamed) == len(decoded) and all(map(_covers, streamed, decoded))
+    return bool(streamed == decoded)
