@@ -16,14 +16,15 @@ worker's), the targets (>= 5,000 posts/s end to end, within 10x of the floor) an
 process's time goes (parse, story folding, store writes and search indexing, waiting for the
 worker, the rest: commits, batching) beside the worker's CPU time (match, story text preparation,
 the search index's reading of the texts it is left).
-Where it stood on 2026-11-30 (2 cores, quiet; interleaved with f8d17c2): 4.86-5.13 s end to end
-(best 4,544 posts/s) against 5.39-5.48 s, the floor 0.55 s (small exports decoded whole with
-msgspec) against 0.85-0.95 s. A timeline of one replay: the worker is the longer path (it starts
-0.3 s in, once every export is decoded for the merge by date, then works 3.3-3.6 s of CPU without a
-gap while its word caches warm), the main process spends 3.8-4.1 s of CPU and waits about 1 s for
-it, mostly in the first half. Handing this process more of the worker's work when it waits (the
-story preparation, whole batches, more search readings) measured level or slower: what it takes
-over costs more here, its own caches cold.
+Where it stood on 2026-11-30 (2 cores, quiet; interleaved with f8d17c2): 4.56-4.80 s end to end
+(best 4,846 posts/s) against 5.15-5.41 s, the floor 0.60 s (small exports decoded whole with
+msgspec, each when the merge first needs more than its first messages) against 0.89-0.92 s. A
+timeline of one replay: the worker starts 0.1 s in and is the longer path for the first three
+fifths (3.4-3.6 s of CPU in all, its word caches warming); then the main process is, as the
+channels' posts grow denser and each post has more story candidates (3.9-4.1 s of CPU, about 0.8 s
+of it waiting for the worker early on). Handing this process more of the worker's work when it
+waits (the story preparation, whole batches, more search readings, a shallower read-ahead)
+measured level or slower: what it takes over costs more here, its own caches cold.
 Usage: .venv/bin/python bench/replay.py [--corpus PATH] [--batch N] [--rounds N]
 """
 
