@@ -130,6 +130,11 @@ class Entity:
     length: int
     url: str | None = None
 
+    @property
+    def hides_url(self) -> bool:
+        """Is there a link behind its words that the text does not show (a text link, not a visible one)?"""
+        return bool(self.url) and self.type != "link"
+
 
 def plain_breaks(text: str, entities: tuple[Entity, ...] = ()) -> tuple[str, tuple[Entity, ...]]:
     """`text` with Windows (\\r\\n) and old Mac (\\r) line breaks as \\n, its entities' UTF-16 offsets
@@ -155,7 +160,7 @@ def plain_breaks(text: str, entities: tuple[Entity, ...] = ()) -> tuple[str, tup
 def hidden_links(text: str, entities: tuple[Entity, ...]) -> tuple[tuple[int, int, str], ...]:
     """The links behind words («подробнее» linking to a site): (start, end) of the words in `text`'s
     characters, and the URL the text does not show. A visible link is in the text already."""
-    links = [e for e in entities if e.url and e.type != "link"]
+    links = [e for e in entities if e.hides_url]
     if not links:
         return ()
     units = text.encode("utf-16-le", "surrogatepass")

@@ -50,8 +50,8 @@ def _flatten(text: Any, notes: list[str] | None) -> tuple[str, tuple[Entity, ...
             entity = _part_entity(part, offset, n, notes)
             if entity is not None:
                 entities.append(entity)
-                if entity.url and entity.type != "link" and s:
-                    links.append((at, at + len(s), entity.url))
+                if entity.hides_url and s:  # (`hidden_links`, counted here in characters)
+                    links.append((at, at + len(s), str(entity.url)))
         else:
             raise BadInput("a text part is neither a string nor {type, text}")
         out.append(s)
