@@ -18,6 +18,7 @@ from .match.matcher import Match, Matcher
 from .post import Post, content_hash
 from .rematch import RuleVersion, advance_coverage, last_rowid, rule_versions, uncover_edits
 from .store.db import Known, Store, iso, older_than_stored, utcnow
+from .store.searchbuild import SearchBuild
 from .story import StoryIndex
 from .worker import BULK_GC_THRESHOLD, Work, Worker, work
 
@@ -148,6 +149,7 @@ class Pipeline:
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
         self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
+        self._build: SearchBuild | None = None  # the search index built beside a long replay (`_sync_search`)
         # one of the live service's threads matches at a time (posts, alerts' checks, the chat's /test),
         # so a costly post holds one thread, not the executor; each Matcher also locks its own word cache
         self.matching = threading.Lock()
@@ -212,17 +214,22 @@ class Pipeline:
         as matched with it (a post it lacks, one stored or changed meanwhile, is matched with it here)."""
         it = iter(posts)
         pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]] = deque()  # oldest first
-        with _bulk_gc():
-            while batch := list(islice(it, batch_size)):
-                self._name_all(batch)  # before the worker matches them: a rule scoped to @channel reads the name
-                todo = self._todo(batch) if self.worker is not None and matched is None else []
-                pending.append((batch, todo, self._submit(todo) if todo else None))
-                while self._store_now(pending):
+        try:
+            with _bulk_gc():
+                while batch := list(islice(it, batch_size)):
+                    self._name_all(batch)  # before the worker matches them: a rule scoped to @channel reads the name
+                    todo = self._todo(batch) if self.worker is not None and matched is None else []
+                    pending.append((batch, todo, self._submit(todo) if todo else None))
+                    while self._store_now(pending):
+                        yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch, matched)
+                while pending:
                     yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch, matched)
-            while pending:
-                yield from self._commit_next(pending, on_batch, in_order, alert_after, in_batch, matched)
-            if self._unindexed:
-                self._sync_search()
+                if self._unindexed or self._build is not None:
+                    self._sync_search(last=True)
+        finally:
+            if self._build is not None:  # stopped early: the index is brought up to date in place, later
+                self._build.cancel()
+                self._build = None
 
     def _store_now(self, pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]]) -> bool:
         """Store the oldest pending batch now, rather than read the next one: always without a worker;
@@ -232,8 +239,20 @@ class Pipeline:
         future = pending[0][2] if pending else None
         return len(pending) > self.AHEAD and (future is None or future.done() or len(pending) > self.MAX_AHEAD)
 
-    def _sync_search(self) -> None:
-        """Index the posts stored since the last time (`Store.sync_search`: never in a batch's transaction)."""
+    def _sync_search(self, last: bool = False) -> None:
+        """Index the posts stored since the last time (`Store.sync_search`: never in a batch's transaction).
+        With a worker process (a replay on a machine with a spare core) into a store whose search
+        index is empty, a thread builds it beside the replay instead (`SearchBuild`), put in place at
+        the `last` call; what it could not take, the store indexes then."""
+        if not last and self._build is None and self.worker is not None:
+            self._build = SearchBuild.beside(self.store.db.conn, self.store.path)
+        if self._build is not None:
+            if not last:
+                self._build.advance()
+                self._unindexed = 0
+                return
+            build, self._build = self._build, None
+            build.finish()
         self.store.sync_search()
         self._unindexed = 0
 

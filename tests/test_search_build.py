@@ -1,0 +1,195 @@
+"""A long replay with a worker process builds its search index beside it (`SearchBuild`): what a
+search finds afterwards is exactly what indexing in place gives, whatever happened meanwhile."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.source import read_paths
+from bot.store.db import Store
+from bot.store.read import count_search
+from bot.store.searchbuild import SearchBuild
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "export"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_rules(ROOT / "rules"))
+
+
+@pytest.fixture
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The search index advanced after every batch, 3 posts a build transaction; what each build's
+    `finish` returned (the rowid it installed the index up to, 0: dropped)."""
+    monkeypatch.setattr("bot.pipeline.SEARCH_EVERY", 1)
+    monkeypatch.setattr(SearchBuild, "CHUNK", 3)
+    finished: list[int] = []
+    finish = SearchBuild.finish
+
+    def spy(self: SearchBuild) -> int:
+        finished.append(finish(self))
+        return finished[-1]
+
+    monkeypatch.setattr(SearchBuild, "finish", spy)
+    return finished
+
+
+def posts() -> list[Post]:
+    return [p for p in read_paths([SAMPLE]) if isinstance(p, Post)]
+
+
+def index_dump(db: Path) -> list[tuple[Any, ...]]:
+    """Every word the search index holds, with the post and position it holds it at; and FTS5's own check."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')")
+        conn.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, posts_fts, instance)")
+        return conn.execute("SELECT doc, offset, term FROM temp.words ORDER BY doc, offset").fetchall()
+    finally:
+        conn.close()
+
+
+def in_place(tmp_path: Path, matcher: Matcher, stream: list[Post]) -> list[tuple[Any, ...]]:
+    """The index a replay in one process (no worker: indexed in place) gives."""
+    db = tmp_path / "in_place.db"
+    store = Store(db)
+    with Pipeline(store, matcher) as pipe:
+        list(pipe.process(stream, batch_size=2))
+    store.close()
+    return index_dump(db)
+
+
+def fts_rowid(store: Store) -> int:
+    row = store.db.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_replay_with_a_worker_builds_the_index_beside_it_and_finds_the_same(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int]) -> None:
+    stream = posts()
+    db = tmp_path / "built.db"
+    store = Store(db)
+    with Pipeline(store, matcher, workers=1) as pipe:
+        assert pipe.worker is not None
+        list(pipe.process(stream, batch_size=2))
+    top = store.db.execute("SELECT max(rowid) FROM posts").fetchone()[0]
+    assert small_steps == [top]  # the build was put in place whole
+    assert fts_rowid(store) == top
+    assert count_search(store, "дезертир") > 0
+    store.close()
+    assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+def test_a_post_edited_after_the_build_read_it_drops_the_build_and_is_found_by_its_new_text(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int], caplog: pytest.LogCaptureFixture) -> None:
+    stream = posts()
+    first = stream[3]
+    edit = Post(first.channel_id, first.message_id, first.date, "Новый текст: задержан дезертир-подводник",
+                channel_title=first.channel_title, channel_username=first.channel_username)
+    stream = [*stream, edit]
+    db = tmp_path / "edited.db"
+    store = Store(db)
+
+    def caught_up(_batch: list[Any]) -> None:  # the build has read every post committed so far
+        if pipe._build is not None:
+            pipe._build.settle()
+
+    with caplog.at_level(logging.INFO, logger="bot.store.db"), Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(stream, batch_size=2, on_batch=caught_up))
+    assert pipe.summary.edited == 1
+    assert small_steps == [0]
+    assert "dropped: the posts changed meanwhile" in caplog.text
+    assert count_search(store, "подводник") == 1
+    assert fts_rowid(store) == store.db.execute("SELECT max(rowid) FROM posts").fetchone()[0]
+    store.close()
+    assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+def test_a_search_run_during_the_replay_indexes_in_place_and_the_build_is_dropped(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int]) -> None:
+    """An analyst's `tgwatch search` on the store while it replays indexes what is stored so far on
+    its own connection: the build no longer fits an empty index, and the rest is indexed in place."""
+    stream = posts()
+    db = tmp_path / "searched.db"
+    store = Store(db)
+    found: list[int] = []
+
+    def search_now(_batch: list[Any]) -> None:
+        if not found:
+            other = Store(db)
+            try:
+                found.append(count_search(other, "дезертир"))
+            finally:
+                other.close()
+
+    with Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(stream, batch_size=2, on_batch=search_now))
+    assert small_steps == [0]
+    store.close()
+    assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+def test_a_stopped_replay_leaves_the_index_to_be_built_in_place_and_no_scratch_file(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int]) -> None:
+    stream = posts()
+    db = tmp_path / "stopped.db"
+    store = Store(db)
+    scratch: list[str] = []
+    with Pipeline(store, matcher, workers=1) as pipe:
+        run = pipe.process(stream, batch_size=2)
+        for n, _ in enumerate(run):
+            if pipe._build is not None and not scratch:
+                scratch.append(pipe._build.path)
+            if n == 20:
+                break
+        run.close()  # as a Ctrl-C or a failed batch ends the generator
+    assert scratch and not Path(scratch[0]).parent.exists()
+    assert small_steps == [] and fts_rowid(store) == 0
+    store.sync_search()  # what `search` does first
+    assert count_search(store, "дезертир") > 0
+    store.close()
+    part = index_dump(db)
+    assert part and {doc for doc, *_ in part} <= set(range(1, 22 + 1))
+
+
+def test_a_failed_build_is_said_and_the_index_is_built_in_place(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def full(self: SearchBuild, conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SearchBuild, "_index", full)
+    stream = posts()
+    db = tmp_path / "failed.db"
+    store = Store(db)
+    with caplog.at_level(logging.WARNING, logger="bot.store.db"), Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(stream, batch_size=2))
+    assert small_steps == [0]
+    assert "search index not built beside the replay (database or disk is full): indexing it in place" in caplog.text
+    store.close()
+    assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+def test_only_an_empty_index_of_a_file_store_is_built_beside(tmp_path: Path) -> None:
+    memory = Store(":memory:")
+    assert SearchBuild.beside(memory.db.conn, memory.path) is None
+    store = Store(tmp_path / "s.db")
+    store.db.execute("INSERT INTO meta (key, value) VALUES ('fts_rowid', '5')")
+    assert SearchBuild.beside(store.db.conn, store.path) is None
+    store.db.execute("DELETE FROM meta WHERE key = 'fts_rowid'")
+    build = SearchBuild.beside(store.db.conn, store.path)
+    assert build is not None
+    build.cancel()
+    assert not Path(build.path).parent.exists()
+    store.close()
