@@ -34,7 +34,8 @@ SAVE_WORDS_EVERY = 10_000
 # batch of 500, the corpus cost FTS5 1.7-2.1 s of CPU (a segment written and merged per batch),
 # every 5,000 posts 0.9-1.1 s. The rest is indexed when the call ends; `search`, `export --search`
 # and the chat's search index whatever is left before they read (`Store.sync_search`), so none
-# misses a stored post, even of a run that stopped.
+# misses a stored post, even of a run that stopped. (A search index built beside the replay, in a
+# thread, is handed posts every `SearchBuild.CHUNK`: it costs this process nothing.)
 SEARCH_EVERY = 5_000
 
 
@@ -149,7 +150,8 @@ class Pipeline:
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
         self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
-        self._build: SearchBuild | None = None  # the search index built beside a long replay (`_sync_search`)
+        self._build: SearchBuild | None = None  # the search index built beside a long replay (`_search_due`)
+        self._build_asked = False  # whether this call of `process` has asked for one
         # one of the live service's threads matches at a time (posts, alerts' checks, the chat's /test),
         # so a costly post holds one thread, not the executor; each Matcher also locks its own word cache
         self.matching = threading.Lock()
@@ -213,6 +215,7 @@ class Pipeline:
         matched already (`match`), with a matcher that may since have been replaced: the batch is stored
         as matched with it (a post it lacks, one stored or changed meanwhile, is matched with it here)."""
         it = iter(posts)
+        self._build_asked = False
         pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]] = deque()  # oldest first
         try:
             with _bulk_gc():
@@ -240,12 +243,9 @@ class Pipeline:
         return len(pending) > self.AHEAD and (future is None or future.done() or len(pending) > self.MAX_AHEAD)
 
     def _sync_search(self, last: bool = False) -> None:
-        """Index the posts stored since the last time (`Store.sync_search`: never in a batch's transaction).
-        With a worker process (a replay on a machine with a spare core) into a store whose search
-        index is empty, a thread builds it beside the replay instead (`SearchBuild`), put in place at
-        the `last` call; what it could not take, the store indexes then."""
-        if not last and self._build is None and self.worker is not None:
-            self._build = SearchBuild.beside(self.store.db.conn, self.store.path)
+        """Index the posts stored since the last time (`Store.sync_search`: never in a batch's
+        transaction), or hand them to the search index built beside the replay (`_search_due`),
+        which the `last` call puts in place; what it could not take, the store indexes then."""
         if self._build is not None:
             if not last:
                 self._build.advance()
@@ -255,6 +255,17 @@ class Pipeline:
             build.finish()
         self.store.sync_search()
         self._unindexed = 0
+
+    def _search_due(self) -> bool:
+        """Is it time to index the posts stored since the last time? Every `SEARCH_EVERY` posts; with
+        a worker process (a spare core) into a store whose search index is empty, a thread builds the
+        index beside the replay (`SearchBuild`), from its first `SearchBuild.CHUNK` posts, and is
+        handed every `SearchBuild.CHUNK` more."""
+        if self._build is None and not self._build_asked and self.worker is not None \
+                and self._unindexed >= SearchBuild.CHUNK:
+            self._build_asked = True  # (once a call of `process`: an index not empty stays so)
+            self._build = SearchBuild.beside(self.store.db.conn, self.store.path)
+        return self._unindexed >= (SearchBuild.CHUNK if self._build is not None else SEARCH_EVERY)
 
     def _commit_next(self, pending: deque[tuple[list[Post], list[Post], Future[list[Work]] | None]],
                      on_batch: Callable[[list[Processed]], None] | None, in_order: bool,
@@ -330,7 +341,7 @@ class Pipeline:
         finally:
             self.stories.before_read = lambda: None  # nothing pending outside a batch
         self._committed(out)
-        if self._unindexed >= SEARCH_EVERY:  # after the commit: the index is written in transactions of its own
+        if self._search_due():  # after the commit: the index is written in transactions of its own
             self._sync_search()
         if on_batch:
             on_batch(out)

@@ -30,9 +30,9 @@ def matcher() -> Matcher:
 
 @pytest.fixture
 def small_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The search index advanced after every batch, 3 posts a build transaction; what each build's
+    """A build handed posts every 3, in transactions of 3 posts (in place: every 5); what each build's
     `finish` returned (the rowid it installed the index up to, 0: dropped)."""
-    monkeypatch.setattr("bot.pipeline.SEARCH_EVERY", 1)
+    monkeypatch.setattr("bot.pipeline.SEARCH_EVERY", 5)
     monkeypatch.setattr(SearchBuild, "CHUNK", 3)
     finished: list[int] = []
     finish = SearchBuild.finish
@@ -126,7 +126,7 @@ def test_a_search_run_during_the_replay_indexes_in_place_and_the_build_is_droppe
     found: list[int] = []
 
     def search_now(_batch: list[Any]) -> None:
-        if not found:
+        if pipe._build is not None and not found:  # once the build has begun
             other = Store(db)
             try:
                 found.append(count_search(other, "дезертир"))
