@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.story.similar import _LINK_HINT_RE, _LINK_RE, fold_prefix, names_in, numbers_in
-from bot.text import _FORMAT_CHARS, _FORMAT_RE, _SIGN_RE, _URL_HINT_RE, URL_RE, _nfkc_words, find_urls
+from bot.text import _FORMAT_CHARS, _FORMAT_RE, _INVISIBLE_RE, _SIGN_RE, _URL_HINT_RE, URL_RE, _nfkc_words, find_urls
 
 _LINKY = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-") + ["https://", "http://", "www.", "t.me/", "://", ".ru/", ".info/"]),
                   max_size=20).map("".join)
@@ -21,6 +21,15 @@ _LINKY = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-") + ["ht
 def test_format_re_matches_exactly_the_format_characters() -> None:
     every = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF)
     assert _FORMAT_RE.findall(every) == sorted(_FORMAT_CHARS)
+
+
+def test_every_invisible_character_search_looks_for_is_a_format_character() -> None:
+    # search_fold asks `_INVISIBLE_RE` only of a text `_FORMAT_RE` finds a format character in: one it
+    # found alone would leave a disguised word («дезер\u200bтир») out of the search index
+    every = "a".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF) + "a"
+    found = set(_INVISIBLE_RE.findall(every))
+    assert "\u200b" in found and "\u200d" in found  # (a joiner before a letter)
+    assert found <= set(_FORMAT_CHARS)
 
 
 @settings(max_examples=300, deadline=None)
