@@ -218,3 +218,39 @@ def test_a_file_rewritten_after_its_first_messages_were_streamed_is_not_decoded(
             write_chat(f, [msg(i, f"правка {i}", str(1700000000 + i)) for i in range(1, 9)])
             return head + list(items)
     assert read(decoded_module.BUDGET) == read(0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=40) | st.text(max_size=20).map(lambda s: s.encode("utf-8", "surrogatepass")),
+       cut=st.integers(0, 40), size=st.integers(1, 9))
+def test_a_file_is_utf_8_when_decoding_it_whole_says_so_whatever_the_slices(data: bytes, cut: int, size: int) -> None:
+    """A file is checked as UTF-8 a slice at a time: a character cut between two slices is one
+    character, a file ending inside one is not UTF-8, as decoding it whole finds."""
+    chars = "ж😀".encode()  # characters of 2 and 4 bytes
+    head, data = data[:cut] + chars[:-1], data[:cut] + chars + data[cut:]
+    try:
+        data.decode("utf-8")
+        whole = True
+    except UnicodeDecodeError:
+        whole = False
+    decoded_module._SLICE, before = size, decoded_module._SLICE
+    try:
+        assert decoded_module._utf8(data) == whole
+        assert decoded_module._utf8(head) is False  # a file ending inside the emoji
+    finally:
+        decoded_module._SLICE = before
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["utf-8", "a byte that is not"])
+def test_a_byte_past_the_first_slice_that_is_not_utf_8_still_makes_the_file_streamed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: bool) -> None:
+    """With slices of 3 bytes (every Cyrillic letter cut in two somewhere), a clean file is decoded
+    and one bad byte near its end has it streamed: it reads as the stream reads it."""
+    third = b'{"id": 3, "type": "message", "date_unixtime": "1700000003", "text": "x", "from": "' + (
+        b"\xff" if bad else "ё".encode()) + b'"}'
+    f = export_with(tmp_path, third)
+    monkeypatch.setattr(decoded_module, "_SLICE", 3)
+    assert (decoded_module._decode(f, 0) is None) == bad
+    decoded, streamed = both_ways(f, monkeypatch)
+    assert decoded == streamed
+    assert any("not UTF-8 text" in s.reason for s in decoded if isinstance(s, Skip)) == bad

@@ -10,6 +10,7 @@ is decoded when the merge by date first asks it for more than its first messages
 
 from __future__ import annotations
 
+import codecs
 import re
 import sys
 from pathlib import Path
@@ -79,6 +80,23 @@ def _long_digits(data: bytes) -> bool:
     return False
 
 
+_SLICE = 1 << 16  # bytes checked as UTF-8 at a time
+
+
+def _utf8(data: bytes) -> bool:
+    """Is `data` UTF-8, as `data.decode()` would find it? Decoded a slice at a time: a 4 MB file
+    decoded whole made an 8 MB text only to drop it (0.03 s more CPU on the corpus, in page faults)."""
+    check = codecs.getincrementaldecoder("utf-8")().decode  # (a character cut between two slices is whole)
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), _SLICE):
+            check(view[start:start + _SLICE])
+        check(b"", True)  # (a file ending in the middle of a character is not UTF-8)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decode(path: Path, bom: int) -> list[Any] | None:
     """The messages of a single-chat export, or None when the stream might read it otherwise: bytes
     that are not UTF-8 or a number json refuses (in a field not read: the stream stops there), a
@@ -87,12 +105,9 @@ def _decode(path: Path, bom: int) -> list[Any] | None:
     try:
         with path.open("rb") as f:
             data = f.read(WHOLE + 1)
-        if len(data) > WHOLE:
-            return None
-        data.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return None
-    if len(_MESSAGES_KEY.findall(data)) != 1 or _long_digits(data):
+    if len(data) > WHOLE or not _utf8(data) or len(_MESSAGES_KEY.findall(data)) != 1 or _long_digits(data):
         return None
     try:
         return _DECODER.decode(memoryview(data)[bom:])["messages"]
