@@ -15,12 +15,6 @@ from .checks import BadInput, check_int, check_text, iso_time, post_date, show, 
 __all__ = ["flatten_text"]
 
 
-def _utf16_len(s: str) -> int:
-    """Telegram's length of `s`: UTF-16 code units (an emoji beyond U+FFFF counts two); one encode per part,
-    strict: a lone surrogate (half an emoji) is refused here, a list text's only check of it."""
-    return len(s.encode("utf-16-le")) // 2
-
-
 def flatten_text(text: Any, notes: list[str] | None = None) -> tuple[str, tuple[Entity, ...]]:
     """An export's `text` (a string, or a list of strings and parts) -> plain text + entities.
     A part whose text is readable but whose type or href is not keeps its text as plain when
@@ -31,7 +25,10 @@ def flatten_text(text: Any, notes: list[str] | None = None) -> tuple[str, tuple[
 
 def _flatten(text: Any, notes: list[str] | None) -> tuple[str, tuple[Entity, ...], tuple[tuple[int, int, str], ...]]:
     """`flatten_text`, and the `hidden_links` of its text and entities, found on the way: here each
-    part's place in characters is known, where `hidden_links` would count it again from UTF-16 units."""
+    part's place in characters is known, where `hidden_links` would count it again from UTF-16 units.
+    Each part's length is Telegram's, in UTF-16 code units (an emoji beyond U+FFFF counts two): one
+    strict encode per part, which refuses a lone surrogate (half an emoji), a list text's only check
+    of it. (The parse's busiest loop: a well-formed part is checked inline, a bad one in `_bad_part`.)"""
     if isinstance(text, str):
         return text, (), ()
     if not isinstance(text, list):
@@ -43,12 +40,15 @@ def _flatten(text: Any, notes: list[str] | None) -> tuple[str, tuple[Entity, ...
     for part in text:
         if isinstance(part, str):
             s = part
-            n = _utf16_len(s)
-        elif isinstance(part, dict) and isinstance(part.get("text"), str):
-            s = part["text"]
-            n = _utf16_len(s)
-            entity = _part_entity(part, offset, n, notes)
-            if entity is not None:
+            n = len(s.encode("utf-16-le")) // 2
+        elif isinstance(part, dict) and isinstance(words := part.get("text"), str):
+            s = words
+            n = len(s.encode("utf-16-le")) // 2
+            kind, href = part.get("type", "plain"), part.get("href")
+            if not isinstance(kind, str) or not (href is None or isinstance(href, str)):
+                _bad_part(kind, href, notes)
+            elif kind != "plain":
+                entity = Entity(kind, offset, n, href or (s if kind == "link" else None))
                 entities.append(entity)
                 if entity.hides_url and s:  # (`hidden_links`, counted here in characters)
                     links.append((at, at + len(s), str(entity.url)))
@@ -60,21 +60,14 @@ def _flatten(text: Any, notes: list[str] | None) -> tuple[str, tuple[Entity, ...
     return "".join(out), tuple(entities), tuple(links)
 
 
-def _part_entity(part: dict[str, Any], offset: int, length: int, notes: list[str] | None) -> Entity | None:
-    """The formatting entity of one {type, text} part at `offset`, `length` UTF-16 units long; None
-    for plain text; a bad type or href is BadInput, or (with `notes`) a note and no entity."""
-    s, kind, href = part["text"], part.get("type", "plain"), part.get("href")
+def _bad_part(kind: Any, href: Any, notes: list[str] | None) -> None:
+    """A {type, text} part whose type or href is not a string: BadInput, or (with `notes`) a note,
+    its text then kept as plain."""
     problem = (f"a text part's type {show(kind)} is not a string" if not isinstance(kind, str)
-               else f"a text part's href {show(href)} is not a string" if href is not None and not isinstance(href, str)
-               else None)
-    if problem is not None:
-        if notes is None:
-            raise BadInput(problem)
-        notes.append(f"{problem}: its text kept without that formatting")
-        return None
-    if kind == "plain":
-        return None
-    return Entity(kind, offset, length, href or (s if kind == "link" else None))
+               else f"a text part's href {show(href)} is not a string")
+    if notes is None:
+        raise BadInput(problem)
+    notes.append(f"{problem}: its text kept without that formatting")
 
 
 def _date(msg: dict[str, Any]) -> datetime:
