@@ -20,8 +20,8 @@ from ..post import Post
 from .chat import _after, _chat_posts
 from .checks import Skip
 from .decoded import decoded_first
-from .stream import (CHUNK, POOL, SMALL, YAJL, Broken, Source, Spill, describe_break, detect_encoding, messages_last,
-                     resume_after, stream_items)
+from .stream import (CHUNK, POOL, SMALL, YAJL, Broken, Sliced, Source, Spill, describe_break, detect_encoding,
+                     messages_last, resume_after, stream_items)
 from .walk import _MESSAGE, HEADER_KEYS, SCALARS, _break_place, _Walk, _walk_parts
 from .whole import _load_export, _not_json, _parts
 
@@ -78,7 +78,7 @@ def _desktop_header(path: Path, encoding: str, bom: int) -> dict[str, Any] | Non
     read. None for any other file (a full-account export, another key order, a damaged start)."""
     header: dict[str, Any] = {}
     source = Source(path, bom, encoding)
-    events = YAJL.parse(source, use_float=True, buf_size=CHUNK)
+    events = YAJL.parse(Sliced(source), use_float=True, buf_size=CHUNK)
     try:
         if next(events) != ("", "start_map", None):
             return None
@@ -107,10 +107,12 @@ def _streamed(path: Path, encoding: str, bom: int) -> Iterator[Any]:
     n, last = 0, None
     source = Source(path, bom, encoding)
     source.watch(2)
+    # a small file's first read in pieces (Sliced): a break in it is told as json.load tells it, not by yajl
+    reading: Source | Sliced = Sliced(source) if _small(path) else source
     try:
         while True:
             try:
-                for msg in stream_items(source, "messages.item"):
+                for msg in stream_items(reading, "messages.item"):
                     yield msg
                     n, last = n + 1, msg
                 return
@@ -118,7 +120,7 @@ def _streamed(path: Path, encoding: str, bom: int) -> Iterator[Any]:
                 found = None if _small(path) else resume_after(source, e.error, 2)
                 if found is not None:
                     msg, after = found
-                    source = source.resumed(after, b'{"messages":[')
+                    source = reading = source.resumed(after, b'{"messages":[')
                     yield msg
                     n, last = n + 1, msg
                     continue
