@@ -228,6 +228,26 @@ def test_the_sender_does_not_read_every_digest_item_of_the_year_every_15_seconds
     assert work[1] <= 1.5 * work[0] + 5, f"{work[0]:,} -> {work[1]:,} thousand SQLite steps a pass for no notice due"
 
 
+def test_an_albums_first_post_is_found_without_reading_the_channels_history(tmp_path: Path) -> None:
+    """Each post of an album the live service is pushed asks under which message id the album is
+    stored (`album_first`). SQLite answered it from the posts' primary key, reading the channel's
+    posts by id from its first until the album's: a year's history per album post, on the event
+    loop. Here 500 and 4,000 posts before a 3-post album: the work must not grow with them."""
+    work = []
+    for n in (500, 4000):
+        store = year_store(tmp_path / f"{n}.db", posts=n)
+        try:
+            with store.transaction():
+                store.db.execute("UPDATE posts SET grouped_id = 77 WHERE channel_id = 100 AND message_id IN "
+                                 "(SELECT message_id FROM posts WHERE channel_id = 100 ORDER BY message_id DESC LIMIT 3)")
+            last = store.db.execute("SELECT max(message_id) FROM posts WHERE channel_id = 100").fetchone()[0]
+            assert store.album_first(100, 77) == last - 2 * CHANNELS  # (the channel's posts are every 24th id)
+            work.append(vm_steps(store, lambda: [store.album_first(100, 77) for _ in range(20)]))
+        finally:
+            store.close()
+    assert work[1] <= 1.5 * work[0] + 5, f"{work[0]:,} -> {work[1]:,} thousand SQLite steps for 20 album look-ups"
+
+
 @dataclass
 class Held:
     entered: threading.Event = field(default_factory=threading.Event)
