@@ -18,8 +18,8 @@ import os
 import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import chain
-from typing import NamedTuple, Sequence
+from itertools import chain, repeat
+from typing import Callable, NamedTuple, Sequence
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
@@ -90,7 +90,21 @@ def _die_with_parent() -> None:
 
 def _work(items: list[_Item]) -> list[Work]:
     assert _matcher is not None
-    return [_one(_matcher, it) for it in items]
+    return _Works([_one(_matcher, it) for it in items])
+
+
+class _Works(list[Work]):
+    """A batch's results, sent to the parent as plain tuples that `_works` makes `Work`s again: a
+    `Work` pickled alone costs the child a Python call (`__getnewargs__`) and the parent another
+    (`Work.__new__`), a quarter of the child's pickling time."""
+
+    def __reduce__(self) -> tuple[Callable[[list[tuple[object, ...]]], list[Work]], tuple[list[tuple[object, ...]]]]:
+        return _works, (list(map(tuple, self)),)
+
+
+def _works(rows: list[tuple[object, ...]]) -> list[Work]:
+    """The `Work`s of a batch's rows (`tuple.__new__`, C-level: no Python call per post)."""
+    return list(map(tuple.__new__, repeat(Work), rows))
 
 
 def _item(post: Post, fold: bool = True) -> _Item:

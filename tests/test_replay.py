@@ -624,6 +624,8 @@ def test_a_worker_process_stores_exactly_what_one_process_stores(tmp_path: Path,
         with Pipeline(store, matcher, workers=workers) as pipe:
             assert (pipe.worker is not None) == bool(workers)
             done = list(pipe.process(posts, batch_size=4))
+            # the worker's results all came back readable: none of its batches fell back to this process
+            assert (pipe.worker is not None) == bool(workers)
         store.close()
         assert [p.post.key for p in done] == [p.key for p in posts]
         assert pipe.summary.edited == 1 and pipe.summary.alerts > 0
