@@ -19,7 +19,7 @@ import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, repeat
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
@@ -88,33 +88,41 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-def _work(items: list[_Item]) -> list[Work]:
+def _work(rows: list[_Row]) -> list[Work]:
     assert _matcher is not None
-    return _Works([_one(_matcher, it) for it in items])
+    return _Works([_one(_matcher, it) for it in _as(_Item, rows)])
+
+
+_Row = tuple[str, str | None, int, str, tuple[tuple[int, int, str], ...], bool]  # an `_Item`'s fields
+
+
+def _row(post: Post, fold: bool = True) -> _Row:
+    """What the child needs of a post (`_Item`), as a plain tuple: a named one pickled alone costs a
+    Python call to make in the parent, another to pickle, a third to unpickle in the child."""
+    return post.text, post.channel_username, post.channel_id, post.channel_title, post.links, fold
+
+
+_T = TypeVar("_T", bound=tuple[object, ...])
+
+
+def _as(cls: type[_T], rows: Iterable[tuple[object, ...]]) -> list[_T]:
+    """`rows` made named tuples `cls` (`tuple.__new__`, C-level: no Python call per row): what crosses
+    between the two processes is plain tuples, one class per batch."""
+    return list(map(tuple.__new__, repeat(cls), rows))
 
 
 class _Works(list[Work]):
-    """A batch's results, sent to the parent as plain tuples that `_works` makes `Work`s again: a
-    `Work` pickled alone costs the child a Python call (`__getnewargs__`) and the parent another
-    (`Work.__new__`), a quarter of the child's pickling time."""
+    """A batch's results, sent to the parent as plain tuples that `_as` makes `Work`s again (a `Work`
+    pickled alone costs a Python call to pickle and another to unpickle)."""
 
-    def __reduce__(self) -> tuple[Callable[[list[tuple[object, ...]]], list[Work]], tuple[list[tuple[object, ...]]]]:
-        return _works, (list(map(tuple, self)),)
-
-
-def _works(rows: list[tuple[object, ...]]) -> list[Work]:
-    """The `Work`s of a batch's rows (`tuple.__new__`, C-level: no Python call per post)."""
-    return list(map(tuple.__new__, repeat(Work), rows))
-
-
-def _item(post: Post, fold: bool = True) -> _Item:
-    return _Item(post.text, post.channel_username, post.channel_id, post.channel_title, post.links, fold)
+    def __reduce__(self) -> tuple[Callable[..., list[Work]], tuple[type[Work], list[tuple[object, ...]]]]:
+        return _as, (Work, list(map(tuple, self)))
 
 
 def work(matcher: Matcher, posts: Sequence[Post]) -> list[Work]:
     """What `Worker.submit` gives for `posts`, made by the caller's thread: the live service matches
     in a worker thread with it, so a post costly to match does not hold its event loop."""
-    return [_one(matcher, _item(p)) for p in posts]
+    return [_one(matcher, it) for it in _as(_Item, map(_row, posts))]
 
 
 def _one(m: Matcher, it: _Item) -> Work:
@@ -178,7 +186,7 @@ class Worker:
         """Match and prepare `posts` in the child, and read the first `fold` of them for the search
         index (all by default); the future gives one `Work` per post, in order."""
         n = len(posts) if fold is None else fold
-        return self._pool.submit(_work, [_item(p, i < n) for i, p in enumerate(posts)])
+        return self._pool.submit(_work, [_row(p, i < n) for i, p in enumerate(posts)])
 
     @property
     def pids(self) -> list[int]:
