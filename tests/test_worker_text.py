@@ -6,7 +6,10 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.text import URL_RE, find_urls, has_url
+import re
+
+from bot.post import TG_LINK_HINT
+from bot.text import _TLD, URL_RE, _hint, find_urls, has_url
 
 # Pieces of links, words and line breaks: URLs on some lines, hints without a URL on others
 _LINKY_LINES = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-\n") + [
@@ -24,3 +27,18 @@ def test_urls_found_line_by_line_are_the_whole_texts(text: str) -> None:
     # would make a word of it (or lose one)
     assert find_urls(text) == [m.span() for m in URL_RE.finditer(text)]
     assert has_url(text) == (URL_RE.search(text) is not None)
+
+
+# The hint as one pattern: what `_hint` splits in two searches, «://» and a «.» before a TLD or «www»
+_ONE_HINT_RE = re.compile(rf"://|\.(?:(?<=www\.)|{_TLD}|{TG_LINK_HINT})", re.IGNORECASE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_LINKY_LINES, st.text(max_size=30)), st.integers(0, 30))
+@example("a.ru://", 0)  # a «://» right after a dot hint: the dot is first
+@example("x://y.ru", 0)  # a «://» before the dot hint
+@example("WWW.x", 1)  # «www» before the start: the lookbehind still sees it
+def test_the_url_hint_in_two_searches_is_the_first_of_either(text: str, pos: int) -> None:
+    # a hint found late (or not at all) leaves a URL's words to the matcher; found early, only time is lost
+    m = _ONE_HINT_RE.search(text, pos)
+    assert _hint(text, pos) == (m.start() if m else -1)
