@@ -17,7 +17,7 @@ from functools import lru_cache
 from .post import TG_LINK, TG_LINK_HINT
 
 __all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "has_url", "strip_urls",
-           "rough_words", "rough_head_words", "rough_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
+           "rough_words", "rough_head_words", "rough_lines", "url_free_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal", "unformat"]
 
 # Marks that decorate letters rather than spell them: the overlays and lines text generators add
@@ -244,11 +244,26 @@ def rough_head_words(text: str) -> tuple[list[str], list[str]]:
 
 def rough_lines(text: str) -> list[list[str]]:
     """`rough_words` of each line of `text` («\\n» parts lines), URLs left in, in one folding pass: what
-    the matcher (when the text has no URL) and the story step both read. Folding keeps lines: a line
-    of the folded text is the line folded on its own (no fold crosses a line break, NFKC included)."""
+    the story step and the matcher both read (the matcher's lines with a URL read again: `url_free_lines`).
+    Folding keeps lines: a line of the folded text is the line folded on its own (no fold crosses a line
+    break, NFKC included)."""
     folded = _fold_basic(text)
     word_re = _word_re(folded)
     return [word_re.findall(line) for line in folded.split("\n")]
+
+
+def url_free_lines(text: str, lines: list[list[str]], urls: list[tuple[int, int]]) -> list[list[str]]:
+    """`rough_lines` of `text` with its URLs (`find_urls`) blanked, from `lines` (its `rough_lines`): the
+    words the matcher reads (`rough_words`), line by line, only the lines with a URL folded again."""
+    if not urls:
+        return lines
+    blanked = _blank_urls(text, urls)  # (every other character where it was: lines start where they did)
+    out = lines.copy()
+    for start, _ in urls:
+        first = text.rfind("\n", 0, start) + 1
+        end = text.find("\n", start)
+        out[text.count("\n", 0, first)] = find_words(_fold_basic(blanked[first:len(text) if end < 0 else end]))
+    return out
 
 
 def cyrillic_reading(word: str) -> str | None:

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
 from .story.index import Prepared, prepare
-from .text import has_url, rough_lines, search_reading
+from .text import find_urls, rough_lines, search_reading, url_free_lines
 
 __all__ = ["BULK_GC_THRESHOLD", "Work", "Worker", "default_workers", "work"]
 
@@ -127,9 +127,9 @@ def work(matcher: Matcher, posts: Sequence[Post]) -> list[Work]:
 
 def _one(m: Matcher, it: _Item) -> Work:
     """One post's `Work`, its text folded and read once for the matcher and the story step (the
-    matcher blanks URLs first: a text with one is read again)."""
+    matcher blanks URLs first: a line with one is read again)."""
     lines = rough_lines(it.text) if it.text else None
-    words = set(chain.from_iterable(lines)) if lines is not None and not has_url(it.text) else None
+    words = set(chain.from_iterable(url_free_lines(it.text, lines, find_urls(it.text)))) if lines is not None else None
     return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines),
                 search_reading(it.text, [url for *_, url in it.links]) if it.fold else True,
                 *content_hashes(it.text, it.links))

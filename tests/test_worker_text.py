@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import re
 
 from bot.post import TG_LINK_HINT
-from bot.text import _TLD, URL_RE, _hint, find_urls, has_url
+from bot.text import _TLD, URL_RE, _hint, find_urls, has_url, rough_lines, rough_words, url_free_lines
 
 # Pieces of links, words and line breaks: URLs on some lines, hints without a URL on others
 _LINKY_LINES = st.lists(st.sampled_from(list("htpsw:/.tmeruomgnfiHTPSWRU x1_-\n") + [
@@ -42,3 +42,14 @@ def test_the_url_hint_in_two_searches_is_the_first_of_either(text: str, pos: int
     # a hint found late (or not at all) leaves a URL's words to the matcher; found early, only time is lost
     m = _ONE_HINT_RE.search(text, pos)
     assert _hint(text, pos) == (m.start() if m else -1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(_LINKY_LINES, st.text(max_size=30)))
+@example("Читайтеlenta.ru/news и t.me/x\nПутин www.ria.ru\n\nзакон")  # a word glued to a URL; two on a line
+@example("a.ru b.ru\nx\nhttps://t.me/x")  # URLs on the first and last lines
+def test_the_words_read_off_the_lines_are_the_matchers(text: str) -> None:
+    # the worker hands the matcher the words of the text's lines, those with a URL read again
+    # blanked: a URL's word the matcher would not read («ru», «news») could make a rule match
+    words = [w for ws in url_free_lines(text, rough_lines(text), find_urls(text)) for w in ws]
+    assert words == rough_words(text)
