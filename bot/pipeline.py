@@ -146,7 +146,6 @@ class Pipeline:
         self.stories = StoryIndex(store, window_hours)
         self.summary = Summary()
         self.worker = self._start_worker(matcher) if workers > 0 else None
-        self._share = 0.0  # of each batch's search readings (`search_reading`), the part left to this process
         self._names: dict[int, tuple[str, str | None]] = {}  # channel id -> (title, username) last known
         self._versions: tuple[Matcher, dict[str, RuleVersion]] | None = None  # the matcher's rules' `rule_versions`
         self._unindexed = 0  # new posts stored since the search index was last brought up to date
@@ -274,12 +273,13 @@ class Pipeline:
                      alert_after: datetime | None, in_batch: Callable[[list[Processed]], object] | None,
                      matched: Matched | None = None) -> list[Processed]:
         batch, todo, future = pending.popleft()
-        if future is not None:
-            # balance the two processes: when this one has to wait for the worker, it keeps more of
-            # the search readings of the batches to come; when the worker is ahead, fewer. (Those cost
-            # the same here as there; story preparation costs twice as much here, its words looked up
-            # in the story index's shared table, its text folded again: keeping it made replay slower.)
-            self._share = min(1.0, self._share + 0.05) if not future.done() else max(0.0, self._share - 0.05)
+        if future is not None and self.worker is not None:
+            # balance the two processes: while this one waits for the worker, the worker leaves it the
+            # posts' search readings, from its next post on (batches already handed over too: this
+            # process may have read 40 ahead). They cost the same here as there; story preparation
+            # costs twice as much here (its words looked up in the story index's shared table, its
+            # text folded again): handing that over too made replay slower.
+            self.worker.leave_readings(not future.done())
         done = self._done(todo, future) if future else matched.work if matched else None
         return self._commit(batch, on_batch, in_order, alert_after, done, in_batch, matched.matcher if matched else None)
 
@@ -287,7 +287,7 @@ class Pipeline:
         """Hand posts to the worker; None (do them here) when it has stopped."""
         assert self.worker is not None
         try:
-            return self.worker.submit(todo, fold=round(len(todo) * (1 - self._share)))
+            return self.worker.submit(todo)
         except Exception as e:  # BrokenProcessPool: the child died between two batches
             self._lost(e)
             return None

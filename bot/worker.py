@@ -19,7 +19,7 @@ import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, repeat
-from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 from .match.matcher import Match, Matcher
 from .post import Post, content_hashes
@@ -57,15 +57,16 @@ class _Item(NamedTuple):
     channel_id: int
     channel_title: str  # a rule may name the channel by it (a Desktop export has no username)
     links: tuple[tuple[int, int, str], ...] = ()  # Post.links: sites linked behind words
-    fold: bool = True  # also read it for the search index (`search_reading`; else the parent does, as it writes the row)
 
 
 _matcher: Matcher | None = None  # the child's matcher, inherited from the parent by fork
+# The child's view of `Worker.leave_readings` (shared memory, set by the parent); None in the parent
+_leaving: Any = None
 
 
-def _init(matcher: Matcher) -> None:
-    global _matcher
-    _matcher = matcher
+def _init(matcher: Matcher, leaving: Any) -> None:
+    global _matcher, _leaving
+    _matcher, _leaving = matcher, leaving
     gc.set_threshold(BULK_GC_THRESHOLD, *gc.get_threshold()[1:])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     _die_with_parent()
@@ -93,13 +94,13 @@ def _work(rows: list[_Row]) -> list[Work]:
     return _Works([_one(_matcher, it) for it in _as(_Item, rows)])
 
 
-_Row = tuple[str, str | None, int, str, tuple[tuple[int, int, str], ...], bool]  # an `_Item`'s fields
+_Row = tuple[str, str | None, int, str, tuple[tuple[int, int, str], ...]]  # an `_Item`'s fields
 
 
-def _row(post: Post, fold: bool = True) -> _Row:
+def _row(post: Post) -> _Row:
     """What the child needs of a post (`_Item`), as a plain tuple: a named one pickled alone costs a
     Python call to make in the parent, another to pickle, a third to unpickle in the child."""
-    return post.text, post.channel_username, post.channel_id, post.channel_title, post.links, fold
+    return post.text, post.channel_username, post.channel_id, post.channel_title, post.links
 
 
 _T = TypeVar("_T", bound=tuple[object, ...])
@@ -131,7 +132,7 @@ def _one(m: Matcher, it: _Item) -> Work:
     lines = rough_lines(it.text) if it.text else None
     words = set(chain.from_iterable(url_free_lines(it.text, lines, find_urls(it.text)))) if lines is not None else None
     return Work(m.match(it, words), prepare(it.text, shared=False, lines=lines),
-                search_reading(it.text, [url for *_, url in it.links]) if it.fold else True,
+                True if _leaving is not None and _leaving.value else search_reading(it.text, [url for *_, url in it.links]),
                 *content_hashes(it.text, it.links))
 
 
@@ -178,15 +179,22 @@ class Worker:
 
     def __init__(self, matcher: Matcher) -> None:
         ctx = multiprocessing.get_context("fork")
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init, initargs=(matcher,))
+        self._leaving = ctx.RawValue("b", 0)  # (shared memory, made before the fork: the child sees it change)
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init,
+                                         initargs=(matcher, self._leaving))
         self._pool.submit(_work, []).result()  # start the child now
         _widen_pipes(self._pool)
 
-    def submit(self, posts: Sequence[Post], fold: int | None = None) -> Future[list[Work]]:
-        """Match and prepare `posts` in the child, and read the first `fold` of them for the search
-        index (all by default); the future gives one `Work` per post, in order."""
-        n = len(posts) if fold is None else fold
-        return self._pool.submit(_work, [_row(p, i < n) for i, p in enumerate(posts)])
+    def submit(self, posts: Sequence[Post]) -> Future[list[Work]]:
+        """Match, prepare and read for the search index `posts` in the child; the future gives one
+        `Work` per post, in order."""
+        return self._pool.submit(_work, list(map(_row, posts)))
+
+    def leave_readings(self, leave: bool) -> None:
+        """From the child's next post on, leave (or read again) the posts' search readings
+        (`search_reading`; `Work.folded` True: `Posts.post_row` reads it), as the parent waits for
+        the child or not. They cost the same in either process, and need no more than the text."""
+        self._leaving.value = leave
 
     @property
     def pids(self) -> list[int]:

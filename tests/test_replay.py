@@ -680,30 +680,43 @@ def test_while_the_worker_is_behind_the_pipeline_reads_on_and_stores_exactly_the
 
 
 
-def test_a_worker_far_behind_leaves_every_search_reading_here_and_the_store_is_the_same(
+def test_a_worker_behind_leaves_the_search_readings_here_and_the_store_is_the_same(
         tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While this process waits for the worker it takes over more of the batches' search readings (as
-    much as all of them); the posts it reads itself are stored and found exactly as the worker's."""
+    """While this process waits for the worker, the worker leaves it the posts' search readings, from
+    its next post on; the posts read here are stored and found exactly as the worker's."""
     one = tmp_path / "one.db"
     store = Store(one)
     list(Pipeline(store, matcher).process(sample_posts(), batch_size=1))
     store.close()
 
-    submit = Pipeline._submit
-    folds: list[int] = []  # of each batch handed over, the posts the worker was asked to read
+    submit, done = Pipeline._submit, Pipeline._done
+    firsts: list[Any] = []
 
     def behind(self: Pipeline, todo: list[Any]) -> Any:
-        folds.append(round(len(todo) * (1 - self._share)))
-        return _Behind(submit(self, todo))
+        future = submit(self, todo)
+        if not firsts:  # the first batch is done before this process first waits
+            firsts.append(future.result())
+        return _Behind(future)
 
     monkeypatch.setattr(Pipeline, "_submit", behind)
+    monkeypatch.setattr(Pipeline, "MAX_AHEAD", 3)  # (batches handed over once it waits, which the worker meets after)
+    left: list[bool] = []  # of each post the worker did, whether it left the search reading here
+
+    def results(self: Pipeline, todo: list[Any], future: Any) -> Any:
+        works = done(self, todo, future)
+        left.extend(w.folded is True for w in works.values())
+        return works
+
+    monkeypatch.setattr(Pipeline, "_done", results)
     db = tmp_path / "behind.db"
     store = Store(db)
     with Pipeline(store, matcher, workers=1) as pipe:
         list(pipe.process(sample_posts(), batch_size=1))
     store.close()
-    assert folds[0] == 1 and folds[-1] == 0  # the worker read the first; this process, once far behind, the last
+    assert not left[0] and left[-1]  # the worker read the first post; the last, handed over while waited for, it left
     assert store_dump(db) == store_dump(one)
+    assert count_search(Store(db), "дезертир") == count_search(Store(one), "дезертир")
+
 
 def test_a_long_replay_indexes_the_search_every_few_thousand_posts_and_the_rest_at_its_end(
         tmp_path: Path, matcher: Matcher, monkeypatch: pytest.MonkeyPatch) -> None:
