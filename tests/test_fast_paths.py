@@ -62,6 +62,20 @@ def test_names_are_capitalised_words_inside_sentences(text: str, names: set[str]
     assert names_in(text, fold_prefix) == names
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(list("AaZzЁёЕеЙйЯяXxАаОоoO1_ѐÉßİ") + ["\u0301", "ＡＢ", "ﬁ", "й\u0306"]), min_size=1, max_size=8).map("".join))
+@example("Ёлкин")  # ё folded to е
+@example("МВД")  # a one-letter part or a stop word is no content: «А», «И»
+@example("Москвa")  # Latin «a» in a Cyrillic word: read as `normalize` reads look-alikes
+def test_a_name_is_folded_as_normalize_folds_it(name: str) -> None:
+    # a name of one alphabet is folded without `normalize`: it must give the words `normalize` gives
+    from bot.story.similar import _content, _name_terms
+    from bot.text import WORD_RE, normalize
+
+    for fold in (fold_prefix, str.upper):
+        assert _name_terms(name, fold) == tuple(_content(WORD_RE.findall(normalize(name)), fold))
+
+
 @pytest.mark.parametrize(
     "text, numbers",
     [
