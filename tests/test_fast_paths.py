@@ -135,6 +135,7 @@ def test_the_text_folded_once_reads_each_line_as_folded_alone(text: str) -> None
 @given(_LINES)
 @example("Путин подписал закон\nВСУ закон @channel_name")  # the last line's mention cut
 @example("#МоскваСегодня подписал закон\nВСУ")  # the first line's marks cut: a hashtag is a word then
+@example("⚡\u0345Путин подписал закон\nВСУ")  # a mark cut from before the first word that case folding makes «ι»
 @example("⚡️\n  Путин подписал\nзакон  \n\nПодписаться @channel_name")  # a first line cut to nothing
 def test_story_words_read_off_the_folded_lines_are_the_bodys_words(text: str) -> None:
     # headline, words, digest: a post prepared by the worker from the lines it folded joins the same stories

@@ -115,6 +115,7 @@ ongoing events (a night of protests, a day of exchange rates) fuse, so it is not
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from itertools import chain, repeat
@@ -225,16 +226,24 @@ def _own_content(ws: list[str]) -> frozenset[str]:
     return frozenset([w[:6] for w in ws if len(w) > 1 and w not in STOP_WORDS and not w.isdigit()])
 
 
+# What, cut from before a line's first word, may have read as part of it: a letter or digit, a sign
+# that made it a hashtag («#МоскваСегодня» is two words, «МоскваСегодня» one), or U+0345, a mark that
+# case folding makes the letter «ι». Marks, emoji, punctuation and spaces cut from there never do.
+_READS_ON_RE = re.compile(r"[^\W_]|[#@＃＠﹟﹫\u0345]")
+
+
 def _body_words(body: Body, lines: list[list[str]]) -> tuple[list[str], list[str]] | None:
-    """`rough_head_words` of the body from the text's `rough_lines`: a line kept whole is read as the
-    text's, a cut one (or the first or last with white space `strip` takes) folded again; None when
-    `strip` would reach past the first or last line (one left blank by its cut)."""
+    """`rough_head_words` of the body from the text's `rough_lines`: a line kept whole, or the first
+    with only marks cut (⚡️, «— »), is read as the text's, another cut one (or the last with white
+    space `strip` takes) folded again; None when `strip` would reach past the first or last line (one
+    left blank by its cut)."""
     kept, start = body.kept, body.start
     if not kept or not kept[0].strip() or not kept[-1].strip():
         return None
     n = len(kept)
-    first = kept[0].strip() if n == 1 else kept[0].lstrip()
-    head = lines[start] if first == body.lines[start] else rough_lines(first)[0]
+    first, raw = kept[0].strip() if n == 1 else kept[0].lstrip(), body.lines[start]
+    as_read = raw.endswith(first) and not _READS_ON_RE.search(raw, 0, len(raw) - len(first))
+    head = lines[start] if as_read else rough_lines(first)[0]
     if n == 1:
         return head, head
     last = kept[-1].rstrip()
