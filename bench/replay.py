@@ -16,15 +16,20 @@ worker's), the targets (>= 5,000 posts/s end to end, within 10x of the floor) an
 process's time goes (parse, story folding, store writes and search indexing, waiting for the
 worker, the rest: commits, batching) beside the worker's CPU time (match, story text preparation,
 the search index's reading of the texts it is left).
-Where it stood on 2026-11-30 (2 cores, quiet; interleaved with f8d17c2): 4.56-4.80 s end to end
-(best 4,846 posts/s) against 5.15-5.41 s, the floor 0.60 s (small exports decoded whole with
-msgspec, each when the merge first needs more than its first messages) against 0.89-0.92 s. A
-timeline of one replay: the worker starts 0.1 s in and is the longer path for the first three
-fifths (3.4-3.6 s of CPU in all, its word caches warming); then the main process is, as the
-channels' posts grow denser and each post has more story candidates (3.9-4.1 s of CPU, about 0.8 s
-of it waiting for the worker early on). Handing this process more of the worker's work when it
-waits (the story preparation, whole batches, more search readings, a shallower read-ahead)
-measured level or slower: what it takes over costs more here, its own caches cold.
+Where it stood on 2026-11-30, late (2 cores, quiet; interleaved with 9d745ee, 3 runs of 3 rounds):
+3.97-4.16 s end to end, every round 4.39 s or less (5,310-5,570 posts/s best of each run; 4 more
+runs 3.87-4.01 s), against 4.48-4.62 s; the floor 0.47-0.50 s against 0.58 s; 7.7-8.3x the floor.
+What took it there: the search index built beside a first replay in a thread (`SearchBuild`: FTS5
+runs without the GIL, 0.69 s off this process), the worker's pipes holding a whole batch (the child
+no longer waits for this process's GIL to drain each 64 KiB), 40 batches read ahead (this process
+parses during the worker's cold first seconds, not later, when it is the longer path), and the
+worker leaving the search readings to this process while it waits (a shared flag, post by post).
+Before (same day, early): 4.56-4.80 s (best 4,846 posts/s) against 5.15-5.41 s for f8d17c2. A
+timeline of one replay then: the worker started 0.1 s in and was the longer path for the first
+three fifths (3.4-3.6 s of CPU in all, its word caches warming); then the main process was, as the
+channels' posts grow denser and each post has more story candidates. Handing this process the
+story preparation when it waits, whole batches, or more search readings per batch measured level
+or slower then: what it takes over costs more here, its own caches cold.
 Usage: .venv/bin/python bench/replay.py [--corpus PATH] [--batch N] [--rounds N]
 """
 
