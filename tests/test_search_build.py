@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,22 @@ def test_only_an_empty_index_of_a_file_store_is_built_beside(tmp_path: Path) -> 
     build.cancel()
     assert not Path(build.path).parent.exists()
     store.close()
+
+
+def test_a_replay_without_a_usable_temp_folder_indexes_in_place_and_says_so(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The temp folder gone (removed since, or none writable in a read-only container): the replay
+    stores every post and its search index is built in place, as without the build."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    stream = posts()
+    db = tmp_path / "no_temp.db"
+    store = Store(db)
+    with caplog.at_level(logging.WARNING, logger="bot.store.db"), Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(stream, batch_size=2))
+    assert pipe.summary.new == len({p.key for p in stream})
+    assert small_steps == []
+    assert "search index not built beside the replay" in caplog.text and "gone" in caplog.text
+    assert count_search(store, "дезертир") > 0
+    store.close()
+    assert index_dump(db) == in_place(tmp_path, matcher, stream)

@@ -43,6 +43,11 @@ def _empty_index(conn: sqlite3.Connection) -> bool:
             and int((conn.execute("SELECT value FROM meta WHERE key = 'fts_rowid'").fetchone() or (0,))[0]) == 0)
 
 
+def _in_place(error: BaseException) -> None:
+    """Say why the index is built in place, not beside the replay (one line: the replay goes on)."""
+    log.warning("search index not built beside the replay (%s): indexing it in place", error)
+
+
 class SearchBuild:
     """One build: `advance` after each commit of posts, `finish` at the end (or `cancel`)."""
 
@@ -74,7 +79,11 @@ class SearchBuild:
         if definition is None:
             return None
         config = conn.execute("SELECT k, v FROM posts_fts_config WHERE k != 'version'").fetchall()
-        return cls(store_path, str(definition[0]), [(str(k), v) for k, v in config])
+        try:
+            return cls(store_path, str(definition[0]), [(str(k), v) for k, v in config])
+        except (OSError, RuntimeError) as e:  # no usable temp folder, no thread to be had: the replay goes on
+            _in_place(e)
+            return None
 
     def advance(self) -> None:
         """More posts are committed: index them (in the build's thread, from now on)."""
@@ -99,7 +108,7 @@ class SearchBuild:
         self._thread.join()
         try:
             if self.error is not None:
-                log.warning("search index not built beside the replay (%s): indexing it in place", self.error)
+                _in_place(self.error)
                 return 0
             return self._install()
         finally:
