@@ -213,3 +213,30 @@ def test_a_replay_without_a_usable_temp_folder_indexes_in_place_and_says_so(
     assert count_search(store, "дезертир") > 0
     store.close()
     assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+def test_a_build_that_filled_the_temp_folder_gives_its_space_back_while_the_replay_goes_on(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full temp folder (a small tmpfs: memory) must not stay full for the rest of a long replay."""
+    def full(self: SearchBuild, conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE filler (x)")
+        conn.execute("INSERT INTO filler VALUES (zeroblob(1 << 20))")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(SearchBuild, "_index", full)
+    stream = posts()
+    db = tmp_path / "full.db"
+    store = Store(db)
+    left: list[bool] = []  # after each batch once the build has failed: is its scratch folder still there?
+
+    def look(_batch: list[Any]) -> None:
+        if pipe._build is not None:
+            pipe._build.settle()
+            left.append(Path(pipe._build.path).parent.exists())
+
+    with Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(stream, batch_size=2, on_batch=look))
+    assert left and not any(left)
+    assert small_steps == [0]
+    store.close()
+    assert index_dump(db) == in_place(tmp_path, matcher, stream)

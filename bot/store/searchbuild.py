@@ -140,17 +140,25 @@ class SearchBuild:
                 conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES (?, ?)", [k, v])
             conn.execute("ATTACH DATABASE ? AS src", [Path(self.store_path).resolve().as_uri() + "?mode=ro"])
             while self._next():
-                try:
-                    self._index(conn)
-                finally:
-                    with self._wake:
-                        self._busy = False
-                        self._wake.notify_all()
+                self._index(conn)
+                self._idle()
         except BaseException as e:  # (reported by `finish`; the store is never written here)
             self.error = e
         finally:
             if conn is not None:
                 conn.close()
+            if self.error is not None:  # a full temp folder is not kept full for the rest of the replay
+                try:
+                    self._dir.cleanup()
+                except OSError:
+                    pass
+            self._idle()  # (a failed pass: once its scratch folder is gone)
+
+    def _idle(self) -> None:
+        """The pass is over (`settle`)."""
+        with self._wake:
+            self._busy = False
+            self._wake.notify_all()
 
     def _next(self) -> bool:
         """Wait for an advance; False once stopped, or finished with nothing left asked."""
