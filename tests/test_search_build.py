@@ -4,7 +4,10 @@ search finds afterwards is exactly what indexing in place gives, whatever happen
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -240,3 +243,26 @@ def test_a_build_that_filled_the_temp_folder_gives_its_space_back_while_the_repl
     assert small_steps == [0]
     store.close()
     assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own niceness is Linux's")
+def test_the_build_runs_nicer_than_a_replay_started_under_nice(tmp_path: Path) -> None:
+    """`nice tgwatch replay ...`: the build still yields to the replay's own work (it takes only the
+    cores the replay leaves idle), rather than being set to niceness 10, the replay's own or below it."""
+    script = f"""
+import os
+from bot.store.db import Store
+from bot.store.searchbuild import SearchBuild
+os.nice(12 - os.nice(0))
+store = Store({str(tmp_path / "s.db")!r})
+build = SearchBuild.beside(store.db.conn, store.path)
+build.advance()
+build.settle()  # (its thread has set its niceness)
+print(os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, build._thread.native_id))
+build.cancel()
+"""
+    if os.nice(0) > 12:
+        pytest.skip("this test runs nicer than the replay it starts")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    replay, build = map(int, done.stdout.split())
+    assert (replay, build) == (12, 19)

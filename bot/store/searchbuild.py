@@ -125,9 +125,10 @@ class SearchBuild:
     # -- the build's thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        if sys.platform == "linux":  # a thread's own niceness: the build takes the cores the replay leaves idle
+        if sys.platform == "linux":  # a thread's own niceness, 10 above the replay's: it takes the cores the replay leaves idle
             try:
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+                tid = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
             except OSError:
                 pass
         conn = None
