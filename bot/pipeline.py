@@ -231,7 +231,7 @@ class Pipeline:
                 if self._unindexed or self._build is not None:
                     self._sync_search(last=True)
         finally:
-            if self._build is not None:  # stopped early: the index is brought up to date in place, later
+            if self._build is not None:  # stopped early (or as it waited for the build): indexed in place, later
                 self._build.cancel()
                 self._build = None
 
@@ -252,8 +252,8 @@ class Pipeline:
                 self._build.advance()
                 self._unindexed = 0
                 return
-            build, self._build = self._build, None
-            build.finish()
+            self._build.finish()
+            self._build = None  # (not before: a Ctrl-C as it waits has `process` cancel it)
         self.store.sync_search()
         self._unindexed = 0
 

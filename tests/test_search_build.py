@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -251,6 +252,7 @@ def test_the_build_runs_nicer_than_a_replay_started_under_nice(tmp_path: Path) -
     cores the replay leaves idle), rather than being set to niceness 10, the replay's own or below it."""
     script = f"""
 import os
+import signal
 from bot.store.db import Store
 from bot.store.searchbuild import SearchBuild
 os.nice(12 - os.nice(0))
@@ -266,3 +268,54 @@ build.cancel()
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     replay, build = map(int, done.stdout.split())
     assert (replay, build) == (12, 19)
+
+
+_CTRL_C_AT_THE_END = """
+import signal, sys, threading
+from pathlib import Path
+from bot.match.matcher import Matcher
+from bot.match.rules import load_rules
+from bot.pipeline import Pipeline
+from bot.post import Post
+from bot.source import read_paths
+from bot.store.db import Store
+from bot.store.searchbuild import SearchBuild
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # (a suite run in the background ignores it)
+SearchBuild.CHUNK = 3
+index, cancel = SearchBuild._index, SearchBuild.cancel
+cancelled = threading.Event()
+builds, working = [], []
+
+def last_pass(self, conn):  # Ctrl-C while the replay waits for the build's last pass
+    if self._stop and not builds:
+        builds.append(self)
+        working.append(True)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        cancelled.wait(30)
+        index(self, conn)
+        working.clear()
+    else:
+        index(self, conn)
+
+def told(self):
+    cancelled.set()
+    cancel(self)
+
+SearchBuild._index, SearchBuild.cancel = last_pass, told
+store = Store(sys.argv[1])
+stream = [p for p in read_paths([Path(sys.argv[2])]) if isinstance(p, Post)]
+with Pipeline(store, Matcher(load_rules(Path(sys.argv[3]))), workers=1) as pipe:
+    try:
+        list(pipe.process(stream, batch_size=2))
+    except KeyboardInterrupt:
+        print(bool(working), Path(builds[0].path).parent.exists())
+cancelled.set()
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="a Ctrl-C sent to one thread")
+def test_a_ctrl_c_while_the_replay_waits_for_the_builds_end_leaves_no_thread_nor_scratch_file(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _CTRL_C_AT_THE_END, str(tmp_path / "s.db"), str(SAMPLE), str(ROOT / "rules")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "False"], done.stderr  # the build's thread at work, its scratch folder

@@ -65,6 +65,7 @@ class SearchBuild:
         self._done_asked = False
         self._stop = False
         self._busy = False  # a pass is running (`settle`)
+        self._ended = False  # the thread is done with the store and its scratch file
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="tgwatch-search-build", daemon=True)
         self._thread.start()
@@ -95,8 +96,8 @@ class SearchBuild:
         """Wait until the posts committed at the last `advance` are in the build (or it failed); the
         rowid the build reaches."""
         with self._wake:
-            while (self._wanted or self._busy) and self._thread.is_alive():
-                self._wake.wait(0.5)
+            while (self._wanted or self._busy) and not self._ended:
+                self._wake.wait()
         return self.built
 
     def finish(self) -> int:
@@ -105,7 +106,7 @@ class SearchBuild:
         with self._wake:
             self._done_asked = True
             self._wake.notify_all()
-        self._thread.join()
+        self._wait_ended()
         try:
             if self.error is not None:
                 _in_place(self.error)
@@ -119,8 +120,15 @@ class SearchBuild:
         with self._wake:
             self._stop = True
             self._wake.notify_all()
-        self._thread.join()
+        self._wait_ended()
         self._dir.cleanup()
+
+    def _wait_ended(self) -> None:
+        """Wait for the thread's end on the condition, not `Thread.join`: a join a Ctrl-C interrupts
+        marks the thread stopped while it runs on (CPython 3.11), so a later join would not wait."""
+        with self._wake:
+            while not self._ended:
+                self._wake.wait()
 
     # -- the build's thread ----------------------------------------------------------------------
 
@@ -153,12 +161,13 @@ class SearchBuild:
                     self._dir.cleanup()
                 except OSError:
                     pass
-            self._idle()  # (a failed pass: once its scratch folder is gone)
+            self._idle(ended=True)  # (a failed pass: once its scratch folder is gone)
 
-    def _idle(self) -> None:
-        """The pass is over (`settle`)."""
+    def _idle(self, ended: bool = False) -> None:
+        """The pass is over (`settle`); `ended`: the thread too (`finish`, `cancel`)."""
         with self._wake:
             self._busy = False
+            self._ended = self._ended or ended
             self._wake.notify_all()
 
     def _next(self) -> bool:
