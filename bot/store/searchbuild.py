@@ -133,14 +133,14 @@ class SearchBuild:
     # -- the build's thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        if sys.platform == "linux":  # a thread's own niceness, 10 above the replay's: it takes the cores the replay leaves idle
-            try:
-                tid = threading.get_native_id()
-                os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-            except OSError:
-                pass
         conn = None
-        try:
+        try:  # (whatever happens, `finish` and `cancel` are told the thread ended: they wait for it)
+            if sys.platform == "linux":  # a thread's own niceness, 10 above the replay's: it takes the cores the replay leaves idle
+                try:
+                    tid = threading.get_native_id()
+                    os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+                except OSError:
+                    pass
             conn = sqlite3.connect(self.path, isolation_level=None, uri=True)
             conn.execute("PRAGMA journal_mode=OFF")  # a scratch file: a crash drops it whole
             conn.execute("PRAGMA synchronous=OFF")
