@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,36 @@ def test_a_ctrl_c_while_the_replay_waits_for_the_builds_end_leaves_no_thread_nor
     done = subprocess.run([sys.executable, "-c", _CTRL_C_AT_THE_END, str(tmp_path / "s.db"), str(SAMPLE), str(ROOT / "rules")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["False", "False"], done.stderr  # the build's thread at work, its scratch folder
+
+
+def test_an_install_another_process_indexed_before_reads_no_post_under_the_write_lock(
+        tmp_path: Path, matcher: Matcher, small_steps: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live service beside a replay waits 2 s at most for the write lock (LIVE_BUSY_TIMEOUT), and
+    indexes in place as it stores its own posts: the install, dropped then, must not first read every
+    stored post under the lock (0.8 s a million posts) to find what the index alone says."""
+    import bot.store.searchbuild as searchbuild
+
+    read_at_install: list[int] = []
+    digest = searchbuild._digest_rows
+
+    def counted(h: Any, rows: sqlite3.Cursor) -> None:
+        if threading.current_thread() is threading.main_thread():  # (the build's own reads are in its thread)
+            read_at_install.append(1)
+        digest(h, rows)
+
+    monkeypatch.setattr(searchbuild, "_digest_rows", counted)
+    db = tmp_path / "indexed.db"
+    store = Store(db)
+
+    def live_indexes(_batch: list[Any]) -> None:
+        if pipe._build is not None and fts_rowid(store) == 0:
+            other = Store(db)
+            try:
+                other.sync_search()
+            finally:
+                other.close()
+
+    with Pipeline(store, matcher, workers=1) as pipe:
+        list(pipe.process(posts(), batch_size=2, on_batch=live_indexes))
+    assert small_steps == [0] and read_at_install == []
+    store.close()

@@ -214,9 +214,8 @@ class SearchBuild:
             conn.execute("ATTACH DATABASE ? AS build", [self.path])
             conn.execute("BEGIN IMMEDIATE")
             try:
-                check = hashlib.blake2b(digest_size=16)
-                _digest_rows(check, conn.execute(_READ.format(db="main."), [0, self.built]))
-                if check.digest() != self._digest.digest() or not _empty_index(conn):
+                # (the index first: another process indexed meanwhile is found without reading every post)
+                if not _empty_index(conn) or self._store_digest(conn) != self._digest.digest():
                     conn.execute("ROLLBACK")
                     log.info("search index built beside the replay dropped: the posts changed meanwhile")
                     return 0
@@ -233,3 +232,9 @@ class SearchBuild:
             return self.built
         finally:
             conn.close()
+
+    def _store_digest(self, conn: sqlite3.Connection) -> bytes:
+        """The digest of the posts up to `built` as the store holds them now."""
+        check = hashlib.blake2b(digest_size=16)
+        _digest_rows(check, conn.execute(_READ.format(db="main."), [0, self.built]))
+        return check.digest()
