@@ -135,7 +135,7 @@ class SearchBuild:
     def _run(self) -> None:
         conn = None
         try:  # (whatever happens, `finish` and `cancel` are told the thread ended: they wait for it)
-            if sys.platform == "linux":  # a thread's own niceness, 10 above the replay's: it takes the cores the replay leaves idle
+            if sys.platform == "linux":  # its own niceness, 10 above the replay's: it takes the cores the replay leaves idle
                 try:
                     tid = threading.get_native_id()
                     os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
