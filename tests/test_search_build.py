@@ -123,7 +123,7 @@ def test_a_post_edited_after_the_build_read_it_drops_the_build_and_is_found_by_i
 
 
 def test_a_search_run_during_the_replay_indexes_in_place_and_the_build_is_dropped(
-        tmp_path: Path, matcher: Matcher, small_steps: list[int]) -> None:
+        tmp_path: Path, matcher: Matcher, small_steps: list[int], caplog: pytest.LogCaptureFixture) -> None:
     """An analyst's `tgwatch search` on the store while it replays indexes what is stored so far on
     its own connection: the build no longer fits an empty index, and the rest is indexed in place."""
     stream = posts()
@@ -139,9 +139,10 @@ def test_a_search_run_during_the_replay_indexes_in_place_and_the_build_is_droppe
             finally:
                 other.close()
 
-    with Pipeline(store, matcher, workers=1) as pipe:
+    with caplog.at_level(logging.INFO, logger="bot.store.db"), Pipeline(store, matcher, workers=1) as pipe:
         list(pipe.process(stream, batch_size=2, on_batch=search_now))
     assert small_steps == [0]
+    assert "dropped: another connection indexed the store meanwhile" in caplog.text
     store.close()
     assert index_dump(db) == in_place(tmp_path, matcher, stream)
 

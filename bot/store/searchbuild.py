@@ -215,9 +215,11 @@ class SearchBuild:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # (the index first: another process indexed meanwhile is found without reading every post)
-                if not _empty_index(conn) or self._store_digest(conn) != self._digest.digest():
+                why = ("another connection indexed the store meanwhile" if not _empty_index(conn) else
+                       "the posts changed meanwhile" if self._store_digest(conn) != self._digest.digest() else None)
+                if why is not None:
                     conn.execute("ROLLBACK")
-                    log.info("search index built beside the replay dropped: the posts changed meanwhile")
+                    log.info("search index built beside the replay dropped: %s", why)
                     return 0
                 for table in _TABLES:
                     conn.execute(f"DELETE FROM main.{table}")
