@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from .post import TG_LINK, TG_LINK_HINT
 
-__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "has_url", "strip_urls",
+__all__ = ["Token", "normalize", "normalize_word", "tokenize", "words", "find_words", "find_urls", "strip_urls",
            "rough_words", "rough_head_words", "rough_lines", "url_free_lines", "script_of", "search_fold", "search_reading", "printable", "cyrillic_reading",
            "twin_spelling", "latin_reading", "ORDINAL_SUFFIXES", "split_ordinal", "unformat"]
 
@@ -259,9 +259,8 @@ def url_free_lines(text: str, lines: list[list[str]], urls: list[tuple[int, int]
         return lines
     blanked = _blank_urls(text, urls)  # (every other character where it was: lines start where they did)
     out = lines.copy()
-    for start, _ in urls:
-        first = text.rfind("\n", 0, start) + 1
-        end = text.find("\n", start)
+    for first in {text.rfind("\n", 0, start) + 1 for start, _ in urls}:  # (each line with a URL once)
+        end = text.find("\n", first)
         out[text.count("\n", 0, first)] = find_words(_fold_basic(blanked[first:len(text) if end < 0 else end]))
     return out
 
@@ -382,11 +381,6 @@ def strip_urls(text: str) -> str:
 def find_urls(text: str) -> list[tuple[int, int]]:
     """Spans of URLs in the original text."""
     return [m.span() for m in _url_matches(text)]
-
-
-def has_url(text: str) -> bool:
-    """Does `text` hold a URL (`bool(find_urls(text))`, cheaper: the first one is enough)?"""
-    return next(_url_matches(text), None) is not None
 
 
 def _hint(text: str, pos: int = 0) -> int:
