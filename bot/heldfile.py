@@ -5,15 +5,19 @@ and never touches a live writer's. Locks are released by the kernel, whatever ki
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import stat
 import tempfile
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover (Windows: files of killed runs are not swept)
     fcntl = None  # type: ignore[assignment]  # (None stands for the module missing: checked before each use)
 
-__all__ = ["LOCKS", "held_dir", "held_temp", "writer_gone"]
+__all__ = ["LOCKS", "held_dir", "held_temp", "sweep_dirs", "writer_gone", "writers_gone"]
 
 LOCKS = fcntl is not None
 
@@ -61,3 +65,36 @@ def writer_gone(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def writers_gone(folder: Path, names: re.Pattern[str], kind: Callable[[int], bool]) -> Iterator[Path]:
+    """The entries of `folder` named `names`, of `kind` (`stat.S_ISREG`, `S_ISDIR`), whose writer is
+    gone (their lock free): each yielded while this process holds that lock, to be removed."""
+    if not LOCKS:
+        return
+    try:
+        found = [n for n in os.listdir(folder) if names.fullmatch(n)]
+    except OSError:
+        return
+    for name in found:
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:  # still the one locked (not renamed into place meanwhile, its writer done)
+            if kind(os.fstat(fd).st_mode) and writer_gone(fd) and path.stat().st_ino == os.fstat(fd).st_ino:
+                yield path
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def sweep_dirs(folder: Path, names: re.Pattern[str]) -> list[Path]:
+    """Remove the folders in `folder` named `names` (`held_dir`'s) whose process is gone; the removed."""
+    removed = []
+    for gone in writers_gone(folder, names, stat.S_ISDIR):
+        shutil.rmtree(gone, ignore_errors=True)
+        removed.append(gone)
+    return removed

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.heldfile import LOCKS
 from bot.match.matcher import Matcher
 from bot.match.rules import load_rules
 from bot.pipeline import Pipeline
@@ -246,6 +247,47 @@ def test_a_build_that_filled_the_temp_folder_gives_its_space_back_while_the_repl
     assert small_steps == [0]
     store.close()
     assert index_dump(db) == in_place(tmp_path, matcher, stream)
+
+
+@pytest.mark.skipif(not LOCKS, reason="scratch folders are swept by their flock (not on Windows)")
+def test_the_next_build_removes_what_a_killed_replays_build_left_and_never_a_live_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A replay killed outright (SIGKILL, out of memory) leaves its build's scratch file, as large as
+    the search index, in the temp folder: the next build removes it; a running replay's is kept."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    running = Store(tmp_path / "running.db")
+    live = SearchBuild.beside(running.db.conn, running.path)
+    assert live is not None
+    script = f"""
+import os, signal, tempfile
+tempfile.tempdir = {str(temp)!r}
+from bot.store.db import Store
+from bot.store.searchbuild import SearchBuild
+store = Store({str(tmp_path / "killed.db")!r})
+build = SearchBuild.beside(store.db.conn, store.path)
+build.advance()
+build.settle()  # (its scratch file is there)
+print(build.path, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL
+    left = Path(killed.stdout.strip())
+    assert left.exists() and Path(live.path).parent.exists()
+    store = Store(tmp_path / "next.db")
+    with caplog.at_level(logging.INFO, logger="bot.store.db"):
+        build = SearchBuild.beside(store.db.conn, store.path)
+    assert build is not None
+    assert not left.parent.exists()
+    assert Path(live.path).parent.exists()
+    assert f"removed the search build a killed replay left: {left.parent}" in caplog.text
+    build.cancel()
+    live.cancel()
+    assert list(temp.iterdir()) == []
+    store.close()
+    running.close()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own niceness is Linux's")

@@ -18,7 +18,7 @@ from collections import Counter
 from contextlib import contextmanager, suppress
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from ..heldfile import LOCKS, held_dir, held_temp, writer_gone
+from ..heldfile import held_dir, held_temp, sweep_dirs, writers_gone
 from .read import EXPORT_FIELDS, StoryRow
 
 log = logging.getLogger(__name__)
@@ -238,37 +238,13 @@ def sweep_parts(folder: Path) -> list[Path]:
     """Remove the temporary files in `folder` that `written_whole` began in a process that is gone
     (killed outright: SIGKILL, a power cut; its lock is free); a live writer's are left alone."""
     removed: list[Path] = []
-    for path in _writers_gone(folder, _PART, stat.S_ISREG):
+    for path in writers_gone(folder, _PART, stat.S_ISREG):
         for leftover in (path, *(path.with_name(path.name + s) for s in _PART_SQLITE)):
             with suppress(OSError):  # (another's to remove, then: the write goes on)
                 if leftover == path or leftover.exists():
                     leftover.unlink(missing_ok=True)
                     removed.append(leftover)
     return removed
-
-
-def _writers_gone(folder: Path, names: re.Pattern[str], kind: Callable[[int], bool]) -> Iterator[Path]:
-    """The entries of `folder` named `names`, of `kind` (`stat.S_ISREG`, `S_ISDIR`), whose writer is
-    gone (their lock free): each yielded while this process holds that lock, to be removed."""
-    if not LOCKS:
-        return
-    try:
-        found = [n for n in os.listdir(folder) if names.fullmatch(n)]
-    except OSError:
-        return
-    for name in found:
-        path = folder / name
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        try:  # still the one locked (not renamed into place meanwhile, its writer done)
-            if kind(os.fstat(fd).st_mode) and writer_gone(fd) and path.stat().st_ino == os.fstat(fd).st_ino:
-                yield path
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
 
 
 def new_file_mode() -> int:
@@ -289,8 +265,7 @@ def scratch_dir(beside: Path, prefix: str) -> Path:
     one held in memory, then fails and holds nothing, and is never blamed on the output); named
     `.PREFIX…`. $TMPDIR's only where `beside` cannot take one (`/dev/…`). Locked until `scratch_done`:
     the folders of killed runs in `beside` are removed first, never a live one's."""
-    for gone in _writers_gone(beside, _SCRATCH, stat.S_ISDIR):
-        shutil.rmtree(gone, ignore_errors=True)
+    for gone in sweep_dirs(beside, _SCRATCH):
         log.info("removed the scratch folder a killed export left: %s", gone)
     try:
         fd, name = held_dir(str(beside), f".{prefix}")

@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
+import shutil
 import sqlite3
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from ..heldfile import held_dir, sweep_dirs
 from .schema import FTS_TEXT
 
 __all__ = ["SearchBuild"]
@@ -28,6 +31,9 @@ log = logging.getLogger("bot.store.db")
 # the shadow tables that hold a posts_fts index (its config stays the store's own)
 _TABLES = ("posts_fts_data", "posts_fts_idx", "posts_fts_docsize")
 # what the index holds of each post, in rowid order: the build checks it is what the store holds at the end
+# a build's scratch folder in the temp folder (mkdtemp's 8 random characters): locked while its replay lives
+_PREFIX = "tgwatch-search-"
+_SCRATCH = re.compile(re.escape(_PREFIX) + r"[a-z0-9_]{8}")
 _READ = "SELECT rowid, text_hash, folded FROM {db}posts WHERE rowid > ? AND rowid <= ? ORDER BY rowid"
 
 
@@ -55,8 +61,11 @@ class SearchBuild:
 
     def __init__(self, store_path: str, definition: str, config: list[tuple[str, object]]) -> None:
         self.store_path = store_path
-        self._dir = tempfile.TemporaryDirectory(prefix="tgwatch-search-")
-        self.path = str(Path(self._dir.name) / "search.db")
+        temp = Path(tempfile.gettempdir())
+        for gone in sweep_dirs(temp, _SCRATCH):
+            log.info("removed the search build a killed replay left: %s", gone)
+        self._lock, folder = held_dir(str(temp), _PREFIX)
+        self.path = str(Path(folder) / "search.db")
         self._definition, self._config = definition, config
         self._digest = hashlib.blake2b(digest_size=16)
         self.built = 0  # the posts with a rowid up to this one are in the build
@@ -113,7 +122,7 @@ class SearchBuild:
                 return 0
             return self._install()
         finally:
-            self._dir.cleanup()
+            self._drop()
 
     def cancel(self) -> None:
         """Stop building and drop the build (the store is not touched)."""
@@ -121,7 +130,14 @@ class SearchBuild:
             self._stop = True
             self._wake.notify_all()
         self._wait_ended()
-        self._dir.cleanup()
+        self._drop()
+
+    def _drop(self) -> None:
+        """Remove the scratch folder, then give up its lock (a sweep never sees it unlocked and there)."""
+        shutil.rmtree(Path(self.path).parent, ignore_errors=True)
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
     def _wait_ended(self) -> None:
         """Wait for the thread's end on the condition, not `Thread.join`: a join a Ctrl-C interrupts
@@ -158,7 +174,7 @@ class SearchBuild:
                 conn.close()
             if self.error is not None:  # a full temp folder is not kept full for the rest of the replay
                 try:
-                    self._dir.cleanup()
+                    self._drop()
                 except OSError:
                     pass
             self._idle(ended=True)  # (a failed pass: once its scratch folder is gone)
