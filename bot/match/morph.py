@@ -53,8 +53,10 @@ class Morphology:
     def forms(self, word: str, short: bool = False) -> frozenset[str]:
         """Every inflected form of a normalised word (the word itself included); a word of 1-2
         letters only when `short` (a name, Яр: the rest are prepositions and particles)."""
-        if not word or word.isdigit() or len(word) <= (0 if short else 2):
+        if not word or word.isdigit():
             return frozenset({word})
+        if len(word) <= (0 if short else 2):
+            return self._short_noun_forms(word)
         if word.isascii():
             return self._english_forms(word)
         if not any("а" <= c <= "я" or c in _UK_ONLY for c in word):
@@ -84,6 +86,21 @@ class Morphology:
             # spellings as distorted words of their own, so they are neither forms nor typos
             out.update([w.replace("'", "") for w in out])
         return frozenset(w for w in out if WORD_RE.fullmatch(w))
+
+    def _short_noun_forms(self, word: str) -> frozenset[str]:
+        """A word of 1-2 letters: its forms when its likeliest Russian reading is a noun of its own
+        (юг: «на юге», ёж, яд), else the word alone (в, из, не, он: a preposition's or pronoun's forms
+        would be other function words; як, Ukrainian «how», is no noun there)."""
+        try:
+            parses = self.ru.parse(word) if self.ru.word_is_known(word) else []
+            if (not parses or parses[0].tag.POS != "NOUN" or normalize(parses[0].normal_form) != word
+                    or any(_function_kind(p.tag) for p in self.uk.parse(word) if self.uk.word_is_known(word))):
+                return frozenset({word})
+        except ValueError:  # pymorphy3 fails on characters Unicode names nothing for
+            return frozenset({word})
+        out = {normalize(f.word) for p in parses if p.tag.POS == "NOUN" and normalize(p.normal_form) == word
+               for f in p.lexeme}
+        return frozenset(w for w in out | {word} if WORD_RE.fullmatch(w))
 
     def _predicted_ru(self, word: str) -> list[Parse]:
         """The Russian parses pymorphy3 predicts from the word's ending (as for any word it does not
