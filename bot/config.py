@@ -580,7 +580,8 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_
     found: dict[str, Any] = {}
     if config.secrets is not None:
         try:
-            found = tomlread.loads(config.secrets.read_text(encoding="utf-8-sig"))
+            text = config.secrets.read_text(encoding="utf-8-sig")
+            found = tomlread.loads(text)
         except FileNotFoundError:
             raise ConfigError(f"{config.secrets}: no such secrets file (named by paths.secrets)") from None
         except tomllib.TOMLDecodeError as e:
@@ -592,6 +593,7 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_
             raise ConfigError(f"{config.secrets}: not UTF-8 text; save the secrets file as UTF-8") from None
         except OSError as e:
             raise ConfigError(f"{config.secrets}: cannot read ({e.strerror or type(e).__name__})") from None
+        _unknown_secret_keys(config.secrets, text, found)
     where = f"{config.secrets}" if config.secrets else "the secrets file (paths.secrets)"
     api_id = env.get(ENV_API_ID) or found.get("api_id")
     api_hash = env.get(ENV_API_HASH) or found.get("api_hash")
@@ -610,6 +612,18 @@ def load_secrets(config: Config, environ: dict[str, str] | None = None, *, user_
     if config.send_via == "bot" and not token and not user_only:
         raise ConfigError(f"alerts.send_via = \"bot\" needs {ENV_BOT_TOKEN} (or bot_token in {where})")
     return Secrets(api_id=api_id, api_hash=api_hash, bot_token=token)
+
+
+def _unknown_secret_keys(path: Path, text: str, found: dict[str, Any]) -> None:
+    """Refuse a key of the secrets file that is none of `_SECRET_KEYS` (`bot_tokn`, a `[telegram]`
+    table): read as missing, it left the bot unstarted, or «not set» named a key the file has.
+    Names the key and its line, never a value (a key too long or odd to be a typo is not shown)."""
+    for key, value in found.items():
+        if key not in _SECRET_KEYS:
+            line = _Lines(text).line(key) if isinstance(value, dict) else _Lines(text).line("", key)
+            shown = f"unknown key {key!r}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9 _-]{0,29}", key) else "an unknown key"
+            raise ConfigError(f"{path}:{line}: {shown}{meant(key, _SECRET_KEYS)} (a secrets file "
+                              f"holds only {', '.join(_SECRET_KEYS)}, at its top, under no [section])")
 
 
 def exposed_secrets(config: Config) -> str | None:

@@ -544,3 +544,21 @@ def test_a_secret_in_the_config_is_named_where_it_goes_and_never_echoed(tmp_path
     assert f"{p}:1: api_hash:" in text and "TGWATCH_API_HASH" in text, text
     assert f"{p}:4: alerts.bot_token:" in text and "TGWATCH_BOT_TOKEN" in text, text
     assert HASH not in text and token not in text, text
+
+
+@pytest.mark.parametrize("text, line, said", [
+    (f'api_id = 7\napi_hash = "{HASH}"\nbot_tokn = "123:{"B" * 35}"\n', 3, "unknown key 'bot_tokn': did you mean 'bot_token'?"),
+    (f'[telegram]\napi_id = 7\napi_hash = "{HASH}"\n', 1, "unknown key 'telegram'"),  # keys under a section are not read
+    (f'api_id = 7\napi_hash = "{HASH}"\n"{HASH}" = 1\n', 3, "an unknown key"),  # a key shaped like a secret is not shown
+])
+def test_an_unknown_key_in_the_secrets_file_is_one_line_naming_its_line(tmp_path: Path, text: str, line: int,
+                                                                        said: str) -> None:
+    """A misspelt key was read as missing: the bot token silently unused (no chat), or «not set» said of
+    a key the file has. Now the file's line and the key, never a value."""
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(text, encoding="utf-8")
+    c = load_config(write(tmp_path, '[paths]\nsecrets = "secrets.toml"\n'))
+    with pytest.raises(ConfigError) as e:
+        load_secrets(c, {})
+    assert str(e.value).startswith(f"{secrets}:{line}: {said}") and "\n" not in str(e.value)
+    assert HASH not in str(e.value) and "BBBB" not in str(e.value)
