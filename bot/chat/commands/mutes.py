@@ -14,6 +14,7 @@ from ...store.alerts import alert_post
 from ...store.db import iso
 from ...store.read import AmbiguousChannel, resolve_channels
 from .common import Common
+from .export import _distinct
 from .replies import Caller, CommandError, Reply, _clip, _echo
 from .spans import _SPAN_RE, _spans_joined, parse_span
 
@@ -46,6 +47,10 @@ class Mutes(Common):
         else:
             span, names = words[-1], words[:-1]
         until = self.clock() + parse_span(span)  # first: «/mute desertion regiment» names its missing period
+        if len(periods := _distinct([w for w in words if _SPAN_RE.fullmatch(w)], parse_span)) > 1:
+            raise CommandError(f"two periods ({_echo(periods[0], 20)}, {_echo(periods[1], 20)}): give one")
+        if not (names := [n for n in names if not _SPAN_RE.fullmatch(n)]):  # the same period twice means the same
+            raise self._usage("mute")
         rules = [self._rule(n, "mute") for n in dict.fromkeys(n.lower() for n in names)]  # several, as /export takes them
         for rule in rules:  # each checked before any is muted: a typo in the second mutes nothing
             self.store.mute(rule.name, iso(until) or "", by_user=caller.user_id)
