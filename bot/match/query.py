@@ -157,6 +157,7 @@ def _count(digits: str) -> int:
 def _parse_word(raw: str, pos: int) -> Word | Phrase:
     """One bare query word: `=exact`, `prefix*`, `word~N`; several words (в/ч) make a phrase."""
     _refuse_field_or_link(raw, pos)
+    _refuse_hidden_operator(raw, pos)
     text, mode, typos = raw, "forms", None
     m = re.search(r"~([0-9]*)$", text)
     if m:
@@ -258,6 +259,23 @@ def is_abbreviation(word: str) -> bool:
     """Written in capitals, with two letters or more (КТО, СЗЧ): an `=` form of it matches only
     capitals, so that the abbreviation does not match a common word («кто»)."""
     return word.isupper() and sum(c.isalpha() for c in word) >= 2
+
+
+_INVISIBLE_RE = re.compile(r"[\u00ad\u200b-\u200d\u2060-\u2064\ufeff]+")  # zero-width space, joiners, word joiner, BOM
+_OPERATOR_RE = re.compile(r"(?:OR|AND|NOT|NEAR(?:/[0-9]*)?)")
+
+
+def _refuse_hidden_operator(raw: str, pos: int) -> None:
+    """«дрон\u200bOR» is one word to the lexer (a zero-width space is no space) and to a post's text
+    none: the rule loaded and never matched дрон. An operator an invisible character glues to a word
+    (a query pasted from a web page or a phone) is an error saying where to put the space."""
+    pieces = _INVISIBLE_RE.split(raw)
+    op = next((p for p in pieces if _OPERATOR_RE.fullmatch(p)), None)
+    if len(pieces) > 1 and op is not None:
+        m = _INVISIBLE_RE.search(raw)
+        assert m is not None
+        raise QueryError(f"an invisible character (U+{ord(m.group()[0]):04X}) beside '{op}' makes it part of a word, "
+                         f"not the operator: delete it, with a space on each side of '{op}'", pos + m.start())
 
 
 def _refuse_field_or_link(raw: str, pos: int) -> None:
