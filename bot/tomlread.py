@@ -27,6 +27,8 @@ def loads(text: str) -> dict[str, Any]:
         line, col = _deepest(text)
         raise tomllib.TOMLDecodeError(f"arrays or inline tables nested too deeply (at line {line}, column {col})") from None
     except tomllib.TOMLDecodeError as e:
+        if (twice := _set_twice(text, str(e))) is not None:
+            raise tomllib.TOMLDecodeError(twice) from None
         if not str(e).endswith(_AT_END):
             raise
         line, col = _line_col(text, len(text))  # a value left open: the file's end, not its line 1
@@ -36,6 +38,25 @@ def loads(text: str) -> dict[str, Any]:
         line, col = _line_col(text, _long_number(text))
         raise tomllib.TOMLDecodeError(f"a number of more than {sys.get_int_max_str_digits()} digits "
                                       f"(at line {line}, column {col})") from None
+
+
+_KEY_RE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+
+
+def _set_twice(text: str, error: str) -> str | None:
+    """tomllib's «Cannot overwrite a value (at line N, column M)» for a key written twice in one table
+    (a new query pasted under the old one) as the key and both lines, placed at the second key: «'query'
+    is set twice in one table (first at line 3): keep one»; None for any other error."""
+    m = re.fullmatch(r"Cannot overwrite a value \(at line (\d+), column (\d+)\)", error)
+    lines = key_lines(text)
+    if not m or not 0 < (n := int(m.group(1))) <= len(lines) or not (key := _KEY_RE.match(lines[n - 1])):
+        return None
+    first = next((i for i in range(n - 1, 0, -1) if (k := _KEY_RE.match(lines[i - 1])) and k.group(1) == key.group(1)), None)
+    for i in range(n - 1, first or 0, -1):  # a [table] header between them: not the same table after all
+        if lines[i - 1].lstrip().startswith("["):
+            first = None
+    where = f" (first at line {first})" if first else ""
+    return f"{key.group(1)!r} is set twice in one table{where}: keep one (at line {n}, column {key.start(1) + 1})"
 
 
 def key_lines(text: str) -> list[str]:
