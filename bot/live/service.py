@@ -36,6 +36,7 @@ from .downtime import Downtime, downtime, mark_alive, recovered, recovered_line
 from .ingest import Ingest
 from .restored import held_line
 from .runmark import RUNS_FILE, RunMarks
+from .scope import unwatched_scope
 from .sender import Sender
 from .session import (
     SESSION_GONE,
@@ -156,6 +157,7 @@ class Service:
         self._down: Downtime | None = None  # the run before this start, until a read of every channel counts its posts
         self.warned_behind = False
         self._ran_on: dict[str, date] = {}  # daily job -> the local day it last ran (`_once_a_day`)
+        self._scope_told: set[str] = set()  # the `unwatched_scope` lines posted in this run
         self._rules_generation = 0  # rules changes made so far: only the newest one's matcher is put in use
         self._rebuilds: set[asyncio.Task[None]] = set()
         self._catch_ups: set[asyncio.Task[Rematch | None]] = set()  # `catch_up_rules` running
@@ -191,7 +193,17 @@ class Service:
         self.pipeline.matcher = matcher
         self.sender.titles = self._titles(ruleset)
         log.info("rules reloaded: %d rules", len(ruleset.rules))
+        await self._warn_scope(matcher)
         self._catch_up(generation)  # (apart: the answer to a rule edit does not wait for the history)
+
+    async def _warn_scope(self, matcher: Matcher) -> None:
+        """Each rule whose `channels` name no watched channel (`unwatched_scope`): logged, and posted to
+        the alert chats once per run for each such line."""
+        for line in unwatched_scope(matcher, self.config, self.ingest.watched.values()):
+            if line not in self._scope_told:
+                self._scope_told.add(line)
+                log.warning("%s", line)
+                await self.sender.notify(f"⚠️ {line}")
 
     def _catch_up(self, generation: int | None = None) -> None:
         task = asyncio.get_running_loop().create_task(self.catch_up_rules(generation))
@@ -264,6 +276,7 @@ class Service:
             await self.chat.resolve_chats()
         for e in self.rulebook.ruleset.errors:  # once the chats are known: else held for a retry
             await self.sender.notify(f"⚠️ rule file error ({e.takes_out()} is not in use until it is fixed): {e.brief()}")
+        await self._warn_scope(self.pipeline.matcher)
         await self.ingest.reconcile()
         self.last_poll = self.clock()
         await self.sender.deliver()
