@@ -17,7 +17,7 @@ def unwatched_scope(matcher: Matcher, config: Config, watched: Iterable[Watched]
     """One line per enabled rule whose `channels` name an entry that is neither a channel of
     `channels.watch` (as configured, or as resolved: its username, id or title) nor a group with one
     of them."""
-    known = [(w.username, w.id, w.title) for w in watched]
+    known: list[tuple[str | None, int | None, str | None]] = [(w.username, w.id, w.title) for w in watched]
     known += [(c, None, None) if isinstance(c, str) else (None, c, None) for c in config.channels]
     out = []
     for kind, name, missed in matcher.unmatched_scope(known):
