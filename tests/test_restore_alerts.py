@@ -233,9 +233,14 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_store_as_it_was(sample: 
             code, said = _cli("restore", str(nightly), "--db", str(sample.db))
         assert code == 2 and said.count("\n") == 1 and said.startswith("error: ") and "tgwatch run" in said, said
         assert not Path(f"{sample.db}.before-restore").exists()
-        code, said = _cli("restore", str(nightly), "--db", str(sample.db))
+        code, said = _cli("restore", str(nightly), "--db", str(sample.db))  # its connection still open: refused too
+        assert code == 2 and said.count("\n") == 1 and "another program" in said, said
+        killed = {end: Path(f"{sample.db}{end}").read_bytes() for end in ("", "-wal")}  # as its kill leaves them
     finally:
         service.close()
+    for end, held in killed.items():
+        Path(f"{sample.db}{end}").write_bytes(held)
+    code, said = _cli("restore", str(nightly), "--db", str(sample.db))
     assert code == 0 and "before-restore" in said, said
     kept = Path(f"{sample.db}.before-restore")
     assert LATE.text in _posts(kept) and LATE.text not in _posts(sample.db)

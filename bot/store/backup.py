@@ -76,6 +76,7 @@ def restore(backup_file: str | Path, db: str | Path, *, busy_timeout: float = 30
 def _restore(src: Path, dst: Path, busy_timeout: float) -> Restored:
     """`restore`, the store's lock held."""
     taken = _backup_time(src, busy_timeout)
+    _alone(dst)  # (refused before anything is written)
     kept = None
     if dst.exists():
         kept = _unused(dst.with_name(dst.name + ".before-restore"))
@@ -83,6 +84,7 @@ def _restore(src: Path, dst: Path, busy_timeout: float) -> Restored:
 
     def ready() -> None:  # the store as it was is kept whole: its -wal must not be read into the copy
         _fold_wal(dst, busy_timeout)  # (killed before the rename, the store is then whole without it)
+        _alone(dst)  # (and again last: a replay may have opened it meanwhile)
         for leftover in ("-wal", "-shm"):
             dst.with_name(dst.name + leftover).unlink(missing_ok=True)
 
@@ -103,6 +105,26 @@ def _fold_wal(db: Path, busy_timeout: float) -> None:
         conn.close()
     if busy or logged != written:
         raise StoreError(f"{db}: another program is reading it (its -wal cannot be written in): close it, then restore")
+
+
+def _alone(db: Path) -> None:
+    """Raise StoreError when another connection has `db` open (a replay between two batches): it
+    would go on writing into the file the restore replaces, and what it wrote would be lost. (A
+    connection in exclusive locking mode gets its lock only while no other has the file open.)"""
+    if not db.exists():
+        return
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    try:
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        raise StoreError(f"{db}: another program is reading it or writing to it (a tgwatch replay, search or export still running?): "
+                         "let it finish, then restore") from None
+    finally:
+        conn.close()
 
 
 def _unused(path: Path) -> Path:
