@@ -96,7 +96,8 @@ def test_a_designation_too_broad_is_the_rules_error(store: Store, query: str) ->
     for search in (lambda: list(search_posts(store, query)), lambda: count_search(store, query)):
         with pytest.raises(SearchError, match="^search failed: ") as e:
             search()
-        assert str(e.value) == f"search failed: {rule.value}"
+        said = str(rule.value).replace("or the designations with OR)", "or search each designation on its own)")
+        assert str(e.value) == f"search failed: {said}"  # (search has no OR)
 
 
 def test_cli_search_finds_the_family_and_says_a_too_broad_one_in_one_line(store: Store) -> None:
@@ -107,8 +108,8 @@ def test_cli_search_finds_the_family_and_says_a_too_broad_one_in_one_line(store:
     bad = CliRunner().invoke(cli, ["search", "полк", "С-4*", "--db", db])
     assert bad.exit_code == 2 and bad.stdout == ""
     assert bad.stderr.splitlines() == ["error: search failed: 'С-4*' is too broad: a designation's prefix needs at least 3 "
-                                       "letters and digits before '*' (write more of its number, or the designations with "
-                                       "OR) (at character 6)"]
+                                       "letters and digits before '*' (write more of its number, or search each designation "
+                                       "on its own) (at character 6)"]
 
 
 PHRASED = {
@@ -136,7 +137,7 @@ def test_a_designation_with_a_star_in_a_phrase_keeps_its_star(tmp_path: Path, qu
 
 @pytest.mark.parametrize("query, why", [
     ('"самолёт С-4*"', "search failed: 'С-4*' is too broad: a designation's prefix needs at least 3 letters and digits "
-                       "before '*' (write more of its number, or the designations with OR) (at character 10)"),
+                       "before '*' (write more of its number, or search each designation on its own) (at character 10)"),
     ('"10* дней"', "'10*' in the phrase \"10* дней\": a star there ends a word of 3 letters or more (a number, an "
                    "abbreviation or a shorter word in a phrase is matched whole); write it outside the quotes"),
     ('"удар ВСУ*"', "'ВСУ*' in the phrase \"удар ВСУ*\": a star there ends a word of 3 letters or more (a number, "
@@ -174,3 +175,12 @@ def test_chat_search_says_a_too_broad_one_as_the_cli(commands: Commands) -> None
     """/search is the same search core: the rule's error, as the reply."""
     html = unescape(ask(commands, "/search С-4*").html)
     assert html.startswith("/search: search failed: 'С-4*' is too broad: a designation's prefix"), html
+
+
+def test_a_too_broad_designation_never_advises_the_or_search_refuses(store: Store) -> None:
+    """The rule's advice (`the designations with OR`) followed in search was its next error: search's
+    line says what search can do instead."""
+    db = str(store.path)
+    bad = CliRunner().invoke(cli, ["search", "С-4*", "--db", db])
+    assert bad.exit_code == 2 and len(bad.stderr.splitlines()) == 1, bad.output
+    assert "too broad" in bad.stderr and " OR" not in bad.stderr and "on its own" in bad.stderr, bad.stderr

@@ -72,6 +72,13 @@ def _no_operator(word: str) -> SearchError:
                        f"search each word on its own, or write {word.lower()!r} in lower case to search the word")
 
 
+def _rules_error(e: QueryError) -> SearchError:
+    """A rule's QueryError as search's one line: the rule's advice to name the designations with OR,
+    which search refuses, made what search can do instead."""
+    said = e.message.replace(", or the designations with OR)", ", or search each designation on its own)")
+    return SearchError(f"search failed: {QueryError(said, e.pos)}")
+
+
 def _query_pieces(text: str) -> _Pieces:
     """The query's normalised pieces, each once, in order. Words in a row are the tuple of them: a
     phrase. A quoted part of two words or more is one («"сбежал из части"»), and so is a word written
@@ -127,7 +134,7 @@ def _query_pieces(text: str) -> _Pieces:
             try:
                 family = designation_family(chunk, at + c.start())
             except QueryError as e:
-                raise SearchError(f"search failed: {e}") from None
+                raise _rules_error(e) from None
             if family is not None:
                 put([family])
                 continue
@@ -162,7 +169,7 @@ def _starred_phrase(inner: str, pos: int) -> Phrase | None:
         if family := designation_phrase(inner, pos):
             return family
     except QueryError as e:
-        raise SearchError(f"search failed: {e}") from None
+        raise _rules_error(e) from None
     if len(tokenize(inner)) < 2:  # a word alone in quotes: a word, its star as outside them
         return None
     for word in inner.split():
