@@ -52,8 +52,18 @@ def backup(source: str | Path, target: str | Path, *, busy_timeout: float = 30.0
     """Copy the store `source` to `target` as one whole file (no -wal needed): what was committed
     when the copy began, read without blocking a writer and without upgrading or writing `source`.
     Written to a private temporary file beside `target`, renamed over it at the end (a failed
-    backup leaves last night's), with the store's file mode. Raises StoreError naming the file."""
-    return _copy(Path(source), Path(target), iso(datetime.now(timezone.utc)) or "", busy_timeout=busy_timeout)
+    backup leaves last night's), with the store's file mode; refused while a program has `target`
+    open, and a -wal beside it goes. Raises StoreError naming the file."""
+    dst = Path(target)
+    swapped = "a backup never replaces a store in use (FILE first, then --db the store to copy)"
+    _alone(dst, swapped)
+
+    def ready() -> None:  # the file replaced: a -wal a killed program left beside it would be read into the copy
+        _alone(dst, swapped)
+        for leftover in ("-wal", "-shm"):
+            dst.with_name(dst.name + leftover).unlink(missing_ok=True)
+
+    return _copy(Path(source), dst, iso(datetime.now(timezone.utc)) or "", busy_timeout=busy_timeout, ready=ready)
 
 
 def restore(backup_file: str | Path, db: str | Path, *, busy_timeout: float = 30.0) -> Restored:
@@ -107,9 +117,12 @@ def _fold_wal(db: Path, busy_timeout: float) -> None:
         raise StoreError(f"{db}: another program is reading it (its -wal cannot be written in): close it, then restore")
 
 
-def _alone(db: Path) -> None:
-    """Raise StoreError when another connection has `db` open (a replay between two batches): it
-    would go on writing into the file the restore replaces, and what it wrote would be lost. (A
+_IN_USE = "another program is reading it or writing to it (a tgwatch replay, search or export still running?)"
+
+
+def _alone(db: Path, then: str = "let it finish, then restore") -> None:
+    """Raise StoreError (`then` its advice) when another connection has `db` open (a replay between
+    two batches): it would go on writing into the file replaced, and what it wrote would be lost. (A
     connection in exclusive locking mode gets its lock only while no other has the file open.)"""
     if not db.exists():
         return
@@ -121,8 +134,9 @@ def _alone(db: Path) -> None:
     except sqlite3.OperationalError as e:
         if "locked" not in str(e) and "busy" not in str(e):
             raise
-        raise StoreError(f"{db}: another program is reading it or writing to it (a tgwatch replay, search or export still running?): "
-                         "let it finish, then restore") from None
+        raise StoreError(f"{db}: {_IN_USE}: {then}") from None
+    except sqlite3.DatabaseError:  # no database: nobody has it open as one (what reads it next says what it is)
+        pass
     finally:
         conn.close()
 
