@@ -44,6 +44,7 @@ from .common import (
     counted,
     err,
     fail,
+    given,
     note_outside_stored,
     open_store,
     out,
@@ -83,9 +84,10 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 
 
 @click.command()
-@click.argument("ref", metavar="NAME|FILE")
+@click.argument("ref", metavar="NAME|FILE", callback=given)
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store to test against.")
-@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder NAME is looked up in.")
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, callback=given,
+              help="Rule folder NAME is looked up in.")
 @click.option("--channel", "channels", multiple=True, metavar="C",
               help=f"Only posts of this channel: {CHANNEL_FORMS}; repeatable.")
 @click.option("--since", type=WHEN, help=f"Only posts from this date on ({WHEN_FORMS}).")
@@ -93,7 +95,7 @@ def select_rules(ref: str, rules_path: str) -> list[Rule]:
 @click.option("--samples", default=5, show_default=True, type=Count(0, every=True),
               help="Show this many of the latest hits (all: every hit).")
 @click.option("--all-terms", is_flag=True, help=f"List every term that hit nothing (else the first {IDLE_SHOWN}).")
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), callback=given, help=CONFIG_HELP)
 def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...], since: datetime | None,
              until: datetime | None, samples: int, all_terms: bool, config_path: str | None) -> None:
     """Run rule NAME (or every rule in FILE.toml) over the stored posts and show what it would match:

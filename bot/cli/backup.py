@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import click
 
-from .common import DEFAULT_DB, StopSignals, counted, db_place, err, fail
+from .common import DEFAULT_DB, StopSignals, counted, db_place, err, fail, given
 
 __all__ = ["backup", "copied_or_fail", "copy_ends"]
 
@@ -46,8 +46,8 @@ def copy_ends(source: str, target: str, *, missing: str, not_file: str, same: st
 
 
 @click.command()
-@click.argument("target", metavar="FILE")
-@click.option("--db", "db", default=DEFAULT_DB, show_default=True, help="The store to copy.")
+@click.argument("target", metavar="FILE", callback=given)
+@click.option("--db", "db", default=DEFAULT_DB, show_default=True, callback=given, help="The store to copy.")
 def backup(target: str, db: str) -> None:
     """Copy the store to FILE, whole and consistent, while `tgwatch run` goes on writing.
 

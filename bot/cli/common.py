@@ -138,6 +138,14 @@ def resolve_rules(path: str, other: str = "--rules DIR") -> str:
     return str(SHIPPED_RULES)
 
 
+def given(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for a file or folder name: an empty one (a script's `"$DIR"` unset) is a
+    usage error naming the parameter, never the current folder it would read as."""
+    if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, tuple) else (value,))):
+        raise click.BadParameter("empty file or folder name", ctx=ctx, param=param)
+    return value
+
+
 def counted(n: int, noun: str) -> str:
     """«1 error», «2 errors», «1,050 rows»: a count (thousands separated, as every count the CLI
     prints) and its noun (an English plural in -s)."""

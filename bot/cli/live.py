@@ -13,7 +13,7 @@ import click
 
 from ..config import ENV_2FA_PASSWORD, Config, ConfigError, Secrets, exposed_secrets, load_config, load_secrets
 from ..store.db import StoreError
-from .common import err, fail, fail_config
+from .common import err, fail, fail_config, given
 from .rules import load_or_fail
 
 __all__ = ["login", "run"]
@@ -64,7 +64,7 @@ def _login_error(e: BaseException) -> str:
 
 # login and run read one config the same way: a session logged in by one is the session the other uses
 _CONFIG_OPTION = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default="config.toml",
-                              show_default=True, help="Config file (copy config.example.toml).")
+                              callback=given, show_default=True, help="Config file (copy config.example.toml).")
 
 
 def _ask(what: str, hint: str) -> str:

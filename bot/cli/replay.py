@@ -29,7 +29,7 @@ from ..source.export import NOT_A_CHANNEL
 from ..store.db import REPLAY, Store
 from ..text import printable
 from ..worker import default_workers
-from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, StopSignals, config_groups, counted, err, fail, open_store, out
+from .common import CONFIG_HELP, DEFAULT_DB, DEFAULT_RULES, WHEN, WHEN_FORMS, StopSignals, config_groups, counted, err, fail, given, open_store, out
 from .rules import load_or_fail
 
 
@@ -38,13 +38,13 @@ CLOSING = "interrupted while closing: every post and alert is stored; nothing ne
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), callback=given)
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, callback=given, help="Rule folder or file.")
 @click.option("--db", "db_path", default=DEFAULT_DB, show_default=True, help="SQLite store (created if missing).")
 @click.option("--since", type=WHEN, help=f"Skip posts older than this ({WHEN_FORMS}).")
 @click.option("--alerts", "alerts", default="terminal", show_default=True, metavar="terminal|none|FILE.jsonl",
               help="Where new alerts go.")
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), callback=given, help=CONFIG_HELP)
 def replay(paths: tuple[str, ...], rules_path: str, db_path: str, since: datetime | None, alerts: str,
            config_path: str | None) -> None:
     """Replay Telegram Desktop exports (result.json, or folders holding them) and JSON Lines files.

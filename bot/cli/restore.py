@@ -5,14 +5,14 @@ from __future__ import annotations
 import click
 
 from .backup import copied_or_fail, copy_ends
-from .common import DEFAULT_DB, counted, err
+from .common import DEFAULT_DB, counted, err, given
 
 __all__ = ["restore"]
 
 
 @click.command()
-@click.argument("backup_file", metavar="BACKUP")
-@click.option("--db", "db", default=DEFAULT_DB, show_default=True, help="The store to replace.")
+@click.argument("backup_file", metavar="BACKUP", callback=given)
+@click.option("--db", "db", default=DEFAULT_DB, show_default=True, callback=given, help="The store to replace.")
 def restore(backup_file: str, db: str) -> None:
     """Put BACKUP (a `tgwatch backup` copy) in place of the store, the store as it was kept beside it.
 

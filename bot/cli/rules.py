@@ -13,7 +13,7 @@ from ..match.check import check_examples
 from ..match.matcher import Match, Matcher, ordinal_ending
 from ..match.query import And, Near, Node, Not, Or, Phrase, Url, Word, to_text
 from ..match.rules import DISABLED, Rule, RuleError, RuleSet, load_rules
-from .common import DEFAULT_RULES, counted, err, fail, out, resolve_rules
+from .common import DEFAULT_RULES, counted, err, fail, given, out, resolve_rules
 from .lazy import LazyGroup
 
 SEVERITY_STYLE = {"high": "bold red", "normal": "yellow", "low": "dim"}
@@ -100,7 +100,7 @@ def rules() -> None:
 
 
 @rules.command()
-@click.argument("path", default=DEFAULT_RULES, type=click.Path())
+@click.argument("path", default=DEFAULT_RULES, type=click.Path(), callback=given)
 def check(path: str) -> None:
     """Validate every rule file in PATH (a folder or a file) and run each rule's examples. Warnings
     (a file or rule that watches nothing, a word that cannot match as meant) do not fail the check."""
@@ -125,7 +125,7 @@ def check(path: str) -> None:
 
 @rules.command()
 @click.argument("text")
-@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, callback=given, help="Rule folder or file.")
 @click.option("--rule", "names", multiple=True, help="Only these rules (repeatable).")
 def test(text: str, rules_path: str, names: tuple[str, ...]) -> None:
     """Show which rules match TEXT and why (when none does, how close each came). Exit 0 when
@@ -165,7 +165,7 @@ def _enabled(rule: Rule) -> Rule:
 
 @rules.command()
 @click.argument("name")
-@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, help="Rule folder or file.")
+@click.option("--rules", "rules_path", default=DEFAULT_RULES, show_default=True, callback=given, help="Rule folder or file.")
 def explain(name: str, rules_path: str) -> None:
     """Show rule NAME's parsed query as a tree, with the word forms each term matches."""
     rules_path = resolve_rules(rules_path)
