@@ -191,6 +191,9 @@ def _copy(source: Path, target: Path, taken: str, *, busy_timeout: float, ready:
             _refuse_foreign(src, str(source))
             version = int(src.execute("PRAGMA user_version").fetchone()[0])
         except sqlite3.DatabaseError as e:
+            if "readonly" in str(e):  # a store in WAL mode, its folder not this user's to write its -shm in
+                raise StoreError(f"{source}: this user cannot write the -shm beside it (in {source.resolve().parent}), "
+                                 "which SQLite needs even to copy a store in WAL mode: copy it as the store's owner") from None
             raise StoreError(f"{source}: not a usable SQLite database ({e})") from None
 
         def copy(tmp: Path) -> int:
