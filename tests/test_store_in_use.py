@@ -1,7 +1,7 @@
-"""`tgwatch backup FILE` where FILE is a store some program has open (the arguments swapped:
-`tgwatch backup tgwatch.db --db nightly.db` while a replay writes tgwatch.db), or one with a -wal a
-killed program left: the first is refused in one line, nothing changed; the second's stale -wal
-never gets read into the fresh copy."""
+"""A store some program has open (a replay between two batches) is never replaced: `tgwatch restore`
+and `tgwatch backup FILE` over it (the arguments swapped: `tgwatch backup tgwatch.db --db nightly.db`)
+are one `error:` line and change nothing, so what the replay stores next is not written into a
+replaced file and lost. A -wal a killed program left beside FILE is never read into the fresh copy."""
 
 from __future__ import annotations
 
@@ -66,3 +66,26 @@ def test_a_backup_over_a_file_a_killed_program_left_a_wal_beside_is_the_store_co
     assert posts(old) == posts(sample.db) > 0  # the copy as the store is, no stale -wal read into it
     with closing(sqlite3.connect(old)) as c:
         assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_restore_while_a_replay_has_the_store_open_is_refused_and_the_replays_next_posts_are_kept(
+        sample: Sample, tmp_path: Path) -> None:
+    night = tmp_path / "night.db"
+    assert CliRunner().invoke(cli, ["backup", "--db", str(sample.db), str(night)]).exit_code == 0
+    before = posts(sample.db)
+    replay = Store(sample.db, owner=REPLAY)  # a replay, its first batch committed, reading its next one
+    try:
+        result = CliRunner().invoke(cli, ["restore", str(night), "--db", str(sample.db)])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {sample.db}: ") and "another program" in lines[0], result.output
+        assert "Traceback" not in result.output
+        list(Pipeline(replay, shipped_matcher()).process([LATE]))  # the replay's next batch
+    finally:
+        replay.close()
+    assert posts(sample.db) == before + 1  # the store is as it was, and the replay's post is in it
+    assert not list(tmp_path.glob("tg.db.before-restore*")) and not list(tmp_path.glob(".*.part*"))
+
+    result = CliRunner().invoke(cli, ["restore", str(night), "--db", str(sample.db)])
+    assert result.exit_code == 0, result.output  # the replay done, the restore goes ahead
+    assert posts(sample.db) == before and posts(tmp_path / "tg.db.before-restore") == before + 1
