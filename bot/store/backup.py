@@ -126,17 +126,17 @@ def _alone(db: Path, then: str = "let it finish, then restore") -> None:
     connection in exclusive locking mode gets its lock only while no other has the file open.)"""
     if not db.exists():
         return
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    except sqlite3.Error:  # not this user's to open: what reads it next says so (a backup replaces it)
+        return
     try:
         conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         conn.execute("BEGIN EXCLUSIVE")
         conn.execute("ROLLBACK")
-    except sqlite3.OperationalError as e:
-        if "locked" not in str(e) and "busy" not in str(e):
-            raise
-        raise StoreError(f"{db}: {_IN_USE}: {then}") from None
-    except sqlite3.DatabaseError:  # no database: nobody has it open as one (what reads it next says what it is)
-        pass
+    except sqlite3.DatabaseError as e:  # else no database, nobody's store: what reads it next says what it is
+        if "locked" in str(e):
+            raise StoreError(f"{db}: {_IN_USE}: {then}") from None
     finally:
         conn.close()
 
