@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
-from ..post import TG_LINK, Entity, Post
+from ..post import TG_LINK, Entity, Post, marked_id
 from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
 from .stream import CHUNK, POOL, Changed
 
@@ -48,11 +48,14 @@ def _int(d: dict[str, Any], key: str, required: bool = False, minimum: int | Non
 
 
 def _channel_id(d: dict[str, Any], key: str, required: bool = False) -> int | None:
-    """A channel's id (channel_id, forward_channel_id); BadInput for 0 (-0, "0"): a placeholder,
-    no channel's id (stored, it links t.me/c/0/N and makes one forward origin of unrelated posts)."""
+    """A channel's id (channel_id, forward_channel_id), bare or marked -100…; BadInput for 0 (a
+    placeholder: it links t.me/c/0/N) and for -N, a basic group's marked id (read as channel N before)."""
     n = _int(d, key, required)
-    if n == 0:
+    if n == 0 or n == marked_id(0):
         raise BadInput(f"{key} {show(d[key])} is no channel's id")
+    if n is not None and marked_id(0) < n < 0:  # Telegram's marked id of a basic group: -5 is no channel 5
+        raise BadInput(f"{key} {show(d[key])} is a basic group's id (Telegram marks a basic group's id -N, "
+                       "a channel's -100N), not a channel's")
     return n
 
 

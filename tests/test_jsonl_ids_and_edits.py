@@ -1,0 +1,64 @@
+"""JSON Lines fields that read as valid but mean something else: a channel_id of -5 (Telegram's
+marked id of basic group 5, not channel 5) and an edit_date before the post's date."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def replay(f: Path, db: Path) -> Result:
+    return CliRunner().invoke(cli, ["replay", str(f), "--db", str(db), "--rules", str(ROOT / "rules"), "--alerts", "none"])
+
+
+def write(f: Path, recs: list[dict[str, Any]]) -> Path:
+    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    return f
+
+
+def rec(mid: int, **extra: Any) -> dict[str, Any]:
+    return {"channel_id": 1700000001, "message_id": mid, "date": "2026-11-20T08:00:00Z", "text": f"пост {mid}", **extra}
+
+
+def stored(db: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT channel_id, message_id, edit_date, forward_channel_id FROM posts ORDER BY 2").fetchall()
+
+
+@pytest.mark.parametrize("value", [-5, "-5", -1700000001])
+def test_a_basic_groups_marked_id_is_a_skip_never_channel_5(tmp_path: Path, value: Any) -> None:
+    """-5 is how Telegram (Bot API, Telethon's marked ids) writes basic group 5; channel 5 is
+    -1000000000005. Stored as channel 5, its posts linked t.me/c/5/N and mixed with that channel's."""
+    f, db = write(tmp_path / "in.jsonl", [rec(1), rec(2, channel_id=value)]), tmp_path / "s.db"
+    r = replay(f, db)
+    assert r.exit_code == 0 and r.exception is None, r.output
+    skips = [ln for ln in r.stderr.splitlines() if ln.startswith("skipped")]
+    assert skips == [f"skipped {f}: line 2: channel_id {json.dumps(value)} is a basic group's id (Telegram marks "
+                     f"a basic group's id -N, a channel's -100N), not a channel's"]
+    assert stored(db) == [(1700000001, 1, None, None)]
+
+
+def test_a_forward_from_a_basic_groups_id_is_kept_without_its_origin(tmp_path: Path) -> None:
+    f, db = write(tmp_path / "in.jsonl", [rec(1, forward_channel_id=-5, forward_post_id=3)]), tmp_path / "s.db"
+    r = replay(f, db)
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+        f"warning {f}: line 1: forward_channel_id -5 is a basic group's id (Telegram marks a basic group's id -N, "
+        f"a channel's -100N), not a channel's: the post is kept without its forward origin"]
+    assert stored(db) == [(1700000001, 1, None, None)]
+
+
+def test_a_marked_channel_id_is_still_read_as_its_channel(tmp_path: Path) -> None:
+    f, db = write(tmp_path / "in.jsonl", [rec(1, channel_id=-1001700000001)]), tmp_path / "s.db"
+    assert replay(f, db).exit_code == 0
+    assert stored(db) == [(1700000001, 1, None, None)]
+
