@@ -62,3 +62,16 @@ def test_a_marked_channel_id_is_still_read_as_its_channel(tmp_path: Path) -> Non
     assert replay(f, db).exit_code == 0
     assert stored(db) == [(1700000001, 1, None, None)]
 
+
+def test_an_edit_date_before_the_post_is_a_warning_and_the_post_kept_without_it(tmp_path: Path) -> None:
+    """An edit comes after its post: an earlier edit_date is a swapped field or a local time read as
+    UTC. Kept, it marks the post «edited» and outranks a later copy's real edit in the store."""
+    f = write(tmp_path / "in.jsonl", [rec(1, edit_date="2026-11-20T07:59:59Z"),
+                                      rec(2, edit_date="2026-11-20T08:00:00Z"), rec(3, edit_date="2026-11-20T09:00:00Z")])
+    db = tmp_path / "s.db"
+    r = replay(f, db)
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+        f'warning {f}: line 1: edit_date "2026-11-20T07:59:59Z" is before the post\'s date (2026-11-20 08:00:00 UTC): '
+        f"the post is kept without an edit date"]
+    assert [row[2] for row in stored(db)] == [None, "2026-11-20T08:00:00+00:00", "2026-11-20T09:00:00+00:00"]

@@ -272,7 +272,7 @@ def write_lines(path: Path, lines: list[Any]) -> Path:
 def test_jsonl_documented_schema(tmp_path: Path) -> None:
     rec = {"channel_id": 1117628569, "message_id": 58562, "date": "2024-11-20T09:04:00Z",
            "text": "🔴 Дезертир задержан", "channel_username": "@news", "channel_title": "Новости",
-           "edit_date": "2024-11-20T10:00:00+03:00", "forward_channel_id": 1000000001, "forward_post_id": 5,
+           "edit_date": "2024-11-20T13:00:00+03:00", "forward_channel_id": 1000000001, "forward_post_id": 5,
            "forward_name": "Другой канал", "grouped_id": 13, "media": "photo",
            "entities": [{"type": "bold", "offset": 3, "length": 8}, {"type": "text_link", "offset": 12,
                                                                        "length": 7, "url": "https://example.org"}]}
@@ -280,7 +280,7 @@ def test_jsonl_documented_schema(tmp_path: Path) -> None:
     assert isinstance(p, Post)
     assert p.key == (1117628569, 58562)
     assert p.date == datetime(2024, 11, 20, 9, 4, tzinfo=UTC)
-    assert p.edit_date == datetime(2024, 11, 20, 7, 0, tzinfo=UTC)
+    assert p.edit_date == datetime(2024, 11, 20, 10, 0, tzinfo=UTC)  # after its date, as an edit is
     assert (p.channel_username, p.channel_title, p.media, p.grouped_id) == ("news", "Новости", "photo", 13)
     assert (p.forward_channel_id, p.forward_post_id, p.forward_name) == (1000000001, 5, "Другой канал")
     assert p.entities == (Entity("bold", 3, 8), Entity("text_link", 12, 7, "https://example.org"))
