@@ -1,4 +1,4 @@
-"""JSON Lines fields that read as valid but mean something else: a channel_id of -5 (Telegram's
+"""Input fields that read as valid but mean something else: a channel_id of -5 (Telegram's
 marked id of basic group 5, not channel 5) and an edit_date before the post's date."""
 
 from __future__ import annotations
@@ -75,3 +75,21 @@ def test_an_edit_date_before_the_post_is_a_warning_and_the_post_kept_without_it(
         f'warning {f}: line 1: edit_date "2026-11-20T07:59:59Z" is before the post\'s date (2026-11-20 08:00:00 UTC): '
         f"the post is kept without an edit date"]
     assert [row[2] for row in stored(db)] == [None, "2026-11-20T08:00:00+00:00", "2026-11-20T09:00:00+00:00"]
+
+
+def test_a_desktop_exports_edit_before_its_post_is_a_warning_too(tmp_path: Path) -> None:
+    """The same in a Telegram Desktop export (`edited_unixtime` before `date_unixtime`)."""
+    def m(mid: int, **extra: Any) -> dict[str, Any]:
+        return {"id": mid, "type": "message", "date": "2026-11-20T08:00:00", "date_unixtime": "1795161600",
+                "from": "Baza", "from_id": "channel1700000001", "text": f"пост {mid}", **extra}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps({"name": "Baza", "type": "public_channel", "id": 1700000001,
+                             "messages": [m(1, edited_unixtime="1795161599"), m(2, edited_unixtime="1795165200")]}),
+                 encoding="utf-8")
+    db = tmp_path / "s.db"
+    r = replay(f, db)
+    assert r.exit_code == 0 and r.exception is None, r.output
+    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+        f'warning {f}: message #0 (id 1): edited_unixtime "1795161599" is before the post\'s date '
+        f"(2026-11-20 08:00:00 UTC): the post is kept without an edit date"]
+    assert [row[2] for row in stored(db)] == [None, "2026-11-20T09:00:00+00:00"]

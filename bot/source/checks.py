@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = ["Skip", "Note", "BadInput", "UNEXPECTED", "show", "check_int", "iso_time", "unix_time", "check_text",
-           "post_date"]
+           "post_date", "edited_after"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite's INTEGER holds
 UNEXPECTED = "a field has a value of an unexpected kind"  # the reason when no check names it
@@ -119,3 +119,11 @@ def post_date(dt: datetime, value: Any, field: str) -> datetime:
     if dt < EPOCH:
         raise BadInput(f"{field} {show(value)} is before 1970: a placeholder for a missing date, not a post's date")
     return dt
+
+
+def edited_after(edited: datetime | None, date: datetime, value: Any, field: str) -> datetime | None:
+    """An edit date, which follows its post's: BadInput naming `field` when it is earlier (swapped
+    fields, a local time read as UTC, a scheduled post edited before it went out: no edit a reader saw)."""
+    if edited is not None and edited < date:
+        raise BadInput(f"{field} {show(value)} is before the post's date ({date:%Y-%m-%d %H:%M:%S} UTC)")
+    return edited

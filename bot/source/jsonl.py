@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from ..post import TG_LINK, Entity, Post, marked_id
-from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, iso_time, post_date, show, unix_time
+from .checks import _INT_TEXT, UNEXPECTED, BadInput, Note, Skip, check_int, check_text, edited_after, iso_time, post_date, show, unix_time
 from .stream import CHUNK, POOL, Changed
 
 __all__ = ["STDIN", "read_jsonl", "post_from_dict"]
@@ -57,15 +57,6 @@ def _channel_id(d: dict[str, Any], key: str, required: bool = False) -> int | No
         raise BadInput(f"{key} {show(d[key])} is a basic group's id (Telegram marks a basic group's id -N, "
                        "a channel's -100N), not a channel's")
     return n
-
-
-def _edit_date(d: dict[str, Any], date: datetime) -> datetime | None:
-    """edit_date; BadInput when it is before the post's date (a swapped field, a local time read as
-    UTC): kept, it would mark the post edited and outrank a later copy's real edit in the store."""
-    edited = _when(d.get("edit_date"), "edit_date")
-    if edited is not None and edited < date:
-        raise BadInput(f"edit_date {show(d['edit_date'])} is before the post's date ({date:%Y-%m-%d %H:%M:%S} UTC)")
-    return edited
 
 
 _USERNAME = re.compile(rf"(?:{TG_LINK}(?:s/)?|@)?([A-Za-z][A-Za-z0-9_]{{3,31}})/?", re.IGNORECASE)
@@ -171,7 +162,7 @@ def post_from_dict(d: dict[str, Any], notes: list[str] | None = None) -> Post:
         channel_title=_optional(kept, "its channel's title", lambda: _string(d, "channel_title"), None) or "",
         channel_username=_optional(kept, "its channel's username (its link names the channel id)",
                                    lambda: _username(_string(d, "channel_username")), None),
-        edit_date=_optional(kept, "an edit date", lambda: _edit_date(d, date), None),
+        edit_date=_optional(kept, "an edit date", lambda: edited_after(_when(d.get("edit_date"), "edit_date"), date, d.get("edit_date"), "edit_date"), None),
         entities=_entities_kept(d.get("entities"), kept),
         forward_channel_id=fwd_channel,
         forward_post_id=fwd_post,

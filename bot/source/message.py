@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ..post import Entity, Post
-from .checks import BadInput, check_int, check_text, iso_time, post_date, show, unix_time
+from .checks import BadInput, check_int, check_text, edited_after, iso_time, post_date, show, unix_time
 
 __all__ = ["flatten_text"]
 
@@ -122,15 +122,17 @@ def _text(msg: dict[str, Any], notes: list[str]) -> tuple[str, tuple[Entity, ...
         return found
 
 
-def _edit_date(msg: dict[str, Any], notes: list[str]) -> datetime | None:
+def _edit_date(msg: dict[str, Any], notes: list[str], date: datetime) -> datetime | None:
     """When the post was last edited: `edited_unixtime`, or in an old export (no Unix times) the
-    ISO `edited`, read as UTC as `date` is. A bad one is a note and no edit date: the post is fine."""
+    ISO `edited`, read as UTC as `date` is. A bad one (or one before `date`) is a note and no edit
+    date: the post is fine."""
     field = "edited_unixtime" if "edited_unixtime" in msg else "edited"
     value = msg.get(field)
     if value is None or value == "":
         return None
     try:
-        return unix_time(value, field) if field == "edited_unixtime" else iso_time(value, field)
+        return edited_after(unix_time(value, field) if field == "edited_unixtime" else iso_time(value, field),
+                            date, value, field)
     except BadInput as e:
         notes.append(f"{e}: the post is kept without an edit date")
         return None
@@ -154,14 +156,15 @@ def _message_to_post(msg: dict[str, Any], chat: _Chat, notes: list[str]) -> Post
     text, entities, links = _text(msg, notes)
     if isinstance(msg.get("text", ""), str):  # (a list's parts were each encoded as UTF-16 already, strictly)
         check_text(text)
+    date = _date(msg)
     post = Post(
         channel_id=chat.id,
         message_id=message_id,
-        date=_date(msg),
+        date=date,
         text=text,
         channel_title=chat.title,
         channel_username=chat.username,
-        edit_date=_edit_date(msg, notes),
+        edit_date=_edit_date(msg, notes, date),
         entities=entities,
         forward_name=_forward_name(msg.get("forwarded_from"), notes),
         media=_media(msg),
