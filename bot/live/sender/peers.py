@@ -22,6 +22,11 @@ __all__ = ["Peers"]
 
 log = logging.getLogger("bot.live.sender")  # the parts of Sender log under one name, as one job
 
+# who sends, why its login may be gone, and the fix, by `reads_chat` (False: a bot sends)
+_LOGGED_OUT = {False: ("the bot", "its token was revoked in @BotFather?",
+                       "set TGWATCH_BOT_TOKEN to the bot's token and restart tgwatch"),
+               True: ("the user account", "logged out from another device?", "run `tgwatch login` again")}
+
 
 def _topic(chat: str) -> types.InputReplyToMessage | None:
     """Where in a forum group a message to `chat` goes: its topic (CHAT/TOPIC); None for a plain
@@ -48,6 +53,7 @@ class Peers:
     _moved: dict[str, int]
     on_migrated: Callable[[int], None] | None
     _unreachable: dict[str, str]
+    reads_chat: bool
     _digest_due: dict[int, _Due]
     _notice_due: dict[str, tuple[int, _Due]]
     _told_due: dict[tuple[int, str, int], tuple[int, _Due]]
@@ -109,8 +115,15 @@ class Peers:
         """One warning when a chat becomes unreachable (not one per alert and attempt); its peer is
         looked up again on the next attempt (a group upgraded to a supergroup has a new id)."""
         self._peers.pop(chat, None)
-        if chat not in self._unreachable:
-            self._unreachable[chat] = telegram_code(e)
+        if chat in self._unreachable:
+            return
+        code = self._unreachable[chat] = telegram_code(e)
+        if isinstance(e, errors.UnauthorizedError):  # 401: the sending account's login, whatever the chat
+            if list(self._unreachable.values()).count(code) == 1:  # once, not once per chat
+                who, why, fix = _LOGGED_OUT[self.reads_chat]
+                log.warning("%s cannot send (%s: Telegram no longer takes its login; %s): alerts stay queued and are "
+                            "retried at least every %d min; %s", who, code, why, MAX_RETRY_DELAY // 60, fix)
+        else:
             log.warning("chat %s cannot be written to (%s): alerts for it stay queued and are retried "
                         "at least every %d min until it works", chat, telegram_code(e), MAX_RETRY_DELAY // 60)
 
