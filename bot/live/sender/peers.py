@@ -95,7 +95,8 @@ class Peers:
             group = await self.client.get_entity(peer)
         except errors.FloodError:
             raise
-        except (ValueError, TypeError, errors.RPCError) as e:
+        except (ValueError, TypeError, KeyError, errors.RPCError) as e:  # KeyError: Telegram left out a group
+            # the account is not in (Telethon's get_entity indexes its answer); the send then says why
             log.debug("chat %s: cannot tell whether it was upgraded (%s)", chat, telegram_code(e))
             return peer
         to = getattr(group, "migrated_to", None)
