@@ -29,6 +29,13 @@ def rec(mid: int, **extra: Any) -> dict[str, Any]:
     return {"channel_id": 1700000001, "message_id": mid, "date": "2026-11-20T08:00:00Z", "text": f"пост {mid}", **extra}
 
 
+def warnings(f: Path, db: Path) -> list[str]:
+    """The warning lines of a replay of `f` into `db`, which must end cleanly."""
+    r = replay(f, db)
+    assert r.exit_code == 0 and r.exception is None, r.output
+    return [ln for ln in r.stderr.splitlines() if ln.startswith("warning")]
+
+
 def stored(db: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db) as c:
         return c.execute("SELECT channel_id, message_id, edit_date, forward_channel_id FROM posts ORDER BY 2").fetchall()
@@ -49,9 +56,7 @@ def test_a_basic_groups_marked_id_is_a_skip_never_channel_5(tmp_path: Path, valu
 
 def test_a_forward_from_a_basic_groups_id_is_kept_without_its_origin(tmp_path: Path) -> None:
     f, db = write(tmp_path / "in.jsonl", [rec(1, forward_channel_id=-5, forward_post_id=3)]), tmp_path / "s.db"
-    r = replay(f, db)
-    assert r.exit_code == 0 and r.exception is None, r.output
-    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+    assert warnings(f, db) == [
         f"warning {f}: line 1: forward_channel_id -5 is a basic group's id (Telegram marks a basic group's id -N, "
         f"a channel's -100N), not a channel's: the post is kept without its forward origin"]
     assert stored(db) == [(1700000001, 1, None, None)]
@@ -69,9 +74,7 @@ def test_an_edit_date_before_the_post_is_a_warning_and_the_post_kept_without_it(
     f = write(tmp_path / "in.jsonl", [rec(1, edit_date="2026-11-20T07:59:59Z"),
                                       rec(2, edit_date="2026-11-20T08:00:00Z"), rec(3, edit_date="2026-11-20T09:00:00Z")])
     db = tmp_path / "s.db"
-    r = replay(f, db)
-    assert r.exit_code == 0 and r.exception is None, r.output
-    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+    assert warnings(f, db) == [
         f'warning {f}: line 1: edit_date "2026-11-20T07:59:59Z" is before the post\'s date (2026-11-20 08:00:00 UTC): '
         f"the post is kept without an edit date"]
     assert [row[2] for row in stored(db)] == [None, "2026-11-20T08:00:00+00:00", "2026-11-20T09:00:00+00:00"]
@@ -87,9 +90,7 @@ def test_a_desktop_exports_edit_before_its_post_is_a_warning_too(tmp_path: Path)
                              "messages": [m(1, edited_unixtime="1795161599"), m(2, edited_unixtime="1795165200")]}),
                  encoding="utf-8")
     db = tmp_path / "s.db"
-    r = replay(f, db)
-    assert r.exit_code == 0 and r.exception is None, r.output
-    assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning")] == [
+    assert warnings(f, db) == [
         f'warning {f}: message #0 (id 1): edited_unixtime "1795161599" is before the post\'s date '
         f"(2026-11-20 08:00:00 UTC): the post is kept without an edit date"]
     assert [row[2] for row in stored(db)] == [None, "2026-11-20T09:00:00+00:00"]
