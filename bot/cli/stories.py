@@ -17,7 +17,7 @@ from rich.text import Text
 
 from ..store.counts import story_counts, story_span
 from ..store.export import STORY_FIELDS, story_records
-from ..store.read import StoryPost, StoryRow, count_stories, iter_stories, iter_story_posts, stored_range, top_stories
+from ..store.read import StoryPost, StoryRow, count_stories, iter_stories, iter_story_posts, recorded_span, stored_range, top_stories
 from ..text import printable
 from .common import (
     BOM,
@@ -325,6 +325,8 @@ def story(story_id: int, db_path: str) -> None:
             c.print(f"no story #{story_id} in {db_path}", markup=False)
             sys.exit(1)
         had, kept = counts.had, counts.kept
+        if had > kept:  # partly pruned: the story as it was reported (as `stories` lists it), not its kept posts'
+            span = recorded_span(store, story_id) or span
         pruned = (f" ({kept:,} kept: the others matched no rule and were pruned)" if kept else
                   " (none kept: they matched no rule and were pruned)") if had > kept else ""
         c.print(Text(f"story #{story_id}: {counted(had, 'post')}{pruned} from {counted(span.channels, 'channel')}, "

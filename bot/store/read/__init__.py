@@ -20,7 +20,7 @@ from .links import shown_link
 from .storedposts import StoredPost, count_posts, iter_posts, stored_post, story_stored_posts
 from .storedrange import OutsideStored, outside_stored, stored_range
 from .storylist import StoryRow, count_stories, iter_stories, top_stories
-from .storydetail import StoryPost, iter_story_posts, story_detail
+from .storydetail import StoryPost, iter_story_posts, recorded_span, story_detail
 from .querytext import SearchError
 from .querybuild import fts_query
 from .ftsquery import FtsQuery
@@ -33,7 +33,7 @@ __all__ = [
     "StoredPost", "count_posts", "iter_posts", "stored_post", "story_stored_posts",
     "OutsideStored", "outside_stored", "stored_range",
     "StoryRow", "count_stories", "iter_stories", "top_stories",
-    "StoryPost", "iter_story_posts", "story_detail",
+    "StoryPost", "iter_story_posts", "recorded_span", "story_detail",
     "SearchError", "fts_query", "FtsQuery",
     "IN_LINKS", "SearchHit", "count_search", "search_posts",
     "EXPORT_FIELDS", "iter_export_rows",

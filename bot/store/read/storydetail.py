@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Iterator
 
+from ..counts import StorySpan
 from ..db import Store
 from .links import _forward_origin, shown_link
 
-__all__ = ["StoryPost", "iter_story_posts", "story_detail"]
+__all__ = ["StoryPost", "iter_story_posts", "recorded_span", "story_detail"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +46,11 @@ def iter_story_posts(store: Store, story_id: int, limit: int | None = None) -> I
             sql, [story_id, -1 if limit is None else max(0, limit)]):
         yield StoryPost(cid, mid, date or "", shown_link(cid, mid, username, link), title or str(cid), text or "",
                         sorted(json.loads(rules or "[]")), _forward_origin(fcid, fpid, None) if fcid else "", deleted or "")
+
+
+def recorded_span(store: Store, story_id: int) -> StorySpan | None:
+    """A story's span and channels as its row records every post it had, as `stories` lists it: a
+    retention prune leaves the row whole, the kept posts may be one channel's last hour. None: no row."""
+    row = store.db.execute("SELECT first_date, last_date, channels FROM stories WHERE id = ? AND size > 0",
+                           [story_id]).fetchone()
+    return None if row is None else StorySpan(row[0] or "", row[1] or row[0] or "", len(json.loads(row[2] or "[]")))
