@@ -143,6 +143,25 @@ def test_stats_date_an_alert_whose_post_is_gone_by_when_it_was_raised(tmp_path: 
     assert [(s.rule, s.matches, s.alerts) for s in month] == []  # post 1's match went with it
 
 
+WEATHER = "Погода на выходные: без осадков, до плюс пяти"
+
+
+def partly_pruned_story(tmp_path: Path) -> int:
+    """A story of 3 channels' posts (two forwards of the first) whose two unmatched ones, its first
+    among them, a retention prune deleted: its id."""
+    store = store_with(tmp_path, [
+        Post(1, 10, DAY1, WEATHER, channel_title="Канал 1"),
+        Post(2, 20, DAY1 + timedelta(minutes=5), WEATHER, channel_title="Канал 2", forward_channel_id=1, forward_post_id=10),
+        Post(3, 30, DAY1 + timedelta(hours=2), "Задержали дезертира\n" + WEATHER, channel_title="Канал 3",
+             forward_channel_id=1, forward_post_id=10)])
+    sid = store.story_of(1, 10)
+    assert sid is not None and store.story_of(3, 30) == sid == store.story_of(2, 20)
+    assert store.prune("9999-01-01T00:00:00+00:00") == 2  # the two that matched nothing
+    assert story_counts(store, sid) == StoryCounts(3, 1, 1)
+    store.close()
+    return sid
+
+
 def test_a_partly_pruned_story_is_told_by_what_it_had_not_by_the_posts_kept(tmp_path: Path) -> None:
     """`story N` of a story retention partly pruned said «3 posts (1 kept) from 1 channel» over the kept
     post's minute alone, where `stories` lists it with its 3 channels from its first post on."""
@@ -150,17 +169,7 @@ def test_a_partly_pruned_story_is_told_by_what_it_had_not_by_the_posts_kept(tmp_
 
     from bot.cli import cli
 
-    weather = "Погода на выходные: без осадков, до плюс пяти"
-    store = store_with(tmp_path, [
-        Post(1, 10, DAY1, weather, channel_title="Канал 1"),
-        Post(2, 20, DAY1 + timedelta(minutes=5), weather, channel_title="Канал 2", forward_channel_id=1, forward_post_id=10),
-        Post(3, 30, DAY1 + timedelta(hours=2), weather + ". Задержали дезертира", channel_title="Канал 3",
-             forward_channel_id=1, forward_post_id=10)])
-    sid = store.story_of(1, 10)
-    assert sid is not None and store.story_of(3, 30) == sid == store.story_of(2, 20)
-    assert store.prune("9999-01-01T00:00:00+00:00") == 2  # the two that matched nothing
-    assert story_counts(store, sid) == StoryCounts(3, 1, 1)
-    store.close()
+    sid = partly_pruned_story(tmp_path)
     listed = CliRunner().invoke(cli, ["stories", "--db", str(tmp_path / "s.db"), "--since", "2024-11-20", "--format", "jsonl"])
     assert '"story_size": 3, "first_date": "2024-11-20T09:00:00+00:00", "last_date": "2024-11-20T11:00:00+00:00"' in listed.output
     shown = CliRunner().invoke(cli, ["story", str(sid), "--db", str(tmp_path / "s.db")])
@@ -168,3 +177,22 @@ def test_a_partly_pruned_story_is_told_by_what_it_had_not_by_the_posts_kept(tmp_
     assert shown.output.startswith(f"story #{sid}: 3 posts (1 kept: the others matched no rule and were pruned) from 3 channels, "
                                    "2024-11-20 09:00 – 2024-11-20 11:00 UTC\n"), shown.output
     assert shown.output.count("https://t.me/") == 1  # the kept post alone is listed
+
+
+def test_a_story_whose_first_post_was_pruned_is_headed_by_its_first_post_kept(tmp_path: Path) -> None:
+    """`stories` listed a story whose first post retention pruned with an empty headline (39 of the
+    corpus's stories pruned before its last day), though a post of it is kept."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.store.read import top_stories
+
+    sid = partly_pruned_story(tmp_path)
+    listed = CliRunner().invoke(cli, ["stories", "--db", str(tmp_path / "s.db"), "--since", "2024-11-20", "--format", "jsonl"])
+    assert listed.exit_code == 0, listed.output
+    assert f'"story_id": {sid}, ' in listed.output and '"headline": "Задержали дезертира"}' in listed.output, listed.output
+    table = CliRunner().invoke(cli, ["stories", "--db", str(tmp_path / "s.db"), "--since", "2024-11-20"], env={"COLUMNS": "160"})
+    assert "Задержали дезертира" in table.output, table.output
+    store = Store(tmp_path / "s.db")  # the chat's /stories reads the same row
+    assert [r.first_text.split("\n")[0] for r in top_stories(store, min_size=2)] == ["Задержали дезертира"]
+    store.close()

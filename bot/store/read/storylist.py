@@ -83,7 +83,9 @@ def iter_stories(store: Store, *, since: datetime | None = None, min_size: int =
     """`top_stories` one at a time, as the store gives them: `stories --limit all` over a year is
     written without a million stories (each with its first post's text) held at once."""
     where, args = _story_filters(store, since=since, until=until, min_size=min_size, rules=rules, channels=channels)
-    sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, p.text, s.first_channel_id, "
+    # the headline: the first post's text, or when retention pruned it, the first kept post's
+    sql = ("SELECT s.id, s.size, s.channels, s.first_date, s.last_date, p.link, coalesce(p.text, (SELECT k.text FROM posts k "
+           "WHERE k.story_id = s.id ORDER BY k.date, k.channel_id, k.message_id LIMIT 1)), s.first_channel_id, "
            f"s.first_message_id, fc.username, {_FIRST_DATES} FROM stories s "
            "LEFT JOIN posts p ON p.channel_id = s.first_channel_id AND p.message_id = s.first_message_id "
            "LEFT JOIN channels fc ON fc.id = s.first_channel_id "
