@@ -557,6 +557,9 @@ def _run_path_problems(config: Config, lines: _Lines, where: str) -> list[Config
                                "folder that does)"))
     if not config.rules.exists():
         problems.append(("rules", f"no such folder {rules} (the watch rules: copy the shipped rules/ folder there)"))
+    elif not config.rules.is_dir():  # (run would watch no rule at all, and alert nothing)
+        problems.append(("rules", f"{rules} is a file; name the folder that holds the rule files "
+                                  f"(*.toml), e.g. {_printable(config.rules.parent)}"))
     return [ConfigError(f"{where}:{line}: paths.{key}: {_unsecret(message)}", line)
             for key, message in problems for line in [lines.line("paths", key)]]
 

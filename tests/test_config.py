@@ -486,6 +486,7 @@ def test_a_dotted_key_is_reported_on_its_own_line(tmp_path: Path) -> None:
     ("nowhere/t.db", "rules", [":2: paths.db: folder ", "nowhere does not exist"]),
     (".", "rules", [":2: paths.db: ", "is a folder"]),
     ("t.db", "no-rules", [":3: paths.rules: no such folder "]),
+    ("t.db", "rules/desertion.toml", [":3: paths.rules: ", "is a file", "the folder that holds the rule files"]),
 ])
 def test_run_names_a_missing_db_folder_or_rules_folder_before_connecting(tmp_path: Path, db: str, rules: str,
                                                                          says: list[str]) -> None:
@@ -494,6 +495,7 @@ def test_run_names_a_missing_db_folder_or_rules_folder_before_connecting(tmp_pat
     from bot.cli import cli
 
     (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "desertion.toml").write_text('[desertion]\nquery = "дезертир"\n', encoding="utf-8")
     cfg = write(tmp_path, f'[paths]\ndb = "{db}"\nrules = "{rules}"\nsession_dir = "{tmp_path / "s"}"\n'
                           '[channels]\nwatch = ["mash"]\n')
     r = CliRunner().invoke(cli, ["run", "-c", str(cfg)], env={"TGWATCH_API_ID": "1", "TGWATCH_API_HASH": HASH})
