@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 
 import sqlite_utils
 
 from ..post import Entity, content_hash, hidden_links
-from ..text import glued_re, search_reading
+from ..text import glued_re, search_reading, unfolded_re
 
 __all__ = ["FTS_TEXT", "MIGRATIONS", "ROWID_FLOOR", "SCHEMA_VERSION", "give_owners", "repair", "stored_links"]
 
@@ -384,10 +385,20 @@ def _m25_refold_glued(db: sqlite_utils.Database) -> None:
     """Stored posts with a symbol FTS5 takes for a letter («⏺Путин», «₽10», an emoji newer than Unicode
     6.1 beside a word: `bot.text._glued_re`) get today's `search_fold` reading, that symbol a space, so
     `search Путин` finds them (1,169 of the corpus's 22,099 posts; only those are read again)."""
-    glued = glued_re()
-    db.conn.create_function("tgwatch_glued", 1, lambda text: text is not None and glued.search(text) is not None,
+    _refold_holding(db, glued_re())
+
+
+def _m26_refold_unfolded(db: sqlite_utils.Database) -> None:
+    """Stored posts with a letter FTS5 folds otherwise than a query («Straße», «Երևան», Georgian
+    capitals: `bot.text.unfolded_re`) get today's `search_fold` reading, so `search Straße` finds them."""
+    _refold_holding(db, unfolded_re())
+
+
+def _refold_holding(db: sqlite_utils.Database, chars: re.Pattern[str]) -> None:
+    """Give the stored posts holding one of `chars` today's `search_fold` reading (only those are read)."""
+    db.conn.create_function("tgwatch_holds", 1, lambda text: text is not None and chars.search(text) is not None,
                             deterministic=True)
-    n = _refold(db, "tgwatch_glued(text)")
+    n = _refold(db, "tgwatch_holds(text)")
     if n:
         log.info("search index: %d posts read again with today's folding", n)
 
@@ -396,7 +407,8 @@ MIGRATIONS = [_m1_initial, _m2_live, _m3_chat, _m4_channel_refs, _m5_search_merg
               _m8_deleted, _m9_refold, _m10_rule_coverage, _m11_silence_warnings, _m12_refold, _m13_watched,
               _m14_search_pending, _m15_alert_owner, _m16_link_search, _m17_coverage_groups, _m18_period_indexes,
               _m19_link_hash_again, _m20_rowid_floor, _m21_refold_acute,
-              _m22_refold_apostrophes, _m23_edit_mark, _m24_partial_post_indexes, _m25_refold_glued]
+              _m22_refold_apostrophes, _m23_edit_mark, _m24_partial_post_indexes, _m25_refold_glued,
+              _m26_refold_unfolded]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
