@@ -604,8 +604,8 @@ def search_fold(text: str) -> str | None:
     """`normalize(text)` when a search index must hold it beside the text to find the post by its
     words (Latin look-alike letters, invisible characters inside words, CamelCase hashtags,
     compatibility forms such as a decomposed «й», a word glued to a symbol FTS5 takes for a letter:
-    that symbol a space, a letter FTS5 folds otherwise than a query, «Straße»), else None: the text reads the same, as nine posts in ten do (told apart
-    in a few microseconds)."""
+    that symbol a space, a letter FTS5 folds otherwise than a query, «Straße»), else None: the text
+    reads the same, as nine posts in ten do (told apart in a few microseconds)."""
     if _refold_hint_re().search(text):  # (a symbol FTS5 glues to a word, a letter it folds otherwise)
         return glued_re().sub(" ", normalize(text))
     low = text.casefold()  # («ß», «ﬁ» become Latin letters only here)

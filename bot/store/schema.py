@@ -383,7 +383,7 @@ def _m24_partial_post_indexes(db: sqlite_utils.Database) -> None:
 
 def _m25_refold_glued(db: sqlite_utils.Database) -> None:
     """Stored posts with a symbol FTS5 takes for a letter («⏺Путин», «₽10», an emoji newer than Unicode
-    6.1 beside a word: `bot.text._glued_re`) get today's `search_fold` reading, that symbol a space, so
+    6.1 beside a word: `bot.text.glued_re`) get today's `search_fold` reading, that symbol a space, so
     `search Путин` finds them (1,169 of the corpus's 22,099 posts; only those are read again)."""
     _refold_holding(db, glued_re())
 

@@ -30,10 +30,10 @@ log = logging.getLogger("bot.store.db")
 
 # the shadow tables that hold a posts_fts index (its config stays the store's own)
 _TABLES = ("posts_fts_data", "posts_fts_idx", "posts_fts_docsize")
-# what the index holds of each post, in rowid order: the build checks it is what the store holds at the end
 # a build's scratch folder in the temp folder (mkdtemp's 8 random characters): locked while its replay lives
 _PREFIX = "tgwatch-search-"
 _SCRATCH = re.compile(re.escape(_PREFIX) + r"[a-z0-9_]{8}")
+# what the index holds of each post, in rowid order: the build checks it is what the store holds at the end
 _READ = "SELECT rowid, text_hash, folded FROM {db}posts WHERE rowid > ? AND rowid <= ? ORDER BY rowid"
 
 
