@@ -119,9 +119,7 @@ def backtest(ref: str, db_path: str, rules_path: str, channels: tuple[str, ...],
             task = bar.add_task("backtest", total=total)
             result = run_backtest(store, selected, channels=ids, since=since, until=until, samples=samples,
                                   progress=lambda: bar.advance(task), groups=groups)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-    finally:
+    finally:  # Ctrl-C: the top command says «interrupted» and exits 130, as for every other command
         store.close()
     _report(result, disabled, all_terms=all_terms)
 
