@@ -41,3 +41,14 @@ def test_ctrl_c_in_a_backtest_says_interrupted_as_every_command_does(
     monkeypatch.setattr(backtest, "run_backtest", interrupted)
     r = CliRunner().invoke(cli, ["rules", "backtest", str(RULES / "desertion.toml"), "--db", str(db)])
     assert r.exit_code == 130 and r.stderr == "interrupted\n", r.output
+
+
+@pytest.mark.parametrize("columns", ["100", "200"])
+def test_a_story_table_of_short_links_shows_whole_times(tmp_path: Path, columns: str) -> None:
+    """The link column was exactly as wide as «https://t.me/abcde/1» (20), one short of «last 2026-09-21 15:13»."""
+    db = _stored(tmp_path)
+    r = CliRunner().invoke(cli, ["stories", "--db", str(db), "--since", "2000-01-01"], env={"COLUMNS": columns})
+    assert r.exit_code == 0, r.output
+    assert "│" in r.stdout, r.stdout  # drawn as a table
+    assert "https://t.me/abcde/1 " in r.stdout and "2026-09-21 14:13" in r.stdout, r.stdout
+    assert "last 2026-09-21 15:13 " in r.stdout, r.stdout

@@ -48,6 +48,7 @@ __all__ = ["stories", "story", "cut_middle", "cut_names"]
 DEFAULT_SPAN = timedelta(days=1)  # as the chat's /stories
 _FORMATS = ("table", "csv", "jsonl")
 NARROW = 45  # a terminal narrower than the link column and this draws each story as lines, not a table
+LAST_SEEN_SAMPLE = "2024-11-25T14:08"  # a time as `_when` shows it: the link column is never narrower
 HEADLINE = 80  # characters of a story's headline shown (more where the table's column has room for two lines)
 PIPED_TABLE_HINT = 1000  # a table of more stories, piped, says how to get rows instead (it takes ~1 ms a story)
 
@@ -209,16 +210,17 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
         return
     c.print(f"stories {period}", markup=False, soft_wrap=False)  # wrapped at the terminal's width, as the table
     links = [r.first_link for r in rows]
-    link_width = max(map(len, links), default=0) or None
-    if c.width < (link_width or 0) + NARROW:
+    # as wide as the longest link and never narrower than a «last seen» time: a short link cut it («09…»)
+    link_width = max(max(map(len, links), default=0), len(f"last {_when(LAST_SEEN_SAMPLE)}"))
+    if c.width < link_width + NARROW:
         for r in rows:
             _block(c, r)
         _note_limit(len(rows), total, min_size)
         return
     table = Table(show_lines=False, expand=True)
     table.add_column("story", no_wrap=True)
-    # the link is never wrapped (a broken link cannot be clicked): this column is exactly as wide
-    # as the longest link, the lines under the link are cut short, and the other columns share the rest
+    # the link is never wrapped (a broken link cannot be clicked): this column is as wide as the longest
+    # link (or a «last seen» time, if wider), the channel under the link is cut short, the others share the rest
     table.add_column("first post (UTC), last seen", no_wrap=True, overflow="ellipsis",
                      min_width=link_width, max_width=link_width)
     # a channel a line, cut in the middle with "…" when too long for the column (so «Москва с
@@ -231,16 +233,16 @@ def stories(db_path: str, since: datetime | None, until: datetime | None, rules:
         return printable(" ".join(title.split()))
 
     every = tuple({name(t) for r in rows for _, t in r.channels} | {name(r.first_title) for r in rows})
-    first_names = cut_names(every, (link_width or 0) - 17)  # the first post's line: its time, its channel
+    first_names = cut_names(every, link_width - 17)  # the first post's line: its time, its channel
     # two lines of the headline column (3/5 of what the story and link columns and 5 rules leave), 80 at least
-    room = max(HEADLINE, 2 * ((c.width - 9 - (link_width or 0) - 2 - 5) * 3 // 5 - 2) - 10)  # (-10: word wrap)
+    room = max(HEADLINE, 2 * ((c.width - 9 - link_width - 2 - 5) * 3 // 5 - 2) - 10)  # (-10: word wrap)
     for r in rows:
         head = r.first_text.strip().split("\n", 1)[0]
         head = head[:room] + ("…" if len(head) > room else "")
         title = name(r.first_title)
         first = "\n".join(filter(None, [
             r.first_link,
-            f"{_when(r.first_date)} {first_names.get(title, title) if link_width and link_width > 18 else title}".strip(),
+            f"{_when(r.first_date)} {first_names.get(title, title)}".strip(),
             f"last {_when(r.last_date)}" if r.last_date and r.last_date != r.first_date else "",
         ]))
         # Text: a "[...]" in a title or headline is not markup; printable: nor is an ESC a colour
