@@ -1,5 +1,6 @@
 """Rough edges a review found: `rules backtest` stopped by Ctrl-C says «interrupted» as every command
-does, and `stories` never cuts a «last seen» time when every link is short."""
+does, `stories` never cuts a «last seen» time when every link is short, and the chat's /export of a
+period with no matched post says so in a reply, with no file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 
+from .fake_telegram import FakeTelegram
+from .test_chat import DESERTION, SHOT, alerts, ask, eventually, running
+from .test_chat import run as run_async
 from .test_replay import HIT_TEXT, RULES
 
 
@@ -52,3 +56,20 @@ def test_a_story_table_of_short_links_shows_whole_times(tmp_path: Path, columns:
     assert "│" in r.stdout, r.stdout  # drawn as a table
     assert "https://t.me/abcde/1 " in r.stdout and "2026-09-21 14:13" in r.stdout, r.stdout
     assert "last 2026-09-21 15:13 " in r.stdout, r.stdout
+
+
+def test_an_export_of_no_posts_is_a_reply_not_a_file_of_headers(fake: FakeTelegram, tmp_path: Path) -> None:
+    """/export of a rule with no post in the period sent a CSV holding only its header row (caption
+    «0 matched posts»); /search with no hit answers in words, and so does /export now."""
+    async def go() -> None:
+        async with running(fake, tmp_path) as service:
+            fake.publish(SHOT, DESERTION)
+            await eventually(lambda: len(alerts(fake)) == 2 and service.store.count("posts") == 1)  # desertion, regiment
+            for text in ("/export weather 7d", "/export lockdown xlsx"):
+                r = await ask(fake, text)
+                assert r.file is None and r.text.startswith("No matched posts of "), (text, r.text)
+                assert " in the last 7 d." in r.text, r.text
+            r = await ask(fake, "/export desertion")  # a period with a post: the file, as before
+            assert r.file is not None and r.text.startswith("1 matched post of desertion, last 7 d"), r.text
+            assert [p.name for p in tmp_path.iterdir() if "export" in p.name] == []  # no file left behind
+    run_async(go())

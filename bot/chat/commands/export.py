@@ -62,9 +62,9 @@ class Export(Common):
 
         cut: Counter[str] = Counter()  # xlsx cells too long for Excel
 
-        def write(store: Store) -> tuple[int, Path, OutsideStored | None]:
+        def write(store: Store) -> tuple[int, Path | None, OutsideStored | None]:
             """The file written row by row to a temporary folder, and sent from there: a year's
-            export is tens of MB, never held in the live service's memory."""
+            export is tens of MB, never held in the live service's memory. None: no post to send."""
             rows = iter_export_rows(store, rules=rules, since=now - span)
             path = scratch_dir(self.config.db.parent, "tgwatch-export-") / name  # (named so: Telegram shows its name)
             try:
@@ -73,14 +73,19 @@ class Export(Common):
                         n = write_csv(rows, f)  # escaped: for Excel
                 else:
                     n = write_xlsx(rows, path, cut)
-                return n, path, None if n else outside_stored(store, now - span, None)
+                if not n:  # a file of the header row alone: the reply says there is nothing, as /search does
+                    _discard(path)
+                    return 0, None, outside_stored(store, now - span, None)
+                return n, path, None
             except BaseException:
                 _discard(path)
                 raise
 
         n, data, outside = await self._off_loop(write)
-        caption = (f"{n} matched post{'s' * (n != 1)}" + (f" of {html.escape(', '.join(rules))}" if rules else "")
-                   + f", last {_span_text(span)}")
+        of = f" of {html.escape(', '.join(rules))}" if rules else ""
+        if data is None:
+            return Reply(f"No matched posts{of} in the last {_span_text(span)}." + self._outside(outside))
+        caption = f"{n} matched post{'s' * (n != 1)}{of}, last {_span_text(span)}"
         if cut:
             caption += (f"; {sum(cut.values())} cell{'s' * (sum(cut.values()) != 1)} cut at Excel's "
                         f"{XLSX_MAX_CHARS:,} characters (the csv export has them whole)")
