@@ -1,11 +1,13 @@
 """Rough edges a review found: `rules backtest` stopped by Ctrl-C says «interrupted» as every command
 does, `stories` never cuts a «last seen» time when every link is short, and the chat's /export of a
-period with no matched post says so in a reply, with no file."""
+period with no matched post says so in a reply, with no file; and `run` warns of a rule's channel
+scope only once the first poll has resolved the watched channels."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 
 from .fake_telegram import FakeTelegram
-from .test_chat import DESERTION, SHOT, alerts, ask, eventually, running
+from .test_chat import DESERTION, ROOT, SHOT, alerts, ask, eventually, running
 from .test_chat import run as run_async
 from .test_replay import HIT_TEXT, RULES
 
@@ -73,3 +75,50 @@ def test_an_export_of_no_posts_is_a_reply_not_a_file_of_headers(fake: FakeTelegr
             assert r.file is not None and r.text.startswith("1 matched post of desertion, last 7 d"), r.text
             assert [p.name for p in tmp_path.iterdir() if "export" in p.name] == []  # no file left behind
     run_async(go())
+
+
+VOENKOR = 1800000003
+TITLE_SCOPED = '''
+[[rule]]
+name = "by_title"
+query = "дезертир"
+channels = ["Военная хроника"]
+
+[[rule]]
+name = "elsewhere"
+query = "дезертир"
+channels = ["Нет такого канала"]
+'''
+
+
+def test_a_rule_scoped_by_the_title_of_a_watched_channel_is_not_warned_of_on_a_first_start(
+        fake: FakeTelegram, tmp_path: Path) -> None:
+    """On a first start a flood wait held back the channels' lookups, and the scope warning came before
+    the first poll resolved them: «rule 'by_title' can match no post from военная хроника», a watched channel."""
+    async def go() -> None:
+        rules = tmp_path / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        (rules / "scoped.toml").write_text(TITLE_SCOPED, encoding="utf-8")
+        fake.add_channel(VOENKOR, "voenhronika", "Военная хроника")  # (a title no username could be)
+        fake.flood("ResolveUsernameRequest", 3600)  # the start's lookups wait; the first poll's go through
+        async with running(fake, tmp_path, channels=("shot_shot", "mash", "voenhronika")) as service:
+            assert VOENKOR not in service.ingest.watched  # its lookup waits
+            assert scope_notices(fake) == [], scope_notices(fake)  # nothing said on a guess
+            await service.poll()
+            assert scope_notices(fake) == []  # Telethon keeps the wait: still held back, still nothing said
+            service.user._flood_waited_requests.clear()  # the hour has passed
+            await service.poll()
+            assert VOENKOR in service.ingest.watched
+            await eventually(lambda: scope_notices(fake))
+            assert [n.split(":")[0] for n in scope_notices(fake)] == [
+                "⚠️ rule 'elsewhere' can match no post from нет такого канала"], scope_notices(fake)
+            fake.publish(VOENKOR, DESERTION)  # and the rule scoped by its title matches its posts
+            await eventually(lambda: any("by_title" in m.text and "Военная хроника" in m.text for m in alerts(fake)))
+            await service.poll()
+            await service.reload_rules()
+            assert len(scope_notices(fake)) == 1  # still told once per run
+    run_async(go())
+
+
+def scope_notices(fake: FakeTelegram) -> list[str]:
+    return [m.text for m in fake.chat if "can match no post" in m.text]

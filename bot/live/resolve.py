@@ -133,10 +133,8 @@ class Resolver:
         flooded = False
         now = time.monotonic()
         for ref in self.refs:
-            if self._ref_ids.get(ref) in self.watched:
+            if self._is_watched(ref):
                 continue  # watched already, under whatever username it has now
-            if any(w.id == ref or (w.username or "").lower() == ref for w in self.watched.values()):
-                continue
             if self._retry_at.get(ref, 0.0) > now:
                 continue  # failed lately: lookups of a name that does not resolve invite flood waits
             row = self.store.channel_by_ref(ref)  # also after the channel changed its username
@@ -175,6 +173,16 @@ class Resolver:
             self.unresolved.pop(ref, None)
             self.watched[w.id] = w
             self._ref_ids[ref] = w.id
+
+    def held_back(self) -> list[str | int]:
+        """The configured channels neither watched nor failed: a flood wait held their lookup back, so
+        their titles (which a rule's `channels` may name) are not known yet."""
+        return [ref for ref in self.refs if not self._is_watched(ref) and ref not in self._retry_at]
+
+    def _is_watched(self, ref: str | int) -> bool:
+        """Whether the configured channel `ref` is watched (under whatever username it has now)."""
+        return self._ref_ids.get(ref) in self.watched or any(
+            w.id == ref or (w.username or "").lower() == ref for w in self.watched.values())
 
     def _named_refs(self) -> set[str]:
         """The configured usernames, lower case."""

@@ -198,7 +198,10 @@ class Service:
 
     async def _warn_scope(self, matcher: Matcher) -> None:
         """Each rule whose `channels` name no watched channel (`unwatched_scope`): logged, and posted to
-        the alert chats once per run for each such line."""
+        the alert chats once per run for each such line. Not while a flood wait holds a channel's lookup
+        back (its title is unknown): a later poll warns once it is resolved."""
+        if self.ingest.held_back():
+            return
         for line in unwatched_scope(matcher, self.config, self.ingest.watched.values()):
             if line not in self._scope_told:
                 self._scope_told.add(line)
@@ -276,8 +279,8 @@ class Service:
             await self.chat.resolve_chats()
         for e in self.rulebook.ruleset.errors:  # once the chats are known: else held for a retry
             await self.sender.notify(f"⚠️ rule file error ({e.takes_out()} is not in use until it is fixed): {e.brief()}")
-        await self._warn_scope(self.pipeline.matcher)
         await self.ingest.reconcile()
+        await self._warn_scope(self.pipeline.matcher)  # after the poll: it resolves channels the lookups above could not
         self.last_poll = self.clock()
         await self.sender.deliver()
         self._catch_up()  # rules edited while stopped, or matching upgraded
@@ -382,6 +385,7 @@ class Service:
             self._polled()
         if n:
             log.info("reconcile found %d posts from %d channels that no live update brought", n, m)
+        await self._warn_scope(self.pipeline.matcher)  # (once per line: a no-op once told, or while still held back)
         await self.sender.deliver()
 
     def _reconnected(self) -> None:
