@@ -19,6 +19,7 @@ from bot.cli import cli
 from .fake_telegram import FakeTelegram
 from .test_chat import DESERTION, ROOT, SHOT, alerts, ask, eventually, running
 from .test_chat import run as run_async
+from .test_live_rule_scope import notices
 from .test_replay import HIT_TEXT, RULES
 
 
@@ -78,17 +79,8 @@ def test_an_export_of_no_posts_is_a_reply_not_a_file_of_headers(fake: FakeTelegr
 
 
 VOENKOR = 1800000003
-TITLE_SCOPED = '''
-[[rule]]
-name = "by_title"
-query = "дезертир"
-channels = ["Военная хроника"]
-
-[[rule]]
-name = "elsewhere"
-query = "дезертир"
-channels = ["Нет такого канала"]
-'''
+TITLE_SCOPED = "".join(f'[[rule]]\nname = "{name}"\nquery = "дезертир"\nchannels = ["{channel}"]\n'
+                       for name, channel in (("by_title", "Военная хроника"), ("elsewhere", "Нет такого канала")))
 
 
 def test_a_rule_scoped_by_the_title_of_a_watched_channel_is_not_warned_of_on_a_first_start(
@@ -100,25 +92,21 @@ def test_a_rule_scoped_by_the_title_of_a_watched_channel_is_not_warned_of_on_a_f
         shutil.copytree(ROOT / "rules", rules)
         (rules / "scoped.toml").write_text(TITLE_SCOPED, encoding="utf-8")
         fake.add_channel(VOENKOR, "voenhronika", "Военная хроника")  # (a title no username could be)
-        fake.flood("ResolveUsernameRequest", 3600)  # the start's lookups wait; the first poll's go through
+        fake.flood("ResolveUsernameRequest", 3600)  # Telegram has the lookups wait an hour
         async with running(fake, tmp_path, channels=("shot_shot", "mash", "voenhronika")) as service:
             assert VOENKOR not in service.ingest.watched  # its lookup waits
-            assert scope_notices(fake) == [], scope_notices(fake)  # nothing said on a guess
+            assert notices(fake) == [], notices(fake)  # nothing said on a guess
             await service.poll()
-            assert scope_notices(fake) == []  # Telethon keeps the wait: still held back, still nothing said
+            assert notices(fake) == []  # Telethon keeps the wait: still held back, still nothing said
             service.user._flood_waited_requests.clear()  # the hour has passed
             await service.poll()
             assert VOENKOR in service.ingest.watched
-            await eventually(lambda: scope_notices(fake))
-            assert [n.split(":")[0] for n in scope_notices(fake)] == [
-                "⚠️ rule 'elsewhere' can match no post from нет такого канала"], scope_notices(fake)
+            await eventually(lambda: notices(fake))
+            assert [n.split(":")[0] for n in notices(fake)] == [
+                "⚠️ rule 'elsewhere' can match no post from нет такого канала"], notices(fake)
             fake.publish(VOENKOR, DESERTION)  # and the rule scoped by its title matches its posts
             await eventually(lambda: any("by_title" in m.text and "Военная хроника" in m.text for m in alerts(fake)))
             await service.poll()
             await service.reload_rules()
-            assert len(scope_notices(fake)) == 1  # still told once per run
+            assert len(notices(fake)) == 1  # still told once per run
     run_async(go())
-
-
-def scope_notices(fake: FakeTelegram) -> list[str]:
-    return [m.text for m in fake.chat if "can match no post" in m.text]
