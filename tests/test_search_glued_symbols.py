@@ -65,9 +65,9 @@ def test_fts5_glues_these_symbols_to_a_word_and_the_fold_parts_them(symbol: str)
 
 
 def test_symbols_fts5_parts_anyway_need_no_fold() -> None:
-    for text in ("🔴Путин заявил", "Путин, заявил — «да»", "☀Погода"):
+    for text, word in (("🔴Путин заявил", "путин"), ("Путин, заявил — «да»", "путин"), ("☀Погода", "погода")):
         assert search_fold(text) is None, text
-        assert "путин" in fts_tokens(text) or "погода" in fts_tokens(text)
+        assert word in fts_tokens(text), text
 
 
 def test_search_finds_a_word_glued_to_a_late_symbol(tmp_path: Path) -> None:

@@ -17,9 +17,10 @@ def restore(backup_file: str, db: str) -> None:
     """Put BACKUP (a `tgwatch backup` copy) in place of the store, the store as it was kept beside it.
 
     Refused while `tgwatch run` uses the store (stop it first), while another command has it open
-    (a replay: let it finish), and for a file that is no tgwatch store. The store as it was, what its -wal holds included, is kept as <db>.before-restore (.2,
-    .3… when an earlier restore kept one); its -wal and -shm go, and BACKUP is copied over it, marked restored: the service started on it
-    then sends no alert twice (see the README's "Going live").
+    (a replay: let it finish), and for a file that is no tgwatch store. The store as it was, what
+    its -wal holds included, is kept as <db>.before-restore (.2, .3… when an earlier restore kept
+    one); its -wal and -shm go, and BACKUP is copied over it, marked restored: the service started
+    on it then sends no alert twice (see the README's "Going live").
     """
     from ..alert.html import local_time
     from ..store.backup import restore as put_back
